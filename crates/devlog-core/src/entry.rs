@@ -1,0 +1,431 @@
+//! The entry model: the original devlog's JSON format (camelCase), plus what devlog adds.
+//!
+//! Every struct keeps the fields it does not know in `extra`, so a file written by a newer
+//! devlog, the original tool or a human survives a rewrite by this version unchanged.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::id::EntryId;
+use crate::time::Timestamp;
+
+/// Fields this version does not model, kept verbatim.
+pub type Extra = Map<String, Value>;
+
+/// Declares a closed set of string values with `FromStr`/`Display` and an error that lists
+/// the allowed values.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(&self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// The allowed values, for error messages and schemas.
+            pub fn allowed() -> Vec<&'static str> {
+                vec![$($text),+]
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = crate::error::InvalidValue;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let norm = s.trim().to_ascii_lowercase().replace('_', "-");
+                match norm.as_str() {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(crate::error::InvalidValue {
+                        field: $what,
+                        value: s.to_string(),
+                        allowed: Self::allowed(),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// What kind of work an entry is.
+    EntryType, "type" {
+        Feature = "feature",
+        Bugfix = "bugfix",
+        Task = "task",
+        Refactor = "refactor",
+        Docs = "docs",
+    }
+);
+
+string_enum!(
+    /// Where an entry is in its life.
+    Status, "status" {
+        New = "new",
+        InProgress = "in-progress",
+        Blocked = "blocked",
+        InReview = "in-review",
+        Testing = "testing",
+        Done = "done",
+        Closed = "closed",
+    }
+);
+
+string_enum!(
+    /// How urgent an entry is.
+    Priority, "priority" {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+        Critical = "critical",
+    }
+);
+
+string_enum!(
+    /// What a note is about.
+    NoteCategory, "category" {
+        Progress = "progress",
+        Issue = "issue",
+        Solution = "solution",
+        Idea = "idea",
+        Reminder = "reminder",
+        Feedback = "feedback",
+    }
+);
+
+string_enum!(
+    /// How one entry depends on another piece of work.
+    DependencyType, "dependency type" {
+        Blocks = "blocks",
+        BlockedBy = "blocked-by",
+        RelatedTo = "related-to",
+    }
+);
+
+string_enum!(
+    /// Impact or probability of a risk.
+    Level, "level" {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+    }
+);
+
+impl Status {
+    /// Done and closed entries are finished work; everything else is open.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Status::Done | Status::Closed)
+    }
+}
+
+impl Default for Priority {
+    fn default() -> Self {
+        Priority::Medium
+    }
+}
+
+impl Priority {
+    /// Larger is more urgent; used for sorting.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Priority::Low => 0,
+            Priority::Medium => 1,
+            Priority::High => 2,
+            Priority::Critical => 3,
+        }
+    }
+}
+
+/// One unit of development work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// Globally unique and stable; never changes, never collides across clones.
+    pub id: EntryId,
+    /// Short human handle (`#42`), unique within one store.
+    pub handle: u64,
+    /// Semantic slug of the title, unique within one store.
+    pub key: String,
+    /// The integer id this entry had in the original TypeScript devlog, when imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_id: Option<u64>,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub kind: EntryType,
+    #[serde(default)]
+    pub description: String,
+    pub status: Status,
+    #[serde(default)]
+    pub priority: Priority,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_hours: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_hours: Option<f64>,
+    #[serde(default)]
+    pub notes: Vec<Note>,
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Ids or handles of related entries, as the original stored them (strings or numbers).
+    #[serde(default)]
+    pub related_devlogs: Vec<Value>,
+    #[serde(default)]
+    pub context: Context,
+    #[serde(default)]
+    pub ai_context: AiContext,
+    #[serde(default)]
+    pub external_references: Vec<ExternalReference>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A dated remark on an entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Note {
+    pub id: String,
+    pub timestamp: Timestamp,
+    pub category: NoteCategory,
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_changes: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Why the work matters and how it is approached.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Context {
+    #[serde(default)]
+    pub business_context: String,
+    #[serde(default)]
+    pub technical_context: String,
+    #[serde(default)]
+    pub dependencies: Vec<Dependency>,
+    #[serde(default)]
+    pub decisions: Vec<Decision>,
+    #[serde(default)]
+    pub acceptance_criteria: Vec<String>,
+    #[serde(default)]
+    pub risks: Vec<Risk>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dependency {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: DependencyType,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    pub id: String,
+    pub timestamp: Timestamp,
+    pub decision: String,
+    #[serde(default)]
+    pub rationale: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<String>,
+    #[serde(default)]
+    pub decision_maker: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Risk {
+    pub id: String,
+    pub description: String,
+    pub impact: Level,
+    pub probability: Level,
+    #[serde(default)]
+    pub mitigation: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// What an AI assistant needs to pick the work up again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AiContext {
+    #[serde(default)]
+    pub current_summary: String,
+    #[serde(default)]
+    pub key_insights: Vec<String>,
+    #[serde(default)]
+    pub open_questions: Vec<String>,
+    #[serde(default)]
+    pub related_patterns: Vec<String>,
+    #[serde(default)]
+    pub suggested_next_steps: Vec<String>,
+    #[serde(rename = "lastAIUpdate", default, skip_serializing_if = "Option::is_none")]
+    pub last_ai_update: Option<Timestamp>,
+    #[serde(default = "one")]
+    pub context_version: u32,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for AiContext {
+    fn default() -> Self {
+        Self {
+            current_summary: String::new(),
+            key_insights: Vec::new(),
+            open_questions: Vec::new(),
+            related_patterns: Vec::new(),
+            suggested_next_steps: Vec::new(),
+            last_ai_update: None,
+            context_version: 1,
+            extra: Extra::new(),
+        }
+    }
+}
+
+/// The same work item in another system (GitHub issue, Jira issue, ADO work item, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalReference {
+    pub system: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<Timestamp>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Entry {
+    /// `#42`, the way humans refer to an entry.
+    pub fn handle_str(&self) -> String {
+        format!("#{}", self.handle)
+    }
+
+    /// The compact row that lists, search hits and indexes carry.
+    pub fn summary(&self) -> EntrySummary {
+        EntrySummary {
+            id: self.id,
+            handle: self.handle,
+            key: self.key.clone(),
+            legacy_id: self.legacy_id,
+            title: self.title.clone(),
+            kind: self.kind,
+            status: self.status,
+            priority: self.priority,
+            assignee: self.assignee.clone(),
+            tags: self.tags.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            closed_at: self.closed_at,
+        }
+    }
+
+    /// All text that full-text search looks at, by column.
+    pub fn search_text(&self) -> SearchText {
+        let mut notes = String::new();
+        for n in &self.notes {
+            notes.push_str(&n.content);
+            notes.push('\n');
+        }
+        let c = &self.context;
+        let mut context = format!("{}\n{}\n", c.business_context, c.technical_context);
+        for line in c
+            .acceptance_criteria
+            .iter()
+            .chain(self.tags.iter())
+            .chain(self.ai_context.key_insights.iter())
+            .chain(self.ai_context.related_patterns.iter())
+        {
+            context.push_str(line);
+            context.push('\n');
+        }
+        for d in &c.decisions {
+            context.push_str(&d.decision);
+            context.push('\n');
+            context.push_str(&d.rationale);
+            context.push('\n');
+        }
+        context.push_str(&self.ai_context.current_summary);
+        SearchText {
+            title: self.title.clone(),
+            description: self.description.clone(),
+            notes,
+            context,
+        }
+    }
+}
+
+/// Text of an entry split by where it came from, so search can weigh a title hit above a note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText {
+    pub title: String,
+    pub description: String,
+    pub notes: String,
+    pub context: String,
+}
+
+/// What a list shows of an entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntrySummary {
+    pub id: EntryId,
+    pub handle: u64,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_id: Option<u64>,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub kind: EntryType,
+    pub status: Status,
+    pub priority: Priority,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<Timestamp>,
+}

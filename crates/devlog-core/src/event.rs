@@ -1,0 +1,271 @@
+//! Domain events: what changed, derived from the before and after state of an entry.
+//!
+//! Events are computed by diffing, never emitted by hand, so no write path can forget one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::entry::{Entry, NoteCategory, Status};
+use crate::id::EntryId;
+use crate::time::Timestamp;
+
+/// Which interface or process made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    Cli,
+    Mcp,
+    Http,
+    Sync,
+    Import,
+    Migrate,
+    /// A change found in the files that devlog did not make (a `git pull`, an editor), or one
+    /// whose event was lost to a crash between the file write and the event write.
+    External,
+}
+
+impl Origin {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::Cli => "cli",
+            Origin::Mcp => "mcp",
+            Origin::Http => "http",
+            Origin::Sync => "sync",
+            Origin::Import => "import",
+            Origin::Migrate => "migrate",
+            Origin::External => "external",
+        }
+    }
+}
+
+/// Who did a write and through what; stored with every event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteMeta {
+    pub origin: Origin,
+    pub actor: Option<String>,
+}
+
+impl WriteMeta {
+    pub fn new(origin: Origin) -> Self {
+        Self {
+            origin,
+            actor: None,
+        }
+    }
+
+    pub fn with_actor(mut self, actor: Option<String>) -> Self {
+        self.actor = actor;
+        self
+    }
+}
+
+/// What happened to an entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum EventKind {
+    Created,
+    Deleted,
+    /// A field changed; nested fields are dotted (`context.businessContext`).
+    FieldChanged {
+        field: String,
+        old: Value,
+        new: Value,
+    },
+    StatusChanged {
+        from: Status,
+        to: Status,
+    },
+    /// The entry reached done or closed.
+    Completed {
+        status: Status,
+    },
+    NoteAdded {
+        note_id: String,
+        category: NoteCategory,
+    },
+    DecisionAdded {
+        decision_id: String,
+    },
+    /// A reference to an item in another system was added.
+    Linked {
+        system: String,
+        external_id: String,
+    },
+}
+
+impl EventKind {
+    /// Short name for tables and filters (`field-changed`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Deleted => "deleted",
+            EventKind::FieldChanged { .. } => "field-changed",
+            EventKind::StatusChanged { .. } => "status-changed",
+            EventKind::Completed { .. } => "completed",
+            EventKind::NoteAdded { .. } => "note-added",
+            EventKind::DecisionAdded { .. } => "decision-added",
+            EventKind::Linked { .. } => "linked",
+        }
+    }
+}
+
+/// An event as the change feed holds it. `seq` orders the feed and is assigned by the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub seq: u64,
+    pub entry_id: EntryId,
+    pub handle: u64,
+    pub at: Timestamp,
+    pub origin: Origin,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// Events (with `seq` 0, to be assigned) for the change from `old` to `new`.
+    pub fn for_change(
+        old: Option<&Entry>,
+        new: Option<&Entry>,
+        at: Timestamp,
+        meta: &WriteMeta,
+    ) -> Vec<Event> {
+        let Some(subject) = new.or(old) else {
+            return Vec::new();
+        };
+        diff(old, new)
+            .into_iter()
+            .map(|kind| Event {
+                seq: 0,
+                entry_id: subject.id,
+                handle: subject.handle,
+                at,
+                origin: meta.origin,
+                actor: meta.actor.clone(),
+                kind,
+            })
+            .collect()
+    }
+}
+
+/// Fields whose changes are bookkeeping, not news.
+const QUIET: &[&str] = &["updatedAt", "closedAt"];
+
+/// The events that turn `old` into `new`.
+pub fn diff(old: Option<&Entry>, new: Option<&Entry>) -> Vec<EventKind> {
+    match (old, new) {
+        (None, None) => Vec::new(),
+        (None, Some(_)) => vec![EventKind::Created],
+        (Some(_), None) => vec![EventKind::Deleted],
+        (Some(a), Some(b)) => diff_entries(a, b),
+    }
+}
+
+fn diff_entries(a: &Entry, b: &Entry) -> Vec<EventKind> {
+    let mut out = Vec::new();
+    if a.status != b.status {
+        out.push(EventKind::StatusChanged {
+            from: a.status,
+            to: b.status,
+        });
+        if b.status.is_closed() && !a.status.is_closed() {
+            out.push(EventKind::Completed { status: b.status });
+        }
+    }
+    for n in &b.notes {
+        if !a.notes.iter().any(|m| m.id == n.id) {
+            out.push(EventKind::NoteAdded {
+                note_id: n.id.clone(),
+                category: n.category,
+            });
+        }
+    }
+    for d in &b.context.decisions {
+        if !a.context.decisions.iter().any(|x| x.id == d.id) {
+            out.push(EventKind::DecisionAdded {
+                decision_id: d.id.clone(),
+            });
+        }
+    }
+    for r in &b.external_references {
+        if !a
+            .external_references
+            .iter()
+            .any(|x| x.system == r.system && x.id == r.id)
+        {
+            out.push(EventKind::Linked {
+                system: r.system.clone(),
+                external_id: r.id.clone(),
+            });
+        }
+    }
+    let (Ok(Value::Object(va)), Ok(Value::Object(vb))) =
+        (serde_json::to_value(a), serde_json::to_value(b))
+    else {
+        return out;
+    };
+    let null = Value::Null;
+    let mut keys: Vec<&String> = va.keys().chain(vb.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        if QUIET.contains(&k.as_str()) || k == "status" {
+            continue;
+        }
+        let (x, y) = (va.get(k).unwrap_or(&null), vb.get(k).unwrap_or(&null));
+        if x == y {
+            continue;
+        }
+        match k.as_str() {
+            // Additions are reported above; only edits and removals remain to report.
+            "notes" => {
+                if a.notes.iter().any(|n| !b.notes.contains(n)) {
+                    out.push(changed(k, x, y));
+                }
+            }
+            "externalReferences" => {
+                if a.external_references.iter().any(|r| !b.external_references.contains(r)) {
+                    out.push(changed(k, x, y));
+                }
+            }
+            "context" | "aiContext" => diff_nested(k, x, y, &mut out),
+            _ => out.push(changed(k, x, y)),
+        }
+    }
+    out
+}
+
+fn diff_nested(prefix: &str, x: &Value, y: &Value, out: &mut Vec<EventKind>) {
+    let empty = serde_json::Map::new();
+    let xa = x.as_object().unwrap_or(&empty);
+    let ya = y.as_object().unwrap_or(&empty);
+    let null = Value::Null;
+    let mut keys: Vec<&String> = xa.keys().chain(ya.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let (p, q) = (xa.get(k).unwrap_or(&null), ya.get(k).unwrap_or(&null));
+        if p == q || (prefix == "aiContext" && k == "lastAIUpdate") {
+            continue;
+        }
+        if prefix == "context" && k == "decisions" {
+            // New decisions are DecisionAdded; report only edits of existing ones.
+            let old: Vec<&Value> = p.as_array().map(|v| v.iter().collect()).unwrap_or_default();
+            let new: Vec<&Value> = q.as_array().map(|v| v.iter().collect()).unwrap_or_default();
+            if old.iter().all(|d| new.contains(d)) {
+                continue;
+            }
+        }
+        out.push(changed(&format!("{prefix}.{k}"), p, q));
+    }
+}
+
+fn changed(field: &str, old: &Value, new: &Value) -> EventKind {
+    EventKind::FieldChanged {
+        field: field.to_string(),
+        old: old.clone(),
+        new: new.clone(),
+    }
+}

@@ -1,0 +1,21 @@
+//! devlog's domain: entries, identity, events, the `Store` port and the use cases on top.
+//!
+//! API boundary: no I/O here — no files, network, terminal, environment or clock reads except
+//! through ports (`Store`, `Clock`) that callers provide.
+
+pub mod codec;
+pub mod entry;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod ops;
+pub mod store;
+pub mod time;
+
+pub use entry::{Entry, EntrySummary, EntryType, Note, NoteCategory, Priority, Status};
+pub use error::{ErrorKind, Result, StoreError};
+pub use event::{Event, EventKind, Origin, WriteMeta};
+pub use id::{EntryId, EntryRef};
+pub use ops::Devlog;
+pub use store::{Created, Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats, Store};
+pub use time::{Clock, SystemClock, Timestamp};

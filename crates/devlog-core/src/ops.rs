@@ -1,0 +1,537 @@
+//! Use cases: what CLI, MCP and HTTP do to entries, written once over the `Store` port.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::entry::{
+    AiContext, Context, Decision, Entry, EntrySummary, EntryType, Extra, Note, NoteCategory,
+    Priority, Status,
+};
+use crate::error::{Result, StoreError};
+use crate::event::WriteMeta;
+use crate::id::{EntryId, EntryRef, slugify};
+use crate::store::{Created, Filter, ListQuery, SearchQuery, SortKey, Store};
+use crate::time::{Clock, SystemClock};
+
+/// Longest title accepted; titles are one line, descriptions hold the rest.
+pub const MAX_TITLE: usize = 300;
+
+/// Input for a new entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NewEntry {
+    pub title: String,
+    #[serde(rename = "type")]
+    pub kind: Option<EntryType>,
+    pub description: String,
+    pub priority: Option<Priority>,
+    pub status: Option<Status>,
+    pub business_context: String,
+    pub technical_context: String,
+    pub acceptance_criteria: Vec<String>,
+    pub tags: Vec<String>,
+    pub assignee: Option<String>,
+    pub initial_insights: Vec<String>,
+    pub related_patterns: Vec<String>,
+    pub files: Vec<String>,
+    pub estimated_hours: Option<f64>,
+    /// Create even if an open entry with the same title and type exists.
+    pub force: bool,
+}
+
+/// Field edits; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Edit {
+    pub title: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<EntryType>,
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub description: Option<String>,
+    /// `Some("")` clears the assignee.
+    pub assignee: Option<String>,
+    pub business_context: Option<String>,
+    pub technical_context: Option<String>,
+    /// Replaces the acceptance criteria.
+    pub acceptance_criteria: Option<Vec<String>>,
+    pub add_criteria: Vec<String>,
+    pub add_tags: Vec<String>,
+    pub remove_tags: Vec<String>,
+    pub add_files: Vec<String>,
+    pub estimated_hours: Option<f64>,
+    pub actual_hours: Option<f64>,
+}
+
+impl Edit {
+    pub fn is_empty(&self) -> bool {
+        *self == Edit::default()
+    }
+}
+
+/// Input for a note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewNote {
+    pub content: String,
+    pub category: NoteCategory,
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub code_changes: Option<String>,
+}
+
+/// Input for a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewDecision {
+    pub decision: String,
+    pub rationale: String,
+    #[serde(default)]
+    pub alternatives: Vec<String>,
+    #[serde(default)]
+    pub decision_maker: String,
+}
+
+/// Changes to the AI context. The summary replaces; lists are appended without duplicates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AiUpdate {
+    pub summary: Option<String>,
+    pub insights: Vec<String>,
+    pub questions: Vec<String>,
+    pub patterns: Vec<String>,
+    pub next_steps: Vec<String>,
+    /// Replace the suggested next steps rather than append.
+    pub replace_next_steps: bool,
+}
+
+/// The devlog application: use cases over one store.
+#[derive(Debug, Clone)]
+pub struct Devlog {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Devlog {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    pub fn with_clock(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Creates an entry, or returns the open entry with the same title and type (see
+    /// DESIGN §3.2) unless `force` is set.
+    pub async fn create(&self, input: NewEntry, meta: &WriteMeta) -> Result<Created> {
+        let title = check_title(&input.title)?;
+        let kind = input
+            .kind
+            .ok_or_else(|| StoreError::invalid("type", "required: feature, bugfix, task, refactor or docs"))?;
+        let now = self.clock.now();
+        let status = input.status.unwrap_or(Status::New);
+        let entry = Entry {
+            id: EntryId::new_random(),
+            handle: 0,
+            key: slugify(&title),
+            legacy_id: None,
+            title,
+            kind,
+            description: input.description,
+            status,
+            priority: input.priority.unwrap_or_default(),
+            created_at: now,
+            updated_at: now,
+            closed_at: status.is_closed().then_some(now),
+            assignee: input.assignee.filter(|a| !a.trim().is_empty()),
+            tags: dedup(input.tags),
+            estimated_hours: input.estimated_hours,
+            actual_hours: None,
+            notes: Vec::new(),
+            files: input.files,
+            related_devlogs: Vec::new(),
+            context: Context {
+                business_context: input.business_context,
+                technical_context: input.technical_context,
+                acceptance_criteria: input.acceptance_criteria,
+                ..Context::default()
+            },
+            ai_context: AiContext {
+                key_insights: input.initial_insights,
+                related_patterns: input.related_patterns,
+                last_ai_update: Some(now),
+                ..AiContext::default()
+            },
+            external_references: Vec::new(),
+            extra: Extra::new(),
+        };
+        self.store.create(entry, !input.force, meta).await
+    }
+
+    /// Finds the one entry `reference` names: a handle (`#42`/`42`), an imported original
+    /// integer id, a full id, a unique id prefix, or a key slug.
+    pub async fn resolve(&self, reference: &str) -> Result<Entry> {
+        let summary = self.resolve_summary(reference).await?;
+        self.store.get(summary.id).await
+    }
+
+    /// Like [`resolve`](Self::resolve) but only the summary (no file read).
+    pub async fn resolve_summary(&self, reference: &str) -> Result<EntrySummary> {
+        let parsed = EntryRef::parse(reference)
+            .ok_or_else(|| StoreError::invalid("reference", "empty; give a handle like #42, an id or a key"))?;
+        let found = self.store.lookup(&parsed).await?;
+        let narrowed: Vec<EntrySummary> = match &parsed {
+            EntryRef::Number(n) => prefer(found, |e| e.handle == *n),
+            EntryRef::Prefix(p) => prefer(found, |e| e.key == *p),
+            _ => found,
+        };
+        match narrowed.len() {
+            1 => Ok(narrowed.into_iter().next().expect("length checked")),
+            0 => Err(StoreError::NotFound {
+                reference: reference.trim().to_string(),
+                suggestions: self.suggest(reference).await,
+            }),
+            _ => Err(StoreError::Ambiguous {
+                reference: reference.trim().to_string(),
+                candidates: narrowed,
+            }),
+        }
+    }
+
+    /// Entries that look like what the user may have meant.
+    async fn suggest(&self, reference: &str) -> Vec<EntrySummary> {
+        let text: String = reference
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+            .collect();
+        let q = SearchQuery {
+            text,
+            limit: 3,
+            ..SearchQuery::default()
+        };
+        match self.store.search(&q).await {
+            Ok(p) => p.items.into_iter().map(|h| h.entry).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Applies field edits.
+    pub async fn edit(&self, id: EntryId, edit: Edit, meta: &WriteMeta) -> Result<Entry> {
+        if let Some(t) = &edit.title {
+            check_title(t)?;
+        }
+        let now = self.clock.now();
+        self.store
+            .update(id, meta, &mut |e: &mut Entry| {
+                apply_edit(e, &edit, now);
+                Ok(())
+            })
+            .await
+    }
+
+    /// Adds a note; returns the entry and the new note.
+    pub async fn add_note(
+        &self,
+        id: EntryId,
+        note: NewNote,
+        meta: &WriteMeta,
+    ) -> Result<(Entry, Note)> {
+        if note.content.trim().is_empty() {
+            return Err(StoreError::invalid("note", "must not be empty"));
+        }
+        let now = self.clock.now();
+        let new = Note {
+            id: uuid::Uuid::new_v4().to_string(),
+            timestamp: now,
+            category: note.category,
+            content: note.content,
+            files: note.files,
+            code_changes: note.code_changes.filter(|c| !c.is_empty()),
+            extra: Extra::new(),
+        };
+        let n = new.clone();
+        let entry = self
+            .store
+            .update(id, meta, &mut |e: &mut Entry| {
+                for f in &n.files {
+                    if !e.files.contains(f) {
+                        e.files.push(f.clone());
+                    }
+                }
+                e.notes.push(n.clone());
+                e.updated_at = now;
+                Ok(())
+            })
+            .await?;
+        Ok((entry, new))
+    }
+
+    /// Edits fields and adds a note in one atomic write (MCP `update_devlog_with_note`).
+    pub async fn edit_with_note(
+        &self,
+        id: EntryId,
+        edit: Edit,
+        note: NewNote,
+        meta: &WriteMeta,
+    ) -> Result<Entry> {
+        if note.content.trim().is_empty() {
+            return Err(StoreError::invalid("note", "must not be empty"));
+        }
+        let now = self.clock.now();
+        let n = Note {
+            id: uuid::Uuid::new_v4().to_string(),
+            timestamp: now,
+            category: note.category,
+            content: note.content,
+            files: note.files,
+            code_changes: note.code_changes.filter(|c| !c.is_empty()),
+            extra: Extra::new(),
+        };
+        self.store
+            .update(id, meta, &mut |e: &mut Entry| {
+                apply_edit(e, &edit, now);
+                e.notes.push(n.clone());
+                Ok(())
+            })
+            .await
+    }
+
+    /// Records a decision with its rationale.
+    pub async fn decide(&self, id: EntryId, d: NewDecision, meta: &WriteMeta) -> Result<Entry> {
+        if d.decision.trim().is_empty() {
+            return Err(StoreError::invalid("decision", "must not be empty"));
+        }
+        if d.rationale.trim().is_empty() {
+            return Err(StoreError::invalid("rationale", "say why (--rationale)"));
+        }
+        let now = self.clock.now();
+        let decision = Decision {
+            id: uuid::Uuid::new_v4().to_string(),
+            timestamp: now,
+            decision: d.decision,
+            rationale: d.rationale,
+            alternatives: d.alternatives,
+            decision_maker: d.decision_maker,
+            extra: Extra::new(),
+        };
+        self.store
+            .update(id, meta, &mut |e: &mut Entry| {
+                e.context.decisions.push(decision.clone());
+                e.updated_at = now;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Marks an entry done, with an optional summary note.
+    pub async fn complete(
+        &self,
+        id: EntryId,
+        summary: Option<String>,
+        meta: &WriteMeta,
+    ) -> Result<Entry> {
+        let now = self.clock.now();
+        let summary = summary.filter(|s| !s.trim().is_empty());
+        let note_id = uuid::Uuid::new_v4().to_string();
+        self.store
+            .update(id, meta, &mut |e: &mut Entry| {
+                set_status(e, Status::Done, now);
+                if let Some(s) = &summary {
+                    e.notes.push(Note {
+                        id: note_id.clone(),
+                        timestamp: now,
+                        category: NoteCategory::Solution,
+                        content: format!("Completed: {s}"),
+                        files: Vec::new(),
+                        code_changes: None,
+                        extra: Extra::new(),
+                    });
+                    e.ai_context.current_summary = s.clone();
+                }
+                e.updated_at = now;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Updates the AI context (summary, insights, questions, patterns, next steps).
+    pub async fn update_ai_context(
+        &self,
+        id: EntryId,
+        u: AiUpdate,
+        meta: &WriteMeta,
+    ) -> Result<Entry> {
+        let now = self.clock.now();
+        self.store
+            .update(id, meta, &mut |e: &mut Entry| {
+                apply_ai(&mut e.ai_context, &u, now);
+                e.updated_at = now;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The open work an assistant should know about: highest priority, most recently
+    /// touched first.
+    pub async fn active_context(&self, limit: usize) -> Result<Vec<Entry>> {
+        let page = self
+            .store
+            .list(&ListQuery {
+                filter: Filter {
+                    open_only: true,
+                    ..Filter::default()
+                },
+                sort: SortKey::Priority,
+                ascending: false,
+                offset: 0,
+                limit,
+            })
+            .await?;
+        let mut out = Vec::with_capacity(page.items.len());
+        for s in page.items {
+            out.push(self.store.get(s.id).await?);
+        }
+        Ok(out)
+    }
+}
+
+/// Keeps the candidates that satisfy `exact` if there are any, otherwise all of them.
+fn prefer(found: Vec<EntrySummary>, exact: impl Fn(&EntrySummary) -> bool) -> Vec<EntrySummary> {
+    if found.iter().any(&exact) {
+        found.into_iter().filter(|e| exact(e)).collect()
+    } else {
+        found
+    }
+}
+
+fn check_title(title: &str) -> Result<String> {
+    let t = title.trim();
+    if t.is_empty() {
+        return Err(StoreError::invalid("title", "must not be empty"));
+    }
+    if t.chars().count() > MAX_TITLE {
+        return Err(StoreError::invalid(
+            "title",
+            format!("longer than {MAX_TITLE} characters; put the details in --description"),
+        ));
+    }
+    if t.contains('\n') {
+        return Err(StoreError::invalid("title", "must be one line; put the rest in --description"));
+    }
+    Ok(t.to_string())
+}
+
+fn dedup(v: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(v.len());
+    for s in v {
+        let s = s.trim().to_string();
+        if !s.is_empty() && !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Sets the status and keeps `closedAt` consistent with it.
+pub fn set_status(e: &mut Entry, status: Status, now: crate::time::Timestamp) {
+    if e.status == status {
+        return;
+    }
+    e.status = status;
+    if status.is_closed() {
+        e.closed_at = Some(now);
+    } else {
+        e.closed_at = None;
+    }
+}
+
+fn apply_edit(e: &mut Entry, edit: &Edit, now: crate::time::Timestamp) {
+    if let Some(t) = &edit.title {
+        e.title = t.trim().to_string();
+    }
+    if let Some(k) = edit.kind {
+        e.kind = k;
+    }
+    if let Some(s) = edit.status {
+        set_status(e, s, now);
+    }
+    if let Some(p) = edit.priority {
+        e.priority = p;
+    }
+    if let Some(d) = &edit.description {
+        e.description = d.clone();
+    }
+    if let Some(a) = &edit.assignee {
+        e.assignee = Some(a.trim().to_string()).filter(|a| !a.is_empty());
+    }
+    if let Some(b) = &edit.business_context {
+        e.context.business_context = b.clone();
+    }
+    if let Some(t) = &edit.technical_context {
+        e.context.technical_context = t.clone();
+    }
+    if let Some(c) = &edit.acceptance_criteria {
+        e.context.acceptance_criteria = c.clone();
+    }
+    for c in &edit.add_criteria {
+        if !e.context.acceptance_criteria.contains(c) {
+            e.context.acceptance_criteria.push(c.clone());
+        }
+    }
+    for t in &edit.add_tags {
+        let t = t.trim();
+        if !t.is_empty() && !e.tags.iter().any(|x| x == t) {
+            e.tags.push(t.to_string());
+        }
+    }
+    e.tags.retain(|t| !edit.remove_tags.contains(t));
+    for f in &edit.add_files {
+        if !e.files.contains(f) {
+            e.files.push(f.clone());
+        }
+    }
+    if let Some(h) = edit.estimated_hours {
+        e.estimated_hours = Some(h);
+    }
+    if let Some(h) = edit.actual_hours {
+        e.actual_hours = Some(h);
+    }
+    e.updated_at = now;
+}
+
+fn apply_ai(ai: &mut AiContext, u: &AiUpdate, now: crate::time::Timestamp) {
+    if let Some(s) = &u.summary {
+        ai.current_summary = s.clone();
+    }
+    append_unique(&mut ai.key_insights, &u.insights);
+    append_unique(&mut ai.open_questions, &u.questions);
+    append_unique(&mut ai.related_patterns, &u.patterns);
+    if u.replace_next_steps {
+        ai.suggested_next_steps = u.next_steps.clone();
+    } else {
+        append_unique(&mut ai.suggested_next_steps, &u.next_steps);
+    }
+    ai.last_ai_update = Some(now);
+    ai.context_version += 1;
+}
+
+fn append_unique(to: &mut Vec<String>, items: &[String]) {
+    for i in items {
+        if !i.trim().is_empty() && !to.contains(i) {
+            to.push(i.clone());
+        }
+    }
+}

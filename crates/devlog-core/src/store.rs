@@ -1,0 +1,259 @@
+//! The storage port: what every backend (JSON files, SQLite, PostgreSQL, MySQL) provides.
+//!
+//! Architecture invariant: a backend passes the conformance suite in `devlog-testkit`; nothing
+//! above this trait knows which backend it talks to.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::entry::{Entry, EntrySummary, EntryType, Priority, Status};
+use crate::error::Result;
+use crate::event::{Event, WriteMeta};
+use crate::id::{EntryId, EntryRef};
+use crate::time::Timestamp;
+
+/// Filters for listing, searching and statistics. Empty vectors mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Filter {
+    pub status: Vec<Status>,
+    #[serde(rename = "type")]
+    pub kind: Vec<EntryType>,
+    pub priority: Vec<Priority>,
+    pub assignee: Option<String>,
+    pub tag: Option<String>,
+    pub created_after: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    pub updated_after: Option<Timestamp>,
+    pub updated_before: Option<Timestamp>,
+    /// Only entries that are not done or closed.
+    pub open_only: bool,
+}
+
+impl Filter {
+    /// Whether `e` passes this filter; backends that filter in memory use this, and the
+    /// conformance suite checks SQL backends against it.
+    pub fn matches(&self, e: &EntrySummary) -> bool {
+        (self.status.is_empty() || self.status.contains(&e.status))
+            && (self.kind.is_empty() || self.kind.contains(&e.kind))
+            && (self.priority.is_empty() || self.priority.contains(&e.priority))
+            && self
+                .assignee
+                .as_ref()
+                .is_none_or(|a| e.assignee.as_deref() == Some(a.as_str()))
+            && self.tag.as_ref().is_none_or(|t| e.tags.iter().any(|x| x == t))
+            && self.created_after.is_none_or(|t| e.created_at >= t)
+            && self.created_before.is_none_or(|t| e.created_at < t)
+            && self.updated_after.is_none_or(|t| e.updated_at >= t)
+            && self.updated_before.is_none_or(|t| e.updated_at < t)
+            && (!self.open_only || !e.status.is_closed())
+    }
+}
+
+/// What to sort a list by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SortKey {
+    #[default]
+    Updated,
+    Created,
+    Priority,
+    Status,
+    Title,
+    Handle,
+}
+
+impl SortKey {
+    pub const ALL: &'static [(&'static str, SortKey)] = &[
+        ("updated", SortKey::Updated),
+        ("created", SortKey::Created),
+        ("priority", SortKey::Priority),
+        ("status", SortKey::Status),
+        ("title", SortKey::Title),
+        ("handle", SortKey::Handle),
+    ];
+}
+
+/// A list request: filter, order and page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ListQuery {
+    pub filter: Filter,
+    pub sort: SortKey,
+    /// Ascending instead of the default descending order.
+    pub ascending: bool,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            filter: Filter::default(),
+            sort: SortKey::Updated,
+            ascending: false,
+            offset: 0,
+            limit: 50,
+        }
+    }
+}
+
+/// A full-text search request. Every word must match (a prefix of a word counts); hits are
+/// ranked with title above description above notes and context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SearchQuery {
+    pub text: String,
+    pub filter: Filter,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        Self {
+            text: String::new(),
+            filter: Filter::default(),
+            offset: 0,
+            limit: 20,
+        }
+    }
+}
+
+/// One page of results and the total number of matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// A search result: the entry, its rank (higher is better) and a snippet around the match.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    #[serde(flatten)]
+    pub entry: EntrySummary,
+    pub score: f64,
+    pub snippet: String,
+}
+
+/// Counts and timings over the entries that pass a filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub total: u64,
+    pub open: u64,
+    pub closed: u64,
+    pub by_status: BTreeMap<String, u64>,
+    pub by_type: BTreeMap<String, u64>,
+    pub by_priority: BTreeMap<String, u64>,
+    pub by_assignee: BTreeMap<String, u64>,
+    /// Completed entries with a known completion time.
+    pub completed_with_time: u64,
+    /// Mean hours from creation to completion (closedAt, or updatedAt for imported entries
+    /// that never recorded closedAt).
+    pub avg_completion_hours: Option<f64>,
+    pub median_completion_hours: Option<f64>,
+}
+
+/// What `create` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// A new entry was stored (with its assigned handle and key).
+    New(Entry),
+    /// An open entry with the same normalized title and type already existed; nothing written.
+    Existing(Entry),
+}
+
+impl Created {
+    pub fn entry(&self) -> &Entry {
+        match self {
+            Created::New(e) | Created::Existing(e) => e,
+        }
+    }
+    pub fn into_entry(self) -> Entry {
+        match self {
+            Created::New(e) | Created::Existing(e) => e,
+        }
+    }
+    pub fn is_new(&self) -> bool {
+        matches!(self, Created::New(_))
+    }
+}
+
+/// What `put_raw` did with an entry copied in from elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Inserted,
+    /// An entry with this id existed and was replaced.
+    Replaced,
+    /// An identical entry was already stored.
+    Unchanged,
+}
+
+/// A closure that edits an entry inside a store's atomic read-modify-write.
+pub type Mutation<'a> = dyn FnMut(&mut Entry) -> Result<()> + Send + 'a;
+
+/// Where entries live. Implementations make every write atomic and durable together with the
+/// events it implies, and never lose a concurrent update.
+#[async_trait]
+pub trait Store: Send + Sync + Debug {
+    /// Backend name (`json`, `sqlite`, ...) and where the data is, for messages.
+    fn describe(&self) -> StoreInfo;
+
+    /// Stores a new entry. The store assigns `handle` (next free number) and makes `key`
+    /// unique. With `dedupe`, an open entry with the same normalized title and type is
+    /// returned instead, checked atomically with the insert.
+    async fn create(&self, entry: Entry, dedupe: bool, meta: &WriteMeta) -> Result<Created>;
+
+    /// The entry with this id.
+    async fn get(&self, id: EntryId) -> Result<Entry>;
+
+    /// The entries a reference could mean (exact matches only; may be several).
+    async fn lookup(&self, reference: &EntryRef) -> Result<Vec<EntrySummary>>;
+
+    /// Atomically reads the entry, applies `f`, and writes the result with its events. No
+    /// concurrent update is lost: either writers are serialized or a conflicting one retries.
+    async fn update(&self, id: EntryId, meta: &WriteMeta, f: &mut Mutation<'_>) -> Result<Entry>;
+
+    /// Removes an entry (its deletion is recorded in the change feed).
+    async fn delete(&self, id: EntryId, meta: &WriteMeta) -> Result<()>;
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<EntrySummary>>;
+
+    async fn search(&self, query: &SearchQuery) -> Result<Page<SearchHit>>;
+
+    async fn stats(&self, filter: &Filter) -> Result<Stats>;
+
+    /// Events with `seq > after`, oldest first, at most `limit`.
+    async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>>;
+
+    /// Stores an entry exactly as given (id, key, timestamps), for import and migration. If
+    /// its handle is taken by another entry it gets the next free one.
+    async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome>;
+
+    /// Appends events copied from another store (migration), keeping their order.
+    async fn append_events(&self, events: &[Event]) -> Result<()>;
+
+    /// Number of entries.
+    async fn count(&self) -> Result<u64>;
+
+    /// Every entry, ordered by handle; for export, migration and verification.
+    async fn all(&self) -> Result<Vec<Entry>>;
+
+    /// Problems found while reading (files that could not be parsed, ...); empty when healthy.
+    async fn warnings(&self) -> Result<Vec<String>>;
+}
+
+/// Identifies a store for humans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreInfo {
+    pub backend: &'static str,
+    pub location: String,
+}
