@@ -1,0 +1,592 @@
+//! The SQLite tables shared by the SQLite backend (where they are the truth) and the JSON
+//! backend (where they are a rebuildable index beside the entry files, plus the change feed).
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use devlog_core::entry::{Entry, EntrySummary, EntryType, Priority, Status};
+use devlog_core::error::{Result, StoreError};
+use devlog_core::event::Event;
+use devlog_core::id::{EntryId, EntryRef, normalize_title};
+use devlog_core::store::{Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats};
+use devlog_core::time::Timestamp;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Where an entry's file stood when it was indexed (JSON backend).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStamp {
+    pub file: String,
+    pub size: i64,
+    pub mtime: i64,
+}
+
+/// A pool on one SQLite database with devlog's schema.
+#[derive(Debug, Clone)]
+pub struct SqlIndex {
+    pool: SqlitePool,
+    backend: &'static str,
+}
+
+pub(crate) fn db_err(backend: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| {
+        let transient = match &e {
+            sqlx::Error::Database(d) => {
+                let m = d.message();
+                m.contains("locked") || m.contains("busy")
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+            _ => false,
+        };
+        StoreError::Backend {
+            backend,
+            message: e.to_string(),
+            transient,
+        }
+    }
+}
+
+impl SqlIndex {
+    /// Opens (creating if missing) the database at `path` and brings its schema up to date.
+    /// `durable` selects `synchronous=FULL` (the database is the truth) over `NORMAL` (it can
+    /// be rebuilt from files).
+    pub async fn open(path: &Path, backend: &'static str, durable: bool) -> Result<Self> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if durable {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::Backend {
+                backend,
+                message: format!("cannot open {}: {e}", path.display()),
+                transient: false,
+            })?;
+        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend {
+            backend,
+            message: format!("cannot migrate {}: {e}", path.display()),
+            transient: false,
+        })?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub fn err(&self) -> impl Fn(sqlx::Error) -> StoreError + use<> {
+        db_err(self.backend)
+    }
+
+    /// Starts a write transaction that holds the database's write lock from the start, so two
+    /// writers never both read and then both write.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(self.err())
+    }
+
+    // ---- writes (inside a transaction) ------------------------------------------------
+
+    /// Inserts or replaces the row (and search text) of `e`.
+    pub async fn upsert(
+        &self,
+        conn: &mut SqliteConnection,
+        e: &Entry,
+        stamp: Option<&FileStamp>,
+    ) -> Result<()> {
+        let doc = serde_json::to_string(e).expect("an Entry always serializes");
+        let tags = serde_json::to_string(&e.tags).expect("strings serialize");
+        let rid: Option<i64> = sqlx::query_scalar("SELECT rid FROM entries WHERE id = ?")
+            .bind(e.id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(self.err())?;
+        let q = if rid.is_some() {
+            "UPDATE entries SET id_hex=?2, handle=?3, key=?4, legacy_id=?5, title=?6, title_norm=?7,
+               type=?8, status=?9, status_rank=?10, priority=?11, priority_rank=?12, assignee=?13,
+               tags=?14, created_at=?15, updated_at=?16, closed_at=?17, doc=?18, file=?19,
+               file_size=?20, file_mtime=?21 WHERE id=?1 RETURNING rid"
+        } else {
+            "INSERT INTO entries (id, id_hex, handle, key, legacy_id, title, title_norm, type, status,
+               status_rank, priority, priority_rank, assignee, tags, created_at, updated_at,
+               closed_at, doc, file, file_size, file_mtime)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)
+             RETURNING rid"
+        };
+        let rid: i64 = sqlx::query_scalar(q)
+            .bind(e.id.to_string())
+            .bind(e.id.simple())
+            .bind(e.handle as i64)
+            .bind(&e.key)
+            .bind(e.legacy_id.map(|v| v as i64))
+            .bind(&e.title)
+            .bind(normalize_title(&e.title))
+            .bind(e.kind.as_str())
+            .bind(e.status.as_str())
+            .bind(status_rank(e.status))
+            .bind(e.priority.as_str())
+            .bind(e.priority.rank() as i64)
+            .bind(e.assignee.as_deref())
+            .bind(tags)
+            .bind(e.created_at.millis())
+            .bind(e.updated_at.millis())
+            .bind(e.closed_at.map(|t| t.millis()))
+            .bind(doc)
+            .bind(stamp.map(|s| s.file.clone()))
+            .bind(stamp.map(|s| s.size))
+            .bind(stamp.map(|s| s.mtime))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(self.err())?;
+        let text = e.search_text();
+        sqlx::query("DELETE FROM entries_fts WHERE rowid = ?")
+            .bind(rid)
+            .execute(&mut *conn)
+            .await
+            .map_err(self.err())?;
+        sqlx::query(
+            "INSERT INTO entries_fts (rowid, title, description, notes, context) VALUES (?,?,?,?,?)",
+        )
+        .bind(rid)
+        .bind(text.title)
+        .bind(text.description)
+        .bind(text.notes)
+        .bind(text.context)
+        .execute(&mut *conn)
+        .await
+        .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Removes the row of `id`; returns whether there was one.
+    pub async fn remove(&self, conn: &mut SqliteConnection, id: EntryId) -> Result<bool> {
+        let rid: Option<i64> = sqlx::query_scalar("DELETE FROM entries WHERE id = ? RETURNING rid")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(self.err())?;
+        if let Some(rid) = rid {
+            sqlx::query("DELETE FROM entries_fts WHERE rowid = ?")
+                .bind(rid)
+                .execute(&mut *conn)
+                .await
+                .map_err(self.err())?;
+        }
+        Ok(rid.is_some())
+    }
+
+    /// Appends events to the change feed; `seq` is assigned here (the given one is ignored).
+    pub async fn insert_events(&self, conn: &mut SqliteConnection, events: &[Event]) -> Result<()> {
+        for ev in events {
+            let payload = serde_json::to_string(ev).expect("events serialize");
+            sqlx::query("INSERT INTO events (entry_id, at, kind, payload) VALUES (?,?,?,?)")
+                .bind(ev.entry_id.to_string())
+                .bind(ev.at.millis())
+                .bind(ev.kind.name())
+                .bind(payload)
+                .execute(&mut *conn)
+                .await
+                .map_err(self.err())?;
+        }
+        Ok(())
+    }
+
+    /// The next free handle: one more than the largest in use (or in `floor`).
+    pub async fn next_handle(&self, conn: &mut SqliteConnection, floor: u64) -> Result<u64> {
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(handle) FROM entries")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(self.err())?;
+        Ok(max.unwrap_or(0).max(floor as i64) as u64 + 1)
+    }
+
+    /// Whether another entry than `id` holds `handle`.
+    pub async fn handle_taken(
+        &self,
+        conn: &mut SqliteConnection,
+        handle: u64,
+        id: EntryId,
+    ) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE handle = ? AND id <> ?")
+            .bind(handle as i64)
+            .bind(id.to_string())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(self.err())?;
+        Ok(n > 0)
+    }
+
+    /// `key`, or `key-2`, `key-3`, ... whichever no other entry uses.
+    pub async fn unique_key(
+        &self,
+        conn: &mut SqliteConnection,
+        key: &str,
+        id: EntryId,
+    ) -> Result<String> {
+        let mut candidate = key.to_string();
+        for n in 2.. {
+            let taken: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE key = ? AND id <> ?")
+                    .bind(&candidate)
+                    .bind(id.to_string())
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(self.err())?;
+            if taken == 0 {
+                break;
+            }
+            candidate = format!("{key}-{n}");
+        }
+        Ok(candidate)
+    }
+
+    /// An open entry with the same normalized title and type.
+    pub async fn open_duplicate(
+        &self,
+        conn: &mut SqliteConnection,
+        title: &str,
+        kind: EntryType,
+    ) -> Result<Option<Entry>> {
+        let doc: Option<String> = sqlx::query_scalar(
+            "SELECT doc FROM entries WHERE title_norm = ? AND type = ?
+               AND status NOT IN ('done', 'closed') ORDER BY handle LIMIT 1",
+        )
+        .bind(normalize_title(title))
+        .bind(kind.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(self.err())?;
+        doc.map(|d| self.decode_doc(&d)).transpose()
+    }
+
+    /// The stored document of `id`.
+    pub async fn doc(&self, conn: &mut SqliteConnection, id: EntryId) -> Result<Option<Entry>> {
+        let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM entries WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(self.err())?;
+        doc.map(|d| self.decode_doc(&d)).transpose()
+    }
+
+    pub(crate) fn decode_doc(&self, doc: &str) -> Result<Entry> {
+        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
+            path: format!("{} database", self.backend),
+            message: format!("a stored entry does not parse: {e}"),
+            hint: "restore the database from a backup or re-import the entries".into(),
+        })
+    }
+
+    // ---- reads ------------------------------------------------------------------------
+
+    /// Exact matches for a reference (see `EntryRef`).
+    pub async fn lookup(&self, r: &EntryRef) -> Result<Vec<EntrySummary>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {SUMMARY_COLS} FROM entries e WHERE "));
+        match r {
+            EntryRef::Number(n) => {
+                qb.push("e.handle = ")
+                    .push_bind(*n as i64)
+                    .push(" OR e.legacy_id = ")
+                    .push_bind(*n as i64);
+            }
+            EntryRef::Id(id) => {
+                qb.push("e.id = ").push_bind(id.to_string());
+            }
+            EntryRef::Prefix(p) => {
+                qb.push("e.key = ")
+                    .push_bind(p.clone())
+                    .push(" OR e.id_hex LIKE ")
+                    .push_bind(format!("{p}%"));
+            }
+            EntryRef::Key(k) => {
+                qb.push("e.key = ").push_bind(k.clone());
+            }
+        }
+        qb.push(" ORDER BY e.handle LIMIT 20");
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    pub async fn list(&self, q: &ListQuery) -> Result<Page<EntrySummary>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {SUMMARY_COLS} FROM entries e WHERE 1=1"));
+        push_filter(&mut qb, &q.filter);
+        let dir = if q.ascending { "ASC" } else { "DESC" };
+        let order = match q.sort {
+            SortKey::Updated => format!("e.updated_at {dir}"),
+            SortKey::Created => format!("e.created_at {dir}"),
+            SortKey::Priority => format!("e.priority_rank {dir}, e.updated_at {dir}"),
+            SortKey::Status => format!("e.status_rank {dir}, e.updated_at {dir}"),
+            SortKey::Title => format!("e.title COLLATE NOCASE {dir}"),
+            SortKey::Handle => format!("e.handle {dir}"),
+        };
+        qb.push(format_args!(" ORDER BY {order}, e.handle {dir} LIMIT "))
+            .push_bind(q.limit as i64)
+            .push(" OFFSET ")
+            .push_bind(q.offset as i64);
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        let items = rows.iter().map(summary_from_row).collect::<Result<Vec<_>>>()?;
+        let total = self.count_where(&q.filter).await?;
+        Ok(Page {
+            items,
+            total,
+            offset: q.offset,
+            limit: q.limit,
+        })
+    }
+
+    async fn count_where(&self, f: &Filter) -> Result<u64> {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM entries e WHERE 1=1");
+        push_filter(&mut qb, f);
+        let n: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(n as u64)
+    }
+
+    pub async fn search(&self, q: &SearchQuery) -> Result<Page<SearchHit>> {
+        let Some(expr) = fts_expression(&q.text) else {
+            return Ok(Page {
+                items: Vec::new(),
+                total: 0,
+                offset: q.offset,
+                limit: q.limit,
+            });
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {SUMMARY_COLS}, bm25(entries_fts, 10.0, 4.0, 2.0, 1.5) AS rank,
+                    snippet(entries_fts, -1, '[', ']', '…', 12) AS snip
+             FROM entries_fts JOIN entries e ON e.rid = entries_fts.rowid
+             WHERE entries_fts MATCH "
+        ));
+        qb.push_bind(expr.clone());
+        push_filter(&mut qb, &q.filter);
+        qb.push(" ORDER BY rank, e.handle LIMIT ")
+            .push_bind(q.limit as i64)
+            .push(" OFFSET ")
+            .push_bind(q.offset as i64);
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let rank: f64 = row.try_get("rank").map_err(self.err())?;
+            let snippet: String = row.try_get("snip").map_err(self.err())?;
+            items.push(SearchHit {
+                entry: summary_from_row(row)?,
+                score: -rank,
+                snippet,
+            });
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT COUNT(*) FROM entries_fts JOIN entries e ON e.rid = entries_fts.rowid
+             WHERE entries_fts MATCH ",
+        );
+        qb.push_bind(expr);
+        push_filter(&mut qb, &q.filter);
+        let total: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(Page {
+            items,
+            total: total as u64,
+            offset: q.offset,
+            limit: q.limit,
+        })
+    }
+
+    pub async fn stats(&self, f: &Filter) -> Result<Stats> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {SUMMARY_COLS} FROM entries e WHERE 1=1"));
+        push_filter(&mut qb, f);
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        let mut summaries = Vec::with_capacity(rows.len());
+        for r in &rows {
+            summaries.push(summary_from_row(r)?);
+        }
+        Ok(compute_stats(&summaries))
+    }
+
+    pub async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        let rows = sqlx::query("SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(after as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let seq: i64 = r.try_get("seq").map_err(self.err())?;
+            let payload: String = r.try_get("payload").map_err(self.err())?;
+            let mut ev: Event = serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
+                path: format!("{} change feed", self.backend),
+                message: format!("event {seq} does not parse: {e}"),
+                hint: "this version cannot read it; upgrade devlog".into(),
+            })?;
+            ev.seq = seq as u64;
+            out.push(ev);
+        }
+        Ok(out)
+    }
+
+    pub async fn count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entries")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(n as u64)
+    }
+
+    /// Every stored document, by handle.
+    pub async fn all(&self) -> Result<Vec<Entry>> {
+        let docs: Vec<String> = sqlx::query_scalar("SELECT doc FROM entries ORDER BY handle, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err())?;
+        docs.iter().map(|d| self.decode_doc(d)).collect()
+    }
+}
+
+const SUMMARY_COLS: &str = "e.id, e.handle, e.key, e.legacy_id, e.title, e.type, e.status, e.priority, \
+                            e.assignee, e.tags, e.created_at, e.updated_at, e.closed_at";
+
+fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &Filter) {
+    fn in_list<T: Copy>(qb: &mut QueryBuilder<Sqlite>, col: &str, vals: &[T], s: fn(&T) -> &'static str) {
+        if vals.is_empty() {
+            return;
+        }
+        qb.push(format_args!(" AND e.{col} IN ("));
+        let mut sep = qb.separated(", ");
+        for v in vals {
+            sep.push_bind(s(v));
+        }
+        qb.push(")");
+    }
+    in_list(qb, "status", &f.status, Status::as_str);
+    in_list(qb, "type", &f.kind, EntryType::as_str);
+    in_list(qb, "priority", &f.priority, Priority::as_str);
+    if let Some(a) = &f.assignee {
+        qb.push(" AND e.assignee = ").push_bind(a.clone());
+    }
+    if let Some(t) = &f.tag {
+        qb.push(" AND EXISTS (SELECT 1 FROM json_each(e.tags) WHERE json_each.value = ")
+            .push_bind(t.clone())
+            .push(")");
+    }
+    let times = [
+        (" AND e.created_at >= ", f.created_after),
+        (" AND e.created_at < ", f.created_before),
+        (" AND e.updated_at >= ", f.updated_after),
+        (" AND e.updated_at < ", f.updated_before),
+    ];
+    for (sql, t) in times {
+        if let Some(t) = t {
+            qb.push(sql).push_bind(t.millis());
+        }
+    }
+    if f.open_only {
+        qb.push(" AND e.status NOT IN ('done', 'closed')");
+    }
+}
+
+/// Turns user text into an FTS5 query: every word must match, each as a prefix. Words are
+/// quoted, so FTS5 operators in user input are taken literally.
+pub fn fts_expression(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"*", w.to_lowercase()))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" AND "))
+}
+
+/// Position of a status in the usual workflow, for sorting.
+pub fn status_rank(s: Status) -> i64 {
+    Status::ALL.iter().position(|x| *x == s).unwrap_or(0) as i64
+}
+
+fn summary_from_row(r: &SqliteRow) -> Result<EntrySummary> {
+    let bad = |what: &str, e: String| StoreError::Corrupt {
+        path: "index".into(),
+        message: format!("bad {what} in a stored row: {e}"),
+        hint: "rebuild the index with `devlog reindex`".into(),
+    };
+    let get_s = |c: &str| r.try_get::<String, _>(c).map_err(|e| bad(c, e.to_string()));
+    let get_ts = |c: &str| -> Result<Option<Timestamp>> {
+        let v: Option<i64> = r.try_get(c).map_err(|e| bad(c, e.to_string()))?;
+        Ok(v.and_then(Timestamp::from_millis))
+    };
+    let id = EntryId::from_str(&get_s("id")?).map_err(|e| bad("id", e.to_string()))?;
+    let handle: i64 = r.try_get("handle").map_err(|e| bad("handle", e.to_string()))?;
+    let legacy: Option<i64> = r.try_get("legacy_id").map_err(|e| bad("legacy_id", e.to_string()))?;
+    let tags: Vec<String> =
+        serde_json::from_str(&get_s("tags")?).map_err(|e| bad("tags", e.to_string()))?;
+    Ok(EntrySummary {
+        id,
+        handle: handle as u64,
+        key: get_s("key")?,
+        legacy_id: legacy.map(|v| v as u64),
+        title: get_s("title")?,
+        kind: get_s("type")?.parse().map_err(|e: devlog_core::error::InvalidValue| bad("type", e.to_string()))?,
+        status: get_s("status")?.parse().map_err(|e: devlog_core::error::InvalidValue| bad("status", e.to_string()))?,
+        priority: get_s("priority")?.parse().map_err(|e: devlog_core::error::InvalidValue| bad("priority", e.to_string()))?,
+        assignee: r.try_get("assignee").map_err(|e| bad("assignee", e.to_string()))?,
+        tags,
+        created_at: get_ts("created_at")?.ok_or_else(|| bad("created_at", "missing".into()))?,
+        updated_at: get_ts("updated_at")?.ok_or_else(|| bad("updated_at", "missing".into()))?,
+        closed_at: get_ts("closed_at")?,
+    })
+}
+
+/// Statistics over summaries (shared by every backend so they agree).
+pub fn compute_stats(entries: &[EntrySummary]) -> Stats {
+    let mut s = Stats::default();
+    let mut hours = Vec::new();
+    for e in entries {
+        s.total += 1;
+        if e.status.is_closed() {
+            s.closed += 1;
+            let end = e.closed_at.unwrap_or(e.updated_at);
+            let h = e.created_at.seconds_until(&end) / 3600.0;
+            if h >= 0.0 {
+                hours.push(h);
+            }
+        } else {
+            s.open += 1;
+        }
+        *s.by_status.entry(e.status.to_string()).or_default() += 1;
+        *s.by_type.entry(e.kind.to_string()).or_default() += 1;
+        *s.by_priority.entry(e.priority.to_string()).or_default() += 1;
+        let who = e.assignee.clone().unwrap_or_else(|| "(unassigned)".into());
+        *s.by_assignee.entry(who).or_default() += 1;
+    }
+    s.completed_with_time = hours.len() as u64;
+    if !hours.is_empty() {
+        s.avg_completion_hours = Some(hours.iter().sum::<f64>() / hours.len() as f64);
+        hours.sort_by(f64::total_cmp);
+        let m = hours.len() / 2;
+        s.median_completion_hours = Some(if hours.len() % 2 == 0 {
+            (hours[m - 1] + hours[m]) / 2.0
+        } else {
+            hours[m]
+        });
+    }
+    s
+}

@@ -1,0 +1,652 @@
+//! The `json` backend (the default): one pretty JSON file per entry under
+//! `.devlog/entries/`, diff- and merge-friendly, with a git-ignored SQLite index and change feed
+//! under `.devlog/.state/`.
+//!
+//! Architecture invariant: the entry files are the truth. The index is brought up to date
+//! from them before every read (a stat of each file; only changed files are parsed), so a
+//! `git pull`, a hand edit or a deleted index is picked up, and a change found that way is
+//! recorded in the change feed as an `external` event. That also covers a crash between an
+//! entry write and its event write: the event is recovered by the same diff.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use devlog_core::codec::{decode_entry, encode_entry};
+use devlog_core::entry::{Entry, EntrySummary};
+use devlog_core::error::{Result, StoreError};
+use devlog_core::event::{Event, Origin, WriteMeta};
+use devlog_core::id::{EntryId, EntryRef};
+use devlog_core::store::{
+    Created, Filter, ListQuery, Mutation, Page, PutOutcome, SearchHit, SearchQuery, Stats, Store,
+    StoreInfo,
+};
+use devlog_core::time::{Clock, SystemClock, Timestamp};
+use sqlx::Row;
+
+use crate::fsutil::{WriteGuard, WriteLock, stamp, sync_dir, write_atomic};
+use crate::index::{FileStamp, SqlIndex};
+
+/// Folder names inside `.devlog/`.
+pub const ENTRIES_DIR: &str = "entries";
+pub const STATE_DIR: &str = ".state";
+
+/// Entries as JSON files in a `.devlog/` folder.
+#[derive(Debug)]
+pub struct JsonStore {
+    root: PathBuf,
+    entries: PathBuf,
+    index: SqlIndex,
+    lock: WriteLock,
+}
+
+/// One `*.json` file in the entries folder as the file system reports it.
+#[derive(Debug, Clone)]
+struct Seen {
+    size: i64,
+    mtime: i64,
+}
+
+/// What the index believes about a file.
+#[derive(Debug, Clone)]
+struct Known {
+    id: Option<EntryId>,
+    size: i64,
+    mtime: i64,
+    broken: bool,
+}
+
+impl JsonStore {
+    /// Opens the store in `root` (a `.devlog` folder), creating its folders if needed, and
+    /// brings the index up to date with the files.
+    pub async fn open(root: &Path) -> Result<Self> {
+        let entries = root.join(ENTRIES_DIR);
+        let state = root.join(STATE_DIR);
+        for d in [&entries, &state] {
+            std::fs::create_dir_all(d).map_err(|e| StoreError::io(d.display().to_string(), e))?;
+        }
+        ensure_gitignore(root)?;
+        let index = SqlIndex::open(&state.join("index.sqlite"), "json", false).await?;
+        let store = Self {
+            root: root.to_path_buf(),
+            entries,
+            index,
+            lock: WriteLock::new(state.join("write.lock")),
+        };
+        store.refresh().await?;
+        Ok(store)
+    }
+
+    /// The `.devlog` folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn file_name(handle: u64, key: &str) -> String {
+        let mut slug: String = key.chars().take(devlog_core::id::MAX_SLUG).collect();
+        if slug.is_empty() {
+            slug.push_str("entry");
+        }
+        format!("{handle:03}-{slug}.json")
+    }
+
+    fn origin_of(&self, file: &str) -> String {
+        self.entries.join(file).display().to_string()
+    }
+
+    /// Lists the entry files with their size and mtime.
+    fn scan(&self) -> Result<HashMap<String, Seen>> {
+        let io = |e| StoreError::io(self.entries.display().to_string(), e);
+        let mut out = HashMap::new();
+        for item in std::fs::read_dir(&self.entries).map_err(io)? {
+            let item = item.map_err(io)?;
+            let name = item.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') || !name.ends_with(".json") {
+                continue;
+            }
+            // A file deleted between readdir and stat is simply gone.
+            let Ok((size, mtime)) = stamp(&item.path()) else {
+                continue;
+            };
+            out.insert(name.to_string(), Seen { size, mtime });
+        }
+        Ok(out)
+    }
+
+    async fn known(&self) -> Result<HashMap<String, Known>> {
+        let rows = sqlx::query(
+            "SELECT file, id, file_size, file_mtime, 0 AS broken FROM entries WHERE file IS NOT NULL
+             UNION ALL SELECT file, NULL, file_size, file_mtime, 1 FROM broken_files",
+        )
+        .fetch_all(self.index.pool())
+        .await
+        .map_err(self.index.err())?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let file: String = r.try_get(0).map_err(self.index.err())?;
+            let id: Option<String> = r.try_get(1).map_err(self.index.err())?;
+            out.insert(
+                file,
+                Known {
+                    id: id.and_then(|s| s.parse().ok()),
+                    size: r.try_get(2).map_err(self.index.err())?,
+                    mtime: r.try_get(3).map_err(self.index.err())?,
+                    broken: r.try_get::<i64, _>(4).map_err(self.index.err())? == 1,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    fn differs(seen: &HashMap<String, Seen>, known: &HashMap<String, Known>) -> bool {
+        seen.len() != known.len()
+            || seen.iter().any(|(name, s)| {
+                known
+                    .get(name)
+                    .is_none_or(|k| k.size != s.size || k.mtime != s.mtime)
+            })
+    }
+
+    /// Brings the index up to date with the files. Cheap when nothing changed: one directory
+    /// read, one stat per file and one query.
+    pub async fn refresh(&self) -> Result<()> {
+        let seen = self.scan()?;
+        let known = self.known().await?;
+        if !Self::differs(&seen, &known) {
+            return Ok(());
+        }
+        let _guard = self.lock.acquire().await?;
+        self.refresh_locked().await
+    }
+
+    /// Re-indexes changed files; the caller holds the write lock.
+    async fn refresh_locked(&self) -> Result<()> {
+        let seen = self.scan()?;
+        let known = self.known().await?;
+        if !Self::differs(&seen, &known) {
+            return Ok(());
+        }
+        let now = SystemClock.now();
+        let external = WriteMeta::new(Origin::External);
+        let mut tx = self.index.begin_write().await?;
+        // New or changed files, in name order so handle conflicts resolve the same way
+        // everywhere.
+        let mut changed: Vec<(&String, &Seen)> = seen
+            .iter()
+            .filter(|(n, s)| {
+                known
+                    .get(*n)
+                    .is_none_or(|k| k.size != s.size || k.mtime != s.mtime)
+            })
+            .collect();
+        changed.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, s) in changed {
+            let path = self.entries.join(name);
+            let stamp = FileStamp {
+                file: name.clone(),
+                size: s.size,
+                mtime: s.mtime,
+            };
+            let decoded = std::fs::read(&path)
+                .map_err(|e| StoreError::io(path.display().to_string(), e))
+                .and_then(|bytes| decode_entry(&bytes, &self.origin_of(name)));
+            match decoded {
+                Ok(entry) => {
+                    sqlx::query("DELETE FROM broken_files WHERE file = ?")
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(self.index.err())?;
+                    let old = self.index.doc(&mut tx, entry.id).await?;
+                    // Another file already indexed with this id: a copied file. Keep the first.
+                    let other_file: Option<String> = sqlx::query_scalar(
+                        "SELECT file FROM entries WHERE id = ? AND file IS NOT NULL AND file <> ?",
+                    )
+                    .bind(entry.id.to_string())
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(self.index.err())?;
+                    if let Some(other) = other_file {
+                        if self.entries.join(&other).exists() {
+                            self.mark_broken(
+                                &mut tx,
+                                &stamp,
+                                &format!("has the same id as {other}; delete one of the two files"),
+                            )
+                            .await?;
+                            continue;
+                        }
+                    }
+                    // The file name owns the row: drop a stale row that pointed here.
+                    sqlx::query("DELETE FROM entries WHERE file = ? AND id <> ?")
+                        .bind(name)
+                        .bind(entry.id.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(self.index.err())?;
+                    self.index.upsert(&mut tx, &entry, Some(&stamp)).await?;
+                    let events = Event::for_change(old.as_ref(), Some(&entry), now, &external);
+                    self.index.insert_events(&mut tx, &events).await?;
+                }
+                Err(err) => {
+                    tracing::warn!(file = %name, "{err}");
+                    if let Some(k) = known.get(name).and_then(|k| k.id) {
+                        self.index.remove(&mut tx, k).await?;
+                    }
+                    self.mark_broken(&mut tx, &stamp, &err.to_string()).await?;
+                }
+            }
+        }
+        // Files that disappeared. A renamed file (same id under a new name) was re-pointed
+        // above, so only ids whose row still names the vanished file are deleted.
+        for (name, k) in &known {
+            if seen.contains_key(name) {
+                continue;
+            }
+            if k.broken {
+                sqlx::query("DELETE FROM broken_files WHERE file = ?")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.index.err())?;
+                continue;
+            }
+            let Some(id) = k.id else { continue };
+            let still: Option<String> =
+                sqlx::query_scalar("SELECT id FROM entries WHERE id = ? AND file = ?")
+                    .bind(id.to_string())
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(self.index.err())?;
+            if still.is_none() {
+                continue;
+            }
+            let old = self.index.doc(&mut tx, id).await?;
+            self.index.remove(&mut tx, id).await?;
+            let events = Event::for_change(old.as_ref(), None, now, &external);
+            self.index.insert_events(&mut tx, &events).await?;
+        }
+        tx.commit().await.map_err(self.index.err())?;
+        self.repair_handles().await
+    }
+
+    async fn mark_broken(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        stamp: &FileStamp,
+        message: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO broken_files (file, file_size, file_mtime, message) VALUES (?,?,?,?)
+             ON CONFLICT(file) DO UPDATE SET file_size=excluded.file_size,
+               file_mtime=excluded.file_mtime, message=excluded.message",
+        )
+        .bind(&stamp.file)
+        .bind(stamp.size)
+        .bind(stamp.mtime)
+        .bind(message)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.index.err())?;
+        Ok(())
+    }
+
+    /// Two clones that created entries offline can both have used handle #N. After their
+    /// folders are merged, the entry created first keeps #N and the others get new handles
+    /// (renamed files). The rule depends only on the merged files, so every clone that does
+    /// the repair makes the same change and the next merge is clean.
+    async fn repair_handles(&self) -> Result<()> {
+        let dups: Vec<i64> = sqlx::query_scalar(
+            "SELECT handle FROM entries GROUP BY handle HAVING COUNT(*) > 1 ORDER BY handle",
+        )
+        .fetch_all(self.index.pool())
+        .await
+        .map_err(self.index.err())?;
+        if dups.is_empty() {
+            return Ok(());
+        }
+        let meta = WriteMeta::new(Origin::External);
+        for handle in dups {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM entries WHERE handle = ? ORDER BY created_at, id",
+            )
+            .bind(handle)
+            .fetch_all(self.index.pool())
+            .await
+            .map_err(self.index.err())?;
+            for id in ids.iter().skip(1) {
+                let id: EntryId = id.parse().map_err(|_| StoreError::Corrupt {
+                    path: "index".into(),
+                    message: format!("bad id {id}"),
+                    hint: "delete .devlog/.state to rebuild the index".into(),
+                })?;
+                let mut tx = self.index.begin_write().await?;
+                let next = self.index.next_handle(&mut tx, self.max_file_handle()?).await?;
+                let (old, file) = self.load(&mut tx, id).await?;
+                let mut new = old.clone();
+                new.handle = next;
+                tracing::info!(
+                    "handle #{handle} was used by two entries after a merge; {:?} is now #{next}",
+                    new.title
+                );
+                self.write_entry(&mut tx, Some(&old), &new, Some(&file), Some(&meta)).await?;
+                tx.commit().await.map_err(self.index.err())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Largest handle among file names, including files that do not parse (their number
+    /// must not be handed out again).
+    fn max_file_handle(&self) -> Result<u64> {
+        let mut max = 0;
+        for name in self.scan()?.keys() {
+            if let Some(n) = name.split('-').next().and_then(|p| p.parse::<u64>().ok()) {
+                max = max.max(n);
+            }
+        }
+        Ok(max)
+    }
+
+    /// Reads an entry's file (the truth) and returns it with the file name.
+    async fn load(&self, conn: &mut sqlx::SqliteConnection, id: EntryId) -> Result<(Entry, String)> {
+        let file: Option<Option<String>> = sqlx::query_scalar("SELECT file FROM entries WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(self.index.err())?;
+        let Some(Some(file)) = file else {
+            return Err(StoreError::not_found(id.to_string()));
+        };
+        let path = self.entries.join(&file);
+        let bytes = std::fs::read(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
+        let entry = decode_entry(&bytes, &path.display().to_string())?;
+        if entry.id != id {
+            return Err(StoreError::Conflict {
+                id,
+                message: format!("{} now holds another entry; run the command again", path.display()),
+            });
+        }
+        Ok((entry, file))
+    }
+
+    /// Writes `new` to its file (renaming it if the handle or key changed the name), then its
+    /// row and events in the open transaction. The caller commits.
+    async fn write_entry(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        old: Option<&Entry>,
+        new: &Entry,
+        old_file: Option<&str>,
+        meta: Option<&WriteMeta>,
+    ) -> Result<()> {
+        let name = match (old_file, old) {
+            // Keep the file name stable across title edits: git history follows it.
+            (Some(f), Some(o)) if o.handle == new.handle => f.to_string(),
+            _ => Self::file_name(new.handle, &new.key),
+        };
+        let path = self.entries.join(&name);
+        if old_file != Some(name.as_str()) && path.exists() {
+            return Err(StoreError::Conflict {
+                id: new.id,
+                message: format!("{} already exists", path.display()),
+            });
+        }
+        write_atomic(&path, &encode_entry(new))?;
+        if let Some(f) = old_file.filter(|f| *f != name) {
+            let old_path = self.entries.join(f);
+            std::fs::remove_file(&old_path)
+                .map_err(|e| StoreError::io(old_path.display().to_string(), e))?;
+            sync_dir(&self.entries)?;
+        }
+        let (size, mtime) = stamp(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
+        self.index
+            .upsert(
+                tx,
+                new,
+                Some(&FileStamp {
+                    file: name,
+                    size,
+                    mtime,
+                }),
+            )
+            .await?;
+        match meta {
+            Some(meta) => {
+                let events = Event::for_change(old, Some(new), event_time(new), meta);
+                self.index.insert_events(tx, &events).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the write lock and makes sure the index reflects the files first.
+    async fn write_lock(&self) -> Result<WriteGuard> {
+        let guard = self.lock.acquire().await?;
+        self.refresh_locked().await?;
+        Ok(guard)
+    }
+
+    /// Broken files whose name says they hold handle `n`.
+    async fn broken_for_handle(&self, n: u64) -> Result<Option<(String, String)>> {
+        let rows = sqlx::query("SELECT file, message FROM broken_files")
+            .fetch_all(self.index.pool())
+            .await
+            .map_err(self.index.err())?;
+        for r in rows {
+            let file: String = r.try_get(0).map_err(self.index.err())?;
+            let message: String = r.try_get(1).map_err(self.index.err())?;
+            if file.split('-').next().and_then(|p| p.parse::<u64>().ok()) == Some(n) {
+                return Ok(Some((file, message)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn event_time(e: &Entry) -> Timestamp {
+    e.updated_at.max(SystemClock.now())
+}
+
+/// Keeps the machine-local state out of git.
+fn ensure_gitignore(root: &Path) -> Result<()> {
+    let path = root.join(".gitignore");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current.lines().any(|l| l.trim() == ".state/" || l.trim() == "/.state/") {
+        return Ok(());
+    }
+    let mut text = current;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# devlog: machine-local index, change feed and sync state (never commit)\n.state/\n");
+    write_atomic(&path, text.as_bytes())
+}
+
+#[async_trait]
+impl Store for JsonStore {
+    fn describe(&self) -> StoreInfo {
+        StoreInfo {
+            backend: "json",
+            location: self.root.display().to_string(),
+        }
+    }
+
+    async fn create(&self, mut entry: Entry, dedupe: bool, meta: &WriteMeta) -> Result<Created> {
+        let _guard = self.write_lock().await?;
+        let mut tx = self.index.begin_write().await?;
+        if dedupe {
+            if let Some(existing) = self
+                .index
+                .open_duplicate(&mut tx, &entry.title, entry.kind)
+                .await?
+            {
+                return Ok(Created::Existing(existing));
+            }
+        }
+        entry.handle = self.index.next_handle(&mut tx, self.max_file_handle()?).await?;
+        entry.key = self.index.unique_key(&mut tx, &entry.key, entry.id).await?;
+        self.write_entry(&mut tx, None, &entry, None, Some(meta)).await?;
+        tx.commit().await.map_err(self.index.err())?;
+        Ok(Created::New(entry))
+    }
+
+    async fn get(&self, id: EntryId) -> Result<Entry> {
+        let mut conn = self.index.pool().acquire().await.map_err(self.index.err())?;
+        match self.load(&mut conn, id).await {
+            Err(StoreError::Io { .. }) | Err(StoreError::Conflict { .. }) => {
+                // The file moved or vanished since the index was refreshed.
+                drop(conn);
+                self.refresh().await?;
+                let mut conn = self.index.pool().acquire().await.map_err(self.index.err())?;
+                self.load(&mut conn, id).await.map(|(e, _)| e)
+            }
+            other => other.map(|(e, _)| e),
+        }
+    }
+
+    async fn lookup(&self, reference: &EntryRef) -> Result<Vec<EntrySummary>> {
+        self.refresh().await?;
+        let found = self.index.lookup(reference).await?;
+        if found.is_empty() {
+            if let EntryRef::Number(n) = reference {
+                if let Some((file, message)) = self.broken_for_handle(*n).await? {
+                    return Err(StoreError::Corrupt {
+                        path: self.origin_of(&file),
+                        message: message.clone(),
+                        hint: "the entry cannot be read until the file is fixed".into(),
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn update(&self, id: EntryId, meta: &WriteMeta, f: &mut Mutation<'_>) -> Result<Entry> {
+        let _guard = self.write_lock().await?;
+        let mut tx = self.index.begin_write().await?;
+        let (old, file) = self.load(&mut tx, id).await?;
+        let mut new = old.clone();
+        f(&mut new)?;
+        if new == old {
+            return Ok(old);
+        }
+        new.id = old.id;
+        new.handle = old.handle;
+        self.write_entry(&mut tx, Some(&old), &new, Some(&file), Some(meta)).await?;
+        tx.commit().await.map_err(self.index.err())?;
+        Ok(new)
+    }
+
+    async fn delete(&self, id: EntryId, meta: &WriteMeta) -> Result<()> {
+        let _guard = self.write_lock().await?;
+        let mut tx = self.index.begin_write().await?;
+        let (old, file) = self.load(&mut tx, id).await?;
+        let path = self.entries.join(&file);
+        std::fs::remove_file(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
+        sync_dir(&self.entries)?;
+        self.index.remove(&mut tx, id).await?;
+        let events = Event::for_change(Some(&old), None, SystemClock.now(), meta);
+        self.index.insert_events(&mut tx, &events).await?;
+        tx.commit().await.map_err(self.index.err())
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<EntrySummary>> {
+        self.refresh().await?;
+        self.index.list(query).await
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<Page<SearchHit>> {
+        self.refresh().await?;
+        self.index.search(query).await
+    }
+
+    async fn stats(&self, filter: &Filter) -> Result<Stats> {
+        self.refresh().await?;
+        self.index.stats(filter).await
+    }
+
+    async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        self.refresh().await?;
+        self.index.events(after, limit).await
+    }
+
+    async fn put_raw(&self, mut entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
+        let _guard = self.write_lock().await?;
+        let mut tx = self.index.begin_write().await?;
+        let existing = match self.load(&mut tx, entry.id).await {
+            Ok(found) => Some(found),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if existing.as_ref().map(|(e, _)| e) == Some(&entry) {
+            return Ok(PutOutcome::Unchanged);
+        }
+        let floor = self.max_file_handle()?;
+        if entry.handle == 0 || self.index.handle_taken(&mut tx, entry.handle, entry.id).await? {
+            entry.handle = self.index.next_handle(&mut tx, floor).await?;
+        } else if existing.is_none()
+            && self.scan()?.keys().any(|n| {
+                n.split('-').next().and_then(|p| p.parse::<u64>().ok()) == Some(entry.handle)
+            })
+        {
+            // A broken file carries this number.
+            entry.handle = self.index.next_handle(&mut tx, floor).await?;
+        }
+        entry.key = self.index.unique_key(&mut tx, &entry.key, entry.id).await?;
+        let (old, file) = match &existing {
+            Some((e, f)) => (Some(e), Some(f.as_str())),
+            None => (None, None),
+        };
+        // Migration copies the source's change feed instead of inventing events.
+        let events = (meta.origin != Origin::Migrate).then_some(meta);
+        self.write_entry(&mut tx, old, &entry, file, events).await?;
+        tx.commit().await.map_err(self.index.err())?;
+        Ok(if existing.is_some() {
+            PutOutcome::Replaced
+        } else {
+            PutOutcome::Inserted
+        })
+    }
+
+    async fn append_events(&self, events: &[Event]) -> Result<()> {
+        let _guard = self.lock.acquire().await?;
+        let mut tx = self.index.begin_write().await?;
+        self.index.insert_events(&mut tx, events).await?;
+        tx.commit().await.map_err(self.index.err())
+    }
+
+    async fn count(&self) -> Result<u64> {
+        self.refresh().await?;
+        self.index.count().await
+    }
+
+    async fn all(&self) -> Result<Vec<Entry>> {
+        self.refresh().await?;
+        self.index.all().await
+    }
+
+    async fn warnings(&self) -> Result<Vec<String>> {
+        self.refresh().await?;
+        let rows = sqlx::query("SELECT file, message FROM broken_files ORDER BY file")
+            .fetch_all(self.index.pool())
+            .await
+            .map_err(self.index.err())?;
+        let mut out = Vec::new();
+        for r in rows {
+            let file: String = r.try_get(0).map_err(self.index.err())?;
+            let message: String = r.try_get(1).map_err(self.index.err())?;
+            let shown = self.origin_of(&file);
+            // Messages from decoding already start with the path.
+            out.push(if message.starts_with(&shown) {
+                message
+            } else {
+                format!("{shown}: {message}")
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,176 @@
+//! The `sqlite` backend: one embedded database file is the truth; FTS5 for search.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use devlog_core::entry::{Entry, EntrySummary};
+use devlog_core::error::{Result, StoreError};
+use devlog_core::event::{Event, Origin, WriteMeta};
+use devlog_core::id::{EntryId, EntryRef};
+use devlog_core::store::{
+    Created, Filter, ListQuery, Mutation, Page, PutOutcome, SearchHit, SearchQuery, Stats, Store,
+    StoreInfo,
+};
+use devlog_core::time::{Clock, SystemClock};
+
+use crate::index::SqlIndex;
+
+/// Entries in one SQLite database file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    index: SqlIndex,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens or creates the database at `path`, applying schema migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir.display().to_string(), e))?;
+        }
+        Ok(Self {
+            index: SqlIndex::open(path, "sqlite", true).await?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn now(&self) -> devlog_core::time::Timestamp {
+        SystemClock.now()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn describe(&self) -> StoreInfo {
+        StoreInfo {
+            backend: "sqlite",
+            location: self.path.display().to_string(),
+        }
+    }
+
+    async fn create(&self, mut entry: Entry, dedupe: bool, meta: &WriteMeta) -> Result<Created> {
+        let mut tx = self.index.begin_write().await?;
+        if dedupe {
+            if let Some(existing) = self
+                .index
+                .open_duplicate(&mut tx, &entry.title, entry.kind)
+                .await?
+            {
+                return Ok(Created::Existing(existing));
+            }
+        }
+        entry.handle = self.index.next_handle(&mut tx, 0).await?;
+        entry.key = self.index.unique_key(&mut tx, &entry.key, entry.id).await?;
+        self.index.upsert(&mut tx, &entry, None).await?;
+        let events = Event::for_change(None, Some(&entry), self.now(), meta);
+        self.index.insert_events(&mut tx, &events).await?;
+        tx.commit().await.map_err(self.index.err())?;
+        Ok(Created::New(entry))
+    }
+
+    async fn get(&self, id: EntryId) -> Result<Entry> {
+        let mut conn = self.index.pool().acquire().await.map_err(self.index.err())?;
+        self.index
+            .doc(&mut conn, id)
+            .await?
+            .ok_or_else(|| StoreError::not_found(id.to_string()))
+    }
+
+    async fn lookup(&self, reference: &EntryRef) -> Result<Vec<EntrySummary>> {
+        self.index.lookup(reference).await
+    }
+
+    async fn update(&self, id: EntryId, meta: &WriteMeta, f: &mut Mutation<'_>) -> Result<Entry> {
+        let mut tx = self.index.begin_write().await?;
+        let old = self
+            .index
+            .doc(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::not_found(id.to_string()))?;
+        let mut new = old.clone();
+        f(&mut new)?;
+        if new == old {
+            return Ok(old);
+        }
+        // Identity is not editable through update.
+        new.id = old.id;
+        new.handle = old.handle;
+        self.index.upsert(&mut tx, &new, None).await?;
+        let events = Event::for_change(Some(&old), Some(&new), self.now(), meta);
+        self.index.insert_events(&mut tx, &events).await?;
+        tx.commit().await.map_err(self.index.err())?;
+        Ok(new)
+    }
+
+    async fn delete(&self, id: EntryId, meta: &WriteMeta) -> Result<()> {
+        let mut tx = self.index.begin_write().await?;
+        let old = self
+            .index
+            .doc(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::not_found(id.to_string()))?;
+        self.index.remove(&mut tx, id).await?;
+        let events = Event::for_change(Some(&old), None, self.now(), meta);
+        self.index.insert_events(&mut tx, &events).await?;
+        tx.commit().await.map_err(self.index.err())?;
+        Ok(())
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<EntrySummary>> {
+        self.index.list(query).await
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<Page<SearchHit>> {
+        self.index.search(query).await
+    }
+
+    async fn stats(&self, filter: &Filter) -> Result<Stats> {
+        self.index.stats(filter).await
+    }
+
+    async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        self.index.events(after, limit).await
+    }
+
+    async fn put_raw(&self, mut entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
+        let mut tx = self.index.begin_write().await?;
+        let old = self.index.doc(&mut tx, entry.id).await?;
+        if old.as_ref() == Some(&entry) {
+            return Ok(PutOutcome::Unchanged);
+        }
+        if entry.handle == 0 || self.index.handle_taken(&mut tx, entry.handle, entry.id).await? {
+            entry.handle = self.index.next_handle(&mut tx, 0).await?;
+        }
+        entry.key = self.index.unique_key(&mut tx, &entry.key, entry.id).await?;
+        self.index.upsert(&mut tx, &entry, None).await?;
+        // Migration copies the source's change feed instead of inventing events.
+        if meta.origin != Origin::Migrate {
+            let events = Event::for_change(old.as_ref(), Some(&entry), self.now(), meta);
+            self.index.insert_events(&mut tx, &events).await?;
+        }
+        tx.commit().await.map_err(self.index.err())?;
+        Ok(if old.is_some() {
+            PutOutcome::Replaced
+        } else {
+            PutOutcome::Inserted
+        })
+    }
+
+    async fn append_events(&self, events: &[Event]) -> Result<()> {
+        let mut tx = self.index.begin_write().await?;
+        self.index.insert_events(&mut tx, events).await?;
+        tx.commit().await.map_err(self.index.err())
+    }
+
+    async fn count(&self) -> Result<u64> {
+        self.index.count().await
+    }
+
+    async fn all(&self) -> Result<Vec<Entry>> {
+        self.index.all().await
+    }
+
+    async fn warnings(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+}
