@@ -1,1 +1,108 @@
-fn main() {}
+//! The `devlog` binary: parses the command line, runs one command, maps errors to exit codes.
+//! API boundary: the only crate that knows the terminal, the environment and `$HOME`.
+
+mod cli;
+mod commands;
+mod config;
+mod error;
+mod output;
+mod progress;
+mod workspace;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::commands::Ctx;
+use crate::error::CliError;
+use crate::output::Out;
+use crate::workspace::Discovery;
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let out = Out::new(cli.json, cli.no_color);
+    let code = match run(cli, out) {
+        Ok(()) => error::exit::OK,
+        Err(e) => {
+            report(&out, &e);
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli, out: Out) -> Result<(), CliError> {
+    let cwd = std::env::current_dir().map_err(|e| CliError::Other(e.into()))?;
+    let ctx = Ctx {
+        out,
+        discovery: Discovery {
+            dir: cli.dir,
+            backend: std::env::var("DEVLOG_STORAGE_TYPE")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            cwd,
+        },
+        actor: cli
+            .actor
+            .or_else(|| std::env::var("USER").ok())
+            .filter(|a| !a.is_empty()),
+    };
+    if let Command::Completions(a) = cli.command {
+        return commands::completions::run(a);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Other(e.into()))?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Init(a) => commands::init::run(&ctx, a).await,
+            Command::New(a) => commands::new::run(&ctx, a).await,
+            Command::List(a) => commands::list::run(&ctx, a).await,
+            Command::Show(a) => commands::show::run(&ctx, a).await,
+            Command::Edit(a) => commands::edit::run(&ctx, a).await,
+            Command::Note(a) => commands::note::run(&ctx, a).await,
+            Command::Decide(a) => commands::decide::run(&ctx, a).await,
+            Command::Done(a) => commands::done::run(&ctx, a).await,
+            Command::Search(a) => commands::search::run(&ctx, a).await,
+            Command::Stats(a) => commands::stats::run(&ctx, a).await,
+            Command::Context(a) => commands::context::run(&ctx, a).await,
+            Command::Events(a) => commands::events::run(&ctx, a).await,
+            Command::Delete(a) => commands::delete::run(&ctx, a).await,
+            Command::Import(a) => commands::import::run(&ctx, a).await,
+            Command::Migrate(a) => commands::migrate::run(&ctx, a).await,
+            Command::Reindex(a) => commands::reindex::run(&ctx, a).await,
+            Command::Config(a) => commands::config::run(&ctx, a).await,
+            Command::Completions(_) => unreachable!("handled before the runtime starts"),
+        }
+    })
+}
+
+fn report(out: &Out, e: &CliError) {
+    if out.json {
+        let v = serde_json::json!({
+            "error": {"class": e.class(), "message": e.to_string(), "hint": e.hint()}
+        });
+        eprintln!("{v}");
+    } else {
+        eprintln!("error: {e}");
+        if let Some(h) = e.hint() {
+            eprintln!("hint: {h}");
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

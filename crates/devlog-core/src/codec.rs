@@ -71,11 +71,14 @@ fn upgrade_legacy(value: &mut Value, origin: &str) -> Result<(), StoreError> {
     let obj = value
         .as_object_mut()
         .expect("a value with an `id` key is an object");
-    let legacy = obj.get("id").and_then(Value::as_u64).ok_or_else(|| StoreError::Corrupt {
-        path: origin.to_string(),
-        message: "field `id`: not a positive integer".into(),
-        hint: "correct the id or restore the file from git".into(),
-    })?;
+    let legacy = obj
+        .get("id")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| StoreError::Corrupt {
+            path: origin.to_string(),
+            message: "field `id`: not a positive integer".into(),
+            hint: "correct the id or restore the file from git".into(),
+        })?;
     let created = obj
         .get("createdAt")
         .and_then(Value::as_str)
@@ -137,11 +140,18 @@ mod tests {
         assert!(err.to_string().contains("not valid JSON"), "{err}");
 
         let bad = LEGACY.replace("2025-06-25T06:34:06.058Z", "last tuesday");
-        let err = decode_entry(bad.as_bytes(), "a.json").unwrap_err().to_string();
-        assert!(err.contains("updatedAt") && err.contains("RFC 3339"), "{err}");
+        let err = decode_entry(bad.as_bytes(), "a.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("updatedAt") && err.contains("RFC 3339"),
+            "{err}"
+        );
 
         let bad = LEGACY.replace("\"Fix login\"", "\"  \"");
-        let err = decode_entry(bad.as_bytes(), "a.json").unwrap_err().to_string();
+        let err = decode_entry(bad.as_bytes(), "a.json")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("title") && err.contains("empty"), "{err}");
     }
 }

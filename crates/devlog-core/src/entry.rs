@@ -131,6 +131,8 @@ impl Status {
     }
 }
 
+// The enum is declared by a macro, so `#[derive(Default)]` cannot mark the variant.
+#[allow(clippy::derivable_impls)]
 impl Default for Priority {
     fn default() -> Self {
         Priority::Medium
@@ -292,7 +294,11 @@ pub struct AiContext {
     pub related_patterns: Vec<String>,
     #[serde(default)]
     pub suggested_next_steps: Vec<String>,
-    #[serde(rename = "lastAIUpdate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastAIUpdate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_ai_update: Option<Timestamp>,
     #[serde(default = "one")]
     pub context_version: u32,

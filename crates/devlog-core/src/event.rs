@@ -226,7 +226,10 @@ fn diff_entries(a: &Entry, b: &Entry) -> Vec<EventKind> {
                 }
             }
             "externalReferences" => {
-                if a.external_references.iter().any(|r| !b.external_references.contains(r)) {
+                if a.external_references
+                    .iter()
+                    .any(|r| !b.external_references.contains(r))
+                {
                     out.push(changed(k, x, y));
                 }
             }

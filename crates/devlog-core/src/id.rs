@@ -107,10 +107,11 @@ impl EntryRef {
             return None;
         }
         let digits = s.strip_prefix('#').unwrap_or(s);
-        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(n) = digits.parse() {
-                return Some(EntryRef::Number(n));
-            }
+        if !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(n) = digits.parse()
+        {
+            return Some(EntryRef::Number(n));
         }
         if let Ok(id) = s.parse::<EntryId>() {
             return Some(EntryRef::Id(id));
@@ -190,9 +191,15 @@ mod tests {
         assert_eq!(EntryRef::parse("devlog-7"), Some(EntryRef::Number(7)));
         let id = EntryId::new_random();
         assert_eq!(EntryRef::parse(&id.to_string()), Some(EntryRef::Id(id)));
-        assert_eq!(EntryRef::parse("CAFE12"), Some(EntryRef::Prefix("cafe12".into())));
+        assert_eq!(
+            EntryRef::parse("CAFE12"),
+            Some(EntryRef::Prefix("cafe12".into()))
+        );
         assert_eq!(EntryRef::parse("abc"), Some(EntryRef::Key("abc".into())));
-        assert_eq!(EntryRef::parse("fix-login"), Some(EntryRef::Key("fix-login".into())));
+        assert_eq!(
+            EntryRef::parse("fix-login"),
+            Some(EntryRef::Key("fix-login".into()))
+        );
         assert_eq!(EntryRef::parse("  "), None);
     }
 

@@ -138,9 +138,9 @@ impl Devlog {
     /// DESIGN §3.2) unless `force` is set.
     pub async fn create(&self, input: NewEntry, meta: &WriteMeta) -> Result<Created> {
         let title = check_title(&input.title)?;
-        let kind = input
-            .kind
-            .ok_or_else(|| StoreError::invalid("type", "required: feature, bugfix, task, refactor or docs"))?;
+        let kind = input.kind.ok_or_else(|| {
+            StoreError::invalid("type", "required: feature, bugfix, task, refactor or docs")
+        })?;
         let now = self.clock.now();
         let status = input.status.unwrap_or(Status::New);
         let entry = Entry {
@@ -190,8 +190,9 @@ impl Devlog {
 
     /// Like [`resolve`](Self::resolve) but only the summary (no file read).
     pub async fn resolve_summary(&self, reference: &str) -> Result<EntrySummary> {
-        let parsed = EntryRef::parse(reference)
-            .ok_or_else(|| StoreError::invalid("reference", "empty; give a handle like #42, an id or a key"))?;
+        let parsed = EntryRef::parse(reference).ok_or_else(|| {
+            StoreError::invalid("reference", "empty; give a handle like #42, an id or a key")
+        })?;
         let found = self.store.lookup(&parsed).await?;
         let narrowed: Vec<EntrySummary> = match &parsed {
             EntryRef::Number(n) => prefer(found, |e| e.handle == *n),
@@ -429,7 +430,10 @@ fn check_title(title: &str) -> Result<String> {
         ));
     }
     if t.contains('\n') {
-        return Err(StoreError::invalid("title", "must be one line; put the rest in --description"));
+        return Err(StoreError::invalid(
+            "title",
+            "must be one line; put the rest in --description",
+        ));
     }
     Ok(t.to_string())
 }

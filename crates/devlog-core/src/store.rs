@@ -44,7 +44,10 @@ impl Filter {
                 .assignee
                 .as_ref()
                 .is_none_or(|a| e.assignee.as_deref() == Some(a.as_str()))
-            && self.tag.as_ref().is_none_or(|t| e.tags.iter().any(|x| x == t))
+            && self
+                .tag
+                .as_ref()
+                .is_none_or(|t| e.tags.iter().any(|x| x == t))
             && self.created_after.is_none_or(|t| e.created_at >= t)
             && self.created_before.is_none_or(|t| e.created_at < t)
             && self.updated_after.is_none_or(|t| e.updated_at >= t)

@@ -224,12 +224,13 @@ impl SqlIndex {
         handle: u64,
         id: EntryId,
     ) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE handle = ? AND id <> ?")
-            .bind(handle as i64)
-            .bind(id.to_string())
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(self.err())?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE handle = ? AND id <> ?")
+                .bind(handle as i64)
+                .bind(id.to_string())
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(self.err())?;
         Ok(n > 0)
     }
 
@@ -298,7 +299,8 @@ impl SqlIndex {
 
     /// Exact matches for a reference (see `EntryRef`).
     pub async fn lookup(&self, r: &EntryRef) -> Result<Vec<EntrySummary>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {SUMMARY_COLS} FROM entries e WHERE "));
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {SUMMARY_COLS} FROM entries e WHERE "));
         match r {
             EntryRef::Number(n) => {
                 qb.push("e.handle = ")
@@ -325,7 +327,8 @@ impl SqlIndex {
     }
 
     pub async fn list(&self, q: &ListQuery) -> Result<Page<EntrySummary>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {SUMMARY_COLS} FROM entries e WHERE 1=1"));
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {SUMMARY_COLS} FROM entries e WHERE 1=1"));
         push_filter(&mut qb, &q.filter);
         let dir = if q.ascending { "ASC" } else { "DESC" };
         let order = match q.sort {
@@ -341,7 +344,10 @@ impl SqlIndex {
             .push(" OFFSET ")
             .push_bind(q.offset as i64);
         let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
-        let items = rows.iter().map(summary_from_row).collect::<Result<Vec<_>>>()?;
+        let items = rows
+            .iter()
+            .map(summary_from_row)
+            .collect::<Result<Vec<_>>>()?;
         let total = self.count_where(&q.filter).await?;
         Ok(Page {
             items,
@@ -414,7 +420,8 @@ impl SqlIndex {
     }
 
     pub async fn stats(&self, f: &Filter) -> Result<Stats> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {SUMMARY_COLS} FROM entries e WHERE 1=1"));
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {SUMMARY_COLS} FROM entries e WHERE 1=1"));
         push_filter(&mut qb, f);
         let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
         let mut summaries = Vec::with_capacity(rows.len());
@@ -425,21 +432,23 @@ impl SqlIndex {
     }
 
     pub async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
-        let rows = sqlx::query("SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(after as i64)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(self.err())?;
+        let rows =
+            sqlx::query("SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+                .bind(after as i64)
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err())?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let seq: i64 = r.try_get("seq").map_err(self.err())?;
             let payload: String = r.try_get("payload").map_err(self.err())?;
-            let mut ev: Event = serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
-                path: format!("{} change feed", self.backend),
-                message: format!("event {seq} does not parse: {e}"),
-                hint: "this version cannot read it; upgrade devlog".into(),
-            })?;
+            let mut ev: Event =
+                serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
+                    path: format!("{} change feed", self.backend),
+                    message: format!("event {seq} does not parse: {e}"),
+                    hint: "this version cannot read it; upgrade devlog".into(),
+                })?;
             ev.seq = seq as u64;
             out.push(ev);
         }
@@ -468,7 +477,12 @@ const SUMMARY_COLS: &str = "e.id, e.handle, e.key, e.legacy_id, e.title, e.type,
                             e.assignee, e.tags, e.created_at, e.updated_at, e.closed_at";
 
 fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &Filter) {
-    fn in_list<T: Copy>(qb: &mut QueryBuilder<Sqlite>, col: &str, vals: &[T], s: fn(&T) -> &'static str) {
+    fn in_list<T: Copy>(
+        qb: &mut QueryBuilder<Sqlite>,
+        col: &str,
+        vals: &[T],
+        s: fn(&T) -> &'static str,
+    ) {
         if vals.is_empty() {
             return;
         }
@@ -534,8 +548,12 @@ fn summary_from_row(r: &SqliteRow) -> Result<EntrySummary> {
         Ok(v.and_then(Timestamp::from_millis))
     };
     let id = EntryId::from_str(&get_s("id")?).map_err(|e| bad("id", e.to_string()))?;
-    let handle: i64 = r.try_get("handle").map_err(|e| bad("handle", e.to_string()))?;
-    let legacy: Option<i64> = r.try_get("legacy_id").map_err(|e| bad("legacy_id", e.to_string()))?;
+    let handle: i64 = r
+        .try_get("handle")
+        .map_err(|e| bad("handle", e.to_string()))?;
+    let legacy: Option<i64> = r
+        .try_get("legacy_id")
+        .map_err(|e| bad("legacy_id", e.to_string()))?;
     let tags: Vec<String> =
         serde_json::from_str(&get_s("tags")?).map_err(|e| bad("tags", e.to_string()))?;
     Ok(EntrySummary {
@@ -544,10 +562,18 @@ fn summary_from_row(r: &SqliteRow) -> Result<EntrySummary> {
         key: get_s("key")?,
         legacy_id: legacy.map(|v| v as u64),
         title: get_s("title")?,
-        kind: get_s("type")?.parse().map_err(|e: devlog_core::error::InvalidValue| bad("type", e.to_string()))?,
-        status: get_s("status")?.parse().map_err(|e: devlog_core::error::InvalidValue| bad("status", e.to_string()))?,
-        priority: get_s("priority")?.parse().map_err(|e: devlog_core::error::InvalidValue| bad("priority", e.to_string()))?,
-        assignee: r.try_get("assignee").map_err(|e| bad("assignee", e.to_string()))?,
+        kind: get_s("type")?
+            .parse()
+            .map_err(|e: devlog_core::error::InvalidValue| bad("type", e.to_string()))?,
+        status: get_s("status")?
+            .parse()
+            .map_err(|e: devlog_core::error::InvalidValue| bad("status", e.to_string()))?,
+        priority: get_s("priority")?
+            .parse()
+            .map_err(|e: devlog_core::error::InvalidValue| bad("priority", e.to_string()))?,
+        assignee: r
+            .try_get("assignee")
+            .map_err(|e| bad("assignee", e.to_string()))?,
         tags,
         created_at: get_ts("created_at")?.ok_or_else(|| bad("created_at", "missing".into()))?,
         updated_at: get_ts("updated_at")?.ok_or_else(|| bad("updated_at", "missing".into()))?,

@@ -160,6 +160,22 @@ impl JsonStore {
         self.refresh_locked().await
     }
 
+    /// Re-reads every entry file into the index, whatever the index believed; returns the
+    /// number of entries indexed. Unchanged files produce no events.
+    pub async fn reindex(&self) -> Result<u64> {
+        let _guard = self.lock.acquire().await?;
+        sqlx::query("UPDATE entries SET file_size = -1")
+            .execute(self.index.pool())
+            .await
+            .map_err(self.index.err())?;
+        sqlx::query("DELETE FROM broken_files")
+            .execute(self.index.pool())
+            .await
+            .map_err(self.index.err())?;
+        self.refresh_locked().await?;
+        self.index.count().await
+    }
+
     /// Re-indexes changed files; the caller holds the write lock.
     async fn refresh_locked(&self) -> Result<()> {
         let seen = self.scan()?;
@@ -208,16 +224,16 @@ impl JsonStore {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(self.index.err())?;
-                    if let Some(other) = other_file {
-                        if self.entries.join(&other).exists() {
-                            self.mark_broken(
-                                &mut tx,
-                                &stamp,
-                                &format!("has the same id as {other}; delete one of the two files"),
-                            )
-                            .await?;
-                            continue;
-                        }
+                    if let Some(other) = other_file
+                        && self.entries.join(&other).exists()
+                    {
+                        self.mark_broken(
+                            &mut tx,
+                            &stamp,
+                            &format!("has the same id as {other}; delete one of the two files"),
+                        )
+                        .await?;
+                        continue;
                     }
                     // The file name owns the row: drop a stale row that pointed here.
                     sqlx::query("DELETE FROM entries WHERE file = ? AND id <> ?")
@@ -324,7 +340,10 @@ impl JsonStore {
                     hint: "delete .devlog/.state to rebuild the index".into(),
                 })?;
                 let mut tx = self.index.begin_write().await?;
-                let next = self.index.next_handle(&mut tx, self.max_file_handle()?).await?;
+                let next = self
+                    .index
+                    .next_handle(&mut tx, self.max_file_handle()?)
+                    .await?;
                 let (old, file) = self.load(&mut tx, id).await?;
                 let mut new = old.clone();
                 new.handle = next;
@@ -332,7 +351,8 @@ impl JsonStore {
                     "handle #{handle} was used by two entries after a merge; {:?} is now #{next}",
                     new.title
                 );
-                self.write_entry(&mut tx, Some(&old), &new, Some(&file), Some(&meta)).await?;
+                self.write_entry(&mut tx, Some(&old), &new, Some(&file), Some(&meta))
+                    .await?;
                 tx.commit().await.map_err(self.index.err())?;
             }
         }
@@ -352,22 +372,31 @@ impl JsonStore {
     }
 
     /// Reads an entry's file (the truth) and returns it with the file name.
-    async fn load(&self, conn: &mut sqlx::SqliteConnection, id: EntryId) -> Result<(Entry, String)> {
-        let file: Option<Option<String>> = sqlx::query_scalar("SELECT file FROM entries WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(self.index.err())?;
+    async fn load(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        id: EntryId,
+    ) -> Result<(Entry, String)> {
+        let file: Option<Option<String>> =
+            sqlx::query_scalar("SELECT file FROM entries WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(self.index.err())?;
         let Some(Some(file)) = file else {
             return Err(StoreError::not_found(id.to_string()));
         };
         let path = self.entries.join(&file);
-        let bytes = std::fs::read(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
         let entry = decode_entry(&bytes, &path.display().to_string())?;
         if entry.id != id {
             return Err(StoreError::Conflict {
                 id,
-                message: format!("{} now holds another entry; run the command again", path.display()),
+                message: format!(
+                    "{} now holds another entry; run the command again",
+                    path.display()
+                ),
             });
         }
         Ok((entry, file))
@@ -402,7 +431,8 @@ impl JsonStore {
                 .map_err(|e| StoreError::io(old_path.display().to_string(), e))?;
             sync_dir(&self.entries)?;
         }
-        let (size, mtime) = stamp(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
+        let (size, mtime) =
+            stamp(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
         self.index
             .upsert(
                 tx,
@@ -455,14 +485,19 @@ fn event_time(e: &Entry) -> Timestamp {
 fn ensure_gitignore(root: &Path) -> Result<()> {
     let path = root.join(".gitignore");
     let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current.lines().any(|l| l.trim() == ".state/" || l.trim() == "/.state/") {
+    if current
+        .lines()
+        .any(|l| l.trim() == ".state/" || l.trim() == "/.state/")
+    {
         return Ok(());
     }
     let mut text = current;
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str("# devlog: machine-local index, change feed and sync state (never commit)\n.state/\n");
+    text.push_str(
+        "# devlog: machine-local index, change feed and sync state (never commit)\n.state/\n",
+    );
     write_atomic(&path, text.as_bytes())
 }
 
@@ -478,30 +513,43 @@ impl Store for JsonStore {
     async fn create(&self, mut entry: Entry, dedupe: bool, meta: &WriteMeta) -> Result<Created> {
         let _guard = self.write_lock().await?;
         let mut tx = self.index.begin_write().await?;
-        if dedupe {
-            if let Some(existing) = self
+        if dedupe
+            && let Some(existing) = self
                 .index
                 .open_duplicate(&mut tx, &entry.title, entry.kind)
                 .await?
-            {
-                return Ok(Created::Existing(existing));
-            }
+        {
+            return Ok(Created::Existing(existing));
         }
-        entry.handle = self.index.next_handle(&mut tx, self.max_file_handle()?).await?;
+        entry.handle = self
+            .index
+            .next_handle(&mut tx, self.max_file_handle()?)
+            .await?;
         entry.key = self.index.unique_key(&mut tx, &entry.key, entry.id).await?;
-        self.write_entry(&mut tx, None, &entry, None, Some(meta)).await?;
+        self.write_entry(&mut tx, None, &entry, None, Some(meta))
+            .await?;
         tx.commit().await.map_err(self.index.err())?;
         Ok(Created::New(entry))
     }
 
     async fn get(&self, id: EntryId) -> Result<Entry> {
-        let mut conn = self.index.pool().acquire().await.map_err(self.index.err())?;
+        let mut conn = self
+            .index
+            .pool()
+            .acquire()
+            .await
+            .map_err(self.index.err())?;
         match self.load(&mut conn, id).await {
             Err(StoreError::Io { .. }) | Err(StoreError::Conflict { .. }) => {
                 // The file moved or vanished since the index was refreshed.
                 drop(conn);
                 self.refresh().await?;
-                let mut conn = self.index.pool().acquire().await.map_err(self.index.err())?;
+                let mut conn = self
+                    .index
+                    .pool()
+                    .acquire()
+                    .await
+                    .map_err(self.index.err())?;
                 self.load(&mut conn, id).await.map(|(e, _)| e)
             }
             other => other.map(|(e, _)| e),
@@ -511,16 +559,15 @@ impl Store for JsonStore {
     async fn lookup(&self, reference: &EntryRef) -> Result<Vec<EntrySummary>> {
         self.refresh().await?;
         let found = self.index.lookup(reference).await?;
-        if found.is_empty() {
-            if let EntryRef::Number(n) = reference {
-                if let Some((file, message)) = self.broken_for_handle(*n).await? {
-                    return Err(StoreError::Corrupt {
-                        path: self.origin_of(&file),
-                        message: message.clone(),
-                        hint: "the entry cannot be read until the file is fixed".into(),
-                    });
-                }
-            }
+        if found.is_empty()
+            && let EntryRef::Number(n) = reference
+            && let Some((file, message)) = self.broken_for_handle(*n).await?
+        {
+            return Err(StoreError::Corrupt {
+                path: self.origin_of(&file),
+                message: message.clone(),
+                hint: "the entry cannot be read until the file is fixed".into(),
+            });
         }
         Ok(found)
     }
@@ -536,7 +583,8 @@ impl Store for JsonStore {
         }
         new.id = old.id;
         new.handle = old.handle;
-        self.write_entry(&mut tx, Some(&old), &new, Some(&file), Some(meta)).await?;
+        self.write_entry(&mut tx, Some(&old), &new, Some(&file), Some(meta))
+            .await?;
         tx.commit().await.map_err(self.index.err())?;
         Ok(new)
     }
@@ -586,7 +634,12 @@ impl Store for JsonStore {
             return Ok(PutOutcome::Unchanged);
         }
         let floor = self.max_file_handle()?;
-        if entry.handle == 0 || self.index.handle_taken(&mut tx, entry.handle, entry.id).await? {
+        if entry.handle == 0
+            || self
+                .index
+                .handle_taken(&mut tx, entry.handle, entry.id)
+                .await?
+        {
             entry.handle = self.index.next_handle(&mut tx, floor).await?;
         } else if existing.is_none()
             && self.scan()?.keys().any(|n| {

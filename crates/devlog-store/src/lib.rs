@@ -8,6 +8,7 @@ mod fsutil;
 pub mod index;
 pub mod json;
 pub mod sqlite;
+pub mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,7 +37,9 @@ impl StoreSpec {
     pub fn from_name(name: &str, root: &Path, location: Option<&Path>) -> Result<Self> {
         match name.trim().to_ascii_lowercase().as_str() {
             "json" | "local-json" | "file" | "files" => Ok(StoreSpec::Json {
-                root: location.map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf()),
+                root: location
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.to_path_buf()),
             }),
             "sqlite" | "sqlite3" => Ok(StoreSpec::Sqlite {
                 path: location
@@ -45,11 +48,17 @@ impl StoreSpec {
             }),
             "postgres" | "postgresql" | "mysql" | "mariadb" => Err(StoreError::invalid(
                 "storage.type",
-                format!("the `{name}` backend is not available in this build yet; use one of: {}", BACKENDS.join(", ")),
+                format!(
+                    "the `{name}` backend is not available in this build yet; use one of: {}",
+                    BACKENDS.join(", ")
+                ),
             )),
             other => Err(StoreError::invalid(
                 "storage.type",
-                format!("unknown backend `{other}`; use one of: {}", BACKENDS.join(", ")),
+                format!(
+                    "unknown backend `{other}`; use one of: {}",
+                    BACKENDS.join(", ")
+                ),
             )),
         }
     }

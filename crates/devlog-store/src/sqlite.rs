@@ -26,7 +26,8 @@ impl SqliteStore {
     /// Opens or creates the database at `path`, applying schema migrations.
     pub async fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir.display().to_string(), e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::io(dir.display().to_string(), e))?;
         }
         Ok(Self {
             index: SqlIndex::open(path, "sqlite", true).await?,
@@ -50,14 +51,13 @@ impl Store for SqliteStore {
 
     async fn create(&self, mut entry: Entry, dedupe: bool, meta: &WriteMeta) -> Result<Created> {
         let mut tx = self.index.begin_write().await?;
-        if dedupe {
-            if let Some(existing) = self
+        if dedupe
+            && let Some(existing) = self
                 .index
                 .open_duplicate(&mut tx, &entry.title, entry.kind)
                 .await?
-            {
-                return Ok(Created::Existing(existing));
-            }
+        {
+            return Ok(Created::Existing(existing));
         }
         entry.handle = self.index.next_handle(&mut tx, 0).await?;
         entry.key = self.index.unique_key(&mut tx, &entry.key, entry.id).await?;
@@ -69,7 +69,12 @@ impl Store for SqliteStore {
     }
 
     async fn get(&self, id: EntryId) -> Result<Entry> {
-        let mut conn = self.index.pool().acquire().await.map_err(self.index.err())?;
+        let mut conn = self
+            .index
+            .pool()
+            .acquire()
+            .await
+            .map_err(self.index.err())?;
         self.index
             .doc(&mut conn, id)
             .await?
@@ -138,7 +143,12 @@ impl Store for SqliteStore {
         if old.as_ref() == Some(&entry) {
             return Ok(PutOutcome::Unchanged);
         }
-        if entry.handle == 0 || self.index.handle_taken(&mut tx, entry.handle, entry.id).await? {
+        if entry.handle == 0
+            || self
+                .index
+                .handle_taken(&mut tx, entry.handle, entry.id)
+                .await?
+        {
             entry.handle = self.index.next_handle(&mut tx, 0).await?;
         }
         entry.key = self.index.unique_key(&mut tx, &entry.key, entry.id).await?;

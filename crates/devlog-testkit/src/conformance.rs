@@ -67,9 +67,18 @@ macro_rules! store_conformance {
 
 pub async fn create_assigns_handles_and_unique_keys(open: Opener, dir: &Path) {
     let app = Devlog::new(open(dir.to_path_buf()).await);
-    let a = app.create(new_entry("Fix login", EntryType::Bugfix), &cli()).await.unwrap();
-    let b = app.create(new_entry("Fix login", EntryType::Feature), &cli()).await.unwrap();
-    let c = app.create(new_entry("Add export", EntryType::Task), &cli()).await.unwrap();
+    let a = app
+        .create(new_entry("Fix login", EntryType::Bugfix), &cli())
+        .await
+        .unwrap();
+    let b = app
+        .create(new_entry("Fix login", EntryType::Feature), &cli())
+        .await
+        .unwrap();
+    let c = app
+        .create(new_entry("Add export", EntryType::Task), &cli())
+        .await
+        .unwrap();
     assert!(a.is_new() && b.is_new() && c.is_new());
     let handles: Vec<u64> = [&a, &b, &c].iter().map(|x| x.entry().handle).collect();
     assert_eq!(handles, vec![1, 2, 3]);
@@ -82,8 +91,17 @@ pub async fn create_assigns_handles_and_unique_keys(open: Opener, dir: &Path) {
 
 pub async fn create_returns_open_duplicate_unless_forced(open: Opener, dir: &Path) {
     let app = Devlog::new(open(dir.to_path_buf()).await);
-    let first = app.create(new_entry("Fix login timeout", EntryType::Bugfix), &cli()).await.unwrap();
-    let again = app.create(new_entry("  fix LOGIN timeout! ", EntryType::Bugfix), &cli()).await.unwrap();
+    let first = app
+        .create(new_entry("Fix login timeout", EntryType::Bugfix), &cli())
+        .await
+        .unwrap();
+    let again = app
+        .create(
+            new_entry("  fix LOGIN timeout! ", EntryType::Bugfix),
+            &cli(),
+        )
+        .await
+        .unwrap();
     assert!(!again.is_new(), "a retried create returns the open entry");
     assert_eq!(again.entry().id, first.entry().id);
     let mut forced = new_entry("Fix login timeout", EntryType::Bugfix);
@@ -94,27 +112,55 @@ pub async fn create_returns_open_duplicate_unless_forced(open: Opener, dir: &Pat
     // Closed entries do not count as duplicates.
     app.complete(first.entry().id, None, &cli()).await.unwrap();
     app.complete(third.entry().id, None, &cli()).await.unwrap();
-    let fourth = app.create(new_entry("Fix login timeout", EntryType::Bugfix), &cli()).await.unwrap();
+    let fourth = app
+        .create(new_entry("Fix login timeout", EntryType::Bugfix), &cli())
+        .await
+        .unwrap();
     assert!(fourth.is_new());
 }
 
 pub async fn lookup_accepts_every_reference_form(open: Opener, dir: &Path) {
     let store = open(dir.to_path_buf()).await;
     let app = Devlog::new(store.clone());
-    let legacy = EntryBuilder::new("Imported thing").handle(49).legacy(49).build();
-    store.put_raw(legacy.clone(), &WriteMeta::new(Origin::Import)).await.unwrap();
-    let moved = EntryBuilder::new("Imported elsewhere").handle(49).legacy(7).build();
-    store.put_raw(moved.clone(), &WriteMeta::new(Origin::Import)).await.unwrap();
-    let fresh = app.create(new_entry("Fresh work", EntryType::Task), &cli()).await.unwrap().into_entry();
+    let legacy = EntryBuilder::new("Imported thing")
+        .handle(49)
+        .legacy(49)
+        .build();
+    store
+        .put_raw(legacy.clone(), &WriteMeta::new(Origin::Import))
+        .await
+        .unwrap();
+    let moved = EntryBuilder::new("Imported elsewhere")
+        .handle(49)
+        .legacy(7)
+        .build();
+    store
+        .put_raw(moved.clone(), &WriteMeta::new(Origin::Import))
+        .await
+        .unwrap();
+    let fresh = app
+        .create(new_entry("Fresh work", EntryType::Task), &cli())
+        .await
+        .unwrap()
+        .into_entry();
 
-    for r in ["#49", "49", &legacy.id.to_string(), &legacy.id.simple()[..10], "imported-thing"] {
+    for r in [
+        "#49",
+        "49",
+        &legacy.id.to_string(),
+        &legacy.id.simple()[..10],
+        "imported-thing",
+    ] {
         assert_eq!(app.resolve(r).await.unwrap().id, legacy.id, "reference {r}");
     }
     // The second import lost handle 49 but is still reachable by its original integer id.
     let moved_now = app.resolve("7").await.unwrap();
     assert_eq!(moved_now.id, moved.id);
     assert_ne!(moved_now.handle, 49);
-    assert_eq!(app.resolve(&format!("#{}", fresh.handle)).await.unwrap().id, fresh.id);
+    assert_eq!(
+        app.resolve(&format!("#{}", fresh.handle)).await.unwrap().id,
+        fresh.id
+    );
 
     let err = app.resolve("#999").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
@@ -126,9 +172,16 @@ pub async fn lookup_accepts_every_reference_form(open: Opener, dir: &Path) {
 
 pub async fn update_records_events_in_order(open: Opener, dir: &Path) {
     let app = Devlog::new(open(dir.to_path_buf()).await);
-    let e = app.create(new_entry("Evented", EntryType::Feature), &cli()).await.unwrap().into_entry();
+    let e = app
+        .create(new_entry("Evented", EntryType::Feature), &cli())
+        .await
+        .unwrap()
+        .into_entry();
     let start = app.store().events(0, 1000).await.unwrap();
-    assert!(matches!(start.last().map(|e| &e.kind), Some(EventKind::Created)));
+    assert!(matches!(
+        start.last().map(|e| &e.kind),
+        Some(EventKind::Created)
+    ));
     let cursor = start.last().unwrap().seq;
 
     app.edit(
@@ -155,20 +208,46 @@ pub async fn update_records_events_in_order(open: Opener, dir: &Path) {
         )
         .await
         .unwrap();
-    app.complete(e.id, Some("shipped".into()), &cli()).await.unwrap();
+    app.complete(e.id, Some("shipped".into()), &cli())
+        .await
+        .unwrap();
 
     let evs = app.store().events(cursor, 1000).await.unwrap();
-    assert!(evs.windows(2).all(|w| w[0].seq < w[1].seq), "ordered by seq");
+    assert!(
+        evs.windows(2).all(|w| w[0].seq < w[1].seq),
+        "ordered by seq"
+    );
     assert!(evs.iter().all(|ev| ev.entry_id == e.id));
     let kinds: Vec<&EventKind> = evs.iter().map(|e| &e.kind).collect();
-    assert!(kinds.contains(&&EventKind::StatusChanged { from: Status::New, to: Status::InProgress }));
-    assert!(kinds.iter().any(|k| matches!(k, EventKind::FieldChanged { field, .. } if field == "priority")));
-    assert!(kinds.contains(&&EventKind::NoteAdded { note_id: note.id.clone(), category: NoteCategory::Progress }));
-    assert!(kinds.contains(&&EventKind::Completed { status: Status::Done }));
-    let mcp = evs.iter().find(|e| e.origin == Origin::Mcp).expect("origin recorded");
+    assert!(kinds.contains(&&EventKind::StatusChanged {
+        from: Status::New,
+        to: Status::InProgress
+    }));
+    assert!(
+        kinds
+            .iter()
+            .any(|k| matches!(k, EventKind::FieldChanged { field, .. } if field == "priority"))
+    );
+    assert!(kinds.contains(&&EventKind::NoteAdded {
+        note_id: note.id.clone(),
+        category: NoteCategory::Progress
+    }));
+    assert!(kinds.contains(&&EventKind::Completed {
+        status: Status::Done
+    }));
+    let mcp = evs
+        .iter()
+        .find(|e| e.origin == Origin::Mcp)
+        .expect("origin recorded");
     assert_eq!(mcp.actor.as_deref(), Some("agent"));
     // The cursor works: nothing after the last one.
-    assert!(app.store().events(evs.last().unwrap().seq, 10).await.unwrap().is_empty());
+    assert!(
+        app.store()
+            .events(evs.last().unwrap().seq, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let done = app.store().get(e.id).await.unwrap();
     assert_eq!(done.status, Status::Done);
     assert!(done.closed_at.is_some());
@@ -177,10 +256,19 @@ pub async fn update_records_events_in_order(open: Opener, dir: &Path) {
 pub async fn missing_entries_are_not_found(open: Opener, dir: &Path) {
     let store = open(dir.to_path_buf()).await;
     let ghost = devlog_core::id::EntryId::new_random();
-    assert_eq!(store.get(ghost).await.unwrap_err().kind(), ErrorKind::NotFound);
-    let err = store.update(ghost, &cli(), &mut |_e| Ok(())).await.unwrap_err();
+    assert_eq!(
+        store.get(ghost).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    let err = store
+        .update(ghost, &cli(), &mut |_e| Ok(()))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
-    assert_eq!(store.delete(ghost, &cli()).await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        store.delete(ghost, &cli()).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 }
 
 /// 40 entries with every combination the filters care about.
@@ -190,12 +278,15 @@ async fn seed_varied(store: &Arc<dyn Store>) -> Vec<devlog_core::Entry> {
         let status = Status::ALL[i as usize % Status::ALL.len()];
         let kind = EntryType::ALL[i as usize % EntryType::ALL.len()];
         let prio = Priority::ALL[(i as usize / 3) % Priority::ALL.len()];
-        let mut b = EntryBuilder::new(&format!("Item {i:02} {}", ["alpha", "beta", "gamma"][i as usize % 3]))
-            .handle(i + 1)
-            .kind(kind)
-            .priority(prio)
-            .times(i as i64 * 10, 1000 - i as i64 * 7)
-            .status(status);
+        let mut b = EntryBuilder::new(&format!(
+            "Item {i:02} {}",
+            ["alpha", "beta", "gamma"][i as usize % 3]
+        ))
+        .handle(i + 1)
+        .kind(kind)
+        .priority(prio)
+        .times(i as i64 * 10, 1000 - i as i64 * 7)
+        .status(status);
         if i % 4 == 0 {
             b = b.assignee("ana");
         }
@@ -203,7 +294,10 @@ async fn seed_varied(store: &Arc<dyn Store>) -> Vec<devlog_core::Entry> {
             b = b.tag("ui");
         }
         let e = b.build();
-        store.put_raw(e.clone(), &WriteMeta::new(Origin::Import)).await.unwrap();
+        store
+            .put_raw(e.clone(), &WriteMeta::new(Origin::Import))
+            .await
+            .unwrap();
         all.push(e);
     }
     all
@@ -214,20 +308,61 @@ pub async fn list_filters_sorts_and_pages(open: Opener, dir: &Path) {
     let all = seed_varied(&store).await;
     let filters = vec![
         Filter::default(),
-        Filter { status: vec![Status::Done, Status::Blocked], ..Filter::default() },
-        Filter { kind: vec![EntryType::Bugfix], ..Filter::default() },
-        Filter { priority: vec![Priority::Critical], ..Filter::default() },
-        Filter { assignee: Some("ana".into()), ..Filter::default() },
-        Filter { tag: Some("ui".into()), ..Filter::default() },
-        Filter { created_after: Some(ts(100)), created_before: Some(ts(200)), ..Filter::default() },
-        Filter { updated_after: Some(ts(900)), ..Filter::default() },
-        Filter { updated_before: Some(ts(900)), open_only: true, ..Filter::default() },
-        Filter { kind: vec![EntryType::Feature], tag: Some("ui".into()), assignee: Some("ana".into()), ..Filter::default() },
+        Filter {
+            status: vec![Status::Done, Status::Blocked],
+            ..Filter::default()
+        },
+        Filter {
+            kind: vec![EntryType::Bugfix],
+            ..Filter::default()
+        },
+        Filter {
+            priority: vec![Priority::Critical],
+            ..Filter::default()
+        },
+        Filter {
+            assignee: Some("ana".into()),
+            ..Filter::default()
+        },
+        Filter {
+            tag: Some("ui".into()),
+            ..Filter::default()
+        },
+        Filter {
+            created_after: Some(ts(100)),
+            created_before: Some(ts(200)),
+            ..Filter::default()
+        },
+        Filter {
+            updated_after: Some(ts(900)),
+            ..Filter::default()
+        },
+        Filter {
+            updated_before: Some(ts(900)),
+            open_only: true,
+            ..Filter::default()
+        },
+        Filter {
+            kind: vec![EntryType::Feature],
+            tag: Some("ui".into()),
+            assignee: Some("ana".into()),
+            ..Filter::default()
+        },
     ];
     for f in filters {
-        let mut expected: Vec<u64> = all.iter().filter(|e| f.matches(&e.summary())).map(|e| e.handle).collect();
+        let mut expected: Vec<u64> = all
+            .iter()
+            .filter(|e| f.matches(&e.summary()))
+            .map(|e| e.handle)
+            .collect();
         let page = store
-            .list(&ListQuery { filter: f.clone(), sort: SortKey::Handle, ascending: true, offset: 0, limit: 100 })
+            .list(&ListQuery {
+                filter: f.clone(),
+                sort: SortKey::Handle,
+                ascending: true,
+                offset: 0,
+                limit: 100,
+            })
             .await
             .unwrap();
         let got: Vec<u64> = page.items.iter().map(|e| e.handle).collect();
@@ -236,30 +371,70 @@ pub async fn list_filters_sorts_and_pages(open: Opener, dir: &Path) {
         assert_eq!(page.total, expected.len() as u64);
     }
     // Default order: most recently updated first (entry 0 was updated last).
-    let page = store.list(&ListQuery { limit: 5, ..ListQuery::default() }).await.unwrap();
-    assert_eq!(page.items.iter().map(|e| e.handle).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    let page = store
+        .list(&ListQuery {
+            limit: 5,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.iter().map(|e| e.handle).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
     assert_eq!(page.total, 40);
     // Paging walks the whole list once.
     let mut seen = Vec::new();
     for offset in (0..40).step_by(15) {
         let p = store
-            .list(&ListQuery { sort: SortKey::Created, ascending: true, offset, limit: 15, ..ListQuery::default() })
+            .list(&ListQuery {
+                sort: SortKey::Created,
+                ascending: true,
+                offset,
+                limit: 15,
+                ..ListQuery::default()
+            })
             .await
             .unwrap();
         seen.extend(p.items.into_iter().map(|e| e.handle));
     }
     assert_eq!(seen, (1..=40).collect::<Vec<_>>());
     // Priority sort puts critical first.
-    let p = store.list(&ListQuery { sort: SortKey::Priority, limit: 40, ..ListQuery::default() }).await.unwrap();
-    assert!(p.items.windows(2).all(|w| w[0].priority.rank() >= w[1].priority.rank()));
-    let p = store.list(&ListQuery { sort: SortKey::Title, ascending: true, limit: 40, ..ListQuery::default() }).await.unwrap();
-    assert!(p.items.windows(2).all(|w| w[0].title.to_lowercase() <= w[1].title.to_lowercase()));
+    let p = store
+        .list(&ListQuery {
+            sort: SortKey::Priority,
+            limit: 40,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        p.items
+            .windows(2)
+            .all(|w| w[0].priority.rank() >= w[1].priority.rank())
+    );
+    let p = store
+        .list(&ListQuery {
+            sort: SortKey::Title,
+            ascending: true,
+            limit: 40,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        p.items
+            .windows(2)
+            .all(|w| w[0].title.to_lowercase() <= w[1].title.to_lowercase())
+    );
 }
 
 pub async fn search_ranks_and_filters(open: Opener, dir: &Path) {
     let store = open(dir.to_path_buf()).await;
     let meta = WriteMeta::new(Origin::Import);
-    let in_title = EntryBuilder::new("Kubernetes deployment pipeline").handle(1).build();
+    let in_title = EntryBuilder::new("Kubernetes deployment pipeline")
+        .handle(1)
+        .build();
     let in_note = EntryBuilder::new("Build speed")
         .handle(2)
         .note(NoteCategory::Idea, "we could run this on kubernetes later")
@@ -269,12 +444,24 @@ pub async fn search_ranks_and_filters(open: Opener, dir: &Path) {
         .description("migrate the kubernetes manifests")
         .status(Status::Done)
         .build();
-    let in_context = EntryBuilder::new("Ops budget").handle(4).business("kubernetes costs money").build();
-    let other = EntryBuilder::new("Unrelated").handle(5).description("nothing here").build();
+    let in_context = EntryBuilder::new("Ops budget")
+        .handle(4)
+        .business("kubernetes costs money")
+        .build();
+    let other = EntryBuilder::new("Unrelated")
+        .handle(5)
+        .description("nothing here")
+        .build();
     for e in [&in_title, &in_note, &in_desc, &in_context, &other] {
         store.put_raw(e.clone(), &meta).await.unwrap();
     }
-    let hits = store.search(&SearchQuery { text: "kubernetes".into(), ..SearchQuery::default() }).await.unwrap();
+    let hits = store
+        .search(&SearchQuery {
+            text: "kubernetes".into(),
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
     let order: Vec<u64> = hits.items.iter().map(|h| h.entry.handle).collect();
     assert_eq!(hits.total, 4);
     assert_eq!(order[0], 1, "a title hit ranks first: {order:?}");
@@ -282,13 +469,25 @@ pub async fn search_ranks_and_filters(open: Opener, dir: &Path) {
     assert!(hits.items.windows(2).all(|w| w[0].score >= w[1].score));
     assert!(hits.items.iter().all(|h| !h.snippet.is_empty()));
     // Prefixes match; every word must match.
-    let p = store.search(&SearchQuery { text: "kube manif".into(), ..SearchQuery::default() }).await.unwrap();
-    assert_eq!(p.items.iter().map(|h| h.entry.handle).collect::<Vec<_>>(), vec![3]);
+    let p = store
+        .search(&SearchQuery {
+            text: "kube manif".into(),
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        p.items.iter().map(|h| h.entry.handle).collect::<Vec<_>>(),
+        vec![3]
+    );
     // Filters apply to search.
     let p = store
         .search(&SearchQuery {
             text: "kubernetes".into(),
-            filter: Filter { open_only: true, ..Filter::default() },
+            filter: Filter {
+                open_only: true,
+                ..Filter::default()
+            },
             ..SearchQuery::default()
         })
         .await
@@ -300,23 +499,69 @@ pub async fn search_ranks_and_filters(open: Opener, dir: &Path) {
 pub async fn search_input_is_taken_literally(open: Opener, dir: &Path) {
     let store = open(dir.to_path_buf()).await;
     store
-        .put_raw(EntryBuilder::new("Quote \"handling\" AND or NEAR").handle(1).build(), &cli())
+        .put_raw(
+            EntryBuilder::new("Quote \"handling\" AND or NEAR")
+                .handle(1)
+                .build(),
+            &cli(),
+        )
         .await
         .unwrap();
     for q in ["\"", "AND", "NEAR(", "title:x", "*", "-", "a OR", "(((", ""] {
-        let r = store.search(&SearchQuery { text: q.into(), ..SearchQuery::default() }).await;
+        let r = store
+            .search(&SearchQuery {
+                text: q.into(),
+                ..SearchQuery::default()
+            })
+            .await;
         assert!(r.is_ok(), "query {q:?} must not fail: {r:?}");
     }
-    let p = store.search(&SearchQuery { text: "handling\"".into(), ..SearchQuery::default() }).await.unwrap();
+    let p = store
+        .search(&SearchQuery {
+            text: "handling\"".into(),
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(p.total, 1);
 }
 
 pub async fn stats_count_and_time_completion(open: Opener, dir: &Path) {
     let store = open(dir.to_path_buf()).await;
     let meta = WriteMeta::new(Origin::Import);
-    store.put_raw(EntryBuilder::new("a").handle(1).times(0, 60).status(Status::Done).build(), &meta).await.unwrap();
-    store.put_raw(EntryBuilder::new("b").handle(2).times(0, 180).status(Status::Closed).build(), &meta).await.unwrap();
-    store.put_raw(EntryBuilder::new("c").handle(3).kind(EntryType::Bugfix).assignee("ana").build(), &meta).await.unwrap();
+    store
+        .put_raw(
+            EntryBuilder::new("a")
+                .handle(1)
+                .times(0, 60)
+                .status(Status::Done)
+                .build(),
+            &meta,
+        )
+        .await
+        .unwrap();
+    store
+        .put_raw(
+            EntryBuilder::new("b")
+                .handle(2)
+                .times(0, 180)
+                .status(Status::Closed)
+                .build(),
+            &meta,
+        )
+        .await
+        .unwrap();
+    store
+        .put_raw(
+            EntryBuilder::new("c")
+                .handle(3)
+                .kind(EntryType::Bugfix)
+                .assignee("ana")
+                .build(),
+            &meta,
+        )
+        .await
+        .unwrap();
     let s = store.stats(&Filter::default()).await.unwrap();
     assert_eq!((s.total, s.open, s.closed), (3, 1, 2));
     assert_eq!(s.by_status["done"], 1);
@@ -326,19 +571,33 @@ pub async fn stats_count_and_time_completion(open: Opener, dir: &Path) {
     assert_eq!(s.completed_with_time, 2);
     assert!((s.avg_completion_hours.unwrap() - 2.0).abs() < 1e-9);
     assert!((s.median_completion_hours.unwrap() - 2.0).abs() < 1e-9);
-    let s = store.stats(&Filter { kind: vec![EntryType::Bugfix], ..Filter::default() }).await.unwrap();
+    let s = store
+        .stats(&Filter {
+            kind: vec![EntryType::Bugfix],
+            ..Filter::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(s.total, 1);
 }
 
 pub async fn concurrent_updates_lose_nothing(open: Opener, dir: &Path) {
     let store = open(dir.to_path_buf()).await;
     let app = Devlog::new(store.clone());
-    let e = app.create(new_entry("Hot entry", EntryType::Task), &cli()).await.unwrap().into_entry();
+    let e = app
+        .create(new_entry("Hot entry", EntryType::Task), &cli())
+        .await
+        .unwrap()
+        .into_entry();
     // A second handle on the same data, as a second process would have.
     let other = Devlog::new(open(dir.to_path_buf()).await);
     let mut tasks = Vec::new();
     for t in 0..8 {
-        let app = if t % 2 == 0 { app.clone() } else { other.clone() };
+        let app = if t % 2 == 0 {
+            app.clone()
+        } else {
+            other.clone()
+        };
         tasks.push(tokio::spawn(async move {
             for i in 0..15 {
                 app.add_note(
@@ -362,7 +621,10 @@ pub async fn concurrent_updates_lose_nothing(open: Opener, dir: &Path) {
     let got = store.get(e.id).await.unwrap();
     assert_eq!(got.notes.len(), 120, "no note lost");
     let feed = store.events(0, 10_000).await.unwrap();
-    let added = feed.iter().filter(|ev| matches!(ev.kind, EventKind::NoteAdded { .. })).count();
+    let added = feed
+        .iter()
+        .filter(|ev| matches!(ev.kind, EventKind::NoteAdded { .. }))
+        .count();
     assert_eq!(added, 120, "one event per note, none duplicated");
 }
 
@@ -370,8 +632,14 @@ pub async fn put_raw_keeps_identity_and_moves_taken_handles(open: Opener, dir: &
     let store = open(dir.to_path_buf()).await;
     let meta = WriteMeta::new(Origin::Import);
     let a = EntryBuilder::new("First").handle(5).times(1, 2).build();
-    assert_eq!(store.put_raw(a.clone(), &meta).await.unwrap(), PutOutcome::Inserted);
-    assert_eq!(store.put_raw(a.clone(), &meta).await.unwrap(), PutOutcome::Unchanged);
+    assert_eq!(
+        store.put_raw(a.clone(), &meta).await.unwrap(),
+        PutOutcome::Inserted
+    );
+    assert_eq!(
+        store.put_raw(a.clone(), &meta).await.unwrap(),
+        PutOutcome::Unchanged
+    );
     let got = store.get(a.id).await.unwrap();
     assert_eq!(got, a, "timestamps, handle and key kept exactly");
     let b = EntryBuilder::new("Second").handle(5).build();
@@ -380,7 +648,10 @@ pub async fn put_raw_keeps_identity_and_moves_taken_handles(open: Opener, dir: &
     assert_eq!(b2.handle, 6, "a taken handle moves to the next free one");
     let mut a2 = a.clone();
     a2.description = "changed".into();
-    assert_eq!(store.put_raw(a2.clone(), &meta).await.unwrap(), PutOutcome::Replaced);
+    assert_eq!(
+        store.put_raw(a2.clone(), &meta).await.unwrap(),
+        PutOutcome::Replaced
+    );
     assert_eq!(store.get(a.id).await.unwrap().description, "changed");
     assert_eq!(store.count().await.unwrap(), 2);
     let all = store.all().await.unwrap();
@@ -389,14 +660,31 @@ pub async fn put_raw_keeps_identity_and_moves_taken_handles(open: Opener, dir: &
 
 pub async fn delete_removes_and_is_recorded(open: Opener, dir: &Path) {
     let app = Devlog::new(open(dir.to_path_buf()).await);
-    let e = app.create(new_entry("Short lived", EntryType::Task), &cli()).await.unwrap().into_entry();
+    let e = app
+        .create(new_entry("Short lived", EntryType::Task), &cli())
+        .await
+        .unwrap()
+        .into_entry();
     app.store().delete(e.id, &cli()).await.unwrap();
-    assert_eq!(app.store().get(e.id).await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        app.store().get(e.id).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     assert_eq!(app.store().count().await.unwrap(), 0);
-    let hits = app.store().search(&SearchQuery { text: "short".into(), ..SearchQuery::default() }).await.unwrap();
+    let hits = app
+        .store()
+        .search(&SearchQuery {
+            text: "short".into(),
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(hits.total, 0);
     let feed = app.store().events(0, 100).await.unwrap();
-    assert!(matches!(feed.last().map(|e| &e.kind), Some(EventKind::Deleted)));
+    assert!(matches!(
+        feed.last().map(|e| &e.kind),
+        Some(EventKind::Deleted)
+    ));
 }
 
 pub async fn unknown_fields_survive_updates(open: Opener, dir: &Path) {
@@ -407,12 +695,23 @@ pub async fn unknown_fields_survive_updates(open: Opener, dir: &Path) {
         .extra("sprint", serde_json::json!({"name": "S1", "points": 3}))
         .note(NoteCategory::Idea, "n")
         .build();
-    e.notes[0].extra.insert("mood".into(), serde_json::json!("good"));
-    e.context.extra.insert("epic".into(), serde_json::json!("E-1"));
+    e.notes[0]
+        .extra
+        .insert("mood".into(), serde_json::json!("good"));
+    e.context
+        .extra
+        .insert("epic".into(), serde_json::json!("E-1"));
     store.put_raw(e.clone(), &cli()).await.unwrap();
-    app.edit(e.id, Edit { title: Some("Future proofed".into()), ..Edit::default() }, &cli())
-        .await
-        .unwrap();
+    app.edit(
+        e.id,
+        Edit {
+            title: Some("Future proofed".into()),
+            ..Edit::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap();
     let got = store.get(e.id).await.unwrap();
     assert_eq!(got.title, "Future proofed");
     assert_eq!(got.extra["sprint"]["points"], 3);
@@ -423,10 +722,19 @@ pub async fn unknown_fields_survive_updates(open: Opener, dir: &Path) {
 pub async fn data_survives_reopen(open: Opener, dir: &Path) {
     let id = {
         let app = Devlog::new(open(dir.to_path_buf()).await);
-        let e = app.create(new_entry("Persisted", EntryType::Docs), &cli()).await.unwrap().into_entry();
+        let e = app
+            .create(new_entry("Persisted", EntryType::Docs), &cli())
+            .await
+            .unwrap()
+            .into_entry();
         app.add_note(
             e.id,
-            NewNote { content: "kept".into(), category: NoteCategory::Reminder, files: vec![], code_changes: Some("diff".into()) },
+            NewNote {
+                content: "kept".into(),
+                category: NoteCategory::Reminder,
+                files: vec![],
+                code_changes: Some("diff".into()),
+            },
             &cli(),
         )
         .await
@@ -439,6 +747,9 @@ pub async fn data_survives_reopen(open: Opener, dir: &Path) {
     assert_eq!(got.notes[0].code_changes.as_deref(), Some("diff"));
     assert!(store.events(0, 100).await.unwrap().len() >= 2);
     let app = Devlog::new(store);
-    let next = app.create(new_entry("Second", EntryType::Docs), &cli()).await.unwrap();
+    let next = app
+        .create(new_entry("Second", EntryType::Docs), &cli())
+        .await
+        .unwrap();
     assert_eq!(next.entry().handle, 2, "handles continue after reopen");
 }

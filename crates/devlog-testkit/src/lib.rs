@@ -4,9 +4,13 @@
 //! a given folder; the macro expands to one `#[tokio::test]` per case, so a failure names the
 //! case and the backend.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 pub mod conformance;
 
-use devlog_core::entry::{AiContext, Context, Entry, EntryType, Extra, Note, NoteCategory, Priority, Status};
+use devlog_core::entry::{
+    AiContext, Context, Entry, EntryType, Extra, Note, NoteCategory, Priority, Status,
+};
 use devlog_core::id::{EntryId, slugify};
 use devlog_core::time::Timestamp;
 

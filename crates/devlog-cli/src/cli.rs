@@ -1,0 +1,61 @@
+//! The command line: global options and the subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::*;
+
+/// devlog — a structured log of development work for humans and AI assistants
+///
+/// Entries live in .devlog/ at the root of your repository (found like git finds .git).
+/// Refer to an entry by handle (#42 or 42), id, id prefix, key slug, or original devlog id.
+#[derive(Debug, Parser)]
+#[command(
+    name = "devlog",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Print JSON (entries in the same camelCase format as the files)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The .devlog folder (or a folder containing one) to use instead of searching upwards
+    #[arg(long, global = true, env = "DEVLOG_DIR", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Who is acting, recorded in the change feed
+    #[arg(long, global = true, env = "DEVLOG_ACTOR", value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Never colour output
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(init::InitArgs),
+    New(new::NewArgs),
+    #[command(alias = "ls")]
+    List(list::ListArgs),
+    Show(show::ShowArgs),
+    Edit(edit::EditArgs),
+    Note(note::NoteArgs),
+    Decide(decide::DecideArgs),
+    Done(done::DoneArgs),
+    Search(search::SearchArgs),
+    Stats(stats::StatsArgs),
+    Context(context::ContextArgs),
+    Events(events::EventsArgs),
+    Delete(delete::DeleteArgs),
+    Import(import::ImportArgs),
+    Migrate(migrate::MigrateArgs),
+    Reindex(reindex::ReindexArgs),
+    Config(config::ConfigArgs),
+    Completions(completions::CompletionsArgs),
+}

@@ -1,0 +1,97 @@
+//! `devlog list`: entries as a table.
+
+use clap::Args;
+use devlog_core::entry::EntrySummary;
+use devlog_core::{Clock, ListQuery, SortKey, SystemClock};
+
+use super::{Ctx, FilterArgs};
+use crate::error::CliError;
+use crate::output::{Out, Table, ago, truncate, write_stdout};
+
+/// List entries, most recently updated first
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// updated, created, priority, status, title or handle
+    #[arg(long, default_value = "updated", value_parser = parse_sort)]
+    pub sort: SortKey,
+    /// Ascending order
+    #[arg(long)]
+    pub asc: bool,
+    /// At most this many entries
+    #[arg(long, short = 'n', default_value_t = 50)]
+    pub limit: usize,
+    /// Skip this many entries (paging)
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+}
+
+pub fn parse_sort(s: &str) -> Result<SortKey, String> {
+    SortKey::ALL
+        .iter()
+        .find(|(n, _)| *n == s.trim().to_ascii_lowercase())
+        .map(|(_, k)| *k)
+        .ok_or_else(|| {
+            let names: Vec<&str> = SortKey::ALL.iter().map(|(n, _)| *n).collect();
+            format!("unknown sort `{s}`: use one of {}", names.join(", "))
+        })
+}
+
+pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
+    let store = ctx.store().await?;
+    let page = store
+        .list(&ListQuery {
+            filter: a.filter.to_filter(),
+            sort: a.sort,
+            ascending: a.asc,
+            offset: a.offset,
+            limit: a.limit,
+        })
+        .await?;
+    if ctx.out.json {
+        ctx.out.json(&page.items)?;
+        return Ok(());
+    }
+    for w in store.warnings().await? {
+        eprintln!("warning: {w}");
+    }
+    if page.items.is_empty() {
+        write_stdout("No entries match.\n")?;
+        return Ok(());
+    }
+    let mut s = summary_table(&ctx.out, &page.items);
+    if page.total as usize > page.offset + page.items.len() || page.offset > 0 {
+        s.push_str(&ctx.out.dim(&format!(
+            "showing {}–{} of {} (use --limit/--offset for more)\n",
+            page.offset + 1,
+            page.offset + page.items.len(),
+            page.total
+        )));
+    }
+    write_stdout(&s)?;
+    Ok(())
+}
+
+/// The table `list`, `search` and `context` print.
+pub fn summary_table(out: &Out, items: &[EntrySummary]) -> String {
+    let now = SystemClock.now();
+    let mut t = Table::header(
+        out,
+        &["#", "STATUS", "PRIORITY", "TYPE", "TITLE", "UPDATED"],
+    );
+    for e in items {
+        let h = format!("#{}", e.handle);
+        let title = truncate(&e.title, 70);
+        let updated = ago(e.updated_at, now);
+        t.row(vec![
+            (out.bold(&h), h),
+            (out.status(e.status), e.status.to_string()),
+            (out.priority(e.priority), e.priority.to_string()),
+            (e.kind.to_string(), e.kind.to_string()),
+            (title.clone(), title),
+            (out.dim(&updated), updated),
+        ]);
+    }
+    t.render()
+}

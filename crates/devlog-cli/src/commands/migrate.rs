@@ -1,0 +1,91 @@
+//! `devlog migrate`: copy everything to another backend and verify it.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use devlog_store::StoreSpec;
+use devlog_store::transfer::migrate;
+
+use super::Ctx;
+use crate::error::CliError;
+use crate::output::write_stdout;
+use crate::progress::Bar;
+
+/// Copy all entries and the change feed to another backend, then verify counts and content
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Target backend: json or sqlite
+    #[arg(long)]
+    pub to: String,
+    /// Where the target lives (a .devlog folder for json, a database file for sqlite);
+    /// defaults to the backend's usual place in this workspace
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// Merge into a target that already holds other entries
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub async fn run(ctx: &Ctx, a: MigrateArgs) -> Result<(), CliError> {
+    let ws = ctx.workspace()?;
+    let source = ws.open().await?;
+    let target_spec = StoreSpec::from_name(&a.to, &ws.devlog_dir, a.path.as_deref())?;
+    if target_spec == ws.spec {
+        return Err(CliError::Usage(format!(
+            "this workspace already uses {} at {}; name another backend or --path",
+            target_spec.name(),
+            target_spec.location().display()
+        )));
+    }
+    let target = devlog_store::open(&target_spec).await?;
+    let bar = Bar::new("migrating", ctx.out.json);
+    let outcome = migrate(&*source, &*target, a.force, &|d, t| bar.set(d, t)).await?;
+    bar.finish();
+    if ctx.out.json {
+        ctx.out.json(&outcome)?;
+    } else {
+        let mut s = format!(
+            "Migrated {} entries ({} copied, {} already there) and {} events\nfrom {}\nto   {}\nverified: {} of {} entries identical; target holds {}\n",
+            outcome.entries,
+            outcome.copied,
+            outcome.unchanged,
+            outcome.events,
+            outcome.from,
+            outcome.to,
+            outcome.verified,
+            outcome.entries,
+            outcome.target_count
+        );
+        for w in &outcome.warnings {
+            s.push_str(&format!("warning: {w}\n"));
+        }
+        if outcome.mismatches.is_empty() {
+            s.push_str(&format!(
+                "To use it, put this in {}:\n[storage]\ntype = \"{}\"\n",
+                ws.root.join(crate::config::TOML_FILE).display(),
+                target_spec.name()
+            ));
+            if a.path.is_some() {
+                s.push_str(&format!(
+                    "path = {:?}\n",
+                    target_spec.location().display().to_string()
+                ));
+            }
+        }
+        write_stdout(&s)?;
+    }
+    if !outcome.mismatches.is_empty() {
+        for m in &outcome.mismatches {
+            eprintln!("mismatch: {m}");
+        }
+        return Err(CliError::Store(devlog_core::StoreError::Backend {
+            backend: target_spec.name(),
+            message: format!(
+                "verification failed for {} entries; the source is unchanged",
+                outcome.mismatches.len()
+            ),
+            transient: false,
+        }));
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! One module per subcommand: `FooArgs` (its doc comment is the help text) and `run`.
+
+pub mod completions;
+pub mod config;
+pub mod context;
+pub mod decide;
+pub mod delete;
+pub mod done;
+pub mod edit;
+pub mod events;
+pub mod import;
+pub mod init;
+pub mod list;
+pub mod migrate;
+pub mod new;
+pub mod note;
+pub mod reindex;
+pub mod search;
+pub mod show;
+pub mod stats;
+
+use std::sync::Arc;
+
+use clap::Args;
+use devlog_core::entry::{EntryType, Priority, Status};
+use devlog_core::{Devlog, Filter, Origin, Store, Timestamp, WriteMeta};
+
+use crate::error::CliError;
+use crate::output::Out;
+use crate::workspace::{Discovery, Workspace};
+
+/// What every command gets: output settings, where to look, and who is acting.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub out: Out,
+    pub discovery: Discovery,
+    pub actor: Option<String>,
+}
+
+impl Ctx {
+    /// The existing workspace, or an error saying how to create one.
+    pub fn workspace(&self) -> Result<Workspace, CliError> {
+        let dir = self.discovery.find().ok_or(CliError::NoWorkspace)?;
+        if !dir.is_dir() {
+            return Err(CliError::NoWorkspace);
+        }
+        Workspace::load(dir, self.discovery.backend.as_deref())
+    }
+
+    /// The existing workspace, or a new one at the repository root (zero configuration).
+    pub fn workspace_or_create(&self) -> Result<Workspace, CliError> {
+        let dir = self
+            .discovery
+            .find()
+            .filter(|d| d.is_dir())
+            .unwrap_or_else(|| self.discovery.place_new());
+        Workspace::load(dir, self.discovery.backend.as_deref())
+    }
+
+    pub async fn store(&self) -> Result<Arc<dyn Store>, CliError> {
+        self.workspace()?.open().await
+    }
+
+    pub async fn app(&self) -> Result<Devlog, CliError> {
+        Ok(Devlog::new(self.store().await?))
+    }
+
+    pub fn meta(&self) -> WriteMeta {
+        WriteMeta::new(Origin::Cli).with_actor(self.actor.clone())
+    }
+}
+
+/// Filters shared by `list`, `search` and `stats`. Multiple values may be given as
+/// `--status new,in-progress` or by repeating the flag.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Only these statuses (new, in-progress, blocked, in-review, testing, done, closed)
+    #[arg(long, short = 's', value_delimiter = ',')]
+    pub status: Vec<Status>,
+    /// Only these types (feature, bugfix, task, refactor, docs)
+    #[arg(long = "type", short = 't', value_delimiter = ',')]
+    pub kind: Vec<EntryType>,
+    /// Only these priorities (low, medium, high, critical)
+    #[arg(long, short = 'p', value_delimiter = ',')]
+    pub priority: Vec<Priority>,
+    /// Only entries assigned to this person
+    #[arg(long)]
+    pub assignee: Option<String>,
+    /// Only entries with this tag
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Only open entries (not done or closed)
+    #[arg(long)]
+    pub open: bool,
+    /// Created at or after this time (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_parser = parse_time)]
+    pub created_after: Option<Timestamp>,
+    /// Created before this time
+    #[arg(long, value_parser = parse_time)]
+    pub created_before: Option<Timestamp>,
+    /// Updated at or after this time
+    #[arg(long, value_parser = parse_time)]
+    pub updated_after: Option<Timestamp>,
+    /// Updated before this time
+    #[arg(long, value_parser = parse_time)]
+    pub updated_before: Option<Timestamp>,
+}
+
+impl FilterArgs {
+    pub fn to_filter(&self) -> Filter {
+        Filter {
+            status: self.status.clone(),
+            kind: self.kind.clone(),
+            priority: self.priority.clone(),
+            assignee: self.assignee.clone(),
+            tag: self.tag.clone(),
+            created_after: self.created_after,
+            created_before: self.created_before,
+            updated_after: self.updated_after,
+            updated_before: self.updated_before,
+            open_only: self.open,
+        }
+    }
+}
+
+/// Accepts RFC 3339 or a plain date (midnight UTC).
+pub fn parse_time(s: &str) -> Result<Timestamp, String> {
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| Timestamp::from_datetime(dt.and_utc()))
+        .ok_or_else(|| {
+            format!("`{s}` is not a date: use YYYY-MM-DD or RFC 3339 (2025-06-25T06:29:02Z)")
+        })
+}
+
+/// Reads `-` as standard input, anything else as given.
+pub fn text_arg(s: &str) -> Result<String, CliError> {
+    if s == "-" {
+        let mut buf = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
+        Ok(buf.trim_end().to_string())
+    } else {
+        Ok(s.to_string())
+    }
+}

@@ -1,0 +1,101 @@
+//! `devlog new`: create an entry.
+
+use clap::Args;
+use devlog_core::entry::{EntryType, Priority, Status};
+use devlog_core::ops::NewEntry;
+use devlog_core::{Created, Devlog};
+
+use super::{Ctx, text_arg};
+use crate::error::CliError;
+use crate::output::write_stdout;
+
+/// Create an entry (returns the open entry with the same title and type instead, unless --force)
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// One-line title
+    pub title: String,
+    /// feature, bugfix, task, refactor or docs
+    #[arg(long = "type", short = 't', default_value = "task")]
+    pub kind: EntryType,
+    /// low, medium, high or critical
+    #[arg(long, short = 'p', default_value = "medium")]
+    pub priority: Priority,
+    /// Initial status
+    #[arg(long, short = 's')]
+    pub status: Option<Status>,
+    /// What the work is (`-` reads standard input)
+    #[arg(long, short = 'd', default_value = "")]
+    pub description: String,
+    /// Why it matters
+    #[arg(long, default_value = "")]
+    pub business: String,
+    /// How it is approached
+    #[arg(long, default_value = "")]
+    pub technical: String,
+    /// An acceptance criterion (repeatable)
+    #[arg(long = "criteria", short = 'c')]
+    pub criteria: Vec<String>,
+    /// A tag (repeatable)
+    #[arg(long)]
+    pub tag: Vec<String>,
+    /// Who works on it
+    #[arg(long, short = 'a')]
+    pub assignee: Option<String>,
+    /// Estimated hours of work
+    #[arg(long)]
+    pub estimate: Option<f64>,
+    /// Create even if an open entry with the same title and type exists
+    #[arg(long, short = 'f')]
+    pub force: bool,
+}
+
+pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
+    let ws = ctx.workspace_or_create()?;
+    let app = Devlog::new(ws.open().await?);
+    let created = app
+        .create(
+            NewEntry {
+                title: a.title,
+                kind: Some(a.kind),
+                description: text_arg(&a.description)?,
+                priority: Some(a.priority),
+                status: a.status,
+                business_context: a.business,
+                technical_context: a.technical,
+                acceptance_criteria: a.criteria,
+                tags: a.tag,
+                assignee: a.assignee,
+                estimated_hours: a.estimate,
+                force: a.force,
+                ..NewEntry::default()
+            },
+            &ctx.meta(),
+        )
+        .await?;
+    let e = created.entry();
+    if ctx.out.json {
+        ctx.out.json(e)?;
+        if let Created::Existing(_) = created {
+            eprintln!(
+                "note: an open entry with this title and type exists; returned it (use --force to create another)"
+            );
+        }
+        return Ok(());
+    }
+    match created {
+        Created::New(_) => write_stdout(&format!(
+            "Created {} {} ({})\n",
+            ctx.out.bold(&e.handle_str()),
+            e.title,
+            e.id.short()
+        ))?,
+        Created::Existing(_) => write_stdout(&format!(
+            "Exists  {} {} [{}] — an open {} with this title; use --force to create another\n",
+            ctx.out.bold(&e.handle_str()),
+            e.title,
+            e.status,
+            e.kind
+        ))?,
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `devlog search`: ranked full-text search.
+
+use clap::Args;
+use devlog_core::SearchQuery;
+
+use super::{Ctx, FilterArgs};
+use crate::error::CliError;
+use crate::output::{Table, truncate, write_stdout};
+
+/// Search titles, descriptions, notes and context; every word must match (prefixes count)
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to look for
+    #[arg(required = true, num_args = 1..)]
+    pub query: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+}
+
+pub async fn run(ctx: &Ctx, a: SearchArgs) -> Result<(), CliError> {
+    let store = ctx.store().await?;
+    let page = store
+        .search(&SearchQuery {
+            text: a.query.join(" "),
+            filter: a.filter.to_filter(),
+            offset: a.offset,
+            limit: a.limit,
+        })
+        .await?;
+    if ctx.out.json {
+        ctx.out.json(&page.items)?;
+        return Ok(());
+    }
+    if page.items.is_empty() {
+        write_stdout("No entries match.\n")?;
+        return Ok(());
+    }
+    let out = &ctx.out;
+    let mut t = Table::header(out, &["#", "STATUS", "TITLE", "MATCH"]);
+    for h in &page.items {
+        let e = &h.entry;
+        let hs = format!("#{}", e.handle);
+        let title = truncate(&e.title, 50);
+        let snip = truncate(&h.snippet.replace('\n', " "), 60);
+        t.row(vec![
+            (out.bold(&hs), hs),
+            (out.status(e.status), e.status.to_string()),
+            (title.clone(), title),
+            (out.dim(&snip), snip),
+        ]);
+    }
+    let mut s = t.render();
+    if page.total as usize > page.items.len() + page.offset {
+        s.push_str(&out.dim(&format!("{} of {} matches\n", page.items.len(), page.total)));
+    }
+    write_stdout(&s)?;
+    Ok(())
+}

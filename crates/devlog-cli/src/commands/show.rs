@@ -1,0 +1,146 @@
+//! `devlog show`: one entry in full.
+
+use clap::Args;
+use devlog_core::Entry;
+
+use super::Ctx;
+use crate::error::CliError;
+use crate::output::{Out, write_stdout};
+
+/// Show an entry: fields, context, decisions, notes and AI context
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Handle (#42 or 42), id, id prefix, key, or original devlog id
+    pub entry: String,
+}
+
+pub async fn run(ctx: &Ctx, a: ShowArgs) -> Result<(), CliError> {
+    let e = ctx.app().await?.resolve(&a.entry).await?;
+    if ctx.out.json {
+        ctx.out.json(&e)?;
+    } else {
+        write_stdout(&render(&ctx.out, &e))?;
+    }
+    Ok(())
+}
+
+/// The human form of an entry.
+pub fn render(out: &Out, e: &Entry) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "{} {}\n",
+        out.bold(&e.handle_str()),
+        out.bold(&e.title)
+    ));
+    s.push_str(&format!(
+        "{}  {}  {}  key {}  id {}\n",
+        out.status(e.status),
+        out.priority(e.priority),
+        e.kind,
+        e.key,
+        e.id
+    ));
+    let mut meta = vec![
+        format!("created {}", e.created_at),
+        format!("updated {}", e.updated_at),
+    ];
+    if let Some(c) = e.closed_at {
+        meta.push(format!("closed {c}"));
+    }
+    if let Some(a) = &e.assignee {
+        meta.push(format!("assignee {a}"));
+    }
+    if let Some(l) = e.legacy_id {
+        meta.push(format!("original id {l}"));
+    }
+    s.push_str(&out.dim(&meta.join("  ")));
+    s.push('\n');
+    if !e.tags.is_empty() {
+        s.push_str(&format!("tags: {}\n", e.tags.join(", ")));
+    }
+    let section = |s: &mut String, title: &str, body: &str| {
+        if !body.trim().is_empty() {
+            s.push_str(&format!("\n{}\n{}\n", out.bold(title), body.trim_end()));
+        }
+    };
+    section(&mut s, "Description", &e.description);
+    section(&mut s, "Business context", &e.context.business_context);
+    section(&mut s, "Technical context", &e.context.technical_context);
+    let bullets = |items: &[String]| items.iter().map(|i| format!("- {i}\n")).collect::<String>();
+    section(
+        &mut s,
+        "Acceptance criteria",
+        &bullets(&e.context.acceptance_criteria),
+    );
+    if !e.context.decisions.is_empty() {
+        let mut body = String::new();
+        for d in &e.context.decisions {
+            body.push_str(&format!("- {} — {}", d.decision, d.rationale));
+            if !d.alternatives.is_empty() {
+                body.push_str(&format!(" (instead of: {})", d.alternatives.join("; ")));
+            }
+            if !d.decision_maker.is_empty() {
+                body.push_str(&format!(" [{}]", d.decision_maker));
+            }
+            body.push('\n');
+        }
+        section(&mut s, "Decisions", &body);
+    }
+    if !e.files.is_empty() {
+        section(&mut s, "Files", &bullets(&e.files));
+    }
+    let ai = &e.ai_context;
+    let mut aitext = String::new();
+    if !ai.current_summary.is_empty() {
+        aitext.push_str(&format!("{}\n", ai.current_summary));
+    }
+    for (label, items) in [
+        ("Insights", &ai.key_insights),
+        ("Open questions", &ai.open_questions),
+        ("Patterns", &ai.related_patterns),
+        ("Next steps", &ai.suggested_next_steps),
+    ] {
+        if !items.is_empty() {
+            aitext.push_str(&format!("{label}:\n{}", bullets(items)));
+        }
+    }
+    section(&mut s, "AI context", &aitext);
+    if !e.external_references.is_empty() {
+        let body: String = e
+            .external_references
+            .iter()
+            .map(|r| {
+                format!(
+                    "- {} {}{}\n",
+                    r.system,
+                    r.id,
+                    r.url
+                        .as_deref()
+                        .map(|u| format!(" {u}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        section(&mut s, "Linked", &body);
+    }
+    if !e.notes.is_empty() {
+        s.push_str(&format!(
+            "\n{}\n",
+            out.bold(&format!("Notes ({})", e.notes.len()))
+        ));
+        for n in &e.notes {
+            s.push_str(&format!(
+                "{} {}\n",
+                out.dim(&n.timestamp.to_string()),
+                out.bold(n.category.as_str())
+            ));
+            for line in n.content.lines() {
+                s.push_str(&format!("  {line}\n"));
+            }
+            if !n.files.is_empty() {
+                s.push_str(&out.dim(&format!("  files: {}\n", n.files.join(", "))));
+            }
+        }
+    }
+    s
+}

@@ -1,0 +1,246 @@
+//! `devlog.toml` (and the original devlog's `devlog.config.json`): reading and validating.
+//!
+//! Errors name the file, the position and the key, and say what to write instead.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const TOML_FILE: &str = "devlog.toml";
+pub const LEGACY_JSON_FILE: &str = "devlog.config.json";
+
+/// The effective configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// The file it came from, if any.
+    pub source: Option<PathBuf>,
+    pub storage: Storage,
+    /// `[integrations.*]` tables, kept for the integration framework (validated there).
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub integrations: toml::Table,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    #[serde(rename = "type", default = "default_kind")]
+    pub kind: String,
+    /// Database file for `sqlite`, relative to the project root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+fn default_kind() -> String {
+    "json".into()
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Self {
+            kind: default_kind(),
+            path: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlFile {
+    #[serde(default)]
+    storage: Storage,
+    #[serde(default)]
+    integrations: toml::Table,
+}
+
+/// A configuration problem, with the file it is in.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}{message}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads `devlog.toml`, else `devlog.config.json`, in `root`; defaults when neither exists.
+    pub fn load(root: &Path) -> Result<Self, ConfigError> {
+        let toml_path = root.join(TOML_FILE);
+        if toml_path.is_file() {
+            let text = std::fs::read_to_string(&toml_path).map_err(|e| ConfigError {
+                file: Some(toml_path.clone()),
+                message: format!("cannot read: {e}"),
+            })?;
+            return Self::from_toml(&text, Some(toml_path));
+        }
+        let json_path = root.join(LEGACY_JSON_FILE);
+        if json_path.is_file() {
+            let text = std::fs::read_to_string(&json_path).map_err(|e| ConfigError {
+                file: Some(json_path.clone()),
+                message: format!("cannot read: {e}"),
+            })?;
+            return Self::from_legacy_json(&text, Some(json_path));
+        }
+        Ok(Self {
+            source: None,
+            storage: Storage::default(),
+            integrations: toml::Table::new(),
+        })
+    }
+
+    pub fn from_toml(text: &str, source: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let file: TomlFile = toml::from_str(text).map_err(|e| ConfigError {
+            file: source.clone(),
+            message: format!(
+                "{}\nhint: see docs/configuration.md for the keys devlog.toml accepts",
+                e.to_string().trim_end()
+            ),
+        })?;
+        let cfg = Self {
+            source,
+            storage: file.storage,
+            integrations: file.integrations,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The original devlog's `{ "storage": { "type": ... }, "integrations": { ... } }`.
+    pub fn from_legacy_json(text: &str, source: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError {
+            file: source.clone(),
+            message: format!("not valid JSON: {e}"),
+        })?;
+        let kind = v
+            .pointer("/storage/type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("json")
+            .to_string();
+        let path = v
+            .pointer("/storage/filePath")
+            .or_else(|| v.pointer("/storage/path"))
+            .and_then(|p| p.as_str())
+            .map(PathBuf::from);
+        let integrations = match v.get("integrations") {
+            Some(i) => toml::Table::try_from(i).map_err(|e| ConfigError {
+                file: source.clone(),
+                message: format!("`integrations` cannot be read: {e}"),
+            })?,
+            None => toml::Table::new(),
+        };
+        let cfg = Self {
+            source,
+            storage: Storage { kind, path },
+            integrations,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let known = [
+            "json",
+            "local-json",
+            "sqlite",
+            "postgres",
+            "postgresql",
+            "mysql",
+            "mariadb",
+        ];
+        if !known.contains(&self.storage.kind.to_ascii_lowercase().as_str()) {
+            return Err(ConfigError {
+                file: self.source.clone(),
+                message: format!(
+                    "storage.type: unknown backend `{}`; use one of: {}",
+                    self.storage.kind,
+                    devlog_store::BACKENDS.join(", ")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The configuration as JSON with every secret-looking value replaced by `***`.
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("config serializes");
+        redact(&mut v);
+        v
+    }
+}
+
+/// Keys whose values are secrets and never printed.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "apikey",
+        "api_key",
+        "privatekey",
+        "private_key",
+        "pat",
+    ]
+    .iter()
+    .any(|s| {
+        k == *s
+            || k.ends_with(s)
+            || k.contains("token")
+            || k.contains("secret")
+            || k.contains("password")
+    })
+}
+
+fn redact(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if is_secret_key(k) && !val.is_object() && !val.is_null() {
+                    *val = serde_json::Value::String("***".into());
+                } else {
+                    redact(val);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_name_the_key_and_position() {
+        let err = Config::from_toml("[storage]\ntpye = \"sqlite\"\n", Some("devlog.toml".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("devlog.toml: "), "{err}");
+        assert!(err.contains("tpye") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn unknown_backends_list_the_known_ones() {
+        let err = Config::from_toml("[storage]\ntype = \"mongo\"\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mongo") && err.contains("json, sqlite"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reads_the_original_config_shape_and_redacts_secrets() {
+        let cfg = Config::from_legacy_json(
+            r#"{"storage":{"type":"sqlite","filePath":".devlog/x.db"},
+               "integrations":{"github":{"token":"ghp_secret","owner":"o"}}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(cfg.storage.kind, "sqlite");
+        let shown = cfg.redacted().to_string();
+        assert!(!shown.contains("ghp_secret"), "{shown}");
+        assert!(shown.contains("\"owner\":\"o\""), "{shown}");
+    }
+}

@@ -1,0 +1,79 @@
+//! The CLI's error classes, exit codes and hints: library errors are mapped here, once.
+
+use devlog_core::{ErrorKind, StoreError};
+
+use crate::config::ConfigError;
+
+/// Exit codes by error class (documented in the README).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILURE: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const NOT_FOUND: i32 = 3;
+    pub const CONFLICT: i32 = 4;
+    pub const INVALID: i32 = 5;
+    pub const CORRUPT: i32 = 6;
+    pub const UNAVAILABLE: i32 = 7;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(ConfigError),
+    #[error("no .devlog folder here or in any parent folder")]
+    NoWorkspace,
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Store(e) => match e.kind() {
+                ErrorKind::NotFound => exit::NOT_FOUND,
+                ErrorKind::Ambiguous | ErrorKind::Conflict => exit::CONFLICT,
+                ErrorKind::Invalid => exit::INVALID,
+                ErrorKind::Corrupt => exit::CORRUPT,
+                ErrorKind::Unavailable => exit::UNAVAILABLE,
+            },
+            CliError::Config(_) => exit::INVALID,
+            CliError::NoWorkspace => exit::NOT_FOUND,
+            CliError::Usage(_) => exit::USAGE,
+            CliError::Other(_) => exit::FAILURE,
+        }
+    }
+
+    /// A kebab-case name of the class, for `--json` error output.
+    pub fn class(&self) -> &'static str {
+        match self.exit_code() {
+            exit::NOT_FOUND => "not-found",
+            exit::CONFLICT => "conflict",
+            exit::INVALID => "invalid",
+            exit::CORRUPT => "corrupt",
+            exit::UNAVAILABLE => "unavailable",
+            exit::USAGE => "usage",
+            _ => "failure",
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            CliError::NoWorkspace => Some(
+                "run `devlog init` (or `devlog new <title>`) to start one, or pass --dir / set DEVLOG_DIR".into(),
+            ),
+            CliError::Store(StoreError::NotFound { .. }) => {
+                Some("`devlog list` shows handles; `devlog search <words>` finds entries by text".into())
+            }
+            CliError::Store(StoreError::Conflict { .. }) => Some("run the command again".into()),
+            CliError::Store(StoreError::Backend { transient: true, .. }) => {
+                Some("the storage is busy or unreachable; try again".into())
+            }
+            _ => None,
+        }
+    }
+}
