@@ -31,7 +31,7 @@ fn new_entry(title: &str, kind: EntryType) -> NewEntry {
 
 /// Expands to one test per conformance case for a backend.
 ///
-/// ```ignore
+/// ```text
 /// devlog_testkit::store_conformance!(|dir| Box::pin(async move { open_my_store(dir).await }));
 /// ```
 #[macro_export]
