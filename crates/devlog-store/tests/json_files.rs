@@ -1,0 +1,367 @@
+//! Behaviour specific to the JSON-files backend: the files are the truth, the index follows
+//! them, and damaged files never take the rest down or get overwritten.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+
+use devlog_core::codec::encode_entry;
+use devlog_core::entry::{EntryType, NoteCategory, Status};
+use devlog_core::error::ErrorKind;
+use devlog_core::ops::{Devlog, NewEntry, NewNote};
+use devlog_core::{EventKind, Filter, ListQuery, Origin, SearchQuery, Store, WriteMeta};
+use devlog_store::JsonStore;
+use devlog_testkit::EntryBuilder;
+use std::sync::Arc;
+
+fn cli() -> WriteMeta {
+    WriteMeta::new(Origin::Cli)
+}
+
+async fn open(root: &Path) -> Arc<dyn Store> {
+    Arc::new(JsonStore::open(root).await.unwrap())
+}
+
+fn entry_files(root: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root.join("entries"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    v.sort();
+    v
+}
+
+async fn create(app: &Devlog, title: &str) -> devlog_core::Entry {
+    app.create(
+        NewEntry {
+            title: title.into(),
+            kind: Some(EntryType::Task),
+            ..NewEntry::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap()
+    .into_entry()
+}
+
+#[tokio::test]
+async fn files_are_named_by_handle_and_slug_and_are_pretty_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let app = Devlog::new(open(&root).await);
+    let e = create(&app, "Fix the Login Timeout!").await;
+    let files = entry_files(&root);
+    assert_eq!(files.len(), 1);
+    assert!(
+        files[0].ends_with("001-fix-the-login-timeout.json"),
+        "{files:?}"
+    );
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.starts_with("{\n  \"id\": \""), "{text}");
+    assert!(text.ends_with("}\n"));
+    assert!(text.contains(&format!("\"id\": \"{}\"", e.id)));
+    let gitignore = std::fs::read_to_string(root.join(".gitignore")).unwrap();
+    assert!(
+        gitignore.lines().any(|l| l == ".state/"),
+        "state stays out of git"
+    );
+}
+
+#[tokio::test]
+async fn edits_made_outside_devlog_are_indexed_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store = open(&root).await;
+    let app = Devlog::new(store.clone());
+    let e = create(&app, "Hand edited").await;
+    let cursor = store.events(0, 100).await.unwrap().last().unwrap().seq;
+
+    // As a `git pull` or an editor would: rewrite the file, and add a new one.
+    let mut changed = e.clone();
+    changed.status = Status::Blocked;
+    changed.description = "kubernetes is down".into();
+    std::fs::write(&entry_files(&root)[0], encode_entry(&changed)).unwrap();
+    let pulled = EntryBuilder::new("Pulled from a teammate")
+        .handle(7)
+        .build();
+    std::fs::write(
+        root.join("entries/007-pulled-from-a-teammate.json"),
+        encode_entry(&pulled),
+    )
+    .unwrap();
+
+    let page = store.list(&ListQuery::default()).await.unwrap();
+    assert_eq!(page.total, 2);
+    let hits = store
+        .search(&SearchQuery {
+            text: "kubernetes".into(),
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(hits.total, 1);
+    let blocked = store
+        .list(&ListQuery {
+            filter: Filter {
+                status: vec![Status::Blocked],
+                ..Filter::default()
+            },
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(blocked.items[0].id, e.id);
+
+    let evs = store.events(cursor, 100).await.unwrap();
+    assert!(evs.iter().all(|e| e.origin == Origin::External));
+    assert!(evs.iter().any(|ev| ev.entry_id == e.id
+        && ev.kind
+            == EventKind::StatusChanged {
+                from: Status::New,
+                to: Status::Blocked
+            }));
+    assert!(
+        evs.iter()
+            .any(|ev| ev.entry_id == pulled.id && ev.kind == EventKind::Created)
+    );
+    // Reading again finds nothing new: no duplicate events.
+    store.list(&ListQuery::default()).await.unwrap();
+    assert_eq!(store.events(cursor, 100).await.unwrap().len(), evs.len());
+    // The next handle continues after the pulled #7.
+    assert_eq!(create(&app, "After pull").await.handle, 8);
+
+    // A file removed outside devlog is a deletion.
+    std::fs::remove_file(root.join("entries/007-pulled-from-a-teammate.json")).unwrap();
+    assert_eq!(store.count().await.unwrap(), 2);
+    let last = store.events(0, 1000).await.unwrap();
+    assert!(matches!(
+        last.last().map(|e| &e.kind),
+        Some(EventKind::Deleted)
+    ));
+}
+
+#[tokio::test]
+async fn an_event_lost_to_a_crash_after_the_file_write_is_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store = open(&root).await;
+    let app = Devlog::new(store.clone());
+    let e = create(&app, "Crash test").await;
+    let before = store.events(0, 100).await.unwrap().len();
+    // Simulate a crash between the atomic file write and the index/event transaction: the
+    // file has the new note, the index and the feed do not.
+    let mut next = e.clone();
+    next.notes.push(devlog_core::Note {
+        id: "n-crash".into(),
+        timestamp: e.updated_at,
+        category: NoteCategory::Progress,
+        content: "written just before the crash".into(),
+        files: vec![],
+        code_changes: None,
+        extra: Default::default(),
+    });
+    std::fs::write(&entry_files(&root)[0], encode_entry(&next)).unwrap();
+    drop(store);
+    let store = open(&root).await;
+    let evs = store.events(0, 100).await.unwrap();
+    assert_eq!(evs.len(), before + 1);
+    assert_eq!(
+        evs.last().unwrap().kind,
+        EventKind::NoteAdded {
+            note_id: "n-crash".into(),
+            category: NoteCategory::Progress
+        }
+    );
+    assert_eq!(store.get(e.id).await.unwrap().notes.len(), 1);
+}
+
+#[tokio::test]
+async fn a_deleted_index_is_rebuilt_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    {
+        let app = Devlog::new(open(&root).await);
+        for t in ["One", "Two", "Three"] {
+            create(&app, t).await;
+        }
+    }
+    std::fs::remove_dir_all(root.join(".state")).unwrap();
+    let store = open(&root).await;
+    assert_eq!(store.count().await.unwrap(), 3);
+    let app = Devlog::new(store.clone());
+    assert_eq!(app.resolve("#2").await.unwrap().title, "Two");
+    assert_eq!(create(&app, "Four").await.handle, 4);
+    // `reindex` re-reads everything without inventing events.
+    let js = JsonStore::open(&root).await.unwrap();
+    let n_events = js.events(0, 1000).await.unwrap().len();
+    assert_eq!(js.reindex().await.unwrap(), 4);
+    assert_eq!(js.events(0, 1000).await.unwrap().len(), n_events);
+}
+
+#[tokio::test]
+async fn broken_files_are_reported_skipped_and_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store = open(&root).await;
+    let app = Devlog::new(store.clone());
+    let good = create(&app, "Good one").await;
+    let bad = create(&app, "Bad one").await;
+    let bad_file = entry_files(&root)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("bad-one"))
+        .unwrap();
+    let cases: [(&str, &str); 4] = [
+        ("{ \"id\": ", "not valid JSON"),
+        ("\"status\": \"new\"", "status"),
+        ("\"createdAt\": \"", "createdAt"),
+        ("\"title\": \"Bad one\"", "title"),
+    ];
+    let original = std::fs::read_to_string(&bad_file).unwrap();
+    for (needle, expect) in cases {
+        let broken = match needle {
+            "{ \"id\": " => "{ \"id\": ".to_string(),
+            "\"status\": \"new\"" => original.replace(needle, "\"status\": \"wip\""),
+            "\"createdAt\": \"" => original.replace(needle, "\"createdAt\": \"last tuesday"),
+            _ => original.replace(needle, "\"title\": \"  \""),
+        };
+        std::fs::write(&bad_file, &broken).unwrap();
+        // Other entries stay readable, listable and searchable.
+        let page = store.list(&ListQuery::default()).await.unwrap();
+        let ids: Vec<_> = page.items.iter().map(|e| e.id).collect();
+        assert!(
+            ids.contains(&good.id) && !ids.contains(&bad.id),
+            "case {expect}"
+        );
+        assert_eq!(app.resolve("#1").await.unwrap().id, good.id);
+        // The broken one is reported with its file and field.
+        let warnings = store.warnings().await.unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("002-bad-one.json") && warnings[0].contains(expect),
+            "{warnings:?}"
+        );
+        let err = app.resolve("#2").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+        assert!(err.to_string().contains("002-bad-one.json"), "{err}");
+        // Writing to it fails and leaves the bytes alone.
+        let r = store
+            .update(bad.id, &cli(), &mut |e: &mut devlog_core::Entry| {
+                e.title = "clobber".into();
+                Ok(())
+            })
+            .await;
+        assert!(r.is_err());
+        assert_eq!(std::fs::read_to_string(&bad_file).unwrap(), broken);
+        // New entries never take the broken file's number.
+        let fresh = create(&app, &format!("Fresh {expect}")).await;
+        assert!(fresh.handle > 2);
+    }
+    // Fixing the file brings the entry back.
+    std::fs::write(&bad_file, &original).unwrap();
+    assert_eq!(app.resolve("#2").await.unwrap().id, bad.id);
+    assert!(store.warnings().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn original_devlog_files_work_in_place_and_are_upgraded_on_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    std::fs::create_dir_all(root.join("entries")).unwrap();
+    let legacy = r#"{
+  "id": 12,
+  "key": "legacy-entry",
+  "title": "Legacy entry",
+  "type": "feature",
+  "description": "from the TypeScript tool",
+  "status": "in-progress",
+  "priority": "high",
+  "createdAt": "2025-06-25T06:29:02.207Z",
+  "updatedAt": "2025-06-25T06:34:06.058Z",
+  "notes": [],
+  "files": [],
+  "relatedDevlogs": [],
+  "context": {"businessContext": "", "technicalContext": "", "dependencies": [], "decisions": [], "acceptanceCriteria": [], "risks": []},
+  "aiContext": {"currentSummary": "", "keyInsights": [], "openQuestions": [], "relatedPatterns": [], "suggestedNextSteps": [], "lastAIUpdate": "2025-06-25T06:29:02.207Z", "contextVersion": 1},
+  "somethingNew": true
+}"#;
+    let file = root.join("entries/012-legacy-entry.json");
+    std::fs::write(&file, legacy).unwrap();
+    let store = open(&root).await;
+    let app = Devlog::new(store.clone());
+    let e = app.resolve("12").await.unwrap();
+    assert_eq!((e.handle, e.legacy_id), (12, Some(12)));
+    app.add_note(
+        e.id,
+        NewNote {
+            content: "continued here".into(),
+            category: NoteCategory::Progress,
+            files: vec![],
+            code_changes: None,
+        },
+        &cli(),
+    )
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains(&format!("\"id\": \"{}\"", e.id)),
+        "upgraded in place: {text}"
+    );
+    assert!(text.contains("\"legacyId\": 12"));
+    assert!(
+        text.contains("\"somethingNew\": true"),
+        "unknown fields kept"
+    );
+    assert_eq!(app.resolve("12").await.unwrap().notes.len(), 1);
+}
+
+#[tokio::test]
+async fn duplicate_handles_after_a_merge_are_repaired_the_same_way_everywhere() {
+    // Two clones each created #3 offline; after the merge both files are present.
+    let a = EntryBuilder::new("Mine").handle(3).times(10, 10).build();
+    let b = EntryBuilder::new("Theirs").handle(3).times(5, 5).build();
+    let c = EntryBuilder::new("Shared").handle(1).build();
+    let make = |dir: &Path| {
+        let root = dir.join(".devlog");
+        std::fs::create_dir_all(root.join("entries")).unwrap();
+        for (e, name) in [
+            (&a, "003-mine.json"),
+            (&b, "003-theirs.json"),
+            (&c, "001-shared.json"),
+        ] {
+            std::fs::write(root.join("entries").join(name), encode_entry(e)).unwrap();
+        }
+        root
+    };
+    let d1 = tempfile::tempdir().unwrap();
+    let d2 = tempfile::tempdir().unwrap();
+    let (r1, r2) = (make(d1.path()), make(d2.path()));
+    for root in [&r1, &r2] {
+        let store = open(root).await;
+        let app = Devlog::new(store.clone());
+        // The older entry keeps #3; the newer one moves to the next free number.
+        assert_eq!(app.resolve("#3").await.unwrap().id, b.id);
+        assert_eq!(app.resolve("#4").await.unwrap().id, a.id);
+        assert_eq!(store.count().await.unwrap(), 3);
+    }
+    let names = |r: &Path| {
+        entry_files(r)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&r1),
+        vec!["001-shared.json", "003-theirs.json", "004-mine.json"]
+    );
+    assert_eq!(names(&r1), names(&r2));
+    for n in names(&r1) {
+        assert_eq!(
+            std::fs::read_to_string(r1.join("entries").join(&n)).unwrap(),
+            std::fs::read_to_string(r2.join("entries").join(&n)).unwrap(),
+            "both clones made the identical repair, so their next merge is clean"
+        );
+    }
+}
