@@ -1,0 +1,663 @@
+//! The `devlog` binary end to end: real processes, real files, real git repositories.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_devlog");
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/original-devlog")
+}
+
+fn devlog_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("DEVLOG_DIR")
+        .env_remove("DEVLOG_STORAGE_TYPE")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .env("DEVLOG_ACTOR", "tester");
+    c
+}
+
+fn devlog(dir: &Path, args: &[&str]) -> Output {
+    devlog_cmd(dir, args).output().unwrap()
+}
+
+/// Runs and expects success; returns stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = devlog(dir, args);
+    assert!(
+        o.status.success(),
+        "devlog {args:?} failed ({:?}):\n{}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn json(dir: &Path, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = ok(dir, &a);
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("devlog {args:?} --json is not JSON ({e}):\n{out}"))
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn zero_config_new_creates_devlog_at_the_repository_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path();
+    git(repo, &["init", "-q"]);
+    let sub = repo.join("src/deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let out = ok(&sub, &["new", "Fix login", "--type", "bugfix"]);
+    assert!(out.contains("Created #1 Fix login"), "{out}");
+    assert!(repo.join(".devlog/entries/001-fix-login.json").is_file());
+    assert!(!sub.join(".devlog").exists());
+    // Found again from anywhere below the root, like git.
+    let listed = ok(&sub, &["list"]);
+    assert!(
+        listed.contains("#1") && listed.contains("Fix login"),
+        "{listed}"
+    );
+    // Retrying the same create returns the same entry.
+    let again = ok(repo, &["new", "fix LOGIN", "--type", "bugfix"]);
+    assert!(again.contains("Exists") && again.contains("#1"), "{again}");
+    let forced = ok(repo, &["new", "fix LOGIN", "--type", "bugfix", "--force"]);
+    assert!(forced.contains("Created #2"), "{forced}");
+    // .state is ignored by git.
+    let status = git(repo, &["status", "--porcelain", "--untracked-files=all"]);
+    assert!(
+        status.contains(".devlog/entries/001-fix-login.json"),
+        "{status}"
+    );
+    assert!(!status.contains(".state"), "{status}");
+}
+
+#[test]
+fn every_command_speaks_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let init = json(d, &["init"]);
+    assert_eq!(init["backend"], "json");
+    let e = json(
+        d,
+        &[
+            "new",
+            "Add export",
+            "--type",
+            "feature",
+            "--priority",
+            "high",
+            "--description",
+            "CSV export",
+            "--business",
+            "users ask",
+            "--technical",
+            "streaming writer",
+            "--criteria",
+            "exports 10k rows",
+            "--tag",
+            "export",
+            "--assignee",
+            "ana",
+            "--estimate",
+            "3",
+        ],
+    );
+    assert_eq!(e["handle"], 1);
+    assert_eq!(e["type"], "feature");
+    assert_eq!(e["context"]["acceptanceCriteria"][0], "exports 10k rows");
+    assert_eq!(e["estimatedHours"], 3.0);
+    let id = e["id"].as_str().unwrap().to_string();
+    let shown = json(d, &["show", &id[..8]]);
+    assert_eq!(shown["id"], id.as_str());
+    let edited = json(
+        d,
+        &[
+            "edit",
+            "add-export",
+            "--status",
+            "in-progress",
+            "--tag",
+            "csv",
+            "--untag",
+            "export",
+        ],
+    );
+    assert_eq!(edited["status"], "in-progress");
+    assert_eq!(edited["tags"], serde_json::json!(["csv"]));
+    let noted = json(
+        d,
+        &[
+            "note",
+            "#1",
+            "writer done",
+            "--category",
+            "progress",
+            "--file",
+            "src/export.rs",
+        ],
+    );
+    assert_eq!(noted["notes"][0]["files"][0], "src/export.rs");
+    let decided = json(
+        d,
+        &[
+            "decide",
+            "1",
+            "Use csv crate",
+            "--rationale",
+            "well kept",
+            "--alternative",
+            "hand-written",
+        ],
+    );
+    assert_eq!(
+        decided["context"]["decisions"][0]["decisionMaker"],
+        "tester"
+    );
+    let list = json(d, &["list", "--status", "in-progress"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let hits = json(d, &["search", "writer"]);
+    assert_eq!(hits[0]["handle"], 1);
+    assert!(hits[0]["snippet"].as_str().unwrap().contains("[writer]"));
+    let ctx = json(d, &["context"]);
+    assert_eq!(ctx[0]["handle"], 1);
+    let stats = json(d, &["stats"]);
+    assert_eq!(stats["byStatus"]["in-progress"], 1);
+    let done = json(d, &["done", "1", "--summary", "shipped"]);
+    assert_eq!(done["status"], "done");
+    assert!(done["closedAt"].is_string());
+    let events = json(d, &["events"]);
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    for k in [
+        "created",
+        "status-changed",
+        "note-added",
+        "decision-added",
+        "completed",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    assert_eq!(events[0]["actor"], "tester");
+    let cfg = json(d, &["config", "show"]);
+    assert_eq!(cfg["backend"], "json");
+    let check = json(d, &["config", "check"]);
+    assert_eq!(check["ok"], true);
+    let del = devlog(d, &["delete", "1"]);
+    assert_eq!(del.status.code(), Some(2), "delete needs --yes");
+    let deleted = json(d, &["delete", "1", "--yes"]);
+    assert_eq!(deleted["deleted"]["handle"], 1);
+}
+
+#[test]
+fn exit_codes_follow_the_error_class() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let code = |args: &[&str]| devlog(d, args).status.code();
+    assert_eq!(code(&["list"]), Some(3), "no .devlog yet");
+    ok(d, &["new", "First", "--type", "task"]);
+    assert_eq!(code(&["show", "42"]), Some(3));
+    assert_eq!(code(&["new", "  "]), Some(5));
+    assert_eq!(code(&["list", "--status", "wip"]), Some(2));
+    assert_eq!(code(&["edit", "1"]), Some(2), "nothing to change");
+    let o = devlog(d, &["show", "nope", "--json"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err: Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(err["error"]["class"], "not-found");
+    std::fs::write(d.join("devlog.toml"), "[storage]\ntpye = \"sqlite\"\n").unwrap();
+    let o = devlog(d, &["config", "check"]);
+    assert_eq!(o.status.code(), Some(5));
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        msg.contains("devlog.toml") && msg.contains("tpye") && msg.contains("line 2"),
+        "{msg}"
+    );
+    std::fs::write(d.join("devlog.toml"), "[storage]\ntype = \"mongo\"\n").unwrap();
+    let msg = String::from_utf8_lossy(&devlog(d, &["list"]).stderr).to_string();
+    assert!(
+        msg.contains("mongo") && msg.contains("json, sqlite"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_broken_entry_file_is_named_and_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["new", "Good", "--type", "task"]);
+    ok(d, &["new", "Bad", "--type", "task"]);
+    let bad = d.join(".devlog/entries/002-bad.json");
+    let text = std::fs::read_to_string(&bad)
+        .unwrap()
+        .replace("\"status\": \"new\"", "\"status\": \"wip\"");
+    std::fs::write(&bad, &text).unwrap();
+    let o = devlog(d, &["list"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(out.contains("Good") && !out.contains("Bad"), "{out}");
+    assert!(
+        err.contains("002-bad.json") && err.contains("status") && err.contains("in-progress"),
+        "{err}"
+    );
+    let o = devlog(d, &["show", "2"]);
+    assert_eq!(o.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("002-bad.json"));
+    assert_eq!(devlog(d, &["note", "2", "x"]).status.code(), Some(6));
+    assert_eq!(
+        std::fs::read_to_string(&bad).unwrap(),
+        text,
+        "never overwritten"
+    );
+    ok(d, &["note", "1", "still works"]);
+}
+
+/// Adds `n` notes to entry #1, one `devlog note` process after another.
+fn note_loop(
+    dir: PathBuf,
+    who: &'static str,
+    n: usize,
+    env: Vec<(&'static str, String)>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for i in 0..n {
+            let mut c = devlog_cmd(&dir, &["note", "1", &format!("{who} {i}")]);
+            for (k, v) in &env {
+                c.env(k, v);
+            }
+            let o = c.output().unwrap();
+            assert!(
+                o.status.success(),
+                "{who} {i}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    })
+}
+
+fn concurrent_notes(backend: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_path_buf();
+    let env = vec![("DEVLOG_STORAGE_TYPE", backend.to_string())];
+    let mut c = devlog_cmd(&d, &["new", "Hot", "--type", "task"]);
+    c.env("DEVLOG_STORAGE_TYPE", backend);
+    assert!(c.output().unwrap().status.success());
+    let a = note_loop(d.clone(), "alpha", 300, env.clone());
+    let b = note_loop(d.clone(), "beta", 300, env.clone());
+    a.join().unwrap();
+    b.join().unwrap();
+    let mut c = devlog_cmd(&d, &["show", "1", "--json"]);
+    c.env("DEVLOG_STORAGE_TYPE", backend);
+    let e: Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
+    let notes = e["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 600, "{backend}: every note kept");
+    for who in ["alpha", "beta"] {
+        let mine: Vec<&str> = notes
+            .iter()
+            .map(|n| n["content"].as_str().unwrap())
+            .filter(|c| c.starts_with(who))
+            .collect();
+        let expected: Vec<String> = (0..300).map(|i| format!("{who} {i}")).collect();
+        assert_eq!(
+            mine, expected,
+            "{backend}: {who}'s notes all there, in order"
+        );
+    }
+}
+
+#[test]
+fn two_processes_adding_300_notes_each_lose_nothing_json() {
+    concurrent_notes("json");
+}
+
+#[test]
+fn two_processes_adding_300_notes_each_lose_nothing_sqlite() {
+    concurrent_notes("sqlite");
+}
+
+#[test]
+fn two_clones_creating_entries_offline_merge_without_collisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let remote = tmp.path().join("remote.git");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    git(
+        tmp.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
+    git(
+        tmp.path(),
+        &["clone", "-q", remote.to_str().unwrap(), a.to_str().unwrap()],
+    );
+    ok(&a, &["new", "Shared setup", "--type", "task"]);
+    git(&a, &["add", "-A"]);
+    git(&a, &["commit", "-qm", "setup"]);
+    git(&a, &["push", "-q", "origin", "HEAD:main"]);
+    git(
+        tmp.path(),
+        &["clone", "-q", remote.to_str().unwrap(), b.to_str().unwrap()],
+    );
+
+    // Offline on both sides: each creates two entries (both take #2 and #3).
+    for (clone, who) in [(&a, "alpha"), (&b, "beta")] {
+        ok(
+            clone,
+            &["new", &format!("{who} feature"), "--type", "feature"],
+        );
+        ok(
+            clone,
+            &["new", &format!("{who} bugfix"), "--type", "bugfix"],
+        );
+        ok(clone, &["note", "1", &format!("{who} was here")]);
+        git(clone, &["add", "-A"]);
+        git(clone, &["commit", "-qm", &format!("{who} work")]);
+    }
+    git(&a, &["push", "-q", "origin", "HEAD:main"]);
+    // b merges a's work: entry files never collide (ids and names differ); the shared
+    // entry #1 was edited on both sides and is resolved by git only if the edits do not
+    // overlap, so b's note on #1 is amended after the merge instead.
+    git(&b, &["fetch", "-q", "origin"]);
+    let merge = Command::new("git")
+        .args(["merge", "-q", "--no-edit", "origin/main"])
+        .current_dir(&b)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .output()
+        .unwrap();
+    let conflicted = git(&b, &["diff", "--name-only", "--diff-filter=U"]);
+    // Only the entry both sides edited may conflict; new entries never do.
+    for f in conflicted.lines() {
+        assert!(
+            f.ends_with("001-shared-setup.json"),
+            "unexpected conflict in {f}"
+        );
+    }
+    if !merge.status.success() {
+        // Take a's version of the shared entry, then redo b's note (what `devlog repos sync`
+        // will automate with a field-level merge).
+        git(
+            &b,
+            &[
+                "checkout",
+                "--theirs",
+                ".devlog/entries/001-shared-setup.json",
+            ],
+        );
+        git(&b, &["add", "-A"]);
+        git(&b, &["commit", "-qm", "merge"]);
+        ok(&b, &["note", "1", "beta was here"]);
+    }
+    let list = json(&b, &["list", "--limit", "100"]);
+    let items = list.as_array().unwrap();
+    assert_eq!(items.len(), 5, "{list:#}");
+    let mut handles: Vec<u64> = items
+        .iter()
+        .map(|e| e["handle"].as_u64().unwrap())
+        .collect();
+    handles.sort();
+    assert_eq!(
+        handles,
+        vec![1, 2, 3, 4, 5],
+        "colliding handles were renumbered"
+    );
+    let mut ids: Vec<&str> = items.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "ids never collide");
+    // alpha's entries were created first and... either way each title is reachable.
+    for t in [
+        "alpha feature",
+        "alpha bugfix",
+        "beta feature",
+        "beta bugfix",
+        "Shared setup",
+    ] {
+        let hits = json(&b, &["search", t]);
+        assert!(
+            hits.as_array().unwrap().iter().any(|h| h["title"] == t),
+            "{t}"
+        );
+    }
+    git(&b, &["add", "-A"]);
+    git(
+        &b,
+        &["commit", "-qm", "renumber after merge", "--allow-empty"],
+    );
+    git(&b, &["push", "-q", "origin", "HEAD:main"]);
+    git(&a, &["pull", "-q", "--no-rebase", "origin", "main"]);
+    let la = json(&a, &["list", "--sort", "handle", "--asc", "--limit", "100"]);
+    let lb = json(&b, &["list", "--sort", "handle", "--asc", "--limit", "100"]);
+    let key = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["handle"].as_u64().unwrap(),
+                    e["id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(key(&la), key(&lb), "both clones agree after the round trip");
+    let shared = json(&a, &["show", "1"]);
+    let contents: Vec<&str> = shared["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["content"].as_str().unwrap())
+        .collect();
+    assert!(
+        contents.contains(&"alpha was here") && contents.contains(&"beta was here"),
+        "{contents:?}"
+    );
+    assert_eq!(
+        git(&a, &["status", "--porcelain"]),
+        "",
+        "nothing left uncommitted in a"
+    );
+}
+
+/// Values equal, treating a missing key like null / empty (the original wrote `null` for
+/// unset fields and omitted empty ones; both read back the same).
+fn same(orig: &Value, ours: &Value, path: &str, diffs: &mut Vec<String>) {
+    match (orig, ours) {
+        (Value::Object(o), Value::Object(u)) => {
+            for (k, v) in o {
+                let p = format!("{path}.{k}");
+                match u.get(k) {
+                    Some(w) => same(v, w, &p, diffs),
+                    None if v.is_null() => {}
+                    None if v.as_array().is_some_and(|a| a.is_empty()) => {}
+                    None => diffs.push(format!("{p}: missing")),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                same(x, y, &format!("{path}[{i}]"), diffs);
+            }
+        }
+        _ if orig == ours => {}
+        _ => diffs.push(format!("{path}: {orig} != {ours}")),
+    }
+}
+
+fn check_import(folder: &str, expected: usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let src = corpus().join(folder).join(".devlog");
+    let out = json(d, &["import", src.to_str().unwrap()]);
+    assert_eq!(out["imported"], expected as u64, "{out:#}");
+    assert_eq!(out["failed"].as_array().unwrap().len(), 0);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(src.join("entries"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), expected);
+    for f in files {
+        let orig: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        let legacy = orig["id"].as_u64().unwrap();
+        // The original integer id is a working reference.
+        let ours = json(d, &["show", &legacy.to_string()]);
+        assert_eq!(ours["legacyId"], legacy);
+        assert_eq!(
+            ours["handle"], legacy,
+            "the original number stays the handle"
+        );
+        let mut orig_wo_id = orig.clone();
+        orig_wo_id.as_object_mut().unwrap().remove("id");
+        let mut diffs = Vec::new();
+        same(&orig_wo_id, &ours, "", &mut diffs);
+        assert!(diffs.is_empty(), "{}: {diffs:#?}", f.display());
+        // The stored file holds the same values too (not only the CLI's view of them).
+        assert_eq!(
+            ours["notes"].as_array().map(Vec::len),
+            orig["notes"].as_array().map(Vec::len)
+        );
+    }
+    // Importing again changes nothing.
+    let again = json(d, &["import", src.to_str().unwrap()]);
+    assert_eq!(again["unchanged"], expected as u64, "{again:#}");
+    assert_eq!(again["imported"], 0);
+}
+
+#[test]
+fn imports_the_original_head_folder_losslessly() {
+    check_import("head", 55);
+}
+
+#[test]
+fn imports_the_original_early_folder_losslessly() {
+    check_import("early", 3);
+}
+
+#[test]
+fn importing_both_folders_into_one_store_renumbers_clashing_handles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    json(d, &["import", corpus().join("head").to_str().unwrap()]);
+    let out = json(
+        d,
+        &["import", corpus().join("early/.devlog").to_str().unwrap()],
+    );
+    assert_eq!(out["imported"], 3);
+    let moved = out["renumbered"].as_array().unwrap();
+    assert_eq!(
+        moved.len(),
+        2,
+        "early #7 and #10 clash with head's: {out:#}"
+    );
+    assert_eq!(json(d, &["stats"])["total"], 58);
+    // Early #1 kept its number; the early #10's text is still found.
+    assert_eq!(
+        json(d, &["show", "1"])["title"],
+        "Implement User-Friendly Integer ID System"
+    );
+    let hits = json(d, &["search", "Git-JSON", "storage"]);
+    assert!(hits.as_array().unwrap().iter().any(|h| h["legacyId"] == 10));
+}
+
+#[test]
+fn migrates_json_to_sqlite_and_back_with_verification() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    json(d, &["import", corpus().join("head").to_str().unwrap()]);
+    ok(d, &["note", "49", "after import"]);
+    let out = json(d, &["migrate", "--to", "sqlite"]);
+    assert_eq!(out["entries"], 55);
+    assert_eq!(out["verified"], 55);
+    assert_eq!(out["targetCount"], 55);
+    assert!(out["events"].as_u64().unwrap() >= 56, "{out:#}");
+    assert!(d.join(".devlog/devlog.sqlite").is_file());
+    // The same data through the sqlite backend.
+    let mut c = devlog_cmd(d, &["show", "49", "--json"]);
+    c.env("DEVLOG_STORAGE_TYPE", "sqlite");
+    let e: Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
+    assert_eq!(
+        e["notes"].as_array().unwrap().last().unwrap()["content"],
+        "after import"
+    );
+    // Running it again resumes/verifies without duplicating anything.
+    let again = json(d, &["migrate", "--to", "sqlite"]);
+    assert_eq!(again["unchanged"], 55);
+    assert_eq!(again["targetCount"], 55);
+    // A target holding other entries is refused without --force.
+    let other = tmp.path().join("other.sqlite");
+    let mut c = devlog_cmd(d, &["new", "Elsewhere", "--type", "task"]);
+    c.env("DEVLOG_STORAGE_TYPE", "sqlite")
+        .env("DEVLOG_DIR", d.join(".devlog"));
+    assert!(c.output().unwrap().status.success());
+    std::fs::copy(d.join(".devlog/devlog.sqlite"), &other).unwrap();
+    // SQLite keeps recent commits in the write-ahead log until a checkpoint.
+    for ext in ["-wal", "-shm"] {
+        let src = d.join(format!(".devlog/devlog.sqlite{ext}"));
+        if src.exists() {
+            std::fs::copy(&src, format!("{}{ext}", other.display())).unwrap();
+        }
+    }
+    let o = devlog(
+        d,
+        &[
+            "migrate",
+            "--to",
+            "sqlite",
+            "--path",
+            other.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+}
+
+#[test]
+fn completions_are_generated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(tmp.path(), &["completions", "bash"]);
+    assert!(out.contains("devlog") && out.contains("--json"));
+}
