@@ -58,4 +58,5 @@ pub enum Command {
     Reindex(reindex::ReindexArgs),
     Config(config::ConfigArgs),
     Completions(completions::CompletionsArgs),
+    Mcp(mcp::McpArgs),
 }

@@ -11,6 +11,7 @@ pub mod events;
 pub mod import;
 pub mod init;
 pub mod list;
+pub mod mcp;
 pub mod migrate;
 pub mod new;
 pub mod note;

@@ -1,0 +1,1052 @@
+//! The tools: the original devlog's thirteen (same names, same arguments), the change feed,
+//! statistics, and the integration tools that answer until integrations exist.
+//!
+//! Every tool resolves its `id` with `Devlog::resolve*` and writes through the use cases in
+//! `devlog_core::ops`, with `Origin::Mcp`.
+
+use std::collections::HashMap;
+
+use devlog_core::entry::{EntrySummary, NoteCategory, Status};
+use devlog_core::ops::{AiUpdate, Edit, NewDecision, NewEntry, NewNote};
+use devlog_core::{Created, Entry, EntryId, Filter, ListQuery, SearchQuery, SortKey};
+use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::{tool, tool_router};
+use serde_json::{Value, json};
+
+use crate::args::*;
+use crate::error::Failure;
+use crate::render::{self, ActiveItem, AiView};
+use crate::server::DevlogMcp;
+
+/// What a successful tool answers: readable text and the same facts as JSON.
+#[derive(Debug)]
+pub struct Reply {
+    pub text: String,
+    pub structured: Value,
+}
+
+impl Reply {
+    fn new(text: impl Into<String>, structured: Value) -> Self {
+        Self {
+            text: text.into(),
+            structured,
+        }
+    }
+}
+
+type Outcome = Result<Reply, Failure>;
+
+fn finish(o: Outcome) -> CallToolResult {
+    match o {
+        Ok(r) => {
+            let mut out = CallToolResult::success(vec![ContentBlock::text(r.text)]);
+            out.structured_content = Some(r.structured);
+            out
+        }
+        Err(f) => f.into_result(),
+    }
+}
+
+/// Most entries a list, search or change-feed answer carries.
+pub const MAX_PAGE: usize = 500;
+
+fn page_limit(limit: Option<Count>, default: usize) -> usize {
+    limit
+        .map(|c| usize::try_from(c.0).unwrap_or(MAX_PAGE))
+        .unwrap_or(default)
+        .clamp(1, MAX_PAGE)
+}
+
+fn nonempty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+fn strings(s: Option<Strings>) -> Vec<String> {
+    s.map(Strings::into_vec).unwrap_or_default()
+}
+
+/// Words of free text worth searching for: lowercase, 4+ characters, not filler.
+fn significant_words(text: &str, max: usize) -> Vec<String> {
+    const STOP: &[&str] = &[
+        "about",
+        "after",
+        "again",
+        "also",
+        "because",
+        "been",
+        "before",
+        "being",
+        "between",
+        "both",
+        "could",
+        "does",
+        "doing",
+        "each",
+        "from",
+        "have",
+        "having",
+        "into",
+        "just",
+        "make",
+        "more",
+        "most",
+        "need",
+        "needs",
+        "only",
+        "other",
+        "over",
+        "same",
+        "should",
+        "some",
+        "such",
+        "than",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "very",
+        "want",
+        "when",
+        "where",
+        "which",
+        "while",
+        "will",
+        "with",
+        "would",
+        "your",
+        "what",
+        "work",
+        "working",
+        "implement",
+        "implementing",
+        "using",
+    ];
+    let mut out: Vec<String> = Vec::new();
+    for w in text.split(|c: char| !c.is_alphanumeric()) {
+        let w = w.to_lowercase();
+        if w.chars().count() >= 4 && !STOP.contains(&w.as_str()) && !out.contains(&w) {
+            out.push(w);
+            if out.len() >= max {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// An entry found by discover_related_devlogs, with why it was found.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Related {
+    #[serde(flatten)]
+    entry: EntrySummary,
+    relevance: &'static str,
+    matched_terms: Vec<String>,
+    score: f64,
+    snippet: String,
+}
+
+const CREATE: &str = "Create a devlog entry: a unit of development work (feature, bugfix, task, refactor, docs) that humans and AI assistants track across sessions. Call discover_related_devlogs first to avoid duplicate work. If an open entry with the same title and type exists it is returned instead of creating another (retries are safe), unless force is true. Answers with the entry's handle (#N), which every other tool accepts as id.";
+const GET: &str = "Get one devlog entry with everything in it: description, status, notes, decisions, context and AI context, in the original devlog's JSON format.";
+const UPDATE: &str = "Update a devlog entry's status, context and AI context in one call. Text fields replace; keyInsights, openQuestions, relatedPatterns, initialInsights and files are added (duplicates ignored); suggestedNextSteps replaces the list and nextSteps adds one step. blockers records an issue note and sets the status to blocked (unless status is given or the entry is done/closed). To record progress prefer add_devlog_note or update_devlog_with_note.";
+const LIST: &str = "List devlog entries, most recently updated first, optionally filtered by status, type, priority, assignee or tag. Pages with limit/offset; the answer says how many match in total.";
+const NOTE: &str = "Add a timestamped note to a devlog entry: progress made, an issue found, a solution, an idea, a reminder or feedback. Files named are also added to the entry.";
+const UPDATE_WITH_NOTE: &str = "Add a note and change status and/or priority in one atomic write, e.g. moving to in-review with a note saying what was done.";
+const DECISION: &str = "Record a decision on a devlog entry with its rationale, the alternatives considered and who decided, so later sessions know why things are the way they are.";
+const COMPLETE: &str = "Mark a devlog entry done. The optional summary of what was achieved is kept as a solution note and as the AI context's summary.";
+const DISCOVER: &str = "Before creating an entry, find existing entries about the same or related work, by the words of the description, keywords and scope. Answers with ranked matches, the terms each matched, and a recommendation: continue an existing entry or create a new one.";
+const SEARCH: &str = "Full-text search over titles, descriptions, notes and context of all devlog entries. Every word must match (word prefixes count); title matches rank first. Optional status/type/priority filters.";
+const ACTIVE: &str = "The work in progress an assistant should know about at the start of a session: open entries (not done or closed), highest priority and most recently touched first, each with its summary, recent notes, next steps and open questions.";
+const CONTEXT_FOR_AI: &str = "Everything needed to continue work on one entry: description, business and technical context, acceptance criteria, decisions, AI context (summary, insights, open questions, next steps) and the most recent notes, as Markdown and as JSON.";
+const AI_CONTEXT: &str = "Update an entry's AI context: summary (replaces), insights, questions and patterns (added), nextSteps (replaces). Kept for compatibility with the original devlog; update_devlog accepts the same fields (currentSummary, keyInsights, openQuestions, relatedPatterns, suggestedNextSteps).";
+const CHANGES: &str = "The change feed: every create, field change, status change, note, decision and deletion, oldest first, with who made it and through which interface (cli, mcp, http, sync, ...). Without since, answers the most recent changes; pass the answer's nextSince to get only newer ones.";
+const STATS: &str = "Counts of devlog entries by status, type, priority and assignee, open vs closed, and the average time to complete, optionally for one type, assignee or tag.";
+const SYNC_GITHUB: &str = "Sync devlog entries with GitHub issues. Answers an error saying what to configure until the GitHub integration is set up in devlog.toml.";
+const SYNC_JIRA: &str = "Sync devlog entries with Jira issues. Answers an error saying what to configure until the Jira integration is set up in devlog.toml.";
+const SYNC_ADO: &str = "Sync devlog entries with Azure DevOps work items. Answers an error saying what to configure until the Azure DevOps integration is set up in devlog.toml.";
+const SYNC_ALL: &str = "Sync devlog entries with every configured integration (GitHub, Jira, Azure DevOps). Answers an error saying what to configure until an integration is set up in devlog.toml.";
+
+#[tool_router(router = tool_router, vis = "pub(crate)")]
+impl DevlogMcp {
+    #[tool(
+        name = "create_devlog",
+        description = CREATE,
+        input_schema = input_schema::<CreateArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true)
+    )]
+    async fn create_devlog(&self, Args(a): Args<CreateArgs>) -> CallToolResult {
+        finish(self.create(a).await)
+    }
+
+    #[tool(
+        name = "get_devlog",
+        description = GET,
+        input_schema = input_schema::<IdOnlyArgs>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn get_devlog(&self, Args(a): Args<IdOnlyArgs>) -> CallToolResult {
+        finish(self.get(a).await)
+    }
+
+    #[tool(
+        name = "update_devlog",
+        description = UPDATE,
+        input_schema = input_schema::<UpdateArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false)
+    )]
+    async fn update_devlog(&self, Args(a): Args<UpdateArgs>) -> CallToolResult {
+        finish(self.update(a).await)
+    }
+
+    #[tool(
+        name = "list_devlogs",
+        description = LIST,
+        input_schema = input_schema::<ListArgs>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn list_devlogs(&self, Args(a): Args<ListArgs>) -> CallToolResult {
+        finish(self.list(a).await)
+    }
+
+    #[tool(
+        name = "add_devlog_note",
+        description = NOTE,
+        input_schema = input_schema::<NoteArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false)
+    )]
+    async fn add_devlog_note(&self, Args(a): Args<NoteArgs>) -> CallToolResult {
+        finish(self.note(a).await)
+    }
+
+    #[tool(
+        name = "update_devlog_with_note",
+        description = UPDATE_WITH_NOTE,
+        input_schema = input_schema::<UpdateWithNoteArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false)
+    )]
+    async fn update_devlog_with_note(&self, Args(a): Args<UpdateWithNoteArgs>) -> CallToolResult {
+        finish(self.update_with_note(a).await)
+    }
+
+    #[tool(
+        name = "add_decision",
+        description = DECISION,
+        input_schema = input_schema::<DecisionArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false)
+    )]
+    async fn add_decision(&self, Args(a): Args<DecisionArgs>) -> CallToolResult {
+        finish(self.decision(a).await)
+    }
+
+    #[tool(
+        name = "complete_devlog",
+        description = COMPLETE,
+        input_schema = input_schema::<CompleteArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true)
+    )]
+    async fn complete_devlog(&self, Args(a): Args<CompleteArgs>) -> CallToolResult {
+        finish(self.complete(a).await)
+    }
+
+    #[tool(
+        name = "discover_related_devlogs",
+        description = DISCOVER,
+        input_schema = input_schema::<DiscoverArgs>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn discover_related_devlogs(&self, Args(a): Args<DiscoverArgs>) -> CallToolResult {
+        finish(self.discover(a).await)
+    }
+
+    #[tool(
+        name = "search_devlogs",
+        description = SEARCH,
+        input_schema = input_schema::<SearchArgs>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn search_devlogs(&self, Args(a): Args<SearchArgs>) -> CallToolResult {
+        finish(self.search(a).await)
+    }
+
+    #[tool(
+        name = "get_active_context",
+        description = ACTIVE,
+        input_schema = input_schema::<ActiveContextArgs>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn get_active_context(&self, Args(a): Args<ActiveContextArgs>) -> CallToolResult {
+        finish(self.active(a).await)
+    }
+
+    #[tool(
+        name = "get_context_for_ai",
+        description = CONTEXT_FOR_AI,
+        input_schema = input_schema::<IdOnlyArgs>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn get_context_for_ai(&self, Args(a): Args<IdOnlyArgs>) -> CallToolResult {
+        finish(self.context_for_ai(a).await)
+    }
+
+    #[tool(
+        name = "update_ai_context",
+        description = AI_CONTEXT,
+        input_schema = input_schema::<AiContextArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false)
+    )]
+    async fn update_ai_context(&self, Args(a): Args<AiContextArgs>) -> CallToolResult {
+        finish(self.ai_context(a).await)
+    }
+
+    #[tool(
+        name = "get_recent_changes",
+        description = CHANGES,
+        input_schema = input_schema::<ChangesArgs>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn get_recent_changes(&self, Args(a): Args<ChangesArgs>) -> CallToolResult {
+        finish(self.changes(a).await)
+    }
+
+    #[tool(
+        name = "get_devlog_stats",
+        description = STATS,
+        input_schema = input_schema::<StatsArgs>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn get_devlog_stats(&self, Args(a): Args<StatsArgs>) -> CallToolResult {
+        finish(self.stats(a).await)
+    }
+
+    #[tool(
+        name = "sync_with_github",
+        description = SYNC_GITHUB,
+        input_schema = input_schema::<SyncArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn sync_with_github(&self, Args(a): Args<SyncArgs>) -> CallToolResult {
+        finish(self.sync(&["github"], a).await)
+    }
+
+    #[tool(
+        name = "sync_with_jira",
+        description = SYNC_JIRA,
+        input_schema = input_schema::<SyncArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn sync_with_jira(&self, Args(a): Args<SyncArgs>) -> CallToolResult {
+        finish(self.sync(&["jira"], a).await)
+    }
+
+    #[tool(
+        name = "sync_with_ado",
+        description = SYNC_ADO,
+        input_schema = input_schema::<SyncArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn sync_with_ado(&self, Args(a): Args<SyncArgs>) -> CallToolResult {
+        finish(self.sync(&["ado"], a).await)
+    }
+
+    #[tool(
+        name = "sync_all_integrations",
+        description = SYNC_ALL,
+        input_schema = input_schema::<SyncArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn sync_all_integrations(&self, Args(a): Args<SyncArgs>) -> CallToolResult {
+        finish(self.sync(&["github", "jira", "ado"], a).await)
+    }
+}
+
+/// The tools' work, separate from their MCP wiring.
+impl DevlogMcp {
+    async fn find(&self, id: &IdArg) -> Result<EntrySummary, Failure> {
+        Ok(self.app().resolve_summary(&id.reference()).await?)
+    }
+
+    async fn create(&self, a: CreateArgs) -> Outcome {
+        let input = NewEntry {
+            title: a.title,
+            kind: Some(a.kind.0),
+            description: a.description,
+            priority: a.priority.map(|p| p.0),
+            status: a.status.map(|s| s.0),
+            business_context: a.business_context.unwrap_or_default(),
+            technical_context: a.technical_context.unwrap_or_default(),
+            acceptance_criteria: strings(a.acceptance_criteria),
+            tags: strings(a.tags),
+            assignee: nonempty(a.assignee),
+            initial_insights: strings(a.initial_insights),
+            related_patterns: strings(a.related_patterns),
+            files: strings(a.files),
+            estimated_hours: None,
+            force: a.force.unwrap_or(false),
+        };
+        let created = self.app().create(input, &self.meta()).await?;
+        let is_new = created.is_new();
+        let e = created.entry();
+        let mut text = if is_new {
+            render::entry_header("Created devlog entry", e)
+        } else {
+            format!(
+                "{}\n\nAn open {} with this title already exists, so it was returned and nothing \
+                 was created (pass force: true to create another).",
+                render::entry_header("Found existing devlog entry", e),
+                e.kind
+            )
+        };
+        text.push_str(&format!(
+            "\n\nBusiness Context: {}\nTechnical Context: {}",
+            e.context.business_context, e.context.technical_context
+        ));
+        let structured = json!({ "created": is_new, "entry": e });
+        if let Created::Existing(_) = created {
+            tracing::info!(
+                handle = e.handle,
+                "create_devlog returned an existing entry"
+            );
+        }
+        Ok(Reply::new(text, structured))
+    }
+
+    async fn get(&self, a: IdOnlyArgs) -> Outcome {
+        let e = self.app().resolve(&a.id.reference()).await?;
+        let body = serde_json::to_string_pretty(&e).unwrap_or_default();
+        Ok(Reply::new(
+            format!("Devlog entry #{}: {}\n\n{body}", e.handle, e.title),
+            json!({ "entry": e }),
+        ))
+    }
+
+    async fn update(&self, a: UpdateArgs) -> Outcome {
+        let current = self.find(&a.id).await?;
+        let blockers = nonempty(a.blockers);
+        let mut edit = Edit {
+            title: a.title,
+            kind: a.kind.map(|k| k.0),
+            status: a.status.map(|s| s.0),
+            priority: a.priority.map(|p| p.0),
+            description: a.description,
+            assignee: a.assignee,
+            business_context: a.business_context,
+            technical_context: a.technical_context,
+            acceptance_criteria: a.acceptance_criteria.map(Strings::into_vec),
+            add_files: strings(a.files),
+            ..Edit::default()
+        };
+        if blockers.is_some() && edit.status.is_none() && !current.status.is_closed() {
+            edit.status = Some(Status::Blocked);
+        }
+        let mut insights = strings(a.key_insights);
+        for i in strings(a.initial_insights) {
+            if !insights.contains(&i) {
+                insights.push(i);
+            }
+        }
+        let replace_next_steps = a.suggested_next_steps.is_some();
+        let mut next_steps = strings(a.suggested_next_steps);
+        if let Some(step) = nonempty(a.next_steps)
+            && !next_steps.contains(&step)
+        {
+            next_steps.push(step);
+        }
+        let ai = AiUpdate {
+            summary: a.current_summary,
+            insights,
+            questions: strings(a.open_questions),
+            patterns: strings(a.related_patterns),
+            next_steps,
+            replace_next_steps,
+        };
+        let ai_given = ai != AiUpdate::default();
+        if edit.is_empty() && blockers.is_none() && !ai_given {
+            return Err(Failure::invalid(
+                "nothing to update: give at least one field besides id (status, blockers, \
+                 nextSteps, files, businessContext, technicalContext, acceptanceCriteria, \
+                 currentSummary, keyInsights, openQuestions, suggestedNextSteps, ...)",
+            ));
+        }
+        let meta = self.meta();
+        let mut entry: Option<Entry> = None;
+        if let Some(b) = &blockers {
+            let note = NewNote {
+                content: format!("Blocked: {b}"),
+                category: NoteCategory::Issue,
+                files: Vec::new(),
+                code_changes: None,
+            };
+            entry = Some(
+                self.app()
+                    .edit_with_note(current.id, edit, note, &meta)
+                    .await?,
+            );
+        } else if !edit.is_empty() {
+            entry = Some(self.app().edit(current.id, edit, &meta).await?);
+        }
+        if ai_given {
+            let r = self.app().update_ai_context(current.id, ai, &meta).await;
+            entry = Some(match r {
+                Ok(e) => e,
+                Err(err) if entry.is_some() => {
+                    let mut f = Failure::from(err);
+                    f.message = format!(
+                        "the entry's fields were updated but its AI context was not: {}",
+                        f.message
+                    );
+                    return Err(f);
+                }
+                Err(err) => return Err(err.into()),
+            });
+        }
+        let e = match entry {
+            Some(e) => e,
+            None => self.app().store().get(current.id).await?,
+        };
+        let mut text = format!(
+            "Updated devlog entry: #{}\nTitle: {}\nStatus: {}\nLast Updated: {}",
+            e.handle, e.title, e.status, e.updated_at
+        );
+        if ai_given {
+            text.push_str(&format!(
+                "\nAI Context Updated: {}",
+                e.ai_context
+                    .last_ai_update
+                    .map(|t| t.to_string())
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(b) = &blockers {
+            text.push_str(&format!("\nBlockers recorded: {b}"));
+        }
+        text.push_str(&format!("\n\nTotal Notes: {}", e.notes.len()));
+        Ok(Reply::new(
+            text,
+            json!({ "entry": e.summary(), "aiContext": e.ai_context }),
+        ))
+    }
+
+    async fn list(&self, a: ListArgs) -> Outcome {
+        let limit = page_limit(a.limit, 50);
+        let offset = a.offset.map(|c| c.0 as usize).unwrap_or(0);
+        let q = ListQuery {
+            filter: Filter {
+                status: a.status.map(|s| vec![s.0]).unwrap_or_default(),
+                kind: a.kind.map(|k| vec![k.0]).unwrap_or_default(),
+                priority: a.priority.map(|p| vec![p.0]).unwrap_or_default(),
+                assignee: nonempty(a.assignee),
+                tag: nonempty(a.tag),
+                open_only: a.open_only.unwrap_or(false),
+                ..Filter::default()
+            },
+            sort: SortKey::Updated,
+            ascending: false,
+            offset,
+            limit,
+        };
+        let page = self.app().store().list(&q).await?;
+        let text = if page.items.is_empty() {
+            if page.total > 0 {
+                format!(
+                    "No devlog entries at offset {offset}; {} match in total.",
+                    page.total
+                )
+            } else {
+                "No devlog entries found matching the criteria.".to_string()
+            }
+        } else {
+            let mut s = format!("Found {} devlog entries", page.total);
+            if (page.items.len() as u64) < page.total {
+                s.push_str(&format!(
+                    " (showing {}–{}; pass offset {} for more)",
+                    offset + 1,
+                    offset + page.items.len(),
+                    offset + page.items.len()
+                ));
+            }
+            s.push_str(":\n\n");
+            for e in &page.items {
+                s.push_str(&render::summary_line(e));
+                s.push('\n');
+            }
+            s
+        };
+        Ok(Reply::new(
+            text,
+            json!({ "total": page.total, "offset": offset, "limit": limit, "items": page.items }),
+        ))
+    }
+
+    async fn note(&self, a: NoteArgs) -> Outcome {
+        let s = self.find(&a.id).await?;
+        let category = a.category.map(|c| c.0).unwrap_or(NoteCategory::Progress);
+        let (e, note) = self
+            .app()
+            .add_note(
+                s.id,
+                NewNote {
+                    content: a.note,
+                    category,
+                    files: strings(a.files),
+                    code_changes: nonempty(a.code_changes),
+                },
+                &self.meta(),
+            )
+            .await?;
+        Ok(Reply::new(
+            format!(
+                "Added {category} note to devlog entry #{}: {}\n{}\n\nTotal notes: {}",
+                e.handle,
+                e.title,
+                note.content,
+                e.notes.len()
+            ),
+            json!({ "entry": e.summary(), "note": note, "totalNotes": e.notes.len() }),
+        ))
+    }
+
+    async fn update_with_note(&self, a: UpdateWithNoteArgs) -> Outcome {
+        let s = self.find(&a.id).await?;
+        let files = strings(a.files);
+        let category = a.category.map(|c| c.0).unwrap_or(NoteCategory::Progress);
+        let edit = Edit {
+            status: a.status.map(|s| s.0),
+            priority: a.priority.map(|p| p.0),
+            add_files: files.clone(),
+            ..Edit::default()
+        };
+        let note = NewNote {
+            content: a.note,
+            category,
+            files,
+            code_changes: nonempty(a.code_changes),
+        };
+        let content = note.content.clone();
+        let e = self
+            .app()
+            .edit_with_note(s.id, edit, note, &self.meta())
+            .await?;
+        let added = e.notes.last().cloned();
+        Ok(Reply::new(
+            format!(
+                "Updated devlog entry #{} and added {category} note:\n{content}\n\nStatus: {}\nPriority: {}\nTotal notes: {}",
+                e.handle,
+                e.status,
+                e.priority,
+                e.notes.len()
+            ),
+            json!({ "entry": e.summary(), "note": added, "totalNotes": e.notes.len() }),
+        ))
+    }
+
+    async fn decision(&self, a: DecisionArgs) -> Outcome {
+        let s = self.find(&a.id).await?;
+        let e = self
+            .app()
+            .decide(
+                s.id,
+                NewDecision {
+                    decision: a.decision,
+                    rationale: a.rationale,
+                    alternatives: strings(a.alternatives),
+                    decision_maker: a.decision_maker,
+                },
+                &self.meta(),
+            )
+            .await?;
+        let d = e.context.decisions.last().cloned();
+        let mut text = format!("Added decision to devlog entry #{}: {}", e.handle, e.title);
+        if let Some(d) = &d {
+            text.push_str(&format!(
+                "\nDecision: {}\nRationale: {}\nDecision Maker: {}",
+                d.decision, d.rationale, d.decision_maker
+            ));
+            if !d.alternatives.is_empty() {
+                text.push_str(&format!("\nAlternatives: {}", d.alternatives.join("; ")));
+            }
+        }
+        Ok(Reply::new(
+            text,
+            json!({ "entry": e.summary(), "decision": d }),
+        ))
+    }
+
+    async fn complete(&self, a: CompleteArgs) -> Outcome {
+        let s = self.find(&a.id).await?;
+        let summary = nonempty(a.summary);
+        let e = self
+            .app()
+            .complete(s.id, summary.clone(), &self.meta())
+            .await?;
+        Ok(Reply::new(
+            format!(
+                "Completed devlog entry: #{} {}\nStatus: {}\nCompletion summary: {}",
+                e.handle,
+                e.title,
+                e.status,
+                summary.as_deref().unwrap_or("None provided")
+            ),
+            json!({ "entry": e.summary(), "summary": summary }),
+        ))
+    }
+
+    async fn discover(&self, a: DiscoverArgs) -> Outcome {
+        if a.work_description.trim().is_empty() {
+            return Err(Failure::invalid(
+                "workDescription is empty: say in a sentence what you are about to work on",
+            ));
+        }
+        let mut terms: Vec<String> = Vec::new();
+        let mut push = |t: String| {
+            let t = t.trim().to_lowercase();
+            if !t.is_empty() && !terms.contains(&t) && terms.len() < 16 {
+                terms.push(t);
+            }
+        };
+        for k in strings(a.keywords) {
+            push(k);
+        }
+        for w in significant_words(&a.work_description, 8) {
+            push(w);
+        }
+        if let Some(scope) = &a.scope {
+            for w in significant_words(scope, 3) {
+                push(w);
+            }
+        }
+        let mut found: HashMap<EntryId, Related> = HashMap::new();
+        let mut order: Vec<EntryId> = Vec::new();
+        for t in &terms {
+            let q = SearchQuery {
+                text: t.clone(),
+                limit: 50,
+                ..SearchQuery::default()
+            };
+            let page = self.app().store().search(&q).await?;
+            for h in page.items {
+                let id = h.entry.id;
+                let r = found.entry(id).or_insert_with(|| {
+                    order.push(id);
+                    Related {
+                        entry: h.entry.clone(),
+                        relevance: "low",
+                        matched_terms: Vec::new(),
+                        score: 0.0,
+                        snippet: h.snippet.clone(),
+                    }
+                });
+                r.matched_terms.push(t.clone());
+                r.score += h.score;
+            }
+        }
+        let total_terms = terms.len().max(1);
+        let mut related: Vec<Related> = order.iter().filter_map(|id| found.remove(id)).collect();
+        for r in &mut related {
+            let share = r.matched_terms.len() as f64 / total_terms as f64;
+            // How much of the entry's own title the new work's words cover: a short title fully
+            // covered is the same work even when the description has many more words.
+            let title_words = significant_words(&r.entry.title, 12);
+            let covered = title_words.iter().filter(|w| terms.contains(w)).count();
+            let coverage = covered as f64 / title_words.len().max(1) as f64;
+            r.relevance = if r.matched_terms.len() >= 2 && (share >= 0.5 || coverage >= 0.6) {
+                "high"
+            } else if share >= 0.25 || r.matched_terms.len() >= 2 {
+                "medium"
+            } else {
+                "low"
+            };
+        }
+        let rank = |r: &Related| match r.relevance {
+            "high" => 2,
+            "medium" => 1,
+            _ => 0,
+        };
+        related.sort_by(|x, y| {
+            rank(y)
+                .cmp(&rank(x))
+                .then(y.matched_terms.len().cmp(&x.matched_terms.len()))
+                .then(y.score.total_cmp(&x.score))
+        });
+        let total_found = related.len();
+        related.truncate(10);
+        let work_type = a.work_type.0;
+        let same_open = related.iter().find(|r| {
+            r.relevance == "high" && !r.entry.status.is_closed() && r.entry.kind == work_type
+        });
+        let recommendation = match (same_open, related.is_empty()) {
+            (Some(r), _) => format!(
+                "Open entry #{} \"{}\" looks like the same work: continue it (get_context_for_ai, \
+                 add_devlog_note, update_devlog) instead of creating a new entry.",
+                r.entry.handle, r.entry.title
+            ),
+            (None, false) => "Related entries exist: read the relevant ones with \
+                              get_context_for_ai before starting; if the work is new, create it \
+                              with create_devlog and mention the related handles."
+                .to_string(),
+            (None, true) => {
+                "No related entries found: safe to create a new entry with create_devlog."
+                    .to_string()
+            }
+        };
+        let keywords_text = if terms.is_empty() {
+            "None".to_string()
+        } else {
+            terms.join(", ")
+        };
+        let mut text = format!(
+            "Discovery for: \"{}\"\nType: {}\nSearch terms: {}\nScope: {}\n\n",
+            a.work_description,
+            work_type,
+            keywords_text,
+            a.scope.as_deref().unwrap_or("Not specified")
+        );
+        if related.is_empty() {
+            text.push_str("No related devlog entries found.\n\n");
+        } else {
+            text.push_str(&format!("Found {total_found} related entries:\n\n"));
+            for r in &related {
+                text.push_str(&format!(
+                    "{}\n  Relevance: {} (matched: {})\n",
+                    render::summary_line(&r.entry),
+                    r.relevance,
+                    r.matched_terms.join(", ")
+                ));
+            }
+            text.push('\n');
+        }
+        text.push_str(&recommendation);
+        Ok(Reply::new(
+            text,
+            json!({
+                "workDescription": a.work_description,
+                "workType": work_type,
+                "terms": terms,
+                "totalFound": total_found,
+                "related": related,
+                "recommendation": recommendation,
+            }),
+        ))
+    }
+
+    async fn search(&self, a: SearchArgs) -> Outcome {
+        if a.query.trim().is_empty() {
+            return Err(Failure::invalid(
+                "query is empty: give one or more words to search for",
+            ));
+        }
+        let limit = page_limit(a.limit, 20);
+        let q = SearchQuery {
+            text: a.query.clone(),
+            filter: Filter {
+                status: a.status.map(|s| vec![s.0]).unwrap_or_default(),
+                kind: a.kind.map(|k| vec![k.0]).unwrap_or_default(),
+                priority: a.priority.map(|p| vec![p.0]).unwrap_or_default(),
+                ..Filter::default()
+            },
+            offset: 0,
+            limit,
+        };
+        let page = self.app().store().search(&q).await?;
+        Ok(Reply::new(
+            render::search_text(&a.query, page.total, &page.items),
+            json!({ "query": a.query, "total": page.total, "items": page.items }),
+        ))
+    }
+
+    async fn active(&self, a: ActiveContextArgs) -> Outcome {
+        let limit = page_limit(a.limit, 10);
+        let entries = self.app().active_context(limit).await?;
+        let items: Vec<ActiveItem> = entries.iter().map(ActiveItem::of).collect();
+        Ok(Reply::new(
+            render::active_text(&items),
+            json!({ "count": items.len(), "items": items }),
+        ))
+    }
+
+    async fn context_for_ai(&self, a: IdOnlyArgs) -> Outcome {
+        let e = self.app().resolve(&a.id.reference()).await?;
+        Ok(Reply::new(
+            render::context_markdown(&e),
+            serde_json::to_value(AiView::of(&e)).unwrap_or(Value::Null),
+        ))
+    }
+
+    async fn ai_context(&self, a: AiContextArgs) -> Outcome {
+        let s = self.find(&a.id).await?;
+        let replace_next_steps = a.next_steps.is_some();
+        let u = AiUpdate {
+            summary: a.summary,
+            insights: strings(a.insights),
+            questions: strings(a.questions),
+            patterns: strings(a.patterns),
+            next_steps: strings(a.next_steps),
+            replace_next_steps,
+        };
+        let e = self.app().update_ai_context(s.id, u, &self.meta()).await?;
+        let body = serde_json::to_string_pretty(&e.ai_context).unwrap_or_default();
+        Ok(Reply::new(
+            format!(
+                "Updated AI context for devlog entry #{}: {} (update_devlog takes the same fields \
+                 as currentSummary, keyInsights, openQuestions, relatedPatterns, \
+                 suggestedNextSteps)\n\n{body}",
+                e.handle, e.title
+            ),
+            json!({ "entry": e.summary(), "aiContext": e.ai_context }),
+        ))
+    }
+
+    async fn changes(&self, a: ChangesArgs) -> Outcome {
+        let limit = page_limit(a.limit, 50);
+        let store = self.app().store();
+        let after = match a.since {
+            Some(c) => c.0,
+            None => latest_seq(store.as_ref())
+                .await?
+                .saturating_sub(limit as u64),
+        };
+        let events = store.events(after, limit).await?;
+        let next = events.last().map(|e| e.seq).unwrap_or(after);
+        Ok(Reply::new(
+            format!(
+                "{}\nNext call: since = {next}",
+                render::events_text(&events)
+            ),
+            json!({ "events": events, "nextSince": next }),
+        ))
+    }
+
+    async fn stats(&self, a: StatsArgs) -> Outcome {
+        let f = Filter {
+            kind: a.kind.map(|k| vec![k.0]).unwrap_or_default(),
+            assignee: nonempty(a.assignee),
+            tag: nonempty(a.tag),
+            ..Filter::default()
+        };
+        let st = self.app().store().stats(&f).await?;
+        Ok(Reply::new(
+            render::stats_text(&st),
+            serde_json::to_value(&st).unwrap_or(Value::Null),
+        ))
+    }
+
+    async fn sync(&self, systems: &[&str], a: SyncArgs) -> Outcome {
+        if let Some(id) = &a.id {
+            self.find(id).await?;
+        }
+        let configured: Vec<&str> = systems
+            .iter()
+            .copied()
+            .filter(|s| self.options().integrations.iter().any(|c| c == s))
+            .collect();
+        let f = if configured.is_empty() {
+            let tables = systems
+                .iter()
+                .map(|s| format!("[integrations.{s}]"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Failure {
+                kind: "not-configured",
+                message: format!(
+                    "not configured: add {} to devlog.toml at the project root to sync with {}",
+                    if systems.len() == 1 {
+                        tables
+                    } else {
+                        format!("one of {tables}")
+                    },
+                    systems
+                        .iter()
+                        .map(|s| system_name(s))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                hint: Some(
+                    "devlog works fully offline without integrations; nothing was changed"
+                        .to_string(),
+                ),
+                candidates: Vec::new(),
+            }
+        } else {
+            Failure {
+                kind: "unavailable",
+                message: format!(
+                    "{} is configured in devlog.toml, but this build of devlog cannot sync with it \
+                     yet; nothing was changed",
+                    configured
+                        .iter()
+                        .map(|s| system_name(s))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                hint: Some("the entries stay in the local log and can be synced later".to_string()),
+                candidates: Vec::new(),
+            }
+        };
+        Err(f)
+    }
+}
+
+fn system_name(s: &str) -> &'static str {
+    match s {
+        "github" => "GitHub",
+        "jira" => "Jira",
+        "ado" => "Azure DevOps",
+        _ => "the integration",
+    }
+}
+
+/// The sequence number of the newest event. The port has no "latest" query, so this gallops
+/// up and then bisects with one-event reads: about 2·log2(n) small queries.
+async fn latest_seq(store: &dyn devlog_core::Store) -> Result<u64, Failure> {
+    if store.events(0, 1).await?.is_empty() {
+        return Ok(0);
+    }
+    // Invariant: an event exists after `lo`, none after `hi`.
+    let mut lo = 0u64;
+    let mut hi = 1024u64;
+    while !store.events(hi, 1).await?.is_empty() {
+        lo = hi;
+        hi = hi.saturating_mul(4);
+        if hi == u64::MAX {
+            break;
+        }
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if store.events(mid, 1).await?.is_empty() {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn significant_words_skip_filler_and_repeats() {
+        assert_eq!(
+            significant_words(
+                "Fix the login timeout: login fails when the network is slow",
+                8
+            ),
+            vec!["login", "timeout", "fails", "network", "slow"]
+        );
+        assert_eq!(significant_words("a b c", 8), Vec::<String>::new());
+    }
+
+    #[test]
+    fn page_limits_are_bounded() {
+        assert_eq!(page_limit(None, 20), 20);
+        assert_eq!(page_limit(Some(Count(0)), 20), 1);
+        assert_eq!(page_limit(Some(Count(100_000)), 20), MAX_PAGE);
+    }
+}

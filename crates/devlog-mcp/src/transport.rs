@@ -1,0 +1,150 @@
+//! Serving the server: over stdio (one client, the process's stdin/stdout) or over streamable
+//! HTTP at `/mcp` (loopback only until the server has authentication).
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use rmcp::ServiceExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+
+use crate::server::DevlogMcp;
+
+/// Where the streamable HTTP endpoint lives on the server.
+pub const HTTP_PATH: &str = "/mcp";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to serve MCP on {0}: it is not a loopback address and devlog's MCP endpoint has \
+         no authentication yet; use 127.0.0.1:PORT or [::1]:PORT (reach it from elsewhere through \
+         an SSH tunnel)"
+    )]
+    NotLoopback(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("MCP session failed to start: {0}")]
+    Start(String),
+    #[error("MCP server stopped with an error: {0}")]
+    Run(String),
+}
+
+/// Serves one client over stdin/stdout until it disconnects. Nothing else may write to
+/// stdout while this runs: logs go to stderr.
+pub async fn serve_stdio(server: DevlogMcp) -> Result<(), ServeError> {
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| ServeError::Start(e.to_string()))?;
+    let reason = running
+        .waiting()
+        .await
+        .map_err(|e| ServeError::Run(e.to_string()))?;
+    tracing::info!(?reason, "MCP stdio session ended");
+    Ok(())
+}
+
+/// Checks that `addr` is a loopback address (the only kind served without authentication).
+pub fn check_loopback(addr: SocketAddr) -> Result<(), ServeError> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(ServeError::NotLoopback(addr))
+    }
+}
+
+/// A bound HTTP listener, so callers learn the real port (when asked for port 0) before
+/// serving.
+#[derive(Debug)]
+pub struct HttpListener {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl HttpListener {
+    /// Binds `addr`, which must be a loopback address.
+    pub async fn bind(addr: SocketAddr) -> Result<Self, ServeError> {
+        check_loopback(addr)?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        Ok(Self { listener, addr })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The endpoint URL clients connect to.
+    pub fn url(&self) -> String {
+        format!("http://{}{HTTP_PATH}", self.addr)
+    }
+
+    /// Serves streamable HTTP until `shutdown` completes. Each client session gets its own
+    /// server value sharing the store.
+    pub async fn serve(
+        self,
+        server: DevlogMcp,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let config = StreamableHttpServerConfig::default().with_allowed_hosts([
+            "localhost",
+            "127.0.0.1",
+            "::1",
+            "[::1]",
+        ]);
+        let service: StreamableHttpService<DevlogMcp, LocalSessionManager> =
+            StreamableHttpService::new(move || Ok(server.clone()), Default::default(), config);
+        let router = axum::Router::new().nest_service(HTTP_PATH, service);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| ServeError::Run(e.to_string()))
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM, for a graceful HTTP shutdown.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down the MCP HTTP server");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_addresses_are_served() {
+        assert!(check_loopback("127.0.0.1:7777".parse().unwrap()).is_ok());
+        assert!(check_loopback("[::1]:7777".parse().unwrap()).is_ok());
+        let err = check_loopback("0.0.0.0:7777".parse().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("not a loopback address"), "{err}");
+        assert!(check_loopback("192.168.1.5:80".parse().unwrap()).is_err());
+    }
+}
