@@ -3,12 +3,21 @@
 //! - `json` (default): entry files under `.devlog/entries/`, index and change feed in the
 //!   git-ignored `.devlog/.state/index.sqlite`.
 //! - `sqlite`: everything in one database file (default `.devlog/devlog.sqlite`).
+//! - `postgres` (cargo feature `postgres`): a PostgreSQL database named by a URL.
+//! - `mysql` (cargo feature `mysql`): a MySQL or MariaDB database named by a URL.
 
 mod fsutil;
 pub mod index;
 pub mod json;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod server;
 pub mod sqlite;
 pub mod transfer;
+pub mod url;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,10 +26,18 @@ use devlog_core::error::{Result, StoreError};
 use devlog_core::store::Store;
 
 pub use json::JsonStore;
+#[cfg(feature = "mysql")]
+pub use mysql::MysqlStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub use server::ServerOptions;
 pub use sqlite::SqliteStore;
+pub use url::{DbUrl, redact_url};
 
-/// The backends this build knows, by the name used in `devlog.toml` and on the command line.
-pub const BACKENDS: &[&str] = &["json", "sqlite"];
+/// The backends devlog knows, by the name used in `devlog.toml` and on the command line.
+/// `postgres` and `mysql` need their cargo features; without them, opening one says so.
+pub const BACKENDS: &[&str] = &["json", "sqlite", "postgres", "mysql"];
 
 /// Which backend and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +46,32 @@ pub enum StoreSpec {
     Json { root: PathBuf },
     /// A SQLite database file.
     Sqlite { path: PathBuf },
+    /// A PostgreSQL database.
+    Postgres { url: DbUrl },
+    /// A MySQL or MariaDB database.
+    Mysql { url: DbUrl },
 }
+
+/// The URL schemes each server backend accepts.
+const POSTGRES_SCHEMES: &[&str] = &["postgres", "postgresql"];
+const MYSQL_SCHEMES: &[&str] = &["mysql", "mariadb"];
 
 impl StoreSpec {
     /// The spec for backend `name` in the `.devlog` folder `root`; `location` overrides the
-    /// backend's default place (a database file for `sqlite`).
+    /// backend's default place (a database file for `sqlite`). Server backends need a URL:
+    /// use [`StoreSpec::resolve`].
     pub fn from_name(name: &str, root: &Path, location: Option<&Path>) -> Result<Self> {
+        Self::resolve(name, root, location, None)
+    }
+
+    /// Like [`StoreSpec::from_name`], with the database URL that `postgres` and `mysql` need
+    /// (ignored by the file backends).
+    pub fn resolve(
+        name: &str,
+        root: &Path,
+        location: Option<&Path>,
+        url: Option<&str>,
+    ) -> Result<Self> {
         match name.trim().to_ascii_lowercase().as_str() {
             "json" | "local-json" | "file" | "files" => Ok(StoreSpec::Json {
                 root: location
@@ -46,13 +83,12 @@ impl StoreSpec {
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| root.join("devlog.sqlite")),
             }),
-            "postgres" | "postgresql" | "mysql" | "mariadb" => Err(StoreError::invalid(
-                "storage.type",
-                format!(
-                    "the `{name}` backend is not available in this build yet; use one of: {}",
-                    BACKENDS.join(", ")
-                ),
-            )),
+            "postgres" | "postgresql" => Ok(StoreSpec::Postgres {
+                url: server_url("postgres", url, POSTGRES_SCHEMES)?,
+            }),
+            "mysql" | "mariadb" => Ok(StoreSpec::Mysql {
+                url: server_url("mysql", url, MYSQL_SCHEMES)?,
+            }),
             other => Err(StoreError::invalid(
                 "storage.type",
                 format!(
@@ -67,15 +103,68 @@ impl StoreSpec {
         match self {
             StoreSpec::Json { .. } => "json",
             StoreSpec::Sqlite { .. } => "sqlite",
+            StoreSpec::Postgres { .. } => "postgres",
+            StoreSpec::Mysql { .. } => "mysql",
         }
     }
 
+    /// Where the data is: a folder, a file, or a database URL with its password redacted.
     pub fn location(&self) -> &Path {
         match self {
             StoreSpec::Json { root } => root,
             StoreSpec::Sqlite { path } => path,
+            StoreSpec::Postgres { url } | StoreSpec::Mysql { url } => Path::new(url.redacted()),
         }
     }
+
+    /// The database URL of a server backend.
+    pub fn url(&self) -> Option<&DbUrl> {
+        match self {
+            StoreSpec::Postgres { url } | StoreSpec::Mysql { url } => Some(url),
+            StoreSpec::Json { .. } | StoreSpec::Sqlite { .. } => None,
+        }
+    }
+}
+
+fn server_url(backend: &str, url: Option<&str>, schemes: &[&str]) -> Result<DbUrl> {
+    let Some(raw) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Err(StoreError::invalid(
+            "storage.url",
+            format!(
+                "the {backend} backend needs a database URL: set `url` under [storage] in \
+                 devlog.toml (e.g. url = \"${{DATABASE_URL}}\") or the DATABASE_URL environment \
+                 variable, e.g. {}://user:password@localhost/devlog",
+                schemes[0]
+            ),
+        ));
+    };
+    let url = DbUrl::parse(raw)?;
+    if !schemes.contains(&url.scheme().as_str()) {
+        return Err(StoreError::invalid(
+            "storage.url",
+            format!(
+                "`{url}` is not a {backend} URL: it must start with {}",
+                schemes
+                    .iter()
+                    .map(|s| format!("{s}://"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+/// The error for a backend whose cargo feature this build lacks.
+#[cfg(not(all(feature = "postgres", feature = "mysql")))]
+fn not_compiled(backend: &str) -> StoreError {
+    StoreError::invalid(
+        "storage.type",
+        format!(
+            "the {backend} backend is not compiled into this build of devlog; rebuild with the \
+             `{backend}` cargo feature (e.g. cargo install devlog-cli --features {backend})"
+        ),
+    )
 }
 
 /// Opens the store a spec names.
@@ -83,5 +172,13 @@ pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn Store>> {
     Ok(match spec {
         StoreSpec::Json { root } => Arc::new(JsonStore::open(root).await?),
         StoreSpec::Sqlite { path } => Arc::new(SqliteStore::open(path).await?),
+        #[cfg(feature = "postgres")]
+        StoreSpec::Postgres { url } => Arc::new(PostgresStore::open(url).await?),
+        #[cfg(not(feature = "postgres"))]
+        StoreSpec::Postgres { .. } => return Err(not_compiled("postgres")),
+        #[cfg(feature = "mysql")]
+        StoreSpec::Mysql { url } => Arc::new(MysqlStore::open(url).await?),
+        #[cfg(not(feature = "mysql"))]
+        StoreSpec::Mysql { .. } => return Err(not_compiled("mysql")),
     })
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use devlog_core::codec::decode_entry;
 use devlog_core::entry::Entry;
 use devlog_core::error::{Result, StoreError};
-use devlog_core::event::{Origin, WriteMeta};
+use devlog_core::event::{Event, Origin, WriteMeta};
 use devlog_core::store::{PutOutcome, Store};
 use serde::Serialize;
 
@@ -156,19 +156,28 @@ pub struct MigrateOutcome {
     pub entries: u64,
     pub copied: u64,
     pub unchanged: u64,
+    /// Events appended to the target's change feed by this run.
     pub events: u64,
     /// Entries present in the source and the target with identical content.
     pub verified: u64,
     pub target_count: u64,
+    /// Length of the source's change feed and of the target's after the copy.
+    pub source_events: u64,
+    pub target_events: u64,
     /// Entries that differ between source and target after the copy (should be empty).
     pub mismatches: Vec<String>,
     pub warnings: Vec<String>,
 }
 
+/// Events per read and per append while copying the change feed.
+const FEED_BATCH: usize = 5000;
+
 /// Copies every entry and the change feed from `from` to `to`, then verifies that the target
-/// holds the same entries with the same content. Re-running after an interruption resumes:
-/// entries already copied are unchanged. A target that already has entries is refused
-/// unless `force`.
+/// holds the same entries with the same content (checksums) and, when it was copied, the same
+/// change feed. Re-running after an interruption resumes: entries already copied are
+/// unchanged, and a target feed that is the start of the source's gets the rest. A target
+/// that holds entries the source does not have, or different versions of the source's, is
+/// refused unless `force`.
 pub async fn migrate(
     from: &dyn Store,
     to: &dyn Store,
@@ -195,16 +204,25 @@ pub async fn migrate(
         .iter()
         .filter(|e| !source_ids.contains_key(&e.id))
         .count();
-    if foreign > 0 && !force {
+    let differing = target_before
+        .iter()
+        .filter(|t| source_ids.get(&t.id).is_some_and(|s| !same_content(s, t)))
+        .count();
+    if (foreign > 0 || differing > 0) && !force {
+        let first = target_before
+            .iter()
+            .find(|t| source_ids.get(&t.id).is_none_or(|s| !same_content(s, t)))
+            .map(|t| t.id)
+            .unwrap_or(target_before[0].id);
         return Err(StoreError::Conflict {
-            id: target_before[0].id,
+            id: first,
             message: format!(
-                "the target {} already holds {foreign} other entries; pass --force to merge into it",
+                "the target {} already holds {foreign} other entries and {differing} that differ \
+                 from the source; pass --force to merge into it (the source's version wins)",
                 out.to
             ),
         });
     }
-    let feed_was_empty = to.events(0, 1).await?.is_empty();
     let meta = WriteMeta::new(Origin::Migrate);
     for (i, e) in entries.iter().enumerate() {
         progress(i as u64, out.entries);
@@ -214,40 +232,42 @@ pub async fn migrate(
         }
     }
     progress(out.entries, out.entries);
-    if feed_was_empty {
-        let mut after = 0;
-        loop {
-            let batch = from.events(after, 5000).await?;
-            let Some(last) = batch.last() else { break };
-            after = last.seq;
-            to.append_events(&batch).await?;
+
+    // The change feed: the target's must be empty or the start of the source's (what an
+    // interrupted run left); then the rest is appended in order. Seqs are the target's own.
+    let source_feed = read_feed(from).await?;
+    let target_feed = read_feed(to).await?;
+    out.source_events = source_feed.len() as u64;
+    let resumable = target_feed.len() <= source_feed.len()
+        && target_feed
+            .iter()
+            .zip(&source_feed)
+            .all(|(t, s)| same_event(t, s));
+    if resumable {
+        for batch in source_feed[target_feed.len()..].chunks(FEED_BATCH) {
+            to.append_events(batch).await?;
             out.events += batch.len() as u64;
         }
     } else {
         out.warnings.push(
-            "the target already had a change feed; the source's events were not copied".into(),
+            "the target already had a different change feed; the source's events were not copied"
+                .into(),
         );
     }
-    // Verify: every source entry is in the target with the same content.
+
+    // Verify: every source entry is in the target with the same content, and the feed (if
+    // this run owns it) matches event for event.
     let target: HashMap<_, Entry> = to.all().await?.into_iter().map(|e| (e.id, e)).collect();
     out.target_count = to.count().await?;
     for e in &entries {
         match target.get(&e.id) {
             Some(t) if checksum(t) == checksum(e) => out.verified += 1,
-            Some(t) if t.handle != e.handle => {
-                let mut same = t.clone();
-                same.handle = e.handle;
-                same.key = e.key.clone();
-                if checksum(&same) == checksum(e) {
-                    out.verified += 1;
-                    out.warnings.push(format!(
-                        "#{} {:?} is #{} in the target (its handle was taken there)",
-                        e.handle, e.title, t.handle
-                    ));
-                } else {
-                    out.mismatches
-                        .push(format!("#{} {} differs in the target", e.handle, e.id));
-                }
+            Some(t) if same_content(e, t) => {
+                out.verified += 1;
+                out.warnings.push(format!(
+                    "#{} {:?} is #{} in the target (its handle was taken there)",
+                    e.handle, e.title, t.handle
+                ));
             }
             Some(_) => out
                 .mismatches
@@ -257,7 +277,57 @@ pub async fn migrate(
                 .push(format!("#{} {} is missing in the target", e.handle, e.id)),
         }
     }
+    let target_feed = read_feed(to).await?;
+    out.target_events = target_feed.len() as u64;
+    if resumable
+        && (target_feed.len() != source_feed.len()
+            || !target_feed
+                .iter()
+                .zip(&source_feed)
+                .all(|(t, s)| same_event(t, s)))
+    {
+        out.mismatches.push(format!(
+            "the change feed differs: {} events in the source, {} in the target",
+            source_feed.len(),
+            target_feed.len()
+        ));
+    }
     Ok(out)
+}
+
+/// The whole change feed of a store, oldest first.
+async fn read_feed(store: &dyn Store) -> Result<Vec<Event>> {
+    let mut feed = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = store.events(after, FEED_BATCH).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        feed.extend(batch);
+    }
+    Ok(feed)
+}
+
+/// Two events are the same apart from the seq each store gave them.
+fn same_event(a: &Event, b: &Event) -> bool {
+    Event {
+        seq: 0,
+        ..a.clone()
+    } == Event {
+        seq: 0,
+        ..b.clone()
+    }
+}
+
+/// The same entry apart from the handle and key a store may have had to change.
+fn same_content(a: &Entry, b: &Entry) -> bool {
+    if checksum(a) == checksum(b) {
+        return true;
+    }
+    let mut same = b.clone();
+    same.handle = a.handle;
+    same.key = a.key.clone();
+    checksum(&same) == checksum(a)
 }
 
 /// A content checksum of an entry (FNV-1a over its canonical JSON), stable across backends.

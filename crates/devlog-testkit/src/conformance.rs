@@ -34,10 +34,26 @@ fn new_entry(title: &str, kind: EntryType) -> NewEntry {
 /// ```text
 /// devlog_testkit::store_conformance!(|dir| Box::pin(async move { open_my_store(dir).await }));
 /// ```
+///
+/// A backend whose data lives on a server gets a fresh place per test from a fixture (see
+/// [`ServerFixture`]); the opener then finds that place through the folder it is given:
+///
+/// ```text
+/// devlog_testkit::store_conformance!(
+///     fixture = my_fixture,          // async fn(&'static str) -> Option<impl ServerFixture>
+///     opener = |dir| Box::pin(async move { open_from(dir).await }),
+/// );
+/// ```
 #[macro_export]
 macro_rules! store_conformance {
+    (fixture = $fixture:expr, opener = $opener:expr $(,)?) => {
+        $crate::store_conformance!(@list fixture ($fixture) ($opener));
+    };
     ($opener:expr) => {
-        $crate::store_conformance!(@cases $opener;
+        $crate::store_conformance!(@list folder () ($opener));
+    };
+    (@list $how:tt $fixture:tt $opener:tt) => {
+        $crate::store_conformance!(@cases $how $fixture $opener;
             create_assigns_handles_and_unique_keys,
             create_returns_open_duplicate_unless_forced,
             lookup_accepts_every_reference_form,
@@ -54,7 +70,7 @@ macro_rules! store_conformance {
             data_survives_reopen,
         );
     };
-    (@cases $opener:expr; $($case:ident),+ $(,)?) => {
+    (@cases folder () ($opener:expr); $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
@@ -63,6 +79,39 @@ macro_rules! store_conformance {
             }
         )+
     };
+    (@cases fixture ($fixture:expr) ($opener:expr); $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                // `None`: the fixture printed why it skips (no server configured).
+                let Some(fixture) = ($fixture)(stringify!($case)).await else {
+                    return;
+                };
+                let dir = $crate::conformance::ServerFixture::dir(&fixture).to_path_buf();
+                // Run the case as its own task so a failing case still gets its teardown.
+                let outcome = tokio::spawn(async move {
+                    $crate::conformance::$case($opener, &dir).await;
+                })
+                .await;
+                $crate::conformance::ServerFixture::teardown(fixture).await;
+                if let Err(e) = outcome {
+                    if e.is_panic() {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
+                    panic!("{} did not finish: {e}", stringify!($case));
+                }
+            }
+        )+
+    };
+}
+
+/// A fresh, private place for one test of a backend whose data is not in a folder: e.g. a
+/// database created on a server for this test and dropped by `teardown`. `dir` is what the
+/// test's opener receives; the fixture leaves there whatever the opener needs to find the
+/// place (such as a file holding the database URL).
+pub trait ServerFixture: Send + 'static {
+    fn dir(&self) -> &Path;
+    fn teardown(self) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
 pub async fn create_assigns_handles_and_unique_keys(open: Opener, dir: &Path) {

@@ -1,0 +1,156 @@
+//! The `mysql` backend: entries in a MySQL (8.0.17 or newer) or MariaDB (10.6 or newer; tested
+//! on 10.11) database. `mariadb://` URLs are accepted and read as `mysql://`.
+//!
+//! The store is the shared server implementation (`server/store_impl.rs`); this module is its
+//! MySQL dialect: connection options (READ COMMITTED, like PostgreSQL, so a statement after a
+//! lock wait sees what the lock holder committed), error classes, and full-text search
+//! through InnoDB FULLTEXT indexes in boolean mode (`+word*`), weighted per column.
+
+use std::sync::LazyLock;
+
+use sqlx::migrate::Migrator;
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+use sqlx::pool::PoolOptions;
+use sqlx::{ConnectOptions, Executor, QueryBuilder};
+
+use crate::server::{Class, MIGRATIONS_TABLE, ServerOptions, mysql_search};
+use crate::url::DbUrl;
+
+// The shared server store, compiled here against this dialect (and again for the other
+// server): deliberate, so `clippy::duplicate_mod` is allowed.
+#[allow(clippy::duplicate_mod)]
+#[path = "server/store_impl.rs"]
+mod imp;
+
+/// Entries in a MySQL or MariaDB database.
+pub type MysqlStore = imp::ServerStore;
+
+type Db = MySql;
+type Conn = MySqlConnection;
+
+const BACKEND: &str = "mysql";
+
+/// Case-insensitive title order, byte-wise like Rust's `str` ordering.
+const TITLE_ORDER: &str = "LOWER(e.title) COLLATE utf8mb4_bin";
+
+/// The search columns with their weights (title above description above notes and context).
+const WEIGHTED: &[(&str, &str)] = &[
+    ("search_title", "10e0"),
+    ("search_description", "4e0"),
+    ("search_notes", "2e0"),
+    ("search_context", "1.5e0"),
+];
+
+const ALL_SEARCH: &str = "e.search_title, e.search_description, e.search_notes, e.search_context";
+
+fn migrator() -> &'static Migrator {
+    static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+        let mut m = sqlx::migrate!("./migrations/mysql");
+        m.dangerous_set_table_name(MIGRATIONS_TABLE);
+        m
+    });
+    &MIGRATOR
+}
+
+fn connect_options(url: &DbUrl) -> Result<MySqlConnectOptions, sqlx::Error> {
+    let url = if url.scheme() == "mariadb" {
+        url.with_scheme("mysql")
+    } else {
+        url.clone()
+    };
+    let opts: MySqlConnectOptions = url.expose().parse()?;
+    Ok(opts.charset("utf8mb4"))
+}
+
+async fn connect(opts: &MySqlConnectOptions) -> Result<MySqlConnection, sqlx::Error> {
+    let mut conn = opts.connect().await?;
+    read_committed(&mut conn).await?;
+    Ok(conn)
+}
+
+async fn read_committed(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .await
+        .map(|_| ())
+}
+
+fn pool_options(opts: &ServerOptions) -> PoolOptions<Db> {
+    PoolOptions::new()
+        .max_connections(opts.max_connections)
+        .min_connections(0)
+        .acquire_timeout(opts.connect_timeout)
+        .after_connect(|conn, _meta| Box::pin(read_committed(conn)))
+}
+
+/// Server error numbers, see <https://mariadb.com/kb/en/mariadb-error-code-reference/>.
+fn classify(e: &sqlx::Error) -> Class {
+    let Some(d) = e.as_database_error() else {
+        return Class::Other;
+    };
+    let Some(my) = d.try_downcast_ref::<MySqlDatabaseError>() else {
+        return Class::Other;
+    };
+    match my.number() {
+        1044 | 1045 | 1698 => Class::Auth,
+        1049 => Class::NoDatabase,
+        1205 | 1213 => Class::Retry,
+        1040 | 1053 | 1927 | 2006 | 2013 => Class::Gone,
+        _ => Class::Other,
+    }
+}
+
+/// Tags are a JSON array in a text column.
+fn push_tag_filter(qb: &mut QueryBuilder<Db>, tag: &str) {
+    qb.push("JSON_CONTAINS(e.tags, JSON_QUOTE(")
+        .push_bind(tag.to_string())
+        .push("))");
+}
+
+/// Every indexable word through the FULLTEXT index over all search columns, the others
+/// (too short or too long for InnoDB's index) by REGEXP at a word start.
+fn push_search_match(qb: &mut QueryBuilder<Db>, words: &[String]) {
+    let s = mysql_search(words);
+    let mut first = true;
+    if let Some(required) = s.required {
+        qb.push(format_args!("MATCH({ALL_SEARCH}) AGAINST ("))
+            .push_bind(required)
+            .push(" IN BOOLEAN MODE)");
+        first = false;
+    }
+    for p in s.patterns {
+        if !first {
+            qb.push(" AND ");
+        }
+        qb.push(format_args!("CONCAT_WS(' ', {ALL_SEARCH}) REGEXP "))
+            .push_bind(p);
+        first = false;
+    }
+}
+
+/// Per-column FULLTEXT relevance, weighted; for a search of only short words, which
+/// columns hold the first of them.
+fn push_search_score(qb: &mut QueryBuilder<Db>, words: &[String]) {
+    let s = mysql_search(words);
+    qb.push("(");
+    for (i, (col, weight)) in WEIGHTED.iter().enumerate() {
+        if i > 0 {
+            qb.push(" + ");
+        }
+        match (&s.any, s.patterns.first()) {
+            (Some(any), _) => {
+                qb.push(format_args!("{weight} * MATCH(e.{col}) AGAINST ("))
+                    .push_bind(any.clone())
+                    .push(" IN BOOLEAN MODE)");
+            }
+            (None, Some(p)) => {
+                qb.push(format_args!("{weight} * (e.{col} REGEXP "))
+                    .push_bind(p.clone())
+                    .push(")");
+            }
+            (None, None) => {
+                qb.push("0e0");
+            }
+        }
+    }
+    qb.push(")");
+}

@@ -1,0 +1,94 @@
+//! The `postgres` backend: entries in a PostgreSQL database (10 or newer; tested on 15).
+//!
+//! The store is the shared server implementation (`server/store_impl.rs`); this module is its
+//! PostgreSQL dialect: connection options, error classes, and full-text search through a
+//! weighted `tsvector` column (title A, description B, notes and context C; the `simple`
+//! configuration, so words are lowercased but not stemmed, as with SQLite's FTS5).
+
+use std::sync::LazyLock;
+
+use sqlx::migrate::Migrator;
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgConnection, Postgres};
+use sqlx::{ConnectOptions, QueryBuilder};
+
+use crate::server::{Class, MIGRATIONS_TABLE, ServerOptions, pg_tsquery};
+use crate::url::DbUrl;
+
+// The shared server store, compiled here against this dialect (and again for the other
+// server): deliberate, so `clippy::duplicate_mod` is allowed.
+#[allow(clippy::duplicate_mod)]
+#[path = "server/store_impl.rs"]
+mod imp;
+
+/// Entries in a PostgreSQL database.
+pub type PostgresStore = imp::ServerStore;
+
+type Db = Postgres;
+type Conn = PgConnection;
+
+const BACKEND: &str = "postgres";
+
+/// Case-insensitive title order, byte-wise like Rust's `str` ordering (not the database
+/// locale's, which ignores punctuation and spaces).
+const TITLE_ORDER: &str = "lower(e.title) COLLATE \"C\"";
+
+fn migrator() -> &'static Migrator {
+    static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+        let mut m = sqlx::migrate!("./migrations/postgres");
+        m.dangerous_set_table_name(MIGRATIONS_TABLE);
+        m
+    });
+    &MIGRATOR
+}
+
+fn connect_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {
+    let opts: PgConnectOptions = url.expose().parse()?;
+    Ok(opts.application_name("devlog"))
+}
+
+async fn connect(opts: &PgConnectOptions) -> Result<PgConnection, sqlx::Error> {
+    opts.connect().await
+}
+
+fn pool_options(opts: &ServerOptions) -> PoolOptions<Db> {
+    PoolOptions::new()
+        .max_connections(opts.max_connections)
+        .min_connections(0)
+        .acquire_timeout(opts.connect_timeout)
+}
+
+/// SQLSTATE classes, see <https://www.postgresql.org/docs/current/errcodes-appendix.html>.
+fn classify(e: &sqlx::Error) -> Class {
+    let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
+        return Class::Other;
+    };
+    match code.as_ref() {
+        "28000" | "28P01" | "42501" => Class::Auth,
+        "3D000" => Class::NoDatabase,
+        "40001" | "40P01" | "55P03" => Class::Retry,
+        "57P01" | "57P02" | "57P03" | "53300" => Class::Gone,
+        c if c.starts_with("08") => Class::Gone,
+        _ => Class::Other,
+    }
+}
+
+/// Tags are a JSON array in a text column.
+fn push_tag_filter(qb: &mut QueryBuilder<Db>, tag: &str) {
+    qb.push("(e.tags::jsonb ? ")
+        .push_bind(tag.to_string())
+        .push(")");
+}
+
+fn push_search_match(qb: &mut QueryBuilder<Db>, words: &[String]) {
+    qb.push("e.search @@ to_tsquery('simple', ")
+        .push_bind(pg_tsquery(words))
+        .push(")");
+}
+
+/// `ts_rank` with its default weights: A 1.0, B 0.4, C 0.2.
+fn push_search_score(qb: &mut QueryBuilder<Db>, words: &[String]) {
+    qb.push("ts_rank(e.search, to_tsquery('simple', ")
+        .push_bind(pg_tsquery(words))
+        .push("))::float8");
+}

@@ -1,0 +1,347 @@
+//! What the two server backends (`postgres`, `mysql`) share beyond their SQL: connection
+//! options, turning driver errors into classified store errors that name the (redacted) URL,
+//! search-term handling and snippets.
+//!
+//! The store itself is one source file, `server/store_impl.rs`, compiled once per backend with
+//! that backend's `Db` type and SQL dialect (see `postgres.rs` and `mysql.rs`).
+
+use std::time::Duration;
+
+use devlog_core::error::StoreError;
+use sqlx::migrate::MigrateError;
+
+use crate::url::DbUrl;
+
+/// The table in which sqlx records applied schema migrations. Not the default
+/// `_sqlx_migrations`, so devlog can share a database with another sqlx application.
+pub(crate) const MIGRATIONS_TABLE: &str = "_devlog_migrations";
+
+/// How to connect to a server backend.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// How long to wait for a connection (TCP, TLS and login) before giving up, so a dead or
+    /// unreachable server never hangs a command.
+    pub connect_timeout: Duration,
+    /// Connections kept by one store; a CLI command needs one or two, a server more.
+    pub max_connections: u32,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            max_connections: 8,
+        }
+    }
+}
+
+/// What kind of failure a driver error is, as far as the user and a retry loop care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Wrong user or password, or no permission on the database.
+    Auth,
+    /// The database named in the URL does not exist.
+    NoDatabase,
+    /// A deadlock or serialization failure: the transaction can simply run again.
+    Retry,
+    /// The server closed the connection (shut down, restarted, connection killed).
+    Gone,
+    Other,
+}
+
+/// Turns a driver error into a store error that names the redacted URL.
+pub(crate) fn store_error(
+    backend: &'static str,
+    url: &DbUrl,
+    class: Class,
+    e: &sqlx::Error,
+    opts: &ServerOptions,
+) -> StoreError {
+    let (message, transient) = match (class, e) {
+        (Class::Auth, _) => (
+            format!("cannot log in to {url}: {e}; check the user name and password in the URL"),
+            false,
+        ),
+        (Class::NoDatabase, _) => (
+            format!(
+                "{url}: the database does not exist ({e}); create it first (CREATE DATABASE {})",
+                url.database().unwrap_or("<name>")
+            ),
+            false,
+        ),
+        (Class::Retry, _) => (format!("{url}: {e}"), true),
+        (Class::Gone, _) => (format!("lost the connection to {url}: {e}"), true),
+        (_, sqlx::Error::Io(io)) => (format!("connection to {url} failed: {io}"), true),
+        (_, sqlx::Error::PoolTimedOut) => (
+            format!(
+                "no connection to {url} within {} s; is the server running and reachable?",
+                opts.connect_timeout.as_secs_f64()
+            ),
+            true,
+        ),
+        (_, sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed) => {
+            (format!("connection to {url} closed: {e}"), true)
+        }
+        (_, sqlx::Error::Protocol(_)) => (format!("connection to {url} broke: {e}"), true),
+        (_, sqlx::Error::Tls(_)) => (format!("TLS with {url} failed: {e}"), false),
+        (_, sqlx::Error::Configuration(_)) => (format!("bad database URL {url}: {e}"), false),
+        _ => (format!("{url}: {e}"), false),
+    };
+    StoreError::Backend {
+        backend,
+        message: url.scrub(&message),
+        transient,
+    }
+}
+
+/// The error for a connection attempt that did not finish within the timeout.
+pub(crate) fn connect_timed_out(
+    backend: &'static str,
+    url: &DbUrl,
+    opts: &ServerOptions,
+) -> StoreError {
+    StoreError::Backend {
+        backend,
+        message: format!(
+            "cannot connect to {url}: no answer within {} s; is the server running and reachable?",
+            opts.connect_timeout.as_secs_f64()
+        ),
+        transient: true,
+    }
+}
+
+/// Turns a schema-migration failure into a store error with a way out.
+pub(crate) fn migrate_error(
+    backend: &'static str,
+    url: &DbUrl,
+    e: MigrateError,
+    classify: impl Fn(&sqlx::Error) -> Class,
+    opts: &ServerOptions,
+) -> StoreError {
+    let message = match e {
+        MigrateError::Execute(e) => return store_error(backend, url, classify(&e), &e, opts),
+        MigrateError::ExecuteMigration(e, v) => {
+            let inner = store_error(backend, url, classify(&e), &e, opts);
+            format!("applying schema migration {v} failed: {inner}")
+        }
+        MigrateError::VersionMissing(v) => format!(
+            "{url}: the database schema has migration {v}, which this devlog does not know: \
+             it was written by a newer devlog; upgrade devlog"
+        ),
+        MigrateError::VersionMismatch(v) => format!(
+            "{url}: schema migration {v} in the database differs from this devlog's; the schema \
+             was changed by another build of devlog"
+        ),
+        MigrateError::Dirty(v) => format!(
+            "{url}: schema migration {v} was interrupted and left the schema half changed; \
+             see docs/storage.md (\"Schema migrations\") to repair it"
+        ),
+        other => format!("{url}: cannot bring the schema up to date: {other}"),
+    };
+    StoreError::Backend {
+        backend,
+        message: url.scrub(&message),
+        transient: false,
+    }
+}
+
+/// The words of a search, lowercased: every run of letters and digits. Everything else
+/// (quotes, operators, punctuation) only separates words, so user input is always literal.
+pub(crate) fn search_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// A PostgreSQL `tsquery` in which every word must match as a prefix: `'kube':* & 'manif':*`.
+/// Each word is a quoted lexeme, so nothing in it can act as an operator.
+pub(crate) fn pg_tsquery(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("'{}':*", w.replace('\\', "\\\\").replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
+
+/// Shortest and longest words InnoDB puts in a FULLTEXT index (`innodb_ft_min_token_size`
+/// and `innodb_ft_max_token_size` defaults); other words are matched with REGEXP instead.
+const MYSQL_FT_MIN: usize = 3;
+const MYSQL_FT_MAX: usize = 84;
+
+/// A search split the way MySQL/MariaDB can run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MysqlSearch {
+    /// Boolean-mode query requiring every indexable word as a prefix (`+kube* +manif*`).
+    pub required: Option<String>,
+    /// The same words, none required, for per-column relevance.
+    pub any: Option<String>,
+    /// REGEXP patterns for words FULLTEXT cannot find (too short or too long): each matches
+    /// the word at the start of a word.
+    pub patterns: Vec<String>,
+}
+
+pub(crate) fn mysql_search(words: &[String]) -> MysqlSearch {
+    let (indexed, other): (Vec<&String>, Vec<&String>) = words.iter().partition(|w| {
+        let n = w.chars().count();
+        (MYSQL_FT_MIN..=MYSQL_FT_MAX).contains(&n)
+    });
+    let join = |prefix: &str| {
+        (!indexed.is_empty()).then(|| {
+            indexed
+                .iter()
+                .map(|w| format!("{prefix}{w}*"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    };
+    MysqlSearch {
+        required: join("+"),
+        any: join(""),
+        // Words hold only letters and digits, so they are literal inside a pattern.
+        patterns: other
+            .iter()
+            .map(|w| format!("(^|[^[:alnum:]]){w}"))
+            .collect(),
+    }
+}
+
+/// About a dozen words of the first field that contains a match, with the matching words
+/// in `[` `]` and `…` where text was cut: the same shape as the SQLite backend's FTS5 snippet.
+pub(crate) fn snippet(fields: &[&str], words: &[String]) -> String {
+    const WIDTH: usize = 12;
+    const BEFORE: usize = 3;
+    for field in fields {
+        let tokens: Vec<&str> = field.split_whitespace().collect();
+        if let Some(pos) = tokens.iter().position(|t| token_matches(t, words)) {
+            let start = pos.saturating_sub(BEFORE);
+            let end = (start + WIDTH).min(tokens.len());
+            let mut out = String::new();
+            if start > 0 {
+                out.push('…');
+            }
+            for (i, t) in tokens[start..end].iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(&mark(t, words));
+            }
+            if end < tokens.len() {
+                out.push('…');
+            }
+            return out;
+        }
+    }
+    // A match the database found but these rules do not (MySQL's accent-insensitive
+    // collation, for one): show the beginning of the first non-empty field.
+    let first = fields.iter().find(|f| !f.trim().is_empty()).unwrap_or(&"");
+    let tokens: Vec<&str> = first.split_whitespace().collect();
+    let mut out = tokens[..tokens.len().min(WIDTH)].join(" ");
+    if tokens.len() > WIDTH {
+        out.push('…');
+    }
+    out
+}
+
+/// Runs of letters and digits in `token`, as byte ranges.
+fn runs(token: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in token.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, token.len()));
+    }
+    out
+}
+
+fn run_matches(run: &str, words: &[String]) -> bool {
+    let lower = run.to_lowercase();
+    words.iter().any(|w| lower.starts_with(w.as_str()))
+}
+
+fn token_matches(token: &str, words: &[String]) -> bool {
+    runs(token)
+        .into_iter()
+        .any(|(a, b)| run_matches(&token[a..b], words))
+}
+
+fn mark(token: &str, words: &[String]) -> String {
+    let mut out = String::with_capacity(token.len() + 4);
+    let mut at = 0;
+    for (a, b) in runs(token) {
+        if run_matches(&token[a..b], words) {
+            out.push_str(&token[at..a]);
+            out.push('[');
+            out.push_str(&token[a..b]);
+            out.push(']');
+            at = b;
+        }
+    }
+    out.push_str(&token[at..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Vec<String> {
+        search_words(s)
+    }
+
+    #[test]
+    fn search_words_drop_every_operator() {
+        assert_eq!(
+            w("Kube* \"manif\" -x +y (z) a:b"),
+            ["kube", "manif", "x", "y", "z", "a", "b"]
+        );
+        assert!(w("\" * - ((( ").is_empty());
+        assert_eq!(w("Straße ÉTÉ"), ["straße", "été"]);
+    }
+
+    #[test]
+    fn tsqueries_quote_each_word() {
+        assert_eq!(pg_tsquery(&w("kube manif")), "'kube':* & 'manif':*");
+        // Defensive quoting, should a word ever carry a quote or backslash.
+        assert_eq!(
+            pg_tsquery(&["it's".into(), "a\\b".into()]),
+            "'it''s':* & 'a\\\\b':*"
+        );
+    }
+
+    #[test]
+    fn mysql_searches_route_short_words_to_regexp() {
+        let s = mysql_search(&w("kube ab manifests"));
+        assert_eq!(s.required.as_deref(), Some("+kube* +manifests*"));
+        assert_eq!(s.any.as_deref(), Some("kube* manifests*"));
+        assert_eq!(s.patterns, vec!["(^|[^[:alnum:]])ab".to_string()]);
+        let s = mysql_search(&w("a b"));
+        assert_eq!(s.required, None);
+        assert_eq!(s.patterns.len(), 2);
+    }
+
+    #[test]
+    fn snippets_mark_matches_and_cut_long_text() {
+        let text = "one two three four five six seven eight nine Kubernetes-based ten eleven twelve thirteen fourteen fifteen";
+        let s = snippet(&["Title", "", text], &w("kube"));
+        assert_eq!(
+            s,
+            "…seven eight nine [Kubernetes]-based ten eleven twelve thirteen fourteen fifteen"
+        );
+        assert_eq!(
+            snippet(&["Fix \"login\" now"], &w("log")),
+            "Fix \"[login]\" now"
+        );
+        assert_eq!(snippet(&["Café au lait"], &w("cafe")), "Café au lait");
+        assert_eq!(snippet(&["", ""], &w("x")), "");
+    }
+}

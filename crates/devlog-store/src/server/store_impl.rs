@@ -1,0 +1,791 @@
+//! The store on a database server: one implementation for PostgreSQL and MySQL/MariaDB.
+//!
+//! This file is compiled twice, as `postgres::imp` and `mysql::imp` (through `#[path]`), each
+//! time against its parent module's dialect: `Db`, `Conn`, `BACKEND`, `migrator()`,
+//! `connect_options()`, `connect()`, `pool_options()`, `classify()`, `TITLE_ORDER`,
+//! `push_tag_filter()`, `push_search_match()` and `push_search_score()`. Everything else — the
+//! tables, the locking, the change feed, the queries — is the same SQL on both servers, so
+//! both backends keep exactly the SQLite backend's semantics (the conformance suite checks).
+//!
+//! Concurrency (Architecture Invariant: no lost update, no skipped event):
+//! - Every write is one transaction (READ COMMITTED on both servers).
+//! - `update`/`delete` lock the entry's row (`SELECT ... FOR UPDATE`) before reading it, so
+//!   concurrent writers of one entry run one after the other, each on the other's result.
+//! - `create` and `put_raw` first lock the `entries` row of `devlog_counters`: handle
+//!   allocation, key uniqueness and the duplicate check then see every committed entry and no
+//!   two of them can pick the same handle.
+//! - The change feed: a reader polls `seq > cursor`. With a plain sequence (BIGSERIAL,
+//!   AUTO_INCREMENT) a transaction can take seq 10, commit after another one took and
+//!   committed seq 11, and a reader that already moved its cursor to 11 would never see 10.
+//!   So `seq` is assigned from the `feed` row of `devlog_counters`, locked (by the UPDATE
+//!   that advances it) until commit: event-writing transactions commit one at a time in seq
+//!   order, and every reader sees the feed grow only at its end. The feed lock is always
+//!   taken last, just before commit, so it is held briefly and lock order is fixed
+//!   (entries counter, then entry rows, then feed): no deadlock among devlog's own writers.
+//!   Should the server still report one (or a serialization failure), the whole transaction
+//!   runs again, up to `RETRIES` times.
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use devlog_core::entry::{Entry, EntrySummary, EntryType};
+use devlog_core::error::{InvalidValue, Result, StoreError};
+use devlog_core::event::{Event, Origin, WriteMeta};
+use devlog_core::id::{EntryId, EntryRef, normalize_title};
+use devlog_core::store::{
+    Created, Filter, ListQuery, Mutation, Page, PutOutcome, SearchHit, SearchQuery, SortKey, Stats,
+    Store, StoreInfo,
+};
+use devlog_core::time::{Clock, SystemClock, Timestamp};
+use sqlx::{Pool, QueryBuilder, Row};
+
+use super::{
+    BACKEND, Conn, Db, TITLE_ORDER, classify, connect, connect_options, migrator, pool_options,
+    push_search_match, push_search_score, push_tag_filter,
+};
+use crate::index::{compute_stats, status_rank};
+use crate::server::{
+    Class, ServerOptions, connect_timed_out, migrate_error, search_words, snippet, store_error,
+};
+use crate::url::DbUrl;
+
+type Row_ = <Db as sqlx::Database>::Row;
+
+/// How often a transaction that hit a deadlock or serialization failure runs again.
+const RETRIES: u32 = 5;
+
+/// Rows appended to the change feed per INSERT statement (well below both servers' limit of
+/// 65,535 bound parameters).
+const EVENT_CHUNK: usize = 1000;
+
+const SUMMARY_COLS: &str = "e.id, e.handle, e.entry_key, e.legacy_id, e.title, e.kind, e.status, \
+                            e.priority, e.assignee, e.tags, e.created_at, e.updated_at, e.closed_at";
+
+const SEARCH_COLS: &str = "e.search_title, e.search_description, e.search_notes, e.search_context";
+
+/// Entries in a database on a server (see the module docs for the locking rules).
+pub struct ServerStore {
+    pool: Pool<Db>,
+    url: DbUrl,
+    opts: ServerOptions,
+}
+
+impl fmt::Debug for ServerStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL shows itself redacted; the pool's connect options would not.
+        f.debug_struct("ServerStore")
+            .field("backend", &BACKEND)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failure inside a transaction: a driver error (maybe worth a retry) or a store error.
+enum TxErr {
+    Db(sqlx::Error),
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for TxErr {
+    fn from(e: sqlx::Error) -> Self {
+        TxErr::Db(e)
+    }
+}
+
+impl From<StoreError> for TxErr {
+    fn from(e: StoreError) -> Self {
+        TxErr::Store(e)
+    }
+}
+
+type TxResult<T> = std::result::Result<T, TxErr>;
+
+/// Whether a failed attempt should run again.
+fn retryable<T>(r: &TxResult<T>, attempt: u32) -> bool {
+    matches!(r, Err(TxErr::Db(e)) if attempt < RETRIES && classify(e) == Class::Retry)
+}
+
+impl ServerStore {
+    /// Connects (within the default 5 s timeout), applies pending schema migrations and keeps
+    /// a connection pool.
+    pub async fn open(url: &DbUrl) -> Result<Self> {
+        Self::open_with(url, ServerOptions::default()).await
+    }
+
+    pub async fn open_with(url: &DbUrl, opts: ServerOptions) -> Result<Self> {
+        let options =
+            connect_options(url).map_err(|e| store_error(BACKEND, url, classify(&e), &e, &opts))?;
+        // One connection first: it reports a refused connection, a failed login or a missing
+        // database at once (a pool would retry until its timeout), and it runs migrations.
+        let mut conn = match tokio::time::timeout(opts.connect_timeout, connect(&options)).await {
+            Err(_) => return Err(connect_timed_out(BACKEND, url, &opts)),
+            Ok(Err(e)) => return Err(store_error(BACKEND, url, classify(&e), &e, &opts)),
+            Ok(Ok(c)) => c,
+        };
+        // `run_direct` is what `run` calls; called directly because `run(&mut conn)` makes
+        // this future fail the `Send` check ("implementation of `Acquire` is not general
+        // enough", a known sqlx limitation that sqlx's own comment on `run_direct` names).
+        migrator()
+            .run_direct(None, &mut conn, false)
+            .await
+            .map_err(|e| migrate_error(BACKEND, url, e, classify, &opts))?;
+        // Closing politely is a courtesy; the migrations are committed either way.
+        let _ = sqlx::Connection::close(conn).await;
+        let pool = pool_options(&opts).connect_lazy_with(options);
+        Ok(Self {
+            pool,
+            url: url.clone(),
+            opts,
+        })
+    }
+
+    /// The pool, for tests and tools that inspect the tables.
+    pub fn pool(&self) -> &Pool<Db> {
+        &self.pool
+    }
+
+    /// The (redacted when shown) URL this store talks to.
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    fn err(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+        move |e| store_error(BACKEND, &self.url, classify(&e), &e, &self.opts)
+    }
+
+    fn fail(&self, e: TxErr) -> StoreError {
+        match e {
+            TxErr::Db(e) => (self.err())(e),
+            TxErr::Store(e) => e,
+        }
+    }
+
+    fn corrupt(&self, what: &str, e: impl fmt::Display) -> StoreError {
+        StoreError::Corrupt {
+            path: format!("{BACKEND} database {}", self.url),
+            message: format!("{what}: {e}"),
+            hint: "restore the database from a backup or re-import the entries".into(),
+        }
+    }
+
+    fn decode_doc(&self, doc: &str) -> Result<Entry> {
+        serde_json::from_str(doc).map_err(|e| self.corrupt("a stored entry does not parse", e))
+    }
+
+    async fn begin(&self) -> TxResult<sqlx::Transaction<'static, Db>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    // ---- pieces of write transactions ---------------------------------------------------
+
+    /// Locks a row of `devlog_counters` until the transaction ends.
+    async fn lock_counter(conn: &mut Conn, name: &str) -> TxResult<i64> {
+        let mut qb = QueryBuilder::<Db>::new("SELECT value FROM devlog_counters WHERE name = ");
+        qb.push_bind(name).push(" FOR UPDATE");
+        Ok(qb.build_query_scalar::<i64>().fetch_one(&mut *conn).await?)
+    }
+
+    async fn doc_in(&self, conn: &mut Conn, id: EntryId, lock: bool) -> TxResult<Option<Entry>> {
+        let mut qb = QueryBuilder::<Db>::new("SELECT doc FROM devlog_entries WHERE id = ");
+        qb.push_bind(id.to_string());
+        if lock {
+            qb.push(" FOR UPDATE");
+        }
+        let doc: Option<String> = qb.build_query_scalar().fetch_optional(&mut *conn).await?;
+        Ok(doc.map(|d| self.decode_doc(&d)).transpose()?)
+    }
+
+    async fn next_handle(conn: &mut Conn) -> TxResult<u64> {
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(handle) FROM devlog_entries")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(max.unwrap_or(0).max(0) as u64 + 1)
+    }
+
+    async fn handle_taken(conn: &mut Conn, handle: u64, id: EntryId) -> TxResult<bool> {
+        let mut qb = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM devlog_entries WHERE handle = ");
+        qb.push_bind(handle as i64)
+            .push(" AND id <> ")
+            .push_bind(id.to_string());
+        let n: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
+        Ok(n > 0)
+    }
+
+    /// `key`, or `key-2`, `key-3`, ... whichever no other entry uses.
+    async fn unique_key(conn: &mut Conn, key: &str, id: EntryId) -> TxResult<String> {
+        let mut candidate = key.to_string();
+        for n in 2.. {
+            let mut qb =
+                QueryBuilder::<Db>::new("SELECT COUNT(*) FROM devlog_entries WHERE entry_key = ");
+            qb.push_bind(candidate.as_str())
+                .push(" AND id <> ")
+                .push_bind(id.to_string());
+            let taken: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
+            if taken == 0 {
+                break;
+            }
+            candidate = format!("{key}-{n}");
+        }
+        Ok(candidate)
+    }
+
+    async fn open_duplicate(
+        &self,
+        conn: &mut Conn,
+        title: &str,
+        kind: EntryType,
+    ) -> TxResult<Option<Entry>> {
+        let mut qb = QueryBuilder::<Db>::new("SELECT doc FROM devlog_entries WHERE title_norm = ");
+        qb.push_bind(normalize_title(title))
+            .push(" AND kind = ")
+            .push_bind(kind.as_str())
+            .push(" AND status NOT IN ('done', 'closed') ORDER BY handle LIMIT 1");
+        let doc: Option<String> = qb.build_query_scalar().fetch_optional(&mut *conn).await?;
+        Ok(doc.map(|d| self.decode_doc(&d)).transpose()?)
+    }
+
+    /// Writes the row of `e`: an UPDATE when it `exists`, else an INSERT.
+    async fn write_row(conn: &mut Conn, e: &Entry, exists: bool) -> TxResult<()> {
+        let doc = serde_json::to_string(e).expect("an Entry always serializes");
+        let tags = serde_json::to_string(&e.tags).expect("strings serialize");
+        let text = e.search_text();
+        let id = e.id.to_string();
+        let mut qb = QueryBuilder::<Db>::new(if exists {
+            "UPDATE devlog_entries SET "
+        } else {
+            "INSERT INTO devlog_entries (id_hex, handle, entry_key, legacy_id, title, title_norm, \
+             kind, status, status_rank, priority, priority_rank, assignee, tags, created_at, \
+             updated_at, closed_at, search_title, search_description, search_notes, \
+             search_context, doc, id) VALUES ("
+        });
+        {
+            // The same column order for both statements; `col = ` only when updating.
+            let col = |qb: &mut QueryBuilder<Db>, name: &str, first: bool| {
+                if !first {
+                    qb.push(", ");
+                }
+                if exists {
+                    qb.push(name).push(" = ");
+                }
+            };
+            col(&mut qb, "id_hex", true);
+            qb.push_bind(e.id.simple());
+            col(&mut qb, "handle", false);
+            qb.push_bind(e.handle as i64);
+            col(&mut qb, "entry_key", false);
+            qb.push_bind(e.key.as_str());
+            col(&mut qb, "legacy_id", false);
+            qb.push_bind(e.legacy_id.map(|v| v as i64));
+            col(&mut qb, "title", false);
+            qb.push_bind(e.title.as_str());
+            col(&mut qb, "title_norm", false);
+            qb.push_bind(normalize_title(&e.title));
+            col(&mut qb, "kind", false);
+            qb.push_bind(e.kind.as_str());
+            col(&mut qb, "status", false);
+            qb.push_bind(e.status.as_str());
+            col(&mut qb, "status_rank", false);
+            qb.push_bind(status_rank(e.status));
+            col(&mut qb, "priority", false);
+            qb.push_bind(e.priority.as_str());
+            col(&mut qb, "priority_rank", false);
+            qb.push_bind(e.priority.rank() as i64);
+            col(&mut qb, "assignee", false);
+            qb.push_bind(e.assignee.as_deref());
+            col(&mut qb, "tags", false);
+            qb.push_bind(tags);
+            col(&mut qb, "created_at", false);
+            qb.push_bind(e.created_at.millis());
+            col(&mut qb, "updated_at", false);
+            qb.push_bind(e.updated_at.millis());
+            col(&mut qb, "closed_at", false);
+            qb.push_bind(e.closed_at.map(|t| t.millis()));
+            col(&mut qb, "search_title", false);
+            qb.push_bind(text.title);
+            col(&mut qb, "search_description", false);
+            qb.push_bind(text.description);
+            col(&mut qb, "search_notes", false);
+            qb.push_bind(text.notes);
+            col(&mut qb, "search_context", false);
+            qb.push_bind(text.context);
+            col(&mut qb, "doc", false);
+            qb.push_bind(doc);
+        }
+        if exists {
+            qb.push(" WHERE id = ").push_bind(id);
+        } else {
+            qb.push(", ").push_bind(id).push(")");
+        }
+        qb.build().execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Appends events to the change feed with the next sequence numbers; the feed row stays
+    /// locked until the transaction ends (see the module docs for why).
+    async fn insert_events(conn: &mut Conn, events: &[Event]) -> TxResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut qb = QueryBuilder::<Db>::new("UPDATE devlog_counters SET value = value + ");
+        qb.push_bind(events.len() as i64)
+            .push(" WHERE name = 'feed'");
+        qb.build().execute(&mut *conn).await?;
+        let end: i64 = sqlx::query_scalar("SELECT value FROM devlog_counters WHERE name = 'feed'")
+            .fetch_one(&mut *conn)
+            .await?;
+        let mut seq = end - events.len() as i64;
+        for chunk in events.chunks(EVENT_CHUNK) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO devlog_events (seq, entry_id, at, kind, payload) ",
+            );
+            qb.push_values(chunk, |mut b, ev| {
+                seq += 1;
+                let payload = serde_json::to_string(ev).expect("events serialize");
+                b.push_bind(seq)
+                    .push_bind(ev.entry_id.to_string())
+                    .push_bind(ev.at.millis())
+                    .push_bind(ev.kind.name())
+                    .push_bind(payload);
+            });
+            qb.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> Timestamp {
+        SystemClock.now()
+    }
+
+    // ---- one attempt of each write --------------------------------------------------------
+
+    async fn create_once(
+        &self,
+        mut entry: Entry,
+        dedupe: bool,
+        meta: &WriteMeta,
+    ) -> TxResult<Created> {
+        let mut tx = self.begin().await?;
+        Self::lock_counter(&mut tx, "entries").await?;
+        if dedupe
+            && let Some(existing) = self
+                .open_duplicate(&mut tx, &entry.title, entry.kind)
+                .await?
+        {
+            return Ok(Created::Existing(existing));
+        }
+        entry.handle = Self::next_handle(&mut tx).await?;
+        entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
+        Self::write_row(&mut tx, &entry, false).await?;
+        let events = Event::for_change(None, Some(&entry), self.now(), meta);
+        Self::insert_events(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(Created::New(entry))
+    }
+
+    async fn update_once(
+        &self,
+        id: EntryId,
+        meta: &WriteMeta,
+        f: &mut Mutation<'_>,
+    ) -> TxResult<Entry> {
+        let mut tx = self.begin().await?;
+        let old = self
+            .doc_in(&mut tx, id, true)
+            .await?
+            .ok_or_else(|| StoreError::not_found(id.to_string()))?;
+        let mut new = old.clone();
+        f(&mut new)?;
+        if new == old {
+            return Ok(old);
+        }
+        // Identity is not editable through update.
+        new.id = old.id;
+        new.handle = old.handle;
+        Self::write_row(&mut tx, &new, true).await?;
+        let events = Event::for_change(Some(&old), Some(&new), self.now(), meta);
+        Self::insert_events(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn delete_once(&self, id: EntryId, meta: &WriteMeta) -> TxResult<()> {
+        let mut tx = self.begin().await?;
+        let old = self
+            .doc_in(&mut tx, id, true)
+            .await?
+            .ok_or_else(|| StoreError::not_found(id.to_string()))?;
+        let mut qb = QueryBuilder::<Db>::new("DELETE FROM devlog_entries WHERE id = ");
+        qb.push_bind(id.to_string());
+        qb.build().execute(&mut *tx).await?;
+        let events = Event::for_change(Some(&old), None, self.now(), meta);
+        Self::insert_events(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_raw_once(&self, mut entry: Entry, meta: &WriteMeta) -> TxResult<PutOutcome> {
+        let mut tx = self.begin().await?;
+        Self::lock_counter(&mut tx, "entries").await?;
+        let old = self.doc_in(&mut tx, entry.id, true).await?;
+        if old.as_ref() == Some(&entry) {
+            return Ok(PutOutcome::Unchanged);
+        }
+        if entry.handle == 0 || Self::handle_taken(&mut tx, entry.handle, entry.id).await? {
+            entry.handle = Self::next_handle(&mut tx).await?;
+        }
+        entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
+        Self::write_row(&mut tx, &entry, old.is_some()).await?;
+        // Migration copies the source's change feed instead of inventing events.
+        if meta.origin != Origin::Migrate {
+            let events = Event::for_change(old.as_ref(), Some(&entry), self.now(), meta);
+            Self::insert_events(&mut tx, &events).await?;
+        }
+        tx.commit().await?;
+        Ok(if old.is_some() {
+            PutOutcome::Replaced
+        } else {
+            PutOutcome::Inserted
+        })
+    }
+
+    async fn append_events_once(&self, events: &[Event]) -> TxResult<()> {
+        let mut tx = self.begin().await?;
+        Self::insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- reads ------------------------------------------------------------------------------
+
+    async fn count_where(&self, f: &Filter) -> Result<u64> {
+        let mut qb = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM devlog_entries e WHERE 1=1");
+        push_filter(&mut qb, f);
+        let n: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(n as u64)
+    }
+
+    fn summaries(&self, rows: &[Row_]) -> Result<Vec<EntrySummary>> {
+        rows.iter()
+            .map(|r| summary_from_row(r).map_err(|e| self.corrupt("bad row", e)))
+            .collect()
+    }
+}
+
+/// Adds `AND ...` conditions for a filter (the same conditions as the SQLite backend).
+fn push_filter(qb: &mut QueryBuilder<Db>, f: &Filter) {
+    fn in_list<T>(qb: &mut QueryBuilder<Db>, col: &str, vals: &[T], s: fn(&T) -> &'static str) {
+        if vals.is_empty() {
+            return;
+        }
+        qb.push(format_args!(" AND e.{col} IN ("));
+        let mut sep = qb.separated(", ");
+        for v in vals {
+            sep.push_bind(s(v));
+        }
+        qb.push(")");
+    }
+    in_list(qb, "status", &f.status, |s| s.as_str());
+    in_list(qb, "kind", &f.kind, |k| k.as_str());
+    in_list(qb, "priority", &f.priority, |p| p.as_str());
+    if let Some(a) = &f.assignee {
+        qb.push(" AND e.assignee = ").push_bind(a.clone());
+    }
+    if let Some(t) = &f.tag {
+        qb.push(" AND ");
+        push_tag_filter(qb, t);
+    }
+    let times = [
+        (" AND e.created_at >= ", f.created_after),
+        (" AND e.created_at < ", f.created_before),
+        (" AND e.updated_at >= ", f.updated_after),
+        (" AND e.updated_at < ", f.updated_before),
+    ];
+    for (sql, t) in times {
+        if let Some(t) = t {
+            qb.push(sql).push_bind(t.millis());
+        }
+    }
+    if f.open_only {
+        qb.push(" AND e.status NOT IN ('done', 'closed')");
+    }
+}
+
+fn summary_from_row(r: &Row_) -> std::result::Result<EntrySummary, String> {
+    let s = |c: &str| r.try_get::<String, _>(c).map_err(|e| format!("{c}: {e}"));
+    let i = |c: &str| {
+        r.try_get::<Option<i64>, _>(c)
+            .map_err(|e| format!("{c}: {e}"))
+    };
+    let ts = |c: &str| -> std::result::Result<Option<Timestamp>, String> {
+        Ok(i(c)?.and_then(Timestamp::from_millis))
+    };
+    let parse = |c: &str, e: InvalidValue| format!("{c}: {e}");
+    Ok(EntrySummary {
+        id: EntryId::from_str(&s("id")?).map_err(|e| format!("id: {e}"))?,
+        handle: i("handle")?.ok_or("handle: missing")? as u64,
+        key: s("entry_key")?,
+        legacy_id: i("legacy_id")?.map(|v| v as u64),
+        title: s("title")?,
+        kind: s("kind")?.parse().map_err(|e| parse("kind", e))?,
+        status: s("status")?.parse().map_err(|e| parse("status", e))?,
+        priority: s("priority")?.parse().map_err(|e| parse("priority", e))?,
+        assignee: r
+            .try_get::<Option<String>, _>("assignee")
+            .map_err(|e| format!("assignee: {e}"))?,
+        tags: serde_json::from_str(&s("tags")?).map_err(|e| format!("tags: {e}"))?,
+        created_at: ts("created_at")?.ok_or("created_at: missing")?,
+        updated_at: ts("updated_at")?.ok_or("updated_at: missing")?,
+        closed_at: ts("closed_at")?,
+    })
+}
+
+#[async_trait]
+impl Store for ServerStore {
+    fn describe(&self) -> StoreInfo {
+        StoreInfo {
+            backend: BACKEND,
+            location: self.url.redacted().to_string(),
+        }
+    }
+
+    async fn create(&self, entry: Entry, dedupe: bool, meta: &WriteMeta) -> Result<Created> {
+        let mut attempt = 0;
+        loop {
+            let r = self.create_once(entry.clone(), dedupe, meta).await;
+            if !retryable(&r, attempt) {
+                return r.map_err(|e| self.fail(e));
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn get(&self, id: EntryId) -> Result<Entry> {
+        let mut qb = QueryBuilder::<Db>::new("SELECT doc FROM devlog_entries WHERE id = ");
+        qb.push_bind(id.to_string());
+        let doc: Option<String> = qb
+            .build_query_scalar()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err())?;
+        match doc {
+            Some(d) => self.decode_doc(&d),
+            None => Err(StoreError::not_found(id.to_string())),
+        }
+    }
+
+    async fn lookup(&self, reference: &EntryRef) -> Result<Vec<EntrySummary>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {SUMMARY_COLS} FROM devlog_entries e WHERE "
+        ));
+        match reference {
+            EntryRef::Number(n) => {
+                let n = i64::try_from(*n).unwrap_or(i64::MAX);
+                qb.push("e.handle = ")
+                    .push_bind(n)
+                    .push(" OR e.legacy_id = ")
+                    .push_bind(n);
+            }
+            EntryRef::Id(id) => {
+                qb.push("e.id = ").push_bind(id.to_string());
+            }
+            EntryRef::Prefix(p) => {
+                // `p` is hex digits only (see EntryRef::parse), so LIKE sees no wildcard in it.
+                qb.push("e.entry_key = ")
+                    .push_bind(p.clone())
+                    .push(" OR e.id_hex LIKE ")
+                    .push_bind(format!("{p}%"));
+            }
+            EntryRef::Key(k) => {
+                qb.push("e.entry_key = ").push_bind(k.clone());
+            }
+        }
+        qb.push(" ORDER BY e.handle LIMIT 20");
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        self.summaries(&rows)
+    }
+
+    async fn update(&self, id: EntryId, meta: &WriteMeta, f: &mut Mutation<'_>) -> Result<Entry> {
+        let mut attempt = 0;
+        loop {
+            let r = self.update_once(id, meta, f).await;
+            if !retryable(&r, attempt) {
+                return r.map_err(|e| self.fail(e));
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn delete(&self, id: EntryId, meta: &WriteMeta) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let r = self.delete_once(id, meta).await;
+            if !retryable(&r, attempt) {
+                return r.map_err(|e| self.fail(e));
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn list(&self, q: &ListQuery) -> Result<Page<EntrySummary>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {SUMMARY_COLS} FROM devlog_entries e WHERE 1=1"
+        ));
+        push_filter(&mut qb, &q.filter);
+        let dir = if q.ascending { "ASC" } else { "DESC" };
+        let order = match q.sort {
+            SortKey::Updated => format!("e.updated_at {dir}"),
+            SortKey::Created => format!("e.created_at {dir}"),
+            SortKey::Priority => format!("e.priority_rank {dir}, e.updated_at {dir}"),
+            SortKey::Status => format!("e.status_rank {dir}, e.updated_at {dir}"),
+            SortKey::Title => format!("{TITLE_ORDER} {dir}"),
+            SortKey::Handle => format!("e.handle {dir}"),
+        };
+        qb.push(format_args!(" ORDER BY {order}, e.handle {dir} LIMIT "))
+            .push_bind(q.limit as i64)
+            .push(" OFFSET ")
+            .push_bind(q.offset as i64);
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        let items = self.summaries(&rows)?;
+        let total = self.count_where(&q.filter).await?;
+        Ok(Page {
+            items,
+            total,
+            offset: q.offset,
+            limit: q.limit,
+        })
+    }
+
+    async fn search(&self, q: &SearchQuery) -> Result<Page<SearchHit>> {
+        let words = search_words(&q.text);
+        if words.is_empty() {
+            return Ok(Page {
+                items: Vec::new(),
+                total: 0,
+                offset: q.offset,
+                limit: q.limit,
+            });
+        }
+        let mut qb = QueryBuilder::<Db>::new(format!("SELECT {SUMMARY_COLS}, {SEARCH_COLS}, "));
+        push_search_score(&mut qb, &words);
+        qb.push(" AS score FROM devlog_entries e WHERE ");
+        push_search_match(&mut qb, &words);
+        push_filter(&mut qb, &q.filter);
+        qb.push(" ORDER BY score DESC, e.handle ASC LIMIT ")
+            .push_bind(q.limit as i64)
+            .push(" OFFSET ")
+            .push_bind(q.offset as i64);
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let score: f64 = row.try_get("score").map_err(self.err())?;
+            let mut fields = Vec::with_capacity(4);
+            for c in [
+                "search_title",
+                "search_description",
+                "search_notes",
+                "search_context",
+            ] {
+                fields.push(row.try_get::<String, _>(c).map_err(self.err())?);
+            }
+            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+            items.push(SearchHit {
+                entry: summary_from_row(row).map_err(|e| self.corrupt("bad row", e))?,
+                score,
+                snippet: snippet(&fields, &words),
+            });
+        }
+        let mut qb = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM devlog_entries e WHERE ");
+        push_search_match(&mut qb, &words);
+        push_filter(&mut qb, &q.filter);
+        let total: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(Page {
+            items,
+            total: total as u64,
+            offset: q.offset,
+            limit: q.limit,
+        })
+    }
+
+    async fn stats(&self, filter: &Filter) -> Result<Stats> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {SUMMARY_COLS} FROM devlog_entries e WHERE 1=1"
+        ));
+        push_filter(&mut qb, filter);
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        Ok(compute_stats(&self.summaries(&rows)?))
+    }
+
+    async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        let mut qb = QueryBuilder::<Db>::new("SELECT seq, payload FROM devlog_events WHERE seq > ");
+        qb.push_bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .push(" ORDER BY seq LIMIT ")
+            .push_bind(limit as i64);
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let seq: i64 = r.try_get("seq").map_err(self.err())?;
+            let payload: String = r.try_get("payload").map_err(self.err())?;
+            let mut ev: Event =
+                serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
+                    path: format!("{BACKEND} change feed at {}", self.url),
+                    message: format!("event {seq} does not parse: {e}"),
+                    hint: "this version cannot read it; upgrade devlog".into(),
+                })?;
+            ev.seq = seq as u64;
+            out.push(ev);
+        }
+        Ok(out)
+    }
+
+    async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
+        let mut attempt = 0;
+        loop {
+            let r = self.put_raw_once(entry.clone(), meta).await;
+            if !retryable(&r, attempt) {
+                return r.map_err(|e| self.fail(e));
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn append_events(&self, events: &[Event]) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let r = self.append_events_once(events).await;
+            if !retryable(&r, attempt) {
+                return r.map_err(|e| self.fail(e));
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devlog_entries")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(n as u64)
+    }
+
+    async fn all(&self) -> Result<Vec<Entry>> {
+        let docs: Vec<String> =
+            sqlx::query_scalar("SELECT doc FROM devlog_entries ORDER BY handle, id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err())?;
+        docs.iter().map(|d| self.decode_doc(d)).collect()
+    }
+
+    async fn warnings(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,36 @@
+//! The PostgreSQL and MySQL/MariaDB backends against real servers: the Store conformance
+//! suite, schema upgrades, concurrency, failures and migration between all four backends.
+//!
+//! Server URLs come from `DEVLOG_TEST_POSTGRES_URL` and `DEVLOG_TEST_MYSQL_URL` (`.ci/run`
+//! sets both); without them the server tests print why and pass. Every test works in its own
+//! database, created at its start and dropped at its end.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+#[path = "server_backends/concurrency.rs"]
+mod concurrency;
+#[path = "server_backends/failures.rs"]
+mod failures;
+#[path = "server_backends/migration.rs"]
+mod migration;
+#[path = "server_backends/support.rs"]
+mod support;
+#[path = "server_backends/upgrade.rs"]
+mod upgrade;
+
+mod postgres_conformance {
+    use crate::support::{Kind, TestDb, url_in};
+
+    devlog_testkit::store_conformance!(
+        fixture = |case| TestDb::create(Kind::Postgres, case),
+        opener = |dir| Box::pin(async move { Kind::Postgres.open(&url_in(&dir)).await }),
+    );
+}
+
+mod mysql_conformance {
+    use crate::support::{Kind, TestDb, url_in};
+
+    devlog_testkit::store_conformance!(
+        fixture = |case| TestDb::create(Kind::Mysql, case),
+        opener = |dir| Box::pin(async move { Kind::Mysql.open(&url_in(&dir)).await }),
+    );
+}
