@@ -28,6 +28,78 @@ pub struct Storage {
     /// Database file for `sqlite`, relative to the project root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// Database URL for `postgres` and `mysql`, as written (usually `${DATABASE_URL}`);
+    /// `${VAR}` is expanded when the store is opened. Shown with its password redacted.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_redacted_url"
+    )]
+    pub url: Option<String>,
+}
+
+fn serialize_redacted_url<S: serde::Serializer>(
+    url: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(u) => s.serialize_str(&devlog_store::redact_url(u)),
+        None => s.serialize_none(),
+    }
+}
+
+impl Storage {
+    /// `url` with every `${VAR}` replaced by the variable's value from `env`; an unset or
+    /// empty variable is an error that names it.
+    pub fn expanded_url(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<String>, String> {
+        self.url
+            .as_deref()
+            .map(|u| expand_vars(u, env).map_err(|e| format!("storage.url: {e}")))
+            .transpose()
+    }
+}
+
+/// Replaces `${NAME}` with the value of variable `NAME`; `$$` is a literal `$`. Other `$`
+/// signs are kept (passwords may contain them).
+pub fn expand_vars(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let Some(end) = body.find('}') else {
+                return Err(format!("`${{` without a closing `}}` in {text:?}"));
+            };
+            let name = &body[..end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "`${{{name}}}` is not a variable reference: use ${{NAME}} with letters, digits and _"
+                ));
+            }
+            match env(name).filter(|v| !v.is_empty()) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    return Err(format!(
+                        "environment variable {name} is not set (it is referenced as ${{{name}}}); \
+                         export it, e.g. {name}=postgres://user:password@localhost/devlog"
+                    ));
+                }
+            }
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn default_kind() -> String {
@@ -39,6 +111,7 @@ impl Default for Storage {
         Self {
             kind: default_kind(),
             path: None,
+            url: None,
         }
     }
 }
@@ -119,6 +192,12 @@ impl Config {
             .or_else(|| v.pointer("/storage/path"))
             .and_then(|p| p.as_str())
             .map(PathBuf::from);
+        // The original devlog's PostgreSQL/MySQL settings carried a connection string.
+        let url = v
+            .pointer("/storage/connectionString")
+            .or_else(|| v.pointer("/storage/url"))
+            .and_then(|p| p.as_str())
+            .map(str::to_string);
         let integrations = match v.get("integrations") {
             Some(i) => toml::Table::try_from(i).map_err(|e| ConfigError {
                 file: source.clone(),
@@ -128,7 +207,7 @@ impl Config {
         };
         let cfg = Self {
             source,
-            storage: Storage { kind, path },
+            storage: Storage { kind, path, url },
             integrations,
         };
         cfg.validate()?;
@@ -228,6 +307,54 @@ mod tests {
             err.contains("mongo") && err.contains("json, sqlite"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn server_urls_expand_variables_and_name_the_missing_one() {
+        let cfg = Config::from_toml(
+            "[storage]\ntype = \"postgres\"\nurl = \"${DATABASE_URL}\"\n",
+            None,
+        )
+        .unwrap();
+        let env = |k: &str| (k == "DATABASE_URL").then(|| "postgres://u:pw@h/db".to_string());
+        assert_eq!(
+            cfg.storage.expanded_url(env).unwrap().as_deref(),
+            Some("postgres://u:pw@h/db")
+        );
+        let err = cfg.storage.expanded_url(|_| None).unwrap_err();
+        assert!(
+            err.contains("storage.url") && err.contains("DATABASE_URL is not set"),
+            "{err}"
+        );
+        let env = |k: &str| match k {
+            "PGUSER" => Some("ann".to_string()),
+            "PGPASS" => Some("p$ss".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            expand_vars("postgres://${PGUSER}:${PGPASS}@db/x?a=$$b&c=$d", env).unwrap(),
+            "postgres://ann:p$ss@db/x?a=$b&c=$d"
+        );
+        assert!(expand_vars("${oops", env).is_err());
+        assert!(expand_vars("${bad-name}", env).is_err());
+    }
+
+    #[test]
+    fn shown_configs_never_contain_the_database_password() {
+        let cfg = Config::from_toml(
+            "[storage]\ntype = \"mysql\"\nurl = \"mysql://root:hunter22@db/devlog\"\n",
+            None,
+        )
+        .unwrap();
+        let shown = cfg.redacted().to_string();
+        assert!(!shown.contains("hunter22"), "{shown}");
+        assert!(shown.contains("mysql://root:***@db/devlog"), "{shown}");
+        let legacy = Config::from_legacy_json(
+            r#"{"storage":{"type":"postgres","connectionString":"postgres://a:b@c/d"}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(legacy.storage.url.as_deref(), Some("postgres://a:b@c/d"));
     }
 
     #[test]

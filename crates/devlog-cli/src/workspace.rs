@@ -80,12 +80,14 @@ impl Workspace {
             None => (config.storage.kind.clone(), config.storage.path.clone()),
         };
         let location = location.map(|p| if p.is_absolute() { p } else { root.join(p) });
-        let spec = StoreSpec::from_name(&name, &devlog_dir, location.as_deref()).map_err(|e| {
-            CliError::Config(ConfigError {
-                file: config.source.clone(),
-                message: e.to_string(),
-            })
-        })?;
+        let url = server_url(&name, backend_override.is_some(), &config)?;
+        let spec = StoreSpec::resolve(&name, &devlog_dir, location.as_deref(), url.as_deref())
+            .map_err(|e| {
+                CliError::Config(ConfigError {
+                    file: config.source.clone(),
+                    message: e.to_string(),
+                })
+            })?;
         Ok(Self {
             root,
             devlog_dir,
@@ -97,4 +99,34 @@ impl Workspace {
     pub async fn open(&self) -> Result<Arc<dyn Store>, CliError> {
         Ok(devlog_store::open(&self.spec).await?)
     }
+}
+
+/// The database URL for a server backend (`None` for the file backends): `storage.url` from
+/// the configuration (with `${VAR}` expanded) or the `DATABASE_URL` environment variable,
+/// like the original devlog. When the backend itself comes from the environment
+/// (`DEVLOG_STORAGE_TYPE`), `DATABASE_URL` wins over the file.
+fn server_url(backend: &str, from_env: bool, config: &Config) -> Result<Option<String>, CliError> {
+    let server = matches!(
+        backend.trim().to_ascii_lowercase().as_str(),
+        "postgres" | "postgresql" | "mysql" | "mariadb"
+    );
+    if !server {
+        return Ok(None);
+    }
+    let env_url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty());
+    if from_env && env_url.is_some() {
+        return Ok(env_url);
+    }
+    let configured = config
+        .storage
+        .expanded_url(|name| std::env::var(name).ok())
+        .map_err(|message| {
+            CliError::Config(ConfigError {
+                file: config.source.clone(),
+                message,
+            })
+        })?;
+    Ok(configured.or(env_url))
 }

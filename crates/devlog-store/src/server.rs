@@ -57,20 +57,27 @@ pub(crate) fn store_error(
     e: &sqlx::Error,
     opts: &ServerOptions,
 ) -> StoreError {
+    // The server's own words, without sqlx's "error returned from database" wrapping.
+    let detail = match e.as_database_error() {
+        Some(d) => d.message().to_string(),
+        None => e.to_string(),
+    };
     let (message, transient) = match (class, e) {
         (Class::Auth, _) => (
-            format!("cannot log in to {url}: {e}; check the user name and password in the URL"),
+            format!(
+                "cannot log in to {url}: {detail}; check the user name and password in the URL"
+            ),
             false,
         ),
         (Class::NoDatabase, _) => (
             format!(
-                "{url}: the database does not exist ({e}); create it first (CREATE DATABASE {})",
+                "{url}: the database does not exist ({detail}); create it first (CREATE DATABASE {})",
                 url.database().unwrap_or("<name>")
             ),
             false,
         ),
-        (Class::Retry, _) => (format!("{url}: {e}"), true),
-        (Class::Gone, _) => (format!("lost the connection to {url}: {e}"), true),
+        (Class::Retry, _) => (format!("{url}: {detail}"), true),
+        (Class::Gone, _) => (format!("lost the connection to {url}: {detail}"), true),
         (_, sqlx::Error::Io(io)) => (format!("connection to {url} failed: {io}"), true),
         (_, sqlx::Error::PoolTimedOut) => (
             format!(
@@ -80,12 +87,12 @@ pub(crate) fn store_error(
             true,
         ),
         (_, sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed) => {
-            (format!("connection to {url} closed: {e}"), true)
+            (format!("connection to {url} closed: {detail}"), true)
         }
-        (_, sqlx::Error::Protocol(_)) => (format!("connection to {url} broke: {e}"), true),
-        (_, sqlx::Error::Tls(_)) => (format!("TLS with {url} failed: {e}"), false),
-        (_, sqlx::Error::Configuration(_)) => (format!("bad database URL {url}: {e}"), false),
-        _ => (format!("{url}: {e}"), false),
+        (_, sqlx::Error::Protocol(_)) => (format!("connection to {url} broke: {detail}"), true),
+        (_, sqlx::Error::Tls(_)) => (format!("TLS with {url} failed: {detail}"), false),
+        (_, sqlx::Error::Configuration(_)) => (format!("bad database URL {url}: {detail}"), false),
+        _ => (format!("{url}: {detail}"), false),
     };
     StoreError::Backend {
         backend,

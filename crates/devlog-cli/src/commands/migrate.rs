@@ -14,13 +14,17 @@ use crate::progress::Bar;
 /// Copy all entries and the change feed to another backend, then verify counts and content
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// Target backend: json or sqlite
+    /// Target backend: json, sqlite, postgres or mysql (also for MariaDB)
     #[arg(long)]
     pub to: String,
     /// Where the target lives (a .devlog folder for json, a database file for sqlite);
     /// defaults to the backend's usual place in this workspace
     #[arg(long)]
     pub path: Option<PathBuf>,
+    /// Database URL of a postgres or mysql target; defaults to DATABASE_URL. `${VAR}` is
+    /// expanded, so '--url ${TARGET_URL}' (quoted) keeps the password out of the process list
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// Merge into a target that already holds other entries
     #[arg(long)]
     pub force: bool,
@@ -29,7 +33,25 @@ pub struct MigrateArgs {
 pub async fn run(ctx: &Ctx, a: MigrateArgs) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
     let source = ws.open().await?;
-    let target_spec = StoreSpec::from_name(&a.to, &ws.devlog_dir, a.path.as_deref())?;
+    let url = match &a.url {
+        Some(u) => Some(
+            crate::config::expand_vars(u, |name| std::env::var(name).ok())
+                .map_err(|e| CliError::Usage(format!("--url: {e}")))?,
+        ),
+        None => std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty()),
+    };
+    let target_spec = StoreSpec::resolve(&a.to, &ws.devlog_dir, a.path.as_deref(), url.as_deref())
+        .map_err(|e| match e {
+            devlog_core::StoreError::Invalid { field, message } if field == "storage.url" => {
+                CliError::Usage(format!(
+                    "{}; for migrate, pass --url or set DATABASE_URL",
+                    message
+                ))
+            }
+            other => CliError::Store(other),
+        })?;
     if target_spec == ws.spec {
         return Err(CliError::Usage(format!(
             "this workspace already uses {} at {}; name another backend or --path",
@@ -45,7 +67,7 @@ pub async fn run(ctx: &Ctx, a: MigrateArgs) -> Result<(), CliError> {
         ctx.out.json(&outcome)?;
     } else {
         let mut s = format!(
-            "Migrated {} entries ({} copied, {} already there) and {} events\nfrom {}\nto   {}\nverified: {} of {} entries identical; target holds {}\n",
+            "Migrated {} entries ({} copied, {} already there) and {} events\nfrom {}\nto   {}\nverified: {} of {} entries identical; target holds {}; change feed {} of {} events\n",
             outcome.entries,
             outcome.copied,
             outcome.unchanged,
@@ -54,7 +76,9 @@ pub async fn run(ctx: &Ctx, a: MigrateArgs) -> Result<(), CliError> {
             outcome.to,
             outcome.verified,
             outcome.entries,
-            outcome.target_count
+            outcome.target_count,
+            outcome.target_events,
+            outcome.source_events
         );
         for w in &outcome.warnings {
             s.push_str(&format!("warning: {w}\n"));
@@ -65,7 +89,11 @@ pub async fn run(ctx: &Ctx, a: MigrateArgs) -> Result<(), CliError> {
                 ws.root.join(crate::config::TOML_FILE).display(),
                 target_spec.name()
             ));
-            if a.path.is_some() {
+            if let Some(url) = target_spec.url() {
+                s.push_str(&format!(
+                    "url = \"${{DATABASE_URL}}\"\nand set DATABASE_URL to {url}\n"
+                ));
+            } else if a.path.is_some() {
                 s.push_str(&format!(
                     "path = {:?}\n",
                     target_spec.location().display().to_string()
