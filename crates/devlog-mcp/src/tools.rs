@@ -945,25 +945,17 @@ impl DevlogMcp {
             .filter(|s| self.options().integrations.iter().any(|c| c == s))
             .collect();
         let f = if configured.is_empty() {
-            let tables = systems
+            let tables: Vec<String> = systems
                 .iter()
                 .map(|s| format!("[integrations.{s}]"))
-                .collect::<Vec<_>>()
-                .join(", ");
+                .collect();
+            let names: Vec<&str> = systems.iter().map(|s| system_name(s)).collect();
             Failure {
                 kind: "not-configured",
                 message: format!(
                     "not configured: add {} to devlog.toml at the project root to sync with {}",
-                    if systems.len() == 1 {
-                        tables
-                    } else {
-                        format!("one of {tables}")
-                    },
-                    systems
-                        .iter()
-                        .map(|s| system_name(s))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    or_list(&tables),
+                    or_list(&names)
                 ),
                 hint: Some(
                     "devlog works fully offline without integrations; nothing was changed"
@@ -988,6 +980,22 @@ impl DevlogMcp {
             }
         };
         Err(f)
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list<T: AsRef<str>>(items: &[T]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => format!(
+            "{} or {}",
+            init.iter()
+                .map(AsRef::as_ref)
+                .collect::<Vec<_>>()
+                .join(", "),
+            last.as_ref()
+        ),
     }
 }
 
