@@ -1,5 +1,5 @@
-//! The `mysql` backend: entries in a MySQL (8.0.17 or newer) or MariaDB (10.6 or newer; tested
-//! on 10.11) database. `mariadb://` URLs are accepted and read as `mysql://`.
+//! The `mysql` backend: entries in a MariaDB (tested on 10.11) or MySQL 8 database.
+//! `mariadb://` URLs are accepted and read as `mysql://`.
 //!
 //! The store is the shared server implementation (`server/store_impl.rs`); this module is its
 //! MySQL dialect: connection options (READ COMMITTED, like PostgreSQL, so a statement after a

@@ -1,4 +1,5 @@
-//! The `postgres` backend: entries in a PostgreSQL database (10 or newer; tested on 15).
+//! The `postgres` backend: entries in a PostgreSQL database (12 or newer, for stored generated
+//! columns; tested on 15).
 //!
 //! The store is the shared server implementation (`server/store_impl.rs`); this module is its
 //! PostgreSQL dialect: connection options, error classes, and full-text search through a

@@ -1,0 +1,384 @@
+//! Benchmark of the server backends (PostgreSQL, MySQL/MariaDB) at 10,000 and 100,000
+//! entries: list, filtered list, search, get and create, median and p95 per operation.
+//!
+//! ```text
+//! DEVLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
+//! DEVLOG_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test \
+//! cargo run --release -p devlog-store --example server_bench -- [--sizes 10000,100000] [--iters 100] [--reuse]
+//! ```
+//!
+//! Each size gets its own database (`devlog_bench_<backend>_<size>`) on the server of the URL,
+//! seeded through `put_raw` in concurrent batches; `--reuse` keeps a database that already
+//! holds the right number of entries instead of seeding again. Databases are left in place
+//! for reruns; drop them by hand when done.
+#![allow(clippy::unwrap_used)] // a benchmark: a panic is the report
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use devlog_core::entry::{EntryType, NoteCategory, Priority, Status};
+use devlog_core::event::{Origin, WriteMeta};
+use devlog_core::ops::{Devlog, NewEntry};
+use devlog_core::store::{Filter, ListQuery, SearchQuery, SortKey, Store};
+use devlog_core::{Entry, EntryId};
+use devlog_store::{DbUrl, MysqlStore, PostgresStore};
+use devlog_testkit::EntryBuilder;
+use sqlx::{AssertSqlSafe, Connection, Executor};
+
+const WORDS: &[&str] = &[
+    "login",
+    "timeout",
+    "cache",
+    "kubernetes",
+    "deploy",
+    "pipeline",
+    "session",
+    "token",
+    "refresh",
+    "database",
+    "index",
+    "migration",
+    "schema",
+    "search",
+    "ranking",
+    "webhook",
+    "github",
+    "jira",
+    "azure",
+    "sync",
+    "queue",
+    "retry",
+    "backoff",
+    "latency",
+    "memory",
+    "parser",
+    "config",
+    "render",
+    "dashboard",
+    "export",
+    "import",
+    "report",
+    "audit",
+    "plugin",
+    "sandbox",
+    "workflow",
+    "trigger",
+    "branch",
+    "commit",
+    "release",
+];
+
+/// A small deterministic generator (xorshift), so every run seeds the same data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[(self.next() % xs.len() as u64) as usize]
+    }
+    fn words(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| *self.pick(WORDS))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn entry(i: u64, rng: &mut Rng) -> Entry {
+    let title = format!(
+        "{} {} {i}",
+        rng.words(3),
+        rng.pick(&["fix", "add", "improve"])
+    );
+    let minutes = i as i64;
+    let mut b = EntryBuilder::new(&title)
+        .handle(i + 1)
+        .kind(*rng.pick(EntryType::ALL))
+        .priority(*rng.pick(Priority::ALL))
+        .description(&rng.words(25))
+        .times(minutes, minutes + (rng.next() % 10_000) as i64)
+        .status(*rng.pick(Status::ALL))
+        .note(NoteCategory::Progress, &rng.words(15))
+        .tag(*rng.pick(&["ui", "backend", "infra", "docs"]));
+    if i % 3 == 0 {
+        b = b.assignee(*rng.pick(&["ana", "bo", "chen", "dara"]));
+    }
+    b.build()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Postgres,
+    Mysql,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Postgres => "postgres",
+            Kind::Mysql => "mysql",
+        }
+    }
+    fn env(self) -> &'static str {
+        match self {
+            Kind::Postgres => "DEVLOG_TEST_POSTGRES_URL",
+            Kind::Mysql => "DEVLOG_TEST_MYSQL_URL",
+        }
+    }
+}
+
+async fn admin(kind: Kind, admin: &DbUrl, sql: String) {
+    match kind {
+        Kind::Postgres => {
+            let mut c = sqlx::PgConnection::connect(admin.expose()).await.unwrap();
+            c.execute(AssertSqlSafe(sql)).await.unwrap();
+        }
+        Kind::Mysql => {
+            let mut c = sqlx::MySqlConnection::connect(admin.expose())
+                .await
+                .unwrap();
+            c.execute(AssertSqlSafe(sql)).await.unwrap();
+        }
+    }
+}
+
+async fn open(kind: Kind, url: &DbUrl) -> Arc<dyn Store> {
+    match kind {
+        Kind::Postgres => Arc::new(PostgresStore::open(url).await.unwrap()),
+        Kind::Mysql => Arc::new(MysqlStore::open(url).await.unwrap()),
+    }
+}
+
+/// The database for `size` entries, seeded unless `reuse` finds it complete.
+async fn prepare(kind: Kind, server: &DbUrl, size: u64, reuse: bool) -> Arc<dyn Store> {
+    let name = format!("devlog_bench_{}_{size}", kind.name());
+    let url = server.with_database(&name);
+    if reuse {
+        let ok = match kind {
+            Kind::Postgres => PostgresStore::open(&url).await.is_ok(),
+            Kind::Mysql => MysqlStore::open(&url).await.is_ok(),
+        };
+        if ok {
+            let store = open(kind, &url).await;
+            if store.count().await.unwrap() >= size {
+                eprintln!("{}: reusing {name}", kind.name());
+                return store;
+            }
+        }
+    }
+    let (drop, create) = match kind {
+        Kind::Postgres => (
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ),
+        Kind::Mysql => (
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"),
+        ),
+    };
+    admin(kind, server, drop).await;
+    admin(kind, server, create).await;
+    let store = open(kind, &url).await;
+    let started = Instant::now();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let all: Vec<Entry> = (0..size).map(|i| entry(i, &mut rng)).collect();
+    // Concurrent batches: each put_raw is its own transaction, as an import would do.
+    for batch in all.chunks(1000) {
+        let mut set = tokio::task::JoinSet::new();
+        for part in batch.chunks(125) {
+            let (store, part) = (store.clone(), part.to_vec());
+            set.spawn(async move {
+                let meta = WriteMeta::new(Origin::Migrate);
+                for e in part {
+                    store.put_raw(e, &meta).await.unwrap();
+                }
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.unwrap();
+        }
+    }
+    eprintln!(
+        "{}: seeded {size} entries in {:.1} s ({:.0} entries/s)",
+        kind.name(),
+        started.elapsed().as_secs_f64(),
+        size as f64 / started.elapsed().as_secs_f64()
+    );
+    store
+}
+
+fn stats(mut xs: Vec<Duration>) -> (f64, f64) {
+    xs.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let p = |q: f64| ms(xs[((xs.len() as f64 * q).ceil() as usize).clamp(1, xs.len()) - 1]);
+    (p(0.5), p(0.95))
+}
+
+async fn time<F, Fut>(iters: usize, mut op: F) -> (f64, f64)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    op(0).await; // warm the pool and the statement caches
+    let mut xs = Vec::with_capacity(iters);
+    for i in 0..iters {
+        let t = Instant::now();
+        op(i + 1).await;
+        xs.push(t.elapsed());
+    }
+    stats(xs)
+}
+
+async fn bench(kind: Kind, store: Arc<dyn Store>, size: u64, iters: usize) {
+    let ids: Vec<EntryId> = store
+        .list(&ListQuery {
+            limit: 1000,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let mut rows = Vec::new();
+    rows.push((
+        "list (50, by updated)",
+        time(iters, |_| {
+            let s = store.clone();
+            async move {
+                s.list(&ListQuery::default()).await.unwrap();
+            }
+        })
+        .await,
+    ));
+    rows.push((
+        "filtered list",
+        time(iters, |_| {
+            let s = store.clone();
+            async move {
+                s.list(&ListQuery {
+                    filter: Filter {
+                        status: vec![Status::InProgress, Status::Blocked],
+                        kind: vec![EntryType::Bugfix],
+                        open_only: true,
+                        ..Filter::default()
+                    },
+                    sort: SortKey::Priority,
+                    ..ListQuery::default()
+                })
+                .await
+                .unwrap();
+            }
+        })
+        .await,
+    ));
+    let queries = [
+        "login timeout",
+        "kube",
+        "cache sess",
+        "webhook retry",
+        "dashb",
+    ];
+    rows.push((
+        "search (20 hits)",
+        time(iters, |i| {
+            let s = store.clone();
+            let text = queries[i % queries.len()].to_string();
+            async move {
+                s.search(&SearchQuery {
+                    text,
+                    ..SearchQuery::default()
+                })
+                .await
+                .unwrap();
+            }
+        })
+        .await,
+    ));
+    rows.push((
+        "get",
+        time(iters, |i| {
+            let s = store.clone();
+            let id = ids[(i * 7919) % ids.len()];
+            async move {
+                s.get(id).await.unwrap();
+            }
+        })
+        .await,
+    ));
+    let app = Devlog::new(store.clone());
+    let run = Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id());
+    rows.push((
+        "create",
+        time(iters, |i| {
+            let app = app.clone();
+            async move {
+                app.create(
+                    NewEntry {
+                        title: format!("bench create {run} {i}"),
+                        kind: Some(EntryType::Task),
+                        description: "made by the benchmark".into(),
+                        ..NewEntry::default()
+                    },
+                    &WriteMeta::new(Origin::Cli),
+                )
+                .await
+                .unwrap();
+            }
+        })
+        .await,
+    ));
+    for (op, (p50, p95)) in rows {
+        println!(
+            "| {:<8} | {:>7} | {:<22} | {:>8.2} | {:>8.2} |",
+            kind.name(),
+            size,
+            op,
+            p50,
+            p95
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let sizes: Vec<u64> = arg("--sizes")
+        .unwrap_or_else(|| "10000,100000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("--sizes takes numbers"))
+        .collect();
+    let iters: usize = arg("--iters")
+        .map(|s| s.parse().expect("--iters takes a number"))
+        .unwrap_or(100);
+    let reuse = args.iter().any(|a| a == "--reuse");
+    let mut header = false;
+    for kind in [Kind::Postgres, Kind::Mysql] {
+        let Ok(raw) = std::env::var(kind.env()) else {
+            eprintln!("{}: {} is not set; skipped", kind.name(), kind.env());
+            continue;
+        };
+        let server = DbUrl::parse(&raw).unwrap();
+        for &size in &sizes {
+            let store = prepare(kind, &server, size, reuse).await;
+            if !header {
+                println!("| backend  | entries | operation              | p50 (ms) | p95 (ms) |");
+                println!("|----------|---------|------------------------|----------|----------|");
+                header = true;
+            }
+            bench(kind, store, size, iters).await;
+        }
+    }
+}
