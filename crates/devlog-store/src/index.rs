@@ -377,18 +377,35 @@ impl SqlIndex {
                 limit: q.limit,
             });
         };
+        // Rank first (only rowids, joined to `entries` only when filters need it), then
+        // fetch summaries and snippets for the one page: snippets are the expensive part.
+        let filtered = q.filter != Filter::default();
+        let join = if filtered {
+            "JOIN entries e ON e.rid = entries_fts.rowid"
+        } else {
+            ""
+        };
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {SUMMARY_COLS}, bm25(entries_fts, 10.0, 4.0, 2.0, 1.5) AS rank,
-                    snippet(entries_fts, -1, '[', ']', '…', 12) AS snip
-             FROM entries_fts JOIN entries e ON e.rid = entries_fts.rowid
-             WHERE entries_fts MATCH "
+            "WITH hits AS (
+                SELECT entries_fts.rowid AS hit, bm25(entries_fts, 10.0, 4.0, 2.0, 1.5) AS rank
+                FROM entries_fts {join} WHERE entries_fts MATCH "
         ));
         qb.push_bind(expr.clone());
         push_filter(&mut qb, &q.filter);
-        qb.push(" ORDER BY rank, e.handle LIMIT ")
+        qb.push(" ORDER BY rank, entries_fts.rowid LIMIT ")
             .push_bind(q.limit as i64)
             .push(" OFFSET ")
             .push_bind(q.offset as i64);
+        qb.push(format!(
+            ")
+             SELECT {SUMMARY_COLS}, hits.rank AS rank,
+                    snippet(entries_fts, -1, '[', ']', '…', 12) AS snip
+             FROM hits JOIN entries_fts ON entries_fts.rowid = hits.hit
+                       JOIN entries e ON e.rid = hits.hit
+             WHERE entries_fts MATCH "
+        ));
+        qb.push_bind(expr.clone());
+        qb.push(" ORDER BY hits.rank, hits.hit");
         let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -400,10 +417,9 @@ impl SqlIndex {
                 snippet,
             });
         }
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT COUNT(*) FROM entries_fts JOIN entries e ON e.rid = entries_fts.rowid
-             WHERE entries_fts MATCH ",
-        );
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT COUNT(*) FROM entries_fts {join} WHERE entries_fts MATCH "
+        ));
         qb.push_bind(expr);
         push_filter(&mut qb, &q.filter);
         let total: i64 = qb

@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use devlog_core::codec::{decode_entry, encode_entry};
@@ -38,7 +40,23 @@ pub struct JsonStore {
     entries: PathBuf,
     index: SqlIndex,
     lock: WriteLock,
+    fresh: Mutex<Option<Freshness>>,
 }
+
+/// What this process last confirmed about the entries folder. Reads skip the per-file scan
+/// while the folder's mtime is unchanged (creates, renames and deletes — devlog's atomic
+/// writes, git checkouts — all change it) and the last scan is younger than [`RESCAN_AFTER`]
+/// (which bounds how long an in-place edit by an editor can go unnoticed by a long-running
+/// server). A CLI command always scans once.
+#[derive(Debug, Clone, Copy)]
+struct Freshness {
+    dir_mtime: i64,
+    at: Instant,
+    max_name_handle: u64,
+}
+
+/// How long a long-running process trusts an unchanged folder without re-stating its files.
+pub const RESCAN_AFTER: Duration = Duration::from_secs(1);
 
 /// One `*.json` file in the entries folder as the file system reports it.
 #[derive(Debug, Clone)]
@@ -72,6 +90,7 @@ impl JsonStore {
             entries,
             index,
             lock: WriteLock::new(state.join("write.lock")),
+            fresh: Mutex::new(None),
         };
         store.refresh().await?;
         Ok(store)
@@ -114,50 +133,198 @@ impl JsonStore {
         Ok(out)
     }
 
+    /// The index's view of every file, fetched as one aggregated value: streaming 10,000
+    /// rows one by one through the SQLite driver costs far more than one string.
     async fn known(&self) -> Result<HashMap<String, Known>> {
-        let rows = sqlx::query(
-            "SELECT file, id, file_size, file_mtime, 0 AS broken FROM entries WHERE file IS NOT NULL
-             UNION ALL SELECT file, NULL, file_size, file_mtime, 1 FROM broken_files",
+        let (rows, broken): (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT group_concat(file || char(31) || file_size || char(31) || file_mtime
+                                         || char(31) || id, char(30))
+                     FROM entries WHERE file IS NOT NULL),
+                    (SELECT group_concat(file || char(31) || file_size || char(31) || file_mtime
+                                         || char(31), char(30))
+                     FROM broken_files)",
         )
-        .fetch_all(self.index.pool())
+        .fetch_one(self.index.pool())
         .await
         .map_err(self.index.err())?;
-        let mut out = HashMap::with_capacity(rows.len());
-        for r in rows {
-            let file: String = r.try_get(0).map_err(self.index.err())?;
-            let id: Option<String> = r.try_get(1).map_err(self.index.err())?;
-            out.insert(
-                file,
-                Known {
-                    id: id.and_then(|s| s.parse().ok()),
-                    size: r.try_get(2).map_err(self.index.err())?,
-                    mtime: r.try_get(3).map_err(self.index.err())?,
-                    broken: r.try_get::<i64, _>(4).map_err(self.index.err())? == 1,
-                },
-            );
+        let mut out = HashMap::new();
+        for (text, broken) in [(rows, false), (broken, true)] {
+            for rec in text
+                .as_deref()
+                .unwrap_or("")
+                .split('\u{1e}')
+                .filter(|r| !r.is_empty())
+            {
+                let mut f = rec.split('\u{1f}');
+                let (Some(file), Some(size), Some(mtime), id) =
+                    (f.next(), f.next(), f.next(), f.next())
+                else {
+                    continue;
+                };
+                out.insert(
+                    file.to_string(),
+                    Known {
+                        id: id.and_then(|s| s.parse().ok()),
+                        size: size.parse().unwrap_or(-1),
+                        mtime: mtime.parse().unwrap_or(-1),
+                        broken,
+                    },
+                );
+            }
         }
         Ok(out)
     }
 
-    fn differs(seen: &HashMap<String, Seen>, known: &HashMap<String, Known>) -> bool {
-        seen.len() != known.len()
-            || seen.iter().any(|(name, s)| {
-                known
-                    .get(name)
-                    .is_none_or(|k| k.size != s.size || k.mtime != s.mtime)
-            })
+    fn dir_mtime(&self) -> Result<i64> {
+        stamp(&self.entries)
+            .map(|(_, m)| m)
+            .map_err(|e| StoreError::io(self.entries.display().to_string(), e))
     }
 
-    /// Brings the index up to date with the files. Cheap when nothing changed: one directory
-    /// read, one stat per file and one query.
+    fn freshness(&self) -> Option<Freshness> {
+        *self
+            .fresh
+            .lock()
+            .expect("freshness lock is never poisoned: no panics while held")
+    }
+
+    fn set_freshness(&self, f: Option<Freshness>) {
+        *self
+            .fresh
+            .lock()
+            .expect("freshness lock is never poisoned: no panics while held") = f;
+    }
+
+    fn is_fresh(&self) -> Result<bool> {
+        let dm = self.dir_mtime()?;
+        Ok(self
+            .freshness()
+            .is_some_and(|f| f.dir_mtime == dm && f.at.elapsed() < RESCAN_AFTER))
+    }
+
+    /// After a write of ours (under the lock): the folder changed only by what we did.
+    fn note_own_write(&self, handle: u64) -> Result<()> {
+        if let Some(mut f) = self.freshness() {
+            f.dir_mtime = self.dir_mtime()?;
+            f.max_name_handle = f.max_name_handle.max(handle);
+            self.set_freshness(Some(f));
+        }
+        Ok(())
+    }
+
+    async fn stored_fingerprint(&self) -> Result<Option<u64>> {
+        let v: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'fingerprint'")
+                .fetch_optional(self.index.pool())
+                .await
+                .map_err(self.index.err())?;
+        Ok(v.and_then(|v| v.parse().ok()))
+    }
+
+    async fn set_fingerprint(
+        conn: &mut sqlx::SqliteConnection,
+        fp: Option<u64>,
+        err: impl Fn(sqlx::Error) -> StoreError,
+    ) -> Result<()> {
+        match fp {
+            Some(fp) => sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ('fingerprint', ?)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(fp.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?,
+            None => sqlx::query("DELETE FROM meta WHERE key = 'fingerprint'")
+                .execute(&mut *conn)
+                .await
+                .map_err(err)?,
+        };
+        Ok(())
+    }
+
+    /// Updates the stored fingerprint for files we replaced or removed and wrote.
+    async fn adjust_fingerprint(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        removed: Option<&FileStamp>,
+        added: Option<&FileStamp>,
+    ) -> Result<()> {
+        let v: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'fingerprint'")
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(self.index.err())?;
+        let Some(mut fp) = v.and_then(|v| v.parse::<u64>().ok()) else {
+            return Ok(()); // unknown: the next scan reconciles and sets it
+        };
+        for s in removed.into_iter().chain(added) {
+            fp ^= file_hash(&s.file, s.size, s.mtime);
+        }
+        Self::set_fingerprint(conn, Some(fp), self.index.err()).await
+    }
+
+    /// The stamp the index holds for a file.
+    async fn indexed_stamp(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        file: &str,
+    ) -> Result<Option<FileStamp>> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT file_size, file_mtime FROM entries WHERE file = ?")
+                .bind(file)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(self.index.err())?;
+        Ok(row.map(|(size, mtime)| FileStamp {
+            file: file.to_string(),
+            size,
+            mtime,
+        }))
+    }
+
+    /// Brings the index up to date with the files. When nothing changed this costs a stat of
+    /// the folder (while fresh, see [`Freshness`]) or one directory read, one stat per file
+    /// and one query comparing a fingerprint of all names, sizes and mtimes.
     pub async fn refresh(&self) -> Result<()> {
-        let seen = self.scan()?;
-        let known = self.known().await?;
-        if !Self::differs(&seen, &known) {
+        if self.check_unchanged().await? {
             return Ok(());
         }
         let _guard = self.lock.acquire().await?;
         self.refresh_locked().await
+    }
+
+    /// True (and marked fresh) if the files are as the index last saw them.
+    async fn check_unchanged(&self) -> Result<bool> {
+        if self.is_fresh()? {
+            return Ok(true);
+        }
+        let dm = self.dir_mtime()?;
+        let seen = self.scan()?;
+        let (computed, stored) = (fingerprint(&seen), self.stored_fingerprint().await?);
+        tracing::debug!(
+            files = seen.len(),
+            computed,
+            ?stored,
+            "entry folder fingerprint"
+        );
+        if Some(computed) == stored {
+            self.set_freshness(Some(Freshness {
+                dir_mtime: dm,
+                at: Instant::now(),
+                max_name_handle: max_name_handle(seen.keys()),
+            }));
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Like [`refresh`](Self::refresh) for a caller that holds the write lock.
+    async fn refresh_locked(&self) -> Result<()> {
+        if self.check_unchanged().await? {
+            return Ok(());
+        }
+        self.reconcile().await
     }
 
     /// Re-reads every entry file into the index, whatever the index believed; returns the
@@ -172,17 +339,16 @@ impl JsonStore {
             .execute(self.index.pool())
             .await
             .map_err(self.index.err())?;
-        self.refresh_locked().await?;
+        self.set_freshness(None);
+        self.reconcile().await?;
         self.index.count().await
     }
 
     /// Re-indexes changed files; the caller holds the write lock.
-    async fn refresh_locked(&self) -> Result<()> {
+    async fn reconcile(&self) -> Result<()> {
+        let dm = self.dir_mtime()?;
         let seen = self.scan()?;
         let known = self.known().await?;
-        if !Self::differs(&seen, &known) {
-            return Ok(());
-        }
         let now = SystemClock.now();
         let external = WriteMeta::new(Origin::External);
         let mut tx = self.index.begin_write().await?;
@@ -285,7 +451,13 @@ impl JsonStore {
             let events = Event::for_change(old.as_ref(), None, now, &external);
             self.index.insert_events(&mut tx, &events).await?;
         }
+        Self::set_fingerprint(&mut tx, Some(fingerprint(&seen)), self.index.err()).await?;
         tx.commit().await.map_err(self.index.err())?;
+        self.set_freshness(Some(Freshness {
+            dir_mtime: dm,
+            at: Instant::now(),
+            max_name_handle: max_name_handle(seen.keys()),
+        }));
         self.repair_handles().await
     }
 
@@ -362,13 +534,10 @@ impl JsonStore {
     /// Largest handle among file names, including files that do not parse (their number
     /// must not be handed out again).
     fn max_file_handle(&self) -> Result<u64> {
-        let mut max = 0;
-        for name in self.scan()?.keys() {
-            if let Some(n) = name.split('-').next().and_then(|p| p.parse::<u64>().ok()) {
-                max = max.max(n);
-            }
+        if let Some(f) = self.freshness() {
+            return Ok(f.max_name_handle);
         }
-        Ok(max)
+        Ok(max_name_handle(self.scan()?.keys()))
     }
 
     /// Reads an entry's file (the truth) and returns it with the file name.
@@ -424,6 +593,10 @@ impl JsonStore {
                 message: format!("{} already exists", path.display()),
             });
         }
+        let replaced = match old_file {
+            Some(f) => self.indexed_stamp(tx, f).await?,
+            None => None,
+        };
         write_atomic(&path, &encode_entry(new))?;
         if let Some(f) = old_file.filter(|f| *f != name) {
             let old_path = self.entries.join(f);
@@ -433,17 +606,15 @@ impl JsonStore {
         }
         let (size, mtime) =
             stamp(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
-        self.index
-            .upsert(
-                tx,
-                new,
-                Some(&FileStamp {
-                    file: name,
-                    size,
-                    mtime,
-                }),
-            )
+        let written = FileStamp {
+            file: name,
+            size,
+            mtime,
+        };
+        self.adjust_fingerprint(tx, replaced.as_ref(), Some(&written))
             .await?;
+        self.note_own_write(new.handle)?;
+        self.index.upsert(tx, new, Some(&written)).await?;
         match meta {
             Some(meta) => {
                 let events = Event::for_change(old, Some(new), event_time(new), meta);
@@ -469,7 +640,7 @@ impl JsonStore {
         for r in rows {
             let file: String = r.try_get(0).map_err(self.index.err())?;
             let message: String = r.try_get(1).map_err(self.index.err())?;
-            if file.split('-').next().and_then(|p| p.parse::<u64>().ok()) == Some(n) {
+            if name_handle(&file) == Some(n) {
                 return Ok(Some((file, message)));
             }
         }
@@ -594,8 +765,12 @@ impl Store for JsonStore {
         let mut tx = self.index.begin_write().await?;
         let (old, file) = self.load(&mut tx, id).await?;
         let path = self.entries.join(&file);
+        let removed = self.indexed_stamp(&mut tx, &file).await?;
         std::fs::remove_file(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
         sync_dir(&self.entries)?;
+        self.adjust_fingerprint(&mut tx, removed.as_ref(), None)
+            .await?;
+        self.note_own_write(0)?;
         self.index.remove(&mut tx, id).await?;
         let events = Event::for_change(Some(&old), None, SystemClock.now(), meta);
         self.index.insert_events(&mut tx, &events).await?;
@@ -641,11 +816,7 @@ impl Store for JsonStore {
                 .await?
         {
             entry.handle = self.index.next_handle(&mut tx, floor).await?;
-        } else if existing.is_none()
-            && self.scan()?.keys().any(|n| {
-                n.split('-').next().and_then(|p| p.parse::<u64>().ok()) == Some(entry.handle)
-            })
-        {
+        } else if existing.is_none() && self.broken_for_handle(entry.handle).await?.is_some() {
             // A broken file carries this number.
             entry.handle = self.index.next_handle(&mut tx, floor).await?;
         }
@@ -702,4 +873,38 @@ impl Store for JsonStore {
         }
         Ok(out)
     }
+}
+
+/// The handle a file name starts with (`042-fix-login.json` → 42).
+fn name_handle(name: &str) -> Option<u64> {
+    name.split('-').next().and_then(|p| p.parse().ok())
+}
+
+fn max_name_handle<'a>(names: impl Iterator<Item = &'a String>) -> u64 {
+    names.filter_map(|n| name_handle(n)).max().unwrap_or(0)
+}
+
+/// A well-mixed 64-bit hash of one file's name, size and mtime (FNV-1a, then a finalizer so
+/// that XOR-combining many of them stays collision-resistant). Stable across versions.
+fn file_hash(name: &str, size: i64, mtime: i64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name
+        .bytes()
+        .chain(size.to_le_bytes())
+        .chain(mtime.to_le_bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Order-independent fingerprint of a scan: XOR of the file hashes.
+fn fingerprint(seen: &HashMap<String, Seen>) -> u64 {
+    seen.iter()
+        .fold(0, |acc, (n, s)| acc ^ file_hash(n, s.size, s.mtime))
 }

@@ -227,6 +227,9 @@ async fn broken_files_are_reported_skipped_and_never_overwritten() {
             _ => original.replace(needle, "\"title\": \"  \""),
         };
         std::fs::write(&bad_file, &broken).unwrap();
+        // A new process sees an in-place edit at once (a running one within RESCAN_AFTER).
+        let store = open(&root).await;
+        let app = Devlog::new(store.clone());
         // Other entries stay readable, listable and searchable.
         let page = store.list(&ListQuery::default()).await.unwrap();
         let ids: Vec<_> = page.items.iter().map(|e| e.id).collect();
@@ -260,6 +263,8 @@ async fn broken_files_are_reported_skipped_and_never_overwritten() {
     }
     // Fixing the file brings the entry back.
     std::fs::write(&bad_file, &original).unwrap();
+    let store = open(&root).await;
+    let app = Devlog::new(store.clone());
     assert_eq!(app.resolve("#2").await.unwrap().id, bad.id);
     assert!(store.warnings().await.unwrap().is_empty());
 }
@@ -364,4 +369,43 @@ async fn duplicate_handles_after_a_merge_are_repaired_the_same_way_everywhere() 
             "both clones made the identical repair, so their next merge is clean"
         );
     }
+}
+
+#[tokio::test]
+async fn in_place_edits_are_seen_by_new_processes_at_once_and_by_running_ones_within_the_rescan_interval()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let running = open(&root).await;
+    let app = Devlog::new(running.clone());
+    let e = create(&app, "Edited in place").await;
+    running.list(&ListQuery::default()).await.unwrap();
+    // An editor that truncates and rewrites the file leaves the folder's mtime alone.
+    let mut changed = e.clone();
+    changed.title = "Edited by hand".into();
+    let file = entry_files(&root).remove(0);
+    let dir_mtime = std::fs::metadata(root.join("entries"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::fs::write(&file, encode_entry(&changed)).unwrap();
+    assert_eq!(
+        std::fs::metadata(root.join("entries"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        dir_mtime
+    );
+    // A new process (every CLI command) scans once and sees it.
+    let fresh = open(&root).await;
+    assert_eq!(
+        fresh.list(&ListQuery::default()).await.unwrap().items[0].title,
+        "Edited by hand"
+    );
+    // A running server sees it after at most RESCAN_AFTER.
+    tokio::time::sleep(devlog_store::json::RESCAN_AFTER).await;
+    assert_eq!(
+        running.list(&ListQuery::default()).await.unwrap().items[0].title,
+        "Edited by hand"
+    );
 }

@@ -234,6 +234,9 @@ async fn build(backend: &str, dir: &Path, n: usize) -> Result<Arc<dyn Store>> {
     }
 }
 
+/// The arguments of the i-th run of a CLI command.
+type ArgsFor = Box<dyn Fn(usize) -> Vec<String>>;
+
 #[derive(Debug, serde::Serialize)]
 struct Row {
     backend: String,
@@ -417,7 +420,7 @@ fn main() -> Result<()> {
         drop(app);
         drop(store);
         let cr = args.cli_runs;
-        let cli: [(&'static str, Box<dyn Fn(usize) -> Vec<String>>); 5] = [
+        let cli: [(&'static str, ArgsFor); 5] = [
             ("list", Box::new(|_| vec!["list".into()])),
             (
                 "list (filtered)",
