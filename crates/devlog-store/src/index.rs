@@ -435,16 +435,50 @@ impl SqlIndex {
         })
     }
 
+    /// Statistics computed in the database: one grouped count and the completion times as
+    /// one aggregated string (streaming thousands of rows through the driver is slow).
     pub async fn stats(&self, f: &Filter) -> Result<Stats> {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {SUMMARY_COLS} FROM entries e WHERE 1=1"));
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT e.status, e.type, e.priority, e.assignee, COUNT(*) AS n FROM entries e WHERE 1=1",
+        );
         push_filter(&mut qb, f);
+        qb.push(" GROUP BY 1, 2, 3, 4");
         let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
-        let mut summaries = Vec::with_capacity(rows.len());
+        let mut b = StatsBuilder::default();
         for r in &rows {
-            summaries.push(summary_from_row(r)?);
+            let parse =
+                |c: &str| -> Result<String> { r.try_get::<String, _>(c).map_err(self.err()) };
+            let bad = |e: devlog_core::error::InvalidValue| StoreError::Corrupt {
+                path: "index".into(),
+                message: e.to_string(),
+                hint: "rebuild the index with `devlog reindex`".into(),
+            };
+            let status: Status = parse("status")?.parse().map_err(bad)?;
+            let kind: EntryType = parse("type")?.parse().map_err(bad)?;
+            let priority: Priority = parse("priority")?.parse().map_err(bad)?;
+            let assignee: Option<String> = r.try_get("assignee").map_err(self.err())?;
+            let n: i64 = r.try_get("n").map_err(self.err())?;
+            b.add(status, kind, priority, assignee.as_deref(), n as u64);
         }
-        Ok(compute_stats(&summaries))
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT group_concat(COALESCE(e.closed_at, e.updated_at) - e.created_at)
+             FROM entries e WHERE e.status IN ('done', 'closed')",
+        );
+        push_filter(&mut qb, f);
+        let spans: Option<String> = qb
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())?;
+        for ms in spans
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|v| v.parse::<i64>().ok())
+        {
+            b.completion_ms(ms);
+        }
+        Ok(b.finish())
     }
 
     pub async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
@@ -597,38 +631,72 @@ fn summary_from_row(r: &SqliteRow) -> Result<EntrySummary> {
     })
 }
 
-/// Statistics over summaries (shared by every backend so they agree).
+/// Statistics over summaries (backends that fetch rows use this; all agree through
+/// [`StatsBuilder`]).
 pub fn compute_stats(entries: &[EntrySummary]) -> Stats {
-    let mut s = Stats::default();
-    let mut hours = Vec::new();
+    let mut b = StatsBuilder::default();
     for e in entries {
-        s.total += 1;
+        b.add(e.status, e.kind, e.priority, e.assignee.as_deref(), 1);
         if e.status.is_closed() {
-            s.closed += 1;
             let end = e.closed_at.unwrap_or(e.updated_at);
-            let h = e.created_at.seconds_until(&end) / 3600.0;
-            if h >= 0.0 {
-                hours.push(h);
-            }
-        } else {
-            s.open += 1;
+            b.completion_ms(end.millis() - e.created_at.millis());
         }
-        *s.by_status.entry(e.status.to_string()).or_default() += 1;
-        *s.by_type.entry(e.kind.to_string()).or_default() += 1;
-        *s.by_priority.entry(e.priority.to_string()).or_default() += 1;
-        let who = e.assignee.clone().unwrap_or_else(|| "(unassigned)".into());
-        *s.by_assignee.entry(who).or_default() += 1;
     }
-    s.completed_with_time = hours.len() as u64;
-    if !hours.is_empty() {
-        s.avg_completion_hours = Some(hours.iter().sum::<f64>() / hours.len() as f64);
-        hours.sort_by(f64::total_cmp);
-        let m = hours.len() / 2;
-        s.median_completion_hours = Some(if hours.len() % 2 == 0 {
-            (hours[m - 1] + hours[m]) / 2.0
+    b.finish()
+}
+
+/// Accumulates [`Stats`] from counts and completion times.
+#[derive(Debug, Default)]
+pub struct StatsBuilder {
+    stats: Stats,
+    hours: Vec<f64>,
+}
+
+impl StatsBuilder {
+    /// Counts `n` entries with these values.
+    pub fn add(
+        &mut self,
+        status: Status,
+        kind: EntryType,
+        priority: Priority,
+        assignee: Option<&str>,
+        n: u64,
+    ) {
+        let s = &mut self.stats;
+        s.total += n;
+        if status.is_closed() {
+            s.closed += n;
         } else {
-            hours[m]
-        });
+            s.open += n;
+        }
+        *s.by_status.entry(status.to_string()).or_default() += n;
+        *s.by_type.entry(kind.to_string()).or_default() += n;
+        *s.by_priority.entry(priority.to_string()).or_default() += n;
+        let who = assignee.unwrap_or("(unassigned)").to_string();
+        *s.by_assignee.entry(who).or_default() += n;
     }
-    s
+
+    /// One completed entry took `ms` from creation to completion (negative spans, from
+    /// hand-edited dates, are ignored).
+    pub fn completion_ms(&mut self, ms: i64) {
+        if ms >= 0 {
+            self.hours.push(ms as f64 / 3_600_000.0);
+        }
+    }
+
+    pub fn finish(mut self) -> Stats {
+        let hours = &mut self.hours;
+        self.stats.completed_with_time = hours.len() as u64;
+        if !hours.is_empty() {
+            self.stats.avg_completion_hours = Some(hours.iter().sum::<f64>() / hours.len() as f64);
+            hours.sort_by(f64::total_cmp);
+            let m = hours.len() / 2;
+            self.stats.median_completion_hours = Some(if hours.len() % 2 == 0 {
+                (hours[m - 1] + hours[m]) / 2.0
+            } else {
+                hours[m]
+            });
+        }
+        self.stats
+    }
 }
