@@ -691,7 +691,7 @@ impl StatsBuilder {
             self.stats.avg_completion_hours = Some(hours.iter().sum::<f64>() / hours.len() as f64);
             hours.sort_by(f64::total_cmp);
             let m = hours.len() / 2;
-            self.stats.median_completion_hours = Some(if hours.len() % 2 == 0 {
+            self.stats.median_completion_hours = Some(if hours.len().is_multiple_of(2) {
                 (hours[m - 1] + hours[m]) / 2.0
             } else {
                 hours[m]
