@@ -112,7 +112,8 @@ fn python_sdk_over_streamable_http() {
     let mut child = Command::new(devlog())
         .arg("--dir")
         .arg(&dir)
-        .args(["mcp", "--http", "127.0.0.1:0"])
+        // A bare port means 127.0.0.1.
+        .args(["mcp", "--http", "0"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -942,7 +942,12 @@ impl DevlogMcp {
         let configured: Vec<&str> = systems
             .iter()
             .copied()
-            .filter(|s| self.options().integrations.iter().any(|c| c == s))
+            .filter(|s| {
+                self.options()
+                    .integrations
+                    .iter()
+                    .any(|c| integration_key(c) == **s)
+            })
             .collect();
         let f = if configured.is_empty() {
             let tables: Vec<String> = systems
@@ -996,6 +1001,15 @@ fn or_list<T: AsRef<str>>(items: &[T]) -> String {
                 .join(", "),
             last.as_ref()
         ),
+    }
+}
+
+/// The system a `[integrations.<name>]` table configures (`azure-devops` is `ado`).
+fn integration_key(name: &str) -> String {
+    let n = name.trim().to_ascii_lowercase().replace('_', "-");
+    match n.as_str() {
+        "azure-devops" | "azuredevops" | "azure" => "ado".to_string(),
+        _ => n,
     }
 }
 

@@ -537,7 +537,7 @@ async fn integration_tools_say_what_to_configure() {
     let configured = start_with(
         Options {
             actor: None,
-            integrations: vec!["github".into()],
+            integrations: vec!["github".into(), "azure_devops".into()],
         },
         None,
     )
@@ -547,6 +547,10 @@ async fn integration_tools_say_what_to_configure() {
         .await;
     assert_eq!(e["kind"], "unavailable");
     assert!(t.contains("GitHub is configured"), "{t}");
+    let (t, _) = configured.tool_error("sync_with_ado", json!({})).await;
+    assert!(t.contains("Azure DevOps is configured"), "{t}");
+    let (t, _) = configured.tool_error("sync_with_jira", json!({})).await;
+    assert!(t.contains("not configured: add [integrations.jira]"), "{t}");
 }
 
 #[tokio::test]

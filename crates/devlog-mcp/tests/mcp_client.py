@@ -345,13 +345,15 @@ async def http_session_round_trip(session, label):
 
 
 async def http_suite(opts):
-    ids = []
+    ids, labels = [], []
     # The initialize handshake (protocol versions before 2026-07-28).
     async with streamable_http_client(opts.url) as streams:
         read, write = streams[0], streams[1]
         async with ClientSession(read, write) as session:
-            await session.initialize()
-            ids.append(await http_session_round_trip(session, "initialize"))
+            init = await session.initialize()
+            label = f"initialize {attr(init, 'protocol_version', 'protocolVersion')}"
+            labels.append(label)
+            ids.append(await http_session_round_trip(session, label))
     # The stateless protocol (server/discover, 2026-07-28), where the SDK supports it.
     try:
         from mcp import Client
@@ -359,13 +361,14 @@ async def http_suite(opts):
         Client = None
     if Client is not None:
         async with Client(opts.url) as client:
-            version = client.protocol_version
-            ids.append(await http_session_round_trip(client, f"auto-negotiated {version}"))
+            label = f"auto-negotiated {client.protocol_version}"
+            labels.append(label)
+            ids.append(await http_session_round_trip(client, label))
     entries = read_entries(opts.dir)
     for i in ids:
         check(i in entries, f"entry {i} stored")
         check(entries[i]["notes"][0]["content"].startswith("note over "), "note stored")
-    print(f"http suite passed: {len(ids)} sessions")
+    print(f"http suite passed: {len(ids)} sessions ({', '.join(labels)})")
 
 
 def check_failures(exc):

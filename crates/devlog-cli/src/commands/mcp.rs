@@ -1,6 +1,7 @@
 //! `devlog mcp`: serve the devlog to AI assistants over MCP (stdio, or streamable HTTP).
 
-use std::net::SocketAddr;
+use std::io::IsTerminal;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use clap::Args;
 use devlog_core::Devlog;
@@ -17,10 +18,27 @@ use crate::error::CliError;
 /// are accepted, since the endpoint has no authentication yet. Logs go to standard error.
 #[derive(Debug, Args)]
 pub struct McpArgs {
-    /// Serve streamable HTTP on this loopback address (e.g. 127.0.0.1:8765; port 0 picks a free
-    /// port) instead of stdio
-    #[arg(long, value_name = "ADDR")]
+    /// Serve streamable HTTP instead of stdio, on PORT (of 127.0.0.1) or a loopback ADDR:PORT
+    /// such as [::1]:8765; port 0 picks a free port
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_http_addr)]
     pub http: Option<SocketAddr>,
+}
+
+/// `8765` → 127.0.0.1:8765; `localhost:8765` → 127.0.0.1:8765; otherwise an `ip:port`.
+fn parse_http_addr(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    if let Some(port) = s.strip_prefix("localhost:") {
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| format!("`{port}` is not a port number"))?;
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    s.parse::<SocketAddr>().map_err(|_| {
+        format!("`{s}` is not a port or an address such as 127.0.0.1:8765 or [::1]:8765")
+    })
 }
 
 pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
@@ -36,9 +54,18 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
     let server = DevlogMcp::new(Devlog::new(store), options);
     tracing::info!(dir = %ws.devlog_dir.display(), "devlog mcp serving");
     match a.http {
-        None => serve_stdio(server)
-            .await
-            .map_err(|e| CliError::Other(e.into())),
+        None => {
+            if std::io::stdin().is_terminal() {
+                eprintln!(
+                    "devlog mcp speaks the Model Context Protocol on standard input and output; \
+                     it is meant to be started by an MCP client (see docs/mcp.md). Press Ctrl-D \
+                     to quit."
+                );
+            }
+            serve_stdio(server)
+                .await
+                .map_err(|e| CliError::Other(e.into()))
+        }
         Some(addr) => {
             let listener = HttpListener::bind(addr)
                 .await
@@ -53,5 +80,29 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
                 .await
                 .map_err(|e| CliError::Other(e.into()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_http_addr;
+
+    #[test]
+    fn http_addresses_default_to_loopback() {
+        assert_eq!(
+            parse_http_addr("8765").unwrap().to_string(),
+            "127.0.0.1:8765"
+        );
+        assert_eq!(
+            parse_http_addr("localhost:0").unwrap().to_string(),
+            "127.0.0.1:0"
+        );
+        assert_eq!(parse_http_addr("[::1]:9").unwrap().to_string(), "[::1]:9");
+        assert_eq!(
+            parse_http_addr("0.0.0.0:80").unwrap().to_string(),
+            "0.0.0.0:80"
+        );
+        assert!(parse_http_addr("example.com:80").is_err());
+        assert!(parse_http_addr("localhost:http").is_err());
     }
 }
