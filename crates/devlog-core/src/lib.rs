@@ -8,6 +8,7 @@ pub mod entry;
 pub mod error;
 pub mod event;
 pub mod id;
+pub mod integration;
 pub mod merge;
 pub mod ops;
 pub mod store;

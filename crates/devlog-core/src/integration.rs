@@ -1,0 +1,220 @@
+//! The integration port (the roadmap's `IntegrationService`): what GitHub, Jira, Azure DevOps,
+//! git and plugin integrations implement so the sync engine can drive them.
+//!
+//! API boundary: integrations never touch the store. The engine gives them entries and
+//! mapped fields, and they return what the remote system holds; all bookkeeping (links,
+//! bases, cursors, retries, conflicts) is the engine's.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::entry::Entry;
+use crate::id::EntryId;
+use crate::merge::SyncedFields;
+use crate::time::Timestamp;
+
+/// What an integration can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// Create and update remote items from entries.
+    Push,
+    /// Fetch remote changes since a cursor.
+    Pull,
+    /// Receive change notifications over HTTP.
+    Webhook,
+}
+
+/// Static facts about an integration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    /// JSON Schema (draft 2020-12) of its `[integrations.<name>]` table.
+    pub config_schema: Value,
+    /// Event names it reacts to (`entry.created`, `issues.opened`, ...).
+    pub triggers: Vec<String>,
+    pub capabilities: Vec<Capability>,
+}
+
+/// How a failure should be handled by the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncErrorKind {
+    /// Wait (at least `retry_after_ms`) and retry; pauses this integration only.
+    RateLimited,
+    /// Network trouble, timeouts, 5xx: retry with backoff.
+    Transient,
+    /// Credentials are missing or wrong: retrying will not help until fixed.
+    Auth,
+    /// The remote item is gone.
+    NotFound,
+    /// The remote changed concurrently (version mismatch): pull, merge, retry.
+    Conflict,
+    /// The request is wrong (mapping, validation): dead-letter with the message.
+    Permanent,
+}
+
+/// An integration's failure, classified. Messages never contain secrets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "camelCase")]
+#[error("{system}: {message}")]
+pub struct SyncError {
+    pub system: String,
+    pub kind: SyncErrorKind,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl SyncError {
+    pub fn new(system: &str, kind: SyncErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            system: system.to_string(),
+            kind,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    pub fn rate_limited(system: &str, retry_after_ms: u64, message: impl Into<String>) -> Self {
+        Self {
+            retry_after_ms: Some(retry_after_ms),
+            ..Self::new(system, SyncErrorKind::RateLimited, message)
+        }
+    }
+
+    /// Whether the queue should try again later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            SyncErrorKind::RateLimited | SyncErrorKind::Transient | SyncErrorKind::Conflict
+        )
+    }
+}
+
+/// A remote item as an integration sees it, mapped to devlog's fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteItem {
+    /// The remote system's id (issue number, key, work item id).
+    pub remote_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub fields: SyncedFields,
+    pub updated_at: Timestamp,
+    /// Opaque version for conditional updates (ETag, rev, updated timestamp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The devlog id stored in the remote item, if it carries one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<EntryId>,
+}
+
+/// One page of remote changes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PullPage {
+    pub items: Vec<RemoteItem>,
+    /// Where the next pull starts; persisted by the engine only after the page is applied.
+    pub next_cursor: Option<String>,
+    /// More pages are available right now.
+    pub more: bool,
+}
+
+/// An incoming webhook request, as received.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// Header names lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Headers may carry signatures; the body may be large.
+        f.debug_struct("Webhook")
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl Webhook {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a webhook delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookOutcome {
+    /// Id of the delivery for de-duplication (`X-GitHub-Delivery`, ...), if the system sends one.
+    pub delivery_id: Option<String>,
+    pub items: Vec<RemoteItem>,
+}
+
+/// Health of an integration's connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub ok: bool,
+    pub message: String,
+}
+
+/// An external system devlog syncs with.
+///
+/// Contract (checked by the engine's tests): `create` stores `marker` in the remote item so
+/// that `find_by_marker` finds it — that is how a retried create after a crash finds the item
+/// instead of creating a duplicate. `update` sends only `changed` fields.
+#[async_trait]
+pub trait Integration: Send + Sync + fmt::Debug {
+    fn descriptor(&self) -> Descriptor;
+
+    /// Called once before use (fetch metadata, check configuration).
+    async fn initialize(&self) -> Result<(), SyncError> {
+        Ok(())
+    }
+
+    async fn health(&self) -> Result<Health, SyncError>;
+
+    async fn shutdown(&self) {}
+
+    /// The remote item that carries this entry's marker, if any.
+    async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError>;
+
+    /// Creates the remote item for an entry, storing `entry.id` as its marker.
+    async fn create(&self, entry: &Entry, fields: &SyncedFields) -> Result<RemoteItem, SyncError>;
+
+    /// Updates `changed` fields of a remote item.
+    async fn update(
+        &self,
+        remote_id: &str,
+        fields: &SyncedFields,
+        changed: &[String],
+    ) -> Result<RemoteItem, SyncError>;
+
+    /// Remote items changed since `cursor` (all linked items when `None`), one page at a time.
+    async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError>;
+
+    /// Checks a webhook's authenticity (signature) before anything else looks at it, then
+    /// returns the items it reports.
+    async fn handle_webhook(&self, hook: &Webhook) -> Result<WebhookOutcome, SyncError> {
+        let _ = hook;
+        Err(SyncError::new(
+            &self.descriptor().name,
+            SyncErrorKind::Permanent,
+            "this integration does not accept webhooks",
+        ))
+    }
+}

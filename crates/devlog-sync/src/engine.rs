@@ -1,0 +1,782 @@
+//! The sync engine: turns the change feed into durable push jobs, runs them with
+//! exactly-once remote effects, pulls remote changes and merges them field by field.
+//!
+//! Stages (atuin's lesson): read state, compute a plan (pure), then do the I/O, recording each
+//! step durably before the next one so a crash at any point resumes without loss or
+//! duplicates:
+//!
+//! 1. **Enqueue** — events after the integration's feed cursor become one pending job per
+//!    entry; jobs and the new cursor commit together. The change feed itself is written in the
+//!    same transaction as the entry, so the feed is the outbox.
+//! 2. **Push** — a job compares the entry with the link's base and sends only changed fields.
+//!    A create is announced first (`creating`), then sent with the entry's id as the remote
+//!    marker; a retry of a `creating` link looks the marker up before creating again.
+//! 3. **Pull** — pages after the pull cursor are merged into entries (three-way, against the
+//!    base), conflicts recorded, and the cursor advanced only after the page is applied.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use devlog_core::entry::Entry;
+use devlog_core::error::{ErrorKind, Result, StoreError};
+use devlog_core::event::{Origin, WriteMeta};
+use devlog_core::id::EntryId;
+use devlog_core::integration::{Integration, RemoteItem, SyncError, SyncErrorKind, Webhook};
+use devlog_core::merge::{Strategy, SyncedFields, merge};
+use devlog_core::store::Store;
+use devlog_core::time::{Clock, SystemClock};
+use serde::Serialize;
+
+use crate::failpoint::fail_point;
+use crate::state::{SyncState, owner_tag};
+
+/// Tunables of the engine.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub strategy: Strategy,
+    /// Attempts before a job is dead-lettered.
+    pub max_attempts: i64,
+    /// First retry delay; doubles per attempt (with jitter) up to `max_delay_ms`.
+    pub base_delay_ms: i64,
+    pub max_delay_ms: i64,
+    /// How long a claimed job is reserved for this process.
+    pub lease_ms: i64,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::Manual,
+            max_attempts: 8,
+            base_delay_ms: 2_000,
+            max_delay_ms: 15 * 60_000,
+            lease_ms: 5 * 60_000,
+        }
+    }
+}
+
+/// One remote operation a sync would perform (`devlog sync --plan`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "op")]
+pub enum PlannedOp {
+    /// Create a remote item for the entry.
+    Create {
+        integration: String,
+        entry_id: EntryId,
+        handle: u64,
+        title: String,
+    },
+    /// Look the entry's marker up first: an earlier create may have reached the remote.
+    Recover {
+        integration: String,
+        entry_id: EntryId,
+        handle: u64,
+    },
+    /// Update these fields of the linked remote item.
+    Update {
+        integration: String,
+        entry_id: EntryId,
+        handle: u64,
+        remote_id: String,
+        fields: Vec<String>,
+    },
+    /// Fetch remote changes after the cursor.
+    Pull {
+        integration: String,
+        cursor: Option<String>,
+    },
+}
+
+/// What a sync run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncReport {
+    pub enqueued: u64,
+    pub created: u64,
+    pub recovered: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub pulled: u64,
+    pub applied: u64,
+    pub conflicts: u64,
+    pub failed: Vec<String>,
+    pub paused: Vec<String>,
+}
+
+/// The sync engine over one store and a set of integrations.
+#[derive(Debug, Clone)]
+pub struct SyncEngine {
+    store: Arc<dyn Store>,
+    state: SyncState,
+    integrations: Vec<Arc<dyn Integration>>,
+    opts: SyncOptions,
+    clock: Arc<dyn Clock>,
+    owner: String,
+}
+
+fn now_ms(c: &dyn Clock) -> i64 {
+    c.now().millis()
+}
+
+impl SyncEngine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        state: SyncState,
+        integrations: Vec<Arc<dyn Integration>>,
+        opts: SyncOptions,
+    ) -> Self {
+        Self {
+            store,
+            state,
+            integrations,
+            opts,
+            clock: Arc::new(SystemClock),
+            owner: owner_tag(),
+        }
+    }
+
+    pub fn state(&self) -> &SyncState {
+        &self.state
+    }
+
+    pub fn integrations(&self) -> &[Arc<dyn Integration>] {
+        &self.integrations
+    }
+
+    fn integration(&self, name: &str) -> Result<&Arc<dyn Integration>> {
+        self.integrations
+            .iter()
+            .find(|i| i.descriptor().name == name)
+            .ok_or_else(|| {
+                let known: Vec<String> = self
+                    .integrations
+                    .iter()
+                    .map(|i| i.descriptor().name)
+                    .collect();
+                StoreError::invalid(
+                    "system",
+                    format!(
+                        "`{name}` is not an enabled integration; enabled: {}",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                )
+            })
+    }
+
+    fn sync_meta(name: &str) -> WriteMeta {
+        WriteMeta::new(Origin::Sync).with_actor(Some(format!("sync:{name}")))
+    }
+
+    /// Stage 1: turns new change-feed events into push jobs for every integration.
+    pub async fn enqueue(&self) -> Result<u64> {
+        let mut total = 0;
+        for i in &self.integrations {
+            let name = i.descriptor().name;
+            let mut cursor: u64 = self
+                .state
+                .cursor(&name, "feed")
+                .await?
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            loop {
+                let events = self.store.events(cursor, 2000).await?;
+                let Some(last) = events.last() else { break };
+                let last_seq = last.seq;
+                let actor = format!("sync:{name}");
+                // Changes this integration itself applied are not echoed back to it.
+                let entries: BTreeSet<EntryId> = events
+                    .iter()
+                    .filter(|e| {
+                        !(e.origin == Origin::Sync && e.actor.as_deref() == Some(actor.as_str()))
+                    })
+                    .map(|e| e.entry_id)
+                    .collect();
+                let entries: Vec<EntryId> = entries.into_iter().collect();
+                total += self
+                    .state
+                    .enqueue(&name, &entries, last_seq, now_ms(&*self.clock))
+                    .await?;
+                cursor = last_seq;
+            }
+        }
+        Ok(total)
+    }
+
+    /// The remote operations a sync would perform now, without performing any.
+    pub async fn plan(&self, only: Option<&str>, entry: Option<EntryId>) -> Result<Vec<PlannedOp>> {
+        let mut out = Vec::new();
+        for i in &self.integrations {
+            let name = i.descriptor().name;
+            if only.is_some_and(|o| o != name) {
+                continue;
+            }
+            out.push(PlannedOp::Pull {
+                integration: name.clone(),
+                cursor: self.state.cursor(&name, "pull").await?,
+            });
+            // Pending jobs plus entries with feed events not yet turned into jobs.
+            let mut ids: BTreeSet<EntryId> = self
+                .state
+                .open_jobs()
+                .await?
+                .into_iter()
+                .filter(|j| j.integration == name && j.state != "dead")
+                .map(|j| j.entry_id)
+                .collect();
+            let cursor: u64 = self
+                .state
+                .cursor(&name, "feed")
+                .await?
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let actor = format!("sync:{name}");
+            let mut after = cursor;
+            loop {
+                let evs = self.store.events(after, 2000).await?;
+                let Some(last) = evs.last() else { break };
+                after = last.seq;
+                ids.extend(
+                    evs.iter()
+                        .filter(|e| {
+                            !(e.origin == Origin::Sync
+                                && e.actor.as_deref() == Some(actor.as_str()))
+                        })
+                        .map(|e| e.entry_id),
+                );
+            }
+            for id in ids {
+                if entry.is_some_and(|e| e != id) {
+                    continue;
+                }
+                let Ok(e) = self.store.get(id).await else {
+                    continue;
+                };
+                let link = self.state.link(&name, id).await?;
+                let fields = SyncedFields::from_entry(&e);
+                match link {
+                    None => out.push(PlannedOp::Create {
+                        integration: name.clone(),
+                        entry_id: id,
+                        handle: e.handle,
+                        title: e.title.clone(),
+                    }),
+                    Some(l) if l.state == "creating" => out.push(PlannedOp::Recover {
+                        integration: name.clone(),
+                        entry_id: id,
+                        handle: e.handle,
+                    }),
+                    Some(l) => {
+                        let held = self.state.held_fields(&name, id).await?;
+                        let changed = changed_fields(l.base.as_ref(), &fields, &held);
+                        if !changed.is_empty() {
+                            out.push(PlannedOp::Update {
+                                integration: name.clone(),
+                                entry_id: id,
+                                handle: e.handle,
+                                remote_id: l.remote_id.clone().unwrap_or_default(),
+                                fields: changed,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A full sync: pull every integration (or `only`), enqueue local changes, push them.
+    pub async fn sync(
+        &self,
+        only: Option<&str>,
+        entry: Option<EntryId>,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<SyncReport> {
+        if let Some(o) = only {
+            self.integration(o)?;
+        }
+        let mut report = SyncReport::default();
+        for i in self.integrations.clone() {
+            let name = i.descriptor().name;
+            if only.is_some_and(|o| o != name) {
+                continue;
+            }
+            if let Err(e) = self.pull(&i, &mut report).await {
+                report.failed.push(format!("{name} pull: {e}"));
+            }
+        }
+        report.enqueued = self.enqueue().await?;
+        self.push_all(only, entry, &mut report, progress).await?;
+        Ok(report)
+    }
+
+    /// Stage 2: runs due push jobs.
+    pub async fn push_all(
+        &self,
+        only: Option<&str>,
+        entry: Option<EntryId>,
+        report: &mut SyncReport,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<()> {
+        let due = self.state.open_jobs().await?;
+        let total = due.iter().filter(|j| j.state != "dead").count() as u64;
+        let mut done = 0;
+        for i in self.integrations.clone() {
+            let name = i.descriptor().name;
+            if only.is_some_and(|o| o != name) {
+                continue;
+            }
+            let mut skipped = Vec::new();
+            loop {
+                let now = now_ms(&*self.clock);
+                if let Some((until, reason)) = self.state.paused_until(&name, now).await? {
+                    report.paused.push(format!(
+                        "{name}: paused for {}s ({reason})",
+                        (until - now + 999) / 1000
+                    ));
+                    break;
+                }
+                let Some(job) = self
+                    .state
+                    .claim(&name, &self.owner, now, self.opts.lease_ms)
+                    .await?
+                else {
+                    break;
+                };
+                if entry.is_some_and(|e| e != job.entry_id) {
+                    // Not ours this run: give it back untouched.
+                    self.state.defer_job(job.id, job.next_at, now).await?;
+                    skipped.push(job.id);
+                    if skipped.len() > 10_000 {
+                        break;
+                    }
+                    continue;
+                }
+                done += 1;
+                progress(done, total);
+                match self.push_one(&i, job.entry_id, report).await {
+                    Ok(()) => self.state.finish_job(job.id, now_ms(&*self.clock)).await?,
+                    Err(e) => {
+                        let now = now_ms(&*self.clock);
+                        let attempts = job.attempts + 1;
+                        let dead = !e.is_retryable() || attempts >= self.opts.max_attempts;
+                        let delay = match e.retry_after_ms {
+                            Some(ms) => ms as i64,
+                            None => {
+                                backoff(attempts, self.opts.base_delay_ms, self.opts.max_delay_ms)
+                            }
+                        };
+                        if e.kind == SyncErrorKind::RateLimited {
+                            self.state.pause(&name, now + delay, &e.message).await?;
+                        }
+                        self.state
+                            .fail_job(job.id, &e.to_string(), now + delay, dead, now)
+                            .await?;
+                        report.failed.push(format!(
+                            "{name} #{}: {e}{}",
+                            handle_of(&*self.store, job.entry_id).await,
+                            if dead { " (dead-lettered)" } else { "" }
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes one entry to one integration, exactly once.
+    async fn push_one(
+        &self,
+        i: &Arc<dyn Integration>,
+        id: EntryId,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let name = i.descriptor().name;
+        let local = |e: StoreError| {
+            SyncError::new(
+                &name,
+                if e.kind() == ErrorKind::Unavailable {
+                    SyncErrorKind::Transient
+                } else {
+                    SyncErrorKind::Permanent
+                },
+                e.to_string(),
+            )
+        };
+        let entry = match self.store.get(id).await {
+            Ok(e) => e,
+            // Deleted locally: nothing to push (remote deletion is a later feature).
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(local(e)),
+        };
+        let fields = SyncedFields::from_entry(&entry);
+        let now = now_ms(&*self.clock);
+        let link = self.state.link(&name, id).await.map_err(local)?;
+        let link = match link {
+            Some(l) if l.state == "creating" => {
+                // An earlier create may have reached the remote before we could record it.
+                match i.find_by_marker(id).await? {
+                    Some(found) => {
+                        fail_point("push.recover.before-record");
+                        self.state
+                            .set_linked(
+                                &name,
+                                id,
+                                &found.remote_id,
+                                found.url.as_deref(),
+                                &found.fields,
+                                now,
+                            )
+                            .await
+                            .map_err(local)?;
+                        self.record_reference(&name, id, &found)
+                            .await
+                            .map_err(local)?;
+                        report.recovered += 1;
+                        self.state.link(&name, id).await.map_err(local)?
+                    }
+                    None => None,
+                }
+            }
+            other => other,
+        };
+        match link {
+            Some(l) if l.state == "linked" => {
+                let held = self.state.held_fields(&name, id).await.map_err(local)?;
+                let changed = changed_fields(l.base.as_ref(), &fields, &held);
+                let remote_id = l.remote_id.clone().unwrap_or_default();
+                if changed.is_empty() {
+                    report.unchanged += 1;
+                    return Ok(());
+                }
+                fail_point("push.update.before-request");
+                let item = i.update(&remote_id, &fields, &changed).await?;
+                fail_point("push.update.before-record");
+                let mut base = l.base.clone().unwrap_or_else(|| item.fields.clone());
+                copy_fields(&fields, &mut base, &changed);
+                self.state
+                    .set_linked(&name, id, &item.remote_id, item.url.as_deref(), &base, now)
+                    .await
+                    .map_err(local)?;
+                report.updated += 1;
+                Ok(())
+            }
+            _ => {
+                self.state
+                    .mark_creating(&name, id, now)
+                    .await
+                    .map_err(local)?;
+                fail_point("push.create.before-request");
+                let item = i.create(&entry, &fields).await?;
+                fail_point("push.create.before-record");
+                self.state
+                    .set_linked(
+                        &name,
+                        id,
+                        &item.remote_id,
+                        item.url.as_deref(),
+                        &fields,
+                        now,
+                    )
+                    .await
+                    .map_err(local)?;
+                self.record_reference(&name, id, &item)
+                    .await
+                    .map_err(local)?;
+                report.created += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// Notes the remote item in the entry's `externalReferences` (once).
+    async fn record_reference(&self, name: &str, id: EntryId, item: &RemoteItem) -> Result<()> {
+        let system = name.to_string();
+        let remote_id = item.remote_id.clone();
+        let url = item.url.clone();
+        let now = self.clock.now();
+        self.store
+            .update(id, &Self::sync_meta(name), &mut |e: &mut Entry| {
+                if !e
+                    .external_references
+                    .iter()
+                    .any(|r| r.system == system && r.id == remote_id)
+                {
+                    e.external_references
+                        .push(devlog_core::entry::ExternalReference {
+                            system: system.clone(),
+                            id: remote_id.clone(),
+                            url: url.clone(),
+                            title: None,
+                            status: None,
+                            last_sync: Some(now),
+                            extra: Default::default(),
+                        });
+                }
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Stage 3: pulls remote changes page by page and merges them.
+    pub async fn pull(
+        &self,
+        i: &Arc<dyn Integration>,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let name = i.descriptor().name;
+        let local = |e: StoreError| SyncError::new(&name, SyncErrorKind::Transient, e.to_string());
+        if let Some((until, reason)) = self
+            .state
+            .paused_until(&name, now_ms(&*self.clock))
+            .await
+            .map_err(local)?
+        {
+            report
+                .paused
+                .push(format!("{name}: paused until {until} ({reason})"));
+            return Ok(());
+        }
+        let mut cursor = self.state.cursor(&name, "pull").await.map_err(local)?;
+        loop {
+            let page = match i.pull(cursor.as_deref()).await {
+                Ok(p) => p,
+                Err(e) if e.kind == SyncErrorKind::RateLimited => {
+                    let now = now_ms(&*self.clock);
+                    self.state
+                        .pause(
+                            &name,
+                            now + e.retry_after_ms.unwrap_or(60_000) as i64,
+                            &e.message,
+                        )
+                        .await
+                        .map_err(local)?;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
+            report.pulled += page.items.len() as u64;
+            self.apply_remote(&name, &page.items, report)
+                .await
+                .map_err(local)?;
+            fail_point("pull.before-cursor");
+            if let Some(next) = &page.next_cursor {
+                self.state
+                    .set_cursor(&name, "pull", next)
+                    .await
+                    .map_err(local)?;
+            }
+            cursor = page.next_cursor.clone();
+            if !page.more {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges remote items into their entries (shared by pull and webhooks). Items not
+    /// linked to an entry (and not carrying a devlog marker) are ignored.
+    pub async fn apply_remote(
+        &self,
+        name: &str,
+        items: &[RemoteItem],
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        for item in items {
+            let link = match self.state.link_by_remote(name, &item.remote_id).await? {
+                Some(l) => Some(l),
+                None => match item.marker {
+                    Some(m) => self.state.link(name, m).await?,
+                    None => None,
+                },
+            };
+            let (entry_id, base) = match link {
+                Some(l) => (l.entry_id, l.base),
+                None => match item.marker {
+                    // Created by us, but the create was never recorded (crash): adopt it.
+                    Some(m) if self.store.get(m).await.is_ok() => (m, None),
+                    _ => continue,
+                },
+            };
+            let entry = match self.store.get(entry_id).await {
+                Ok(e) => e,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let local_fields = SyncedFields::from_entry(&entry);
+            // An adopted item without a base: what we would have pushed is the base.
+            let base = base.unwrap_or_else(|| {
+                if item.marker == Some(entry_id) {
+                    local_fields.clone()
+                } else {
+                    item.fields.clone()
+                }
+            });
+            let m = merge(
+                Some(&base),
+                &local_fields,
+                &item.fields,
+                self.opts.strategy,
+                entry.updated_at,
+                item.updated_at,
+            );
+            let now = self.clock.now();
+            if !m.to_local.is_empty() {
+                let merged = m.fields.clone();
+                self.store
+                    .update(entry_id, &Self::sync_meta(name), &mut |e: &mut Entry| {
+                        merged.apply_to(e, now);
+                        e.updated_at = now;
+                        Ok(())
+                    })
+                    .await?;
+                report.applied += 1;
+            }
+            if !m.conflicts.is_empty() {
+                self.state
+                    .add_conflicts(name, entry_id, &m.conflicts, now.millis())
+                    .await?;
+                report.conflicts += m.conflicts.len() as u64;
+            }
+            // The remote now holds `item.fields`; pending local fields (to_remote) differ from
+            // it and will be pushed by the entry's job.
+            self.state
+                .set_linked(
+                    name,
+                    entry_id,
+                    &item.remote_id,
+                    item.url.as_deref(),
+                    &item.fields,
+                    now.millis(),
+                )
+                .await?;
+            if !m.to_remote.is_empty() {
+                self.state.enqueue_one(name, entry_id, now.millis()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies and applies a webhook delivery; redeliveries are ignored.
+    pub async fn webhook(&self, name: &str, hook: &Webhook) -> Result<SyncReport, SyncError> {
+        let i = self
+            .integration(name)
+            .map_err(|e| SyncError::new(name, SyncErrorKind::Permanent, e.to_string()))?
+            .clone();
+        let outcome = i.handle_webhook(hook).await?;
+        let local = |e: StoreError| SyncError::new(name, SyncErrorKind::Transient, e.to_string());
+        let mut report = SyncReport::default();
+        // A redelivered event (same delivery id) is processed once.
+        if let Some(d) = &outcome.delivery_id
+            && !self
+                .state
+                .first_delivery(name, d, now_ms(&*self.clock))
+                .await
+                .map_err(local)?
+        {
+            return Ok(report);
+        }
+        report.pulled = outcome.items.len() as u64;
+        self.apply_remote(name, &outcome.items, &mut report)
+            .await
+            .map_err(local)?;
+        Ok(report)
+    }
+
+    /// Resolves a conflict by taking the local or the remote value.
+    pub async fn resolve(&self, conflict_id: i64, take_remote: bool) -> Result<()> {
+        let c = self
+            .state
+            .open_conflicts()
+            .await?
+            .into_iter()
+            .find(|c| c.id == conflict_id)
+            .ok_or_else(|| StoreError::not_found(format!("conflict {conflict_id}")))?;
+        let now = self.clock.now();
+        if take_remote {
+            let field = c.field.field.clone();
+            let value = c.field.remote.clone();
+            self.store
+                .update(
+                    c.entry_id,
+                    &Self::sync_meta(&c.integration),
+                    &mut |e: &mut Entry| {
+                        let mut f = serde_json::to_value(SyncedFields::from_entry(e))
+                            .map_err(|x| StoreError::invalid("field", x.to_string()))?;
+                        f[&field] = value.clone();
+                        let fields: SyncedFields = serde_json::from_value(f)
+                            .map_err(|x| StoreError::invalid(&field, x.to_string()))?;
+                        fields.apply_to(e, now);
+                        e.updated_at = now;
+                        Ok(())
+                    },
+                )
+                .await?;
+        }
+        self.state
+            .resolve_conflict(
+                conflict_id,
+                if take_remote { "remote" } else { "local" },
+                now.millis(),
+            )
+            .await?;
+        // Taking local means pushing it; taking remote leaves nothing to push.
+        self.state
+            .enqueue_one(&c.integration, c.entry_id, now.millis())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Fields that differ from the base (all of them when there is no base), minus held ones.
+fn changed_fields(base: Option<&SyncedFields>, now: &SyncedFields, held: &[String]) -> Vec<String> {
+    let a = base
+        .map(|b| serde_json::to_value(b).unwrap_or_default())
+        .unwrap_or_default();
+    let b = serde_json::to_value(now).unwrap_or_default();
+    let Some(bo) = b.as_object() else {
+        return Vec::new();
+    };
+    bo.iter()
+        .filter(|(k, v)| a.get(*k) != Some(*v) && !held.contains(k))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+fn copy_fields(from: &SyncedFields, to: &mut SyncedFields, which: &[String]) {
+    let src = serde_json::to_value(from).unwrap_or_default();
+    let mut dst = serde_json::to_value(&*to).unwrap_or_default();
+    for k in which {
+        if let Some(v) = src.get(k) {
+            dst[k] = v.clone();
+        }
+    }
+    if let Ok(f) = serde_json::from_value(dst) {
+        *to = f;
+    }
+}
+
+/// Exponential backoff with full jitter: a random delay in [base·2^(n-1)/2, base·2^(n-1)],
+/// capped at `max`.
+pub fn backoff(attempt: i64, base: i64, max: i64) -> i64 {
+    let exp = base
+        .saturating_mul(1_i64 << attempt.clamp(1, 30).saturating_sub(1))
+        .min(max);
+    let jitter = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as i64)
+        .unwrap_or(0))
+        % (exp / 2 + 1);
+    exp / 2 + jitter
+}
+
+async fn handle_of(store: &dyn Store, id: EntryId) -> String {
+    match store.get(id).await {
+        Ok(e) => e.handle.to_string(),
+        Err(_) => id.short(),
+    }
+}

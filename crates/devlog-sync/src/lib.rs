@@ -1,0 +1,13 @@
+//! devlog's sync engine: a durable job queue fed by the change feed, exactly-once pushes,
+//! incremental pulls merged field by field, conflicts, dead letters and pauses.
+//!
+//! API boundary: integrations implement `devlog_core::integration::Integration`; this crate
+//! owns all sync bookkeeping, kept in a machine-local SQLite database
+//! (`.devlog/.state/sync.sqlite` beside the JSON backend's index).
+
+pub mod engine;
+pub mod failpoint;
+pub mod state;
+
+pub use engine::{PlannedOp, SyncEngine, SyncOptions, SyncReport, backoff};
+pub use state::{Conflict, Job, Link, SyncState};

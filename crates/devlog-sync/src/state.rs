@@ -1,0 +1,576 @@
+//! The sync engine's durable, machine-local state: feed and pull cursors, links to remote
+//! items with their merge base, the job queue, conflicts, webhook deliveries and pauses.
+
+use std::path::Path;
+use std::time::Duration;
+
+use devlog_core::error::{Result, StoreError};
+use devlog_core::id::EntryId;
+use devlog_core::merge::{FieldConflict, SyncedFields};
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+fn err(e: sqlx::Error) -> StoreError {
+    let transient = matches!(&e, sqlx::Error::Database(d) if d.message().contains("locked") || d.message().contains("busy"));
+    StoreError::Backend {
+        backend: "sync-state",
+        message: e.to_string(),
+        transient,
+    }
+}
+
+/// A link between an entry and its remote item in one integration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Link {
+    pub integration: String,
+    pub entry_id: EntryId,
+    pub remote_id: Option<String>,
+    pub url: Option<String>,
+    pub base: Option<SyncedFields>,
+    /// `creating`: a create was started and may or may not have reached the remote.
+    pub state: String,
+    pub last_synced_at: Option<i64>,
+}
+
+/// A queued push of one entry to one integration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: i64,
+    pub integration: String,
+    pub entry_id: EntryId,
+    pub state: String,
+    pub attempts: i64,
+    pub next_at: i64,
+    pub last_error: Option<String>,
+    pub updated_at: i64,
+}
+
+/// A recorded conflict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conflict {
+    pub id: i64,
+    pub integration: String,
+    pub entry_id: EntryId,
+    #[serde(flatten)]
+    pub field: FieldConflict,
+    pub created_at: i64,
+}
+
+/// The sync state database.
+#[derive(Debug, Clone)]
+pub struct SyncState {
+    pool: SqlitePool,
+}
+
+fn parse_id(s: &str) -> Result<EntryId> {
+    s.parse().map_err(|_| StoreError::Corrupt {
+        path: "sync state".into(),
+        message: format!("bad entry id {s}"),
+        hint: "delete .devlog/.state/sync.sqlite to start sync bookkeeping afresh".into(),
+    })
+}
+
+impl SyncState {
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::io(dir.display().to_string(), e))?;
+        }
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(opts)
+            .await
+            .map_err(err)?;
+        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend {
+            backend: "sync-state",
+            message: format!("cannot migrate {}: {e}", path.display()),
+            transient: false,
+        })?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn cursor(&self, integration: &str, kind: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM cursors WHERE integration = ? AND kind = ?")
+            .bind(integration)
+            .bind(kind)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)
+    }
+
+    pub async fn set_cursor(&self, integration: &str, kind: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cursors (integration, kind, value) VALUES (?, ?, ?)
+             ON CONFLICT(integration, kind) DO UPDATE SET value = excluded.value",
+        )
+        .bind(integration)
+        .bind(kind)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Queues pushes for `entries` and moves the feed cursor to `seq`, in one transaction:
+    /// a crash leaves either both or neither.
+    pub async fn enqueue(
+        &self,
+        integration: &str,
+        entries: &[EntryId],
+        seq: u64,
+        now: i64,
+    ) -> Result<u64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+        let mut added = 0;
+        for e in entries {
+            let r = sqlx::query(
+                "INSERT INTO jobs (integration, entry_id, state, attempts, next_at, created_at, updated_at)
+                 VALUES (?, ?, 'pending', 0, ?, ?, ?)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(integration)
+            .bind(e.to_string())
+            .bind(now)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+            added += r.rows_affected();
+        }
+        sqlx::query(
+            "INSERT INTO cursors (integration, kind, value) VALUES (?, 'feed', ?)
+             ON CONFLICT(integration, kind) DO UPDATE SET value = excluded.value",
+        )
+        .bind(integration)
+        .bind(seq.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(added)
+    }
+
+    /// Queues a push of one entry (no-op if one is already pending or running).
+    pub async fn enqueue_one(&self, integration: &str, entry: EntryId, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO jobs (integration, entry_id, state, attempts, next_at, created_at, updated_at)
+             VALUES (?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Claims the next due job of `integration` for `owner` (a lease; abandoned leases of
+    /// dead processes are taken over).
+    pub async fn claim(
+        &self,
+        integration: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Job>> {
+        let candidates: Vec<(i64, Option<String>, Option<i64>, String)> = sqlx::query_as(
+            "SELECT id, owner, lease_until, state FROM jobs
+             WHERE integration = ? AND ((state = 'pending' AND next_at <= ?) OR state = 'running')
+             ORDER BY next_at, id LIMIT 20",
+        )
+        .bind(integration)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        for (id, prev_owner, lease, state) in candidates {
+            if state == "running" && !lease_abandoned(prev_owner.as_deref(), lease, now) {
+                continue;
+            }
+            let r = sqlx::query(
+                "UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, updated_at = ?
+                 WHERE id = ? AND state = ? AND COALESCE(owner, '') = COALESCE(?, '')",
+            )
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(id)
+            .bind(&state)
+            .bind(prev_owner.as_deref())
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+            if r.rows_affected() == 1 {
+                return self.job(id).await;
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn job(&self, id: i64) -> Result<Option<Job>> {
+        let row = sqlx::query(
+            "SELECT id, integration, entry_id, state, attempts, next_at, last_error, updated_at FROM jobs WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        row.map(|r| job_from_row(&r)).transpose()
+    }
+
+    pub async fn finish_job(&self, id: i64, now: i64) -> Result<()> {
+        sqlx::query("UPDATE jobs SET state = 'done', owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `next_at`, or dead-lettered when `dead`.
+    pub async fn fail_job(
+        &self,
+        id: i64,
+        error: &str,
+        next_at: i64,
+        dead: bool,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET state = ?, attempts = attempts + 1, next_at = ?, last_error = ?,
+                 owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+        )
+        .bind(if dead { "dead" } else { "pending" })
+        .bind(next_at)
+        .bind(error)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Puts a job back without counting an attempt (the integration is paused).
+    pub async fn defer_job(&self, id: i64, next_at: i64, now: i64) -> Result<()> {
+        sqlx::query("UPDATE jobs SET state = 'pending', next_at = ?, owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
+            .bind(next_at)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Makes dead (or all failed) jobs pending again; `None` means every dead job.
+    pub async fn retry(&self, id: Option<i64>, now: i64) -> Result<u64> {
+        let r = match id {
+            Some(id) => sqlx::query(
+                "UPDATE jobs SET state = 'pending', attempts = 0, next_at = ?, updated_at = ?
+                 WHERE id = ? AND state IN ('dead', 'pending')",
+            )
+            .bind(now)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await,
+            None => sqlx::query(
+                "UPDATE jobs SET state = 'pending', attempts = 0, next_at = ?, updated_at = ? WHERE state = 'dead'",
+            )
+            .bind(now)
+            .bind(now)
+            .execute(&self.pool)
+            .await,
+        }
+        .map_err(err)?;
+        Ok(r.rows_affected())
+    }
+
+    /// Jobs that are not done, oldest first.
+    pub async fn open_jobs(&self) -> Result<Vec<Job>> {
+        let rows = sqlx::query(
+            "SELECT id, integration, entry_id, state, attempts, next_at, last_error, updated_at
+             FROM jobs WHERE state <> 'done' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    pub async fn link(&self, integration: &str, entry: EntryId) -> Result<Option<Link>> {
+        let row = sqlx::query("SELECT * FROM links WHERE integration = ? AND entry_id = ?")
+            .bind(integration)
+            .bind(entry.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        row.map(|r| link_from_row(&r)).transpose()
+    }
+
+    pub async fn link_by_remote(&self, integration: &str, remote_id: &str) -> Result<Option<Link>> {
+        let row = sqlx::query("SELECT * FROM links WHERE integration = ? AND remote_id = ?")
+            .bind(integration)
+            .bind(remote_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        row.map(|r| link_from_row(&r)).transpose()
+    }
+
+    pub async fn links(&self) -> Result<Vec<Link>> {
+        let rows = sqlx::query("SELECT * FROM links ORDER BY integration, entry_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        rows.iter().map(link_from_row).collect()
+    }
+
+    /// Durably records that a create is about to be sent (before the request leaves).
+    pub async fn mark_creating(&self, integration: &str, entry: EntryId, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO links (integration, entry_id, remote_id, state, since)
+             VALUES (?, ?, NULL, 'creating', ?)
+             ON CONFLICT(integration, entry_id) DO UPDATE SET state = 'creating'",
+        )
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Records the remote item an entry is linked to and the base both sides now agree on.
+    pub async fn set_linked(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        remote_id: &str,
+        url: Option<&str>,
+        base: &SyncedFields,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO links (integration, entry_id, remote_id, url, base, state, since, last_synced_at)
+             VALUES (?, ?, ?, ?, ?, 'linked', ?, ?)
+             ON CONFLICT(integration, entry_id) DO UPDATE SET remote_id = excluded.remote_id,
+                 url = COALESCE(excluded.url, links.url), base = excluded.base, state = 'linked',
+                 last_synced_at = excluded.last_synced_at",
+        )
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(remote_id)
+        .bind(url)
+        .bind(serde_json::to_string(base).expect("fields serialize"))
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Records conflicts (one open conflict per field; a newer one replaces its values).
+    pub async fn add_conflicts(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        cs: &[FieldConflict],
+        now: i64,
+    ) -> Result<()> {
+        for c in cs {
+            sqlx::query(
+                "INSERT INTO conflicts (integration, entry_id, field, base, local, remote, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT(integration, entry_id, field) WHERE resolved_at IS NULL
+                 DO UPDATE SET base = excluded.base, local = excluded.local, remote = excluded.remote",
+            )
+            .bind(integration)
+            .bind(entry.to_string())
+            .bind(&c.field)
+            .bind(c.base.to_string())
+            .bind(c.local.to_string())
+            .bind(c.remote.to_string())
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    pub async fn open_conflicts(&self) -> Result<Vec<Conflict>> {
+        let rows = sqlx::query(
+            "SELECT id, integration, entry_id, field, base, local, remote, created_at
+             FROM conflicts WHERE resolved_at IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let v = |c: &str| -> Result<serde_json::Value> {
+                let s: String = r.try_get(c).map_err(err)?;
+                Ok(serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s)))
+            };
+            let entry: String = r.try_get("entry_id").map_err(err)?;
+            out.push(Conflict {
+                id: r.try_get("id").map_err(err)?,
+                integration: r.try_get("integration").map_err(err)?,
+                entry_id: parse_id(&entry)?,
+                field: FieldConflict {
+                    field: r.try_get("field").map_err(err)?,
+                    base: v("base")?,
+                    local: v("local")?,
+                    remote: v("remote")?,
+                },
+                created_at: r.try_get("created_at").map_err(err)?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn resolve_conflict(&self, id: i64, resolution: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query("UPDATE conflicts SET resolved_at = ?, resolution = ? WHERE id = ? AND resolved_at IS NULL")
+            .bind(now)
+            .bind(resolution)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Fields of an entry held back by open conflicts.
+    pub async fn held_fields(&self, integration: &str, entry: EntryId) -> Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT field FROM conflicts WHERE integration = ? AND entry_id = ? AND resolved_at IS NULL",
+        )
+        .bind(integration)
+        .bind(entry.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    /// Records a webhook delivery; false if it was seen before (a redelivery).
+    pub async fn first_delivery(
+        &self,
+        integration: &str,
+        delivery: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO deliveries (integration, delivery_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(integration)
+        .bind(delivery)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn pause(&self, integration: &str, until: i64, reason: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pauses (integration, until, reason) VALUES (?, ?, ?)
+             ON CONFLICT(integration) DO UPDATE SET until = excluded.until, reason = excluded.reason",
+        )
+        .bind(integration)
+        .bind(until)
+        .bind(reason)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Until when (ms) an integration is paused, if it is.
+    pub async fn paused_until(&self, integration: &str, now: i64) -> Result<Option<(i64, String)>> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT until, reason FROM pauses WHERE integration = ?")
+                .bind(integration)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok(row.filter(|(until, _)| *until > now))
+    }
+}
+
+fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job> {
+    let entry: String = r.try_get("entry_id").map_err(err)?;
+    Ok(Job {
+        id: r.try_get("id").map_err(err)?,
+        integration: r.try_get("integration").map_err(err)?,
+        entry_id: parse_id(&entry)?,
+        state: r.try_get("state").map_err(err)?,
+        attempts: r.try_get("attempts").map_err(err)?,
+        next_at: r.try_get("next_at").map_err(err)?,
+        last_error: r.try_get("last_error").map_err(err)?,
+        updated_at: r.try_get("updated_at").map_err(err)?,
+    })
+}
+
+fn link_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Link> {
+    let entry: String = r.try_get("entry_id").map_err(err)?;
+    let base: Option<String> = r.try_get("base").map_err(err)?;
+    Ok(Link {
+        integration: r.try_get("integration").map_err(err)?,
+        entry_id: parse_id(&entry)?,
+        remote_id: r.try_get("remote_id").map_err(err)?,
+        url: r.try_get("url").map_err(err)?,
+        base: base.and_then(|b| serde_json::from_str(&b).ok()),
+        state: r.try_get("state").map_err(err)?,
+        last_synced_at: r.try_get("last_synced_at").map_err(err)?,
+    })
+}
+
+/// A running job's lease is abandoned when it expired, or when its owner was a process on this
+/// machine that no longer exists (killed mid-job).
+fn lease_abandoned(owner: Option<&str>, lease_until: Option<i64>, now: i64) -> bool {
+    if lease_until.is_none_or(|l| l <= now) {
+        return true;
+    }
+    let Some((host, pid)) = owner.and_then(|o| o.rsplit_once(':')) else {
+        return true;
+    };
+    host == hostname() && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// This machine's name, for job ownership.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// The owner tag of this process.
+pub fn owner_tag() -> String {
+    format!("{}:{}", hostname(), std::process::id())
+}

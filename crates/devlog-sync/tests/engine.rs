@@ -1,0 +1,413 @@
+//! The sync engine against an in-memory remote with fault injection.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use devlog_core::entry::{Entry, EntryType, Status};
+use devlog_core::id::EntryId;
+use devlog_core::integration::{
+    Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
+};
+use devlog_core::merge::{Strategy, SyncedFields};
+use devlog_core::ops::{Devlog, Edit, NewEntry};
+use devlog_core::{Origin, Store, Timestamp, WriteMeta};
+use devlog_sync::{PlannedOp, SyncEngine, SyncOptions, SyncState};
+
+/// What the in-memory remote should do on the next call.
+#[derive(Debug, Clone, PartialEq)]
+enum Fault {
+    /// Create the item, then fail as if the response was lost.
+    CreateThenLose,
+    RateLimit(u64),
+    Transient,
+    Permanent,
+}
+
+#[derive(Debug, Default)]
+struct Remote {
+    items: Vec<RemoteItem>,
+    calls: Vec<String>,
+    faults: Vec<Fault>,
+    clock: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct MemoryRemote(Arc<Mutex<Remote>>);
+
+impl MemoryRemote {
+    fn items(&self) -> Vec<RemoteItem> {
+        self.0.lock().unwrap().items.clone()
+    }
+    fn calls(&self) -> Vec<String> {
+        self.0.lock().unwrap().calls.clone()
+    }
+    fn fail_next(&self, f: Fault) {
+        self.0.lock().unwrap().faults.push(f);
+    }
+    /// An edit made on the remote side.
+    fn edit(&self, remote_id: &str, f: impl FnOnce(&mut SyncedFields)) {
+        let mut r = self.0.lock().unwrap();
+        r.clock += 1;
+        let now = Timestamp::from_millis(1_900_000_000_000 + r.clock).unwrap();
+        let it = r
+            .items
+            .iter_mut()
+            .find(|i| i.remote_id == remote_id)
+            .unwrap();
+        f(&mut it.fields);
+        it.updated_at = now;
+    }
+}
+
+fn err(kind: SyncErrorKind) -> SyncError {
+    SyncError::new("memory", kind, "injected")
+}
+
+#[async_trait]
+impl Integration for MemoryRemote {
+    fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            name: "memory".into(),
+            version: "1".into(),
+            description: "in-memory remote for tests".into(),
+            config_schema: serde_json::json!({"type": "object"}),
+            triggers: vec!["entry.changed".into()],
+            capabilities: vec![Capability::Push, Capability::Pull],
+        }
+    }
+    async fn health(&self) -> Result<Health, SyncError> {
+        Ok(Health {
+            ok: true,
+            message: "ok".into(),
+        })
+    }
+    async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError> {
+        let mut r = self.0.lock().unwrap();
+        r.calls.push("find".into());
+        Ok(r.items.iter().find(|i| i.marker == Some(entry)).cloned())
+    }
+    async fn create(&self, entry: &Entry, fields: &SyncedFields) -> Result<RemoteItem, SyncError> {
+        let mut r = self.0.lock().unwrap();
+        r.calls.push("create".into());
+        let fault = (!r.faults.is_empty()).then(|| r.faults.remove(0));
+        match fault {
+            Some(Fault::RateLimit(ms)) => {
+                return Err(SyncError::rate_limited("memory", ms, "slow down"));
+            }
+            Some(Fault::Transient) => return Err(err(SyncErrorKind::Transient)),
+            Some(Fault::Permanent) => return Err(err(SyncErrorKind::Permanent)),
+            _ => {}
+        }
+        r.clock += 1;
+        let item = RemoteItem {
+            remote_id: (r.items.len() + 1).to_string(),
+            url: None,
+            fields: fields.clone(),
+            updated_at: Timestamp::from_millis(1_900_000_000_000 + r.clock).unwrap(),
+            version: None,
+            marker: Some(entry.id),
+        };
+        r.items.push(item.clone());
+        if fault == Some(Fault::CreateThenLose) {
+            return Err(err(SyncErrorKind::Transient));
+        }
+        Ok(item)
+    }
+    async fn update(
+        &self,
+        remote_id: &str,
+        fields: &SyncedFields,
+        changed: &[String],
+    ) -> Result<RemoteItem, SyncError> {
+        let mut r = self.0.lock().unwrap();
+        r.calls.push(format!("update {}", changed.join(",")));
+        r.clock += 1;
+        let now = Timestamp::from_millis(1_900_000_000_000 + r.clock).unwrap();
+        let it = r
+            .items
+            .iter_mut()
+            .find(|i| i.remote_id == remote_id)
+            .ok_or_else(|| err(SyncErrorKind::NotFound))?;
+        let mut cur = serde_json::to_value(&it.fields).unwrap();
+        let new = serde_json::to_value(fields).unwrap();
+        for k in changed {
+            cur[k] = new[k].clone();
+        }
+        it.fields = serde_json::from_value(cur).unwrap();
+        it.updated_at = now;
+        Ok(it.clone())
+    }
+    async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError> {
+        let mut r = self.0.lock().unwrap();
+        r.calls.push("pull".into());
+        let since: i64 = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let items: Vec<RemoteItem> = r
+            .items
+            .iter()
+            .filter(|i| i.updated_at.millis() > since)
+            .cloned()
+            .collect();
+        let next = items
+            .iter()
+            .map(|i| i.updated_at.millis())
+            .max()
+            .unwrap_or(since);
+        Ok(PullPage {
+            items,
+            next_cursor: Some(next.to_string()),
+            more: false,
+        })
+    }
+}
+
+struct Rig {
+    app: Devlog,
+    remote: MemoryRemote,
+    engine: SyncEngine,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig(opts: SyncOptions) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
+    let state = SyncState::open(&root.join(".state/sync.sqlite"))
+        .await
+        .unwrap();
+    let remote = MemoryRemote::default();
+    let engine = SyncEngine::new(store.clone(), state, vec![Arc::new(remote.clone())], opts);
+    Rig {
+        app: Devlog::new(store),
+        remote,
+        engine,
+        _dir: dir,
+    }
+}
+
+fn cli() -> WriteMeta {
+    WriteMeta::new(Origin::Cli)
+}
+
+async fn new_entry(app: &Devlog, title: &str) -> Entry {
+    app.create(
+        NewEntry {
+            title: title.into(),
+            kind: Some(EntryType::Task),
+            ..NewEntry::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap()
+    .into_entry()
+}
+
+fn quiet(_: u64, _: u64) {}
+
+#[tokio::test]
+async fn creates_once_then_idles_without_calls_and_pushes_only_changed_fields() {
+    let r = rig(SyncOptions::default()).await;
+    let e = new_entry(&r.app, "First").await;
+    new_entry(&r.app, "Second").await;
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!((rep.created, rep.failed.len()), (2, 0), "{rep:?}");
+    assert_eq!(r.remote.items().len(), 2);
+    let linked = r.app.store().get(e.id).await.unwrap();
+    assert_eq!(linked.external_references[0].system, "memory");
+
+    // Idle: only the pull is spent.
+    let before = r.remote.calls().len();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created + rep.updated, 0, "{rep:?}");
+    assert_eq!(&r.remote.calls()[before..], &["pull".to_string()]);
+
+    r.app
+        .edit(
+            e.id,
+            Edit {
+                status: Some(Status::InProgress),
+                ..Edit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    let plan = r.engine.plan(None, None).await.unwrap();
+    assert!(plan.iter().any(|p| matches!(p, PlannedOp::Update { fields, .. } if fields == &vec!["status".to_string()])), "{plan:?}");
+    assert_eq!(
+        r.remote.calls().len(),
+        before + 1,
+        "planning calls nothing remote"
+    );
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    assert!(
+        r.remote.calls().contains(&"update status".to_string()),
+        "{:?}",
+        r.remote.calls()
+    );
+    let mine = r
+        .remote
+        .items()
+        .into_iter()
+        .find(|i| i.marker == Some(e.id))
+        .unwrap();
+    assert_eq!(mine.fields.status, Status::InProgress);
+}
+
+#[tokio::test]
+async fn a_create_whose_response_was_lost_is_found_by_its_marker_not_repeated() {
+    let r = rig(SyncOptions {
+        base_delay_ms: 0,
+        max_delay_ms: 0,
+        ..SyncOptions::default()
+    })
+    .await;
+    new_entry(&r.app, "Lost response").await;
+    r.remote.fail_next(Fault::CreateThenLose);
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.failed.len(), 1);
+    assert_eq!(r.remote.items().len(), 1, "the remote has it");
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created, 0);
+    assert_eq!(r.remote.items().len(), 1, "no duplicate");
+    assert!(r.remote.calls().contains(&"find".to_string()));
+    assert!(r.engine.state().open_jobs().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn remote_edits_merge_and_true_conflicts_are_recorded_then_resolved() {
+    let r = rig(SyncOptions::default()).await;
+    let e = new_entry(&r.app, "Shared").await;
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    // Remote changes status; local changes title: both kept.
+    r.remote.edit("1", |f| f.status = Status::Blocked);
+    r.app
+        .edit(
+            e.id,
+            Edit {
+                title: Some("Shared v2".into()),
+                ..Edit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.conflicts, 0, "{rep:?}");
+    let local = r.app.store().get(e.id).await.unwrap();
+    assert_eq!(
+        (local.title.as_str(), local.status),
+        ("Shared v2", Status::Blocked)
+    );
+    assert_eq!(r.remote.items()[0].fields.title, "Shared v2");
+    // Applying the same pull again changes nothing.
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!((rep.applied, rep.updated), (0, 0), "{rep:?}");
+
+    // Both change the title: a manual conflict, local kept, nothing pushed for that field.
+    r.remote.edit("1", |f| f.title = "Remote title".into());
+    r.app
+        .edit(
+            e.id,
+            Edit {
+                title: Some("Local title".into()),
+                ..Edit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.conflicts, 1, "{rep:?}");
+    assert_eq!(
+        r.remote.items()[0].fields.title,
+        "Remote title",
+        "held field not pushed"
+    );
+    let cs = r.engine.state().open_conflicts().await.unwrap();
+    assert_eq!(
+        (cs[0].field.local.as_str(), cs[0].field.remote.as_str()),
+        (Some("Local title"), Some("Remote title"))
+    );
+    r.engine.resolve(cs[0].id, true).await.unwrap();
+    assert_eq!(r.app.store().get(e.id).await.unwrap().title, "Remote title");
+    assert!(r.engine.state().open_conflicts().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn strategies_settle_conflicts_without_asking() {
+    let r = rig(SyncOptions {
+        strategy: Strategy::RemoteWins,
+        ..SyncOptions::default()
+    })
+    .await;
+    let e = new_entry(&r.app, "Contested").await;
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    r.remote.edit("1", |f| f.title = "Theirs".into());
+    r.app
+        .edit(
+            e.id,
+            Edit {
+                title: Some("Ours".into()),
+                ..Edit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.conflicts, 0);
+    assert_eq!(r.app.store().get(e.id).await.unwrap().title, "Theirs");
+    assert_eq!(r.remote.items()[0].fields.title, "Theirs");
+}
+
+#[tokio::test]
+async fn rate_limits_pause_the_integration_and_failures_retry_then_dead_letter() {
+    let r = rig(SyncOptions {
+        max_attempts: 2,
+        base_delay_ms: 0,
+        max_delay_ms: 0,
+        ..SyncOptions::default()
+    })
+    .await;
+    new_entry(&r.app, "Limited").await;
+    r.remote.fail_next(Fault::RateLimit(60_000));
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.failed.len(), 1);
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert!(
+        !rep.paused.is_empty(),
+        "paused while the limit lasts: {rep:?}"
+    );
+    assert!(r.remote.items().is_empty());
+
+    let r = rig(SyncOptions {
+        max_attempts: 2,
+        base_delay_ms: 0,
+        max_delay_ms: 0,
+        ..SyncOptions::default()
+    })
+    .await;
+    new_entry(&r.app, "Flaky").await;
+    r.remote.fail_next(Fault::Transient);
+    r.remote.fail_next(Fault::Transient);
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    let jobs = r.engine.state().open_jobs().await.unwrap();
+    assert_eq!(jobs[0].state, "dead", "{jobs:?}");
+    assert!(jobs[0].last_error.as_deref().unwrap().contains("injected"));
+    assert_eq!(r.engine.state().retry(None, 0).await.unwrap(), 1);
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created, 1, "replayed from the dead letter: {rep:?}");
+
+    let r = rig(SyncOptions::default()).await;
+    new_entry(&r.app, "Rejected").await;
+    r.remote.fail_next(Fault::Permanent);
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(
+        r.engine.state().open_jobs().await.unwrap()[0].state,
+        "dead",
+        "permanent errors are not retried"
+    );
+}
