@@ -57,6 +57,8 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     Reindex(reindex::ReindexArgs),
     Config(config::ConfigArgs),
+    Sync(sync::SyncArgs),
+    Integrations(sync::IntegrationsArgs),
     Completions(completions::CompletionsArgs),
     Mcp(mcp::McpArgs),
 }

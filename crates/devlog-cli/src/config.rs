@@ -75,7 +75,8 @@ pub fn expand_vars(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<S
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
             let Some(end) = body.find('}') else {
-                return Err(format!("`${{` without a closing `}}` in {text:?}"));
+                // The text may hold a secret, so it is not echoed.
+                return Err("`${` without a closing `}`".to_string());
             };
             let name = &body[..end];
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -88,7 +89,7 @@ pub fn expand_vars(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<S
                 None => {
                     return Err(format!(
                         "environment variable {name} is not set (it is referenced as ${{{name}}}); \
-                         export it, e.g. {name}=postgres://user:password@localhost/devlog"
+                         export it before running devlog"
                     ));
                 }
             }
@@ -245,6 +246,71 @@ impl Config {
     }
 }
 
+/// The `[integrations.*]` tables as JSON, with `${VAR}` references expanded and secrets
+/// read from files: a key `tokenFile = "path"` (or `token_file`) becomes `token` holding the
+/// file's trimmed content. Errors name the key.
+pub fn integration_tables(
+    cfg: &Config,
+    root: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<std::collections::BTreeMap<String, serde_json::Value>, ConfigError> {
+    let mut out = std::collections::BTreeMap::new();
+    for (name, table) in &cfg.integrations {
+        let mut v = serde_json::to_value(table).map_err(|e| ConfigError {
+            file: cfg.source.clone(),
+            message: format!("integrations.{name}: {e}"),
+        })?;
+        expand_tree(&mut v, &format!("integrations.{name}"), root, env).map_err(|message| {
+            ConfigError {
+                file: cfg.source.clone(),
+                message,
+            }
+        })?;
+        out.insert(name.clone(), v);
+    }
+    Ok(out)
+}
+
+fn expand_tree(
+    v: &mut serde_json::Value,
+    key: &str,
+    root: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    match v {
+        serde_json::Value::String(s) => {
+            *s = expand_vars(s, env).map_err(|e| format!("{key}: {e}"))?;
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                expand_tree(item, &format!("{key}[{i}]"), root, env)?;
+            }
+        }
+        serde_json::Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for k in keys {
+                let sub = format!("{key}.{k}");
+                if let Some(val) = map.get_mut(&k) {
+                    expand_tree(val, &sub, root, env)?;
+                }
+                let target = k.strip_suffix("File").or_else(|| k.strip_suffix("_file"));
+                if let (Some(target), Some(serde_json::Value::String(path))) = (target, map.get(&k))
+                {
+                    let p = root.join(path);
+                    let secret = std::fs::read_to_string(&p).map_err(|e| {
+                        format!("{sub}: cannot read the secret file {} ({e}); fix the path or set `{target}` instead", p.display())
+                    })?;
+                    let target = target.to_string();
+                    map.remove(&k);
+                    map.insert(target, serde_json::Value::String(secret.trim().to_string()));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Keys whose values are secrets and never printed.
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
@@ -288,6 +354,30 @@ fn redact(v: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integration_tables_expand_variables_and_read_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token.txt"), "s3cret\n").unwrap();
+        let cfg = Config::from_toml(
+            "[integrations.github]\nrepository = \"${REPO}\"\ntokenFile = \"token.txt\"\n",
+            None,
+        )
+        .unwrap();
+        let env = |k: &str| (k == "REPO").then(|| "o/r".to_string());
+        let t = integration_tables(&cfg, dir.path(), &env).unwrap();
+        assert_eq!(t["github"]["repository"], "o/r");
+        assert_eq!(t["github"]["token"], "s3cret");
+        assert!(t["github"].get("tokenFile").is_none());
+        let err = integration_tables(&cfg, dir.path(), &|_: &str| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("integrations.github.repository") && err.contains("REPO"),
+            "{err}"
+        );
+        assert!(!cfg.redacted().to_string().contains("s3cret"));
+    }
 
     #[test]
     fn typos_name_the_key_and_position() {

@@ -73,6 +73,8 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Migrate(a) => commands::migrate::run(&ctx, a).await,
             Command::Reindex(a) => commands::reindex::run(&ctx, a).await,
             Command::Config(a) => commands::config::run(&ctx, a).await,
+            Command::Sync(a) => commands::sync::run(&ctx, a).await,
+            Command::Integrations(a) => commands::sync::integrations(&ctx, a).await,
             Command::Mcp(a) => commands::mcp::run(&ctx, a).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
         }

@@ -7,7 +7,9 @@
 
 pub mod engine;
 pub mod failpoint;
+pub mod registry;
 pub mod state;
 
 pub use engine::{PlannedOp, SyncEngine, SyncOptions, SyncReport, backoff};
+pub use registry::{ConfigProblem, Factory, Registry};
 pub use state::{Conflict, Job, Link, SyncState};

@@ -19,6 +19,7 @@ pub mod reindex;
 pub mod search;
 pub mod show;
 pub mod stats;
+pub mod sync;
 
 use std::sync::Arc;
 

@@ -1,0 +1,380 @@
+//! `devlog sync` and `devlog integrations`: run, plan and inspect synchronization.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use devlog_core::integration::Integration;
+use devlog_core::merge::Strategy;
+use devlog_sync::{Registry, SyncEngine, SyncOptions, SyncState};
+use serde_json::json;
+
+use super::Ctx;
+use crate::error::CliError;
+use crate::output::{Table, write_stdout};
+use crate::progress::Bar;
+use crate::workspace::Workspace;
+
+/// Synchronize entries with the configured integrations (pull, then push local changes)
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SyncArgs {
+    #[command(subcommand)]
+    pub command: Option<SyncCommand>,
+    /// Only this integration (github, jira, ado, ...)
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Only this entry
+    #[arg(long)]
+    pub entry: Option<String>,
+    /// Show the remote operations a sync would perform, without performing them
+    #[arg(long)]
+    pub plan: bool,
+    /// How true conflicts are settled: manual, local-wins, remote-wins, newest-wins
+    #[arg(long, default_value = "manual", value_parser = parse_strategy)]
+    pub strategy: Strategy,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Per entry and integration: synced, pending, failed (with the error), conflict
+    Status,
+    /// Make failed (dead-lettered) jobs run again
+    Retry {
+        /// A job id from `devlog sync status`
+        job: Option<i64>,
+        /// Every dead-lettered job
+        #[arg(long)]
+        all_failed: bool,
+    },
+    /// List unresolved conflicts
+    Conflicts,
+    /// Resolve a conflict by taking one side's value
+    Resolve {
+        /// The conflict id from `devlog sync conflicts`
+        id: i64,
+        /// local or remote
+        #[arg(long, value_parser = ["local", "remote"])]
+        take: String,
+    },
+}
+
+/// List the integrations this build knows and check the configured ones
+#[derive(Debug, Args)]
+pub struct IntegrationsArgs {
+    #[command(subcommand)]
+    pub command: IntegrationsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationsCommand {
+    /// Known integrations and whether each is configured
+    List,
+    /// Validate each configured integration and run its health check
+    Check,
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    Strategy::ALL
+        .iter()
+        .find(|(n, _)| *n == s)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            format!("unknown strategy `{s}`: use manual, local-wins, remote-wins or newest-wins")
+        })
+}
+
+/// The integrations compiled into this binary.
+pub fn registry() -> Registry {
+    Registry::new()
+}
+
+fn build(ws: &Workspace, registry: &Registry) -> Result<Vec<Arc<dyn Integration>>, CliError> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let tables =
+        crate::config::integration_tables(&ws.config, &ws.root, &env).map_err(CliError::Config)?;
+    registry.build(&tables).map_err(|problems| {
+        CliError::Config(crate::config::ConfigError {
+            file: ws.config.source.clone(),
+            message: problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })
+    })
+}
+
+async fn engine(
+    ctx: &Ctx,
+    strategy: Strategy,
+) -> Result<(SyncEngine, Vec<Arc<dyn Integration>>), CliError> {
+    let ws = ctx.workspace()?;
+    let integrations = build(&ws, &registry())?;
+    let store = ws.open().await?;
+    let state = SyncState::open(&ws.devlog_dir.join(".state").join("sync.sqlite")).await?;
+    let opts = SyncOptions {
+        strategy,
+        ..SyncOptions::default()
+    };
+    Ok((
+        SyncEngine::new(store, state, integrations.clone(), opts),
+        integrations,
+    ))
+}
+
+pub async fn run(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
+    match a.command {
+        None => run_sync(ctx, a).await,
+        Some(SyncCommand::Status) => status(ctx).await,
+        Some(SyncCommand::Retry { job, all_failed }) => {
+            if job.is_none() && !all_failed {
+                return Err(CliError::Usage("give a job id or --all-failed".into()));
+            }
+            let (engine, _) = engine(ctx, Strategy::Manual).await?;
+            let n = engine
+                .state()
+                .retry(
+                    job,
+                    devlog_core::Timestamp::from_datetime(chrono::Utc::now()).millis(),
+                )
+                .await?;
+            if ctx.out.json {
+                ctx.out.json(&json!({"requeued": n}))?;
+            } else {
+                write_stdout(&format!("{n} job(s) queued again; run `devlog sync`\n"))?;
+            }
+            Ok(())
+        }
+        Some(SyncCommand::Conflicts) => {
+            let (engine, _) = engine(ctx, Strategy::Manual).await?;
+            let cs = engine.state().open_conflicts().await?;
+            if ctx.out.json {
+                ctx.out.json(&cs)?;
+                return Ok(());
+            }
+            if cs.is_empty() {
+                return Ok(write_stdout("No conflicts.\n")?);
+            }
+            let mut t = Table::header(
+                &ctx.out,
+                &["ID", "SYSTEM", "ENTRY", "FIELD", "LOCAL", "REMOTE"],
+            );
+            for c in &cs {
+                let cells = [
+                    c.id.to_string(),
+                    c.integration.clone(),
+                    c.entry_id.short(),
+                    c.field.field.clone(),
+                    c.field.local.to_string(),
+                    c.field.remote.to_string(),
+                ];
+                t.row(cells.into_iter().map(|x| (x.clone(), x)).collect());
+            }
+            write_stdout(&t.render())?;
+            Ok(())
+        }
+        Some(SyncCommand::Resolve { id, take }) => {
+            let (engine, _) = engine(ctx, Strategy::Manual).await?;
+            engine.resolve(id, take == "remote").await?;
+            if ctx.out.json {
+                ctx.out.json(&json!({"resolved": id, "took": take}))?;
+            } else {
+                write_stdout(&format!(
+                    "Conflict {id} resolved with the {take} value; `devlog sync` pushes it if needed\n"
+                ))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
+    let (engine, integrations) = engine(ctx, a.strategy).await?;
+    if integrations.is_empty() {
+        return Err(CliError::Usage(
+            "no integrations are configured: add an [integrations.<name>] table to devlog.toml (see docs/sync.md)".into(),
+        ));
+    }
+    let entry = match &a.entry {
+        Some(r) => Some(
+            devlog_core::Devlog::new(ctx.store().await?)
+                .resolve_summary(r)
+                .await?
+                .id,
+        ),
+        None => None,
+    };
+    if a.plan {
+        let ops = engine.plan(a.system.as_deref(), entry).await?;
+        if ctx.out.json {
+            ctx.out.json(&ops)?;
+        } else {
+            let mut s = String::new();
+            for op in &ops {
+                s.push_str(&match op {
+                    devlog_sync::PlannedOp::Pull { integration, cursor } => format!("{integration}: pull changes since {}\n", cursor.as_deref().unwrap_or("the beginning")),
+                    devlog_sync::PlannedOp::Create { integration, handle, title, .. } => format!("{integration}: create a remote item for #{handle} {title:?}\n"),
+                    devlog_sync::PlannedOp::Recover { integration, handle, .. } => format!("{integration}: look up #{handle}'s marker (an earlier create may have reached the remote), then create or link\n"),
+                    devlog_sync::PlannedOp::Update { integration, handle, remote_id, fields, .. } => format!("{integration}: update {} of remote {remote_id} for #{handle}\n", fields.join(", ")),
+                });
+            }
+            write_stdout(&s)?;
+        }
+        return Ok(());
+    }
+    let bar = Bar::new("syncing", ctx.out.json);
+    let report = engine
+        .sync(a.system.as_deref(), entry, &|d, t| bar.set(d, t))
+        .await?;
+    bar.finish();
+    if ctx.out.json {
+        ctx.out.json(&report)?;
+    } else {
+        let mut s = format!(
+            "pulled {} remote changes ({} applied, {} conflicts); pushed: {} created, {} updated, {} recovered, {} unchanged\n",
+            report.pulled,
+            report.applied,
+            report.conflicts,
+            report.created,
+            report.updated,
+            report.recovered,
+            report.unchanged
+        );
+        for p in &report.paused {
+            s.push_str(&format!("paused: {p}\n"));
+        }
+        write_stdout(&s)?;
+        for f in &report.failed {
+            eprintln!("failed: {f}");
+        }
+    }
+    Ok(())
+}
+
+async fn status(ctx: &Ctx) -> Result<(), CliError> {
+    let (engine, _) = engine(ctx, Strategy::Manual).await?;
+    let jobs = engine.state().open_jobs().await?;
+    let links = engine.state().links().await?;
+    let conflicts = engine.state().open_conflicts().await?;
+    let mut rows: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    for l in &links {
+        rows.insert(
+            (l.integration.clone(), l.entry_id.to_string()),
+            (
+                if l.state == "linked" {
+                    "synced".into()
+                } else {
+                    "pending".into()
+                },
+                l.remote_id.clone().unwrap_or_default(),
+            ),
+        );
+    }
+    for j in &jobs {
+        let st = if j.state == "dead" {
+            format!(
+                "failed (job {}): {}",
+                j.id,
+                j.last_error.clone().unwrap_or_default()
+            )
+        } else {
+            format!("pending (job {})", j.id)
+        };
+        rows.entry((j.integration.clone(), j.entry_id.to_string()))
+            .or_insert((String::new(), String::new()))
+            .0 = st;
+    }
+    for c in &conflicts {
+        rows.entry((c.integration.clone(), c.entry_id.to_string()))
+            .or_insert((String::new(), String::new()))
+            .0 = format!("conflict on {} (id {})", c.field.field, c.id);
+    }
+    if ctx.out.json {
+        let v: Vec<_> = rows.iter().map(|((i, e), (s, r))| json!({"integration": i, "entryId": e, "state": s, "remoteId": r})).collect();
+        ctx.out
+            .json(&json!({"entries": v, "jobs": jobs, "conflicts": conflicts}))?;
+        return Ok(());
+    }
+    if rows.is_empty() {
+        return Ok(write_stdout("Nothing synced yet.\n")?);
+    }
+    let mut t = Table::header(&ctx.out, &["SYSTEM", "ENTRY", "REMOTE", "STATE"]);
+    for ((i, e), (s, r)) in &rows {
+        let cells = [i.clone(), e[..8].to_string(), r.clone(), s.clone()];
+        t.row(cells.into_iter().map(|x| (x.clone(), x)).collect());
+    }
+    write_stdout(&t.render())?;
+    Ok(())
+}
+
+pub async fn integrations(ctx: &Ctx, a: IntegrationsArgs) -> Result<(), CliError> {
+    let ws = ctx.workspace_or_create()?;
+    let registry = registry();
+    match a.command {
+        IntegrationsCommand::List => {
+            let configured: Vec<String> = ws.config.integrations.keys().cloned().collect();
+            let known: Vec<_> = registry
+                .descriptors()
+                .into_iter()
+                .map(|d| json!({"name": d.name, "version": d.version, "description": d.description, "capabilities": d.capabilities, "configured": configured.contains(&d.name)}))
+                .collect();
+            if ctx.out.json {
+                ctx.out
+                    .json(&json!({"known": known, "configured": configured}))?;
+            } else if known.is_empty() {
+                write_stdout(
+                    "This build has no integrations yet (GitHub, Jira and Azure DevOps are on the way).\n",
+                )?;
+            } else {
+                let mut t =
+                    Table::header(&ctx.out, &["NAME", "VERSION", "CONFIGURED", "DESCRIPTION"]);
+                for k in &known {
+                    let cells = [
+                        k["name"].as_str().unwrap_or_default().to_string(),
+                        k["version"].as_str().unwrap_or_default().to_string(),
+                        k["configured"].to_string(),
+                        k["description"].as_str().unwrap_or_default().to_string(),
+                    ];
+                    t.row(cells.into_iter().map(|x| (x.clone(), x)).collect());
+                }
+                write_stdout(&t.render())?;
+            }
+            Ok(())
+        }
+        IntegrationsCommand::Check => {
+            let integrations = build(&ws, &registry)?;
+            let mut results = Vec::new();
+            for i in &integrations {
+                let name = i.descriptor().name;
+                let r = match i.health().await {
+                    Ok(h) => json!({"name": name, "ok": h.ok, "message": h.message}),
+                    Err(e) => json!({"name": name, "ok": false, "message": e.to_string()}),
+                };
+                results.push(r);
+            }
+            let all_ok = results.iter().all(|r| r["ok"] == true);
+            if ctx.out.json {
+                ctx.out.json(&results)?;
+            } else if results.is_empty() {
+                write_stdout("No integrations configured.\n")?;
+            } else {
+                for r in &results {
+                    write_stdout(&format!(
+                        "{}: {} {}\n",
+                        r["name"].as_str().unwrap_or_default(),
+                        if r["ok"] == true { "ok" } else { "FAILED" },
+                        r["message"].as_str().unwrap_or_default()
+                    ))?;
+                }
+            }
+            if all_ok {
+                Ok(())
+            } else {
+                Err(CliError::Usage(
+                    "an integration failed its health check".into(),
+                ))
+            }
+        }
+    }
+}
