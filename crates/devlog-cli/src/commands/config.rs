@@ -55,11 +55,13 @@ pub async fn run(ctx: &Ctx, a: ConfigArgs) -> Result<(), CliError> {
             }
         }
         ConfigCommand::Check => {
+            // Integration tables: variables, secret files and each integration's schema.
+            let integrations = super::sync::build(&ws, &super::sync::registry())?;
             let store = ws.open().await?;
             let warnings = store.warnings().await?;
             let count = store.count().await?;
             if ctx.out.json {
-                ctx.out.json(&json!({"ok": true, "backend": ws.spec.name(), "entries": count, "warnings": warnings}))?;
+                ctx.out.json(&json!({"ok": true, "backend": ws.spec.name(), "entries": count, "integrations": integrations.len(), "warnings": warnings}))?;
             } else {
                 write_stdout(&format!(
                     "ok: {} ({} backend, {count} entries)\n",

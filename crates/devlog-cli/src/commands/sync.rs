@@ -89,7 +89,8 @@ pub fn registry() -> Registry {
     Registry::new()
 }
 
-fn build(ws: &Workspace, registry: &Registry) -> Result<Vec<Arc<dyn Integration>>, CliError> {
+/// Validates and builds the configured integrations.
+pub fn build(ws: &Workspace, registry: &Registry) -> Result<Vec<Arc<dyn Integration>>, CliError> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let tables =
         crate::config::integration_tables(&ws.config, &ws.root, &env).map_err(CliError::Config)?;
