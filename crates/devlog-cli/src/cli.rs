@@ -61,4 +61,5 @@ pub enum Command {
     Integrations(sync::IntegrationsArgs),
     Completions(completions::CompletionsArgs),
     Mcp(mcp::McpArgs),
+    Serve(serve::ServeArgs),
 }

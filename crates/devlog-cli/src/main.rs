@@ -76,6 +76,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Sync(a) => commands::sync::run(&ctx, a).await,
             Command::Integrations(a) => commands::sync::integrations(&ctx, a).await,
             Command::Mcp(a) => commands::mcp::run(&ctx, a).await,
+            Command::Serve(a) => commands::serve::run(&ctx, a).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
         }
     })

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -94,19 +95,53 @@ impl HttpListener {
         server: DevlogMcp,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let config = StreamableHttpServerConfig::default().with_allowed_hosts([
-            "localhost",
-            "127.0.0.1",
-            "::1",
-            "[::1]",
-        ]);
-        let service: StreamableHttpService<DevlogMcp, LocalSessionManager> =
-            StreamableHttpService::new(move || Ok(server.clone()), Default::default(), config);
-        let router = axum::Router::new().nest_service(HTTP_PATH, service);
+        let (router, _sessions) = http_router(server);
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(|e| ServeError::Run(e.to_string()))
+    }
+}
+
+/// The streamable HTTP endpoint as a router serving [`HTTP_PATH`], for mounting in a larger
+/// axum server (`devlog serve` merges it next to its REST API), and the handle that ends its
+/// sessions. Each client session gets its own server value sharing the store.
+pub fn http_router(server: DevlogMcp) -> (axum::Router, HttpSessions) {
+    let config = StreamableHttpServerConfig::default().with_allowed_hosts([
+        "localhost",
+        "127.0.0.1",
+        "::1",
+        "[::1]",
+    ]);
+    let token = config.cancellation_token.clone();
+    let sessions = HttpSessions {
+        close: Arc::new(move || token.cancel()),
+    };
+    let service: StreamableHttpService<DevlogMcp, LocalSessionManager> =
+        StreamableHttpService::new(move || Ok(server.clone()), Default::default(), config);
+    (
+        axum::Router::new().nest_service(HTTP_PATH, service),
+        sessions,
+    )
+}
+
+/// Ends the open sessions of an [`http_router`]: their event streams would otherwise keep a
+/// graceful HTTP shutdown waiting.
+#[derive(Clone)]
+pub struct HttpSessions {
+    close: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl HttpSessions {
+    /// Terminates every session and refuses new requests.
+    pub fn close_all(&self) {
+        (self.close)();
+    }
+}
+
+impl std::fmt::Debug for HttpSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSessions").finish_non_exhaustive()
     }
 }
 

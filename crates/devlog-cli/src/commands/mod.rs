@@ -17,6 +17,7 @@ pub mod new;
 pub mod note;
 pub mod reindex;
 pub mod search;
+pub mod serve;
 pub mod show;
 pub mod stats;
 pub mod sync;

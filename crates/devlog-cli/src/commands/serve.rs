@@ -1,0 +1,85 @@
+//! `devlog serve`: the HTTP server (REST API, live events, OpenAPI, MCP) on a loopback port.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use clap::Args;
+use devlog_core::Devlog;
+use devlog_server::{Listener, ServeError, Server, ServerOptions, check_loopback};
+
+use super::Ctx;
+use crate::error::CliError;
+
+/// Serve the devlog over HTTP: REST API, live events and MCP
+///
+/// Serves the REST API at http://ADDR:PORT/api/v1 (entries, notes, decisions, search, stats,
+/// the change feed), its live event stream at /api/v1/events/stream (server-sent events), the
+/// API's OpenAPI document at /api/v1/openapi.json and the MCP server at /mcp (streamable
+/// HTTP). See docs/http-api.md. Only loopback addresses are accepted: the server has no
+/// authentication yet. Ctrl-C or SIGTERM stops it after the requests in flight finish.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on: a loopback address such as 127.0.0.1 or ::1, or localhost
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", value_parser = parse_ip)]
+    pub bind: IpAddr,
+    /// Port to listen on; 0 picks a free one (the address is printed on standard error)
+    #[arg(long, short = 'p', value_name = "N", default_value_t = 7878)]
+    pub port: u16,
+}
+
+fn parse_ip(s: &str) -> Result<IpAddr, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    s.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .map_err(|_| {
+            format!(
+                "`{s}` is not an IP address such as 127.0.0.1 or ::1 (give the port with --port)"
+            )
+        })
+}
+
+pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
+    let addr = SocketAddr::new(a.bind, a.port);
+    check_loopback(addr).map_err(|e| CliError::Usage(e.to_string()))?;
+    let ws = ctx.workspace_or_create()?;
+    let store = ws.open().await?;
+    let options = ServerOptions {
+        actor: ctx.actor.clone(),
+        integrations: ws.config.integrations.keys().cloned().collect(),
+        ..ServerOptions::default()
+    };
+    let listener = Listener::bind(addr).await.map_err(|e| match e {
+        ServeError::NotLoopback(_) => CliError::Usage(e.to_string()),
+        other => CliError::Other(other.into()),
+    })?;
+    let url = listener.url();
+    eprintln!(
+        "devlog server listening on {url} (store: {})\n  REST API  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  events    {url}/api/v1/events/stream\n  MCP       {url}/mcp\nCtrl-C stops it.",
+        ws.devlog_dir.display()
+    );
+    Server::new(Devlog::new(store), options)
+        .serve(listener, devlog_server::shutdown_signal())
+        .await
+        .map_err(|e| CliError::Other(e.into()))?;
+    eprintln!("devlog server stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ip;
+
+    #[test]
+    fn bind_addresses() {
+        assert_eq!(parse_ip("localhost").unwrap().to_string(), "127.0.0.1");
+        assert_eq!(parse_ip("::1").unwrap().to_string(), "::1");
+        assert_eq!(parse_ip("[::1]").unwrap().to_string(), "::1");
+        assert_eq!(parse_ip("0.0.0.0").unwrap().to_string(), "0.0.0.0");
+        let e = parse_ip("127.0.0.1:80").unwrap_err();
+        assert!(e.contains("--port"), "{e}");
+        assert!(parse_ip("example.com").is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! `devlog serve` end to end: a real process on a free loopback port, requests over TCP, a
+//! CLI process writing beside it, SIGTERM, and the loopback-only rule.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_devlog");
+
+/// Guards against a hang; not a timing assertion.
+const HANG: Duration = Duration::from_secs(30);
+
+fn devlog(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("DEVLOG_DIR")
+        .env_remove("DEVLOG_STORAGE_TYPE")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .env("DEVLOG_ACTOR", "tester");
+    c
+}
+
+/// One HTTP/1.0 request; returns the status and the body.
+fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(HANG)).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+/// A running `devlog serve`; killed if a test fails before stopping it.
+struct Served(Option<Child>);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Served {
+    /// Sends SIGTERM and waits for the exit.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let child = self.0.take().unwrap();
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -TERM");
+        let (tx, rx) = mpsc::channel();
+        let mut child = child;
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        rx.recv_timeout(HANG).expect("devlog serve exits").unwrap()
+    }
+}
+
+/// Starts `devlog serve --port 0` and reads the address it announces.
+fn start(dir: &Path) -> (Served, SocketAddr, mpsc::Receiver<String>) {
+    let mut served = Served(Some(
+        devlog(dir, &["serve", "--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let stderr = served.0.as_mut().unwrap().stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(HANG)
+            .expect("devlog serve announces its address");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
+            return (served, addr, rx);
+        }
+    }
+}
+
+#[test]
+fn serve_answers_over_http_sees_cli_writes_and_stops_on_sigterm() {
+    let d = tempfile::tempdir().unwrap();
+    let (served, addr, stderr) = start(d.path());
+    assert!(addr.ip().is_loopback(), "{addr}");
+
+    let (status, body) = http(addr, "GET", "/api/v1/health", None);
+    assert_eq!(status, 200, "{body}");
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["backend"], "json");
+
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/entries",
+        Some(r#"{"title": "Made over HTTP", "type": "task"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    // The CLI, another process, reads what the server wrote and writes beside it.
+    let out = devlog(d.path(), &["show", "1", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["title"], "Made over HTTP");
+    let out = devlog(d.path(), &["note", "1", "from the CLI"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, body) = http(addr, "GET", "/api/v1/entries/1", None);
+    assert_eq!(status, 200);
+    let e: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(e["notes"][0]["content"], "from the CLI");
+    let (_, feed) = http(addr, "GET", "/api/v1/events", None);
+    let feed: Value = serde_json::from_str(&feed).unwrap();
+    let origins: Vec<&str> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["origin"].as_str().unwrap())
+        .collect();
+    assert_eq!(origins, ["http", "cli"]);
+    assert_eq!(feed["events"][0]["actor"], "tester");
+
+    let (status, body) = http(addr, "GET", "/api/v1/openapi.json", None);
+    assert_eq!(status, 200);
+    assert!(body.contains("\"/api/v1/entries/{ref}\""));
+
+    let status = served.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    let rest: Vec<String> = std::iter::from_fn(|| stderr.recv_timeout(HANG).ok()).collect();
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+    assert!(TcpStream::connect(addr).is_err(), "no longer listening");
+}
+
+#[test]
+fn serve_refuses_non_loopback_addresses() {
+    let d = tempfile::tempdir().unwrap();
+    for args in [
+        &["serve", "--bind", "0.0.0.0", "--port", "0"][..],
+        &["serve", "--bind", "::", "--port", "0"][..],
+    ] {
+        let out = devlog(d.path(), args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("not a loopback address") && err.contains("no authentication"),
+            "{err}"
+        );
+    }
+    assert!(
+        !d.path().join(".devlog").exists(),
+        "nothing is created when the address is refused"
+    );
+    let out = devlog(d.path(), &["serve", "--bind", "example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,3 @@
+//! The HTTP API, one module per version; handlers live in `v1/<resource>.rs`.
+
+pub mod v1;

@@ -1,0 +1,40 @@
+//! API v1 (`/api/v1`): entries and their notes, decisions and completion, search, stats, the
+//! change feed and its live stream, health and this API's OpenAPI document.
+//!
+//! Every route is registered through `utoipa_axum::routes!`, which takes the route from the
+//! handler's `#[utoipa::path]` annotation, so a route cannot exist without its description
+//! (`tests/http/openapi.rs` checks the document against the router from the outside).
+
+pub mod decisions;
+pub mod entries;
+pub mod events;
+pub mod health;
+pub mod notes;
+pub mod openapi;
+pub mod schema;
+pub mod search;
+pub mod stats;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+/// Where this version is mounted.
+pub const PREFIX: &str = "/api/v1";
+
+/// The routes of API v1, relative to [`PREFIX`], with their OpenAPI description.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(entries::list, entries::create))
+        .routes(routes!(entries::get, entries::edit, entries::delete))
+        .routes(routes!(entries::complete))
+        .routes(routes!(notes::add))
+        .routes(routes!(decisions::add))
+        .routes(routes!(search::search))
+        .routes(routes!(stats::stats))
+        .routes(routes!(events::feed))
+        .routes(routes!(events::stream))
+        .routes(routes!(health::health))
+        .routes(routes!(openapi::document))
+}

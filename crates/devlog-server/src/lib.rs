@@ -1,0 +1,22 @@
+//! devlog's HTTP server (`devlog serve`): the REST API under `/api/v1`, the change feed as
+//! server-sent events, the OpenAPI document of the API, and the MCP streamable-HTTP endpoint
+//! at `/mcp`, on one loopback port.
+//!
+//! API boundary: the only crate that knows HTTP. Handlers call the use cases in
+//! `devlog_core::ops` and the `Store` port; they never touch files or the environment. Every
+//! failure is mapped once, in [`error`], to a status and a JSON body. Other crates add routes
+//! through [`Server::with_routes`] (the extension point for webhook receivers).
+
+pub mod api;
+pub mod error;
+pub mod etag;
+pub mod extract;
+pub mod feed;
+mod server;
+pub mod state;
+
+pub use error::ApiError;
+pub use server::{
+    Built, DEFAULT_BODY_LIMIT, Listener, MCP_PATH, ServeError, Server, ServerOptions,
+    check_loopback, shutdown_signal,
+};

@@ -1,0 +1,364 @@
+//! Assembling the server (API v1, the MCP endpoint, extension routes) and running it on a
+//! loopback listener until a graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use devlog_core::Devlog;
+use devlog_mcp::DevlogMcp;
+use devlog_mcp::transport::{HttpSessions, http_router};
+use utoipa::OpenApi as _;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+use utoipa::openapi::{OpenApi, ResponseBuilder};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::api::v1;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Recorded as the actor of changes whose request names none (`X-Devlog-Actor`).
+    pub actor: Option<String>,
+    /// Names of the configured integrations, for the MCP tools that report them.
+    pub integrations: Vec<String>,
+    /// Largest request body the API accepts, in bytes.
+    pub body_limit: usize,
+    /// How often an event stream looks for changes made by other processes (changes made
+    /// through this server wake the streams at once).
+    pub poll_interval: Duration,
+    /// Serve MCP (streamable HTTP) at `/mcp`.
+    pub mcp: bool,
+}
+
+/// The default request body limit: 1 MiB, far above any real entry or note.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            actor: None,
+            integrations: Vec::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            poll_interval: Duration::from_secs(1),
+            mcp: true,
+        }
+    }
+}
+
+/// Where the MCP endpoint is.
+pub const MCP_PATH: &str = devlog_mcp::HTTP_PATH;
+
+/// devlog's HTTP server, ready to be turned into a router or served.
+///
+/// # Extension point
+///
+/// [`Server::with_routes`] adds routes that other parts of devlog own (the integration
+/// framework's webhook receivers, later the dashboard) without this crate knowing them. Each
+/// extension is an [`OpenApiRouter`] with its state applied; its routes are merged at the root
+/// (so they choose their own paths, e.g. `/api/v1/webhooks/github`) and its OpenAPI paths are
+/// merged into `/api/v1/openapi.json`. Register handlers with `utoipa_axum::routes!` so they
+/// are documented. The API's body limit and JSON error bodies are not imposed on extensions:
+/// webhook payloads have their own limits and formats.
+pub struct Server {
+    app: Devlog,
+    options: ServerOptions,
+    extensions: Vec<OpenApiRouter>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("app", &self.app)
+            .field("options", &self.options)
+            .field("extensions", &self.extensions.len())
+            .finish()
+    }
+}
+
+/// A built server: the router, and the handles a graceful shutdown needs.
+pub struct Built {
+    pub router: Router,
+    pub openapi: OpenApi,
+    state: AppState,
+    mcp: Option<HttpSessions>,
+}
+
+impl std::fmt::Debug for Built {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Built")
+            .field("router", &self.router)
+            .field("paths", &self.openapi.paths.paths.len())
+            .field("state", &self.state)
+            .field("mcp", &self.mcp)
+            .finish()
+    }
+}
+
+impl Built {
+    /// Ends the event streams and MCP sessions, which would otherwise hold connections open
+    /// through a graceful shutdown.
+    pub fn close_streams(&self) -> impl Fn() + Send + Sync + 'static {
+        let state = self.state.clone();
+        let mcp = self.mcp.clone();
+        move || {
+            state.begin_shutdown();
+            if let Some(m) = &mcp {
+                m.close_all();
+            }
+        }
+    }
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "devlog",
+        description = "The HTTP API of devlog, a structured log of development work. Entries are \
+                       JSON in the original devlog's camelCase format; errors are \
+                       `{\"error\": {\"class\", \"message\", \"hint\"}}`. See docs/http-api.md.",
+    ),
+    tags(
+        (name = "entries", description = "Entries, their notes and decisions, search and statistics"),
+        (name = "events", description = "The change feed and its live stream"),
+        (name = "server", description = "Health and this document"),
+        (name = "mcp", description = "The MCP server (Model Context Protocol, streamable HTTP); see docs/mcp.md"),
+    )
+)]
+struct ApiDoc;
+
+impl Server {
+    pub fn new(app: Devlog, options: ServerOptions) -> Self {
+        Self {
+            app,
+            options,
+            extensions: Vec::new(),
+        }
+    }
+
+    /// Adds extension routes (see the type's documentation).
+    pub fn with_routes(mut self, routes: OpenApiRouter) -> Self {
+        self.extensions.push(routes);
+        self
+    }
+
+    /// The router (for tests and embedding; [`Server::serve`] adds the shutdown wiring).
+    pub fn router(self) -> Router {
+        self.build().router
+    }
+
+    /// Assembles the router and the OpenAPI document that describes it.
+    pub fn build(self) -> Built {
+        let v1 = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(v1::PREFIX, v1::routes());
+        let (api, mut doc) = v1.split_for_parts();
+        let mut extra = Vec::new();
+        for ext in self.extensions {
+            let (router, paths) = ext.split_for_parts();
+            doc.merge(paths);
+            extra.push(router);
+        }
+        let mcp = self.options.mcp.then(|| {
+            let server = DevlogMcp::new(
+                self.app.clone(),
+                devlog_mcp::Options {
+                    actor: self.options.actor.clone(),
+                    integrations: self.options.integrations.clone(),
+                },
+            );
+            document_mcp(&mut doc);
+            http_router(server)
+        });
+        let json = doc
+            .to_json()
+            .map(Bytes::from)
+            .unwrap_or_else(|e| Bytes::from(format!("{{\"error\": \"{e}\"}}")));
+        let state = AppState::new(
+            self.app,
+            self.options.actor,
+            self.options.poll_interval,
+            json,
+        );
+        let mut router = api
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(self.options.body_limit))
+            .with_state(state.clone());
+        for r in extra {
+            router = router.merge(r);
+        }
+        let mut sessions = None;
+        if let Some((mcp_router, s)) = mcp {
+            router = router.merge(mcp_router);
+            sessions = Some(s);
+        }
+        Built {
+            router: router.fallback(no_route),
+            openapi: doc,
+            state,
+            mcp: sessions,
+        }
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then stops accepting connections,
+    /// ends the event streams and MCP sessions, and waits for in-flight requests to finish.
+    pub async fn serve(
+        self,
+        listener: Listener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let built = self.build();
+        let close = built.close_streams();
+        let addr = listener.addr;
+        axum::serve(listener.inner, built.router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!(%addr, "shutting down the devlog server");
+                close();
+            })
+            .await
+            .map_err(ServeError::Run)
+    }
+}
+
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::no_route(uri.path())
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::method_not_allowed(method.as_str(), uri.path())
+}
+
+/// Adds the MCP endpoint to the document, so it describes every route of the server.
+fn document_mcp(doc: &mut OpenApi) {
+    let op = |summary: &str| {
+        OperationBuilder::new()
+            .tag("mcp")
+            .summary(Some(summary))
+            .description(Some(
+                "The Model Context Protocol over streamable HTTP (JSON-RPC). Use an MCP client; \
+                 the tools, resources and prompts are described in docs/mcp.md.",
+            ))
+            .response(
+                "200",
+                ResponseBuilder::new().description("An MCP response (JSON or an event stream)"),
+            )
+            .build()
+    };
+    doc.paths
+        .add_path_operation(MCP_PATH, vec![HttpMethod::Post], op("Send MCP messages"));
+    doc.paths.add_path_operation(
+        MCP_PATH,
+        vec![HttpMethod::Get],
+        op("Open the MCP server's event stream"),
+    );
+    doc.paths
+        .add_path_operation(MCP_PATH, vec![HttpMethod::Delete], op("End an MCP session"));
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to serve on {0}: it is not a loopback address, and devlog's HTTP server has no \
+         authentication yet, so anyone who can reach the port could read and change every entry; \
+         bind 127.0.0.1 or ::1 (reach it from elsewhere through an SSH tunnel)"
+    )]
+    NotLoopback(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the HTTP server stopped with an error: {0}")]
+    Run(#[source] std::io::Error),
+}
+
+/// Fails unless `addr` is a loopback address: the only kind served without authentication.
+pub fn check_loopback(addr: SocketAddr) -> Result<(), ServeError> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(ServeError::NotLoopback(addr))
+    }
+}
+
+/// A bound loopback listener; callers learn the real port (when they asked for port 0) before
+/// serving.
+#[derive(Debug)]
+pub struct Listener {
+    inner: tokio::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl Listener {
+    /// Binds `addr`, which must be a loopback address.
+    pub async fn bind(addr: SocketAddr) -> Result<Self, ServeError> {
+        check_loopback(addr)?;
+        let inner = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let addr = inner
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        Ok(Self { inner, addr })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, the base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_addresses_are_served() {
+        assert!(check_loopback("127.0.0.1:7878".parse().unwrap()).is_ok());
+        assert!(check_loopback("127.3.2.1:7878".parse().unwrap()).is_ok());
+        assert!(check_loopback("[::1]:7878".parse().unwrap()).is_ok());
+        for addr in ["0.0.0.0:7878", "[::]:7878", "192.168.1.5:80", "10.0.0.1:1"] {
+            let err = check_loopback(addr.parse().unwrap()).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains("not a loopback address") && msg.contains("no authentication"),
+                "{msg}"
+            );
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! What every handler shares: the use cases, who acts, the write bookkeeping that feeds the
+//! event stream, and the shutdown flag that ends open streams.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use devlog_core::{Devlog, Origin, WriteMeta};
+use tokio::sync::{Notify, RwLock, RwLockReadGuard, RwLockWriteGuard, watch};
+
+use crate::error::ApiError;
+use crate::etag::{Conditional, Precondition};
+use crate::extract::Actor;
+
+/// The handlers' shared state. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    app: Devlog,
+    actor: Option<String>,
+    poll_interval: Duration,
+    /// Woken after every write through this server, so event streams need not wait for
+    /// their next poll (writes by other processes are found by polling).
+    changed: Notify,
+    /// Writes through the API share this lock; a conditional delete takes it alone, because
+    /// the `Store` port has no delete-if-unchanged (see `api::v1::entries::delete`).
+    writes: RwLock<()>,
+    shutdown: watch::Sender<bool>,
+    openapi: Bytes,
+}
+
+impl AppState {
+    pub(crate) fn new(
+        app: Devlog,
+        actor: Option<String>,
+        poll_interval: Duration,
+        openapi: Bytes,
+    ) -> Self {
+        let (shutdown, _) = watch::channel(false);
+        Self(Arc::new(Shared {
+            app,
+            actor,
+            poll_interval,
+            changed: Notify::new(),
+            writes: RwLock::new(()),
+            shutdown,
+            openapi,
+        }))
+    }
+
+    pub fn app(&self) -> &Devlog {
+        &self.0.app
+    }
+
+    /// The write metadata of a request: origin `http`, the client's `X-Devlog-Actor` or the
+    /// server's actor.
+    pub fn meta(&self, actor: Actor) -> WriteMeta {
+        WriteMeta::new(Origin::Http).with_actor(actor.0.or_else(|| self.0.actor.clone()))
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        self.0.poll_interval
+    }
+
+    pub fn openapi(&self) -> Bytes {
+        self.0.openapi.clone()
+    }
+
+    /// Holds off a conditional delete while a write runs.
+    pub async fn write_shared(&self) -> RwLockReadGuard<'_, ()> {
+        self.0.writes.read().await
+    }
+
+    /// Excludes every other write through this server.
+    pub async fn write_exclusive(&self) -> RwLockWriteGuard<'_, ()> {
+        self.0.writes.write().await
+    }
+
+    /// Tells the event streams that something was committed.
+    pub fn committed(&self) {
+        self.0.changed.notify_waiters();
+    }
+
+    pub fn changed(&self) -> &Notify {
+        &self.0.changed
+    }
+
+    /// A receiver that turns `true` when the server begins to shut down.
+    pub fn shutdown(&self) -> watch::Receiver<bool> {
+        self.0.shutdown.subscribe()
+    }
+
+    /// Ends the event streams, so a graceful shutdown need not wait for clients to leave.
+    pub fn begin_shutdown(&self) {
+        self.0.shutdown.send_replace(true);
+    }
+
+    /// Runs a use case, with an `If-Match` precondition checked inside the store's atomic
+    /// update when the request has one. A failed precondition is 412.
+    pub async fn run<T, F, Fut>(
+        &self,
+        condition: Option<Precondition>,
+        op: F,
+    ) -> Result<T, ApiError>
+    where
+        F: FnOnce(Devlog) -> Fut,
+        Fut: Future<Output = devlog_core::Result<T>>,
+    {
+        match condition {
+            None => op(self.0.app.clone()).await.map_err(ApiError::from),
+            Some(expected) => {
+                let store = Conditional::new(self.0.app.store().clone(), expected);
+                let app = Devlog::with_clock(store.clone(), self.0.app.clock().clone());
+                op(app).await.map_err(|e| store.error(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! HTTP tests of devlog-server: the API through the router in-process (`api`, `openapi`) and
+//! a real bound server for the event stream, the MCP mount and graceful shutdown (`live`).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod api;
+mod common;
+mod live;
+mod openapi;

@@ -1,0 +1,207 @@
+//! The OpenAPI document describes exactly the routes the server has.
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use devlog_server::{Server, ServerOptions};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::common::{Harness, req};
+
+const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
+
+/// The endpoints the server promises (docs/http-api.md); the document must have each.
+const PROMISED: &[(&str, &str)] = &[
+    ("get", "/api/v1/entries"),
+    ("post", "/api/v1/entries"),
+    ("get", "/api/v1/entries/{ref}"),
+    ("patch", "/api/v1/entries/{ref}"),
+    ("delete", "/api/v1/entries/{ref}"),
+    ("post", "/api/v1/entries/{ref}/notes"),
+    ("post", "/api/v1/entries/{ref}/decisions"),
+    ("post", "/api/v1/entries/{ref}/complete"),
+    ("get", "/api/v1/search"),
+    ("get", "/api/v1/stats"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/events/stream"),
+    ("get", "/api/v1/health"),
+    ("get", "/api/v1/openapi.json"),
+    ("post", "/mcp"),
+    ("get", "/mcp"),
+    ("delete", "/mcp"),
+];
+
+async fn document(h: &Harness) -> Value {
+    let r = h.get("/api/v1/openapi.json").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    r.json()
+}
+
+fn operations(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for m in METHODS {
+            if item.get(*m).is_some() {
+                out.insert((m.to_string(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// What the router answers to `method path`: the status and, for errors, the class. Bodies of
+/// successful responses are not read (the event stream never ends).
+async fn probe(h: &Harness, method: &str, path: &str) -> (StatusCode, Option<String>) {
+    let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    let res = h
+        .router
+        .clone()
+        .oneshot(
+            req(m, path)
+                .header("content-type", "application/json")
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        return (status, None);
+    }
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let class = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["error"]["class"].as_str().map(String::from));
+    (status, class)
+}
+
+#[tokio::test]
+async fn the_document_has_every_promised_endpoint_and_nothing_else() {
+    let h = Harness::with_options(ServerOptions::default()).await;
+    let doc = document(&h).await;
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["info"]["title"], "devlog");
+    let ops = operations(&doc);
+    let promised: BTreeSet<(String, String)> = PROMISED
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(ops, promised);
+    for (m, p) in &ops {
+        let op = &doc["paths"][p][m];
+        assert!(op["summary"].is_string(), "{m} {p} has a summary");
+        assert!(
+            !op["responses"].as_object().unwrap().is_empty(),
+            "{m} {p} has responses"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed_and_every_routed_method_is_documented() {
+    let h = Harness::with_options(ServerOptions::default()).await;
+    h.create("Probe", "task").await;
+    let doc = document(&h).await;
+    let ops = operations(&doc);
+    let paths: BTreeSet<&String> = ops.iter().map(|(_, p)| p).collect();
+    for path in paths {
+        let concrete = path.replace("{ref}", "1");
+        for m in METHODS {
+            let documented = ops.contains(&(m.to_string(), path.clone()));
+            let (status, class) = probe(&h, m, &concrete).await;
+            if documented {
+                assert_ne!(
+                    class.as_deref(),
+                    Some("no-route"),
+                    "{m} {path} is documented but not routed"
+                );
+                if !path.starts_with("/mcp") {
+                    assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{m} {path}");
+                }
+            } else if !path.starts_with("/mcp") {
+                assert_eq!(
+                    (status, class.as_deref()),
+                    (StatusCode::METHOD_NOT_ALLOWED, Some("method-not-allowed")),
+                    "{m} {path} answers but is not documented"
+                );
+            }
+        }
+    }
+}
+
+/// Routes reach the router only through `utoipa_axum::routes!` (which documents them), the
+/// MCP mount (documented by hand) and extensions; a plain axum route would be invisible to
+/// the document, so the source must not have one.
+#[test]
+fn the_server_source_registers_no_undocumented_routes() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    let mut dirs = vec![src];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 10, "found the sources");
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for banned in [
+            ".route(",
+            ".route_service(",
+            "axum::routing::",
+            ".nest_service(",
+        ] {
+            assert!(!text.contains(banned), "{} uses `{banned}`", f.display());
+        }
+        if f.parent().is_some_and(|p| p.ends_with("v1")) {
+            // Each handler is a `pub async fn` right under its `#[utoipa::path(...)]`.
+            let handlers = text.matches("\npub async fn ").count();
+            let documented = text.matches("#[utoipa::path(").count();
+            assert_eq!(
+                handlers,
+                documented,
+                "{}: a handler without #[utoipa::path]",
+                f.display()
+            );
+        }
+    }
+}
+
+/// Extension routes (the webhook receivers' way in) are served and documented.
+#[tokio::test]
+async fn extension_routes_are_served_and_documented() {
+    /// Ping
+    #[utoipa::path(get, path = "/api/v1/webhooks/ping", tag = "webhooks", responses((status = 200, description = "pong")))]
+    async fn ping() -> &'static str {
+        "pong"
+    }
+    let h = Harness::new().await;
+    let router = Server::new(h.app.clone(), ServerOptions::default())
+        .with_routes(OpenApiRouter::new().routes(routes!(ping)))
+        .router();
+    let h = Harness { router, ..h };
+    let r = h.get("/api/v1/webhooks/ping").await;
+    assert_eq!((r.status, r.text().as_str()), (StatusCode::OK, "pong"));
+    let doc = document(&h).await;
+    assert!(operations(&doc).contains(&("get".to_string(), "/api/v1/webhooks/ping".to_string())));
+    // The API's own routes are still there.
+    assert_eq!(h.get("/api/v1/health").await.status, StatusCode::OK);
+}
