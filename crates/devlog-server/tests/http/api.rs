@@ -289,25 +289,20 @@ async fn unknown_and_ambiguous_references_are_404_and_409() {
         message.contains("#10") && message.contains("#11"),
         "{message}"
     );
-    for (path, method) in [
-        ("/api/v1/entries/99", Method::PATCH),
-        ("/api/v1/entries/99/notes", Method::POST),
-        ("/api/v1/entries/99/decisions", Method::POST),
-        ("/api/v1/entries/99/complete", Method::POST),
+    for (method, path, body) in [
+        (Method::PATCH, "/api/v1/entries/99", json!({"title": "x"})),
+        (
+            Method::POST,
+            "/api/v1/entries/99/notes",
+            json!({"content": "x"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/entries/99/decisions",
+            json!({"decision": "d", "rationale": "r"}),
+        ),
+        (Method::POST, "/api/v1/entries/99/complete", json!({})),
     ] {
-        let body = match method {
-            Method::PATCH => json!({"title": "x"}),
-            _ => json!({"content": "x", "decision": "d", "rationale": "r"}),
-        };
-        let body = if path.ends_with("/notes") {
-            json!({"content": "x"})
-        } else if path.ends_with("/decisions") {
-            json!({"decision": "d", "rationale": "r"})
-        } else if path.ends_with("/complete") {
-            json!({})
-        } else {
-            body
-        };
         let r = h.json(method.clone(), path, body).await;
         assert_eq!(
             r.status,
@@ -942,4 +937,72 @@ async fn an_unreachable_store_is_503_with_retry_after() {
         .post("/api/v1/entries", json!({"title": "x", "type": "task"}))
         .await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_edits_with_the_same_if_match_let_exactly_one_through() {
+    let h = Harness::new().await;
+    h.create("Contended", "task").await;
+    let tag = h.get("/api/v1/entries/1").await.etag();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let router = h.router.clone();
+        let tag = tag.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = req(Method::PATCH, "/api/v1/entries/1")
+                .header("content-type", "application/json")
+                .header("if-match", tag)
+                .body(Body::from(format!(r#"{{"title": "Writer {i}"}}"#)))
+                .unwrap();
+            tower::ServiceExt::oneshot(router, r)
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::PRECONDITION_FAILED)
+        .count();
+    assert_eq!((ok, refused), (1, 7), "{statuses:?}");
+    let feed = h.get("/api/v1/events").await.json();
+    let title_changes = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["field"] == "title")
+        .count();
+    assert_eq!(title_changes, 1);
+}
+
+#[tokio::test]
+async fn a_failing_store_ends_the_event_stream_with_an_error_message() {
+    let router = Server::new(
+        Devlog::new(Arc::new(FakeStore::down())),
+        ServerOptions {
+            mcp: false,
+            ..ServerOptions::default()
+        },
+    )
+    .router();
+    let h = Harness {
+        dir: tempfile::tempdir().unwrap(),
+        app: Devlog::new(Arc::new(FakeStore::down())),
+        router,
+    };
+    // Finding the end of the feed fails before the stream starts: a plain 503.
+    let r = h.get("/api/v1/events/stream").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    // With a cursor the stream starts, reports the failure as a message and ends, so the
+    // client reconnects with Last-Event-ID.
+    let r = h.get("/api/v1/events/stream?since=0").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = r.text();
+    assert!(text.contains("event: stream-error"), "{text}");
+    assert!(text.contains(r#""class":"unavailable""#), "{text}");
 }
