@@ -48,6 +48,20 @@ impl Auth {
             Auth::Basic { password, .. } => password.expose_secret(),
         }
     }
+
+    /// The strings that must never be repeated in an error: the secret, and for a whole
+    /// header value (`token abc…`) its last word too. Very short strings are left alone.
+    fn needles(&self) -> Vec<&str> {
+        let secret = self.secret().trim();
+        let mut out = vec![secret];
+        if let Auth::Header(_) = self
+            && let Some((_, last)) = secret.rsplit_once(' ')
+        {
+            out.push(last);
+        }
+        out.retain(|n| n.len() >= 8);
+        out
+    }
 }
 
 /// Everything a client is built from.
@@ -706,6 +720,12 @@ impl RequestBuilder {
             &signals,
             pause.map(|p| p.duration),
         ) {
+            // A server that echoes the credentials in its error text must not put them in
+            // our errors and logs.
+            let err = match &inner.auth {
+                Some(auth) => err.scrub(&auth.needles()),
+                None => err,
+            };
             if let (Some(key), HttpError::NotFound { .. }) = (&cache_key, &err) {
                 inner.etags.remove(key).await;
             }

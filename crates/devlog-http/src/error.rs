@@ -214,6 +214,27 @@ impl HttpError {
         }
     }
 
+    /// Replaces every occurrence of `secrets` in the error's server message with `[REDACTED]`.
+    pub fn scrub(mut self, secrets: &[&str]) -> Self {
+        let message = match &mut self {
+            HttpError::Transient { message, .. }
+            | HttpError::Auth { message, .. }
+            | HttpError::Forbidden { message, .. }
+            | HttpError::NotFound { message, .. }
+            | HttpError::Conflict { message, .. }
+            | HttpError::Invalid { message, .. }
+            | HttpError::Decode { message, .. }
+            | HttpError::Build { message, .. } => message,
+            HttpError::RateLimited { .. } => return self,
+        };
+        for s in secrets.iter().filter(|s| !s.is_empty()) {
+            if message.contains(s) {
+                *message = message.replace(s, "[REDACTED]");
+            }
+        }
+        self
+    }
+
     /// The HTTP status, when a response arrived.
     pub fn status(&self) -> Option<StatusCode> {
         self.request().status
