@@ -467,6 +467,11 @@ impl fmt::Debug for RequestBuilder {
 }
 
 impl RequestBuilder {
+    /// The path as logs show it (query values replaced by `*`).
+    pub fn shown_path(&self) -> String {
+        self.display_path()
+    }
+
     fn display_path(&self) -> String {
         match &self.url {
             Ok(u) => display_path(u),
@@ -577,7 +582,8 @@ impl RequestBuilder {
     /// Sends the request once: waits for this client's rate limits (up to
     /// `RateLimitConfig::max_wait`), sends `If-None-Match` when an ETag is remembered, and
     /// classifies the outcome. A 304 to our conditional GET is returned as the cached 200
-    /// ([`Response::from_cache`]).
+    /// ([`Response::from_cache`]); a 304 to the caller's own `If-None-Match` header is
+    /// returned as it is.
     pub async fn send(self) -> Result<Response, HttpError> {
         let inner = Arc::clone(&self.client.inner);
         let method = self.method.clone();
@@ -657,6 +663,12 @@ impl RequestBuilder {
             req = req.header(header::CONTENT_TYPE, content_type).body(bytes);
         }
 
+        // A server (or a proxy) that echoes the credentials in its error text must not put
+        // them in our errors and logs.
+        let scrub = |err: HttpError| match &inner.auth {
+            Some(auth) => err.scrub(&auth.needles()),
+            None => err,
+        };
         let started = Instant::now();
         inner.counters.sent(sent_bytes);
         let log_failure = |err: &HttpError| {
@@ -676,7 +688,7 @@ impl RequestBuilder {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                let err = transport_error(context(None), e);
+                let err = scrub(transport_error(context(None), e));
                 inner.counters.failed(false);
                 log_failure(&err);
                 return Err(err);
@@ -688,7 +700,7 @@ impl RequestBuilder {
         let body = match resp.bytes().await {
             Ok(b) => b,
             Err(e) => {
-                let err = transport_error(context(Some(status)), e);
+                let err = scrub(transport_error(context(Some(status)), e));
                 inner.counters.failed(false);
                 log_failure(&err);
                 return Err(err);
@@ -720,12 +732,7 @@ impl RequestBuilder {
             &signals,
             pause.map(|p| p.duration),
         ) {
-            // A server that echoes the credentials in its error text must not put them in
-            // our errors and logs.
-            let err = match &inner.auth {
-                Some(auth) => err.scrub(&auth.needles()),
-                None => err,
-            };
+            let err = scrub(err);
             if let (Some(key), HttpError::NotFound { .. }) = (&cache_key, &err) {
                 inner.etags.remove(key).await;
             }

@@ -62,14 +62,13 @@ pub trait EtagStore: Send + Sync + fmt::Debug {
 }
 
 /// A bounded in-memory cache that forgets the least recently used entries first.
-#[derive(Debug)]
 pub struct MemoryEtagStore {
     max_entries: usize,
     max_bytes: usize,
     inner: Mutex<Lru>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Lru {
     map: HashMap<CacheKey, (CachedResponse, u64)>,
     order: BTreeMap<u64, CacheKey>,
@@ -93,6 +92,19 @@ impl Lru {
             self.order.remove(&tick);
             self.bytes -= value.weight();
         }
+    }
+}
+
+impl fmt::Debug for MemoryEtagStore {
+    /// Sizes only: keys hold full URLs (query values included) and bodies hold remote data.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lru = self.lock();
+        f.debug_struct("MemoryEtagStore")
+            .field("entries", &lru.map.len())
+            .field("bytes", &lru.bytes)
+            .field("max_entries", &self.max_entries)
+            .field("max_bytes", &self.max_bytes)
+            .finish()
     }
 }
 
@@ -245,6 +257,23 @@ mod tests {
             url: "u".into(),
         };
         assert!(store.get(&other).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn debug_shows_sizes_not_urls_or_bodies() {
+        let store = MemoryEtagStore::default();
+        store
+            .put(
+                key("https://h/search?jql=secret-project"),
+                entry("\"1\"", "private body"),
+            )
+            .await;
+        let shown = format!("{store:?}");
+        assert!(shown.contains("entries: 1"), "{shown}");
+        assert!(
+            !shown.contains("secret-project") && !shown.contains("private body"),
+            "{shown}"
+        );
     }
 
     #[tokio::test]

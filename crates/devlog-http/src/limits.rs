@@ -141,8 +141,8 @@ pub struct RateSignals {
     pub limit: Option<u64>,
     /// `x-ratelimit-remaining` (fractional TSTUs are rounded down).
     pub remaining: Option<u64>,
-    /// `x-ratelimit-reset`: epoch seconds (GitHub, Azure DevOps), ISO-8601 (Jira), or a small
-    /// number of seconds from now.
+    /// `x-ratelimit-reset` in the local clock. The header is epoch seconds (GitHub, Azure
+    /// DevOps), ISO-8601 (Jira), or a small number of seconds from now.
     pub reset_at: Option<SystemTime>,
     /// Wait until `reset_at`, from the time of parsing (zero when it has passed).
     pub reset_in: Option<Duration>,
@@ -159,19 +159,30 @@ const MAX_SCANNED_BODY: usize = 64 * 1024;
 
 impl RateSignals {
     /// Reads the rate-limit headers of a response received at wall-clock time `now`.
+    ///
+    /// Absolute times (`x-ratelimit-reset`, a `Retry-After` date) are in the server's clock,
+    /// so they are measured against the response's `Date` header when it has one: a wrong
+    /// local clock then neither skips a pause nor stretches it. `reset_at` is converted to
+    /// the local clock.
     pub fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Self {
-        let reset_at = header_str(headers, "x-ratelimit-reset").and_then(|v| parse_reset(v, now));
+        let server_now = header_str(headers, "date")
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .unwrap_or(now);
+        let reset_in = header_str(headers, "x-ratelimit-reset")
+            .and_then(|v| parse_reset(v, server_now))
+            .map(|r| r.duration_since(server_now).unwrap_or(Duration::ZERO));
         let limit_message = matches!(status.as_u16(), 403 | 429)
             && body.len() <= MAX_SCANNED_BODY
             && String::from_utf8_lossy(body)
                 .to_ascii_lowercase()
                 .contains("rate limit");
         Self {
-            retry_after: header_str(headers, "retry-after").and_then(|v| parse_retry_after(v, now)),
+            retry_after: header_str(headers, "retry-after")
+                .and_then(|v| parse_retry_after(v, server_now)),
             limit: header_str(headers, "x-ratelimit-limit").and_then(parse_count),
             remaining: header_str(headers, "x-ratelimit-remaining").and_then(parse_count),
-            reset_in: reset_at.map(|r| r.duration_since(now).unwrap_or(Duration::ZERO)),
-            reset_at,
+            reset_at: reset_in.map(|d| now + d),
+            reset_in,
             resource: header_str(headers, "x-ratelimit-resource").map(str::to_string),
             server_delay: header_str(headers, "x-ratelimit-delay").and_then(parse_seconds),
             limit_message,
@@ -693,6 +704,31 @@ mod tests {
         );
         assert_eq!(ado.remaining, Some(12));
         assert_eq!(ado.server_delay, Some(Duration::from_millis(350)));
+    }
+
+    #[test]
+    fn absolute_times_are_read_against_the_servers_date() {
+        // Our clock is 10 minutes behind the server's: the reset is still 2 minutes away.
+        let server = t0() + secs(600);
+        let date = httpdate::fmt_http_date(server);
+        let reset = (1_735_689_600 + 600 + 120).to_string();
+        let s = signals(
+            200,
+            &[
+                ("date", &date),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", &reset),
+            ],
+            "",
+        );
+        assert_eq!(s.reset_in, Some(secs(120)));
+        assert_eq!(s.reset_at, Some(t0() + secs(120)));
+        let retry_at = httpdate::fmt_http_date(server + secs(30));
+        let r = signals(429, &[("date", &date), ("retry-after", &retry_at)], "");
+        assert_eq!(r.retry_after, Some(secs(30)));
+        // Without a Date header the local clock is all we have.
+        let local = signals(200, &[("x-ratelimit-reset", &reset)], "");
+        assert_eq!(local.reset_in, Some(secs(720)));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::client::{RequestBuilder, Response};
-use crate::error::HttpError;
+use crate::error::{HttpError, RequestContext};
 
 /// What to request after a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,8 @@ impl<P: Paginator> Pages<P> {
         }
     }
 
-    /// Stops after `n` pages (a safety net against endless cursors).
+    /// Fetches at most `n` pages (a safety net against endless cursors); asking for more is
+    /// an error, never a silently shortened list.
     pub fn max_pages(mut self, n: usize) -> Self {
         self.max_pages = n;
         self
@@ -81,11 +82,14 @@ impl<P: Paginator> Pages<P> {
         self.fetched
     }
 
-    /// The next page, `None` after the last one (or after an error).
+    /// The next page; `None` after the last one or after an error.
     pub async fn next_page(&mut self) -> Option<Result<Response, HttpError>> {
         let request = self.next.take()?;
         if self.fetched >= self.max_pages {
-            return None;
+            return Some(Err(HttpError::Decode {
+                request: RequestContext::new(request.method().clone(), request.shown_path(), None),
+                message: format!("more than {} pages; stopped", self.max_pages),
+            }));
         }
         if let Some(url) = request.url() {
             self.seen.insert(url.to_string());

@@ -395,6 +395,21 @@ async fn a_pagination_loop_is_an_error_not_a_hang() {
 }
 
 #[tokio::test]
+async fn a_page_limit_is_an_error_not_a_short_list() {
+    logs();
+    let remote = FakeRemote::start().await;
+    seed(&remote, 3);
+    let c = client(&remote);
+    let mut pages = Pages::new(c.get("/items").query("per_page", "1"), LinkHeader).max_pages(2);
+    assert!(pages.next_page().await.unwrap().is_ok());
+    assert!(pages.next_page().await.unwrap().is_ok());
+    let err = pages.next_page().await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), HttpErrorKind::Decode);
+    assert!(err.to_string().contains("more than 2 pages"), "{err}");
+    assert_eq!(remote.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn a_link_to_another_host_is_refused_before_sending() {
     logs();
     let remote = FakeRemote::start().await;
