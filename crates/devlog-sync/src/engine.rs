@@ -330,6 +330,8 @@ impl SyncEngine {
                 continue;
             }
             let mut skipped = Vec::new();
+            // A job that failed in this run waits for the next run, even if its retry is due.
+            let mut tried = std::collections::HashSet::new();
             loop {
                 let now = now_ms(&*self.clock);
                 if let Some((until, reason)) = self.state.paused_until(&name, now).await? {
@@ -346,6 +348,10 @@ impl SyncEngine {
                 else {
                     break;
                 };
+                if !tried.insert(job.id) {
+                    self.state.defer_job(job.id, job.next_at, now).await?;
+                    break;
+                }
                 if entry.is_some_and(|e| e != job.entry_id) {
                     // Not ours this run: give it back untouched.
                     self.state.defer_job(job.id, job.next_at, now).await?;

@@ -1,18 +1,23 @@
-//! Named crash points for fault-injection tests: with the `failpoints` feature, setting
-//! `DEVLOG_FAILPOINT=<name>` makes the process abort at that point, as a `kill -9` would.
-//! Without the feature this compiles to nothing.
+//! Named crash points for fault-injection tests. A binary (a test driver) may arm one point
+//! with [`arm`]; when execution reaches it, the process aborts as a `kill -9` would, leaving
+//! exactly the durable state that existed at that step. Unarmed, a point is one atomic load.
 
-#[cfg(feature = "failpoints")]
+use std::sync::OnceLock;
+
+static ARMED: OnceLock<String> = OnceLock::new();
+
+/// Arms the crash point `name` for the rest of this process. Only the first call counts.
+pub fn arm(name: &str) {
+    let _ = ARMED.set(name.to_string());
+}
+
+/// Aborts the process if `name` is the armed point.
 pub fn fail_point(name: &str) {
-    if std::env::var("DEVLOG_FAILPOINT").is_ok_and(|v| v == name) {
+    if ARMED.get().is_some_and(|a| a == name) {
         eprintln!("failpoint {name}: aborting");
         std::process::abort();
     }
 }
-
-#[cfg(not(feature = "failpoints"))]
-#[inline(always)]
-pub fn fail_point(_name: &str) {}
 
 /// Every crash point, in the order a sync passes them.
 pub const ALL: &[&str] = &[

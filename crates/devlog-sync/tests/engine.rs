@@ -21,6 +21,8 @@ enum Fault {
     CreateThenLose,
     RateLimit(u64),
     Transient,
+    /// The next pull fails (so a push must recover a lost create by itself).
+    PullFails,
     Permanent,
 }
 
@@ -141,6 +143,10 @@ impl Integration for MemoryRemote {
     async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError> {
         let mut r = self.0.lock().unwrap();
         r.calls.push("pull".into());
+        if r.faults.first() == Some(&Fault::PullFails) {
+            r.faults.remove(0);
+            return Err(err(SyncErrorKind::Transient));
+        }
         let since: i64 = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
         let items: Vec<RemoteItem> = r
             .items
@@ -268,8 +274,9 @@ async fn a_create_whose_response_was_lost_is_found_by_its_marker_not_repeated() 
     let rep = r.engine.sync(None, None, &quiet).await.unwrap();
     assert_eq!(rep.failed.len(), 1);
     assert_eq!(r.remote.items().len(), 1, "the remote has it");
+    r.remote.fail_next(Fault::PullFails);
     let rep = r.engine.sync(None, None, &quiet).await.unwrap();
-    assert_eq!(rep.created, 0);
+    assert_eq!((rep.created, rep.recovered), (0, 1), "{rep:?}");
     assert_eq!(r.remote.items().len(), 1, "no duplicate");
     assert!(r.remote.calls().contains(&"find".to_string()));
     assert!(r.engine.state().open_jobs().await.unwrap().is_empty());

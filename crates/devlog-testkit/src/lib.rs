@@ -8,6 +8,7 @@
 
 pub mod conformance;
 pub mod fake_remote;
+pub mod tracker;
 
 use devlog_core::entry::{
     AiContext, Context, Entry, EntryType, Extra, Note, NoteCategory, Priority, Status,
