@@ -600,6 +600,14 @@ impl SyncEngine {
                     None => None,
                 },
             };
+            // Our own write coming back (or an unchanged item): nothing to merge or record.
+            if let Some(l) = &link
+                && l.state == "linked"
+                && l.remote_id.as_deref() == Some(item.remote_id.as_str())
+                && l.base.as_ref() == Some(&item.fields)
+            {
+                continue;
+            }
             let (entry_id, base) = match link {
                 Some(l) => (l.entry_id, l.base),
                 None => match item.marker {

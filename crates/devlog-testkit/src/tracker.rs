@@ -34,10 +34,16 @@ pub struct TrackerIntegration {
 impl TrackerIntegration {
     /// A client for the tracker at `base_url` (e.g. a [`crate::fake_remote::FakeRemote::url`]).
     pub fn new(base_url: &str) -> Result<Self, String> {
+        Self::with_limits(base_url, RateLimitConfig::default())
+    }
+
+    /// Like [`new`](Self::new) with explicit client-side pacing (benchmarks use
+    /// `RateLimitConfig::unpaced()`).
+    pub fn with_limits(base_url: &str, limits: RateLimitConfig) -> Result<Self, String> {
         devlog_http::install_crypto_provider();
         let opts = ClientOptions::new(NAME, base_url)
             .timeouts(Duration::from_secs(2), Duration::from_secs(5))
-            .rate_limits(RateLimitConfig::default());
+            .rate_limits(limits);
         let client = HttpClient::new(opts).map_err(|e| e.to_string())?;
         Ok(Self {
             client: Arc::new(client),
