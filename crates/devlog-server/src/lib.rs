@@ -14,6 +14,7 @@ pub mod extract;
 pub mod feed;
 mod server;
 pub mod state;
+pub mod webhooks;
 
 pub use error::ApiError;
 pub use server::{

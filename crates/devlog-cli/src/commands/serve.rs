@@ -60,7 +60,23 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         "devlog server listening on {url} (store: {})\n  REST API  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  events    {url}/api/v1/events/stream\n  MCP       {url}/mcp\nCtrl-C stops it.",
         ws.devlog_dir.display()
     );
-    Server::new(Devlog::new(store), options)
+    let mut server = Server::new(Devlog::new(store.clone()), options);
+    // Webhook receivers for the configured integrations (validated like `devlog sync` does).
+    let integrations = super::sync::build(&ws, &super::sync::registry())?;
+    if !integrations.is_empty() {
+        let state =
+            devlog_sync::SyncState::open(&ws.devlog_dir.join(".state").join("sync.sqlite")).await?;
+        let names: Vec<String> = integrations.iter().map(|i| i.descriptor().name).collect();
+        let engine = devlog_sync::SyncEngine::new(
+            store,
+            state,
+            integrations,
+            devlog_sync::SyncOptions::default(),
+        );
+        server = server.with_routes(devlog_server::webhooks::routes(std::sync::Arc::new(engine)));
+        eprintln!("  webhooks  {url}/webhooks/{{{}}}", names.join(","));
+    }
+    server
         .serve(listener, devlog_server::shutdown_signal())
         .await
         .map_err(|e| CliError::Other(e.into()))?;

@@ -6,3 +6,4 @@ mod api;
 mod common;
 mod live;
 mod openapi;
+mod webhooks;
