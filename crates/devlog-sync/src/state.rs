@@ -11,7 +11,10 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The table recording applied sync-state migrations. Not sqlx's default, so the sync tables
+/// can live in the same SQLite database as the `sqlite` backend's entries, whose own
+/// migrations use the default table.
+const MIGRATIONS_TABLE: &str = "_devlog_sync_migrations";
 
 fn err(e: sqlx::Error) -> StoreError {
     let transient = matches!(&e, sqlx::Error::Database(d) if d.message().contains("locked") || d.message().contains("busy"));
@@ -77,6 +80,8 @@ fn parse_id(s: &str) -> Result<EntryId> {
 }
 
 impl SyncState {
+    /// Opens (creating if needed) the sync tables in the SQLite database at `path` — a file of
+    /// its own beside the JSON backend's index, or the `sqlite` backend's own database.
     pub async fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
@@ -93,7 +98,9 @@ impl SyncState {
             .connect_with(opts)
             .await
             .map_err(err)?;
-        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend {
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+        migrator.run(&pool).await.map_err(|e| StoreError::Backend {
             backend: "sync-state",
             message: format!("cannot migrate {}: {e}", path.display()),
             transient: false,

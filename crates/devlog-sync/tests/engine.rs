@@ -418,3 +418,40 @@ async fn rate_limits_pause_the_integration_and_failures_retry_then_dead_letter()
         "permanent errors are not retried"
     );
 }
+
+#[tokio::test]
+async fn the_sqlite_backend_keeps_sync_state_in_its_own_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("devlog.sqlite");
+    let store: Arc<dyn Store> = Arc::new(devlog_store::SqliteStore::open(&db).await.unwrap());
+    let state = SyncState::open(&db).await.unwrap();
+    let remote = MemoryRemote::default();
+    let engine = SyncEngine::new(
+        store.clone(),
+        state,
+        vec![Arc::new(remote.clone())],
+        SyncOptions::default(),
+    );
+    let app = Devlog::new(store.clone());
+    new_entry(&app, "One database").await;
+    let rep = engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created, 1, "{rep:?}");
+    // Reopening both on the same file works (the two migration histories do not clash).
+    drop(engine);
+    let store2: Arc<dyn Store> = Arc::new(devlog_store::SqliteStore::open(&db).await.unwrap());
+    let state2 = SyncState::open(&db).await.unwrap();
+    assert_eq!(state2.links().await.unwrap().len(), 1);
+    assert_eq!(store2.count().await.unwrap(), 1);
+    assert_eq!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "sqlite"))
+            .count(),
+        1
+    );
+}

@@ -64,8 +64,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     // Webhook receivers for the configured integrations (validated like `devlog sync` does).
     let integrations = super::sync::build(&ws, &super::sync::registry())?;
     if !integrations.is_empty() {
-        let state =
-            devlog_sync::SyncState::open(&ws.devlog_dir.join(".state").join("sync.sqlite")).await?;
+        let state = devlog_sync::SyncState::open(&super::sync::state_path(&ws)).await?;
         let names: Vec<String> = integrations.iter().map(|i| i.descriptor().name).collect();
         let engine = devlog_sync::SyncEngine::new(
             store,

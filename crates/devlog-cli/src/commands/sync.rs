@@ -106,6 +106,15 @@ pub fn build(ws: &Workspace, registry: &Registry) -> Result<Vec<Arc<dyn Integrat
     })
 }
 
+/// Where sync bookkeeping lives: in the `sqlite` backend's own database; for the JSON backend
+/// (and, for now, the server backends) in the git-ignored `.devlog/.state/sync.sqlite`.
+pub fn state_path(ws: &Workspace) -> std::path::PathBuf {
+    match &ws.spec {
+        devlog_store::StoreSpec::Sqlite { path } => path.clone(),
+        _ => ws.devlog_dir.join(".state").join("sync.sqlite"),
+    }
+}
+
 async fn engine(
     ctx: &Ctx,
     strategy: Strategy,
@@ -113,7 +122,7 @@ async fn engine(
     let ws = ctx.workspace()?;
     let integrations = build(&ws, &registry())?;
     let store = ws.open().await?;
-    let state = SyncState::open(&ws.devlog_dir.join(".state").join("sync.sqlite")).await?;
+    let state = SyncState::open(&state_path(&ws)).await?;
     let opts = SyncOptions {
         strategy,
         ..SyncOptions::default()
