@@ -656,6 +656,43 @@ fn migrates_json_to_sqlite_and_back_with_verification() {
 }
 
 #[test]
+fn sync_commands_explain_missing_or_unknown_integrations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["new", "Synced later", "--type", "task"]);
+    let o = devlog(d, &["sync"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no integrations are configured"));
+    assert_eq!(
+        json(d, &["sync", "status"])["entries"],
+        serde_json::json!([])
+    );
+    assert_eq!(json(d, &["sync", "conflicts"]), serde_json::json!([]));
+    assert_eq!(devlog(d, &["sync", "--plan"]).status.code(), Some(2));
+    std::fs::write(
+        d.join("devlog.toml"),
+        "[integrations.jira]\ntoken = \"${DEVLOG_TEST_UNSET_TOKEN}\"\n",
+    )
+    .unwrap();
+    let o = devlog(d, &["config", "check"]);
+    assert_eq!(o.status.code(), Some(5));
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        msg.contains("integrations.jira.token") && msg.contains("DEVLOG_TEST_UNSET_TOKEN"),
+        "{msg}"
+    );
+    std::fs::write(
+        d.join("devlog.toml"),
+        "[integrations.jira]\nurl = \"https://x\"\n",
+    )
+    .unwrap();
+    let msg = String::from_utf8_lossy(&devlog(d, &["sync"]).stderr).to_string();
+    assert!(msg.contains("unknown integration `jira`"), "{msg}");
+    // Entries are unaffected by a broken integration table.
+    assert!(ok(d, &["list"]).contains("Synced later"));
+}
+
+#[test]
 fn completions_are_generated() {
     let tmp = tempfile::tempdir().unwrap();
     let out = ok(tmp.path(), &["completions", "bash"]);
