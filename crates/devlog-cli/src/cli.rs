@@ -62,4 +62,6 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     Mcp(mcp::McpArgs),
     Serve(serve::ServeArgs),
+    Git(git::GitArgs),
+    Repos(repos::ReposArgs),
 }

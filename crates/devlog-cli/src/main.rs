@@ -54,7 +54,19 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Other(e.into()))?;
-    rt.block_on(async move {
+    // Commands that change entries; with `integrations.git.autoCommit` they commit `.devlog`.
+    let writes = match &cli.command {
+        Command::New(_) => Some("new"),
+        Command::Edit(_) => Some("edit"),
+        Command::Note(_) => Some("note"),
+        Command::Decide(_) => Some("decide"),
+        Command::Done(_) => Some("done"),
+        Command::Delete(_) => Some("delete"),
+        Command::Import(_) => Some("import"),
+        _ => None,
+    };
+    let ctx_after = ctx.clone();
+    let result = rt.block_on(async move {
         match cli.command {
             Command::Init(a) => commands::init::run(&ctx, a).await,
             Command::New(a) => commands::new::run(&ctx, a).await,
@@ -77,9 +89,15 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Integrations(a) => commands::sync::integrations(&ctx, a).await,
             Command::Mcp(a) => commands::mcp::run(&ctx, a).await,
             Command::Serve(a) => commands::serve::run(&ctx, a).await,
+            Command::Git(a) => commands::git::run(&ctx, a).await,
+            Command::Repos(a) => commands::repos::run(&ctx, a).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
         }
-    })
+    });
+    match (result, writes) {
+        (Ok(()), Some(verb)) => commands::git::auto_commit(&ctx_after, verb),
+        (result, _) => result,
+    }
 }
 
 fn report(out: &Out, e: &CliError) {
