@@ -1,0 +1,639 @@
+//! devlog's GitHub integration: entries ⇄ issues of one repository over the REST API
+//! (`2022-11-28`), on the shared HTTP plumbing of `devlog-http` (rate limits, ETags, `Link`
+//! pagination, classified errors).
+//!
+//! Mapping (see docs/github.md): title ⇄ title; description ⇄ the issue body before the
+//! hidden devlog section (context, acceptance criteria and the `<!-- devlog:id=… -->` marker);
+//! status ⇄ `state`/`state_reason` plus a `status:<s>` label for open statuses; type and
+//! priority ⇄ labels through the configurable mappings; tags ⇄ the other labels carrying
+//! `labelPrefix`; assignee ⇄ the first assignee. Pull requests are skipped.
+//!
+//! API boundary: no store access, no terminal, no environment; the token never appears in
+//! logs, errors or `Debug`.
+
+pub mod config;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use devlog_core::entry::{Entry, EntryType, Priority, Status};
+use devlog_core::id::EntryId;
+use devlog_core::integration::{
+    Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
+};
+use devlog_core::merge::SyncedFields;
+use devlog_core::time::Timestamp;
+use devlog_http::{ClientOptions, HttpClient, HttpError, HttpErrorKind, RateLimitConfig};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use config::{GithubConfig, StatusTarget};
+
+pub const NAME: &str = "github";
+const MARKER_START: &str = "<!-- devlog:";
+const DETAILS: &str = "<!-- devlog:details -->";
+
+/// The GitHub integration.
+#[derive(Debug, Clone)]
+pub struct GithubIntegration {
+    config: Arc<GithubConfig>,
+    client: Arc<HttpClient>,
+}
+
+/// An issue as the REST API returns it (only what we read; old payloads may lack fields).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Issue {
+    pub number: u64,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub state_reason: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<LabelRef>,
+    #[serde(default)]
+    pub assignees: Option<Vec<UserRef>>,
+    #[serde(default)]
+    pub assignee: Option<UserRef>,
+    pub updated_at: String,
+    #[serde(default)]
+    pub pull_request: Option<Value>,
+}
+
+/// A label: the API sends objects; tolerate bare names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum LabelRef {
+    Name(String),
+    Object {
+        #[serde(default)]
+        name: Option<String>,
+    },
+}
+
+impl LabelRef {
+    fn name(&self) -> Option<&str> {
+        match self {
+            Self::Name(n) => Some(n),
+            Self::Object { name } => name.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRef {
+    pub login: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchResult {
+    #[serde(default)]
+    items: Vec<Issue>,
+}
+
+/// The hidden marker stored in an issue body.
+pub fn marker(id: EntryId) -> String {
+    format!("<!-- devlog:id={id} -->")
+}
+
+/// The devlog id in a body, if it carries a marker.
+pub fn parse_marker(body: &str) -> Option<EntryId> {
+    let start = body.find("<!-- devlog:id=")? + "<!-- devlog:id=".len();
+    let rest = &body[start..];
+    let end = rest.find(" -->")?;
+    rest[..end].trim().parse().ok()
+}
+
+/// The description part of a body (what precedes the hidden devlog section).
+pub fn description_of(body: &str) -> String {
+    let body = body.replace("\r\n", "\n");
+    match body.find(MARKER_START) {
+        Some(i) => {
+            let d = &body[..i];
+            d.strip_suffix("\n\n").unwrap_or(d).to_string()
+        }
+        None => body,
+    }
+}
+
+/// The hidden section of a body (from the first devlog comment on), if any.
+fn tail_of(body: &str) -> Option<String> {
+    let body = body.replace("\r\n", "\n");
+    body.find(MARKER_START).map(|i| body[i..].to_string())
+}
+
+/// Renders an issue body: description, then the devlog section (context, acceptance criteria,
+/// marker).
+pub fn render_body(entry: &Entry, description: &str) -> String {
+    let mut tail = String::new();
+    let c = &entry.context;
+    let mut details = String::new();
+    if !c.business_context.is_empty() || !c.technical_context.is_empty() {
+        details.push_str("### Context\n\n");
+        for t in [&c.business_context, &c.technical_context] {
+            if !t.is_empty() {
+                details.push_str(t);
+                details.push_str("\n\n");
+            }
+        }
+    }
+    if !c.acceptance_criteria.is_empty() {
+        details.push_str("### Acceptance criteria\n\n");
+        for a in &c.acceptance_criteria {
+            details.push_str(&format!("- [ ] {a}\n"));
+        }
+        details.push('\n');
+    }
+    if !details.is_empty() {
+        tail.push_str(DETAILS);
+        tail.push_str("\n\n");
+        tail.push_str(&details);
+    }
+    tail.push_str(&marker(entry.id));
+    join_body(description, &tail)
+}
+
+fn join_body(description: &str, tail: &str) -> String {
+    if description.is_empty() {
+        tail.to_string()
+    } else {
+        format!("{description}\n\n{tail}")
+    }
+}
+
+fn status_label_name(s: Status) -> String {
+    format!("status:{}", s.as_str())
+}
+
+impl GithubIntegration {
+    pub fn new(config: GithubConfig) -> Result<Self, String> {
+        Self::with_limits(config, RateLimitConfig::github())
+    }
+
+    /// Like [`new`](Self::new) with explicit client-side pacing (tests use
+    /// `RateLimitConfig::unpaced()`).
+    pub fn with_limits(config: GithubConfig, limits: RateLimitConfig) -> Result<Self, String> {
+        devlog_http::install_crypto_provider();
+        let opts = ClientOptions::new(NAME, config.api_url.clone())
+            .bearer(config.token.clone())
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .timeouts(Duration::from_secs(10), Duration::from_secs(30))
+            .rate_limits(limits);
+        let client = HttpClient::new(opts).map_err(|e| e.to_string())?;
+        Ok(Self {
+            config: Arc::new(config),
+            client: Arc::new(client),
+        })
+    }
+
+    /// Builds it from a validated `[integrations.github]` table.
+    pub fn from_table(table: &Value) -> Result<Self, String> {
+        Self::new(GithubConfig::from_table(table)?)
+    }
+
+    pub fn config(&self) -> &GithubConfig {
+        &self.config
+    }
+
+    /// The HTTP client (request counters in tests).
+    pub fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    pub fn descriptor_static() -> Descriptor {
+        Descriptor {
+            name: NAME.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "GitHub issues of one repository, in two-way sync".into(),
+            config_schema: config::schema(),
+            triggers: vec![
+                "entry.changed".into(),
+                "issues.opened".into(),
+                "issues.edited".into(),
+                "issues.closed".into(),
+                "issues.reopened".into(),
+                "issues.labeled".into(),
+                "issues.unlabeled".into(),
+            ],
+            capabilities: vec![Capability::Push, Capability::Pull],
+        }
+    }
+
+    fn repo_path(&self) -> String {
+        format!("/repos/{}/{}", self.config.owner, self.config.repo)
+    }
+
+    fn repository(&self) -> String {
+        format!("{}/{}", self.config.owner, self.config.repo)
+    }
+
+    /// Classifies an HTTP failure with a message that says what to do.
+    /// `issue` is the issue the request was about, if any (a 404 then means it is gone).
+    fn sync_err(&self, e: HttpError, issue: Option<&str>) -> SyncError {
+        let repo = self.repository();
+        let (kind, message) = match e.kind() {
+            HttpErrorKind::RateLimited => (
+                SyncErrorKind::RateLimited,
+                format!("GitHub rate limit reached; waiting before the next request ({e})"),
+            ),
+            HttpErrorKind::Transient => (SyncErrorKind::Transient, e.to_string()),
+            HttpErrorKind::Auth => (
+                SyncErrorKind::Auth,
+                format!(
+                    "GitHub rejected the token (401 Bad credentials): set a valid token in integrations.github.token ({e})"
+                ),
+            ),
+            HttpErrorKind::Forbidden => (
+                SyncErrorKind::Auth,
+                format!(
+                    "the token may not do this on {repo}: a classic token needs the `repo` scope (`public_repo` for a public repository), a fine-grained token needs \"Issues: Read and write\" on {repo} ({e})"
+                ),
+            ),
+            HttpErrorKind::NotFound => match issue {
+                Some(n) => (
+                    SyncErrorKind::NotFound,
+                    format!("issue #{n} of {repo} no longer exists ({e})"),
+                ),
+                None => (
+                    SyncErrorKind::Permanent,
+                    format!(
+                        "repository {repo} not found, or not visible to the token: check integrations.github.repository and the token's access ({e})"
+                    ),
+                ),
+            },
+            HttpErrorKind::Conflict => (SyncErrorKind::Conflict, e.to_string()),
+            _ => (SyncErrorKind::Permanent, e.to_string()),
+        };
+        SyncError {
+            system: NAME.into(),
+            kind,
+            message,
+            retry_after_ms: e.retry_after().map(|d| d.as_millis() as u64),
+        }
+    }
+
+    fn permanent(&self, message: String) -> SyncError {
+        SyncError::new(NAME, SyncErrorKind::Permanent, message)
+    }
+
+    fn label(&self, name: &str) -> String {
+        format!("{}{name}", self.config.label_prefix)
+    }
+
+    /// The labels devlog owns for these fields.
+    fn labels(&self, f: &SyncedFields) -> Vec<String> {
+        let mut l: Vec<String> = f.tags.iter().map(|t| self.label(t)).collect();
+        if let Some(t) = self.config.type_mapping.get(&f.kind) {
+            l.push(self.label(t));
+        }
+        if let Some(p) = self.config.priority_mapping.get(&f.priority) {
+            l.push(self.label(p));
+        }
+        if self.target(f.status) == StatusTarget::Open {
+            l.push(self.label(&status_label_name(f.status)));
+        }
+        l
+    }
+
+    fn target(&self, s: Status) -> StatusTarget {
+        self.config
+            .status_mapping
+            .get(&s)
+            .copied()
+            .unwrap_or(StatusTarget::Open)
+    }
+
+    /// Whether a label is devlog's (so a push may replace it).
+    fn owns_label(&self, label: &str) -> bool {
+        self.config.label_prefix.is_empty() || label.starts_with(&self.config.label_prefix)
+    }
+
+    fn state_fields(&self, s: Status, body: &mut serde_json::Map<String, Value>) {
+        match self.target(s) {
+            StatusTarget::Open => {
+                body.insert("state".into(), json!("open"));
+            }
+            StatusTarget::ClosedCompleted => {
+                body.insert("state".into(), json!("closed"));
+                body.insert("state_reason".into(), json!("completed"));
+            }
+            StatusTarget::ClosedNotPlanned => {
+                body.insert("state".into(), json!("closed"));
+                body.insert("state_reason".into(), json!("not_planned"));
+            }
+        }
+    }
+
+    /// Maps an issue to devlog's fields; a label that claims a devlog mapping but names no
+    /// known value is an error naming the value and the mapping key.
+    pub fn to_remote(&self, issue: &Issue) -> Result<RemoteItem, SyncError> {
+        let n = issue.number;
+        let prefix = &self.config.label_prefix;
+        let mut kind = None;
+        let mut priority = None;
+        let mut status_label = None;
+        let mut tags = Vec::new();
+        for l in issue.labels.iter().filter_map(LabelRef::name) {
+            let Some(name) = l.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            if let Some((t, _)) = self.config.type_mapping.iter().find(|(_, v)| *v == name) {
+                kind = Some(*t);
+            } else if let Some((p, _)) = self
+                .config
+                .priority_mapping
+                .iter()
+                .find(|(_, v)| *v == name)
+            {
+                priority = Some(*p);
+            } else if let Some(v) = name.strip_prefix("type:") {
+                return Err(self.permanent(format!(
+                    "issue #{n}: label `{l}` names type `{v}`, which is not a value of integrations.github.typeMapping"
+                )));
+            } else if let Some(v) = name.strip_prefix("priority:") {
+                return Err(self.permanent(format!(
+                    "issue #{n}: label `{l}` names priority `{v}`, which is not a value of integrations.github.priorityMapping"
+                )));
+            } else if let Some(v) = name.strip_prefix("status:") {
+                let s: Status = v.parse().map_err(|_| {
+                    self.permanent(format!(
+                        "issue #{n}: label `{l}` names status `{v}`, which is not a key of integrations.github.statusMapping (known: {})",
+                        Status::allowed().join(", ")
+                    ))
+                })?;
+                status_label = Some(s);
+            } else {
+                tags.push(name.to_string());
+            }
+        }
+        tags.sort();
+        tags.dedup();
+        let status = if issue.state == "closed" {
+            let want = if issue.state_reason.as_deref() == Some("not_planned") {
+                StatusTarget::ClosedNotPlanned
+            } else {
+                StatusTarget::ClosedCompleted
+            };
+            Status::ALL
+                .iter()
+                .copied()
+                .find(|s| self.target(*s) == want)
+                .unwrap_or(Status::Done)
+        } else if let Some(s) = status_label.filter(|s| self.target(*s) == StatusTarget::Open) {
+            s
+        } else if issue.state_reason.as_deref() == Some("reopened") {
+            self.config.reopened_status
+        } else {
+            Status::New
+        };
+        let updated_at: Timestamp = issue.updated_at.parse().map_err(|e| {
+            self.permanent(format!(
+                "issue #{n}: updated_at `{}`: {e}",
+                issue.updated_at
+            ))
+        })?;
+        let body = issue.body.clone().unwrap_or_default();
+        let assignee = issue
+            .assignees
+            .as_ref()
+            .and_then(|a| a.first())
+            .or(issue.assignee.as_ref())
+            .map(|u| u.login.clone());
+        Ok(RemoteItem {
+            remote_id: n.to_string(),
+            url: issue.html_url.clone(),
+            fields: SyncedFields {
+                title: issue.title.clone(),
+                description: description_of(&body),
+                status,
+                priority: priority.unwrap_or(Priority::Medium),
+                kind: kind.unwrap_or(EntryType::Task),
+                assignee,
+                tags,
+            },
+            updated_at,
+            version: Some(issue.updated_at.clone()),
+            marker: parse_marker(&body),
+        })
+    }
+
+    async fn get_issue(&self, number: &str) -> Result<Issue, SyncError> {
+        let resp = self
+            .client
+            .get(&format!("{}/issues/{number}", self.repo_path()))
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, Some(number)))?;
+        resp.json().map_err(|e| self.sync_err(e, Some(number)))
+    }
+}
+
+#[async_trait]
+impl Integration for GithubIntegration {
+    fn descriptor(&self) -> Descriptor {
+        Self::descriptor_static()
+    }
+
+    async fn health(&self) -> Result<Health, SyncError> {
+        self.client
+            .get(&format!("{}/issues", self.repo_path()))
+            .query("per_page", "1")
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, None))?;
+        Ok(Health {
+            ok: true,
+            message: format!("reached {} on {}", self.repository(), self.config.api_url),
+        })
+    }
+
+    async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError> {
+        let m = marker(entry);
+        let q = format!("\"{m}\" repo:{} in:body", self.repository());
+        let resp = self
+            .client
+            .get("/search/issues")
+            .query("q", &q)
+            .no_cache()
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, None))?;
+        let found: SearchResult = resp.json().map_err(|e| self.sync_err(e, None))?;
+        // Search is fuzzy: only an issue whose body really holds the marker counts.
+        found
+            .items
+            .iter()
+            .filter(|i| i.pull_request.is_none())
+            .find(|i| i.body.as_deref().is_some_and(|b| b.contains(&m)))
+            .map(|i| self.to_remote(i))
+            .transpose()
+    }
+
+    async fn create(&self, entry: &Entry, fields: &SyncedFields) -> Result<RemoteItem, SyncError> {
+        if !self.config.auto_create_issues {
+            return Err(self.permanent(format!(
+                "entry {} has no GitHub issue and integrations.github.autoCreateIssues is false",
+                entry.key
+            )));
+        }
+        let mut body = serde_json::Map::new();
+        body.insert("title".into(), json!(fields.title));
+        body.insert(
+            "body".into(),
+            json!(render_body(entry, &fields.description)),
+        );
+        body.insert("labels".into(), json!(self.labels(fields)));
+        if let Some(a) = &fields.assignee {
+            body.insert("assignees".into(), json!([a]));
+        }
+        let resp = self
+            .client
+            .post(&format!("{}/issues", self.repo_path()))
+            .json(&Value::Object(body))
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, None))?;
+        let mut issue: Issue = resp.json().map_err(|e| self.sync_err(e, None))?;
+        // Creating an issue cannot close it: a closed status takes a second request.
+        if self.target(fields.status) != StatusTarget::Open {
+            let mut patch = serde_json::Map::new();
+            self.state_fields(fields.status, &mut patch);
+            let n = issue.number.to_string();
+            let resp = self
+                .client
+                .patch(&format!("{}/issues/{n}", self.repo_path()))
+                .json(&Value::Object(patch))
+                .send()
+                .await
+                .map_err(|e| self.sync_err(e, Some(&n)))?;
+            issue = resp.json().map_err(|e| self.sync_err(e, Some(&n)))?;
+        }
+        self.to_remote(&issue)
+    }
+
+    async fn update(
+        &self,
+        remote_id: &str,
+        fields: &SyncedFields,
+        changed: &[String],
+    ) -> Result<RemoteItem, SyncError> {
+        let mut body = serde_json::Map::new();
+        let needs_current = changed.iter().any(|c| {
+            matches!(
+                c.as_str(),
+                "description" | "tags" | "type" | "priority" | "status"
+            )
+        });
+        let current = if needs_current {
+            Some(self.get_issue(remote_id).await?)
+        } else {
+            None
+        };
+        let mut labels_changed = false;
+        for c in changed {
+            match c.as_str() {
+                "title" => {
+                    body.insert("title".into(), json!(fields.title));
+                }
+                "description" => {
+                    let old = current
+                        .as_ref()
+                        .and_then(|i| i.body.clone())
+                        .unwrap_or_default();
+                    let new = match tail_of(&old) {
+                        Some(tail) => join_body(&fields.description, &tail),
+                        None => fields.description.clone(),
+                    };
+                    body.insert("body".into(), json!(new));
+                }
+                "status" => {
+                    self.state_fields(fields.status, &mut body);
+                    labels_changed = true;
+                }
+                "assignee" => {
+                    let a: Vec<&String> = fields.assignee.iter().collect();
+                    body.insert("assignees".into(), json!(a));
+                }
+                "tags" | "type" | "priority" => labels_changed = true,
+                other => {
+                    return Err(
+                        self.permanent(format!("field {other} has no GitHub issue mapping"))
+                    );
+                }
+            }
+        }
+        if labels_changed {
+            // Keep labels devlog does not own (those without `labelPrefix`).
+            let mut labels: Vec<String> = current
+                .as_ref()
+                .map(|i| {
+                    i.labels
+                        .iter()
+                        .filter_map(LabelRef::name)
+                        .filter(|l| !self.owns_label(l))
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            labels.extend(self.labels(fields));
+            body.insert("labels".into(), json!(labels));
+        }
+        let resp = self
+            .client
+            .patch(&format!("{}/issues/{remote_id}", self.repo_path()))
+            .json(&Value::Object(body))
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, Some(remote_id)))?;
+        let issue: Issue = resp.json().map_err(|e| self.sync_err(e, Some(remote_id)))?;
+        self.to_remote(&issue)
+    }
+
+    async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError> {
+        let path = format!("{}/issues", self.repo_path());
+        let mut req = self
+            .client
+            .get(&path)
+            .query("state", "all")
+            .query("sort", "updated")
+            .query("direction", "asc")
+            .query("per_page", "100");
+        if let Some(c) = cursor {
+            req = req.query("since", c);
+        }
+        let mut items = Vec::new();
+        let mut newest = cursor.map(str::to_string);
+        loop {
+            let resp = req.send().await.map_err(|e| self.sync_err(e, None))?;
+            let page: Vec<Issue> = resp.json().map_err(|e| self.sync_err(e, None))?;
+            for issue in &page {
+                if newest
+                    .as_deref()
+                    .is_none_or(|n| issue.updated_at.as_str() > n)
+                {
+                    newest = Some(issue.updated_at.clone());
+                }
+                if issue.pull_request.is_some() {
+                    continue;
+                }
+                items.push(self.to_remote(issue)?);
+            }
+            match devlog_http::paginate::next_link(resp.headers()) {
+                Some(next) => req = self.client.get(&path).url_from(&next),
+                None => break,
+            }
+        }
+        Ok(PullPage {
+            items,
+            next_cursor: newest,
+            more: false,
+        })
+    }
+}
