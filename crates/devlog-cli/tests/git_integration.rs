@@ -1,0 +1,495 @@
+//! `devlog git`, `devlog repos` and auto-commit end to end: the real binary against real git
+//! repositories in temporary folders (no mocks of git).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_devlog");
+
+/// An identity and a config isolated from the machine's (CI machines have no git identity).
+fn isolate(c: &mut Command, home: &Path) {
+    c.env("GIT_AUTHOR_NAME", "Tess Ter")
+        .env("GIT_AUTHOR_EMAIL", "tess@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Tess Ter")
+        .env("GIT_COMMITTER_EMAIL", "tess@example.invalid")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", home.join("gitconfig"))
+        .env("HOME", home);
+}
+
+struct Repo {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    home: std::path::PathBuf,
+}
+
+impl Repo {
+    /// A repository with one commit (`a.txt`) and an initialized `.devlog`, committed, with
+    /// `devlog.toml` holding `config`.
+    fn new(config: &str) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("work");
+        let home = tmp.path().join("home");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        let r = Self {
+            _tmp: tmp,
+            dir,
+            home,
+        };
+        r.git(&["init", "-q", "-b", "main"]);
+        std::fs::write(r.dir.join("a.txt"), "a\n").unwrap();
+        std::fs::write(r.dir.join("devlog.toml"), config).unwrap();
+        r.ok(&["init"]);
+        r.git(&["add", "a.txt", "devlog.toml", ".devlog"]);
+        r.git(&["commit", "-q", "-m", "init"]);
+        r
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let mut c = Command::new("git");
+        c.args(args).current_dir(&self.dir);
+        isolate(&mut c, &self.home);
+        let o = c.output().unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    fn devlog(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(&self.dir)
+            .env_remove("DEVLOG_DIR")
+            .env_remove("DEVLOG_STORAGE_TYPE")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .env("DEVLOG_ACTOR", "tester");
+        isolate(&mut c, &self.home);
+        c.output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.devlog(args);
+        assert!(
+            o.status.success(),
+            "devlog {args:?} failed ({:?}):\n{}\n{}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Runs, expects failure, returns stderr.
+    fn fails(&self, args: &[&str]) -> (i32, String) {
+        let o = self.devlog(args);
+        assert!(!o.status.success(), "devlog {args:?} should fail");
+        (
+            o.status.code().unwrap(),
+            String::from_utf8(o.stderr).unwrap(),
+        )
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+
+    fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    fn status(&self) -> String {
+        self.git(&["status", "--porcelain", "--untracked-files=all"])
+    }
+}
+
+const AUTO: &str = "[integrations.git]\nautoCommit = true\n";
+
+#[test]
+fn auto_commit_commits_only_devlog_and_leaves_other_work_alone() {
+    let r = Repo::new(AUTO);
+    // The user's own work in progress: an unstaged edit and a staged new file.
+    std::fs::write(r.dir.join("a.txt"), "a\nedited\n").unwrap();
+    std::fs::write(r.dir.join("staged.txt"), "s\n").unwrap();
+    r.git(&["add", "staged.txt"]);
+    let before = r.head();
+
+    r.ok(&["new", "Fix login", "--type", "bugfix"]);
+    assert_eq!(
+        r.git(&["log", "-1", "--format=%s"]).trim(),
+        "chore(devlog): new #1 Fix login"
+    );
+    assert_eq!(r.git(&["rev-parse", "HEAD~1"]).trim(), before);
+    let files = r.git(&["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files.trim(), ".devlog/entries/001-fix-login.json");
+    // Still there, exactly as the user left them: nothing of theirs was committed or unstaged.
+    let status = r.status();
+    assert!(status.contains(" M a.txt"), "{status}");
+    assert!(status.contains("A  staged.txt"), "{status}");
+    assert!(!status.contains(".devlog"), "{status}");
+    // A retried create that changes nothing makes no (empty) commit.
+    let head = r.head();
+    r.ok(&["new", "Fix login", "--type", "bugfix"]);
+    assert_eq!(r.head(), head);
+
+    // Every write command commits once; read commands do not.
+    for (args, subject) in [
+        (
+            vec!["note", "1", "found the cause"],
+            "chore(devlog): note #1 Fix login",
+        ),
+        (
+            vec!["edit", "1", "--status", "in-progress"],
+            "chore(devlog): edit #1 Fix login",
+        ),
+        (
+            vec!["decide", "1", "use tokens", "--rationale", "simpler"],
+            "chore(devlog): decide #1 Fix login",
+        ),
+        (vec!["done", "1"], "chore(devlog): done #1 Fix login"),
+    ] {
+        let head = r.head();
+        r.ok(&args);
+        assert_eq!(
+            r.git(&["log", "-1", "--format=%s"]).trim(),
+            subject,
+            "{args:?}"
+        );
+        assert_eq!(r.git(&["rev-parse", "HEAD~1"]).trim(), head);
+    }
+    let head = r.head();
+    r.ok(&["list"]);
+    r.ok(&["show", "1"]);
+    assert_eq!(r.head(), head, "read commands do not commit");
+
+    r.ok(&["delete", "1", "--yes"]);
+    assert_eq!(
+        r.git(&["log", "-1", "--format=%s"]).trim(),
+        "chore(devlog): delete #1"
+    );
+    let status = r.status();
+    assert!(
+        status.contains(" M a.txt") && status.contains("A  staged.txt"),
+        "{status}"
+    );
+}
+
+#[test]
+fn auto_commit_uses_the_message_template_and_is_off_by_default() {
+    let r = Repo::new(
+        "[integrations.git]\nautoCommit = true\ncommitTemplate = \"devlog {handle}: {title} [{id}]\"\n",
+    );
+    let e = r.json(&["new", "Add export", "--type", "feature"]);
+    let id = e["id"].as_str().unwrap();
+    assert_eq!(
+        r.git(&["log", "-1", "--format=%s"]).trim(),
+        format!("devlog 1: Add export [{id}]")
+    );
+
+    let off = Repo::new("");
+    let head = off.head();
+    off.ok(&["new", "Add export", "--type", "feature"]);
+    assert_eq!(off.head(), head, "no commit without autoCommit");
+    assert!(off.status().contains(".devlog/entries/001-add-export.json"));
+}
+
+#[test]
+fn auto_commit_of_an_import_names_the_count() {
+    let r = Repo::new(AUTO);
+    let src = tempfile::tempdir().unwrap();
+    let entries = src.path().join(".devlog/entries");
+    std::fs::create_dir_all(&entries).unwrap();
+    for (n, title) in [(1, "First"), (2, "Second")] {
+        std::fs::write(
+            entries.join(format!("{n:03}-{}.json", title.to_lowercase())),
+            serde_json::json!({
+                "id": n, "title": title, "type": "task", "description": "",
+                "status": "new", "priority": "medium",
+                "createdAt": "2025-06-25T06:29:02.207Z", "updatedAt": "2025-06-25T06:29:02.207Z",
+                "notes": []
+            })
+            .to_string(),
+        )
+        .unwrap();
+    }
+    r.ok(&["import", src.path().join(".devlog").to_str().unwrap()]);
+    assert_eq!(
+        r.git(&["log", "-1", "--format=%s"]).trim(),
+        "chore(devlog): import 2 entries"
+    );
+    assert!(!r.status().contains(".devlog"), "{}", r.status());
+}
+
+#[test]
+fn git_config_errors_name_the_key() {
+    let r = Repo::new("[integrations.git]\nautoCommit = \"yes\"\n");
+    let (code, err) = r.fails(&["git", "branch", "1"]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("integrations.git.autoCommit"), "{err}");
+    assert!(err.contains("devlog.toml"), "{err}");
+
+    let r = Repo::new("[integrations.git]\nbranchTemplate = \"{prefix}{title}\"\n");
+    let (_, err) = r.fails(&["git", "branch", "1"]);
+    assert!(
+        err.contains("integrations.git.branchTemplate") && err.contains("{title}"),
+        "{err}"
+    );
+
+    let r = Repo::new("[integrations.git]\nenabled = false\n");
+    r.ok(&["new", "Fix login"]);
+    let (_, err) = r.fails(&["git", "branch", "1"]);
+    assert!(err.contains("integrations.git.enabled"), "{err}");
+}
+
+#[test]
+fn branch_per_entry_from_the_template() {
+    let r = Repo::new("");
+    r.ok(&["new", "Fix login timeout", "--type", "bugfix"]);
+    let head = r.head();
+    let out = r.ok(&["git", "branch", "1"]);
+    assert!(out.contains("devlog/1-fix-login-timeout"), "{out}");
+    assert_eq!(
+        r.git(&["rev-parse", "refs/heads/devlog/1-fix-login-timeout"])
+            .trim(),
+        head
+    );
+    // Not checked out: still on main.
+    assert_eq!(r.git(&["branch", "--show-current"]).trim(), "main");
+    // An existing branch is refused and left as it was.
+    let (_, err) = r.fails(&["git", "branch", "1"]);
+    assert!(err.contains("already exists"), "{err}");
+
+    let custom = Repo::new(
+        "[integrations.git]\nbranchPrefix = \"feature/\"\nbranchTemplate = \"{prefix}{type}/{handle}-{slug}\"\n",
+    );
+    custom.ok(&["new", "Add export", "--type", "feature"]);
+    let b = custom.json(&["git", "branch", "1", "--checkout"]);
+    assert_eq!(b["branch"], "feature/feature/1-add-export");
+    assert_eq!(b["checkedOut"], true);
+    assert_eq!(
+        custom.git(&["branch", "--show-current"]).trim(),
+        "feature/feature/1-add-export"
+    );
+    // The uncommitted entry file came along to the new branch.
+    assert!(
+        custom
+            .status()
+            .contains(".devlog/entries/001-add-export.json")
+    );
+}
+
+#[test]
+fn checkout_is_refused_on_a_dirty_tree_or_detached_head_and_changes_nothing() {
+    let r = Repo::new("");
+    r.ok(&["new", "Fix login"]);
+    std::fs::write(r.dir.join("a.txt"), "changed\n").unwrap();
+    let (_, err) = r.fails(&["git", "branch", "1", "--checkout"]);
+    assert!(
+        err.contains("uncommitted changes") && err.contains("a.txt"),
+        "{err}"
+    );
+    // Refused before anything happened: no branch, same HEAD, same files.
+    assert!(r.git(&["branch", "--list", "devlog/*"]).trim().is_empty());
+    assert_eq!(r.git(&["branch", "--show-current"]).trim(), "main");
+    assert_eq!(
+        std::fs::read_to_string(r.dir.join("a.txt")).unwrap(),
+        "changed\n"
+    );
+
+    // A staged change counts too.
+    r.git(&["add", "a.txt"]);
+    let (_, err) = r.fails(&["git", "branch", "1", "--checkout"]);
+    assert!(err.contains("a.txt"), "{err}");
+    r.git(&["commit", "-q", "-m", "a"]);
+
+    r.git(&["checkout", "-q", "--detach"]);
+    let (_, err) = r.fails(&["git", "branch", "1", "--checkout"]);
+    assert!(err.contains("detached"), "{err}");
+    assert!(r.git(&["branch", "--list", "devlog/*"]).trim().is_empty());
+}
+
+#[test]
+fn branch_needs_a_first_commit_and_a_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let dir = tmp.path().join("w");
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(args).current_dir(&dir).env_remove("DEVLOG_DIR");
+        isolate(&mut c, &home);
+        c.output().unwrap()
+    };
+    assert!(run(&["new", "Fix login"]).status.success());
+    let o = run(&["git", "branch", "1"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not inside a git repository"), "{err}");
+
+    let mut g = Command::new("git");
+    g.args(["init", "-q", "-b", "main"]).current_dir(&dir);
+    isolate(&mut g, &home);
+    assert!(g.output().unwrap().status.success());
+    let o = run(&["git", "branch", "1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("no commits yet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn link_records_each_mentioning_commit_once() {
+    let r = Repo::new("");
+    let e1 = r.json(&["new", "Fix login", "--type", "bugfix"]);
+    r.ok(&["new", "Add export", "--type", "feature"]);
+    r.git(&["add", ".devlog"]);
+    r.git(&["commit", "-q", "-m", "entries"]);
+    let base = r.head();
+    let prefix = &e1["id"].as_str().unwrap()[..8];
+    std::fs::write(r.dir.join("a.txt"), "1\n").unwrap();
+    r.git(&[
+        "commit",
+        "-q",
+        "-am",
+        &format!("Fix the session check\n\nPart of devlog-{prefix}."),
+    ]);
+    let c1 = r.head();
+    std::fs::write(r.dir.join("a.txt"), "2\n").unwrap();
+    r.git(&["commit", "-q", "-am", "Export rows (#2), also #1 and #99"]);
+    let c2 = r.head();
+    std::fs::write(r.dir.join("a.txt"), "3\n").unwrap();
+    r.git(&["commit", "-q", "-am", "unrelated"]);
+
+    let out = r.json(&["git", "link"]);
+    assert_eq!(out["scanned"], 2, "{out}");
+    assert_eq!(out["linked"].as_array().unwrap().len(), 3, "{out}");
+    assert_eq!(out["unresolved"], serde_json::json!(["#99"]));
+    let refs = |h: &str| {
+        let e = r.json(&["show", h]);
+        e["externalReferences"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|x| {
+                assert_eq!(x["system"], "git");
+                x["id"].as_str().unwrap().to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(refs("1"), vec![c1.clone(), c2.clone()]);
+    assert_eq!(refs("2"), vec![c2.clone()]);
+    let e = r.json(&["show", "1"]);
+    assert_eq!(e["externalReferences"][0]["title"], "Fix the session check");
+
+    // Again: nothing new, no duplicates.
+    let again = r.json(&["git", "link"]);
+    assert_eq!(again["linked"].as_array().unwrap().len(), 0);
+    assert_eq!(again["alreadyLinked"], 3);
+    assert_eq!(refs("1").len(), 2);
+
+    // --since limits the walk.
+    let r2 = r.json(&["git", "link", "--since", &c1]);
+    assert_eq!(r2["scanned"], 1);
+    let r3 = r.json(&["git", "link", "--since", &base]);
+    assert_eq!(r3["scanned"], 2);
+    let (_, err) = r.fails(&["git", "link", "--since", "no-such-rev"]);
+    assert!(err.contains("no-such-rev"), "{err}");
+}
+
+#[test]
+fn tag_lists_the_entries_and_refuses_an_existing_tag() {
+    let r = Repo::new("");
+    r.ok(&["new", "Fix login", "--type", "bugfix"]);
+    r.ok(&["new", "Add export", "--type", "feature"]);
+    let head = r.head();
+    let out = r.ok(&["git", "tag", "v1.2.0", "--entries", "1", "2"]);
+    assert!(out.contains("v1.2.0") && out.contains("2 entries"), "{out}");
+    assert_eq!(r.git(&["cat-file", "-t", "v1.2.0"]).trim(), "tag");
+    assert_eq!(r.git(&["rev-parse", "v1.2.0^{commit}"]).trim(), head);
+    let body = r.git(&["tag", "-l", "--format=%(contents)", "v1.2.0"]);
+    assert_eq!(body.trim(), "v1.2.0\n\n#1 Fix login\n#2 Add export");
+    let tagger = r.git(&[
+        "tag",
+        "-l",
+        "--format=%(taggername) %(taggeremail)",
+        "v1.2.0",
+    ]);
+    assert_eq!(tagger.trim(), "Tess Ter <tess@example.invalid>");
+
+    let (_, err) = r.fails(&["git", "tag", "v1.2.0", "--entries", "1"]);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, err) = r.fails(&["git", "tag", "v1.3.0", "--entries", "7"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(r.git(&["tag", "-l", "v1.3.0"]).trim().is_empty());
+}
+
+#[test]
+fn repos_discover_remembers_repositories_with_a_devlog_folder() {
+    let r = Repo::new("");
+    let root = r.dir.parent().unwrap().join("code");
+    let mk_repo = |name: &str, with_devlog: bool| {
+        let d = root.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let mut g = Command::new("git");
+        g.args(["init", "-q"]).current_dir(&d);
+        isolate(&mut g, &r.home);
+        assert!(g.output().unwrap().status.success());
+        if with_devlog {
+            std::fs::create_dir_all(d.join(".devlog/entries")).unwrap();
+            std::fs::write(d.join(".devlog/entries/001-x.json"), "{}").unwrap();
+        }
+    };
+    mk_repo("api", true);
+    mk_repo("web/app", true);
+    mk_repo("plain", false);
+
+    let (_, err) = r.fails(&["repos", "discover"]);
+    assert!(err.contains("--root") && err.contains("roots"), "{err}");
+
+    let found = r.json(&["repos", "discover", "--root", root.to_str().unwrap()]);
+    let canon = std::fs::canonicalize(&root).unwrap();
+    let paths: Vec<String> = found["found"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            canon.join("api").display().to_string(),
+            canon.join("web/app").display().to_string()
+        ]
+    );
+    // Machine-local state, never in git.
+    assert!(r.dir.join(".devlog/.state/repos.json").is_file());
+    assert!(!r.status().contains("repos.json"));
+    let list = r.json(&["repos", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["entries"], 1);
+
+    // From the configuration's roots (relative to the project root); a vanished repository
+    // is forgotten on the next discovery.
+    std::fs::write(
+        r.dir.join("devlog.toml"),
+        "[integrations.git]\nroots = [\"../code\"]\n",
+    )
+    .unwrap();
+    std::fs::remove_dir_all(root.join("api")).unwrap();
+    let again = r.json(&["repos", "discover"]);
+    assert_eq!(again["known"].as_array().unwrap().len(), 1, "{again}");
+    let text = r.ok(&["repos", "list"]);
+    assert!(text.contains("web/app") && !text.contains("api"), "{text}");
+}
