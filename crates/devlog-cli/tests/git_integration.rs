@@ -493,3 +493,56 @@ fn repos_discover_remembers_repositories_with_a_devlog_folder() {
     let text = r.ok(&["repos", "list"]);
     assert!(text.contains("web/app") && !text.contains("api"), "{text}");
 }
+
+#[test]
+fn search_all_repos_ranks_hits_from_every_known_repository() {
+    let r = Repo::new("");
+    r.ok(&["new", "Login timeout on mobile", "--type", "bugfix"]);
+    r.ok(&["new", "Unrelated chores"]);
+    let other = r.dir.parent().unwrap().join("code/api");
+    std::fs::create_dir_all(&other).unwrap();
+    let mut g = Command::new("git");
+    g.args(["init", "-q"]).current_dir(&other);
+    isolate(&mut g, &r.home);
+    assert!(g.output().unwrap().status.success());
+    let mut c = Command::new(BIN);
+    c.args(["new", "Token refresh breaks login", "--type", "bugfix"])
+        .current_dir(&other)
+        .env_remove("DEVLOG_DIR");
+    isolate(&mut c, &r.home);
+    assert!(c.output().unwrap().status.success());
+
+    // Before discovery only this workspace is searched.
+    let hits = r.json(&["search", "login", "--all-repos"]);
+    assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
+
+    r.ok(&[
+        "repos",
+        "discover",
+        "--root",
+        r.dir.parent().unwrap().join("code").to_str().unwrap(),
+    ]);
+    let hits = r.json(&["search", "login", "--all-repos"]);
+    let mut titles: Vec<(String, String)> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let repo = h["repository"].as_str().unwrap();
+            let name = Path::new(repo).file_name().unwrap().to_string_lossy();
+            (name.into_owned(), h["title"].as_str().unwrap().to_string())
+        })
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        vec![
+            ("api".to_string(), "Token refresh breaks login".to_string()),
+            ("work".to_string(), "Login timeout on mobile".to_string()),
+        ]
+    );
+    let text = r.ok(&["search", "login", "--all-repos"]);
+    assert!(text.contains("REPO") && text.contains("api"), "{text}");
+    // Without the flag, only this workspace.
+    assert_eq!(r.json(&["search", "login"]).as_array().unwrap().len(), 1);
+}

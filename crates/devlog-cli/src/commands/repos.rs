@@ -158,3 +158,99 @@ fn entry_count(repo: &Path) -> Option<usize> {
             .count(),
     )
 }
+
+/// `devlog search --all-repos`: the query in this workspace and in every repository
+/// `devlog repos discover` remembered, ranked together. A repository that cannot be opened
+/// is reported on stderr and passed over.
+pub async fn search_all(ctx: &Ctx, query: devlog_core::SearchQuery) -> Result<(), CliError> {
+    let ws = ctx.workspace()?;
+    let here = std::fs::canonicalize(&ws.root).unwrap_or_else(|_| ws.root.clone());
+    let mut roots = vec![here.clone()];
+    for p in load(&ws.devlog_dir)?.repositories {
+        if !roots.contains(&p) {
+            roots.push(p);
+        }
+    }
+    let per_store = devlog_core::SearchQuery {
+        offset: 0,
+        limit: query.offset + query.limit,
+        ..query.clone()
+    };
+    let mut hits: Vec<(PathBuf, devlog_core::SearchHit)> = Vec::new();
+    let mut total = 0u64;
+    for root in &roots {
+        let opened = if *root == here {
+            ws.open().await
+        } else {
+            match crate::workspace::Workspace::load(root.join(".devlog"), None) {
+                Ok(w) => w.open().await,
+                Err(e) => Err(e),
+            }
+        };
+        let page = match opened {
+            Ok(store) => store.search(&per_store).await.map_err(CliError::from),
+            Err(e) => Err(e),
+        };
+        match page {
+            Ok(page) => {
+                total += page.total;
+                hits.extend(page.items.into_iter().map(|h| (root.clone(), h)));
+            }
+            Err(e) => eprintln!("warning: skipped {}: {e}", root.display()),
+        }
+    }
+    hits.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+    let hits: Vec<_> = hits
+        .into_iter()
+        .skip(query.offset)
+        .take(query.limit)
+        .collect();
+    if ctx.out.json {
+        let items: Vec<_> = hits
+            .iter()
+            .map(|(root, h)| {
+                let mut v = serde_json::to_value(h).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("repository".into(), serde_json::json!(root));
+                }
+                v
+            })
+            .collect();
+        ctx.out.json(&items)?;
+        return Ok(());
+    }
+    if hits.is_empty() {
+        write_stdout("No entries match in any repository.\n")?;
+        return Ok(());
+    }
+    let out = &ctx.out;
+    let mut t = Table::header(out, &["REPO", "#", "STATUS", "TITLE", "MATCH"]);
+    for (root, h) in &hits {
+        let repo = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| root.display().to_string());
+        let e = &h.entry;
+        let hs = format!("#{}", e.handle);
+        let title = crate::output::truncate(&e.title, 40);
+        let snip = crate::output::truncate(&h.snippet.replace('\n', " "), 50);
+        t.row(vec![
+            (repo.clone(), repo),
+            (out.bold(&hs), hs),
+            (out.status(e.status), e.status.to_string()),
+            (title.clone(), title),
+            (out.dim(&snip), snip),
+        ]);
+    }
+    let mut s = t.render();
+    if total as usize > hits.len() + query.offset {
+        s.push_str(&out.dim(&format!(
+            "{} of {} matches in {} repositories\n",
+            hits.len(),
+            total,
+            roots.len()
+        )));
+    }
+    write_stdout(&s)?;
+    Ok(())
+}

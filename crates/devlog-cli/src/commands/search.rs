@@ -19,18 +19,23 @@ pub struct SearchArgs {
     pub limit: usize,
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+    /// Also search the repositories `devlog repos discover` found
+    #[arg(long)]
+    pub all_repos: bool,
 }
 
 pub async fn run(ctx: &Ctx, a: SearchArgs) -> Result<(), CliError> {
+    let query = SearchQuery {
+        text: a.query.join(" "),
+        filter: a.filter.to_filter(),
+        offset: a.offset,
+        limit: a.limit,
+    };
+    if a.all_repos {
+        return super::repos::search_all(ctx, query).await;
+    }
     let store = ctx.store().await?;
-    let page = store
-        .search(&SearchQuery {
-            text: a.query.join(" "),
-            filter: a.filter.to_filter(),
-            offset: a.offset,
-            limit: a.limit,
-        })
-        .await?;
+    let page = store.search(&query).await?;
     if ctx.out.json {
         ctx.out.json(&page.items)?;
         return Ok(());
