@@ -86,7 +86,16 @@ fn parse_strategy(s: &str) -> Result<Strategy, String> {
 
 /// The integrations compiled into this binary.
 pub fn registry() -> Registry {
-    Registry::new()
+    let mut r = Registry::new();
+    r.register(
+        devlog_github::GithubIntegration::descriptor_static(),
+        Arc::new(|table: &serde_json::Value| {
+            let g: Arc<dyn Integration> =
+                Arc::new(devlog_github::GithubIntegration::from_table(table)?);
+            Ok(g)
+        }),
+    );
+    r
 }
 
 /// Validates and builds the configured integrations.
