@@ -63,7 +63,7 @@ pub async fn run(ctx: &Ctx, a: ReposArgs) -> Result<(), CliError> {
         ReposCommand::Discover { roots } => {
             let roots: Vec<PathBuf> = if roots.is_empty() {
                 let cfg = git_config(&ws)?;
-                cfg.roots.iter().map(|r| ws.root.join(r)).collect()
+                cfg.roots.iter().map(|r| expand_home(&ws.root, r)).collect()
             } else {
                 roots.iter().map(|r| ctx.discovery.cwd.join(r)).collect()
             };
@@ -147,6 +147,15 @@ pub async fn run(ctx: &Ctx, a: ReposArgs) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// A configured root: `~/…` is in the home folder, a relative path is relative to the
+/// project root.
+fn expand_home(project_root: &Path, root: &Path) -> PathBuf {
+    if let (Ok(rest), Some(home)) = (root.strip_prefix("~"), std::env::var_os("HOME")) {
+        return PathBuf::from(home).join(rest);
+    }
+    project_root.join(root)
 }
 
 /// Entry files in a repository's `.devlog/entries`; `None` when the folder is gone.
