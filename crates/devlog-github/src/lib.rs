@@ -12,6 +12,7 @@
 //! logs, errors or `Debug`.
 
 pub mod config;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use devlog_core::entry::{Entry, EntryType, Priority, Status};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
     Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
+    Webhook, WebhookOutcome,
 };
 use devlog_core::merge::SyncedFields;
 use devlog_core::time::Timestamp;
@@ -47,15 +49,15 @@ pub struct Issue {
     pub number: u64,
     #[serde(default)]
     pub html_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub title: String,
     #[serde(default)]
     pub body: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub state: String,
     #[serde(default)]
     pub state_reason: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub labels: Vec<LabelRef>,
     #[serde(default)]
     pub assignees: Option<Vec<UserRef>>,
@@ -64,6 +66,15 @@ pub struct Issue {
     pub updated_at: String,
     #[serde(default)]
     pub pull_request: Option<Value>,
+}
+
+/// Old payloads send `null` where a value is expected: read it as the default.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// A label: the API sends objects; tolerate bare names.
@@ -222,7 +233,7 @@ impl GithubIntegration {
                 "issues.labeled".into(),
                 "issues.unlabeled".into(),
             ],
-            capabilities: vec![Capability::Push, Capability::Pull],
+            capabilities: vec![Capability::Push, Capability::Pull, Capability::Webhook],
         }
     }
 
@@ -594,6 +605,10 @@ impl Integration for GithubIntegration {
             .map_err(|e| self.sync_err(e, Some(remote_id)))?;
         let issue: Issue = resp.json().map_err(|e| self.sync_err(e, Some(remote_id)))?;
         self.to_remote(&issue)
+    }
+
+    async fn handle_webhook(&self, hook: &Webhook) -> Result<WebhookOutcome, SyncError> {
+        self.webhook(hook)
     }
 
     async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError> {
