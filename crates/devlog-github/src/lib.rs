@@ -467,7 +467,8 @@ impl Integration for GithubIntegration {
 
     async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError> {
         let m = marker(entry);
-        let q = format!("\"{m}\" repo:{} in:body", self.repository());
+        // Search drops the comment's punctuation: look for the id, then check the marker.
+        let q = format!("\"{entry}\" repo:{} in:body", self.repository());
         let resp = self
             .client
             .get("/search/issues")
