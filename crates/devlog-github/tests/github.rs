@@ -596,3 +596,132 @@ fn config_table_and_schema() {
     .unwrap_err();
     assert!(err.contains("statusMapping.done"), "{err}");
 }
+
+#[tokio::test]
+async fn webhook_through_the_engine_applies_once() {
+    let r =
+        rig_with(|c| c.webhook_secret = Some(SecretString::from("hook-secret".to_string()))).await;
+    let e = r.entry(full_entry()).await;
+    r.sync().await;
+    let n = r.gh.issues()[0].number;
+    let closed =
+        r.gh.edit_issue(n, |i| {
+            i.state = "closed".into();
+            i.state_reason = Some("not_planned".into());
+            i.labels.retain(|l| !l.starts_with("status:"));
+        })
+        .unwrap();
+    // What GitHub would deliver: the issue as the API shows it.
+    let issue = r
+        .github
+        .client()
+        .get(&format!("/repos/acme/widgets/issues/{n}"))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(issue["state"], "closed", "{closed:?}");
+    let body = serde_json::to_vec(&json!({
+        "action": "closed",
+        "issue": issue,
+        "repository": {"full_name": "acme/widgets"},
+    }))
+    .unwrap();
+    let sig = devlog_github::webhook::signature(b"hook-secret", &body);
+    let hook = devlog_core::integration::Webhook {
+        headers: vec![
+            ("x-github-event".into(), "issues".into()),
+            ("x-github-delivery".into(), "d-1".into()),
+            ("x-hub-signature-256".into(), sig),
+        ],
+        body,
+    };
+    let report = r.engine.webhook("github", &hook).await.unwrap();
+    assert_eq!(report.pulled, 1, "{report:?}");
+    assert_eq!(r.get(e.id).await.status, Status::Closed);
+    // Redelivered: applied once.
+    let again = r.engine.webhook("github", &hook).await.unwrap();
+    assert_eq!(again.pulled, 0, "{again:?}");
+    // Tampered: refused before anything is applied.
+    let mut bad = hook.clone();
+    bad.body[10] ^= 1;
+    bad.headers[1].1 = "d-2".into();
+    let err = r.engine.webhook("github", &bad).await.unwrap_err();
+    assert_eq!(err.kind, SyncErrorKind::Auth);
+}
+
+#[tokio::test]
+async fn primary_rate_limit_headers_pause_before_the_next_request() {
+    let r = rig().await;
+    // `x-ratelimit-reset` is wall-clock epoch seconds.
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    r.remote
+        .set_rate_limit(Some(devlog_testkit::fake_remote::RateLimitHeaders {
+            limit: 5000,
+            remaining: 0,
+            reset,
+            resource: Some("core".into()),
+            count_down: false,
+        }));
+    // The response that spends the last request is fine; the next one is not sent.
+    r.github.pull(None).await.unwrap();
+    let sent = r.remote.requests().len();
+    let err = r.github.pull(None).await.unwrap_err();
+    assert_eq!(err.kind, SyncErrorKind::RateLimited, "{err:?}");
+    assert!(err.retry_after_ms.is_some(), "{err:?}");
+    assert_eq!(r.remote.requests().len(), sent, "no request while paused");
+}
+
+#[test]
+fn registry_validates_the_table_by_key() {
+    let mut reg = devlog_sync::Registry::new();
+    reg.register(
+        GithubIntegration::descriptor_static(),
+        Arc::new(|t: &serde_json::Value| {
+            let g: Arc<dyn Integration> = Arc::new(GithubIntegration::from_table(t)?);
+            Ok(g)
+        }),
+    );
+    let tables =
+        |v: serde_json::Value| std::collections::BTreeMap::from([("github".to_string(), v)]);
+    let built = reg
+        .build(&tables(json!({
+            "repository": "acme/widgets",
+            "token": "x",
+            "statusMapping": {"blocked": "closed:not_planned"}
+        })))
+        .unwrap();
+    assert_eq!(built[0].descriptor().name, "github");
+    let problems = reg
+        .build(&tables(json!({
+            "repository": "acme/widgets",
+            "token": "x",
+            "labelprefix": "oops"
+        })))
+        .unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.message.contains("labelprefix")),
+        "{problems:?}"
+    );
+    let problems = reg
+        .build(&tables(json!({
+            "repository": "acme widgets",
+            "token": "x",
+            "statusMapping": {"done": "finished"}
+        })))
+        .unwrap_err();
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert!(
+        keys.contains(&"integrations.github.repository"),
+        "{problems:?}"
+    );
+    assert!(
+        keys.contains(&"integrations.github.statusMapping.done"),
+        "{problems:?}"
+    );
+}
