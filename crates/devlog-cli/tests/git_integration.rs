@@ -546,3 +546,131 @@ fn search_all_repos_ranks_hits_from_every_known_repository() {
     // Without the flag, only this workspace.
     assert_eq!(r.json(&["search", "login"]).as_array().unwrap().len(), 1);
 }
+
+impl Repo {
+    /// A clone of `remote` next to this repository, sharing its home (identity).
+    fn clone_of(&self, remote: &Path, name: &str) -> Repo {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(name);
+        let mut g = Command::new("git");
+        g.args([
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ]);
+        isolate(&mut g, &self.home);
+        let o = g.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        Repo {
+            _tmp: tmp,
+            dir,
+            home: self.home.clone(),
+        }
+    }
+}
+
+fn bare_remote(r: &Repo) -> std::path::PathBuf {
+    let remote = r.dir.parent().unwrap().join("remote.git");
+    let mut g = Command::new("git");
+    g.args([
+        "init",
+        "-q",
+        "--bare",
+        "-b",
+        "main",
+        remote.to_str().unwrap(),
+    ]);
+    isolate(&mut g, &r.home);
+    assert!(g.output().unwrap().status.success());
+    r.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    remote
+}
+
+#[test]
+fn repos_sync_merges_concurrent_edits_of_one_entry_field_by_field() {
+    let a = Repo::new(AUTO);
+    let remote = bare_remote(&a);
+    a.ok(&["new", "Fix login", "--type", "bugfix"]);
+    let out = a.ok(&["repos", "sync"]);
+    assert!(out.contains("first push"), "{out}");
+    let b = a.clone_of(&remote, "b");
+
+    // Both clones edit the same entry offline: different fields and one note each.
+    a.ok(&["note", "1", "note from A"]);
+    a.ok(&["edit", "1", "--status", "in-progress"]);
+    b.ok(&["note", "1", "note from B"]);
+    b.ok(&["edit", "1", "--priority", "high"]);
+
+    a.ok(&["repos", "sync"]);
+    let synced = b.json(&["repos", "sync"]);
+    assert_eq!(
+        synced["mergedEntries"],
+        serde_json::json!([".devlog/entries/001-fix-login.json"])
+    );
+    a.ok(&["repos", "sync"]);
+    for clone in [&a, &b] {
+        let e = clone.json(&["show", "1"]);
+        let notes: Vec<&str> = e["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["content"].as_str().unwrap())
+            .collect();
+        assert_eq!(notes.len(), 2, "{e}");
+        assert!(notes.contains(&"note from A") && notes.contains(&"note from B"));
+        assert_eq!(e["status"], "in-progress");
+        assert_eq!(e["priority"], "high");
+        assert!(clone.status().is_empty(), "{}", clone.status());
+    }
+    assert_eq!(a.head(), b.head());
+}
+
+#[test]
+fn repos_sync_refuses_clearly_and_leaves_the_repository_as_it_was() {
+    let a = Repo::new("");
+    // No remote.
+    let (_, err) = a.fails(&["repos", "sync"]);
+    assert!(
+        err.contains("no remote `origin`") && err.contains("git remote add"),
+        "{err}"
+    );
+    let remote = bare_remote(&a);
+    a.ok(&["repos", "sync"]);
+    let b = a.clone_of(&remote, "b");
+
+    // A dirty tree.
+    std::fs::write(a.dir.join("a.txt"), "dirty\n").unwrap();
+    let (_, err) = a.fails(&["repos", "sync"]);
+    assert!(
+        err.contains("uncommitted changes") && err.contains("a.txt"),
+        "{err}"
+    );
+    a.git(&["checkout", "--", "a.txt"]);
+
+    // Detached HEAD.
+    a.git(&["checkout", "-q", "--detach"]);
+    let (_, err) = a.fails(&["repos", "sync"]);
+    assert!(err.contains("detached"), "{err}");
+    a.git(&["switch", "-q", "main"]);
+
+    // A conflict outside .devlog aborts the merge: same HEAD, same files, no merge in progress.
+    std::fs::write(b.dir.join("a.txt"), "from b\n").unwrap();
+    b.git(&["commit", "-q", "-am", "b edits a"]);
+    b.ok(&["repos", "sync"]);
+    std::fs::write(a.dir.join("a.txt"), "from a\n").unwrap();
+    a.git(&["commit", "-q", "-am", "a edits a"]);
+    let head = a.head();
+    let (_, err) = a.fails(&["repos", "sync"]);
+    assert!(
+        err.contains("outside .devlog") && err.contains("a.txt"),
+        "{err}"
+    );
+    assert_eq!(a.head(), head);
+    assert!(!a.dir.join(".git/MERGE_HEAD").exists());
+    assert_eq!(
+        std::fs::read_to_string(a.dir.join("a.txt")).unwrap(),
+        "from a\n"
+    );
+    assert!(a.status().is_empty(), "{}", a.status());
+}

@@ -28,6 +28,26 @@ pub enum GitError {
         name: String,
         reason: String,
     },
+    #[error(
+        "no remote `{remote}` (known: {}); add one with `git remote add {remote} <url>`",
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )]
+    MissingRemote { remote: String, known: Vec<String> },
+    #[error(
+        "the push to {remote}/{branch} was rejected because the remote has new commits; run the sync again ({stderr})"
+    )]
+    NonFastForward {
+        remote: String,
+        branch: String,
+        stderr: String,
+    },
+    #[error(
+        "the merge conflicts outside .devlog ({}); it was aborted and nothing changed: merge by hand with `git pull`",
+        paths.join(", ")
+    )]
+    MergeConflict { paths: Vec<String> },
+    #[error("{path}: cannot merge the entry ({reason}); the merge was aborted and nothing changed")]
+    EntryMerge { path: String, reason: String },
     #[error("`{rev}` does not name a commit in this repository")]
     UnknownRevision { rev: String },
     #[error(
@@ -76,6 +96,9 @@ impl GitError {
                 | GitError::DirtyWorktree { .. }
                 | GitError::BranchExists { .. }
                 | GitError::TagExists { .. }
+                | GitError::MissingRemote { .. }
+                | GitError::NonFastForward { .. }
+                | GitError::MergeConflict { .. }
         )
     }
 }

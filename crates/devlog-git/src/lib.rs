@@ -16,6 +16,7 @@ pub mod discover;
 pub mod error;
 pub mod link;
 pub mod repo;
+pub mod sync;
 pub mod tag;
 
 pub use config::{ConfigError, GitConfig};

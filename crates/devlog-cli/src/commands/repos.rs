@@ -29,6 +29,13 @@ pub enum ReposCommand {
     },
     /// The repositories found by `devlog repos discover`
     List,
+    /// Fetch, merge and push the current branch; concurrent edits of an entry are merged field
+    /// by field (notes, decisions and other lists with ids are unioned by id)
+    Sync {
+        /// The remote (default: the branch's upstream remote, else origin)
+        #[arg(long)]
+        remote: Option<String>,
+    },
 }
 
 /// `.devlog/.state/repos.json`.
@@ -113,6 +120,43 @@ pub async fn run(ctx: &Ctx, a: ReposArgs) -> Result<(), CliError> {
                     found.len(),
                     if found.len() == 1 { "y" } else { "ies" },
                     known.repositories.len()
+                ));
+                write_stdout(&s)?;
+            }
+            Ok(())
+        }
+        ReposCommand::Sync { remote } => {
+            let repo = devlog_git::Repo::discover(&ws.devlog_dir).map_err(git_err)?;
+            let rel = repo.relative(&ws.devlog_dir).map_err(git_err)?;
+            let outcome = devlog_git::sync::sync(
+                &repo,
+                &rel,
+                &devlog_git::sync::Options { remote },
+                &merge_entry_files,
+            )
+            .map_err(git_err)?;
+            if ctx.out.json {
+                ctx.out.json(&serde_json::json!({
+                    "remote": outcome.remote,
+                    "branch": outcome.branch,
+                    "mergedEntries": outcome.merged_files,
+                    "pushed": outcome.pushed,
+                }))?;
+            } else {
+                let mut s = String::new();
+                for f in &outcome.merged_files {
+                    s.push_str(&format!("merged {f}\n"));
+                }
+                s.push_str(&format!(
+                    "Synced {} with {}/{}{}\n",
+                    outcome.branch,
+                    outcome.remote,
+                    outcome.branch,
+                    if outcome.remote_existed {
+                        ""
+                    } else {
+                        " (first push)"
+                    }
                 ));
                 write_stdout(&s)?;
             }
@@ -262,4 +306,176 @@ pub async fn search_all(ctx: &Ctx, query: devlog_core::SearchQuery) -> Result<()
     }
     write_stdout(&s)?;
     Ok(())
+}
+
+/// The three-way merge of one entry file changed on both sides: per field, a side's change
+/// wins over the unchanged other side; lists of objects with an `id` (notes, decisions,
+/// risks, dependencies) are unioned by id, lists of strings (tags, files) as sets; when both
+/// sides changed the same value differently, the side updated last (`updatedAt`) wins. The
+/// result must still be a valid entry, and is written in the canonical file format.
+fn merge_entry_files(base: Option<&[u8]>, ours: &[u8], theirs: &[u8]) -> Result<Vec<u8>, String> {
+    let parse = |b: &[u8], side: &str| {
+        serde_json::from_slice::<serde_json::Value>(b)
+            .map_err(|e| format!("the {side} version is not JSON: {e}"))
+    };
+    let (o, t) = (parse(ours, "local")?, parse(theirs, "remote")?);
+    let b = base.map(|b| parse(b, "base")).transpose()?;
+    let updated = |v: &serde_json::Value| {
+        v.get("updatedAt")
+            .and_then(|u| u.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let prefer_theirs = updated(&t) > updated(&o);
+    let merged = merge_value(b.as_ref(), &o, &t, prefer_theirs);
+    let bytes = serde_json::to_vec(&merged).map_err(|e| e.to_string())?;
+    let entry =
+        devlog_core::codec::decode_entry(&bytes, "merged entry").map_err(|e| e.to_string())?;
+    Ok(devlog_core::codec::encode_entry(&entry))
+}
+
+fn merge_value(
+    base: Option<&serde_json::Value>,
+    ours: &serde_json::Value,
+    theirs: &serde_json::Value,
+    prefer_theirs: bool,
+) -> serde_json::Value {
+    use serde_json::Value;
+    if ours == theirs || base == Some(theirs) {
+        return ours.clone();
+    }
+    if base == Some(ours) {
+        return theirs.clone();
+    }
+    match (ours, theirs) {
+        (Value::Object(o), Value::Object(t)) => {
+            let b = base.and_then(Value::as_object);
+            let mut out = serde_json::Map::new();
+            let keys = o.keys().chain(t.keys().filter(|k| !o.contains_key(*k)));
+            for k in keys {
+                let bk = b.and_then(|b| b.get(k));
+                match (o.get(k), t.get(k)) {
+                    (Some(ov), Some(tv)) => {
+                        out.insert(k.clone(), merge_value(bk, ov, tv, prefer_theirs));
+                    }
+                    // Present on one side only: added there, or removed on the other side.
+                    (Some(v), None) | (None, Some(v)) => {
+                        if bk.is_none() || bk != Some(v) {
+                            out.insert(k.clone(), v.clone());
+                        }
+                    }
+                    (None, None) => {}
+                }
+            }
+            Value::Object(out)
+        }
+        (Value::Array(o), Value::Array(t)) if keyed(o) && keyed(t) => {
+            let b: Vec<Value> = base
+                .and_then(Value::as_array)
+                .filter(|b| keyed(b))
+                .cloned()
+                .unwrap_or_default();
+            let find =
+                |list: &[Value], id: &Value| list.iter().find(|x| x.get("id") == Some(id)).cloned();
+            let mut out = Vec::new();
+            for ov in o {
+                let id = &ov["id"];
+                match find(t, id) {
+                    Some(tv) => {
+                        out.push(merge_value(find(&b, id).as_ref(), ov, &tv, prefer_theirs))
+                    }
+                    // Removed remotely: kept only if changed locally since the base.
+                    None => {
+                        if find(&b, id).as_ref() != Some(ov) {
+                            out.push(ov.clone());
+                        }
+                    }
+                }
+            }
+            for tv in t {
+                let id = &tv["id"];
+                if find(o, id).is_none() && find(&b, id).as_ref() != Some(tv) {
+                    out.push(tv.clone());
+                }
+            }
+            Value::Array(out)
+        }
+        (Value::Array(o), Value::Array(t)) if o.iter().chain(t).all(|v| !v.is_object()) => {
+            let b: Vec<Value> = base.and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut out: Vec<Value> = o
+                .iter()
+                .filter(|v| t.contains(v) || !b.contains(v))
+                .cloned()
+                .collect();
+            for v in t {
+                if !out.contains(v) && !b.contains(v) {
+                    out.push(v.clone());
+                }
+            }
+            Value::Array(out)
+        }
+        _ => {
+            if prefer_theirs {
+                theirs.clone()
+            } else {
+                ours.clone()
+            }
+        }
+    }
+}
+
+/// Every element is an object with a string or number `id` (an empty list qualifies).
+fn keyed(list: &[serde_json::Value]) -> bool {
+    list.iter().all(|v| {
+        v.get("id")
+            .is_some_and(|id| id.is_string() || id.is_number())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
+    use super::merge_value;
+
+    #[test]
+    fn three_way_merge_of_entry_documents() {
+        let base = json!({"title": "T", "priority": "medium", "tags": ["a", "b"],
+            "notes": [{"id": "n0", "content": "zero"}], "updatedAt": "1"});
+        let ours = json!({"title": "T2", "priority": "medium", "tags": ["a", "b", "c"],
+            "notes": [{"id": "n0", "content": "zero"}, {"id": "n1", "content": "mine"}], "updatedAt": "2"});
+        let theirs = json!({"title": "T", "priority": "high", "tags": ["b"],
+            "notes": [{"id": "n0", "content": "zero!"}, {"id": "n2", "content": "theirs"}], "updatedAt": "3"});
+        let m = merge_value(Some(&base), &ours, &theirs, true);
+        assert_eq!(m["title"], "T2");
+        assert_eq!(m["priority"], "high");
+        assert_eq!(m["tags"], json!(["b", "c"]));
+        assert_eq!(
+            m["notes"],
+            json!([{"id": "n0", "content": "zero!"}, {"id": "n1", "content": "mine"}, {"id": "n2", "content": "theirs"}])
+        );
+        assert_eq!(m["updatedAt"], "3");
+        // Both changed the title: the side updated last wins; the merge is the same either way round.
+        let a = json!({"title": "A", "updatedAt": "5"});
+        let b = json!({"title": "B", "updatedAt": "4"});
+        let base = json!({"title": "T", "updatedAt": "1"});
+        assert_eq!(merge_value(Some(&base), &a, &b, false)["title"], "A");
+        assert_eq!(merge_value(Some(&base), &b, &a, true)["title"], "A");
+        // Notes added on both sides without a base (both created the file) are unioned.
+        let o = json!({"notes": [{"id": "x"}]});
+        let t = json!({"notes": [{"id": "y"}]});
+        assert_eq!(
+            merge_value(None, &o, &t, false)["notes"],
+            json!([{"id": "x"}, {"id": "y"}])
+        );
+        // A note deleted on one side and untouched on the other is gone.
+        let base = json!({"notes": [{"id": "x"}, {"id": "y"}]});
+        let o = json!({"notes": [{"id": "x"}]});
+        let t = json!({"notes": [{"id": "x"}, {"id": "y"}, {"id": "z"}]});
+        assert_eq!(
+            merge_value(Some(&base), &o, &t, false)["notes"],
+            json!([{"id": "x"}, {"id": "z"}])
+        );
+    }
 }
