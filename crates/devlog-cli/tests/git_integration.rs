@@ -674,3 +674,45 @@ fn repos_sync_refuses_clearly_and_leaves_the_repository_as_it_was() {
     );
     assert!(a.status().is_empty(), "{}", a.status());
 }
+
+#[cfg(unix)] // the hook must be executable
+#[test]
+fn repos_sync_reports_a_push_rejected_because_the_remote_moved_on() {
+    let a = Repo::new("");
+    let remote = bare_remote(&a);
+    a.ok(&["repos", "sync"]);
+    let b = a.clone_of(&remote, "b");
+    a.ok(&["new", "Fix login"]);
+    a.git(&["add", ".devlog"]);
+    a.git(&["commit", "-q", "-m", "entry"]);
+    // Someone else pushes between our fetch and our push: a pre-push hook does it, so the
+    // race happens every time.
+    let hook = a.dir.join(".git/hooks/pre-push");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nunset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE\ncd '{}' && git commit -q --allow-empty -m race && git push -q origin main\n",
+            b.dir.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let head = a.head();
+    let (_, err) = a.fails(&["repos", "sync"]);
+    assert!(
+        err.contains("rejected") && err.contains("run the sync again"),
+        "{err}"
+    );
+    assert_eq!(a.head(), head);
+    assert!(a.status().is_empty(), "{}", a.status());
+    // Without the race, the next sync merges the other commit and pushes.
+    std::fs::remove_file(&hook).unwrap();
+    a.ok(&["repos", "sync"]);
+    assert_eq!(
+        a.git(&["log", "-1", "--format=%s"]).trim(),
+        "chore(devlog): merge origin/main"
+    );
+}
