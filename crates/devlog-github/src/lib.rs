@@ -653,3 +653,28 @@ impl Integration for GithubIntegration {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+    use super::*;
+
+    #[test]
+    fn body_round_trips_the_description_and_marker() {
+        let id = EntryId::new_random();
+        for d in ["", "one line", "two\n\nparagraphs\n"] {
+            let tail = marker(id);
+            let body = join_body(d, &tail);
+            assert_eq!(description_of(&body), d, "{body:?}");
+            assert_eq!(parse_marker(&body), Some(id));
+            assert_eq!(tail_of(&body).as_deref(), Some(tail.as_str()));
+        }
+        // Edited in the browser: CRLF line ends.
+        let body = format!("a\r\nb\r\n\r\n{}", marker(id));
+        assert_eq!(description_of(&body), "a\nb");
+        // No marker: the whole body is the description.
+        assert_eq!(description_of("just text"), "just text");
+        assert_eq!(parse_marker("<!-- devlog:id=not-a-uuid -->"), None);
+    }
+}

@@ -162,3 +162,51 @@ fn nullable_is_translated() {
         json!({"anyOf": [{"oneOf": [{"type": "string"}, {"type": "integer"}]}, {"type": "null"}]})
     );
 }
+
+#[tokio::test]
+async fn a_disallowed_request_fails_the_test_that_made_it() {
+    use devlog_testkit::fake_github::FakeGithub;
+    use devlog_testkit::fake_remote::FakeRemote;
+
+    let b = FakeRemote::builder().without_tracker();
+    let gh = FakeGithub::new(b.state(), "acme", "widgets", "tok");
+    let remote = b.routes(gh.router()).start().await;
+    devlog_http::install_crypto_provider();
+    let client = devlog_http::HttpClient::new(
+        devlog_http::ClientOptions::new("github", remote.url())
+            .bearer(devlog_http::SecretString::from("tok".to_string())),
+    )
+    .unwrap();
+    // Allowed: listed, answered.
+    let resp = client
+        .get("/repos/acme/widgets/issues")
+        .query("state", "all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(gh.check_contract().is_empty());
+    // Not in the description: an undeclared query parameter, an unknown path.
+    let _ = client
+        .get("/repos/acme/widgets/issues")
+        .query("marker", "x")
+        .send()
+        .await;
+    let _ = client.get("/repos/acme/widgets/frobnicate").send().await;
+    let violations = gh.check_contract();
+    assert_eq!(violations.len(), 2, "{violations:?}");
+    assert!(
+        violations[0].contains("`marker` is not declared"),
+        "{violations:?}"
+    );
+    assert!(
+        violations[1].contains("no such operation"),
+        "{violations:?}"
+    );
+    // Dropping the last handle fails the test.
+    let dropped = std::thread::spawn(move || drop(gh)).join();
+    assert!(
+        dropped.is_err(),
+        "dropping the fake must panic on violations"
+    );
+}
