@@ -725,3 +725,74 @@ fn registry_validates_the_table_by_key() {
         "{problems:?}"
     );
 }
+
+#[tokio::test]
+async fn lost_create_is_found_by_search_when_the_pull_fails() {
+    let r = rig().await;
+    let e = r.entry(full_entry()).await;
+    r.remote
+        .inject(Fault::on("POST /repos/**").apply_then_drop());
+    r.sync().await;
+    assert_eq!(r.gh.issues_created(), 1);
+    // The next pull fails, so the retried push must find the issue by its marker.
+    r.remote
+        .inject(Fault::on("GET /repos/acme/widgets/issues").status(500));
+    r.remote.clear_requests();
+    let report = r.sync().await;
+    assert_eq!(r.gh.issues_created(), 1, "no duplicate: {report:?}");
+    assert_eq!(
+        r.remote.requests_matching("GET /search/issues").len(),
+        1,
+        "{report:?}"
+    );
+    let link = r
+        .engine
+        .state()
+        .link("github", e.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.remote_id.as_deref(), Some("1"));
+    assert_eq!(link.state, "linked");
+}
+
+#[tokio::test]
+async fn type_and_priority_changes_replace_the_mapped_labels() {
+    let r = rig_with(|c| {
+        c.type_mapping.insert(EntryType::Bugfix, "bug".into());
+    })
+    .await;
+    let e = r.entry(full_entry()).await;
+    r.sync().await;
+    r.app
+        .edit(
+            e.id,
+            Edit {
+                kind: Some(EntryType::Bugfix),
+                priority: Some(Priority::Low),
+                ..Edit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    r.remote.clear_requests();
+    let report = r.sync().await;
+    assert_eq!(report.updated, 1, "{report:?}");
+    let mut labels = r.gh.issue(1).unwrap().labels;
+    labels.sort();
+    assert_eq!(labels, ["auth", "bug", "priority:low", "status:new"]);
+    let patch = &r.remote.requests_matching("PATCH /repos/**")[0];
+    let keys: Vec<String> = patch
+        .body_json()
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(keys, ["labels"]);
+    // Read back through the custom mapping.
+    r.sync().await;
+    assert_eq!(r.get(e.id).await.kind, EntryType::Bugfix);
+}
