@@ -28,12 +28,15 @@ pub struct Outcome {
 /// Creates `refs/heads/<name>` at HEAD. Checks every precondition before changing anything,
 /// so a refusal leaves the repository as it was.
 pub fn create(repo: &Repo, name: &str, opts: &Options) -> Result<Outcome, GitError> {
-    gix::validate::reference::branch_name(name.into()).map_err(|e| GitError::InvalidName {
-        what: "branch",
-        name: name.to_string(),
-        reason: e.to_string(),
-    })?;
+    // The validator takes the full name (a bare `x` would count as a standalone ref like HEAD).
     let full = format!("refs/heads/{name}");
+    gix::validate::reference::branch_name(full.as_str().into()).map_err(|e| {
+        GitError::InvalidName {
+            what: "branch",
+            name: name.to_string(),
+            reason: e.to_string(),
+        }
+    })?;
     let commit = match repo.head()? {
         HeadState::Unborn => return Err(GitError::UnbornHead),
         HeadState::Detached { commit } if opts.checkout => {

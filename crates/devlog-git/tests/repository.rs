@@ -1,0 +1,192 @@
+//! The library against real repositories in temporary folders.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::Path;
+use std::process::Command;
+
+use devlog_git::repo::HeadState;
+use devlog_git::{GitError, Repo, branch, commit, link, tag};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+#[test]
+fn head_states_and_dirty_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    git(d, &["init", "-q", "-b", "main"]);
+    let repo = Repo::discover(d).unwrap();
+    assert_eq!(repo.head().unwrap(), HeadState::Unborn);
+    let r = branch::create(&repo, "x", &branch::Options::default());
+    assert!(matches!(r, Err(GitError::UnbornHead)), "{r:?}");
+    write(d, "a.txt", "a\n");
+    write(d, "b.txt", "b\n");
+    write(d, ".devlog/entries/001-x.json", "{}\n");
+    git(d, &["add", "."]);
+    git(d, &["commit", "-q", "-m", "init"]);
+    let HeadState::Branch { name, .. } = repo.head().unwrap() else {
+        panic!("on a branch")
+    };
+    assert_eq!(name, "main");
+    assert!(repo.dirty_paths(None).unwrap().is_empty());
+    // Untracked files do not count; changes under the excluded folder do not either.
+    write(d, "new.txt", "n\n");
+    write(d, ".devlog/entries/001-x.json", "{\"a\":1}\n");
+    assert!(
+        repo.dirty_paths(Some(Path::new(".devlog")))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        repo.dirty_paths(None).unwrap(),
+        vec![".devlog/entries/001-x.json"]
+    );
+    git(d, &["mv", "b.txt", "c.txt"]);
+    assert_eq!(
+        repo.dirty_paths(Some(Path::new(".devlog"))).unwrap(),
+        vec!["c.txt"]
+    );
+    git(d, &["checkout", "-q", "--detach"]);
+    assert!(matches!(repo.head().unwrap(), HeadState::Detached { .. }));
+}
+
+#[test]
+fn commit_devlog_commits_nothing_else_and_nothing_when_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    git(d, &["init", "-q", "-b", "main"]);
+    write(d, "a.txt", "a\n");
+    git(d, &["add", "."]);
+    git(d, &["commit", "-q", "-m", "init"]);
+    // Identity for the commit the library makes comes from the repository's config here.
+    git(d, &["config", "user.name", "t"]);
+    git(d, &["config", "user.email", "t@example.invalid"]);
+    let repo = Repo::discover(d).unwrap();
+    let rel = Path::new(".devlog");
+    assert!(
+        commit::commit_devlog(&repo, rel, "nothing")
+            .unwrap()
+            .is_none()
+    );
+
+    write(d, ".devlog/entries/001-x.json", "{}\n");
+    write(d, ".devlog/.gitignore", ".state/\n");
+    write(d, ".devlog/.state/index.sqlite", "local\n");
+    write(d, "a.txt", "edited\n");
+    write(d, "staged.txt", "s\n");
+    git(d, &["add", "staged.txt"]);
+    assert_eq!(
+        commit::pending(&repo, rel).unwrap(),
+        vec![".devlog/.gitignore", ".devlog/entries/001-x.json"]
+    );
+    let id = commit::commit_devlog(&repo, rel, "chore(devlog): x")
+        .unwrap()
+        .unwrap();
+    assert_eq!(git(d, &["rev-parse", "HEAD"]).trim(), id);
+    let files = git(d, &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(
+        files.trim(),
+        ".devlog/.gitignore\n.devlog/entries/001-x.json"
+    );
+    let status = git(d, &["status", "--porcelain"]);
+    assert!(
+        status.contains(" M a.txt") && status.contains("A  staged.txt"),
+        "{status}"
+    );
+    assert!(commit::pending(&repo, rel).unwrap().is_empty());
+}
+
+#[test]
+fn branches_tags_and_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    git(d, &["init", "-q", "-b", "main"]);
+    git(d, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let base = git(d, &["rev-parse", "HEAD"]).trim().to_string();
+    git(d, &["commit", "-q", "--allow-empty", "-m", "work on #3"]);
+    git(
+        d,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "more (devlog-cafe12)",
+        ],
+    );
+    let repo = Repo::discover(d).unwrap();
+
+    let found = link::scan(&repo, None).unwrap();
+    let refs: Vec<_> = found.iter().map(|c| c.references.clone()).collect();
+    assert_eq!(
+        refs,
+        vec![vec!["#3".to_string()], vec!["devlog-cafe12".to_string()]]
+    );
+    assert_eq!(found[0].summary, "work on #3");
+    assert_eq!(link::scan(&repo, Some(&base)).unwrap().len(), 2);
+    assert_eq!(link::scan(&repo, Some("HEAD~1")).unwrap().len(), 1);
+    assert!(matches!(
+        link::scan(&repo, Some("nope")),
+        Err(GitError::UnknownRevision { .. })
+    ));
+
+    let opts = branch::Options::default();
+    let b = branch::create(&repo, "devlog/3-x", &opts).unwrap();
+    assert_eq!(git(d, &["rev-parse", "devlog/3-x"]).trim(), b.commit);
+    assert!(matches!(
+        branch::create(&repo, "devlog/3-x", &opts),
+        Err(GitError::BranchExists { .. })
+    ));
+    assert!(matches!(
+        branch::create(&repo, "bad..name", &opts),
+        Err(GitError::InvalidName { .. })
+    ));
+    assert!(matches!(
+        branch::create(&repo, "HEAD", &opts),
+        Err(GitError::InvalidName { .. })
+    ));
+    // A name without a slash (an empty prefix) is a fine branch name.
+    branch::create(&repo, "3-x", &opts).unwrap();
+    assert_eq!(git(d, &["rev-parse", "3-x"]).trim(), b.commit);
+
+    // The tagger comes from the repository's identity.
+    git(d, &["config", "user.name", "Rel Ease"]);
+    git(d, &["config", "user.email", "rel@example.invalid"]);
+    let repo = Repo::discover(d).unwrap();
+    tag::create(&repo, "v1", "v1\n\n#3 X\n").unwrap();
+    assert_eq!(
+        git(
+            d,
+            &["tag", "-l", "--format=%(taggername)|%(contents)", "v1"]
+        )
+        .trim(),
+        "Rel Ease|v1\n\n#3 X"
+    );
+    assert!(matches!(
+        tag::create(&repo, "v1", "again"),
+        Err(GitError::TagExists { .. })
+    ));
+}
