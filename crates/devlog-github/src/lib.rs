@@ -639,7 +639,13 @@ impl Integration for GithubIntegration {
                 if issue.pull_request.is_some() {
                     continue;
                 }
-                items.push(self.to_remote(issue)?);
+                match self.to_remote(issue) {
+                    Ok(item) => items.push(item),
+                    // An issue without a devlog marker is not devlog's (the engine skips
+                    // it): its labels are its own business and must not stop the sync.
+                    Err(_) if issue.body.as_deref().and_then(parse_marker).is_none() => {}
+                    Err(e) => return Err(e),
+                }
             }
             match devlog_http::paginate::next_link(resp.headers()) {
                 Some(next) => req = self.client.get(&path).url_from(&next),

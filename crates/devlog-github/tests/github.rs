@@ -408,7 +408,12 @@ async fn pull_pages_through_link_and_skips_pull_requests() {
 #[tokio::test]
 async fn unknown_mapped_label_is_an_error_naming_value_and_key() {
     let r = rig().await;
-    let i = r.gh.insert_issue("x", "y", false);
+    // Someone else's issue (no marker) with such a label is not devlog's: no error.
+    let foreign = r.gh.insert_issue("foreign", "no marker", false);
+    r.gh.edit_issue(foreign.number, |i| i.labels = vec!["priority:P1".into()]);
+    assert_eq!(r.github.pull(None).await.unwrap().items.len(), 0);
+    let body = format!("y\n\n{}", marker(devlog_core::id::EntryId::new_random()));
+    let i = r.gh.insert_issue("x", &body, false);
     r.gh.edit_issue(i.number, |i| i.labels = vec!["priority:urgent".into()]);
     let err = r.github.pull(None).await.unwrap_err();
     assert_eq!(err.kind, SyncErrorKind::Permanent);
