@@ -35,6 +35,7 @@ pub use config::{GithubConfig, StatusTarget};
 pub const NAME: &str = "github";
 const MARKER_START: &str = "<!-- devlog:";
 const DETAILS: &str = "<!-- devlog:details -->";
+const FORBIDDEN: &str = "the token may not do this";
 
 /// The GitHub integration.
 #[derive(Debug, Clone)]
@@ -264,7 +265,7 @@ impl GithubIntegration {
             HttpErrorKind::Forbidden => (
                 SyncErrorKind::Auth,
                 format!(
-                    "the token may not do this on {repo}: a classic token needs the `repo` scope (`public_repo` for a public repository), a fine-grained token needs \"Issues: Read and write\" on {repo} ({e})"
+                    "{FORBIDDEN} on {repo}: a classic token needs the `repo` scope (`public_repo` for a public repository), a fine-grained token needs \"Issues: Read and write\" on {repo} ({e})"
                 ),
             ),
             HttpErrorKind::NotFound => match issue {
@@ -288,6 +289,39 @@ impl GithubIntegration {
             message,
             retry_after_ms: e.retry_after().map(|d| d.as_millis() as u64),
         }
+    }
+
+    /// After a 403: what the token may do, from a cheap read's `X-OAuth-Scopes` /
+    /// `X-Accepted-OAuth-Scopes` (classic tokens; fine-grained tokens send neither).
+    async fn explain_forbidden(&self, mut err: SyncError) -> SyncError {
+        if err.kind != SyncErrorKind::Auth || !err.message.starts_with(FORBIDDEN) {
+            return err;
+        }
+        let probe = self
+            .client
+            .get(&format!("{}/issues", self.repo_path()))
+            .query("per_page", "1")
+            .no_cache()
+            .send()
+            .await;
+        if let Ok(resp) = probe
+            && let Some(has) = resp.header("x-oauth-scopes")
+        {
+            let has = if has.trim().is_empty() {
+                "none"
+            } else {
+                has.trim()
+            };
+            let accepted = resp
+                .header("x-accepted-oauth-scopes")
+                .filter(|a| !a.trim().is_empty())
+                .unwrap_or("repo");
+            err.message = format!(
+                "{}; the token's scopes are `{has}`, writing issues needs `{accepted}` (`public_repo` suffices for a public repository)",
+                err.message
+            );
+        }
+        err
     }
 
     fn permanent(&self, message: String) -> SyncError {
@@ -505,13 +539,16 @@ impl Integration for GithubIntegration {
         if let Some(a) = &fields.assignee {
             body.insert("assignees".into(), json!([a]));
         }
-        let resp = self
+        let resp = match self
             .client
             .post(&format!("{}/issues", self.repo_path()))
             .json(&Value::Object(body))
             .send()
             .await
-            .map_err(|e| self.sync_err(e, None))?;
+        {
+            Ok(r) => r,
+            Err(e) => return Err(self.explain_forbidden(self.sync_err(e, None)).await),
+        };
         let mut issue: Issue = resp.json().map_err(|e| self.sync_err(e, None))?;
         // Creating an issue cannot close it: a closed status takes a second request.
         if self.target(fields.status) != StatusTarget::Open {
@@ -597,13 +634,20 @@ impl Integration for GithubIntegration {
             labels.extend(self.labels(fields));
             body.insert("labels".into(), json!(labels));
         }
-        let resp = self
+        let resp = match self
             .client
             .patch(&format!("{}/issues/{remote_id}", self.repo_path()))
             .json(&Value::Object(body))
             .send()
             .await
-            .map_err(|e| self.sync_err(e, Some(remote_id)))?;
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(self
+                    .explain_forbidden(self.sync_err(e, Some(remote_id)))
+                    .await);
+            }
+        };
         let issue: Issue = resp.json().map_err(|e| self.sync_err(e, Some(remote_id)))?;
         self.to_remote(&issue)
     }

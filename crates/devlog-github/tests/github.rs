@@ -507,6 +507,27 @@ async fn forbidden_names_the_scope() {
         "{}",
         err.message
     );
+
+    // A classic token: the scopes it has and the one it needs, from GitHub's headers.
+    r.gh.set_token_scopes(Some("read:org, public_repo"));
+    r.remote.inject(
+        Fault::on("PATCH /repos/**")
+            .status(403)
+            .body(r#"{"message":"Resource not accessible by personal access token"}"#),
+    );
+    let err = r
+        .github
+        .update("1", &fields, &["title".into()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, SyncErrorKind::Auth);
+    assert!(
+        err.message.contains(
+            "the token's scopes are `read:org, public_repo`, writing issues needs `repo`"
+        ),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test]

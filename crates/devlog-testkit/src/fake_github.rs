@@ -107,6 +107,8 @@ struct Shared {
     repo: String,
     token: String,
     data: Mutex<Data>,
+    /// Classic-token scopes sent as `X-OAuth-Scopes` (with `X-Accepted-OAuth-Scopes: repo`).
+    scopes: Mutex<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -160,6 +162,7 @@ impl FakeGithub {
                     next: 1,
                     ..Data::default()
                 }),
+                scopes: Mutex::new(None),
             }),
             _guard: Arc::new(ContractGuard {
                 remote: remote.clone(),
@@ -189,7 +192,17 @@ impl FakeGithub {
                 "/{*rest}",
                 axum::routing::any(|| async { json_error(StatusCode::NOT_FOUND, "Not Found") }),
             )
+            .layer(axum::middleware::map_response_with_state(
+                st.clone(),
+                add_scope_headers,
+            ))
             .with_state(st)
+    }
+
+    /// Makes every response carry `X-OAuth-Scopes: <scopes>` and
+    /// `X-Accepted-OAuth-Scopes: repo`, as GitHub does for classic tokens (`None`: neither).
+    pub fn set_token_scopes(&self, scopes: Option<&str>) {
+        *lock(&self.shared.scopes) = scopes.map(str::to_string);
     }
 
     /// Violations of the API description among all requests received so far.
@@ -245,6 +258,17 @@ impl FakeGithub {
 }
 
 // ---- handlers ----
+
+async fn add_scope_headers(State(st): State<RouteState>, mut resp: Response) -> Response {
+    if let Some(s) = lock(&st.gh.scopes).clone()
+        && let Ok(v) = HeaderValue::from_str(&s)
+    {
+        resp.headers_mut().insert("x-oauth-scopes", v);
+        resp.headers_mut()
+            .insert("x-accepted-oauth-scopes", HeaderValue::from_static("repo"));
+    }
+    resp
+}
 
 fn gate(st: &RouteState, headers: &HeaderMap, owner: &str, repo: &str) -> Option<Response> {
     if let Some(r) = auth(st, headers) {
