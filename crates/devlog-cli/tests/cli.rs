@@ -688,6 +688,15 @@ fn sync_commands_explain_missing_or_unknown_integrations() {
     .unwrap();
     let msg = String::from_utf8_lossy(&devlog(d, &["sync"]).stderr).to_string();
     assert!(msg.contains("unknown integration `jira`"), "{msg}");
+    // `[integrations.git]` configures local git automation, not a sync integration.
+    std::fs::write(
+        d.join("devlog.toml"),
+        "[integrations.git]\nautoCommit = false\n",
+    )
+    .unwrap();
+    assert!(devlog(d, &["config", "check"]).status.success());
+    let o = devlog(d, &["sync"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no integrations are configured"));
     // Entries are unaffected by a broken integration table.
     assert!(ok(d, &["list"]).contains("Synced later"));
 }

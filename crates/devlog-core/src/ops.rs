@@ -193,7 +193,20 @@ impl Devlog {
         let parsed = EntryRef::parse(reference).ok_or_else(|| {
             StoreError::invalid("reference", "empty; give a handle like #42, an id or a key")
         })?;
-        let found = self.store.lookup(&parsed).await?;
+        let mut found = self.store.lookup(&parsed).await?;
+        // All-digit id prefixes look like handles (`20251234` could be either): when no handle
+        // or original id matches, try the digits as an id prefix.
+        if found.is_empty()
+            && let EntryRef::Number(_) = parsed
+        {
+            let digits = reference.trim().trim_start_matches('#');
+            if digits.len() >= crate::id::MIN_PREFIX {
+                found = self
+                    .store
+                    .lookup(&EntryRef::Prefix(digits.to_string()))
+                    .await?;
+            }
+        }
         let narrowed: Vec<EntrySummary> = match &parsed {
             EntryRef::Number(n) => prefer(found, |e| e.handle == *n),
             EntryRef::Prefix(p) => prefer(found, |e| e.key == *p),

@@ -211,6 +211,19 @@ pub async fn lookup_accepts_every_reference_form(open: Opener, dir: &Path) {
         fresh.id
     );
 
+    // An id whose first digits look like a number is still found by that prefix.
+    let mut digits = EntryBuilder::new("Digit id").handle(60).build();
+    digits.id = "20251126-aaaa-4bbb-8ccc-123456789abc".parse().unwrap();
+    store
+        .put_raw(digits.clone(), &WriteMeta::new(Origin::Import))
+        .await
+        .unwrap();
+    assert_eq!(app.resolve("20251126").await.unwrap().id, digits.id);
+    assert_eq!(
+        app.resolve("60").await.unwrap().id,
+        digits.id,
+        "a handle still wins"
+    );
     let err = app.resolve("#999").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     let err = app.resolve("fresh wrk").await.unwrap_err();

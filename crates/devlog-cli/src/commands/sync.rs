@@ -84,6 +84,9 @@ fn parse_strategy(s: &str) -> Result<Strategy, String> {
         })
 }
 
+/// `[integrations.*]` tables that configure local features rather than sync integrations.
+const LOCAL_TABLES: &[&str] = &["git"];
+
 /// The integrations compiled into this binary.
 pub fn registry() -> Registry {
     let mut r = Registry::new();
@@ -103,6 +106,11 @@ pub fn build(ws: &Workspace, registry: &Registry) -> Result<Vec<Arc<dyn Integrat
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let tables =
         crate::config::integration_tables(&ws.config, &ws.root, &env).map_err(CliError::Config)?;
+    // `[integrations.git]` configures the local git automation (devlog-git), not a sync target.
+    let tables: BTreeMap<String, serde_json::Value> = tables
+        .into_iter()
+        .filter(|(name, _)| !LOCAL_TABLES.contains(&name.as_str()))
+        .collect();
     registry.build(&tables).map_err(|problems| {
         CliError::Config(crate::config::ConfigError {
             file: ws.config.source.clone(),
