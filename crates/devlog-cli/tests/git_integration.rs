@@ -716,3 +716,58 @@ fn repos_sync_reports_a_push_rejected_because_the_remote_moved_on() {
         "chore(devlog): merge origin/main"
     );
 }
+
+#[test]
+fn repos_sync_records_a_real_conflict_with_both_values_and_ends_identical() {
+    let a = Repo::new(AUTO);
+    let remote = bare_remote(&a);
+    a.ok(&["new", "Fix login", "--type", "bugfix"]);
+    a.ok(&["repos", "sync"]);
+    let b = a.clone_of(&remote, "b");
+    // The same field, changed differently in both clones; b's edit is the later one.
+    a.ok(&["edit", "1", "--title", "Fix login (A)"]);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    b.ok(&["edit", "1", "--title", "Fix login (B)"]);
+    a.ok(&["repos", "sync"]);
+    b.ok(&["repos", "sync"]);
+    a.ok(&["repos", "sync"]);
+    let (ea, eb) = (a.json(&["show", "1"]), b.json(&["show", "1"]));
+    assert_eq!(ea, eb, "both clones end identical");
+    assert_eq!(ea["title"], "Fix login (B)", "the later edit wins");
+    let note = ea["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["content"].as_str().unwrap().contains("Concurrent edits"))
+        .expect("the conflict is recorded");
+    let text = note["content"].as_str().unwrap();
+    assert!(
+        text.contains("title") && text.contains("Fix login (A)") && text.contains("Fix login (B)"),
+        "{text}"
+    );
+    assert_eq!(note["category"], "issue");
+    assert_eq!(a.head(), b.head());
+}
+
+#[test]
+fn repos_sync_all_syncs_every_discovered_repository_and_reports_failures() {
+    let a = Repo::new(AUTO);
+    let remote = bare_remote(&a);
+    a.ok(&["new", "In A", "--type", "task"]);
+    // A second repository, discovered under a root, without a remote: its sync fails, the
+    // others still sync.
+    let other = Repo::new(AUTO);
+    other.ok(&["new", "In other", "--type", "task"]);
+    a.ok(&[
+        "repos",
+        "discover",
+        "--root",
+        other.dir.parent().unwrap().to_str().unwrap(),
+    ]);
+    let (code, err) = a.fails(&["repos", "sync", "--all"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("1 of 2 repositories"), "{err}");
+    // This repository was still synced (its first push happened).
+    let b = a.clone_of(&remote, "b");
+    assert!(b.ok(&["list"]).contains("In A"));
+}

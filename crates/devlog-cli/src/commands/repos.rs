@@ -35,6 +35,9 @@ pub enum ReposCommand {
         /// The remote (default: the branch's upstream remote, else origin)
         #[arg(long)]
         remote: Option<String>,
+        /// Every repository found by `devlog repos discover`, then this one
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -125,40 +128,15 @@ pub async fn run(ctx: &Ctx, a: ReposArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
-        ReposCommand::Sync { remote } => {
-            let repo = devlog_git::Repo::discover(&ws.devlog_dir).map_err(git_err)?;
-            let rel = repo.relative(&ws.devlog_dir).map_err(git_err)?;
-            let outcome = devlog_git::sync::sync(
-                &repo,
-                &rel,
-                &devlog_git::sync::Options { remote },
-                &merge_entry_files,
-            )
-            .map_err(git_err)?;
+        ReposCommand::Sync { remote, all } => {
+            if all {
+                return sync_all(ctx, &ws.devlog_dir, remote).await;
+            }
+            let outcome = sync_one(&ws.devlog_dir, remote)?;
             if ctx.out.json {
-                ctx.out.json(&serde_json::json!({
-                    "remote": outcome.remote,
-                    "branch": outcome.branch,
-                    "mergedEntries": outcome.merged_files,
-                    "pushed": outcome.pushed,
-                }))?;
+                ctx.out.json(&outcome_json(&outcome))?;
             } else {
-                let mut s = String::new();
-                for f in &outcome.merged_files {
-                    s.push_str(&format!("merged {f}\n"));
-                }
-                s.push_str(&format!(
-                    "Synced {} with {}/{}{}\n",
-                    outcome.branch,
-                    outcome.remote,
-                    outcome.branch,
-                    if outcome.remote_existed {
-                        ""
-                    } else {
-                        " (first push)"
-                    }
-                ));
-                write_stdout(&s)?;
+                write_stdout(&outcome_text(&outcome))?;
             }
             Ok(())
         }
@@ -327,18 +305,67 @@ fn merge_entry_files(base: Option<&[u8]>, ours: &[u8], theirs: &[u8]) -> Result<
             .to_string()
     };
     let prefer_theirs = updated(&t) > updated(&o);
-    let merged = merge_value(b.as_ref(), &o, &t, prefer_theirs);
+    let mut clashes = Vec::new();
+    let merged = merge_at("", b.as_ref(), &o, &t, prefer_theirs, &mut clashes);
     let bytes = serde_json::to_vec(&merged).map_err(|e| e.to_string())?;
-    let entry =
+    let mut entry =
         devlog_core::codec::decode_entry(&bytes, "merged entry").map_err(|e| e.to_string())?;
+    if !clashes.is_empty() {
+        // A real conflict is recorded as data, with both values, in the entry itself: it
+        // travels with the file, and the next sync or a human can act on it.
+        let mut text = String::from(
+            "Concurrent edits merged by `devlog repos sync`; the newer side was kept:\n",
+        );
+        for c in &clashes {
+            text.push_str(&format!(
+                "- {}: kept {}, the other clone had {}\n",
+                c.path, c.kept, c.dropped
+            ));
+        }
+        let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, text.as_bytes()).to_string();
+        if !entry.notes.iter().any(|n| n.id == id) {
+            entry.notes.push(devlog_core::Note {
+                id,
+                timestamp: entry.updated_at,
+                category: devlog_core::NoteCategory::Issue,
+                content: text.trim_end().to_string(),
+                files: Vec::new(),
+                code_changes: None,
+                extra: Default::default(),
+            });
+        }
+    }
     Ok(devlog_core::codec::encode_entry(&entry))
 }
 
+#[cfg(test)]
 fn merge_value(
     base: Option<&serde_json::Value>,
     ours: &serde_json::Value,
     theirs: &serde_json::Value,
     prefer_theirs: bool,
+) -> serde_json::Value {
+    merge_at("", base, ours, theirs, prefer_theirs, &mut Vec::new())
+}
+
+/// A field both clones changed to different values, as `repos sync` settled it.
+#[derive(Debug, Clone, PartialEq)]
+struct FieldClash {
+    path: String,
+    kept: serde_json::Value,
+    dropped: serde_json::Value,
+}
+
+/// Bookkeeping fields that change on every write: the newer value is taken silently.
+const BOOKKEEPING: &[&str] = &["updatedAt", "lastAIUpdate", "contextVersion"];
+
+fn merge_at(
+    path: &str,
+    base: Option<&serde_json::Value>,
+    ours: &serde_json::Value,
+    theirs: &serde_json::Value,
+    prefer_theirs: bool,
+    clashes: &mut Vec<FieldClash>,
 ) -> serde_json::Value {
     use serde_json::Value;
     if ours == theirs || base == Some(theirs) {
@@ -356,7 +383,15 @@ fn merge_value(
                 let bk = b.and_then(|b| b.get(k));
                 match (o.get(k), t.get(k)) {
                     (Some(ov), Some(tv)) => {
-                        out.insert(k.clone(), merge_value(bk, ov, tv, prefer_theirs));
+                        let sub = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        out.insert(
+                            k.clone(),
+                            merge_at(&sub, bk, ov, tv, prefer_theirs, clashes),
+                        );
                     }
                     // Present on one side only: added there, or removed on the other side.
                     (Some(v), None) | (None, Some(v)) => {
@@ -381,9 +416,14 @@ fn merge_value(
             for ov in o {
                 let id = &ov["id"];
                 match find(t, id) {
-                    Some(tv) => {
-                        out.push(merge_value(find(&b, id).as_ref(), ov, &tv, prefer_theirs))
-                    }
+                    Some(tv) => out.push(merge_at(
+                        &format!("{path}[id={id}]"),
+                        find(&b, id).as_ref(),
+                        ov,
+                        &tv,
+                        prefer_theirs,
+                        clashes,
+                    )),
                     // Removed remotely: kept only if changed locally since the base.
                     None => {
                         if find(&b, id).as_ref() != Some(ov) {
@@ -415,11 +455,20 @@ fn merge_value(
             Value::Array(out)
         }
         _ => {
-            if prefer_theirs {
-                theirs.clone()
+            let (kept, dropped) = if prefer_theirs {
+                (theirs, ours)
             } else {
-                ours.clone()
+                (ours, theirs)
+            };
+            let last = path.rsplit('.').next().unwrap_or(path);
+            if !BOOKKEEPING.contains(&last) {
+                clashes.push(FieldClash {
+                    path: path.to_string(),
+                    kept: kept.clone(),
+                    dropped: dropped.clone(),
+                });
             }
+            kept.clone()
         }
     }
 }
@@ -430,6 +479,100 @@ fn keyed(list: &[serde_json::Value]) -> bool {
         v.get("id")
             .is_some_and(|id| id.is_string() || id.is_number())
     })
+}
+
+fn sync_one(
+    devlog_dir: &Path,
+    remote: Option<String>,
+) -> Result<devlog_git::sync::Outcome, CliError> {
+    let repo = devlog_git::Repo::discover(devlog_dir).map_err(git_err)?;
+    let rel = repo.relative(devlog_dir).map_err(git_err)?;
+    devlog_git::sync::sync(
+        &repo,
+        &rel,
+        &devlog_git::sync::Options { remote },
+        &merge_entry_files,
+    )
+    .map_err(git_err)
+}
+
+fn outcome_json(o: &devlog_git::sync::Outcome) -> serde_json::Value {
+    serde_json::json!({
+        "remote": o.remote,
+        "branch": o.branch,
+        "mergedEntries": o.merged_files,
+        "pushed": o.pushed,
+    })
+}
+
+fn outcome_text(o: &devlog_git::sync::Outcome) -> String {
+    let mut s = String::new();
+    for f in &o.merged_files {
+        s.push_str(&format!("merged {f}\n"));
+    }
+    s.push_str(&format!(
+        "Synced {} with {}/{}{}\n",
+        o.branch,
+        o.remote,
+        o.branch,
+        if o.remote_existed {
+            ""
+        } else {
+            " (first push)"
+        }
+    ));
+    s
+}
+
+/// `repos sync --all`: every discovered repository, then this one. A failure in one is
+/// reported and the others still sync; the command fails if any did.
+async fn sync_all(ctx: &Ctx, here: &Path, remote: Option<String>) -> Result<(), CliError> {
+    let mut targets: Vec<PathBuf> = load(here)?
+        .repositories
+        .iter()
+        .map(|r| r.join(".devlog"))
+        .filter(|d| d.is_dir() && !same_dir(d, here))
+        .collect();
+    targets.push(here.to_path_buf());
+    let mut results = Vec::new();
+    let mut failed = 0;
+    for dir in &targets {
+        let shown = dir.parent().unwrap_or(dir).display().to_string();
+        match sync_one(dir, remote.clone()) {
+            Ok(o) => {
+                if !ctx.out.json {
+                    write_stdout(&format!("{shown}: {}", outcome_text(&o)))?;
+                }
+                let mut v = outcome_json(&o);
+                v["repository"] = serde_json::Value::String(shown);
+                results.push(v);
+            }
+            Err(e) => {
+                failed += 1;
+                if !ctx.out.json {
+                    eprintln!("{shown}: error: {e}");
+                }
+                results.push(serde_json::json!({"repository": shown, "error": e.to_string()}));
+            }
+        }
+    }
+    if ctx.out.json {
+        ctx.out.json(&results)?;
+    }
+    if failed > 0 {
+        return Err(CliError::Other(anyhow::anyhow!(
+            "{failed} of {} repositories could not be synced (see above); the others were",
+            targets.len()
+        )));
+    }
+    Ok(())
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]
