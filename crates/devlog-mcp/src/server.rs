@@ -30,6 +30,9 @@ pub struct Options {
     pub actor: Option<String>,
     /// Names of the `[integrations.*]` tables in devlog.toml (`github`, `jira`, `ado`, ...).
     pub integrations: Vec<String>,
+    /// Other repositories' stores (from `devlog repos discover`) that
+    /// `discover_related_devlogs` also searches, each named by its path.
+    pub repositories: Vec<(String, std::sync::Arc<dyn devlog_core::Store>)>,
 }
 
 /// devlog as an MCP server. Cheap to clone: one per HTTP session shares the store.

@@ -5,6 +5,7 @@
 //! `devlog_core::ops`, with `Origin::Mcp`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use devlog_core::entry::{EntrySummary, NoteCategory, Status};
 use devlog_core::ops::{AiUpdate, Edit, NewDecision, NewEntry, NewNote};
@@ -146,6 +147,9 @@ fn significant_words(text: &str, max: usize) -> Vec<String> {
 struct Related {
     #[serde(flatten)]
     entry: EntrySummary,
+    /// The repository the entry lives in, when it is not this workspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repository: Option<String>,
     relevance: &'static str,
     matched_terms: Vec<String>,
     score: f64,
@@ -720,29 +724,46 @@ impl DevlogMcp {
                 push(w);
             }
         }
-        let mut found: HashMap<EntryId, Related> = HashMap::new();
-        let mut order: Vec<EntryId> = Vec::new();
+        let mut found: HashMap<(Option<String>, EntryId), Related> = HashMap::new();
+        let mut order: Vec<(Option<String>, EntryId)> = Vec::new();
+        // This workspace first, then every other known repository.
+        let mut stores: Vec<(Option<String>, Arc<dyn devlog_core::Store>)> =
+            vec![(None, self.app().store().clone())];
+        for (name, store) in &self.options().repositories {
+            stores.push((Some(name.clone()), store.clone()));
+        }
         for t in &terms {
             let q = SearchQuery {
                 text: t.clone(),
                 limit: 50,
                 ..SearchQuery::default()
             };
-            let page = self.app().store().search(&q).await?;
-            for h in page.items {
-                let id = h.entry.id;
-                let r = found.entry(id).or_insert_with(|| {
-                    order.push(id);
-                    Related {
-                        entry: h.entry.clone(),
-                        relevance: "low",
-                        matched_terms: Vec::new(),
-                        score: 0.0,
-                        snippet: h.snippet.clone(),
+            for (repo, store) in &stores {
+                let page = match store.search(&q).await {
+                    Ok(p) => p,
+                    // Another repository that cannot be read is skipped, not fatal.
+                    Err(e) if repo.is_some() => {
+                        tracing::warn!(repository = repo.as_deref(), "skipped: {e}");
+                        continue;
                     }
-                });
-                r.matched_terms.push(t.clone());
-                r.score += h.score;
+                    Err(e) => return Err(e.into()),
+                };
+                for h in page.items {
+                    let id = (repo.clone(), h.entry.id);
+                    let r = found.entry(id.clone()).or_insert_with(|| {
+                        order.push(id);
+                        Related {
+                            entry: h.entry.clone(),
+                            repository: repo.clone(),
+                            relevance: "low",
+                            matched_terms: Vec::new(),
+                            score: 0.0,
+                            snippet: h.snippet.clone(),
+                        }
+                    });
+                    r.matched_terms.push(t.clone());
+                    r.score += h.score;
+                }
             }
         }
         let total_terms = terms.len().max(1);
@@ -777,7 +798,10 @@ impl DevlogMcp {
         related.truncate(10);
         let work_type = a.work_type.0;
         let same_open = related.iter().find(|r| {
-            r.relevance == "high" && !r.entry.status.is_closed() && r.entry.kind == work_type
+            r.repository.is_none()
+                && r.relevance == "high"
+                && !r.entry.status.is_closed()
+                && r.entry.kind == work_type
         });
         let recommendation = match (same_open, related.is_empty()) {
             (Some(r), _) => format!(
@@ -812,8 +836,12 @@ impl DevlogMcp {
             text.push_str(&format!("Found {total_found} related entries:\n\n"));
             for r in &related {
                 text.push_str(&format!(
-                    "{}\n  Relevance: {} (matched: {})\n",
+                    "{}{}\n  Relevance: {} (matched: {})\n",
                     render::summary_line(&r.entry),
+                    r.repository
+                        .as_deref()
+                        .map(|p| format!(" [in {p}]"))
+                        .unwrap_or_default(),
                     r.relevance,
                     r.matched_terms.join(", ")
                 ));

@@ -57,6 +57,7 @@ async fn start() -> Harness {
         Options {
             actor: Some("tester".into()),
             integrations: Vec::new(),
+            ..Options::default()
         },
         None,
     )
@@ -538,6 +539,7 @@ async fn integration_tools_say_what_to_configure() {
         Options {
             actor: None,
             integrations: vec!["github".into(), "azure_devops".into()],
+            ..Options::default()
         },
         None,
     )
@@ -640,5 +642,56 @@ async fn resources_and_prompts() {
             .get_prompt(GetPromptRequestParams::new("resume_devlog"))
             .await
             .is_err()
+    );
+}
+
+#[tokio::test]
+async fn discover_related_devlogs_searches_other_repositories_and_names_them() {
+    let other_dir = tempfile::tempdir().unwrap();
+    let other: Arc<dyn Store> = Arc::new(
+        devlog_store::JsonStore::open(&other_dir.path().join(".devlog"))
+            .await
+            .unwrap(),
+    );
+    Devlog::new(other.clone())
+        .create(
+            devlog_core::ops::NewEntry {
+                title: "Kubernetes ingress timeouts".into(),
+                kind: Some(devlog_core::EntryType::Bugfix),
+                ..Default::default()
+            },
+            &devlog_core::WriteMeta::new(devlog_core::Origin::Cli),
+        )
+        .await
+        .unwrap();
+    let h = start_with(
+        Options {
+            repositories: vec![("/srv/other-service".into(), other)],
+            ..Options::default()
+        },
+        None,
+    )
+    .await;
+    let r = h
+        .call(
+            "discover_related_devlogs",
+            json!({"workDescription": "kubernetes ingress returns timeouts", "workType": "bugfix"}),
+        )
+        .await
+        .unwrap();
+    let body = r.structured_content.clone().unwrap();
+    assert_eq!(
+        body["related"][0]["repository"], "/srv/other-service",
+        "{body}"
+    );
+    assert_eq!(body["related"][0]["title"], "Kubernetes ingress timeouts");
+    assert!(text(&r).contains("[in /srv/other-service]"), "{}", text(&r));
+    // Another repository's entry is related work, not "the same entry to continue here".
+    assert!(
+        !body["recommendation"]
+            .as_str()
+            .unwrap()
+            .contains("continue it"),
+        "{body}"
     );
 }

@@ -35,6 +35,8 @@ pub struct ServerOptions {
     pub poll_interval: Duration,
     /// Serve MCP (streamable HTTP) at `/mcp`.
     pub mcp: bool,
+    /// Other repositories' stores that MCP's `discover_related_devlogs` also searches.
+    pub repositories: Vec<(String, std::sync::Arc<dyn devlog_core::Store>)>,
 }
 
 /// The default request body limit: 1 MiB, far above any real entry or note.
@@ -48,6 +50,7 @@ impl Default for ServerOptions {
             body_limit: DEFAULT_BODY_LIMIT,
             poll_interval: Duration::from_secs(1),
             mcp: true,
+            repositories: Vec::new(),
         }
     }
 }
@@ -169,6 +172,7 @@ impl Server {
                 devlog_mcp::Options {
                     actor: self.options.actor.clone(),
                     integrations: self.options.integrations.clone(),
+                    repositories: self.options.repositories.clone(),
                 },
             );
             document_mcp(&mut doc);

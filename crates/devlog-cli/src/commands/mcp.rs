@@ -50,6 +50,7 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
     let options = Options {
         actor: ctx.actor.clone(),
         integrations: ws.config.integrations.keys().cloned().collect(),
+        repositories: super::repos::other_stores(&ws).await,
     };
     let server = DevlogMcp::new(Devlog::new(store), options);
     tracing::info!(dir = %ws.devlog_dir.display(), "devlog mcp serving");

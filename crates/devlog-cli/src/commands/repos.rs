@@ -481,6 +481,32 @@ fn keyed(list: &[serde_json::Value]) -> bool {
     })
 }
 
+/// The stores of the other repositories `devlog repos discover` found (for cross-repository
+/// discovery in MCP); one that cannot be opened is skipped with a warning on stderr.
+pub async fn other_stores(
+    ws: &crate::workspace::Workspace,
+) -> Vec<(String, std::sync::Arc<dyn devlog_core::Store>)> {
+    let here = std::fs::canonicalize(&ws.root).unwrap_or_else(|_| ws.root.clone());
+    let mut out = Vec::new();
+    let Ok(known) = load(&ws.devlog_dir) else {
+        return out;
+    };
+    for root in known.repositories {
+        if root == here {
+            continue;
+        }
+        let opened = match crate::workspace::Workspace::load(root.join(".devlog"), None) {
+            Ok(w) => w.open().await,
+            Err(e) => Err(e),
+        };
+        match opened {
+            Ok(store) => out.push((root.display().to_string(), store)),
+            Err(e) => eprintln!("warning: skipped {}: {e}", root.display()),
+        }
+    }
+    out
+}
+
 fn sync_one(
     devlog_dir: &Path,
     remote: Option<String>,

@@ -49,6 +49,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     let options = ServerOptions {
         actor: ctx.actor.clone(),
         integrations: ws.config.integrations.keys().cloned().collect(),
+        repositories: super::repos::other_stores(&ws).await,
         ..ServerOptions::default()
     };
     let listener = Listener::bind(addr).await.map_err(|e| match e {
