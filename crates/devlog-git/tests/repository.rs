@@ -172,7 +172,8 @@ fn branches_tags_and_links() {
     branch::create(&repo, "3-x", &opts).unwrap();
     assert_eq!(git(d, &["rev-parse", "3-x"]).trim(), b.commit);
 
-    // The tagger comes from the repository's identity.
+    // The tagger is the identity git itself would use: the repository's, unless the
+    // environment (GIT_COMMITTER_NAME, as CI sets it) overrides it.
     git(d, &["config", "user.name", "Rel Ease"]);
     git(d, &["config", "user.email", "rel@example.invalid"]);
     let repo = Repo::discover(d).unwrap();
@@ -183,10 +184,23 @@ fn branches_tags_and_links() {
             &["tag", "-l", "--format=%(taggername)|%(contents)", "v1"]
         )
         .trim(),
-        "Rel Ease|v1\n\n#3 X"
+        format!("{}|v1\n\n#3 X", committer_name(d))
     );
     assert!(matches!(
         tag::create(&repo, "v1", "again"),
         Err(GitError::TagExists { .. })
     ));
+}
+
+/// The committer name `git` resolves here with this process's environment (no overrides).
+fn committer_name(dir: &Path) -> String {
+    let o = Command::new("git")
+        .args(["var", "GIT_COMMITTER_IDENT"])
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    let ident = String::from_utf8_lossy(&o.stdout).to_string();
+    ident.split(" <").next().unwrap_or_default().to_string()
 }
