@@ -199,7 +199,11 @@ impl Devlog {
         if found.is_empty()
             && let EntryRef::Number(_) = parsed
         {
-            let digits = reference.trim().trim_start_matches('#');
+            let raw = reference.trim();
+            let digits = raw
+                .strip_prefix("devlog-")
+                .unwrap_or(raw)
+                .trim_start_matches('#');
             if digits.len() >= crate::id::MIN_PREFIX {
                 found = self
                     .store

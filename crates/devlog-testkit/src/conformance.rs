@@ -219,6 +219,7 @@ pub async fn lookup_accepts_every_reference_form(open: Opener, dir: &Path) {
         .await
         .unwrap();
     assert_eq!(app.resolve("20251126").await.unwrap().id, digits.id);
+    assert_eq!(app.resolve("devlog-20251126").await.unwrap().id, digits.id);
     assert_eq!(
         app.resolve("60").await.unwrap().id,
         digits.id,
