@@ -556,3 +556,68 @@ fn append_unique(to: &mut Vec<String>, items: &[String]) {
         }
     }
 }
+
+/// One open entry as the active context presents it (CLI `devlog context`, MCP
+/// `get_active_context`): what an assistant needs to pick the work up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveItem {
+    pub id: String,
+    pub handle: u64,
+    pub key: String,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub priority: String,
+    pub updated_at: String,
+    /// The AI summary, or else the description's first line.
+    pub summary: String,
+    /// The last two notes, one line each, with their category.
+    pub recent_notes: Vec<String>,
+    pub next_steps: Vec<String>,
+    pub open_questions: Vec<String>,
+}
+
+impl ActiveItem {
+    pub fn of(e: &Entry) -> Self {
+        let from = e.notes.len().saturating_sub(2);
+        Self {
+            id: e.id.to_string(),
+            handle: e.handle,
+            key: e.key.clone(),
+            title: e.title.clone(),
+            kind: e.kind.to_string(),
+            status: e.status.to_string(),
+            priority: e.priority.to_string(),
+            updated_at: e.updated_at.to_string(),
+            summary: if e.ai_context.current_summary.trim().is_empty() {
+                first_line(&e.description, 200)
+            } else {
+                e.ai_context.current_summary.clone()
+            },
+            recent_notes: e.notes[from..]
+                .iter()
+                .map(|n| format!("[{}] {}", n.category, first_line(&n.content, 200)))
+                .collect(),
+            next_steps: e.ai_context.suggested_next_steps.clone(),
+            open_questions: e.ai_context.open_questions.clone(),
+        }
+    }
+}
+
+/// The first non-blank line of `s`, trimmed, cut to `max` characters with an ellipsis.
+pub fn first_line(s: &str, max: usize) -> String {
+    let line = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        let mut t: String = line.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}

@@ -20,14 +20,7 @@ pub fn summary_line(s: &EntrySummary) -> String {
 }
 
 /// A short, single-line form of `s`.
-pub fn first_line(s: &str, max: usize) -> String {
-    let line = s
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    truncate(line, max)
-}
+pub use devlog_core::ops::first_line;
 
 pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -175,51 +168,7 @@ fn list(s: &mut String, title: &str, items: &[String]) {
     }
 }
 
-/// One open entry as the active context presents it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ActiveItem {
-    pub id: String,
-    pub handle: u64,
-    pub key: String,
-    pub title: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub status: String,
-    pub priority: String,
-    pub updated_at: String,
-    pub summary: String,
-    pub recent_notes: Vec<String>,
-    pub next_steps: Vec<String>,
-    pub open_questions: Vec<String>,
-}
-
-impl ActiveItem {
-    pub fn of(e: &Entry) -> Self {
-        let from = e.notes.len().saturating_sub(2);
-        Self {
-            id: e.id.to_string(),
-            handle: e.handle,
-            key: e.key.clone(),
-            title: e.title.clone(),
-            kind: e.kind.to_string(),
-            status: e.status.to_string(),
-            priority: e.priority.to_string(),
-            updated_at: e.updated_at.to_string(),
-            summary: if e.ai_context.current_summary.trim().is_empty() {
-                first_line(&e.description, 200)
-            } else {
-                e.ai_context.current_summary.clone()
-            },
-            recent_notes: e.notes[from..]
-                .iter()
-                .map(|n| format!("[{}] {}", n.category, first_line(&n.content, 200)))
-                .collect(),
-            next_steps: e.ai_context.suggested_next_steps.clone(),
-            open_questions: e.ai_context.open_questions.clone(),
-        }
-    }
-}
+pub use devlog_core::ops::ActiveItem;
 
 pub fn active_text(items: &[ActiveItem]) -> String {
     if items.is_empty() {

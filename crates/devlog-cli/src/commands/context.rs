@@ -1,7 +1,7 @@
 //! `devlog context`: what an AI assistant should know about the open work.
 
 use clap::Args;
-use serde::Serialize;
+use devlog_core::ops::ActiveItem;
 
 use super::Ctx;
 use crate::error::CliError;
@@ -15,52 +15,10 @@ pub struct ContextArgs {
     pub limit: usize,
 }
 
-/// One entry as the active context presents it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ActiveItem {
-    pub id: String,
-    pub handle: u64,
-    pub key: String,
-    pub title: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub status: String,
-    pub priority: String,
-    pub updated_at: String,
-    pub summary: String,
-    pub last_note: Option<String>,
-    pub next_steps: Vec<String>,
-    pub open_questions: Vec<String>,
-}
-
 pub async fn run(ctx: &Ctx, a: ContextArgs) -> Result<(), CliError> {
     let app = ctx.app().await?;
     let entries = app.active_context(a.limit).await?;
-    let items: Vec<ActiveItem> = entries
-        .iter()
-        .map(|e| ActiveItem {
-            id: e.id.to_string(),
-            handle: e.handle,
-            key: e.key.clone(),
-            title: e.title.clone(),
-            kind: e.kind.to_string(),
-            status: e.status.to_string(),
-            priority: e.priority.to_string(),
-            updated_at: e.updated_at.to_string(),
-            summary: if e.ai_context.current_summary.is_empty() {
-                first_line(&e.description)
-            } else {
-                e.ai_context.current_summary.clone()
-            },
-            last_note: e
-                .notes
-                .last()
-                .map(|n| format!("[{}] {}", n.category, first_line(&n.content))),
-            next_steps: e.ai_context.suggested_next_steps.clone(),
-            open_questions: e.ai_context.open_questions.clone(),
-        })
-        .collect();
+    let items: Vec<ActiveItem> = entries.iter().map(ActiveItem::of).collect();
     if ctx.out.json {
         ctx.out.json(&items)?;
         return Ok(());
@@ -83,8 +41,8 @@ pub async fn run(ctx: &Ctx, a: ContextArgs) -> Result<(), CliError> {
         if !i.summary.is_empty() {
             s.push_str(&format!("  {}\n", i.summary));
         }
-        if let Some(n) = &i.last_note {
-            s.push_str(&format!("  last: {n}\n"));
+        for n in &i.recent_notes {
+            s.push_str(&format!("  note: {n}\n"));
         }
         for step in &i.next_steps {
             s.push_str(&format!("  next: {step}\n"));
@@ -95,13 +53,4 @@ pub async fn run(ctx: &Ctx, a: ContextArgs) -> Result<(), CliError> {
     }
     write_stdout(&s)?;
     Ok(())
-}
-
-fn first_line(s: &str) -> String {
-    let l = s
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    crate::output::truncate(l, 160)
 }
