@@ -116,21 +116,46 @@ impl JsonStore {
     /// Lists the entry files with their size and mtime.
     fn scan(&self) -> Result<HashMap<String, Seen>> {
         let io = |e| StoreError::io(self.entries.display().to_string(), e);
-        let mut out = HashMap::new();
+        let mut names = Vec::new();
         for item in std::fs::read_dir(&self.entries).map_err(io)? {
             let item = item.map_err(io)?;
-            let name = item.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.starts_with('.') || !name.ends_with(".json") {
-                continue;
+            if let Some(name) = item.file_name().to_str()
+                && !name.starts_with('.')
+                && name.ends_with(".json")
+            {
+                names.push(name.to_string());
             }
-            // A file deleted between readdir and stat is simply gone.
-            let Ok((size, mtime)) = stamp(&item.path()) else {
-                continue;
-            };
-            out.insert(name.to_string(), Seen { size, mtime });
         }
-        Ok(out)
+        // One stat per file is most of a command's fixed cost on large stores; spread it over
+        // the cores (the kernel serves stats of one directory in parallel).
+        let stat_all = |chunk: &[String]| -> Vec<(String, Seen)> {
+            chunk
+                .iter()
+                .filter_map(|n| {
+                    // A file deleted between readdir and stat is simply gone.
+                    let (size, mtime) = stamp(&self.entries.join(n)).ok()?;
+                    Some((n.clone(), Seen { size, mtime }))
+                })
+                .collect()
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4);
+        if names.len() < 2048 || threads < 2 {
+            return Ok(stat_all(&names).into_iter().collect());
+        }
+        let chunk = names.len().div_ceil(threads);
+        let parts: Vec<Vec<(String, Seen)>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = names
+                .chunks(chunk)
+                .map(|c| sc.spawn(move || stat_all(c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        Ok(parts.into_iter().flatten().collect())
     }
 
     /// The index's view of every file, fetched as one aggregated value: streaming 10,000
