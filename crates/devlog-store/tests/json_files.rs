@@ -409,3 +409,38 @@ async fn in_place_edits_are_seen_by_new_processes_at_once_and_by_running_ones_wi
         "Edited by hand"
     );
 }
+
+#[tokio::test]
+async fn large_folders_are_scanned_completely() {
+    // Above the size where the scan stats files on several threads.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    std::fs::create_dir_all(root.join("entries")).unwrap();
+    let n = 2_500u64;
+    let mut ids = Vec::new();
+    for h in 1..=n {
+        let e = EntryBuilder::new(&format!("Bulk {h}")).handle(h).build();
+        ids.push(e.id);
+        std::fs::write(
+            root.join("entries").join(format!("{h:03}-bulk.json")),
+            encode_entry(&e),
+        )
+        .unwrap();
+    }
+    let store = open(&root).await;
+    assert_eq!(store.count().await.unwrap(), n);
+    // Every file was seen: a change to the last one is picked up by the next process.
+    let last = root.join("entries").join(format!("{n:03}-bulk.json"));
+    let mut e = store.get(ids[n as usize - 1]).await.unwrap();
+    e.title = "Bulk edited".into();
+    std::fs::write(&last, encode_entry(&e)).unwrap();
+    let store = open(&root).await;
+    let hits = store
+        .search(&SearchQuery {
+            text: "edited".into(),
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(hits.total, 1);
+}
