@@ -88,6 +88,11 @@ impl HttpListener {
         format!("http://{}{HTTP_PATH}", self.addr)
     }
 
+    /// The bound socket, for serving another router on it (`devlog serve`).
+    pub fn into_tcp(self) -> tokio::net::TcpListener {
+        self.listener
+    }
+
     /// Serves streamable HTTP until `shutdown` completes. Each client session gets its own
     /// server value sharing the store.
     pub async fn serve(

@@ -284,12 +284,9 @@ pub enum ServeError {
 }
 
 /// Fails unless `addr` is a loopback address: the only kind served without authentication.
+/// (The rule and the binding are devlog-mcp's, shared so both servers refuse the same way.)
 pub fn check_loopback(addr: SocketAddr) -> Result<(), ServeError> {
-    if addr.ip().is_loopback() {
-        Ok(())
-    } else {
-        Err(ServeError::NotLoopback(addr))
-    }
+    devlog_mcp::check_loopback(addr).map_err(|_| ServeError::NotLoopback(addr))
 }
 
 /// A bound loopback listener; callers learn the real port (when they asked for port 0) before
@@ -303,14 +300,18 @@ pub struct Listener {
 impl Listener {
     /// Binds `addr`, which must be a loopback address.
     pub async fn bind(addr: SocketAddr) -> Result<Self, ServeError> {
-        check_loopback(addr)?;
-        let inner = tokio::net::TcpListener::bind(addr)
+        let bound = devlog_mcp::HttpListener::bind(addr)
             .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        let addr = inner
-            .local_addr()
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        Ok(Self { inner, addr })
+            .map_err(|e| match e {
+                devlog_mcp::ServeError::NotLoopback(a) => ServeError::NotLoopback(a),
+                devlog_mcp::ServeError::Bind { addr, source } => ServeError::Bind { addr, source },
+                other => ServeError::Run(std::io::Error::other(other.to_string())),
+            })?;
+        let addr = bound.local_addr();
+        Ok(Self {
+            inner: bound.into_tcp(),
+            addr,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
