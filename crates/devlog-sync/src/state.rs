@@ -9,7 +9,7 @@ use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldConflict, SyncedFields};
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 /// The table recording applied sync-state migrations. Not sqlx's default, so the sync tables
 /// can live in the same SQLite database as the `sqlite` backend's entries, whose own
@@ -122,17 +122,8 @@ impl SyncState {
     }
 
     pub async fn set_cursor(&self, integration: &str, kind: &str, value: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO cursors (integration, kind, value) VALUES (?, ?, ?)
-             ON CONFLICT(integration, kind) DO UPDATE SET value = excluded.value",
-        )
-        .bind(integration)
-        .bind(kind)
-        .bind(value)
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        upsert_cursor(&mut conn, integration, kind, value).await
     }
 
     /// Queues pushes for `entries` and moves the feed cursor to `seq`, in one transaction:
@@ -147,49 +138,19 @@ impl SyncState {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
         let mut added = 0;
         for e in entries {
-            let r = sqlx::query(
-                "INSERT INTO jobs (integration, entry_id, state, attempts, next_at, created_at, updated_at)
-                 VALUES (?, ?, 'pending', 0, ?, ?, ?)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(integration)
-            .bind(e.to_string())
-            .bind(now)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-            added += r.rows_affected();
+            added += insert_job(&mut tx, integration, *e, now).await?;
         }
-        sqlx::query(
-            "INSERT INTO cursors (integration, kind, value) VALUES (?, 'feed', ?)
-             ON CONFLICT(integration, kind) DO UPDATE SET value = excluded.value",
-        )
-        .bind(integration)
-        .bind(seq.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        upsert_cursor(&mut tx, integration, "feed", &seq.to_string()).await?;
         tx.commit().await.map_err(err)?;
         Ok(added)
     }
 
     /// Queues a push of one entry (no-op if one is already pending or running).
     pub async fn enqueue_one(&self, integration: &str, entry: EntryId, now: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO jobs (integration, entry_id, state, attempts, next_at, created_at, updated_at)
-             VALUES (?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(integration)
-        .bind(entry.to_string())
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        insert_job(&mut conn, integration, entry, now)
+            .await
+            .map(|_| ())
     }
 
     /// Claims the next due job of `integration` for `owner` (a lease; abandoned leases of
@@ -528,6 +489,47 @@ impl SyncState {
                 .map_err(err)?;
         Ok(row.filter(|(until, _)| *until > now))
     }
+}
+
+/// Adds a pending push job unless one is already pending or running; returns 1 if added.
+async fn insert_job(
+    conn: &mut SqliteConnection,
+    integration: &str,
+    entry: EntryId,
+    now: i64,
+) -> Result<u64> {
+    let r = sqlx::query(
+        "INSERT INTO jobs (integration, entry_id, state, attempts, next_at, created_at, updated_at)
+         VALUES (?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(integration)
+    .bind(entry.to_string())
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(err)?;
+    Ok(r.rows_affected())
+}
+
+async fn upsert_cursor(
+    conn: &mut SqliteConnection,
+    integration: &str,
+    kind: &str,
+    value: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO cursors (integration, kind, value) VALUES (?, ?, ?)
+         ON CONFLICT(integration, kind) DO UPDATE SET value = excluded.value",
+    )
+    .bind(integration)
+    .bind(kind)
+    .bind(value)
+    .execute(&mut *conn)
+    .await
+    .map_err(err)?;
+    Ok(())
 }
 
 fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job> {
