@@ -63,5 +63,6 @@ pub enum Command {
     Mcp(mcp::McpArgs),
     Serve(serve::ServeArgs),
     Git(git::GitArgs),
+    Github(github::GithubArgs),
     Repos(repos::ReposArgs),
 }

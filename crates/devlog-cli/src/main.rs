@@ -90,6 +90,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Mcp(a) => commands::mcp::run(&ctx, a).await,
             Command::Serve(a) => commands::serve::run(&ctx, a).await,
             Command::Git(a) => commands::git::run(&ctx, a).await,
+            Command::Github(a) => commands::github::run(&ctx, a).await,
             Command::Repos(a) => commands::repos::run(&ctx, a).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
         }

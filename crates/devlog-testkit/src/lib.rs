@@ -8,6 +8,7 @@
 
 pub mod conformance;
 pub mod fake_github;
+pub mod fake_github_graphql;
 pub mod fake_remote;
 pub mod tracker;
 

@@ -9,6 +9,8 @@ pub mod done;
 pub mod edit;
 pub mod events;
 pub mod git;
+pub mod github;
+pub mod github_release;
 pub mod import;
 pub mod init;
 pub mod list;
