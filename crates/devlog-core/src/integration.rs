@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::entry::Entry;
+use crate::entry::{Entry, Note};
 use crate::id::EntryId;
 use crate::merge::SyncedFields;
 use crate::time::Timestamp;
@@ -116,10 +116,77 @@ pub struct RemoteItem {
     pub marker: Option<EntryId>,
 }
 
+/// Which entry a [`RemoteAction`] is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "by")]
+pub enum ActionTarget {
+    /// The entry linked to this remote item (an issue number, a key).
+    Linked { remote_id: String },
+    /// An entry by id (a devlog marker found in the remote object).
+    Entry { id: EntryId },
+    /// An entry as a person referred to it (`#12`, an id prefix): commit messages.
+    Reference { reference: String },
+    /// The entry a secondary remote object is attached to (`kind` = `pull-request`, ...),
+    /// see the engine's attachments.
+    Attached { kind: String, remote_id: String },
+}
+
+/// A remote comment, mirrored as a note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteNote {
+    /// The comment's id in the remote system (unique per integration).
+    pub remote_id: String,
+    /// The text, without any devlog marker.
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub created_at: Timestamp,
+    /// The id of the devlog note this comment was created from, if it carries a note marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_marker: Option<String>,
+    /// The category of a new note (`feedback` when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<crate::entry::NoteCategory>,
+}
+
+/// What a remote system asks devlog to do to an entry, besides the linked item's fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "action")]
+pub enum Action {
+    /// Move the entry to a status and/or priority (a board move, a merged pull request);
+    /// a non-empty `reason` becomes a progress note when something changed.
+    Set {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<crate::entry::Status>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<crate::entry::Priority>,
+        reason: String,
+    },
+    /// Create, or follow the edit of, the note mirroring a remote comment.
+    Note(RemoteNote),
+}
+
+/// A change reported by a remote system: a comment, a board move, a merged pull request, a
+/// commit that mentions an entry. The engine applies each `key` once (notes: once per text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteAction {
+    /// Identifies the change for de-duplication: `pr:12:merged`, `project:PVTI_x@<time>`.
+    pub key: String,
+    pub target: ActionTarget,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
 /// One page of remote changes.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PullPage {
     pub items: Vec<RemoteItem>,
+    /// Comments, board moves, pull-request states, applied after `items`.
+    pub actions: Vec<RemoteAction>,
     /// Where the next pull starts; persisted by the engine only after the page is applied.
     pub next_cursor: Option<String>,
     /// More pages are available right now.
@@ -162,6 +229,18 @@ pub struct WebhookOutcome {
     /// Id of the delivery for de-duplication (`X-GitHub-Delivery`, ...), if the system sends one.
     pub delivery_id: Option<String>,
     pub items: Vec<RemoteItem>,
+    pub actions: Vec<RemoteAction>,
+}
+
+impl WebhookOutcome {
+    /// A delivery that asks for nothing (a ping, an event devlog does not follow).
+    pub fn nothing(delivery_id: Option<String>) -> Self {
+        Self {
+            delivery_id,
+            items: Vec::new(),
+            actions: Vec::new(),
+        }
+    }
 }
 
 /// Health of an integration's connection.
@@ -206,6 +285,50 @@ pub trait Integration: Send + Sync + fmt::Debug {
 
     /// Remote items changed since `cursor` (all linked items when `None`), one page at a time.
     async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError>;
+
+    /// Whether notes are mirrored as comments of the remote item (`create_note`, ...).
+    fn syncs_notes(&self) -> bool {
+        false
+    }
+
+    /// Posts a note as a comment on remote item `remote_id`, carrying the note's id as its
+    /// marker; returns the comment's remote id.
+    async fn create_note(
+        &self,
+        remote_id: &str,
+        entry: EntryId,
+        note: &Note,
+    ) -> Result<String, SyncError> {
+        let _ = (remote_id, entry, note);
+        Err(self.no_notes())
+    }
+
+    /// Replaces the text of comment `note_remote_id` (the note was edited).
+    async fn update_note(
+        &self,
+        remote_id: &str,
+        note_remote_id: &str,
+        note: &Note,
+    ) -> Result<(), SyncError> {
+        let _ = (remote_id, note_remote_id, note);
+        Err(self.no_notes())
+    }
+
+    /// The comment of `remote_id` carrying this note's marker (a create whose response was
+    /// lost), if any.
+    async fn find_note(&self, remote_id: &str, note_id: &str) -> Result<Option<String>, SyncError> {
+        let _ = (remote_id, note_id);
+        Err(self.no_notes())
+    }
+
+    #[doc(hidden)]
+    fn no_notes(&self) -> SyncError {
+        SyncError::new(
+            &self.descriptor().name,
+            SyncErrorKind::Permanent,
+            "this integration does not sync notes",
+        )
+    }
 
     /// Checks a webhook's authenticity (signature) before anything else looks at it, then
     /// returns the items it reports.

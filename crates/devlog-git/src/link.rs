@@ -57,82 +57,8 @@ pub fn scan(repo: &Repo, since: Option<&str>) -> Result<Vec<MentioningCommit>, G
     Ok(found)
 }
 
-/// The entry references in a commit message, each once, in order: `devlog-<id, id prefix
-/// (4+ hex digits) or handle>` and `#<handle>` (not inside a word, so `a#1` and `&#39;` are not).
-pub fn references(message: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut push = |r: String| {
-        if !out.contains(&r) {
-            out.push(r);
-        }
-    };
-    let bytes = message.as_bytes();
-    let boundary = |i: usize| {
-        i == 0
-            || !(bytes[i - 1].is_ascii_alphanumeric()
-                || bytes[i - 1] == b'&'
-                || bytes[i - 1] == b'-'
-                || bytes[i - 1] == b'/')
-    };
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'#' && boundary(i) {
-            let digits: String = message[i + 1..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            let after = i + 1 + digits.len();
-            let ends_word = after >= bytes.len() || !bytes[after].is_ascii_alphanumeric();
-            if !digits.is_empty() && ends_word && !digits.trim_start_matches('0').is_empty() {
-                push(format!("#{digits}"));
-            }
-            i = after.max(i + 1);
-            continue;
-        }
-        if message[i..].len() >= 7
-            && message.is_char_boundary(i)
-            && message[i..i + 7].eq_ignore_ascii_case("devlog-")
-            && boundary(i)
-        {
-            let token: String = message[i + 7..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                .collect();
-            let len = token.len();
-            if let Some(r) = id_like(token.trim_end_matches('-')) {
-                push(format!("devlog-{r}"));
-            }
-            i += 7 + len;
-            continue;
-        }
-        i += 1;
-    }
-    out
-}
-
-/// The part of `token` that names an entry: a whole UUID, digits (a handle), or 4+ hex digits
-/// (an id prefix), possibly followed by `-words`.
-fn id_like(token: &str) -> Option<String> {
-    let is_hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
-    let groups: Vec<&str> = token.split('-').collect();
-    let uuid_shape = [8, 4, 4, 4, 12];
-    if groups.len() >= 5
-        && groups[..5]
-            .iter()
-            .zip(uuid_shape)
-            .all(|(g, n)| g.len() == n && is_hex(g))
-    {
-        return Some(groups[..5].join("-").to_ascii_lowercase());
-    }
-    let first = groups.first()?;
-    if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) {
-        return Some((*first).to_string());
-    }
-    if first.len() >= 4 && is_hex(first) {
-        return Some(first.to_ascii_lowercase());
-    }
-    None
-}
+/// The entry references in a commit message (see [`devlog_core::id::mentions`]).
+pub use devlog_core::id::mentions as references;
 
 #[cfg(test)]
 mod tests {

@@ -73,10 +73,7 @@ impl GithubIntegration {
         )?;
         let delivery_id = hook.header("x-github-delivery").map(str::to_string);
         let event = hook.header("x-github-event").unwrap_or_default();
-        let none = WebhookOutcome {
-            delivery_id: delivery_id.clone(),
-            items: Vec::new(),
-        };
+        let none = WebhookOutcome::nothing(delivery_id.clone());
         if event != "issues" {
             // `ping` needs no action; `issue_comment` and other events are not synced yet.
             return Ok(none);
@@ -111,6 +108,7 @@ impl GithubIntegration {
         Ok(WebhookOutcome {
             delivery_id,
             items: vec![self.to_remote(&issue)?],
+            actions: Vec::new(),
         })
     }
 }

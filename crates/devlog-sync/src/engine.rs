@@ -21,7 +21,11 @@ use devlog_core::entry::Entry;
 use devlog_core::error::{ErrorKind, Result, StoreError};
 use devlog_core::event::{Origin, WriteMeta};
 use devlog_core::id::EntryId;
-use devlog_core::integration::{Integration, RemoteItem, SyncError, SyncErrorKind, Webhook};
+use devlog_core::entry::{Note, NoteCategory};
+use devlog_core::integration::{
+    Action, ActionTarget, Integration, RemoteAction, RemoteItem, RemoteNote, SyncError,
+    SyncErrorKind, Webhook,
+};
 use devlog_core::merge::{Strategy, SyncedFields, merge};
 use devlog_core::store::Store;
 use devlog_core::time::{Clock, SystemClock};
@@ -80,6 +84,16 @@ pub enum PlannedOp {
         remote_id: String,
         fields: Vec<String>,
     },
+    /// Post notes as comments of the linked remote item (`create`) or follow their edits
+    /// (`update`).
+    Notes {
+        integration: String,
+        entry_id: EntryId,
+        handle: u64,
+        remote_id: String,
+        create: u64,
+        update: u64,
+    },
     /// Fetch remote changes after the cursor.
     Pull {
         integration: String,
@@ -99,6 +113,10 @@ pub struct SyncReport {
     pub pulled: u64,
     pub applied: u64,
     pub conflicts: u64,
+    /// Notes posted as remote comments, or comments updated after a note was edited.
+    pub notes_pushed: u64,
+    /// Remote comments, board moves, pull-request states and commit mentions applied.
+    pub actions_applied: u64,
     pub failed: Vec<String>,
     pub paused: Vec<String>,
 }
@@ -264,6 +282,7 @@ impl SyncEngine {
                         handle: e.handle,
                         title: e.title.clone(),
                     }),
+                    Some(l) if l.state == "unlinked" => {}
                     Some(l) if l.state == "creating" => out.push(PlannedOp::Recover {
                         integration: name.clone(),
                         entry_id: id,
@@ -272,14 +291,39 @@ impl SyncEngine {
                     Some(l) => {
                         let held = self.state.held_fields(&name, id).await?;
                         let changed = changed_fields(l.base.as_ref(), &fields, &held);
+                        let remote_id = l.remote_id.clone().unwrap_or_default();
                         if !changed.is_empty() {
                             out.push(PlannedOp::Update {
                                 integration: name.clone(),
                                 entry_id: id,
                                 handle: e.handle,
-                                remote_id: l.remote_id.clone().unwrap_or_default(),
+                                remote_id: remote_id.clone(),
                                 fields: changed,
                             });
+                        }
+                        if i.syncs_notes() {
+                            let links = self.state.note_links(&name, id).await?;
+                            let (mut create, mut update) = (0, 0);
+                            for n in &e.notes {
+                                match links.iter().find(|l| l.note_id == n.id) {
+                                    Some(l) if l.state == "linked" => {
+                                        if l.hash.as_deref() != Some(&text_hash(&n.content)) {
+                                            update += 1;
+                                        }
+                                    }
+                                    _ => create += 1,
+                                }
+                            }
+                            if create + update > 0 {
+                                out.push(PlannedOp::Notes {
+                                    integration: name.clone(),
+                                    entry_id: id,
+                                    handle: e.handle,
+                                    remote_id,
+                                    create,
+                                    update,
+                                });
+                            }
                         }
                     }
                 }
@@ -450,12 +494,18 @@ impl SyncEngine {
             other => other,
         };
         match link {
+            // Unlinked on purpose (`devlog github unlink`): never create a new item for it.
+            Some(l) if l.state == "unlinked" => Ok(()),
             Some(l) if l.state == "linked" => {
                 let held = self.state.held_fields(&name, id).await.map_err(local)?;
                 let changed = changed_fields(l.base.as_ref(), &fields, &held);
                 let remote_id = l.remote_id.clone().unwrap_or_default();
                 if changed.is_empty() {
-                    report.unchanged += 1;
+                    let pushed = self.push_notes(i, &entry, &remote_id).await?;
+                    report.notes_pushed += pushed;
+                    if pushed == 0 {
+                        report.unchanged += 1;
+                    }
                     return Ok(());
                 }
                 fail_point("push.update.before-request");
@@ -468,6 +518,7 @@ impl SyncEngine {
                     .await
                     .map_err(local)?;
                 report.updated += 1;
+                report.notes_pushed += self.push_notes(i, &entry, &item.remote_id).await?;
                 Ok(())
             }
             _ => {
@@ -493,9 +544,244 @@ impl SyncEngine {
                     .await
                     .map_err(local)?;
                 report.created += 1;
+                report.notes_pushed += self.push_notes(i, &entry, &item.remote_id).await?;
                 Ok(())
             }
         }
+    }
+
+    /// Mirrors the entry's notes as comments of `remote_id`: new notes are posted (announced
+    /// first, so a retry finds a comment whose response was lost by its marker), edited notes
+    /// are updated. Returns how many comments were written.
+    async fn push_notes(
+        &self,
+        i: &Arc<dyn Integration>,
+        entry: &Entry,
+        remote_id: &str,
+    ) -> Result<u64, SyncError> {
+        if !i.syncs_notes() || entry.notes.is_empty() {
+            return Ok(0);
+        }
+        let name = i.descriptor().name;
+        let local = |e: StoreError| SyncError::new(&name, SyncErrorKind::Transient, e.to_string());
+        let links = self.state.note_links(&name, entry.id).await.map_err(local)?;
+        let mut written = 0;
+        for note in &entry.notes {
+            let hash = text_hash(&note.content);
+            let now = now_ms(&*self.clock);
+            match links.iter().find(|l| l.note_id == note.id) {
+                Some(l) if l.state == "linked" => {
+                    if l.hash.as_deref() == Some(hash.as_str()) {
+                        continue;
+                    }
+                    let rid = l.remote_id.clone().unwrap_or_default();
+                    i.update_note(remote_id, &rid, note).await?;
+                    self.state
+                        .set_note_linked(&name, entry.id, &note.id, &rid, &hash, now)
+                        .await
+                        .map_err(local)?;
+                    written += 1;
+                }
+                other => {
+                    if other.is_some_and(|l| l.state == "creating")
+                        && let Some(rid) = i.find_note(remote_id, &note.id).await?
+                    {
+                        // The comment exists; the text it holds is what we posted.
+                        self.state
+                            .set_note_linked(&name, entry.id, &note.id, &rid, &hash, now)
+                            .await
+                            .map_err(local)?;
+                        continue;
+                    }
+                    self.state
+                        .mark_note_creating(&name, entry.id, &note.id, now)
+                        .await
+                        .map_err(local)?;
+                    fail_point("push.note.before-request");
+                    let rid = i.create_note(remote_id, entry.id, note).await?;
+                    fail_point("push.note.before-record");
+                    self.state
+                        .set_note_linked(&name, entry.id, &note.id, &rid, &hash, now)
+                        .await
+                        .map_err(local)?;
+                    written += 1;
+                }
+            }
+        }
+        Ok(written)
+    }
+
+    /// The entry an action is about, if devlog knows it.
+    async fn action_entry(&self, name: &str, target: &ActionTarget) -> Result<Option<EntryId>> {
+        Ok(match target {
+            ActionTarget::Linked { remote_id } => self
+                .state
+                .link_by_remote(name, remote_id)
+                .await?
+                .filter(|l| l.state == "linked")
+                .map(|l| l.entry_id),
+            ActionTarget::Entry { id } => Some(*id),
+            ActionTarget::Reference { reference } => {
+                // Only an unambiguous reference moves an entry.
+                match devlog_core::Devlog::new(self.store.clone())
+                    .resolve_summary(reference)
+                    .await
+                {
+                    Ok(e) => Some(e.id),
+                    Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e),
+                    Err(_) => None,
+                }
+            }
+            ActionTarget::Attached { kind, remote_id } => {
+                self.state.attached_entry(name, kind, remote_id).await?
+            }
+        })
+    }
+
+    /// Applies remote actions (shared by pull and webhooks): each key once; notes follow their
+    /// comment's edits. Actions about entries devlog does not know are skipped.
+    pub async fn apply_actions(
+        &self,
+        name: &str,
+        actions: &[RemoteAction],
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        for a in actions {
+            let Some(entry_id) = self.action_entry(name, &a.target).await? else {
+                continue;
+            };
+            match &a.action {
+                Action::Set {
+                    status,
+                    priority,
+                    reason,
+                } => {
+                    if self.state.action_applied(name, &a.key).await? {
+                        continue;
+                    }
+                    let now = self.clock.now();
+                    let (status, priority) = (*status, *priority);
+                    let reason = reason.clone();
+                    // Not the integration's own actor: the change is pushed back to the linked
+                    // item (a merged pull request closes the issue).
+                    let meta = WriteMeta::new(Origin::Sync)
+                        .with_actor(Some(format!("sync:{name}:{}", a.key)));
+                    let mut changed = false;
+                    let r = self
+                        .store
+                        .update(entry_id, &meta, &mut |e: &mut Entry| {
+                            let mut f = SyncedFields::from_entry(e);
+                            f.status = status.unwrap_or(f.status);
+                            f.priority = priority.unwrap_or(f.priority);
+                            changed = f.status != e.status || f.priority != e.priority;
+                            if !changed {
+                                return Ok(());
+                            }
+                            f.apply_to(e, now);
+                            if reason.is_empty() {
+                                e.updated_at = now;
+                                return Ok(());
+                            }
+                            e.notes.push(Note {
+                                id: format!("{name}-{}", action_note_id(&a.key)),
+                                timestamp: now,
+                                category: NoteCategory::Progress,
+                                content: reason.clone(),
+                                files: Vec::new(),
+                                code_changes: None,
+                                extra: Default::default(),
+                            });
+                            e.updated_at = now;
+                            Ok(())
+                        })
+                        .await;
+                    match r {
+                        Ok(_) if changed => report.actions_applied += 1,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
+                    self.state
+                        .record_action(name, &a.key, entry_id, now.millis())
+                        .await?;
+                }
+                Action::Note(n) => {
+                    if self.apply_note(name, entry_id, n).await? {
+                        report.actions_applied += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Mirrors one remote comment as a note: created once (a deterministic note id makes a
+    /// crash between the write and the bookkeeping harmless), edits followed. Returns whether
+    /// the entry changed.
+    async fn apply_note(&self, name: &str, entry_id: EntryId, n: &RemoteNote) -> Result<bool> {
+        let hash = text_hash(&n.text);
+        let now = self.clock.now();
+        let (note_id, known) = match self.state.note_link_by_remote(name, &n.remote_id).await? {
+            Some(l) if l.state == "linked" => {
+                if l.hash.as_deref() == Some(hash.as_str()) {
+                    return Ok(false);
+                }
+                (l.note_id, true)
+            }
+            _ => match &n.note_marker {
+                // One of ours (posted from a note): adopt it.
+                Some(m) => (m.clone(), true),
+                None => (format!("{name}-{}", n.remote_id), false),
+            },
+        };
+        let text = n.text.clone();
+        let category = n.category.unwrap_or(NoteCategory::Feedback);
+        let mut extra = devlog_core::entry::Extra::new();
+        extra.insert(
+            "source".into(),
+            serde_json::json!({"system": name, "id": n.remote_id, "author": n.author, "url": n.url}),
+        );
+        let nid = note_id.clone();
+        let mut changed = false;
+        let r = self
+            .store
+            .update(entry_id, &Self::sync_meta(name), &mut |e: &mut Entry| {
+                changed = false;
+                match e.notes.iter_mut().find(|x| x.id == nid) {
+                    Some(x) if x.content != text => {
+                        x.content = text.clone();
+                        changed = true;
+                    }
+                    Some(_) => {}
+                    None if known && n.note_marker.is_some() => {}
+                    None => {
+                        e.notes.push(Note {
+                            id: nid.clone(),
+                            timestamp: n.created_at,
+                            category,
+                            content: text.clone(),
+                            files: Vec::new(),
+                            code_changes: None,
+                            extra: extra.clone(),
+                        });
+                        changed = true;
+                    }
+                }
+                if changed {
+                    e.updated_at = now;
+                }
+                Ok(())
+            })
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        self.state
+            .set_note_linked(name, entry_id, &note_id, &n.remote_id, &hash, now.millis())
+            .await?;
+        Ok(changed)
     }
 
     /// Notes the remote item in the entry's `externalReferences` (once).
@@ -569,6 +855,9 @@ impl SyncEngine {
             self.apply_remote(&name, &page.items, report)
                 .await
                 .map_err(local)?;
+            self.apply_actions(&name, &page.actions, report)
+                .await
+                .map_err(local)?;
             fail_point("pull.before-cursor");
             if let Some(next) = &page.next_cursor {
                 self.state
@@ -600,6 +889,10 @@ impl SyncEngine {
                     None => None,
                 },
             };
+            // Unlinked on purpose: the remote item no longer changes the entry.
+            if link.as_ref().is_some_and(|l| l.state == "unlinked") {
+                continue;
+            }
             // Our own write coming back (or an unchanged item): nothing to merge or record.
             if let Some(l) = &link
                 && l.state == "linked"
@@ -684,13 +977,11 @@ impl SyncEngine {
         let outcome = i.handle_webhook(hook).await?;
         let local = |e: StoreError| SyncError::new(name, SyncErrorKind::Transient, e.to_string());
         let mut report = SyncReport::default();
-        // A redelivered event (same delivery id) is processed once.
+        // A redelivered event (same delivery id) is processed once. The delivery is recorded
+        // after it was applied, so one that failed half-way can be redelivered; applying is
+        // idempotent (merge against the base, note links, action keys).
         if let Some(d) = &outcome.delivery_id
-            && !self
-                .state
-                .first_delivery(name, d, now_ms(&*self.clock))
-                .await
-                .map_err(local)?
+            && self.state.delivery_seen(name, d).await.map_err(local)?
         {
             return Ok(report);
         }
@@ -698,6 +989,15 @@ impl SyncEngine {
         self.apply_remote(name, &outcome.items, &mut report)
             .await
             .map_err(local)?;
+        self.apply_actions(name, &outcome.actions, &mut report)
+            .await
+            .map_err(local)?;
+        if let Some(d) = &outcome.delivery_id {
+            self.state
+                .first_delivery(name, d, now_ms(&*self.clock))
+                .await
+                .map_err(local)?;
+        }
         Ok(report)
     }
 
@@ -793,4 +1093,18 @@ async fn handle_of(store: &dyn Store, id: EntryId) -> String {
         Ok(e) => e.handle.to_string(),
         Err(_) => id.short(),
     }
+}
+
+/// A stable hash of a note's text (what both sides last agreed on).
+pub fn text_hash(text: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(text.replace("\r\n", "\n").trim().as_bytes());
+    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A note id derived from an action key (`pr:12:merged` → `pr-12-merged`).
+fn action_note_id(key: &str) -> String {
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
 }

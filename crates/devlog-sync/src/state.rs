@@ -39,6 +39,19 @@ pub struct Link {
     pub last_synced_at: Option<i64>,
 }
 
+/// A note mirrored as a remote comment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteLink {
+    pub entry_id: EntryId,
+    pub note_id: String,
+    pub remote_id: Option<String>,
+    /// `creating`: a comment create was started and may have reached the remote.
+    pub state: String,
+    /// Hash of the text both sides last agreed on.
+    pub hash: Option<String>,
+}
+
 /// A queued push of one entry to one integration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -465,6 +478,255 @@ impl SyncState {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Whether a webhook delivery was already processed.
+    pub async fn delivery_seen(&self, integration: &str, delivery: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE integration = ? AND delivery_id = ?",
+        )
+        .bind(integration)
+        .bind(delivery)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(n > 0)
+    }
+
+    /// Unlinks an entry from its remote item: the link becomes `unlinked` (so no new item is
+    /// created for the entry and the remote item no longer changes it), and its note links,
+    /// attachments and open jobs go. `false` if it was not linked.
+    pub async fn unlink(&self, integration: &str, entry: EntryId, now: i64) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        let e = entry.to_string();
+        let r = sqlx::query(
+            "UPDATE links SET state = 'unlinked', remote_id = NULL, base = NULL, last_synced_at = ?
+             WHERE integration = ? AND entry_id = ? AND state != 'unlinked'",
+        )
+        .bind(now)
+        .bind(integration)
+        .bind(&e)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        for q in [
+            "DELETE FROM note_links WHERE integration = ? AND entry_id = ?",
+            "DELETE FROM attachments WHERE integration = ? AND entry_id = ?",
+        ] {
+            sqlx::query(q)
+            .bind(integration)
+            .bind(&e)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        sqlx::query(
+            "UPDATE jobs SET state = 'done', updated_at = ? WHERE integration = ? AND entry_id = ? AND state IN ('pending', 'running')",
+        )
+        .bind(now)
+        .bind(integration)
+        .bind(&e)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// The note links of an entry with one integration.
+    pub async fn note_links(&self, integration: &str, entry: EntryId) -> Result<Vec<NoteLink>> {
+        let rows = sqlx::query("SELECT * FROM note_links WHERE integration = ? AND entry_id = ?")
+            .bind(integration)
+            .bind(entry.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        rows.iter().map(note_link_from_row).collect()
+    }
+
+    /// The note link of a remote comment.
+    pub async fn note_link_by_remote(
+        &self,
+        integration: &str,
+        remote_id: &str,
+    ) -> Result<Option<NoteLink>> {
+        let row = sqlx::query("SELECT * FROM note_links WHERE integration = ? AND remote_id = ?")
+            .bind(integration)
+            .bind(remote_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        row.map(|r| note_link_from_row(&r)).transpose()
+    }
+
+    /// Durably records that a note's comment is about to be created.
+    pub async fn mark_note_creating(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        note_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO note_links (integration, entry_id, note_id, remote_id, state, updated_at)
+             VALUES (?, ?, ?, NULL, 'creating', ?)
+             ON CONFLICT(integration, entry_id, note_id) DO UPDATE SET state = 'creating'",
+        )
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(note_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Records the comment a note is mirrored by and the text both sides agree on.
+    pub async fn set_note_linked(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        note_id: &str,
+        remote_id: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO note_links (integration, entry_id, note_id, remote_id, state, hash, updated_at)
+             VALUES (?, ?, ?, ?, 'linked', ?, ?)
+             ON CONFLICT(integration, entry_id, note_id) DO UPDATE SET remote_id = excluded.remote_id,
+                 state = 'linked', hash = excluded.hash, updated_at = excluded.updated_at",
+        )
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(note_id)
+        .bind(remote_id)
+        .bind(hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Whether a remote action was already applied.
+    pub async fn action_applied(&self, integration: &str, key: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM applied_actions WHERE integration = ? AND key = ?",
+        )
+        .bind(integration)
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(n > 0)
+    }
+
+    pub async fn record_action(
+        &self,
+        integration: &str,
+        key: &str,
+        entry: EntryId,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO applied_actions (integration, key, entry_id, applied_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(integration)
+        .bind(key)
+        .bind(entry.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Attaches a secondary remote object (a pull request) to an entry; re-attaching moves it.
+    pub async fn attach(
+        &self,
+        integration: &str,
+        kind: &str,
+        remote_id: &str,
+        entry: EntryId,
+        url: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO attachments (integration, kind, remote_id, entry_id, url, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT(integration, kind, remote_id) DO UPDATE SET entry_id = excluded.entry_id,
+                 url = COALESCE(excluded.url, attachments.url)",
+        )
+        .bind(integration)
+        .bind(kind)
+        .bind(remote_id)
+        .bind(entry.to_string())
+        .bind(url)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn detach(&self, integration: &str, kind: &str, remote_id: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "DELETE FROM attachments WHERE integration = ? AND kind = ? AND remote_id = ?",
+        )
+        .bind(integration)
+        .bind(kind)
+        .bind(remote_id)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// The entry a secondary remote object is attached to.
+    pub async fn attached_entry(
+        &self,
+        integration: &str,
+        kind: &str,
+        remote_id: &str,
+    ) -> Result<Option<EntryId>> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT entry_id FROM attachments WHERE integration = ? AND kind = ? AND remote_id = ?",
+        )
+        .bind(integration)
+        .bind(kind)
+        .bind(remote_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        id.map(|i| parse_id(&i)).transpose()
+    }
+
+    /// Everything attached to an entry: `(kind, remote_id, url)`.
+    pub async fn attachments(
+        &self,
+        integration: &str,
+        entry: EntryId,
+    ) -> Result<Vec<(String, String, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT kind, remote_id, url FROM attachments WHERE integration = ? AND entry_id = ? ORDER BY created_at",
+        )
+        .bind(integration)
+        .bind(entry.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("kind").map_err(err)?,
+                    r.try_get("remote_id").map_err(err)?,
+                    r.try_get("url").map_err(err)?,
+                ))
+            })
+            .collect()
+    }
+
     pub async fn pause(&self, integration: &str, until: i64, reason: &str) -> Result<()> {
         sqlx::query(
             "INSERT INTO pauses (integration, until, reason) VALUES (?, ?, ?)
@@ -582,4 +844,15 @@ pub fn hostname() -> String {
 /// The owner tag of this process.
 pub fn owner_tag() -> String {
     format!("{}:{}", hostname(), std::process::id())
+}
+
+fn note_link_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<NoteLink> {
+    let entry: String = r.try_get("entry_id").map_err(err)?;
+    Ok(NoteLink {
+        entry_id: parse_id(&entry)?,
+        note_id: r.try_get("note_id").map_err(err)?,
+        remote_id: r.try_get("remote_id").map_err(err)?,
+        state: r.try_get("state").map_err(err)?,
+        hash: r.try_get("hash").map_err(err)?,
+    })
 }

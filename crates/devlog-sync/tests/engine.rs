@@ -163,6 +163,7 @@ impl Integration for MemoryRemote {
             items,
             next_cursor: Some(next.to_string()),
             more: false,
+            ..PullPage::default()
         })
     }
 }

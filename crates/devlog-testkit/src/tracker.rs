@@ -257,6 +257,7 @@ impl Integration for TrackerIntegration {
             items,
             next_cursor: newest,
             more: false,
+            ..PullPage::default()
         })
     }
 }

@@ -76,6 +76,7 @@ impl Integration for Signed {
         Ok(WebhookOutcome {
             delivery_id: hook.header("x-delivery").map(String::from),
             items: vec![item],
+            actions: Vec::new(),
         })
     }
 }
