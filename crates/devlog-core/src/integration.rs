@@ -161,9 +161,17 @@ pub enum Action {
     Set {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         status: Option<crate::entry::Status>,
+        /// Statuses that already agree with the remote (several devlog statuses may share one
+        /// board column): an entry in one of them keeps its status.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        accept: Vec<crate::entry::Status>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         priority: Option<crate::entry::Priority>,
         reason: String,
+        /// When the remote change happened: an entry changed locally after it keeps its
+        /// values (an older board state never overwrites a newer local edit).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<Timestamp>,
     },
     /// Create, or follow the edit of, the note mirroring a remote comment.
     Note(RemoteNote),

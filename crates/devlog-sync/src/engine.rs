@@ -653,14 +653,16 @@ impl SyncEngine {
             match &a.action {
                 Action::Set {
                     status,
+                    accept,
                     priority,
                     reason,
+                    at,
                 } => {
                     if self.state.action_applied(name, &a.key).await? {
                         continue;
                     }
                     let now = self.clock.now();
-                    let (status, priority) = (*status, *priority);
+                    let (status, priority, at) = (*status, *priority, *at);
                     let reason = reason.clone();
                     // Not the integration's own actor: the change is pushed back to the linked
                     // item (a merged pull request closes the issue).
@@ -670,8 +672,14 @@ impl SyncEngine {
                     let r = self
                         .store
                         .update(entry_id, &meta, &mut |e: &mut Entry| {
+                            if at.is_some_and(|t| t < e.updated_at) {
+                                changed = false;
+                                return Ok(());
+                            }
                             let mut f = SyncedFields::from_entry(e);
-                            f.status = status.unwrap_or(f.status);
+                            if !accept.contains(&f.status) {
+                                f.status = status.unwrap_or(f.status);
+                            }
                             f.priority = priority.unwrap_or(f.priority);
                             changed = f.status != e.status || f.priority != e.priority;
                             if !changed {
