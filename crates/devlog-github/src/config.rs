@@ -52,6 +52,17 @@ pub struct GithubConfig {
     pub reopened_status: Status,
     pub priority_mapping: BTreeMap<Priority, String>,
     pub type_mapping: BTreeMap<EntryType, String>,
+    /// The single-select field of the project (`projectId`) that carries the status.
+    pub project_status_field: String,
+    /// Devlog status → option name of `project_status_field`; unmapped statuses are left alone.
+    pub project_status_mapping: BTreeMap<Status, String>,
+    /// The single-select field for the priority; a project without it gets no priority.
+    pub project_priority_field: String,
+    /// Priority → option name of `project_priority_field`; unmapped priorities are left alone.
+    pub project_priority_mapping: BTreeMap<Priority, String>,
+    /// Pull-request state (`open`, `merged`, `closed`) → the status its entry moves to;
+    /// unmapped states leave the entry alone.
+    pub pull_request_mapping: BTreeMap<String, Status>,
 }
 
 impl fmt::Debug for GithubConfig {
@@ -71,6 +82,11 @@ impl fmt::Debug for GithubConfig {
             .field("reopened_status", &self.reopened_status)
             .field("priority_mapping", &self.priority_mapping)
             .field("type_mapping", &self.type_mapping)
+            .field("project_status_field", &self.project_status_field)
+            .field("project_status_mapping", &self.project_status_mapping)
+            .field("project_priority_field", &self.project_priority_field)
+            .field("project_priority_mapping", &self.project_priority_mapping)
+            .field("pull_request_mapping", &self.pull_request_mapping)
             .finish()
     }
 }
@@ -80,6 +96,24 @@ fn default_status(s: Status) -> StatusTarget {
         Status::Done => StatusTarget::ClosedCompleted,
         Status::Closed => StatusTarget::ClosedNotPlanned,
         _ => StatusTarget::Open,
+    }
+}
+
+/// The option of GitHub's default board "Status" field a devlog status lands on.
+fn default_project_status(s: Status) -> &'static str {
+    match s {
+        Status::New => "Todo",
+        Status::InProgress | Status::Blocked | Status::InReview | Status::Testing => "In Progress",
+        Status::Done | Status::Closed => "Done",
+    }
+}
+
+fn default_project_priority(p: Priority) -> &'static str {
+    match p {
+        Priority::Critical => "Critical",
+        Priority::High => "High",
+        Priority::Medium => "Medium",
+        Priority::Low => "Low",
     }
 }
 
@@ -120,6 +154,22 @@ impl GithubConfig {
                 .iter()
                 .map(|t| (*t, format!("type:{}", t.as_str())))
                 .collect(),
+            project_status_field: "Status".into(),
+            project_status_mapping: Status::ALL
+                .iter()
+                .map(|s| (*s, default_project_status(*s).to_string()))
+                .collect(),
+            project_priority_field: "Priority".into(),
+            project_priority_mapping: Priority::ALL
+                .iter()
+                .map(|p| (*p, default_project_priority(*p).to_string()))
+                .collect(),
+            pull_request_mapping: [
+                ("open".to_string(), Status::InReview),
+                ("merged".to_string(), Status::Done),
+            ]
+            .into_iter()
+            .collect(),
         })
     }
 
@@ -185,6 +235,48 @@ impl GithubConfig {
                     .insert(ty, v.as_str().unwrap_or_default().to_string());
             }
         }
+        if let Some(f) = str_key(t, "projectStatusField")?.filter(|f| !f.is_empty()) {
+            c.project_status_field = f.to_string();
+        }
+        if let Some(f) = str_key(t, "projectPriorityField")?.filter(|f| !f.is_empty()) {
+            c.project_priority_field = f.to_string();
+        }
+        // An empty option name unmaps a value (TOML has no null): it is then left alone.
+        if let Some(m) = t.get("projectStatusMapping").and_then(Value::as_object) {
+            for (k, v) in m {
+                let s: Status = k
+                    .parse()
+                    .map_err(|e| format!("integrations.github.projectStatusMapping.{k}: {e}"))?;
+                match v.as_str().unwrap_or_default() {
+                    "" => c.project_status_mapping.remove(&s),
+                    o => c.project_status_mapping.insert(s, o.to_string()),
+                };
+            }
+        }
+        if let Some(m) = t.get("projectPriorityMapping").and_then(Value::as_object) {
+            for (k, v) in m {
+                let p: Priority = k
+                    .parse()
+                    .map_err(|e| format!("integrations.github.projectPriorityMapping.{k}: {e}"))?;
+                match v.as_str().unwrap_or_default() {
+                    "" => c.project_priority_mapping.remove(&p),
+                    o => c.project_priority_mapping.insert(p, o.to_string()),
+                };
+            }
+        }
+        if let Some(m) = t.get("pullRequestMapping").and_then(Value::as_object) {
+            for (k, v) in m {
+                match v.as_str().unwrap_or_default() {
+                    "" => c.pull_request_mapping.remove(k),
+                    v => c.pull_request_mapping.insert(
+                        k.clone(),
+                        v.parse().map_err(|e| {
+                            format!("integrations.github.pullRequestMapping.{k}: {e}")
+                        })?,
+                    ),
+                };
+            }
+        }
         Ok(c)
     }
 }
@@ -224,6 +316,16 @@ pub fn schema() -> Value {
             .collect();
         json!({"type": "object", "properties": props, "additionalProperties": false})
     };
+    // Project option names; "" unmaps the value.
+    let options = |keys: Vec<&str>| {
+        let props: serde_json::Map<String, Value> = keys
+            .into_iter()
+            .map(|k| (k.to_string(), json!({"type": "string"})))
+            .collect();
+        json!({"type": "object", "properties": props, "additionalProperties": false})
+    };
+    let mut pr_targets: Vec<&str> = Status::allowed();
+    pr_targets.push("");
     json!({
         "type": "object",
         "properties": {
@@ -241,7 +343,21 @@ pub fn schema() -> Value {
                 "additionalProperties": false
             },
             "priorityMapping": labels(Priority::allowed()),
-            "typeMapping": labels(EntryType::allowed())
+            "typeMapping": labels(EntryType::allowed()),
+            "projectStatusField": {"type": "string", "minLength": 1},
+            "projectStatusMapping": options(statuses.clone()),
+            "projectPriorityField": {"type": "string", "minLength": 1},
+            "projectPriorityMapping": options(Priority::allowed()),
+            "pullRequestMapping": {
+                "type": "object",
+                "description": "pull-request state → entry status (\"\": leave the entry alone)",
+                "properties": {
+                    "open": {"enum": pr_targets.clone()},
+                    "merged": {"enum": pr_targets.clone()},
+                    "closed": {"enum": pr_targets}
+                },
+                "additionalProperties": false
+            }
         },
         "required": ["repository", "token"],
         "additionalProperties": false

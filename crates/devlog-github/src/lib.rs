@@ -12,6 +12,7 @@
 //! logs, errors or `Debug`.
 
 pub mod config;
+pub mod projects;
 pub mod webhook;
 
 use std::sync::Arc;
