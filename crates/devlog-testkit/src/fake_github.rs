@@ -1211,7 +1211,7 @@ fn since_param(q: &HashMap<String, String>) -> Result<Option<DateTime<Utc>>, Box
             .map(|t| Some(t.with_timezone(&Utc)))
             .map_err(|_| {
                 Box::new(validation_failed(
-                    vec![field_error("Search", "since", "invalid")],
+                    vec![json!({ "field": "since", "code": "invalid" })],
                     "",
                 ))
             }),
