@@ -11,8 +11,11 @@
 //! API boundary: no store access, no terminal, no environment; the token never appears in
 //! logs, errors or `Debug`.
 
+pub mod comments;
 pub mod config;
 pub mod projects;
+pub mod release;
+pub mod pulls;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -22,13 +25,13 @@ use async_trait::async_trait;
 use devlog_core::entry::{Entry, EntryType, Priority, Status};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
-    Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
-    Webhook, WebhookOutcome,
+    Capability, Descriptor, Health, Integration, PullPage, RemoteAction, RemoteItem, SyncError,
+    SyncErrorKind, Webhook, WebhookOutcome,
 };
 use devlog_core::merge::SyncedFields;
 use devlog_core::time::Timestamp;
 use devlog_http::{ClientOptions, HttpClient, HttpError, HttpErrorKind, RateLimitConfig};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use config::{GithubConfig, StatusTarget};
@@ -49,6 +52,8 @@ pub struct GithubIntegration {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Issue {
     pub number: u64,
+    #[serde(default)]
+    pub node_id: Option<String>,
     #[serde(default)]
     pub html_url: Option<String>,
     #[serde(default, deserialize_with = "null_default")]
@@ -565,6 +570,7 @@ impl Integration for GithubIntegration {
                 .map_err(|e| self.sync_err(e, Some(&n)))?;
             issue = resp.json().map_err(|e| self.sync_err(e, Some(&n)))?;
         }
+        self.place_on_project(&issue, fields).await?;
         self.to_remote(&issue)
     }
 
@@ -650,14 +656,102 @@ impl Integration for GithubIntegration {
             }
         };
         let issue: Issue = resp.json().map_err(|e| self.sync_err(e, Some(remote_id)))?;
+        if changed.iter().any(|c| c == "status" || c == "priority") {
+            self.place_on_project(&issue, fields).await?;
+        }
         self.to_remote(&issue)
     }
 
-    async fn handle_webhook(&self, hook: &Webhook) -> Result<WebhookOutcome, SyncError> {
-        self.webhook(hook)
+    fn syncs_notes(&self) -> bool {
+        true
     }
 
+    async fn create_note(
+        &self,
+        remote_id: &str,
+        entry: EntryId,
+        note: &devlog_core::entry::Note,
+    ) -> Result<String, SyncError> {
+        self.post_note(remote_id, entry, note).await
+    }
+
+    async fn update_note(
+        &self,
+        remote_id: &str,
+        note_remote_id: &str,
+        note: &devlog_core::entry::Note,
+    ) -> Result<(), SyncError> {
+        self.edit_note(remote_id, note_remote_id, note).await
+    }
+
+    async fn find_note(&self, remote_id: &str, note_id: &str) -> Result<Option<String>, SyncError> {
+        self.find_note_comment(remote_id, note_id).await
+    }
+
+    async fn handle_webhook(&self, hook: &Webhook) -> Result<WebhookOutcome, SyncError> {
+        self.webhook(hook).await
+    }
+
+    /// Issues (and pull-request states) changed since the cursor, then comments, then project
+    /// board moves: each stream has its own position in the composite cursor.
     async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError> {
+        let mut c = PullCursor::parse(cursor);
+        let mut page = PullPage::default();
+        let (items, actions, newest) = self.pull_issues(c.issues.as_deref()).await?;
+        page.items = items;
+        page.actions = actions;
+        c.issues = newest;
+        let (comments, newest) = self.pull_comments(c.comments.as_deref()).await?;
+        page.actions.extend(comments);
+        c.comments = newest;
+        if self.config.project_id.is_some() {
+            let (moves, newest) = self.pull_project(c.project.as_deref()).await?;
+            page.actions.extend(moves);
+            c.project = newest;
+        }
+        page.next_cursor = Some(c.to_string());
+        Ok(page)
+    }
+}
+
+/// Where each of the pull's streams stands. Written as JSON; a bare timestamp (the cursor of
+/// earlier versions) is the issues' position.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct PullCursor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issues: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    comments: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    project: Option<String>,
+}
+
+impl PullCursor {
+    fn parse(c: Option<&str>) -> Self {
+        match c {
+            None => Self::default(),
+            Some(c) if c.trim_start().starts_with('{') => serde_json::from_str(c).unwrap_or_default(),
+            Some(c) => Self {
+                issues: Some(c.to_string()),
+                ..Self::default()
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for PullCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+impl GithubIntegration {
+    /// Issues updated since `since` as items; pull requests in the same list (GitHub lists
+    /// them as issues, with `pull_request.merged_at`) as state actions.
+    async fn pull_issues(
+        &self,
+        since: Option<&str>,
+    ) -> Result<(Vec<RemoteItem>, Vec<RemoteAction>, Option<String>), SyncError> {
         let path = format!("{}/issues", self.repo_path());
         let mut req = self
             .client
@@ -666,11 +760,12 @@ impl Integration for GithubIntegration {
             .query("sort", "updated")
             .query("direction", "asc")
             .query("per_page", "100");
-        if let Some(c) = cursor {
+        if let Some(c) = since {
             req = req.query("since", c);
         }
         let mut items = Vec::new();
-        let mut newest = cursor.map(str::to_string);
+        let mut actions = Vec::new();
+        let mut newest = since.map(str::to_string);
         loop {
             let resp = req.send().await.map_err(|e| self.sync_err(e, None))?;
             let page: Vec<Issue> = resp.json().map_err(|e| self.sync_err(e, None))?;
@@ -681,7 +776,15 @@ impl Integration for GithubIntegration {
                 {
                     newest = Some(issue.updated_at.clone());
                 }
-                if issue.pull_request.is_some() {
+                if let Some(pr) = &issue.pull_request {
+                    let merged = pr.get("merged_at").is_some_and(|m| !m.is_null());
+                    let state = pulls::pr_state(Some(issue.state.as_str()), merged);
+                    actions.extend(self.pull_request_action(
+                        issue.number,
+                        state,
+                        &issue.title,
+                        issue.body.as_deref(),
+                    ));
                     continue;
                 }
                 match self.to_remote(issue) {
@@ -697,11 +800,116 @@ impl Integration for GithubIntegration {
                 None => break,
             }
         }
-        Ok(PullPage {
-            items,
-            next_cursor: newest,
-            more: false,
-        })
+        Ok((items, actions, newest))
+    }
+
+    /// With a `projectId`: adds the issue to the project (idempotent on GitHub) and sets its
+    /// Status and Priority fields.
+    async fn place_on_project(&self, issue: &Issue, fields: &SyncedFields) -> Result<(), SyncError> {
+        if self.config.project_id.is_none() {
+            return Ok(());
+        }
+        let Some(node) = issue.node_id.as_deref() else {
+            return Err(self.permanent(format!(
+                "issue #{} came back without a node_id; cannot add it to the project",
+                issue.number
+            )));
+        };
+        let item = self.project_add_issue(node).await?;
+        self.project_set_fields(&item, Some(fields.status), Some(fields.priority))
+            .await
+    }
+
+    /// Board moves since the project cursor, as actions on the linked entries.
+    async fn pull_project(
+        &self,
+        since: Option<&str>,
+    ) -> Result<(Vec<RemoteAction>, Option<String>), SyncError> {
+        let (moves, newest) = self.project_changes(since).await?;
+        Ok((moves.iter().map(|m| self.project_action(m)).collect(), newest))
+    }
+
+    /// What a card's Status/Priority ask of the linked entry. Several statuses may share a
+    /// column: an entry in any of them keeps its status. A move older than the entry's last
+    /// change (our own push coming back) changes nothing.
+    pub fn project_action(&self, m: &projects::ProjectMove) -> RemoteAction {
+        let accept = m
+            .status_option
+            .as_deref()
+            .map(|o| {
+                self.config
+                    .project_status_mapping
+                    .iter()
+                    .filter(|(_, v)| v.as_str() == o)
+                    .map(|(s, _)| *s)
+                    .collect()
+            })
+            .unwrap_or_default();
+        RemoteAction {
+            key: format!("project:{}@{}", m.item_id, m.updated_at),
+            target: devlog_core::integration::ActionTarget::Linked {
+                remote_id: m.issue_number.to_string(),
+            },
+            action: devlog_core::integration::Action::Set {
+                status: m.status,
+                accept,
+                priority: m.priority,
+                reason: String::new(),
+                at: m.updated_at.parse().ok(),
+            },
+        }
+    }
+
+    /// Links an existing issue to an entry: reads it and, unless it already carries the
+    /// entry's marker, appends the marker to its body (so re-linking and crash recovery find
+    /// it). Another entry's marker is refused.
+    pub async fn adopt_issue(&self, number: &str, entry: EntryId) -> Result<RemoteItem, SyncError> {
+        let issue = self.get_issue(number).await?;
+        if issue.pull_request.is_some() {
+            return Err(self.permanent(format!(
+                "#{number} of {} is a pull request: link it with --pr",
+                self.repository()
+            )));
+        }
+        let body = issue.body.clone().unwrap_or_default();
+        match parse_marker(&body) {
+            Some(m) if m == entry => return self.to_remote(&issue),
+            Some(other) => {
+                return Err(self.permanent(format!(
+                    "issue #{number} is already linked to devlog entry {other}; unlink that entry first"
+                )));
+            }
+            None => {}
+        }
+        let new_body = join_body(body.trim_end(), &marker(entry));
+        let resp = self
+            .client
+            .patch(&format!("{}/issues/{number}", self.repo_path()))
+            .json(&json!({ "body": new_body }))
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, Some(number)))?;
+        let issue: Issue = resp.json().map_err(|e| self.sync_err(e, Some(number)))?;
+        self.to_remote(&issue)
+    }
+
+    /// Removes the entry's marker from an issue's body (after `devlog github unlink`).
+    pub async fn release_issue(&self, number: &str) -> Result<(), SyncError> {
+        let issue = self.get_issue(number).await?;
+        let body = issue.body.clone().unwrap_or_default();
+        let Some(id) = parse_marker(&body) else {
+            return Ok(());
+        };
+        let new_body = body
+            .replace(&format!("\n\n{}", marker(id)), "")
+            .replace(&marker(id), "");
+        self.client
+            .patch(&format!("{}/issues/{number}", self.repo_path()))
+            .json(&json!({ "body": new_body }))
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, Some(number)))?;
+        Ok(())
     }
 }
 

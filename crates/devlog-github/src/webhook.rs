@@ -1,9 +1,16 @@
 //! GitHub webhooks: `X-Hub-Signature-256` is verified (HMAC-SHA256 with the webhook secret,
 //! constant-time comparison) before the payload is parsed.
 //!
-//! Events: `ping` (nothing to apply), `issues` (the issue, mapped like a pull; `deleted`
-//! reports nothing, since the item is gone), `issue_comment` (ignored: comments are not
-//! synced yet), anything else ignored. Pull requests and other repositories are ignored.
+//! Events (other repositories and unknown events are accepted and ignored):
+//! - `ping`: nothing to apply;
+//! - `issues`: the issue, mapped like a pull (`deleted` reports nothing: the item is gone);
+//! - `issue_comment`: `created`/`edited` → the comment as a note of the linked entry;
+//! - `pull_request`: its state (open, merged, closed) through `pullRequestMapping`;
+//! - `push`: commits whose messages mention entries (`devlog-<ref>`, `#<issue>`) add a note;
+//! - `release`: entries whose issues or pull requests the release body mentions get a note;
+//! - `projects_v2_item`: the card is read back and its Status/Priority move the entry.
+//!
+//! Payloads of older deliveries may lack fields or carry `null`s: they are read leniently.
 
 use devlog_core::integration::{SyncError, SyncErrorKind, Webhook, WebhookOutcome};
 use hmac::{Hmac, KeyInit, Mac};
@@ -11,6 +18,12 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use sha2::Sha256;
 
+use devlog_core::entry::NoteCategory;
+use devlog_core::integration::{Action, ActionTarget, RemoteAction, RemoteNote};
+use devlog_core::time::{Clock, SystemClock, Timestamp};
+
+use crate::comments::Comment;
+use crate::pulls::{PULL_REQUEST, PullRequest};
 use crate::{GithubIntegration, Issue, NAME};
 
 fn auth(message: &str) -> SyncError {
@@ -62,7 +75,7 @@ pub fn verify(secret: &[u8], body: &[u8], header: Option<&str>) -> Result<(), Sy
 }
 
 impl GithubIntegration {
-    pub(crate) fn webhook(&self, hook: &Webhook) -> Result<WebhookOutcome, SyncError> {
+    pub(crate) async fn webhook(&self, hook: &Webhook) -> Result<WebhookOutcome, SyncError> {
         let secret = self.config().webhook_secret.as_ref().ok_or_else(|| {
             auth("integrations.github.webhookSecret is not set; unsigned webhooks are refused")
         })?;
@@ -73,10 +86,13 @@ impl GithubIntegration {
         )?;
         let delivery_id = hook.header("x-github-delivery").map(str::to_string);
         let event = hook.header("x-github-event").unwrap_or_default();
-        let none = WebhookOutcome::nothing(delivery_id.clone());
-        if event != "issues" {
-            // `ping` needs no action; `issue_comment` and other events are not synced yet.
-            return Ok(none);
+        let mut out = WebhookOutcome::nothing(delivery_id);
+        if !matches!(
+            event,
+            "issues" | "issue_comment" | "pull_request" | "push" | "release" | "projects_v2_item"
+        ) {
+            // `ping` needs no action; other events are not followed.
+            return Ok(out);
         }
         let payload: Value = serde_json::from_slice(&hook.body)
             .map_err(|e| permanent(format!("webhook body is not JSON: {e}")))?;
@@ -89,26 +105,198 @@ impl GithubIntegration {
                 self.config().repo
             ))
         {
-            return Ok(none);
+            return Ok(out);
         }
-        if payload.get("action").and_then(Value::as_str) == Some("deleted") {
-            return Ok(none);
+        let action = payload
+            .get("action")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match event {
+            "issues" => {
+                if action == "deleted" {
+                    return Ok(out);
+                }
+                let issue: Issue = part(&payload, "issue", event)?;
+                if issue.pull_request.is_none() {
+                    out.items.push(self.to_remote(&issue)?);
+                }
+            }
+            "issue_comment" => {
+                if !matches!(action, "created" | "edited") {
+                    // A deleted comment keeps its note: devlog's log is append-only.
+                    return Ok(out);
+                }
+                let issue: Issue = part(&payload, "issue", event)?;
+                let comment: Comment = part(&payload, "comment", event)?;
+                out.actions.push(self.comment_action(issue.number, &comment));
+            }
+            "pull_request" => {
+                let pr: PullRequest = part(&payload, "pull_request", event)?;
+                out.actions.extend(self.pull_request_action(
+                    pr.number,
+                    pr.state_name(),
+                    pr.title.as_deref().unwrap_or_default(),
+                    pr.body.as_deref(),
+                ));
+            }
+            "push" => out.actions.extend(self.push_actions(&payload)),
+            "release" => {
+                if matches!(action, "published" | "released" | "created" | "edited") {
+                    out.actions.extend(self.release_actions(&payload));
+                }
+            }
+            "projects_v2_item" => {
+                if let Some(ev) = self.project_move_from_webhook(&payload)
+                    && ev.may_change_fields()
+                    && let Some(m) = self.project_item(&ev.item_id).await?
+                {
+                    out.actions.push(self.project_action(&m));
+                }
+            }
+            _ => {}
         }
-        let issue: Issue = serde_json::from_value(
-            payload.get("issue").cloned().unwrap_or_default(),
-        )
-        .map_err(|e| {
-            permanent(format!(
-                "webhook `issues` payload without a usable issue: {e}"
-            ))
-        })?;
-        if issue.pull_request.is_some() {
-            return Ok(none);
-        }
-        Ok(WebhookOutcome {
-            delivery_id,
-            items: vec![self.to_remote(&issue)?],
-            actions: Vec::new(),
-        })
+        Ok(out)
     }
+
+    /// A note on every entry a pushed commit mentions: `devlog-<ref>` names an entry,
+    /// `#<n>` the entry linked to issue n (GitHub's own meaning of `#n`).
+    fn push_actions(&self, payload: &Value) -> Vec<RemoteAction> {
+        let branch = payload
+            .get("ref")
+            .and_then(Value::as_str)
+            .map(|r| r.trim_start_matches("refs/heads/").to_string());
+        let commits = payload
+            .get("commits")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for c in &commits {
+            let (Some(sha), Some(message)) = (
+                c.get("id").and_then(Value::as_str),
+                c.get("message").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let summary = message.lines().next().unwrap_or_default().trim();
+            let short = &sha[..sha.len().min(8)];
+            let author = c
+                .pointer("/author/username")
+                .or_else(|| c.pointer("/author/name"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let url = c.get("url").and_then(Value::as_str).map(str::to_string);
+            let at = c
+                .get("timestamp")
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                .unwrap_or_else(|| SystemClock.now());
+            let text = match &branch {
+                Some(b) => format!("Commit {short} pushed to {b}: {summary}"),
+                None => format!("Commit {short}: {summary}"),
+            };
+            for r in devlog_core::id::mentions(message) {
+                out.push(mention_note(
+                    format!("commit:{sha}:{r}"),
+                    &r,
+                    &text,
+                    author.clone(),
+                    url.clone(),
+                    at,
+                ));
+            }
+        }
+        out
+    }
+
+    /// A note on every entry whose issue or pull request (`#n`) or devlog reference the
+    /// release body mentions.
+    fn release_actions(&self, payload: &Value) -> Vec<RemoteAction> {
+        let Some(release) = payload.get("release") else {
+            return Vec::new();
+        };
+        let s = |k: &str| release.get(k).and_then(Value::as_str);
+        let (Some(id), Some(tag)) = (
+            release.get("id").and_then(Value::as_u64),
+            s("tag_name"),
+        ) else {
+            return Vec::new();
+        };
+        if release.get("draft").and_then(Value::as_bool) == Some(true) {
+            return Vec::new();
+        }
+        let url = s("html_url").map(str::to_string);
+        let author = release
+            .pointer("/author/login")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let at = s("published_at")
+            .or(s("created_at"))
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .unwrap_or_else(|| SystemClock.now());
+        let text = format!("Released in {tag}");
+        let mut out = Vec::new();
+        for r in devlog_core::id::mentions(s("body").unwrap_or_default()) {
+            let key = format!("release:{id}:{r}");
+            out.push(mention_note(key.clone(), &r, &text, author.clone(), url.clone(), at));
+            // `#n` may be a pull request attached to an entry rather than a linked issue.
+            if let Some(n) = r.strip_prefix('#') {
+                out.push(RemoteAction {
+                    key: format!("{key}:pr"),
+                    target: ActionTarget::Attached {
+                        kind: PULL_REQUEST.into(),
+                        remote_id: n.to_string(),
+                    },
+                    action: Action::Note(RemoteNote {
+                        remote_id: format!("{key}:pr"),
+                        text: text.clone(),
+                        author: author.clone(),
+                        url: url.clone(),
+                        created_at: at,
+                        note_marker: None,
+                        category: Some(NoteCategory::Progress),
+                    }),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// A progress note on the entry a mention names (`#n`: the entry linked to issue n).
+fn mention_note(
+    key: String,
+    reference: &str,
+    text: &str,
+    author: Option<String>,
+    url: Option<String>,
+    at: Timestamp,
+) -> RemoteAction {
+    let target = match reference.strip_prefix('#') {
+        Some(n) => ActionTarget::Linked {
+            remote_id: n.to_string(),
+        },
+        None => ActionTarget::Reference {
+            reference: reference.to_string(),
+        },
+    };
+    RemoteAction {
+        key: key.clone(),
+        target,
+        action: Action::Note(RemoteNote {
+            remote_id: key,
+            text: text.to_string(),
+            author,
+            url,
+            created_at: at,
+            note_marker: None,
+            category: Some(NoteCategory::Progress),
+        }),
+    }
+}
+
+/// A part of a payload, read leniently; a missing or unusable part is a clear error.
+fn part<T: serde::de::DeserializeOwned>(payload: &Value, key: &str, event: &str) -> Result<T, SyncError> {
+    serde_json::from_value(payload.get(key).cloned().unwrap_or_default())
+        .map_err(|e| permanent(format!("webhook `{event}` payload without a usable `{key}`: {e}")))
 }

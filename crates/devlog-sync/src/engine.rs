@@ -1009,6 +1009,83 @@ impl SyncEngine {
         Ok(report)
     }
 
+    /// Links an entry to an existing remote item (`devlog github link`). Fields the entry
+    /// leaves empty (description, assignee) are taken from the item and tags are merged; the
+    /// entry's other fields win and are pushed by the next sync. An item linked to another
+    /// entry is refused.
+    pub async fn link(&self, name: &str, id: EntryId, item: &RemoteItem) -> Result<Entry> {
+        self.integration(name)?;
+        if let Some(l) = self.state.link_by_remote(name, &item.remote_id).await?
+            && l.entry_id != id
+            && l.state == "linked"
+        {
+            return Err(StoreError::invalid(
+                "link",
+                format!(
+                    "{name} item {} is already linked to entry {}; unlink it first",
+                    item.remote_id,
+                    handle_of(&*self.store, l.entry_id).await
+                ),
+            ));
+        }
+        let remote = item.fields.clone();
+        let now = self.clock.now();
+        let entry = self
+            .store
+            .update(id, &Self::sync_meta(name), &mut |e: &mut Entry| {
+                if e.description.is_empty() {
+                    e.description = remote.description.clone();
+                }
+                if e.assignee.is_none() {
+                    e.assignee = remote.assignee.clone();
+                }
+                for t in &remote.tags {
+                    if !e.tags.contains(t) {
+                        e.tags.push(t.clone());
+                    }
+                }
+                e.updated_at = now;
+                Ok(())
+            })
+            .await?;
+        self.state
+            .set_linked(
+                name,
+                id,
+                &item.remote_id,
+                item.url.as_deref(),
+                &item.fields,
+                now.millis(),
+            )
+            .await?;
+        self.record_reference(name, id, item).await?;
+        self.state.enqueue_one(name, id, now.millis()).await?;
+        Ok(entry)
+    }
+
+    /// Unlinks an entry from its remote item; returns the item's id, if it was linked. The
+    /// entry's reference to it is removed; later syncs neither create a new item for the entry
+    /// nor apply the old item's changes.
+    pub async fn unlink(&self, name: &str, id: EntryId) -> Result<Option<String>> {
+        let Some(link) = self.state.link(name, id).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        self.state.unlink(name, id, now.millis()).await?;
+        let remote_id = link.remote_id.clone();
+        if let Some(r) = &remote_id {
+            let system = name.to_string();
+            self.store
+                .update(id, &Self::sync_meta(name), &mut |e: &mut Entry| {
+                    e.external_references
+                        .retain(|x| !(x.system == system && &x.id == r));
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(remote_id)
+    }
+
     /// Resolves a conflict by taking the local or the remote value.
     pub async fn resolve(&self, conflict_id: i64, take_remote: bool) -> Result<()> {
         let c = self

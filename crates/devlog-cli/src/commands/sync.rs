@@ -244,6 +244,7 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
                     devlog_sync::PlannedOp::Create { integration, handle, title, .. } => format!("{integration}: create a remote item for #{handle} {title:?}\n"),
                     devlog_sync::PlannedOp::Recover { integration, handle, .. } => format!("{integration}: look up #{handle}'s marker (an earlier create may have reached the remote), then create or link\n"),
                     devlog_sync::PlannedOp::Update { integration, handle, remote_id, fields, .. } => format!("{integration}: update {} of remote {remote_id} for #{handle}\n", fields.join(", ")),
+                    devlog_sync::PlannedOp::Notes { integration, handle, remote_id, create, update, .. } => format!("{integration}: post {create} note(s) and update {update} as comments of remote {remote_id} for #{handle}\n"),
                 });
             }
             write_stdout(&s)?;
@@ -259,14 +260,16 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
         ctx.out.json(&report)?;
     } else {
         let mut s = format!(
-            "pulled {} remote changes ({} applied, {} conflicts); pushed: {} created, {} updated, {} recovered, {} unchanged\n",
+            "pulled {} remote changes ({} applied, {} conflicts, {} comments/moves applied); pushed: {} created, {} updated, {} recovered, {} unchanged, {} notes posted or edited\n",
             report.pulled,
             report.applied,
             report.conflicts,
+            report.actions_applied,
             report.created,
             report.updated,
             report.recovered,
-            report.unchanged
+            report.unchanged,
+            report.notes_pushed
         );
         for p in &report.paused {
             s.push_str(&format!("paused: {p}\n"));
@@ -289,10 +292,10 @@ async fn status(ctx: &Ctx) -> Result<(), CliError> {
         rows.insert(
             (l.integration.clone(), l.entry_id.to_string()),
             (
-                if l.state == "linked" {
-                    "synced".into()
-                } else {
-                    "pending".into()
+                match l.state.as_str() {
+                    "linked" => "synced".into(),
+                    "unlinked" => "unlinked".into(),
+                    _ => "pending".into(),
                 },
                 l.remote_id.clone().unwrap_or_default(),
             ),
