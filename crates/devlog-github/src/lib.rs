@@ -14,8 +14,8 @@
 pub mod comments;
 pub mod config;
 pub mod projects;
-pub mod release;
 pub mod pulls;
+pub mod release;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -730,7 +730,9 @@ impl PullCursor {
     fn parse(c: Option<&str>) -> Self {
         match c {
             None => Self::default(),
-            Some(c) if c.trim_start().starts_with('{') => serde_json::from_str(c).unwrap_or_default(),
+            Some(c) if c.trim_start().starts_with('{') => {
+                serde_json::from_str(c).unwrap_or_default()
+            }
             Some(c) => Self {
                 issues: Some(c.to_string()),
                 ..Self::default()
@@ -805,7 +807,11 @@ impl GithubIntegration {
 
     /// With a `projectId`: adds the issue to the project (idempotent on GitHub) and sets its
     /// Status and Priority fields.
-    async fn place_on_project(&self, issue: &Issue, fields: &SyncedFields) -> Result<(), SyncError> {
+    async fn place_on_project(
+        &self,
+        issue: &Issue,
+        fields: &SyncedFields,
+    ) -> Result<(), SyncError> {
         if self.config.project_id.is_none() {
             return Ok(());
         }
@@ -826,7 +832,10 @@ impl GithubIntegration {
         since: Option<&str>,
     ) -> Result<(Vec<RemoteAction>, Option<String>), SyncError> {
         let (moves, newest) = self.project_changes(since).await?;
-        Ok((moves.iter().map(|m| self.project_action(m)).collect(), newest))
+        Ok((
+            moves.iter().map(|m| self.project_action(m)).collect(),
+            newest,
+        ))
     }
 
     /// What a card's Status/Priority ask of the linked entry. Several statuses may share a

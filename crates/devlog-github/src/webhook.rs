@@ -128,7 +128,8 @@ impl GithubIntegration {
                 }
                 let issue: Issue = part(&payload, "issue", event)?;
                 let comment: Comment = part(&payload, "comment", event)?;
-                out.actions.push(self.comment_action(issue.number, &comment));
+                out.actions
+                    .push(self.comment_action(issue.number, &comment));
             }
             "pull_request" => {
                 let pr: PullRequest = part(&payload, "pull_request", event)?;
@@ -216,10 +217,8 @@ impl GithubIntegration {
             return Vec::new();
         };
         let s = |k: &str| release.get(k).and_then(Value::as_str);
-        let (Some(id), Some(tag)) = (
-            release.get("id").and_then(Value::as_u64),
-            s("tag_name"),
-        ) else {
+        let (Some(id), Some(tag)) = (release.get("id").and_then(Value::as_u64), s("tag_name"))
+        else {
             return Vec::new();
         };
         if release.get("draft").and_then(Value::as_bool) == Some(true) {
@@ -238,7 +237,14 @@ impl GithubIntegration {
         let mut out = Vec::new();
         for r in devlog_core::id::mentions(s("body").unwrap_or_default()) {
             let key = format!("release:{id}:{r}");
-            out.push(mention_note(key.clone(), &r, &text, author.clone(), url.clone(), at));
+            out.push(mention_note(
+                key.clone(),
+                &r,
+                &text,
+                author.clone(),
+                url.clone(),
+                at,
+            ));
             // `#n` may be a pull request attached to an entry rather than a linked issue.
             if let Some(n) = r.strip_prefix('#') {
                 out.push(RemoteAction {
@@ -296,7 +302,14 @@ fn mention_note(
 }
 
 /// A part of a payload, read leniently; a missing or unusable part is a clear error.
-fn part<T: serde::de::DeserializeOwned>(payload: &Value, key: &str, event: &str) -> Result<T, SyncError> {
-    serde_json::from_value(payload.get(key).cloned().unwrap_or_default())
-        .map_err(|e| permanent(format!("webhook `{event}` payload without a usable `{key}`: {e}")))
+fn part<T: serde::de::DeserializeOwned>(
+    payload: &Value,
+    key: &str,
+    event: &str,
+) -> Result<T, SyncError> {
+    serde_json::from_value(payload.get(key).cloned().unwrap_or_default()).map_err(|e| {
+        permanent(format!(
+            "webhook `{event}` payload without a usable `{key}`: {e}"
+        ))
+    })
 }

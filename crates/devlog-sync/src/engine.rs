@@ -18,10 +18,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use devlog_core::entry::Entry;
+use devlog_core::entry::{Note, NoteCategory};
 use devlog_core::error::{ErrorKind, Result, StoreError};
 use devlog_core::event::{Origin, WriteMeta};
 use devlog_core::id::EntryId;
-use devlog_core::entry::{Note, NoteCategory};
 use devlog_core::integration::{
     Action, ActionTarget, Integration, RemoteAction, RemoteItem, RemoteNote, SyncError,
     SyncErrorKind, Webhook,
@@ -564,7 +564,11 @@ impl SyncEngine {
         }
         let name = i.descriptor().name;
         let local = |e: StoreError| SyncError::new(&name, SyncErrorKind::Transient, e.to_string());
-        let links = self.state.note_links(&name, entry.id).await.map_err(local)?;
+        let links = self
+            .state
+            .note_links(&name, entry.id)
+            .await
+            .map_err(local)?;
         let mut written = 0;
         for note in &entry.notes {
             let hash = text_hash(&note.content);

@@ -512,11 +512,11 @@ impl SyncState {
             "DELETE FROM attachments WHERE integration = ? AND entry_id = ?",
         ] {
             sqlx::query(q)
-            .bind(integration)
-            .bind(&e)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+                .bind(integration)
+                .bind(&e)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
         }
         sqlx::query(
             "UPDATE jobs SET state = 'done', updated_at = ? WHERE integration = ? AND entry_id = ? AND state IN ('pending', 'running')",

@@ -129,7 +129,11 @@ pub fn github(ws: &Workspace) -> Result<GithubIntegration, CliError> {
     })?;
     let registry = super::sync::registry();
     registry
-        .build(&[(devlog_github::NAME.to_string(), table.clone())].into_iter().collect())
+        .build(
+            &[(devlog_github::NAME.to_string(), table.clone())]
+                .into_iter()
+                .collect(),
+        )
         .map_err(|p| {
             config_err(
                 p.iter()
@@ -201,8 +205,15 @@ async fn link(ctx: &Ctx, reference: &str, number: &str, pr: bool) -> Result<(), 
                 now,
             )
             .await?;
-        add_reference(ctx, entry.id, PR_SYSTEM, &number, p.html_url.clone(), p.title.clone())
-            .await?;
+        add_reference(
+            ctx,
+            entry.id,
+            PR_SYSTEM,
+            &number,
+            p.html_url.clone(),
+            p.title.clone(),
+        )
+        .await?;
         // Its current state applies now (a merged pull request completes the entry).
         let actions: Vec<_> = gh
             .pull_request_action(
@@ -239,12 +250,16 @@ async fn link(ctx: &Ctx, reference: &str, number: &str, pr: bool) -> Result<(), 
     engine
         .apply_actions(devlog_github::NAME, &actions, &mut report)
         .await?;
-    let out = json!({"entry": entry.handle, "issue": n, "url": item.url, "comments": comments.len()});
+    let out =
+        json!({"entry": entry.handle, "issue": n, "url": item.url, "comments": comments.len()});
     print(ctx, &out, || {
         format!(
             "Linked #{} to issue #{n}{}; {} comment(s) imported as notes. `devlog github sync` pushes the entry's fields.\n",
             entry.handle,
-            item.url.as_deref().map(|u| format!(" ({u})")).unwrap_or_default(),
+            item.url
+                .as_deref()
+                .map(|u| format!(" ({u})"))
+                .unwrap_or_default(),
             comments.len()
         )
     })
@@ -331,7 +346,15 @@ async fn open_pr(
             chrono::Utc::now().timestamp_millis(),
         )
         .await?;
-    add_reference(ctx, entry.id, PR_SYSTEM, &number, p.html_url.clone(), p.title.clone()).await?;
+    add_reference(
+        ctx,
+        entry.id,
+        PR_SYSTEM,
+        &number,
+        p.html_url.clone(),
+        p.title.clone(),
+    )
+    .await?;
     let out = json!({"entry": entry.handle, "pullRequest": p.number, "url": p.html_url, "created": created, "head": head, "base": base});
     print(ctx, &out, || {
         format!(
@@ -507,7 +530,9 @@ async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
     if let Some(h) = &out["health"].as_object() {
         s.push_str(&format!(
             "connection: {}\n",
-            h.get("message").and_then(|m| m.as_str()).unwrap_or_default()
+            h.get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default()
         ));
     }
     if let Some((until, reason)) = st.paused_until(name, now).await? {
@@ -524,7 +549,10 @@ async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
         conflicts.len()
     ));
     for (k, v) in cursor.as_object().into_iter().flatten() {
-        s.push_str(&format!("{k} pulled up to {}\n", v.as_str().unwrap_or_default()));
+        s.push_str(&format!(
+            "{k} pulled up to {}\n",
+            v.as_str().unwrap_or_default()
+        ));
     }
     write_stdout(&s)?;
     if !rows.is_empty() {

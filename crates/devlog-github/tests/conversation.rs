@@ -1,0 +1,369 @@
+//! Notes ⇄ comments, pull-request states, unlinking and board moves, end to end: the sync
+//! engine against the test kit's fake GitHub (REST and GraphQL), every request checked
+//! against GitHub's API descriptions when the fakes are dropped.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::sync::Arc;
+
+use devlog_core::entry::{Entry, NoteCategory, Status};
+use devlog_core::id::EntryId;
+use devlog_core::ops::{Devlog, NewEntry, NewNote};
+use devlog_core::{Origin, Store, WriteMeta};
+use devlog_github::pulls::PULL_REQUEST;
+use devlog_github::{GithubConfig, GithubIntegration, marker};
+use devlog_http::{RateLimitConfig, SecretString};
+use devlog_sync::{SyncEngine, SyncOptions, SyncReport, SyncState};
+use devlog_testkit::fake_github::FakeGithub;
+use devlog_testkit::fake_github_graphql::FakeGithubGraphql;
+use devlog_testkit::fake_remote::{FakeRemote, Fault};
+
+const TOKEN: &str = "ghp_test_token_value_1234";
+const PROJECT: &str = "PVT_kwDOAWcTxs4ACgDd";
+
+struct Rig {
+    remote: FakeRemote,
+    github: GithubIntegration,
+    gh: FakeGithub,
+    board: FakeGithubGraphql,
+    engine: SyncEngine,
+    app: Devlog,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig_with(project: bool) -> Rig {
+    let b = FakeRemote::builder().without_tracker();
+    // GitHub's clock is ours (give or take): board moves are compared with local edits.
+    let st = b.state();
+    if let Ok(d) = (chrono::Utc::now() - st.now()).to_std() {
+        st.advance(d);
+    }
+    let gh = FakeGithub::new(b.state(), "acme", "widgets", TOKEN);
+    let board = FakeGithubGraphql::new(b.state(), gh.clone(), "acme/widgets", TOKEN, PROJECT);
+    let remote = b.routes(gh.router().merge(board.router())).start().await;
+    let mut cfg = GithubConfig::new("acme/widgets", SecretString::from(TOKEN.to_string())).unwrap();
+    cfg.api_url = remote.url();
+    if project {
+        cfg.project_id = Some(PROJECT.into());
+    }
+    let github = GithubIntegration::with_limits(cfg, RateLimitConfig::unpaced()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
+    let state = SyncState::open(&root.join(".state/sync.sqlite"))
+        .await
+        .unwrap();
+    let opts = SyncOptions {
+        base_delay_ms: 0,
+        max_delay_ms: 0,
+        ..SyncOptions::default()
+    };
+    let engine = SyncEngine::new(store.clone(), state, vec![Arc::new(github.clone())], opts);
+    Rig {
+        remote,
+        github,
+        gh,
+        board,
+        engine,
+        app: Devlog::new(store),
+        _dir: dir,
+    }
+}
+
+fn cli() -> WriteMeta {
+    WriteMeta::new(Origin::Cli)
+}
+
+fn quiet(_: u64, _: u64) {}
+
+impl Rig {
+    async fn sync(&self) -> SyncReport {
+        let r = self.engine.sync(None, None, &quiet).await.unwrap();
+        assert!(r.failed.is_empty(), "{r:?}");
+        r
+    }
+
+    async fn entry(&self, title: &str) -> Entry {
+        self.app
+            .create(
+                NewEntry {
+                    title: title.into(),
+                    kind: Some(devlog_core::entry::EntryType::Task),
+                    ..NewEntry::default()
+                },
+                &cli(),
+            )
+            .await
+            .unwrap()
+            .into_entry()
+    }
+
+    async fn note(&self, id: EntryId, text: &str) -> String {
+        let (_, n) = self
+            .app
+            .add_note(
+                id,
+                NewNote {
+                    content: text.into(),
+                    category: NoteCategory::Progress,
+                    files: Vec::new(),
+                    code_changes: None,
+                },
+                &cli(),
+            )
+            .await
+            .unwrap();
+        n.id
+    }
+
+    async fn get(&self, id: EntryId) -> Entry {
+        self.app.store().get(id).await.unwrap()
+    }
+
+    async fn set_status(&self, id: EntryId, s: Status) {
+        self.app
+            .store()
+            .update(id, &cli(), &mut |e: &mut Entry| {
+                e.status = s;
+                e.updated_at = devlog_core::time::Clock::now(&devlog_core::time::SystemClock);
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn issue_of(&self, id: EntryId) -> u64 {
+        let l = self
+            .engine
+            .state()
+            .link("github", id)
+            .await
+            .unwrap()
+            .unwrap();
+        l.remote_id.unwrap().parse().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn notes_become_comments_once_and_edits_follow() {
+    let r = rig_with(false).await;
+    let e = r.entry("Parser crash").await;
+    let note = r.note(e.id, "Reproduced with an empty file").await;
+    let report = r.sync().await;
+    assert_eq!((report.created, report.notes_pushed), (1, 1), "{report:?}");
+    let n = r.issue_of(e.id).await;
+    let comments = r.gh.comments(n);
+    assert_eq!(comments.len(), 1);
+    assert_eq!(
+        comments[0].body,
+        format!("Reproduced with an empty file\n\n<!-- devlog:note={note} -->")
+    );
+    // Re-syncs (the comment also comes back through the pull) add nothing, locally or remotely.
+    for _ in 0..2 {
+        let report = r.sync().await;
+        assert_eq!(report.notes_pushed, 0, "{report:?}");
+    }
+    assert_eq!(r.gh.comments(n).len(), 1);
+    assert_eq!(r.get(e.id).await.notes.len(), 1);
+    // A note edited locally updates its comment in place.
+    r.app
+        .store()
+        .update(e.id, &cli(), &mut |x: &mut Entry| {
+            x.notes[0].content = "Reproduced with an empty or binary file".into();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let report = r.sync().await;
+    assert_eq!(report.notes_pushed, 1, "{report:?}");
+    let comments = r.gh.comments(n);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0]
+            .body
+            .starts_with("Reproduced with an empty or binary file\n\n")
+    );
+    assert_eq!(r.get(e.id).await.notes.len(), 1);
+}
+
+#[tokio::test]
+async fn comments_written_on_github_become_notes_and_follow_edits() {
+    let r = rig_with(false).await;
+    let e = r.entry("Slow search").await;
+    r.sync().await;
+    let n = r.issue_of(e.id).await;
+    let c =
+        r.gh.add_comment(n, "hubot", "Seen on the 10k repo too")
+            .unwrap();
+    let report = r.sync().await;
+    assert_eq!(report.actions_applied, 1, "{report:?}");
+    let notes = r.get(e.id).await.notes;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].content, "Seen on the 10k repo too");
+    assert_eq!(notes[0].category, NoteCategory::Feedback);
+    assert_eq!(notes[0].extra["source"]["author"], "hubot");
+    // Not echoed back as a second comment, not duplicated by later syncs.
+    r.sync().await;
+    r.sync().await;
+    assert_eq!(r.gh.comments(n).len(), 1);
+    assert_eq!(r.get(e.id).await.notes.len(), 1);
+    // An edit on GitHub is followed.
+    r.gh.edit_comment(c.id, "Seen on the 10k repo too (5 s)");
+    r.sync().await;
+    let notes = r.get(e.id).await.notes;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].content, "Seen on the 10k repo too (5 s)");
+    assert_eq!(r.gh.comments(n).len(), 1);
+}
+
+#[tokio::test]
+async fn a_comment_whose_response_was_lost_is_found_not_posted_twice() {
+    let r = rig_with(false).await;
+    let e = r.entry("Flaky test").await;
+    r.sync().await;
+    let n = r.issue_of(e.id).await;
+    r.note(e.id, "Fails one run in fifty").await;
+    r.remote
+        .inject(Fault::on("POST /repos/acme/widgets/issues/*/comments").apply_then_drop());
+    let first = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(first.failed.len(), 1, "{first:?}");
+    assert_eq!(r.gh.comments(n).len(), 1, "the comment reached GitHub");
+    let second = r.sync().await;
+    assert_eq!(second.notes_pushed, 0, "{second:?}");
+    assert_eq!(r.gh.comments(n).len(), 1, "no second comment");
+    assert_eq!(
+        r.get(e.id).await.notes.len(),
+        1,
+        "no note from our own comment"
+    );
+}
+
+#[tokio::test]
+async fn a_merged_pull_request_completes_its_entry_and_closes_the_issue() {
+    let r = rig_with(false).await;
+    let e = r.entry("Add CSV export").await;
+    r.sync().await;
+    let issue = r.issue_of(e.id).await;
+    let pr = r.gh.insert_pull("CSV export", "feature/csv", "main");
+    r.engine
+        .state()
+        .attach(
+            "github",
+            PULL_REQUEST,
+            &pr.number.to_string(),
+            e.id,
+            None,
+            0,
+        )
+        .await
+        .unwrap();
+    // Open: the entry moves to in-review (pullRequestMapping.open).
+    r.sync().await;
+    assert_eq!(r.get(e.id).await.status, Status::InReview);
+    r.gh.merge_pull(pr.number);
+    let report = r.sync().await;
+    assert_eq!(report.actions_applied, 1, "{report:?}");
+    let got = r.get(e.id).await;
+    assert_eq!(got.status, Status::Done);
+    assert!(got.notes.iter().any(|n| {
+        n.content
+            .starts_with(&format!("Pull request #{} merged", pr.number))
+    }));
+    // The status change was pushed: the issue is closed as completed.
+    let i = r.gh.issue(issue).unwrap();
+    assert_eq!(
+        (i.state.as_str(), i.state_reason.as_deref()),
+        ("closed", Some("completed"))
+    );
+    // Applied once: reopening the entry is not undone by later pulls of the same PR.
+    r.set_status(e.id, Status::InProgress).await;
+    r.sync().await;
+    assert_eq!(r.get(e.id).await.status, Status::InProgress);
+}
+
+#[tokio::test]
+async fn an_unlinked_entry_gets_no_new_issue_and_ignores_the_old_one() {
+    let r = rig_with(false).await;
+    let e = r.entry("Old idea").await;
+    r.sync().await;
+    let n = r.issue_of(e.id).await;
+    assert_eq!(
+        r.engine.unlink("github", e.id).await.unwrap(),
+        Some(n.to_string())
+    );
+    assert!(
+        r.get(e.id)
+            .await
+            .external_references
+            .iter()
+            .all(|x| x.system != "github")
+    );
+    r.app
+        .store()
+        .update(e.id, &cli(), &mut |x: &mut Entry| {
+            x.title = "Old idea, reworded".into();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    r.gh.edit_issue(n, |i| i.title = "Changed on GitHub".into());
+    r.sync().await;
+    assert_eq!(r.gh.issues().len(), 1, "no new issue");
+    assert_eq!(r.gh.issue(n).unwrap().title, "Changed on GitHub");
+    assert_eq!(r.get(e.id).await.title, "Old idea, reworded");
+}
+
+#[tokio::test]
+async fn linking_an_existing_issue_adopts_it_with_its_marker() {
+    let r = rig_with(false).await;
+    let existing =
+        r.gh.insert_issue("Crash on save", "Stack trace attached.", false);
+    let e = r.entry("Crash on save").await;
+    let item = r
+        .github
+        .adopt_issue(&existing.number.to_string(), e.id)
+        .await
+        .unwrap();
+    let got = r.engine.link("github", e.id, &item).await.unwrap();
+    assert_eq!(got.description, "Stack trace attached.");
+    let body = r.gh.issue(existing.number).unwrap().body.unwrap();
+    assert!(body.starts_with("Stack trace attached.\n\n"), "{body}");
+    assert!(body.ends_with(&marker(e.id)), "{body}");
+    let report = r.sync().await;
+    assert_eq!(report.created, 0, "{report:?}");
+    assert_eq!(r.gh.issues().len(), 1);
+    // Linking the same issue to another entry is refused.
+    let other = r.entry("Another").await;
+    let err = r.engine.link("github", other.id, &item).await.unwrap_err();
+    assert!(err.to_string().contains("already linked"), "{err}");
+}
+
+#[tokio::test]
+async fn board_moves_come_back_as_status_changes_and_local_moves_go_to_the_board() {
+    let r = rig_with(true).await;
+    let e = r.entry("Dark mode").await;
+    r.sync().await;
+    let n = r.issue_of(e.id).await;
+    assert_eq!(r.board.field_value(n, "Status").as_deref(), Some("Todo"));
+    // A card dragged on GitHub: the issue's updated_at does not move, the item's does.
+    r.board.move_item(n, "In Progress").unwrap();
+    let report = r.sync().await;
+    assert_eq!(report.actions_applied, 1, "{report:?}");
+    assert_eq!(r.get(e.id).await.status, Status::InProgress);
+    // The status is pushed to the issue's label; the board already agrees.
+    let labels = r.gh.issue(n).unwrap().labels;
+    assert!(
+        labels.contains(&"status:in-progress".to_string()),
+        "{labels:?}"
+    );
+    // A local move goes to the board, and its echo does not move the entry back.
+    r.set_status(e.id, Status::Blocked).await;
+    r.sync().await;
+    r.sync().await;
+    assert_eq!(r.get(e.id).await.status, Status::Blocked);
+    // blocked shares the "In Progress" column by default; done moves the card.
+    r.set_status(e.id, Status::Done).await;
+    r.sync().await;
+    assert_eq!(r.board.field_value(n, "Status").as_deref(), Some("Done"));
+    r.sync().await;
+    assert_eq!(r.get(e.id).await.status, Status::Done);
+}
