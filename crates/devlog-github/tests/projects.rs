@@ -522,3 +522,22 @@ fn the_schema_knows_the_project_keys_and_still_rejects_unknown_ones() {
         json!(false)
     );
 }
+
+#[tokio::test]
+async fn the_contract_check_sees_a_request_the_schema_rejects() {
+    let r = rig().await;
+    r.github.project_fields().await.unwrap();
+    assert!(check_graphql_requests(&r.remote.requests()).is_empty());
+    let bad = json!({"query": "query { viewer { loginn } }", "variables": {}});
+    r.github
+        .client()
+        .post("/graphql")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    let violations = check_graphql_requests(&r.remote.requests());
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].contains("loginn"), "{}", violations[0]);
+    r.remote.clear_requests();
+}
