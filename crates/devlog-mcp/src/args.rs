@@ -664,7 +664,8 @@ pub struct SyncArgs {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolError {
-    /// not-found, ambiguous, conflict, invalid, corrupt, unavailable, not-configured.
+    /// not-found, ambiguous, conflict, invalid, corrupt, unavailable, not-configured, config
+    /// (an `[integrations.*]` table is wrong), sync-failed (a sync where nothing went through).
     pub kind: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -23,7 +23,8 @@ use serde_json::Value;
 use crate::error::{Failure, panic_message};
 use crate::render::{self, ActiveItem};
 
-/// How the server was started: who acts, and which integrations devlog.toml configures.
+/// How the server was started: who acts, which integrations devlog.toml configures, and the
+/// sync engine that syncs with them.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Recorded as the actor of every change made through MCP.
@@ -33,6 +34,12 @@ pub struct Options {
     /// Other repositories' stores (from `devlog repos discover`) that
     /// `discover_related_devlogs` also searches, each named by its path.
     pub repositories: Vec<(String, std::sync::Arc<dyn devlog_core::Store>)>,
+    /// The sync engine over this store and the enabled integrations, which the sync tools run.
+    /// `None` when no integration is configured (the tools then say what to configure).
+    pub sync: Option<devlog_sync::SyncEngine>,
+    /// Why the sync engine could not be built: the `[integrations.*]` configuration error,
+    /// naming the key to fix. The server runs anyway; the sync tools answer with this.
+    pub sync_error: Option<String>,
 }
 
 /// devlog as an MCP server. Cheap to clone: one per HTTP session shares the store.

@@ -1,5 +1,6 @@
 //! The tools: the original devlog's thirteen (same names, same arguments), the change feed,
-//! statistics, and the integration tools that answer until integrations exist.
+//! statistics, and the sync tools, which run the sync engine the binary built from the
+//! configured integrations.
 //!
 //! Every tool resolves its `id` with `Devlog::resolve*` and writes through the use cases in
 //! `devlog_core::ops`, with `Origin::Mcp`.
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use devlog_core::entry::{EntrySummary, NoteCategory, Status};
 use devlog_core::ops::{AiUpdate, Edit, NewDecision, NewEntry, NewNote};
 use devlog_core::{Created, Entry, EntryId, Filter, ListQuery, SearchQuery, SortKey};
+use devlog_sync::{PlannedOp, SyncReport};
 use rmcp::model::{CallToolResult, ContentBlock};
 use rmcp::{tool, tool_router};
 use serde_json::{Value, json};
@@ -171,10 +173,10 @@ const CONTEXT_FOR_AI: &str = "Everything needed to continue work on one entry: d
 const AI_CONTEXT: &str = "Update an entry's AI context: summary (replaces), insights, questions and patterns (added), nextSteps (replaces). Kept for compatibility with the original devlog; update_devlog accepts the same fields (currentSummary, keyInsights, openQuestions, relatedPatterns, suggestedNextSteps).";
 const CHANGES: &str = "The change feed: every create, field change, status change, note, decision and deletion, oldest first, with who made it and through which interface (cli, mcp, http, sync, ...). Without since, answers the most recent changes; pass the answer's nextSince to get only newer ones.";
 const STATS: &str = "Counts of devlog entries by status, type, priority and assignee, open vs closed, and the average time to complete, optionally for one type, assignee or tag.";
-const SYNC_GITHUB: &str = "Sync devlog entries with GitHub issues. Answers an error saying what to configure until the GitHub integration is set up in devlog.toml.";
-const SYNC_JIRA: &str = "Sync devlog entries with Jira issues. Answers an error saying what to configure until the Jira integration is set up in devlog.toml.";
-const SYNC_ADO: &str = "Sync devlog entries with Azure DevOps work items. Answers an error saying what to configure until the Azure DevOps integration is set up in devlog.toml.";
-const SYNC_ALL: &str = "Sync devlog entries with every configured integration (GitHub, Jira, Azure DevOps). Answers an error saying what to configure until an integration is set up in devlog.toml.";
+const SYNC_GITHUB: &str = "Sync devlog entries with GitHub issues ([integrations.github] in devlog.toml): pull remote changes and merge them field by field, then push local changes (creating an issue for each new entry, updating changed fields). id limits the push to one entry; dryRun lists the operations (create, update, pull) without performing them. Answers a summary (created, updated, pulled, applied, conflicts, failed, paused) and the report as JSON; failures are listed, and the call is an error only when nothing went through.";
+const SYNC_JIRA: &str = "Sync devlog entries with Jira issues. This version of devlog has no Jira integration: answers an error saying so (use sync_with_github for GitHub), and changes nothing.";
+const SYNC_ADO: &str = "Sync devlog entries with Azure DevOps work items. This version of devlog has no Azure DevOps integration: answers an error saying so (use sync_with_github for GitHub), and changes nothing.";
+const SYNC_ALL: &str = "Sync devlog entries with every configured integration (in this version: GitHub), as sync_with_github does for one: pull and merge remote changes, push local ones. dryRun lists the operations without performing them. Answers an error saying what to configure when no integration is set up in devlog.toml.";
 
 #[tool_router(router = tool_router, vis = "pub(crate)")]
 impl DevlogMcp {
@@ -335,7 +337,7 @@ impl DevlogMcp {
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
     async fn sync_with_github(&self, Args(a): Args<SyncArgs>) -> CallToolResult {
-        finish(self.sync(&["github"], a).await)
+        self.sync(Some("github"), a).await
     }
 
     #[tool(
@@ -345,7 +347,7 @@ impl DevlogMcp {
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
     async fn sync_with_jira(&self, Args(a): Args<SyncArgs>) -> CallToolResult {
-        finish(self.sync(&["jira"], a).await)
+        self.sync(Some("jira"), a).await
     }
 
     #[tool(
@@ -355,7 +357,7 @@ impl DevlogMcp {
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
     async fn sync_with_ado(&self, Args(a): Args<SyncArgs>) -> CallToolResult {
-        finish(self.sync(&["ado"], a).await)
+        self.sync(Some("ado"), a).await
     }
 
     #[tool(
@@ -365,7 +367,7 @@ impl DevlogMcp {
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
     async fn sync_all_integrations(&self, Args(a): Args<SyncArgs>) -> CallToolResult {
-        finish(self.sync(&["github", "jira", "ado"], a).await)
+        self.sync(None, a).await
     }
 }
 
@@ -963,56 +965,287 @@ impl DevlogMcp {
         ))
     }
 
-    async fn sync(&self, systems: &[&str], a: SyncArgs) -> Outcome {
-        if let Some(id) = &a.id {
-            self.find(id).await?;
+    /// A sync tool: `system` is one integration (`github`, `jira`, `ado`), `None` every
+    /// configured one.
+    async fn sync(&self, system: Option<&str>, a: SyncArgs) -> CallToolResult {
+        match self.run_sync(system, a).await {
+            Ok(r) => r,
+            Err(f) => f.into_result(),
         }
-        let configured: Vec<&str> = systems
-            .iter()
-            .copied()
-            .filter(|s| {
-                self.options()
-                    .integrations
-                    .iter()
-                    .any(|c| integration_key(c) == **s)
-            })
-            .collect();
-        let f = if configured.is_empty() {
-            let tables: Vec<String> = systems
+    }
+
+    async fn run_sync(&self, system: Option<&str>, a: SyncArgs) -> Result<CallToolResult, Failure> {
+        let entry = match &a.id {
+            Some(id) => Some(self.find(id).await?),
+            None => None,
+        };
+        let (engine, names) = self.sync_engine(system)?;
+        // The engine knows its integrations by their descriptor names.
+        let only = match system {
+            Some(_) => names.first().map(String::as_str),
+            None => None,
+        };
+        let with = or_list(&names.iter().map(|n| display_name(n)).collect::<Vec<_>>())
+            .replace(" or ", " and ");
+        let scope = entry
+            .as_ref()
+            .map(|e| format!(" for #{}", e.handle))
+            .unwrap_or_default();
+        let entry_json = entry.as_ref().map(|e| json!(e));
+        if a.dry_run.unwrap_or(false) {
+            let ops = engine.plan(only, entry.as_ref().map(|e| e.id)).await?;
+            let mut text = format!(
+                "Dry run of a sync with {with}{scope}: nothing was sent and nothing changed. A \
+                 sync would:\n"
+            );
+            for op in &ops {
+                text.push_str("- ");
+                text.push_str(&planned_text(op));
+                text.push('\n');
+            }
+            if !ops.iter().any(|o| !matches!(o, PlannedOp::Pull { .. })) {
+                text.push_str("No local changes to push.\n");
+            }
+            return Ok(finish(Ok(Reply::new(
+                text,
+                json!({
+                    "dryRun": true,
+                    "integrations": names,
+                    "entry": entry_json,
+                    "operations": ops,
+                }),
+            ))));
+        }
+        let report = engine
+            .sync(only, entry.as_ref().map(|e| e.id), &|_, _| {})
+            .await?;
+        let counters = serde_json::to_value(&report).unwrap_or(Value::Null);
+        let mut text = format!(
+            "Synced with {with}{scope}: pulled {} remote changes ({} applied, {} conflicts); \
+             pushed: {} created, {} updated, {} recovered, {} unchanged",
+            report.pulled,
+            report.applied,
+            report.conflicts,
+            report.created,
+            report.updated,
+            report.recovered,
+            report.unchanged
+        );
+        for (key, what) in [
+            ("notesPushed", "notes pushed"),
+            ("actionsApplied", "remote actions applied"),
+        ] {
+            let n = counter(&counters, key);
+            if n > 0 {
+                text.push_str(&format!("; {n} {what}"));
+            }
+        }
+        text.push('\n');
+        for p in &report.paused {
+            text.push_str(&format!("paused: {p}\n"));
+        }
+        for f in &report.failed {
+            text.push_str(&format!("failed: {f}\n"));
+        }
+        if report.conflicts > 0 {
+            text.push_str(
+                "Conflicting fields keep the local value until resolved: `devlog sync conflicts` \
+                 lists them, `devlog sync resolve` settles one.\n",
+            );
+        }
+        let structured = json!({
+            "dryRun": false,
+            "integrations": names,
+            "entry": entry_json,
+            "report": report,
+        });
+        if !sync_failed(&report) {
+            let mut out = CallToolResult::success(vec![ContentBlock::text(text)]);
+            out.structured_content = Some(structured);
+            return Ok(out);
+        }
+        // Nothing went through: an error the agent should see, with the report beside it.
+        let hint = "fix the cause named above (an authentication failure means the token in \
+                    devlog.toml's [integrations.*] table is missing, expired or lacks access), then \
+                    call the tool again; failed changes stay queued (`devlog sync status` shows \
+                    them; `devlog sync retry --all-failed` requeues the dead-lettered ones)";
+        let error = ToolError {
+            kind: "sync-failed",
+            message: format!("the sync with {with} failed: {}", report.failed.join("; ")),
+            hint: Some(hint.to_string()),
+            candidates: Vec::new(),
+        };
+        text.insert_str(0, "Error: the sync failed; nothing was synced.\n");
+        text.push_str("Hint: ");
+        text.push_str(hint);
+        let mut out = CallToolResult::error(vec![ContentBlock::text(text)]);
+        let mut structured = structured;
+        structured["error"] = json!(error);
+        out.structured_content = Some(structured);
+        Ok(out)
+    }
+
+    /// The engine a sync tool runs, and the names of the integrations it syncs with; or why
+    /// there is none (configuration error, not configured, not available in this version).
+    fn sync_engine(
+        &self,
+        system: Option<&str>,
+    ) -> Result<(&devlog_sync::SyncEngine, Vec<String>), Failure> {
+        let opts = self.options();
+        if let Some(engine) = &opts.sync {
+            let names: Vec<String> = engine
+                .integrations()
                 .iter()
-                .map(|s| format!("[integrations.{s}]"))
+                .map(|i| i.descriptor().name)
+                .filter(|n| system.is_none_or(|s| integration_key(n) == s))
                 .collect();
-            let names: Vec<&str> = systems.iter().map(|s| system_name(s)).collect();
-            Failure {
-                kind: "not-configured",
+            if !names.is_empty() {
+                return Ok((engine, names));
+            }
+        }
+        if let Some(e) = &opts.sync_error {
+            return Err(Failure {
+                kind: "config",
                 message: format!(
-                    "not configured: add {} to devlog.toml at the project root to sync with {}",
-                    or_list(&tables),
-                    or_list(&names)
+                    "the integrations in devlog.toml are misconfigured, so nothing can be synced: \
+                     {e}"
                 ),
                 hint: Some(
-                    "devlog works fully offline without integrations; nothing was changed"
+                    "fix the key named in devlog.toml and restart the MCP server (devlog mcp or \
+                     devlog serve); `devlog integrations check` validates the configuration; \
+                     nothing was changed"
                         .to_string(),
                 ),
                 candidates: Vec::new(),
-            }
-        } else {
-            Failure {
+            });
+        }
+        let configured = |s: &str| opts.integrations.iter().any(|c| integration_key(c) == s);
+        let unchanged = "devlog works fully offline without integrations; nothing was changed";
+        match system {
+            Some(s) if configured(s) => Err(Failure {
                 kind: "unavailable",
                 message: format!(
-                    "{} is configured in devlog.toml, but this build of devlog cannot sync with it \
-                     yet; nothing was changed",
-                    configured
-                        .iter()
-                        .map(|s| system_name(s))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "{name} is configured in devlog.toml, but this server cannot sync with it: \
+                     [integrations.{s}] has `enabled = false`, or this version of devlog has no \
+                     {name} integration, or the server was started without the sync engine; \
+                     nothing was changed",
+                    name = system_name(s)
                 ),
                 hint: Some("the entries stay in the local log and can be synced later".to_string()),
                 candidates: Vec::new(),
-            }
-        };
-        Err(f)
+            }),
+            Some(s @ "github") => Err(Failure {
+                kind: "not-configured",
+                message: format!(
+                    "not configured: add [integrations.{s}] to devlog.toml at the project root to \
+                     sync with {} (docs/sync.md shows the table)",
+                    system_name(s)
+                ),
+                hint: Some(unchanged.to_string()),
+                candidates: Vec::new(),
+            }),
+            Some(s) => Err(Failure {
+                kind: "unavailable",
+                message: format!(
+                    "{} is not available in this version of devlog: it has no {} integration \
+                     yet; nothing was changed",
+                    system_name(s),
+                    system_name(s)
+                ),
+                hint: Some(
+                    "sync_with_github syncs with GitHub issues ([integrations.github] in \
+                     devlog.toml)"
+                        .to_string(),
+                ),
+                candidates: Vec::new(),
+            }),
+            None => Err(Failure {
+                kind: "not-configured",
+                message: "not configured: no integration is set up; add [integrations.github] to \
+                          devlog.toml at the project root to sync with GitHub (Jira and Azure \
+                          DevOps are not available in this version)"
+                    .to_string(),
+                hint: Some(unchanged.to_string()),
+                candidates: Vec::new(),
+            }),
+        }
+    }
+}
+
+/// A report's counter by its JSON name (0 when absent). Read through the report's JSON so the
+/// counters the engine adds (notes pushed, actions applied, ...) count without a change here.
+fn counter(report: &Value, key: &str) -> u64 {
+    report.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Counters that say something went through (pulled or pushed).
+const DONE_COUNTERS: &[&str] = &[
+    "created",
+    "recovered",
+    "updated",
+    "unchanged",
+    "pulled",
+    "applied",
+    "notesPushed",
+    "actionsApplied",
+];
+
+/// True when operations failed and none went through: the sync as a whole failed.
+fn sync_failed(r: &SyncReport) -> bool {
+    let v = serde_json::to_value(r).unwrap_or(Value::Null);
+    !r.failed.is_empty() && DONE_COUNTERS.iter().all(|k| counter(&v, k) == 0)
+}
+
+/// One planned operation as a line of a dry run. Read through the operation's JSON (tagged by
+/// `op`), so an operation kind the engine adds is still listed.
+fn planned_text(op: &PlannedOp) -> String {
+    let v = serde_json::to_value(op).unwrap_or(Value::Null);
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
+    let integration = s("integration");
+    let handle = counter(&v, "handle");
+    match s("op") {
+        "pull" => format!(
+            "{integration}: pull changes since {}",
+            v.get("cursor")
+                .and_then(Value::as_str)
+                .unwrap_or("the beginning")
+        ),
+        "create" => format!(
+            "{integration}: create a remote item for #{handle} {:?}",
+            s("title")
+        ),
+        "recover" => format!(
+            "{integration}: look up #{handle}'s marker (an earlier create may have reached the \
+             remote), then create or link"
+        ),
+        "update" => format!(
+            "{integration}: update {} of remote {} for #{handle}",
+            v.get("fields")
+                .and_then(Value::as_array)
+                .map(|f| f
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default(),
+            s("remoteId")
+        ),
+        "notes" => format!(
+            "{integration}: post {} note(s) as comments and update {} comment(s) of remote {} \
+             for #{handle}",
+            counter(&v, "create"),
+            counter(&v, "update"),
+            s("remoteId")
+        ),
+        other => format!("{integration}: {other} for #{handle}"),
+    }
+}
+
+/// A descriptor name as people write it (`github` is GitHub); unknown names as they are.
+fn display_name(name: &str) -> String {
+    match system_name(&integration_key(name)) {
+        "the integration" => name.to_string(),
+        known => known.to_string(),
     }
 }
 

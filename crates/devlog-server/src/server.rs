@@ -37,6 +37,11 @@ pub struct ServerOptions {
     pub mcp: bool,
     /// Other repositories' stores that MCP's `discover_related_devlogs` also searches.
     pub repositories: Vec<(String, std::sync::Arc<dyn devlog_core::Store>)>,
+    /// The sync engine MCP's sync tools run (see `devlog_mcp::Options::sync`).
+    pub sync: Option<devlog_sync::SyncEngine>,
+    /// Why there is no sync engine: the `[integrations.*]` configuration error the MCP sync
+    /// tools answer with.
+    pub sync_error: Option<String>,
 }
 
 /// The default request body limit: 1 MiB, far above any real entry or note.
@@ -51,6 +56,8 @@ impl Default for ServerOptions {
             poll_interval: Duration::from_secs(1),
             mcp: true,
             repositories: Vec::new(),
+            sync: None,
+            sync_error: None,
         }
     }
 }
@@ -173,6 +180,8 @@ impl Server {
                     actor: self.options.actor.clone(),
                     integrations: self.options.integrations.clone(),
                     repositories: self.options.repositories.clone(),
+                    sync: self.options.sync.clone(),
+                    sync_error: self.options.sync_error.clone(),
                 },
             );
             document_mcp(&mut doc);

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use clap::Args;
 use devlog_core::Devlog;
@@ -9,6 +10,7 @@ use devlog_mcp::{DevlogMcp, HttpListener, Options, check_loopback, serve_stdio};
 
 use super::Ctx;
 use crate::error::CliError;
+use crate::workspace::Workspace;
 
 /// Serve the devlog to AI assistants over MCP (the Model Context Protocol)
 ///
@@ -47,10 +49,19 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
     }
     let ws = ctx.workspace_or_create()?;
     let store = ws.open().await?;
+    let (sync, sync_error) = match sync_engine(&ws, store.clone()).await {
+        Ok(engine) => (engine, None),
+        Err(e) => {
+            eprintln!("warning: the sync tools are unavailable: {e}");
+            (None, Some(e))
+        }
+    };
     let options = Options {
         actor: ctx.actor.clone(),
         integrations: ws.config.integrations.keys().cloned().collect(),
         repositories: super::repos::other_stores(&ws).await,
+        sync,
+        sync_error,
     };
     let server = DevlogMcp::new(Devlog::new(store), options);
     tracing::info!(dir = %ws.devlog_dir.display(), "devlog mcp serving");
@@ -82,6 +93,31 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
                 .map_err(|e| CliError::Other(e.into()))
         }
     }
+}
+
+/// The sync engine the MCP sync tools run: over `store`, with the integrations configured in
+/// devlog.toml, built and validated as `devlog sync` builds them. `Ok(None)` when none is
+/// configured; `Err` says what is wrong (which `[integrations.*]` key), for the tools to answer
+/// with, since a configuration error must not keep the server from starting.
+pub async fn sync_engine(
+    ws: &Workspace,
+    store: Arc<dyn devlog_core::Store>,
+) -> Result<Option<devlog_sync::SyncEngine>, String> {
+    let integrations =
+        super::sync::build(ws, &super::sync::registry()).map_err(|e| e.to_string())?;
+    if integrations.is_empty() {
+        return Ok(None);
+    }
+    let path = super::sync::state_path(ws);
+    let state = devlog_sync::SyncState::open(&path)
+        .await
+        .map_err(|e| format!("cannot open the sync state {}: {e}", path.display()))?;
+    Ok(Some(devlog_sync::SyncEngine::new(
+        store,
+        state,
+        integrations,
+        devlog_sync::SyncOptions::default(),
+    )))
 }
 
 #[cfg(test)]

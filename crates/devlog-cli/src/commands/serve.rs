@@ -46,10 +46,21 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     check_loopback(addr).map_err(|e| CliError::Usage(e.to_string()))?;
     let ws = ctx.workspace_or_create()?;
     let store = ws.open().await?;
+    // The sync engine serves the webhook receivers and MCP's sync tools. A configuration error
+    // in `[integrations.*]` does not stop the server: the sync tools answer with it.
+    let (sync, sync_error) = match super::mcp::sync_engine(&ws, store.clone()).await {
+        Ok(engine) => (engine, None),
+        Err(e) => {
+            eprintln!("warning: webhooks and the MCP sync tools are unavailable: {e}");
+            (None, Some(e))
+        }
+    };
     let options = ServerOptions {
         actor: ctx.actor.clone(),
         integrations: ws.config.integrations.keys().cloned().collect(),
         repositories: super::repos::other_stores(&ws).await,
+        sync: sync.clone(),
+        sync_error,
         ..ServerOptions::default()
     };
     let listener = Listener::bind(addr).await.map_err(|e| match e {
@@ -61,18 +72,14 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         "devlog server listening on {url} (store: {})\n  REST API  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  events    {url}/api/v1/events/stream\n  MCP       {url}/mcp\nCtrl-C stops it.",
         ws.devlog_dir.display()
     );
-    let mut server = Server::new(Devlog::new(store.clone()), options);
-    // Webhook receivers for the configured integrations (validated like `devlog sync` does).
-    let integrations = super::sync::build(&ws, &super::sync::registry())?;
-    if !integrations.is_empty() {
-        let state = devlog_sync::SyncState::open(&super::sync::state_path(&ws)).await?;
-        let names: Vec<String> = integrations.iter().map(|i| i.descriptor().name).collect();
-        let engine = devlog_sync::SyncEngine::new(
-            store,
-            state,
-            integrations,
-            devlog_sync::SyncOptions::default(),
-        );
+    let mut server = Server::new(Devlog::new(store), options);
+    // Webhook receivers for the configured integrations.
+    if let Some(engine) = sync {
+        let names: Vec<String> = engine
+            .integrations()
+            .iter()
+            .map(|i| i.descriptor().name)
+            .collect();
         server = server.with_routes(devlog_server::webhooks::routes(std::sync::Arc::new(engine)));
         eprintln!("  webhooks  {url}/webhooks/{{{}}}", names.join(","));
     }
