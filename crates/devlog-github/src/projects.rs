@@ -11,6 +11,7 @@
 //! Requests (each one `POST` to `{apiUrl}/graphql`, or `/api/graphql` on GitHub Enterprise
 //! Server where `apiUrl` ends in `/api/v3`): [`project_fields`](GithubIntegration::project_fields)
 //! 1 (then cached per process), [`project_add_issue`](GithubIntegration::project_add_issue) 1,
+//! [`project_remove_item`](GithubIntegration::project_remove_item) 1,
 //! [`project_set_fields`](GithubIntegration::project_set_fields) 1 (both fields in one
 //! document, plus the fields lookup the first time), [`project_changes`](GithubIntegration::project_changes)
 //! one per 100 items on the board, [`project_item`](GithubIntegration::project_item) 1.
@@ -134,6 +135,10 @@ fragment DevlogSelectField on ProjectV2FieldConfiguration {
 
 const ADD_MUTATION: &str = "mutation DevlogProjectAddItem($project: ID!, $content: ID!) {
   addProjectV2ItemById(input: {projectId: $project, contentId: $content}) { item { id } }
+}";
+
+const DELETE_MUTATION: &str = "mutation DevlogProjectDeleteItem($project: ID!, $item: ID!) {
+  deleteProjectV2Item(input: {projectId: $project, itemId: $item}) { deletedItemId }
 }";
 
 const ITEM_FIELDS: &str = "fragment DevlogItem on ProjectV2Item {
@@ -626,6 +631,24 @@ impl GithubIntegration {
                     format!("GitHub returned no project item for issue {issue_node_id}"),
                 )
             })
+    }
+
+    /// Removes a card from the project (the issue stays). Removing a card that is already
+    /// gone is not an error.
+    pub async fn project_remove_item(&self, item_id: &str) -> Result<(), SyncError> {
+        let project = self.project_id()?;
+        match self
+            .graphql(
+                DELETE_MUTATION,
+                json!({"project": project, "item": item_id}),
+                &format!("project {project} or its item {item_id}"),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.not_found => Ok(()),
+            Err(e) => Err(e.err),
+        }
     }
 
     /// Sets the card's Status and Priority options through the mappings, in one request;

@@ -101,6 +101,16 @@ async fn adding_an_issue_returns_its_item_and_adding_it_again_returns_the_same()
 }
 
 #[tokio::test]
+async fn removing_a_card_twice_is_fine_and_leaves_the_issue() {
+    let r = rig().await;
+    let (n, item) = r.card("Card").await;
+    r.github.project_remove_item(&item).await.unwrap();
+    assert_eq!(r.board.item_for_issue(n), None);
+    r.github.project_remove_item(&item).await.unwrap();
+    assert!(r.gh.issue(n).is_some());
+}
+
+#[tokio::test]
 async fn status_and_priority_are_set_through_the_mappings_in_one_request() {
     let r = rig().await;
     let (n, item) = r.card("Card").await;
