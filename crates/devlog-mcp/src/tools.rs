@@ -1111,9 +1111,9 @@ impl DevlogMcp {
                      {e}"
                 ),
                 hint: Some(
-                    "fix the key named in devlog.toml and restart the MCP server (devlog mcp or \
-                     devlog serve); `devlog integrations check` validates the configuration; \
-                     nothing was changed"
+                    "fix what the message names (the key in devlog.toml, or the environment \
+                     variable it reads) and restart the MCP server (devlog mcp or devlog serve); \
+                     `devlog integrations check` validates the configuration; nothing was changed"
                         .to_string(),
                 ),
                 candidates: Vec::new(),

@@ -122,7 +122,47 @@ pub async fn sync_engine(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_http_addr;
+    use super::{parse_http_addr, sync_engine};
+    use crate::workspace::Workspace;
+
+    /// The engine the sync tools get for a devlog.toml: `Ok(None)` without integrations, the
+    /// configuration problem (naming the key) when a table is wrong.
+    async fn engine_for(toml: &str) -> Result<Option<devlog_sync::SyncEngine>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("devlog.toml"), toml).unwrap();
+        let ws = Workspace::load(dir.path().join(".devlog"), None).unwrap();
+        let store = ws.open().await.unwrap();
+        sync_engine(&ws, store).await
+    }
+
+    #[tokio::test]
+    async fn sync_engine_is_built_from_the_configured_integrations() {
+        assert!(engine_for("").await.unwrap().is_none());
+        // `[integrations.git]` is local automation, not a sync target.
+        assert!(
+            engine_for("[integrations.git]\nautoCommit = false\n")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let engine =
+            engine_for("[integrations.github]\nrepository = \"acme/widgets\"\ntoken = \"ghp_x\"\n")
+                .await
+                .unwrap()
+                .expect("an engine");
+        let names: Vec<String> = engine
+            .integrations()
+            .iter()
+            .map(|i| i.descriptor().name)
+            .collect();
+        assert_eq!(names, ["github"]);
+        let err =
+            engine_for("[integrations.github]\nrepository = \"widgets\"\ntoken = \"ghp_x\"\n")
+                .await
+                .unwrap_err();
+        assert!(err.contains("integrations.github.repository"), "{err}");
+        assert!(!err.contains("ghp_x"), "{err}");
+    }
 
     #[test]
     fn http_addresses_default_to_loopback() {
