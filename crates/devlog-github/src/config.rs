@@ -63,6 +63,8 @@ pub struct GithubConfig {
     /// Pull-request state (`open`, `merged`, `closed`) → the status its entry moves to;
     /// unmapped states leave the entry alone.
     pub pull_request_mapping: BTreeMap<String, Status>,
+    /// The title of the milestone new issues are put in (looked up once).
+    pub milestone: Option<String>,
 }
 
 impl fmt::Debug for GithubConfig {
@@ -87,6 +89,7 @@ impl fmt::Debug for GithubConfig {
             .field("project_priority_field", &self.project_priority_field)
             .field("project_priority_mapping", &self.project_priority_mapping)
             .field("pull_request_mapping", &self.pull_request_mapping)
+            .field("milestone", &self.milestone)
             .finish()
     }
 }
@@ -170,6 +173,7 @@ impl GithubConfig {
             ]
             .into_iter()
             .collect(),
+            milestone: None,
         })
     }
 
@@ -264,6 +268,9 @@ impl GithubConfig {
                 };
             }
         }
+        c.milestone = str_key(t, "milestone")?
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
         if let Some(m) = t.get("pullRequestMapping").and_then(Value::as_object) {
             for (k, v) in m {
                 match v.as_str().unwrap_or_default() {
@@ -337,6 +344,7 @@ pub fn schema() -> Value {
             "apiUrl": {"type": "string", "pattern": "^https?://"},
             "webhookSecret": {"type": "string"},
             "labelPrefix": {"type": "string"},
+            "milestone": {"type": "string", "description": "title of the milestone new issues are put in"},
             "statusMapping": {
                 "type": "object",
                 "properties": status_props,

@@ -46,6 +46,8 @@ const FORBIDDEN: &str = "the token may not do this";
 pub struct GithubIntegration {
     config: Arc<GithubConfig>,
     client: Arc<HttpClient>,
+    /// The number of `config.milestone`, once looked up.
+    milestone: Arc<tokio::sync::OnceCell<u64>>,
 }
 
 /// An issue as the REST API returns it (only what we read; old payloads may lack fields).
@@ -208,6 +210,7 @@ impl GithubIntegration {
         Ok(Self {
             config: Arc::new(config),
             client: Arc::new(client),
+            milestone: Arc::default(),
         })
     }
 
@@ -545,6 +548,9 @@ impl Integration for GithubIntegration {
         if let Some(a) = &fields.assignee {
             body.insert("assignees".into(), json!([a]));
         }
+        if let Some(m) = self.milestone_number().await? {
+            body.insert("milestone".into(), json!(m));
+        }
         let resp = match self
             .client
             .post(&format!("{}/issues", self.repo_path()))
@@ -803,6 +809,53 @@ impl GithubIntegration {
             }
         }
         Ok((items, actions, newest))
+    }
+
+    /// The number of the configured milestone (`milestone` = its title), looked up once.
+    async fn milestone_number(&self) -> Result<Option<u64>, SyncError> {
+        let Some(title) = self.config.milestone.as_deref() else {
+            return Ok(None);
+        };
+        #[derive(Deserialize)]
+        struct Milestone {
+            number: u64,
+            #[serde(default)]
+            title: Option<String>,
+        }
+        let n = self
+            .milestone
+            .get_or_try_init(|| async {
+                let path = format!("{}/milestones", self.repo_path());
+                let mut req = self
+                    .client
+                    .get(&path)
+                    .query("state", "all")
+                    .query("per_page", "100");
+                let mut seen = Vec::new();
+                loop {
+                    let resp = req.send().await.map_err(|e| self.sync_err(e, None))?;
+                    let page: Vec<Milestone> = resp.json().map_err(|e| self.sync_err(e, None))?;
+                    if let Some(m) = page.iter().find(|m| m.title.as_deref() == Some(title)) {
+                        return Ok(m.number);
+                    }
+                    seen.extend(page.into_iter().filter_map(|m| m.title));
+                    match devlog_http::paginate::next_link(resp.headers()) {
+                        Some(next) => req = self.client.get(&path).url_from(&next),
+                        None => break,
+                    }
+                }
+                Err(self.permanent(format!(
+                    "integrations.github.milestone: {} has no milestone `{title}` (it has: {})",
+                    self.repository(),
+                    if seen.is_empty() {
+                        "none".to_string()
+                    } else {
+                        seen.join(", ")
+                    }
+                )))
+            })
+            .await?;
+        Ok(Some(*n))
     }
 
     /// With a `projectId`: adds the issue to the project (idempotent on GitHub) and sets its

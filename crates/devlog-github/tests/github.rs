@@ -821,3 +821,42 @@ async fn type_and_priority_changes_replace_the_mapped_labels() {
     r.sync().await;
     assert_eq!(r.get(e.id).await.kind, EntryType::Bugfix);
 }
+
+#[tokio::test]
+async fn new_issues_go_into_the_configured_milestone() {
+    let r = rig_with(|c| c.milestone = Some("v1.4".into())).await;
+    r.gh.add_milestone("v1.3");
+    let m = r.gh.add_milestone("v1.4");
+    r.entry(full_entry()).await;
+    r.entry(NewEntry {
+        title: "Second".into(),
+        kind: Some(EntryType::Task),
+        ..NewEntry::default()
+    })
+    .await;
+    let report = r.sync().await;
+    assert_eq!(report.created, 2, "{report:?}");
+    assert!(r.gh.issues().iter().all(|i| i.milestone == Some(m.number)));
+    // Looked up once.
+    assert_eq!(
+        r.remote
+            .requests_matching("GET /repos/acme/widgets/milestones")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_milestone_is_an_error_naming_the_key() {
+    let r = rig_with(|c| c.milestone = Some("v9".into())).await;
+    r.gh.add_milestone("v1.4");
+    r.entry(full_entry()).await;
+    let report = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(report.created, 0);
+    let f = report.failed.join("\n");
+    assert!(
+        f.contains("integrations.github.milestone") && f.contains("v1.4"),
+        "{f}"
+    );
+    assert!(r.gh.issues().is_empty());
+}
