@@ -505,38 +505,38 @@ impl GithubIntegration {
         resp.json().map_err(|e| self.release_err(e, &what))
     }
 
+    /// The release of `tag`, published or draft, if there is one.
+    pub async fn existing_release(&self, tag: &str) -> Result<Option<Release>, SyncError> {
+        match self.release_by_tag(tag).await? {
+            Some(r) => Ok(Some(r)),
+            None => self.draft_release(tag).await,
+        }
+    }
+
     /// Creates the release of `req.tag`, or, when one exists (published or draft), replaces
     /// its body: running it twice leaves one release with the latest notes.
     pub async fn publish_release(&self, req: &ReleaseRequest) -> Result<Published, SyncError> {
-        let existing = match self.release_by_tag(&req.tag).await? {
-            Some(r) => Some(r),
-            None => self.draft_release(&req.tag).await?,
+        let existing = match self.existing_release(&req.tag).await? {
+            Some(r) => r,
+            None => match self.create_release(req).await {
+                Ok(release) => {
+                    return Ok(Published {
+                        action: PublishAction::Created,
+                        release,
+                    });
+                }
+                // Created by someone else between the look-up and the create: update that one.
+                Err(e) if e.kind == SyncErrorKind::Conflict => {
+                    self.existing_release(&req.tag).await?.ok_or(e)?
+                }
+                Err(e) => return Err(e),
+            },
         };
-        if let Some(r) = existing {
-            let release = self.update_release_body(r.id, &req.body).await?;
-            return Ok(Published {
-                action: PublishAction::Updated,
-                release,
-            });
-        }
-        match self.create_release(req).await {
-            Ok(release) => Ok(Published {
-                action: PublishAction::Created,
-                release,
-            }),
-            // Created by someone else between our look-up and our create.
-            Err(e) if e.kind == SyncErrorKind::Conflict => {
-                let Some(r) = self.release_by_tag(&req.tag).await? else {
-                    return Err(e);
-                };
-                let release = self.update_release_body(r.id, &req.body).await?;
-                Ok(Published {
-                    action: PublishAction::Updated,
-                    release,
-                })
-            }
-            Err(e) => Err(e),
-        }
+        let release = self.update_release_body(existing.id, &req.body).await?;
+        Ok(Published {
+            action: PublishAction::Updated,
+            release,
+        })
     }
 }
 
@@ -763,5 +763,112 @@ Mentioned by commits of this release, but not done:
     fn tags_are_one_path_segment() {
         assert_eq!(segment("v1.2.0"), "v1.2.0");
         assert_eq!(segment("release/1.0 rc"), "release%2F1.0%20rc");
+    }
+
+    mod publish {
+        use devlog_http::{RateLimitConfig, SecretString};
+        use devlog_testkit::fake_github::FakeGithub;
+        use devlog_testkit::fake_remote::FakeRemote;
+
+        use super::super::*;
+        use crate::GithubConfig;
+
+        const TOKEN: &str = "ghp_release_token_value_1234";
+        const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+        /// The fake GitHub (its contract check runs when `FakeGithub` is dropped) and an
+        /// integration using `token`.
+        async fn rig(token: &str) -> (FakeRemote, FakeGithub, GithubIntegration) {
+            let b = FakeRemote::builder().without_tracker();
+            let gh = FakeGithub::new(b.state(), "acme", "widgets", TOKEN);
+            let remote = b.routes(gh.router()).start().await;
+            let mut cfg =
+                GithubConfig::new("acme/widgets", SecretString::from(token.to_string())).unwrap();
+            cfg.api_url = remote.url();
+            let github = GithubIntegration::with_limits(cfg, RateLimitConfig::unpaced()).unwrap();
+            (remote, gh, github)
+        }
+
+        fn request(body: &str, draft: bool) -> ReleaseRequest {
+            ReleaseRequest {
+                tag: "v1.1".into(),
+                target_commit: Some(COMMIT.into()),
+                name: "v1.1".into(),
+                body: body.into(),
+                draft,
+            }
+        }
+
+        #[tokio::test]
+        async fn publishing_twice_creates_the_release_once_then_updates_its_notes() {
+            let (_remote, gh, github) = rig(TOKEN).await;
+            let first = github
+                .publish_release(&request("- A — devlog-1\n", false))
+                .await
+                .unwrap();
+            assert_eq!(first.action, PublishAction::Created);
+            let all = gh.releases();
+            assert_eq!(all.len(), 1);
+            assert_eq!(all[0].tag_name, "v1.1");
+            assert_eq!(all[0].name.as_deref(), Some("v1.1"));
+            assert_eq!(all[0].body.as_deref(), Some("- A — devlog-1\n"));
+            assert_eq!(all[0].target_commitish, COMMIT);
+            assert!(!all[0].draft);
+
+            let second = github
+                .publish_release(&request("- A — devlog-1\n- B — devlog-2\n", false))
+                .await
+                .unwrap();
+            assert_eq!(second.action, PublishAction::Updated);
+            assert_eq!(second.release.id, first.release.id);
+            let all = gh.releases();
+            assert_eq!(all.len(), 1, "{all:?}");
+            assert_eq!(
+                all[0].body.as_deref(),
+                Some("- A — devlog-1\n- B — devlog-2\n")
+            );
+            assert_eq!(gh.check_contract(), Vec::<String>::new());
+        }
+
+        #[tokio::test]
+        async fn a_draft_release_is_found_in_the_list_and_updated() {
+            let (_remote, gh, github) = rig(TOKEN).await;
+            let first = github.publish_release(&request("one", true)).await.unwrap();
+            assert_eq!(first.action, PublishAction::Created);
+            assert!(first.release.draft);
+            // GitHub does not find drafts by tag.
+            assert_eq!(github.release_by_tag("v1.1").await.unwrap(), None);
+            let second = github.publish_release(&request("two", true)).await.unwrap();
+            assert_eq!(second.action, PublishAction::Updated);
+            let all = gh.releases();
+            assert_eq!(all.len(), 1, "{all:?}");
+            assert_eq!(all[0].body.as_deref(), Some("two"));
+            // Updating the notes does not publish the draft.
+            assert!(all[0].draft);
+        }
+
+        #[tokio::test]
+        async fn creating_a_release_that_exists_is_a_conflict() {
+            let (_remote, _gh, github) = rig(TOKEN).await;
+            github.create_release(&request("one", false)).await.unwrap();
+            let e = github
+                .create_release(&request("two", false))
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, SyncErrorKind::Conflict, "{e}");
+            assert!(e.message.contains("already exists"), "{e}");
+        }
+
+        #[tokio::test]
+        async fn a_rejected_token_names_the_setting_and_never_the_token() {
+            let (_remote, _gh, github) = rig("ghp_wrong_token_value_9999").await;
+            let e = github
+                .publish_release(&request("one", false))
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, SyncErrorKind::Auth, "{e}");
+            assert!(e.message.contains("integrations.github.token"), "{e}");
+            assert!(!e.to_string().contains("ghp_wrong_token_value_9999"), "{e}");
+        }
     }
 }
