@@ -303,6 +303,24 @@ fn release_notes_as_json_and_to_a_file() {
         "{stderr}"
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), NOTES_1_1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{mode:o}");
+    }
+    // --json --output: the JSON goes to the file.
+    r.run(&[
+        "github",
+        "release-notes",
+        "--to",
+        "v1.1",
+        "--json",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["groups"][0]["entries"][0]["title"], "Add CSV export");
 }
 
 #[test]

@@ -345,6 +345,18 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         .prefix(".release-notes-")
         .tempfile_in(dir)
         .map_err(fail)?;
+    // Temp files are created private (0600); notes are an ordinary file to share, so give it
+    // the usual mode, or keep the mode of the file it replaces.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0o644);
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(fail)?;
+    }
     tmp.write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
