@@ -66,12 +66,18 @@ pub async fn run(ctx: &Ctx, a: ReleaseNotesArgs) -> Result<(), CliError> {
 
     // 1. Git: the range, its commit times, and the commits in it.
     let to_name = a.to.clone().unwrap_or_else(|| "HEAD".to_string());
-    if a.create_release && !is_tag(&dir, &to_name)? {
-        return Err(CliError::Usage(format!(
-            "--create-release needs --to <tag>: `{to_name}` is not a tag (create one with `devlog git tag` or `git tag`)"
-        )));
-    }
     let to = point(&dir, &to_name, a.to.is_some())?;
+    // Checked before any work, so a missing setting does not cost a scan first.
+    let github = if a.create_release {
+        if !is_tag(&dir, &to_name)? {
+            return Err(CliError::Usage(format!(
+                "--create-release needs --to <tag>: `{to_name}` is not a tag (create one with `devlog git tag` or `git tag`)"
+            )));
+        }
+        Some(github(&ws)?)
+    } else {
+        None
+    };
     let from = match &a.from {
         Some(f) => Some(point(&dir, f, true)?),
         None => match previous_tag(&dir, &to.commit)? {
@@ -126,8 +132,7 @@ pub async fn run(ctx: &Ctx, a: ReleaseNotesArgs) -> Result<(), CliError> {
     let markdown = notes.markdown();
 
     // 4. Publish.
-    let published = if a.create_release {
-        let github = github(&ws)?;
+    let published = if let Some(github) = &github {
         let req = ReleaseRequest {
             tag: to.name.clone(),
             target_commit: Some(to.commit.clone()),
