@@ -1019,28 +1019,15 @@ impl DevlogMcp {
         let report = engine
             .sync(only, entry.as_ref().map(|e| e.id), &|_, _| {})
             .await?;
-        let counters = serde_json::to_value(&report).unwrap_or(Value::Null);
-        let mut text = format!(
-            "Synced with {with}{scope}: pulled {} remote changes ({} applied, {} conflicts); \
-             pushed: {} created, {} updated, {} recovered, {} unchanged",
-            report.pulled,
-            report.applied,
-            report.conflicts,
-            report.created,
-            report.updated,
-            report.recovered,
-            report.unchanged
-        );
-        for (key, what) in [
-            ("notesPushed", "notes pushed"),
-            ("actionsApplied", "remote actions applied"),
-        ] {
-            let n = counter(&counters, key);
-            if n > 0 {
-                text.push_str(&format!("; {n} {what}"));
-            }
-        }
-        text.push('\n');
+        let failed = sync_failed(&report);
+        let mut text = if failed {
+            format!(
+                "Error: the sync with {with}{scope} failed; nothing went through ({})\n",
+                report_counts(&report)
+            )
+        } else {
+            format!("Synced with {with}{scope}: {}\n", report_counts(&report))
+        };
         for p in &report.paused {
             text.push_str(&format!("paused: {p}\n"));
         }
@@ -1059,7 +1046,7 @@ impl DevlogMcp {
             "entry": entry_json,
             "report": report,
         });
-        if !sync_failed(&report) {
+        if !failed {
             let mut out = CallToolResult::success(vec![ContentBlock::text(text)]);
             out.structured_content = Some(structured);
             return Ok(out);
@@ -1075,7 +1062,6 @@ impl DevlogMcp {
             hint: Some(hint.to_string()),
             candidates: Vec::new(),
         };
-        text.insert_str(0, "Error: the sync failed; nothing was synced.\n");
         text.push_str("Hint: ");
         text.push_str(hint);
         let mut out = CallToolResult::error(vec![ContentBlock::text(text)]);
@@ -1172,72 +1158,81 @@ impl DevlogMcp {
     }
 }
 
-/// A report's counter by its JSON name (0 when absent). Read through the report's JSON so the
-/// counters the engine adds (notes pushed, actions applied, ...) count without a change here.
-fn counter(report: &Value, key: &str) -> u64 {
-    report.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
-/// Counters that say something went through (pulled or pushed).
-const DONE_COUNTERS: &[&str] = &[
-    "created",
-    "recovered",
-    "updated",
-    "unchanged",
-    "pulled",
-    "applied",
-    "notesPushed",
-    "actionsApplied",
-];
-
 /// True when operations failed and none went through: the sync as a whole failed.
 fn sync_failed(r: &SyncReport) -> bool {
-    let v = serde_json::to_value(r).unwrap_or(Value::Null);
-    !r.failed.is_empty() && DONE_COUNTERS.iter().all(|k| counter(&v, k) == 0)
+    !r.failed.is_empty()
+        && r.created
+            + r.recovered
+            + r.updated
+            + r.unchanged
+            + r.pulled
+            + r.applied
+            + r.notes_pushed
+            + r.actions_applied
+            == 0
 }
 
-/// One planned operation as a line of a dry run. Read through the operation's JSON (tagged by
-/// `op`), so an operation kind the engine adds is still listed.
+/// What a sync did, as `devlog sync` prints it.
+fn report_counts(r: &SyncReport) -> String {
+    let mut s = format!(
+        "pulled {} remote changes ({} applied, {} conflicts); pushed: {} created, {} updated, {} \
+         recovered, {} unchanged",
+        r.pulled, r.applied, r.conflicts, r.created, r.updated, r.recovered, r.unchanged
+    );
+    if r.notes_pushed > 0 {
+        s.push_str(&format!("; {} notes pushed as comments", r.notes_pushed));
+    }
+    if r.actions_applied > 0 {
+        s.push_str(&format!("; {} remote actions applied", r.actions_applied));
+    }
+    s
+}
+
+/// One planned operation as a line of a dry run.
 fn planned_text(op: &PlannedOp) -> String {
-    let v = serde_json::to_value(op).unwrap_or(Value::Null);
-    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
-    let integration = s("integration");
-    let handle = counter(&v, "handle");
-    match s("op") {
-        "pull" => format!(
+    match op {
+        PlannedOp::Pull {
+            integration,
+            cursor,
+        } => format!(
             "{integration}: pull changes since {}",
-            v.get("cursor")
-                .and_then(Value::as_str)
-                .unwrap_or("the beginning")
+            cursor.as_deref().unwrap_or("the beginning")
         ),
-        "create" => format!(
-            "{integration}: create a remote item for #{handle} {:?}",
-            s("title")
-        ),
-        "recover" => format!(
+        PlannedOp::Create {
+            integration,
+            handle,
+            title,
+            ..
+        } => format!("{integration}: create a remote item for #{handle} {title:?}"),
+        PlannedOp::Recover {
+            integration,
+            handle,
+            ..
+        } => format!(
             "{integration}: look up #{handle}'s marker (an earlier create may have reached the \
              remote), then create or link"
         ),
-        "update" => format!(
-            "{integration}: update {} of remote {} for #{handle}",
-            v.get("fields")
-                .and_then(Value::as_array)
-                .map(|f| f
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", "))
-                .unwrap_or_default(),
-            s("remoteId")
+        PlannedOp::Update {
+            integration,
+            handle,
+            remote_id,
+            fields,
+            ..
+        } => format!(
+            "{integration}: update {} of remote {remote_id} for #{handle}",
+            fields.join(", ")
         ),
-        "notes" => format!(
-            "{integration}: post {} note(s) as comments and update {} comment(s) of remote {} \
-             for #{handle}",
-            counter(&v, "create"),
-            counter(&v, "update"),
-            s("remoteId")
+        PlannedOp::Notes {
+            integration,
+            handle,
+            remote_id,
+            create,
+            update,
+            ..
+        } => format!(
+            "{integration}: post {create} note(s) as comments and update {update} comment(s) of \
+             remote {remote_id} for #{handle}"
         ),
-        other => format!("{integration}: {other} for #{handle}"),
     }
 }
 

@@ -275,6 +275,10 @@ async fn a_rejected_token_is_reported_as_failed_without_the_token() {
         failures.iter().any(|f| f.as_str().unwrap().contains("401")),
         "{failures:?}"
     );
+    assert!(
+        t.starts_with("Error: the sync with GitHub failed; nothing went through"),
+        "{t}"
+    );
     assert!(t.contains("failed: github"), "{t}");
     assert!(t.contains("401"), "{t}");
     assert!(t.contains("token"), "{t}");
