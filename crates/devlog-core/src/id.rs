@@ -212,9 +212,13 @@ pub fn mentions(message: &str) -> Vec<String> {
             i = after.max(i + 1);
             continue;
         }
-        if message[i..].len() >= 7
-            && message.is_char_boundary(i)
-            && message[i..i + 7].eq_ignore_ascii_case("devlog-")
+        if !message.is_char_boundary(i) {
+            i += 1;
+            continue;
+        }
+        if message
+            .get(i..i + 7)
+            .is_some_and(|w| w.eq_ignore_ascii_case("devlog-"))
             && boundary(i)
         {
             let token: String = message[i + 7..]
@@ -259,6 +263,17 @@ fn id_like(token: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mentions_in_non_ascii_text_do_not_panic() {
+        assert!(mentions("é").is_empty());
+        assert_eq!(
+            mentions("Füge Übersetzung hinzu (#12) — danke €€€ devlog-3f2a9c1e"),
+            ["#12", "devlog-3f2a9c1e"]
+        );
+        assert_eq!(mentions("What’s new 🎉\n- Fixes #12"), ["#12"]);
+        assert_eq!(mentions("ÜÜÜdevlog-42"), ["devlog-42"]);
+    }
+
     use super::*;
 
     #[test]

@@ -162,10 +162,12 @@ impl GithubIntegration {
     /// A note on every entry a pushed commit mentions: `devlog-<ref>` names an entry,
     /// `#<n>` the entry linked to issue n (GitHub's own meaning of `#n`).
     fn push_actions(&self, payload: &Value) -> Vec<RemoteAction> {
-        let branch = payload
-            .get("ref")
-            .and_then(Value::as_str)
-            .map(|r| r.trim_start_matches("refs/heads/").to_string());
+        let branch = payload.get("ref").and_then(Value::as_str).map(|r| {
+            r.strip_prefix("refs/heads/")
+                .or_else(|| r.strip_prefix("refs/tags/"))
+                .unwrap_or(r)
+                .to_string()
+        });
         let commits = payload
             .get("commits")
             .and_then(Value::as_array)
@@ -180,7 +182,7 @@ impl GithubIntegration {
                 continue;
             };
             let summary = message.lines().next().unwrap_or_default().trim();
-            let short = &sha[..sha.len().min(8)];
+            let short = sha.get(..8).unwrap_or(sha);
             let author = c
                 .pointer("/author/username")
                 .or_else(|| c.pointer("/author/name"))
