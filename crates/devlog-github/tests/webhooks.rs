@@ -135,7 +135,7 @@ async fn issues_examples_map_to_items() {
 }
 
 #[tokio::test]
-async fn other_repositories_and_comments_are_ignored() {
+async fn other_repositories_are_ignored_and_comments_are_not_items() {
     let (_, body) = examples("issues").into_iter().next().unwrap();
     let g = github("someone/else", Some(SECRET));
     let out = g
@@ -157,6 +157,7 @@ async fn other_repositories_and_comments_are_ignored() {
             ))
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // Comments are notes (actions), never issue items.
         assert!(out.items.is_empty(), "{name}");
     }
 }
