@@ -26,6 +26,9 @@ pub enum CliError {
     NoWorkspace,
     #[error("{0}")]
     Usage(String),
+    /// A remote system (GitHub, ...) refused or failed a request.
+    #[error(transparent)]
+    Remote(#[from] devlog_core::integration::SyncError),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -43,6 +46,15 @@ impl CliError {
             CliError::Config(_) => exit::INVALID,
             CliError::NoWorkspace => exit::NOT_FOUND,
             CliError::Usage(_) => exit::USAGE,
+            CliError::Remote(e) => {
+                use devlog_core::integration::SyncErrorKind as K;
+                match e.kind {
+                    K::NotFound => exit::NOT_FOUND,
+                    K::Conflict => exit::CONFLICT,
+                    K::Auth | K::Permanent => exit::INVALID,
+                    K::RateLimited | K::Transient => exit::UNAVAILABLE,
+                }
+            }
             CliError::Other(_) => exit::FAILURE,
         }
     }
@@ -73,6 +85,10 @@ impl CliError {
             CliError::Store(StoreError::Backend { transient: true, .. }) => {
                 Some("the storage is busy or unreachable; try again".into())
             }
+            CliError::Remote(e) if e.is_retryable() => Some(match e.retry_after_ms {
+                Some(ms) => format!("try again in {}s", ms.div_ceil(1000)),
+                None => "try again later".into(),
+            }),
             _ => None,
         }
     }

@@ -580,7 +580,6 @@ async fn link_pr_applies_a_merged_pull_request_and_unlink_pr_forgets_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "bug: `devlog github link` moves an entry already linked to issue #5 onto another issue without releasing #5: #5 keeps the entry's marker and the entry keeps both references, and the next sync reports conflicts from #5 (crates/devlog-cli/src/commands/github.rs `link`; the engine's `link` only checks the remote side)"]
 async fn linking_an_already_linked_entry_to_another_issue_is_refused() {
     let r = rig().await;
     r.issue_five();
@@ -604,7 +603,6 @@ async fn linking_an_already_linked_entry_to_another_issue_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "bug: crates/devlog-cli/src/commands/github.rs `gh_err` turns every GitHub error into StoreError::Backend, so a missing issue exits 7 (unavailable) as \"github storage error: issue #999 … no longer exists\" instead of 3 (not found)"]
 async fn linking_a_missing_issue_exits_not_found() {
     let r = rig().await;
     r.new_entry("Parser crash").await;

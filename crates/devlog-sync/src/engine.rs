@@ -1019,6 +1019,19 @@ impl SyncEngine {
     /// entry is refused.
     pub async fn link(&self, name: &str, id: EntryId, item: &RemoteItem) -> Result<Entry> {
         self.integration(name)?;
+        if let Some(l) = self.state.link(name, id).await?
+            && l.state == "linked"
+            && l.remote_id.as_deref() != Some(item.remote_id.as_str())
+        {
+            return Err(StoreError::invalid(
+                "link",
+                format!(
+                    "entry {} is already linked to {name} item {}; unlink it first",
+                    handle_of(&*self.store, id).await,
+                    l.remote_id.unwrap_or_default()
+                ),
+            ));
+        }
         if let Some(l) = self.state.link_by_remote(name, &item.remote_id).await?
             && l.entry_id != id
             && l.state == "linked"

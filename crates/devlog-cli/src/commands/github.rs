@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use devlog_core::entry::ExternalReference;
 use devlog_core::integration::{Integration, SyncError};
 use devlog_core::merge::Strategy;
-use devlog_core::{Entry, EntryId, StoreError};
+use devlog_core::{Entry, EntryId};
 use devlog_github::GithubIntegration;
 use devlog_github::pulls::PULL_REQUEST;
 use devlog_sync::{SyncEngine, SyncOptions, SyncReport, SyncState};
@@ -161,11 +161,7 @@ async fn engine(ws: &Workspace, gh: &GithubIntegration) -> Result<SyncEngine, Cl
 }
 
 fn gh_err(e: SyncError) -> CliError {
-    CliError::Store(StoreError::Backend {
-        backend: "github",
-        transient: e.is_retryable(),
-        message: e.message,
-    })
+    CliError::Remote(e)
 }
 
 /// `12`, `#12`, or an issue / pull request URL.
@@ -240,6 +236,18 @@ async fn link(ctx: &Ctx, reference: &str, number: &str, pr: bool) -> Result<(), 
                     .unwrap_or_default()
             )
         });
+    }
+    // One issue per entry: moving it to another issue is an explicit unlink first.
+    if let Some(l) = engine.state().link(devlog_github::NAME, entry.id).await?
+        && l.state == "linked"
+        && l.remote_id.as_deref() != Some(number.as_str())
+    {
+        return Err(CliError::Usage(format!(
+            "entry #{} is already linked to issue #{}; run `devlog github unlink {}` first",
+            entry.handle,
+            l.remote_id.unwrap_or_default(),
+            entry.handle
+        )));
     }
     let item = gh.adopt_issue(&number, entry.id).await.map_err(gh_err)?;
     engine.link(devlog_github::NAME, entry.id, &item).await?;
