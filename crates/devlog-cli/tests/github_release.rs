@@ -1,18 +1,15 @@
 //! `devlog github release-notes` end to end: the real binary against a real git repository in
 //! a temporary folder, with entries created and completed through the CLI.
 //!
-//! `--create-release` runs against a small stateful releases server in this file (the create,
-//! look-up by tag, list and update endpoints, GitHub's answers); the request bodies are checked
-//! against GitHub's description by `devlog-github`'s own tests against the test kit's fake
-//! GitHub, which this crate does not depend on.
+//! `--create-release` runs against the test kit's fake GitHub, which checks every request
+//! against GitHub's OpenAPI description.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
+use devlog_testkit::fake_github::FakeGithub;
+use devlog_testkit::fake_remote::FakeRemote;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_devlog");
@@ -353,161 +350,61 @@ fn create_release_needs_a_tag_and_the_github_integration() {
     assert!(err.contains("--create-release"), "{err}");
 }
 
-// ---- a small GitHub releases server ----
-
-#[derive(Debug, Clone)]
-struct Rel {
-    id: u64,
-    tag: String,
-    name: String,
-    body: String,
-    draft: bool,
-    target: Option<String>,
-}
-
-impl Rel {
-    fn json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "tag_name": self.tag,
-            "name": self.name,
-            "body": self.body,
-            "draft": self.draft,
-            "html_url": format!("https://github.com/acme/widgets/releases/tag/{}", self.tag),
-        })
-    }
-}
-
-#[derive(Debug, Default)]
-struct Releases {
-    releases: Vec<Rel>,
-    /// `METHOD path` of every request, in order.
-    log: Vec<String>,
-}
+// ---- against the test kit's fake GitHub ----
 
 const TOKEN: &str = "ghp_release_test_token";
 
-/// Serves GitHub's releases endpoints of `acme/widgets` on a loopback port, one connection at
-/// a time, for the life of the test process.
-fn releases_server() -> (String, Arc<Mutex<Releases>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(Mutex::new(Releases::default()));
-    let st = state.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut parts = line.split_whitespace();
-            let method = parts.next().unwrap_or_default().to_string();
-            let target = parts.next().unwrap_or_default().to_string();
-            let mut len = 0usize;
-            let mut auth = String::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                    break;
-                }
-                let (k, v) = h.split_once(':').unwrap_or((&h, ""));
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "content-length" => len = v.trim().parse().unwrap_or(0),
-                    "authorization" => auth = v.trim().to_string(),
-                    _ => {}
-                }
-            }
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            let (status, reply) = handle(&st, &method, &target, &auth, &body);
-            let text = reply.to_string();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-                text.len()
-            );
-        }
-    });
-    (url, state)
+/// The test kit's fake GitHub holding `acme/widgets`, served from its own runtime for the
+/// life of the value; every request it receives is checked against GitHub's OpenAPI
+/// description when it is dropped.
+struct Github {
+    gh: FakeGithub,
+    remote: FakeRemote,
+    _rt: tokio::runtime::Runtime,
 }
 
-fn handle(
-    st: &Mutex<Releases>,
-    method: &str,
-    target: &str,
-    auth: &str,
-    body: &[u8],
-) -> (u16, Value) {
-    let mut s = st.lock().unwrap();
-    let path = target.split('?').next().unwrap_or_default().to_string();
-    s.log.push(format!("{method} {path}"));
-    if auth != format!("Bearer {TOKEN}") {
-        return (401, json!({"message": "Bad credentials"}));
+impl Github {
+    fn start() -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (gh, remote) = rt.block_on(async {
+            let b = FakeRemote::builder().without_tracker();
+            let gh = FakeGithub::new(b.state(), "acme", "widgets", TOKEN);
+            let remote = b.routes(gh.router()).start().await;
+            (gh, remote)
+        });
+        Self {
+            gh,
+            remote,
+            _rt: rt,
+        }
     }
-    let Some(rest) = path.strip_prefix("/repos/acme/widgets/releases") else {
-        return (404, json!({"message": "Not Found"}));
-    };
-    let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    match (method, rest) {
-        ("GET", "") => (
-            200,
-            Value::Array(s.releases.iter().rev().map(Rel::json).collect()),
-        ),
-        // Like GitHub: drafts are not found by tag.
-        ("GET", r) if r.starts_with("/tags/") => {
-            let tag = &r["/tags/".len()..];
-            match s.releases.iter().find(|x| x.tag == tag && !x.draft) {
-                Some(x) => (200, x.json()),
-                None => (404, json!({"message": "Not Found"})),
-            }
-        }
-        ("POST", "") => {
-            let tag = input["tag_name"].as_str().unwrap_or_default().to_string();
-            if s.releases.iter().any(|x| x.tag == tag && !x.draft) {
-                return (
-                    422,
-                    json!({"message": "Validation Failed", "errors": [{"resource": "Release", "code": "already_exists", "field": "tag_name"}]}),
-                );
-            }
-            let rel = Rel {
-                id: 100 + s.releases.len() as u64,
-                tag,
-                name: input["name"].as_str().unwrap_or_default().to_string(),
-                body: input["body"].as_str().unwrap_or_default().to_string(),
-                draft: input["draft"].as_bool().unwrap_or(false),
-                target: input["target_commitish"].as_str().map(str::to_string),
-            };
-            s.releases.push(rel.clone());
-            (201, rel.json())
-        }
-        ("PATCH", r) => {
-            let id: u64 = r.trim_start_matches('/').parse().unwrap_or(0);
-            match s.releases.iter_mut().find(|x| x.id == id) {
-                Some(x) => {
-                    if let Some(b) = input["body"].as_str() {
-                        x.body = b.to_string();
-                    }
-                    (200, x.json())
-                }
-                None => (404, json!({"message": "Not Found"})),
-            }
-        }
-        _ => (404, json!({"message": "Not Found"})),
-    }
-}
 
-fn github_config(url: &str) -> String {
-    format!(
-        "[integrations.github]\nrepository = \"acme/widgets\"\ntoken = \"{TOKEN}\"\napiUrl = \"{url}\"\n"
-    )
+    fn config(&self, token: &str) -> String {
+        format!(
+            "[integrations.github]\nrepository = \"acme/widgets\"\ntoken = \"{token}\"\napiUrl = \"{}\"\n",
+            self.remote.url()
+        )
+    }
+
+    /// `METHOD path` of every request received, in order.
+    fn log(&self) -> Vec<String> {
+        self.remote
+            .state()
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
 }
 
 #[test]
 fn create_release_creates_once_then_updates_the_notes() {
-    let (url, server) = releases_server();
-    let r = release_repo(&github_config(&url));
+    let github = Github::start();
+    let r = release_repo(&github.config(TOKEN));
     let (stdout, stderr) = r.run(&[
         "github",
         "release-notes",
@@ -521,17 +418,13 @@ fn create_release_creates_once_then_updates_the_notes() {
         "{stderr}"
     );
     let v11 = r.git(&["rev-parse", "v1.1^{commit}"]).trim().to_string();
-    {
-        let s = server.lock().unwrap();
-        assert_eq!(s.releases.len(), 1);
-        let rel = &s.releases[0];
-        assert_eq!(
-            (rel.tag.as_str(), rel.name.as_str(), rel.body.as_str()),
-            ("v1.1", "v1.1", NOTES_1_1)
-        );
-        assert!(!rel.draft);
-        assert_eq!(rel.target.as_deref(), Some(v11.as_str()));
-    }
+    let all = github.gh.releases();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].tag_name, "v1.1");
+    assert_eq!(all[0].name.as_deref(), Some("v1.1"));
+    assert_eq!(all[0].body.as_deref(), Some(NOTES_1_1));
+    assert_eq!(all[0].target_commitish, v11);
+    assert!(!all[0].draft);
 
     // Later, one more entry of the release is done: the second run updates the same release.
     r.ok(&["done", "4"]);
@@ -543,66 +436,60 @@ fn create_release_creates_once_then_updates_the_notes() {
         "--create-release",
     ]);
     assert_eq!(v["release"]["action"], "updated");
-    assert_eq!(v["release"]["id"], 100);
+    assert_eq!(v["release"]["id"], all[0].id);
     assert_eq!(v["release"]["tag"], "v1.1");
-    let s = server.lock().unwrap();
-    assert_eq!(s.releases.len(), 1, "{:?}", s.releases);
+    let after = github.gh.releases();
+    assert_eq!(after.len(), 1, "{after:?}");
+    let body = after[0].body.clone().unwrap_or_default();
     assert!(
-        s.releases[0]
-            .body
-            .contains("### Refactoring\n\n- Cache refactor — devlog-4\n"),
-        "{}",
-        s.releases[0].body
+        body.contains("### Refactoring\n\n- Cache refactor — devlog-4\n"),
+        "{body}"
     );
+    let id = all[0].id;
     assert_eq!(
-        s.log,
+        github.log(),
         [
-            "GET /repos/acme/widgets/releases/tags/v1.1",
-            "GET /repos/acme/widgets/releases",
-            "POST /repos/acme/widgets/releases",
-            "GET /repos/acme/widgets/releases/tags/v1.1",
-            "PATCH /repos/acme/widgets/releases/100",
+            "GET /repos/acme/widgets/releases/tags/v1.1".to_string(),
+            "GET /repos/acme/widgets/releases".into(),
+            "POST /repos/acme/widgets/releases".into(),
+            "GET /repos/acme/widgets/releases/tags/v1.1".into(),
+            format!("PATCH /repos/acme/widgets/releases/{id}"),
         ]
     );
+    assert_eq!(github.gh.check_contract(), Vec::<String>::new());
 }
 
 #[test]
 fn a_draft_release_is_found_and_updated_not_duplicated() {
-    let (url, server) = releases_server();
-    let r = release_repo(&github_config(&url));
-    let (_, stderr) = r.run(&[
+    let github = Github::start();
+    let r = release_repo(&github.config(TOKEN));
+    let args = [
         "github",
         "release-notes",
         "--to",
         "v1.1",
         "--create-release",
         "--draft",
-    ]);
+    ];
+    let (_, stderr) = r.run(&args);
     assert!(
         stderr.contains("Created the draft GitHub release v1.1"),
         "{stderr}"
     );
-    let (_, stderr) = r.run(&[
-        "github",
-        "release-notes",
-        "--to",
-        "v1.1",
-        "--create-release",
-        "--draft",
-    ]);
+    let (_, stderr) = r.run(&args);
     assert!(
         stderr.contains("already exists: updated its notes"),
         "{stderr}"
     );
-    let s = server.lock().unwrap();
-    assert_eq!(s.releases.len(), 1, "{:?}", s.releases);
-    assert!(s.releases[0].draft);
+    let all = github.gh.releases();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(all[0].draft);
 }
 
 #[test]
 fn a_rejected_token_says_what_to_fix() {
-    let (url, _server) = releases_server();
-    let r = release_repo(&github_config(&url).replace(TOKEN, "ghp_not_the_right_one"));
+    let github = Github::start();
+    let r = release_repo(&github.config("ghp_not_the_right_one"));
     let (code, err) = r.fails(&[
         "github",
         "release-notes",
@@ -616,4 +503,5 @@ fn a_rejected_token_says_what_to_fix() {
         !err.contains("ghp_not_the_right_one"),
         "the token leaked: {err}"
     );
+    assert!(github.gh.releases().is_empty());
 }
