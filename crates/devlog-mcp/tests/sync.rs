@@ -205,8 +205,7 @@ async fn sync_with_github_creates_the_issue_once_and_a_dry_run_sends_nothing() {
 async fn sync_tools_limit_to_one_entry_and_sync_all_runs_every_integration() {
     let r = rig(TOKEN, true).await;
     let (first, _) = queued_first_and_last(&r.client).await;
-    // Only one entry: one issue. (The engine queues jobs in id order; limiting to an entry
-    // queued after another is the ignored test below.)
+    // Only one entry: one issue.
     let handle = first["handle"].as_u64().unwrap();
     let (t, s) = ok(&r.client, "sync_with_github", json!({"id": handle})).await;
     assert!(t.contains(&format!("for #{handle}")), "{t}");
@@ -231,12 +230,8 @@ async fn sync_tools_limit_to_one_entry_and_sync_all_runs_every_integration() {
     assert!(t.contains("Jira is not available in this version"), "{t}");
 }
 
-/// `SyncEngine::push_all` with an entry gives the first queued job back (same `next_at`),
-/// claims it again, takes it for one it already tried and stops: an entry queued after
-/// another is never pushed. The same limits `devlog sync --entry`. Un-ignore when the engine
-/// skips other entries' jobs without re-claiming them.
+/// An entry-limited push claims that entry's job only, wherever it is in the queue.
 #[tokio::test]
-#[ignore = "sync engine: an entry-limited push stops at the first other entry's job"]
 async fn sync_with_github_limited_to_a_later_entry_pushes_it() {
     let r = rig(TOKEN, true).await;
     let (_, last) = queued_first_and_last(&r.client).await;

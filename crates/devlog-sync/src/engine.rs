@@ -373,7 +373,6 @@ impl SyncEngine {
             if only.is_some_and(|o| o != name) {
                 continue;
             }
-            let mut skipped = Vec::new();
             // A job that failed in this run waits for the next run, even if its retry is due.
             let mut tried = std::collections::HashSet::new();
             loop {
@@ -387,7 +386,7 @@ impl SyncEngine {
                 }
                 let Some(job) = self
                     .state
-                    .claim(&name, &self.owner, now, self.opts.lease_ms)
+                    .claim_for(&name, entry, &self.owner, now, self.opts.lease_ms)
                     .await?
                 else {
                     break;
@@ -395,15 +394,6 @@ impl SyncEngine {
                 if !tried.insert(job.id) {
                     self.state.defer_job(job.id, job.next_at, now).await?;
                     break;
-                }
-                if entry.is_some_and(|e| e != job.entry_id) {
-                    // Not ours this run: give it back untouched.
-                    self.state.defer_job(job.id, job.next_at, now).await?;
-                    skipped.push(job.id);
-                    if skipped.len() > 10_000 {
-                        break;
-                    }
-                    continue;
                 }
                 done += 1;
                 progress(done, total);

@@ -175,13 +175,30 @@ impl SyncState {
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<Job>> {
+        self.claim_for(integration, None, owner, now, lease_ms)
+            .await
+    }
+
+    /// Like [`claim`](Self::claim), limited to one entry's job when `entry` is given.
+    pub async fn claim_for(
+        &self,
+        integration: &str,
+        entry: Option<EntryId>,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Job>> {
+        let entry = entry.map(|e| e.to_string());
         let candidates: Vec<(i64, Option<String>, Option<i64>, String)> = sqlx::query_as(
             "SELECT id, owner, lease_until, state FROM jobs
              WHERE integration = ? AND ((state = 'pending' AND next_at <= ?) OR state = 'running')
+               AND (? IS NULL OR entry_id = ?)
              ORDER BY next_at, id LIMIT 20",
         )
         .bind(integration)
         .bind(now)
+        .bind(entry.as_deref())
+        .bind(entry.as_deref())
         .fetch_all(&self.pool)
         .await
         .map_err(err)?;
