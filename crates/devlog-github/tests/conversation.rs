@@ -31,6 +31,10 @@ struct Rig {
 }
 
 async fn rig_with(project: bool) -> Rig {
+    rig_configured(project, |_| {}).await
+}
+
+async fn rig_configured(project: bool, edit: impl FnOnce(&mut GithubConfig)) -> Rig {
     let b = FakeRemote::builder().without_tracker();
     // GitHub's clock is ours (give or take): board moves are compared with local edits.
     let st = b.state();
@@ -45,6 +49,7 @@ async fn rig_with(project: bool) -> Rig {
     if project {
         cfg.project_id = Some(PROJECT.into());
     }
+    edit(&mut cfg);
     let github = GithubIntegration::with_limits(cfg, RateLimitConfig::unpaced()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".devlog");
@@ -366,4 +371,139 @@ async fn board_moves_come_back_as_status_changes_and_local_moves_go_to_the_board
     assert_eq!(r.board.field_value(n, "Status").as_deref(), Some("Done"));
     r.sync().await;
     assert_eq!(r.get(e.id).await.status, Status::Done);
+}
+
+mod webhooks {
+    //! Webhook deliveries applied by the engine: the signature is checked, the event mapped,
+    //! and its actions applied once.
+
+    use devlog_core::integration::Webhook;
+    use devlog_github::webhook::signature;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const SECRET: &str = "webhook-secret";
+
+    async fn rig() -> Rig {
+        rig_configured(true, |c| {
+            c.webhook_secret = Some(SecretString::from(SECRET.to_string()));
+        })
+        .await
+    }
+
+    fn example(event: &str, file: &str) -> Value {
+        let p = format!(
+            "{}/../../../shared/apispecs/github/webhooks/examples/{event}/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    }
+
+    fn hook(event: &str, delivery: &str, mut payload: Value) -> Webhook {
+        payload["repository"]["full_name"] = json!("acme/widgets");
+        let body = serde_json::to_vec(&payload).unwrap();
+        Webhook {
+            headers: vec![
+                ("x-github-event".into(), event.into()),
+                ("x-github-delivery".into(), delivery.into()),
+                (
+                    "x-hub-signature-256".into(),
+                    signature(SECRET.as_bytes(), &body),
+                ),
+            ],
+            body,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_board_move_delivered_by_webhook_moves_the_entry_once() {
+        let r = rig().await;
+        let e = r.entry("Keyboard shortcuts").await;
+        r.sync().await;
+        let n = r.issue_of(e.id).await;
+        let item = r.board.move_item(n, "Done").unwrap();
+        let mut p = example("projects_v2_item", "edited.1.json");
+        p["projects_v2_item"]["node_id"] = json!(item.id);
+        p["projects_v2_item"]["project_node_id"] = json!(PROJECT);
+        p["projects_v2_item"]["content_node_id"] = json!(format!("I_{n}"));
+        p["projects_v2_item"]["content_type"] = json!("Issue");
+        let report = r
+            .engine
+            .webhook("github", &hook("projects_v2_item", "d-1", p.clone()))
+            .await
+            .unwrap();
+        assert_eq!(report.actions_applied, 1, "{report:?}");
+        assert_eq!(r.get(e.id).await.status, Status::Done);
+        // Redelivered: nothing happens again (the entry was reopened in between).
+        r.set_status(e.id, Status::InProgress).await;
+        r.engine
+            .webhook("github", &hook("projects_v2_item", "d-1", p))
+            .await
+            .unwrap();
+        assert_eq!(r.get(e.id).await.status, Status::InProgress);
+    }
+
+    #[tokio::test]
+    async fn comments_and_commit_mentions_delivered_by_webhook_become_notes() {
+        let r = rig().await;
+        let e = r.entry("Export to CSV").await;
+        r.sync().await;
+        let n = r.issue_of(e.id).await;
+        let mut p = example("issue_comment", "created.1.json");
+        p["issue"]["number"] = json!(n);
+        p["comment"]["body"] = json!("Can we also do TSV?");
+        let report = r
+            .engine
+            .webhook("github", &hook("issue_comment", "d-2", p.clone()))
+            .await
+            .unwrap();
+        assert_eq!(report.actions_applied, 1, "{report:?}");
+        // The same comment pulled later is the same note.
+        r.engine
+            .webhook("github", &hook("issue_comment", "d-3", p))
+            .await
+            .unwrap();
+        let mut p = example("push", "event.1.json");
+        p["ref"] = json!("refs/heads/main");
+        p["commits"] = json!([
+            {"id": "0123456789abcdef0123456789abcdef01234567",
+             "message": format!("Add CSV writer (devlog-{})", e.handle),
+             "timestamp": "2026-11-26T10:00:00Z", "url": "https://github.com/acme/widgets/commit/0123456",
+             "author": {"name": "Mona", "username": "mona"}},
+            {"id": "89abcdef0123456789abcdef0123456789abcdef",
+             "message": format!("Escape quotes, fixes #{n}"),
+             "timestamp": "2026-11-26T10:05:00Z", "url": null,
+             "author": {"name": "Mona"}}
+        ]);
+        let report = r
+            .engine
+            .webhook("github", &hook("push", "d-4", p))
+            .await
+            .unwrap();
+        assert_eq!(report.actions_applied, 2, "{report:?}");
+        let notes: Vec<String> = r
+            .get(e.id)
+            .await
+            .notes
+            .into_iter()
+            .map(|n| n.content)
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                "Can we also do TSV?".to_string(),
+                format!(
+                    "Commit 01234567 pushed to main: Add CSV writer (devlog-{})",
+                    e.handle
+                ),
+                format!("Commit 89abcdef pushed to main: Escape quotes, fixes #{n}"),
+            ]
+        );
+        // Nothing is posted back: the comment came from GitHub, and GitHub already shows the
+        // commits that reference the issue on its timeline.
+        r.sync().await;
+        assert!(r.gh.comments(n).is_empty());
+        assert_eq!(r.get(e.id).await.notes.len(), 3);
+    }
 }
