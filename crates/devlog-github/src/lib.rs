@@ -502,10 +502,44 @@ impl Integration for GithubIntegration {
             .send()
             .await
             .map_err(|e| self.sync_err(e, None))?;
-        Ok(Health {
-            ok: true,
-            message: format!("reached {} on {}", self.repository(), self.config.api_url),
-        })
+        let mut message = format!("reached {} on {}", self.repository(), self.config.api_url);
+        if let Some(p) = &self.config.project_id {
+            // The board must be reachable and its fields must hold the mapped options.
+            self.forget_project_fields();
+            let f = self.project_fields().await?;
+            let c = &self.config;
+            for (s, o) in &c.project_status_mapping {
+                if f.status.option(o).is_none() {
+                    return Err(self.permanent(format!(
+                        "integrations.github.projectStatusMapping.{s}: the project's `{}` field has no option `{o}`",
+                        c.project_status_field
+                    )));
+                }
+            }
+            if let Some(pf) = &f.priority {
+                for (pr, o) in &c.project_priority_mapping {
+                    if pf.option(o).is_none() {
+                        return Err(self.permanent(format!(
+                            "integrations.github.projectPriorityMapping.{pr}: the project's `{}` field has no option `{o}`",
+                            c.project_priority_field
+                        )));
+                    }
+                }
+            }
+            message.push_str(&format!(
+                "; project {p}: `{}` field{}",
+                c.project_status_field,
+                if f.priority.is_some() {
+                    format!(" and `{}` field", c.project_priority_field)
+                } else {
+                    format!(
+                        " (no `{}` field: priorities are not synced to it)",
+                        c.project_priority_field
+                    )
+                }
+            ));
+        }
+        Ok(Health { ok: true, message })
     }
 
     async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError> {

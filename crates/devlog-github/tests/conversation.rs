@@ -507,3 +507,24 @@ mod webhooks {
         assert_eq!(r.get(e.id).await.notes.len(), 3);
     }
 }
+
+#[tokio::test]
+async fn the_health_check_verifies_the_board_and_its_options() {
+    use devlog_core::integration::Integration;
+    let r = rig_with(true).await;
+    let h = r.github.health().await.unwrap();
+    assert!(
+        h.message.contains(PROJECT) && h.message.contains("`Priority` field"),
+        "{}",
+        h.message
+    );
+    r.board.rename_option("Status", "Done", "Shipped");
+    let err = r.github.health().await.unwrap_err();
+    assert!(
+        err.message
+            .contains("integrations.github.projectStatusMapping.done")
+            && err.message.contains("`Done`"),
+        "{}",
+        err.message
+    );
+}
