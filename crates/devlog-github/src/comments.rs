@@ -65,7 +65,7 @@ impl Comment {
 }
 
 impl GithubIntegration {
-    /// The note action a comment on issue `issue` asks for.
+    /// The note action a comment on issue (or pull request) `issue` asks for.
     pub fn comment_action(&self, issue: u64, c: &Comment) -> RemoteAction {
         let body = c.body.clone().unwrap_or_default();
         let created_at = c
@@ -73,11 +73,22 @@ impl GithubIntegration {
             .as_deref()
             .and_then(|t| t.parse::<Timestamp>().ok())
             .unwrap_or_else(|| SystemClock.now());
+        // A comment in a pull request's conversation belongs to the entry the pull request
+        // is linked to (its `html_url` is `…/pull/<n>#issuecomment-…`).
+        let on_pull_request = c.html_url.as_deref().is_some_and(|u| u.contains("/pull/"));
+        let target = if on_pull_request {
+            ActionTarget::Attached {
+                kind: crate::pulls::PULL_REQUEST.into(),
+                remote_id: issue.to_string(),
+            }
+        } else {
+            ActionTarget::Linked {
+                remote_id: issue.to_string(),
+            }
+        };
         RemoteAction {
             key: format!("comment:{}", c.id),
-            target: ActionTarget::Linked {
-                remote_id: issue.to_string(),
-            },
+            target,
             action: Action::Note(RemoteNote {
                 remote_id: format!("comment:{}", c.id),
                 text: comment_text(&body),

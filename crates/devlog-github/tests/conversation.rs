@@ -528,3 +528,45 @@ async fn the_health_check_verifies_the_board_and_its_options() {
         err.message
     );
 }
+
+#[tokio::test]
+async fn comments_on_a_linked_pull_request_become_notes_of_its_entry() {
+    let r = rig_with(false).await;
+    let e = r.entry("Retry uploads").await;
+    r.sync().await;
+    let pr = r.gh.insert_pull("Retry uploads", "feature/retry", "main");
+    r.engine
+        .state()
+        .attach(
+            "github",
+            PULL_REQUEST,
+            &pr.number.to_string(),
+            e.id,
+            None,
+            0,
+        )
+        .await
+        .unwrap();
+    r.gh.add_comment(pr.number, "reviewer", "Please add a backoff cap")
+        .unwrap();
+    r.sync().await;
+    r.sync().await;
+    let notes: Vec<String> = r
+        .get(e.id)
+        .await
+        .notes
+        .iter()
+        .map(|n| n.content.clone())
+        .collect();
+    assert!(
+        notes.contains(&"Please add a backoff cap".to_string()),
+        "{notes:?}"
+    );
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|n| n.as_str() == "Please add a backoff cap")
+            .count(),
+        1
+    );
+}
