@@ -65,6 +65,8 @@ pub struct GithubConfig {
     pub pull_request_mapping: BTreeMap<String, Status>,
     /// The title of the milestone new issues are put in (looked up once).
     pub milestone: Option<String>,
+    /// Notes ⇄ issue comments (default on).
+    pub sync_notes: bool,
 }
 
 impl fmt::Debug for GithubConfig {
@@ -90,6 +92,7 @@ impl fmt::Debug for GithubConfig {
             .field("project_priority_mapping", &self.project_priority_mapping)
             .field("pull_request_mapping", &self.pull_request_mapping)
             .field("milestone", &self.milestone)
+            .field("sync_notes", &self.sync_notes)
             .finish()
     }
 }
@@ -174,6 +177,7 @@ impl GithubConfig {
             .into_iter()
             .collect(),
             milestone: None,
+            sync_notes: true,
         })
     }
 
@@ -190,6 +194,9 @@ impl GithubConfig {
         let mut c = Self::new(repository, SecretString::from(token.to_string()))?;
         if let Some(b) = t.get("autoCreateIssues").and_then(Value::as_bool) {
             c.auto_create_issues = b;
+        }
+        if let Some(b) = t.get("syncNotes").and_then(Value::as_bool) {
+            c.sync_notes = b;
         }
         c.project_id = str_key(t, "projectId")?.map(str::to_string);
         if let Some(u) = str_key(t, "apiUrl")? {
@@ -340,6 +347,7 @@ pub fn schema() -> Value {
             "repository": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"},
             "token": {"type": "string", "minLength": 1},
             "autoCreateIssues": {"type": "boolean"},
+            "syncNotes": {"type": "boolean", "description": "notes ⇄ issue comments (default true)"},
             "projectId": {"type": "string"},
             "apiUrl": {"type": "string", "pattern": "^https?://"},
             "webhookSecret": {"type": "string"},

@@ -703,7 +703,7 @@ impl Integration for GithubIntegration {
     }
 
     fn syncs_notes(&self) -> bool {
-        true
+        self.config.sync_notes
     }
 
     async fn create_note(
@@ -741,9 +741,11 @@ impl Integration for GithubIntegration {
         page.items = items;
         page.actions = actions;
         c.issues = newest;
-        let (comments, newest) = self.pull_comments(c.comments.as_deref()).await?;
-        page.actions.extend(comments);
-        c.comments = newest;
+        if self.config.sync_notes {
+            let (comments, newest) = self.pull_comments(c.comments.as_deref()).await?;
+            page.actions.extend(comments);
+            c.comments = newest;
+        }
         if self.config.project_id.is_some() {
             let (moves, newest) = self.pull_project(c.project.as_deref()).await?;
             page.actions.extend(moves);

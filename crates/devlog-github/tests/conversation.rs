@@ -570,3 +570,22 @@ async fn comments_on_a_linked_pull_request_become_notes_of_its_entry() {
         1
     );
 }
+
+#[tokio::test]
+async fn with_sync_notes_off_neither_notes_nor_comments_cross() {
+    let r = rig_configured(false, |c| c.sync_notes = false).await;
+    let e = r.entry("Quiet entry").await;
+    r.note(e.id, "local only").await;
+    r.sync().await;
+    let n = r.issue_of(e.id).await;
+    assert!(r.gh.comments(n).is_empty());
+    r.gh.add_comment(n, "hubot", "remote only").unwrap();
+    r.sync().await;
+    assert_eq!(r.get(e.id).await.notes.len(), 1);
+    assert!(
+        r.remote
+            .requests()
+            .iter()
+            .all(|q| !q.path.ends_with("/issues/comments"))
+    );
+}
