@@ -823,12 +823,7 @@ impl GithubIntegration {
                 if let Some(pr) = &issue.pull_request {
                     let merged = pr.get("merged_at").is_some_and(|m| !m.is_null());
                     let state = pulls::pr_state(Some(issue.state.as_str()), merged);
-                    actions.extend(self.pull_request_action(
-                        issue.number,
-                        state,
-                        &issue.title,
-                        issue.body.as_deref(),
-                    ));
+                    actions.extend(self.pull_request_action(issue.number, state, &issue.title));
                     continue;
                 }
                 match self.to_remote(issue) {

@@ -770,7 +770,10 @@ impl GithubIntegration {
                 })?
                 .unwrap_or_default();
             for raw in nodes.into_iter().flatten() {
-                if cursor.is_some_and(|c| !later(&raw.updated_at, c)) {
+                // Inclusive, like GitHub's `since`: `updatedAt` has one-second resolution, so a
+                // card moved in the cursor's second after the last read is still seen. Cards
+                // seen again are harmless (their moves are applied once per key).
+                if cursor.is_some_and(|c| later(c, &raw.updated_at)) {
                     continue;
                 }
                 if newest.as_deref().is_none_or(|n| later(&raw.updated_at, n)) {

@@ -8,7 +8,7 @@ use devlog_http::HttpErrorKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{GithubIntegration, NAME, marker, parse_marker};
+use crate::{GithubIntegration, NAME, marker};
 
 /// The engine's attachment kind for pull requests.
 pub const PULL_REQUEST: &str = "pull-request";
@@ -65,22 +65,19 @@ impl PullRequest {
 
 impl GithubIntegration {
     /// What pull request `number` in state `state` asks of its entry, per
-    /// `pullRequestMapping` (nothing when the state is unmapped). The entry is the one whose
-    /// marker the body carries, else the one the pull request is attached to.
+    /// `pullRequestMapping` (nothing when the state is unmapped). The entry is the one the
+    /// pull request is attached to (`devlog github pr` / `link --pr`); a marker in its body is
+    /// not trusted, since anyone who can open a pull request can write one.
     pub fn pull_request_action(
         &self,
         number: u64,
         state: &str,
         title: &str,
-        body: Option<&str>,
     ) -> Option<RemoteAction> {
         let status: Status = *self.config.pull_request_mapping.get(state)?;
-        let target = match body.and_then(parse_marker) {
-            Some(id) => ActionTarget::Entry { id },
-            None => ActionTarget::Attached {
-                kind: PULL_REQUEST.into(),
-                remote_id: number.to_string(),
-            },
+        let target = ActionTarget::Attached {
+            kind: PULL_REQUEST.into(),
+            remote_id: number.to_string(),
         };
         let title = if title.is_empty() {
             String::new()

@@ -403,7 +403,7 @@ impl GithubIntegration {
             HttpErrorKind::Forbidden => (
                 SyncErrorKind::Auth,
                 format!(
-                    "the token may not write releases of {repo}: a fine-grained token needs \"Contents: Read and write\" on {repo}, a classic token the `repo` scope (`public_repo` for a public repository) ({e})"
+                    "GitHub refused {what} on {repo}: publishing release notes needs a fine-grained token with \"Contents: Read and write\" on {repo}, or a classic token with the `repo` scope (`public_repo` for a public repository) ({e})"
                 ),
             ),
             HttpErrorKind::NotFound => (
@@ -453,20 +453,22 @@ impl GithubIntegration {
             .map_err(|e| self.release_err(e, &what))
     }
 
-    /// A draft release of `tag` among the most recent releases (`GET …/releases`, first page:
-    /// drafts are found only this way).
+    /// A draft release of `tag` (`GET …/releases`, every page: drafts are found only this way).
     pub async fn draft_release(&self, tag: &str) -> Result<Option<Release>, SyncError> {
         let what = "listing releases";
-        let resp = self
-            .client()
-            .get(&self.releases_path())
-            .query("per_page", "100")
-            .no_cache()
-            .send()
-            .await
-            .map_err(|e| self.release_err(e, what))?;
-        let all: Vec<Release> = resp.json().map_err(|e| self.release_err(e, what))?;
-        Ok(all.into_iter().find(|r| r.draft && r.tag_name == tag))
+        let path = self.releases_path();
+        let mut req = self.client().get(&path).query("per_page", "100").no_cache();
+        loop {
+            let resp = req.send().await.map_err(|e| self.release_err(e, what))?;
+            let page: Vec<Release> = resp.json().map_err(|e| self.release_err(e, what))?;
+            if let Some(r) = page.into_iter().find(|r| r.draft && r.tag_name == tag) {
+                return Ok(Some(r));
+            }
+            match devlog_http::paginate::next_link(resp.headers()) {
+                Some(next) => req = self.client().get(&path).url_from(&next).no_cache(),
+                None => return Ok(None),
+            }
+        }
     }
 
     /// Creates a release (`POST …/releases`). A release that already exists for the tag is a

@@ -137,7 +137,6 @@ impl GithubIntegration {
                     pr.number,
                     pr.state_name(),
                     pr.title.as_deref().unwrap_or_default(),
-                    pr.body.as_deref(),
                 ));
             }
             "push" => out.actions.extend(self.push_actions(&payload)),

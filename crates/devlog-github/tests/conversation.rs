@@ -589,3 +589,36 @@ async fn with_sync_notes_off_neither_notes_nor_comments_cross() {
             .all(|q| !q.path.ends_with("/issues/comments"))
     );
 }
+
+#[tokio::test]
+async fn a_comment_copying_a_linked_notes_marker_is_a_new_note() {
+    let r = rig_with(false).await;
+    let e = r.entry("Guarded note").await;
+    let note = r.note(e.id, "Original text").await;
+    r.sync().await;
+    let n = r.issue_of(e.id).await;
+    r.gh.add_comment(
+        n,
+        "mallory",
+        &format!("Replaced!\n\n<!-- devlog:note={note} -->"),
+    )
+    .unwrap();
+    r.sync().await;
+    let notes = r.get(e.id).await.notes;
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_eq!(notes[0].content, "Original text");
+    assert_eq!(notes[1].content, "Replaced!");
+    // The original note still edits its own comment.
+    r.app
+        .store()
+        .update(e.id, &cli(), &mut |x: &mut Entry| {
+            x.notes[0].content = "Original text, edited".into();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    r.sync().await;
+    let comments = r.gh.comments(n);
+    assert!(comments[0].body.starts_with("Original text, edited"));
+    assert!(comments[1].body.starts_with("Replaced!"));
+}

@@ -438,7 +438,7 @@ async fn a_merged_pull_request_moves_its_entry_to_done() {
 }
 
 #[tokio::test]
-async fn a_pull_request_with_a_devlog_marker_targets_that_entry() {
+async fn a_devlog_marker_in_a_pull_request_body_is_not_trusted() {
     let id = EntryId::new_random();
     for name in ["opened.1.json", "closed.1.json"] {
         let body = examples("pull_request")
@@ -451,7 +451,15 @@ async fn a_pull_request_with_a_devlog_marker_targets_that_entry() {
         v["pull_request"]["merged"] = (name == "closed.1.json").into();
         let out = delivered("pull_request", name, &to_body(&v)).await;
         assert_eq!(out.actions.len(), 1, "{name}: {:?}", out.actions);
-        assert_eq!(out.actions[0].target, ActionTarget::Entry { id }, "{name}");
+        // Anyone can write a marker: only the pull request's attachment names its entry.
+        assert_eq!(
+            out.actions[0].target,
+            ActionTarget::Attached {
+                kind: "pull-request".into(),
+                remote_id: v["pull_request"]["number"].to_string()
+            },
+            "{name}"
+        );
     }
 }
 

@@ -730,11 +730,24 @@ impl SyncEngine {
                 }
                 (l.note_id, true)
             }
-            _ => match &n.note_marker {
-                // One of ours (posted from a note): adopt it.
-                Some(m) => (m.clone(), true),
-                None => (format!("{name}-{}", n.remote_id), false),
-            },
+            _ => {
+                // One of ours (posted from a note, its bookkeeping lost in a crash): adopt it.
+                // A marker naming a note already linked to another comment is someone's copy:
+                // that comment is a new note like any other.
+                let adoptable = match &n.note_marker {
+                    Some(m) => !self
+                        .state
+                        .note_links(name, entry_id)
+                        .await?
+                        .iter()
+                        .any(|l| &l.note_id == m && l.state == "linked"),
+                    None => false,
+                };
+                match &n.note_marker {
+                    Some(m) if adoptable => (m.clone(), true),
+                    _ => (format!("{name}-{}", n.remote_id), false),
+                }
+            }
         };
         let text = n.text.clone();
         let category = n.category.unwrap_or(NoteCategory::Feedback);
@@ -755,7 +768,7 @@ impl SyncEngine {
                         changed = true;
                     }
                     Some(_) => {}
-                    None if known && n.note_marker.is_some() => {}
+                    None if known => {}
                     None => {
                         e.notes.push(Note {
                             id: nid.clone(),

@@ -74,7 +74,7 @@ pub enum GithubCommand {
     },
     /// Configuration, linked entries, queued and failed jobs, conflicts, pull positions
     Status {
-        /// Also check the connection and the token (one request)
+        /// Also check the connection, the token and (with a project) the board; fails when they do not work
         #[arg(long)]
         check: bool,
     },
@@ -164,15 +164,43 @@ fn gh_err(e: SyncError) -> CliError {
     CliError::Remote(e)
 }
 
-/// `12`, `#12`, or an issue / pull request URL.
-fn parse_number(s: &str) -> Result<String, CliError> {
+/// `12`, `#12`, or the URL of an issue / pull request of the configured repository.
+fn parse_number(s: &str, gh: &GithubIntegration, pr: bool) -> Result<String, CliError> {
     let t = s.trim().trim_end_matches('/');
-    let last = t.rsplit('/').next().unwrap_or(t).trim_start_matches('#');
-    match last.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n.to_string()),
-        _ => Err(CliError::Usage(format!(
+    let bad = || {
+        CliError::Usage(format!(
             "`{s}` is not an issue or pull request: give its number (12, #12) or its URL"
-        ))),
+        ))
+    };
+    let number = if t.contains('/') {
+        // …/{owner}/{repo}/(issues|pull)/{n}
+        let parts: Vec<&str> = t.split('/').collect();
+        let k = parts
+            .iter()
+            .rposition(|p| *p == "issues" || *p == "pull" || *p == "pulls")
+            .filter(|k| *k >= 2 && *k + 1 < parts.len())
+            .ok_or_else(bad)?;
+        let c = gh.config();
+        let (owner, repo) = (parts[k - 2], parts[k - 1]);
+        if !owner.eq_ignore_ascii_case(&c.owner) || !repo.eq_ignore_ascii_case(&c.repo) {
+            return Err(CliError::Usage(format!(
+                "`{s}` is in {owner}/{repo}, but integrations.github.repository is {}/{}",
+                c.owner, c.repo
+            )));
+        }
+        let is_pull = parts[k] != "issues";
+        if is_pull && !pr {
+            return Err(CliError::Usage(format!(
+                "`{s}` is a pull request: link it with --pr"
+            )));
+        }
+        parts[k + 1]
+    } else {
+        t.trim_start_matches('#')
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n.to_string()),
+        _ => Err(bad()),
     }
 }
 
@@ -183,7 +211,7 @@ async fn resolve(ctx: &Ctx, reference: &str) -> Result<Entry, CliError> {
 async fn link(ctx: &Ctx, reference: &str, number: &str, pr: bool) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
     let gh = github(&ws)?;
-    let number = parse_number(number)?;
+    let number = parse_number(number, &gh, pr)?;
     let entry = resolve(ctx, reference).await?;
     let engine = engine(&ws, &gh).await?;
     let mut report = SyncReport::default();
@@ -216,7 +244,6 @@ async fn link(ctx: &Ctx, reference: &str, number: &str, pr: bool) -> Result<(), 
                 p.number,
                 p.state_name(),
                 p.title.as_deref().unwrap_or_default(),
-                p.body.as_deref(),
             )
             .into_iter()
             .collect();
@@ -279,7 +306,7 @@ async fn unlink(ctx: &Ctx, reference: &str, pr: Option<&str>) -> Result<(), CliE
     let entry = resolve(ctx, reference).await?;
     let engine = engine(&ws, &gh).await?;
     if let Some(pr) = pr {
-        let number = parse_number(pr)?;
+        let number = parse_number(pr, &gh, true)?;
         let attached = engine
             .state()
             .attached_entry(devlog_github::NAME, PULL_REQUEST, &number)
@@ -470,10 +497,15 @@ async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
         .unwrap_or(json!({}));
     let now = chrono::Utc::now().timestamp_millis();
     let paused = st.paused_until(name, now).await?;
+    let mut failed_check = None;
     let health = if check {
         Some(match gh.health().await {
             Ok(h) => json!({"ok": h.ok, "message": h.message}),
-            Err(e) => json!({"ok": false, "message": e.message}),
+            Err(e) => {
+                let v = json!({"ok": false, "message": e.message});
+                failed_check = Some(e);
+                v
+            }
         })
     } else {
         None
@@ -518,7 +550,7 @@ async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
     });
     if ctx.out.json {
         ctx.out.json(&out)?;
-        return Ok(());
+        return failed_check.map_or(Ok(()), |e| Err(gh_err(e)));
     }
     let mut s = format!(
         "GitHub: {}/{} via {}{}{}\n",
@@ -586,5 +618,53 @@ async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
         }
         write_stdout(&t.render())?;
     }
-    Ok(())
+    // The status is shown either way; a failed check is the command's error.
+    match failed_check {
+        Some(e) => Err(gh_err(e)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+    use super::*;
+
+    fn gh() -> GithubIntegration {
+        GithubIntegration::from_table(&json!({"repository": "acme/widgets", "token": "t"})).unwrap()
+    }
+
+    #[test]
+    fn numbers_and_urls_of_the_configured_repository() {
+        let g = gh();
+        for (input, pr, want) in [
+            ("12", false, "12"),
+            ("#12", false, "12"),
+            ("https://github.com/acme/widgets/issues/12", false, "12"),
+            ("https://github.com/Acme/Widgets/issues/12/", false, "12"),
+            ("https://github.com/acme/widgets/pull/34", true, "34"),
+            (
+                "https://ghe.example.com/acme/widgets/pull/34/files",
+                true,
+                "34",
+            ),
+        ] {
+            assert_eq!(parse_number(input, &g, pr).unwrap(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn other_repositories_and_non_numbers_are_refused() {
+        let g = gh();
+        let err = |input: &str, pr: bool| parse_number(input, &g, pr).unwrap_err().to_string();
+        assert!(
+            err("https://github.com/other/repo/issues/12", false)
+                .contains("integrations.github.repository is acme/widgets")
+        );
+        assert!(err("https://github.com/acme/widgets/pull/34", false).contains("--pr"));
+        assert!(err("twelve", false).contains("not an issue or pull request"));
+        assert!(err("0", false).contains("not an issue or pull request"));
+        assert!(err("https://github.com/acme", false).contains("not an issue"));
+    }
 }
