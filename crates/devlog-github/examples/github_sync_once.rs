@@ -1,0 +1,35 @@
+//! Test driver for the GitHub fault-injection test: one sync of the `.devlog` folder in
+//! `$DEVLOG_DIR` with repository `acme/widgets` at `$GITHUB_API_URL` (token `$GITHUB_TOKEN`),
+//! optionally crashing at the crash point named by `$DEVLOG_FAILPOINT`. Prints the report.
+
+use std::sync::Arc;
+
+use devlog_core::Store;
+use devlog_github::{GithubConfig, GithubIntegration};
+use devlog_http::{RateLimitConfig, SecretString};
+use devlog_sync::{SyncEngine, SyncOptions, SyncState, failpoint};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::path::PathBuf::from(std::env::var("DEVLOG_DIR")?);
+    if let Ok(point) = std::env::var("DEVLOG_FAILPOINT") {
+        failpoint::arm(&point);
+    }
+    let mut cfg = GithubConfig::new(
+        "acme/widgets",
+        SecretString::from(std::env::var("GITHUB_TOKEN")?),
+    )?;
+    cfg.api_url = std::env::var("GITHUB_API_URL")?;
+    let github = GithubIntegration::with_limits(cfg, RateLimitConfig::unpaced())?;
+    let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&dir).await?);
+    let state = SyncState::open(&dir.join(".state/sync.sqlite")).await?;
+    let opts = SyncOptions {
+        base_delay_ms: 0,
+        max_delay_ms: 0,
+        ..SyncOptions::default()
+    };
+    let engine = SyncEngine::new(store, state, vec![Arc::new(github)], opts);
+    let report = engine.sync(None, None, &|_, _| {}).await?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
