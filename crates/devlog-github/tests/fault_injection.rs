@@ -12,21 +12,21 @@ use devlog_core::entry::{EntryType, NoteCategory};
 use devlog_core::ops::{Devlog, Edit, NewEntry, NewNote};
 use devlog_core::{Origin, Store, WriteMeta};
 use devlog_github::marker;
+use devlog_sync::failpoint;
 use devlog_testkit::fake_github::FakeGithub;
 use devlog_testkit::fake_remote::FakeRemote;
 
 const TOKEN: &str = "ghp_fault_injection";
 
-/// Every crash point a GitHub sync passes, in order.
-const POINTS: &[&str] = &[
-    "pull.before-cursor",
-    "push.create.before-request",
-    "push.create.before-record",
-    "push.note.before-request",
-    "push.note.before-record",
-    "push.update.before-request",
-    "push.update.before-record",
-];
+/// Every crash point a GitHub sync passes (recovery is covered by the engine's own test).
+fn points() -> Vec<&'static str> {
+    failpoint::ALL
+        .iter()
+        .chain(failpoint::NOTES)
+        .copied()
+        .filter(|p| *p != "push.recover.before-record")
+        .collect()
+}
 
 fn driver() -> PathBuf {
     // target/<profile>/deps/<test> → target/<profile>/examples/github_sync_once
@@ -110,7 +110,8 @@ async fn note(app: &Devlog, id: devlog_core::id::EntryId, text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_github_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
     assert!(driver().is_file());
-    for point in POINTS {
+    assert_eq!(points().len(), 7, "{:?}", points());
+    for point in points() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(".devlog");
         let b = FakeRemote::builder().without_tracker();
@@ -135,7 +136,7 @@ async fn a_github_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
             note(&app, e.id, &format!("{t}: first note")).await;
             ids.push(e.id);
         }
-        let later = point.starts_with("push.update") || *point == "pull.before-cursor";
+        let later = point.starts_with("push.update") || point == "pull.before-cursor";
         if later {
             // Everything linked first; then a local edit and a new note, and a comment on
             // GitHub for the pull to bring.

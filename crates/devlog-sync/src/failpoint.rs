@@ -19,7 +19,11 @@ pub fn fail_point(name: &str) {
     }
 }
 
-/// Every crash point, in the order a sync passes them.
+/// The crash points of posting notes as remote comments (integrations that sync notes; the
+/// GitHub fault-injection test covers them).
+pub const NOTES: &[&str] = &["push.note.before-request", "push.note.before-record"];
+
+/// Every crash point of items (not notes), in the order a sync passes them.
 pub const ALL: &[&str] = &[
     "pull.before-cursor",
     "push.create.before-request",
