@@ -316,6 +316,9 @@ async fn sync_pushes_a_note_once_and_pulls_a_new_comment_once() {
         4,
         "the pulled note is not pushed back"
     );
+    // `devlog show` says whose it is.
+    let text = r.ok(&["show", "1"]).await;
+    assert!(text.contains("(@carol on github)"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -129,10 +129,23 @@ pub fn render(out: &Out, e: &Entry) -> String {
             out.bold(&format!("Notes ({})", e.notes.len()))
         ));
         for n in &e.notes {
+            // Notes mirrored from a remote comment say whose and where.
+            let source = n
+                .extra
+                .get("source")
+                .and_then(|src| {
+                    let system = src.get("system")?.as_str()?;
+                    Some(match src.get("author").and_then(|a| a.as_str()) {
+                        Some(a) => format!(" (@{a} on {system})"),
+                        None => format!(" (from {system})"),
+                    })
+                })
+                .unwrap_or_default();
             s.push_str(&format!(
-                "{} {}\n",
+                "{} {}{}\n",
                 out.dim(&n.timestamp.to_string()),
-                out.bold(n.category.as_str())
+                out.bold(n.category.as_str()),
+                out.dim(&source)
             ));
             for line in n.content.lines() {
                 s.push_str(&format!("  {line}\n"));
