@@ -217,6 +217,19 @@ pub struct Note {
     pub extra: Extra,
 }
 
+impl Note {
+    /// Where a note mirrored from a remote comment came from: `@carol on github`, or
+    /// `from github` without an author (`extra.source`, written by the sync engine).
+    pub fn source(&self) -> Option<String> {
+        let src = self.extra.get("source")?;
+        let system = src.get("system")?.as_str()?;
+        Some(match src.get("author").and_then(Value::as_str) {
+            Some(a) => format!("@{a} on {system}"),
+            None => format!("from {system}"),
+        })
+    }
+}
+
 /// Why the work matters and how it is approached.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -434,4 +447,31 @@ pub struct EntrySummary {
     pub updated_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod note_tests {
+    use super::*;
+
+    fn note(extra: Value) -> Note {
+        Note {
+            id: "n".into(),
+            timestamp: "2026-01-01T00:00:00.000Z".parse().expect("a timestamp"),
+            category: NoteCategory::Feedback,
+            content: "x".into(),
+            files: Vec::new(),
+            code_changes: None,
+            extra: extra.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn a_mirrored_note_names_its_source() {
+        let with = note(serde_json::json!({"source": {"system": "github", "author": "carol"}}));
+        assert_eq!(with.source().as_deref(), Some("@carol on github"));
+        let anon = note(serde_json::json!({"source": {"system": "github", "author": null}}));
+        assert_eq!(anon.source().as_deref(), Some("from github"));
+        assert_eq!(note(serde_json::json!({})).source(), None);
+        assert_eq!(note(serde_json::json!({"source": "x"})).source(), None);
+    }
 }

@@ -144,8 +144,9 @@ pub fn context_markdown(e: &Entry) -> String {
             e.notes.len()
         ));
         for n in &e.notes[from..] {
+            let source = n.source().map(|x| format!(", {x}")).unwrap_or_default();
             s.push_str(&format!(
-                "- {} [{}] {}\n",
+                "- {} [{}{source}] {}\n",
                 n.timestamp, n.category, n.content
             ));
         }

@@ -130,17 +130,7 @@ pub fn render(out: &Out, e: &Entry) -> String {
         ));
         for n in &e.notes {
             // Notes mirrored from a remote comment say whose and where.
-            let source = n
-                .extra
-                .get("source")
-                .and_then(|src| {
-                    let system = src.get("system")?.as_str()?;
-                    Some(match src.get("author").and_then(|a| a.as_str()) {
-                        Some(a) => format!(" (@{a} on {system})"),
-                        None => format!(" (from {system})"),
-                    })
-                })
-                .unwrap_or_default();
+            let source = n.source().map(|x| format!(" ({x})")).unwrap_or_default();
             s.push_str(&format!(
                 "{} {}{}\n",
                 out.dim(&n.timestamp.to_string()),
