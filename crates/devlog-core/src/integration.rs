@@ -294,6 +294,14 @@ pub trait Integration: Send + Sync + fmt::Debug {
     /// Remote items changed since `cursor` (all linked items when `None`), one page at a time.
     async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError>;
 
+    /// Called once when the engine adopts an item whose create it never recorded (a crash
+    /// between the remote create and the bookkeeping; found by its marker): finish what
+    /// `create` does beyond creating the item, e.g. putting it on a board.
+    async fn adopted(&self, item: &RemoteItem, fields: &SyncedFields) -> Result<(), SyncError> {
+        let _ = (item, fields);
+        Ok(())
+    }
+
     /// Whether notes are mirrored as comments of the remote item (`create_note`, ...).
     fn syncs_notes(&self) -> bool {
         false

@@ -706,6 +706,15 @@ impl Integration for GithubIntegration {
         self.config.sync_notes
     }
 
+    /// An issue whose create crashed before it was recorded goes on the board now.
+    async fn adopted(&self, item: &RemoteItem, fields: &SyncedFields) -> Result<(), SyncError> {
+        if self.config.project_id.is_none() {
+            return Ok(());
+        }
+        let issue = self.get_issue(&item.remote_id).await?;
+        self.place_on_project(&issue, fields).await
+    }
+
     async fn create_note(
         &self,
         remote_id: &str,

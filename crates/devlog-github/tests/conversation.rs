@@ -622,3 +622,23 @@ async fn a_comment_copying_a_linked_notes_marker_is_a_new_note() {
     assert!(comments[0].body.starts_with("Original text, edited"));
     assert!(comments[1].body.starts_with("Replaced!"));
 }
+
+#[tokio::test]
+async fn an_issue_whose_create_was_lost_still_goes_on_the_board() {
+    let r = rig_with(true).await;
+    let e = r.entry("Lost response").await;
+    r.remote
+        .inject(Fault::on("POST /repos/acme/widgets/issues").apply_then_drop());
+    let first = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(first.failed.len(), 1, "{first:?}");
+    let n = r.gh.issues()[0].number;
+    assert!(
+        r.board.item_for_issue(n).is_none(),
+        "the create stopped before the board"
+    );
+    // The next sync adopts the issue by its marker and finishes the create.
+    r.sync().await;
+    assert_eq!(r.issue_of(e.id).await, n);
+    assert_eq!(r.board.field_value(n, "Status").as_deref(), Some("Todo"));
+    assert_eq!(r.gh.issues_created(), 1);
+}

@@ -475,6 +475,7 @@ impl SyncEngine {
                         self.record_reference(&name, id, &found)
                             .await
                             .map_err(local)?;
+                        i.adopted(&found, &found.fields).await?;
                         report.recovered += 1;
                         self.state.link(&name, id).await.map_err(local)?
                     }
@@ -916,6 +917,7 @@ impl SyncEngine {
             {
                 continue;
             }
+            let adopting = link.as_ref().is_none_or(|l| l.state == "creating");
             let (entry_id, base) = match link {
                 Some(l) => (l.entry_id, l.base),
                 None => match item.marker {
@@ -976,6 +978,17 @@ impl SyncEngine {
                     now.millis(),
                 )
                 .await?;
+            if adopting {
+                // Finish the create that crashed before it was recorded (e.g. a board card).
+                if let Ok(i) = self.integration(name)
+                    && let Err(e) = i.adopted(item, &item.fields).await
+                {
+                    report.failed.push(format!(
+                        "{name} #{}: {e}",
+                        handle_of(&*self.store, entry_id).await
+                    ));
+                }
+            }
             if !m.to_remote.is_empty() {
                 self.state.enqueue_one(name, entry_id, now.millis()).await?;
             }
