@@ -6,6 +6,7 @@ use devlog_core::entry::Note;
 use devlog_core::id::EntryId;
 use devlog_core::integration::{Action, ActionTarget, RemoteAction, RemoteNote, SyncError};
 use devlog_core::time::{Clock, SystemClock, Timestamp};
+use devlog_http::{LinkHeader, Pages};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -104,19 +105,12 @@ impl GithubIntegration {
     /// All comments of an issue (for linking an existing issue), oldest first.
     pub async fn issue_comments(&self, number: &str) -> Result<Vec<Comment>, SyncError> {
         let path = format!("{}/issues/{number}/comments", self.repo_path());
-        let mut req = self.client.get(&path).query("per_page", "100");
+        let mut pages = Pages::new(self.client.get(&path).query("per_page", "100"), LinkHeader);
         let mut out = Vec::new();
-        loop {
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| self.sync_err(e, Some(number)))?;
+        while let Some(page) = pages.next_page().await {
+            let resp = page.map_err(|e| self.sync_err(e, Some(number)))?;
             let page: Vec<Comment> = resp.json().map_err(|e| self.sync_err(e, Some(number)))?;
             out.extend(page);
-            match devlog_http::paginate::next_link(resp.headers()) {
-                Some(next) => req = self.client.get(&path).url_from(&next),
-                None => break,
-            }
         }
         Ok(out)
     }
@@ -139,8 +133,9 @@ impl GithubIntegration {
         }
         let mut actions = Vec::new();
         let mut newest = since.map(str::to_string);
-        loop {
-            let resp = req.send().await.map_err(|e| self.sync_err(e, None))?;
+        let mut pages = Pages::new(req, LinkHeader);
+        while let Some(page) = pages.next_page().await {
+            let resp = page.map_err(|e| self.sync_err(e, None))?;
             let page: Vec<Comment> = resp.json().map_err(|e| self.sync_err(e, None))?;
             for c in &page {
                 if let Some(u) = &c.updated_at
@@ -151,10 +146,6 @@ impl GithubIntegration {
                 if let Some(n) = c.issue_number() {
                     actions.push(self.comment_action(n, c));
                 }
-            }
-            match devlog_http::paginate::next_link(resp.headers()) {
-                Some(next) => req = self.client.get(&path).url_from(&next),
-                None => break,
             }
         }
         Ok((actions, newest))

@@ -30,7 +30,9 @@ use devlog_core::integration::{
 };
 use devlog_core::merge::SyncedFields;
 use devlog_core::time::Timestamp;
-use devlog_http::{ClientOptions, HttpClient, HttpError, HttpErrorKind, RateLimitConfig};
+use devlog_http::{
+    ClientOptions, HttpClient, HttpError, HttpErrorKind, LinkHeader, Pages, RateLimitConfig,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -819,8 +821,9 @@ impl GithubIntegration {
         let mut items = Vec::new();
         let mut actions = Vec::new();
         let mut newest = since.map(str::to_string);
-        loop {
-            let resp = req.send().await.map_err(|e| self.sync_err(e, None))?;
+        let mut pages = Pages::new(req, LinkHeader);
+        while let Some(page) = pages.next_page().await {
+            let resp = page.map_err(|e| self.sync_err(e, None))?;
             let page: Vec<Issue> = resp.json().map_err(|e| self.sync_err(e, None))?;
             for issue in &page {
                 if newest
@@ -843,10 +846,6 @@ impl GithubIntegration {
                     Err(e) => return Err(e),
                 }
             }
-            match devlog_http::paginate::next_link(resp.headers()) {
-                Some(next) => req = self.client.get(&path).url_from(&next),
-                None => break,
-            }
         }
         Ok((items, actions, newest))
     }
@@ -865,24 +864,20 @@ impl GithubIntegration {
         let n = self
             .milestone
             .get_or_try_init(|| async {
-                let path = format!("{}/milestones", self.repo_path());
-                let mut req = self
+                let req = self
                     .client
-                    .get(&path)
+                    .get(&format!("{}/milestones", self.repo_path()))
                     .query("state", "all")
                     .query("per_page", "100");
                 let mut seen = Vec::new();
-                loop {
-                    let resp = req.send().await.map_err(|e| self.sync_err(e, None))?;
+                let mut pages = Pages::new(req, LinkHeader);
+                while let Some(page) = pages.next_page().await {
+                    let resp = page.map_err(|e| self.sync_err(e, None))?;
                     let page: Vec<Milestone> = resp.json().map_err(|e| self.sync_err(e, None))?;
                     if let Some(m) = page.iter().find(|m| m.title.as_deref() == Some(title)) {
                         return Ok(m.number);
                     }
                     seen.extend(page.into_iter().filter_map(|m| m.title));
-                    match devlog_http::paginate::next_link(resp.headers()) {
-                        Some(next) => req = self.client.get(&path).url_from(&next),
-                        None => break,
-                    }
                 }
                 Err(self.permanent(format!(
                     "integrations.github.milestone: {} has no milestone `{title}` (it has: {})",

@@ -456,19 +456,20 @@ impl GithubIntegration {
     /// A draft release of `tag` (`GET …/releases`, every page: drafts are found only this way).
     pub async fn draft_release(&self, tag: &str) -> Result<Option<Release>, SyncError> {
         let what = "listing releases";
-        let path = self.releases_path();
-        let mut req = self.client().get(&path).query("per_page", "100").no_cache();
-        loop {
-            let resp = req.send().await.map_err(|e| self.release_err(e, what))?;
+        let req = self
+            .client()
+            .get(&self.releases_path())
+            .query("per_page", "100")
+            .no_cache();
+        let mut pages = devlog_http::Pages::new(req, devlog_http::LinkHeader);
+        while let Some(page) = pages.next_page().await {
+            let resp = page.map_err(|e| self.release_err(e, what))?;
             let page: Vec<Release> = resp.json().map_err(|e| self.release_err(e, what))?;
             if let Some(r) = page.into_iter().find(|r| r.draft && r.tag_name == tag) {
                 return Ok(Some(r));
             }
-            match devlog_http::paginate::next_link(resp.headers()) {
-                Some(next) => req = self.client().get(&path).url_from(&next).no_cache(),
-                None => return Ok(None),
-            }
         }
+        Ok(None)
     }
 
     /// Creates a release (`POST …/releases`). A release that already exists for the tag is a

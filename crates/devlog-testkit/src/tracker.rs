@@ -238,8 +238,9 @@ impl Integration for TrackerIntegration {
         }
         let mut items = Vec::new();
         let mut newest = cursor.map(str::to_string);
-        loop {
-            let resp = req.send().await.map_err(sync_err)?;
+        let mut pages = devlog_http::Pages::new(req, devlog_http::LinkHeader);
+        while let Some(page) = pages.next_page().await {
+            let resp = page.map_err(sync_err)?;
             let page: Vec<Item> = resp.json().map_err(sync_err)?;
             for it in &page {
                 let ts = it.updated_at.to_rfc3339();
@@ -247,10 +248,6 @@ impl Integration for TrackerIntegration {
                     newest = Some(ts);
                 }
                 items.push(to_remote(it)?);
-            }
-            match devlog_http::paginate::next_link(resp.headers()) {
-                Some(next) => req = self.client.get("/items").url_from(&next),
-                None => break,
             }
         }
         Ok(PullPage {
