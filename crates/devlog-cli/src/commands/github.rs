@@ -541,7 +541,7 @@ async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
         "projectId": c.project_id,
         "webhookSecret": c.webhook_secret.is_some(),
         "health": health,
-        "paused": paused.map(|(until, reason)| json!({"until": until, "reason": reason})),
+        "paused": paused.as_ref().map(|(until, reason)| json!({"until": until, "reason": reason})),
         "pullCursor": cursor,
         "linked": rows,
         "pendingJobs": jobs.iter().filter(|j| j.state != "dead").count(),
@@ -575,7 +575,7 @@ async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
                 .unwrap_or_default()
         ));
     }
-    if let Some((until, reason)) = st.paused_until(name, now).await? {
+    if let Some((until, reason)) = &paused {
         s.push_str(&format!(
             "paused for {}s: {reason}\n",
             (until - now + 999) / 1000
