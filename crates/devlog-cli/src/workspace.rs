@@ -22,6 +22,17 @@ pub struct Workspace {
 }
 
 /// Options from the command line and environment that affect discovery.
+///
+/// A workspace is found like git finds its repository. Walking up from the working directory,
+/// the first folder that has either of these is the workspace root:
+/// - a `.devlog` folder;
+/// - a `devlog.toml` (or the original's `devlog.config.json`) that names a server backend
+///   (`postgres`, `mysql`), whose entries live in the database, not in `.devlog` (a
+///   configuration file that does not parse counts too, so its error is shown).
+///
+/// Without one, `DEVLOG_STORAGE_TYPE` naming a server backend makes the root of the git
+/// repository around the working directory (else the working directory) the workspace. `--dir`
+/// / `DEVLOG_DIR` replaces the search.
 #[derive(Debug, Clone, Default)]
 pub struct Discovery {
     /// `--dir` / `DEVLOG_DIR`: a `.devlog` folder, or a folder containing one.
@@ -32,16 +43,23 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    /// The `.devlog` folder to use: explicit, or found by walking up from the working
-    /// directory like git. `None` if there is none yet.
+    /// The `.devlog` folder of the workspace: explicit, or found by walking up from the
+    /// working directory (see [`Discovery`]). `None` if there is none yet. The folder need not
+    /// exist for a server-backed workspace.
     pub fn find(&self) -> Option<PathBuf> {
         if let Some(d) = &self.dir {
             return Some(normalize_devlog_dir(d));
         }
-        self.cwd
-            .ancestors()
-            .map(|a| a.join(".devlog"))
-            .find(|d| d.is_dir())
+        let found = self.cwd.ancestors().find_map(|a| {
+            let dir = a.join(".devlog");
+            (dir.is_dir() || names_server_backend(a)).then_some(dir)
+        });
+        found.or_else(|| {
+            self.backend
+                .as_deref()
+                .is_some_and(is_server_backend)
+                .then(|| self.place_new())
+        })
     }
 
     /// Where a new `.devlog` goes: the explicit folder, else the root of the git repository
@@ -57,6 +75,26 @@ impl Discovery {
             .unwrap_or(&self.cwd);
         root.join(".devlog")
     }
+}
+
+/// Whether backend `name` keeps its entries on a database server rather than in `.devlog`.
+pub fn is_server_backend(name: &str) -> bool {
+    matches!(
+        name.trim().to_ascii_lowercase().as_str(),
+        "postgres" | "postgresql" | "mysql" | "mariadb"
+    )
+}
+
+/// Whether `folder` holds a devlog configuration file naming a server backend (or one that
+/// does not parse: it is meant for devlog, and opening the workspace reports what is wrong).
+fn names_server_backend(folder: &Path) -> bool {
+    let has_file = [crate::config::TOML_FILE, crate::config::LEGACY_JSON_FILE]
+        .iter()
+        .any(|f| folder.join(f).is_file());
+    has_file
+        && Config::load(folder)
+            .map(|c| is_server_backend(&c.storage.kind))
+            .unwrap_or(true)
 }
 
 fn normalize_devlog_dir(d: &Path) -> PathBuf {
@@ -99,6 +137,29 @@ impl Workspace {
     pub async fn open(&self) -> Result<Arc<dyn Store>, CliError> {
         Ok(devlog_store::open(&self.spec).await?)
     }
+
+    /// Whether the entries live on a database server (the `.devlog` folder then holds only
+    /// machine-local state and may not exist).
+    pub fn is_server(&self) -> bool {
+        self.spec.url().is_some()
+    }
+
+    /// Creates the `.devlog` folder with its `.gitignore` (which keeps `.state/` out of git)
+    /// if it is missing: what `devlog init` leaves behind for every backend, so the workspace
+    /// is found like any other. The file backends create it themselves when opened.
+    pub fn create_folder(&self) -> Result<(), CliError> {
+        devlog_store::prepare_folder(&self.devlog_dir).map_err(CliError::Store)
+    }
+
+    /// Where the entries are, for people: the folder or file, or the database URL with its
+    /// password redacted, and the backend's name.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({} backend)",
+            self.spec.location().display(),
+            self.spec.name()
+        )
+    }
 }
 
 /// The database URL for a server backend (`None` for the file backends): `storage.url` from
@@ -106,11 +167,7 @@ impl Workspace {
 /// like the original devlog. When the backend itself comes from the environment
 /// (`DEVLOG_STORAGE_TYPE`), `DATABASE_URL` wins over the file.
 fn server_url(backend: &str, from_env: bool, config: &Config) -> Result<Option<String>, CliError> {
-    let server = matches!(
-        backend.trim().to_ascii_lowercase().as_str(),
-        "postgres" | "postgresql" | "mysql" | "mariadb"
-    );
-    if !server {
+    if !is_server_backend(backend) {
         return Ok(None);
     }
     let env_url = std::env::var("DATABASE_URL")

@@ -678,7 +678,7 @@ fn event_time(e: &Entry) -> Timestamp {
 }
 
 /// Keeps the machine-local state out of git.
-fn ensure_gitignore(root: &Path) -> Result<()> {
+pub(crate) fn ensure_gitignore(root: &Path) -> Result<()> {
     let path = root.join(".gitignore");
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     if current

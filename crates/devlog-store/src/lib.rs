@@ -167,6 +167,15 @@ fn not_compiled(backend: &str) -> StoreError {
     )
 }
 
+/// Creates a `.devlog` folder with the `.gitignore` that keeps its machine-local `.state/`
+/// out of git, if they are missing. The file backends do this when they open; a workspace on a
+/// server backend gets the folder from `devlog init`, so it is found like any other.
+pub fn prepare_folder(devlog_dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(devlog_dir)
+        .map_err(|e| StoreError::io(devlog_dir.display().to_string(), e))?;
+    json::ensure_gitignore(devlog_dir)
+}
+
 /// Opens the store a spec names.
 pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn Store>> {
     Ok(match spec {

@@ -48,7 +48,19 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
         check_loopback(addr).map_err(|e| CliError::Usage(e.to_string()))?;
     }
     let ws = ctx.workspace_or_create()?;
+    let existed = ws.devlog_dir.is_dir() || ws.is_server();
     let store = ws.open().await?;
+    // Clients start this process in a folder of their choosing: say which log it serves.
+    if existed {
+        eprintln!("devlog mcp: serving the log in {}", ws.describe());
+    } else {
+        eprintln!(
+            "devlog mcp: no .devlog in {} or its parents; created a new, empty log in {} \
+             (pass --dir or set DEVLOG_DIR to use another)",
+            ctx.discovery.cwd.display(),
+            ws.describe()
+        );
+    }
     let (sync, sync_error) = match sync_engine(&ws, store.clone()).await {
         Ok(engine) => (engine, None),
         Err(e) => {
@@ -85,7 +97,7 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
             eprintln!(
                 "devlog MCP server listening on {} (store: {})",
                 listener.url(),
-                ws.devlog_dir.display()
+                ws.describe()
             );
             listener
                 .serve(server, devlog_mcp::transport::shutdown_signal())

@@ -45,13 +45,15 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The existing workspace, or an error saying how to create one.
+    /// The existing workspace, or an error saying how to create one. A workspace on a
+    /// server backend exists without its `.devlog` folder (see [`Discovery`]).
     pub fn workspace(&self) -> Result<Workspace, CliError> {
         let dir = self.discovery.find().ok_or(CliError::NoWorkspace)?;
-        if !dir.is_dir() {
+        let ws = Workspace::load(dir, self.discovery.backend.as_deref())?;
+        if !ws.devlog_dir.is_dir() && !ws.is_server() {
             return Err(CliError::NoWorkspace);
         }
-        Workspace::load(dir, self.discovery.backend.as_deref())
+        Ok(ws)
     }
 
     /// The existing workspace, or a new one at the repository root (zero configuration).
@@ -59,7 +61,6 @@ impl Ctx {
         let dir = self
             .discovery
             .find()
-            .filter(|d| d.is_dir())
             .unwrap_or_else(|| self.discovery.place_new());
         Workspace::load(dir, self.discovery.backend.as_deref())
     }
