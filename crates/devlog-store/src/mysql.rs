@@ -9,11 +9,11 @@
 use std::sync::LazyLock;
 
 use sqlx::migrate::Migrator;
-use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlSslMode};
 use sqlx::pool::PoolOptions;
 use sqlx::{ConnectOptions, Executor, QueryBuilder};
 
-use crate::server::{Class, MIGRATIONS_TABLE, ServerOptions, mysql_search};
+use crate::server::{Class, MIGRATIONS_TABLE, ServerOptions, is_loopback, mysql_search};
 use crate::url::DbUrl;
 
 // The shared server store, compiled here against this dialect (and again for the other
@@ -58,7 +58,14 @@ fn connect_options(url: &DbUrl) -> Result<MySqlConnectOptions, sqlx::Error> {
     } else {
         url.clone()
     };
-    let opts: MySqlConnectOptions = url.expose().parse()?;
+    let mut opts: MySqlConnectOptions = url.expose().parse()?;
+    // See `is_loopback`: `preferred` on loopback means plain TCP.
+    if matches!(opts.get_ssl_mode(), MySqlSslMode::Preferred)
+        && opts.get_socket().is_none()
+        && is_loopback(opts.get_host())
+    {
+        opts = opts.ssl_mode(MySqlSslMode::Disabled);
+    }
     Ok(opts.charset("utf8mb4"))
 }
 

@@ -10,10 +10,10 @@ use std::sync::LazyLock;
 
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolOptions;
-use sqlx::postgres::{PgConnectOptions, PgConnection, Postgres};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode, Postgres};
 use sqlx::{ConnectOptions, QueryBuilder};
 
-use crate::server::{Class, MIGRATIONS_TABLE, ServerOptions, pg_tsquery};
+use crate::server::{Class, MIGRATIONS_TABLE, ServerOptions, is_loopback, pg_tsquery};
 use crate::url::DbUrl;
 
 // The shared server store, compiled here against this dialect (and again for the other
@@ -44,7 +44,14 @@ fn migrator() -> &'static Migrator {
 }
 
 fn connect_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {
-    let opts: PgConnectOptions = url.expose().parse()?;
+    let mut opts: PgConnectOptions = url.expose().parse()?;
+    // See `is_loopback`: `prefer` on loopback means plain TCP.
+    if matches!(opts.get_ssl_mode(), PgSslMode::Prefer)
+        && opts.get_socket().is_none()
+        && is_loopback(opts.get_host())
+    {
+        opts = opts.ssl_mode(PgSslMode::Disable);
+    }
     Ok(opts.application_name("devlog"))
 }
 

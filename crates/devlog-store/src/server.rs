@@ -16,6 +16,11 @@ use crate::url::DbUrl;
 /// `_sqlx_migrations`, so devlog can share a database with another sqlx application.
 pub(crate) const MIGRATIONS_TABLE: &str = "_devlog_migrations";
 
+/// The applied migrations in `MIGRATIONS_TABLE`, read in one query to tell whether an open
+/// needs the migrator at all.
+pub(crate) const APPLIED_MIGRATIONS: &str =
+    "SELECT version, checksum, success FROM _devlog_migrations ORDER BY version";
+
 /// How to connect to a server backend.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -33,6 +38,23 @@ impl Default for ServerOptions {
             max_connections: 8,
         }
     }
+}
+
+/// Whether `host` (as written in a URL) is this machine: `localhost`, `127.0.0.0/8` or `::1`.
+///
+/// With the default TLS mode (PostgreSQL `sslmode=prefer`, MySQL `ssl-mode=preferred`: TLS if
+/// the server offers it, else plain) devlog does not negotiate TLS with such a host. On
+/// loopback the bytes never leave the machine, so TLS protects nothing there, and each
+/// handshake costs about 90 ms: sqlx does not set `TCP_NODELAY`, and rustls writes a
+/// handshake flight as several small writes, so Nagle's algorithm holds each flight back until
+/// the server's delayed ACK (40 ms), twice per handshake. `prefer` never promised TLS (it
+/// falls back to plain silently); an explicit `require` or stricter mode is always honoured.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// What kind of failure a driver error is, as far as the user and a retry loop care.
@@ -303,6 +325,35 @@ mod tests {
 
     fn w(s: &str) -> Vec<String> {
         search_words(s)
+    }
+
+    #[test]
+    fn the_schema_check_reads_the_migrations_table() {
+        assert!(APPLIED_MIGRATIONS.contains(&format!(" FROM {MIGRATIONS_TABLE} ")));
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        for h in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in [
+            "db.example.com",
+            "10.0.0.1",
+            "192.168.1.2",
+            "::",
+            "",
+            "localhost.evil",
+        ] {
+            assert!(!is_loopback(h), "{h}");
+        }
     }
 
     #[test]

@@ -27,6 +27,8 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use devlog_core::entry::{Entry, EntrySummary, EntryType};
@@ -38,6 +40,7 @@ use devlog_core::store::{
     Store, StoreInfo,
 };
 use devlog_core::time::{Clock, SystemClock, Timestamp};
+use sqlx::pool::PoolConnection;
 use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
@@ -46,7 +49,8 @@ use super::{
 };
 use crate::index::{compute_stats, status_rank};
 use crate::server::{
-    Class, ServerOptions, connect_timed_out, migrate_error, search_words, snippet, store_error,
+    APPLIED_MIGRATIONS, Class, ServerOptions, connect_timed_out, migrate_error, search_words,
+    snippet, store_error,
 };
 use crate::url::DbUrl;
 
@@ -67,8 +71,62 @@ const SEARCH_COLS: &str = "e.search_title, e.search_description, e.search_notes,
 /// Entries in a database on a server (see the module docs for the locking rules).
 pub struct ServerStore {
     pool: Pool<Db>,
+    /// The connection that opened the store (and checked the schema), kept for the calls that
+    /// follow it one after the other — a CLI command makes one connection, not one per query
+    /// (each costs a server process and, with TLS, a handshake). Used while nobody else holds
+    /// it and it was last used less than `STICKY_IDLE` ago; otherwise calls take pooled
+    /// connections, which are checked before use.
+    sticky: tokio::sync::Mutex<Option<Sticky>>,
+    /// Set by any driver error: the sticky connection may be broken, so it is dropped.
+    sticky_suspect: AtomicBool,
     url: DbUrl,
     opts: ServerOptions,
+}
+
+/// How long the sticky connection may sit unused before it is dropped for pooled ones: long
+/// enough for one command's calls, short enough that a long-running process never relies on
+/// an unchecked connection after a quiet spell (a server restart, an idle timeout).
+const STICKY_IDLE: Duration = Duration::from_secs(2);
+
+struct Sticky {
+    conn: Conn,
+    last_used: Instant,
+}
+
+/// A connection for one call: the sticky one or one from the pool.
+enum Lease<'a> {
+    Sticky(tokio::sync::MutexGuard<'a, Option<Sticky>>),
+    Pooled(PoolConnection<Db>),
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        match self {
+            Lease::Sticky(g) => &g.as_ref().expect("a sticky lease holds a connection").conn,
+            Lease::Pooled(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        match self {
+            Lease::Sticky(g) => &mut g.as_mut().expect("a sticky lease holds a connection").conn,
+            Lease::Pooled(c) => c,
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Lease::Sticky(g) = self
+            && let Some(s) = g.as_mut()
+        {
+            s.last_used = Instant::now();
+        }
+    }
 }
 
 impl fmt::Debug for ServerStore {
@@ -101,6 +159,35 @@ impl From<StoreError> for TxErr {
 
 type TxResult<T> = std::result::Result<T, TxErr>;
 
+/// Whether the database already has exactly this devlog's migrations, all complete: one
+/// query, where the migrator takes a lock, creates its table if needed and reads it in
+/// several round trips. Anything else (no table yet, a migration missing, interrupted, changed
+/// or unknown) is left to the migrator, which applies or reports it under its lock.
+async fn schema_is_current(conn: &mut Conn) -> bool {
+    let Ok(rows) = sqlx::query(APPLIED_MIGRATIONS).fetch_all(&mut *conn).await else {
+        return false;
+    };
+    let mut applied = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let (Ok(version), Ok(checksum), Ok(success)) = (
+            r.try_get::<i64, _>("version"),
+            r.try_get::<Vec<u8>, _>("checksum"),
+            r.try_get::<bool, _>("success"),
+        ) else {
+            return false;
+        };
+        applied.push((version, checksum, success));
+    }
+    let wanted: Vec<_> = migrator()
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .collect();
+    applied.len() == wanted.len()
+        && applied.iter().zip(&wanted).all(|((v, sum, ok), m)| {
+            *ok && *v == m.version && sum.as_slice() == m.checksum.as_ref()
+        })
+}
+
 /// Whether a failed attempt should run again.
 fn retryable<T>(r: &TxResult<T>, attempt: u32) -> bool {
     matches!(r, Err(TxErr::Db(e)) if attempt < RETRIES && classify(e) == Class::Retry)
@@ -123,21 +210,46 @@ impl ServerStore {
             Ok(Err(e)) => return Err(store_error(BACKEND, url, classify(&e), &e, &opts)),
             Ok(Ok(c)) => c,
         };
-        // `run_direct` is what `run` calls; called directly because `run(&mut conn)` makes
-        // this future fail the `Send` check ("implementation of `Acquire` is not general
-        // enough", a known sqlx limitation that sqlx's own comment on `run_direct` names).
-        migrator()
-            .run_direct(None, &mut conn, false)
-            .await
-            .map_err(|e| migrate_error(BACKEND, url, e, classify, &opts))?;
-        // Closing politely is a courtesy; the migrations are committed either way.
-        let _ = sqlx::Connection::close(conn).await;
+        if !schema_is_current(&mut conn).await {
+            // `run_direct` is what `run` calls; called directly because `run(&mut conn)` makes
+            // this future fail the `Send` check ("implementation of `Acquire` is not general
+            // enough", a known sqlx limitation that sqlx's own comment on `run_direct` names).
+            migrator()
+                .run_direct(None, &mut conn, false)
+                .await
+                .map_err(|e| migrate_error(BACKEND, url, e, classify, &opts))?;
+        }
         let pool = pool_options(&opts).connect_lazy_with(options);
         Ok(Self {
             pool,
+            sticky: tokio::sync::Mutex::new(Some(Sticky {
+                conn,
+                last_used: Instant::now(),
+            })),
+            sticky_suspect: AtomicBool::new(false),
             url: url.clone(),
             opts,
         })
+    }
+
+    /// A connection for one call: the sticky one when it is free, fresh and not suspect,
+    /// else one from the pool.
+    async fn lease(&self) -> std::result::Result<Lease<'_>, sqlx::Error> {
+        if let Ok(mut g) = self.sticky.try_lock() {
+            let usable = g.as_ref().is_some_and(|s| {
+                s.last_used.elapsed() < STICKY_IDLE && !self.sticky_suspect.load(Ordering::Relaxed)
+            });
+            if usable {
+                return Ok(Lease::Sticky(g));
+            }
+            if let Some(s) = g.take() {
+                // Closing politely is a courtesy; a broken connection is simply dropped.
+                if !self.sticky_suspect.load(Ordering::Relaxed) {
+                    let _ = sqlx::Connection::close(s.conn).await;
+                }
+            }
+        }
+        self.pool.acquire().await.map(Lease::Pooled)
     }
 
     /// The pool, for tests and tools that inspect the tables.
@@ -151,7 +263,10 @@ impl ServerStore {
     }
 
     fn err(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
-        move |e| store_error(BACKEND, &self.url, classify(&e), &e, &self.opts)
+        move |e| {
+            self.sticky_suspect.store(true, Ordering::Relaxed);
+            store_error(BACKEND, &self.url, classify(&e), &e, &self.opts)
+        }
     }
 
     fn fail(&self, e: TxErr) -> StoreError {
@@ -171,10 +286,6 @@ impl ServerStore {
 
     fn decode_doc(&self, doc: &str) -> Result<Entry> {
         serde_json::from_str(doc).map_err(|e| self.corrupt("a stored entry does not parse", e))
-    }
-
-    async fn begin(&self) -> TxResult<sqlx::Transaction<'static, Db>> {
-        Ok(self.pool.begin().await?)
     }
 
     // ---- pieces of write transactions ---------------------------------------------------
@@ -365,7 +476,8 @@ impl ServerStore {
         dedupe: bool,
         meta: &WriteMeta,
     ) -> TxResult<Created> {
-        let mut tx = self.begin().await?;
+        let mut lease = self.lease().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         Self::lock_counter(&mut tx, "entries").await?;
         if dedupe
             && let Some(existing) = self
@@ -389,7 +501,8 @@ impl ServerStore {
         meta: &WriteMeta,
         f: &mut Mutation<'_>,
     ) -> TxResult<Entry> {
-        let mut tx = self.begin().await?;
+        let mut lease = self.lease().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         let old = self
             .doc_in(&mut tx, id, true)
             .await?
@@ -410,7 +523,8 @@ impl ServerStore {
     }
 
     async fn delete_once(&self, id: EntryId, meta: &WriteMeta) -> TxResult<()> {
-        let mut tx = self.begin().await?;
+        let mut lease = self.lease().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         let old = self
             .doc_in(&mut tx, id, true)
             .await?
@@ -425,7 +539,8 @@ impl ServerStore {
     }
 
     async fn put_raw_once(&self, mut entry: Entry, meta: &WriteMeta) -> TxResult<PutOutcome> {
-        let mut tx = self.begin().await?;
+        let mut lease = self.lease().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         Self::lock_counter(&mut tx, "entries").await?;
         let old = self.doc_in(&mut tx, entry.id, true).await?;
         if old.as_ref() == Some(&entry) {
@@ -450,7 +565,8 @@ impl ServerStore {
     }
 
     async fn append_events_once(&self, events: &[Event]) -> TxResult<()> {
-        let mut tx = self.begin().await?;
+        let mut lease = self.lease().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         Self::insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
@@ -463,7 +579,7 @@ impl ServerStore {
         push_filter(&mut qb, f);
         let n: i64 = qb
             .build_query_scalar()
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.lease().await.map_err(self.err())?)
             .await
             .map_err(self.err())?;
         Ok(n as u64)
@@ -569,7 +685,7 @@ impl Store for ServerStore {
         qb.push_bind(id.to_string());
         let doc: Option<String> = qb
             .build_query_scalar()
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.lease().await.map_err(self.err())?)
             .await
             .map_err(self.err())?;
         match doc {
@@ -605,7 +721,11 @@ impl Store for ServerStore {
             }
         }
         qb.push(" ORDER BY e.handle LIMIT 20");
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        let rows = qb
+            .build()
+            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
         self.summaries(&rows)
     }
 
@@ -649,7 +769,11 @@ impl Store for ServerStore {
             .push_bind(q.limit as i64)
             .push(" OFFSET ")
             .push_bind(q.offset as i64);
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        let rows = qb
+            .build()
+            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
         let items = self.summaries(&rows)?;
         let total = self.count_where(&q.filter).await?;
         Ok(Page {
@@ -679,7 +803,11 @@ impl Store for ServerStore {
             .push_bind(q.limit as i64)
             .push(" OFFSET ")
             .push_bind(q.offset as i64);
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        let rows = qb
+            .build()
+            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
             let score: f64 = row.try_get("score").map_err(self.err())?;
@@ -704,7 +832,7 @@ impl Store for ServerStore {
         push_filter(&mut qb, &q.filter);
         let total: i64 = qb
             .build_query_scalar()
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.lease().await.map_err(self.err())?)
             .await
             .map_err(self.err())?;
         Ok(Page {
@@ -720,7 +848,11 @@ impl Store for ServerStore {
             "SELECT {SUMMARY_COLS} FROM devlog_entries e WHERE 1=1"
         ));
         push_filter(&mut qb, filter);
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        let rows = qb
+            .build()
+            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
         Ok(compute_stats(&self.summaries(&rows)?))
     }
 
@@ -729,7 +861,11 @@ impl Store for ServerStore {
         qb.push_bind(i64::try_from(after).unwrap_or(i64::MAX))
             .push(" ORDER BY seq LIMIT ")
             .push_bind(limit as i64);
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        let rows = qb
+            .build()
+            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let seq: i64 = r.try_get("seq").map_err(self.err())?;
@@ -770,7 +906,7 @@ impl Store for ServerStore {
 
     async fn count(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devlog_entries")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.lease().await.map_err(self.err())?)
             .await
             .map_err(self.err())?;
         Ok(n as u64)
@@ -779,7 +915,7 @@ impl Store for ServerStore {
     async fn all(&self) -> Result<Vec<Entry>> {
         let docs: Vec<String> =
             sqlx::query_scalar("SELECT doc FROM devlog_entries ORDER BY handle, id")
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.lease().await.map_err(self.err())?)
                 .await
                 .map_err(self.err())?;
         docs.iter().map(|d| self.decode_doc(d)).collect()
