@@ -30,6 +30,9 @@ type Conn = MySqlConnection;
 
 const BACKEND: &str = "mysql";
 
+/// MySQL and MariaDB store NUL characters in text like any other.
+const REJECTS_NUL: bool = false;
+
 /// Case-insensitive title order, byte-wise like Rust's `str` ordering.
 const TITLE_ORDER: &str = "LOWER(e.title) COLLATE utf8mb4_bin";
 
@@ -89,6 +92,15 @@ fn pool_options(opts: &ServerOptions) -> PoolOptions<Db> {
         .after_connect(|conn, _meta| Box::pin(read_committed(conn)))
 }
 
+/// The largest statement the server accepts (`max_allowed_packet`): a bigger one is not
+/// answered with an error but with a closed connection.
+async fn statement_limit(conn: &mut MySqlConnection) -> Result<Option<u64>, sqlx::Error> {
+    let limit: u64 = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS UNSIGNED)")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Some(limit))
+}
+
 /// Server error numbers, see <https://mariadb.com/kb/en/mariadb-error-code-reference/>.
 fn classify(e: &sqlx::Error) -> Class {
     let Some(d) = e.as_database_error() else {
@@ -102,6 +114,10 @@ fn classify(e: &sqlx::Error) -> Class {
         1049 => Class::NoDatabase,
         1205 | 1213 => Class::Retry,
         1040 | 1053 | 1927 | 2006 | 2013 => Class::Gone,
+        // Packet too large, result larger than max_allowed_packet.
+        1153 | 1301 => Class::TooLarge,
+        // Data too long for a column, incorrect string or other value, invalid JSON text.
+        1292 | 1366 | 1406 | 3140 => Class::Invalid,
         _ => Class::Other,
     }
 }

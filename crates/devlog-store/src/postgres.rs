@@ -30,6 +30,9 @@ type Conn = PgConnection;
 
 const BACKEND: &str = "postgres";
 
+/// PostgreSQL text cannot hold a NUL character: such input is rejected before it is sent.
+const REJECTS_NUL: bool = true;
+
 /// Case-insensitive title order, byte-wise like Rust's `str` ordering (not the database
 /// locale's, which ignores punctuation and spaces).
 const TITLE_ORDER: &str = "lower(e.title) COLLATE \"C\"";
@@ -66,6 +69,11 @@ fn pool_options(opts: &ServerOptions) -> PoolOptions<Db> {
         .acquire_timeout(opts.connect_timeout)
 }
 
+/// PostgreSQL takes statements of any practical size (1 GB per value).
+async fn statement_limit(_conn: &mut PgConnection) -> Result<Option<u64>, sqlx::Error> {
+    Ok(None)
+}
+
 /// SQLSTATE classes, see <https://www.postgresql.org/docs/current/errcodes-appendix.html>.
 fn classify(e: &sqlx::Error) -> Class {
     let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
@@ -77,6 +85,10 @@ fn classify(e: &sqlx::Error) -> Class {
         "40001" | "40P01" | "55P03" => Class::Retry,
         "57P01" | "57P02" | "57P03" | "53300" => Class::Gone,
         c if c.starts_with("08") => Class::Gone,
+        // program_limit_exceeded: e.g. "string is too long for tsvector".
+        "54000" => Class::TooLarge,
+        // data_exception: bad encoding, value too long, invalid text representation.
+        c if c.starts_with("22") => Class::Invalid,
         _ => Class::Other,
     }
 }

@@ -68,6 +68,12 @@ pub(crate) enum Class {
     Retry,
     /// The server closed the connection (shut down, restarted, connection killed).
     Gone,
+    /// The server rejected a value (bad encoding, a string too long for its column): the
+    /// input must change, retrying cannot help.
+    Invalid,
+    /// The write exceeds a size limit of the server (MySQL `max_allowed_packet`, PostgreSQL's
+    /// 1 MB `tsvector`).
+    TooLarge,
     Other,
 }
 
@@ -84,6 +90,18 @@ pub(crate) fn store_error(
         Some(d) => d.message().to_string(),
         None => e.to_string(),
     };
+    match class {
+        Class::Invalid => {
+            return StoreError::invalid(
+                "value",
+                url.scrub(&format!(
+                    "{url} rejected a value: {detail}; change the input"
+                )),
+            );
+        }
+        Class::TooLarge => return too_large(url.scrub(&format!("{url}: {detail}"))),
+        _ => {}
+    }
     let (message, transient) = match (class, e) {
         (Class::Auth, _) => (
             format!(
@@ -120,6 +138,59 @@ pub(crate) fn store_error(
         backend,
         message: url.scrub(&message),
         transient,
+    }
+}
+
+/// The error for an entry (or its change feed record) beyond what the server accepts.
+pub(crate) fn too_large(why: String) -> StoreError {
+    StoreError::invalid(
+        "entry",
+        format!("too large to store: {why}; shorten its description or notes"),
+    )
+}
+
+/// Rejects text with a NUL character, which PostgreSQL cannot store in a text column (nor
+/// compare with one), before it is sent: `field` names it for the user.
+pub(crate) fn reject_nul(field: &str, text: &str) -> Result<(), StoreError> {
+    if text.contains('\0') {
+        return Err(StoreError::invalid(
+            field,
+            "contains a NUL character (\\0), which PostgreSQL cannot store; remove it",
+        ));
+    }
+    Ok(())
+}
+
+/// Rejects an entry with a NUL character in any text, naming the first such field the way
+/// the entry's JSON does (`title`, `notes[2].content`, `tags[0]`).
+pub(crate) fn reject_nul_in(value: &serde_json::Value) -> Result<(), StoreError> {
+    match nul_path(value, String::new()) {
+        Some(path) => reject_nul(&path, "\0"),
+        None => Ok(()),
+    }
+}
+
+fn nul_path(value: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0').then_some(at),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                Some(path)
+            } else {
+                nul_path(v, path)
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -325,6 +396,26 @@ mod tests {
 
     fn w(s: &str) -> Vec<String> {
         search_words(s)
+    }
+
+    #[test]
+    fn nul_characters_are_found_with_their_path() {
+        let v = serde_json::json!({
+            "title": "ok",
+            "notes": [{"content": "fine"}, {"content": "b\0d"}],
+            "tags": ["a"],
+        });
+        let e = reject_nul_in(&v).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid notes[1].content: contains a NUL"),
+            "{e}"
+        );
+        assert!(reject_nul_in(&serde_json::json!({"title": "ok", "n": 1})).is_ok());
+        let e = reject_nul_in(&serde_json::json!({"extra": {"k\0": 1}})).unwrap_err();
+        assert!(e.to_string().contains("extra.k"), "{e}");
+        assert!(reject_nul("assignee", "ana").is_ok());
+        assert!(reject_nul("assignee", "a\0").is_err());
     }
 
     #[test]

@@ -10,6 +10,8 @@
 mod concurrency;
 #[path = "server_backends/failures.rs"]
 mod failures;
+#[path = "server_backends/invalid_input.rs"]
+mod invalid_input;
 #[path = "server_backends/migration.rs"]
 mod migration;
 #[path = "server_backends/support.rs"]

@@ -44,13 +44,13 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
-    BACKEND, Conn, Db, TITLE_ORDER, classify, connect, connect_options, migrator, pool_options,
-    push_search_match, push_search_score, push_tag_filter,
+    BACKEND, Conn, Db, REJECTS_NUL, TITLE_ORDER, classify, connect, connect_options, migrator,
+    pool_options, push_search_match, push_search_score, push_tag_filter, statement_limit,
 };
 use crate::index::{compute_stats, status_rank};
 use crate::server::{
-    APPLIED_MIGRATIONS, Class, ServerOptions, connect_timed_out, migrate_error, search_words,
-    snippet, store_error,
+    APPLIED_MIGRATIONS, Class, ServerOptions, connect_timed_out, migrate_error, reject_nul,
+    reject_nul_in, search_words, snippet, store_error, too_large,
 };
 use crate::url::DbUrl;
 
@@ -62,6 +62,13 @@ const RETRIES: u32 = 5;
 /// Rows appended to the change feed per INSERT statement (well below both servers' limit of
 /// 65,535 bound parameters).
 const EVENT_CHUNK: usize = 1000;
+
+/// Statements from this size on are checked against the server's limit before they are
+/// sent (one extra query, only for such large writes).
+const CHECK_SIZE_FROM: usize = 64 * 1024;
+
+/// Room for the SQL text and the protocol's framing around the bound values.
+const STATEMENT_OVERHEAD: usize = 4 * 1024;
 
 const SUMMARY_COLS: &str = "e.id, e.handle, e.entry_key, e.legacy_id, e.title, e.kind, e.status, \
                             e.priority, e.assignee, e.tags, e.created_at, e.updated_at, e.closed_at";
@@ -186,6 +193,24 @@ async fn schema_is_current(conn: &mut Conn) -> bool {
         && applied.iter().zip(&wanted).all(|((v, sum, ok), m)| {
             *ok && *v == m.version && sum.as_slice() == m.checksum.as_ref()
         })
+}
+
+/// `bytes` in MiB for messages, one decimal.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Rejects filter values the server cannot compare (see `REJECTS_NUL`).
+fn check_filter(f: &Filter) -> Result<()> {
+    if REJECTS_NUL {
+        if let Some(a) = &f.assignee {
+            reject_nul("assignee", a)?;
+        }
+        if let Some(t) = &f.tag {
+            reject_nul("tag", t)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether a failed attempt should run again.
@@ -356,12 +381,45 @@ impl ServerStore {
         Ok(doc.map(|d| self.decode_doc(&d)).transpose()?)
     }
 
+    /// Fails with a "too large" error, before sending, when a statement of `bytes` bound
+    /// data exceeds what the server accepts.
+    async fn check_size(conn: &mut Conn, bytes: usize, what: &str) -> TxResult<()> {
+        if bytes < CHECK_SIZE_FROM {
+            return Ok(());
+        }
+        if let Some(limit) = statement_limit(conn).await?
+            && (bytes + STATEMENT_OVERHEAD) as u64 > limit
+        {
+            return Err(too_large(format!(
+                "{what} needs a {} statement, and the {BACKEND} server accepts at most {} \
+                 (max_allowed_packet)",
+                mib(bytes as u64),
+                mib(limit)
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
     /// Writes the row of `e`: an UPDATE when it `exists`, else an INSERT.
     async fn write_row(conn: &mut Conn, e: &Entry, exists: bool) -> TxResult<()> {
+        if REJECTS_NUL {
+            reject_nul_in(&serde_json::to_value(e).expect("an Entry always serializes"))?;
+        }
         let doc = serde_json::to_string(e).expect("an Entry always serializes");
         let tags = serde_json::to_string(&e.tags).expect("strings serialize");
         let text = e.search_text();
         let id = e.id.to_string();
+        let bytes = doc.len()
+            + tags.len()
+            + 2 * e.title.len()
+            + e.key.len()
+            + e.assignee.as_ref().map_or(0, String::len)
+            + text.title.len()
+            + text.description.len()
+            + text.notes.len()
+            + text.context.len();
+        Self::check_size(conn, bytes, "the entry").await?;
         let mut qb = QueryBuilder::<Db>::new(if exists {
             "UPDATE devlog_entries SET "
         } else {
@@ -447,12 +505,19 @@ impl ServerStore {
             .await?;
         let mut seq = end - events.len() as i64;
         for chunk in events.chunks(EVENT_CHUNK) {
+            let payloads: Vec<String> = chunk
+                .iter()
+                .map(|ev| serde_json::to_string(ev).expect("events serialize"))
+                .collect();
+            let bytes = payloads.iter().map(|p| p.len() + 64).sum();
+            Self::check_size(conn, bytes, "the change feed record of the write").await?;
             let mut qb = QueryBuilder::<Db>::new(
                 "INSERT INTO devlog_events (seq, entry_id, at, kind, payload) ",
             );
+            let mut payloads = payloads.into_iter();
             qb.push_values(chunk, |mut b, ev| {
                 seq += 1;
-                let payload = serde_json::to_string(ev).expect("events serialize");
+                let payload = payloads.next().expect("one payload per event");
                 b.push_bind(seq)
                     .push_bind(ev.entry_id.to_string())
                     .push_bind(ev.at.millis())
@@ -695,6 +760,9 @@ impl Store for ServerStore {
     }
 
     async fn lookup(&self, reference: &EntryRef) -> Result<Vec<EntrySummary>> {
+        if REJECTS_NUL && let EntryRef::Key(k) | EntryRef::Prefix(k) = reference {
+            reject_nul("reference", k)?;
+        }
         let mut qb = QueryBuilder::<Db>::new(format!(
             "SELECT {SUMMARY_COLS} FROM devlog_entries e WHERE "
         ));
@@ -752,6 +820,7 @@ impl Store for ServerStore {
     }
 
     async fn list(&self, q: &ListQuery) -> Result<Page<EntrySummary>> {
+        check_filter(&q.filter)?;
         let mut qb = QueryBuilder::<Db>::new(format!(
             "SELECT {SUMMARY_COLS} FROM devlog_entries e WHERE 1=1"
         ));
@@ -785,6 +854,7 @@ impl Store for ServerStore {
     }
 
     async fn search(&self, q: &SearchQuery) -> Result<Page<SearchHit>> {
+        check_filter(&q.filter)?;
         let words = search_words(&q.text);
         if words.is_empty() {
             return Ok(Page {
@@ -844,6 +914,7 @@ impl Store for ServerStore {
     }
 
     async fn stats(&self, filter: &Filter) -> Result<Stats> {
+        check_filter(filter)?;
         let mut qb = QueryBuilder::<Db>::new(format!(
             "SELECT {SUMMARY_COLS} FROM devlog_entries e WHERE 1=1"
         ));

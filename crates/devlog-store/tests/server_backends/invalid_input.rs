@@ -1,0 +1,178 @@
+//! Input a server cannot store is the caller's to fix, not a reason to "try again": a NUL
+//! character on PostgreSQL (in an entry, a filter or a reference) and an entry beyond what
+//! the server accepts in one statement (MariaDB's `max_allowed_packet`, PostgreSQL's 1 MB
+//! `tsvector`) are `Invalid` errors that say what to change, checked before anything is
+//! written, and the store keeps working.
+
+use devlog_core::error::{ErrorKind, StoreError};
+use devlog_core::event::{Origin, WriteMeta};
+use devlog_core::ops::{Devlog, NewEntry, NewNote};
+use devlog_core::{EntryRef, EntryType, Filter, ListQuery, NoteCategory, SearchQuery};
+
+use crate::support::{Kind, with_db};
+
+fn meta() -> WriteMeta {
+    WriteMeta::new(Origin::Cli)
+}
+
+fn entry(title: &str) -> NewEntry {
+    NewEntry {
+        title: title.into(),
+        kind: Some(EntryType::Task),
+        ..NewEntry::default()
+    }
+}
+
+fn assert_invalid(e: &StoreError, mentions: &[&str]) {
+    assert_eq!(e.kind(), ErrorKind::Invalid, "{e:?}");
+    let msg = e.to_string();
+    for m in mentions {
+        assert!(msg.contains(m), "the message names {m:?}: {msg}");
+    }
+    assert!(!msg.contains("try again"), "{msg}");
+}
+
+#[tokio::test]
+async fn postgres_rejects_nul_characters_naming_the_field() {
+    with_db(Kind::Postgres, "pg_nul", |url| async move {
+        let store = Kind::Postgres.open(&url).await;
+        let app = Devlog::new(store.clone());
+        let e = app
+            .create(entry("Has a \0 inside"), &meta())
+            .await
+            .expect_err("NUL in the title");
+        assert_invalid(&e, &["title", "NUL"]);
+        assert_eq!(store.count().await.unwrap(), 0);
+        assert!(store.events(0, 10).await.unwrap().is_empty());
+
+        let ok = app
+            .create(entry("Clean"), &meta())
+            .await
+            .unwrap()
+            .into_entry();
+        let e = app
+            .add_note(
+                ok.id,
+                NewNote {
+                    content: "bad\0note".into(),
+                    category: NoteCategory::Progress,
+                    files: vec![],
+                    code_changes: None,
+                },
+                &meta(),
+            )
+            .await
+            .expect_err("NUL in a note");
+        assert_invalid(&e, &["notes[0].content", "NUL"]);
+        assert!(store.get(ok.id).await.unwrap().notes.is_empty());
+
+        // Reads: filters and references are checked too (`GET ?assignee=%00`).
+        for filter in [
+            Filter {
+                assignee: Some("\0".into()),
+                ..Filter::default()
+            },
+            Filter {
+                tag: Some("x\0".into()),
+                ..Filter::default()
+            },
+        ] {
+            let field = if filter.assignee.is_some() {
+                "assignee"
+            } else {
+                "tag"
+            };
+            let q = ListQuery {
+                filter: filter.clone(),
+                ..ListQuery::default()
+            };
+            assert_invalid(&store.list(&q).await.unwrap_err(), &[field]);
+            let s = SearchQuery {
+                text: "clean".into(),
+                filter: filter.clone(),
+                ..SearchQuery::default()
+            };
+            assert_invalid(&store.search(&s).await.unwrap_err(), &[field]);
+            assert_invalid(&store.stats(&filter).await.unwrap_err(), &[field]);
+        }
+        let e = store
+            .lookup(&EntryRef::Key("clean\0".into()))
+            .await
+            .unwrap_err();
+        assert_invalid(&e, &["NUL"]);
+
+        // The store is fine afterwards.
+        assert_eq!(store.count().await.unwrap(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn mysql_keeps_nul_characters() {
+    with_db(Kind::Mysql, "my_nul", |url| async move {
+        let store = Kind::Mysql.open(&url).await;
+        let app = Devlog::new(store.clone());
+        let e = app
+            .create(entry("Has a \0 inside"), &meta())
+            .await
+            .unwrap()
+            .into_entry();
+        assert_eq!(store.get(e.id).await.unwrap().title, "Has a \0 inside");
+    })
+    .await;
+}
+
+/// 20 MB of note text: beyond MariaDB's default `max_allowed_packet` (16 MB), which used to
+/// end in "connection reset" and a "try again" hint.
+#[tokio::test]
+async fn mysql_rejects_an_entry_beyond_max_allowed_packet_as_too_large() {
+    with_db(Kind::Mysql, "my_too_large", |url| async move {
+        let store = Kind::Mysql.open(&url).await;
+        let app = Devlog::new(store.clone());
+        let ok = app
+            .create(entry("Target"), &meta())
+            .await
+            .unwrap()
+            .into_entry();
+        let events = store.events(0, 100).await.unwrap().len();
+        let e = app
+            .add_note(
+                ok.id,
+                NewNote {
+                    content: "word ".repeat(4 * 1024 * 1024),
+                    category: NoteCategory::Progress,
+                    files: vec![],
+                    code_changes: None,
+                },
+                &meta(),
+            )
+            .await
+            .expect_err("20 MB note");
+        assert_invalid(&e, &["too large", "max_allowed_packet"]);
+        assert!(store.get(ok.id).await.unwrap().notes.is_empty());
+        assert_eq!(store.events(0, 100).await.unwrap().len(), events);
+        // Same store, next write: fine.
+        app.create(entry("After"), &meta()).await.unwrap();
+        assert_eq!(store.count().await.unwrap(), 2);
+    })
+    .await;
+}
+
+/// PostgreSQL cannot index more than 1 MB of words in one entry's `tsvector`.
+#[tokio::test]
+async fn postgres_rejects_an_entry_beyond_the_search_index_limit_as_too_large() {
+    with_db(Kind::Postgres, "pg_too_large", |url| async move {
+        let store = Kind::Postgres.open(&url).await;
+        let app = Devlog::new(store.clone());
+        let mut input = entry("Huge");
+        input.description = (0..300_000).map(|i| format!("w{i} ")).collect();
+        let e = app
+            .create(input, &meta())
+            .await
+            .expect_err("too many words");
+        assert_invalid(&e, &["too large"]);
+        assert_eq!(store.count().await.unwrap(), 0);
+        app.create(entry("After"), &meta()).await.unwrap();
+    })
+    .await;
+}
