@@ -184,6 +184,9 @@ impl WriteLock {
         let local = self.local.clone().lock_owned().await;
         let path = self.path.clone();
         let file = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir)?;
+            }
             let f = File::options()
                 .create(true)
                 .truncate(false)

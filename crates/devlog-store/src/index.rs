@@ -14,7 +14,7 @@ use devlog_core::time::Timestamp;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -179,6 +179,15 @@ impl SqlIndex {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
+            // A COMMIT that fails (full disk) can leave SQLite without a transaction while
+            // sqlx still counts one, and the rollback on drop then fails too: such a
+            // connection would refuse every later BEGIN, so it is closed, not reused.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(opts)
             .await
             .map_err(cannot_open)?;

@@ -53,24 +53,38 @@ pub struct JsonStore {
     degraded: Mutex<Option<String>>,
 }
 
-/// Why the index on disk could not be opened, kept to refuse writes with the same class.
-#[derive(Debug, Clone)]
-struct Unusable {
-    kind: ErrorKind,
-    message: String,
-}
+/// Why the index on disk could not be opened, kept to refuse writes with the same error.
+#[derive(Debug)]
+struct Unusable(StoreError);
 
 impl Unusable {
-    fn error(&self, path: &Path) -> StoreError {
-        match self.kind {
-            ErrorKind::Denied => StoreError::ReadOnly {
-                path: path.display().to_string(),
-                message: self.message.clone(),
-                hint: devlog_core::error::READ_ONLY_HINT.into(),
+    fn error(&self) -> StoreError {
+        match &self.0 {
+            StoreError::ReadOnly {
+                path,
+                message,
+                hint,
+            } => StoreError::ReadOnly {
+                path: path.clone(),
+                message: message.clone(),
+                hint: hint.clone(),
             },
-            _ => StoreError::Backend {
+            StoreError::Backend {
+                backend,
+                message,
+                transient,
+            } => StoreError::Backend {
+                backend,
+                message: message.clone(),
+                transient: *transient,
+            },
+            StoreError::Io { path, source } => StoreError::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            other => StoreError::Backend {
                 backend: "json",
-                message: self.message.clone(),
+                message: other.to_string(),
                 transient: false,
             },
         }
@@ -124,13 +138,14 @@ impl JsonStore {
     pub async fn open(root: &Path) -> Result<Self> {
         let entries = root.join(ENTRIES_DIR);
         let state = root.join(STATE_DIR);
-        for d in [&entries, &state] {
-            if let Err(e) = std::fs::create_dir_all(d) {
-                // A missing entries folder reads as an empty store; a missing state folder
-                // makes the index below unusable, which reads survive.
-                tracing::debug!(folder = %d.display(), "cannot create: {e}");
-            }
+        // A missing entries folder reads as an empty store; a state folder that cannot be
+        // created makes the index below unusable, which reads survive.
+        if let Err(e) = std::fs::create_dir_all(&entries) {
+            tracing::debug!(folder = %entries.display(), "cannot create: {e}");
         }
+        let state_error = std::fs::create_dir_all(&state)
+            .err()
+            .map(|e| StoreError::write_io(state.display().to_string(), e));
         if let Err(e) = ensure_gitignore(root, GITIGNORE_COMMENT, GITIGNORE_LINES) {
             // On a read-only checkout the index warning says so already.
             if e.kind() == ErrorKind::Denied {
@@ -143,12 +158,10 @@ impl JsonStore {
             .await
         {
             Ok(index) => (index, None),
+            // The folder's own error says more than SQLite's "unable to open database file".
             Err(e) => (
                 SqlIndex::open_in_memory("json").await?,
-                Some(Unusable {
-                    kind: e.kind(),
-                    message: e.to_string(),
-                }),
+                Some(Unusable(state_error.unwrap_or(e))),
             ),
         };
         let store = Self {
@@ -417,7 +430,7 @@ impl JsonStore {
     /// and one query comparing a fingerprint of all names, sizes and mtimes.
     pub async fn refresh(&self) -> Result<()> {
         if let Some(u) = &self.unusable {
-            return Err(u.error(&self.index_path()));
+            return Err(u.error());
         }
         if self.check_unchanged().await? {
             return Ok(());
@@ -449,6 +462,7 @@ impl JsonStore {
         };
         if let Err(e) = self.reconcile(&index, false).await {
             tracing::debug!("cannot read the entry files either: {e}");
+            *fallback = None;
             return Err(reason);
         }
         if self.degraded_reason().as_deref() != Some(&reason.to_string()) {
@@ -829,10 +843,12 @@ impl JsonStore {
 
     /// The write lock alone; refused at once when the index cannot be opened.
     async fn write_lock_only(&self) -> Result<WriteGuard> {
+        // The lock first: on a read-only folder its error is the one that says so.
+        let guard = self.lock.acquire().await?;
         if let Some(u) = &self.unusable {
-            return Err(u.error(&self.index_path()));
+            return Err(u.error());
         }
-        self.lock.acquire().await
+        Ok(guard)
     }
 
     /// Broken files whose name says they hold handle `n`.
