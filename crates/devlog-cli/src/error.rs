@@ -14,6 +14,7 @@ pub mod exit {
     pub const INVALID: i32 = 5;
     pub const CORRUPT: i32 = 6;
     pub const UNAVAILABLE: i32 = 7;
+    pub const DENIED: i32 = 8;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,7 @@ impl CliError {
                 ErrorKind::Invalid => exit::INVALID,
                 ErrorKind::Corrupt => exit::CORRUPT,
                 ErrorKind::Unavailable => exit::UNAVAILABLE,
+                ErrorKind::Denied => exit::DENIED,
             },
             CliError::Config(_) => exit::INVALID,
             CliError::NoWorkspace => exit::NOT_FOUND,
@@ -67,6 +69,7 @@ impl CliError {
             exit::INVALID => "invalid",
             exit::CORRUPT => "corrupt",
             exit::UNAVAILABLE => "unavailable",
+            exit::DENIED => "denied",
             exit::USAGE => "usage",
             _ => "failure",
         }

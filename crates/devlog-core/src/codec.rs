@@ -53,9 +53,7 @@ fn validate_stored(e: &Entry) -> Result<(), (&'static str, String)> {
     if e.handle == 0 {
         return Err(("handle", "must be a positive number".into()));
     }
-    if e.key.trim().is_empty() {
-        return Err(("key", "must not be empty".into()));
-    }
+    crate::id::validate_key(&e.key).map_err(|m| ("key", m))?;
     Ok(())
 }
 

@@ -28,6 +28,9 @@ pub enum ErrorKind {
     Corrupt,
     /// The storage could not be reached or written (I/O, database down); may work later.
     Unavailable,
+    /// The storage refuses this user: a read-only folder, file system or database, or a
+    /// missing permission. Permanent: retrying does not help until the permissions change.
+    Denied,
 }
 
 /// Errors of the [`Store`](crate::store::Store) port and the use cases on top of it.
@@ -49,6 +52,14 @@ pub enum StoreError {
     Invalid { field: String, message: String },
     #[error("{path}: {message}; {hint}")]
     Corrupt {
+        path: String,
+        message: String,
+        hint: String,
+    },
+    /// A write refused because the folder, file system or database is read-only for this
+    /// user. Reads of the same storage may still work.
+    #[error("{path} is read-only: {message}; {hint}")]
+    ReadOnly {
         path: String,
         message: String,
         hint: String,
@@ -91,6 +102,8 @@ impl StoreError {
             StoreError::Conflict { .. } => ErrorKind::Conflict,
             StoreError::Invalid { .. } => ErrorKind::Invalid,
             StoreError::Corrupt { .. } => ErrorKind::Corrupt,
+            StoreError::ReadOnly { .. } => ErrorKind::Denied,
+            StoreError::Io { source, .. } if is_denied(source) => ErrorKind::Denied,
             StoreError::Io { .. } | StoreError::Backend { .. } => ErrorKind::Unavailable,
         }
     }
@@ -115,6 +128,33 @@ impl StoreError {
             source,
         }
     }
+
+    /// An I/O error of a write: permission denied or a read-only file system becomes
+    /// [`StoreError::ReadOnly`] (with [`READ_ONLY_HINT`]), anything else [`StoreError::Io`].
+    pub fn write_io(path: impl Into<String>, source: std::io::Error) -> Self {
+        if is_denied(&source) {
+            StoreError::ReadOnly {
+                path: path.into(),
+                message: format!("cannot write there ({source})"),
+                hint: READ_ONLY_HINT.into(),
+            }
+        } else {
+            Self::io(path, source)
+        }
+    }
+}
+
+/// What to do about a read-only store, shown with [`StoreError::ReadOnly`].
+pub const READ_ONLY_HINT: &str = "devlog can read this checkout but not change it: make the \
+     `.devlog` folder writable for this user (e.g. `chmod -R u+w .devlog`) or work in a \
+     writable clone";
+
+/// Permission denied, or a read-only file system: permanent until someone changes them.
+fn is_denied(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 impl From<InvalidValue> for StoreError {

@@ -137,7 +137,59 @@ impl fmt::Display for EntryRef {
 /// Maximum length of a key slug; the original devlog cut file names at 50 characters.
 pub const MAX_SLUG: usize = 50;
 
-/// The slug of a title: lowercase ASCII letters and digits separated by single hyphens.
+/// Longest key accepted when reading (a slug plus a `-N` suffix, or a hand-written key).
+pub const MAX_KEY: usize = 100;
+
+/// Names Windows reserves for devices, whatever the extension; never used as a key, since
+/// keys end up in file and branch names.
+const DEVICE_NAMES: &[&str] = &[
+    "con", "prn", "aux", "nul", "com0", "com1", "com2", "com3", "com4", "com5", "com6", "com7",
+    "com8", "com9", "lpt0", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8",
+    "lpt9", "conin$", "conout$",
+];
+
+/// Checks a stored key. Keys become parts of file names (`042-<key>.json`) and branch names,
+/// and arrive in files from `git pull` or `devlog import`, so a key is 1 to [`MAX_KEY`]
+/// ASCII letters, digits, `-` and `_`, and not a device name: no path separator, `.`,
+/// `..`, drive letter, control character or other character that a file system or git
+/// might interpret. The error says what is wrong and suggests a valid key.
+pub fn validate_key(key: &str) -> Result<(), String> {
+    let suggest = || format!("use a key such as `{}`", slugify(key));
+    if key.is_empty() {
+        return Err(format!("must not be empty; {}", suggest()));
+    }
+    if key.chars().count() > MAX_KEY {
+        return Err(format!(
+            "is longer than {MAX_KEY} characters; {}",
+            suggest()
+        ));
+    }
+    if let Some(bad) = key
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(format!(
+            "`{}` contains {}, but a key may only contain ASCII letters, digits, `-` and `_`; {}",
+            key.escape_debug(),
+            match bad {
+                '/' | '\\' => "a path separator".to_string(),
+                '.' => "a dot".to_string(),
+                c if c.is_control() => format!("the control character {:?}", c),
+                c => format!("`{c}`"),
+            },
+            suggest()
+        ));
+    }
+    if DEVICE_NAMES.contains(&key.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "`{key}` is a device name on Windows; use a key such as `{key}-entry`"
+        ));
+    }
+    Ok(())
+}
+
+/// The slug of a title: lowercase ASCII letters and digits separated by single hyphens. The
+/// result is always a valid key (see [`validate_key`]).
 pub fn slugify(title: &str) -> String {
     let mut out = String::with_capacity(title.len());
     let mut pending_dash = false;
@@ -161,6 +213,9 @@ pub fn slugify(title: &str) -> String {
     }
     if out.is_empty() {
         out.push_str("entry");
+    }
+    if DEVICE_NAMES.contains(&out.as_str()) {
+        out.push_str("-entry");
     }
     out
 }

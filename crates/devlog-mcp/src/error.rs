@@ -80,6 +80,13 @@ impl From<StoreError> for Failure {
             ),
             StoreError::Invalid { .. } => ("invalid", None, Vec::new()),
             StoreError::Corrupt { .. } => ("corrupt", None, Vec::new()),
+            // The message carries the hint (make the folder writable); retrying cannot help.
+            StoreError::ReadOnly { .. } => ("denied", None, Vec::new()),
+            StoreError::Io { .. } if e.kind() == devlog_core::ErrorKind::Denied => (
+                "denied",
+                Some("permission denied: fix the permissions of the named path; retrying will not help".to_string()),
+                Vec::new(),
+            ),
             StoreError::Io { .. } | StoreError::Backend { .. } => (
                 "unavailable",
                 Some("the storage is busy or unreachable; try again shortly".to_string()),

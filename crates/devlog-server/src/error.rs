@@ -124,6 +124,8 @@ impl From<StoreError> for ApiError {
                     "stored data is damaged and was left untouched; fix the named file or row by hand",
                 )
             }
+            ErrorKind::Denied => Self::new(StatusCode::FORBIDDEN, "denied", message)
+                .with_hint("the storage is read-only for the server's user; reads still work"),
             ErrorKind::Unavailable => {
                 let transient = matches!(e, StoreError::Backend { transient: true, .. });
                 let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)

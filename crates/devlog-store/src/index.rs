@@ -12,9 +12,9 @@ use devlog_core::id::{EntryId, EntryRef, normalize_title};
 use devlog_core::store::{Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats};
 use devlog_core::time::Timestamp;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -33,53 +33,206 @@ pub struct SqlIndex {
     backend: &'static str,
 }
 
+/// How long a connection waits for another one's lock before reporting "database is locked".
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub(crate) fn db_err(backend: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| {
-        let transient = match &e {
-            sqlx::Error::Database(d) => {
-                let m = d.message();
-                m.contains("locked") || m.contains("busy")
+    move |e| classify_db_err(backend, None, "", e)
+}
+
+/// The SQLite result code of an error (primary code: the low byte of an extended one).
+fn sqlite_code(e: &sqlx::Error) -> Option<i32> {
+    match e {
+        sqlx::Error::Database(d) => d.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff),
+        _ => None,
+    }
+}
+
+/// A SQLite error as a store error: a read-only database or folder (`SQLITE_READONLY`) is
+/// [`StoreError::ReadOnly`], permanent; a full disk (`SQLITE_FULL`) says so; `locked`/`busy`
+/// and lost I/O are transient. `context` (may be empty) goes before the driver's message.
+pub(crate) fn classify_db_err(
+    backend: &'static str,
+    path: Option<&Path>,
+    context: &str,
+    e: sqlx::Error,
+) -> StoreError {
+    let message = if context.is_empty() {
+        e.to_string()
+    } else {
+        format!("{context}: {e}")
+    };
+    match sqlite_code(&e) {
+        Some(8) => {
+            return StoreError::ReadOnly {
+                path: path.map_or_else(
+                    || format!("the {backend} database"),
+                    |p| p.display().to_string(),
+                ),
+                message,
+                hint: devlog_core::error::READ_ONLY_HINT.into(),
+            };
+        }
+        Some(13) => {
+            return StoreError::Backend {
+                backend,
+                message: format!(
+                    "{message} (the disk is full: free some space and run the command again)"
+                ),
+                transient: false,
+            };
+        }
+        _ => {}
+    }
+    let transient = match &e {
+        sqlx::Error::Database(d) => {
+            let m = d.message();
+            m.contains("locked") || m.contains("busy")
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+        _ => false,
+    };
+    StoreError::Backend {
+        backend,
+        message,
+        transient,
+    }
+}
+
+/// Switches the database to WAL mode (a persistent setting of the file). SQLite cannot wait
+/// for the exclusive lock this needs with its busy handler (sqlx#1930), so first openers
+/// racing on a fresh file would fail with "database is locked"; this waits the way the busy
+/// handler would, up to [`BUSY_TIMEOUT`]. On a database already in WAL mode it is a read.
+pub(crate) async fn enable_wal(pool: &SqlitePool) -> std::result::Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let started = std::time::Instant::now();
+    loop {
+        match sqlx::query_scalar::<_, String>("PRAGMA journal_mode = WAL")
+            .fetch_one(&mut *conn)
+            .await
+        {
+            Ok(mode) => {
+                if !mode.eq_ignore_ascii_case("wal") {
+                    // A read-only file keeps its mode; reads still work.
+                    tracing::debug!(mode, "database stays in its journal mode");
+                }
+                return Ok(());
             }
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
-            _ => false,
-        };
-        StoreError::Backend {
-            backend,
-            message: e.to_string(),
-            transient,
+            // SQLITE_BUSY: another opener is switching the file right now.
+            Err(e) if sqlite_code(&e) == Some(5) && started.elapsed() < BUSY_TIMEOUT => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(e),
         }
     }
+}
+
+/// Applies `migrator`'s pending migrations inside `BEGIN IMMEDIATE`, which holds the
+/// database's write lock from the start: processes that open a fresh file together wait
+/// for each other (busy timeout) instead of all creating the same tables ("table entries
+/// already exists"). sqlx's own migration lock does nothing on SQLite. An up-to-date
+/// database is recognised by a read first, so a read-only one still opens.
+pub(crate) async fn migrate_locked(
+    pool: &SqlitePool,
+    migrator: &sqlx::migrate::Migrator,
+) -> std::result::Result<(), sqlx::migrate::MigrateError> {
+    let applied: std::result::Result<Vec<i64>, sqlx::Error> = sqlx::query_scalar(
+        sqlx::AssertSqlSafe(format!(
+            "SELECT version FROM {} WHERE success ORDER BY version",
+            migrator.table_name
+        )),
+    )
+    .fetch_all(pool)
+    .await;
+    let wanted: Vec<i64> = migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .collect();
+    if applied.is_ok_and(|a| a == wanted) {
+        return Ok(());
+    }
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    migrator.run_direct(None, &mut *tx, false).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 impl SqlIndex {
     /// Opens (creating if missing) the database at `path` and brings its schema up to date.
     /// `durable` selects `synchronous=FULL` (the database is the truth) over `NORMAL` (it can
-    /// be rebuilt from files).
+    /// be rebuilt from files). Safe when many processes open a fresh file at once: see
+    /// [`enable_wal`] and [`migrate_locked`].
     pub async fn open(path: &Path, backend: &'static str, durable: bool) -> Result<Self> {
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
             .synchronous(if durable {
                 SqliteSynchronous::Full
             } else {
                 SqliteSynchronous::Normal
             })
-            .busy_timeout(Duration::from_secs(30))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        let context = format!("cannot open {}", path.display());
+        let cannot_open = |e: sqlx::Error| classify_db_err(backend, Some(path), &context, e);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
+            // A COMMIT that fails (full disk) can leave SQLite without a transaction while
+            // sqlx still counts one, and the rollback on drop then fails too: such a
+            // connection would refuse every later BEGIN, so it is closed, not reused.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(opts)
             .await
-            .map_err(|e| StoreError::Backend {
-                backend,
-                message: format!("cannot open {}: {e}", path.display()),
-                transient: false,
+            .map_err(cannot_open)?;
+        enable_wal(&pool).await.map_err(cannot_open)?;
+        migrate_locked(&pool, &MIGRATOR)
+            .await
+            .map_err(|e| match e {
+                sqlx::migrate::MigrateError::Execute(e) => classify_db_err(
+                    backend,
+                    Some(path),
+                    &format!("cannot migrate {}", path.display()),
+                    e,
+                ),
+                e => StoreError::Backend {
+                    backend,
+                    message: format!("cannot migrate {}: {e}", path.display()),
+                    transient: false,
+                },
             })?;
+        Ok(Self { pool, backend })
+    }
+
+    /// A private in-memory database with devlog's schema (one connection, kept for the
+    /// pool's life): the JSON backend answers reads from one when its index on disk cannot
+    /// be updated (read-only folder, full disk).
+    pub async fn open_in_memory(backend: &'static str) -> Result<Self> {
+        let err = |e: sqlx::Error| StoreError::Backend {
+            backend,
+            message: format!("cannot create an in-memory index: {e}"),
+            transient: false,
+        };
+        let opts = SqliteConnectOptions::new()
+            .in_memory(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(opts)
+            .await
+            .map_err(err)?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend {
             backend,
-            message: format!("cannot migrate {}: {e}", path.display()),
+            message: format!("cannot create an in-memory index: {e}"),
             transient: false,
         })?;
         Ok(Self { pool, backend })

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use devlog_core::codec::{decode_entry, encode_entry};
 use devlog_core::entry::{Entry, EntrySummary};
-use devlog_core::error::{Result, StoreError};
+use devlog_core::error::{ErrorKind, Result, StoreError};
 use devlog_core::event::{Event, Origin, WriteMeta};
 use devlog_core::id::{EntryId, EntryRef};
 use devlog_core::store::{
@@ -26,7 +26,10 @@ use devlog_core::store::{
 use devlog_core::time::{Clock, SystemClock, Timestamp};
 use sqlx::Row;
 
-use crate::fsutil::{WriteGuard, WriteLock, stamp, sync_dir, write_atomic};
+use crate::fsutil::{
+    Staged, WriteGuard, WriteLock, ensure_gitignore, remove_stale_temp_files, stamp, sync_dir,
+    write_atomic,
+};
 use crate::index::{FileStamp, SqlIndex};
 
 /// Folder names inside `.devlog/`.
@@ -38,10 +41,61 @@ pub const STATE_DIR: &str = ".state";
 pub struct JsonStore {
     root: PathBuf,
     entries: PathBuf,
+    /// The index on disk; an empty in-memory stand-in when it cannot be opened (then
+    /// `unusable` says why, and nothing is ever written to the stand-in).
     index: SqlIndex,
+    unusable: Option<Unusable>,
     lock: WriteLock,
     fresh: Mutex<Option<Freshness>>,
+    /// Answers reads while the index on disk cannot be brought up to date.
+    fallback: tokio::sync::Mutex<Option<SqlIndex>>,
+    /// Why the last read was answered from the fallback; `None` while the index is current.
+    degraded: Mutex<Option<String>>,
 }
+
+/// Why the index on disk could not be opened, kept to refuse writes with the same error.
+#[derive(Debug)]
+struct Unusable(StoreError);
+
+impl Unusable {
+    fn error(&self) -> StoreError {
+        match &self.0 {
+            StoreError::ReadOnly {
+                path,
+                message,
+                hint,
+            } => StoreError::ReadOnly {
+                path: path.clone(),
+                message: message.clone(),
+                hint: hint.clone(),
+            },
+            StoreError::Backend {
+                backend,
+                message,
+                transient,
+            } => StoreError::Backend {
+                backend,
+                message: message.clone(),
+                transient: *transient,
+            },
+            StoreError::Io { path, source } => StoreError::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            other => StoreError::Backend {
+                backend: "json",
+                message: other.to_string(),
+                transient: false,
+            },
+        }
+    }
+}
+
+/// The lines devlog keeps in `.devlog/.gitignore`: machine-local state, and the temp files
+/// of atomic writes (a killed writer can leave one behind until the next open removes it).
+pub(crate) const GITIGNORE_COMMENT: &str =
+    "# devlog: machine-local index, change feed and sync state, temp files (never commit)";
+pub(crate) const GITIGNORE_LINES: &[&str] = &[".state/", ".tmp-*.partial"];
 
 /// What this process last confirmed about the entries folder. Reads skip the per-file scan
 /// while the folder's mtime is unchanged (creates, renames and deletes — devlog's atomic
@@ -77,23 +131,71 @@ struct Known {
 impl JsonStore {
     /// Opens the store in `root` (a `.devlog` folder), creating its folders if needed, and
     /// brings the index up to date with the files.
+    ///
+    /// A checkout that cannot be written (read-only folder, full disk) still opens: reads are
+    /// answered from the entry files with a warning (see [`Store::warnings`]) and writes fail
+    /// with an error that says why.
     pub async fn open(root: &Path) -> Result<Self> {
         let entries = root.join(ENTRIES_DIR);
         let state = root.join(STATE_DIR);
-        for d in [&entries, &state] {
-            std::fs::create_dir_all(d).map_err(|e| StoreError::io(d.display().to_string(), e))?;
+        // A missing entries folder reads as an empty store; a state folder that cannot be
+        // created makes the index below unusable, which reads survive.
+        if let Err(e) = std::fs::create_dir_all(&entries) {
+            tracing::debug!(folder = %entries.display(), "cannot create: {e}");
         }
-        ensure_gitignore(root)?;
-        let index = SqlIndex::open(&state.join("index.sqlite"), "json", false).await?;
+        let state_error = std::fs::create_dir_all(&state)
+            .err()
+            .map(|e| StoreError::write_io(state.display().to_string(), e));
+        if let Err(e) = ensure_gitignore(root, GITIGNORE_COMMENT, GITIGNORE_LINES) {
+            // On a read-only checkout the index warning says so already.
+            if e.kind() == ErrorKind::Denied {
+                tracing::debug!("cannot update .devlog/.gitignore: {e}");
+            } else {
+                tracing::warn!("cannot update .devlog/.gitignore: {e}");
+            }
+        }
+        let (index, unusable) = match SqlIndex::open(&state.join("index.sqlite"), "json", false)
+            .await
+        {
+            Ok(index) => (index, None),
+            // The folder's own error says more than SQLite's "unable to open database file".
+            Err(e) => (
+                SqlIndex::open_in_memory("json").await?,
+                Some(Unusable(state_error.unwrap_or(e))),
+            ),
+        };
         let store = Self {
             root: root.to_path_buf(),
             entries,
             index,
+            unusable,
             lock: WriteLock::new(state.join("write.lock")),
             fresh: Mutex::new(None),
+            fallback: tokio::sync::Mutex::new(None),
+            degraded: Mutex::new(None),
         };
-        store.refresh().await?;
+        store.remove_stale_temp_files();
+        if store.unusable.is_none()
+            && let Err(e) = store.refresh().await
+        {
+            // Reads retry and fall back to the files; writes report it.
+            tracing::debug!("cannot bring the index up to date: {e}");
+        }
         Ok(store)
+    }
+
+    /// Removes temp files left by killed writers, if no writer is active right now.
+    fn remove_stale_temp_files(&self) {
+        let Some(_guard) = self.lock.try_acquire() else {
+            return;
+        };
+        let removed = [&self.entries, &self.root, &self.root.join(STATE_DIR)]
+            .into_iter()
+            .map(|d| remove_stale_temp_files(d))
+            .sum::<usize>();
+        if removed > 0 {
+            tracing::info!("removed {removed} temp file(s) left by an interrupted write");
+        }
     }
 
     /// The `.devlog` folder.
@@ -101,8 +203,15 @@ impl JsonStore {
         &self.root
     }
 
-    fn file_name(handle: u64, key: &str) -> String {
-        let mut slug: String = key.chars().take(devlog_core::id::MAX_SLUG).collect();
+    /// The file name of an entry. A key that is not a valid key (see
+    /// [`devlog_core::id::validate_key`]; decoding refuses such files, but an entry built in
+    /// code could carry one) is slugified, so the name is always one plain component.
+    pub fn file_name(handle: u64, key: &str) -> String {
+        let mut slug: String = if devlog_core::id::validate_key(key).is_ok() {
+            key.chars().take(devlog_core::id::MAX_SLUG).collect()
+        } else {
+            devlog_core::id::slugify(key)
+        };
         if slug.is_empty() {
             slug.push_str("entry");
         }
@@ -117,7 +226,13 @@ impl JsonStore {
     fn scan(&self) -> Result<HashMap<String, Seen>> {
         let io = |e| StoreError::io(self.entries.display().to_string(), e);
         let mut names = Vec::new();
-        for item in std::fs::read_dir(&self.entries).map_err(io)? {
+        let items = match std::fs::read_dir(&self.entries) {
+            Ok(items) => items,
+            // A checkout without the folder (git keeps no empty folders) has no entries.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+            Err(e) => return Err(io(e)),
+        };
+        for item in items {
             let item = item.map_err(io)?;
             if let Some(name) = item.file_name().to_str()
                 && !name.starts_with('.')
@@ -160,7 +275,7 @@ impl JsonStore {
 
     /// The index's view of every file, fetched as one aggregated value: streaming 10,000
     /// rows one by one through the SQLite driver costs far more than one string.
-    async fn known(&self) -> Result<HashMap<String, Known>> {
+    async fn known(&self, index: &SqlIndex) -> Result<HashMap<String, Known>> {
         let (rows, broken): (Option<String>, Option<String>) = sqlx::query_as(
             "SELECT (SELECT group_concat(file || char(31) || file_size || char(31) || file_mtime
                                          || char(31) || id, char(30))
@@ -169,9 +284,9 @@ impl JsonStore {
                                          || char(31), char(30))
                      FROM broken_files)",
         )
-        .fetch_one(self.index.pool())
+        .fetch_one(index.pool())
         .await
-        .map_err(self.index.err())?;
+        .map_err(index.err())?;
         let mut out = HashMap::new();
         for (text, broken) in [(rows, false), (broken, true)] {
             for rec in text
@@ -201,9 +316,11 @@ impl JsonStore {
     }
 
     fn dir_mtime(&self) -> Result<i64> {
-        stamp(&self.entries)
-            .map(|(_, m)| m)
-            .map_err(|e| StoreError::io(self.entries.display().to_string(), e))
+        match stamp(&self.entries) {
+            Ok((_, m)) => Ok(m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(StoreError::io(self.entries.display().to_string(), e)),
+        }
     }
 
     fn freshness(&self) -> Option<Freshness> {
@@ -312,11 +429,75 @@ impl JsonStore {
     /// the folder (while fresh, see [`Freshness`]) or one directory read, one stat per file
     /// and one query comparing a fingerprint of all names, sizes and mtimes.
     pub async fn refresh(&self) -> Result<()> {
+        if let Some(u) = &self.unusable {
+            return Err(u.error());
+        }
         if self.check_unchanged().await? {
             return Ok(());
         }
         let _guard = self.lock.acquire().await?;
         self.refresh_locked().await
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join(STATE_DIR).join("index.sqlite")
+    }
+
+    /// The index to answer a read from: the one on disk, brought up to date; or, when that
+    /// fails (a read-only checkout, a full disk, a broken index), an in-memory index of the
+    /// entry files, with the reason kept for [`Store::warnings`]. Fails only if the entry
+    /// files themselves cannot be read.
+    async fn read_index(&self) -> Result<SqlIndex> {
+        let reason = match self.refresh().await {
+            Ok(()) => {
+                self.set_degraded(None);
+                return Ok(self.index.clone());
+            }
+            Err(e) => e,
+        };
+        let mut fallback = self.fallback.lock().await;
+        let index = match fallback.as_ref() {
+            Some(index) => index.clone(),
+            None => SqlIndex::open_in_memory("json").await?,
+        };
+        if let Err(e) = self.reconcile(&index, false).await {
+            tracing::debug!("cannot read the entry files either: {e}");
+            *fallback = None;
+            return Err(reason);
+        }
+        if self.degraded_reason().as_deref() != Some(&reason.to_string()) {
+            tracing::warn!(
+                "the index {} could not be updated; answering from the entry files: {reason}",
+                self.index_path().display()
+            );
+        }
+        self.set_degraded(Some(reason.to_string()));
+        *fallback = Some(index.clone());
+        Ok(index)
+    }
+
+    /// The index reads use now, without a refresh: the fallback while one is in use.
+    async fn current_index(&self) -> SqlIndex {
+        if self.degraded_reason().is_some()
+            && let Some(index) = self.fallback.lock().await.as_ref()
+        {
+            return index.clone();
+        }
+        self.index.clone()
+    }
+
+    fn degraded_reason(&self) -> Option<String> {
+        self.degraded
+            .lock()
+            .expect("degraded lock is never poisoned: no panics while held")
+            .clone()
+    }
+
+    fn set_degraded(&self, reason: Option<String>) {
+        *self
+            .degraded
+            .lock()
+            .expect("degraded lock is never poisoned: no panics while held") = reason;
     }
 
     /// True (and marked fresh) if the files are as the index last saw them.
@@ -349,13 +530,13 @@ impl JsonStore {
         if self.check_unchanged().await? {
             return Ok(());
         }
-        self.reconcile().await
+        self.reconcile(&self.index, true).await
     }
 
     /// Re-reads every entry file into the index, whatever the index believed; returns the
     /// number of entries indexed. Unchanged files produce no events.
     pub async fn reindex(&self) -> Result<u64> {
-        let _guard = self.lock.acquire().await?;
+        let _guard = self.write_lock_only().await?;
         sqlx::query("UPDATE entries SET file_size = -1")
             .execute(self.index.pool())
             .await
@@ -365,18 +546,20 @@ impl JsonStore {
             .await
             .map_err(self.index.err())?;
         self.set_freshness(None);
-        self.reconcile().await?;
+        self.reconcile(&self.index, true).await?;
         self.index.count().await
     }
 
-    /// Re-indexes changed files; the caller holds the write lock.
-    async fn reconcile(&self) -> Result<()> {
+    /// Re-indexes changed files into `index`. For the index on disk (`disk`; the caller
+    /// holds the write lock) changes become `external` events, freshness is recorded and
+    /// duplicate handles are repaired; an in-memory fallback index only mirrors the files.
+    async fn reconcile(&self, index: &SqlIndex, disk: bool) -> Result<()> {
         let dm = self.dir_mtime()?;
         let seen = self.scan()?;
-        let known = self.known().await?;
+        let known = self.known(index).await?;
         let now = SystemClock.now();
         let external = WriteMeta::new(Origin::External);
-        let mut tx = self.index.begin_write().await?;
+        let mut tx = index.begin_write().await?;
         // New or changed files, in name order so handle conflicts resolve the same way
         // everywhere.
         let mut changed: Vec<(&String, &Seen)> = seen
@@ -404,8 +587,8 @@ impl JsonStore {
                         .bind(name)
                         .execute(&mut *tx)
                         .await
-                        .map_err(self.index.err())?;
-                    let old = self.index.doc(&mut tx, entry.id).await?;
+                        .map_err(index.err())?;
+                    let old = index.doc(&mut tx, entry.id).await?;
                     // Another file already indexed with this id: a copied file. Keep the first.
                     let other_file: Option<String> = sqlx::query_scalar(
                         "SELECT file FROM entries WHERE id = ? AND file IS NOT NULL AND file <> ?",
@@ -414,11 +597,12 @@ impl JsonStore {
                     .bind(name)
                     .fetch_optional(&mut *tx)
                     .await
-                    .map_err(self.index.err())?;
+                    .map_err(index.err())?;
                     if let Some(other) = other_file
                         && self.entries.join(&other).exists()
                     {
-                        self.mark_broken(
+                        mark_broken(
+                            index,
                             &mut tx,
                             &stamp,
                             &format!("has the same id as {other}; delete one of the two files"),
@@ -432,17 +616,21 @@ impl JsonStore {
                         .bind(entry.id.to_string())
                         .execute(&mut *tx)
                         .await
-                        .map_err(self.index.err())?;
-                    self.index.upsert(&mut tx, &entry, Some(&stamp)).await?;
-                    let events = Event::for_change(old.as_ref(), Some(&entry), now, &external);
-                    self.index.insert_events(&mut tx, &events).await?;
+                        .map_err(index.err())?;
+                    index.upsert(&mut tx, &entry, Some(&stamp)).await?;
+                    if disk {
+                        let events = Event::for_change(old.as_ref(), Some(&entry), now, &external);
+                        index.insert_events(&mut tx, &events).await?;
+                    }
                 }
                 Err(err) => {
-                    tracing::warn!(file = %name, "{err}");
-                    if let Some(k) = known.get(name).and_then(|k| k.id) {
-                        self.index.remove(&mut tx, k).await?;
+                    if disk {
+                        tracing::warn!(file = %name, "{err}");
                     }
-                    self.mark_broken(&mut tx, &stamp, &err.to_string()).await?;
+                    if let Some(k) = known.get(name).and_then(|k| k.id) {
+                        index.remove(&mut tx, k).await?;
+                    }
+                    mark_broken(index, &mut tx, &stamp, &err.to_string()).await?;
                 }
             }
         }
@@ -457,7 +645,7 @@ impl JsonStore {
                     .bind(name)
                     .execute(&mut *tx)
                     .await
-                    .map_err(self.index.err())?;
+                    .map_err(index.err())?;
                 continue;
             }
             let Some(id) = k.id else { continue };
@@ -467,44 +655,28 @@ impl JsonStore {
                     .bind(name)
                     .fetch_optional(&mut *tx)
                     .await
-                    .map_err(self.index.err())?;
+                    .map_err(index.err())?;
             if still.is_none() {
                 continue;
             }
-            let old = self.index.doc(&mut tx, id).await?;
-            self.index.remove(&mut tx, id).await?;
-            let events = Event::for_change(old.as_ref(), None, now, &external);
-            self.index.insert_events(&mut tx, &events).await?;
+            let old = index.doc(&mut tx, id).await?;
+            index.remove(&mut tx, id).await?;
+            if disk {
+                let events = Event::for_change(old.as_ref(), None, now, &external);
+                index.insert_events(&mut tx, &events).await?;
+            }
         }
-        Self::set_fingerprint(&mut tx, Some(fingerprint(&seen)), self.index.err()).await?;
-        tx.commit().await.map_err(self.index.err())?;
+        Self::set_fingerprint(&mut tx, Some(fingerprint(&seen)), index.err()).await?;
+        tx.commit().await.map_err(index.err())?;
+        if !disk {
+            return Ok(());
+        }
         self.set_freshness(Some(Freshness {
             dir_mtime: dm,
             at: Instant::now(),
             max_name_handle: max_name_handle(seen.keys()),
         }));
         self.repair_handles().await
-    }
-
-    async fn mark_broken(
-        &self,
-        tx: &mut sqlx::SqliteConnection,
-        stamp: &FileStamp,
-        message: &str,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO broken_files (file, file_size, file_mtime, message) VALUES (?,?,?,?)
-             ON CONFLICT(file) DO UPDATE SET file_size=excluded.file_size,
-               file_mtime=excluded.file_mtime, message=excluded.message",
-        )
-        .bind(&stamp.file)
-        .bind(stamp.size)
-        .bind(stamp.mtime)
-        .bind(message)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.index.err())?;
-        Ok(())
     }
 
     /// Two clones that created entries offline can both have used handle #N. After their
@@ -541,16 +713,15 @@ impl JsonStore {
                     .index
                     .next_handle(&mut tx, self.max_file_handle()?)
                     .await?;
-                let (old, file) = self.load(&mut tx, id).await?;
+                let (old, file) = self.load(&self.index, &mut tx, id).await?;
                 let mut new = old.clone();
                 new.handle = next;
                 tracing::info!(
                     "handle #{handle} was used by two entries after a merge; {:?} is now #{next}",
                     new.title
                 );
-                self.write_entry(&mut tx, Some(&old), &new, Some(&file), Some(&meta))
+                self.write_entry(tx, Some(&old), &new, Some(&file), Some(&meta))
                     .await?;
-                tx.commit().await.map_err(self.index.err())?;
             }
         }
         Ok(())
@@ -568,6 +739,7 @@ impl JsonStore {
     /// Reads an entry's file (the truth) and returns it with the file name.
     async fn load(
         &self,
+        index: &SqlIndex,
         conn: &mut sqlx::SqliteConnection,
         id: EntryId,
     ) -> Result<(Entry, String)> {
@@ -576,7 +748,7 @@ impl JsonStore {
                 .bind(id.to_string())
                 .fetch_optional(&mut *conn)
                 .await
-                .map_err(self.index.err())?;
+                .map_err(index.err())?;
         let Some(Some(file)) = file else {
             return Err(StoreError::not_found(id.to_string()));
         };
@@ -596,11 +768,14 @@ impl JsonStore {
         Ok((entry, file))
     }
 
-    /// Writes `new` to its file (renaming it if the handle or key changed the name), then its
-    /// row and events in the open transaction. The caller commits.
+    /// Writes `new` to its file (renaming it if the handle or key changed the name) with its
+    /// row and events, and commits `tx`. The index work is done before any entry file is
+    /// touched, and a failed commit puts the files back: a write reported as failed leaves
+    /// nothing that a later refresh would take for a change (issue 13: a create that failed
+    /// on a full disk came back as an `external` event).
     async fn write_entry(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        mut tx: sqlx::Transaction<'static, sqlx::Sqlite>,
         old: Option<&Entry>,
         new: &Entry,
         old_file: Option<&str>,
@@ -619,52 +794,76 @@ impl JsonStore {
             });
         }
         let replaced = match old_file {
-            Some(f) => self.indexed_stamp(tx, f).await?,
+            Some(f) => self.indexed_stamp(&mut tx, f).await?,
             None => None,
         };
-        write_atomic(&path, &encode_entry(new))?;
-        if let Some(f) = old_file.filter(|f| *f != name) {
-            let old_path = self.entries.join(f);
-            std::fs::remove_file(&old_path)
-                .map_err(|e| StoreError::io(old_path.display().to_string(), e))?;
-            sync_dir(&self.entries)?;
-        }
-        let (size, mtime) =
-            stamp(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
+        // Written beside its place; removed again if anything below fails before the rename.
+        let staged = Staged::write(&path, &encode_entry(new))?;
+        let (size, mtime) = staged.stamp()?;
         let written = FileStamp {
-            file: name,
+            file: name.clone(),
             size,
             mtime,
         };
-        self.adjust_fingerprint(tx, replaced.as_ref(), Some(&written))
+        self.adjust_fingerprint(&mut tx, replaced.as_ref(), Some(&written))
             .await?;
-        self.note_own_write(new.handle)?;
-        self.index.upsert(tx, new, Some(&written)).await?;
-        match meta {
-            Some(meta) => {
-                let events = Event::for_change(old, Some(new), event_time(new), meta);
-                self.index.insert_events(tx, &events).await
-            }
-            None => Ok(()),
+        self.index.upsert(&mut tx, new, Some(&written)).await?;
+        if let Some(meta) = meta {
+            let events = Event::for_change(old, Some(new), event_time(new), meta);
+            self.index.insert_events(&mut tx, &events).await?;
         }
+        // Now the files: remember what to put back, move the new file in, drop the old name.
+        let undo = Undo::capture(&self.entries, old_file, &name);
+        staged.persist()?;
+        if let Some(f) = old_file.filter(|f| *f != name) {
+            let old_path = self.entries.join(f);
+            if let Err(e) = std::fs::remove_file(&old_path) {
+                undo.run();
+                return Err(StoreError::write_io(old_path.display().to_string(), e));
+            }
+        }
+        let committed = match sync_dir(&self.entries) {
+            Ok(()) => tx.commit().await.map_err(self.index.err()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = committed {
+            undo.run();
+            return Err(e);
+        }
+        self.note_own_write(new.handle)?;
+        Ok(())
     }
 
     /// Takes the write lock and makes sure the index reflects the files first.
     async fn write_lock(&self) -> Result<WriteGuard> {
-        let guard = self.lock.acquire().await?;
+        let guard = self.write_lock_only().await?;
         self.refresh_locked().await?;
         Ok(guard)
     }
 
+    /// The write lock alone; refused at once when the index cannot be opened.
+    async fn write_lock_only(&self) -> Result<WriteGuard> {
+        // The lock first: on a read-only folder its error is the one that says so.
+        let guard = self.lock.acquire().await?;
+        if let Some(u) = &self.unusable {
+            return Err(u.error());
+        }
+        Ok(guard)
+    }
+
     /// Broken files whose name says they hold handle `n`.
-    async fn broken_for_handle(&self, n: u64) -> Result<Option<(String, String)>> {
+    async fn broken_for_handle(
+        &self,
+        index: &SqlIndex,
+        n: u64,
+    ) -> Result<Option<(String, String)>> {
         let rows = sqlx::query("SELECT file, message FROM broken_files")
-            .fetch_all(self.index.pool())
+            .fetch_all(index.pool())
             .await
-            .map_err(self.index.err())?;
+            .map_err(index.err())?;
         for r in rows {
-            let file: String = r.try_get(0).map_err(self.index.err())?;
-            let message: String = r.try_get(1).map_err(self.index.err())?;
+            let file: String = r.try_get(0).map_err(index.err())?;
+            let message: String = r.try_get(1).map_err(index.err())?;
             if name_handle(&file) == Some(n) {
                 return Ok(Some((file, message)));
             }
@@ -673,28 +872,66 @@ impl JsonStore {
     }
 }
 
-fn event_time(e: &Entry) -> Timestamp {
-    e.updated_at.max(SystemClock.now())
+async fn mark_broken(
+    index: &SqlIndex,
+    tx: &mut sqlx::SqliteConnection,
+    stamp: &FileStamp,
+    message: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO broken_files (file, file_size, file_mtime, message) VALUES (?,?,?,?)
+         ON CONFLICT(file) DO UPDATE SET file_size=excluded.file_size,
+           file_mtime=excluded.file_mtime, message=excluded.message",
+    )
+    .bind(&stamp.file)
+    .bind(stamp.size)
+    .bind(stamp.mtime)
+    .bind(message)
+    .execute(&mut *tx)
+    .await
+    .map_err(index.err())?;
+    Ok(())
 }
 
-/// Keeps the machine-local state out of git.
-pub(crate) fn ensure_gitignore(root: &Path) -> Result<()> {
-    let path = root.join(".gitignore");
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current
-        .lines()
-        .any(|l| l.trim() == ".state/" || l.trim() == "/.state/")
-    {
-        return Ok(());
+/// How to put the entry files back as they were before a write whose index transaction
+/// failed: the new file removed, the old one (if any) rewritten with its old bytes. The
+/// rewrite gives it a new mtime, so the next refresh re-reads it, finds it equal to the
+/// indexed document, and records nothing.
+struct Undo {
+    remove: Option<PathBuf>,
+    restore: Option<(PathBuf, Vec<u8>)>,
+}
+
+impl Undo {
+    fn capture(entries: &Path, old_file: Option<&str>, new_file: &str) -> Self {
+        let restore = old_file.and_then(|f| {
+            let p = entries.join(f);
+            std::fs::read(&p).ok().map(|bytes| (p, bytes))
+        });
+        let remove = (old_file != Some(new_file)).then(|| entries.join(new_file));
+        Self { remove, restore }
     }
-    let mut text = current;
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
+
+    fn run(self) {
+        if let Some(p) = &self.remove
+            && let Err(e) = std::fs::remove_file(p)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::error!(file = %p.display(), "cannot undo a failed write: {e}");
+        }
+        if let Some((p, bytes)) = &self.restore
+            && let Err(e) = write_atomic(p, bytes)
+        {
+            tracing::error!(file = %p.display(), "cannot restore after a failed write: {e}");
+        }
+        if let Some(dir) = self.remove.as_deref().and_then(Path::parent) {
+            let _ = sync_dir(dir);
+        }
     }
-    text.push_str(
-        "# devlog: machine-local index, change feed and sync state (never commit)\n.state/\n",
-    );
-    write_atomic(&path, text.as_bytes())
+}
+
+fn event_time(e: &Entry) -> Timestamp {
+    e.updated_at.max(SystemClock.now())
 }
 
 #[async_trait]
@@ -722,42 +959,31 @@ impl Store for JsonStore {
             .next_handle(&mut tx, self.max_file_handle()?)
             .await?;
         entry.key = self.index.unique_key(&mut tx, &entry.key, entry.id).await?;
-        self.write_entry(&mut tx, None, &entry, None, Some(meta))
-            .await?;
-        tx.commit().await.map_err(self.index.err())?;
+        self.write_entry(tx, None, &entry, None, Some(meta)).await?;
         Ok(Created::New(entry))
     }
 
     async fn get(&self, id: EntryId) -> Result<Entry> {
-        let mut conn = self
-            .index
-            .pool()
-            .acquire()
-            .await
-            .map_err(self.index.err())?;
-        match self.load(&mut conn, id).await {
+        let index = self.current_index().await;
+        let mut conn = index.pool().acquire().await.map_err(index.err())?;
+        match self.load(&index, &mut conn, id).await {
             Err(StoreError::Io { .. }) | Err(StoreError::Conflict { .. }) => {
                 // The file moved or vanished since the index was refreshed.
                 drop(conn);
-                self.refresh().await?;
-                let mut conn = self
-                    .index
-                    .pool()
-                    .acquire()
-                    .await
-                    .map_err(self.index.err())?;
-                self.load(&mut conn, id).await.map(|(e, _)| e)
+                let index = self.read_index().await?;
+                let mut conn = index.pool().acquire().await.map_err(index.err())?;
+                self.load(&index, &mut conn, id).await.map(|(e, _)| e)
             }
             other => other.map(|(e, _)| e),
         }
     }
 
     async fn lookup(&self, reference: &EntryRef) -> Result<Vec<EntrySummary>> {
-        self.refresh().await?;
-        let found = self.index.lookup(reference).await?;
+        let index = self.read_index().await?;
+        let found = index.lookup(reference).await?;
         if found.is_empty()
             && let EntryRef::Number(n) = reference
-            && let Some((file, message)) = self.broken_for_handle(*n).await?
+            && let Some((file, message)) = self.broken_for_handle(&index, *n).await?
         {
             return Err(StoreError::Corrupt {
                 path: self.origin_of(&file),
@@ -771,7 +997,7 @@ impl Store for JsonStore {
     async fn update(&self, id: EntryId, meta: &WriteMeta, f: &mut Mutation<'_>) -> Result<Entry> {
         let _guard = self.write_lock().await?;
         let mut tx = self.index.begin_write().await?;
-        let (old, file) = self.load(&mut tx, id).await?;
+        let (old, file) = self.load(&self.index, &mut tx, id).await?;
         let mut new = old.clone();
         f(&mut new)?;
         if new == old {
@@ -779,53 +1005,65 @@ impl Store for JsonStore {
         }
         new.id = old.id;
         new.handle = old.handle;
-        self.write_entry(&mut tx, Some(&old), &new, Some(&file), Some(meta))
+        self.write_entry(tx, Some(&old), &new, Some(&file), Some(meta))
             .await?;
-        tx.commit().await.map_err(self.index.err())?;
         Ok(new)
     }
 
     async fn delete(&self, id: EntryId, meta: &WriteMeta) -> Result<()> {
         let _guard = self.write_lock().await?;
         let mut tx = self.index.begin_write().await?;
-        let (old, file) = self.load(&mut tx, id).await?;
+        let (old, file) = self.load(&self.index, &mut tx, id).await?;
         let path = self.entries.join(&file);
         let removed = self.indexed_stamp(&mut tx, &file).await?;
-        std::fs::remove_file(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
-        sync_dir(&self.entries)?;
         self.adjust_fingerprint(&mut tx, removed.as_ref(), None)
             .await?;
-        self.note_own_write(0)?;
         self.index.remove(&mut tx, id).await?;
         let events = Event::for_change(Some(&old), None, SystemClock.now(), meta);
         self.index.insert_events(&mut tx, &events).await?;
-        tx.commit().await.map_err(self.index.err())
+        // The file goes last, and comes back if the index cannot commit.
+        let undo = Undo {
+            remove: None,
+            restore: std::fs::read(&path).ok().map(|b| (path.clone(), b)),
+        };
+        std::fs::remove_file(&path)
+            .map_err(|e| StoreError::write_io(path.display().to_string(), e))?;
+        let committed = match sync_dir(&self.entries) {
+            Ok(()) => tx.commit().await.map_err(self.index.err()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = committed {
+            undo.run();
+            return Err(e);
+        }
+        self.note_own_write(0)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<EntrySummary>> {
-        self.refresh().await?;
-        self.index.list(query).await
+        self.read_index().await?.list(query).await
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Page<SearchHit>> {
-        self.refresh().await?;
-        self.index.search(query).await
+        self.read_index().await?.search(query).await
     }
 
     async fn stats(&self, filter: &Filter) -> Result<Stats> {
-        self.refresh().await?;
-        self.index.stats(filter).await
+        self.read_index().await?.stats(filter).await
     }
 
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
-        self.refresh().await?;
+        // The change feed lives only in the index on disk: when it cannot be brought up to
+        // date, answer what it holds (changes made since are reported once it can).
+        if let Err(e) = self.refresh().await {
+            tracing::debug!("change feed read without a refresh: {e}");
+        }
         self.index.events(after, limit).await
     }
 
     async fn put_raw(&self, mut entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
         let _guard = self.write_lock().await?;
         let mut tx = self.index.begin_write().await?;
-        let existing = match self.load(&mut tx, entry.id).await {
+        let existing = match self.load(&self.index, &mut tx, entry.id).await {
             Ok(found) => Some(found),
             Err(StoreError::NotFound { .. }) => None,
             Err(e) => return Err(e),
@@ -841,7 +1079,12 @@ impl Store for JsonStore {
                 .await?
         {
             entry.handle = self.index.next_handle(&mut tx, floor).await?;
-        } else if existing.is_none() && self.broken_for_handle(entry.handle).await?.is_some() {
+        } else if existing.is_none()
+            && self
+                .broken_for_handle(&self.index, entry.handle)
+                .await?
+                .is_some()
+        {
             // A broken file carries this number.
             entry.handle = self.index.next_handle(&mut tx, floor).await?;
         }
@@ -852,8 +1095,7 @@ impl Store for JsonStore {
         };
         // Migration copies the source's change feed instead of inventing events.
         let events = (meta.origin != Origin::Migrate).then_some(meta);
-        self.write_entry(&mut tx, old, &entry, file, events).await?;
-        tx.commit().await.map_err(self.index.err())?;
+        self.write_entry(tx, old, &entry, file, events).await?;
         Ok(if existing.is_some() {
             PutOutcome::Replaced
         } else {
@@ -862,32 +1104,37 @@ impl Store for JsonStore {
     }
 
     async fn append_events(&self, events: &[Event]) -> Result<()> {
-        let _guard = self.lock.acquire().await?;
+        let _guard = self.write_lock_only().await?;
         let mut tx = self.index.begin_write().await?;
         self.index.insert_events(&mut tx, events).await?;
         tx.commit().await.map_err(self.index.err())
     }
 
     async fn count(&self) -> Result<u64> {
-        self.refresh().await?;
-        self.index.count().await
+        self.read_index().await?.count().await
     }
 
     async fn all(&self) -> Result<Vec<Entry>> {
-        self.refresh().await?;
-        self.index.all().await
+        self.read_index().await?.all().await
     }
 
     async fn warnings(&self) -> Result<Vec<String>> {
-        self.refresh().await?;
+        let index = self.read_index().await?;
         let rows = sqlx::query("SELECT file, message FROM broken_files ORDER BY file")
-            .fetch_all(self.index.pool())
+            .fetch_all(index.pool())
             .await
-            .map_err(self.index.err())?;
+            .map_err(index.err())?;
         let mut out = Vec::new();
+        if let Some(reason) = self.degraded_reason() {
+            out.push(format!(
+                "the index {} could not be updated, so this answer was read from the entry \
+                 files and changes made outside devlog are not in the change feed yet: {reason}",
+                self.index_path().display()
+            ));
+        }
         for r in rows {
-            let file: String = r.try_get(0).map_err(self.index.err())?;
-            let message: String = r.try_get(1).map_err(self.index.err())?;
+            let file: String = r.try_get(0).map_err(index.err())?;
+            let message: String = r.try_get(1).map_err(index.err())?;
             let shown = self.origin_of(&file);
             // Messages from decoding already start with the path.
             out.push(if message.starts_with(&shown) {

@@ -173,7 +173,7 @@ fn not_compiled(backend: &str) -> StoreError {
 pub fn prepare_folder(devlog_dir: &Path) -> Result<()> {
     std::fs::create_dir_all(devlog_dir)
         .map_err(|e| StoreError::io(devlog_dir.display().to_string(), e))?;
-    json::ensure_gitignore(devlog_dir)
+    fsutil::ensure_gitignore(devlog_dir, json::GITIGNORE_COMMENT, json::GITIGNORE_LINES)
 }
 
 /// Opens the store a spec names.
