@@ -828,6 +828,9 @@ fn list_limit_zero_lists_everything_and_dir_errors_name_the_path() {
             .len(),
         1
     );
+    // `context` summarises a few entries: 0 is refused rather than answered with "no work".
+    let o = devlog(d, &["context", "--limit", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
     let past = ok(d, &["list", "--offset", "5"]);
     assert!(past.contains("3 entries match"), "{past}");
     let missing = d.join("nonexistent");

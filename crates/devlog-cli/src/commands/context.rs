@@ -10,8 +10,9 @@ use crate::output::{count, write_stdout};
 /// Summarize the active work (open entries, highest priority first) for an AI assistant
 #[derive(Debug, Args)]
 pub struct ContextArgs {
-    /// At most this many entries
-    #[arg(long, short = 'n', default_value_t = 10)]
+    /// At most this many entries (at least 1)
+    #[arg(long, short = 'n', default_value_t = 10,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub limit: usize,
 }
 
