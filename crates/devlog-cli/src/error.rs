@@ -25,6 +25,9 @@ pub enum CliError {
     Config(ConfigError),
     #[error("no .devlog folder here or in any parent folder")]
     NoWorkspace,
+    /// `--dir` / `DEVLOG_DIR` names a folder without a `.devlog` (or that does not exist).
+    #[error("no .devlog folder at {} (from --dir or DEVLOG_DIR)", .0.display())]
+    NoWorkspaceAt(std::path::PathBuf),
     #[error("{0}")]
     Usage(String),
     /// A remote system (GitHub, ...) refused or failed a request.
@@ -46,7 +49,7 @@ impl CliError {
                 ErrorKind::Denied => exit::DENIED,
             },
             CliError::Config(_) => exit::INVALID,
-            CliError::NoWorkspace => exit::NOT_FOUND,
+            CliError::NoWorkspace | CliError::NoWorkspaceAt(_) => exit::NOT_FOUND,
             CliError::Usage(_) => exit::USAGE,
             CliError::Remote(e) => {
                 use devlog_core::integration::SyncErrorKind as K;
@@ -81,10 +84,20 @@ impl CliError {
             CliError::NoWorkspace => Some(
                 "run `devlog init` (or `devlog new <title>`) to start one, or pass --dir / set DEVLOG_DIR".into(),
             ),
+            CliError::NoWorkspaceAt(_) => Some(
+                "check the path, or run `devlog init` with it to start a devlog there".into(),
+            ),
             CliError::Store(StoreError::NotFound { .. }) => {
                 Some("`devlog list` shows handles; `devlog search <words>` finds entries by text".into())
             }
             CliError::Store(StoreError::Conflict { .. }) => Some("run the command again".into()),
+            CliError::Store(StoreError::TargetNotEmpty { .. }) => Some(
+                "with --force every source entry is written into the target (the source's version \
+                 wins), the target's other entries stay, and the change feed is copied only if \
+                 the target's is empty or the start of the source's; to leave that data alone, \
+                 name an empty target (--path, --url)"
+                    .into(),
+            ),
             CliError::Store(StoreError::Backend { transient: true, .. }) => {
                 Some("the storage is busy or unreachable; try again".into())
             }

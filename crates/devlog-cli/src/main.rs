@@ -108,9 +108,9 @@ fn report(out: &Out, e: &CliError) {
         });
         eprintln!("{v}");
     } else {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", output::clean(&e.to_string(), false));
         if let Some(h) = e.hint() {
-            eprintln!("hint: {h}");
+            eprintln!("hint: {}", output::clean(&h, false));
         }
     }
 }

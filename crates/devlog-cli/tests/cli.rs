@@ -270,6 +270,16 @@ fn a_broken_entry_file_is_named_and_left_alone() {
         err.contains("002-bad.json") && err.contains("status") && err.contains("in-progress"),
         "{err}"
     );
+    // Every format warns, on stderr; stdout keeps its shape.
+    let o = devlog(d, &["list", "--json"]);
+    assert!(o.status.success());
+    let listed: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning") && err.contains("002-bad.json"),
+        "{err}"
+    );
     let o = devlog(d, &["show", "2"]);
     assert_eq!(o.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&o.stderr).contains("002-bad.json"));
@@ -652,7 +662,19 @@ fn migrates_json_to_sqlite_and_back_with_verification() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--force"), "{err}");
+    // It says what is in the way and what --force does, not that someone raced us.
+    assert!(
+        err.contains("already holds other data")
+            && err.contains("1 entry the source does not have")
+            && err.contains("the source's version wins"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("concurrently") && !err.contains("run the command again"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -706,4 +728,215 @@ fn completions_are_generated() {
     let tmp = tempfile::tempdir().unwrap();
     let out = ok(tmp.path(), &["completions", "bash"]);
     assert!(out.contains("devlog") && out.contains("--json"));
+}
+
+#[test]
+fn empty_standard_input_for_dash_is_refused_unless_allow_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["new", "Piped", "--description", "keep me"]);
+    // `Command::output` gives the child an empty standard input.
+    let o = devlog(d, &["edit", "1", "--description", "-"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("standard input") && err.contains("--allow-empty"),
+        "{err}"
+    );
+    assert_eq!(json(d, &["show", "1"])["description"], "keep me");
+    ok(d, &["edit", "1", "--description", "-", "--allow-empty"]);
+    assert_eq!(json(d, &["show", "1"])["description"], "");
+    // The same rule for every `-`: a note, a new entry's description.
+    let o = devlog(d, &["note", "1", "-"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("standard input"));
+    assert_eq!(json(d, &["show", "1"])["notes"], serde_json::json!([]));
+    let o = devlog(d, &["new", "Second", "--description", "-"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert_eq!(json(d, &["list"]).as_array().unwrap().len(), 1);
+}
+
+/// Runs `devlog args` with a standard output whose reader is already gone.
+fn run_with_closed_stdout(dir: &Path, args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut c = devlog_cmd(dir, args);
+    c.stdout(writer).stderr(std::process::Stdio::piped());
+    c.output().unwrap()
+}
+
+#[test]
+fn no_command_panics_when_stdout_is_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["new", "Closed pipe", "--type", "bugfix"]);
+    ok(d, &["note", "1", "a note to show"]);
+    let commands: &[&[&str]] = &[
+        &["completions", "bash"],
+        &["completions", "zsh"],
+        &["list"],
+        &["list", "--json"],
+        &["show", "1"],
+        &["show", "1", "--json"],
+        &["search", "closed"],
+        &["events"],
+        &["events", "--json"],
+        &["stats"],
+        &["context"],
+        &["config", "show"],
+        &["--help"],
+        &["list", "--help"],
+        &["--version"],
+        &["note", "1", "more"],
+        &["edit", "1", "--priority", "high"],
+        &["done", "1"],
+        &["sync", "status"],
+        &["integrations", "list"],
+    ];
+    for args in commands {
+        let o = run_with_closed_stdout(d, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code() != Some(101) && !err.contains("panicked"),
+            "devlog {args:?} with stdout closed: {:?}\n{err}",
+            o.status.code()
+        );
+        assert!(o.status.success(), "devlog {args:?}: {err}");
+    }
+}
+
+#[test]
+fn list_limit_zero_lists_everything_and_dir_errors_name_the_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for t in ["One", "Two", "Three"] {
+        ok(d, &["new", t]);
+    }
+    let all = ok(d, &["list", "--limit", "0"]);
+    assert!(
+        all.contains("One") && all.contains("Two") && all.contains("Three"),
+        "{all}"
+    );
+    assert_eq!(
+        json(d, &["list", "--limit", "0"]).as_array().unwrap().len(),
+        3
+    );
+    assert_eq!(
+        json(d, &["search", "one", "--limit", "0"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // `context` summarises a few entries: 0 is refused rather than answered with "no work".
+    let o = devlog(d, &["context", "--limit", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let past = ok(d, &["list", "--offset", "5"]);
+    assert!(past.contains("3 entries match"), "{past}");
+    let missing = d.join("nonexistent");
+    let o = devlog(d, &["list", "--dir", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+}
+
+#[test]
+fn events_show_the_newest_with_a_footer_counting_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["new", "Feed"]);
+    for i in 0..4 {
+        ok(d, &["note", "1", &format!("step {i}")]);
+    }
+    // 5 events: created and 4 notes. The newest 2, oldest first, like MCP get_recent_changes.
+    let evs = json(d, &["events", "--limit", "2"]);
+    let seqs: Vec<u64> = evs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![4, 5]);
+    let out = ok(d, &["events", "--limit", "2"]);
+    assert!(out.contains("3 earlier events"), "{out}");
+    // --since walks forward from a point and says how many come after the page.
+    let out = ok(d, &["events", "--since", "0", "--limit", "4"]);
+    assert!(out.contains("1 more event after seq 4"), "{out}");
+    assert!(out.contains("created"), "{out}");
+    assert_eq!(
+        json(d, &["events", "--limit", "0"])
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+}
+
+#[test]
+fn messages_agree_in_number_and_done_twice_says_already_done() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["new", "Counted"]);
+    let out = ok(d, &["note", "1", "first"]);
+    assert!(out.contains("(1 note)"), "{out}");
+    let out = ok(d, &["note", "1", "second"]);
+    assert!(out.contains("(2 notes)"), "{out}");
+    let out = ok(d, &["decide", "1", "Use X", "--rationale", "simple"]);
+    assert!(out.contains("(1 decision)"), "{out}");
+    let out = ok(d, &["context"]);
+    assert!(out.contains("1 open entry shown"), "{out}");
+    let out = ok(d, &["stats"]);
+    assert!(out.starts_with("1 entry:"), "{out}");
+    let out = ok(d, &["done", "1"]);
+    assert!(out.starts_with("Completed #1"), "{out}");
+    let updated = json(d, &["show", "1"])["updatedAt"].clone();
+    let out = ok(d, &["done", "1"]);
+    assert!(out.contains("#1 Counted was already done"), "{out}");
+    assert_eq!(
+        json(d, &["show", "1"])["updatedAt"],
+        updated,
+        "nothing written"
+    );
+}
+
+#[test]
+fn terminal_escape_sequences_in_data_are_shown_not_obeyed() {
+    const ATTACK: &str = "\x1b]0;pwned\x07\x1b[2J";
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["new", &format!("Login{ATTACK} fails")]);
+    ok(d, &["note", "1", &format!("see{ATTACK} here")]);
+    ok(
+        d,
+        &[
+            "edit",
+            "1",
+            "--description",
+            &format!("Login fails{ATTACK}"),
+        ],
+    );
+    for args in [
+        &["list"][..],
+        &["show", "1"],
+        &["search", "login"],
+        &["context"],
+        &["events"],
+    ] {
+        let out = ok(d, args);
+        assert!(
+            !out.contains('\x1b') && !out.contains('\x07'),
+            "devlog {args:?} printed raw control characters: {out:?}"
+        );
+        if args[0] != "events" {
+            // (events shows values as JSON, escaped already)
+            assert!(out.contains("␛]0;pwned␇␛[2J"), "devlog {args:?}: {out:?}");
+        }
+    }
+    // Errors naming the data are cleaned too.
+    let err = String::from_utf8_lossy(&devlog(d, &["show", "Login"]).stderr).to_string();
+    assert!(!err.contains('\x1b'), "{err:?}");
+    // JSON keeps the data as it is (escaped by JSON itself).
+    let e = json(d, &["show", "1"]);
+    assert_eq!(e["title"], format!("Login{ATTACK} fails"));
+    assert_eq!(e["notes"][0]["content"], format!("see{ATTACK} here"));
 }

@@ -48,6 +48,20 @@ pub enum StoreError {
     },
     #[error("entry {id} was changed concurrently: {message}")]
     Conflict { id: EntryId, message: String },
+    /// A migration's target already holds data the source does not have; nothing was copied.
+    #[error(
+        "the target {target} already holds other data: {} the source does not have and {differing} \
+         that differ from the source's; pass --force to merge into it",
+        entries(*foreign)
+    )]
+    TargetNotEmpty {
+        /// The target store, as `backend (location)`.
+        target: String,
+        /// Entries only in the target.
+        foreign: u64,
+        /// Entries in both whose content differs.
+        differing: u64,
+    },
     #[error("invalid {field}: {message}")]
     Invalid { field: String, message: String },
     #[error("{path}: {message}; {hint}")]
@@ -79,6 +93,10 @@ pub enum StoreError {
     },
 }
 
+fn entries(n: u64) -> String {
+    format!("{n} {}", if n == 1 { "entry" } else { "entries" })
+}
+
 fn suggest(s: &[EntrySummary]) -> String {
     if s.is_empty() {
         String::new()
@@ -99,7 +117,7 @@ impl StoreError {
         match self {
             StoreError::NotFound { .. } => ErrorKind::NotFound,
             StoreError::Ambiguous { .. } => ErrorKind::Ambiguous,
-            StoreError::Conflict { .. } => ErrorKind::Conflict,
+            StoreError::Conflict { .. } | StoreError::TargetNotEmpty { .. } => ErrorKind::Conflict,
             StoreError::Invalid { .. } => ErrorKind::Invalid,
             StoreError::Corrupt { .. } => ErrorKind::Corrupt,
             StoreError::ReadOnly { .. } => ErrorKind::Denied,

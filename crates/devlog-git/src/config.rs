@@ -129,13 +129,34 @@ fn placeholders(template: &str) -> impl Iterator<Item = &str> {
         .filter_map(|s| s.split_once('}').map(|(n, _)| n))
 }
 
-/// Replaces each `{name}` by its value; placeholders not in `vars` stay as written (templates
-/// are checked when the configuration is read).
+/// Replaces each `{name}` by its value in one pass over the template: values are inserted as
+/// they are, never expanded again (a title "Handle {id} in URLs" stays as written).
+/// Placeholders not in `vars` stay as written (templates are checked when the configuration
+/// is read).
 pub fn render(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = template.to_string();
-    for (name, value) in vars {
-        out = out.replace(&format!("{{{name}}}"), value);
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v, close))
+        });
+        match value {
+            Some((v, close)) => {
+                out.push_str(v);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
@@ -192,5 +213,25 @@ mod tests {
             ],
         );
         assert_eq!(s, "devlog/7-fix-login");
+    }
+
+    #[test]
+    fn render_does_not_expand_placeholders_inside_values() {
+        let s = render(
+            "{summary}\n\n{title} (devlog-{id}, #{handle})",
+            &[
+                ("summary", "Handle {id} in URLs"),
+                ("title", "Handle {id} in URLs {handle} {title}"),
+                ("id", "0a1b2c3d"),
+                ("handle", "7"),
+            ],
+        );
+        assert_eq!(
+            s,
+            "Handle {id} in URLs\n\nHandle {id} in URLs {handle} {title} (devlog-0a1b2c3d, #7)"
+        );
+        // Unknown and unclosed braces stay as written.
+        assert_eq!(render("{x} {id", &[("id", "1")]), "{x} {id");
+        assert_eq!(render("{{id}}", &[("id", "1")]), "{1}");
     }
 }

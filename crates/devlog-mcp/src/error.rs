@@ -78,6 +78,7 @@ impl From<StoreError> for Failure {
                 Some("someone changed the entry at the same time; call the tool again".to_string()),
                 Vec::new(),
             ),
+            StoreError::TargetNotEmpty { .. } => ("conflict", None, Vec::new()),
             StoreError::Invalid { .. } => ("invalid", None, Vec::new()),
             StoreError::Corrupt { .. } => ("corrupt", None, Vec::new()),
             // The message carries the hint (make the folder writable); retrying cannot help.

@@ -209,18 +209,10 @@ pub async fn migrate(
         .filter(|t| source_ids.get(&t.id).is_some_and(|s| !same_content(s, t)))
         .count();
     if (foreign > 0 || differing > 0) && !force {
-        let first = target_before
-            .iter()
-            .find(|t| source_ids.get(&t.id).is_none_or(|s| !same_content(s, t)))
-            .map(|t| t.id)
-            .unwrap_or(target_before[0].id);
-        return Err(StoreError::Conflict {
-            id: first,
-            message: format!(
-                "the target {} already holds {foreign} other entries and {differing} that differ \
-                 from the source; pass --force to merge into it (the source's version wins)",
-                out.to
-            ),
+        return Err(StoreError::TargetNotEmpty {
+            target: out.to,
+            foreign: foreign as u64,
+            differing: differing as u64,
         });
     }
     let meta = WriteMeta::new(Origin::Migrate);

@@ -5,19 +5,21 @@ use devlog_core::ops::ActiveItem;
 
 use super::Ctx;
 use crate::error::CliError;
-use crate::output::write_stdout;
+use crate::output::{count, write_stdout};
 
 /// Summarize the active work (open entries, highest priority first) for an AI assistant
 #[derive(Debug, Args)]
 pub struct ContextArgs {
-    /// At most this many entries
-    #[arg(long, short = 'n', default_value_t = 10)]
+    /// At most this many entries (at least 1)
+    #[arg(long, short = 'n', default_value_t = 10,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub limit: usize,
 }
 
 pub async fn run(ctx: &Ctx, a: ContextArgs) -> Result<(), CliError> {
     let app = ctx.app().await?;
     let entries = app.active_context(a.limit).await?;
+    super::list::warn_store(&**app.store()).await?;
     let items: Vec<ActiveItem> = entries.iter().map(ActiveItem::of).collect();
     if ctx.out.json {
         ctx.out.json(&items)?;
@@ -28,7 +30,10 @@ pub async fn run(ctx: &Ctx, a: ContextArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let out = &ctx.out;
-    let mut s = format!("Active work ({} open entries shown)\n", items.len());
+    let mut s = format!(
+        "Active work ({} shown)\n",
+        count(items.len(), "open entry", "open entries")
+    );
     for i in &items {
         s.push_str(&format!(
             "\n{} {} [{} · {} · {}]\n",

@@ -5,7 +5,7 @@ use devlog_core::ops::NewDecision;
 
 use super::Ctx;
 use crate::error::CliError;
-use crate::output::write_stdout;
+use crate::output::{count, write_stdout};
 
 /// Record a decision on an entry, with its rationale and the alternatives considered
 #[derive(Debug, Args)]
@@ -44,10 +44,10 @@ pub async fn run(ctx: &Ctx, a: DecideArgs) -> Result<(), CliError> {
         ctx.out.json(&e)?;
     } else {
         write_stdout(&format!(
-            "Recorded decision on {} {} ({} decisions)\n",
+            "Recorded decision on {} {} ({})\n",
             ctx.out.bold(&e.handle_str()),
             e.title,
-            e.context.decisions.len()
+            count(e.context.decisions.len(), "decision", "decisions")
         ))?;
     }
     Ok(())

@@ -49,6 +49,9 @@ pub struct EditArgs {
     /// Actual hours spent
     #[arg(long)]
     pub actual: Option<f64>,
+    /// Accept empty standard input for `--description -` (clears the description)
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<(), CliError> {
@@ -57,7 +60,11 @@ pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<(), CliError> {
         kind: a.kind,
         status: a.status,
         priority: a.priority,
-        description: a.description.as_deref().map(text_arg).transpose()?,
+        description: a
+            .description
+            .as_deref()
+            .map(|d| text_arg(d, "the description", Some(a.allow_empty)))
+            .transpose()?,
         assignee: a.assignee,
         business_context: a.business,
         technical_context: a.technical,

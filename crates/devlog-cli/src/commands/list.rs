@@ -2,11 +2,11 @@
 
 use clap::Args;
 use devlog_core::entry::EntrySummary;
-use devlog_core::{Clock, ListQuery, SortKey, SystemClock};
+use devlog_core::{Clock, ListQuery, Page, SortKey, Store, SystemClock};
 
 use super::{Ctx, FilterArgs};
 use crate::error::CliError;
-use crate::output::{Out, Table, ago, truncate, write_stdout};
+use crate::output::{Out, Table, ago, count, truncate, warn, write_stdout};
 
 /// List entries, most recently updated first
 #[derive(Debug, Args)]
@@ -19,7 +19,7 @@ pub struct ListArgs {
     /// Ascending order
     #[arg(long)]
     pub asc: bool,
-    /// At most this many entries
+    /// At most this many entries (0: all of them)
     #[arg(long, short = 'n', default_value_t = 50)]
     pub limit: usize,
     /// Skip this many entries (paging)
@@ -40,24 +40,34 @@ pub fn parse_sort(s: &str) -> Result<SortKey, String> {
 
 pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
     let store = ctx.store().await?;
-    let page = store
-        .list(&ListQuery {
-            filter: a.filter.to_filter(),
-            sort: a.sort,
-            ascending: a.asc,
-            offset: a.offset,
-            limit: a.limit,
-        })
-        .await?;
+    let query = ListQuery {
+        filter: a.filter.to_filter(),
+        sort: a.sort,
+        ascending: a.asc,
+        offset: a.offset,
+        limit: a.limit,
+    };
+    let page = if a.limit == 0 {
+        list_all(&*store, query).await?
+    } else {
+        store.list(&query).await?
+    };
+    // Damaged entry files are left out of the answer: say so in every format, on stderr.
+    warn_store(&*store).await?;
     if ctx.out.json {
         ctx.out.json(&page.items)?;
         return Ok(());
     }
-    for w in store.warnings().await? {
-        eprintln!("warning: {w}");
-    }
     if page.items.is_empty() {
-        write_stdout("No entries match.\n")?;
+        if page.total > 0 {
+            write_stdout(&format!(
+                "No entries at offset {}: {} match.\n",
+                page.offset,
+                count(page.total as usize, "entry", "entries")
+            ))?;
+        } else {
+            write_stdout("No entries match.\n")?;
+        }
         return Ok(());
     }
     let mut s = summary_table(&ctx.out, &page.items);
@@ -70,6 +80,37 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         )));
     }
     write_stdout(&s)?;
+    Ok(())
+}
+
+/// Entries a page at a time, from `q.offset` to the end (`--limit 0`).
+async fn list_all(store: &dyn Store, mut q: ListQuery) -> Result<Page<EntrySummary>, CliError> {
+    const PAGE: usize = 500;
+    let first_offset = q.offset;
+    let mut items = Vec::new();
+    let total = loop {
+        q.limit = PAGE;
+        let page = store.list(&q).await?;
+        let n = page.items.len();
+        items.extend(page.items);
+        q.offset += n;
+        if n < PAGE || q.offset as u64 >= page.total {
+            break page.total;
+        }
+    };
+    Ok(Page {
+        limit: items.len(),
+        items,
+        total,
+        offset: first_offset,
+    })
+}
+
+/// Prints the store's warnings (damaged entry files left out of answers) on stderr.
+pub async fn warn_store(store: &dyn Store) -> Result<(), CliError> {
+    for w in store.warnings().await? {
+        warn(&w);
+    }
     Ok(())
 }
 

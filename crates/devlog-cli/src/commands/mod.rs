@@ -49,9 +49,12 @@ impl Ctx {
     /// server backend exists without its `.devlog` folder (see [`Discovery`]).
     pub fn workspace(&self) -> Result<Workspace, CliError> {
         let dir = self.discovery.find().ok_or(CliError::NoWorkspace)?;
-        let ws = Workspace::load(dir, self.discovery.backend.as_deref())?;
+        let ws = Workspace::load(dir.clone(), self.discovery.backend.as_deref())?;
         if !ws.devlog_dir.is_dir() && !ws.is_server() {
-            return Err(CliError::NoWorkspace);
+            return Err(match self.discovery.dir {
+                Some(_) => CliError::NoWorkspaceAt(dir),
+                None => CliError::NoWorkspace,
+            });
         }
         Ok(ws)
     }
@@ -145,14 +148,26 @@ pub fn parse_time(s: &str) -> Result<Timestamp, String> {
         })
 }
 
-/// Reads `-` as standard input, anything else as given.
-pub fn text_arg(s: &str) -> Result<String, CliError> {
-    if s == "-" {
-        let mut buf = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf)
-            .map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
-        Ok(buf.trim_end().to_string())
-    } else {
-        Ok(s.to_string())
+/// Reads `-` as standard input, anything else as given. `what` names the argument in errors.
+/// Empty (or blank) standard input is a usage error — an empty pipe is almost always a
+/// mistake — unless `allow_empty` is `Some(true)` (the command's `--allow-empty`); `None`
+/// means the value may never be empty, so no flag is suggested.
+pub fn text_arg(s: &str, what: &str, allow_empty: Option<bool>) -> Result<String, CliError> {
+    if s != "-" {
+        return Ok(s.to_string());
+    }
+    let mut buf = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf)
+        .map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
+    let text = buf.trim_end().to_string();
+    match allow_empty {
+        _ if !text.is_empty() => Ok(text),
+        Some(true) => Ok(text),
+        Some(false) => Err(CliError::Usage(format!(
+            "standard input (`-` for {what}) is empty; pipe the text in, or add --allow-empty to set an empty {what}"
+        ))),
+        None => Err(CliError::Usage(format!(
+            "standard input (`-` for {what}) is empty; pipe the text in"
+        ))),
     }
 }

@@ -47,9 +47,14 @@ pub struct NewArgs {
     /// Create even if an open entry with the same title and type exists
     #[arg(long, short = 'f')]
     pub force: bool,
+    /// Accept empty standard input for `--description -`
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
+    // Read standard input first: an empty pipe is refused before anything is created.
+    let description = text_arg(&a.description, "the description", Some(a.allow_empty))?;
     let ws = ctx.workspace_or_create()?;
     let app = Devlog::new(ws.open().await?);
     let created = app
@@ -57,7 +62,7 @@ pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
             NewEntry {
                 title: a.title,
                 kind: Some(a.kind),
-                description: text_arg(&a.description)?,
+                description,
                 priority: Some(a.priority),
                 status: a.status,
                 business_context: a.business,

@@ -6,7 +6,7 @@ use devlog_core::ops::NewNote;
 
 use super::{Ctx, text_arg};
 use crate::error::CliError;
-use crate::output::write_stdout;
+use crate::output::{count, write_stdout};
 
 /// Add a note (progress, issue, solution, idea, reminder or feedback) to an entry
 #[derive(Debug, Args)]
@@ -27,13 +27,14 @@ pub struct NoteArgs {
 }
 
 pub async fn run(ctx: &Ctx, a: NoteArgs) -> Result<(), CliError> {
+    let content = text_arg(&a.text, "the note", None)?;
     let app = ctx.app().await?;
     let target = app.resolve_summary(&a.entry).await?;
     let (e, note) = app
         .add_note(
             target.id,
             NewNote {
-                content: text_arg(&a.text)?,
+                content,
                 category: a.category,
                 files: a.file,
                 code_changes: a.code_changes,
@@ -45,11 +46,11 @@ pub async fn run(ctx: &Ctx, a: NoteArgs) -> Result<(), CliError> {
         ctx.out.json(&e)?;
     } else {
         write_stdout(&format!(
-            "Added {} note to {} {} ({} notes)\n",
+            "Added {} note to {} {} ({})\n",
             note.category,
             ctx.out.bold(&e.handle_str()),
             e.title,
-            e.notes.len()
+            count(e.notes.len(), "note", "notes")
         ))?;
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! `devlog search`: ranked full-text search.
 
 use clap::Args;
-use devlog_core::SearchQuery;
+use devlog_core::{Page, SearchHit, SearchQuery, Store};
 
 use super::{Ctx, FilterArgs};
 use crate::error::CliError;
@@ -15,6 +15,7 @@ pub struct SearchArgs {
     pub query: Vec<String>,
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// At most this many matches (0: all of them)
     #[arg(long, short = 'n', default_value_t = 20)]
     pub limit: usize,
     #[arg(long, default_value_t = 0)]
@@ -35,7 +36,12 @@ pub async fn run(ctx: &Ctx, a: SearchArgs) -> Result<(), CliError> {
         return super::repos::search_all(ctx, query).await;
     }
     let store = ctx.store().await?;
-    let page = store.search(&query).await?;
+    let page = if query.limit == 0 {
+        search_all(&*store, query).await?
+    } else {
+        store.search(&query).await?
+    };
+    super::list::warn_store(&*store).await?;
     if ctx.out.json {
         ctx.out.json(&page.items)?;
         return Ok(());
@@ -64,4 +70,27 @@ pub async fn run(ctx: &Ctx, a: SearchArgs) -> Result<(), CliError> {
     }
     write_stdout(&s)?;
     Ok(())
+}
+
+/// Matches a page at a time, from `q.offset` to the end (`--limit 0`).
+async fn search_all(store: &dyn Store, mut q: SearchQuery) -> Result<Page<SearchHit>, CliError> {
+    const PAGE: usize = 500;
+    let first_offset = q.offset;
+    let mut items = Vec::new();
+    let total = loop {
+        q.limit = PAGE;
+        let page = store.search(&q).await?;
+        let n = page.items.len();
+        items.extend(page.items);
+        q.offset += n;
+        if n < PAGE || q.offset as u64 >= page.total {
+            break page.total;
+        }
+    };
+    Ok(Page {
+        limit: items.len(),
+        items,
+        total,
+        offset: first_offset,
+    })
 }

@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::{Ctx, FilterArgs};
 use crate::error::CliError;
-use crate::output::{Table, write_stdout};
+use crate::output::{Table, count, write_stdout};
 
 /// Counts by status, type, priority and assignee, and completion times
 #[derive(Debug, Args)]
@@ -16,21 +16,23 @@ pub struct StatsArgs {
 pub async fn run(ctx: &Ctx, a: StatsArgs) -> Result<(), CliError> {
     let store = ctx.store().await?;
     let s = store.stats(&a.filter.to_filter()).await?;
+    super::list::warn_store(&*store).await?;
     if ctx.out.json {
         ctx.out.json(&s)?;
         return Ok(());
     }
     let out = &ctx.out;
     let mut text = format!(
-        "{} entries: {} open, {} done or closed\n",
+        "{} {}: {} open, {} done or closed\n",
         out.bold(&s.total.to_string()),
+        if s.total == 1 { "entry" } else { "entries" },
         s.open,
         s.closed
     );
     if let (Some(avg), Some(med)) = (s.avg_completion_hours, s.median_completion_hours) {
         text.push_str(&format!(
-            "completion time over {} entries: mean {}, median {}\n",
-            s.completed_with_time,
+            "completion time over {}: mean {}, median {}\n",
+            count(s.completed_with_time as usize, "entry", "entries"),
             hours(avg),
             hours(med)
         ));
