@@ -1,10 +1,19 @@
 //! `devlog.toml` (and the original devlog's `devlog.config.json`): reading and validating.
 //!
 //! Errors name the file, the position and the key, and say what to write instead.
+//! The original devlog's file is translated to this version's settings (`legacy.rs`), with
+//! every translation and every key that has no meaning here reported.
 
+mod legacy;
+
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
+
+pub use legacy::migration;
 
 pub const TOML_FILE: &str = "devlog.toml";
 pub const LEGACY_JSON_FILE: &str = "devlog.config.json";
@@ -18,6 +27,42 @@ pub struct Config {
     /// `[integrations.*]` tables, kept for the integration framework (validated there).
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub integrations: toml::Table,
+    /// Where settings came from, by dotted key (`storage.type`, `integrations.github`,
+    /// `integrations.github.repository`); see [`Config::origin`].
+    #[serde(skip)]
+    pub origins: BTreeMap<String, Origin>,
+    /// Integrations configured (in the original's file or environment) that this version does
+    /// not have yet (Jira, Azure DevOps): kept to be shown and migrated, never built.
+    #[serde(skip)]
+    pub unavailable: toml::Table,
+    /// What the original's settings became here: (original key, this version's setting).
+    #[serde(skip)]
+    pub translated: Vec<(String, String)>,
+    /// The original's keys with no meaning in this version: (key, why, what to do instead).
+    #[serde(skip)]
+    pub unused: Vec<(String, String)>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "camelCase")]
+pub enum Origin {
+    /// Built in.
+    Default,
+    /// Key(s) of a configuration file, named as written in that file.
+    File { file: PathBuf, key: String },
+    /// Environment variables.
+    Env { variables: Vec<String> },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File { file, key } => write!(f, "{} ({key})", file.display()),
+            Origin::Env { variables } => write!(f, "environment ({})", variables.join(", ")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,7 +181,22 @@ pub struct ConfigError {
 
 impl Config {
     /// Reads `devlog.toml`, else `devlog.config.json`, in `root`; defaults when neither exists.
+    /// Without a `devlog.toml`, the original devlog's integration variables (`GITHUB_OWNER`,
+    /// `JIRA_BASE_URL`, `ADO_ORGANIZATION`, ...) configure the integrations the original file
+    /// does not. What was translated or left unused is printed on stderr, once per process.
     pub fn load(root: &Path) -> Result<Self, ConfigError> {
+        let cfg = Self::load_with_env(root, &|k: &str| {
+            std::env::var(k).ok().filter(|v| !v.trim().is_empty())
+        })?;
+        announce(&cfg.warnings());
+        Ok(cfg)
+    }
+
+    /// [`Config::load`] with the environment given, printing nothing.
+    pub fn load_with_env(
+        root: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let toml_path = root.join(TOML_FILE);
         if toml_path.is_file() {
             let text = std::fs::read_to_string(&toml_path).map_err(|e| ConfigError {
@@ -145,19 +205,104 @@ impl Config {
             })?;
             return Self::from_toml(&text, Some(toml_path));
         }
+        Self::load_original(root, env)
+    }
+
+    /// The original devlog's settings in `root`, whether or not a `devlog.toml` is there:
+    /// its `devlog.config.json` (if any) and its environment variables, translated.
+    pub fn load_original(
+        root: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let json_path = root.join(LEGACY_JSON_FILE);
-        if json_path.is_file() {
+        let mut cfg = if json_path.is_file() {
             let text = std::fs::read_to_string(&json_path).map_err(|e| ConfigError {
                 file: Some(json_path.clone()),
                 message: format!("cannot read: {e}"),
             })?;
-            return Self::from_legacy_json(&text, Some(json_path));
-        }
-        Ok(Self {
+            Self::from_legacy_json(&text, Some(json_path))?
+        } else {
+            Self::defaults()
+        };
+        legacy::apply_env(&mut cfg, env);
+        Ok(cfg)
+    }
+
+    fn defaults() -> Self {
+        Self {
             source: None,
             storage: Storage::default(),
             integrations: toml::Table::new(),
-        })
+            origins: BTreeMap::new(),
+            unavailable: toml::Table::new(),
+            translated: Vec::new(),
+            unused: Vec::new(),
+        }
+    }
+
+    /// Where the setting `key` (dotted, e.g. `storage.type` or
+    /// `integrations.github.token`) came from: its own record, else its table's (a key of a
+    /// table read from a file is named as itself), else the default.
+    pub fn origin(&self, key: &str) -> Origin {
+        if let Some(o) = self.origins.get(key) {
+            return o.clone();
+        }
+        let mut prefix = key;
+        while let Some((head, _)) = prefix.rsplit_once('.') {
+            prefix = head;
+            match self.origins.get(prefix) {
+                Some(Origin::File { file, key: k }) if k == prefix => {
+                    return Origin::File {
+                        file: file.clone(),
+                        key: key.to_string(),
+                    };
+                }
+                Some(o) => return o.clone(),
+                None => {}
+            }
+        }
+        Origin::Default
+    }
+
+    /// Whether the settings come from the original devlog (its file or its variables).
+    pub fn is_translated(&self) -> bool {
+        !self.translated.is_empty() || !self.unused.is_empty() || !self.unavailable.is_empty()
+    }
+
+    /// What the user should know about how the configuration was read: the original's
+    /// settings and what they became, integrations not available yet, keys not used.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let from = match &self.source {
+            Some(p) => p.display().to_string(),
+            None => "the environment".to_string(),
+        };
+        if !self.translated.is_empty() {
+            let mut w = format!("the original devlog's settings in {from} are read as:");
+            for (k, v) in &self.translated {
+                w.push_str(&format!("\n  {k} → {v}"));
+            }
+            w.push_str(&format!(
+                "\n  run `devlog config migrate` to write the equivalent {TOML_FILE} (--dry-run prints it)"
+            ));
+            out.push(w);
+        }
+        for name in self.unavailable.keys() {
+            out.push(format!(
+                "{} is not available in this version yet: the settings from {} are ignored \
+                 and the other integrations work without them",
+                legacy::display_name(name),
+                self.origin(&format!("integrations.{name}"))
+            ));
+        }
+        if !self.unused.is_empty() {
+            let mut w = format!("{from}: keys with no meaning in this version, not used:");
+            for (k, why) in &self.unused {
+                w.push_str(&format!("\n  {k}: {why}"));
+            }
+            out.push(w);
+        }
+        out
     }
 
     pub fn from_toml(text: &str, source: Option<PathBuf>) -> Result<Self, ConfigError> {
@@ -168,49 +313,59 @@ impl Config {
                 e.to_string().trim_end()
             ),
         })?;
-        let cfg = Self {
-            source,
+        let mut cfg = Self {
             storage: file.storage,
             integrations: file.integrations,
+            ..Self::defaults()
         };
+        if let Some(path) = &source {
+            let raw: toml::Table = toml::from_str(text).unwrap_or_default();
+            let storage = raw.get("storage").and_then(toml::Value::as_table);
+            for key in ["type", "path", "url"] {
+                if storage.is_some_and(|s| s.contains_key(key)) {
+                    let key = format!("storage.{key}");
+                    cfg.origins.insert(
+                        key.clone(),
+                        Origin::File {
+                            file: path.clone(),
+                            key,
+                        },
+                    );
+                }
+            }
+            for name in cfg.integrations.keys() {
+                let key = format!("integrations.{name}");
+                cfg.origins.insert(
+                    key.clone(),
+                    Origin::File {
+                        file: path.clone(),
+                        key,
+                    },
+                );
+            }
+        }
+        cfg.source = source;
         cfg.validate()?;
         Ok(cfg)
     }
 
-    /// The original devlog's `{ "storage": { "type": ... }, "integrations": { ... } }`.
+    /// The original devlog's `devlog.config.json`, translated: `storage` (`type` or
+    /// `strategy`, paths, connection strings), `integrations.github` (`owner`/`repo`/`token`/
+    /// `projectId` → our keys), `jira`/`ado` kept aside as not available yet, `syncStrategy`;
+    /// every other key is listed in [`Config::unused`].
     pub fn from_legacy_json(text: &str, source: Option<PathBuf>) -> Result<Self, ConfigError> {
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError {
             file: source.clone(),
             message: format!("not valid JSON: {e}"),
         })?;
-        let kind = v
-            .pointer("/storage/type")
-            .and_then(|t| t.as_str())
-            .unwrap_or("json")
-            .to_string();
-        let path = v
-            .pointer("/storage/filePath")
-            .or_else(|| v.pointer("/storage/path"))
-            .and_then(|p| p.as_str())
-            .map(PathBuf::from);
-        // The original devlog's PostgreSQL/MySQL settings carried a connection string.
-        let url = v
-            .pointer("/storage/connectionString")
-            .or_else(|| v.pointer("/storage/url"))
-            .and_then(|p| p.as_str())
-            .map(str::to_string);
-        let integrations = match v.get("integrations") {
-            Some(i) => toml::Table::try_from(i).map_err(|e| ConfigError {
-                file: source.clone(),
-                message: format!("`integrations` cannot be read: {e}"),
-            })?,
-            None => toml::Table::new(),
-        };
-        let cfg = Self {
-            source,
-            storage: Storage { kind, path, url },
-            integrations,
-        };
+        let file = source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(LEGACY_JSON_FILE));
+        let mut cfg = legacy::translate(&v, &file).map_err(|message| ConfigError {
+            file: source.clone(),
+            message,
+        })?;
+        cfg.source = source;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -239,6 +394,7 @@ impl Config {
     }
 
     /// The configuration as JSON with every secret-looking value replaced by `***`.
+    #[allow(dead_code)] // `devlog config show` prints the effective settings instead
     pub fn redacted(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).expect("config serializes");
         redact(&mut v);
@@ -255,20 +411,46 @@ pub fn integration_tables(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<std::collections::BTreeMap<String, serde_json::Value>, ConfigError> {
     let mut out = std::collections::BTreeMap::new();
-    for (name, table) in &cfg.integrations {
-        let mut v = serde_json::to_value(table).map_err(|e| ConfigError {
-            file: cfg.source.clone(),
-            message: format!("integrations.{name}: {e}"),
-        })?;
-        expand_tree(&mut v, &format!("integrations.{name}"), root, env).map_err(|message| {
-            ConfigError {
-                file: cfg.source.clone(),
-                message,
-            }
-        })?;
-        out.insert(name.clone(), v);
+    for name in cfg.integrations.keys() {
+        out.insert(name.clone(), integration_table(cfg, name, root, env)?);
     }
     Ok(out)
+}
+
+/// One `[integrations.<name>]` table as [`integration_tables`] gives it (`Null` if absent).
+pub fn integration_table(
+    cfg: &Config,
+    name: &str,
+    root: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<serde_json::Value, ConfigError> {
+    let Some(table) = cfg.integrations.get(name) else {
+        return Ok(serde_json::Value::Null);
+    };
+    let mut v = serde_json::to_value(table).map_err(|e| ConfigError {
+        file: cfg.source.clone(),
+        message: format!("integrations.{name}: {e}"),
+    })?;
+    expand_tree(&mut v, &format!("integrations.{name}"), root, env).map_err(|message| {
+        ConfigError {
+            file: cfg.source.clone(),
+            message,
+        }
+    })?;
+    Ok(v)
+}
+
+/// Prints each warning on stderr, at most once per process (the configuration may be loaded
+/// more than once by one command).
+fn announce(warnings: &[String]) {
+    static SHOWN: OnceLock<Mutex<std::collections::BTreeSet<String>>> = OnceLock::new();
+    let shown = SHOWN.get_or_init(Default::default);
+    let Ok(mut shown) = shown.lock() else { return };
+    for w in warnings {
+        if shown.insert(w.clone()) {
+            eprintln!("warning: {w}");
+        }
+    }
 }
 
 fn expand_tree(
@@ -335,7 +517,8 @@ pub fn is_secret_key(key: &str) -> bool {
     })
 }
 
-fn redact(v: &mut serde_json::Value) {
+/// Replaces every secret-looking value (see [`is_secret_key`]) in `v` by `***`.
+pub fn redact(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
@@ -451,13 +634,134 @@ mod tests {
     fn reads_the_original_config_shape_and_redacts_secrets() {
         let cfg = Config::from_legacy_json(
             r#"{"storage":{"type":"sqlite","filePath":".devlog/x.db"},
-               "integrations":{"github":{"token":"ghp_secret","owner":"o"}}}"#,
+               "integrations":{"github":{"token":"ghp_secret","owner":"o","repo":"r"}}}"#,
             None,
         )
         .unwrap();
         assert_eq!(cfg.storage.kind, "sqlite");
+        assert_eq!(cfg.storage.path, Some(PathBuf::from(".devlog/x.db")));
         let shown = cfg.redacted().to_string();
         assert!(!shown.contains("ghp_secret"), "{shown}");
-        assert!(shown.contains("\"owner\":\"o\""), "{shown}");
+        assert!(shown.contains("\"repository\":\"o/r\""), "{shown}");
+        assert!(!cfg.warnings().join("\n").contains("ghp_secret"));
+    }
+
+    fn legacy(text: &str) -> Config {
+        Config::from_legacy_json(text, Some(PathBuf::from("/p/devlog.config.json"))).unwrap()
+    }
+
+    #[test]
+    fn original_storage_strategies_select_our_backends() {
+        for (strategy, kind) in [
+            ("local-json", "json"),
+            ("local-sqlite", "sqlite"),
+            ("git-json", "json"),
+            ("hybrid-git", "json"),
+        ] {
+            let cfg = legacy(&format!(r#"{{"storage":{{"strategy":"{strategy}"}}}}"#));
+            assert_eq!(cfg.storage.kind, kind, "{strategy}");
+            assert_eq!(
+                cfg.origin("storage.type"),
+                Origin::File {
+                    file: "/p/devlog.config.json".into(),
+                    key: "storage.strategy".into()
+                }
+            );
+        }
+        // The original's legacy shape: `type` wins over `strategy`, said so.
+        let cfg = legacy(
+            r#"{"storage":{"type":"postgres","connectionString":"postgres://u:pw@h/db","strategy":"local-sqlite"}}"#,
+        );
+        assert_eq!(cfg.storage.kind, "postgres");
+        assert_eq!(cfg.storage.url.as_deref(), Some("postgres://u:pw@h/db"));
+        assert!(cfg.unused.iter().any(|(k, _)| k == "storage.strategy"));
+        assert!(
+            !cfg.warnings().join("\n").contains("pw@"),
+            "{:?}",
+            cfg.warnings()
+        );
+        let err = Config::from_legacy_json(r#"{"storage":{"strategy":"cloud"}}"#, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("storage.strategy") && err.contains("local-sqlite"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn jira_and_ado_are_kept_aside_and_unknown_keys_are_named() {
+        let cfg = legacy(
+            r#"{"integrations":{"jira":{"baseUrl":"https://j","apiToken":"s","colour":"x"},
+                "ado":{"organization":"o","project":"p","personalAccessToken":"t"},
+                "gitlab":{}},"extra":1}"#,
+        );
+        assert!(cfg.integrations.is_empty(), "{:?}", cfg.integrations);
+        assert_eq!(cfg.unavailable.keys().collect::<Vec<_>>(), ["ado", "jira"]);
+        let unused: Vec<&str> = cfg.unused.iter().map(|(k, _)| k.as_str()).collect();
+        for k in ["integrations.jira.colour", "integrations.gitlab", "extra"] {
+            assert!(unused.contains(&k), "{k} not in {unused:?}");
+        }
+        let w = cfg.warnings().join("\n");
+        assert!(
+            w.contains("Jira is not available") && w.contains("Azure DevOps"),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn migration_keeps_secrets_out_of_devlog_toml() {
+        let cfg = legacy(
+            r#"{"storage":{"type":"mysql","connectionString":"mysql://root:hunter22@db/devlog"},
+               "integrations":{"github":{"owner":"o","repo":"r","token":"ghp_lit"},
+                               "jira":{"baseUrl":"https://j","apiToken":"jira_lit"}}}"#,
+        );
+        let m = migration(&cfg);
+        for secret in ["hunter22", "ghp_lit", "jira_lit"] {
+            assert!(!m.toml.contains(secret), "{}", m.toml);
+            assert!(!m.notes.join("\n").contains(secret));
+        }
+        let back = Config::from_toml(&m.toml, None).unwrap();
+        assert_eq!(back.storage.kind, "mysql");
+        assert_eq!(back.storage.url.as_deref(), Some("${DATABASE_URL}"));
+        assert_eq!(
+            back.integrations["github"]["token"].as_str(),
+            Some("${GITHUB_TOKEN}")
+        );
+        assert!(back.integrations.get("jira").is_none());
+        assert!(
+            m.toml.contains("# apiToken = \"${JIRA_API_TOKEN}\""),
+            "{}",
+            m.toml
+        );
+        assert!(m.notes.iter().any(|n| n.contains("export DATABASE_URL")));
+    }
+
+    #[test]
+    fn original_variables_configure_integrations_only_without_devlog_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = |k: &str| {
+            matches!(
+                k,
+                "GITHUB_OWNER" | "GITHUB_REPO" | "GITHUB_TOKEN" | "ADO_ORGANIZATION"
+            )
+            .then(|| "x".to_string())
+        };
+        let cfg = Config::load_with_env(dir.path(), &env).unwrap();
+        assert_eq!(
+            cfg.integrations["github"]["repository"].as_str(),
+            Some("${GITHUB_OWNER}/${GITHUB_REPO}")
+        );
+        assert_eq!(
+            cfg.origin("integrations.github.token"),
+            Origin::Env {
+                variables: vec!["GITHUB_TOKEN".into()]
+            }
+        );
+        // ADO needs all three of its variables.
+        assert!(cfg.unavailable.is_empty());
+        std::fs::write(dir.path().join(TOML_FILE), "").unwrap();
+        let cfg = Config::load_with_env(dir.path(), &env).unwrap();
+        assert!(cfg.integrations.is_empty() && cfg.warnings().is_empty());
     }
 }

@@ -1,0 +1,411 @@
+//! The original devlog's configuration (`devlog.config.json` and its environment variables)
+//! read by the real binary: what it is translated to, what is reported on stderr, that Jira
+//! and Azure DevOps blocks never block GitHub, `devlog config migrate`, and `devlog config
+//! show` naming where each effective value came from.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+
+use devlog_testkit::fake_github::{self, FakeGithub};
+use devlog_testkit::fake_github_graphql::{FakeGithubGraphql, check_graphql_requests};
+use devlog_testkit::fake_remote::FakeRemote;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_devlog");
+/// The token written in the enterprise fixture.
+const TOKEN: &str = "ghp_original_fixture_token_7c1d";
+const SECRETS: &[&str] = &[
+    TOKEN,
+    "ATATT3xFfGF0_jira_fixture_secret",
+    "ado_fixture_pat_9q8w7e",
+    "xoxb-fixture-slack-token",
+];
+
+fn fixture(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/original-config")
+        .join(name)
+        .join("devlog.config.json");
+    std::fs::read_to_string(p).unwrap()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs the binary in `dir` with only the variables given (plus the harmless ones).
+async fn devlog(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = tokio::process::Command::new(BIN);
+    c.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("NO_COLOR", "1")
+        .env("DEVLOG_ACTOR", "tester");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().await.unwrap();
+    let run = Run {
+        code: o.status.code().unwrap(),
+        stdout: String::from_utf8(o.stdout).unwrap(),
+        stderr: String::from_utf8(o.stderr).unwrap(),
+    };
+    for s in SECRETS {
+        assert!(
+            !run.stdout.contains(s) && !run.stderr.contains(s),
+            "devlog {args:?} printed a secret:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    run
+}
+
+async fn ok(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let r = devlog(dir, args, env).await;
+    assert_eq!(
+        r.code, 0,
+        "devlog {args:?} failed:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    r
+}
+
+fn project(config: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("widgets");
+    std::fs::create_dir_all(dir.join(".devlog")).unwrap();
+    std::fs::write(dir.join("devlog.config.json"), config).unwrap();
+    (tmp, dir)
+}
+
+#[tokio::test]
+async fn config_show_translates_the_original_github_block_and_reports_the_rest_once() {
+    let (_tmp, dir) = project(&fixture("enterprise"));
+    let r = ok(&dir, &["config", "show", "--json"], &[]).await;
+    let v = r.json();
+    // storage.strategy "local-sqlite" → the sqlite backend, at the original's file path.
+    assert_eq!(v["backend"], "sqlite");
+    assert_eq!(v["settings"]["storage.type"]["value"], "sqlite");
+    assert_eq!(
+        v["settings"]["storage.type"]["source"]["key"],
+        "storage.strategy"
+    );
+    assert!(
+        v["location"]
+            .as_str()
+            .unwrap()
+            .ends_with(".devlog/devlog.db"),
+        "{v}"
+    );
+    // owner/repo/token/projectId → our keys; the token redacted.
+    let gh = &v["integrations"]["github"];
+    assert_eq!(gh["repository"], "acme/widgets", "{v}");
+    assert_eq!(gh["token"], "***", "{v}");
+    assert_eq!(gh["projectId"], "PVT_kwDOBqNjSs4AcqjJ", "{v}");
+    assert!(gh.get("owner").is_none() && gh.get("repo").is_none(), "{v}");
+    assert_eq!(
+        v["settings"]["integrations.github.repository"]["source"]["key"],
+        "integrations.github.owner + integrations.github.repo"
+    );
+    // Jira and Azure DevOps are kept aside, redacted, never among the integrations.
+    assert!(v["integrations"].get("jira").is_none(), "{v}");
+    assert_eq!(v["unavailable"]["jira"]["apiToken"], "***", "{v}");
+    assert_eq!(v["unavailable"]["ado"]["personalAccessToken"], "***", "{v}");
+
+    // stderr: what it was translated to, once; jira/ado not available; unused keys named.
+    let e = &r.stderr;
+    let once = |needle: &str| {
+        assert_eq!(e.matches(needle).count(), 1, "`{needle}` once in:\n{e}");
+    };
+    once("storage.strategy \"local-sqlite\" → [storage] type = \"sqlite\"");
+    once("[integrations.github] repository = \"acme/widgets\"");
+    once("devlog config migrate");
+    once("Jira is not available in this version yet");
+    once("Azure DevOps is not available in this version yet");
+    for key in [
+        "integrations.github.projectNumber",
+        "integrations.slack",
+        "syncStrategy.conflictResolution",
+        "syncStrategy.syncInterval",
+        "syncStrategy.autoSync",
+        "workspaceRoot",
+        "workspaceId",
+    ] {
+        assert!(e.contains(key), "unused key {key} not named:\n{e}");
+    }
+    assert!(e.contains("devlog sync --strategy local-wins"), "{e}");
+
+    // Human output: the effective values and their sources, no contradicting JSON block.
+    let text = ok(&dir, &["config", "show"], &[]).await.stdout;
+    assert!(text.contains("integrations.github.repository"), "{text}");
+    assert!(text.contains("acme/widgets"), "{text}");
+    assert!(text.contains("(storage.strategy)"), "{text}");
+    assert!(!text.contains("\"json\""), "{text}");
+}
+
+#[tokio::test]
+async fn storage_type_github_becomes_local_json_and_the_github_integration() {
+    let (_tmp, dir) = project(&fixture("github-storage"));
+    let r = ok(
+        &dir,
+        &["config", "show", "--json"],
+        &[("GITHUB_TOKEN", TOKEN)],
+    )
+    .await;
+    let v = r.json();
+    assert_eq!(v["backend"], "json");
+    let gh = &v["integrations"]["github"];
+    assert_eq!(gh["repository"], "acme/widgets", "{v}");
+    assert_eq!(gh["token"], "***", "{v}");
+    // The original's labels were `devlog-priority:high`: the same labels here.
+    assert_eq!(gh["labelPrefix"], "devlog-", "{v}");
+    assert_eq!(gh["projectStatusField"], "Status", "{v}");
+    assert_eq!(gh["projectPriorityField"], "Priority", "{v}");
+    for key in [
+        "storage.github.rateLimit",
+        "storage.github.cache",
+        "storage.github.mapping.useNativeType",
+        "storage.github.mapping.projectFieldMappings.type",
+    ] {
+        assert!(
+            r.stderr.contains(key),
+            "unused key {key} not named:\n{}",
+            r.stderr
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jira_and_ado_blocks_do_not_block_github_check_or_sync() {
+    let b = FakeRemote::builder().without_tracker();
+    let gh = FakeGithub::new(b.state(), "acme", "widgets", TOKEN);
+    // The fixture's projectId: the board new issues are put on.
+    let board = FakeGithubGraphql::new(
+        b.state(),
+        gh.clone(),
+        "acme/widgets",
+        TOKEN,
+        "PVT_kwDOBqNjSs4AcqjJ",
+    );
+    let remote = b.routes(gh.router().merge(board.router())).start().await;
+    let mut cfg: Value = serde_json::from_str(&fixture("enterprise")).unwrap();
+    cfg["integrations"]["github"]["apiUrl"] = remote.url().into();
+    let (_tmp, dir) = project(&serde_json::to_string_pretty(&cfg).unwrap());
+
+    let r = ok(&dir, &["integrations", "check", "--json"], &[]).await;
+    let results = r.json();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["name"], "github");
+    assert_eq!(results[0]["ok"], true, "{results:?}");
+
+    ok(&dir, &["new", "Parser crash", "--type", "bugfix"], &[]).await;
+    let r = ok(&dir, &["sync"], &[]).await;
+    assert_eq!(gh.issues().len(), 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(gh.issues()[0].title, "Parser crash");
+    assert_eq!(board.items().len(), 1, "the translated projectId is used");
+    // Every request the binary made is one GitHub's API descriptions allow.
+    let (graphql, rest): (Vec<_>, Vec<_>) = remote
+        .requests()
+        .into_iter()
+        .partition(|r| r.path.ends_with("/graphql"));
+    let mut violations = check_graphql_requests(&graphql);
+    violations.extend(fake_github::check_requests(&rest));
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    remote.clear_requests();
+}
+
+#[tokio::test]
+async fn config_migrate_writes_an_equivalent_devlog_toml_that_passes_config_check() {
+    let (_tmp, dir) = project(&fixture("enterprise"));
+    let toml_path = dir.join("devlog.toml");
+
+    let dry = ok(&dir, &["config", "migrate", "--dry-run"], &[]).await;
+    assert!(!toml_path.exists(), "--dry-run wrote the file");
+    let parsed: toml::Table =
+        toml::from_str(&dry.stdout).unwrap_or_else(|e| panic!("not TOML ({e}):\n{}", dry.stdout));
+    assert_eq!(parsed["storage"]["type"].as_str(), Some("sqlite"));
+    assert_eq!(
+        parsed["storage"]["path"].as_str(),
+        Some(".devlog/devlog.db")
+    );
+    let gh = &parsed["integrations"]["github"];
+    assert_eq!(gh["repository"].as_str(), Some("acme/widgets"));
+    assert_eq!(gh["projectId"].as_str(), Some("PVT_kwDOBqNjSs4AcqjJ"));
+    // The literal token is not copied; it is read from the original's variable.
+    assert_eq!(gh["token"].as_str(), Some("${GITHUB_TOKEN}"));
+    assert!(dry.stderr.contains("export GITHUB_TOKEN"), "{}", dry.stderr);
+    // Jira and Azure DevOps are kept as comments, not as tables this version would reject.
+    let integrations = parsed["integrations"].as_table().unwrap();
+    assert_eq!(integrations.keys().collect::<Vec<_>>(), ["github"]);
+    assert!(
+        dry.stdout.contains("# [integrations.jira]"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains("# [integrations.ado]"),
+        "{}",
+        dry.stdout
+    );
+
+    let written = ok(&dir, &["config", "migrate"], &[]).await;
+    assert!(written.stdout.contains("devlog.toml"), "{}", written.stdout);
+    assert_eq!(std::fs::read_to_string(&toml_path).unwrap(), dry.stdout);
+
+    // An existing devlog.toml is not overwritten without --force.
+    std::fs::write(&toml_path, "[storage]\ntype = \"json\"\n").unwrap();
+    let refused = devlog(&dir, &["config", "migrate"], &[]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&toml_path).unwrap(),
+        "[storage]\ntype = \"json\"\n"
+    );
+    ok(&dir, &["config", "migrate", "--force"], &[]).await;
+    assert_eq!(std::fs::read_to_string(&toml_path).unwrap(), dry.stdout);
+
+    // devlog.toml now wins: checked, same backend, and no more translation warnings.
+    let check = ok(
+        &dir,
+        &["config", "check", "--json"],
+        &[("GITHUB_TOKEN", TOKEN)],
+    )
+    .await;
+    let c = check.json();
+    assert_eq!(c["ok"], true);
+    assert_eq!(c["backend"], "sqlite");
+    assert_eq!(c["integrations"], 1);
+    assert!(
+        !check.stderr.contains("original devlog"),
+        "{}",
+        check.stderr
+    );
+}
+
+#[tokio::test]
+async fn config_show_names_the_environment_when_it_overrides_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join(".devlog")).unwrap();
+    std::fs::write(dir.join("devlog.toml"), "[storage]\ntype = \"json\"\n").unwrap();
+    let r = ok(
+        dir,
+        &["config", "show", "--json"],
+        &[("DEVLOG_STORAGE_TYPE", "sqlite")],
+    )
+    .await;
+    let v = r.json();
+    assert_eq!(v["backend"], "sqlite");
+    let t = &v["settings"]["storage.type"];
+    assert_eq!(t["value"], "sqlite", "{v}");
+    assert_eq!(t["source"]["from"], "env", "{v}");
+    assert_eq!(t["source"]["variables"][0], "DEVLOG_STORAGE_TYPE", "{v}");
+    assert_eq!(v["settings"]["storage.path"]["source"]["from"], "default");
+    // Nothing in the output says the backend is json.
+    assert!(!r.stdout.contains("\"json\""), "{}", r.stdout);
+
+    std::fs::write(
+        dir.join("devlog.toml"),
+        "[storage]\ntype = \"postgres\"\nurl = \"postgres://fileuser:filepw@filehost/db\"\n",
+    )
+    .unwrap();
+    let env = [
+        ("DEVLOG_STORAGE_TYPE", "postgres"),
+        ("DATABASE_URL", "postgres://envuser:envpw@envhost/db"),
+    ];
+    let v = ok(dir, &["config", "show", "--json"], &env).await.json();
+    let url = &v["settings"]["storage.url"];
+    assert_eq!(url["value"], "postgres://envuser:***@envhost/db", "{v}");
+    assert_eq!(url["source"]["variables"][0], "DATABASE_URL", "{v}");
+    let text = v.to_string();
+    assert!(
+        !text.contains("filehost") && !text.contains("envpw"),
+        "{text}"
+    );
+    // Without the override the file's URL is used, and said to be.
+    let v = ok(
+        dir,
+        &["config", "show", "--json"],
+        &[("DATABASE_URL", "postgres://envuser:envpw@envhost/db")],
+    )
+    .await
+    .json();
+    let url = &v["settings"]["storage.url"];
+    assert_eq!(url["value"], "postgres://fileuser:***@filehost/db", "{v}");
+    assert_eq!(url["source"]["key"], "storage.url", "{v}");
+    let human = ok(dir, &["config", "show"], &env).await.stdout;
+    assert!(
+        human.contains("environment (DEVLOG_STORAGE_TYPE)"),
+        "{human}"
+    );
+    assert!(human.contains("environment (DATABASE_URL)"), "{human}");
+}
+
+#[tokio::test]
+async fn the_original_environment_variables_configure_github_and_report_jira() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join(".devlog")).unwrap();
+    let env = [
+        ("GITHUB_OWNER", "acme"),
+        ("GITHUB_REPO", "widgets"),
+        ("GITHUB_TOKEN", TOKEN),
+        ("GITHUB_PROJECT_ID", "PVT_env"),
+        ("JIRA_BASE_URL", "https://acme.atlassian.net"),
+        ("JIRA_EMAIL", "dev@acme.example"),
+        ("JIRA_API_TOKEN", "ATATT3xFfGF0_jira_fixture_secret"),
+    ];
+    let r = ok(dir, &["config", "show", "--json"], &env).await;
+    let v = r.json();
+    assert_eq!(v["integrations"]["github"]["repository"], "acme/widgets");
+    assert_eq!(v["integrations"]["github"]["token"], "***");
+    assert_eq!(v["integrations"]["github"]["projectId"], "PVT_env");
+    assert_eq!(
+        v["settings"]["integrations.github.repository"]["source"]["variables"],
+        serde_json::json!(["GITHUB_OWNER", "GITHUB_REPO"])
+    );
+    assert!(v["unavailable"].get("jira").is_some(), "{v}");
+    assert!(
+        r.stderr
+            .contains("Jira is not available in this version yet"),
+        "{}",
+        r.stderr
+    );
+    // A devlog.toml is explicit: the variables do not add integrations to it.
+    std::fs::write(dir.join("devlog.toml"), "[storage]\ntype = \"json\"\n").unwrap();
+    let v = ok(dir, &["config", "show", "--json"], &env).await.json();
+    assert_eq!(v["integrations"], serde_json::json!({}), "{v}");
+}
+
+#[tokio::test]
+async fn config_check_validates_the_git_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join(".devlog")).unwrap();
+    std::fs::write(
+        dir.join("devlog.toml"),
+        "[integrations.git]\nautoComit = true\n",
+    )
+    .unwrap();
+    let r = devlog(dir, &["config", "check"], &[]).await;
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("integrations.git.autoComit"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("autoCommit"), "{}", r.stderr);
+}
