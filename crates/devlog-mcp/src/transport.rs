@@ -9,6 +9,7 @@ use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
+use crate::lines::LineTransport;
 use crate::server::DevlogMcp;
 
 /// Where the streamable HTTP endpoint lives on the server.
@@ -35,10 +36,25 @@ pub enum ServeError {
 }
 
 /// Serves one client over stdin/stdout until it disconnects. Nothing else may write to
-/// stdout while this runs: logs go to stderr.
+/// stdout while this runs: logs go to stderr. Every line the client sends gets an answer (see
+/// [`crate::lines`]).
 pub async fn serve_stdio(server: DevlogMcp) -> Result<(), ServeError> {
+    let (stdin, stdout) = rmcp::transport::stdio();
+    serve_lines(server, LineTransport::new(stdin, stdout)).await
+}
+
+/// Serves one client over a line transport (stdio, or a byte stream in tests) until it
+/// disconnects.
+pub async fn serve_lines<R, W>(
+    server: DevlogMcp,
+    transport: LineTransport<R, W>,
+) -> Result<(), ServeError>
+where
+    R: tokio::io::AsyncRead + Send + Unpin + 'static,
+    W: tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve(transport)
         .await
         .map_err(|e| ServeError::Start(e.to_string()))?;
     let reason = running
