@@ -63,6 +63,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
         Command::Done(_) => Some("done"),
         Command::Delete(_) => Some("delete"),
         Command::Import(_) => Some("import"),
+        Command::Sync(_) => Some("sync"),
         _ => None,
     };
     let ctx_after = ctx.clone();
@@ -116,16 +117,22 @@ fn report(out: &Out, e: &CliError) {
 }
 
 fn init_tracing(verbose: u8) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
+    // rmcp logs every error answer at WARN, including the routine ones a client caused (an
+    // unknown entry, a bad argument); devlog logs its own unexpected failures itself.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,rmcp::service=error",
+        1 => "info,rmcp::service=error",
         _ => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: logs piped to a file or an MCP client's
+        // log view stay plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .try_init();
 }

@@ -266,13 +266,26 @@ fn stdio_survives_malformed_input() {
     assert!(r.get("result").is_some(), "{r}");
     let r = wait_for(7, &mut responses);
     assert!(r["result"]["tools"].as_array().unwrap().len() >= 13, "{r}");
-    // Well-formed JSON of the wrong shape (the array, request 2 with string params) is
-    // answered with an Invalid Request error without an id; unparsable lines are ignored.
-    let invalid: Vec<&Value> = responses
-        .iter()
-        .filter(|r| r.get("id").is_none() && r["error"]["code"] == -32600)
-        .collect();
-    assert_eq!(invalid.len(), 2, "{responses:?}");
+    // Params that are not an object make an Invalid Request, answered with the request's id.
+    let r = wait_for(2, &mut responses);
+    assert_eq!(r["error"]["code"], -32600, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`params` must be an object"),
+        "{r}"
+    );
+    // Every line is answered: the two unparsable lines with a parse error, the array with an
+    // Invalid Request, all with id null (their id cannot be read).
+    let unnamed = |code: i64| {
+        responses
+            .iter()
+            .filter(|r| r["id"].is_null() && r["error"]["code"] == code)
+            .count()
+    };
+    assert_eq!(unnamed(-32700), 2, "{responses:?}");
+    assert_eq!(unnamed(-32600), 1, "{responses:?}");
     assert!(
         server.0.try_wait().unwrap().is_none(),
         "the server is still running"
@@ -282,4 +295,54 @@ fn stdio_survives_malformed_input() {
     drop(stdin);
     let status = server.0.wait().unwrap();
     assert!(status.success(), "{status}");
+}
+
+/// Logs on a stderr that is not a terminal carry no colour codes, and errors a client caused
+/// (an unknown entry, an unknown resource, bad params) are not warnings.
+#[test]
+fn stdio_logs_are_plain_and_routine_errors_are_not_warnings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(devlog())
+        .arg("--dir")
+        .arg(tmp.path().join(".devlog"))
+        .args(["-v", "mcp"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let lines = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+               "params": {"name": "get_devlog", "arguments": {"id": 99}}}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read",
+               "params": {"uri": "devlog://entry/99"}}),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+               "params": {"name": "get_devlog", "arguments": "oops"}}),
+    ];
+    for l in &lines {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    stdin.flush().unwrap();
+    // Read the answers before closing stdin, so every request was handled.
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let answers: Vec<String> = stdout.lines().map_while(Result::ok).take(4).collect();
+    assert_eq!(answers.len(), 4, "{answers:?}");
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("INFO"), "logs at -v: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in piped logs: {stderr:?}"
+    );
+    assert!(
+        !stderr.contains("WARN"),
+        "routine errors logged as warnings: {stderr}"
+    );
 }

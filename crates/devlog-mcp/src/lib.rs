@@ -7,8 +7,10 @@
 
 pub mod args;
 pub mod error;
+pub mod lines;
 pub mod render;
 pub mod server;
+pub mod sessions;
 pub mod tools;
 pub mod transport;
 

@@ -9,8 +9,8 @@ use futures::FutureExt;
 use rmcp::handler::server::router::tool::{ToolRoute, ToolRouter};
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, ErrorCode, GetPromptRequestParams,
-    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+    CacheScope, CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult, ErrorCode,
+    GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     Prompt, PromptArgument, PromptMessage, ProtocolVersion, ReadResourceRequestParams,
     ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role,
@@ -50,6 +50,10 @@ pub struct DevlogMcp {
     tool_router: ToolRouter<Self>,
 }
 
+/// Tools kept for clients that call them by name but not listed, since this version has no
+/// integration they could work with: each answers an `unavailable` error saying so.
+pub const UNLISTED_TOOLS: &[&str] = &["sync_with_jira", "sync_with_ado"];
+
 /// Resources per `resources/list` page.
 const RESOURCE_PAGE: usize = 100;
 const ENTRY_PREFIX: &str = "devlog://entry/";
@@ -87,9 +91,14 @@ impl DevlogMcp {
         WriteMeta::new(Origin::Mcp).with_actor(self.options.actor.clone())
     }
 
-    /// Every tool this server offers, sorted by name.
+    /// Every tool this server lists, sorted by name. Tools that cannot work in this version
+    /// ([`UNLISTED_TOOLS`]) are not listed; a client that calls one anyway is told why.
     pub fn tools(&self) -> Vec<Tool> {
-        self.tool_router.list_all()
+        self.tool_router
+            .list_all()
+            .into_iter()
+            .filter(|t| !UNLISTED_TOOLS.contains(&t.name.as_ref()))
+            .collect()
     }
 
     /// Adds a tool (for embedders that extend the server, and for tests).
@@ -133,7 +142,16 @@ impl DevlogMcp {
                 ))
                 .into_result()
                 .into()),
-            Ok(result) => result,
+            Ok(result) => {
+                // A tool that answered an error (unknown entry, invalid value) is routine: the
+                // agent reads it. Unexpected failures are logged where they happen.
+                if let Ok(CallToolResponse::Complete(r)) = &result
+                    && r.is_error == Some(true)
+                {
+                    tracing::debug!(tool = %name, "tool answered an error");
+                }
+                result
+            }
             Err(payload) => {
                 let msg = panic_message(payload.as_ref());
                 tracing::error!(tool = %name, panic = %msg, "tool panicked; the session continues");
@@ -212,6 +230,68 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The MCP requests a client may send a server. One that arrives as a custom request had
+/// params rmcp could not read.
+const STANDARD_REQUESTS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "prompts/get",
+    "prompts/list",
+    "resources/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "resources/templates/list",
+    "subscriptions/listen",
+    "tools/call",
+    "tools/list",
+    "completion/complete",
+    "logging/setLevel",
+];
+
+/// The answer to a request rmcp could not route: invalid params (-32602) for a standard method
+/// whose params do not fit it (`tools/call` with `"arguments": "oops"`), saying which field is
+/// wrong; method not found (-32601) otherwise.
+fn unroutable(request: &CustomRequest) -> ErrorData {
+    let method = request.method.as_str();
+    if !STANDARD_REQUESTS.contains(&method) {
+        return ErrorData::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            format!("method not found: `{method}` is not an MCP request this server handles"),
+            None,
+        );
+    }
+    let params = request.params.clone().unwrap_or(Value::Null);
+    let why = match method {
+        "tools/call" => params_error::<CallToolRequestParams>(params),
+        "prompts/get" => params_error::<GetPromptRequestParams>(params),
+        "resources/read" => params_error::<ReadResourceRequestParams>(params),
+        "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
+            params_error::<Option<PaginatedRequestParams>>(params)
+        }
+        _ => None,
+    }
+    .unwrap_or_else(|| "they do not have the fields and types the method takes".to_string());
+    ErrorData::invalid_params(format!("invalid params for `{method}`: {why}"), None)
+}
+
+/// Why `params` do not deserialize as `T`, naming the field.
+fn params_error<T: serde::de::DeserializeOwned>(params: Value) -> Option<String> {
+    match serde_path_to_error::deserialize::<_, T>(params) {
+        Ok(_) => None,
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            Some(if path == "." || path.is_empty() {
+                inner.to_string()
+            } else {
+                format!("`{path}`: {inner}")
+            })
+        }
+    }
+}
+
 fn prompt_arg(args: &Option<serde_json::Map<String, Value>>, name: &str) -> Option<String> {
     let v = args.as_ref()?.get(name)?;
     match v {
@@ -259,6 +339,14 @@ impl ServerHandler for DevlogMcp {
             r = r.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
         }
         Ok(r)
+    }
+
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        Err(unroutable(&request))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

@@ -518,6 +518,22 @@ async fn lists_searches_and_discovery() {
     assert_eq!(stats["open"], 2);
 }
 
+/// Tools that cannot work in this version are not offered to agents, but a client that calls
+/// one by name is told why instead of "unknown tool".
+#[tokio::test]
+async fn jira_and_ado_sync_tools_are_not_listed_but_answer_why() {
+    let h = start().await;
+    let tools = h.client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    for tool in ["sync_with_jira", "sync_with_ado"] {
+        assert!(!names.contains(&tool), "{tool} is listed: {names:?}");
+        let (_, e) = h.tool_error(tool, json!({})).await;
+        assert_eq!(e["kind"], "unavailable");
+    }
+    assert!(names.contains(&"sync_with_github"), "{names:?}");
+    assert!(names.contains(&"sync_all_integrations"), "{names:?}");
+}
+
 #[tokio::test]
 async fn integration_tools_say_what_to_configure() {
     let h = start().await;
