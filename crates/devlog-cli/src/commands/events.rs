@@ -19,7 +19,8 @@ pub struct EventsArgs {
 
 pub async fn run(ctx: &Ctx, a: EventsArgs) -> Result<(), CliError> {
     let store = ctx.store().await?;
-    let evs = store.events(a.since, a.limit).await?;
+    let since = devlog_core::ops::check_seq("since", a.since)?;
+    let evs = store.events(since, a.limit).await?;
     if ctx.out.json {
         ctx.out.json(&evs)?;
         return Ok(());
