@@ -18,6 +18,25 @@ pub struct Config {
     /// `[integrations.*]` tables, kept for the integration framework (validated there).
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub integrations: toml::Table,
+    /// `[server]`: settings of `devlog serve`.
+    #[serde(skip_serializing_if = "ServerConfig::is_empty")]
+    pub server: ServerConfig,
+}
+
+/// `[server]` in devlog.toml.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Host names besides loopback ones the server answers to (a reverse proxy's public name);
+    /// `devlog serve --allow-host` adds to them. See docs/security.md.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+}
+
+impl ServerConfig {
+    fn is_empty(&self) -> bool {
+        self.allow_hosts.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +143,8 @@ struct TomlFile {
     storage: Storage,
     #[serde(default)]
     integrations: toml::Table,
+    #[serde(default)]
+    server: ServerConfig,
 }
 
 /// A configuration problem, with the file it is in.
@@ -157,6 +178,7 @@ impl Config {
             source: None,
             storage: Storage::default(),
             integrations: toml::Table::new(),
+            server: ServerConfig::default(),
         })
     }
 
@@ -172,7 +194,14 @@ impl Config {
             source,
             storage: file.storage,
             integrations: file.integrations,
+            server: file.server,
         };
+        for h in &cfg.server.allow_hosts {
+            devlog_server::guard::parse_allowed_host(h).map_err(|e| ConfigError {
+                file: cfg.source.clone(),
+                message: format!("server.allowHosts: {e}"),
+            })?;
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -210,6 +239,7 @@ impl Config {
             source,
             storage: Storage { kind, path, url },
             integrations,
+            server: ServerConfig::default(),
         };
         cfg.validate()?;
         Ok(cfg)
@@ -386,6 +416,21 @@ mod tests {
             .to_string();
         assert!(err.starts_with("devlog.toml: "), "{err}");
         assert!(err.contains("tpye") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn server_allow_hosts_are_host_names() {
+        let cfg = Config::from_toml("[server]\nallowHosts = [\"devlog.example.com\"]\n", None)
+            .unwrap();
+        assert_eq!(cfg.server.allow_hosts, ["devlog.example.com"]);
+        let err = Config::from_toml("[server]\nallowHosts = [\"https://x.example/\"]\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.allowHosts"), "{err}");
+        let err = Config::from_toml("[server]\nallowHost = []\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allowHost"), "{err}");
     }
 
     #[test]
