@@ -420,8 +420,8 @@ mod tests {
 
     #[test]
     fn server_allow_hosts_are_host_names() {
-        let cfg = Config::from_toml("[server]\nallowHosts = [\"devlog.example.com\"]\n", None)
-            .unwrap();
+        let cfg =
+            Config::from_toml("[server]\nallowHosts = [\"devlog.example.com\"]\n", None).unwrap();
         assert_eq!(cfg.server.allow_hosts, ["devlog.example.com"]);
         let err = Config::from_toml("[server]\nallowHosts = [\"https://x.example/\"]\n", None)
             .unwrap_err()

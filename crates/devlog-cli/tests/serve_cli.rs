@@ -234,9 +234,12 @@ fn serve_answers_only_loopback_and_allowed_host_names() {
     }
     served.terminate();
 
-    let out = devlog(d.path(), &["serve", "--port", "0", "--allow-host", "https://x.example"])
-        .output()
-        .unwrap();
+    let out = devlog(
+        d.path(),
+        &["serve", "--port", "0", "--allow-host", "https://x.example"],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no scheme, port or path"), "{err}");

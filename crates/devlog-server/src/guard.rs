@@ -109,7 +109,7 @@ fn forbidden(message: String, hint: &str) -> Response {
         .into_response()
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -141,10 +141,10 @@ pub async fn guard(State(policy): State<HostPolicy>, req: Request, next: Next) -
              list the name in devlog.toml under [server] allowHosts",
         );
     }
-    let origin = match headers.get(header::ORIGIN) {
-        None => None,
-        Some(v) => Some(v.to_str().unwrap_or("").trim().to_string()),
-    };
+    // A non-ASCII Origin is junk and refused below, as an empty one.
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("").trim().to_string());
     if let Some(o) = &origin
         && !policy.origin_allowed(o, host.as_deref())
     {
