@@ -41,6 +41,26 @@ pub struct Config {
     /// The original's keys with no meaning in this version: (key, why, what to do instead).
     #[serde(skip)]
     pub unused: Vec<(String, String)>,
+    /// `[server]`: settings of `devlog serve`.
+    #[serde(skip_serializing_if = "ServerConfig::is_empty")]
+    pub server: ServerConfig,
+}
+
+
+/// `[server]` in devlog.toml.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Host names besides loopback ones the server answers to (a reverse proxy's public name);
+    /// `devlog serve --allow-host` adds to them. See docs/security.md.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+}
+
+impl ServerConfig {
+    fn is_empty(&self) -> bool {
+        self.allow_hosts.is_empty()
+    }
 }
 
 /// Where a setting's value came from.
@@ -169,6 +189,8 @@ struct TomlFile {
     storage: Storage,
     #[serde(default)]
     integrations: toml::Table,
+    #[serde(default)]
+    server: ServerConfig,
 }
 
 /// A configuration problem, with the file it is in.
@@ -237,6 +259,7 @@ impl Config {
             unavailable: toml::Table::new(),
             translated: Vec::new(),
             unused: Vec::new(),
+            server: ServerConfig::default(),
         }
     }
 
@@ -316,6 +339,7 @@ impl Config {
         let mut cfg = Self {
             storage: file.storage,
             integrations: file.integrations,
+            server: file.server,
             ..Self::defaults()
         };
         if let Some(path) = &source {
@@ -343,6 +367,12 @@ impl Config {
                     },
                 );
             }
+        }
+        for h in &cfg.server.allow_hosts {
+            devlog_server::guard::parse_allowed_host(h).map_err(|e| ConfigError {
+                file: source.clone(),
+                message: format!("server.allowHosts: {e}"),
+            })?;
         }
         cfg.source = source;
         cfg.validate()?;
@@ -569,6 +599,21 @@ mod tests {
             .to_string();
         assert!(err.starts_with("devlog.toml: "), "{err}");
         assert!(err.contains("tpye") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn server_allow_hosts_are_host_names() {
+        let cfg =
+            Config::from_toml("[server]\nallowHosts = [\"devlog.example.com\"]\n", None).unwrap();
+        assert_eq!(cfg.server.allow_hosts, ["devlog.example.com"]);
+        let err = Config::from_toml("[server]\nallowHosts = [\"https://x.example/\"]\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.allowHosts"), "{err}");
+        let err = Config::from_toml("[server]\nallowHost = []\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allowHost"), "{err}");
     }
 
     #[test]

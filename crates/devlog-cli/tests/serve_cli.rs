@@ -30,9 +30,20 @@ fn devlog(dir: &Path, args: &[&str]) -> Command {
 
 /// One HTTP/1.0 request; returns the status and the body.
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    http_to(addr, &addr.to_string(), method, path, body)
+}
+
+/// [`http`] with the `Host` header given.
+fn http_to(
+    addr: SocketAddr,
+    host: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(HANG)).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {host}\r\n");
     if let Some(b) = body {
         req.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
@@ -82,8 +93,13 @@ impl Served {
 
 /// Starts `devlog serve --port 0` and reads the address it announces.
 fn start(dir: &Path) -> (Served, SocketAddr, mpsc::Receiver<String>) {
+    start_with(dir, &[])
+}
+
+/// [`start`] with more arguments.
+fn start_with(dir: &Path, more: &[&str]) -> (Served, SocketAddr, mpsc::Receiver<String>) {
     let mut served = Served(Some(
-        devlog(dir, &["serve", "--port", "0"])
+        devlog(dir, &[&["serve", "--port", "0"][..], more].concat())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -196,4 +212,35 @@ fn serve_refuses_non_loopback_addresses() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn serve_answers_only_loopback_and_allowed_host_names() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("devlog.toml"),
+        "[server]\nallowHosts = [\"from-config.example\"]\n",
+    )
+    .unwrap();
+    let (served, addr, _stderr) = start_with(d.path(), &["--allow-host", "devlog.example.com"]);
+    for (host, expected) in [
+        ("devlog.example.com", 200),
+        ("from-config.example:443", 200),
+        ("localhost", 200),
+        ("evil.example", 403),
+    ] {
+        let (status, body) = http_to(addr, host, "GET", "/api/v1/health", None);
+        assert_eq!(status, expected, "{host}: {body}");
+    }
+    served.terminate();
+
+    let out = devlog(
+        d.path(),
+        &["serve", "--port", "0", "--allow-host", "https://x.example"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no scheme, port or path"), "{err}");
 }

@@ -17,6 +17,70 @@ use crate::time::{Clock, SystemClock};
 /// Longest title accepted; titles are one line, descriptions hold the rest.
 pub const MAX_TITLE: usize = 300;
 
+/// Largest text field accepted, in bytes of UTF-8: a description, a context, a note, a
+/// decision, one list item... (1 MiB). Every frontend and backend gets this rule through the
+/// use cases; PostgreSQL and MariaDB would refuse much larger rows anyway.
+pub const MAX_TEXT: usize = 1024 * 1024;
+
+/// Most items one list field of an input may hold (tags, files, acceptance criteria, ...).
+pub const MAX_ITEMS: usize = 1000;
+
+/// Largest change-feed position: sequence numbers are stored as signed 64-bit integers, so a
+/// cursor above `i64::MAX` names no event (and would wrap to a negative number in SQL).
+pub const MAX_SEQ: u64 = i64::MAX as u64;
+
+/// Fails unless `value` fits in [`MAX_TEXT`].
+pub fn check_text(field: &str, value: &str) -> Result<()> {
+    if value.len() > MAX_TEXT {
+        return Err(StoreError::invalid(
+            field,
+            format!(
+                "{} bytes is larger than the limit of 1 MiB ({MAX_TEXT} bytes); keep large \
+                 content in a file and name the file instead",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Fails unless the list has at most [`MAX_ITEMS`] items, each within [`MAX_TEXT`].
+pub fn check_list(field: &str, items: &[String]) -> Result<()> {
+    if items.len() > MAX_ITEMS {
+        return Err(StoreError::invalid(
+            field,
+            format!(
+                "{} items is more than the limit of {MAX_ITEMS}",
+                items.len()
+            ),
+        ));
+    }
+    items.iter().try_for_each(|i| check_text(field, i))
+}
+
+/// Fails unless hours are a finite number ≥ 0 (JSON has no NaN or infinity: they would be
+/// stored as null, silently).
+pub fn check_hours(field: &str, hours: Option<f64>) -> Result<()> {
+    match hours {
+        Some(h) if !h.is_finite() || h < 0.0 => Err(StoreError::invalid(
+            field,
+            format!("must be a finite number of hours ≥ 0, got {h}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Fails unless `seq` is a change-feed position that can exist (≤ [`MAX_SEQ`]).
+pub fn check_seq(field: &str, seq: u64) -> Result<u64> {
+    if seq > MAX_SEQ {
+        return Err(StoreError::invalid(
+            field,
+            format!("{seq} is larger than the largest sequence number, {MAX_SEQ}"),
+        ));
+    }
+    Ok(seq)
+}
+
 /// Input for a new entry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -64,9 +128,49 @@ pub struct Edit {
     pub actual_hours: Option<f64>,
 }
 
+impl NewEntry {
+    /// Checks the size and number rules (the title is checked when it is normalized).
+    pub fn validate(&self) -> Result<()> {
+        check_text("description", &self.description)?;
+        check_text("businessContext", &self.business_context)?;
+        check_text("technicalContext", &self.technical_context)?;
+        check_text("assignee", self.assignee.as_deref().unwrap_or(""))?;
+        check_list("acceptanceCriteria", &self.acceptance_criteria)?;
+        check_list("tags", &self.tags)?;
+        check_list("initialInsights", &self.initial_insights)?;
+        check_list("relatedPatterns", &self.related_patterns)?;
+        check_list("files", &self.files)?;
+        check_hours("estimatedHours", self.estimated_hours)
+    }
+}
+
 impl Edit {
     pub fn is_empty(&self) -> bool {
         *self == Edit::default()
+    }
+
+    /// Checks the size and number rules (the title is checked when it is normalized).
+    pub fn validate(&self) -> Result<()> {
+        check_text("description", self.description.as_deref().unwrap_or(""))?;
+        check_text("assignee", self.assignee.as_deref().unwrap_or(""))?;
+        check_text(
+            "businessContext",
+            self.business_context.as_deref().unwrap_or(""),
+        )?;
+        check_text(
+            "technicalContext",
+            self.technical_context.as_deref().unwrap_or(""),
+        )?;
+        check_list(
+            "acceptanceCriteria",
+            self.acceptance_criteria.as_deref().unwrap_or(&[]),
+        )?;
+        check_list("addCriteria", &self.add_criteria)?;
+        check_list("addTags", &self.add_tags)?;
+        check_list("removeTags", &self.remove_tags)?;
+        check_list("addFiles", &self.add_files)?;
+        check_hours("estimatedHours", self.estimated_hours)?;
+        check_hours("actualHours", self.actual_hours)
     }
 }
 
@@ -82,6 +186,18 @@ pub struct NewNote {
     pub code_changes: Option<String>,
 }
 
+impl NewNote {
+    /// Checks that the note is not empty and within the size rules.
+    pub fn validate(&self) -> Result<()> {
+        if self.content.trim().is_empty() {
+            return Err(StoreError::invalid("note", "must not be empty"));
+        }
+        check_text("note", &self.content)?;
+        check_text("codeChanges", self.code_changes.as_deref().unwrap_or(""))?;
+        check_list("files", &self.files)
+    }
+}
+
 /// Input for a decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -92,6 +208,22 @@ pub struct NewDecision {
     pub alternatives: Vec<String>,
     #[serde(default)]
     pub decision_maker: String,
+}
+
+impl NewDecision {
+    /// Checks that decision and rationale are given and within the size rules.
+    pub fn validate(&self) -> Result<()> {
+        if self.decision.trim().is_empty() {
+            return Err(StoreError::invalid("decision", "must not be empty"));
+        }
+        if self.rationale.trim().is_empty() {
+            return Err(StoreError::invalid("rationale", "say why (--rationale)"));
+        }
+        check_text("decision", &self.decision)?;
+        check_text("rationale", &self.rationale)?;
+        check_text("decisionMaker", &self.decision_maker)?;
+        check_list("alternatives", &self.alternatives)
+    }
 }
 
 /// Changes to the AI context. The summary replaces; lists are appended without duplicates.
@@ -105,6 +237,17 @@ pub struct AiUpdate {
     pub next_steps: Vec<String>,
     /// Replace the suggested next steps rather than append.
     pub replace_next_steps: bool,
+}
+
+impl AiUpdate {
+    /// Checks the size and number rules.
+    pub fn validate(&self) -> Result<()> {
+        check_text("summary", self.summary.as_deref().unwrap_or(""))?;
+        check_list("insights", &self.insights)?;
+        check_list("questions", &self.questions)?;
+        check_list("patterns", &self.patterns)?;
+        check_list("nextSteps", &self.next_steps)
+    }
 }
 
 /// The devlog application: use cases over one store.
@@ -138,6 +281,7 @@ impl Devlog {
     /// DESIGN §3.2) unless `force` is set.
     pub async fn create(&self, input: NewEntry, meta: &WriteMeta) -> Result<Created> {
         let title = check_title(&input.title)?;
+        input.validate()?;
         let kind = input.kind.ok_or_else(|| {
             StoreError::invalid("type", "required: feature, bugfix, task, refactor or docs")
         })?;
@@ -251,6 +395,7 @@ impl Devlog {
         if let Some(t) = &edit.title {
             check_title(t)?;
         }
+        edit.validate()?;
         let now = self.clock.now();
         self.store
             .update(id, meta, &mut |e: &mut Entry| {
@@ -267,9 +412,7 @@ impl Devlog {
         note: NewNote,
         meta: &WriteMeta,
     ) -> Result<(Entry, Note)> {
-        if note.content.trim().is_empty() {
-            return Err(StoreError::invalid("note", "must not be empty"));
-        }
+        note.validate()?;
         let now = self.clock.now();
         let new = Note {
             id: uuid::Uuid::new_v4().to_string(),
@@ -305,9 +448,11 @@ impl Devlog {
         note: NewNote,
         meta: &WriteMeta,
     ) -> Result<Entry> {
-        if note.content.trim().is_empty() {
-            return Err(StoreError::invalid("note", "must not be empty"));
+        if let Some(t) = &edit.title {
+            check_title(t)?;
         }
+        edit.validate()?;
+        note.validate()?;
         let now = self.clock.now();
         let n = Note {
             id: uuid::Uuid::new_v4().to_string(),
@@ -329,12 +474,7 @@ impl Devlog {
 
     /// Records a decision with its rationale.
     pub async fn decide(&self, id: EntryId, d: NewDecision, meta: &WriteMeta) -> Result<Entry> {
-        if d.decision.trim().is_empty() {
-            return Err(StoreError::invalid("decision", "must not be empty"));
-        }
-        if d.rationale.trim().is_empty() {
-            return Err(StoreError::invalid("rationale", "say why (--rationale)"));
-        }
+        d.validate()?;
         let now = self.clock.now();
         let decision = Decision {
             id: uuid::Uuid::new_v4().to_string(),
@@ -361,6 +501,9 @@ impl Devlog {
         summary: Option<String>,
         meta: &WriteMeta,
     ) -> Result<Entry> {
+        if let Some(s) = &summary {
+            check_text("summary", s)?;
+        }
         let now = self.clock.now();
         let summary = summary.filter(|s| !s.trim().is_empty());
         let note_id = uuid::Uuid::new_v4().to_string();
@@ -392,6 +535,7 @@ impl Devlog {
         u: AiUpdate,
         meta: &WriteMeta,
     ) -> Result<Entry> {
+        u.validate()?;
         let now = self.clock.now();
         self.store
             .update(id, meta, &mut |e: &mut Entry| {
@@ -400,6 +544,12 @@ impl Devlog {
                 Ok(())
             })
             .await
+    }
+
+    /// The change feed after `after` (at most `limit` events), refusing a cursor no event can
+    /// have ([`check_seq`]) rather than letting a backend wrap it.
+    pub async fn events(&self, after: u64, limit: usize) -> Result<Vec<crate::event::Event>> {
+        self.store.events(check_seq("since", after)?, limit).await
     }
 
     /// The open work an assistant should know about: highest priority, most recently
@@ -619,5 +769,193 @@ pub fn first_line(s: &str, max: usize) -> String {
         let mut t: String = line.chars().take(max.saturating_sub(1)).collect();
         t.push('…');
         t
+    }
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::event::{Event, Origin};
+    use crate::id::EntryRef;
+    use crate::store::{Page, PutOutcome, SearchHit, Stats, StoreInfo};
+
+    /// A store that must not be reached: the use cases refuse bad input before any I/O.
+    #[derive(Debug)]
+    struct Unreachable;
+
+    fn reached<T>() -> Result<T> {
+        Err(StoreError::Backend {
+            backend: "test",
+            message: "the store was reached".into(),
+            transient: false,
+        })
+    }
+
+    #[async_trait]
+    impl Store for Unreachable {
+        fn describe(&self) -> StoreInfo {
+            StoreInfo {
+                backend: "test",
+                location: String::new(),
+            }
+        }
+        async fn create(&self, _: Entry, _: bool, _: &WriteMeta) -> Result<Created> {
+            reached()
+        }
+        async fn get(&self, _: EntryId) -> Result<Entry> {
+            reached()
+        }
+        async fn lookup(&self, _: &EntryRef) -> Result<Vec<EntrySummary>> {
+            reached()
+        }
+        async fn update(
+            &self,
+            _: EntryId,
+            _: &WriteMeta,
+            _: &mut crate::store::Mutation<'_>,
+        ) -> Result<Entry> {
+            reached()
+        }
+        async fn delete(&self, _: EntryId, _: &WriteMeta) -> Result<()> {
+            reached()
+        }
+        async fn list(&self, _: &ListQuery) -> Result<Page<EntrySummary>> {
+            reached()
+        }
+        async fn search(&self, _: &SearchQuery) -> Result<Page<SearchHit>> {
+            reached()
+        }
+        async fn stats(&self, _: &Filter) -> Result<Stats> {
+            reached()
+        }
+        async fn events(&self, _: u64, _: usize) -> Result<Vec<Event>> {
+            reached()
+        }
+        async fn put_raw(&self, _: Entry, _: &WriteMeta) -> Result<PutOutcome> {
+            reached()
+        }
+        async fn append_events(&self, _: &[Event]) -> Result<()> {
+            reached()
+        }
+        async fn count(&self) -> Result<u64> {
+            reached()
+        }
+        async fn all(&self) -> Result<Vec<Entry>> {
+            reached()
+        }
+        async fn warnings(&self) -> Result<Vec<String>> {
+            reached()
+        }
+    }
+
+    fn app() -> Devlog {
+        Devlog::new(Arc::new(Unreachable))
+    }
+
+    fn meta() -> WriteMeta {
+        WriteMeta::new(Origin::Cli)
+    }
+
+    fn invalid(r: Result<impl std::fmt::Debug>, field: &str) -> String {
+        match r {
+            Err(StoreError::Invalid { field: f, message }) if f == field => message,
+            other => panic!("expected invalid {field}, got {other:?}"),
+        }
+    }
+
+    fn note(content: String) -> NewNote {
+        NewNote {
+            content,
+            category: NoteCategory::Progress,
+            files: Vec::new(),
+            code_changes: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_note_larger_than_max_text_is_refused_before_the_store() {
+        let big = "x".repeat(MAX_TEXT + 1);
+        let id = EntryId::new_random();
+        let msg = invalid(app().add_note(id, note(big.clone()), &meta()).await, "note");
+        assert!(
+            msg.contains("1 MiB") && msg.contains("1048577 bytes"),
+            "{msg}"
+        );
+        invalid(
+            app()
+                .edit_with_note(id, Edit::default(), note(big.clone()), &meta())
+                .await,
+            "note",
+        );
+        invalid(
+            app().complete(id, Some(big.clone()), &meta()).await,
+            "summary",
+        );
+        let edit = Edit {
+            description: Some(big.clone()),
+            ..Edit::default()
+        };
+        invalid(app().edit(id, edit, &meta()).await, "description");
+        let entry = NewEntry {
+            title: "t".into(),
+            kind: Some(EntryType::Task),
+            technical_context: big,
+            ..NewEntry::default()
+        };
+        invalid(app().create(entry, &meta()).await, "technicalContext");
+        // Exactly at the limit passes validation and reaches the store.
+        let at_limit = app()
+            .add_note(id, note("x".repeat(MAX_TEXT)), &meta())
+            .await
+            .unwrap_err();
+        assert!(at_limit.to_string().contains("reached"), "{at_limit}");
+    }
+
+    #[tokio::test]
+    async fn lists_longer_than_max_items_are_refused() {
+        let entry = NewEntry {
+            title: "t".into(),
+            kind: Some(EntryType::Task),
+            tags: vec!["a".into(); MAX_ITEMS + 1],
+            ..NewEntry::default()
+        };
+        let msg = invalid(app().create(entry, &meta()).await, "tags");
+        assert!(msg.contains("1001 items"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn hours_that_are_not_finite_or_negative_are_refused() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0] {
+            let entry = NewEntry {
+                title: "t".into(),
+                kind: Some(EntryType::Task),
+                estimated_hours: Some(bad),
+                ..NewEntry::default()
+            };
+            let msg = invalid(app().create(entry, &meta()).await, "estimatedHours");
+            assert!(msg.contains("finite number of hours"), "{msg}");
+            let edit = Edit {
+                actual_hours: Some(bad),
+                ..Edit::default()
+            };
+            invalid(
+                app().edit(EntryId::new_random(), edit, &meta()).await,
+                "actualHours",
+            );
+        }
+        assert!(check_hours("estimatedHours", Some(0.0)).is_ok());
+        assert!(check_hours("estimatedHours", Some(2.5)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_feed_cursor_beyond_i64_is_refused_instead_of_wrapping() {
+        for bad in [MAX_SEQ + 1, u64::MAX] {
+            let msg = invalid(app().events(bad, 10).await, "since");
+            assert!(msg.contains("largest sequence number"), "{msg}");
+        }
+        let ok = app().events(MAX_SEQ, 10).await.unwrap_err();
+        assert!(ok.to_string().contains("reached"), "{ok}");
     }
 }

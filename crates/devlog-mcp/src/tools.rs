@@ -935,7 +935,7 @@ impl DevlogMcp {
         let limit = page_limit(a.limit, 50);
         let store = self.app().store();
         let after = match a.since {
-            Some(c) => c.0,
+            Some(c) => devlog_core::ops::check_seq("since", c.0)?,
             None => latest_seq(store.as_ref())
                 .await?
                 .saturating_sub(limit as u64),

@@ -33,7 +33,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, kebab-case error class: `not-found`, `ambiguous`, `conflict`, `invalid`,
     /// `bad-request`, `precondition-failed`, `payload-too-large`, `unsupported-media-type`,
-    /// `no-route`, `method-not-allowed`, `corrupt`, `unavailable`.
+    /// `no-route`, `method-not-allowed`, `forbidden`, `too-many-connections`, `corrupt`,
+    /// `storage-error`, `unavailable`.
     #[schema(example = "not-found")]
     pub class: String,
     /// What happened, for humans.
@@ -126,6 +127,21 @@ impl From<StoreError> for ApiError {
             }
             ErrorKind::Denied => Self::new(StatusCode::FORBIDDEN, "denied", message)
                 .with_hint("the storage is read-only for the server's user; reads still work"),
+            // Only what may work later is 503: a database error that is not transient (a
+            // refused statement, missing permissions) will fail the same way again.
+            ErrorKind::Unavailable
+                if matches!(
+                    e,
+                    StoreError::Backend {
+                        transient: false,
+                        ..
+                    }
+                ) =>
+            {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage-error", message).with_hint(
+                    "the database refused the operation; the server's log has the details",
+                )
+            }
             ErrorKind::Unavailable => {
                 let transient = matches!(e, StoreError::Backend { transient: true, .. });
                 let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
@@ -235,5 +251,26 @@ mod tests {
             transient: false,
         });
         assert!(permanent.headers.is_empty());
+    }
+
+    #[test]
+    fn only_real_unavailability_is_503() {
+        let permanent = ApiError::from(StoreError::Backend {
+            backend: "postgres",
+            message: "invalid byte sequence for encoding \"UTF8\": 0x00".into(),
+            transient: false,
+        });
+        assert_eq!(
+            (permanent.status, permanent.class),
+            (StatusCode::INTERNAL_SERVER_ERROR, "storage-error")
+        );
+        let down = ApiError::from(StoreError::Backend {
+            backend: "postgres",
+            message: "connection refused".into(),
+            transient: true,
+        });
+        assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+        let invalid = ApiError::from(StoreError::invalid("note", "too large"));
+        assert!(invalid.status.is_client_error(), "{invalid}");
     }
 }

@@ -118,7 +118,12 @@ async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
 }
 
 fn content_is_json(req: &Request) -> bool {
-    req.headers()
+    content_is_json_headers(req.headers())
+}
+
+/// Whether the headers declare a JSON body (`application/json` or `application/*+json`).
+pub(crate) fn content_is_json_headers(headers: &axum::http::HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(is_json_type)
@@ -135,7 +140,7 @@ fn is_json_type(v: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-fn unsupported_media_type() -> ApiError {
+pub(crate) fn unsupported_media_type() -> ApiError {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported-media-type",
@@ -209,8 +214,15 @@ impl<S: Send + Sync> FromRequestParts<S> for EntryPath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         Path::<String>::from_request_parts(parts, state)
             .await
-            .map(|Path(r)| EntryPath(r))
             .map_err(|e| ApiError::bad_request(format!("bad entry reference: {}", e.body_text())))
+            .and_then(|Path(r)| {
+                if r.contains('\0') {
+                    return Err(ApiError::bad_request(
+                        "bad entry reference: it contains a NUL character (%00)",
+                    ));
+                }
+                Ok(EntryPath(r))
+            })
     }
 }
 
@@ -223,10 +235,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
-            .map(|Query(v)| Params(v))
-            .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))
+            .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))?;
+        // No store keeps a NUL character in text (PostgreSQL refuses it outright), so it is a
+        // malformed request here rather than a storage failure later.
+        if let Some((name, _)) = pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::bad_request(format!(
+                "query parameter `{}` contains a NUL character (%00)",
+                name.replace('\0', "\\0")
+            ))
+            .with_hint("remove the %00 from the query string"));
+        }
+        Ok(Params(pairs))
     }
 }
 
@@ -306,6 +330,18 @@ impl Params {
                     ApiError::bad_request(format!(
                         "query `{name}` must be a whole number, got `{v}`"
                     ))
+                })
+            })
+            .transpose()
+    }
+
+    /// A change-feed position (see `devlog_core::ops::check_seq`).
+    pub fn take_seq(&mut self, name: &str) -> Result<Option<u64>, ApiError> {
+        self.take_u64(name)?
+            .map(|seq| {
+                devlog_core::ops::check_seq(name, seq).map_err(|e| {
+                    ApiError::bad_request(format!("query `{name}`: {e}"))
+                        .with_hint("pass 0 or the `next` of the previous page")
                 })
             })
             .transpose()

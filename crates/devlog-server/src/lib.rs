@@ -12,12 +12,13 @@ pub mod error;
 pub mod etag;
 pub mod extract;
 pub mod feed;
+pub mod guard;
 mod server;
 pub mod state;
 pub mod webhooks;
 
 pub use error::ApiError;
 pub use server::{
-    Built, DEFAULT_BODY_LIMIT, Listener, MCP_PATH, ServeError, Server, ServerOptions,
-    check_loopback, shutdown_signal,
+    Built, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Listener,
+    MCP_PATH, ServeError, Server, ServerOptions, check_loopback, shutdown_signal,
 };

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,6 +13,9 @@ use axum::http::{Method, Uri};
 use devlog_core::Devlog;
 use devlog_mcp::DevlogMcp;
 use devlog_mcp::transport::{HttpSessions, http_router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::sync::{Semaphore, watch};
 use utoipa::OpenApi as _;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder};
 use utoipa::openapi::{OpenApi, ResponseBuilder};
@@ -19,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::v1;
 use crate::error::ApiError;
+use crate::guard::{self, HostPolicy};
 use crate::state::AppState;
 
 /// How the server behaves.
@@ -42,10 +47,25 @@ pub struct ServerOptions {
     /// Why there is no sync engine: the `[integrations.*]` configuration error the MCP sync
     /// tools answer with.
     pub sync_error: Option<String>,
+    /// Host names besides loopback ones that requests may be addressed to (a reverse proxy's
+    /// public name), checked by [`crate::guard`].
+    pub allowed_hosts: Vec<String>,
+    /// How long a connection may take to send a request's headers, and how long an idle
+    /// keep-alive connection is kept; then it is closed.
+    pub header_read_timeout: Duration,
+    /// Most connections open at once; one more is answered 503 and closed.
+    pub max_connections: usize,
 }
 
-/// The default request body limit: 1 MiB, far above any real entry or note.
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default request body limit: 4 MiB, room for a text field at the core's 1 MiB limit
+/// (`devlog_core::ops::MAX_TEXT`) even when JSON escaping makes it several times larger.
+pub const DEFAULT_BODY_LIMIT: usize = 4 * devlog_core::ops::MAX_TEXT;
+
+/// The default time a client has to send a request's headers (and an idle connection lives).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default cap on open connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
 impl Default for ServerOptions {
     fn default() -> Self {
@@ -58,6 +78,9 @@ impl Default for ServerOptions {
             repositories: Vec::new(),
             sync: None,
             sync_error: None,
+            allowed_hosts: Vec::new(),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -164,7 +187,27 @@ impl Server {
     }
 
     /// Assembles the router and the OpenAPI document that describes it.
+    ///
+    /// # Panics
+    /// Never for options checked with [`crate::guard::parse_allowed_host`]; an invalid
+    /// allowed host is dropped with a warning (use [`Server::try_build`] to get the error).
     pub fn build(self) -> Built {
+        match HostPolicy::new(&self.options.allowed_hosts) {
+            Ok(policy) => self.build_with(policy),
+            Err(e) => {
+                tracing::warn!("ignoring the allowed hosts: {e}");
+                self.build_with(HostPolicy::default())
+            }
+        }
+    }
+
+    /// Like [`Server::build`], failing on an allowed host that is not a host name.
+    pub fn try_build(self) -> Result<Built, ServeError> {
+        let policy = HostPolicy::new(&self.options.allowed_hosts).map_err(ServeError::Config)?;
+        Ok(self.build_with(policy))
+    }
+
+    fn build_with(self, policy: HostPolicy) -> Built {
         let v1 = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(v1::PREFIX, v1::routes());
         let (api, mut doc) = v1.split_for_parts();
         let mut extra = Vec::new();
@@ -209,8 +252,12 @@ impl Server {
             router = router.merge(mcp_router);
             sessions = Some(s);
         }
+        // The guard wraps everything, the fallback included, so no route escapes it.
+        let router = router
+            .fallback(no_route)
+            .layer(axum::middleware::from_fn_with_state(policy, guard::guard));
         Built {
-            router: router.fallback(no_route),
+            router,
             openapi: doc,
             state,
             mcp: sessions,
@@ -224,18 +271,146 @@ impl Server {
         listener: Listener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let built = self.build();
+        let limits = Limits {
+            header_read_timeout: self.options.header_read_timeout,
+            max_connections: self.options.max_connections.max(1),
+        };
+        let built = self.try_build()?;
         let close = built.close_streams();
         let addr = listener.addr;
-        axum::serve(listener.inner, built.router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!(%addr, "shutting down the devlog server");
-                close();
-            })
-            .await
-            .map_err(ServeError::Run)
+        accept_loop(listener.inner, built.router, limits, async move {
+            shutdown.await;
+            tracing::info!(%addr, "shutting down the devlog server");
+            close();
+        })
+        .await;
+        Ok(())
     }
+}
+
+/// The connection limits of the accept loop.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    header_read_timeout: Duration,
+    max_connections: usize,
+}
+
+/// Accepts connections until `shutdown` completes, serving each with hyper's HTTP/1 builder
+/// (which, unlike `axum::serve`, takes a timer and so enforces the header-read timeout), at
+/// most `max_connections` at once; then lets every connection finish its request in flight.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let (stop, stopped) = watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let router = router.clone();
+                let stopped = stopped.clone();
+                tokio::spawn(async move {
+                    serve_connection(stream, router, limits, stopped).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                tracing::warn!(
+                    %peer,
+                    max = limits.max_connections,
+                    "too many open connections; refusing one"
+                );
+                tokio::spawn(refuse(stream, limits.max_connections));
+            }
+        }
+    }
+    drop(listener);
+    stop.send_replace(true);
+    // Every connection holds a permit until it ends.
+    let _all = permits
+        .acquire_many(u32::try_from(limits.max_connections).unwrap_or(u32::MAX))
+        .await;
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    router: Router,
+    limits: Limits,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let service = TowerToHyperService::new(router);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let mut stopping = *stopped.borrow();
+    if stopping {
+        conn.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!("connection ended: {e}");
+                }
+                return;
+            }
+            changed = stopped.changed(), if !stopping => {
+                if changed.is_err() || *stopped.borrow() {
+                    stopping = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// Answers a connection over the cap with 503 and closes it, without reading its request
+/// beyond what is needed to close cleanly.
+async fn refuse(mut stream: tokio::net::TcpStream, max: usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = serde_json::json!({"error": {
+        "class": "too-many-connections",
+        "message": format!("the server already has {max} open connections"),
+        "hint": "close idle connections or try again shortly; `devlog serve --max-connections N` raises the limit",
+    }})
+    .to_string();
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let limit = Duration::from_secs(1);
+    let _ = tokio::time::timeout(limit, async {
+        // Read what the client already sent, so closing does not reset the connection
+        // before it read the answer.
+        let mut buf = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_millis(50), stream.read(&mut buf)).await;
+        stream.write_all(response.as_bytes()).await?;
+        stream.shutdown().await?;
+        while stream.read(&mut buf).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
 }
 
 async fn no_route(uri: Uri) -> ApiError {
@@ -290,6 +465,8 @@ pub enum ServeError {
     },
     #[error("the HTTP server stopped with an error: {0}")]
     Run(#[source] std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Fails unless `addr` is a loopback address: the only kind served without authentication.

@@ -24,7 +24,7 @@ use devlog_core::event::{Origin, WriteMeta};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
     Action, ActionTarget, Integration, RemoteAction, RemoteItem, RemoteNote, SyncError,
-    SyncErrorKind, Webhook,
+    SyncErrorKind, Webhook, WebhookOutcome,
 };
 use devlog_core::merge::{Strategy, SyncedFields, merge};
 use devlog_core::store::Store;
@@ -998,11 +998,31 @@ impl SyncEngine {
 
     /// Verifies and applies a webhook delivery; redeliveries are ignored.
     pub async fn webhook(&self, name: &str, hook: &Webhook) -> Result<SyncReport, SyncError> {
+        let outcome = self.verify_webhook(name, hook).await?;
+        self.apply_webhook(name, &outcome).await
+    }
+
+    /// The first half of [`webhook`](Self::webhook): the integration verifies the delivery
+    /// (signature) and parses it; nothing is changed. A receiver answers bad deliveries with
+    /// this before it acknowledges the rest.
+    pub async fn verify_webhook(
+        &self,
+        name: &str,
+        hook: &Webhook,
+    ) -> Result<WebhookOutcome, SyncError> {
         let i = self
             .integration(name)
             .map_err(|e| SyncError::new(name, SyncErrorKind::Permanent, e.to_string()))?
             .clone();
-        let outcome = i.handle_webhook(hook).await?;
+        i.handle_webhook(hook).await
+    }
+
+    /// The second half of [`webhook`](Self::webhook): applies a verified delivery once.
+    pub async fn apply_webhook(
+        &self,
+        name: &str,
+        outcome: &WebhookOutcome,
+    ) -> Result<SyncReport, SyncError> {
         let local = |e: StoreError| SyncError::new(name, SyncErrorKind::Transient, e.to_string());
         let mut report = SyncReport::default();
         // A redelivered event (same delivery id) is processed once. The delivery is recorded

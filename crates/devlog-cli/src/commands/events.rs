@@ -29,6 +29,7 @@ pub async fn run(ctx: &Ctx, a: EventsArgs) -> Result<(), CliError> {
     let limit = if a.limit == 0 { usize::MAX } else { a.limit };
     let (evs, footer) = match a.since {
         Some(since) => {
+            let since = devlog_core::ops::check_seq("since", since)?;
             let evs = read(&*store, since, limit).await?;
             let last = evs.last().map_or(since, |e| e.seq);
             let more = count_after(&*store, last).await?;

@@ -24,6 +24,18 @@ pub struct ServeArgs {
     /// Port to listen on; 0 picks a free one (the address is printed on standard error)
     #[arg(long, short = 'p', value_name = "N", default_value_t = 7878)]
     pub port: u16,
+    /// Also answer requests addressed to this host name (a reverse proxy's public name);
+    /// repeatable, added to `[server] allowHosts` in devlog.toml. Others are refused (403)
+    #[arg(long = "allow-host", value_name = "NAME", value_parser = devlog_server::guard::parse_allowed_host)]
+    pub allow_hosts: Vec<String>,
+    /// Seconds a client has to send a request's headers (and an idle connection is kept)
+    #[arg(long, value_name = "SECS", default_value_t = devlog_server::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Most connections open at once; more are answered 503
+    #[arg(long, value_name = "N", default_value_t = devlog_server::DEFAULT_MAX_CONNECTIONS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_connections: u64,
 }
 
 fn parse_ip(s: &str) -> Result<IpAddr, String> {
@@ -61,6 +73,16 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         repositories: super::repos::other_stores(&ws).await,
         sync: sync.clone(),
         sync_error,
+        allowed_hosts: ws
+            .config
+            .server
+            .allow_hosts
+            .iter()
+            .chain(&a.allow_hosts)
+            .cloned()
+            .collect(),
+        header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
+        max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
         ..ServerOptions::default()
     };
     let listener = Listener::bind(addr).await.map_err(|e| match e {

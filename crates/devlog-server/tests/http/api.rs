@@ -204,11 +204,16 @@ async fn oversized_bodies_are_refused_with_413_and_change_nothing() {
     let now = h.get("/api/v1/entries/1").await.json();
     assert_eq!(now, e);
 
-    // The default limit is 1 MiB.
+    // The default body limit is 4 MiB; a text field is limited to 1 MiB by the core.
     let d = Harness::new().await;
-    let huge = json!({"title": "Huge", "type": "task", "description": "x".repeat(1024 * 1024)});
+    let huge = json!({"title": "Huge", "type": "task", "description": "x".repeat(4 * 1024 * 1024)});
     let r = d.post("/api/v1/entries", huge).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let over = json!({"title": "Over", "type": "task", "description": "x".repeat(1024 * 1024 + 1)});
+    let r = d.post("/api/v1/entries", over).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(r.class(), "invalid");
+    assert_eq!(d.app.store().count().await.unwrap(), 0);
     let fits = json!({"title": "Fits", "type": "task", "description": "x".repeat(1000 * 1000)});
     assert_eq!(
         d.post("/api/v1/entries", fits).await.status,
@@ -487,12 +492,12 @@ async fn if_match_guards_edits_and_deletes() {
     let current = other.etag();
     assert_ne!(current, tag);
     let with = |method: Method, uri: &str, tag: &str, body: Option<Value>| {
-        let mut r = req(method, uri).header("if-match", tag);
+        let mut r = req(method.clone(), uri).header("if-match", tag);
+        if method == Method::POST || body.is_some() {
+            r = r.header("content-type", "application/json");
+        }
         let body = match body {
-            Some(b) => {
-                r = r.header("content-type", "application/json");
-                Body::from(b.to_string())
-            }
+            Some(b) => Body::from(b.to_string()),
             None => Body::empty(),
         };
         r.body(body).unwrap()
@@ -720,11 +725,12 @@ async fn notes_decisions_and_completion() {
         serde_json::to_string_pretty(&redact(&e)).unwrap()
     );
 
-    // No body at all is fine; an unknown field is not.
+    // No body at all is fine (declared as JSON, like every POST); an unknown field is not.
     h.create("Other", "task").await;
     let r = h
         .send(
             req(Method::POST, "/api/v1/entries/2/complete")
+                .header("content-type", "application/json")
                 .body(Body::empty())
                 .unwrap(),
         )

@@ -6,4 +6,5 @@ mod api;
 mod common;
 mod live;
 mod openapi;
+mod security;
 mod webhooks;

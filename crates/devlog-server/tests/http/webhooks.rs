@@ -8,8 +8,8 @@ use axum::http::{Method, Request, StatusCode};
 use devlog_core::entry::{Entry, EntryType, Status};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
-    Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
-    Webhook, WebhookOutcome,
+    Action, ActionTarget, Capability, Descriptor, Health, Integration, PullPage, RemoteAction,
+    RemoteItem, RemoteNote, SyncError, SyncErrorKind, Webhook, WebhookOutcome,
 };
 use devlog_core::merge::SyncedFields;
 use devlog_core::ops::NewEntry;
@@ -233,4 +233,206 @@ async fn deliveries_are_verified_first_applied_once_and_bad_ones_change_nothing(
     )
     .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// Reports one remote comment on `entry` as a note action; verifies only once `gate` has a
+/// permit, so a test can hold a delivery in flight.
+#[derive(Debug)]
+struct Gated {
+    gate: Arc<tokio::sync::Semaphore>,
+    entry: EntryId,
+}
+
+#[async_trait]
+impl Integration for Gated {
+    fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            name: "gated".into(),
+            version: "1".into(),
+            description: "slow webhook test integration".into(),
+            config_schema: serde_json::json!({"type": "object"}),
+            triggers: vec![],
+            capabilities: vec![Capability::Webhook],
+        }
+    }
+    async fn health(&self) -> Result<Health, SyncError> {
+        Ok(Health {
+            ok: true,
+            message: String::new(),
+        })
+    }
+    async fn find_by_marker(&self, _: EntryId) -> Result<Option<RemoteItem>, SyncError> {
+        Ok(None)
+    }
+    async fn create(&self, _: &Entry, _: &SyncedFields) -> Result<RemoteItem, SyncError> {
+        Err(err(SyncErrorKind::Permanent, "push not supported"))
+    }
+    async fn update(
+        &self,
+        _: &str,
+        _: &SyncedFields,
+        _: &[String],
+    ) -> Result<RemoteItem, SyncError> {
+        Err(err(SyncErrorKind::Permanent, "push not supported"))
+    }
+    async fn pull(&self, _: Option<&str>) -> Result<PullPage, SyncError> {
+        Ok(PullPage::default())
+    }
+    async fn handle_webhook(&self, hook: &Webhook) -> Result<WebhookOutcome, SyncError> {
+        let _permit = self.gate.acquire().await.unwrap();
+        let delivery = hook.header("x-delivery").unwrap_or("none").to_string();
+        Ok(WebhookOutcome {
+            delivery_id: Some(delivery.clone()),
+            items: Vec::new(),
+            actions: vec![RemoteAction {
+                key: format!("comment:{delivery}"),
+                target: ActionTarget::Entry { id: self.entry },
+                action: Action::Note(RemoteNote {
+                    remote_id: format!("c-{delivery}"),
+                    text: format!("remote comment {delivery}"),
+                    author: Some("carol".into()),
+                    url: None,
+                    created_at: Timestamp::from_millis(1_900_000_000_000).unwrap(),
+                    note_marker: None,
+                    category: None,
+                }),
+            }],
+        })
+    }
+}
+
+struct GatedSetup {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    entry: EntryId,
+    gate: Arc<tokio::sync::Semaphore>,
+    router: axum::Router,
+}
+
+async fn gated(permits: usize, options: devlog_server::webhooks::WebhookOptions) -> GatedSetup {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
+    let app = Devlog::new(store.clone());
+    let entry = app
+        .create(
+            NewEntry {
+                title: "Discussed".into(),
+                kind: Some(EntryType::Task),
+                ..NewEntry::default()
+            },
+            &WriteMeta::new(Origin::Cli),
+        )
+        .await
+        .unwrap()
+        .into_entry()
+        .id;
+    let state = SyncState::open(&root.join(".state/sync.sqlite"))
+        .await
+        .unwrap();
+    let gate = Arc::new(tokio::sync::Semaphore::new(permits));
+    let engine = SyncEngine::new(
+        store.clone(),
+        state,
+        vec![Arc::new(Gated {
+            gate: gate.clone(),
+            entry,
+        })],
+        SyncOptions::default(),
+    );
+    let router = Server::new(
+        app,
+        ServerOptions {
+            mcp: false,
+            ..ServerOptions::default()
+        },
+    )
+    .with_routes(devlog_server::webhooks::routes_with(
+        Arc::new(engine),
+        options,
+    ))
+    .router();
+    GatedSetup {
+        _dir: dir,
+        store,
+        entry,
+        gate,
+        router,
+    }
+}
+
+async fn get_json(router: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
+    let res = router
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn a_delivery_that_adds_notes_reports_them() {
+    let s = gated(100, Default::default()).await;
+    let (status, v) = post(&s.router, b"{}", None, "n1", "/webhooks/gated").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["deliveryId"], "n1", "{v}");
+    assert_eq!(v["received"], 1, "{v}");
+    assert_eq!(v["actionsApplied"], 1, "the note is reported: {v}");
+    let e = s.store.get(s.entry).await.unwrap();
+    assert_eq!(e.notes.len(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_delivery_is_acknowledged_202_and_its_outcome_is_reported() {
+    let s = gated(
+        100,
+        devlog_server::webhooks::WebhookOptions {
+            ack_after: std::time::Duration::ZERO,
+        },
+    )
+    .await;
+    let (status, v) = post(&s.router, b"{}", None, "slow-1", "/webhooks/gated").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["deliveryId"], "slow-1");
+    let url = v["statusUrl"].as_str().unwrap().to_string();
+    assert_eq!(url, "/webhooks/gated/deliveries/slow-1");
+    let done = tokio::time::timeout(crate::common::HANG, async {
+        loop {
+            let (status, v) = get_json(&s.router, &url).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+            if v["status"] == "done" {
+                return v;
+            }
+            assert_eq!(v["status"], "processing", "{v}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the delivery finishes");
+    assert_eq!(done["result"]["actionsApplied"], 1, "{done}");
+    assert_eq!(s.store.get(s.entry).await.unwrap().notes.len(), 1);
+    let (status, _) = get_json(&s.router, "/webhooks/gated/deliveries/unknown").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_delivery_goes_on_when_the_sender_hangs_up() {
+    let s = gated(0, Default::default()).await;
+    let request = post(&s.router, b"{}", None, "cut-1", "/webhooks/gated");
+    // The sender gives up while the delivery is still in flight.
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(100), request).await;
+    assert!(gave_up.is_err(), "the delivery was held by the gate");
+    s.gate.add_permits(1);
+    let applied = tokio::time::timeout(crate::common::HANG, async {
+        loop {
+            if s.store.get(s.entry).await.unwrap().notes.len() == 1 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(applied.is_ok(), "the delivery was cut off with its sender");
 }

@@ -56,7 +56,7 @@ pub struct EventFeed {
     )
 )]
 pub async fn feed(State(s): State<AppState>, mut p: Params) -> Result<Json<EventFeed>, ApiError> {
-    let since = p.take_u64("since")?.unwrap_or(0);
+    let since = p.take_seq("since")?.unwrap_or(0);
     let (limit, offset) = p.take_page(100)?;
     if offset != 0 {
         return Err(ApiError::bad_request(
@@ -64,7 +64,7 @@ pub async fn feed(State(s): State<AppState>, mut p: Params) -> Result<Json<Event
         ));
     }
     p.finish(&["since", "limit"])?;
-    let events = s.app().store().events(since, limit).await?;
+    let events = s.app().events(since, limit).await?;
     let next = events.last().map_or(since, |e| e.seq);
     Ok(Json(EventFeed { events, next }))
 }
@@ -95,7 +95,7 @@ pub async fn stream(
     headers: HeaderMap,
     mut p: Params,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let since = p.take_u64("since")?;
+    let since = p.take_seq("since")?;
     p.finish(&["since"])?;
     let resume = match headers.get("last-event-id") {
         None => None,
@@ -103,6 +103,7 @@ pub async fn stream(
             v.to_str()
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
+                .filter(|&seq| devlog_core::ops::check_seq("Last-Event-ID", seq).is_ok())
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "Last-Event-ID must be the seq (a whole number) of the last event received",
