@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use devlog_core::Store;
-use devlog_store::StoreSpec;
+use devlog_store::{StoreSpec, is_server_backend};
 
 use crate::config::{Config, ConfigError};
 use crate::error::CliError;
@@ -75,14 +75,6 @@ impl Discovery {
             .unwrap_or(&self.cwd);
         root.join(".devlog")
     }
-}
-
-/// Whether backend `name` keeps its entries on a database server rather than in `.devlog`.
-pub fn is_server_backend(name: &str) -> bool {
-    matches!(
-        name.trim().to_ascii_lowercase().as_str(),
-        "postgres" | "postgresql" | "mysql" | "mariadb"
-    )
 }
 
 /// Whether `folder` holds a devlog configuration file naming a server backend (or one that
