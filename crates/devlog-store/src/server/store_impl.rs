@@ -415,7 +415,8 @@ impl ServerStore {
     /// Writes the row of `e`: an UPDATE when it `exists`, else an INSERT.
     async fn write_row(conn: &mut Conn, e: &Entry, exists: bool) -> TxResult<()> {
         if REJECTS_NUL {
-            reject_nul_in(&serde_json::to_value(e).expect("an Entry always serializes"))?;
+            let value = serde_json::to_value(e).expect("an Entry always serializes");
+            reject_nul_in(&value, &format!("entry {}", e.id))?;
         }
         let doc = serde_json::to_string(e).expect("an Entry always serializes");
         let tags = serde_json::to_string(&e.tags).expect("strings serialize");
