@@ -479,7 +479,7 @@ fn mcp_without_devlog_folder_says_on_stderr_where_it_created_the_log() {
 }
 
 #[test]
-fn mcp_on_a_postgres_workspace_names_the_database_on_stderr() {
+fn mcp_and_serve_on_a_postgres_workspace_name_the_database_on_stderr() {
     let Some(db) = TestDb::create(
         Kind::Postgres,
         "mcp_on_a_postgres_workspace_names_the_database_on_stderr",
@@ -497,4 +497,23 @@ fn mcp_on_a_postgres_workspace_names_the_database_on_stderr() {
         !ws.root.join(".devlog").exists(),
         "nothing created for a server log"
     );
+
+    // `devlog serve` names the database the same way, not a `.devlog` folder.
+    let mut child = ws
+        .cmd(&deep, &["serve", "--port", "0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stderr.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.contains("devlog server listening on"), "{first}");
+    assert!(first.contains(&ws.db.name), "{first}");
+    assert!(first.contains("postgres backend"), "{first}");
 }

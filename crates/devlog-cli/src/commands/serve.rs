@@ -70,7 +70,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     let url = listener.url();
     eprintln!(
         "devlog server listening on {url} (store: {})\n  REST API  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  events    {url}/api/v1/events/stream\n  MCP       {url}/mcp\nCtrl-C stops it.",
-        ws.devlog_dir.display()
+        ws.describe()
     );
     let mut server = Server::new(Devlog::new(store), options);
     // Webhook receivers for the configured integrations.
