@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use devlog_core::Store;
-use devlog_store::StoreSpec;
+use devlog_store::{StoreSpec, is_server_backend};
 
 use crate::config::{Config, ConfigError};
 use crate::error::CliError;
@@ -75,14 +75,6 @@ impl Discovery {
             .unwrap_or(&self.cwd);
         root.join(".devlog")
     }
-}
-
-/// Whether backend `name` keeps its entries on a database server rather than in `.devlog`.
-pub fn is_server_backend(name: &str) -> bool {
-    matches!(
-        name.trim().to_ascii_lowercase().as_str(),
-        "postgres" | "postgresql" | "mysql" | "mariadb"
-    )
 }
 
 /// Whether `folder` holds a devlog configuration file naming a server backend (or one that
@@ -186,4 +178,64 @@ fn server_url(backend: &str, from_env: bool, config: &Config) -> Result<Option<S
             })
         })?;
     Ok(configured.or(env_url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Discovery;
+
+    fn discovery(cwd: &std::path::Path, backend: Option<&str>) -> Discovery {
+        Discovery {
+            dir: None,
+            backend: backend.map(str::to_string),
+            cwd: cwd.to_path_buf(),
+        }
+    }
+
+    /// The nearest folder with `.devlog` or a devlog.toml naming a server backend is the root;
+    /// DEVLOG_STORAGE_TYPE naming a server makes the git root one when nothing else does.
+    #[test]
+    fn server_backed_workspaces_are_found_like_git_repositories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        let deep = repo.join("app/src");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::create_dir(repo.join(".git")).unwrap();
+        assert_eq!(discovery(&deep, None).find(), None);
+        assert_eq!(discovery(&deep, Some("json")).find(), None);
+        assert_eq!(
+            discovery(&deep, Some("postgres")).find(),
+            Some(repo.join(".devlog"))
+        );
+
+        std::fs::write(
+            repo.join("app/devlog.toml"),
+            "[storage]\ntype = \"sqlite\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            discovery(&deep, None).find(),
+            None,
+            "sqlite keeps its data in .devlog"
+        );
+        std::fs::write(
+            repo.join("app/devlog.toml"),
+            "[storage]\ntype = \"mysql\"\nurl = \"${DATABASE_URL}\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            discovery(&deep, None).find(),
+            Some(repo.join("app/.devlog"))
+        );
+        // A file devlog cannot read is meant for it: the root, so its error is shown.
+        std::fs::write(repo.join("app/devlog.toml"), "[storage\n").unwrap();
+        assert_eq!(
+            discovery(&deep, None).find(),
+            Some(repo.join("app/.devlog"))
+        );
+
+        // A nearer .devlog wins.
+        std::fs::create_dir(deep.join(".devlog")).unwrap();
+        assert_eq!(discovery(&deep, None).find(), Some(deep.join(".devlog")));
+    }
 }

@@ -354,22 +354,38 @@ fn readme_commands(kind: Kind, setup: Setup, test: &str) {
 
 #[test]
 fn postgres_workspace_configured_in_devlog_toml_runs_every_readme_command() {
-    readme_commands(Kind::Postgres, Setup::Toml, "pgtoml");
+    readme_commands(
+        Kind::Postgres,
+        Setup::Toml,
+        "postgres_workspace_configured_in_devlog_toml_runs_every_readme_command",
+    );
 }
 
 #[test]
 fn postgres_workspace_configured_by_environment_runs_every_readme_command() {
-    readme_commands(Kind::Postgres, Setup::Env, "pgenv");
+    readme_commands(
+        Kind::Postgres,
+        Setup::Env,
+        "postgres_workspace_configured_by_environment_runs_every_readme_command",
+    );
 }
 
 #[test]
 fn mysql_workspace_configured_in_devlog_toml_runs_every_readme_command() {
-    readme_commands(Kind::Mysql, Setup::Toml, "mytoml");
+    readme_commands(
+        Kind::Mysql,
+        Setup::Toml,
+        "mysql_workspace_configured_in_devlog_toml_runs_every_readme_command",
+    );
 }
 
 #[test]
 fn mysql_workspace_configured_by_environment_runs_every_readme_command() {
-    readme_commands(Kind::Mysql, Setup::Env, "myenv");
+    readme_commands(
+        Kind::Mysql,
+        Setup::Env,
+        "mysql_workspace_configured_by_environment_runs_every_readme_command",
+    );
 }
 
 /// A folder whose devlog.toml names a file backend is not a workspace until it has `.devlog`.
@@ -463,8 +479,11 @@ fn mcp_without_devlog_folder_says_on_stderr_where_it_created_the_log() {
 }
 
 #[test]
-fn mcp_on_a_postgres_workspace_names_the_database_on_stderr() {
-    let Some(db) = TestDb::create(Kind::Postgres, "mcp_on_a_postgres_workspace") else {
+fn mcp_and_serve_on_a_postgres_workspace_name_the_database_on_stderr() {
+    let Some(db) = TestDb::create(
+        Kind::Postgres,
+        "mcp_on_a_postgres_workspace_names_the_database_on_stderr",
+    ) else {
         return;
     };
     let ws = Workspace::new(db, Setup::Env);
@@ -478,4 +497,23 @@ fn mcp_on_a_postgres_workspace_names_the_database_on_stderr() {
         !ws.root.join(".devlog").exists(),
         "nothing created for a server log"
     );
+
+    // `devlog serve` names the database the same way, not a `.devlog` folder.
+    let mut child = ws
+        .cmd(&deep, &["serve", "--port", "0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stderr.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.contains("devlog server listening on"), "{first}");
+    assert!(first.contains(&ws.db.name), "{first}");
+    assert!(first.contains("postgres backend"), "{first}");
 }

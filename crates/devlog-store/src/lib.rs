@@ -52,6 +52,15 @@ pub enum StoreSpec {
     Mysql { url: DbUrl },
 }
 
+/// Whether backend `name` (as `StoreSpec::resolve` reads it) keeps its entries on a database
+/// server — named by a URL, not in the `.devlog` folder.
+pub fn is_server_backend(name: &str) -> bool {
+    matches!(
+        name.trim().to_ascii_lowercase().as_str(),
+        "postgres" | "postgresql" | "mysql" | "mariadb"
+    )
+}
+
 /// The URL schemes each server backend accepts.
 const POSTGRES_SCHEMES: &[&str] = &["postgres", "postgresql"];
 const MYSQL_SCHEMES: &[&str] = &["mysql", "mariadb"];

@@ -161,11 +161,17 @@ pub(crate) fn reject_nul(field: &str, text: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Rejects an entry with a NUL character in any text, naming the first such field the way
-/// the entry's JSON does (`title`, `notes[2].content`, `tags[0]`).
-pub(crate) fn reject_nul_in(value: &serde_json::Value) -> Result<(), StoreError> {
+/// Rejects an entry (`whose` names it) with a NUL character in any text, naming the first
+/// such field the way the entry's JSON does (`title`, `notes[2].content`, `tags[0]`).
+pub(crate) fn reject_nul_in(value: &serde_json::Value, whose: &str) -> Result<(), StoreError> {
     match nul_path(value, String::new()) {
-        Some(path) => reject_nul(&path, "\0"),
+        Some(path) => Err(StoreError::invalid(
+            path,
+            format!(
+                "contains a NUL character (\\0), which PostgreSQL cannot store; remove it \
+                 ({whose})"
+            ),
+        )),
         None => Ok(()),
     }
 }
@@ -405,14 +411,15 @@ mod tests {
             "notes": [{"content": "fine"}, {"content": "b\0d"}],
             "tags": ["a"],
         });
-        let e = reject_nul_in(&v).unwrap_err();
+        let e = reject_nul_in(&v, "entry 1").unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("invalid notes[1].content: contains a NUL"),
             "{e}"
         );
-        assert!(reject_nul_in(&serde_json::json!({"title": "ok", "n": 1})).is_ok());
-        let e = reject_nul_in(&serde_json::json!({"extra": {"k\0": 1}})).unwrap_err();
+        assert!(e.to_string().ends_with("remove it (entry 1)"), "{e}");
+        assert!(reject_nul_in(&serde_json::json!({"title": "ok", "n": 1}), "-").is_ok());
+        let e = reject_nul_in(&serde_json::json!({"extra": {"k\0": 1}}), "-").unwrap_err();
         assert!(e.to_string().contains("extra.k"), "{e}");
         assert!(reject_nul("assignee", "ana").is_ok());
         assert!(reject_nul("assignee", "a\0").is_err());

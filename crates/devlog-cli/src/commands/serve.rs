@@ -92,7 +92,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     let url = listener.url();
     eprintln!(
         "devlog server listening on {url} (store: {})\n  REST API  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  events    {url}/api/v1/events/stream\n  MCP       {url}/mcp\nCtrl-C stops it.",
-        ws.devlog_dir.display()
+        ws.describe()
     );
     // Writes through the API, MCP and webhooks are committed in batches with
     // `integrations.git.autoCommit`.

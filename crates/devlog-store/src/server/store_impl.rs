@@ -171,7 +171,11 @@ type TxResult<T> = std::result::Result<T, TxErr>;
 /// several round trips. Anything else (no table yet, a migration missing, interrupted, changed
 /// or unknown) is left to the migrator, which applies or reports it under its lock.
 async fn schema_is_current(conn: &mut Conn) -> bool {
-    let Ok(rows) = sqlx::query(APPLIED_MIGRATIONS).fetch_all(&mut *conn).await else {
+    // The simple query protocol: one round trip, where a prepared statement takes two.
+    let Ok(rows) = sqlx::raw_sql(APPLIED_MIGRATIONS)
+        .fetch_all(&mut *conn)
+        .await
+    else {
         return false;
     };
     let mut applied = Vec::with_capacity(rows.len());
@@ -275,6 +279,13 @@ impl ServerStore {
             }
         }
         self.pool.acquire().await.map(Lease::Pooled)
+    }
+
+    /// Whether the database has exactly this devlog's schema migrations, all complete: the
+    /// one-query check with which opening decides to skip the migrator.
+    pub async fn schema_is_current(&self) -> Result<bool> {
+        let mut conn = self.lease().await.map_err(self.err())?;
+        Ok(schema_is_current(&mut conn).await)
     }
 
     /// The pool, for tests and tools that inspect the tables.
@@ -404,7 +415,8 @@ impl ServerStore {
     /// Writes the row of `e`: an UPDATE when it `exists`, else an INSERT.
     async fn write_row(conn: &mut Conn, e: &Entry, exists: bool) -> TxResult<()> {
         if REJECTS_NUL {
-            reject_nul_in(&serde_json::to_value(e).expect("an Entry always serializes"))?;
+            let value = serde_json::to_value(e).expect("an Entry always serializes");
+            reject_nul_in(&value, &format!("entry {}", e.id))?;
         }
         let doc = serde_json::to_string(e).expect("an Entry always serializes");
         let tags = serde_json::to_string(&e.tags).expect("strings serialize");

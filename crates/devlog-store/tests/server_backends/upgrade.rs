@@ -7,7 +7,7 @@ use devlog_core::event::{EventKind, Origin, WriteMeta};
 use devlog_core::ops::{Devlog, NewEntry};
 use devlog_core::store::{PutOutcome, SearchQuery};
 use devlog_core::{EntryType, Status};
-use devlog_store::DbUrl;
+use devlog_store::{DbUrl, MysqlStore, PostgresStore};
 use sqlx::migrate::Migrator;
 use sqlx::{AssertSqlSafe, Connection};
 
@@ -171,4 +171,51 @@ async fn postgres_v1_database_upgrades_in_place() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_v1_database_upgrades_in_place() {
     v1_database_upgrades_in_place(Kind::Mysql).await;
+}
+
+/// Opening checks the schema with one query and runs the migrator only when that check says
+/// so: the check must recognise an up-to-date schema (or every command would pay for the
+/// migrator's lock and reads) and must never take an older one for current.
+async fn the_schema_check_tells_a_current_schema_from_an_older_one(kind: Kind) {
+    with_db(kind, "schema_check", move |url| async move {
+        create_v1(kind, &url).await;
+        let delete = "DELETE FROM _devlog_migrations WHERE version = 2";
+        match kind {
+            Kind::Postgres => {
+                let store = PostgresStore::open(&url).await.unwrap();
+                assert!(
+                    store.schema_is_current().await.unwrap(),
+                    "after the upgrade"
+                );
+                sqlx::query(delete).execute(store.pool()).await.unwrap();
+                assert!(
+                    !store.schema_is_current().await.unwrap(),
+                    "a version missing"
+                );
+            }
+            Kind::Mysql => {
+                let store = MysqlStore::open(&url).await.unwrap();
+                assert!(
+                    store.schema_is_current().await.unwrap(),
+                    "after the upgrade"
+                );
+                sqlx::query(delete).execute(store.pool()).await.unwrap();
+                assert!(
+                    !store.schema_is_current().await.unwrap(),
+                    "a version missing"
+                );
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_schema_check_tells_a_current_schema_from_an_older_one() {
+    the_schema_check_tells_a_current_schema_from_an_older_one(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_schema_check_tells_a_current_schema_from_an_older_one() {
+    the_schema_check_tells_a_current_schema_from_an_older_one(Kind::Mysql).await;
 }
