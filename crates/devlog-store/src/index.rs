@@ -11,9 +11,7 @@ use devlog_core::event::Event;
 use devlog_core::id::{EntryId, EntryRef, normalize_title};
 use devlog_core::store::{Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats};
 use devlog_core::time::Timestamp;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -43,7 +41,10 @@ pub(crate) fn db_err(backend: &'static str) -> impl Fn(sqlx::Error) -> StoreErro
 /// The SQLite result code of an error (primary code: the low byte of an extended one).
 fn sqlite_code(e: &sqlx::Error) -> Option<i32> {
     match e {
-        sqlx::Error::Database(d) => d.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff),
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(|c| c & 0xff),
         _ => None,
     }
 }
@@ -136,14 +137,13 @@ pub(crate) async fn migrate_locked(
     pool: &SqlitePool,
     migrator: &sqlx::migrate::Migrator,
 ) -> std::result::Result<(), sqlx::migrate::MigrateError> {
-    let applied: std::result::Result<Vec<i64>, sqlx::Error> = sqlx::query_scalar(
-        sqlx::AssertSqlSafe(format!(
+    let applied: std::result::Result<Vec<i64>, sqlx::Error> =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT version FROM {} WHERE success ORDER BY version",
             migrator.table_name
-        )),
-    )
-    .fetch_all(pool)
-    .await;
+        )))
+        .fetch_all(pool)
+        .await;
     let wanted: Vec<i64> = migrator
         .iter()
         .filter(|m| !m.migration_type.is_down_migration())

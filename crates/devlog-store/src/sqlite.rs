@@ -198,8 +198,8 @@ impl Store for SqliteStore {
 /// keeps beside it: a binary database that changes on every command does not belong in git,
 /// and would show as untracked in every `git status`.
 fn ignore_in_git(path: &Path) -> Result<()> {
-    let absolute = std::path::absolute(path)
-        .map_err(|e| StoreError::io(path.display().to_string(), e))?;
+    let absolute =
+        std::path::absolute(path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
     let Some(root) = absolute
         .ancestors()
         .skip(1)

@@ -18,7 +18,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .current_dir(dir)
         .output()
         .expect("git is installed");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -114,10 +118,19 @@ async fn temp_files_of_killed_writers_are_git_ignored_and_removed_when_stale() {
         "temp files are ignored"
     );
     let ignore = std::fs::read_to_string(root.join(".gitignore")).unwrap();
-    assert!(ignore.starts_with("# mine\n.state/\n"), "the user's lines stay: {ignore}");
+    assert!(
+        ignore.starts_with("# mine\n.state/\n"),
+        "the user's lines stay: {ignore}"
+    );
 
     let store = JsonStore::open(&root).await.unwrap();
-    assert!(!stale.exists() && !stale_top.exists(), "stale temp files are removed on open");
-    assert!(recent.exists(), "a recent one may belong to a writer at work");
+    assert!(
+        !stale.exists() && !stale_top.exists(),
+        "stale temp files are removed on open"
+    );
+    assert!(
+        recent.exists(),
+        "a recent one may belong to a writer at work"
+    );
     assert_eq!(store.count().await.unwrap(), 1);
 }

@@ -67,14 +67,21 @@ async fn a_pulled_key_with_a_path_traversal_is_refused_and_nothing_is_written_ou
         "nothing but devlog's own files was created"
     );
     // The good entry is there, once; the bad file is refused with its name and what to fix.
-    let titles: Vec<(u64, String)> = page.items.iter().map(|e| (e.handle, e.title.clone())).collect();
+    let titles: Vec<(u64, String)> = page
+        .items
+        .iter()
+        .map(|e| (e.handle, e.title.clone()))
+        .collect();
     assert_eq!(titles, vec![(1, "Mine".to_string())]);
     let warnings = store.warnings().await.unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("001-pulled.json"), "{warnings:?}");
     assert!(warnings[0].contains("key"), "{warnings:?}");
     assert!(warnings[0].contains("path separator"), "{warnings:?}");
-    assert!(warnings[0].contains("x-pwned"), "suggests a valid key: {warnings:?}");
+    assert!(
+        warnings[0].contains("x-pwned"),
+        "suggests a valid key: {warnings:?}"
+    );
     // Fixing the key by hand brings the entry back, renumbered like any merge duplicate.
     let path = root.join("entries/001-pulled.json");
     let fixed = std::fs::read_to_string(&path)
@@ -100,7 +107,9 @@ async fn a_pulled_key_with_a_slash_does_not_leave_two_entries_with_one_handle() 
 
 #[tokio::test]
 async fn keys_with_control_characters_dots_and_device_names_are_refused_on_read() {
-    for key in ["a\u{0}b", "..", "c:\\x", "con", "LPT1", "a\tb", ".hidden", ""] {
+    for key in [
+        "a\u{0}b", "..", "c:\\x", "con", "LPT1", "a\tb", ".hidden", "",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join(".devlog");
         std::fs::create_dir_all(root.join("entries")).unwrap();
@@ -110,7 +119,10 @@ async fn keys_with_control_characters_dots_and_device_names_are_refused_on_read(
         let store = JsonStore::open(&root).await.unwrap();
         assert_eq!(store.count().await.unwrap(), 0, "key {key:?} was accepted");
         let w = store.warnings().await.unwrap();
-        assert!(w.len() == 1 && w[0].contains("001-bad.json") && w[0].contains("key"), "{key:?}: {w:?}");
+        assert!(
+            w.len() == 1 && w[0].contains("001-bad.json") && w[0].contains("key"),
+            "{key:?}: {w:?}"
+        );
     }
 }
 
