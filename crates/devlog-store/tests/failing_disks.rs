@@ -5,6 +5,7 @@
 //! Root ignores file modes, and tests here run as root: such a test runs itself again in a
 //! child process without the capabilities that bypass them (`setpriv`), and the full-disk
 //! test runs in a private mount namespace with a small tmpfs (`unshare`).
+#![cfg(target_os = "linux")] // file modes, setpriv, unshare and tmpfs
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::io::Write;
