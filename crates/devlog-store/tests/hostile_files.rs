@@ -195,3 +195,33 @@ proptest! {
         }
     }
 }
+
+#[tokio::test]
+async fn devlog_import_refuses_a_file_whose_key_is_a_path_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("other/.devlog/entries");
+    std::fs::create_dir_all(source.join("001-x")).unwrap();
+    let mut bad = EntryBuilder::new("Bad").handle(1).build();
+    bad.key = "x/../../../../PWNED".into();
+    std::fs::write(source.join("001-bad.json"), encode_entry(&bad)).unwrap();
+    let good = EntryBuilder::new("Good").handle(2).build();
+    std::fs::write(source.join("002-good.json"), encode_entry(&good)).unwrap();
+
+    // The folder the traversal needs, in the importing repository.
+    std::fs::create_dir_all(dir.path().join("repo/.devlog/entries/001-x")).unwrap();
+    let store = JsonStore::open(&dir.path().join("repo/.devlog"))
+        .await
+        .unwrap();
+    let outcome = devlog_store::transfer::import_folder(&store, &source, false, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(outcome.imported, 1);
+    assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
+    assert!(outcome.failed[0].file.ends_with("001-bad.json"));
+    assert!(
+        outcome.failed[0].error.contains("path separator"),
+        "{outcome:?}"
+    );
+    assert!(!dir.path().join("PWNED.json").exists());
+    assert_eq!(store.count().await.unwrap(), 1);
+}
