@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use devlog_core::entry::{Entry, EntrySummary, EntryType, Priority, Status};
@@ -29,13 +30,18 @@ pub struct FileStamp {
 pub struct SqlIndex {
     pool: SqlitePool,
     backend: &'static str,
+    /// The database file, named in errors (none for an in-memory index).
+    path: Option<Arc<Path>>,
 }
 
 /// How long a connection waits for another one's lock before reporting "database is locked".
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) fn db_err(backend: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| classify_db_err(backend, None, "", e)
+pub(crate) fn db_err(
+    backend: &'static str,
+    path: Option<Arc<Path>>,
+) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| classify_db_err(backend, path.as_deref(), "", e)
 }
 
 /// The SQLite result code of an error (primary code: the low byte of an extended one).
@@ -207,7 +213,11 @@ impl SqlIndex {
                     transient: false,
                 },
             })?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            path: Some(Arc::from(path)),
+        })
     }
 
     /// A private in-memory database with devlog's schema (one connection, kept for the
@@ -235,7 +245,11 @@ impl SqlIndex {
             message: format!("cannot create an in-memory index: {e}"),
             transient: false,
         })?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            path: None,
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -243,7 +257,7 @@ impl SqlIndex {
     }
 
     pub fn err(&self) -> impl Fn(sqlx::Error) -> StoreError + use<> {
-        db_err(self.backend)
+        db_err(self.backend, self.path.clone())
     }
 
     /// Starts a write transaction that holds the database's write lock from the start, so two
