@@ -185,3 +185,30 @@ impl From<InvalidValue> for StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_denied_and_read_only_storage_are_denied_not_unavailable() {
+        use std::io::{Error, ErrorKind as Io};
+        for source in [Io::PermissionDenied, Io::ReadOnlyFilesystem] {
+            let e = StoreError::io("/repo/.devlog/.state/write.lock", Error::from(source));
+            assert_eq!(e.kind(), ErrorKind::Denied, "{e}");
+            let e = StoreError::write_io("/repo/.devlog/.state/write.lock", Error::from(source));
+            assert_eq!(e.kind(), ErrorKind::Denied);
+            let shown = e.to_string();
+            assert!(
+                shown.contains("is read-only") && shown.contains("writable"),
+                "{shown}"
+            );
+        }
+        let full = StoreError::write_io("/repo/.devlog/entries", Error::from(Io::StorageFull));
+        assert_eq!(
+            full.kind(),
+            ErrorKind::Unavailable,
+            "a full disk can be freed"
+        );
+    }
+}

@@ -144,8 +144,8 @@ pub const MAX_KEY: usize = 100;
 /// keys end up in file and branch names.
 const DEVICE_NAMES: &[&str] = &[
     "con", "prn", "aux", "nul", "com0", "com1", "com2", "com3", "com4", "com5", "com6", "com7",
-    "com8", "com9", "lpt0", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8",
-    "lpt9", "conin$", "conout$",
+    "com8", "com9", "lpt0", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "conin$", "conout$",
 ];
 
 /// Checks a stored key. Keys become parts of file names (`042-<key>.json`) and branch names,
@@ -330,6 +330,22 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn slugs_are_valid_keys_even_for_device_names() {
+        for title in ["Con", "nul", "LPT1", "a/b", "../..", "", "Fix the login"] {
+            let key = slugify(title);
+            assert_eq!(validate_key(&key), Ok(()), "{title:?} -> {key:?}");
+        }
+        assert_eq!(slugify("Con"), "con-entry");
+        assert!(
+            validate_key("x/../PWNED")
+                .unwrap_err()
+                .contains("path separator")
+        );
+        assert!(validate_key("aux").unwrap_err().contains("device name"));
+        assert!(validate_key("original-key-ending-in-dash-").is_ok());
+    }
 
     #[test]
     fn parses_every_reference_form() {

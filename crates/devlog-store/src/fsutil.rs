@@ -100,7 +100,9 @@ pub fn remove_stale_temp_files(dir: &Path) -> usize {
         if stale && item.file_type().is_ok_and(|t| t.is_file()) {
             match fs::remove_file(item.path()) {
                 Ok(()) => removed += 1,
-                Err(e) => tracing::debug!(file = %item.path().display(), "cannot remove stale temp file: {e}"),
+                Err(e) => {
+                    tracing::debug!(file = %item.path().display(), "cannot remove stale temp file: {e}")
+                }
             }
         }
     }

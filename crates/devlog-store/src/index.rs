@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use devlog_core::entry::{Entry, EntrySummary, EntryType, Priority, Status};
@@ -11,9 +12,7 @@ use devlog_core::event::Event;
 use devlog_core::id::{EntryId, EntryRef, normalize_title};
 use devlog_core::store::{Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats};
 use devlog_core::time::Timestamp;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -31,19 +30,27 @@ pub struct FileStamp {
 pub struct SqlIndex {
     pool: SqlitePool,
     backend: &'static str,
+    /// The database file, named in errors (none for an in-memory index).
+    path: Option<Arc<Path>>,
 }
 
 /// How long a connection waits for another one's lock before reporting "database is locked".
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) fn db_err(backend: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| classify_db_err(backend, None, "", e)
+pub(crate) fn db_err(
+    backend: &'static str,
+    path: Option<Arc<Path>>,
+) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| classify_db_err(backend, path.as_deref(), "", e)
 }
 
 /// The SQLite result code of an error (primary code: the low byte of an extended one).
 fn sqlite_code(e: &sqlx::Error) -> Option<i32> {
     match e {
-        sqlx::Error::Database(d) => d.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff),
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(|c| c & 0xff),
         _ => None,
     }
 }
@@ -136,14 +143,13 @@ pub(crate) async fn migrate_locked(
     pool: &SqlitePool,
     migrator: &sqlx::migrate::Migrator,
 ) -> std::result::Result<(), sqlx::migrate::MigrateError> {
-    let applied: std::result::Result<Vec<i64>, sqlx::Error> = sqlx::query_scalar(
-        sqlx::AssertSqlSafe(format!(
+    let applied: std::result::Result<Vec<i64>, sqlx::Error> =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT version FROM {} WHERE success ORDER BY version",
             migrator.table_name
-        )),
-    )
-    .fetch_all(pool)
-    .await;
+        )))
+        .fetch_all(pool)
+        .await;
     let wanted: Vec<i64> = migrator
         .iter()
         .filter(|m| !m.migration_type.is_down_migration())
@@ -207,7 +213,11 @@ impl SqlIndex {
                     transient: false,
                 },
             })?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            path: Some(Arc::from(path)),
+        })
     }
 
     /// A private in-memory database with devlog's schema (one connection, kept for the
@@ -235,7 +245,11 @@ impl SqlIndex {
             message: format!("cannot create an in-memory index: {e}"),
             transient: false,
         })?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            path: None,
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -243,7 +257,7 @@ impl SqlIndex {
     }
 
     pub fn err(&self) -> impl Fn(sqlx::Error) -> StoreError + use<> {
-        db_err(self.backend)
+        db_err(self.backend, self.path.clone())
     }
 
     /// Starts a write transaction that holds the database's write lock from the start, so two

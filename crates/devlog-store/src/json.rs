@@ -154,16 +154,15 @@ impl JsonStore {
                 tracing::warn!("cannot update .devlog/.gitignore: {e}");
             }
         }
-        let (index, unusable) = match SqlIndex::open(&state.join("index.sqlite"), "json", false)
-            .await
-        {
-            Ok(index) => (index, None),
-            // The folder's own error says more than SQLite's "unable to open database file".
-            Err(e) => (
-                SqlIndex::open_in_memory("json").await?,
-                Some(Unusable(state_error.unwrap_or(e))),
-            ),
-        };
+        let (index, unusable) =
+            match SqlIndex::open(&state.join("index.sqlite"), "json", false).await {
+                Ok(index) => (index, None),
+                // The folder's own error says more than SQLite's "unable to open database file".
+                Err(e) => (
+                    SqlIndex::open_in_memory("json").await?,
+                    Some(Unusable(state_error.unwrap_or(e))),
+                ),
+            };
         let store = Self {
             root: root.to_path_buf(),
             entries,
@@ -1061,6 +1060,13 @@ impl Store for JsonStore {
     }
 
     async fn put_raw(&self, mut entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
+        // A file with such a key would be refused when read back (see `validate_key`).
+        devlog_core::id::validate_key(&entry.key).map_err(|m| {
+            StoreError::invalid(
+                "key",
+                format!("entry #{} ({}): key {m}", entry.handle, entry.id),
+            )
+        })?;
         let _guard = self.write_lock().await?;
         let mut tx = self.index.begin_write().await?;
         let existing = match self.load(&self.index, &mut tx, entry.id).await {

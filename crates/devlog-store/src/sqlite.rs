@@ -13,6 +13,7 @@ use devlog_core::store::{
 };
 use devlog_core::time::{Clock, SystemClock};
 
+use crate::fsutil::ensure_gitignore;
 use crate::index::SqlIndex;
 
 /// Entries in one SQLite database file.
@@ -29,8 +30,15 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::io(dir.display().to_string(), e))?;
         }
+        let index = SqlIndex::open(path, "sqlite", true).await?;
+        if let Err(e) = ignore_in_git(path) {
+            tracing::warn!(
+                "cannot add {} to .devlog/.gitignore, so git may show it as untracked: {e}",
+                path.display()
+            );
+        }
         Ok(Self {
-            index: SqlIndex::open(path, "sqlite", true).await?,
+            index,
             path: path.to_path_buf(),
         })
     }
@@ -183,4 +191,46 @@ impl Store for SqliteStore {
     async fn warnings(&self) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
+}
+
+/// When the database lives inside a `.devlog` folder (the default `.devlog/devlog.sqlite`),
+/// makes `.devlog/.gitignore` ignore it and the `-wal`, `-shm` and `-journal` files SQLite
+/// keeps beside it: a binary database that changes on every command does not belong in git,
+/// and would show as untracked in every `git status`.
+fn ignore_in_git(path: &Path) -> Result<()> {
+    let absolute =
+        std::path::absolute(path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
+    let Some(root) = absolute
+        .ancestors()
+        .skip(1)
+        .find(|d| d.file_name().is_some_and(|n| n == ".devlog"))
+    else {
+        return Ok(());
+    };
+    let Ok(relative) = absolute.strip_prefix(root) else {
+        return Ok(());
+    };
+    let mut pattern = String::from("/");
+    for (i, part) in relative.components().enumerate() {
+        if i > 0 {
+            pattern.push('/');
+        }
+        for c in part.as_os_str().to_string_lossy().chars() {
+            // Literal, not a glob: escape what .gitignore would interpret.
+            if matches!(c, '*' | '?' | '[' | ']' | '\\' | '!' | '#' | ' ') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+    }
+    let lines: Vec<String> = ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .map(|suffix| format!("{pattern}{suffix}"))
+        .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    ensure_gitignore(
+        root,
+        "# devlog: the sqlite backend's database and SQLite's files beside it (never commit)",
+        &lines,
+    )
 }

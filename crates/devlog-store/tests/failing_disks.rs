@@ -5,6 +5,7 @@
 //! Root ignores file modes, and tests here run as root: such a test runs itself again in a
 //! child process without the capabilities that bypass them (`setpriv`), and the full-disk
 //! test runs in a private mount namespace with a small tmpfs (`unshare`).
+#![cfg(target_os = "linux")] // file modes, setpriv, unshare and tmpfs
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::io::Write;
@@ -91,7 +92,11 @@ fn cli() -> WriteMeta {
     WriteMeta::new(Origin::Cli)
 }
 
-async fn create(app: &Devlog, title: &str, description: &str) -> devlog_core::Result<devlog_core::Entry> {
+async fn create(
+    app: &Devlog,
+    title: &str,
+    description: &str,
+) -> devlog_core::Result<devlog_core::Entry> {
     app.create(
         NewEntry {
             title: title.into(),
@@ -115,10 +120,16 @@ fn titles(items: &[devlog_core::EntrySummary]) -> Vec<String> {
 fn pull_changes(root: &Path, edited: &devlog_core::Entry) {
     let mut e = edited.clone();
     e.title = "Edited upstream".into();
-    let file = root.join("entries").join(JsonStore::file_name(e.handle, &e.key));
+    let file = root
+        .join("entries")
+        .join(JsonStore::file_name(e.handle, &e.key));
     std::fs::write(&file, encode_entry(&e)).unwrap();
     let pulled = EntryBuilder::new("Pulled entry").handle(7).build();
-    std::fs::write(root.join("entries/007-pulled-entry.json"), encode_entry(&pulled)).unwrap();
+    std::fs::write(
+        root.join("entries/007-pulled-entry.json"),
+        encode_entry(&pulled),
+    )
+    .unwrap();
 }
 
 fn temp_files(dir: &Path) -> Vec<String> {
@@ -140,7 +151,9 @@ async fn check_read_only(root: &Path, expect: &[&str]) {
     assert_eq!(titles(&page.items), expect);
     let warnings = store.warnings().await.unwrap();
     assert!(
-        warnings.iter().any(|w| w.contains("could not be updated") && w.contains("read-only")),
+        warnings
+            .iter()
+            .any(|w| w.contains("could not be updated") && w.contains("read-only")),
         "{warnings:?}"
     );
     let hits = store
@@ -175,7 +188,10 @@ async fn check_read_only(root: &Path, expect: &[&str]) {
 #[tokio::test]
 async fn a_read_only_checkout_answers_reads_from_the_files_and_refuses_writes_as_denied() {
     if !modes_apply() {
-        assert!(!is_child(), "file modes do not apply even without capabilities");
+        assert!(
+            !is_child(),
+            "file modes do not apply even without capabilities"
+        );
         // Root without the capabilities that bypass file modes.
         run_child(
             "a_read_only_checkout_answers_reads_from_the_files_and_refuses_writes_as_denied",
@@ -272,11 +288,21 @@ async fn on_a_full_disk_reads_work_and_a_failed_create_leaves_no_trace() {
         .flatten()
         .map(|i| i.file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(names, vec!["001-small.json"], "the failed create left its file");
+    assert_eq!(
+        names,
+        vec!["001-small.json"],
+        "the failed create left its file"
+    );
 
     // Reads on the full disk, also when the files changed and the index cannot follow.
-    assert_eq!(titles(&store.list(&ListQuery::default()).await.unwrap().items), ["Small"]);
-    let pulled = EntryBuilder::new("Pulled").handle(5).description(&big[..300_000]).build();
+    assert_eq!(
+        titles(&store.list(&ListQuery::default()).await.unwrap().items),
+        ["Small"]
+    );
+    let pulled = EntryBuilder::new("Pulled")
+        .handle(5)
+        .description(&big[..300_000])
+        .build();
     std::fs::write(root.join("entries/005-pulled.json"), encode_entry(&pulled)).unwrap();
     let page = store.list(&ListQuery::default()).await.unwrap();
     assert_eq!(titles(&page.items), ["Pulled", "Small"]);

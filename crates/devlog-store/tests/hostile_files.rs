@@ -67,14 +67,21 @@ async fn a_pulled_key_with_a_path_traversal_is_refused_and_nothing_is_written_ou
         "nothing but devlog's own files was created"
     );
     // The good entry is there, once; the bad file is refused with its name and what to fix.
-    let titles: Vec<(u64, String)> = page.items.iter().map(|e| (e.handle, e.title.clone())).collect();
+    let titles: Vec<(u64, String)> = page
+        .items
+        .iter()
+        .map(|e| (e.handle, e.title.clone()))
+        .collect();
     assert_eq!(titles, vec![(1, "Mine".to_string())]);
     let warnings = store.warnings().await.unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("001-pulled.json"), "{warnings:?}");
     assert!(warnings[0].contains("key"), "{warnings:?}");
     assert!(warnings[0].contains("path separator"), "{warnings:?}");
-    assert!(warnings[0].contains("x-pwned"), "suggests a valid key: {warnings:?}");
+    assert!(
+        warnings[0].contains("x-pwned"),
+        "suggests a valid key: {warnings:?}"
+    );
     // Fixing the key by hand brings the entry back, renumbered like any merge duplicate.
     let path = root.join("entries/001-pulled.json");
     let fixed = std::fs::read_to_string(&path)
@@ -100,7 +107,9 @@ async fn a_pulled_key_with_a_slash_does_not_leave_two_entries_with_one_handle() 
 
 #[tokio::test]
 async fn keys_with_control_characters_dots_and_device_names_are_refused_on_read() {
-    for key in ["a\u{0}b", "..", "c:\\x", "con", "LPT1", "a\tb", ".hidden", ""] {
+    for key in [
+        "a\u{0}b", "..", "c:\\x", "con", "LPT1", "a\tb", ".hidden", "",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join(".devlog");
         std::fs::create_dir_all(root.join("entries")).unwrap();
@@ -110,7 +119,10 @@ async fn keys_with_control_characters_dots_and_device_names_are_refused_on_read(
         let store = JsonStore::open(&root).await.unwrap();
         assert_eq!(store.count().await.unwrap(), 0, "key {key:?} was accepted");
         let w = store.warnings().await.unwrap();
-        assert!(w.len() == 1 && w[0].contains("001-bad.json") && w[0].contains("key"), "{key:?}: {w:?}");
+        assert!(
+            w.len() == 1 && w[0].contains("001-bad.json") && w[0].contains("key"),
+            "{key:?}: {w:?}"
+        );
     }
 }
 
@@ -182,4 +194,34 @@ proptest! {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn devlog_import_refuses_a_file_whose_key_is_a_path_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("other/.devlog/entries");
+    std::fs::create_dir_all(source.join("001-x")).unwrap();
+    let mut bad = EntryBuilder::new("Bad").handle(1).build();
+    bad.key = "x/../../../../PWNED".into();
+    std::fs::write(source.join("001-bad.json"), encode_entry(&bad)).unwrap();
+    let good = EntryBuilder::new("Good").handle(2).build();
+    std::fs::write(source.join("002-good.json"), encode_entry(&good)).unwrap();
+
+    // The folder the traversal needs, in the importing repository.
+    std::fs::create_dir_all(dir.path().join("repo/.devlog/entries/001-x")).unwrap();
+    let store = JsonStore::open(&dir.path().join("repo/.devlog"))
+        .await
+        .unwrap();
+    let outcome = devlog_store::transfer::import_folder(&store, &source, false, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(outcome.imported, 1);
+    assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
+    assert!(outcome.failed[0].file.ends_with("001-bad.json"));
+    assert!(
+        outcome.failed[0].error.contains("path separator"),
+        "{outcome:?}"
+    );
+    assert!(!dir.path().join("PWNED.json").exists());
+    assert_eq!(store.count().await.unwrap(), 1);
 }

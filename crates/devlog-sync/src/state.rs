@@ -30,7 +30,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The SQLite primary result code of an error.
 fn sqlite_code(e: &sqlx::Error) -> Option<i32> {
     match e {
-        sqlx::Error::Database(d) => d.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff),
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(|c| c & 0xff),
         _ => None,
     }
 }
