@@ -25,7 +25,7 @@ pub async fn run(ctx: &Ctx, a: DoneArgs) -> Result<(), CliError> {
     let with_note = summary.is_some();
     // Done already and nothing to add: nothing is written.
     let e = if already && summary.is_none() {
-        app.resolve(&target.id.to_string()).await?
+        app.store().get(target.id).await?
     } else {
         app.complete(target.id, summary, &ctx.meta()).await?
     };
