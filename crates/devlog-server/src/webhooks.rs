@@ -4,15 +4,15 @@
 //! sync engine then applies what it reports like a pull, and processes a redelivered event
 //! (same delivery id) once. Nothing changes when verification or parsing fails.
 //!
-//! Verifying and applying run in a task of their own, so a sender that gives up (GitHub waits
-//! 10 s) does not cut a large delivery off half-way. The receiver answers 200 with what was
+//! A verified delivery is stored durably (the sync state's webhook inbox) before it is
+//! acknowledged, and applied in a task of its own, so a sender that gives up (GitHub waits
+//! 10 s) does not cut a large delivery off half-way, and one interrupted by a crash is applied
+//! when the server starts again ([`resume_pending`]). The receiver answers 200 with what was
 //! done when applying finishes within [`WebhookOptions::ack_after`], else 202 with a delivery
-//! id whose outcome `GET /webhooks/{integration}/deliveries/{id}` reports (kept in memory for
-//! the last [`KEPT_DELIVERIES`] deliveries) and the server log records.
+//! id whose outcome `GET /webhooks/{integration}/deliveries/{id}` reports and the server log
+//! records.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -21,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use devlog_core::integration::{SyncError, SyncErrorKind, Webhook};
-use devlog_sync::{SyncEngine, SyncReport};
+use devlog_sync::{SyncEngine, WebhookCounts};
 use serde::Serialize;
 use tokio::sync::oneshot;
 use utoipa::ToSchema;
@@ -32,9 +32,6 @@ use crate::error::{ApiError, ErrorBody};
 
 /// Largest webhook body accepted (GitHub sends at most 25 MB; real events are far smaller).
 pub const MAX_WEBHOOK_BODY: usize = 10 * 1024 * 1024;
-
-/// How many deliveries' outcomes the status endpoint remembers.
-pub const KEPT_DELIVERIES: usize = 1000;
 
 /// How the receivers behave.
 #[derive(Debug, Clone)]
@@ -56,7 +53,7 @@ impl Default for WebhookOptions {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookResult {
-    /// This server's id of the delivery (the sender's id when it sends one).
+    /// The delivery's id: the sender's (`X-GitHub-Delivery`, ...), else a hash of its content.
     pub delivery_id: String,
     /// Items and actions (comments, board moves, ...) the delivery reported.
     pub received: u64,
@@ -68,7 +65,7 @@ pub struct WebhookResult {
     pub conflicts: u64,
 }
 
-/// A delivery still being applied.
+/// A delivery stored and still being applied.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookAccepted {
@@ -93,38 +90,11 @@ pub struct DeliveryStatus {
     pub error: Option<String>,
 }
 
-/// The receivers' state: the engine and the recent deliveries.
+/// The receivers' state.
 #[derive(Debug, Clone)]
 pub struct Receiver {
     engine: Arc<SyncEngine>,
     options: WebhookOptions,
-    recent: Arc<Mutex<VecDeque<DeliveryStatus>>>,
-    next: Arc<AtomicU64>,
-}
-
-impl Receiver {
-    fn record(&self, status: DeliveryStatus) {
-        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = recent
-            .iter_mut()
-            .find(|d| d.delivery_id == status.delivery_id && d.integration == status.integration)
-        {
-            *old = status;
-            return;
-        }
-        if recent.len() >= KEPT_DELIVERIES {
-            recent.pop_front();
-        }
-        recent.push_back(status);
-    }
-
-    fn find(&self, integration: &str, id: &str) -> Option<DeliveryStatus> {
-        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        recent
-            .iter()
-            .find(|d| d.delivery_id == id && d.integration == integration)
-            .cloned()
-    }
 }
 
 fn sync_error(integration: &str, e: &SyncError) -> ApiError {
@@ -140,20 +110,57 @@ fn sync_error(integration: &str, e: &SyncError) -> ApiError {
     ApiError::new(status, class, e.to_string())
 }
 
-fn result(id: &str, received: u64, r: &SyncReport) -> WebhookResult {
+fn result(id: &str, c: &WebhookCounts) -> WebhookResult {
     WebhookResult {
         delivery_id: id.to_string(),
-        received,
-        applied: r.applied,
-        actions_applied: r.actions_applied,
-        conflicts: r.conflicts,
+        received: c.received,
+        applied: c.applied,
+        actions_applied: c.actions_applied,
+        conflicts: c.conflicts,
+    }
+}
+
+/// Applies one stored delivery and logs what it did.
+async fn process(engine: &SyncEngine, name: &str, id: &str) -> Result<WebhookCounts, SyncError> {
+    let done = engine.process_webhook(name, id).await;
+    match &done {
+        Ok(c) => tracing::info!(
+            integration = %name,
+            delivery = %id,
+            received = c.received,
+            applied = c.applied,
+            actions_applied = c.actions_applied,
+            conflicts = c.conflicts,
+            "webhook delivery applied"
+        ),
+        Err(e) => {
+            tracing::warn!(integration = %name, delivery = %id, "webhook delivery failed: {e}");
+        }
+    }
+    done
+}
+
+/// Applies the deliveries that were accepted but not finished when the server last stopped;
+/// `devlog serve` runs this at start.
+pub async fn resume_pending(engine: Arc<SyncEngine>) {
+    let pending = match engine.pending_webhooks().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("cannot read the pending webhook deliveries: {e}");
+            return;
+        }
+    };
+    for (name, id) in pending {
+        tracing::info!(integration = %name, delivery = %id, "resuming a webhook delivery");
+        let _ = process(&engine, &name, &id).await;
     }
 }
 
 /// Receive a webhook
 ///
 /// Verifies the delivery with the named integration (e.g. GitHub's `X-Hub-Signature-256`),
-/// then merges the items it reports into their entries. A redelivery is accepted and ignored.
+/// stores it, then merges the items it reports into their entries: 200 with the counts when
+/// that takes at most 5 s, else 202 while it goes on. A redelivery is accepted and ignored.
 #[utoipa::path(
     post,
     path = "/webhooks/{integration}",
@@ -201,85 +208,42 @@ pub async fn receive(
             .collect(),
         body: body.to_vec(),
     };
-    // Verify and apply in a task of their own: if the sender hangs up, the work goes on.
-    let (verified_tx, verified_rx) = oneshot::channel::<Result<(String, u64), SyncError>>();
-    let (done_tx, done_rx) = oneshot::channel::<Result<SyncReport, SyncError>>();
-    let task = rx.clone();
+    // Verify, store and apply in a task of their own: if the sender hangs up, the work goes on.
+    let (verified_tx, verified_rx) = oneshot::channel::<Result<String, SyncError>>();
+    let (done_tx, done_rx) = oneshot::channel::<Result<WebhookCounts, SyncError>>();
+    let engine = rx.engine.clone();
     let name = integration.clone();
     tokio::spawn(async move {
-        let outcome = match task.engine.verify_webhook(&name, &hook).await {
-            Ok(o) => o,
+        let accepted = match engine.verify_webhook(&name, &hook).await {
+            Ok(outcome) => engine.accept_webhook(&name, &outcome).await,
+            Err(e) => Err(e),
+        };
+        let id = match accepted {
+            Ok(id) => id,
             Err(e) => {
                 let _ = verified_tx.send(Err(e));
                 return;
             }
         };
-        let id = outcome
-            .delivery_id
-            .clone()
-            .unwrap_or_else(|| format!("local-{}", task.next.fetch_add(1, Ordering::Relaxed) + 1));
-        let received = (outcome.items.len() + outcome.actions.len()) as u64;
-        task.record(DeliveryStatus {
-            delivery_id: id.clone(),
-            integration: name.clone(),
-            status: "processing",
-            result: None,
-            error: None,
-        });
-        let _ = verified_tx.send(Ok((id.clone(), received)));
-        let applied = task.engine.apply_webhook(&name, &outcome).await;
-        let status = match &applied {
-            Ok(r) => {
-                tracing::info!(
-                    integration = %name,
-                    delivery = %id,
-                    received,
-                    applied = r.applied,
-                    actions_applied = r.actions_applied,
-                    conflicts = r.conflicts,
-                    "webhook delivery applied"
-                );
-                DeliveryStatus {
-                    delivery_id: id.clone(),
-                    integration: name.clone(),
-                    status: "done",
-                    result: Some(result(&id, received, r)),
-                    error: None,
-                }
-            }
-            Err(e) => {
-                tracing::warn!(integration = %name, delivery = %id, "webhook delivery failed: {e}");
-                DeliveryStatus {
-                    delivery_id: id.clone(),
-                    integration: name.clone(),
-                    status: "failed",
-                    result: None,
-                    error: Some(e.to_string()),
-                }
-            }
-        };
-        task.record(status);
-        let _ = done_tx.send(applied);
+        let _ = verified_tx.send(Ok(id.clone()));
+        let _ = done_tx.send(process(&engine, &name, &id).await);
     });
-    let (id, received) = match verified_rx.await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => return Err(sync_error(&integration, &e)),
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the webhook task ended without an answer",
-            ));
-        }
-    };
-    match tokio::time::timeout(rx.options.ack_after, done_rx).await {
-        Ok(Ok(Ok(r))) => Ok(Json(result(&id, received, &r)).into_response()),
-        Ok(Ok(Err(e))) => Err(sync_error(&integration, &e)),
-        Ok(Err(_)) => Err(ApiError::new(
+    let gone = || {
+        ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "the webhook task ended without an answer",
-        )),
+        )
+    };
+    let id = match verified_rx.await {
+        Ok(Ok(id)) => id,
+        Ok(Err(e)) => return Err(sync_error(&integration, &e)),
+        Err(_) => return Err(gone()),
+    };
+    match tokio::time::timeout(rx.options.ack_after, done_rx).await {
+        Ok(Ok(Ok(c))) => Ok(Json(result(&id, &c)).into_response()),
+        Ok(Ok(Err(e))) => Err(sync_error(&integration, &e)),
+        Ok(Err(_)) => Err(gone()),
         Err(_) => Ok((
             StatusCode::ACCEPTED,
             Json(WebhookAccepted {
@@ -294,8 +258,8 @@ pub async fn receive(
 
 /// A delivery's outcome
 ///
-/// For a delivery answered 202: `processing` until it is applied, then `done` with what was
-/// done, or `failed` with why. Kept in memory for the last 1000 deliveries.
+/// `processing` until the delivery is applied, then `done` with what was done, or `failed`
+/// with why (the sender's redelivery retries it). Finished deliveries are kept for 7 days.
 #[utoipa::path(
     get,
     path = "/webhooks/{integration}/deliveries/{id}",
@@ -306,23 +270,40 @@ pub async fn receive(
     ),
     responses(
         (status = 200, description = "The delivery's status", body = DeliveryStatus),
-        (status = 404, description = "No such delivery since the server started (or it is too old)", body = ErrorBody),
+        (status = 404, description = "No such delivery (or it finished more than 7 days ago)", body = ErrorBody),
+        (status = 503, description = "The sync state cannot be read", body = ErrorBody),
     )
 )]
 pub async fn delivery(
     State(rx): State<Receiver>,
     Path((integration, id)): Path<(String, String)>,
 ) -> Result<Json<DeliveryStatus>, ApiError> {
-    rx.find(&integration, &id).map(Json).ok_or_else(|| {
-        ApiError::new(
+    let Some(row) = rx.engine.webhook_status(&integration, &id).await? else {
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not-found",
             format!("no delivery `{id}` of `{integration}` is known"),
         )
         .with_hint(
-            "outcomes are kept in memory for the last 1000 deliveries since the server started",
-        )
-    })
+            "the id is the deliveryId of the webhook's answer; finished deliveries are kept for 7 days",
+        ));
+    };
+    let status = match row.state.as_str() {
+        "done" => "done",
+        "failed" => "failed",
+        _ => "processing",
+    };
+    let counts: Option<WebhookCounts> = row
+        .result
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok());
+    Ok(Json(DeliveryStatus {
+        result: counts.map(|c| result(&id, &c)),
+        delivery_id: row.delivery_id,
+        integration: row.integration,
+        status,
+        error: row.error,
+    }))
 }
 
 /// The webhook routes, to pass to [`crate::Server::with_routes`].
@@ -339,10 +320,5 @@ pub fn routes_with<S: Clone + Send + Sync + 'static>(
         .routes(routes!(receive))
         .routes(routes!(delivery))
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY))
-        .with_state(Receiver {
-            engine,
-            options,
-            recent: Arc::default(),
-            next: Arc::default(),
-        })
+        .with_state(Receiver { engine, options })
 }

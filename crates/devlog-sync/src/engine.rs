@@ -121,6 +121,27 @@ pub struct SyncReport {
     pub paused: Vec<String>,
 }
 
+/// What applying one webhook delivery did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookCounts {
+    /// Items and actions the delivery reported.
+    pub received: u64,
+    /// Entries its items changed.
+    pub applied: u64,
+    /// Notes added or followed, status or priority moves.
+    pub actions_applied: u64,
+    pub conflicts: u64,
+}
+
+/// A verified webhook outcome as the inbox stores it.
+#[derive(Serialize, serde::Deserialize)]
+struct StoredOutcome {
+    delivery_id: Option<String>,
+    items: Vec<RemoteItem>,
+    actions: Vec<RemoteAction>,
+}
+
 /// The sync engine over one store and a set of integrations.
 #[derive(Debug, Clone)]
 pub struct SyncEngine {
@@ -1015,6 +1036,116 @@ impl SyncEngine {
             .map_err(|e| SyncError::new(name, SyncErrorKind::Permanent, e.to_string()))?
             .clone();
         i.handle_webhook(hook).await
+    }
+
+    /// Stores a verified delivery durably before it is applied (see
+    /// [`process_webhook`](Self::process_webhook)); a receiver acknowledges after this, so
+    /// an accepted delivery survives a crash. Returns its id: the sender's, else a hash of
+    /// the outcome (so the same payload is the same delivery).
+    pub async fn accept_webhook(
+        &self,
+        name: &str,
+        outcome: &WebhookOutcome,
+    ) -> Result<String, SyncError> {
+        use sha2::Digest as _;
+        let stored = StoredOutcome {
+            delivery_id: outcome.delivery_id.clone(),
+            items: outcome.items.clone(),
+            actions: outcome.actions.clone(),
+        };
+        let local = |e: String| SyncError::new(name, SyncErrorKind::Transient, e);
+        let payload = serde_json::to_string(&stored).map_err(|e| local(e.to_string()))?;
+        let id = match &outcome.delivery_id {
+            Some(d) => d.clone(),
+            None => {
+                let digest = sha2::Sha256::digest(payload.as_bytes());
+                let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+                format!("sha256-{hex}")
+            }
+        };
+        self.state
+            .inbox_put(name, &id, &payload, now_ms(&*self.clock))
+            .await
+            .map_err(|e| local(e.to_string()))?;
+        Ok(id)
+    }
+
+    /// Applies a delivery stored by [`accept_webhook`](Self::accept_webhook) and records the
+    /// outcome (counts, or why it failed) for [`webhook_status`](Self::webhook_status).
+    /// A delivery already done is not applied again: the answer is all zeros (this call
+    /// changed nothing; [`webhook_status`](Self::webhook_status) keeps the first counts).
+    pub async fn process_webhook(
+        &self,
+        name: &str,
+        delivery: &str,
+    ) -> Result<WebhookCounts, SyncError> {
+        let local = |e: String| SyncError::new(name, SyncErrorKind::Transient, e);
+        let Some(row) = self
+            .state
+            .inbox_get(name, delivery)
+            .await
+            .map_err(|e| local(e.to_string()))?
+        else {
+            return Err(SyncError::new(
+                name,
+                SyncErrorKind::NotFound,
+                format!("no stored delivery `{delivery}`"),
+            ));
+        };
+        if row.state == "done" {
+            return Ok(WebhookCounts::default());
+        }
+        let stored: StoredOutcome = serde_json::from_str(&row.payload).map_err(|e| {
+            SyncError::new(
+                name,
+                SyncErrorKind::Permanent,
+                format!("stored delivery `{delivery}` cannot be read: {e}"),
+            )
+        })?;
+        let outcome = WebhookOutcome {
+            delivery_id: stored.delivery_id,
+            items: stored.items,
+            actions: stored.actions,
+        };
+        let applied = self.apply_webhook(name, &outcome).await;
+        let now = now_ms(&*self.clock);
+        let recorded = match &applied {
+            Ok(r) => {
+                let counts = WebhookCounts {
+                    received: (outcome.items.len() + outcome.actions.len()) as u64,
+                    applied: r.applied,
+                    actions_applied: r.actions_applied,
+                    conflicts: r.conflicts,
+                };
+                let json = serde_json::to_string(&counts).unwrap_or_default();
+                self.state
+                    .inbox_finish(name, delivery, Ok(&json), now)
+                    .await
+                    .map(|()| counts)
+            }
+            Err(e) => self
+                .state
+                .inbox_finish(name, delivery, Err(&e.to_string()), now)
+                .await
+                .map(|()| WebhookCounts::default()),
+        };
+        let counts = recorded.map_err(|e| local(e.to_string()))?;
+        applied.map(|_| counts)
+    }
+
+    /// Deliveries accepted but not finished (the server stopped or crashed while applying
+    /// them), as (integration, delivery id), oldest first.
+    pub async fn pending_webhooks(&self) -> Result<Vec<(String, String)>> {
+        self.state.inbox_pending().await
+    }
+
+    /// A stored delivery and its outcome.
+    pub async fn webhook_status(
+        &self,
+        name: &str,
+        delivery: &str,
+    ) -> Result<Option<crate::state::InboxDelivery>> {
+        self.state.inbox_get(name, delivery).await
     }
 
     /// The second half of [`webhook`](Self::webhook): applies a verified delivery once.

@@ -10,6 +10,6 @@ pub mod failpoint;
 pub mod registry;
 pub mod state;
 
-pub use engine::{PlannedOp, SyncEngine, SyncOptions, SyncReport, backoff};
+pub use engine::{PlannedOp, SyncEngine, SyncOptions, SyncReport, WebhookCounts, backoff};
 pub use registry::{ConfigProblem, Factory, Registry};
-pub use state::{Conflict, Job, Link, SyncState};
+pub use state::{Conflict, InboxDelivery, Job, Link, SyncState};

@@ -16,6 +16,37 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 /// migrations use the default table.
 const MIGRATIONS_TABLE: &str = "_devlog_sync_migrations";
 
+/// How long finished webhook deliveries stay in the inbox (for their status): 7 days.
+pub const INBOX_KEEP_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// A webhook delivery in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxDelivery {
+    pub integration: String,
+    pub delivery_id: String,
+    pub received_at: i64,
+    /// `pending`, `done` or `failed`.
+    pub state: String,
+    /// The verified outcome as JSON while pending (or failed); empty once done.
+    pub payload: String,
+    /// The counts as JSON, once done.
+    pub result: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+fn inbox_row(r: &sqlx::sqlite::SqliteRow) -> Result<InboxDelivery> {
+    Ok(InboxDelivery {
+        integration: r.try_get("integration").map_err(err)?,
+        delivery_id: r.try_get("delivery_id").map_err(err)?,
+        received_at: r.try_get("received_at").map_err(err)?,
+        state: r.try_get("state").map_err(err)?,
+        payload: r.try_get("payload").map_err(err)?,
+        result: r.try_get("result").map_err(err)?,
+        error: r.try_get("error").map_err(err)?,
+    })
+}
+
 fn err(e: sqlx::Error) -> StoreError {
     let transient = matches!(&e, sqlx::Error::Database(d) if d.message().contains("locked") || d.message().contains("busy"));
     StoreError::Backend {
@@ -558,6 +589,100 @@ impl SyncState {
         .await
         .map_err(err)?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// Stores a verified webhook delivery before it is applied (the inbox), and forgets
+    /// finished deliveries older than [`INBOX_KEEP_MS`]. A delivery already stored is kept as
+    /// it is, except that a failed one becomes pending again with the new payload (the
+    /// sender's redelivery retries it).
+    pub async fn inbox_put(
+        &self,
+        integration: &str,
+        delivery: &str,
+        payload: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        sqlx::query("DELETE FROM webhook_inbox WHERE state <> 'pending' AND received_at < ?")
+            .bind(now - INBOX_KEEP_MS)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        sqlx::query(
+            "INSERT INTO webhook_inbox (integration, delivery_id, received_at, state, payload) \
+             VALUES (?, ?, ?, 'pending', ?) \
+             ON CONFLICT (integration, delivery_id) DO UPDATE SET \
+             state = 'pending', payload = excluded.payload, error = NULL, finished_at = NULL \
+             WHERE webhook_inbox.state = 'failed'",
+        )
+        .bind(integration)
+        .bind(delivery)
+        .bind(now)
+        .bind(payload)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
+
+    /// A stored delivery.
+    pub async fn inbox_get(
+        &self,
+        integration: &str,
+        delivery: &str,
+    ) -> Result<Option<InboxDelivery>> {
+        let row = sqlx::query(
+            "SELECT integration, delivery_id, received_at, state, payload, result, error \
+             FROM webhook_inbox WHERE integration = ? AND delivery_id = ?",
+        )
+        .bind(integration)
+        .bind(delivery)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        row.map(|r| inbox_row(&r)).transpose()
+    }
+
+    /// Marks a delivery `done` (with its counts as JSON) or `failed` (with why), and drops
+    /// its payload.
+    pub async fn inbox_finish(
+        &self,
+        integration: &str,
+        delivery: &str,
+        outcome: std::result::Result<&str, &str>,
+        now: i64,
+    ) -> Result<()> {
+        let (state, result, error) = match outcome {
+            Ok(r) => ("done", Some(r), None),
+            Err(e) => ("failed", None, Some(e)),
+        };
+        sqlx::query(
+            "UPDATE webhook_inbox SET state = ?, result = ?, error = ?, finished_at = ?, \
+             payload = CASE WHEN ? = 'done' THEN '' ELSE payload END \
+             WHERE integration = ? AND delivery_id = ?",
+        )
+        .bind(state)
+        .bind(result)
+        .bind(error)
+        .bind(now)
+        .bind(state)
+        .bind(integration)
+        .bind(delivery)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Deliveries stored but not finished (a crash, a stop), oldest first.
+    pub async fn inbox_pending(&self) -> Result<Vec<(String, String)>> {
+        sqlx::query_as(
+            "SELECT integration, delivery_id FROM webhook_inbox WHERE state = 'pending' \
+             ORDER BY received_at",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)
     }
 
     /// Whether a webhook delivery was already processed.

@@ -105,7 +105,10 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             .iter()
             .map(|i| i.descriptor().name)
             .collect();
-        server = server.with_routes(devlog_server::webhooks::routes(std::sync::Arc::new(engine)));
+        let engine = std::sync::Arc::new(engine);
+        // Deliveries accepted before a crash or stop are applied now.
+        tokio::spawn(devlog_server::webhooks::resume_pending(engine.clone()));
+        server = server.with_routes(devlog_server::webhooks::routes(engine));
         eprintln!("  webhooks  {url}/webhooks/{{{}}}", names.join(","));
     }
     let served = server

@@ -306,6 +306,7 @@ struct GatedSetup {
     store: Arc<dyn Store>,
     entry: EntryId,
     gate: Arc<tokio::sync::Semaphore>,
+    engine: Arc<SyncEngine>,
     router: axum::Router,
 }
 
@@ -331,7 +332,7 @@ async fn gated(permits: usize, options: devlog_server::webhooks::WebhookOptions)
         .await
         .unwrap();
     let gate = Arc::new(tokio::sync::Semaphore::new(permits));
-    let engine = SyncEngine::new(
+    let engine = Arc::new(SyncEngine::new(
         store.clone(),
         state,
         vec![Arc::new(Gated {
@@ -339,7 +340,7 @@ async fn gated(permits: usize, options: devlog_server::webhooks::WebhookOptions)
             entry,
         })],
         SyncOptions::default(),
-    );
+    ));
     let router = Server::new(
         app,
         ServerOptions {
@@ -348,7 +349,7 @@ async fn gated(permits: usize, options: devlog_server::webhooks::WebhookOptions)
         },
     )
     .with_routes(devlog_server::webhooks::routes_with(
-        Arc::new(engine),
+        engine.clone(),
         options,
     ))
     .router();
@@ -357,6 +358,7 @@ async fn gated(permits: usize, options: devlog_server::webhooks::WebhookOptions)
         store,
         entry,
         gate,
+        engine,
         router,
     }
 }
@@ -435,4 +437,33 @@ async fn a_delivery_goes_on_when_the_sender_hangs_up() {
     })
     .await;
     assert!(applied.is_ok(), "the delivery was cut off with its sender");
+}
+
+#[tokio::test]
+async fn a_delivery_accepted_before_a_crash_is_applied_when_the_server_starts() {
+    let s = gated(100, Default::default()).await;
+    // Verified and stored, then the process died before applying it.
+    let hook = Webhook {
+        headers: vec![("x-delivery".into(), "crash-1".into())],
+        body: b"{}".to_vec(),
+    };
+    let outcome = s.engine.verify_webhook("gated", &hook).await.unwrap();
+    let id = s.engine.accept_webhook("gated", &outcome).await.unwrap();
+    assert_eq!(id, "crash-1");
+    let (_, v) = get_json(&s.router, "/webhooks/gated/deliveries/crash-1").await;
+    assert_eq!(v["status"], "processing", "{v}");
+    assert!(s.store.get(s.entry).await.unwrap().notes.is_empty());
+
+    devlog_server::webhooks::resume_pending(s.engine.clone()).await;
+    assert_eq!(s.store.get(s.entry).await.unwrap().notes.len(), 1);
+    let (_, v) = get_json(&s.router, "/webhooks/gated/deliveries/crash-1").await;
+    assert_eq!(v["status"], "done", "{v}");
+    assert_eq!(v["result"]["actionsApplied"], 1, "{v}");
+    assert!(s.engine.pending_webhooks().await.unwrap().is_empty());
+
+    // The sender's redelivery is accepted and changes nothing more.
+    let (status, v) = post(&s.router, b"{}", None, "crash-1", "/webhooks/gated").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["actionsApplied"], 0, "{v}");
+    assert_eq!(s.store.get(s.entry).await.unwrap().notes.len(), 1);
 }
