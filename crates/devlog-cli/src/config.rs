@@ -41,6 +41,18 @@ pub struct Config {
     /// The original's keys with no meaning in this version: (key, why, what to do instead).
     #[serde(skip)]
     pub unused: Vec<(String, String)>,
+    /// `[sync]`.
+    #[serde(skip)]
+    pub sync: SyncSettings,
+}
+
+/// `[sync]`: defaults of `devlog sync` and the MCP sync tools.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSettings {
+    /// How true conflicts are settled when `devlog sync` is given no `--strategy` (default
+    /// manual).
+    pub strategy: Option<devlog_core::merge::Strategy>,
 }
 
 /// Where a setting's value came from.
@@ -169,6 +181,8 @@ struct TomlFile {
     storage: Storage,
     #[serde(default)]
     integrations: toml::Table,
+    #[serde(default)]
+    sync: SyncSettings,
 }
 
 /// A configuration problem, with the file it is in.
@@ -237,6 +251,7 @@ impl Config {
             unavailable: toml::Table::new(),
             translated: Vec::new(),
             unused: Vec::new(),
+            sync: SyncSettings::default(),
         }
     }
 
@@ -316,10 +331,20 @@ impl Config {
         let mut cfg = Self {
             storage: file.storage,
             integrations: file.integrations,
+            sync: file.sync,
             ..Self::defaults()
         };
         if let Some(path) = &source {
             let raw: toml::Table = toml::from_str(text).unwrap_or_default();
+            if cfg.sync.strategy.is_some() {
+                cfg.origins.insert(
+                    "sync.strategy".into(),
+                    Origin::File {
+                        file: path.clone(),
+                        key: "sync.strategy".into(),
+                    },
+                );
+            }
             let storage = raw.get("storage").and_then(toml::Value::as_table);
             for key in ["type", "path", "url"] {
                 if storage.is_some_and(|s| s.contains_key(key)) {
@@ -729,6 +754,12 @@ mod tests {
             Some("${GITHUB_TOKEN}")
         );
         assert!(back.integrations.get("jira").is_none());
+        let cfg = legacy(r#"{"syncStrategy":{"conflictResolution":"most-recent"}}"#);
+        let back = Config::from_toml(&migration(&cfg).toml, None).unwrap();
+        assert_eq!(
+            back.sync.strategy,
+            Some(devlog_core::merge::Strategy::NewestWins)
+        );
         assert!(
             m.toml.contains("# apiToken = \"${JIRA_API_TOKEN}\""),
             "{}",

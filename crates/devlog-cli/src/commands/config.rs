@@ -97,6 +97,15 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
             );
         }
     }
+    let strategy = cfg.sync.strategy.unwrap_or_default();
+    let strategy = devlog_core::merge::Strategy::ALL
+        .iter()
+        .find(|(_, s)| *s == strategy)
+        .map_or("manual", |(n, _)| n);
+    s.insert(
+        "sync.strategy".into(),
+        setting(strategy, cfg.origin("sync.strategy")),
+    );
     let actor_origin = ["DEVLOG_ACTOR", "USER"]
         .into_iter()
         .find(|v| env(v).is_some() && env(v) == ctx.actor)

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use devlog_core::merge::Strategy;
 use serde_json::Value;
 
 use super::{Config, Origin, TOML_FILE, is_secret_key};
@@ -408,15 +409,27 @@ impl Reader<'_> {
                         "manual" | "interactive" => Some("manual"),
                         _ => None,
                     };
-                    match ours {
-                        Some(o) => self.unused(
+                    let strategy = ours
+                        .and_then(|o| Strategy::ALL.iter().find(|(n, _)| *n == o).map(|(_, s)| *s));
+                    match (ours, strategy) {
+                        (Some(o), Some(s)) => {
+                            self.cfg.sync.strategy = Some(s);
+                            self.cfg.origins.insert(
+                                "sync.strategy".into(),
+                                self.file_origin(std::slice::from_ref(&key)),
+                            );
+                            self.translated(
+                                format!("{key} \"{c}\""),
+                                format!("[sync] strategy = \"{o}\""),
+                            );
+                        }
+                        _ => self.unused(
                             key,
                             format!(
-                                "there is no default strategy setting in this version; pass \
-                                 `devlog sync --strategy {o}` (the default is manual)"
+                                "unknown value `{c}` (the original's are local-wins, \
+                                 external-wins, most-recent, manual)"
                             ),
                         ),
-                        None => self.unused(key, format!("unknown value `{c}`")),
                     }
                 }
                 ("syncInterval" | "autoSync", _) => self.unused(
@@ -714,6 +727,11 @@ pub fn migration(cfg: &Config) -> Migration {
             u.clone()
         };
         out.push_str(&format!("url = {}\n", quoted(&url)));
+    }
+    if let Some(s) = cfg.sync.strategy
+        && let Some((name, _)) = Strategy::ALL.iter().find(|(_, x)| *x == s)
+    {
+        out.push_str(&format!("\n[sync]\nstrategy = {}\n", quoted(name)));
     }
     for (name, table) in &cfg.integrations {
         let Some(t) = table.as_table() else { continue };
