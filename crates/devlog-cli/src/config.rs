@@ -669,6 +669,19 @@ mod tests {
         assert!(!shown.contains("ghp_secret"), "{shown}");
         assert!(shown.contains("\"repository\":\"o/r\""), "{shown}");
         assert!(!cfg.warnings().join("\n").contains("ghp_secret"));
+        // This version's own keys written in the JSON file are kept.
+        let cfg = legacy(
+            r#"{"integrations":{"github":{"repository":"o/r","tokenFile":"t.txt","syncNotes":false}}}"#,
+        );
+        assert_eq!(
+            cfg.integrations["github"]["tokenFile"].as_str(),
+            Some("t.txt")
+        );
+        assert_eq!(
+            cfg.integrations["github"]["syncNotes"].as_bool(),
+            Some(false)
+        );
+        assert!(cfg.unused.is_empty(), "{:?}", cfg.unused);
     }
 
     fn legacy(text: &str) -> Config {

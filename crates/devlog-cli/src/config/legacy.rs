@@ -134,7 +134,7 @@ impl Reader<'_> {
                     "git storage is the JSON backend in a git repository here; see \
                      [integrations.git] in docs/git.md",
                 ),
-                _ => self.unused(key, format!("unknown key for the {kind} backend")),
+                _ => self.unused(key, format!("not used by the {kind} backend")),
             }
         }
         Ok(github)
@@ -369,7 +369,14 @@ impl Reader<'_> {
                 ),
                 ("cache", _) => self.unused(key(k), "conditional requests (ETags) are always used"),
                 ("branch", _) => self.unused(key(k), "issues do not depend on a branch"),
-                (k, _) if ours.iter().any(|o| o.as_str() == k) => {
+                // This version's own keys (and `<secret>File` forms), written in JSON.
+                (k, _)
+                    if ours.iter().any(|o| {
+                        o.as_str() == k
+                            || k.strip_suffix("File").or_else(|| k.strip_suffix("_file"))
+                                == Some(o.as_str())
+                    }) =>
+                {
                     put(self, &mut t, key(k), k, v);
                 }
                 _ => self.unused(key(k), "unknown key"),
