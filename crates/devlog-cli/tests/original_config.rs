@@ -445,6 +445,10 @@ async fn the_original_environment_variables_configure_github_and_report_jira() {
     assert_eq!(v["integrations"]["github"]["token"], "***");
     assert_eq!(v["integrations"]["github"]["projectId"], "PVT_env");
     assert_eq!(
+        v["settings"]["integrations.github.token"]["via"],
+        "${GITHUB_TOKEN}"
+    );
+    assert_eq!(
         v["settings"]["integrations.github.repository"]["source"]["variables"],
         serde_json::json!(["GITHUB_OWNER", "GITHUB_REPO"])
     );
