@@ -44,8 +44,10 @@ pub struct Config {
     /// `[server]`: settings of `devlog serve`.
     #[serde(skip_serializing_if = "ServerConfig::is_empty")]
     pub server: ServerConfig,
+    /// `[sync]`.
+    #[serde(skip)]
+    pub sync: SyncSettings,
 }
-
 
 /// `[server]` in devlog.toml.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -61,6 +63,15 @@ impl ServerConfig {
     fn is_empty(&self) -> bool {
         self.allow_hosts.is_empty()
     }
+}
+
+/// `[sync]`: defaults of `devlog sync` and the MCP sync tools.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSettings {
+    /// How true conflicts are settled when `devlog sync` is given no `--strategy` (default
+    /// manual).
+    pub strategy: Option<devlog_core::merge::Strategy>,
 }
 
 /// Where a setting's value came from.
@@ -191,6 +202,7 @@ struct TomlFile {
     integrations: toml::Table,
     #[serde(default)]
     server: ServerConfig,
+    sync: SyncSettings,
 }
 
 /// A configuration problem, with the file it is in.
@@ -260,6 +272,7 @@ impl Config {
             translated: Vec::new(),
             unused: Vec::new(),
             server: ServerConfig::default(),
+            sync: SyncSettings::default(),
         }
     }
 
@@ -340,10 +353,20 @@ impl Config {
             storage: file.storage,
             integrations: file.integrations,
             server: file.server,
+            sync: file.sync,
             ..Self::defaults()
         };
         if let Some(path) = &source {
             let raw: toml::Table = toml::from_str(text).unwrap_or_default();
+            if cfg.sync.strategy.is_some() {
+                cfg.origins.insert(
+                    "sync.strategy".into(),
+                    Origin::File {
+                        file: path.clone(),
+                        key: "sync.strategy".into(),
+                    },
+                );
+            }
             let storage = raw.get("storage").and_then(toml::Value::as_table);
             for key in ["type", "path", "url"] {
                 if storage.is_some_and(|s| s.contains_key(key)) {
@@ -689,6 +712,19 @@ mod tests {
         assert!(!shown.contains("ghp_secret"), "{shown}");
         assert!(shown.contains("\"repository\":\"o/r\""), "{shown}");
         assert!(!cfg.warnings().join("\n").contains("ghp_secret"));
+        // This version's own keys written in the JSON file are kept.
+        let cfg = legacy(
+            r#"{"integrations":{"github":{"repository":"o/r","tokenFile":"t.txt","syncNotes":false}}}"#,
+        );
+        assert_eq!(
+            cfg.integrations["github"]["tokenFile"].as_str(),
+            Some("t.txt")
+        );
+        assert_eq!(
+            cfg.integrations["github"]["syncNotes"].as_bool(),
+            Some(false)
+        );
+        assert!(cfg.unused.is_empty(), "{:?}", cfg.unused);
     }
 
     fn legacy(text: &str) -> Config {
@@ -774,6 +810,12 @@ mod tests {
             Some("${GITHUB_TOKEN}")
         );
         assert!(back.integrations.get("jira").is_none());
+        let cfg = legacy(r#"{"syncStrategy":{"conflictResolution":"most-recent"}}"#);
+        let back = Config::from_toml(&migration(&cfg).toml, None).unwrap();
+        assert_eq!(
+            back.sync.strategy,
+            Some(devlog_core::merge::Strategy::NewestWins)
+        );
         assert!(
             m.toml.contains("# apiToken = \"${JIRA_API_TOKEN}\""),
             "{}",

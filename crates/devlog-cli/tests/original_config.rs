@@ -137,7 +137,6 @@ async fn config_show_translates_the_original_github_block_and_reports_the_rest_o
     for key in [
         "integrations.github.projectNumber",
         "integrations.slack",
-        "syncStrategy.conflictResolution",
         "syncStrategy.syncInterval",
         "syncStrategy.autoSync",
         "workspaceRoot",
@@ -145,7 +144,8 @@ async fn config_show_translates_the_original_github_block_and_reports_the_rest_o
     ] {
         assert!(e.contains(key), "unused key {key} not named:\n{e}");
     }
-    assert!(e.contains("devlog sync --strategy local-wins"), "{e}");
+    once("syncStrategy.conflictResolution \"local-wins\" → [sync] strategy = \"local-wins\"");
+    assert_eq!(v["settings"]["sync.strategy"]["value"], "local-wins", "{v}");
 
     // Human output: the effective values and their sources, no contradicting JSON block.
     let text = ok(&dir, &["config", "show"], &[]).await.stdout;
@@ -227,6 +227,76 @@ async fn jira_and_ado_blocks_do_not_block_github_check_or_sync() {
     remote.clear_requests();
 }
 
+/// The MCP tool `sync_with_github` over stdio, in a project whose devlog.config.json also
+/// has Jira and Azure DevOps blocks.
+#[tokio::test(flavor = "multi_thread")]
+async fn mcp_sync_with_github_is_not_blocked_by_jira_and_ado_blocks() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let b = FakeRemote::builder().without_tracker();
+    let gh = FakeGithub::new(b.state(), "acme", "widgets", TOKEN);
+    let remote = b.routes(gh.router()).start().await;
+    let mut cfg: Value = serde_json::from_str(&fixture("enterprise")).unwrap();
+    let github = cfg["integrations"]["github"].as_object_mut().unwrap();
+    github.insert("apiUrl".into(), remote.url().into());
+    github.remove("projectId");
+    let (_tmp, dir) = project(&serde_json::to_string_pretty(&cfg).unwrap());
+    ok(&dir, &["new", "Add OAuth login", "--type", "feature"], &[]).await;
+
+    let mut child = tokio::process::Command::new(BIN)
+        .arg("mcp")
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut call = async |msg: Value| -> Option<Value> {
+        stdin
+            .write_all(format!("{msg}\n").as_bytes())
+            .await
+            .unwrap();
+        stdin.flush().await.unwrap();
+        let id = msg.get("id")?.clone();
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the server answered");
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == id {
+                return Some(v);
+            }
+        }
+    };
+    call(
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"}}}),
+    )
+    .await
+    .unwrap();
+    call(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    let r = call(
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "sync_with_github", "arguments": {}}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["result"]["isError"], false, "{r}");
+    let issues = gh.issues();
+    assert_eq!(issues.len(), 1, "{r}");
+    assert_eq!(issues[0].title, "Add OAuth login");
+    assert!(!r.to_string().contains(TOKEN));
+}
+
 #[tokio::test]
 async fn config_migrate_writes_an_equivalent_devlog_toml_that_passes_config_check() {
     let (_tmp, dir) = project(&fixture("enterprise"));
@@ -246,6 +316,7 @@ async fn config_migrate_writes_an_equivalent_devlog_toml_that_passes_config_chec
     assert_eq!(gh["projectId"].as_str(), Some("PVT_kwDOBqNjSs4AcqjJ"));
     // The literal token is not copied; it is read from the original's variable.
     assert_eq!(gh["token"].as_str(), Some("${GITHUB_TOKEN}"));
+    assert_eq!(parsed["sync"]["strategy"].as_str(), Some("local-wins"));
     assert!(dry.stderr.contains("export GITHUB_TOKEN"), "{}", dry.stderr);
     // Jira and Azure DevOps are kept as comments, not as tables this version would reject.
     let integrations = parsed["integrations"].as_table().unwrap();
@@ -373,6 +444,10 @@ async fn the_original_environment_variables_configure_github_and_report_jira() {
     assert_eq!(v["integrations"]["github"]["repository"], "acme/widgets");
     assert_eq!(v["integrations"]["github"]["token"], "***");
     assert_eq!(v["integrations"]["github"]["projectId"], "PVT_env");
+    assert_eq!(
+        v["settings"]["integrations.github.token"]["via"],
+        "${GITHUB_TOKEN}"
+    );
     assert_eq!(
         v["settings"]["integrations.github.repository"]["source"]["variables"],
         serde_json::json!(["GITHUB_OWNER", "GITHUB_REPO"])

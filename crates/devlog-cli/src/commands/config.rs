@@ -83,7 +83,16 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
             } else {
                 cfg.origin("storage.url")
             };
-            s.insert("storage.url".into(), setting(url.redacted(), origin));
+            let mut url = setting(url.redacted(), origin);
+            if let Some(raw) = cfg
+                .storage
+                .url
+                .as_deref()
+                .filter(|u| !from_env && u.contains("${"))
+            {
+                url["via"] = devlog_store::redact_url(raw).into();
+            }
+            s.insert("storage.url".into(), url);
         }
         None => {
             let origin = if overridden || cfg.storage.path.is_none() {
@@ -97,6 +106,15 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
             );
         }
     }
+    let strategy = cfg.sync.strategy.unwrap_or_default();
+    let strategy = devlog_core::merge::Strategy::ALL
+        .iter()
+        .find(|(_, s)| *s == strategy)
+        .map_or("manual", |(n, _)| n);
+    s.insert(
+        "sync.strategy".into(),
+        setting(strategy, cfg.origin("sync.strategy")),
+    );
     let actor_origin = ["DEVLOG_ACTOR", "USER"]
         .into_iter()
         .find(|v| env(v).is_some() && env(v) == ctx.actor)
@@ -112,7 +130,8 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
         match config::integration_table(cfg, name, &ws.root, &env) {
             Ok(mut v) => {
                 config::redact(&mut v);
-                flatten(&base, &v, cfg, &mut s);
+                let raw = serde_json::to_value(&cfg.integrations[name]).ok();
+                flatten(&base, &v, raw.as_ref(), cfg, &mut s);
             }
             Err(e) => {
                 let mut v = serde_json::to_value(&cfg.integrations[name]).unwrap_or_default();
@@ -127,15 +146,28 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
     s
 }
 
-fn flatten(key: &str, v: &Value, cfg: &Config, out: &mut serde_json::Map<String, Value>) {
+/// Adds each leaf of `v` (expanded, redacted) as a setting; `raw` is the same table as
+/// written, so a value read through `${VAR}` says so (`via`).
+fn flatten(
+    key: &str,
+    v: &Value,
+    raw: Option<&Value>,
+    cfg: &Config,
+    out: &mut serde_json::Map<String, Value>,
+) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, v) in m {
-                flatten(&format!("{key}.{k}"), v, cfg, out);
+                let raw = raw.and_then(|r| r.get(k));
+                flatten(&format!("{key}.{k}"), v, raw, cfg, out);
             }
         }
         _ => {
-            out.insert(key.to_string(), setting(v.clone(), cfg.origin(key)));
+            let mut s = setting(v.clone(), cfg.origin(key));
+            if let Some(r) = raw.and_then(Value::as_str).filter(|r| r.contains("${")) {
+                s["via"] = r.into();
+            }
+            out.insert(key.to_string(), s);
         }
     }
 }
@@ -193,10 +225,13 @@ fn show(ctx: &Ctx) -> Result<(), CliError> {
             other => other.to_string(),
         };
         let from: Origin = origin_of(v);
-        let from = match v.get("error").and_then(Value::as_str) {
-            Some(e) => format!("{from} — {e}"),
-            None => from.to_string(),
-        };
+        let mut from = from.to_string();
+        if let Some(via) = v.get("via").and_then(Value::as_str) {
+            from.push_str(&format!(" via {via}"));
+        }
+        if let Some(e) = v.get("error").and_then(Value::as_str) {
+            from.push_str(&format!(" — {e}"));
+        }
         t.row(
             [k.clone(), value, from]
                 .into_iter()

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use devlog_core::entry::ExternalReference;
 use devlog_core::integration::{Integration, SyncError};
-use devlog_core::merge::Strategy;
 use devlog_core::{Entry, EntryId};
 use devlog_github::GithubIntegration;
 use devlog_github::pulls::PULL_REQUEST;
@@ -94,7 +93,7 @@ pub async fn run(ctx: &Ctx, a: GithubArgs) -> Result<(), CliError> {
                     system: Some(devlog_github::NAME.into()),
                     entry,
                     plan,
-                    strategy: Strategy::Manual,
+                    strategy: None,
                 },
             )
             .await

@@ -141,7 +141,10 @@ pub async fn sync_engine(
         store,
         state,
         integrations,
-        devlog_sync::SyncOptions::default(),
+        devlog_sync::SyncOptions {
+            strategy: ws.config.sync.strategy.unwrap_or_default(),
+            ..devlog_sync::SyncOptions::default()
+        },
     )))
 }
 

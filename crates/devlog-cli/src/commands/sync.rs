@@ -31,8 +31,9 @@ pub struct SyncArgs {
     #[arg(long)]
     pub plan: bool,
     /// How true conflicts are settled: manual, local-wins, remote-wins, newest-wins
-    #[arg(long, default_value = "manual", value_parser = parse_strategy)]
-    pub strategy: Strategy,
+    /// (default: `[sync] strategy` in devlog.toml, else manual)
+    #[arg(long, value_parser = parse_strategy)]
+    pub strategy: Option<Strategy>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,7 +218,11 @@ pub async fn run(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
 }
 
 async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
-    let (engine, integrations) = engine(ctx, a.strategy).await?;
+    let strategy = match a.strategy {
+        Some(s) => s,
+        None => ctx.workspace()?.config.sync.strategy.unwrap_or_default(),
+    };
+    let (engine, integrations) = engine(ctx, strategy).await?;
     if integrations.is_empty() {
         return Err(CliError::Usage(
             "no integrations are configured: add an [integrations.<name>] table to devlog.toml (see docs/sync.md)".into(),

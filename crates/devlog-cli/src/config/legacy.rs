@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use devlog_core::merge::Strategy;
 use serde_json::Value;
 
 use super::{Config, Origin, TOML_FILE, is_secret_key};
@@ -133,7 +134,7 @@ impl Reader<'_> {
                     "git storage is the JSON backend in a git repository here; see \
                      [integrations.git] in docs/git.md",
                 ),
-                _ => self.unused(key, format!("unknown key for the {kind} backend")),
+                _ => self.unused(key, format!("not used by the {kind} backend")),
             }
         }
         Ok(github)
@@ -368,7 +369,14 @@ impl Reader<'_> {
                 ),
                 ("cache", _) => self.unused(key(k), "conditional requests (ETags) are always used"),
                 ("branch", _) => self.unused(key(k), "issues do not depend on a branch"),
-                (k, _) if ours.iter().any(|o| o.as_str() == k) => {
+                // This version's own keys (and `<secret>File` forms), written in JSON.
+                (k, _)
+                    if ours.iter().any(|o| {
+                        o.as_str() == k
+                            || k.strip_suffix("File").or_else(|| k.strip_suffix("_file"))
+                                == Some(o.as_str())
+                    }) =>
+                {
                     put(self, &mut t, key(k), k, v);
                 }
                 _ => self.unused(key(k), "unknown key"),
@@ -408,15 +416,27 @@ impl Reader<'_> {
                         "manual" | "interactive" => Some("manual"),
                         _ => None,
                     };
-                    match ours {
-                        Some(o) => self.unused(
+                    let strategy = ours
+                        .and_then(|o| Strategy::ALL.iter().find(|(n, _)| *n == o).map(|(_, s)| *s));
+                    match (ours, strategy) {
+                        (Some(o), Some(s)) => {
+                            self.cfg.sync.strategy = Some(s);
+                            self.cfg.origins.insert(
+                                "sync.strategy".into(),
+                                self.file_origin(std::slice::from_ref(&key)),
+                            );
+                            self.translated(
+                                format!("{key} \"{c}\""),
+                                format!("[sync] strategy = \"{o}\""),
+                            );
+                        }
+                        _ => self.unused(
                             key,
                             format!(
-                                "there is no default strategy setting in this version; pass \
-                                 `devlog sync --strategy {o}` (the default is manual)"
+                                "unknown value `{c}` (the original's are local-wins, \
+                                 external-wins, most-recent, manual)"
                             ),
                         ),
-                        None => self.unused(key, format!("unknown value `{c}`")),
                     }
                 }
                 ("syncInterval" | "autoSync", _) => self.unused(
@@ -714,6 +734,11 @@ pub fn migration(cfg: &Config) -> Migration {
             u.clone()
         };
         out.push_str(&format!("url = {}\n", quoted(&url)));
+    }
+    if let Some(s) = cfg.sync.strategy
+        && let Some((name, _)) = Strategy::ALL.iter().find(|(_, x)| *x == s)
+    {
+        out.push_str(&format!("\n[sync]\nstrategy = {}\n", quoted(name)));
     }
     for (name, table) in &cfg.integrations {
         let Some(t) = table.as_table() else { continue };
