@@ -10,6 +10,7 @@ pub mod error;
 pub mod lines;
 pub mod render;
 pub mod server;
+pub mod sessions;
 pub mod tools;
 pub mod transport;
 

@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rmcp::ServiceExt;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use crate::lines::LineTransport;
 use crate::server::DevlogMcp;
+use crate::sessions::{CappedSessions, DEFAULT_MAX_SESSIONS};
 
 /// Where the streamable HTTP endpoint lives on the server.
 pub const HTTP_PATH: &str = "/mcp";
@@ -80,6 +80,7 @@ pub fn check_loopback(addr: SocketAddr) -> Result<(), ServeError> {
 pub struct HttpListener {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
+    max_sessions: usize,
 }
 
 impl HttpListener {
@@ -92,7 +93,18 @@ impl HttpListener {
         let addr = listener
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
-        Ok(Self { listener, addr })
+        Ok(Self {
+            listener,
+            addr,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+        })
+    }
+
+    /// Keeps at most `max` sessions open, closing the least recently used one to make room
+    /// (default [`DEFAULT_MAX_SESSIONS`]).
+    pub fn with_max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -116,7 +128,7 @@ impl HttpListener {
         server: DevlogMcp,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let (router, _sessions) = http_router(server);
+        let (router, _sessions) = http_router_with(server, self.max_sessions);
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
@@ -128,6 +140,12 @@ impl HttpListener {
 /// axum server (`devlog serve` merges it next to its REST API), and the handle that ends its
 /// sessions. Each client session gets its own server value sharing the store.
 pub fn http_router(server: DevlogMcp) -> (axum::Router, HttpSessions) {
+    http_router_with(server, DEFAULT_MAX_SESSIONS)
+}
+
+/// [`http_router`] keeping at most `max_sessions` sessions: a new session beyond them closes
+/// the least recently used one.
+pub fn http_router_with(server: DevlogMcp, max_sessions: usize) -> (axum::Router, HttpSessions) {
     let config = StreamableHttpServerConfig::default().with_allowed_hosts([
         "localhost",
         "127.0.0.1",
@@ -138,8 +156,11 @@ pub fn http_router(server: DevlogMcp) -> (axum::Router, HttpSessions) {
     let sessions = HttpSessions {
         close: Arc::new(move || token.cancel()),
     };
-    let service: StreamableHttpService<DevlogMcp, LocalSessionManager> =
-        StreamableHttpService::new(move || Ok(server.clone()), Default::default(), config);
+    let service: StreamableHttpService<DevlogMcp, CappedSessions> = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(CappedSessions::new(max_sessions)),
+        config,
+    );
     (
         axum::Router::new().nest_service(HTTP_PATH, service),
         sessions,

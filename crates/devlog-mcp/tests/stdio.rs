@@ -1,5 +1,6 @@
 //! MCP over a real byte stream, as `devlog mcp` speaks it on stdin/stdout: every line the
 //! client sends gets an answer, whatever it holds.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::sync::Arc;
 
