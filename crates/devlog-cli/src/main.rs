@@ -63,6 +63,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
         Command::Done(_) => Some("done"),
         Command::Delete(_) => Some("delete"),
         Command::Import(_) => Some("import"),
+        Command::Sync(_) => Some("sync"),
         _ => None,
     };
     let ctx_after = ctx.clone();

@@ -15,6 +15,10 @@ pub struct GitConfig {
     /// Commit `.devlog/` after each command that changed entries.
     #[serde(default)]
     pub auto_commit: bool,
+    /// For the long-running frontends (`devlog mcp`, `devlog serve`): commit once no entry has
+    /// changed for this many seconds (and when they stop), so a burst of writes is one commit.
+    #[serde(default = "default_auto_commit_delay")]
+    pub auto_commit_delay_seconds: u64,
     #[serde(default = "default_prefix")]
     pub branch_prefix: String,
     /// Placeholders: `{prefix}`, `{handle}`, `{slug}`, `{id}` (8 hex digits), `{type}`.
@@ -30,6 +34,9 @@ pub struct GitConfig {
 
 fn yes() -> bool {
     true
+}
+fn default_auto_commit_delay() -> u64 {
+    5
 }
 fn default_prefix() -> String {
     "devlog/".into()
@@ -50,6 +57,7 @@ impl Default for GitConfig {
         Self {
             enabled: true,
             auto_commit: false,
+            auto_commit_delay_seconds: default_auto_commit_delay(),
             branch_prefix: default_prefix(),
             branch_template: default_branch_template(),
             commit_template: default_commit_template(),
@@ -161,8 +169,13 @@ mod tests {
     fn keys_are_camel_case() {
         let c = parse("autoCommit = true\nbranchPrefix = \"wip/\"\nroots = [\"..\"]\n").unwrap();
         assert!(c.auto_commit);
+        assert_eq!(c.auto_commit_delay_seconds, 5);
         assert_eq!(c.branch_prefix, "wip/");
         assert_eq!(c.roots, vec![PathBuf::from("..")]);
+        let c = parse("autoCommitDelaySeconds = 30\n").unwrap();
+        assert_eq!(c.auto_commit_delay_seconds, 30);
+        let e = parse("autoCommitDelaySeconds = -1\n").unwrap_err();
+        assert_eq!(e.key, "integrations.git.autoCommitDelaySeconds", "{e}");
     }
 
     #[test]

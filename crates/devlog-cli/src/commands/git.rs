@@ -295,19 +295,30 @@ pub fn auto_commit(ctx: &Ctx, verb: &str) -> Result<(), CliError> {
             "the change is saved, but auto-commit (integrations.git.autoCommit) failed: {e}"
         ))
     };
-    let repo = Repo::discover(&ws.devlog_dir).map_err(saved)?;
-    let rel = repo.relative(&ws.devlog_dir).map_err(saved)?;
-    let changed = commit::pending(&repo, &rel).map_err(saved)?;
-    if changed.is_empty() {
-        return Ok(());
-    }
-    let message = commit_message(&cfg, verb, repo.workdir(), &changed);
-    if let Some(id) = commit::commit_devlog(&repo, &rel, &message).map_err(saved)?
+    if let Some((id, message)) = commit_pending(&ws.devlog_dir, &cfg, verb).map_err(saved)?
         && !ctx.out.json
     {
         eprintln!("Committed .devlog ({}): {message}", &id[..id.len().min(8)]);
     }
     Ok(())
+}
+
+/// Commits every pending change of `.devlog` (and nothing else) with the configured message;
+/// returns the commit's id and message, or `None` when nothing was pending. The one rule of
+/// auto-commit, for commands and for the long-running frontends (`autocommit.rs`).
+pub fn commit_pending(
+    devlog_dir: &Path,
+    cfg: &GitConfig,
+    verb: &str,
+) -> Result<Option<(String, String)>, GitError> {
+    let repo = Repo::discover(devlog_dir)?;
+    let rel = repo.relative(devlog_dir)?;
+    let changed = commit::pending(&repo, &rel)?;
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    let message = commit_message(cfg, verb, repo.workdir(), &changed);
+    Ok(commit::commit_devlog(&repo, &rel, &message)?.map(|id| (id, message)))
 }
 
 /// The commit message for the changed files: the template filled from the one entry changed,

@@ -24,6 +24,12 @@ pub struct McpArgs {
     /// such as [::1]:8765; port 0 picks a free port
     #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_http_addr)]
     pub http: Option<SocketAddr>,
+    /// With --http: keep at most N sessions open; a new session beyond them closes the least
+    /// recently used one (its client starts a new session)
+    #[arg(long, value_name = "N", requires = "http",
+          default_value_t = devlog_mcp::sessions::DEFAULT_MAX_SESSIONS as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_sessions: u64,
 }
 
 /// `8765` → 127.0.0.1:8765; `localhost:8765` → 127.0.0.1:8765; otherwise an `ip:port`.
@@ -63,9 +69,11 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
         sync,
         sync_error,
     };
+    // Writes through MCP are committed in batches with `integrations.git.autoCommit`.
+    let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;
     let server = DevlogMcp::new(Devlog::new(store), options);
     tracing::info!(dir = %ws.devlog_dir.display(), "devlog mcp serving");
-    match a.http {
+    let served = match a.http {
         None => {
             if std::io::stdin().is_terminal() {
                 eprintln!(
@@ -81,7 +89,8 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
         Some(addr) => {
             let listener = HttpListener::bind(addr)
                 .await
-                .map_err(|e| CliError::Other(e.into()))?;
+                .map_err(|e| CliError::Other(e.into()))?
+                .with_max_sessions(usize::try_from(a.max_sessions).unwrap_or(usize::MAX));
             eprintln!(
                 "devlog MCP server listening on {} (store: {})",
                 listener.url(),
@@ -92,7 +101,11 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
                 .await
                 .map_err(|e| CliError::Other(e.into()))
         }
+    };
+    if let Some(auto_commit) = auto_commit {
+        auto_commit.finish().await;
     }
+    served
 }
 
 /// The sync engine the MCP sync tools run: over `store`, with the integrations configured in

@@ -72,6 +72,9 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         "devlog server listening on {url} (store: {})\n  REST API  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  events    {url}/api/v1/events/stream\n  MCP       {url}/mcp\nCtrl-C stops it.",
         ws.devlog_dir.display()
     );
+    // Writes through the API, MCP and webhooks are committed in batches with
+    // `integrations.git.autoCommit`.
+    let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;
     let mut server = Server::new(Devlog::new(store), options);
     // Webhook receivers for the configured integrations.
     if let Some(engine) = sync {
@@ -83,10 +86,14 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         server = server.with_routes(devlog_server::webhooks::routes(std::sync::Arc::new(engine)));
         eprintln!("  webhooks  {url}/webhooks/{{{}}}", names.join(","));
     }
-    server
+    let served = server
         .serve(listener, devlog_server::shutdown_signal())
         .await
-        .map_err(|e| CliError::Other(e.into()))?;
+        .map_err(|e| CliError::Other(e.into()));
+    if let Some(auto_commit) = auto_commit {
+        auto_commit.finish().await;
+    }
+    served?;
     eprintln!("devlog server stopped");
     Ok(())
 }
