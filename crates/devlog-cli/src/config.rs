@@ -202,6 +202,7 @@ struct TomlFile {
     integrations: toml::Table,
     #[serde(default)]
     server: ServerConfig,
+    #[serde(default)]
     sync: SyncSettings,
 }
 

@@ -64,6 +64,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
         Command::Delete(_) => Some("delete"),
         Command::Import(_) => Some("import"),
         Command::Sync(_) => Some("sync"),
+        Command::Github(_) => Some("github"),
         _ => None,
     };
     let ctx_after = ctx.clone();

@@ -324,3 +324,63 @@ fn a_rest_write_through_devlog_serve_is_committed() {
     assert_eq!(subject.trim(), "chore(devlog): update #1 Made over HTTP");
     r.assert_user_work_untouched();
 }
+
+/// `devlog sync` commits what it pulled, as the other write commands do.
+#[tokio::test(flavor = "multi_thread")]
+async fn devlog_sync_commits_what_it_pulled() {
+    use devlog_testkit::fake_github::FakeGithub;
+    use devlog_testkit::fake_remote::FakeRemote;
+    const TOKEN: &str = "ghp_auto_commit_test_token";
+
+    let b = FakeRemote::builder().without_tracker();
+    let gh = FakeGithub::new(b.state(), "acme", "widgets", TOKEN);
+    let remote = b.routes(gh.router()).start().await;
+    let r = Repo::new(&format!(
+        "[integrations.github]\nrepository = \"acme/widgets\"\ntoken = \"${{GITHUB_TOKEN}}\"\n\
+         apiUrl = \"{}\"\n\n[integrations.git]\nautoCommit = true\n",
+        remote.url()
+    ));
+    let run = |args: &'static [&'static str]| {
+        let mut c = tokio::process::Command::new(BIN);
+        c.args(args)
+            .current_dir(&r.dir)
+            .env_remove("DEVLOG_DIR")
+            .env_remove("DEVLOG_STORAGE_TYPE")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .env("DEVLOG_ACTOR", "tester")
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("GIT_AUTHOR_NAME", "Tess Ter")
+            .env("GIT_AUTHOR_EMAIL", "tess@example.invalid")
+            .env("GIT_COMMITTER_NAME", "Tess Ter")
+            .env("GIT_COMMITTER_EMAIL", "tess@example.invalid")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", r.home.join("gitconfig"))
+            .env("HOME", &r.home);
+        async move {
+            let o = c.output().await.unwrap();
+            assert!(
+                o.status.success(),
+                "devlog {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    };
+    let issue = gh.insert_issue("Parser crash", "It panics.", false);
+    run(&["new", "Parser crash", "--type", "bugfix"]).await;
+    run(&["github", "link", "1", "1"]).await;
+    gh.add_comment(issue.number, "carol", "Confirmed on main.")
+        .unwrap();
+    let before = r.git(&["rev-parse", "HEAD"]);
+    run(&["sync"]).await;
+    assert_ne!(
+        r.git(&["rev-parse", "HEAD"]),
+        before,
+        "the pull is committed"
+    );
+    let subject = r.git(&["log", "-1", "--format=%s"]);
+    assert_eq!(subject.trim(), "chore(devlog): sync #1 Parser crash");
+    let pending = r.git(&["status", "--porcelain", "--", ".devlog"]);
+    assert!(pending.is_empty(), "left uncommitted: {pending}");
+    r.assert_user_work_untouched();
+}

@@ -87,8 +87,7 @@ async fn alive(addr: SocketAddr, id: &str) -> bool {
     }
 }
 
-#[tokio::test]
-async fn http_sessions_beyond_the_cap_evict_the_least_recently_used() {
+async fn start(max_sessions: usize) -> (SocketAddr, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(
         devlog_store::JsonStore::open(&dir.path().join(".devlog"))
@@ -99,13 +98,33 @@ async fn http_sessions_beyond_the_cap_evict_the_least_recently_used() {
     let listener = HttpListener::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
-        .with_max_sessions(3);
+        .with_max_sessions(max_sessions);
     let addr = listener.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(listener.serve(server, async move {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(listener.serve(server, std::future::pending()));
+    (addr, dir)
+}
 
+/// Over HTTP too, params that do not fit a known method are invalid params, not an unknown
+/// method.
+#[tokio::test]
+async fn non_object_tool_arguments_over_http_are_invalid_params() {
+    let (addr, _dir) = start(10).await;
+    let id = open_session(addr).await;
+    let (status, _, body) = post(
+        addr,
+        Some(&id),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": "get_devlog", "arguments": "oops"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("-32602"), "{body}");
+    assert!(!body.contains("-32601"), "{body}");
+}
+
+#[tokio::test]
+async fn http_sessions_beyond_the_cap_evict_the_least_recently_used() {
+    let (addr, _dir) = start(3).await;
     let a = open_session(addr).await;
     let b = open_session(addr).await;
     let c = open_session(addr).await;
@@ -130,7 +149,4 @@ async fn http_sessions_beyond_the_cap_evict_the_least_recently_used() {
     }
     assert_eq!(open, 3);
     assert!(alive(addr, newest.last().unwrap()).await);
-
-    let _ = stop.send(());
-    let _ = served.await;
 }
