@@ -165,7 +165,7 @@ pub fn text_arg(s: &str, what: &str, allow_empty: Option<bool>) -> Result<String
         _ if !text.is_empty() => Ok(text),
         Some(true) => Ok(text),
         Some(false) => Err(CliError::Usage(format!(
-            "standard input (`-` for {what}) is empty; pipe the text in, or add --allow-empty to set an empty {what}"
+            "standard input (`-` for {what}) is empty; pipe the text in, or add --allow-empty to make {what} empty"
         ))),
         None => Err(CliError::Usage(format!(
             "standard input (`-` for {what}) is empty; pipe the text in"
