@@ -60,6 +60,58 @@ fn http_to(
     (status, body.to_string())
 }
 
+/// One MCP request to `/mcp` (HTTP/1.1, `Connection: close`) addressed to `host`; the status,
+/// the `Mcp-Session-Id` header and the body.
+fn mcp(
+    addr: SocketAddr,
+    host: &str,
+    session: Option<&str>,
+    body: &Value,
+) -> (u16, Option<String>, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(HANG)).unwrap();
+    let body = body.to_string();
+    let mut req = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nConnection: close\r\n\
+         Content-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(id) = session {
+        req.push_str(&format!(
+            "Mcp-Session-Id: {id}\r\nMcp-Protocol-Version: 2025-06-18\r\n"
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let id = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("mcp-session-id")
+            .then(|| v.trim().to_string())
+    });
+    (status, id, body.to_string())
+}
+
+/// Opens an MCP session (initialize, then initialized) addressed to `host`; its id.
+fn mcp_session(addr: SocketAddr, host: &str) -> String {
+    let init = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "serve-cli", "version": "0"}}});
+    let (status, id, body) = mcp(addr, host, None, &init);
+    assert_eq!(status, 200, "{host}: {body}");
+    assert!(body.contains("serverInfo"), "{body}");
+    let id = id.expect("a session id");
+    let done = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let (status, _, body) = mcp(addr, host, Some(&id), &done);
+    assert_eq!(status, 202, "{body}");
+    id
+}
+
 /// A running `devlog serve`; killed if a test fails before stopping it.
 struct Served(Option<Child>);
 
@@ -232,6 +284,12 @@ fn serve_answers_only_loopback_and_allowed_host_names() {
         let (status, body) = http_to(addr, host, "GET", "/api/v1/health", None);
         assert_eq!(status, expected, "{host}: {body}");
     }
+    // `/mcp` answers the same names (one Host policy for every route).
+    mcp_session(addr, "devlog.example.com");
+    mcp_session(addr, "from-config.example:443");
+    let ping = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "ping"});
+    let (status, _, body) = mcp(addr, "evil.example", None, &ping);
+    assert_eq!(status, 403, "{body}");
     served.terminate();
 
     let out = devlog(
@@ -243,4 +301,29 @@ fn serve_answers_only_loopback_and_allowed_host_names() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no scheme, port or path"), "{err}");
+}
+
+#[test]
+fn serve_max_sessions_caps_the_mcp_sessions() {
+    let d = tempfile::tempdir().unwrap();
+    let (served, addr, _stderr) = start_with(d.path(), &["--max-sessions", "1"]);
+    let host = addr.to_string();
+    let first = mcp_session(addr, &host);
+    let second = mcp_session(addr, &host);
+    let ping = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "ping"});
+    let (status, _, body) = mcp(addr, &host, Some(&first), &ping);
+    assert_eq!(
+        status, 404,
+        "the first session was closed for the second: {body}"
+    );
+    let (status, _, body) = mcp(addr, &host, Some(&second), &ping);
+    assert_eq!(status, 200, "{body}");
+    served.terminate();
+
+    let out = devlog(d.path(), &["serve", "--port", "0", "--max-sessions", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--max-sessions"), "{err}");
 }

@@ -80,7 +80,7 @@ pub fn check_loopback(addr: SocketAddr) -> Result<(), ServeError> {
 pub struct HttpListener {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
-    max_sessions: usize,
+    options: HttpOptions,
 }
 
 impl HttpListener {
@@ -96,14 +96,14 @@ impl HttpListener {
         Ok(Self {
             listener,
             addr,
-            max_sessions: DEFAULT_MAX_SESSIONS,
+            options: HttpOptions::default(),
         })
     }
 
     /// Keeps at most `max` sessions open, closing the least recently used one to make room
     /// (default [`DEFAULT_MAX_SESSIONS`]).
     pub fn with_max_sessions(mut self, max: usize) -> Self {
-        self.max_sessions = max;
+        self.options.max_sessions = max;
         self
     }
 
@@ -128,7 +128,7 @@ impl HttpListener {
         server: DevlogMcp,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let (router, _sessions) = http_router_with(server, self.max_sessions);
+        let (router, _sessions) = http_router_with(server, self.options);
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
@@ -136,29 +136,70 @@ impl HttpListener {
     }
 }
 
-/// The streamable HTTP endpoint as a router serving [`HTTP_PATH`], for mounting in a larger
-/// axum server (`devlog serve` merges it next to its REST API), and the handle that ends its
-/// sessions. Each client session gets its own server value sharing the store.
-pub fn http_router(server: DevlogMcp) -> (axum::Router, HttpSessions) {
-    http_router_with(server, DEFAULT_MAX_SESSIONS)
+/// The largest MCP-over-HTTP request body, in bytes, by default: 4 MiB, the REST API's limit
+/// too (`devlog_server::DEFAULT_BODY_LIMIT`). A larger body is answered `413`.
+pub const DEFAULT_MAX_BODY: usize = 4 * devlog_core::ops::MAX_TEXT;
+
+/// How the streamable HTTP endpoint serves.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Most sessions kept open; a new session beyond them closes the least recently used one.
+    pub max_sessions: usize,
+    /// Largest request body in bytes; a larger one is answered `413 Payload Too Large`.
+    pub max_body: usize,
+    /// Which `Host` headers the endpoint itself accepts (DNS-rebinding protection).
+    pub hosts: HostCheck,
 }
 
-/// [`http_router`] keeping at most `max_sessions` sessions: a new session beyond them closes
-/// the least recently used one.
-pub fn http_router_with(server: DevlogMcp, max_sessions: usize) -> (axum::Router, HttpSessions) {
-    let config = StreamableHttpServerConfig::default().with_allowed_hosts([
-        "localhost",
-        "127.0.0.1",
-        "::1",
-        "[::1]",
-    ]);
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_body: DEFAULT_MAX_BODY,
+            hosts: HostCheck::Loopback,
+        }
+    }
+}
+
+/// Who checks a request's `Host` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostCheck {
+    /// The endpoint accepts loopback names only (`localhost`, `127.0.0.1`, `::1`): the
+    /// standalone server (`devlog mcp --http`).
+    Loopback,
+    /// The router that mounts the endpoint has already checked `Host` and `Origin` on every
+    /// request (`devlog serve`'s guard, which also knows the `--allow-host` names), so the
+    /// endpoint checks nothing itself: one policy for every route. Never use it for a router
+    /// served without such a guard.
+    CheckedInFront,
+}
+
+/// The streamable HTTP endpoint as a router serving [`HTTP_PATH`], with the default
+/// [`HttpOptions`] (loopback `Host` names only), and the handle that ends its sessions. Each
+/// client session gets its own server value sharing the store.
+pub fn http_router(server: DevlogMcp) -> (axum::Router, HttpSessions) {
+    http_router_with(server, HttpOptions::default())
+}
+
+/// [`http_router`] with options, for mounting in a larger axum server (`devlog serve` merges
+/// it next to its REST API, behind its guard: [`HostCheck::CheckedInFront`]).
+pub fn http_router_with(server: DevlogMcp, options: HttpOptions) -> (axum::Router, HttpSessions) {
+    let config =
+        StreamableHttpServerConfig::default().with_max_request_body_bytes(options.max_body);
+    let config = match options.hosts {
+        HostCheck::Loopback => {
+            config.with_allowed_hosts(["localhost", "127.0.0.1", "::1", "[::1]"])
+        }
+        // rmcp reads an empty list as "any host"; its Origin check is off by default.
+        HostCheck::CheckedInFront => config.disable_allowed_hosts(),
+    };
     let token = config.cancellation_token.clone();
     let sessions = HttpSessions {
         close: Arc::new(move || token.cancel()),
     };
     let service: StreamableHttpService<DevlogMcp, CappedSessions> = StreamableHttpService::new(
         move || Ok(server.clone()),
-        Arc::new(CappedSessions::new(max_sessions)),
+        Arc::new(CappedSessions::new(options.max_sessions)),
         config,
     );
     (

@@ -150,3 +150,27 @@ async fn http_sessions_beyond_the_cap_evict_the_least_recently_used() {
     assert_eq!(open, 3);
     assert!(alive(addr, newest.last().unwrap()).await);
 }
+
+/// The standalone endpoint (`devlog mcp --http`), which has no guard in front, checks `Host`
+/// itself: loopback names only (DNS-rebinding protection).
+#[tokio::test]
+async fn the_standalone_endpoint_refuses_a_foreign_host() {
+    let (addr, _dir) = start(10).await;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string();
+    let req = format!(
+        "POST /mcp HTTP/1.1\r\nHost: evil.example:{}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        addr.port(),
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(30), s.read_to_end(&mut out))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 403"), "{out}");
+}

@@ -17,6 +17,7 @@ mod server;
 pub mod state;
 pub mod webhooks;
 
+pub use devlog_mcp::sessions::DEFAULT_MAX_SESSIONS;
 pub use error::ApiError;
 pub use server::{
     Built, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Listener,

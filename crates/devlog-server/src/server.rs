@@ -12,7 +12,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use devlog_core::Devlog;
 use devlog_mcp::DevlogMcp;
-use devlog_mcp::transport::{HttpSessions, http_router};
+use devlog_mcp::transport::{HostCheck, HttpOptions, HttpSessions, http_router_with};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::{Semaphore, watch};
@@ -33,13 +33,16 @@ pub struct ServerOptions {
     pub actor: Option<String>,
     /// Names of the configured integrations, for the MCP tools that report them.
     pub integrations: Vec<String>,
-    /// Largest request body the API accepts, in bytes.
+    /// Largest request body the API and the MCP endpoint accept, in bytes (webhook receivers
+    /// have their own).
     pub body_limit: usize,
     /// How often an event stream looks for changes made by other processes (changes made
     /// through this server wake the streams at once).
     pub poll_interval: Duration,
     /// Serve MCP (streamable HTTP) at `/mcp`.
     pub mcp: bool,
+    /// Most MCP sessions open at once; a new one beyond them closes the least recently used.
+    pub max_sessions: usize,
     /// Other repositories' stores that MCP's `discover_related_devlogs` also searches.
     pub repositories: Vec<(String, std::sync::Arc<dyn devlog_core::Store>)>,
     /// The sync engine MCP's sync tools run (see `devlog_mcp::Options::sync`).
@@ -75,6 +78,7 @@ impl Default for ServerOptions {
             body_limit: DEFAULT_BODY_LIMIT,
             poll_interval: Duration::from_secs(1),
             mcp: true,
+            max_sessions: devlog_mcp::sessions::DEFAULT_MAX_SESSIONS,
             repositories: Vec::new(),
             sync: None,
             sync_error: None,
@@ -228,7 +232,16 @@ impl Server {
                 },
             );
             document_mcp(&mut doc);
-            http_router(server)
+            // The guard below checks `Host` and `Origin` for `/mcp` as for every route (with
+            // the allowed hosts), so rmcp's own loopback-only check is off.
+            http_router_with(
+                server,
+                HttpOptions {
+                    max_sessions: self.options.max_sessions,
+                    max_body: self.options.body_limit,
+                    hosts: HostCheck::CheckedInFront,
+                },
+            )
         });
         let json = doc
             .to_json()

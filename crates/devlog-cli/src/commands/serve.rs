@@ -36,6 +36,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = devlog_server::DEFAULT_MAX_CONNECTIONS as u64,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_connections: u64,
+    /// Most MCP sessions open at once at /mcp; a new session beyond them closes the least
+    /// recently used one (its client starts a new session)
+    #[arg(long, value_name = "N", default_value_t = devlog_server::DEFAULT_MAX_SESSIONS as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_sessions: u64,
 }
 
 fn parse_ip(s: &str) -> Result<IpAddr, String> {
@@ -83,6 +88,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             .collect(),
         header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
         max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
+        max_sessions: usize::try_from(a.max_sessions).unwrap_or(usize::MAX),
         ..ServerOptions::default()
     };
     let listener = Listener::bind(addr).await.map_err(|e| match e {

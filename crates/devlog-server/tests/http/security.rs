@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower::ServiceExt;
 
 use crate::common::{HANG, Harness, raw, req};
 
@@ -107,6 +108,150 @@ async fn an_allowed_host_is_served_for_a_reverse_proxy() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"devlog-test","version":"1"}}}"#;
+
+/// One MCP request to `/mcp` addressed to `host`: the status, the headers and the body, read
+/// to its end or to its first JSON-RPC message (an event stream may stay open after it).
+async fn mcp_post(
+    h: &Harness,
+    host: &str,
+    session: Option<&str>,
+    body: String,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    use http_body_util::BodyExt as _;
+    let mut r = req(Method::POST, "/mcp")
+        .header("host", host)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    if let Some(id) = session {
+        r = r
+            .header("mcp-session-id", id)
+            .header("mcp-protocol-version", "2025-06-18");
+    }
+    let res = h
+        .router
+        .clone()
+        .oneshot(r.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let (parts, mut body) = res.into_parts();
+    let mut seen = Vec::new();
+    tokio::time::timeout(HANG, async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.unwrap().into_data() {
+                seen.extend_from_slice(&data);
+            }
+            let text = String::from_utf8_lossy(&seen);
+            if text.contains("\"jsonrpc\"") && text.ends_with("\n\n") {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("an answer");
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&seen).into_owned(),
+    )
+}
+
+/// Behind a reverse proxy, `/mcp` answers the names `--allow-host` allows, as the REST API
+/// does: the guard is the one `Host` policy (rmcp's own loopback-only check refused them with
+/// 403, and also refused loopback names other than `127.0.0.1`).
+#[tokio::test]
+async fn an_allowed_host_reaches_mcp_and_a_foreign_one_does_not() {
+    let h = Harness::with_options(ServerOptions {
+        allowed_hosts: vec!["devlog.example.com".into()],
+        ..ServerOptions::default()
+    })
+    .await;
+    for host in [
+        "devlog.example.com",
+        "devlog.example.com:443",
+        "127.0.0.1:7878",
+        "127.0.0.2:7878",
+        "localhost",
+    ] {
+        let (status, _, body) = mcp_post(&h, host, None, INITIALIZE.into()).await;
+        assert_eq!(status, StatusCode::OK, "{host}: {body}");
+        assert!(body.contains("serverInfo"), "{host}: {body}");
+    }
+    for host in ["evil.example", "devlog.example.com.evil.example:7878"] {
+        let (status, _, body) = mcp_post(&h, host, None, INITIALIZE.into()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{host}: {body}");
+        assert!(body.contains("--allow-host"), "{body}");
+    }
+}
+
+/// An MCP request body over the server's body limit (the REST API's) is refused with 413
+/// before it is parsed.
+#[tokio::test]
+async fn an_mcp_body_over_the_body_limit_is_413() {
+    let padded = |len: usize| {
+        let body = INITIALIZE.replace("devlog-test", &"x".repeat(len));
+        assert!(body.len() > len);
+        body
+    };
+    let h = Harness::with_options(ServerOptions::default()).await;
+    let (status, _, body) = mcp_post(
+        &h,
+        "127.0.0.1:7878",
+        None,
+        padded(devlog_server::DEFAULT_BODY_LIMIT),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+
+    let h = Harness::with_options(ServerOptions {
+        body_limit: 4096,
+        ..ServerOptions::default()
+    })
+    .await;
+    let (status, _, body) = mcp_post(&h, "127.0.0.1:7878", None, padded(4096)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let (status, _, body) = mcp_post(&h, "127.0.0.1:7878", None, padded(3000)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a body under the limit is served: {body}"
+    );
+}
+
+/// `ServerOptions::max_sessions` (`devlog serve --max-sessions`) caps the MCP sessions: a new
+/// one beyond the cap closes the least recently used.
+#[tokio::test]
+async fn mcp_sessions_beyond_max_sessions_close_the_least_recently_used() {
+    let h = Harness::with_options(ServerOptions {
+        max_sessions: 2,
+        ..ServerOptions::default()
+    })
+    .await;
+    let host = "127.0.0.1:7878";
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (status, headers, body) = mcp_post(&h, host, None, INITIALIZE.into()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let id = headers["mcp-session-id"].to_str().unwrap().to_string();
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let (status, _, body) = mcp_post(&h, host, Some(&id), initialized.to_string()).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        ids.push(id);
+    }
+    let ping = json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}).to_string();
+    let (status, _, body) = mcp_post(&h, host, Some(&ids[0]), ping.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the oldest session is closed: {body}"
+    );
+    for id in &ids[1..] {
+        let (status, _, body) = mcp_post(&h, host, Some(id), ping.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("\"result\""), "{body}");
+    }
 }
 
 #[tokio::test]
