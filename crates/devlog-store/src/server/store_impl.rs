@@ -3,9 +3,10 @@
 //! This file is compiled twice, as `postgres::imp` and `mysql::imp` (through `#[path]`), each
 //! time against its parent module's dialect: `Db`, `Conn`, `BACKEND`, `migrator()`,
 //! `connect_options()`, `connect()`, `pool_options()`, `classify()`, `TITLE_ORDER`,
-//! `push_tag_filter()`, `push_search_match()` and `push_search_score()`. Everything else — the
-//! tables, the locking, the change feed, the queries — is the same SQL on both servers, so
-//! both backends keep exactly the SQLite backend's semantics (the conformance suite checks).
+//! `EVENTS_TO_COUNT`, `push_tag_filter()`, `push_search_match()` and `push_search_score()`.
+//! Everything else — the tables, the locking, the change feed, the queries — is the same SQL
+//! on both servers, so both backends keep exactly the SQLite backend's semantics (the
+//! conformance suite checks).
 //!
 //! Concurrency (Architecture Invariant: no lost update, no skipped event):
 //! - Every write is one transaction (READ COMMITTED on both servers).
@@ -44,8 +45,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
-    BACKEND, Conn, Db, REJECTS_NUL, TITLE_ORDER, classify, connect, connect_options, migrator,
-    pool_options, push_search_match, push_search_score, push_tag_filter, statement_limit,
+    BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, TITLE_ORDER, classify, connect,
+    connect_options, migrator, pool_options, push_search_match, push_search_score, push_tag_filter,
+    statement_limit,
 };
 use crate::index::{compute_stats, status_rank};
 use crate::server::{
@@ -992,7 +994,9 @@ impl Store for ServerStore {
     }
 
     async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64> {
-        let mut qb = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM devlog_events WHERE seq > ");
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT COUNT(*) FROM {EVENTS_TO_COUNT} WHERE seq > "
+        ));
         qb.push_bind(i64::try_from(after).unwrap_or(i64::MAX))
             .push(" AND seq < ")
             .push_bind(seq_bound(before));
