@@ -326,7 +326,10 @@ pub async fn feed_reads_backwards_and_counts(open: Opener, dir: &Path) {
     assert!(store.events_before(None, 10).await.unwrap().is_empty());
     assert_eq!(store.count_events(0, None).await.unwrap(), 0);
 
-    for (i, title) in ["Feed one", "Feed two", "Feed three"].into_iter().enumerate() {
+    for (i, title) in ["Feed one", "Feed two", "Feed three"]
+        .into_iter()
+        .enumerate()
+    {
         let e = app
             .create(new_entry(title, EntryType::Task), &cli())
             .await
@@ -357,7 +360,11 @@ pub async fn feed_reads_backwards_and_counts(open: Opener, dir: &Path) {
     // Before a given seq (exclusive), and where nothing is older.
     for k in [0, 1, n / 2, n - 1] {
         let got = store.events_before(Some(all[k].seq), 3).await.unwrap();
-        assert_eq!(seqs(&got), seqs(&all[k.saturating_sub(3)..k]), "before #{k}");
+        assert_eq!(
+            seqs(&got),
+            seqs(&all[k.saturating_sub(3)..k]),
+            "before #{k}"
+        );
     }
     assert!(store.events_before(Some(0), 5).await.unwrap().is_empty());
     assert_eq!(
@@ -367,7 +374,10 @@ pub async fn feed_reads_backwards_and_counts(open: Opener, dir: &Path) {
 
     // Counts of `after < seq < before`.
     assert_eq!(store.count_events(0, None).await.unwrap(), n as u64);
-    assert_eq!(store.count_events(0, Some(u64::MAX)).await.unwrap(), n as u64);
+    assert_eq!(
+        store.count_events(0, Some(u64::MAX)).await.unwrap(),
+        n as u64
+    );
     let last = all[n - 1].seq;
     assert_eq!(store.count_events(last, None).await.unwrap(), 0);
     assert_eq!(store.count_events(u64::MAX, None).await.unwrap(), 0);

@@ -381,7 +381,8 @@ fn main() -> Result<()> {
         rt.block_on(deepen_feed(store.as_ref(), &all, args.feed_depth))?;
         drop(all);
         // The middle of the feed, for `events --since`.
-        let mid = (args.entries * args.feed_depth / 2).to_string();
+        let feed_mid = (args.entries * args.feed_depth / 2) as u64;
+        let mid = feed_mid.to_string();
         let filtered = Filter {
             status: vec![Status::InProgress],
             kind: vec![EntryType::Bugfix],
@@ -453,6 +454,24 @@ fn main() -> Result<()> {
             })
             .await?;
             rows.push(summarize(backend, "library", "new", t));
+            // What `devlog events` reads: the newest 50 and a count of the earlier ones, or
+            // 50 after a cursor in the middle and a count of the later ones.
+            let t = time_lib(runs, |_| async {
+                let evs = store.events_before(None, 50).await?;
+                let first = evs.first().map_or(0, |e| e.seq);
+                store.count_events(0, Some(first)).await?;
+                Ok(())
+            })
+            .await?;
+            rows.push(summarize(backend, "library", "events", t));
+            let t = time_lib(runs, |_| async {
+                let evs = store.events(feed_mid, 50).await?;
+                let last = evs.last().map_or(feed_mid, |e| e.seq);
+                store.count_events(last, None).await?;
+                Ok(())
+            })
+            .await?;
+            rows.push(summarize(backend, "library", "events --since", t));
             anyhow::Ok(())
         })?;
         drop(app);
