@@ -833,6 +833,12 @@ mod limits_tests {
         async fn events(&self, _: u64, _: usize) -> Result<Vec<Event>> {
             reached()
         }
+        async fn events_before(&self, _: Option<u64>, _: usize) -> Result<Vec<Event>> {
+            reached()
+        }
+        async fn count_events(&self, _: u64, _: Option<u64>) -> Result<u64> {
+            reached()
+        }
         async fn put_raw(&self, _: Entry, _: &WriteMeta) -> Result<PutOutcome> {
             reached()
         }

@@ -237,6 +237,15 @@ pub trait Store: Send + Sync + Debug {
     /// Events with `seq > after`, oldest first, at most `limit`.
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>>;
 
+    /// The newest events with `seq < before` (`None`: the newest of the feed), at most
+    /// `limit`, oldest first. Read backwards along the index on `seq`: the cost grows with
+    /// `limit`, not with the feed. `events_before(None, 1)` is the end of the feed.
+    async fn events_before(&self, before: Option<u64>, limit: usize) -> Result<Vec<Event>>;
+
+    /// How many events have `after < seq < before` (`None`: no upper bound), counted on the
+    /// index on `seq` without reading the events.
+    async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64>;
+
     /// Stores an entry exactly as given (id, key, timestamps), for import and migration. If
     /// its handle is taken by another entry it gets the next free one.
     async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome>;

@@ -934,13 +934,14 @@ impl DevlogMcp {
     async fn changes(&self, a: ChangesArgs) -> Outcome {
         let limit = page_limit(a.limit, 50);
         let store = self.app().store();
-        let after = match a.since {
-            Some(c) => devlog_core::ops::check_seq("since", c.0)?,
-            None => latest_seq(store.as_ref())
-                .await?
-                .saturating_sub(limit as u64),
+        let (events, after) = match a.since {
+            Some(c) => {
+                let after = devlog_core::ops::check_seq("since", c.0)?;
+                (store.events(after, limit).await?, after)
+            }
+            // The newest `limit`: one backwards read on the feed's `seq` key.
+            None => (store.events_before(None, limit).await?, 0),
         };
-        let events = store.events(after, limit).await?;
         let next = events.last().map(|e| e.seq).unwrap_or(after);
         Ok(Reply::new(
             format!(
@@ -1276,33 +1277,6 @@ fn system_name(s: &str) -> &'static str {
         "ado" => "Azure DevOps",
         _ => "the integration",
     }
-}
-
-/// The sequence number of the newest event. The port has no "latest" query, so this gallops
-/// up and then bisects with one-event reads: about 2·log2(n) small queries.
-async fn latest_seq(store: &dyn devlog_core::Store) -> Result<u64, Failure> {
-    if store.events(0, 1).await?.is_empty() {
-        return Ok(0);
-    }
-    // Invariant: an event exists after `lo`, none after `hi`.
-    let mut lo = 0u64;
-    let mut hi = 1024u64;
-    while !store.events(hi, 1).await?.is_empty() {
-        lo = hi;
-        hi = hi.saturating_mul(4);
-        if hi == u64::MAX {
-            break;
-        }
-    }
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if store.events(mid, 1).await?.is_empty() {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    Ok(hi)
 }
 
 #[cfg(test)]

@@ -216,6 +216,14 @@ impl Store for Conditional {
         self.inner.events(after, limit).await
     }
 
+    async fn events_before(&self, before: Option<u64>, limit: usize) -> Result<Vec<Event>> {
+        self.inner.events_before(before, limit).await
+    }
+
+    async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64> {
+        self.inner.count_events(after, before).await
+    }
+
     async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
         self.inner.put_raw(entry, meta).await
     }

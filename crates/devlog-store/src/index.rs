@@ -656,6 +656,35 @@ impl SqlIndex {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(self.err())?;
+        self.decode_events(rows)
+    }
+
+    /// The newest events before `before`, read backwards on the `seq` key, oldest first.
+    pub async fn events_before(&self, before: Option<u64>, limit: usize) -> Result<Vec<Event>> {
+        let rows =
+            sqlx::query("SELECT seq, payload FROM events WHERE seq < ? ORDER BY seq DESC LIMIT ?")
+                .bind(seq_bound(before))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err())?;
+        let mut out = self.decode_events(rows)?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Events with `after < seq < before`, counted on the `seq` key.
+    pub async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(COUNT_EVENTS)
+            .bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .bind(seq_bound(before))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(n as u64)
+    }
+
+    fn decode_events(&self, rows: Vec<SqliteRow>) -> Result<Vec<Event>> {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let seq: i64 = r.try_get("seq").map_err(self.err())?;
@@ -688,6 +717,15 @@ impl SqlIndex {
             .map_err(self.err())?;
         docs.iter().map(|d| self.decode_doc(d)).collect()
     }
+}
+
+/// Counts a range of the feed on the `events_seq` index (migration 3), whose pages hold only
+/// the seqs, rather than on the table's, which hold the events.
+const COUNT_EVENTS: &str = "SELECT COUNT(*) FROM events WHERE seq > ? AND seq < ?";
+
+/// An exclusive upper bound on `seq` as SQL binds it: past every seq when there is none.
+fn seq_bound(before: Option<u64>) -> i64 {
+    before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX))
 }
 
 const SUMMARY_COLS: &str = "e.id, e.handle, e.key, e.legacy_id, e.title, e.type, e.status, e.priority, \
@@ -865,5 +903,28 @@ impl StatsBuilder {
             });
         }
         self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn feed_counts_read_the_seq_index_not_the_events() {
+        let index = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {COUNT_EVENTS}"
+        )))
+        .bind(0i64)
+        .bind(i64::MAX)
+        .fetch_all(index.pool())
+        .await
+        .unwrap();
+        let plan: Vec<String> = rows.iter().map(|r| r.get("detail")).collect();
+        assert!(
+            plan.iter().any(|d| d.contains("COVERING INDEX events_seq")),
+            "{plan:?}"
+        );
     }
 }

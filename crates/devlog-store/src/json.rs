@@ -1059,6 +1059,21 @@ impl Store for JsonStore {
         self.index.events(after, limit).await
     }
 
+    async fn events_before(&self, before: Option<u64>, limit: usize) -> Result<Vec<Event>> {
+        // Like `events`: refreshed first, and answered from what the index holds if it cannot be.
+        if let Err(e) = self.refresh().await {
+            tracing::debug!("change feed read without a refresh: {e}");
+        }
+        self.index.events_before(before, limit).await
+    }
+
+    async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64> {
+        if let Err(e) = self.refresh().await {
+            tracing::debug!("change feed counted without a refresh: {e}");
+        }
+        self.index.count_events(after, before).await
+    }
+
     async fn put_raw(&self, mut entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
         // A file with such a key would be refused when read back (see `validate_key`).
         devlog_core::id::validate_key(&entry.key).map_err(|m| {

@@ -36,6 +36,10 @@ const REJECTS_NUL: bool = false;
 /// Case-insensitive title order, byte-wise like Rust's `str` ordering.
 const TITLE_ORDER: &str = "LOWER(e.title) COLLATE utf8mb4_bin";
 
+/// The change feed as `count_events` reads it: on the narrow `seq` index (migration 3), not
+/// on the clustered primary key, whose pages hold the events.
+const EVENTS_TO_COUNT: &str = "devlog_events FORCE INDEX (devlog_events_seq)";
+
 /// The search columns with their weights (title above description above notes and context).
 const WEIGHTED: &[(&str, &str)] = &[
     ("search_title", "10e0"),

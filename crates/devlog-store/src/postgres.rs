@@ -37,6 +37,9 @@ const REJECTS_NUL: bool = true;
 /// locale's, which ignores punctuation and spaces).
 const TITLE_ORDER: &str = "lower(e.title) COLLATE \"C\"";
 
+/// The change feed as `count_events` reads it (an index-only scan of the primary key).
+const EVENTS_TO_COUNT: &str = "devlog_events";
+
 fn migrator() -> &'static Migrator {
     static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
         let mut m = sqlx::migrate!("./migrations/postgres");

@@ -145,6 +145,14 @@ impl Store for SqliteStore {
         self.index.events(after, limit).await
     }
 
+    async fn events_before(&self, before: Option<u64>, limit: usize) -> Result<Vec<Event>> {
+        self.index.events_before(before, limit).await
+    }
+
+    async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64> {
+        self.index.count_events(after, before).await
+    }
+
     async fn put_raw(&self, mut entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
         let mut tx = self.index.begin_write().await?;
         let old = self.index.doc(&mut tx, entry.id).await?;

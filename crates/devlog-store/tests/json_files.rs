@@ -143,6 +143,40 @@ async fn edits_made_outside_devlog_are_indexed_and_recorded() {
 }
 
 #[tokio::test]
+async fn backwards_feed_reads_and_counts_refresh_from_the_files_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store = open(&root).await;
+    let app = Devlog::new(store.clone());
+    let e = create(&app, "Edited by hand").await;
+    let cursor = store.events_before(None, 1).await.unwrap()[0].seq;
+
+    // Each change on disk (written beside and moved in, as git does) is seen by the first
+    // read after it, whichever it is.
+    let file = entry_files(&root)[0].clone();
+    let replace = |e: &devlog_core::Entry| {
+        let tmp = root.join("entries/.incoming.tmp");
+        std::fs::write(&tmp, encode_entry(e)).unwrap();
+        std::fs::rename(&tmp, &file).unwrap();
+    };
+    let mut changed = e.clone();
+    changed.status = Status::Blocked;
+    replace(&changed);
+    assert_eq!(store.count_events(cursor, None).await.unwrap(), 1);
+
+    changed.status = Status::Done;
+    replace(&changed);
+    let newest = store.events_before(None, 1).await.unwrap();
+    assert_eq!(newest[0].origin, Origin::External);
+    assert_eq!(
+        newest[0].kind,
+        EventKind::Completed {
+            status: Status::Done
+        }
+    );
+}
+
+#[tokio::test]
 async fn an_event_lost_to_a_crash_after_the_file_write_is_recovered() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".devlog");

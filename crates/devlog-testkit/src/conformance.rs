@@ -58,6 +58,7 @@ macro_rules! store_conformance {
             create_returns_open_duplicate_unless_forced,
             lookup_accepts_every_reference_form,
             update_records_events_in_order,
+            feed_reads_backwards_and_counts,
             missing_entries_are_not_found,
             list_filters_sorts_and_pages,
             search_ranks_and_filters,
@@ -314,6 +315,104 @@ pub async fn update_records_events_in_order(open: Opener, dir: &Path) {
     let done = app.store().get(e.id).await.unwrap();
     assert_eq!(done.status, Status::Done);
     assert!(done.closed_at.is_some());
+}
+
+/// `events_before` and `count_events`, which let `devlog events` and `get_recent_changes`
+/// show the newest events and count the rest without reading the whole feed, agree with a
+/// forward read of the feed.
+pub async fn feed_reads_backwards_and_counts(open: Opener, dir: &Path) {
+    let app = Devlog::new(open(dir.to_path_buf()).await);
+    let store = app.store();
+    assert!(store.events_before(None, 10).await.unwrap().is_empty());
+    assert_eq!(store.count_events(0, None).await.unwrap(), 0);
+
+    for (i, title) in ["Feed one", "Feed two", "Feed three"]
+        .into_iter()
+        .enumerate()
+    {
+        let e = app
+            .create(new_entry(title, EntryType::Task), &cli())
+            .await
+            .unwrap()
+            .into_entry();
+        app.edit(
+            e.id,
+            Edit {
+                status: Some(Status::InProgress),
+                priority: Some([Priority::Low, Priority::High, Priority::Critical][i]),
+                ..Edit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    }
+    let all = store.events(0, 1000).await.unwrap();
+    let n = all.len();
+    assert!(n >= 9, "three creates and two changes each: {n} events");
+    let seqs = |evs: &[devlog_core::Event]| evs.iter().map(|e| e.seq).collect::<Vec<_>>();
+
+    // The newest `limit`, oldest first, whole events as the forward read has them.
+    for limit in [0, 1, 2, n - 1, n, n + 5, usize::MAX] {
+        let got = store.events_before(None, limit).await.unwrap();
+        assert_eq!(got, all[n - limit.min(n)..], "events_before(None, {limit})");
+    }
+    // Before a given seq (exclusive), and where nothing is older.
+    for k in [0, 1, n / 2, n - 1] {
+        let got = store.events_before(Some(all[k].seq), 3).await.unwrap();
+        assert_eq!(
+            seqs(&got),
+            seqs(&all[k.saturating_sub(3)..k]),
+            "before #{k}"
+        );
+    }
+    assert!(store.events_before(Some(0), 5).await.unwrap().is_empty());
+    assert_eq!(
+        seqs(&store.events_before(Some(u64::MAX), 2).await.unwrap()),
+        seqs(&all[n - 2..])
+    );
+
+    // Counts of `after < seq < before`.
+    assert_eq!(store.count_events(0, None).await.unwrap(), n as u64);
+    assert_eq!(
+        store.count_events(0, Some(u64::MAX)).await.unwrap(),
+        n as u64
+    );
+    let last = all[n - 1].seq;
+    assert_eq!(store.count_events(last, None).await.unwrap(), 0);
+    assert_eq!(store.count_events(u64::MAX, None).await.unwrap(), 0);
+    for (i, j) in [(0, n - 1), (1, n / 2), (n / 2, n - 1), (2, 3), (3, 3)] {
+        assert_eq!(
+            store
+                .count_events(all[i].seq, Some(all[j].seq))
+                .await
+                .unwrap(),
+            j.saturating_sub(i + 1) as u64,
+            "between #{i} and #{j}"
+        );
+    }
+    // Earlier than the newest two; later than a cursor.
+    let newest = store.events_before(None, 2).await.unwrap();
+    assert_eq!(
+        store.count_events(0, Some(newest[0].seq)).await.unwrap(),
+        n as u64 - 2
+    );
+    assert_eq!(
+        store.count_events(all[1].seq, None).await.unwrap(),
+        n as u64 - 2
+    );
+
+    // A write after the reads is seen by the next ones.
+    let e = app
+        .create(new_entry("Feed four", EntryType::Task), &cli())
+        .await
+        .unwrap()
+        .into_entry();
+    let tail = store.events_before(None, 1).await.unwrap();
+    assert_eq!(tail.len(), 1);
+    assert_eq!(tail[0].entry_id, e.id);
+    assert!(tail[0].seq > last);
+    assert_eq!(store.count_events(last, None).await.unwrap(), 1);
 }
 
 pub async fn missing_entries_are_not_found(open: Opener, dir: &Path) {

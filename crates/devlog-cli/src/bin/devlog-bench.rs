@@ -1,6 +1,7 @@
 //! Benchmark: builds stores of realistic entries and times `list`, filtered `list`, `search`,
-//! `show` and `new` through the library and through the `devlog` binary (process start
-//! included), for each backend.
+//! `show`, `new` and `events` through the library and through the `devlog` binary (process
+//! start included), for each backend. The change feed gets `--feed-depth` events per entry
+//! (field changes), so `events` is measured on a deep feed.
 //!
 //! ```text
 //! cargo build --release -p devlog-cli
@@ -21,7 +22,9 @@ use devlog_core::entry::{
 };
 use devlog_core::id::{EntryId, slugify};
 use devlog_core::ops::{Devlog, NewEntry};
-use devlog_core::{Filter, ListQuery, Origin, SearchQuery, Store, Timestamp, WriteMeta};
+use devlog_core::{
+    Event, EventKind, Filter, ListQuery, Origin, SearchQuery, Store, Timestamp, WriteMeta,
+};
 
 /// Time devlog operations on large generated stores
 #[derive(Debug, Parser)]
@@ -32,6 +35,9 @@ struct Args {
     /// Backends to measure
     #[arg(long, value_delimiter = ',', default_value = "json,sqlite")]
     backends: Vec<String>,
+    /// Change-feed events added per entry (a deep feed for `events`)
+    #[arg(long, default_value_t = 10)]
+    feed_depth: usize,
     /// Repetitions of each library operation
     #[arg(long, default_value_t = 50)]
     runs: usize,
@@ -234,6 +240,35 @@ async fn build(backend: &str, dir: &Path, n: usize) -> Result<Arc<dyn Store>> {
     }
 }
 
+/// Appends `depth` field-change events per entry to the change feed, in pages.
+async fn deepen_feed(store: &dyn Store, entries: &[Entry], depth: usize) -> Result<()> {
+    let at = Timestamp::from_millis(1_748_779_200_000).context("bench timestamp")?;
+    let mut page = Vec::new();
+    for round in 0..depth {
+        for e in entries {
+            page.push(Event {
+                seq: 0,
+                entry_id: e.id,
+                handle: e.handle,
+                at,
+                origin: Origin::Cli,
+                actor: Some("bench".into()),
+                kind: EventKind::FieldChanged {
+                    field: "currentSummary".into(),
+                    old: serde_json::Value::Null,
+                    new: format!("round {round} of the bench").into(),
+                },
+            });
+            if page.len() == 5000 {
+                store.append_events(&page).await?;
+                page.clear();
+            }
+        }
+    }
+    store.append_events(&page).await?;
+    Ok(())
+}
+
 /// The arguments of the i-th run of a CLI command.
 type ArgsFor = Box<dyn Fn(usize) -> Vec<String>>;
 
@@ -343,7 +378,11 @@ fn main() -> Result<()> {
         let n = args.entries;
         let all = rt.block_on(store.all())?;
         let ids: Vec<EntryId> = all.iter().map(|e| e.id).collect();
+        rt.block_on(deepen_feed(store.as_ref(), &all, args.feed_depth))?;
         drop(all);
+        // The middle of the feed, for `events --since`.
+        let feed_mid = (args.entries * args.feed_depth / 2) as u64;
+        let mid = feed_mid.to_string();
         let filtered = Filter {
             status: vec![Status::InProgress],
             kind: vec![EntryType::Bugfix],
@@ -415,12 +454,30 @@ fn main() -> Result<()> {
             })
             .await?;
             rows.push(summarize(backend, "library", "new", t));
+            // What `devlog events` reads: the newest 50 and a count of the earlier ones, or
+            // 50 after a cursor in the middle and a count of the later ones.
+            let t = time_lib(runs, |_| async {
+                let evs = store.events_before(None, 50).await?;
+                let first = evs.first().map_or(0, |e| e.seq);
+                store.count_events(0, Some(first)).await?;
+                Ok(())
+            })
+            .await?;
+            rows.push(summarize(backend, "library", "events", t));
+            let t = time_lib(runs, |_| async {
+                let evs = store.events(feed_mid, 50).await?;
+                let last = evs.last().map_or(feed_mid, |e| e.seq);
+                store.count_events(last, None).await?;
+                Ok(())
+            })
+            .await?;
+            rows.push(summarize(backend, "library", "events --since", t));
             anyhow::Ok(())
         })?;
         drop(app);
         drop(store);
         let cr = args.cli_runs;
-        let cli: [(&'static str, ArgsFor); 5] = [
+        let cli: [(&'static str, ArgsFor); 7] = [
             ("list", Box::new(|_| vec!["list".into()])),
             (
                 "list (filtered)",
@@ -452,6 +509,11 @@ fn main() -> Result<()> {
                         "task".into(),
                     ]
                 }),
+            ),
+            ("events", Box::new(|_| vec!["events".into()])),
+            (
+                "events --since",
+                Box::new(move |_| vec!["events".into(), "--since".into(), mid.clone()]),
             ),
         ];
         for (op, a) in cli.iter() {

@@ -1,7 +1,5 @@
 //! `devlog events`: the change feed.
 
-use std::collections::VecDeque;
-
 use clap::Args;
 use devlog_core::{Event, EventKind, Store};
 
@@ -21,18 +19,20 @@ pub struct EventsArgs {
     pub limit: usize,
 }
 
-/// Events per read while walking the feed.
+/// Events per read when --limit 0 asks for all of them.
 const BATCH: usize = 5000;
 
 pub async fn run(ctx: &Ctx, a: EventsArgs) -> Result<(), CliError> {
     let store = ctx.store().await?;
-    let limit = if a.limit == 0 { usize::MAX } else { a.limit };
-    let (evs, footer) = match a.since {
-        Some(since) => {
+    // Each shape is a bounded read along the feed's `seq` key plus one count on it: the cost
+    // grows with --limit, not with the length of the feed.
+    let (evs, footer) = match (a.since, a.limit) {
+        (Some(since), limit) => {
             let since = devlog_core::ops::check_seq("since", since)?;
+            let limit = if limit == 0 { usize::MAX } else { limit };
             let evs = read(&*store, since, limit).await?;
             let last = evs.last().map_or(since, |e| e.seq);
-            let more = count_after(&*store, last).await?;
+            let more = to_usize(store.count_events(last, None).await?);
             let footer = (more > 0).then(|| {
                 format!(
                     "{} after seq {last}: devlog events --since {last}\n",
@@ -41,34 +41,21 @@ pub async fn run(ctx: &Ctx, a: EventsArgs) -> Result<(), CliError> {
             });
             (evs, footer)
         }
-        None => {
-            // The newest `limit`, like MCP get_recent_changes: one pass keeps the tail and
-            // counts what is left out.
-            let mut tail = VecDeque::new();
-            let mut after = 0;
-            let mut earlier = 0usize;
-            loop {
-                let batch = store.events(after, BATCH).await?;
-                let n = batch.len();
-                for e in batch {
-                    after = e.seq;
-                    tail.push_back(e);
-                    if tail.len() > limit {
-                        tail.pop_front();
-                        earlier += 1;
-                    }
-                }
-                if n < BATCH {
-                    break;
-                }
-            }
+        (None, 0) => (read(&*store, 0, usize::MAX).await?, None),
+        (None, limit) => {
+            // The newest `limit`, like MCP get_recent_changes.
+            let evs = store.events_before(None, limit).await?;
+            let earlier = match evs.first() {
+                Some(first) => to_usize(store.count_events(0, Some(first.seq)).await?),
+                None => 0,
+            };
             let footer = (earlier > 0).then(|| {
                 format!(
                     "{}: devlog events --since 0 (or --limit 0 for all)\n",
                     count(earlier, "earlier event", "earlier events")
                 )
             });
-            (Vec::from(tail), footer)
+            (evs, footer)
         }
     };
     if ctx.out.json {
@@ -134,15 +121,6 @@ async fn read(store: &dyn Store, mut after: u64, limit: usize) -> Result<Vec<Eve
     Ok(out)
 }
 
-/// How many events come after `after`.
-async fn count_after(store: &dyn Store, mut after: u64) -> Result<usize, CliError> {
-    let mut n = 0;
-    loop {
-        let batch = store.events(after, BATCH).await?;
-        n += batch.len();
-        match batch.last() {
-            Some(e) if batch.len() == BATCH => after = e.seq,
-            _ => return Ok(n),
-        }
-    }
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }

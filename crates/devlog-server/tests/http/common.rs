@@ -308,6 +308,18 @@ impl FakeStore {
     }
 }
 
+fn fake_event(seq: u64) -> Event {
+    Event {
+        seq,
+        entry_id: EntryId::from_legacy(seq, "2025-01-01T00:00:00.000Z"),
+        handle: seq,
+        at: FixedClock.now(),
+        origin: Origin::Cli,
+        actor: None,
+        kind: EventKind::Created,
+    }
+}
+
 fn down<T>() -> devlog_core::Result<T> {
     Err(StoreError::Backend {
         backend: "postgres",
@@ -361,16 +373,35 @@ impl Store for FakeStore {
             .iter()
             .filter(|s| **s > after)
             .take(limit)
-            .map(|&seq| Event {
-                seq,
-                entry_id: EntryId::from_legacy(seq, "2025-01-01T00:00:00.000Z"),
-                handle: seq,
-                at: FixedClock.now(),
-                origin: Origin::Cli,
-                actor: None,
-                kind: EventKind::Created,
-            })
+            .map(|&seq| fake_event(seq))
             .collect())
+    }
+    async fn events_before(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> devlog_core::Result<Vec<Event>> {
+        let Some(seqs) = &self.feed else {
+            return down();
+        };
+        let mut out: Vec<Event> = seqs
+            .iter()
+            .rev()
+            .filter(|s| before.is_none_or(|b| **s < b))
+            .take(limit)
+            .map(|&seq| fake_event(seq))
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+    async fn count_events(&self, after: u64, before: Option<u64>) -> devlog_core::Result<u64> {
+        let Some(seqs) = &self.feed else {
+            return down();
+        };
+        Ok(seqs
+            .iter()
+            .filter(|s| **s > after && before.is_none_or(|b| **s < b))
+            .count() as u64)
     }
     async fn put_raw(&self, _: Entry, _: &WriteMeta) -> devlog_core::Result<PutOutcome> {
         down()

@@ -3,9 +3,10 @@
 //! This file is compiled twice, as `postgres::imp` and `mysql::imp` (through `#[path]`), each
 //! time against its parent module's dialect: `Db`, `Conn`, `BACKEND`, `migrator()`,
 //! `connect_options()`, `connect()`, `pool_options()`, `classify()`, `TITLE_ORDER`,
-//! `push_tag_filter()`, `push_search_match()` and `push_search_score()`. Everything else — the
-//! tables, the locking, the change feed, the queries — is the same SQL on both servers, so
-//! both backends keep exactly the SQLite backend's semantics (the conformance suite checks).
+//! `EVENTS_TO_COUNT`, `push_tag_filter()`, `push_search_match()` and `push_search_score()`.
+//! Everything else — the tables, the locking, the change feed, the queries — is the same SQL
+//! on both servers, so both backends keep exactly the SQLite backend's semantics (the
+//! conformance suite checks).
 //!
 //! Concurrency (Architecture Invariant: no lost update, no skipped event):
 //! - Every write is one transaction (READ COMMITTED on both servers).
@@ -44,8 +45,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
-    BACKEND, Conn, Db, REJECTS_NUL, TITLE_ORDER, classify, connect, connect_options, migrator,
-    pool_options, push_search_match, push_search_score, push_tag_filter, statement_limit,
+    BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, TITLE_ORDER, classify, connect,
+    connect_options, migrator, pool_options, push_search_match, push_search_score, push_tag_filter,
+    statement_limit,
 };
 use crate::index::{compute_stats, status_rank};
 use crate::server::{
@@ -667,6 +669,29 @@ impl ServerStore {
             .map(|r| summary_from_row(r).map_err(|e| self.corrupt("bad row", e)))
             .collect()
     }
+
+    /// Change-feed rows (`seq`, `payload`) as events.
+    fn decode_events(&self, rows: Vec<Row_>) -> Result<Vec<Event>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let seq: i64 = r.try_get("seq").map_err(self.err())?;
+            let payload: String = r.try_get("payload").map_err(self.err())?;
+            let mut ev: Event =
+                serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
+                    path: format!("{BACKEND} change feed at {}", self.url),
+                    message: format!("event {seq} does not parse: {e}"),
+                    hint: "this version cannot read it; upgrade devlog".into(),
+                })?;
+            ev.seq = seq as u64;
+            out.push(ev);
+        }
+        Ok(out)
+    }
+}
+
+/// An exclusive upper bound on `seq` as SQL binds it: past every seq when there is none.
+fn seq_bound(before: Option<u64>) -> i64 {
+    before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX))
 }
 
 /// Adds `AND ...` conditions for a filter (the same conditions as the SQLite backend).
@@ -949,20 +974,38 @@ impl Store for ServerStore {
             .fetch_all(&mut *self.lease().await.map_err(self.err())?)
             .await
             .map_err(self.err())?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let seq: i64 = r.try_get("seq").map_err(self.err())?;
-            let payload: String = r.try_get("payload").map_err(self.err())?;
-            let mut ev: Event =
-                serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
-                    path: format!("{BACKEND} change feed at {}", self.url),
-                    message: format!("event {seq} does not parse: {e}"),
-                    hint: "this version cannot read it; upgrade devlog".into(),
-                })?;
-            ev.seq = seq as u64;
-            out.push(ev);
-        }
+        self.decode_events(rows)
+    }
+
+    async fn events_before(&self, before: Option<u64>, limit: usize) -> Result<Vec<Event>> {
+        // Backwards along the primary key on `seq`.
+        let mut qb = QueryBuilder::<Db>::new("SELECT seq, payload FROM devlog_events WHERE seq < ");
+        qb.push_bind(seq_bound(before))
+            .push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = qb
+            .build()
+            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        let mut out = self.decode_events(rows)?;
+        out.reverse();
         Ok(out)
+    }
+
+    async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT COUNT(*) FROM {EVENTS_TO_COUNT} WHERE seq > "
+        ));
+        qb.push_bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .push(" AND seq < ")
+            .push_bind(seq_bound(before));
+        let n: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        Ok(n as u64)
     }
 
     async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
