@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-pub use legacy::migration;
+pub use legacy::{display_name, migration, not_yet};
 
 pub const TOML_FILE: &str = "devlog.toml";
 pub const LEGACY_JSON_FILE: &str = "devlog.config.json";
@@ -368,6 +368,19 @@ impl Config {
                     },
                 );
             }
+            if raw
+                .get("server")
+                .and_then(toml::Value::as_table)
+                .is_some_and(|s| s.contains_key("allowHosts"))
+            {
+                cfg.origins.insert(
+                    "server.allowHosts".into(),
+                    Origin::File {
+                        file: path.clone(),
+                        key: "server.allowHosts".into(),
+                    },
+                );
+            }
             let storage = raw.get("storage").and_then(toml::Value::as_table);
             for key in ["type", "path", "url"] {
                 if storage.is_some_and(|s| s.contains_key(key)) {
@@ -390,6 +403,14 @@ impl Config {
                         key,
                     },
                 );
+            }
+        }
+        // Integrations this version does not have yet never block the others: their tables
+        // are set aside with a warning (see `Config::warnings`), like the original file's.
+        let names: Vec<String> = cfg.integrations.keys().cloned().collect();
+        for name in names.into_iter().filter(|n| not_yet(n).is_some()) {
+            if let Some(table) = cfg.integrations.remove(&name) {
+                cfg.unavailable.insert(name, table);
             }
         }
         for h in &cfg.server.allow_hosts {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::Ctx;
 use crate::config::{self, Config, ConfigError, Origin};
 use crate::error::CliError;
-use crate::output::{Table, write_stdout};
+use crate::output::{Table, count, write_stdout};
 use crate::workspace::Workspace;
 
 /// Show, check or migrate the configuration (devlog.toml or devlog.config.json)
@@ -115,6 +115,13 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
         "sync.strategy".into(),
         setting(strategy, cfg.origin("sync.strategy")),
     );
+    s.insert(
+        "server.allowHosts".into(),
+        setting(
+            cfg.server.allow_hosts.clone(),
+            cfg.origin("server.allowHosts"),
+        ),
+    );
     let actor_origin = ["DEVLOG_ACTOR", "USER"]
         .into_iter()
         .find(|v| env(v).is_some() && env(v) == ctx.actor)
@@ -207,7 +214,7 @@ fn show(ctx: &Ctx) -> Result<(), CliError> {
         return Ok(());
     }
     let src = match &ws.config.source {
-        Some(p) if ws.config.is_translated() => format!(
+        Some(p) if p.ends_with(config::LEGACY_JSON_FILE) => format!(
             "{} (the original devlog's; `devlog config migrate` writes devlog.toml)",
             p.display()
         ),
@@ -222,6 +229,12 @@ fn show(ctx: &Ctx) -> Result<(), CliError> {
     for (k, v) in &settings {
         let value = match &v["value"] {
             Value::String(s) => s.clone(),
+            Value::Array(items) if items.is_empty() => "(none)".into(),
+            Value::Array(items) if items.iter().all(Value::is_string) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
             other => other.to_string(),
         };
         let from: Origin = origin_of(v);
@@ -242,7 +255,9 @@ fn show(ctx: &Ctx) -> Result<(), CliError> {
     text.push_str(&t.render());
     for name in ws.config.unavailable.keys() {
         text.push_str(&format!(
-            "integrations.{name}: not available in this version yet (ignored)\n"
+            "integrations.{name}: {} is not available in this version yet (set aside: {})\n",
+            config::display_name(name),
+            ws.config.origin(&format!("integrations.{name}"))
         ));
     }
     write_stdout(&text)?;
@@ -283,25 +298,26 @@ async fn check(ctx: &Ctx) -> Result<(), CliError> {
     let integrations = super::sync::build(&ws, &super::sync::registry())?;
     let store = ws.open().await?;
     let warnings = store.warnings().await?;
-    let count = store.count().await?;
+    let entries = store.count().await?;
     if ctx.out.json {
         ctx.out.json(&json!({
             "ok": true,
             "backend": ws.spec.name(),
-            "entries": count,
+            "entries": entries,
             "integrations": integrations.len(),
             "warnings": warnings,
             "configWarnings": ws.config.warnings(),
         }))?;
     } else {
         write_stdout(&format!(
-            "ok: {} ({} backend, {count} entries)\n",
+            "ok: {} ({} backend, {})\n",
             ws.config
                 .source
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "defaults".into()),
-            ws.spec.name()
+            ws.spec.name(),
+            count(entries as usize, "entry", "entries")
         ))?;
         for w in &warnings {
             eprintln!("warning: {w}");
