@@ -1121,3 +1121,88 @@ fn config_show_names_where_allow_hosts_and_the_sync_strategy_come_from() {
     // A devlog.toml is not the original's file.
     assert!(!human.contains("the original devlog's"), "{human}");
 }
+
+/// Runs `devlog args` as a process that file modes apply to: as root, through `setpriv`
+/// without the capabilities that bypass them.
+#[cfg(target_os = "linux")]
+fn devlog_without_override(dir: &Path, args: &[&str]) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    let probe = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(probe.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let modes_apply = std::fs::File::create(probe.path().join("x")).is_err();
+    std::fs::set_permissions(probe.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let inner = devlog_cmd(dir, args);
+    if modes_apply {
+        return devlog_cmd(dir, args).output().unwrap();
+    }
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--bounding-set=-dac_override,-dac_read_search,-fowner",
+        "--inh-caps=-all",
+        BIN,
+    ])
+    .args(inner.get_args())
+    .current_dir(dir);
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.output()
+        .unwrap_or_else(|e| panic!("cannot run setpriv (needed to test file modes): {e}"))
+}
+
+#[cfg(target_os = "linux")]
+fn chmod_tree(p: &Path, dir_mode: u32, file_mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    set(p, 0o755).unwrap();
+    for item in std::fs::read_dir(p).unwrap().flatten() {
+        if item.path().is_dir() {
+            chmod_tree(&item.path(), dir_mode, file_mode);
+        } else {
+            set(&item.path(), file_mode).unwrap();
+        }
+    }
+    set(p, dir_mode).unwrap();
+}
+
+/// Issue 12 follow-up: a read-only checkout's warning is shown once, not as a log line and
+/// again as a warning.
+#[cfg(target_os = "linux")]
+#[test]
+fn list_on_a_read_only_checkout_warns_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("checkout");
+    std::fs::create_dir(&d).unwrap();
+    ok(&d, &["new", "Pulled", "--type", "task"]);
+    std::fs::remove_dir_all(d.join(".devlog/.state")).unwrap();
+    chmod_tree(&d, 0o555, 0o444);
+    let runs: Vec<(&[&str], Output)> = [
+        &["list"][..],
+        &["list", "--json"],
+        &["search", "Pulled"],
+        &["stats"],
+        &["context"],
+    ]
+    .into_iter()
+    .map(|args| (args, devlog_without_override(&d, args)))
+    .collect();
+    chmod_tree(&d, 0o755, 0o644);
+    for (args, o) in runs {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{args:?}: {err}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Pulled") || args[0] == "stats",
+            "{args:?}"
+        );
+        assert_eq!(
+            err.matches("could not be updated").count(),
+            1,
+            "{args:?} should warn once:\n{err}"
+        );
+        assert!(err.starts_with("warning: the index"), "{args:?}:\n{err}");
+        assert!(err.contains("read-only"), "{err}");
+    }
+}
