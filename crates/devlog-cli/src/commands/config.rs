@@ -95,10 +95,9 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
             s.insert("storage.url".into(), url);
         }
         None => {
-            let origin = if overridden || cfg.storage.path.is_none() {
-                Origin::Default
-            } else {
-                cfg.origin("storage.path")
+            let origin = match cfg.storage_path(overridden) {
+                Some(_) => cfg.origin("storage.path"),
+                None => Origin::Default,
             };
             s.insert(
                 "storage.path".into(),
