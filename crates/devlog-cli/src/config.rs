@@ -926,9 +926,13 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.storage.url.as_deref(), Some("${DEVLOG_DATABASE_URL}"));
         assert_eq!(cfg.origin("storage.url"), env("DEVLOG_DATABASE_URL"));
-        assert_eq!(
-            cfg.storage.kind, "json",
-            "DEVLOG_STORAGE_TYPE is applied by the workspace"
+        assert_eq!(cfg.storage.kind, "postgres");
+        let m = migration(&cfg);
+        assert!(
+            m.toml
+                .contains("type = \"postgres\"\nurl = \"${DEVLOG_DATABASE_URL}\""),
+            "{}",
+            m.toml
         );
         let unused: Vec<&str> = cfg.unused.iter().map(|(k, _)| k.as_str()).collect();
         for k in [
@@ -978,7 +982,7 @@ mod tests {
         assert!(
             cfg.warnings()
                 .join("\n")
-                .contains("DEVLOG_SQLITE_PATH: devlog.toml gives the storage"),
+                .contains("DEVLOG_SQLITE_PATH: devlog.toml configures the storage here"),
             "{:?}",
             cfg.warnings()
         );

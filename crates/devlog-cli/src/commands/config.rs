@@ -83,12 +83,15 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
             } else {
                 cfg.origin("storage.url")
             };
+            // A URL from a variable of the original (`${DEVLOG_POSTGRES_URL}`) says so in its
+            // origin already.
+            let via_shown = !from_env && !matches!(origin, Origin::Env { .. });
             let mut url = setting(url.redacted(), origin);
             if let Some(raw) = cfg
                 .storage
                 .url
                 .as_deref()
-                .filter(|u| !from_env && u.contains("${"))
+                .filter(|u| via_shown && u.contains("${"))
             {
                 url["via"] = devlog_store::redact_url(raw).into();
             }

@@ -663,8 +663,8 @@ pub(super) fn apply_storage_env(
             cfg.unused.push((
                 format!("environment {var}"),
                 format!(
-                    "{file} gives the storage (the original read this variable only without a \
-                     configuration file); write the setting there"
+                    "{file} configures the storage here, and the original read this variable \
+                     only without a configuration file; write the setting in {file}"
                 ),
             ));
         }
@@ -712,6 +712,13 @@ pub(super) fn apply_storage_env(
         },
         None => cfg.storage.kind.clone(),
     };
+    // The workspace applies DEVLOG_STORAGE_TYPE; recorded here too, so that `devlog config
+    // migrate` writes the backend the other variables go with.
+    if env("DEVLOG_STORAGE_TYPE").is_some() && devlog_store::BACKENDS.contains(&backend.as_str()) {
+        cfg.storage.kind = backend.clone();
+        cfg.origins
+            .insert("storage.type".into(), env_origin("DEVLOG_STORAGE_TYPE"));
+    }
     let not_for = |wants: &str| {
         format!(
             "the backend is {backend}, and this variable is read for {wants} only (set \
