@@ -721,6 +721,19 @@ fn sync_commands_explain_missing_or_unknown_integrations() {
         "{msg}"
     );
     assert_eq!(devlog(d, &["config", "check"]).status.code(), Some(5));
+    // `--system` naming no enabled integration is refused, with a plan too.
+    std::fs::write(
+        d.join("devlog.toml"),
+        "[integrations.github]\nrepository = \"o/r\"\ntoken = \"t\"\napiUrl = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    let o = devlog(d, &["sync", "--system", "githb", "--plan"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--system githb: not an enabled integration; enabled: github"),
+        "{err}"
+    );
     // `[integrations.git]` configures local git automation, not a sync integration.
     std::fs::write(
         d.join("devlog.toml"),
@@ -1037,6 +1050,20 @@ fn jira_and_ado_tables_in_devlog_toml_are_set_aside_with_a_warning() {
         String::from_utf8_lossy(&o.stderr).contains("no integrations are configured"),
         "{o:?}"
     );
+    // Asking to sync with one says it is not available yet, not that it is unconfigured.
+    for (system, name) in [("jira", "Jira"), ("azure-devops", "Azure DevOps")] {
+        for extra in [&[][..], &["--plan"]] {
+            let mut args = vec!["sync", "--system", system];
+            args.extend_from_slice(extra);
+            let o = devlog(d, &args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("{name} is not available in this version yet")),
+                "{err}"
+            );
+        }
+    }
     // The other obvious spellings of Azure DevOps too.
     for name in ["ado", "azure_devops", "azureDevops"] {
         std::fs::write(

@@ -226,7 +226,25 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
         Some(s) => s,
         None => ctx.workspace()?.config.sync.strategy.unwrap_or_default(),
     };
+    if let Some(name) = a.system.as_deref().and_then(crate::config::not_yet) {
+        let name = crate::config::display_name(name);
+        return Err(CliError::Usage(format!(
+            "{name} is not available in this version yet: devlog has no {name} integration, so \
+             there is nothing to sync with; nothing was changed (`devlog integrations list` shows \
+             what this version has)"
+        )));
+    }
     let (engine, integrations) = engine(ctx, strategy).await?;
+    if let Some(s) = a.system.as_deref()
+        && !integrations.is_empty()
+        && !integrations.iter().any(|i| i.descriptor().name == s)
+    {
+        let enabled: Vec<String> = integrations.iter().map(|i| i.descriptor().name).collect();
+        return Err(CliError::Usage(format!(
+            "--system {s}: not an enabled integration; enabled: {}",
+            enabled.join(", ")
+        )));
+    }
     if integrations.is_empty() {
         return Err(CliError::Usage(
             "no integrations are configured: add an [integrations.<name>] table to devlog.toml (see docs/sync.md)".into(),
