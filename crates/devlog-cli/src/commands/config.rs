@@ -348,7 +348,8 @@ fn migrate(ctx: &Ctx, dry_run: bool, force: bool) -> Result<(), CliError> {
     if original.source.is_none() && !original.is_translated() {
         return Err(CliError::Usage(format!(
             "nothing to migrate: there is no {} in {} and none of the original devlog's \
-             variables (GITHUB_OWNER, GITHUB_REPO, GITHUB_TOKEN, JIRA_*, ADO_*) is set",
+             variables (GITHUB_OWNER, GITHUB_REPO, GITHUB_TOKEN, JIRA_*, ADO_*, DEVLOG_STORAGE_STRATEGY, \
+             DEVLOG_SQLITE_PATH, DEVLOG_POSTGRES_URL, ...) is set",
             config::LEGACY_JSON_FILE,
             root.display()
         )));
