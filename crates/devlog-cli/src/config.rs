@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-pub use legacy::migration;
+pub use legacy::{display_name, migration, not_yet};
 
 pub const TOML_FILE: &str = "devlog.toml";
 pub const LEGACY_JSON_FILE: &str = "devlog.config.json";
@@ -238,7 +238,10 @@ impl Config {
                 file: Some(toml_path.clone()),
                 message: format!("cannot read: {e}"),
             })?;
-            return Self::from_toml(&text, Some(toml_path));
+            let mut cfg = Self::from_toml(&text, Some(toml_path))?;
+            legacy::apply_storage_env(&mut cfg, env, Some(TOML_FILE));
+            legacy::note_unused_env(&mut cfg, env);
+            return Ok(cfg);
         }
         Self::load_original(root, env)
     }
@@ -250,15 +253,20 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let json_path = root.join(LEGACY_JSON_FILE);
+        let mut storage_given = false;
         let mut cfg = if json_path.is_file() {
             let text = std::fs::read_to_string(&json_path).map_err(|e| ConfigError {
                 file: Some(json_path.clone()),
                 message: format!("cannot read: {e}"),
             })?;
+            storage_given = serde_json::from_str::<serde_json::Value>(&text)
+                .is_ok_and(|v| v.get("storage").is_some());
             Self::from_legacy_json(&text, Some(json_path))?
         } else {
             Self::defaults()
         };
+        legacy::apply_storage_env(&mut cfg, env, storage_given.then_some(LEGACY_JSON_FILE));
+        legacy::note_unused_env(&mut cfg, env);
         legacy::apply_env(&mut cfg, env);
         Ok(cfg)
     }
@@ -301,6 +309,17 @@ impl Config {
         Origin::Default
     }
 
+    /// The database file or folder the configuration gives for the backend in use: the
+    /// configured one, or with `DEVLOG_STORAGE_TYPE` overriding the backend, only one that
+    /// came from the environment too (`DEVLOG_SQLITE_PATH`).
+    pub fn storage_path(&self, backend_override: bool) -> Option<&Path> {
+        let from_env = matches!(self.origin("storage.path"), Origin::Env { .. });
+        self.storage
+            .path
+            .as_deref()
+            .filter(|_| !backend_override || from_env)
+    }
+
     /// Whether the settings come from the original devlog (its file or its variables).
     pub fn is_translated(&self) -> bool {
         !self.translated.is_empty() || !self.unused.is_empty() || !self.unavailable.is_empty()
@@ -332,9 +351,21 @@ impl Config {
                 self.origin(&format!("integrations.{name}"))
             ));
         }
-        if !self.unused.is_empty() {
+        let (vars, keys): (Vec<_>, Vec<_>) = self
+            .unused
+            .iter()
+            .partition(|(k, _)| k.starts_with("environment "));
+        if !keys.is_empty() {
             let mut w = format!("{from}: keys with no meaning in this version, not used:");
-            for (k, why) in &self.unused {
+            for (k, why) in keys {
+                w.push_str(&format!("\n  {k}: {why}"));
+            }
+            out.push(w);
+        }
+        if !vars.is_empty() {
+            let mut w = "the original devlog's environment variables, not used:".to_string();
+            for (k, why) in vars {
+                let k = k.trim_start_matches("environment ");
                 w.push_str(&format!("\n  {k}: {why}"));
             }
             out.push(w);
@@ -368,6 +399,19 @@ impl Config {
                     },
                 );
             }
+            if raw
+                .get("server")
+                .and_then(toml::Value::as_table)
+                .is_some_and(|s| s.contains_key("allowHosts"))
+            {
+                cfg.origins.insert(
+                    "server.allowHosts".into(),
+                    Origin::File {
+                        file: path.clone(),
+                        key: "server.allowHosts".into(),
+                    },
+                );
+            }
             let storage = raw.get("storage").and_then(toml::Value::as_table);
             for key in ["type", "path", "url"] {
                 if storage.is_some_and(|s| s.contains_key(key)) {
@@ -390,6 +434,14 @@ impl Config {
                         key,
                     },
                 );
+            }
+        }
+        // Integrations this version does not have yet never block the others: their tables
+        // are set aside with a warning (see `Config::warnings`), like the original file's.
+        let names: Vec<String> = cfg.integrations.keys().cloned().collect();
+        for name in names.into_iter().filter(|n| not_yet(n).is_some()) {
+            if let Some(table) = cfg.integrations.remove(&name) {
+                cfg.unavailable.insert(name, table);
             }
         }
         for h in &cfg.server.allow_hosts {
@@ -823,6 +875,117 @@ mod tests {
             m.toml
         );
         assert!(m.notes.iter().any(|n| n.contains("export DATABASE_URL")));
+    }
+
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn original_storage_variables_select_the_backend_and_its_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::load_with_env(
+            dir.path(),
+            &vars(&[
+                ("DEVLOG_STORAGE_STRATEGY", "local-sqlite"),
+                ("DEVLOG_SQLITE_PATH", "data/log.db"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.storage.kind, "sqlite");
+        assert_eq!(cfg.storage.path, Some(PathBuf::from("data/log.db")));
+        let env = |v: &str| Origin::Env {
+            variables: vec![v.into()],
+        };
+        assert_eq!(cfg.origin("storage.type"), env("DEVLOG_STORAGE_STRATEGY"));
+        assert_eq!(cfg.origin("storage.path"), env("DEVLOG_SQLITE_PATH"));
+        // The path goes with a backend from the environment; a file's path does not.
+        assert!(cfg.storage_path(true).is_some());
+        let w = cfg.warnings().join("\n");
+        assert!(
+            w.contains("environment DEVLOG_SQLITE_PATH → [storage] path = \"data/log.db\""),
+            "{w}"
+        );
+        // URLs: the backend's own variable, else DEVLOG_DATABASE_URL; kept as references.
+        let cfg = Config::load_with_env(
+            dir.path(),
+            &vars(&[
+                ("DEVLOG_STORAGE_TYPE", "postgresql"),
+                ("DEVLOG_MYSQL_URL", "mysql://u:pw@h/db"),
+                ("DEVLOG_DATABASE_URL", "postgres://u:pw@h/db"),
+                ("DEVLOG_SQLITE_PATH", "x.db"),
+                ("DEVLOG_STORAGE_STRATEGY", "local-json"),
+                ("DEVLOG_GIT_TOKEN", "secret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.storage.url.as_deref(), Some("${DEVLOG_DATABASE_URL}"));
+        assert_eq!(cfg.origin("storage.url"), env("DEVLOG_DATABASE_URL"));
+        assert_eq!(cfg.storage.kind, "postgres");
+        let m = migration(&cfg);
+        assert!(
+            m.toml
+                .contains("type = \"postgres\"\nurl = \"${DEVLOG_DATABASE_URL}\""),
+            "{}",
+            m.toml
+        );
+        let unused: Vec<&str> = cfg.unused.iter().map(|(k, _)| k.as_str()).collect();
+        for k in [
+            "environment DEVLOG_MYSQL_URL",
+            "environment DEVLOG_SQLITE_PATH",
+            "environment DEVLOG_STORAGE_STRATEGY",
+            "environment DEVLOG_GIT_TOKEN",
+        ] {
+            assert!(unused.contains(&k), "{k} not in {unused:?}");
+        }
+        let w = cfg.warnings().join("\n");
+        assert!(!w.contains("pw@") && !w.contains("secret"), "{w}");
+        assert!(
+            w.contains("the original devlog's environment variables, not used:"),
+            "{w}"
+        );
+        // DATABASE_URL wins over them, as in the original; an unknown strategy is a warning.
+        let cfg = Config::load_with_env(
+            dir.path(),
+            &vars(&[
+                ("DEVLOG_STORAGE_TYPE", "mysql"),
+                ("DEVLOG_MYSQL_URL", "mysql://u:pw@h/db"),
+                ("DATABASE_URL", "mysql://other/db"),
+            ]),
+        )
+        .unwrap();
+        assert!(cfg.storage.url.is_none());
+        assert!(
+            cfg.warnings()
+                .join("\n")
+                .contains("DATABASE_URL is set too")
+        );
+        let cfg = Config::load_with_env(dir.path(), &vars(&[("DEVLOG_STORAGE_STRATEGY", "cloud")]))
+            .unwrap();
+        assert_eq!(cfg.storage.kind, "json");
+        assert!(
+            cfg.warnings()
+                .join("\n")
+                .contains("unknown strategy `cloud`")
+        );
+        // A configuration file that gives the storage: the variables are named, not used.
+        std::fs::write(dir.path().join(TOML_FILE), "[storage]\ntype = \"json\"\n").unwrap();
+        let cfg =
+            Config::load_with_env(dir.path(), &vars(&[("DEVLOG_SQLITE_PATH", "data/log.db")]))
+                .unwrap();
+        assert!(cfg.storage.path.is_none());
+        assert!(
+            cfg.warnings()
+                .join("\n")
+                .contains("DEVLOG_SQLITE_PATH: devlog.toml configures the storage here"),
+            "{:?}",
+            cfg.warnings()
+        );
     }
 
     #[test]

@@ -19,7 +19,13 @@ use crate::workspace::Discovery;
 
 fn main() {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    // These commands print the store's warnings (a read-only checkout, damaged entry files)
+    // as `warning:` lines of their own; the store's log lines would say the same again.
+    let prints_store_warnings = matches!(
+        cli.command,
+        Command::List(_) | Command::Search(_) | Command::Stats(_) | Command::Context(_)
+    );
+    init_tracing(cli.verbose, prints_store_warnings);
     let out = Out::new(cli.json, cli.no_color);
     let code = match run(cli, out) {
         Ok(()) => error::exit::OK,
@@ -117,16 +123,20 @@ fn report(out: &Out, e: &CliError) {
     }
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, prints_store_warnings: bool) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     // rmcp logs every error answer at WARN, including the routine ones a client caused (an
     // unknown entry, a bad argument); devlog logs its own unexpected failures itself.
-    let default = match verbose {
+    let mut default = match verbose {
         0 => "warn,rmcp::service=error",
         1 => "info,rmcp::service=error",
         _ => "debug",
-    };
+    }
+    .to_string();
+    if prints_store_warnings && verbose == 0 {
+        default.push_str(",devlog_store::json=error");
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -105,10 +105,13 @@ impl Workspace {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let config = Config::load(&root).map_err(CliError::Config)?;
-        let (name, location) = match backend_override {
-            Some(b) => (b.to_string(), None),
-            None => (config.storage.kind.clone(), config.storage.path.clone()),
+        let name = match backend_override {
+            Some(b) => b.to_string(),
+            None => config.storage.kind.clone(),
         };
+        let location = config
+            .storage_path(backend_override.is_some())
+            .map(Path::to_path_buf);
         let location = location.map(|p| if p.is_absolute() { p } else { root.join(p) });
         let url = server_url(&name, backend_override.is_some(), &config)?;
         let spec = StoreSpec::resolve(&name, &devlog_dir, location.as_deref(), url.as_deref())

@@ -691,25 +691,49 @@ fn sync_commands_explain_missing_or_unknown_integrations() {
     );
     assert_eq!(json(d, &["sync", "conflicts"]), serde_json::json!([]));
     assert_eq!(devlog(d, &["sync", "--plan"]).status.code(), Some(2));
+    // A variable an integration table reads must be set.
     std::fs::write(
         d.join("devlog.toml"),
-        "[integrations.jira]\ntoken = \"${DEVLOG_TEST_UNSET_TOKEN}\"\n",
+        "[integrations.github]\nrepository = \"o/r\"\ntoken = \"${DEVLOG_TEST_UNSET_TOKEN}\"\n",
     )
     .unwrap();
     let o = devlog(d, &["config", "check"]);
     assert_eq!(o.status.code(), Some(5));
     let msg = String::from_utf8_lossy(&o.stderr);
     assert!(
-        msg.contains("integrations.jira.token") && msg.contains("DEVLOG_TEST_UNSET_TOKEN"),
+        msg.contains("integrations.github.token") && msg.contains("DEVLOG_TEST_UNSET_TOKEN"),
         "{msg}"
     );
+    // A misspelt integration is an error naming the closest and the known ones.
     std::fs::write(
         d.join("devlog.toml"),
-        "[integrations.jira]\nurl = \"https://x\"\n",
+        "[integrations.githb]\nrepository = \"o/r\"\n",
     )
     .unwrap();
     let msg = String::from_utf8_lossy(&devlog(d, &["sync"]).stderr).to_string();
-    assert!(msg.contains("unknown integration `jira`"), "{msg}");
+    assert!(
+        msg.contains("unknown integration `githb` (did you mean `github`?)"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("this build knows: github, ")
+            && msg.contains("jira (not available in this version yet)"),
+        "{msg}"
+    );
+    assert_eq!(devlog(d, &["config", "check"]).status.code(), Some(5));
+    // `--system` naming no enabled integration is refused, with a plan too.
+    std::fs::write(
+        d.join("devlog.toml"),
+        "[integrations.github]\nrepository = \"o/r\"\ntoken = \"t\"\napiUrl = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    let o = devlog(d, &["sync", "--system", "githb", "--plan"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--system githb: not an enabled integration; enabled: github"),
+        "{err}"
+    );
     // `[integrations.git]` configures local git automation, not a sync integration.
     std::fs::write(
         d.join("devlog.toml"),
@@ -939,4 +963,273 @@ fn terminal_escape_sequences_in_data_are_shown_not_obeyed() {
     let e = json(d, &["show", "1"]);
     assert_eq!(e["title"], format!("Login{ATTACK} fails"));
     assert_eq!(e["notes"][0]["content"], format!("see{ATTACK} here"));
+}
+
+/// Issue 12.13: integrations this version does not have yet warn and are set aside; they
+/// never block the rest, whichever name the table uses.
+#[test]
+fn jira_and_ado_tables_in_devlog_toml_are_set_aside_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["new", "Kept", "--type", "task"]);
+    std::fs::write(
+        d.join("devlog.toml"),
+        "[integrations.jira]\nbaseUrl = \"https://acme.atlassian.net\"\napiToken = \"${DEVLOG_TEST_UNSET_TOKEN}\"\n\
+         [integrations.azure-devops]\norganization = \"acme\"\npersonalAccessToken = \"ado_secret_lit\"\n",
+    )
+    .unwrap();
+    let o = devlog(d, &["config", "check"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let toml = d.join("devlog.toml");
+    for (name, table) in [
+        ("Jira", "integrations.jira"),
+        ("Azure DevOps", "integrations.azure-devops"),
+    ] {
+        let w = format!(
+            "warning: {name} is not available in this version yet: the settings from {} ({table}) are ignored",
+            toml.display()
+        );
+        assert_eq!(err.matches(&w).count(), 1, "`{w}` once in:\n{err}");
+    }
+    assert!(!err.contains("DEVLOG_TEST_UNSET_TOKEN"), "{err}");
+    let check = json(d, &["config", "check"]);
+    assert_eq!(check["ok"], true);
+    assert_eq!(check["integrations"], 0);
+    assert_eq!(
+        check["configWarnings"].as_array().unwrap().len(),
+        2,
+        "{check}"
+    );
+    // config show: under unavailable, secrets redacted, not among the integrations.
+    let v = json(d, &["config", "show"]);
+    assert_eq!(v["integrations"], serde_json::json!({}), "{v}");
+    assert_eq!(
+        v["unavailable"]["jira"]["baseUrl"],
+        "https://acme.atlassian.net"
+    );
+    assert_eq!(
+        v["unavailable"]["azure-devops"]["personalAccessToken"],
+        "***"
+    );
+    let human = ok(d, &["config", "show"]);
+    assert!(
+        human.contains(
+            "integrations.azure-devops: Azure DevOps is not available in this version yet"
+        ),
+        "{human}"
+    );
+    assert!(!human.contains("ado_secret_lit") && !v.to_string().contains("ado_secret_lit"));
+    // integrations list: named, not available, their tables set aside.
+    let list = json(d, &["integrations", "list"]);
+    let known = list["known"].as_array().unwrap();
+    let jira = known.iter().find(|k| k["name"] == "jira").unwrap();
+    assert_eq!(jira["available"], false, "{list}");
+    assert_eq!(jira["status"], "not available in this version yet");
+    assert_eq!(jira["configured"], true);
+    let ado = known.iter().find(|k| k["name"] == "ado").unwrap();
+    assert_eq!(
+        ado["setAside"],
+        serde_json::json!(["azure-devops"]),
+        "{list}"
+    );
+    let github = known.iter().find(|k| k["name"] == "github").unwrap();
+    assert_eq!(github["available"], true);
+    assert_eq!(github["configured"], false);
+    let human = ok(d, &["integrations", "list"]);
+    assert!(
+        human.contains("Jira: not available in this version yet")
+            && human.contains("Azure DevOps: not available in this version yet"),
+        "{human}"
+    );
+    // Nothing else is blocked.
+    assert!(ok(d, &["list"]).contains("Kept"));
+    ok(d, &["integrations", "check"]);
+    let o = devlog(d, &["sync"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no integrations are configured"),
+        "{o:?}"
+    );
+    // Asking to sync with one says it is not available yet, not that it is unconfigured.
+    for (system, name) in [("jira", "Jira"), ("azure-devops", "Azure DevOps")] {
+        for extra in [&[][..], &["--plan"]] {
+            let mut args = vec!["sync", "--system", system];
+            args.extend_from_slice(extra);
+            let o = devlog(d, &args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("{name} is not available in this version yet")),
+                "{err}"
+            );
+        }
+    }
+    // The other obvious spellings of Azure DevOps too.
+    for name in ["ado", "azure_devops", "azureDevops"] {
+        std::fs::write(
+            d.join("devlog.toml"),
+            format!("[integrations.{name}]\norganization = \"acme\"\n"),
+        )
+        .unwrap();
+        let o = devlog(d, &["config", "check"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{name}: {err}");
+        assert!(
+            err.contains(&format!("(integrations.{name}) are ignored")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn init_and_config_check_count_entries_in_the_singular_and_plural() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["new", "Only one", "--type", "task"]);
+    let out = ok(d, &["init"]);
+    assert!(out.trim_end().ends_with(", 1 entry"), "{out}");
+    let out = ok(d, &["config", "check"]);
+    assert!(out.contains("json backend, 1 entry)"), "{out}");
+    ok(d, &["new", "Second", "--type", "task"]);
+    assert!(ok(d, &["init"]).trim_end().ends_with(", 2 entries"));
+    assert!(ok(d, &["config", "check"]).contains("json backend, 2 entries)"));
+}
+
+#[test]
+fn config_show_names_where_allow_hosts_and_the_sync_strategy_come_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir(d.join(".devlog")).unwrap();
+    let v = json(d, &["config", "show"]);
+    assert_eq!(
+        v["settings"]["server.allowHosts"]["value"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        v["settings"]["server.allowHosts"]["source"]["from"],
+        "default"
+    );
+    assert_eq!(v["settings"]["sync.strategy"]["value"], "manual");
+    assert_eq!(v["settings"]["sync.strategy"]["source"]["from"], "default");
+    std::fs::write(
+        d.join("devlog.toml"),
+        "[server]\nallowHosts = [\"devlog.example.com\", \"ci.example.com\"]\n\n[sync]\nstrategy = \"newest-wins\"\n",
+    )
+    .unwrap();
+    let v = json(d, &["config", "show"]);
+    let hosts = &v["settings"]["server.allowHosts"];
+    assert_eq!(
+        hosts["value"],
+        serde_json::json!(["devlog.example.com", "ci.example.com"])
+    );
+    assert_eq!(hosts["source"]["from"], "file", "{v}");
+    assert_eq!(hosts["source"]["key"], "server.allowHosts", "{v}");
+    let strategy = &v["settings"]["sync.strategy"];
+    assert_eq!(strategy["value"], "newest-wins");
+    assert_eq!(strategy["source"]["key"], "sync.strategy", "{v}");
+    let human = ok(d, &["config", "show"]);
+    let line = human
+        .lines()
+        .find(|l| l.starts_with("server.allowHosts"))
+        .unwrap_or_else(|| panic!("{human}"));
+    assert!(
+        line.contains("devlog.example.com, ci.example.com")
+            && line.contains("devlog.toml (server.allowHosts)"),
+        "{line}"
+    );
+    let line = human
+        .lines()
+        .find(|l| l.starts_with("sync.strategy"))
+        .unwrap();
+    assert!(
+        line.contains("newest-wins") && line.contains("devlog.toml (sync.strategy)"),
+        "{line}"
+    );
+    // A devlog.toml is not the original's file.
+    assert!(!human.contains("the original devlog's"), "{human}");
+}
+
+/// Runs `devlog args` as a process that file modes apply to: as root, through `setpriv`
+/// without the capabilities that bypass them.
+#[cfg(target_os = "linux")]
+fn devlog_without_override(dir: &Path, args: &[&str]) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    let probe = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(probe.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let modes_apply = std::fs::File::create(probe.path().join("x")).is_err();
+    std::fs::set_permissions(probe.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let inner = devlog_cmd(dir, args);
+    if modes_apply {
+        return devlog_cmd(dir, args).output().unwrap();
+    }
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--bounding-set=-dac_override,-dac_read_search,-fowner",
+        "--inh-caps=-all",
+        BIN,
+    ])
+    .args(inner.get_args())
+    .current_dir(dir);
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.output()
+        .unwrap_or_else(|e| panic!("cannot run setpriv (needed to test file modes): {e}"))
+}
+
+#[cfg(target_os = "linux")]
+fn chmod_tree(p: &Path, dir_mode: u32, file_mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    set(p, 0o755).unwrap();
+    for item in std::fs::read_dir(p).unwrap().flatten() {
+        if item.path().is_dir() {
+            chmod_tree(&item.path(), dir_mode, file_mode);
+        } else {
+            set(&item.path(), file_mode).unwrap();
+        }
+    }
+    set(p, dir_mode).unwrap();
+}
+
+/// Issue 12 follow-up: a read-only checkout's warning is shown once, not as a log line and
+/// again as a warning.
+#[cfg(target_os = "linux")]
+#[test]
+fn list_on_a_read_only_checkout_warns_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("checkout");
+    std::fs::create_dir(&d).unwrap();
+    ok(&d, &["new", "Pulled", "--type", "task"]);
+    std::fs::remove_dir_all(d.join(".devlog/.state")).unwrap();
+    chmod_tree(&d, 0o555, 0o444);
+    let runs: Vec<(&[&str], Output)> = [
+        &["list"][..],
+        &["list", "--json"],
+        &["search", "Pulled"],
+        &["stats"],
+        &["context"],
+    ]
+    .into_iter()
+    .map(|args| (args, devlog_without_override(&d, args)))
+    .collect();
+    chmod_tree(&d, 0o755, 0o644);
+    for (args, o) in runs {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{args:?}: {err}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Pulled") || args[0] == "stats",
+            "{args:?}"
+        );
+        assert_eq!(
+            err.matches("could not be updated").count(),
+            1,
+            "{args:?} should warn once:\n{err}"
+        );
+        assert!(err.starts_with("warning: the index"), "{args:?}:\n{err}");
+        assert!(err.contains("read-only"), "{err}");
+    }
 }

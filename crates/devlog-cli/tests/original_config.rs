@@ -484,3 +484,72 @@ async fn config_check_validates_the_git_table() {
     );
     assert!(r.stderr.contains("autoCommit"), "{}", r.stderr);
 }
+
+/// The original's storage variables: the backend and its file or URL, with their origins in
+/// `config show` and one note on stderr.
+#[tokio::test]
+async fn the_original_storage_variables_choose_the_backend_and_where_it_keeps_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join(".devlog")).unwrap();
+    let env = [
+        ("DEVLOG_STORAGE_STRATEGY", "local-sqlite"),
+        ("DEVLOG_SQLITE_PATH", "data/log.db"),
+    ];
+    let r = ok(dir, &["new", "Stored by strategy", "--type", "task"], &env).await;
+    assert!(dir.join("data/log.db").is_file(), "{}", r.stderr);
+    let note = "environment DEVLOG_SQLITE_PATH → [storage] path = \"data/log.db\"";
+    assert_eq!(r.stderr.matches(note).count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "environment DEVLOG_STORAGE_STRATEGY \"local-sqlite\" → [storage] type = \"sqlite\""
+        ),
+        "{}",
+        r.stderr
+    );
+    let v = ok(dir, &["config", "show", "--json"], &env).await.json();
+    assert_eq!(v["backend"], "sqlite");
+    let t = &v["settings"]["storage.type"]["source"];
+    assert_eq!(
+        t["variables"],
+        serde_json::json!(["DEVLOG_STORAGE_STRATEGY"]),
+        "{v}"
+    );
+    let p = &v["settings"]["storage.path"];
+    assert!(p["value"].as_str().unwrap().ends_with("data/log.db"), "{v}");
+    assert_eq!(
+        p["source"]["variables"],
+        serde_json::json!(["DEVLOG_SQLITE_PATH"]),
+        "{v}"
+    );
+    // DEVLOG_STORAGE_TYPE with the path variable: the same file.
+    let env2 = [
+        ("DEVLOG_STORAGE_TYPE", "sqlite"),
+        ("DEVLOG_SQLITE_PATH", "data/log.db"),
+    ];
+    let listed = ok(dir, &["list"], &env2).await.stdout;
+    assert!(listed.contains("Stored by strategy"), "{listed}");
+    // A server URL from its variable, redacted, named.
+    let env3 = [
+        ("DEVLOG_STORAGE_TYPE", "postgres"),
+        (
+            "DEVLOG_POSTGRES_URL",
+            "postgres://dev:pgsecret@db.example/devlog",
+        ),
+    ];
+    let r = ok(dir, &["config", "show", "--json"], &env3).await;
+    let v = r.json();
+    let url = &v["settings"]["storage.url"];
+    assert_eq!(url["value"], "postgres://dev:***@db.example/devlog", "{v}");
+    assert_eq!(
+        url["source"]["variables"],
+        serde_json::json!(["DEVLOG_POSTGRES_URL"]),
+        "{v}"
+    );
+    assert!(!r.stdout.contains("pgsecret") && !r.stderr.contains("pgsecret"));
+    let human = ok(dir, &["config", "show"], &env3).await.stdout;
+    assert!(
+        human.contains("environment (DEVLOG_POSTGRES_URL)"),
+        "{human}"
+    );
+}

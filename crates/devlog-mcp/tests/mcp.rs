@@ -553,9 +553,10 @@ async fn integration_tools_say_what_to_configure() {
         let (t, e) = h.tool_error(tool, json!({})).await;
         assert_eq!(e["kind"], "unavailable");
         assert!(
-            t.contains(&format!("{name} is not available in this version")),
+            t.contains(&format!("{name} is not available in this version yet")),
             "{t}"
         );
+        assert!(!t.contains("not configured"), "{t}");
         assert!(t.contains("nothing was changed"), "{t}");
     }
     // Configured in devlog.toml, but the server was given no engine for it.
@@ -573,10 +574,19 @@ async fn integration_tools_say_what_to_configure() {
         .await;
     assert_eq!(e["kind"], "unavailable");
     assert!(t.contains("GitHub is configured"), "{t}");
-    let (t, _) = configured.tool_error("sync_with_ado", json!({})).await;
-    assert!(t.contains("Azure DevOps is configured"), "{t}");
+    // A table for an integration this version does not have changes nothing: not available.
+    let (t, e) = configured.tool_error("sync_with_ado", json!({})).await;
+    assert_eq!(e["kind"], "unavailable");
+    assert!(
+        t.contains("Azure DevOps is not available in this version yet"),
+        "{t}"
+    );
+    assert!(!t.contains("is configured"), "{t}");
     let (t, _) = configured.tool_error("sync_with_jira", json!({})).await;
-    assert!(t.contains("Jira is not available in this version"), "{t}");
+    assert!(
+        t.contains("Jira is not available in this version yet"),
+        "{t}"
+    );
 }
 
 #[tokio::test]

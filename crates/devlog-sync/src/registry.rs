@@ -29,6 +29,9 @@ impl fmt::Display for ConfigProblem {
 #[derive(Clone, Default)]
 pub struct Registry {
     entries: BTreeMap<String, (Descriptor, Factory)>,
+    /// Other `[integrations.<name>]` tables the caller handles itself (local automation,
+    /// integrations not available yet), with what each is: named when a table is unknown.
+    accepted: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for Registry {
@@ -47,6 +50,12 @@ impl Registry {
             .insert(descriptor.name.clone(), (descriptor, factory));
     }
 
+    /// Accepts `[integrations.<name>]` as a table handled elsewhere (`what` says by what):
+    /// [`Registry::build`] skips it, and names it among the known ones when a table is unknown.
+    pub fn accept(&mut self, name: &str, what: &str) {
+        self.accepted.insert(name.to_string(), what.to_string());
+    }
+
     pub fn descriptors(&self) -> Vec<&Descriptor> {
         self.entries.values().map(|(d, _)| d).collect()
     }
@@ -61,18 +70,13 @@ impl Registry {
         let mut out = Vec::new();
         for (name, table) in tables {
             let key = format!("integrations.{name}");
+            if self.accepted.contains_key(name) {
+                continue;
+            }
             let Some((descriptor, factory)) = self.entries.get(name) else {
-                let known: Vec<&str> = self.entries.keys().map(String::as_str).collect();
                 problems.push(ConfigProblem {
                     key,
-                    message: format!(
-                        "unknown integration `{name}`; this build knows: {}",
-                        if known.is_empty() {
-                            "none yet".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
+                    message: self.unknown(name),
                 });
                 continue;
             };
@@ -95,6 +99,48 @@ impl Registry {
             Err(problems)
         }
     }
+}
+
+impl Registry {
+    /// Why `name` is not a table this build accepts: the closest known name, and all of them.
+    fn unknown(&self, name: &str) -> String {
+        let names = self.entries.keys().chain(self.accepted.keys());
+        let closest = names
+            .map(|k| (edit_distance(&name.to_ascii_lowercase(), k), k))
+            .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+            .min();
+        let mut known: Vec<String> = self.entries.keys().cloned().collect();
+        known.extend(
+            self.accepted
+                .iter()
+                .map(|(k, what)| format!("{k} ({what})")),
+        );
+        format!(
+            "unknown integration `{name}`{}; this build knows: {}",
+            closest.map_or(String::new(), |(_, k)| format!(" (did you mean `{k}`?)")),
+            if known.is_empty() {
+                "none yet".to_string()
+            } else {
+                known.join(", ")
+            }
+        )
+    }
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Checks `instance` against a JSON Schema; each error names the key under `prefix`.
@@ -161,5 +207,31 @@ mod tests {
             err[0].message.contains("unknown integration `jira`"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_misspelt_integration_is_an_error_naming_the_closest_and_the_known_ones() {
+        let mut r = Registry::new();
+        r.accept("git", "local git automation");
+        r.accept("jira", "not available in this version yet");
+        let mut t = BTreeMap::new();
+        t.insert("githb".to_string(), json!({}));
+        t.insert("jira".to_string(), json!({"anything": 1}));
+        let err = r.build(&t).unwrap_err();
+        assert_eq!(err.len(), 1, "accepted tables are skipped: {err:?}");
+        assert_eq!(err[0].key, "integrations.githb");
+        let m = &err[0].message;
+        assert!(
+            m.contains("unknown integration `githb` (did you mean `git`?)"),
+            "{m}"
+        );
+        assert!(
+            m.contains("git (local git automation), jira (not available in this version yet)"),
+            "{m}"
+        );
+        t.remove("githb");
+        assert!(r.build(&t).unwrap().is_empty());
+        assert_eq!(edit_distance("githb", "github"), 1);
+        assert_eq!(edit_distance("", "ado"), 3);
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::Ctx;
 use crate::config::{self, Config, ConfigError, Origin};
 use crate::error::CliError;
-use crate::output::{Table, write_stdout};
+use crate::output::{Table, count, write_stdout};
 use crate::workspace::Workspace;
 
 /// Show, check or migrate the configuration (devlog.toml or devlog.config.json)
@@ -83,22 +83,24 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
             } else {
                 cfg.origin("storage.url")
             };
+            // A URL from a variable of the original (`${DEVLOG_POSTGRES_URL}`) says so in its
+            // origin already.
+            let via_shown = !from_env && !matches!(origin, Origin::Env { .. });
             let mut url = setting(url.redacted(), origin);
             if let Some(raw) = cfg
                 .storage
                 .url
                 .as_deref()
-                .filter(|u| !from_env && u.contains("${"))
+                .filter(|u| via_shown && u.contains("${"))
             {
                 url["via"] = devlog_store::redact_url(raw).into();
             }
             s.insert("storage.url".into(), url);
         }
         None => {
-            let origin = if overridden || cfg.storage.path.is_none() {
-                Origin::Default
-            } else {
-                cfg.origin("storage.path")
+            let origin = match cfg.storage_path(overridden) {
+                Some(_) => cfg.origin("storage.path"),
+                None => Origin::Default,
             };
             s.insert(
                 "storage.path".into(),
@@ -114,6 +116,13 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
     s.insert(
         "sync.strategy".into(),
         setting(strategy, cfg.origin("sync.strategy")),
+    );
+    s.insert(
+        "server.allowHosts".into(),
+        setting(
+            cfg.server.allow_hosts.clone(),
+            cfg.origin("server.allowHosts"),
+        ),
     );
     let actor_origin = ["DEVLOG_ACTOR", "USER"]
         .into_iter()
@@ -207,7 +216,7 @@ fn show(ctx: &Ctx) -> Result<(), CliError> {
         return Ok(());
     }
     let src = match &ws.config.source {
-        Some(p) if ws.config.is_translated() => format!(
+        Some(p) if p.ends_with(config::LEGACY_JSON_FILE) => format!(
             "{} (the original devlog's; `devlog config migrate` writes devlog.toml)",
             p.display()
         ),
@@ -222,6 +231,12 @@ fn show(ctx: &Ctx) -> Result<(), CliError> {
     for (k, v) in &settings {
         let value = match &v["value"] {
             Value::String(s) => s.clone(),
+            Value::Array(items) if items.is_empty() => "(none)".into(),
+            Value::Array(items) if items.iter().all(Value::is_string) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
             other => other.to_string(),
         };
         let from: Origin = origin_of(v);
@@ -242,7 +257,9 @@ fn show(ctx: &Ctx) -> Result<(), CliError> {
     text.push_str(&t.render());
     for name in ws.config.unavailable.keys() {
         text.push_str(&format!(
-            "integrations.{name}: not available in this version yet (ignored)\n"
+            "integrations.{name}: {} is not available in this version yet (set aside: {})\n",
+            config::display_name(name),
+            ws.config.origin(&format!("integrations.{name}"))
         ));
     }
     write_stdout(&text)?;
@@ -283,25 +300,26 @@ async fn check(ctx: &Ctx) -> Result<(), CliError> {
     let integrations = super::sync::build(&ws, &super::sync::registry())?;
     let store = ws.open().await?;
     let warnings = store.warnings().await?;
-    let count = store.count().await?;
+    let entries = store.count().await?;
     if ctx.out.json {
         ctx.out.json(&json!({
             "ok": true,
             "backend": ws.spec.name(),
-            "entries": count,
+            "entries": entries,
             "integrations": integrations.len(),
             "warnings": warnings,
             "configWarnings": ws.config.warnings(),
         }))?;
     } else {
         write_stdout(&format!(
-            "ok: {} ({} backend, {count} entries)\n",
+            "ok: {} ({} backend, {})\n",
             ws.config
                 .source
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "defaults".into()),
-            ws.spec.name()
+            ws.spec.name(),
+            count(entries as usize, "entry", "entries")
         ))?;
         for w in &warnings {
             eprintln!("warning: {w}");
@@ -330,7 +348,8 @@ fn migrate(ctx: &Ctx, dry_run: bool, force: bool) -> Result<(), CliError> {
     if original.source.is_none() && !original.is_translated() {
         return Err(CliError::Usage(format!(
             "nothing to migrate: there is no {} in {} and none of the original devlog's \
-             variables (GITHUB_OWNER, GITHUB_REPO, GITHUB_TOKEN, JIRA_*, ADO_*) is set",
+             variables (GITHUB_OWNER, GITHUB_REPO, GITHUB_TOKEN, JIRA_*, ADO_*, DEVLOG_STORAGE_STRATEGY, \
+             DEVLOG_SQLITE_PATH, DEVLOG_POSTGRES_URL, ...) is set",
             config::LEGACY_JSON_FILE,
             root.display()
         )));

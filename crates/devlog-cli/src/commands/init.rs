@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::error::CliError;
-use crate::output::write_stdout;
+use crate::output::{count, write_stdout};
 
 /// Create a .devlog folder at the root of the current git repository (or here)
 ///
@@ -20,7 +20,7 @@ pub async fn run(ctx: &Ctx, _args: InitArgs) -> Result<(), CliError> {
     // Open first: a server that cannot be reached leaves nothing behind.
     let store = ws.open().await?;
     ws.create_folder()?;
-    let count = store.count().await?;
+    let entries = store.count().await?;
     let place = if ws.is_server() {
         format!(
             "{} ({} backend: entries in {})",
@@ -37,11 +37,12 @@ pub async fn run(ctx: &Ctx, _args: InitArgs) -> Result<(), CliError> {
             "backend": ws.spec.name(),
             "location": ws.spec.location(),
             "created": !existed,
-            "entries": count,
+            "entries": entries,
         }))?;
     } else if existed {
         write_stdout(&format!(
-            "devlog already initialized in {place}, {count} entries\n"
+            "devlog already initialized in {place}, {}\n",
+            count(entries as usize, "entry", "entries")
         ))?;
     } else {
         write_stdout(&format!(

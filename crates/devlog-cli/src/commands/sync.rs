@@ -99,6 +99,10 @@ pub fn registry() -> Registry {
             Ok(g)
         }),
     );
+    r.accept("git", "local git automation, docs/git.md");
+    for name in ["jira", "ado"] {
+        r.accept(name, "not available in this version yet");
+    }
     r
 }
 
@@ -222,7 +226,25 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
         Some(s) => s,
         None => ctx.workspace()?.config.sync.strategy.unwrap_or_default(),
     };
+    if let Some(name) = a.system.as_deref().and_then(crate::config::not_yet) {
+        let name = crate::config::display_name(name);
+        return Err(CliError::Usage(format!(
+            "{name} is not available in this version yet: devlog has no {name} integration, so \
+             there is nothing to sync with; nothing was changed (`devlog integrations list` shows \
+             what this version has)"
+        )));
+    }
     let (engine, integrations) = engine(ctx, strategy).await?;
+    if let Some(s) = a.system.as_deref()
+        && !integrations.is_empty()
+        && !integrations.iter().any(|i| i.descriptor().name == s)
+    {
+        let enabled: Vec<String> = integrations.iter().map(|i| i.descriptor().name).collect();
+        return Err(CliError::Usage(format!(
+            "--system {s}: not an enabled integration; enabled: {}",
+            enabled.join(", ")
+        )));
+    }
     if integrations.is_empty() {
         return Err(CliError::Usage(
             "no integrations are configured: add an [integrations.<name>] table to devlog.toml (see docs/sync.md)".into(),
@@ -349,27 +371,55 @@ pub async fn integrations(ctx: &Ctx, a: IntegrationsArgs) -> Result<(), CliError
     match a.command {
         IntegrationsCommand::List => {
             let configured: Vec<String> = ws.config.integrations.keys().cloned().collect();
-            let known: Vec<_> = registry
+            let mut known: Vec<_> = registry
                 .descriptors()
                 .into_iter()
-                .map(|d| json!({"name": d.name, "version": d.version, "description": d.description, "capabilities": d.capabilities, "configured": configured.contains(&d.name)}))
+                .map(|d| json!({"name": d.name, "version": d.version, "description": d.description, "capabilities": d.capabilities, "available": true, "configured": configured.contains(&d.name)}))
                 .collect();
+            // The original devlog's other integrations: named, and said not to be here yet.
+            for name in ["jira", "ado"] {
+                let set_aside: Vec<&String> = ws
+                    .config
+                    .unavailable
+                    .keys()
+                    .filter(|k| crate::config::not_yet(k) == Some(name))
+                    .collect();
+                known.push(json!({
+                    "name": name,
+                    "displayName": crate::config::display_name(name),
+                    "available": false,
+                    "status": "not available in this version yet",
+                    "configured": !set_aside.is_empty(),
+                    "setAside": set_aside,
+                }));
+            }
             if ctx.out.json {
                 ctx.out
                     .json(&json!({"known": known, "configured": configured}))?;
-            } else if known.is_empty() {
-                write_stdout(
-                    "This build has no integrations yet (GitHub, Jira and Azure DevOps are on the way).\n",
-                )?;
             } else {
                 let mut t =
                     Table::header(&ctx.out, &["NAME", "VERSION", "CONFIGURED", "DESCRIPTION"]);
                 for k in &known {
+                    let name = k["name"].as_str().unwrap_or_default();
+                    let available = k["available"] == true;
+                    let configured = match (k["configured"] == true, available) {
+                        (true, true) => "yes",
+                        (true, false) => "set aside",
+                        (false, _) => "no",
+                    };
+                    let description = if available {
+                        k["description"].as_str().unwrap_or_default().to_string()
+                    } else {
+                        format!(
+                            "{}: not available in this version yet",
+                            crate::config::display_name(name)
+                        )
+                    };
                     let cells = [
-                        k["name"].as_str().unwrap_or_default().to_string(),
-                        k["version"].as_str().unwrap_or_default().to_string(),
-                        k["configured"].to_string(),
-                        k["description"].as_str().unwrap_or_default().to_string(),
+                        name.to_string(),
+                        k["version"].as_str().unwrap_or("-").to_string(),
+                        configured.to_string(),
+                        description,
                     ];
                     t.row(cells.into_iter().map(|x| (x.clone(), x)).collect());
                 }

@@ -18,12 +18,22 @@ const NOT_YET: &[&str] = &["jira", "ado"];
 const JIRA_KEYS: &[&str] = &["baseUrl", "projectKey", "apiToken", "userEmail"];
 const ADO_KEYS: &[&str] = &["organization", "project", "personalAccessToken"];
 
-pub(super) fn display_name(name: &str) -> &str {
-    match name {
+/// The integration this version does not have yet that a table name means (`jira`; `ado`,
+/// also written `azure-devops`, `azure_devops` or `azureDevops`), if any.
+pub fn not_yet(name: &str) -> Option<&'static str> {
+    match name.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+        "jira" => Some("jira"),
+        "ado" | "azuredevops" => Some("ado"),
+        _ => None,
+    }
+}
+
+pub fn display_name(name: &str) -> &str {
+    match not_yet(name).unwrap_or(name) {
         "jira" => "Jira",
         "ado" => "Azure DevOps",
         "github" => "GitHub",
-        other => other,
+        _ => name,
     }
 }
 
@@ -629,6 +639,207 @@ pub(super) fn apply_env(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>) 
         cfg.unavailable.insert(name.into(), refs(pairs).into());
         cfg.origins
             .insert(format!("integrations.{name}"), env_origin(&vars));
+    }
+}
+
+/// The original devlog's storage variables, read only when no configuration file gives the
+/// storage (no `devlog.toml`, and no `storage` in `devlog.config.json`), as the original read
+/// them only without its file. The backend is `DEVLOG_STORAGE_TYPE` (this version's override,
+/// applied by the workspace), else `DEVLOG_STORAGE_STRATEGY`; the file or URL variables for
+/// that backend give its location. Values stay `${VAR}` references where they may hold a
+/// password. Set variables with no meaning here are listed in [`Config::unused`].
+pub(super) fn apply_storage_env(
+    cfg: &mut Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    given_by: Option<&str>,
+) {
+    let set: Vec<&str> = STORAGE_VARS
+        .iter()
+        .copied()
+        .filter(|v| env(v).is_some())
+        .collect();
+    if let Some(file) = given_by {
+        for var in set {
+            cfg.unused.push((
+                format!("environment {var}"),
+                format!(
+                    "{file} configures the storage here, and the original read this variable \
+                     only without a configuration file; write the setting in {file}"
+                ),
+            ));
+        }
+        return;
+    }
+    let env_origin = |var: &str| Origin::Env {
+        variables: vec![var.to_string()],
+    };
+    let unused = |cfg: &mut Config, var: &str, why: String| {
+        cfg.unused.push((format!("environment {var}"), why));
+    };
+    if let Some(st) = env("DEVLOG_STORAGE_STRATEGY") {
+        if env("DEVLOG_STORAGE_TYPE").is_some() {
+            unused(
+                cfg,
+                "DEVLOG_STORAGE_STRATEGY",
+                "DEVLOG_STORAGE_TYPE is set too, and selects the backend".into(),
+            );
+        } else {
+            match strategy_backend(&st) {
+                Ok(kind) => {
+                    cfg.storage.kind = kind.to_string();
+                    cfg.origins
+                        .insert("storage.type".into(), env_origin("DEVLOG_STORAGE_STRATEGY"));
+                    cfg.translated.push((
+                        format!("environment DEVLOG_STORAGE_STRATEGY \"{st}\""),
+                        format!("[storage] type = \"{kind}\""),
+                    ));
+                }
+                Err(e) => unused(
+                    cfg,
+                    "DEVLOG_STORAGE_STRATEGY",
+                    e.replace("storage.strategy: ", "") + "; the default backend is used",
+                ),
+            }
+        }
+    }
+    let backend = match env("DEVLOG_STORAGE_TYPE") {
+        Some(t) => match t.trim().to_ascii_lowercase().as_str() {
+            "postgresql" => "postgres".to_string(),
+            "mariadb" => "mysql".to_string(),
+            "sqlite3" => "sqlite".to_string(),
+            "local-json" => "json".to_string(),
+            other => other.to_string(),
+        },
+        None => cfg.storage.kind.clone(),
+    };
+    // The workspace applies DEVLOG_STORAGE_TYPE; recorded here too, so that `devlog config
+    // migrate` writes the backend the other variables go with.
+    if env("DEVLOG_STORAGE_TYPE").is_some() && devlog_store::BACKENDS.contains(&backend.as_str()) {
+        cfg.storage.kind = backend.clone();
+        cfg.origins
+            .insert("storage.type".into(), env_origin("DEVLOG_STORAGE_TYPE"));
+    }
+    let not_for = |wants: &str| {
+        format!(
+            "the backend is {backend}, and this variable is read for {wants} only (set \
+             DEVLOG_STORAGE_TYPE={wants})"
+        )
+    };
+    if let Some(p) = env("DEVLOG_SQLITE_PATH") {
+        if backend != "sqlite" {
+            unused(cfg, "DEVLOG_SQLITE_PATH", not_for("sqlite"));
+        } else if p == ":memory:" {
+            unused(
+                cfg,
+                "DEVLOG_SQLITE_PATH",
+                "an in-memory database keeps nothing; the default database file is used".into(),
+            );
+        } else {
+            cfg.storage.path = Some(p.clone().into());
+            cfg.origins
+                .insert("storage.path".into(), env_origin("DEVLOG_SQLITE_PATH"));
+            cfg.translated.push((
+                "environment DEVLOG_SQLITE_PATH".into(),
+                format!("[storage] path = \"{p}\""),
+            ));
+        }
+    }
+    // The URL variables in the order they are preferred for each backend.
+    let urls: &[(&str, &str)] = &[
+        ("DEVLOG_POSTGRES_URL", "postgres"),
+        ("DEVLOG_MYSQL_URL", "mysql"),
+        ("DEVLOG_DATABASE_URL", "postgres or mysql"),
+    ];
+    for (var, wants) in urls {
+        if env(var).is_none() {
+            continue;
+        }
+        let fits = wants.split(" or ").any(|w| w == backend);
+        if !fits {
+            unused(cfg, var, not_for(wants));
+        } else if env("DATABASE_URL").is_some() {
+            unused(
+                cfg,
+                var,
+                "DATABASE_URL is set too, and gives the database URL (as in the original)".into(),
+            );
+        } else if cfg.storage.url.is_some() {
+            unused(
+                cfg,
+                var,
+                "another variable already gives the database URL".into(),
+            );
+        } else {
+            cfg.storage.url = Some(format!("${{{var}}}"));
+            cfg.origins.insert("storage.url".into(), env_origin(var));
+            cfg.translated.push((
+                format!("environment {var}"),
+                format!("[storage] url = \"${{{var}}}\""),
+            ));
+        }
+    }
+    if let Some(d) = env("DEVLOG_JSON_DIR") {
+        if matches!(d.trim_end_matches('/'), ".devlog" | "./.devlog") {
+            cfg.translated.push((
+                format!("environment DEVLOG_JSON_DIR \"{d}\""),
+                "the project's .devlog folder (default)".into(),
+            ));
+        } else {
+            unused(
+                cfg,
+                "DEVLOG_JSON_DIR",
+                "entries live in the .devlog folder found from the working directory; point at \
+                 another with DEVLOG_DIR or --dir"
+                    .into(),
+            );
+        }
+    }
+}
+
+/// The original devlog's storage variables (see [`apply_storage_env`]).
+const STORAGE_VARS: &[&str] = &[
+    "DEVLOG_STORAGE_STRATEGY",
+    "DEVLOG_SQLITE_PATH",
+    "DEVLOG_POSTGRES_URL",
+    "DEVLOG_MYSQL_URL",
+    "DEVLOG_DATABASE_URL",
+    "DEVLOG_JSON_DIR",
+];
+
+/// The original's variables with no meaning in this version, and why; reported when set.
+const UNUSED_VARS: &[(&str, &str)] = &[
+    (
+        "DEVLOG_FILE_PATTERN",
+        "entry file names are chosen by devlog (NNN-slug.json)",
+    ),
+    (
+        "DEVLOG_GIT_REPO",
+        "git storage is the JSON backend in a git repository here; see [integrations.git] in \
+         docs/git.md",
+    ),
+    (
+        "DEVLOG_GIT_BRANCH",
+        "git storage is the JSON backend in a git repository here; see [integrations.git] in \
+         docs/git.md",
+    ),
+    (
+        "DEVLOG_GIT_TOKEN",
+        "git storage is the JSON backend in a git repository here; git's own credentials are \
+         used",
+    ),
+    (
+        "DEVLOG_CACHE_PATH",
+        "the index is kept in .devlog/.state (git-ignored), not configurable",
+    ),
+];
+
+/// Reports the original's set variables that have no meaning in this version.
+pub(super) fn note_unused_env(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>) {
+    for (var, why) in UNUSED_VARS {
+        if env(var).is_some() {
+            cfg.unused
+                .push((format!("environment {var}"), (*why).to_string()));
+        }
     }
 }
 
