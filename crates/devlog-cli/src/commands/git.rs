@@ -365,7 +365,7 @@ fn commit_message(cfg: &GitConfig, verb: &str, workdir: &Path, changed: &[String
             String::new(),
         ),
         (None, n) => (
-            format!("{verb} {n} entries"),
+            format!("{verb} {}", crate::output::count(n, "entry", "entries")),
             String::new(),
             String::new(),
             String::new(),

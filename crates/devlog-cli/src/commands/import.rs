@@ -41,8 +41,8 @@ pub async fn run(ctx: &Ctx, a: ImportArgs) -> Result<(), CliError> {
             "Imported"
         };
         let mut s = format!(
-            "{verb} {} entries from {} ({} updated, {} unchanged, {} failed)\n",
-            outcome.imported,
+            "{verb} {} from {} ({} updated, {} unchanged, {} failed)\n",
+            crate::output::count(outcome.imported as usize, "entry", "entries"),
             outcome.source,
             outcome.updated,
             outcome.unchanged,

@@ -109,8 +109,8 @@ pub async fn run(ctx: &Ctx, a: MigrateArgs) -> Result<(), CliError> {
         return Err(CliError::Store(devlog_core::StoreError::Backend {
             backend: target_spec.name(),
             message: format!(
-                "verification failed for {} entries; the source is unchanged",
-                outcome.mismatches.len()
+                "verification failed for {}; the source is unchanged",
+                crate::output::count(outcome.mismatches.len(), "entry", "entries")
             ),
             transient: false,
         }));

@@ -27,7 +27,10 @@ pub async fn run(ctx: &Ctx, _a: ReindexArgs) -> Result<(), CliError> {
         ctx.out
             .json(&serde_json::json!({"entries": n, "warnings": warnings}))?;
     } else {
-        write_stdout(&format!("Indexed {n} entries\n"))?;
+        write_stdout(&format!(
+            "Indexed {}\n",
+            crate::output::count(n as usize, "entry", "entries")
+        ))?;
         for w in warnings {
             eprintln!("warning: {w}");
         }
