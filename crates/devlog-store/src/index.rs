@@ -110,7 +110,7 @@ pub(crate) fn classify_db_err(
 /// for the exclusive lock this needs with its busy handler (sqlx#1930), so first openers
 /// racing on a fresh file would fail with "database is locked"; this waits the way the busy
 /// handler would, up to [`BUSY_TIMEOUT`]. On a database already in WAL mode it is a read.
-pub(crate) async fn enable_wal(pool: &SqlitePool) -> std::result::Result<(), sqlx::Error> {
+pub async fn enable_wal(pool: &SqlitePool) -> std::result::Result<(), sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let started = std::time::Instant::now();
     loop {
@@ -139,7 +139,7 @@ pub(crate) async fn enable_wal(pool: &SqlitePool) -> std::result::Result<(), sql
 /// for each other (busy timeout) instead of all creating the same tables ("table entries
 /// already exists"). sqlx's own migration lock does nothing on SQLite. An up-to-date
 /// database is recognised by a read first, so a read-only one still opens.
-pub(crate) async fn migrate_locked(
+pub async fn migrate_locked(
     pool: &SqlitePool,
     migrator: &sqlx::migrate::Migrator,
 ) -> std::result::Result<(), sqlx::migrate::MigrateError> {

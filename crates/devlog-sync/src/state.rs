@@ -58,65 +58,6 @@ fn err(e: sqlx::Error) -> StoreError {
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The SQLite primary result code of an error.
-fn sqlite_code(e: &sqlx::Error) -> Option<i32> {
-    match e {
-        sqlx::Error::Database(d) => d
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .map(|c| c & 0xff),
-        _ => None,
-    }
-}
-
-/// Switches the file to WAL mode, waiting (up to [`BUSY_TIMEOUT`]) for the lock SQLite's busy
-/// handler cannot wait for (sqlx#1930). Twin of `devlog_store::index::enable_wal`.
-async fn enable_wal(pool: &SqlitePool) -> std::result::Result<(), sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let started = std::time::Instant::now();
-    loop {
-        match sqlx::query_scalar::<_, String>("PRAGMA journal_mode = WAL")
-            .fetch_one(&mut *conn)
-            .await
-        {
-            Ok(_) => return Ok(()),
-            // SQLITE_BUSY: another opener is switching the file right now.
-            Err(e) if sqlite_code(&e) == Some(5) && started.elapsed() < BUSY_TIMEOUT => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Applies pending migrations inside `BEGIN IMMEDIATE`, so processes opening a fresh file
-/// together apply each one once (sqlx's migration lock does nothing on SQLite); an up-to-date
-/// database is recognised by a read first. Twin of `devlog_store::index::migrate_locked`.
-async fn migrate_locked(
-    pool: &SqlitePool,
-    migrator: &sqlx::migrate::Migrator,
-) -> std::result::Result<(), sqlx::migrate::MigrateError> {
-    let applied: std::result::Result<Vec<i64>, sqlx::Error> =
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT version FROM {} WHERE success ORDER BY version",
-            migrator.table_name
-        )))
-        .fetch_all(pool)
-        .await;
-    let wanted: Vec<i64> = migrator
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
-        .map(|m| m.version)
-        .collect();
-    if applied.is_ok_and(|a| a == wanted) {
-        return Ok(());
-    }
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    migrator.run_direct(None, &mut *tx, false).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// A link between an entry and its remote item in one integration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -204,10 +145,10 @@ impl SyncState {
             .connect_with(opts)
             .await
             .map_err(err)?;
-        enable_wal(&pool).await.map_err(err)?;
+        devlog_store::index::enable_wal(&pool).await.map_err(err)?;
         let mut migrator = sqlx::migrate!("./migrations");
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-        migrate_locked(&pool, &migrator)
+        devlog_store::index::migrate_locked(&pool, &migrator)
             .await
             .map_err(|e| StoreError::Backend {
                 backend: "sync-state",

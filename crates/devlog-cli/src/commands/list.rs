@@ -84,26 +84,16 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
 }
 
 /// Entries a page at a time, from `q.offset` to the end (`--limit 0`).
-async fn list_all(store: &dyn Store, mut q: ListQuery) -> Result<Page<EntrySummary>, CliError> {
-    const PAGE: usize = 500;
-    let first_offset = q.offset;
-    let mut items = Vec::new();
-    let total = loop {
-        q.limit = PAGE;
-        let page = store.list(&q).await?;
-        let n = page.items.len();
-        items.extend(page.items);
-        q.offset += n;
-        if n < PAGE || q.offset as u64 >= page.total {
-            break page.total;
-        }
-    };
-    Ok(Page {
-        limit: items.len(),
-        items,
-        total,
-        offset: first_offset,
+async fn list_all(store: &dyn Store, q: ListQuery) -> Result<Page<EntrySummary>, CliError> {
+    super::all_pages(q.offset, |offset, limit| {
+        let q = ListQuery {
+            offset,
+            limit,
+            ..q.clone()
+        };
+        async move { store.list(&q).await }
     })
+    .await
 }
 
 /// Prints the store's warnings (damaged entry files left out of answers) on stderr.

@@ -172,3 +172,33 @@ pub fn text_arg(s: &str, what: &str, allow_empty: Option<bool>) -> Result<String
         ))),
     }
 }
+
+/// Every page from `first_offset` to the end, 500 at a time (`--limit 0` on `list` and
+/// `search`): `fetch(offset, limit)` reads one page.
+pub async fn all_pages<T, F, Fut>(
+    first_offset: usize,
+    mut fetch: F,
+) -> Result<devlog_core::Page<T>, CliError>
+where
+    F: FnMut(usize, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<devlog_core::Page<T>, devlog_core::StoreError>>,
+{
+    const PAGE: usize = 500;
+    let mut offset = first_offset;
+    let mut items = Vec::new();
+    let total = loop {
+        let page = fetch(offset, PAGE).await?;
+        let n = page.items.len();
+        items.extend(page.items);
+        offset += n;
+        if n < PAGE || offset as u64 >= page.total {
+            break page.total;
+        }
+    };
+    Ok(devlog_core::Page {
+        limit: items.len(),
+        items,
+        total,
+        offset: first_offset,
+    })
+}

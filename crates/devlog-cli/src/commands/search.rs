@@ -73,24 +73,14 @@ pub async fn run(ctx: &Ctx, a: SearchArgs) -> Result<(), CliError> {
 }
 
 /// Matches a page at a time, from `q.offset` to the end (`--limit 0`).
-async fn search_all(store: &dyn Store, mut q: SearchQuery) -> Result<Page<SearchHit>, CliError> {
-    const PAGE: usize = 500;
-    let first_offset = q.offset;
-    let mut items = Vec::new();
-    let total = loop {
-        q.limit = PAGE;
-        let page = store.search(&q).await?;
-        let n = page.items.len();
-        items.extend(page.items);
-        q.offset += n;
-        if n < PAGE || q.offset as u64 >= page.total {
-            break page.total;
-        }
-    };
-    Ok(Page {
-        limit: items.len(),
-        items,
-        total,
-        offset: first_offset,
+async fn search_all(store: &dyn Store, q: SearchQuery) -> Result<Page<SearchHit>, CliError> {
+    super::all_pages(q.offset, |offset, limit| {
+        let q = SearchQuery {
+            offset,
+            limit,
+            ..q.clone()
+        };
+        async move { store.search(&q).await }
     })
+    .await
 }
