@@ -613,3 +613,22 @@ async fn linking_a_missing_issue_exits_not_found() {
     assert_eq!(f.code, 3, "{}", f.stderr);
     assert!(!f.stderr.contains("storage error"), "{}", f.stderr);
 }
+
+/// Issue 13 item 5: a failing `devlog integrations check` exits by cause, never 2 ("usage"):
+/// a rejected token is something to fix (5), an unreachable GitHub is worth retrying (7).
+#[tokio::test(flavor = "multi_thread")]
+async fn integrations_check_exits_by_the_cause_of_the_failure() {
+    let mut r = rig().await;
+    let run = r.devlog(&["integrations", "check"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+
+    r.token = format!("{TOKEN}_revoked");
+    let run = r.devlog(&["integrations", "check"]).await;
+    assert_eq!(run.code, 5, "rejected token: {}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("github: FAILED"), "{}", run.stdout);
+
+    // Nothing listens on port 9 of loopback (discard): connection refused.
+    let dead = rig_with(|_| github_table("http://127.0.0.1:9")).await;
+    let run = dead.devlog(&["integrations", "check"]).await;
+    assert_eq!(run.code, 7, "unreachable: {}{}", run.stdout, run.stderr);
+}

@@ -430,11 +430,18 @@ pub async fn integrations(ctx: &Ctx, a: IntegrationsArgs) -> Result<(), CliError
         IntegrationsCommand::Check => {
             let integrations = build(&ws, &registry)?;
             let mut results = Vec::new();
+            // The first failure decides the exit code by its cause: unreachable or rate-limited
+            // is 7 (try again), a refused token or a wrong setting is 5 (fix it).
+            let mut first_error = None;
             for i in &integrations {
                 let name = i.descriptor().name;
                 let r = match i.health().await {
                     Ok(h) => json!({"name": name, "ok": h.ok, "message": h.message}),
-                    Err(e) => json!({"name": name, "ok": false, "message": e.to_string()}),
+                    Err(e) => {
+                        let r = json!({"name": name, "ok": false, "message": e.to_string()});
+                        first_error.get_or_insert(e);
+                        r
+                    }
                 };
                 results.push(r);
             }
@@ -453,12 +460,13 @@ pub async fn integrations(ctx: &Ctx, a: IntegrationsArgs) -> Result<(), CliError
                     ))?;
                 }
             }
-            if all_ok {
-                Ok(())
-            } else {
-                Err(CliError::Usage(
-                    "an integration failed its health check".into(),
-                ))
+            match first_error {
+                _ if all_ok => Ok(()),
+                Some(e) => Err(CliError::Remote(e)),
+                None => Err(CliError::Store(devlog_core::StoreError::invalid(
+                    "integrations",
+                    "an integration failed its health check (see its message above)",
+                ))),
             }
         }
     }
