@@ -20,6 +20,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = SyncOptions {
         base_delay_ms: 0,
         max_delay_ms: 0,
+        // One process at a time: the restart after a crash takes the crashed run's job at
+        // once instead of waiting for its lease to expire.
+        lease_ms: 0,
         ..SyncOptions::default()
     };
     let engine = SyncEngine::new(store, state, vec![Arc::new(tracker)], opts);

@@ -43,7 +43,11 @@ pub struct SyncOptions {
     /// First retry delay; doubles per attempt (with jitter) up to `max_delay_ms`.
     pub base_delay_ms: i64,
     pub max_delay_ms: i64,
-    /// How long a claimed job is reserved for this process.
+    /// How long a claimed job is reserved for this process. The lease is renewed every third
+    /// of it while the job runs, so a job may take longer; a worker that dies (or stalls a
+    /// whole lease) loses the job, and another sync takes it once the lease has expired.
+    /// `0`: no lease at all, a crashed run's jobs are taken at once (one sync process at a
+    /// time only: the fault-injection drivers).
     pub lease_ms: i64,
 }
 
@@ -54,7 +58,7 @@ impl Default for SyncOptions {
             max_attempts: 8,
             base_delay_ms: 2_000,
             max_delay_ms: 15 * 60_000,
-            lease_ms: 5 * 60_000,
+            lease_ms: 60_000,
         }
     }
 }
@@ -172,6 +176,12 @@ impl SyncEngine {
             clock: Arc::new(SystemClock),
             owner: owner_tag(),
         }
+    }
+
+    /// The same engine reading time (job schedules, leases, bases) from `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn state(&self) -> &SyncState {
@@ -413,13 +423,22 @@ impl SyncEngine {
                     break;
                 };
                 if !tried.insert(job.id) {
-                    self.state.defer_job(job.id, job.next_at, now).await?;
+                    self.state
+                        .defer_job(job.id, &self.owner, job.next_at, now)
+                        .await?;
                     break;
                 }
                 done += 1;
                 progress(done, total);
-                match self.push_one(&i, job.entry_id, report).await {
-                    Ok(()) => self.state.finish_job(job.id, now_ms(&*self.clock)).await?,
+                let pushed = self
+                    .leased(&name, job.id, self.push_one(&i, job.entry_id, report))
+                    .await;
+                match pushed {
+                    Ok(()) => {
+                        self.state
+                            .finish_job(job.id, &self.owner, now_ms(&*self.clock))
+                            .await?
+                    }
                     Err(e) => {
                         let now = now_ms(&*self.clock);
                         let attempts = job.attempts + 1;
@@ -434,7 +453,7 @@ impl SyncEngine {
                             self.state.pause(&name, now + delay, &e.message).await?;
                         }
                         self.state
-                            .fail_job(job.id, &e.to_string(), now + delay, dead, now)
+                            .fail_job(job.id, &self.owner, &e.to_string(), now + delay, dead, now)
                             .await?;
                         report.failed.push(format!(
                             "{name} #{}: {e}{}",
@@ -446,6 +465,44 @@ impl SyncEngine {
             }
         }
         Ok(())
+    }
+
+    /// Runs `work` (one job) while renewing this process's lease of the job every third of
+    /// the lease. If the lease was lost (this process stalled past it and another sync took
+    /// the job), the work stops at its next await point, as if this process had died: the
+    /// job's other worker carries on under the exactly-once protocol.
+    async fn leased<T>(
+        &self,
+        integration: &str,
+        job: i64,
+        work: impl std::future::Future<Output = Result<T, SyncError>>,
+    ) -> Result<T, SyncError> {
+        if self.opts.lease_ms <= 0 {
+            return work.await;
+        }
+        let every = std::time::Duration::from_millis((self.opts.lease_ms / 3).max(1) as u64);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                r = &mut work => return r,
+                () = tokio::time::sleep(every) => {
+                    let now = now_ms(&*self.clock);
+                    match self.state.renew_lease(job, &self.owner, now, self.opts.lease_ms).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            return Err(SyncError::new(
+                                integration,
+                                SyncErrorKind::Transient,
+                                "this sync lost its lease of the job (it stalled longer than the \
+                                 lease) and another sync took it over",
+                            ));
+                        }
+                        // The next renewal tries again; the lease is three times the period.
+                        Err(e) => tracing::warn!(job, error = %e, "cannot renew a job's lease"),
+                    }
+                }
+            }
+        }
     }
 
     /// Pushes one entry to one integration, exactly once.

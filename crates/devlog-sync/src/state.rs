@@ -203,8 +203,9 @@ impl SyncState {
             .map(|_| ())
     }
 
-    /// Claims the next due job of `integration` for `owner` (a lease; abandoned leases of
-    /// dead processes are taken over).
+    /// Claims the next due job of `integration` for `owner` under a lease until
+    /// `now + lease_ms`. A running job is taken over only once its lease has expired (its
+    /// worker died or stalled without renewing it); no process ids, no hosts.
     pub async fn claim(
         &self,
         integration: &str,
@@ -240,7 +241,7 @@ impl SyncState {
         .await
         .map_err(err)?;
         for (id, prev_owner, lease, state) in candidates {
-            if state == "running" && !lease_abandoned(prev_owner.as_deref(), lease, now) {
+            if state == "running" && !lease_expired(lease, now) {
                 continue;
             }
             let r = sqlx::query(
@@ -274,20 +275,39 @@ impl SyncState {
         row.map(|r| job_from_row(&r)).transpose()
     }
 
-    pub async fn finish_job(&self, id: i64, now: i64) -> Result<()> {
-        sqlx::query("UPDATE jobs SET state = 'done', owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ?")
+    /// Extends `owner`'s lease of a running job to `now + lease_ms`; `false` if the job is no
+    /// longer its own (finished elsewhere, or taken over after the lease expired).
+    pub async fn renew_lease(&self, id: i64, owner: &str, now: i64, lease_ms: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND owner = ?",
+        )
+        .bind(now + lease_ms)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Marks `owner`'s job done (a no-op if another worker took it over meanwhile).
+    pub async fn finish_job(&self, id: i64, owner: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE jobs SET state = 'done', owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND owner = ?")
             .bind(now)
             .bind(id)
+            .bind(owner)
             .execute(&self.pool)
             .await
             .map_err(err)?;
         Ok(())
     }
 
-    /// Records a failed attempt: retried at `next_at`, or dead-lettered when `dead`.
+    /// Records a failed attempt of `owner`'s job: retried at `next_at`, or dead-lettered when
+    /// `dead` (a no-op if another worker took it over meanwhile).
     pub async fn fail_job(
         &self,
         id: i64,
+        owner: &str,
         error: &str,
         next_at: i64,
         dead: bool,
@@ -295,25 +315,27 @@ impl SyncState {
     ) -> Result<()> {
         sqlx::query(
             "UPDATE jobs SET state = ?, attempts = attempts + 1, next_at = ?, last_error = ?,
-                 owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+                 owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND owner = ?",
         )
         .bind(if dead { "dead" } else { "pending" })
         .bind(next_at)
         .bind(error)
         .bind(now)
         .bind(id)
+        .bind(owner)
         .execute(&self.pool)
         .await
         .map_err(err)?;
         Ok(())
     }
 
-    /// Puts a job back without counting an attempt (the integration is paused).
-    pub async fn defer_job(&self, id: i64, next_at: i64, now: i64) -> Result<()> {
-        sqlx::query("UPDATE jobs SET state = 'pending', next_at = ?, owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
+    /// Puts `owner`'s job back without counting an attempt.
+    pub async fn defer_job(&self, id: i64, owner: &str, next_at: i64, now: i64) -> Result<()> {
+        sqlx::query("UPDATE jobs SET state = 'pending', next_at = ?, owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND owner = ?")
             .bind(next_at)
             .bind(now)
             .bind(id)
+            .bind(owner)
             .execute(&self.pool)
             .await
             .map_err(err)?;
@@ -970,28 +992,19 @@ fn link_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Link> {
     })
 }
 
-/// A running job's lease is abandoned when it expired, or when its owner was a process on this
-/// machine that no longer exists (killed mid-job).
-fn lease_abandoned(owner: Option<&str>, lease_until: Option<i64>, now: i64) -> bool {
-    if lease_until.is_none_or(|l| l <= now) {
-        return true;
-    }
-    let Some((host, pid)) = owner.and_then(|o| o.rsplit_once(':')) else {
-        return true;
-    };
-    host == hostname() && !Path::new(&format!("/proc/{pid}")).exists()
+/// A running job's lease is over when it expired (or was never set): its worker died, or
+/// stalled longer than the lease without renewing it.
+fn lease_expired(lease_until: Option<i64>, now: i64) -> bool {
+    lease_until.is_none_or(|l| l <= now)
 }
 
-/// This machine's name, for job ownership.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
-/// The owner tag of this process.
+/// This process's lease owner: random, drawn once per process (`sync status` shows no host or
+/// process id: liveness is the lease's expiry alone, on every platform).
 pub fn owner_tag() -> String {
-    format!("{}:{}", hostname(), std::process::id())
+    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWNER
+        .get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
+        .clone()
 }
 
 fn note_link_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<NoteLink> {
