@@ -1032,6 +1032,9 @@ impl DevlogMcp {
         for p in &report.paused {
             text.push_str(&format!("paused: {p}\n"));
         }
+        for n in &report.notes {
+            text.push_str(&format!("note: {n}\n"));
+        }
         for f in &report.failed {
             text.push_str(&format!("failed: {f}\n"));
         }

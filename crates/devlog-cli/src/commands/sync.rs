@@ -301,6 +301,9 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
         for p in &report.paused {
             s.push_str(&format!("paused: {p}\n"));
         }
+        for n in &report.notes {
+            s.push_str(&format!("note: {n}\n"));
+        }
         write_stdout(&s)?;
         for f in &report.failed {
             eprintln!("failed: {f}");

@@ -1008,6 +1008,12 @@ impl Store for ServerStore {
         Ok(n as u64)
     }
 
+    /// The server database is the feed's only copy and has no identity row yet: the sync
+    /// engine's check that its cursor is not beyond the feed's end covers a restored backup.
+    async fn feed_id(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
         let mut attempt = 0;
         loop {
