@@ -904,6 +904,10 @@ pub async fn data_survives_reopen(open: Opener, dir: &Path) {
         (e.id, app.store().feed_id().await.unwrap())
     };
     let (id, feed_id) = id;
+    assert!(
+        feed_id.is_some(),
+        "every backend identifies its change feed"
+    );
     let store = open(dir.to_path_buf()).await;
     assert_eq!(
         store.feed_id().await.unwrap(),

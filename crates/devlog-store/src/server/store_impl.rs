@@ -1008,10 +1008,12 @@ impl Store for ServerStore {
         Ok(n as u64)
     }
 
-    /// The server database is the feed's only copy and has no identity row yet: the sync
-    /// engine's check that its cursor is not beyond the feed's end covers a restored backup.
     async fn feed_id(&self) -> Result<Option<String>> {
-        Ok(None)
+        sqlx::query_scalar("SELECT value FROM devlog_meta WHERE name = 'feed_id'")
+            .fetch_one(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map(Some)
+            .map_err(self.err())
     }
 
     async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
