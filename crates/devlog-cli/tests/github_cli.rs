@@ -633,6 +633,10 @@ async fn an_edit_after_the_index_is_deleted_is_planned_and_pushed() {
     r.ok(&["edit", "1", "--priority", "critical"]).await;
     let plan = r.ok(&["sync", "--plan"]).await;
     assert!(plan.contains("update priority"), "{plan}");
+    assert!(
+        plan.contains("github: the change feed was rebuilt"),
+        "the plan says why every entry is compared: {plan}"
+    );
     let out = r.ok(&["sync"]).await;
     assert!(
         out.contains("note: github: the change feed was rebuilt"),

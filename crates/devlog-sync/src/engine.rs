@@ -99,6 +99,13 @@ pub enum PlannedOp {
         integration: String,
         cursor: Option<String>,
     },
+    /// The feed cursor cannot be trusted (`reason`): every one of `entries` is compared with
+    /// what was last synced; the operations that follow are what that comparison finds.
+    Recompare {
+        integration: String,
+        reason: String,
+        entries: u64,
+    },
 }
 
 /// What a sync run did.
@@ -343,9 +350,15 @@ impl SyncEngine {
                 .map(|j| j.entry_id)
                 .collect();
             let pos = self.feed_position(&name).await?;
-            if pos.rebuilt.is_some() {
+            if let Some(why) = &pos.rebuilt {
                 // As `enqueue` will: every entry is compared with its base.
-                ids.extend(self.store.all().await?.iter().map(|e| e.id));
+                let all = self.store.all().await?;
+                out.push(PlannedOp::Recompare {
+                    integration: name.clone(),
+                    reason: why.clone(),
+                    entries: all.len() as u64,
+                });
+                ids.extend(all.iter().map(|e| e.id));
             }
             let actor = format!("sync:{name}");
             let mut after = if pos.rebuilt.is_some() {

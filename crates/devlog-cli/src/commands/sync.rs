@@ -271,6 +271,7 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
                     devlog_sync::PlannedOp::Create { integration, handle, title, .. } => format!("{integration}: create a remote item for #{handle} {title:?}\n"),
                     devlog_sync::PlannedOp::Recover { integration, handle, .. } => format!("{integration}: look up #{handle}'s marker (an earlier create may have reached the remote), then create or link\n"),
                     devlog_sync::PlannedOp::Update { integration, handle, remote_id, fields, .. } => format!("{integration}: update {} of remote {remote_id} for #{handle}\n", fields.join(", ")),
+                    devlog_sync::PlannedOp::Recompare { integration, reason, entries } => format!("{integration}: {reason}; compare all {entries} entries with what was last synced\n"),
                     devlog_sync::PlannedOp::Notes { integration, handle, remote_id, create, update, .. } => format!("{integration}: post {create} note(s) and update {update} as comments of remote {remote_id} for #{handle}\n"),
                 });
             }
