@@ -631,6 +631,11 @@ async fn an_edit_after_the_index_is_deleted_is_planned_and_pushed() {
 
     std::fs::remove_file(r.dir.join(".devlog/.state/index.sqlite")).unwrap();
     r.ok(&["edit", "1", "--priority", "critical"]).await;
+    let status = r.json(&["sync", "status"]).await;
+    assert_eq!(
+        status["entries"][0]["state"], "changed locally, not pushed yet",
+        "{status}"
+    );
     let plan = r.ok(&["sync", "--plan"]).await;
     assert!(plan.contains("update priority"), "{plan}");
     assert!(
@@ -652,4 +657,6 @@ async fn an_edit_after_the_index_is_deleted_is_planned_and_pushed() {
         !out.contains("note:"),
         "the rebuilt feed is trusted from now on: {out}"
     );
+    let status = r.json(&["sync", "status"]).await;
+    assert_eq!(status["entries"][0]["state"], "synced", "{status}");
 }

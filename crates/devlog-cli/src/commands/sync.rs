@@ -346,6 +346,41 @@ async fn status(ctx: &Ctx) -> Result<(), CliError> {
             .or_insert((String::new(), String::new()))
             .0 = st;
     }
+    // Local changes no job holds yet (every entry after the change feed was rebuilt): the
+    // links say what was last synced, the plan what a sync would send now.
+    for op in engine.plan(None, None).await? {
+        let (integration, entry_id) = match &op {
+            devlog_sync::PlannedOp::Create {
+                integration,
+                entry_id,
+                ..
+            }
+            | devlog_sync::PlannedOp::Recover {
+                integration,
+                entry_id,
+                ..
+            }
+            | devlog_sync::PlannedOp::Update {
+                integration,
+                entry_id,
+                ..
+            }
+            | devlog_sync::PlannedOp::Notes {
+                integration,
+                entry_id,
+                ..
+            } => (integration, entry_id),
+            devlog_sync::PlannedOp::Pull { .. } | devlog_sync::PlannedOp::Recompare { .. } => {
+                continue;
+            }
+        };
+        let row = rows
+            .entry((integration.clone(), entry_id.to_string()))
+            .or_insert((String::new(), String::new()));
+        if row.0.is_empty() || row.0 == "synced" {
+            row.0 = "changed locally, not pushed yet".into();
+        }
+    }
     for c in &conflicts {
         rows.entry((c.integration.clone(), c.entry_id.to_string()))
             .or_insert((String::new(), String::new()))
