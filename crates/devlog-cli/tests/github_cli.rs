@@ -632,3 +632,50 @@ async fn integrations_check_exits_by_the_cause_of_the_failure() {
     let run = dead.devlog(&["integrations", "check"]).await;
     assert_eq!(run.code, 7, "unreachable: {}{}", run.stdout, run.stderr);
 }
+
+/// Issue 14's reproduction: the index is deleted (allowed at any time), the change feed
+/// restarts below the sync cursor, and an edit made afterwards must still reach GitHub.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_after_the_index_is_deleted_is_planned_and_pushed() {
+    let r = rig().await;
+    r.new_entry("Survives a rebuild").await;
+    for k in 0..4 {
+        r.ok(&["edit", "1", "--description", &format!("revision {k}")])
+            .await;
+    }
+    r.ok(&["sync"]).await;
+    r.ok(&["sync"]).await;
+    let issue = r.gh.issues().into_iter().next().unwrap();
+    assert!(!issue.labels.contains(&"priority:critical".to_string()));
+
+    std::fs::remove_file(r.dir.join(".devlog/.state/index.sqlite")).unwrap();
+    r.ok(&["edit", "1", "--priority", "critical"]).await;
+    let status = r.json(&["sync", "status"]).await;
+    assert_eq!(
+        status["entries"][0]["state"], "changed locally, not pushed yet",
+        "{status}"
+    );
+    let plan = r.ok(&["sync", "--plan"]).await;
+    assert!(plan.contains("update priority"), "{plan}");
+    assert!(
+        plan.contains("github: the change feed was rebuilt"),
+        "the plan says why every entry is compared: {plan}"
+    );
+    let out = r.ok(&["sync"]).await;
+    assert!(
+        out.contains("note: github: the change feed was rebuilt"),
+        "{out}"
+    );
+    let issue = r.gh.issue(issue.number).unwrap();
+    assert!(
+        issue.labels.contains(&"priority:critical".to_string()),
+        "{issue:?}"
+    );
+    let out = r.ok(&["sync"]).await;
+    assert!(
+        !out.contains("note:"),
+        "the rebuilt feed is trusted from now on: {out}"
+    );
+    let status = r.json(&["sync", "status"]).await;
+    assert_eq!(status["entries"][0]["state"], "synced", "{status}");
+}

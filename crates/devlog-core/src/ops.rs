@@ -839,6 +839,9 @@ mod limits_tests {
         async fn count_events(&self, _: u64, _: Option<u64>) -> Result<u64> {
             reached()
         }
+        async fn feed_id(&self) -> Result<Option<String>> {
+            reached()
+        }
         async fn put_raw(&self, _: Entry, _: &WriteMeta) -> Result<PutOutcome> {
             reached()
         }

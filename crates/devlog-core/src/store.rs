@@ -246,6 +246,13 @@ pub trait Store: Send + Sync + Debug {
     /// index on `seq` without reading the events.
     async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64>;
 
+    /// The change feed's identity: created with the feed and stable while it lives, new when
+    /// the feed is rebuilt (the JSON backend's index deleted). A `seq` cursor is meaningful
+    /// only in the feed it was read from; the sync engine compares the two. `None`: the
+    /// backend's feed has no identity of its own (callers then check that a cursor is not
+    /// beyond the feed's end).
+    async fn feed_id(&self) -> Result<Option<String>>;
+
     /// Stores an entry exactly as given (id, key, timestamps), for import and migration. If
     /// its handle is taken by another entry it gets the next free one.
     async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome>;

@@ -1004,7 +1004,10 @@ impl DevlogMcp {
                 text.push_str(&planned_text(op));
                 text.push('\n');
             }
-            if !ops.iter().any(|o| !matches!(o, PlannedOp::Pull { .. })) {
+            if !ops
+                .iter()
+                .any(|o| !matches!(o, PlannedOp::Pull { .. } | PlannedOp::Recompare { .. }))
+            {
                 text.push_str("No local changes to push.\n");
             }
             return Ok(finish(Ok(Reply::new(
@@ -1031,6 +1034,9 @@ impl DevlogMcp {
         };
         for p in &report.paused {
             text.push_str(&format!("paused: {p}\n"));
+        }
+        for n in &report.notes {
+            text.push_str(&format!("note: {n}\n"));
         }
         for f in &report.failed {
             text.push_str(&format!("failed: {f}\n"));
@@ -1222,6 +1228,13 @@ fn planned_text(op: &PlannedOp) -> String {
         } => format!(
             "{integration}: update {} of remote {remote_id} for #{handle}",
             fields.join(", ")
+        ),
+        PlannedOp::Recompare {
+            integration,
+            reason,
+            entries,
+        } => format!(
+            "{integration}: {reason}; compare all {entries} entries with what was last synced"
         ),
         PlannedOp::Notes {
             integration,

@@ -224,6 +224,10 @@ impl Store for Conditional {
         self.inner.count_events(after, before).await
     }
 
+    async fn feed_id(&self) -> Result<Option<String>> {
+        self.inner.feed_id().await
+    }
+
     async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
         self.inner.put_raw(entry, meta).await
     }

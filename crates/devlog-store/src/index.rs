@@ -673,6 +673,14 @@ impl SqlIndex {
         Ok(out)
     }
 
+    /// The change feed's identity, created with the feed (migration `0004_feed_id.sql`).
+    pub async fn feed_id(&self) -> Result<String> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'feed_id'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())
+    }
+
     /// Events with `after < seq < before`, counted on the `seq` key.
     pub async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(COUNT_EVENTS)

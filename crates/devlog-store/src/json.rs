@@ -1074,6 +1074,10 @@ impl Store for JsonStore {
         self.index.count_events(after, before).await
     }
 
+    async fn feed_id(&self) -> Result<Option<String>> {
+        self.index.feed_id().await.map(Some)
+    }
+
     async fn put_raw(&self, mut entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
         // A file with such a key would be refused when read back (see `validate_key`).
         devlog_core::id::validate_key(&entry.key).map_err(|m| {

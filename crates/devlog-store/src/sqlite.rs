@@ -153,6 +153,10 @@ impl Store for SqliteStore {
         self.index.count_events(after, before).await
     }
 
+    async fn feed_id(&self) -> Result<Option<String>> {
+        self.index.feed_id().await.map(Some)
+    }
+
     async fn put_raw(&self, mut entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
         let mut tx = self.index.begin_write().await?;
         let old = self.index.doc(&mut tx, entry.id).await?;

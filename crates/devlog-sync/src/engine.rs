@@ -103,6 +103,13 @@ pub enum PlannedOp {
         integration: String,
         cursor: Option<String>,
     },
+    /// The feed cursor cannot be trusted (`reason`): every one of `entries` is compared with
+    /// what was last synced; the operations that follow are what that comparison finds.
+    Recompare {
+        integration: String,
+        reason: String,
+        entries: u64,
+    },
 }
 
 /// What a sync run did.
@@ -123,6 +130,20 @@ pub struct SyncReport {
     pub actions_applied: u64,
     pub failed: Vec<String>,
     pub paused: Vec<String>,
+    /// What the run noticed and acted on that the user should know (a rebuilt change feed).
+    pub notes: Vec<String>,
+}
+
+/// An integration's feed cursor against the store's change feed (`SyncEngine::feed_position`).
+struct FeedPosition {
+    cursor: u64,
+    feed_id: Option<String>,
+    /// The feed identity recorded with the cursor.
+    recorded: Option<String>,
+    /// The feed's newest `seq` (0: empty).
+    latest: u64,
+    /// Why the cursor cannot be trusted, if it cannot.
+    rebuilt: Option<String>,
 }
 
 /// What applying one webhook delivery did.
@@ -222,15 +243,77 @@ impl SyncEngine {
 
     /// Stage 1: turns new change-feed events into push jobs for every integration.
     pub async fn enqueue(&self) -> Result<u64> {
+        self.enqueue_noting(&mut Vec::new()).await
+    }
+
+    /// Where an integration's feed cursor stands in the store's change feed now. The cursor
+    /// is a `seq` of one feed: when the store's feed has another identity (the JSON index was
+    /// deleted and rebuilt) or ends before the cursor (a restored older backup), the cursor
+    /// is not trusted and `rebuilt` says why.
+    async fn feed_position(&self, name: &str) -> Result<FeedPosition> {
+        let cursor: u64 = self
+            .state
+            .cursor(name, "feed")
+            .await?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let feed_id = self.store.feed_id().await?;
+        let recorded = self.state.cursor(name, "feed-id").await?;
+        let latest = self
+            .store
+            .events_before(None, 1)
+            .await?
+            .last()
+            .map_or(0, |e| e.seq);
+        let rebuilt = match (&feed_id, &recorded) {
+            (Some(now), Some(was)) if now != was => {
+                Some("the change feed was rebuilt (its index was deleted or replaced)".to_string())
+            }
+            _ if cursor > latest => Some(format!(
+                "the change feed ends at {latest}, before the sync cursor {cursor} (restored from an older copy?)"
+            )),
+            _ => None,
+        };
+        Ok(FeedPosition {
+            cursor,
+            feed_id,
+            recorded,
+            latest,
+            rebuilt,
+        })
+    }
+
+    /// [`Self::enqueue`], adding to `notes` what a run should tell the user (a rebuilt feed).
+    pub async fn enqueue_noting(&self, notes: &mut Vec<String>) -> Result<u64> {
         let mut total = 0;
         for i in &self.integrations {
             let name = i.descriptor().name;
-            let mut cursor: u64 = self
-                .state
-                .cursor(&name, "feed")
-                .await?
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0);
+            let pos = self.feed_position(&name).await?;
+            let feed_id = pos.feed_id.as_deref();
+            if let Some(why) = &pos.rebuilt {
+                // Events since the last sync may be gone or renumbered: compare every entry
+                // with its base instead (a push sends only fields that differ from the base,
+                // so unchanged entries cost no remote call).
+                let ids: Vec<EntryId> = self.store.all().await?.iter().map(|e| e.id).collect();
+                total += self
+                    .state
+                    .enqueue(&name, &ids, pos.latest, feed_id, now_ms(&*self.clock))
+                    .await?;
+                let note = format!(
+                    "{name}: {why}; re-comparing all {} entries with what was last synced",
+                    ids.len()
+                );
+                tracing::info!("{note}");
+                notes.push(note);
+                continue;
+            }
+            let mut cursor = pos.cursor;
+            if pos.recorded.is_none() && feed_id.is_some() {
+                // Sync state from before feeds had identities: adopt this feed's.
+                self.state
+                    .enqueue(&name, &[], cursor, feed_id, now_ms(&*self.clock))
+                    .await?;
+            }
             loop {
                 let events = self.store.events(cursor, 2000).await?;
                 let Some(last) = events.last() else { break };
@@ -247,7 +330,7 @@ impl SyncEngine {
                 let entries: Vec<EntryId> = entries.into_iter().collect();
                 total += self
                     .state
-                    .enqueue(&name, &entries, last_seq, now_ms(&*self.clock))
+                    .enqueue(&name, &entries, last_seq, feed_id, now_ms(&*self.clock))
                     .await?;
                 cursor = last_seq;
             }
@@ -276,14 +359,23 @@ impl SyncEngine {
                 .filter(|j| j.integration == name && j.state != "dead")
                 .map(|j| j.entry_id)
                 .collect();
-            let cursor: u64 = self
-                .state
-                .cursor(&name, "feed")
-                .await?
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0);
+            let pos = self.feed_position(&name).await?;
+            if let Some(why) = &pos.rebuilt {
+                // As `enqueue` will: every entry is compared with its base.
+                let all = self.store.all().await?;
+                out.push(PlannedOp::Recompare {
+                    integration: name.clone(),
+                    reason: why.clone(),
+                    entries: all.len() as u64,
+                });
+                ids.extend(all.iter().map(|e| e.id));
+            }
             let actor = format!("sync:{name}");
-            let mut after = cursor;
+            let mut after = if pos.rebuilt.is_some() {
+                pos.latest
+            } else {
+                pos.cursor
+            };
             loop {
                 let evs = self.store.events(after, 2000).await?;
                 let Some(last) = evs.last() else { break };
@@ -383,7 +475,7 @@ impl SyncEngine {
                 report.failed.push(format!("{name} pull: {e}"));
             }
         }
-        report.enqueued = self.enqueue().await?;
+        report.enqueued = self.enqueue_noting(&mut report.notes).await?;
         self.push_all(only, entry, &mut report, progress).await?;
         Ok(report)
     }

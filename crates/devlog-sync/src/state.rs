@@ -176,13 +176,15 @@ impl SyncState {
         upsert_cursor(&mut conn, integration, kind, value).await
     }
 
-    /// Queues pushes for `entries` and moves the feed cursor to `seq`, in one transaction:
-    /// a crash leaves either both or neither.
+    /// Queues pushes for `entries` and moves the feed cursor to `seq` of the feed identified
+    /// by `feed_id` (recorded as the `feed-id` cursor when given), in one transaction: a crash
+    /// leaves either all or none.
     pub async fn enqueue(
         &self,
         integration: &str,
         entries: &[EntryId],
         seq: u64,
+        feed_id: Option<&str>,
         now: i64,
     ) -> Result<u64> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
@@ -191,6 +193,9 @@ impl SyncState {
             added += insert_job(&mut tx, integration, *e, now).await?;
         }
         upsert_cursor(&mut tx, integration, "feed", &seq.to_string()).await?;
+        if let Some(id) = feed_id {
+            upsert_cursor(&mut tx, integration, "feed-id", id).await?;
+        }
         tx.commit().await.map_err(err)?;
         Ok(added)
     }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use devlog_core::entry::{Entry, EntryType, Status};
+use devlog_core::entry::{Entry, EntryType, Priority, Status};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
     Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
@@ -455,4 +455,200 @@ async fn the_sqlite_backend_keeps_sync_state_in_its_own_database() {
             .count(),
         1
     );
+}
+
+async fn set_priority(app: &Devlog, id: EntryId, p: Priority) {
+    app.edit(
+        id,
+        Edit {
+            priority: Some(p),
+            ..Edit::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap();
+}
+
+async fn bump(app: &Devlog, id: EntryId, n: usize) {
+    for k in 0..n {
+        app.edit(
+            id,
+            Edit {
+                description: Some(format!("revision {k}")),
+                ..Edit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+fn remote_priority(remote: &MemoryRemote, id: EntryId) -> Priority {
+    remote
+        .items()
+        .into_iter()
+        .find(|i| i.marker == Some(id))
+        .unwrap()
+        .fields
+        .priority
+}
+
+/// The reproduction: `.state/index.sqlite` deleted (allowed at any time), the feed
+/// restarts, and an edit made afterwards must still reach the remote.
+#[tokio::test]
+async fn an_edit_after_the_json_index_is_deleted_is_still_pushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let open = || async {
+        let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
+        let state = SyncState::open(&root.join(".state/sync.sqlite"))
+            .await
+            .unwrap();
+        (store, state)
+    };
+    let remote = MemoryRemote::default();
+    let (store, state) = open().await;
+    let app = Devlog::new(store.clone());
+    let e = new_entry(&app, "Survives a rebuild").await;
+    bump(&app, e.id, 10).await;
+    let engine = SyncEngine::new(
+        store,
+        state,
+        vec![Arc::new(remote.clone())],
+        SyncOptions::default(),
+    );
+    assert_eq!(engine.sync(None, None, &quiet).await.unwrap().created, 1);
+    drop((engine, app));
+
+    std::fs::remove_file(root.join(".state/index.sqlite")).unwrap();
+    let (store, state) = open().await;
+    let app = Devlog::new(store.clone());
+    set_priority(&app, e.id, Priority::Critical).await;
+    let engine = SyncEngine::new(
+        store,
+        state,
+        vec![Arc::new(remote.clone())],
+        SyncOptions::default(),
+    );
+    let plan = engine.plan(None, None).await.unwrap();
+    assert!(
+        plan.iter().any(|p| matches!(p, PlannedOp::Update { fields, .. } if fields == &vec!["priority".to_string()])),
+        "{plan:?}"
+    );
+    let rep = engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.updated, 1, "{rep:?}");
+    assert!(rep.notes.iter().any(|n| n.contains("rebuilt")), "{rep:?}");
+    assert_eq!(remote_priority(&remote, e.id), Priority::Critical);
+    // The new feed is trusted from now on: nothing is re-compared again.
+    let rep = engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!((rep.enqueued, rep.notes.len()), (0, 0), "{rep:?}");
+}
+
+/// A rebuilt feed that has grown past the old cursor: only its identity tells it apart, and
+/// an edit numbered below the old cursor must not be skipped.
+#[tokio::test]
+async fn a_rebuilt_json_feed_longer_than_the_old_cursor_is_recognised_by_its_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let open = || async {
+        let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
+        let state = SyncState::open(&root.join(".state/sync.sqlite"))
+            .await
+            .unwrap();
+        (store, state)
+    };
+    let remote = MemoryRemote::default();
+    let (store, state) = open().await;
+    let app = Devlog::new(store.clone());
+    let a = new_entry(&app, "Edited first").await;
+    let b = new_entry(&app, "Edited often").await;
+    bump(&app, b.id, 3).await;
+    let engine = SyncEngine::new(
+        store.clone(),
+        state,
+        vec![Arc::new(remote.clone())],
+        SyncOptions::default(),
+    );
+    engine.sync(None, None, &quiet).await.unwrap();
+    let old_end = store.events_before(None, 1).await.unwrap()[0].seq;
+    drop((engine, app, store));
+
+    std::fs::remove_file(root.join(".state/index.sqlite")).unwrap();
+    let (store, state) = open().await;
+    let app = Devlog::new(store.clone());
+    set_priority(&app, a.id, Priority::Critical).await;
+    let end = store.events_before(None, 1).await.unwrap()[0].seq;
+    assert!(
+        end <= old_end,
+        "the rebuilt feed numbers this edit below the old cursor"
+    );
+    bump(&app, b.id, (old_end - end + 2) as usize).await;
+    let engine = SyncEngine::new(
+        store,
+        state,
+        vec![Arc::new(remote.clone())],
+        SyncOptions::default(),
+    );
+    let rep = engine.sync(None, None, &quiet).await.unwrap();
+    assert!(rep.notes.iter().any(|n| n.contains("rebuilt")), "{rep:?}");
+    assert_eq!(remote_priority(&remote, a.id), Priority::Critical);
+}
+
+/// The SQLite backend has no separate index, but its file can be replaced by an older copy
+/// (a restored backup) while the sync state kept its cursor: the feed then ends before it.
+#[tokio::test]
+async fn an_edit_after_an_older_sqlite_copy_is_restored_is_still_pushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("devlog.sqlite");
+    let backup = dir.path().join("backup.sqlite");
+    let state_path = dir.path().join("sync.sqlite");
+    let remote = MemoryRemote::default();
+    let store: Arc<dyn Store> = Arc::new(devlog_store::SqliteStore::open(&db).await.unwrap());
+    let app = Devlog::new(store.clone());
+    let e = new_entry(&app, "Restored").await;
+    drop((app, store));
+    for suffix in ["", "-wal"] {
+        let from = format!("{}{suffix}", db.display());
+        if std::path::Path::new(&from).exists() {
+            std::fs::copy(&from, format!("{}{suffix}", backup.display())).unwrap();
+        }
+    }
+
+    let store: Arc<dyn Store> = Arc::new(devlog_store::SqliteStore::open(&db).await.unwrap());
+    let app = Devlog::new(store.clone());
+    bump(&app, e.id, 5).await;
+    let state = SyncState::open(&state_path).await.unwrap();
+    let engine = SyncEngine::new(
+        store,
+        state,
+        vec![Arc::new(remote.clone())],
+        SyncOptions::default(),
+    );
+    assert_eq!(engine.sync(None, None, &quiet).await.unwrap().created, 1);
+    drop((engine, app));
+
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    for suffix in ["", "-wal"] {
+        let from = format!("{}{suffix}", backup.display());
+        if std::path::Path::new(&from).exists() {
+            std::fs::copy(&from, format!("{}{suffix}", db.display())).unwrap();
+        }
+    }
+    let store: Arc<dyn Store> = Arc::new(devlog_store::SqliteStore::open(&db).await.unwrap());
+    let app = Devlog::new(store.clone());
+    set_priority(&app, e.id, Priority::Critical).await;
+    let state = SyncState::open(&state_path).await.unwrap();
+    let engine = SyncEngine::new(
+        store,
+        state,
+        vec![Arc::new(remote.clone())],
+        SyncOptions::default(),
+    );
+    let rep = engine.sync(None, None, &quiet).await.unwrap();
+    assert!(rep.notes.iter().any(|n| n.contains("ends at")), "{rep:?}");
+    assert_eq!(remote_priority(&remote, e.id), Priority::Critical);
 }

@@ -901,9 +901,19 @@ pub async fn data_survives_reopen(open: Opener, dir: &Path) {
         )
         .await
         .unwrap();
-        e.id
+        (e.id, app.store().feed_id().await.unwrap())
     };
+    let (id, feed_id) = id;
+    assert!(
+        feed_id.is_some(),
+        "every backend identifies its change feed"
+    );
     let store = open(dir.to_path_buf()).await;
+    assert_eq!(
+        store.feed_id().await.unwrap(),
+        feed_id,
+        "the change feed keeps its identity across reopen (sync cursors stay valid)"
+    );
     let got = store.get(id).await.unwrap();
     assert_eq!(got.notes.len(), 1);
     assert_eq!(got.notes[0].code_changes.as_deref(), Some("diff"));

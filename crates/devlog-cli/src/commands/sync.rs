@@ -271,6 +271,7 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
                     devlog_sync::PlannedOp::Create { integration, handle, title, .. } => format!("{integration}: create a remote item for #{handle} {title:?}\n"),
                     devlog_sync::PlannedOp::Recover { integration, handle, .. } => format!("{integration}: look up #{handle}'s marker (an earlier create may have reached the remote), then create or link\n"),
                     devlog_sync::PlannedOp::Update { integration, handle, remote_id, fields, .. } => format!("{integration}: update {} of remote {remote_id} for #{handle}\n", fields.join(", ")),
+                    devlog_sync::PlannedOp::Recompare { integration, reason, entries } => format!("{integration}: {reason}; compare all {entries} entries with what was last synced\n"),
                     devlog_sync::PlannedOp::Notes { integration, handle, remote_id, create, update, .. } => format!("{integration}: post {create} note(s) and update {update} as comments of remote {remote_id} for #{handle}\n"),
                 });
             }
@@ -300,6 +301,9 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
         );
         for p in &report.paused {
             s.push_str(&format!("paused: {p}\n"));
+        }
+        for n in &report.notes {
+            s.push_str(&format!("note: {n}\n"));
         }
         write_stdout(&s)?;
         for f in &report.failed {
@@ -341,6 +345,41 @@ async fn status(ctx: &Ctx) -> Result<(), CliError> {
         rows.entry((j.integration.clone(), j.entry_id.to_string()))
             .or_insert((String::new(), String::new()))
             .0 = st;
+    }
+    // Local changes no job holds yet (every entry after the change feed was rebuilt): the
+    // links say what was last synced, the plan what a sync would send now.
+    for op in engine.plan(None, None).await? {
+        let (integration, entry_id) = match &op {
+            devlog_sync::PlannedOp::Create {
+                integration,
+                entry_id,
+                ..
+            }
+            | devlog_sync::PlannedOp::Recover {
+                integration,
+                entry_id,
+                ..
+            }
+            | devlog_sync::PlannedOp::Update {
+                integration,
+                entry_id,
+                ..
+            }
+            | devlog_sync::PlannedOp::Notes {
+                integration,
+                entry_id,
+                ..
+            } => (integration, entry_id),
+            devlog_sync::PlannedOp::Pull { .. } | devlog_sync::PlannedOp::Recompare { .. } => {
+                continue;
+            }
+        };
+        let row = rows
+            .entry((integration.clone(), entry_id.to_string()))
+            .or_insert((String::new(), String::new()));
+        if row.0.is_empty() || row.0 == "synced" {
+            row.0 = "changed locally, not pushed yet".into();
+        }
     }
     for c in &conflicts {
         rows.entry((c.integration.clone(), c.entry_id.to_string()))

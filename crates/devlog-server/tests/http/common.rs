@@ -403,6 +403,9 @@ impl Store for FakeStore {
             .filter(|s| **s > after && before.is_none_or(|b| **s < b))
             .count() as u64)
     }
+    async fn feed_id(&self) -> devlog_core::Result<Option<String>> {
+        down()
+    }
     async fn put_raw(&self, _: Entry, _: &WriteMeta) -> devlog_core::Result<PutOutcome> {
         down()
     }

@@ -1008,6 +1008,14 @@ impl Store for ServerStore {
         Ok(n as u64)
     }
 
+    async fn feed_id(&self) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM devlog_meta WHERE name = 'feed_id'")
+            .fetch_one(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map(Some)
+            .map_err(self.err())
+    }
+
     async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
         let mut attempt = 0;
         loop {
