@@ -679,3 +679,78 @@ async fn an_edit_after_the_index_is_deleted_is_planned_and_pushed() {
     let status = r.json(&["sync", "status"]).await;
     assert_eq!(status["entries"][0]["state"], "synced", "{status}");
 }
+
+/// Files of the machine-local sync state (the SQLite database and its WAL), read raw.
+fn sync_state_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let state = dir.join(".devlog").join(".state");
+    let mut out = Vec::new();
+    for f in std::fs::read_dir(&state).unwrap() {
+        let p = f.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("sync.sqlite")
+        {
+            out.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_second_cli_sync_on_an_unchanged_remote_costs_only_304s() {
+    let r = rig().await;
+    r.issue_five();
+    r.new_entry("Parser crash").await;
+    r.ok(&["github", "link", "1", "5"]).await;
+    // Pushes the entry (a write, which moves the issue's `updated_at`).
+    r.ok(&["sync"]).await;
+    // Reads that write back: the pull cursor moves past it (a new `since`, a new URL).
+    r.ok(&["sync"]).await;
+    // Idle: reads the lists at the settled cursor, 200s whose validators it stores.
+    r.ok(&["sync"]).await;
+    let issue = r.gh.issue(5).unwrap();
+    let entry = r.show("1").await;
+
+    // A new process at the same cursor: it sends the validators the previous one stored, and
+    // the remote answers every read with a 304 (the client logs each response's status).
+    let before = r.remote.requests().len();
+    let run = r
+        .devlog_env(&["sync"], &[("RUST_LOG", "devlog_http=debug")])
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let second: Vec<_> = r.remote.requests().split_off(before);
+    let gets: Vec<_> = second.iter().filter(|q| q.method == "GET").collect();
+    assert!(!gets.is_empty(), "{second:?}");
+    assert_eq!(
+        gets.len(),
+        second.len(),
+        "an idle sync only reads: {second:?}"
+    );
+    for q in &gets {
+        assert!(
+            q.header("if-none-match").is_some(),
+            "GET {} went without If-None-Match",
+            q.path
+        );
+    }
+    let logged = |status: &str| {
+        run.stderr
+            .lines()
+            .filter(|l| l.contains("request") && l.contains(&format!("status={status}")))
+            .count()
+    };
+    assert_eq!(logged("304"), gets.len(), "{}", run.stderr);
+    assert_eq!(logged("200"), 0, "{}", run.stderr);
+
+    // Nothing changed on either side.
+    assert_eq!(r.gh.issue(5).unwrap(), issue);
+    assert_eq!(r.show("1").await, entry);
+    // The cache is keyed by a digest of the credentials, never the token itself.
+    let raw = sync_state_bytes(&r.dir);
+    assert!(!raw.is_empty());
+    assert!(
+        !raw.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+        "the token is in the sync state"
+    );
+}

@@ -31,7 +31,8 @@ use devlog_core::integration::{
 use devlog_core::merge::SyncedFields;
 use devlog_core::time::Timestamp;
 use devlog_http::{
-    ClientOptions, HttpClient, HttpError, HttpErrorKind, LinkHeader, Pages, RateLimitConfig,
+    ClientOptions, EtagStore, HttpClient, HttpError, HttpErrorKind, LinkHeader, Pages,
+    RateLimitConfig,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -201,13 +202,26 @@ impl GithubIntegration {
     /// Like [`new`](Self::new) with explicit client-side pacing (tests use
     /// `RateLimitConfig::unpaced()`).
     pub fn with_limits(config: GithubConfig, limits: RateLimitConfig) -> Result<Self, String> {
+        Self::with_options(config, limits, None)
+    }
+
+    /// Like [`with_limits`](Self::with_limits), keeping ETags and the responses they stand for
+    /// in `etags` (default: in memory, for this process only).
+    pub fn with_options(
+        config: GithubConfig,
+        limits: RateLimitConfig,
+        etags: Option<Arc<dyn EtagStore>>,
+    ) -> Result<Self, String> {
         devlog_http::install_crypto_provider();
-        let opts = ClientOptions::new(NAME, config.api_url.clone())
+        let mut opts = ClientOptions::new(NAME, config.api_url.clone())
             .bearer(config.token.clone())
             .header("Accept", "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28")
             .timeouts(Duration::from_secs(10), Duration::from_secs(30))
             .rate_limits(limits);
+        if let Some(store) = etags {
+            opts = opts.etag_store(store);
+        }
         let client = HttpClient::new(opts).map_err(|e| e.to_string())?;
         Ok(Self {
             config: Arc::new(config),
@@ -219,6 +233,16 @@ impl GithubIntegration {
     /// Builds it from a validated `[integrations.github]` table.
     pub fn from_table(table: &Value) -> Result<Self, String> {
         Self::new(GithubConfig::from_table(table)?)
+    }
+
+    /// Like [`from_table`](Self::from_table), with ETags kept in `etags` (the CLI persists them
+    /// in the sync state, so the next `devlog sync` gets 304s for what did not change).
+    pub fn from_table_with_etags(table: &Value, etags: Arc<dyn EtagStore>) -> Result<Self, String> {
+        Self::with_options(
+            GithubConfig::from_table(table)?,
+            RateLimitConfig::github(),
+            Some(etags),
+        )
     }
 
     pub fn config(&self) -> &GithubConfig {

@@ -12,4 +12,4 @@ pub mod state;
 
 pub use engine::{PlannedOp, SyncEngine, SyncOptions, SyncReport, WebhookCounts, backoff};
 pub use registry::{ConfigProblem, Factory, Registry};
-pub use state::{Conflict, InboxDelivery, Job, Link, SyncState};
+pub use state::{Conflict, HttpCacheEntry, InboxDelivery, Job, Link, SyncState};

@@ -1,5 +1,6 @@
 //! The sync engine's durable, machine-local state: feed and pull cursors, links to remote
-//! items with their merge base, the job queue, conflicts, webhook deliveries and pauses.
+//! items with their merge base, the job queue, conflicts, webhook deliveries, pauses and the
+//! HTTP validator cache (ETags with their responses, so a new process can ask for 304s).
 
 use std::path::Path;
 use std::time::Duration;
@@ -925,6 +926,118 @@ impl SyncState {
                 .await
                 .map_err(err)?;
         Ok(row.filter(|(until, _)| *until > now))
+    }
+
+    /// A remembered response for `url` as `identity` (see [`HttpCacheEntry`]), marked as just
+    /// used so it is the last to be evicted.
+    pub async fn http_cache_get(
+        &self,
+        identity: &str,
+        url: &str,
+    ) -> Result<Option<HttpCacheEntry>> {
+        let row: Option<(String, Vec<u8>, String)> = sqlx::query_as(
+            "UPDATE http_cache SET used_at = (SELECT COALESCE(MAX(used_at), 0) + 1 FROM http_cache)
+             WHERE identity = ? AND url = ? RETURNING etag, body, headers",
+        )
+        .bind(identity)
+        .bind(url)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(row.map(|(etag, body, headers)| HttpCacheEntry {
+            etag,
+            body,
+            // Written by `http_cache_put` only; a row that does not parse serves no headers.
+            headers: serde_json::from_str(&headers).unwrap_or_default(),
+        }))
+    }
+
+    /// Remembers a response, then evicts the least recently used rows beyond `max_rows` or
+    /// `max_bytes` (an entry larger than `max_bytes` on its own is not kept).
+    pub async fn http_cache_put(
+        &self,
+        identity: &str,
+        url: &str,
+        entry: &HttpCacheEntry,
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<()> {
+        if entry.size() > max_bytes || max_rows == 0 {
+            return self.http_cache_remove(identity, url).await;
+        }
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        sqlx::query(
+            "INSERT INTO http_cache (identity, url, etag, body, headers, size, used_at)
+             VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(used_at), 0) + 1 FROM http_cache))
+             ON CONFLICT(identity, url) DO UPDATE SET etag = excluded.etag, body = excluded.body,
+               headers = excluded.headers, size = excluded.size, used_at = excluded.used_at",
+        )
+        .bind(identity)
+        .bind(url)
+        .bind(&entry.etag)
+        .bind(&entry.body)
+        .bind(serde_json::to_string(&entry.headers).unwrap_or_else(|_| "[]".into()))
+        .bind(entry.size() as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        sqlx::query(
+            "DELETE FROM http_cache WHERE rowid IN (
+               SELECT rowid FROM (
+                 SELECT rowid, ROW_NUMBER() OVER w AS n, SUM(size) OVER w AS running
+                 FROM http_cache WINDOW w AS (ORDER BY used_at DESC, rowid DESC))
+               WHERE n > ? OR running > ?)",
+        )
+        .bind(i64::try_from(max_rows).unwrap_or(i64::MAX))
+        .bind(i64::try_from(max_bytes).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
+
+    pub async fn http_cache_remove(&self, identity: &str, url: &str) -> Result<()> {
+        sqlx::query("DELETE FROM http_cache WHERE identity = ? AND url = ?")
+            .bind(identity)
+            .bind(url)
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// How many responses are remembered, and their total size (for status and tests).
+    pub async fn http_cache_size(&self) -> Result<(u64, u64)> {
+        let (n, bytes): (i64, i64) =
+            sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM http_cache")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok((n as u64, bytes as u64))
+    }
+}
+
+/// A remembered GET response behind a conditional-request validator: what serves a 304 as the
+/// 200 it stands for. Persisted so the next process asks with `If-None-Match` too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCacheEntry {
+    /// The `ETag` as the server sent it.
+    pub etag: String,
+    pub body: Vec<u8>,
+    /// The response headers kept with the body (`link`, `content-type`, ...).
+    pub headers: Vec<(String, String)>,
+}
+
+impl HttpCacheEntry {
+    /// What the entry counts against the byte bound.
+    pub fn size(&self) -> usize {
+        self.body.len()
+            + self.etag.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
     }
 }
 

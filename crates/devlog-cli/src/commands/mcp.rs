@@ -128,8 +128,9 @@ pub async fn sync_engine(
     ws: &Workspace,
     store: Arc<dyn devlog_core::Store>,
 ) -> Result<Option<devlog_sync::SyncEngine>, String> {
-    let integrations =
-        super::sync::build(ws, &super::sync::registry()).map_err(|e| e.to_string())?;
+    let etags = super::etags::StateEtags::new();
+    let integrations = super::sync::build(ws, &super::sync::registry_with(Some(etags.clone())))
+        .map_err(|e| e.to_string())?;
     if integrations.is_empty() {
         return Ok(None);
     }
@@ -137,6 +138,7 @@ pub async fn sync_engine(
     let state = devlog_sync::SyncState::open(&path)
         .await
         .map_err(|e| format!("cannot open the sync state {}: {e}", path.display()))?;
+    etags.attach(&state);
     Ok(Some(devlog_sync::SyncEngine::new(
         store,
         state,

@@ -10,6 +10,7 @@ use devlog_sync::{Registry, SyncEngine, SyncOptions, SyncState};
 use serde_json::json;
 
 use super::Ctx;
+use super::etags::StateEtags;
 use crate::error::CliError;
 use crate::output::{Table, write_stdout};
 use crate::progress::Bar;
@@ -88,14 +89,25 @@ fn parse_strategy(s: &str) -> Result<Strategy, String> {
 /// `[integrations.*]` tables that configure local features rather than sync integrations.
 const LOCAL_TABLES: &[&str] = &["git"];
 
-/// The integrations compiled into this binary.
+/// The integrations compiled into this binary (their ETags kept in memory: for checking
+/// configuration and one-off calls).
 pub fn registry() -> Registry {
+    registry_with(None)
+}
+
+/// The integrations compiled into this binary, their HTTP clients keeping ETags in `etags`
+/// (attach it to the sync state once open, so the next process gets 304s too).
+pub fn registry_with(etags: Option<Arc<StateEtags>>) -> Registry {
     let mut r = Registry::new();
     r.register(
         devlog_github::GithubIntegration::descriptor_static(),
-        Arc::new(|table: &serde_json::Value| {
-            let g: Arc<dyn Integration> =
-                Arc::new(devlog_github::GithubIntegration::from_table(table)?);
+        Arc::new(move |table: &serde_json::Value| {
+            let g: Arc<dyn Integration> = Arc::new(match &etags {
+                Some(e) => {
+                    devlog_github::GithubIntegration::from_table_with_etags(table, e.clone())?
+                }
+                None => devlog_github::GithubIntegration::from_table(table)?,
+            });
             Ok(g)
         }),
     );
@@ -142,9 +154,11 @@ async fn engine(
     strategy: Strategy,
 ) -> Result<(SyncEngine, Vec<Arc<dyn Integration>>), CliError> {
     let ws = ctx.workspace()?;
-    let integrations = build(&ws, &registry())?;
+    let etags = StateEtags::new();
+    let integrations = build(&ws, &registry_with(Some(etags.clone())))?;
     let store = ws.open().await?;
     let state = SyncState::open(&state_path(&ws)).await?;
+    etags.attach(&state);
     let opts = SyncOptions {
         strategy,
         ..SyncOptions::default()
