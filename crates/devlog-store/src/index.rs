@@ -697,14 +697,9 @@ impl SqlIndex {
         for r in rows {
             let seq: i64 = r.try_get("seq").map_err(self.err())?;
             let payload: String = r.try_get("payload").map_err(self.err())?;
-            let mut ev: Event =
-                serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
-                    path: format!("{} change feed", self.backend),
-                    message: format!("event {seq} does not parse: {e}"),
-                    hint: "this version cannot read it; upgrade devlog".into(),
-                })?;
-            ev.seq = seq as u64;
-            out.push(ev);
+            out.push(decode_event(seq, &payload, || {
+                format!("{} change feed", self.backend)
+            })?);
         }
         Ok(out)
     }
@@ -732,8 +727,25 @@ impl SqlIndex {
 const COUNT_EVENTS: &str = "SELECT COUNT(*) FROM events WHERE seq > ? AND seq < ?";
 
 /// An exclusive upper bound on `seq` as SQL binds it: past every seq when there is none.
-fn seq_bound(before: Option<u64>) -> i64 {
+/// Shared by every SQL backend.
+pub(crate) fn seq_bound(before: Option<u64>) -> i64 {
     before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX))
+}
+
+/// One change-feed row (`seq`, `payload`) as an event; `feed` names the feed in the error
+/// (a payload this version cannot read). Shared by every SQL backend.
+pub(crate) fn decode_event(
+    seq: i64,
+    payload: &str,
+    feed: impl FnOnce() -> String,
+) -> Result<Event> {
+    let mut ev: Event = serde_json::from_str(payload).map_err(|e| StoreError::Corrupt {
+        path: feed(),
+        message: format!("event {seq} does not parse: {e}"),
+        hint: "this version cannot read it; upgrade devlog".into(),
+    })?;
+    ev.seq = seq as u64;
+    Ok(ev)
 }
 
 const SUMMARY_COLS: &str = "e.id, e.handle, e.key, e.legacy_id, e.title, e.type, e.status, e.priority, \

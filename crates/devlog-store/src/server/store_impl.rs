@@ -49,7 +49,7 @@ use super::{
     connect_options, migrator, pool_options, push_search_match, push_search_score, push_tag_filter,
     statement_limit,
 };
-use crate::index::{compute_stats, status_rank};
+use crate::index::{compute_stats, decode_event, seq_bound, status_rank};
 use crate::server::{
     APPLIED_MIGRATIONS, Class, ServerOptions, connect_timed_out, migrate_error, reject_nul,
     reject_nul_in, search_words, snippet, store_error, too_large,
@@ -676,22 +676,12 @@ impl ServerStore {
         for r in rows {
             let seq: i64 = r.try_get("seq").map_err(self.err())?;
             let payload: String = r.try_get("payload").map_err(self.err())?;
-            let mut ev: Event =
-                serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
-                    path: format!("{BACKEND} change feed at {}", self.url),
-                    message: format!("event {seq} does not parse: {e}"),
-                    hint: "this version cannot read it; upgrade devlog".into(),
-                })?;
-            ev.seq = seq as u64;
-            out.push(ev);
+            out.push(decode_event(seq, &payload, || {
+                format!("{BACKEND} change feed at {}", self.url)
+            })?);
         }
         Ok(out)
     }
-}
-
-/// An exclusive upper bound on `seq` as SQL binds it: past every seq when there is none.
-fn seq_bound(before: Option<u64>) -> i64 {
-    before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX))
 }
 
 /// Adds `AND ...` conditions for a filter (the same conditions as the SQLite backend).
