@@ -495,19 +495,22 @@ fn remote_priority(remote: &MemoryRemote, id: EntryId) -> Priority {
         .priority
 }
 
+/// A JSON store in `root` and its sync state, as a command opens them.
+async fn open_json(root: &std::path::Path) -> (Arc<dyn Store>, SyncState) {
+    let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(root).await.unwrap());
+    let state = SyncState::open(&root.join(".state/sync.sqlite"))
+        .await
+        .unwrap();
+    (store, state)
+}
+
 /// The reproduction: `.state/index.sqlite` deleted (allowed at any time), the feed
 /// restarts, and an edit made afterwards must still reach the remote.
 #[tokio::test]
 async fn an_edit_after_the_json_index_is_deleted_is_still_pushed() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".devlog");
-    let open = || async {
-        let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
-        let state = SyncState::open(&root.join(".state/sync.sqlite"))
-            .await
-            .unwrap();
-        (store, state)
-    };
+    let open = || open_json(&root);
     let remote = MemoryRemote::default();
     let (store, state) = open().await;
     let app = Devlog::new(store.clone());
@@ -552,13 +555,7 @@ async fn an_edit_after_the_json_index_is_deleted_is_still_pushed() {
 async fn a_rebuilt_json_feed_longer_than_the_old_cursor_is_recognised_by_its_identity() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".devlog");
-    let open = || async {
-        let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
-        let state = SyncState::open(&root.join(".state/sync.sqlite"))
-            .await
-            .unwrap();
-        (store, state)
-    };
+    let open = || open_json(&root);
     let remote = MemoryRemote::default();
     let (store, state) = open().await;
     let app = Devlog::new(store.clone());
