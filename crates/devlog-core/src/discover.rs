@@ -523,4 +523,159 @@ mod tests {
         assert_eq!(total, 2);
         assert_eq!(related[1].repository.as_deref(), Some("../b"));
     }
+
+    /// A store that answers searches from a fixed list (a hit matches when its title holds
+    /// the term), or fails every search; nothing else may be reached.
+    #[derive(Debug)]
+    struct Canned(Option<Vec<SearchHit>>);
+
+    fn unreachable<T>() -> Result<T> {
+        Err(StoreError::Backend {
+            backend: "test",
+            message: "not used by discover".into(),
+            transient: false,
+        })
+    }
+
+    #[async_trait::async_trait]
+    impl Store for Canned {
+        fn describe(&self) -> crate::store::StoreInfo {
+            crate::store::StoreInfo {
+                backend: "test",
+                location: String::new(),
+            }
+        }
+        async fn search(&self, q: &SearchQuery) -> Result<crate::store::Page<SearchHit>> {
+            let Some(hits) = &self.0 else {
+                return Err(StoreError::Backend {
+                    backend: "test",
+                    message: "disk on fire".into(),
+                    transient: false,
+                });
+            };
+            let items: Vec<SearchHit> = hits
+                .iter()
+                .filter(|h| h.entry.title.to_lowercase().contains(&q.text))
+                .cloned()
+                .collect();
+            Ok(crate::store::Page {
+                total: items.len() as u64,
+                items,
+                offset: 0,
+                limit: q.limit,
+            })
+        }
+        async fn create(
+            &self,
+            _: crate::Entry,
+            _: bool,
+            _: &crate::WriteMeta,
+        ) -> Result<crate::Created> {
+            unreachable()
+        }
+        async fn get(&self, _: EntryId) -> Result<crate::Entry> {
+            unreachable()
+        }
+        async fn lookup(&self, _: &crate::EntryRef) -> Result<Vec<EntrySummary>> {
+            unreachable()
+        }
+        async fn update(
+            &self,
+            _: EntryId,
+            _: &crate::WriteMeta,
+            _: &mut crate::store::Mutation<'_>,
+        ) -> Result<crate::Entry> {
+            unreachable()
+        }
+        async fn delete(&self, _: EntryId, _: &crate::WriteMeta) -> Result<()> {
+            unreachable()
+        }
+        async fn list(&self, _: &crate::ListQuery) -> Result<crate::store::Page<EntrySummary>> {
+            unreachable()
+        }
+        async fn stats(&self, _: &crate::Filter) -> Result<crate::Stats> {
+            unreachable()
+        }
+        async fn events(&self, _: u64, _: usize) -> Result<Vec<crate::Event>> {
+            unreachable()
+        }
+        async fn events_before(&self, _: Option<u64>, _: usize) -> Result<Vec<crate::Event>> {
+            unreachable()
+        }
+        async fn count_events(&self, _: u64, _: Option<u64>) -> Result<u64> {
+            unreachable()
+        }
+        async fn feed_id(&self) -> Result<Option<String>> {
+            unreachable()
+        }
+        async fn put_raw(
+            &self,
+            _: crate::Entry,
+            _: &crate::WriteMeta,
+        ) -> Result<crate::store::PutOutcome> {
+            unreachable()
+        }
+        async fn append_events(&self, _: &[crate::Event]) -> Result<()> {
+            unreachable()
+        }
+        async fn count(&self) -> Result<u64> {
+            unreachable()
+        }
+        async fn all(&self) -> Result<Vec<crate::Entry>> {
+            unreachable()
+        }
+        async fn warnings(&self) -> Result<Vec<String>> {
+            unreachable()
+        }
+    }
+
+    #[tokio::test]
+    async fn discovery_searches_every_store_and_skips_a_failing_other_repository() {
+        let here = hit(
+            1,
+            "Login timeout",
+            EntryType::Bugfix,
+            Status::InProgress,
+            2.0,
+        );
+        let there = hit(
+            1,
+            "Login page redesign",
+            EntryType::Feature,
+            Status::New,
+            1.0,
+        );
+        let app = Devlog::new(Arc::new(Canned(Some(vec![here.clone()]))));
+        let others: Vec<(String, Arc<dyn Store>)> = vec![
+            ("../web".into(), Arc::new(Canned(Some(vec![there])))),
+            ("../broken".into(), Arc::new(Canned(None))),
+        ];
+        let q = DiscoverQuery {
+            description: "Fix the login timeout".into(),
+            kind: EntryType::Bugfix,
+            keywords: Vec::new(),
+            scope: None,
+        };
+        let d = app.discover(&others, &q).await.unwrap();
+        assert_eq!(d.terms, ["login", "timeout"]);
+        let found: Vec<(Option<&str>, &str)> = d
+            .related
+            .iter()
+            .map(|r| (r.repository.as_deref(), r.entry.title.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (None, "Login timeout"),
+                (Some("../web"), "Login page redesign")
+            ]
+        );
+        assert_eq!(d.recommendation, Recommendation::Continue(here.entry));
+        // Named once, although every term was searched.
+        assert_eq!(d.skipped.len(), 1, "{:?}", d.skipped);
+        assert_eq!(d.skipped[0].0, "../broken");
+        // This workspace's store failing is an error, not a skip.
+        let broken = Devlog::new(Arc::new(Canned(None)));
+        assert!(broken.discover(&[], &q).await.is_err());
+    }
 }

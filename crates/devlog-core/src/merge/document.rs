@@ -374,4 +374,53 @@ mod tests {
         let e = merge_documents(None, b"{}", b"{}").unwrap_err();
         assert!(matches!(e, MergeError::Invalid(_)), "{e:?}");
     }
+
+    mod laws {
+        use proptest::prelude::*;
+        use serde_json::{Map, Value, json};
+
+        use super::super::merge_value;
+
+        /// A flat document over four keys, each absent or one of three values.
+        fn doc() -> impl Strategy<Value = Value> {
+            proptest::collection::vec(proptest::option::of(0u8..3), 4).prop_map(|vals| {
+                let mut m = Map::new();
+                for (k, v) in ["a", "b", "c", "d"].iter().zip(vals) {
+                    if let Some(v) = v {
+                        m.insert((*k).to_string(), json!(v));
+                    }
+                }
+                Value::Object(m)
+            })
+        }
+
+        proptest! {
+            /// Which side is "ours" does not matter once the preference follows the sides.
+            #[test]
+            fn merge_is_symmetric(base in doc(), o in doc(), t in doc(), prefer in any::<bool>()) {
+                prop_assert_eq!(
+                    merge_value(Some(&base), &o, &t, prefer),
+                    merge_value(Some(&base), &t, &o, !prefer)
+                );
+            }
+
+            /// A side that did not change takes the other side's version whole; the same
+            /// change on both sides is that change.
+            #[test]
+            fn an_unchanged_side_takes_the_other(base in doc(), o in doc(), prefer in any::<bool>()) {
+                prop_assert_eq!(&merge_value(Some(&base), &o, &base, prefer), &o);
+                prop_assert_eq!(&merge_value(Some(&base), &base, &o, prefer), &o);
+                prop_assert_eq!(&merge_value(Some(&base), &o, &o, prefer), &o);
+            }
+
+            /// Every merged value is one that a side had: nothing is invented.
+            #[test]
+            fn nothing_is_invented(base in doc(), o in doc(), t in doc(), prefer in any::<bool>()) {
+                let m = merge_value(Some(&base), &o, &t, prefer);
+                for (k, v) in m.as_object().unwrap() {
+                    prop_assert!(o.get(k) == Some(v) || t.get(k) == Some(v), "{k}: {v}");
+                }
+            }
+        }
+    }
 }
