@@ -4,6 +4,7 @@
 //! through ports (`Store`, `Clock`) that callers provide.
 
 pub mod codec;
+pub mod discover;
 pub mod entry;
 pub mod error;
 pub mod event;
@@ -11,6 +12,7 @@ pub mod id;
 pub mod integration;
 pub mod merge;
 pub mod ops;
+pub mod release;
 pub mod store;
 pub mod time;
 

@@ -3,6 +3,8 @@
 //! Pure: the sync engine feeds it the base it recorded at the last successful sync, the local
 //! entry and the remote item (both mapped to [`SyncedFields`]), and acts on the result.
 
+pub mod document;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +12,8 @@ use serde_json::Value;
 
 use crate::entry::{Entry, EntryType, Priority, Status};
 use crate::time::Timestamp;
+
+pub use document::{MergeError, merge_documents};
 
 /// The fields that travel between devlog and another system. Integrations map their own
 /// fields to and from these (status ⇄ state, priority ⇄ label, ...).
