@@ -37,6 +37,18 @@ pub enum CliError {
     Other(#[from] anyhow::Error),
 }
 
+impl From<devlog_sync::EngineError> for CliError {
+    fn from(e: devlog_sync::EngineError) -> Self {
+        use devlog_sync::EngineError as E;
+        match e {
+            // The user named it (`--system`, `devlog github ...`): a usage error, exit 2.
+            E::UnknownIntegration { .. } => CliError::Usage(e.to_string()),
+            E::Store(e) => CliError::Store(e),
+            E::Remote(e) => CliError::Remote(e),
+        }
+    }
+}
+
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {

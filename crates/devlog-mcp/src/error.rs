@@ -103,6 +103,26 @@ impl From<StoreError> for Failure {
     }
 }
 
+impl From<devlog_sync::EngineError> for Failure {
+    fn from(e: devlog_sync::EngineError) -> Self {
+        use devlog_sync::EngineError as E;
+        match e {
+            E::UnknownIntegration { .. } => Failure::invalid(e.to_string()),
+            E::Store(e) => e.into(),
+            E::Remote(e) => Failure {
+                kind: if e.is_retryable() {
+                    "unavailable"
+                } else {
+                    "remote"
+                },
+                message: e.to_string(),
+                hint: None,
+                candidates: Vec::new(),
+            },
+        }
+    }
+}
+
 fn summary_value(s: &devlog_core::EntrySummary) -> Value {
     json!({
         "id": s.id,
