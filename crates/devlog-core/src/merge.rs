@@ -451,7 +451,7 @@ mod tests {
             t(2),
         );
         assert_eq!(
-            (lw.fields.title.as_str(), lw.to_remote.clone()),
+            (lw.fields.title.as_str(), lw.to_remote),
             ("Local", FieldSet::from([SyncedField::Title]))
         );
         let rw = merge(
@@ -463,7 +463,7 @@ mod tests {
             t(2),
         );
         assert_eq!(
-            (rw.fields.title.as_str(), rw.to_local.clone()),
+            (rw.fields.title.as_str(), rw.to_local),
             ("Remote", FieldSet::from([SyncedField::Title]))
         );
     }

@@ -382,7 +382,7 @@ enum ItemMerge {
     /// Unlinked on purpose, an echo of our own write, or its entry is gone.
     Skip,
     Merge {
-        entry: Entry,
+        entry: Box<Entry>,
         /// The item's create was never recorded (found by marker) or is still `creating`.
         adopting: bool,
         merged: Merged,
@@ -1607,7 +1607,7 @@ impl SyncEngine {
             item.updated_at,
         );
         Ok(ItemMerge::Merge {
-            entry,
+            entry: Box::new(entry),
             adopting,
             merged,
         })
