@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::entry::{Entry, EntryType, Priority, Status, string_enum};
-use crate::error::InvalidValue;
+use crate::error::StoreError;
 use crate::time::Timestamp;
 
 string_enum!(
@@ -235,14 +235,11 @@ impl SyncedFields {
     }
 
     /// Sets one field from its JSON (a conflict's recorded value); a value of the wrong shape
-    /// is an error naming the field and what it takes.
-    pub fn set_value(&mut self, field: SyncedField, v: &Value) -> Result<(), InvalidValue> {
-        let bad = |allowed: Vec<&'static str>| InvalidValue {
-            field: field.as_str(),
-            value: v.to_string(),
-            allowed,
-        };
-        let text = || v.as_str().ok_or_else(|| bad(vec!["a string"]));
+    /// is an `Invalid` error naming the field and what it takes.
+    pub fn set_value(&mut self, field: SyncedField, v: &Value) -> Result<(), StoreError> {
+        let bad =
+            |what: &str| StoreError::invalid(field.as_str(), format!("expected {what}, got {v}"));
+        let text = || v.as_str().ok_or_else(|| bad("a string"));
         match field {
             SyncedField::Title => self.title = text()?.to_string(),
             SyncedField::Description => self.description = text()?.to_string(),
@@ -253,8 +250,8 @@ impl SyncedFields {
                 self.assignee = match v {
                     Value::Null => None,
                     _ => Some(
-                        text()
-                            .map_err(|_| bad(vec!["a string", "null"]))?
+                        v.as_str()
+                            .ok_or_else(|| bad("a string or null"))?
                             .to_string(),
                     ),
                 }
@@ -267,7 +264,7 @@ impl SyncedFields {
                             .map(|t| t.as_str().map(String::from))
                             .collect::<Option<Vec<_>>>()
                     })
-                    .ok_or_else(|| bad(vec!["a list of strings"]))?;
+                    .ok_or_else(|| bad("a list of strings"))?;
             }
         }
         Ok(())
@@ -558,7 +555,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("in-progress"), "{e}");
-        assert!(x.set_value(SyncedField::Tags, &Value::from(3)).is_err());
+        let e = x
+            .set_value(SyncedField::Tags, &Value::from(3))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tags") && e.contains("a list of strings"), "{e}");
         x.set_value(SyncedField::Assignee, &Value::Null).unwrap();
         assert_eq!(x.assignee, None);
     }
