@@ -121,3 +121,29 @@ impl CliError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use devlog_sync::EngineError;
+
+    #[test]
+    fn engine_errors_keep_their_exit_codes() {
+        let unknown = CliError::from(EngineError::UnknownIntegration {
+            name: "jira".into(),
+            enabled: vec!["github".into()],
+        });
+        assert_eq!(unknown.exit_code(), exit::USAGE);
+        assert!(unknown.to_string().contains("enabled: github"), "{unknown}");
+        let store = CliError::from(EngineError::Store(StoreError::invalid("link", "taken")));
+        assert_eq!(store.exit_code(), exit::INVALID);
+        let remote = CliError::from(EngineError::Remote(
+            devlog_core::integration::SyncError::new(
+                "github",
+                devlog_core::integration::SyncErrorKind::Transient,
+                "502",
+            ),
+        ));
+        assert_eq!(remote.exit_code(), exit::UNAVAILABLE);
+    }
+}

@@ -109,14 +109,14 @@ impl From<devlog_sync::EngineError> for Failure {
         match e {
             E::UnknownIntegration { .. } => Failure::invalid(e.to_string()),
             E::Store(e) => e.into(),
+            // A failure of the remote system itself (failed pushes are in the sync report;
+            // this is one the engine could not report there).
             E::Remote(e) => Failure {
-                kind: if e.is_retryable() {
-                    "unavailable"
-                } else {
-                    "remote"
-                },
+                kind: "sync-failed",
                 message: e.to_string(),
-                hint: None,
+                hint: e
+                    .is_retryable()
+                    .then(|| "the remote is busy or unreachable; try again shortly".to_string()),
                 candidates: Vec::new(),
             },
         }
