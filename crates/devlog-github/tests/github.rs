@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use devlog_core::entry::{EntryType, Priority, Status};
 use devlog_core::integration::{Integration, SyncErrorKind};
+use devlog_core::merge::SyncedField;
 use devlog_core::ops::{Devlog, Edit, NewEntry};
 use devlog_core::{Origin, Store, WriteMeta};
 use devlog_github::{GithubConfig, GithubIntegration, marker};
@@ -516,7 +517,7 @@ async fn forbidden_names_the_scope() {
     );
     let err = r
         .github
-        .update("1", &fields, &["title".into()])
+        .update("1", &fields, &SyncedField::Title.into())
         .await
         .unwrap_err();
     assert_eq!(err.kind, SyncErrorKind::Auth);
@@ -572,7 +573,7 @@ async fn deleted_issue_is_not_found() {
     let fields = devlog_core::merge::SyncedFields::from_entry(&r.entry(full_entry()).await);
     let err = r
         .github
-        .update("999", &fields, &["title".into()])
+        .update("999", &fields, &SyncedField::Title.into())
         .await
         .unwrap_err();
     assert_eq!(err.kind, SyncErrorKind::NotFound);

@@ -827,20 +827,19 @@ impl DevlogMcp {
             .unwrap_or_default();
         let entry_json = entry.as_ref().map(|e| json!(e));
         if a.dry_run.unwrap_or(false) {
-            let ops = engine.plan(only, entry.as_ref().map(|e| e.id)).await?;
+            let ops = engine
+                .plan(only, entry.as_ref().map(|e| e.id), true)
+                .await?;
             let mut text = format!(
-                "Dry run of a sync with {with}{scope}: nothing was sent and nothing changed. A \
-                 sync would:\n"
+                "Dry run of a sync with {with}{scope}: nothing was sent and nothing changed (the \
+                 remote was only read, to preview the pull). A sync would:\n"
             );
             for op in &ops {
                 text.push_str("- ");
-                text.push_str(&planned_text(op));
+                text.push_str(&op.to_string());
                 text.push('\n');
             }
-            if !ops
-                .iter()
-                .any(|o| !matches!(o, PlannedOp::Pull { .. } | PlannedOp::Recompare { .. }))
-            {
+            if !ops.iter().any(PlannedOp::is_push) {
                 text.push_str("No local changes to push.\n");
             }
             return Ok(finish(Ok(Reply::new(
@@ -1026,61 +1025,6 @@ fn report_counts(r: &SyncReport) -> String {
         s.push_str(&format!("; {} remote actions applied", r.actions_applied));
     }
     s
-}
-
-/// One planned operation as a line of a dry run.
-fn planned_text(op: &PlannedOp) -> String {
-    match op {
-        PlannedOp::Pull {
-            integration,
-            cursor,
-        } => format!(
-            "{integration}: pull changes since {}",
-            cursor.as_deref().unwrap_or("the beginning")
-        ),
-        PlannedOp::Create {
-            integration,
-            handle,
-            title,
-            ..
-        } => format!("{integration}: create a remote item for #{handle} {title:?}"),
-        PlannedOp::Recover {
-            integration,
-            handle,
-            ..
-        } => format!(
-            "{integration}: look up #{handle}'s marker (an earlier create may have reached the \
-             remote), then create or link"
-        ),
-        PlannedOp::Update {
-            integration,
-            handle,
-            remote_id,
-            fields,
-            ..
-        } => format!(
-            "{integration}: update {} of remote {remote_id} for #{handle}",
-            fields.join(", ")
-        ),
-        PlannedOp::Recompare {
-            integration,
-            reason,
-            entries,
-        } => format!(
-            "{integration}: {reason}; compare all {entries} entries with what was last synced"
-        ),
-        PlannedOp::Notes {
-            integration,
-            handle,
-            remote_id,
-            create,
-            update,
-            ..
-        } => format!(
-            "{integration}: post {create} note(s) as comments and update {update} comment(s) of \
-             remote {remote_id} for #{handle}"
-        ),
-    }
 }
 
 /// A descriptor name as people write it (`github` is GitHub); unknown names as they are.

@@ -475,7 +475,7 @@ impl SyncState {
             )
             .bind(integration)
             .bind(entry.to_string())
-            .bind(&c.field)
+            .bind(c.field.as_str())
             .bind(c.base.to_string())
             .bind(c.local.to_string())
             .bind(c.remote.to_string())
@@ -507,7 +507,7 @@ impl SyncState {
                 integration: r.try_get("integration").map_err(err)?,
                 entry_id: parse_id(&entry)?,
                 field: FieldConflict {
-                    field: r.try_get("field").map_err(err)?,
+                    field: r.try_get::<String, _>("field").map_err(err)?.parse()?,
                     base: v("base")?,
                     local: v("local")?,
                     remote: v("remote")?,

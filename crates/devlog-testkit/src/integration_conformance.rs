@@ -44,10 +44,16 @@ pub trait RemoteProbe: Send + Sync + 'static {
     fn comments(&self, remote_id: &str) -> Vec<String>;
 }
 
-/// The `changed` argument of `Integration::update` for these synced fields: the one place
-/// the suite builds it, so a change of the port's field-set type changes only this line.
-pub fn changed_fields(fields: &[&str]) -> Vec<String> {
-    fields.iter().map(|f| f.to_string()).collect()
+/// The `changed` argument of `Integration::update` for these synced field names (a name that
+/// is not a synced field is a bug in the calling test).
+pub fn changed_fields(fields: &[&str]) -> devlog_core::merge::FieldSet {
+    fields
+        .iter()
+        .map(|f| {
+            f.parse::<devlog_core::merge::SyncedField>()
+                .expect("a synced field name")
+        })
+        .collect()
 }
 
 /// Expands to a module `$name` with one test per contract case.
