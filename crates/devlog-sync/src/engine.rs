@@ -464,6 +464,10 @@ pub struct SyncEngine {
     clock: Arc<dyn Clock>,
     rng: EngineRng,
     owner: String,
+    /// Integrations whose last pull failed (or was paused) in this process: until a pull
+    /// succeeds, a create first looks the entry's marker up, since the item may exist already
+    /// (created from another clone) and only a pull would have adopted it.
+    unpulled: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 fn now_ms(c: &dyn Clock) -> i64 {
@@ -485,7 +489,28 @@ impl SyncEngine {
             clock: Arc::new(SystemClock),
             rng: EngineRng(Arc::new(Mutex::new(rand::make_rng::<rand::rngs::StdRng>()))),
             owner: owner_tag(),
+            unpulled: Arc::default(),
         }
+    }
+
+    /// Records whether `name`'s pull just failed (see `unpulled`).
+    fn set_unpulled(&self, name: &str, failed: bool) {
+        let mut set = self
+            .unpulled
+            .lock()
+            .expect("no panics while the set is locked");
+        if failed {
+            set.insert(name.to_string());
+        } else {
+            set.remove(name);
+        }
+    }
+
+    fn is_unpulled(&self, name: &str) -> bool {
+        self.unpulled
+            .lock()
+            .expect("no panics while the set is locked")
+            .contains(name)
     }
 
     /// The same engine reading time (job schedules, leases, bases) from `clock`.
@@ -1102,8 +1127,13 @@ impl SyncEngine {
             })
         };
         let mut actions = decide(&snap);
-        if matches!(actions.as_slice(), [PushAction::Recover { .. }]) {
-            // An earlier create may have reached the remote before we could record it.
+        let unpulled_create = self.is_unpulled(&name)
+            && actions
+                .iter()
+                .any(|a| matches!(a, PushAction::Create { .. }));
+        if unpulled_create || matches!(actions.as_slice(), [PushAction::Recover { .. }]) {
+            // An earlier create may have reached the remote before we could record it; or
+            // the pull that would have adopted an item made from another clone failed.
             match i.find_by_marker(id).await? {
                 Some(found) => {
                     fail_point("push.recover.before-record");
@@ -1501,6 +1531,18 @@ impl SyncEngine {
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
         let name = i.descriptor().name;
+        let pulled = self.pull_pages(i, report).await;
+        self.set_unpulled(&name, !matches!(pulled, Ok(true)));
+        pulled.map(|_| ())
+    }
+
+    /// The pages after the cursor, applied; `false` if the integration is paused.
+    async fn pull_pages(
+        &self,
+        i: &Arc<dyn Integration>,
+        report: &mut SyncReport,
+    ) -> Result<bool, SyncError> {
+        let name = i.descriptor().name;
         let local = |e: StoreError| SyncError::new(&name, SyncErrorKind::Transient, e.to_string());
         if let Some((until, reason)) = self
             .state
@@ -1511,7 +1553,7 @@ impl SyncEngine {
             report
                 .paused
                 .push(format!("{name}: paused until {until} ({reason})"));
-            return Ok(());
+            return Ok(false);
         }
         let mut cursor = self.state.cursor(&name, "pull").await.map_err(local)?;
         loop {
@@ -1550,7 +1592,7 @@ impl SyncEngine {
                 break;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// How a remote item meets its entry: the lookup and three-way merge shared by the pull,
