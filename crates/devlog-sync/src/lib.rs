@@ -9,7 +9,9 @@ pub mod engine;
 pub mod failpoint;
 pub mod registry;
 pub mod state;
+pub mod worker;
 
 pub use engine::{PlannedOp, SyncEngine, SyncOptions, SyncReport, WebhookCounts, backoff};
 pub use registry::{ConfigProblem, Factory, Registry};
 pub use state::{Conflict, HttpCacheEntry, InboxDelivery, Job, Link, SyncState};
+pub use worker::{EventSink, WorkerEvent, WorkerOptions, run_workers};
