@@ -85,7 +85,9 @@ impl FeedWatch {
                             }
                             Ok(_) => {}
                             // The readers' own reads report the error; keep watching.
-                            Err(e) => tracing::debug!(error = %e, "cannot read the change feed's end"),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "cannot read the change feed's end")
+                            }
                         }
                     }
                 });

@@ -6,8 +6,8 @@
 //! - `postgres` (cargo feature `postgres`): a PostgreSQL database named by a URL.
 //! - `mysql` (cargo feature `mysql`): a MySQL or MariaDB database named by a URL.
 
-mod fsutil;
 pub mod feed_watch;
+mod fsutil;
 pub mod index;
 pub mod json;
 #[cfg(feature = "mysql")]

@@ -1,10 +1,14 @@
 //! `devlog serve`: the HTTP server (REST API, live events, OpenAPI, MCP) on a loopback port.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use clap::Args;
 use devlog_core::Devlog;
+use devlog_server::webhooks::WebhookOptions;
 use devlog_server::{Listener, ServeError, Server, ServerOptions, check_loopback};
+use devlog_sync::{WorkerEvent, WorkerOptions};
+use tokio::sync::{Notify, watch};
 
 use super::Ctx;
 use crate::error::CliError;
@@ -41,7 +45,21 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = devlog_server::DEFAULT_MAX_SESSIONS as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_sessions: u64,
+    /// How often background sync pulls: 60s, 5m, ... (default: `[sync] interval`, else 60s).
+    /// Background sync runs when an integration is configured; local changes are pushed as
+    /// they happen and webhook deliveries wake it at once
+    #[arg(long, value_name = "DURATION", value_parser = super::worker::parse_interval)]
+    pub sync_interval: Option<std::time::Duration>,
+    /// Sync workers to run in the server (default: `[sync] workers`, else 1)
+    #[arg(long = "worker", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub workers: Option<u64>,
+    /// Do not sync in the background (webhooks are still applied)
+    #[arg(long, conflicts_with_all = ["sync_interval", "workers"])]
+    pub no_background_sync: bool,
 }
+
+/// `devlog serve`'s pull interval without `--sync-interval` or `[sync] interval`.
+pub const DEFAULT_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn parse_ip(s: &str) -> Result<IpAddr, String> {
     let s = s.trim();
@@ -72,7 +90,11 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             (None, Some(e))
         }
     };
+    // Poked by writes through the server and by applied webhook deliveries; the background
+    // sync workers wait on it.
+    let wake = Arc::new(Notify::new());
     let options = ServerOptions {
+        wake: Some(wake.clone()),
         actor: ctx.actor.clone(),
         integrations: ws.config.integrations.keys().cloned().collect(),
         repositories: super::repos::other_stores(&ws).await,
@@ -104,6 +126,8 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     // `integrations.git.autoCommit`.
     let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;
     let mut server = Server::new(Devlog::new(store), options);
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let mut workers = None;
     // Webhook receivers for the configured integrations.
     if let Some(engine) = sync {
         let names: Vec<String> = engine
@@ -111,16 +135,77 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             .iter()
             .map(|i| i.descriptor().name)
             .collect();
-        let engine = std::sync::Arc::new(engine);
+        let engine = Arc::new(engine);
         // Deliveries accepted before a crash or stop are applied now.
-        tokio::spawn(devlog_server::webhooks::resume_pending(engine.clone()));
-        server = server.with_routes(devlog_server::webhooks::routes(engine));
+        tokio::spawn(devlog_server::webhooks::resume_pending(
+            engine.clone(),
+            Some(wake.clone()),
+        ));
+        server = server.with_routes(devlog_server::webhooks::routes_with(
+            engine.clone(),
+            WebhookOptions {
+                wake: Some(wake.clone()),
+                ..WebhookOptions::default()
+            },
+        ));
         eprintln!("  webhooks  {url}/webhooks/{{{}}}", names.join(","));
+        if !a.no_background_sync {
+            let opts = WorkerOptions {
+                workers: a
+                    .workers
+                    .map(|n| usize::try_from(n).unwrap_or(1))
+                    .or(ws.config.sync.workers)
+                    .unwrap_or(1),
+                interval: a
+                    .sync_interval
+                    .or(ws.config.sync.interval)
+                    .unwrap_or(DEFAULT_SYNC_INTERVAL),
+                ..WorkerOptions::default()
+            };
+            eprintln!(
+                "  sync      in the background: {} worker(s), pulling every {} (--no-background-sync turns it off)",
+                opts.workers,
+                super::worker::show_interval(opts.interval)
+            );
+            let sink: devlog_sync::EventSink = Arc::new(|e: &WorkerEvent| {
+                if let Some((text, _)) = super::worker::line(e) {
+                    eprintln!("sync: {text}");
+                }
+            });
+            workers = Some(tokio::spawn(devlog_sync::run_workers(
+                engine,
+                opts,
+                wake.clone(),
+                stop_rx.clone(),
+                sink,
+            )));
+        }
     }
+    tokio::spawn(async move {
+        devlog_server::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
     let served = server
-        .serve(listener, devlog_server::shutdown_signal())
+        .serve(listener, async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        })
         .await
         .map_err(|e| CliError::Other(e.into()));
+    // The workers finish the jobs in hand (the shutdown signal reached them too).
+    if let Some(w) = workers {
+        if served.is_err() {
+            // The server failed, not stopped: no signal will end the workers.
+            w.abort();
+        }
+        match w.await {
+            Ok(Err(e)) => eprintln!("warning: background sync stopped with an error: {e}"),
+            Err(e) if !e.is_cancelled() => {
+                eprintln!("warning: background sync ended abnormally: {e}");
+            }
+            Err(_) => {}
+            Ok(Ok(_)) => {}
+        }
+    }
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }

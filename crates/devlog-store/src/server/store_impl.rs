@@ -46,8 +46,8 @@ use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
     BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, TITLE_ORDER, classify, connect,
-    connect_options, listen, migrator, pool_options, push_search_match, push_search_score, push_tag_filter,
-    statement_limit,
+    connect_options, listen, migrator, pool_options, push_search_match, push_search_score,
+    push_tag_filter, statement_limit,
 };
 use crate::index::{compute_stats, decode_event, seq_bound, status_rank};
 use crate::server::{
