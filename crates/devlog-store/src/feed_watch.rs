@@ -36,7 +36,9 @@ impl std::fmt::Display for WakeSource {
 }
 
 /// A reader's handle on the process's feed watcher. Cheap to clone; each clone keeps its own
-/// "seen" mark. The background task ends when the last handle is dropped.
+/// "seen" mark. The background task ends when the last handle is dropped. The first wake-up
+/// comes when the watcher is in place (listening, or the feed's end read), so a write made
+/// before it is never lost between a reader's first read and the watcher's start.
 #[derive(Debug, Clone)]
 pub struct FeedWatch {
     rx: watch::Receiver<u64>,
@@ -73,6 +75,9 @@ impl FeedWatch {
                 let poll = poll.max(Duration::from_millis(10));
                 tokio::spawn(async move {
                     let mut last = tail(&*store).await.ok();
+                    // Like a listener's connect: from here on no change is missed, and what
+                    // was written before the first read is announced once.
+                    tx.send_modify(|v| *v = v.wrapping_add(1));
                     loop {
                         tokio::select! {
                             () = tokio::time::sleep(poll) => {}
