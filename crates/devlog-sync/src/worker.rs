@@ -83,6 +83,8 @@ pub enum WorkerEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A worker has nothing to do and sleeps until woken, at most `sleep_ms`.
+    Idle { worker: usize, sleep_ms: u64 },
     /// Something the user should know (a rebuilt change feed, a paused integration).
     Note { worker: usize, message: String },
     /// A step failed; the worker goes on after a pause.
@@ -321,6 +323,10 @@ async fn worker(
                 AFTER_FAILURE
             }
         };
+        shared.emit(WorkerEvent::Idle {
+            worker: k,
+            sleep_ms: u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+        });
         tokio::select! {
             () = &mut woken => {}
             () = feed.changed() => {}

@@ -205,6 +205,7 @@ pub fn line(e: &WorkerEvent) -> Option<(String, bool)> {
                 false,
             ),
         },
+        WorkerEvent::Idle { .. } => return None,
         WorkerEvent::Note { worker, message } => (format!("[{worker}] note: {message}"), false),
         WorkerEvent::Failed { worker, message } => (format!("[{worker}] failed: {message}"), true),
         WorkerEvent::Stopped { report } => (
