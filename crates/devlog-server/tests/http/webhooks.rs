@@ -468,3 +468,25 @@ async fn a_delivery_accepted_before_a_crash_is_applied_when_the_server_starts() 
     assert_eq!(v["actionsApplied"], 0, "{v}");
     assert_eq!(s.store.get(s.entry).await.unwrap().notes.len(), 1);
 }
+
+#[tokio::test]
+async fn an_applied_delivery_wakes_the_sync_workers() {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let s = gated(
+        100,
+        devlog_server::webhooks::WebhookOptions {
+            wake: Some(wake.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    // Registered before the delivery, as an idle worker is.
+    let woken = wake.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let (status, v) = post(&s.router, b"{}", None, "wake-1", "/webhooks/gated").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    tokio::time::timeout(crate::common::HANG, woken)
+        .await
+        .expect("the delivery woke the workers");
+}
