@@ -51,7 +51,11 @@ impl Default for WorkerOptions {
 
 /// What the workers report as they go (`devlog worker` prints one line per event).
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase", tag = "event")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "event"
+)]
 pub enum WorkerEvent {
     /// The workers started.
     Started {
