@@ -43,6 +43,9 @@ pub struct ServerOptions {
     /// Poked after every write through this server; pass the one background sync workers
     /// wait on so they wake too (webhook receivers poke it after a delivery is applied).
     pub wake: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// The process's change-feed watcher, to share with the background sync workers; else
+    /// the first event stream starts one (with `poll_interval`).
+    pub feed: Option<devlog_store::feed_watch::FeedWatch>,
     /// Serve MCP (streamable HTTP) at `/mcp`.
     pub mcp: bool,
     /// Most MCP sessions open at once; a new one beyond them closes the least recently used.
@@ -82,6 +85,7 @@ impl Default for ServerOptions {
             body_limit: DEFAULT_BODY_LIMIT,
             poll_interval: devlog_store::feed_watch::DEFAULT_POLL,
             wake: None,
+            feed: None,
             mcp: true,
             max_sessions: devlog_mcp::sessions::DEFAULT_MAX_SESSIONS,
             repositories: Vec::new(),
@@ -257,6 +261,7 @@ impl Server {
             self.options.actor,
             self.options.poll_interval,
             self.options.wake.unwrap_or_default(),
+            self.options.feed,
             json,
         );
         let mut router = api

@@ -41,6 +41,7 @@ impl AppState {
         actor: Option<String>,
         poll_interval: Duration,
         changed: Arc<Notify>,
+        feed: Option<FeedWatch>,
         openapi: Bytes,
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
@@ -49,7 +50,7 @@ impl AppState {
             actor,
             poll_interval,
             changed,
-            feed: OnceLock::new(),
+            feed: feed.map(OnceLock::from).unwrap_or_default(),
             writes: RwLock::new(()),
             shutdown,
             openapi,

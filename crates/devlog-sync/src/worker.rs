@@ -36,6 +36,9 @@ pub struct WorkerOptions {
     pub feed_poll: Duration,
     /// Pull once, push every due job, and return (no sleeping, no waiting for retries).
     pub once: bool,
+    /// The process's change-feed watcher, when it has one already (`devlog serve` shares its
+    /// event streams' one); else the workers start their own with `feed_poll`.
+    pub feed: Option<FeedWatch>,
 }
 
 impl Default for WorkerOptions {
@@ -45,6 +48,7 @@ impl Default for WorkerOptions {
             interval: Duration::from_secs(60),
             feed_poll: devlog_store::feed_watch::DEFAULT_POLL,
             once: false,
+            feed: None,
         }
     }
 }
@@ -237,7 +241,10 @@ pub async fn run_workers(
     on_event: EventSink,
 ) -> Result<SyncReport> {
     let workers = opts.workers.max(1);
-    let feed = FeedWatch::start(engine.store().clone(), opts.feed_poll);
+    let feed = match &opts.feed {
+        Some(f) => f.clone(),
+        None => FeedWatch::start(engine.store().clone(), opts.feed_poll),
+    };
     let shared = Arc::new(Shared {
         engine,
         opts,

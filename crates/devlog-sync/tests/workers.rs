@@ -176,6 +176,7 @@ async fn four_workers_push_200_entries_written_while_they_run(b: Backend) {
         interval: Duration::from_secs(3600),
         feed_poll: Duration::from_millis(20),
         once: false,
+        feed: None,
     };
     let workers = tokio::spawn(run_workers(
         r.engine.clone(),
@@ -299,6 +300,7 @@ async fn a_wake_up_makes_idle_workers_push_before_their_interval() {
         interval: Duration::from_secs(3600),
         feed_poll: Duration::from_secs(3600),
         once: false,
+        feed: None,
     };
     let workers = tokio::spawn(run_workers(
         r.engine.clone(),

@@ -7,6 +7,7 @@ use clap::Args;
 use devlog_core::Devlog;
 use devlog_server::webhooks::WebhookOptions;
 use devlog_server::{Listener, ServeError, Server, ServerOptions, check_loopback};
+use devlog_store::feed_watch::FeedWatch;
 use devlog_sync::{WorkerEvent, WorkerOptions};
 use tokio::sync::{Notify, watch};
 
@@ -93,8 +94,11 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     // Poked by writes through the server and by applied webhook deliveries; the background
     // sync workers wait on it.
     let wake = Arc::new(Notify::new());
+    // One change-feed watcher for the event streams and the workers.
+    let feed = FeedWatch::start(store.clone(), devlog_store::feed_watch::DEFAULT_POLL);
     let options = ServerOptions {
         wake: Some(wake.clone()),
+        feed: Some(feed.clone()),
         actor: ctx.actor.clone(),
         integrations: ws.config.integrations.keys().cloned().collect(),
         repositories: super::repos::other_stores(&ws).await,
@@ -160,6 +164,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
                     .sync_interval
                     .or(ws.config.sync.interval)
                     .unwrap_or(DEFAULT_SYNC_INTERVAL),
+                feed: Some(feed.clone()),
                 ..WorkerOptions::default()
             };
             eprintln!(
