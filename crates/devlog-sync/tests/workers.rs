@@ -218,7 +218,7 @@ async fn four_workers_push_200_entries_written_while_they_run(b: Backend) {
         (200, 0),
         "{report:?}"
     );
-    let events = events.lock().unwrap();
+    let events = events.lock().unwrap().clone();
     let pushed: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
@@ -232,7 +232,6 @@ async fn four_workers_push_200_entries_written_while_they_run(b: Backend) {
         Some(WorkerEvent::Started { workers: 4, .. })
     ));
     assert!(matches!(events.last(), Some(WorkerEvent::Stopped { .. })));
-    drop(events);
     b.drop_db().await;
 }
 
