@@ -336,3 +336,46 @@ async fn a_wake_up_makes_idle_workers_push_before_their_interval() {
         .unwrap();
     assert_eq!(report.created, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_and_records_the_job_in_hand() {
+    let b = Backend::json().await;
+    let r = rig(&b).await;
+    // The create is held for a second on the remote: shutdown begins while it is in flight.
+    r.remote.state().inject(
+        devlog_testkit::fake_remote::Fault::on("POST /items").delay(Duration::from_secs(1)),
+    );
+    let (stop, stopped) = watch::channel(false);
+    let opts = WorkerOptions {
+        workers: 2,
+        interval: Duration::from_secs(3600),
+        feed_poll: Duration::from_millis(20),
+        ..WorkerOptions::default()
+    };
+    let (_events, sink) = recorder();
+    let workers = tokio::spawn(run_workers(
+        r.engine.clone(),
+        opts,
+        Arc::new(Notify::new()),
+        stopped,
+        sink,
+    ));
+    let e = create(b.store.clone(), "In flight at shutdown").await;
+    let remote = r.remote.state().clone();
+    wait_until("the create is in flight", async || {
+        !remote.requests_matching("POST /items").is_empty()
+    })
+    .await;
+    stop.send(true).unwrap();
+    let report = tokio::time::timeout(PATIENCE, workers)
+        .await
+        .expect("the workers stop")
+        .unwrap()
+        .unwrap();
+    // The job was finished and recorded, not abandoned under its lease.
+    assert_eq!(report.created, 1, "{report:?}");
+    assert!(r.engine.state().open_jobs().await.unwrap().is_empty());
+    let link = r.engine.state().link("tracker", e.id).await.unwrap().unwrap();
+    assert_eq!(link.state, "linked");
+    assert_eq!(r.remote.state().items_with_marker(&e.id.to_string()).len(), 1);
+}
