@@ -416,14 +416,20 @@ impl Config {
         };
         if let Some(path) = &source {
             let raw: toml::Table = toml::from_str(text).unwrap_or_default();
-            if cfg.sync.strategy.is_some() {
-                cfg.origins.insert(
-                    "sync.strategy".into(),
-                    Origin::File {
-                        file: path.clone(),
-                        key: "sync.strategy".into(),
-                    },
-                );
+            for (key, set) in [
+                ("sync.strategy", cfg.sync.strategy.is_some()),
+                ("sync.interval", cfg.sync.interval.is_some()),
+                ("sync.workers", cfg.sync.workers.is_some()),
+            ] {
+                if set {
+                    cfg.origins.insert(
+                        key.into(),
+                        Origin::File {
+                            file: path.clone(),
+                            key: key.into(),
+                        },
+                    );
+                }
             }
             if raw
                 .get("server")

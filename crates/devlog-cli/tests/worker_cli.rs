@@ -349,3 +349,37 @@ async fn worker_without_integrations_says_how_to_add_one() {
     assert_eq!(run2.status.code(), Some(2), "{err}");
     assert!(err.contains("no integrations are configured"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_show_names_the_sync_interval_and_workers_with_their_origin() {
+    let r = rig_with("").await;
+    let shown: Value = serde_json::from_str(&r.ok(&["config", "show", "--json"]).await).unwrap();
+    assert_eq!(shown["settings"]["sync.workers"]["value"], 1, "{shown}");
+    assert_eq!(
+        shown["settings"]["sync.workers"]["source"]["from"], "default",
+        "{shown}"
+    );
+    assert!(
+        shown["settings"]["sync.interval"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("60s (devlog serve)"),
+        "{shown}"
+    );
+    let config = std::fs::read_to_string(r.dir.join("devlog.toml")).unwrap();
+    std::fs::write(
+        r.dir.join("devlog.toml"),
+        format!("{config}[sync]\ninterval = \"2m\"\nworkers = 3\n"),
+    )
+    .unwrap();
+    let shown: Value = serde_json::from_str(&r.ok(&["config", "show", "--json"]).await).unwrap();
+    assert_eq!(
+        shown["settings"]["sync.interval"]["value"], "120s",
+        "{shown}"
+    );
+    assert_eq!(shown["settings"]["sync.workers"]["value"], 3, "{shown}");
+    assert_eq!(
+        shown["settings"]["sync.workers"]["source"]["key"], "sync.workers",
+        "{shown}"
+    );
+}

@@ -375,7 +375,16 @@ async fn shutdown_finishes_and_records_the_job_in_hand() {
     // The job was finished and recorded, not abandoned under its lease.
     assert_eq!(report.created, 1, "{report:?}");
     assert!(r.engine.state().open_jobs().await.unwrap().is_empty());
-    let link = r.engine.state().link("tracker", e.id).await.unwrap().unwrap();
+    let link = r
+        .engine
+        .state()
+        .link("tracker", e.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(link.state, "linked");
-    assert_eq!(r.remote.state().items_with_marker(&e.id.to_string()).len(), 1);
+    assert_eq!(
+        r.remote.state().items_with_marker(&e.id.to_string()).len(),
+        1
+    );
 }

@@ -122,6 +122,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         other => CliError::Other(other.into()),
     })?;
     let url = listener.url();
+    let stop_on = super::worker::armed_shutdown_signal().await;
     eprintln!(
         "devlog server listening on {url} (store: {})\n  REST API  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  events    {url}/api/v1/events/stream\n  MCP       {url}/mcp\nCtrl-C stops it.",
         ws.describe()
@@ -187,7 +188,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         }
     }
     tokio::spawn(async move {
-        devlog_server::shutdown_signal().await;
+        stop_on.await;
         let _ = stop_tx.send(true);
     });
     let served = server

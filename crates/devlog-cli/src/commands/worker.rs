@@ -79,6 +79,16 @@ pub fn show_interval(d: Duration) -> String {
     }
 }
 
+/// Ctrl-C or SIGTERM, with the handlers installed before this returns: a signal that
+/// arrives right after a process announced itself stops it gracefully too.
+pub async fn armed_shutdown_signal()
+-> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    let mut signal = Box::pin(devlog_server::shutdown_signal());
+    // The first poll installs the handlers.
+    let _ = tokio::time::timeout(Duration::ZERO, &mut signal).await;
+    signal
+}
+
 pub async fn run(ctx: &Ctx, a: WorkerArgs) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
     let opts = WorkerOptions {
@@ -110,8 +120,9 @@ pub async fn run_in_terminal(
     let engine = Arc::new(engine);
     let (stop_tx, stop_rx) = watch::channel(false);
     let once = opts.once;
+    let stop_on = armed_shutdown_signal().await;
     let signal = tokio::spawn(async move {
-        devlog_server::shutdown_signal().await;
+        stop_on.await;
         let _ = stop_tx.send(true);
     });
     // Pulls write entries: committed in batches with `integrations.git.autoCommit`.
