@@ -260,7 +260,17 @@ pub async fn run_workers(
     });
     // Pull before the first push, as `devlog sync` does: remote changes are merged first.
     shared.pull_all(0).await;
-    shared.enqueue(0).await?;
+    if let Err(e) = shared.enqueue(0).await {
+        if shared.opts.once {
+            return Err(e);
+        }
+        // A long-running worker outlives a store that is briefly unavailable: its loop
+        // enqueues again.
+        shared.emit(WorkerEvent::Failed {
+            worker: 0,
+            message: e.to_string(),
+        });
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for k in 0..workers {
         let shared = shared.clone();
