@@ -14,6 +14,8 @@ mod failures;
 mod invalid_input;
 #[path = "server_backends/migration.rs"]
 mod migration;
+#[path = "server_backends/notify.rs"]
+mod notify;
 #[path = "server_backends/support.rs"]
 mod support;
 #[path = "server_backends/upgrade.rs"]

@@ -40,7 +40,7 @@ use crate::plan::{
     self, EntrySnapshot, LinkSnapshot, LinkState, NoteLinkSnapshot, NoteSnapshot, PushAction,
     SkipReason, Snapshot,
 };
-use crate::state::{SyncState, owner_tag};
+use crate::state::{Job, SyncState, owner_tag};
 
 /// Tunables of the engine.
 #[derive(Debug, Clone)]
@@ -543,6 +543,16 @@ impl SyncEngine {
         &self.state
     }
 
+    /// The store the engine syncs.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock job schedules are read from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     pub fn integrations(&self) -> &[Arc<dyn Integration>] {
         &self.integrations
     }
@@ -1021,36 +1031,83 @@ impl SyncEngine {
                 }
                 done += 1;
                 progress(done, total);
-                let pushed = self
-                    .leased(&name, job.id, self.push_one(&i, job.entry_id, report))
-                    .await;
-                match pushed {
-                    Ok(()) => {
-                        self.state
-                            .finish_job(job.id, &self.owner, now_ms(&*self.clock))
-                            .await?
-                    }
-                    Err(e) => {
-                        let now = now_ms(&*self.clock);
-                        let attempts = job.attempts + 1;
-                        let dead = !e.is_retryable() || attempts >= self.opts.max_attempts;
-                        let delay = match e.retry_after_ms {
-                            Some(ms) => i64::try_from(ms).unwrap_or(i64::MAX),
-                            None => self.retry_delay_ms(attempts),
-                        };
-                        if e.kind == SyncErrorKind::RateLimited {
-                            self.state.pause(&name, now + delay, &e.message).await?;
-                        }
-                        self.state
-                            .fail_job(job.id, &self.owner, &e.to_string(), now + delay, dead, now)
-                            .await?;
-                        report.failed.push(format!(
-                            "{name} #{}: {e}{}",
-                            handle_of(&*self.store, job.entry_id).await,
-                            if dead { " (dead-lettered)" } else { "" }
-                        ));
-                    }
+                self.run_job(&i, job, report).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims the next due job of any integration that is not paused (in the order the
+    /// integrations were configured) and runs it: the sync workers' step (`worker.rs`). `None`
+    /// when no job is due.
+    pub async fn push_next(&self, report: &mut SyncReport) -> Result<Option<Job>> {
+        for i in self.integrations.clone() {
+            let name = i.descriptor().name;
+            let now = now_ms(&*self.clock);
+            if self.state.paused_until(&name, now).await?.is_some() {
+                continue;
+            }
+            if let Some(job) = self
+                .state
+                .claim_for(&name, None, &self.owner, now, self.opts.lease_ms)
+                .await?
+            {
+                self.run_job(&i, job.clone(), report).await?;
+                return Ok(Some(job));
+            }
+        }
+        Ok(None)
+    }
+
+    /// When the earliest pending job not due yet (a retry after a failure) is due, in ms.
+    pub async fn next_due(&self) -> Result<Option<i64>> {
+        Ok(self
+            .state
+            .open_jobs()
+            .await?
+            .iter()
+            .filter(|j| j.state == "pending")
+            .map(|j| j.next_at)
+            .min())
+    }
+
+    /// Runs one job this process has claimed, and records its outcome: done, retried later
+    /// (with backoff, pausing the integration when rate limited) or dead-lettered.
+    async fn run_job(
+        &self,
+        i: &Arc<dyn Integration>,
+        job: Job,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let name = i.descriptor().name;
+        let pushed = self
+            .leased(&name, job.id, self.push_one(i, job.entry_id, report))
+            .await;
+        match pushed {
+            Ok(()) => {
+                self.state
+                    .finish_job(job.id, &self.owner, now_ms(&*self.clock))
+                    .await?
+            }
+            Err(e) => {
+                let now = now_ms(&*self.clock);
+                let attempts = job.attempts + 1;
+                let dead = !e.is_retryable() || attempts >= self.opts.max_attempts;
+                let delay = match e.retry_after_ms {
+                    Some(ms) => i64::try_from(ms).unwrap_or(i64::MAX),
+                    None => self.retry_delay_ms(attempts),
+                };
+                if e.kind == SyncErrorKind::RateLimited {
+                    self.state.pause(&name, now + delay, &e.message).await?;
                 }
+                self.state
+                    .fail_job(job.id, &self.owner, &e.to_string(), now + delay, dead, now)
+                    .await?;
+                report.failed.push(format!(
+                    "{name} #{}: {e}{}",
+                    handle_of(&*self.store, job.entry_id).await,
+                    if dead { " (dead-lettered)" } else { "" }
+                ));
             }
         }
         Ok(())

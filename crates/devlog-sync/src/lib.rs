@@ -10,7 +10,9 @@ pub mod failpoint;
 pub mod plan;
 pub mod registry;
 pub mod state;
+pub mod worker;
 
 pub use engine::{EngineError, PlannedOp, SyncEngine, SyncOptions, SyncReport, WebhookCounts};
 pub use registry::{ConfigProblem, Factory, Registry};
 pub use state::{Conflict, HttpCacheEntry, InboxDelivery, Job, Link, SyncState};
+pub use worker::{EventSink, WorkerEvent, WorkerOptions, run_workers};
