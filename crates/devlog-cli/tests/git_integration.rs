@@ -130,7 +130,14 @@ fn auto_commit_commits_only_devlog_and_leaves_other_work_alone() {
     );
     assert_eq!(r.git(&["rev-parse", "HEAD~1"]).trim(), before);
     let files = r.git(&["show", "--name-only", "--format=", "HEAD"]);
-    assert_eq!(files.trim(), ".devlog/entries/001-fix-login.json");
+    let files: Vec<&str> = files.lines().collect();
+    // The entry and its change history (docs/storage.md), nothing else.
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0], ".devlog/entries/001-fix-login.json");
+    assert!(
+        files[1].starts_with(".devlog/history/") && files[1].ends_with(".jsonl"),
+        "{files:?}"
+    );
     // Still there, exactly as the user left them: nothing of theirs was committed or unstaged.
     let status = r.status();
     assert!(status.contains(" M a.txt"), "{status}");

@@ -63,7 +63,10 @@ async fn a_pulled_key_with_a_path_traversal_is_refused_and_nothing_is_written_ou
         .collect();
     assert_eq!(
         after,
-        vec![PathBuf::from("work/repo/.devlog/.gitignore")],
+        vec![
+            PathBuf::from("work/repo/.devlog/.gitattributes"),
+            PathBuf::from("work/repo/.devlog/.gitignore")
+        ],
         "nothing but devlog's own files was created"
     );
     // The good entry is there, once; the bad file is refused with its name and what to fix.
