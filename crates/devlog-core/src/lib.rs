@@ -12,6 +12,7 @@ pub mod integration;
 pub mod merge;
 pub mod ops;
 pub mod store;
+pub mod sync_state;
 pub mod time;
 
 pub use entry::{Entry, EntrySummary, EntryType, Note, NoteCategory, Priority, Status};
