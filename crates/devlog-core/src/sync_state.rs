@@ -499,7 +499,10 @@ mod tests {
         let e = "zombie".parse::<JobState>().unwrap_err();
         assert_eq!(e.kind(), crate::error::ErrorKind::Corrupt);
         assert!(e.to_string().contains("unknown job state `zombie`"), "{e}");
-        assert!(e.to_string().contains("pending, running, done, dead"), "{e}");
+        assert!(
+            e.to_string().contains("pending, running, done, dead"),
+            "{e}"
+        );
     }
 
     #[test]
