@@ -32,7 +32,9 @@ use devlog_core::time::{Clock, SystemClock};
 use serde::Serialize;
 
 use crate::failpoint::fail_point;
-use crate::state::{SyncState, owner_tag};
+use crate::state::{
+    CursorKind, InboxState, JobState, LinkState, NoteLinkState, SyncState, owner_tag,
+};
 
 /// Tunables of the engine.
 #[derive(Debug, Clone)]
@@ -253,12 +255,12 @@ impl SyncEngine {
     async fn feed_position(&self, name: &str) -> Result<FeedPosition> {
         let cursor: u64 = self
             .state
-            .cursor(name, "feed")
+            .cursor(name, CursorKind::Feed)
             .await?
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
         let feed_id = self.store.feed_id().await?;
-        let recorded = self.state.cursor(name, "feed-id").await?;
+        let recorded = self.state.cursor(name, CursorKind::FeedId).await?;
         let latest = self
             .store
             .events_before(None, 1)
@@ -348,7 +350,7 @@ impl SyncEngine {
             }
             out.push(PlannedOp::Pull {
                 integration: name.clone(),
-                cursor: self.state.cursor(&name, "pull").await?,
+                cursor: self.state.cursor(&name, CursorKind::Pull).await?,
             });
             // Pending jobs plus entries with feed events not yet turned into jobs.
             let mut ids: BTreeSet<EntryId> = self
@@ -356,7 +358,7 @@ impl SyncEngine {
                 .open_jobs()
                 .await?
                 .into_iter()
-                .filter(|j| j.integration == name && j.state != "dead")
+                .filter(|j| j.integration == name && j.state != JobState::Dead)
                 .map(|j| j.entry_id)
                 .collect();
             let pos = self.feed_position(&name).await?;
@@ -405,8 +407,8 @@ impl SyncEngine {
                         handle: e.handle,
                         title: e.title.clone(),
                     }),
-                    Some(l) if l.state == "unlinked" => {}
-                    Some(l) if l.state == "creating" => out.push(PlannedOp::Recover {
+                    Some(l) if l.state == LinkState::Unlinked => {}
+                    Some(l) if l.state == LinkState::Creating => out.push(PlannedOp::Recover {
                         integration: name.clone(),
                         entry_id: id,
                         handle: e.handle,
@@ -429,7 +431,7 @@ impl SyncEngine {
                             let (mut create, mut update) = (0, 0);
                             for n in &e.notes {
                                 match links.iter().find(|l| l.note_id == n.id) {
-                                    Some(l) if l.state == "linked" => {
+                                    Some(l) if l.state == NoteLinkState::Linked => {
                                         if l.hash.as_deref() != Some(&text_hash(&n.content)) {
                                             update += 1;
                                         }
@@ -489,7 +491,7 @@ impl SyncEngine {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<()> {
         let due = self.state.open_jobs().await?;
-        let total = due.iter().filter(|j| j.state != "dead").count() as u64;
+        let total = due.iter().filter(|j| j.state != JobState::Dead).count() as u64;
         let mut done = 0;
         for i in self.integrations.clone() {
             let name = i.descriptor().name;
@@ -626,7 +628,7 @@ impl SyncEngine {
         let now = now_ms(&*self.clock);
         let link = self.state.link(&name, id).await.map_err(local)?;
         let link = match link {
-            Some(l) if l.state == "creating" => {
+            Some(l) if l.state == LinkState::Creating => {
                 // An earlier create may have reached the remote before we could record it.
                 match i.find_by_marker(id).await? {
                     Some(found) => {
@@ -656,8 +658,8 @@ impl SyncEngine {
         };
         match link {
             // Unlinked on purpose (`devlog github unlink`): never create a new item for it.
-            Some(l) if l.state == "unlinked" => Ok(()),
-            Some(l) if l.state == "linked" => {
+            Some(l) if l.state == LinkState::Unlinked => Ok(()),
+            Some(l) if l.state == LinkState::Linked => {
                 let held = self.state.held_fields(&name, id).await.map_err(local)?;
                 let changed = changed_fields(l.base.as_ref(), &fields, &held);
                 let remote_id = l.remote_id.clone().unwrap_or_default();
@@ -735,7 +737,7 @@ impl SyncEngine {
             let hash = text_hash(&note.content);
             let now = now_ms(&*self.clock);
             match links.iter().find(|l| l.note_id == note.id) {
-                Some(l) if l.state == "linked" => {
+                Some(l) if l.state == NoteLinkState::Linked => {
                     if l.hash.as_deref() == Some(hash.as_str()) {
                         continue;
                     }
@@ -748,7 +750,7 @@ impl SyncEngine {
                     written += 1;
                 }
                 other => {
-                    if other.is_some_and(|l| l.state == "creating")
+                    if other.is_some_and(|l| l.state == NoteLinkState::Creating)
                         && let Some(rid) = i.find_note(remote_id, &note.id).await?
                     {
                         // The comment exists; the text it holds is what we posted.
@@ -783,7 +785,7 @@ impl SyncEngine {
                 .state
                 .link_by_remote(name, remote_id)
                 .await?
-                .filter(|l| l.state == "linked")
+                .filter(|l| l.state == LinkState::Linked)
                 .map(|l| l.entry_id),
             ActionTarget::Entry { id } => Some(*id),
             ActionTarget::Reference { reference } => {
@@ -895,7 +897,7 @@ impl SyncEngine {
         let hash = text_hash(&n.text);
         let now = self.clock.now();
         let (note_id, known) = match self.state.note_link_by_remote(name, &n.remote_id).await? {
-            Some(l) if l.state == "linked" => {
+            Some(l) if l.state == NoteLinkState::Linked => {
                 if l.hash.as_deref() == Some(hash.as_str()) {
                     return Ok(false);
                 }
@@ -911,7 +913,7 @@ impl SyncEngine {
                         .note_links(name, entry_id)
                         .await?
                         .iter()
-                        .any(|l| &l.note_id == m && l.state == "linked"),
+                        .any(|l| &l.note_id == m && l.state == NoteLinkState::Linked),
                     None => false,
                 };
                 match &n.note_marker {
@@ -1019,7 +1021,11 @@ impl SyncEngine {
                 .push(format!("{name}: paused until {until} ({reason})"));
             return Ok(());
         }
-        let mut cursor = self.state.cursor(&name, "pull").await.map_err(local)?;
+        let mut cursor = self
+            .state
+            .cursor(&name, CursorKind::Pull)
+            .await
+            .map_err(local)?;
         loop {
             let page = match i.pull(cursor.as_deref()).await {
                 Ok(p) => p,
@@ -1047,7 +1053,7 @@ impl SyncEngine {
             fail_point("pull.before-cursor");
             if let Some(next) = &page.next_cursor {
                 self.state
-                    .set_cursor(&name, "pull", next)
+                    .set_cursor(&name, CursorKind::Pull, next)
                     .await
                     .map_err(local)?;
             }
@@ -1076,18 +1082,21 @@ impl SyncEngine {
                 },
             };
             // Unlinked on purpose: the remote item no longer changes the entry.
-            if link.as_ref().is_some_and(|l| l.state == "unlinked") {
+            if link
+                .as_ref()
+                .is_some_and(|l| l.state == LinkState::Unlinked)
+            {
                 continue;
             }
             // Our own write coming back (or an unchanged item): nothing to merge or record.
             if let Some(l) = &link
-                && l.state == "linked"
+                && l.state == LinkState::Linked
                 && l.remote_id.as_deref() == Some(item.remote_id.as_str())
                 && l.base.as_ref() == Some(&item.fields)
             {
                 continue;
             }
-            let adopting = link.as_ref().is_none_or(|l| l.state == "creating");
+            let adopting = link.as_ref().is_none_or(|l| l.state == LinkState::Creating);
             let (entry_id, base) = match link {
                 Some(l) => (l.entry_id, l.base),
                 None => match item.marker {
@@ -1241,7 +1250,7 @@ impl SyncEngine {
                 format!("no stored delivery `{delivery}`"),
             ));
         };
-        if row.state == "done" {
+        if row.state == InboxState::Done {
             return Ok(WebhookCounts::default());
         }
         let stored: StoredOutcome = serde_json::from_str(&row.payload).map_err(|e| {
@@ -1336,7 +1345,7 @@ impl SyncEngine {
     pub async fn link(&self, name: &str, id: EntryId, item: &RemoteItem) -> Result<Entry> {
         self.integration(name)?;
         if let Some(l) = self.state.link(name, id).await?
-            && l.state == "linked"
+            && l.state == LinkState::Linked
             && l.remote_id.as_deref() != Some(item.remote_id.as_str())
         {
             return Err(StoreError::invalid(
@@ -1350,7 +1359,7 @@ impl SyncEngine {
         }
         if let Some(l) = self.state.link_by_remote(name, &item.remote_id).await?
             && l.entry_id != id
-            && l.state == "linked"
+            && l.state == LinkState::Linked
         {
             return Err(StoreError::invalid(
                 "link",
