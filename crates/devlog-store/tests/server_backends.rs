@@ -36,3 +36,33 @@ mod mysql_conformance {
         opener = |dir| Box::pin(async move { Kind::Mysql.open(&url_in(&dir)).await }),
     );
 }
+
+mod postgres_sync_state_conformance {
+    use crate::support::{Kind, TestDb, url_in};
+
+    devlog_testkit::sync_state_conformance!(
+        fixture = |case| TestDb::create(Kind::Postgres, case),
+        opener = |dir| Box::pin(async move {
+            std::sync::Arc::new(
+                devlog_store::PostgresSyncState::open(&url_in(&dir))
+                    .await
+                    .unwrap(),
+            ) as std::sync::Arc<dyn devlog_core::sync_state::SyncStateStore>
+        }),
+    );
+}
+
+mod mysql_sync_state_conformance {
+    use crate::support::{Kind, TestDb, url_in};
+
+    devlog_testkit::sync_state_conformance!(
+        fixture = |case| TestDb::create(Kind::Mysql, case),
+        opener = |dir| Box::pin(async move {
+            std::sync::Arc::new(
+                devlog_store::MysqlSyncState::open(&url_in(&dir))
+                    .await
+                    .unwrap(),
+            ) as std::sync::Arc<dyn devlog_core::sync_state::SyncStateStore>
+        }),
+    );
+}
