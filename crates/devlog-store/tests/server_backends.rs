@@ -14,8 +14,12 @@ mod failures;
 mod invalid_input;
 #[path = "server_backends/migration.rs"]
 mod migration;
+#[path = "common/old_sync_file.rs"]
+mod old_sync_file;
 #[path = "server_backends/support.rs"]
 mod support;
+#[path = "server_backends/sync_import.rs"]
+mod sync_import;
 #[path = "server_backends/upgrade.rs"]
 mod upgrade;
 

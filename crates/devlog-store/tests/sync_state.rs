@@ -4,7 +4,10 @@
 
 use devlog_core::sync_state::{CursorKind, JobState, LinkState, SyncStateStore};
 use devlog_store::SqliteSyncState;
-use sqlx::Connection;
+
+#[path = "common/old_sync_file.rs"]
+mod old_sync_file;
+use old_sync_file::write_old_file;
 
 mod sqlite {
     devlog_testkit::sync_state_conformance!(|dir| Box::pin(async move {
@@ -16,45 +19,6 @@ mod sqlite {
     }));
 }
 
-/// A sync.sqlite as devlog-sync's own migrations left it (the four files, recorded in
-/// `_devlog_sync_migrations` with their checksums), with a row in every kind of table.
-pub async fn write_old_file(path: &std::path::Path, entry: &str) {
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let mut m = sqlx::migrate!("./migrations/sync-sqlite");
-    m.dangerous_set_table_name("_devlog_sync_migrations");
-    m.run_direct(None, &mut c, false).await.unwrap();
-    let rows = [
-        "INSERT INTO cursors VALUES ('github', 'pull', 'p-7')".to_string(),
-        "INSERT INTO cursors VALUES ('github', 'feed', '12')".to_string(),
-        format!(
-            "INSERT INTO links VALUES ('github', '{entry}', '42', 'https://x/42', \
-             '{{\"title\":\"t\",\"description\":\"\",\"status\":\"new\",\"priority\":\"medium\",\"type\":\"task\"}}', \
-             'linked', 1, 2)"
-        ),
-        format!(
-            "INSERT INTO jobs (integration, entry_id, state, attempts, next_at, created_at, updated_at) \
-             VALUES ('github', '{entry}', 'dead', 3, 5, 1, 1)"
-        ),
-        format!(
-            "INSERT INTO jobs (integration, entry_id, state, attempts, next_at, created_at, updated_at) \
-             VALUES ('github', '{entry}', 'done', 0, 5, 1, 1)"
-        ),
-        format!(
-            "INSERT INTO conflicts (integration, entry_id, field, base, local, remote, created_at) \
-             VALUES ('github', '{entry}', 'title', '\"a\"', '\"b\"', '\"c\"', 1)"
-        ),
-        "INSERT INTO deliveries VALUES ('github', 'd-1', 1)".to_string(),
-        format!("INSERT INTO note_links VALUES ('github', '{entry}', 'n1', 'c1', 'linked', 'h', 1)"),
-        format!("INSERT INTO applied_actions VALUES ('github', 'comment:c1', '{entry}', 1)"),
-        format!("INSERT INTO attachments VALUES ('github', 'pull-request', '9', '{entry}', NULL, 1)"),
-    ];
-    for r in rows {
-        sqlx::query(sqlx::AssertSqlSafe(r)).execute(&mut c).await.unwrap();
-    }
-    c.close().await.unwrap();
-}
-
 #[tokio::test]
 async fn a_sync_state_file_of_the_old_schema_opens_with_its_data() {
     let dir = tempfile::tempdir().unwrap();
@@ -63,18 +27,26 @@ async fn a_sync_state_file_of_the_old_schema_opens_with_its_data() {
     write_old_file(&path, &entry.to_string()).await;
     let s = SqliteSyncState::open(&path).await.unwrap();
     assert_eq!(
-        s.cursor("github", CursorKind::Pull).await.unwrap().as_deref(),
+        s.cursor("github", CursorKind::Pull)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("p-7")
     );
     let l = s.link("github", entry).await.unwrap().unwrap();
-    assert_eq!((l.state, l.remote_id.as_deref()), (LinkState::Linked, Some("42")));
+    assert_eq!(
+        (l.state, l.remote_id.as_deref()),
+        (LinkState::Linked, Some("42"))
+    );
     assert_eq!(l.base.unwrap().title, "t");
     let jobs = s.open_jobs().await.unwrap();
     assert_eq!((jobs.len(), jobs[0].state), (1, JobState::Dead));
     assert_eq!(s.held_fields("github", entry).await.unwrap(), ["title"]);
     assert!(s.delivery_seen("github", "d-1").await.unwrap());
     // Writes work on the migrated file (the http_cache table of migration 4 is there).
-    s.set_cursor("github", CursorKind::Pull, "p-8").await.unwrap();
+    s.set_cursor("github", CursorKind::Pull, "p-8")
+        .await
+        .unwrap();
     assert_eq!(s.http_cache_size().await.unwrap(), (0, 0));
 }
 
@@ -91,5 +63,8 @@ async fn an_unknown_state_in_a_row_is_a_corrupt_error_not_a_panic() {
         .unwrap();
     let err = s.open_jobs().await.unwrap_err();
     assert_eq!(err.kind(), devlog_core::ErrorKind::Corrupt);
-    assert!(err.to_string().contains("unknown job state `zombie`"), "{err}");
+    assert!(
+        err.to_string().contains("unknown job state `zombie`"),
+        "{err}"
+    );
 }

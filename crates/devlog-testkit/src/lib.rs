@@ -7,10 +7,10 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 pub mod conformance;
-pub mod sync_state_conformance;
 pub mod fake_github;
 pub mod fake_github_graphql;
 pub mod fake_remote;
+pub mod sync_state_conformance;
 pub mod tracker;
 
 use devlog_core::entry::{

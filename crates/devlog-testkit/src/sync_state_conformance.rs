@@ -146,10 +146,17 @@ pub async fn enqueue_keeps_one_open_job_per_entry(open: SyncOpener, dir: &Path) 
     assert_eq!(s.enqueue("jira", &[a], 1, None, T0).await.unwrap(), 1);
     let jobs = s.open_jobs().await.unwrap();
     assert_eq!(jobs.len(), 3, "{jobs:?}");
-    assert!(jobs.iter().all(|j| j.state == JobState::Pending && j.attempts == 0));
+    assert!(
+        jobs.iter()
+            .all(|j| j.state == JobState::Pending && j.attempts == 0)
+    );
     assert!(jobs.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
     // Once a job is done, the entry can be queued again.
-    let job = s.claim_for(GH, Some(a), "w", T0, HOUR).await.unwrap().unwrap();
+    let job = s
+        .claim_for(GH, Some(a), "w", T0, HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(job.entry_id, a);
     s.finish_job(job.id, "w", T0).await.unwrap();
     assert_eq!(s.enqueue(GH, &[a], 4, None, T0).await.unwrap(), 1);
@@ -163,7 +170,12 @@ pub async fn claims_take_due_jobs_under_a_lease(open: SyncOpener, dir: &Path) {
     assert!(s.claim(GH, "a", T0 - 1, HOUR).await.unwrap().is_none());
     assert!(s.claim("jira", "a", T0, HOUR).await.unwrap().is_none());
     let other = EntryId::new_random();
-    assert!(s.claim_for(GH, Some(other), "a", T0, HOUR).await.unwrap().is_none());
+    assert!(
+        s.claim_for(GH, Some(other), "a", T0, HOUR)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let job = s.claim(GH, "a", T0, HOUR).await.unwrap().unwrap();
     assert_eq!((job.entry_id, job.state), (e, JobState::Running));
     // Held: nobody else gets it, its owner can renew, others cannot.
@@ -220,9 +232,14 @@ pub async fn failed_jobs_retry_or_die(open: SyncOpener, dir: &Path) {
     assert!(s.claim(GH, "a", T0 + 999, HOUR).await.unwrap().is_none());
     let job = s.claim(GH, "a", T0 + 1000, HOUR).await.unwrap().unwrap();
     // Deferring puts it back without counting an attempt.
-    s.defer_job(job.id, "a", T0 + 2000, T0 + 1000).await.unwrap();
+    s.defer_job(job.id, "a", T0 + 2000, T0 + 1000)
+        .await
+        .unwrap();
     let j = s.job(job.id).await.unwrap().unwrap();
-    assert_eq!((j.state, j.attempts, j.next_at), (JobState::Pending, 1, T0 + 2000));
+    assert_eq!(
+        (j.state, j.attempts, j.next_at),
+        (JobState::Pending, 1, T0 + 2000)
+    );
     let job = s.claim(GH, "a", T0 + 2000, HOUR).await.unwrap().unwrap();
     s.fail_job(job.id, "a", "422 invalid", T0 + 3000, true, T0 + 2000)
         .await
@@ -234,7 +251,10 @@ pub async fn failed_jobs_retry_or_die(open: SyncOpener, dir: &Path) {
     assert!(s.claim(GH, "a", T0 + HOUR, HOUR).await.unwrap().is_none());
     assert_eq!(s.retry(None, T0 + 5000).await.unwrap(), 1);
     let j = s.job(job.id).await.unwrap().unwrap();
-    assert_eq!((j.state, j.attempts, j.next_at), (JobState::Pending, 0, T0 + 5000));
+    assert_eq!(
+        (j.state, j.attempts, j.next_at),
+        (JobState::Pending, 0, T0 + 5000)
+    );
     assert_eq!(s.retry(None, T0 + 5000).await.unwrap(), 0);
     // One job by id (a pending one is made due now).
     assert_eq!(s.retry(Some(job.id), T0 + 6000).await.unwrap(), 1);
@@ -265,7 +285,11 @@ pub async fn concurrent_claimers_never_share_a_job(open: SyncOpener, dir: &Path)
         all.extend(t.await.unwrap());
     }
     let distinct: HashSet<i64> = all.iter().copied().collect();
-    assert_eq!(distinct.len(), all.len(), "a job was claimed twice: {all:?}");
+    assert_eq!(
+        distinct.len(),
+        all.len(),
+        "a job was claimed twice: {all:?}"
+    );
     assert_eq!(all.len(), 24);
     assert!(setup.open_jobs().await.unwrap().is_empty());
 }
@@ -276,7 +300,10 @@ pub async fn links_move_through_their_states(open: SyncOpener, dir: &Path) {
     assert!(s.link(GH, e).await.unwrap().is_none());
     s.mark_creating(GH, e, T0).await.unwrap();
     let l = s.link(GH, e).await.unwrap().unwrap();
-    assert_eq!((l.state, l.remote_id.as_deref()), (LinkState::Creating, None));
+    assert_eq!(
+        (l.state, l.remote_id.as_deref()),
+        (LinkState::Creating, None)
+    );
     s.set_linked(GH, e, "17", Some("https://x/17"), &fields("one"), T0 + 1)
         .await
         .unwrap();
@@ -303,12 +330,17 @@ pub async fn links_move_through_their_states(open: SyncOpener, dir: &Path) {
     );
     // Linked without a `creating` step (adopted by marker).
     let f = EntryId::new_random();
-    s.set_linked(GH, f, "20", None, &fields("f"), T0).await.unwrap();
+    s.set_linked(GH, f, "20", None, &fields("f"), T0)
+        .await
+        .unwrap();
     let links = s.links().await.unwrap();
     assert_eq!(links.len(), 2);
     // `sync status --json` shows the states as today's strings.
     let json = serde_json::to_value(&links[0]).unwrap();
-    assert!(json["state"] == "creating" || json["state"] == "linked", "{json}");
+    assert!(
+        json["state"] == "creating" || json["state"] == "linked",
+        "{json}"
+    );
     assert!(json.get("entryId").is_some(), "{json}");
 }
 
@@ -316,9 +348,13 @@ pub async fn unlink_drops_what_hangs_off_the_link(open: SyncOpener, dir: &Path) 
     let s = open(dir.to_path_buf()).await;
     let e = EntryId::new_random();
     assert!(!s.unlink(GH, e, T0).await.unwrap(), "nothing to unlink");
-    s.set_linked(GH, e, "5", None, &fields("a"), T0).await.unwrap();
+    s.set_linked(GH, e, "5", None, &fields("a"), T0)
+        .await
+        .unwrap();
     s.set_note_linked(GH, e, "n1", "c1", "h", T0).await.unwrap();
-    s.attach(GH, "pull-request", "9", e, None, T0).await.unwrap();
+    s.attach(GH, "pull-request", "9", e, None, T0)
+        .await
+        .unwrap();
     s.enqueue_one(GH, e, T0).await.unwrap();
     assert!(s.unlink(GH, e, T0 + 1).await.unwrap());
     let l = s.link(GH, e).await.unwrap().unwrap();
@@ -332,8 +368,13 @@ pub async fn unlink_drops_what_hangs_off_the_link(open: SyncOpener, dir: &Path) 
     assert!(!s.unlink(GH, e, T0 + 2).await.unwrap(), "already unlinked");
     // The remote item can be linked to another entry now.
     let f = EntryId::new_random();
-    s.set_linked(GH, f, "5", None, &fields("f"), T0).await.unwrap();
-    assert_eq!(s.link_by_remote(GH, "5").await.unwrap().unwrap().entry_id, f);
+    s.set_linked(GH, f, "5", None, &fields("f"), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.link_by_remote(GH, "5").await.unwrap().unwrap().entry_id,
+        f
+    );
 }
 
 fn conflict(field: &str, local: &str) -> FieldConflict {
@@ -348,9 +389,14 @@ fn conflict(field: &str, local: &str) -> FieldConflict {
 pub async fn conflicts_keep_one_open_per_field(open: SyncOpener, dir: &Path) {
     let s = open(dir.to_path_buf()).await;
     let e = EntryId::new_random();
-    s.add_conflicts(GH, e, &[conflict("title", "l1"), conflict("priority", "p")], T0)
-        .await
-        .unwrap();
+    s.add_conflicts(
+        GH,
+        e,
+        &[conflict("title", "l1"), conflict("priority", "p")],
+        T0,
+    )
+    .await
+    .unwrap();
     s.add_conflicts(GH, e, &[conflict("title", "l2")], T0 + 1)
         .await
         .unwrap();
@@ -382,9 +428,9 @@ pub async fn webhook_deliveries_are_deduplicated(open: SyncOpener, dir: &Path) {
     let mut tasks = Vec::new();
     for _ in 0..6 {
         let h = open(dir.to_path_buf()).await;
-        tasks.push(tokio::spawn(
-            async move { h.first_delivery(GH, "d1", T0).await.unwrap() },
-        ));
+        tasks.push(tokio::spawn(async move {
+            h.first_delivery(GH, "d1", T0).await.unwrap()
+        }));
     }
     let mut firsts = 0;
     for t in tasks {
@@ -456,9 +502,16 @@ pub async fn notes_actions_attachments_and_pauses(open: SyncOpener, dir: &Path) 
     s.mark_note_creating(GH, e, "n1", T0).await.unwrap();
     let n = s.note_links(GH, e).await.unwrap();
     assert_eq!(n.len(), 1);
-    assert_eq!((n[0].state, n[0].remote_id.as_deref()), (NoteLinkState::Creating, None));
-    s.set_note_linked(GH, e, "n1", "c-1", "hash1", T0).await.unwrap();
-    s.set_note_linked(GH, e, "n2", "c-2", "hash2", T0).await.unwrap();
+    assert_eq!(
+        (n[0].state, n[0].remote_id.as_deref()),
+        (NoteLinkState::Creating, None)
+    );
+    s.set_note_linked(GH, e, "n1", "c-1", "hash1", T0)
+        .await
+        .unwrap();
+    s.set_note_linked(GH, e, "n2", "c-2", "hash2", T0)
+        .await
+        .unwrap();
     let n = s.note_link_by_remote(GH, "c-1").await.unwrap().unwrap();
     assert_eq!(
         (n.entry_id, n.note_id.as_str(), n.state, n.hash.as_deref()),
@@ -481,7 +534,9 @@ pub async fn notes_actions_attachments_and_pauses(open: SyncOpener, dir: &Path) 
         Some(e)
     );
     // Re-attaching moves it and keeps the URL it had.
-    s.attach(GH, "pull-request", "7", f, None, T0 + 1).await.unwrap();
+    s.attach(GH, "pull-request", "7", f, None, T0 + 1)
+        .await
+        .unwrap();
     assert_eq!(
         s.attachments(GH, f).await.unwrap(),
         [(
@@ -493,11 +548,16 @@ pub async fn notes_actions_attachments_and_pauses(open: SyncOpener, dir: &Path) 
     assert!(s.attachments(GH, e).await.unwrap().is_empty());
     assert!(s.detach(GH, "pull-request", "7").await.unwrap());
     assert!(!s.detach(GH, "pull-request", "7").await.unwrap());
-    assert_eq!(s.attached_entry(GH, "pull-request", "7").await.unwrap(), None);
+    assert_eq!(
+        s.attached_entry(GH, "pull-request", "7").await.unwrap(),
+        None
+    );
 
     assert_eq!(s.paused_until(GH, T0).await.unwrap(), None);
     s.pause(GH, T0 + 60_000, "rate limited").await.unwrap();
-    s.pause(GH, T0 + 90_000, "rate limited again").await.unwrap();
+    s.pause(GH, T0 + 90_000, "rate limited again")
+        .await
+        .unwrap();
     assert_eq!(
         s.paused_until(GH, T0).await.unwrap(),
         Some((T0 + 90_000, "rate limited again".to_string()))
@@ -529,7 +589,12 @@ pub async fn http_cache_evicts_the_least_recently_used(open: SyncOpener, dir: &P
     assert_eq!(got, cached("b", 10));
     // `a` is now the least recently used of three: a fourth row evicts it.
     assert!(s.http_cache_get("id", "https://a").await.unwrap().is_some());
-    assert!(s.http_cache_get("other", "https://a").await.unwrap().is_some());
+    assert!(
+        s.http_cache_get("other", "https://a")
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(s.http_cache_get("id", &long_url).await.unwrap().is_some());
     s.http_cache_put("id", "https://d", &cached("d", 10), 3, 1000)
         .await
@@ -543,12 +608,22 @@ pub async fn http_cache_evicts_the_least_recently_used(open: SyncOpener, dir: &P
         .unwrap();
     let (rows, bytes) = s.http_cache_size().await.unwrap();
     assert!(bytes <= 1000, "{rows} rows, {bytes} bytes");
-    assert!(s.http_cache_get("id", "https://big").await.unwrap().is_some());
+    assert!(
+        s.http_cache_get("id", "https://big")
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Replacing keeps one row; an entry over the bound on its own is not kept.
     s.http_cache_put("id", "https://big", &cached("big2", 5000), 10, 1000)
         .await
         .unwrap();
-    assert!(s.http_cache_get("id", "https://big").await.unwrap().is_none());
+    assert!(
+        s.http_cache_get("id", "https://big")
+            .await
+            .unwrap()
+            .is_none()
+    );
     s.http_cache_remove("id", "https://d").await.unwrap();
     assert!(s.http_cache_get("id", "https://d").await.unwrap().is_none());
 }
@@ -557,12 +632,17 @@ pub async fn state_survives_reopen(open: SyncOpener, dir: &Path) {
     let e = EntryId::new_random();
     {
         let s = open(dir.to_path_buf()).await;
-        s.set_linked(GH, e, "1", None, &fields("a"), T0).await.unwrap();
+        s.set_linked(GH, e, "1", None, &fields("a"), T0)
+            .await
+            .unwrap();
         s.set_cursor(GH, CursorKind::Pull, "c").await.unwrap();
         s.enqueue_one(GH, e, T0).await.unwrap();
     }
     let s = open(dir.to_path_buf()).await;
-    assert_eq!(s.link(GH, e).await.unwrap().unwrap().state, LinkState::Linked);
+    assert_eq!(
+        s.link(GH, e).await.unwrap().unwrap().state,
+        LinkState::Linked
+    );
     assert_eq!(
         s.cursor(GH, CursorKind::Pull).await.unwrap().as_deref(),
         Some("c")
