@@ -81,6 +81,31 @@ fn migrator() -> &'static Migrator {
     &MIGRATOR
 }
 
+/// The lock concurrent first openers take around the migrator. sqlx's own is
+/// `GET_LOCK(id, -1)`, which MariaDB (10.11) answers with NULL at once instead of waiting
+/// (MySQL reads a negative timeout as "forever"), so openers of a fresh database raced and
+/// failed with "Duplicate entry '1' for key 'PRIMARY'" in `_devlog_migrations`. This one waits
+/// up to 5 minutes (a migration of a big table can take that long).
+async fn lock_migrations(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    let got: Option<i64> =
+        sqlx::query_scalar("SELECT GET_LOCK(CONCAT('devlog-migrate:', DATABASE()), 300)")
+            .fetch_one(&mut *conn)
+            .await?;
+    match got {
+        Some(1) => Ok(()),
+        _ => Err(sqlx::Error::Protocol(
+            "another devlog has been migrating this database for 5 minutes; try again later".into(),
+        )),
+    }
+}
+
+async fn unlock_migrations(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT RELEASE_LOCK(CONCAT('devlog-migrate:', DATABASE()))")
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+}
+
 fn connect_options(url: &DbUrl) -> Result<MySqlConnectOptions, sqlx::Error> {
     let url = if url.scheme() == "mariadb" {
         url.with_scheme("mysql")

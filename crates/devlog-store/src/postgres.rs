@@ -71,6 +71,15 @@ fn migrator() -> &'static Migrator {
     &MIGRATOR
 }
 
+/// sqlx's migrator takes a PostgreSQL advisory lock itself: nothing more to do.
+async fn lock_migrations(_conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    Ok(())
+}
+
+async fn unlock_migrations(_conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    Ok(())
+}
+
 fn connect_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {
     let mut opts: PgConnectOptions = url.expose().parse()?;
     // See `is_loopback`: `prefer` on loopback means plain TCP.
