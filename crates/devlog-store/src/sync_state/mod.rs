@@ -103,16 +103,20 @@ where
     F: FnOnce(Snapshot, i64) -> Fut,
     Fut: std::future::Future<Output = Result<String>>,
 {
-    if !local.is_file() {
+    let Some(file) = SqliteSyncState::open_existing(local).await? else {
         return Ok(None);
-    }
-    let file = SqliteSyncState::open(local).await?;
+    };
     let snap = file.snapshot().await?;
     file.close().await;
     let now = chrono::Utc::now();
     let summary = import(snap, now.timestamp_millis()).await?;
     let kept = imported_name(local, &now.format("%Y%m%dT%H%M%SZ").to_string());
-    std::fs::rename(local, &kept).map_err(|e| StoreError::io(local.display().to_string(), e))?;
+    match std::fs::rename(local, &kept) {
+        Ok(()) => {}
+        // Another process that imported it at the same time renamed it first.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io(local.display().to_string(), e)),
+    }
     for side in ["-wal", "-shm"] {
         let mut from = local.as_os_str().to_owned();
         from.push(side);
@@ -133,10 +137,21 @@ where
     )))
 }
 
+/// `sync.sqlite.imported-<stamp>`, or with `-2`, `-3`, … when that name is taken (a file
+/// imported in the same second), so an earlier copy is never overwritten.
 fn imported_name(local: &Path, stamp: &str) -> PathBuf {
-    let mut name = local.as_os_str().to_owned();
-    name.push(format!(".imported-{stamp}"));
-    PathBuf::from(name)
+    let name = |suffix: String| {
+        let mut name = local.as_os_str().to_owned();
+        name.push(format!(".imported-{stamp}{suffix}"));
+        PathBuf::from(name)
+    };
+    let mut candidate = name(String::new());
+    let mut n = 2;
+    while candidate.exists() {
+        candidate = name(format!("-{n}"));
+        n += 1;
+    }
+    candidate
 }
 
 /// Every row of a SQLite sync state that a server store takes over (jobs not done; the HTTP

@@ -366,15 +366,22 @@ impl ServerSyncState {
             counts.add("pauses", n);
         }
         let summary = counts.summary(snap);
-        sqlx::query(sql(
-            "INSERT INTO sync_imports (source, imported_at, summary) VALUES (?, ?, ?)",
+        let recorded = sqlx::query(insert_ignore(
+            "sync_imports (source, imported_at, summary) VALUES (?, ?, ?)",
         ))
         .bind(&digest)
         .bind(now)
         .bind(&summary)
         .execute(&mut *tx)
         .await
-        .map_err(self.err())?;
+        .map_err(self.err())?
+        .rows_affected();
+        if recorded == 0 {
+            // Another process imported the same file meanwhile (two commands started at once
+            // on this machine): its import stands, this one is dropped.
+            tx.rollback().await.map_err(self.err())?;
+            return Ok(format!("{summary} (imported by another process)"));
+        }
         tx.commit().await.map_err(self.err())?;
         Ok(summary)
     }

@@ -63,6 +63,23 @@ impl SqliteSyncState {
     /// Opens (creating if needed) the sync tables in the SQLite database at `path` — a file of
     /// its own beside the JSON backend's index, or the `sqlite` backend's own database.
     pub async fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, true).await
+    }
+
+    /// Opens an existing file only (`Ok(None)` when there is none): for the import, which must
+    /// not create an empty file where another process just renamed the real one away.
+    pub(crate) async fn open_existing(path: &Path) -> Result<Option<Self>> {
+        if !path.is_file() {
+            return Ok(None);
+        }
+        match Self::open_with(path, false).await {
+            Ok(s) => Ok(Some(s)),
+            Err(_) if !path.is_file() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn open_with(path: &Path, create: bool) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::io(dir.display().to_string(), e))?;
@@ -71,7 +88,7 @@ impl SqliteSyncState {
         // handler cannot wait for, so first openers racing would fail; `enable_wal` waits.
         let opts = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
+            .create_if_missing(create)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()

@@ -102,3 +102,56 @@ async fn postgres_imports_a_machine_local_sync_state_once() {
 async fn mysql_imports_a_machine_local_sync_state_once() {
     imports_once(Kind::Mysql, "mysql_imports_sync_state").await;
 }
+
+/// Several commands started at once on the machine (each opens the sync state): the file is
+/// imported once, every opener succeeds, and the file is kept exactly once.
+async fn concurrent_openers_import_once(kind: Kind, test: &str) {
+    with_db(kind, test, move |url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let state_dir = dir.path().join(".state");
+        std::fs::create_dir_all(&state_dir).unwrap();
+        let entry = EntryId::new_random();
+        write_old_file(&state_dir.join("sync.sqlite"), &entry.to_string()).await;
+        let spec = match kind {
+            Kind::Postgres => StoreSpec::Postgres { url: url.clone() },
+            Kind::Mysql => StoreSpec::Mysql { url: url.clone() },
+        };
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let (spec, state_dir) = (spec.clone(), state_dir.clone());
+            tasks.push(tokio::spawn(async move {
+                open_sync_state(&spec, &state_dir).await.unwrap()
+            }));
+        }
+        let mut opened = Vec::new();
+        for t in tasks {
+            opened.push(t.await.unwrap());
+        }
+        let s = &opened[0].state;
+        assert_eq!(s.links().await.unwrap().len(), 1);
+        assert_eq!(s.open_jobs().await.unwrap().len(), 1);
+        assert_eq!(s.open_conflicts().await.unwrap().len(), 1);
+        let names: Vec<_> = std::fs::read_dir(&state_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("sync.sqlite"))
+            .collect();
+        assert!(!names.iter().any(|n| n == "sync.sqlite"), "{names:?}");
+        let kept: Vec<_> = names
+            .iter()
+            .filter(|n| !n.ends_with("-wal") && !n.ends_with("-shm"))
+            .collect();
+        assert_eq!(kept.len(), 1, "{names:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_openers_import_once() {
+    concurrent_openers_import_once(Kind::Postgres, "postgres_concurrent_import").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_concurrent_openers_import_once() {
+    concurrent_openers_import_once(Kind::Mysql, "mysql_concurrent_import").await;
+}
