@@ -200,7 +200,7 @@ impl Snapshot {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct LinkRow {
     pub integration: String,
     pub entry_id: String,
@@ -212,7 +212,7 @@ pub struct LinkRow {
     pub last_synced_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct JobRow {
     pub integration: String,
     pub entry_id: String,
@@ -224,7 +224,7 @@ pub struct JobRow {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ConflictRow {
     pub integration: String,
     pub entry_id: String,
@@ -237,7 +237,7 @@ pub struct ConflictRow {
     pub resolution: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct NoteLinkRow {
     pub integration: String,
     pub entry_id: String,
@@ -248,7 +248,7 @@ pub struct NoteLinkRow {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AttachmentRow {
     pub integration: String,
     pub kind: String,

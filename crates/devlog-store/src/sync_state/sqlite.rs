@@ -20,7 +20,7 @@ use devlog_core::sync_state::{
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{AttachmentRow, ConflictRow, JobRow, LinkRow, NoteLinkRow, Snapshot, parse_id};
+use super::{Snapshot, parse_id};
 
 /// The table recording applied sync-state migrations. Not sqlx's default, so the sync tables
 /// can live in the same SQLite database as the `sqlite` backend's entries, whose own
@@ -125,196 +125,77 @@ impl SqliteSyncState {
     /// Every row a server store takes over when it imports this file (see `Snapshot`).
     pub async fn snapshot(&self) -> Result<Snapshot> {
         let p = &self.pool;
-        let cursors = sqlx::query_as(
-            "SELECT integration, kind, value FROM cursors ORDER BY integration, kind",
-        )
-        .fetch_all(p)
-        .await
-        .map_err(err)?;
-        let links: Vec<(
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            String,
-            i64,
-            Option<i64>,
-        )> = sqlx::query_as(
-            "SELECT integration, entry_id, remote_id, url, base, state, since, last_synced_at
+        Ok(Snapshot {
+            cursors: sqlx::query_as(
+                "SELECT integration, kind, value FROM cursors ORDER BY integration, kind",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
+            links: sqlx::query_as(
+                "SELECT integration, entry_id, remote_id, url, base, state, since, last_synced_at
                  FROM links ORDER BY integration, entry_id",
-        )
-        .fetch_all(p)
-        .await
-        .map_err(err)?;
-        let jobs: Vec<(String, String, String, i64, i64, Option<String>, i64, i64)> = sqlx::query_as(
-            "SELECT integration, entry_id, state, attempts, next_at, last_error, created_at, updated_at
-             FROM jobs WHERE state <> 'done' ORDER BY id",
-        )
-        .fetch_all(p)
-        .await
-        .map_err(err)?;
-        let done_jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'done'")
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
+            jobs: sqlx::query_as(
+                "SELECT integration, entry_id, state, attempts, next_at, last_error, created_at,
+                        updated_at
+                 FROM jobs WHERE state <> 'done' ORDER BY id",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
+            done_jobs: sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM jobs WHERE state = 'done'",
+            )
             .fetch_one(p)
             .await
-            .map_err(err)?;
-        let conflicts: Vec<(String, String, String, String, String, String, i64, Option<i64>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT integration, entry_id, field, base, local, remote, created_at, resolved_at, resolution
+            .map_err(err)?
+            .max(0) as u64,
+            conflicts: sqlx::query_as(
+                "SELECT integration, entry_id, field, base, local, remote, created_at, resolved_at,
+                        resolution
                  FROM conflicts ORDER BY id",
             )
             .fetch_all(p)
             .await
-            .map_err(err)?;
-        let deliveries = sqlx::query_as(
-            "SELECT integration, delivery_id, received_at FROM deliveries ORDER BY integration, delivery_id",
-        )
-        .fetch_all(p)
-        .await
-        .map_err(err)?;
-        let note_links: Vec<(
-            String,
-            String,
-            String,
-            Option<String>,
-            String,
-            Option<String>,
-            i64,
-        )> = sqlx::query_as(
-            "SELECT integration, entry_id, note_id, remote_id, state, hash, updated_at
-                 FROM note_links ORDER BY integration, entry_id, note_id",
-        )
-        .fetch_all(p)
-        .await
-        .map_err(err)?;
-        let applied_actions = sqlx::query_as(
-            "SELECT integration, key, entry_id, applied_at FROM applied_actions ORDER BY integration, key",
-        )
-        .fetch_all(p)
-        .await
-        .map_err(err)?;
-        let attachments: Vec<(String, String, String, String, Option<String>, i64)> =
-            sqlx::query_as(
-                "SELECT integration, kind, remote_id, entry_id, url, created_at FROM attachments
-             ORDER BY integration, kind, remote_id",
+            .map_err(err)?,
+            deliveries: sqlx::query_as(
+                "SELECT integration, delivery_id, received_at FROM deliveries
+                 ORDER BY integration, delivery_id",
             )
             .fetch_all(p)
             .await
-            .map_err(err)?;
-        let pauses =
-            sqlx::query_as("SELECT integration, until, reason FROM pauses ORDER BY integration")
-                .fetch_all(p)
-                .await
-                .map_err(err)?;
-        Ok(Snapshot {
-            cursors,
-            links: links
-                .into_iter()
-                .map(
-                    |(
-                        integration,
-                        entry_id,
-                        remote_id,
-                        url,
-                        base,
-                        state,
-                        since,
-                        last_synced_at,
-                    )| LinkRow {
-                        integration,
-                        entry_id,
-                        remote_id,
-                        url,
-                        base,
-                        state,
-                        since,
-                        last_synced_at,
-                    },
-                )
-                .collect(),
-            jobs: jobs
-                .into_iter()
-                .map(
-                    |(
-                        integration,
-                        entry_id,
-                        state,
-                        attempts,
-                        next_at,
-                        last_error,
-                        created_at,
-                        updated_at,
-                    )| JobRow {
-                        integration,
-                        entry_id,
-                        state,
-                        attempts,
-                        next_at,
-                        last_error,
-                        created_at,
-                        updated_at,
-                    },
-                )
-                .collect(),
-            done_jobs: done_jobs.max(0) as u64,
-            conflicts: conflicts
-                .into_iter()
-                .map(
-                    |(
-                        integration,
-                        entry_id,
-                        field,
-                        base,
-                        local,
-                        remote,
-                        created_at,
-                        resolved_at,
-                        resolution,
-                    )| ConflictRow {
-                        integration,
-                        entry_id,
-                        field,
-                        base,
-                        local,
-                        remote,
-                        created_at,
-                        resolved_at,
-                        resolution,
-                    },
-                )
-                .collect(),
-            deliveries,
-            note_links: note_links
-                .into_iter()
-                .map(
-                    |(integration, entry_id, note_id, remote_id, state, hash, updated_at)| {
-                        NoteLinkRow {
-                            integration,
-                            entry_id,
-                            note_id,
-                            remote_id,
-                            state,
-                            hash,
-                            updated_at,
-                        }
-                    },
-                )
-                .collect(),
-            applied_actions,
-            attachments: attachments
-                .into_iter()
-                .map(
-                    |(integration, kind, remote_id, entry_id, url, created_at)| AttachmentRow {
-                        integration,
-                        kind,
-                        remote_id,
-                        entry_id,
-                        url,
-                        created_at,
-                    },
-                )
-                .collect(),
-            pauses,
+            .map_err(err)?,
+            note_links: sqlx::query_as(
+                "SELECT integration, entry_id, note_id, remote_id, state, hash, updated_at
+                 FROM note_links ORDER BY integration, entry_id, note_id",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
+            applied_actions: sqlx::query_as(
+                "SELECT integration, key, entry_id, applied_at FROM applied_actions
+                 ORDER BY integration, key",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
+            attachments: sqlx::query_as(
+                "SELECT integration, kind, remote_id, entry_id, url, created_at FROM attachments
+                 ORDER BY integration, kind, remote_id",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
+            pauses: sqlx::query_as(
+                "SELECT integration, until, reason FROM pauses ORDER BY integration",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
         })
     }
 }
