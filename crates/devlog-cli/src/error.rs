@@ -37,6 +37,18 @@ pub enum CliError {
     Other(#[from] anyhow::Error),
 }
 
+impl From<devlog_sync::EngineError> for CliError {
+    fn from(e: devlog_sync::EngineError) -> Self {
+        use devlog_sync::EngineError as E;
+        match e {
+            // The user named it (`--system`, `devlog github ...`): a usage error, exit 2.
+            E::UnknownIntegration { .. } => CliError::Usage(e.to_string()),
+            E::Store(e) => CliError::Store(e),
+            E::Remote(e) => CliError::Remote(e),
+        }
+    }
+}
+
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -107,5 +119,31 @@ impl CliError {
             }),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use devlog_sync::EngineError;
+
+    #[test]
+    fn engine_errors_keep_their_exit_codes() {
+        let unknown = CliError::from(EngineError::UnknownIntegration {
+            name: "jira".into(),
+            enabled: vec!["github".into()],
+        });
+        assert_eq!(unknown.exit_code(), exit::USAGE);
+        assert!(unknown.to_string().contains("enabled: github"), "{unknown}");
+        let store = CliError::from(EngineError::Store(StoreError::invalid("link", "taken")));
+        assert_eq!(store.exit_code(), exit::INVALID);
+        let remote = CliError::from(EngineError::Remote(
+            devlog_core::integration::SyncError::new(
+                "github",
+                devlog_core::integration::SyncErrorKind::Transient,
+                "502",
+            ),
+        ));
+        assert_eq!(remote.exit_code(), exit::UNAVAILABLE);
     }
 }

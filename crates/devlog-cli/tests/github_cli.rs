@@ -754,3 +754,73 @@ async fn a_second_cli_sync_on_an_unchanged_remote_costs_only_304s() {
         "the token is in the sync state"
     );
 }
+
+/// Issue 14: `--plan` shows the pull side. A title changed on GitHub and locally is shown as
+/// a conflict (human and `--json`), the update lists only the other field, nothing changes,
+/// and the sync then records exactly that conflict.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plan_shows_the_conflict_a_pull_would_record() {
+    let r = rig().await;
+    r.new_entry("Original title").await;
+    r.ok(&["sync"]).await;
+    let issue = r.gh.issues().into_iter().next().unwrap();
+    r.gh.edit_issue(issue.number, |i| i.title = "Title from GitHub".into())
+        .unwrap();
+    r.ok(&[
+        "edit",
+        "1",
+        "--title",
+        "Local title",
+        "--priority",
+        "critical",
+    ])
+    .await;
+
+    let plan = r.ok(&["sync", "--plan"]).await;
+    assert!(
+        plan.contains(&format!(
+            "github: conflict on title of #1: local \"Local title\", remote {} \"Title from GitHub\"",
+            issue.number
+        )),
+        "{plan}"
+    );
+    assert!(plan.contains("update priority of remote"), "{plan}");
+    assert!(!plan.contains("update title"), "{plan}");
+    let ops = r.json(&["sync", "--plan"]).await;
+    let ops = ops.as_array().unwrap();
+    let conflicts: Vec<_> = ops.iter().filter(|o| o["op"] == "conflict").collect();
+    assert_eq!(conflicts.len(), 1, "{ops:?}");
+    assert_eq!(conflicts[0]["field"], "title");
+    assert_eq!(conflicts[0]["local"], "Local title");
+    assert_eq!(conflicts[0]["remote"], "Title from GitHub");
+    assert!(
+        ops.iter()
+            .any(|o| o["op"] == "update" && o["fields"] == serde_json::json!(["priority"])),
+        "{ops:?}"
+    );
+    let listed = r.json(&["sync", "conflicts"]).await;
+    assert_eq!(listed, serde_json::json!([]), "the plan recorded nothing");
+
+    r.ok(&["sync"]).await;
+    let listed = r.json(&["sync", "conflicts"]).await;
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (
+            &listed[0]["field"],
+            &listed[0]["local"],
+            &listed[0]["remote"]
+        ),
+        (
+            &conflicts[0]["field"],
+            &conflicts[0]["local"],
+            &conflicts[0]["remote"]
+        )
+    );
+    let issue = r.gh.issue(issue.number).unwrap();
+    assert_eq!(
+        issue.title, "Title from GitHub",
+        "a held field is not pushed"
+    );
+    assert!(issue.labels.contains(&"priority:critical".to_string()));
+}

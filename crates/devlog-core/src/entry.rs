@@ -13,7 +13,7 @@ use crate::time::Timestamp;
 pub type Extra = Map<String, Value>;
 
 /// Declares a closed set of string values with `FromStr`/`Display` and an error that lists
-/// the allowed values.
+/// the allowed values (and, with the `schemars` feature, a schema that lists them).
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -42,6 +42,21 @@ macro_rules! string_enum {
             }
         }
 
+        #[cfg(feature = "schemars")]
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string", "enum": Self::allowed() })
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = crate::error::InvalidValue;
 
@@ -59,6 +74,7 @@ macro_rules! string_enum {
         }
     };
 }
+pub(crate) use string_enum;
 
 string_enum!(
     /// What kind of work an entry is.

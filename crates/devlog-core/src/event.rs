@@ -59,6 +59,70 @@ impl WriteMeta {
     }
 }
 
+/// Who a sync write is by, as a type: the sync engine writes with it and recognises its own
+/// writes by it (echo suppression), instead of formatting and comparing strings. Stored in
+/// the change feed as the event's actor, in the form feeds have always held.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SyncActor {
+    /// An integration applying what the remote holds (`sync:<name>`). Its writes are not
+    /// pushed back to the same integration.
+    Integration(String),
+    /// A remote action applied through an integration (`sync:<name>:<key>`: a merged pull
+    /// request, a board move). Not an echo: the change is pushed back to the linked item.
+    Action { integration: String, key: String },
+}
+
+impl SyncActor {
+    const PREFIX: &'static str = "sync:";
+
+    pub fn integration(name: &str) -> Self {
+        SyncActor::Integration(name.to_string())
+    }
+
+    pub fn action(name: &str, key: &str) -> Self {
+        SyncActor::Action {
+            integration: name.to_string(),
+            key: key.to_string(),
+        }
+    }
+
+    /// The write metadata of a sync write by this actor.
+    pub fn meta(&self) -> WriteMeta {
+        WriteMeta::new(Origin::Sync).with_actor(Some(self.to_string()))
+    }
+
+    /// The sync actor of an event, if a sync wrote it. Integration names contain no `:` (they are
+    /// identifiers registered by code: `github`, `jira`), so the first `:` after the name
+    /// starts an action key.
+    pub fn of(event: &Event) -> Option<SyncActor> {
+        if event.origin != Origin::Sync {
+            return None;
+        }
+        let rest = event.actor.as_deref()?.strip_prefix(Self::PREFIX)?;
+        Some(match rest.split_once(':') {
+            Some((name, key)) => SyncActor::action(name, key),
+            None => SyncActor::integration(rest),
+        })
+    }
+}
+
+impl std::fmt::Display for SyncActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncActor::Integration(name) => write!(f, "{}{name}", Self::PREFIX),
+            SyncActor::Action { integration, key } => {
+                write!(f, "{}{integration}:{key}", Self::PREFIX)
+            }
+        }
+    }
+}
+
+/// Whether `event` is integration `name`'s own write coming back through the change feed
+/// (which must not be sent to `name` again).
+pub fn is_echo_of(event: &Event, name: &str) -> bool {
+    matches!(SyncActor::of(event), Some(SyncActor::Integration(n)) if n == name)
+}
+
 /// What happened to an entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -270,5 +334,69 @@ fn changed(field: &str, old: &Value, new: &Value) -> EventKind {
         field: field.to_string(),
         old: old.clone(),
         new: new.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(origin: Origin, actor: Option<&str>) -> Event {
+        Event {
+            seq: 1,
+            entry_id: EntryId::new_random(),
+            handle: 1,
+            at: Timestamp::from_millis(0).expect("epoch"),
+            origin,
+            actor: actor.map(String::from),
+            kind: EventKind::Created,
+        }
+    }
+
+    #[test]
+    fn sync_actors_keep_the_stored_form_of_existing_feeds() {
+        assert_eq!(SyncActor::integration("github").to_string(), "sync:github");
+        assert_eq!(
+            SyncActor::action("github", "pr:12:merged").to_string(),
+            "sync:github:pr:12:merged"
+        );
+        let meta = SyncActor::integration("github").meta();
+        assert_eq!(meta.origin, Origin::Sync);
+        assert_eq!(meta.actor.as_deref(), Some("sync:github"));
+        for a in [
+            SyncActor::integration("github"),
+            SyncActor::action("github", "pr:12:merged"),
+        ] {
+            let e = event(Origin::Sync, Some(&a.to_string()));
+            assert_eq!(SyncActor::of(&e), Some(a));
+        }
+    }
+
+    #[test]
+    fn only_the_integrations_own_writes_are_echoes() {
+        assert!(is_echo_of(
+            &event(Origin::Sync, Some("sync:github")),
+            "github"
+        ));
+        // Another integration's write is news to this one.
+        assert!(!is_echo_of(
+            &event(Origin::Sync, Some("sync:jira")),
+            "github"
+        ));
+        assert!(!is_echo_of(
+            &event(Origin::Sync, Some("sync:githubx")),
+            "github"
+        ));
+        // A remote action (merged pull request) is pushed back to the linked item.
+        assert!(!is_echo_of(
+            &event(Origin::Sync, Some("sync:github:pr:1:merged")),
+            "github"
+        ));
+        // The same actor text from another origin is not a sync write.
+        assert!(!is_echo_of(
+            &event(Origin::Cli, Some("sync:github")),
+            "github"
+        ));
+        assert!(!is_echo_of(&event(Origin::Sync, None), "github"));
     }
 }

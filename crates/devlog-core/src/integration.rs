@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::entry::{Entry, Note};
 use crate::id::EntryId;
-use crate::merge::SyncedFields;
+use crate::merge::{FieldSet, SyncedFields};
 use crate::time::Timestamp;
 
 /// What an integration can do.
@@ -283,12 +283,13 @@ pub trait Integration: Send + Sync + fmt::Debug {
     /// Creates the remote item for an entry, storing `entry.id` as its marker.
     async fn create(&self, entry: &Entry, fields: &SyncedFields) -> Result<RemoteItem, SyncError>;
 
-    /// Updates `changed` fields of a remote item.
+    /// Updates `changed` fields of a remote item (an adapter matches on each
+    /// [`SyncedField`](crate::merge::SyncedField), so a new field is a compile error there).
     async fn update(
         &self,
         remote_id: &str,
         fields: &SyncedFields,
-        changed: &[String],
+        changed: &FieldSet,
     ) -> Result<RemoteItem, SyncError>;
 
     /// Remote items changed since `cursor` (all linked items when `None`), one page at a time.

@@ -3,7 +3,9 @@
 //! API boundary: no I/O here — no files, network, terminal, environment or clock reads except
 //! through ports (`Store`, `Clock`) that callers provide.
 
+pub mod backoff;
 pub mod codec;
+pub mod discover;
 pub mod entry;
 pub mod error;
 pub mod event;
@@ -11,6 +13,7 @@ pub mod id;
 pub mod integration;
 pub mod merge;
 pub mod ops;
+pub mod release;
 pub mod store;
 pub mod sync_state;
 pub mod time;

@@ -3,13 +3,144 @@
 //! Pure: the sync engine feeds it the base it recorded at the last successful sync, the local
 //! entry and the remote item (both mapped to [`SyncedFields`]), and acts on the result.
 
-use std::collections::BTreeMap;
+pub mod document;
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::entry::{Entry, EntryType, Priority, Status};
+use crate::entry::{Entry, EntryType, Priority, Status, string_enum};
+use crate::error::StoreError;
 use crate::time::Timestamp;
+
+pub use document::{MergeError, merge_documents};
+
+string_enum!(
+    /// One of the [`SyncedFields`], named as its JSON key (`type` for [`SyncedFields::kind`]).
+    /// Adapters match on it, so a field added here is a compile error in every integration.
+    SyncedField, "field" {
+        Title = "title",
+        Description = "description",
+        Status = "status",
+        Priority = "priority",
+        Type = "type",
+        Assignee = "assignee",
+        Tags = "tags",
+    }
+);
+
+impl SyncedField {
+    fn bit(self) -> u8 {
+        // Declaration order; `ALL` has seven fields, so a `u8` holds every set.
+        1 << (self as u8)
+    }
+}
+
+/// A set of [`SyncedField`]s (which fields changed, which to send, which are held by a
+/// conflict). Iterates in declaration order; serialises as a list of field names.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct FieldSet(u8);
+
+impl FieldSet {
+    pub const EMPTY: FieldSet = FieldSet(0);
+
+    /// Every synced field.
+    pub fn all() -> Self {
+        SyncedField::ALL.iter().copied().collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    pub fn contains(&self, f: SyncedField) -> bool {
+        self.0 & f.bit() != 0
+    }
+
+    pub fn insert(&mut self, f: SyncedField) {
+        self.0 |= f.bit();
+    }
+
+    pub fn remove(&mut self, f: SyncedField) {
+        self.0 &= !f.bit();
+    }
+
+    /// The fields of `self` that are not in `other`.
+    pub fn without(self, other: FieldSet) -> FieldSet {
+        FieldSet(self.0 & !other.0)
+    }
+
+    pub fn union(self, other: FieldSet) -> FieldSet {
+        FieldSet(self.0 | other.0)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = SyncedField> + '_ {
+        SyncedField::ALL
+            .iter()
+            .copied()
+            .filter(|f| self.contains(*f))
+    }
+
+    /// The field names, in declaration order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.iter().map(|f| f.as_str()).collect()
+    }
+}
+
+impl FromIterator<SyncedField> for FieldSet {
+    fn from_iter<I: IntoIterator<Item = SyncedField>>(iter: I) -> Self {
+        let mut s = FieldSet::EMPTY;
+        for f in iter {
+            s.insert(f);
+        }
+        s
+    }
+}
+
+impl From<SyncedField> for FieldSet {
+    fn from(f: SyncedField) -> Self {
+        FieldSet(f.bit())
+    }
+}
+
+impl<const N: usize> From<[SyncedField; N]> for FieldSet {
+    fn from(fields: [SyncedField; N]) -> Self {
+        fields.into_iter().collect()
+    }
+}
+
+impl fmt::Debug for FieldSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// `title, priority` (`nothing` when empty), for messages and plans.
+impl fmt::Display for FieldSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("nothing");
+        }
+        f.write_str(&self.names().join(", "))
+    }
+}
+
+impl Serialize for FieldSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Vec::<SyncedField>::deserialize(d)?.into_iter().collect())
+    }
+}
 
 /// The fields that travel between devlog and another system. Integrations map their own
 /// fields to and from these (status ⇄ state, priority ⇄ label, ...).
@@ -54,15 +185,93 @@ impl SyncedFields {
         e.tags = self.tags.clone();
     }
 
-    fn to_map(&self) -> BTreeMap<String, Value> {
-        match serde_json::to_value(self) {
-            Ok(Value::Object(m)) => m.into_iter().collect(),
-            _ => BTreeMap::new(),
+    /// Whether `field` holds another value in `other`.
+    pub fn differs(&self, other: &SyncedFields, field: SyncedField) -> bool {
+        match field {
+            SyncedField::Title => self.title != other.title,
+            SyncedField::Description => self.description != other.description,
+            SyncedField::Status => self.status != other.status,
+            SyncedField::Priority => self.priority != other.priority,
+            SyncedField::Type => self.kind != other.kind,
+            SyncedField::Assignee => self.assignee != other.assignee,
+            SyncedField::Tags => self.tags != other.tags,
         }
     }
 
-    fn from_map(m: BTreeMap<String, Value>) -> Option<Self> {
-        serde_json::from_value(Value::Object(m.into_iter().collect())).ok()
+    /// Takes the values of `which` from `other`.
+    pub fn copy_from(&mut self, other: &SyncedFields, which: &FieldSet) {
+        for f in which.iter() {
+            match f {
+                SyncedField::Title => self.title.clone_from(&other.title),
+                SyncedField::Description => self.description.clone_from(&other.description),
+                SyncedField::Status => self.status = other.status,
+                SyncedField::Priority => self.priority = other.priority,
+                SyncedField::Type => self.kind = other.kind,
+                SyncedField::Assignee => self.assignee.clone_from(&other.assignee),
+                SyncedField::Tags => self.tags.clone_from(&other.tags),
+            }
+        }
+    }
+
+    /// The fields that differ from `base`; every field when there is no base.
+    pub fn changed_since(&self, base: Option<&SyncedFields>) -> FieldSet {
+        match base {
+            None => FieldSet::all(),
+            Some(b) => SyncedField::ALL
+                .iter()
+                .copied()
+                .filter(|f| self.differs(b, *f))
+                .collect(),
+        }
+    }
+
+    /// One field's value as its JSON (what a [`FieldConflict`] shows and stores).
+    pub fn value(&self, field: SyncedField) -> Value {
+        match field {
+            SyncedField::Title => Value::from(self.title.as_str()),
+            SyncedField::Description => Value::from(self.description.as_str()),
+            SyncedField::Status => Value::from(self.status.as_str()),
+            SyncedField::Priority => Value::from(self.priority.as_str()),
+            SyncedField::Type => Value::from(self.kind.as_str()),
+            SyncedField::Assignee => self.assignee.as_deref().map_or(Value::Null, Value::from),
+            SyncedField::Tags => Value::from(self.tags.clone()),
+        }
+    }
+
+    /// Sets one field from its JSON (a conflict's recorded value); a value of the wrong shape
+    /// is an `Invalid` error naming the field and what it takes.
+    pub fn set_value(&mut self, field: SyncedField, v: &Value) -> Result<(), StoreError> {
+        let bad =
+            |what: &str| StoreError::invalid(field.as_str(), format!("expected {what}, got {v}"));
+        let text = || v.as_str().ok_or_else(|| bad("a string"));
+        match field {
+            SyncedField::Title => self.title = text()?.to_string(),
+            SyncedField::Description => self.description = text()?.to_string(),
+            SyncedField::Status => self.status = text()?.parse()?,
+            SyncedField::Priority => self.priority = text()?.parse()?,
+            SyncedField::Type => self.kind = text()?.parse()?,
+            SyncedField::Assignee => {
+                self.assignee = match v {
+                    Value::Null => None,
+                    _ => Some(
+                        v.as_str()
+                            .ok_or_else(|| bad("a string or null"))?
+                            .to_string(),
+                    ),
+                }
+            }
+            SyncedField::Tags => {
+                self.tags = v
+                    .as_array()
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|t| t.as_str().map(String::from))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .ok_or_else(|| bad("a list of strings"))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -93,7 +302,7 @@ impl Strategy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FieldConflict {
-    pub field: String,
+    pub field: SyncedField,
     pub base: Value,
     pub local: Value,
     pub remote: Value,
@@ -106,9 +315,10 @@ pub struct Merged {
     /// value).
     pub fields: SyncedFields,
     /// Fields whose merged value differs from local: apply them to the entry.
-    pub to_local: Vec<String>,
-    /// Fields whose merged value differs from remote: push them.
-    pub to_remote: Vec<String>,
+    pub to_local: FieldSet,
+    /// Fields whose merged value differs from remote and are not held by a conflict: push
+    /// them.
+    pub to_remote: FieldSet,
     /// True conflicts left for a human (only with [`Strategy::Manual`]).
     pub conflicts: Vec<FieldConflict>,
     /// True conflicts settled by the strategy (reported, not stored).
@@ -125,64 +335,54 @@ pub fn merge(
     local_updated: Timestamp,
     remote_updated: Timestamp,
 ) -> Merged {
-    let b = base.map(SyncedFields::to_map).unwrap_or_default();
-    let l = local.to_map();
-    let r = remote.to_map();
-    let mut out = BTreeMap::new();
+    let mut fields = local.clone();
     let mut conflicts = Vec::new();
     let mut auto_resolved = Vec::new();
-    let null = Value::Null;
-    for (k, lv) in &l {
-        let rv = r.get(k).unwrap_or(&null);
-        let bv = b.get(k);
-        let chosen = if lv == rv {
-            lv.clone()
-        } else if bv == Some(lv) {
-            rv.clone() // only remote changed
-        } else if bv == Some(rv) {
-            lv.clone() // only local changed
+    let mut held = FieldSet::EMPTY;
+    for &f in SyncedField::ALL {
+        let unchanged = |side: &SyncedFields| base.is_some_and(|b| !b.differs(side, f));
+        let take_remote = if !local.differs(remote, f) || unchanged(remote) {
+            false // the same on both sides, or only local changed
+        } else if unchanged(local) {
+            true // only remote changed
         } else {
             let c = FieldConflict {
-                field: k.clone(),
-                base: bv.cloned().unwrap_or(Value::Null),
-                local: lv.clone(),
-                remote: rv.clone(),
+                field: f,
+                base: base.map_or(Value::Null, |b| b.value(f)),
+                local: local.value(f),
+                remote: remote.value(f),
             };
             let pick = match strategy {
-                Strategy::LocalWins => Some(lv),
-                Strategy::RemoteWins => Some(rv),
-                Strategy::NewestWins => Some(if remote_updated > local_updated {
-                    rv
-                } else {
-                    lv
-                }),
+                Strategy::LocalWins => Some(false),
+                Strategy::RemoteWins => Some(true),
+                Strategy::NewestWins => Some(remote_updated > local_updated),
                 Strategy::Manual => None,
             };
             match pick {
-                Some(v) => {
+                Some(take_remote) => {
                     auto_resolved.push(c);
-                    v.clone()
+                    take_remote
                 }
                 None => {
+                    held.insert(f);
                     conflicts.push(c);
-                    lv.clone()
+                    false
                 }
             }
         };
-        out.insert(k.clone(), chosen);
+        if take_remote {
+            fields.copy_from(remote, &FieldSet::from([f]));
+        }
     }
-    let fields = SyncedFields::from_map(out.clone()).unwrap_or_else(|| local.clone());
-    let held: Vec<&str> = conflicts.iter().map(|c| c.field.as_str()).collect();
-    let to_local = out
-        .iter()
-        .filter(|(k, v)| l.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
-        .collect();
-    let to_remote = out
-        .iter()
-        .filter(|(k, v)| r.get(*k) != Some(*v) && !held.contains(&k.as_str()))
-        .map(|(k, _)| k.clone())
-        .collect();
+    let differ = |other: &SyncedFields| -> FieldSet {
+        SyncedField::ALL
+            .iter()
+            .copied()
+            .filter(|f| fields.differs(other, *f))
+            .collect()
+    };
+    let to_local = differ(local);
+    let to_remote = differ(remote).without(held);
     Merged {
         fields,
         to_local,
@@ -219,8 +419,8 @@ mod tests {
         let remote = f("A", Status::Done);
         let m = merge(Some(&base), &local, &remote, Strategy::Manual, t(0), t(0));
         assert_eq!(m.fields, f("A2", Status::Done));
-        assert_eq!(m.to_local, vec!["status"]);
-        assert_eq!(m.to_remote, vec!["title"]);
+        assert_eq!(m.to_local, FieldSet::from([SyncedField::Status]));
+        assert_eq!(m.to_remote, FieldSet::from([SyncedField::Title]));
         assert!(m.conflicts.is_empty());
     }
 
@@ -252,8 +452,8 @@ mod tests {
             t(2),
         );
         assert_eq!(
-            (lw.fields.title.as_str(), lw.to_remote.clone()),
-            ("Local", vec!["title".to_string()])
+            (lw.fields.title.as_str(), lw.to_remote),
+            ("Local", FieldSet::from([SyncedField::Title]))
         );
         let rw = merge(
             Some(&base),
@@ -264,8 +464,8 @@ mod tests {
             t(2),
         );
         assert_eq!(
-            (rw.fields.title.as_str(), rw.to_local.clone()),
-            ("Remote", vec!["title".to_string()])
+            (rw.fields.title.as_str(), rw.to_local),
+            ("Remote", FieldSet::from([SyncedField::Title]))
         );
     }
 
@@ -280,5 +480,91 @@ mod tests {
             t(0),
         );
         assert_eq!(m.conflicts.len(), 1);
+    }
+
+    #[test]
+    fn field_names_are_the_json_keys_of_synced_fields() {
+        let json = serde_json::to_value(f("A", Status::New)).unwrap();
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut names: Vec<&str> = SyncedField::ALL.iter().map(|f| f.as_str()).collect();
+        keys.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(keys, names);
+        for field in SyncedField::ALL {
+            assert_eq!(field.as_str().parse::<SyncedField>().unwrap(), *field);
+            assert_eq!(
+                serde_json::to_value(field).unwrap(),
+                Value::from(field.as_str())
+            );
+            // `value` is the field's JSON in the serialised struct.
+            assert_eq!(f("A", Status::New).value(*field), json[field.as_str()]);
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_name_lists_the_allowed_ones() {
+        let e = "kind".parse::<SyncedField>().unwrap_err().to_string();
+        assert!(
+            e.contains("kind") && e.contains("title") && e.contains("tags"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn field_sets_serialise_as_lists_of_names() {
+        let s = FieldSet::from([SyncedField::Tags, SyncedField::Title]);
+        let json = serde_json::to_value(s).unwrap();
+        assert_eq!(json, serde_json::json!(["title", "tags"]));
+        assert_eq!(serde_json::from_value::<FieldSet>(json).unwrap(), s);
+        assert!(serde_json::from_value::<FieldSet>(serde_json::json!(["nope"])).is_err());
+        assert_eq!(s.to_string(), "title, tags");
+        assert_eq!(FieldSet::all().len(), SyncedField::ALL.len());
+        assert_eq!(FieldSet::all().without(s).len(), SyncedField::ALL.len() - 2);
+    }
+
+    #[test]
+    fn changed_since_and_copy_from_are_typed_per_field() {
+        let base = f("A", Status::New);
+        let mut now = f("B", Status::Done);
+        now.tags = vec!["x".into()];
+        let changed = now.changed_since(Some(&base));
+        assert_eq!(
+            changed,
+            FieldSet::from([SyncedField::Title, SyncedField::Status, SyncedField::Tags])
+        );
+        assert_eq!(now.changed_since(None), FieldSet::all());
+        let mut copy = base.clone();
+        copy.copy_from(&now, &FieldSet::from([SyncedField::Title]));
+        assert_eq!(copy.title, "B");
+        assert_eq!(copy.status, Status::New);
+        copy.copy_from(&now, &changed);
+        assert_eq!(copy, now);
+    }
+
+    #[test]
+    fn set_value_takes_a_conflicts_json_or_names_the_expected_shape() {
+        let mut x = f("A", Status::New);
+        let remote = f("R", Status::Done);
+        for field in SyncedField::ALL {
+            x.set_value(*field, &remote.value(*field)).unwrap();
+        }
+        assert_eq!(x, remote);
+        let e = x
+            .set_value(SyncedField::Status, &Value::from("sideways"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("in-progress"), "{e}");
+        let e = x
+            .set_value(SyncedField::Tags, &Value::from(3))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tags") && e.contains("a list of strings"), "{e}");
+        x.set_value(SyncedField::Assignee, &Value::Null).unwrap();
+        assert_eq!(x.assignee, None);
     }
 }

@@ -1,19 +1,25 @@
-//! `[integrations.github]`: parsing, defaults and the JSON Schema of the table.
+//! `[integrations.github]`: the table as one struct (`GithubTable`) whose JSON Schema is
+//! derived from it, parsing with errors that name the dotted key, and the defaults.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use devlog_core::entry::{EntryType, Priority, Status};
 use devlog_http::SecretString;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
-/// Where a devlog status lands on a GitHub issue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a devlog status lands on a GitHub issue: open, closed:completed or closed:not_planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
 pub enum StatusTarget {
+    #[serde(rename = "open")]
     Open,
+    #[serde(rename = "closed:completed")]
     ClosedCompleted,
+    #[serde(rename = "closed:not_planned")]
     ClosedNotPlanned,
 }
 
@@ -123,17 +129,6 @@ fn default_project_priority(p: Priority) -> &'static str {
     }
 }
 
-fn str_key<'a>(
-    t: &'a serde_json::Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a str>, String> {
-    match t.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(format!("integrations.github.{key}: expected a string")),
-    }
-}
-
 impl GithubConfig {
     /// A configuration with defaults for everything but the repository and the token.
     pub fn new(repository: &str, token: SecretString) -> Result<Self, String> {
@@ -181,115 +176,228 @@ impl GithubConfig {
         })
     }
 
-    /// Parses a table already validated against [`schema`]; errors name the key.
+    /// Parses a `[integrations.github]` table (usually already validated against
+    /// [`schema`]); errors name the dotted key and what to fix.
     pub fn from_table(table: &Value) -> Result<Self, String> {
-        let t = table
-            .as_object()
-            .ok_or("integrations.github: expected a table")?;
-        let repository = str_key(t, "repository")?
+        let t: GithubTable = serde_path_to_error::deserialize(table).map_err(|e| {
+            let path = e.path().to_string();
+            if path == "." {
+                format!("integrations.github: {}", e.inner())
+            } else {
+                format!("integrations.github.{path}: {}", e.inner())
+            }
+        })?;
+        t.into_config()
+    }
+}
+
+/// `[integrations.github]` as written. Its JSON Schema ([`schema`]) is derived from this
+/// struct, so a key exists in the schema exactly when it is parsed here; the doc comments are
+/// the schema's descriptions. Mapping keys are read as strings and turned into devlog values
+/// by [`GithubTable::into_config`], so an error names the key (`statusMapping.finished`); their
+/// schemas (`schemars(with)`) list the allowed keys and values.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(
+    title = "[integrations.github]",
+    description = "devlog's GitHub integration: issues, comments, pull requests and a Projects v2 board (docs/github.md)"
+)]
+struct GithubTable {
+    /// false: configured but not used.
+    #[allow(dead_code)] // read by devlog_sync::registry, which skips a disabled table
+    enabled: Option<bool>,
+    /// The repository whose issues entries sync with, "owner/repo".
+    #[schemars(required, regex(pattern = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"))]
+    repository: Option<String>,
+    /// A token with access to the repository's issues (use "${GITHUB_TOKEN}").
+    #[schemars(required, length(min = 1))]
+    token: Option<String>,
+    /// false: an entry without an issue fails with a clear message instead of creating one.
+    auto_create_issues: Option<bool>,
+    /// Notes ⇄ issue comments (default true).
+    sync_notes: Option<bool>,
+    /// A Projects v2 board (its node id, `PVT_…`).
+    project_id: Option<String>,
+    /// The REST API root (GitHub Enterprise Server: "https://ghe.example.com/api/v3").
+    #[schemars(regex(pattern = "^https?://"))]
+    api_url: Option<String>,
+    /// Secret of the repository's webhook; required to accept webhooks.
+    webhook_secret: Option<String>,
+    /// Prefix of devlog's labels (e.g. "devlog/").
+    label_prefix: Option<String>,
+    /// Title of the milestone new issues are put in.
+    milestone: Option<String>,
+    /// Devlog status → issue state; `reopened`: the status of an issue reopened on GitHub.
+    status_mapping: Option<StatusMappingTable>,
+    /// Devlog priority → label (before labelPrefix).
+    #[schemars(with = "Option<BTreeMap<Priority, Label>>")]
+    priority_mapping: Option<BTreeMap<String, String>>,
+    /// Devlog type → label (before labelPrefix).
+    #[schemars(with = "Option<BTreeMap<EntryType, Label>>")]
+    type_mapping: Option<BTreeMap<String, String>>,
+    /// The board's single-select field for the status.
+    #[schemars(length(min = 1))]
+    project_status_field: Option<String>,
+    /// Devlog status → option of projectStatusField ("": leave the board alone).
+    #[schemars(with = "Option<BTreeMap<Status, String>>")]
+    project_status_mapping: Option<BTreeMap<String, String>>,
+    /// The board's single-select field for the priority.
+    #[schemars(length(min = 1))]
+    project_priority_field: Option<String>,
+    /// Priority → option of projectPriorityField ("": leave the board alone).
+    #[schemars(with = "Option<BTreeMap<Priority, String>>")]
+    project_priority_mapping: Option<BTreeMap<String, String>>,
+    /// Pull-request state → entry status ("": leave the entry alone).
+    #[schemars(with = "Option<BTreeMap<PullRequestState, StatusOrNothing>>")]
+    pull_request_mapping: Option<BTreeMap<String, String>>,
+}
+
+/// `[integrations.github.statusMapping]`: a target per status, and `reopened`.
+#[derive(Deserialize, JsonSchema)]
+// `flatten` rules out `deny_unknown_fields`: an unknown key is refused by the schema here, and
+// by the parser when it is read as a status.
+#[schemars(extend("additionalProperties" = false))]
+struct StatusMappingTable {
+    /// The status of an issue reopened on GitHub (open, no status label).
+    #[schemars(with = "Option<Status>")]
+    reopened: Option<String>,
+    #[serde(flatten)]
+    #[schemars(with = "BTreeMap<Status, StatusTarget>")]
+    targets: BTreeMap<String, String>,
+}
+
+/// A label name.
+// Never built: only its schema is used.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(transparent)]
+struct Label(#[schemars(length(min = 1))] String);
+
+/// The states of a pull request (the keys of pullRequestMapping).
+// Never built: only its schema is used.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum PullRequestState {
+    Open,
+    Merged,
+    Closed,
+}
+
+/// A devlog status, or "" for none (only its schema is used).
+struct StatusOrNothing;
+
+impl JsonSchema for StatusOrNothing {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StatusOrNothing".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut allowed = Status::allowed();
+        allowed.push("");
+        schemars::json_schema!({ "type": "string", "enum": allowed })
+    }
+}
+
+impl GithubTable {
+    fn into_config(self) -> Result<GithubConfig, String> {
+        let key = |k: &str| format!("integrations.github.{k}");
+        let repository = self
+            .repository
             .ok_or("integrations.github.repository: required (\"owner/repo\")")?;
-        let token = str_key(t, "token")?
+        let token = self
+            .token
             .filter(|s| !s.is_empty())
             .ok_or("integrations.github.token: required (use \"${GITHUB_TOKEN}\")")?;
-        let mut c = Self::new(repository, SecretString::from(token.to_string()))?;
-        if let Some(b) = t.get("autoCreateIssues").and_then(Value::as_bool) {
+        let mut c = GithubConfig::new(&repository, SecretString::from(token))?;
+        if let Some(b) = self.auto_create_issues {
             c.auto_create_issues = b;
         }
-        if let Some(b) = t.get("syncNotes").and_then(Value::as_bool) {
+        if let Some(b) = self.sync_notes {
             c.sync_notes = b;
         }
-        c.project_id = str_key(t, "projectId")?.map(str::to_string);
-        if let Some(u) = str_key(t, "apiUrl")? {
+        c.project_id = self.project_id;
+        if let Some(u) = self.api_url {
             c.api_url = u.trim_end_matches('/').to_string();
         }
-        c.webhook_secret = str_key(t, "webhookSecret")?
+        c.webhook_secret = self
+            .webhook_secret
             .filter(|s| !s.is_empty())
-            .map(|s| SecretString::from(s.to_string()));
-        if let Some(p) = str_key(t, "labelPrefix")? {
-            c.label_prefix = p.to_string();
+            .map(SecretString::from);
+        if let Some(p) = self.label_prefix {
+            c.label_prefix = p;
         }
-        if let Some(m) = t.get("statusMapping").and_then(Value::as_object) {
-            for (k, v) in m {
-                let v = v.as_str().unwrap_or_default();
-                if k == "reopened" {
-                    c.reopened_status = v
-                        .parse()
-                        .map_err(|e| format!("integrations.github.statusMapping.reopened: {e}"))?;
-                    continue;
-                }
+        if let Some(m) = self.status_mapping {
+            if let Some(r) = m.reopened {
+                c.reopened_status = r
+                    .parse()
+                    .map_err(|e| format!("{}: {e}", key("statusMapping.reopened")))?;
+            }
+            for (k, v) in m.targets {
                 let s: Status = k
                     .parse()
-                    .map_err(|e| format!("integrations.github.statusMapping.{k}: {e}"))?;
-                let target = StatusTarget::parse(v).ok_or_else(|| {
+                    .map_err(|e| format!("{}: {e}", key(&format!("statusMapping.{k}"))))?;
+                let target = StatusTarget::parse(&v).ok_or_else(|| {
                     format!(
-                        "integrations.github.statusMapping.{k}: `{v}` is not one of open, closed:completed, closed:not_planned"
+                        "{}: `{v}` is not one of open, closed:completed, closed:not_planned",
+                        key(&format!("statusMapping.{k}"))
                     )
                 })?;
                 c.status_mapping.insert(s, target);
             }
         }
-        if let Some(m) = t.get("priorityMapping").and_then(Value::as_object) {
-            for (k, v) in m {
-                let p: Priority = k
-                    .parse()
-                    .map_err(|e| format!("integrations.github.priorityMapping.{k}: {e}"))?;
-                c.priority_mapping
-                    .insert(p, v.as_str().unwrap_or_default().to_string());
-            }
+        for (k, v) in self.priority_mapping.unwrap_or_default() {
+            let p: Priority = k
+                .parse()
+                .map_err(|e| format!("{}: {e}", key(&format!("priorityMapping.{k}"))))?;
+            c.priority_mapping.insert(p, v);
         }
-        if let Some(m) = t.get("typeMapping").and_then(Value::as_object) {
-            for (k, v) in m {
-                let ty: EntryType = k
-                    .parse()
-                    .map_err(|e| format!("integrations.github.typeMapping.{k}: {e}"))?;
-                c.type_mapping
-                    .insert(ty, v.as_str().unwrap_or_default().to_string());
-            }
+        for (k, v) in self.type_mapping.unwrap_or_default() {
+            let ty: EntryType = k
+                .parse()
+                .map_err(|e| format!("{}: {e}", key(&format!("typeMapping.{k}"))))?;
+            c.type_mapping.insert(ty, v);
         }
-        if let Some(f) = str_key(t, "projectStatusField")?.filter(|f| !f.is_empty()) {
-            c.project_status_field = f.to_string();
+        if let Some(f) = self.project_status_field.filter(|f| !f.is_empty()) {
+            c.project_status_field = f;
         }
-        if let Some(f) = str_key(t, "projectPriorityField")?.filter(|f| !f.is_empty()) {
-            c.project_priority_field = f.to_string();
+        if let Some(f) = self.project_priority_field.filter(|f| !f.is_empty()) {
+            c.project_priority_field = f;
         }
         // An empty option name unmaps a value (TOML has no null): it is then left alone.
-        if let Some(m) = t.get("projectStatusMapping").and_then(Value::as_object) {
-            for (k, v) in m {
-                let s: Status = k
-                    .parse()
-                    .map_err(|e| format!("integrations.github.projectStatusMapping.{k}: {e}"))?;
-                match v.as_str().unwrap_or_default() {
-                    "" => c.project_status_mapping.remove(&s),
-                    o => c.project_status_mapping.insert(s, o.to_string()),
-                };
-            }
+        for (k, v) in self.project_status_mapping.unwrap_or_default() {
+            let s: Status = k
+                .parse()
+                .map_err(|e| format!("{}: {e}", key(&format!("projectStatusMapping.{k}"))))?;
+            match v.as_str() {
+                "" => c.project_status_mapping.remove(&s),
+                _ => c.project_status_mapping.insert(s, v),
+            };
         }
-        if let Some(m) = t.get("projectPriorityMapping").and_then(Value::as_object) {
-            for (k, v) in m {
-                let p: Priority = k
-                    .parse()
-                    .map_err(|e| format!("integrations.github.projectPriorityMapping.{k}: {e}"))?;
-                match v.as_str().unwrap_or_default() {
-                    "" => c.project_priority_mapping.remove(&p),
-                    o => c.project_priority_mapping.insert(p, o.to_string()),
-                };
-            }
+        for (k, v) in self.project_priority_mapping.unwrap_or_default() {
+            let p: Priority = k
+                .parse()
+                .map_err(|e| format!("{}: {e}", key(&format!("projectPriorityMapping.{k}"))))?;
+            match v.as_str() {
+                "" => c.project_priority_mapping.remove(&p),
+                _ => c.project_priority_mapping.insert(p, v),
+            };
         }
-        c.milestone = str_key(t, "milestone")?
-            .filter(|m| !m.is_empty())
-            .map(str::to_string);
-        if let Some(m) = t.get("pullRequestMapping").and_then(Value::as_object) {
-            for (k, v) in m {
-                match v.as_str().unwrap_or_default() {
-                    "" => c.pull_request_mapping.remove(k),
-                    v => c.pull_request_mapping.insert(
-                        k.clone(),
-                        v.parse().map_err(|e| {
-                            format!("integrations.github.pullRequestMapping.{k}: {e}")
-                        })?,
-                    ),
-                };
-            }
+        c.milestone = self.milestone.filter(|m| !m.is_empty());
+        for (k, v) in self.pull_request_mapping.unwrap_or_default() {
+            match v.as_str() {
+                "" => c.pull_request_mapping.remove(&k),
+                _ => {
+                    let s: Status = v
+                        .parse()
+                        .map_err(|e| format!("{}: {e}", key(&format!("pullRequestMapping.{k}"))))?;
+                    c.pull_request_mapping.insert(k, s)
+                }
+            };
         }
         Ok(c)
     }
@@ -309,73 +417,149 @@ fn split_repo(repository: &str) -> Result<(String, String), String> {
     }
 }
 
-/// JSON Schema (draft 2020-12) of `[integrations.github]`.
+/// JSON Schema (draft 2020-12) of `[integrations.github]`, derived from the table's struct
+/// (`additionalProperties: false` at every level; subschemas inlined, so a key's rules are
+/// under `properties.<key>`).
 pub fn schema() -> Value {
-    let statuses: Vec<&str> = Status::allowed();
-    let mut status_props = serde_json::Map::new();
-    for s in &statuses {
-        status_props.insert(
-            (*s).to_string(),
-            json!({"enum": ["open", "closed:completed", "closed:not_planned"]}),
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
+    let schema = generator.into_root_schema_for::<GithubTable>();
+    // A `Schema` is a JSON value by construction.
+    serde_json::to_value(schema).unwrap_or(Value::Bool(false))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+    use serde_json::json;
+
+    use super::*;
+
+    fn table(extra: Value) -> Value {
+        let mut t = json!({"repository": "acme/widgets", "token": "t0ken"});
+        t.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        t
+    }
+
+    #[test]
+    fn every_key_of_the_schema_is_parsed_and_no_other() {
+        let s = schema();
+        assert_eq!(s["additionalProperties"], json!(false));
+        assert_eq!(s["required"], json!(["repository", "token"]));
+        for (k, sub) in s["properties"].as_object().unwrap() {
+            if sub["type"] == json!(["object", "null"]) {
+                assert_eq!(sub["additionalProperties"], json!(false), "{k}");
+            }
+        }
+        // The mapping keys are the closed value sets of devlog-core.
+        let keys = |k: &str| -> Vec<String> {
+            let mut v: Vec<String> = s["properties"][k]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            v.sort();
+            v
+        };
+        fn sorted(mut v: Vec<&'static str>) -> Vec<&'static str> {
+            v.sort();
+            v
+        }
+        assert_eq!(keys("typeMapping"), sorted(EntryType::allowed()));
+        assert_eq!(keys("priorityMapping"), sorted(Priority::allowed()));
+        assert_eq!(keys("projectStatusMapping"), sorted(Status::allowed()));
+        let mut with_reopened = Status::allowed();
+        with_reopened.push("reopened");
+        assert_eq!(keys("statusMapping"), sorted(with_reopened));
+        assert_eq!(keys("pullRequestMapping"), ["closed", "merged", "open"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_dotted_key() {
+        let err = GithubConfig::from_table(&table(json!({"labelprefix": "x/"}))).unwrap_err();
+        assert!(
+            err.starts_with("integrations.github.labelprefix: unknown field `labelprefix`"),
+            "{err}"
+        );
+        assert!(err.contains("labelPrefix"), "names the known keys: {err}");
+        for (extra, key) in [
+            (
+                json!({"statusMapping": {"finished": "open"}}),
+                "integrations.github.statusMapping.finished",
+            ),
+            (
+                json!({"statusMapping": {"done": "finished"}}),
+                "integrations.github.statusMapping.done",
+            ),
+            (
+                json!({"projectStatusMapping": {"shipping": "Done"}}),
+                "integrations.github.projectStatusMapping.shipping",
+            ),
+            (
+                json!({"pullRequestMapping": {"merged": "shipped"}}),
+                "integrations.github.pullRequestMapping.merged",
+            ),
+            (
+                json!({"autoCreateIssues": "yes"}),
+                "integrations.github.autoCreateIssues",
+            ),
+            (
+                json!({"typeMapping": {"bugfix": 3}}),
+                "integrations.github.typeMapping.bugfix",
+            ),
+        ] {
+            let err = GithubConfig::from_table(&table(extra.clone())).unwrap_err();
+            assert!(err.starts_with(key), "{extra}: {err}");
+        }
+        let err = GithubConfig::from_table(&json!({"token": "t"})).unwrap_err();
+        assert!(
+            err.starts_with("integrations.github.repository: required"),
+            "{err}"
+        );
+        let err = GithubConfig::from_table(&json!({"repository": "a/b", "token": ""})).unwrap_err();
+        assert!(
+            err.starts_with("integrations.github.token: required"),
+            "{err}"
+        );
+        let err = GithubConfig::from_table(&json!("github")).unwrap_err();
+        assert!(
+            err.starts_with("integrations.github: invalid type"),
+            "{err}"
         );
     }
-    status_props.insert(
-        "reopened".into(),
-        json!({"enum": statuses, "description": "status of an issue reopened on GitHub"}),
-    );
-    let labels = |keys: Vec<&str>| {
-        let props: serde_json::Map<String, Value> = keys
-            .into_iter()
-            .map(|k| (k.to_string(), json!({"type": "string", "minLength": 1})))
-            .collect();
-        json!({"type": "object", "properties": props, "additionalProperties": false})
-    };
-    // Project option names; "" unmaps the value.
-    let options = |keys: Vec<&str>| {
-        let props: serde_json::Map<String, Value> = keys
-            .into_iter()
-            .map(|k| (k.to_string(), json!({"type": "string"})))
-            .collect();
-        json!({"type": "object", "properties": props, "additionalProperties": false})
-    };
-    let mut pr_targets: Vec<&str> = Status::allowed();
-    pr_targets.push("");
-    json!({
-        "type": "object",
-        "properties": {
-            "enabled": {"type": "boolean"},
-            "repository": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"},
-            "token": {"type": "string", "minLength": 1},
-            "autoCreateIssues": {"type": "boolean"},
-            "syncNotes": {"type": "boolean", "description": "notes ⇄ issue comments (default true)"},
-            "projectId": {"type": "string"},
-            "apiUrl": {"type": "string", "pattern": "^https?://"},
-            "webhookSecret": {"type": "string"},
-            "labelPrefix": {"type": "string"},
-            "milestone": {"type": "string", "description": "title of the milestone new issues are put in"},
-            "statusMapping": {
-                "type": "object",
-                "properties": status_props,
-                "additionalProperties": false
-            },
-            "priorityMapping": labels(Priority::allowed()),
-            "typeMapping": labels(EntryType::allowed()),
-            "projectStatusField": {"type": "string", "minLength": 1},
-            "projectStatusMapping": options(statuses.clone()),
-            "projectPriorityField": {"type": "string", "minLength": 1},
-            "projectPriorityMapping": options(Priority::allowed()),
-            "pullRequestMapping": {
-                "type": "object",
-                "description": "pull-request state → entry status (\"\": leave the entry alone)",
-                "properties": {
-                    "open": {"enum": pr_targets.clone()},
-                    "merged": {"enum": pr_targets.clone()},
-                    "closed": {"enum": pr_targets}
-                },
-                "additionalProperties": false
-            }
-        },
-        "required": ["repository", "token"],
-        "additionalProperties": false
-    })
+
+    #[test]
+    fn the_table_sets_what_it_names_and_defaults_the_rest() {
+        let c = GithubConfig::from_table(&table(json!({
+            "enabled": true,
+            "apiUrl": "https://ghe.example.com/api/v3/",
+            "webhookSecret": "hook-s3cr3t",
+            "syncNotes": false,
+            "statusMapping": {"blocked": "closed:not_planned", "reopened": "new"},
+            "pullRequestMapping": {"open": "", "closed": "closed"},
+            "milestone": ""
+        })))
+        .unwrap();
+        assert_eq!(c.api_url, "https://ghe.example.com/api/v3");
+        assert!(!c.sync_notes);
+        assert_eq!(
+            c.status_mapping[&Status::Blocked],
+            StatusTarget::ClosedNotPlanned
+        );
+        assert_eq!(
+            c.status_mapping[&Status::Done],
+            StatusTarget::ClosedCompleted
+        );
+        assert_eq!(c.reopened_status, Status::New);
+        assert!(!c.pull_request_mapping.contains_key("open"));
+        assert_eq!(c.pull_request_mapping["merged"], Status::Done);
+        assert_eq!(c.pull_request_mapping["closed"], Status::Closed);
+        assert_eq!(c.milestone, None);
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("t0ken") && !dbg.contains("s3cr3t"), "{dbg}");
+    }
 }

@@ -28,7 +28,7 @@ use devlog_core::integration::{
     Capability, Descriptor, Health, Integration, PullPage, RemoteAction, RemoteItem, SyncError,
     SyncErrorKind, Webhook, WebhookOutcome,
 };
-use devlog_core::merge::SyncedFields;
+use devlog_core::merge::{FieldSet, SyncedField, SyncedFields};
 use devlog_core::time::Timestamp;
 use devlog_http::{
     ClientOptions, EtagStore, HttpClient, HttpError, HttpErrorKind, LinkHeader, Pages,
@@ -644,13 +644,17 @@ impl Integration for GithubIntegration {
         &self,
         remote_id: &str,
         fields: &SyncedFields,
-        changed: &[String],
+        changed: &FieldSet,
     ) -> Result<RemoteItem, SyncError> {
         let mut body = serde_json::Map::new();
         let needs_current = changed.iter().any(|c| {
             matches!(
-                c.as_str(),
-                "description" | "tags" | "type" | "priority" | "status"
+                c,
+                SyncedField::Description
+                    | SyncedField::Tags
+                    | SyncedField::Type
+                    | SyncedField::Priority
+                    | SyncedField::Status
             )
         });
         let current = if needs_current {
@@ -659,12 +663,12 @@ impl Integration for GithubIntegration {
             None
         };
         let mut labels_changed = false;
-        for c in changed {
-            match c.as_str() {
-                "title" => {
+        for c in changed.iter() {
+            match c {
+                SyncedField::Title => {
                     body.insert("title".into(), json!(fields.title));
                 }
-                "description" => {
+                SyncedField::Description => {
                     let old = current
                         .as_ref()
                         .and_then(|i| i.body.clone())
@@ -675,19 +679,16 @@ impl Integration for GithubIntegration {
                     };
                     body.insert("body".into(), json!(new));
                 }
-                "status" => {
+                SyncedField::Status => {
                     self.state_fields(fields.status, &mut body);
                     labels_changed = true;
                 }
-                "assignee" => {
+                SyncedField::Assignee => {
                     let a: Vec<&String> = fields.assignee.iter().collect();
                     body.insert("assignees".into(), json!(a));
                 }
-                "tags" | "type" | "priority" => labels_changed = true,
-                other => {
-                    return Err(
-                        self.permanent(format!("field {other} has no GitHub issue mapping"))
-                    );
+                SyncedField::Tags | SyncedField::Type | SyncedField::Priority => {
+                    labels_changed = true
                 }
             }
         }
@@ -722,7 +723,7 @@ impl Integration for GithubIntegration {
             }
         };
         let issue: Issue = resp.json().map_err(|e| self.sync_err(e, Some(remote_id)))?;
-        if changed.iter().any(|c| c == "status" || c == "priority") {
+        if changed.contains(SyncedField::Status) || changed.contains(SyncedField::Priority) {
             self.place_on_project(&issue, fields).await?;
         }
         self.to_remote(&issue)

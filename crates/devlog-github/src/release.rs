@@ -1,17 +1,16 @@
-//! Release notes: which entries a release ships (pure), the notes in Markdown and JSON, and
-//! publishing them as a GitHub release (`POST`/`PATCH /repos/{owner}/{repo}/releases`).
+//! Release notes on GitHub: the notes in Markdown (GitHub-flavoured, with issue and pull
+//! request links) and JSON, and publishing them as a GitHub release
+//! (`POST`/`PATCH /repos/{owner}/{repo}/releases`).
 //!
-//! The pure part knows nothing of git: the caller passes the entries mentioned by the commits
-//! of the release and the window of time between the two tagged commits (see
-//! docs/release-notes.md). The HTTP part goes through the integration's shared client (rate
+//! Which entries a release ships and their order is `devlog_core::release` (pure, knows
+//! neither git nor GitHub; see docs/release-notes.md). The HTTP part goes through the integration's shared client (rate
 //! limits, pacing) and classifies failures like the issue sync does, with messages naming the
 //! permission a release needs.
-
-use std::collections::HashSet;
 
 use devlog_core::entry::{Entry, EntryType, Status};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{SyncError, SyncErrorKind};
+use devlog_core::release;
 use devlog_core::time::Timestamp;
 use devlog_http::{HttpError, HttpErrorKind};
 use serde::{Deserialize, Serialize};
@@ -23,83 +22,6 @@ use crate::{GithubIntegration, NAME};
 pub const SYSTEM_ISSUE: &str = "github";
 /// `externalReferences[].system` of a GitHub pull request.
 pub const SYSTEM_PULL_REQUEST: &str = "github-pr";
-
-/// The groups of the notes, in the order they are printed. Every [`EntryType`] has one
-/// (a unit test checks it), so no entry is ever dropped from the notes.
-pub const GROUP_ORDER: &[EntryType] = &[
-    EntryType::Feature,
-    EntryType::Bugfix,
-    EntryType::Refactor,
-    EntryType::Docs,
-    EntryType::Task,
-];
-
-/// The heading of a type's group.
-pub fn heading(t: EntryType) -> &'static str {
-    // Exhaustive on purpose: a new entry type does not compile until it has a heading.
-    match t {
-        EntryType::Feature => "Features",
-        EntryType::Bugfix => "Bug fixes",
-        EntryType::Refactor => "Refactoring",
-        EntryType::Docs => "Docs",
-        EntryType::Task => "Tasks",
-    }
-}
-
-fn group_rank(t: EntryType) -> usize {
-    GROUP_ORDER
-        .iter()
-        .position(|g| *g == t)
-        .unwrap_or(GROUP_ORDER.len())
-}
-
-/// The time between two releases, as the committer dates of their commits (whole seconds,
-/// which is what git records). An entry closed in the same second as the previous release's
-/// commit belongs to that release, so consecutive windows never overlap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// The previous release's commit time (seconds since the epoch); `None`: from the start.
-    pub after: Option<i64>,
-    /// This release's commit time (seconds since the epoch), inclusive.
-    pub until: i64,
-}
-
-impl Window {
-    pub fn contains(&self, t: Timestamp) -> bool {
-        let s = t.millis().div_euclid(1000);
-        self.after.is_none_or(|a| s > a) && s <= self.until
-    }
-}
-
-/// The entries of a release: what it ships, and (for `--include-open`) the entries its
-/// commits mention that are not done.
-#[derive(Debug, Clone, Default)]
-pub struct Selection<'a> {
-    pub shipped: Vec<&'a Entry>,
-    pub not_completed: Vec<&'a Entry>,
-}
-
-/// Chooses the entries of a release: done entries that a commit of the release mentions or
-/// that were closed inside `window`. Mentioned entries that are not done (still open, or
-/// closed without being done) go to `not_completed`.
-pub fn select<'a>(
-    entries: &'a [Entry],
-    mentioned: &HashSet<EntryId>,
-    window: &Window,
-) -> Selection<'a> {
-    let mut s = Selection::default();
-    for e in entries {
-        let is_mentioned = mentioned.contains(&e.id);
-        if e.status == Status::Done {
-            if is_mentioned || e.closed_at.is_some_and(|t| window.contains(t)) {
-                s.shipped.push(e);
-            }
-        } else if is_mentioned {
-            s.not_completed.push(e);
-        }
-    }
-    s
-}
 
 /// Whether a link points at an issue or a pull request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -191,59 +113,37 @@ pub struct ReleaseNotes {
     /// The previous release (`None`: from the first commit).
     pub from: Option<String>,
     pub to: String,
-    /// Non-empty groups, in [`GROUP_ORDER`].
+    /// Non-empty groups, in `devlog_core::release::GROUP_ORDER`.
     pub groups: Vec<Group>,
     /// Mentioned entries that are not done; empty unless asked for.
     pub not_completed: Vec<Item>,
 }
 
-/// Builds the notes: shipped entries grouped by type in [`GROUP_ORDER`], each group ordered by
-/// closing time (then handle); `not_completed` by handle. The input order does not matter.
+/// Builds the notes: shipped entries grouped by type in `devlog_core::release::GROUP_ORDER`,
+/// each group ordered by closing time (then handle); `not_completed` by handle. The input
+/// order does not matter.
 pub fn generate(
     from: Option<&str>,
     to: &str,
     shipped: &[&Entry],
     not_completed: &[&Entry],
 ) -> ReleaseNotes {
-    let mut items: Vec<Item> = Vec::new();
-    for e in shipped {
-        if !items.iter().any(|i| i.id == e.id) {
-            items.push(Item::of(e));
-        }
-    }
-    // Entries without a closing time (hand-edited files) sort last in their group.
-    items.sort_by_key(|i| {
-        (
-            group_rank(i.kind),
-            i.closed_at.is_none(),
-            i.closed_at,
-            i.handle,
-            i.id,
-        )
-    });
-    let mut groups: Vec<Group> = Vec::new();
-    for item in items {
-        match groups.last_mut() {
-            Some(g) if g.kind == item.kind => g.entries.push(item),
-            _ => groups.push(Group {
-                kind: item.kind,
-                heading: heading(item.kind).to_string(),
-                entries: vec![item],
-            }),
-        }
-    }
-    let mut open: Vec<Item> = Vec::new();
-    for e in not_completed {
-        if !open.iter().any(|i| i.id == e.id) {
-            open.push(Item::of(e));
-        }
-    }
-    open.sort_by_key(|i| (i.handle, i.id));
+    let groups = release::group(shipped)
+        .into_iter()
+        .map(|g| Group {
+            kind: g.kind,
+            heading: release::heading(g.kind).to_string(),
+            entries: g.entries.into_iter().map(Item::of).collect(),
+        })
+        .collect();
     ReleaseNotes {
         from: from.map(str::to_string),
         to: to.to_string(),
         groups,
-        not_completed: open,
+        not_completed: release::by_handle(not_completed)
+            .into_iter()
+            .map(Item::of)
+            .collect(),
     }
 }
 
@@ -584,14 +484,6 @@ mod tests {
     }
 
     #[test]
-    fn every_entry_type_has_a_group() {
-        for t in EntryType::ALL {
-            assert!(GROUP_ORDER.contains(t), "{t} has no group");
-        }
-        assert_eq!(GROUP_ORDER.len(), EntryType::ALL.len());
-    }
-
-    #[test]
     fn notes_are_grouped_by_type_and_ordered_by_closing_time() {
         let mut login = entry(
             4,
@@ -696,70 +588,6 @@ Mentioned by commits of this release, but not done:
         let notes = generate(None, "v0.1", &[], &[]);
         assert_eq!(notes.markdown(), "No completed entries in this release.\n");
         assert!(notes.is_empty());
-    }
-
-    #[test]
-    fn selection_takes_done_entries_mentioned_or_closed_in_the_window() {
-        // Commit times of v1.0 and v1.1.
-        let after = ts("2025-02-01T00:00:00.000Z").millis() / 1000;
-        let until = ts("2025-03-01T00:00:00.000Z").millis() / 1000;
-        let window = Window {
-            after: Some(after),
-            until,
-        };
-        let in_window = entry(1, "in", EntryType::Task, Some("2025-02-10T00:00:00.000Z"));
-        // The same second as v1.0's commit: v1.0 shipped it.
-        let same_second_as_from =
-            entry(2, "old", EntryType::Task, Some("2025-02-01T00:00:00.900Z"));
-        // The same second as v1.1's commit: part of v1.1.
-        let same_second_as_to = entry(3, "last", EntryType::Task, Some("2025-03-01T00:00:00.900Z"));
-        let later = entry(
-            4,
-            "later",
-            EntryType::Task,
-            Some("2025-03-02T00:00:00.000Z"),
-        );
-        let later_mentioned = entry(
-            5,
-            "fixup",
-            EntryType::Task,
-            Some("2025-03-02T00:00:00.000Z"),
-        );
-        let open_mentioned = entry(6, "wip", EntryType::Task, None);
-        let open = entry(7, "untouched", EntryType::Task, None);
-        let mut cancelled = entry(
-            8,
-            "dropped",
-            EntryType::Task,
-            Some("2025-02-10T00:00:00.000Z"),
-        );
-        cancelled.status = Status::Closed;
-        let mut cancelled_mentioned = entry(
-            9,
-            "dropped too",
-            EntryType::Task,
-            Some("2025-02-10T00:00:00.000Z"),
-        );
-        cancelled_mentioned.status = Status::Closed;
-        let all = vec![
-            in_window,
-            same_second_as_from,
-            same_second_as_to,
-            later,
-            later_mentioned,
-            open_mentioned,
-            open,
-            cancelled,
-            cancelled_mentioned,
-        ];
-        let mentioned: HashSet<EntryId> = [all[4].id, all[5].id, all[8].id].into();
-        let s = select(&all, &mentioned, &window);
-        let handles = |v: &[&Entry]| v.iter().map(|e| e.handle).collect::<Vec<_>>();
-        assert_eq!(handles(&s.shipped), [1, 3, 5]);
-        assert_eq!(handles(&s.not_completed), [6, 9]);
-        // From the first commit: no lower bound.
-        let s = select(&all, &HashSet::new(), &Window { after: None, until });
-        assert_eq!(handles(&s.shipped), [1, 2, 3]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use devlog_core::entry::{EntryType, Priority, Status};
 use devlog_core::integration::{Integration, SyncErrorKind};
+use devlog_core::merge::SyncedField;
 use devlog_core::ops::{Devlog, Edit, NewEntry};
 use devlog_core::{Origin, Store, WriteMeta};
 use devlog_github::{GithubConfig, GithubIntegration, marker};
@@ -516,7 +517,7 @@ async fn forbidden_names_the_scope() {
     );
     let err = r
         .github
-        .update("1", &fields, &["title".into()])
+        .update("1", &fields, &SyncedField::Title.into())
         .await
         .unwrap_err();
     assert_eq!(err.kind, SyncErrorKind::Auth);
@@ -572,7 +573,7 @@ async fn deleted_issue_is_not_found() {
     let fields = devlog_core::merge::SyncedFields::from_entry(&r.entry(full_entry()).await);
     let err = r
         .github
-        .update("999", &fields, &["title".into()])
+        .update("999", &fields, &SyncedField::Title.into())
         .await
         .unwrap_err();
     assert_eq!(err.kind, SyncErrorKind::NotFound);
@@ -748,6 +749,67 @@ fn registry_validates_the_table_by_key() {
     assert!(
         keys.contains(&"integrations.github.statusMapping.done"),
         "{problems:?}"
+    );
+}
+
+/// The `[integrations.github]` example of docs/github.md, as a JSON table.
+fn documented_table() -> serde_json::Value {
+    let doc = include_str!("../../../docs/github.md");
+    let start = doc
+        .find("```toml\n[integrations.github]\n")
+        .expect("docs/github.md has the example table")
+        + "```toml\n".len();
+    let len = doc[start..].find("```").unwrap();
+    let parsed: toml::Table = toml::from_str(&doc[start..start + len]).unwrap();
+    serde_json::to_value(&parsed["integrations"]["github"]).unwrap()
+}
+
+#[test]
+fn the_documented_example_table_validates_and_parses() {
+    let table = documented_table();
+    let schema = devlog_github::config::schema();
+    let problems = devlog_sync::registry::validate(&schema, &table, "integrations.github");
+    assert!(problems.is_empty(), "{problems:?}");
+    let c = GithubConfig::from_table(&table).unwrap();
+    assert_eq!((c.owner.as_str(), c.repo.as_str()), ("acme", "widgets"));
+    assert_eq!(c.milestone.as_deref(), Some("v1.4"));
+    assert!(!c.pull_request_mapping.contains_key("closed"));
+    // The example shows every key the table has (the schema is derived from the parser's
+    // struct, so this is every key devlog reads).
+    let documented: Vec<&String> = table.as_object().unwrap().keys().collect();
+    for k in schema["properties"].as_object().unwrap().keys() {
+        assert!(
+            documented.contains(&k),
+            "docs/github.md's example lacks `{k}`"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_key_is_refused_by_the_schema_and_by_the_parser() {
+    let mut table = documented_table();
+    table["statusMapping"]["finished"] = json!("open");
+    table["colour"] = json!("blue");
+    let problems = devlog_sync::registry::validate(
+        &devlog_github::config::schema(),
+        &table,
+        "integrations.github",
+    );
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(text.iter().any(|p| p.contains("colour")), "{text:?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "integrations.github.statusMapping" && p.message.contains("finished")),
+        "{text:?}"
+    );
+    let err = GithubConfig::from_table(&table).unwrap_err();
+    assert!(err.contains("colour"), "{err}");
+    table.as_object_mut().unwrap().remove("colour");
+    let err = GithubConfig::from_table(&table).unwrap_err();
+    assert!(
+        err.starts_with("integrations.github.statusMapping.finished"),
+        "{err}"
     );
 }
 

@@ -1,6 +1,6 @@
 //! The client: one per remote system (so its rate limits and ETag cache are that system's),
 //! cheap to clone and share. It sends one request per `send` and never retries: the durable
-//! sync queue owns retries (see [`crate::backoff_delay`]).
+//! sync queue owns retries (`devlog_core::backoff`).
 
 use std::fmt;
 use std::hash::{Hash, Hasher};

@@ -188,18 +188,6 @@ impl HttpError {
         }
     }
 
-    /// When to try again: `None` for errors that are not retryable; the remote's own wait
-    /// when it gave one; otherwise [`crate::backoff_delay`] for this attempt.
-    pub fn retry_delay(&self, attempt: u32, base: Duration, max: Duration) -> Option<Duration> {
-        if !self.is_retryable() {
-            return None;
-        }
-        Some(
-            self.retry_after()
-                .unwrap_or_else(|| crate::backoff_delay(attempt, base, max)),
-        )
-    }
-
     pub fn request(&self) -> &RequestContext {
         match self {
             HttpError::RateLimited { request, .. }
@@ -487,12 +475,6 @@ mod tests {
         let limited = outcome(429, &[("retry-after", "30")], "").unwrap_err();
         assert!(limited.is_retryable());
         assert_eq!(limited.retry_after(), Some(Duration::from_secs(30)));
-        let base = Duration::from_secs(1);
-        let max = Duration::from_secs(600);
-        assert_eq!(
-            limited.retry_delay(3, base, max),
-            Some(Duration::from_secs(30))
-        );
         // GitHub's secondary limit without a time: the default minute.
         let secondary = outcome(403, &[], r#"{"message":"secondary rate limit"}"#).unwrap_err();
         assert_eq!(secondary.retry_after(), Some(Duration::from_secs(60)));
@@ -500,13 +482,11 @@ mod tests {
         let transient = outcome(502, &[], "").unwrap_err();
         assert!(transient.is_retryable());
         assert_eq!(transient.retry_after(), None);
-        let d = transient.retry_delay(2, base, max).unwrap();
-        assert!(d <= Duration::from_secs(4), "{d:?}");
 
         for permanent in [401, 403, 404, 409, 412, 422] {
             let e = outcome(permanent, &[], "").unwrap_err();
             assert!(!e.is_retryable(), "{permanent}");
-            assert_eq!(e.retry_delay(0, base, max), None);
+            assert_eq!(e.retry_after(), None, "{permanent}");
         }
     }
 

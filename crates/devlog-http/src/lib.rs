@@ -3,12 +3,11 @@
 //! One [`HttpClient`] per remote system: it owns that system's rate limits ([`limits`]), its
 //! ETag cache ([`etag`]) and its counters ([`metrics`]). A request is sent once and its
 //! outcome classified ([`HttpError`]); retrying is the durable sync queue's job, with
-//! [`backoff_delay`] for the waits.
+//! `devlog_core::backoff` for the waits.
 //!
 //! API boundary: a library. It never touches the terminal or environment variables (no proxy
 //! from the environment either) and never logs or prints headers, tokens or query values.
 
-pub mod backoff;
 pub mod client;
 pub mod clock;
 pub mod error;
@@ -19,7 +18,6 @@ pub mod paginate;
 pub mod redact;
 pub mod tls;
 
-pub use backoff::{backoff_cap, backoff_delay, backoff_delay_with};
 pub use client::{
     Auth, ClientOptions, ConfigError, HttpClient, RequestBuilder, Response, USER_AGENT,
 };

@@ -313,8 +313,9 @@ macro_rules! enum_arg {
             fn schema_name() -> Cow<'static, str> {
                 stringify!($name).into()
             }
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                json_schema!({ "type": "string", "enum": <$inner>::allowed() })
+            fn json_schema(g: &mut SchemaGenerator) -> Schema {
+                // The core's schema of the value set (feature `schemars`): the allowed values.
+                <$inner as JsonSchema>::json_schema(g)
             }
         }
     };

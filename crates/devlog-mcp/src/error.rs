@@ -103,6 +103,26 @@ impl From<StoreError> for Failure {
     }
 }
 
+impl From<devlog_sync::EngineError> for Failure {
+    fn from(e: devlog_sync::EngineError) -> Self {
+        use devlog_sync::EngineError as E;
+        match e {
+            E::UnknownIntegration { .. } => Failure::invalid(e.to_string()),
+            E::Store(e) => e.into(),
+            // A failure of the remote system itself (failed pushes are in the sync report;
+            // this is one the engine could not report there).
+            E::Remote(e) => Failure {
+                kind: "sync-failed",
+                message: e.to_string(),
+                hint: e
+                    .is_retryable()
+                    .then(|| "the remote is busy or unreachable; try again shortly".to_string()),
+                candidates: Vec::new(),
+            },
+        }
+    }
+}
+
 fn summary_value(s: &devlog_core::EntrySummary) -> Value {
     json!({
         "id": s.id,

@@ -5,12 +5,10 @@
 //! Every tool resolves its `id` with `Devlog::resolve*` and writes through the use cases in
 //! `devlog_core::ops`, with `Origin::Mcp`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
+use devlog_core::discover::{DiscoverQuery, Discovery, Recommendation};
 use devlog_core::entry::{EntrySummary, NoteCategory, Status};
 use devlog_core::ops::{AiUpdate, Edit, NewDecision, NewEntry, NewNote};
-use devlog_core::{Created, Entry, EntryId, Filter, ListQuery, SearchQuery, SortKey};
+use devlog_core::{Created, Entry, Filter, ListQuery, SearchQuery, SortKey};
 use devlog_sync::{PlannedOp, SyncReport};
 use rmcp::model::{CallToolResult, ContentBlock};
 use rmcp::{tool, tool_router};
@@ -66,96 +64,6 @@ fn nonempty(s: Option<String>) -> Option<String> {
 
 fn strings(s: Option<Strings>) -> Vec<String> {
     s.map(Strings::into_vec).unwrap_or_default()
-}
-
-/// Words of free text worth searching for: lowercase, 4+ characters, not filler.
-fn significant_words(text: &str, max: usize) -> Vec<String> {
-    const STOP: &[&str] = &[
-        "about",
-        "after",
-        "again",
-        "also",
-        "because",
-        "been",
-        "before",
-        "being",
-        "between",
-        "both",
-        "could",
-        "does",
-        "doing",
-        "each",
-        "from",
-        "have",
-        "having",
-        "into",
-        "just",
-        "make",
-        "more",
-        "most",
-        "need",
-        "needs",
-        "only",
-        "other",
-        "over",
-        "same",
-        "should",
-        "some",
-        "such",
-        "than",
-        "that",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "very",
-        "want",
-        "when",
-        "where",
-        "which",
-        "while",
-        "will",
-        "with",
-        "would",
-        "your",
-        "what",
-        "work",
-        "working",
-        "implement",
-        "implementing",
-        "using",
-    ];
-    let mut out: Vec<String> = Vec::new();
-    for w in text.split(|c: char| !c.is_alphanumeric()) {
-        let w = w.to_lowercase();
-        if w.chars().count() >= 4 && !STOP.contains(&w.as_str()) && !out.contains(&w) {
-            out.push(w);
-            if out.len() >= max {
-                break;
-            }
-        }
-    }
-    out
-}
-
-/// An entry found by discover_related_devlogs, with why it was found.
-#[derive(Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Related {
-    #[serde(flatten)]
-    entry: EntrySummary,
-    /// The repository the entry lives in, when it is not this workspace.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    repository: Option<String>,
-    relevance: &'static str,
-    matched_terms: Vec<String>,
-    score: f64,
-    snippet: String,
 }
 
 const CREATE: &str = "Create a devlog entry: a unit of development work (feature, bugfix, task, refactor, docs) that humans and AI assistants track across sessions. Call discover_related_devlogs first to avoid duplicate work. If an open entry with the same title and type exists it is returned instead of creating another (retries are safe), unless force is true. Answers with the entry's handle (#N), which every other tool accepts as id.";
@@ -708,114 +616,39 @@ impl DevlogMcp {
                 "workDescription is empty: say in a sentence what you are about to work on",
             ));
         }
-        let mut terms: Vec<String> = Vec::new();
-        let mut push = |t: String| {
-            let t = t.trim().to_lowercase();
-            if !t.is_empty() && !terms.contains(&t) && terms.len() < 16 {
-                terms.push(t);
-            }
-        };
-        for k in strings(a.keywords) {
-            push(k);
-        }
-        for w in significant_words(&a.work_description, 8) {
-            push(w);
-        }
-        if let Some(scope) = &a.scope {
-            for w in significant_words(scope, 3) {
-                push(w);
-            }
-        }
-        let mut found: HashMap<(Option<String>, EntryId), Related> = HashMap::new();
-        let mut order: Vec<(Option<String>, EntryId)> = Vec::new();
-        // This workspace first, then every other known repository.
-        let mut stores: Vec<(Option<String>, Arc<dyn devlog_core::Store>)> =
-            vec![(None, self.app().store().clone())];
-        for (name, store) in &self.options().repositories {
-            stores.push((Some(name.clone()), store.clone()));
-        }
-        for t in &terms {
-            let q = SearchQuery {
-                text: t.clone(),
-                limit: 50,
-                ..SearchQuery::default()
-            };
-            for (repo, store) in &stores {
-                let page = match store.search(&q).await {
-                    Ok(p) => p,
-                    // Another repository that cannot be read is skipped, not fatal.
-                    Err(e) if repo.is_some() => {
-                        tracing::warn!(repository = repo.as_deref(), "skipped: {e}");
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                for h in page.items {
-                    let id = (repo.clone(), h.entry.id);
-                    let r = found.entry(id.clone()).or_insert_with(|| {
-                        order.push(id);
-                        Related {
-                            entry: h.entry.clone(),
-                            repository: repo.clone(),
-                            relevance: "low",
-                            matched_terms: Vec::new(),
-                            score: 0.0,
-                            snippet: h.snippet.clone(),
-                        }
-                    });
-                    r.matched_terms.push(t.clone());
-                    r.score += h.score;
-                }
-            }
-        }
-        let total_terms = terms.len().max(1);
-        let mut related: Vec<Related> = order.iter().filter_map(|id| found.remove(id)).collect();
-        for r in &mut related {
-            let share = r.matched_terms.len() as f64 / total_terms as f64;
-            // How much of the entry's own title the new work's words cover: a short title fully
-            // covered is the same work even when the description has many more words.
-            let title_words = significant_words(&r.entry.title, 12);
-            let covered = title_words.iter().filter(|w| terms.contains(w)).count();
-            let coverage = covered as f64 / title_words.len().max(1) as f64;
-            r.relevance = if r.matched_terms.len() >= 2 && (share >= 0.5 || coverage >= 0.6) {
-                "high"
-            } else if share >= 0.25 || r.matched_terms.len() >= 2 {
-                "medium"
-            } else {
-                "low"
-            };
-        }
-        let rank = |r: &Related| match r.relevance {
-            "high" => 2,
-            "medium" => 1,
-            _ => 0,
-        };
-        related.sort_by(|x, y| {
-            rank(y)
-                .cmp(&rank(x))
-                .then(y.matched_terms.len().cmp(&x.matched_terms.len()))
-                .then(y.score.total_cmp(&x.score))
-        });
-        let total_found = related.len();
-        related.truncate(10);
         let work_type = a.work_type.0;
-        let same_open = related.iter().find(|r| {
-            r.repository.is_none()
-                && r.relevance == "high"
-                && !r.entry.status.is_closed()
-                && r.entry.kind == work_type
-        });
-        let recommendation = match (same_open, related.is_empty()) {
-            (Some(r), _) => format!(
+        let query = DiscoverQuery {
+            description: a.work_description.clone(),
+            kind: work_type,
+            keywords: strings(a.keywords),
+            scope: a.scope.clone(),
+        };
+        // This workspace first, then every other known repository.
+        let found = self
+            .app()
+            .discover(&self.options().repositories, &query)
+            .await?;
+        for (repository, e) in &found.skipped {
+            tracing::warn!(repository = repository.as_str(), "skipped: {e}");
+        }
+        let Discovery {
+            terms,
+            total_found,
+            related,
+            recommendation,
+            ..
+        } = found;
+        let recommendation = match recommendation {
+            Recommendation::Continue(e) => format!(
                 "Open entry #{} \"{}\" looks like the same work: continue it (get_context_for_ai, \
                  add_devlog_note, update_devlog) instead of creating a new entry.",
-                r.entry.handle, r.entry.title
+                e.handle, e.title
             ),
-            (None, false) => "Related entries exist: read the relevant ones with \
+            Recommendation::ReadRelated => "Related entries exist: read the relevant ones with \
                               get_context_for_ai before starting; if the work is new, create it \
                               with create_devlog and mention the related handles."
                 .to_string(),
-            (None, true) => {
+            Recommendation::CreateNew => {
                 "No related entries found: safe to create a new entry with create_devlog."
                     .to_string()
             }
@@ -994,20 +827,19 @@ impl DevlogMcp {
             .unwrap_or_default();
         let entry_json = entry.as_ref().map(|e| json!(e));
         if a.dry_run.unwrap_or(false) {
-            let ops = engine.plan(only, entry.as_ref().map(|e| e.id)).await?;
+            let ops = engine
+                .plan(only, entry.as_ref().map(|e| e.id), true)
+                .await?;
             let mut text = format!(
-                "Dry run of a sync with {with}{scope}: nothing was sent and nothing changed. A \
-                 sync would:\n"
+                "Dry run of a sync with {with}{scope}: nothing was sent and nothing changed (the \
+                 remote was only read, to preview the pull). A sync would:\n"
             );
             for op in &ops {
                 text.push_str("- ");
-                text.push_str(&planned_text(op));
+                text.push_str(&op.to_string());
                 text.push('\n');
             }
-            if !ops
-                .iter()
-                .any(|o| !matches!(o, PlannedOp::Pull { .. } | PlannedOp::Recompare { .. }))
-            {
+            if !ops.iter().any(PlannedOp::is_push) {
                 text.push_str("No local changes to push.\n");
             }
             return Ok(finish(Ok(Reply::new(
@@ -1195,61 +1027,6 @@ fn report_counts(r: &SyncReport) -> String {
     s
 }
 
-/// One planned operation as a line of a dry run.
-fn planned_text(op: &PlannedOp) -> String {
-    match op {
-        PlannedOp::Pull {
-            integration,
-            cursor,
-        } => format!(
-            "{integration}: pull changes since {}",
-            cursor.as_deref().unwrap_or("the beginning")
-        ),
-        PlannedOp::Create {
-            integration,
-            handle,
-            title,
-            ..
-        } => format!("{integration}: create a remote item for #{handle} {title:?}"),
-        PlannedOp::Recover {
-            integration,
-            handle,
-            ..
-        } => format!(
-            "{integration}: look up #{handle}'s marker (an earlier create may have reached the \
-             remote), then create or link"
-        ),
-        PlannedOp::Update {
-            integration,
-            handle,
-            remote_id,
-            fields,
-            ..
-        } => format!(
-            "{integration}: update {} of remote {remote_id} for #{handle}",
-            fields.join(", ")
-        ),
-        PlannedOp::Recompare {
-            integration,
-            reason,
-            entries,
-        } => format!(
-            "{integration}: {reason}; compare all {entries} entries with what was last synced"
-        ),
-        PlannedOp::Notes {
-            integration,
-            handle,
-            remote_id,
-            create,
-            update,
-            ..
-        } => format!(
-            "{integration}: post {create} note(s) as comments and update {update} comment(s) of \
-             remote {remote_id} for #{handle}"
-        ),
-    }
-}
-
 /// A descriptor name as people write it (`github` is GitHub); unknown names as they are.
 fn display_name(name: &str) -> String {
     match system_name(&integration_key(name)) {
@@ -1299,18 +1076,6 @@ fn system_name(s: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn significant_words_skip_filler_and_repeats() {
-        assert_eq!(
-            significant_words(
-                "Fix the login timeout: login fails when the network is slow",
-                8
-            ),
-            vec!["login", "timeout", "fails", "network", "slow"]
-        );
-        assert_eq!(significant_words("a b c", 8), Vec::<String>::new());
-    }
 
     #[test]
     fn page_limits_are_bounded() {

@@ -142,12 +142,12 @@ async fn queued_first_and_last(client: &Client) -> (Value, Value) {
 }
 
 #[tokio::test]
-async fn sync_with_github_creates_the_issue_once_and_a_dry_run_sends_nothing() {
+async fn sync_with_github_creates_the_issue_once_and_a_dry_run_only_reads() {
     let r = rig(TOKEN, true).await;
     let entry = create(&r.client, "Add OAuth login").await;
     let id: devlog_core::EntryId = entry["id"].as_str().unwrap().parse().unwrap();
 
-    // A dry run lists the create (and the pull) and sends nothing.
+    // A dry run lists the create (and the pull it previews, reading only) and writes nothing.
     let (t, s) = ok(&r.client, "sync_with_github", json!({"dryRun": true})).await;
     assert!(t.contains("nothing was sent"), "{t}");
     assert!(
@@ -166,7 +166,12 @@ async fn sync_with_github_creates_the_issue_once_and_a_dry_run_sends_nothing() {
             .any(|o| o["op"] == "create" && o["handle"] == 1 && o["integration"] == "github"),
         "{ops:?}"
     );
-    assert!(r.remote.requests().is_empty(), "a dry run sent requests");
+    let sent = r.remote.requests();
+    assert!(
+        sent.iter().all(|q| q.method == "GET"),
+        "a dry run only reads: {:?}",
+        sent.iter().map(|q| q.line()).collect::<Vec<_>>()
+    );
     assert!(r.gh.issues().is_empty());
 
     // The sync creates exactly one issue, carrying the entry's marker.

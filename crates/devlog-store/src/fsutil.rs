@@ -112,8 +112,16 @@ pub fn remove_stale_temp_files(dir: &Path) -> usize {
 /// Makes sure `root/.gitignore` has each of `lines` (patterns), appending the missing ones
 /// under `comment`. Leaves the user's own lines alone.
 pub fn ensure_gitignore(root: &Path, comment: &str, lines: &[&str]) -> Result<()> {
-    let path = root.join(".gitignore");
-    let current = match fs::read_to_string(&path) {
+    ensure_lines(&root.join(".gitignore"), comment, lines)
+}
+
+/// Makes sure `root/.gitattributes` has each of `lines`, like [`ensure_gitignore`].
+pub fn ensure_gitattributes(root: &Path, comment: &str, lines: &[&str]) -> Result<()> {
+    ensure_lines(&root.join(".gitattributes"), comment, lines)
+}
+
+fn ensure_lines(path: &Path, comment: &str, lines: &[&str]) -> Result<()> {
+    let current = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(StoreError::io(path.display().to_string(), e)),
@@ -138,7 +146,7 @@ pub fn ensure_gitignore(root: &Path, comment: &str, lines: &[&str]) -> Result<()
         text.push_str(l);
         text.push('\n');
     }
-    write_atomic(&path, text.as_bytes())
+    write_atomic(path, text.as_bytes())
 }
 
 /// Makes a rename or unlink in `dir` durable.

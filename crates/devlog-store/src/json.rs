@@ -8,7 +8,7 @@
 //! recorded in the change feed as an `external` event. That also covers a crash between an
 //! entry write and its event write: the event is recovered by the same diff.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -27,14 +27,17 @@ use devlog_core::time::{Clock, SystemClock, Timestamp};
 use sqlx::Row;
 
 use crate::fsutil::{
-    Staged, WriteGuard, WriteLock, ensure_gitignore, remove_stale_temp_files, stamp, sync_dir,
-    write_atomic,
+    Staged, WriteGuard, WriteLock, ensure_gitattributes, ensure_gitignore, remove_stale_temp_files,
+    stamp, sync_dir, write_atomic,
 };
+use crate::history::{GITATTRIBUTES_COMMENT, GITATTRIBUTES_LINES, History};
 use crate::index::{FileStamp, SqlIndex};
 
 /// Folder names inside `.devlog/`.
 pub const ENTRIES_DIR: &str = "entries";
 pub const STATE_DIR: &str = ".state";
+/// The index `meta` key holding the last `seq` copied to the history files.
+const HISTORY_MARK: &str = "history_seq";
 
 /// Entries as JSON files in a `.devlog/` folder.
 #[derive(Debug)]
@@ -51,6 +54,8 @@ pub struct JsonStore {
     fallback: tokio::sync::Mutex<Option<SqlIndex>>,
     /// Why the last read was answered from the fallback; `None` while the index is current.
     degraded: Mutex<Option<String>>,
+    /// The change history kept with the files (see `history.rs`).
+    history: History,
 }
 
 /// Why the index on disk could not be opened, kept to refuse writes with the same error.
@@ -154,6 +159,9 @@ impl JsonStore {
                 tracing::warn!("cannot update .devlog/.gitignore: {e}");
             }
         }
+        if let Err(e) = ensure_gitattributes(root, GITATTRIBUTES_COMMENT, GITATTRIBUTES_LINES) {
+            tracing::debug!("cannot update .devlog/.gitattributes: {e}");
+        }
         let (index, unusable) =
             match SqlIndex::open(&state.join("index.sqlite"), "json", false).await {
                 Ok(index) => (index, None),
@@ -172,8 +180,14 @@ impl JsonStore {
             fresh: Mutex::new(None),
             fallback: tokio::sync::Mutex::new(None),
             degraded: Mutex::new(None),
+            history: History::new(root),
         };
         store.remove_stale_temp_files();
+        if store.unusable.is_none()
+            && let Err(e) = store.start_history().await
+        {
+            tracing::debug!("cannot read the change history back: {e}");
+        }
         if store.unusable.is_none()
             && let Err(e) = store.refresh().await
         {
@@ -532,6 +546,119 @@ impl JsonStore {
         self.reconcile(&self.index, true).await
     }
 
+    /// Starts the change history on a newly opened index: a new feed (the index was deleted,
+    /// or this is a fresh clone) is filled from the history files before the entry files are
+    /// indexed, so those entries' past survives and indexing them is no change; an index from
+    /// before history files existed writes its whole feed to them. Then the history is brought
+    /// up to date with the feed.
+    async fn start_history(&self) -> Result<()> {
+        let known: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(HISTORY_MARK)
+            .fetch_optional(self.index.pool())
+            .await
+            .map_err(self.index.err())?;
+        if known.is_some() {
+            // Events a crash left uncopied: copied by whoever holds the lock next, if not now.
+            if let Some(_guard) = self.lock.try_acquire() {
+                self.flush_history().await;
+            }
+            return Ok(());
+        }
+        let _guard = self.write_lock_only().await?;
+        let mut tx = self.index.begin_write().await?;
+        let started: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(HISTORY_MARK)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(self.index.err())?;
+        if started.is_some() {
+            return Ok(()); // another process started it meanwhile
+        }
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(self.index.err())?;
+        let mut restored = HashSet::new();
+        if events == 0 && self.history.exists() {
+            let loaded = self.history.load()?;
+            for skipped in &loaded.skipped {
+                tracing::warn!("change history line skipped: {skipped}");
+            }
+            tracing::info!(
+                events = loaded.events.len(),
+                entries = loaded.entries.len(),
+                "read the change history back into a new change feed"
+            );
+            self.index.insert_events(&mut tx, &loaded.events).await?;
+            restored = loaded.entries;
+        }
+        // The mark: every event up to here is in the history files (none, for an old index).
+        let mark: i64 = if restored.is_empty() {
+            0
+        } else {
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(self.index.err())?
+        };
+        set_meta(&mut tx, HISTORY_MARK, &mark.to_string(), &self.index).await?;
+        tx.commit().await.map_err(self.index.err())?;
+        if !restored.is_empty() {
+            self.set_freshness(None);
+            self.reconcile_restoring(&self.index, true, &restored)
+                .await?;
+        }
+        self.flush_history().await;
+        Ok(())
+    }
+
+    /// Copies the feed's events after the history mark to the history files and moves the
+    /// mark (the caller holds the write lock, or nothing is written meanwhile). A failure
+    /// is logged: the events stay in the feed and the next write copies them.
+    async fn flush_history(&self) {
+        if let Err(e) = self.flush_history_now().await {
+            tracing::warn!(
+                "cannot write the change history to {}: {e}; it is written with the next change",
+                self.history.dir().display()
+            );
+        }
+    }
+
+    async fn flush_history_now(&self) -> Result<()> {
+        let mark: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(HISTORY_MARK)
+            .fetch_optional(self.index.pool())
+            .await
+            .map_err(self.index.err())?;
+        // Not started (the index could not be written when opened): `start_history` decides.
+        let Some(mut after) = mark.and_then(|m| m.parse::<u64>().ok()) else {
+            return Ok(());
+        };
+        let feed = self.index.feed_id().await?;
+        loop {
+            let events = self.index.events(after, 2000).await?;
+            let Some(last) = events.last() else {
+                return Ok(());
+            };
+            let last = last.seq;
+            // Changes found in the files (a `git pull`, an editor) are not devlog's to record:
+            // pulled ones are in the history of the clone that made them, which git brings.
+            let own: Vec<Event> = events
+                .into_iter()
+                .filter(|e| e.origin != Origin::External)
+                .collect();
+            self.history.append(&feed, &own)?;
+            let mut conn = self
+                .index
+                .pool()
+                .acquire()
+                .await
+                .map_err(self.index.err())?;
+            set_meta(&mut conn, HISTORY_MARK, &last.to_string(), &self.index).await?;
+            after = last;
+        }
+    }
+
     /// Re-reads every entry file into the index, whatever the index believed; returns the
     /// number of entries indexed. Unchanged files produce no events.
     pub async fn reindex(&self) -> Result<u64> {
@@ -553,6 +680,17 @@ impl JsonStore {
     /// holds the write lock) changes become `external` events, freshness is recorded and
     /// duplicate handles are repaired; an in-memory fallback index only mirrors the files.
     async fn reconcile(&self, index: &SqlIndex, disk: bool) -> Result<()> {
+        self.reconcile_restoring(index, disk, &HashSet::new()).await
+    }
+
+    /// [`reconcile`](Self::reconcile), where entries in `restored` just had their history read
+    /// back into a new feed: indexing their files is not a change.
+    async fn reconcile_restoring(
+        &self,
+        index: &SqlIndex,
+        disk: bool,
+        restored: &HashSet<EntryId>,
+    ) -> Result<()> {
         let dm = self.dir_mtime()?;
         let seen = self.scan()?;
         let known = self.known(index).await?;
@@ -617,7 +755,7 @@ impl JsonStore {
                         .await
                         .map_err(index.err())?;
                     index.upsert(&mut tx, &entry, Some(&stamp)).await?;
-                    if disk {
+                    if disk && !(old.is_none() && restored.contains(&entry.id)) {
                         let events = Event::for_change(old.as_ref(), Some(&entry), now, &external);
                         index.insert_events(&mut tx, &events).await?;
                     }
@@ -670,6 +808,7 @@ impl JsonStore {
         if !disk {
             return Ok(());
         }
+        self.flush_history().await;
         self.set_freshness(Some(Freshness {
             dir_mtime: dm,
             at: Instant::now(),
@@ -830,6 +969,7 @@ impl JsonStore {
             return Err(e);
         }
         self.note_own_write(new.handle)?;
+        self.flush_history().await;
         Ok(())
     }
 
@@ -1035,7 +1175,9 @@ impl Store for JsonStore {
             undo.run();
             return Err(e);
         }
-        self.note_own_write(0)
+        self.note_own_write(0)?;
+        self.flush_history().await;
+        Ok(())
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<EntrySummary>> {
@@ -1132,7 +1274,9 @@ impl Store for JsonStore {
         let _guard = self.write_lock_only().await?;
         let mut tx = self.index.begin_write().await?;
         self.index.insert_events(&mut tx, events).await?;
-        tx.commit().await.map_err(self.index.err())
+        tx.commit().await.map_err(self.index.err())?;
+        self.flush_history().await;
+        Ok(())
     }
 
     async fn count(&self) -> Result<u64> {
@@ -1204,4 +1348,21 @@ fn file_hash(name: &str, size: i64, mtime: i64) -> u64 {
 fn fingerprint(seen: &HashMap<String, Seen>) -> u64 {
     seen.iter()
         .fold(0, |acc, (n, s)| acc ^ file_hash(n, s.size, s.mtime))
+}
+
+async fn set_meta(
+    conn: &mut sqlx::SqliteConnection,
+    key: &str,
+    value: &str,
+    index: &SqlIndex,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(&mut *conn)
+    .await
+    .map_err(index.err())?;
+    Ok(())
 }

@@ -7,6 +7,7 @@
 //! - `mysql` (cargo feature `mysql`): a MySQL or MariaDB database named by a URL.
 
 mod fsutil;
+pub mod history;
 pub mod index;
 pub mod json;
 #[cfg(feature = "mysql")]

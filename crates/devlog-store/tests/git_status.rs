@@ -112,9 +112,18 @@ async fn temp_files_of_killed_writers_are_git_ignored_and_removed_when_stale() {
     }
     set_age(&stale, Duration::from_secs(120));
     set_age(&stale_top, Duration::from_secs(3600));
+    // What devlog keeps in git: the entry, its change history, the two git files.
+    let untracked: Vec<String> = untracked(dir.path())
+        .into_iter()
+        .filter(|p| !(p.starts_with(".devlog/history/") && p.ends_with(".jsonl")))
+        .collect();
     assert_eq!(
-        untracked(dir.path()),
-        vec![".devlog/.gitignore", ".devlog/entries/001-first.json"],
+        untracked,
+        vec![
+            ".devlog/.gitattributes",
+            ".devlog/.gitignore",
+            ".devlog/entries/001-first.json"
+        ],
         "temp files are ignored"
     );
     let ignore = std::fs::read_to_string(root.join(".gitignore")).unwrap();
@@ -133,4 +142,98 @@ async fn temp_files_of_killed_writers_are_git_ignored_and_removed_when_stale() {
         "a recent one may belong to a writer at work"
     );
     assert_eq!(store.count().await.unwrap(), 1);
+}
+
+/// Two clones change the same entry: git conflicts on the entry file (which `devlog repos`
+/// merges field by field), never on its history file, which is merged by union (issue 14).
+#[tokio::test]
+async fn history_files_merge_by_union_in_git() {
+    let dir = repo();
+    let r = dir.path();
+    let root = r.join(".devlog");
+    let store: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(JsonStore::open(&root).await.unwrap());
+    create(store.clone(), "Shared").await;
+    let id = store.all().await.unwrap()[0].id;
+    drop(store);
+    git(r, &["add", "-A"]);
+    git(
+        r,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-qm",
+            "base",
+        ],
+    );
+    let base = git(r, &["rev-parse", "--abbrev-ref", "HEAD"]);
+    let base = base.trim();
+    let edit = |title: &'static str| {
+        let root = root.clone();
+        async move {
+            let store = JsonStore::open(&root).await.unwrap();
+            store
+                .update(id, &WriteMeta::new(Origin::Cli), &mut |e| {
+                    e.title = title.into();
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+    };
+    git(r, &["checkout", "-qb", "other"]);
+    edit("Theirs").await;
+    git(r, &["add", "-A"]);
+    git(
+        r,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-qm",
+            "theirs",
+        ],
+    );
+    git(r, &["checkout", "-q", base]);
+    edit("Ours").await;
+    git(r, &["add", "-A"]);
+    git(
+        r,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-qm",
+            "ours",
+        ],
+    );
+    let merged = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "merge",
+            "-q",
+            "other",
+        ])
+        .current_dir(r)
+        .output()
+        .unwrap();
+    assert!(!merged.status.success(), "the entry file itself conflicts");
+    let conflicted = git(r, &["diff", "--name-only", "--diff-filter=U"]);
+    assert!(conflicted.contains(".devlog/entries/"), "{conflicted}");
+    assert!(!conflicted.contains("history"), "{conflicted}");
+    let history = std::fs::read_to_string(root.join(format!("history/{id}.jsonl"))).unwrap();
+    assert!(
+        history.contains("Ours") && history.contains("Theirs"),
+        "{history}"
+    );
 }

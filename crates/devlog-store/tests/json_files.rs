@@ -234,6 +234,107 @@ async fn a_deleted_index_is_rebuilt_from_the_files() {
     assert_eq!(js.events(0, 1000).await.unwrap().len(), n_events);
 }
 
+/// What an event says, without its `seq` (which a rebuilt feed renumbers).
+fn said(e: &devlog_core::Event) -> String {
+    let mut v = serde_json::to_value(e).unwrap();
+    v.as_object_mut().unwrap().remove("seq");
+    v.to_string()
+}
+
+#[tokio::test]
+async fn the_change_history_survives_a_deleted_index_and_merges_in_git() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let (before, feed) = {
+        let store = open(&root).await;
+        let app = Devlog::new(store.clone());
+        let a = create(&app, "Kept history").await;
+        let b = create(&app, "Deleted later").await;
+        let meta = WriteMeta::new(Origin::Sync).with_actor(Some("sync:github".into()));
+        store
+            .update(a.id, &meta, &mut |e| {
+                e.status = Status::InProgress;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        store.delete(b.id, &cli()).await.unwrap();
+        let evs = store.events(0, 1000).await.unwrap();
+        (evs, store.feed_id().await.unwrap())
+    };
+    assert!(before.len() >= 4, "{before:?}");
+    // The history files are beside the entry files, marked for union merges in git.
+    assert!(root.join("history").is_dir());
+    let attrs = std::fs::read_to_string(root.join(".gitattributes")).unwrap();
+    assert!(attrs.contains("history/*.jsonl merge=union"), "{attrs}");
+
+    std::fs::remove_dir_all(root.join(".state")).unwrap();
+    let store = open(&root).await;
+    let after = store.events(0, 1000).await.unwrap();
+    assert_ne!(store.feed_id().await.unwrap(), feed, "a new feed");
+    // Who changed what, through what, survived; indexing the files added nothing.
+    let mut want: Vec<String> = before.iter().map(said).collect();
+    let mut got: Vec<String> = after.iter().map(said).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    // Writes after the rebuild go on appending; a second rebuild holds them too.
+    let app = Devlog::new(store.clone());
+    create(&app, "After the rebuild").await;
+    let n = store.events(0, 1000).await.unwrap().len();
+    assert_eq!(n, before.len() + 1);
+    drop((app, store));
+    std::fs::remove_dir_all(root.join(".state")).unwrap();
+    let store = open(&root).await;
+    assert_eq!(store.events(0, 1000).await.unwrap().len(), n);
+    // An edit made outside devlog while there was no index is still seen (as external).
+    drop(store);
+    std::fs::remove_dir_all(root.join(".state")).unwrap();
+    let f = entry_files(&root)[0].clone();
+    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+    doc["title"] = "Renamed by hand".into();
+    std::fs::write(&f, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let store = open(&root).await;
+    let evs = store.events(0, 1000).await.unwrap();
+    assert_eq!(evs.len(), n, "the restored entry's file is taken as it is");
+    assert_eq!(store.count().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn an_index_from_before_history_files_writes_its_feed_to_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let n = {
+        let store = open(&root).await;
+        let app = Devlog::new(store.clone());
+        create(&app, "One").await;
+        create(&app, "Two").await;
+        store.events(0, 1000).await.unwrap().len()
+    };
+    // As an index written by an older devlog: no history files, no history mark.
+    std::fs::remove_dir_all(root.join("history")).unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        root.join(".state/index.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM meta WHERE key = 'history_seq'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    drop(open(&root).await);
+    let lines: usize = std::fs::read_dir(root.join("history"))
+        .unwrap()
+        .flatten()
+        .map(|f| std::fs::read_to_string(f.path()).unwrap().lines().count())
+        .sum();
+    assert_eq!(lines, n);
+    std::fs::remove_dir_all(root.join(".state")).unwrap();
+    assert_eq!(open(&root).await.events(0, 1000).await.unwrap().len(), n);
+}
+
 #[tokio::test]
 async fn broken_files_are_reported_skipped_and_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();

@@ -14,27 +14,33 @@
 //! 3. **Pull** — pages after the pull cursor are merged into entries (three-way, against the
 //!    base), conflicts recorded, and the cursor advanced only after the page is applied.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use devlog_core::entry::Entry;
 use devlog_core::entry::{Note, NoteCategory};
 use devlog_core::error::{ErrorKind, Result, StoreError};
-use devlog_core::event::{Origin, WriteMeta};
+use devlog_core::event::{SyncActor, WriteMeta};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
     Action, ActionTarget, Integration, RemoteAction, RemoteItem, RemoteNote, SyncError,
     SyncErrorKind, Webhook, WebhookOutcome,
 };
-use devlog_core::merge::{Strategy, SyncedFields, merge};
+use devlog_core::merge::{
+    FieldConflict, FieldSet, Merged, Strategy, SyncedField, SyncedFields, merge,
+};
 use devlog_core::store::Store;
 use devlog_core::time::{Clock, SystemClock};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::failpoint::fail_point;
-use crate::state::{
-    CursorKind, InboxState, JobState, LinkState, NoteLinkState, SyncState, owner_tag,
+use crate::plan::{
+    self, EntrySnapshot, LinkSnapshot, LinkState, NoteLinkSnapshot, NoteSnapshot, PushAction,
+    SkipReason, Snapshot,
 };
+use crate::state::{CursorKind, InboxState, JobState, NoteLinkState, SyncState, owner_tag};
 
 /// Tunables of the engine.
 #[derive(Debug, Clone)]
@@ -65,6 +71,23 @@ impl Default for SyncOptions {
     }
 }
 
+/// Why an engine operation failed. Frontends map it once: an unknown integration is a usage
+/// error, the rest as their store or remote error.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("`{name}` is not an enabled integration; enabled: {}", if enabled.is_empty() { "none".to_string() } else { enabled.join(", ") })]
+    UnknownIntegration { name: String, enabled: Vec<String> },
+    /// The store or the sync state failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The remote system failed (classified for retry or not).
+    #[error(transparent)]
+    Remote(#[from] SyncError),
+}
+
+/// Pages of remote changes a plan reads at most per integration.
+const PLAN_MAX_PAGES: usize = 100;
+
 /// One remote operation a sync would perform (`devlog sync --plan`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "op")]
@@ -88,22 +111,60 @@ pub enum PlannedOp {
         entry_id: EntryId,
         handle: u64,
         remote_id: String,
-        fields: Vec<String>,
+        fields: FieldSet,
     },
     /// Post notes as comments of the linked remote item (`create`) or follow their edits
-    /// (`update`).
+    /// (`update`). No `remoteId`: the item created just before.
     Notes {
         integration: String,
         entry_id: EntryId,
         handle: u64,
-        remote_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        remote_id: Option<String>,
         create: u64,
         update: u64,
     },
-    /// Fetch remote changes after the cursor.
+    /// Fetch remote changes after the cursor. With a preview of the pull (`--plan`): how
+    /// many `items` it would bring, how many of them belong to no entry (`ignored`), how many
+    /// remote actions (comments, moves) came with them, and why it could not be previewed.
     Pull {
         integration: String,
         cursor: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        items: Option<u64>,
+        #[serde(skip_serializing_if = "is_zero")]
+        ignored: u64,
+        #[serde(skip_serializing_if = "is_zero")]
+        actions: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The pull would write these fields of the remote item into the entry.
+    PullUpdate {
+        integration: String,
+        entry_id: EntryId,
+        handle: u64,
+        remote_id: String,
+        fields: FieldSet,
+    },
+    /// Both sides changed `field` differently: the pull would record a conflict, keep the
+    /// local value and hold the field back from pushes until it is resolved.
+    Conflict {
+        integration: String,
+        entry_id: EntryId,
+        handle: u64,
+        remote_id: String,
+        field: SyncedField,
+        local: Value,
+        remote: Value,
+    },
+    /// A remote item carries the entry's marker but its create was never recorded (a crash):
+    /// the pull would link it.
+    Adopt {
+        integration: String,
+        entry_id: EntryId,
+        handle: u64,
+        remote_id: String,
     },
     /// The feed cursor cannot be trusted (`reason`): every one of `entries` is compared with
     /// what was last synced; the operations that follow are what that comparison finds.
@@ -112,6 +173,230 @@ pub enum PlannedOp {
         reason: String,
         entries: u64,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl PlannedOp {
+    /// The entry the operation is about (`None`: the integration as a whole).
+    pub fn entry(&self) -> Option<(&str, EntryId)> {
+        match self {
+            PlannedOp::Create {
+                integration,
+                entry_id,
+                ..
+            }
+            | PlannedOp::Recover {
+                integration,
+                entry_id,
+                ..
+            }
+            | PlannedOp::Update {
+                integration,
+                entry_id,
+                ..
+            }
+            | PlannedOp::Notes {
+                integration,
+                entry_id,
+                ..
+            }
+            | PlannedOp::PullUpdate {
+                integration,
+                entry_id,
+                ..
+            }
+            | PlannedOp::Conflict {
+                integration,
+                entry_id,
+                ..
+            }
+            | PlannedOp::Adopt {
+                integration,
+                entry_id,
+                ..
+            } => Some((integration, *entry_id)),
+            PlannedOp::Pull { .. } | PlannedOp::Recompare { .. } => None,
+        }
+    }
+
+    /// Whether the operation sends a local change (create, recover, update, notes).
+    pub fn is_push(&self) -> bool {
+        matches!(
+            self,
+            PlannedOp::Create { .. }
+                | PlannedOp::Recover { .. }
+                | PlannedOp::Update { .. }
+                | PlannedOp::Notes { .. }
+        )
+    }
+}
+
+/// One line per operation, as `devlog sync --plan` and the MCP dry run show it.
+impl std::fmt::Display for PlannedOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlannedOp::Pull {
+                integration,
+                cursor,
+                items,
+                ignored,
+                actions,
+                error,
+            } => {
+                let since = cursor.as_deref().unwrap_or("the beginning");
+                write!(f, "{integration}: pull changes since {since}")?;
+                if let Some(n) = items {
+                    write!(f, ": {n} remote item(s)")?;
+                    if *ignored > 0 {
+                        write!(f, ", {ignored} linked to no entry (ignored)")?;
+                    }
+                    if *actions > 0 {
+                        write!(f, ", {actions} comment(s) or move(s)")?;
+                    }
+                }
+                if let Some(e) = error {
+                    write!(f, " (cannot preview the pull: {e})")?;
+                }
+                Ok(())
+            }
+            PlannedOp::PullUpdate {
+                integration,
+                handle,
+                remote_id,
+                fields,
+                ..
+            } => write!(
+                f,
+                "{integration}: take {fields} from remote {remote_id} into #{handle}"
+            ),
+            PlannedOp::Conflict {
+                integration,
+                handle,
+                remote_id,
+                field,
+                local,
+                remote,
+                ..
+            } => write!(
+                f,
+                "{integration}: conflict on {field} of #{handle}: local {local}, remote \
+                 {remote_id} {remote} (kept local and held back until resolved)"
+            ),
+            PlannedOp::Adopt {
+                integration,
+                handle,
+                remote_id,
+                ..
+            } => write!(
+                f,
+                "{integration}: link #{handle} to remote {remote_id}, which carries its marker"
+            ),
+            PlannedOp::Create {
+                integration,
+                handle,
+                title,
+                ..
+            } => write!(
+                f,
+                "{integration}: create a remote item for #{handle} {title:?}"
+            ),
+            PlannedOp::Recover {
+                integration,
+                handle,
+                ..
+            } => write!(
+                f,
+                "{integration}: look up #{handle}'s marker (an earlier create may have reached \
+                 the remote), then create or link"
+            ),
+            PlannedOp::Update {
+                integration,
+                handle,
+                remote_id,
+                fields,
+                ..
+            } => write!(
+                f,
+                "{integration}: update {fields} of remote {remote_id} for #{handle}"
+            ),
+            PlannedOp::Recompare {
+                integration,
+                reason,
+                entries,
+            } => write!(
+                f,
+                "{integration}: {reason}; compare all {entries} entries with what was last synced"
+            ),
+            PlannedOp::Notes {
+                integration,
+                handle,
+                remote_id,
+                create,
+                update,
+                ..
+            } => {
+                let of = match remote_id {
+                    Some(r) => format!("remote {r}"),
+                    None => "the new item".to_string(),
+                };
+                write!(
+                    f,
+                    "{integration}: post {create} note(s) as comments and update {update} \
+                     comment(s) of {of} for #{handle}"
+                )
+            }
+        }
+    }
+}
+
+/// What a plan's preview of a pull found (`SyncEngine::preview_pull`).
+#[derive(Default)]
+struct PullPreview {
+    items: u64,
+    ignored: u64,
+    actions: u64,
+    error: Option<String>,
+    /// The entries items would change or conflict with (the last item per entry).
+    entries: BTreeMap<EntryId, PreviewedItem>,
+}
+
+struct PreviewedItem {
+    handle: u64,
+    remote_id: String,
+    adopting: bool,
+    /// What the remote holds: the base after the pull.
+    remote: SyncedFields,
+    /// What the entry would hold after the pull.
+    merged: SyncedFields,
+    to_local: FieldSet,
+    conflicts: Vec<FieldConflict>,
+}
+
+/// How one remote item meets its entry (`SyncEngine::merge_item`).
+enum ItemMerge {
+    /// Linked to no entry and carrying no marker of one.
+    Ignored,
+    /// Unlinked on purpose, an echo of our own write, or its entry is gone.
+    Skip,
+    Merge {
+        entry: Box<Entry>,
+        /// The item's create was never recorded (found by marker) or is still `creating`.
+        adopting: bool,
+        merged: Merged,
+    },
+}
+
+/// The engine's random source (retry jitter): injected so tests are deterministic.
+#[derive(Clone)]
+struct EngineRng(Arc<Mutex<dyn rand::Rng + Send>>);
+
+impl std::fmt::Debug for EngineRng {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EngineRng")
+    }
 }
 
 /// What a sync run did.
@@ -177,6 +462,7 @@ pub struct SyncEngine {
     integrations: Vec<Arc<dyn Integration>>,
     opts: SyncOptions,
     clock: Arc<dyn Clock>,
+    rng: EngineRng,
     owner: String,
 }
 
@@ -197,6 +483,7 @@ impl SyncEngine {
             integrations,
             opts,
             clock: Arc::new(SystemClock),
+            rng: EngineRng(Arc::new(Mutex::new(rand::make_rng::<rand::rngs::StdRng>()))),
             owner: owner_tag(),
         }
     }
@@ -207,6 +494,26 @@ impl SyncEngine {
         self
     }
 
+    /// The same engine drawing retry jitter from `rng` (a seeded one in tests).
+    pub fn with_rng(mut self, rng: impl rand::Rng + Send + 'static) -> Self {
+        self.rng = EngineRng(Arc::new(Mutex::new(rng)));
+        self
+    }
+
+    /// The delay before retry `attempts` (1 for the first) of a failed job: full jitter
+    /// ([`devlog_core::backoff`]) from the engine's random source.
+    fn retry_delay_ms(&self, attempts: i64) -> i64 {
+        let attempt = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+        let base = Duration::from_millis(self.opts.base_delay_ms.max(0) as u64);
+        let max = Duration::from_millis(self.opts.max_delay_ms.max(0) as u64);
+        let delay = match self.rng.0.lock() {
+            Ok(mut rng) => devlog_core::backoff::backoff_delay(&mut *rng, attempt, base, max),
+            // A panic elsewhere poisoned the lock: retry at the cap rather than not at all.
+            Err(_) => devlog_core::backoff::backoff_cap(attempt, base, max),
+        };
+        i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)
+    }
+
     pub fn state(&self) -> &SyncState {
         &self.state
     }
@@ -215,36 +522,26 @@ impl SyncEngine {
         &self.integrations
     }
 
-    fn integration(&self, name: &str) -> Result<&Arc<dyn Integration>> {
+    fn integration(&self, name: &str) -> Result<&Arc<dyn Integration>, EngineError> {
         self.integrations
             .iter()
             .find(|i| i.descriptor().name == name)
-            .ok_or_else(|| {
-                let known: Vec<String> = self
+            .ok_or_else(|| EngineError::UnknownIntegration {
+                name: name.to_string(),
+                enabled: self
                     .integrations
                     .iter()
                     .map(|i| i.descriptor().name)
-                    .collect();
-                StoreError::invalid(
-                    "system",
-                    format!(
-                        "`{name}` is not an enabled integration; enabled: {}",
-                        if known.is_empty() {
-                            "none".into()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                )
+                    .collect(),
             })
     }
 
     fn sync_meta(name: &str) -> WriteMeta {
-        WriteMeta::new(Origin::Sync).with_actor(Some(format!("sync:{name}")))
+        SyncActor::integration(name).meta()
     }
 
     /// Stage 1: turns new change-feed events into push jobs for every integration.
-    pub async fn enqueue(&self) -> Result<u64> {
+    pub async fn enqueue(&self) -> Result<u64, EngineError> {
         self.enqueue_noting(&mut Vec::new()).await
     }
 
@@ -286,7 +583,7 @@ impl SyncEngine {
     }
 
     /// [`Self::enqueue`], adding to `notes` what a run should tell the user (a rebuilt feed).
-    pub async fn enqueue_noting(&self, notes: &mut Vec<String>) -> Result<u64> {
+    pub async fn enqueue_noting(&self, notes: &mut Vec<String>) -> Result<u64, EngineError> {
         let mut total = 0;
         for i in &self.integrations {
             let name = i.descriptor().name;
@@ -320,16 +617,9 @@ impl SyncEngine {
                 let events = self.store.events(cursor, 2000).await?;
                 let Some(last) = events.last() else { break };
                 let last_seq = last.seq;
-                let actor = format!("sync:{name}");
                 // Changes this integration itself applied are not echoed back to it.
-                let entries: BTreeSet<EntryId> = events
-                    .iter()
-                    .filter(|e| {
-                        !(e.origin == Origin::Sync && e.actor.as_deref() == Some(actor.as_str()))
-                    })
-                    .map(|e| e.entry_id)
-                    .collect();
-                let entries: Vec<EntryId> = entries.into_iter().collect();
+                let entries: Vec<EntryId> =
+                    plan::changed_entries(&events, &name).into_iter().collect();
                 total += self
                     .state
                     .enqueue(&name, &entries, last_seq, feed_id, now_ms(&*self.clock))
@@ -340,19 +630,79 @@ impl SyncEngine {
         Ok(total)
     }
 
-    /// The remote operations a sync would perform now, without performing any.
-    pub async fn plan(&self, only: Option<&str>, entry: Option<EntryId>) -> Result<Vec<PlannedOp>> {
+    /// The remote operations a sync would perform now, without performing any and without
+    /// changing anything. With `pull`, each integration is asked for the pages after its pull
+    /// cursor (read-only on the remote; the cursor is not advanced) and every item is merged
+    /// with its entry as the pull would: the plan lists what the pull would apply and which
+    /// fields would conflict, and the push side is planned on the state the pull would leave.
+    pub async fn plan(
+        &self,
+        only: Option<&str>,
+        entry: Option<EntryId>,
+        pull: bool,
+    ) -> Result<Vec<PlannedOp>, EngineError> {
+        if let Some(o) = only {
+            self.integration(o)?;
+        }
         let mut out = Vec::new();
         for i in &self.integrations {
             let name = i.descriptor().name;
             if only.is_some_and(|o| o != name) {
                 continue;
             }
-            out.push(PlannedOp::Pull {
-                integration: name.clone(),
-                cursor: self.state.cursor(&name, CursorKind::Pull).await?,
-            });
-            // Pending jobs plus entries with feed events not yet turned into jobs.
+            let cursor = self.state.cursor(&name, CursorKind::Pull).await?;
+            let mut preview = PullPreview::default();
+            let pull_at = out.len();
+            if pull {
+                preview = self.preview_pull(i, cursor.as_deref()).await?;
+                for (id, o) in &preview.entries {
+                    if entry.is_some_and(|e| e != *id) {
+                        continue;
+                    }
+                    let handle = o.handle;
+                    if o.adopting {
+                        out.push(PlannedOp::Adopt {
+                            integration: name.clone(),
+                            entry_id: *id,
+                            handle,
+                            remote_id: o.remote_id.clone(),
+                        });
+                    }
+                    if !o.to_local.is_empty() {
+                        out.push(PlannedOp::PullUpdate {
+                            integration: name.clone(),
+                            entry_id: *id,
+                            handle,
+                            remote_id: o.remote_id.clone(),
+                            fields: o.to_local,
+                        });
+                    }
+                    for c in &o.conflicts {
+                        out.push(PlannedOp::Conflict {
+                            integration: name.clone(),
+                            entry_id: *id,
+                            handle,
+                            remote_id: o.remote_id.clone(),
+                            field: c.field,
+                            local: c.local.clone(),
+                            remote: c.remote.clone(),
+                        });
+                    }
+                }
+            }
+            out.insert(
+                pull_at,
+                PlannedOp::Pull {
+                    integration: name.clone(),
+                    cursor,
+                    items: pull.then_some(preview.items),
+                    ignored: preview.ignored,
+                    actions: preview.actions,
+                    error: preview.error.clone(),
+                },
+            );
+            // Pending jobs plus entries with feed events not yet turned into jobs, plus
+            // entries the pull would leave with fields to push.
             let mut ids: BTreeSet<EntryId> = self
                 .state
                 .open_jobs()
@@ -361,6 +711,7 @@ impl SyncEngine {
                 .filter(|j| j.integration == name && j.state != JobState::Dead)
                 .map(|j| j.entry_id)
                 .collect();
+            ids.extend(preview.entries.keys());
             let pos = self.feed_position(&name).await?;
             if let Some(why) = &pos.rebuilt {
                 // As `enqueue` will: every entry is compared with its base.
@@ -372,7 +723,6 @@ impl SyncEngine {
                 });
                 ids.extend(all.iter().map(|e| e.id));
             }
-            let actor = format!("sync:{name}");
             let mut after = if pos.rebuilt.is_some() {
                 pos.latest
             } else {
@@ -382,79 +732,199 @@ impl SyncEngine {
                 let evs = self.store.events(after, 2000).await?;
                 let Some(last) = evs.last() else { break };
                 after = last.seq;
-                ids.extend(
-                    evs.iter()
-                        .filter(|e| {
-                            !(e.origin == Origin::Sync
-                                && e.actor.as_deref() == Some(actor.as_str()))
-                        })
-                        .map(|e| e.entry_id),
-                );
+                ids.extend(plan::changed_entries(&evs, &name));
             }
+            let mut snapshot = Snapshot {
+                syncs_notes: i.syncs_notes(),
+                entries: Vec::new(),
+            };
             for id in ids {
                 if entry.is_some_and(|e| e != id) {
                     continue;
                 }
-                let Ok(e) = self.store.get(id).await else {
+                let (mut snap, found) = self.entry_snapshot(i, &name, id).await?;
+                if found.is_none() {
+                    // Deleted locally: nothing to plan (and nothing to show).
+                    continue;
+                }
+                if let Some(o) = preview.entries.get(&id) {
+                    // What the pull leaves: the merged fields locally, the item's fields as
+                    // the base, new conflicts held.
+                    snap.fields = Some(o.merged.clone());
+                    snap.held = snap
+                        .held
+                        .union(o.conflicts.iter().map(|c| c.field).collect());
+                    snap.link = Some(LinkSnapshot {
+                        state: LinkState::Linked,
+                        remote_id: Some(o.remote_id.clone()),
+                        base: Some(o.remote.clone()),
+                    });
+                }
+                snapshot.entries.push(snap);
+            }
+            for a in plan::decide(&snapshot) {
+                let Some(e) = snapshot.entries.iter().find(|e| e.id == a.entry()) else {
                     continue;
                 };
-                let link = self.state.link(&name, id).await?;
-                let fields = SyncedFields::from_entry(&e);
-                match link {
-                    None => out.push(PlannedOp::Create {
-                        integration: name.clone(),
-                        entry_id: id,
-                        handle: e.handle,
+                let (entry_id, handle) = (e.id, e.handle);
+                let integration = name.clone();
+                out.push(match a {
+                    PushAction::Create { .. } => PlannedOp::Create {
+                        integration,
+                        entry_id,
+                        handle,
                         title: e.title.clone(),
-                    }),
-                    Some(l) if l.state == LinkState::Unlinked => {}
-                    Some(l) if l.state == LinkState::Creating => out.push(PlannedOp::Recover {
-                        integration: name.clone(),
-                        entry_id: id,
-                        handle: e.handle,
-                    }),
-                    Some(l) => {
-                        let held = self.state.held_fields(&name, id).await?;
-                        let changed = changed_fields(l.base.as_ref(), &fields, &held);
-                        let remote_id = l.remote_id.clone().unwrap_or_default();
-                        if !changed.is_empty() {
-                            out.push(PlannedOp::Update {
-                                integration: name.clone(),
-                                entry_id: id,
-                                handle: e.handle,
-                                remote_id: remote_id.clone(),
-                                fields: changed,
-                            });
-                        }
-                        if i.syncs_notes() {
-                            let links = self.state.note_links(&name, id).await?;
-                            let (mut create, mut update) = (0, 0);
-                            for n in &e.notes {
-                                match links.iter().find(|l| l.note_id == n.id) {
-                                    Some(l) if l.state == NoteLinkState::Linked => {
-                                        if l.hash.as_deref() != Some(&text_hash(&n.content)) {
-                                            update += 1;
-                                        }
-                                    }
-                                    _ => create += 1,
-                                }
-                            }
-                            if create + update > 0 {
-                                out.push(PlannedOp::Notes {
-                                    integration: name.clone(),
-                                    entry_id: id,
-                                    handle: e.handle,
-                                    remote_id,
-                                    create,
-                                    update,
-                                });
-                            }
-                        }
-                    }
-                }
+                    },
+                    PushAction::Recover { .. } => PlannedOp::Recover {
+                        integration,
+                        entry_id,
+                        handle,
+                    },
+                    PushAction::Update {
+                        remote_id, fields, ..
+                    } => PlannedOp::Update {
+                        integration,
+                        entry_id,
+                        handle,
+                        remote_id,
+                        fields,
+                    },
+                    PushAction::Notes {
+                        remote_id,
+                        create,
+                        update,
+                        ..
+                    } => PlannedOp::Notes {
+                        integration,
+                        entry_id,
+                        handle,
+                        remote_id,
+                        create: create.len() as u64,
+                        update: update.len() as u64,
+                    },
+                    PushAction::Skip { .. } => continue,
+                });
             }
         }
         Ok(out)
+    }
+
+    /// What a pull of `i` after `cursor` would bring, without applying anything or moving the
+    /// cursor. A failed or paused pull is reported in the preview, not as an error: the push
+    /// side of the plan does not depend on it.
+    async fn preview_pull(
+        &self,
+        i: &Arc<dyn Integration>,
+        cursor: Option<&str>,
+    ) -> Result<PullPreview, EngineError> {
+        let name = i.descriptor().name;
+        let mut preview = PullPreview::default();
+        if let Some((until, reason)) = self.state.paused_until(&name, now_ms(&*self.clock)).await? {
+            preview.error = Some(format!("paused until {until} ({reason})"));
+            return Ok(preview);
+        }
+        let mut cursor = cursor.map(String::from);
+        // A remote that keeps saying "more" cannot keep the plan waiting forever.
+        for _ in 0..PLAN_MAX_PAGES {
+            let page = match i.pull(cursor.as_deref()).await {
+                Ok(p) => p,
+                Err(e) => {
+                    preview.error = Some(e.to_string());
+                    break;
+                }
+            };
+            preview.items += page.items.len() as u64;
+            preview.actions += page.actions.len() as u64;
+            for item in &page.items {
+                match self.merge_item(&name, item).await? {
+                    ItemMerge::Ignored => preview.ignored += 1,
+                    ItemMerge::Skip => {}
+                    ItemMerge::Merge {
+                        entry,
+                        adopting,
+                        merged,
+                    } => {
+                        preview.entries.insert(
+                            entry.id,
+                            PreviewedItem {
+                                handle: entry.handle,
+                                remote_id: item.remote_id.clone(),
+                                adopting,
+                                remote: item.fields.clone(),
+                                merged: merged.fields,
+                                to_local: merged.to_local,
+                                conflicts: merged.conflicts,
+                            },
+                        );
+                    }
+                }
+            }
+            cursor = page.next_cursor.clone();
+            if !page.more {
+                break;
+            }
+        }
+        Ok(preview)
+    }
+
+    /// One entry and what the sync state knows about it for `i`, as the planner sees it; and
+    /// the entry itself (`None`: deleted).
+    async fn entry_snapshot(
+        &self,
+        i: &Arc<dyn Integration>,
+        name: &str,
+        id: EntryId,
+    ) -> Result<(EntrySnapshot, Option<Entry>)> {
+        let entry = match self.store.get(id).await {
+            Ok(e) => Some(e),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let link = self.state.link(name, id).await?;
+        let held: FieldSet = self
+            .state
+            .held_fields(name, id)
+            .await?
+            .iter()
+            .filter_map(|f| f.parse::<SyncedField>().ok())
+            .collect();
+        let notes: Vec<NoteSnapshot> = entry
+            .iter()
+            .flat_map(|e| &e.notes)
+            .map(|n| NoteSnapshot {
+                id: n.id.clone(),
+                hash: text_hash(&n.content),
+            })
+            .collect();
+        let note_links = if i.syncs_notes() && !notes.is_empty() {
+            self.state
+                .note_links(name, id)
+                .await?
+                .into_iter()
+                .map(|l| NoteLinkSnapshot {
+                    linked: l.state == NoteLinkState::Linked,
+                    note_id: l.note_id,
+                    hash: l.hash,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let snap = EntrySnapshot {
+            id,
+            handle: entry.as_ref().map_or(0, |e| e.handle),
+            title: entry.as_ref().map(|e| e.title.clone()).unwrap_or_default(),
+            fields: entry.as_ref().map(SyncedFields::from_entry),
+            notes,
+            link: link.map(|l| LinkSnapshot {
+                state: l.state,
+                remote_id: l.remote_id,
+                base: l.base,
+            }),
+            held,
+            note_links,
+        };
+        Ok((snap, entry))
     }
 
     /// A full sync: pull every integration (or `only`), enqueue local changes, push them.
@@ -463,7 +933,7 @@ impl SyncEngine {
         only: Option<&str>,
         entry: Option<EntryId>,
         progress: &(dyn Fn(u64, u64) + Sync),
-    ) -> Result<SyncReport> {
+    ) -> Result<SyncReport, EngineError> {
         if let Some(o) = only {
             self.integration(o)?;
         }
@@ -489,7 +959,7 @@ impl SyncEngine {
         entry: Option<EntryId>,
         report: &mut SyncReport,
         progress: &(dyn Fn(u64, u64) + Sync),
-    ) -> Result<()> {
+    ) -> Result<(), EngineError> {
         let due = self.state.open_jobs().await?;
         let total = due.iter().filter(|j| j.state != JobState::Dead).count() as u64;
         let mut done = 0;
@@ -538,10 +1008,8 @@ impl SyncEngine {
                         let attempts = job.attempts + 1;
                         let dead = !e.is_retryable() || attempts >= self.opts.max_attempts;
                         let delay = match e.retry_after_ms {
-                            Some(ms) => ms as i64,
-                            None => {
-                                backoff(attempts, self.opts.base_delay_ms, self.opts.max_delay_ms)
-                            }
+                            Some(ms) => i64::try_from(ms).unwrap_or(i64::MAX),
+                            None => self.retry_delay_ms(attempts),
                         };
                         if e.kind == SyncErrorKind::RateLimited {
                             self.state.pause(&name, now + delay, &e.message).await?;
@@ -599,7 +1067,9 @@ impl SyncEngine {
         }
     }
 
-    /// Pushes one entry to one integration, exactly once.
+    /// Pushes one entry to one integration, exactly once: a snapshot of the entry and its
+    /// link, the planner's decision ([`plan::decide`], the same as `devlog sync --plan`'s),
+    /// then the actions, each recorded durably before the next.
     async fn push_one(
         &self,
         i: &Arc<dyn Integration>,
@@ -618,113 +1088,139 @@ impl SyncEngine {
                 e.to_string(),
             )
         };
-        let entry = match self.store.get(id).await {
-            Ok(e) => e,
-            // Deleted locally: nothing to push (remote deletion is a later feature).
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(local(e)),
-        };
+        let (mut snap, entry) = self.entry_snapshot(i, &name, id).await.map_err(local)?;
+        // Deleted locally: nothing to push (remote deletion is a later feature).
+        let Some(entry) = entry else { return Ok(()) };
         let fields = SyncedFields::from_entry(&entry);
         let now = now_ms(&*self.clock);
-        let link = self.state.link(&name, id).await.map_err(local)?;
-        let link = match link {
-            Some(l) if l.state == LinkState::Creating => {
-                // An earlier create may have reached the remote before we could record it.
-                match i.find_by_marker(id).await? {
-                    Some(found) => {
-                        fail_point("push.recover.before-record");
-                        self.state
-                            .set_linked(
-                                &name,
-                                id,
-                                &found.remote_id,
-                                found.url.as_deref(),
-                                &found.fields,
-                                now,
-                            )
-                            .await
-                            .map_err(local)?;
-                        self.record_reference(&name, id, &found)
-                            .await
-                            .map_err(local)?;
-                        i.adopted(&found, &found.fields).await?;
-                        report.recovered += 1;
-                        self.state.link(&name, id).await.map_err(local)?
-                    }
-                    None => None,
-                }
-            }
-            other => other,
+        let decide = |snap: &EntrySnapshot| {
+            plan::decide(&Snapshot {
+                syncs_notes: i.syncs_notes(),
+                entries: vec![snap.clone()],
+            })
         };
-        match link {
-            // Unlinked on purpose (`devlog github unlink`): never create a new item for it.
-            Some(l) if l.state == LinkState::Unlinked => Ok(()),
-            Some(l) if l.state == LinkState::Linked => {
-                let held = self.state.held_fields(&name, id).await.map_err(local)?;
-                let changed = changed_fields(l.base.as_ref(), &fields, &held);
-                let remote_id = l.remote_id.clone().unwrap_or_default();
-                if changed.is_empty() {
-                    let pushed = self.push_notes(i, &entry, &remote_id).await?;
+        let mut actions = decide(&snap);
+        if matches!(actions.as_slice(), [PushAction::Recover { .. }]) {
+            // An earlier create may have reached the remote before we could record it.
+            match i.find_by_marker(id).await? {
+                Some(found) => {
+                    fail_point("push.recover.before-record");
+                    self.state
+                        .set_linked(
+                            &name,
+                            id,
+                            &found.remote_id,
+                            found.url.as_deref(),
+                            &found.fields,
+                            now,
+                        )
+                        .await
+                        .map_err(local)?;
+                    self.record_reference(&name, id, &found)
+                        .await
+                        .map_err(local)?;
+                    i.adopted(&found, &found.fields).await?;
+                    report.recovered += 1;
+                    snap = self.entry_snapshot(i, &name, id).await.map_err(local)?.0;
+                }
+                // Never reached the remote: create it.
+                None => snap.link = None,
+            }
+            actions = decide(&snap);
+        }
+        let base = snap.link.as_ref().and_then(|l| l.base.clone());
+        let mut remote_id = None;
+        let (mut created, mut updated) = (false, false);
+        for action in actions {
+            match action {
+                PushAction::Skip {
+                    reason: SkipReason::Unchanged,
+                    ..
+                } => report.unchanged += 1,
+                PushAction::Skip { .. } => {}
+                PushAction::Recover { .. } => {
+                    // The link was just recorded or cleared, so the planner cannot ask again.
+                    return Err(SyncError::new(
+                        &name,
+                        SyncErrorKind::Transient,
+                        "the entry's link changed while it was being recovered; retrying",
+                    ));
+                }
+                PushAction::Create { .. } => {
+                    self.state
+                        .mark_creating(&name, id, now)
+                        .await
+                        .map_err(local)?;
+                    fail_point("push.create.before-request");
+                    let item = i.create(&entry, &fields).await?;
+                    fail_point("push.create.before-record");
+                    self.state
+                        .set_linked(
+                            &name,
+                            id,
+                            &item.remote_id,
+                            item.url.as_deref(),
+                            &fields,
+                            now,
+                        )
+                        .await
+                        .map_err(local)?;
+                    self.record_reference(&name, id, &item)
+                        .await
+                        .map_err(local)?;
+                    report.created += 1;
+                    created = true;
+                    remote_id = Some(item.remote_id);
+                }
+                PushAction::Update {
+                    remote_id: rid,
+                    fields: changed,
+                    ..
+                } => {
+                    fail_point("push.update.before-request");
+                    let item = i.update(&rid, &fields, &changed).await?;
+                    fail_point("push.update.before-record");
+                    let mut base = base.clone().unwrap_or_else(|| item.fields.clone());
+                    base.copy_from(&fields, &changed);
+                    self.state
+                        .set_linked(&name, id, &item.remote_id, item.url.as_deref(), &base, now)
+                        .await
+                        .map_err(local)?;
+                    report.updated += 1;
+                    updated = true;
+                    remote_id = Some(item.remote_id);
+                }
+                PushAction::Notes {
+                    remote_id: rid,
+                    create,
+                    update,
+                    ..
+                } => {
+                    let Some(rid) = remote_id.clone().or(rid) else {
+                        continue;
+                    };
+                    let pushed = self.push_notes(i, &entry, &rid, &create, &update).await?;
                     report.notes_pushed += pushed;
-                    if pushed == 0 {
+                    if pushed == 0 && !updated && !created {
                         report.unchanged += 1;
                     }
-                    return Ok(());
                 }
-                fail_point("push.update.before-request");
-                let item = i.update(&remote_id, &fields, &changed).await?;
-                fail_point("push.update.before-record");
-                let mut base = l.base.clone().unwrap_or_else(|| item.fields.clone());
-                copy_fields(&fields, &mut base, &changed);
-                self.state
-                    .set_linked(&name, id, &item.remote_id, item.url.as_deref(), &base, now)
-                    .await
-                    .map_err(local)?;
-                report.updated += 1;
-                report.notes_pushed += self.push_notes(i, &entry, &item.remote_id).await?;
-                Ok(())
-            }
-            _ => {
-                self.state
-                    .mark_creating(&name, id, now)
-                    .await
-                    .map_err(local)?;
-                fail_point("push.create.before-request");
-                let item = i.create(&entry, &fields).await?;
-                fail_point("push.create.before-record");
-                self.state
-                    .set_linked(
-                        &name,
-                        id,
-                        &item.remote_id,
-                        item.url.as_deref(),
-                        &fields,
-                        now,
-                    )
-                    .await
-                    .map_err(local)?;
-                self.record_reference(&name, id, &item)
-                    .await
-                    .map_err(local)?;
-                report.created += 1;
-                report.notes_pushed += self.push_notes(i, &entry, &item.remote_id).await?;
-                Ok(())
             }
         }
+        Ok(())
     }
 
-    /// Mirrors the entry's notes as comments of `remote_id`: new notes are posted (announced
-    /// first, so a retry finds a comment whose response was lost by its marker), edited notes
-    /// are updated. Returns how many comments were written.
+    /// Mirrors the entry's notes as comments of `remote_id`: `create` notes are posted
+    /// (announced first, so a retry finds a comment whose response was lost by its marker),
+    /// `update` notes are edited. Returns how many comments were written.
     async fn push_notes(
         &self,
         i: &Arc<dyn Integration>,
         entry: &Entry,
         remote_id: &str,
+        create: &[String],
+        update: &[String],
     ) -> Result<u64, SyncError> {
-        if !i.syncs_notes() || entry.notes.is_empty() {
-            return Ok(0);
-        }
         let name = i.descriptor().name;
         let local = |e: StoreError| SyncError::new(&name, SyncErrorKind::Transient, e.to_string());
         let links = self
@@ -736,43 +1232,38 @@ impl SyncEngine {
         for note in &entry.notes {
             let hash = text_hash(&note.content);
             let now = now_ms(&*self.clock);
-            match links.iter().find(|l| l.note_id == note.id) {
-                Some(l) if l.state == NoteLinkState::Linked => {
-                    if l.hash.as_deref() == Some(hash.as_str()) {
-                        continue;
-                    }
-                    let rid = l.remote_id.clone().unwrap_or_default();
-                    i.update_note(remote_id, &rid, note).await?;
+            let link = links.iter().find(|l| l.note_id == note.id);
+            if update.contains(&note.id) {
+                let rid = link.and_then(|l| l.remote_id.clone()).unwrap_or_default();
+                i.update_note(remote_id, &rid, note).await?;
+                self.state
+                    .set_note_linked(&name, entry.id, &note.id, &rid, &hash, now)
+                    .await
+                    .map_err(local)?;
+                written += 1;
+            } else if create.contains(&note.id) {
+                if link.is_some_and(|l| l.state == NoteLinkState::Creating)
+                    && let Some(rid) = i.find_note(remote_id, &note.id).await?
+                {
+                    // The comment exists; the text it holds is what we posted.
                     self.state
                         .set_note_linked(&name, entry.id, &note.id, &rid, &hash, now)
                         .await
                         .map_err(local)?;
-                    written += 1;
+                    continue;
                 }
-                other => {
-                    if other.is_some_and(|l| l.state == NoteLinkState::Creating)
-                        && let Some(rid) = i.find_note(remote_id, &note.id).await?
-                    {
-                        // The comment exists; the text it holds is what we posted.
-                        self.state
-                            .set_note_linked(&name, entry.id, &note.id, &rid, &hash, now)
-                            .await
-                            .map_err(local)?;
-                        continue;
-                    }
-                    self.state
-                        .mark_note_creating(&name, entry.id, &note.id, now)
-                        .await
-                        .map_err(local)?;
-                    fail_point("push.note.before-request");
-                    let rid = i.create_note(remote_id, entry.id, note).await?;
-                    fail_point("push.note.before-record");
-                    self.state
-                        .set_note_linked(&name, entry.id, &note.id, &rid, &hash, now)
-                        .await
-                        .map_err(local)?;
-                    written += 1;
-                }
+                self.state
+                    .mark_note_creating(&name, entry.id, &note.id, now)
+                    .await
+                    .map_err(local)?;
+                fail_point("push.note.before-request");
+                let rid = i.create_note(remote_id, entry.id, note).await?;
+                fail_point("push.note.before-record");
+                self.state
+                    .set_note_linked(&name, entry.id, &note.id, &rid, &hash, now)
+                    .await
+                    .map_err(local)?;
+                written += 1;
             }
         }
         Ok(written)
@@ -833,8 +1324,7 @@ impl SyncEngine {
                     let reason = reason.clone();
                     // Not the integration's own actor: the change is pushed back to the linked
                     // item (a merged pull request closes the issue).
-                    let meta = WriteMeta::new(Origin::Sync)
-                        .with_actor(Some(format!("sync:{name}:{}", a.key)));
+                    let meta = SyncActor::action(name, &a.key).meta();
                     let mut changed = false;
                     let r = self
                         .store
@@ -1065,6 +1555,69 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// How a remote item meets its entry: the lookup and three-way merge shared by the pull,
+    /// webhooks and the plan's preview of a pull. Changes nothing.
+    async fn merge_item(&self, name: &str, item: &RemoteItem) -> Result<ItemMerge> {
+        let link = match self.state.link_by_remote(name, &item.remote_id).await? {
+            Some(l) => Some(l),
+            None => match item.marker {
+                Some(m) => self.state.link(name, m).await?,
+                None => None,
+            },
+        };
+        // Unlinked on purpose: the remote item no longer changes the entry.
+        if link
+            .as_ref()
+            .is_some_and(|l| l.state == LinkState::Unlinked)
+        {
+            return Ok(ItemMerge::Skip);
+        }
+        // Our own write coming back (or an unchanged item): nothing to merge or record.
+        if let Some(l) = &link
+            && l.state == LinkState::Linked
+            && l.remote_id.as_deref() == Some(item.remote_id.as_str())
+            && l.base.as_ref() == Some(&item.fields)
+        {
+            return Ok(ItemMerge::Skip);
+        }
+        let adopting = link.as_ref().is_none_or(|l| l.state == LinkState::Creating);
+        let (entry_id, base) = match link {
+            Some(l) => (l.entry_id, l.base),
+            None => match item.marker {
+                // Created by us, but the create was never recorded (crash): adopt it.
+                Some(m) if self.store.get(m).await.is_ok() => (m, None),
+                _ => return Ok(ItemMerge::Ignored),
+            },
+        };
+        let entry = match self.store.get(entry_id).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(ItemMerge::Skip),
+            Err(e) => return Err(e),
+        };
+        let local_fields = SyncedFields::from_entry(&entry);
+        // An adopted item without a base: what we would have pushed is the base.
+        let base = base.unwrap_or_else(|| {
+            if item.marker == Some(entry_id) {
+                local_fields.clone()
+            } else {
+                item.fields.clone()
+            }
+        });
+        let merged = merge(
+            Some(&base),
+            &local_fields,
+            &item.fields,
+            self.opts.strategy,
+            entry.updated_at,
+            item.updated_at,
+        );
+        Ok(ItemMerge::Merge {
+            entry: Box::new(entry),
+            adopting,
+            merged,
+        })
+    }
+
     /// Merges remote items into their entries (shared by pull and webhooks). Items not
     /// linked to an entry (and not carrying a devlog marker) are ignored.
     pub async fn apply_remote(
@@ -1074,59 +1627,15 @@ impl SyncEngine {
         report: &mut SyncReport,
     ) -> Result<()> {
         for item in items {
-            let link = match self.state.link_by_remote(name, &item.remote_id).await? {
-                Some(l) => Some(l),
-                None => match item.marker {
-                    Some(m) => self.state.link(name, m).await?,
-                    None => None,
-                },
-            };
-            // Unlinked on purpose: the remote item no longer changes the entry.
-            if link
-                .as_ref()
-                .is_some_and(|l| l.state == LinkState::Unlinked)
-            {
+            let ItemMerge::Merge {
+                entry,
+                adopting,
+                merged: m,
+            } = self.merge_item(name, item).await?
+            else {
                 continue;
-            }
-            // Our own write coming back (or an unchanged item): nothing to merge or record.
-            if let Some(l) = &link
-                && l.state == LinkState::Linked
-                && l.remote_id.as_deref() == Some(item.remote_id.as_str())
-                && l.base.as_ref() == Some(&item.fields)
-            {
-                continue;
-            }
-            let adopting = link.as_ref().is_none_or(|l| l.state == LinkState::Creating);
-            let (entry_id, base) = match link {
-                Some(l) => (l.entry_id, l.base),
-                None => match item.marker {
-                    // Created by us, but the create was never recorded (crash): adopt it.
-                    Some(m) if self.store.get(m).await.is_ok() => (m, None),
-                    _ => continue,
-                },
             };
-            let entry = match self.store.get(entry_id).await {
-                Ok(e) => e,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            let local_fields = SyncedFields::from_entry(&entry);
-            // An adopted item without a base: what we would have pushed is the base.
-            let base = base.unwrap_or_else(|| {
-                if item.marker == Some(entry_id) {
-                    local_fields.clone()
-                } else {
-                    item.fields.clone()
-                }
-            });
-            let m = merge(
-                Some(&base),
-                &local_fields,
-                &item.fields,
-                self.opts.strategy,
-                entry.updated_at,
-                item.updated_at,
-            );
+            let entry_id = entry.id;
             let now = self.clock.now();
             if !m.to_local.is_empty() {
                 let merged = m.fields.clone();
@@ -1342,33 +1851,38 @@ impl SyncEngine {
     /// leaves empty (description, assignee) are taken from the item and tags are merged; the
     /// entry's other fields win and are pushed by the next sync. An item linked to another
     /// entry is refused.
-    pub async fn link(&self, name: &str, id: EntryId, item: &RemoteItem) -> Result<Entry> {
+    pub async fn link(
+        &self,
+        name: &str,
+        id: EntryId,
+        item: &RemoteItem,
+    ) -> Result<Entry, EngineError> {
         self.integration(name)?;
         if let Some(l) = self.state.link(name, id).await?
             && l.state == LinkState::Linked
             && l.remote_id.as_deref() != Some(item.remote_id.as_str())
         {
-            return Err(StoreError::invalid(
+            return Err(EngineError::Store(StoreError::invalid(
                 "link",
                 format!(
                     "entry {} is already linked to {name} item {}; unlink it first",
                     handle_of(&*self.store, id).await,
                     l.remote_id.unwrap_or_default()
                 ),
-            ));
+            )));
         }
         if let Some(l) = self.state.link_by_remote(name, &item.remote_id).await?
             && l.entry_id != id
             && l.state == LinkState::Linked
         {
-            return Err(StoreError::invalid(
+            return Err(EngineError::Store(StoreError::invalid(
                 "link",
                 format!(
                     "{name} item {} is already linked to entry {}; unlink it first",
                     item.remote_id,
                     handle_of(&*self.store, l.entry_id).await
                 ),
-            ));
+            )));
         }
         let remote = item.fields.clone();
         let now = self.clock.now();
@@ -1408,7 +1922,7 @@ impl SyncEngine {
     /// Unlinks an entry from its remote item; returns the item's id, if it was linked. The
     /// entry's reference to it is removed; later syncs neither create a new item for the entry
     /// nor apply the old item's changes.
-    pub async fn unlink(&self, name: &str, id: EntryId) -> Result<Option<String>> {
+    pub async fn unlink(&self, name: &str, id: EntryId) -> Result<Option<String>, EngineError> {
         let Some(link) = self.state.link(name, id).await? else {
             return Ok(None);
         };
@@ -1429,7 +1943,7 @@ impl SyncEngine {
     }
 
     /// Resolves a conflict by taking the local or the remote value.
-    pub async fn resolve(&self, conflict_id: i64, take_remote: bool) -> Result<()> {
+    pub async fn resolve(&self, conflict_id: i64, take_remote: bool) -> Result<(), EngineError> {
         let c = self
             .state
             .open_conflicts()
@@ -1439,18 +1953,15 @@ impl SyncEngine {
             .ok_or_else(|| StoreError::not_found(format!("conflict {conflict_id}")))?;
         let now = self.clock.now();
         if take_remote {
-            let field = c.field.field.clone();
+            let field = c.field.field;
             let value = c.field.remote.clone();
             self.store
                 .update(
                     c.entry_id,
                     &Self::sync_meta(&c.integration),
                     &mut |e: &mut Entry| {
-                        let mut f = serde_json::to_value(SyncedFields::from_entry(e))
-                            .map_err(|x| StoreError::invalid("field", x.to_string()))?;
-                        f[&field] = value.clone();
-                        let fields: SyncedFields = serde_json::from_value(f)
-                            .map_err(|x| StoreError::invalid(&field, x.to_string()))?;
+                        let mut fields = SyncedFields::from_entry(e);
+                        fields.set_value(field, &value)?;
                         fields.apply_to(e, now);
                         e.updated_at = now;
                         Ok(())
@@ -1471,48 +1982,6 @@ impl SyncEngine {
             .await?;
         Ok(())
     }
-}
-
-/// Fields that differ from the base (all of them when there is no base), minus held ones.
-fn changed_fields(base: Option<&SyncedFields>, now: &SyncedFields, held: &[String]) -> Vec<String> {
-    let a = base
-        .map(|b| serde_json::to_value(b).unwrap_or_default())
-        .unwrap_or_default();
-    let b = serde_json::to_value(now).unwrap_or_default();
-    let Some(bo) = b.as_object() else {
-        return Vec::new();
-    };
-    bo.iter()
-        .filter(|(k, v)| a.get(*k) != Some(*v) && !held.contains(k))
-        .map(|(k, _)| k.clone())
-        .collect()
-}
-
-fn copy_fields(from: &SyncedFields, to: &mut SyncedFields, which: &[String]) {
-    let src = serde_json::to_value(from).unwrap_or_default();
-    let mut dst = serde_json::to_value(&*to).unwrap_or_default();
-    for k in which {
-        if let Some(v) = src.get(k) {
-            dst[k] = v.clone();
-        }
-    }
-    if let Ok(f) = serde_json::from_value(dst) {
-        *to = f;
-    }
-}
-
-/// Exponential backoff with full jitter: a random delay in [base·2^(n-1)/2, base·2^(n-1)],
-/// capped at `max`.
-pub fn backoff(attempt: i64, base: i64, max: i64) -> i64 {
-    let exp = base
-        .saturating_mul(1_i64 << attempt.clamp(1, 30).saturating_sub(1))
-        .min(max);
-    let jitter = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as i64)
-        .unwrap_or(0))
-        % (exp / 2 + 1);
-    exp / 2 + jitter
 }
 
 async fn handle_of(store: &dyn Store, id: EntryId) -> String {

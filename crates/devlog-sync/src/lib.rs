@@ -7,10 +7,11 @@
 
 pub mod engine;
 pub mod failpoint;
+pub mod plan;
 pub mod registry;
 pub mod state;
 
-pub use engine::{PlannedOp, SyncEngine, SyncOptions, SyncReport, WebhookCounts, backoff};
+pub use engine::{EngineError, PlannedOp, SyncEngine, SyncOptions, SyncReport, WebhookCounts};
 pub use registry::{ConfigProblem, Factory, Registry};
 pub use state::{
     Conflict, CursorKind, HttpCacheEntry, InboxDelivery, InboxState, Job, JobState, Link,

@@ -9,7 +9,7 @@ use devlog_core::id::EntryId;
 use devlog_core::integration::{
     Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
 };
-use devlog_core::merge::{Strategy, SyncedFields};
+use devlog_core::merge::{FieldSet, Strategy, SyncedField, SyncedFields};
 use devlog_core::ops::{Devlog, Edit, NewEntry};
 use devlog_core::{Origin, Store, Timestamp, WriteMeta};
 use devlog_sync::{PlannedOp, SyncEngine, SyncOptions, SyncState};
@@ -120,10 +120,11 @@ impl Integration for MemoryRemote {
         &self,
         remote_id: &str,
         fields: &SyncedFields,
-        changed: &[String],
+        changed: &FieldSet,
     ) -> Result<RemoteItem, SyncError> {
         let mut r = self.0.lock().unwrap();
-        r.calls.push(format!("update {}", changed.join(",")));
+        r.calls
+            .push(format!("update {}", changed.names().join(",")));
         r.clock += 1;
         let now = Timestamp::from_millis(1_900_000_000_000 + r.clock).unwrap();
         let it = r
@@ -131,12 +132,7 @@ impl Integration for MemoryRemote {
             .iter_mut()
             .find(|i| i.remote_id == remote_id)
             .ok_or_else(|| err(SyncErrorKind::NotFound))?;
-        let mut cur = serde_json::to_value(&it.fields).unwrap();
-        let new = serde_json::to_value(fields).unwrap();
-        for k in changed {
-            cur[k] = new[k].clone();
-        }
-        it.fields = serde_json::from_value(cur).unwrap();
+        it.fields.copy_from(fields, changed);
         it.updated_at = now;
         Ok(it.clone())
     }
@@ -240,13 +236,27 @@ async fn creates_once_then_idles_without_calls_and_pushes_only_changed_fields() 
         )
         .await
         .unwrap();
-    let plan = r.engine.plan(None, None).await.unwrap();
-    assert!(plan.iter().any(|p| matches!(p, PlannedOp::Update { fields, .. } if fields == &vec!["status".to_string()])), "{plan:?}");
+    let plan = r.engine.plan(None, None, false).await.unwrap();
+    let status = FieldSet::from([SyncedField::Status]);
+    assert!(
+        plan.iter()
+            .any(|p| matches!(p, PlannedOp::Update { fields, .. } if *fields == status)),
+        "{plan:?}"
+    );
     assert_eq!(
         r.remote.calls().len(),
         before + 1,
-        "planning calls nothing remote"
+        "planning the push calls nothing remote"
     );
+    // With the pull previewed, the plan only reads the remote.
+    let with_pull = r.engine.plan(None, None, true).await.unwrap();
+    assert!(
+        with_pull
+            .iter()
+            .any(|p| matches!(p, PlannedOp::Update { fields, .. } if *fields == status)),
+        "{with_pull:?}"
+    );
+    assert_eq!(&r.remote.calls()[before + 1..], &["pull".to_string()]);
     r.engine.sync(None, None, &quiet).await.unwrap();
     assert!(
         r.remote.calls().contains(&"update status".to_string()),
@@ -535,9 +545,9 @@ async fn an_edit_after_the_json_index_is_deleted_is_still_pushed() {
         vec![Arc::new(remote.clone())],
         SyncOptions::default(),
     );
-    let plan = engine.plan(None, None).await.unwrap();
+    let plan = engine.plan(None, None, false).await.unwrap();
     assert!(
-        plan.iter().any(|p| matches!(p, PlannedOp::Update { fields, .. } if fields == &vec!["priority".to_string()])),
+        plan.iter().any(|p| matches!(p, PlannedOp::Update { fields, .. } if *fields == FieldSet::from([SyncedField::Priority]))),
         "{plan:?}"
     );
     let rep = engine.sync(None, None, &quiet).await.unwrap();

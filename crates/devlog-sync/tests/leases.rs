@@ -204,7 +204,7 @@ impl Integration for SlowRemote {
         &self,
         _: &str,
         _: &SyncedFields,
-        _: &[String],
+        _: &devlog_core::merge::FieldSet,
     ) -> Result<RemoteItem, SyncError> {
         unreachable!("nothing is linked before the create")
     }

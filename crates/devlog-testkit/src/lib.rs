@@ -1,4 +1,5 @@
-//! Test kit: entry builders and the `Store` conformance suite that every backend must pass.
+//! Test kit: entry builders, the `Store` conformance suite that every backend must pass, the
+//! `Integration` conformance suite every integration must pass, and the fake remotes.
 //!
 //! A backend's test file calls [`store_conformance!`] with a function that opens its store at
 //! a given folder; the macro expands to one `#[tokio::test]` per case, so a failure names the
@@ -10,6 +11,7 @@ pub mod conformance;
 pub mod fake_github;
 pub mod fake_github_graphql;
 pub mod fake_remote;
+pub mod integration_conformance;
 pub mod sync_state_conformance;
 pub mod tracker;
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use devlog_core::entry::{EntryType, Priority, Status};
 use devlog_core::id::EntryId;
-use devlog_core::merge::{FieldConflict, SyncedFields};
+use devlog_core::merge::{FieldConflict, SyncedField, SyncedFields};
 use devlog_core::sync_state::{
     CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxState, JobState, LinkState, NoteLinkState,
     SyncStateStore,
@@ -377,9 +377,9 @@ pub async fn unlink_drops_what_hangs_off_the_link(open: SyncOpener, dir: &Path) 
     );
 }
 
-fn conflict(field: &str, local: &str) -> FieldConflict {
+fn conflict(field: SyncedField, local: &str) -> FieldConflict {
     FieldConflict {
-        field: field.into(),
+        field,
         base: serde_json::json!("base"),
         local: serde_json::json!(local),
         remote: serde_json::json!("remote"),
@@ -392,17 +392,23 @@ pub async fn conflicts_keep_one_open_per_field(open: SyncOpener, dir: &Path) {
     s.add_conflicts(
         GH,
         e,
-        &[conflict("title", "l1"), conflict("priority", "p")],
+        &[
+            conflict(SyncedField::Title, "l1"),
+            conflict(SyncedField::Priority, "p"),
+        ],
         T0,
     )
     .await
     .unwrap();
-    s.add_conflicts(GH, e, &[conflict("title", "l2")], T0 + 1)
+    s.add_conflicts(GH, e, &[conflict(SyncedField::Title, "l2")], T0 + 1)
         .await
         .unwrap();
     let open_ = s.open_conflicts().await.unwrap();
     assert_eq!(open_.len(), 2, "{open_:?}");
-    let title = open_.iter().find(|c| c.field.field == "title").unwrap();
+    let title = open_
+        .iter()
+        .find(|c| c.field.field == SyncedField::Title)
+        .unwrap();
     assert_eq!(title.field.local, serde_json::json!("l2"));
     assert_eq!(title.field.base, serde_json::json!("base"));
     assert_eq!((title.entry_id, title.integration.as_str()), (e, GH));
@@ -413,7 +419,7 @@ pub async fn conflicts_keep_one_open_per_field(open: SyncOpener, dir: &Path) {
     assert!(!s.resolve_conflict(title.id, "local", T0 + 3).await.unwrap());
     assert_eq!(s.held_fields(GH, e).await.unwrap(), ["priority"]);
     // A new conflict on a resolved field opens a new one.
-    s.add_conflicts(GH, e, &[conflict("title", "l3")], T0 + 4)
+    s.add_conflicts(GH, e, &[conflict(SyncedField::Title, "l3")], T0 + 4)
         .await
         .unwrap();
     assert_eq!(s.open_conflicts().await.unwrap().len(), 2);

@@ -16,7 +16,7 @@ use devlog_core::id::EntryId;
 use devlog_core::integration::{
     Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
 };
-use devlog_core::merge::SyncedFields;
+use devlog_core::merge::{FieldSet, SyncedField, SyncedFields};
 use devlog_core::time::Timestamp;
 use devlog_http::{ClientOptions, HttpClient, HttpError, HttpErrorKind, RateLimitConfig};
 use serde_json::{Value, json};
@@ -204,20 +204,25 @@ impl Integration for TrackerIntegration {
         &self,
         remote_id: &str,
         fields: &SyncedFields,
-        changed: &[String],
+        changed: &FieldSet,
     ) -> Result<RemoteItem, SyncError> {
         let mut body = serde_json::Map::new();
-        for c in changed {
-            match c.as_str() {
-                "title" => body.insert("title".into(), Value::from(fields.title.clone())),
-                "description" => body.insert(
+        for c in changed.iter() {
+            match c {
+                SyncedField::Title => {
+                    body.insert("title".into(), Value::from(fields.title.clone()))
+                }
+                SyncedField::Description => body.insert(
                     "description".into(),
                     Value::from(fields.description.clone()),
                 ),
-                "status" => body.insert("status".into(), Value::from(fields.status.as_str())),
-                "assignee" => body.insert("assignee".into(), json!(fields.assignee)),
-                "tags" | "type" | "priority" => body.insert("labels".into(), json!(labels(fields))),
-                other => return Err(permanent(format!("field {other} has no tracker mapping"))),
+                SyncedField::Status => {
+                    body.insert("status".into(), Value::from(fields.status.as_str()))
+                }
+                SyncedField::Assignee => body.insert("assignee".into(), json!(fields.assignee)),
+                SyncedField::Tags | SyncedField::Type | SyncedField::Priority => {
+                    body.insert("labels".into(), json!(labels(fields)))
+                }
             };
         }
         let resp = self

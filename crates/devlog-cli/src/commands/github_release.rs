@@ -2,16 +2,18 @@
 //! type, printed, written to a file, or published as the GitHub release of the tag.
 //!
 //! Stages: read git (the commits of `FROM..TO` and the two commit times), resolve the entries
-//! those commits mention, choose the entries (`devlog_github::release::select`, pure), render
-//! (`generate`, pure), then the only remote I/O: publishing (docs/release-notes.md).
+//! those commits mention, choose the entries (`devlog_core::release::select`, pure), render
+//! (`devlog_github::release::generate`, pure), then the only remote I/O: publishing
+//! (docs/release-notes.md).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use devlog_core::release::{Window, select};
 use devlog_core::{EntryId, StoreError};
 use devlog_git::{GitError, Repo, cli as git};
-use devlog_github::release::{self, PublishAction, ReleaseNotes, ReleaseRequest, Window};
+use devlog_github::release::{self, PublishAction, ReleaseNotes, ReleaseRequest};
 use devlog_github::{GithubConfig, GithubIntegration};
 use serde_json::json;
 
@@ -117,7 +119,7 @@ pub async fn run(ctx: &Ctx, a: ReleaseNotesArgs) -> Result<(), CliError> {
         after: from.as_ref().map(|f| f.time),
         until: to.time,
     };
-    let chosen = release::select(&entries, &mentioned, &window);
+    let chosen = select(&entries, &mentioned, &window);
     let not_completed = if a.include_open {
         chosen.not_completed.as_slice()
     } else {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use devlog_core::integration::Integration;
 use devlog_core::merge::Strategy;
-use devlog_sync::{JobState, LinkState, Registry, SyncEngine, SyncOptions, SyncState};
+use devlog_sync::{JobState, LinkState, PlannedOp, Registry, SyncEngine, SyncOptions, SyncState};
 use serde_json::json;
 
 use super::Ctx;
@@ -215,7 +215,7 @@ pub async fn run(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
                     c.id.to_string(),
                     c.integration.clone(),
                     c.entry_id.short(),
-                    c.field.field.clone(),
+                    c.field.field.to_string(),
                     c.field.local.to_string(),
                     c.field.remote.to_string(),
                 ];
@@ -278,20 +278,16 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
         None => None,
     };
     if a.plan {
-        let ops = engine.plan(a.system.as_deref(), entry).await?;
+        let ops = engine.plan(a.system.as_deref(), entry, true).await?;
         if ctx.out.json {
             ctx.out.json(&ops)?;
         } else {
             let mut s = String::new();
             for op in &ops {
-                s.push_str(&match op {
-                    devlog_sync::PlannedOp::Pull { integration, cursor } => format!("{integration}: pull changes since {}\n", cursor.as_deref().unwrap_or("the beginning")),
-                    devlog_sync::PlannedOp::Create { integration, handle, title, .. } => format!("{integration}: create a remote item for #{handle} {title:?}\n"),
-                    devlog_sync::PlannedOp::Recover { integration, handle, .. } => format!("{integration}: look up #{handle}'s marker (an earlier create may have reached the remote), then create or link\n"),
-                    devlog_sync::PlannedOp::Update { integration, handle, remote_id, fields, .. } => format!("{integration}: update {} of remote {remote_id} for #{handle}\n", fields.join(", ")),
-                    devlog_sync::PlannedOp::Recompare { integration, reason, entries } => format!("{integration}: {reason}; compare all {entries} entries with what was last synced\n"),
-                    devlog_sync::PlannedOp::Notes { integration, handle, remote_id, create, update, .. } => format!("{integration}: post {create} note(s) and update {update} as comments of remote {remote_id} for #{handle}\n"),
-                });
+                s.push_str(&format!("{op}\n"));
+            }
+            if !ops.iter().any(PlannedOp::is_push) {
+                s.push_str("No local changes to push.\n");
             }
             write_stdout(&s)?;
         }
@@ -366,34 +362,15 @@ async fn status(ctx: &Ctx) -> Result<(), CliError> {
     }
     // Local changes no job holds yet (every entry after the change feed was rebuilt): the
     // links say what was last synced, the plan what a sync would send now.
-    for op in engine.plan(None, None).await? {
-        let (integration, entry_id) = match &op {
-            devlog_sync::PlannedOp::Create {
-                integration,
-                entry_id,
-                ..
-            }
-            | devlog_sync::PlannedOp::Recover {
-                integration,
-                entry_id,
-                ..
-            }
-            | devlog_sync::PlannedOp::Update {
-                integration,
-                entry_id,
-                ..
-            }
-            | devlog_sync::PlannedOp::Notes {
-                integration,
-                entry_id,
-                ..
-            } => (integration, entry_id),
-            devlog_sync::PlannedOp::Pull { .. } | devlog_sync::PlannedOp::Recompare { .. } => {
-                continue;
-            }
+    for op in engine.plan(None, None, false).await? {
+        if !op.is_push() {
+            continue;
+        }
+        let Some((integration, entry_id)) = op.entry() else {
+            continue;
         };
         let row = rows
-            .entry((integration.clone(), entry_id.to_string()))
+            .entry((integration.to_string(), entry_id.to_string()))
             .or_insert((String::new(), String::new()));
         if row.0.is_empty() || row.0 == "synced" {
             row.0 = "changed locally, not pushed yet".into();

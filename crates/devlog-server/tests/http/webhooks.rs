@@ -56,7 +56,7 @@ impl Integration for Signed {
         &self,
         _: &str,
         _: &SyncedFields,
-        _: &[String],
+        _: &devlog_core::merge::FieldSet,
     ) -> Result<RemoteItem, SyncError> {
         Err(err(SyncErrorKind::Permanent, "push not supported"))
     }
@@ -271,7 +271,7 @@ impl Integration for Gated {
         &self,
         _: &str,
         _: &SyncedFields,
-        _: &[String],
+        _: &devlog_core::merge::FieldSet,
     ) -> Result<RemoteItem, SyncError> {
         Err(err(SyncErrorKind::Permanent, "push not supported"))
     }

@@ -35,6 +35,15 @@ pub(crate) fn parse_id(s: &str) -> Result<EntryId> {
     })
 }
 
+/// A conflict's field as stored; an unknown name is damage (or a newer devlog), not input.
+pub(crate) fn parse_field(s: &str) -> Result<devlog_core::merge::SyncedField> {
+    s.parse().map_err(|e| StoreError::Corrupt {
+        path: "sync state".into(),
+        message: format!("a conflict names an unknown field: {e}"),
+        hint: "resolve or remove the conflict row; a newer devlog may have written it".into(),
+    })
+}
+
 /// An opened sync state, with what opening it did worth telling the user (an import).
 #[derive(Debug, Clone)]
 pub struct OpenedSyncState {

@@ -32,7 +32,7 @@ use super::{
     BACKEND, Db, SYNC_BIGINT, SYNC_DB_NOW_MS, SYNC_DOLLAR_PARAMS, SYNC_INSERT_IGNORE, classify,
 };
 use crate::server::{ServerOptions, store_error};
-use crate::sync_state::{Snapshot, parse_id};
+use crate::sync_state::{Snapshot, parse_field, parse_id};
 use crate::url::DbUrl;
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -255,7 +255,7 @@ impl ServerSyncState {
             ))
             .bind(&c.integration)
             .bind(&c.entry_id)
-            .bind(&c.field)
+            .bind(c.field.as_str())
             .bind(&c.base)
             .bind(&c.local)
             .bind(&c.remote)
@@ -975,7 +975,7 @@ impl SyncStateStore for ServerSyncState {
             .bind(c.remote.to_string())
             .bind(integration)
             .bind(entry.to_string())
-            .bind(&c.field)
+            .bind(c.field.as_str())
             .execute(&mut *tx)
             .await
             .map_err(self.err())?
@@ -987,7 +987,7 @@ impl SyncStateStore for ServerSyncState {
                 ))
                 .bind(integration)
                 .bind(entry.to_string())
-                .bind(&c.field)
+                .bind(c.field.as_str())
                 .bind(c.base.to_string())
                 .bind(c.local.to_string())
                 .bind(c.remote.to_string())
@@ -1019,7 +1019,7 @@ impl SyncStateStore for ServerSyncState {
                 integration: r.try_get("integration").map_err(self.err())?,
                 entry_id: parse_id(&text(&r, "entry_id").map_err(self.err())?)?,
                 field: FieldConflict {
-                    field: r.try_get("field").map_err(self.err())?,
+                    field: parse_field(&r.try_get::<String, _>("field").map_err(self.err())?)?,
                     base: v("base_value")?,
                     local: v("local_value")?,
                     remote: v("remote_value")?,

@@ -20,7 +20,7 @@ use devlog_core::sync_state::{
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{Snapshot, parse_id};
+use super::{Snapshot, parse_field, parse_id};
 
 /// The table recording applied sync-state migrations. Not sqlx's default, so the sync tables
 /// can live in the same SQLite database as the `sqlite` backend's entries, whose own
@@ -504,7 +504,7 @@ impl SyncStateStore for SqliteSyncState {
             )
             .bind(integration)
             .bind(entry.to_string())
-            .bind(&c.field)
+            .bind(c.field.as_str())
             .bind(c.base.to_string())
             .bind(c.local.to_string())
             .bind(c.remote.to_string())
@@ -536,7 +536,7 @@ impl SyncStateStore for SqliteSyncState {
                 integration: r.try_get("integration").map_err(err)?,
                 entry_id: parse_id(&entry)?,
                 field: FieldConflict {
-                    field: r.try_get("field").map_err(err)?,
+                    field: parse_field(&r.try_get::<String, _>("field").map_err(err)?)?,
                     base: v("base")?,
                     local: v("local")?,
                     remote: v("remote")?,

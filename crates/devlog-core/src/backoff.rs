@@ -1,5 +1,7 @@
-//! Retry delays for the sync queue (the client itself never retries): exponential backoff with
-//! full jitter — a random wait between zero and a cap that doubles per attempt up to `max`.
+//! Retry delays for the sync queue (HTTP clients never retry; the queue does): exponential
+//! backoff with full jitter — a random wait between zero and a cap that doubles per attempt up
+//! to `max`. Pure: the caller passes the random source (the engine's is injected, seeded in
+//! tests), so a delay is reproducible.
 
 use std::time::Duration;
 
@@ -12,13 +14,9 @@ pub fn backoff_cap(attempt: u32, base: Duration, max: Duration) -> Duration {
     base.checked_mul(factor).unwrap_or(Duration::MAX).min(max)
 }
 
-/// A full-jitter delay for `attempt` (0 for the first retry): uniform in `[0, backoff_cap]`.
-pub fn backoff_delay(attempt: u32, base: Duration, max: Duration) -> Duration {
-    backoff_delay_with(&mut rand::rng(), attempt, base, max)
-}
-
-/// [`backoff_delay`] with a given random source (seeded in tests).
-pub fn backoff_delay_with<R: Rng + ?Sized>(
+/// A full-jitter delay for `attempt` (0 for the first retry): uniform in `[0, backoff_cap]`,
+/// drawn from `rng`.
+pub fn backoff_delay<R: Rng + ?Sized>(
     rng: &mut R,
     attempt: u32,
     base: Duration,
@@ -46,7 +44,7 @@ mod tests {
             let (base, max) = (ms(base_ms), ms(max_ms));
             let cap = backoff_cap(attempt, base, max);
             prop_assert!(cap <= max);
-            let d = backoff_delay_with(&mut StdRng::seed_from_u64(seed), attempt, base, max);
+            let d = backoff_delay(&mut StdRng::seed_from_u64(seed), attempt, base, max);
             prop_assert!(d <= cap);
         }
 
@@ -69,7 +67,8 @@ mod tests {
         let max = Duration::from_secs(3600);
         assert_eq!(backoff_cap(u32::MAX, Duration::from_secs(1), max), max);
         assert_eq!(backoff_cap(64, Duration::MAX, Duration::MAX), Duration::MAX);
-        assert!(backoff_delay(u32::MAX, Duration::from_secs(1), max) <= max);
+        let mut rng = StdRng::seed_from_u64(1);
+        assert!(backoff_delay(&mut rng, u32::MAX, Duration::from_secs(1), max) <= max);
     }
 
     #[test]
@@ -79,7 +78,7 @@ mod tests {
         let cap = backoff_cap(4, ms(100), ms(60_000));
         assert_eq!(cap, ms(1600));
         let draws: Vec<Duration> = (0..200)
-            .map(|_| backoff_delay_with(&mut rng, 4, ms(100), ms(60_000)))
+            .map(|_| backoff_delay(&mut rng, 4, ms(100), ms(60_000)))
             .collect();
         assert!(draws.iter().any(|d| *d < cap / 2));
         assert!(draws.iter().any(|d| *d > cap / 2));
