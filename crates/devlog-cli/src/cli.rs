@@ -59,6 +59,7 @@ pub enum Command {
     Config(config::ConfigArgs),
     Sync(sync::SyncArgs),
     Integrations(sync::IntegrationsArgs),
+    Worker(worker::WorkerArgs),
     Completions(completions::CompletionsArgs),
     Mcp(mcp::McpArgs),
     Serve(serve::ServeArgs),

@@ -65,13 +65,39 @@ impl ServerConfig {
     }
 }
 
-/// `[sync]`: defaults of `devlog sync` and the MCP sync tools.
+/// `[sync]`: defaults of `devlog sync`, the sync workers and the MCP sync tools.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncSettings {
     /// How true conflicts are settled when `devlog sync` is given no `--strategy` (default
     /// manual).
     pub strategy: Option<devlog_core::merge::Strategy>,
+    /// How often background sync pulls (`devlog worker`, `sync --watch`, `serve`): `30s`,
+    /// `5m`, ... (defaults: 30 s in a terminal, 60 s in `devlog serve`).
+    #[serde(default, deserialize_with = "de_interval")]
+    pub interval: Option<std::time::Duration>,
+    /// Sync workers `devlog worker` and `devlog serve` run (default 1).
+    #[serde(default, deserialize_with = "de_workers")]
+    pub workers: Option<usize>,
+}
+
+fn de_interval<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::commands::worker::parse_interval(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn de_workers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let n = u64::deserialize(d)?;
+    if !(1..=64).contains(&n) {
+        return Err(serde::de::Error::custom(format!(
+            "workers = {n}: give a number from 1 to 64"
+        )));
+    }
+    Ok(usize::try_from(n).ok())
 }
 
 /// Where a setting's value came from.
@@ -390,14 +416,20 @@ impl Config {
         };
         if let Some(path) = &source {
             let raw: toml::Table = toml::from_str(text).unwrap_or_default();
-            if cfg.sync.strategy.is_some() {
-                cfg.origins.insert(
-                    "sync.strategy".into(),
-                    Origin::File {
-                        file: path.clone(),
-                        key: "sync.strategy".into(),
-                    },
-                );
+            for (key, set) in [
+                ("sync.strategy", cfg.sync.strategy.is_some()),
+                ("sync.interval", cfg.sync.interval.is_some()),
+                ("sync.workers", cfg.sync.workers.is_some()),
+            ] {
+                if set {
+                    cfg.origins.insert(
+                        key.into(),
+                        Origin::File {
+                            file: path.clone(),
+                            key: key.into(),
+                        },
+                    );
+                }
             }
             if raw
                 .get("server")

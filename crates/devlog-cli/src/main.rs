@@ -70,6 +70,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
         Command::Delete(_) => Some("delete"),
         Command::Import(_) => Some("import"),
         Command::Sync(_) => Some("sync"),
+        Command::Worker(_) => Some("worker"),
         Command::Github(_) => Some("github"),
         _ => None,
     };
@@ -95,6 +96,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Config(a) => commands::config::run(&ctx, a).await,
             Command::Sync(a) => commands::sync::run(&ctx, a).await,
             Command::Integrations(a) => commands::sync::integrations(&ctx, a).await,
+            Command::Worker(a) => commands::worker::run(&ctx, a).await,
             Command::Mcp(a) => commands::mcp::run(&ctx, a).await,
             Command::Serve(a) => commands::serve::run(&ctx, a).await,
             Command::Git(a) => commands::git::run(&ctx, a).await,

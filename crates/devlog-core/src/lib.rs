@@ -23,5 +23,7 @@ pub use error::{ErrorKind, Result, StoreError};
 pub use event::{Event, EventKind, Origin, WriteMeta};
 pub use id::{EntryId, EntryRef};
 pub use ops::Devlog;
-pub use store::{Created, Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats, Store};
+pub use store::{
+    Created, FeedListener, Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats, Store,
+};
 pub use time::{Clock, SystemClock, Timestamp};

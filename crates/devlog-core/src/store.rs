@@ -268,6 +268,24 @@ pub trait Store: Send + Sync + Debug {
 
     /// Problems found while reading (files that could not be parsed, ...); empty when healthy.
     async fn warnings(&self) -> Result<Vec<String>>;
+
+    /// A push notification of appends to the change feed made by any process (PostgreSQL's
+    /// `LISTEN/NOTIFY`), for readers that follow the feed. `None` (the default): the backend
+    /// has none, and readers poll the feed's end instead (`events_before(None, 1)`).
+    fn listen(&self) -> Option<Box<dyn FeedListener>> {
+        None
+    }
+}
+
+/// Wakes a reader of the change feed when any process may have appended to it (see
+/// [`Store::listen`]).
+#[async_trait]
+pub trait FeedListener: Send + Debug {
+    /// Returns when the feed may have grown since the previous call returned (or since the
+    /// listener was made). Wake-ups may be spurious, never missed: after a lost connection is
+    /// re-established (notifications in between are gone) it returns once. While the backend
+    /// is unreachable it keeps trying and does not return.
+    async fn changed(&mut self);
 }
 
 /// Identifies a store for humans.

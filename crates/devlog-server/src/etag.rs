@@ -247,6 +247,10 @@ impl Store for Conditional {
     async fn warnings(&self) -> Result<Vec<String>> {
         self.inner.warnings().await
     }
+
+    fn listen(&self) -> Option<Box<dyn devlog_core::FeedListener>> {
+        self.inner.listen()
+    }
 }
 
 #[cfg(test)]

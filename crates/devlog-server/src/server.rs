@@ -36,9 +36,16 @@ pub struct ServerOptions {
     /// Largest request body the API and the MCP endpoint accept, in bytes (webhook receivers
     /// have their own).
     pub body_limit: usize,
-    /// How often an event stream looks for changes made by other processes (changes made
-    /// through this server wake the streams at once).
+    /// How often the event streams look for changes made by other processes, on backends
+    /// without notifications (PostgreSQL's wake them at once; changes made through this
+    /// server always do). See `devlog_store::feed_watch`.
     pub poll_interval: Duration,
+    /// Poked after every write through this server; pass the one background sync workers
+    /// wait on so they wake too (webhook receivers poke it after a delivery is applied).
+    pub wake: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// The process's change-feed watcher, to share with the background sync workers; else
+    /// the first event stream starts one (with `poll_interval`).
+    pub feed: Option<devlog_store::feed_watch::FeedWatch>,
     /// Serve MCP (streamable HTTP) at `/mcp`.
     pub mcp: bool,
     /// Most MCP sessions open at once; a new one beyond them closes the least recently used.
@@ -76,7 +83,9 @@ impl Default for ServerOptions {
             actor: None,
             integrations: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
-            poll_interval: Duration::from_secs(1),
+            poll_interval: devlog_store::feed_watch::DEFAULT_POLL,
+            wake: None,
+            feed: None,
             mcp: true,
             max_sessions: devlog_mcp::sessions::DEFAULT_MAX_SESSIONS,
             repositories: Vec::new(),
@@ -251,6 +260,8 @@ impl Server {
             self.app,
             self.options.actor,
             self.options.poll_interval,
+            self.options.wake.unwrap_or_default(),
+            self.options.feed,
             json,
         );
         let mut router = api

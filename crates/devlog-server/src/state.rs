@@ -2,11 +2,12 @@
 //! event stream, and the shutdown flag that ends open streams.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use devlog_core::{Devlog, Origin, WriteMeta};
+use devlog_store::feed_watch::FeedWatch;
 use tokio::sync::{Notify, RwLock, RwLockReadGuard, RwLockWriteGuard, watch};
 
 use crate::error::ApiError;
@@ -22,9 +23,11 @@ struct Shared {
     app: Devlog,
     actor: Option<String>,
     poll_interval: Duration,
-    /// Woken after every write through this server, so event streams need not wait for
-    /// their next poll (writes by other processes are found by polling).
-    changed: Notify,
+    /// Woken after every write through this server, so event streams need not wait for the
+    /// feed watcher (shared with the background sync workers of `devlog serve`).
+    changed: Arc<Notify>,
+    /// Wakes event streams on writes by other processes: started with the first stream.
+    feed: OnceLock<FeedWatch>,
     /// Writes through the API share this lock; a conditional delete takes it alone, because
     /// the `Store` port has no delete-if-unchanged (see `api::v1::entries::delete`).
     writes: RwLock<()>,
@@ -37,6 +40,8 @@ impl AppState {
         app: Devlog,
         actor: Option<String>,
         poll_interval: Duration,
+        changed: Arc<Notify>,
+        feed: Option<FeedWatch>,
         openapi: Bytes,
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
@@ -44,7 +49,8 @@ impl AppState {
             app,
             actor,
             poll_interval,
-            changed: Notify::new(),
+            changed,
+            feed: feed.map(OnceLock::from).unwrap_or_default(),
             writes: RwLock::new(()),
             shutdown,
             openapi,
@@ -86,6 +92,15 @@ impl AppState {
 
     pub fn changed(&self) -> &Notify {
         &self.0.changed
+    }
+
+    /// A handle on the process's change-feed watcher (started on first use; needs the
+    /// runtime): notifications on PostgreSQL, polling every `poll_interval` elsewhere.
+    pub fn feed_watch(&self) -> FeedWatch {
+        self.0
+            .feed
+            .get_or_init(|| FeedWatch::start(self.0.app.store().clone(), self.0.poll_interval))
+            .clone()
     }
 
     /// A receiver that turns `true` when the server begins to shut down.

@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use devlog_core::integration::{SyncError, SyncErrorKind, Webhook};
 use devlog_sync::{SyncEngine, WebhookCounts};
 use serde::Serialize;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -39,12 +39,16 @@ pub struct WebhookOptions {
     /// How long a request waits for its delivery to be applied before it is answered 202
     /// (applying goes on). GitHub gives up after 10 s.
     pub ack_after: Duration,
+    /// Poked (`notify_waiters`) after each delivery is applied: the background sync workers'
+    /// wake-up, so what the delivery changed is acted on at once.
+    pub wake: Option<Arc<Notify>>,
 }
 
 impl Default for WebhookOptions {
     fn default() -> Self {
         Self {
             ack_after: Duration::from_secs(5),
+            wake: None,
         }
     }
 }
@@ -120,9 +124,17 @@ fn result(id: &str, c: &WebhookCounts) -> WebhookResult {
     }
 }
 
-/// Applies one stored delivery and logs what it did.
-async fn process(engine: &SyncEngine, name: &str, id: &str) -> Result<WebhookCounts, SyncError> {
+/// Applies one stored delivery, logs what it did and wakes the workers.
+async fn process(
+    engine: &SyncEngine,
+    name: &str,
+    id: &str,
+    wake: Option<&Notify>,
+) -> Result<WebhookCounts, SyncError> {
     let done = engine.process_webhook(name, id).await;
+    if let Some(w) = wake {
+        w.notify_waiters();
+    }
     match &done {
         Ok(c) => tracing::info!(
             integration = %name,
@@ -141,8 +153,8 @@ async fn process(engine: &SyncEngine, name: &str, id: &str) -> Result<WebhookCou
 }
 
 /// Applies the deliveries that were accepted but not finished when the server last stopped;
-/// `devlog serve` runs this at start.
-pub async fn resume_pending(engine: Arc<SyncEngine>) {
+/// `devlog serve` runs this at start. `wake` as in [`WebhookOptions::wake`].
+pub async fn resume_pending(engine: Arc<SyncEngine>, wake: Option<Arc<Notify>>) {
     let pending = match engine.pending_webhooks().await {
         Ok(p) => p,
         Err(e) => {
@@ -152,7 +164,7 @@ pub async fn resume_pending(engine: Arc<SyncEngine>) {
     };
     for (name, id) in pending {
         tracing::info!(integration = %name, delivery = %id, "resuming a webhook delivery");
-        let _ = process(&engine, &name, &id).await;
+        let _ = process(&engine, &name, &id, wake.as_deref()).await;
     }
 }
 
@@ -212,6 +224,7 @@ pub async fn receive(
     let (verified_tx, verified_rx) = oneshot::channel::<Result<String, SyncError>>();
     let (done_tx, done_rx) = oneshot::channel::<Result<WebhookCounts, SyncError>>();
     let engine = rx.engine.clone();
+    let wake = rx.options.wake.clone();
     let name = integration.clone();
     tokio::spawn(async move {
         let accepted = match engine.verify_webhook(&name, &hook).await {
@@ -226,7 +239,7 @@ pub async fn receive(
             }
         };
         let _ = verified_tx.send(Ok(id.clone()));
-        let _ = done_tx.send(process(&engine, &name, &id).await);
+        let _ = done_tx.send(process(&engine, &name, &id, wake.as_deref()).await);
     });
     let gone = || {
         ApiError::new(

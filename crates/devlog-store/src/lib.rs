@@ -6,6 +6,7 @@
 //! - `postgres` (cargo feature `postgres`): a PostgreSQL database named by a URL.
 //! - `mysql` (cargo feature `mysql`): a MySQL or MariaDB database named by a URL.
 
+pub mod feed_watch;
 mod fsutil;
 pub mod history;
 pub mod index;

@@ -72,6 +72,11 @@ const WEIGHTED: &[(&str, &str)] = &[
 
 const ALL_SEARCH: &str = "e.search_title, e.search_description, e.search_notes, e.search_context";
 
+/// MySQL and MariaDB have no notifications: readers of the feed poll its end.
+fn listen(_url: &DbUrl, _opts: &ServerOptions) -> Option<Box<dyn devlog_core::FeedListener>> {
+    None
+}
+
 fn migrator() -> &'static Migrator {
     static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
         let mut m = sqlx::migrate!("./migrations/mysql");

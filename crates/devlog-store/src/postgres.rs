@@ -103,6 +103,90 @@ fn pool_options(opts: &ServerOptions) -> PoolOptions<Db> {
         .acquire_timeout(opts.connect_timeout)
 }
 
+/// The channel the `devlog_events_notify` trigger (migration 0009) notifies with the newest
+/// `seq` of each statement that appends to the change feed.
+pub const FEED_CHANNEL: &str = "devlog_events";
+
+/// How long the feed listener waits before connecting again after a failure, at most.
+const LISTEN_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `LISTEN devlog_events` on a connection of its own (a pool of one, so it never takes one of
+/// the store's connections), connected on the first `changed` and again after a failure.
+#[derive(Debug)]
+struct PgFeedListener {
+    pool: sqlx::PgPool,
+    listener: Option<sqlx::postgres::PgListener>,
+    url: DbUrl,
+    failures: u32,
+}
+
+#[async_trait::async_trait]
+impl devlog_core::FeedListener for PgFeedListener {
+    async fn changed(&mut self) {
+        loop {
+            let Some(listener) = self.listener.as_mut() else {
+                let connected = async {
+                    let mut l = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+                    // Reconnects are ours (below), so a gap is always reported as a change.
+                    l.eager_reconnect(false);
+                    l.listen(FEED_CHANNEL).await?;
+                    Ok::<_, sqlx::Error>(l)
+                };
+                match connected.await {
+                    Ok(l) => {
+                        self.listener = Some(l);
+                        self.failures = 0;
+                        // What was appended before LISTEN took effect was not announced.
+                        return;
+                    }
+                    Err(e) => {
+                        self.failures = self.failures.saturating_add(1);
+                        let wait = std::time::Duration::from_millis(
+                            250u64.saturating_mul(1 << self.failures.min(7)),
+                        )
+                        .min(LISTEN_RETRY_MAX);
+                        tracing::warn!(
+                            store = %self.url,
+                            "cannot listen for change-feed notifications ({}); retrying in {} s",
+                            self.url.scrub(&e.to_string()),
+                            wait.as_secs_f64()
+                        );
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                }
+            };
+            match listener.try_recv().await {
+                Ok(Some(_)) => {
+                    // Several notifications may be queued; one wake-up reads them all.
+                    while listener.next_buffered().is_some() {}
+                    return;
+                }
+                Ok(None) | Err(_) => {
+                    // The connection was lost: connect again, then report the gap.
+                    self.listener = None;
+                }
+            }
+        }
+    }
+}
+
+/// The store's feed listener (see [`PgFeedListener`]).
+fn listen(url: &DbUrl, opts: &ServerOptions) -> Option<Box<dyn devlog_core::FeedListener>> {
+    let options = connect_options(url).ok()?;
+    let pool = PoolOptions::<Db>::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(opts.connect_timeout)
+        .connect_lazy_with(options);
+    Some(Box::new(PgFeedListener {
+        pool,
+        listener: None,
+        url: url.clone(),
+        failures: 0,
+    }))
+}
+
 /// PostgreSQL takes statements of any practical size (1 GB per value).
 async fn statement_limit(_conn: &mut PgConnection) -> Result<Option<u64>, sqlx::Error> {
     Ok(None)

@@ -14,6 +14,8 @@ mod failures;
 mod invalid_input;
 #[path = "server_backends/migration.rs"]
 mod migration;
+#[path = "server_backends/notify.rs"]
+mod notify;
 #[path = "common/old_sync_file.rs"]
 mod old_sync_file;
 #[path = "server_backends/support.rs"]

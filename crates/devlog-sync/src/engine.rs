@@ -40,7 +40,7 @@ use crate::plan::{
     self, EntrySnapshot, LinkSnapshot, LinkState, NoteLinkSnapshot, NoteSnapshot, PushAction,
     SkipReason, Snapshot,
 };
-use crate::state::{CursorKind, InboxState, JobState, NoteLinkState, SyncState, owner_tag};
+use crate::state::{CursorKind, InboxState, Job, JobState, NoteLinkState, SyncState, owner_tag};
 
 /// Tunables of the engine.
 #[derive(Debug, Clone)]
@@ -464,6 +464,10 @@ pub struct SyncEngine {
     clock: Arc<dyn Clock>,
     rng: EngineRng,
     owner: String,
+    /// Integrations whose last pull failed (or was paused) in this process: until a pull
+    /// succeeds, a create first looks the entry's marker up, since the item may exist already
+    /// (created from another clone) and only a pull would have adopted it.
+    unpulled: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 fn now_ms(c: &dyn Clock) -> i64 {
@@ -485,7 +489,28 @@ impl SyncEngine {
             clock: Arc::new(SystemClock),
             rng: EngineRng(Arc::new(Mutex::new(rand::make_rng::<rand::rngs::StdRng>()))),
             owner: owner_tag(),
+            unpulled: Arc::default(),
         }
+    }
+
+    /// Records whether `name`'s pull just failed (see `unpulled`).
+    fn set_unpulled(&self, name: &str, failed: bool) {
+        let mut set = self
+            .unpulled
+            .lock()
+            .expect("no panics while the set is locked");
+        if failed {
+            set.insert(name.to_string());
+        } else {
+            set.remove(name);
+        }
+    }
+
+    fn is_unpulled(&self, name: &str) -> bool {
+        self.unpulled
+            .lock()
+            .expect("no panics while the set is locked")
+            .contains(name)
     }
 
     /// The same engine reading time (job schedules, leases, bases) from `clock`.
@@ -516,6 +541,16 @@ impl SyncEngine {
 
     pub fn state(&self) -> &SyncState {
         &self.state
+    }
+
+    /// The store the engine syncs.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock job schedules are read from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     pub fn integrations(&self) -> &[Arc<dyn Integration>] {
@@ -994,36 +1029,83 @@ impl SyncEngine {
                 }
                 done += 1;
                 progress(done, total);
-                let pushed = self
-                    .leased(&name, job.id, self.push_one(&i, job.entry_id, report))
-                    .await;
-                match pushed {
-                    Ok(()) => {
-                        self.state
-                            .finish_job(job.id, &self.owner, now_ms(&*self.clock))
-                            .await?
-                    }
-                    Err(e) => {
-                        let now = now_ms(&*self.clock);
-                        let attempts = job.attempts + 1;
-                        let dead = !e.is_retryable() || attempts >= self.opts.max_attempts;
-                        let delay = match e.retry_after_ms {
-                            Some(ms) => i64::try_from(ms).unwrap_or(i64::MAX),
-                            None => self.retry_delay_ms(attempts),
-                        };
-                        if e.kind == SyncErrorKind::RateLimited {
-                            self.state.pause(&name, now + delay, &e.message).await?;
-                        }
-                        self.state
-                            .fail_job(job.id, &self.owner, &e.to_string(), now + delay, dead, now)
-                            .await?;
-                        report.failed.push(format!(
-                            "{name} #{}: {e}{}",
-                            handle_of(&*self.store, job.entry_id).await,
-                            if dead { " (dead-lettered)" } else { "" }
-                        ));
-                    }
+                self.run_job(&i, job, report).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims the next due job of any integration that is not paused (in the order the
+    /// integrations were configured) and runs it: the sync workers' step (`worker.rs`). `None`
+    /// when no job is due.
+    pub async fn push_next(&self, report: &mut SyncReport) -> Result<Option<Job>> {
+        for i in self.integrations.clone() {
+            let name = i.descriptor().name;
+            let now = now_ms(&*self.clock);
+            if self.state.paused_until(&name, now).await?.is_some() {
+                continue;
+            }
+            if let Some(job) = self
+                .state
+                .claim_for(&name, None, &self.owner, now, self.opts.lease_ms)
+                .await?
+            {
+                self.run_job(&i, job.clone(), report).await?;
+                return Ok(Some(job));
+            }
+        }
+        Ok(None)
+    }
+
+    /// When the earliest pending job not due yet (a retry after a failure) is due, in ms.
+    pub async fn next_due(&self) -> Result<Option<i64>> {
+        Ok(self
+            .state
+            .open_jobs()
+            .await?
+            .iter()
+            .filter(|j| j.state == JobState::Pending)
+            .map(|j| j.next_at)
+            .min())
+    }
+
+    /// Runs one job this process has claimed, and records its outcome: done, retried later
+    /// (with backoff, pausing the integration when rate limited) or dead-lettered.
+    async fn run_job(
+        &self,
+        i: &Arc<dyn Integration>,
+        job: Job,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let name = i.descriptor().name;
+        let pushed = self
+            .leased(&name, job.id, self.push_one(i, job.entry_id, report))
+            .await;
+        match pushed {
+            Ok(()) => {
+                self.state
+                    .finish_job(job.id, &self.owner, now_ms(&*self.clock))
+                    .await?
+            }
+            Err(e) => {
+                let now = now_ms(&*self.clock);
+                let attempts = job.attempts + 1;
+                let dead = !e.is_retryable() || attempts >= self.opts.max_attempts;
+                let delay = match e.retry_after_ms {
+                    Some(ms) => i64::try_from(ms).unwrap_or(i64::MAX),
+                    None => self.retry_delay_ms(attempts),
+                };
+                if e.kind == SyncErrorKind::RateLimited {
+                    self.state.pause(&name, now + delay, &e.message).await?;
                 }
+                self.state
+                    .fail_job(job.id, &self.owner, &e.to_string(), now + delay, dead, now)
+                    .await?;
+                report.failed.push(format!(
+                    "{name} #{}: {e}{}",
+                    handle_of(&*self.store, job.entry_id).await,
+                    if dead { " (dead-lettered)" } else { "" }
+                ));
             }
         }
         Ok(())
@@ -1100,8 +1182,13 @@ impl SyncEngine {
             })
         };
         let mut actions = decide(&snap);
-        if matches!(actions.as_slice(), [PushAction::Recover { .. }]) {
-            // An earlier create may have reached the remote before we could record it.
+        let unpulled_create = self.is_unpulled(&name)
+            && actions
+                .iter()
+                .any(|a| matches!(a, PushAction::Create { .. }));
+        if unpulled_create || matches!(actions.as_slice(), [PushAction::Recover { .. }]) {
+            // An earlier create may have reached the remote before we could record it; or
+            // the pull that would have adopted an item made from another clone failed.
             match i.find_by_marker(id).await? {
                 Some(found) => {
                     fail_point("push.recover.before-record");
@@ -1499,6 +1586,18 @@ impl SyncEngine {
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
         let name = i.descriptor().name;
+        let pulled = self.pull_pages(i, report).await;
+        self.set_unpulled(&name, !matches!(pulled, Ok(true)));
+        pulled.map(|_| ())
+    }
+
+    /// The pages after the cursor, applied; `false` if the integration is paused.
+    async fn pull_pages(
+        &self,
+        i: &Arc<dyn Integration>,
+        report: &mut SyncReport,
+    ) -> Result<bool, SyncError> {
+        let name = i.descriptor().name;
         let local = |e: StoreError| SyncError::new(&name, SyncErrorKind::Transient, e.to_string());
         if let Some((until, reason)) = self
             .state
@@ -1509,7 +1608,7 @@ impl SyncEngine {
             report
                 .paused
                 .push(format!("{name}: paused until {until} ({reason})"));
-            return Ok(());
+            return Ok(false);
         }
         let mut cursor = self
             .state
@@ -1552,7 +1651,7 @@ impl SyncEngine {
                 break;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// How a remote item meets its entry: the lookup and three-way merge shared by the pull,

@@ -10,6 +10,7 @@ pub mod failpoint;
 pub mod plan;
 pub mod registry;
 pub mod state;
+pub mod worker;
 
 pub use engine::{EngineError, PlannedOp, SyncEngine, SyncOptions, SyncReport, WebhookCounts};
 pub use registry::{ConfigProblem, Factory, Registry};
@@ -17,3 +18,4 @@ pub use state::{
     Conflict, CursorKind, HttpCacheEntry, InboxDelivery, InboxState, Job, JobState, Link,
     LinkState, NoteLink, NoteLinkState, SyncState,
 };
+pub use worker::{EventSink, WorkerEvent, WorkerOptions, run_workers};

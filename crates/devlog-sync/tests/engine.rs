@@ -293,6 +293,41 @@ async fn a_create_whose_response_was_lost_is_found_by_its_marker_not_repeated() 
     assert!(r.engine.state().open_jobs().await.unwrap().is_empty());
 }
 
+/// A second clone (same entries, its own sync state, no links) whose pull fails: its creates
+/// look the marker up first, so the item made from the first clone is adopted, not doubled.
+#[tokio::test]
+async fn a_failed_pull_does_not_lead_to_a_duplicate_create() {
+    let r = rig(SyncOptions::default()).await;
+    new_entry(&r.app, "Made from the first clone").await;
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created, 1);
+    let other = tempfile::tempdir().unwrap();
+    let state = SyncState::open(&other.path().join("sync.sqlite"))
+        .await
+        .unwrap();
+    let second = SyncEngine::new(
+        r.app.store().clone(),
+        state,
+        vec![Arc::new(r.remote.clone())],
+        SyncOptions::default(),
+    );
+    r.remote.fail_next(Fault::PullFails);
+    let rep = second.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.failed.len(), 1, "{rep:?}");
+    assert_eq!((rep.created, rep.recovered), (0, 1), "{rep:?}");
+    assert_eq!(r.remote.items().len(), 1, "no duplicate");
+    // Once a pull succeeds, creates go straight to the remote again.
+    new_entry(&r.app, "Made after the pull works").await;
+    let calls = r.remote.calls().len();
+    let rep = second.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created, 1, "{rep:?}");
+    assert!(
+        !r.remote.calls()[calls..].contains(&"find".to_string()),
+        "{:?}",
+        r.remote.calls()
+    );
+}
+
 #[tokio::test]
 async fn remote_edits_merge_and_true_conflicts_are_recorded_then_resolved() {
     let r = rig(SyncOptions::default()).await;
@@ -583,6 +618,9 @@ async fn a_rebuilt_json_feed_longer_than_the_old_cursor_is_recognised_by_its_ide
     drop((engine, app, store));
 
     std::fs::remove_file(root.join(".state/index.sqlite")).unwrap();
+    // Without the history files too (a folder from before they existed), the new feed
+    // starts again at 1.
+    std::fs::remove_dir_all(root.join("history")).unwrap();
     let (store, state) = open().await;
     let app = Devlog::new(store.clone());
     set_priority(&app, a.id, Priority::Critical).await;

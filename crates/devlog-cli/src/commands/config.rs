@@ -117,6 +117,22 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
         "sync.strategy".into(),
         setting(strategy, cfg.origin("sync.strategy")),
     );
+    let interval = match cfg.sync.interval {
+        Some(d) => super::worker::show_interval(d),
+        None => format!(
+            "{} (devlog worker, sync --watch), {} (devlog serve)",
+            super::worker::show_interval(super::worker::DEFAULT_INTERVAL),
+            super::worker::show_interval(super::serve::DEFAULT_SYNC_INTERVAL)
+        ),
+    };
+    s.insert(
+        "sync.interval".into(),
+        setting(interval, cfg.origin("sync.interval")),
+    );
+    s.insert(
+        "sync.workers".into(),
+        setting(cfg.sync.workers.unwrap_or(1), cfg.origin("sync.workers")),
+    );
     s.insert(
         "server.allowHosts".into(),
         setting(

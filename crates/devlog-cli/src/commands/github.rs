@@ -94,6 +94,8 @@ pub async fn run(ctx: &Ctx, a: GithubArgs) -> Result<(), CliError> {
                     entry,
                     plan,
                     strategy: None,
+                    watch: false,
+                    interval: None,
                 },
             )
             .await

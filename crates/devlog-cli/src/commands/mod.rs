@@ -27,6 +27,7 @@ pub mod serve;
 pub mod show;
 pub mod stats;
 pub mod sync;
+pub mod worker;
 
 use std::sync::Arc;
 

@@ -1,10 +1,15 @@
 //! `devlog serve`: the HTTP server (REST API, live events, OpenAPI, MCP) on a loopback port.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use clap::Args;
 use devlog_core::Devlog;
+use devlog_server::webhooks::WebhookOptions;
 use devlog_server::{Listener, ServeError, Server, ServerOptions, check_loopback};
+use devlog_store::feed_watch::FeedWatch;
+use devlog_sync::{WorkerEvent, WorkerOptions};
+use tokio::sync::{Notify, watch};
 
 use super::Ctx;
 use crate::error::CliError;
@@ -41,7 +46,21 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = devlog_server::DEFAULT_MAX_SESSIONS as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_sessions: u64,
+    /// How often background sync pulls: 60s, 5m, ... (default: `[sync] interval`, else 60s).
+    /// Background sync runs when an integration is configured; local changes are pushed as
+    /// they happen and webhook deliveries wake it at once
+    #[arg(long, value_name = "DURATION", value_parser = super::worker::parse_interval)]
+    pub sync_interval: Option<std::time::Duration>,
+    /// Sync workers to run in the server (default: `[sync] workers`, else 1)
+    #[arg(long = "worker", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub workers: Option<u64>,
+    /// Do not sync in the background (webhooks are still applied)
+    #[arg(long, conflicts_with_all = ["sync_interval", "workers"])]
+    pub no_background_sync: bool,
 }
+
+/// `devlog serve`'s pull interval without `--sync-interval` or `[sync] interval`.
+pub const DEFAULT_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn parse_ip(s: &str) -> Result<IpAddr, String> {
     let s = s.trim();
@@ -72,7 +91,14 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             (None, Some(e))
         }
     };
+    // Poked by writes through the server and by applied webhook deliveries; the background
+    // sync workers wait on it.
+    let wake = Arc::new(Notify::new());
+    // One change-feed watcher for the event streams and the workers.
+    let feed = FeedWatch::start(store.clone(), devlog_store::feed_watch::DEFAULT_POLL);
     let options = ServerOptions {
+        wake: Some(wake.clone()),
+        feed: Some(feed.clone()),
         actor: ctx.actor.clone(),
         integrations: ws.config.integrations.keys().cloned().collect(),
         repositories: super::repos::other_stores(&ws).await,
@@ -96,6 +122,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         other => CliError::Other(other.into()),
     })?;
     let url = listener.url();
+    let stop_on = super::worker::armed_shutdown_signal().await;
     eprintln!(
         "devlog server listening on {url} (store: {})\n  REST API  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  events    {url}/api/v1/events/stream\n  MCP       {url}/mcp\nCtrl-C stops it.",
         ws.describe()
@@ -104,6 +131,8 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     // `integrations.git.autoCommit`.
     let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;
     let mut server = Server::new(Devlog::new(store), options);
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let mut workers = None;
     // Webhook receivers for the configured integrations.
     if let Some(engine) = sync {
         let names: Vec<String> = engine
@@ -111,16 +140,78 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             .iter()
             .map(|i| i.descriptor().name)
             .collect();
-        let engine = std::sync::Arc::new(engine);
+        let engine = Arc::new(engine);
         // Deliveries accepted before a crash or stop are applied now.
-        tokio::spawn(devlog_server::webhooks::resume_pending(engine.clone()));
-        server = server.with_routes(devlog_server::webhooks::routes(engine));
+        tokio::spawn(devlog_server::webhooks::resume_pending(
+            engine.clone(),
+            Some(wake.clone()),
+        ));
+        server = server.with_routes(devlog_server::webhooks::routes_with(
+            engine.clone(),
+            WebhookOptions {
+                wake: Some(wake.clone()),
+                ..WebhookOptions::default()
+            },
+        ));
         eprintln!("  webhooks  {url}/webhooks/{{{}}}", names.join(","));
+        if !a.no_background_sync {
+            let opts = WorkerOptions {
+                workers: a
+                    .workers
+                    .map(|n| usize::try_from(n).unwrap_or(1))
+                    .or(ws.config.sync.workers)
+                    .unwrap_or(1),
+                interval: a
+                    .sync_interval
+                    .or(ws.config.sync.interval)
+                    .unwrap_or(DEFAULT_SYNC_INTERVAL),
+                feed: Some(feed.clone()),
+                ..WorkerOptions::default()
+            };
+            eprintln!(
+                "  sync      in the background: {} worker(s), pulling every {} (--no-background-sync turns it off)",
+                opts.workers,
+                super::worker::show_interval(opts.interval)
+            );
+            let sink: devlog_sync::EventSink = Arc::new(|e: &WorkerEvent| {
+                if let Some((text, _)) = super::worker::line(e) {
+                    eprintln!("sync: {text}");
+                }
+            });
+            workers = Some(tokio::spawn(devlog_sync::run_workers(
+                engine,
+                opts,
+                wake.clone(),
+                stop_rx.clone(),
+                sink,
+            )));
+        }
     }
+    tokio::spawn(async move {
+        stop_on.await;
+        let _ = stop_tx.send(true);
+    });
     let served = server
-        .serve(listener, devlog_server::shutdown_signal())
+        .serve(listener, async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        })
         .await
         .map_err(|e| CliError::Other(e.into()));
+    // The workers finish the jobs in hand (the shutdown signal reached them too).
+    if let Some(w) = workers {
+        if served.is_err() {
+            // The server failed, not stopped: no signal will end the workers.
+            w.abort();
+        }
+        match w.await {
+            Ok(Err(e)) => eprintln!("warning: background sync stopped with an error: {e}"),
+            Err(e) if !e.is_cancelled() => {
+                eprintln!("warning: background sync ended abnormally: {e}");
+            }
+            Err(_) => {}
+            Ok(Ok(_)) => {}
+        }
+    }
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }

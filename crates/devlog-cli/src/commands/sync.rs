@@ -35,6 +35,14 @@ pub struct SyncArgs {
     /// (default: `[sync] strategy` in devlog.toml, else manual)
     #[arg(long, value_parser = parse_strategy)]
     pub strategy: Option<Strategy>,
+    /// Keep syncing in the foreground: pull every interval, push local changes as they happen
+    /// (one sync worker, as `devlog worker`); Ctrl-C stops
+    #[arg(long, conflicts_with_all = ["plan", "entry", "system"])]
+    pub watch: bool,
+    /// With --watch: how often to pull (30s, 5m, ...; default `[sync] interval`, else 30s)
+    #[arg(long, value_name = "DURATION", requires = "watch",
+          value_parser = super::worker::parse_interval)]
+    pub interval: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +181,18 @@ async fn engine(
     ))
 }
 
+/// The engine for sync workers (`devlog worker`, `devlog sync --watch`): an error when no
+/// integration is configured.
+pub async fn engine_for_workers(ctx: &Ctx, strategy: Strategy) -> Result<SyncEngine, CliError> {
+    let (engine, integrations) = engine(ctx, strategy).await?;
+    if integrations.is_empty() {
+        return Err(CliError::Usage(
+            "no integrations are configured: add an [integrations.<name>] table to devlog.toml (see docs/sync.md)".into(),
+        ));
+    }
+    Ok(engine)
+}
+
 pub async fn run(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
     match a.command {
         None => run_sync(ctx, a).await,
@@ -251,6 +271,19 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
              there is nothing to sync with; nothing was changed (`devlog integrations list` shows \
              what this version has)"
         )));
+    }
+    if a.watch {
+        let ws = ctx.workspace()?;
+        let opts = devlog_sync::WorkerOptions {
+            workers: 1,
+            interval: a
+                .interval
+                .or(ws.config.sync.interval)
+                .unwrap_or(super::worker::DEFAULT_INTERVAL),
+            ..devlog_sync::WorkerOptions::default()
+        };
+        let engine = engine_for_workers(ctx, strategy).await?;
+        return super::worker::run_in_terminal(ctx, engine, opts).await;
     }
     let (engine, integrations) = engine(ctx, strategy).await?;
     if let Some(s) = a.system.as_deref()

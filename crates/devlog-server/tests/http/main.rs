@@ -4,6 +4,7 @@
 
 mod api;
 mod common;
+mod cross_process;
 mod live;
 mod openapi;
 mod security;

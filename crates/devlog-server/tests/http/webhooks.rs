@@ -392,6 +392,7 @@ async fn a_slow_delivery_is_acknowledged_202_and_its_outcome_is_reported() {
         100,
         devlog_server::webhooks::WebhookOptions {
             ack_after: std::time::Duration::ZERO,
+            ..Default::default()
         },
     )
     .await;
@@ -454,7 +455,7 @@ async fn a_delivery_accepted_before_a_crash_is_applied_when_the_server_starts() 
     assert_eq!(v["status"], "processing", "{v}");
     assert!(s.store.get(s.entry).await.unwrap().notes.is_empty());
 
-    devlog_server::webhooks::resume_pending(s.engine.clone()).await;
+    devlog_server::webhooks::resume_pending(s.engine.clone(), None).await;
     assert_eq!(s.store.get(s.entry).await.unwrap().notes.len(), 1);
     let (_, v) = get_json(&s.router, "/webhooks/gated/deliveries/crash-1").await;
     assert_eq!(v["status"], "done", "{v}");
@@ -466,4 +467,26 @@ async fn a_delivery_accepted_before_a_crash_is_applied_when_the_server_starts() 
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["actionsApplied"], 0, "{v}");
     assert_eq!(s.store.get(s.entry).await.unwrap().notes.len(), 1);
+}
+
+#[tokio::test]
+async fn an_applied_delivery_wakes_the_sync_workers() {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let s = gated(
+        100,
+        devlog_server::webhooks::WebhookOptions {
+            wake: Some(wake.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    // Registered before the delivery, as an idle worker is.
+    let woken = wake.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let (status, v) = post(&s.router, b"{}", None, "wake-1", "/webhooks/gated").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    tokio::time::timeout(crate::common::HANG, woken)
+        .await
+        .expect("the delivery woke the workers");
 }

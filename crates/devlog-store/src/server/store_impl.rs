@@ -47,8 +47,8 @@ use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
     BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, TITLE_ORDER, classify, connect,
-    connect_options, lock_migrations, migrator, pool_options, push_search_match, push_search_score,
-    push_tag_filter, statement_limit, unlock_migrations,
+    connect_options, listen, lock_migrations, migrator, pool_options, push_search_match,
+    push_search_score, push_tag_filter, statement_limit, unlock_migrations,
 };
 use crate::index::{compute_stats, decode_event, seq_bound, status_rank};
 use crate::server::{
@@ -762,6 +762,10 @@ impl Store for ServerStore {
             backend: BACKEND,
             location: self.url.redacted().to_string(),
         }
+    }
+
+    fn listen(&self) -> Option<Box<dyn devlog_core::FeedListener>> {
+        listen(&self.url, &self.opts)
     }
 
     async fn create(&self, entry: Entry, dedupe: bool, meta: &WriteMeta) -> Result<Created> {

@@ -75,16 +75,16 @@ async fn v1_database_upgrades_in_place(kind: Kind) {
             assert_eq!(applied_versions(kind, &url).await, vec![1]);
 
             let store = kind.open(&url).await;
-            let latest = migrator(kind)
+            // Every migration of the build, in order (the numbers need not be contiguous:
+            // 0009_feed_notify.sql is PostgreSQL's alone).
+            let wanted: Vec<i64> = migrator(kind)
                 .await
                 .iter()
+                .filter(|m| !m.migration_type.is_down_migration())
                 .map(|m| m.version)
-                .max()
-                .unwrap();
-            assert_eq!(
-                applied_versions(kind, &url).await,
-                (1..=latest).collect::<Vec<_>>()
-            );
+                .collect();
+            assert!(wanted.len() > 1);
+            assert_eq!(applied_versions(kind, &url).await, wanted);
 
             // Every entry is there and reads back exactly as stored.
             let all = store.all().await.unwrap();
@@ -154,10 +154,7 @@ async fn v1_database_upgrades_in_place(kind: Kind) {
             // Opening again changes nothing (migrations are idempotent).
             let again = kind.open(&url).await;
             assert_eq!(again.count().await.unwrap(), 4);
-            assert_eq!(
-                applied_versions(kind, &url).await,
-                (1..=latest).collect::<Vec<_>>()
-            );
+            assert_eq!(applied_versions(kind, &url).await, wanted);
         },
     )
     .await;

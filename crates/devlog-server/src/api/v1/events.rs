@@ -1,8 +1,9 @@
 //! `/events`: the durable change feed, paged, and as a live server-sent event stream.
 //!
 //! The stream reads the same feed: it sends every event after its cursor, then waits for a
-//! write through this server (a notification) or the poll interval (writes by other processes:
-//! the CLI, an MCP client on stdio, a `git pull`) and reads again. Each SSE event's id is the
+//! write through this server or the process's feed watcher (writes by other processes: the
+//! CLI, an MCP client on stdio, a `git pull`, another server on the same database; PostgreSQL
+//! notifies, other backends are polled, see `devlog_store::feed_watch`) and reads again. Each SSE event's id is the
 //! event's `seq`, so a client that reconnects with `Last-Event-ID` resumes exactly after the
 //! last event it saw. A slow client only slows its own reads; nothing is buffered for it.
 
@@ -15,6 +16,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use devlog_core::Event;
+use devlog_store::feed_watch::FeedWatch;
 use futures::Stream;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -116,6 +118,7 @@ pub async fn stream(
         None => crate::feed::tail(s.app().store().as_ref()).await?,
     };
     let tail = Tail {
+        feed: s.feed_watch(),
         shutdown: s.shutdown(),
         state: s,
         cursor,
@@ -129,6 +132,7 @@ pub async fn stream(
 /// One client's position in the feed.
 struct Tail {
     state: AppState,
+    feed: FeedWatch,
     shutdown: watch::Receiver<bool>,
     cursor: u64,
     buffered: VecDeque<Event>,
@@ -178,10 +182,9 @@ impl Tail {
                     return Some((Ok(ev), self));
                 }
             }
-            let poll = state.poll_interval();
             tokio::select! {
                 () = &mut changed => {}
-                () = tokio::time::sleep(poll) => {}
+                () = self.feed.changed() => {}
                 _ = self.shutdown.changed() => return None,
             }
         }
