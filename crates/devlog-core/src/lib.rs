@@ -15,6 +15,7 @@ pub mod merge;
 pub mod ops;
 pub mod release;
 pub mod store;
+pub mod sync_state;
 pub mod time;
 
 pub use entry::{Entry, EntrySummary, EntryType, Note, NoteCategory, Priority, Status};

@@ -342,7 +342,7 @@ async fn lost_create_response_makes_no_duplicate() {
         .unwrap();
     assert_eq!(link.remote_id.as_deref(), Some("1"));
     // Recovered through the marker (read back by the pull or found by the search).
-    assert_eq!(link.state, "linked", "{link:?}");
+    assert_eq!(link.state, devlog_sync::LinkState::Linked, "{link:?}");
 }
 
 #[tokio::test]
@@ -840,7 +840,7 @@ async fn lost_create_is_found_by_search_when_the_pull_fails() {
         .unwrap()
         .unwrap();
     assert_eq!(link.remote_id.as_deref(), Some("1"));
-    assert_eq!(link.state, "linked");
+    assert_eq!(link.state, devlog_sync::LinkState::Linked);
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ pub mod postgres;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod server;
 pub mod sqlite;
+pub mod sync_state;
 pub mod transfer;
 pub mod url;
 
@@ -29,12 +30,13 @@ use devlog_core::store::Store;
 
 pub use json::JsonStore;
 #[cfg(feature = "mysql")]
-pub use mysql::MysqlStore;
+pub use mysql::{MysqlStore, MysqlSyncState};
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, PostgresSyncState};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub use server::ServerOptions;
 pub use sqlite::SqliteStore;
+pub use sync_state::{OpenedSyncState, SqliteSyncState, open_sync_state};
 pub use url::{DbUrl, redact_url};
 
 /// The backends devlog knows, by the name used in `devlog.toml` and on the command line.
@@ -168,7 +170,7 @@ fn server_url(backend: &str, url: Option<&str>, schemes: &[&str]) -> Result<DbUr
 
 /// The error for a backend whose cargo feature this build lacks.
 #[cfg(not(all(feature = "postgres", feature = "mysql")))]
-fn not_compiled(backend: &str) -> StoreError {
+pub(crate) fn not_compiled(backend: &str) -> StoreError {
     StoreError::invalid(
         "storage.type",
         format!(

@@ -25,6 +25,28 @@ mod imp;
 /// Entries in a MySQL or MariaDB database.
 pub type MysqlStore = imp::ServerStore;
 
+// The shared server sync state (`sync_state/server_impl.rs`), compiled here against this
+// dialect like the store above.
+#[allow(clippy::duplicate_mod)]
+#[path = "sync_state/server_impl.rs"]
+mod sync_imp;
+
+/// The sync state in the `sync_*` tables of the store's database.
+pub type MysqlSyncState = sync_imp::ServerSyncState;
+
+/// Whether parameters are numbered (`$1`) rather than `?`.
+const SYNC_DOLLAR_PARAMS: bool = false;
+
+/// The database's clock in milliseconds since the Unix epoch, read when the statement runs:
+/// job leases are computed from it, so machines whose clocks disagree agree on expiry.
+const SYNC_DB_NOW_MS: &str = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
+
+/// An INSERT that does nothing when a unique key already holds the row: prefix and suffix.
+const SYNC_INSERT_IGNORE: (&str, &str) = ("INSERT IGNORE INTO", "");
+
+/// The integer type a `CAST` turns a sum into.
+const SYNC_BIGINT: &str = "SIGNED";
+
 type Db = MySql;
 type Conn = MySqlConnection;
 
@@ -62,6 +84,31 @@ fn migrator() -> &'static Migrator {
         m
     });
     &MIGRATOR
+}
+
+/// The lock concurrent first openers take around the migrator. sqlx's own is
+/// `GET_LOCK(id, -1)`, which MariaDB (10.11) answers with NULL at once instead of waiting
+/// (MySQL reads a negative timeout as "forever"), so openers of a fresh database raced and
+/// failed with "Duplicate entry '1' for key 'PRIMARY'" in `_devlog_migrations`. This one waits
+/// up to 5 minutes (a migration of a big table can take that long).
+async fn lock_migrations(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    let got: Option<i64> =
+        sqlx::query_scalar("SELECT GET_LOCK(CONCAT('devlog-migrate:', DATABASE()), 300)")
+            .fetch_one(&mut *conn)
+            .await?;
+    match got {
+        Some(1) => Ok(()),
+        _ => Err(sqlx::Error::Protocol(
+            "another devlog has been migrating this database for 5 minutes; try again later".into(),
+        )),
+    }
+}
+
+async fn unlock_migrations(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT RELEASE_LOCK(CONCAT('devlog-migrate:', DATABASE()))")
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
 }
 
 fn connect_options(url: &DbUrl) -> Result<MySqlConnectOptions, sqlx::Error> {

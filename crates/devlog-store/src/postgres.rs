@@ -25,6 +25,28 @@ mod imp;
 /// Entries in a PostgreSQL database.
 pub type PostgresStore = imp::ServerStore;
 
+// The shared server sync state (`sync_state/server_impl.rs`), compiled here against this
+// dialect like the store above.
+#[allow(clippy::duplicate_mod)]
+#[path = "sync_state/server_impl.rs"]
+mod sync_imp;
+
+/// The sync state in the `sync_*` tables of the store's database.
+pub type PostgresSyncState = sync_imp::ServerSyncState;
+
+/// Whether parameters are numbered (`$1`) rather than `?`.
+const SYNC_DOLLAR_PARAMS: bool = true;
+
+/// The database's clock in milliseconds since the Unix epoch, read when the statement runs:
+/// job leases are computed from it, so machines whose clocks disagree agree on expiry.
+const SYNC_DB_NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+
+/// An INSERT that does nothing when a unique key already holds the row: prefix and suffix.
+const SYNC_INSERT_IGNORE: (&str, &str) = ("INSERT INTO", " ON CONFLICT DO NOTHING");
+
+/// The integer type a `CAST` turns a sum into.
+const SYNC_BIGINT: &str = "BIGINT";
+
 type Db = Postgres;
 type Conn = PgConnection;
 
@@ -47,6 +69,15 @@ fn migrator() -> &'static Migrator {
         m
     });
     &MIGRATOR
+}
+
+/// sqlx's migrator takes a PostgreSQL advisory lock itself: nothing more to do.
+async fn lock_migrations(_conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    Ok(())
+}
+
+async fn unlock_migrations(_conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    Ok(())
 }
 
 fn connect_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {

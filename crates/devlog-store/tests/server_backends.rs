@@ -16,8 +16,12 @@ mod invalid_input;
 mod migration;
 #[path = "server_backends/notify.rs"]
 mod notify;
+#[path = "common/old_sync_file.rs"]
+mod old_sync_file;
 #[path = "server_backends/support.rs"]
 mod support;
+#[path = "server_backends/sync_import.rs"]
+mod sync_import;
 #[path = "server_backends/upgrade.rs"]
 mod upgrade;
 
@@ -36,5 +40,35 @@ mod mysql_conformance {
     devlog_testkit::store_conformance!(
         fixture = |case| TestDb::create(Kind::Mysql, case),
         opener = |dir| Box::pin(async move { Kind::Mysql.open(&url_in(&dir)).await }),
+    );
+}
+
+mod postgres_sync_state_conformance {
+    use crate::support::{Kind, TestDb, url_in};
+
+    devlog_testkit::sync_state_conformance!(
+        fixture = |case| TestDb::create(Kind::Postgres, case),
+        opener = |dir| Box::pin(async move {
+            std::sync::Arc::new(
+                devlog_store::PostgresSyncState::open(&url_in(&dir))
+                    .await
+                    .unwrap(),
+            ) as std::sync::Arc<dyn devlog_core::sync_state::SyncStateStore>
+        }),
+    );
+}
+
+mod mysql_sync_state_conformance {
+    use crate::support::{Kind, TestDb, url_in};
+
+    devlog_testkit::sync_state_conformance!(
+        fixture = |case| TestDb::create(Kind::Mysql, case),
+        opener = |dir| Box::pin(async move {
+            std::sync::Arc::new(
+                devlog_store::MysqlSyncState::open(&url_in(&dir))
+                    .await
+                    .unwrap(),
+            ) as std::sync::Arc<dyn devlog_core::sync_state::SyncStateStore>
+        }),
     );
 }

@@ -40,7 +40,7 @@ use crate::plan::{
     self, EntrySnapshot, LinkSnapshot, LinkState, NoteLinkSnapshot, NoteSnapshot, PushAction,
     SkipReason, Snapshot,
 };
-use crate::state::{Job, SyncState, owner_tag};
+use crate::state::{CursorKind, InboxState, Job, JobState, NoteLinkState, SyncState, owner_tag};
 
 /// Tunables of the engine.
 #[derive(Debug, Clone)]
@@ -587,12 +587,12 @@ impl SyncEngine {
     async fn feed_position(&self, name: &str) -> Result<FeedPosition> {
         let cursor: u64 = self
             .state
-            .cursor(name, "feed")
+            .cursor(name, CursorKind::Feed)
             .await?
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
         let feed_id = self.store.feed_id().await?;
-        let recorded = self.state.cursor(name, "feed-id").await?;
+        let recorded = self.state.cursor(name, CursorKind::FeedId).await?;
         let latest = self
             .store
             .events_before(None, 1)
@@ -685,7 +685,7 @@ impl SyncEngine {
             if only.is_some_and(|o| o != name) {
                 continue;
             }
-            let cursor = self.state.cursor(&name, "pull").await?;
+            let cursor = self.state.cursor(&name, CursorKind::Pull).await?;
             let mut preview = PullPreview::default();
             let pull_at = out.len();
             if pull {
@@ -743,7 +743,7 @@ impl SyncEngine {
                 .open_jobs()
                 .await?
                 .into_iter()
-                .filter(|j| j.integration == name && j.state != "dead")
+                .filter(|j| j.integration == name && j.state != JobState::Dead)
                 .map(|j| j.entry_id)
                 .collect();
             ids.extend(preview.entries.keys());
@@ -937,7 +937,7 @@ impl SyncEngine {
                 .await?
                 .into_iter()
                 .map(|l| NoteLinkSnapshot {
-                    linked: l.state == "linked",
+                    linked: l.state == NoteLinkState::Linked,
                     note_id: l.note_id,
                     hash: l.hash,
                 })
@@ -951,12 +951,10 @@ impl SyncEngine {
             title: entry.as_ref().map(|e| e.title.clone()).unwrap_or_default(),
             fields: entry.as_ref().map(SyncedFields::from_entry),
             notes,
-            link: link.and_then(|l| {
-                Some(LinkSnapshot {
-                    state: LinkState::from_stored(&l.state)?,
-                    remote_id: l.remote_id,
-                    base: l.base,
-                })
+            link: link.map(|l| LinkSnapshot {
+                state: l.state,
+                remote_id: l.remote_id,
+                base: l.base,
             }),
             held,
             note_links,
@@ -998,7 +996,7 @@ impl SyncEngine {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<(), EngineError> {
         let due = self.state.open_jobs().await?;
-        let total = due.iter().filter(|j| j.state != "dead").count() as u64;
+        let total = due.iter().filter(|j| j.state != JobState::Dead).count() as u64;
         let mut done = 0;
         for i in self.integrations.clone() {
             let name = i.descriptor().name;
@@ -1066,7 +1064,7 @@ impl SyncEngine {
             .open_jobs()
             .await?
             .iter()
-            .filter(|j| j.state == "pending")
+            .filter(|j| j.state == JobState::Pending)
             .map(|j| j.next_at)
             .min())
     }
@@ -1331,7 +1329,7 @@ impl SyncEngine {
                     .map_err(local)?;
                 written += 1;
             } else if create.contains(&note.id) {
-                if link.is_some_and(|l| l.state == "creating")
+                if link.is_some_and(|l| l.state == NoteLinkState::Creating)
                     && let Some(rid) = i.find_note(remote_id, &note.id).await?
                 {
                     // The comment exists; the text it holds is what we posted.
@@ -1365,7 +1363,7 @@ impl SyncEngine {
                 .state
                 .link_by_remote(name, remote_id)
                 .await?
-                .filter(|l| l.state == "linked")
+                .filter(|l| l.state == LinkState::Linked)
                 .map(|l| l.entry_id),
             ActionTarget::Entry { id } => Some(*id),
             ActionTarget::Reference { reference } => {
@@ -1476,7 +1474,7 @@ impl SyncEngine {
         let hash = text_hash(&n.text);
         let now = self.clock.now();
         let (note_id, known) = match self.state.note_link_by_remote(name, &n.remote_id).await? {
-            Some(l) if l.state == "linked" => {
+            Some(l) if l.state == NoteLinkState::Linked => {
                 if l.hash.as_deref() == Some(hash.as_str()) {
                     return Ok(false);
                 }
@@ -1492,7 +1490,7 @@ impl SyncEngine {
                         .note_links(name, entry_id)
                         .await?
                         .iter()
-                        .any(|l| &l.note_id == m && l.state == "linked"),
+                        .any(|l| &l.note_id == m && l.state == NoteLinkState::Linked),
                     None => false,
                 };
                 match &n.note_marker {
@@ -1612,7 +1610,11 @@ impl SyncEngine {
                 .push(format!("{name}: paused until {until} ({reason})"));
             return Ok(false);
         }
-        let mut cursor = self.state.cursor(&name, "pull").await.map_err(local)?;
+        let mut cursor = self
+            .state
+            .cursor(&name, CursorKind::Pull)
+            .await
+            .map_err(local)?;
         loop {
             let page = match i.pull(cursor.as_deref()).await {
                 Ok(p) => p,
@@ -1640,7 +1642,7 @@ impl SyncEngine {
             fail_point("pull.before-cursor");
             if let Some(next) = &page.next_cursor {
                 self.state
-                    .set_cursor(&name, "pull", next)
+                    .set_cursor(&name, CursorKind::Pull, next)
                     .await
                     .map_err(local)?;
             }
@@ -1663,18 +1665,21 @@ impl SyncEngine {
             },
         };
         // Unlinked on purpose: the remote item no longer changes the entry.
-        if link.as_ref().is_some_and(|l| l.state == "unlinked") {
+        if link
+            .as_ref()
+            .is_some_and(|l| l.state == LinkState::Unlinked)
+        {
             return Ok(ItemMerge::Skip);
         }
         // Our own write coming back (or an unchanged item): nothing to merge or record.
         if let Some(l) = &link
-            && l.state == "linked"
+            && l.state == LinkState::Linked
             && l.remote_id.as_deref() == Some(item.remote_id.as_str())
             && l.base.as_ref() == Some(&item.fields)
         {
             return Ok(ItemMerge::Skip);
         }
-        let adopting = link.as_ref().is_none_or(|l| l.state == "creating");
+        let adopting = link.as_ref().is_none_or(|l| l.state == LinkState::Creating);
         let (entry_id, base) = match link {
             Some(l) => (l.entry_id, l.base),
             None => match item.marker {
@@ -1853,7 +1858,7 @@ impl SyncEngine {
                 format!("no stored delivery `{delivery}`"),
             ));
         };
-        if row.state == "done" {
+        if row.state == InboxState::Done {
             return Ok(WebhookCounts::default());
         }
         let stored: StoredOutcome = serde_json::from_str(&row.payload).map_err(|e| {
@@ -1953,7 +1958,7 @@ impl SyncEngine {
     ) -> Result<Entry, EngineError> {
         self.integration(name)?;
         if let Some(l) = self.state.link(name, id).await?
-            && l.state == "linked"
+            && l.state == LinkState::Linked
             && l.remote_id.as_deref() != Some(item.remote_id.as_str())
         {
             return Err(EngineError::Store(StoreError::invalid(
@@ -1967,7 +1972,7 @@ impl SyncEngine {
         }
         if let Some(l) = self.state.link_by_remote(name, &item.remote_id).await?
             && l.entry_id != id
-            && l.state == "linked"
+            && l.state == LinkState::Linked
         {
             return Err(EngineError::Store(StoreError::invalid(
                 "link",

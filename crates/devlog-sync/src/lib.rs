@@ -2,8 +2,8 @@
 //! incremental pulls merged field by field, conflicts, dead letters and pauses.
 //!
 //! API boundary: integrations implement `devlog_core::integration::Integration`; this crate
-//! owns all sync bookkeeping, kept in a machine-local SQLite database
-//! (`.devlog/.state/sync.sqlite` beside the JSON backend's index).
+//! owns all sync bookkeeping, kept behind the `SyncStateStore` port (`state.rs`): machine-local
+//! SQLite for the file backends, the store's own database for PostgreSQL and MySQL.
 
 pub mod engine;
 pub mod failpoint;
@@ -14,5 +14,8 @@ pub mod worker;
 
 pub use engine::{EngineError, PlannedOp, SyncEngine, SyncOptions, SyncReport, WebhookCounts};
 pub use registry::{ConfigProblem, Factory, Registry};
-pub use state::{Conflict, HttpCacheEntry, InboxDelivery, Job, Link, SyncState};
+pub use state::{
+    Conflict, CursorKind, HttpCacheEntry, InboxDelivery, InboxState, Job, JobState, Link,
+    LinkState, NoteLink, NoteLinkState, SyncState,
+};
 pub use worker::{EventSink, WorkerEvent, WorkerOptions, run_workers};

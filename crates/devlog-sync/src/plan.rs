@@ -10,29 +10,8 @@ use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldSet, SyncedFields};
 use serde::Serialize;
 
-/// Where an entry's link to its remote item stands, as the planner needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LinkState {
-    /// A create was announced and may or may not have reached the remote.
-    Creating,
-    Linked,
-    /// Unlinked on purpose (`devlog github unlink`): never pushed again.
-    Unlinked,
-}
-
-impl LinkState {
-    /// The state as the sync state stores it; an unknown value is treated as no link at all
-    /// (a create under the marker protocol, which finds an existing item instead of duplicating).
-    pub fn from_stored(s: &str) -> Option<Self> {
-        match s {
-            "creating" => Some(LinkState::Creating),
-            "linked" => Some(LinkState::Linked),
-            "unlinked" => Some(LinkState::Unlinked),
-            _ => None,
-        }
-    }
-}
+/// Where an entry's link to its remote item stands: the sync state's own type.
+pub use devlog_core::sync_state::LinkState;
 
 /// An entry's link, as the planner needs it.
 #[derive(Debug, Clone, PartialEq)]

@@ -448,7 +448,7 @@ async fn rate_limits_pause_the_integration_and_failures_retry_then_dead_letter()
     r.engine.sync(None, None, &quiet).await.unwrap();
     r.engine.sync(None, None, &quiet).await.unwrap();
     let jobs = r.engine.state().open_jobs().await.unwrap();
-    assert_eq!(jobs[0].state, "dead", "{jobs:?}");
+    assert_eq!(jobs[0].state, devlog_sync::JobState::Dead, "{jobs:?}");
     assert!(jobs[0].last_error.as_deref().unwrap().contains("injected"));
     assert_eq!(r.engine.state().retry(None, 0).await.unwrap(), 1);
     let rep = r.engine.sync(None, None, &quiet).await.unwrap();
@@ -460,7 +460,7 @@ async fn rate_limits_pause_the_integration_and_failures_retry_then_dead_letter()
     r.engine.sync(None, None, &quiet).await.unwrap();
     assert_eq!(
         r.engine.state().open_jobs().await.unwrap()[0].state,
-        "dead",
+        devlog_sync::JobState::Dead,
         "permanent errors are not retried"
     );
 }

@@ -144,7 +144,10 @@ async fn a_worker_that_lost_its_lease_cannot_renew_finish_or_fail_the_job() {
     );
     // The worker holding it finishes it.
     state.finish_job(job.id, "other", later).await.unwrap();
-    assert_eq!(state.job(job.id).await.unwrap().unwrap().state, "done");
+    assert_eq!(
+        state.job(job.id).await.unwrap().unwrap().state,
+        devlog_sync::JobState::Done
+    );
 }
 
 /// A clock the test moves.
@@ -210,9 +213,9 @@ impl Integration for SlowRemote {
     }
 }
 
-async fn lease_until(state: &SyncState) -> Option<i64> {
+async fn lease_until(file: &devlog_store::SqliteSyncState) -> Option<i64> {
     sqlx::query_scalar("SELECT lease_until FROM jobs WHERE state = 'running'")
-        .fetch_optional(state.pool())
+        .fetch_optional(file.pool())
         .await
         .unwrap()
         .flatten()
@@ -223,9 +226,10 @@ async fn a_worker_renews_its_lease_while_a_long_job_runs() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".devlog");
     let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
-    let state = SyncState::open(&root.join(".state/sync.sqlite"))
+    let file = devlog_store::SqliteSyncState::open(&root.join(".state/sync.sqlite"))
         .await
         .unwrap();
+    let state = SyncState::new(Arc::new(file.clone()));
     let remote = Arc::new(SlowRemote::default());
     let clock = Arc::new(ManualClock(AtomicI64::new(T0)));
     // A short lease, renewed every third of it (100 ms of real time).
@@ -248,13 +252,13 @@ async fn a_worker_renews_its_lease_while_a_long_job_runs() {
         .unwrap();
     let run = tokio::spawn(async move { engine.sync(None, None, &|_, _| {}).await });
     remote.started.notified().await;
-    assert_eq!(lease_until(&state).await, Some(T0 + 300));
+    assert_eq!(lease_until(&file).await, Some(T0 + 300));
 
     // Ten minutes pass while the create is in flight: the worker keeps its lease alive.
     let later = T0 + 600_000;
     clock.0.store(later, Ordering::SeqCst);
     tokio::time::timeout(Duration::from_secs(60), async {
-        while lease_until(&state).await < Some(later) {
+        while lease_until(&file).await < Some(later) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })

@@ -91,7 +91,12 @@ async fn the_plan_shows_a_pull_conflict_and_the_sync_records_exactly_it() {
         )
         .await
         .unwrap();
-    let cursor = r.engine.state().cursor("tracker", "pull").await.unwrap();
+    let cursor = r
+        .engine
+        .state()
+        .cursor("tracker", devlog_sync::CursorKind::Pull)
+        .await
+        .unwrap();
     r.remote.clear_requests();
 
     let plan = r.engine.plan(None, None, true).await.unwrap();
@@ -147,7 +152,11 @@ async fn the_plan_shows_a_pull_conflict_and_the_sync_records_exactly_it() {
         requests.iter().map(|q| q.line()).collect::<Vec<_>>()
     );
     assert_eq!(
-        r.engine.state().cursor("tracker", "pull").await.unwrap(),
+        r.engine
+            .state()
+            .cursor("tracker", devlog_sync::CursorKind::Pull)
+            .await
+            .unwrap(),
         cursor
     );
     assert!(r.engine.state().open_conflicts().await.unwrap().is_empty());

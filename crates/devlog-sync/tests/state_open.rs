@@ -23,7 +23,7 @@ async fn sixteen_first_openers_of_a_fresh_sync_state_all_succeed() {
                     barrier.wait().await;
                     let state = SyncState::open(&path).await.map_err(|e| e.to_string())?;
                     state
-                        .cursor("github", "pull")
+                        .cursor("github", devlog_sync::CursorKind::Pull)
                         .await
                         .map_err(|e| e.to_string())
                 })

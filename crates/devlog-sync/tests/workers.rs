@@ -382,7 +382,7 @@ async fn shutdown_finishes_and_records_the_job_in_hand() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(link.state, "linked");
+    assert_eq!(link.state, devlog_sync::LinkState::Linked);
     assert_eq!(
         r.remote.state().items_with_marker(&e.id.to_string()).len(),
         1

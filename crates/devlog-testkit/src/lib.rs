@@ -12,6 +12,7 @@ pub mod fake_github;
 pub mod fake_github_graphql;
 pub mod fake_remote;
 pub mod integration_conformance;
+pub mod sync_state_conformance;
 pub mod tracker;
 
 use devlog_core::entry::{

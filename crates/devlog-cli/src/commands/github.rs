@@ -9,7 +9,7 @@ use devlog_core::integration::{Integration, SyncError};
 use devlog_core::{Entry, EntryId};
 use devlog_github::GithubIntegration;
 use devlog_github::pulls::PULL_REQUEST;
-use devlog_sync::{SyncEngine, SyncOptions, SyncReport, SyncState};
+use devlog_sync::{SyncEngine, SyncOptions, SyncReport};
 use serde_json::json;
 
 use super::{Ctx, github_release};
@@ -151,7 +151,7 @@ pub fn github(ws: &Workspace) -> Result<GithubIntegration, CliError> {
 /// A sync engine over GitHub alone, sharing the workspace's sync state.
 async fn engine(ws: &Workspace, gh: &GithubIntegration) -> Result<SyncEngine, CliError> {
     let store = ws.open().await?;
-    let state = SyncState::open(&super::sync::state_path(ws)).await?;
+    let state = super::sync::open_state(ws).await?;
     let i: Arc<dyn Integration> = Arc::new(gh.clone());
     Ok(SyncEngine::new(
         store,
@@ -267,7 +267,7 @@ async fn link(ctx: &Ctx, reference: &str, number: &str, pr: bool) -> Result<(), 
     }
     // One issue per entry: moving it to another issue is an explicit unlink first.
     if let Some(l) = engine.state().link(devlog_github::NAME, entry.id).await?
-        && l.state == "linked"
+        && l.state == devlog_sync::LinkState::Linked
         && l.remote_id.as_deref() != Some(number.as_str())
     {
         return Err(CliError::Usage(format!(
@@ -364,7 +364,7 @@ async fn open_pr(
         .state()
         .link(devlog_github::NAME, entry.id)
         .await?
-        .filter(|l| l.state == "linked")
+        .filter(|l| l.state == devlog_sync::LinkState::Linked)
         .and_then(|l| l.remote_id);
     let (p, created) = gh
         .create_pull(&entry, &head, base, draft, issue.as_deref())
@@ -491,7 +491,7 @@ async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
         .into_iter()
         .filter(|c| c.integration == name)
         .collect();
-    let cursor = st.cursor(name, "pull").await?;
+    let cursor = st.cursor(name, devlog_sync::CursorKind::Pull).await?;
     let cursor: serde_json::Value = cursor
         .as_deref()
         .map(|c| serde_json::from_str(c).unwrap_or_else(|_| json!({"issues": c})))
@@ -519,14 +519,14 @@ async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
         };
         let job = jobs.iter().find(|j| j.entry_id == l.entry_id);
         let state = match job {
-            Some(j) if j.state == "dead" => format!(
+            Some(j) if j.state == devlog_sync::JobState::Dead => format!(
                 "failed (job {}): {}",
                 j.id,
                 j.last_error.clone().unwrap_or_default()
             ),
             Some(j) => format!("pending (job {})", j.id),
-            None if l.state == "linked" => "synced".into(),
-            None => l.state.clone(),
+            None if l.state == devlog_sync::LinkState::Linked => "synced".into(),
+            None => l.state.as_str().to_string(),
         };
         let prs = st.attachments(name, l.entry_id).await?;
         rows.push(json!({
@@ -545,8 +545,8 @@ async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
         "paused": paused.as_ref().map(|(until, reason)| json!({"until": until, "reason": reason})),
         "pullCursor": cursor,
         "linked": rows,
-        "pendingJobs": jobs.iter().filter(|j| j.state != "dead").count(),
-        "failedJobs": jobs.iter().filter(|j| j.state == "dead").count(),
+        "pendingJobs": jobs.iter().filter(|j| j.state != devlog_sync::JobState::Dead).count(),
+        "failedJobs": jobs.iter().filter(|j| j.state == devlog_sync::JobState::Dead).count(),
         "conflicts": conflicts.len(),
     });
     if ctx.out.json {
@@ -584,7 +584,10 @@ async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
     }
     s.push_str(&format!(
         "{} linked, {} pending, {} failed, {} conflict(s)\n",
-        links.iter().filter(|l| l.state == "linked").count(),
+        links
+            .iter()
+            .filter(|l| l.state == devlog_sync::LinkState::Linked)
+            .count(),
         out["pendingJobs"],
         out["failedJobs"],
         conflicts.len()

@@ -134,10 +134,9 @@ pub async fn sync_engine(
     if integrations.is_empty() {
         return Ok(None);
     }
-    let path = super::sync::state_path(ws);
-    let state = devlog_sync::SyncState::open(&path)
+    let state = super::sync::open_state(ws)
         .await
-        .map_err(|e| format!("cannot open the sync state {}: {e}", path.display()))?;
+        .map_err(|e| format!("cannot open the sync state: {e}"))?;
     etags.attach(&state);
     Ok(Some(devlog_sync::SyncEngine::new(
         store,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use devlog_core::integration::Integration;
 use devlog_core::merge::Strategy;
-use devlog_sync::{PlannedOp, Registry, SyncEngine, SyncOptions, SyncState};
+use devlog_sync::{JobState, LinkState, PlannedOp, Registry, SyncEngine, SyncOptions, SyncState};
 use serde_json::json;
 
 use super::Ctx;
@@ -148,13 +148,17 @@ pub fn build(ws: &Workspace, registry: &Registry) -> Result<Vec<Arc<dyn Integrat
     })
 }
 
-/// Where sync bookkeeping lives: in the `sqlite` backend's own database; for the JSON backend
-/// (and, for now, the server backends) in the git-ignored `.devlog/.state/sync.sqlite`.
-pub fn state_path(ws: &Workspace) -> std::path::PathBuf {
-    match &ws.spec {
-        devlog_store::StoreSpec::Sqlite { path } => path.clone(),
-        _ => ws.devlog_dir.join(".state").join("sync.sqlite"),
+/// Opens the workspace's sync state where its store keeps it (`devlog_store::open_sync_state`):
+/// the `sqlite` backend's own database; for the JSON backend the git-ignored
+/// `.devlog/.state/sync.sqlite`; for PostgreSQL and MySQL the store's database, shared by every
+/// machine on it (importing a machine-local `sync.sqlite` left from before once, with a note
+/// on stderr).
+pub async fn open_state(ws: &Workspace) -> Result<SyncState, CliError> {
+    let opened = devlog_store::open_sync_state(&ws.spec, &ws.devlog_dir.join(".state")).await?;
+    if let Some(note) = &opened.note {
+        eprintln!("note: {}", crate::output::clean(note, false));
     }
+    Ok(SyncState::new(opened.state))
 }
 
 async fn engine(
@@ -165,7 +169,7 @@ async fn engine(
     let etags = StateEtags::new();
     let integrations = build(&ws, &registry_with(Some(etags.clone())))?;
     let store = ws.open().await?;
-    let state = SyncState::open(&state_path(&ws)).await?;
+    let state = open_state(&ws).await?;
     etags.attach(&state);
     let opts = SyncOptions {
         strategy,
@@ -366,17 +370,17 @@ async fn status(ctx: &Ctx) -> Result<(), CliError> {
         rows.insert(
             (l.integration.clone(), l.entry_id.to_string()),
             (
-                match l.state.as_str() {
-                    "linked" => "synced".into(),
-                    "unlinked" => "unlinked".into(),
-                    _ => "pending".into(),
+                match l.state {
+                    LinkState::Linked => "synced".into(),
+                    LinkState::Unlinked => "unlinked".into(),
+                    LinkState::Creating => "pending".into(),
                 },
                 l.remote_id.clone().unwrap_or_default(),
             ),
         );
     }
     for j in &jobs {
-        let st = if j.state == "dead" {
+        let st = if j.state == JobState::Dead {
             format!(
                 "failed (job {}): {}",
                 j.id,

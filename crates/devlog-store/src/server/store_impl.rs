@@ -2,7 +2,8 @@
 //!
 //! This file is compiled twice, as `postgres::imp` and `mysql::imp` (through `#[path]`), each
 //! time against its parent module's dialect: `Db`, `Conn`, `BACKEND`, `migrator()`,
-//! `connect_options()`, `connect()`, `pool_options()`, `classify()`, `TITLE_ORDER`,
+//! `connect_options()`, `connect()`, `pool_options()`, `lock_migrations()`,
+//! `unlock_migrations()`, `classify()`, `TITLE_ORDER`,
 //! `EVENTS_TO_COUNT`, `push_tag_filter()`, `push_search_match()` and `push_search_score()`.
 //! Everything else — the tables, the locking, the change feed, the queries — is the same SQL
 //! on both servers, so both backends keep exactly the SQLite backend's semantics (the
@@ -46,8 +47,8 @@ use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
     BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, TITLE_ORDER, classify, connect,
-    connect_options, listen, migrator, pool_options, push_search_match, push_search_score,
-    push_tag_filter, statement_limit,
+    connect_options, listen, lock_migrations, migrator, pool_options, push_search_match,
+    push_search_score, push_tag_filter, statement_limit, unlock_migrations,
 };
 use crate::index::{compute_stats, decode_event, seq_bound, status_rank};
 use crate::server::{
@@ -245,10 +246,12 @@ impl ServerStore {
             // `run_direct` is what `run` calls; called directly because `run(&mut conn)` makes
             // this future fail the `Send` check ("implementation of `Acquire` is not general
             // enough", a known sqlx limitation that sqlx's own comment on `run_direct` names).
-            migrator()
-                .run_direct(None, &mut conn, false)
+            lock_migrations(&mut conn)
                 .await
-                .map_err(|e| migrate_error(BACKEND, url, e, classify, &opts))?;
+                .map_err(|e| store_error(BACKEND, url, classify(&e), &e, &opts))?;
+            let migrated = migrator().run_direct(None, &mut conn, false).await;
+            let _ = unlock_migrations(&mut conn).await;
+            migrated.map_err(|e| migrate_error(BACKEND, url, e, classify, &opts))?;
         }
         let pool = pool_options(&opts).connect_lazy_with(options);
         Ok(Self {

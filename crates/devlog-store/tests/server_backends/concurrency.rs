@@ -224,3 +224,51 @@ async fn postgres_concurrent_edits_of_different_fields_all_survive() {
 async fn mysql_concurrent_edits_of_different_fields_all_survive() {
     concurrent_edits_of_different_fields_all_survive(Kind::Mysql).await;
 }
+
+/// Several processes opening a fresh database at once (the first commands after `CREATE
+/// DATABASE`): one applies the migrations, the others wait for it and all succeed. On MariaDB
+/// sqlx's own migration lock (`GET_LOCK(id, -1)`) does not wait, and they raced ("Duplicate
+/// entry '1' for key 'PRIMARY'" in `_devlog_migrations`).
+async fn first_openers_of_a_fresh_database_all_succeed(kind: Kind, test: &'static str) {
+    with_db(kind, test, move |url| async move {
+        let mut tasks = Vec::new();
+        for _ in 0..6 {
+            let url = url.clone();
+            tasks.push(tokio::spawn(async move {
+                match kind {
+                    Kind::Postgres => devlog_store::PostgresStore::open(&url)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    Kind::Mysql => devlog_store::MysqlStore::open(&url)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let store = kind.open(&url).await;
+        assert!(
+            store
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_first_openers_of_a_fresh_database_all_succeed() {
+    first_openers_of_a_fresh_database_all_succeed(Kind::Postgres, "pg_first_openers").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_first_openers_of_a_fresh_database_all_succeed() {
+    first_openers_of_a_fresh_database_all_succeed(Kind::Mysql, "mysql_first_openers").await;
+}

@@ -1,0 +1,523 @@
+//! The sync engine's durable state as a port: the typed vocabulary (link, job, note-link and
+//! inbox states, cursor kinds), the records, and [`SyncStateStore`], which devlog-store
+//! implements on SQLite (one machine) and on PostgreSQL / MySQL (shared by every machine on the
+//! store). No I/O here.
+//!
+//! Times are milliseconds since the Unix epoch, passed in by the caller (`now`), except job
+//! leases on the server stores: there the lease expiry is computed from the database's clock,
+//! so machines whose clocks disagree still agree on whether a lease has run out.
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::error::{Result, StoreError};
+use crate::id::EntryId;
+use crate::merge::{FieldConflict, SyncedFields};
+
+/// How long finished webhook deliveries stay in the inbox (for their status): 7 days.
+pub const INBOX_KEEP_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// The error for a stored state value this devlog does not know (a newer devlog wrote it, or the
+/// row was edited by hand).
+pub fn unknown_value(what: &str, value: &str, allowed: &[&str]) -> StoreError {
+    StoreError::Corrupt {
+        path: "sync state".into(),
+        message: format!("unknown {what} `{value}` (known: {})", allowed.join(", ")),
+        hint: "the sync state was written by a newer devlog or edited by hand; upgrade devlog \
+               or remove the row"
+            .into(),
+    }
+}
+
+/// A closed set of states stored as text: `as_str` is the stored (and `--json`) form, and
+/// parsing an unknown value is a `Corrupt` error, never a panic.
+macro_rules! stored_enum {
+    ($(#[$m:meta])* $name:ident, $what:literal { $($(#[$vm:meta])* $v:ident => $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $s)] $v),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$v => $s),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = StoreError;
+
+            fn from_str(s: &str) -> Result<Self> {
+                match s {
+                    $($s => Ok($name::$v),)+
+                    other => Err(unknown_value($what, other, &[$($s),+])),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stored_enum!(
+    /// Where the link between an entry and its remote item stands.
+    LinkState, "link state" {
+        /// A create was announced and may or may not have reached the remote: a retry looks
+        /// for the remote item by its marker before creating.
+        Creating => "creating",
+        Linked => "linked",
+        /// Unlinked by the user: no new item is created for the entry and the remote item no
+        /// longer changes it.
+        Unlinked => "unlinked",
+    }
+);
+
+stored_enum!(
+    /// Where a note mirrored as a remote comment stands.
+    NoteLinkState, "note link state" {
+        /// A comment create was announced and may have reached the remote.
+        Creating => "creating",
+        Linked => "linked",
+    }
+);
+
+stored_enum!(
+    /// A queued push's state.
+    JobState, "job state" {
+        Pending => "pending",
+        /// Claimed by a worker under a lease.
+        Running => "running",
+        Done => "done",
+        /// Failed permanently or too often: waits for `devlog sync retry`.
+        Dead => "dead",
+    }
+);
+
+stored_enum!(
+    /// A webhook delivery's state in the inbox.
+    InboxState, "webhook delivery state" {
+        /// Verified and stored, not applied yet (or interrupted).
+        Pending => "pending",
+        Done => "done",
+        Failed => "failed",
+    }
+);
+
+stored_enum!(
+    /// Which cursor of an integration.
+    CursorKind, "cursor kind" {
+        /// The change-feed `seq` consumed into jobs.
+        Feed => "feed",
+        /// The identity of the feed the `feed` cursor was read from (`Store::feed_id`).
+        FeedId => "feed-id",
+        /// The integration's own pull cursor (opaque; GitHub keeps its board cursor inside).
+        Pull => "pull",
+    }
+);
+
+/// A link between an entry and its remote item in one integration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Link {
+    pub integration: String,
+    pub entry_id: EntryId,
+    pub remote_id: Option<String>,
+    pub url: Option<String>,
+    pub base: Option<SyncedFields>,
+    pub state: LinkState,
+    pub last_synced_at: Option<i64>,
+}
+
+/// A note mirrored as a remote comment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteLink {
+    pub entry_id: EntryId,
+    pub note_id: String,
+    pub remote_id: Option<String>,
+    pub state: NoteLinkState,
+    /// Hash of the text both sides last agreed on.
+    pub hash: Option<String>,
+}
+
+/// A queued push of one entry to one integration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: i64,
+    pub integration: String,
+    pub entry_id: EntryId,
+    pub state: JobState,
+    pub attempts: i64,
+    pub next_at: i64,
+    pub last_error: Option<String>,
+    pub updated_at: i64,
+}
+
+/// A recorded conflict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conflict {
+    pub id: i64,
+    pub integration: String,
+    pub entry_id: EntryId,
+    #[serde(flatten)]
+    pub field: FieldConflict,
+    pub created_at: i64,
+}
+
+/// A webhook delivery in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxDelivery {
+    pub integration: String,
+    pub delivery_id: String,
+    pub received_at: i64,
+    pub state: InboxState,
+    /// The verified outcome as JSON while pending (or failed); empty once done.
+    pub payload: String,
+    /// The counts as JSON, once done.
+    pub result: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// A remembered GET response behind a conditional-request validator: what serves a 304 as the
+/// 200 it stands for. Persisted so the next process asks with `If-None-Match` too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCacheEntry {
+    /// The `ETag` as the server sent it.
+    pub etag: String,
+    pub body: Vec<u8>,
+    /// The response headers kept with the body (`link`, `content-type`, ...).
+    pub headers: Vec<(String, String)>,
+}
+
+impl HttpCacheEntry {
+    /// What the entry counts against the byte bound.
+    pub fn size(&self) -> usize {
+        self.body.len()
+            + self.etag.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
+/// A secondary remote object attached to an entry: `(kind, remote_id, url)`.
+pub type Attachment = (String, String, Option<String>);
+
+/// The sync engine's durable bookkeeping: cursors, links and bases, the job queue under
+/// leases, conflicts, webhook deliveries and inbox, pauses, note links, applied remote
+/// actions, attachments and the HTTP validator cache.
+///
+/// Every implementation passes `devlog_testkit::sync_state_conformance!`. Writes that belong
+/// together (jobs and the feed cursor; an unlink and what hangs off the link) are atomic.
+#[async_trait]
+pub trait SyncStateStore: Send + Sync + fmt::Debug {
+    /// Where the state lives, for messages (`sqlite <path>`, `postgres <redacted url>`).
+    fn describe(&self) -> String;
+
+    async fn cursor(&self, integration: &str, kind: CursorKind) -> Result<Option<String>>;
+
+    async fn set_cursor(&self, integration: &str, kind: CursorKind, value: &str) -> Result<()>;
+
+    /// Queues pushes for `entries` and moves the feed cursor to `seq` of the feed identified
+    /// by `feed_id` (recorded as the `feed-id` cursor when given), in one transaction: a crash
+    /// leaves either all or none. Returns how many jobs were added (an entry with a pending
+    /// or running job gets no second one).
+    async fn enqueue(
+        &self,
+        integration: &str,
+        entries: &[EntryId],
+        seq: u64,
+        feed_id: Option<&str>,
+        now: i64,
+    ) -> Result<u64>;
+
+    /// Queues a push of one entry (no-op if one is already pending or running).
+    async fn enqueue_one(&self, integration: &str, entry: EntryId, now: i64) -> Result<()>;
+
+    /// Claims the next due job of `integration` for `owner` under a lease of `lease_ms`. A
+    /// running job is taken over only once its lease has expired (its worker died or stalled
+    /// without renewing it); no process ids, no hosts. Two claimers never get the same job.
+    async fn claim(
+        &self,
+        integration: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Job>> {
+        self.claim_for(integration, None, owner, now, lease_ms)
+            .await
+    }
+
+    /// Like [`claim`](Self::claim), limited to one entry's job when `entry` is given.
+    async fn claim_for(
+        &self,
+        integration: &str,
+        entry: Option<EntryId>,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Job>>;
+
+    async fn job(&self, id: i64) -> Result<Option<Job>>;
+
+    /// Extends `owner`'s lease of a running job by `lease_ms`; `false` if the job is no longer
+    /// its own (finished elsewhere, or taken over after the lease expired).
+    async fn renew_lease(&self, id: i64, owner: &str, now: i64, lease_ms: i64) -> Result<bool>;
+
+    /// Marks `owner`'s job done (a no-op if another worker took it over meanwhile).
+    async fn finish_job(&self, id: i64, owner: &str, now: i64) -> Result<()>;
+
+    /// Records a failed attempt of `owner`'s job: retried at `next_at`, or dead-lettered when
+    /// `dead` (a no-op if another worker took it over meanwhile).
+    async fn fail_job(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        next_at: i64,
+        dead: bool,
+        now: i64,
+    ) -> Result<()>;
+
+    /// Puts `owner`'s job back without counting an attempt.
+    async fn defer_job(&self, id: i64, owner: &str, next_at: i64, now: i64) -> Result<()>;
+
+    /// Makes dead (or one pending) jobs pending and due now; `None` means every dead job.
+    async fn retry(&self, id: Option<i64>, now: i64) -> Result<u64>;
+
+    /// Jobs that are not done, oldest first.
+    async fn open_jobs(&self) -> Result<Vec<Job>>;
+
+    async fn link(&self, integration: &str, entry: EntryId) -> Result<Option<Link>>;
+
+    async fn link_by_remote(&self, integration: &str, remote_id: &str) -> Result<Option<Link>>;
+
+    /// Every link, by integration and entry.
+    async fn links(&self) -> Result<Vec<Link>>;
+
+    /// Durably records that a create is about to be sent (before the request leaves).
+    async fn mark_creating(&self, integration: &str, entry: EntryId, now: i64) -> Result<()>;
+
+    /// Records the remote item an entry is linked to and the base both sides now agree on.
+    async fn set_linked(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        remote_id: &str,
+        url: Option<&str>,
+        base: &SyncedFields,
+        now: i64,
+    ) -> Result<()>;
+
+    /// Unlinks an entry from its remote item: the link becomes `unlinked`, and its note links,
+    /// attachments and open jobs go. `false` if it was not linked.
+    async fn unlink(&self, integration: &str, entry: EntryId, now: i64) -> Result<bool>;
+
+    /// Records conflicts (one open conflict per field; a newer one replaces its values).
+    async fn add_conflicts(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        conflicts: &[FieldConflict],
+        now: i64,
+    ) -> Result<()>;
+
+    async fn open_conflicts(&self) -> Result<Vec<Conflict>>;
+
+    /// Resolves an open conflict; `false` if there is no open conflict with that id.
+    async fn resolve_conflict(&self, id: i64, resolution: &str, now: i64) -> Result<bool>;
+
+    /// Fields of an entry held back by open conflicts.
+    async fn held_fields(&self, integration: &str, entry: EntryId) -> Result<Vec<String>>;
+
+    /// Records a webhook delivery; false if it was seen before (a redelivery, to this or any
+    /// other server sharing the state).
+    async fn first_delivery(&self, integration: &str, delivery: &str, now: i64) -> Result<bool>;
+
+    /// Whether a webhook delivery was already processed.
+    async fn delivery_seen(&self, integration: &str, delivery: &str) -> Result<bool>;
+
+    /// Stores a verified webhook delivery before it is applied (the inbox), and forgets
+    /// finished deliveries older than [`INBOX_KEEP_MS`]. A delivery already stored is kept as
+    /// it is, except that a failed one becomes pending again with the new payload (the
+    /// sender's redelivery retries it).
+    async fn inbox_put(
+        &self,
+        integration: &str,
+        delivery: &str,
+        payload: &str,
+        now: i64,
+    ) -> Result<()>;
+
+    async fn inbox_get(&self, integration: &str, delivery: &str) -> Result<Option<InboxDelivery>>;
+
+    /// Marks a delivery `done` (with its counts as JSON) or `failed` (with why), and drops
+    /// its payload when done.
+    async fn inbox_finish(
+        &self,
+        integration: &str,
+        delivery: &str,
+        outcome: std::result::Result<&str, &str>,
+        now: i64,
+    ) -> Result<()>;
+
+    /// Deliveries stored but not finished (a crash, a stop), oldest first:
+    /// `(integration, delivery_id)`.
+    async fn inbox_pending(&self) -> Result<Vec<(String, String)>>;
+
+    /// The note links of an entry with one integration.
+    async fn note_links(&self, integration: &str, entry: EntryId) -> Result<Vec<NoteLink>>;
+
+    /// The note link of a remote comment.
+    async fn note_link_by_remote(
+        &self,
+        integration: &str,
+        remote_id: &str,
+    ) -> Result<Option<NoteLink>>;
+
+    /// Durably records that a note's comment is about to be created.
+    async fn mark_note_creating(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        note_id: &str,
+        now: i64,
+    ) -> Result<()>;
+
+    /// Records the comment a note is mirrored by and the text both sides agree on.
+    async fn set_note_linked(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        note_id: &str,
+        remote_id: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<()>;
+
+    /// Whether a remote action was already applied.
+    async fn action_applied(&self, integration: &str, key: &str) -> Result<bool>;
+
+    /// Records a remote action as applied (a no-op when it already is).
+    async fn record_action(
+        &self,
+        integration: &str,
+        key: &str,
+        entry: EntryId,
+        now: i64,
+    ) -> Result<()>;
+
+    /// Attaches a secondary remote object (a pull request) to an entry; re-attaching moves it.
+    async fn attach(
+        &self,
+        integration: &str,
+        kind: &str,
+        remote_id: &str,
+        entry: EntryId,
+        url: Option<&str>,
+        now: i64,
+    ) -> Result<()>;
+
+    async fn detach(&self, integration: &str, kind: &str, remote_id: &str) -> Result<bool>;
+
+    /// The entry a secondary remote object is attached to.
+    async fn attached_entry(
+        &self,
+        integration: &str,
+        kind: &str,
+        remote_id: &str,
+    ) -> Result<Option<EntryId>>;
+
+    /// Everything attached to an entry, oldest first.
+    async fn attachments(&self, integration: &str, entry: EntryId) -> Result<Vec<Attachment>>;
+
+    async fn pause(&self, integration: &str, until: i64, reason: &str) -> Result<()>;
+
+    /// Until when (ms) an integration is paused, and why, if it still is at `now`.
+    async fn paused_until(&self, integration: &str, now: i64) -> Result<Option<(i64, String)>>;
+
+    /// A remembered response for `url` as `identity` (see [`HttpCacheEntry`]), marked as just
+    /// used so it is the last to be evicted.
+    async fn http_cache_get(&self, identity: &str, url: &str) -> Result<Option<HttpCacheEntry>>;
+
+    /// Remembers a response, then evicts the least recently used rows beyond `max_rows` or
+    /// `max_bytes` (an entry larger than `max_bytes` on its own is not kept).
+    async fn http_cache_put(
+        &self,
+        identity: &str,
+        url: &str,
+        entry: &HttpCacheEntry,
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<()>;
+
+    async fn http_cache_remove(&self, identity: &str, url: &str) -> Result<()>;
+
+    /// How many responses are remembered, and their total size (for status and tests).
+    async fn http_cache_size(&self) -> Result<(u64, u64)>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip_and_unknown_values_are_corrupt() {
+        for s in JobState::ALL {
+            assert_eq!(s.as_str().parse::<JobState>().unwrap(), *s);
+        }
+        for s in LinkState::ALL {
+            assert_eq!(s.as_str().parse::<LinkState>().unwrap(), *s);
+        }
+        for s in CursorKind::ALL {
+            assert_eq!(s.as_str().parse::<CursorKind>().unwrap(), *s);
+        }
+        for s in InboxState::ALL {
+            assert_eq!(s.as_str().parse::<InboxState>().unwrap(), *s);
+        }
+        for s in NoteLinkState::ALL {
+            assert_eq!(s.as_str().parse::<NoteLinkState>().unwrap(), *s);
+        }
+        let e = "zombie".parse::<JobState>().unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Corrupt);
+        assert!(e.to_string().contains("unknown job state `zombie`"), "{e}");
+        assert!(
+            e.to_string().contains("pending, running, done, dead"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn serde_output_is_the_stored_string() {
+        assert_eq!(
+            serde_json::to_value(LinkState::Creating).unwrap(),
+            serde_json::json!("creating")
+        );
+        assert_eq!(
+            serde_json::to_value(JobState::Dead).unwrap(),
+            serde_json::json!("dead")
+        );
+        assert_eq!(
+            serde_json::to_value(CursorKind::FeedId).unwrap(),
+            serde_json::json!("feed-id")
+        );
+    }
+}

@@ -1,0 +1,268 @@
+//! The sync engine's state (`devlog_core::sync_state::SyncStateStore`) for every backend, and
+//! [`open_sync_state`], which picks where it lives:
+//!
+//! - `json`: `.devlog/.state/sync.sqlite`, machine-local ([`SqliteSyncState`]);
+//! - `sqlite`: the backend's own database file, beside the entries;
+//! - `postgres` / `mysql`: the `sync_*` tables of the store's database, shared by every machine
+//!   on the store (`PostgresSyncState`, `MysqlSyncState`: `sync_state/server_impl.rs`). A
+//!   machine-local `sync.sqlite` left beside such a store (from a devlog that kept it there) is
+//!   imported once, verified and renamed.
+
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use devlog_core::error::{Result, StoreError};
+use devlog_core::id::EntryId;
+use devlog_core::sync_state::SyncStateStore;
+use serde::Serialize;
+
+pub use sqlite::SqliteSyncState;
+
+use crate::StoreSpec;
+
+/// The file name of the machine-local sync state in `.devlog/.state/`.
+pub const LOCAL_FILE: &str = "sync.sqlite";
+
+pub(crate) fn parse_id(s: &str) -> Result<EntryId> {
+    s.parse().map_err(|_| StoreError::Corrupt {
+        path: "sync state".into(),
+        message: format!("bad entry id {s}"),
+        hint: "remove the row (or delete .devlog/.state/sync.sqlite) to start sync bookkeeping \
+               afresh for that entry"
+            .into(),
+    })
+}
+
+/// A conflict's field as stored; an unknown name is damage (or a newer devlog), not input.
+pub(crate) fn parse_field(s: &str) -> Result<devlog_core::merge::SyncedField> {
+    s.parse().map_err(|e| StoreError::Corrupt {
+        path: "sync state".into(),
+        message: format!("a conflict names an unknown field: {e}"),
+        hint: "resolve or remove the conflict row; a newer devlog may have written it".into(),
+    })
+}
+
+/// An opened sync state, with what opening it did worth telling the user (an import).
+#[derive(Debug, Clone)]
+pub struct OpenedSyncState {
+    pub state: Arc<dyn SyncStateStore>,
+    /// Set when a machine-local `sync.sqlite` was imported into a server store.
+    pub note: Option<String>,
+}
+
+/// Opens the sync state of the store `spec` names; `state_dir` is the workspace's
+/// `.devlog/.state` folder (where the JSON backend keeps it, and where an old machine-local
+/// file beside a server store is looked for).
+pub async fn open_sync_state(spec: &StoreSpec, state_dir: &Path) -> Result<OpenedSyncState> {
+    let local = state_dir.join(LOCAL_FILE);
+    match spec {
+        StoreSpec::Json { .. } => Ok(OpenedSyncState {
+            state: Arc::new(SqliteSyncState::open(&local).await?),
+            note: None,
+        }),
+        StoreSpec::Sqlite { path } => Ok(OpenedSyncState {
+            state: Arc::new(SqliteSyncState::open(path).await?),
+            note: None,
+        }),
+        #[cfg(feature = "postgres")]
+        StoreSpec::Postgres { url } => {
+            let server = crate::postgres::PostgresSyncState::open(url).await?;
+            let note = import_local(&local, spec, |snap, now| {
+                let server = server.clone();
+                async move { server.import(&snap, now).await }
+            })
+            .await?;
+            Ok(OpenedSyncState {
+                state: Arc::new(server),
+                note,
+            })
+        }
+        #[cfg(not(feature = "postgres"))]
+        StoreSpec::Postgres { .. } => Err(crate::not_compiled("postgres")),
+        #[cfg(feature = "mysql")]
+        StoreSpec::Mysql { url } => {
+            let server = crate::mysql::MysqlSyncState::open(url).await?;
+            let note = import_local(&local, spec, |snap, now| {
+                let server = server.clone();
+                async move { server.import(&snap, now).await }
+            })
+            .await?;
+            Ok(OpenedSyncState {
+                state: Arc::new(server),
+                note,
+            })
+        }
+        #[cfg(not(feature = "mysql"))]
+        StoreSpec::Mysql { .. } => Err(crate::not_compiled("mysql")),
+    }
+}
+
+/// Imports the machine-local file at `local` (if there is one) with `import`, then renames it
+/// to `sync.sqlite.imported-<UTC time>` so it is imported once. The import is one server
+/// transaction and skips a file whose content it already imported, so a crash at any point
+/// (before the commit, or between the commit and the rename) leaves nothing half done.
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql")),
+    allow(dead_code, reason = "only server backends import")
+)]
+async fn import_local<F, Fut>(local: &Path, spec: &StoreSpec, import: F) -> Result<Option<String>>
+where
+    F: FnOnce(Snapshot, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<String>>,
+{
+    let Some(file) = SqliteSyncState::open_existing(local).await? else {
+        return Ok(None);
+    };
+    let snap = file.snapshot().await?;
+    file.close().await;
+    let now = chrono::Utc::now();
+    let summary = import(snap, now.timestamp_millis()).await?;
+    let kept = imported_name(local, &now.format("%Y%m%dT%H%M%SZ").to_string());
+    match std::fs::rename(local, &kept) {
+        Ok(()) => {}
+        // Another process that imported it at the same time renamed it first.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io(local.display().to_string(), e)),
+    }
+    for side in ["-wal", "-shm"] {
+        let mut from = local.as_os_str().to_owned();
+        from.push(side);
+        let from = PathBuf::from(from);
+        if from.exists() {
+            let mut to = kept.as_os_str().to_owned();
+            to.push(side);
+            let _ = std::fs::rename(&from, PathBuf::from(to));
+        }
+    }
+    Ok(Some(format!(
+        "imported the machine-local sync state {} into the {} database ({}): {summary}; the \
+         file is kept as {}",
+        local.display(),
+        spec.name(),
+        spec.location().display(),
+        kept.display()
+    )))
+}
+
+/// `sync.sqlite.imported-<stamp>`, or with `-2`, `-3`, … when that name is taken (a file
+/// imported in the same second), so an earlier copy is never overwritten.
+fn imported_name(local: &Path, stamp: &str) -> PathBuf {
+    let name = |suffix: String| {
+        let mut name = local.as_os_str().to_owned();
+        name.push(format!(".imported-{stamp}{suffix}"));
+        PathBuf::from(name)
+    };
+    let mut candidate = name(String::new());
+    let mut n = 2;
+    while candidate.exists() {
+        candidate = name(format!("-{n}"));
+        n += 1;
+    }
+    candidate
+}
+
+/// Every row of a SQLite sync state that a server store takes over (jobs not done; the HTTP
+/// cache and webhook inbox are not copied: both refill by themselves).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Snapshot {
+    /// `(integration, kind, value)`.
+    pub cursors: Vec<(String, String, String)>,
+    pub links: Vec<LinkRow>,
+    pub jobs: Vec<JobRow>,
+    /// Jobs done, not copied (counted for the note).
+    pub done_jobs: u64,
+    pub conflicts: Vec<ConflictRow>,
+    /// `(integration, delivery_id, received_at)`.
+    pub deliveries: Vec<(String, String, i64)>,
+    pub note_links: Vec<NoteLinkRow>,
+    /// `(integration, key, entry_id, applied_at)`.
+    pub applied_actions: Vec<(String, String, String, i64)>,
+    pub attachments: Vec<AttachmentRow>,
+    /// `(integration, until, reason)`.
+    pub pauses: Vec<(String, i64, String)>,
+}
+
+impl Snapshot {
+    /// A digest of the content: the identity of an import, so it is applied once.
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let json = serde_json::to_vec(self).expect("a snapshot always serializes");
+        sha2::Sha256::digest(&json)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Rows in total.
+    pub fn rows(&self) -> usize {
+        self.cursors.len()
+            + self.links.len()
+            + self.jobs.len()
+            + self.conflicts.len()
+            + self.deliveries.len()
+            + self.note_links.len()
+            + self.applied_actions.len()
+            + self.attachments.len()
+            + self.pauses.len()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct LinkRow {
+    pub integration: String,
+    pub entry_id: String,
+    pub remote_id: Option<String>,
+    pub url: Option<String>,
+    pub base: Option<String>,
+    pub state: String,
+    pub since: i64,
+    pub last_synced_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct JobRow {
+    pub integration: String,
+    pub entry_id: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ConflictRow {
+    pub integration: String,
+    pub entry_id: String,
+    pub field: String,
+    pub base: String,
+    pub local: String,
+    pub remote: String,
+    pub created_at: i64,
+    pub resolved_at: Option<i64>,
+    pub resolution: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct NoteLinkRow {
+    pub integration: String,
+    pub entry_id: String,
+    pub note_id: String,
+    pub remote_id: Option<String>,
+    pub state: String,
+    pub hash: Option<String>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AttachmentRow {
+    pub integration: String,
+    pub kind: String,
+    pub remote_id: String,
+    pub entry_id: String,
+    pub url: Option<String>,
+    pub created_at: i64,
+}

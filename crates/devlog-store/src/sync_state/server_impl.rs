@@ -1,0 +1,1557 @@
+//! The sync state on a database server: one implementation for PostgreSQL and MySQL/MariaDB,
+//! in the `sync_*` tables of the store's own database (migrations `0004_sync_state.sql` for
+//! PostgreSQL, `0005_sync_state.sql` for MySQL), so every machine and server on the store
+//! shares links, cursors, bases, jobs and webhook deliveries.
+//!
+//! Compiled twice like `server/store_impl.rs`, as `postgres::sync_imp` and `mysql::sync_imp`,
+//! against the parent module's `Db`, `BACKEND`, `classify()` and the sync dialect:
+//! `SYNC_DOLLAR_PARAMS` (PostgreSQL numbers its parameters), `SYNC_DB_NOW_MS` (the database's
+//! clock in ms), `SYNC_INSERT_IGNORE` (insert unless a unique key already holds the row) and
+//! `SYNC_BIGINT` (the cast target for sums).
+//!
+//! The job queue (Architecture Invariant: two claimers never get the same job): a claim is one
+//! transaction that picks the first due job with `SELECT … FOR UPDATE SKIP LOCKED` (rows
+//! another claimer is deciding on are skipped, not waited for) and marks it running under a
+//! lease whose expiry comes from the database clock, never the caller's: a running job is
+//! due again only when `lease_until <= now()` on the server. Renewals use the same clock.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use devlog_core::error::{Result, StoreError};
+use devlog_core::id::EntryId;
+use devlog_core::merge::{FieldConflict, SyncedFields};
+use devlog_core::sync_state::{
+    Attachment, Conflict, CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxDelivery, Job, Link,
+    NoteLink, SyncStateStore,
+};
+use sqlx::{AssertSqlSafe, Pool, Row};
+
+use super::{
+    BACKEND, Db, SYNC_BIGINT, SYNC_DB_NOW_MS, SYNC_DOLLAR_PARAMS, SYNC_INSERT_IGNORE, classify,
+};
+use crate::server::{ServerOptions, store_error};
+use crate::sync_state::{Snapshot, parse_field, parse_id};
+use crate::url::DbUrl;
+
+type DbRow = <Db as sqlx::Database>::Row;
+type Tx = sqlx::Transaction<'static, Db>;
+
+/// Static SQL written with `?` placeholders, numbered `$1, $2, …` for PostgreSQL. The text is
+/// always one of this file's constants (no input is ever formatted into it).
+fn sql(text: &str) -> AssertSqlSafe<String> {
+    if !SYNC_DOLLAR_PARAMS {
+        return AssertSqlSafe(text.to_string());
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut n = 0;
+    for c in text.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    AssertSqlSafe(out)
+}
+
+/// `INSERT INTO <rest>` that does nothing when a unique key already holds the row.
+fn insert_ignore(rest: &str) -> AssertSqlSafe<String> {
+    let (prefix, suffix) = SYNC_INSERT_IGNORE;
+    sql(&format!("{prefix} {rest}{suffix}"))
+}
+
+static JOB_COLS: &str =
+    "id, integration, entry_id, state, attempts, next_at, last_error, updated_at";
+
+static CLAIM_ANY: LazyLock<String> = LazyLock::new(|| claim_select(false));
+static CLAIM_ONE: LazyLock<String> = LazyLock::new(|| claim_select(true));
+
+fn claim_select(one_entry: bool) -> String {
+    format!(
+        "SELECT id FROM sync_jobs WHERE integration = ? {} AND \
+         ((state = 'pending' AND next_at <= ?) OR \
+          (state = 'running' AND (lease_until IS NULL OR lease_until <= {SYNC_DB_NOW_MS}))) \
+         ORDER BY next_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        if one_entry { "AND entry_id = ?" } else { "" }
+    )
+}
+
+/// The sync state in a PostgreSQL or MySQL/MariaDB database (see the module docs).
+#[derive(Clone)]
+pub struct ServerSyncState {
+    pool: Pool<Db>,
+    url: DbUrl,
+    opts: ServerOptions,
+}
+
+impl fmt::Debug for ServerSyncState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerSyncState")
+            .field("backend", &BACKEND)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerSyncState {
+    /// The sync state in the database at `url`: opens the store there first, which connects
+    /// and brings the schema (entries and sync tables) up to date, then shares its pool.
+    pub async fn open(url: &DbUrl) -> Result<Self> {
+        Self::open_with(url, ServerOptions::default()).await
+    }
+
+    pub async fn open_with(url: &DbUrl, opts: ServerOptions) -> Result<Self> {
+        let store = super::imp::ServerStore::open_with(url, opts.clone()).await?;
+        Ok(Self {
+            pool: store.pool().clone(),
+            url: url.clone(),
+            opts,
+        })
+    }
+
+    /// The pool, for tests that inspect the tables.
+    pub fn pool(&self) -> &Pool<Db> {
+        &self.pool
+    }
+
+    fn err(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+        move |e| store_error(BACKEND, &self.url, classify(&e), &e, &self.opts)
+    }
+
+    fn corrupt(&self, what: &str) -> StoreError {
+        StoreError::Corrupt {
+            path: format!("{BACKEND} database {}", self.url),
+            message: what.to_string(),
+            hint: "repair or delete the row in the sync_* tables".into(),
+        }
+    }
+
+    async fn begin(&self) -> Result<Tx> {
+        self.pool.begin().await.map_err(self.err())
+    }
+
+    async fn exec(&self, text: &str, f: impl FnOnce(Q<'_>) -> Q<'_>) -> Result<u64> {
+        let q = f(sqlx::query(sql(text)));
+        Ok(q.execute(&self.pool)
+            .await
+            .map_err(self.err())?
+            .rows_affected())
+    }
+
+    /// Imports the rows of a machine-local SQLite sync state in one transaction: every row
+    /// is inserted unless a row with its key is already there (another machine linked the
+    /// entry first: the shared state wins), and each is then checked to be present. A file
+    /// already imported (same content digest) is skipped. Returns a summary for the note.
+    pub async fn import(&self, snap: &Snapshot, now: i64) -> Result<String> {
+        let digest = snap.digest();
+        let mut tx = self.begin().await?;
+        let done: Option<String> =
+            sqlx::query_scalar(sql("SELECT summary FROM sync_imports WHERE source = ?"))
+                .bind(&digest)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(self.err())?;
+        if let Some(summary) = done {
+            return Ok(format!("{summary} (already imported before)"));
+        }
+        let mut counts = Counts::default();
+        for c in &snap.cursors {
+            let n = sqlx::query(insert_ignore(
+                "sync_cursors (integration, kind, value) VALUES (?, ?, ?)",
+            ))
+            .bind(&c.0)
+            .bind(&c.1)
+            .bind(&c.2)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            self.verify(
+                &mut tx,
+                n,
+                "SELECT COUNT(*) FROM sync_cursors WHERE integration = ? AND kind = ?",
+                &[&c.0, &c.1],
+                "cursor",
+            )
+            .await?;
+            counts.add("cursors", n);
+        }
+        for l in &snap.links {
+            let n = sqlx::query(insert_ignore(
+                "sync_links (integration, entry_id, remote_id, url, base, state, since, last_synced_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&l.integration)
+            .bind(&l.entry_id)
+            .bind(&l.remote_id)
+            .bind(&l.url)
+            .bind(&l.base)
+            .bind(&l.state)
+            .bind(l.since)
+            .bind(l.last_synced_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if n == 0 {
+                // Present by entry, or the remote item is linked to another entry here.
+                let by_entry = count(
+                    &mut tx,
+                    "SELECT COUNT(*) FROM sync_links WHERE integration = ? AND entry_id = ?",
+                    &[&l.integration, &l.entry_id],
+                )
+                .await
+                .map_err(self.err())?;
+                let by_remote = match &l.remote_id {
+                    Some(r) => count(
+                        &mut tx,
+                        "SELECT COUNT(*) FROM sync_links WHERE integration = ? AND remote_id = ?",
+                        &[&l.integration, r],
+                    )
+                    .await
+                    .map_err(self.err())?,
+                    None => 0,
+                };
+                if by_entry + by_remote == 0 {
+                    return Err(self.corrupt(&format!(
+                        "importing the link of entry {} was neither stored nor found",
+                        l.entry_id
+                    )));
+                }
+            }
+            counts.add("links", n);
+        }
+        for j in &snap.jobs {
+            let n = sqlx::query(insert_ignore(
+                "sync_jobs (integration, entry_id, state, attempts, next_at, last_error, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&j.integration)
+            .bind(&j.entry_id)
+            // A job running on the old machine is pending here: its lease was that machine's.
+            .bind(if j.state == "running" { "pending" } else { j.state.as_str() })
+            .bind(j.attempts)
+            .bind(j.next_at)
+            .bind(&j.last_error)
+            .bind(j.created_at)
+            .bind(j.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if n == 0 {
+                self.verify(&mut tx, n, "SELECT COUNT(*) FROM sync_jobs WHERE integration = ? AND entry_id = ? AND state IN ('pending', 'running')", &[&j.integration, &j.entry_id], "job").await?;
+            }
+            counts.add("jobs", n);
+        }
+        for c in &snap.conflicts {
+            let n = sqlx::query(insert_ignore(
+                "sync_conflicts (integration, entry_id, field, base_value, local_value, remote_value, created_at, resolved_at, resolution) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&c.integration)
+            .bind(&c.entry_id)
+            .bind(c.field.as_str())
+            .bind(&c.base)
+            .bind(&c.local)
+            .bind(&c.remote)
+            .bind(c.created_at)
+            .bind(c.resolved_at)
+            .bind(&c.resolution)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if n == 0 {
+                self.verify(&mut tx, n, "SELECT COUNT(*) FROM sync_conflicts WHERE integration = ? AND entry_id = ? AND field = ? AND resolved_at IS NULL", &[&c.integration, &c.entry_id, &c.field], "conflict").await?;
+            }
+            counts.add("conflicts", n);
+        }
+        for d in &snap.deliveries {
+            let n = sqlx::query(insert_ignore(
+                "sync_deliveries (integration, delivery_id, received_at) VALUES (?, ?, ?)",
+            ))
+            .bind(&d.0)
+            .bind(&d.1)
+            .bind(d.2)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            self.verify(
+                &mut tx,
+                n,
+                "SELECT COUNT(*) FROM sync_deliveries WHERE integration = ? AND delivery_id = ?",
+                &[&d.0, &d.1],
+                "delivery",
+            )
+            .await?;
+            counts.add("deliveries", n);
+        }
+        for n_ in &snap.note_links {
+            let n = sqlx::query(insert_ignore(
+                "sync_note_links (integration, entry_id, note_id, remote_id, state, hash, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&n_.integration)
+            .bind(&n_.entry_id)
+            .bind(&n_.note_id)
+            .bind(&n_.remote_id)
+            .bind(&n_.state)
+            .bind(&n_.hash)
+            .bind(n_.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if n == 0 {
+                let by_note = count(&mut tx, "SELECT COUNT(*) FROM sync_note_links WHERE integration = ? AND entry_id = ? AND note_id = ?", &[&n_.integration, &n_.entry_id, &n_.note_id]).await.map_err(self.err())?;
+                let by_remote = match &n_.remote_id {
+                    Some(r) => count(&mut tx, "SELECT COUNT(*) FROM sync_note_links WHERE integration = ? AND remote_id = ?", &[&n_.integration, r]).await.map_err(self.err())?,
+                    None => 0,
+                };
+                if by_note + by_remote == 0 {
+                    return Err(self.corrupt("importing a note link: neither stored nor found"));
+                }
+            }
+            counts.add("note links", n);
+        }
+        for a in &snap.applied_actions {
+            let n = sqlx::query(insert_ignore(
+                "sync_applied_actions (integration, action_key, entry_id, applied_at) VALUES (?, ?, ?, ?)",
+            ))
+            .bind(&a.0)
+            .bind(&a.1)
+            .bind(&a.2)
+            .bind(a.3)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            self.verify(&mut tx, n, "SELECT COUNT(*) FROM sync_applied_actions WHERE integration = ? AND action_key = ?", &[&a.0, &a.1], "applied action").await?;
+            counts.add("applied actions", n);
+        }
+        for a in &snap.attachments {
+            let n = sqlx::query(insert_ignore(
+                "sync_attachments (integration, kind, remote_id, entry_id, url, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&a.integration)
+            .bind(&a.kind)
+            .bind(&a.remote_id)
+            .bind(&a.entry_id)
+            .bind(&a.url)
+            .bind(a.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            self.verify(&mut tx, n, "SELECT COUNT(*) FROM sync_attachments WHERE integration = ? AND kind = ? AND remote_id = ?", &[&a.integration, &a.kind, &a.remote_id], "attachment").await?;
+            counts.add("attachments", n);
+        }
+        for p in &snap.pauses {
+            let n = sqlx::query(insert_ignore(
+                "sync_pauses (integration, until_ms, reason) VALUES (?, ?, ?)",
+            ))
+            .bind(&p.0)
+            .bind(p.1)
+            .bind(&p.2)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            counts.add("pauses", n);
+        }
+        let summary = counts.summary(snap);
+        let recorded = sqlx::query(insert_ignore(
+            "sync_imports (source, imported_at, summary) VALUES (?, ?, ?)",
+        ))
+        .bind(&digest)
+        .bind(now)
+        .bind(&summary)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        if recorded == 0 {
+            // Another process imported the same file meanwhile (two commands started at once
+            // on this machine): its import stands, this one is dropped.
+            tx.rollback().await.map_err(self.err())?;
+            return Ok(format!("{summary} (imported by another process)"));
+        }
+        tx.commit().await.map_err(self.err())?;
+        Ok(summary)
+    }
+
+    /// After an insert that stored nothing (`inserted == 0`), checks that a row with the same
+    /// key is there.
+    async fn verify(
+        &self,
+        tx: &mut Tx,
+        inserted: u64,
+        query: &str,
+        keys: &[&String],
+        what: &str,
+    ) -> Result<()> {
+        if inserted > 0 {
+            return Ok(());
+        }
+        if count(tx, query, keys).await.map_err(self.err())? == 0 {
+            return Err(self.corrupt(&format!(
+                "importing a {what} ({}): neither stored nor found",
+                keys.iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+type Q<'a> = sqlx::query::Query<'a, Db, <Db as sqlx::Database>::Arguments>;
+
+async fn count(
+    tx: &mut Tx,
+    query: &str,
+    keys: &[&String],
+) -> std::result::Result<i64, sqlx::Error> {
+    let mut q = sqlx::query_scalar::<_, i64>(sql(query));
+    for k in keys {
+        q = q.bind(k.as_str());
+    }
+    q.fetch_one(&mut **tx).await
+}
+
+/// Rows imported per table, and how many were already there.
+#[derive(Debug, Default)]
+struct Counts(Vec<(&'static str, u64, u64)>);
+
+impl Counts {
+    fn add(&mut self, table: &'static str, inserted: u64) {
+        match self.0.iter_mut().find(|(t, _, _)| *t == table) {
+            Some(row) => {
+                row.1 += inserted;
+                row.2 += 1 - inserted.min(1);
+            }
+            None => self.0.push((table, inserted, 1 - inserted.min(1))),
+        }
+    }
+
+    fn summary(&self, snap: &Snapshot) -> String {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(t, n, there)| {
+                if *there > 0 {
+                    format!("{n} {t} ({there} already there)")
+                } else {
+                    format!("{n} {t}")
+                }
+            })
+            .collect();
+        let parts = if parts.is_empty() {
+            "nothing to import".to_string()
+        } else {
+            parts.join(", ")
+        };
+        let skipped = if snap.done_jobs > 0 {
+            format!("; {} finished jobs not copied", snap.done_jobs)
+        } else {
+            String::new()
+        };
+        format!("{parts}{skipped}")
+    }
+}
+
+fn text(r: &DbRow, col: &str) -> std::result::Result<String, sqlx::Error> {
+    r.try_get(col)
+}
+
+fn job_from_row(r: &DbRow) -> Result<Job> {
+    let e = |e: sqlx::Error| StoreError::Backend {
+        backend: BACKEND,
+        message: format!("reading a sync job: {e}"),
+        transient: false,
+    };
+    Ok(Job {
+        id: r.try_get("id").map_err(e)?,
+        integration: text(r, "integration").map_err(e)?,
+        entry_id: parse_id(&text(r, "entry_id").map_err(e)?)?,
+        state: text(r, "state").map_err(e)?.parse()?,
+        attempts: r.try_get("attempts").map_err(e)?,
+        next_at: r.try_get("next_at").map_err(e)?,
+        last_error: r.try_get("last_error").map_err(e)?,
+        updated_at: r.try_get("updated_at").map_err(e)?,
+    })
+}
+
+fn link_from_row(r: &DbRow) -> Result<Link> {
+    let e = |e: sqlx::Error| StoreError::Backend {
+        backend: BACKEND,
+        message: format!("reading a sync link: {e}"),
+        transient: false,
+    };
+    let base: Option<String> = r.try_get("base").map_err(e)?;
+    Ok(Link {
+        integration: text(r, "integration").map_err(e)?,
+        entry_id: parse_id(&text(r, "entry_id").map_err(e)?)?,
+        remote_id: r.try_get("remote_id").map_err(e)?,
+        url: r.try_get("url").map_err(e)?,
+        base: base.and_then(|b| serde_json::from_str(&b).ok()),
+        state: text(r, "state").map_err(e)?.parse()?,
+        last_synced_at: r.try_get("last_synced_at").map_err(e)?,
+    })
+}
+
+fn note_link_from_row(r: &DbRow) -> Result<NoteLink> {
+    let e = |e: sqlx::Error| StoreError::Backend {
+        backend: BACKEND,
+        message: format!("reading a note link: {e}"),
+        transient: false,
+    };
+    Ok(NoteLink {
+        entry_id: parse_id(&text(r, "entry_id").map_err(e)?)?,
+        note_id: text(r, "note_id").map_err(e)?,
+        remote_id: r.try_get("remote_id").map_err(e)?,
+        state: text(r, "state").map_err(e)?.parse()?,
+        hash: r.try_get("hash").map_err(e)?,
+    })
+}
+
+fn inbox_from_row(r: &DbRow) -> Result<InboxDelivery> {
+    let e = |e: sqlx::Error| StoreError::Backend {
+        backend: BACKEND,
+        message: format!("reading a webhook delivery: {e}"),
+        transient: false,
+    };
+    Ok(InboxDelivery {
+        integration: text(r, "integration").map_err(e)?,
+        delivery_id: text(r, "delivery_id").map_err(e)?,
+        received_at: r.try_get("received_at").map_err(e)?,
+        state: text(r, "state").map_err(e)?.parse()?,
+        payload: text(r, "payload").map_err(e)?,
+        result: r.try_get("result").map_err(e)?,
+        error: r.try_get("error").map_err(e)?,
+    })
+}
+
+/// The http_cache key: one fixed-size value for an identity and a URL of any length.
+fn cache_key(identity: &str, url: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(identity.as_bytes());
+    h.update([0u8]);
+    h.update(url.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const INSERT_JOB: &str = "sync_jobs (integration, entry_id, state, attempts, next_at, created_at, updated_at) \
+                          VALUES (?, ?, 'pending', 0, ?, ?, ?)";
+
+async fn upsert_cursor(
+    tx: &mut Tx,
+    integration: &str,
+    kind: CursorKind,
+    value: &str,
+) -> std::result::Result<(), sqlx::Error> {
+    let n = sqlx::query(sql(
+        "UPDATE sync_cursors SET value = ? WHERE integration = ? AND kind = ?",
+    ))
+    .bind(value)
+    .bind(integration)
+    .bind(kind.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        let inserted = sqlx::query(insert_ignore(
+            "sync_cursors (integration, kind, value) VALUES (?, ?, ?)",
+        ))
+        .bind(integration)
+        .bind(kind.as_str())
+        .bind(value)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            // Another writer inserted it between the two statements: last writer wins.
+            sqlx::query(sql(
+                "UPDATE sync_cursors SET value = ? WHERE integration = ? AND kind = ?",
+            ))
+            .bind(value)
+            .bind(integration)
+            .bind(kind.as_str())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl SyncStateStore for ServerSyncState {
+    fn describe(&self) -> String {
+        format!("{BACKEND} {}", self.url)
+    }
+
+    async fn cursor(&self, integration: &str, kind: CursorKind) -> Result<Option<String>> {
+        sqlx::query_scalar(sql(
+            "SELECT value FROM sync_cursors WHERE integration = ? AND kind = ?",
+        ))
+        .bind(integration)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())
+    }
+
+    async fn set_cursor(&self, integration: &str, kind: CursorKind, value: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        upsert_cursor(&mut tx, integration, kind, value)
+            .await
+            .map_err(self.err())?;
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn enqueue(
+        &self,
+        integration: &str,
+        entries: &[EntryId],
+        seq: u64,
+        feed_id: Option<&str>,
+        now: i64,
+    ) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let mut added = 0;
+        for e in entries {
+            added += sqlx::query(insert_ignore(INSERT_JOB))
+                .bind(integration)
+                .bind(e.to_string())
+                .bind(now)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?
+                .rows_affected();
+        }
+        upsert_cursor(&mut tx, integration, CursorKind::Feed, &seq.to_string())
+            .await
+            .map_err(self.err())?;
+        if let Some(id) = feed_id {
+            upsert_cursor(&mut tx, integration, CursorKind::FeedId, id)
+                .await
+                .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())?;
+        Ok(added)
+    }
+
+    async fn enqueue_one(&self, integration: &str, entry: EntryId, now: i64) -> Result<()> {
+        sqlx::query(insert_ignore(INSERT_JOB))
+            .bind(integration)
+            .bind(entry.to_string())
+            .bind(now)
+            .bind(now)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    async fn claim_for(
+        &self,
+        integration: &str,
+        entry: Option<EntryId>,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Job>> {
+        let mut tx = self.begin().await?;
+        let select = if entry.is_some() {
+            CLAIM_ONE.as_str()
+        } else {
+            CLAIM_ANY.as_str()
+        };
+        let mut q = sqlx::query_scalar::<_, i64>(sql(select)).bind(integration);
+        if let Some(e) = entry {
+            q = q.bind(e.to_string());
+        }
+        let id = q
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        let Some(id) = id else {
+            tx.commit().await.map_err(self.err())?;
+            return Ok(None);
+        };
+        sqlx::query(sql(&format!(
+            "UPDATE sync_jobs SET state = 'running', owner = ?, \
+             lease_until = {SYNC_DB_NOW_MS} + ?, updated_at = ? WHERE id = ?"
+        )))
+        .bind(owner)
+        .bind(lease_ms)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        let row = sqlx::query(sql(&format!(
+            "SELECT {JOB_COLS} FROM sync_jobs WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        tx.commit().await.map_err(self.err())?;
+        job_from_row(&row).map(Some)
+    }
+
+    async fn job(&self, id: i64) -> Result<Option<Job>> {
+        let row = sqlx::query(sql(&format!(
+            "SELECT {JOB_COLS} FROM sync_jobs WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        row.map(|r| job_from_row(&r)).transpose()
+    }
+
+    async fn renew_lease(&self, id: i64, owner: &str, _now: i64, lease_ms: i64) -> Result<bool> {
+        let n = self
+            .exec(
+                &format!(
+                    "UPDATE sync_jobs SET lease_until = {SYNC_DB_NOW_MS} + ? \
+                     WHERE id = ? AND state = 'running' AND owner = ?"
+                ),
+                |q| q.bind(lease_ms).bind(id).bind(owner.to_string()),
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn finish_job(&self, id: i64, owner: &str, now: i64) -> Result<()> {
+        self.exec(
+            "UPDATE sync_jobs SET state = 'done', owner = NULL, lease_until = NULL, \
+             last_error = NULL, updated_at = ? WHERE id = ? AND owner = ?",
+            |q| q.bind(now).bind(id).bind(owner.to_string()),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn fail_job(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        next_at: i64,
+        dead: bool,
+        now: i64,
+    ) -> Result<()> {
+        self.exec(
+            "UPDATE sync_jobs SET state = ?, attempts = attempts + 1, next_at = ?, \
+             last_error = ?, owner = NULL, lease_until = NULL, updated_at = ? \
+             WHERE id = ? AND owner = ?",
+            |q| {
+                q.bind(if dead { "dead" } else { "pending" })
+                    .bind(next_at)
+                    .bind(error.replace('\0', ""))
+                    .bind(now)
+                    .bind(id)
+                    .bind(owner.to_string())
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn defer_job(&self, id: i64, owner: &str, next_at: i64, now: i64) -> Result<()> {
+        self.exec(
+            "UPDATE sync_jobs SET state = 'pending', next_at = ?, owner = NULL, \
+             lease_until = NULL, updated_at = ? WHERE id = ? AND owner = ?",
+            |q| q.bind(next_at).bind(now).bind(id).bind(owner.to_string()),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn retry(&self, id: Option<i64>, now: i64) -> Result<u64> {
+        match id {
+            Some(id) => {
+                self.exec(
+                    "UPDATE sync_jobs SET state = 'pending', attempts = 0, next_at = ?, \
+                     updated_at = ? WHERE id = ? AND state IN ('dead', 'pending')",
+                    |q| q.bind(now).bind(now).bind(id),
+                )
+                .await
+            }
+            None => {
+                self.exec(
+                    "UPDATE sync_jobs SET state = 'pending', attempts = 0, next_at = ?, \
+                     updated_at = ? WHERE state = 'dead'",
+                    |q| q.bind(now).bind(now),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn open_jobs(&self) -> Result<Vec<Job>> {
+        let rows = sqlx::query(sql(&format!(
+            "SELECT {JOB_COLS} FROM sync_jobs WHERE state <> 'done' ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn link(&self, integration: &str, entry: EntryId) -> Result<Option<Link>> {
+        let row = sqlx::query(sql(
+            "SELECT * FROM sync_links WHERE integration = ? AND entry_id = ?",
+        ))
+        .bind(integration)
+        .bind(entry.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        row.map(|r| link_from_row(&r)).transpose()
+    }
+
+    async fn link_by_remote(&self, integration: &str, remote_id: &str) -> Result<Option<Link>> {
+        let row = sqlx::query(sql(
+            "SELECT * FROM sync_links WHERE integration = ? AND remote_id = ?",
+        ))
+        .bind(integration)
+        .bind(remote_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        row.map(|r| link_from_row(&r)).transpose()
+    }
+
+    async fn links(&self) -> Result<Vec<Link>> {
+        let rows = sqlx::query(sql(
+            "SELECT * FROM sync_links ORDER BY integration, entry_id",
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())?;
+        rows.iter().map(link_from_row).collect()
+    }
+
+    async fn mark_creating(&self, integration: &str, entry: EntryId, now: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(insert_ignore(
+            "sync_links (integration, entry_id, remote_id, state, since) \
+             VALUES (?, ?, NULL, 'creating', ?)",
+        ))
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        if n == 0 {
+            sqlx::query(sql(
+                "UPDATE sync_links SET state = 'creating' WHERE integration = ? AND entry_id = ?",
+            ))
+            .bind(integration)
+            .bind(entry.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn set_linked(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        remote_id: &str,
+        url: Option<&str>,
+        base: &SyncedFields,
+        now: i64,
+    ) -> Result<()> {
+        let base = serde_json::to_string(base).expect("synced fields always serialize");
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(sql(
+            "UPDATE sync_links SET remote_id = ?, url = COALESCE(?, url), base = ?, \
+             state = 'linked', last_synced_at = ? WHERE integration = ? AND entry_id = ?",
+        ))
+        .bind(remote_id)
+        .bind(url)
+        .bind(&base)
+        .bind(now)
+        .bind(integration)
+        .bind(entry.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        if n == 0 {
+            sqlx::query(sql(
+                "INSERT INTO sync_links (integration, entry_id, remote_id, url, base, state, since, last_synced_at) \
+                 VALUES (?, ?, ?, ?, ?, 'linked', ?, ?)",
+            ))
+            .bind(integration)
+            .bind(entry.to_string())
+            .bind(remote_id)
+            .bind(url)
+            .bind(&base)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn unlink(&self, integration: &str, entry: EntryId, now: i64) -> Result<bool> {
+        let e = entry.to_string();
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(sql(
+            "UPDATE sync_links SET state = 'unlinked', remote_id = NULL, base = NULL, \
+             last_synced_at = ? WHERE integration = ? AND entry_id = ? AND state <> 'unlinked'",
+        ))
+        .bind(now)
+        .bind(integration)
+        .bind(&e)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        for q in [
+            "DELETE FROM sync_note_links WHERE integration = ? AND entry_id = ?",
+            "DELETE FROM sync_attachments WHERE integration = ? AND entry_id = ?",
+        ] {
+            sqlx::query(sql(q))
+                .bind(integration)
+                .bind(&e)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+        }
+        sqlx::query(sql(
+            "UPDATE sync_jobs SET state = 'done', owner = NULL, lease_until = NULL, updated_at = ? \
+             WHERE integration = ? AND entry_id = ? AND state IN ('pending', 'running')",
+        ))
+        .bind(now)
+        .bind(integration)
+        .bind(&e)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        tx.commit().await.map_err(self.err())?;
+        Ok(n > 0)
+    }
+
+    async fn add_conflicts(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        conflicts: &[FieldConflict],
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for c in conflicts {
+            let n = sqlx::query(sql(
+                "UPDATE sync_conflicts SET base_value = ?, local_value = ?, remote_value = ? \
+                 WHERE integration = ? AND entry_id = ? AND field = ? AND resolved_at IS NULL",
+            ))
+            .bind(c.base.to_string())
+            .bind(c.local.to_string())
+            .bind(c.remote.to_string())
+            .bind(integration)
+            .bind(entry.to_string())
+            .bind(c.field.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if n == 0 {
+                sqlx::query(sql(
+                    "INSERT INTO sync_conflicts (integration, entry_id, field, base_value, \
+                     local_value, remote_value, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ))
+                .bind(integration)
+                .bind(entry.to_string())
+                .bind(c.field.as_str())
+                .bind(c.base.to_string())
+                .bind(c.local.to_string())
+                .bind(c.remote.to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+            }
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn open_conflicts(&self) -> Result<Vec<Conflict>> {
+        let rows = sqlx::query(sql(
+            "SELECT id, integration, entry_id, field, base_value, local_value, remote_value, \
+             created_at FROM sync_conflicts WHERE resolved_at IS NULL ORDER BY id",
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let v = |c: &str| -> Result<serde_json::Value> {
+                let s: String = r.try_get(c).map_err(self.err())?;
+                Ok(serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s)))
+            };
+            out.push(Conflict {
+                id: r.try_get("id").map_err(self.err())?,
+                integration: r.try_get("integration").map_err(self.err())?,
+                entry_id: parse_id(&text(&r, "entry_id").map_err(self.err())?)?,
+                field: FieldConflict {
+                    field: parse_field(&r.try_get::<String, _>("field").map_err(self.err())?)?,
+                    base: v("base_value")?,
+                    local: v("local_value")?,
+                    remote: v("remote_value")?,
+                },
+                created_at: r.try_get("created_at").map_err(self.err())?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn resolve_conflict(&self, id: i64, resolution: &str, now: i64) -> Result<bool> {
+        let n = self
+            .exec(
+                "UPDATE sync_conflicts SET resolved_at = ?, resolution = ? \
+                 WHERE id = ? AND resolved_at IS NULL",
+                |q| q.bind(now).bind(resolution.to_string()).bind(id),
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn held_fields(&self, integration: &str, entry: EntryId) -> Result<Vec<String>> {
+        sqlx::query_scalar(sql(
+            "SELECT field FROM sync_conflicts WHERE integration = ? AND entry_id = ? \
+             AND resolved_at IS NULL ORDER BY id",
+        ))
+        .bind(integration)
+        .bind(entry.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())
+    }
+
+    async fn first_delivery(&self, integration: &str, delivery: &str, now: i64) -> Result<bool> {
+        let n = sqlx::query(insert_ignore(
+            "sync_deliveries (integration, delivery_id, received_at) VALUES (?, ?, ?)",
+        ))
+        .bind(integration)
+        .bind(delivery)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn delivery_seen(&self, integration: &str, delivery: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(sql(
+            "SELECT COUNT(*) FROM sync_deliveries WHERE integration = ? AND delivery_id = ?",
+        ))
+        .bind(integration)
+        .bind(delivery)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(n > 0)
+    }
+
+    async fn inbox_put(
+        &self,
+        integration: &str,
+        delivery: &str,
+        payload: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(sql(
+            "DELETE FROM sync_webhook_inbox WHERE state <> 'pending' AND received_at < ?",
+        ))
+        .bind(now - INBOX_KEEP_MS)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        let n = sqlx::query(insert_ignore(
+            "sync_webhook_inbox (integration, delivery_id, received_at, state, payload) \
+             VALUES (?, ?, ?, 'pending', ?)",
+        ))
+        .bind(integration)
+        .bind(delivery)
+        .bind(now)
+        .bind(payload)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        if n == 0 {
+            sqlx::query(sql(
+                "UPDATE sync_webhook_inbox SET state = 'pending', payload = ?, error = NULL, \
+                 finished_at = NULL WHERE integration = ? AND delivery_id = ? AND state = 'failed'",
+            ))
+            .bind(payload)
+            .bind(integration)
+            .bind(delivery)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn inbox_get(&self, integration: &str, delivery: &str) -> Result<Option<InboxDelivery>> {
+        let row = sqlx::query(sql(
+            "SELECT integration, delivery_id, received_at, state, payload, result, error \
+             FROM sync_webhook_inbox WHERE integration = ? AND delivery_id = ?",
+        ))
+        .bind(integration)
+        .bind(delivery)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        row.map(|r| inbox_from_row(&r)).transpose()
+    }
+
+    async fn inbox_finish(
+        &self,
+        integration: &str,
+        delivery: &str,
+        outcome: std::result::Result<&str, &str>,
+        now: i64,
+    ) -> Result<()> {
+        match outcome {
+            Ok(result) => {
+                self.exec(
+                    "UPDATE sync_webhook_inbox SET state = 'done', result = ?, error = NULL, \
+                     finished_at = ?, payload = '' WHERE integration = ? AND delivery_id = ?",
+                    |q| {
+                        q.bind(result.to_string())
+                            .bind(now)
+                            .bind(integration.to_string())
+                            .bind(delivery.to_string())
+                    },
+                )
+                .await?
+            }
+            Err(error) => {
+                self.exec(
+                    "UPDATE sync_webhook_inbox SET state = 'failed', result = NULL, error = ?, \
+                     finished_at = ? WHERE integration = ? AND delivery_id = ?",
+                    |q| {
+                        q.bind(error.replace('\0', ""))
+                            .bind(now)
+                            .bind(integration.to_string())
+                            .bind(delivery.to_string())
+                    },
+                )
+                .await?
+            }
+        };
+        Ok(())
+    }
+
+    async fn inbox_pending(&self) -> Result<Vec<(String, String)>> {
+        sqlx::query_as(sql(
+            "SELECT integration, delivery_id FROM sync_webhook_inbox WHERE state = 'pending' \
+             ORDER BY received_at",
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())
+    }
+
+    async fn note_links(&self, integration: &str, entry: EntryId) -> Result<Vec<NoteLink>> {
+        let rows = sqlx::query(sql(
+            "SELECT * FROM sync_note_links WHERE integration = ? AND entry_id = ? ORDER BY note_id",
+        ))
+        .bind(integration)
+        .bind(entry.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())?;
+        rows.iter().map(note_link_from_row).collect()
+    }
+
+    async fn note_link_by_remote(
+        &self,
+        integration: &str,
+        remote_id: &str,
+    ) -> Result<Option<NoteLink>> {
+        let row = sqlx::query(sql(
+            "SELECT * FROM sync_note_links WHERE integration = ? AND remote_id = ?",
+        ))
+        .bind(integration)
+        .bind(remote_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        row.map(|r| note_link_from_row(&r)).transpose()
+    }
+
+    async fn mark_note_creating(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        note_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(insert_ignore(
+            "sync_note_links (integration, entry_id, note_id, remote_id, state, updated_at) \
+             VALUES (?, ?, ?, NULL, 'creating', ?)",
+        ))
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(note_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        if n == 0 {
+            sqlx::query(sql("UPDATE sync_note_links SET state = 'creating' \
+                 WHERE integration = ? AND entry_id = ? AND note_id = ?"))
+            .bind(integration)
+            .bind(entry.to_string())
+            .bind(note_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn set_note_linked(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        note_id: &str,
+        remote_id: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(sql(
+            "UPDATE sync_note_links SET remote_id = ?, state = 'linked', hash = ?, updated_at = ? \
+             WHERE integration = ? AND entry_id = ? AND note_id = ?",
+        ))
+        .bind(remote_id)
+        .bind(hash)
+        .bind(now)
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(note_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        if n == 0 {
+            sqlx::query(sql(
+                "INSERT INTO sync_note_links (integration, entry_id, note_id, remote_id, state, \
+                 hash, updated_at) VALUES (?, ?, ?, ?, 'linked', ?, ?)",
+            ))
+            .bind(integration)
+            .bind(entry.to_string())
+            .bind(note_id)
+            .bind(remote_id)
+            .bind(hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn action_applied(&self, integration: &str, key: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(sql(
+            "SELECT COUNT(*) FROM sync_applied_actions WHERE integration = ? AND action_key = ?",
+        ))
+        .bind(integration)
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(n > 0)
+    }
+
+    async fn record_action(
+        &self,
+        integration: &str,
+        key: &str,
+        entry: EntryId,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(insert_ignore(
+            "sync_applied_actions (integration, action_key, entry_id, applied_at) \
+             VALUES (?, ?, ?, ?)",
+        ))
+        .bind(integration)
+        .bind(key)
+        .bind(entry.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(())
+    }
+
+    async fn attach(
+        &self,
+        integration: &str,
+        kind: &str,
+        remote_id: &str,
+        entry: EntryId,
+        url: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(sql(
+            "UPDATE sync_attachments SET entry_id = ?, url = COALESCE(?, url) \
+             WHERE integration = ? AND kind = ? AND remote_id = ?",
+        ))
+        .bind(entry.to_string())
+        .bind(url)
+        .bind(integration)
+        .bind(kind)
+        .bind(remote_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        if n == 0 {
+            sqlx::query(sql(
+                "INSERT INTO sync_attachments (integration, kind, remote_id, entry_id, url, \
+                 created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(integration)
+            .bind(kind)
+            .bind(remote_id)
+            .bind(entry.to_string())
+            .bind(url)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn detach(&self, integration: &str, kind: &str, remote_id: &str) -> Result<bool> {
+        let n = self
+            .exec(
+                "DELETE FROM sync_attachments WHERE integration = ? AND kind = ? AND remote_id = ?",
+                |q| {
+                    q.bind(integration.to_string())
+                        .bind(kind.to_string())
+                        .bind(remote_id.to_string())
+                },
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn attached_entry(
+        &self,
+        integration: &str,
+        kind: &str,
+        remote_id: &str,
+    ) -> Result<Option<EntryId>> {
+        let id: Option<String> = sqlx::query_scalar(sql(
+            "SELECT entry_id FROM sync_attachments WHERE integration = ? AND kind = ? \
+             AND remote_id = ?",
+        ))
+        .bind(integration)
+        .bind(kind)
+        .bind(remote_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        id.map(|i| parse_id(&i)).transpose()
+    }
+
+    async fn attachments(&self, integration: &str, entry: EntryId) -> Result<Vec<Attachment>> {
+        sqlx::query_as(sql("SELECT kind, remote_id, url FROM sync_attachments \
+             WHERE integration = ? AND entry_id = ? ORDER BY created_at, remote_id"))
+        .bind(integration)
+        .bind(entry.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())
+    }
+
+    async fn pause(&self, integration: &str, until: i64, reason: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(sql(
+            "UPDATE sync_pauses SET until_ms = ?, reason = ? WHERE integration = ?",
+        ))
+        .bind(until)
+        .bind(reason)
+        .bind(integration)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        if n == 0 {
+            sqlx::query(insert_ignore(
+                "sync_pauses (integration, until_ms, reason) VALUES (?, ?, ?)",
+            ))
+            .bind(integration)
+            .bind(until)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn paused_until(&self, integration: &str, now: i64) -> Result<Option<(i64, String)>> {
+        let row: Option<(i64, String)> = sqlx::query_as(sql(
+            "SELECT until_ms, reason FROM sync_pauses WHERE integration = ?",
+        ))
+        .bind(integration)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(row.filter(|(until, _)| *until > now))
+    }
+
+    async fn http_cache_get(&self, identity: &str, url: &str) -> Result<Option<HttpCacheEntry>> {
+        let key = cache_key(identity, url);
+        let mut tx = self.begin().await?;
+        let row: Option<(String, Vec<u8>, String)> = sqlx::query_as(sql(
+            "SELECT etag, body, headers FROM sync_http_cache WHERE key_hash = ?",
+        ))
+        .bind(&key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        if row.is_some() {
+            let next: i64 = sqlx::query_scalar(sql(
+                "SELECT COALESCE(MAX(used_at), 0) + 1 FROM sync_http_cache",
+            ))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(self.err())?;
+            sqlx::query(sql(
+                "UPDATE sync_http_cache SET used_at = ? WHERE key_hash = ?",
+            ))
+            .bind(next)
+            .bind(&key)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())?;
+        Ok(row.map(|(etag, body, headers)| HttpCacheEntry {
+            etag,
+            body,
+            // Written by `http_cache_put` only; a row that does not parse serves no headers.
+            headers: serde_json::from_str(&headers).unwrap_or_default(),
+        }))
+    }
+
+    async fn http_cache_put(
+        &self,
+        identity: &str,
+        url: &str,
+        entry: &HttpCacheEntry,
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<()> {
+        if entry.size() > max_bytes || max_rows == 0 {
+            return self.http_cache_remove(identity, url).await;
+        }
+        let key = cache_key(identity, url);
+        let headers = serde_json::to_string(&entry.headers).unwrap_or_else(|_| "[]".into());
+        let mut tx = self.begin().await?;
+        let next: i64 = sqlx::query_scalar(sql(
+            "SELECT COALESCE(MAX(used_at), 0) + 1 FROM sync_http_cache",
+        ))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        sqlx::query(sql("DELETE FROM sync_http_cache WHERE key_hash = ?"))
+            .bind(&key)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        sqlx::query(insert_ignore(
+            "sync_http_cache (key_hash, cache_identity, url, etag, body, headers, size, used_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(&key)
+        .bind(identity)
+        .bind(url)
+        .bind(&entry.etag)
+        .bind(&entry.body)
+        .bind(&headers)
+        .bind(entry.size() as i64)
+        .bind(next)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        // The rows beyond the bounds, most recently used first kept.
+        let evict: Vec<String> = sqlx::query_scalar(sql(&format!(
+            "SELECT key_hash FROM (SELECT key_hash, \
+               ROW_NUMBER() OVER (ORDER BY used_at DESC, key_hash DESC) AS n, \
+               CAST(SUM(size) OVER (ORDER BY used_at DESC, key_hash DESC \
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS {SYNC_BIGINT}) AS running \
+             FROM sync_http_cache) ranked WHERE n > ? OR running > ?"
+        )))
+        .bind(i64::try_from(max_rows).unwrap_or(i64::MAX))
+        .bind(i64::try_from(max_bytes).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        for k in evict {
+            sqlx::query(sql("DELETE FROM sync_http_cache WHERE key_hash = ?"))
+                .bind(k)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn http_cache_remove(&self, identity: &str, url: &str) -> Result<()> {
+        self.exec("DELETE FROM sync_http_cache WHERE key_hash = ?", |q| {
+            q.bind(cache_key(identity, url))
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn http_cache_size(&self) -> Result<(u64, u64)> {
+        let (n, bytes): (i64, i64) = sqlx::query_as(sql(&format!(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS {SYNC_BIGINT}) FROM sync_http_cache"
+        )))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok((n.max(0) as u64, bytes.max(0) as u64))
+    }
+}
