@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -56,6 +56,8 @@ pub struct JsonStore {
     degraded: Mutex<Option<String>>,
     /// The change history kept with the files (see `history.rs`).
     history: History,
+    /// When events happen (the system clock unless a test injects one).
+    clock: Arc<dyn Clock>,
 }
 
 /// Why the index on disk could not be opened, kept to refuse writes with the same error.
@@ -181,6 +183,7 @@ impl JsonStore {
             fallback: tokio::sync::Mutex::new(None),
             degraded: Mutex::new(None),
             history: History::new(root),
+            clock: Arc::new(SystemClock),
         };
         store.remove_stale_temp_files();
         if store.unusable.is_none()
@@ -195,6 +198,13 @@ impl JsonStore {
             tracing::debug!("cannot bring the index up to date: {e}");
         }
         Ok(store)
+    }
+
+    /// The same store stamping its events with `clock`'s time (changes found in the files
+    /// too).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Removes temp files left by killed writers, if no writer is active right now.
@@ -694,7 +704,7 @@ impl JsonStore {
         let dm = self.dir_mtime()?;
         let seen = self.scan()?;
         let known = self.known(index).await?;
-        let now = SystemClock.now();
+        let now = self.clock.now();
         let external = WriteMeta::new(Origin::External);
         let mut tx = index.begin_write().await?;
         // New or changed files, in name order so handle conflicts resolve the same way
@@ -947,7 +957,7 @@ impl JsonStore {
             .await?;
         self.index.upsert(&mut tx, new, Some(&written)).await?;
         if let Some(meta) = meta {
-            let events = Event::for_change(old, Some(new), event_time(new), meta);
+            let events = Event::for_change(old, Some(new), event_time(new, self.clock.now()), meta);
             self.index.insert_events(&mut tx, &events).await?;
         }
         // Now the files: remember what to put back, move the new file in, drop the old name.
@@ -1069,8 +1079,9 @@ impl Undo {
     }
 }
 
-fn event_time(e: &Entry) -> Timestamp {
-    e.updated_at.max(SystemClock.now())
+/// When a write happened: the entry's own `updatedAt`, unless the clock is later.
+fn event_time(e: &Entry, now: Timestamp) -> Timestamp {
+    e.updated_at.max(now)
 }
 
 #[async_trait]
@@ -1158,7 +1169,7 @@ impl Store for JsonStore {
         self.adjust_fingerprint(&mut tx, removed.as_ref(), None)
             .await?;
         self.index.remove(&mut tx, id).await?;
-        let events = Event::for_change(Some(&old), None, SystemClock.now(), meta);
+        let events = Event::for_change(Some(&old), None, self.clock.now(), meta);
         self.index.insert_events(&mut tx, &events).await?;
         // The file goes last, and comes back if the index cannot commit.
         let undo = Undo {

@@ -272,11 +272,14 @@ pub(crate) fn pg_tsquery(words: &[String]) -> String {
 
 /// Shortest and longest words InnoDB puts in a FULLTEXT index (`innodb_ft_min_token_size`
 /// and `innodb_ft_max_token_size` defaults); other words are matched with REGEXP instead.
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 const MYSQL_FT_MIN: usize = 3;
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 const MYSQL_FT_MAX: usize = 84;
 
 /// A search split the way MySQL/MariaDB can run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) struct MysqlSearch {
     /// Boolean-mode query requiring every indexable word as a prefix (`+kube* +manif*`).
     pub required: Option<String>,
@@ -287,6 +290,7 @@ pub(crate) struct MysqlSearch {
     pub patterns: Vec<String>,
 }
 
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) fn mysql_search(words: &[String]) -> MysqlSearch {
     let (indexed, other): (Vec<&String>, Vec<&String>) = words.iter().partition(|w| {
         let n = w.chars().count();

@@ -11,6 +11,8 @@ use devlog_core::store::{
     Created, Filter, ListQuery, Mutation, Page, PutOutcome, SearchHit, SearchQuery, Stats, Store,
     StoreInfo,
 };
+use std::sync::Arc;
+
 use devlog_core::time::{Clock, SystemClock};
 
 use crate::fsutil::ensure_gitignore;
@@ -21,6 +23,8 @@ use crate::index::SqlIndex;
 pub struct SqliteStore {
     index: SqlIndex,
     path: PathBuf,
+    /// When events happen (the system clock unless a test injects one).
+    clock: Arc<dyn Clock>,
 }
 
 impl SqliteStore {
@@ -40,11 +44,18 @@ impl SqliteStore {
         Ok(Self {
             index,
             path: path.to_path_buf(),
+            clock: Arc::new(SystemClock),
         })
     }
 
+    /// The same store stamping its events with `clock`'s time.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     fn now(&self) -> devlog_core::time::Timestamp {
-        SystemClock.now()
+        self.clock.now()
     }
 }
 

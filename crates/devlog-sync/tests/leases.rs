@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,7 +15,6 @@ use devlog_core::integration::{
 };
 use devlog_core::merge::SyncedFields;
 use devlog_core::ops::{Devlog, NewEntry};
-use devlog_core::time::Clock;
 use devlog_core::{Origin, Store, Timestamp, WriteMeta};
 use devlog_sync::{SyncEngine, SyncOptions, SyncState};
 use tokio::sync::Notify;
@@ -150,16 +148,6 @@ async fn a_worker_that_lost_its_lease_cannot_renew_finish_or_fail_the_job() {
     );
 }
 
-/// A clock the test moves.
-#[derive(Debug)]
-struct ManualClock(AtomicI64);
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_millis(self.0.load(Ordering::SeqCst)).unwrap()
-    }
-}
-
 /// A remote whose creates wait until the test lets them through.
 #[derive(Debug, Default)]
 struct SlowRemote {
@@ -231,7 +219,7 @@ async fn a_worker_renews_its_lease_while_a_long_job_runs() {
         .unwrap();
     let state = SyncState::new(Arc::new(file.clone()));
     let remote = Arc::new(SlowRemote::default());
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0)));
+    let clock = Arc::new(devlog_testkit::ManualClock::at(T0));
     // A short lease, renewed every third of it (100 ms of real time).
     let opts = SyncOptions {
         lease_ms: 300,
@@ -256,7 +244,7 @@ async fn a_worker_renews_its_lease_while_a_long_job_runs() {
 
     // Ten minutes pass while the create is in flight: the worker keeps its lease alive.
     let later = T0 + 600_000;
-    clock.0.store(later, Ordering::SeqCst);
+    clock.set(later);
     tokio::time::timeout(Duration::from_secs(60), async {
         while lease_until(&file).await < Some(later) {
             tokio::time::sleep(Duration::from_millis(20)).await;

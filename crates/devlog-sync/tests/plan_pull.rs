@@ -4,13 +4,11 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use devlog_core::entry::{EntryType, Priority};
 use devlog_core::merge::{FieldSet, SyncedField};
 use devlog_core::ops::{Devlog, Edit, NewEntry};
-use devlog_core::time::{Clock, Timestamp};
 use devlog_core::{Origin, Store, WriteMeta};
 use devlog_sync::{PlannedOp, SyncEngine, SyncOptions, SyncState};
 use devlog_testkit::fake_remote::{FakeRemote, Fault};
@@ -260,16 +258,6 @@ async fn an_unknown_integration_is_an_engine_error_of_its_own() {
     assert!(e.to_string().contains("enabled: tracker"), "{e}");
 }
 
-/// A clock the test moves.
-#[derive(Debug)]
-struct Manual(AtomicI64);
-
-impl Clock for Manual {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_millis(self.0.load(Ordering::SeqCst)).unwrap()
-    }
-}
-
 #[tokio::test]
 async fn retry_delays_come_from_the_injected_random_source_and_clock() {
     let opts = SyncOptions {
@@ -277,7 +265,7 @@ async fn retry_delays_come_from_the_injected_random_source_and_clock() {
         max_delay_ms: 60_000,
         ..SyncOptions::default()
     };
-    let clock = Arc::new(Manual(AtomicI64::new(1_800_000_000_000)));
+    let clock = Arc::new(devlog_testkit::ManualClock::at(1_800_000_000_000));
     let mut r = rig(opts).await;
     r.engine = r
         .engine
@@ -303,7 +291,7 @@ async fn retry_delays_come_from_the_injected_random_source_and_clock() {
     let mut draws =
         (0..2).map(|attempt| devlog_core::backoff::backoff_delay(&mut expect, attempt, base, max));
     for attempt in 1..=2 {
-        let now = clock.0.load(Ordering::SeqCst);
+        let now = clock.millis();
         let rep = r.engine.sync(None, None, &quiet).await.unwrap();
         assert_eq!(rep.failed.len(), 1, "{rep:?}");
         let job = r.engine.state().open_jobs().await.unwrap().remove(0);
@@ -311,7 +299,7 @@ async fn retry_delays_come_from_the_injected_random_source_and_clock() {
         let delay = draws.next().unwrap().as_millis() as i64;
         assert_eq!(job.next_at, now + delay, "attempt {attempt}");
         // Time passes until the retry is due.
-        clock.0.store(job.next_at, Ordering::SeqCst);
+        clock.set(job.next_at);
     }
     let rep = r.engine.sync(None, None, &quiet).await.unwrap();
     assert_eq!((rep.created, rep.failed.len()), (1, 0), "{rep:?}");

@@ -131,3 +131,35 @@ impl EntryBuilder {
         self.entry
     }
 }
+
+/// A clock the test moves: what the engine, the use cases and every store read time from
+/// when a test injects it (`with_clock`).
+#[derive(Debug)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// A clock standing at `millis` since the epoch.
+    pub fn at(millis: i64) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(millis))
+    }
+
+    pub fn millis(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn set(&self, millis: i64) {
+        self.0.store(millis, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, millis: i64) {
+        self.0
+            .fetch_add(millis, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl devlog_core::time::Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.millis())
+            .expect("a test clock within the JavaScript date range")
+    }
+}

@@ -91,6 +91,8 @@ pub struct ServerStore {
     sticky_suspect: AtomicBool,
     url: DbUrl,
     opts: ServerOptions,
+    /// When events happen (the system clock unless a test injects one).
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 /// How long the sticky connection may sit unused before it is dropped for pooled ones: long
@@ -263,7 +265,14 @@ impl ServerStore {
             sticky_suspect: AtomicBool::new(false),
             url: url.clone(),
             opts,
+            clock: std::sync::Arc::new(SystemClock),
         })
+    }
+
+    /// The same store stamping its events with `clock`'s time.
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// A connection for one call: the sticky one when it is free, fresh and not suspect,
@@ -547,7 +556,7 @@ impl ServerStore {
     }
 
     fn now(&self) -> Timestamp {
-        SystemClock.now()
+        self.clock.now()
     }
 
     // ---- one attempt of each write --------------------------------------------------------
