@@ -216,6 +216,26 @@ impl HttpCacheEntry {
                 .map(|(k, v)| k.len() + v.len())
                 .sum::<usize>()
     }
+
+    /// Whether a cache bounded to `max_rows` rows and `max_bytes` bytes keeps this entry at all.
+    pub fn fits(&self, max_rows: usize, max_bytes: usize) -> bool {
+        max_rows > 0 && self.size() <= max_bytes
+    }
+
+    /// The headers as stored (a JSON list of pairs).
+    pub fn headers_json(&self) -> String {
+        serde_json::to_string(&self.headers).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// An entry read back from a store: `headers` as [`headers_json`](Self::headers_json)
+    /// wrote them (a row that does not parse serves no headers).
+    pub fn from_stored(etag: String, body: Vec<u8>, headers: &str) -> Self {
+        Self {
+            etag,
+            body,
+            headers: serde_json::from_str(headers).unwrap_or_default(),
+        }
+    }
 }
 
 /// A secondary remote object attached to an entry: `(kind, remote_id, url)`.

@@ -1466,12 +1466,7 @@ impl SyncStateStore for ServerSyncState {
             .map_err(self.err())?;
         }
         tx.commit().await.map_err(self.err())?;
-        Ok(row.map(|(etag, body, headers)| HttpCacheEntry {
-            etag,
-            body,
-            // Written by `http_cache_put` only; a row that does not parse serves no headers.
-            headers: serde_json::from_str(&headers).unwrap_or_default(),
-        }))
+        Ok(row.map(|(etag, body, headers)| HttpCacheEntry::from_stored(etag, body, &headers)))
     }
 
     async fn http_cache_put(
@@ -1482,11 +1477,11 @@ impl SyncStateStore for ServerSyncState {
         max_rows: usize,
         max_bytes: usize,
     ) -> Result<()> {
-        if entry.size() > max_bytes || max_rows == 0 {
+        if !entry.fits(max_rows, max_bytes) {
             return self.http_cache_remove(identity, url).await;
         }
         let key = cache_key(identity, url);
-        let headers = serde_json::to_string(&entry.headers).unwrap_or_else(|_| "[]".into());
+        let headers = entry.headers_json();
         let mut tx = self.begin().await?;
         let next: i64 = sqlx::query_scalar(sql(
             "SELECT COALESCE(MAX(used_at), 0) + 1 FROM sync_http_cache",

@@ -956,12 +956,7 @@ impl SyncStateStore for SqliteSyncState {
         .fetch_optional(&self.pool)
         .await
         .map_err(err)?;
-        Ok(row.map(|(etag, body, headers)| HttpCacheEntry {
-            etag,
-            body,
-            // Written by `http_cache_put` only; a row that does not parse serves no headers.
-            headers: serde_json::from_str(&headers).unwrap_or_default(),
-        }))
+        Ok(row.map(|(etag, body, headers)| HttpCacheEntry::from_stored(etag, body, &headers)))
     }
 
     /// Remembers a response, then evicts the least recently used rows beyond `max_rows` or
@@ -974,7 +969,7 @@ impl SyncStateStore for SqliteSyncState {
         max_rows: usize,
         max_bytes: usize,
     ) -> Result<()> {
-        if entry.size() > max_bytes || max_rows == 0 {
+        if !entry.fits(max_rows, max_bytes) {
             return self.http_cache_remove(identity, url).await;
         }
         let mut tx = self.pool.begin().await.map_err(err)?;
@@ -988,7 +983,7 @@ impl SyncStateStore for SqliteSyncState {
         .bind(url)
         .bind(&entry.etag)
         .bind(&entry.body)
-        .bind(serde_json::to_string(&entry.headers).unwrap_or_else(|_| "[]".into()))
+        .bind(entry.headers_json())
         .bind(entry.size() as i64)
         .execute(&mut *tx)
         .await
