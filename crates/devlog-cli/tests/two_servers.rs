@@ -297,9 +297,8 @@ async fn two_servers_apply_each_delivery_once(kind: Kind, test: &str) {
     first.json(&["sync"]).await;
     assert_eq!(gh.issues_created(), 1, "the entry is issue 1");
 
-    let a = first.serve();
-    let b = second.serve();
-    let (a, b) = (a.addr.unwrap(), b.addr.unwrap());
+    let served = [first.serve(), second.serve()];
+    let (a, b) = (served[0].addr.unwrap(), served[1].addr.unwrap());
     tokio::task::spawn_blocking(move || {
         for k in 0..COMMENTS {
             if k % 2 == 0 {
@@ -336,6 +335,7 @@ async fn two_servers_apply_each_delivery_once(kind: Kind, test: &str) {
         }
     }
     assert_eq!(gh.issues_created(), 1);
+    drop(served);
     drop(remote);
     drop_db(kind, &admin, &name).await;
 }
