@@ -197,7 +197,14 @@ impl Machine {
             if let Some(rest) = line.split("listening on http://").nth(1) {
                 served.addr = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
                 // Keep draining its log (shown when the test fails) so it never blocks.
-                let who = self.dir.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+                let who = self
+                    .dir
+                    .parent()
+                    .unwrap()
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 std::thread::spawn(move || {
                     while let Ok(line) = rx.recv() {
                         eprintln!("[{who} serve] {line}");
@@ -222,7 +229,13 @@ impl Drop for Served {
 }
 
 /// One HTTP/1.0 request; the status and the body.
-fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(HANG)).unwrap();
     let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
@@ -235,7 +248,10 @@ fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String)], 
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     let (head, body) = out.split_once("\r\n\r\n").unwrap();
-    (head.split(' ').nth(1).unwrap().parse().unwrap(), body.to_string())
+    (
+        head.split(' ').nth(1).unwrap().parse().unwrap(),
+        body.to_string(),
+    )
 }
 
 /// GitHub's `issue_comment` example as comment `k` on issue 1.
@@ -267,14 +283,23 @@ fn send(addr: SocketAddr, k: u64) {
     if status == 202 {
         let give_up = std::time::Instant::now() + HANG;
         loop {
-            let (s, b) = http(addr, "GET", &format!("/webhooks/github/deliveries/{id}"), &[], b"");
+            let (s, b) = http(
+                addr,
+                "GET",
+                &format!("/webhooks/github/deliveries/{id}"),
+                &[],
+                b"",
+            );
             assert_eq!(s, 200, "{b}");
             let v: Value = serde_json::from_str(&b).unwrap();
             if v["status"] == "done" {
                 break;
             }
             assert_ne!(v["status"], "failed", "{b}");
-            assert!(std::time::Instant::now() < give_up, "delivery {id} never finished: {b}");
+            assert!(
+                std::time::Instant::now() < give_up,
+                "delivery {id} never finished: {b}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -292,7 +317,9 @@ async fn two_servers_apply_each_delivery_once(kind: Kind, test: &str) {
     let second = Machine::new(tmp.path(), "second", kind, &url, &remote.url());
     first.json(&["init"]).await;
     second.json(&["init"]).await;
-    let e = first.json(&["new", "Spelling of commit", "--type", "bugfix"]).await;
+    let e = first
+        .json(&["new", "Spelling of commit", "--type", "bugfix"])
+        .await;
     let id = e["id"].as_str().unwrap().to_string();
     first.json(&["sync"]).await;
     assert_eq!(gh.issues_created(), 1, "the entry is issue 1");
@@ -324,7 +351,11 @@ async fn two_servers_apply_each_delivery_once(kind: Kind, test: &str) {
     for m in [&first, &second] {
         let shown = m.json(&["show", &id]).await;
         let notes = shown["notes"].as_array().unwrap();
-        assert_eq!(notes.len() as u64, COMMENTS, "one note per comment: {shown:#}");
+        assert_eq!(
+            notes.len() as u64,
+            COMMENTS,
+            "one note per comment: {shown:#}"
+        );
         for k in 0..COMMENTS {
             let text = format!("Comment number {k} from GitHub");
             let n = notes

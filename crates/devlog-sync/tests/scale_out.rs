@@ -214,7 +214,9 @@ async fn scale_out(kind: Kind, test: &str) {
             .unwrap()
             .as_nanos() as u64
     });
-    eprintln!("{test}: {n} entries, {PROCESSES} worker processes, seed {seed} (DEVLOG_SCALE_OUT_SEED={seed} replays it)");
+    eprintln!(
+        "{test}: {n} entries, {PROCESSES} worker processes, seed {seed} (DEVLOG_SCALE_OUT_SEED={seed} replays it)"
+    );
     let mut rng = StdRng::seed_from_u64(seed);
 
     let spec = db.spec();
@@ -323,7 +325,10 @@ async fn scale_out(kind: Kind, test: &str) {
         *creates.entry(marker).or_default() += 1;
     }
     let duplicates: Vec<_> = by_marker.iter().filter(|(_, v)| v.len() > 1).collect();
-    assert!(duplicates.is_empty(), "duplicate remote items: {duplicates:?}");
+    assert!(
+        duplicates.is_empty(),
+        "duplicate remote items: {duplicates:?}"
+    );
     let twice: Vec<_> = creates.iter().filter(|(_, c)| **c > 1).collect();
     assert!(twice.is_empty(), "entries created twice: {twice:?}");
     assert_eq!(items.len(), n, "one remote item per entry");
@@ -347,7 +352,10 @@ async fn scale_out(kind: Kind, test: &str) {
         edited += usize::from(e.title.ends_with("(edited)"));
         let link = state.link(NAME, e.id).await.unwrap().unwrap();
         assert_eq!(link.state, LinkState::Linked, "{link:?}");
-        assert_eq!(link.remote_id.as_deref(), Some(item_id.to_string().as_str()));
+        assert_eq!(
+            link.remote_id.as_deref(),
+            Some(item_id.to_string().as_str())
+        );
     }
     assert_eq!(edited, n.div_ceil(10));
     // No job lost: every job is done (none open, none dead).
@@ -368,5 +376,9 @@ async fn postgres_four_worker_processes_killed_at_random_push_every_change_exact
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_four_worker_processes_killed_at_random_push_every_change_exactly_once() {
-    scale_out(Kind::Mysql, "mariadb_four_worker_processes_killed_at_random").await;
+    scale_out(
+        Kind::Mysql,
+        "mariadb_four_worker_processes_killed_at_random",
+    )
+    .await;
 }
