@@ -1,8 +1,8 @@
 //! Sync worker benchmark: jobs per second with 1, 2 and 4 workers in one process, pushing N
 //! new local entries through the test integration to the fake remote (real HTTP on loopback).
 //! On PostgreSQL when `DEVLOG_TEST_POSTGRES_URL` is set (a fresh database per run, dropped
-//! after), else on the JSON store in a temp folder. The sync state is the machine-local SQLite
-//! file in both cases.
+//! after), with the sync state — the shared job queue — in that database, as every worker on
+//! the store shares it; else on the JSON store in a temp folder with its SQLite sync state.
 //!
 //! ```text
 //! DEVLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -79,7 +79,19 @@ async fn main() -> Result<(), Error> {
             &remote.url(),
             devlog_http::RateLimitConfig::unpaced(),
         )?);
-        let state = SyncState::open(&tmp.path().join("sync.sqlite")).await?;
+        let state = match &db {
+            Some((a, name)) => {
+                let spec = devlog_store::StoreSpec::Postgres {
+                    url: a.with_database(name),
+                };
+                SyncState::new(
+                    devlog_store::open_sync_state(&spec, &tmp.path().join("state"))
+                        .await?
+                        .state,
+                )
+            }
+            None => SyncState::open(&tmp.path().join("sync.sqlite")).await?,
+        };
         let engine = Arc::new(SyncEngine::new(
             store.clone(),
             state,

@@ -103,8 +103,9 @@ fn labels(f: &SyncedFields) -> Vec<String> {
     l
 }
 
-/// Maps a tracker item to devlog's fields; unknown values are errors naming the value.
-fn to_remote(item: &Item) -> Result<RemoteItem, SyncError> {
+/// Maps a tracker item to devlog's fields; unknown values are errors naming the value. Public
+/// for tests that compare the fake's items with the entries they mirror.
+pub fn to_remote(item: &Item) -> Result<RemoteItem, SyncError> {
     let status: Status = item
         .status
         .parse()

@@ -171,6 +171,36 @@ impl From<StoreError> for TxErr {
 
 type TxResult<T> = std::result::Result<T, TxErr>;
 
+/// How a write transaction ends: committed, or rolled back because it changed nothing.
+enum Done<T> {
+    Write(T),
+    Unchanged(T),
+}
+
+/// Ends a write transaction explicitly, whatever happened inside it. A transaction that is
+/// only dropped queues its ROLLBACK until the connection is used again, and the sticky
+/// connection may then sit idle for a long time holding the row locks (`FOR UPDATE`) it
+/// took: in a server that applied a webhook changing nothing, every other process's update
+/// of that entry waited until that server's next call.
+async fn finish<T>(tx: sqlx::Transaction<'_, Db>, done: TxResult<Done<T>>) -> TxResult<T> {
+    match done {
+        Ok(Done::Write(v)) => {
+            tx.commit().await?;
+            Ok(v)
+        }
+        Ok(Done::Unchanged(v)) => {
+            tx.rollback().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            // The failure is what the caller needs; a rollback that fails too leaves a broken
+            // connection, which the driver error has already marked suspect.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
 /// Whether the database already has exactly this devlog's migrations, all complete: one
 /// query, where the migrator takes a lock, creates its table if needed and reads it in
 /// several round trips. Anything else (no table yet, a migration missing, interrupted, changed
@@ -569,21 +599,24 @@ impl ServerStore {
     ) -> TxResult<Created> {
         let mut lease = self.lease().await?;
         let mut tx = sqlx::Connection::begin(&mut *lease).await?;
-        Self::lock_counter(&mut tx, "entries").await?;
-        if dedupe
-            && let Some(existing) = self
-                .open_duplicate(&mut tx, &entry.title, entry.kind)
-                .await?
-        {
-            return Ok(Created::Existing(existing));
+        let done = async {
+            Self::lock_counter(&mut tx, "entries").await?;
+            if dedupe
+                && let Some(existing) = self
+                    .open_duplicate(&mut tx, &entry.title, entry.kind)
+                    .await?
+            {
+                return Ok(Done::Unchanged(Created::Existing(existing)));
+            }
+            entry.handle = Self::next_handle(&mut tx).await?;
+            entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
+            Self::write_row(&mut tx, &entry, false).await?;
+            let events = Event::for_change(None, Some(&entry), self.now(), meta);
+            Self::insert_events(&mut tx, &events).await?;
+            Ok(Done::Write(Created::New(entry)))
         }
-        entry.handle = Self::next_handle(&mut tx).await?;
-        entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
-        Self::write_row(&mut tx, &entry, false).await?;
-        let events = Event::for_change(None, Some(&entry), self.now(), meta);
-        Self::insert_events(&mut tx, &events).await?;
-        tx.commit().await?;
-        Ok(Created::New(entry))
+        .await;
+        finish(tx, done).await
     }
 
     async fn update_once(
@@ -594,73 +627,85 @@ impl ServerStore {
     ) -> TxResult<Entry> {
         let mut lease = self.lease().await?;
         let mut tx = sqlx::Connection::begin(&mut *lease).await?;
-        let old = self
-            .doc_in(&mut tx, id, true)
-            .await?
-            .ok_or_else(|| StoreError::not_found(id.to_string()))?;
-        let mut new = old.clone();
-        f(&mut new)?;
-        if new == old {
-            return Ok(old);
+        let done = async {
+            let old = self
+                .doc_in(&mut tx, id, true)
+                .await?
+                .ok_or_else(|| StoreError::not_found(id.to_string()))?;
+            let mut new = old.clone();
+            f(&mut new)?;
+            if new == old {
+                return Ok(Done::Unchanged(old));
+            }
+            // Identity is not editable through update.
+            new.id = old.id;
+            new.handle = old.handle;
+            Self::write_row(&mut tx, &new, true).await?;
+            let events = Event::for_change(Some(&old), Some(&new), self.now(), meta);
+            Self::insert_events(&mut tx, &events).await?;
+            Ok(Done::Write(new))
         }
-        // Identity is not editable through update.
-        new.id = old.id;
-        new.handle = old.handle;
-        Self::write_row(&mut tx, &new, true).await?;
-        let events = Event::for_change(Some(&old), Some(&new), self.now(), meta);
-        Self::insert_events(&mut tx, &events).await?;
-        tx.commit().await?;
-        Ok(new)
+        .await;
+        finish(tx, done).await
     }
 
     async fn delete_once(&self, id: EntryId, meta: &WriteMeta) -> TxResult<()> {
         let mut lease = self.lease().await?;
         let mut tx = sqlx::Connection::begin(&mut *lease).await?;
-        let old = self
-            .doc_in(&mut tx, id, true)
-            .await?
-            .ok_or_else(|| StoreError::not_found(id.to_string()))?;
-        let mut qb = QueryBuilder::<Db>::new("DELETE FROM devlog_entries WHERE id = ");
-        qb.push_bind(id.to_string());
-        qb.build().execute(&mut *tx).await?;
-        let events = Event::for_change(Some(&old), None, self.now(), meta);
-        Self::insert_events(&mut tx, &events).await?;
-        tx.commit().await?;
-        Ok(())
+        let done = async {
+            let old = self
+                .doc_in(&mut tx, id, true)
+                .await?
+                .ok_or_else(|| StoreError::not_found(id.to_string()))?;
+            let mut qb = QueryBuilder::<Db>::new("DELETE FROM devlog_entries WHERE id = ");
+            qb.push_bind(id.to_string());
+            qb.build().execute(&mut *tx).await?;
+            let events = Event::for_change(Some(&old), None, self.now(), meta);
+            Self::insert_events(&mut tx, &events).await?;
+            Ok(Done::Write(()))
+        }
+        .await;
+        finish(tx, done).await
     }
 
     async fn put_raw_once(&self, mut entry: Entry, meta: &WriteMeta) -> TxResult<PutOutcome> {
         let mut lease = self.lease().await?;
         let mut tx = sqlx::Connection::begin(&mut *lease).await?;
-        Self::lock_counter(&mut tx, "entries").await?;
-        let old = self.doc_in(&mut tx, entry.id, true).await?;
-        if old.as_ref() == Some(&entry) {
-            return Ok(PutOutcome::Unchanged);
+        let done = async {
+            Self::lock_counter(&mut tx, "entries").await?;
+            let old = self.doc_in(&mut tx, entry.id, true).await?;
+            if old.as_ref() == Some(&entry) {
+                return Ok(Done::Unchanged(PutOutcome::Unchanged));
+            }
+            if entry.handle == 0 || Self::handle_taken(&mut tx, entry.handle, entry.id).await? {
+                entry.handle = Self::next_handle(&mut tx).await?;
+            }
+            entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
+            Self::write_row(&mut tx, &entry, old.is_some()).await?;
+            // Migration copies the source's change feed instead of inventing events.
+            if meta.origin != Origin::Migrate {
+                let events = Event::for_change(old.as_ref(), Some(&entry), self.now(), meta);
+                Self::insert_events(&mut tx, &events).await?;
+            }
+            Ok(Done::Write(if old.is_some() {
+                PutOutcome::Replaced
+            } else {
+                PutOutcome::Inserted
+            }))
         }
-        if entry.handle == 0 || Self::handle_taken(&mut tx, entry.handle, entry.id).await? {
-            entry.handle = Self::next_handle(&mut tx).await?;
-        }
-        entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
-        Self::write_row(&mut tx, &entry, old.is_some()).await?;
-        // Migration copies the source's change feed instead of inventing events.
-        if meta.origin != Origin::Migrate {
-            let events = Event::for_change(old.as_ref(), Some(&entry), self.now(), meta);
-            Self::insert_events(&mut tx, &events).await?;
-        }
-        tx.commit().await?;
-        Ok(if old.is_some() {
-            PutOutcome::Replaced
-        } else {
-            PutOutcome::Inserted
-        })
+        .await;
+        finish(tx, done).await
     }
 
     async fn append_events_once(&self, events: &[Event]) -> TxResult<()> {
         let mut lease = self.lease().await?;
         let mut tx = sqlx::Connection::begin(&mut *lease).await?;
-        Self::insert_events(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(())
+        let done = async {
+            Self::insert_events(&mut tx, events).await?;
+            Ok(Done::Write(()))
+        }
+        .await;
+        finish(tx, done).await
     }
 
     // ---- reads ------------------------------------------------------------------------------

@@ -885,23 +885,29 @@ impl SyncStateStore for ServerSyncState {
     ) -> Result<()> {
         let base = serde_json::to_string(base).expect("synced fields always serialize");
         let mut tx = self.begin().await?;
-        let n = sqlx::query(sql(
-            "UPDATE sync_links SET remote_id = ?, url = COALESCE(?, url), base = ?, \
-             state = 'linked', last_synced_at = ? WHERE integration = ? AND entry_id = ?",
-        ))
-        .bind(remote_id)
-        .bind(url)
-        .bind(&base)
-        .bind(now)
-        .bind(integration)
-        .bind(entry.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err())?
-        .rows_affected();
-        if n == 0 {
-            sqlx::query(sql(
-                "INSERT INTO sync_links (integration, entry_id, remote_id, url, base, state, since, last_synced_at) \
+        // UPDATE, else INSERT: two processes doing this at once both find no row, and the
+        // second INSERT must not fail on the key (two servers applying one webhook delivery):
+        // it inserts nothing and the row the first one inserted is updated on the second turn.
+        for _ in 0..2 {
+            let updated = sqlx::query(sql(
+                "UPDATE sync_links SET remote_id = ?, url = COALESCE(?, url), base = ?, \
+                 state = 'linked', last_synced_at = ? WHERE integration = ? AND entry_id = ?",
+            ))
+            .bind(remote_id)
+            .bind(url)
+            .bind(&base)
+            .bind(now)
+            .bind(integration)
+            .bind(entry.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if updated > 0 {
+                break;
+            }
+            let inserted = sqlx::query(insert_ignore(
+                "sync_links (integration, entry_id, remote_id, url, base, state, since, last_synced_at) \
                  VALUES (?, ?, ?, ?, ?, 'linked', ?, ?)",
             ))
             .bind(integration)
@@ -913,7 +919,11 @@ impl SyncStateStore for ServerSyncState {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(self.err())?;
+            .map_err(self.err())?
+            .rows_affected();
+            if inserted > 0 {
+                break;
+            }
         }
         tx.commit().await.map_err(self.err())
     }
@@ -1253,23 +1263,29 @@ impl SyncStateStore for ServerSyncState {
         now: i64,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query(sql(
-            "UPDATE sync_note_links SET remote_id = ?, state = 'linked', hash = ?, updated_at = ? \
-             WHERE integration = ? AND entry_id = ? AND note_id = ?",
-        ))
-        .bind(remote_id)
-        .bind(hash)
-        .bind(now)
-        .bind(integration)
-        .bind(entry.to_string())
-        .bind(note_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err())?
-        .rows_affected();
-        if n == 0 {
-            sqlx::query(sql(
-                "INSERT INTO sync_note_links (integration, entry_id, note_id, remote_id, state, \
+        // UPDATE, else INSERT: two processes doing this at once both find no row, and the
+        // second INSERT must not fail on the key (two servers applying one webhook delivery):
+        // it inserts nothing and the row the first one inserted is updated on the second turn.
+        for _ in 0..2 {
+            let updated = sqlx::query(sql(
+                "UPDATE sync_note_links SET remote_id = ?, state = 'linked', hash = ?, updated_at = ? \
+                 WHERE integration = ? AND entry_id = ? AND note_id = ?",
+            ))
+            .bind(remote_id)
+            .bind(hash)
+            .bind(now)
+            .bind(integration)
+            .bind(entry.to_string())
+            .bind(note_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if updated > 0 {
+                break;
+            }
+            let inserted = sqlx::query(insert_ignore(
+                "sync_note_links (integration, entry_id, note_id, remote_id, state, \
                  hash, updated_at) VALUES (?, ?, ?, ?, 'linked', ?, ?)",
             ))
             .bind(integration)
@@ -1280,7 +1296,11 @@ impl SyncStateStore for ServerSyncState {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(self.err())?;
+            .map_err(self.err())?
+            .rows_affected();
+            if inserted > 0 {
+                break;
+            }
         }
         tx.commit().await.map_err(self.err())
     }
@@ -1328,22 +1348,28 @@ impl SyncStateStore for ServerSyncState {
         now: i64,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query(sql(
-            "UPDATE sync_attachments SET entry_id = ?, url = COALESCE(?, url) \
-             WHERE integration = ? AND kind = ? AND remote_id = ?",
-        ))
-        .bind(entry.to_string())
-        .bind(url)
-        .bind(integration)
-        .bind(kind)
-        .bind(remote_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err())?
-        .rows_affected();
-        if n == 0 {
-            sqlx::query(sql(
-                "INSERT INTO sync_attachments (integration, kind, remote_id, entry_id, url, \
+        // UPDATE, else INSERT: two processes doing this at once both find no row, and the
+        // second INSERT must not fail on the key (two servers applying one webhook delivery):
+        // it inserts nothing and the row the first one inserted is updated on the second turn.
+        for _ in 0..2 {
+            let updated = sqlx::query(sql(
+                "UPDATE sync_attachments SET entry_id = ?, url = COALESCE(?, url) \
+                 WHERE integration = ? AND kind = ? AND remote_id = ?",
+            ))
+            .bind(entry.to_string())
+            .bind(url)
+            .bind(integration)
+            .bind(kind)
+            .bind(remote_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if updated > 0 {
+                break;
+            }
+            let inserted = sqlx::query(insert_ignore(
+                "sync_attachments (integration, kind, remote_id, entry_id, url, \
                  created_at) VALUES (?, ?, ?, ?, ?, ?)",
             ))
             .bind(integration)
@@ -1354,7 +1380,11 @@ impl SyncStateStore for ServerSyncState {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(self.err())?;
+            .map_err(self.err())?
+            .rows_affected();
+            if inserted > 0 {
+                break;
+            }
         }
         tx.commit().await.map_err(self.err())
     }

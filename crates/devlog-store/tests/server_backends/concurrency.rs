@@ -195,6 +195,62 @@ async fn concurrent_edits_of_different_fields_all_survive(kind: Kind) {
     .await;
 }
 
+/// Regression (issue 14, two `devlog serve` processes applying one webhook delivery): a write
+/// that changes nothing — an update leaving the entry as it was, a create deduplicated to an
+/// existing entry — ends its transaction at once. It used to leave it to the connection's next
+/// use, so a handle that then sat idle kept the entry's row (or the handle counter) locked and
+/// every other process's write to it waited.
+async fn writes_that_change_nothing_release_their_locks(kind: Kind) {
+    with_db(kind, "writes_that_change_nothing", move |url| async move {
+        let idle: Arc<dyn Store> = kind.open(&url).await;
+        let app = Devlog::new(idle.clone());
+        let id = app
+            .create(new_entry("Locked?"), &cli())
+            .await
+            .unwrap()
+            .entry()
+            .id;
+        idle.update(id, &cli(), &mut |_| Ok(())).await.unwrap();
+        let again = app.create(new_entry("Locked?"), &cli()).await.unwrap();
+        assert_eq!(again.entry().id, id, "deduplicated");
+
+        // `idle` makes no further call; another process writes the same entry and a new one.
+        // (The timeout only turns a hang into a failure.)
+        let other: Arc<dyn Store> = kind.open(&url).await;
+        let patience = std::time::Duration::from_secs(30);
+        tokio::time::timeout(
+            patience,
+            other.update(id, &cli(), &mut |e| {
+                e.title = "Not locked".into();
+                Ok(())
+            }),
+        )
+        .await
+        .expect("the update waited for a lock the idle handle kept")
+        .unwrap();
+        tokio::time::timeout(
+            patience,
+            Devlog::new(other.clone()).create(new_entry("Another"), &cli()),
+        )
+        .await
+        .expect("the create waited for a lock the idle handle kept")
+        .unwrap();
+        assert_eq!(other.get(id).await.unwrap().title, "Not locked");
+        drop(idle);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writes_that_change_nothing_release_their_locks() {
+    writes_that_change_nothing_release_their_locks(Kind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_writes_that_change_nothing_release_their_locks() {
+    writes_that_change_nothing_release_their_locks(Kind::Mysql).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_creates_from_many_connections_get_distinct_handles() {
     creates_from_many_connections_get_distinct_handles(Kind::Postgres).await;
