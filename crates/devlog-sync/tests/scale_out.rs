@@ -171,10 +171,10 @@ fn meta() -> WriteMeta {
 /// The edits made while the workers run: every tenth entry gets a new title and priority,
 /// every twentieth is also started.
 fn edit_for(i: usize) -> Option<Edit> {
-    (i % 10 == 0).then(|| Edit {
+    i.is_multiple_of(10).then(|| Edit {
         title: Some(format!("Scale-out entry {i} (edited)")),
         priority: Some(Priority::High),
-        status: (i % 20 == 0).then_some(Status::InProgress),
+        status: i.is_multiple_of(20).then_some(Status::InProgress),
         ..Edit::default()
     })
 }
