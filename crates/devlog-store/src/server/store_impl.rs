@@ -683,6 +683,45 @@ impl ServerStore {
         Ok(n as usize)
     }
 
+    /// The handles of the newest `want` matches of a search, newest first. Finding matches
+    /// in the text index alone costs as much as the matches (a common word is in every
+    /// entry), so the search looks among the newest entries first (a handle range the
+    /// server intersects with the text index) and widens the range eightfold until it has
+    /// `want` matches or covers every entry: exact, and cheap when matches are many.
+    async fn newest_matches(
+        &self,
+        words: &[String],
+        filter: &Filter,
+        want: usize,
+    ) -> Result<Vec<i64>> {
+        let top: Option<i64> = sqlx::query_scalar("SELECT MAX(handle) FROM devlog_entries")
+            .fetch_one(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        let top = top.unwrap_or(0);
+        let mut span = sql_limit(want).saturating_mul(4);
+        loop {
+            let lower = top.saturating_sub(span);
+            let mut qb = QueryBuilder::<Db>::new("SELECT e.handle FROM devlog_entries e WHERE ");
+            push_search_match(&mut qb, words);
+            if lower > 0 {
+                qb.push(" AND e.handle > ").push_bind(lower);
+            }
+            push_filter(&mut qb, filter);
+            qb.push(" ORDER BY e.handle DESC LIMIT ")
+                .push_bind(sql_limit(want));
+            let found: Vec<i64> = qb
+                .build_query_scalar()
+                .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+                .await
+                .map_err(self.err())?;
+            if found.len() >= want || lower <= 0 {
+                return Ok(found);
+            }
+            span = span.saturating_mul(8);
+        }
+    }
+
     fn summaries(&self, rows: &[Row_]) -> Result<Vec<EntrySummary>> {
         rows.iter()
             .map(|r| summary_from_row(r).map_err(|e| self.corrupt("bad row", e)))
@@ -921,16 +960,7 @@ impl Store for ServerStore {
         // give the capped total, and when there are more, only the newest `cap` are scored
         // (scoring reads each match's text; finding matches only reads the index).
         let cap = count_cap(q.offset, q.limit);
-        let mut qb = QueryBuilder::<Db>::new("SELECT e.handle FROM devlog_entries e WHERE ");
-        push_search_match(&mut qb, &words);
-        push_filter(&mut qb, &q.filter);
-        qb.push(" ORDER BY e.handle DESC LIMIT ")
-            .push_bind(sql_limit(cap.saturating_add(1)));
-        let newest: Vec<i64> = qb
-            .build_query_scalar()
-            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
-            .await
-            .map_err(self.err())?;
+        let newest = self.newest_matches(&words, &q.filter, cap + 1).await?;
         let estimate = newest.len() > cap;
         // Pages past TOTAL_CAP score every match: paging through all of them sees one order.
         let bound = (estimate && cap == TOTAL_CAP).then(|| newest[cap - 1]);
