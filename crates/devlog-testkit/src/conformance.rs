@@ -704,12 +704,12 @@ pub async fn open_work_and_search_match_a_reference(open: Opener, dir: &Path) {
             .priority(Priority::ALL[(n * 3 / 7) % Priority::ALL.len()])
             // Ties in update time, broken by handle.
             .times(i as i64, 500 + (i as i64 % 13) * 10)
-            .description(if n % 3 == 0 {
+            .description(if n.is_multiple_of(3) {
                 "shared words and a rare marker"
             } else {
                 "shared words only"
             });
-        if n % 4 == 0 {
+        if n.is_multiple_of(4) {
             b = b.note(NoteCategory::Progress, "the marker is also in notes");
         }
         store.put_raw(b.build(), &meta).await.unwrap();
@@ -739,7 +739,7 @@ pub async fn open_work_and_search_match_a_reference(open: Opener, dir: &Path) {
     }
     // Open lists in update order, paged: every page as the reference says, exact totals.
     let mut by_update = open_work.clone();
-    by_update.sort_by(|a, b| (b.updated_at, b.handle).cmp(&(a.updated_at, a.handle)));
+    by_update.sort_by_key(|e| std::cmp::Reverse((e.updated_at, e.handle)));
     for offset in [0, 7, 60] {
         let page = store
             .list(&ListQuery {
@@ -884,7 +884,11 @@ pub async fn totals_above_the_cap_are_lower_bounds(open: Opener, dir: &Path) {
     assert_eq!((p.total, p.total_is_estimate), (TOTAL_CAP as u64, true));
     assert_eq!(p.items.len(), 20);
     // Ranked among the newest TOTAL_CAP matches: the oldest ten are not among them.
-    assert!(p.items.iter().all(|h| h.entry.handle > 100), "{:?}", p.items);
+    assert!(
+        p.items.iter().all(|h| h.entry.handle > 100),
+        "{:?}",
+        p.items
+    );
     // A page past the cap ranks every match, and the total is exact.
     let p = search(0, n as usize).await;
     assert_eq!((p.total, p.total_is_estimate), (n, false));
