@@ -603,7 +603,14 @@ impl SqlIndex {
              WHERE entries_fts MATCH "
         ));
         qb.push_bind(expr);
-        qb.push(" ORDER BY hits.rank, hits.hit");
+        // Snippets need the match, but a MATCH looked up once per hit re-reads the query's
+        // doclists each time (a prefix query merges all of them): one MATCH scan over the
+        // page's rowid range instead.
+        qb.push(
+            " AND entries_fts.rowid >= (SELECT min(hit) FROM hits)
+              AND entries_fts.rowid <= (SELECT max(hit) FROM hits)
+             ORDER BY hits.rank, hits.hit",
+        );
         let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
