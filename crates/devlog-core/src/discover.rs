@@ -563,6 +563,7 @@ mod tests {
                 items,
                 offset: 0,
                 limit: q.limit,
+                total_is_estimate: false,
             })
         }
         async fn create(

@@ -25,5 +25,6 @@ pub use id::{EntryId, EntryRef};
 pub use ops::Devlog;
 pub use store::{
     Created, FeedListener, Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats, Store,
+    TOTAL_CAP, count_cap,
 };
 pub use time::{Clock, SystemClock, Timestamp};

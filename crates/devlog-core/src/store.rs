@@ -105,7 +105,10 @@ impl Default for ListQuery {
 }
 
 /// A full-text search request. Every word must match (a prefix of a word counts); hits are
-/// ranked with title above description above notes and context.
+/// ranked with title above description above notes and context. When more than
+/// [`TOTAL_CAP`] entries match and the page lies within the first [`TOTAL_CAP`] results, the
+/// SQLite-index backends rank the [`TOTAL_CAP`] most recently indexed matches only, so a search costs the
+/// same whatever the number of hits (docs/performance.md); deeper pages rank every match.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SearchQuery {
@@ -126,14 +129,54 @@ impl Default for SearchQuery {
     }
 }
 
+/// How many matches a backend counts for a page's total before it stops: counting every match
+/// would make a page cost as much as the whole result (docs/performance.md). Above it the
+/// total is a lower bound, marked [`Page::total_is_estimate`].
+pub const TOTAL_CAP: usize = 1_000;
+
+/// The most matches a backend counts (and search ranks) for a page at `offset` of `limit`:
+/// [`TOTAL_CAP`], or more for a page that reaches past it, so the total of a page that is not
+/// the last is always above `offset + limit` and callers paging on it go on.
+pub fn count_cap(offset: usize, limit: usize) -> usize {
+    TOTAL_CAP.max(offset.saturating_add(limit).saturating_add(1))
+}
+
 /// One page of results and the total number of matches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// The number of matches; when `total_is_estimate`, at least this many (see [`count_cap`]).
     pub total: u64,
     pub offset: usize,
     pub limit: usize,
+    /// More matches than the backend counted: `total` is a lower bound ("1,000+").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub total_is_estimate: bool,
+}
+
+impl<T> Page<T> {
+    /// The total for people: `"1,000+"` when it is an estimate, else the number.
+    pub fn total_label(&self) -> String {
+        let mut s = group_thousands(self.total);
+        if self.total_is_estimate {
+            s.push('+');
+        }
+        s
+    }
+}
+
+/// `1234567` as `"1,234,567"`.
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A search result: the entry, its rank (higher is better) and a snippet around the match.
@@ -293,4 +336,35 @@ pub trait FeedListener: Send + Debug {
 pub struct StoreInfo {
     pub backend: &'static str,
     pub location: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_above_the_cap_are_labelled_as_lower_bounds() {
+        let page = |total, total_is_estimate| Page::<()> {
+            items: Vec::new(),
+            total,
+            offset: 0,
+            limit: 20,
+            total_is_estimate,
+        };
+        assert_eq!(page(7, false).total_label(), "7");
+        assert_eq!(page(999, false).total_label(), "999");
+        assert_eq!(page(1_000, true).total_label(), "1,000+");
+        assert_eq!(page(1_234_567, false).total_label(), "1,234,567");
+        let json = serde_json::to_value(page(1_000, true)).unwrap();
+        assert_eq!(json["totalIsEstimate"], true);
+        let json = serde_json::to_value(page(3, false)).unwrap();
+        assert!(json.get("totalIsEstimate").is_none(), "{json}");
+    }
+
+    #[test]
+    fn the_count_cap_reaches_past_the_page() {
+        assert_eq!(count_cap(0, 20), TOTAL_CAP);
+        assert_eq!(count_cap(990, 10), 1_001);
+        assert_eq!(count_cap(usize::MAX, 5), usize::MAX);
+    }
 }

@@ -5,7 +5,7 @@
 //! accepts as `id`.
 
 use devlog_core::entry::{AiContext, Context, Entry, EntrySummary, Note};
-use devlog_core::{Event, EventKind, SearchHit, Stats};
+use devlog_core::{Event, EventKind, Page, SearchHit, Stats};
 use serde::Serialize;
 
 /// How many recent notes the AI views include.
@@ -199,13 +199,16 @@ pub fn active_text(items: &[ActiveItem]) -> String {
     s
 }
 
-pub fn search_text(query: &str, total: u64, hits: &[SearchHit]) -> String {
+/// A search page as text; a total above the count cap reads "Found 1,000+ ...".
+pub fn search_text(query: &str, page: &Page<SearchHit>) -> String {
+    let hits = &page.items;
     if hits.is_empty() {
         return format!("No devlog entries found matching query: \"{query}\"");
     }
     let mut s = format!(
-        "Found {total} devlog entries matching \"{query}\"{}:\n\n",
-        if (hits.len() as u64) < total {
+        "Found {} devlog entries matching \"{query}\"{}:\n\n",
+        page.total_label(),
+        if (hits.len() as u64) < page.total {
             format!(" (showing {})", hits.len())
         } else {
             String::new()

@@ -469,13 +469,13 @@ impl DevlogMcp {
             if page.total > 0 {
                 format!(
                     "No devlog entries at offset {offset}; {} match in total.",
-                    page.total
+                    page.total_label()
                 )
             } else {
                 "No devlog entries found matching the criteria.".to_string()
             }
         } else {
-            let mut s = format!("Found {} devlog entries", page.total);
+            let mut s = format!("Found {} devlog entries", page.total_label());
             if (page.items.len() as u64) < page.total {
                 s.push_str(&format!(
                     " (showing {}–{}; pass offset {} for more)",
@@ -491,10 +491,10 @@ impl DevlogMcp {
             }
             s
         };
-        Ok(Reply::new(
-            text,
-            json!({ "total": page.total, "offset": offset, "limit": limit, "items": page.items }),
-        ))
+        let mut data =
+            json!({ "total": page.total, "offset": offset, "limit": limit, "items": page.items });
+        mark_estimate(&mut data, page.total_is_estimate);
+        Ok(Reply::new(text, data))
     }
 
     async fn note(&self, a: NoteArgs) -> Outcome {
@@ -716,10 +716,9 @@ impl DevlogMcp {
             limit,
         };
         let page = self.app().store().search(&q).await?;
-        Ok(Reply::new(
-            render::search_text(&a.query, page.total, &page.items),
-            json!({ "query": a.query, "total": page.total, "items": page.items }),
-        ))
+        let mut data = json!({ "query": a.query, "total": page.total, "items": page.items });
+        mark_estimate(&mut data, page.total_is_estimate);
+        Ok(Reply::new(render::search_text(&a.query, &page), data))
     }
 
     async fn active(&self, a: ActiveContextArgs) -> Outcome {
@@ -1070,6 +1069,15 @@ fn system_name(s: &str) -> &'static str {
         "jira" => "Jira",
         "ado" => "Azure DevOps",
         _ => "the integration",
+    }
+}
+
+/// Adds `"totalIsEstimate": true` to a page's structured content when its total is a lower
+/// bound (more matches than the store counts; `devlog_core::TOTAL_CAP`), as the HTTP API's
+/// pages say it.
+fn mark_estimate(data: &mut serde_json::Value, estimate: bool) {
+    if let (true, Some(o)) = (estimate, data.as_object_mut()) {
+        o.insert("totalIsEstimate".into(), serde_json::Value::Bool(true));
     }
 }
 

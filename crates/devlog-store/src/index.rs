@@ -10,7 +10,9 @@ use devlog_core::entry::{Entry, EntrySummary, EntryType, Priority, Status};
 use devlog_core::error::{Result, StoreError};
 use devlog_core::event::Event;
 use devlog_core::id::{EntryId, EntryRef, normalize_title};
-use devlog_core::store::{Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats};
+use devlog_core::store::{
+    Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats, TOTAL_CAP, count_cap,
+};
 use devlog_core::time::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
@@ -498,43 +500,49 @@ impl SqlIndex {
             QueryBuilder::<Sqlite>::new(format!("SELECT {SUMMARY_COLS} FROM entries e WHERE 1=1"));
         push_filter(&mut qb, &q.filter);
         let dir = if q.ascending { "ASC" } else { "DESC" };
-        let order = match q.sort {
-            SortKey::Updated => format!("e.updated_at {dir}"),
-            SortKey::Created => format!("e.created_at {dir}"),
-            SortKey::Priority => format!("e.priority_rank {dir}, e.updated_at {dir}"),
-            SortKey::Status => format!("e.status_rank {dir}, e.updated_at {dir}"),
-            SortKey::Title => format!("e.title COLLATE NOCASE {dir}"),
-            SortKey::Handle => format!("e.handle {dir}"),
-        };
+        let order = list_order(q.sort, dir);
         qb.push(format_args!(" ORDER BY {order}, e.handle {dir} LIMIT "))
-            .push_bind(q.limit as i64)
+            .push_bind(sql_limit(q.limit))
             .push(" OFFSET ")
-            .push_bind(q.offset as i64);
+            .push_bind(sql_limit(q.offset));
         let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
         let items = rows
             .iter()
             .map(summary_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let total = self.count_where(&q.filter).await?;
+        let cap = count_cap(q.offset, q.limit);
+        let n = self.count_where(&q.filter, cap).await?;
         Ok(Page {
             items,
-            total,
+            total: n.min(cap) as u64,
             offset: q.offset,
             limit: q.limit,
+            total_is_estimate: n > cap,
         })
     }
 
-    async fn count_where(&self, f: &Filter) -> Result<u64> {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM entries e WHERE 1=1");
+    /// The entries that pass `f`, counted up to `cap + 1`: a count that stops early costs
+    /// the same whatever the store's size.
+    async fn count_where(&self, f: &Filter, cap: usize) -> Result<usize> {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM (SELECT 1 FROM entries e WHERE 1=1");
         push_filter(&mut qb, f);
+        qb.push(" LIMIT ")
+            .push_bind(sql_limit(cap.saturating_add(1)))
+            .push(")");
         let n: i64 = qb
             .build_query_scalar()
             .fetch_one(&self.pool)
             .await
             .map_err(self.err())?;
-        Ok(n as u64)
+        Ok(n as usize)
     }
 
+    /// Ranked search. FTS5 has no top-k: `bm25()` is computed for every row the query
+    /// yields, then sorted. So the matches are first read newest first (rowid order, which
+    /// FTS5 walks without ranking) up to the page's count cap; when there are more, only the
+    /// newest `cap` are ranked (a rowid bound on the ranking query), and the total says
+    /// "at least". Scores do not change: bm25 takes its statistics from the whole table.
     pub async fn search(&self, q: &SearchQuery) -> Result<Page<SearchHit>> {
         let Some(expr) = fts_expression(&q.text) else {
             return Ok(Page {
@@ -542,27 +550,50 @@ impl SqlIndex {
                 total: 0,
                 offset: q.offset,
                 limit: q.limit,
+                total_is_estimate: false,
             });
         };
-        // Rank first (only rowids, joined to `entries` only when filters need it), then
-        // fetch summaries and snippets for the one page: snippets are the expensive part.
         let filtered = q.filter != Filter::default();
         let join = if filtered {
             "JOIN entries e ON e.rid = entries_fts.rowid"
         } else {
             ""
         };
+        // The newest `cap + 1` matches: their number is the (capped) total, and the oldest
+        // of the newest `cap` bounds the ranking when there are more.
+        let cap = count_cap(q.offset, q.limit);
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT entries_fts.rowid FROM entries_fts {join} WHERE entries_fts MATCH "
+        ));
+        qb.push_bind(expr.clone());
+        push_filter(&mut qb, &q.filter);
+        qb.push(" ORDER BY entries_fts.rowid DESC LIMIT ")
+            .push_bind(sql_limit(cap.saturating_add(1)));
+        let newest: Vec<i64> = qb
+            .build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err())?;
+        let estimate = newest.len() > cap;
+        // Deeper pages (past TOTAL_CAP) rank every match, so paging through all of them
+        // (`devlog search --limit 0`) sees one consistent order.
+        let bound = (estimate && cap == TOTAL_CAP).then(|| newest[cap - 1]);
+        // Rank first (only rowids, joined to `entries` only when filters need it), then
+        // fetch summaries and snippets for the one page: snippets are the expensive part.
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
             "WITH hits AS (
                 SELECT entries_fts.rowid AS hit, bm25(entries_fts, 10.0, 4.0, 2.0, 1.5) AS rank
                 FROM entries_fts {join} WHERE entries_fts MATCH "
         ));
         qb.push_bind(expr.clone());
+        if let Some(b) = bound {
+            qb.push(" AND entries_fts.rowid >= ").push_bind(b);
+        }
         push_filter(&mut qb, &q.filter);
         qb.push(" ORDER BY rank, entries_fts.rowid LIMIT ")
-            .push_bind(q.limit as i64)
+            .push_bind(sql_limit(q.limit))
             .push(" OFFSET ")
-            .push_bind(q.offset as i64);
+            .push_bind(sql_limit(q.offset));
         qb.push(format!(
             ")
              SELECT {SUMMARY_COLS}, hits.rank AS rank,
@@ -571,8 +602,15 @@ impl SqlIndex {
                        JOIN entries e ON e.rid = hits.hit
              WHERE entries_fts MATCH "
         ));
-        qb.push_bind(expr.clone());
-        qb.push(" ORDER BY hits.rank, hits.hit");
+        qb.push_bind(expr);
+        // Snippets need the match, but a MATCH looked up once per hit re-reads the query's
+        // doclists each time (a prefix query merges all of them): one MATCH scan over the
+        // page's rowid range instead.
+        qb.push(
+            " AND entries_fts.rowid >= (SELECT min(hit) FROM hits)
+              AND entries_fts.rowid <= (SELECT max(hit) FROM hits)
+             ORDER BY hits.rank, hits.hit",
+        );
         let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -584,21 +622,12 @@ impl SqlIndex {
                 snippet,
             });
         }
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT COUNT(*) FROM entries_fts {join} WHERE entries_fts MATCH "
-        ));
-        qb.push_bind(expr);
-        push_filter(&mut qb, &q.filter);
-        let total: i64 = qb
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(self.err())?;
         Ok(Page {
             items,
-            total: total as u64,
+            total: newest.len().min(cap) as u64,
             offset: q.offset,
             limit: q.limit,
+            total_is_estimate: estimate,
         })
     }
 
@@ -726,6 +755,11 @@ impl SqlIndex {
 /// the seqs, rather than on the table's, which hold the events.
 const COUNT_EVENTS: &str = "SELECT COUNT(*) FROM events WHERE seq > ? AND seq < ?";
 
+/// A row count as SQL binds it (saturating: `usize::MAX` means "no limit").
+pub(crate) fn sql_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// An exclusive upper bound on `seq` as SQL binds it: past every seq when there is none.
 /// Shared by every SQL backend.
 pub(crate) fn seq_bound(before: Option<u64>) -> i64 {
@@ -746,6 +780,19 @@ pub(crate) fn decode_event(
     })?;
     ev.seq = seq as u64;
     Ok(ev)
+}
+
+/// The ORDER BY of a list sorted by `sort` (before the final `e.handle`). Descending by
+/// priority and by update time, open-only lists read migration 0005's partial indexes.
+fn list_order(sort: SortKey, dir: &str) -> String {
+    match sort {
+        SortKey::Updated => format!("e.updated_at {dir}"),
+        SortKey::Created => format!("e.created_at {dir}"),
+        SortKey::Priority => format!("e.priority_rank {dir}, e.updated_at {dir}"),
+        SortKey::Status => format!("e.status_rank {dir}, e.updated_at {dir}"),
+        SortKey::Title => format!("e.title COLLATE NOCASE {dir}"),
+        SortKey::Handle => format!("e.handle {dir}"),
+    }
 }
 
 const SUMMARY_COLS: &str = "e.id, e.handle, e.key, e.legacy_id, e.title, e.type, e.status, e.priority, \
@@ -929,6 +976,37 @@ impl StatsBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plan of `list` for `filter` sorted by `sort`, descending (the SQL `list` runs).
+    async fn list_plan(index: &SqlIndex, filter: &Filter, sort: SortKey) -> Vec<String> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "EXPLAIN QUERY PLAN SELECT {SUMMARY_COLS} FROM entries e WHERE 1=1"
+        ));
+        push_filter(&mut qb, filter);
+        qb.push(format_args!(
+            " ORDER BY {}, e.handle DESC LIMIT 10",
+            list_order(sort, "DESC")
+        ));
+        let rows = qb.build().fetch_all(index.pool()).await.unwrap();
+        rows.iter().map(|r| r.get("detail")).collect()
+    }
+
+    #[tokio::test]
+    async fn open_work_reads_a_partial_index_without_sorting() {
+        let index = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        let open = Filter {
+            open_only: true,
+            ..Filter::default()
+        };
+        for (sort, idx) in [
+            (SortKey::Priority, "entries_open_priority"),
+            (SortKey::Updated, "entries_open_updated"),
+        ] {
+            let plan = list_plan(&index, &open, sort).await;
+            assert!(plan.iter().any(|d| d.contains(idx)), "{sort:?}: {plan:?}");
+            assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
+        }
+    }
 
     #[tokio::test]
     async fn feed_counts_read_the_seq_index_not_the_events() {

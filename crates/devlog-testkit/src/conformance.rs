@@ -10,7 +10,7 @@ use devlog_core::entry::{EntryType, NoteCategory, Priority, Status};
 use devlog_core::error::ErrorKind;
 use devlog_core::event::{EventKind, Origin, WriteMeta};
 use devlog_core::ops::{Devlog, Edit, NewEntry, NewNote};
-use devlog_core::store::{Filter, ListQuery, PutOutcome, SearchQuery, SortKey, Store};
+use devlog_core::store::{Filter, ListQuery, PutOutcome, SearchQuery, SortKey, Store, TOTAL_CAP};
 
 use crate::{EntryBuilder, ts};
 
@@ -63,6 +63,8 @@ macro_rules! store_conformance {
             list_filters_sorts_and_pages,
             search_ranks_and_filters,
             search_input_is_taken_literally,
+            open_work_and_search_match_a_reference,
+            totals_above_the_cap_are_lower_bounds,
             stats_count_and_time_completion,
             concurrent_updates_lose_nothing,
             put_raw_keeps_identity_and_moves_taken_handles,
@@ -686,6 +688,213 @@ pub async fn search_input_is_taken_literally(open: Opener, dir: &Path) {
         .await
         .unwrap();
     assert_eq!(p.total, 1);
+}
+
+/// A generated store (statuses, priorities, update times with ties, words in some entries)
+/// whose active context, open lists and searches must equal a reference computed here from
+/// `all()`: the indexes that make them fast (docs/performance.md) must not change answers.
+pub async fn open_work_and_search_match_a_reference(open: Opener, dir: &Path) {
+    let store = open(dir.to_path_buf()).await;
+    let meta = WriteMeta::new(Origin::Import);
+    for i in 0..120u64 {
+        let n = i as usize;
+        let mut b = EntryBuilder::new(&format!("Generated {i:03} {}", ["alpha", "beta"][n % 2]))
+            .handle(i + 1)
+            .status(Status::ALL[(n * 5) % Status::ALL.len()])
+            .priority(Priority::ALL[(n * 3 / 7) % Priority::ALL.len()])
+            // Ties in update time, broken by handle.
+            .times(i as i64, 500 + (i as i64 % 13) * 10)
+            .description(if n.is_multiple_of(3) {
+                "shared words and a rare marker"
+            } else {
+                "shared words only"
+            });
+        if n.is_multiple_of(4) {
+            b = b.note(NoteCategory::Progress, "the marker is also in notes");
+        }
+        store.put_raw(b.build(), &meta).await.unwrap();
+    }
+    let all = store.all().await.unwrap();
+    let app = Devlog::new(store.clone());
+    // Active context: open entries, highest priority, then most recently updated, then handle.
+    let mut open_work: Vec<&devlog_core::Entry> =
+        all.iter().filter(|e| !e.status.is_closed()).collect();
+    open_work.sort_by(|a, b| {
+        (b.priority.rank(), b.updated_at, b.handle).cmp(&(
+            a.priority.rank(),
+            a.updated_at,
+            a.handle,
+        ))
+    });
+    for limit in [1, 10, 200] {
+        let got: Vec<u64> = app
+            .active_context(limit)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.handle)
+            .collect();
+        let want: Vec<u64> = open_work.iter().take(limit).map(|e| e.handle).collect();
+        assert_eq!(got, want, "active context of {limit}");
+    }
+    // Open lists in update order, paged: every page as the reference says, exact totals.
+    let mut by_update = open_work.clone();
+    by_update.sort_by_key(|e| std::cmp::Reverse((e.updated_at, e.handle)));
+    for offset in [0, 7, 60] {
+        let page = store
+            .list(&ListQuery {
+                filter: Filter {
+                    open_only: true,
+                    ..Filter::default()
+                },
+                offset,
+                limit: 25,
+                ..ListQuery::default()
+            })
+            .await
+            .unwrap();
+        let got: Vec<u64> = page.items.iter().map(|e| e.handle).collect();
+        let want: Vec<u64> = by_update
+            .iter()
+            .skip(offset)
+            .take(25)
+            .map(|e| e.handle)
+            .collect();
+        assert_eq!(got, want, "open list at offset {offset}");
+        assert_eq!(page.total, open_work.len() as u64);
+        assert!(!page.total_is_estimate);
+    }
+    // Searches: the matches are the entries whose text has every word; ranked by score.
+    for (text, filter) in [
+        ("shared", Filter::default()),
+        ("marker", Filter::default()),
+        ("rare marker", Filter::default()),
+        (
+            "shared",
+            Filter {
+                open_only: true,
+                ..Filter::default()
+            },
+        ),
+    ] {
+        let page = store
+            .search(&SearchQuery {
+                text: text.into(),
+                filter: filter.clone(),
+                offset: 0,
+                limit: 500,
+            })
+            .await
+            .unwrap();
+        let mut got: Vec<u64> = page.items.iter().map(|h| h.entry.handle).collect();
+        got.sort_unstable();
+        let want: Vec<u64> = all
+            .iter()
+            .filter(|e| filter.matches(&e.summary()))
+            .filter(|e| {
+                let t = e.search_text();
+                let words: Vec<String> = [t.title, t.description, t.notes, t.context]
+                    .join(" ")
+                    .to_lowercase()
+                    .split(|c: char| !c.is_alphanumeric())
+                    .map(str::to_string)
+                    .collect();
+                text.split(' ').all(|q| words.iter().any(|w| w == q))
+            })
+            .map(|e| e.handle)
+            .collect();
+        assert_eq!(got, want, "search {text:?} with {filter:?}");
+        assert_eq!(page.total, want.len() as u64, "search {text:?}");
+        assert!(!page.total_is_estimate);
+        assert!(page.items.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+}
+
+/// More matches than `TOTAL_CAP`: totals stop counting and say so; pages that reach past the
+/// cap still get a total above them (callers paging on it go on); search ranks the newest
+/// `TOTAL_CAP` matches for the first pages and every match for deeper ones.
+pub async fn totals_above_the_cap_are_lower_bounds(open: Opener, dir: &Path) {
+    let store = open(dir.to_path_buf()).await;
+    let meta = WriteMeta::new(Origin::Import);
+    let n = TOTAL_CAP as u64 + 10;
+    for i in 0..n {
+        // Handles with gaps: the server backends' search looks among the newest handles
+        // first and must widen its range to find enough matches.
+        let e = EntryBuilder::new(&format!("Crowded {i}"))
+            .handle((i + 1) * 10)
+            .status(if i % 2 == 0 {
+                Status::New
+            } else {
+                Status::Done
+            })
+            .description("everyone says crowded")
+            .build();
+        store.put_raw(e, &meta).await.unwrap();
+    }
+    let list = |filter: Filter, offset, limit| {
+        let store = store.clone();
+        async move {
+            store
+                .list(&ListQuery {
+                    filter,
+                    offset,
+                    limit,
+                    ..ListQuery::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let p = list(Filter::default(), 0, 20).await;
+    assert_eq!((p.total, p.total_is_estimate), (TOTAL_CAP as u64, true));
+    assert_eq!(p.items.len(), 20);
+    // Below the cap the count is exact.
+    let open_only = Filter {
+        open_only: true,
+        ..Filter::default()
+    };
+    let p = list(open_only, 0, 20).await;
+    assert_eq!((p.total, p.total_is_estimate), (n.div_ceil(2), false));
+    // A page reaching past the cap counts past it.
+    let p = list(Filter::default(), TOTAL_CAP - 5, 20).await;
+    assert_eq!((p.total, p.total_is_estimate), (n, false));
+    assert_eq!(p.items.len(), 15);
+    let p = list(Filter::default(), 500, 500).await;
+    assert!(
+        p.total > 1000 && p.total_is_estimate == (p.total < n),
+        "{}",
+        p.total
+    );
+
+    let search = |offset, limit| {
+        let store = store.clone();
+        async move {
+            store
+                .search(&SearchQuery {
+                    text: "crowded".into(),
+                    offset,
+                    limit,
+                    ..SearchQuery::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let p = search(0, 20).await;
+    assert_eq!((p.total, p.total_is_estimate), (TOTAL_CAP as u64, true));
+    assert_eq!(p.items.len(), 20);
+    // Ranked among the newest TOTAL_CAP matches: the oldest ten are not among them.
+    assert!(
+        p.items.iter().all(|h| h.entry.handle > 100),
+        "{:?}",
+        p.items
+    );
+    // A page past the cap ranks every match, and the total is exact.
+    let p = search(0, n as usize).await;
+    assert_eq!((p.total, p.total_is_estimate), (n, false));
+    let mut got: Vec<u64> = p.items.iter().map(|h| h.entry.handle).collect();
+    got.sort_unstable();
+    assert_eq!(got, (1..=n).map(|i| i * 10).collect::<Vec<_>>());
 }
 
 pub async fn stats_count_and_time_completion(open: Opener, dir: &Path) {

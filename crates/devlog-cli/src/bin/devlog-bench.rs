@@ -1,6 +1,7 @@
-//! Benchmark: builds stores of realistic entries and times `list`, filtered `list`, `search`,
-//! `show`, `new` and `events` through the library and through the `devlog` binary (process
-//! start included), for each backend. The change feed gets `--feed-depth` events per entry
+//! Benchmark: builds stores of realistic entries and times `list`, filtered `list`, `search`
+//! (a few words, and a word every entry contains), active context (`devlog context`), `show`,
+//! `new` and `events` through the library and through the `devlog` binary (process start
+//! included), for each backend. The change feed gets `--feed-depth` events per entry
 //! (field changes), so `events` is measured on a deep feed.
 //!
 //! ```text
@@ -142,6 +143,9 @@ const WORDS: &[&str] = &[
     "pod",
     "restarts",
 ];
+
+/// Every generated description starts with it (`sentence`): a search that hits every entry.
+const COMMON_WORD: &str = "the";
 
 fn sentence(rng: &mut Rng, words: usize) -> String {
     let mut s: Vec<&str> = (0..words).map(|_| rng.pick(WORDS)).collect();
@@ -427,6 +431,27 @@ fn main() -> Result<()> {
             })
             .await?;
             rows.push(summarize(backend, "library", "search", t));
+            // A word in every entry: ranking and counting must not grow with the hits.
+            let t = time_lib(runs, |_| async {
+                store
+                    .search(&SearchQuery {
+                        text: COMMON_WORD.into(),
+                        ..SearchQuery::default()
+                    })
+                    .await?;
+                Ok(())
+            })
+            .await?;
+            rows.push(summarize(backend, "library", "search (all hit)", t));
+            let t = time_lib(runs, |_| {
+                let app = app.clone();
+                async move {
+                    app.active_context(10).await?;
+                    Ok(())
+                }
+            })
+            .await?;
+            rows.push(summarize(backend, "library", "active context", t));
             let t = time_lib(runs, |i| {
                 let id = ids[i.wrapping_mul(7919) % n];
                 let store = store.clone();
@@ -477,7 +502,7 @@ fn main() -> Result<()> {
         drop(app);
         drop(store);
         let cr = args.cli_runs;
-        let cli: [(&'static str, ArgsFor); 7] = [
+        let cli: [(&'static str, ArgsFor); 9] = [
             ("list", Box::new(|_| vec!["list".into()])),
             (
                 "list (filtered)",
@@ -495,6 +520,11 @@ fn main() -> Result<()> {
                 "search",
                 Box::new(|_| vec!["search".into(), "kubernetes".into(), "pod".into()]),
             ),
+            (
+                "search (all hit)",
+                Box::new(|_| vec!["search".into(), COMMON_WORD.into()]),
+            ),
+            ("active context", Box::new(|_| vec!["context".into()])),
             (
                 "show",
                 Box::new(move |i| vec!["show".into(), ((i * 7919) % n + 1).to_string()]),

@@ -63,7 +63,11 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
             write_stdout(&format!(
                 "No entries at offset {}: {} match.\n",
                 page.offset,
-                count(page.total as usize, "entry", "entries")
+                if page.total_is_estimate {
+                    format!("{} entries", page.total_label())
+                } else {
+                    count(page.total as usize, "entry", "entries")
+                }
             ))?;
         } else {
             write_stdout("No entries match.\n")?;
@@ -76,7 +80,7 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
             "showing {}–{} of {} (use --limit/--offset for more)\n",
             page.offset + 1,
             page.offset + page.items.len(),
-            page.total
+            page.total_label()
         )));
     }
     write_stdout(&s)?;
@@ -85,7 +89,7 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
 
 /// Entries a page at a time, from `q.offset` to the end (`--limit 0`).
 async fn list_all(store: &dyn Store, q: ListQuery) -> Result<Page<EntrySummary>, CliError> {
-    super::all_pages(q.offset, |offset, limit| {
+    super::all_pages(q.offset, super::PAGE, |offset, limit| {
         let q = ListQuery {
             offset,
             limit,

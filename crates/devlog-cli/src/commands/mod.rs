@@ -175,26 +175,35 @@ pub fn text_arg(s: &str, what: &str, allow_empty: Option<bool>) -> Result<String
     }
 }
 
-/// Every page from `first_offset` to the end, 500 at a time (`--limit 0` on `list` and
-/// `search`): `fetch(offset, limit)` reads one page.
+/// The page size of `--limit 0` listings.
+pub const PAGE: usize = 500;
+
+/// Every page from `first_offset` to the end, `page_size` at a time (`--limit 0` on `list`
+/// and `search`): `fetch(offset, limit)` reads one page. A page's total that is an estimate
+/// (a lower bound) never ends the loop; a short page does.
 pub async fn all_pages<T, F, Fut>(
     first_offset: usize,
+    page_size: usize,
     mut fetch: F,
 ) -> Result<devlog_core::Page<T>, CliError>
 where
     F: FnMut(usize, usize) -> Fut,
     Fut: std::future::Future<Output = Result<devlog_core::Page<T>, devlog_core::StoreError>>,
 {
-    const PAGE: usize = 500;
     let mut offset = first_offset;
     let mut items = Vec::new();
     let total = loop {
-        let page = fetch(offset, PAGE).await?;
+        let page = fetch(offset, page_size).await?;
         let n = page.items.len();
         items.extend(page.items);
         offset += n;
-        if n < PAGE || offset as u64 >= page.total {
-            break page.total;
+        if n < page_size || (offset as u64 >= page.total && !page.total_is_estimate) {
+            // Read to the end: the total is exact even where a page's was a lower bound.
+            break if page.total_is_estimate {
+                offset as u64
+            } else {
+                page.total
+            };
         }
     };
     Ok(devlog_core::Page {
@@ -202,5 +211,6 @@ where
         items,
         total,
         offset: first_offset,
+        total_is_estimate: false,
     })
 }

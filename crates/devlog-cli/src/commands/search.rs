@@ -66,15 +66,21 @@ pub async fn run(ctx: &Ctx, a: SearchArgs) -> Result<(), CliError> {
     }
     let mut s = t.render();
     if page.total as usize > page.items.len() + page.offset {
-        s.push_str(&out.dim(&format!("{} of {} matches\n", page.items.len(), page.total)));
+        s.push_str(&out.dim(&format!(
+            "{} of {} matches\n",
+            page.items.len(),
+            page.total_label()
+        )));
     }
     write_stdout(&s)?;
     Ok(())
 }
 
-/// Matches a page at a time, from `q.offset` to the end (`--limit 0`).
+/// Matches a page at a time, from `q.offset` to the end (`--limit 0`). Pages longer than
+/// `TOTAL_CAP` make the store rank every match (not only the newest), so all pages share one
+/// order.
 async fn search_all(store: &dyn Store, q: SearchQuery) -> Result<Page<SearchHit>, CliError> {
-    super::all_pages(q.offset, |offset, limit| {
+    super::all_pages(q.offset, devlog_core::TOTAL_CAP + 1, |offset, limit| {
         let q = SearchQuery {
             offset,
             limit,

@@ -39,7 +39,7 @@ use devlog_core::event::{Event, Origin, WriteMeta};
 use devlog_core::id::{EntryId, EntryRef, normalize_title};
 use devlog_core::store::{
     Created, Filter, ListQuery, Mutation, Page, PutOutcome, SearchHit, SearchQuery, SortKey, Stats,
-    Store, StoreInfo,
+    Store, StoreInfo, TOTAL_CAP, count_cap,
 };
 use devlog_core::time::{Clock, SystemClock, Timestamp};
 use sqlx::pool::PoolConnection;
@@ -50,7 +50,7 @@ use super::{
     connect_options, listen, lock_migrations, migrator, pool_options, push_search_match,
     push_search_score, push_tag_filter, statement_limit, unlock_migrations,
 };
-use crate::index::{compute_stats, decode_event, seq_bound, status_rank};
+use crate::index::{compute_stats, decode_event, seq_bound, sql_limit, status_rank};
 use crate::server::{
     APPLIED_MIGRATIONS, Class, ServerOptions, connect_timed_out, migrate_error, reject_nul,
     reject_nul_in, search_words, snippet, store_error, too_large,
@@ -710,15 +710,61 @@ impl ServerStore {
 
     // ---- reads ------------------------------------------------------------------------------
 
-    async fn count_where(&self, f: &Filter) -> Result<u64> {
-        let mut qb = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM devlog_entries e WHERE 1=1");
+    /// The entries that pass `f`, counted up to `cap + 1` (a count that stops early costs
+    /// the same whatever the table's size).
+    async fn count_where(&self, f: &Filter, cap: usize) -> Result<usize> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT COUNT(*) FROM (SELECT 1 AS one FROM devlog_entries e WHERE 1=1",
+        );
         push_filter(&mut qb, f);
+        qb.push(" LIMIT ")
+            .push_bind(sql_limit(cap.saturating_add(1)))
+            .push(") capped");
         let n: i64 = qb
             .build_query_scalar()
             .fetch_one(&mut *self.lease().await.map_err(self.err())?)
             .await
             .map_err(self.err())?;
-        Ok(n as u64)
+        Ok(n as usize)
+    }
+
+    /// The handles of the newest `want` matches of a search, newest first. Finding matches
+    /// in the text index alone costs as much as the matches (a common word is in every
+    /// entry), so the search looks among the newest entries first (a handle range the
+    /// server intersects with the text index) and widens the range eightfold until it has
+    /// `want` matches or covers every entry: exact, and cheap when matches are many.
+    async fn newest_matches(
+        &self,
+        words: &[String],
+        filter: &Filter,
+        want: usize,
+    ) -> Result<Vec<i64>> {
+        let top: Option<i64> = sqlx::query_scalar("SELECT MAX(handle) FROM devlog_entries")
+            .fetch_one(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        let top = top.unwrap_or(0);
+        let mut span = sql_limit(want).saturating_mul(4);
+        loop {
+            let lower = top.saturating_sub(span);
+            let mut qb = QueryBuilder::<Db>::new("SELECT e.handle FROM devlog_entries e WHERE ");
+            push_search_match(&mut qb, words);
+            if lower > 0 {
+                qb.push(" AND e.handle > ").push_bind(lower);
+            }
+            push_filter(&mut qb, filter);
+            qb.push(" ORDER BY e.handle DESC LIMIT ")
+                .push_bind(sql_limit(want));
+            let found: Vec<i64> = qb
+                .build_query_scalar()
+                .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+                .await
+                .map_err(self.err())?;
+            if found.len() >= want || lower <= 0 {
+                return Ok(found);
+            }
+            span = span.saturating_mul(8);
+        }
     }
 
     fn summaries(&self, rows: &[Row_]) -> Result<Vec<EntrySummary>> {
@@ -923,21 +969,23 @@ impl Store for ServerStore {
             SortKey::Handle => format!("e.handle {dir}"),
         };
         qb.push(format_args!(" ORDER BY {order}, e.handle {dir} LIMIT "))
-            .push_bind(q.limit as i64)
+            .push_bind(sql_limit(q.limit))
             .push(" OFFSET ")
-            .push_bind(q.offset as i64);
+            .push_bind(sql_limit(q.offset));
         let rows = qb
             .build()
             .fetch_all(&mut *self.lease().await.map_err(self.err())?)
             .await
             .map_err(self.err())?;
         let items = self.summaries(&rows)?;
-        let total = self.count_where(&q.filter).await?;
+        let cap = count_cap(q.offset, q.limit);
+        let n = self.count_where(&q.filter, cap).await?;
         Ok(Page {
             items,
-            total,
+            total: n.min(cap) as u64,
             offset: q.offset,
             limit: q.limit,
+            total_is_estimate: n > cap,
         })
     }
 
@@ -950,17 +998,29 @@ impl Store for ServerStore {
                 total: 0,
                 offset: q.offset,
                 limit: q.limit,
+                total_is_estimate: false,
             });
         }
+        // As in the SQLite index (`SqlIndex::search`): the newest `cap + 1` matches by handle
+        // give the capped total, and when there are more, only the newest `cap` are scored
+        // (scoring reads each match's text; finding matches only reads the index).
+        let cap = count_cap(q.offset, q.limit);
+        let newest = self.newest_matches(&words, &q.filter, cap + 1).await?;
+        let estimate = newest.len() > cap;
+        // Pages past TOTAL_CAP score every match: paging through all of them sees one order.
+        let bound = (estimate && cap == TOTAL_CAP).then(|| newest[cap - 1]);
         let mut qb = QueryBuilder::<Db>::new(format!("SELECT {SUMMARY_COLS}, {SEARCH_COLS}, "));
         push_search_score(&mut qb, &words);
         qb.push(" AS score FROM devlog_entries e WHERE ");
         push_search_match(&mut qb, &words);
+        if let Some(b) = bound {
+            qb.push(" AND e.handle >= ").push_bind(b);
+        }
         push_filter(&mut qb, &q.filter);
         qb.push(" ORDER BY score DESC, e.handle ASC LIMIT ")
-            .push_bind(q.limit as i64)
+            .push_bind(sql_limit(q.limit))
             .push(" OFFSET ")
-            .push_bind(q.offset as i64);
+            .push_bind(sql_limit(q.offset));
         let rows = qb
             .build()
             .fetch_all(&mut *self.lease().await.map_err(self.err())?)
@@ -985,19 +1045,12 @@ impl Store for ServerStore {
                 snippet: snippet(&fields, &words),
             });
         }
-        let mut qb = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM devlog_entries e WHERE ");
-        push_search_match(&mut qb, &words);
-        push_filter(&mut qb, &q.filter);
-        let total: i64 = qb
-            .build_query_scalar()
-            .fetch_one(&mut *self.lease().await.map_err(self.err())?)
-            .await
-            .map_err(self.err())?;
         Ok(Page {
             items,
-            total: total as u64,
+            total: newest.len().min(cap) as u64,
             offset: q.offset,
             limit: q.limit,
+            total_is_estimate: estimate,
         })
     }
 

@@ -217,12 +217,17 @@ pub struct EntrySummaryDoc {
 
 /// One page of entries and the number of all matches.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 #[schema(as = EntryPage)]
 pub struct EntryPageDoc {
     items: Vec<EntrySummaryDoc>,
+    /// The number of matches; with `totalIsEstimate`, at least this many.
     total: u64,
     offset: usize,
     limit: usize,
+    /// Present (true) when more entries match than the server counts (1,000, or past the
+    /// page): `total` is then a lower bound, shown as "1,000+".
+    total_is_estimate: Option<bool>,
 }
 
 /// A search result: the entry, its rank (higher is better) and a snippet around the match.
@@ -237,12 +242,17 @@ pub struct SearchHitDoc {
 
 /// One page of search hits, best first.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 #[schema(as = SearchPage)]
 pub struct SearchPageDoc {
     items: Vec<SearchHitDoc>,
+    /// The number of matches; with `totalIsEstimate`, at least this many.
     total: u64,
     offset: usize,
     limit: usize,
+    /// Present (true) when more than 1,000 entries match: `total` is then a lower bound and
+    /// the hits are ranked among the 1,000 newest matches (docs/performance.md).
+    total_is_estimate: Option<bool>,
 }
 
 /// Counts and completion times over the entries that pass the filter.
