@@ -27,8 +27,8 @@ use devlog_core::time::{Clock, SystemClock, Timestamp};
 use sqlx::Row;
 
 use crate::fsutil::{
-    Staged, WriteGuard, WriteLock, ensure_gitattributes, ensure_gitignore, remove_stale_temp_files,
-    stamp, sync_dir, write_atomic,
+    Staged, WriteGuard, WriteLock, blocking, ensure_gitattributes, ensure_gitignore,
+    remove_stale_temp_files, stamp, sync_dir, write_atomic,
 };
 use crate::history::{GITATTRIBUTES_COMMENT, GITATTRIBUTES_LINES, History};
 use crate::index::{FileStamp, SqlIndex};
@@ -118,6 +118,9 @@ struct Freshness {
 
 /// How long a long-running process trusts an unchanged folder without re-stating its files.
 pub const RESCAN_AFTER: Duration = Duration::from_secs(1);
+
+/// Entry files read per hand-off to a blocking thread when the index catches up.
+const READ_BATCH: usize = 256;
 
 /// One `*.json` file in the entries folder as the file system reports it.
 #[derive(Debug, Clone)]
@@ -245,8 +248,20 @@ impl JsonStore {
         self.entries.join(file).display().to_string()
     }
 
-    /// Lists the entry files with their size and mtime.
+    /// Reads and decodes one entry file (blocking: callers wrap it in [`blocking`]).
+    fn read_file(&self, name: &str) -> Result<Entry> {
+        let path = self.entries.join(name);
+        std::fs::read(&path)
+            .map_err(|e| StoreError::io(path.display().to_string(), e))
+            .and_then(|bytes| decode_entry(&bytes, &self.origin_of(name)))
+    }
+
+    /// Lists the entry files with their size and mtime (off the async threads).
     fn scan(&self) -> Result<HashMap<String, Seen>> {
+        blocking(|| self.scan_files())
+    }
+
+    fn scan_files(&self) -> Result<HashMap<String, Seen>> {
         let io = |e| StoreError::io(self.entries.display().to_string(), e);
         let mut names = Vec::new();
         let items = match std::fs::read_dir(&self.entries) {
@@ -339,6 +354,7 @@ impl JsonStore {
     }
 
     fn dir_mtime(&self) -> Result<i64> {
+        // One stat, on every read: cheap enough to stay on the async thread.
         match stamp(&self.entries) {
             Ok((_, m)) => Ok(m),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
@@ -657,7 +673,7 @@ impl JsonStore {
                 .into_iter()
                 .filter(|e| e.origin != Origin::External)
                 .collect();
-            self.history.append(&feed, &own)?;
+            blocking(|| self.history.append(&feed, &own))?;
             let mut conn = self
                 .index
                 .pool()
@@ -718,16 +734,27 @@ impl JsonStore {
             })
             .collect();
         changed.sort_by(|a, b| a.0.cmp(b.0));
-        for (name, s) in changed {
-            let path = self.entries.join(name);
+        // The files are read off the async threads a batch at a time: one hand-off per batch
+        // rather than per file, and never more than a batch of documents in memory.
+        let mut batch = std::collections::VecDeque::new();
+        for (i, &(name, s)) in changed.iter().enumerate() {
+            if batch.is_empty() {
+                let end = (i + READ_BATCH).min(changed.len());
+                batch = blocking(|| {
+                    changed[i..end]
+                        .iter()
+                        .map(|(n, _)| self.read_file(n))
+                        .collect()
+                });
+            }
+            let decoded = batch
+                .pop_front()
+                .expect("a batch is read whenever the previous one is used up");
             let stamp = FileStamp {
                 file: name.clone(),
                 size: s.size,
                 mtime: s.mtime,
             };
-            let decoded = std::fs::read(&path)
-                .map_err(|e| StoreError::io(path.display().to_string(), e))
-                .and_then(|bytes| decode_entry(&bytes, &self.origin_of(name)));
             match decoded {
                 Ok(entry) => {
                     sqlx::query("DELETE FROM broken_files WHERE file = ?")
@@ -901,9 +928,11 @@ impl JsonStore {
             return Err(StoreError::not_found(id.to_string()));
         };
         let path = self.entries.join(&file);
-        let bytes =
-            std::fs::read(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
-        let entry = decode_entry(&bytes, &path.display().to_string())?;
+        let entry = blocking(|| {
+            let bytes =
+                std::fs::read(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
+            decode_entry(&bytes, &path.display().to_string())
+        })?;
         if entry.id != id {
             return Err(StoreError::Conflict {
                 id,
@@ -946,8 +975,11 @@ impl JsonStore {
             None => None,
         };
         // Written beside its place; removed again if anything below fails before the rename.
-        let staged = Staged::write(&path, &encode_entry(new))?;
-        let (size, mtime) = staged.stamp()?;
+        let (staged, (size, mtime)) = blocking(|| {
+            let staged = Staged::write(&path, &encode_entry(new))?;
+            let stamp = staged.stamp()?;
+            Ok::<_, StoreError>((staged, stamp))
+        })?;
         let written = FileStamp {
             file: name.clone(),
             size,
@@ -961,21 +993,24 @@ impl JsonStore {
             self.index.insert_events(&mut tx, &events).await?;
         }
         // Now the files: remember what to put back, move the new file in, drop the old name.
-        let undo = Undo::capture(&self.entries, old_file, &name);
-        staged.persist()?;
-        if let Some(f) = old_file.filter(|f| *f != name) {
-            let old_path = self.entries.join(f);
-            if let Err(e) = std::fs::remove_file(&old_path) {
-                undo.run();
-                return Err(StoreError::write_io(old_path.display().to_string(), e));
+        let undo = blocking(|| -> Result<Undo> {
+            let undo = Undo::capture(&self.entries, old_file, &name);
+            staged.persist()?;
+            if let Some(f) = old_file.filter(|f| *f != name) {
+                let old_path = self.entries.join(f);
+                if let Err(e) = std::fs::remove_file(&old_path) {
+                    undo.run();
+                    return Err(StoreError::write_io(old_path.display().to_string(), e));
+                }
             }
-        }
-        let committed = match sync_dir(&self.entries) {
-            Ok(()) => tx.commit().await.map_err(self.index.err()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = committed {
-            undo.run();
+            if let Err(e) = sync_dir(&self.entries) {
+                undo.run();
+                return Err(e);
+            }
+            Ok(undo)
+        })?;
+        if let Err(e) = tx.commit().await.map_err(self.index.err()) {
+            blocking(|| undo.run());
             return Err(e);
         }
         self.note_own_write(new.handle)?;
@@ -1172,18 +1207,21 @@ impl Store for JsonStore {
         let events = Event::for_change(Some(&old), None, self.clock.now(), meta);
         self.index.insert_events(&mut tx, &events).await?;
         // The file goes last, and comes back if the index cannot commit.
-        let undo = Undo {
-            remove: None,
-            restore: std::fs::read(&path).ok().map(|b| (path.clone(), b)),
-        };
-        std::fs::remove_file(&path)
-            .map_err(|e| StoreError::write_io(path.display().to_string(), e))?;
-        let committed = match sync_dir(&self.entries) {
-            Ok(()) => tx.commit().await.map_err(self.index.err()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = committed {
-            undo.run();
+        let undo = blocking(|| -> Result<Undo> {
+            let undo = Undo {
+                remove: None,
+                restore: std::fs::read(&path).ok().map(|b| (path.clone(), b)),
+            };
+            std::fs::remove_file(&path)
+                .map_err(|e| StoreError::write_io(path.display().to_string(), e))?;
+            if let Err(e) = sync_dir(&self.entries) {
+                undo.run();
+                return Err(e);
+            }
+            Ok(undo)
+        })?;
+        if let Err(e) = tx.commit().await.map_err(self.index.err()) {
+            blocking(|| undo.run());
             return Err(e);
         }
         self.note_own_write(0)?;
