@@ -122,16 +122,20 @@ fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
         Command::Sync(a) => a.watch,
         _ => false,
     };
-    if !long_running {
+    let threads = if long_running {
+        runtime_threads(
+            std::env::var(RUNTIME_THREADS_VAR).ok().as_deref(),
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        )
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+    } else {
+        0
+    };
+    if threads == 0 {
         return tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build();
     }
-    let threads = runtime_threads(
-        std::env::var(RUNTIME_THREADS_VAR).ok().as_deref(),
-        std::thread::available_parallelism().map_or(2, |n| n.get()),
-    )
-    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("devlog-worker")
@@ -139,16 +143,17 @@ fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Worker threads for a long-running command: `DEVLOG_RUNTIME_THREADS` when set (1–64),
-/// else the cores, at least 2 (one blocked request must leave another thread answering) and
-/// at most 4 (the work is I/O; more threads only cost memory).
+/// Worker threads for a long-running command: `DEVLOG_RUNTIME_THREADS` when set (0–64; 0 is
+/// the current-thread runtime of short commands, for the smallest footprint and for
+/// comparisons), else the cores, at least 2 (one blocked request must leave another thread
+/// answering) and at most 4 (the work is I/O; more threads only cost memory).
 fn runtime_threads(var: Option<&str>, cores: usize) -> Result<usize, String> {
     match var.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(cores.clamp(2, 4)),
         Some(v) => match v.parse::<usize>() {
-            Ok(n) if (1..=64).contains(&n) => Ok(n),
+            Ok(n) if n <= 64 => Ok(n),
             _ => Err(format!(
-                "{RUNTIME_THREADS_VAR}={v} is not a number of threads from 1 to 64"
+                "{RUNTIME_THREADS_VAR}={v} is not a number of threads from 0 to 64"
             )),
         },
     }
@@ -208,9 +213,10 @@ mod tests {
 
     #[test]
     fn runtime_threads_follow_the_variable_and_refuse_nonsense() {
+        assert_eq!(runtime_threads(Some("0"), 2), Ok(0));
         assert_eq!(runtime_threads(Some("1"), 2), Ok(1));
         assert_eq!(runtime_threads(Some("8"), 2), Ok(8));
-        for bad in ["0", "65", "two", "-1"] {
+        for bad in ["65", "two", "-1"] {
             let e = runtime_threads(Some(bad), 2).unwrap_err();
             assert!(e.contains("DEVLOG_RUNTIME_THREADS"), "{e}");
         }
