@@ -392,3 +392,19 @@ fn serve_answers_other_requests_while_one_is_blocked_in_file_io() {
     let status = served.terminate();
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[test]
+fn serve_refuses_a_bad_runtime_thread_count() {
+    let d = tempfile::tempdir().unwrap();
+    let out = devlog(d.path(), &["serve", "--port", "0"])
+        .env("DEVLOG_RUNTIME_THREADS", "lots")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("DEVLOG_RUNTIME_THREADS=lots is not a number of threads from 0 to 64"),
+        "{err}"
+    );
+}

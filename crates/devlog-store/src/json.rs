@@ -50,6 +50,10 @@ pub struct JsonStore {
     unusable: Option<Unusable>,
     lock: WriteLock,
     fresh: Mutex<Option<Freshness>>,
+    /// Set while a write of this process moves entry files (under the write lock): the
+    /// folder's mtime changes before the write is done, and a read in that window is not an
+    /// outside change to rescan for (it would queue behind every waiting writer for the lock).
+    own_write: std::sync::atomic::AtomicBool,
     /// Answers reads while the index on disk cannot be brought up to date.
     fallback: tokio::sync::Mutex<Option<SqlIndex>>,
     /// Why the last read was answered from the fallback; `None` while the index is current.
@@ -183,6 +187,7 @@ impl JsonStore {
             unusable,
             lock: WriteLock::new(state.join("write.lock")),
             fresh: Mutex::new(None),
+            own_write: std::sync::atomic::AtomicBool::new(false),
             fallback: tokio::sync::Mutex::new(None),
             degraded: Mutex::new(None),
             history: History::new(root),
@@ -377,10 +382,19 @@ impl JsonStore {
     }
 
     fn is_fresh(&self) -> Result<bool> {
+        let own_write = self.own_write.load(std::sync::atomic::Ordering::Acquire);
         let dm = self.dir_mtime()?;
         Ok(self
             .freshness()
-            .is_some_and(|f| f.dir_mtime == dm && f.at.elapsed() < RESCAN_AFTER))
+            .is_some_and(|f| (own_write || f.dir_mtime == dm) && f.at.elapsed() < RESCAN_AFTER))
+    }
+
+    /// Marks a write of ours as moving files until the returned guard is dropped (after
+    /// [`note_own_write`](Self::note_own_write), or on failure).
+    fn own_write(&self) -> OwnWrite<'_> {
+        self.own_write
+            .store(true, std::sync::atomic::Ordering::Release);
+        OwnWrite(&self.own_write)
     }
 
     /// After a write of ours (under the lock): the folder changed only by what we did.
@@ -993,6 +1007,7 @@ impl JsonStore {
             self.index.insert_events(&mut tx, &events).await?;
         }
         // Now the files: remember what to put back, move the new file in, drop the old name.
+        let moving = self.own_write();
         let undo = blocking(|| -> Result<Undo> {
             let undo = Undo::capture(&self.entries, old_file, &name);
             staged.persist()?;
@@ -1014,6 +1029,7 @@ impl JsonStore {
             return Err(e);
         }
         self.note_own_write(new.handle)?;
+        drop(moving);
         self.flush_history().await;
         Ok(())
     }
@@ -1075,6 +1091,15 @@ async fn mark_broken(
     .await
     .map_err(index.err())?;
     Ok(())
+}
+
+/// Clears [`JsonStore::own_write`] when dropped.
+struct OwnWrite<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for OwnWrite<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// How to put the entry files back as they were before a write whose index transaction
@@ -1207,6 +1232,7 @@ impl Store for JsonStore {
         let events = Event::for_change(Some(&old), None, self.clock.now(), meta);
         self.index.insert_events(&mut tx, &events).await?;
         // The file goes last, and comes back if the index cannot commit.
+        let moving = self.own_write();
         let undo = blocking(|| -> Result<Undo> {
             let undo = Undo {
                 remove: None,
@@ -1225,6 +1251,7 @@ impl Store for JsonStore {
             return Err(e);
         }
         self.note_own_write(0)?;
+        drop(moving);
         self.flush_history().await;
         Ok(())
     }

@@ -179,7 +179,15 @@ fn ok_json(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> 
 }
 
 const WORDS: &[&str] = &[
-    "parser", "cache", "login", "export", "migration", "search", "deploy", "retry", "schema",
+    "parser",
+    "cache",
+    "login",
+    "export",
+    "migration",
+    "search",
+    "deploy",
+    "retry",
+    "schema",
     "dashboard",
 ];
 
@@ -227,8 +235,9 @@ fn run_load(addr: SocketAddr, args: &Args, seeded: u64) -> Outcome {
                     let word = WORDS[i % WORDS.len()];
                     let t = Instant::now();
                     let result = match op {
-                        Op::List => ok_json(addr, "GET", "/api/v1/entries?limit=20", None)
-                            .map(|_| ()),
+                        Op::List => {
+                            ok_json(addr, "GET", "/api/v1/entries?limit=20", None).map(|_| ())
+                        }
                         Op::Show => {
                             let h = 1 + (i as u64 * 7919) % seeded.max(1);
                             ok_json(addr, "GET", &format!("/api/v1/entries/{h}"), None).map(|_| ())
@@ -252,8 +261,13 @@ fn run_load(addr: SocketAddr, args: &Args, seeded: u64) -> Outcome {
                             let h = own.expect("a note follows this client's create");
                             let text = format!("load note {client}/{i} about {word}");
                             let body = serde_json::json!({"content": text});
-                            ok_json(addr, "POST", &format!("/api/v1/entries/{h}/notes"), Some(&body))
-                                .map(|_| mine.written.notes.push((h, text)))
+                            ok_json(
+                                addr,
+                                "POST",
+                                &format!("/api/v1/entries/{h}/notes"),
+                                Some(&body),
+                            )
+                            .map(|_| mine.written.notes.push((h, text)))
                         }
                     };
                     mine.latencies.push((op, t.elapsed()));
