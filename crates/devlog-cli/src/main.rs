@@ -56,10 +56,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
     if let Command::Completions(a) = cli.command {
         return commands::completions::run(a);
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Other(e.into()))?;
+    let rt = runtime_for(&cli.command).map_err(|e| CliError::Other(e.into()))?;
     // Commands that change entries; with `integrations.git.autoCommit` they commit `.devlog`.
     let writes = match &cli.command {
         Command::New(_) => Some("new"),
@@ -111,6 +108,57 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
     }
 }
 
+/// The environment variable that sets the worker threads of a long-running command.
+const RUNTIME_THREADS_VAR: &str = "DEVLOG_RUNTIME_THREADS";
+
+/// The runtime a command runs on. Long-running commands (`serve`, `mcp`, `worker`,
+/// `sync --watch`) serve many connections or streams at once: a multi-threaded runtime, so
+/// one request's blocking file work (handed off with `block_in_place`, see
+/// `devlog_store::fsutil::blocking`) never stalls the others. Short commands do one thing and
+/// exit: a current-thread runtime starts faster and uses less memory.
+fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
+    let long_running = match command {
+        Command::Serve(_) | Command::Mcp(_) | Command::Worker(_) => true,
+        Command::Sync(a) => a.watch,
+        _ => false,
+    };
+    let threads = if long_running {
+        runtime_threads(
+            std::env::var(RUNTIME_THREADS_VAR).ok().as_deref(),
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        )
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+    } else {
+        0
+    };
+    if threads == 0 {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("devlog-worker")
+        .enable_all()
+        .build()
+}
+
+/// Worker threads for a long-running command: `DEVLOG_RUNTIME_THREADS` when set (0–64; 0 is
+/// the current-thread runtime of short commands, for the smallest footprint and for
+/// comparisons), else the cores, at least 2 (one blocked request must leave another thread
+/// answering) and at most 4 (the work is I/O; more threads only cost memory).
+fn runtime_threads(var: Option<&str>, cores: usize) -> Result<usize, String> {
+    match var.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(cores.clamp(2, 4)),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n <= 64 => Ok(n),
+            _ => Err(format!(
+                "{RUNTIME_THREADS_VAR}={v} is not a number of threads from 0 to 64"
+            )),
+        },
+    }
+}
+
 fn report(out: &Out, e: &CliError) {
     if out.json {
         let v = serde_json::json!({
@@ -148,4 +196,29 @@ fn init_tracing(verbose: u8, prints_store_warnings: bool) {
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runtime_threads;
+
+    #[test]
+    fn runtime_threads_default_to_the_cores_between_two_and_four() {
+        assert_eq!(runtime_threads(None, 1), Ok(2));
+        assert_eq!(runtime_threads(None, 2), Ok(2));
+        assert_eq!(runtime_threads(None, 3), Ok(3));
+        assert_eq!(runtime_threads(None, 16), Ok(4));
+        assert_eq!(runtime_threads(Some(" "), 16), Ok(4));
+    }
+
+    #[test]
+    fn runtime_threads_follow_the_variable_and_refuse_nonsense() {
+        assert_eq!(runtime_threads(Some("0"), 2), Ok(0));
+        assert_eq!(runtime_threads(Some("1"), 2), Ok(1));
+        assert_eq!(runtime_threads(Some("8"), 2), Ok(8));
+        for bad in ["65", "two", "-1"] {
+            let e = runtime_threads(Some(bad), 2).unwrap_err();
+            assert!(e.contains("DEVLOG_RUNTIME_THREADS"), "{e}");
+        }
+    }
 }

@@ -327,3 +327,84 @@ fn serve_max_sessions_caps_the_mcp_sessions() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--max-sessions"), "{err}");
 }
+
+/// Issue 15 (target 7): a request stuck in the JSON store's blocking file I/O does not stop
+/// the server answering others. An entry file that is a FIFO makes the index refresh block in
+/// `read` until this test writes to it — as long as it likes, so nothing here depends on how
+/// slow a real scan is. On a single-threaded runtime with the file I/O on the async thread
+/// every other request would wait for it (the read timeout below would fail the test).
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_answers_other_requests_while_one_is_blocked_in_file_io() {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let d = tempfile::tempdir().unwrap();
+    let (served, addr, _stderr) = start(d.path());
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/entries",
+        Some(r#"{"title": "Readable", "type": "task"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    let fifo = d.path().join(".devlog/entries/002-stuck.json");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    // A list refreshes the index from the files: it opens the FIFO and waits in `read`.
+    let list = std::thread::spawn(move || http(addr, "GET", "/api/v1/entries", None));
+
+    // Opening the writing end without blocking succeeds once the server has the FIFO open
+    // for reading; holding it open without writing keeps the server's read waiting.
+    const O_NONBLOCK: i32 = 0o4000; // Linux
+    let writer = (0..3000)
+        .find_map(|_| {
+            let opened = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(O_NONBLOCK)
+                .open(&fifo)
+                .ok();
+            if opened.is_none() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            opened
+        })
+        .expect("the server opens the FIFO entry file to index it");
+
+    // Meanwhile the server answers. (Reads of entries rightly wait: they see the files only
+    // after the refresh that holds the write lock.)
+    for _ in 0..3 {
+        let (status, body) = http(addr, "GET", "/api/v1/openapi.json", None);
+        assert_eq!(status, 200, "{body}");
+    }
+    assert!(!list.is_finished(), "the list waits for the FIFO");
+
+    // Release the blocked read: gone from the folder (so no later refresh opens it again),
+    // then the bytes, which are not an entry.
+    std::fs::remove_file(&fifo).unwrap();
+    let mut writer = writer;
+    writer.write_all(b"{}").unwrap();
+    drop(writer);
+    let (status, body) = list.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Readable"), "{body}");
+
+    let status = served.terminate();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn serve_refuses_a_bad_runtime_thread_count() {
+    let d = tempfile::tempdir().unwrap();
+    let out = devlog(d.path(), &["serve", "--port", "0"])
+        .env("DEVLOG_RUNTIME_THREADS", "lots")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("DEVLOG_RUNTIME_THREADS=lots is not a number of threads from 0 to 64"),
+        "{err}"
+    );
+}

@@ -17,6 +17,23 @@ pub const TEMP_SUFFIX: &str = ".partial";
 /// How old a temp file must be before a store removes it as left over by a crash.
 pub const STALE_TEMP_AGE: Duration = Duration::from_secs(60);
 
+/// Runs blocking file work (reads, scans, fsync'd writes) without stalling the async
+/// threads: on a multi-threaded runtime the calling worker hands its other tasks to a fresh
+/// thread first (`block_in_place`), so one slow scan or fsync does not hold up other
+/// connections; on a current-thread runtime (short CLI commands) or outside a runtime it just
+/// runs. `block_in_place` rather than `spawn_blocking` because the work runs inside sections
+/// that must stay in one task under the write lock, and borrows the store.
+///
+/// Architecture invariant: every `std::fs` call of the JSON backend on a read or write path
+/// goes through here (or `spawn_blocking`, as the lock's `flock` does).
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a torn
 /// one, and the new one survives a crash: temp file in the same folder, fsync, rename, fsync
 /// the folder. On failure nothing is left behind (the temp file is removed).

@@ -39,6 +39,14 @@ pub struct SqlIndex {
 /// How long a connection waits for another one's lock before reporting "database is locked".
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// SQLite's page cache per connection, in KiB (`PRAGMA cache_size`, negative = KiB). SQLite's
+/// default is 2 MiB per connection; the index pool has up to 4 connections, the sync state 2,
+/// and a long-running `devlog mcp` beside an editor should stay small (issue 15, target 4).
+/// The OS page cache keeps the file's hot pages anyway.
+pub(crate) const INDEX_CACHE_KIB: i64 = 1024;
+/// The same for the sync state, whose tables are small.
+pub(crate) const SYNC_STATE_CACHE_KIB: i64 = 256;
+
 pub(crate) fn db_err(
     backend: &'static str,
     path: Option<Arc<Path>>,
@@ -181,6 +189,7 @@ impl SqlIndex {
                 SqliteSynchronous::Normal
             })
             .busy_timeout(BUSY_TIMEOUT)
+            .pragma("cache_size", format!("-{INDEX_CACHE_KIB}"))
             .foreign_keys(true);
         let context = format!("cannot open {}", path.display());
         let cannot_open = |e: sqlx::Error| classify_db_err(backend, Some(path), &context, e);

@@ -27,8 +27,8 @@ use devlog_core::time::{Clock, SystemClock, Timestamp};
 use sqlx::Row;
 
 use crate::fsutil::{
-    Staged, WriteGuard, WriteLock, ensure_gitattributes, ensure_gitignore, remove_stale_temp_files,
-    stamp, sync_dir, write_atomic,
+    Staged, WriteGuard, WriteLock, blocking, ensure_gitattributes, ensure_gitignore,
+    remove_stale_temp_files, stamp, sync_dir, write_atomic,
 };
 use crate::history::{GITATTRIBUTES_COMMENT, GITATTRIBUTES_LINES, History};
 use crate::index::{FileStamp, SqlIndex};
@@ -50,6 +50,10 @@ pub struct JsonStore {
     unusable: Option<Unusable>,
     lock: WriteLock,
     fresh: Mutex<Option<Freshness>>,
+    /// Set while a write of this process moves entry files (under the write lock): the
+    /// folder's mtime changes before the write is done, and a read in that window is not an
+    /// outside change to rescan for (it would queue behind every waiting writer for the lock).
+    own_write: std::sync::atomic::AtomicBool,
     /// Answers reads while the index on disk cannot be brought up to date.
     fallback: tokio::sync::Mutex<Option<SqlIndex>>,
     /// Why the last read was answered from the fallback; `None` while the index is current.
@@ -119,6 +123,9 @@ struct Freshness {
 /// How long a long-running process trusts an unchanged folder without re-stating its files.
 pub const RESCAN_AFTER: Duration = Duration::from_secs(1);
 
+/// Entry files read per hand-off to a blocking thread when the index catches up.
+const READ_BATCH: usize = 256;
+
 /// One `*.json` file in the entries folder as the file system reports it.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -180,6 +187,7 @@ impl JsonStore {
             unusable,
             lock: WriteLock::new(state.join("write.lock")),
             fresh: Mutex::new(None),
+            own_write: std::sync::atomic::AtomicBool::new(false),
             fallback: tokio::sync::Mutex::new(None),
             degraded: Mutex::new(None),
             history: History::new(root),
@@ -245,8 +253,20 @@ impl JsonStore {
         self.entries.join(file).display().to_string()
     }
 
-    /// Lists the entry files with their size and mtime.
+    /// Reads and decodes one entry file (blocking: callers wrap it in [`blocking`]).
+    fn read_file(&self, name: &str) -> Result<Entry> {
+        let path = self.entries.join(name);
+        std::fs::read(&path)
+            .map_err(|e| StoreError::io(path.display().to_string(), e))
+            .and_then(|bytes| decode_entry(&bytes, &self.origin_of(name)))
+    }
+
+    /// Lists the entry files with their size and mtime (off the async threads).
     fn scan(&self) -> Result<HashMap<String, Seen>> {
+        blocking(|| self.scan_files())
+    }
+
+    fn scan_files(&self) -> Result<HashMap<String, Seen>> {
         let io = |e| StoreError::io(self.entries.display().to_string(), e);
         let mut names = Vec::new();
         let items = match std::fs::read_dir(&self.entries) {
@@ -339,6 +359,7 @@ impl JsonStore {
     }
 
     fn dir_mtime(&self) -> Result<i64> {
+        // One stat, on every read: cheap enough to stay on the async thread.
         match stamp(&self.entries) {
             Ok((_, m)) => Ok(m),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
@@ -361,10 +382,19 @@ impl JsonStore {
     }
 
     fn is_fresh(&self) -> Result<bool> {
+        let own_write = self.own_write.load(std::sync::atomic::Ordering::Acquire);
         let dm = self.dir_mtime()?;
         Ok(self
             .freshness()
-            .is_some_and(|f| f.dir_mtime == dm && f.at.elapsed() < RESCAN_AFTER))
+            .is_some_and(|f| (own_write || f.dir_mtime == dm) && f.at.elapsed() < RESCAN_AFTER))
+    }
+
+    /// Marks a write of ours as moving files until the returned guard is dropped (after
+    /// [`note_own_write`](Self::note_own_write), or on failure).
+    fn own_write(&self) -> OwnWrite<'_> {
+        self.own_write
+            .store(true, std::sync::atomic::Ordering::Release);
+        OwnWrite(&self.own_write)
     }
 
     /// After a write of ours (under the lock): the folder changed only by what we did.
@@ -657,7 +687,7 @@ impl JsonStore {
                 .into_iter()
                 .filter(|e| e.origin != Origin::External)
                 .collect();
-            self.history.append(&feed, &own)?;
+            blocking(|| self.history.append(&feed, &own))?;
             let mut conn = self
                 .index
                 .pool()
@@ -718,16 +748,27 @@ impl JsonStore {
             })
             .collect();
         changed.sort_by(|a, b| a.0.cmp(b.0));
-        for (name, s) in changed {
-            let path = self.entries.join(name);
+        // The files are read off the async threads a batch at a time: one hand-off per batch
+        // rather than per file, and never more than a batch of documents in memory.
+        let mut batch = std::collections::VecDeque::new();
+        for (i, &(name, s)) in changed.iter().enumerate() {
+            if batch.is_empty() {
+                let end = (i + READ_BATCH).min(changed.len());
+                batch = blocking(|| {
+                    changed[i..end]
+                        .iter()
+                        .map(|(n, _)| self.read_file(n))
+                        .collect()
+                });
+            }
+            let decoded = batch
+                .pop_front()
+                .expect("a batch is read whenever the previous one is used up");
             let stamp = FileStamp {
                 file: name.clone(),
                 size: s.size,
                 mtime: s.mtime,
             };
-            let decoded = std::fs::read(&path)
-                .map_err(|e| StoreError::io(path.display().to_string(), e))
-                .and_then(|bytes| decode_entry(&bytes, &self.origin_of(name)));
             match decoded {
                 Ok(entry) => {
                     sqlx::query("DELETE FROM broken_files WHERE file = ?")
@@ -901,9 +942,11 @@ impl JsonStore {
             return Err(StoreError::not_found(id.to_string()));
         };
         let path = self.entries.join(&file);
-        let bytes =
-            std::fs::read(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
-        let entry = decode_entry(&bytes, &path.display().to_string())?;
+        let entry = blocking(|| {
+            let bytes =
+                std::fs::read(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
+            decode_entry(&bytes, &path.display().to_string())
+        })?;
         if entry.id != id {
             return Err(StoreError::Conflict {
                 id,
@@ -946,8 +989,11 @@ impl JsonStore {
             None => None,
         };
         // Written beside its place; removed again if anything below fails before the rename.
-        let staged = Staged::write(&path, &encode_entry(new))?;
-        let (size, mtime) = staged.stamp()?;
+        let (staged, (size, mtime)) = blocking(|| {
+            let staged = Staged::write(&path, &encode_entry(new))?;
+            let stamp = staged.stamp()?;
+            Ok::<_, StoreError>((staged, stamp))
+        })?;
         let written = FileStamp {
             file: name.clone(),
             size,
@@ -961,24 +1007,29 @@ impl JsonStore {
             self.index.insert_events(&mut tx, &events).await?;
         }
         // Now the files: remember what to put back, move the new file in, drop the old name.
-        let undo = Undo::capture(&self.entries, old_file, &name);
-        staged.persist()?;
-        if let Some(f) = old_file.filter(|f| *f != name) {
-            let old_path = self.entries.join(f);
-            if let Err(e) = std::fs::remove_file(&old_path) {
-                undo.run();
-                return Err(StoreError::write_io(old_path.display().to_string(), e));
+        let moving = self.own_write();
+        let undo = blocking(|| -> Result<Undo> {
+            let undo = Undo::capture(&self.entries, old_file, &name);
+            staged.persist()?;
+            if let Some(f) = old_file.filter(|f| *f != name) {
+                let old_path = self.entries.join(f);
+                if let Err(e) = std::fs::remove_file(&old_path) {
+                    undo.run();
+                    return Err(StoreError::write_io(old_path.display().to_string(), e));
+                }
             }
-        }
-        let committed = match sync_dir(&self.entries) {
-            Ok(()) => tx.commit().await.map_err(self.index.err()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = committed {
-            undo.run();
+            if let Err(e) = sync_dir(&self.entries) {
+                undo.run();
+                return Err(e);
+            }
+            Ok(undo)
+        })?;
+        if let Err(e) = tx.commit().await.map_err(self.index.err()) {
+            blocking(|| undo.run());
             return Err(e);
         }
         self.note_own_write(new.handle)?;
+        drop(moving);
         self.flush_history().await;
         Ok(())
     }
@@ -1040,6 +1091,15 @@ async fn mark_broken(
     .await
     .map_err(index.err())?;
     Ok(())
+}
+
+/// Clears [`JsonStore::own_write`] when dropped.
+struct OwnWrite<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for OwnWrite<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// How to put the entry files back as they were before a write whose index transaction
@@ -1172,21 +1232,26 @@ impl Store for JsonStore {
         let events = Event::for_change(Some(&old), None, self.clock.now(), meta);
         self.index.insert_events(&mut tx, &events).await?;
         // The file goes last, and comes back if the index cannot commit.
-        let undo = Undo {
-            remove: None,
-            restore: std::fs::read(&path).ok().map(|b| (path.clone(), b)),
-        };
-        std::fs::remove_file(&path)
-            .map_err(|e| StoreError::write_io(path.display().to_string(), e))?;
-        let committed = match sync_dir(&self.entries) {
-            Ok(()) => tx.commit().await.map_err(self.index.err()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = committed {
-            undo.run();
+        let moving = self.own_write();
+        let undo = blocking(|| -> Result<Undo> {
+            let undo = Undo {
+                remove: None,
+                restore: std::fs::read(&path).ok().map(|b| (path.clone(), b)),
+            };
+            std::fs::remove_file(&path)
+                .map_err(|e| StoreError::write_io(path.display().to_string(), e))?;
+            if let Err(e) = sync_dir(&self.entries) {
+                undo.run();
+                return Err(e);
+            }
+            Ok(undo)
+        })?;
+        if let Err(e) = tx.commit().await.map_err(self.index.err()) {
+            blocking(|| undo.run());
             return Err(e);
         }
         self.note_own_write(0)?;
+        drop(moving);
         self.flush_history().await;
         Ok(())
     }

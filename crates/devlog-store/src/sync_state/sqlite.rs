@@ -90,7 +90,11 @@ impl SqliteSyncState {
             .filename(path)
             .create_if_missing(create)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma(
+                "cache_size",
+                format!("-{}", crate::index::SYNC_STATE_CACHE_KIB),
+            );
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(opts)
