@@ -9,95 +9,16 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use devlog_testkit::fake_github::FakeGithub;
 use devlog_testkit::fake_remote::FakeRemote;
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Connection, Executor};
+
+mod common;
+use common::server_db::{Kind, create_db, drop_db};
 
 const BIN: &str = env!("CARGO_BIN_EXE_devlog");
 const TOKEN: &str = "ghp_two_machines_7d1e";
-
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Postgres,
-    Mysql,
-}
-
-impl Kind {
-    fn env(self) -> &'static str {
-        match self {
-            Kind::Postgres => "DEVLOG_TEST_POSTGRES_URL",
-            Kind::Mysql => "DEVLOG_TEST_MYSQL_URL",
-        }
-    }
-
-    fn backend(self) -> &'static str {
-        match self {
-            Kind::Postgres => "postgres",
-            Kind::Mysql => "mysql",
-        }
-    }
-}
-
-async fn admin_exec(kind: Kind, admin: &str, sql: String) {
-    match kind {
-        Kind::Postgres => {
-            let mut c = sqlx::PgConnection::connect(admin).await.unwrap();
-            c.execute(AssertSqlSafe(sql)).await.unwrap();
-            let _ = c.close().await;
-        }
-        Kind::Mysql => {
-            let mut c = sqlx::MySqlConnection::connect(admin).await.unwrap();
-            c.execute(AssertSqlSafe(sql)).await.unwrap();
-            let _ = c.close().await;
-        }
-    }
-}
-
-/// A fresh database (`dlt_<secs>_…`, like the other server tests' so their clean-up finds
-/// leftovers); `None` after saying why when the server is not configured.
-async fn create_db(kind: Kind, test: &str) -> Option<(String, String, String)> {
-    let admin = match std::env::var(kind.env()) {
-        Ok(u) if !u.trim().is_empty() => u,
-        _ => {
-            eprintln!("skipping {test}: {} is not set", kind.env());
-            return None;
-        }
-    };
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let name = format!(
-        "dlt_{secs}_{}_twomachines",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    let create = match kind {
-        Kind::Postgres => format!("CREATE DATABASE \"{name}\""),
-        Kind::Mysql => {
-            format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        }
-    };
-    admin_exec(kind, &admin, create).await;
-    let (base, query) = match admin.split_once('?') {
-        Some((b, q)) => (b.to_string(), format!("?{q}")),
-        None => (admin.clone(), String::new()),
-    };
-    let (scheme, rest) = base.split_once("://").unwrap();
-    let authority = rest.split('/').next().unwrap();
-    let url = format!("{scheme}://{authority}/{name}{query}");
-    Some((admin, name, url))
-}
-
-async fn drop_db(kind: Kind, admin: &str, name: &str) {
-    let sql = match kind {
-        Kind::Postgres => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        Kind::Mysql => format!("DROP DATABASE IF EXISTS `{name}`"),
-    };
-    admin_exec(kind, admin, sql).await;
-}
 
 /// One machine: its own folder, home and `.devlog`, configured for the shared database.
 struct Machine {
@@ -163,7 +84,7 @@ impl Machine {
 }
 
 async fn two_machines_one_store(kind: Kind, test: &str) {
-    let Some((admin, name, url)) = create_db(kind, test).await else {
+    let Some((admin, name, url)) = create_db(kind, test, "twomachines").await else {
         return;
     };
     let b = FakeRemote::builder().without_tracker();
