@@ -79,6 +79,33 @@ pub struct SyncSettings {
     /// Sync workers `devlog worker` and `devlog serve` run (default 1).
     #[serde(default, deserialize_with = "de_workers")]
     pub workers: Option<usize>,
+    /// How long a claimed job stays reserved for its worker (default 60 s): a worker that dies
+    /// loses its jobs to the others after this long; it must outlast any stall a worker can
+    /// suffer (docs/sync.md, "Why leases must outlast a stall").
+    #[serde(default, deserialize_with = "de_lease")]
+    pub lease: Option<std::time::Duration>,
+}
+
+/// The shortest lease accepted: a lease is renewed every third of its length.
+pub const MIN_LEASE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A lease length as written on the command line or in devlog.toml (`--lease`, `lease =`).
+pub fn parse_lease(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::commands::worker::parse_interval(s)?;
+    if d < MIN_LEASE {
+        return Err(format!(
+            "`{s}` is too short for a lease: give at least 1s (a lease is renewed every third \
+             of its length, and a worker that stalls longer than it loses its job)"
+        ));
+    }
+    Ok(d)
+}
+
+fn de_lease<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_lease(&s).map(Some).map_err(serde::de::Error::custom)
 }
 
 fn de_interval<'de, D: serde::Deserializer<'de>>(
@@ -420,6 +447,7 @@ impl Config {
                 ("sync.strategy", cfg.sync.strategy.is_some()),
                 ("sync.interval", cfg.sync.interval.is_some()),
                 ("sync.workers", cfg.sync.workers.is_some()),
+                ("sync.lease", cfg.sync.lease.is_some()),
             ] {
                 if set {
                     cfg.origins.insert(

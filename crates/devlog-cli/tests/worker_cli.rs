@@ -304,7 +304,28 @@ async fn bad_worker_settings_are_refused_with_what_to_write() {
     let run = r.devlog(&["worker", "--once"]).await;
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("from 1 to 64"), "{}", run.stderr);
+    std::fs::write(
+        r.dir.join("devlog.toml"),
+        format!("{config}[sync]\nlease = \"500ms\"\n"),
+    )
+    .unwrap();
+    let run = r.devlog(&["worker", "--once"]).await;
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("too short for a lease"),
+        "{}",
+        run.stderr
+    );
     std::fs::write(r.dir.join("devlog.toml"), &config).unwrap();
+    let run = r.devlog(&["worker", "--once", "--lease", "0s"]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("at least 100ms") || run.stderr.contains("lease"),
+        "{}",
+        run.stderr
+    );
+    let run = r.devlog(&["worker", "--once", "--lease", "2s"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
 
     let run = r.devlog(&["worker", "--interval", "10ms"]).await;
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -359,6 +380,7 @@ async fn config_show_names_the_sync_interval_and_workers_with_their_origin() {
         shown["settings"]["sync.workers"]["source"]["from"], "default",
         "{shown}"
     );
+    assert_eq!(shown["settings"]["sync.lease"]["value"], "60s", "{shown}");
     assert!(
         shown["settings"]["sync.interval"]["value"]
             .as_str()
@@ -369,7 +391,7 @@ async fn config_show_names_the_sync_interval_and_workers_with_their_origin() {
     let config = std::fs::read_to_string(r.dir.join("devlog.toml")).unwrap();
     std::fs::write(
         r.dir.join("devlog.toml"),
-        format!("{config}[sync]\ninterval = \"2m\"\nworkers = 3\n"),
+        format!("{config}[sync]\ninterval = \"2m\"\nworkers = 3\nlease = \"5m\"\n"),
     )
     .unwrap();
     let shown: Value = serde_json::from_str(&r.ok(&["config", "show", "--json"]).await).unwrap();
@@ -378,6 +400,11 @@ async fn config_show_names_the_sync_interval_and_workers_with_their_origin() {
         "{shown}"
     );
     assert_eq!(shown["settings"]["sync.workers"]["value"], 3, "{shown}");
+    assert_eq!(shown["settings"]["sync.lease"]["value"], "300s", "{shown}");
+    assert_eq!(
+        shown["settings"]["sync.lease"]["source"]["key"], "sync.lease",
+        "{shown}"
+    );
     assert_eq!(
         shown["settings"]["sync.workers"]["source"]["key"], "sync.workers",
         "{shown}"

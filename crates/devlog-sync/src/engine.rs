@@ -1079,7 +1079,11 @@ impl SyncEngine {
     ) -> Result<()> {
         let name = i.descriptor().name;
         let pushed = self
-            .leased(&name, job.id, self.push_one(i, job.entry_id, report))
+            .leased(
+                &name,
+                job.id,
+                self.push_one(i, job.id, job.entry_id, report),
+            )
             .await;
         match pushed {
             Ok(()) => {
@@ -1149,12 +1153,40 @@ impl SyncEngine {
         }
     }
 
+    /// Renews this worker's lease of `job` now; an error if another worker has taken it over.
+    /// Without leases (`lease_ms` 0: one sync process at a time) there is nothing to check.
+    async fn still_leased(&self, integration: &str, job: i64) -> Result<(), SyncError> {
+        if self.opts.lease_ms <= 0 {
+            return Ok(());
+        }
+        let now = now_ms(&*self.clock);
+        match self
+            .state
+            .renew_lease(job, &self.owner, now, self.opts.lease_ms)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SyncError::new(
+                integration,
+                SyncErrorKind::Transient,
+                "this sync lost its lease of the job (it stalled longer than the lease) and \
+                 another sync took it over; nothing was sent",
+            )),
+            Err(e) => Err(SyncError::new(
+                integration,
+                SyncErrorKind::Transient,
+                format!("cannot renew the job's lease before creating: {e}"),
+            )),
+        }
+    }
+
     /// Pushes one entry to one integration, exactly once: a snapshot of the entry and its
     /// link, the planner's decision ([`plan::decide`], the same as `devlog sync --plan`'s),
     /// then the actions, each recorded durably before the next.
     async fn push_one(
         &self,
         i: &Arc<dyn Integration>,
+        job: i64,
         id: EntryId,
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
@@ -1238,6 +1270,10 @@ impl SyncEngine {
                         .mark_creating(&name, id, now)
                         .await
                         .map_err(local)?;
+                    // A create is the one request a retry cannot take back: send it only while
+                    // the job is still this worker's (one that stalled past its lease and lost
+                    // the job to another stops here instead of creating a second item).
+                    self.still_leased(&name, job).await?;
                     fail_point("push.create.before-request");
                     let item = i.create(&entry, &fields).await?;
                     fail_point("push.create.before-record");

@@ -148,11 +148,14 @@ async fn a_worker_that_lost_its_lease_cannot_renew_finish_or_fail_the_job() {
     );
 }
 
-/// A remote whose creates wait until the test lets them through.
+/// A remote whose creates (or, with `slow_find`, marker lookups) wait until the test lets
+/// them through.
 #[derive(Debug, Default)]
 struct SlowRemote {
     started: Notify,
     release: Notify,
+    slow_find: bool,
+    creates: std::sync::atomic::AtomicU64,
 }
 
 #[async_trait]
@@ -174,11 +177,19 @@ impl Integration for SlowRemote {
         })
     }
     async fn find_by_marker(&self, _: EntryId) -> Result<Option<RemoteItem>, SyncError> {
+        if self.slow_find {
+            self.started.notify_one();
+            self.release.notified().await;
+        }
         Ok(None)
     }
     async fn create(&self, entry: &Entry, fields: &SyncedFields) -> Result<RemoteItem, SyncError> {
-        self.started.notify_one();
-        self.release.notified().await;
+        self.creates
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if !self.slow_find {
+            self.started.notify_one();
+            self.release.notified().await;
+        }
         Ok(RemoteItem {
             remote_id: "1".into(),
             url: None,
@@ -262,4 +273,65 @@ async fn a_worker_renews_its_lease_while_a_long_job_runs() {
     let report = run.await.unwrap().unwrap();
     assert_eq!((report.created, report.failed.len()), (1, 0), "{report:?}");
     assert!(state.open_jobs().await.unwrap().is_empty());
+}
+
+/// A worker that stalls past its lease (here: in the marker lookup before a create) and
+/// loses the job to another must not send the create: the lease is checked right before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_lost_its_lease_does_not_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
+    let file = devlog_store::SqliteSyncState::open(&root.join(".state/sync.sqlite"))
+        .await
+        .unwrap();
+    let state = SyncState::new(Arc::new(file.clone()));
+    let remote = Arc::new(SlowRemote {
+        slow_find: true,
+        ..SlowRemote::default()
+    });
+    let clock = Arc::new(devlog_testkit::ManualClock::at(T0));
+    // A lease renewed only every 20 s of real time: the test moves the clock past it instead.
+    let opts = SyncOptions {
+        lease_ms: 60_000,
+        ..SyncOptions::default()
+    };
+    let engine = SyncEngine::new(store.clone(), state.clone(), vec![remote.clone()], opts)
+        .with_clock(clock.clone());
+    let id = Devlog::new(store)
+        .create(
+            NewEntry {
+                title: "Stalled create".into(),
+                kind: Some(EntryType::Task),
+                ..NewEntry::default()
+            },
+            &WriteMeta::new(Origin::Cli),
+        )
+        .await
+        .unwrap()
+        .into_entry()
+        .id;
+    engine.enqueue().await.unwrap();
+    // An earlier attempt announced the create: this one looks the marker up first.
+    state.mark_creating("memory", id, T0).await.unwrap();
+    let run = tokio::spawn(async move { engine.sync(None, None, &|_, _| {}).await });
+    remote.started.notified().await;
+
+    // The worker stalls past its lease; another takes the job over.
+    let later = T0 + 120_000;
+    clock.set(later);
+    let taken = state.claim("memory", "other", later, 60_000).await.unwrap();
+    assert!(taken.is_some(), "the expired job was not taken over");
+
+    remote.release.notify_one();
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(
+        remote.creates.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the stalled worker created the item after losing the job: {report:?}"
+    );
+    assert!(
+        report.failed.iter().any(|f| f.contains("lost its lease")),
+        "{report:?}"
+    );
 }

@@ -133,6 +133,16 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
         "sync.workers".into(),
         setting(cfg.sync.workers.unwrap_or(1), cfg.origin("sync.workers")),
     );
+    let lease = cfg
+        .sync
+        .lease
+        .map_or(devlog_sync::SyncOptions::default().lease_ms / 1000, |d| {
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+        });
+    s.insert(
+        "sync.lease".into(),
+        setting(format!("{lease}s"), cfg.origin("sync.lease")),
+    );
     s.insert(
         "server.allowHosts".into(),
         setting(

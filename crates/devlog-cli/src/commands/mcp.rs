@@ -142,10 +142,7 @@ pub async fn sync_engine(
         store,
         state,
         integrations,
-        devlog_sync::SyncOptions {
-            strategy: ws.config.sync.strategy.unwrap_or_default(),
-            ..devlog_sync::SyncOptions::default()
-        },
+        super::sync::sync_options(ws, ws.config.sync.strategy.unwrap_or_default(), None),
     )))
 }
 

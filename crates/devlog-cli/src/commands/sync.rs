@@ -161,9 +161,36 @@ pub async fn open_state(ws: &Workspace) -> Result<SyncState, CliError> {
     Ok(SyncState::new(opened.state))
 }
 
+/// The engine's options from the workspace's `[sync]` table: `strategy`, and the lease
+/// (`lease` overrides `[sync] lease`; 60 s by default).
+pub fn sync_options(
+    ws: &crate::workspace::Workspace,
+    strategy: Strategy,
+    lease: Option<std::time::Duration>,
+) -> SyncOptions {
+    let defaults = SyncOptions::default();
+    SyncOptions {
+        strategy,
+        lease_ms: lease
+            .or(ws.config.sync.lease)
+            .map_or(defaults.lease_ms, |d| {
+                i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+            }),
+        ..defaults
+    }
+}
+
 async fn engine(
     ctx: &Ctx,
     strategy: Strategy,
+) -> Result<(SyncEngine, Vec<Arc<dyn Integration>>), CliError> {
+    engine_leased(ctx, strategy, None).await
+}
+
+async fn engine_leased(
+    ctx: &Ctx,
+    strategy: Strategy,
+    lease: Option<std::time::Duration>,
 ) -> Result<(SyncEngine, Vec<Arc<dyn Integration>>), CliError> {
     let ws = ctx.workspace()?;
     let etags = StateEtags::new();
@@ -171,10 +198,7 @@ async fn engine(
     let store = ws.open().await?;
     let state = open_state(&ws).await?;
     etags.attach(&state);
-    let opts = SyncOptions {
-        strategy,
-        ..SyncOptions::default()
-    };
+    let opts = sync_options(&ws, strategy, lease);
     Ok((
         SyncEngine::new(store, state, integrations.clone(), opts),
         integrations,
@@ -183,8 +207,12 @@ async fn engine(
 
 /// The engine for sync workers (`devlog worker`, `devlog sync --watch`): an error when no
 /// integration is configured.
-pub async fn engine_for_workers(ctx: &Ctx, strategy: Strategy) -> Result<SyncEngine, CliError> {
-    let (engine, integrations) = engine(ctx, strategy).await?;
+pub async fn engine_for_workers(
+    ctx: &Ctx,
+    strategy: Strategy,
+    lease: Option<std::time::Duration>,
+) -> Result<SyncEngine, CliError> {
+    let (engine, integrations) = engine_leased(ctx, strategy, lease).await?;
     if integrations.is_empty() {
         return Err(CliError::Usage(
             "no integrations are configured: add an [integrations.<name>] table to devlog.toml (see docs/sync.md)".into(),
@@ -282,7 +310,7 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
                 .unwrap_or(super::worker::DEFAULT_INTERVAL),
             ..devlog_sync::WorkerOptions::default()
         };
-        let engine = engine_for_workers(ctx, strategy).await?;
+        let engine = engine_for_workers(ctx, strategy, None).await?;
         return super::worker::run_in_terminal(ctx, engine, opts).await;
     }
     let (engine, integrations) = engine(ctx, strategy).await?;

@@ -36,6 +36,10 @@ pub struct WorkerArgs {
     /// Pull once, push every due job, then exit (for cron and CI)
     #[arg(long)]
     pub once: bool,
+    /// How long a claimed job stays reserved for its worker: a killed worker's jobs go to the
+    /// others after this long (default: `[sync] lease`, else 60s; at least 1s)
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_lease)]
+    pub lease: Option<Duration>,
 }
 
 /// A duration as written on the command line or in devlog.toml: a whole number with a unit
@@ -105,7 +109,7 @@ pub async fn run(ctx: &Ctx, a: WorkerArgs) -> Result<(), CliError> {
         ..WorkerOptions::default()
     };
     let strategy = ws.config.sync.strategy.unwrap_or_default();
-    let engine = super::sync::engine_for_workers(ctx, strategy).await?;
+    let engine = super::sync::engine_for_workers(ctx, strategy, a.lease).await?;
     run_in_terminal(ctx, engine, opts).await
 }
 
