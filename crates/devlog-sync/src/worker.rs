@@ -17,14 +17,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The worker loop fails as the engine does.
-type Result<T, E = crate::engine::EngineError> = std::result::Result<T, E>;
 use devlog_core::id::EntryId;
 use devlog_store::feed_watch::FeedWatch;
 use serde::Serialize;
 use tokio::sync::{Mutex, Notify, watch};
 
 use crate::engine::{SyncEngine, SyncReport};
+
+/// The worker loop fails as the engine does.
+type Result<T, E = crate::engine::EngineError> = std::result::Result<T, E>;
 
 /// How the workers run.
 #[derive(Debug, Clone)]
