@@ -112,6 +112,15 @@ where
     F: FnOnce(Snapshot, i64) -> Fut,
     Fut: std::future::Future<Output = Result<String>>,
 {
+    if !local.is_file() {
+        return Ok(None);
+    }
+    // One importer at a time on this machine: another process (or task) opening the same
+    // workspace at once waits, then finds the file imported and renamed (it would otherwise
+    // read a file whose WAL files were being renamed away under it).
+    let _importing = crate::fsutil::WriteLock::new(local.with_file_name("sync-import.lock"))
+        .acquire()
+        .await?;
     let Some(file) = SqliteSyncState::open_existing(local).await? else {
         return Ok(None);
     };
