@@ -1322,7 +1322,9 @@ impl SyncEngine {
                     let Some(rid) = remote_id.clone().or(rid) else {
                         continue;
                     };
-                    let pushed = self.push_notes(i, &entry, &rid, &create, &update).await?;
+                    let pushed = self
+                        .push_notes(i, job, &entry, &rid, &create, &update)
+                        .await?;
                     report.notes_pushed += pushed;
                     if pushed == 0 && !updated && !created {
                         report.unchanged += 1;
@@ -1339,6 +1341,7 @@ impl SyncEngine {
     async fn push_notes(
         &self,
         i: &Arc<dyn Integration>,
+        job: i64,
         entry: &Entry,
         remote_id: &str,
         create: &[String],
@@ -1379,6 +1382,8 @@ impl SyncEngine {
                     .mark_note_creating(&name, entry.id, &note.id, now)
                     .await
                     .map_err(local)?;
+                // Like an item's create: only while the job is still this worker's.
+                self.still_leased(&name, job).await?;
                 fail_point("push.note.before-request");
                 let rid = i.create_note(remote_id, entry.id, note).await?;
                 fail_point("push.note.before-record");
