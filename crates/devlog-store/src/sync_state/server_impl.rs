@@ -31,11 +31,14 @@ use sqlx::{AssertSqlSafe, Pool, Row};
 use super::{
     BACKEND, Db, SYNC_BIGINT, SYNC_DB_NOW_MS, SYNC_DOLLAR_PARAMS, SYNC_INSERT_IGNORE, classify,
 };
-use crate::server::{ServerOptions, store_error};
+use crate::server::{Class, ServerOptions, store_error};
 use crate::sync_state::{Snapshot, parse_field, parse_id};
 use crate::url::DbUrl;
 
 type DbRow = <Db as sqlx::Database>::Row;
+
+/// How often a job claim that ran into a deadlock runs again.
+const CLAIM_RETRIES: u32 = 5;
 type Tx = sqlx::Transaction<'static, Db>;
 
 /// Static SQL written with `?` placeholders, numbered `$1, $2, …` for PostgreSQL. The text is
@@ -116,6 +119,50 @@ impl ServerSyncState {
     /// The pool, for tests that inspect the tables.
     pub fn pool(&self) -> &Pool<Db> {
         &self.pool
+    }
+
+    /// One claim of the first due job: pick it (`FOR UPDATE SKIP LOCKED`), lease it on the
+    /// database clock, read it back; all in one transaction.
+    async fn claim_attempt(
+        &self,
+        integration: &str,
+        entry: Option<EntryId>,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> std::result::Result<Option<DbRow>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let select = if entry.is_some() {
+            CLAIM_ONE.as_str()
+        } else {
+            CLAIM_ANY.as_str()
+        };
+        let mut q = sqlx::query_scalar::<_, i64>(sql(select)).bind(integration);
+        if let Some(e) = entry {
+            q = q.bind(e.to_string());
+        }
+        let Some(id) = q.bind(now).fetch_optional(&mut *tx).await? else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        sqlx::query(sql(&format!(
+            "UPDATE sync_jobs SET state = 'running', owner = ?, \
+             lease_until = {SYNC_DB_NOW_MS} + ?, updated_at = ? WHERE id = ?"
+        )))
+        .bind(owner)
+        .bind(lease_ms)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(sql(&format!(
+            "SELECT {JOB_COLS} FROM sync_jobs WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(row))
     }
 
     fn err(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
@@ -672,45 +719,25 @@ impl SyncStateStore for ServerSyncState {
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<Job>> {
-        let mut tx = self.begin().await?;
-        let select = if entry.is_some() {
-            CLAIM_ONE.as_str()
-        } else {
-            CLAIM_ANY.as_str()
-        };
-        let mut q = sqlx::query_scalar::<_, i64>(sql(select)).bind(integration);
-        if let Some(e) = entry {
-            q = q.bind(e.to_string());
+        // Concurrent claimers can meet in a deadlock (InnoDB, on the index ranges SKIP LOCKED
+        // walks): the server rolled the attempt back, so it simply runs again.
+        let mut attempt = 0;
+        loop {
+            match self
+                .claim_attempt(integration, entry, owner, now, lease_ms)
+                .await
+            {
+                Ok(row) => return row.map(|r| job_from_row(&r)).transpose(),
+                Err(e) if attempt < CLAIM_RETRIES && classify(&e) == Class::Retry => {
+                    attempt += 1;
+                    tracing::debug!(
+                        attempt,
+                        "job claim ran into a deadlock; claiming again: {e}"
+                    );
+                }
+                Err(e) => return Err(self.err()(e)),
+            }
         }
-        let id = q
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(self.err())?;
-        let Some(id) = id else {
-            tx.commit().await.map_err(self.err())?;
-            return Ok(None);
-        };
-        sqlx::query(sql(&format!(
-            "UPDATE sync_jobs SET state = 'running', owner = ?, \
-             lease_until = {SYNC_DB_NOW_MS} + ?, updated_at = ? WHERE id = ?"
-        )))
-        .bind(owner)
-        .bind(lease_ms)
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err())?;
-        let row = sqlx::query(sql(&format!(
-            "SELECT {JOB_COLS} FROM sync_jobs WHERE id = ?"
-        )))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(self.err())?;
-        tx.commit().await.map_err(self.err())?;
-        job_from_row(&row).map(Some)
     }
 
     async fn job(&self, id: i64) -> Result<Option<Job>> {
