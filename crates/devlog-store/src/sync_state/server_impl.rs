@@ -207,16 +207,17 @@ impl ServerSyncState {
         }
         let mut counts = Counts::default();
         for c in &snap.cursors {
-            let n = sqlx::query(insert_ignore(
-                "sync_cursors (integration, kind, value) VALUES (?, ?, ?)",
-            ))
-            .bind(&c.0)
-            .bind(&c.1)
-            .bind(&c.2)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                        "sync_cursors (integration, kind, value) VALUES (?, ?, ?)",
+                    ))
+                    .bind(&c.0)
+                    .bind(&c.1)
+                    .bind(&c.2),
+                )
+                .await?;
             self.verify(
                 &mut tx,
                 n,
@@ -228,107 +229,93 @@ impl ServerSyncState {
             counts.add("cursors", n);
         }
         for l in &snap.links {
-            let n = sqlx::query(insert_ignore(
-                "sync_links (integration, entry_id, remote_id, url, base, state, since, last_synced_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            ))
-            .bind(&l.integration)
-            .bind(&l.entry_id)
-            .bind(&l.remote_id)
-            .bind(&l.url)
-            .bind(&l.base)
-            .bind(&l.state)
-            .bind(l.since)
-            .bind(l.last_synced_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
-            if n == 0 {
-                // Present by entry, or the remote item is linked to another entry here.
-                let by_entry = count(
+            let n = self
+                .insert(
                     &mut tx,
-                    "SELECT COUNT(*) FROM sync_links WHERE integration = ? AND entry_id = ?",
-                    &[&l.integration, &l.entry_id],
+                    sqlx::query(insert_ignore(
+                    "sync_links (integration, entry_id, remote_id, url, base, state, since, last_synced_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ))
+                .bind(&l.integration)
+                .bind(&l.entry_id)
+                .bind(&l.remote_id)
+                .bind(&l.url)
+                .bind(&l.base)
+                .bind(&l.state)
+                .bind(l.since)
+                .bind(l.last_synced_at),
                 )
-                .await
-                .map_err(self.err())?;
-                let by_remote = match &l.remote_id {
-                    Some(r) => count(
-                        &mut tx,
-                        "SELECT COUNT(*) FROM sync_links WHERE integration = ? AND remote_id = ?",
-                        &[&l.integration, r],
-                    )
-                    .await
-                    .map_err(self.err())?,
-                    None => 0,
-                };
-                if by_entry + by_remote == 0 {
-                    return Err(self.corrupt(&format!(
-                        "importing the link of entry {} was neither stored nor found",
-                        l.entry_id
-                    )));
-                }
+                .await?;
+            // Present by entry, or the remote item is linked to another entry here.
+            let mut keys = vec![(
+                "SELECT COUNT(*) FROM sync_links WHERE integration = ? AND entry_id = ?",
+                vec![&l.integration, &l.entry_id],
+            )];
+            if let Some(r) = &l.remote_id {
+                keys.push((
+                    "SELECT COUNT(*) FROM sync_links WHERE integration = ? AND remote_id = ?",
+                    vec![&l.integration, r],
+                ));
             }
+            self.verify_any(&mut tx, n, &keys, "link").await?;
             counts.add("links", n);
         }
         for j in &snap.jobs {
-            let n = sqlx::query(insert_ignore(
-                "sync_jobs (integration, entry_id, state, attempts, next_at, last_error, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            ))
-            .bind(&j.integration)
-            .bind(&j.entry_id)
-            // A job running on the old machine is pending here: its lease was that machine's.
-            .bind(if j.state == "running" { "pending" } else { j.state.as_str() })
-            .bind(j.attempts)
-            .bind(j.next_at)
-            .bind(&j.last_error)
-            .bind(j.created_at)
-            .bind(j.updated_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
-            if n == 0 {
-                self.verify(&mut tx, n, "SELECT COUNT(*) FROM sync_jobs WHERE integration = ? AND entry_id = ? AND state IN ('pending', 'running')", &[&j.integration, &j.entry_id], "job").await?;
-            }
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                    "sync_jobs (integration, entry_id, state, attempts, next_at, last_error, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ))
+                .bind(&j.integration)
+                .bind(&j.entry_id)
+                // A job running on the old machine is pending here: its lease was that machine's.
+                .bind(if j.state == "running" { "pending" } else { j.state.as_str() })
+                .bind(j.attempts)
+                .bind(j.next_at)
+                .bind(&j.last_error)
+                .bind(j.created_at)
+                .bind(j.updated_at),
+                )
+                .await?;
+            self.verify(&mut tx, n, "SELECT COUNT(*) FROM sync_jobs WHERE integration = ? AND entry_id = ? AND state IN ('pending', 'running')", &[&j.integration, &j.entry_id], "job").await?;
             counts.add("jobs", n);
         }
         for c in &snap.conflicts {
-            let n = sqlx::query(insert_ignore(
-                "sync_conflicts (integration, entry_id, field, base_value, local_value, remote_value, created_at, resolved_at, resolution) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ))
-            .bind(&c.integration)
-            .bind(&c.entry_id)
-            .bind(c.field.as_str())
-            .bind(&c.base)
-            .bind(&c.local)
-            .bind(&c.remote)
-            .bind(c.created_at)
-            .bind(c.resolved_at)
-            .bind(&c.resolution)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
-            if n == 0 {
-                self.verify(&mut tx, n, "SELECT COUNT(*) FROM sync_conflicts WHERE integration = ? AND entry_id = ? AND field = ? AND resolved_at IS NULL", &[&c.integration, &c.entry_id, &c.field], "conflict").await?;
-            }
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                    "sync_conflicts (integration, entry_id, field, base_value, local_value, remote_value, created_at, resolved_at, resolution) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ))
+                .bind(&c.integration)
+                .bind(&c.entry_id)
+                .bind(c.field.as_str())
+                .bind(&c.base)
+                .bind(&c.local)
+                .bind(&c.remote)
+                .bind(c.created_at)
+                .bind(c.resolved_at)
+                .bind(&c.resolution),
+                )
+                .await?;
+            self.verify(&mut tx, n, "SELECT COUNT(*) FROM sync_conflicts WHERE integration = ? AND entry_id = ? AND field = ? AND resolved_at IS NULL", &[&c.integration, &c.entry_id, &c.field], "conflict").await?;
             counts.add("conflicts", n);
         }
         for d in &snap.deliveries {
-            let n = sqlx::query(insert_ignore(
-                "sync_deliveries (integration, delivery_id, received_at) VALUES (?, ?, ?)",
-            ))
-            .bind(&d.0)
-            .bind(&d.1)
-            .bind(d.2)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                        "sync_deliveries (integration, delivery_id, received_at) VALUES (?, ?, ?)",
+                    ))
+                    .bind(&d.0)
+                    .bind(&d.1)
+                    .bind(d.2),
+                )
+                .await?;
             self.verify(
                 &mut tx,
                 n,
@@ -340,76 +327,81 @@ impl ServerSyncState {
             counts.add("deliveries", n);
         }
         for n_ in &snap.note_links {
-            let n = sqlx::query(insert_ignore(
-                "sync_note_links (integration, entry_id, note_id, remote_id, state, hash, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ))
-            .bind(&n_.integration)
-            .bind(&n_.entry_id)
-            .bind(&n_.note_id)
-            .bind(&n_.remote_id)
-            .bind(&n_.state)
-            .bind(&n_.hash)
-            .bind(n_.updated_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
-            if n == 0 {
-                let by_note = count(&mut tx, "SELECT COUNT(*) FROM sync_note_links WHERE integration = ? AND entry_id = ? AND note_id = ?", &[&n_.integration, &n_.entry_id, &n_.note_id]).await.map_err(self.err())?;
-                let by_remote = match &n_.remote_id {
-                    Some(r) => count(&mut tx, "SELECT COUNT(*) FROM sync_note_links WHERE integration = ? AND remote_id = ?", &[&n_.integration, r]).await.map_err(self.err())?,
-                    None => 0,
-                };
-                if by_note + by_remote == 0 {
-                    return Err(self.corrupt("importing a note link: neither stored nor found"));
-                }
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                    "sync_note_links (integration, entry_id, note_id, remote_id, state, hash, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ))
+                .bind(&n_.integration)
+                .bind(&n_.entry_id)
+                .bind(&n_.note_id)
+                .bind(&n_.remote_id)
+                .bind(&n_.state)
+                .bind(&n_.hash)
+                .bind(n_.updated_at),
+                )
+                .await?;
+            let mut keys = vec![(
+                "SELECT COUNT(*) FROM sync_note_links WHERE integration = ? AND entry_id = ? AND note_id = ?",
+                vec![&n_.integration, &n_.entry_id, &n_.note_id],
+            )];
+            if let Some(r) = &n_.remote_id {
+                keys.push((
+                    "SELECT COUNT(*) FROM sync_note_links WHERE integration = ? AND remote_id = ?",
+                    vec![&n_.integration, r],
+                ));
             }
+            self.verify_any(&mut tx, n, &keys, "note link").await?;
             counts.add("note links", n);
         }
         for a in &snap.applied_actions {
-            let n = sqlx::query(insert_ignore(
-                "sync_applied_actions (integration, action_key, entry_id, applied_at) VALUES (?, ?, ?, ?)",
-            ))
-            .bind(&a.0)
-            .bind(&a.1)
-            .bind(&a.2)
-            .bind(a.3)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                    "sync_applied_actions (integration, action_key, entry_id, applied_at) VALUES (?, ?, ?, ?)",
+                ))
+                .bind(&a.0)
+                .bind(&a.1)
+                .bind(&a.2)
+                .bind(a.3),
+                )
+                .await?;
             self.verify(&mut tx, n, "SELECT COUNT(*) FROM sync_applied_actions WHERE integration = ? AND action_key = ?", &[&a.0, &a.1], "applied action").await?;
             counts.add("applied actions", n);
         }
         for a in &snap.attachments {
-            let n = sqlx::query(insert_ignore(
-                "sync_attachments (integration, kind, remote_id, entry_id, url, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            ))
-            .bind(&a.integration)
-            .bind(&a.kind)
-            .bind(&a.remote_id)
-            .bind(&a.entry_id)
-            .bind(&a.url)
-            .bind(a.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                    "sync_attachments (integration, kind, remote_id, entry_id, url, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                ))
+                .bind(&a.integration)
+                .bind(&a.kind)
+                .bind(&a.remote_id)
+                .bind(&a.entry_id)
+                .bind(&a.url)
+                .bind(a.created_at),
+                )
+                .await?;
             self.verify(&mut tx, n, "SELECT COUNT(*) FROM sync_attachments WHERE integration = ? AND kind = ? AND remote_id = ?", &[&a.integration, &a.kind, &a.remote_id], "attachment").await?;
             counts.add("attachments", n);
         }
         for p in &snap.pauses {
-            let n = sqlx::query(insert_ignore(
-                "sync_pauses (integration, until_ms, reason) VALUES (?, ?, ?)",
-            ))
-            .bind(&p.0)
-            .bind(p.1)
-            .bind(&p.2)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                        "sync_pauses (integration, until_ms, reason) VALUES (?, ?, ?)",
+                    ))
+                    .bind(&p.0)
+                    .bind(p.1)
+                    .bind(&p.2),
+                )
+                .await?;
             counts.add("pauses", n);
         }
         let summary = counts.summary(snap);
@@ -433,6 +425,15 @@ impl ServerSyncState {
         Ok(summary)
     }
 
+    /// Runs one `INSERT … IGNORE` of the import; how many rows it stored (0: the key was
+    /// there already).
+    async fn insert(&self, tx: &mut Tx, q: Q<'_>) -> Result<u64> {
+        Ok(q.execute(&mut **tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected())
+    }
+
     /// After an insert that stored nothing (`inserted == 0`), checks that a row with the same
     /// key is there.
     async fn verify(
@@ -443,19 +444,34 @@ impl ServerSyncState {
         keys: &[&String],
         what: &str,
     ) -> Result<()> {
+        self.verify_any(tx, inserted, &[(query, keys.to_vec())], what)
+            .await
+    }
+
+    /// Like [`verify`](Self::verify), with several keys of which one must be found (a link is
+    /// there by its entry, or its remote item is linked to another entry).
+    async fn verify_any(
+        &self,
+        tx: &mut Tx,
+        inserted: u64,
+        keys: &[(&str, Vec<&String>)],
+        what: &str,
+    ) -> Result<()> {
         if inserted > 0 {
             return Ok(());
         }
-        if count(tx, query, keys).await.map_err(self.err())? == 0 {
-            return Err(self.corrupt(&format!(
-                "importing a {what} ({}): neither stored nor found",
-                keys.iter()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+        for (query, values) in keys {
+            if count(tx, query, values).await.map_err(self.err())? > 0 {
+                return Ok(());
+            }
         }
-        Ok(())
+        let shown = keys
+            .first()
+            .map(|(_, v)| v.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        Err(self.corrupt(&format!(
+            "importing a {what} ({shown}): neither stored nor found"
+        )))
     }
 }
 
