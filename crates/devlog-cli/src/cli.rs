@@ -48,6 +48,18 @@ pub enum Command {
     Note(note::NoteArgs),
     Decide(decide::DecideArgs),
     Done(done::DoneArgs),
+    /// Start work on an entry (status in-progress)
+    Start(shortcuts::TransitionArgs),
+    /// Mark an entry blocked (a note says on what)
+    Block(shortcuts::TransitionArgs),
+    /// Put an entry in review (status in-review)
+    Review(shortcuts::TransitionArgs),
+    /// Close an entry without it being done (won't do, duplicate, obsolete)
+    Close(shortcuts::TransitionArgs),
+    /// Reopen a done or closed entry (status new)
+    Reopen(shortcuts::TransitionArgs),
+    Assign(shortcuts::AssignArgs),
+    Tag(shortcuts::TagArgs),
     Search(search::SearchArgs),
     Stats(stats::StatsArgs),
     Context(context::ContextArgs),

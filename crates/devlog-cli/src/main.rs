@@ -10,6 +10,7 @@ mod progress;
 mod workspace;
 
 use clap::Parser;
+use devlog_core::entry::Transition;
 
 use crate::cli::{Cli, Command};
 use crate::commands::Ctx;
@@ -64,6 +65,13 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
         Command::Note(_) => Some("note"),
         Command::Decide(_) => Some("decide"),
         Command::Done(_) => Some("done"),
+        Command::Start(_) => Some("start"),
+        Command::Block(_) => Some("block"),
+        Command::Review(_) => Some("review"),
+        Command::Close(_) => Some("close"),
+        Command::Reopen(_) => Some("reopen"),
+        Command::Assign(_) => Some("assign"),
+        Command::Tag(_) => Some("tag"),
         Command::Delete(_) => Some("delete"),
         Command::Import(_) => Some("import"),
         Command::Sync(_) => Some("sync"),
@@ -82,6 +90,17 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Note(a) => commands::note::run(&ctx, a).await,
             Command::Decide(a) => commands::decide::run(&ctx, a).await,
             Command::Done(a) => commands::done::run(&ctx, a).await,
+            Command::Start(a) => commands::shortcuts::transition(&ctx, Transition::Start, a).await,
+            Command::Block(a) => commands::shortcuts::transition(&ctx, Transition::Block, a).await,
+            Command::Review(a) => {
+                commands::shortcuts::transition(&ctx, Transition::Review, a).await
+            }
+            Command::Close(a) => commands::shortcuts::transition(&ctx, Transition::Close, a).await,
+            Command::Reopen(a) => {
+                commands::shortcuts::transition(&ctx, Transition::Reopen, a).await
+            }
+            Command::Assign(a) => commands::shortcuts::assign(&ctx, a).await,
+            Command::Tag(a) => commands::shortcuts::tag(&ctx, a).await,
             Command::Search(a) => commands::search::run(&ctx, a).await,
             Command::Stats(a) => commands::stats::run(&ctx, a).await,
             Command::Context(a) => commands::context::run(&ctx, a).await,

@@ -219,6 +219,109 @@ fn every_command_speaks_json() {
     assert_eq!(deleted["deleted"]["handle"], 1);
 }
 
+/// `devlog start|block|review|close|reopen`, `assign` and `tag` on both embedded stores.
+fn shortcuts_on(backend: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let run = |args: &[&str]| {
+        let mut c = devlog_cmd(d, args);
+        c.env("DEVLOG_STORAGE_TYPE", backend);
+        c.output().unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let o = run(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    ok(&["new", "Fix the login timeout", "--type", "bugfix"]);
+    let out = ok(&["start", "1", "--note", "looking at it"]);
+    assert_eq!(
+        out,
+        "#1 Fix the login timeout: new → in-progress; added the note\n"
+    );
+    assert_eq!(
+        ok(&["start", "1"]),
+        "#1 Fix the login timeout is already in-progress\n"
+    );
+    ok(&["block", "1", "-n", "waiting on the API"]);
+    ok(&["review", "1"]);
+    ok(&["done", "1"]);
+    let o = run(&["start", "1"]);
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "start on done work is invalid input"
+    );
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(msg.contains("#1 is done: reopen it first"), "{msg}");
+    assert_eq!(
+        ok(&["reopen", "1"]),
+        "#1 Fix the login timeout: done → new\n"
+    );
+    let v: Value =
+        serde_json::from_str(&ok(&["close", "1", "--note", "obsolete", "--json"])).unwrap();
+    assert_eq!(v["status"], "closed");
+    assert!(v["closedAt"].is_string());
+    let notes: Vec<(&str, &str)> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["category"].as_str().unwrap(),
+                n["content"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            ("progress", "looking at it"),
+            ("issue", "waiting on the API"),
+            ("solution", "obsolete")
+        ]
+    );
+    assert_eq!(
+        ok(&["assign", "1", "ana"]),
+        "#1 Fix the login timeout is assigned to ana\n"
+    );
+    assert_eq!(
+        ok(&["assign", "1", "--none"]),
+        "#1 Fix the login timeout is unassigned\n"
+    );
+    assert_eq!(
+        run(&["assign", "1"]).status.code(),
+        Some(2),
+        "assign needs a name or --none"
+    );
+    assert_eq!(
+        ok(&["tag", "1", "+perf", "-ui", "api"]),
+        "#1 Fix the login timeout has tags: perf, api\n"
+    );
+    assert_eq!(
+        ok(&["tag", "1", "-perf"]),
+        "#1 Fix the login timeout has tags: api\n"
+    );
+    assert_eq!(run(&["tag", "1", "-"]).status.code(), Some(2));
+    let v: Value = serde_json::from_str(&ok(&["show", "1", "--json"])).unwrap();
+    assert_eq!(v["tags"], serde_json::json!(["api"]));
+    assert!(v.get("assignee").is_none_or(|a| a.is_null()), "{v}");
+}
+
+#[test]
+fn status_shortcuts_assign_and_tag_json() {
+    shortcuts_on("json");
+}
+
+#[test]
+fn status_shortcuts_assign_and_tag_sqlite() {
+    shortcuts_on("sqlite");
+}
+
 #[test]
 fn exit_codes_follow_the_error_class() {
     let tmp = tempfile::tempdir().unwrap();

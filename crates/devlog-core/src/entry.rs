@@ -140,6 +140,52 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// A named status change: `devlog start|block|review|close|reopen`, MCP `change_status`.
+    Transition, "transition" {
+        Start = "start",
+        Block = "block",
+        Review = "review",
+        Close = "close",
+        Reopen = "reopen",
+    }
+);
+
+impl Transition {
+    /// The status the entry ends in.
+    pub fn target(self) -> Status {
+        match self {
+            Transition::Start => Status::InProgress,
+            Transition::Block => Status::Blocked,
+            Transition::Review => Status::InReview,
+            Transition::Close => Status::Closed,
+            Transition::Reopen => Status::New,
+        }
+    }
+
+    /// The category of the note that may come with the change.
+    pub fn note_category(self) -> NoteCategory {
+        match self {
+            Transition::Start | Transition::Review => NoteCategory::Progress,
+            Transition::Block | Transition::Reopen => NoteCategory::Issue,
+            Transition::Close => NoteCategory::Solution,
+        }
+    }
+
+    /// Whether the change applies to an entry in `from`: `Some(true)` changes the status,
+    /// `Some(false)` means it is there already, `None` refuses it. Finished work (done or
+    /// closed) is reopened before it is started, blocked or reviewed; reopening open work
+    /// and closing closed work change nothing.
+    pub fn check(self, from: Status) -> Option<bool> {
+        match self {
+            Transition::Reopen if !from.is_closed() => Some(false),
+            Transition::Reopen | Transition::Close => Some(from != self.target()),
+            _ if from.is_closed() => None,
+            _ => Some(from != self.target()),
+        }
+    }
+}
+
 impl Status {
     /// Done and closed entries are finished work; everything else is open.
     pub fn is_closed(&self) -> bool {

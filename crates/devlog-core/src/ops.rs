@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::entry::{
     AiContext, Context, Decision, Entry, EntrySummary, EntryType, Extra, Note, NoteCategory,
-    Priority, Status,
+    Priority, Status, Transition,
 };
 use crate::error::{Result, StoreError};
 use crate::event::WriteMeta;
@@ -248,6 +248,19 @@ impl AiUpdate {
         check_list("patterns", &self.patterns)?;
         check_list("nextSteps", &self.next_steps)
     }
+}
+
+/// What [`Devlog::transition`] did.
+#[derive(Debug, Clone)]
+pub struct TransitionOutcome {
+    /// The entry as written (or as it was, when nothing changed).
+    pub entry: Entry,
+    /// The status before the change.
+    pub from: Status,
+    /// Whether the status changed (false: it had that status already).
+    pub changed: bool,
+    /// Whether a note was added.
+    pub noted: bool,
 }
 
 /// The devlog application: use cases over one store.
@@ -526,6 +539,67 @@ impl Devlog {
                 Ok(())
             })
             .await
+    }
+
+    /// A named status change ([`Transition`]) with an optional note, in one write. A change
+    /// to the status the entry already has writes nothing unless a note comes with it;
+    /// finished work must be reopened before it is started, blocked or reviewed. The rule is
+    /// checked on the entry as it is when written, so a concurrent change cannot slip past it.
+    pub async fn transition(
+        &self,
+        id: EntryId,
+        t: Transition,
+        note: Option<String>,
+        meta: &WriteMeta,
+    ) -> Result<TransitionOutcome> {
+        let note = note.filter(|n| !n.trim().is_empty());
+        if let Some(n) = &note {
+            check_text("note", n)?;
+        }
+        let now = self.clock.now();
+        let note_id = uuid::Uuid::new_v4().to_string();
+        let mut from = None;
+        let entry = self
+            .store
+            .update(id, meta, &mut |e: &mut Entry| {
+                from = Some(e.status);
+                let changes = t.check(e.status).ok_or_else(|| {
+                    StoreError::invalid(
+                        "status",
+                        format!(
+                            "{} is {}: reopen it first, then {t} it",
+                            e.handle_str(),
+                            e.status
+                        ),
+                    )
+                })?;
+                if changes {
+                    set_status(e, t.target(), now);
+                }
+                if let Some(n) = &note {
+                    e.notes.push(Note {
+                        id: note_id.clone(),
+                        timestamp: now,
+                        category: t.note_category(),
+                        content: n.clone(),
+                        files: Vec::new(),
+                        code_changes: None,
+                        extra: Extra::new(),
+                    });
+                }
+                if changes || note.is_some() {
+                    e.updated_at = now;
+                }
+                Ok(())
+            })
+            .await?;
+        let from = from.unwrap_or(entry.status);
+        Ok(TransitionOutcome {
+            changed: from != entry.status,
+            from,
+            noted: note.is_some(),
+            entry,
+        })
     }
 
     /// Updates the AI context (summary, insights, questions, patterns, next steps).

@@ -69,6 +69,7 @@ macro_rules! store_conformance {
             concurrent_updates_lose_nothing,
             put_raw_keeps_identity_and_moves_taken_handles,
             delete_removes_and_is_recorded,
+            status_shortcuts_follow_the_rules,
             unknown_fields_survive_updates,
             data_survives_reopen,
         );
@@ -1056,6 +1057,102 @@ pub async fn delete_removes_and_is_recorded(open: Opener, dir: &Path) {
         feed.last().map(|e| &e.kind),
         Some(EventKind::Deleted)
     ));
+}
+
+/// `devlog start|block|review|close|reopen` (Devlog::transition): status, closedAt, the note
+/// and the rule that finished work is reopened first, with nothing written when refused or
+/// when the entry already has the status.
+pub async fn status_shortcuts_follow_the_rules(open: Opener, dir: &Path) {
+    use devlog_core::entry::Transition;
+    let app = Devlog::new(open(dir.to_path_buf()).await);
+    let e = app
+        .create(new_entry("Shortcut target", EntryType::Task), &cli())
+        .await
+        .unwrap()
+        .into_entry();
+    let feed_len = |app: &Devlog| {
+        let store = app.store().clone();
+        async move { store.events(0, 1000).await.unwrap().len() }
+    };
+    let started = app
+        .transition(e.id, Transition::Start, Some("on it".into()), &cli())
+        .await
+        .unwrap();
+    assert!(started.changed && started.noted);
+    assert_eq!(started.from, Status::New);
+    assert_eq!(started.entry.status, Status::InProgress);
+    let note = started.entry.notes.last().unwrap();
+    assert_eq!(
+        (note.category, note.content.as_str()),
+        (NoteCategory::Progress, "on it")
+    );
+    // Already in progress, no note: nothing is written.
+    let before = feed_len(&app).await;
+    let again = app
+        .transition(e.id, Transition::Start, None, &cli())
+        .await
+        .unwrap();
+    assert!(!again.changed && !again.noted);
+    assert_eq!(again.entry.updated_at, started.entry.updated_at);
+    assert_eq!(
+        feed_len(&app).await,
+        before,
+        "a no-op shortcut wrote events"
+    );
+    let blocked = app
+        .transition(
+            e.id,
+            Transition::Block,
+            Some("waiting on the API".into()),
+            &cli(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(blocked.entry.status, Status::Blocked);
+    assert_eq!(
+        blocked.entry.notes.last().unwrap().category,
+        NoteCategory::Issue
+    );
+    let closed = app
+        .transition(e.id, Transition::Close, None, &cli())
+        .await
+        .unwrap();
+    assert_eq!(closed.entry.status, Status::Closed);
+    assert!(closed.entry.closed_at.is_some());
+    // Finished work is not started, blocked or reviewed before it is reopened.
+    for t in [Transition::Start, Transition::Block, Transition::Review] {
+        let before = feed_len(&app).await;
+        let err = app
+            .transition(e.id, t, Some("too early".into()), &cli())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{t}: {err}");
+        assert!(err.to_string().contains("reopen it first"), "{err}");
+        assert_eq!(feed_len(&app).await, before, "a refused {t} wrote events");
+    }
+    let stored = app.store().get(e.id).await.unwrap();
+    assert_eq!(stored.status, Status::Closed);
+    assert_eq!(stored.notes.len(), 2, "a refused shortcut added its note");
+    let reopened = app
+        .transition(e.id, Transition::Reopen, None, &cli())
+        .await
+        .unwrap();
+    assert!(reopened.changed);
+    assert_eq!(reopened.entry.status, Status::New);
+    assert_eq!(reopened.entry.closed_at, None);
+    let open_again = app
+        .transition(e.id, Transition::Reopen, None, &cli())
+        .await
+        .unwrap();
+    assert!(!open_again.changed);
+    let review = app
+        .transition(e.id, Transition::Review, None, &cli())
+        .await
+        .unwrap();
+    assert_eq!(review.entry.status, Status::InReview);
+    // What was written survives a reopen of the store.
+    let store = open(dir.to_path_buf()).await;
+    assert_eq!(store.get(e.id).await.unwrap().status, Status::InReview);
 }
 
 pub async fn unknown_fields_survive_updates(open: Opener, dir: &Path) {

@@ -24,6 +24,7 @@ pub mod reindex;
 pub mod repos;
 pub mod search;
 pub mod serve;
+pub mod shortcuts;
 pub mod show;
 pub mod stats;
 pub mod sync;
