@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use devlog_core::entry::{EntryType, NoteCategory, Priority, Status};
+use devlog_core::entry::{EntryType, NoteCategory, Priority, Status, Transition};
 use rmcp::ErrorData;
 use rmcp::handler::server::common::FromContextPart;
 use rmcp::handler::server::tool::ToolCallContext;
@@ -325,6 +325,7 @@ enum_arg!(TypeArg, EntryType);
 enum_arg!(StatusArg, Status);
 enum_arg!(PriorityArg, Priority);
 enum_arg!(CategoryArg, NoteCategory);
+enum_arg!(TransitionArg, Transition);
 
 // ---------------------------------------------------------------------------------------
 // The original devlog's tools
@@ -586,6 +587,21 @@ pub struct CompleteArgs {
     /// What was achieved; recorded as a `solution` note and as the AI context's summary.
     #[serde(default)]
     pub summary: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangeStatusArgs {
+    /// The entry: a handle (42 or "#42"), the original devlog's integer id after import, a full
+    /// id, an id prefix (4+ hex digits) or a key slug.
+    pub id: IdArg,
+    /// start (in-progress), block (blocked), review (in-review), close (closed without being
+    /// done), reopen (back to new; only done or closed work). Use complete_devlog for done.
+    pub transition: TransitionArg,
+    /// A note to add in the same write: progress for start and review, issue for block and
+    /// reopen, solution for close.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

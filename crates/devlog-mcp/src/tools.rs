@@ -74,6 +74,7 @@ const NOTE: &str = "Add a timestamped note to a devlog entry: progress made, an 
 const UPDATE_WITH_NOTE: &str = "Add a note and change status and/or priority in one atomic write, e.g. moving to in-review with a note saying what was done.";
 const DECISION: &str = "Record a decision on a devlog entry with its rationale, the alternatives considered and who decided, so later sessions know why things are the way they are.";
 const COMPLETE: &str = "Mark a devlog entry done. The optional summary of what was achieved is kept as a solution note and as the AI context's summary.";
+const CHANGE_STATUS: &str = "Move a devlog entry through its workflow with one named step: start (in-progress), block (blocked; say on what in note), review (in-review), close (closed without being done: won't do, duplicate, obsolete) or reopen (done or closed work back to new). An optional note is added in the same write. Done or closed work must be reopened before it is started, blocked or reviewed; a step to the status the entry already has changes nothing. Use complete_devlog to mark work done.";
 const DISCOVER: &str = "Before creating an entry, find existing entries about the same or related work, by the words of the description, keywords and scope. Answers with ranked matches, the terms each matched, and a recommendation: continue an existing entry or create a new one.";
 const SEARCH: &str = "Full-text search over titles, descriptions, notes and context of all devlog entries. Every word must match (word prefixes count); title matches rank first. Optional status/type/priority filters.";
 const ACTIVE: &str = "The work in progress an assistant should know about at the start of a session: open entries (not done or closed), highest priority and most recently touched first, each with its summary, recent notes, next steps and open questions.";
@@ -166,6 +167,16 @@ impl DevlogMcp {
     )]
     async fn complete_devlog(&self, Args(a): Args<CompleteArgs>) -> CallToolResult {
         finish(self.complete(a).await)
+    }
+
+    #[tool(
+        name = "change_status",
+        description = CHANGE_STATUS,
+        input_schema = input_schema::<ChangeStatusArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true)
+    )]
+    async fn change_status(&self, Args(a): Args<ChangeStatusArgs>) -> CallToolResult {
+        finish(self.transition(a).await)
     }
 
     #[tool(
@@ -607,6 +618,32 @@ impl DevlogMcp {
                 summary.as_deref().unwrap_or("None provided")
             ),
             json!({ "entry": e.summary(), "summary": summary }),
+        ))
+    }
+
+    async fn transition(&self, a: ChangeStatusArgs) -> Outcome {
+        let s = self.find(&a.id).await?;
+        let t = a.transition.0;
+        let out = self
+            .app()
+            .transition(s.id, t, nonempty(a.note), &self.meta())
+            .await?;
+        let e = &out.entry;
+        let what = if out.changed {
+            format!("Status: {} → {}", out.from, e.status)
+        } else {
+            format!("Status: already {}", e.status)
+        };
+        let noted = if out.noted { "\nAdded the note." } else { "" };
+        Ok(Reply::new(
+            format!("{t}: #{} {}\n{what}{noted}", e.handle, e.title),
+            json!({
+                "entry": e.summary(),
+                "transition": t,
+                "from": out.from,
+                "changed": out.changed,
+                "noted": out.noted,
+            }),
         ))
     }
 

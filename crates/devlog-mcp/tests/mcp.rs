@@ -426,6 +426,35 @@ async fn update_devlog_maps_the_original_fields() {
     assert_eq!(e.ai_context.current_summary, "shipped");
     assert_eq!(e.notes.last().unwrap().category, NoteCategory::Solution);
 
+    // change_status: done work is reopened before it is started; the note comes along.
+    let (msg, err) = h
+        .tool_error("change_status", json!({"id": 1, "transition": "start"}))
+        .await;
+    assert!(msg.contains("#1 is done: reopen it first"), "{msg} {err}");
+    let reopened = h
+        .ok(
+            "change_status",
+            json!({"id": "#1", "transition": "Reopen", "note": "regressed"}),
+        )
+        .await;
+    assert_eq!(
+        (&reopened["from"], &reopened["changed"], &reopened["noted"]),
+        (&json!("done"), &json!(true), &json!(true))
+    );
+    assert_eq!(reopened["entry"]["status"], "new");
+    let again = h
+        .ok("change_status", json!({"id": 1, "transition": "reopen"}))
+        .await;
+    assert_eq!(again["changed"], false);
+    let (msg, _) = h
+        .tool_error("change_status", json!({"id": 1, "transition": "finish"}))
+        .await;
+    assert!(msg.contains("start, block, review, close, reopen"), "{msg}");
+    h.ok("complete_devlog", json!({"id": 1})).await;
+    let e = h.store.get(id.parse().unwrap()).await.unwrap();
+    assert_eq!(e.notes.last().unwrap().content, "regressed");
+    assert_eq!(e.notes.last().unwrap().category, NoteCategory::Issue);
+
     // Every change is in the feed as made through MCP by the configured actor.
     let changes = h.ok("get_recent_changes", json!({"limit": 500})).await;
     let events = changes["events"].as_array().unwrap();

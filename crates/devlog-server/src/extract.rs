@@ -17,7 +17,7 @@ use utoipa::PartialSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 
-use crate::api::v1::schema::{EditDoc, NewDecisionDoc, NewEntryDoc, NewNoteDoc};
+use crate::api::v1::schema::{EditDoc, NewDecisionDoc, NewEntryDoc, NewNoteDoc, TransitionBody};
 use crate::error::ApiError;
 
 /// A request body type: what it parses into, and the documented schema whose properties are
@@ -49,6 +49,10 @@ impl Body for NewNote {
 
 impl Body for NewDecision {
     type Doc = NewDecisionDoc;
+}
+
+impl Body for TransitionBody {
+    type Doc = TransitionBody;
 }
 
 /// The property names of an object schema.

@@ -307,6 +307,11 @@ async fn unknown_and_ambiguous_references_are_404_and_409() {
             json!({"decision": "d", "rationale": "r"}),
         ),
         (Method::POST, "/api/v1/entries/99/complete", json!({})),
+        (
+            Method::POST,
+            "/api/v1/entries/99/transition",
+            json!({"transition": "start"}),
+        ),
     ] {
         let r = h.json(method.clone(), path, body).await;
         assert_eq!(
@@ -741,6 +746,51 @@ async fn notes_decisions_and_completion() {
         .post("/api/v1/entries/2/complete", json!({"sumary": "typo"}))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Named status changes: done work is reopened first; the note comes in the same write.
+    let r = h
+        .post(
+            "/api/v1/entries/2/transition",
+            json!({"transition": "start"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("reopen it first"), "{}", r.text());
+    let r = h
+        .post(
+            "/api/v1/entries/2/transition",
+            json!({"transition": "reopen", "note": "regressed on ARM"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let e = r.json();
+    assert_eq!(e["status"], "new");
+    assert!(e["closedAt"].is_null());
+    let last = e["notes"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["category"], &last["content"]),
+        (&json!("issue"), &json!("regressed on ARM"))
+    );
+    let r = h
+        .post(
+            "/api/v1/entries/2/transition",
+            json!({"transition": "start"}),
+        )
+        .await;
+    assert_eq!(r.json()["status"], "in-progress");
+    for bad in [
+        json!({"transition": "finish"}),
+        json!({"transition": "start", "x": 1}),
+        json!({}),
+    ] {
+        let r = h.post("/api/v1/entries/2/transition", bad.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            r.text()
+        );
+    }
 }
 
 #[tokio::test]

@@ -25,6 +25,7 @@ const PROMISED: &[(&str, &str)] = &[
     ("post", "/api/v1/entries/{ref}/notes"),
     ("post", "/api/v1/entries/{ref}/decisions"),
     ("post", "/api/v1/entries/{ref}/complete"),
+    ("post", "/api/v1/entries/{ref}/transition"),
     ("get", "/api/v1/search"),
     ("get", "/api/v1/stats"),
     ("get", "/api/v1/events"),

@@ -11,6 +11,7 @@ use devlog_core::{Entry, EntrySummary, ListQuery, Page};
 use super::PREFIX;
 use super::schema::{
     CompleteBody, EditDoc, EntryDoc, EntryPageDoc, FilterParams, ListParams, NewEntryDoc,
+    TransitionBody,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::etag::{Precondition, etag};
@@ -287,4 +288,50 @@ pub async fn complete(
         .await?;
     s.committed();
     Ok(entry_response(StatusCode::OK, &entry))
+}
+
+/// Change an entry's status by name
+///
+/// One workflow step (`start`, `block`, `review`, `close`, `reopen`) with an optional note
+/// in the same write. Done or closed work must be reopened before it is started, blocked or
+/// reviewed (422 says so); a step to the status the entry already has changes nothing.
+#[utoipa::path(
+    post,
+    path = "/entries/{ref}/transition",
+    tag = "entries",
+    request_body = TransitionBody,
+    params(
+        ("ref" = String, Path, description = "Handle, id, id prefix, key, or original devlog id"),
+        ("If-Match" = Option<String>, Header, description = "Only if the entry still has this ETag"),
+        ("X-Devlog-Actor" = Option<String>, Header, description = "Who is acting"),
+    ),
+    responses(
+        (status = 200, description = "The entry after the step", body = EntryDoc,
+            headers(("ETag" = String, description = "The entry's new version"))),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 404, description = "No entry matches", body = ErrorBody),
+        (status = 409, description = "Ambiguous reference, or a concurrent change", body = ErrorBody),
+        (status = 412, description = "If-Match does not match the current ETag", body = ErrorBody),
+        (status = 422, description = "An unknown field or step, or finished work not reopened first", body = ErrorBody),
+    )
+)]
+pub async fn transition(
+    State(s): State<AppState>,
+    EntryPath(reference): EntryPath,
+    actor: Actor,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<TransitionBody>,
+) -> Result<Response, ApiError> {
+    let condition = Precondition::if_match(&headers)?;
+    let meta = s.meta(actor);
+    let target = s.app().resolve_summary(&reference).await?;
+    let _write = s.write_shared().await;
+    let out = s
+        .run(condition, |app| async move {
+            app.transition(target.id, body.transition, body.note, &meta)
+                .await
+        })
+        .await?;
+    s.committed();
+    Ok(entry_response(StatusCode::OK, &out.entry))
 }

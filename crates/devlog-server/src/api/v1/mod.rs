@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(entries::list, entries::create))
         .routes(routes!(entries::get, entries::edit, entries::delete))
         .routes(routes!(entries::complete))
+        .routes(routes!(entries::transition))
         .routes(routes!(notes::add))
         .routes(routes!(decisions::add))
         .routes(routes!(search::search))

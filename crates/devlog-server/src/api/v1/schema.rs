@@ -419,6 +419,30 @@ pub struct CompleteBody {
     pub summary: Option<String>,
 }
 
+/// A named workflow step: start (in-progress), block (blocked), review (in-review), close
+/// (closed without being done), reopen (done or closed work back to new).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schema(as = Transition)]
+pub enum TransitionDoc {
+    Start,
+    Block,
+    Review,
+    Close,
+    Reopen,
+}
+
+/// A status change by name, with an optional note added in the same write.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionBody {
+    #[schema(value_type = TransitionDoc)]
+    pub transition: devlog_core::entry::Transition,
+    /// Added as a note: `progress` for start and review, `issue` for block and reopen,
+    /// `solution` for close.
+    pub note: Option<String>,
+}
+
 /// The server is up and its store answers.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -654,6 +678,10 @@ mod tests {
         assert_eq!(enum_values::<StatusDoc>(), names(Status::allowed()));
         assert_eq!(enum_values::<EntryTypeDoc>(), names(EntryType::allowed()));
         assert_eq!(enum_values::<PriorityDoc>(), names(Priority::allowed()));
+        assert_eq!(
+            enum_values::<TransitionDoc>(),
+            names(devlog_core::entry::Transition::allowed())
+        );
         assert_eq!(
             enum_values::<NoteCategoryDoc>(),
             names(NoteCategory::allowed())
