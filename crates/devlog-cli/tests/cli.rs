@@ -313,6 +313,45 @@ fn shortcuts_on(backend: &str) {
 }
 
 #[test]
+fn list_shows_open_work_unless_told_otherwise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["new", "Still open", "--type", "task"]);
+    ok(d, &["new", "Finished", "--type", "task"]);
+    ok(d, &["new", "Dropped", "--type", "task"]);
+    ok(d, &["done", "2"]);
+    ok(d, &["close", "3"]);
+    let handles = |args: &[&str]| -> Vec<u64> {
+        let v = json(d, args);
+        let mut h: Vec<u64> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["handle"].as_u64().unwrap())
+            .collect();
+        h.sort();
+        h
+    };
+    assert_eq!(handles(&["list"]), [1]);
+    assert_eq!(handles(&["list", "--all"]), [1, 2, 3]);
+    assert_eq!(
+        handles(&["list", "--status", "done"]),
+        [2],
+        "--status names what to show"
+    );
+    assert_eq!(handles(&["list", "--open"]), [1]);
+    assert_eq!(
+        devlog(d, &["list", "--all", "--open"]).status.code(),
+        Some(2)
+    );
+    ok(d, &["done", "1"]);
+    assert_eq!(
+        ok(d, &["list"]),
+        "No open entries match (--all includes done and closed ones).\n"
+    );
+}
+
+#[test]
 fn status_shortcuts_assign_and_tag_json() {
     shortcuts_on("json");
 }

@@ -36,7 +36,7 @@ fn list_is_an_aligned_table() {
     let d = imported();
     insta::assert_snapshot!(run(
         d.path(),
-        &["list", "--sort", "handle", "--asc", "--limit", "8"]
+        &["list", "--all", "--sort", "handle", "--asc", "--limit", "8"]
     ));
 }
 

@@ -8,11 +8,15 @@ use super::{Ctx, FilterArgs};
 use crate::error::CliError;
 use crate::output::{Out, Table, ago, count, truncate, warn, write_stdout};
 
-/// List entries, most recently updated first
+/// List open entries (not done or closed), most recently updated first; --all lists every entry
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Include done and closed entries (by default only open work is listed, unless --status
+    /// names the statuses to show)
+    #[arg(long, conflicts_with = "open")]
+    pub all: bool,
     /// updated, created, priority, status, title or handle
     #[arg(long, default_value = "updated", value_parser = parse_sort)]
     pub sort: SortKey,
@@ -40,8 +44,12 @@ pub fn parse_sort(s: &str) -> Result<SortKey, String> {
 
 pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
     let store = ctx.store().await?;
+    let mut filter = a.filter.to_filter();
+    // Open work by default; `--status` says exactly which statuses to show.
+    let open_by_default = !a.all && a.filter.status.is_empty();
+    filter.open_only |= open_by_default;
     let query = ListQuery {
-        filter: a.filter.to_filter(),
+        filter,
         sort: a.sort,
         ascending: a.asc,
         offset: a.offset,
@@ -69,6 +77,8 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
                     count(page.total as usize, "entry", "entries")
                 }
             ))?;
+        } else if open_by_default && !a.filter.open {
+            write_stdout("No open entries match (--all includes done and closed ones).\n")?;
         } else {
             write_stdout("No entries match.\n")?;
         }
