@@ -33,12 +33,14 @@ pub struct Cli {
     /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Without a command: the today view (`devlog today`)
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Today(today::TodayArgs),
     Init(init::InitArgs),
     New(new::NewArgs),
     #[command(alias = "ls")]

@@ -19,16 +19,27 @@ use crate::output::Out;
 use crate::workspace::Discovery;
 
 fn main() {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    let command = cli
+        .command
+        .take()
+        .unwrap_or(Command::Today(commands::today::TodayArgs {
+            limit: commands::today::BARE_LIMIT,
+            bare: true,
+        }));
     // These commands print the store's warnings (a read-only checkout, damaged entry files)
     // as `warning:` lines of their own; the store's log lines would say the same again.
     let prints_store_warnings = matches!(
-        cli.command,
-        Command::List(_) | Command::Search(_) | Command::Stats(_) | Command::Context(_)
+        command,
+        Command::List(_)
+            | Command::Search(_)
+            | Command::Stats(_)
+            | Command::Context(_)
+            | Command::Today(_)
     );
     init_tracing(cli.verbose, prints_store_warnings);
     let out = Out::new(cli.json, cli.no_color);
-    let code = match run(cli, out) {
+    let code = match run(cli, command, out) {
         Ok(()) => error::exit::OK,
         Err(e) => {
             report(&out, &e);
@@ -38,7 +49,7 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run(cli: Cli, out: Out) -> Result<(), CliError> {
+fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
     let cwd = std::env::current_dir().map_err(|e| CliError::Other(e.into()))?;
     let ctx = Ctx {
         out,
@@ -54,12 +65,12 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             .or_else(|| std::env::var("USER").ok())
             .filter(|a| !a.is_empty()),
     };
-    if let Command::Completions(a) = cli.command {
+    if let Command::Completions(a) = command {
         return commands::completions::run(a);
     }
-    let rt = runtime_for(&cli.command).map_err(|e| CliError::Other(e.into()))?;
+    let rt = runtime_for(&command).map_err(|e| CliError::Other(e.into()))?;
     // Commands that change entries; with `integrations.git.autoCommit` they commit `.devlog`.
-    let writes = match &cli.command {
+    let writes = match &command {
         Command::New(_) => Some("new"),
         Command::Edit(_) => Some("edit"),
         Command::Note(_) => Some("note"),
@@ -81,7 +92,8 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
     };
     let ctx_after = ctx.clone();
     let result = rt.block_on(async move {
-        match cli.command {
+        match command {
+            Command::Today(a) => commands::today::run(&ctx, a).await,
             Command::Init(a) => commands::init::run(&ctx, a).await,
             Command::New(a) => commands::new::run(&ctx, a).await,
             Command::List(a) => commands::list::run(&ctx, a).await,

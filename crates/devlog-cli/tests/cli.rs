@@ -352,6 +352,58 @@ fn list_shows_open_work_unless_told_otherwise() {
 }
 
 #[test]
+fn bare_devlog_shows_the_today_view_or_how_to_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // Outside a workspace: the help and how to start, exit 0.
+    let out = ok(d, &[]);
+    assert!(
+        out.contains("Usage: devlog") && out.contains("No .devlog here yet"),
+        "{out}"
+    );
+    // `devlog today` is explicit: no workspace is an error like any other command.
+    assert_eq!(devlog(d, &["today"]).status.code(), Some(3));
+    ok(d, &["new", "Fix login timeout", "--type", "bugfix"]);
+    ok(d, &["new", "Add CSV export", "--type", "feature"]);
+    ok(d, &["new", "Write docs", "--type", "docs"]);
+    ok(d, &["start", "1"]);
+    ok(d, &["block", "2", "--note", "waiting on the API"]);
+    let out = ok(d, &[]);
+    let sections: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            "In progress (1)",
+            "Blocked (1)",
+            "Changed in the last 24 hours (1)"
+        ],
+        "{out}"
+    );
+    assert!(
+        out.contains("#1 Fix login timeout") && out.contains("#3 Write docs"),
+        "{out}"
+    );
+    let v = json(d, &["today", "--limit", "1"]);
+    let handles = |k: &str| -> Vec<u64> {
+        v[k]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["handle"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        (handles("inProgress"), handles("blocked"), handles("recent")),
+        (vec![1], vec![2], vec![3])
+    );
+    assert_eq!(v["recent"]["total"], 1);
+    assert!(v["since"].is_string());
+}
+
+#[test]
 fn status_shortcuts_assign_and_tag_json() {
     shortcuts_on("json");
 }

@@ -250,6 +250,20 @@ impl AiUpdate {
     }
 }
 
+/// How far back the today view's "recently changed" section looks, in hours.
+pub const TODAY_RECENT_HOURS: i64 = 24;
+
+/// The today view ([`Devlog::today`]).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Today {
+    pub in_progress: crate::store::Page<EntrySummary>,
+    pub blocked: crate::store::Page<EntrySummary>,
+    /// Entries in other statuses changed since `since`.
+    pub recent: crate::store::Page<EntrySummary>,
+    pub since: crate::time::Timestamp,
+}
+
 /// What [`Devlog::transition`] did.
 #[derive(Debug, Clone)]
 pub struct TransitionOutcome {
@@ -599,6 +613,52 @@ impl Devlog {
             from,
             noted: note.is_some(),
             entry,
+        })
+    }
+
+    /// The short "today" view (`devlog` with no command): work in progress and blocked work,
+    /// most recently updated first, then what else changed in the last day. Each section holds
+    /// at most `limit` entries and says how many there are in all.
+    pub async fn today(&self, limit: usize) -> Result<Today> {
+        let section = |status: Status| ListQuery {
+            filter: Filter {
+                status: vec![status],
+                ..Filter::default()
+            },
+            sort: SortKey::Updated,
+            ascending: false,
+            offset: 0,
+            limit,
+        };
+        let in_progress = self.store.list(&section(Status::InProgress)).await?;
+        let blocked = self.store.list(&section(Status::Blocked)).await?;
+        let since = crate::time::Timestamp::from_datetime(
+            self.clock.now().as_datetime() - chrono::Duration::hours(TODAY_RECENT_HOURS),
+        );
+        // The other statuses changed since then (in progress and blocked are shown above).
+        let recent = self
+            .store
+            .list(&ListQuery {
+                filter: Filter {
+                    status: Status::ALL
+                        .iter()
+                        .copied()
+                        .filter(|s| !matches!(s, Status::InProgress | Status::Blocked))
+                        .collect(),
+                    updated_after: Some(since),
+                    ..Filter::default()
+                },
+                sort: SortKey::Updated,
+                ascending: false,
+                offset: 0,
+                limit,
+            })
+            .await?;
+        Ok(Today {
+            in_progress,
+            blocked,
+            recent,
+            since,
         })
     }
 

@@ -28,6 +28,7 @@ pub mod shortcuts;
 pub mod show;
 pub mod stats;
 pub mod sync;
+pub mod today;
 pub mod worker;
 
 use std::sync::Arc;
