@@ -179,3 +179,7 @@ fn push_tag_filter(qb: &mut QueryBuilder<Db>, tag: &str) {
 /// MySQL and MariaDB have no merge join: search reads one word's postings and looks the others
 /// up per entry (see `push_window_matches` in `server/store_impl.rs`).
 const SEARCH_MERGES_POSTINGS: bool = false;
+
+/// MariaDB answers `SELECT DISTINCT term` on the postings index by jumping from term to term
+/// ("Using index for group-by"); its recursive queries of `MIN(term)` scan instead.
+const TERMS_BY_LOOSE_SCAN: bool = true;

@@ -221,3 +221,6 @@ fn push_tag_filter(qb: &mut QueryBuilder<Db>, tag: &str) {
 /// Search joins one postings stream per word, which PostgreSQL merge-joins (see
 /// `push_window_matches` in `server/store_impl.rs`).
 const SEARCH_MERGES_POSTINGS: bool = true;
+
+/// PostgreSQL 15 has no skip scan: a search word's terms are listed by a recursive query.
+const TERMS_BY_LOOSE_SCAN: bool = false;

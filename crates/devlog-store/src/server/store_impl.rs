@@ -51,9 +51,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
-    BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, SEARCH_MERGES_POSTINGS, TITLE_ORDER, classify,
-    connect, connect_options, listen, lock_migrations, migrator, pool_options, push_tag_filter,
-    statement_limit, unlock_migrations,
+    BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, SEARCH_MERGES_POSTINGS, TERMS_BY_LOOSE_SCAN,
+    TITLE_ORDER, classify, connect, connect_options, listen, lock_migrations, migrator,
+    pool_options, push_tag_filter, statement_limit, unlock_migrations,
 };
 use crate::index::{compute_stats, decode_event, seq_bound, sql_limit, status_rank};
 use crate::server::{
@@ -818,25 +818,38 @@ impl ServerStore {
     }
 
     /// The indexed terms that start with `word` (distinct, in order), read by jumping from
-    /// one term to the next in the postings index; `None` when there are more than
+    /// one term to the next in the postings index (`TERMS_BY_LOOSE_SCAN`: MariaDB does it
+    /// for `DISTINCT`; PostgreSQL 15 has no skip scan, so a recursive `MIN(term) > previous`
+    /// does, which MariaDB runs as a scan); `None` when there are more than
     /// `MAX_EXPANSIONS` (the word is then matched by a term range, which cannot be read in
     /// handle order).
     async fn expand(&self, word: &str) -> Result<Option<Vec<String>>> {
         let (lo, hi) = term_range(word);
-        let mut qb = QueryBuilder::<Db>::new(
-            "WITH RECURSIVE t (term, n) AS (SELECT MIN(term), 1 FROM devlog_terms WHERE term >= ",
-        );
-        qb.push_bind(lo.clone())
-            .push(" AND term < ")
-            .push_bind(hi.clone())
-            .push(
-                " UNION ALL SELECT (SELECT MIN(x.term) FROM devlog_terms x WHERE x.term > t.term \
-                 AND x.term < ",
-            )
-            .push_bind(hi)
-            .push("), n + 1 FROM t WHERE t.term IS NOT NULL AND n <= ")
-            .push_bind(MAX_EXPANSIONS as i64)
-            .push(") SELECT term FROM t WHERE term IS NOT NULL");
+        let mut qb;
+        if TERMS_BY_LOOSE_SCAN {
+            qb = QueryBuilder::<Db>::new("SELECT DISTINCT term FROM devlog_terms WHERE term >= ");
+            qb.push_bind(lo)
+                .push(" AND term < ")
+                .push_bind(hi)
+                .push(" ORDER BY term LIMIT ")
+                .push_bind(MAX_EXPANSIONS as i64 + 1);
+        } else {
+            qb = QueryBuilder::<Db>::new(
+                "WITH RECURSIVE t (term, n) AS (SELECT MIN(term), 1 FROM devlog_terms \
+                 WHERE term >= ",
+            );
+            qb.push_bind(lo)
+                .push(" AND term < ")
+                .push_bind(hi.clone())
+                .push(
+                    " UNION ALL SELECT (SELECT MIN(x.term) FROM devlog_terms x \
+                     WHERE x.term > t.term AND x.term < ",
+                )
+                .push_bind(hi)
+                .push("), n + 1 FROM t WHERE t.term IS NOT NULL AND n <= ")
+                .push_bind(MAX_EXPANSIONS as i64)
+                .push(") SELECT term FROM t WHERE term IS NOT NULL");
+        }
         let terms: Vec<String> = qb
             .build_query_scalar()
             .fetch_all(&mut *self.lease().await.map_err(self.err())?)
