@@ -125,6 +125,7 @@ impl Rng {
 
 fn entry(i: u64, rng: &mut Rng) -> Entry {
     let title = format!("{} {} ({i})", rng.pick(VERBS), rng.pick(NOUNS));
+    let tag = *rng.pick(&["ui", "api", "infra", "docs", "perf"]);
     let minutes = i as i64 * 50;
     let mut b = EntryBuilder::new(&title)
         .handle(i + 1)
@@ -134,7 +135,7 @@ fn entry(i: u64, rng: &mut Rng) -> Entry {
         .times(minutes, minutes + rng.below(20_000) as i64)
         .status(*rng.pick(Status::ALL))
         .business(&rng.sentence(20))
-        .tag(*rng.pick(&["ui", "api", "infra", "docs", "perf"]));
+        .tag(tag);
     for _ in 0..rng.below(8) {
         b = b.note(NoteCategory::Progress, &rng.sentences(3, 14));
     }
