@@ -3,8 +3,9 @@
 //!
 //! The store is the shared server implementation (`server/store_impl.rs`); this module is its
 //! MySQL dialect: connection options (READ COMMITTED, like PostgreSQL, so a statement after a
-//! lock wait sees what the lock holder committed), error classes, and full-text search
-//! through InnoDB FULLTEXT indexes in boolean mode (`+word*`), weighted per column.
+//! lock wait sees what the lock holder committed), error classes, and how search reads
+//! devlog's own inverted index (`devlog_terms`, migration 0007, which replaced the FULLTEXT
+//! indexes: InnoDB materialises every FULLTEXT match before it can rank or stop).
 
 use std::sync::LazyLock;
 
@@ -13,7 +14,7 @@ use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlDatabaseErro
 use sqlx::pool::PoolOptions;
 use sqlx::{ConnectOptions, Executor, QueryBuilder};
 
-use crate::server::{Class, MIGRATIONS_TABLE, ServerOptions, is_loopback, mysql_search};
+use crate::server::{Class, MIGRATIONS_TABLE, ServerOptions, is_loopback};
 use crate::url::DbUrl;
 
 // The shared server store, compiled here against this dialect (and again for the other
@@ -61,16 +62,6 @@ const TITLE_ORDER: &str = "LOWER(e.title) COLLATE utf8mb4_bin";
 /// The change feed as `count_events` reads it: on the narrow `seq` index (migration 3), not
 /// on the clustered primary key, whose pages hold the events.
 const EVENTS_TO_COUNT: &str = "devlog_events FORCE INDEX (devlog_events_seq)";
-
-/// The search columns with their weights (title above description above notes and context).
-const WEIGHTED: &[(&str, &str)] = &[
-    ("search_title", "10e0"),
-    ("search_description", "4e0"),
-    ("search_notes", "2e0"),
-    ("search_context", "1.5e0"),
-];
-
-const ALL_SEARCH: &str = "e.search_title, e.search_description, e.search_notes, e.search_context";
 
 /// MySQL and MariaDB have no notifications: readers of the feed poll its end.
 fn listen(_url: &DbUrl, _opts: &ServerOptions) -> Option<Box<dyn devlog_core::FeedListener>> {
@@ -185,51 +176,10 @@ fn push_tag_filter(qb: &mut QueryBuilder<Db>, tag: &str) {
         .push("))");
 }
 
-/// Every indexable word through the FULLTEXT index over all search columns, the others
-/// (too short or too long for InnoDB's index) by REGEXP at a word start.
-fn push_search_match(qb: &mut QueryBuilder<Db>, words: &[String]) {
-    let s = mysql_search(words);
-    let mut first = true;
-    if let Some(required) = s.required {
-        qb.push(format_args!("MATCH({ALL_SEARCH}) AGAINST ("))
-            .push_bind(required)
-            .push(" IN BOOLEAN MODE)");
-        first = false;
-    }
-    for p in s.patterns {
-        if !first {
-            qb.push(" AND ");
-        }
-        qb.push(format_args!("CONCAT_WS(' ', {ALL_SEARCH}) REGEXP "))
-            .push_bind(p);
-        first = false;
-    }
-}
+/// MySQL and MariaDB have no merge join: search reads one word's postings and looks the others
+/// up per entry (see `push_window_matches` in `server/store_impl.rs`).
+const SEARCH_MERGES_POSTINGS: bool = false;
 
-/// Per-column FULLTEXT relevance, weighted; for a search of only short words, which
-/// columns hold the first of them.
-fn push_search_score(qb: &mut QueryBuilder<Db>, words: &[String]) {
-    let s = mysql_search(words);
-    qb.push("(");
-    for (i, (col, weight)) in WEIGHTED.iter().enumerate() {
-        if i > 0 {
-            qb.push(" + ");
-        }
-        match (&s.any, s.patterns.first()) {
-            (Some(any), _) => {
-                qb.push(format_args!("{weight} * MATCH(e.{col}) AGAINST ("))
-                    .push_bind(any.clone())
-                    .push(" IN BOOLEAN MODE)");
-            }
-            (None, Some(p)) => {
-                qb.push(format_args!("{weight} * (e.{col} REGEXP "))
-                    .push_bind(p.clone())
-                    .push(")");
-            }
-            (None, None) => {
-                qb.push("0e0");
-            }
-        }
-    }
-    qb.push(")");
-}
+/// MariaDB answers `SELECT DISTINCT term` on the postings index by jumping from term to term
+/// ("Using index for group-by"); its recursive queries of `MIN(term)` scan instead.
+const TERMS_BY_LOOSE_SCAN: bool = true;

@@ -2,9 +2,9 @@
 //! columns; tested on 15).
 //!
 //! The store is the shared server implementation (`server/store_impl.rs`); this module is its
-//! PostgreSQL dialect: connection options, error classes, and full-text search through a
-//! weighted `tsvector` column (title A, description B, notes and context C; the `simple`
-//! configuration, so words are lowercased but not stemmed, as with SQLite's FTS5).
+//! PostgreSQL dialect: connection options, error classes, and how search reads devlog's own
+//! inverted index (`devlog_terms`, migration 0011, which replaced a `tsvector` with a GIN
+//! index: GIN cannot read matches newest first, so a common word cost its whole bitmap).
 
 use std::sync::LazyLock;
 
@@ -13,7 +13,7 @@ use sqlx::pool::PoolOptions;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode, Postgres};
 use sqlx::{ConnectOptions, QueryBuilder};
 
-use crate::server::{Class, MIGRATIONS_TABLE, ServerOptions, is_loopback, pg_tsquery};
+use crate::server::{Class, MIGRATIONS_TABLE, ServerOptions, is_loopback};
 use crate::url::DbUrl;
 
 // The shared server store, compiled here against this dialect (and again for the other
@@ -218,15 +218,9 @@ fn push_tag_filter(qb: &mut QueryBuilder<Db>, tag: &str) {
         .push(")");
 }
 
-fn push_search_match(qb: &mut QueryBuilder<Db>, words: &[String]) {
-    qb.push("e.search @@ to_tsquery('simple', ")
-        .push_bind(pg_tsquery(words))
-        .push(")");
-}
+/// Search joins one postings stream per word, which PostgreSQL merge-joins (see
+/// `push_window_matches` in `server/store_impl.rs`).
+const SEARCH_MERGES_POSTINGS: bool = true;
 
-/// `ts_rank` with its default weights: A 1.0, B 0.4, C 0.2.
-fn push_search_score(qb: &mut QueryBuilder<Db>, words: &[String]) {
-    qb.push("ts_rank(e.search, to_tsquery('simple', ")
-        .push_bind(pg_tsquery(words))
-        .push("))::float8");
-}
+/// PostgreSQL 15 has no skip scan: a search word's terms are listed by a recursive query.
+const TERMS_BY_LOOSE_SCAN: bool = false;

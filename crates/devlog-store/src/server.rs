@@ -251,69 +251,73 @@ pub(crate) fn migrate_error(
     }
 }
 
-/// The words of a search, lowercased: every run of letters and digits. Everything else
-/// (quotes, operators, punctuation) only separates words, so user input is always literal.
-pub(crate) fn search_words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+/// Longest term the search index keeps, in characters: longer words are indexed (and looked
+/// up) by their first `MAX_TERM_CHARS` characters, which keeps index keys small on both
+/// servers (MySQL's `VARCHAR(64)`).
+pub(crate) const MAX_TERM_CHARS: usize = 64;
+
+/// Weights of an entry's text fields in a term's weight: a title word counts most, then the
+/// description, then notes, then the context (the weights the FULLTEXT ranking used).
+const FIELD_WEIGHTS: [f64; 4] = [10.0, 4.0, 2.0, 1.5];
+
+/// `word` as the search index keeps it: lowercased, diacritics removed (`Café` → `cafe`, as
+/// SQLite's `unicode61 remove_diacritics 2` tokenizer does), at most `MAX_TERM_CHARS`
+/// characters.
+pub(crate) fn fold(word: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    word.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .take(MAX_TERM_CHARS)
         .collect()
 }
 
-/// A PostgreSQL `tsquery` in which every word must match as a prefix: `'kube':* & 'manif':*`.
-/// Each word is a quoted lexeme, so nothing in it can act as an operator.
-pub(crate) fn pg_tsquery(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| format!("'{}':*", w.replace('\\', "\\\\").replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join(" & ")
+/// Runs of letters and digits: the words of a text, for the index and for queries alike.
+fn words_of(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
 }
 
-/// Shortest and longest words InnoDB puts in a FULLTEXT index (`innodb_ft_min_token_size`
-/// and `innodb_ft_max_token_size` defaults); other words are matched with REGEXP instead.
-#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
-const MYSQL_FT_MIN: usize = 3;
-#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
-const MYSQL_FT_MAX: usize = 84;
-
-/// A search split the way MySQL/MariaDB can run it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
-pub(crate) struct MysqlSearch {
-    /// Boolean-mode query requiring every indexable word as a prefix (`+kube* +manif*`).
-    pub required: Option<String>,
-    /// The same words, none required, for per-column relevance.
-    pub any: Option<String>,
-    /// REGEXP patterns for words FULLTEXT cannot find (too short or too long): each matches
-    /// the word at the start of a word.
-    pub patterns: Vec<String>,
-}
-
-#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
-pub(crate) fn mysql_search(words: &[String]) -> MysqlSearch {
-    let (indexed, other): (Vec<&String>, Vec<&String>) = words.iter().partition(|w| {
-        let n = w.chars().count();
-        (MYSQL_FT_MIN..=MYSQL_FT_MAX).contains(&n)
-    });
-    let join = |prefix: &str| {
-        (!indexed.is_empty()).then(|| {
-            indexed
-                .iter()
-                .map(|w| format!("{prefix}{w}*"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-    };
-    MysqlSearch {
-        required: join("+"),
-        any: join(""),
-        // Words hold only letters and digits, so they are literal inside a pattern.
-        patterns: other
-            .iter()
-            .map(|w| format!("(^|[^[:alnum:]]){w}"))
-            .collect(),
+/// The words of a search, folded (see [`fold`]): every run of letters and digits. Everything
+/// else (quotes, operators, punctuation) only separates words, so user input is always
+/// literal. Each word matches as a prefix of an indexed term.
+pub(crate) fn search_words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in words_of(text).map(fold) {
+        if !out.contains(&w) {
+            out.push(w);
+        }
     }
+    out
+}
+
+/// The rows of the search index (`devlog_terms`) for one entry: each distinct folded word of
+/// its text with its weight, the sum over its occurrences of the field's weight
+/// (`FIELD_WEIGHTS`), sorted by term. One tokenizer for writes and for the rebuild of
+/// existing rows, and the same word rules as queries (`search_words`).
+pub(crate) fn index_terms(text: &devlog_core::entry::SearchText) -> Vec<(String, f64)> {
+    let mut terms: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+    let fields = [
+        text.title.as_str(),
+        text.description.as_str(),
+        text.notes.as_str(),
+        text.context.as_str(),
+    ];
+    for (field, weight) in fields.iter().zip(FIELD_WEIGHTS) {
+        for w in words_of(field) {
+            *terms.entry(fold(w)).or_insert(0.0) += weight;
+        }
+    }
+    terms.into_iter().collect()
+}
+
+/// A word's contribution to a hit's score from the weight of the entry's heaviest term it
+/// matches (as a prefix): saturating, like bm25's term-frequency part (a second mention adds less than
+/// the first), so a title hit (10 → 0.83) outranks one mention in a note (2 → 0.5) and no
+/// single word dominates a multi-word search.
+pub(crate) fn word_score(weight: f64) -> f64 {
+    weight / (weight + 2.0)
 }
 
 /// About a dozen words of the first field that contains a match, with the matching words
@@ -342,8 +346,8 @@ pub(crate) fn snippet(fields: &[&str], words: &[String]) -> String {
             return out;
         }
     }
-    // A match the database found but these rules do not (MySQL's accent-insensitive
-    // collation, for one): show the beginning of the first non-empty field.
+    // A match these rules do not find (a word cut at `MAX_TERM_CHARS`, for one): show the
+    // beginning of the first non-empty field.
     let first = fields.iter().find(|f| !f.trim().is_empty()).unwrap_or(&"");
     let tokens: Vec<&str> = first.split_whitespace().collect();
     let mut out = tokens[..tokens.len().min(WIDTH)].join(" ");
@@ -374,8 +378,8 @@ fn runs(token: &str) -> Vec<(usize, usize)> {
 }
 
 fn run_matches(run: &str, words: &[String]) -> bool {
-    let lower = run.to_lowercase();
-    words.iter().any(|w| lower.starts_with(w.as_str()))
+    let folded = fold(run);
+    words.iter().any(|w| folded.starts_with(w.as_str()))
 }
 
 fn token_matches(token: &str, words: &[String]) -> bool {
@@ -465,28 +469,37 @@ mod tests {
             ["kube", "manif", "x", "y", "z", "a", "b"]
         );
         assert!(w("\" * - ((( ").is_empty());
-        assert_eq!(w("Straße ÉTÉ"), ["straße", "été"]);
+        assert_eq!(w("Straße ÉTÉ"), ["straße", "ete"]);
     }
 
     #[test]
-    fn tsqueries_quote_each_word() {
-        assert_eq!(pg_tsquery(&w("kube manif")), "'kube':* & 'manif':*");
-        // Defensive quoting, should a word ever carry a quote or backslash.
-        assert_eq!(
-            pg_tsquery(&["it's".into(), "a\\b".into()]),
-            "'it''s':* & 'a\\\\b':*"
+    fn words_are_folded_and_cut_like_index_terms() {
+        assert_eq!(w("Café CAFE naïve"), ["cafe", "naive"]);
+        let long = "x".repeat(100);
+        assert_eq!(w(&long), ["x".repeat(MAX_TERM_CHARS)]);
+        assert_eq!(fold("ÅNGSTRÖM"), "angstrom");
+    }
+
+    #[test]
+    fn index_terms_weigh_fields_and_count_repeats() {
+        let text = devlog_core::entry::SearchText {
+            title: "Kubernetes pods".into(),
+            description: "pods, pods and Café".into(),
+            notes: "café\n".into(),
+            context: "x".into(),
+        };
+        let terms = index_terms(&text);
+        let get = |t: &str| terms.iter().find(|(k, _)| k == t).map(|(_, v)| *v);
+        assert_eq!(get("kubernetes"), Some(10.0));
+        assert_eq!(get("pods"), Some(10.0 + 4.0 + 4.0));
+        assert_eq!(get("cafe"), Some(4.0 + 2.0));
+        assert_eq!(get("x"), Some(1.5));
+        assert_eq!(get("Café"), None);
+        assert!(
+            terms.windows(2).all(|p| p[0].0 < p[1].0),
+            "sorted, distinct"
         );
-    }
-
-    #[test]
-    fn mysql_searches_route_short_words_to_regexp() {
-        let s = mysql_search(&w("kube ab manifests"));
-        assert_eq!(s.required.as_deref(), Some("+kube* +manifests*"));
-        assert_eq!(s.any.as_deref(), Some("kube* manifests*"));
-        assert_eq!(s.patterns, vec!["(^|[^[:alnum:]])ab".to_string()]);
-        let s = mysql_search(&w("a b"));
-        assert_eq!(s.required, None);
-        assert_eq!(s.patterns.len(), 2);
+        assert!(word_score(10.0) > word_score(2.0));
     }
 
     #[test]
@@ -501,7 +514,7 @@ mod tests {
             snippet(&["Fix \"login\" now"], &w("log")),
             "Fix \"[login]\" now"
         );
-        assert_eq!(snippet(&["Café au lait"], &w("cafe")), "Café au lait");
+        assert_eq!(snippet(&["Café au lait"], &w("cafe")), "[Café] au lait");
         assert_eq!(snippet(&["", ""], &w("x")), "");
     }
 }

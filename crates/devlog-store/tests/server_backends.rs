@@ -18,6 +18,8 @@ mod migration;
 mod notify;
 #[path = "common/old_sync_file.rs"]
 mod old_sync_file;
+#[path = "server_backends/search.rs"]
+mod search;
 #[path = "server_backends/support.rs"]
 mod support;
 #[path = "server_backends/sync_import.rs"]

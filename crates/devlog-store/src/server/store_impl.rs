@@ -4,7 +4,12 @@
 //! time against its parent module's dialect: `Db`, `Conn`, `BACKEND`, `migrator()`,
 //! `connect_options()`, `connect()`, `pool_options()`, `lock_migrations()`,
 //! `unlock_migrations()`, `classify()`, `TITLE_ORDER`,
-//! `EVENTS_TO_COUNT`, `push_tag_filter()`, `push_search_match()` and `push_search_score()`.
+//! `EVENTS_TO_COUNT`, `push_tag_filter()` and `SEARCH_MERGES_POSTINGS`.
+//!
+//! Search reads devlog's own inverted index, `devlog_terms` (one row per distinct folded word
+//! of an entry, with its field-weighted count), written in the same transaction as the entry
+//! by `write_terms` with the tokenizer in `server.rs` (`index_terms`); see
+//! docs/performance.md, "Search on the servers".
 //! Everything else — the tables, the locking, the change feed, the queries — is the same SQL
 //! on both servers, so both backends keep exactly the SQLite backend's semantics (the
 //! conformance suite checks).
@@ -46,14 +51,14 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
-    BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, TITLE_ORDER, classify, connect,
-    connect_options, listen, lock_migrations, migrator, pool_options, push_search_match,
-    push_search_score, push_tag_filter, statement_limit, unlock_migrations,
+    BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, SEARCH_MERGES_POSTINGS, TERMS_BY_LOOSE_SCAN,
+    TITLE_ORDER, classify, connect, connect_options, listen, lock_migrations, migrator,
+    pool_options, push_tag_filter, statement_limit, unlock_migrations,
 };
 use crate::index::{compute_stats, decode_event, seq_bound, sql_limit, status_rank};
 use crate::server::{
-    APPLIED_MIGRATIONS, Class, ServerOptions, connect_timed_out, migrate_error, reject_nul,
-    reject_nul_in, search_words, snippet, store_error, too_large,
+    APPLIED_MIGRATIONS, Class, ServerOptions, connect_timed_out, index_terms, migrate_error,
+    reject_nul, reject_nul_in, search_words, snippet, store_error, too_large, word_score,
 };
 use crate::url::DbUrl;
 
@@ -65,6 +70,9 @@ const RETRIES: u32 = 5;
 /// Rows appended to the change feed per INSERT statement (well below both servers' limit of
 /// 65,535 bound parameters).
 const EVENT_CHUNK: usize = 1000;
+
+/// Search index rows per INSERT or DELETE statement (3 bound values each).
+const TERM_CHUNK: usize = 1000;
 
 /// Statements from this size on are checked against the server's limit before they are
 /// sent (one extra query, only for such large writes).
@@ -286,7 +294,7 @@ impl ServerStore {
             migrated.map_err(|e| migrate_error(BACKEND, url, e, classify, &opts))?;
         }
         let pool = pool_options(&opts).connect_lazy_with(options);
-        Ok(Self {
+        let store = Self {
             pool,
             sticky: tokio::sync::Mutex::new(Some(Sticky {
                 conn,
@@ -296,7 +304,9 @@ impl ServerStore {
             url: url.clone(),
             opts,
             clock: std::sync::Arc::new(SystemClock),
-        })
+        };
+        store.index_pending().await?;
+        Ok(store)
     }
 
     /// The same store stamping its events with `clock`'s time.
@@ -456,8 +466,10 @@ impl ServerStore {
         Ok(())
     }
 
-    /// Writes the row of `e`: an UPDATE when it `exists`, else an INSERT.
-    async fn write_row(conn: &mut Conn, e: &Entry, exists: bool) -> TxResult<()> {
+    /// Writes the row of `e` and its search terms: an UPDATE when the entry exists (then
+    /// `old_handle` is the handle its row has now), else an INSERT.
+    async fn write_row(conn: &mut Conn, e: &Entry, old_handle: Option<u64>) -> TxResult<()> {
+        let exists = old_handle.is_some();
         if REJECTS_NUL {
             let value = serde_json::to_value(e).expect("an Entry always serializes");
             reject_nul_in(&value, &format!("entry {}", e.id))?;
@@ -465,6 +477,7 @@ impl ServerStore {
         let doc = serde_json::to_string(e).expect("an Entry always serializes");
         let tags = serde_json::to_string(&e.tags).expect("strings serialize");
         let text = e.search_text();
+        let terms = index_terms(&text);
         let id = e.id.to_string();
         let bytes = doc.len()
             + tags.len()
@@ -543,6 +556,81 @@ impl ServerStore {
             qb.push(", ").push_bind(id).push(")");
         }
         qb.build().execute(&mut *conn).await?;
+        Self::write_terms(conn, e.handle, old_handle, &terms).await
+    }
+
+    /// Brings the search index rows of the entry with `handle` to `terms` (from
+    /// `index_terms`): the rows of its old handle go if it had another one; of the rows under
+    /// `handle`, only those that differ are deleted and inserted (an added note changes a few
+    /// words' weights, not every row). Compared with what is stored, not with the old entry,
+    /// so rows written by any earlier version are corrected too.
+    async fn write_terms(
+        conn: &mut Conn,
+        handle: u64,
+        old_handle: Option<u64>,
+        terms: &[(String, f64)],
+    ) -> TxResult<()> {
+        let h = handle as i64;
+        if let Some(old) = old_handle
+            && old != handle
+        {
+            Self::delete_terms(conn, &[old as i64]).await?;
+        }
+        let mut qb =
+            QueryBuilder::<Db>::new("SELECT term, weight FROM devlog_terms WHERE handle = ");
+        qb.push_bind(h);
+        let stored: Vec<(String, f64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+        let stored_map: std::collections::HashMap<&str, f64> =
+            stored.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+        let new_map: std::collections::HashMap<&str, f64> =
+            terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+        let stale: Vec<&str> = stored
+            .iter()
+            .filter(|(t, w)| new_map.get(t.as_str()) != Some(w))
+            .map(|(t, _)| t.as_str())
+            .collect();
+        for chunk in stale.chunks(TERM_CHUNK) {
+            let mut qb = QueryBuilder::<Db>::new("DELETE FROM devlog_terms WHERE handle = ");
+            qb.push_bind(h).push(" AND term IN (");
+            let mut sep = qb.separated(", ");
+            for t in chunk {
+                sep.push_bind(*t);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *conn).await?;
+        }
+        let fresh: Vec<(i64, &str, f64)> = terms
+            .iter()
+            .filter(|(t, w)| stored_map.get(t.as_str()) != Some(w))
+            .map(|(t, w)| (h, t.as_str(), *w))
+            .collect();
+        Self::insert_terms(conn, &fresh).await
+    }
+
+    /// Inserts search index rows (handle, term, weight).
+    async fn insert_terms(conn: &mut Conn, rows: &[(i64, &str, f64)]) -> TxResult<()> {
+        for chunk in rows.chunks(TERM_CHUNK) {
+            let mut qb =
+                QueryBuilder::<Db>::new("INSERT INTO devlog_terms (handle, term, weight) ");
+            qb.push_values(chunk, |mut b, (h, t, w)| {
+                b.push_bind(*h).push_bind(*t).push_bind(*w);
+            });
+            qb.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every search index row of these handles.
+    async fn delete_terms(conn: &mut Conn, handles: &[i64]) -> TxResult<()> {
+        for chunk in handles.chunks(TERM_CHUNK) {
+            let mut qb = QueryBuilder::<Db>::new("DELETE FROM devlog_terms WHERE handle IN (");
+            let mut sep = qb.separated(", ");
+            for h in chunk {
+                sep.push_bind(*h);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *conn).await?;
+        }
         Ok(())
     }
 
@@ -610,7 +698,7 @@ impl ServerStore {
             }
             entry.handle = Self::next_handle(&mut tx).await?;
             entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
-            Self::write_row(&mut tx, &entry, false).await?;
+            Self::write_row(&mut tx, &entry, None).await?;
             let events = Event::for_change(None, Some(&entry), self.now(), meta);
             Self::insert_events(&mut tx, &events).await?;
             Ok(Done::Write(Created::New(entry)))
@@ -640,7 +728,7 @@ impl ServerStore {
             // Identity is not editable through update.
             new.id = old.id;
             new.handle = old.handle;
-            Self::write_row(&mut tx, &new, true).await?;
+            Self::write_row(&mut tx, &new, Some(old.handle)).await?;
             let events = Event::for_change(Some(&old), Some(&new), self.now(), meta);
             Self::insert_events(&mut tx, &events).await?;
             Ok(Done::Write(new))
@@ -660,6 +748,7 @@ impl ServerStore {
             let mut qb = QueryBuilder::<Db>::new("DELETE FROM devlog_entries WHERE id = ");
             qb.push_bind(id.to_string());
             qb.build().execute(&mut *tx).await?;
+            Self::delete_terms(&mut tx, &[old.handle as i64]).await?;
             let events = Event::for_change(Some(&old), None, self.now(), meta);
             Self::insert_events(&mut tx, &events).await?;
             Ok(Done::Write(()))
@@ -681,7 +770,7 @@ impl ServerStore {
                 entry.handle = Self::next_handle(&mut tx).await?;
             }
             entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
-            Self::write_row(&mut tx, &entry, old.is_some()).await?;
+            Self::write_row(&mut tx, &entry, old.as_ref().map(|o| o.handle)).await?;
             // Migration copies the source's change feed instead of inventing events.
             if meta.origin != Origin::Migrate {
                 let events = Event::for_change(old.as_ref(), Some(&entry), self.now(), meta);
@@ -728,17 +817,57 @@ impl ServerStore {
         Ok(n as usize)
     }
 
-    /// The handles of the newest `want` matches of a search, newest first. Finding matches
-    /// in the text index alone costs as much as the matches (a common word is in every
-    /// entry), so the search looks among the newest entries first (a handle range the
-    /// server intersects with the text index) and widens the range eightfold until it has
-    /// `want` matches or covers every entry: exact, and cheap when matches are many.
+    /// The indexed terms that start with `word` (distinct, in order), read by jumping from
+    /// one term to the next in the postings index (`TERMS_BY_LOOSE_SCAN`: MariaDB does it
+    /// for `DISTINCT`; PostgreSQL 15 has no skip scan, so a recursive `MIN(term) > previous`
+    /// does, which MariaDB runs as a scan); `None` when there are more than
+    /// `MAX_EXPANSIONS` (the word is then matched by a term range, which cannot be read in
+    /// handle order).
+    async fn expand(&self, word: &str) -> Result<Option<Vec<String>>> {
+        let (lo, hi) = term_range(word);
+        let mut qb;
+        if TERMS_BY_LOOSE_SCAN {
+            qb = QueryBuilder::<Db>::new("SELECT DISTINCT term FROM devlog_terms WHERE term >= ");
+            qb.push_bind(lo)
+                .push(" AND term < ")
+                .push_bind(hi)
+                .push(" ORDER BY term LIMIT ")
+                .push_bind(MAX_EXPANSIONS as i64 + 1);
+        } else {
+            qb = QueryBuilder::<Db>::new(
+                "WITH RECURSIVE t (term, n) AS (SELECT MIN(term), 1 FROM devlog_terms \
+                 WHERE term >= ",
+            );
+            qb.push_bind(lo)
+                .push(" AND term < ")
+                .push_bind(hi.clone())
+                .push(
+                    " UNION ALL SELECT (SELECT MIN(x.term) FROM devlog_terms x \
+                     WHERE x.term > t.term AND x.term < ",
+                )
+                .push_bind(hi)
+                .push("), n + 1 FROM t WHERE t.term IS NOT NULL AND n <= ")
+                .push_bind(MAX_EXPANSIONS as i64)
+                .push(") SELECT term FROM t WHERE term IS NOT NULL");
+        }
+        let terms: Vec<String> = qb
+            .build_query_scalar()
+            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        Ok((terms.len() <= MAX_EXPANSIONS).then_some(terms))
+    }
+
+    /// The newest `want` matches of a search, newest first, each with its score. A window of
+    /// the newest handles is searched first and widened eightfold until it holds `want`
+    /// matches or covers every entry: a word in most entries is answered from the first
+    /// window, a rare one from a few index entries, and neither reads every match.
     async fn newest_matches(
         &self,
-        words: &[String],
+        words: &[WordTerms],
         filter: &Filter,
         want: usize,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<(i64, f64)>> {
         let top: Option<i64> = sqlx::query_scalar("SELECT MAX(handle) FROM devlog_entries")
             .fetch_one(&mut *self.lease().await.map_err(self.err())?)
             .await
@@ -747,24 +876,110 @@ impl ServerStore {
         let mut span = sql_limit(want).saturating_mul(4);
         loop {
             let lower = top.saturating_sub(span);
-            let mut qb = QueryBuilder::<Db>::new("SELECT e.handle FROM devlog_entries e WHERE ");
-            push_search_match(&mut qb, words);
-            if lower > 0 {
-                qb.push(" AND e.handle > ").push_bind(lower);
-            }
-            push_filter(&mut qb, filter);
-            qb.push(" ORDER BY e.handle DESC LIMIT ")
-                .push_bind(sql_limit(want));
-            let found: Vec<i64> = qb
-                .build_query_scalar()
+            let mut qb = QueryBuilder::<Db>::new("");
+            push_window_matches(&mut qb, words, filter, (lower > 0).then_some(lower), want);
+            let rows = qb
+                .build()
                 .fetch_all(&mut *self.lease().await.map_err(self.err())?)
                 .await
                 .map_err(self.err())?;
-            if found.len() >= want || lower <= 0 {
+            if rows.len() >= want || lower <= 0 {
+                let mut found = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let handle: i64 = r.try_get("handle").map_err(self.err())?;
+                    let mut score = 0.0;
+                    for i in 0..words.len() {
+                        let w: Option<f64> =
+                            r.try_get(format!("s{i}").as_str()).map_err(self.err())?;
+                        score += word_score(w.unwrap_or(0.0));
+                    }
+                    found.push((handle, score));
+                }
                 return Ok(found);
             }
             span = span.saturating_mul(8);
         }
+    }
+
+    /// Indexes the entries queued in `devlog_terms_pending` (every entry of a database that
+    /// had no search index yet, see the migration that created it), 500 per transaction,
+    /// logging progress. Concurrent openers take turns on the queue's rows; entry rows are
+    /// locked while their terms are written, so a concurrent write is not overwritten.
+    async fn index_pending(&self) -> Result<()> {
+        let mut lease = self.lease().await.map_err(self.err())?;
+        let pending: Option<i64> =
+            sqlx::query_scalar("SELECT handle FROM devlog_terms_pending LIMIT 1")
+                .fetch_optional(&mut *lease)
+                .await
+                .map_err(self.err())?;
+        if pending.is_none() {
+            return Ok(());
+        }
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devlog_terms_pending")
+            .fetch_one(&mut *lease)
+            .await
+            .map_err(self.err())?;
+        tracing::info!(store = %self.url, "indexing {total} entries for search (once, after an upgrade)");
+        let mut done = 0usize;
+        let mut attempt = 0;
+        loop {
+            match self.index_pending_batch(&mut lease).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    done += n;
+                    attempt = 0;
+                    tracing::info!(store = %self.url, "indexed {done} of {total} entries for search");
+                }
+                Err(TxErr::Db(e)) if attempt < RETRIES && classify(&e) == Class::Retry => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn index_pending_batch(&self, conn: &mut Conn) -> TxResult<usize> {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let done = async {
+            let handles: Vec<i64> = sqlx::query_scalar(
+                "SELECT handle FROM devlog_terms_pending ORDER BY handle LIMIT 500 FOR UPDATE",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            if handles.is_empty() {
+                return Ok(Done::Unchanged(0));
+            }
+            let mut qb =
+                QueryBuilder::<Db>::new("SELECT handle, doc FROM devlog_entries WHERE handle IN (");
+            let mut sep = qb.separated(", ");
+            for h in &handles {
+                sep.push_bind(*h);
+            }
+            qb.push(") ORDER BY handle FOR UPDATE");
+            let docs: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+            let mut terms = Vec::with_capacity(docs.len());
+            for (h, doc) in &docs {
+                terms.push((*h, index_terms(&self.decode_doc(doc)?.search_text())));
+            }
+            Self::delete_terms(&mut tx, &handles).await?;
+            let rows: Vec<(i64, &str, f64)> = terms
+                .iter()
+                .flat_map(|(h, ts)| ts.iter().map(move |(t, w)| (*h, t.as_str(), *w)))
+                .collect();
+            Self::insert_terms(&mut tx, &rows).await?;
+            let mut qb =
+                QueryBuilder::<Db>::new("DELETE FROM devlog_terms_pending WHERE handle IN (");
+            let mut sep = qb.separated(", ");
+            for h in &handles {
+                sep.push_bind(*h);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await?;
+            Ok(Done::Write(handles.len()))
+        }
+        .await;
+        finish(tx, done).await
     }
 
     fn summaries(&self, rows: &[Row_]) -> Result<Vec<EntrySummary>> {
@@ -786,6 +1001,228 @@ impl ServerStore {
         Ok(out)
     }
 }
+
+/// Most indexed terms a search word is expanded to (see `ServerStore::expand`).
+const MAX_EXPANSIONS: usize = 256;
+
+/// One word of a search and the indexed terms it matches.
+struct WordTerms {
+    word: String,
+    /// The terms that start with `word`, or `None` when there are too many to list.
+    terms: Option<Vec<String>>,
+}
+
+/// The range of terms that start with `word` (`term >= lo AND term < hi`): both servers
+/// compare terms by code point (PostgreSQL `COLLATE "C"`, MySQL `utf8mb4_bin`), and no
+/// term holds U+10FFFF, which is not a letter or digit. A range rather than `LIKE` so that
+/// PostgreSQL's generic plans of the prepared statement still read the index.
+fn term_range(word: &str) -> (String, String) {
+    (word.to_string(), format!("{word}\u{10FFFF}"))
+}
+
+/// `AND <col> ...` matching the terms of `w`.
+fn push_terms(qb: &mut QueryBuilder<Db>, col: &str, w: &WordTerms) {
+    match &w.terms {
+        Some(terms) if terms.len() == 1 => {
+            qb.push(format_args!(" AND {col} = "))
+                .push_bind(terms[0].clone());
+        }
+        Some(terms) => {
+            qb.push(format_args!(" AND {col} IN ("));
+            let mut sep = qb.separated(", ");
+            for t in terms {
+                sep.push_bind(t.clone());
+            }
+            qb.push(")");
+        }
+        None => {
+            let (lo, hi) = term_range(&w.word);
+            qb.push(format_args!(" AND {col} >= "))
+                .push_bind(lo)
+                .push(format_args!(" AND {col} < "))
+                .push_bind(hi);
+        }
+    }
+}
+
+/// The query for the newest `want` matches with handles above `lower` (every handle when
+/// `None`): rows of `handle` and, per word `i`, `s{i}`, the weight of the entry's heaviest
+/// term that word matches. Two shapes, by dialect (`SEARCH_MERGES_POSTINGS`):
+///
+/// - PostgreSQL joins one postings stream per word on `handle`; each stream is read backwards
+///   from the postings index (`term`, `handle`), so the planner merge-joins them and stops
+///   after `want` rows — words in most entries cost about `want` index entries each.
+/// - MySQL/MariaDB have no merge join: the postings of one word are read newest first and
+///   every other word is looked up per entry in the primary key (`handle`, `term`) by
+///   joins, which stop with the `LIMIT` (per-row subqueries did not: MariaDB evaluated them
+///   for the whole window).
+fn push_window_matches(
+    qb: &mut QueryBuilder<Db>,
+    words: &[WordTerms],
+    filter: &Filter,
+    lower: Option<i64>,
+    want: usize,
+) {
+    let filtered = filter != &Filter::default();
+    if SEARCH_MERGES_POSTINGS {
+        qb.push("SELECT w0.handle");
+        for i in 0..words.len() {
+            qb.push(format_args!(", w{i}.s AS s{i}"));
+        }
+        qb.push(" FROM ");
+        for (i, w) in words.iter().enumerate() {
+            if i > 0 {
+                qb.push(" JOIN ");
+            }
+            let single = w.terms.as_ref().is_some_and(|t| t.len() == 1);
+            if single {
+                qb.push("(SELECT handle, weight AS s FROM devlog_terms WHERE 1=1");
+            } else {
+                qb.push("(SELECT handle, MAX(weight) AS s FROM devlog_terms WHERE 1=1");
+            }
+            push_terms(qb, "term", w);
+            if let Some(l) = lower {
+                qb.push(" AND handle > ").push_bind(l);
+            }
+            if !single {
+                qb.push(" GROUP BY handle");
+            }
+            qb.push(format_args!(") w{i}"));
+            if i > 0 {
+                qb.push(format_args!(" ON w{i}.handle = w0.handle"));
+            }
+        }
+        if filtered {
+            qb.push(" JOIN devlog_entries e ON e.handle = w0.handle");
+        }
+        qb.push(" WHERE 1=1");
+        push_filter(qb, filter);
+        qb.push(" ORDER BY w0.handle DESC LIMIT ")
+            .push_bind(sql_limit(want));
+        return;
+    }
+    // The driving word, read from the postings index newest first: one with a single term
+    // if there is one (its postings come in handle order), the longest such (likely the
+    // rarest); ties go to the first word.
+    let rank = |w: &WordTerms| match &w.terms {
+        Some(t) if t.len() == 1 => (1, w.word.chars().count()),
+        _ => (0, w.word.chars().count()),
+    };
+    let driver = (0..words.len())
+        .rev()
+        .max_by_key(|&i| rank(&words[i]))
+        .unwrap_or(0);
+    let single = |w: &WordTerms| w.terms.as_ref().is_some_and(|t| t.len() == 1);
+    // Each other word joins the primary key (handle, term) per driving row: one equality
+    // lookup per term when it has a few (MariaDB reads a handle's whole key range when a
+    // join condition is a list or a range), else the handle's rows in the term range.
+    enum Probe<'a> {
+        Single(&'a str),
+        Few(&'a [String]),
+        Range,
+    }
+    let mut tables = 1;
+    let mut probes = Vec::with_capacity(words.len());
+    for w in words {
+        let probe = match &w.terms {
+            Some(t) if t.len() == 1 => Probe::Single(&t[0]),
+            Some(t) if t.len() <= MYSQL_FEW_TERMS && tables + t.len() <= MYSQL_JOIN_TABLES => {
+                Probe::Few(t)
+            }
+            _ => Probe::Range,
+        };
+        tables += match probe {
+            Probe::Few(t) => t.len(),
+            _ => 1,
+        };
+        probes.push(probe);
+    }
+    let grouped = !single(&words[driver])
+        || probes
+            .iter()
+            .enumerate()
+            .any(|(i, p)| i != driver && matches!(p, Probe::Range));
+    let agg = |e: String| if grouped { format!("MAX({e})") } else { e };
+    qb.push("SELECT d.handle");
+    for (i, p) in probes.iter().enumerate() {
+        let e = if i == driver {
+            "d.weight".to_string()
+        } else {
+            match p {
+                Probe::Single(_) | Probe::Range => format!("t{i}.weight"),
+                Probe::Few(t) => format!(
+                    "GREATEST({})",
+                    (0..t.len())
+                        .map(|k| format!("COALESCE(t{i}_{k}.weight, 0)"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        };
+        qb.push(format_args!(", {} AS s{i}", agg(e)));
+    }
+    qb.push(" FROM devlog_terms d");
+    for (i, p) in probes.iter().enumerate() {
+        if i == driver {
+            continue;
+        }
+        match p {
+            Probe::Single(t) => {
+                qb.push(format_args!(
+                    " JOIN devlog_terms t{i} ON t{i}.handle = d.handle AND t{i}.term = "
+                ))
+                .push_bind(t.to_string());
+            }
+            Probe::Few(t) => {
+                for (k, term) in t.iter().enumerate() {
+                    qb.push(format_args!(
+                        " LEFT JOIN devlog_terms t{i}_{k} ON t{i}_{k}.handle = d.handle \
+                         AND t{i}_{k}.term = "
+                    ))
+                    .push_bind(term.clone());
+                }
+            }
+            Probe::Range => {
+                let (lo, hi) = term_range(&words[i].word);
+                qb.push(format_args!(
+                    " JOIN devlog_terms t{i} ON t{i}.handle = d.handle AND t{i}.term >= "
+                ))
+                .push_bind(lo)
+                .push(format_args!(" AND t{i}.term < "))
+                .push_bind(hi);
+            }
+        }
+    }
+    if filtered {
+        qb.push(" JOIN devlog_entries e ON e.handle = d.handle");
+    }
+    qb.push(" WHERE 1=1");
+    push_terms(qb, "d.term", &words[driver]);
+    if let Some(l) = lower {
+        qb.push(" AND d.handle > ").push_bind(l);
+    }
+    for (i, p) in probes.iter().enumerate() {
+        if let (Probe::Few(t), false) = (p, i == driver) {
+            let any = (0..t.len())
+                .map(|k| format!("t{i}_{k}.handle IS NOT NULL"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            qb.push(format_args!(" AND ({any})"));
+        }
+    }
+    push_filter(qb, filter);
+    if grouped {
+        qb.push(" GROUP BY d.handle");
+    }
+    qb.push(" ORDER BY d.handle DESC LIMIT ")
+        .push_bind(sql_limit(want));
+}
+
+/// MySQL/MariaDB: a search word with at most this many terms is looked up term by term.
+const MYSQL_FEW_TERMS: usize = 8;
+
+/// MySQL/MariaDB join at most 61 tables; the search's joins stay well below.
+const MYSQL_JOIN_TABLES: usize = 40;
 
 /// Adds `AND ...` conditions for a filter (the same conditions as the SQLite backend).
 fn push_filter(qb: &mut QueryBuilder<Db>, f: &Filter) {
@@ -992,43 +1429,72 @@ impl Store for ServerStore {
     async fn search(&self, q: &SearchQuery) -> Result<Page<SearchHit>> {
         check_filter(&q.filter)?;
         let words = search_words(&q.text);
+        let empty = || Page {
+            items: Vec::new(),
+            total: 0,
+            offset: q.offset,
+            limit: q.limit,
+            total_is_estimate: false,
+        };
         if words.is_empty() {
-            return Ok(Page {
-                items: Vec::new(),
-                total: 0,
-                offset: q.offset,
-                limit: q.limit,
-                total_is_estimate: false,
+            return Ok(empty());
+        }
+        let mut terms = Vec::with_capacity(words.len());
+        for word in &words {
+            let t = self.expand(word).await?;
+            if t.as_ref().is_some_and(Vec::is_empty) {
+                // A word no entry has: nothing matches every word.
+                return Ok(empty());
+            }
+            terms.push(WordTerms {
+                word: word.clone(),
+                terms: t,
             });
         }
-        // As in the SQLite index (`SqlIndex::search`): the newest `cap + 1` matches by handle
-        // give the capped total, and when there are more, only the newest `cap` are scored
-        // (scoring reads each match's text; finding matches only reads the index).
+        // As in the SQLite index (`SqlIndex::search`): the newest `cap + 1` matches give the
+        // capped total, and when there are more, only the newest `cap` are ranked.
         let cap = count_cap(q.offset, q.limit);
-        let newest = self.newest_matches(&words, &q.filter, cap + 1).await?;
-        let estimate = newest.len() > cap;
-        // Pages past TOTAL_CAP score every match: paging through all of them sees one order.
-        let bound = (estimate && cap == TOTAL_CAP).then(|| newest[cap - 1]);
-        let mut qb = QueryBuilder::<Db>::new(format!("SELECT {SUMMARY_COLS}, {SEARCH_COLS}, "));
-        push_search_score(&mut qb, &words);
-        qb.push(" AS score FROM devlog_entries e WHERE ");
-        push_search_match(&mut qb, &words);
-        if let Some(b) = bound {
-            qb.push(" AND e.handle >= ").push_bind(b);
+        let mut hits = self.newest_matches(&terms, &q.filter, cap + 1).await?;
+        let estimate = hits.len() > cap;
+        let total = hits.len().min(cap) as u64;
+        if estimate {
+            if cap == TOTAL_CAP {
+                hits.truncate(cap);
+            } else {
+                // Pages past TOTAL_CAP rank every match: paging through all of them sees
+                // one order.
+                hits = self.newest_matches(&terms, &q.filter, usize::MAX).await?;
+            }
         }
-        push_filter(&mut qb, &q.filter);
-        qb.push(" ORDER BY score DESC, e.handle ASC LIMIT ")
-            .push_bind(sql_limit(q.limit))
-            .push(" OFFSET ")
-            .push_bind(sql_limit(q.offset));
-        let rows = qb
-            .build()
-            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
-            .await
-            .map_err(self.err())?;
-        let mut items = Vec::with_capacity(rows.len());
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let page: Vec<(i64, f64)> = hits.into_iter().skip(q.offset).take(q.limit).collect();
+        let mut rows = Vec::new();
+        if !page.is_empty() {
+            let mut qb = QueryBuilder::<Db>::new(format!(
+                "SELECT {SUMMARY_COLS}, {SEARCH_COLS} FROM devlog_entries e WHERE e.handle IN ("
+            ));
+            let mut sep = qb.separated(", ");
+            for (h, _) in &page {
+                sep.push_bind(*h);
+            }
+            qb.push(")");
+            rows = qb
+                .build()
+                .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+                .await
+                .map_err(self.err())?;
+        }
+        let mut by_handle = std::collections::HashMap::with_capacity(rows.len());
         for row in &rows {
-            let score: f64 = row.try_get("score").map_err(self.err())?;
+            let h: i64 = row.try_get("handle").map_err(self.err())?;
+            by_handle.insert(h, row);
+        }
+        let mut items = Vec::with_capacity(page.len());
+        for (h, score) in page {
+            // An entry deleted since its terms were read is left out.
+            let Some(row) = by_handle.get(&h) else {
+                continue;
+            };
             let mut fields = Vec::with_capacity(4);
             for c in [
                 "search_title",
@@ -1047,7 +1513,7 @@ impl Store for ServerStore {
         }
         Ok(Page {
             items,
-            total: newest.len().min(cap) as u64,
+            total,
             offset: q.offset,
             limit: q.limit,
             total_is_estimate: estimate,
