@@ -449,7 +449,7 @@ struct Built {
 }
 
 fn progress(what: &str, done: usize, n: usize, started: Instant) {
-    if n >= 100_000 && done % (n / 10) == 0 && done > 0 {
+    if n >= 100_000 && done.is_multiple_of(n / 10) && done > 0 {
         let s = started.elapsed().as_secs_f64();
         eprintln!(
             "  {what}: {done}/{n} in {s:.0}s ({:.0}/s)",
