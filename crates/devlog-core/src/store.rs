@@ -300,6 +300,23 @@ pub trait Store: Send + Sync + Debug {
     /// its handle is taken by another entry it gets the next free one.
     async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome>;
 
+    /// `put_raw` for each entry, in order, with the same rules and events; one outcome per
+    /// entry. For bulk loads (generated stores, large imports): a backend may write the batch
+    /// in one transaction (SQLite: one commit, one fsync), and then either all of it is stored
+    /// or, on error, none of it. The default calls `put_raw` once per entry, so after an
+    /// error the entries before the failing one are stored.
+    async fn put_raw_batch(
+        &self,
+        entries: Vec<Entry>,
+        meta: &WriteMeta,
+    ) -> Result<Vec<PutOutcome>> {
+        let mut outcomes = Vec::with_capacity(entries.len());
+        for entry in entries {
+            outcomes.push(self.put_raw(entry, meta).await?);
+        }
+        Ok(outcomes)
+    }
+
     /// Appends events copied from another store (migration), keeping their order.
     async fn append_events(&self, events: &[Event]) -> Result<()>;
 

@@ -10,7 +10,7 @@
 //! Options: `--entries N` (10000), `--backend json|sqlite` (json), `--iterations N` per tool
 //! (200), `--devlog PATH` (target/release/devlog), `--keep DIR` (reuse/keep the seeded store),
 //! `--json` (machine-readable output). The store is seeded through the library with
-//! `Store::put_raw`; the client is a plain JSON-RPC loop (one request in flight), so the
+//! `Store::put_raw_batch` (or reused: a store `devlog-bench --keep` built has the same layout); the client is a plain JSON-RPC loop (one request in flight), so the
 //! numbers are the server's answer time plus a pipe round trip.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench: a panic is the report
 
@@ -209,10 +209,17 @@ async fn seed(backend: &str, devlog_dir: &Path, n: usize) -> Duration {
     let started = Instant::now();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let meta = WriteMeta::new(Origin::Import);
+    let mut batch = Vec::new();
     for i in 0..n {
         let e = make_entry(&mut rng, i);
         if i >= have {
-            store.put_raw(e, &meta).await.unwrap();
+            batch.push(e);
+        }
+        if batch.len() == 1000 || i + 1 == n {
+            store
+                .put_raw_batch(std::mem::take(&mut batch), &meta)
+                .await
+                .unwrap();
         }
     }
     started.elapsed()

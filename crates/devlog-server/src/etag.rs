@@ -232,6 +232,14 @@ impl Store for Conditional {
         self.inner.put_raw(entry, meta).await
     }
 
+    async fn put_raw_batch(
+        &self,
+        entries: Vec<Entry>,
+        meta: &WriteMeta,
+    ) -> Result<Vec<PutOutcome>> {
+        self.inner.put_raw_batch(entries, meta).await
+    }
+
     async fn append_events(&self, events: &[Event]) -> Result<()> {
         self.inner.append_events(events).await
     }

@@ -13,6 +13,8 @@ use devlog_core::store::{
 };
 use std::sync::Arc;
 
+use sqlx::SqliteConnection;
+
 use devlog_core::time::{Clock, SystemClock};
 
 use crate::fsutil::ensure_gitignore;
@@ -56,6 +58,42 @@ impl SqliteStore {
 
     fn now(&self) -> devlog_core::time::Timestamp {
         self.clock.now()
+    }
+
+    /// `put_raw` inside the caller's write transaction (which commits it).
+    async fn put_raw_in(
+        &self,
+        tx: &mut SqliteConnection,
+        mut entry: Entry,
+        meta: &WriteMeta,
+    ) -> Result<PutOutcome> {
+        let old = self.index.doc(&mut *tx, entry.id).await?;
+        if old.as_ref() == Some(&entry) {
+            return Ok(PutOutcome::Unchanged);
+        }
+        if entry.handle == 0
+            || self
+                .index
+                .handle_taken(&mut *tx, entry.handle, entry.id)
+                .await?
+        {
+            entry.handle = self.index.next_handle(&mut *tx, 0).await?;
+        }
+        entry.key = self
+            .index
+            .unique_key(&mut *tx, &entry.key, entry.id)
+            .await?;
+        self.index.upsert(&mut *tx, &entry, None).await?;
+        // Migration copies the source's change feed instead of inventing events.
+        if meta.origin != Origin::Migrate {
+            let events = Event::for_change(old.as_ref(), Some(&entry), self.now(), meta);
+            self.index.insert_events(&mut *tx, &events).await?;
+        }
+        Ok(if old.is_some() {
+            PutOutcome::Replaced
+        } else {
+            PutOutcome::Inserted
+        })
     }
 }
 
@@ -168,33 +206,29 @@ impl Store for SqliteStore {
         self.index.feed_id().await.map(Some)
     }
 
-    async fn put_raw(&self, mut entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
+    async fn put_raw(&self, entry: Entry, meta: &WriteMeta) -> Result<PutOutcome> {
         let mut tx = self.index.begin_write().await?;
-        let old = self.index.doc(&mut tx, entry.id).await?;
-        if old.as_ref() == Some(&entry) {
-            return Ok(PutOutcome::Unchanged);
+        let outcome = self.put_raw_in(&mut tx, entry, meta).await?;
+        if outcome != PutOutcome::Unchanged {
+            tx.commit().await.map_err(self.index.err())?;
         }
-        if entry.handle == 0
-            || self
-                .index
-                .handle_taken(&mut tx, entry.handle, entry.id)
-                .await?
-        {
-            entry.handle = self.index.next_handle(&mut tx, 0).await?;
-        }
-        entry.key = self.index.unique_key(&mut tx, &entry.key, entry.id).await?;
-        self.index.upsert(&mut tx, &entry, None).await?;
-        // Migration copies the source's change feed instead of inventing events.
-        if meta.origin != Origin::Migrate {
-            let events = Event::for_change(old.as_ref(), Some(&entry), self.now(), meta);
-            self.index.insert_events(&mut tx, &events).await?;
+        Ok(outcome)
+    }
+
+    /// One transaction for the whole batch: a bulk load commits (and syncs) once per batch
+    /// instead of once per entry.
+    async fn put_raw_batch(
+        &self,
+        entries: Vec<Entry>,
+        meta: &WriteMeta,
+    ) -> Result<Vec<PutOutcome>> {
+        let mut tx = self.index.begin_write().await?;
+        let mut outcomes = Vec::with_capacity(entries.len());
+        for entry in entries {
+            outcomes.push(self.put_raw_in(&mut tx, entry, meta).await?);
         }
         tx.commit().await.map_err(self.index.err())?;
-        Ok(if old.is_some() {
-            PutOutcome::Replaced
-        } else {
-            PutOutcome::Inserted
-        })
+        Ok(outcomes)
     }
 
     async fn append_events(&self, events: &[Event]) -> Result<()> {

@@ -68,6 +68,7 @@ macro_rules! store_conformance {
             stats_count_and_time_completion,
             concurrent_updates_lose_nothing,
             put_raw_keeps_identity_and_moves_taken_handles,
+            put_raw_batch_applies_put_raw_in_order,
             delete_removes_and_is_recorded,
             status_shortcuts_follow_the_rules,
             unknown_fields_survive_updates,
@@ -998,6 +999,69 @@ pub async fn concurrent_updates_lose_nothing(open: Opener, dir: &Path) {
         .filter(|ev| matches!(ev.kind, EventKind::NoteAdded { .. }))
         .count();
     assert_eq!(added, 120, "one event per note, none duplicated");
+}
+
+/// A batch follows `put_raw`'s rules entry by entry, in order: later entries see earlier
+/// ones (a taken handle moves, a repeat is unchanged), and the change feed gets the same events.
+pub async fn put_raw_batch_applies_put_raw_in_order(open: Opener, dir: &Path) {
+    let store = open(dir.to_path_buf()).await;
+    let meta = WriteMeta::new(Origin::Import);
+    let a = EntryBuilder::new("First").handle(5).times(1, 2).build();
+    let b = EntryBuilder::new("Second").handle(5).build();
+    let outcomes = store
+        .put_raw_batch(vec![a.clone(), b.clone(), a.clone()], &meta)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            PutOutcome::Inserted,
+            PutOutcome::Inserted,
+            PutOutcome::Unchanged
+        ]
+    );
+    assert_eq!(store.get(a.id).await.unwrap(), a, "stored exactly");
+    assert_eq!(
+        store.get(b.id).await.unwrap().handle,
+        6,
+        "the handle the batch's first entry took moves to the next free one"
+    );
+    let created = store.events(0, 100).await.unwrap();
+    assert_eq!(
+        created
+            .iter()
+            .filter(|ev| matches!(ev.kind, EventKind::Created))
+            .map(|ev| ev.entry_id)
+            .collect::<Vec<_>>(),
+        vec![a.id, b.id],
+        "one creation event per inserted entry, in batch order"
+    );
+    let mut a2 = a.clone();
+    a2.description = "changed".into();
+    let c = EntryBuilder::new("Third").build();
+    let outcomes = store
+        .put_raw_batch(
+            vec![a2.clone(), c.clone()],
+            &WriteMeta::new(Origin::Migrate),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![PutOutcome::Replaced, PutOutcome::Inserted]);
+    assert_eq!(store.get(a.id).await.unwrap().description, "changed");
+    assert_eq!(store.get(c.id).await.unwrap().handle, 7);
+    assert_eq!(
+        store.events(0, 100).await.unwrap().len(),
+        created.len(),
+        "a migration batch copies no events, as put_raw does"
+    );
+    assert!(
+        store
+            .put_raw_batch(Vec::new(), &meta)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.count().await.unwrap(), 3);
 }
 
 pub async fn put_raw_keeps_identity_and_moves_taken_handles(open: Opener, dir: &Path) {
