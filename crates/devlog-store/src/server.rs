@@ -251,14 +251,8 @@ pub(crate) fn migrate_error(
     }
 }
 
-/// The words of a search, lowercased: every run of letters and digits. Everything else
-/// (quotes, operators, punctuation) only separates words, so user input is always literal.
-pub(crate) fn search_words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
+// Search words and snippets are made the same way for every backend.
+pub(crate) use crate::snippet::{search_words, snippet};
 
 /// A PostgreSQL `tsquery` in which every word must match as a prefix: `'kube':* & 'manif':*`.
 /// Each word is a quoted lexeme, so nothing in it can act as an operator.
@@ -314,90 +308,6 @@ pub(crate) fn mysql_search(words: &[String]) -> MysqlSearch {
             .map(|w| format!("(^|[^[:alnum:]]){w}"))
             .collect(),
     }
-}
-
-/// About a dozen words of the first field that contains a match, with the matching words
-/// in `[` `]` and `…` where text was cut: the same shape as the SQLite backend's FTS5 snippet.
-pub(crate) fn snippet(fields: &[&str], words: &[String]) -> String {
-    const WIDTH: usize = 12;
-    const BEFORE: usize = 3;
-    for field in fields {
-        let tokens: Vec<&str> = field.split_whitespace().collect();
-        if let Some(pos) = tokens.iter().position(|t| token_matches(t, words)) {
-            let start = pos.saturating_sub(BEFORE);
-            let end = (start + WIDTH).min(tokens.len());
-            let mut out = String::new();
-            if start > 0 {
-                out.push('…');
-            }
-            for (i, t) in tokens[start..end].iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                out.push_str(&mark(t, words));
-            }
-            if end < tokens.len() {
-                out.push('…');
-            }
-            return out;
-        }
-    }
-    // A match the database found but these rules do not (MySQL's accent-insensitive
-    // collation, for one): show the beginning of the first non-empty field.
-    let first = fields.iter().find(|f| !f.trim().is_empty()).unwrap_or(&"");
-    let tokens: Vec<&str> = first.split_whitespace().collect();
-    let mut out = tokens[..tokens.len().min(WIDTH)].join(" ");
-    if tokens.len() > WIDTH {
-        out.push('…');
-    }
-    out
-}
-
-/// Runs of letters and digits in `token`, as byte ranges.
-fn runs(token: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in token.char_indices() {
-        match (c.is_alphanumeric(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                out.push((s, i));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, token.len()));
-    }
-    out
-}
-
-fn run_matches(run: &str, words: &[String]) -> bool {
-    let lower = run.to_lowercase();
-    words.iter().any(|w| lower.starts_with(w.as_str()))
-}
-
-fn token_matches(token: &str, words: &[String]) -> bool {
-    runs(token)
-        .into_iter()
-        .any(|(a, b)| run_matches(&token[a..b], words))
-}
-
-fn mark(token: &str, words: &[String]) -> String {
-    let mut out = String::with_capacity(token.len() + 4);
-    let mut at = 0;
-    for (a, b) in runs(token) {
-        if run_matches(&token[a..b], words) {
-            out.push_str(&token[at..a]);
-            out.push('[');
-            out.push_str(&token[a..b]);
-            out.push(']');
-            at = b;
-        }
-    }
-    out.push_str(&token[at..]);
-    out
 }
 
 #[cfg(test)]
@@ -459,16 +369,6 @@ mod tests {
     }
 
     #[test]
-    fn search_words_drop_every_operator() {
-        assert_eq!(
-            w("Kube* \"manif\" -x +y (z) a:b"),
-            ["kube", "manif", "x", "y", "z", "a", "b"]
-        );
-        assert!(w("\" * - ((( ").is_empty());
-        assert_eq!(w("Straße ÉTÉ"), ["straße", "été"]);
-    }
-
-    #[test]
     fn tsqueries_quote_each_word() {
         assert_eq!(pg_tsquery(&w("kube manif")), "'kube':* & 'manif':*");
         // Defensive quoting, should a word ever carry a quote or backslash.
@@ -487,21 +387,5 @@ mod tests {
         let s = mysql_search(&w("a b"));
         assert_eq!(s.required, None);
         assert_eq!(s.patterns.len(), 2);
-    }
-
-    #[test]
-    fn snippets_mark_matches_and_cut_long_text() {
-        let text = "one two three four five six seven eight nine Kubernetes-based ten eleven twelve thirteen fourteen fifteen";
-        let s = snippet(&["Title", "", text], &w("kube"));
-        assert_eq!(
-            s,
-            "…seven eight nine [Kubernetes]-based ten eleven twelve thirteen fourteen fifteen"
-        );
-        assert_eq!(
-            snippet(&["Fix \"login\" now"], &w("log")),
-            "Fix \"[login]\" now"
-        );
-        assert_eq!(snippet(&["Café au lait"], &w("cafe")), "Café au lait");
-        assert_eq!(snippet(&["", ""], &w("x")), "");
     }
 }
