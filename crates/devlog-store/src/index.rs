@@ -17,6 +17,8 @@ use devlog_core::time::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
+use crate::snippet::{search_words, snippet};
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Where an entry's file stood when it was indexed (JSON backend).
@@ -32,9 +34,65 @@ pub struct FileStamp {
 pub struct SqlIndex {
     pool: SqlitePool,
     backend: &'static str,
+    /// How `entries.doc` holds documents for this backend.
+    docs: DocFormat,
     /// The database file, named in errors (none for an in-memory index).
     path: Option<Arc<Path>>,
 }
+
+/// How the `doc` column holds an entry. In the SQLite backend the database is the truth and
+/// `doc` is its JSON text, readable with any SQLite tool. In the JSON backend's index the entry
+/// files are the truth and `get` reads them; the index keeps the last indexed version only to
+/// describe a change found in the files (a `git pull`: which fields changed, from what), so it
+/// keeps it zlib-compressed (a BLOB), a third of the size or less. Reads accept both forms: a
+/// document starts with `{` as JSON text and never does compressed (zlib's first byte is
+/// `0x78`), so an index written before compression reads the same while it is converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DocFormat {
+    Json,
+    Zlib,
+}
+
+impl DocFormat {
+    fn for_backend(backend: &str) -> Self {
+        if backend == "json" {
+            Self::Zlib
+        } else {
+            Self::Json
+        }
+    }
+
+    /// The `doc` value of `e`, bound as bytes.
+    fn encode(self, e: &Entry) -> Vec<u8> {
+        let json = serde_json::to_vec(e).expect("an Entry always serializes");
+        match self {
+            Self::Json => json,
+            Self::Zlib => miniz_oxide::deflate::compress_to_vec_zlib(&json, DOC_LEVEL),
+        }
+    }
+
+    /// How an `?N` parameter holding [`encode`](Self::encode)'s bytes is stored: as text
+    /// (JSON) or as the BLOB it is.
+    fn sql(self, param: &str) -> String {
+        match self {
+            Self::Json => format!("CAST({param} AS TEXT)"),
+            Self::Zlib => param.to_string(),
+        }
+    }
+}
+
+/// zlib level for documents: 6 (zlib's default) packs an entry about as well as 9 in a
+/// fraction of the time.
+const DOC_LEVEL: u8 = 6;
+
+/// The largest document a compressed one may expand to (a guard against a damaged index).
+const MAX_DOC: usize = 256 * 1024 * 1024;
+
+/// Free pages below which a database is not worth vacuuming (1 MiB of 4 KiB pages).
+const RECLAIM_MIN_PAGES: i64 = 256;
+
+/// The `meta` key recording that every document of a JSON index is compressed.
+const DOC_FORMAT_KEY: &str = "doc_format";
 
 /// How long a connection waits for another one's lock before reporting "database is locked".
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -224,11 +282,107 @@ impl SqlIndex {
                     transient: false,
                 },
             })?;
-        Ok(Self {
+        let index = Self {
             pool,
             backend,
+            docs: DocFormat::for_backend(backend),
             path: Some(Arc::from(path)),
-        })
+        };
+        index.compress_docs().await?;
+        index.reclaim_space().await;
+        Ok(index)
+    }
+
+    /// Compresses the documents of a JSON index written before they were compressed, once
+    /// (then `meta` says so, and opening costs one lookup).
+    async fn compress_docs(&self) -> Result<()> {
+        if self.docs != DocFormat::Zlib {
+            return Ok(());
+        }
+        let done: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(DOC_FORMAT_KEY)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err())?;
+        if done.is_some() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                "SELECT rid, doc FROM entries WHERE rid > ? AND typeof(doc) = 'text'
+                 ORDER BY rid LIMIT 1000",
+            )
+            .bind(after)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(self.err())?;
+            let Some(&(last, _)) = rows.last() else {
+                break;
+            };
+            for (rid, json) in rows {
+                let packed = miniz_oxide::deflate::compress_to_vec_zlib(&json, DOC_LEVEL);
+                sqlx::query("UPDATE entries SET doc = ? WHERE rid = ?")
+                    .bind(packed)
+                    .bind(rid)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err())?;
+            }
+            after = last;
+        }
+        sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 'zlib')")
+            .bind(DOC_FORMAT_KEY)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        tx.commit().await.map_err(self.err())
+    }
+
+    /// Gives the space of a database that is mostly free pages back to the file system: after
+    /// a migration that dropped a copy of the text (`0006_contentless_fts.sql`) or compressed
+    /// the documents, SQLite keeps the file at its old size until it is vacuumed. Done once
+    /// (a vacuumed file has no free pages); skipped at once, not waited for, when another
+    /// connection is busy with the file, and then tried again by the next open.
+    async fn reclaim_space(&self) {
+        let result: std::result::Result<(), sqlx::Error> = async {
+            let mut conn = self.pool.acquire().await?;
+            let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+                .fetch_one(&mut *conn)
+                .await?;
+            let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                .fetch_one(&mut *conn)
+                .await?;
+            if free < RECLAIM_MIN_PAGES || free * 4 < pages {
+                return Ok(());
+            }
+            tracing::info!(
+                free,
+                pages,
+                "vacuuming the database to give free space back"
+            );
+            sqlx::query("PRAGMA busy_timeout = 0")
+                .execute(&mut *conn)
+                .await?;
+            let vacuumed = sqlx::query("VACUUM").execute(&mut *conn).await;
+            if vacuumed.is_ok() {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "PRAGMA busy_timeout = {}",
+                BUSY_TIMEOUT.as_millis()
+            )))
+            .execute(&mut *conn)
+            .await?;
+            vacuumed.map(|_| ())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::debug!("database not vacuumed this time: {e}");
+        }
     }
 
     /// A private in-memory database with devlog's schema (one connection, kept for the
@@ -259,6 +413,7 @@ impl SqlIndex {
         Ok(Self {
             pool,
             backend,
+            docs: DocFormat::for_backend(backend),
             path: None,
         })
     }
@@ -289,26 +444,33 @@ impl SqlIndex {
         e: &Entry,
         stamp: Option<&FileStamp>,
     ) -> Result<()> {
-        let doc = serde_json::to_string(e).expect("an Entry always serializes");
+        let doc = self.docs.encode(e);
         let tags = serde_json::to_string(&e.tags).expect("strings serialize");
         let rid: Option<i64> = sqlx::query_scalar("SELECT rid FROM entries WHERE id = ?")
             .bind(e.id.to_string())
             .fetch_optional(&mut *conn)
             .await
             .map_err(self.err())?;
+        let doc_value = self.docs.sql("?18");
         let q = if rid.is_some() {
-            "UPDATE entries SET id_hex=?2, handle=?3, key=?4, legacy_id=?5, title=?6, title_norm=?7,
-               type=?8, status=?9, status_rank=?10, priority=?11, priority_rank=?12, assignee=?13,
-               tags=?14, created_at=?15, updated_at=?16, closed_at=?17, doc=?18, file=?19,
-               file_size=?20, file_mtime=?21 WHERE id=?1 RETURNING rid"
+            format!(
+                "UPDATE entries SET id_hex=?2, handle=?3, key=?4, legacy_id=?5, title=?6,
+                   title_norm=?7, type=?8, status=?9, status_rank=?10, priority=?11,
+                   priority_rank=?12, assignee=?13, tags=?14, created_at=?15, updated_at=?16,
+                   closed_at=?17, doc={doc_value}, file=?19, file_size=?20, file_mtime=?21
+                 WHERE id=?1 RETURNING rid"
+            )
         } else {
-            "INSERT INTO entries (id, id_hex, handle, key, legacy_id, title, title_norm, type, status,
-               status_rank, priority, priority_rank, assignee, tags, created_at, updated_at,
-               closed_at, doc, file, file_size, file_mtime)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)
-             RETURNING rid"
+            format!(
+                "INSERT INTO entries (id, id_hex, handle, key, legacy_id, title, title_norm, type,
+                   status, status_rank, priority, priority_rank, assignee, tags, created_at,
+                   updated_at, closed_at, doc, file, file_size, file_mtime)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,{doc_value},
+                   ?19,?20,?21)
+                 RETURNING rid"
+            )
         };
-        let rid: i64 = sqlx::query_scalar(q)
+        let rid: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(q))
             .bind(e.id.to_string())
             .bind(e.id.simple())
             .bind(e.handle as i64)
@@ -443,7 +605,7 @@ impl SqlIndex {
         title: &str,
         kind: EntryType,
     ) -> Result<Option<Entry>> {
-        let doc: Option<String> = sqlx::query_scalar(
+        let doc: Option<Vec<u8>> = sqlx::query_scalar(
             "SELECT doc FROM entries WHERE title_norm = ? AND type = ?
                AND status NOT IN ('done', 'closed') ORDER BY handle LIMIT 1",
         )
@@ -457,7 +619,7 @@ impl SqlIndex {
 
     /// The stored document of `id`.
     pub async fn doc(&self, conn: &mut SqliteConnection, id: EntryId) -> Result<Option<Entry>> {
-        let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM entries WHERE id = ?")
+        let doc: Option<Vec<u8>> = sqlx::query_scalar("SELECT doc FROM entries WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(&mut *conn)
             .await
@@ -465,12 +627,27 @@ impl SqlIndex {
         doc.map(|d| self.decode_doc(&d)).transpose()
     }
 
-    pub(crate) fn decode_doc(&self, doc: &str) -> Result<Entry> {
-        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
+    /// A stored document, JSON text or compressed (see [`DocFormat`]).
+    pub(crate) fn decode_doc(&self, doc: &[u8]) -> Result<Entry> {
+        let corrupt = |message: String| StoreError::Corrupt {
             path: format!("{} database", self.backend),
-            message: format!("a stored entry does not parse: {e}"),
-            hint: "restore the database from a backup or re-import the entries".into(),
-        })
+            message,
+            hint: if self.docs == DocFormat::Zlib {
+                "rebuild the index with `devlog reindex`".into()
+            } else {
+                "restore the database from a backup or re-import the entries".into()
+            },
+        };
+        let inflated;
+        let json = if doc.first() == Some(&b'{') {
+            doc
+        } else {
+            inflated = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(doc, MAX_DOC)
+                .map_err(|e| corrupt(format!("a stored entry does not decompress: {e}")))?;
+            &inflated
+        };
+        serde_json::from_slice(json)
+            .map_err(|e| corrupt(format!("a stored entry does not parse: {e}")))
     }
 
     // ---- reads ------------------------------------------------------------------------
@@ -547,11 +724,15 @@ impl SqlIndex {
         Ok(n as usize)
     }
 
-    /// Ranked search. FTS5 has no top-k: `bm25()` is computed for every row the query
-    /// yields, then sorted. So the matches are first read newest first (rowid order, which
-    /// FTS5 walks without ranking) up to the page's count cap; when there are more, only the
-    /// newest `cap` are ranked (a rowid bound on the ranking query), and the total says
-    /// "at least". Scores do not change: bm25 takes its statistics from the whole table.
+    /// Ranked search in one pass over the full-text index. FTS5 has no top-k (`bm25()` is
+    /// computed for every row a query yields) and a prefix query merges the doclists of
+    /// every term with that prefix each time it is evaluated. So the query is evaluated
+    /// once: the newest `cap + 1` matches with their rank, read newest first (rowid order,
+    /// which FTS5 walks without sorting). Their number is the (capped) total; when there are
+    /// more than `cap`, only the newest `cap` are ranked and the total says "at least".
+    /// They are sorted by rank here, and only the page's rows and documents are read, for
+    /// summaries and snippets ([`crate::snippet`]). Scores are bm25's own: it takes its
+    /// statistics from the whole table.
     pub async fn search(&self, q: &SearchQuery) -> Result<Page<SearchHit>> {
         let Some(expr) = fts_expression(&q.text) else {
             return Ok(Page {
@@ -562,82 +743,107 @@ impl SqlIndex {
                 total_is_estimate: false,
             });
         };
-        let filtered = q.filter != Filter::default();
-        let join = if filtered {
-            "JOIN entries e ON e.rid = entries_fts.rowid"
-        } else {
-            ""
-        };
-        // The newest `cap + 1` matches: their number is the (capped) total, and the oldest
-        // of the newest `cap` bounds the ranking when there are more.
         let cap = count_cap(q.offset, q.limit);
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT entries_fts.rowid FROM entries_fts {join} WHERE entries_fts MATCH "
-        ));
-        qb.push_bind(expr.clone());
-        push_filter(&mut qb, &q.filter);
-        qb.push(" ORDER BY entries_fts.rowid DESC LIMIT ")
-            .push_bind(sql_limit(cap.saturating_add(1)));
-        let newest: Vec<i64> = qb
-            .build_query_scalar()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(self.err())?;
-        let estimate = newest.len() > cap;
-        // Deeper pages (past TOTAL_CAP) rank every match, so paging through all of them
-        // (`devlog search --limit 0`) sees one consistent order.
-        let bound = (estimate && cap == TOTAL_CAP).then(|| newest[cap - 1]);
-        // Rank first (only rowids, joined to `entries` only when filters need it), then
-        // fetch summaries and snippets for the one page: snippets are the expensive part.
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "WITH hits AS (
-                SELECT entries_fts.rowid AS hit, bm25(entries_fts, 10.0, 4.0, 2.0, 1.5) AS rank
-                FROM entries_fts {join} WHERE entries_fts MATCH "
-        ));
-        qb.push_bind(expr.clone());
-        if let Some(b) = bound {
-            qb.push(" AND entries_fts.rowid >= ").push_bind(b);
+        // One read transaction: the page's rows are those that were ranked.
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        let window = Some(cap.saturating_add(1));
+        let mut ranked = self
+            .ranked_matches(&mut tx, &expr, &q.filter, window)
+            .await?;
+        let estimate = ranked.len() > cap;
+        if estimate && cap > TOTAL_CAP {
+            // Deeper pages (past TOTAL_CAP) rank every match, so paging through all of them
+            // (`devlog search --limit 0`) sees one consistent order.
+            ranked = self.ranked_matches(&mut tx, &expr, &q.filter, None).await?;
+        } else {
+            ranked.truncate(cap);
         }
-        push_filter(&mut qb, &q.filter);
-        qb.push(" ORDER BY rank, entries_fts.rowid LIMIT ")
-            .push_bind(sql_limit(q.limit))
-            .push(" OFFSET ")
-            .push_bind(sql_limit(q.offset));
-        qb.push(format!(
-            ")
-             SELECT {SUMMARY_COLS}, hits.rank AS rank,
-                    snippet(entries_fts, -1, '[', ']', '…', 12) AS snip
-             FROM hits JOIN entries_fts ON entries_fts.rowid = hits.hit
-                       JOIN entries e ON e.rid = hits.hit
-             WHERE entries_fts MATCH "
-        ));
-        qb.push_bind(expr);
-        // Snippets need the match, but a MATCH looked up once per hit re-reads the query's
-        // doclists each time (a prefix query merges all of them): one MATCH scan over the
-        // page's rowid range instead.
-        qb.push(
-            " AND entries_fts.rowid >= (SELECT min(hit) FROM hits)
-              AND entries_fts.rowid <= (SELECT max(hit) FROM hits)
-             ORDER BY hits.rank, hits.hit",
-        );
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let rank: f64 = row.try_get("rank").map_err(self.err())?;
-            let snippet: String = row.try_get("snip").map_err(self.err())?;
-            items.push(SearchHit {
-                entry: summary_from_row(row)?,
-                score: -rank,
-                snippet,
-            });
-        }
+        let total = ranked.len().min(cap) as u64;
+        ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        let page: Vec<(i64, f64)> = ranked.into_iter().skip(q.offset).take(q.limit).collect();
+        let items = self.hits(&mut tx, &page, &search_words(&q.text)).await?;
+        tx.commit().await.map_err(self.err())?;
         Ok(Page {
             items,
-            total: newest.len().min(cap) as u64,
+            total,
             offset: q.offset,
             limit: q.limit,
             total_is_estimate: estimate,
         })
+    }
+
+    /// The rowids and bm25 ranks (lower is better) of the matches of `expr` that pass
+    /// `filter`, newest first, at most `limit` of them.
+    async fn ranked_matches(
+        &self,
+        conn: &mut SqliteConnection,
+        expr: &str,
+        filter: &Filter,
+        limit: Option<usize>,
+    ) -> Result<Vec<(i64, f64)>> {
+        let join = if *filter != Filter::default() {
+            "JOIN entries e ON e.rid = entries_fts.rowid"
+        } else {
+            ""
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT entries_fts.rowid, bm25(entries_fts, {BM25_WEIGHTS})
+             FROM entries_fts {join} WHERE entries_fts MATCH "
+        ));
+        qb.push_bind(expr.to_string());
+        push_filter(&mut qb, filter);
+        qb.push(" ORDER BY entries_fts.rowid DESC");
+        if let Some(n) = limit {
+            qb.push(" LIMIT ").push_bind(sql_limit(n));
+        }
+        qb.build_query_as::<(i64, f64)>()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(self.err())
+    }
+
+    /// The search hits of a page of `(rowid, rank)`, in that order, with their snippets.
+    async fn hits(
+        &self,
+        conn: &mut SqliteConnection,
+        page: &[(i64, f64)],
+        words: &[String],
+    ) -> Result<Vec<SearchHit>> {
+        let mut found = std::collections::HashMap::with_capacity(page.len());
+        // In chunks: a page can be longer than SQLite takes parameters.
+        for chunk in page.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {SUMMARY_COLS}, e.rid, e.doc FROM entries e WHERE e.rid IN ("
+            ));
+            let mut sep = qb.separated(", ");
+            for (rid, _) in chunk {
+                sep.push_bind(*rid);
+            }
+            qb.push(")");
+            let rows = qb.build().fetch_all(&mut *conn).await.map_err(self.err())?;
+            for row in &rows {
+                let rid: i64 = row.try_get("rid").map_err(self.err())?;
+                let doc: Vec<u8> = row.try_get("doc").map_err(self.err())?;
+                let text = self.decode_doc(&doc)?.search_text();
+                let fields = [
+                    text.title.as_str(),
+                    text.description.as_str(),
+                    text.notes.as_str(),
+                    text.context.as_str(),
+                ];
+                found.insert(rid, (summary_from_row(row)?, snippet(&fields, words)));
+            }
+        }
+        Ok(page
+            .iter()
+            .filter_map(|(rid, rank)| {
+                found.remove(rid).map(|(entry, snippet)| SearchHit {
+                    entry,
+                    score: -rank,
+                    snippet,
+                })
+            })
+            .collect())
     }
 
     /// Statistics computed in the database: one grouped count and the completion times as
@@ -752,7 +958,7 @@ impl SqlIndex {
 
     /// Every stored document, by handle.
     pub async fn all(&self) -> Result<Vec<Entry>> {
-        let docs: Vec<String> = sqlx::query_scalar("SELECT doc FROM entries ORDER BY handle, id")
+        let docs: Vec<Vec<u8>> = sqlx::query_scalar("SELECT doc FROM entries ORDER BY handle, id")
             .fetch_all(&self.pool)
             .await
             .map_err(self.err())?;
@@ -851,13 +1057,15 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &Filter) {
     }
 }
 
+/// Column weights of the search rank (title, description, notes, context).
+const BM25_WEIGHTS: &str = "10.0, 4.0, 2.0, 1.5";
+
 /// Turns user text into an FTS5 query: every word must match, each as a prefix. Words are
 /// quoted, so FTS5 operators in user input are taken literally.
 pub fn fts_expression(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"*", w.to_lowercase()))
+    let terms: Vec<String> = search_words(text)
+        .iter()
+        .map(|w| format!("\"{w}\"*"))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" AND "))
 }
@@ -1015,6 +1223,279 @@ mod tests {
             assert!(plan.iter().any(|d| d.contains(idx)), "{sort:?}: {plan:?}");
             assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
         }
+    }
+
+    /// A store's worth of generated entries: every description contains "the", other words
+    /// hit from a few to most entries, so searches cross the 1,000-match cap and stay below it.
+    fn generated(n: usize) -> Vec<Entry> {
+        const WORDS: &[&str] = &[
+            "the",
+            "service",
+            "returns",
+            "timeout",
+            "when",
+            "users",
+            "request",
+            "large",
+            "pages",
+            "because",
+            "index",
+            "missing",
+            "batch",
+            "writes",
+            "latency",
+            "deploy",
+            "memory",
+            "grows",
+            "history",
+            "token",
+            "expires",
+            "webhook",
+            "signature",
+            "retries",
+            "database",
+            "migration",
+            "locks",
+            "kubernetes",
+            "pod",
+            "café",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |k: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % k as u64) as usize
+        };
+        (0..n)
+            .map(|i| {
+                let mut sentence = |words: usize| {
+                    let mut s: Vec<&str> = (0..words).map(|_| WORDS[next(WORDS.len())]).collect();
+                    s[0] = "The";
+                    format!("{}.", s.join(" "))
+                };
+                let description = (0..10).map(|_| sentence(16)).collect::<Vec<_>>().join(" ");
+                let note = sentence(12);
+                let business = sentence(10);
+                let status = Status::ALL[next(Status::ALL.len())];
+                let priority = Priority::ALL[next(Priority::ALL.len())];
+                let title = format!("{} {i}", WORDS[next(WORDS.len())]);
+                devlog_testkit::EntryBuilder::new(&title)
+                    .handle(i as u64 + 1)
+                    .status(status)
+                    .priority(priority)
+                    .times(i as i64, i as i64 + next(5000) as i64)
+                    .description(&description)
+                    .note(devlog_core::entry::NoteCategory::Progress, &note)
+                    .business(&business)
+                    .tag(["ui", "api", "infra"][next(3)])
+                    .build()
+            })
+            .collect()
+    }
+
+    /// Search as it was before migration 6 (FTS5 with its own copy of the text): the newest
+    /// `cap + 1` matches, then every match ranked (or the newest `cap` of them, when there are
+    /// more), in SQL. Returns (handle, score) per hit, the total and whether it is a lower
+    /// bound.
+    async fn search_before(index: &SqlIndex, q: &SearchQuery) -> (Vec<(u64, f64)>, u64, bool) {
+        let expr = fts_expression(&q.text).unwrap();
+        let join = "JOIN entries e ON e.rid = entries_fts.rowid";
+        let cap = count_cap(q.offset, q.limit);
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT entries_fts.rowid FROM entries_fts {join} WHERE entries_fts MATCH "
+        ));
+        qb.push_bind(expr.clone());
+        push_filter(&mut qb, &q.filter);
+        qb.push(" ORDER BY entries_fts.rowid DESC LIMIT ")
+            .push_bind(sql_limit(cap.saturating_add(1)));
+        let newest: Vec<i64> = qb
+            .build_query_scalar()
+            .fetch_all(index.pool())
+            .await
+            .unwrap();
+        let estimate = newest.len() > cap;
+        let bound = (estimate && cap == TOTAL_CAP).then(|| newest[cap - 1]);
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT e.handle, bm25(entries_fts, 10.0, 4.0, 2.0, 1.5) AS rank
+             FROM entries_fts {join} WHERE entries_fts MATCH "
+        ));
+        qb.push_bind(expr);
+        if let Some(b) = bound {
+            qb.push(" AND entries_fts.rowid >= ").push_bind(b);
+        }
+        push_filter(&mut qb, &q.filter);
+        qb.push(" ORDER BY rank, entries_fts.rowid LIMIT ")
+            .push_bind(sql_limit(q.limit))
+            .push(" OFFSET ")
+            .push_bind(sql_limit(q.offset));
+        let rows: Vec<(i64, f64)> = qb.build_query_as().fetch_all(index.pool()).await.unwrap();
+        let hits = rows.into_iter().map(|(h, r)| (h as u64, -r)).collect();
+        (hits, newest.len().min(cap) as u64, estimate)
+    }
+
+    fn searches() -> Vec<SearchQuery> {
+        let open = Filter {
+            open_only: true,
+            ..Filter::default()
+        };
+        let mut out = Vec::new();
+        for text in [
+            "the",
+            "kubernetes pod",
+            "time",
+            "cafe",
+            "webhook signature expires",
+            "ui",
+        ] {
+            for (offset, limit) in [(0, 20), (20, 20), (990, 20), (0, 0)] {
+                for filter in [Filter::default(), open.clone()] {
+                    out.push(SearchQuery {
+                        text: text.into(),
+                        filter,
+                        offset,
+                        limit,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn active_context() -> ListQuery {
+        ListQuery {
+            filter: Filter {
+                open_only: true,
+                ..Filter::default()
+            },
+            sort: SortKey::Priority,
+            limit: 10,
+            ..ListQuery::default()
+        }
+    }
+
+    fn file_size(path: &Path) -> u64 {
+        ["", "-wal"]
+            .iter()
+            .map(|s| {
+                let mut p = path.as_os_str().to_owned();
+                p.push(s);
+                std::fs::metadata(p).map_or(0, |m| m.len())
+            })
+            .sum()
+    }
+
+    /// Issue 15: an index made by the old schema (FTS5 with a copy of the text, documents as
+    /// JSON text) opens with the new one, answers every search, total and active context as
+    /// before, and gets smaller.
+    #[tokio::test]
+    async fn an_old_index_migrates_searches_the_same_and_shrinks() {
+        let entries = generated(1_200);
+        for backend in ["sqlite", "json"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("index.sqlite");
+            let (before, context_before, size_before) = {
+                let opts = SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true);
+                let pool = SqlitePoolOptions::new().connect_with(opts).await.unwrap();
+                enable_wal(&pool).await.unwrap();
+                MIGRATOR.run_to(5, &pool).await.unwrap();
+                // The old layout: documents as text, in a table with the text's own copy.
+                let old = SqlIndex {
+                    pool,
+                    backend,
+                    docs: DocFormat::Json,
+                    path: None,
+                };
+                let mut tx = old.begin_write().await.unwrap();
+                for e in &entries {
+                    old.upsert(&mut tx, e, None).await.unwrap();
+                }
+                tx.commit().await.unwrap();
+                let mut before = Vec::new();
+                for q in searches() {
+                    before.push(search_before(&old, &q).await);
+                }
+                let context = old.list(&active_context()).await.unwrap();
+                old.pool.close().await;
+                (before, context, file_size(&path))
+            };
+            assert!(before.iter().any(|(_, _, estimate)| *estimate));
+            assert!(
+                before
+                    .iter()
+                    .any(|(hits, _, estimate)| !estimate && !hits.is_empty())
+            );
+
+            let index = SqlIndex::open(&path, backend, backend == "sqlite")
+                .await
+                .unwrap();
+            for (q, (hits, total, estimate)) in searches().iter().zip(&before) {
+                let page = index.search(q).await.unwrap();
+                let now: Vec<(u64, f64)> = page
+                    .items
+                    .iter()
+                    .map(|h| (h.entry.handle, h.score))
+                    .collect();
+                assert_eq!(&now, hits, "{backend}: {q:?}");
+                assert_eq!(page.total, *total, "{backend}: {q:?}");
+                assert_eq!(page.total_is_estimate, *estimate, "{backend}: {q:?}");
+                assert!(page.items.iter().all(|h| h.snippet.contains('[')), "{q:?}");
+            }
+            assert_eq!(index.list(&active_context()).await.unwrap(), context_before);
+            // Documents read back whole, compressed or not.
+            let all = index.all().await.unwrap();
+            assert_eq!(all, entries);
+            let packed: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE typeof(doc) = 'blob'")
+                    .fetch_one(index.pool())
+                    .await
+                    .unwrap();
+            let expected = if backend == "json" { entries.len() } else { 0 };
+            assert_eq!(packed as usize, expected, "{backend}");
+            index.pool.close().await;
+            let size_after = file_size(&path);
+            assert!(
+                size_after * 10 < size_before * 8,
+                "{backend}: {size_before} -> {size_after} bytes"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn search_walks_the_matches_newest_first_without_sorting() {
+        let index = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        let mut tx = index.begin_write().await.unwrap();
+        for e in generated(30) {
+            index.upsert(&mut tx, &e, None).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        // The statement search runs, as SQLite plans it: one scan of the FTS table, walked in
+        // rowid order (no sort) for the newest matches.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN SELECT entries_fts.rowid, bm25(entries_fts, {BM25_WEIGHTS})
+             FROM entries_fts WHERE entries_fts MATCH ? ORDER BY entries_fts.rowid DESC LIMIT 5"
+        )))
+        .bind("\"the\"*")
+        .fetch_all(index.pool())
+        .await
+        .unwrap();
+        let plan: Vec<String> = rows.iter().map(|r| r.get("detail")).collect();
+        assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
+        let page = index
+            .search(&SearchQuery {
+                text: "the".into(),
+                ..SearchQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total, 30);
+        assert!(
+            page.items
+                .iter()
+                .all(|h| h.snippet.to_lowercase().contains("[the]"))
+        );
     }
 
     #[tokio::test]

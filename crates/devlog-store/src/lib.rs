@@ -17,6 +17,7 @@ pub mod mysql;
 pub mod postgres;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod server;
+mod snippet;
 pub mod sqlite;
 pub mod sync_state;
 pub mod transfer;

@@ -264,11 +264,8 @@ const FIELD_WEIGHTS: [f64; 4] = [10.0, 4.0, 2.0, 1.5];
 /// SQLite's `unicode61 remove_diacritics 2` tokenizer does), at most `MAX_TERM_CHARS`
 /// characters.
 pub(crate) fn fold(word: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    use unicode_normalization::char::is_combining_mark;
-    word.nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
+    crate::snippet::fold(word)
+        .chars()
         .take(MAX_TERM_CHARS)
         .collect()
 }
@@ -320,89 +317,8 @@ pub(crate) fn word_score(weight: f64) -> f64 {
     weight / (weight + 2.0)
 }
 
-/// About a dozen words of the first field that contains a match, with the matching words
-/// in `[` `]` and `…` where text was cut: the same shape as the SQLite backend's FTS5 snippet.
-pub(crate) fn snippet(fields: &[&str], words: &[String]) -> String {
-    const WIDTH: usize = 12;
-    const BEFORE: usize = 3;
-    for field in fields {
-        let tokens: Vec<&str> = field.split_whitespace().collect();
-        if let Some(pos) = tokens.iter().position(|t| token_matches(t, words)) {
-            let start = pos.saturating_sub(BEFORE);
-            let end = (start + WIDTH).min(tokens.len());
-            let mut out = String::new();
-            if start > 0 {
-                out.push('…');
-            }
-            for (i, t) in tokens[start..end].iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                out.push_str(&mark(t, words));
-            }
-            if end < tokens.len() {
-                out.push('…');
-            }
-            return out;
-        }
-    }
-    // A match these rules do not find (a word cut at `MAX_TERM_CHARS`, for one): show the
-    // beginning of the first non-empty field.
-    let first = fields.iter().find(|f| !f.trim().is_empty()).unwrap_or(&"");
-    let tokens: Vec<&str> = first.split_whitespace().collect();
-    let mut out = tokens[..tokens.len().min(WIDTH)].join(" ");
-    if tokens.len() > WIDTH {
-        out.push('…');
-    }
-    out
-}
-
-/// Runs of letters and digits in `token`, as byte ranges.
-fn runs(token: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in token.char_indices() {
-        match (c.is_alphanumeric(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                out.push((s, i));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, token.len()));
-    }
-    out
-}
-
-fn run_matches(run: &str, words: &[String]) -> bool {
-    let folded = fold(run);
-    words.iter().any(|w| folded.starts_with(w.as_str()))
-}
-
-fn token_matches(token: &str, words: &[String]) -> bool {
-    runs(token)
-        .into_iter()
-        .any(|(a, b)| run_matches(&token[a..b], words))
-}
-
-fn mark(token: &str, words: &[String]) -> String {
-    let mut out = String::with_capacity(token.len() + 4);
-    let mut at = 0;
-    for (a, b) in runs(token) {
-        if run_matches(&token[a..b], words) {
-            out.push_str(&token[at..a]);
-            out.push('[');
-            out.push_str(&token[a..b]);
-            out.push(']');
-            at = b;
-        }
-    }
-    out.push_str(&token[at..]);
-    out
-}
+// Snippets are made the same way for every backend.
+pub(crate) use crate::snippet::snippet;
 
 #[cfg(test)]
 mod tests {
@@ -500,21 +416,5 @@ mod tests {
             "sorted, distinct"
         );
         assert!(word_score(10.0) > word_score(2.0));
-    }
-
-    #[test]
-    fn snippets_mark_matches_and_cut_long_text() {
-        let text = "one two three four five six seven eight nine Kubernetes-based ten eleven twelve thirteen fourteen fifteen";
-        let s = snippet(&["Title", "", text], &w("kube"));
-        assert_eq!(
-            s,
-            "…seven eight nine [Kubernetes]-based ten eleven twelve thirteen fourteen fifteen"
-        );
-        assert_eq!(
-            snippet(&["Fix \"login\" now"], &w("log")),
-            "Fix \"[login]\" now"
-        );
-        assert_eq!(snippet(&["Café au lait"], &w("cafe")), "[Café] au lait");
-        assert_eq!(snippet(&["", ""], &w("x")), "");
     }
 }

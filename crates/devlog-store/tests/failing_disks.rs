@@ -299,9 +299,12 @@ async fn on_a_full_disk_reads_work_and_a_failed_create_leaves_no_trace() {
         titles(&store.list(&ListQuery::default()).await.unwrap().items),
         ["Small"]
     );
+    // 40,000 different words: the full-text index needs an entry for each, more room than
+    // the disk has left (repeated words would index into a few pages); the file itself fits.
+    let words: String = (0..40_000).map(|i| format!("w{i} ")).collect();
     let pulled = EntryBuilder::new("Pulled")
         .handle(5)
-        .description(&big[..300_000])
+        .description(&words)
         .build();
     std::fs::write(root.join("entries/005-pulled.json"), encode_entry(&pulled)).unwrap();
     let page = store.list(&ListQuery::default()).await.unwrap();
