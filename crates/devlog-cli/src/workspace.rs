@@ -133,6 +133,13 @@ impl Workspace {
         Ok(devlog_store::open(&self.spec).await?)
     }
 
+    /// The store for a long-running command (`serve`, `mcp`, `worker`, `sync --watch`): a
+    /// JSON store watches its entries folder, keeps its index current and vouches for it to
+    /// short commands (see `devlog_store::fsmonitor`).
+    pub async fn open_watched(&self) -> Result<Arc<dyn Store>, CliError> {
+        Ok(devlog_store::open_watched(&self.spec).await?)
+    }
+
     /// Whether the entries live on a database server (the `.devlog` folder then holds only
     /// machine-local state and may not exist).
     pub fn is_server(&self) -> bool {

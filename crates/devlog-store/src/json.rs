@@ -8,7 +8,7 @@
 //! recorded in the change feed as an `external` event. That also covers a crash between an
 //! entry write and its event write: the event is recovered by the same diff.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +26,7 @@ use devlog_core::store::{
 use devlog_core::time::{Clock, SystemClock, Timestamp};
 use sqlx::Row;
 
+use crate::fsmonitor::{self, Monitor, Vouch};
 use crate::fsutil::{
     Staged, WriteGuard, WriteLock, blocking, ensure_gitattributes, ensure_gitignore,
     remove_stale_temp_files, stamp, sync_dir, write_atomic,
@@ -50,6 +51,10 @@ pub struct JsonStore {
     unusable: Option<Unusable>,
     lock: WriteLock,
     fresh: Mutex<Option<Freshness>>,
+    /// This process's file-system watcher, while it has one (see `fsmonitor.rs`).
+    monitor: Mutex<Option<Monitor>>,
+    /// Whether the last check of the folder was answered by a watcher instead of a scan.
+    vouched: std::sync::atomic::AtomicBool,
     /// Set while a write of this process moves entry files (under the write lock): the
     /// folder's mtime changes before the write is done, and a read in that window is not an
     /// outside change to rescan for (it would queue behind every waiting writer for the lock).
@@ -110,14 +115,16 @@ pub(crate) const GITIGNORE_LINES: &[&str] = &[".state/", ".tmp-*.partial"];
 
 /// What this process last confirmed about the entries folder. Reads skip the per-file scan
 /// while the folder's mtime is unchanged (creates, renames and deletes — devlog's atomic
-/// writes, git checkouts — all change it) and the last scan is younger than [`RESCAN_AFTER`]
-/// (which bounds how long an in-place edit by an editor can go unnoticed by a long-running
-/// server). A CLI command always scans once.
+/// writes, git checkouts — all change it) and either the last check is younger than
+/// [`RESCAN_AFTER`] (which bounds how long an in-place edit by an editor can go unnoticed by a
+/// long-running server) or this process's watcher keeps the index current. A CLI command
+/// checks once: a watcher vouches for the index (see `fsmonitor.rs`), or it scans.
 #[derive(Debug, Clone, Copy)]
 struct Freshness {
     dir_mtime: i64,
     at: Instant,
-    max_name_handle: u64,
+    /// Largest handle among file names; `None` after a watcher vouched (no names were read).
+    max_name_handle: Option<u64>,
 }
 
 /// How long a long-running process trusts an unchanged folder without re-stating its files.
@@ -131,6 +138,14 @@ const READ_BATCH: usize = 256;
 struct Seen {
     size: i64,
     mtime: i64,
+}
+
+/// What a scan that keeps nothing per file learns about the folder.
+#[derive(Debug, Default)]
+struct Summary {
+    fingerprint: u64,
+    files: usize,
+    max_name_handle: u64,
 }
 
 /// What the index believes about a file.
@@ -187,6 +202,8 @@ impl JsonStore {
             unusable,
             lock: WriteLock::new(state.join("write.lock")),
             fresh: Mutex::new(None),
+            monitor: Mutex::new(None),
+            vouched: std::sync::atomic::AtomicBool::new(false),
             own_write: std::sync::atomic::AtomicBool::new(false),
             fallback: tokio::sync::Mutex::new(None),
             degraded: Mutex::new(None),
@@ -215,13 +232,24 @@ impl JsonStore {
         self
     }
 
-    /// Removes temp files left by killed writers, if no writer is active right now.
+    /// Removes temp files left by killed writers beside `.devlog/` and in `.state/`, if no
+    /// writer is active right now. Those in the entries folder are removed when a scan sees
+    /// one ([`remove_stale_entry_temp_files`](Self::remove_stale_entry_temp_files)): reading
+    /// that folder once more on every open would cost as much as the scan.
     fn remove_stale_temp_files(&self) {
+        self.remove_stale_temp_files_in(&[&self.root, &self.root.join(STATE_DIR)]);
+    }
+
+    fn remove_stale_entry_temp_files(&self) {
+        self.remove_stale_temp_files_in(&[&self.entries]);
+    }
+
+    fn remove_stale_temp_files_in(&self, dirs: &[&Path]) {
         let Some(_guard) = self.lock.try_acquire() else {
             return;
         };
-        let removed = [&self.entries, &self.root, &self.root.join(STATE_DIR)]
-            .into_iter()
+        let removed = dirs
+            .iter()
             .map(|d| remove_stale_temp_files(d))
             .sum::<usize>();
         if removed > 0 {
@@ -267,53 +295,37 @@ impl JsonStore {
     }
 
     fn scan_files(&self) -> Result<HashMap<String, Seen>> {
-        let io = |e| StoreError::io(self.entries.display().to_string(), e);
-        let mut names = Vec::new();
-        let items = match std::fs::read_dir(&self.entries) {
-            Ok(items) => items,
-            // A checkout without the folder (git keeps no empty folders) has no entries.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
-            Err(e) => return Err(io(e)),
-        };
-        for item in items {
-            let item = item.map_err(io)?;
-            if let Some(name) = item.file_name().to_str()
-                && !name.starts_with('.')
-                && name.ends_with(".json")
-            {
-                names.push(name.to_string());
-            }
+        let parts = crate::scan::fold_stats(&self.entries, Vec::new, |v, name, size, mtime| {
+            v.push((name.to_string(), Seen { size, mtime }));
+        })
+        .map_err(|e| StoreError::io(self.entries.display().to_string(), e))?;
+        if parts.temp_files > 0 {
+            self.remove_stale_entry_temp_files();
         }
-        // One stat per file is most of a command's fixed cost on large stores; spread it over
-        // the cores (the kernel serves stats of one directory in parallel).
-        let stat_all = |chunk: &[String]| -> Vec<(String, Seen)> {
-            chunk
-                .iter()
-                .filter_map(|n| {
-                    // A file deleted between readdir and stat is simply gone.
-                    let (size, mtime) = stamp(&self.entries.join(n)).ok()?;
-                    Some((n.clone(), Seen { size, mtime }))
-                })
-                .collect()
-        };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(4);
-        if names.len() < 2048 || threads < 2 {
-            return Ok(stat_all(&names).into_iter().collect());
+        Ok(parts.parts.into_iter().flatten().collect())
+    }
+
+    /// The fingerprint of the folder and its largest file-name handle, without keeping
+    /// anything per file: what an unchanged folder costs.
+    fn summarize(&self) -> Result<Summary> {
+        let parts =
+            crate::scan::fold_stats(&self.entries, Summary::default, |s, name, size, mtime| {
+                s.fingerprint ^= file_hash(name, size, mtime);
+                s.files += 1;
+                s.max_name_handle = s.max_name_handle.max(name_handle(name).unwrap_or(0));
+            })
+            .map_err(|e| StoreError::io(self.entries.display().to_string(), e))?;
+        if parts.temp_files > 0 {
+            self.remove_stale_entry_temp_files();
         }
-        let chunk = names.len().div_ceil(threads);
-        let parts: Vec<Vec<(String, Seen)>> = std::thread::scope(|sc| {
-            let handles: Vec<_> = names
-                .chunks(chunk)
-                .map(|c| sc.spawn(move || stat_all(c)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        Ok(parts.into_iter().flatten().collect())
+        Ok(parts
+            .parts
+            .into_iter()
+            .fold(Summary::default(), |a, b| Summary {
+                fingerprint: a.fingerprint ^ b.fingerprint,
+                files: a.files + b.files,
+                max_name_handle: a.max_name_handle.max(b.max_name_handle),
+            }))
     }
 
     /// The index's view of every file, fetched as one aggregated value: streaming 10,000
@@ -358,6 +370,54 @@ impl JsonStore {
         Ok(out)
     }
 
+    /// The index's view of the files `names` (those it knows).
+    async fn known_files(
+        &self,
+        index: &SqlIndex,
+        names: &BTreeSet<String>,
+    ) -> Result<HashMap<String, Known>> {
+        let mut out = HashMap::new();
+        let mut conn = index.pool().acquire().await.map_err(index.err())?;
+        for name in names {
+            let row: Option<(i64, i64, String)> =
+                sqlx::query_as("SELECT file_size, file_mtime, id FROM entries WHERE file = ?")
+                    .bind(name)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(index.err())?;
+            if let Some((size, mtime, id)) = row {
+                out.insert(
+                    name.clone(),
+                    Known {
+                        id: id.parse().ok(),
+                        size,
+                        mtime,
+                        broken: false,
+                    },
+                );
+                continue;
+            }
+            let row: Option<(i64, i64)> =
+                sqlx::query_as("SELECT file_size, file_mtime FROM broken_files WHERE file = ?")
+                    .bind(name)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(index.err())?;
+            if let Some((size, mtime)) = row {
+                out.insert(
+                    name.clone(),
+                    Known {
+                        id: None,
+                        size,
+                        mtime,
+                        broken: true,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
     fn dir_mtime(&self) -> Result<i64> {
         // One stat, on every read: cheap enough to stay on the async thread.
         match stamp(&self.entries) {
@@ -384,9 +444,46 @@ impl JsonStore {
     fn is_fresh(&self) -> Result<bool> {
         let own_write = self.own_write.load(std::sync::atomic::Ordering::Acquire);
         let dm = self.dir_mtime()?;
-        Ok(self
-            .freshness()
-            .is_some_and(|f| (own_write || f.dir_mtime == dm) && f.at.elapsed() < RESCAN_AFTER))
+        Ok(self.freshness().is_some_and(|f| {
+            (own_write || f.dir_mtime == dm)
+                && (f.at.elapsed() < RESCAN_AFTER || self.is_watching())
+        }))
+    }
+
+    /// Whether this process watches the entries folder and its index is caught up with every
+    /// change the watcher was told about.
+    pub fn is_watching(&self) -> bool {
+        self.monitor
+            .lock()
+            .expect("monitor lock is never poisoned: no panics while held")
+            .as_ref()
+            .is_some_and(Monitor::healthy)
+    }
+
+    /// Whether the last check of the entries folder was answered by a watcher (this process's
+    /// or another's) vouching for the index, rather than by a scan.
+    pub fn watcher_vouched(&self) -> bool {
+        self.vouched.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Starts watching the entries folder (see `fsmonitor.rs`) on the current tokio runtime,
+    /// for a long-running process: the index is then kept current as files change and other
+    /// devlog processes may trust it without a scan. Returns whether a watcher was started
+    /// (it may stand by while another process watches); `false` on a network file system.
+    pub fn watch(self: &Arc<Self>) -> bool {
+        let Some((monitor, task)) = fsmonitor::prepare(
+            Arc::downgrade(self),
+            self.entries.clone(),
+            self.root.join(STATE_DIR),
+        ) else {
+            return false;
+        };
+        *self
+            .monitor
+            .lock()
+            .expect("monitor lock is never poisoned: no panics while held") = Some(monitor);
+        tokio::spawn(task);
+        true
     }
 
     /// Marks a write of ours as moving files until the returned guard is dropped (after
@@ -401,7 +498,7 @@ impl JsonStore {
     fn note_own_write(&self, handle: u64) -> Result<()> {
         if let Some(mut f) = self.freshness() {
             f.dir_mtime = self.dir_mtime()?;
-            f.max_name_handle = f.max_name_handle.max(handle);
+            f.max_name_handle = f.max_name_handle.map(|m| m.max(handle));
             self.set_freshness(Some(f));
         }
         Ok(())
@@ -485,11 +582,45 @@ impl JsonStore {
         if let Some(u) = &self.unusable {
             return Err(u.error());
         }
-        if self.check_unchanged().await? {
+        if self.check_unchanged(true).await? {
             return Ok(());
         }
         let _guard = self.lock.acquire().await?;
         self.refresh_locked().await
+    }
+
+    /// Scans the folder whatever this process believed, and brings the index up to date: the
+    /// watcher's start, and its catch-up after lost events.
+    pub(crate) async fn rescan(&self) -> Result<()> {
+        if let Some(u) = &self.unusable {
+            return Err(u.error());
+        }
+        self.set_freshness(None);
+        let _guard = self.lock.acquire().await?;
+        self.refresh_locked().await
+    }
+
+    /// Applies the files named by the watcher's events (created, changed, removed or
+    /// renamed) to the index, without reading the rest of the folder.
+    pub(crate) async fn apply_files(&self, names: &BTreeSet<String>) -> Result<()> {
+        if let Some(u) = &self.unusable {
+            return Err(u.error());
+        }
+        let _guard = self.lock.acquire().await?;
+        let seen = blocking(|| -> Result<HashMap<String, Seen>> {
+            let mut seen = HashMap::new();
+            for name in names {
+                if let Some((size, mtime)) = crate::scan::stat_one(&self.entries, name)
+                    .map_err(|e| StoreError::io(self.origin_of(name), e))?
+                {
+                    seen.insert(name.clone(), Seen { size, mtime });
+                }
+            }
+            Ok(seen)
+        })?;
+        let known = self.known_files(&self.index, names).await?;
+        self.apply(&self.index, true, &HashSet::new(), &seen, &known, None)
+            .await
     }
 
     fn index_path(&self) -> PathBuf {
@@ -553,25 +684,43 @@ impl JsonStore {
             .expect("degraded lock is never poisoned: no panics while held") = reason;
     }
 
-    /// True (and marked fresh) if the files are as the index last saw them.
-    async fn check_unchanged(&self) -> Result<bool> {
+    /// True (and marked fresh) if the files are as the index last saw them: a watcher
+    /// vouches for the index (when `ask`; never under the write lock, which the watcher needs
+    /// to answer), or the folder's fingerprint matches the stored one.
+    async fn check_unchanged(&self, ask: bool) -> Result<bool> {
         if self.is_fresh()? {
             return Ok(true);
         }
         let dm = self.dir_mtime()?;
-        let seen = self.scan()?;
-        let (computed, stored) = (fingerprint(&seen), self.stored_fingerprint().await?);
-        tracing::debug!(
-            files = seen.len(),
-            computed,
-            ?stored,
-            "entry folder fingerprint"
-        );
-        if Some(computed) == stored {
+        if ask
+            && fsmonitor::ask(&self.root.join(STATE_DIR), fsmonitor::COOKIE_TIMEOUT).await
+                == Vouch::Answered
+        {
+            tracing::debug!("the fsmonitor watcher vouched for the index");
+            self.vouched
+                .store(true, std::sync::atomic::Ordering::Release);
             self.set_freshness(Some(Freshness {
                 dir_mtime: dm,
                 at: Instant::now(),
-                max_name_handle: max_name_handle(seen.keys()),
+                max_name_handle: None,
+            }));
+            return Ok(true);
+        }
+        self.vouched
+            .store(false, std::sync::atomic::Ordering::Release);
+        let summary = blocking(|| self.summarize())?;
+        let stored = self.stored_fingerprint().await?;
+        tracing::debug!(
+            files = summary.files,
+            computed = summary.fingerprint,
+            ?stored,
+            "entry folder fingerprint"
+        );
+        if Some(summary.fingerprint) == stored {
+            self.set_freshness(Some(Freshness {
+                dir_mtime: dm,
+                at: Instant::now(),
+                max_name_handle: Some(summary.max_name_handle),
             }));
             return Ok(true);
         }
@@ -580,7 +729,7 @@ impl JsonStore {
 
     /// Like [`refresh`](Self::refresh) for a caller that holds the write lock.
     async fn refresh_locked(&self) -> Result<()> {
-        if self.check_unchanged().await? {
+        if self.check_unchanged(false).await? {
             return Ok(());
         }
         self.reconcile(&self.index, true).await
@@ -731,9 +880,27 @@ impl JsonStore {
         disk: bool,
         restored: &HashSet<EntryId>,
     ) -> Result<()> {
+        // Before the scan: a file created after it changes the folder's mtime again.
         let dm = self.dir_mtime()?;
         let seen = self.scan()?;
         let known = self.known(index).await?;
+        self.apply(index, disk, restored, &seen, &known, Some(dm))
+            .await
+    }
+
+    /// Makes the index agree with `seen` about the files in `seen` and `known` (what the
+    /// index holds about them). With `whole` (the folder's mtime before the scan), `seen` is
+    /// the whole folder; otherwise both cover only the files a watcher named, and the stored
+    /// fingerprint is adjusted for them instead of recomputed.
+    async fn apply(
+        &self,
+        index: &SqlIndex,
+        disk: bool,
+        restored: &HashSet<EntryId>,
+        seen: &HashMap<String, Seen>,
+        known: &HashMap<String, Known>,
+        whole: Option<i64>,
+    ) -> Result<()> {
         let now = self.clock.now();
         let external = WriteMeta::new(Origin::External);
         let mut tx = index.begin_write().await?;
@@ -748,6 +915,7 @@ impl JsonStore {
             })
             .collect();
         changed.sort_by(|a, b| a.0.cmp(b.0));
+        let changed_any = !changed.is_empty() || known.keys().any(|n| !seen.contains_key(n));
         // The files are read off the async threads a batch at a time: one hand-off per batch
         // rather than per file, and never more than a batch of documents in memory.
         let mut batch = std::collections::VecDeque::new();
@@ -824,7 +992,7 @@ impl JsonStore {
         }
         // Files that disappeared. A renamed file (same id under a new name) was re-pointed
         // above, so only ids whose row still names the vanished file are deleted.
-        for (name, k) in &known {
+        for (name, k) in known {
             if seen.contains_key(name) {
                 continue;
             }
@@ -854,18 +1022,43 @@ impl JsonStore {
                 index.insert_events(&mut tx, &events).await?;
             }
         }
-        Self::set_fingerprint(&mut tx, Some(fingerprint(&seen)), index.err()).await?;
+        if whole.is_some() {
+            Self::set_fingerprint(&mut tx, Some(fingerprint(seen)), index.err()).await?;
+        } else {
+            let gone = known.iter().map(|(n, k)| file_hash(n, k.size, k.mtime));
+            let now_there = seen.iter().map(|(n, s)| file_hash(n, s.size, s.mtime));
+            let delta = gone.chain(now_there).fold(0, |acc, h| acc ^ h);
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT value FROM meta WHERE key = 'fingerprint'")
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(index.err())?;
+            // Unknown stays unknown: the next scan sets it.
+            if let Some(fp) = stored.and_then(|v| v.parse::<u64>().ok()) {
+                Self::set_fingerprint(&mut tx, Some(fp ^ delta), index.err()).await?;
+            }
+        }
         tx.commit().await.map_err(index.err())?;
         if !disk {
             return Ok(());
         }
         self.flush_history().await;
-        self.set_freshness(Some(Freshness {
-            dir_mtime: dm,
-            at: Instant::now(),
-            max_name_handle: max_name_handle(seen.keys()),
-        }));
-        self.repair_handles().await
+        if let Some(dm) = whole {
+            self.set_freshness(Some(Freshness {
+                dir_mtime: dm,
+                at: Instant::now(),
+                max_name_handle: Some(max_name_handle(seen.keys())),
+            }));
+        } else if let Some(mut f) = self.freshness() {
+            f.max_name_handle = f
+                .max_name_handle
+                .map(|m| m.max(max_name_handle(seen.keys())));
+            self.set_freshness(Some(f));
+        }
+        if changed_any || whole.is_some() {
+            self.repair_handles().await?;
+        }
+        Ok(())
     }
 
     /// Two clones that created entries offline can both have used handle #N. After their
@@ -919,10 +1112,21 @@ impl JsonStore {
     /// Largest handle among file names, including files that do not parse (their number
     /// must not be handed out again).
     fn max_file_handle(&self) -> Result<u64> {
-        if let Some(f) = self.freshness() {
-            return Ok(f.max_name_handle);
+        if let Some(m) = self.freshness().and_then(|f| f.max_name_handle) {
+            return Ok(m);
         }
-        Ok(max_name_handle(self.scan()?.keys()))
+        let mut max = 0;
+        blocking(|| {
+            crate::scan::for_each_name(&self.entries, |n| {
+                max = max.max(name_handle(n).unwrap_or(0));
+            })
+        })
+        .map_err(|e| StoreError::io(self.entries.display().to_string(), e))?;
+        if let Some(mut f) = self.freshness() {
+            f.max_name_handle = Some(max);
+            self.set_freshness(Some(f));
+        }
+        Ok(max)
     }
 
     /// Reads an entry's file (the truth) and returns it with the file name.

@@ -7,6 +7,7 @@
 //! - `mysql` (cargo feature `mysql`): a MySQL or MariaDB database named by a URL.
 
 pub mod feed_watch;
+pub mod fsmonitor;
 mod fsutil;
 pub mod history;
 pub mod index;
@@ -15,6 +16,7 @@ pub mod json;
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod scan;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod server;
 mod snippet;
@@ -188,6 +190,21 @@ pub fn prepare_folder(devlog_dir: &Path) -> Result<()> {
     std::fs::create_dir_all(devlog_dir)
         .map_err(|e| StoreError::io(devlog_dir.display().to_string(), e))?;
     fsutil::ensure_gitignore(devlog_dir, json::GITIGNORE_COMMENT, json::GITIGNORE_LINES)
+}
+
+/// Opens the store a spec names for a long-running process (`serve`, `mcp`, `worker`, `sync
+/// --watch`): like [`open`], and a JSON store also watches its entries folder (see
+/// [`fsmonitor`]), keeping its index current and vouching for it to short-lived devlog
+/// commands. Needs a tokio runtime.
+pub async fn open_watched(spec: &StoreSpec) -> Result<Arc<dyn Store>> {
+    Ok(match spec {
+        StoreSpec::Json { root } => {
+            let store = Arc::new(JsonStore::open(root).await?);
+            store.watch();
+            store
+        }
+        other => open(other).await?,
+    })
 }
 
 /// Opens the store a spec names.

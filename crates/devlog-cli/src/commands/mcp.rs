@@ -55,7 +55,7 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
     }
     let ws = ctx.workspace_or_create()?;
     let existed = ws.devlog_dir.is_dir() || ws.is_server();
-    let store = ws.open().await?;
+    let store = ws.open_watched().await?;
     // Clients start this process in a folder of their choosing: say which log it serves.
     if existed {
         eprintln!("devlog mcp: serving the log in {}", ws.describe());

@@ -81,7 +81,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     let addr = SocketAddr::new(a.bind, a.port);
     check_loopback(addr).map_err(|e| CliError::Usage(e.to_string()))?;
     let ws = ctx.workspace_or_create()?;
-    let store = ws.open().await?;
+    let store = ws.open_watched().await?;
     // The sync engine serves the webhook receivers and MCP's sync tools. A configuration error
     // in `[integrations.*]` does not stop the server: the sync tools answer with it.
     let (sync, sync_error) = match super::mcp::sync_engine(&ws, store.clone()).await {

@@ -184,18 +184,23 @@ async fn engine(
     ctx: &Ctx,
     strategy: Strategy,
 ) -> Result<(SyncEngine, Vec<Arc<dyn Integration>>), CliError> {
-    engine_leased(ctx, strategy, None).await
+    engine_leased(ctx, strategy, None, false).await
 }
 
 async fn engine_leased(
     ctx: &Ctx,
     strategy: Strategy,
     lease: Option<std::time::Duration>,
+    long_running: bool,
 ) -> Result<(SyncEngine, Vec<Arc<dyn Integration>>), CliError> {
     let ws = ctx.workspace()?;
     let etags = StateEtags::new();
     let integrations = build(&ws, &registry_with(Some(etags.clone())))?;
-    let store = ws.open().await?;
+    let store = if long_running {
+        ws.open_watched().await?
+    } else {
+        ws.open().await?
+    };
     let state = open_state(&ws).await?;
     etags.attach(&state);
     let opts = sync_options(&ws, strategy, lease);
@@ -212,7 +217,7 @@ pub async fn engine_for_workers(
     strategy: Strategy,
     lease: Option<std::time::Duration>,
 ) -> Result<SyncEngine, CliError> {
-    let (engine, integrations) = engine_leased(ctx, strategy, lease).await?;
+    let (engine, integrations) = engine_leased(ctx, strategy, lease, true).await?;
     if integrations.is_empty() {
         return Err(CliError::Usage(
             "no integrations are configured: add an [integrations.<name>] table to devlog.toml (see docs/sync.md)".into(),
