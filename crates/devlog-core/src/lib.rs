@@ -14,6 +14,7 @@ pub mod integration;
 pub mod merge;
 pub mod ops;
 pub mod release;
+pub mod sample;
 pub mod store;
 pub mod sync_state;
 pub mod time;

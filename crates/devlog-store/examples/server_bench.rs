@@ -19,130 +19,21 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use devlog_core::entry::{EntryType, NoteCategory, Priority, Status};
+use devlog_core::entry::{EntryType, NoteCategory, Status};
 use devlog_core::event::{Origin, WriteMeta};
 use devlog_core::ops::{Devlog, NewEntry};
 use devlog_core::store::{Filter, ListQuery, SearchQuery, SortKey, Store};
 use devlog_core::{Entry, EntryId};
 use devlog_store::{DbUrl, MysqlStore, PostgresStore};
-use devlog_testkit::EntryBuilder;
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
-// The text generator of `devlog-bench` (crates/devlog-cli/src/bin/devlog-bench.rs): titles
-// from a verb and a noun, sentences from a 43-word vocabulary, each starting with "The", so
-// `the` is in every entry, most vocabulary words in most entries, and title words in a tenth.
-const VERBS: &[&str] = &[
-    "Fix", "Add", "Refactor", "Document", "Migrate", "Speed up", "Remove", "Test", "Design",
-    "Split",
-];
-const NOUNS: &[&str] = &[
-    "login flow",
-    "export to CSV",
-    "kubernetes deployment",
-    "billing webhook",
-    "search index",
-    "dashboard charts",
-    "rate limiter",
-    "session cookies",
-    "audit log",
-    "release pipeline",
-    "Jira sync",
-];
-const WORDS: &[&str] = &[
-    "the",
-    "service",
-    "returns",
-    "timeout",
-    "when",
-    "users",
-    "request",
-    "large",
-    "pages",
-    "because",
-    "index",
-    "is",
-    "missing",
-    "we",
-    "should",
-    "batch",
-    "writes",
-    "and",
-    "measure",
-    "latency",
-    "under",
-    "load",
-    "after",
-    "deploy",
-    "memory",
-    "grows",
-    "with",
-    "history",
-    "token",
-    "expires",
-    "early",
-    "webhook",
-    "signature",
-    "fails",
-    "on",
-    "retries",
-    "database",
-    "migration",
-    "locks",
-    "table",
-    "kubernetes",
-    "pod",
-    "restarts",
-];
-
-/// A small deterministic generator (xorshift), so every run seeds the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len())]
-    }
-    fn sentence(&mut self, n: usize) -> String {
-        let mut s: Vec<&str> = (0..n).map(|_| *self.pick(WORDS)).collect();
-        s[0] = "The";
-        format!("{}.", s.join(" "))
-    }
-    fn sentences(&mut self, count: usize, n: usize) -> String {
-        (0..count)
-            .map(|_| self.sentence(n))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
+// The text generator of `devlog-bench` (`devlog_core::sample`): titles from a verb and a
+// noun, sentences from a 43-word vocabulary, each starting with "The", so `the` is in every
+// entry, most vocabulary words in most entries, and title words in a tenth.
+use devlog_core::sample::{SampleRng as Rng, sample_entry};
 
 fn entry(i: u64, rng: &mut Rng) -> Entry {
-    let title = format!("{} {} ({i})", rng.pick(VERBS), rng.pick(NOUNS));
-    let tag = *rng.pick(&["ui", "api", "infra", "docs", "perf"]);
-    let minutes = i as i64 * 50;
-    let mut b = EntryBuilder::new(&title)
-        .handle(i + 1)
-        .kind(*rng.pick(EntryType::ALL))
-        .priority(*rng.pick(Priority::ALL))
-        .description(&rng.sentences(4, 16))
-        .times(minutes, minutes + rng.below(20_000) as i64)
-        .status(*rng.pick(Status::ALL))
-        .business(&rng.sentence(20))
-        .tag(tag);
-    for _ in 0..rng.below(8) {
-        b = b.note(NoteCategory::Progress, &rng.sentences(3, 14));
-    }
-    if let Some(who) = ["ana", "bo", "chen", "dee"].get(rng.below(6)) {
-        b = b.assignee(who);
-    }
-    b.build()
+    sample_entry(rng, i as usize)
 }
 
 #[derive(Clone, Copy, Debug)]
