@@ -20,11 +20,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use devlog_core::entry::{
-    AiContext, Context, Entry, EntryType, Extra, Note, NoteCategory, Priority, Status,
-};
-use devlog_core::id::{EntryId, slugify};
-use devlog_core::{Origin, Store, Timestamp, WriteMeta};
+use devlog_core::{Origin, Store, WriteMeta};
 use serde_json::{Value, json};
 
 struct Opts {
@@ -65,128 +61,8 @@ fn parse_opts() -> Opts {
     o
 }
 
-/// A small deterministic generator, so every run seeds the same store.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
-
-const VERBS: &[&str] = &[
-    "Fix", "Add", "Refactor", "Document", "Speed up", "Remove", "Test",
-];
-const NOUNS: &[&str] = &[
-    "login flow",
-    "CSV export",
-    "search index",
-    "billing webhook",
-    "dashboard charts",
-    "rate limiter",
-    "audit log",
-    "Jira sync",
-    "dark mode",
-    "API pagination",
-    "retry queue",
-    "session cookies",
-];
-const WORDS: &[&str] = &[
-    "service",
-    "returns",
-    "timeout",
-    "users",
-    "request",
-    "large",
-    "pages",
-    "index",
-    "missing",
-    "batch",
-    "writes",
-    "latency",
-    "load",
-    "deploy",
-    "memory",
-    "history",
-    "token",
-    "webhook",
-    "signature",
-    "retries",
-    "database",
-    "migration",
-    "locks",
-    "cache",
-    "stale",
-    "render",
-];
-
-fn sentence(rng: &mut Rng, n: usize) -> String {
-    let words: Vec<&str> = (0..n).map(|_| rng.pick(WORDS)).collect();
-    format!("The {}.", words.join(" "))
-}
-
-fn make_entry(rng: &mut Rng, i: usize) -> Entry {
-    let title = format!("{} {} {i}", rng.pick(VERBS), rng.pick(NOUNS));
-    let created = Timestamp::from_millis(1_735_689_600_000 + i as i64 * 600_000).unwrap();
-    let updated = Timestamp::from_millis(created.millis() + rng.below(50_000_000) as i64).unwrap();
-    let status = Status::ALL[rng.below(Status::ALL.len())];
-    let notes = (0..rng.below(6))
-        .map(|n| Note {
-            id: format!("seed-{i}-{n}"),
-            timestamp: updated,
-            category: NoteCategory::ALL[rng.below(NoteCategory::ALL.len())],
-            content: format!("{} {}", sentence(rng, 12), sentence(rng, 12)),
-            files: vec![format!("src/module_{}.rs", rng.below(50))],
-            code_changes: None,
-            extra: Extra::new(),
-        })
-        .collect();
-    Entry {
-        id: EntryId::new_random(),
-        handle: i as u64 + 1,
-        key: slugify(&title),
-        legacy_id: None,
-        kind: EntryType::ALL[rng.below(EntryType::ALL.len())],
-        description: format!("{} {}", sentence(rng, 16), sentence(rng, 16)),
-        status,
-        priority: Priority::ALL[rng.below(Priority::ALL.len())],
-        created_at: created,
-        updated_at: updated,
-        closed_at: status.is_closed().then_some(updated),
-        assignee: ["ana", "bo", "chen"]
-            .get(rng.below(5))
-            .map(|s| s.to_string()),
-        tags: vec![rng.pick(&["ui", "api", "infra", "perf"]).to_string()],
-        estimated_hours: None,
-        actual_hours: None,
-        notes,
-        files: Vec::new(),
-        related_devlogs: Vec::new(),
-        context: Context {
-            business_context: sentence(rng, 14),
-            technical_context: sentence(rng, 14),
-            acceptance_criteria: vec![sentence(rng, 8)],
-            ..Context::default()
-        },
-        ai_context: AiContext {
-            current_summary: sentence(rng, 10),
-            suggested_next_steps: vec![sentence(rng, 6)],
-            ..AiContext::default()
-        },
-        external_references: Vec::new(),
-        extra: Extra::new(),
-        title,
-    }
-}
+// The store's entries come from devlog-bench's generator (`devlog_core::sample`).
+use devlog_core::sample::{SampleRng as Rng, sample_entry as make_entry};
 
 async fn open_store(backend: &str, devlog_dir: &Path) -> Arc<dyn Store> {
     match backend {
@@ -393,7 +269,7 @@ async fn main() {
     let hwm_at_start = s.vm_hwm_kib();
     let n = o.entries as u64;
     let mut rng = Rng(0x5851_f42d_4c95_7f2d);
-    let mut handle = move || json!(1 + rng.next() % n);
+    let mut handle = move || json!(1 + rng.next_u64() % n);
     let mut rows = Vec::new();
     let it = o.iterations;
     let few = (it / 4).max(10);

@@ -6,41 +6,16 @@
 //! cargo bench -p devlog-store --bench index
 //! ```
 
-use devlog_core::entry::{EntryType, NoteCategory, Priority, Status};
+use devlog_core::entry::{EntryType, Status};
+use devlog_core::sample::{SampleRng, sample_entry};
 use devlog_core::store::{Filter, ListQuery, SearchQuery};
 use devlog_store::index::{SqlIndex, fts_expression};
-use devlog_testkit::EntryBuilder;
 use divan::{Bencher, black_box};
 use tokio::runtime::Runtime;
 
 fn main() {
     divan::main();
 }
-
-const WORDS: &[&str] = &[
-    "service",
-    "returns",
-    "timeout",
-    "users",
-    "request",
-    "large",
-    "pages",
-    "index",
-    "missing",
-    "batch",
-    "writes",
-    "latency",
-    "deploy",
-    "memory",
-    "webhook",
-    "signature",
-    "database",
-    "migration",
-    "locks",
-    "kubernetes",
-    "pod",
-    "restarts",
-];
 
 #[divan::bench(args = ["timeout", "kubernetes pod restarts", "\"quoted\" AND (ops) -x*"])]
 fn fts_expression_of(text: &str) -> Option<String> {
@@ -54,26 +29,16 @@ fn runtime() -> Runtime {
         .expect("a tokio runtime")
 }
 
-/// An in-memory index of `n` entries with varied text, status and type.
+/// An in-memory index of `n` generated entries (`devlog_core::sample`).
 fn index(rt: &Runtime, n: usize) -> SqlIndex {
     rt.block_on(async {
         let index = SqlIndex::open_in_memory("sqlite")
             .await
             .expect("in-memory index");
         let mut tx = index.begin_write().await.expect("write transaction");
+        let mut rng = SampleRng(0x9e37_79b9_7f4a_7c15);
         for i in 0..n {
-            let text: Vec<&str> = (0..24)
-                .map(|k| WORDS[(i * 7 + k * 5) % WORDS.len()])
-                .collect();
-            let e = EntryBuilder::new(&format!("Fix the {} ({i})", WORDS[i % WORDS.len()]))
-                .handle(i as u64 + 1)
-                .kind(EntryType::ALL[i % EntryType::ALL.len()])
-                .status(Status::ALL[i % Status::ALL.len()])
-                .priority(Priority::ALL[i % Priority::ALL.len()])
-                .times(i as i64, i as i64 + 30)
-                .description(&format!("The {}.", text.join(" ")))
-                .note(NoteCategory::Progress, &text[..12].join(" "))
-                .build();
+            let e = sample_entry(&mut rng, i);
             index.upsert(&mut tx, &e, None).await.expect("upsert");
         }
         tx.commit().await.expect("commit");

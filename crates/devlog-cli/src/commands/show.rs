@@ -58,6 +58,10 @@ pub fn render(out: &Out, e: &Entry) -> String {
     if !e.tags.is_empty() {
         s.push_str(&format!("tags: {}\n", e.tags.join(", ")));
     }
+    if let Some(time) = time_line(e.estimated_hours, e.actual_hours) {
+        s.push_str(&time);
+        s.push('\n');
+    }
     let section = |s: &mut String, title: &str, body: &str| {
         if !body.trim().is_empty() {
             s.push_str(&format!("\n{}\n{}\n", out.bold(title), body.trim_end()));
@@ -146,4 +150,41 @@ pub fn render(out: &Out, e: &Entry) -> String {
         }
     }
     s
+}
+
+/// Estimated and actual hours, when either is set: `time: 3.5h of 4h estimated (88%)`.
+fn time_line(estimated: Option<f64>, actual: Option<f64>) -> Option<String> {
+    let h = |x: f64| format!("{}h", (x * 100.0).round() / 100.0);
+    match (estimated, actual) {
+        (None, None) => None,
+        (Some(est), None) => Some(format!("time: {} estimated", h(est))),
+        (None, Some(act)) => Some(format!("time: {} spent", h(act))),
+        (Some(est), Some(act)) if est > 0.0 => Some(format!(
+            "time: {} of {} estimated ({:.0}%)",
+            h(act),
+            h(est),
+            act / est * 100.0
+        )),
+        (Some(est), Some(act)) => Some(format!("time: {} spent, {} estimated", h(act), h(est))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_line;
+
+    #[test]
+    fn hours_are_shown_when_set() {
+        assert_eq!(time_line(None, None), None);
+        assert_eq!(time_line(Some(4.0), None).unwrap(), "time: 4h estimated");
+        assert_eq!(time_line(None, Some(1.25)).unwrap(), "time: 1.25h spent");
+        assert_eq!(
+            time_line(Some(4.0), Some(3.5)).unwrap(),
+            "time: 3.5h of 4h estimated (88%)"
+        );
+        assert_eq!(
+            time_line(Some(0.0), Some(2.0)).unwrap(),
+            "time: 2h spent, 0h estimated"
+        );
+    }
 }
