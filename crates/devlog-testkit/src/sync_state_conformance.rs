@@ -45,6 +45,7 @@ macro_rules! sync_state_conformance {
         $crate::sync_state_conformance!(@cases $how $fixture $opener;
             cursors_are_kept_per_integration_and_kind,
             enqueue_keeps_one_open_job_per_entry,
+            a_change_while_its_job_runs_runs_the_job_again,
             claims_take_due_jobs_under_a_lease,
             an_expired_lease_is_taken_over,
             failed_jobs_retry_or_die,
@@ -160,6 +161,32 @@ pub async fn enqueue_keeps_one_open_job_per_entry(open: SyncOpener, dir: &Path) 
     assert_eq!(job.entry_id, a);
     s.finish_job(job.id, "w", T0).await.unwrap();
     assert_eq!(s.enqueue(GH, &[a], 4, None, T0).await.unwrap(), 1);
+}
+
+/// A change queued while its entry's job is running (the job may have read the entry before
+/// it) is not dropped: finishing the job puts it back to pending, due at once; the next run,
+/// with no change meanwhile, finishes it for good. A change queued before the claim is part
+/// of what the claimed run reads, so it does not cause another run.
+pub async fn a_change_while_its_job_runs_runs_the_job_again(open: SyncOpener, dir: &Path) {
+    let s = open(dir.to_path_buf()).await;
+    let e = EntryId::new_random();
+    assert_eq!(s.enqueue(GH, &[e], 1, None, T0).await.unwrap(), 1);
+    // Queued again while pending: still one job, and the claim reads the latest entry.
+    assert_eq!(s.enqueue(GH, &[e], 2, None, T0).await.unwrap(), 0);
+    let job = s.claim(GH, "w", T0, HOUR).await.unwrap().unwrap();
+    // Changed while running (feed enqueue and a direct one alike).
+    assert_eq!(s.enqueue(GH, &[e], 3, None, T0 + 1).await.unwrap(), 0);
+    s.enqueue_one(GH, e, T0 + 2).await.unwrap();
+    s.finish_job(job.id, "w", T0 + 5).await.unwrap();
+    let again = s.job(job.id).await.unwrap().unwrap();
+    assert_eq!(again.state, JobState::Pending, "the change was dropped");
+    assert_eq!(s.open_jobs().await.unwrap().len(), 1);
+    let rerun = s.claim(GH, "w", T0 + 5, HOUR).await.unwrap().unwrap();
+    assert_eq!((rerun.id, rerun.entry_id), (job.id, e));
+    s.finish_job(rerun.id, "w", T0 + 6).await.unwrap();
+    assert_eq!(s.job(job.id).await.unwrap().unwrap().state, JobState::Done);
+    assert!(s.open_jobs().await.unwrap().is_empty());
+    assert!(s.claim(GH, "w", T0 + 7, HOUR).await.unwrap().is_none());
 }
 
 pub async fn claims_take_due_jobs_under_a_lease(open: SyncOpener, dir: &Path) {

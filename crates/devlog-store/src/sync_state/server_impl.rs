@@ -146,7 +146,7 @@ impl ServerSyncState {
             return Ok(None);
         };
         sqlx::query(sql(&format!(
-            "UPDATE sync_jobs SET state = 'running', owner = ?, \
+            "UPDATE sync_jobs SET state = 'running', owner = ?, rerun = 0, \
              lease_until = {SYNC_DB_NOW_MS} + ?, updated_at = ? WHERE id = ?"
         )))
         .bind(owner)
@@ -615,6 +615,43 @@ fn cache_key(identity: &str, url: &str) -> String {
 const INSERT_JOB: &str = "sync_jobs (integration, entry_id, state, attempts, next_at, created_at, updated_at) \
                           VALUES (?, ?, 'pending', 0, ?, ?, ?)";
 
+/// Queues a push of `entry`; when a job for it is already open, marks that job to run once
+/// more (`rerun`): a running job may have read the entry before this change, and finishing it
+/// puts it back to pending (`finish_job`). If the open job finished in between (the update
+/// then matches nothing), the insert is tried again. Returns the jobs inserted (0 or 1).
+async fn insert_job(
+    tx: &mut Tx,
+    integration: &str,
+    entry: EntryId,
+    now: i64,
+) -> std::result::Result<u64, sqlx::Error> {
+    for _ in 0..3 {
+        let added = sqlx::query(insert_ignore(INSERT_JOB))
+            .bind(integration)
+            .bind(entry.to_string())
+            .bind(now)
+            .bind(now)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if added > 0 {
+            return Ok(added);
+        }
+        let marked = sqlx::query(sql("UPDATE sync_jobs SET rerun = rerun + 1 \
+             WHERE integration = ? AND entry_id = ? AND state IN ('pending', 'running')"))
+        .bind(integration)
+        .bind(entry.to_string())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if marked > 0 {
+            return Ok(0);
+        }
+    }
+    Ok(0)
+}
+
 async fn upsert_cursor(
     tx: &mut Tx,
     integration: &str,
@@ -691,16 +728,9 @@ impl SyncStateStore for ServerSyncState {
         let mut tx = self.begin().await?;
         let mut added = 0;
         for e in entries {
-            added += sqlx::query(insert_ignore(INSERT_JOB))
-                .bind(integration)
-                .bind(e.to_string())
-                .bind(now)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *tx)
+            added += insert_job(&mut tx, integration, *e, now)
                 .await
-                .map_err(self.err())?
-                .rows_affected();
+                .map_err(self.err())?;
         }
         upsert_cursor(&mut tx, integration, CursorKind::Feed, &seq.to_string())
             .await
@@ -715,16 +745,11 @@ impl SyncStateStore for ServerSyncState {
     }
 
     async fn enqueue_one(&self, integration: &str, entry: EntryId, now: i64) -> Result<()> {
-        sqlx::query(insert_ignore(INSERT_JOB))
-            .bind(integration)
-            .bind(entry.to_string())
-            .bind(now)
-            .bind(now)
-            .bind(now)
-            .execute(&self.pool)
+        let mut tx = self.begin().await?;
+        insert_job(&mut tx, integration, entry, now)
             .await
             .map_err(self.err())?;
-        Ok(())
+        tx.commit().await.map_err(self.err())
     }
 
     async fn claim_for(
@@ -782,9 +807,10 @@ impl SyncStateStore for ServerSyncState {
 
     async fn finish_job(&self, id: i64, owner: &str, now: i64) -> Result<()> {
         self.exec(
-            "UPDATE sync_jobs SET state = 'done', owner = NULL, lease_until = NULL, \
+            "UPDATE sync_jobs SET state = CASE WHEN rerun > 0 THEN 'pending' ELSE 'done' END, \
+             next_at = ?, rerun = 0, owner = NULL, lease_until = NULL, \
              last_error = NULL, updated_at = ? WHERE id = ? AND owner = ?",
-            |q| q.bind(now).bind(id).bind(owner.to_string()),
+            |q| q.bind(now).bind(now).bind(id).bind(owner.to_string()),
         )
         .await
         .map(|_| ())

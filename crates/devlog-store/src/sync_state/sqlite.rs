@@ -284,7 +284,8 @@ impl SyncStateStore for SqliteSyncState {
                 continue;
             }
             let r = sqlx::query(
-                "UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, updated_at = ?
+                "UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, updated_at = ?,
+                                rerun = 0
                  WHERE id = ? AND state = ? AND COALESCE(owner, '') = COALESCE(?, '')",
             )
             .bind(owner)
@@ -329,15 +330,22 @@ impl SyncStateStore for SqliteSyncState {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Marks `owner`'s job done (a no-op if another worker took it over meanwhile).
+    /// Marks `owner`'s job done (a no-op if another worker took it over meanwhile), or back to
+    /// pending, due now, when a change of its entry arrived while it ran (`rerun`).
     async fn finish_job(&self, id: i64, owner: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE jobs SET state = 'done', owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND owner = ?")
-            .bind(now)
-            .bind(id)
-            .bind(owner)
-            .execute(&self.pool)
-            .await
-            .map_err(err)?;
+        sqlx::query(
+            "UPDATE jobs SET state = CASE WHEN rerun > 0 THEN 'pending' ELSE 'done' END,
+                             next_at = ?, rerun = 0, owner = NULL, lease_until = NULL,
+                             last_error = NULL, updated_at = ?
+             WHERE id = ? AND owner = ?",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
         Ok(())
     }
 
@@ -1047,6 +1055,20 @@ async fn insert_job(
     .execute(&mut *conn)
     .await
     .map_err(err)?;
+    if r.rows_affected() == 0 {
+        // A job is open: if it is running, it may have read the entry before this change, so
+        // it runs once more when it finishes (`finish_job`). Callers hold a write transaction,
+        // so the open job cannot finish between the two statements.
+        sqlx::query(
+            "UPDATE jobs SET rerun = rerun + 1
+             WHERE integration = ? AND entry_id = ? AND state IN ('pending', 'running')",
+        )
+        .bind(integration)
+        .bind(entry.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+    }
     Ok(r.rows_affected())
 }
 
