@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod codec;
 pub mod discover;
 pub mod entry;
+pub mod entry_doc;
 pub mod error;
 pub mod event;
 pub mod id;

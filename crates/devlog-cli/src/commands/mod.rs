@@ -8,6 +8,7 @@ pub mod decide;
 pub mod delete;
 pub mod done;
 pub mod edit;
+pub mod editor;
 pub mod etags;
 pub mod events;
 pub mod git;

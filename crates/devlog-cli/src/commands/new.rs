@@ -5,15 +5,19 @@ use devlog_core::entry::{EntryType, Priority, Status};
 use devlog_core::ops::NewEntry;
 use devlog_core::{Created, Devlog};
 
-use super::{Ctx, text_arg};
+use devlog_core::entry_doc::EntryDoc;
+
+use super::editor::{Editor, Outcome, Verdict, retry_on_invalid};
+use super::{Ctx, edit, text_arg};
 use crate::error::CliError;
 use crate::output::write_stdout;
 
 /// Create an entry (returns the open entry with the same title and type instead, unless --force)
 #[derive(Debug, Args)]
 pub struct NewArgs {
-    /// One-line title
-    pub title: String,
+    /// One-line title (with --edit, may be given in the editor instead)
+    #[arg(required_unless_present = "edit")]
+    pub title: Option<String>,
     /// feature, bugfix, task, refactor or docs
     #[arg(long = "type", short = 't', default_value = "task")]
     pub kind: EntryType,
@@ -50,6 +54,9 @@ pub struct NewArgs {
     /// Accept empty standard input for `--description -`
     #[arg(long)]
     pub allow_empty: bool,
+    /// Write the entry in $VISUAL / $EDITOR (starting from the values given as flags)
+    #[arg(long, short = 'e')]
+    pub edit: bool,
 }
 
 pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
@@ -57,26 +64,42 @@ pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
     let description = text_arg(&a.description, "the description", Some(a.allow_empty))?;
     let ws = ctx.workspace_or_create()?;
     let app = Devlog::new(ws.open().await?);
-    let created = app
-        .create(
-            NewEntry {
-                title: a.title,
-                kind: Some(a.kind),
-                description,
-                priority: Some(a.priority),
-                status: a.status,
-                business_context: a.business,
-                technical_context: a.technical,
-                acceptance_criteria: a.criteria,
-                tags: a.tag,
-                assignee: a.assignee,
-                estimated_hours: a.estimate,
-                force: a.force,
-                ..NewEntry::default()
-            },
-            &ctx.meta(),
-        )
-        .await?;
+    let input = NewEntry {
+        title: a.title.unwrap_or_default(),
+        kind: Some(a.kind),
+        description,
+        priority: Some(a.priority),
+        status: a.status,
+        business_context: a.business,
+        technical_context: a.technical,
+        acceptance_criteria: a.criteria,
+        tags: a.tag,
+        assignee: a.assignee,
+        estimated_hours: a.estimate,
+        force: a.force,
+        ..NewEntry::default()
+    };
+    let created = if a.edit {
+        let doc = EntryDoc::for_new(&input).render(&edit::help_lines("a new entry"));
+        let outcome = Editor::from_env()
+            .edit_until(doc, "new", async |text: &str| {
+                let doc = match EntryDoc::parse(text) {
+                    Ok(d) => d,
+                    Err(errors) => return Ok(Verdict::Retry(errors)),
+                };
+                retry_on_invalid(app.create(doc.into_new(input.clone()), &ctx.meta()).await)
+            })
+            .await?;
+        match outcome {
+            Outcome::Done(c) => c,
+            Outcome::Cancelled(why) => {
+                eprintln!("Nothing created: {why}.");
+                return Ok(());
+            }
+        }
+    } else {
+        app.create(input, &ctx.meta()).await?
+    };
     let e = created.entry();
     if ctx.out.json {
         ctx.out.json(e)?;

@@ -4,6 +4,9 @@ use clap::Args;
 use devlog_core::entry::NoteCategory;
 use devlog_core::ops::NewNote;
 
+use devlog_core::entry_doc;
+
+use super::editor::{Editor, Outcome, retry_on_invalid};
 use super::{Ctx, text_arg};
 use crate::error::CliError;
 use crate::output::{count, write_stdout};
@@ -13,8 +16,8 @@ use crate::output::{count, write_stdout};
 pub struct NoteArgs {
     /// Handle, id, id prefix, key, or original devlog id
     pub entry: String,
-    /// The note (`-` reads standard input)
-    pub text: String,
+    /// The note (`-` reads standard input; none opens $VISUAL / $EDITOR)
+    pub text: Option<String>,
     /// progress, issue, solution, idea, reminder or feedback
     #[arg(long, short = 'c', default_value = "progress")]
     pub category: NoteCategory,
@@ -27,21 +30,52 @@ pub struct NoteArgs {
 }
 
 pub async fn run(ctx: &Ctx, a: NoteArgs) -> Result<(), CliError> {
-    let content = text_arg(&a.text, "the note", None)?;
+    let text = a
+        .text
+        .as_deref()
+        .map(|t| text_arg(t, "the note", None))
+        .transpose()?;
     let app = ctx.app().await?;
     let target = app.resolve_summary(&a.entry).await?;
-    let (e, note) = app
-        .add_note(
-            target.id,
-            NewNote {
-                content,
-                category: a.category,
-                files: a.file,
-                code_changes: a.code_changes,
-            },
-            &ctx.meta(),
-        )
-        .await?;
+    let note = |content: String| NewNote {
+        content,
+        category: a.category,
+        files: a.file.clone(),
+        code_changes: a.code_changes.clone(),
+    };
+    let (e, note) = match text {
+        Some(content) => app.add_note(target.id, note(content), &ctx.meta()).await?,
+        None => {
+            let help = [
+                format!(
+                    "A note ({}) for #{} {}. Write it above the line above (Markdown);",
+                    a.category, target.handle, target.title
+                ),
+                "everything from that line down is ignored. An empty note adds nothing.".into(),
+                "Another category: --category progress|issue|solution|idea|reminder|feedback."
+                    .into(),
+            ];
+            let doc = format!(
+                "\n{}\n{}",
+                entry_doc::SCISSORS,
+                help.iter().map(|h| format!("# {h}\n")).collect::<String>()
+            );
+            let outcome = Editor::from_env()
+                .edit_until(doc, "note", async |text: &str| {
+                    let content = entry_doc::above_scissors(text);
+                    retry_on_invalid(app.add_note(target.id, note(content), &ctx.meta()).await)
+                })
+                .await?;
+            match outcome {
+                Outcome::Done(v) => v,
+                Outcome::Cancelled(_) => {
+                    return Err(CliError::Usage(
+                        "the note is empty; nothing was added".into(),
+                    ));
+                }
+            }
+        }
+    };
     if ctx.out.json {
         ctx.out.json(&e)?;
     } else {
