@@ -197,6 +197,14 @@ fn saving_unchanged_or_empty_changes_nothing() {
     let o = run(&ws, Some(&editor(&tools, r#": > "$1""#)), &["edit", "1"]);
     assert!(o.status.success());
     assert_eq!(show(&ws, "1"), before);
+    // No editor set and no terminal: say how to do it without one, instead of waiting on vi.
+    let o = run(&ws, None, &["edit", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nothing to change") && err.contains("set EDITOR"),
+        "{err}"
+    );
     // A failing editor changes nothing either.
     let o = run(&ws, Some(&editor(&tools, "exit 3")), &["edit", "1"]);
     assert!(!o.status.success());

@@ -115,7 +115,7 @@ async fn in_editor(
     let base_doc = EntryDoc::of(&base);
     let help = help_lines(&format!("{} {}", base.handle_str(), base.title));
     let mut warned: Vec<&'static str> = Vec::new();
-    let outcome = Editor::from_env()
+    let outcome = Editor::from_env("nothing to change: give at least one of --title, --status, --priority, --type, --assignee, --description, ... (see devlog edit --help)")?
         .edit_until(base_doc.render(&help), &base.handle.to_string(), async |text: &str| {
             let mine = match EntryDoc::parse(text) {
                 Ok(d) => d,

@@ -36,20 +36,27 @@ pub enum Outcome<T> {
 }
 
 impl Editor {
-    /// The editor the environment names: `$VISUAL`, then `$EDITOR`, then `vi`.
-    pub fn from_env() -> Self {
+    /// The editor the environment names: `$VISUAL`, then `$EDITOR`, then `vi` — the last only
+    /// on a terminal: without one (a script, CI, a pipe) `vi` would wait for keys that never
+    /// come, so `what` (how to do it without an editor) is said instead.
+    pub fn from_env(what: &str) -> Result<Self, CliError> {
         for var in ["VISUAL", "EDITOR"] {
             if let Some(cmd) = std::env::var(var).ok().filter(|c| !c.trim().is_empty()) {
-                return Self {
+                return Ok(Self {
                     command: cmd,
                     source: var,
-                };
+                });
             }
         }
-        Self {
+        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            return Err(CliError::Usage(format!(
+                "{what}, or set EDITOR (no editor is set and this is not a terminal)"
+            )));
+        }
+        Ok(Self {
             command: "vi".into(),
             source: "the default (neither VISUAL nor EDITOR is set)",
-        }
+        })
     }
 
     /// Opens `text` in the editor (a temporary file `devlog-<name>-….md`) and returns what

@@ -81,7 +81,7 @@ pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
     };
     let created = if a.edit {
         let doc = EntryDoc::for_new(&input).render(&edit::help_lines("a new entry"));
-        let outcome = Editor::from_env()
+        let outcome = Editor::from_env("give the title (devlog new \"<title>\")")?
             .edit_until(doc, "new", async |text: &str| {
                 let doc = match EntryDoc::parse(text) {
                     Ok(d) => d,

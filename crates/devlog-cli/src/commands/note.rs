@@ -60,12 +60,14 @@ pub async fn run(ctx: &Ctx, a: NoteArgs) -> Result<(), CliError> {
                 entry_doc::SCISSORS,
                 help.iter().map(|h| format!("# {h}\n")).collect::<String>()
             );
-            let outcome = Editor::from_env()
-                .edit_until(doc, "note", async |text: &str| {
-                    let content = entry_doc::above_scissors(text);
-                    retry_on_invalid(app.add_note(target.id, note(content), &ctx.meta()).await)
-                })
-                .await?;
+            let outcome = Editor::from_env(
+                "give the note's text (devlog note REF \"<text>\", or - to read standard input)",
+            )?
+            .edit_until(doc, "note", async |text: &str| {
+                let content = entry_doc::above_scissors(text);
+                retry_on_invalid(app.add_note(target.id, note(content), &ctx.meta()).await)
+            })
+            .await?;
             match outcome {
                 Outcome::Done(v) => v,
                 Outcome::Cancelled(_) => {
