@@ -29,6 +29,81 @@ pub struct ListArgs {
     /// Skip this many entries (paging)
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+    /// The columns to show, in order (handle, status, priority, type, title, assignee, tags,
+    /// updated, created); by default the first six, plus assignee and tags when the terminal
+    /// is wide enough
+    #[arg(long, value_delimiter = ',', conflicts_with = "format")]
+    pub columns: Vec<Column>,
+    /// One line per entry from a template: `{{handle}} {{title}} [{{tags|join(",")}}]`
+    /// (the fields of `list --json`; a name that is not one is an error)
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// A column of `devlog list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Column {
+    Handle,
+    Status,
+    Priority,
+    Type,
+    Title,
+    Assignee,
+    Tags,
+    Updated,
+    Created,
+}
+
+impl Column {
+    /// What every terminal gets, and what a pipe gets (stable for scripts).
+    const BASE: [Column; 6] = [
+        Column::Handle,
+        Column::Status,
+        Column::Priority,
+        Column::Type,
+        Column::Title,
+        Column::Updated,
+    ];
+
+    fn header(self) -> &'static str {
+        match self {
+            Column::Handle => "#",
+            Column::Status => "STATUS",
+            Column::Priority => "PRIORITY",
+            Column::Type => "TYPE",
+            Column::Title => "TITLE",
+            Column::Assignee => "ASSIGNEE",
+            Column::Tags => "TAGS",
+            Column::Updated => "UPDATED",
+            Column::Created => "CREATED",
+        }
+    }
+
+    /// The default columns for a terminal `width` columns wide (`None`: not a terminal).
+    /// Assignee and tags are added, before UPDATED, when they fit beside a 50-character title.
+    pub fn defaults(width: Option<usize>) -> Vec<Column> {
+        let mut cols = Column::BASE.to_vec();
+        let w = width.unwrap_or(0);
+        if w >= 110 {
+            cols.insert(5, Column::Assignee);
+        }
+        if w >= 130 {
+            cols.insert(6, Column::Tags);
+        }
+        cols
+    }
+}
+
+/// The terminal's width: `$COLUMNS` when set, else the size of standard output when it is a
+/// terminal, else `None`.
+fn terminal_width() -> Option<usize> {
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+    {
+        return Some(c);
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
 }
 
 pub fn parse_sort(s: &str) -> Result<SortKey, String> {
@@ -84,7 +159,16 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let mut s = summary_table(&ctx.out, &page.items);
+    if let Some(template) = &a.format {
+        write_stdout(&formatted(template, &page.items)?)?;
+        return Ok(());
+    }
+    let columns = if a.columns.is_empty() {
+        Column::defaults(terminal_width())
+    } else {
+        a.columns.clone()
+    };
+    let mut s = table(&ctx.out, &page.items, &columns);
     if page.total as usize > page.offset + page.items.len() || page.offset > 0 {
         s.push_str(&ctx.out.dim(&format!(
             "showing {}–{} of {} (use --limit/--offset for more)\n",
@@ -118,25 +202,77 @@ pub async fn warn_store(store: &dyn Store) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The table `list`, `search` and `context` print.
-pub fn summary_table(out: &Out, items: &[EntrySummary]) -> String {
+/// `items` as a table of `columns`.
+pub fn table(out: &Out, items: &[EntrySummary], columns: &[Column]) -> String {
     let now = SystemClock.now();
-    let mut t = Table::header(
-        out,
-        &["#", "STATUS", "PRIORITY", "TYPE", "TITLE", "UPDATED"],
-    );
+    let headers: Vec<&str> = columns.iter().map(|c| c.header()).collect();
+    let mut t = Table::header(out, &headers);
     for e in items {
-        let h = format!("#{}", e.handle);
-        let title = truncate(&e.title, 70);
-        let updated = ago(e.updated_at, now);
-        t.row(vec![
-            (out.bold(&h), h),
-            (out.status(e.status), e.status.to_string()),
-            (out.priority(e.priority), e.priority.to_string()),
-            (e.kind.to_string(), e.kind.to_string()),
-            (title.clone(), title),
-            (out.dim(&updated), updated),
-        ]);
+        let row = columns
+            .iter()
+            .map(|c| {
+                let plain = |s: String| (s.clone(), s);
+                match c {
+                    Column::Handle => {
+                        let h = format!("#{}", e.handle);
+                        (out.bold(&h), h)
+                    }
+                    Column::Status => (out.status(e.status), e.status.to_string()),
+                    Column::Priority => (out.priority(e.priority), e.priority.to_string()),
+                    Column::Type => plain(e.kind.to_string()),
+                    Column::Title => plain(truncate(&e.title, 70)),
+                    Column::Assignee => plain(e.assignee.clone().unwrap_or_default()),
+                    Column::Tags => plain(truncate(&e.tags.join(","), 30)),
+                    Column::Updated => {
+                        let u = ago(e.updated_at, now);
+                        (out.dim(&u), u)
+                    }
+                    Column::Created => {
+                        let u = ago(e.created_at, now);
+                        (out.dim(&u), u)
+                    }
+                }
+            })
+            .collect();
+        t.row(row);
     }
     t.render()
+}
+
+/// How much work one entry's line may take in a `--format` template (minijinja's fuel).
+const FORMAT_FUEL: u64 = 50_000;
+
+/// One line per entry from the `--format` template over the entry's `list --json` fields.
+/// Unknown fields are errors (not empty text), naming the field and what exists.
+fn formatted(template: &str, items: &[EntrySummary]) -> Result<String, CliError> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_fuel(Some(FORMAT_FUEL));
+    let bad = |e: minijinja::Error| {
+        CliError::Usage(format!(
+            "--format: {}{}; the fields are those of `devlog list --json` (handle, title, status, priority, type, assignee, tags, createdAt, updatedAt, closedAt, id, key)",
+            e.detail().unwrap_or(&e.kind().to_string()),
+            e.range()
+                .map(|r| format!(" (at character {} of the template)", r.start + 1))
+                .unwrap_or_default()
+        ))
+    };
+    let t = env.template_from_str(template).map_err(bad)?;
+    let mut out = String::new();
+    for e in items {
+        // Fields an entry may lack are there, empty, so only a misspelt name is an error.
+        let mut fields = serde_json::to_value(e).map_err(|err| CliError::Other(err.into()))?;
+        if let Some(map) = fields.as_object_mut() {
+            for optional in ["assignee", "closedAt", "legacyId"] {
+                map.entry(optional)
+                    .or_insert(serde_json::Value::String(String::new()));
+            }
+        }
+        let line = t
+            .render(minijinja::Value::from(minijinja::value::Serde(fields)))
+            .map_err(bad)?;
+        out.push_str(&line.replace(['\n', '\r'], " "));
+        out.push('\n');
+    }
+    Ok(out)
 }
