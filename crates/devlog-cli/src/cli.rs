@@ -62,6 +62,8 @@ pub enum Command {
     Reopen(shortcuts::TransitionArgs),
     Assign(shortcuts::AssignArgs),
     Tag(shortcuts::TagArgs),
+    Insight(insights::InsightArgs),
+    Insights(insights::InsightsArgs),
     Search(search::SearchArgs),
     Stats(stats::StatsArgs),
     Context(context::ContextArgs),

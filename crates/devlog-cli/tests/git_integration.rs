@@ -554,6 +554,89 @@ fn search_all_repos_ranks_hits_from_every_known_repository() {
     assert_eq!(r.json(&["search", "login"]).as_array().unwrap().len(), 1);
 }
 
+#[test]
+fn shared_insights_of_other_repositories_are_ranked_for_the_work_in_hand() {
+    let r = Repo::new("");
+    r.ok(&[
+        "new",
+        "Login timeout on mobile",
+        "--type",
+        "bugfix",
+        "-d",
+        "Sessions of the login expire",
+    ]);
+    r.ok(&["start", "1"]);
+    let other = r.dir.parent().unwrap().join("code/api");
+    std::fs::create_dir_all(&other).unwrap();
+    let mut g = Command::new("git");
+    g.args(["init", "-q"]).current_dir(&other);
+    isolate(&mut g, &r.home);
+    assert!(g.output().unwrap().status.success());
+    let api = |args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(args).current_dir(&other).env_remove("DEVLOG_DIR");
+        isolate(&mut c, &r.home);
+        let o = c.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    api(&["new", "Token refresh breaks login", "--type", "bugfix"]);
+    api(&[
+        "decide",
+        "1",
+        "Refresh login tokens 5 minutes before expiry",
+        "-r",
+        "Clocks drift",
+        "--share",
+    ]);
+    api(&[
+        "insight",
+        "1",
+        "Login sessions are keyed by device, not by user",
+    ]);
+    api(&["insight", "1", "A private thought about login", "--private"]);
+    r.ok(&["insight", "1", "Mobile login keeps its own timer"]);
+
+    // Without --all-repos: this workspace only (and not the entry's own insight for itself).
+    let here = r.json(&["insights"]);
+    assert_eq!(here["for"]["handle"], 1, "{here}");
+    assert_eq!(here["items"].as_array().unwrap().len(), 0, "{here}");
+
+    r.ok(&[
+        "repos",
+        "discover",
+        "--root",
+        r.dir.parent().unwrap().join("code").to_str().unwrap(),
+    ]);
+    let all = r.json(&["insights", "--all-repos"]);
+    let items = all["items"].as_array().unwrap();
+    let texts: Vec<&str> = items.iter().map(|i| i["text"].as_str().unwrap()).collect();
+    assert_eq!(texts.len(), 2, "{all}");
+    assert!(
+        texts.contains(&"Refresh login tokens 5 minutes before expiry"),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"Login sessions are keyed by device, not by user"),
+        "{texts:?}"
+    );
+    for i in items {
+        assert!(i["repository"].as_str().unwrap().ends_with("api"), "{i}");
+        assert_eq!(i["entry"]["title"], "Token refresh breaks login");
+    }
+    let text = r.ok(&["insights", "--all-repos"]);
+    assert!(
+        text.contains("Shared insights for #1 Login timeout on mobile")
+            && text.contains("decision")
+            && text.contains("Clocks drift")
+            && text.contains("api #1 Token refresh breaks login"),
+        "{text}"
+    );
+}
+
 impl Repo {
     /// A clone of `remote` next to this repository, sharing its home (identity).
     fn clone_of(&self, remote: &Path, name: &str) -> Repo {

@@ -338,6 +338,10 @@ pub struct Decision {
     pub alternatives: Vec<String>,
     #[serde(default)]
     pub decision_maker: String,
+    /// Shown to the other repositories' work (`devlog insights`, MCP `get_shared_insights`).
+    /// devlog's addition; absent (false) in the original's files.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -377,6 +381,10 @@ pub struct AiContext {
     pub last_ai_update: Option<Timestamp>,
     #[serde(default = "one")]
     pub context_version: u32,
+    /// The key insights (texts of `key_insights`) shown to the other repositories' work.
+    /// devlog's addition; absent in the original's files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_insights: Vec<String>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -395,6 +403,7 @@ impl Default for AiContext {
             suggested_next_steps: Vec::new(),
             last_ai_update: None,
             context_version: 1,
+            shared_insights: Vec::new(),
             extra: Extra::new(),
         }
     }

@@ -11,6 +11,7 @@ pub mod entry_doc;
 pub mod error;
 pub mod event;
 pub mod id;
+pub mod insights;
 pub mod integration;
 pub mod merge;
 pub mod ops;

@@ -208,6 +208,9 @@ pub struct NewDecision {
     pub alternatives: Vec<String>,
     #[serde(default)]
     pub decision_maker: String,
+    /// Share it with the other repositories' work (`devlog insights`).
+    #[serde(default)]
+    pub shared: bool,
 }
 
 impl NewDecision {
@@ -510,6 +513,7 @@ impl Devlog {
             rationale: d.rationale,
             alternatives: d.alternatives,
             decision_maker: d.decision_maker,
+            shared: d.shared,
             extra: Extra::new(),
         };
         self.store

@@ -576,6 +576,36 @@ pub struct DecisionArgs {
     /// The options that were considered and not taken.
     #[serde(default)]
     pub alternatives: Option<Strings>,
+    /// Share the decision with other work, in this and other repositories
+    /// (get_shared_insights): for decisions others should follow or know about.
+    #[serde(default)]
+    pub share: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InsightArgs {
+    /// The entry: a handle (42 or "#42"), the original devlog's integer id after import, a full
+    /// id, an id prefix (4+ hex digits) or a key slug.
+    pub id: IdArg,
+    /// The insight, in a sentence that makes sense outside this entry ("The payment API
+    /// rate-limits per account, not per key: batch refunds").
+    pub insight: String,
+    /// false keeps it a key insight of this entry only; by default it is shared.
+    #[serde(default)]
+    pub shared: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SharedInsightsArgs {
+    /// Rank for this entry's work (a handle, id, id prefix or key). Without it: for the entry
+    /// in progress updated last, else the most recently changed insights first.
+    #[serde(default)]
+    pub for_id: Option<IdArg>,
+    /// At most this many (default 10).
+    #[serde(default)]
+    pub limit: Option<Count>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

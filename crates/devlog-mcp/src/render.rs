@@ -154,6 +154,31 @@ pub fn context_markdown(e: &Entry) -> String {
     s
 }
 
+/// Shared insights as a Markdown section: each with its entry and, from another repository,
+/// where it lives.
+pub fn shared_insights_markdown(
+    heading: &str,
+    items: &[devlog_core::insights::SharedInsight],
+) -> String {
+    let mut s = format!("\n## {heading}\n");
+    for i in items {
+        let kind = match i.kind {
+            devlog_core::insights::InsightKind::Insight => "insight",
+            devlog_core::insights::InsightKind::Decision => "decision",
+        };
+        s.push_str(&format!("- ({kind}) {}", i.text));
+        if let Some(r) = &i.rationale {
+            s.push_str(&format!(" — {r}"));
+        }
+        s.push_str(&format!(" [#{} {}", i.entry.handle, i.entry.title));
+        if let Some(repo) = &i.repository {
+            s.push_str(&format!(" in {repo}"));
+        }
+        s.push_str("]\n");
+    }
+    s
+}
+
 fn section(s: &mut String, title: &str, body: &str) {
     if !body.trim().is_empty() {
         s.push_str(&format!("\n## {title}\n{}\n", body.trim()));

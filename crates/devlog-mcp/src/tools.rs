@@ -75,6 +75,10 @@ const UPDATE_WITH_NOTE: &str = "Add a note and change status and/or priority in 
 const DECISION: &str = "Record a decision on a devlog entry with its rationale, the alternatives considered and who decided, so later sessions know why things are the way they are.";
 const COMPLETE: &str = "Mark a devlog entry done. The optional summary of what was achieved is kept as a solution note and as the AI context's summary.";
 const CHANGE_STATUS: &str = "Move a devlog entry through its workflow with one named step: start (in-progress), block (blocked; say on what in note), review (in-review), close (closed without being done: won't do, duplicate, obsolete) or reopen (done or closed work back to new). An optional note is added in the same write. Done or closed work must be reopened before it is started, blocked or reviewed; a step to the status the entry already has changes nothing. Use complete_devlog to mark work done.";
+const SHARED_INSIGHTS: &str = "Decisions and key insights that entries marked shared, in this workspace and in the other repositories devlog knows (devlog repos discover), most relevant to a piece of work first, each with its entry and repository. Use it when starting or planning work to learn from decisions made elsewhere. forId ranks for that entry (default: the entry in progress updated last).";
+/// Shared insights of related work get_context_for_ai adds.
+const CONTEXT_INSIGHTS: usize = 3;
+const ADD_INSIGHT: &str = "Record a key insight on a devlog entry, shared by default with other work in this and other repositories (get_shared_insights): something learned that others should know. shared=false keeps it to this entry.";
 const DISCOVER: &str = "Before creating an entry, find existing entries about the same or related work, by the words of the description, keywords and scope. Answers with ranked matches, the terms each matched, and a recommendation: continue an existing entry or create a new one.";
 const SEARCH: &str = "Full-text search over titles, descriptions, notes and context of all devlog entries. Every word must match (word prefixes count); title matches rank first. Optional status/type/priority filters.";
 const ACTIVE: &str = "The work in progress an assistant should know about at the start of a session: open entries (not done or closed), highest priority and most recently touched first, each with its summary, recent notes, next steps and open questions.";
@@ -187,6 +191,26 @@ impl DevlogMcp {
     )]
     async fn discover_related_devlogs(&self, Args(a): Args<DiscoverArgs>) -> CallToolResult {
         finish(self.discover(a).await)
+    }
+
+    #[tool(
+        name = "get_shared_insights",
+        description = SHARED_INSIGHTS,
+        input_schema = input_schema::<SharedInsightsArgs>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn get_shared_insights(&self, Args(a): Args<SharedInsightsArgs>) -> CallToolResult {
+        finish(self.shared_insights(a).await)
+    }
+
+    #[tool(
+        name = "add_insight",
+        description = ADD_INSIGHT,
+        input_schema = input_schema::<InsightArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false)
+    )]
+    async fn add_insight(&self, Args(a): Args<InsightArgs>) -> CallToolResult {
+        finish(self.insight(a).await)
     }
 
     #[tool(
@@ -581,6 +605,7 @@ impl DevlogMcp {
                     rationale: a.rationale,
                     alternatives: strings(a.alternatives),
                     decision_maker: a.decision_maker,
+                    shared: a.share.unwrap_or(false),
                 },
                 &self.meta(),
             )
@@ -770,9 +795,81 @@ impl DevlogMcp {
 
     async fn context_for_ai(&self, a: IdOnlyArgs) -> Outcome {
         let e = self.app().resolve(&a.id.reference()).await?;
+        // The shared insights of other work that concern this entry most.
+        let shared = self
+            .app()
+            .shared_insights(&self.options().repositories, Some(&e), CONTEXT_INSIGHTS)
+            .await?;
+        let mut text = render::context_markdown(&e);
+        let mut view = serde_json::to_value(AiView::of(&e)).unwrap_or(Value::Null);
+        if !shared.items.is_empty() {
+            text.push_str(&render::shared_insights_markdown(
+                "Shared insights from related work",
+                &shared.items,
+            ));
+            if let Some(o) = view.as_object_mut() {
+                o.insert("sharedInsights".into(), json!(shared.items));
+            }
+        }
+        Ok(Reply::new(text, view))
+    }
+
+    async fn shared_insights(&self, a: SharedInsightsArgs) -> Outcome {
+        let app = self.app();
+        let work = match &a.for_id {
+            Some(id) => Some(app.resolve(&id.reference()).await?),
+            None => app
+                .active_context(1)
+                .await?
+                .into_iter()
+                .find(|e| e.status == devlog_core::Status::InProgress),
+        };
+        let found = app
+            .shared_insights(
+                &self.options().repositories,
+                work.as_ref(),
+                page_limit(a.limit, 10),
+            )
+            .await?;
+        let heading = match &work {
+            Some(e) => format!("Shared insights for #{} {}", e.handle, e.title),
+            None => "Shared insights, most recently changed first".to_string(),
+        };
+        let mut text = if found.items.is_empty() {
+            format!(
+                "{heading}\nNone found. Share one with add_insight, or a decision with add_decision and share=true."
+            )
+        } else {
+            render::shared_insights_markdown(&heading, &found.items)
+        };
+        for (repo, err) in &found.skipped {
+            text.push_str(&format!("\n(skipped {repo}: {err})"));
+        }
         Ok(Reply::new(
-            render::context_markdown(&e),
-            serde_json::to_value(AiView::of(&e)).unwrap_or(Value::Null),
+            text,
+            json!({
+                "for": work.as_ref().map(|e| e.summary()),
+                "terms": found.terms,
+                "items": found.items,
+            }),
+        ))
+    }
+
+    async fn insight(&self, a: InsightArgs) -> Outcome {
+        let s = self.find(&a.id).await?;
+        let shared = a.shared.unwrap_or(true);
+        let e = self
+            .app()
+            .add_insight(s.id, &a.insight, shared, &self.meta())
+            .await?;
+        Ok(Reply::new(
+            format!(
+                "Added a {} insight to devlog entry #{}: {}",
+                if shared { "shared" } else { "private" },
+                e.handle,
+                e.title
+            ),
+            json!({ "entry": e.summary(), "aiContext": e.ai_context }),
         ))
     }
 

@@ -758,3 +758,81 @@ async fn discover_related_devlogs_searches_other_repositories_and_names_them() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn shared_insights_are_added_found_and_given_with_the_context() {
+    let h = start().await;
+    for (title, desc) in [
+        ("Payment refunds", "Refunds through the payments gateway"),
+        ("Payment retries", "Retry payments gateway timeouts"),
+    ] {
+        h.ok(
+            "create_devlog",
+            json!({"title": title, "type": "feature", "description": desc}),
+        )
+        .await;
+    }
+    let added = h
+        .ok(
+            "add_insight",
+            json!({"id": 1, "insight": "The payments gateway throttles per account"}),
+        )
+        .await;
+    assert_eq!(
+        added["aiContext"]["sharedInsights"],
+        json!(["The payments gateway throttles per account"])
+    );
+    h.ok(
+        "add_decision",
+        json!({"id": 1, "decision": "Batch refunds", "rationale": "Throttling",
+               "decisionMaker": "ai-agent", "share": true}),
+    )
+    .await;
+    h.ok(
+        "add_insight",
+        json!({"id": 1, "insight": "Only for this entry", "shared": false}),
+    )
+    .await;
+
+    let found = h.ok("get_shared_insights", json!({"forId": 2})).await;
+    assert_eq!(found["for"]["handle"], 2, "{found}");
+    let texts: Vec<&str> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2, "{found}");
+    assert!(
+        texts.contains(&"Batch refunds")
+            && texts.contains(&"The payments gateway throttles per account")
+    );
+
+    let ctx = h
+        .call("get_context_for_ai", json!({"id": 2}))
+        .await
+        .unwrap();
+    let body = text(&ctx);
+    assert!(
+        body.contains("## Shared insights from related work")
+            && body.contains("Batch refunds — Throttling [#1 Payment refunds]"),
+        "{body}"
+    );
+    assert_eq!(
+        ctx.structured_content.unwrap()["sharedInsights"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // The entry that holds them does not get its own insights as "related work".
+    let own = h
+        .call("get_context_for_ai", json!({"id": 1}))
+        .await
+        .unwrap();
+    assert!(
+        !text(&own).contains("Shared insights from related work"),
+        "{}",
+        text(&own)
+    );
+}

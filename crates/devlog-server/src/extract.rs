@@ -55,6 +55,10 @@ impl Body for TransitionBody {
     type Doc = TransitionBody;
 }
 
+impl Body for crate::api::v1::schema::InsightBody {
+    type Doc = crate::api::v1::schema::InsightBody;
+}
+
 /// The property names of an object schema.
 pub fn schema_fields<T: PartialSchema>() -> Vec<String> {
     fn props(s: &RefOr<Schema>) -> Vec<String> {

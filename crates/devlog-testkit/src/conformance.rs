@@ -71,6 +71,7 @@ macro_rules! store_conformance {
             put_raw_batch_applies_put_raw_in_order,
             delete_removes_and_is_recorded,
             status_shortcuts_follow_the_rules,
+            shared_insights_are_found_for_related_work,
             unknown_fields_survive_updates,
             data_survives_reopen,
         );
@@ -1126,6 +1127,137 @@ pub async fn delete_removes_and_is_recorded(open: Opener, dir: &Path) {
 /// `devlog start|block|review|close|reopen` (Devlog::transition): status, closedAt, the note
 /// and the rule that finished work is reopened first, with nothing written when refused or
 /// when the entry already has the status.
+pub async fn shared_insights_are_found_for_related_work(open: Opener, dir: &Path) {
+    use devlog_core::insights::InsightKind;
+    use devlog_core::ops::NewDecision;
+    let store = open(dir.to_path_buf()).await;
+    let app = Devlog::new(store.clone());
+    let mk = |title: &str, description: &str| NewEntry {
+        title: title.to_string(),
+        description: description.to_string(),
+        kind: Some(EntryType::Feature),
+        ..NewEntry::default()
+    };
+    let payments = app
+        .create(
+            mk(
+                "Refund batching for payments",
+                "Refunds call the payments gateway one by one",
+            ),
+            &cli(),
+        )
+        .await
+        .unwrap()
+        .into_entry();
+    let unrelated = app
+        .create(mk("Dark mode toggle", "Theme switch in settings"), &cli())
+        .await
+        .unwrap()
+        .into_entry();
+    let work = app
+        .create(
+            mk("Payments retries", "Retry failed payments gateway calls"),
+            &cli(),
+        )
+        .await
+        .unwrap()
+        .into_entry();
+    app.add_insight(
+        payments.id,
+        "The payments gateway limits requests per account",
+        true,
+        &cli(),
+    )
+    .await
+    .unwrap();
+    app.add_insight(payments.id, "Private note on refunds", false, &cli())
+        .await
+        .unwrap();
+    let decided = app
+        .decide(
+            payments.id,
+            NewDecision {
+                decision: "Batch refunds in groups of 50".into(),
+                rationale: "The gateway limits requests".into(),
+                alternatives: vec![],
+                decision_maker: "ana".into(),
+                shared: true,
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    assert!(decided.context.decisions[0].shared);
+    app.add_insight(unrelated.id, "Themes are CSS variables", true, &cli())
+        .await
+        .unwrap();
+    app.add_insight(
+        work.id,
+        "Its own insight is not shown to itself",
+        true,
+        &cli(),
+    )
+    .await
+    .unwrap();
+    // Written and read back through the store: the marks survive.
+    let back = store.get(payments.id).await.unwrap();
+    assert_eq!(
+        back.ai_context.shared_insights,
+        vec!["The payments gateway limits requests per account".to_string()]
+    );
+    assert_eq!(back.ai_context.key_insights.len(), 2);
+
+    let work = store.get(work.id).await.unwrap();
+    let found = app.shared_insights(&[], Some(&work), 10).await.unwrap();
+    let texts: Vec<&str> = found.items.iter().map(|i| i.text.as_str()).collect();
+    assert!(
+        texts.contains(&"The payments gateway limits requests per account"),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"Batch refunds in groups of 50"),
+        "{texts:?}"
+    );
+    assert!(!texts.contains(&"Private note on refunds"), "{texts:?}");
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t.contains("its own") || t.contains("Its own")),
+        "{texts:?}"
+    );
+    // The related entry's insights rank above the unrelated one's (if it is found at all).
+    let pos = |t: &str| texts.iter().position(|x| *x == t);
+    if let Some(theme) = pos("Themes are CSS variables") {
+        assert!(
+            pos("Batch refunds in groups of 50").unwrap() < theme,
+            "{texts:?}"
+        );
+    }
+    let decision = found
+        .items
+        .iter()
+        .find(|i| i.kind == InsightKind::Decision)
+        .unwrap();
+    assert_eq!(
+        decision.rationale.as_deref(),
+        Some("The gateway limits requests")
+    );
+    assert_eq!(decision.entry.id, payments.id);
+    assert!(decision.repository.is_none());
+    // Without a piece of work: every shared item, most recently changed first.
+    let all = app.shared_insights(&[], None, 10).await.unwrap();
+    assert_eq!(all.items.len(), 4, "{:?}", all.items);
+    assert!(all.terms.is_empty());
+    // An empty insight is refused and changes nothing.
+    let before = store.get(unrelated.id).await.unwrap();
+    assert!(
+        app.add_insight(unrelated.id, "  ", true, &cli())
+            .await
+            .is_err()
+    );
+    assert_eq!(store.get(unrelated.id).await.unwrap(), before);
+}
+
 pub async fn status_shortcuts_follow_the_rules(open: Opener, dir: &Path) {
     use devlog_core::entry::Transition;
     let app = Devlog::new(open(dir.to_path_buf()).await);

@@ -23,6 +23,9 @@ pub struct DecideArgs {
     /// Who decided (defaults to the acting user)
     #[arg(long)]
     pub by: Option<String>,
+    /// Share it with other work, here and in other repositories (`devlog insights`)
+    #[arg(long)]
+    pub share: bool,
 }
 
 pub async fn run(ctx: &Ctx, a: DecideArgs) -> Result<(), CliError> {
@@ -36,6 +39,7 @@ pub async fn run(ctx: &Ctx, a: DecideArgs) -> Result<(), CliError> {
                 rationale: a.rationale,
                 alternatives: a.alternative,
                 decision_maker: a.by.or_else(|| ctx.actor.clone()).unwrap_or_default(),
+                shared: a.share,
             },
             &ctx.meta(),
         )

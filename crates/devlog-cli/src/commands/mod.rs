@@ -16,6 +16,7 @@ pub mod github;
 pub mod github_release;
 pub mod import;
 pub mod init;
+pub mod insights;
 pub mod list;
 pub mod mcp;
 pub mod migrate;

@@ -1062,3 +1062,64 @@ async fn a_failing_store_ends_the_event_stream_with_an_error_message() {
     assert!(text.contains("event: stream-error"), "{text}");
     assert!(text.contains(r#""class":"unavailable""#), "{text}");
 }
+
+#[tokio::test]
+async fn insights_are_added_shared_and_ranked_for_an_entry() {
+    let h = Harness::new().await;
+    h.create("Payment refunds through the gateway", "feature")
+        .await;
+    h.create("Payment gateway retries", "feature").await;
+    let r = h
+        .post(
+            "/api/v1/entries/1/insights",
+            json!({"insight": "The payment gateway throttles per account"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(
+        r.json()["aiContext"]["sharedInsights"],
+        json!(["The payment gateway throttles per account"])
+    );
+    let r = h
+        .post(
+            "/api/v1/entries/1/decisions",
+            json!({"decision": "Batch refunds", "rationale": "Throttling", "shared": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let r = h
+        .post(
+            "/api/v1/entries/1/insights",
+            json!({"insight": "Kept here", "shared": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    for bad in [
+        json!({"insight": " "}),
+        json!({"insight": "x", "colour": 1}),
+    ] {
+        let r = h.post("/api/v1/entries/1/insights", bad.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            r.text()
+        );
+    }
+    let r = h.get("/api/v1/insights?for=2").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["for"]["handle"], 2);
+    let texts: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2, "{body}");
+    assert!(texts.contains(&"Batch refunds"));
+    let r = h.get("/api/v1/insights?for=99").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = h.get("/api/v1/insights?fro=1").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}

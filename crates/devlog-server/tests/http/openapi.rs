@@ -26,6 +26,8 @@ const PROMISED: &[(&str, &str)] = &[
     ("post", "/api/v1/entries/{ref}/decisions"),
     ("post", "/api/v1/entries/{ref}/complete"),
     ("post", "/api/v1/entries/{ref}/transition"),
+    ("post", "/api/v1/entries/{ref}/insights"),
+    ("get", "/api/v1/insights"),
     ("get", "/api/v1/search"),
     ("get", "/api/v1/stats"),
     ("get", "/api/v1/events"),

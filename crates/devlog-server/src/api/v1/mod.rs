@@ -9,6 +9,7 @@ pub mod decisions;
 pub mod entries;
 pub mod events;
 pub mod health;
+pub mod insights;
 pub mod notes;
 pub mod openapi;
 pub mod schema;
@@ -32,6 +33,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(entries::transition))
         .routes(routes!(notes::add))
         .routes(routes!(decisions::add))
+        .routes(routes!(insights::add))
+        .routes(routes!(insights::list))
         .routes(routes!(search::search))
         .routes(routes!(stats::stats))
         .routes(routes!(events::feed))

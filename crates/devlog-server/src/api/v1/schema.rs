@@ -159,6 +159,8 @@ pub struct DecisionDoc {
     rationale: String,
     alternatives: Vec<String>,
     decision_maker: String,
+    /// Shown to other work (`GET /insights`); absent when false.
+    shared: Option<bool>,
 }
 
 /// What an AI assistant needs to pick the work up again.
@@ -175,6 +177,8 @@ pub struct AiContextDoc {
     #[schema(format = DateTime)]
     last_ai_update: Option<String>,
     context_version: u32,
+    /// The key insights shown to other work (`GET /insights`); absent when none.
+    shared_insights: Option<Vec<String>>,
 }
 
 /// The same work item in another system (GitHub, Jira, Azure DevOps, ...).
@@ -409,6 +413,8 @@ pub struct NewDecisionDoc {
     rationale: String,
     alternatives: Option<Vec<String>>,
     decision_maker: Option<String>,
+    /// Show it to other work (`GET /insights`).
+    shared: Option<bool>,
 }
 
 /// Completing an entry; the body is optional.
@@ -441,6 +447,51 @@ pub struct TransitionBody {
     /// Added as a note: `progress` for start and review, `issue` for block and reopen,
     /// `solution` for close.
     pub note: Option<String>,
+}
+
+/// A key insight to add to an entry.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InsightBody {
+    /// The insight, in a sentence that makes sense outside the entry.
+    pub insight: String,
+    /// false keeps it to the entry; by default it is shared with other work.
+    pub shared: Option<bool>,
+}
+
+/// A shared decision or key insight, with the entry it belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SharedInsight)]
+pub struct SharedInsightDoc {
+    /// `insight` or `decision`.
+    kind: String,
+    text: String,
+    /// A decision's rationale.
+    rationale: Option<String>,
+    /// When the decision was made.
+    #[schema(format = DateTime)]
+    at: Option<String>,
+    entry: EntrySummaryDoc,
+    /// The repository of the entry, when it is not this workspace.
+    repository: Option<String>,
+    /// The words of the work it matched.
+    matched_terms: Vec<String>,
+    /// Higher is more relevant.
+    score: f64,
+}
+
+/// Shared insights ranked for a piece of work.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SharedInsights)]
+pub struct SharedInsightsDoc {
+    /// The entry they are ranked for (absent: most recently changed first).
+    #[serde(rename = "for")]
+    for_entry: Option<EntrySummaryDoc>,
+    /// The words of that entry that ranked them.
+    terms: Vec<String>,
+    items: Vec<SharedInsightDoc>,
 }
 
 /// The server is up and its store answers.
@@ -593,6 +644,7 @@ mod tests {
             },
             ai_context: AiContext {
                 last_ai_update: Some(t()),
+                shared_insights: vec!["i".into()],
                 ..AiContext::default()
             },
             external_references: vec![full_reference()],
@@ -620,6 +672,7 @@ mod tests {
             rationale: "y".into(),
             alternatives: vec!["z".into()],
             decision_maker: "ana".into(),
+            shared: true,
             extra: Extra::new(),
         }
     }
@@ -650,6 +703,17 @@ mod tests {
             keys(&full_reference())
         );
         assert_eq!(documented::<StatsDoc>(), keys(&Stats::default()));
+        let shared = devlog_core::insights::SharedInsight {
+            kind: devlog_core::insights::InsightKind::Decision,
+            text: "x".into(),
+            rationale: Some("y".into()),
+            at: Some(t()),
+            entry: e.summary(),
+            repository: Some("/r".into()),
+            matched_terms: vec!["w".into()],
+            score: 1.0,
+        };
+        assert_eq!(documented::<SharedInsightDoc>(), keys(&shared));
     }
 
     #[test]
@@ -668,8 +732,14 @@ mod tests {
             rationale: "r".into(),
             alternatives: vec![],
             decision_maker: String::new(),
+            shared: false,
         };
         assert_eq!(documented::<NewDecisionDoc>(), keys(&decision));
+        let insight = InsightBody {
+            insight: "i".into(),
+            shared: Some(true),
+        };
+        assert_eq!(documented::<InsightBody>(), keys(&insight));
     }
 
     #[test]
