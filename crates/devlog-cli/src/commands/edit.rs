@@ -52,6 +52,9 @@ pub struct EditArgs {
     /// Accept empty standard input for `--description -` (clears the description)
     #[arg(long)]
     pub allow_empty: bool,
+    /// --status done/closed even though subtasks are open
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }
 
 pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<(), CliError> {
@@ -81,7 +84,7 @@ pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<(), CliError> {
             "nothing to change: give at least one of --title, --status, --priority, --type, --assignee, --description, ... (see devlog edit --help)".into(),
         ));
     }
-    let app = ctx.app().await?;
+    let app = ctx.app().await?.allowing_open_children(a.force);
     let target = app.resolve_summary(&a.entry).await?;
     let e = app.edit(target.id, edit, &ctx.meta()).await?;
     if ctx.out.json {

@@ -29,6 +29,12 @@ pub struct ListArgs {
     /// Skip this many entries (paging)
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+    /// Only entries waiting on an open blocker (`devlog link A --blocked-by B`)
+    #[arg(long)]
+    pub blocked: bool,
+    /// Subtasks indented under their parent (when both are listed)
+    #[arg(long)]
+    pub tree: bool,
 }
 
 pub fn parse_sort(s: &str) -> Result<SortKey, String> {
@@ -55,15 +61,40 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         offset: a.offset,
         limit: a.limit,
     };
-    let page = if a.limit == 0 {
+    let app = devlog_core::Devlog::new(store.clone());
+    let page = if a.blocked {
+        // Not a store filter: see Devlog::blocked. `--limit 0` is every match.
+        let limit = if a.limit == 0 { usize::MAX } else { a.limit };
+        app.blocked(&ListQuery { limit, ..query }).await?
+    } else if a.limit == 0 {
         list_all(&*store, query).await?
     } else {
         store.list(&query).await?
     };
+    // `--tree`: the page's entries in tree order, each with its depth.
+    let (items, depths) = if a.tree {
+        let rows = app.tree(page.items.clone()).await?;
+        let depths: Vec<usize> = rows.iter().map(|(d, _)| *d).collect();
+        (rows.into_iter().map(|(_, s)| s).collect(), depths)
+    } else {
+        (page.items.clone(), vec![0; page.items.len()])
+    };
     // Damaged entry files are left out of the answer: say so in every format, on stderr.
     warn_store(&*store).await?;
     if ctx.out.json {
-        ctx.out.json(&page.items)?;
+        if a.tree {
+            let rows: Vec<TreeRow> = items
+                .iter()
+                .zip(&depths)
+                .map(|(entry, depth)| TreeRow {
+                    depth: *depth,
+                    entry,
+                })
+                .collect();
+            ctx.out.json(&rows)?;
+        } else {
+            ctx.out.json(&page.items)?;
+        }
         return Ok(());
     }
     if page.items.is_empty() {
@@ -84,7 +115,7 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let mut s = summary_table(&ctx.out, &page.items);
+    let mut s = tree_table(&ctx.out, &items, &depths);
     if page.total as usize > page.offset + page.items.len() || page.offset > 0 {
         s.push_str(&ctx.out.dim(&format!(
             "showing {}–{} of {} (use --limit/--offset for more)\n",
@@ -118,16 +149,34 @@ pub async fn warn_store(store: &dyn Store) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A row of `list --tree --json`: the summary and how deep it is under listed parents.
+#[derive(serde::Serialize)]
+struct TreeRow<'a> {
+    depth: usize,
+    #[serde(flatten)]
+    entry: &'a EntrySummary,
+}
+
 /// The table `list`, `search` and `context` print.
 pub fn summary_table(out: &Out, items: &[EntrySummary]) -> String {
+    tree_table(out, items, &vec![0; items.len()])
+}
+
+/// [`summary_table`] with each title indented by its depth (`list --tree`).
+fn tree_table(out: &Out, items: &[EntrySummary], depths: &[usize]) -> String {
     let now = SystemClock.now();
     let mut t = Table::header(
         out,
         &["#", "STATUS", "PRIORITY", "TYPE", "TITLE", "UPDATED"],
     );
-    for e in items {
+    for (e, depth) in items.iter().zip(depths) {
         let h = format!("#{}", e.handle);
-        let title = truncate(&e.title, 70);
+        let indent = if *depth == 0 {
+            String::new()
+        } else {
+            format!("{}└ ", "  ".repeat(depth - 1))
+        };
+        let title = format!("{indent}{}", truncate(&e.title, 70));
         let updated = ago(e.updated_at, now);
         t.row(vec![
             (out.bold(&h), h),

@@ -50,6 +50,9 @@ pub struct NewArgs {
     /// Accept empty standard input for `--description -`
     #[arg(long)]
     pub allow_empty: bool,
+    /// Make it a subtask of this entry (handle, id, key, ...)
+    #[arg(long, value_name = "ENTRY")]
+    pub parent: Option<String>,
 }
 
 pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
@@ -72,6 +75,7 @@ pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
                 assignee: a.assignee,
                 estimated_hours: a.estimate,
                 force: a.force,
+                parent: a.parent,
                 ..NewEntry::default()
             },
             &ctx.meta(),
