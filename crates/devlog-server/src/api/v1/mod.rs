@@ -11,6 +11,7 @@ pub mod events;
 pub mod health;
 pub mod notes;
 pub mod openapi;
+pub mod relations;
 pub mod schema;
 pub mod search;
 pub mod stats;
@@ -32,6 +33,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(entries::transition))
         .routes(routes!(notes::add))
         .routes(routes!(decisions::add))
+        .routes(routes!(relations::link, relations::unlink))
+        .routes(routes!(relations::relations))
+        .routes(routes!(relations::add_dependency))
+        .routes(routes!(relations::remove_dependency))
+        .routes(routes!(relations::add_risk))
+        .routes(routes!(relations::remove_risk))
         .routes(routes!(search::search))
         .routes(routes!(stats::stats))
         .routes(routes!(events::feed))
