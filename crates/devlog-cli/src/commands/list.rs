@@ -115,7 +115,7 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let mut s = tree_table(&ctx.out, &items, &depths);
+    let mut s = summary_table(&ctx.out, &items, &depths);
     if page.total as usize > page.offset + page.items.len() || page.offset > 0 {
         s.push_str(&ctx.out.dim(&format!(
             "showing {}–{} of {} (use --limit/--offset for more)\n",
@@ -157,13 +157,9 @@ struct TreeRow<'a> {
     entry: &'a EntrySummary,
 }
 
-/// The table `list`, `search` and `context` print.
-pub fn summary_table(out: &Out, items: &[EntrySummary]) -> String {
-    tree_table(out, items, &vec![0; items.len()])
-}
-
-/// [`summary_table`] with each title indented by its depth (`list --tree`).
-fn tree_table(out: &Out, items: &[EntrySummary], depths: &[usize]) -> String {
+/// The table `list` prints, each title indented by its depth under a listed parent
+/// (`--tree`; all 0 otherwise).
+pub fn summary_table(out: &Out, items: &[EntrySummary], depths: &[usize]) -> String {
     let now = SystemClock.now();
     let mut t = Table::header(
         out,
