@@ -102,6 +102,8 @@ pub struct NewEntry {
     pub estimated_hours: Option<f64>,
     /// Create even if an open entry with the same title and type exists.
     pub force: bool,
+    /// The entry this one is a subtask of (a reference as users type it).
+    pub parent: Option<String>,
 }
 
 /// Field edits; `None` leaves a field alone.
@@ -285,18 +287,32 @@ pub struct TransitionOutcome {
 pub struct Devlog {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// `--force`: finish a parent whose subtasks are open ([`crate::relations`]).
+    allow_open_children: bool,
 }
 
 impl Devlog {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self {
-            store,
-            clock: Arc::new(SystemClock),
-        }
+        Self::with_clock(store, Arc::new(SystemClock))
     }
 
     pub fn with_clock(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            allow_open_children: false,
+        }
+    }
+
+    /// The same use cases, letting (`true`) a parent be set done or closed while subtasks are
+    /// open (`--force`); by default that is refused ([`crate::relations::ChildrenGuard`]).
+    pub fn allowing_open_children(mut self, allow: bool) -> Self {
+        self.allow_open_children = allow;
+        self
+    }
+
+    pub fn open_children_allowed(&self) -> bool {
+        self.allow_open_children
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -315,9 +331,14 @@ impl Devlog {
         let kind = input.kind.ok_or_else(|| {
             StoreError::invalid("type", "required: feature, bugfix, task, refactor or docs")
         })?;
+        // A missing parent is refused before anything is written.
+        let parent = match input.parent.as_deref() {
+            Some(r) => Some(self.resolve(r).await?),
+            None => None,
+        };
         let now = self.clock.now();
         let status = input.status.unwrap_or(Status::New);
-        let entry = Entry {
+        let mut entry = Entry {
             id: EntryId::new_random(),
             handle: 0,
             key: slugify(&title),
@@ -352,7 +373,14 @@ impl Devlog {
             external_references: Vec::new(),
             extra: Extra::new(),
         };
-        self.store.create(entry, !input.force, meta).await
+        if let Some(p) = &parent {
+            crate::relations::add_link(&mut entry, crate::relations::LinkKind::Parent, p);
+        }
+        let created = self.store.create(entry, !input.force, meta).await?;
+        match parent {
+            Some(p) => self.adopt(created, &p, meta).await,
+            None => Ok(created),
+        }
     }
 
     /// Finds the one entry `reference` names: a handle (`#42`/`42`), an imported original
@@ -426,9 +454,13 @@ impl Devlog {
             check_title(t)?;
         }
         edit.validate()?;
+        let guard = self.children_guard(id, edit.status).await?;
         let now = self.clock.now();
         self.store
             .update(id, meta, &mut |e: &mut Entry| {
+                if let Some(s) = edit.status {
+                    guard.check(e, s)?;
+                }
                 apply_edit(e, &edit, now);
                 Ok(())
             })
@@ -483,6 +515,7 @@ impl Devlog {
         }
         edit.validate()?;
         note.validate()?;
+        let guard = self.children_guard(id, edit.status).await?;
         let now = self.clock.now();
         let n = Note {
             id: uuid::Uuid::new_v4().to_string(),
@@ -495,6 +528,9 @@ impl Devlog {
         };
         self.store
             .update(id, meta, &mut |e: &mut Entry| {
+                if let Some(s) = edit.status {
+                    guard.check(e, s)?;
+                }
                 apply_edit(e, &edit, now);
                 e.notes.push(n.clone());
                 Ok(())
@@ -538,8 +574,10 @@ impl Devlog {
         let now = self.clock.now();
         let summary = summary.filter(|s| !s.trim().is_empty());
         let note_id = uuid::Uuid::new_v4().to_string();
+        let guard = self.children_guard(id, Some(Status::Done)).await?;
         self.store
             .update(id, meta, &mut |e: &mut Entry| {
+                guard.check(e, Status::Done)?;
                 set_status(e, Status::Done, now);
                 if let Some(s) = &summary {
                     e.notes.push(Note {
@@ -576,6 +614,7 @@ impl Devlog {
         }
         let now = self.clock.now();
         let note_id = uuid::Uuid::new_v4().to_string();
+        let guard = self.children_guard(id, Some(t.target())).await?;
         let mut from = None;
         let entry = self
             .store
@@ -592,6 +631,7 @@ impl Devlog {
                     )
                 })?;
                 if changes {
+                    guard.check(e, t.target())?;
                     set_status(e, t.target(), now);
                 }
                 if let Some(n) = &note {

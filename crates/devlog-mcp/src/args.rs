@@ -375,6 +375,10 @@ pub struct CreateArgs {
     /// default that entry is returned instead, so retries never create duplicates).
     #[serde(default)]
     pub force: Option<bool>,
+    /// Make the new entry a subtask of this entry (a handle, id, id prefix or key slug); the
+    /// parent then cannot be completed while the subtask is open.
+    #[serde(default)]
+    pub parent: Option<IdArg>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -394,6 +398,9 @@ pub struct UpdateArgs {
     /// New status. Moving to done or closed records the completion time.
     #[serde(default)]
     pub status: Option<StatusArg>,
+    /// With status done or closed: even though subtasks (children) are still open.
+    #[serde(default)]
+    pub force: Option<bool>,
     /// What blocks the work. Recorded as an `issue` note; the status becomes `blocked` unless
     /// `status` is given or the entry is already done or closed.
     #[serde(default)]
@@ -469,6 +476,10 @@ pub struct ListArgs {
     /// Only open entries (not done or closed).
     #[serde(default)]
     pub open_only: Option<bool>,
+    /// Only entries waiting on an open blocker (a blocked-by link to an entry not done or
+    /// closed; see link_entries).
+    #[serde(default)]
+    pub blocked: Option<bool>,
     /// At most this many entries (default 50, most recently updated first).
     #[serde(default)]
     #[schemars(extend("default" = 50))]
@@ -617,6 +628,9 @@ pub struct CompleteArgs {
     /// What was achieved; recorded as a `solution` note and as the AI context's summary.
     #[serde(default)]
     pub summary: Option<String>,
+    /// Complete it even though subtasks (children) are still open; refused otherwise.
+    #[serde(default)]
+    pub force: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -632,6 +646,9 @@ pub struct ChangeStatusArgs {
     /// reopen, solution for close.
     #[serde(default)]
     pub note: Option<String>,
+    /// close: even though subtasks (children) are still open; refused otherwise.
+    #[serde(default)]
+    pub force: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -27,7 +27,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn new(text: impl Into<String>, structured: Value) -> Self {
+    pub(crate) fn new(text: impl Into<String>, structured: Value) -> Self {
         Self {
             text: text.into(),
             structured,
@@ -35,9 +35,9 @@ impl Reply {
     }
 }
 
-type Outcome = Result<Reply, Failure>;
+pub(crate) type Outcome = Result<Reply, Failure>;
 
-fn finish(o: Outcome) -> CallToolResult {
+pub(crate) fn finish(o: Outcome) -> CallToolResult {
     match o {
         Ok(r) => {
             let mut out = CallToolResult::success(vec![ContentBlock::text(r.text)]);
@@ -337,6 +337,7 @@ impl DevlogMcp {
             files: strings(a.files),
             estimated_hours: None,
             force: a.force.unwrap_or(false),
+            parent: a.parent.map(|p| p.reference()),
         };
         let created = self.app().create(input, &self.meta()).await?;
         let is_new = created.is_new();
@@ -367,15 +368,26 @@ impl DevlogMcp {
 
     async fn get(&self, a: IdOnlyArgs) -> Outcome {
         let e = self.app().resolve(&a.id.reference()).await?;
+        let relations = self.app().relations_of(&e).await?;
         let body = serde_json::to_string_pretty(&e).unwrap_or_default();
+        let rel = crate::relations::relations_text(&relations);
+        let rel = if rel.is_empty() {
+            String::new()
+        } else {
+            format!("\n\nRelations:\n{rel}")
+        };
         Ok(Reply::new(
-            format!("Devlog entry #{}: {}\n\n{body}", e.handle, e.title),
-            json!({ "entry": e }),
+            format!("Devlog entry #{}: {}\n\n{body}{rel}", e.handle, e.title),
+            json!({ "entry": e, "relations": relations }),
         ))
     }
 
     async fn update(&self, a: UpdateArgs) -> Outcome {
         let current = self.find(&a.id).await?;
+        let app = self
+            .app()
+            .clone()
+            .allowing_open_children(a.force.unwrap_or(false));
         let blockers = nonempty(a.blockers);
         let mut edit = Edit {
             title: a.title,
@@ -431,13 +443,9 @@ impl DevlogMcp {
                 files: Vec::new(),
                 code_changes: None,
             };
-            entry = Some(
-                self.app()
-                    .edit_with_note(current.id, edit, note, &meta)
-                    .await?,
-            );
+            entry = Some(app.edit_with_note(current.id, edit, note, &meta).await?);
         } else if !edit.is_empty() {
-            entry = Some(self.app().edit(current.id, edit, &meta).await?);
+            entry = Some(app.edit(current.id, edit, &meta).await?);
         }
         if ai_given {
             let r = self.app().update_ai_context(current.id, ai, &meta).await;
@@ -499,7 +507,11 @@ impl DevlogMcp {
             offset,
             limit,
         };
-        let page = self.app().store().list(&q).await?;
+        let page = if a.blocked.unwrap_or(false) {
+            self.app().blocked(&q).await?
+        } else {
+            self.app().store().list(&q).await?
+        };
         let text = if page.items.is_empty() {
             if page.total > 0 {
                 format!(
@@ -632,6 +644,8 @@ impl DevlogMcp {
         let summary = nonempty(a.summary);
         let e = self
             .app()
+            .clone()
+            .allowing_open_children(a.force.unwrap_or(false))
             .complete(s.id, summary.clone(), &self.meta())
             .await?;
         Ok(Reply::new(
@@ -651,6 +665,8 @@ impl DevlogMcp {
         let t = a.transition.0;
         let out = self
             .app()
+            .clone()
+            .allowing_open_children(a.force.unwrap_or(false))
             .transition(s.id, t, nonempty(a.note), &self.meta())
             .await?;
         let e = &out.entry;

@@ -836,3 +836,122 @@ async fn shared_insights_are_added_found_and_given_with_the_context() {
         text(&own)
     );
 }
+
+#[tokio::test]
+async fn relations_tools_link_subtasks_dependencies_and_risks() {
+    let h = start().await;
+    let mk = |title: &str, extra: Value| {
+        let mut args = json!({"title": title, "type": "task", "description": "d"});
+        args.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        args
+    };
+    h.ok("create_devlog", mk("Ship search", json!({}))).await;
+    let child = h
+        .ok("create_devlog", mk("Index words", json!({"parent": 1})))
+        .await;
+    let parent = h.ok("get_devlog", json!({"id": 1})).await;
+    assert_eq!(child["entry"]["parent"], parent["entry"]["id"]);
+    assert_eq!(parent["relations"]["children"][0]["entry"]["handle"], 2);
+    h.ok("create_devlog", mk("The API", json!({}))).await;
+    let (msg, _) = h
+        .tool_error("create_devlog", mk("Orphan", json!({"parent": "#99"})))
+        .await;
+    assert!(msg.contains("no entry matches `#99`"), "{msg}");
+
+    // #1 waits on #3; linking again changes nothing; a cycle is named.
+    let linked = h
+        .ok(
+            "link_entries",
+            json!({"id": 1, "kind": "blocked-by", "other": "#3"}),
+        )
+        .await;
+    assert_eq!(
+        (&linked["changed"], &linked["kind"]),
+        (&json!(true), &json!("blocked-by"))
+    );
+    let again = h
+        .ok(
+            "link_entries",
+            json!({"id": 1, "kind": "blocked-by", "other": 3}),
+        )
+        .await;
+    assert_eq!(again["changed"], false);
+    let (msg, _) = h
+        .tool_error(
+            "link_entries",
+            json!({"id": 3, "kind": "blocked-by", "other": 1}),
+        )
+        .await;
+    assert!(
+        msg.contains("cycle") && msg.contains("#1 → #3 → #1"),
+        "{msg}"
+    );
+    let (msg, _) = h
+        .tool_error(
+            "link_entries",
+            json!({"id": 1, "kind": "follows", "other": 3}),
+        )
+        .await;
+    assert!(msg.contains("blocks, blocked-by, relates"), "{msg}");
+
+    let rel = h.ok("get_relations", json!({"id": 1})).await;
+    let r = &rel["relations"];
+    assert_eq!(r["children"][0]["entry"]["handle"], 2);
+    assert_eq!(r["progress"], json!({"done": 0, "total": 1}));
+    assert_eq!(r["blockedBy"][0]["entry"]["handle"], 3);
+    assert_eq!(r["openBlockers"], 1);
+    let got = h.ok("get_devlog", json!({"id": 1})).await;
+    assert_eq!(got["relations"]["blockedBy"][0]["entry"]["handle"], 3);
+    let blocked = h.ok("list_devlogs", json!({"blocked": true})).await;
+    assert_eq!(blocked["total"], 1, "{blocked}");
+
+    // The parent is not completed while its subtask is open, unless forced.
+    let (msg, _) = h.tool_error("complete_devlog", json!({"id": 1})).await;
+    assert!(
+        msg.contains("open subtask") && msg.contains("#2 (new)"),
+        "{msg}"
+    );
+    let (msg, _) = h
+        .tool_error("change_status", json!({"id": 1, "transition": "close"}))
+        .await;
+    assert!(msg.contains("open subtask"), "{msg}");
+    h.ok("complete_devlog", json!({"id": 1, "force": true}))
+        .await;
+
+    let un = h.ok("unlink_entries", json!({"id": 3, "other": 1})).await;
+    assert_eq!(un["removed"], json!(["blocks"]));
+
+    // Free dependencies and risks.
+    let dep = h
+        .ok(
+            "add_dependency",
+            json!({"id": 2, "description": "sqlx 0.9", "externalId": "launchbadge/sqlx#1"}),
+        )
+        .await;
+    let dep_id = dep["dependency"]["id"].as_str().unwrap().to_string();
+    assert_eq!(dep["dependency"]["type"], "blocked-by");
+    let risk = h
+        .ok(
+            "add_risk",
+            json!({"id": 2, "description": "API churn", "impact": "high", "probability": "low"}),
+        )
+        .await;
+    let risk_id = risk["risk"]["id"].as_str().unwrap().to_string();
+    let (msg, _) = h
+        .tool_error(
+            "add_risk",
+            json!({"id": 2, "description": "x", "impact": "huge", "probability": "low"}),
+        )
+        .await;
+    assert!(msg.contains("low, medium, high"), "{msg}");
+    h.ok("remove_dependency", json!({"id": 2, "itemId": dep_id}))
+        .await;
+    h.ok("remove_risk", json!({"id": 2, "itemId": risk_id}))
+        .await;
+    let (msg, _) = h
+        .tool_error("remove_risk", json!({"id": 2, "itemId": "risk-nope"}))
+        .await;
+    assert!(msg.contains("has no risk"), "{msg}");
+}

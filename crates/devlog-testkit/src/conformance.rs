@@ -14,6 +14,9 @@ use devlog_core::store::{Filter, ListQuery, PutOutcome, SearchQuery, SortKey, St
 
 use crate::{EntryBuilder, ts};
 
+mod relations;
+pub use relations::*;
+
 /// Opens (or reopens) a backend's store whose data lives under the given folder.
 pub type Opener = fn(PathBuf) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>>;
 
@@ -74,6 +77,11 @@ macro_rules! store_conformance {
             shared_insights_are_found_for_related_work,
             unknown_fields_survive_updates,
             data_survives_reopen,
+            links_are_stored_on_both_entries,
+            link_cycles_are_refused_and_named,
+            a_parent_stays_open_while_subtasks_are,
+            blocked_lists_entries_waiting_on_open_blockers,
+            dependencies_and_risks_are_set_and_removed,
         );
     };
     (@cases folder () ($opener:expr); $($case:ident),+ $(,)?) => {

@@ -15,10 +15,13 @@ pub struct DoneArgs {
     /// What was delivered (added as a note)
     #[arg(long)]
     pub summary: Option<String>,
+    /// Finish it even though subtasks are open
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }
 
 pub async fn run(ctx: &Ctx, a: DoneArgs) -> Result<(), CliError> {
-    let app = ctx.app().await?;
+    let app = ctx.app().await?.allowing_open_children(a.force);
     let target = app.resolve_summary(&a.entry).await?;
     let summary = a.summary.filter(|s| !s.trim().is_empty());
     let already = target.status == Status::Done;

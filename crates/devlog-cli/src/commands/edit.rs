@@ -55,6 +55,9 @@ pub struct EditArgs {
     /// Accept empty standard input for `--description -` (clears the description)
     #[arg(long)]
     pub allow_empty: bool,
+    /// --status done/closed even though subtasks are open
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }
 
 pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<(), CliError> {
@@ -79,7 +82,7 @@ pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<(), CliError> {
         estimated_hours: a.estimate,
         actual_hours: a.actual,
     };
-    let app = ctx.app().await?;
+    let app = ctx.app().await?.allowing_open_children(a.force);
     let target = app.resolve_summary(&a.entry).await?;
     let e = if edit.is_empty() {
         match in_editor(ctx, &app, target.id).await? {

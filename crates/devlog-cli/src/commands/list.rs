@@ -29,6 +29,12 @@ pub struct ListArgs {
     /// Skip this many entries (paging)
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+    /// Only entries waiting on an open blocker (`devlog link A --blocked-by B`)
+    #[arg(long)]
+    pub blocked: bool,
+    /// Subtasks indented under their parent (when both are listed)
+    #[arg(long)]
+    pub tree: bool,
     /// The columns to show, in order (handle, status, priority, type, title, assignee, tags,
     /// updated, created); by default the first six, plus assignee and tags when the terminal
     /// is wide enough
@@ -130,15 +136,40 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         offset: a.offset,
         limit: a.limit,
     };
-    let page = if a.limit == 0 {
+    let app = devlog_core::Devlog::new(store.clone());
+    let page = if a.blocked {
+        // Not a store filter: see Devlog::blocked. `--limit 0` is every match.
+        let limit = if a.limit == 0 { usize::MAX } else { a.limit };
+        app.blocked(&ListQuery { limit, ..query }).await?
+    } else if a.limit == 0 {
         list_all(&*store, query).await?
     } else {
         store.list(&query).await?
     };
+    // `--tree`: the page's entries in tree order, each with its depth.
+    let (items, depths) = if a.tree {
+        let rows = app.tree(page.items.clone()).await?;
+        let depths: Vec<usize> = rows.iter().map(|(d, _)| *d).collect();
+        (rows.into_iter().map(|(_, s)| s).collect(), depths)
+    } else {
+        (page.items.clone(), vec![0; page.items.len()])
+    };
     // Damaged entry files are left out of the answer: say so in every format, on stderr.
     warn_store(&*store).await?;
     if ctx.out.json {
-        ctx.out.json(&page.items)?;
+        if a.tree {
+            let rows: Vec<TreeRow> = items
+                .iter()
+                .zip(&depths)
+                .map(|(entry, depth)| TreeRow {
+                    depth: *depth,
+                    entry,
+                })
+                .collect();
+            ctx.out.json(&rows)?;
+        } else {
+            ctx.out.json(&page.items)?;
+        }
         return Ok(());
     }
     if page.items.is_empty() {
@@ -160,7 +191,7 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         return Ok(());
     }
     if let Some(template) = &a.format {
-        write_stdout(&formatted(template, &page.items)?)?;
+        write_stdout(&formatted(template, &items)?)?;
         return Ok(());
     }
     let columns = if a.columns.is_empty() {
@@ -168,7 +199,7 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
     } else {
         a.columns.clone()
     };
-    let mut s = table(&ctx.out, &page.items, &columns);
+    let mut s = table(&ctx.out, &items, &depths, &columns);
     if page.total as usize > page.offset + page.items.len() || page.offset > 0 {
         s.push_str(&ctx.out.dim(&format!(
             "showing {}–{} of {} (use --limit/--offset for more)\n",
@@ -202,12 +233,20 @@ pub async fn warn_store(store: &dyn Store) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A row of `list --tree --json`: the summary and how deep it is under listed parents.
+#[derive(serde::Serialize)]
+struct TreeRow<'a> {
+    depth: usize,
+    #[serde(flatten)]
+    entry: &'a EntrySummary,
+}
+
 /// `items` as a table of `columns`.
-pub fn table(out: &Out, items: &[EntrySummary], columns: &[Column]) -> String {
+pub fn table(out: &Out, items: &[EntrySummary], depths: &[usize], columns: &[Column]) -> String {
     let now = SystemClock.now();
     let headers: Vec<&str> = columns.iter().map(|c| c.header()).collect();
     let mut t = Table::header(out, &headers);
-    for e in items {
+    for (e, depth) in items.iter().zip(depths) {
         let row = columns
             .iter()
             .map(|c| {
@@ -220,7 +259,14 @@ pub fn table(out: &Out, items: &[EntrySummary], columns: &[Column]) -> String {
                     Column::Status => (out.status(e.status), e.status.to_string()),
                     Column::Priority => (out.priority(e.priority), e.priority.to_string()),
                     Column::Type => plain(e.kind.to_string()),
-                    Column::Title => plain(truncate(&e.title, 70)),
+                    Column::Title => {
+                        let indent = if *depth == 0 {
+                            String::new()
+                        } else {
+                            format!("{}└ ", "  ".repeat(depth - 1))
+                        };
+                        plain(format!("{indent}{}", truncate(&e.title, 70)))
+                    }
                     Column::Assignee => plain(e.assignee.clone().unwrap_or_default()),
                     Column::Tags => plain(truncate(&e.tags.join(","), 30)),
                     Column::Updated => {

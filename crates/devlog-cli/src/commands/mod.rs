@@ -23,6 +23,7 @@ pub mod migrate;
 pub mod new;
 pub mod note;
 pub mod reindex;
+pub mod relations;
 pub mod repos;
 pub mod search;
 pub mod serve;

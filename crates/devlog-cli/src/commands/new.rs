@@ -57,6 +57,9 @@ pub struct NewArgs {
     /// Write the entry in $VISUAL / $EDITOR (starting from the values given as flags)
     #[arg(long, short = 'e')]
     pub edit: bool,
+    /// Make it a subtask of this entry (handle, id, key, ...)
+    #[arg(long, value_name = "ENTRY")]
+    pub parent: Option<String>,
 }
 
 pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
@@ -77,6 +80,7 @@ pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
         assignee: a.assignee,
         estimated_hours: a.estimate,
         force: a.force,
+        parent: a.parent,
         ..NewEntry::default()
     };
     let created = if a.edit {

@@ -20,6 +20,9 @@ pub struct TransitionArgs {
     /// A note to add with the change (`-` reads standard input)
     #[arg(long, short = 'n')]
     pub note: Option<String>,
+    /// close: even though subtasks are open
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }
 
 pub async fn transition(ctx: &Ctx, t: Transition, a: TransitionArgs) -> Result<(), CliError> {
@@ -28,7 +31,7 @@ pub async fn transition(ctx: &Ctx, t: Transition, a: TransitionArgs) -> Result<(
         .as_deref()
         .map(|n| text_arg(n, "the note", None))
         .transpose()?;
-    let app = ctx.app().await?;
+    let app = ctx.app().await?.allowing_open_children(a.force);
     let target = app.resolve_summary(&a.entry).await?;
     let out = app.transition(target.id, t, note, &ctx.meta()).await?;
     let e = &out.entry;

@@ -15,11 +15,18 @@ pub struct ShowArgs {
 }
 
 pub async fn run(ctx: &Ctx, a: ShowArgs) -> Result<(), CliError> {
-    let e = ctx.app().await?.resolve(&a.entry).await?;
+    let app = ctx.app().await?;
+    let e = app.resolve(&a.entry).await?;
     if ctx.out.json {
         ctx.out.json(&e)?;
     } else {
-        write_stdout(&render(&ctx.out, &e))?;
+        let relations = app.relations_of(&e).await?;
+        let mut s = render(&ctx.out, &e);
+        s.push_str(&super::relations::render_relations(&ctx.out, &relations));
+        s.push_str(&super::relations::render_dependencies_and_risks(
+            &ctx.out, &e,
+        ));
+        write_stdout(&s)?;
     }
     Ok(())
 }

@@ -34,7 +34,9 @@ pub(crate) fn entry_response(status: StatusCode, entry: &Entry) -> Response {
     get,
     path = "/entries",
     tag = "entries",
-    params(FilterParams, ListParams),
+    params(FilterParams, ListParams,
+        ("blocked" = Option<bool>, Query, description = "Only entries waiting on an open blocker (a blocked-by link to an entry not done or closed)"),
+    ),
     responses(
         (status = 200, description = "One page of entries", body = EntryPageDoc),
         (status = 400, description = "A bad or unknown query parameter", body = ErrorBody),
@@ -48,7 +50,14 @@ pub async fn list(
     let sort = p.take_sort()?;
     let ascending = p.take_bool("asc")?;
     let (limit, offset) = p.take_page(50)?;
-    p.finish(&[FILTER_PARAMS, &["sort", "asc", "limit", "offset"]].concat())?;
+    let blocked = p.take_bool("blocked")?;
+    p.finish(
+        &[
+            FILTER_PARAMS,
+            &["sort", "asc", "limit", "offset", "blocked"],
+        ]
+        .concat(),
+    )?;
     let query = ListQuery {
         filter,
         sort,
@@ -56,6 +65,9 @@ pub async fn list(
         offset,
         limit,
     };
+    if blocked {
+        return Ok(Json(s.app().blocked(&query).await?));
+    }
     Ok(Json(s.app().store().list(&query).await?))
 }
 
@@ -157,6 +169,7 @@ pub async fn get(
     request_body = EditDoc,
     params(
         ("ref" = String, Path, description = "Handle, id, id prefix, key, or original devlog id"),
+        ("force" = Option<bool>, Query, description = "With status done or closed: even though subtasks are open (refused with 422 otherwise)"),
         ("If-Match" = Option<String>, Header, description = "Only if the entry still has this ETag"),
         ("X-Devlog-Actor" = Option<String>, Header, description = "Who is acting"),
     ),
@@ -177,9 +190,12 @@ pub async fn edit(
     EntryPath(reference): EntryPath,
     actor: Actor,
     headers: HeaderMap,
+    mut p: Params,
     JsonBody(edit): JsonBody<Edit>,
 ) -> Result<Response, ApiError> {
     let condition = Precondition::if_match(&headers)?;
+    let force = p.take_bool("force")?;
+    p.finish(&["force"])?;
     if edit.is_empty() {
         return Err(ApiError::invalid(
             "nothing to change: give at least one field",
@@ -190,7 +206,9 @@ pub async fn edit(
     let _write = s.write_shared().await;
     let entry = s
         .run(condition, |app| async move {
-            app.edit(target.id, edit, &meta).await
+            app.allowing_open_children(force)
+                .edit(target.id, edit, &meta)
+                .await
         })
         .await?;
     s.committed();
@@ -257,6 +275,7 @@ pub async fn delete(
     request_body(content = Option<CompleteBody>, description = "Optional; may be left out"),
     params(
         ("ref" = String, Path, description = "Handle, id, id prefix, key, or original devlog id"),
+        ("force" = Option<bool>, Query, description = "Even though subtasks are open (refused with 422 otherwise)"),
         ("If-Match" = Option<String>, Header, description = "Only if the entry still has this ETag"),
         ("X-Devlog-Actor" = Option<String>, Header, description = "Who is acting"),
     ),
@@ -275,15 +294,20 @@ pub async fn complete(
     EntryPath(reference): EntryPath,
     actor: Actor,
     headers: HeaderMap,
+    mut p: Params,
     OptionalJsonBody(body): OptionalJsonBody<CompleteBody>,
 ) -> Result<Response, ApiError> {
     let condition = Precondition::if_match(&headers)?;
+    let force = p.take_bool("force")?;
+    p.finish(&["force"])?;
     let meta = s.meta(actor);
     let target = s.app().resolve_summary(&reference).await?;
     let _write = s.write_shared().await;
     let entry = s
         .run(condition, |app| async move {
-            app.complete(target.id, body.summary, &meta).await
+            app.allowing_open_children(force)
+                .complete(target.id, body.summary, &meta)
+                .await
         })
         .await?;
     s.committed();
@@ -302,6 +326,7 @@ pub async fn complete(
     request_body = TransitionBody,
     params(
         ("ref" = String, Path, description = "Handle, id, id prefix, key, or original devlog id"),
+        ("force" = Option<bool>, Query, description = "close: even though subtasks are open (refused with 422 otherwise)"),
         ("If-Match" = Option<String>, Header, description = "Only if the entry still has this ETag"),
         ("X-Devlog-Actor" = Option<String>, Header, description = "Who is acting"),
     ),
@@ -320,15 +345,19 @@ pub async fn transition(
     EntryPath(reference): EntryPath,
     actor: Actor,
     headers: HeaderMap,
+    mut p: Params,
     JsonBody(body): JsonBody<TransitionBody>,
 ) -> Result<Response, ApiError> {
     let condition = Precondition::if_match(&headers)?;
+    let force = p.take_bool("force")?;
+    p.finish(&["force"])?;
     let meta = s.meta(actor);
     let target = s.app().resolve_summary(&reference).await?;
     let _write = s.write_shared().await;
     let out = s
         .run(condition, |app| async move {
-            app.transition(target.id, body.transition, body.note, &meta)
+            app.allowing_open_children(force)
+                .transition(target.id, body.transition, body.note, &meta)
                 .await
         })
         .await?;

@@ -12,6 +12,7 @@ pub mod health;
 pub mod insights;
 pub mod notes;
 pub mod openapi;
+pub mod relations;
 pub mod schema;
 pub mod search;
 pub mod stats;
@@ -35,6 +36,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(decisions::add))
         .routes(routes!(insights::add))
         .routes(routes!(insights::list))
+        .routes(routes!(relations::link, relations::unlink))
+        .routes(routes!(relations::relations))
+        .routes(routes!(relations::add_dependency))
+        .routes(routes!(relations::remove_dependency))
+        .routes(routes!(relations::add_risk))
+        .routes(routes!(relations::remove_risk))
         .routes(routes!(search::search))
         .routes(routes!(stats::stats))
         .routes(routes!(events::feed))

@@ -12,6 +12,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+mod relations;
+pub use relations::*;
+
 /// What kind of work an entry is.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -114,6 +117,14 @@ pub struct EntryDoc {
     context: ContextDoc,
     ai_context: AiContextDoc,
     external_references: Vec<ExternalReferenceDoc>,
+    /// The id of the entry this one is a subtask of (see `/entries/{ref}/links`).
+    parent: Option<String>,
+    /// The ids of this entry's subtasks.
+    children: Option<Vec<String>>,
+    /// The id of the entry this one duplicates.
+    duplicate_of: Option<String>,
+    /// The ids of the entries that duplicate this one.
+    duplicated_by: Option<Vec<String>>,
 }
 
 /// A dated remark on an entry.
@@ -362,6 +373,8 @@ pub struct NewEntryDoc {
     estimated_hours: Option<f64>,
     /// Create even if an open entry with the same title and type exists (also `?force=true`).
     force: Option<bool>,
+    /// Make it a subtask of this entry (handle, id, id prefix, key or original devlog id).
+    parent: Option<String>,
 }
 
 /// Field edits; absent (or null) fields are left alone.
@@ -648,7 +661,13 @@ mod tests {
                 ..AiContext::default()
             },
             external_references: vec![full_reference()],
-            extra: Extra::new(),
+            // The additive relation keys (devlog_core::relations).
+            extra: serde_json::json!({
+                "parent": "p", "children": ["c"], "duplicateOf": "d", "duplicatedBy": ["e"]
+            })
+            .as_object()
+            .cloned()
+            .unwrap(),
         }
     }
 
