@@ -13,6 +13,7 @@ pub mod id;
 pub mod integration;
 pub mod merge;
 pub mod ops;
+pub mod planning;
 pub mod release;
 pub mod sample;
 pub mod store;

@@ -100,6 +100,10 @@ pub struct NewEntry {
     pub related_patterns: Vec<String>,
     pub files: Vec<String>,
     pub estimated_hours: Option<f64>,
+    /// Due date as typed (`planning::DUE_FORMS`), resolved with the clock.
+    pub due: Option<String>,
+    /// Name of an open milestone.
+    pub milestone: Option<String>,
     /// Create even if an open entry with the same title and type exists.
     pub force: bool,
 }
@@ -126,6 +130,10 @@ pub struct Edit {
     pub add_files: Vec<String>,
     pub estimated_hours: Option<f64>,
     pub actual_hours: Option<f64>,
+    /// Due date as typed (`planning::DUE_FORMS`); `none` clears.
+    pub due: Option<String>,
+    /// Name of an open milestone; `none` clears.
+    pub milestone: Option<String>,
 }
 
 impl NewEntry {
@@ -259,6 +267,8 @@ pub const TODAY_RECENT_HOURS: i64 = 24;
 pub struct Today {
     pub in_progress: crate::store::Page<EntrySummary>,
     pub blocked: crate::store::Page<EntrySummary>,
+    /// Open entries due within `planning::DUE_SOON_DAYS` days, overdue first.
+    pub due_soon: crate::store::Page<EntrySummary>,
     /// Entries in other statuses changed since `since`.
     pub recent: crate::store::Page<EntrySummary>,
     pub since: crate::time::Timestamp,
@@ -312,9 +322,12 @@ impl Devlog {
         let kind = input.kind.ok_or_else(|| {
             StoreError::invalid("type", "required: feature, bugfix, task, refactor or docs")
         })?;
+        let plan = self
+            .plan_change(input.due.as_deref(), input.milestone.as_deref())
+            .await?;
         let now = self.clock.now();
         let status = input.status.unwrap_or(Status::New);
-        let entry = Entry {
+        let mut entry = Entry {
             id: EntryId::new_random(),
             handle: 0,
             key: slugify(&title),
@@ -331,6 +344,9 @@ impl Devlog {
             tags: dedup(input.tags),
             estimated_hours: input.estimated_hours,
             actual_hours: None,
+            due_date: None,
+            milestone: None,
+            worklogs: Vec::new(),
             notes: Vec::new(),
             files: input.files,
             related_devlogs: Vec::new(),
@@ -349,6 +365,7 @@ impl Devlog {
             external_references: Vec::new(),
             extra: Extra::new(),
         };
+        plan.apply(&mut entry);
         self.store.create(entry, !input.force, meta).await
     }
 
@@ -423,10 +440,15 @@ impl Devlog {
             check_title(t)?;
         }
         edit.validate()?;
+        let plan = self
+            .plan_change(edit.due.as_deref(), edit.milestone.as_deref())
+            .await?;
         let now = self.clock.now();
         self.store
             .update(id, meta, &mut |e: &mut Entry| {
+                crate::planning::check_actual_hours(e, edit.actual_hours)?;
                 apply_edit(e, &edit, now);
+                plan.apply(e);
                 Ok(())
             })
             .await
@@ -480,6 +502,9 @@ impl Devlog {
         }
         edit.validate()?;
         note.validate()?;
+        let plan = self
+            .plan_change(edit.due.as_deref(), edit.milestone.as_deref())
+            .await?;
         let now = self.clock.now();
         let n = Note {
             id: uuid::Uuid::new_v4().to_string(),
@@ -492,7 +517,9 @@ impl Devlog {
         };
         self.store
             .update(id, meta, &mut |e: &mut Entry| {
+                crate::planning::check_actual_hours(e, edit.actual_hours)?;
                 apply_edit(e, &edit, now);
+                plan.apply(e);
                 e.notes.push(n.clone());
                 Ok(())
             })
@@ -654,9 +681,11 @@ impl Devlog {
                 limit,
             })
             .await?;
+        let due_soon = self.due_soon(crate::planning::DUE_SOON_DAYS, limit).await?;
         Ok(Today {
             in_progress,
             blocked,
+            due_soon,
             recent,
             since,
         })
