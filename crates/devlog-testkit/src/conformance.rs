@@ -14,6 +14,12 @@ use devlog_core::store::{Filter, ListQuery, PutOutcome, SearchQuery, SortKey, St
 
 use crate::{EntryBuilder, ts};
 
+mod planning;
+pub use planning::{
+    due_dates_filter_sort_and_clear, milestones_group_entries_with_progress,
+    worklogs_sum_into_actual_hours,
+};
+
 /// Opens (or reopens) a backend's store whose data lives under the given folder.
 pub type Opener = fn(PathBuf) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>>;
 
@@ -73,6 +79,9 @@ macro_rules! store_conformance {
             status_shortcuts_follow_the_rules,
             unknown_fields_survive_updates,
             data_survives_reopen,
+            due_dates_filter_sort_and_clear,
+            milestones_group_entries_with_progress,
+            worklogs_sum_into_actual_hours,
         );
     };
     (@cases folder () ($opener:expr); $($case:ident),+ $(,)?) => {
