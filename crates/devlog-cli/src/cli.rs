@@ -62,6 +62,8 @@ pub enum Command {
     Reopen(shortcuts::TransitionArgs),
     Assign(shortcuts::AssignArgs),
     Tag(shortcuts::TagArgs),
+    LogTime(log_time::LogTimeArgs),
+    Milestone(milestone::MilestoneArgs),
     Search(search::SearchArgs),
     Stats(stats::StatsArgs),
     Context(context::ContextArgs),

@@ -83,6 +83,8 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
         Command::Reopen(_) => Some("reopen"),
         Command::Assign(_) => Some("assign"),
         Command::Tag(_) => Some("tag"),
+        Command::LogTime(_) => Some("log-time"),
+        Command::Milestone(_) => Some("milestone"),
         Command::Delete(_) => Some("delete"),
         Command::Import(_) => Some("import"),
         Command::Sync(_) => Some("sync"),
@@ -113,6 +115,8 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
             }
             Command::Assign(a) => commands::shortcuts::assign(&ctx, a).await,
             Command::Tag(a) => commands::shortcuts::tag(&ctx, a).await,
+            Command::LogTime(a) => commands::log_time::run(&ctx, a).await,
+            Command::Milestone(a) => commands::milestone::run(&ctx, a).await,
             Command::Search(a) => commands::search::run(&ctx, a).await,
             Command::Stats(a) => commands::stats::run(&ctx, a).await,
             Command::Context(a) => commands::context::run(&ctx, a).await,

@@ -401,6 +401,13 @@ impl PlanChange {
     }
 }
 
+/// Narrows `f` to overdue work on `today`: open entries due before it.
+pub fn overdue_filter(mut f: Filter, today: NaiveDate) -> Filter {
+    f.open_only = true;
+    f.due_before = Some(f.due_before.map_or(today, |d| d.min(today)));
+    f
+}
+
 /// Refuses setting `actualHours` by hand on an entry whose worklogs define it.
 pub fn check_actual_hours(e: &Entry, actual: Option<f64>) -> Result<()> {
     if actual.is_some() && !e.worklogs.is_empty() {
@@ -519,12 +526,9 @@ impl Devlog {
         Ok((entry, log))
     }
 
-    /// Adds a filter for overdue work: open entries due before today.
-    pub fn overdue(&self, mut f: Filter) -> Filter {
-        let today = self.today_date();
-        f.open_only = true;
-        f.due_before = Some(f.due_before.map_or(today, |d| d.min(today)));
-        f
+    /// Narrows a filter to overdue work: open entries due before today.
+    pub fn overdue(&self, f: Filter) -> Filter {
+        overdue_filter(f, self.today_date())
     }
 
     /// Open entries due within `days` days (overdue ones included), soonest first.

@@ -27,7 +27,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn new(text: impl Into<String>, structured: Value) -> Self {
+    pub(crate) fn new(text: impl Into<String>, structured: Value) -> Self {
         Self {
             text: text.into(),
             structured,
@@ -37,7 +37,7 @@ impl Reply {
 
 type Outcome = Result<Reply, Failure>;
 
-fn finish(o: Outcome) -> CallToolResult {
+pub(crate) fn finish(o: Outcome) -> CallToolResult {
     match o {
         Ok(r) => {
             let mut out = CallToolResult::success(vec![ContentBlock::text(r.text)]);
@@ -311,7 +311,9 @@ impl DevlogMcp {
             initial_insights: strings(a.initial_insights),
             related_patterns: strings(a.related_patterns),
             files: strings(a.files),
-            estimated_hours: None,
+            estimated_hours: a.estimated_hours,
+            due: a.due_date,
+            milestone: a.milestone,
             force: a.force.unwrap_or(false),
         };
         let created = self.app().create(input, &self.meta()).await?;
@@ -364,6 +366,10 @@ impl DevlogMcp {
             technical_context: a.technical_context,
             acceptance_criteria: a.acceptance_criteria.map(Strings::into_vec),
             add_files: strings(a.files),
+            estimated_hours: a.estimated_hours,
+            actual_hours: a.actual_hours,
+            due: a.due_date,
+            milestone: a.milestone,
             ..Edit::default()
         };
         if blockers.is_some() && edit.status.is_none() && !current.status.is_closed() {
@@ -468,13 +474,30 @@ impl DevlogMcp {
                 assignee: nonempty(a.assignee),
                 tag: nonempty(a.tag),
                 open_only: a.open_only.unwrap_or(false),
+                due_before: a
+                    .due_before
+                    .as_deref()
+                    .map(|d| devlog_core::planning::parse_due(d, self.app().today_date()))
+                    .transpose()?,
+                milestone: nonempty(a.milestone),
                 ..Filter::default()
             },
-            sort: SortKey::Updated,
+            sort: if a.overdue == Some(true) || a.due_before.is_some() {
+                SortKey::Due
+            } else {
+                SortKey::Updated
+            },
             ascending: false,
             offset,
             limit,
         };
+        let mut q = q;
+        if a.overdue == Some(true) {
+            q.filter = self.app().overdue(q.filter);
+            q.ascending = true;
+        } else if a.due_before.is_some() {
+            q.ascending = true;
+        }
         let page = self.app().store().list(&q).await?;
         let text = if page.items.is_empty() {
             if page.total > 0 {

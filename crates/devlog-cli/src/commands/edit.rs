@@ -43,12 +43,18 @@ pub struct EditArgs {
     /// Add a related file (repeatable)
     #[arg(long)]
     pub file: Vec<String>,
-    /// Estimated hours
-    #[arg(long)]
+    /// Estimated work: hours (4, 2.5) or a duration (4h, 1h30m)
+    #[arg(long, value_parser = super::parse_hours)]
     pub estimate: Option<f64>,
-    /// Actual hours spent
-    #[arg(long)]
+    /// Actual time spent, same forms (refused once the entry has worklogs: `devlog log-time`)
+    #[arg(long, value_parser = super::parse_hours)]
     pub actual: Option<f64>,
+    /// Due date: YYYY-MM-DD, today, tomorrow, friday, +3d, +2w, next week, or none to clear
+    #[arg(long)]
+    pub due: Option<String>,
+    /// Put it in a milestone (`none` takes it out)
+    #[arg(long)]
+    pub milestone: Option<String>,
     /// Accept empty standard input for `--description -` (clears the description)
     #[arg(long)]
     pub allow_empty: bool,
@@ -75,10 +81,12 @@ pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<(), CliError> {
         add_files: a.file,
         estimated_hours: a.estimate,
         actual_hours: a.actual,
+        due: a.due,
+        milestone: a.milestone,
     };
     if edit.is_empty() {
         return Err(CliError::Usage(
-            "nothing to change: give at least one of --title, --status, --priority, --type, --assignee, --description, ... (see devlog edit --help)".into(),
+            "nothing to change: give at least one of --title, --status, --priority, --type, --assignee, --description, --due, --milestone, ... (see devlog edit --help)".into(),
         ));
     }
     let app = ctx.app().await?;

@@ -41,9 +41,15 @@ pub struct NewArgs {
     /// Who works on it
     #[arg(long, short = 'a')]
     pub assignee: Option<String>,
-    /// Estimated hours of work
-    #[arg(long)]
+    /// Estimated work: hours (4, 2.5) or a duration (4h, 1h30m)
+    #[arg(long, value_parser = super::parse_hours)]
     pub estimate: Option<f64>,
+    /// Due date: YYYY-MM-DD, today, tomorrow, friday, +3d, +2w or next week
+    #[arg(long)]
+    pub due: Option<String>,
+    /// The milestone it belongs to (`devlog milestone list`)
+    #[arg(long)]
+    pub milestone: Option<String>,
     /// Create even if an open entry with the same title and type exists
     #[arg(long, short = 'f')]
     pub force: bool,
@@ -71,6 +77,8 @@ pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
                 tags: a.tag,
                 assignee: a.assignee,
                 estimated_hours: a.estimate,
+                due: a.due,
+                milestone: a.milestone,
                 force: a.force,
                 ..NewEntry::default()
             },

@@ -44,11 +44,20 @@ pub async fn list(
     State(s): State<AppState>,
     mut p: Params,
 ) -> Result<Json<Page<EntrySummary>>, ApiError> {
-    let filter = p.take_filter()?;
+    let mut filter = p.take_filter()?;
+    if p.take_bool("overdue")? {
+        filter = s.app().overdue(filter);
+    }
     let sort = p.take_sort()?;
     let ascending = p.take_bool("asc")?;
     let (limit, offset) = p.take_page(50)?;
-    p.finish(&[FILTER_PARAMS, &["sort", "asc", "limit", "offset"]].concat())?;
+    p.finish(
+        &[
+            FILTER_PARAMS,
+            &["overdue", "sort", "asc", "limit", "offset"],
+        ]
+        .concat(),
+    )?;
     let query = ListQuery {
         filter,
         sort,

@@ -11,6 +11,7 @@ pub mod events;
 pub mod health;
 pub mod notes;
 pub mod openapi;
+pub mod planning;
 pub mod schema;
 pub mod search;
 pub mod stats;
@@ -32,6 +33,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(entries::transition))
         .routes(routes!(notes::add))
         .routes(routes!(decisions::add))
+        .routes(routes!(planning::log_time))
+        .routes(routes!(planning::list, planning::create))
+        .routes(routes!(planning::get, planning::set_state))
         .routes(routes!(search::search))
         .routes(routes!(stats::stats))
         .routes(routes!(events::feed))
