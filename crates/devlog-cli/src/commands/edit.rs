@@ -44,11 +44,11 @@ pub struct EditArgs {
     #[arg(long)]
     pub file: Vec<String>,
     /// Estimated work: hours (4, 2.5) or a duration (4h, 1h30m)
-    #[arg(long, value_parser = super::parse_hours)]
-    pub estimate: Option<f64>,
+    #[arg(long)]
+    pub estimate: Option<String>,
     /// Actual time spent, same forms (refused once the entry has worklogs: `devlog log-time`)
-    #[arg(long, value_parser = super::parse_hours)]
-    pub actual: Option<f64>,
+    #[arg(long)]
+    pub actual: Option<String>,
     /// Due date: YYYY-MM-DD, today, tomorrow, friday, +3d, +2w, next week, or none to clear
     #[arg(long)]
     pub due: Option<String>,
@@ -79,8 +79,8 @@ pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<(), CliError> {
         add_tags: a.tag,
         remove_tags: a.untag,
         add_files: a.file,
-        estimated_hours: a.estimate,
-        actual_hours: a.actual,
+        estimated_hours: super::hours_arg("estimatedHours", a.estimate.as_deref())?,
+        actual_hours: super::hours_arg("actualHours", a.actual.as_deref())?,
         due: a.due,
         milestone: a.milestone,
     };

@@ -17,7 +17,7 @@ pub struct ListArgs {
     /// names the statuses to show)
     #[arg(long, conflicts_with = "open")]
     pub all: bool,
-    /// updated, created, priority, status, title or handle
+    /// updated, created, priority, status, title, handle or due (undated last)
     #[arg(long, default_value = "updated", value_parser = parse_sort)]
     pub sort: SortKey,
     /// Ascending order
@@ -121,22 +121,30 @@ pub async fn warn_store(store: &dyn Store) -> Result<(), CliError> {
 /// The table `list`, `search` and `context` print.
 pub fn summary_table(out: &Out, items: &[EntrySummary]) -> String {
     let now = SystemClock.now();
-    let mut t = Table::header(
-        out,
-        &["#", "STATUS", "PRIORITY", "TYPE", "TITLE", "UPDATED"],
-    );
+    // A DUE column only when an entry listed has a due date.
+    let dated = items.iter().any(|e| e.due_date.is_some());
+    let mut cols = vec!["#", "STATUS", "PRIORITY", "TYPE", "TITLE", "UPDATED"];
+    if dated {
+        cols.push("DUE");
+    }
+    let mut t = Table::header(out, &cols);
     for e in items {
         let h = format!("#{}", e.handle);
         let title = truncate(&e.title, 70);
         let updated = ago(e.updated_at, now);
-        t.row(vec![
+        let mut row = vec![
             (out.bold(&h), h),
             (out.status(e.status), e.status.to_string()),
             (out.priority(e.priority), e.priority.to_string()),
             (e.kind.to_string(), e.kind.to_string()),
             (title.clone(), title),
             (out.dim(&updated), updated),
-        ]);
+        ];
+        if dated {
+            let due = e.due_date.map(|d| d.to_string()).unwrap_or_default();
+            row.push((due.clone(), due));
+        }
+        t.row(row);
     }
     t.render()
 }

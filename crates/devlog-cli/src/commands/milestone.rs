@@ -55,7 +55,13 @@ pub struct NameArgs {
 }
 
 pub async fn run(ctx: &Ctx, a: MilestoneArgs) -> Result<(), CliError> {
-    let app = ctx.app().await?;
+    // `milestone new` starts a devlog here like `devlog new` does; the rest need one.
+    let app = match &a.command {
+        MilestoneCommand::New(_) => {
+            devlog_core::Devlog::new(ctx.workspace_or_create()?.open().await?)
+        }
+        _ => ctx.app().await?,
+    };
     match a.command {
         MilestoneCommand::New(n) => {
             let m = app

@@ -165,9 +165,11 @@ pub fn parse_due(s: &str) -> Result<chrono::NaiveDate, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Hours typed on the command line: a number (hours) or a duration (`4h`, `1h30m`, `90m`).
-pub fn parse_hours(s: &str) -> Result<f64, String> {
-    devlog_core::planning::parse_hours("hours", s).map_err(|e| e.to_string())
+/// Hours typed on the command line: a number (hours) or a duration (`4h`, `1h30m`, `90m`),
+/// checked by devlog-core (an error names `field`).
+pub fn hours_arg(field: &str, s: Option<&str>) -> Result<Option<f64>, CliError> {
+    Ok(s.map(|s| devlog_core::planning::parse_hours(field, s))
+        .transpose()?)
 }
 
 /// Accepts RFC 3339 or a plain date (midnight UTC).

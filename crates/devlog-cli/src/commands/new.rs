@@ -42,8 +42,8 @@ pub struct NewArgs {
     #[arg(long, short = 'a')]
     pub assignee: Option<String>,
     /// Estimated work: hours (4, 2.5) or a duration (4h, 1h30m)
-    #[arg(long, value_parser = super::parse_hours)]
-    pub estimate: Option<f64>,
+    #[arg(long)]
+    pub estimate: Option<String>,
     /// Due date: YYYY-MM-DD, today, tomorrow, friday, +3d, +2w or next week
     #[arg(long)]
     pub due: Option<String>,
@@ -63,6 +63,8 @@ pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
     let description = text_arg(&a.description, "the description", Some(a.allow_empty))?;
     let ws = ctx.workspace_or_create()?;
     let app = Devlog::new(ws.open().await?);
+    // Checked by devlog-core once the store is open, like every other field.
+    let estimated_hours = super::hours_arg("estimatedHours", a.estimate.as_deref())?;
     let created = app
         .create(
             NewEntry {
@@ -76,7 +78,7 @@ pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
                 acceptance_criteria: a.criteria,
                 tags: a.tag,
                 assignee: a.assignee,
-                estimated_hours: a.estimate,
+                estimated_hours,
                 due: a.due,
                 milestone: a.milestone,
                 force: a.force,
