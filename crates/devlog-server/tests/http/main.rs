@@ -7,5 +7,6 @@ mod common;
 mod cross_process;
 mod live;
 mod openapi;
+mod planning;
 mod security;
 mod webhooks;
