@@ -57,7 +57,7 @@ pub fn write(root: &Path, m: &Milestone, create: bool) -> Result<()> {
     std::fs::create_dir_all(&dir)
         .map_err(|e| StoreError::write_io(dir.display().to_string(), e))?;
     let path = dir.join(format!("{}.json", m.key));
-    if path.exists() != !create {
+    if path.exists() == create {
         return Err(devlog_core::store::milestone_exists(m, create));
     }
     let mut bytes = serde_json::to_vec_pretty(m).expect("a milestone always serializes");
