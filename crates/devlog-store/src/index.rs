@@ -1471,6 +1471,17 @@ mod tests {
                     docs: DocFormat::Json,
                     path: None,
                 };
+                // Today's writes and reads name the planning columns of migration 0007: they
+                // exist while the old index is filled and read, and are dropped again after.
+                let planning = ["due_date", "milestone"];
+                for c in planning {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "ALTER TABLE entries ADD COLUMN {c} TEXT"
+                    )))
+                    .execute(&old.pool)
+                    .await
+                    .unwrap();
+                }
                 let mut tx = old.begin_write().await.unwrap();
                 for e in &entries {
                     old.upsert(&mut tx, e, None).await.unwrap();
@@ -1481,6 +1492,14 @@ mod tests {
                     before.push(search_before(&old, &q).await);
                 }
                 let context = old.list(&active_context()).await.unwrap();
+                for c in planning {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "ALTER TABLE entries DROP COLUMN {c}"
+                    )))
+                    .execute(&old.pool)
+                    .await
+                    .unwrap();
+                }
                 old.pool.close().await;
                 (before, context, file_size(&path))
             };
