@@ -68,6 +68,8 @@ pub enum Command {
     Unlink(relations::UnlinkArgs),
     Dep(relations::DepArgs),
     Risk(relations::RiskArgs),
+    LogTime(log_time::LogTimeArgs),
+    Milestone(milestone::MilestoneArgs),
     Search(search::SearchArgs),
     Stats(stats::StatsArgs),
     Context(context::ContextArgs),

@@ -44,6 +44,9 @@ fn entry(notes: usize) -> Entry {
         tags: vec!["api".into(), "perf".into()],
         estimated_hours: Some(3.5),
         actual_hours: None,
+        due_date: None,
+        milestone: None,
+        worklogs: Vec::new(),
         notes: (0..notes)
             .map(|n| Note {
                 id: format!("note-{n}"),

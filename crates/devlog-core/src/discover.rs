@@ -80,6 +80,8 @@ pub struct Related {
 
 /// What to do next.
 #[derive(Debug, Clone, PartialEq)]
+// One per discover answer, never kept in bulk: boxing the summary would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Recommendation {
     /// An open entry of this workspace, of the same type, is highly relevant: the same work.
     Continue(EntrySummary),

@@ -246,6 +246,16 @@ pub struct Entry {
     pub estimated_hours: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_hours: Option<f64>,
+    /// When the work is due (devlog addition, `YYYY-MM-DD`; see `planning.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<chrono::NaiveDate>,
+    /// The name of the milestone the entry belongs to (devlog addition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<String>,
+    /// Time spent, one record per day and person (devlog addition); when there are any,
+    /// `actualHours` is their sum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worklogs: Vec<crate::planning::Worklog>,
     #[serde(default)]
     pub notes: Vec<Note>,
     #[serde(default)]
@@ -449,6 +459,8 @@ impl Entry {
             created_at: self.created_at,
             updated_at: self.updated_at,
             closed_at: self.closed_at,
+            due_date: self.due_date,
+            milestone: self.milestone.clone(),
         }
     }
 
@@ -518,6 +530,10 @@ pub struct EntrySummary {
     pub updated_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<chrono::NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<String>,
 }
 
 #[cfg(test)]

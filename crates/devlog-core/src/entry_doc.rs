@@ -12,6 +12,8 @@
 //! tags: [auth, backend]
 //! estimatedHours: 4
 //! actualHours:
+//! due: 2026-12-24
+//! milestone:
 //! ---
 //!
 //! # Description
@@ -127,6 +129,10 @@ pub struct EntryDoc {
     pub tags: Vec<String>,
     pub estimated_hours: Option<f64>,
     pub actual_hours: Option<f64>,
+    /// The due date as written (`2026-12-24`, or a form `planning::parse_due` reads, such as
+    /// `friday`); resolved when the edit is applied.
+    pub due: Option<String>,
+    pub milestone: Option<String>,
     pub description: String,
     pub business_context: String,
     pub technical_context: String,
@@ -150,6 +156,10 @@ struct FrontMatter {
     estimated_hours: Option<f64>,
     #[serde(default)]
     actual_hours: Option<f64>,
+    #[serde(default)]
+    due: Option<String>,
+    #[serde(default)]
+    milestone: Option<String>,
 }
 
 impl EntryDoc {
@@ -164,6 +174,8 @@ impl EntryDoc {
             tags: e.tags.clone(),
             estimated_hours: e.estimated_hours,
             actual_hours: e.actual_hours,
+            due: e.due_date.map(|d| d.to_string()),
+            milestone: e.milestone.clone(),
             description: e.description.clone(),
             business_context: e.context.business_context.clone(),
             technical_context: e.context.technical_context.clone(),
@@ -182,6 +194,8 @@ impl EntryDoc {
             tags: n.tags.clone(),
             estimated_hours: n.estimated_hours,
             actual_hours: None,
+            due: n.due.clone(),
+            milestone: n.milestone.clone(),
             description: n.description.clone(),
             business_context: n.business_context.clone(),
             technical_context: n.technical_context.clone(),
@@ -207,6 +221,14 @@ impl EntryDoc {
         out.push_str(&format!("tags: [{}]\n", tags.join(", ")));
         out.push_str(&format!("estimatedHours:{}\n", hours(self.estimated_hours)));
         out.push_str(&format!("actualHours:{}\n", hours(self.actual_hours)));
+        for (key, v) in [("due", &self.due), ("milestone", &self.milestone)] {
+            out.push_str(&format!(
+                "{key}:{}\n",
+                v.as_deref()
+                    .map(|v| format!(" {}", scalar(v)))
+                    .unwrap_or_default()
+            ));
+        }
         out.push_str("---\n");
         for s in Section::ALL {
             out.push_str(&format!("\n# {}\n\n", s.heading()));
@@ -349,6 +371,14 @@ impl EntryDoc {
             tags,
             estimated_hours: front.estimated_hours,
             actual_hours: front.actual_hours,
+            due: front
+                .due
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty()),
+            milestone: front
+                .milestone
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty()),
             description: body.description,
             business_context: body.business,
             technical_context: body.technical,
@@ -413,6 +443,11 @@ impl EntryDoc {
             actual_hours: self
                 .actual_hours
                 .filter(|h| Some(*h) != current.actual_hours),
+            // `none` clears (planning's rule for both).
+            due: (self.due != current.due_date.map(|d| d.to_string()))
+                .then(|| self.due.clone().unwrap_or_else(|| "none".into())),
+            milestone: (self.milestone != current.milestone)
+                .then(|| self.milestone.clone().unwrap_or_else(|| "none".into())),
         })
     }
 
@@ -431,6 +466,8 @@ impl EntryDoc {
             tags: self.tags,
             assignee: self.assignee,
             estimated_hours: self.estimated_hours,
+            due: self.due,
+            milestone: self.milestone,
             ..base
         }
     }
@@ -439,7 +476,7 @@ impl EntryDoc {
 /// The document's keys (front matter keys and section headings) whose values differ
 /// between `a` and `b`.
 pub fn differing_fields(a: &EntryDoc, b: &EntryDoc) -> Vec<&'static str> {
-    let checks: [(&'static str, bool); 12] = [
+    let checks: [(&'static str, bool); 14] = [
         ("title", a.title != b.title),
         ("type", a.kind != b.kind),
         ("status", a.status != b.status),
@@ -448,6 +485,8 @@ pub fn differing_fields(a: &EntryDoc, b: &EntryDoc) -> Vec<&'static str> {
         ("tags", a.tags != b.tags),
         ("estimatedHours", a.estimated_hours != b.estimated_hours),
         ("actualHours", a.actual_hours != b.actual_hours),
+        ("due", a.due != b.due),
+        ("milestone", a.milestone != b.milestone),
         ("Description", a.description != b.description),
         ("Business context", a.business_context != b.business_context),
         (
@@ -679,6 +718,9 @@ mod tests {
             },
             ai_context: Default::default(),
             external_references: vec![],
+            due_date: None,
+            milestone: None,
+            worklogs: vec![],
             extra: Default::default(),
         }
     }

@@ -15,6 +15,7 @@ pub mod insights;
 pub mod integration;
 pub mod merge;
 pub mod ops;
+pub mod planning;
 pub mod relations;
 pub mod release;
 pub mod sample;

@@ -100,6 +100,10 @@ pub struct NewEntry {
     pub related_patterns: Vec<String>,
     pub files: Vec<String>,
     pub estimated_hours: Option<f64>,
+    /// Due date as typed (`planning::DUE_FORMS`), resolved with the clock.
+    pub due: Option<String>,
+    /// Name of an open milestone.
+    pub milestone: Option<String>,
     /// Create even if an open entry with the same title and type exists.
     pub force: bool,
     /// The entry this one is a subtask of (a reference as users type it).
@@ -128,6 +132,10 @@ pub struct Edit {
     pub add_files: Vec<String>,
     pub estimated_hours: Option<f64>,
     pub actual_hours: Option<f64>,
+    /// Due date as typed (`planning::DUE_FORMS`); `none` clears.
+    pub due: Option<String>,
+    /// Name of an open milestone; `none` clears.
+    pub milestone: Option<String>,
 }
 
 impl NewEntry {
@@ -264,6 +272,8 @@ pub const TODAY_RECENT_HOURS: i64 = 24;
 pub struct Today {
     pub in_progress: crate::store::Page<EntrySummary>,
     pub blocked: crate::store::Page<EntrySummary>,
+    /// Open entries due within `planning::DUE_SOON_DAYS` days, overdue first.
+    pub due_soon: crate::store::Page<EntrySummary>,
     /// Entries in other statuses changed since `since`.
     pub recent: crate::store::Page<EntrySummary>,
     pub since: crate::time::Timestamp,
@@ -336,6 +346,9 @@ impl Devlog {
             Some(r) => Some(self.resolve(r).await?),
             None => None,
         };
+        let plan = self
+            .plan_change(input.due.as_deref(), input.milestone.as_deref())
+            .await?;
         let now = self.clock.now();
         let status = input.status.unwrap_or(Status::New);
         let mut entry = Entry {
@@ -355,6 +368,9 @@ impl Devlog {
             tags: dedup(input.tags),
             estimated_hours: input.estimated_hours,
             actual_hours: None,
+            due_date: None,
+            milestone: None,
+            worklogs: Vec::new(),
             notes: Vec::new(),
             files: input.files,
             related_devlogs: Vec::new(),
@@ -373,6 +389,7 @@ impl Devlog {
             external_references: Vec::new(),
             extra: Extra::new(),
         };
+        plan.apply(&mut entry);
         if let Some(p) = &parent {
             crate::relations::add_link(&mut entry, crate::relations::LinkKind::Parent, p);
         }
@@ -455,13 +472,18 @@ impl Devlog {
         }
         edit.validate()?;
         let guard = self.children_guard(id, edit.status).await?;
+        let plan = self
+            .plan_change(edit.due.as_deref(), edit.milestone.as_deref())
+            .await?;
         let now = self.clock.now();
         self.store
             .update(id, meta, &mut |e: &mut Entry| {
                 if let Some(s) = edit.status {
                     guard.check(e, s)?;
                 }
+                crate::planning::check_actual_hours(e, edit.actual_hours)?;
                 apply_edit(e, &edit, now);
+                plan.apply(e);
                 Ok(())
             })
             .await
@@ -516,6 +538,9 @@ impl Devlog {
         edit.validate()?;
         note.validate()?;
         let guard = self.children_guard(id, edit.status).await?;
+        let plan = self
+            .plan_change(edit.due.as_deref(), edit.milestone.as_deref())
+            .await?;
         let now = self.clock.now();
         let n = Note {
             id: uuid::Uuid::new_v4().to_string(),
@@ -531,7 +556,9 @@ impl Devlog {
                 if let Some(s) = edit.status {
                     guard.check(e, s)?;
                 }
+                crate::planning::check_actual_hours(e, edit.actual_hours)?;
                 apply_edit(e, &edit, now);
+                plan.apply(e);
                 e.notes.push(n.clone());
                 Ok(())
             })
@@ -698,9 +725,11 @@ impl Devlog {
                 limit,
             })
             .await?;
+        let due_soon = self.due_soon(crate::planning::DUE_SOON_DAYS, limit).await?;
         Ok(Today {
             in_progress,
             blocked,
+            due_soon,
             recent,
             since,
         })

@@ -1178,6 +1178,9 @@ mod tests {
             context: Context::default(),
             ai_context: AiContext::default(),
             external_references: Vec::new(),
+            due_date: None,
+            milestone: None,
+            worklogs: vec![],
             extra: Extra::new(),
         }
     }

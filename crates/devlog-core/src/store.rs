@@ -31,6 +31,11 @@ pub struct Filter {
     pub updated_before: Option<Timestamp>,
     /// Only entries that are not done or closed.
     pub open_only: bool,
+    /// Only entries with a due date before this day (`--due-before`; overdue work is open
+    /// work due before today: `Devlog::overdue`).
+    pub due_before: Option<chrono::NaiveDate>,
+    /// Only entries in this milestone (its name, exactly).
+    pub milestone: Option<String>,
 }
 
 impl Filter {
@@ -53,6 +58,13 @@ impl Filter {
             && self.updated_after.is_none_or(|t| e.updated_at >= t)
             && self.updated_before.is_none_or(|t| e.updated_at < t)
             && (!self.open_only || !e.status.is_closed())
+            && self
+                .due_before
+                .is_none_or(|d| e.due_date.is_some_and(|x| x < d))
+            && self
+                .milestone
+                .as_ref()
+                .is_none_or(|m| e.milestone.as_deref() == Some(m.as_str()))
     }
 }
 
@@ -67,6 +79,8 @@ pub enum SortKey {
     Status,
     Title,
     Handle,
+    /// By due date; entries without one come last in either direction.
+    Due,
 }
 
 impl SortKey {
@@ -77,6 +91,7 @@ impl SortKey {
         ("status", SortKey::Status),
         ("title", SortKey::Title),
         ("handle", SortKey::Handle),
+        ("due", SortKey::Due),
     ];
 }
 
@@ -329,11 +344,48 @@ pub trait Store: Send + Sync + Debug {
     /// Problems found while reading (files that could not be parsed, ...); empty when healthy.
     async fn warnings(&self) -> Result<Vec<String>>;
 
+    /// Every milestone (`planning.rs`), in any order. The default: a backend without
+    /// milestones says so.
+    async fn milestones(&self) -> Result<Vec<crate::planning::Milestone>> {
+        Err(no_milestones(self.describe()))
+    }
+
+    /// Stores a milestone under its key: a new one (`create`; refused as `Invalid` when the
+    /// key is taken) or a new version of an existing one (refused as `NotFound` when there is
+    /// none).
+    async fn put_milestone(&self, m: &crate::planning::Milestone, create: bool) -> Result<()> {
+        let _ = (m, create);
+        Err(no_milestones(self.describe()))
+    }
+
     /// A push notification of appends to the change feed made by any process (PostgreSQL's
     /// `LISTEN/NOTIFY`), for readers that follow the feed. `None` (the default): the backend
     /// has none, and readers poll the feed's end instead (`events_before(None, 1)`).
     fn listen(&self) -> Option<Box<dyn FeedListener>> {
         None
+    }
+}
+
+fn no_milestones(info: StoreInfo) -> crate::error::StoreError {
+    crate::error::StoreError::Backend {
+        backend: info.backend,
+        message: "this store does not keep milestones".into(),
+        transient: false,
+    }
+}
+
+/// The milestone error for a key that is taken or missing, the same on every backend.
+pub fn milestone_exists(m: &crate::planning::Milestone, create: bool) -> crate::error::StoreError {
+    if create {
+        crate::error::StoreError::invalid(
+            "milestone",
+            format!(
+                "a milestone named like `{}` exists already (names are compared by `{}`)",
+                m.name, m.key
+            ),
+        )
+    } else {
+        crate::error::StoreError::not_found(format!("milestone {}", m.name))
     }
 }
 

@@ -371,6 +371,16 @@ pub struct CreateArgs {
     /// Files the work is about.
     #[serde(default)]
     pub files: Option<Strings>,
+    /// When the work is due: YYYY-MM-DD, "today", "tomorrow", a weekday ("friday": the next
+    /// one), "+3d", "+2w" or "next week".
+    #[serde(default)]
+    pub due_date: Option<String>,
+    /// The name of an open milestone the entry belongs to (see list_milestones).
+    #[serde(default)]
+    pub milestone: Option<String>,
+    /// Estimated hours of work.
+    #[serde(default)]
+    pub estimated_hours: Option<f64>,
     /// Create a new entry even when an open entry with the same title and type exists (by
     /// default that entry is returned instead, so retries never create duplicates).
     #[serde(default)]
@@ -453,6 +463,20 @@ pub struct UpdateArgs {
     /// Who works on it; an empty string clears it.
     #[serde(default)]
     pub assignee: Option<String>,
+    /// When the work is due: YYYY-MM-DD, "today", "tomorrow", a weekday, "+3d", "+2w",
+    /// "next week"; "none" clears it.
+    #[serde(default)]
+    pub due_date: Option<String>,
+    /// The name of an open milestone to put the entry in; "none" takes it out.
+    #[serde(default)]
+    pub milestone: Option<String>,
+    /// Estimated hours of work.
+    #[serde(default)]
+    pub estimated_hours: Option<f64>,
+    /// Actual hours spent; refused once the entry has worklogs (their sum is the actual
+    /// hours: use log_time).
+    #[serde(default)]
+    pub actual_hours: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -480,6 +504,15 @@ pub struct ListArgs {
     /// closed; see link_entries).
     #[serde(default)]
     pub blocked: Option<bool>,
+    /// Only open entries whose due date has passed, soonest due first.
+    #[serde(default)]
+    pub overdue: Option<bool>,
+    /// Only entries due before this day (YYYY-MM-DD, "friday", "+7d", ...), soonest due first.
+    #[serde(default)]
+    pub due_before: Option<String>,
+    /// Only entries in this milestone (its name).
+    #[serde(default)]
+    pub milestone: Option<String>,
     /// At most this many entries (default 50, most recently updated first).
     #[serde(default)]
     #[schemars(extend("default" = 50))]

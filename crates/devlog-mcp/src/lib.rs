@@ -8,6 +8,7 @@
 pub mod args;
 pub mod error;
 pub mod lines;
+pub mod planning;
 pub mod relations;
 pub mod render;
 pub mod server;

@@ -335,7 +335,9 @@ impl DevlogMcp {
             initial_insights: strings(a.initial_insights),
             related_patterns: strings(a.related_patterns),
             files: strings(a.files),
-            estimated_hours: None,
+            estimated_hours: a.estimated_hours,
+            due: a.due_date,
+            milestone: a.milestone,
             force: a.force.unwrap_or(false),
             parent: a.parent.map(|p| p.reference()),
         };
@@ -400,6 +402,10 @@ impl DevlogMcp {
             technical_context: a.technical_context,
             acceptance_criteria: a.acceptance_criteria.map(Strings::into_vec),
             add_files: strings(a.files),
+            estimated_hours: a.estimated_hours,
+            actual_hours: a.actual_hours,
+            due: a.due_date,
+            milestone: a.milestone,
             ..Edit::default()
         };
         if blockers.is_some() && edit.status.is_none() && !current.status.is_closed() {
@@ -500,13 +506,30 @@ impl DevlogMcp {
                 assignee: nonempty(a.assignee),
                 tag: nonempty(a.tag),
                 open_only: a.open_only.unwrap_or(false),
+                due_before: a
+                    .due_before
+                    .as_deref()
+                    .map(|d| devlog_core::planning::parse_due(d, self.app().today_date()))
+                    .transpose()?,
+                milestone: nonempty(a.milestone),
                 ..Filter::default()
             },
-            sort: SortKey::Updated,
+            sort: if a.overdue == Some(true) || a.due_before.is_some() {
+                SortKey::Due
+            } else {
+                SortKey::Updated
+            },
             ascending: false,
             offset,
             limit,
         };
+        let mut q = q;
+        if a.overdue == Some(true) {
+            q.filter = self.app().overdue(q.filter);
+            q.ascending = true;
+        } else if a.due_before.is_some() {
+            q.ascending = true;
+        }
         let page = if a.blocked.unwrap_or(false) {
             self.app().blocked(&q).await?
         } else {

@@ -175,6 +175,18 @@ impl Store for Conditional {
         self.inner.get(id).await
     }
 
+    async fn milestones(&self) -> Result<Vec<devlog_core::planning::Milestone>> {
+        self.inner.milestones().await
+    }
+
+    async fn put_milestone(
+        &self,
+        m: &devlog_core::planning::Milestone,
+        create: bool,
+    ) -> Result<()> {
+        self.inner.put_milestone(m, create).await
+    }
+
     async fn lookup(&self, reference: &EntryRef) -> Result<Vec<EntrySummary>> {
         self.inner.lookup(reference).await
     }

@@ -59,6 +59,18 @@ impl Body for crate::api::v1::schema::InsightBody {
     type Doc = crate::api::v1::schema::InsightBody;
 }
 
+impl Body for devlog_core::planning::NewWorklog {
+    type Doc = crate::api::v1::schema::NewWorklogDoc;
+}
+
+impl Body for devlog_core::planning::NewMilestone {
+    type Doc = crate::api::v1::schema::NewMilestoneDoc;
+}
+
+impl Body for crate::api::v1::schema::MilestoneStateBody {
+    type Doc = crate::api::v1::schema::MilestoneStateBody;
+}
+
 /// The property names of an object schema.
 pub fn schema_fields<T: PartialSchema>() -> Vec<String> {
     fn props(s: &RefOr<Schema>) -> Vec<String> {
@@ -397,7 +409,23 @@ impl Params {
             updated_after: self.take_time("updatedAfter")?,
             updated_before: self.take_time("updatedBefore")?,
             open_only: self.take_bool("open")?,
+            due_before: self.take_date("dueBefore")?,
+            milestone: self.take("milestone")?.filter(|m| !m.is_empty()),
         })
+    }
+
+    /// A calendar date, `YYYY-MM-DD` (relative forms need the clock: the handler resolves
+    /// `overdue`).
+    fn take_date(&mut self, name: &str) -> Result<Option<chrono::NaiveDate>, ApiError> {
+        self.take(name)?
+            .map(|v| {
+                chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "query `{name}`: `{v}` is not a date: use YYYY-MM-DD"
+                    ))
+                })
+            })
+            .transpose()
     }
 
     pub fn take_sort(&mut self) -> Result<SortKey, ApiError> {
@@ -443,6 +471,8 @@ pub const FILTER_PARAMS: &[&str] = &[
     "assignee",
     "tag",
     "open",
+    "dueBefore",
+    "milestone",
     "createdAfter",
     "createdBefore",
     "updatedAfter",

@@ -173,6 +173,7 @@ impl Built {
     tags(
         (name = "entries", description = "Entries, their notes and decisions, search and statistics"),
         (name = "relations", description = "Links between entries (blocks, relates, duplicates, subtasks), dependencies and risks"),
+        (name = "planning", description = "Time spent (worklogs) and milestones; due dates are entry fields"),
         (name = "events", description = "The change feed and its live stream"),
         (name = "server", description = "Health and this document"),
         (name = "mcp", description = "The MCP server (Model Context Protocol, streamable HTTP); see docs/mcp.md"),

@@ -435,6 +435,53 @@ impl SqlIndex {
             .map_err(self.err())
     }
 
+    // ---- milestones (the SQLite backend's; the JSON backend keeps files) ----------------
+
+    /// Every milestone in the `milestones` table.
+    pub async fn milestones(&self) -> Result<Vec<devlog_core::planning::Milestone>> {
+        let docs: Vec<String> = sqlx::query_scalar("SELECT doc FROM milestones ORDER BY key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err())?;
+        docs.iter()
+            .map(|d| {
+                serde_json::from_str(d).map_err(|e| StoreError::Corrupt {
+                    path: self
+                        .path
+                        .as_deref()
+                        .map_or_else(|| "index".to_string(), |p| p.display().to_string()),
+                    message: format!("a stored milestone does not parse: {e}"),
+                    hint: "this version cannot read it; upgrade devlog".into(),
+                })
+            })
+            .collect()
+    }
+
+    /// Inserts (`create`) or replaces a milestone, in one write transaction.
+    pub async fn put_milestone(
+        &self,
+        m: &devlog_core::planning::Milestone,
+        create: bool,
+    ) -> Result<()> {
+        let doc = serde_json::to_string(m).expect("a milestone always serializes");
+        let mut tx = self.begin_write().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM milestones WHERE key = ?")
+            .bind(&m.key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        if exists.is_some() == create {
+            return Err(devlog_core::store::milestone_exists(m, create));
+        }
+        sqlx::query("INSERT OR REPLACE INTO milestones (key, doc) VALUES (?, ?)")
+            .bind(&m.key)
+            .bind(doc)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        tx.commit().await.map_err(self.err())
+    }
+
     // ---- writes (inside a transaction) ------------------------------------------------
 
     /// Inserts or replaces the row (and search text) of `e`.
@@ -457,16 +504,17 @@ impl SqlIndex {
                 "UPDATE entries SET id_hex=?2, handle=?3, key=?4, legacy_id=?5, title=?6,
                    title_norm=?7, type=?8, status=?9, status_rank=?10, priority=?11,
                    priority_rank=?12, assignee=?13, tags=?14, created_at=?15, updated_at=?16,
-                   closed_at=?17, doc={doc_value}, file=?19, file_size=?20, file_mtime=?21
+                   closed_at=?17, doc={doc_value}, file=?19, file_size=?20, file_mtime=?21,
+                   due_date=?22, milestone=?23
                  WHERE id=?1 RETURNING rid"
             )
         } else {
             format!(
                 "INSERT INTO entries (id, id_hex, handle, key, legacy_id, title, title_norm, type,
                    status, status_rank, priority, priority_rank, assignee, tags, created_at,
-                   updated_at, closed_at, doc, file, file_size, file_mtime)
+                   updated_at, closed_at, doc, file, file_size, file_mtime, due_date, milestone)
                  VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,{doc_value},
-                   ?19,?20,?21)
+                   ?19,?20,?21,?22,?23)
                  RETURNING rid"
             )
         };
@@ -492,6 +540,8 @@ impl SqlIndex {
             .bind(stamp.map(|s| s.file.clone()))
             .bind(stamp.map(|s| s.size))
             .bind(stamp.map(|s| s.mtime))
+            .bind(e.due_date.map(|d| d.to_string()))
+            .bind(e.milestone.as_deref())
             .fetch_one(&mut *conn)
             .await
             .map_err(self.err())?;
@@ -1007,11 +1057,13 @@ fn list_order(sort: SortKey, dir: &str) -> String {
         SortKey::Status => format!("e.status_rank {dir}, e.updated_at {dir}"),
         SortKey::Title => format!("e.title COLLATE NOCASE {dir}"),
         SortKey::Handle => format!("e.handle {dir}"),
+        SortKey::Due => format!("e.due_date IS NULL, e.due_date {dir}"),
     }
 }
 
 const SUMMARY_COLS: &str = "e.id, e.handle, e.key, e.legacy_id, e.title, e.type, e.status, e.priority, \
-                            e.assignee, e.tags, e.created_at, e.updated_at, e.closed_at";
+                            e.assignee, e.tags, e.created_at, e.updated_at, e.closed_at, \
+                            e.due_date, e.milestone";
 
 fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &Filter) {
     fn in_list<T: Copy>(
@@ -1054,6 +1106,12 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &Filter) {
     }
     if f.open_only {
         qb.push(" AND e.status NOT IN ('done', 'closed')");
+    }
+    if let Some(d) = f.due_before {
+        qb.push(" AND e.due_date < ").push_bind(d.to_string());
+    }
+    if let Some(m) = &f.milestone {
+        qb.push(" AND e.milestone = ").push_bind(m.clone());
     }
 }
 
@@ -1117,6 +1175,15 @@ fn summary_from_row(r: &SqliteRow) -> Result<EntrySummary> {
         created_at: get_ts("created_at")?.ok_or_else(|| bad("created_at", "missing".into()))?,
         updated_at: get_ts("updated_at")?.ok_or_else(|| bad("updated_at", "missing".into()))?,
         closed_at: get_ts("closed_at")?,
+        due_date: r
+            .try_get::<Option<String>, _>("due_date")
+            .map_err(|e| bad("due_date", e.to_string()))?
+            .map(|d| d.parse())
+            .transpose()
+            .map_err(|e: chrono::ParseError| bad("due_date", e.to_string()))?,
+        milestone: r
+            .try_get("milestone")
+            .map_err(|e| bad("milestone", e.to_string()))?,
     })
 }
 
@@ -1404,6 +1471,17 @@ mod tests {
                     docs: DocFormat::Json,
                     path: None,
                 };
+                // Today's writes and reads name the planning columns of migration 0007: they
+                // exist while the old index is filled and read, and are dropped again after.
+                let planning = ["due_date", "milestone"];
+                for c in planning {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "ALTER TABLE entries ADD COLUMN {c} TEXT"
+                    )))
+                    .execute(&old.pool)
+                    .await
+                    .unwrap();
+                }
                 let mut tx = old.begin_write().await.unwrap();
                 for e in &entries {
                     old.upsert(&mut tx, e, None).await.unwrap();
@@ -1414,6 +1492,14 @@ mod tests {
                     before.push(search_before(&old, &q).await);
                 }
                 let context = old.list(&active_context()).await.unwrap();
+                for c in planning {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "ALTER TABLE entries DROP COLUMN {c}"
+                    )))
+                    .execute(&old.pool)
+                    .await
+                    .unwrap();
+                }
                 old.pool.close().await;
                 (before, context, file_size(&path))
             };

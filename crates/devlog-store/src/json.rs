@@ -1357,6 +1357,21 @@ impl Store for JsonStore {
         }
     }
 
+    async fn milestones(&self) -> Result<Vec<devlog_core::planning::Milestone>> {
+        let root = self.root.clone();
+        blocking(move || crate::milestones::read_all(&root))
+    }
+
+    async fn put_milestone(
+        &self,
+        m: &devlog_core::planning::Milestone,
+        create: bool,
+    ) -> Result<()> {
+        let _guard = self.write_lock_only().await?;
+        let (root, m) = (self.root.clone(), m.clone());
+        blocking(move || crate::milestones::write(&root, &m, create))
+    }
+
     async fn create(&self, mut entry: Entry, dedupe: bool, meta: &WriteMeta) -> Result<Created> {
         let _guard = self.write_lock().await?;
         let mut tx = self.index.begin_write().await?;

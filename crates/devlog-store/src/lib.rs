@@ -12,6 +12,7 @@ mod fsutil;
 pub mod history;
 pub mod index;
 pub mod json;
+mod milestones;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]

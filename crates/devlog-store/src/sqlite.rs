@@ -106,6 +106,18 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn milestones(&self) -> Result<Vec<devlog_core::planning::Milestone>> {
+        self.index.milestones().await
+    }
+
+    async fn put_milestone(
+        &self,
+        m: &devlog_core::planning::Milestone,
+        create: bool,
+    ) -> Result<()> {
+        self.index.put_milestone(m, create).await
+    }
+
     async fn create(&self, mut entry: Entry, dedupe: bool, meta: &WriteMeta) -> Result<Created> {
         let mut tx = self.index.begin_write().await?;
         if dedupe

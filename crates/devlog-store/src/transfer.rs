@@ -164,6 +164,8 @@ pub struct MigrateOutcome {
     /// Length of the source's change feed and of the target's after the copy.
     pub source_events: u64,
     pub target_events: u64,
+    /// Milestones copied (new or changed in the target).
+    pub milestones: u64,
     /// Entries that differ between source and target after the copy (should be empty).
     pub mismatches: Vec<String>,
     pub warnings: Vec<String>,
@@ -224,6 +226,18 @@ pub async fn migrate(
         }
     }
     progress(out.entries, out.entries);
+
+    // Milestones, by key: the source's version wins.
+    let target_milestones = to.milestones().await?;
+    for m in from.milestones().await? {
+        match target_milestones.iter().find(|t| t.key == m.key) {
+            Some(t) if *t == m => {}
+            found => {
+                to.put_milestone(&m, found.is_none()).await?;
+                out.milestones += 1;
+            }
+        }
+    }
 
     // The change feed: the target's must be empty or the start of the source's (what an
     // interrupted run left); then the rest is appended in order. Seqs are the target's own.

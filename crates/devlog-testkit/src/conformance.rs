@@ -16,6 +16,11 @@ use crate::{EntryBuilder, ts};
 
 mod relations;
 pub use relations::*;
+mod planning;
+pub use planning::{
+    due_dates_filter_sort_and_clear, milestones_group_entries_with_progress,
+    worklogs_sum_into_actual_hours,
+};
 
 /// Opens (or reopens) a backend's store whose data lives under the given folder.
 pub type Opener = fn(PathBuf) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>>;
@@ -82,6 +87,9 @@ macro_rules! store_conformance {
             a_parent_stays_open_while_subtasks_are,
             blocked_lists_entries_waiting_on_open_blockers,
             dependencies_and_risks_are_set_and_removed,
+            due_dates_filter_sort_and_clear,
+            milestones_group_entries_with_progress,
+            worklogs_sum_into_actual_hours,
         );
     };
     (@cases folder () ($opener:expr); $($case:ident),+ $(,)?) => {

@@ -52,6 +52,9 @@ impl EntryBuilder {
                 tags: Vec::new(),
                 estimated_hours: None,
                 actual_hours: None,
+                due_date: None,
+                milestone: None,
+                worklogs: Vec::new(),
                 notes: Vec::new(),
                 files: Vec::new(),
                 related_devlogs: Vec::new(),
@@ -63,6 +66,15 @@ impl EntryBuilder {
         }
     }
 
+    /// Due on `date` (`YYYY-MM-DD`).
+    pub fn due(mut self, date: &str) -> Self {
+        self.entry.due_date = Some(date.parse().expect("a YYYY-MM-DD date"));
+        self
+    }
+    pub fn milestone(mut self, name: &str) -> Self {
+        self.entry.milestone = Some(name.to_string());
+        self
+    }
     pub fn handle(mut self, h: u64) -> Self {
         self.entry.handle = h;
         self

@@ -46,12 +46,18 @@ pub struct EditArgs {
     /// Add a related file (repeatable)
     #[arg(long)]
     pub file: Vec<String>,
-    /// Estimated hours
+    /// Estimated work: hours (4, 2.5) or a duration (4h, 1h30m)
     #[arg(long)]
-    pub estimate: Option<f64>,
-    /// Actual hours spent
+    pub estimate: Option<String>,
+    /// Actual time spent, same forms (refused once the entry has worklogs: `devlog log-time`)
     #[arg(long)]
-    pub actual: Option<f64>,
+    pub actual: Option<String>,
+    /// Due date: YYYY-MM-DD, today, tomorrow, friday, +3d, +2w, next week, or none to clear
+    #[arg(long)]
+    pub due: Option<String>,
+    /// Put it in a milestone (`none` takes it out)
+    #[arg(long)]
+    pub milestone: Option<String>,
     /// Accept empty standard input for `--description -` (clears the description)
     #[arg(long)]
     pub allow_empty: bool,
@@ -79,8 +85,10 @@ pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<(), CliError> {
         add_tags: a.tag,
         remove_tags: a.untag,
         add_files: a.file,
-        estimated_hours: a.estimate,
-        actual_hours: a.actual,
+        estimated_hours: super::hours_arg("estimatedHours", a.estimate.as_deref())?,
+        actual_hours: super::hours_arg("actualHours", a.actual.as_deref())?,
+        due: a.due,
+        milestone: a.milestone,
     };
     let app = ctx.app().await?.allowing_open_children(a.force);
     let target = app.resolve_summary(&a.entry).await?;
@@ -172,6 +180,7 @@ pub fn help_lines(what: &str) -> Vec<String> {
         format!("status: {}", Status::allowed().join(", ")),
         format!("priority: {}", Priority::allowed().join(", ")),
         "tags: [a, b]   assignee: a name or empty   hours: a number or empty".into(),
+        "due: 2026-12-24, friday, tomorrow, +3d… or empty   milestone: an open milestone's name or empty".into(),
         "Sections: # Description, # Business context, # Technical context,".into(),
         "# Acceptance criteria (a list: one `- ` line per criterion).".into(),
         "Notes and decisions are added with `devlog note` and `devlog decide`.".into(),

@@ -17,7 +17,7 @@ pub struct ListArgs {
     /// names the statuses to show)
     #[arg(long, conflicts_with = "open")]
     pub all: bool,
-    /// updated, created, priority, status, title or handle
+    /// updated, created, priority, status, title, handle or due (undated last)
     #[arg(long, default_value = "updated", value_parser = parse_sort)]
     pub sort: SortKey,
     /// Ascending order
@@ -36,8 +36,8 @@ pub struct ListArgs {
     #[arg(long)]
     pub tree: bool,
     /// The columns to show, in order (handle, status, priority, type, title, assignee, tags,
-    /// updated, created); by default the first six, plus assignee and tags when the terminal
-    /// is wide enough
+    /// updated, created, due); by default the first six, plus assignee and tags when the
+    /// terminal is wide enough, and due when an entry listed has a due date
     #[arg(long, value_delimiter = ',', conflicts_with = "format")]
     pub columns: Vec<Column>,
     /// One line per entry from a template: `{{handle}} {{title}} [{{tags|join(",")}}]`
@@ -58,6 +58,7 @@ pub enum Column {
     Tags,
     Updated,
     Created,
+    Due,
 }
 
 impl Column {
@@ -82,6 +83,7 @@ impl Column {
             Column::Tags => "TAGS",
             Column::Updated => "UPDATED",
             Column::Created => "CREATED",
+            Column::Due => "DUE",
         }
     }
 
@@ -195,7 +197,12 @@ pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let columns = if a.columns.is_empty() {
-        Column::defaults(terminal_width())
+        let mut c = Column::defaults(terminal_width());
+        // A DUE column whenever an entry listed has a due date.
+        if items.iter().any(|e| e.due_date.is_some()) {
+            c.push(Column::Due);
+        }
+        c
     } else {
         a.columns.clone()
     };
@@ -241,6 +248,16 @@ struct TreeRow<'a> {
     entry: &'a EntrySummary,
 }
 
+/// The table other commands print (`milestone show`): the base columns, and DUE when an
+/// entry has a due date.
+pub fn summary_table(out: &Out, items: &[EntrySummary]) -> String {
+    let mut columns = Column::BASE.to_vec();
+    if items.iter().any(|e| e.due_date.is_some()) {
+        columns.push(Column::Due);
+    }
+    table(out, items, &vec![0; items.len()], &columns)
+}
+
 /// `items` as a table of `columns`.
 pub fn table(out: &Out, items: &[EntrySummary], depths: &[usize], columns: &[Column]) -> String {
     let now = SystemClock.now();
@@ -277,6 +294,7 @@ pub fn table(out: &Out, items: &[EntrySummary], depths: &[usize], columns: &[Col
                         let u = ago(e.created_at, now);
                         (out.dim(&u), u)
                     }
+                    Column::Due => plain(e.due_date.map(|d| d.to_string()).unwrap_or_default()),
                 }
             })
             .collect();

@@ -18,8 +18,10 @@ pub mod import;
 pub mod init;
 pub mod insights;
 pub mod list;
+pub mod log_time;
 pub mod mcp;
 pub mod migrate;
+pub mod milestone;
 pub mod new;
 pub mod note;
 pub mod reindex;
@@ -38,7 +40,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use devlog_core::entry::{EntryType, Priority, Status};
-use devlog_core::{Devlog, Filter, Origin, Store, Timestamp, WriteMeta};
+use devlog_core::{Devlog, Filter, Origin, Store, SystemClock, Timestamp, WriteMeta};
 
 use crate::error::CliError;
 use crate::output::Out;
@@ -123,11 +125,20 @@ pub struct FilterArgs {
     /// Updated before this time
     #[arg(long, value_parser = parse_time)]
     pub updated_before: Option<Timestamp>,
+    /// Due before this day: YYYY-MM-DD, today, tomorrow, friday, +3d, +2w or next week
+    #[arg(long, value_parser = parse_due)]
+    pub due_before: Option<chrono::NaiveDate>,
+    /// Only open entries whose due date has passed
+    #[arg(long)]
+    pub overdue: bool,
+    /// Only entries in this milestone (its name)
+    #[arg(long)]
+    pub milestone: Option<String>,
 }
 
 impl FilterArgs {
     pub fn to_filter(&self) -> Filter {
-        Filter {
+        let mut f = Filter {
             status: self.status.clone(),
             kind: self.kind.clone(),
             priority: self.priority.clone(),
@@ -138,8 +149,30 @@ impl FilterArgs {
             updated_after: self.updated_after,
             updated_before: self.updated_before,
             open_only: self.open,
+            due_before: self.due_before,
+            milestone: self.milestone.clone(),
+        };
+        if self.overdue {
+            f = devlog_core::planning::overdue_filter(
+                f,
+                devlog_core::planning::today(&SystemClock),
+            );
         }
+        f
     }
+}
+
+/// A due date typed on the command line, relative to today (`devlog_core::planning`).
+pub fn parse_due(s: &str) -> Result<chrono::NaiveDate, String> {
+    devlog_core::planning::parse_due(s, devlog_core::planning::today(&SystemClock))
+        .map_err(|e| e.to_string())
+}
+
+/// Hours typed on the command line: a number (hours) or a duration (`4h`, `1h30m`, `90m`),
+/// checked by devlog-core (an error names `field`).
+pub fn hours_arg(field: &str, s: Option<&str>) -> Result<Option<f64>, CliError> {
+    Ok(s.map(|s| devlog_core::planning::parse_hours(field, s))
+        .transpose()?)
 }
 
 /// Accepts RFC 3339 or a plain date (midnight UTC).

@@ -45,9 +45,15 @@ pub struct NewArgs {
     /// Who works on it
     #[arg(long, short = 'a')]
     pub assignee: Option<String>,
-    /// Estimated hours of work
+    /// Estimated work: hours (4, 2.5) or a duration (4h, 1h30m)
     #[arg(long)]
-    pub estimate: Option<f64>,
+    pub estimate: Option<String>,
+    /// Due date: YYYY-MM-DD, today, tomorrow, friday, +3d, +2w or next week
+    #[arg(long)]
+    pub due: Option<String>,
+    /// The milestone it belongs to (`devlog milestone list`)
+    #[arg(long)]
+    pub milestone: Option<String>,
     /// Create even if an open entry with the same title and type exists
     #[arg(long, short = 'f')]
     pub force: bool,
@@ -67,6 +73,8 @@ pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
     let description = text_arg(&a.description, "the description", Some(a.allow_empty))?;
     let ws = ctx.workspace_or_create()?;
     let app = Devlog::new(ws.open().await?);
+    // Checked by devlog-core once the store is open, like every other field.
+    let estimated_hours = super::hours_arg("estimatedHours", a.estimate.as_deref())?;
     let input = NewEntry {
         title: a.title.unwrap_or_default(),
         kind: Some(a.kind),
@@ -78,7 +86,9 @@ pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
         acceptance_criteria: a.criteria,
         tags: a.tag,
         assignee: a.assignee,
-        estimated_hours: a.estimate,
+        estimated_hours,
+        due: a.due,
+        milestone: a.milestone,
         force: a.force,
         parent: a.parent,
         ..NewEntry::default()

@@ -69,6 +69,7 @@ pub fn render(out: &Out, e: &Entry) -> String {
         s.push_str(&time);
         s.push('\n');
     }
+    s.push_str(&super::log_time::plan_lines(out, e));
     let section = |s: &mut String, title: &str, body: &str| {
         if !body.trim().is_empty() {
             s.push_str(&format!("\n{}\n{}\n", out.bold(title), body.trim_end()));
@@ -134,6 +135,7 @@ pub fn render(out: &Out, e: &Entry) -> String {
             .collect();
         section(&mut s, "Linked", &body);
     }
+    s.push_str(&super::log_time::worklog_section(out, e));
     if !e.notes.is_empty() {
         s.push_str(&format!(
             "\n{}\n",

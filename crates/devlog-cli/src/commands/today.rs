@@ -2,6 +2,7 @@
 
 use clap::{Args, CommandFactory};
 use devlog_core::ops::{TODAY_RECENT_HOURS, Today};
+use devlog_core::planning::DUE_SOON_DAYS;
 use devlog_core::{Clock, EntrySummary, Page, SystemClock};
 
 use super::Ctx;
@@ -53,6 +54,10 @@ fn render(out: &Out, t: &Today) -> String {
         ("In progress", &t.in_progress),
         ("Blocked", &t.blocked),
         (
+            &*format!("Due within {DUE_SOON_DAYS} days, overdue first"),
+            &t.due_soon,
+        ),
+        (
             &*format!("Changed in the last {TODAY_RECENT_HOURS} hours"),
             &t.recent,
         ),
@@ -69,7 +74,7 @@ fn render(out: &Out, t: &Today) -> String {
         s.push('\n');
     }
     if s.is_empty() {
-        return "Nothing in progress, blocked or changed in the last day. \
+        return "Nothing in progress, blocked, due soon or changed in the last day. \
                 `devlog list` shows the open work.\n"
             .into();
     }
@@ -92,12 +97,14 @@ fn line(out: &Out, e: &EntrySummary, now: devlog_core::Timestamp) -> String {
         .as_deref()
         .map(|a| format!(" @{a}"))
         .unwrap_or_default();
+    let due = e.due_date.map(|d| format!(" due {d}")).unwrap_or_default();
     format!(
-        "  {} {} {}{} {}\n",
+        "  {} {} {}{}{} {}\n",
         out.bold(&format!("#{}", e.handle)),
         truncate(&e.title, 70),
         out.priority(e.priority),
         who,
+        due,
         out.dim(&format!("{} · {}", e.status, ago(e.updated_at, now)))
     )
 }

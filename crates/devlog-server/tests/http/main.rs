@@ -7,6 +7,7 @@ mod common;
 mod cross_process;
 mod live;
 mod openapi;
+mod planning;
 mod relations;
 mod security;
 mod webhooks;

@@ -82,7 +82,8 @@ const CHECK_SIZE_FROM: usize = 64 * 1024;
 const STATEMENT_OVERHEAD: usize = 4 * 1024;
 
 const SUMMARY_COLS: &str = "e.id, e.handle, e.entry_key, e.legacy_id, e.title, e.kind, e.status, \
-                            e.priority, e.assignee, e.tags, e.created_at, e.updated_at, e.closed_at";
+                            e.priority, e.assignee, e.tags, e.created_at, e.updated_at, e.closed_at, \
+                            e.due_date, e.milestone";
 
 const SEARCH_COLS: &str = "e.search_title, e.search_description, e.search_notes, e.search_context";
 
@@ -255,6 +256,9 @@ fn check_filter(f: &Filter) -> Result<()> {
         }
         if let Some(t) = &f.tag {
             reject_nul("tag", t)?;
+        }
+        if let Some(m) = &f.milestone {
+            reject_nul("milestone", m)?;
         }
     }
     Ok(())
@@ -484,6 +488,7 @@ impl ServerStore {
             + 2 * e.title.len()
             + e.key.len()
             + e.assignee.as_ref().map_or(0, String::len)
+            + e.milestone.as_ref().map_or(0, String::len)
             + text.title.len()
             + text.description.len()
             + text.notes.len()
@@ -495,7 +500,7 @@ impl ServerStore {
             "INSERT INTO devlog_entries (id_hex, handle, entry_key, legacy_id, title, title_norm, \
              kind, status, status_rank, priority, priority_rank, assignee, tags, created_at, \
              updated_at, closed_at, search_title, search_description, search_notes, \
-             search_context, doc, id) VALUES ("
+             search_context, due_date, milestone, doc, id) VALUES ("
         });
         {
             // The same column order for both statements; `col = ` only when updating.
@@ -547,6 +552,10 @@ impl ServerStore {
             qb.push_bind(text.notes);
             col(&mut qb, "search_context", false);
             qb.push_bind(text.context);
+            col(&mut qb, "due_date", false);
+            qb.push_bind(e.due_date.map(|d| d.to_string()));
+            col(&mut qb, "milestone", false);
+            qb.push_bind(e.milestone.as_deref());
             col(&mut qb, "doc", false);
             qb.push_bind(doc);
         }
@@ -1261,6 +1270,12 @@ fn push_filter(qb: &mut QueryBuilder<Db>, f: &Filter) {
     if f.open_only {
         qb.push(" AND e.status NOT IN ('done', 'closed')");
     }
+    if let Some(d) = f.due_before {
+        qb.push(" AND e.due_date < ").push_bind(d.to_string());
+    }
+    if let Some(m) = &f.milestone {
+        qb.push(" AND e.milestone = ").push_bind(m.clone());
+    }
 }
 
 fn summary_from_row(r: &Row_) -> std::result::Result<EntrySummary, String> {
@@ -1289,6 +1304,14 @@ fn summary_from_row(r: &Row_) -> std::result::Result<EntrySummary, String> {
         created_at: ts("created_at")?.ok_or("created_at: missing")?,
         updated_at: ts("updated_at")?.ok_or("updated_at: missing")?,
         closed_at: ts("closed_at")?,
+        due_date: r
+            .try_get::<Option<String>, _>("due_date")
+            .map_err(|e| format!("due_date: {e}"))?
+            .map(|d| d.parse().map_err(|e| format!("due_date: {e}")))
+            .transpose()?,
+        milestone: r
+            .try_get::<Option<String>, _>("milestone")
+            .map_err(|e| format!("milestone: {e}"))?,
     })
 }
 
@@ -1404,6 +1427,7 @@ impl Store for ServerStore {
             SortKey::Status => format!("e.status_rank {dir}, e.updated_at {dir}"),
             SortKey::Title => format!("{TITLE_ORDER} {dir}"),
             SortKey::Handle => format!("e.handle {dir}"),
+            SortKey::Due => format!("e.due_date IS NULL, e.due_date {dir}"),
         };
         qb.push(format_args!(" ORDER BY {order}, e.handle {dir} LIMIT "))
             .push_bind(sql_limit(q.limit))
@@ -1605,6 +1629,68 @@ impl Store for ServerStore {
                 return r.map_err(|e| self.fail(e));
             }
             attempt += 1;
+        }
+    }
+
+    async fn milestones(&self) -> Result<Vec<devlog_core::planning::Milestone>> {
+        let docs: Vec<String> =
+            sqlx::query_scalar("SELECT doc FROM devlog_milestones ORDER BY mkey")
+                .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+                .await
+                .map_err(self.err())?;
+        docs.iter()
+            .map(|d| {
+                serde_json::from_str(d).map_err(|e| StoreError::Corrupt {
+                    path: self.url.redacted().to_string(),
+                    message: format!("a stored milestone does not parse: {e}"),
+                    hint: "this version cannot read it; upgrade devlog".into(),
+                })
+            })
+            .collect()
+    }
+
+    async fn put_milestone(
+        &self,
+        m: &devlog_core::planning::Milestone,
+        create: bool,
+    ) -> Result<()> {
+        let value = serde_json::to_value(m).expect("a milestone always serializes");
+        if REJECTS_NUL {
+            reject_nul_in(&value, "the milestone")?;
+        }
+        let doc = value.to_string();
+        let mut qb = if create {
+            let mut qb =
+                QueryBuilder::<Db>::new("INSERT INTO devlog_milestones (mkey, doc) VALUES (");
+            qb.push_bind(m.key.as_str())
+                .push(", ")
+                .push_bind(doc)
+                .push(")");
+            qb
+        } else {
+            let mut qb = QueryBuilder::<Db>::new("UPDATE devlog_milestones SET doc = ");
+            qb.push_bind(doc)
+                .push(" WHERE mkey = ")
+                .push_bind(m.key.as_str());
+            qb
+        };
+        let done = qb
+            .build()
+            .execute(&mut *self.lease().await.map_err(self.err())?)
+            .await;
+        match done {
+            Ok(r) if !create && r.rows_affected() == 0 => {
+                Err(devlog_core::store::milestone_exists(m, false))
+            }
+            Ok(_) => Ok(()),
+            Err(e)
+                if create
+                    && e.as_database_error()
+                        .is_some_and(|d| d.is_unique_violation()) =>
+            {
+                Err(devlog_core::store::milestone_exists(m, true))
+            }
+            Err(e) => Err(self.err()(e)),
         }
     }
 

@@ -46,7 +46,10 @@ pub async fn list(
     State(s): State<AppState>,
     mut p: Params,
 ) -> Result<Json<Page<EntrySummary>>, ApiError> {
-    let filter = p.take_filter()?;
+    let mut filter = p.take_filter()?;
+    if p.take_bool("overdue")? {
+        filter = s.app().overdue(filter);
+    }
     let sort = p.take_sort()?;
     let ascending = p.take_bool("asc")?;
     let (limit, offset) = p.take_page(50)?;
@@ -54,7 +57,7 @@ pub async fn list(
     p.finish(
         &[
             FILTER_PARAMS,
-            &["sort", "asc", "limit", "offset", "blocked"],
+            &["overdue", "sort", "asc", "limit", "offset", "blocked"],
         ]
         .concat(),
     )?;

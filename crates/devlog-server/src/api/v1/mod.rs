@@ -12,6 +12,7 @@ pub mod health;
 pub mod insights;
 pub mod notes;
 pub mod openapi;
+pub mod planning;
 pub mod relations;
 pub mod schema;
 pub mod search;
@@ -42,6 +43,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(relations::remove_dependency))
         .routes(routes!(relations::add_risk))
         .routes(routes!(relations::remove_risk))
+        .routes(routes!(planning::log_time))
+        .routes(routes!(planning::list, planning::create))
+        .routes(routes!(planning::get, planning::set_state))
         .routes(routes!(search::search))
         .routes(routes!(stats::stats))
         .routes(routes!(events::feed))

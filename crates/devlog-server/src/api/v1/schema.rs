@@ -108,7 +108,15 @@ pub struct EntryDoc {
     assignee: Option<String>,
     tags: Vec<String>,
     estimated_hours: Option<f64>,
+    /// The sum of the worklogs when there are any.
     actual_hours: Option<f64>,
+    /// When the work is due (devlog addition).
+    #[schema(format = Date)]
+    due_date: Option<String>,
+    /// The name of the milestone the entry belongs to (devlog addition).
+    milestone: Option<String>,
+    /// Time spent (devlog addition).
+    worklogs: Vec<WorklogDoc>,
     notes: Vec<NoteDoc>,
     files: Vec<String>,
     /// Ids or handles of related entries, as the original stored them (strings or numbers).
@@ -125,6 +133,109 @@ pub struct EntryDoc {
     duplicate_of: Option<String>,
     /// The ids of the entries that duplicate this one.
     duplicated_by: Option<Vec<String>>,
+}
+
+/// Time spent on an entry on one day.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Worklog)]
+pub struct WorklogDoc {
+    id: String,
+    /// Who spent the time (the writer's actor; empty when unknown).
+    author: String,
+    /// The day the time was spent.
+    #[schema(format = Date)]
+    date: String,
+    /// 1 to 1440.
+    minutes: u32,
+    note: Option<String>,
+    /// When it was recorded.
+    #[schema(format = DateTime)]
+    logged_at: String,
+}
+
+/// A milestone with the progress of its entries.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = MilestoneProgress)]
+pub struct MilestoneProgressDoc {
+    /// The name's slug: unique per store (`v1.0` → `v1-0`).
+    key: String,
+    name: String,
+    description: Option<String>,
+    #[schema(format = Date)]
+    due_date: Option<String>,
+    /// `open` or `closed`.
+    state: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    #[schema(format = DateTime)]
+    closed_at: Option<String>,
+    /// Entries in the milestone.
+    total: Option<u64>,
+    /// Of those, done or closed.
+    done: Option<u64>,
+    /// Open entries whose due date has passed.
+    overdue: Option<u64>,
+    /// The milestone is open and its due date has passed.
+    late: Option<bool>,
+}
+
+/// A milestone and a page of its entries (soonest due first).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = MilestoneDetail)]
+pub struct MilestoneDetailDoc {
+    milestone: MilestoneProgressDoc,
+    entries: EntryPageDoc,
+}
+
+/// A recorded worklog and the entry with it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WorklogAdded)]
+pub struct WorklogAddedDoc {
+    worklog: WorklogDoc,
+    entry: EntryDoc,
+}
+
+/// Time spent, to record.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = NewWorklog)]
+pub struct NewWorklogDoc {
+    /// How long: `1h30m`, `90m`, `1.5h` or `2h` (1 minute to 24 hours).
+    duration: String,
+    /// Which day: `YYYY-MM-DD`, `today`, `yesterday` or `-3d`; default today (UTC), never
+    /// in the future.
+    date: Option<String>,
+    note: Option<String>,
+    /// Who; default the request's actor.
+    author: Option<String>,
+}
+
+/// A milestone to create.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = NewMilestone)]
+pub struct NewMilestoneDoc {
+    /// Unique by its letters and digits (`v1.0` and `V1-0` are the same), at most 100
+    /// characters.
+    name: String,
+    description: Option<String>,
+    /// `YYYY-MM-DD`, `today`, `tomorrow`, a weekday, `+3d`, `+2w` or `next week`.
+    due: Option<String>,
+}
+
+/// Closing or reopening a milestone.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MilestoneStateBody {
+    /// `open` or `closed`.
+    #[schema(value_type = String)]
+    pub state: devlog_core::planning::MilestoneState,
 }
 
 /// A dated remark on an entry.
@@ -228,6 +339,9 @@ pub struct EntrySummaryDoc {
     updated_at: String,
     #[schema(format = DateTime)]
     closed_at: Option<String>,
+    #[schema(format = Date)]
+    due_date: Option<String>,
+    milestone: Option<String>,
 }
 
 /// One page of entries and the number of all matches.
@@ -371,6 +485,11 @@ pub struct NewEntryDoc {
     related_patterns: Option<Vec<String>>,
     files: Option<Vec<String>>,
     estimated_hours: Option<f64>,
+    /// Due date: `YYYY-MM-DD`, `today`, `tomorrow`, a weekday (`friday`: the next one), `+3d`,
+    /// `+2w` or `next week`.
+    due: Option<String>,
+    /// The name of an open milestone.
+    milestone: Option<String>,
     /// Create even if an open entry with the same title and type exists (also `?force=true`).
     force: Option<bool>,
     /// Make it a subtask of this entry (handle, id, id prefix, key or original devlog id).
@@ -400,7 +519,12 @@ pub struct EditDoc {
     remove_tags: Option<Vec<String>>,
     add_files: Option<Vec<String>>,
     estimated_hours: Option<f64>,
+    /// Refused once the entry has worklogs (their sum is the actual hours).
     actual_hours: Option<f64>,
+    /// Due date (forms as for a new entry); `none` or `""` clears it.
+    due: Option<String>,
+    /// The name of an open milestone; `none` or `""` takes the entry out.
+    milestone: Option<String>,
 }
 
 /// A note to add.
@@ -552,14 +676,21 @@ pub struct FilterParams {
     /// Updated before this time
     #[param(rename = "updatedBefore")]
     updated_before: Option<String>,
+    /// Due before this day (YYYY-MM-DD)
+    #[param(rename = "dueBefore")]
+    due_before: Option<String>,
+    /// Only entries in this milestone (its name)
+    milestone: Option<String>,
 }
 
 /// Order and page of `GET /entries`.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// updated (default), created, priority, status, title or handle
+    /// updated (default), created, priority, status, title, handle or due (undated last)
     sort: Option<String>,
+    /// Only open entries due before today (overrides a later dueBefore)
+    overdue: Option<bool>,
     /// Ascending instead of descending order
     asc: Option<bool>,
     /// At most this many entries (1 to 1000, default 50)
@@ -648,6 +779,9 @@ mod tests {
             tags: vec!["x".into()],
             estimated_hours: Some(1.0),
             actual_hours: Some(2.0),
+            due_date: Some("2026-12-24".parse().unwrap()),
+            milestone: Some("v1".into()),
+            worklogs: vec![full_worklog()],
             notes: vec![full_note()],
             files: vec!["a.rs".into()],
             related_devlogs: vec![],
@@ -669,6 +803,55 @@ mod tests {
             .cloned()
             .unwrap(),
         }
+    }
+
+    fn full_worklog() -> devlog_core::planning::Worklog {
+        devlog_core::planning::Worklog {
+            id: "w".into(),
+            author: "ana".into(),
+            date: "2026-12-01".parse().unwrap(),
+            minutes: 90,
+            note: "n".into(),
+            logged_at: t(),
+            extra: Extra::new(),
+        }
+    }
+
+    fn full_milestone() -> devlog_core::planning::MilestoneProgress {
+        devlog_core::planning::MilestoneProgress {
+            milestone: devlog_core::planning::Milestone {
+                key: "v1".into(),
+                name: "v1".into(),
+                description: "d".into(),
+                due_date: Some("2026-12-24".parse().unwrap()),
+                state: devlog_core::planning::MilestoneState::Closed,
+                created_at: t(),
+                updated_at: t(),
+                closed_at: Some(t()),
+                extra: Extra::new(),
+            },
+            total: 1,
+            done: 1,
+            overdue: 0,
+            late: false,
+        }
+    }
+
+    #[test]
+    fn planning_schemas_list_exactly_the_serialized_fields() {
+        assert_eq!(documented::<WorklogDoc>(), keys(&full_worklog()));
+        assert_eq!(
+            documented::<MilestoneProgressDoc>(),
+            keys(&full_milestone())
+        );
+        assert_eq!(
+            documented::<NewWorklogDoc>(),
+            keys(&devlog_core::planning::NewWorklog::default())
+        );
+        assert_eq!(
+            documented::<NewMilestoneDoc>(),
+            keys(&devlog_core::planning::NewMilestone::default())
+        );
     }
 
     fn full_note() -> Note {

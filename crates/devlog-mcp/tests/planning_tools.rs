@@ -1,0 +1,221 @@
+//! The planning tools (issue 16) through rmcp's client: due dates and milestones on
+//! create_devlog / update_devlog / list_devlogs, log_time, and the milestone tools.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::sync::Arc;
+
+use devlog_core::{Devlog, Store};
+use devlog_mcp::{DevlogMcp, Options};
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::{RoleClient, RunningService};
+use serde_json::{Value, json};
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    client: RunningService<RoleClient, ()>,
+}
+
+async fn start() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        devlog_store::SqliteStore::open(&dir.path().join("devlog.sqlite"))
+            .await
+            .unwrap(),
+    );
+    let options = Options {
+        actor: Some("agent".into()),
+        integrations: Vec::new(),
+        ..Options::default()
+    };
+    let server = DevlogMcp::new(Devlog::new(store.clone()), options);
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = ().serve(client_io).await.unwrap();
+    Harness {
+        _dir: dir,
+        store,
+        client,
+    }
+}
+
+fn text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Harness {
+    async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        let Value::Object(args) = args else {
+            panic!("arguments must be an object")
+        };
+        self.client
+            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
+            .await
+            .unwrap()
+    }
+
+    async fn ok(&self, tool: &str, args: Value) -> (String, Value) {
+        let r = self.call(tool, args.clone()).await;
+        assert_ne!(r.is_error, Some(true), "{tool} {args}: {}", text(&r));
+        (text(&r), r.structured_content.unwrap())
+    }
+
+    async fn error(&self, tool: &str, args: Value) -> String {
+        let r = self.call(tool, args.clone()).await;
+        assert_eq!(
+            r.is_error,
+            Some(true),
+            "{tool} {args} succeeded: {}",
+            text(&r)
+        );
+        text(&r)
+    }
+}
+
+#[tokio::test]
+async fn due_dates_and_milestones_through_the_entry_tools() {
+    let h = start().await;
+    let (text, m) = h
+        .ok(
+            "create_milestone",
+            json!({"name": "Sprint 12", "dueDate": "2020-02-01", "description": "two weeks"}),
+        )
+        .await;
+    assert!(text.contains("Sprint 12"), "{text}");
+    assert_eq!(m["milestone"]["key"], "sprint-12");
+    let (_, created) = h
+        .ok(
+            "create_devlog",
+            json!({"title": "Late work", "type": "task", "description": "d",
+                   "dueDate": "2020-01-15", "milestone": "sprint 12", "estimatedHours": 3}),
+        )
+        .await;
+    let e = &created["entry"];
+    assert_eq!(
+        (
+            e["dueDate"].as_str(),
+            e["milestone"].as_str(),
+            e["estimatedHours"].as_f64()
+        ),
+        (Some("2020-01-15"), Some("Sprint 12"), Some(3.0))
+    );
+    h.ok(
+        "create_devlog",
+        json!({"title": "Undated", "type": "task", "description": "d"}),
+    )
+    .await;
+    let (_, overdue) = h.ok("list_devlogs", json!({"overdue": true})).await;
+    assert_eq!(overdue["total"], 1);
+    assert_eq!(overdue["items"][0]["title"], "Late work");
+    let (_, in_sprint) = h
+        .ok("list_devlogs", json!({"milestone": "Sprint 12"}))
+        .await;
+    assert_eq!(in_sprint["total"], 1);
+    let (_, before) = h
+        .ok("list_devlogs", json!({"dueBefore": "2020-01-16"}))
+        .await;
+    assert_eq!(before["total"], 1);
+
+    let (_, listed) = h.ok("list_milestones", json!({})).await;
+    let p = &listed["milestones"][0];
+    assert_eq!(
+        (
+            p["total"].as_u64(),
+            p["done"].as_u64(),
+            p["overdue"].as_u64(),
+            p["late"].as_bool()
+        ),
+        (Some(1), Some(0), Some(1), Some(true))
+    );
+    // update_devlog moves the due date and takes the entry out of the milestone.
+    let (_, updated) = h
+        .ok(
+            "update_devlog",
+            json!({"id": 1, "dueDate": "none", "milestone": "none"}),
+        )
+        .await;
+    assert!(updated["entry"].get("dueDate").is_none(), "{updated}");
+    let stored = h.store.all().await.unwrap();
+    assert_eq!(
+        (stored[0].due_date, stored[0].milestone.clone()),
+        (None, None)
+    );
+
+    let msg = h
+        .error("update_devlog", json!({"id": 1, "dueDate": "whenever"}))
+        .await;
+    assert!(msg.contains("YYYY-MM-DD") && msg.contains("+3d"), "{msg}");
+    let msg = h
+        .error(
+            "create_devlog",
+            json!({"title": "x", "type": "task", "description": "d", "milestone": "nope"}),
+        )
+        .await;
+    assert!(msg.contains("Sprint 12"), "{msg}");
+    let msg = h
+        .error("create_milestone", json!({"name": "sprint-12"}))
+        .await;
+    assert!(msg.contains("exists"), "{msg}");
+
+    let (_, closed) = h.ok("close_milestone", json!({"name": "Sprint 12"})).await;
+    assert_eq!(closed["milestone"]["state"], "closed");
+    let (_, open_only) = h.ok("list_milestones", json!({})).await;
+    assert_eq!(open_only["milestones"].as_array().unwrap().len(), 0);
+    let (_, all) = h
+        .ok("list_milestones", json!({"includeClosed": true}))
+        .await;
+    assert_eq!(all["milestones"].as_array().unwrap().len(), 1);
+    let (_, reopened) = h
+        .ok(
+            "close_milestone",
+            json!({"name": "Sprint 12", "reopen": true}),
+        )
+        .await;
+    assert_eq!(reopened["milestone"]["state"], "open");
+}
+
+#[tokio::test]
+async fn log_time_records_worklogs_and_sums_actual_hours() {
+    let h = start().await;
+    h.ok(
+        "create_devlog",
+        json!({"title": "Timed", "type": "task", "description": "d"}),
+    )
+    .await;
+    let (text, first) = h
+        .ok(
+            "log_time",
+            json!({"id": 1, "duration": "1h30m", "note": "review"}),
+        )
+        .await;
+    assert!(text.contains("1h30m"), "{text}");
+    assert_eq!(first["worklog"]["author"], "agent");
+    let (_, second) = h
+        .ok(
+            "log_time",
+            json!({"id": "#1", "duration": "30m", "date": "yesterday"}),
+        )
+        .await;
+    assert_eq!(second["totalMinutes"], 120);
+    assert_eq!(second["actualHours"], 2.0);
+    let msg = h
+        .error("log_time", json!({"id": 1, "duration": "two hours"}))
+        .await;
+    assert!(msg.contains("1h30m, 90m, 1.5h"), "{msg}");
+    let msg = h
+        .error("update_devlog", json!({"id": 1, "actualHours": 5}))
+        .await;
+    assert!(msg.contains("log_time"), "{msg}");
+    let e = &h.store.all().await.unwrap()[0];
+    assert_eq!(e.worklogs.len(), 2);
+    assert_eq!(e.actual_hours, Some(2.0));
+}
