@@ -1451,6 +1451,76 @@ mod tests {
     /// Issue 15: an index made by the old schema (FTS5 with a copy of the text, documents as
     /// JSON text) opens with the new one, answers every search, total and active context as
     /// before, and gets smaller.
+    /// Migration 0007 fills the planning columns of rows written before it from their JSON
+    /// documents (the SQLite backend), so due-date and milestone filters see old entries.
+    #[tokio::test]
+    async fn the_planning_migration_fills_its_columns_from_the_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("devlog.sqlite");
+        let mut dated = generated(3);
+        dated[0].due_date = Some("2026-03-01".parse().unwrap());
+        dated[0].milestone = Some("v1".into());
+        {
+            let opts = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePoolOptions::new().connect_with(opts).await.unwrap();
+            MIGRATOR.run_to(6, &pool).await.unwrap();
+            let old = SqlIndex {
+                pool,
+                backend: "sqlite",
+                docs: DocFormat::Json,
+                path: None,
+            };
+            // Written with today's upsert, then the columns removed: as a v6 database holds it.
+            for c in ["due_date", "milestone"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "ALTER TABLE entries ADD COLUMN {c} TEXT"
+                )))
+                .execute(&old.pool)
+                .await
+                .unwrap();
+            }
+            let mut tx = old.begin_write().await.unwrap();
+            for e in &dated {
+                old.upsert(&mut tx, e, None).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+            for c in ["due_date", "milestone"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "ALTER TABLE entries DROP COLUMN {c}"
+                )))
+                .execute(&old.pool)
+                .await
+                .unwrap();
+            }
+            old.pool.close().await;
+        }
+        let index = SqlIndex::open(&path, "sqlite", true).await.unwrap();
+        let q = |filter: Filter| ListQuery {
+            filter,
+            ..ListQuery::default()
+        };
+        let due = index
+            .list(&q(Filter {
+                due_before: Some("2026-04-01".parse().unwrap()),
+                ..Filter::default()
+            }))
+            .await
+            .unwrap();
+        assert_eq!(due.total, 1);
+        assert_eq!(due.items[0].due_date, dated[0].due_date);
+        let in_v1 = index
+            .list(&q(Filter {
+                milestone: Some("v1".into()),
+                ..Filter::default()
+            }))
+            .await
+            .unwrap();
+        assert_eq!(in_v1.items[0].id, dated[0].id);
+        assert_eq!(index.milestones().await.unwrap(), Vec::new());
+    }
+
     #[tokio::test]
     async fn an_old_index_migrates_searches_the_same_and_shrinks() {
         let entries = generated(1_200);
