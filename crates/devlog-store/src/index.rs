@@ -1758,7 +1758,7 @@ mod tests {
                 Some((e.handle, score))
             })
             .collect();
-        matches.sort_by(|a, b| b.0.cmp(&a.0));
+        matches.sort_by_key(|m| std::cmp::Reverse(m.0));
         let cap = count_cap(q.offset, q.limit);
         let estimate = matches.len() > cap;
         let total = matches.len().min(cap) as u64;
