@@ -8,7 +8,7 @@
 //!
 //! Search reads devlog's own inverted index, `devlog_terms` (one row per distinct folded word
 //! of an entry, with its field-weighted count), written in the same transaction as the entry
-//! by `write_terms` with the tokenizer in `server.rs` (`index_terms`); see
+//! by `write_terms` with the shared tokenizer in `terms.rs` (`index_terms`); see
 //! docs/performance.md, "Search on the servers".
 //! Everything else — the tables, the locking, the change feed, the queries — is the same SQL
 //! on both servers, so both backends keep exactly the SQLite backend's semantics (the
