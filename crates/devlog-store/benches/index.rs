@@ -1,6 +1,6 @@
-//! Micro-benchmarks of the SQLite index every file backend reads through: a search text
-//! turned into an FTS5 expression, and search and list on a small in-memory index (the query
-//! paths without the disk; `devlog-bench` measures them on large stores).
+//! Micro-benchmarks of the SQLite index every file backend reads through: search and list on
+//! a small in-memory index (the query paths without the disk; `devlog-bench` measures them on
+//! large stores).
 //!
 //! ```text
 //! cargo bench -p devlog-store --bench index
@@ -9,17 +9,12 @@
 use devlog_core::entry::{EntryType, Status};
 use devlog_core::sample::{SampleRng, sample_entry};
 use devlog_core::store::{Filter, ListQuery, SearchQuery};
-use devlog_store::index::{SqlIndex, fts_expression};
+use devlog_store::index::SqlIndex;
 use divan::{Bencher, black_box};
 use tokio::runtime::Runtime;
 
 fn main() {
     divan::main();
-}
-
-#[divan::bench(args = ["timeout", "kubernetes pod restarts", "\"quoted\" AND (ops) -x*"])]
-fn fts_expression_of(text: &str) -> Option<String> {
-    fts_expression(black_box(text))
 }
 
 fn runtime() -> Runtime {
@@ -46,7 +41,7 @@ fn index(rt: &Runtime, n: usize) -> SqlIndex {
     })
 }
 
-#[divan::bench(args = ["timeout", "kubernetes pod", "the"])]
+#[divan::bench(args = ["timeout", "kubernetes pod", "the", "t"])]
 fn search(bencher: Bencher, text: &str) {
     let rt = runtime();
     let index = index(&rt, 2000);

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use devlog_core::entry::{Entry, EntrySummary, EntryType, Priority, Status};
@@ -17,7 +18,8 @@ use devlog_core::time::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
-use crate::snippet::{search_words, snippet};
+use crate::snippet::snippet;
+use crate::terms::{MAX_EXPANSIONS, index_terms, search_words, term_range, word_score};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -38,6 +40,9 @@ pub struct SqlIndex {
     docs: DocFormat,
     /// The database file, named in errors (none for an in-memory index).
     path: Option<Arc<Path>>,
+    /// Whether this process saw `terms_pending` empty (see [`SqlIndex::index_pending`]): then
+    /// every entry's word rows exist and a write need not check the queue.
+    terms_ready: Arc<AtomicBool>,
 }
 
 /// How the `doc` column holds an entry. In the SQLite backend the database is the truth and
@@ -287,8 +292,10 @@ impl SqlIndex {
             backend,
             docs: DocFormat::for_backend(backend),
             path: Some(Arc::from(path)),
+            terms_ready: Arc::new(AtomicBool::new(false)),
         };
         index.compress_docs().await?;
+        index.index_pending().await?;
         index.reclaim_space().await;
         Ok(index)
     }
@@ -415,6 +422,8 @@ impl SqlIndex {
             backend,
             docs: DocFormat::for_backend(backend),
             path: None,
+            // A new database has no entries to index.
+            terms_ready: Arc::new(AtomicBool::new(true)),
         })
     }
 
@@ -484,7 +493,7 @@ impl SqlIndex {
 
     // ---- writes (inside a transaction) ------------------------------------------------
 
-    /// Inserts or replaces the row (and search text) of `e`.
+    /// Inserts or replaces the row (and word index rows) of `e`.
     pub async fn upsert(
         &self,
         conn: &mut SqliteConnection,
@@ -493,13 +502,14 @@ impl SqlIndex {
     ) -> Result<()> {
         let doc = self.docs.encode(e);
         let tags = serde_json::to_string(&e.tags).expect("strings serialize");
-        let rid: Option<i64> = sqlx::query_scalar("SELECT rid FROM entries WHERE id = ?")
-            .bind(e.id.to_string())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(self.err())?;
+        let old: Option<(i64, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT rid, handle, doc FROM entries WHERE id = ?")
+                .bind(e.id.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(self.err())?;
         let doc_value = self.docs.sql("?18");
-        let q = if rid.is_some() {
+        let q = if old.is_some() {
             format!(
                 "UPDATE entries SET id_hex=?2, handle=?3, key=?4, legacy_id=?5, title=?6,
                    title_norm=?7, type=?8, status=?9, status_rank=?10, priority=?11,
@@ -545,41 +555,230 @@ impl SqlIndex {
             .fetch_one(&mut *conn)
             .await
             .map_err(self.err())?;
-        let text = e.search_text();
-        sqlx::query("DELETE FROM entries_fts WHERE rowid = ?")
-            .bind(rid)
-            .execute(&mut *conn)
+        let stored = match old {
+            Some((old_rid, handle, old_doc)) => {
+                self.stored_terms(conn, old_rid, handle, &old_doc).await?
+            }
+            None => StoredTerms::None,
+        };
+        let terms = index_terms(&e.search_text());
+        self.write_terms(conn, rid, e.handle as i64, stored, &terms)
             .await
-            .map_err(self.err())?;
-        sqlx::query(
-            "INSERT INTO entries_fts (rowid, title, description, notes, context) VALUES (?,?,?,?,?)",
-        )
-        .bind(rid)
-        .bind(text.title)
-        .bind(text.description)
-        .bind(text.notes)
-        .bind(text.context)
-        .execute(&mut *conn)
-        .await
-        .map_err(self.err())?;
-        Ok(())
     }
 
-    /// Removes the row of `id`; returns whether there was one.
+    /// Removes the row of `id` and its word index rows; returns whether there was one.
     pub async fn remove(&self, conn: &mut SqliteConnection, id: EntryId) -> Result<bool> {
-        let rid: Option<i64> = sqlx::query_scalar("DELETE FROM entries WHERE id = ? RETURNING rid")
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(self.err())?;
-        if let Some(rid) = rid {
-            sqlx::query("DELETE FROM entries_fts WHERE rowid = ?")
+        let old: Option<(i64, i64, Vec<u8>)> =
+            sqlx::query_as("DELETE FROM entries WHERE id = ? RETURNING rid, handle, doc")
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(self.err())?;
+        let Some((rid, handle, doc)) = old else {
+            return Ok(false);
+        };
+        let stored = self.stored_terms(conn, rid, handle, &doc).await?;
+        self.write_terms(conn, rid, handle, stored, &[]).await?;
+        Ok(true)
+    }
+
+    /// The word index rows an entry's row has now: those of its stored document, unless the
+    /// row is still queued for indexing (then it has none).
+    async fn stored_terms(
+        &self,
+        conn: &mut SqliteConnection,
+        rid: i64,
+        handle: i64,
+        doc: &[u8],
+    ) -> Result<StoredTerms> {
+        if !self.terms_ready.load(Ordering::Acquire) {
+            let queued = sqlx::query("DELETE FROM terms_pending WHERE rid = ?")
                 .bind(rid)
                 .execute(&mut *conn)
                 .await
                 .map_err(self.err())?;
+            if queued.rows_affected() > 0 {
+                return Ok(StoredTerms::None);
+            }
         }
-        Ok(rid.is_some())
+        match self.decode_doc(doc) {
+            Ok(old) => Ok(StoredTerms::Rows {
+                handle,
+                terms: index_terms(&old.search_text()),
+            }),
+            Err(e) => {
+                // Its rows cannot be named from a damaged document: find them by scanning.
+                tracing::warn!("{e}; removing its search index rows by a scan");
+                Ok(StoredTerms::Unknown)
+            }
+        }
+    }
+
+    /// Brings the word index rows of the entry row `rid` (now at `handle`) from `stored` to
+    /// `terms` (from `index_terms`, sorted by term): only rows that differ are deleted and
+    /// written, so a note changes a few weights, not every row of the entry.
+    async fn write_terms(
+        &self,
+        conn: &mut SqliteConnection,
+        rid: i64,
+        handle: i64,
+        stored: StoredTerms,
+        terms: &[(String, f64)],
+    ) -> Result<()> {
+        let (gone, fresh): (Vec<&str>, Vec<(&str, f64)>) = match &stored {
+            StoredTerms::Rows {
+                handle: old,
+                terms: before,
+            } if *old == handle => {
+                let now: std::collections::HashMap<&str, f64> =
+                    terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+                let was: std::collections::HashMap<&str, f64> =
+                    before.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+                (
+                    before
+                        .iter()
+                        .filter(|(t, _)| !now.contains_key(t.as_str()))
+                        .map(|(t, _)| t.as_str())
+                        .collect(),
+                    terms
+                        .iter()
+                        .filter(|(t, w)| was.get(t.as_str()) != Some(w))
+                        .map(|(t, w)| (t.as_str(), *w))
+                        .collect(),
+                )
+            }
+            StoredTerms::Rows {
+                handle: old,
+                terms: before,
+            } => {
+                // Renumbered: every row moves to the new handle.
+                self.delete_terms(conn, *old, rid, before.iter().map(|(t, _)| t.as_str()))
+                    .await?;
+                (
+                    Vec::new(),
+                    terms.iter().map(|(t, w)| (t.as_str(), *w)).collect(),
+                )
+            }
+            StoredTerms::Unknown => {
+                sqlx::query("DELETE FROM terms WHERE rid = ?")
+                    .bind(rid)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(self.err())?;
+                (
+                    Vec::new(),
+                    terms.iter().map(|(t, w)| (t.as_str(), *w)).collect(),
+                )
+            }
+            StoredTerms::None => (
+                Vec::new(),
+                terms.iter().map(|(t, w)| (t.as_str(), *w)).collect(),
+            ),
+        };
+        self.delete_terms(conn, handle, rid, gone.into_iter())
+            .await?;
+        for chunk in fresh.chunks(TERM_CHUNK) {
+            // REPLACE: a word whose weight changed keeps its key.
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT OR REPLACE INTO terms (term, handle, rid, weight) ",
+            );
+            qb.push_values(chunk, |mut b, (t, w)| {
+                b.push_bind(*t)
+                    .push_bind(handle)
+                    .push_bind(rid)
+                    .push_bind(*w);
+            });
+            qb.build().execute(&mut *conn).await.map_err(self.err())?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the word index rows `terms` of the entry row `rid` at `handle` (by key).
+    async fn delete_terms<'t>(
+        &self,
+        conn: &mut SqliteConnection,
+        handle: i64,
+        rid: i64,
+        terms: impl Iterator<Item = &'t str>,
+    ) -> Result<()> {
+        let terms: Vec<&str> = terms.collect();
+        for chunk in terms.chunks(TERM_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM terms WHERE handle = ");
+            qb.push_bind(handle)
+                .push(" AND rid = ")
+                .push_bind(rid)
+                .push(" AND term IN (");
+            let mut sep = qb.separated(", ");
+            for t in chunk {
+                sep.push_bind(*t);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *conn).await.map_err(self.err())?;
+        }
+        Ok(())
+    }
+
+    /// Indexes the entries queued in `terms_pending` (every entry of a database written before
+    /// the word index, migration `0008_search_terms.sql`), 1,000 per write transaction, logging
+    /// progress; an interrupted run resumes on the next open. Concurrent openers take turns (each
+    /// batch holds the write lock). A read-only database is left as it is: searches then miss
+    /// the entries not yet indexed.
+    async fn index_pending(&self) -> Result<()> {
+        let first: Option<i64> = sqlx::query_scalar("SELECT rid FROM terms_pending LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err())?;
+        if first.is_none() {
+            self.terms_ready.store(true, Ordering::Release);
+            return Ok(());
+        }
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM terms_pending")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())?;
+        tracing::info!("indexing {total} entries for search (once, after an upgrade)");
+        let mut done = 0usize;
+        loop {
+            let mut tx = match self.begin_write().await {
+                Ok(tx) => tx,
+                Err(e @ StoreError::ReadOnly { .. }) => {
+                    tracing::warn!(
+                        "{e}; searches miss the {} entries not indexed yet",
+                        total as usize - done
+                    );
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            let rows: Vec<(i64, Option<i64>, Option<Vec<u8>>)> = sqlx::query_as(
+                "SELECT p.rid, e.handle, e.doc FROM terms_pending p LEFT JOIN entries e
+                   ON e.rid = p.rid ORDER BY p.rid LIMIT 1000",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(self.err())?;
+            let Some(&(last, _, _)) = rows.last() else {
+                break;
+            };
+            for (rid, handle, doc) in &rows {
+                if let (Some(handle), Some(doc)) = (handle, doc) {
+                    let terms = index_terms(&self.decode_doc(doc)?.search_text());
+                    // Rows left by an earlier, interrupted attempt are replaced.
+                    self.write_terms(&mut tx, *rid, *handle, StoredTerms::None, &terms)
+                        .await?;
+                }
+            }
+            sqlx::query("DELETE FROM terms_pending WHERE rid <= ?")
+                .bind(last)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+            tx.commit().await.map_err(self.err())?;
+            done += rows.len();
+            tracing::info!("indexed {done} of {total} entries for search");
+        }
+        self.terms_ready.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Appends events to the change feed; `seq` is assigned here (the given one is ignored).
@@ -774,44 +973,66 @@ impl SqlIndex {
         Ok(n as usize)
     }
 
-    /// Ranked search in one pass over the full-text index. FTS5 has no top-k (`bm25()` is
-    /// computed for every row a query yields) and a prefix query merges the doclists of
-    /// every term with that prefix each time it is evaluated. So the query is evaluated
-    /// once: the newest `cap + 1` matches with their rank, read newest first (rowid order,
-    /// which FTS5 walks without sorting). Their number is the (capped) total; when there are
-    /// more than `cap`, only the newest `cap` are ranked and the total says "at least".
-    /// They are sorted by rank here, and only the page's rows and documents are read, for
-    /// summaries and snippets ([`crate::snippet`]). Scores are bm25's own: it takes its
-    /// statistics from the whole table.
+    /// Ranked search from the word index (`terms`), as on the servers: each query word is
+    /// expanded to the indexed terms it starts ([`Self::expand`]); the newest `cap + 1`
+    /// matches, with their scores, are read newest first in a widening window of handles
+    /// ([`Self::newest_matches`]). Their number is the (capped) total; when there are more
+    /// than `cap`, only the newest `cap` are ranked and the total says "at least". A hit's score
+    /// is the sum over the query words of `w / (w + 2)` for the weight `w` of the entry's
+    /// heaviest term that word matches (`terms::word_score`), ties going to the lower handle;
+    /// only the page's rows and documents are read, for summaries and snippets
+    /// ([`crate::snippet`]). One read transaction: the page's rows are those that were ranked.
     pub async fn search(&self, q: &SearchQuery) -> Result<Page<SearchHit>> {
-        let Some(expr) = fts_expression(&q.text) else {
-            return Ok(Page {
-                items: Vec::new(),
-                total: 0,
-                offset: q.offset,
-                limit: q.limit,
-                total_is_estimate: false,
-            });
+        let empty = || Page {
+            items: Vec::new(),
+            total: 0,
+            offset: q.offset,
+            limit: q.limit,
+            total_is_estimate: false,
         };
-        let cap = count_cap(q.offset, q.limit);
-        // One read transaction: the page's rows are those that were ranked.
-        let mut tx = self.pool.begin().await.map_err(self.err())?;
-        let window = Some(cap.saturating_add(1));
-        let mut ranked = self
-            .ranked_matches(&mut tx, &expr, &q.filter, window)
-            .await?;
-        let estimate = ranked.len() > cap;
-        if estimate && cap > TOTAL_CAP {
-            // Deeper pages (past TOTAL_CAP) rank every match, so paging through all of them
-            // (`devlog search --limit 0`) sees one consistent order.
-            ranked = self.ranked_matches(&mut tx, &expr, &q.filter, None).await?;
-        } else {
-            ranked.truncate(cap);
+        let words = search_words(&q.text);
+        if words.is_empty() {
+            return Ok(empty());
         }
-        let total = ranked.len().min(cap) as u64;
-        ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-        let page: Vec<(i64, f64)> = ranked.into_iter().skip(q.offset).take(q.limit).collect();
-        let items = self.hits(&mut tx, &page, &search_words(&q.text)).await?;
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        let mut terms = Vec::with_capacity(words.len());
+        for word in &words {
+            let t = self.expand(&mut tx, word).await?;
+            if t.as_ref().is_some_and(Vec::is_empty) {
+                // A word no entry has: nothing matches every word.
+                return Ok(empty());
+            }
+            terms.push(WordTerms {
+                word: word.clone(),
+                terms: t,
+            });
+        }
+        let cap = count_cap(q.offset, q.limit);
+        let mut hits = self
+            .newest_matches(&mut tx, &terms, &q.filter, cap.saturating_add(1))
+            .await?;
+        let estimate = hits.len() > cap;
+        let total = hits.len().min(cap) as u64;
+        if estimate {
+            if cap == TOTAL_CAP {
+                hits.truncate(cap);
+            } else {
+                // Pages past TOTAL_CAP rank every match, so paging through all of them
+                // (`devlog search --limit 0`) sees one order; only the best
+                // `offset + limit` are kept while the matches stream by.
+                hits = self
+                    .best_matches(&mut tx, &terms, &q.filter, q.offset.saturating_add(q.limit))
+                    .await?;
+            }
+        }
+        hits.sort_by(Match::rank);
+        let page: Vec<(i64, f64)> = hits
+            .into_iter()
+            .skip(q.offset)
+            .take(q.limit)
+            .map(|m| (m.rid, m.score))
+            .collect();
+        let items = self.hits(&mut tx, &page, &words).await?;
         tx.commit().await.map_err(self.err())?;
         Ok(Page {
             items,
@@ -822,37 +1043,97 @@ impl SqlIndex {
         })
     }
 
-    /// The rowids and bm25 ranks (lower is better) of the matches of `expr` that pass
-    /// `filter`, newest first, at most `limit` of them.
-    async fn ranked_matches(
-        &self,
-        conn: &mut SqliteConnection,
-        expr: &str,
-        filter: &Filter,
-        limit: Option<usize>,
-    ) -> Result<Vec<(i64, f64)>> {
-        let join = if *filter != Filter::default() {
-            "JOIN entries e ON e.rid = entries_fts.rowid"
-        } else {
-            ""
-        };
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT entries_fts.rowid, bm25(entries_fts, {BM25_WEIGHTS})
-             FROM entries_fts {join} WHERE entries_fts MATCH "
-        ));
-        qb.push_bind(expr.to_string());
-        push_filter(&mut qb, filter);
-        qb.push(" ORDER BY entries_fts.rowid DESC");
-        if let Some(n) = limit {
-            qb.push(" LIMIT ").push_bind(sql_limit(n));
-        }
-        qb.build_query_as::<(i64, f64)>()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(self.err())
+    /// The indexed terms that start with `word` (distinct, in order), read by hopping from
+    /// one term to the next on the `terms` key (one index probe per term, not a read of their
+    /// postings); `None` when there are more than `MAX_EXPANSIONS` (the word is then matched
+    /// by its term range).
+    async fn expand(&self, conn: &mut SqliteConnection, word: &str) -> Result<Option<Vec<String>>> {
+        let (lo, hi) = term_range(word);
+        let terms: Vec<String> = sqlx::query_scalar(
+            "WITH RECURSIVE t (term, n) AS (
+               SELECT (SELECT term FROM terms WHERE term >= ?1 AND term < ?2
+                       ORDER BY term LIMIT 1), 1
+               UNION ALL
+               SELECT (SELECT x.term FROM terms x WHERE x.term > t.term AND x.term < ?2
+                       ORDER BY x.term LIMIT 1), n + 1
+               FROM t WHERE t.term IS NOT NULL AND n <= ?3
+             ) SELECT term FROM t WHERE term IS NOT NULL",
+        )
+        .bind(lo)
+        .bind(hi)
+        .bind(MAX_EXPANSIONS as i64)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(self.err())?;
+        Ok((terms.len() <= MAX_EXPANSIONS).then_some(terms))
     }
 
-    /// The search hits of a page of `(rowid, rank)`, in that order, with their snippets.
+    /// The newest `want` matches of a search (by handle), each with its score. A window of
+    /// the newest `4 × want` handles is searched first and widened eightfold until it holds
+    /// `want` matches or covers every entry: a word in most entries is answered from the first
+    /// window, a rare one from a few postings, and neither reads every match.
+    async fn newest_matches(
+        &self,
+        conn: &mut SqliteConnection,
+        words: &[WordTerms],
+        filter: &Filter,
+        want: usize,
+    ) -> Result<Vec<Match>> {
+        let top: Option<i64> = sqlx::query_scalar("SELECT MAX(handle) FROM entries")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(self.err())?;
+        let top = top.unwrap_or(0);
+        let mut span = sql_limit(want).saturating_mul(4);
+        loop {
+            let lower = top.saturating_sub(span);
+            let mut qb = QueryBuilder::<Sqlite>::new("");
+            push_window_matches(
+                &mut qb,
+                words,
+                filter,
+                (lower > 0).then_some(lower),
+                Some(want),
+            );
+            let rows = qb.build().fetch_all(&mut *conn).await.map_err(self.err())?;
+            if rows.len() >= want || lower <= 0 {
+                return rows
+                    .iter()
+                    .map(|r| match_from_row(r, words.len()))
+                    .collect();
+            }
+            span = span.saturating_mul(8);
+        }
+    }
+
+    /// Every match of a search, streamed (never all in memory at once): the best `keep` by
+    /// rank.
+    async fn best_matches(
+        &self,
+        conn: &mut SqliteConnection,
+        words: &[WordTerms],
+        filter: &Filter,
+        keep: usize,
+    ) -> Result<Vec<Match>> {
+        use futures::TryStreamExt;
+        let mut qb = QueryBuilder::<Sqlite>::new("");
+        push_window_matches(&mut qb, words, filter, None, None);
+        let mut rows = qb.build().fetch(&mut *conn);
+        // A max-heap in rank order: its top is the worst match kept.
+        let mut best = std::collections::BinaryHeap::new();
+        while let Some(row) = rows.try_next().await.map_err(self.err())? {
+            let m = match_from_row(&row, words.len())?;
+            if best.len() < keep {
+                best.push(m);
+            } else if best.peek().is_some_and(|worst: &Match| m < *worst) {
+                best.pop();
+                best.push(m);
+            }
+        }
+        Ok(best.into_vec())
+    }
+
+    /// The search hits of a page of `(rowid, score)`, in that order, with their snippets.
     async fn hits(
         &self,
         conn: &mut SqliteConnection,
@@ -886,10 +1167,10 @@ impl SqlIndex {
         }
         Ok(page
             .iter()
-            .filter_map(|(rid, rank)| {
+            .filter_map(|(rid, score)| {
                 found.remove(rid).map(|(entry, snippet)| SearchHit {
                     entry,
-                    score: -rank,
+                    score: *score,
                     snippet,
                 })
             })
@@ -1115,17 +1396,178 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &Filter) {
     }
 }
 
-/// Column weights of the search rank (title, description, notes, context).
-const BM25_WEIGHTS: &str = "10.0, 4.0, 2.0, 1.5";
+/// Word index rows written per statement (4 parameters each).
+const TERM_CHUNK: usize = 200;
 
-/// Turns user text into an FTS5 query: every word must match, each as a prefix. Words are
-/// quoted, so FTS5 operators in user input are taken literally.
-pub fn fts_expression(text: &str) -> Option<String> {
-    let terms: Vec<String> = search_words(text)
-        .iter()
-        .map(|w| format!("\"{w}\"*"))
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" AND "))
+/// The word index rows an entry row has before a write.
+enum StoredTerms {
+    /// None (a new row, or one still queued in `terms_pending`).
+    None,
+    /// Those of its stored document, at its stored handle.
+    Rows {
+        handle: i64,
+        terms: Vec<(String, f64)>,
+    },
+    /// Not known (the stored document does not decode): found by a scan.
+    Unknown,
+}
+
+/// One word of a search and the indexed terms it matches.
+struct WordTerms {
+    word: String,
+    /// The terms that start with `word`, or `None` when there are too many to list.
+    terms: Option<Vec<String>>,
+}
+
+/// A search match: the entry row, its handle and its score.
+#[derive(Debug, Clone, Copy)]
+struct Match {
+    handle: i64,
+    rid: i64,
+    score: f64,
+}
+
+impl Match {
+    /// Search order: higher score first, then the lower handle (as on the servers), then the
+    /// older row (two rows share a handle only until the JSON backend repairs it).
+    fn rank(a: &Self, b: &Self) -> std::cmp::Ordering {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.handle.cmp(&b.handle))
+            .then(a.rid.cmp(&b.rid))
+    }
+}
+
+impl PartialEq for Match {
+    fn eq(&self, other: &Self) -> bool {
+        Match::rank(self, other).is_eq()
+    }
+}
+
+impl Eq for Match {}
+
+impl PartialOrd for Match {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Rank order: a "smaller" match ranks higher.
+impl Ord for Match {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        Match::rank(self, other)
+    }
+}
+
+/// A row of [`push_window_matches`]' query as a match: its score adds up `word_score` of
+/// each word's weight (`s{i}`, from the third column on).
+fn match_from_row(r: &SqliteRow, words: usize) -> Result<Match> {
+    let bad = |e: sqlx::Error| StoreError::Corrupt {
+        path: "index".into(),
+        message: format!("bad search index row: {e}"),
+        hint: "rebuild the index with `devlog reindex`".into(),
+    };
+    let mut score = 0.0;
+    for i in 0..words {
+        let w: Option<f64> = r.try_get(i + 2).map_err(bad)?;
+        score += word_score(w.unwrap_or(0.0));
+    }
+    Ok(Match {
+        handle: r.try_get(0).map_err(bad)?,
+        rid: r.try_get(1).map_err(bad)?,
+        score,
+    })
+}
+
+/// `AND <col> ...` matching the terms of `w`.
+fn push_terms(qb: &mut QueryBuilder<Sqlite>, col: &str, w: &WordTerms) {
+    match &w.terms {
+        Some(terms) if terms.len() == 1 => {
+            qb.push(format_args!(" AND {col} = "))
+                .push_bind(terms[0].clone());
+        }
+        Some(terms) => {
+            qb.push(format_args!(" AND {col} IN ("));
+            let mut sep = qb.separated(", ");
+            for t in terms {
+                sep.push_bind(t.clone());
+            }
+            qb.push(")");
+        }
+        None => {
+            let (lo, hi) = term_range(&w.word);
+            qb.push(format_args!(" AND {col} >= "))
+                .push_bind(lo)
+                .push(format_args!(" AND {col} < "))
+                .push_bind(hi);
+        }
+    }
+}
+
+/// The query for the newest `want` matches (all of them when `None`) with handles above
+/// `lower` (every handle when `None`), newest first: columns `handle`, `rid` and, per word
+/// `i`, `s{i}`, the weight of the entry's heaviest term that word matches.
+///
+/// The postings of one word (the driver: a word with too many terms to list if there is one,
+/// else a single-term word if there is one, the longest such, likely the rarest) are read
+/// backwards on the key (`term`, `handle`, `rid`), so rows
+/// come out newest first without a sort and the `LIMIT` ends the scan; every other word is a
+/// key lookup per row (`term = ? AND handle = d.handle AND rid = d.rid`, one per term). A
+/// driver with several terms is grouped by entry, which sorts the window's postings (bounded
+/// by the window; SQLite's sorter spills to disk beyond its cache).
+fn push_window_matches(
+    qb: &mut QueryBuilder<Sqlite>,
+    words: &[WordTerms],
+    filter: &Filter,
+    lower: Option<i64>,
+    want: Option<usize>,
+) {
+    let single = |w: &WordTerms| w.terms.as_ref().is_some_and(|t| t.len() == 1);
+    // A word with too many terms to list drives: as a lookup per row it would read its whole
+    // term range for every row.
+    let rank = |w: &WordTerms| (w.terms.is_none(), single(w), w.word.chars().count());
+    let driver = (0..words.len())
+        .rev()
+        .max_by_key(|&i| rank(&words[i]))
+        .unwrap_or(0);
+    let grouped = !single(&words[driver]);
+    qb.push("SELECT * FROM (SELECT d.handle, d.rid");
+    for (i, w) in words.iter().enumerate() {
+        if i == driver {
+            if grouped {
+                qb.push(format_args!(", MAX(d.weight) AS s{i}"));
+            } else {
+                qb.push(format_args!(", d.weight AS s{i}"));
+            }
+        } else {
+            qb.push(
+                ", (SELECT MAX(t.weight) FROM terms t WHERE t.handle = d.handle \
+                 AND t.rid = d.rid",
+            );
+            push_terms(qb, "t.term", w);
+            qb.push(format_args!(") AS s{i}"));
+        }
+    }
+    qb.push(" FROM terms d");
+    if filter != &Filter::default() {
+        qb.push(" CROSS JOIN entries e ON e.rid = d.rid");
+    }
+    qb.push(" WHERE 1=1");
+    push_terms(qb, "d.term", &words[driver]);
+    if let Some(l) = lower {
+        qb.push(" AND d.handle > ").push_bind(l);
+    }
+    push_filter(qb, filter);
+    if grouped {
+        qb.push(" GROUP BY d.handle, d.rid");
+    }
+    qb.push(" ORDER BY d.handle DESC, d.rid DESC) WHERE 1=1");
+    for i in (0..words.len()).filter(|&i| i != driver) {
+        qb.push(format_args!(" AND s{i} IS NOT NULL"));
+    }
+    if let Some(n) = want {
+        qb.push(" LIMIT ").push_bind(sql_limit(n));
+    }
 }
 
 /// Position of a status in the usual workflow, for sorting.
@@ -1357,44 +1799,68 @@ mod tests {
             .collect()
     }
 
-    /// Search as it was before migration 6 (FTS5 with its own copy of the text): the newest
-    /// `cap + 1` matches, then every match ranked (or the newest `cap` of them, when there are
-    /// more), in SQL. Returns (handle, score) per hit, the total and whether it is a lower
-    /// bound.
-    async fn search_before(index: &SqlIndex, q: &SearchQuery) -> (Vec<(u64, f64)>, u64, bool) {
-        let expr = fts_expression(&q.text).unwrap();
-        let join = "JOIN entries e ON e.rid = entries_fts.rowid";
-        let cap = count_cap(q.offset, q.limit);
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT entries_fts.rowid FROM entries_fts {join} WHERE entries_fts MATCH "
-        ));
-        qb.push_bind(expr.clone());
-        push_filter(&mut qb, &q.filter);
-        qb.push(" ORDER BY entries_fts.rowid DESC LIMIT ")
-            .push_bind(sql_limit(cap.saturating_add(1)));
-        let newest: Vec<i64> = qb
-            .build_query_scalar()
-            .fetch_all(index.pool())
-            .await
-            .unwrap();
-        let estimate = newest.len() > cap;
-        let bound = (estimate && cap == TOTAL_CAP).then(|| newest[cap - 1]);
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT e.handle, bm25(entries_fts, 10.0, 4.0, 2.0, 1.5) AS rank
-             FROM entries_fts {join} WHERE entries_fts MATCH "
-        ));
-        qb.push_bind(expr);
-        if let Some(b) = bound {
-            qb.push(" AND entries_fts.rowid >= ").push_bind(b);
+    /// The reference search, computed from the entries alone with the shared tokenizer (no
+    /// SQL): an entry matches when every query word starts one of its terms; its score adds
+    /// up `word_score` of each word's heaviest such term; the newest `cap + 1` matches (by
+    /// handle) give the total, the newest `cap` are ranked (all of them for a page past the
+    /// cap). Returns (handle, score) per hit, the total and whether it is a lower bound.
+    fn reference_search(entries: &[Indexed], q: &SearchQuery) -> (Vec<(u64, f64)>, u64, bool) {
+        let words = search_words(&q.text);
+        if words.is_empty() {
+            return (Vec::new(), 0, false);
         }
-        push_filter(&mut qb, &q.filter);
-        qb.push(" ORDER BY rank, entries_fts.rowid LIMIT ")
-            .push_bind(sql_limit(q.limit))
-            .push(" OFFSET ")
-            .push_bind(sql_limit(q.offset));
-        let rows: Vec<(i64, f64)> = qb.build_query_as().fetch_all(index.pool()).await.unwrap();
-        let hits = rows.into_iter().map(|(h, r)| (h as u64, -r)).collect();
-        (hits, newest.len().min(cap) as u64, estimate)
+        let mut matches: Vec<(u64, f64)> = entries
+            .iter()
+            .filter(|(e, _)| q.filter.matches(e))
+            .filter_map(|(e, terms)| {
+                let mut score = 0.0;
+                for w in &words {
+                    let best = terms
+                        .iter()
+                        .filter(|(t, _)| t.starts_with(w.as_str()))
+                        .map(|(_, weight)| *weight)
+                        .reduce(f64::max)?;
+                    score += word_score(best);
+                }
+                Some((e.handle, score))
+            })
+            .collect();
+        matches.sort_by_key(|m| std::cmp::Reverse(m.0));
+        let cap = count_cap(q.offset, q.limit);
+        let estimate = matches.len() > cap;
+        let total = matches.len().min(cap) as u64;
+        if estimate && cap == TOTAL_CAP {
+            matches.truncate(cap);
+        }
+        matches.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let page = matches.into_iter().skip(q.offset).take(q.limit).collect();
+        (page, total, estimate)
+    }
+
+    /// An entry's summary and its word index rows, for [`reference_search`].
+    type Indexed = (EntrySummary, Vec<(String, f64)>);
+
+    fn indexed(entries: &[Entry]) -> Vec<Indexed> {
+        entries
+            .iter()
+            .map(|e| (e.summary(), index_terms(&e.search_text())))
+            .collect()
+    }
+
+    /// (handle, score) per hit, the total and whether it is a lower bound.
+    async fn searched(index: &SqlIndex, q: &SearchQuery) -> (Vec<(u64, f64)>, u64, bool) {
+        let page = index.search(q).await.unwrap();
+        assert!(
+            page.items.iter().all(|h| h.snippet.contains('[')),
+            "{q:?}: {:?}",
+            page.items.first()
+        );
+        let hits = page
+            .items
+            .iter()
+            .map(|h| (h.entry.handle, h.score))
+            .collect();
+        (hits, page.total, page.total_is_estimate)
     }
 
     fn searches() -> Vec<SearchQuery> {
@@ -1403,15 +1869,24 @@ mod tests {
             ..Filter::default()
         };
         let mut out = Vec::new();
+        // Words in every entry and in a few; several words; a prefix with a few terms
+        // (`t`: the, timeout, token) and one with too many to list (`1`: the titles'
+        // numbers, 312 terms), alone and with other words; accents folded.
         for text in [
             "the",
             "kubernetes pod",
             "time",
+            "t",
             "cafe",
             "webhook signature expires",
             "ui",
+            "1",
+            "1 kubernetes",
+            "kubernetes 11",
+            "Café THE",
+            "zzz",
         ] {
-            for (offset, limit) in [(0, 20), (20, 20), (990, 20), (0, 0)] {
+            for (offset, limit) in [(0, 20), (20, 20), (990, 20), (0, 0), (0, 1300)] {
                 for filter in [Filter::default(), open.clone()] {
                     out.push(SearchQuery {
                         text: text.into(),
@@ -1437,20 +1912,50 @@ mod tests {
         }
     }
 
-    fn file_size(path: &Path) -> u64 {
-        ["", "-wal"]
-            .iter()
-            .map(|s| {
-                let mut p = path.as_os_str().to_owned();
-                p.push(s);
-                std::fs::metadata(p).map_or(0, |m| m.len())
-            })
-            .sum()
+    /// Writes `e` the way a devlog before the word index did (schema version 5: the row, and
+    /// FTS5 with its own copy of the text), documents as JSON text.
+    async fn legacy_insert(pool: &SqlitePool, e: &Entry) {
+        let rid: i64 = sqlx::query_scalar(
+            "INSERT INTO entries (id, id_hex, handle, key, legacy_id, title, title_norm, type,
+               status, status_rank, priority, priority_rank, assignee, tags, created_at,
+               updated_at, closed_at, doc)
+             VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING rid",
+        )
+        .bind(e.id.to_string())
+        .bind(e.id.simple())
+        .bind(e.handle as i64)
+        .bind(&e.key)
+        .bind(e.legacy_id.map(|v| v as i64))
+        .bind(&e.title)
+        .bind(normalize_title(&e.title))
+        .bind(e.kind.as_str())
+        .bind(e.status.as_str())
+        .bind(status_rank(e.status))
+        .bind(e.priority.as_str())
+        .bind(e.priority.rank() as i64)
+        .bind(e.assignee.as_deref())
+        .bind(serde_json::to_string(&e.tags).unwrap())
+        .bind(e.created_at.millis())
+        .bind(e.updated_at.millis())
+        .bind(e.closed_at.map(|t| t.millis()))
+        .bind(serde_json::to_string(e).unwrap())
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        let t = e.search_text();
+        sqlx::query(
+            "INSERT INTO entries_fts (rowid, title, description, notes, context) VALUES (?,?,?,?,?)",
+        )
+        .bind(rid)
+        .bind(t.title)
+        .bind(t.description)
+        .bind(t.notes)
+        .bind(t.context)
+        .execute(pool)
+        .await
+        .unwrap();
     }
 
-    /// Issue 15: an index made by the old schema (FTS5 with a copy of the text, documents as
-    /// JSON text) opens with the new one, answers every search, total and active context as
-    /// before, and gets smaller.
     /// Migration 0007 fills the planning columns of rows written before it from their JSON
     /// documents (the SQLite backend), so due-date and milestone filters see old entries.
     #[tokio::test]
@@ -1465,36 +1970,12 @@ mod tests {
                 .filename(&path)
                 .create_if_missing(true);
             let pool = SqlitePoolOptions::new().connect_with(opts).await.unwrap();
-            MIGRATOR.run_to(6, &pool).await.unwrap();
-            let old = SqlIndex {
-                pool,
-                backend: "sqlite",
-                docs: DocFormat::Json,
-                path: None,
-            };
-            // Written with today's upsert, then the columns removed: as a v6 database holds it.
-            for c in ["due_date", "milestone"] {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "ALTER TABLE entries ADD COLUMN {c} TEXT"
-                )))
-                .execute(&old.pool)
-                .await
-                .unwrap();
-            }
-            let mut tx = old.begin_write().await.unwrap();
+            MIGRATOR.run_to(5, &pool).await.unwrap();
+            // Rows as a database before migration 0007 holds them.
             for e in &dated {
-                old.upsert(&mut tx, e, None).await.unwrap();
+                legacy_insert(&pool, e).await;
             }
-            tx.commit().await.unwrap();
-            for c in ["due_date", "milestone"] {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "ALTER TABLE entries DROP COLUMN {c}"
-                )))
-                .execute(&old.pool)
-                .await
-                .unwrap();
-            }
-            old.pool.close().await;
+            pool.close().await;
         }
         let index = SqlIndex::open(&path, "sqlite", true).await.unwrap();
         let q = |filter: Filter| ListQuery {
@@ -1521,28 +2002,103 @@ mod tests {
         assert_eq!(index.milestones().await.unwrap(), Vec::new());
     }
 
+    /// Checks that the word index holds exactly `index_terms` of each stored document, at
+    /// its row and handle, and that nothing is left queued.
+    async fn check_terms(index: &SqlIndex) {
+        let mut want: Vec<(String, i64, i64, f64)> = Vec::new();
+        let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as("SELECT rid, handle, doc FROM entries")
+            .fetch_all(index.pool())
+            .await
+            .unwrap();
+        for (rid, handle, doc) in rows {
+            let e = index.decode_doc(&doc).unwrap();
+            assert_eq!(e.handle as i64, handle);
+            for (t, w) in index_terms(&e.search_text()) {
+                want.push((t, handle, rid, w));
+            }
+        }
+        want.sort_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
+        let got: Vec<(String, i64, i64, f64)> = sqlx::query_as(
+            "SELECT term, handle, rid, weight FROM terms ORDER BY term, handle, rid",
+        )
+        .fetch_all(index.pool())
+        .await
+        .unwrap();
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "the word index differs from the documents");
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM terms_pending")
+            .fetch_one(index.pool())
+            .await
+            .unwrap();
+        assert_eq!(queued, 0);
+    }
+
+    /// Search ranks what the reference computed from the entries ranks, hit for hit and score
+    /// for score: below and above the 1,000-match cap, filtered, paged past the cap, prefixes
+    /// with one, a few and too many terms to list.
     #[tokio::test]
-    async fn an_old_index_migrates_searches_the_same_and_shrinks() {
+    async fn search_matches_a_reference_computed_from_the_entries() {
         let entries = generated(1_200);
+        let index = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        let mut tx = index.begin_write().await.unwrap();
+        for e in &entries {
+            index.upsert(&mut tx, e, None).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        check_terms(&index).await;
+        let reference = indexed(&entries);
+        let mut estimates = 0;
+        for q in searches() {
+            let want = reference_search(&reference, &q);
+            estimates += usize::from(want.2);
+            assert_eq!(searched(&index, &q).await, want, "{q:?}");
+        }
+        assert!(estimates > 0);
+    }
+
+    /// Issue 15 ("How it is shown"): an index made by the old schema (FTS5 with a copy of the
+    /// text, documents as JSON text) opens with the new one, which builds the word index from
+    /// the documents; every search, total and active context is then identical to those of an
+    /// index written entry by entry with the word index (and to the reference), and the JSON
+    /// index's documents are compressed.
+    #[tokio::test]
+    async fn an_old_index_migrates_and_searches_like_a_new_one() {
+        let entries = generated(1_200);
+        let fresh = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        let mut tx = fresh.begin_write().await.unwrap();
+        for e in &entries {
+            fresh.upsert(&mut tx, e, None).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let reference = indexed(&entries);
+        let mut expected = Vec::new();
+        for q in searches() {
+            let want = searched(&fresh, &q).await;
+            assert_eq!(reference_search(&reference, &q), want, "{q:?}");
+            expected.push(want);
+        }
         for backend in ["sqlite", "json"] {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("index.sqlite");
-            let (before, context_before, size_before) = {
+            let context_before = {
                 let opts = SqliteConnectOptions::new()
                     .filename(&path)
                     .create_if_missing(true);
                 let pool = SqlitePoolOptions::new().connect_with(opts).await.unwrap();
                 enable_wal(&pool).await.unwrap();
                 MIGRATOR.run_to(5, &pool).await.unwrap();
-                // The old layout: documents as text, in a table with the text's own copy.
+                for e in &entries {
+                    legacy_insert(&pool, e).await;
+                }
                 let old = SqlIndex {
                     pool,
                     backend,
                     docs: DocFormat::Json,
                     path: None,
+                    terms_ready: Arc::new(AtomicBool::new(false)),
                 };
-                // Today's writes and reads name the planning columns of migration 0007: they
-                // exist while the old index is filled and read, and are dropped again after.
+                // Today's reads name the planning columns of migration 0007: they exist
+                // while the old index is read, and are dropped again after.
                 let planning = ["due_date", "milestone"];
                 for c in planning {
                     sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -1551,15 +2107,6 @@ mod tests {
                     .execute(&old.pool)
                     .await
                     .unwrap();
-                }
-                let mut tx = old.begin_write().await.unwrap();
-                for e in &entries {
-                    old.upsert(&mut tx, e, None).await.unwrap();
-                }
-                tx.commit().await.unwrap();
-                let mut before = Vec::new();
-                for q in searches() {
-                    before.push(search_before(&old, &q).await);
                 }
                 let context = old.list(&active_context()).await.unwrap();
                 for c in planning {
@@ -1571,29 +2118,14 @@ mod tests {
                     .unwrap();
                 }
                 old.pool.close().await;
-                (before, context, file_size(&path))
+                context
             };
-            assert!(before.iter().any(|(_, _, estimate)| *estimate));
-            assert!(
-                before
-                    .iter()
-                    .any(|(hits, _, estimate)| !estimate && !hits.is_empty())
-            );
-
             let index = SqlIndex::open(&path, backend, backend == "sqlite")
                 .await
                 .unwrap();
-            for (q, (hits, total, estimate)) in searches().iter().zip(&before) {
-                let page = index.search(q).await.unwrap();
-                let now: Vec<(u64, f64)> = page
-                    .items
-                    .iter()
-                    .map(|h| (h.entry.handle, h.score))
-                    .collect();
-                assert_eq!(&now, hits, "{backend}: {q:?}");
-                assert_eq!(page.total, *total, "{backend}: {q:?}");
-                assert_eq!(page.total_is_estimate, *estimate, "{backend}: {q:?}");
-                assert!(page.items.iter().all(|h| h.snippet.contains('[')), "{q:?}");
+            check_terms(&index).await;
+            for (q, want) in searches().iter().zip(&expected) {
+                assert_eq!(&searched(&index, q).await, want, "{backend}: {q:?}");
             }
             assert_eq!(index.list(&active_context()).await.unwrap(), context_before);
             // Documents read back whole, compressed or not.
@@ -1606,35 +2138,155 @@ mod tests {
                     .unwrap();
             let expected = if backend == "json" { entries.len() } else { 0 };
             assert_eq!(packed as usize, expected, "{backend}");
+            let fts: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'entries_fts%'",
+            )
+            .fetch_one(index.pool())
+            .await
+            .unwrap();
+            assert_eq!(fts, 0, "the FTS5 tables are dropped");
             index.pool.close().await;
-            let size_after = file_size(&path);
-            assert!(
-                size_after * 10 < size_before * 8,
-                "{backend}: {size_before} -> {size_after} bytes"
-            );
         }
     }
 
+    /// The word index follows every write: creates, updates (a note, a new title), a
+    /// renumbered entry, deletes, and an interrupted upgrade's queue; on the SQLite backend
+    /// through the store, on the JSON backend's index through the files and `reindex`.
     #[tokio::test]
-    async fn search_walks_the_matches_newest_first_without_sorting() {
+    async fn the_word_index_holds_each_entrys_terms_after_every_write() {
+        use devlog_core::event::{Origin, WriteMeta};
+        use devlog_core::store::Store;
+        let meta = WriteMeta::new(Origin::Cli);
+        let dir = tempfile::tempdir().unwrap();
+        let entries = generated(60);
+        let path = dir.path().join("devlog.sqlite");
+        let sqlite = crate::SqliteStore::open(&path).await.unwrap();
+        let json_root = dir.path().join(".devlog");
+        let json = crate::JsonStore::open(&json_root).await.unwrap();
+        for store in [&sqlite as &dyn Store, &json as &dyn Store] {
+            for e in &entries[..40] {
+                store.put_raw(e.clone(), &meta).await.unwrap();
+            }
+            for e in &entries[40..] {
+                store.create(e.clone(), false, &meta).await.unwrap();
+            }
+            for (i, e) in entries.iter().enumerate().take(30) {
+                store
+                    .update(e.id, &meta, &mut |x: &mut Entry| {
+                        if i % 3 == 0 {
+                            x.title = format!("Renamed café {i}");
+                        }
+                        x.notes.push(devlog_core::entry::Note {
+                            id: format!("n{i}"),
+                            timestamp: x.updated_at,
+                            category: devlog_core::entry::NoteCategory::Progress,
+                            content: "Kubernetes brand new words appear zebra".into(),
+                            files: Vec::new(),
+                            code_changes: None,
+                            extra: devlog_core::entry::Extra::new(),
+                        });
+                        Ok(())
+                    })
+                    .await
+                    .unwrap();
+            }
+            for e in entries.iter().skip(30).step_by(4) {
+                store.delete(e.id, &meta).await.unwrap();
+            }
+            // Renumbered by an import: its rows move to the new handle.
+            let mut moved = store.get(entries[1].id).await.unwrap();
+            moved.handle = 5_000;
+            store.put_raw(moved, &meta).await.unwrap();
+        }
+        let sqlite_index = SqlIndex::open(&path, "sqlite", true).await.unwrap();
+        check_terms(&sqlite_index).await;
+        let json_index = SqlIndex::open(&json_root.join(".state/index.sqlite"), "json", false)
+            .await
+            .unwrap();
+        check_terms(&json_index).await;
+        json.reindex().await.unwrap();
+        check_terms(&json_index).await;
+        // Both stores answer a search alike.
+        let q = SearchQuery {
+            text: "zebra kube".into(),
+            limit: 100,
+            ..SearchQuery::default()
+        };
+        let a = sqlite.search(&q).await.unwrap();
+        let b = json.search(&q).await.unwrap();
+        let hits = |p: &Page<SearchHit>| -> Vec<(u64, f64)> {
+            p.items.iter().map(|h| (h.entry.handle, h.score)).collect()
+        };
+        assert_eq!(a.total, 30);
+        assert_eq!(hits(&a), hits(&b));
+        // An upgrade interrupted halfway: queued rows, some already indexed.
+        sqlx::query("DELETE FROM terms WHERE rid % 2 = 0 AND rid % 3 <> 1")
+            .execute(sqlite_index.pool())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO terms_pending (rid) SELECT rid FROM entries WHERE rid % 3 <> 1")
+            .execute(sqlite_index.pool())
+            .await
+            .unwrap();
+        drop(sqlite);
+        sqlite_index.pool().close().await;
+        let sqlite = crate::SqliteStore::open(&path).await.unwrap();
+        let sqlite_index = SqlIndex::open(&path, "sqlite", true).await.unwrap();
+        check_terms(&sqlite_index).await;
+        assert_eq!(hits(&sqlite.search(&q).await.unwrap()), hits(&a));
+    }
+
+    /// The plan of the window query for `words` (each with its terms).
+    async fn window_plan(
+        index: &SqlIndex,
+        words: &[(&str, &[&str])],
+        filter: &Filter,
+    ) -> Vec<String> {
+        let words: Vec<WordTerms> = words
+            .iter()
+            .map(|(w, t)| WordTerms {
+                word: w.to_string(),
+                terms: Some(t.iter().map(|s| s.to_string()).collect()),
+            })
+            .collect();
+        let mut qb = QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN ");
+        push_window_matches(&mut qb, &words, filter, Some(10), Some(1001));
+        let rows = qb.build().fetch_all(index.pool()).await.unwrap();
+        rows.iter().map(|r| r.get("detail")).collect()
+    }
+
+    /// A search reads one word's postings backwards on the key and looks the other words up
+    /// per row: no sort, so the `LIMIT` ends the scan after a page's worth of matches.
+    #[tokio::test]
+    async fn search_walks_the_postings_newest_first_without_sorting() {
         let index = SqlIndex::open_in_memory("sqlite").await.unwrap();
         let mut tx = index.begin_write().await.unwrap();
         for e in generated(30) {
             index.upsert(&mut tx, &e, None).await.unwrap();
         }
         tx.commit().await.unwrap();
-        // The statement search runs, as SQLite plans it: one scan of the FTS table, walked in
-        // rowid order (no sort) for the newest matches.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN SELECT entries_fts.rowid, bm25(entries_fts, {BM25_WEIGHTS})
-             FROM entries_fts WHERE entries_fts MATCH ? ORDER BY entries_fts.rowid DESC LIMIT 5"
-        )))
-        .bind("\"the\"*")
-        .fetch_all(index.pool())
-        .await
-        .unwrap();
-        let plan: Vec<String> = rows.iter().map(|r| r.get("detail")).collect();
-        assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
+        let open = Filter {
+            open_only: true,
+            ..Filter::default()
+        };
+        for filter in [Filter::default(), open] {
+            for words in [
+                &[("the", &["the"][..])][..],
+                &[
+                    ("kubernetes", &["kubernetes"][..]),
+                    ("t", &["the", "timeout", "token"][..]),
+                ][..],
+            ] {
+                let plan = window_plan(&index, words, &filter).await;
+                assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
+                assert!(
+                    plan.iter()
+                        .any(|d| d.starts_with("SEARCH d USING PRIMARY KEY")),
+                    "{plan:?}"
+                );
+                assert!(!plan.iter().any(|d| d.starts_with("SCAN")), "{plan:?}");
+            }
+        }
         let page = index
             .search(&SearchQuery {
                 text: "the".into(),

@@ -967,12 +967,16 @@ impl JsonStore {
                         continue;
                     }
                     // The file name owns the row: drop a stale row that pointed here.
-                    sqlx::query("DELETE FROM entries WHERE file = ? AND id <> ?")
-                        .bind(name)
-                        .bind(entry.id.to_string())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(index.err())?;
+                    let stale: Option<String> =
+                        sqlx::query_scalar("SELECT id FROM entries WHERE file = ? AND id <> ?")
+                            .bind(name)
+                            .bind(entry.id.to_string())
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(index.err())?;
+                    if let Some(stale) = stale.and_then(|s| s.parse::<EntryId>().ok()) {
+                        index.remove(&mut tx, stale).await?;
+                    }
                     index.upsert(&mut tx, &entry, Some(&stamp)).await?;
                     if disk && !(old.is_none() && restored.contains(&entry.id)) {
                         let events = Event::for_change(old.as_ref(), Some(&entry), now, &external);

@@ -23,6 +23,7 @@ pub mod server;
 mod snippet;
 pub mod sqlite;
 pub mod sync_state;
+mod terms;
 pub mod transfer;
 pub mod url;
 

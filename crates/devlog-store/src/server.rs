@@ -251,71 +251,8 @@ pub(crate) fn migrate_error(
     }
 }
 
-/// Longest term the search index keeps, in characters: longer words are indexed (and looked
-/// up) by their first `MAX_TERM_CHARS` characters, which keeps index keys small on both
-/// servers (MySQL's `VARCHAR(64)`).
-pub(crate) const MAX_TERM_CHARS: usize = 64;
-
-/// Weights of an entry's text fields in a term's weight: a title word counts most, then the
-/// description, then notes, then the context (the weights the FULLTEXT ranking used).
-const FIELD_WEIGHTS: [f64; 4] = [10.0, 4.0, 2.0, 1.5];
-
-/// `word` as the search index keeps it: lowercased, diacritics removed (`Café` → `cafe`, as
-/// SQLite's `unicode61 remove_diacritics 2` tokenizer does), at most `MAX_TERM_CHARS`
-/// characters.
-pub(crate) fn fold(word: &str) -> String {
-    crate::snippet::fold(word)
-        .chars()
-        .take(MAX_TERM_CHARS)
-        .collect()
-}
-
-/// Runs of letters and digits: the words of a text, for the index and for queries alike.
-fn words_of(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-}
-
-/// The words of a search, folded (see [`fold`]): every run of letters and digits. Everything
-/// else (quotes, operators, punctuation) only separates words, so user input is always
-/// literal. Each word matches as a prefix of an indexed term.
-pub(crate) fn search_words(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for w in words_of(text).map(fold) {
-        if !out.contains(&w) {
-            out.push(w);
-        }
-    }
-    out
-}
-
-/// The rows of the search index (`devlog_terms`) for one entry: each distinct folded word of
-/// its text with its weight, the sum over its occurrences of the field's weight
-/// (`FIELD_WEIGHTS`), sorted by term. One tokenizer for writes and for the rebuild of
-/// existing rows, and the same word rules as queries (`search_words`).
-pub(crate) fn index_terms(text: &devlog_core::entry::SearchText) -> Vec<(String, f64)> {
-    let mut terms: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
-    let fields = [
-        text.title.as_str(),
-        text.description.as_str(),
-        text.notes.as_str(),
-        text.context.as_str(),
-    ];
-    for (field, weight) in fields.iter().zip(FIELD_WEIGHTS) {
-        for w in words_of(field) {
-            *terms.entry(fold(w)).or_insert(0.0) += weight;
-        }
-    }
-    terms.into_iter().collect()
-}
-
-/// A word's contribution to a hit's score from the weight of the entry's heaviest term it
-/// matches (as a prefix): saturating, like bm25's term-frequency part (a second mention adds less than
-/// the first), so a title hit (10 → 0.83) outranks one mention in a note (2 → 0.5) and no
-/// single word dominates a multi-word search.
-pub(crate) fn word_score(weight: f64) -> f64 {
-    weight / (weight + 2.0)
-}
+// One tokenizer and one score for every backend's word index (`crate::terms`).
+pub(crate) use crate::terms::{index_terms, search_words, word_score};
 
 // Snippets are made the same way for every backend.
 pub(crate) use crate::snippet::snippet;
@@ -323,10 +260,6 @@ pub(crate) use crate::snippet::snippet;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn w(s: &str) -> Vec<String> {
-        search_words(s)
-    }
 
     #[test]
     fn nul_characters_are_found_with_their_path() {
@@ -376,45 +309,5 @@ mod tests {
         ] {
             assert!(!is_loopback(h), "{h}");
         }
-    }
-
-    #[test]
-    fn search_words_drop_every_operator() {
-        assert_eq!(
-            w("Kube* \"manif\" -x +y (z) a:b"),
-            ["kube", "manif", "x", "y", "z", "a", "b"]
-        );
-        assert!(w("\" * - ((( ").is_empty());
-        assert_eq!(w("Straße ÉTÉ"), ["straße", "ete"]);
-    }
-
-    #[test]
-    fn words_are_folded_and_cut_like_index_terms() {
-        assert_eq!(w("Café CAFE naïve"), ["cafe", "naive"]);
-        let long = "x".repeat(100);
-        assert_eq!(w(&long), ["x".repeat(MAX_TERM_CHARS)]);
-        assert_eq!(fold("ÅNGSTRÖM"), "angstrom");
-    }
-
-    #[test]
-    fn index_terms_weigh_fields_and_count_repeats() {
-        let text = devlog_core::entry::SearchText {
-            title: "Kubernetes pods".into(),
-            description: "pods, pods and Café".into(),
-            notes: "café\n".into(),
-            context: "x".into(),
-        };
-        let terms = index_terms(&text);
-        let get = |t: &str| terms.iter().find(|(k, _)| k == t).map(|(_, v)| *v);
-        assert_eq!(get("kubernetes"), Some(10.0));
-        assert_eq!(get("pods"), Some(10.0 + 4.0 + 4.0));
-        assert_eq!(get("cafe"), Some(4.0 + 2.0));
-        assert_eq!(get("x"), Some(1.5));
-        assert_eq!(get("Café"), None);
-        assert!(
-            terms.windows(2).all(|p| p[0].0 < p[1].0),
-            "sorted, distinct"
-        );
-        assert!(word_score(10.0) > word_score(2.0));
     }
 }

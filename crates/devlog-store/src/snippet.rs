@@ -17,6 +17,8 @@ const BEFORE: usize = 3;
 
 /// The words of a search, lowercased: every run of letters and digits. Everything else
 /// (quotes, operators, punctuation) only separates words, so user input is always literal.
+/// (Searches use `terms::search_words`, which also folds; this one is the tests' reader.)
+#[cfg(test)]
 pub(crate) fn search_words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())

@@ -1,4 +1,5 @@
-//! The `sqlite` backend: one embedded database file is the truth; FTS5 for search.
+//! The `sqlite` backend: one embedded database file is the truth; search reads devlog's own
+//! word index in it (`crate::index`, table `terms`).
 
 use std::path::{Path, PathBuf};
 

@@ -273,9 +273,10 @@ async fn on_a_full_disk_reads_work_and_a_failed_create_leaves_no_trace() {
     let app = Devlog::new(store.clone());
     create(&app, "Small", "").await.unwrap();
 
-    // Room for the new entry's file, not for its ~1 MB of index pages: the write of the
-    // file succeeds and the index transaction fails.
-    let big = "lorem ipsum dolor sit amet ".repeat(16_000);
+    // Room for the new entry's file (~330 KB), not for its index pages (40,000 distinct words,
+    // each a row of the word index, about 1 MB): the write of the file succeeds and the index
+    // transaction fails.
+    let big: String = (0..40_000).map(|i| format!("w{i} ")).collect();
     let filler = fill_disk(root.parent().unwrap(), 512 * 1024);
     let err = create(&app, "Big", &big).await.unwrap_err();
     assert!(

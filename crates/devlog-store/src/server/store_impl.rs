@@ -8,7 +8,7 @@
 //!
 //! Search reads devlog's own inverted index, `devlog_terms` (one row per distinct folded word
 //! of an entry, with its field-weighted count), written in the same transaction as the entry
-//! by `write_terms` with the tokenizer in `server.rs` (`index_terms`); see
+//! by `write_terms` with the shared tokenizer in `terms.rs` (`index_terms`); see
 //! docs/performance.md, "Search on the servers".
 //! Everything else — the tables, the locking, the change feed, the queries — is the same SQL
 //! on both servers, so both backends keep exactly the SQLite backend's semantics (the
@@ -60,6 +60,7 @@ use crate::server::{
     APPLIED_MIGRATIONS, Class, ServerOptions, connect_timed_out, index_terms, migrate_error,
     reject_nul, reject_nul_in, search_words, snippet, store_error, too_large, word_score,
 };
+use crate::terms::{MAX_EXPANSIONS, term_range};
 use crate::url::DbUrl;
 
 type Row_ = <Db as sqlx::Database>::Row;
@@ -1011,22 +1012,11 @@ impl ServerStore {
     }
 }
 
-/// Most indexed terms a search word is expanded to (see `ServerStore::expand`).
-const MAX_EXPANSIONS: usize = 256;
-
 /// One word of a search and the indexed terms it matches.
 struct WordTerms {
     word: String,
     /// The terms that start with `word`, or `None` when there are too many to list.
     terms: Option<Vec<String>>,
-}
-
-/// The range of terms that start with `word` (`term >= lo AND term < hi`): both servers
-/// compare terms by code point (PostgreSQL `COLLATE "C"`, MySQL `utf8mb4_bin`), and no
-/// term holds U+10FFFF, which is not a letter or digit. A range rather than `LIKE` so that
-/// PostgreSQL's generic plans of the prepared statement still read the index.
-fn term_range(word: &str) -> (String, String) {
-    (word.to_string(), format!("{word}\u{10FFFF}"))
 }
 
 /// `AND <col> ...` matching the terms of `w`.
