@@ -9,6 +9,7 @@ pub mod discover;
 pub mod entry;
 pub mod error;
 pub mod event;
+pub mod history;
 pub mod id;
 pub mod integration;
 pub mod merge;

@@ -917,6 +917,28 @@ impl SqlIndex {
         Ok(out)
     }
 
+    /// The newest events of one entry in `after < seq < before`, read backwards on the
+    /// `events_entry (entry_id, seq)` index (migration 1), oldest first.
+    pub async fn entry_events(
+        &self,
+        id: EntryId,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        let rows = sqlx::query(ENTRY_EVENTS)
+            .bind(id.to_string())
+            .bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .bind(seq_bound(before))
+            .bind(sql_limit(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err())?;
+        let mut out = self.decode_events(rows)?;
+        out.reverse();
+        Ok(out)
+    }
+
     /// The change feed's identity, created with the feed (migration `0004_feed_id.sql`).
     pub async fn feed_id(&self) -> Result<String> {
         sqlx::query_scalar("SELECT value FROM meta WHERE key = 'feed_id'")
@@ -965,6 +987,10 @@ impl SqlIndex {
         docs.iter().map(|d| self.decode_doc(d)).collect()
     }
 }
+
+/// One entry's events, newest first, on the `events_entry` index.
+const ENTRY_EVENTS: &str = "SELECT seq, payload FROM events WHERE entry_id = ? AND seq > ? \
+                            AND seq < ? ORDER BY seq DESC LIMIT ?";
 
 /// Counts a range of the feed on the `events_seq` index (migration 3), whose pages hold only
 /// the seqs, rather than on the table's, which hold the events.

@@ -289,7 +289,8 @@ pub async fn update_records_events_in_order(open: Opener, dir: &Path) {
     let kinds: Vec<&EventKind> = evs.iter().map(|e| &e.kind).collect();
     assert!(kinds.contains(&&EventKind::StatusChanged {
         from: Status::New,
-        to: Status::InProgress
+        to: Status::InProgress,
+        closed_at: None,
     }));
     assert!(
         kinds

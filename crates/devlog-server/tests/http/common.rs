@@ -316,6 +316,7 @@ fn fake_event(seq: u64) -> Event {
         at: FixedClock.now(),
         origin: Origin::Cli,
         actor: None,
+        change: None,
         kind: EventKind::Created,
     }
 }
@@ -390,6 +391,27 @@ impl Store for FakeStore {
             .filter(|s| before.is_none_or(|b| **s < b))
             .take(limit)
             .map(|&seq| fake_event(seq))
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+    async fn entry_events(
+        &self,
+        id: EntryId,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> devlog_core::Result<Vec<Event>> {
+        let Some(seqs) = &self.feed else {
+            return down();
+        };
+        let mut out: Vec<Event> = seqs
+            .iter()
+            .rev()
+            .filter(|s| **s > after && before.is_none_or(|b| **s < b))
+            .map(|&seq| fake_event(seq))
+            .filter(|e| e.entry_id == id)
+            .take(limit)
             .collect();
         out.reverse();
         Ok(out)

@@ -285,12 +285,17 @@ pub enum EventTypeDoc {
     NoteAdded,
     DecisionAdded,
     Linked,
+    NoteEdited,
+    NoteDeleted,
 }
 
 /// A domain event from the change feed. `seq` orders the feed; the fields after `type` depend
-/// on it: `field-changed` has `field`, `old`, `new`; `status-changed` has `from`, `to`;
-/// `completed` has `status`; `note-added` has `note_id`, `category`; `decision-added` has
-/// `decision_id`; `linked` has `system`, `external_id`.
+/// on it: `field-changed` has `field`, `old`, `new`; `status-changed` has `from`, `to` and
+/// `closed_at` (the `closedAt` before the change, when there was one); `completed` has
+/// `status`; `note-added` has `note_id`, `category`; `decision-added` has `decision_id`;
+/// `linked` has `system`, `external_id`; `note-edited` has `note_id`, `old`, `new` (the
+/// texts); `note-deleted` has `note_id`, `note` (the whole note) and `position`. `change`
+/// is shared by the events of one write.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Event)]
@@ -302,6 +307,8 @@ pub struct EventDoc {
     at: String,
     origin: OriginDoc,
     actor: Option<String>,
+    /// The write the event is part of (absent in events recorded before it existed).
+    change: Option<String>,
     #[serde(rename = "type")]
     kind: EventTypeDoc,
     /// `field-changed`: the field, nested ones dotted (`context.businessContext`).
@@ -312,6 +319,9 @@ pub struct EventDoc {
     new: Option<serde_json::Value>,
     from: Option<StatusDoc>,
     to: Option<StatusDoc>,
+    #[serde(rename = "closed_at")]
+    #[schema(format = DateTime)]
+    closed_at: Option<String>,
     status: Option<StatusDoc>,
     #[serde(rename = "note_id")]
     note_id: Option<String>,
@@ -321,6 +331,8 @@ pub struct EventDoc {
     system: Option<String>,
     #[serde(rename = "external_id")]
     external_id: Option<String>,
+    note: Option<NoteDoc>,
+    position: Option<u64>,
 }
 
 /// A page of the change feed.
@@ -715,8 +727,9 @@ mod tests {
                 new: Value::Null,
             },
             EventKind::StatusChanged {
-                from: Status::New,
-                to: Status::Done,
+                from: Status::Done,
+                to: Status::New,
+                closed_at: Some(t()),
             },
             EventKind::Completed {
                 status: Status::Done,
@@ -732,6 +745,24 @@ mod tests {
                 system: "github".into(),
                 external_id: "1".into(),
             },
+            EventKind::NoteEdited {
+                note_id: "n".into(),
+                old: "a".into(),
+                new: "b".into(),
+            },
+            EventKind::NoteDeleted {
+                note_id: "n".into(),
+                note: Box::new(devlog_core::entry::Note {
+                    id: "n".into(),
+                    timestamp: t(),
+                    category: NoteCategory::Idea,
+                    content: "a".into(),
+                    files: Vec::new(),
+                    code_changes: None,
+                    extra: Default::default(),
+                }),
+                position: 0,
+            },
         ];
         let fields = documented::<EventDoc>();
         let types = enum_values::<EventTypeDoc>();
@@ -745,6 +776,7 @@ mod tests {
                 at: t(),
                 origin: Origin::Http,
                 actor: Some("ana".into()),
+                change: Some("c".into()),
                 kind,
             };
             let got = keys(&ev);
