@@ -480,4 +480,74 @@ mod tests {
         ));
         assert!(!is_echo_of(&event(Origin::Sync, None), "github"));
     }
+
+    #[test]
+    fn feeds_written_before_changes_and_note_events_still_decode() {
+        let old = r#"{"seq":3,"entryId":"0194e7d0-0000-7000-8000-000000000001","handle":1,
+            "at":"2025-01-01T00:00:00.000Z","origin":"cli","type":"status-changed",
+            "from":"done","to":"new"}"#;
+        let ev: Event = serde_json::from_str(old).expect("an old event decodes");
+        assert_eq!(ev.change, None);
+        assert_eq!(
+            ev.kind,
+            EventKind::StatusChanged {
+                from: Status::Done,
+                to: Status::New,
+                closed_at: None
+            }
+        );
+    }
+
+    #[test]
+    fn note_text_edits_and_removals_are_their_own_events() {
+        let note = |id: &str, text: &str| Note {
+            id: id.into(),
+            timestamp: Timestamp::from_millis(0).expect("epoch"),
+            category: NoteCategory::Progress,
+            content: text.into(),
+            files: Vec::new(),
+            code_changes: None,
+            extra: Default::default(),
+        };
+        let mut a: Entry = serde_json::from_value(serde_json::json!({
+            "id": "0194e7d0-0000-7000-8000-000000000001", "handle": 1, "key": "a", "title": "A",
+            "type": "task", "description": "", "status": "new", "priority": "medium",
+            "createdAt": "2025-01-01T00:00:00.000Z", "updatedAt": "2025-01-01T00:00:00.000Z"
+        }))
+        .expect("entry");
+        a.notes = vec![note("n1", "one"), note("n2", "two"), note("n3", "three")];
+        let mut b = a.clone();
+        b.notes[0].content = "uno".into();
+        b.notes.remove(1);
+        let kinds = diff(Some(&a), Some(&b));
+        assert_eq!(
+            kinds,
+            vec![
+                EventKind::NoteEdited {
+                    note_id: "n1".into(),
+                    old: "one".into(),
+                    new: "uno".into()
+                },
+                EventKind::NoteDeleted {
+                    note_id: "n2".into(),
+                    note: Box::new(note("n2", "two")),
+                    position: 1
+                },
+            ]
+        );
+        // Anything else about a note is still reported as the whole list.
+        let mut c = a.clone();
+        c.notes[2].category = NoteCategory::Issue;
+        assert!(matches!(&diff(Some(&a), Some(&c))[..],
+            [EventKind::FieldChanged { field, .. }] if field == "notes"));
+        // One write's events share one change id.
+        let evs = Event::for_change(
+            Some(&a),
+            Some(&b),
+            Timestamp::from_millis(0).expect("epoch"),
+            &WriteMeta::new(Origin::Cli),
+        );
+        assert_eq!(evs.len(), 2);
+        assert!(evs[0].change.is_some() && evs[0].change == evs[1].change);
+    }
 }

@@ -14,6 +14,9 @@ use devlog_core::store::{Filter, ListQuery, PutOutcome, SearchQuery, SortKey, St
 
 use crate::{EntryBuilder, ts};
 
+mod history;
+pub use history::*;
+
 /// Opens (or reopens) a backend's store whose data lives under the given folder.
 pub type Opener = fn(PathBuf) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>>;
 
@@ -73,6 +76,10 @@ macro_rules! store_conformance {
             status_shortcuts_follow_the_rules,
             unknown_fields_survive_updates,
             data_survives_reopen,
+            history_lists_an_entrys_changes_newest_first,
+            undo_reverts_each_kind_of_change_as_a_new_change,
+            undo_to_an_event_refuses_to_discard_someone_elses_change,
+            notes_are_edited_and_deleted_in_history,
         );
     };
     (@cases folder () ($opener:expr); $($case:ident),+ $(,)?) => {
