@@ -178,6 +178,55 @@ pub fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
+/// One event in words, for history listings (`devlog log`, MCP `get_entry_history`): values
+/// as JSON, each cut to `max` characters.
+pub fn describe(kind: &EventKind, max: usize) -> String {
+    let cut = |v: &str| -> String {
+        if v.chars().count() > max {
+            let mut s: String = v.chars().take(max.saturating_sub(1)).collect();
+            s.push('…');
+            s
+        } else {
+            v.to_string()
+        }
+    };
+    let text = |t: &str| cut(&Value::from(t).to_string());
+    match kind {
+        EventKind::Created => "created".into(),
+        EventKind::Deleted => "deleted".into(),
+        EventKind::FieldChanged { field, old, new } => {
+            format!(
+                "{field}: {} → {}",
+                cut(&old.to_string()),
+                cut(&new.to_string())
+            )
+        }
+        EventKind::StatusChanged { from, to, .. } => format!("status: {from} → {to}"),
+        EventKind::Completed { status } => format!("completed ({status})"),
+        EventKind::NoteAdded { note_id, category } => {
+            format!("note {} added ({category})", short(note_id))
+        }
+        EventKind::NoteEdited { note_id, old, new } => {
+            format!(
+                "note {} edited: {} → {}",
+                short(note_id),
+                text(old),
+                text(new)
+            )
+        }
+        EventKind::NoteDeleted { note_id, note, .. } => {
+            format!("note {} deleted: {}", short(note_id), text(&note.content))
+        }
+        EventKind::DecisionAdded { decision_id } => {
+            format!("decision {} added", short(decision_id))
+        }
+        EventKind::Linked {
+            system,
+            external_id,
+        } => format!("linked to {system} {external_id}"),
+    }
+}
+
 /// The steps that revert one change (in the order to apply them), or why it cannot be undone.
 fn inverse(change: &Change) -> Result<Vec<Step>> {
     let whole = |f: &str| {
