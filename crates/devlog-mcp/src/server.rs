@@ -74,7 +74,7 @@ impl DevlogMcp {
         Self {
             app,
             options: Arc::new(options),
-            tool_router: Self::tool_router(),
+            tool_router: Self::tool_router() + Self::history_tool_router(),
         }
     }
 
