@@ -157,7 +157,9 @@ pub fn redact(v: &Value) -> Value {
             m.iter()
                 .map(|(k, v)| {
                     let v = match k.as_str() {
-                        "id" | "entryId" | "note_id" | "decision_id" if v.is_string() => {
+                        "id" | "entryId" | "note_id" | "decision_id" | "change"
+                            if v.is_string() =>
+                        {
                             Value::String("[id]".into())
                         }
                         "at" => Value::String("[time]".into()),

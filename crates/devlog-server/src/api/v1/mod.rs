@@ -9,6 +9,7 @@ pub mod decisions;
 pub mod entries;
 pub mod events;
 pub mod health;
+pub mod history;
 pub mod notes;
 pub mod openapi;
 pub mod schema;
@@ -32,6 +33,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(entries::transition))
         .routes(routes!(notes::add))
         .routes(routes!(decisions::add))
+        .routes(routes!(history::history))
+        .routes(routes!(history::undo))
+        .routes(routes!(history::edit_note, history::delete_note))
         .routes(routes!(search::search))
         .routes(routes!(stats::stats))
         .routes(routes!(events::feed))
