@@ -10,7 +10,7 @@
 //! both), a status back with its old `closedAt` (`StatusChanged`), an added note or decision
 //! removed, an edited note's text and a deleted note (at its old position) restored. What it
 //! refuses: the creation of an entry (delete it instead) and a link to a remote item (sync's
-//! record: `devlog sync unlink`). Undoing changes that sync pulled is allowed; the reverting
+//! record: `devlog github unlink`). Undoing changes that sync pulled is allowed; the reverting
 //! change is an ordinary local change, pushed back like any other.
 
 use serde::Serialize;
@@ -268,8 +268,8 @@ fn inverse(change: &Change) -> Result<Vec<Step>> {
                     "undo",
                     format!(
                         "change {} linked the entry to {system} item {external_id}, which is \
-                         sync's record and cannot be undone; unlink it with `devlog sync \
-                         unlink` instead",
+                         sync's record and cannot be undone; unlink it with `devlog \
+                         github unlink` instead",
                         change.seq
                     ),
                 ));
@@ -765,6 +765,6 @@ mod tests {
             },
         )]);
         let err = inverse(&c[0]).unwrap_err().to_string();
-        assert!(err.contains("devlog sync unlink"), "{err}");
+        assert!(err.contains("devlog github unlink"), "{err}");
     }
 }
