@@ -1537,4 +1537,26 @@ mod tests {
             "{plan:?}"
         );
     }
+
+    #[tokio::test]
+    async fn an_entrys_history_reads_the_entry_index_not_the_feed() {
+        let index = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {ENTRY_EVENTS}"
+        )))
+        .bind("id")
+        .bind(0i64)
+        .bind(i64::MAX)
+        .bind(10i64)
+        .fetch_all(index.pool())
+        .await
+        .unwrap();
+        let plan: Vec<String> = rows.iter().map(|r| r.get("detail")).collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("USING INDEX events_entry (entry_id=? AND seq>? AND seq<?)")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
+    }
 }
