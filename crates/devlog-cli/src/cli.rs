@@ -74,6 +74,8 @@ pub enum Command {
     Stats(stats::StatsArgs),
     Context(context::ContextArgs),
     Events(events::EventsArgs),
+    Log(log::LogArgs),
+    Undo(undo::UndoArgs),
     Delete(delete::DeleteArgs),
     Import(import::ImportArgs),
     Migrate(migrate::MigrateArgs),

@@ -605,6 +605,15 @@ mod tests {
         async fn events_before(&self, _: Option<u64>, _: usize) -> Result<Vec<crate::Event>> {
             unreachable()
         }
+        async fn entry_events(
+            &self,
+            _: EntryId,
+            _: u64,
+            _: Option<u64>,
+            _: usize,
+        ) -> Result<Vec<crate::Event>> {
+            unreachable()
+        }
         async fn count_events(&self, _: u64, _: Option<u64>) -> Result<u64> {
             unreachable()
         }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::entry::{Entry, NoteCategory, Status};
+use crate::entry::{Entry, Note, NoteCategory, Status};
 use crate::id::EntryId;
 use crate::time::Timestamp;
 
@@ -138,6 +138,10 @@ pub enum EventKind {
     StatusChanged {
         from: Status,
         to: Status,
+        /// `closedAt` before the change (`None`: it had none, or an older feed did not
+        /// record it), so that undoing the change restores it exactly.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        closed_at: Option<Timestamp>,
     },
     /// The entry reached done or closed.
     Completed {
@@ -155,6 +159,19 @@ pub enum EventKind {
         system: String,
         external_id: String,
     },
+    /// The text of a note changed (nothing else of it did).
+    NoteEdited {
+        note_id: String,
+        old: String,
+        new: String,
+    },
+    /// A note was removed; `note` is the whole note and `position` its index in the entry's
+    /// notes, so that undoing the removal puts it back where it was.
+    NoteDeleted {
+        note_id: String,
+        note: Box<Note>,
+        position: usize,
+    },
 }
 
 impl EventKind {
@@ -169,6 +186,8 @@ impl EventKind {
             EventKind::NoteAdded { .. } => "note-added",
             EventKind::DecisionAdded { .. } => "decision-added",
             EventKind::Linked { .. } => "linked",
+            EventKind::NoteEdited { .. } => "note-edited",
+            EventKind::NoteDeleted { .. } => "note-deleted",
         }
     }
 }
@@ -184,6 +203,12 @@ pub struct Event {
     pub origin: Origin,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The write this event is part of: every event of one write (one `Store::update`,
+    /// create, delete...) carries the same random id, so history groups them into one
+    /// change and undo reverts them together. `None` in feeds written before it existed
+    /// (grouped by time, origin and actor instead: see `history::changes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -199,7 +224,12 @@ impl Event {
         let Some(subject) = new.or(old) else {
             return Vec::new();
         };
-        diff(old, new)
+        let kinds = diff(old, new);
+        if kinds.is_empty() {
+            return Vec::new();
+        }
+        let change = uuid::Uuid::new_v4().simple().to_string();
+        kinds
             .into_iter()
             .map(|kind| Event {
                 seq: 0,
@@ -208,6 +238,7 @@ impl Event {
                 at,
                 origin: meta.origin,
                 actor: meta.actor.clone(),
+                change: Some(change.clone()),
                 kind,
             })
             .collect()
@@ -233,6 +264,7 @@ fn diff_entries(a: &Entry, b: &Entry) -> Vec<EventKind> {
         out.push(EventKind::StatusChanged {
             from: a.status,
             to: b.status,
+            closed_at: a.closed_at,
         });
         if b.status.is_closed() && !a.status.is_closed() {
             out.push(EventKind::Completed { status: b.status });
@@ -246,6 +278,7 @@ fn diff_entries(a: &Entry, b: &Entry) -> Vec<EventKind> {
             });
         }
     }
+    let notes_rest = diff_notes(a, b, &mut out);
     for d in &b.context.decisions {
         if !a.context.decisions.iter().any(|x| x.id == d.id) {
             out.push(EventKind::DecisionAdded {
@@ -283,9 +316,10 @@ fn diff_entries(a: &Entry, b: &Entry) -> Vec<EventKind> {
             continue;
         }
         match k.as_str() {
-            // Additions are reported above; only edits and removals remain to report.
+            // Additions, text edits and removals are reported above; anything else (another
+            // part of a note edited, notes reordered) is reported as the whole list.
             "notes" => {
-                if a.notes.iter().any(|n| !b.notes.contains(n)) {
+                if notes_rest {
                     out.push(changed(k, x, y));
                 }
             }
@@ -302,6 +336,52 @@ fn diff_entries(a: &Entry, b: &Entry) -> Vec<EventKind> {
         }
     }
     out
+}
+
+/// Reports the text edits (`NoteEdited`) and removals (`NoteDeleted`) of notes; returns
+/// whether the notes differ in some other way too (a category or file list edited, notes
+/// reordered), which the caller reports as a change of the whole list.
+fn diff_notes(a: &Entry, b: &Entry, out: &mut Vec<EventKind>) -> bool {
+    let mut rest = false;
+    for (position, n) in a.notes.iter().enumerate() {
+        match b.notes.iter().find(|m| m.id == n.id) {
+            None => out.push(EventKind::NoteDeleted {
+                note_id: n.id.clone(),
+                note: Box::new(n.clone()),
+                position,
+            }),
+            Some(m) if m == n => {}
+            Some(m) => {
+                let text_only = Note {
+                    content: n.content.clone(),
+                    ..m.clone()
+                } == *n;
+                if text_only {
+                    out.push(EventKind::NoteEdited {
+                        note_id: n.id.clone(),
+                        old: n.content.clone(),
+                        new: m.content.clone(),
+                    });
+                } else {
+                    rest = true;
+                }
+            }
+        }
+    }
+    // The notes both sides hold, in the same order once removals and additions are set aside.
+    let kept_a: Vec<&str> = a
+        .notes
+        .iter()
+        .filter(|n| b.notes.iter().any(|m| m.id == n.id))
+        .map(|n| n.id.as_str())
+        .collect();
+    let kept_b: Vec<&str> = b
+        .notes
+        .iter()
+        .filter(|n| a.notes.iter().any(|m| m.id == n.id))
+        .map(|n| n.id.as_str())
+        .collect();
+    rest || kept_a != kept_b
 }
 
 fn diff_nested(prefix: &str, x: &Value, y: &Value, out: &mut Vec<EventKind>) {
@@ -349,6 +429,7 @@ mod tests {
             at: Timestamp::from_millis(0).expect("epoch"),
             origin,
             actor: actor.map(String::from),
+            change: None,
             kind: EventKind::Created,
         }
     }
@@ -398,5 +479,75 @@ mod tests {
             "github"
         ));
         assert!(!is_echo_of(&event(Origin::Sync, None), "github"));
+    }
+
+    #[test]
+    fn feeds_written_before_changes_and_note_events_still_decode() {
+        let old = r#"{"seq":3,"entryId":"0194e7d0-0000-7000-8000-000000000001","handle":1,
+            "at":"2025-01-01T00:00:00.000Z","origin":"cli","type":"status-changed",
+            "from":"done","to":"new"}"#;
+        let ev: Event = serde_json::from_str(old).expect("an old event decodes");
+        assert_eq!(ev.change, None);
+        assert_eq!(
+            ev.kind,
+            EventKind::StatusChanged {
+                from: Status::Done,
+                to: Status::New,
+                closed_at: None
+            }
+        );
+    }
+
+    #[test]
+    fn note_text_edits_and_removals_are_their_own_events() {
+        let note = |id: &str, text: &str| Note {
+            id: id.into(),
+            timestamp: Timestamp::from_millis(0).expect("epoch"),
+            category: NoteCategory::Progress,
+            content: text.into(),
+            files: Vec::new(),
+            code_changes: None,
+            extra: Default::default(),
+        };
+        let mut a: Entry = serde_json::from_value(serde_json::json!({
+            "id": "0194e7d0-0000-7000-8000-000000000001", "handle": 1, "key": "a", "title": "A",
+            "type": "task", "description": "", "status": "new", "priority": "medium",
+            "createdAt": "2025-01-01T00:00:00.000Z", "updatedAt": "2025-01-01T00:00:00.000Z"
+        }))
+        .expect("entry");
+        a.notes = vec![note("n1", "one"), note("n2", "two"), note("n3", "three")];
+        let mut b = a.clone();
+        b.notes[0].content = "uno".into();
+        b.notes.remove(1);
+        let kinds = diff(Some(&a), Some(&b));
+        assert_eq!(
+            kinds,
+            vec![
+                EventKind::NoteEdited {
+                    note_id: "n1".into(),
+                    old: "one".into(),
+                    new: "uno".into()
+                },
+                EventKind::NoteDeleted {
+                    note_id: "n2".into(),
+                    note: Box::new(note("n2", "two")),
+                    position: 1
+                },
+            ]
+        );
+        // Anything else about a note is still reported as the whole list.
+        let mut c = a.clone();
+        c.notes[2].category = NoteCategory::Issue;
+        assert!(matches!(&diff(Some(&a), Some(&c))[..],
+            [EventKind::FieldChanged { field, .. }] if field == "notes"));
+        // One write's events share one change id.
+        let evs = Event::for_change(
+            Some(&a),
+            Some(&b),
+            Timestamp::from_millis(0).expect("epoch"),
+            &WriteMeta::new(Origin::Cli),
+        );
+        assert_eq!(evs.len(), 2);
+        assert!(evs[0].change.is_some() && evs[0].change == evs[1].change);
     }
 }

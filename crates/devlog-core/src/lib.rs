@@ -10,6 +10,7 @@ pub mod entry;
 pub mod entry_doc;
 pub mod error;
 pub mod event;
+pub mod history;
 pub mod id;
 pub mod insights;
 pub mod integration;

@@ -1043,6 +1043,15 @@ mod limits_tests {
         async fn events_before(&self, _: Option<u64>, _: usize) -> Result<Vec<Event>> {
             reached()
         }
+        async fn entry_events(
+            &self,
+            _: EntryId,
+            _: u64,
+            _: Option<u64>,
+            _: usize,
+        ) -> Result<Vec<Event>> {
+            reached()
+        }
         async fn count_events(&self, _: u64, _: Option<u64>) -> Result<u64> {
             reached()
         }

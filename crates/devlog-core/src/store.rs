@@ -300,6 +300,19 @@ pub trait Store: Send + Sync + Debug {
     /// `limit`, not with the feed. `events_before(None, 1)` is the end of the feed.
     async fn events_before(&self, before: Option<u64>, limit: usize) -> Result<Vec<Event>>;
 
+    /// The newest events of one entry with `after < seq < before` (`None`: no upper bound),
+    /// at most `limit`, oldest first: the entry's history (`devlog log`, undo). Read
+    /// backwards along an index on `(entry, seq)`: the cost grows with the entry's events
+    /// returned, never with the feed. On the JSON backend the history outlives the index
+    /// (it is rebuilt from `.devlog/history/<id>.jsonl`).
+    async fn entry_events(
+        &self,
+        id: EntryId,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Event>>;
+
     /// How many events have `after < seq < before` (`None`: no upper bound), counted on the
     /// index on `seq` without reading the events.
     async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64>;

@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod error;
+pub mod history_tools;
 pub mod lines;
 pub mod planning;
 pub mod relations;

@@ -259,7 +259,7 @@ pub fn events_text(events: &[Event]) -> String {
             EventKind::FieldChanged { field, new, .. } => {
                 format!(" {field} = {}", truncate(&new.to_string(), 80))
             }
-            EventKind::StatusChanged { from, to } => format!(" {from} → {to}"),
+            EventKind::StatusChanged { from, to, .. } => format!(" {from} → {to}"),
             EventKind::NoteAdded { category, .. } => format!(" ({category})"),
             EventKind::Linked {
                 system,

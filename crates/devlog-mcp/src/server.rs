@@ -74,7 +74,10 @@ impl DevlogMcp {
         Self {
             app,
             options: Arc::new(options),
-            tool_router: Self::tool_router() + Self::relations_router() + Self::planning_router(),
+            tool_router: Self::tool_router()
+                + Self::relations_router()
+                + Self::planning_router()
+                + Self::history_tool_router(),
         }
     }
 

@@ -232,6 +232,16 @@ impl Store for Conditional {
         self.inner.events_before(before, limit).await
     }
 
+    async fn entry_events(
+        &self,
+        id: EntryId,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        self.inner.entry_events(id, after, before, limit).await
+    }
+
     async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64> {
         self.inner.count_events(after, before).await
     }

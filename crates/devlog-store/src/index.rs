@@ -1248,6 +1248,28 @@ impl SqlIndex {
         Ok(out)
     }
 
+    /// The newest events of one entry in `after < seq < before`, read backwards on the
+    /// `events_entry (entry_id, seq)` index (migration 1), oldest first.
+    pub async fn entry_events(
+        &self,
+        id: EntryId,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        let rows = sqlx::query(ENTRY_EVENTS)
+            .bind(id.to_string())
+            .bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .bind(seq_bound(before))
+            .bind(sql_limit(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err())?;
+        let mut out = self.decode_events(rows)?;
+        out.reverse();
+        Ok(out)
+    }
+
     /// The change feed's identity, created with the feed (migration `0004_feed_id.sql`).
     pub async fn feed_id(&self) -> Result<String> {
         sqlx::query_scalar("SELECT value FROM meta WHERE key = 'feed_id'")
@@ -1296,6 +1318,10 @@ impl SqlIndex {
         docs.iter().map(|d| self.decode_doc(d)).collect()
     }
 }
+
+/// One entry's events, newest first, on the `events_entry` index.
+const ENTRY_EVENTS: &str = "SELECT seq, payload FROM events WHERE entry_id = ? AND seq > ? \
+                            AND seq < ? ORDER BY seq DESC LIMIT ?";
 
 /// Counts a range of the feed on the `events_seq` index (migration 3), whose pages hold only
 /// the seqs, rather than on the table's, which hold the events.
@@ -2318,5 +2344,27 @@ mod tests {
             plan.iter().any(|d| d.contains("COVERING INDEX events_seq")),
             "{plan:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_entrys_history_reads_the_entry_index_not_the_feed() {
+        let index = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {ENTRY_EVENTS}"
+        )))
+        .bind("id")
+        .bind(0i64)
+        .bind(i64::MAX)
+        .bind(10i64)
+        .fetch_all(index.pool())
+        .await
+        .unwrap();
+        let plan: Vec<String> = rows.iter().map(|r| r.get("detail")).collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("USING INDEX events_entry (entry_id=? AND seq>? AND seq<?)")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
     }
 }

@@ -1508,6 +1508,21 @@ impl Store for JsonStore {
         self.index.events_before(before, limit).await
     }
 
+    async fn entry_events(
+        &self,
+        id: EntryId,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        // Like `events`: refreshed first (a change made in the files is in the history), and
+        // answered from what the index holds if it cannot be.
+        if let Err(e) = self.refresh().await {
+            tracing::debug!("entry history read without a refresh: {e}");
+        }
+        self.index.entry_events(id, after, before, limit).await
+    }
+
     async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64> {
         if let Err(e) = self.refresh().await {
             tracing::debug!("change feed counted without a refresh: {e}");

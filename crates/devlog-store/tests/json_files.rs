@@ -120,7 +120,8 @@ async fn edits_made_outside_devlog_are_indexed_and_recorded() {
         && ev.kind
             == EventKind::StatusChanged {
                 from: Status::New,
-                to: Status::Blocked
+                to: Status::Blocked,
+                closed_at: None,
             }));
     assert!(
         evs.iter()

@@ -445,6 +445,7 @@ mod tests {
                         at: Timestamp::from_millis(0).unwrap(),
                         origin,
                         actor,
+                        change: None,
                         kind: EventKind::Created,
                     }
                 })

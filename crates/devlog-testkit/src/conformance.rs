@@ -21,6 +21,8 @@ pub use planning::{
     due_dates_filter_sort_and_clear, milestones_group_entries_with_progress,
     worklogs_sum_into_actual_hours,
 };
+mod history;
+pub use history::*;
 
 /// Opens (or reopens) a backend's store whose data lives under the given folder.
 pub type Opener = fn(PathBuf) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>>;
@@ -90,6 +92,10 @@ macro_rules! store_conformance {
             due_dates_filter_sort_and_clear,
             milestones_group_entries_with_progress,
             worklogs_sum_into_actual_hours,
+            history_lists_an_entrys_changes_newest_first,
+            undo_reverts_each_kind_of_change_as_a_new_change,
+            undo_to_an_event_refuses_to_discard_someone_elses_change,
+            notes_are_edited_and_deleted_in_history,
         );
     };
     (@cases folder () ($opener:expr); $($case:ident),+ $(,)?) => {
@@ -306,7 +312,8 @@ pub async fn update_records_events_in_order(open: Opener, dir: &Path) {
     let kinds: Vec<&EventKind> = evs.iter().map(|e| &e.kind).collect();
     assert!(kinds.contains(&&EventKind::StatusChanged {
         from: Status::New,
-        to: Status::InProgress
+        to: Status::InProgress,
+        closed_at: None,
     }));
     assert!(
         kinds

@@ -444,6 +444,7 @@ async fn deepen_feed(store: &dyn Store, entries: &[(EntryId, u64)], depth: usize
                 at,
                 origin: Origin::Cli,
                 actor: Some("bench".into()),
+                change: None,
                 kind: EventKind::FieldChanged {
                     field: "currentSummary".into(),
                     old: serde_json::Value::Null,

@@ -73,7 +73,7 @@ pub async fn run(ctx: &Ctx, a: EventsArgs) -> Result<(), CliError> {
             EventKind::FieldChanged { field, new, .. } => {
                 format!("{field} = {}", truncate(&new.to_string(), 50))
             }
-            EventKind::StatusChanged { from, to } => format!("{from} → {to}"),
+            EventKind::StatusChanged { from, to, .. } => format!("{from} → {to}"),
             EventKind::NoteAdded { category, .. } => category.to_string(),
             EventKind::Linked {
                 system,

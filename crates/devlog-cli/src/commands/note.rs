@@ -1,4 +1,4 @@
-//! `devlog note`: add a note to an entry.
+//! `devlog note`: add a note to an entry, or edit or delete one (`--edit`, `--delete`).
 
 use clap::Args;
 use devlog_core::entry::NoteCategory;
@@ -7,17 +7,30 @@ use devlog_core::ops::NewNote;
 use devlog_core::entry_doc;
 
 use super::editor::{Editor, Outcome, retry_on_invalid};
-use super::{Ctx, text_arg};
+use super::{Ctx, note_edit, text_arg};
 use crate::error::CliError;
 use crate::output::{count, write_stdout};
 
-/// Add a note (progress, issue, solution, idea, reminder or feedback) to an entry
+/// Add a note (progress, issue, solution, idea, reminder or feedback) to an entry; with
+/// --edit NOTE_ID replace a note's text, with --delete NOTE_ID remove it (both kept in
+/// `devlog log` and undoable with `devlog undo`)
 #[derive(Debug, Args)]
 pub struct NoteArgs {
     /// Handle, id, id prefix, key, or original devlog id
     pub entry: String,
-    /// The note (`-` reads standard input; none opens $VISUAL / $EDITOR)
+    /// The note (`-` reads standard input; none opens $VISUAL / $EDITOR); with --edit, the
+    /// note's new text
     pub text: Option<String>,
+    /// Replace the text of this note (its id or a unique prefix, as `devlog log` shows it)
+    #[arg(long, value_name = "NOTE_ID", conflicts_with = "delete")]
+    pub edit: Option<String>,
+    /// Remove this note (its id or a unique prefix)
+    #[arg(
+        long,
+        value_name = "NOTE_ID",
+        conflicts_with_all = ["text", "category", "file", "code_changes"]
+    )]
+    pub delete: Option<String>,
     /// progress, issue, solution, idea, reminder or feedback
     #[arg(long, short = 'c', default_value = "progress")]
     pub category: NoteCategory,
@@ -30,6 +43,9 @@ pub struct NoteArgs {
 }
 
 pub async fn run(ctx: &Ctx, a: NoteArgs) -> Result<(), CliError> {
+    if a.delete.is_some() || a.edit.is_some() {
+        return note_edit::run(ctx, a).await;
+    }
     let text = a
         .text
         .as_deref()

@@ -157,7 +157,9 @@ pub fn redact(v: &Value) -> Value {
             m.iter()
                 .map(|(k, v)| {
                     let v = match k.as_str() {
-                        "id" | "entryId" | "note_id" | "decision_id" if v.is_string() => {
+                        "id" | "entryId" | "note_id" | "decision_id" | "change"
+                            if v.is_string() =>
+                        {
                             Value::String("[id]".into())
                         }
                         "at" => Value::String("[time]".into()),
@@ -316,6 +318,7 @@ fn fake_event(seq: u64) -> Event {
         at: FixedClock.now(),
         origin: Origin::Cli,
         actor: None,
+        change: None,
         kind: EventKind::Created,
     }
 }
@@ -390,6 +393,27 @@ impl Store for FakeStore {
             .filter(|s| before.is_none_or(|b| **s < b))
             .take(limit)
             .map(|&seq| fake_event(seq))
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+    async fn entry_events(
+        &self,
+        id: EntryId,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> devlog_core::Result<Vec<Event>> {
+        let Some(seqs) = &self.feed else {
+            return down();
+        };
+        let mut out: Vec<Event> = seqs
+            .iter()
+            .rev()
+            .filter(|s| **s > after && before.is_none_or(|b| **s < b))
+            .map(|&seq| fake_event(seq))
+            .filter(|e| e.entry_id == id)
+            .take(limit)
             .collect();
         out.reverse();
         Ok(out)

@@ -5,6 +5,7 @@
 mod api;
 mod common;
 mod cross_process;
+mod history;
 mod live;
 mod openapi;
 mod planning;

@@ -1577,6 +1577,33 @@ impl Store for ServerStore {
         Ok(out)
     }
 
+    async fn entry_events(
+        &self,
+        id: EntryId,
+        after: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        // Backwards along `devlog_events_entry (entry_id, seq)` (migration 0001).
+        let mut qb =
+            QueryBuilder::<Db>::new("SELECT seq, payload FROM devlog_events WHERE entry_id = ");
+        qb.push_bind(id.to_string())
+            .push(" AND seq > ")
+            .push_bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .push(" AND seq < ")
+            .push_bind(seq_bound(before))
+            .push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = qb
+            .build()
+            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        let mut out = self.decode_events(rows)?;
+        out.reverse();
+        Ok(out)
+    }
+
     async fn count_events(&self, after: u64, before: Option<u64>) -> Result<u64> {
         let mut qb = QueryBuilder::<Db>::new(format!(
             "SELECT COUNT(*) FROM {EVENTS_TO_COUNT} WHERE seq > "

@@ -9,6 +9,7 @@ pub mod decisions;
 pub mod entries;
 pub mod events;
 pub mod health;
+pub mod history;
 pub mod insights;
 pub mod notes;
 pub mod openapi;
@@ -46,6 +47,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(planning::log_time))
         .routes(routes!(planning::list, planning::create))
         .routes(routes!(planning::get, planning::set_state))
+        .routes(routes!(history::history))
+        .routes(routes!(history::undo))
+        .routes(routes!(history::edit_note, history::delete_note))
         .routes(routes!(search::search))
         .routes(routes!(stats::stats))
         .routes(routes!(events::feed))

@@ -414,12 +414,17 @@ pub enum EventTypeDoc {
     NoteAdded,
     DecisionAdded,
     Linked,
+    NoteEdited,
+    NoteDeleted,
 }
 
 /// A domain event from the change feed. `seq` orders the feed; the fields after `type` depend
-/// on it: `field-changed` has `field`, `old`, `new`; `status-changed` has `from`, `to`;
-/// `completed` has `status`; `note-added` has `note_id`, `category`; `decision-added` has
-/// `decision_id`; `linked` has `system`, `external_id`.
+/// on it: `field-changed` has `field`, `old`, `new`; `status-changed` has `from`, `to` and
+/// `closed_at` (the `closedAt` before the change, when there was one); `completed` has
+/// `status`; `note-added` has `note_id`, `category`; `decision-added` has `decision_id`;
+/// `linked` has `system`, `external_id`; `note-edited` has `note_id`, `old`, `new` (the
+/// texts); `note-deleted` has `note_id`, `note` (the whole note) and `position`. `change`
+/// is shared by the events of one write.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Event)]
@@ -431,6 +436,8 @@ pub struct EventDoc {
     at: String,
     origin: OriginDoc,
     actor: Option<String>,
+    /// The write the event is part of (absent in events recorded before it existed).
+    change: Option<String>,
     #[serde(rename = "type")]
     kind: EventTypeDoc,
     /// `field-changed`: the field, nested ones dotted (`context.businessContext`).
@@ -441,6 +448,9 @@ pub struct EventDoc {
     new: Option<serde_json::Value>,
     from: Option<StatusDoc>,
     to: Option<StatusDoc>,
+    #[serde(rename = "closed_at")]
+    #[schema(format = DateTime)]
+    closed_at: Option<String>,
     status: Option<StatusDoc>,
     #[serde(rename = "note_id")]
     note_id: Option<String>,
@@ -450,6 +460,8 @@ pub struct EventDoc {
     system: Option<String>,
     #[serde(rename = "external_id")]
     external_id: Option<String>,
+    note: Option<NoteDoc>,
+    position: Option<u64>,
 }
 
 /// A page of the change feed.
@@ -709,6 +721,91 @@ pub struct SearchParams {
     limit: Option<usize>,
     /// Skip this many (paging)
     offset: Option<usize>,
+}
+
+/// One event of a change in an entry's history: the fields of an `Event` after `type`
+/// (see `Event` for which fields each type has).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ChangeEvent)]
+pub struct ChangeEventDoc {
+    #[serde(rename = "type")]
+    kind: EventTypeDoc,
+    field: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    old: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    new: Option<serde_json::Value>,
+    from: Option<StatusDoc>,
+    to: Option<StatusDoc>,
+    #[schema(format = DateTime)]
+    closed_at: Option<String>,
+    status: Option<StatusDoc>,
+    note_id: Option<String>,
+    category: Option<NoteCategoryDoc>,
+    decision_id: Option<String>,
+    system: Option<String>,
+    external_id: Option<String>,
+    note: Option<NoteDoc>,
+    position: Option<u64>,
+}
+
+/// One write to an entry: its events, who made it and when.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Change)]
+pub struct ChangeDoc {
+    /// The seq of the change's first event (what `undo` takes as `to`).
+    seq: u64,
+    /// The seq of its last event.
+    last_seq: u64,
+    #[schema(format = DateTime)]
+    at: String,
+    origin: OriginDoc,
+    actor: Option<String>,
+    events: Vec<ChangeEventDoc>,
+}
+
+/// An entry's history: its newest changes, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = History)]
+pub struct HistoryDoc {
+    id: String,
+    handle: u64,
+    title: String,
+    /// Newest first.
+    changes: Vec<ChangeDoc>,
+    /// Older changes exist beyond `limit`.
+    more: bool,
+}
+
+/// What to undo; the body is optional (then the last change is reverted).
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UndoBody {
+    /// Revert every change after the change holding this event seq (see `GET .../history`).
+    pub to: Option<u64>,
+    /// Revert even when a later change by someone else touched the same field, or the entry
+    /// no longer holds what a change wrote (default false).
+    pub force: Option<bool>,
+}
+
+/// What an undo reverted.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Undone)]
+pub struct UndoneDoc {
+    /// The entry after the undo.
+    entry: EntryDoc,
+    /// The changes reverted, newest first.
+    reverted: Vec<ChangeDoc>,
+}
+
+/// A note's new text.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteTextBody {
+    /// Replaces the note's content (not empty).
+    pub content: String,
 }
 
 #[cfg(test)]
@@ -977,6 +1074,59 @@ mod tests {
     }
 
     #[test]
+    fn history_and_undo_serialize_within_their_schemas() {
+        use devlog_core::history::{Change, History};
+        let note = devlog_core::entry::Note {
+            id: "n".into(),
+            timestamp: t(),
+            category: NoteCategory::Idea,
+            content: "a".into(),
+            files: Vec::new(),
+            code_changes: None,
+            extra: Default::default(),
+        };
+        let kinds = vec![
+            EventKind::FieldChanged {
+                field: "title".into(),
+                old: Value::Null,
+                new: "x".into(),
+            },
+            EventKind::StatusChanged {
+                from: Status::Done,
+                to: Status::New,
+                closed_at: Some(t()),
+            },
+            EventKind::NoteDeleted {
+                note_id: "n".into(),
+                note: Box::new(note),
+                position: 0,
+            },
+        ];
+        let fields = documented::<ChangeEventDoc>();
+        for k in &kinds {
+            let got = keys(k);
+            assert!(got.is_subset(&fields), "{got:?} not in {fields:?}");
+        }
+        let change = Change {
+            seq: 1,
+            last_seq: 3,
+            at: t(),
+            origin: Origin::Http,
+            actor: Some("ana".into()),
+            events: kinds,
+        };
+        assert!(keys(&change).is_subset(&documented::<ChangeDoc>()));
+        let h = History {
+            id: EntryId::new_random(),
+            handle: 1,
+            title: "t".into(),
+            changes: vec![change],
+            more: false,
+        };
+        assert_eq!(keys(&h), documented::<HistoryDoc>());
+    }
+
+    #[test]
     fn every_event_kind_serializes_within_the_event_schema() {
         let kinds = vec![
             EventKind::Created,
@@ -987,8 +1137,9 @@ mod tests {
                 new: Value::Null,
             },
             EventKind::StatusChanged {
-                from: Status::New,
-                to: Status::Done,
+                from: Status::Done,
+                to: Status::New,
+                closed_at: Some(t()),
             },
             EventKind::Completed {
                 status: Status::Done,
@@ -1004,6 +1155,24 @@ mod tests {
                 system: "github".into(),
                 external_id: "1".into(),
             },
+            EventKind::NoteEdited {
+                note_id: "n".into(),
+                old: "a".into(),
+                new: "b".into(),
+            },
+            EventKind::NoteDeleted {
+                note_id: "n".into(),
+                note: Box::new(devlog_core::entry::Note {
+                    id: "n".into(),
+                    timestamp: t(),
+                    category: NoteCategory::Idea,
+                    content: "a".into(),
+                    files: Vec::new(),
+                    code_changes: None,
+                    extra: Default::default(),
+                }),
+                position: 0,
+            },
         ];
         let fields = documented::<EventDoc>();
         let types = enum_values::<EventTypeDoc>();
@@ -1017,6 +1186,7 @@ mod tests {
                 at: t(),
                 origin: Origin::Http,
                 actor: Some("ana".into()),
+                change: Some("c".into()),
                 kind,
             };
             let got = keys(&ev);
