@@ -118,11 +118,23 @@ fn lock_is_held(path: &Path) -> bool {
     }
 }
 
+/// How a watcher's start went, for a process that waits for it instead of scanning itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Still taking the lock or scanning.
+    Pending,
+    /// The watcher's first full scan brought the index up to date.
+    Scanned,
+    /// Not watching (another process watches, or the watch or its scan failed).
+    NotWatching,
+}
+
 /// This process's watcher, as its store sees it. Dropping it stops the watcher (and frees the
 /// lock).
 #[derive(Debug)]
 pub(crate) struct Monitor {
     healthy: Arc<AtomicBool>,
+    start: tokio::sync::watch::Receiver<Start>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -130,6 +142,26 @@ impl Monitor {
     /// True while this process watches and the index is caught up with every event read.
     pub(crate) fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Acquire)
+    }
+
+    /// A handle to wait for the watcher's start with ([`started`]), outside the store's lock.
+    pub(crate) fn start_signal(&self) -> StartSignal {
+        StartSignal(self.start.clone())
+    }
+}
+
+/// See [`Monitor::start_signal`].
+pub(crate) struct StartSignal(tokio::sync::watch::Receiver<Start>);
+
+impl StartSignal {
+    /// Waits until the watcher has either scanned the folder after its watches were in place
+    /// (`true`: the index is current and kept so) or is not watching (`false`: another
+    /// process watches, or watching failed).
+    pub(crate) async fn started(mut self) -> bool {
+        self.0
+            .wait_for(|s| *s != Start::Pending)
+            .await
+            .is_ok_and(|s| *s == Start::Scanned)
     }
 }
 
@@ -157,10 +189,19 @@ pub(crate) fn prepare(
     }
     let healthy = Arc::new(AtomicBool::new(false));
     let (stop_tx, stop_rx) = oneshot::channel();
-    let task = run(store, entries, state.join(DIR), healthy.clone(), stop_rx);
+    let (start_tx, start) = tokio::sync::watch::channel(Start::Pending);
+    let task = run(
+        store,
+        entries,
+        state.join(DIR),
+        healthy.clone(),
+        start_tx,
+        stop_rx,
+    );
     Some((
         Monitor {
             healthy,
+            start,
             _stop: stop_tx,
         },
         task,
@@ -175,13 +216,16 @@ async fn run(
     entries: PathBuf,
     dir: PathBuf,
     healthy: Arc<AtomicBool>,
+    start: tokio::sync::watch::Sender<Start>,
     mut stop: oneshot::Receiver<()>,
 ) {
+    // Whoever waits for the start learns the outcome however this ends.
+    let _not_watching = NotWatchingOnDrop(&start);
     loop {
-        let Some(_lock) = take_lock(&dir, &mut stop).await else {
+        let Some(_lock) = take_lock(&dir, &start, &mut stop).await else {
             return;
         };
-        match watch(&store, &entries, &dir, &healthy, &mut stop).await {
+        match watch(&store, &entries, &dir, &healthy, &start, &mut stop).await {
             Ok(Ended::Stopped) => return,
             Ok(Ended::FolderMoved) => {
                 tracing::info!(folder = %entries.display(), "a watched folder was removed or moved; watching again");
@@ -203,9 +247,34 @@ async fn run(
     }
 }
 
+/// Marks the start as failed when the watcher ends before its first scan.
+struct NotWatchingOnDrop<'a>(&'a tokio::sync::watch::Sender<Start>);
+
+impl Drop for NotWatchingOnDrop<'_> {
+    fn drop(&mut self) {
+        not_watching(self.0);
+    }
+}
+
+/// Tells a process waiting for the start that this watcher does not vouch for the index now.
+fn not_watching(start: &tokio::sync::watch::Sender<Start>) {
+    start.send_if_modified(|s| {
+        let pending = *s == Start::Pending;
+        if pending {
+            *s = Start::NotWatching;
+        }
+        pending
+    });
+}
+
 /// The exclusive lock, once no other watcher holds it; `None` when stopped first or the
-/// lock cannot be had at all.
-async fn take_lock(dir: &Path, stop: &mut oneshot::Receiver<()>) -> Option<File> {
+/// lock cannot be had at all. While another watcher holds it, this one stands by (and says
+/// so to `start`).
+async fn take_lock(
+    dir: &Path,
+    start: &tokio::sync::watch::Sender<Start>,
+    stop: &mut oneshot::Receiver<()>,
+) -> Option<File> {
     let path = dir.join(LOCK);
     let mut said = false;
     loop {
@@ -226,6 +295,7 @@ async fn take_lock(dir: &Path, stop: &mut oneshot::Receiver<()>) -> Option<File>
         match file.try_lock() {
             Ok(()) => return Some(file),
             Err(TryLockError::WouldBlock) => {
+                not_watching(start);
                 if !said {
                     tracing::debug!("another devlog watches the entries folder; standing by");
                     said = true;
@@ -254,6 +324,7 @@ async fn watch(
     entries: &Path,
     dir: &Path,
     healthy: &AtomicBool,
+    start: &tokio::sync::watch::Sender<Start>,
     stop: &mut oneshot::Receiver<()>,
 ) -> notify::Result<Ended> {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -275,8 +346,18 @@ async fn watch(
                 Ok(()) => {
                     dirty = false;
                     healthy.store(true, Ordering::Release);
+                    start.send_if_modified(|st| {
+                        let pending = *st == Start::Pending;
+                        if pending {
+                            *st = Start::Scanned;
+                        }
+                        pending
+                    });
                 }
-                Err(e) => tracing::debug!("fsmonitor: cannot bring the index up to date: {e}"),
+                Err(e) => {
+                    tracing::debug!("fsmonitor: cannot bring the index up to date: {e}");
+                    not_watching(start);
+                }
             }
         }
         let first = tokio::select! {

@@ -140,6 +140,29 @@ struct Seen {
     mtime: i64,
 }
 
+/// How a full scan differs from the index (see [`JsonStore::diff`]).
+#[derive(Debug, Default)]
+struct Diff {
+    /// New and changed files.
+    seen: HashMap<String, Seen>,
+    /// What the index holds about changed and vanished files.
+    known: HashMap<String, Known>,
+    fingerprint: u64,
+    max_name_handle: u64,
+}
+
+/// What a full scan found about the whole folder, for [`JsonStore::apply`].
+#[derive(Debug, Clone, Copy)]
+struct Whole {
+    /// The folder's mtime before the scan.
+    dir_mtime: i64,
+    fingerprint: u64,
+    max_name_handle: u64,
+}
+
+/// Index rows read per query when a full scan is compared with the index.
+const KNOWN_PAGE: usize = 4096;
+
 /// What a scan that keeps nothing per file learns about the folder.
 #[derive(Debug, Default)]
 struct Summary {
@@ -165,6 +188,47 @@ impl JsonStore {
     /// answered from the entry files with a warning (see [`Store::warnings`]) and writes fail
     /// with an error that says why.
     pub async fn open(root: &Path) -> Result<Self> {
+        let store = Self::open_unrefreshed(root).await?;
+        store.refresh_on_open().await;
+        Ok(store)
+    }
+
+    /// Opens the store like [`open`](Self::open) for a long-running process and watches its
+    /// entries folder (see [`watch`](Self::watch)). The watcher's first scan is the only one:
+    /// the store waits for it instead of scanning before the watches are in place and then
+    /// again. When another process watches (or watching fails) it scans like `open`.
+    pub async fn open_watching(root: &Path) -> Result<Arc<Self>> {
+        let store = Arc::new(Self::open_unrefreshed(root).await?);
+        let signal = store.watch().then(|| {
+            store
+                .monitor
+                .lock()
+                .expect("monitor lock is never poisoned: no panics while held")
+                .as_ref()
+                .map(Monitor::start_signal)
+        });
+        let scanned = match signal.flatten() {
+            Some(signal) => signal.started().await,
+            None => false,
+        };
+        if !scanned {
+            store.refresh_on_open().await;
+        }
+        Ok(store)
+    }
+
+    /// Brings the index up to date after opening; a failure is only logged (reads retry and
+    /// fall back to the files; writes report it).
+    async fn refresh_on_open(&self) {
+        if self.unusable.is_none()
+            && let Err(e) = self.refresh().await
+        {
+            tracing::debug!("cannot bring the index up to date: {e}");
+        }
+    }
+
+    /// Everything [`open`](Self::open) does but the first refresh.
+    async fn open_unrefreshed(root: &Path) -> Result<Self> {
         let entries = root.join(ENTRIES_DIR);
         let state = root.join(STATE_DIR);
         // A missing entries folder reads as an empty store; a state folder that cannot be
@@ -215,12 +279,6 @@ impl JsonStore {
             && let Err(e) = store.start_history().await
         {
             tracing::debug!("cannot read the change history back: {e}");
-        }
-        if store.unusable.is_none()
-            && let Err(e) = store.refresh().await
-        {
-            // Reads retry and fall back to the files; writes report it.
-            tracing::debug!("cannot bring the index up to date: {e}");
         }
         Ok(store)
     }
@@ -289,20 +347,16 @@ impl JsonStore {
             .and_then(|bytes| decode_entry(&bytes, &self.origin_of(name)))
     }
 
-    /// Lists the entry files with their size and mtime (off the async threads).
-    fn scan(&self) -> Result<HashMap<String, Seen>> {
-        blocking(|| self.scan_files())
-    }
-
-    fn scan_files(&self) -> Result<HashMap<String, Seen>> {
-        let parts = crate::scan::fold_stats(&self.entries, Vec::new, |v, name, size, mtime| {
-            v.push((name.to_string(), Seen { size, mtime }));
+    /// Lists and stats the entry files, keeping the result compact (off the async threads).
+    fn stamp_files(&self) -> Result<crate::scan::Stamped> {
+        blocking(|| {
+            let stamped = crate::scan::stamp_all(&self.entries)
+                .map_err(|e| StoreError::io(self.entries.display().to_string(), e))?;
+            if stamped.temp_files > 0 {
+                self.remove_stale_entry_temp_files();
+            }
+            Ok(stamped)
         })
-        .map_err(|e| StoreError::io(self.entries.display().to_string(), e))?;
-        if parts.temp_files > 0 {
-            self.remove_stale_entry_temp_files();
-        }
-        Ok(parts.parts.into_iter().flatten().collect())
     }
 
     /// The fingerprint of the folder and its largest file-name handle, without keeping
@@ -328,46 +382,107 @@ impl JsonStore {
             }))
     }
 
-    /// The index's view of every file, fetched as one aggregated value: streaming 10,000
-    /// rows one by one through the SQLite driver costs far more than one string.
-    async fn known(&self, index: &SqlIndex) -> Result<HashMap<String, Known>> {
-        let (rows, broken): (Option<String>, Option<String>) = sqlx::query_as(
-            "SELECT (SELECT group_concat(file || char(31) || file_size || char(31) || file_mtime
-                                         || char(31) || id, char(30))
-                     FROM entries WHERE file IS NOT NULL),
-                    (SELECT group_concat(file || char(31) || file_size || char(31) || file_mtime
-                                         || char(31), char(30))
-                     FROM broken_files)",
+    /// Compares a full scan with the index: the files that are new or changed, what the
+    /// index holds about files that changed or vanished, and the fingerprint and largest
+    /// handle of the whole folder. The scan's names are walked in order beside the index's
+    /// rows read a page at a time in the same order (a merge join), so what this holds is
+    /// the scan, one page and the differences, never a map of every file.
+    async fn diff(&self, index: &SqlIndex, stamped: &crate::scan::Stamped) -> Result<Diff> {
+        let order = stamped.by_name();
+        let mut d = Diff::default();
+        for &i in &order {
+            let (size, mtime) = stamped.stamp(i).expect("by_name lists stated files only");
+            let name = stamped.name(i);
+            d.fingerprint ^= file_hash(name, size, mtime);
+            d.max_name_handle = d.max_name_handle.max(name_handle(name).unwrap_or(0));
+        }
+        // Files that could not be read: few, and never also a row of `entries`.
+        let mut broken = self.broken_known(index).await?;
+        let mut pos = 0;
+        // A file the index has no row for: new, or a broken file (changed or not).
+        let seen_only = |d: &mut Diff, i: usize, broken: &mut HashMap<String, Known>| {
+            let name = stamped.name(i);
+            let (size, mtime) = stamped.stamp(i).expect("by_name lists stated files only");
+            let k = broken.remove(name);
+            if k.as_ref()
+                .is_some_and(|k| k.size == size && k.mtime == mtime)
+            {
+                return;
+            }
+            d.seen.insert(name.to_string(), Seen { size, mtime });
+            if let Some(k) = k {
+                d.known.insert(name.to_string(), k);
+            }
+        };
+        let mut after = String::new();
+        loop {
+            let page = self.known_page(index, &after).await?;
+            let full = page.len() == KNOWN_PAGE;
+            for (file, k) in page {
+                while pos < order.len() && stamped.name(order[pos]) < file.as_str() {
+                    seen_only(&mut d, order[pos], &mut broken);
+                    pos += 1;
+                }
+                let k = broken.remove(&file).unwrap_or(k);
+                if pos < order.len() && stamped.name(order[pos]) == file {
+                    let (size, mtime) = stamped
+                        .stamp(order[pos])
+                        .expect("by_name lists stated files only");
+                    pos += 1;
+                    if k.size != size || k.mtime != mtime {
+                        d.seen.insert(file.clone(), Seen { size, mtime });
+                        d.known.insert(file.clone(), k);
+                    }
+                } else {
+                    d.known.insert(file.clone(), k); // vanished
+                }
+                after = file;
+            }
+            if !full {
+                break;
+            }
+        }
+        while pos < order.len() {
+            seen_only(&mut d, order[pos], &mut broken);
+            pos += 1;
+        }
+        // Broken files no longer there.
+        d.known.extend(broken);
+        Ok(d)
+    }
+
+    /// Up to [`KNOWN_PAGE`] files the index has a row for, those named after `after`, in
+    /// name order. One aggregated value per page: streaming rows one by one through the
+    /// SQLite driver costs far more than one string.
+    async fn known_page(&self, index: &SqlIndex, after: &str) -> Result<Vec<(String, Known)>> {
+        let text: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(file || char(31) || file_size || char(31) || file_mtime
+                                 || char(31) || id, char(30))
+             FROM (SELECT file, file_size, file_mtime, id FROM entries
+                   WHERE file > ? ORDER BY file LIMIT ?)",
+        )
+        .bind(after)
+        .bind(i64::try_from(KNOWN_PAGE).expect("a small constant"))
+        .fetch_one(index.pool())
+        .await
+        .map_err(index.err())?;
+        let mut page = parse_known(text.as_deref(), false);
+        // The page is the right set of rows; their order in the aggregate is not promised.
+        page.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(page)
+    }
+
+    /// What the index holds about the files that could not be read.
+    async fn broken_known(&self, index: &SqlIndex) -> Result<HashMap<String, Known>> {
+        let text: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(file || char(31) || file_size || char(31) || file_mtime
+                                 || char(31), char(30))
+             FROM broken_files",
         )
         .fetch_one(index.pool())
         .await
         .map_err(index.err())?;
-        let mut out = HashMap::new();
-        for (text, broken) in [(rows, false), (broken, true)] {
-            for rec in text
-                .as_deref()
-                .unwrap_or("")
-                .split('\u{1e}')
-                .filter(|r| !r.is_empty())
-            {
-                let mut f = rec.split('\u{1f}');
-                let (Some(file), Some(size), Some(mtime), id) =
-                    (f.next(), f.next(), f.next(), f.next())
-                else {
-                    continue;
-                };
-                out.insert(
-                    file.to_string(),
-                    Known {
-                        id: id.and_then(|s| s.parse().ok()),
-                        size: size.parse().unwrap_or(-1),
-                        mtime: mtime.parse().unwrap_or(-1),
-                        broken,
-                    },
-                );
-            }
-        }
-        Ok(out)
+        Ok(parse_known(text.as_deref(), true).into_iter().collect())
     }
 
     /// The index's view of the files `names` (those it knows).
@@ -881,17 +996,24 @@ impl JsonStore {
         restored: &HashSet<EntryId>,
     ) -> Result<()> {
         // Before the scan: a file created after it changes the folder's mtime again.
-        let dm = self.dir_mtime()?;
-        let seen = self.scan()?;
-        let known = self.known(index).await?;
-        self.apply(index, disk, restored, &seen, &known, Some(dm))
+        let dir_mtime = self.dir_mtime()?;
+        let stamped = self.stamp_files()?;
+        let diff = self.diff(index, &stamped).await?;
+        drop(stamped);
+        let whole = Whole {
+            dir_mtime,
+            fingerprint: diff.fingerprint,
+            max_name_handle: diff.max_name_handle,
+        };
+        self.apply(index, disk, restored, &diff.seen, &diff.known, Some(whole))
             .await
     }
 
     /// Makes the index agree with `seen` about the files in `seen` and `known` (what the
-    /// index holds about them). With `whole` (the folder's mtime before the scan), `seen` is
-    /// the whole folder; otherwise both cover only the files a watcher named, and the stored
-    /// fingerprint is adjusted for them instead of recomputed.
+    /// index holds about them; a file in `known` but not in `seen` is gone). With `whole`
+    /// (what a full scan found), they are the differences from that scan and the stored
+    /// fingerprint becomes the scan's; otherwise both cover only the files a watcher named,
+    /// and the stored fingerprint is adjusted for them instead of recomputed.
     async fn apply(
         &self,
         index: &SqlIndex,
@@ -899,7 +1021,7 @@ impl JsonStore {
         restored: &HashSet<EntryId>,
         seen: &HashMap<String, Seen>,
         known: &HashMap<String, Known>,
-        whole: Option<i64>,
+        whole: Option<Whole>,
     ) -> Result<()> {
         let now = self.clock.now();
         let external = WriteMeta::new(Origin::External);
@@ -1026,8 +1148,8 @@ impl JsonStore {
                 index.insert_events(&mut tx, &events).await?;
             }
         }
-        if whole.is_some() {
-            Self::set_fingerprint(&mut tx, Some(fingerprint(seen)), index.err()).await?;
+        if let Some(w) = &whole {
+            Self::set_fingerprint(&mut tx, Some(w.fingerprint), index.err()).await?;
         } else {
             let gone = known.iter().map(|(n, k)| file_hash(n, k.size, k.mtime));
             let now_there = seen.iter().map(|(n, s)| file_hash(n, s.size, s.mtime));
@@ -1047,11 +1169,11 @@ impl JsonStore {
             return Ok(());
         }
         self.flush_history().await;
-        if let Some(dm) = whole {
+        if let Some(w) = &whole {
             self.set_freshness(Some(Freshness {
-                dir_mtime: dm,
+                dir_mtime: w.dir_mtime,
                 at: Instant::now(),
-                max_name_handle: Some(max_name_handle(seen.keys())),
+                max_name_handle: Some(w.max_name_handle),
             }));
         } else if let Some(mut f) = self.freshness() {
             f.max_name_handle = f
@@ -1658,10 +1780,27 @@ fn file_hash(name: &str, size: i64, mtime: i64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// Order-independent fingerprint of a scan: XOR of the file hashes.
-fn fingerprint(seen: &HashMap<String, Seen>) -> u64 {
-    seen.iter()
-        .fold(0, |acc, (n, s)| acc ^ file_hash(n, s.size, s.mtime))
+/// Parses rows aggregated as `file US size US mtime US id` separated by RS (the id is empty
+/// for broken files).
+fn parse_known(text: Option<&str>, broken: bool) -> Vec<(String, Known)> {
+    let mut out = Vec::new();
+    for rec in text.unwrap_or("").split('\u{1e}').filter(|r| !r.is_empty()) {
+        let mut f = rec.split('\u{1f}');
+        let (Some(file), Some(size), Some(mtime), id) = (f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        out.push((
+            file.to_string(),
+            Known {
+                id: id.and_then(|s| s.parse().ok()),
+                size: size.parse().unwrap_or(-1),
+                mtime: mtime.parse().unwrap_or(-1),
+                broken,
+            },
+        ));
+    }
+    out
 }
 
 async fn set_meta(

@@ -200,11 +200,7 @@ pub fn prepare_folder(devlog_dir: &Path) -> Result<()> {
 /// commands. Needs a tokio runtime.
 pub async fn open_watched(spec: &StoreSpec) -> Result<Arc<dyn Store>> {
     Ok(match spec {
-        StoreSpec::Json { root } => {
-            let store = Arc::new(JsonStore::open(root).await?);
-            store.watch();
-            store
-        }
+        StoreSpec::Json { root } => JsonStore::open_watching(root).await?,
         other => open(other).await?,
     })
 }

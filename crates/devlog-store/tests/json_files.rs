@@ -580,3 +580,103 @@ async fn large_folders_are_scanned_completely() {
         .unwrap();
     assert_eq!(hits.total, 1);
 }
+
+/// Writes `n` entry files as a `git clone` would leave them; returns the entries.
+fn write_bulk(root: &Path, n: u64) -> Vec<devlog_core::Entry> {
+    std::fs::create_dir_all(root.join("entries")).unwrap();
+    (1..=n)
+        .map(|h| {
+            let e = EntryBuilder::new(&format!("Bulk {h:05}")).handle(h).build();
+            std::fs::write(
+                root.join("entries").join(format!("{h:05}-bulk.json")),
+                encode_entry(&e),
+            )
+            .unwrap();
+            e
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_kind_of_outside_change_in_a_large_folder_is_seen_by_the_next_process() {
+    // More files than one page of the index rows a full scan is compared with (4,096), and
+    // than the size where files are stated on several threads: the changes sit in the first
+    // page, between pages and in the last one.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let n = 4_500u64;
+    let all = write_bulk(&root, n);
+    let store = open(&root).await;
+    assert_eq!(store.count().await.unwrap(), n);
+    let cursor = store.events_before(None, 1).await.unwrap()[0].seq;
+    drop(store);
+    let entries = root.join("entries");
+    let file = |h: u64| entries.join(format!("{h:05}-bulk.json"));
+
+    // 1. Same-size edits in place (an editor that truncates and rewrites, a script's `>`):
+    // neither the folder's mtime nor the file's size changes.
+    let dir_mtime = std::fs::metadata(&entries).unwrap().modified().unwrap();
+    let mut edited = Vec::new();
+    for h in [1, 4_096, 4_097, n] {
+        let mut e = all[h as usize - 1].clone();
+        e.title = format!("Bulk {:05}", h + 90_000); // same length
+        let before = std::fs::metadata(file(h)).unwrap().len();
+        std::fs::write(file(h), encode_entry(&e)).unwrap();
+        assert_eq!(std::fs::metadata(file(h)).unwrap().len(), before);
+        edited.push(e);
+    }
+    assert_eq!(
+        std::fs::metadata(&entries).unwrap().modified().unwrap(),
+        dir_mtime
+    );
+    // 2. A rename (git's rename, `mv`): the same entry under a new name.
+    std::fs::rename(file(2), entries.join("00002-renamed.json")).unwrap();
+    // 3. A delete.
+    std::fs::remove_file(file(4_200)).unwrap();
+    // 4. A new file, named to sort between two pages.
+    let new = EntryBuilder::new("Pulled later").handle(n + 1).build();
+    std::fs::write(entries.join("04096-zz-pulled.json"), encode_entry(&new)).unwrap();
+
+    let store = open(&root).await;
+    assert_eq!(store.count().await.unwrap(), n); // one deleted, one new
+    for e in &edited {
+        assert_eq!(store.get(e.id).await.unwrap().title, e.title);
+    }
+    assert_eq!(store.get(all[1].id).await.unwrap().title, all[1].title);
+    assert_eq!(
+        store.get(all[4_199].id).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(store.get(new.id).await.unwrap().title, "Pulled later");
+    let evs = store.events(cursor, 1_000).await.unwrap();
+    assert!(evs.iter().all(|e| e.origin == Origin::External));
+    let touched: std::collections::BTreeSet<_> = evs.iter().map(|e| e.entry_id).collect();
+    let want: std::collections::BTreeSet<_> = edited
+        .iter()
+        .map(|e| e.id)
+        .chain([all[4_199].id, new.id])
+        .collect();
+    // The rename is no change to the entry: no event for it.
+    assert_eq!(touched, want);
+    // The next process finds nothing more.
+    drop(store);
+    let store = open(&root).await;
+    store.count().await.unwrap();
+    assert_eq!(store.events(cursor, 1_000).await.unwrap().len(), evs.len());
+}
+
+#[tokio::test]
+async fn a_watching_store_opens_with_its_watcher_caught_up_or_scans_itself_when_another_watches() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    write_bulk(&root, 30);
+    // The watcher's first scan is the open's scan: when `open_watching` returns, it is done.
+    let first = JsonStore::open_watching(&root).await.unwrap();
+    assert!(first.is_watching());
+    assert_eq!(first.count().await.unwrap(), 30);
+    // Another long-running process stands by and checks the files itself.
+    std::fs::remove_file(root.join("entries/00030-bulk.json")).unwrap();
+    let second = JsonStore::open_watching(&root).await.unwrap();
+    assert!(!second.is_watching());
+    assert_eq!(second.count().await.unwrap(), 29);
+}
