@@ -2,81 +2,13 @@
 //! delete_note, driven in-process by rmcp's client over a pipe.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::sync::Arc;
+mod common;
 
-use devlog_core::{Devlog, Store};
-use devlog_mcp::{DevlogMcp, Options};
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::{RoleClient, RunningService};
-use serde_json::{Value, json};
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    client: RunningService<RoleClient, ()>,
-}
+use common::{Backend, Harness};
+use serde_json::json;
 
 async fn start() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        devlog_store::JsonStore::open(&dir.path().join(".devlog"))
-            .await
-            .unwrap(),
-    );
-    let server = DevlogMcp::new(
-        Devlog::new(store),
-        Options {
-            actor: Some("claude".into()),
-            ..Options::default()
-        },
-    );
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    Harness {
-        _dir: dir,
-        client: ().serve(client_io).await.unwrap(),
-    }
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-impl Harness {
-    async fn call(&self, tool: &str, args: Value) -> CallToolResult {
-        let Value::Object(args) = args else {
-            panic!("arguments must be an object")
-        };
-        self.client
-            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
-            .await
-            .unwrap()
-    }
-
-    async fn ok(&self, tool: &str, args: Value) -> (String, Value) {
-        let r = self.call(tool, args.clone()).await;
-        assert_ne!(r.is_error, Some(true), "{tool} {args} failed: {}", text(&r));
-        (text(&r), r.structured_content.expect("structured content"))
-    }
-
-    async fn fails(&self, tool: &str, args: Value) -> String {
-        let r = self.call(tool, args.clone()).await;
-        assert_eq!(
-            r.is_error,
-            Some(true),
-            "{tool} {args} succeeded: {}",
-            text(&r)
-        );
-        text(&r)
-    }
+    common::start(Backend::Json, "claude").await
 }
 
 #[tokio::test]

@@ -2,83 +2,13 @@
 //! create_devlog / update_devlog / list_devlogs, log_time, and the milestone tools.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::sync::Arc;
+mod common;
 
-use devlog_core::{Devlog, Store};
-use devlog_mcp::{DevlogMcp, Options};
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::{RoleClient, RunningService};
-use serde_json::{Value, json};
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    store: Arc<dyn Store>,
-    client: RunningService<RoleClient, ()>,
-}
+use common::{Backend, Harness};
+use serde_json::json;
 
 async fn start() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        devlog_store::SqliteStore::open(&dir.path().join("devlog.sqlite"))
-            .await
-            .unwrap(),
-    );
-    let options = Options {
-        actor: Some("agent".into()),
-        integrations: Vec::new(),
-        ..Options::default()
-    };
-    let server = DevlogMcp::new(Devlog::new(store.clone()), options);
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let client = ().serve(client_io).await.unwrap();
-    Harness {
-        _dir: dir,
-        store,
-        client,
-    }
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-impl Harness {
-    async fn call(&self, tool: &str, args: Value) -> CallToolResult {
-        let Value::Object(args) = args else {
-            panic!("arguments must be an object")
-        };
-        self.client
-            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
-            .await
-            .unwrap()
-    }
-
-    async fn ok(&self, tool: &str, args: Value) -> (String, Value) {
-        let r = self.call(tool, args.clone()).await;
-        assert_ne!(r.is_error, Some(true), "{tool} {args}: {}", text(&r));
-        (text(&r), r.structured_content.unwrap())
-    }
-
-    async fn error(&self, tool: &str, args: Value) -> String {
-        let r = self.call(tool, args.clone()).await;
-        assert_eq!(
-            r.is_error,
-            Some(true),
-            "{tool} {args} succeeded: {}",
-            text(&r)
-        );
-        text(&r)
-    }
+    common::start(Backend::Sqlite, "agent").await
 }
 
 #[tokio::test]
@@ -151,18 +81,18 @@ async fn due_dates_and_milestones_through_the_entry_tools() {
     );
 
     let msg = h
-        .error("update_devlog", json!({"id": 1, "dueDate": "whenever"}))
+        .fails("update_devlog", json!({"id": 1, "dueDate": "whenever"}))
         .await;
     assert!(msg.contains("YYYY-MM-DD") && msg.contains("+3d"), "{msg}");
     let msg = h
-        .error(
+        .fails(
             "create_devlog",
             json!({"title": "x", "type": "task", "description": "d", "milestone": "nope"}),
         )
         .await;
     assert!(msg.contains("Sprint 12"), "{msg}");
     let msg = h
-        .error("create_milestone", json!({"name": "sprint-12"}))
+        .fails("create_milestone", json!({"name": "sprint-12"}))
         .await;
     assert!(msg.contains("exists"), "{msg}");
 
@@ -208,11 +138,11 @@ async fn log_time_records_worklogs_and_sums_actual_hours() {
     assert_eq!(second["totalMinutes"], 120);
     assert_eq!(second["actualHours"], 2.0);
     let msg = h
-        .error("log_time", json!({"id": 1, "duration": "two hours"}))
+        .fails("log_time", json!({"id": 1, "duration": "two hours"}))
         .await;
     assert!(msg.contains("1h30m, 90m, 1.5h"), "{msg}");
     let msg = h
-        .error("update_devlog", json!({"id": 1, "actualHours": 5}))
+        .fails("update_devlog", json!({"id": 1, "actualHours": 5}))
         .await;
     assert!(msg.contains("log_time"), "{msg}");
     let e = &h.store.all().await.unwrap()[0];
