@@ -113,6 +113,30 @@ impl AppState {
         self.0.shutdown.send_replace(true);
     }
 
+    /// A write to one entry as every entry route makes it: the reference resolved, `If-Match`
+    /// (when sent) checked inside the store's update ([`AppState::run`]), the server's write
+    /// lock held shared, and the event streams told afterwards. `op` gets the use cases, the
+    /// entry's id and the write's metadata.
+    pub async fn write_entry<T, F, Fut>(
+        &self,
+        reference: &str,
+        actor: Actor,
+        headers: &axum::http::HeaderMap,
+        op: F,
+    ) -> Result<T, ApiError>
+    where
+        F: FnOnce(Devlog, devlog_core::EntryId, WriteMeta) -> Fut,
+        Fut: Future<Output = devlog_core::Result<T>>,
+    {
+        let condition = Precondition::if_match(headers)?;
+        let meta = self.meta(actor);
+        let target = self.app().resolve_summary(reference).await?;
+        let _write = self.write_shared().await;
+        let out = self.run(condition, |app| op(app, target.id, meta)).await?;
+        self.committed();
+        Ok(out)
+    }
+
     /// Runs a use case, with an `If-Match` precondition checked inside the store's atomic
     /// update when the request has one. A failed precondition is 412.
     pub async fn run<T, F, Fut>(

@@ -8,7 +8,6 @@ use devlog_core::ops::NewDecision;
 use super::entries::entry_response;
 use super::schema::{EntryDoc, NewDecisionDoc};
 use crate::error::{ApiError, ErrorBody};
-use crate::etag::Precondition;
 use crate::extract::{Actor, EntryPath, JsonBody};
 use crate::state::AppState;
 
@@ -45,15 +44,10 @@ pub async fn add(
     headers: HeaderMap,
     JsonBody(decision): JsonBody<NewDecision>,
 ) -> Result<Response, ApiError> {
-    let condition = Precondition::if_match(&headers)?;
-    let meta = s.meta(actor);
-    let target = s.app().resolve_summary(&reference).await?;
-    let _write = s.write_shared().await;
     let entry = s
-        .run(condition, |app| async move {
-            app.decide(target.id, decision, &meta).await
+        .write_entry(&reference, actor, &headers, |app, id, meta| async move {
+            app.decide(id, decision, &meta).await
         })
         .await?;
-    s.committed();
     Ok(entry_response(StatusCode::CREATED, &entry))
 }

@@ -147,17 +147,11 @@ pub async fn edit_note(
     headers: HeaderMap,
     JsonBody(body): JsonBody<NoteTextBody>,
 ) -> Result<Response, ApiError> {
-    let condition = Precondition::if_match(&headers)?;
-    let meta = s.meta(actor);
-    let target = s.app().resolve_summary(&reference).await?;
-    let _write = s.write_shared().await;
     let (entry, _) = s
-        .run(condition, |app| async move {
-            app.edit_note(target.id, &note_id, body.content, &meta)
-                .await
+        .write_entry(&reference, actor, &headers, |app, id, meta| async move {
+            app.edit_note(id, &note_id, body.content, &meta).await
         })
         .await?;
-    s.committed();
     Ok(entry_response(StatusCode::OK, &entry))
 }
 
@@ -190,15 +184,10 @@ pub async fn delete_note(
     actor: Actor,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let condition = Precondition::if_match(&headers)?;
-    let meta = s.meta(actor);
-    let target = s.app().resolve_summary(&reference).await?;
-    let _write = s.write_shared().await;
     let (entry, _) = s
-        .run(condition, |app| async move {
-            app.delete_note(target.id, &note_id, &meta).await
+        .write_entry(&reference, actor, &headers, |app, id, meta| async move {
+            app.delete_note(id, &note_id, &meta).await
         })
         .await?;
-    s.committed();
     Ok(entry_response(StatusCode::OK, &entry))
 }

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use super::entries::entry_response;
 use super::schema::{EntryDoc, InsightBody, SharedInsightsDoc};
 use crate::error::{ApiError, ErrorBody};
-use crate::etag::Precondition;
 use crate::extract::{Actor, EntryPath, JsonBody, Params};
 use crate::state::AppState;
 
@@ -88,17 +87,11 @@ pub async fn add(
     headers: HeaderMap,
     JsonBody(body): JsonBody<InsightBody>,
 ) -> Result<Response, ApiError> {
-    let condition = Precondition::if_match(&headers)?;
-    let meta = s.meta(actor);
-    let target = s.app().resolve_summary(&reference).await?;
-    let _write = s.write_shared().await;
     let shared = body.shared.unwrap_or(true);
     let entry = s
-        .run(condition, |app| async move {
-            app.add_insight(target.id, &body.insight, shared, &meta)
-                .await
+        .write_entry(&reference, actor, &headers, |app, id, meta| async move {
+            app.add_insight(id, &body.insight, shared, &meta).await
         })
         .await?;
-    s.committed();
     Ok(entry_response(StatusCode::CREATED, &entry))
 }

@@ -8,7 +8,6 @@ use devlog_core::ops::NewNote;
 use super::entries::entry_response;
 use super::schema::{EntryDoc, NewNoteDoc};
 use crate::error::{ApiError, ErrorBody};
-use crate::etag::Precondition;
 use crate::extract::{Actor, EntryPath, JsonBody};
 use crate::state::AppState;
 
@@ -45,15 +44,10 @@ pub async fn add(
     headers: HeaderMap,
     JsonBody(note): JsonBody<NewNote>,
 ) -> Result<Response, ApiError> {
-    let condition = Precondition::if_match(&headers)?;
-    let meta = s.meta(actor);
-    let target = s.app().resolve_summary(&reference).await?;
-    let _write = s.write_shared().await;
     let (entry, _note) = s
-        .run(condition, |app| async move {
-            app.add_note(target.id, note, &meta).await
+        .write_entry(&reference, actor, &headers, |app, id, meta| async move {
+            app.add_note(id, note, &meta).await
         })
         .await?;
-    s.committed();
     Ok(entry_response(StatusCode::CREATED, &entry))
 }

@@ -14,7 +14,6 @@ use super::schema::{
     WorklogAddedDoc,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::etag::Precondition;
 use crate::extract::{Actor, EntryPath, JsonBody, Params};
 use crate::state::AppState;
 
@@ -49,16 +48,11 @@ pub async fn log_time(
     headers: HeaderMap,
     JsonBody(input): JsonBody<NewWorklog>,
 ) -> Result<Response, ApiError> {
-    let condition = Precondition::if_match(&headers)?;
-    let meta = s.meta(actor);
-    let target = s.app().resolve_summary(&reference).await?;
-    let _write = s.write_shared().await;
     let (entry, worklog) = s
-        .run(condition, |app| async move {
-            app.log_time(target.id, input, &meta).await
+        .write_entry(&reference, actor, &headers, |app, id, meta| async move {
+            app.log_time(id, input, &meta).await
         })
         .await?;
-    s.committed();
     Ok((
         StatusCode::CREATED,
         Json(json!({ "worklog": worklog, "entry": entry })),

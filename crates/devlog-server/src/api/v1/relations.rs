@@ -17,7 +17,6 @@ use super::schema::{
     UnlinkOutcomeDoc,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::etag::Precondition;
 use crate::extract::{Actor, Body, EntryPath, JsonBody, Params};
 use crate::state::AppState;
 
@@ -182,16 +181,11 @@ pub async fn add_dependency(
     headers: HeaderMap,
     JsonBody(body): JsonBody<NewDependency>,
 ) -> Result<Response, ApiError> {
-    let condition = Precondition::if_match(&headers)?;
-    let meta = s.meta(actor);
-    let target = s.app().resolve_summary(&reference).await?;
-    let _write = s.write_shared().await;
     let (entry, _) = s
-        .run(condition, |app| async move {
-            app.add_dependency(target.id, body, &meta).await
+        .write_entry(&reference, actor, &headers, |app, id, meta| async move {
+            app.add_dependency(id, body, &meta).await
         })
         .await?;
-    s.committed();
     Ok(entry_response(StatusCode::CREATED, &entry))
 }
 
@@ -257,16 +251,11 @@ pub async fn add_risk(
     headers: HeaderMap,
     JsonBody(body): JsonBody<NewRisk>,
 ) -> Result<Response, ApiError> {
-    let condition = Precondition::if_match(&headers)?;
-    let meta = s.meta(actor);
-    let target = s.app().resolve_summary(&reference).await?;
-    let _write = s.write_shared().await;
     let (entry, _) = s
-        .run(condition, |app| async move {
-            app.add_risk(target.id, body, &meta).await
+        .write_entry(&reference, actor, &headers, |app, id, meta| async move {
+            app.add_risk(id, body, &meta).await
         })
         .await?;
-    s.committed();
     Ok(entry_response(StatusCode::CREATED, &entry))
 }
 
