@@ -27,6 +27,7 @@ pub mod new;
 pub mod note;
 pub mod note_edit;
 pub mod reindex;
+pub mod report;
 pub mod relations;
 pub mod repos;
 pub mod search;
