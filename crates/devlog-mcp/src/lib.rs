@@ -11,6 +11,7 @@ pub mod history_tools;
 pub mod lines;
 pub mod planning;
 pub mod relations;
+pub mod reports;
 pub mod render;
 pub mod server;
 pub mod sessions;
