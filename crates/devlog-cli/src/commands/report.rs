@@ -243,6 +243,7 @@ fn reports_used(t: &minijinja::Template<'_, '_>) -> Vec<ReportName> {
         .undeclared_variables(true)
         .iter()
         .filter_map(|v| v.strip_prefix("reports."))
+        .filter_map(|n| n.split('.').next())
         .filter_map(|n| n.replace('_', "-").parse().ok())
         .collect();
     out.sort();
@@ -283,6 +284,12 @@ pub async fn render_template(
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_fuel(Some(TEMPLATE_FUEL));
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
     let file = path
         .file_name()
         .map(|f| f.to_string_lossy().to_string())
