@@ -173,3 +173,16 @@ fn custom_templates_render_report_data_and_errors_name_file_and_line() {
     let o = devlog(d.path(), &["report", "weekly", "--format", "csv"]);
     assert!(!o.status.success());
 }
+
+#[test]
+fn the_sample_template_in_the_docs_renders() {
+    let d = workspace();
+    let dir = d.path().join(".devlog/reports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/samples/weekly.md.j2");
+    std::fs::copy(sample, dir.join("weekly.md.j2")).unwrap();
+    let md = ok(d.path(), &["report", "weekly"]);
+    assert!(md.contains("# Week report ("), "{md}");
+    assert!(md.contains("| week | created | done | closed |"), "{md}");
+    assert!(md.contains("over 2 entries"), "{md}");
+}
