@@ -183,8 +183,10 @@ pub fn layout(r: &ReportOutput) -> Doc {
             durations(&mut d, l.period, &l.buckets, &l.slowest);
         }
         Report::CycleTime(c) => {
-            d.summary
-                .push(stats_line("Cycle time (first in-progress → done)", &c.overall));
+            d.summary.push(stats_line(
+                "Cycle time (first in-progress → done)",
+                &c.overall,
+            ));
             durations(&mut d, c.period, &c.buckets, &c.slowest);
         }
         Report::TimeInStatus(t) => {
@@ -220,7 +222,11 @@ pub fn layout(r: &ReportOutput) -> Doc {
                 }),
             });
             if !t.most_blocked.is_empty() {
-                d.sections.push(entries_section("Blocked longest", "BLOCKED", &t.most_blocked));
+                d.sections.push(entries_section(
+                    "Blocked longest",
+                    "BLOCKED",
+                    &t.most_blocked,
+                ));
             }
         }
         Report::Wip(w) => {
@@ -279,16 +285,26 @@ pub fn layout(r: &ReportOutput) -> Doc {
                 ));
             }
             let ideal = b.days.iter().any(|x| x.ideal.is_some());
-            let mut headers: Vec<String> = ["DATE", "SCOPE", "DONE", "REMAINING", "ADDED", "REMOVED"]
-                .map(String::from)
-                .to_vec();
+            let mut headers: Vec<String> =
+                ["DATE", "SCOPE", "DONE", "REMAINING", "ADDED", "REMOVED"]
+                    .map(String::from)
+                    .to_vec();
             if ideal {
                 headers.push("IDEAL".into());
             }
             let mut series = vec![
-                ("remaining".to_string(), b.days.iter().map(|x| x.remaining as f64).collect()),
-                ("scope".to_string(), b.days.iter().map(|x| x.scope as f64).collect()),
-                ("done".to_string(), b.days.iter().map(|x| x.done as f64).collect::<Vec<f64>>()),
+                (
+                    "remaining".to_string(),
+                    b.days.iter().map(|x| x.remaining as f64).collect(),
+                ),
+                (
+                    "scope".to_string(),
+                    b.days.iter().map(|x| x.scope as f64).collect(),
+                ),
+                (
+                    "done".to_string(),
+                    b.days.iter().map(|x| x.done as f64).collect::<Vec<f64>>(),
+                ),
             ];
             if ideal {
                 series.push((
@@ -348,7 +364,8 @@ pub fn layout(r: &ReportOutput) -> Doc {
         }
         Report::SyncHealth(s) => {
             if s.integrations.is_empty() {
-                d.summary.push("No integration is configured or synced.".into());
+                d.summary
+                    .push("No integration is configured or synced.".into());
             }
             d.sections.push(Section {
                 title: "Integrations".into(),
@@ -406,7 +423,8 @@ pub fn layout(r: &ReportOutput) -> Doc {
             });
             for i in &s.integrations {
                 if let Some(e) = &i.last_error {
-                    d.summary.push(format!("{}: last dead job failed: {e}", i.name));
+                    d.summary
+                        .push(format!("{}: last dead job failed: {e}", i.name));
                 }
             }
         }
@@ -437,7 +455,10 @@ pub fn layout(r: &ReportOutput) -> Doc {
                     kind: ChartKind::Bars,
                     labels: c.systems.iter().map(|s| s.integration.clone()).collect(),
                     series: vec![
-                        ("agree".into(), c.systems.iter().map(|s| s.agree as f64).collect()),
+                        (
+                            "agree".into(),
+                            c.systems.iter().map(|s| s.agree as f64).collect(),
+                        ),
                         (
                             "disagree".into(),
                             c.systems.iter().map(|s| s.disagree as f64).collect(),
@@ -512,11 +533,17 @@ fn durations(
             series: vec![
                 (
                     "median hours".into(),
-                    buckets.iter().map(|b| b.stats.median_hours.unwrap_or(0.0)).collect(),
+                    buckets
+                        .iter()
+                        .map(|b| b.stats.median_hours.unwrap_or(0.0))
+                        .collect(),
                 ),
                 (
                     "p85 hours".into(),
-                    buckets.iter().map(|b| b.stats.p85_hours.unwrap_or(0.0)).collect(),
+                    buckets
+                        .iter()
+                        .map(|b| b.stats.p85_hours.unwrap_or(0.0))
+                        .collect(),
                 ),
             ],
         }),
@@ -536,7 +563,13 @@ fn entries_section(
         headers: vec!["#".into(), "TITLE".into(), what.into()],
         rows: items
             .iter()
-            .map(|e| vec![format!("#{}", e.handle), truncate(&e.title, 60), hours(e.hours)])
+            .map(|e| {
+                vec![
+                    format!("#{}", e.handle),
+                    truncate(&e.title, 60),
+                    hours(e.hours),
+                ]
+            })
             .collect(),
         chart: None,
     }
@@ -562,7 +595,7 @@ pub fn bar(value: f64, max: f64, unicode: bool) -> String {
         return "#".repeat(eighths.div_ceil(8));
     }
     let mut s = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
+    if !eighths.is_multiple_of(8) {
         s.push(BLOCKS[eighths % 8 - 1]);
     }
     s
@@ -600,9 +633,17 @@ pub fn terminal(doc: &Doc, out: &Out, unicode: bool) -> String {
             s.push_str("(nothing)\n");
             continue;
         }
-        let chart = sec.chart.as_ref().filter(|c| c.labels.len() == sec.rows.len());
+        let chart = sec
+            .chart
+            .as_ref()
+            .filter(|c| c.labels.len() == sec.rows.len());
         if let Some(c) = chart.filter(|c| c.kind == ChartKind::Lines || c.series.len() > 1) {
-            let w = c.series.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
+            let w = c
+                .series
+                .iter()
+                .map(|(n, _)| n.chars().count())
+                .max()
+                .unwrap_or(0);
             let skip = c.labels.len().saturating_sub(SPARK_MAX);
             for (name, values) in &c.series {
                 let max = values.iter().copied().fold(0.0, f64::max);
@@ -692,10 +733,9 @@ pub fn csv(doc: &Doc) -> (String, Vec<String>) {
         return (s, left_out);
     };
     let same = doc.sections.len() > 1
-        && doc
-            .sections
-            .iter()
-            .all(|x| x.headers.len() == first.headers.len() && x.headers[1..] == first.headers[1..]);
+        && doc.sections.iter().all(|x| {
+            x.headers.len() == first.headers.len() && x.headers[1..] == first.headers[1..]
+        });
     if same {
         csv_line(
             &mut s,
@@ -706,7 +746,10 @@ pub fn csv(doc: &Doc) -> (String, Vec<String>) {
         for sec in &doc.sections {
             let group = sec.headers[0].to_lowercase();
             for row in &sec.rows {
-                csv_line(&mut s, std::iter::once(group.clone()).chain(row.iter().cloned()));
+                csv_line(
+                    &mut s,
+                    std::iter::once(group.clone()).chain(row.iter().cloned()),
+                );
             }
         }
     } else {
@@ -738,7 +781,11 @@ fn md_cell(v: &str) -> String {
 }
 
 pub fn markdown(doc: &Doc) -> String {
-    let mut s = format!("# {}\n\n_{}_\n\n", md_cell(&doc.title), md_cell(&doc.subtitle));
+    let mut s = format!(
+        "# {}\n\n_{}_\n\n",
+        md_cell(&doc.title),
+        md_cell(&doc.subtitle)
+    );
     for line in &doc.summary {
         s.push_str(&format!("{}\n\n", md_cell(line)));
     }
@@ -746,7 +793,11 @@ pub fn markdown(doc: &Doc) -> String {
         s.push_str(&format!("## {}\n\n", md_cell(&sec.title)));
         if let Some(c) = sec.chart.as_ref().filter(|c| c.kind == ChartKind::Lines) {
             for (name, values) in &c.series {
-                s.push_str(&format!("`{}` {}  \n", sparkline(values, true), md_cell(name)));
+                s.push_str(&format!(
+                    "`{}` {}  \n",
+                    sparkline(values, true),
+                    md_cell(name)
+                ));
             }
             s.push('\n');
         }
@@ -921,7 +972,8 @@ pub fn html(doc: &Doc) -> String {
         for row in &sec.rows {
             s.push_str("<tr>");
             for c in row {
-                let numeric = !c.is_empty() && c.trim_end_matches(['h', 'd']).parse::<f64>().is_ok();
+                let numeric =
+                    !c.is_empty() && c.trim_end_matches(['h', 'd']).parse::<f64>().is_ok();
                 s.push_str(&format!(
                     "<td{}>{}</td>",
                     if numeric { " class=\"n\"" } else { "" },
@@ -966,7 +1018,10 @@ mod tests {
             series: vec![("a\"b".into(), vec![3.0])],
         };
         let s = svg(&c, "t&t");
-        assert!(!s.contains("<script>") && s.contains("&lt;script&gt;"), "{s}");
+        assert!(
+            !s.contains("<script>") && s.contains("&lt;script&gt;"),
+            "{s}"
+        );
         assert!(s.contains("a&quot;b") && s.contains("t&amp;t"));
     }
 

@@ -35,7 +35,13 @@ fn workspace() -> tempfile::TempDir {
     ok(p, &["new", "<script>alert(1)</script> & co", "--tag", "ui"]);
     ok(p, &["new", "Straight to done", "--type", "bugfix"]);
     ok(p, &["new", "Still open"]);
-    for args in [["start", "1"], ["block", "1"], ["start", "1"], ["done", "1"], ["done", "2"]] {
+    for args in [
+        ["start", "1"],
+        ["block", "1"],
+        ["start", "1"],
+        ["done", "1"],
+        ["done", "2"],
+    ] {
         ok(p, &args);
     }
     d
@@ -71,7 +77,8 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 #[test]
 fn json_is_the_report_data_and_table_output_degrades_to_ascii_in_a_pipe() {
     let d = workspace();
-    let v: Value = serde_json::from_str(&ok(d.path(), &["report", "cycle-time", "--json"])).unwrap();
+    let v: Value =
+        serde_json::from_str(&ok(d.path(), &["report", "cycle-time", "--json"])).unwrap();
     assert_eq!(v["report"], "cycle-time");
     assert_eq!(v["data"]["overall"]["count"], 1, "{v}");
     assert_eq!(v["data"]["neverInProgress"], 1, "{v}");
@@ -82,7 +89,10 @@ fn json_is_the_report_data_and_table_output_degrades_to_ascii_in_a_pipe() {
     assert!(t.contains("By status") && t.contains("By tag"), "{t}");
     assert!(t.contains("done    2"), "{t}");
     assert!(t.contains("##"), "bars in ASCII: {t}");
-    assert!(t.is_ascii() || !t.contains('█'), "no Unicode blocks in a pipe: {t}");
+    assert!(
+        t.is_ascii() || !t.contains('█'),
+        "no Unicode blocks in a pipe: {t}"
+    );
     let t = ok(d.path(), &["report", "throughput", "--by", "day"]);
     assert!(t.contains("Per day") && !t.contains('▁'), "{t}");
 }
@@ -93,9 +103,18 @@ fn csv_parses_into_one_table() {
     let rows = parse_csv(&ok(d.path(), &["report", "counts", "--format", "csv"]));
     assert_eq!(rows[0], ["group", "key", "count"]);
     assert!(rows.iter().all(|r| r.len() == 3), "{rows:?}");
-    assert!(rows.contains(&vec!["status".into(), "done".into(), "2".into()]), "{rows:?}");
-    assert!(rows.contains(&vec!["tag".into(), "ui".into(), "1".into()]), "{rows:?}");
-    let rows = parse_csv(&ok(d.path(), &["report", "throughput", "--by", "week", "--format", "csv"]));
+    assert!(
+        rows.contains(&vec!["status".into(), "done".into(), "2".into()]),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&vec!["tag".into(), "ui".into(), "1".into()]),
+        "{rows:?}"
+    );
+    let rows = parse_csv(&ok(
+        d.path(),
+        &["report", "throughput", "--by", "week", "--format", "csv"],
+    ));
     assert_eq!(rows[0], ["week", "created", "done", "closed"]);
     let done: u64 = rows[1..].iter().map(|r| r[2].parse::<u64>().unwrap()).sum();
     assert_eq!(done, 2);
@@ -108,11 +127,24 @@ fn html_is_one_file_with_svg_charts_no_script_and_escaped_data() {
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("<svg"), "{html}");
     assert!(!html.to_lowercase().contains("<script"), "{html}");
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"),
+        "{html}"
+    );
     assert!(!html.contains("http://") || html.contains("xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(!html.contains("https://"), "no external resource: {html}");
     let out = d.path().join("wip.html");
-    ok(d.path(), &["report", "wip", "--format", "html", "-o", out.to_str().unwrap()]);
+    ok(
+        d.path(),
+        &[
+            "report",
+            "wip",
+            "--format",
+            "html",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
     assert!(std::fs::read_to_string(out).unwrap().contains("<svg"));
 }
 
@@ -131,7 +163,10 @@ fn bad_requests_name_what_to_fix() {
     let o = devlog(d.path(), &["report", "velocity"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("velocity") && err.contains("lead-time"), "{err}");
+    assert!(
+        err.contains("velocity") && err.contains("lead-time"),
+        "{err}"
+    );
     let o = devlog(d.path(), &["report", "throughput", "--by", "tag"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("week, day, month"));

@@ -76,11 +76,10 @@ impl DevlogMcp {
 impl DevlogMcp {
     async fn run_get_report(&self, a: GetReportArgs) -> Result<Reply, Failure> {
         let name: ReportName = a.name.parse()?;
-        let by = a
-            .by
-            .iter()
-            .map(|b| b.parse())
-            .collect::<Result<Vec<_>, _>>()?;
+        let by =
+            a.by.iter()
+                .map(|b| b.parse())
+                .collect::<Result<Vec<_>, _>>()?;
         let query = ReportQuery {
             since: time("since", a.since)?,
             until: time("until", a.until)?,
@@ -101,10 +100,7 @@ impl DevlogMcp {
             quotas: Default::default(),
         });
         let r = self.app().report(name, &query, sync.as_ref()).await?;
-        let mut text = format!(
-            "{} from {} to {}.",
-            r.title, r.since, r.until
-        );
+        let mut text = format!("{} from {} to {}.", r.title, r.since, r.until);
         for n in &r.notes {
             text.push_str(&format!("\nNote: {n}"));
         }

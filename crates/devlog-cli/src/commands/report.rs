@@ -55,7 +55,8 @@ pub enum Format {
 }
 
 fn parse_by(s: &str) -> Result<By, String> {
-    s.parse().map_err(|e: devlog_core::StoreError| e.to_string())
+    s.parse()
+        .map_err(|e: devlog_core::StoreError| e.to_string())
 }
 
 /// The template files of custom reports, by report name: `(format, path)`.
@@ -136,21 +137,23 @@ pub async fn run(ctx: &Ctx, a: ReportArgs) -> Result<(), CliError> {
             };
             let path = match a.format {
                 None => &files[0].1,
-                Some(f) => &files
-                    .iter()
-                    .find(|(x, _)| *x == f)
-                    .ok_or_else(|| {
-                        CliError::Usage(format!(
-                            "the custom report `{}` has no {f:?} template (it has: {})",
-                            a.name,
-                            files
-                                .iter()
-                                .map(|(_, p)| p.display().to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ))
-                    })?
-                    .1,
+                Some(f) => {
+                    &files
+                        .iter()
+                        .find(|(x, _)| *x == f)
+                        .ok_or_else(|| {
+                            CliError::Usage(format!(
+                                "the custom report `{}` has no {f:?} template (it has: {})",
+                                a.name,
+                                files
+                                    .iter()
+                                    .map(|(_, p)| p.display().to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        })?
+                        .1
+                }
             };
             let source = std::fs::read_to_string(path).map_err(|e| {
                 CliError::Other(anyhow::anyhow!("cannot read {}: {e}", path.display()))
@@ -199,7 +202,8 @@ fn render_builtin(
     let doc = render::layout(report);
     Ok(match format {
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(report).map_err(|e| CliError::Other(e.into()))?;
+            let mut s =
+                serde_json::to_string_pretty(report).map_err(|e| CliError::Other(e.into()))?;
             s.push('\n');
             s
         }
@@ -257,7 +261,8 @@ fn template_error(path: &Path, e: &minijinja::Error) -> CliError {
         "{}{}: {}",
         path.display(),
         e.line().map(|l| format!(":{l}")).unwrap_or_default(),
-        e.detail().map_or_else(|| e.kind().to_string(), str::to_string)
+        e.detail()
+            .map_or_else(|| e.kind().to_string(), str::to_string)
     );
     if matches!(e.kind(), minijinja::ErrorKind::UndefinedError) {
         let names: Vec<String> = ReportName::ALL
@@ -296,7 +301,9 @@ pub async fn render_template(
         .unwrap_or_default();
     env.add_template_owned(file.clone(), source.to_string())
         .map_err(|e| template_error(path, &e))?;
-    let t = env.get_template(&file).map_err(|e| template_error(path, &e))?;
+    let t = env
+        .get_template(&file)
+        .map_err(|e| template_error(path, &e))?;
     let mut reports = serde_json::Map::new();
     let now = app.clock().now();
     for name in reports_used(&t) {
@@ -340,7 +347,8 @@ fn list(ctx: &Ctx, custom: &BTreeMap<String, Vec<(Format, PathBuf)>>) -> Result<
         })
         .collect();
     if ctx.out.json {
-        ctx.out.json(&json!({"builtIn": builtin, "custom": customs}))?;
+        ctx.out
+            .json(&json!({"builtIn": builtin, "custom": customs}))?;
         return Ok(());
     }
     let mut t = Table::header(&ctx.out, &["REPORT", "KIND", "WHAT"]);

@@ -104,8 +104,12 @@ mod tests {
     fn the_document_names_the_fields_of_a_report() {
         let doc = <ReportDoc as utoipa::PartialSchema>::schema();
         let v = serde_json::to_value(doc).unwrap();
-        let documented: std::collections::BTreeSet<String> =
-            v["properties"].as_object().unwrap().keys().cloned().collect();
+        let documented: std::collections::BTreeSet<String> = v["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         let out = ReportOutput {
             title: "t".into(),
             generated_at: devlog_core::Timestamp::from_millis(0).unwrap(),
