@@ -72,6 +72,7 @@ pub enum Command {
     Milestone(milestone::MilestoneArgs),
     Search(search::SearchArgs),
     Stats(stats::StatsArgs),
+    Report(report::ReportArgs),
     Context(context::ContextArgs),
     Events(events::EventsArgs),
     Log(log::LogArgs),

@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod output;
 mod progress;
+mod report_render;
 mod workspace;
 
 use clap::Parser;
@@ -34,6 +35,7 @@ fn main() {
         Command::List(_)
             | Command::Search(_)
             | Command::Stats(_)
+            | Command::Report(_)
             | Command::Context(_)
             | Command::Today(_)
     );
@@ -131,6 +133,7 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
             Command::Milestone(a) => commands::milestone::run(&ctx, a).await,
             Command::Search(a) => commands::search::run(&ctx, a).await,
             Command::Stats(a) => commands::stats::run(&ctx, a).await,
+            Command::Report(a) => commands::report::run(&ctx, a).await,
             Command::Context(a) => commands::context::run(&ctx, a).await,
             Command::Events(a) => commands::events::run(&ctx, a).await,
             Command::Log(a) => commands::log::run(&ctx, a).await,

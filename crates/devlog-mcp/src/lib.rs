@@ -12,6 +12,7 @@ pub mod lines;
 pub mod planning;
 pub mod relations;
 pub mod render;
+pub mod reports;
 pub mod server;
 pub mod sessions;
 pub mod tools;

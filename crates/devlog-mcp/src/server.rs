@@ -77,7 +77,8 @@ impl DevlogMcp {
             tool_router: Self::tool_router()
                 + Self::relations_router()
                 + Self::planning_router()
-                + Self::history_tool_router(),
+                + Self::history_tool_router()
+                + Self::reports_router(),
         }
     }
 

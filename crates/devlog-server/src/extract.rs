@@ -384,7 +384,7 @@ impl Params {
         Ok((limit, offset))
     }
 
-    fn take_time(&mut self, name: &str) -> Result<Option<Timestamp>, ApiError> {
+    pub(crate) fn take_time(&mut self, name: &str) -> Result<Option<Timestamp>, ApiError> {
         self.take(name)?
             .map(|v| {
                 parse_time(&v).ok_or_else(|| {

@@ -266,6 +266,13 @@ impl Server {
             self.options.feed,
             json,
         );
+        if let Some(engine) = &self.options.sync {
+            state.set_report_sync(devlog_core::reports::SyncSources {
+                state: engine.state().store().clone(),
+                configured: self.options.integrations.clone(),
+                quotas: Default::default(),
+            });
+        }
         let mut router = api
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.options.body_limit))

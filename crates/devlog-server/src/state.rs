@@ -33,6 +33,8 @@ struct Shared {
     writes: RwLock<()>,
     shutdown: watch::Sender<bool>,
     openapi: Bytes,
+    /// What the sync reports read (`GET /reports/{name}`): set when a sync engine runs.
+    report_sync: OnceLock<devlog_core::reports::SyncSources>,
 }
 
 impl AppState {
@@ -54,7 +56,18 @@ impl AppState {
             writes: RwLock::new(()),
             shutdown,
             openapi,
+            report_sync: OnceLock::new(),
         }))
+    }
+
+    /// Gives the reports the sync state and configured integrations (once).
+    pub(crate) fn set_report_sync(&self, sync: devlog_core::reports::SyncSources) {
+        let _ = self.0.report_sync.set(sync);
+    }
+
+    /// The sync state the reports read, when this server runs a sync engine.
+    pub fn report_sync(&self) -> Option<&devlog_core::reports::SyncSources> {
+        self.0.report_sync.get()
     }
 
     pub fn app(&self) -> &Devlog {

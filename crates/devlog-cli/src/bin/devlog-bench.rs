@@ -71,6 +71,9 @@ struct Args {
     /// Print results as JSON
     #[arg(long)]
     json: bool,
+    /// Measure only the reports (`Devlog::report`), not the other operations
+    #[arg(long)]
+    reports_only: bool,
 }
 
 use devlog_core::sample::{COMMON_WORD, SampleRng as Rng, sample_entry as make_entry};
@@ -579,6 +582,9 @@ async fn library_rows(t: &Target, store: Arc<dyn Store>, args: &Args) -> Result<
         kind: vec![EntryType::Bugfix],
         ..Filter::default()
     };
+    if args.reports_only {
+        return report_rows(backend, &app, runs).await;
+    }
     let ids = sample_ids(&app, n, runs + 1).await?;
     let id_for = |i: usize| ids[i % ids.len()];
     let tm = time_lib(runs, |_| async {
@@ -713,6 +719,42 @@ async fn library_rows(t: &Target, store: Arc<dyn Store>, args: &Args) -> Result<
     })
     .await?;
     rows.push(summarize(backend, "library", "events --since", tm));
+    rows.extend(report_rows(backend, &app, runs).await?);
+    Ok(rows)
+}
+
+/// The reports over the whole store (`Devlog::report`): each reads every summary a page at a
+/// time; cycle-time, wip and time-in-status also read the whole feed once.
+async fn report_rows(backend: &str, app: &Devlog, runs: usize) -> Result<Vec<Row>> {
+    use devlog_core::reports::{ReportName, ReportQuery};
+    let mut rows = Vec::new();
+    // A year, so every entry's creation (the sample spreads them over months) is in it.
+    let until = Timestamp::from_millis(1_767_225_600_000).context("bench timestamp")?;
+    let since = Timestamp::from_millis(until.millis() - 365 * 86_400_000).context("bench")?;
+    for (name, label) in [
+        (ReportName::Counts, "report counts"),
+        (ReportName::Throughput, "report throughput"),
+        (ReportName::LeadTime, "report lead-time"),
+        (ReportName::CycleTime, "report cycle-time"),
+        (ReportName::TimeInStatus, "report time-in-status"),
+        (ReportName::Wip, "report wip"),
+    ] {
+        let q = ReportQuery {
+            since: (name != ReportName::Counts).then_some(since),
+            until: (name != ReportName::Counts).then_some(until),
+            by: Vec::new(),
+            filter: Filter::default(),
+        };
+        let tm = time_lib(runs.min(5), |_| {
+            let q = q.clone();
+            async move {
+                app.report(name, &q, None).await?;
+                Ok(())
+            }
+        })
+        .await?;
+        rows.push(summarize(backend, "library", label, tm));
+    }
     Ok(rows)
 }
 
@@ -818,7 +860,9 @@ fn main() -> Result<()> {
             );
         }
         rows.extend(rt.block_on(library_rows(&target, store, &args))?);
-        rows.extend(cli_rows(&bin, &target, &args)?);
+        if !args.reports_only {
+            rows.extend(cli_rows(&bin, &target, &args)?);
+        }
         stores.push(built);
     }
     if args.json {

@@ -28,6 +28,7 @@ pub mod note;
 pub mod note_edit;
 pub mod reindex;
 pub mod relations;
+pub mod report;
 pub mod repos;
 pub mod search;
 pub mod serve;

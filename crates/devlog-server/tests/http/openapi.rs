@@ -46,6 +46,7 @@ const PROMISED: &[(&str, &str)] = &[
     ("delete", "/api/v1/entries/{ref}/notes/{note_id}"),
     ("get", "/api/v1/search"),
     ("get", "/api/v1/stats"),
+    ("get", "/api/v1/reports/{name}"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/events/stream"),
     ("get", "/api/v1/health"),

@@ -15,6 +15,7 @@ pub mod notes;
 pub mod openapi;
 pub mod planning;
 pub mod relations;
+pub mod reports;
 pub mod schema;
 pub mod search;
 pub mod stats;
@@ -52,6 +53,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(history::edit_note, history::delete_note))
         .routes(routes!(search::search))
         .routes(routes!(stats::stats))
+        .routes(routes!(reports::report))
         .routes(routes!(events::feed))
         .routes(routes!(events::stream))
         .routes(routes!(health::health))
