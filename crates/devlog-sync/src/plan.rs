@@ -153,18 +153,14 @@ fn decide_entry(syncs_notes: bool, e: &EntrySnapshot, out: &mut Vec<PushAction>)
                 _ => create.push(n.id.clone()),
             }
         }
-        // Mirrored (or maybe mirrored) notes that are gone here: their comments go too. Only
-        // on an item that exists (a new item has no comments yet).
-        let delete: Vec<String> = if remote_id.is_some() {
-            e.note_links
-                .iter()
-                .filter(|l| l.state != NoteLinkState::Deleted)
-                .filter(|l| !e.notes.iter().any(|n| n.id == l.note_id))
-                .map(|l| l.note_id.clone())
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // Mirrored (or maybe mirrored) notes that are gone here: their comments go too.
+        let delete: Vec<String> = e
+            .note_links
+            .iter()
+            .filter(|l| l.state != NoteLinkState::Deleted)
+            .filter(|l| !e.notes.iter().any(|n| n.id == l.note_id))
+            .map(|l| l.note_id.clone())
+            .collect();
         if create.is_empty() && update.is_empty() && delete.is_empty() {
             return false;
         }

@@ -398,7 +398,9 @@ pub async fn deleted_notes_delete_their_comments_or_say_they_cannot(
             assert_eq!(texts.len(), 1, "{texts:?}");
             assert!(texts[0].contains("Stays."), "{texts:?}");
             // Deleting what is gone already is no error (a retried delete).
-            i.delete_note(id, &gone).await.expect("a second delete_note");
+            i.delete_note(id, &gone)
+                .await
+                .expect("a second delete_note");
             assert_eq!(i.find_note(id, "note-gone").await.expect("find_note"), None);
         }
         Err(err) => {
@@ -443,10 +445,17 @@ pub async fn milestones_travel_with_the_item(i: Arc<dyn Integration>, probe: &im
     assert_eq!(answered.fields.title, fields.title);
     let after = probe.raw_item(id).expect("item");
     let allowed: BTreeSet<&str> = probe.raw_fields("milestone").into_iter().collect();
-    assert!(!allowed.is_empty(), "the probe names the milestone's remote fields");
+    assert!(
+        !allowed.is_empty(),
+        "the probe names the milestone's remote fields"
+    );
     for k in before.keys().chain(after.keys()) {
         if !allowed.contains(k.as_str()) {
-            assert_eq!(before.get(k), after.get(k), "a milestone update changed `{k}`");
+            assert_eq!(
+                before.get(k),
+                after.get(k),
+                "a milestone update changed `{k}`"
+            );
         }
     }
     assert_ne!(before, after, "the milestone did not reach the remote");
