@@ -824,3 +824,66 @@ async fn the_plan_shows_the_conflict_a_pull_would_record() {
     );
     assert!(issue.labels.contains(&"priority:critical".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_round_trips_an_entrys_milestone_with_github() {
+    let r = rig().await;
+    r.ok(&[
+        "milestone",
+        "new",
+        "Sprint 1",
+        "--due",
+        "2030-03-15",
+        "-d",
+        "First sprint",
+    ])
+    .await;
+    r.json(&["new", "Parser crash", "--milestone", "Sprint 1"])
+        .await;
+
+    // Pushed: the milestone is created on GitHub with its description and due date.
+    let plan = r.ok(&["sync", "--plan"]).await;
+    assert!(plan.contains("create a remote item for #1"), "{plan}");
+    r.ok(&["sync"]).await;
+    let ms = r.gh.milestones();
+    assert_eq!(ms.len(), 1, "{ms:?}");
+    assert_eq!(ms[0].title, "Sprint 1");
+    assert_eq!(ms[0].description.as_deref(), Some("First sprint"));
+    assert_eq!(
+        ms[0].due_on.map(|d| d.date_naive().to_string()).as_deref(),
+        Some("2030-03-15")
+    );
+    assert_eq!(r.gh.issue(1).unwrap().milestone, Some(ms[0].number));
+
+    // Moved on GitHub into a milestone devlog does not have: the entry follows and the
+    // milestone is created locally with GitHub's description and due date.
+    let q3 = r.gh.add_milestone("Q3");
+    r.gh.edit_milestone(q3.number, |m| {
+        m.description = Some("Quarter goals".into());
+        m.due_on = Some("2030-09-30T07:00:00Z".parse().unwrap());
+    });
+    r.gh.edit_issue(1, |i| {
+        i.milestone = Some(q3.number);
+        i.updated_at = chrono::Utc::now();
+    });
+    let plan = r.ok(&["sync", "--plan"]).await;
+    assert!(
+        plan.contains("take milestone from remote 1 into #1"),
+        "{plan}"
+    );
+    let out = r.ok(&["sync"]).await;
+    assert!(out.contains("created milestone `Q3`"), "{out}");
+    assert_eq!(r.show("1").await["milestone"], "Q3");
+    let local = r.json(&["milestone", "show", "Q3"]).await;
+    assert_eq!(
+        local["milestone"]["description"], "Quarter goals",
+        "{local}"
+    );
+    assert_eq!(local["milestone"]["dueDate"], "2030-09-30", "{local}");
+
+    // Cleared here: cleared on GitHub.
+    r.ok(&["edit", "1", "--milestone", "none"]).await;
+    r.ok(&["sync"]).await;
+    assert_eq!(r.gh.issue(1).unwrap().milestone, None);
+    assert_eq!(r.gh.milestones().len(), 2, "milestones themselves stay");
+}

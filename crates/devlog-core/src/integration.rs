@@ -114,6 +114,25 @@ pub struct RemoteItem {
     /// The devlog id stored in the remote item, if it carries one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<EntryId>,
+    /// The remote milestone `fields.milestone` names, where milestones are objects of their
+    /// own (GitHub): a pull that brings a milestone devlog does not have creates it locally
+    /// with this description and due date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<RemoteMilestone>,
+}
+
+/// A milestone as a remote system holds it (what a pull needs to create it locally).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteMilestone {
+    /// Its title: the name entries carry in `milestone`.
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<chrono::NaiveDate>,
+    #[serde(default)]
+    pub closed: bool,
 }
 
 /// Which entry a [`RemoteAction`] is about.
@@ -175,6 +194,9 @@ pub enum Action {
     },
     /// Create, or follow the edit of, the note mirroring a remote comment.
     Note(RemoteNote),
+    /// The remote comment `remote_id` was deleted: the note mirroring it is deleted (the
+    /// entry's history keeps it).
+    NoteDeleted { remote_id: String },
 }
 
 /// A change reported by a remote system: a comment, a board move, a merged pull request, a
@@ -303,6 +325,20 @@ pub trait Integration: Send + Sync + fmt::Debug {
         Ok(())
     }
 
+    /// Called before a `create` or an `update` that sends the `milestone` field, with the
+    /// milestone's name and the local milestone of that name (`None` when the store has none):
+    /// an integration whose milestones are objects of their own (GitHub) finds the remote one
+    /// by its title or creates it with the local description and due date, so `create` and
+    /// `update` can refer to it. The default: milestones are plain values, nothing to prepare.
+    async fn prepare_milestone(
+        &self,
+        name: &str,
+        local: Option<&crate::planning::Milestone>,
+    ) -> Result<(), SyncError> {
+        let _ = (name, local);
+        Ok(())
+    }
+
     /// Whether notes are mirrored as comments of the remote item (`create_note`, ...).
     fn syncs_notes(&self) -> bool {
         false
@@ -329,6 +365,31 @@ pub trait Integration: Send + Sync + fmt::Debug {
     ) -> Result<(), SyncError> {
         let _ = (remote_id, note_remote_id, note);
         Err(self.no_notes())
+    }
+
+    /// Deletes comment `note_remote_id` of remote item `remote_id` (its note was deleted). A
+    /// comment that is gone already is not an error. The default says the integration cannot:
+    /// the engine tells the user the comment stays.
+    async fn delete_note(&self, remote_id: &str, note_remote_id: &str) -> Result<(), SyncError> {
+        let _ = (remote_id, note_remote_id);
+        Err(SyncError::new(
+            &self.descriptor().name,
+            SyncErrorKind::Permanent,
+            "this integration cannot delete comments",
+        ))
+    }
+
+    /// Which of `comments` (ids of comments mirrored as notes of the entry linked to remote
+    /// item `remote_id`, as `create_note` returns them; some may belong to objects attached to
+    /// the entry) no longer exist, so a pull can delete their notes. `None` when the
+    /// integration cannot tell: deletions then arrive by webhook only.
+    async fn deleted_notes(
+        &self,
+        remote_id: &str,
+        comments: &[String],
+    ) -> Result<Option<Vec<String>>, SyncError> {
+        let _ = (remote_id, comments);
+        Ok(None)
     }
 
     /// The comment of `remote_id` carrying this note's marker (a create whose response was

@@ -27,12 +27,13 @@ string_enum!(
         Type = "type",
         Assignee = "assignee",
         Tags = "tags",
+        Milestone = "milestone",
     }
 );
 
 impl SyncedField {
     fn bit(self) -> u8 {
-        // Declaration order; `ALL` has seven fields, so a `u8` holds every set.
+        // Declaration order; `ALL` has eight fields, so a `u8` holds every set.
         1 << (self as u8)
     }
 }
@@ -157,6 +158,10 @@ pub struct SyncedFields {
     pub assignee: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The name of the entry's milestone (a GitHub milestone's title). Bases recorded before
+    /// milestones synced read as `None`.
+    #[serde(default)]
+    pub milestone: Option<String>,
 }
 
 impl SyncedFields {
@@ -171,6 +176,7 @@ impl SyncedFields {
             kind: e.kind,
             assignee: e.assignee.clone(),
             tags,
+            milestone: e.milestone.clone(),
         }
     }
 
@@ -183,6 +189,7 @@ impl SyncedFields {
         e.kind = self.kind;
         e.assignee = self.assignee.clone();
         e.tags = self.tags.clone();
+        e.milestone = self.milestone.clone();
     }
 
     /// Whether `field` holds another value in `other`.
@@ -195,6 +202,7 @@ impl SyncedFields {
             SyncedField::Type => self.kind != other.kind,
             SyncedField::Assignee => self.assignee != other.assignee,
             SyncedField::Tags => self.tags != other.tags,
+            SyncedField::Milestone => self.milestone != other.milestone,
         }
     }
 
@@ -209,6 +217,7 @@ impl SyncedFields {
                 SyncedField::Type => self.kind = other.kind,
                 SyncedField::Assignee => self.assignee.clone_from(&other.assignee),
                 SyncedField::Tags => self.tags.clone_from(&other.tags),
+                SyncedField::Milestone => self.milestone.clone_from(&other.milestone),
             }
         }
     }
@@ -235,6 +244,7 @@ impl SyncedFields {
             SyncedField::Type => Value::from(self.kind.as_str()),
             SyncedField::Assignee => self.assignee.as_deref().map_or(Value::Null, Value::from),
             SyncedField::Tags => Value::from(self.tags.clone()),
+            SyncedField::Milestone => self.milestone.as_deref().map_or(Value::Null, Value::from),
         }
     }
 
@@ -250,14 +260,19 @@ impl SyncedFields {
             SyncedField::Status => self.status = text()?.parse()?,
             SyncedField::Priority => self.priority = text()?.parse()?,
             SyncedField::Type => self.kind = text()?.parse()?,
-            SyncedField::Assignee => {
-                self.assignee = match v {
+            SyncedField::Assignee | SyncedField::Milestone => {
+                let value = match v {
                     Value::Null => None,
                     _ => Some(
                         v.as_str()
                             .ok_or_else(|| bad("a string or null"))?
                             .to_string(),
                     ),
+                };
+                if field == SyncedField::Assignee {
+                    self.assignee = value;
+                } else {
+                    self.milestone = value;
                 }
             }
             SyncedField::Tags => {
@@ -405,6 +420,7 @@ mod tests {
             kind: EntryType::Task,
             assignee: None,
             tags: vec![],
+            milestone: None,
         }
     }
 
@@ -532,10 +548,16 @@ mod tests {
         let base = f("A", Status::New);
         let mut now = f("B", Status::Done);
         now.tags = vec!["x".into()];
+        now.milestone = Some("Sprint 1".into());
         let changed = now.changed_since(Some(&base));
         assert_eq!(
             changed,
-            FieldSet::from([SyncedField::Title, SyncedField::Status, SyncedField::Tags])
+            FieldSet::from([
+                SyncedField::Title,
+                SyncedField::Status,
+                SyncedField::Tags,
+                SyncedField::Milestone
+            ])
         );
         assert_eq!(now.changed_since(None), FieldSet::all());
         let mut copy = base.clone();
@@ -549,7 +571,8 @@ mod tests {
     #[test]
     fn set_value_takes_a_conflicts_json_or_names_the_expected_shape() {
         let mut x = f("A", Status::New);
-        let remote = f("R", Status::Done);
+        let mut remote = f("R", Status::Done);
+        remote.milestone = Some("v2".into());
         for field in SyncedField::ALL {
             x.set_value(*field, &remote.value(*field)).unwrap();
         }
@@ -566,5 +589,15 @@ mod tests {
         assert!(e.contains("tags") && e.contains("a list of strings"), "{e}");
         x.set_value(SyncedField::Assignee, &Value::Null).unwrap();
         assert_eq!(x.assignee, None);
+        x.set_value(SyncedField::Milestone, &Value::Null).unwrap();
+        assert_eq!(x.milestone, None);
+        let e = x
+            .set_value(SyncedField::Milestone, &Value::from(1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("milestone") && e.contains("a string or null"),
+            "{e}"
+        );
     }
 }

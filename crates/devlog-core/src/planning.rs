@@ -576,6 +576,51 @@ impl Devlog {
         Ok(m)
     }
 
+    /// The local milestone for one a remote system holds (a pull brought an entry into it):
+    /// the existing one named like it (compared by [`milestone_key`]), else a new one with the
+    /// remote's description, due date and state. Returns it and whether it was created.
+    pub async fn adopt_milestone(
+        &self,
+        remote: &crate::integration::RemoteMilestone,
+    ) -> Result<(Milestone, bool)> {
+        let key = milestone_key(&remote.title)?;
+        if let Some(m) = self
+            .store()
+            .milestones()
+            .await?
+            .into_iter()
+            .find(|m| m.key == key)
+        {
+            return Ok((m, false));
+        }
+        check_text("description", &remote.description)?;
+        let now = self.clock().now();
+        let m = Milestone {
+            key,
+            name: remote.title.trim().to_string(),
+            description: remote.description.clone(),
+            due_date: remote.due_date,
+            state: if remote.closed {
+                MilestoneState::Closed
+            } else {
+                MilestoneState::Open
+            },
+            created_at: now,
+            updated_at: now,
+            closed_at: remote.closed.then_some(now),
+            extra: Extra::new(),
+        };
+        match self.store().put_milestone(&m, true).await {
+            Ok(()) => Ok((m, true)),
+            // Created meanwhile by another process (same key): that one it is.
+            Err(e) if e.kind() == crate::error::ErrorKind::Invalid => {
+                let m = self.find_milestone(&remote.title).await.map_err(|_| e)?;
+                Ok((m, false))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The milestone a name means (compared by [`milestone_key`]); the error lists the
     /// milestones there are.
     pub async fn find_milestone(&self, name: &str) -> Result<Milestone> {

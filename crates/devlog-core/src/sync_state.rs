@@ -91,6 +91,9 @@ stored_enum!(
         /// A comment create was announced and may have reached the remote.
         Creating => "creating",
         Linked => "linked",
+        /// The note or its comment was deleted (on either side); the comment's id is kept so
+        /// that the comment's later changes are not taken for a new note.
+        Deleted => "deleted",
     }
 );
 
@@ -430,6 +433,16 @@ pub trait SyncStateStore: Send + Sync + fmt::Debug {
         note_id: &str,
         remote_id: &str,
         hash: &str,
+        now: i64,
+    ) -> Result<()>;
+
+    /// Records that a note's mirror was deleted (the note here, or the comment there); a no-op
+    /// when the note has no link.
+    async fn set_note_deleted(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        note_id: &str,
         now: i64,
     ) -> Result<()>;
 

@@ -15,8 +15,9 @@ fn fields() -> impl Strategy<Value = SyncedFields> {
         prop::sample::select(EntryType::ALL.to_vec()),
         prop::option::of(prop::sample::select(vec!["ana", "bo"])),
         prop::sample::subsequence(vec!["api", "ui"], 0..=2),
+        prop::option::of(prop::sample::select(vec!["v1", "v2"])),
     )
-        .prop_map(|(t, d, s, p, k, a, tags)| SyncedFields {
+        .prop_map(|(t, d, s, p, k, a, tags, m)| SyncedFields {
             title: t.into(),
             description: d.into(),
             status: s,
@@ -24,6 +25,7 @@ fn fields() -> impl Strategy<Value = SyncedFields> {
             kind: k,
             assignee: a.map(String::from),
             tags: tags.into_iter().map(String::from).collect(),
+            milestone: m.map(String::from),
         })
 }
 

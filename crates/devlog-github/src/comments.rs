@@ -190,6 +190,58 @@ impl GithubIntegration {
         }
     }
 
+    /// Deletes a comment (its note was deleted); one that is gone already is fine.
+    pub(crate) async fn delete_comment(&self, issue: &str, comment: &str) -> Result<(), SyncError> {
+        let id = comment.strip_prefix("comment:").unwrap_or(comment);
+        match self
+            .client
+            .delete(&format!("{}/issues/comments/{id}", self.repo_path()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == devlog_http::HttpErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.explain_forbidden(self.sync_err(e, Some(issue))).await),
+        }
+    }
+
+    /// Which of `comments` are gone: those the issue's comment list lacks and that a read of
+    /// the comment itself does not find (a pull request's conversation comment, mirrored on
+    /// the same entry, is not in the issue's list but still exists).
+    pub(crate) async fn deleted_comments(
+        &self,
+        issue: &str,
+        comments: &[String],
+    ) -> Result<Vec<String>, SyncError> {
+        let present: Vec<String> = self
+            .issue_comments(issue)
+            .await?
+            .iter()
+            .map(|c| format!("comment:{}", c.id))
+            .collect();
+        let mut gone = Vec::new();
+        for c in comments.iter().filter(|c| !present.contains(c)) {
+            // Notes from commit mentions and releases are no comments: never gone.
+            let Some(id) = c
+                .strip_prefix("comment:")
+                .filter(|id| id.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            match self
+                .client
+                .get(&format!("{}/issues/comments/{id}", self.repo_path()))
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == devlog_http::HttpErrorKind::NotFound => gone.push(c.clone()),
+                Err(e) => return Err(self.sync_err(e, Some(issue))),
+            }
+        }
+        Ok(gone)
+    }
+
     pub(crate) async fn find_note_comment(
         &self,
         issue: &str,

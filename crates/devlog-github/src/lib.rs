@@ -25,8 +25,8 @@ use async_trait::async_trait;
 use devlog_core::entry::{Entry, EntryType, Priority, Status};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
-    Capability, Descriptor, Health, Integration, PullPage, RemoteAction, RemoteItem, SyncError,
-    SyncErrorKind, Webhook, WebhookOutcome,
+    Capability, Descriptor, Health, Integration, PullPage, RemoteAction, RemoteItem,
+    RemoteMilestone, SyncError, SyncErrorKind, Webhook, WebhookOutcome,
 };
 use devlog_core::merge::{FieldSet, SyncedField, SyncedFields};
 use devlog_core::time::Timestamp;
@@ -49,8 +49,47 @@ const FORBIDDEN: &str = "the token may not do this";
 pub struct GithubIntegration {
     config: Arc<GithubConfig>,
     client: Arc<HttpClient>,
-    /// The number of `config.milestone`, once looked up.
-    milestone: Arc<tokio::sync::OnceCell<u64>>,
+    /// The repository's milestones, title → number: listed once per sync run (a pull starts
+    /// a run and forgets them; the list is a conditional GET, so an unchanged list costs a
+    /// 304), extended by the milestones devlog creates.
+    milestones: Arc<tokio::sync::Mutex<Option<std::collections::BTreeMap<String, u64>>>>,
+}
+
+/// An issue's milestone as the REST API returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IssueMilestone {
+    pub number: u64,
+    #[serde(default, deserialize_with = "null_default")]
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub due_on: Option<String>,
+}
+
+impl IssueMilestone {
+    /// As devlog keeps it: the due date is the date part of `due_on` (GitHub keeps dates, and
+    /// answers with a time of day in its own time zone).
+    pub fn to_remote(&self) -> RemoteMilestone {
+        RemoteMilestone {
+            title: self.title.clone(),
+            description: self.description.clone().unwrap_or_default(),
+            due_date: self
+                .due_on
+                .as_deref()
+                .and_then(|d| d.get(..10))
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+            closed: self.state.as_deref() == Some("closed"),
+        }
+    }
+}
+
+/// A due date as GitHub's `due_on`: noon UTC, so the date is the same in every time zone
+/// GitHub may store it in.
+pub fn due_on(date: chrono::NaiveDate) -> String {
+    format!("{}T12:00:00Z", date.format("%Y-%m-%d"))
 }
 
 /// An issue as the REST API returns it (only what we read; old payloads may lack fields).
@@ -78,6 +117,8 @@ pub struct Issue {
     pub updated_at: String,
     #[serde(default)]
     pub pull_request: Option<Value>,
+    #[serde(default)]
+    pub milestone: Option<IssueMilestone>,
 }
 
 /// Old payloads send `null` where a value is expected: read it as the default.
@@ -226,7 +267,7 @@ impl GithubIntegration {
         Ok(Self {
             config: Arc::new(config),
             client: Arc::new(client),
-            milestone: Arc::default(),
+            milestones: Arc::default(),
         })
     }
 
@@ -497,10 +538,12 @@ impl GithubIntegration {
                 kind: kind.unwrap_or(EntryType::Task),
                 assignee,
                 tags,
+                milestone: issue.milestone.as_ref().map(|m| m.title.clone()),
             },
             updated_at,
             version: Some(issue.updated_at.clone()),
             marker: parse_marker(&body),
+            milestone: issue.milestone.as_ref().map(IssueMilestone::to_remote),
         })
     }
 
@@ -608,7 +651,12 @@ impl Integration for GithubIntegration {
         if let Some(a) = &fields.assignee {
             body.insert("assignees".into(), json!([a]));
         }
-        if let Some(m) = self.milestone_number().await? {
+        // The entry's milestone; the configured one when it has none.
+        let milestone = match &fields.milestone {
+            Some(t) => Some(self.milestone_number(t, None).await?),
+            None => self.configured_milestone().await?,
+        };
+        if let Some(m) = milestone {
             body.insert("milestone".into(), json!(m));
         }
         let resp = match self
@@ -690,6 +738,13 @@ impl Integration for GithubIntegration {
                 SyncedField::Tags | SyncedField::Type | SyncedField::Priority => {
                     labels_changed = true
                 }
+                SyncedField::Milestone => {
+                    let n = match &fields.milestone {
+                        Some(t) => Some(self.milestone_number(t, None).await?),
+                        None => None,
+                    };
+                    body.insert("milestone".into(), json!(n));
+                }
             }
         }
         if labels_changed {
@@ -733,6 +788,16 @@ impl Integration for GithubIntegration {
         self.config.sync_notes
     }
 
+    /// Finds the milestone by its title, or creates it with the local milestone's
+    /// description and due date.
+    async fn prepare_milestone(
+        &self,
+        name: &str,
+        local: Option<&devlog_core::planning::Milestone>,
+    ) -> Result<(), SyncError> {
+        self.milestone_number(name, local).await.map(|_| ())
+    }
+
     /// An issue whose create crashed before it was recorded goes on the board now.
     async fn adopted(&self, item: &RemoteItem, fields: &SyncedFields) -> Result<(), SyncError> {
         if self.config.project_id.is_none() {
@@ -760,6 +825,18 @@ impl Integration for GithubIntegration {
         self.edit_note(remote_id, note_remote_id, note).await
     }
 
+    async fn delete_note(&self, remote_id: &str, note_remote_id: &str) -> Result<(), SyncError> {
+        self.delete_comment(remote_id, note_remote_id).await
+    }
+
+    async fn deleted_notes(
+        &self,
+        remote_id: &str,
+        comments: &[String],
+    ) -> Result<Option<Vec<String>>, SyncError> {
+        self.deleted_comments(remote_id, comments).await.map(Some)
+    }
+
     async fn find_note(&self, remote_id: &str, note_id: &str) -> Result<Option<String>, SyncError> {
         self.find_note_comment(remote_id, note_id).await
     }
@@ -771,6 +848,8 @@ impl Integration for GithubIntegration {
     /// Issues (and pull-request states) changed since the cursor, then comments, then project
     /// board moves: each stream has its own position in the composite cursor.
     async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError> {
+        // A pull starts a sync run: milestones are listed again when next needed.
+        *self.milestones.lock().await = None;
         let mut c = PullCursor::parse(cursor);
         let mut page = PullPage::default();
         let (items, actions, newest) = self.pull_issues(c.issues.as_deref()).await?;
@@ -875,47 +954,128 @@ impl GithubIntegration {
         Ok((items, actions, newest))
     }
 
-    /// The number of the configured milestone (`milestone` = its title), looked up once.
-    async fn milestone_number(&self) -> Result<Option<u64>, SyncError> {
+    /// The number of the configured milestone (`milestone` = its title, the default for new
+    /// issues): it must exist on GitHub.
+    async fn configured_milestone(&self) -> Result<Option<u64>, SyncError> {
         let Some(title) = self.config.milestone.as_deref() else {
             return Ok(None);
         };
+        if let Some(n) = self.find_milestone(title).await? {
+            return Ok(Some(n));
+        }
+        let seen: Vec<String> = self
+            .milestones
+            .lock()
+            .await
+            .iter()
+            .flat_map(|m| m.keys().cloned())
+            .collect();
+        Err(self.permanent(format!(
+            "integrations.github.milestone: {} has no milestone `{title}` (it has: {})",
+            self.repository(),
+            if seen.is_empty() {
+                "none".to_string()
+            } else {
+                seen.join(", ")
+            }
+        )))
+    }
+
+    /// The number of the milestone titled `title`, from the run's list (listed on first use).
+    async fn find_milestone(&self, title: &str) -> Result<Option<u64>, SyncError> {
+        let mut cache = self.milestones.lock().await;
+        if cache.is_none() {
+            *cache = Some(self.list_milestones().await?);
+        }
+        Ok(cache.as_ref().and_then(|m| m.get(title).copied()))
+    }
+
+    /// Every milestone of the repository, open and closed, title → number.
+    async fn list_milestones(&self) -> Result<std::collections::BTreeMap<String, u64>, SyncError> {
         #[derive(Deserialize)]
-        struct Milestone {
+        struct Listed {
             number: u64,
             #[serde(default)]
             title: Option<String>,
         }
-        let n = self
-            .milestone
-            .get_or_try_init(|| async {
-                let req = self
-                    .client
-                    .get(&format!("{}/milestones", self.repo_path()))
-                    .query("state", "all")
-                    .query("per_page", "100");
-                let mut seen = Vec::new();
-                let mut pages = Pages::new(req, LinkHeader);
-                while let Some(page) = pages.next_page().await {
-                    let resp = page.map_err(|e| self.sync_err(e, None))?;
-                    let page: Vec<Milestone> = resp.json().map_err(|e| self.sync_err(e, None))?;
-                    if let Some(m) = page.iter().find(|m| m.title.as_deref() == Some(title)) {
-                        return Ok(m.number);
-                    }
-                    seen.extend(page.into_iter().filter_map(|m| m.title));
+        let req = self
+            .client
+            .get(&format!("{}/milestones", self.repo_path()))
+            .query("state", "all")
+            .query("per_page", "100");
+        let mut all = std::collections::BTreeMap::new();
+        let mut pages = Pages::new(req, LinkHeader);
+        while let Some(page) = pages.next_page().await {
+            let resp = page.map_err(|e| self.sync_err(e, None))?;
+            let page: Vec<Listed> = resp.json().map_err(|e| self.sync_err(e, None))?;
+            for m in page {
+                if let Some(t) = m.title {
+                    all.entry(t).or_insert(m.number);
                 }
-                Err(self.permanent(format!(
-                    "integrations.github.milestone: {} has no milestone `{title}` (it has: {})",
-                    self.repository(),
-                    if seen.is_empty() {
-                        "none".to_string()
-                    } else {
-                        seen.join(", ")
+            }
+        }
+        Ok(all)
+    }
+
+    /// The number of milestone `title`: found by its title first (so a retried push never
+    /// makes a second one), else created with `local`'s description and due date.
+    pub async fn milestone_number(
+        &self,
+        title: &str,
+        local: Option<&devlog_core::planning::Milestone>,
+    ) -> Result<u64, SyncError> {
+        if let Some(n) = self.find_milestone(title).await? {
+            return Ok(n);
+        }
+        let mut body = serde_json::Map::new();
+        body.insert("title".into(), json!(title));
+        if let Some(m) = local {
+            if !m.description.is_empty() {
+                body.insert("description".into(), json!(m.description));
+            }
+            if let Some(d) = m.due_date {
+                body.insert("due_on".into(), json!(due_on(d)));
+            }
+            if m.state == devlog_core::planning::MilestoneState::Closed {
+                body.insert("state".into(), json!("closed"));
+            }
+        }
+        #[derive(Deserialize)]
+        struct Created {
+            number: u64,
+        }
+        let created = self
+            .client
+            .post(&format!("{}/milestones", self.repo_path()))
+            .json(&Value::Object(body))
+            .send()
+            .await;
+        let n = match created {
+            Ok(resp) => {
+                resp.json::<Created>()
+                    .map_err(|e| self.sync_err(e, None))?
+                    .number
+            }
+            // Created meanwhile (another clone, a list from before it): GitHub's 422
+            // `already_exists`. Listed again, it is there.
+            Err(e) if e.kind() == HttpErrorKind::Invalid => {
+                *self.milestones.lock().await = None;
+                match self.find_milestone(title).await? {
+                    Some(n) => return Ok(n),
+                    None => {
+                        return Err(self.permanent(format!(
+                            "cannot create milestone `{title}` on {}: {e}",
+                            self.repository()
+                        )));
                     }
-                )))
-            })
-            .await?;
-        Ok(Some(*n))
+                }
+            }
+            Err(e) => return Err(self.explain_forbidden(self.sync_err(e, None)).await),
+        };
+        if let Some(m) = self.milestones.lock().await.as_mut() {
+            m.insert(title.to_string(), n);
+        }
+        Ok(n)
     }
 
     /// With a `projectId`: adds the issue to the project (idempotent on GitHub) and sets its

@@ -4,7 +4,8 @@
 //! Events (other repositories and unknown events are accepted and ignored):
 //! - `ping`: nothing to apply;
 //! - `issues`: the issue, mapped like a pull (`deleted` reports nothing: the item is gone);
-//! - `issue_comment`: `created`/`edited` → the comment as a note of the linked entry;
+//! - `issue_comment`: `created`/`edited` → the comment as a note of the linked entry,
+//!   `deleted` → that note deleted (its history keeps it);
 //! - `pull_request`: its state (open, merged, closed) through `pullRequestMapping`;
 //! - `push`: commits whose messages mention entries (`devlog-<ref>`, `#<issue>`) add a note;
 //! - `release`: entries whose issues or pull requests the release body mentions get a note;
@@ -122,14 +123,24 @@ impl GithubIntegration {
                 }
             }
             "issue_comment" => {
-                if !matches!(action, "created" | "edited") {
-                    // A deleted comment keeps its note: devlog's log is append-only.
-                    return Ok(out);
-                }
                 let issue: Issue = part(&payload, "issue", event)?;
                 let comment: Comment = part(&payload, "comment", event)?;
-                out.actions
-                    .push(self.comment_action(issue.number, &comment));
+                match action {
+                    "created" | "edited" => out
+                        .actions
+                        .push(self.comment_action(issue.number, &comment)),
+                    // The note mirroring it is deleted (kept in the entry's history).
+                    "deleted" => out.actions.push(RemoteAction {
+                        key: format!("comment:{}:deleted", comment.id),
+                        target: ActionTarget::Linked {
+                            remote_id: issue.number.to_string(),
+                        },
+                        action: Action::NoteDeleted {
+                            remote_id: format!("comment:{}", comment.id),
+                        },
+                    }),
+                    _ => {}
+                }
             }
             "pull_request" => {
                 let pr: PullRequest = part(&payload, "pull_request", event)?;

@@ -453,6 +453,9 @@ mod webhooks {
         let mut p = example("issue_comment", "created.1.json");
         p["issue"]["number"] = json!(n);
         p["comment"]["body"] = json!("Can we also do TSV?");
+        // The comment exists on GitHub as the delivery says (a pull checks for deleted ones).
+        let c = r.gh.add_comment(n, "mona", "Can we also do TSV?").unwrap();
+        p["comment"]["id"] = json!(c.id);
         let report = r
             .engine
             .webhook("github", &hook("issue_comment", "d-2", p.clone()))
@@ -503,7 +506,7 @@ mod webhooks {
         // Nothing is posted back: the comment came from GitHub, and GitHub already shows the
         // commits that reference the issue on its timeline.
         r.sync().await;
-        assert!(r.gh.comments(n).is_empty());
+        assert_eq!(r.gh.comments(n).len(), 1, "only the one written on GitHub");
         assert_eq!(r.get(e.id).await.notes.len(), 3);
     }
 }
@@ -641,4 +644,186 @@ async fn an_issue_whose_create_was_lost_still_goes_on_the_board() {
     assert_eq!(r.issue_of(e.id).await, n);
     assert_eq!(r.board.field_value(n, "Status").as_deref(), Some("Todo"));
     assert_eq!(r.gh.issues_created(), 1);
+}
+
+mod note_edits {
+    //! Note edits and deletes ⇄ comment edits and deletes, both ways, kept in history.
+
+    use devlog_core::event::EventKind;
+    use devlog_core::integration::Webhook;
+    use devlog_github::webhook::signature;
+    use devlog_sync::{NoteLinkState, PlannedOp};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const SECRET: &str = "webhook-secret";
+
+    async fn rig() -> Rig {
+        rig_configured(false, |c| {
+            c.webhook_secret = Some(SecretString::from(SECRET.to_string()));
+        })
+        .await
+    }
+
+    fn hook(delivery: &str, payload: &Value) -> Webhook {
+        let body = serde_json::to_vec(payload).unwrap();
+        Webhook {
+            headers: vec![
+                ("x-github-event".into(), "issue_comment".into()),
+                ("x-github-delivery".into(), delivery.into()),
+                (
+                    "x-hub-signature-256".into(),
+                    signature(SECRET.as_bytes(), &body),
+                ),
+            ],
+            body,
+        }
+    }
+
+    /// An entry with one note, synced: its issue number, the note id and the comment id.
+    async fn mirrored(r: &Rig) -> (EntryId, u64, String, u64) {
+        let e = r.entry("Import CSV").await;
+        let note = r.note(e.id, "Parser done").await;
+        r.sync().await;
+        let n = r.issue_of(e.id).await;
+        let comments = r.gh.comments(n);
+        assert_eq!(comments.len(), 1, "{comments:?}");
+        (e.id, n, note, comments[0].id)
+    }
+
+    fn deleted_events(h: &devlog_core::history::History) -> Vec<String> {
+        h.changes
+            .iter()
+            .flat_map(|c| &c.events)
+            .filter_map(|ev| match ev {
+                EventKind::NoteDeleted { note, .. } => Some(note.content.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_note_edited_or_deleted_here_edits_or_deletes_its_comment() {
+        let r = rig().await;
+        let (id, n, note, comment) = mirrored(&r).await;
+
+        r.app
+            .edit_note(id, &note, "Parser done, with quotes".into(), &cli())
+            .await
+            .unwrap();
+        r.sync().await;
+        let body = r.gh.comment(comment).unwrap().body;
+        assert!(body.starts_with("Parser done, with quotes"), "{body}");
+
+        r.app.delete_note(id, &note, &cli()).await.unwrap();
+        let plan = r.engine.plan(None, None, false).await.unwrap();
+        assert!(
+            plan.iter()
+                .any(|op| matches!(op, PlannedOp::Notes { delete: 1, .. })),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|op| op.to_string().contains("delete 1 comment(s)")),
+            "{plan:?}"
+        );
+        let report = r.sync().await;
+        assert_eq!(report.notes_pushed, 1, "{report:?}");
+        assert!(r.gh.comment(comment).is_none(), "the comment is deleted");
+        assert_eq!(
+            r.remote
+                .requests_matching(&format!(
+                    "DELETE /repos/acme/widgets/issues/comments/{comment}"
+                ))
+                .len(),
+            1
+        );
+        let links = r.engine.state().note_links("github", id).await.unwrap();
+        assert_eq!(links[0].state, NoteLinkState::Deleted);
+        // In step: nothing more, and the note does not come back from the pull.
+        let again = r.sync().await;
+        assert_eq!(again.notes_pushed, 0, "{again:?}");
+        assert!(r.get(id).await.notes.is_empty());
+        assert!(r.gh.comments(n).is_empty());
+        // Undone: the note is back and posted again as a new comment.
+        r.app
+            .undo(id, devlog_core::history::UndoRequest::default(), &cli())
+            .await
+            .unwrap();
+        r.sync().await;
+        let comments = r.gh.comments(n);
+        assert_eq!(comments.len(), 1, "{comments:?}");
+        assert_ne!(comments[0].id, comment);
+    }
+
+    #[tokio::test]
+    async fn a_comment_edited_or_deleted_on_github_edits_or_deletes_the_note_on_pull() {
+        let r = rig().await;
+        let (id, n, _, comment) = mirrored(&r).await;
+
+        r.gh.edit_comment(comment, "Parser done (edited on GitHub)")
+            .unwrap();
+        r.sync().await;
+        assert_eq!(
+            r.get(id).await.notes[0].content,
+            "Parser done (edited on GitHub)"
+        );
+
+        r.gh.delete_comment(comment).unwrap();
+        // The pull reads the issue's comments when it reads the issue.
+        r.gh.edit_issue(n, |i| i.updated_at = chrono::Utc::now());
+        let report = r.sync().await;
+        assert_eq!(report.actions_applied, 1, "{report:?}");
+        assert!(r.get(id).await.notes.is_empty());
+        let h = r.app.history(id, 50).await.unwrap();
+        assert_eq!(deleted_events(&h), ["Parser done (edited on GitHub)"]);
+        // Nothing is sent back.
+        assert!(
+            r.remote
+                .requests_matching("DELETE /repos/acme/widgets/issues/comments/*")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_deleted_webhook_deletes_the_note_once_and_keeps_it_in_history() {
+        let r = rig().await;
+        let (id, n, _, comment) = mirrored(&r).await;
+        r.gh.delete_comment(comment).unwrap();
+        let p = format!(
+            "{}/../../../shared/apispecs/github/webhooks/examples/issue_comment/deleted.1.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut p: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        p["repository"]["full_name"] = json!("acme/widgets");
+        p["issue"]["number"] = json!(n);
+        p["comment"]["id"] = json!(comment);
+        let report = r
+            .engine
+            .webhook("github", &hook("d-del", &p))
+            .await
+            .unwrap();
+        assert_eq!(report.actions_applied, 1, "{report:?}");
+        assert!(r.get(id).await.notes.is_empty());
+        let h = r.app.history(id, 50).await.unwrap();
+        assert_eq!(deleted_events(&h), ["Parser done"]);
+        // Another delivery of it, and the next sync, change nothing.
+        let again = r
+            .engine
+            .webhook("github", &hook("d-del-2", &p))
+            .await
+            .unwrap();
+        assert_eq!(again.actions_applied, 0, "{again:?}");
+        let s = r.sync().await;
+        assert_eq!((s.notes_pushed, s.actions_applied), (0, 0), "{s:?}");
+        // A deleted comment devlog never mirrored changes nothing.
+        p["comment"]["id"] = json!(comment + 1000);
+        let other = r
+            .engine
+            .webhook("github", &hook("d-del-3", &p))
+            .await
+            .unwrap();
+        assert_eq!(other.actions_applied, 0);
+    }
 }

@@ -304,14 +304,25 @@ async fn every_example_is_accepted_signed_and_refused_tampered_or_unsigned() {
 // ---- issue_comment ----
 
 #[tokio::test]
-async fn comments_created_or_edited_become_one_note_and_deleted_ones_nothing() {
+async fn comments_created_or_edited_become_one_note_and_deleted_ones_a_note_deletion() {
     let mut notes = 0;
+    let mut deletions = 0;
     for (name, body) in examples("issue_comment") {
         let v = json(&body);
         let out = delivered("issue_comment", &name, &body).await;
         assert!(out.items.is_empty(), "{name}");
         if v["action"] == "deleted" {
-            assert!(out.actions.is_empty(), "{name}: {:?}", out.actions);
+            // The note mirroring the comment is deleted (the engine finds it by comment id).
+            let want = format!("comment:{}", v["comment"]["id"]);
+            assert!(
+                matches!(out.actions.as_slice(), [RemoteAction {
+                    action: Action::NoteDeleted { remote_id },
+                    ..
+                }] if *remote_id == want),
+                "{name}: {:?}",
+                out.actions
+            );
+            deletions += 1;
             continue;
         }
         assert!(
@@ -342,7 +353,7 @@ async fn comments_created_or_edited_become_one_note_and_deleted_ones_nothing() {
         assert_eq!(n.note_marker, None, "{name}");
         notes += 1;
     }
-    assert_eq!(notes, 7);
+    assert_eq!((notes, deletions), (7, 2));
 }
 
 #[tokio::test]

@@ -9,7 +9,8 @@ use devlog_core::entry::{Priority, Status};
 use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldSet, SyncedFields};
 use devlog_sync::plan::{
-    EntrySnapshot, LinkSnapshot, LinkState, NoteLinkSnapshot, NoteSnapshot, Snapshot, decide,
+    EntrySnapshot, LinkSnapshot, LinkState, NoteLinkSnapshot, NoteLinkState, NoteSnapshot,
+    Snapshot, decide,
 };
 use divan::{Bencher, black_box};
 
@@ -26,6 +27,7 @@ fn fields(i: usize) -> SyncedFields {
         kind: devlog_core::entry::EntryType::Bugfix,
         assignee: Some("ana".into()),
         tags: vec!["api".into(), "perf".into()],
+        milestone: Some("v1.4".into()),
     }
 }
 
@@ -51,7 +53,7 @@ fn snapshot(n: usize) -> Snapshot {
                 .take(if i % 4 == 3 { 4 } else { 6 })
                 .map(|n| NoteLinkSnapshot {
                     note_id: n.id.clone(),
-                    linked: true,
+                    state: NoteLinkState::Linked,
                     hash: Some(if i % 4 == 3 {
                         "older".into()
                     } else {

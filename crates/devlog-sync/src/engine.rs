@@ -113,8 +113,9 @@ pub enum PlannedOp {
         remote_id: String,
         fields: FieldSet,
     },
-    /// Post notes as comments of the linked remote item (`create`) or follow their edits
-    /// (`update`). No `remoteId`: the item created just before.
+    /// Post notes as comments of the linked remote item (`create`), follow their edits
+    /// (`update`) or delete the comments of deleted notes (`delete`). No `remoteId`: the item
+    /// created just before.
     Notes {
         integration: String,
         entry_id: EntryId,
@@ -123,6 +124,8 @@ pub enum PlannedOp {
         remote_id: Option<String>,
         create: u64,
         update: u64,
+        #[serde(skip_serializing_if = "is_zero")]
+        delete: u64,
     },
     /// Fetch remote changes after the cursor. With a preview of the pull (`--plan`): how
     /// many `items` it would bring, how many of them belong to no entry (`ignored`), how many
@@ -336,6 +339,7 @@ impl std::fmt::Display for PlannedOp {
                 remote_id,
                 create,
                 update,
+                delete,
                 ..
             } => {
                 let of = match remote_id {
@@ -346,7 +350,11 @@ impl std::fmt::Display for PlannedOp {
                     f,
                     "{integration}: post {create} note(s) as comments and update {update} \
                      comment(s) of {of} for #{handle}"
-                )
+                )?;
+                if *delete > 0 {
+                    write!(f, "; delete {delete} comment(s) of deleted notes")?;
+                }
+                Ok(())
             }
         }
     }
@@ -828,6 +836,7 @@ impl SyncEngine {
                         remote_id,
                         create,
                         update,
+                        delete,
                         ..
                     } => PlannedOp::Notes {
                         integration,
@@ -836,6 +845,7 @@ impl SyncEngine {
                         remote_id,
                         create: create.len() as u64,
                         update: update.len() as u64,
+                        delete: delete.len() as u64,
                     },
                     PushAction::Skip { .. } => continue,
                 });
@@ -931,13 +941,14 @@ impl SyncEngine {
                 hash: text_hash(&n.content),
             })
             .collect();
-        let note_links = if i.syncs_notes() && !notes.is_empty() {
+        // Read even for an entry without notes: its deleted notes' comments are to delete.
+        let note_links = if i.syncs_notes() && entry.is_some() {
             self.state
                 .note_links(name, id)
                 .await?
                 .into_iter()
                 .map(|l| NoteLinkSnapshot {
-                    linked: l.state == NoteLinkState::Linked,
+                    state: l.state,
                     note_id: l.note_id,
                     hash: l.hash,
                 })
@@ -1274,6 +1285,9 @@ impl SyncEngine {
                     // the job is still this worker's (one that stalled past its lease and lost
                     // the job to another stops here instead of creating a second item).
                     self.still_leased(&name, job).await?;
+                    if let Some(m) = &fields.milestone {
+                        self.prepare_milestone(i, m).await?;
+                    }
                     fail_point("push.create.before-request");
                     let item = i.create(&entry, &fields).await?;
                     fail_point("push.create.before-record");
@@ -1300,6 +1314,11 @@ impl SyncEngine {
                     fields: changed,
                     ..
                 } => {
+                    if changed.contains(SyncedField::Milestone)
+                        && let Some(m) = &fields.milestone
+                    {
+                        self.prepare_milestone(i, m).await?;
+                    }
                     fail_point("push.update.before-request");
                     let item = i.update(&rid, &fields, &changed).await?;
                     fail_point("push.update.before-record");
@@ -1317,13 +1336,17 @@ impl SyncEngine {
                     remote_id: rid,
                     create,
                     update,
+                    delete,
                     ..
                 } => {
                     let Some(rid) = remote_id.clone().or(rid) else {
                         continue;
                     };
-                    let pushed = self
+                    let mut pushed = self
                         .push_notes(i, job, &entry, &rid, &create, &update)
+                        .await?;
+                    pushed += self
+                        .delete_comments(i, entry.id, entry.handle, &rid, &delete, report)
                         .await?;
                     report.notes_pushed += pushed;
                     if pushed == 0 && !updated && !created {
@@ -1333,6 +1356,30 @@ impl SyncEngine {
             }
         }
         Ok(())
+    }
+
+    /// Lets the integration find or create the remote milestone `name` before a push refers
+    /// to it, with the local milestone of that name (its description and due date) if the
+    /// store has one.
+    async fn prepare_milestone(
+        &self,
+        i: &Arc<dyn Integration>,
+        name: &str,
+    ) -> Result<(), SyncError> {
+        let key = devlog_core::planning::milestone_key(name).ok();
+        let local = match self.store.milestones().await {
+            Ok(all) => all.into_iter().find(|m| Some(&m.key) == key.as_ref()),
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                return Err(SyncError::new(
+                    &i.descriptor().name,
+                    SyncErrorKind::Transient,
+                    e.to_string(),
+                ));
+            }
+            // A store without milestones: the remote one gets the name alone.
+            Err(_) => None,
+        };
+        i.prepare_milestone(name, local.as_ref()).await
     }
 
     /// Mirrors the entry's notes as comments of `remote_id`: `create` notes are posted
@@ -1395,6 +1442,53 @@ impl SyncEngine {
             }
         }
         Ok(written)
+    }
+
+    /// Deletes the comments of notes deleted here (`delete`, note ids) from remote item
+    /// `remote_id`, recording each link as deleted. An integration that cannot delete
+    /// comments (or refuses for good) leaves the comment: the run says so, the job does not
+    /// fail over it. Returns how many comments were deleted.
+    async fn delete_comments(
+        &self,
+        i: &Arc<dyn Integration>,
+        entry: EntryId,
+        handle: u64,
+        remote_id: &str,
+        delete: &[String],
+        report: &mut SyncReport,
+    ) -> Result<u64, SyncError> {
+        if delete.is_empty() {
+            return Ok(0);
+        }
+        let name = i.descriptor().name;
+        let local = |e: StoreError| SyncError::new(&name, SyncErrorKind::Transient, e.to_string());
+        let links = self.state.note_links(&name, entry).await.map_err(local)?;
+        let mut deleted = 0;
+        for note_id in delete {
+            let Some(link) = links.iter().find(|l| &l.note_id == note_id) else {
+                continue;
+            };
+            // A create that may have reached the remote: its comment is found by its marker.
+            let comment = match (&link.remote_id, link.state) {
+                (Some(c), NoteLinkState::Linked) => Some(c.clone()),
+                _ => i.find_note(remote_id, note_id).await?,
+            };
+            if let Some(c) = comment {
+                match i.delete_note(remote_id, &c).await {
+                    Ok(()) => deleted += 1,
+                    Err(e) if e.kind == SyncErrorKind::Permanent => report.notes.push(format!(
+                        "{name}: note {note_id} of #{handle} was deleted here, but its comment \
+                         {c} stays on remote {remote_id}: {e}"
+                    )),
+                    Err(e) => return Err(e),
+                }
+            }
+            self.state
+                .set_note_deleted(&name, entry, note_id, now_ms(&*self.clock))
+                .await
+                .map_err(local)?;
+        }
+        Ok(deleted)
     }
 
     /// The entry an action is about, if devlog knows it.
@@ -1503,6 +1597,11 @@ impl SyncEngine {
                         report.actions_applied += 1;
                     }
                 }
+                Action::NoteDeleted { remote_id } => {
+                    if self.apply_note_deleted(name, remote_id).await? {
+                        report.actions_applied += 1;
+                    }
+                }
             }
         }
         Ok(())
@@ -1515,6 +1614,8 @@ impl SyncEngine {
         let hash = text_hash(&n.text);
         let now = self.clock.now();
         let (note_id, known) = match self.state.note_link_by_remote(name, &n.remote_id).await? {
+            // Its note was deleted here: the comment's later edits are not a new note.
+            Some(l) if l.state == NoteLinkState::Deleted => return Ok(false),
             Some(l) if l.state == NoteLinkState::Linked => {
                 if l.hash.as_deref() == Some(hash.as_str()) {
                     return Ok(false);
@@ -1588,6 +1689,95 @@ impl SyncEngine {
             .set_note_linked(name, entry_id, &note_id, &n.remote_id, &hash, now.millis())
             .await?;
         Ok(changed)
+    }
+
+    /// The remote comment `remote_id` was deleted: the note mirroring it is deleted (a
+    /// `NoteDeleted` event: the entry's history keeps the text, `devlog undo` brings it back)
+    /// and its link recorded as deleted. Returns whether the entry changed.
+    async fn apply_note_deleted(&self, name: &str, remote_id: &str) -> Result<bool> {
+        let Some(link) = self.state.note_link_by_remote(name, remote_id).await? else {
+            return Ok(false); // a comment devlog never mirrored
+        };
+        if link.state == NoteLinkState::Deleted {
+            return Ok(false);
+        }
+        let now = self.clock.now();
+        let note_id = link.note_id.clone();
+        let mut changed = false;
+        let r = self
+            .store
+            .update(
+                link.entry_id,
+                &Self::sync_meta(name),
+                &mut |e: &mut Entry| {
+                    let before = e.notes.len();
+                    e.notes.retain(|n| n.id != note_id);
+                    changed = e.notes.len() != before;
+                    if changed {
+                        e.updated_at = now;
+                    }
+                    Ok(())
+                },
+            )
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.state
+            .set_note_deleted(name, link.entry_id, &link.note_id, now.millis())
+            .await?;
+        Ok(changed)
+    }
+
+    /// After a pull page: the comments of the page's linked items, compared with the notes
+    /// mirrored there; a mirrored comment that is gone was deleted on the remote and its note
+    /// is deleted here. Only items with mirrored notes are asked, and only integrations that
+    /// can tell ([`Integration::deleted_notes`]).
+    async fn reconcile_deleted_comments(
+        &self,
+        i: &Arc<dyn Integration>,
+        items: &[RemoteItem],
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let name = i.descriptor().name;
+        if !i.syncs_notes() {
+            return Ok(());
+        }
+        let local = |e: StoreError| SyncError::new(&name, SyncErrorKind::Transient, e.to_string());
+        for item in items {
+            let Some(link) = self
+                .state
+                .link_by_remote(&name, &item.remote_id)
+                .await
+                .map_err(local)?
+                .filter(|l| l.state == LinkState::Linked)
+            else {
+                continue;
+            };
+            let mirrored: Vec<_> = self
+                .state
+                .note_links(&name, link.entry_id)
+                .await
+                .map_err(local)?
+                .into_iter()
+                .filter(|l| l.state == NoteLinkState::Linked && l.remote_id.is_some())
+                .collect();
+            if mirrored.is_empty() {
+                continue;
+            }
+            let comments: Vec<String> = mirrored.into_iter().filter_map(|l| l.remote_id).collect();
+            let Some(gone) = i.deleted_notes(&item.remote_id, &comments).await? else {
+                return Ok(()); // the integration cannot tell: webhooks only
+            };
+            for c in gone {
+                if self.apply_note_deleted(&name, &c).await.map_err(local)? {
+                    report.actions_applied += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Notes the remote item in the entry's `externalReferences` (once).
@@ -1680,6 +1870,8 @@ impl SyncEngine {
             self.apply_actions(&name, &page.actions, report)
                 .await
                 .map_err(local)?;
+            self.reconcile_deleted_comments(i, &page.items, report)
+                .await?;
             fail_point("pull.before-cursor");
             if let Some(next) = &page.next_cursor {
                 self.state
@@ -1777,6 +1969,12 @@ impl SyncEngine {
             };
             let entry_id = entry.id;
             let now = self.clock.now();
+            if m.to_local.contains(SyncedField::Milestone)
+                && let Some(title) = &m.fields.milestone
+            {
+                self.adopt_milestone(name, entry.handle, item, title, report)
+                    .await?;
+            }
             if !m.to_local.is_empty() {
                 let merged = m.fields.clone();
                 self.store
@@ -1820,6 +2018,44 @@ impl SyncEngine {
             if !m.to_remote.is_empty() {
                 self.state.enqueue_one(name, entry_id, now.millis()).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// A pull brought entry `handle` into milestone `title`: the local milestone of that name
+    /// is created when missing (with the remote's description, due date and state), and the
+    /// run says so. A name devlog cannot keep as a milestone is said too; the entry keeps it.
+    async fn adopt_milestone(
+        &self,
+        name: &str,
+        handle: u64,
+        item: &RemoteItem,
+        title: &str,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let remote = item
+            .milestone
+            .clone()
+            .filter(|m| m.title == title)
+            .unwrap_or_else(|| devlog_core::integration::RemoteMilestone {
+                title: title.to_string(),
+                description: String::new(),
+                due_date: None,
+                closed: false,
+            });
+        match devlog_core::Devlog::with_clock(self.store.clone(), self.clock.clone())
+            .adopt_milestone(&remote)
+            .await
+        {
+            Ok((m, true)) => report.notes.push(format!(
+                "{name}: created milestone `{}` from {name} {} (#{handle} is in it)",
+                m.name, item.remote_id
+            )),
+            Ok((_, false)) => {}
+            Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e),
+            Err(e) => report.notes.push(format!(
+                "{name}: #{handle} is in milestone `{title}` on {name}, which cannot be created                  here ({e}); the entry names it anyway"
+            )),
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use devlog_core::merge::{FieldSet, SyncedFields};
 use serde::Serialize;
 
 /// Where an entry's link to its remote item stands: the sync state's own type.
-pub use devlog_core::sync_state::LinkState;
+pub use devlog_core::sync_state::{LinkState, NoteLinkState};
 
 /// An entry's link, as the planner needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,9 +33,9 @@ pub struct NoteSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteLinkSnapshot {
     pub note_id: String,
-    /// `true`: linked; `false`: a comment create was announced and may have reached the
-    /// remote (the push looks its marker up first).
-    pub linked: bool,
+    /// `Linked`; `Creating`: a comment create was announced and may have reached the remote
+    /// (the push looks its marker up first); `Deleted`: the note or its comment was deleted.
+    pub state: NoteLinkState,
     /// Hash of the text both sides last agreed on.
     pub hash: Option<String>,
 }
@@ -89,13 +89,15 @@ pub enum PushAction {
         remote_id: String,
         fields: FieldSet,
     },
-    /// Post these notes as comments (`create`, in the entry's order) and follow the edits of
-    /// these (`update`). `remote_id` is `None` when the item is the one created just before.
+    /// Post these notes as comments (`create`, in the entry's order), follow the edits of
+    /// these (`update`) and delete the comments of these notes, deleted here (`delete`).
+    /// `remote_id` is `None` when the item is the one created just before.
     Notes {
         entry: EntryId,
         remote_id: Option<String>,
         create: Vec<String>,
         update: Vec<String>,
+        delete: Vec<String>,
     },
     /// Nothing to send.
     Skip { entry: EntryId, reason: SkipReason },
@@ -143,7 +145,7 @@ fn decide_entry(syncs_notes: bool, e: &EntrySnapshot, out: &mut Vec<PushAction>)
         let (mut create, mut update) = (Vec::new(), Vec::new());
         for n in &e.notes {
             match e.note_links.iter().find(|l| l.note_id == n.id) {
-                Some(l) if l.linked => {
+                Some(l) if l.state == NoteLinkState::Linked => {
                     if l.hash.as_deref() != Some(n.hash.as_str()) {
                         update.push(n.id.clone());
                     }
@@ -151,7 +153,15 @@ fn decide_entry(syncs_notes: bool, e: &EntrySnapshot, out: &mut Vec<PushAction>)
                 _ => create.push(n.id.clone()),
             }
         }
-        if create.is_empty() && update.is_empty() {
+        // Mirrored (or maybe mirrored) notes that are gone here: their comments go too.
+        let delete: Vec<String> = e
+            .note_links
+            .iter()
+            .filter(|l| l.state != NoteLinkState::Deleted)
+            .filter(|l| !e.notes.iter().any(|n| n.id == l.note_id))
+            .map(|l| l.note_id.clone())
+            .collect();
+        if create.is_empty() && update.is_empty() && delete.is_empty() {
             return false;
         }
         out.push(PushAction::Notes {
@@ -159,6 +169,7 @@ fn decide_entry(syncs_notes: bool, e: &EntrySnapshot, out: &mut Vec<PushAction>)
             remote_id,
             create,
             update,
+            delete,
         });
         true
     };
@@ -227,8 +238,9 @@ mod tests {
             prop::sample::select(EntryType::ALL.to_vec()),
             prop::option::of(prop::sample::select(vec!["ana", "bo"])),
             prop::sample::subsequence(vec!["api", "ui"], 0..=2),
+            prop::option::of(prop::sample::select(vec!["v1", "v2"])),
         )
-            .prop_map(|(t, d, s, p, k, a, tags)| SyncedFields {
+            .prop_map(|(t, d, s, p, k, a, tags, m)| SyncedFields {
                 title: t.into(),
                 description: d.into(),
                 status: s,
@@ -236,6 +248,7 @@ mod tests {
                 kind: k,
                 assignee: a.map(String::from),
                 tags: tags.into_iter().map(String::from).collect(),
+                milestone: m.map(String::from),
             })
     }
 
@@ -267,7 +280,7 @@ mod tests {
         let note_links = prop::collection::vec(
             (
                 prop::sample::select(vec!["n1", "n2", "n3"]),
-                any::<bool>(),
+                prop::sample::select(NoteLinkState::ALL.to_vec()),
                 prop::option::of(prop::sample::select(vec!["h-n1", "old"])),
             ),
             0..3,
@@ -299,9 +312,9 @@ mod tests {
                     note_links: note_links
                         .into_iter()
                         .filter(|(n, _, _)| seen.insert(*n))
-                        .map(|(n, linked, hash)| NoteLinkSnapshot {
+                        .map(|(n, state, hash)| NoteLinkSnapshot {
                             note_id: n.into(),
-                            linked,
+                            state,
                             hash: hash.map(String::from),
                         })
                         .collect(),
@@ -346,15 +359,25 @@ mod tests {
                         l.base = Some(base);
                     }
                 }
-                PushAction::Notes { create, update, .. } => {
+                PushAction::Notes {
+                    create,
+                    update,
+                    delete,
+                    ..
+                } => {
                     for n in create.iter().chain(update) {
                         let hash = e.notes.iter().find(|x| &x.id == n).map(|x| x.hash.clone());
                         e.note_links.retain(|l| &l.note_id != n);
                         e.note_links.push(NoteLinkSnapshot {
                             note_id: n.clone(),
-                            linked: true,
+                            state: NoteLinkState::Linked,
                             hash,
                         });
+                    }
+                    for l in &mut e.note_links {
+                        if delete.contains(&l.note_id) {
+                            l.state = NoteLinkState::Deleted;
+                        }
                     }
                 }
                 PushAction::Skip { .. } => {}
@@ -482,6 +505,7 @@ mod tests {
             kind: EntryType::Task,
             assignee: None,
             tags: Vec::new(),
+            milestone: None,
         };
         let plan = |e| {
             decide(&Snapshot {

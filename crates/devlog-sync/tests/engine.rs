@@ -109,6 +109,7 @@ impl Integration for MemoryRemote {
             updated_at: Timestamp::from_millis(1_900_000_000_000 + r.clock).unwrap(),
             version: None,
             marker: Some(entry.id),
+            milestone: None,
         };
         r.items.push(item.clone());
         if fault == Some(Fault::CreateThenLose) {

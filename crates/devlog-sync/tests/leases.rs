@@ -197,6 +197,7 @@ impl Integration for SlowRemote {
             updated_at: Timestamp::from_millis(T0).unwrap(),
             version: None,
             marker: Some(entry.id),
+            milestone: None,
         })
     }
     async fn update(

@@ -1,8 +1,9 @@
 //! The contract every `Integration` must keep, told the same way for each (the store suite's
 //! lesson, for the other port): `create` stores a marker that `find_by_marker` finds,
 //! `update` sends only the changed fields, pull pages are idempotent, notes ⇄ comments when
-//! the integration syncs notes, and failures are classified so the engine can retry or
-//! dead-letter without reading messages.
+//! the integration syncs notes (edits and deletes too, or a "cannot" the engine reports),
+//! milestones travel with their items, and failures are classified so the engine can retry
+//! or dead-letter without reading messages.
 //!
 //! An integration's test file calls [`integration_conformance!`] with a function that starts
 //! its fake remote and builds the integration against it; the fake is seen through
@@ -74,6 +75,8 @@ macro_rules! integration_conformance {
             update_sends_only_the_changed_fields,
             pull_pages_are_idempotent,
             notes_become_comments_when_the_integration_syncs_notes,
+            deleted_notes_delete_their_comments_or_say_they_cannot,
+            milestones_travel_with_the_item,
             failures_are_classified,
         );
     };
@@ -370,6 +373,108 @@ pub async fn notes_become_comments_when_the_integration_syncs_notes(
     );
 }
 
+pub async fn deleted_notes_delete_their_comments_or_say_they_cannot(
+    i: Arc<dyn Integration>,
+    probe: &impl RemoteProbe,
+) {
+    let (e, _, item) = created(&*i, "Comment deleted").await;
+    let id = &item.remote_id;
+    if !i.syncs_notes() {
+        let err = i.delete_note(id, "comment-1").await.unwrap_err();
+        assert_eq!(err.kind, SyncErrorKind::Permanent, "{err}");
+        return;
+    }
+    let kept = i
+        .create_note(id, e.id, &note("note-kept", "Stays."))
+        .await
+        .expect("create_note");
+    let gone = i
+        .create_note(id, e.id, &note("note-gone", "Goes."))
+        .await
+        .expect("create_note");
+    match i.delete_note(id, &gone).await {
+        Ok(()) => {
+            let texts = probe.comments(id);
+            assert_eq!(texts.len(), 1, "{texts:?}");
+            assert!(texts[0].contains("Stays."), "{texts:?}");
+            // Deleting what is gone already is no error (a retried delete).
+            i.delete_note(id, &gone)
+                .await
+                .expect("a second delete_note");
+            assert_eq!(i.find_note(id, "note-gone").await.expect("find_note"), None);
+        }
+        Err(err) => {
+            // Cannot delete: a permanent error the engine reports, and nothing is deleted.
+            assert_eq!(err.kind, SyncErrorKind::Permanent, "{err}");
+            assert_eq!(probe.comments(id).len(), 2);
+        }
+    }
+    // A pull can tell which mirrored comments are gone, or says it cannot (`None`).
+    let asked = [kept.clone(), gone.clone()];
+    if let Some(deleted) = i.deleted_notes(id, &asked).await.expect("deleted_notes") {
+        let expected: Vec<String> = if probe.comments(id).len() == 1 {
+            vec![gone]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(deleted, expected, "asked about {asked:?}");
+    }
+}
+
+pub async fn milestones_travel_with_the_item(i: Arc<dyn Integration>, probe: &impl RemoteProbe) {
+    let e = entry("In a milestone");
+    let mut fields = SyncedFields::from_entry(&e);
+    fields.milestone = Some("Conformance 1".into());
+    i.prepare_milestone("Conformance 1", None)
+        .await
+        .expect("prepare_milestone");
+    let item = i.create(&e, &fields).await.expect("create");
+    assert_eq!(item.fields.milestone.as_deref(), Some("Conformance 1"));
+    let id = &item.remote_id;
+    // Moved to another milestone: only the milestone's remote fields change.
+    let before = probe.raw_item(id).expect("item");
+    fields.milestone = Some("Conformance 2".into());
+    i.prepare_milestone("Conformance 2", None)
+        .await
+        .expect("prepare_milestone");
+    let answered = i
+        .update(id, &fields, &changed_fields(&["milestone"]))
+        .await
+        .expect("update");
+    assert_eq!(answered.fields.milestone.as_deref(), Some("Conformance 2"));
+    assert_eq!(answered.fields.title, fields.title);
+    let after = probe.raw_item(id).expect("item");
+    let allowed: BTreeSet<&str> = probe.raw_fields("milestone").into_iter().collect();
+    assert!(
+        !allowed.is_empty(),
+        "the probe names the milestone's remote fields"
+    );
+    for k in before.keys().chain(after.keys()) {
+        if !allowed.contains(k.as_str()) {
+            assert_eq!(
+                before.get(k),
+                after.get(k),
+                "a milestone update changed `{k}`"
+            );
+        }
+    }
+    assert_ne!(before, after, "the milestone did not reach the remote");
+    // Cleared: the item is in no milestone, and a pull says so.
+    fields.milestone = None;
+    let answered = i
+        .update(id, &fields, &changed_fields(&["milestone"]))
+        .await
+        .expect("update");
+    assert_eq!(answered.fields.milestone, None);
+    let (pages, _) = pull_all(&*i, None).await;
+    let pulled = pages
+        .iter()
+        .flat_map(|p| &p.items)
+        .find(|it| &it.remote_id == id)
+        .expect("the item is pulled");
+    assert_eq!(pulled.fields.milestone, None);
+}
+
 pub async fn failures_are_classified(i: Arc<dyn Integration>, probe: &impl RemoteProbe) {
     let (_, fields, item) = created(&*i, "Failing").await;
     let failed = |r: Result<PullPage, devlog_core::integration::SyncError>| match r {
@@ -434,7 +539,7 @@ impl RemoteProbe for FakeRemote {
             "description" => vec!["description"],
             "status" => vec!["status"],
             "assignee" => vec!["assignee"],
-            "tags" | "type" | "priority" => vec!["labels"],
+            "tags" | "type" | "priority" | "milestone" => vec!["labels"],
             _ => Vec::new(),
         }
     }
@@ -524,6 +629,7 @@ impl RemoteProbe for GithubProbe {
             "status" => vec!["state", "state_reason", "closed_at", "labels"],
             "assignee" => vec!["assignees"],
             "tags" | "type" | "priority" => vec!["labels"],
+            "milestone" => vec!["milestone"],
             _ => Vec::new(),
         }
     }

@@ -102,6 +102,7 @@ fn fields(title: &str) -> SyncedFields {
         kind: EntryType::Task,
         assignee: None,
         tags: vec![],
+        milestone: None,
     }
 }
 
@@ -552,6 +553,28 @@ pub async fn notes_actions_attachments_and_pauses(open: SyncOpener, dir: &Path) 
     );
     assert_eq!(s.note_links(GH, e).await.unwrap().len(), 2);
     assert!(s.note_link_by_remote(GH, "c-9").await.unwrap().is_none());
+    // A deleted note keeps its comment's id (a tombstone); a note without a link is no-op.
+    s.set_note_deleted(GH, e, "n2", T0 + 1).await.unwrap();
+    s.set_note_deleted(GH, e, "n9", T0 + 1).await.unwrap();
+    let n = s.note_link_by_remote(GH, "c-2").await.unwrap().unwrap();
+    assert_eq!(
+        (n.note_id.as_str(), n.state, n.remote_id.as_deref()),
+        ("n2", NoteLinkState::Deleted, Some("c-2"))
+    );
+    assert_eq!(s.note_links(GH, e).await.unwrap().len(), 2);
+    // Restored (an undo) and posted again: linked to the new comment.
+    s.mark_note_creating(GH, e, "n2", T0 + 2).await.unwrap();
+    s.set_note_linked(GH, e, "n2", "c-3", "hash2", T0 + 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.note_link_by_remote(GH, "c-3")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        NoteLinkState::Linked
+    );
 
     assert!(!s.action_applied(GH, "comment:1").await.unwrap());
     s.record_action(GH, "comment:1", e, T0).await.unwrap();

@@ -100,6 +100,10 @@ fn labels(f: &SyncedFields) -> Vec<String> {
     let mut l = f.tags.clone();
     l.push(format!("type:{}", f.kind));
     l.push(format!("priority:{}", f.priority));
+    // The generic tracker has no milestones of its own: a label carries the name.
+    if let Some(m) = &f.milestone {
+        l.push(format!("milestone:{m}"));
+    }
     l
 }
 
@@ -113,8 +117,11 @@ pub fn to_remote(item: &Item) -> Result<RemoteItem, SyncError> {
     let mut kind = EntryType::Task;
     let mut priority = Priority::Medium;
     let mut tags = Vec::new();
+    let mut milestone = None;
     for l in &item.labels {
-        if let Some(t) = l.strip_prefix("type:") {
+        if let Some(m) = l.strip_prefix("milestone:") {
+            milestone = Some(m.to_string());
+        } else if let Some(t) = l.strip_prefix("type:") {
             kind = t
                 .parse()
                 .map_err(|e| permanent(format!("item {}: {e}", item.id)))?;
@@ -143,10 +150,12 @@ pub fn to_remote(item: &Item) -> Result<RemoteItem, SyncError> {
             kind,
             assignee: item.assignee.clone(),
             tags,
+            milestone,
         },
         updated_at,
         version: Some(item.etag()),
         marker: item.marker.as_deref().and_then(|m| m.parse().ok()),
+        milestone: None,
     })
 }
 
@@ -221,9 +230,10 @@ impl Integration for TrackerIntegration {
                     body.insert("status".into(), Value::from(fields.status.as_str()))
                 }
                 SyncedField::Assignee => body.insert("assignee".into(), json!(fields.assignee)),
-                SyncedField::Tags | SyncedField::Type | SyncedField::Priority => {
-                    body.insert("labels".into(), json!(labels(fields)))
-                }
+                SyncedField::Tags
+                | SyncedField::Type
+                | SyncedField::Priority
+                | SyncedField::Milestone => body.insert("labels".into(), json!(labels(fields))),
             };
         }
         let resp = self

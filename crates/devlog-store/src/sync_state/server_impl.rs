@@ -1374,6 +1374,27 @@ impl SyncStateStore for ServerSyncState {
         tx.commit().await.map_err(self.err())
     }
 
+    async fn set_note_deleted(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        note_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(sql(
+            "UPDATE sync_note_links SET state = 'deleted', updated_at = ? \
+             WHERE integration = ? AND entry_id = ? AND note_id = ?",
+        ))
+        .bind(now)
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(note_id)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(())
+    }
+
     async fn action_applied(&self, integration: &str, key: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(sql(
             "SELECT COUNT(*) FROM sync_applied_actions WHERE integration = ? AND action_key = ?",

@@ -816,6 +816,27 @@ impl SyncStateStore for SqliteSyncState {
         Ok(())
     }
 
+    async fn set_note_deleted(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        note_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE note_links SET state = 'deleted', updated_at = ?
+             WHERE integration = ? AND entry_id = ? AND note_id = ?",
+        )
+        .bind(now)
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(note_id)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
     /// Whether a remote action was already applied.
     async fn action_applied(&self, integration: &str, key: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
