@@ -48,6 +48,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use crate::openapi::Spec;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -59,7 +61,7 @@ use serde_json::{Value, json};
 
 use crate::fake_remote::{
     FakeState, RecordedRequest, content_etag, encode, json_error, json_with_etag, link_header,
-    origin, query_pairs, rfc3339,
+    origin, rfc3339,
 };
 
 /// Where the OpenAPI description lives (`DEVLOG_GITHUB_OPENAPI` overrides).
@@ -2141,247 +2143,14 @@ async fn create_milestone(
     )
 }
 
-// ---- the contract check ----
-
-struct Operation {
-    method: String,
-    template: Vec<String>,
-    /// Declared path parameters with their schemas.
-    path_params: BTreeMap<String, Value>,
-    /// Declared query parameters with their schemas.
-    query: BTreeMap<String, Value>,
-    body_schema: Option<Value>,
-    body_required: bool,
-    /// Status code (or `default`) → the JSON schema of the answer, `None` for no body.
-    responses: BTreeMap<String, Option<Value>>,
-}
-
-impl Operation {
-    /// How many literal segments the template has: where templates overlap
-    /// (`issues/comments` and `issues/{issue_number}`), the most literal one is meant.
-    fn literals(&self) -> usize {
-        self.template.iter().filter(|t| !t.starts_with('{')).count()
-    }
-}
-
-struct Spec {
-    ops: Vec<Operation>,
-    components: Value,
-    validators: Mutex<HashMap<(usize, String), Arc<jsonschema::Validator>>>,
-}
-
-/// Turns OpenAPI 3.0 `nullable: true` into JSON Schema: `type: [t, "null"]` when a type is
-/// given, else `anyOf: [schema, {type: null}]` (so `oneOf` schemas without a type, such as
-/// `milestone`, are still validated).
-pub fn translate_nullable(v: &mut Value) {
-    match v {
-        Value::Array(a) => a.iter_mut().for_each(translate_nullable),
-        Value::Object(m) => {
-            for (_, child) in m.iter_mut() {
-                translate_nullable(child);
-            }
-            if m.get("nullable") == Some(&Value::Bool(true)) {
-                m.remove("nullable");
-                match m.get("type").cloned() {
-                    Some(Value::String(t)) => {
-                        m.insert("type".into(), json!([t, "null"]));
-                        if let Some(Value::Array(e)) = m.get_mut("enum") {
-                            e.push(Value::Null);
-                        }
-                    }
-                    _ => {
-                        let inner = Value::Object(std::mem::take(m));
-                        m.insert("anyOf".into(), json!([inner, {"type": "null"}]));
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
-    match v.get("$ref").and_then(Value::as_str) {
-        Some(r) => r
-            .strip_prefix('#')
-            .and_then(|p| doc.pointer(p))
-            .unwrap_or(v),
-        None => v,
-    }
-}
-
-fn load_spec() -> Spec {
-    let path = spec_path();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading the GitHub API description {path}: {e}"));
-    let mut doc: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("parsing the GitHub API description {path}: {e}"));
-    translate_nullable(&mut doc);
-    let mut ops = Vec::new();
-    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
-        for (template, item) in paths {
-            let shared_params: Vec<Value> = item
-                .get("parameters")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let Some(item) = item.as_object() else {
-                continue;
-            };
-            for (method, op) in item {
-                if !matches!(
-                    method.as_str(),
-                    "get" | "post" | "put" | "patch" | "delete" | "head" | "options"
-                ) {
-                    continue;
-                }
-                let mut query = BTreeMap::new();
-                let mut path_params = BTreeMap::new();
-                let params = shared_params.iter().chain(
-                    op.get("parameters")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten(),
-                );
-                for p in params {
-                    let p = resolve(&doc, p);
-                    let Some(name) = p.get("name").and_then(Value::as_str) else {
-                        continue;
-                    };
-                    let schema = p.get("schema").cloned().unwrap_or(json!({}));
-                    match p.get("in").and_then(Value::as_str) {
-                        Some("query") => {
-                            query.insert(name.to_string(), schema);
-                        }
-                        Some("path") => {
-                            path_params.insert(name.to_string(), schema);
-                        }
-                        _ => {}
-                    }
-                }
-                let rb = op.get("requestBody").map(|rb| resolve(&doc, rb));
-                let body_schema = rb
-                    .and_then(|rb| rb.pointer("/content/application~1json/schema"))
-                    .cloned();
-                let body_required = rb
-                    .and_then(|rb| rb.get("required"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                let responses = op
-                    .get("responses")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                    .map(|(status, r)| {
-                        let schema = resolve(&doc, r)
-                            .pointer("/content/application~1json/schema")
-                            .cloned();
-                        (status.clone(), schema)
-                    })
-                    .collect();
-                ops.push(Operation {
-                    method: method.to_ascii_uppercase(),
-                    template: template
-                        .trim_start_matches('/')
-                        .split('/')
-                        .map(str::to_string)
-                        .collect(),
-                    path_params,
-                    query,
-                    body_schema,
-                    body_required,
-                    responses,
-                });
-            }
-        }
-    }
-    Spec {
-        ops,
-        components: doc.get("components").cloned().unwrap_or(json!({})),
-        validators: Mutex::new(HashMap::new()),
-    }
-}
+// ---- the contract check (crate::openapi, against GitHub's description) ----
 
 fn spec() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
-    SPEC.get_or_init(load_spec)
+    SPEC.get_or_init(|| crate::openapi::load(&spec_path(), "the GitHub API description"))
 }
 
-fn template_matches(template: &[String], path: &str) -> bool {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    segs.len() == template.len()
-        && template.iter().zip(&segs).all(|(t, s)| {
-            if t.starts_with('{') && t.ends_with('}') {
-                !s.is_empty()
-            } else {
-                t == s
-            }
-        })
-}
-
-/// The operation `method path` is, preferring the most literal template.
-fn find_op<'a>(spec: &'a Spec, method: &str, path: &str) -> Option<(usize, &'a Operation)> {
-    spec.ops
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.method == method && template_matches(&o.template, path))
-        .max_by_key(|(i, o)| (o.literals(), std::cmp::Reverse(*i)))
-}
-
-fn query_value_ok(schema: &Value, value: &str) -> Result<(), String> {
-    if let Some(e) = schema.get("enum").and_then(Value::as_array)
-        && !e.iter().any(|x| x.as_str() == Some(value))
-    {
-        return Err(format!(
-            "`{value}` is not one of {}",
-            Value::Array(e.clone())
-        ));
-    }
-    let ty = schema.get("type");
-    let is = |t: &str| {
-        ty == Some(&json!(t))
-            || ty
-                .and_then(Value::as_array)
-                .is_some_and(|a| a.contains(&json!(t)))
-    };
-    if is("integer") && value.parse::<i64>().is_err() {
-        return Err(format!("`{value}` is not an integer"));
-    }
-    if is("boolean") && value != "true" && value != "false" {
-        return Err(format!("`{value}` is not a boolean"));
-    }
-    Ok(())
-}
-
-fn validator(
-    spec: &Spec,
-    key: (usize, String),
-    schema: &Value,
-) -> Result<Arc<jsonschema::Validator>, String> {
-    let mut cache = lock(&spec.validators);
-    if let Some(v) = cache.get(&key) {
-        return Ok(v.clone());
-    }
-    let mut root = schema.clone();
-    if let Value::Object(m) = &mut root {
-        m.insert("components".into(), spec.components.clone());
-    } else {
-        root = json!({"allOf": [schema], "components": spec.components});
-    }
-    let v = Arc::new(
-        jsonschema::validator_for(&root).map_err(|e| format!("schema does not compile: {e}"))?,
-    );
-    cache.insert(key, v.clone());
-    Ok(v)
-}
-
-fn schema_errors(v: &jsonschema::Validator, instance: &Value) -> Option<String> {
-    let errors: Vec<String> = v
-        .iter_errors(instance)
-        .map(|e| format!("{} at `{}`", e, e.instance_path()))
-        .collect();
-    (!errors.is_empty()).then(|| errors.join("; "))
-}
+pub use crate::openapi::translate_nullable;
 
 /// Checks one request against the description; `Err` says why it is not allowed.
 pub fn check_request(r: &RecordedRequest) -> Result<(), String> {
@@ -2394,73 +2163,14 @@ pub fn check_request(r: &RecordedRequest) -> Result<(), String> {
         return crate::fake_github_graphql::check_graphql_body(&r.body)
             .map_err(|e| format!("GraphQL: {e}"));
     }
-    let spec = spec();
-    let Some((idx, op)) = find_op(spec, &r.method, &r.path) else {
-        return Err("no such operation (method + path template)".into());
-    };
-    let segs = r.path.trim_start_matches('/').split('/');
-    for (t, s) in op.template.iter().zip(segs) {
-        if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}'))
-            && let Some(schema) = op.path_params.get(name)
-        {
-            query_value_ok(schema, s).map_err(|e| format!("path parameter `{name}`: {e}"))?;
-        }
-    }
-    for (k, v) in query_pairs(r.query.as_deref()) {
-        let Some(schema) = op.query.get(&k) else {
-            return Err(format!("query parameter `{k}` is not declared"));
-        };
-        query_value_ok(schema, &v).map_err(|e| format!("query parameter `{k}`: {e}"))?;
-    }
-    match &op.body_schema {
-        None if !r.body.is_empty() => Err("the operation takes no JSON body".into()),
-        None => Ok(()),
-        Some(_) if r.body.is_empty() => {
-            if op.body_required {
-                Err("the operation requires a JSON body".into())
-            } else {
-                Ok(())
-            }
-        }
-        Some(schema) => {
-            let body: Value =
-                serde_json::from_slice(&r.body).map_err(|e| format!("body is not JSON: {e}"))?;
-            let v = validator(spec, (idx, "request".into()), schema)?;
-            match schema_errors(&v, &body) {
-                None => Ok(()),
-                Some(e) => Err(format!("body does not match the request schema: {e}")),
-            }
-        }
-    }
+    crate::openapi::check_request(spec(), r)
 }
 
 /// Checks an answer to `method path` (no query) against the operation's response schema for
 /// `status` (`Value::Null` for an empty body). The fake's tests run it on every answer, so
 /// the JSON shapes stay GitHub's.
 pub fn check_response(method: &str, path: &str, status: u16, body: &Value) -> Result<(), String> {
-    let spec = spec();
-    let Some((idx, op)) = find_op(spec, method, path) else {
-        return Err("no such operation (method + path template)".into());
-    };
-    let code = status.to_string();
-    let Some(declared) = op
-        .responses
-        .get(&code)
-        .or_else(|| op.responses.get("default"))
-    else {
-        return Err(format!("status {status} is not declared"));
-    };
-    match declared {
-        None if body.is_null() => Ok(()),
-        None => Err(format!("status {status} declares no body")),
-        Some(schema) => {
-            let v = validator(spec, (idx, code), schema)?;
-            match schema_errors(&v, body) {
-                None => Ok(()),
-                Some(e) => Err(format!("body does not match the response schema: {e}")),
-            }
-        }
-    }
+    crate::openapi::check_response(spec(), method, path, status, body)
 }
 
 /// Violations among `requests`, one line each.

@@ -10,8 +10,10 @@
 pub mod conformance;
 pub mod fake_github;
 pub mod fake_github_graphql;
+pub mod fake_jira;
 pub mod fake_remote;
 pub mod integration_conformance;
+pub mod openapi;
 pub mod sync_state_conformance;
 pub mod tracker;
 
