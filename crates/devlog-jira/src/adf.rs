@@ -300,6 +300,9 @@ fn paragraph(lines: &[&str]) -> Vec<Inline> {
     out
 }
 
+/// Reads a list item's text from its line (`- ` or `1. `).
+type ItemOf = fn(&str) -> Option<&str>;
+
 /// Parses devlog's text form into a document (see the module's documentation).
 pub fn from_text(text: &str) -> Doc {
     let lines: Vec<&str> = text.lines().collect();
@@ -339,7 +342,7 @@ pub fn from_text(text: &str) -> Doc {
             i += 1;
             continue;
         }
-        let list: Option<(fn(&str) -> Option<&str>, bool)> = if bullet_of(line).is_some() {
+        let list: Option<(ItemOf, bool)> = if bullet_of(line).is_some() {
             Some((bullet_of, false))
         } else if ordered_of(line).is_some() {
             Some((ordered_of, true))
