@@ -270,6 +270,10 @@ impl Server {
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.options.body_limit))
             .with_state(state.clone());
+        #[cfg(feature = "dashboard")]
+        {
+            router = router.merge(crate::dashboard::routes(state.clone()));
+        }
         for r in extra {
             router = router.merge(r);
         }
