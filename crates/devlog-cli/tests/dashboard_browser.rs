@@ -302,7 +302,9 @@ fn serve(dir: &Path) -> (Killed, SocketAddr) {
         }
     });
     loop {
-        let line = rx.recv_timeout(HANG).expect("devlog serve announces its address");
+        let line = rx
+            .recv_timeout(HANG)
+            .expect("devlog serve announces its address");
         if let Some(rest) = line.split("listening on http://").nth(1) {
             let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
             // Keep draining stderr so the server never blocks on a full pipe.
@@ -321,19 +323,57 @@ fn the_dashboard_works_in_a_real_browser() {
         );
         return;
     };
-    let axe = std::env::var("DEVLOG_TEST_AXE")
-        .ok()
-        .map(|p| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("DEVLOG_TEST_AXE {p}: {e}")));
+    let axe = std::env::var("DEVLOG_TEST_AXE").ok().map(|p| {
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("DEVLOG_TEST_AXE {p}: {e}"))
+    });
     if axe.is_none() {
         eprintln!("no accessibility checks: set DEVLOG_TEST_AXE to axe.min.js (npm axe-core)");
     }
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    run(dir, &["new", "Add CSV export", "--type", "feature", "--priority", "high", "--tag", "export",
-        "--description", "Export **entries** as CSV.\n\n<script>window.__xss = 1</script>\n\n[bad](javascript:window.__xss=2)"]);
-    run(dir, &["new", "Fix login timeout", "--type", "bugfix", "--priority", "critical", "--tag", "auth"]);
-    run(dir, &["new", "Write the onboarding guide", "--type", "docs", "--tag", "docs"]);
-    run(dir, &["edit", "2", "--status", "in-progress", "--assignee", "ana"]);
+    run(
+        dir,
+        &[
+            "new",
+            "Add CSV export",
+            "--type",
+            "feature",
+            "--priority",
+            "high",
+            "--tag",
+            "export",
+            "--description",
+            "Export **entries** as CSV.\n\n<script>window.__xss = 1</script>\n\n[bad](javascript:window.__xss=2)",
+        ],
+    );
+    run(
+        dir,
+        &[
+            "new",
+            "Fix login timeout",
+            "--type",
+            "bugfix",
+            "--priority",
+            "critical",
+            "--tag",
+            "auth",
+        ],
+    );
+    run(
+        dir,
+        &[
+            "new",
+            "Write the onboarding guide",
+            "--type",
+            "docs",
+            "--tag",
+            "docs",
+        ],
+    );
+    run(
+        dir,
+        &["edit", "2", "--status", "in-progress", "--assignee", "ana"],
+    );
     run(dir, &["note", "2", "Reproduced with a 5 minute session."]);
     let (_server, addr) = serve(dir);
     let shots = PathBuf::from(
@@ -356,24 +396,45 @@ fn the_dashboard_works_in_a_real_browser() {
     b.go("/entries");
     b.type_into("#f-tag", "export");
     b.click(".filters button[type=submit]");
-    b.wait_for("the filtered list", "return location.search.includes('tag=export')");
+    b.wait_for(
+        "the filtered list",
+        "return location.search.includes('tag=export')",
+    );
     let rows = b.text(".entries-table tbody");
-    assert!(rows.contains("Add CSV export") && !rows.contains("Fix login"), "{rows}");
+    assert!(
+        rows.contains("Add CSV export") && !rows.contains("Fix login"),
+        "{rows}"
+    );
     b.go("/entries?q=login");
     let rows = b.text(".entries-table tbody");
-    assert!(rows.contains("Fix login timeout") && !rows.contains("CSV"), "{rows}");
+    assert!(
+        rows.contains("Fix login timeout") && !rows.contains("CSV"),
+        "{rows}"
+    );
     b.go("/entries");
     b.screenshot("list.png");
     b.axe(axe.as_deref(), "the list");
 
     // An entry: Markdown rendered, its script shown as text and never run.
     b.click("a[href='/entries/1']");
-    b.wait_for("the entry page", "return document.querySelector('h1').textContent === 'Add CSV export'");
+    b.wait_for(
+        "the entry page",
+        "return document.querySelector('h1').textContent === 'Add CSV export'",
+    );
     let desc = b.text("#desc-h + .md");
     assert!(desc.contains("<script>window.__xss = 1</script>"), "{desc}");
-    assert_eq!(b.js("return [window.__xss === undefined, document.querySelector('.md strong').textContent]", json!([])), json!([true, "entries"]));
+    assert_eq!(
+        b.js(
+            "return [window.__xss === undefined, document.querySelector('.md strong').textContent]",
+            json!([])
+        ),
+        json!([true, "entries"])
+    );
     b.click("#desc-h + .md a");
-    assert_eq!(b.js("return window.__xss === undefined", json!([])), json!(true));
+    assert_eq!(
+        b.js("return window.__xss === undefined", json!([])),
+        json!(true)
+    );
     b.go("/entries/2");
     b.screenshot("entry.png");
     b.axe(axe.as_deref(), "an entry");
@@ -381,28 +442,55 @@ fn the_dashboard_works_in_a_real_browser() {
     // The create form: the API's validation message, then a new entry.
     b.go("/entries/new");
     b.click("#entry-form button[type=submit]");
-    b.wait_for("the validation message", "return !document.getElementById('form-error').hidden");
+    b.wait_for(
+        "the validation message",
+        "return !document.getElementById('form-error').hidden",
+    );
     let shown = b.text("#form-error");
-    let (status, api) = request(addr, "POST", "/api/v1/entries", Some(&json!({"title": "", "type": "task", "priority": "medium", "status": "new"})));
+    let (status, api) = request(
+        addr,
+        "POST",
+        "/api/v1/entries",
+        Some(&json!({"title": "", "type": "task", "priority": "medium", "status": "new"})),
+    );
     assert_eq!(status, 422, "{api}");
-    assert!(shown.contains(api["error"]["message"].as_str().unwrap()), "form shows {shown:?}, the API says {api}");
+    assert!(
+        shown.contains(api["error"]["message"].as_str().unwrap()),
+        "form shows {shown:?}, the API says {api}"
+    );
     b.screenshot("form.png");
     b.axe(axe.as_deref(), "the form");
     b.type_into("#title", "Made in the browser");
     b.type_into("#tags", "web, ui");
     b.type_into("#acceptanceCriteria", "opens\ncloses");
     b.click("#entry-form button[type=submit]");
-    b.wait_for("the new entry's page", "return location.pathname === '/entries/4'");
+    b.wait_for(
+        "the new entry's page",
+        "return location.pathname === '/entries/4'",
+    );
     let (_, made) = request(addr, "GET", "/api/v1/entries/4", None);
     assert_eq!(made["title"], "Made in the browser");
     assert_eq!(made["tags"], json!(["web", "ui"]));
-    assert_eq!(made["context"]["acceptanceCriteria"], json!(["opens", "closes"]));
+    assert_eq!(
+        made["context"]["acceptanceCriteria"],
+        json!(["opens", "closes"])
+    );
 
     // The board: move the new entry's card with its keyboard-usable menu.
     b.go("/board");
-    b.wait_for("the live stream", "return document.body.dataset.live === 'on'");
-    let menu = b.find(&format!(".move-status[data-id='{}']", made["id"].as_str().unwrap()));
-    b.cmd("POST", &format!("/element/{menu}/value"), Some(json!({"text": "in-review"})));
+    b.wait_for(
+        "the live stream",
+        "return document.body.dataset.live === 'on'",
+    );
+    let menu = b.find(&format!(
+        ".move-status[data-id='{}']",
+        made["id"].as_str().unwrap()
+    ));
+    b.cmd(
+        "POST",
+        &format!("/element/{menu}/value"),
+        Some(json!({"text": "in-review"})),
+    );
     b.wait_for(
         "the card in the in-review column",
         "return !!document.querySelector(\"section[data-status='in-review'] a[href='/entries/4']\")",
@@ -414,14 +502,31 @@ fn the_dashboard_works_in_a_real_browser() {
 
     // Live: a CLI process changes an entry; the open page shows it without a reload.
     b.go("/entries/3");
-    b.wait_for("the live stream", "return document.body.dataset.live === 'on'");
+    b.wait_for(
+        "the live stream",
+        "return document.body.dataset.live === 'on'",
+    );
     b.js("window.__same_page = true", json!([]));
-    run(dir, &["edit", "3", "--status", "blocked", "--title", "Write the onboarding guide (CLI)"]);
+    run(
+        dir,
+        &[
+            "edit",
+            "3",
+            "--status",
+            "blocked",
+            "--title",
+            "Write the onboarding guide (CLI)",
+        ],
+    );
     b.wait_for(
         "the CLI's change on the page",
         "return document.querySelector('h1').textContent === 'Write the onboarding guide (CLI)'",
     );
-    assert_eq!(b.js("return window.__same_page === true", json!([])), json!(true), "no reload");
+    assert_eq!(
+        b.js("return window.__same_page === true", json!([])),
+        json!(true),
+        "no reload"
+    );
     assert!(b.text(".badges").contains("blocked"));
 
     // Reports.
@@ -434,7 +539,10 @@ fn the_dashboard_works_in_a_real_browser() {
     b.size(360, 780);
     for page in ["/", "/entries", "/entries/2", "/board", "/entries/new"] {
         b.go(page);
-        let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth + 1", json!([]));
+        let fits = b.js(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+            json!([]),
+        );
         assert_eq!(fits, json!(true), "{page} is wider than 360 px");
     }
     b.go("/entries");

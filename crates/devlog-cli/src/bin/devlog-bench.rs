@@ -741,7 +741,10 @@ async fn dashboard_rows(t: &Target, store: Arc<dyn Store>, args: &Args) -> Resul
     let pages = [
         ("dashboard /", "/".to_string()),
         ("dashboard /entries", "/entries".to_string()),
-        ("dashboard /entries (filtered)", "/entries?status=in-progress&type=bugfix&sort=priority".to_string()),
+        (
+            "dashboard /entries (filtered)",
+            "/entries?status=in-progress&type=bugfix&sort=priority".to_string(),
+        ),
         ("dashboard /entries?q=", format!("/entries?q={COMMON_WORD}")),
         ("dashboard /entries/{ref}", format!("/entries/{handle}")),
         ("dashboard /board", "/board".to_string()),
@@ -757,7 +760,10 @@ async fn dashboard_rows(t: &Target, store: Arc<dyn Store>, args: &Args) -> Resul
                 let mut body = Vec::new();
                 s.read_to_end(&mut body).await?;
                 if !body.starts_with(b"HTTP/1.0 200") && !body.starts_with(b"HTTP/1.1 200") {
-                    bail!("GET {path}: {}", String::from_utf8_lossy(&body[..body.len().min(300)]));
+                    bail!(
+                        "GET {path}: {}",
+                        String::from_utf8_lossy(&body[..body.len().min(300)])
+                    );
                 }
                 Ok(())
             }

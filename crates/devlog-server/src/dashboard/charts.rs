@@ -85,7 +85,11 @@ pub fn columns(title: &str, points: &[(String, f64)], unit: &str) -> String {
         let _ = write!(s, "<text x=\"0\" y=\"16\" class=\"muted\">no data</text>");
     }
     for (i, (label, value)) in points.iter().enumerate() {
-        let h = if max > 0.0 { value / max * (plot_h - 16.0) } else { 0.0 };
+        let h = if max > 0.0 {
+            value / max * (plot_h - 16.0)
+        } else {
+            0.0
+        };
         let x = i as f64 * step;
         let _ = write!(
             s,
@@ -138,8 +142,14 @@ mod tests {
         );
         assert!(!svg.contains("<script>"), "{svg}");
         assert!(svg.contains("&lt;script&gt;"), "{svg}");
-        assert!(svg.contains(">3</text>") && svg.contains(">1.5</text>"), "{svg}");
-        assert!(!svg.contains("style="), "inline styles break the CSP: {svg}");
+        assert!(
+            svg.contains(">3</text>") && svg.contains(">1.5</text>"),
+            "{svg}"
+        );
+        assert!(
+            !svg.contains("style="),
+            "inline styles break the CSP: {svg}"
+        );
     }
 
     #[test]

@@ -96,7 +96,14 @@ mod tests {
             "<a href=\"javascript:alert(1)\">x</a>",
         ] {
             let h = render(attack);
-            for bad in ["<script", "<img", "<iframe", "<div", "<svg", "<a href=\"javascript"] {
+            for bad in [
+                "<script",
+                "<img",
+                "<iframe",
+                "<div",
+                "<svg",
+                "<a href=\"javascript",
+            ] {
                 assert!(!h.contains(bad), "{attack:?} rendered as {h:?}");
             }
             assert!(h.contains("&lt;"), "{attack:?} rendered as {h:?}");
@@ -135,7 +142,10 @@ mod tests {
         assert!(h.contains("href=\"/entries/1\""), "{h}");
         let h = render("![diagram](https://example.com/d.png)");
         assert!(!h.contains("<img"), "{h}");
-        assert!(h.contains("<a href=\"https://example.com/d.png\">diagram</a>"), "{h}");
+        assert!(
+            h.contains("<a href=\"https://example.com/d.png\">diagram</a>"),
+            "{h}"
+        );
     }
 
     #[test]

@@ -8,8 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use devlog_core::{
-    EntrySummary, EntryType, Filter, ListQuery, Page, Priority, SearchQuery, SortKey, Stats,
-    Status,
+    EntrySummary, EntryType, Filter, ListQuery, Page, Priority, SearchQuery, SortKey, Stats, Status,
 };
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
@@ -272,7 +271,13 @@ pub async fn list(
     let sort = sp.take_sort()?;
     let ascending = p.take_bool("asc")?;
     let (_, offset) = p.take_page(PAGE)?;
-    p.finish(&[FILTER_PARAMS, &["q", "overdue", "sort", "asc", "offset", "limit"]].concat())?;
+    p.finish(
+        &[
+            FILTER_PARAMS,
+            &["q", "overdue", "sort", "asc", "offset", "limit"],
+        ]
+        .concat(),
+    )?;
     let shown = filter.clone();
     let page: Page<Row> = match text.as_deref() {
         Some(t) => {
@@ -330,7 +335,8 @@ pub async fn list(
         }
     };
     let shown_to = offset + page.items.len();
-    let more = (shown_to as u64) < page.total || (page.total_is_estimate && page.items.len() == PAGE);
+    let more =
+        (shown_to as u64) < page.total || (page.total_is_estimate && page.items.len() == PAGE);
     render(
         "list.html",
         context! {

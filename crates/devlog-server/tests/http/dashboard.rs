@@ -21,10 +21,16 @@ fn assert_page(r: &crate::common::Reply, what: &str) {
     );
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
-    assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
     let html = r.text();
     assert!(!html.contains("<script>"), "{what}: inline script: {html}");
-    assert!(!html.contains(" style="), "{what}: inline style breaks the CSP");
+    assert!(
+        !html.contains(" style="),
+        "{what}: inline style breaks the CSP"
+    );
 }
 
 #[tokio::test]
@@ -49,13 +55,22 @@ async fn every_page_answers_with_the_security_headers() {
     ] {
         let r = h.get(page).await;
         assert_page(&r, page);
-        assert!(r.text().contains("Add CSV export") || page.contains("new"), "{page}");
+        assert!(
+            r.text().contains("Add CSV export") || page.contains("new"),
+            "{page}"
+        );
     }
     let css = h.get("/assets/dashboard.css").await;
     assert_eq!(css.status, StatusCode::OK);
-    assert_eq!(css.header("content-type").as_deref(), Some("text/css; charset=utf-8"));
+    assert_eq!(
+        css.header("content-type").as_deref(),
+        Some("text/css; charset=utf-8")
+    );
     let js = h.get("/assets/dashboard.js").await;
-    assert_eq!(js.header("content-type").as_deref(), Some("text/javascript; charset=utf-8"));
+    assert_eq!(
+        js.header("content-type").as_deref(),
+        Some("text/javascript; charset=utf-8")
+    );
     assert_eq!(h.get("/assets/nope.js").await.status, StatusCode::NOT_FOUND);
 }
 
@@ -69,7 +84,10 @@ async fn the_list_filters_sorts_searches_and_pages_like_the_api() {
     let r = h.get("/entries?type=bugfix").await;
     assert_page(&r, "filtered");
     let html = r.text();
-    assert!(html.contains("Broken export") && !html.contains("Task number"), "{html}");
+    assert!(
+        html.contains("Broken export") && !html.contains("Task number"),
+        "{html}"
+    );
     // Empty fields of the filter form are ignored, not errors.
     let r = h.get("/entries?q=&status=&type=&sort=&assignee=").await;
     assert_page(&r, "empty fields");
@@ -84,12 +102,18 @@ async fn the_list_filters_sorts_searches_and_pages_like_the_api() {
     let task = html.find("Task number 00").unwrap();
     assert!(first < task, "sorted by title");
     let html = h.get("/entries?q=export").await.text();
-    assert!(html.contains("Broken export") && !html.contains("Task number"), "{html}");
+    assert!(
+        html.contains("Broken export") && !html.contains("Task number"),
+        "{html}"
+    );
     // A bad parameter is the API's message, as a page.
     let r = h.get("/entries?status=nope").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let api = h.get("/api/v1/entries?status=nope").await.json();
-    let message = api["error"]["message"].as_str().unwrap().replace('`', "&#96;");
+    let message = api["error"]["message"]
+        .as_str()
+        .unwrap()
+        .replace('`', "&#96;");
     let html = r.text();
     assert!(html.contains("role=\"alert\""), "{html}");
     assert!(
@@ -128,8 +152,14 @@ async fn entry_text_cannot_inject_markup() {
         }
     }
     let html = h.get("/entries/1").await.text();
-    assert!(html.contains("<strong>bold</strong>"), "Markdown is rendered: {html}");
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    assert!(
+        html.contains("<strong>bold</strong>"),
+        "Markdown is rendered: {html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -138,8 +168,11 @@ async fn the_board_groups_by_status_and_the_entry_page_shows_history_and_relatio
     let a = h.create("First", "task").await;
     let b = h.create("Second", "task").await;
     let (ida, idb) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
-    h.patch(&format!("/api/v1/entries/{idb}"), json!({"status": "blocked"}))
-        .await;
+    h.patch(
+        &format!("/api/v1/entries/{idb}"),
+        json!({"status": "blocked"}),
+    )
+    .await;
     let r = h
         .post(
             &format!("/api/v1/entries/{idb}/links"),
@@ -154,7 +187,15 @@ async fn the_board_groups_by_status_and_the_entry_page_shows_history_and_relatio
     let first = html.find("#1 First").unwrap();
     assert!(new < first && first < blocked && blocked < second, "{html}");
     let html = h.get("/entries/2").await.text();
-    assert!(html.contains("Blocked by <a href=\"/entries/1\">#1 First</a>"), "{html}");
+    assert!(
+        html.contains("Blocked by <a href=\"/entries/1\">#1 First</a>"),
+        "{html}"
+    );
     assert!(html.contains("status: new → blocked"), "history: {html}");
-    assert!(!h.get("/entries/2/edit").await.text().contains("data-etag=\"\""));
+    assert!(
+        !h.get("/entries/2/edit")
+            .await
+            .text()
+            .contains("data-etag=\"\"")
+    );
 }
