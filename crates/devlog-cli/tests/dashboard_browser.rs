@@ -56,21 +56,47 @@ impl Drop for Killed {
     }
 }
 
-/// One HTTP/1.0 request with a JSON body; the status and the body as JSON.
+/// One HTTP request with a JSON body (`Connection: close`; the body read by its length, as
+/// chromedriver may keep the connection open); the status and the body as JSON.
 fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, Value::Null);
+    };
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let body = body.map(Value::to_string).unwrap_or_default();
     let req = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    s.write_all(req.as_bytes()).unwrap();
+    if s.write_all(req.as_bytes()).is_err() {
+        return (0, Value::Null);
+    }
     let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = s.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&out);
+        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())
+                    .flatten()
+            });
+            if length.is_some_and(|len| rest.len() >= len) {
+                break;
+            }
+        }
+    }
     let out = String::from_utf8_lossy(&out);
-    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let Some((head, body)) = out.split_once("\r\n\r\n") else {
+        return (0, Value::Null); // closed without an answer (chromedriver starting)
+    };
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
@@ -101,7 +127,9 @@ impl Browser {
         );
         let driver: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let start = Instant::now();
-        while TcpStream::connect(driver).is_err() {
+        while TcpStream::connect(driver).is_err()
+            || request(driver, "GET", "/status", None).1["value"]["ready"] != json!(true)
+        {
             assert!(start.elapsed() < HANG, "chromedriver did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
