@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_devlog");
 /// Guards against a hang; not a timing assertion.
 const HANG: Duration = Duration::from_secs(30);
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecb";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 fn devlog(dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
@@ -203,7 +203,10 @@ impl Browser {
             "/element",
             Some(json!({"using": "css selector", "value": css})),
         );
-        v[ELEMENT].as_str().unwrap().to_string()
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_string()
     }
 
     fn click(&self, css: &str) {
