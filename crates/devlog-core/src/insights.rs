@@ -61,6 +61,15 @@ pub struct SharedInsight {
     pub score: f64,
 }
 
+impl SharedInsight {
+    /// Whether it shares anything with the work it was ranked for. Ranked for a piece of
+    /// work, the relevant items come first and the most recent others follow them, so a
+    /// list never looks empty; a context for an assistant keeps only the relevant ones.
+    pub fn is_relevant(&self) -> bool {
+        !self.matched_terms.is_empty() || self.score > 0.0
+    }
+}
+
 /// The answer of [`Devlog::shared_insights`].
 #[derive(Debug)]
 pub struct Insights {
@@ -136,8 +145,9 @@ impl Devlog {
     }
 
     /// The shared insights of this store and of `others` (other repositories, by name) most
-    /// relevant to `work` (excluding `work`'s own), at most `limit`; without `work`, those of
-    /// the most recently changed entries, newest first. A store of `others` that fails is
+    /// relevant to `work` (excluding `work`'s own) first, then the most recent others
+    /// ([`SharedInsight::is_relevant`] tells them apart), at most `limit`; without `work`,
+    /// those of the most recently changed entries, newest first. A store of `others` that fails is
     /// skipped and named; a failure of this store is an error.
     pub async fn shared_insights(
         &self,
@@ -196,7 +206,10 @@ impl Devlog {
                 when(b).cmp(&when(a))
             });
         } else {
-            items.sort_by(|a, b| b.score.total_cmp(&a.score));
+            items.sort_by(|a, b| {
+                let when = |i: &SharedInsight| i.at.unwrap_or(i.entry.updated_at);
+                b.score.total_cmp(&a.score).then(when(b).cmp(&when(a)))
+            });
         }
         items.truncate(limit);
         Ok(Insights {
@@ -247,6 +260,15 @@ async fn candidates(
     let mut v: Vec<_> = found.into_values().collect();
     v.sort_by(|a, b| b.2.len().cmp(&a.2.len()).then(b.1.total_cmp(&a.1)));
     v.truncate(CANDIDATES);
+    // Shared insights that share no word with the work still exist: the most recently
+    // changed entries follow the relevant ones (score 0), so a store's insights are never
+    // reported as "none" only because none of them is about this work.
+    let recent = Box::pin(candidates(store, &[])).await?;
+    for r in recent {
+        if !v.iter().any(|c| c.0.id == r.0.id) {
+            v.push(r);
+        }
+    }
     Ok(v)
 }
 

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod planning;
 pub mod relations;
 pub mod release;
+pub mod reports;
 pub mod sample;
 pub mod store;
 pub mod sync_state;

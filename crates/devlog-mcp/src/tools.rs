@@ -835,10 +835,11 @@ impl DevlogMcp {
     async fn context_for_ai(&self, a: IdOnlyArgs) -> Outcome {
         let e = self.app().resolve(&a.id.reference()).await?;
         // The shared insights of other work that concern this entry most.
-        let shared = self
+        let mut shared = self
             .app()
             .shared_insights(&self.options().repositories, Some(&e), CONTEXT_INSIGHTS)
             .await?;
+        shared.items.retain(|i| i.is_relevant());
         let mut text = render::context_markdown(&e);
         let mut view = serde_json::to_value(AiView::of(&e)).unwrap_or(Value::Null);
         if !shared.items.is_empty() {

@@ -44,6 +44,14 @@ INTEGRATION_TOOLS = ["sync_with_github", "sync_with_jira", "sync_with_ado", "syn
 # Callable by name (they answer why), but not listed: this version has no such integration.
 UNLISTED_TOOLS = ["sync_with_jira", "sync_with_ado"]
 EXTRA_TOOLS = ["get_recent_changes", "get_devlog_stats"]
+# The everyday log (history, notes, relations, planning, shared insights), driven by
+# `everyday_suite` below.
+EVERYDAY_TOOLS = [
+    "get_entry_history", "undo_change", "edit_note", "delete_note", "change_status",
+    "link_entries", "unlink_entries", "get_relations", "add_dependency", "remove_dependency",
+    "add_risk", "remove_risk", "create_milestone", "list_milestones", "close_milestone",
+    "log_time", "add_insight", "get_shared_insights",
+]
 
 
 class CheckFailed(Exception):
@@ -183,7 +191,7 @@ async def stdio_suite(opts):
 
             tools = (await session.list_tools()).tools
             names = {t.name for t in tools}
-            for n in ORIGINAL_TOOLS + INTEGRATION_TOOLS + EXTRA_TOOLS:
+            for n in ORIGINAL_TOOLS + INTEGRATION_TOOLS + EXTRA_TOOLS + EVERYDAY_TOOLS:
                 if n in UNLISTED_TOOLS:
                     check(n not in names, f"tool {n} is listed but cannot work")
                 else:
@@ -268,6 +276,8 @@ async def stdio_suite(opts):
                     check("[integrations.github]" in text, text)
                     check(err.get("kind") == "not-configured", err)
 
+            await everyday_suite(session, imported)
+
             # --- Errors an agent can act on ----------------------------------------------
             text, err = await call_error(session, "get_devlog", {"id": 99999})
             check("no entry matches `99999`" in text and err["kind"] == "not-found", text)
@@ -305,7 +315,8 @@ async def stdio_suite(opts):
 
     # --- What was stored ------------------------------------------------------------------
     after = read_entries(opts.dir)
-    check(len(after) == len(entries_before) + 1, f"{len(after)} entry files")
+    # create_devlog's entry and everyday_suite's two.
+    check(len(after) == len(entries_before) + 3, f"{len(after)} entry files")
     new = after[created_id]
     check(new["title"] == SAMPLE["title"] and new["type"] == "feature" and new["priority"] == "high", new)
     check(new["context"]["businessContext"] == SAMPLE["businessContext"], "businessContext stored")
@@ -337,7 +348,96 @@ async def stdio_suite(opts):
                            capture_output=True, text=True, check=True)
     check(json.loads(shown.stdout)["status"] == "done", "devlog show 52 --json")
     print(f"stdio suite passed: {len(ORIGINAL_TOOLS)} original tools with all their arguments, "
-          f"{len(INTEGRATION_TOOLS) + len(EXTRA_TOOLS)} more tools, errors, resources, prompts")
+          f"{len(INTEGRATION_TOOLS) + len(EXTRA_TOOLS) + len(EVERYDAY_TOOLS)} more tools, errors, resources, prompts")
+
+
+async def everyday_suite(session, imported):
+    """History and undo, note edits, relations, planning and shared insights, as an
+    assistant would use them: each call's structured answer is checked, then the stored
+    entry through get_devlog."""
+    _, s = await call_ok(session, "create_devlog",
+                         {"title": "Tenant cache invalidation", "type": "feature",
+                          "description": "Invalidate the cache per tenant"})
+    parent = s["entry"]["id"]
+    _, s = await call_ok(session, "create_devlog",
+                         {"title": "Invalidate on tenant rename", "type": "task",
+                          "description": "Rename drops the tenant's cache", "parent": parent})
+    child = s["entry"]["id"]
+    _, s = await call_ok(session, "get_relations", {"id": parent})
+    kids = s["relations"]["children"]
+    check([c["id"] for c in kids] == [child], f"subtask listed: {kids}")
+    # Blocking an entry, then the cycle back is refused and named.
+    e16 = imported[16]["id"]
+    _, s = await call_ok(session, "link_entries", {"id": child, "kind": "blocks", "other": "16"})
+    check(s["changed"] is True and s["other"]["id"] == e16, s)
+    text, err = await call_error(session, "link_entries", {"id": "16", "kind": "blocks", "other": child})
+    check(err["kind"] == "invalid" and "cycle" in text and "#16" in text, text)
+    _, s = await call_ok(session, "unlink_entries", {"id": child, "other": "16"})
+    check(s["removed"] == ["blocks"], s)
+    # A parent cannot be completed while a subtask is open.
+    text, err = await call_error(session, "complete_devlog", {"id": parent})
+    check(err["kind"] == "invalid" and "open subtask" in text, text)
+    _, s = await call_ok(session, "change_status", {"id": child, "transition": "start"})
+    check(s["from"] == "new" and s["entry"]["status"] == "in-progress", s)
+
+    # Notes: edit, delete, and the history that keeps both.
+    _, s = await call_ok(session, "add_devlog_note", {"id": parent, "note": "first text"})
+    note = s["note"]["id"]
+    _, s = await call_ok(session, "edit_note", {"id": parent, "noteId": note, "text": "second text"})
+    check(s["note"]["content"] == "second text", s)
+    _, s = await call_ok(session, "delete_note", {"id": parent, "noteId": note[:8]})
+    check(s["totalNotes"] == 0, s)
+    _, s = await call_ok(session, "get_entry_history", {"id": parent, "limit": 2})
+    kinds = [ev["type"] for c in s["changes"] for ev in c["events"]]
+    check("note-deleted" in kinds and "note-edited" in kinds, f"history kinds {kinds}")
+    check(all(c["actor"] == "python-sdk" for c in s["changes"]), "history names the actor")
+    _, s = await call_ok(session, "undo_change", {"id": parent})
+    _, s = await call_ok(session, "get_devlog", {"id": parent})
+    check([n["content"] for n in s["entry"]["notes"]] == ["second text"], "undo restores the note")
+
+    # Planning: a milestone, a due date, time spent.
+    _, s = await call_ok(session, "create_milestone", {"name": "v9", "dueDate": "2026-12-24"})
+    check(s["milestone"]["state"] == "open", s)
+    _, s = await call_ok(session, "update_devlog",
+                         {"id": parent, "milestone": "v9", "dueDate": "2026-12-20", "estimatedHours": 4})
+    check(s["entry"]["milestone"] == "v9" and s["entry"]["dueDate"] == "2026-12-20", s)
+    _, s = await call_ok(session, "log_time", {"id": parent, "duration": "1h30m", "note": "spike"})
+    check(s["worklog"]["minutes"] == 90 and s["worklog"]["author"] == "python-sdk", s)
+    check(s["actualHours"] == 1.5, s)
+    text, err = await call_error(session, "log_time", {"id": parent, "duration": "25h"})
+    check(err["kind"] == "invalid" and "24h" in text, text)
+    _, s = await call_ok(session, "list_milestones", {})
+    v9 = [m for m in s["milestones"] if m["name"] == "v9"]
+    check(len(v9) == 1 and v9[0]["total"] == 1 and v9[0]["done"] == 0, s)
+    _, s = await call_ok(session, "list_devlogs", {"milestone": "v9"})
+    check([i["id"] for i in s["items"]] == [parent], s)
+
+    # Dependencies and risks.
+    _, s = await call_ok(session, "add_dependency", {"id": parent, "description": "Payments API v2"})
+    _, s = await call_ok(session, "add_risk", {"id": parent, "description": "Vendor late",
+                                               "impact": "high", "probability": "low"})
+    risk = s["risk"]["id"]
+    _, s = await call_ok(session, "remove_risk", {"id": parent, "itemId": risk})
+    _, s = await call_ok(session, "get_devlog", {"id": parent})
+    check(s["entry"]["context"]["risks"] == [], "risk removed")
+    check(any(d["description"] == "Payments API v2" for d in s["entry"]["context"]["dependencies"]),
+          "dependency stored")
+
+    # Shared insights: found for related work, listed without it, given with the context.
+    _, s = await call_ok(session, "add_insight",
+                         {"id": parent, "insight": "Tenant caches are keyed by tenant id"})
+    check("Tenant caches are keyed by tenant id" in s["aiContext"]["sharedInsights"], s)
+    _, s = await call_ok(session, "get_shared_insights", {"forId": child})
+    texts = [i["text"] for i in s["items"]]
+    check("Tenant caches are keyed by tenant id" in texts, f"insight for related work: {texts}")
+    check(s["items"][0]["matchedTerms"], s["items"][0])
+    _, s = await call_ok(session, "get_shared_insights", {})
+    check("Tenant caches are keyed by tenant id" in [i["text"] for i in s["items"]],
+          f"insights without a piece of work: {s}")
+    r, _ = await call_ok(session, "get_context_for_ai", {"id": child})
+    check("Tenant caches are keyed by tenant id" in text_of(r), text_of(r)[-400:])
+    _, s = await call_ok(session, "close_milestone", {"name": "v9"})
+    check(s["milestone"]["state"] == "closed", s)
 
 
 async def http_session_round_trip(session, label):

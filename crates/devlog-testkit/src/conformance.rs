@@ -1248,14 +1248,16 @@ pub async fn shared_insights_are_found_for_related_work(open: Opener, dir: &Path
             .any(|t| t.contains("its own") || t.contains("Its own")),
         "{texts:?}"
     );
-    // The related entry's insights rank above the unrelated one's (if it is found at all).
+    // The related entry's insights rank above the unrelated one's, which still follows them
+    // (a store's shared insights never look like "none" because they concern other work).
     let pos = |t: &str| texts.iter().position(|x| *x == t);
-    if let Some(theme) = pos("Themes are CSS variables") {
-        assert!(
-            pos("Batch refunds in groups of 50").unwrap() < theme,
-            "{texts:?}"
-        );
-    }
+    let theme = pos("Themes are CSS variables").expect("unrelated insights follow");
+    assert!(
+        pos("Batch refunds in groups of 50").unwrap() < theme,
+        "{texts:?}"
+    );
+    assert!(found.items[theme].matched_terms.is_empty() && !found.items[theme].is_relevant());
+    assert!(found.items[..theme].iter().all(|i| i.is_relevant()));
     let decision = found
         .items
         .iter()

@@ -1,0 +1,132 @@
+//! `counts`: entries by status, type, priority and assignee (the store's own aggregation,
+//! `Store::stats`, in SQL on the SQL backends), by tag and by linked system (one pass over
+//! the summaries, joined with the sync links).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::{By, SyncSources, data};
+use crate::entry::EntrySummary;
+use crate::error::Result;
+use crate::id::EntryId;
+use crate::store::{Filter, Store};
+use crate::sync_state::LinkState;
+
+/// The `counts` report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    pub total: u64,
+    pub open: u64,
+    pub closed: u64,
+    /// One table per `--by`, in the order asked.
+    pub groups: Vec<CountGroup>,
+}
+
+/// Counts by one dimension, largest first (ties by key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountGroup {
+    pub by: By,
+    pub rows: Vec<CountRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountRow {
+    pub key: String,
+    pub count: u64,
+}
+
+/// Entries without a tag, in `by tag`.
+pub const NO_TAG: &str = "(no tag)";
+/// Entries linked in no integration, in `by system`.
+pub const NOT_LINKED: &str = "(not linked)";
+
+pub(super) async fn counts(
+    store: &dyn Store,
+    filter: &Filter,
+    by: &[By],
+    sync: Option<&SyncSources>,
+    notes: &mut Vec<String>,
+) -> Result<Counts> {
+    let stats = store.stats(filter).await?;
+    let wants = |b| by.contains(&b);
+    let mut tags: BTreeMap<String, u64> = BTreeMap::new();
+    let mut systems: BTreeMap<String, u64> = BTreeMap::new();
+    if wants(By::Tag) || wants(By::System) {
+        let mut linked: HashMap<EntryId, Vec<String>> = HashMap::new();
+        if wants(By::System) {
+            match sync {
+                Some(s) => {
+                    for l in s.state.links().await? {
+                        if l.state == LinkState::Linked {
+                            linked.entry(l.entry_id).or_default().push(l.integration);
+                        }
+                    }
+                }
+                None => notes.push(
+                    "by system: no sync state was given, so no entry counts as linked".into(),
+                ),
+            }
+        }
+        data::scan(store, filter, |e: EntrySummary| {
+            if wants(By::Tag) {
+                if e.tags.is_empty() {
+                    *tags.entry(NO_TAG.into()).or_default() += 1;
+                }
+                for t in e.tags {
+                    *tags.entry(t).or_default() += 1;
+                }
+            }
+            if wants(By::System) {
+                match linked.get(&e.id) {
+                    Some(names) => {
+                        for n in names {
+                            *systems.entry(n.clone()).or_default() += 1;
+                        }
+                    }
+                    None => *systems.entry(NOT_LINKED.into()).or_default() += 1,
+                }
+            }
+        })
+        .await?;
+    }
+    let groups = by
+        .iter()
+        .map(|b| {
+            let map = match b {
+                By::Status => &stats.by_status,
+                By::Type => &stats.by_type,
+                By::Priority => &stats.by_priority,
+                By::Assignee => &stats.by_assignee,
+                By::Tag => &tags,
+                _ => &systems,
+            };
+            CountGroup {
+                by: *b,
+                rows: rows(map),
+            }
+        })
+        .collect();
+    Ok(Counts {
+        total: stats.total,
+        open: stats.open,
+        closed: stats.closed,
+        groups,
+    })
+}
+
+/// A map's counts, largest first, ties by key.
+fn rows(map: &BTreeMap<String, u64>) -> Vec<CountRow> {
+    let mut rows: Vec<CountRow> = map
+        .iter()
+        .map(|(k, v)| CountRow {
+            key: k.clone(),
+            count: *v,
+        })
+        .collect();
+    rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    rows
+}
