@@ -507,21 +507,35 @@ fn the_dashboard_works_in_a_real_browser() {
         json!(["opens", "closes"])
     );
 
-    // The board: move the new entry's card with its keyboard-usable menu.
+    // The board: move the new entry's card with its keyboard-usable menu. Arrowing through
+    // the menu moves nothing; the Move button applies the status chosen.
     b.go("/board");
     b.wait_for(
         "the live stream",
         "return document.body.dataset.live === 'on'",
     );
-    let menu = b.find(&format!(
-        ".move-status[data-id='{}']",
-        made["id"].as_str().unwrap()
-    ));
+    let id = made["id"].as_str().unwrap().to_string();
+    let menu = b.find(&format!("#move-{id}"));
+    b.cmd(
+        "POST",
+        &format!("/element/{menu}/value"),
+        Some(json!({"text": "\u{E015}\u{E015}"})),
+    );
+    let chosen = b.js(
+        "return document.getElementById(arguments[0]).value",
+        json!([format!("move-{id}")]),
+    );
+    assert_ne!(chosen, json!("new"), "the arrow keys reached the menu");
+    // A move would have been sent at once; give a wrongly sent one time to land.
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, still) = request(addr, "GET", "/api/v1/entries/4", None);
+    assert_eq!(still["status"], "new", "arrowing through the menu moved the card");
     b.cmd(
         "POST",
         &format!("/element/{menu}/value"),
         Some(json!({"text": "in-review"})),
     );
+    b.click(&format!(".move[data-id='{id}'] button"));
     b.wait_for(
         "the card in the in-review column",
         "return !!document.querySelector(\"section[data-status='in-review'] a[href='/entries/4']\")",

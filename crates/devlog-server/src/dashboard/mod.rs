@@ -8,7 +8,7 @@
 //!   `fetch` (assets/dashboard.js), so the guard's rule that every POST is JSON-typed holds
 //!   without an exception for HTML forms (no CSRF surface), and validation errors are the
 //!   API's own messages.
-//! - Live updates: the script listens to `/api/v1/events` and reloads the page's `<main>`
+//! - Live updates: the script listens to `/api/v1/events/stream` (SSE) and reloads the page's `<main>`
 //!   after a change (by the CLI, MCP, another browser or a sync).
 //! - Every page carries a CSP without inline script or style, `frame-ancestors 'none'`,
 //!   `X-Frame-Options: DENY` and `nosniff` ([`security_headers`]).

@@ -38,7 +38,7 @@
     });
   }
 
-  // ---- live updates: reload <main> after a change in the feed ----
+  // ---- live updates: reload <main> after a change in the feed (the SSE stream) ----
   let dirty = false;       // a form with unsaved input is on the page
   let timer = null;
   let refreshes = 0;
@@ -65,7 +65,7 @@
   }
   function listen() {
     if (!window.EventSource || document.body.dataset.page === "new") return;
-    const events = new EventSource("/api/v1/events");
+    const events = new EventSource("/api/v1/events/stream");
     events.onmessage = () => {
       clearTimeout(timer);
       timer = setTimeout(refresh, 200);
@@ -162,8 +162,18 @@
         if (id) move(id, col.dataset.status);
       });
     }
-    for (const select of root.querySelectorAll(".move-status")) {
-      select.addEventListener("change", () => move(select.dataset.id, select.value));
+    // The keyboard path: choosing in the menu only selects (arrowing through a closed
+    // <select> fires "change" for every option passed); the card's Move button applies it.
+    for (const form of root.querySelectorAll(".move")) {
+      const select = form.querySelector(".move-status");
+      const button = form.querySelector("button");
+      const sync = () => { button.disabled = select.value === form.dataset.current; };
+      select.addEventListener("change", sync);
+      sync();
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        if (select.value !== form.dataset.current) move(form.dataset.id, select.value);
+      });
     }
   }
 
