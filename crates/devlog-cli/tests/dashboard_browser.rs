@@ -529,7 +529,10 @@ fn the_dashboard_works_in_a_real_browser() {
     // A move would have been sent at once; give a wrongly sent one time to land.
     std::thread::sleep(Duration::from_millis(500));
     let (_, still) = request(addr, "GET", "/api/v1/entries/4", None);
-    assert_eq!(still["status"], "new", "arrowing through the menu moved the card");
+    assert_eq!(
+        still["status"], "new",
+        "arrowing through the menu moved the card"
+    );
     b.cmd(
         "POST",
         &format!("/element/{menu}/value"),

@@ -321,7 +321,7 @@ impl Params {
     }
 
     /// Comma-separated and/or repeated values of a closed set.
-    fn take_list<T>(&mut self, name: &str) -> Result<Vec<T>, ApiError>
+    pub(crate) fn take_list<T>(&mut self, name: &str) -> Result<Vec<T>, ApiError>
     where
         T: std::str::FromStr,
         T::Err: std::fmt::Display,
@@ -390,7 +390,7 @@ impl Params {
         Ok((limit, offset))
     }
 
-    fn take_time(&mut self, name: &str) -> Result<Option<Timestamp>, ApiError> {
+    pub(crate) fn take_time(&mut self, name: &str) -> Result<Option<Timestamp>, ApiError> {
         self.take(name)?
             .map(|v| {
                 parse_time(&v).ok_or_else(|| {

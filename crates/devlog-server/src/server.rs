@@ -175,6 +175,7 @@ impl Built {
         (name = "relations", description = "Links between entries (blocks, relates, duplicates, subtasks), dependencies and risks"),
         (name = "planning", description = "Time spent (worklogs) and milestones; due dates are entry fields"),
         (name = "events", description = "The change feed and its live stream"),
+        (name = "sync", description = "Sync with GitHub, Jira and Azure DevOps: conflict resolution (docs/sync.md)"),
         (name = "server", description = "Health and this document"),
         (name = "mcp", description = "The MCP server (Model Context Protocol, streamable HTTP); see docs/mcp.md"),
     )
@@ -265,6 +266,11 @@ impl Server {
             self.options.wake.unwrap_or_default(),
             self.options.feed,
             json,
+            crate::state::SyncAccess {
+                engine: self.options.sync.clone(),
+                error: self.options.sync_error.clone(),
+                configured: self.options.integrations.clone(),
+            },
         );
         let mut router = api
             .method_not_allowed_fallback(method_not_allowed)

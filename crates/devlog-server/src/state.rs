@@ -33,6 +33,29 @@ struct Shared {
     writes: RwLock<()>,
     shutdown: watch::Sender<bool>,
     openapi: Bytes,
+    sync: SyncAccess,
+    /// The overview's report charts, kept until the feed moves or they age
+    /// (see `dashboard::pages::overview`).
+    charts: std::sync::Mutex<Option<CachedCharts>>,
+}
+
+/// What the server knows of sync: the engine `devlog serve` built from `[integrations.*]`
+/// (the one MCP's sync tools and the webhook receivers use), or why there is none, and the
+/// configured integrations' names.
+#[derive(Debug, Clone, Default)]
+pub struct SyncAccess {
+    pub engine: Option<devlog_sync::SyncEngine>,
+    pub error: Option<String>,
+    pub configured: Vec<String>,
+}
+
+/// Report charts computed for the overview, with the feed position and time they were
+/// computed at.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedCharts {
+    pub seq: u64,
+    pub at: std::time::Instant,
+    pub svgs: Vec<String>,
 }
 
 impl AppState {
@@ -43,6 +66,7 @@ impl AppState {
         changed: Arc<Notify>,
         feed: Option<FeedWatch>,
         openapi: Bytes,
+        sync: SyncAccess,
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
         Self(Arc::new(Shared {
@@ -54,6 +78,8 @@ impl AppState {
             writes: RwLock::new(()),
             shutdown,
             openapi,
+            sync,
+            charts: std::sync::Mutex::new(None),
         }))
     }
 
@@ -65,6 +91,31 @@ impl AppState {
     /// server's actor.
     pub fn meta(&self, actor: Actor) -> WriteMeta {
         WriteMeta::new(Origin::Http).with_actor(actor.0.or_else(|| self.0.actor.clone()))
+    }
+
+    /// The sync engine and configuration (`devlog serve` passes the engine it built).
+    pub fn sync(&self) -> &SyncAccess {
+        &self.0.sync
+    }
+
+    /// The overview's cached charts, if computed at feed position `seq` less than `max_age`
+    /// ago.
+    pub(crate) fn cached_charts(&self, seq: u64, max_age: Duration) -> Option<Vec<String>> {
+        let guard = self.0.charts.lock().ok()?;
+        guard
+            .as_ref()
+            .filter(|c| c.seq == seq && c.at.elapsed() < max_age)
+            .map(|c| c.svgs.clone())
+    }
+
+    pub(crate) fn cache_charts(&self, seq: u64, svgs: Vec<String>) {
+        if let Ok(mut guard) = self.0.charts.lock() {
+            *guard = Some(CachedCharts {
+                seq,
+                at: std::time::Instant::now(),
+                svgs,
+            });
+        }
     }
 
     pub fn poll_interval(&self) -> Duration {

@@ -121,6 +121,98 @@ pub fn columns(title: &str, points: &[(String, f64)], unit: &str) -> String {
     s
 }
 
+/// Lines over time, one per series `(name, values)`, all over the same `labels` (a
+/// burndown's scope, done and remaining; work in progress per status). Series are told
+/// apart by class (colour and dash pattern in dashboard.css) and by the legend's text; a
+/// missing value (`None`) breaks the line.
+pub fn lines(title: &str, labels: &[String], series: &[(String, Vec<Option<f64>>)]) -> String {
+    let width = 360.0;
+    let plot_h = 120.0;
+    let legend_h = 16.0 * series.len() as f64;
+    let height = plot_h + 24.0 + legend_h;
+    let n = labels.len();
+    let step = if n > 1 { width / (n - 1) as f64 } else { 0.0 };
+    let max = series
+        .iter()
+        .flat_map(|(_, vs)| vs.iter().flatten())
+        .copied()
+        .fold(0.0_f64, f64::max);
+    let y = |v: f64| {
+        if max > 0.0 {
+            plot_h - v / max * (plot_h - 16.0)
+        } else {
+            plot_h
+        }
+    };
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg class=\"chart lines\" viewBox=\"-4 0 {} {height}\" role=\"img\" \
+         aria-label=\"{}\"><title>{}</title><line class=\"axis\" x1=\"0\" y1=\"{plot_h}\" \
+         x2=\"{width}\" y2=\"{plot_h}\"/>",
+        width + 8.0,
+        esc(title),
+        esc(title)
+    );
+    if n == 0 || series.is_empty() {
+        let _ = write!(s, "<text x=\"0\" y=\"16\" class=\"muted\">no data</text>");
+    }
+    for (k, (name, values)) in series.iter().enumerate() {
+        let mut d = String::new();
+        let mut pen_down = false;
+        for (i, v) in values.iter().enumerate().take(n) {
+            match v {
+                Some(v) => {
+                    let _ = write!(
+                        d,
+                        "{}{:.1} {:.1} ",
+                        if pen_down { "L" } else { "M" },
+                        i as f64 * step,
+                        y(*v)
+                    );
+                    pen_down = true;
+                }
+                None => pen_down = false,
+            }
+        }
+        let last = values.iter().rev().flatten().next().copied();
+        let _ = write!(
+            s,
+            "<g class=\"series series-{k}\"><title>{}: {}</title><path d=\"{}\"/>\
+             <line x1=\"0\" x2=\"24\" y1=\"{ly}\" y2=\"{ly}\"/>\
+             <text x=\"30\" y=\"{ty}\">{}{}</text></g>",
+            esc(name),
+            values
+                .iter()
+                .zip(labels)
+                .map(|(v, l)| format!("{l} {}", v.map_or("–".to_string(), number)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            d.trim_end(),
+            esc(name),
+            last.map(|v| format!(" (last {})", number(v)))
+                .unwrap_or_default(),
+            ly = plot_h + 28.0 + 16.0 * k as f64,
+            ty = plot_h + 32.0 + 16.0 * k as f64,
+        );
+    }
+    if let (Some(first), Some(last)) = (labels.first(), labels.last()) {
+        let _ = write!(
+            s,
+            "<text x=\"0\" y=\"{}\">{}</text><text x=\"{width}\" y=\"{}\" \
+             text-anchor=\"end\">{}</text><text x=\"{width}\" y=\"12\" text-anchor=\"end\" \
+             class=\"muted\">max {}</text>",
+            plot_h + 16.0,
+            esc(first),
+            plot_h + 16.0,
+            esc(last),
+            number(max),
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
 /// A number as people read it: whole numbers without decimals, others with one.
 pub fn number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -158,5 +250,29 @@ mod tests {
         assert!(svg.contains("height=\"94.0\""), "{svg}");
         assert!(svg.contains("max 10 entries"), "{svg}");
         assert!(columns("t", &[], "x").contains("no data"));
+    }
+
+    #[test]
+    fn lines_break_at_missing_values_and_name_each_series() {
+        let labels: Vec<String> = ["d1", "d2", "d3"].map(String::from).to_vec();
+        let svg = lines(
+            "Burn <down>",
+            &labels,
+            &[
+                ("scope".into(), vec![Some(10.0), Some(10.0), Some(12.0)]),
+                ("ideal".into(), vec![Some(10.0), None, Some(0.0)]),
+            ],
+        );
+        assert!(svg.contains("Burn &lt;down&gt;"), "{svg}");
+        // Scaled to the largest value (12 at the top, 16 px below the frame).
+        assert!(svg.contains("L360.0 16.0"), "{svg}");
+        // The gap starts a new line instead of drawing through it.
+        assert!(svg.contains("d=\"M0.0 33.3 M360.0 120.0\""), "{svg}");
+        assert!(
+            svg.contains("scope (last 12)") && svg.contains("series-1"),
+            "{svg}"
+        );
+        assert!(!svg.contains("style="), "{svg}");
+        assert!(lines("t", &[], &[]).contains("no data"));
     }
 }

@@ -16,6 +16,8 @@
 mod charts;
 pub mod markdown;
 mod pages;
+mod reports;
+mod sync;
 
 use axum::Router;
 use axum::extract::{Path, Request};
@@ -43,7 +45,9 @@ pub fn routes(state: AppState) -> Router {
         .route("/entries/{reference}", get(pages::entry))
         .route("/entries/{reference}/edit", get(pages::edit_form))
         .route("/board", get(pages::board))
-        .route("/reports", get(pages::reports))
+        .route("/reports", get(reports::index))
+        .route("/reports/{name}", get(reports::report))
+        .route("/sync", get(sync::page))
         .route("/assets/{file}", get(asset))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)

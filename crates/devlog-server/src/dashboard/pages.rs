@@ -36,6 +36,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("form.html", include_str!("templates/form.html")),
         ("board.html", include_str!("templates/board.html")),
         ("reports.html", include_str!("templates/reports.html")),
+        ("report.html", include_str!("templates/report.html")),
+        ("sync.html", include_str!("templates/sync.html")),
         ("error.html", include_str!("templates/error.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
@@ -57,7 +59,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 });
 
 /// A serializable value for a template (camelCase, as the API answers).
-fn v<T: Serialize>(t: &T) -> Value {
+pub(super) fn v<T: Serialize>(t: &T) -> Value {
     Value::from(minijinja::value::Serde(t))
 }
 
@@ -69,7 +71,7 @@ fn when(t: &str) -> String {
 
 /// A page that could not be shown: the API's error, as an HTML page with its status.
 #[derive(Debug)]
-pub struct PageError(ApiError);
+pub struct PageError(pub(crate) ApiError);
 
 impl<E: Into<ApiError>> From<E> for PageError {
     fn from(e: E) -> Self {
@@ -97,7 +99,7 @@ impl IntoResponse for PageError {
     }
 }
 
-fn render(name: &str, ctx: Value) -> Result<Html<String>, PageError> {
+pub(super) fn render(name: &str, ctx: Value) -> Result<Html<String>, PageError> {
     TEMPLATES
         .get_template(name)
         .and_then(|t| t.render(ctx))
@@ -113,7 +115,7 @@ fn render(name: &str, ctx: Value) -> Result<Html<String>, PageError> {
 }
 
 /// The query string as pairs, empty form fields dropped (a filter form sends every field).
-fn form_pairs(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+pub(super) fn form_pairs(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
     pairs
         .into_iter()
         .filter(|(_, v)| !v.trim().is_empty())
@@ -153,7 +155,7 @@ fn query_with_offset(pairs: &[(String, String)], offset: usize) -> String {
 }
 
 /// The closed value sets the forms offer.
-fn choices() -> Value {
+pub(super) fn choices() -> Value {
     context! {
         statuses => Status::ALL.iter().map(Status::as_str).collect::<Vec<_>>(),
         types => EntryType::ALL.iter().map(EntryType::as_str).collect::<Vec<_>>(),
@@ -176,7 +178,7 @@ fn ordered(counts: &BTreeMap<String, u64>, order: &[&str]) -> Vec<(String, f64)>
     rows
 }
 
-fn count_charts(stats: &Stats) -> Value {
+pub(super) fn count_charts(stats: &Stats) -> Value {
     let statuses: Vec<&str> = Status::ALL.iter().map(Status::as_str).collect();
     let types: Vec<&str> = EntryType::ALL.iter().map(EntryType::as_str).collect();
     let priorities: Vec<&str> = Priority::ALL.iter().map(Priority::as_str).collect();
@@ -219,11 +221,12 @@ pub async fn overview(State(s): State<AppState>) -> Result<Html<String>, PageErr
     );
     let blocked_q = list_of(&[Status::Blocked], SortKey::Updated, 6);
     let done_q = list_of(&[Status::Done], SortKey::Updated, 6);
-    let (stats, active, blocked, done) = futures::try_join!(
+    let (stats, active, blocked, done, flow) = futures::try_join!(
         store.stats(&all),
         store.list(&active_q),
         store.list(&blocked_q),
         store.list(&done_q),
+        super::reports::overview_charts(&s),
     )?;
     render(
         "overview.html",
@@ -232,6 +235,8 @@ pub async fn overview(State(s): State<AppState>) -> Result<Html<String>, PageErr
             title => "Overview",
             stats => v(&stats),
             charts => count_charts(&stats),
+            throughput => flow.first().filter(|c| !c.is_empty()).map(|c| Value::from_safe_string(c.clone())),
+            cycle => flow.get(1).filter(|c| !c.is_empty()).map(|c| Value::from_safe_string(c.clone())),
             active => v(&active),
             blocked => v(&blocked),
             done => v(&done),
@@ -496,26 +501,6 @@ pub async fn board(
     )
 }
 
-/// `/reports`: the counts of the statistics over the entries that pass the filters.
-pub async fn reports(
-    State(s): State<AppState>,
-    Query(pairs): Query<Vec<(String, String)>>,
-) -> Result<Html<String>, PageError> {
-    let mut p = Params::from_vec(form_pairs(pairs));
-    let filter = p.take_filter()?;
-    p.finish(FILTER_PARAMS)?;
-    let stats = s.app().store().stats(&filter).await?;
-    render(
-        "reports.html",
-        context! {
-            page => "reports",
-            title => "Reports",
-            stats => v(&stats),
-            charts => count_charts(&stats),
-        },
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,6 +516,8 @@ mod tests {
             "form.html",
             "board.html",
             "reports.html",
+            "report.html",
+            "sync.html",
             "error.html",
         ] {
             TEMPLATES

@@ -52,11 +52,16 @@ async fn every_page_answers_with_the_security_headers() {
         "/entries/1/edit",
         "/board",
         "/reports",
+        "/reports/throughput",
+        "/sync",
     ] {
         let r = h.get(page).await;
         assert_page(&r, page);
         assert!(
-            r.text().contains("Add CSV export") || page.contains("new"),
+            r.text().contains("Add CSV export")
+                || page.contains("new")
+                || page.starts_with("/reports")
+                || page == "/sync",
             "{page}"
         );
     }
@@ -147,9 +152,16 @@ async fn entry_text_cannot_inject_markup() {
     .await;
     for page in ["/entries/1", "/entries", "/", "/board", "/entries/1/edit"] {
         let html = h.get(page).await.text();
-        for bad in ["<script", "<img", "<iframe", "<svg onload", "javascript:"] {
+        // (The edit form shows the description as text in its textarea, link included.)
+        for bad in ["<img", "<iframe", "<svg onload", "href=\"javascript:"] {
             assert!(!html.contains(bad), "{page} contains {bad}: {html}");
         }
+        // The one script is the dashboard's own file.
+        assert_eq!(html.matches("<script").count(), 1, "{page}: {html}");
+        assert!(
+            html.contains("<script src=\"/assets/dashboard.js"),
+            "{page}"
+        );
     }
     let html = h.get("/entries/1").await.text();
     assert!(
@@ -198,4 +210,209 @@ async fn the_board_groups_by_status_and_the_entry_page_shows_history_and_relatio
             .text()
             .contains("data-etag=\"\"")
     );
+}
+
+#[tokio::test]
+async fn every_report_has_a_page_with_its_query_in_the_url() {
+    let h = Harness::new().await;
+    let a = h.create("Ship the export", "feature").await;
+    let id = a["id"].as_str().unwrap();
+    for status in ["in-progress", "done"] {
+        h.patch(&format!("/api/v1/entries/{id}"), json!({"status": status}))
+            .await;
+    }
+    h.create("Fix the login", "bugfix").await;
+    let index = h.get("/reports").await;
+    assert_page(&index, "/reports");
+    for name in devlog_core::reports::ReportName::ALL {
+        let href = format!("href=\"/reports/{}\"", name.as_str());
+        assert!(index.text().contains(&href), "{href} on the index");
+        let page = format!("/reports/{}", name.as_str());
+        let r = h.get(&page).await;
+        assert_page(&r, &page);
+        let html = r.text();
+        assert!(
+            html.contains(&format!("<h1>{}</h1>", name.title())),
+            "{html}"
+        );
+    }
+    let counts = h.get("/reports/counts?by=type").await.text();
+    assert!(counts.contains("Entries by type"), "{counts}");
+    assert!(counts.contains("<td>feature</td><td>1</td>"), "{counts}");
+    assert!(
+        !counts.contains("Entries by priority"),
+        "only the grouping asked: {counts}"
+    );
+    // The throughput by day over a window: the form shows the query back, the chart is SVG.
+    let tp = h
+        .get("/reports/throughput?by=day&since=2025-06-20&until=2025-06-28&type=feature")
+        .await;
+    assert_page(&tp, "throughput");
+    let html = tp.text();
+    assert!(html.contains("value=\"2025-06-20\""), "{html}");
+    assert!(html.contains("<option selected>day</option>"), "{html}");
+    assert!(html.contains("<option selected>feature</option>"), "{html}");
+    assert!(html.contains("<svg class=\"chart lines\""), "{html}");
+    // Bad queries: the core's and the API's messages, as a page, with 400.
+    for (url, says) in [
+        ("/reports/velocity", "use one of counts"),
+        ("/reports/throughput?by=tag", "groups by week, day, month"),
+        ("/reports/wip?since=yesterday", "is not a date"),
+        ("/reports/counts?colour=red", "colour"),
+    ] {
+        let r = h.get(url).await;
+        assert!(r.status.is_client_error(), "{url}: {}", r.status);
+        assert!(r.text().contains(says), "{url}: {}", r.text());
+    }
+    // The overview draws the throughput and cycle-time charts.
+    let overview = h.get("/").await.text();
+    assert!(
+        overview.contains("id=\"tp-h\"") && overview.contains("id=\"ct-h\""),
+        "{overview}"
+    );
+}
+
+#[tokio::test]
+async fn without_integrations_the_sync_page_says_how_to_configure_one() {
+    let h = Harness::new().await;
+    let r = h.get("/sync").await;
+    assert_page(&r, "/sync");
+    assert!(r.text().contains("[integrations.github]"), "{}", r.text());
+    let r = h
+        .post(
+            "/api/v1/sync/conflicts/1/resolve",
+            json!({"take": "remote"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert!(
+        r.text().contains("no integration is configured"),
+        "{}",
+        r.text()
+    );
+    let health = h.get("/reports/sync-health").await.text();
+    assert!(health.contains("no integration is configured"), "{health}");
+}
+
+#[tokio::test]
+async fn the_sync_page_lists_conflicts_and_its_buttons_resolve_them_through_the_engine() {
+    use std::sync::Arc;
+
+    use devlog_core::merge::{FieldConflict, SyncedField};
+    use devlog_server::ServerOptions;
+    use devlog_sync::{SyncEngine, SyncOptions, SyncState};
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store: Arc<dyn devlog_core::Store> =
+        Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
+    let app = devlog_core::Devlog::new(store.clone());
+    let state = SyncState::open(&root.join(".state/sync.sqlite"))
+        .await
+        .unwrap();
+    let engine = SyncEngine::new(
+        store.clone(),
+        state.clone(),
+        vec![Arc::new(crate::webhooks::Signed)],
+        SyncOptions::default(),
+    );
+    let h = crate::common::Harness::over(
+        app,
+        ServerOptions {
+            mcp: false,
+            sync: Some(engine),
+            ..ServerOptions::default()
+        },
+        dir,
+    );
+    let e = h.create("Local title", "task").await;
+    let id: devlog_core::EntryId = e["id"].as_str().unwrap().parse().unwrap();
+    state
+        .add_conflicts(
+            "signed",
+            id,
+            &[
+                FieldConflict {
+                    field: SyncedField::Title,
+                    base: json!("Old title"),
+                    local: json!("Local title"),
+                    remote: json!("Remote <b>title</b>"),
+                },
+                FieldConflict {
+                    field: SyncedField::Priority,
+                    base: json!("medium"),
+                    local: json!("medium"),
+                    remote: json!("high"),
+                },
+            ],
+            1,
+        )
+        .await
+        .unwrap();
+    let conflicts = state.open_conflicts().await.unwrap();
+    assert_eq!(conflicts.len(), 2);
+    let r = h.get("/sync").await;
+    assert_page(&r, "/sync");
+    let html = r.text();
+    assert!(html.contains("Conflicts (2)"), "{html}");
+    assert!(
+        html.contains("Remote &lt;b&gt;title&lt;&#x2f;b&gt;"),
+        "escaped: {html}"
+    );
+    for c in &conflicts {
+        assert!(
+            html.contains(&format!("data-id=\"{}\" data-take=\"remote\"", c.id)),
+            "{html}"
+        );
+    }
+    assert!(
+        html.contains("<td>signed</td><td>yes</td>"),
+        "health row: {html}"
+    );
+    let plan = h.get("/sync?plan=true").await;
+    assert_page(&plan, "the plan");
+    assert!(plan.text().contains("nothing changed"), "{}", plan.text());
+
+    let title = conflicts
+        .iter()
+        .find(|c| c.field.field == SyncedField::Title)
+        .unwrap();
+    // Bad input changes nothing.
+    let r = h
+        .post(
+            &format!("/api/v1/sync/conflicts/{}/resolve", title.id),
+            json!({"take": "theirs"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let r = h
+        .post(
+            "/api/v1/sync/conflicts/999/resolve",
+            json!({"take": "remote"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    let r = h
+        .post(
+            "/api/v1/sync/conflicts/x/resolve",
+            json!({"take": "remote"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert_eq!(state.open_conflicts().await.unwrap().len(), 2);
+    // Taking the remote value writes it to the entry and closes the conflict.
+    let r = h
+        .post(
+            &format!("/api/v1/sync/conflicts/{}/resolve", title.id),
+            json!({"take": "remote"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json(), json!({"resolved": title.id, "took": "remote"}));
+    let entry = h.get("/api/v1/entries/1").await.json();
+    assert_eq!(entry["title"], "Remote <b>title</b>");
+    let left = state.open_conflicts().await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].field.field, SyncedField::Priority);
+    assert!(h.get("/sync").await.text().contains("Conflicts (1)"));
 }

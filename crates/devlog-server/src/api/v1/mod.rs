@@ -18,6 +18,7 @@ pub mod relations;
 pub mod schema;
 pub mod search;
 pub mod stats;
+pub mod sync;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -54,6 +55,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(stats::stats))
         .routes(routes!(events::feed))
         .routes(routes!(events::stream))
+        .routes(routes!(sync::resolve))
         .routes(routes!(health::health))
         .routes(routes!(openapi::document))
 }

@@ -177,10 +177,32 @@
     }
   }
 
+  // ---- the sync page: resolve a conflict (JSON to the REST API) ----
+  function wireSync(root) {
+    for (const button of root.querySelectorAll(".resolve-conflict")) {
+      button.addEventListener("click", async () => {
+        const box = document.getElementById("sync-error");
+        button.disabled = true;
+        try {
+          const response = await send("POST", "/api/v1/sync/conflicts/" + encodeURIComponent(button.dataset.id) + "/resolve", { take: button.dataset.take });
+          if (!response.ok) { if (box) showError(box, await apiError(response)); return; }
+          if (box) box.hidden = true;
+          say("Conflict " + button.dataset.id + " resolved (" + button.dataset.take + ")");
+          await refresh();
+        } catch (e) {
+          if (box) showError(box, { message: "the server could not be reached: " + e.message });
+        } finally {
+          button.disabled = false;
+        }
+      });
+    }
+  }
+
   function wire(root) {
     const form = root.querySelector("#entry-form");
     if (form) wireForm(form);
     wireBoard(root);
+    wireSync(root);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
