@@ -577,15 +577,62 @@ fn the_dashboard_works_in_a_real_browser() {
     );
     assert!(b.text(".badges").contains("blocked"));
 
-    // Reports.
+    // Reports: the index, then one report through its query form (the query lands in the URL).
     b.go("/reports");
     assert_eq!(b.text("h1"), "Reports");
     b.screenshot("reports.png");
     b.axe(axe.as_deref(), "the reports");
+    b.click("a[href='/reports/throughput']");
+    b.wait_for(
+        "the throughput report",
+        "return document.querySelector('h1').textContent === 'Throughput'",
+    );
+    let by = b.find("#r-by");
+    b.cmd(
+        "POST",
+        &format!("/element/{by}/value"),
+        Some(json!({"text": "day"})),
+    );
+    b.click(".report-form button[type=submit]");
+    b.wait_for(
+        "the report by day",
+        "return location.search.includes('by=day')",
+    );
+    assert!(
+        b.js(
+            "return document.querySelectorAll('svg.chart').length",
+            json!([])
+        )
+        .as_u64()
+        .unwrap()
+            >= 1
+    );
+    let table = b.text(".report-section table");
+    assert!(table.contains("Created"), "{table}");
+    b.screenshot("report.png");
+    b.axe(axe.as_deref(), "a report");
+    b.go("/reports/cycle-time");
+    b.screenshot("report-cycle-time.png");
+
+    // Sync: no integration here, so the page says how to configure one.
+    b.go("/sync");
+    assert!(b.text("#how-h").contains("Configuring"));
+    b.screenshot("sync.png");
+    b.axe(axe.as_deref(), "the sync page");
 
     // A phone's width: nothing wider than the screen; and a 4K screen.
     b.size(360, 780);
-    for page in ["/", "/entries", "/entries/2", "/board", "/entries/new"] {
+    for page in [
+        "/",
+        "/entries",
+        "/entries/2",
+        "/board",
+        "/entries/new",
+        "/reports",
+        "/reports/throughput",
+        "/reports/sync-health",
+        "/sync",
+    ] {
         b.go(page);
         let fits = b.js(
             "return document.documentElement.scrollWidth <= window.innerWidth + 1",
@@ -595,8 +642,21 @@ fn the_dashboard_works_in_a_real_browser() {
     }
     b.go("/entries");
     b.screenshot("list-360.png");
+    b.go("/board");
+    b.screenshot("board-360.png");
     b.size(3840, 2160);
     b.go("/");
+    let fits = b.js(
+        "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+        json!([]),
+    );
+    assert_eq!(fits, json!(true), "the overview at 4K");
+    // Text grows on a 4K screen (125%), content is capped and centred.
+    let px = b.js(
+        "return parseFloat(getComputedStyle(document.documentElement).fontSize)",
+        json!([]),
+    );
+    assert_eq!(px.as_f64(), Some(20.0), "root font size at 3840 px");
     b.screenshot("overview-4k.png");
     let _ = b.url();
 }
