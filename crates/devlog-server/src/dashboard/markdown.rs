@@ -30,34 +30,34 @@ pub fn render(text: &str) -> String {
     options.insert(Options::ENABLE_TABLES);
     options.insert(Options::ENABLE_STRIKETHROUGH);
     options.insert(Options::ENABLE_TASKLISTS);
-    let events = Parser::new_ext(text, options).filter_map(|event| match event {
+    let events = Parser::new_ext(text, options).map(|event| match event {
         // Raw HTML is shown, not interpreted.
-        Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
         Event::Start(Tag::Link {
             link_type,
             dest_url,
             title,
             id,
-        }) => Some(Event::Start(Tag::Link {
+        }) => Event::Start(Tag::Link {
             link_type,
             dest_url: checked(dest_url),
             title,
             id,
-        })),
+        }),
         // An image becomes a link to it, its alt text the link's text.
         Event::Start(Tag::Image {
             dest_url,
             title,
             id,
             ..
-        }) => Some(Event::Start(Tag::Link {
+        }) => Event::Start(Tag::Link {
             link_type: LinkType::Inline,
             dest_url: checked(dest_url),
             title,
             id,
-        })),
-        Event::End(TagEnd::Image) => Some(Event::End(TagEnd::Link)),
-        other => Some(other),
+        }),
+        Event::End(TagEnd::Image) => Event::End(TagEnd::Link),
+        other => other,
     });
     let mut out = String::with_capacity(text.len() * 3 / 2);
     html::push_html(&mut out, events);
