@@ -62,7 +62,7 @@ pub(crate) fn engine(s: &AppState) -> Result<&devlog_sync::SyncEngine, ApiError>
             "not-configured",
             "no integration is configured in this store, so there are no sync conflicts",
         )
-        .with_hint("add an [integrations.github], [integrations.jira] or [integrations.ado] table to devlog.toml (docs/sync.md) and restart devlog serve"),
+        .with_hint("add an integration's table, such as [integrations.github], to devlog.toml (docs/sync.md; `devlog integrations list` shows what this build has) and restart devlog serve"),
     })
 }
 
