@@ -114,6 +114,18 @@ pub(super) fn render(name: &str, ctx: Value) -> Result<Html<String>, PageError> 
         })
 }
 
+/// Renders a page that listens for changes: the page carries the feed position it was read
+/// at (`data-seq`), and its script starts the event stream there, so a change made between
+/// reading the page and opening the stream is not missed.
+pub(super) async fn render_live(
+    s: &AppState,
+    name: &str,
+    ctx: Value,
+) -> Result<Html<String>, PageError> {
+    let seq = crate::feed::tail(s.app().store().as_ref()).await?;
+    render(name, context! { seq => seq, ..ctx })
+}
+
 /// The query string as pairs, empty form fields dropped (a filter form sends every field).
 pub(super) fn form_pairs(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
     pairs
@@ -228,7 +240,8 @@ pub async fn overview(State(s): State<AppState>) -> Result<Html<String>, PageErr
         store.list(&done_q),
         super::reports::overview_charts(&s),
     )?;
-    render(
+    render_live(
+        &s,
         "overview.html",
         context! {
             page => "overview",
@@ -242,6 +255,7 @@ pub async fn overview(State(s): State<AppState>) -> Result<Html<String>, PageErr
             done => v(&done),
         },
     )
+    .await
 }
 
 /// One row of the list: an entry, with a search snippet when the list is a search.
@@ -342,7 +356,8 @@ pub async fn list(
     let shown_to = offset + page.items.len();
     let more =
         (shown_to as u64) < page.total || (page.total_is_estimate && page.items.len() == PAGE);
-    render(
+    render_live(
+        &s,
         "list.html",
         context! {
             page => "list",
@@ -369,6 +384,7 @@ pub async fn list(
             },
         },
     )
+    .await
 }
 
 /// `/entries/{reference}`: everything about one entry.
@@ -403,7 +419,8 @@ pub async fn entry(
             }
         })
         .collect();
-    render(
+    render_live(
+        &s,
         "entry.html",
         context! {
             page => "entry",
@@ -415,6 +432,7 @@ pub async fn entry(
             relations => v(&relations),
         },
     )
+    .await
 }
 
 /// `/entries/new`: the create form (it posts JSON to `POST /api/v1/entries`).
@@ -438,7 +456,8 @@ pub async fn edit_form(
 ) -> Result<Html<String>, PageError> {
     let entry = s.app().resolve(&reference).await?;
     let etag = crate::etag::etag(&entry);
-    render(
+    render_live(
+        &s,
         "form.html",
         context! {
             page => "edit",
@@ -448,6 +467,7 @@ pub async fn edit_form(
             entry => v(&entry),
         },
     )
+    .await
 }
 
 /// `/board`: a column per status (closed left out), filtered like the list.
@@ -489,7 +509,8 @@ pub async fn board(
             }
         })
         .collect();
-    render(
+    render_live(
+        &s,
         "board.html",
         context! {
             page => "board",
@@ -499,6 +520,7 @@ pub async fn board(
             filter => context! { assignee => base.assignee, tag => base.tag, milestone => base.milestone },
         },
     )
+    .await
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use minijinja::{Value, context};
 use serde::Serialize;
 
 use super::charts;
-use super::pages::{PageError, choices, form_pairs, render, v};
+use super::pages::{PageError, choices, form_pairs, render_live, v};
 use crate::error::ApiError;
 use crate::extract::{FILTER_PARAMS, Params};
 use crate::state::AppState;
@@ -638,7 +638,8 @@ pub async fn report(
     if matches!(name, ReportName::SyncHealth | ReportName::CrossSystem) && sources.is_none() {
         notes.push(no_sync_note(&s));
     }
-    render(
+    render_live(
+        &s,
         "report.html",
         context! {
             page => "reports",
@@ -654,6 +655,7 @@ pub async fn report(
             sections => v(&sections(&out)),
         },
     )
+    .await
 }
 
 /// Why the sync reports have no data in this server.
@@ -674,7 +676,8 @@ pub async fn index(
     let filter = p.take_filter()?;
     p.finish(FILTER_PARAMS)?;
     let stats = s.app().store().stats(&filter).await?;
-    render(
+    render_live(
+        &s,
         "reports.html",
         context! {
             page => "reports",
@@ -684,6 +687,7 @@ pub async fn index(
             charts => super::pages::count_charts(&stats),
         },
     )
+    .await
 }
 
 /// The overview's throughput and cycle-time charts (12 weeks by week), reused while the feed

@@ -11,7 +11,7 @@ use devlog_core::reports::{Report, ReportName, ReportQuery};
 use devlog_sync::JobState;
 use minijinja::{Value, context};
 
-use super::pages::{PageError, form_pairs, render, v};
+use super::pages::{PageError, form_pairs, render_live, v};
 use super::reports::{health_section, sync_sources};
 use crate::api::v1::sync::engine_error;
 use crate::extract::Params;
@@ -58,7 +58,8 @@ pub async fn page(
     let want_plan = p.take_bool("plan")?;
     p.finish(&["plan"])?;
     let Some(engine) = s.sync().engine.clone() else {
-        return render(
+        return render_live(
+            &s,
             "sync.html",
             context! {
                 page => "sync",
@@ -66,7 +67,8 @@ pub async fn page(
                 configured => false,
                 error => s.sync().error.clone(),
             },
-        );
+        )
+        .await;
     };
     let sources = sync_sources(&s);
     let health = s
@@ -123,7 +125,8 @@ pub async fn page(
     } else {
         (None, None)
     };
-    render(
+    render_live(
+        &s,
         "sync.html",
         context! {
             page => "sync",
@@ -142,4 +145,5 @@ pub async fn page(
             plan_error => plan_error,
         },
     )
+    .await
 }

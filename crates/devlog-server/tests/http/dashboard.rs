@@ -65,6 +65,25 @@ async fn every_page_answers_with_the_security_headers() {
             "{page}"
         );
     }
+    // Pages that listen for changes carry the feed position they were read at, where their
+    // event stream starts; the create form does not listen.
+    let tail = h
+        .app
+        .store()
+        .events(0, 1000)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .seq;
+    for page in ["/", "/entries", "/entries/1", "/board", "/reports", "/sync"] {
+        let html = h.get(page).await.text();
+        assert!(
+            html.contains(&format!("data-seq=\"{tail}\"")),
+            "{page}: {html}"
+        );
+    }
+    assert!(!h.get("/entries/new").await.text().contains("data-seq"));
     let css = h.get("/assets/dashboard.css").await;
     assert_eq!(css.status, StatusCode::OK);
     assert_eq!(

@@ -65,7 +65,9 @@
   }
   function listen() {
     if (!window.EventSource || document.body.dataset.page === "new") return;
-    const events = new EventSource("/api/v1/events/stream");
+    // From the feed position the page was read at (a reconnect resumes by Last-Event-ID).
+    const seq = document.body.dataset.seq;
+    const events = new EventSource("/api/v1/events/stream" + (seq ? "?since=" + encodeURIComponent(seq) : ""));
     events.onmessage = () => {
       clearTimeout(timer);
       timer = setTimeout(refresh, 200);
