@@ -278,6 +278,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 pub const MAX_LIMIT: usize = 1000;
 
 impl Params {
+    /// Parameters already read from a query string (the dashboard drops empty form fields
+    /// first, then parses with the API's rules).
+    pub(crate) fn from_vec(pairs: Vec<(String, String)>) -> Self {
+        Params(pairs)
+    }
+
     #[cfg(test)]
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
         Params(
@@ -315,7 +321,7 @@ impl Params {
     }
 
     /// Comma-separated and/or repeated values of a closed set.
-    fn take_list<T>(&mut self, name: &str) -> Result<Vec<T>, ApiError>
+    pub(crate) fn take_list<T>(&mut self, name: &str) -> Result<Vec<T>, ApiError>
     where
         T: std::str::FromStr,
         T::Err: std::fmt::Display,

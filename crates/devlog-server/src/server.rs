@@ -175,6 +175,7 @@ impl Built {
         (name = "relations", description = "Links between entries (blocks, relates, duplicates, subtasks), dependencies and risks"),
         (name = "planning", description = "Time spent (worklogs) and milestones; due dates are entry fields"),
         (name = "events", description = "The change feed and its live stream"),
+        (name = "sync", description = "Sync with GitHub, Jira and Azure DevOps: conflict resolution (docs/sync.md)"),
         (name = "server", description = "Health and this document"),
         (name = "mcp", description = "The MCP server (Model Context Protocol, streamable HTTP); see docs/mcp.md"),
     )
@@ -265,18 +266,20 @@ impl Server {
             self.options.wake.unwrap_or_default(),
             self.options.feed,
             json,
-        );
-        if let Some(engine) = &self.options.sync {
-            state.set_report_sync(devlog_core::reports::SyncSources {
-                state: engine.state().store().clone(),
+            crate::state::SyncAccess {
+                engine: self.options.sync.clone(),
+                error: self.options.sync_error.clone(),
                 configured: self.options.integrations.clone(),
-                quotas: Default::default(),
-            });
-        }
+            },
+        );
         let mut router = api
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.options.body_limit))
             .with_state(state.clone());
+        #[cfg(feature = "dashboard")]
+        {
+            router = router.merge(crate::dashboard::routes(state.clone()));
+        }
         for r in extra {
             router = router.merge(r);
         }

@@ -33,8 +33,29 @@ struct Shared {
     writes: RwLock<()>,
     shutdown: watch::Sender<bool>,
     openapi: Bytes,
-    /// What the sync reports read (`GET /reports/{name}`): set when a sync engine runs.
-    report_sync: OnceLock<devlog_core::reports::SyncSources>,
+    sync: SyncAccess,
+    /// The overview's report charts, kept until the feed moves or they age
+    /// (see `dashboard::pages::overview`).
+    charts: std::sync::Mutex<Option<CachedCharts>>,
+}
+
+/// What the server knows of sync: the engine `devlog serve` built from `[integrations.*]`
+/// (the one MCP's sync tools and the webhook receivers use), or why there is none, and the
+/// configured integrations' names.
+#[derive(Debug, Clone, Default)]
+pub struct SyncAccess {
+    pub engine: Option<devlog_sync::SyncEngine>,
+    pub error: Option<String>,
+    pub configured: Vec<String>,
+}
+
+/// Report charts computed for the overview, with the feed position and time they were
+/// computed at.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedCharts {
+    pub seq: u64,
+    pub at: std::time::Instant,
+    pub svgs: Vec<String>,
 }
 
 impl AppState {
@@ -45,6 +66,7 @@ impl AppState {
         changed: Arc<Notify>,
         feed: Option<FeedWatch>,
         openapi: Bytes,
+        sync: SyncAccess,
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
         Self(Arc::new(Shared {
@@ -56,18 +78,32 @@ impl AppState {
             writes: RwLock::new(()),
             shutdown,
             openapi,
-            report_sync: OnceLock::new(),
+            sync,
+            charts: std::sync::Mutex::new(None),
         }))
     }
 
-    /// Gives the reports the sync state and configured integrations (once).
-    pub(crate) fn set_report_sync(&self, sync: devlog_core::reports::SyncSources) {
-        let _ = self.0.report_sync.set(sync);
-    }
-
-    /// The sync state the reports read, when this server runs a sync engine.
-    pub fn report_sync(&self) -> Option<&devlog_core::reports::SyncSources> {
-        self.0.report_sync.get()
+    /// What the sync reports read (REST `GET /reports/{name}` and the dashboard): the state
+    /// and integrations of the engine `devlog serve` built, if any (without one the reports
+    /// say that nothing is configured). Quotas are known only to the process that last talked
+    /// to the remote; none is invented (the report says it is unknown).
+    pub fn sync_sources(&self) -> Option<devlog_core::reports::SyncSources> {
+        let sync = self.sync();
+        let engine = sync.engine.as_ref()?;
+        let configured = if sync.configured.is_empty() {
+            engine
+                .integrations()
+                .iter()
+                .map(|i| i.descriptor().name)
+                .collect()
+        } else {
+            sync.configured.clone()
+        };
+        Some(devlog_core::reports::SyncSources {
+            state: engine.state().store().clone(),
+            configured,
+            quotas: Default::default(),
+        })
     }
 
     pub fn app(&self) -> &Devlog {
@@ -78,6 +114,31 @@ impl AppState {
     /// server's actor.
     pub fn meta(&self, actor: Actor) -> WriteMeta {
         WriteMeta::new(Origin::Http).with_actor(actor.0.or_else(|| self.0.actor.clone()))
+    }
+
+    /// The sync engine and configuration (`devlog serve` passes the engine it built).
+    pub fn sync(&self) -> &SyncAccess {
+        &self.0.sync
+    }
+
+    /// The overview's cached charts, if computed at feed position `seq` less than `max_age`
+    /// ago.
+    pub(crate) fn cached_charts(&self, seq: u64, max_age: Duration) -> Option<Vec<String>> {
+        let guard = self.0.charts.lock().ok()?;
+        guard
+            .as_ref()
+            .filter(|c| c.seq == seq && c.at.elapsed() < max_age)
+            .map(|c| c.svgs.clone())
+    }
+
+    pub(crate) fn cache_charts(&self, seq: u64, svgs: Vec<String>) {
+        if let Ok(mut guard) = self.0.charts.lock() {
+            *guard = Some(CachedCharts {
+                seq,
+                at: std::time::Instant::now(),
+                svgs,
+            });
+        }
     }
 
     pub fn poll_interval(&self) -> Duration {

@@ -74,6 +74,15 @@ struct Args {
     /// Measure only the reports (`Devlog::report`), not the other operations
     #[arg(long)]
     reports_only: bool,
+    /// Only these groups of rows: library, http (the dashboard's pages), cli
+    #[arg(long, value_delimiter = ',', value_parser = ["library", "http", "cli"])]
+    only: Vec<String>,
+}
+
+impl Args {
+    fn wants(&self, group: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|g| g == group)
+    }
 }
 
 use devlog_core::sample::{COMMON_WORD, SampleRng as Rng, sample_entry as make_entry};
@@ -758,6 +767,88 @@ async fn report_rows(backend: &str, app: &Devlog, runs: usize) -> Result<Vec<Row
     Ok(rows)
 }
 
+/// Times the dashboard's pages (docs/dashboard.md): a `devlog serve` server in this process on
+/// a loopback port, one HTTP/1.0 request per run, the whole page read (server time plus the
+/// loopback round trip; the page's CSS and script are cached by browsers and not counted).
+/// The overview reuses its throughput and cycle-time charts while the feed does not move, so
+/// `dashboard /` is the warm page; `/reports/throughput` and `/reports/cycle-time` are what a
+/// first (cold) overview computes besides it.
+async fn dashboard_rows(t: &Target, store: Arc<dyn Store>, args: &Args) -> Result<Vec<Row>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = Devlog::new(store);
+    let listener = devlog_server::Listener::bind("127.0.0.1:0".parse()?).await?;
+    let addr = listener.local_addr();
+    let server = devlog_server::Server::new(
+        app.clone(),
+        devlog_server::ServerOptions {
+            mcp: false,
+            ..devlog_server::ServerOptions::default()
+        },
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    let ids = sample_ids(&app, args.entries, args.runs + 1).await?;
+    let handle = app.store().get(ids[0]).await?.handle;
+    let mut rows = Vec::new();
+    let pages = [
+        ("dashboard /", "/".to_string()),
+        ("dashboard /entries", "/entries".to_string()),
+        (
+            "dashboard /entries (filtered)",
+            "/entries?status=in-progress&type=bugfix&sort=priority".to_string(),
+        ),
+        ("dashboard /entries?q=", format!("/entries?q={COMMON_WORD}")),
+        ("dashboard /entries/{ref}", format!("/entries/{handle}")),
+        ("dashboard /board", "/board".to_string()),
+        ("dashboard /reports", "/reports".to_string()),
+        ("dashboard /reports/counts", "/reports/counts".to_string()),
+        (
+            "dashboard /reports/throughput",
+            "/reports/throughput".to_string(),
+        ),
+        (
+            "dashboard /reports/cycle-time",
+            "/reports/cycle-time".to_string(),
+        ),
+        (
+            "dashboard /reports/time-in-status",
+            "/reports/time-in-status".to_string(),
+        ),
+        ("dashboard /reports/wip", "/reports/wip".to_string()),
+        (
+            "dashboard /reports/burndown",
+            "/reports/burndown".to_string(),
+        ),
+        ("dashboard /sync", "/sync".to_string()),
+    ];
+    for (name, path) in pages {
+        let tm = time_lib(args.runs, |_| {
+            let path = path.clone();
+            async move {
+                let mut s = tokio::net::TcpStream::connect(addr).await?;
+                s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+                    .await?;
+                let mut body = Vec::new();
+                s.read_to_end(&mut body).await?;
+                if !body.starts_with(b"HTTP/1.0 200") && !body.starts_with(b"HTTP/1.1 200") {
+                    bail!(
+                        "GET {path}: {}",
+                        String::from_utf8_lossy(&body[..body.len().min(300)])
+                    );
+                }
+                Ok(())
+            }
+        })
+        .await?;
+        rows.push(summarize(&t.backend, "http", name, tm));
+    }
+    let _ = stop.send(());
+    let _ = serving.await;
+    Ok(rows)
+}
+
 /// Times `devlog` processes, start-up included.
 fn cli_rows(bin: &Path, t: &Target, args: &Args) -> Result<Vec<Row>> {
     let n = args.entries;
@@ -859,8 +950,13 @@ fn main() -> Result<()> {
                 built.write_s, built.index_s, built.feed_s
             );
         }
-        rows.extend(rt.block_on(library_rows(&target, store, &args))?);
-        if !args.reports_only {
+        if args.wants("library") {
+            rows.extend(rt.block_on(library_rows(&target, store.clone(), &args))?);
+        }
+        if args.wants("http") && !args.reports_only {
+            rows.extend(rt.block_on(dashboard_rows(&target, store, &args))?);
+        }
+        if args.wants("cli") && !args.reports_only {
             rows.extend(cli_rows(&bin, &target, &args)?);
         }
         stores.push(built);

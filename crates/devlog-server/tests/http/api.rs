@@ -945,7 +945,9 @@ async fn unknown_routes_and_methods_get_json_errors() {
     let r = h.get("/api/v1/nothing").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.class(), "no-route");
-    let r = h.get("/").await;
+    // (`/` is the dashboard's overview; other unknown paths outside the API are JSON too.)
+    let r = h.get("/nothing-here").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.class(), "no-route");
     let r = h
         .send(

@@ -57,6 +57,12 @@ impl Harness {
         Self { dir, app, router }
     }
 
+    /// A harness over a store the test opened itself (in `dir`), with these options.
+    pub fn over(app: Devlog, options: ServerOptions, dir: TempDir) -> Self {
+        let router = Server::new(app.clone(), options).router();
+        Self { dir, app, router }
+    }
+
     pub fn entries_dir(&self) -> std::path::PathBuf {
         self.dir.path().join(".devlog").join("entries")
     }

@@ -5,6 +5,7 @@
 mod api;
 mod common;
 mod cross_process;
+mod dashboard;
 mod history;
 mod live;
 mod openapi;

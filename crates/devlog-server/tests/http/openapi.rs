@@ -28,6 +28,7 @@ const PROMISED: &[(&str, &str)] = &[
     ("post", "/api/v1/entries/{ref}/transition"),
     ("post", "/api/v1/entries/{ref}/insights"),
     ("get", "/api/v1/insights"),
+    ("post", "/api/v1/sync/conflicts/{id}/resolve"),
     ("post", "/api/v1/entries/{ref}/links"),
     ("delete", "/api/v1/entries/{ref}/links"),
     ("get", "/api/v1/entries/{ref}/relations"),
@@ -164,7 +165,9 @@ async fn every_documented_operation_is_routed_and_every_routed_method_is_documen
 
 /// Routes reach the router only through `utoipa_axum::routes!` (which documents them), the
 /// MCP mount (documented by hand) and extensions; a plain axum route would be invisible to
-/// the document, so the source must not have one.
+/// the document, so the source must not have one. The exception is the dashboard
+/// (`src/dashboard/`): its routes are HTML pages and assets for browsers, not API, and stay
+/// out of the document on purpose (its writes go to documented API routes).
 #[test]
 fn the_server_source_registers_no_undocumented_routes() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -182,6 +185,9 @@ fn the_server_source_registers_no_undocumented_routes() {
     }
     assert!(files.len() > 10, "found the sources");
     for f in files {
+        if f.components().any(|c| c.as_os_str() == "dashboard") {
+            continue;
+        }
         let text = std::fs::read_to_string(&f).unwrap();
         for banned in [
             ".route(",

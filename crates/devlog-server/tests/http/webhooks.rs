@@ -22,7 +22,7 @@ use tower::ServiceExt;
 /// Accepts deliveries signed `x-test-signature: sha=<body length>`; the body is a JSON
 /// `RemoteItem` (its marker names the entry).
 #[derive(Debug)]
-struct Signed;
+pub(crate) struct Signed;
 
 fn err(kind: SyncErrorKind, m: &str) -> SyncError {
     SyncError::new("signed", kind, m)

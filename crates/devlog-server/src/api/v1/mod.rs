@@ -19,6 +19,7 @@ pub mod reports;
 pub mod schema;
 pub mod search;
 pub mod stats;
+pub mod sync;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -56,6 +57,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::report))
         .routes(routes!(events::feed))
         .routes(routes!(events::stream))
+        .routes(routes!(sync::resolve))
         .routes(routes!(health::health))
         .routes(routes!(openapi::document))
 }

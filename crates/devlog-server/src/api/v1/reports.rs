@@ -93,7 +93,9 @@ pub async fn report(
         by,
         filter,
     };
-    Ok(Json(s.app().report(name, &q, s.report_sync()).await?))
+    Ok(Json(
+        s.app().report(name, &q, s.sync_sources().as_ref()).await?,
+    ))
 }
 
 #[cfg(test)]
