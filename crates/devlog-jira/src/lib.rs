@@ -1,12 +1,570 @@
 //! devlog's Jira integration: entries ⇄ issues of one Jira project over the REST API v3, on
 //! the shared HTTP plumbing of `devlog-http` (docs/jira.md).
 //!
+//! Mapping: title ⇄ summary; description ⇄ the ADF description before devlog's details
+//! section (context, acceptance criteria); status ⇄ the workflow status, set through
+//! transitions ([`transitions`]); type ⇄ issue type and priority ⇄ priority through the
+//! mappings; tags ⇄ labels. The marker is the issue property `devlog` = `{"id": …}`, set in
+//! the create request itself and found by JQL. Pull: JQL `updated >= -Nm` (relative, so the
+//! site's time zone does not matter) with an overlap, de-duplicated by (key, updated).
+//!
 //! API boundary: no store access, no terminal, no environment; the API token never appears in
 //! logs, errors or `Debug`.
 
 pub mod adf;
 pub mod config;
+pub mod issue;
+pub mod transitions;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use devlog_core::entry::{Entry, Status};
+use devlog_core::id::EntryId;
+use devlog_core::integration::{
+    Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
+};
+use devlog_core::merge::{FieldSet, SyncedField, SyncedFields};
+use devlog_http::{ClientOptions, HttpClient, HttpError, HttpErrorKind, RateLimitConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
 pub use config::{JiraAuth, JiraConfig};
+use issue::{FIELDS, Issue, PROPERTY, parse_time};
+use transitions::{Goal, Graph, MAX_HOPS, Transitions};
 
 pub const NAME: &str = "jira";
+
+/// Issues per search page, and search pages per pull.
+const PAGE_SIZE: u64 = 100;
+const PAGES_PER_PULL: usize = 20;
+/// Minutes a pull reaches back before its cursor (clock skew between devlog and Jira, and
+/// Jira's minute resolution for relative dates).
+pub const OVERLAP_MINUTES: i64 = 5;
+
+/// The Jira integration.
+#[derive(Debug, Clone)]
+pub struct JiraIntegration {
+    config: Arc<JiraConfig>,
+    client: Arc<HttpClient>,
+    /// Workflow transitions learnt per issue type (for this process).
+    graphs: Arc<Mutex<BTreeMap<String, Graph>>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchPage {
+    #[serde(default)]
+    issues: Vec<Issue>,
+    #[serde(default, rename = "nextPageToken")]
+    next_page_token: Option<String>,
+    #[serde(default, rename = "isLast")]
+    is_last: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Created {
+    key: String,
+}
+
+/// Where a pull stands: the newest `updated` seen, and the keys updated at exactly that time
+/// (already delivered; the next pull's overlap brings them again).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct PullCursor {
+    since: String,
+    #[serde(default)]
+    keys: BTreeSet<String>,
+}
+
+impl JiraIntegration {
+    pub fn new(config: JiraConfig) -> Result<Self, String> {
+        Self::with_limits(config, RateLimitConfig::jira())
+    }
+
+    /// Like [`new`](Self::new) with explicit client-side pacing (tests use
+    /// `RateLimitConfig::unpaced()`).
+    pub fn with_limits(config: JiraConfig, limits: RateLimitConfig) -> Result<Self, String> {
+        devlog_http::install_crypto_provider();
+        let opts = ClientOptions::new(NAME, config.base_url.clone())
+            .auth(config.auth.to_http())
+            .header("Accept", "application/json")
+            .timeouts(Duration::from_secs(10), Duration::from_secs(30))
+            .rate_limits(limits);
+        let client = HttpClient::new(opts).map_err(|e| e.to_string())?;
+        Ok(Self {
+            config: Arc::new(config),
+            client: Arc::new(client),
+            graphs: Arc::default(),
+        })
+    }
+
+    /// Builds it from a validated `[integrations.jira]` table.
+    pub fn from_table(table: &Value) -> Result<Self, String> {
+        Self::new(JiraConfig::from_table(table)?)
+    }
+
+    pub fn config(&self) -> &JiraConfig {
+        &self.config
+    }
+
+    /// The HTTP client (request counters in tests).
+    pub fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    pub fn descriptor_static() -> Descriptor {
+        Descriptor {
+            name: NAME.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Jira issues of one project, in two-way sync".into(),
+            config_schema: config::schema(),
+            triggers: vec!["entry.changed".into()],
+            capabilities: vec![Capability::Push, Capability::Pull],
+        }
+    }
+
+    fn project(&self) -> &str {
+        &self.config.project_key
+    }
+
+    fn permanent(&self, message: String) -> SyncError {
+        SyncError::new(NAME, SyncErrorKind::Permanent, message)
+    }
+
+    /// Classifies an HTTP failure with a message that says what to do. `issue` is the issue
+    /// the request was about, if any (a 404 then means it is gone).
+    fn sync_err(&self, e: HttpError, issue: Option<&str>) -> SyncError {
+        let site = &self.config.base_url;
+        let project = self.project();
+        let (kind, message) = match e.kind() {
+            HttpErrorKind::RateLimited => (
+                SyncErrorKind::RateLimited,
+                format!("Jira rate limit reached; waiting before the next request ({e})"),
+            ),
+            HttpErrorKind::Transient => (SyncErrorKind::Transient, e.to_string()),
+            HttpErrorKind::Auth => (
+                SyncErrorKind::Auth,
+                format!(
+                    "{site} rejected the credentials: check integrations.jira.email and apiToken (or token) ({e})"
+                ),
+            ),
+            HttpErrorKind::Forbidden => (
+                SyncErrorKind::Auth,
+                format!(
+                    "the account may not do this in project {project}: it needs Browse projects, Create issues, Edit issues, Transition issues and Add comments ({e})"
+                ),
+            ),
+            HttpErrorKind::NotFound => match issue {
+                Some(k) => (
+                    SyncErrorKind::NotFound,
+                    format!("issue {k} no longer exists on {site}, or is not visible ({e})"),
+                ),
+                None => (
+                    SyncErrorKind::Permanent,
+                    format!(
+                        "project {project} not found on {site}, or not visible to the account: check integrations.jira.projectKey ({e})"
+                    ),
+                ),
+            },
+            HttpErrorKind::Conflict => (SyncErrorKind::Conflict, e.to_string()),
+            _ => (SyncErrorKind::Permanent, e.to_string()),
+        };
+        SyncError {
+            system: NAME.into(),
+            kind,
+            message,
+            retry_after_ms: e.retry_after().map(|d| d.as_millis() as u64),
+        }
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        resp: &devlog_http::Response,
+        issue: Option<&str>,
+    ) -> Result<T, SyncError> {
+        resp.json().map_err(|e| self.sync_err(e, issue))
+    }
+
+    fn to_remote(&self, issue: &Issue) -> Result<RemoteItem, SyncError> {
+        issue.to_remote(&self.config).map_err(|e| self.permanent(e))
+    }
+
+    async fn get_issue(&self, key: &str) -> Result<Issue, SyncError> {
+        let resp = self
+            .client
+            .get(&format!("/rest/api/3/issue/{key}"))
+            .query("fields", &FIELDS.join(","))
+            .query("properties", PROPERTY)
+            .no_cache()
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, Some(key)))?;
+        self.decode(&resp, Some(key))
+    }
+
+    /// One page of a JQL search (with the fields and the marker property devlog reads).
+    async fn search(&self, jql: &str, token: Option<&str>) -> Result<SearchPage, SyncError> {
+        let mut body = json!({
+            "jql": jql,
+            "maxResults": PAGE_SIZE,
+            "fields": FIELDS,
+            "properties": [PROPERTY],
+        });
+        if let Some(t) = token {
+            body["nextPageToken"] = json!(t);
+        }
+        let resp = self
+            .client
+            .post("/rest/api/3/search/jql")
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, None))?;
+        self.decode(&resp, None)
+    }
+
+    fn issue_type(&self, f: &SyncedFields) -> Result<&str, SyncError> {
+        self.config
+            .issue_types
+            .get(&f.kind)
+            .map(String::as_str)
+            .ok_or_else(|| {
+                self.permanent(format!(
+                    "integrations.jira.issueTypes.{}: no Jira issue type is mapped for this entry type",
+                    f.kind.as_str()
+                ))
+            })
+    }
+
+    fn priority(&self, f: &SyncedFields) -> Result<&str, SyncError> {
+        self.config
+            .priorities
+            .get(&f.priority)
+            .map(String::as_str)
+            .ok_or_else(|| {
+                self.permanent(format!(
+                    "integrations.jira.priorities.{}: no Jira priority is mapped for this priority",
+                    f.priority.as_str()
+                ))
+            })
+    }
+
+    /// Tags as labels; Jira labels cannot hold spaces.
+    fn labels(&self, f: &SyncedFields) -> Result<Vec<String>, SyncError> {
+        if let Some(t) = f.tags.iter().find(|t| t.chars().any(char::is_whitespace)) {
+            return Err(self.permanent(format!(
+                "tag `{t}` cannot be a Jira label (labels cannot contain spaces): rename the tag"
+            )));
+        }
+        Ok(f.tags.clone())
+    }
+
+    /// Moves issue `key` to devlog status `target` through the workflow's transitions.
+    async fn move_to(&self, issue: &Issue, target: Status) -> Result<(), SyncError> {
+        let key = issue.key.as_str();
+        let goal = Goal::of(&self.config, target);
+        let Some(mut current) = issue.fields.status.clone() else {
+            return Err(self.permanent(format!("issue {key} came back without a status")));
+        };
+        let issue_type = issue
+            .fields
+            .issuetype
+            .as_ref()
+            .and_then(|t| t.name.clone())
+            .unwrap_or_default();
+        let mut visited = BTreeSet::from([current.name.to_lowercase()]);
+        for _ in 0..MAX_HOPS {
+            if goal.reached(&current) {
+                return Ok(());
+            }
+            let resp = self
+                .client
+                .get(&format!("/rest/api/3/issue/{key}/transitions"))
+                .query("expand", "transitions.fields")
+                .no_cache()
+                .send()
+                .await
+                .map_err(|e| self.sync_err(e, Some(key)))?;
+            let offered: Transitions = self.decode(&resp, Some(key))?;
+            let hop = {
+                let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
+                let graph = graphs.entry(issue_type.clone()).or_default();
+                graph.learn(&current.name, &offered.transitions);
+                transitions::next_hop(graph, &current.name, &offered.transitions, &goal, &visited)
+                    .cloned()
+            };
+            let Some(t) = hop else {
+                break;
+            };
+            let fields = transitions::screen_fields(&self.config, target, &t)
+                .map_err(|m| self.permanent(format!("issue {key}: {m}")))?;
+            let mut body = json!({"transition": {"id": t.id}});
+            if !fields.is_empty() {
+                body["fields"] = Value::Object(fields);
+            }
+            self.client
+                .post(&format!("/rest/api/3/issue/{key}/transitions"))
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| self.sync_err(e, Some(key)))?;
+            visited.insert(t.to.name.to_lowercase());
+            current = t.to.clone();
+        }
+        if goal.reached(&current) {
+            return Ok(());
+        }
+        Err(self.permanent(format!(
+            "issue {key}: no path of at most {MAX_HOPS} transitions from `{}` to {goal} (devlog status `{}`): check integrations.jira.statusMapping.{} against the project's workflow",
+            current.name,
+            target.as_str(),
+            target.as_str()
+        )))
+    }
+}
+
+#[async_trait]
+impl Integration for JiraIntegration {
+    fn descriptor(&self) -> Descriptor {
+        Self::descriptor_static()
+    }
+
+    /// The account (`myself`) and the project, with its issue types holding the mapped ones.
+    async fn health(&self) -> Result<Health, SyncError> {
+        #[derive(Deserialize)]
+        struct Me {
+            #[serde(default, rename = "displayName")]
+            display_name: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Project {
+            #[serde(default, rename = "issueTypes")]
+            issue_types: Vec<issue::Named>,
+        }
+        let resp = self
+            .client
+            .get("/rest/api/3/myself")
+            .no_cache()
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, None))?;
+        let me: Me = self.decode(&resp, None)?;
+        let resp = self
+            .client
+            .get(&format!("/rest/api/3/project/{}", self.project()))
+            .no_cache()
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, None))?;
+        let project: Project = self.decode(&resp, None)?;
+        let names: Vec<&str> = project
+            .issue_types
+            .iter()
+            .filter_map(|t| t.name.as_deref())
+            .collect();
+        for (t, n) in &self.config.issue_types {
+            if !names.iter().any(|k| k.eq_ignore_ascii_case(n)) {
+                return Err(self.permanent(format!(
+                    "integrations.jira.issueTypes.{}: project {} has no issue type `{n}` (it has: {})",
+                    t.as_str(),
+                    self.project(),
+                    names.join(", ")
+                )));
+            }
+        }
+        Ok(Health {
+            ok: true,
+            message: format!(
+                "reached project {} on {} as {}",
+                self.project(),
+                self.config.base_url,
+                me.display_name.as_deref().unwrap_or("an unnamed account")
+            ),
+        })
+    }
+
+    async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError> {
+        let jql = format!(
+            "project = {} AND issue.property[{PROPERTY}].id = \"{entry}\"",
+            self.project()
+        );
+        let page = self.search(&jql, None).await?;
+        // Only an issue whose property really holds the id counts.
+        page.issues
+            .iter()
+            .find(|i| i.marker() == Some(entry))
+            .map(|i| self.to_remote(i))
+            .transpose()
+    }
+
+    async fn create(&self, entry: &Entry, fields: &SyncedFields) -> Result<RemoteItem, SyncError> {
+        let c = &entry.context;
+        let description = adf::render_description(
+            &fields.description,
+            &c.business_context,
+            &c.technical_context,
+            &c.acceptance_criteria,
+        );
+        let body = json!({
+            "fields": {
+                "project": {"key": self.project()},
+                "summary": fields.title,
+                "description": description.to_json(),
+                "issuetype": {"name": self.issue_type(fields)?},
+                "priority": {"name": self.priority(fields)?},
+                "labels": self.labels(fields)?,
+            },
+            // The marker is created with the issue, so a retried create always finds it.
+            "properties": [{"key": PROPERTY, "value": {"id": entry.id.to_string()}}],
+        });
+        let resp = self
+            .client
+            .post("/rest/api/3/issue")
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, None))?;
+        let created: Created = self.decode(&resp, None)?;
+        let mut issue = self.get_issue(&created.key).await?;
+        if !Goal::of(&self.config, fields.status).reached(issue.fields.status.as_ref().ok_or_else(
+            || self.permanent(format!("issue {} came back without a status", issue.key)),
+        )?) {
+            self.move_to(&issue, fields.status).await?;
+            issue = self.get_issue(&created.key).await?;
+        }
+        self.to_remote(&issue)
+    }
+
+    async fn update(
+        &self,
+        remote_id: &str,
+        fields: &SyncedFields,
+        changed: &FieldSet,
+    ) -> Result<RemoteItem, SyncError> {
+        let needs_current =
+            changed.contains(SyncedField::Description) || changed.contains(SyncedField::Status);
+        let current = if needs_current {
+            Some(self.get_issue(remote_id).await?)
+        } else {
+            None
+        };
+        let mut edit = Map::new();
+        for c in changed.iter() {
+            match c {
+                SyncedField::Title => {
+                    edit.insert("summary".into(), json!(fields.title));
+                }
+                SyncedField::Description => {
+                    // devlog's details section stays as it is.
+                    let old = match &current {
+                        Some(i) => i.description_doc().map_err(|e| self.permanent(e))?,
+                        None => adf::Doc::default(),
+                    };
+                    let (_, details) = adf::split_description(&old);
+                    let mut doc = adf::from_text(&fields.description);
+                    doc.content.extend(details);
+                    edit.insert("description".into(), doc.to_json());
+                }
+                SyncedField::Type => {
+                    edit.insert(
+                        "issuetype".into(),
+                        json!({"name": self.issue_type(fields)?}),
+                    );
+                }
+                SyncedField::Priority => {
+                    edit.insert("priority".into(), json!({"name": self.priority(fields)?}));
+                }
+                SyncedField::Tags => {
+                    edit.insert("labels".into(), json!(self.labels(fields)?));
+                }
+                // Through transitions, below.
+                SyncedField::Status => {}
+                // Not synced yet (docs/jira.md): assignees are account ids, milestones fix
+                // versions; what Jira holds is reported back unchanged.
+                SyncedField::Assignee | SyncedField::Milestone => {}
+            }
+        }
+        if !edit.is_empty() {
+            self.client
+                .put(&format!("/rest/api/3/issue/{remote_id}"))
+                .json(&json!({ "fields": edit }))
+                .send()
+                .await
+                .map_err(|e| self.sync_err(e, Some(remote_id)))?;
+        }
+        if changed.contains(SyncedField::Status)
+            && let Some(issue) = &current
+        {
+            self.move_to(issue, fields.status).await?;
+        }
+        let issue = self.get_issue(remote_id).await?;
+        self.to_remote(&issue)
+    }
+
+    /// Issues of the project updated since the cursor (all of them without one), oldest
+    /// first; an issue already delivered at the cursor's time is left out.
+    async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError> {
+        let cursor: Option<PullCursor> = match cursor {
+            None => None,
+            Some(c) => Some(serde_json::from_str(c).map_err(|e| {
+                self.permanent(format!(
+                    "the Jira pull cursor `{c}` is unreadable ({e}); `devlog sync --full` starts over"
+                ))
+            })?),
+        };
+        let since = match &cursor {
+            Some(c) => Some(parse_time(&c.since).map_err(|e| self.permanent(e))?),
+            None => None,
+        };
+        let mut jql = format!("project = {}", self.project());
+        if let Some(s) = &since {
+            let ago = chrono::Utc::now() - s.as_datetime();
+            let minutes = ago.num_minutes().max(0) + 1 + OVERLAP_MINUTES;
+            jql.push_str(&format!(" AND updated >= -{minutes}m"));
+        }
+        jql.push_str(" ORDER BY updated ASC, key ASC");
+        let mut page = PullPage::default();
+        let mut next = cursor.clone().unwrap_or_default();
+        let mut token: Option<String> = None;
+        for n in 0..PAGES_PER_PULL {
+            let found = self.search(&jql, token.as_deref()).await?;
+            for issue in &found.issues {
+                let updated = issue.updated().map_err(|e| self.permanent(e))?;
+                if let (Some(s), Some(c)) = (&since, &cursor)
+                    && (updated < *s || (updated == *s && c.keys.contains(&issue.key)))
+                {
+                    continue;
+                }
+                let at = updated.to_string();
+                let newest = parse_time(&next.since).ok();
+                if newest.is_none_or(|t| updated > t) {
+                    next.since = at;
+                    next.keys.clear();
+                }
+                next.keys.insert(issue.key.clone());
+                match self.to_remote(issue) {
+                    Ok(item) => page.items.push(item),
+                    // An issue devlog did not create is not devlog's (the engine skips it):
+                    // what it holds must not stop the sync.
+                    Err(_) if issue.marker().is_none() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            token = found.next_page_token.clone();
+            let last = found.is_last.unwrap_or(token.is_none()) || token.is_none();
+            if last {
+                break;
+            }
+            if n + 1 == PAGES_PER_PULL {
+                page.more = true;
+            }
+        }
+        if !next.since.is_empty() {
+            page.next_cursor = serde_json::to_string(&next).ok();
+        } else if let Some(c) = cursor {
+            page.next_cursor = serde_json::to_string(&c).ok();
+        }
+        Ok(page)
+    }
+}

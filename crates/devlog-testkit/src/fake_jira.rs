@@ -4,7 +4,7 @@
 //!
 //! Implemented, stateful: `GET /rest/api/3/myself`; the project (`GET …/project/{key}` with
 //! its issue types, `…/project/{key}/statuses`, `GET …/priority`); issues (`POST …/issue`
-//! with `properties`, `GET/PUT …/issue/{key}`, `GET/PUT …/issue/{key}/properties/{prop}`);
+//! with `properties`, `GET …/issue/{key}` with `properties`, `PUT …/issue/{key}`, `GET/PUT …/issue/{key}/properties/{prop}`);
 //! `POST …/search/jql` with `nextPageToken` paging for the JQL subset devlog sends
 //! (`project = K`, `issue.property[p].id = "…"`, `updated >= -Nm`, joined by `AND`, then
 //! `ORDER BY updated ASC, key ASC`; anything else is a 400 naming the clause); transitions
@@ -635,11 +635,21 @@ fn key_of(d: &Data, key: &str) -> Result<String, Response> {
     find(d, key).map(|i| i.key.clone())
 }
 
-async fn get_issue(State(st): State<St>, Path(key): Path<String>, headers: HeaderMap) -> Res {
+async fn get_issue(
+    State(st): State<St>,
+    Path(key): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Res {
     auth(&headers)?;
+    // `properties=a,b`: those issue properties come with the issue.
+    let properties: Vec<String> = q
+        .get("properties")
+        .map(|p| p.split(',').map(|s| s.trim().to_string()).collect())
+        .unwrap_or_default();
     let d = lock(&st.jira.data);
     let i = find(&d, &key)?;
-    Ok(axum::Json(issue_json(&base(&headers), i, &[])).into_response())
+    Ok(axum::Json(issue_json(&base(&headers), i, &properties)).into_response())
 }
 
 async fn edit_issue(

@@ -653,3 +653,86 @@ impl RemoteProbe for GithubProbe {
             .unwrap_or_default()
     }
 }
+
+/// A running fake Jira: the harness and the fake's data (what `devlog_jira::JiraIntegration`
+/// talks to).
+#[derive(Debug)]
+pub struct JiraProbe {
+    pub remote: FakeRemote,
+    pub jira: crate::fake_jira::FakeJira,
+}
+
+impl JiraProbe {
+    /// Starts a fake Jira holding project `project` (its key).
+    pub async fn start(project: &str) -> Self {
+        let b = FakeRemote::builder().without_tracker();
+        let jira = crate::fake_jira::FakeJira::new(b.state(), project);
+        let remote = b.routes(jira.router()).start().await;
+        Self { remote, jira }
+    }
+}
+
+impl RemoteProbe for JiraProbe {
+    fn state(&self) -> &FakeState {
+        self.remote.state()
+    }
+
+    fn raw_item(&self, remote_id: &str) -> Option<Map<String, Value>> {
+        let crate::fake_jira::JiraIssue {
+            id,
+            key,
+            summary,
+            description,
+            issue_type,
+            priority,
+            status,
+            resolution,
+            labels,
+            created,
+            updated: _,
+            properties,
+        } = self.jira.issue(remote_id)?;
+        let mut m = Map::new();
+        m.insert("id".into(), id.into());
+        m.insert("key".into(), key.into());
+        m.insert("summary".into(), summary.into());
+        m.insert("description".into(), description);
+        m.insert("issuetype".into(), issue_type.into());
+        m.insert("priority".into(), priority.into());
+        m.insert("status".into(), status.into());
+        m.insert("resolution".into(), resolution.into());
+        m.insert("labels".into(), labels.into());
+        m.insert("created".into(), created.to_rfc3339().into());
+        m.insert(
+            "properties".into(),
+            Value::Object(properties.into_iter().collect()),
+        );
+        Some(m)
+    }
+
+    fn raw_fields(&self, field: &str) -> Vec<&'static str> {
+        match field {
+            "title" => vec!["summary"],
+            "description" => vec!["description"],
+            "status" => vec!["status", "resolution"],
+            "tags" => vec!["labels"],
+            "type" => vec!["issuetype"],
+            "priority" => vec!["priority"],
+            _ => Vec::new(),
+        }
+    }
+
+    fn edit_title(&self, remote_id: &str, title: &str) {
+        self.jira
+            .edit_issue(remote_id, |i| i.summary = title.to_string())
+            .expect("issue exists");
+    }
+
+    fn comments(&self, remote_id: &str) -> Vec<String> {
+        self.jira
+            .comments(remote_id)
+            .iter()
+            .map(|c| crate::fake_jira::adf_plain(&c.body))
+            .collect()
+    }
+}
