@@ -214,6 +214,7 @@ impl JsonStore {
         if !scanned {
             store.refresh_on_open().await;
         }
+        store.index.fold_when_idle();
         Ok(store)
     }
 
