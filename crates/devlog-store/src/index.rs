@@ -657,14 +657,13 @@ impl SqlIndex {
     async fn fold(&self, conn: &mut SqliteConnection) -> Result<usize> {
         let mut folded = 0;
         loop {
-            let rows: Vec<(i64, Option<i64>, String, Option<i64>, Option<String>)> =
-                sqlx::query_as(
-                    "SELECT rid, handle, terms, folded_handle, folded FROM terms_staged
+            let rows: Vec<StagedRow> = sqlx::query_as(
+                "SELECT rid, handle, terms, folded_handle, folded FROM terms_staged
                      ORDER BY rid LIMIT 500",
-                )
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(self.err())?;
+            )
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(self.err())?;
             let Some(&(last, ..)) = rows.last() else {
                 return Ok(folded);
             };
@@ -1703,6 +1702,9 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &Filter) {
 
 /// Word index rows written per statement (4 parameters each).
 const TERM_CHUNK: usize = 200;
+
+/// A `terms_staged` row: `rid`, `handle`, `terms`, `folded_handle`, `folded`.
+type StagedRow = (i64, Option<i64>, String, Option<i64>, Option<String>);
 
 /// Staged entries (`terms_staged`) at which a write folds them into `terms`. Every search
 /// reads every staged row (about 0.5 KB each), and a fold writes each distinct word of the
