@@ -668,7 +668,7 @@ async fn library_rows(t: &Target, store: Arc<dyn Store>, args: &Args) -> Result<
     rows.push(summarize(backend, "library", "new", tm));
     // A new entry with a description of generated text (about 30 distinct words, each a
     // word index row), like the entries of the store.
-    let mut text_rng = Rng(0x5eed_0f_7e47);
+    let mut text_rng = Rng(0x005e_ed0f_7e47);
     let described: Vec<String> = (0..=runs)
         .map(|i| make_entry(&mut text_rng, i).description)
         .collect();
