@@ -85,6 +85,7 @@ pub enum Command {
     Sync(sync::SyncArgs),
     Integrations(sync::IntegrationsArgs),
     Worker(worker::WorkerArgs),
+    Watch(watch::WatchArgs),
     Completions(completions::CompletionsArgs),
     Mcp(mcp::McpArgs),
     Serve(serve::ServeArgs),

@@ -165,6 +165,27 @@ pub struct Storage {
         serialize_with = "serialize_redacted_url"
     )]
     pub url: Option<String>,
+    /// `watch = "auto"`: commands on the JSON backend start a background watcher of the
+    /// entries folder when none runs (`devlog watch`), so later commands skip their scan.
+    #[serde(default, skip_serializing_if = "WatchMode::is_off")]
+    pub watch: WatchMode,
+}
+
+/// `[storage] watch` in devlog.toml.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    /// Commands scan the entries folder unless a devlog already watches it (the default).
+    #[default]
+    Off,
+    /// Commands start `devlog watch run` in the background when no devlog watches it.
+    Auto,
+}
+
+impl WatchMode {
+    fn is_off(&self) -> bool {
+        *self == WatchMode::Off
+    }
 }
 
 fn serialize_redacted_url<S: serde::Serializer>(
@@ -242,6 +263,7 @@ impl Default for Storage {
             kind: default_kind(),
             path: None,
             url: None,
+            watch: WatchMode::Off,
         }
     }
 }

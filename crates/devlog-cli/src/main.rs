@@ -146,6 +146,7 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
             Command::Sync(a) => commands::sync::run(&ctx, a).await,
             Command::Integrations(a) => commands::sync::integrations(&ctx, a).await,
             Command::Worker(a) => commands::worker::run(&ctx, a).await,
+            Command::Watch(a) => commands::watch::run(&ctx, a).await,
             Command::Mcp(a) => commands::mcp::run(&ctx, a).await,
             Command::Serve(a) => commands::serve::run(&ctx, a).await,
             Command::Git(a) => commands::git::run(&ctx, a).await,

@@ -129,7 +129,12 @@ impl Workspace {
         })
     }
 
+    /// The store for a short command. With `[storage] watch = "auto"` on the JSON backend
+    /// this first starts a background watcher when none runs (`devlog watch`).
     pub async fn open(&self) -> Result<Arc<dyn Store>, CliError> {
+        if self.config.storage.watch == crate::config::WatchMode::Auto {
+            crate::commands::watch::ensure_running(self);
+        }
         Ok(devlog_store::open(&self.spec).await?)
     }
 

@@ -125,3 +125,150 @@ fn cli_commands_trust_a_watching_mcp_server_and_scan_again_once_it_is_killed() {
     assert!(out.contains("WATCHED entry"), "{out}");
     assert!(!log.contains(VOUCHED), "{log}");
 }
+
+/// The pid of the watcher holding the lock, as `devlog watch status --json` reports it.
+fn status(root: &Path) -> serde_json::Value {
+    serde_json::from_slice(&run(root, &["watch", "status", "--json"]).stdout).unwrap()
+}
+
+/// Whether process `pid` still runs (a zombie waiting for its parent does not count).
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < HANG, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `devlog watch start` runs a background watcher that commands trust; `status` names it and
+/// gets an answer; `stop` ends it, and commands scan again.
+#[test]
+fn a_background_watcher_starts_answers_and_stops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    run(root, &["init"]);
+    run(root, &["new", "Watched entry"]);
+    assert_eq!(status(root)["watching"], false);
+    let started: serde_json::Value =
+        serde_json::from_slice(&run(root, &["watch", "start", "--json"]).stdout).unwrap();
+    assert_eq!(started["watching"], true, "{started}");
+    assert_eq!(started["background"], true, "{started}");
+    assert_eq!(started["answered"], true, "{started}");
+    let pid = started["pid"].as_u64().unwrap();
+    assert!(alive(pid));
+    // A second start changes nothing.
+    let again: serde_json::Value =
+        serde_json::from_slice(&run(root, &["watch", "start", "--json"]).stdout).unwrap();
+    assert_eq!(again["pid"].as_u64(), Some(pid));
+
+    edit_in_place(root, "Watched entry", "Watched ENTRY");
+    let start = Instant::now();
+    loop {
+        let (out, log) = list(root);
+        assert!(out.contains("Watched ENTRY"), "{out}");
+        if log.contains(VOUCHED) {
+            break;
+        }
+        assert!(start.elapsed() < HANG, "the watcher never vouched: {log}");
+    }
+
+    let stopped: serde_json::Value =
+        serde_json::from_slice(&run(root, &["watch", "stop", "--json"]).stdout).unwrap();
+    assert_eq!(stopped["stopped"], true, "{stopped}");
+    assert!(!watcher_lock_held(root));
+    wait_until("the watcher process never exited", || !alive(pid));
+    edit_in_place(root, "Watched ENTRY", "WATCHED entry");
+    let (out, log) = list(root);
+    assert!(out.contains("WATCHED entry"), "{out}");
+    assert!(!log.contains(VOUCHED), "{log}");
+    let stopped: serde_json::Value =
+        serde_json::from_slice(&run(root, &["watch", "stop", "--json"]).stdout).unwrap();
+    assert_eq!(stopped["stopped"], false);
+}
+
+/// With `watch = "auto"` the first command starts a watcher (and says so); the watcher ends
+/// as soon as the `.devlog` folder is deleted, without bringing it back.
+#[test]
+fn watch_auto_starts_a_watcher_that_never_outlives_its_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    run(root, &["init"]);
+    std::fs::write(
+        root.join("devlog.toml"),
+        "[storage]\ntype = \"json\"\nwatch = \"auto\"\n",
+    )
+    .unwrap();
+    let out = run(root, &["new", "Auto watched"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("started a background watcher"), "{said}");
+    wait_until("the automatic watcher never answered", || {
+        status(root)["answered"] == true
+    });
+    let pid = status(root)["pid"].as_u64().unwrap();
+    // Running: the next command starts nothing more.
+    let out = run(root, &["list"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("started"));
+    assert_eq!(status(root)["pid"].as_u64(), Some(pid));
+
+    // `rm -rf` can race a file the watcher writes meanwhile (SQLite's journal): like a
+    // person, try again.
+    wait_until("cannot delete .devlog", || {
+        std::fs::remove_dir_all(root.join(".devlog")).is_ok()
+    });
+    wait_until("the watcher outlived its .devlog folder", || !alive(pid));
+    assert!(
+        !root.join(".devlog").exists(),
+        "the watcher brought it back"
+    );
+}
+
+/// A watcher no command asks ends by itself after `--idle-exit`.
+#[test]
+fn an_idle_watcher_exits_by_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    run(root, &["init"]);
+    let mut watcher = Reap(
+        devlog(root, &["watch", "run", "--idle-exit", "1s"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("devlog watch run never started watching", || {
+        watcher_lock_held(root)
+    });
+    let start = Instant::now();
+    let exit = loop {
+        if let Some(exit) = watcher.0.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(start.elapsed() < HANG, "an idle watcher never exited");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut watcher.0.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("no command asked"), "{log}");
+    assert!(!watcher_lock_held(root));
+}
+
+/// The SQLite backend has no entry files to watch: `devlog watch` says so.
+#[test]
+fn watch_refuses_a_backend_without_entry_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    run(root, &["init", "--backend", "sqlite"]);
+    let out = devlog(root, &["watch", "start"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs no watcher"), "{err}");
+}

@@ -103,6 +103,18 @@ pub async fn ask(state: &Path, timeout: Duration) -> Vouch {
     }
 }
 
+/// The process that watches the entries folder of the `.devlog/.state` folder `state`, if
+/// one does: its pid as it wrote it in the lock file (`None` inside when the file predates
+/// that or is being written).
+pub fn watcher(state: &Path) -> Option<Option<u32>> {
+    let path = state.join(DIR).join(LOCK);
+    lock_is_held(&path).then(|| {
+        fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    })
+}
+
 /// Whether some process holds the watcher lock at `path`.
 fn lock_is_held(path: &Path) -> bool {
     let Ok(file) = File::open(path) else {
@@ -134,6 +146,8 @@ enum Start {
 #[derive(Debug)]
 pub(crate) struct Monitor {
     healthy: Arc<AtomicBool>,
+    /// Cookies this watcher has answered.
+    answered: Arc<AtomicU64>,
     start: tokio::sync::watch::Receiver<Start>,
     _stop: oneshot::Sender<()>,
 }
@@ -142,6 +156,11 @@ impl Monitor {
     /// True while this process watches and the index is caught up with every event read.
     pub(crate) fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Acquire)
+    }
+
+    /// How many cookies this watcher has answered (other processes' reads it vouched for).
+    pub(crate) fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
     }
 
     /// A handle to wait for the watcher's start with ([`started`]), outside the store's lock.
@@ -188,19 +207,24 @@ pub(crate) fn prepare(
         return None;
     }
     let healthy = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = oneshot::channel();
     let (start_tx, start) = tokio::sync::watch::channel(Start::Pending);
     let task = run(
         store,
         entries,
         state.join(DIR),
-        healthy.clone(),
+        Shared {
+            healthy: healthy.clone(),
+            answered: answered.clone(),
+        },
         start_tx,
         stop_rx,
     );
     Some((
         Monitor {
             healthy,
+            answered,
             start,
             _stop: stop_tx,
         },
@@ -215,17 +239,18 @@ async fn run(
     store: Weak<JsonStore>,
     entries: PathBuf,
     dir: PathBuf,
-    healthy: Arc<AtomicBool>,
+    shared: Shared,
     start: tokio::sync::watch::Sender<Start>,
     mut stop: oneshot::Receiver<()>,
 ) {
+    let healthy = &shared.healthy;
     // Whoever waits for the start learns the outcome however this ends.
     let _not_watching = NotWatchingOnDrop(&start);
     loop {
         let Some(_lock) = take_lock(&dir, &start, &mut stop).await else {
             return;
         };
-        match watch(&store, &entries, &dir, &healthy, &start, &mut stop).await {
+        match watch(&store, &entries, &dir, &shared, &start, &mut stop).await {
             Ok(Ended::Stopped) => return,
             Ok(Ended::FolderMoved) => {
                 tracing::info!(folder = %entries.display(), "a watched folder was removed or moved; watching again");
@@ -245,6 +270,12 @@ async fn run(
             _ = &mut stop => return,
         }
     }
+}
+
+/// What the watcher task shares with its [`Monitor`].
+struct Shared {
+    healthy: Arc<AtomicBool>,
+    answered: Arc<AtomicU64>,
 }
 
 /// Marks the start as failed when the watcher ends before its first scan.
@@ -277,7 +308,13 @@ async fn take_lock(
 ) -> Option<File> {
     let path = dir.join(LOCK);
     let mut said = false;
+    // `.devlog`, which this never creates: a watcher must not bring back a deleted folder.
+    let devlog = dir.parent().and_then(Path::parent);
     loop {
+        if devlog.is_some_and(|d| !d.is_dir()) {
+            tracing::info!("not watching the entries folder: the .devlog folder is gone");
+            return None;
+        }
         let file = fs::create_dir_all(dir).and_then(|()| {
             File::options()
                 .create(true)
@@ -293,7 +330,20 @@ async fn take_lock(
             }
         };
         match file.try_lock() {
-            Ok(()) => return Some(file),
+            Ok(()) => {
+                // Who watches, for `devlog watch status` (the lock, not the text, is the truth).
+                let mut file = file;
+                let written = file.set_len(0).and_then(|()| {
+                    std::io::Write::write_all(
+                        &mut file,
+                        format!("{}\n", std::process::id()).as_bytes(),
+                    )
+                });
+                if let Err(e) = written {
+                    tracing::debug!(lock = %path.display(), "cannot write the watcher's pid: {e}");
+                }
+                return Some(file);
+            }
             Err(TryLockError::WouldBlock) => {
                 not_watching(start);
                 if !said {
@@ -323,10 +373,11 @@ async fn watch(
     store: &Weak<JsonStore>,
     entries: &Path,
     dir: &Path,
-    healthy: &AtomicBool,
+    shared: &Shared,
     start: &tokio::sync::watch::Sender<Start>,
     stop: &mut oneshot::Receiver<()>,
 ) -> notify::Result<Ended> {
+    let healthy = &*shared.healthy;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |ev| {
         // The receiver is gone only when the watch ends.
@@ -372,7 +423,13 @@ async fn watch(
         while let Ok(ev) = rx.try_recv() {
             batch.add(ev, entries, dir);
         }
-        if batch.folder_moved {
+        if batch.folder_moved
+            || dir
+                .parent()
+                .and_then(Path::parent)
+                .is_some_and(|d| !d.is_dir())
+        {
+            // A deleted `.devlog` is not brought back by applying its files' removal.
             return Ok(Ended::FolderMoved);
         }
         if batch.rescan || batch.names.len() > MAX_NAMED {
@@ -398,6 +455,9 @@ async fn watch(
                     // Gone already: its asker gave up waiting.
                     let _ = fs::remove_file(cookie);
                 }
+                shared
+                    .answered
+                    .fetch_add(batch.cookies.len() as u64, Ordering::Relaxed);
             }
             Err(e) => {
                 // Unanswered cookies make their askers scan; the next batch rescans.

@@ -212,7 +212,12 @@ impl WriteLock {
         let path = self.path.clone();
         let file = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
             if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir)?;
+                // `.state` only: a store whose `.devlog` folder was deleted does not bring
+                // it back (a background watcher outliving it, see `fsmonitor`).
+                match fs::create_dir(dir) {
+                    Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                    _ => {}
+                }
             }
             let f = File::options()
                 .create(true)

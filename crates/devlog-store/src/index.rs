@@ -43,6 +43,11 @@ pub struct SqlIndex {
     /// Whether this process saw `terms_pending` empty (see [`SqlIndex::index_pending`]): then
     /// every entry's word rows exist and a write need not check the queue.
     terms_ready: Arc<AtomicBool>,
+    /// Staged rows (`terms_staged`) at which a write folds them into `terms` ([`FOLD_AT`];
+    /// tests change it).
+    fold_at: usize,
+    /// Rows this process has staged (for [`SqlIndex::fold_when_idle`]).
+    writes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// How the `doc` column holds an entry. In the SQLite backend the database is the truth and
@@ -293,6 +298,8 @@ impl SqlIndex {
             docs: DocFormat::for_backend(backend),
             path: Some(Arc::from(path)),
             terms_ready: Arc::new(AtomicBool::new(false)),
+            fold_at: FOLD_AT,
+            writes: Arc::default(),
         };
         index.compress_docs().await?;
         index.index_pending().await?;
@@ -424,6 +431,8 @@ impl SqlIndex {
             path: None,
             // A new database has no entries to index.
             terms_ready: Arc::new(AtomicBool::new(true)),
+            fold_at: FOLD_AT,
+            writes: Arc::default(),
         })
     }
 
@@ -555,14 +564,9 @@ impl SqlIndex {
             .fetch_one(&mut *conn)
             .await
             .map_err(self.err())?;
-        let stored = match old {
-            Some((old_rid, handle, old_doc)) => {
-                self.stored_terms(conn, old_rid, handle, &old_doc).await?
-            }
-            None => StoredTerms::None,
-        };
         let terms = index_terms(&e.search_text());
-        self.write_terms(conn, rid, e.handle as i64, stored, &terms)
+        let old = old.map(|(_, handle, doc)| (handle, doc));
+        self.stage_terms(conn, rid, Some(e.handle as i64), old, &terms)
             .await
     }
 
@@ -577,9 +581,187 @@ impl SqlIndex {
         let Some((rid, handle, doc)) = old else {
             return Ok(false);
         };
-        let stored = self.stored_terms(conn, rid, handle, &doc).await?;
-        self.write_terms(conn, rid, handle, stored, &[]).await?;
+        self.stage_terms(conn, rid, None, Some((handle, doc)), &[])
+            .await?;
         Ok(true)
+    }
+
+    /// Stages the word index rows of the entry row `rid`: its `terms` (from `index_terms`,
+    /// sorted) at `handle` (`None`: the row was removed), in one row of `terms_staged`
+    /// instead of one `terms` row per word (migration `0009_terms_staged.sql`). `old` is the
+    /// row's handle and document before this write, whose rows `terms` holds unless the row
+    /// is staged already (then the staged row keeps what a fold must delete) or still
+    /// queued by an upgrade. Folds every staged row when [`FOLD_AT`] are staged.
+    async fn stage_terms(
+        &self,
+        conn: &mut SqliteConnection,
+        rid: i64,
+        handle: Option<i64>,
+        old: Option<(i64, Vec<u8>)>,
+        terms: &[(String, f64)],
+    ) -> Result<()> {
+        let encoded = encode_terms(terms);
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let updated = sqlx::query("UPDATE terms_staged SET handle = ?, terms = ? WHERE rid = ?")
+            .bind(handle)
+            .bind(&encoded)
+            .bind(rid)
+            .execute(&mut *conn)
+            .await
+            .map_err(self.err())?;
+        if updated.rows_affected() == 0 {
+            let stored = match &old {
+                Some((old_handle, doc)) => self.stored_terms(conn, rid, *old_handle, doc).await?,
+                None => StoredTerms::None,
+            };
+            let (folded_handle, folded) = match stored {
+                StoredTerms::Rows { handle, terms } => (Some(handle), Some(encode_terms(&terms))),
+                StoredTerms::None => (None, None),
+                StoredTerms::Unknown => {
+                    sqlx::query("DELETE FROM terms WHERE rid = ?")
+                        .bind(rid)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(self.err())?;
+                    (None, None)
+                }
+            };
+            sqlx::query(
+                "INSERT INTO terms_staged (rid, handle, terms, folded_handle, folded)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(rid)
+            .bind(handle)
+            .bind(&encoded)
+            .bind(folded_handle)
+            .bind(folded)
+            .execute(&mut *conn)
+            .await
+            .map_err(self.err())?;
+        }
+        let staged: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM terms_staged LIMIT ?)")
+                .bind(sql_limit(self.fold_at))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(self.err())?;
+        if staged as usize >= self.fold_at {
+            self.fold(conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Folds every staged row into `terms` (inside the caller's write transaction): for
+    /// each, only the `terms` rows that differ from what it replaces are deleted and
+    /// written ([`Self::write_terms`]). Returns how many rows were folded.
+    async fn fold(&self, conn: &mut SqliteConnection) -> Result<usize> {
+        let mut folded = 0;
+        loop {
+            let rows: Vec<StagedRow> = sqlx::query_as(
+                "SELECT rid, handle, terms, folded_handle, folded FROM terms_staged
+                     ORDER BY rid LIMIT 500",
+            )
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(self.err())?;
+            let Some(&(last, ..)) = rows.last() else {
+                return Ok(folded);
+            };
+            for (rid, handle, terms, folded_handle, old) in &rows {
+                let stored = match (folded_handle, old) {
+                    (Some(h), Some(t)) => StoredTerms::Rows {
+                        handle: *h,
+                        terms: self.decode_terms(t)?,
+                    },
+                    _ => StoredTerms::None,
+                };
+                match (handle, stored) {
+                    (Some(h), stored) => {
+                        let now = self.decode_terms(terms)?;
+                        self.write_terms(conn, *rid, *h, stored, &now).await?;
+                    }
+                    (None, StoredTerms::Rows { handle, terms }) => {
+                        self.delete_terms(
+                            conn,
+                            handle,
+                            *rid,
+                            terms.iter().map(|(t, _)| t.as_str()),
+                        )
+                        .await?;
+                    }
+                    (None, _) => {}
+                }
+            }
+            sqlx::query("DELETE FROM terms_staged WHERE rid <= ?")
+                .bind(last)
+                .execute(&mut *conn)
+                .await
+                .map_err(self.err())?;
+            folded += rows.len();
+        }
+    }
+
+    /// Folds every staged row into `terms` in its own write transaction, when there are any
+    /// (a long-running devlog calls this when it is idle; writes fold at [`FOLD_AT`]).
+    /// Returns how many rows were folded.
+    pub async fn fold_staged(&self) -> Result<usize> {
+        let any: Option<i64> = sqlx::query_scalar("SELECT rid FROM terms_staged LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err())?;
+        if any.is_none() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let n = self.fold(&mut tx).await?;
+        tx.commit().await.map_err(self.err())?;
+        Ok(n)
+    }
+
+    /// Folds the staged rows whenever this process has written nothing for a while
+    /// ([`IDLE_FOLD`]), so a long-running devlog (`serve`, `mcp`, `worker`, `sync --watch`)
+    /// leaves few staged rows for searches to read and no fold for a later write to pay. A
+    /// failed fold is logged and tried again on the next quiet tick. Needs a tokio runtime;
+    /// the task ends with it.
+    pub fn fold_when_idle(&self) {
+        self.fold_when_idle_for(IDLE_FOLD);
+    }
+
+    /// [`Self::fold_when_idle`] after `quiet` without a write.
+    fn fold_when_idle_for(&self, quiet: Duration) {
+        let index = self.clone();
+        tokio::spawn(async move {
+            let mut seen = index.writes.load(Ordering::Relaxed);
+            let mut tick = tokio::time::interval(quiet);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let now = index.writes.load(Ordering::Relaxed);
+                if now != seen {
+                    seen = now;
+                    continue;
+                }
+                match index.fold_staged().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!("folded {n} staged entries into the word index"),
+                    Err(e) => tracing::warn!("cannot fold the staged search index rows: {e}"),
+                }
+            }
+        });
+    }
+
+    /// Staged terms as a fold reads them (see [`encode_terms`]).
+    fn decode_terms(&self, text: &str) -> Result<Vec<(String, f64)>> {
+        staged_terms(text)
+            .map(|t| t.map(|(term, w)| (term.to_string(), w)))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|line| StoreError::Corrupt {
+                path: format!("{} database", self.backend),
+                message: format!("a staged search index row does not parse: {line:?}"),
+                hint: "rebuild the index with `devlog reindex` (JSON store) or restore the \
+                       database from a backup"
+                    .into(),
+            })
     }
 
     /// The word index rows an entry's row has now: those of its stored document, unless the
@@ -995,21 +1177,32 @@ impl SqlIndex {
             return Ok(empty());
         }
         let mut tx = self.pool.begin().await.map_err(self.err())?;
+        let staged = self.staged_matches(&mut tx, &words, &q.filter).await?;
         let mut terms = Vec::with_capacity(words.len());
+        let mut folded_match = true;
         for word in &words {
             let t = self.expand(&mut tx, word).await?;
             if t.as_ref().is_some_and(Vec::is_empty) {
-                // A word no entry has: nothing matches every word.
-                return Ok(empty());
+                // A word no folded entry has: none of them matches every word.
+                folded_match = false;
             }
             terms.push(WordTerms {
                 word: word.clone(),
                 terms: t,
             });
         }
+        if !folded_match && staged.matches.is_empty() {
+            return Ok(empty());
+        }
+        let sources = Sources {
+            words: &terms,
+            filter: &q.filter,
+            folded: folded_match,
+            staged: &staged,
+        };
         let cap = count_cap(q.offset, q.limit);
         let mut hits = self
-            .newest_matches(&mut tx, &terms, &q.filter, cap.saturating_add(1))
+            .newest_matches(&mut tx, &sources, cap.saturating_add(1))
             .await?;
         let estimate = hits.len() > cap;
         let total = hits.len().min(cap) as u64;
@@ -1021,7 +1214,7 @@ impl SqlIndex {
                 // (`devlog search --limit 0`) sees one order; only the best
                 // `offset + limit` are kept while the matches stream by.
                 hits = self
-                    .best_matches(&mut tx, &terms, &q.filter, q.offset.saturating_add(q.limit))
+                    .best_matches(&mut tx, &sources, q.offset.saturating_add(q.limit))
                     .await?;
             }
         }
@@ -1068,15 +1261,88 @@ impl SqlIndex {
         Ok((terms.len() <= MAX_EXPANSIONS).then_some(terms))
     }
 
+    /// The staged entries (`terms_staged`) that match every word of a search and pass
+    /// `filter`, scored as a folded entry would be: per word, `word_score` of the weight of
+    /// the entry's heaviest term the word starts. `rids` lists every staged row: their rows
+    /// in `terms` are stale and searches skip them.
+    async fn staged_matches(
+        &self,
+        conn: &mut SqliteConnection,
+        words: &[String],
+        filter: &Filter,
+    ) -> Result<Staged> {
+        let rows: Vec<(i64, Option<i64>, String)> =
+            sqlx::query_as("SELECT rid, handle, terms FROM terms_staged")
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(self.err())?;
+        let mut out = Staged {
+            any: !rows.is_empty(),
+            matches: Vec::new(),
+        };
+        let mut best = vec![0.0f64; words.len()];
+        'rows: for (rid, handle, terms) in &rows {
+            let Some(handle) = handle else { continue };
+            best.iter_mut().for_each(|b| *b = f64::NAN);
+            for pair in staged_terms(terms) {
+                let (term, weight) = match pair {
+                    Ok(p) => p,
+                    Err(_) => {
+                        self.decode_terms(terms)?;
+                        continue 'rows;
+                    }
+                };
+                for (b, w) in best.iter_mut().zip(words) {
+                    if term.starts_with(w.as_str()) && (b.is_nan() || weight > *b) {
+                        *b = weight;
+                    }
+                }
+            }
+            if best.iter().any(|b| b.is_nan()) {
+                continue;
+            }
+            let score = best.iter().map(|w| word_score(*w)).sum();
+            out.matches.push(Match {
+                handle: *handle,
+                rid: *rid,
+                score,
+            });
+        }
+        if filter != &Filter::default() && !out.matches.is_empty() {
+            let mut keep = std::collections::HashSet::new();
+            for chunk in out.matches.chunks(500) {
+                let mut qb =
+                    QueryBuilder::<Sqlite>::new("SELECT e.rid FROM entries e WHERE e.rid IN (");
+                let mut sep = qb.separated(", ");
+                for m in chunk {
+                    sep.push_bind(m.rid);
+                }
+                qb.push(")");
+                push_filter(&mut qb, filter);
+                let rids: Vec<i64> = qb
+                    .build_query_scalar()
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(self.err())?;
+                keep.extend(rids);
+            }
+            out.matches.retain(|m| keep.contains(&m.rid));
+        }
+        // Newest first, as the window query returns folded matches.
+        out.matches
+            .sort_by(|a, b| b.handle.cmp(&a.handle).then(b.rid.cmp(&a.rid)));
+        Ok(out)
+    }
+
     /// The newest `want` matches of a search (by handle), each with its score. A window of
     /// the newest `4 × want` handles is searched first and widened eightfold until it holds
     /// `want` matches or covers every entry: a word in most entries is answered from the first
-    /// window, a rare one from a few postings, and neither reads every match.
+    /// window, a rare one from a few postings, and neither reads every match. Staged entries
+    /// in the window join the folded ones.
     async fn newest_matches(
         &self,
         conn: &mut SqliteConnection,
-        words: &[WordTerms],
-        filter: &Filter,
+        src: &Sources<'_>,
         want: usize,
     ) -> Result<Vec<Match>> {
         let top: Option<i64> = sqlx::query_scalar("SELECT MAX(handle) FROM entries")
@@ -1087,20 +1353,28 @@ impl SqlIndex {
         let mut span = sql_limit(want).saturating_mul(4);
         loop {
             let lower = top.saturating_sub(span);
-            let mut qb = QueryBuilder::<Sqlite>::new("");
-            push_window_matches(
-                &mut qb,
-                words,
-                filter,
-                (lower > 0).then_some(lower),
-                Some(want),
-            );
-            let rows = qb.build().fetch_all(&mut *conn).await.map_err(self.err())?;
-            if rows.len() >= want || lower <= 0 {
-                return rows
+            let mut matches = Vec::new();
+            if src.folded {
+                let mut qb = QueryBuilder::<Sqlite>::new("");
+                push_window_matches(&mut qb, src, (lower > 0).then_some(lower), Some(want));
+                let rows = qb.build().fetch_all(&mut *conn).await.map_err(self.err())?;
+                matches = rows
                     .iter()
-                    .map(|r| match_from_row(r, words.len()))
-                    .collect();
+                    .map(|r| match_from_row(r, src.words.len()))
+                    .collect::<Result<Vec<_>>>()?;
+            }
+            if !src.staged.matches.is_empty() {
+                matches.extend(
+                    src.staged
+                        .matches
+                        .iter()
+                        .filter(|m| lower <= 0 || m.handle > lower),
+                );
+                matches.sort_by(|a, b| b.handle.cmp(&a.handle).then(b.rid.cmp(&a.rid)));
+                matches.truncate(want);
+            }
+            if matches.len() >= want || lower <= 0 {
+                return Ok(matches);
             }
             span = span.saturating_mul(8);
         }
@@ -1111,23 +1385,27 @@ impl SqlIndex {
     async fn best_matches(
         &self,
         conn: &mut SqliteConnection,
-        words: &[WordTerms],
-        filter: &Filter,
+        src: &Sources<'_>,
         keep: usize,
     ) -> Result<Vec<Match>> {
         use futures::TryStreamExt;
-        let mut qb = QueryBuilder::<Sqlite>::new("");
-        push_window_matches(&mut qb, words, filter, None, None);
-        let mut rows = qb.build().fetch(&mut *conn);
         // A max-heap in rank order: its top is the worst match kept.
         let mut best = std::collections::BinaryHeap::new();
-        while let Some(row) = rows.try_next().await.map_err(self.err())? {
-            let m = match_from_row(&row, words.len())?;
+        let mut offer = |m: Match| {
             if best.len() < keep {
                 best.push(m);
             } else if best.peek().is_some_and(|worst: &Match| m < *worst) {
                 best.pop();
                 best.push(m);
+            }
+        };
+        src.staged.matches.iter().copied().for_each(&mut offer);
+        if src.folded {
+            let mut qb = QueryBuilder::<Sqlite>::new("");
+            push_window_matches(&mut qb, src, None, None);
+            let mut rows = qb.build().fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await.map_err(self.err())? {
+                offer(match_from_row(&row, src.words.len())?);
             }
         }
         Ok(best.into_vec())
@@ -1425,6 +1703,40 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &Filter) {
 /// Word index rows written per statement (4 parameters each).
 const TERM_CHUNK: usize = 200;
 
+/// A `terms_staged` row: `rid`, `handle`, `terms`, `folded_handle`, `folded`.
+type StagedRow = (i64, Option<i64>, String, Option<i64>, Option<String>);
+
+/// Staged entries (`terms_staged`) at which a write folds them into `terms`. Every search
+/// reads every staged row (about 0.5 KB each), and a fold writes each distinct word of the
+/// batch once: 128 keeps the first small and makes words shared by many entries cheap.
+pub(crate) const FOLD_AT: usize = 128;
+
+/// How long a long-running devlog must have written nothing before it folds the staged rows
+/// ([`SqlIndex::fold_when_idle`]).
+const IDLE_FOLD: Duration = Duration::from_secs(5);
+
+/// An entry's word index rows as one `terms_staged` value: `term TAB weight` lines (weights
+/// printed so they parse back exactly). Terms are runs of letters and digits (`terms`), never
+/// a tab or a newline.
+fn encode_terms(terms: &[(String, f64)]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(terms.len() * 12);
+    for (t, w) in terms {
+        let _ = writeln!(out, "{t}\t{w}");
+    }
+    out
+}
+
+/// The `(term, weight)` pairs of a `terms_staged` value (see [`encode_terms`]); a line that
+/// does not parse is the error.
+fn staged_terms(text: &str) -> impl Iterator<Item = std::result::Result<(&str, f64), &str>> {
+    text.lines().map(|line| {
+        line.split_once('\t')
+            .and_then(|(t, w)| Some((t, w.parse::<f64>().ok()?)))
+            .ok_or(line)
+    })
+}
+
 /// The word index rows an entry row has before a write.
 enum StoredTerms {
     /// None (a new row, or one still queued in `terms_pending`).
@@ -1436,6 +1748,24 @@ enum StoredTerms {
     },
     /// Not known (the stored document does not decode): found by a scan.
     Unknown,
+}
+
+/// What a search reads its matches from: the folded word index (`terms`, unless a word has
+/// no folded term) and the staged entries.
+struct Sources<'a> {
+    words: &'a [WordTerms],
+    filter: &'a Filter,
+    /// Whether every word has a folded term (else no folded entry can match).
+    folded: bool,
+    staged: &'a Staged,
+}
+
+/// The staged entries a search matched ([`SqlIndex::staged_matches`]).
+struct Staged {
+    /// Whether any row is staged (their `terms` rows are then skipped).
+    any: bool,
+    /// Those that match the search and its filter, newest first.
+    matches: Vec<Match>,
 }
 
 /// One word of a search and the indexed terms it matches.
@@ -1543,11 +1873,11 @@ fn push_terms(qb: &mut QueryBuilder<Sqlite>, col: &str, w: &WordTerms) {
 /// by the window; SQLite's sorter spills to disk beyond its cache).
 fn push_window_matches(
     qb: &mut QueryBuilder<Sqlite>,
-    words: &[WordTerms],
-    filter: &Filter,
+    src: &Sources<'_>,
     lower: Option<i64>,
     want: Option<usize>,
 ) {
+    let (words, filter) = (src.words, src.filter);
     let single = |w: &WordTerms| w.terms.as_ref().is_some_and(|t| t.len() == 1);
     // A word with too many terms to list drives: as a lookup per row it would read its whole
     // term range for every row.
@@ -1582,6 +1912,10 @@ fn push_window_matches(
     push_terms(qb, "d.term", &words[driver]);
     if let Some(l) = lower {
         qb.push(" AND d.handle > ").push_bind(l);
+    }
+    if src.staged.any {
+        // Their rows in `terms` are stale: staged entries are matched from `terms_staged`.
+        qb.push(" AND d.rid NOT IN (SELECT rid FROM terms_staged)");
     }
     push_filter(qb, filter);
     if grouped {
@@ -2028,9 +2362,15 @@ mod tests {
         assert_eq!(index.milestones().await.unwrap(), Vec::new());
     }
 
-    /// Checks that the word index holds exactly `index_terms` of each stored document, at
-    /// its row and handle, and that nothing is left queued.
+    /// Folds the staged rows, then checks that the word index holds exactly `index_terms` of
+    /// each stored document, at its row and handle, and that nothing is left queued.
     async fn check_terms(index: &SqlIndex) {
+        index.fold_staged().await.unwrap();
+        let staged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM terms_staged")
+            .fetch_one(index.pool())
+            .await
+            .unwrap();
+        assert_eq!(staged, 0);
         let mut want: Vec<(String, i64, i64, f64)> = Vec::new();
         let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as("SELECT rid, handle, doc FROM entries")
             .fetch_all(index.pool())
@@ -2082,6 +2422,144 @@ mod tests {
         assert!(estimates > 0);
     }
 
+    /// Issue 15, target 6: writes stage their words (`terms_staged`) and searches read the
+    /// staged rows beside the folded ones. With new, updated (new words, fewer words),
+    /// renumbered and deleted entries staged over folded ones, and a removed row's `rid`
+    /// reused by a new entry, every search equals the reference computed from the entries,
+    /// and stays identical, hit for hit, once everything is folded.
+    #[tokio::test]
+    async fn search_is_the_same_with_words_staged_or_folded() {
+        let mut entries = generated(1_200);
+        let mut index = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        index.fold_at = usize::MAX;
+        let mut tx = index.begin_write().await.unwrap();
+        for e in &entries[..700] {
+            index.upsert(&mut tx, e, None).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(index.fold_staged().await.unwrap(), 700);
+        let mut tx = index.begin_write().await.unwrap();
+        for (i, e) in entries.iter_mut().enumerate().take(700).step_by(7) {
+            if i % 2 == 0 {
+                e.notes.push(devlog_core::entry::Note {
+                    id: format!("n{i}"),
+                    timestamp: e.updated_at,
+                    category: devlog_core::entry::NoteCategory::Progress,
+                    content: "Zebra kubernetes timeouts quietly".into(),
+                    files: Vec::new(),
+                    code_changes: None,
+                    extra: devlog_core::entry::Extra::new(),
+                });
+            } else {
+                e.description = "Short.".into();
+            }
+            if i % 3 == 0 {
+                e.handle += 10_000;
+            }
+            index.upsert(&mut tx, e, None).await.unwrap();
+        }
+        // Updated twice while staged: the stale rows to delete stay those of the fold.
+        entries[14].title = "Zebra twice".into();
+        index.upsert(&mut tx, &entries[14], None).await.unwrap();
+        // Removed, folded rows; the newest (699) gives its rid to the next insert (SQLite
+        // reuses the largest rowid once it is gone), whose stale rows must not match.
+        let mut removed = Vec::new();
+        for i in (3..700).step_by(11).chain([699]) {
+            assert!(index.remove(&mut tx, entries[i].id).await.unwrap());
+            removed.push(entries[i].id);
+        }
+        for e in &entries[700..] {
+            index.upsert(&mut tx, e, None).await.unwrap();
+        }
+        // Removed while staged; the newest row's rid again reused.
+        for i in [1_199, 1_150] {
+            assert!(index.remove(&mut tx, entries[i].id).await.unwrap());
+            removed.push(entries[i].id);
+        }
+        let mut reborn = generated(1_201).pop().unwrap();
+        reborn.title = "Zebra reborn".into();
+        index.upsert(&mut tx, &reborn, None).await.unwrap();
+        tx.commit().await.unwrap();
+        entries.retain(|e| !removed.contains(&e.id));
+        entries.push(reborn);
+        let staged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM terms_staged")
+            .fetch_one(index.pool())
+            .await
+            .unwrap();
+        assert!(staged > 500, "{staged}");
+        let reference = indexed(&entries);
+        let mut queries = searches();
+        for text in ["zebra", "zebra kube", "short", "quiet"] {
+            queries.push(SearchQuery {
+                text: text.into(),
+                limit: 50,
+                ..SearchQuery::default()
+            });
+        }
+        let mut staged_answers = Vec::new();
+        for q in &queries {
+            let got = searched(&index, q).await;
+            assert_eq!(got, reference_search(&reference, q), "staged: {q:?}");
+            staged_answers.push(got);
+        }
+        assert!(staged_answers.iter().any(|a| a.1 > 0));
+        check_terms(&index).await;
+        for (q, staged) in queries.iter().zip(&staged_answers) {
+            assert_eq!(&searched(&index, q).await, staged, "folded: {q:?}");
+        }
+    }
+
+    /// A write folds the staged rows when `fold_at` are staged, in its own transaction: a
+    /// store written entry by entry keeps fewer than that staged.
+    #[tokio::test]
+    async fn writes_fold_the_staged_words_at_the_threshold() {
+        let entries = generated(300);
+        let mut index = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        index.fold_at = 64;
+        for e in &entries {
+            let mut tx = index.begin_write().await.unwrap();
+            index.upsert(&mut tx, e, None).await.unwrap();
+            tx.commit().await.unwrap();
+            let staged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM terms_staged")
+                .fetch_one(index.pool())
+                .await
+                .unwrap();
+            assert!(staged < 64, "{staged}");
+        }
+        let folded: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT rid) FROM terms")
+            .fetch_one(index.pool())
+            .await
+            .unwrap();
+        assert_eq!(folded, 256, "four folds of 64");
+        check_terms(&index).await;
+    }
+
+    /// A long-running process folds the staged rows once it has been quiet for a while.
+    #[tokio::test]
+    async fn an_idle_process_folds_the_staged_words() {
+        let mut index = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        index.fold_at = usize::MAX;
+        let staged = async |index: &SqlIndex| -> i64 {
+            sqlx::query_scalar("SELECT COUNT(*) FROM terms_staged")
+                .fetch_one(index.pool())
+                .await
+                .unwrap()
+        };
+        let mut tx = index.begin_write().await.unwrap();
+        for e in generated(20) {
+            index.upsert(&mut tx, &e, None).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(staged(&index).await, 20);
+        index.fold_when_idle_for(Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        while staged(&index).await > 0 {
+            assert!(started.elapsed() < Duration::from_secs(20), "never folded");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        check_terms(&index).await;
+    }
+
     /// Issue 15 ("How it is shown"): an index made by the old schema (FTS5 with a copy of the
     /// text, documents as JSON text) opens with the new one, which builds the word index from
     /// the documents; every search, total and active context is then identical to those of an
@@ -2122,6 +2600,8 @@ mod tests {
                     docs: DocFormat::Json,
                     path: None,
                     terms_ready: Arc::new(AtomicBool::new(false)),
+                    fold_at: FOLD_AT,
+                    writes: Arc::default(),
                 };
                 // Today's reads name the planning columns of migration 0007: they exist
                 // while the old index is read, and are dropped again after.
@@ -2267,6 +2747,7 @@ mod tests {
         index: &SqlIndex,
         words: &[(&str, &[&str])],
         filter: &Filter,
+        any_staged: bool,
     ) -> Vec<String> {
         let words: Vec<WordTerms> = words
             .iter()
@@ -2275,8 +2756,18 @@ mod tests {
                 terms: Some(t.iter().map(|s| s.to_string()).collect()),
             })
             .collect();
+        let staged = Staged {
+            any: any_staged,
+            matches: Vec::new(),
+        };
+        let src = Sources {
+            words: &words,
+            filter,
+            folded: true,
+            staged: &staged,
+        };
         let mut qb = QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN ");
-        push_window_matches(&mut qb, &words, filter, Some(10), Some(1001));
+        push_window_matches(&mut qb, &src, Some(10), Some(1001));
         let rows = qb.build().fetch_all(index.pool()).await.unwrap();
         rows.iter().map(|r| r.get("detail")).collect()
     }
@@ -2295,7 +2786,11 @@ mod tests {
             open_only: true,
             ..Filter::default()
         };
-        for filter in [Filter::default(), open] {
+        for (filter, any_staged) in [
+            (Filter::default(), false),
+            (open, false),
+            (Filter::default(), true),
+        ] {
             for words in [
                 &[("the", &["the"][..])][..],
                 &[
@@ -2303,14 +2798,20 @@ mod tests {
                     ("t", &["the", "timeout", "token"][..]),
                 ][..],
             ] {
-                let plan = window_plan(&index, words, &filter).await;
+                let plan = window_plan(&index, words, &filter, any_staged).await;
                 assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
                 assert!(
                     plan.iter()
                         .any(|d| d.starts_with("SEARCH d USING PRIMARY KEY")),
                     "{plan:?}"
                 );
-                assert!(!plan.iter().any(|d| d.starts_with("SCAN")), "{plan:?}");
+                // The staged rows are listed once (a small table), not per posting.
+                assert!(
+                    !plan
+                        .iter()
+                        .any(|d| d.starts_with("SCAN") && d != "SCAN terms_staged"),
+                    "{plan:?}"
+                );
             }
         }
         let page = index

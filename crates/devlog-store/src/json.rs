@@ -214,6 +214,7 @@ impl JsonStore {
         if !scanned {
             store.refresh_on_open().await;
         }
+        store.index.fold_when_idle();
         Ok(store)
     }
 
@@ -573,6 +574,17 @@ impl JsonStore {
             .expect("monitor lock is never poisoned: no panics while held")
             .as_ref()
             .is_some_and(Monitor::healthy)
+    }
+
+    /// How many other processes' reads this process's watcher has vouched for (`None` while
+    /// it does not watch): `devlog watch run` exits when this stops growing.
+    pub fn watcher_answers(&self) -> Option<u64> {
+        self.monitor
+            .lock()
+            .expect("monitor lock is never poisoned: no panics while held")
+            .as_ref()
+            .filter(|m| m.healthy())
+            .map(Monitor::answered)
     }
 
     /// Whether the last check of the entries folder was answered by a watcher (this process's

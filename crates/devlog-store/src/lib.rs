@@ -198,9 +198,16 @@ pub fn prepare_folder(devlog_dir: &Path) -> Result<()> {
 /// --watch`): like [`open`], and a JSON store also watches its entries folder (see
 /// [`fsmonitor`]), keeping its index current and vouching for it to short-lived devlog
 /// commands. Needs a tokio runtime.
+/// The file backends' word index also folds its staged rows when the process is idle
+/// ([`index::SqlIndex::fold_when_idle`]).
 pub async fn open_watched(spec: &StoreSpec) -> Result<Arc<dyn Store>> {
     Ok(match spec {
         StoreSpec::Json { root } => JsonStore::open_watching(root).await?,
+        StoreSpec::Sqlite { path } => {
+            let store = SqliteStore::open(path).await?;
+            store.index().fold_when_idle();
+            Arc::new(store)
+        }
         other => open(other).await?,
     })
 }

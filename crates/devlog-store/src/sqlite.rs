@@ -51,6 +51,11 @@ impl SqliteStore {
         })
     }
 
+    /// Its database.
+    pub(crate) fn index(&self) -> &SqlIndex {
+        &self.index
+    }
+
     /// The same store stamping its events with `clock`'s time.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;

@@ -681,6 +681,31 @@ async fn library_rows(t: &Target, store: Arc<dyn Store>, args: &Args) -> Result<
     })
     .await?;
     rows.push(summarize(backend, "library", "new", tm));
+    // A new entry with a description of generated text (about 30 distinct words, each a
+    // word index row), like the entries of the store.
+    let mut text_rng = Rng(0x005e_ed0f_7e47);
+    let described: Vec<String> = (0..=runs)
+        .map(|i| make_entry(&mut text_rng, i).description)
+        .collect();
+    let tm = time_lib(runs, |i| {
+        let app = app.clone();
+        let description = described[i.min(runs)].clone();
+        async move {
+            app.create(
+                NewEntry {
+                    title: format!("Bench described {i} {}", std::process::id()),
+                    kind: Some(EntryType::Task),
+                    description,
+                    ..NewEntry::default()
+                },
+                &WriteMeta::new(Origin::Cli),
+            )
+            .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    rows.push(summarize(backend, "library", "new (described)", tm));
     // MCP's `update_devlog_with_note`: a field edit and a note in one write.
     let tm = time_lib(runs, |i| {
         let app = app.clone();

@@ -38,6 +38,7 @@ pub mod stats;
 pub mod sync;
 pub mod today;
 pub mod undo;
+pub mod watch;
 pub mod worker;
 
 use std::sync::Arc;
