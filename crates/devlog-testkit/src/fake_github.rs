@@ -48,7 +48,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use crate::openapi::Spec;
+use crate::openapi::{ContractGuard, Spec};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -359,25 +359,6 @@ pub struct FakeGithub {
     _guard: Arc<ContractGuard>,
 }
 
-#[derive(Debug)]
-struct ContractGuard {
-    remote: FakeState,
-}
-
-impl Drop for ContractGuard {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            return;
-        }
-        let violations = check_requests(&self.remote.requests());
-        assert!(
-            violations.is_empty(),
-            "requests the GitHub API description does not allow:\n{}",
-            violations.join("\n")
-        );
-    }
-}
-
 #[derive(Clone)]
 struct RouteState {
     gh: Arc<Shared>,
@@ -403,9 +384,7 @@ impl FakeGithub {
                 }),
                 scopes: Mutex::new(None),
             }),
-            _guard: Arc::new(ContractGuard {
-                remote: remote.clone(),
-            }),
+            _guard: Arc::new(ContractGuard::new("GitHub", remote.clone(), check_requests)),
             remote,
         }
     }

@@ -35,7 +35,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::fake_remote::{FakeState, RecordedRequest};
-use crate::openapi::{Spec, has_operation};
+use crate::openapi::{ContractGuard, Spec, has_operation};
 
 /// Where the descriptions live (`DEVLOG_JIRA_OPENAPI_DIR` overrides the folder).
 pub fn spec_dir() -> String {
@@ -180,25 +180,6 @@ pub struct FakeJira {
     _guard: Arc<ContractGuard>,
 }
 
-#[derive(Debug)]
-struct ContractGuard {
-    remote: FakeState,
-}
-
-impl Drop for ContractGuard {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            return;
-        }
-        let violations = check_requests(&self.remote.requests());
-        assert!(
-            violations.is_empty(),
-            "requests the Jira API description does not allow:\n{}",
-            violations.join("\n")
-        );
-    }
-}
-
 #[derive(Clone)]
 struct St {
     jira: Arc<Shared>,
@@ -219,9 +200,7 @@ impl FakeJira {
                     ..Data::default()
                 }),
             }),
-            _guard: Arc::new(ContractGuard {
-                remote: remote.clone(),
-            }),
+            _guard: Arc::new(ContractGuard::new("Jira", remote.clone(), check_requests)),
             remote,
         }
     }

@@ -341,3 +341,38 @@ pub fn check_response(
         }
     }
 }
+
+/// Checks every request a fake received against its API description when the last handle
+/// of the fake is dropped (not while a test is already failing): a request the description
+/// does not allow fails the test that made it.
+#[derive(Debug)]
+pub struct ContractGuard {
+    api: &'static str,
+    remote: crate::fake_remote::FakeState,
+    check: fn(&[RecordedRequest]) -> Vec<String>,
+}
+
+impl ContractGuard {
+    pub fn new(
+        api: &'static str,
+        remote: crate::fake_remote::FakeState,
+        check: fn(&[RecordedRequest]) -> Vec<String>,
+    ) -> Self {
+        ContractGuard { api, remote, check }
+    }
+}
+
+impl Drop for ContractGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let violations = (self.check)(&self.remote.requests());
+        assert!(
+            violations.is_empty(),
+            "requests the {} API description does not allow:\n{}",
+            self.api,
+            violations.join("\n")
+        );
+    }
+}

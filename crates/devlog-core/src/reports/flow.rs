@@ -531,6 +531,20 @@ pub(super) async fn throughput(
     Ok(t)
 }
 
+/// The done entries touched since `since` within `filter`; a status filter that leaves out
+/// done entries is kept (the report is then empty) and said in `notes`.
+fn done_since(filter: &Filter, since: Timestamp, what: &str, notes: &mut Vec<String>) -> Filter {
+    let mut f = touched_since(filter, since);
+    f.status = vec![Status::Done];
+    if !filter.status.is_empty() && !filter.status.contains(&Status::Done) {
+        notes.push(format!(
+            "the status filter leaves out done entries: {what} counts done entries only"
+        ));
+        f.status = filter.status.clone();
+    }
+    f
+}
+
 pub(super) async fn lead_time(
     store: &dyn Store,
     filter: &Filter,
@@ -539,15 +553,7 @@ pub(super) async fn lead_time(
     period: Period,
     notes: &mut Vec<String>,
 ) -> Result<LeadTime> {
-    let mut f = touched_since(filter, since);
-    f.status = vec![Status::Done];
-    if !filter.status.is_empty() && !filter.status.contains(&Status::Done) {
-        notes.push(
-            "the status filter leaves out done entries: lead time counts done entries only".into(),
-        );
-        f.status = filter.status.clone();
-    }
-    let rows = rows(store, &f).await?;
+    let rows = rows(store, &done_since(filter, since, "lead time", notes)).await?;
     let t = lead_time_of(&rows, since, until, period);
     note_without_time(notes, t.without_completion_time);
     Ok(t)
@@ -561,15 +567,7 @@ pub(super) async fn cycle_time(
     period: Period,
     notes: &mut Vec<String>,
 ) -> Result<CycleTime> {
-    let mut f = touched_since(filter, since);
-    f.status = vec![Status::Done];
-    if !filter.status.is_empty() && !filter.status.contains(&Status::Done) {
-        notes.push(
-            "the status filter leaves out done entries: cycle time counts done entries only".into(),
-        );
-        f.status = filter.status.clone();
-    }
-    let rows = rows(store, &f).await?;
+    let rows = rows(store, &done_since(filter, since, "cycle time", notes)).await?;
     let ids: HashSet<EntryId> = rows.iter().map(|r| r.id).collect();
     let histories = data::read_histories(store, &ids).await?;
     let t = cycle_time_of(&rows, &histories, since, until, period);
