@@ -184,6 +184,12 @@ fn serve_answers_over_http_sees_cli_writes_and_stops_on_sigterm() {
     let d = tempfile::tempdir().unwrap();
     let (served, addr, stderr) = start(d.path());
     assert!(addr.ip().is_loopback(), "{addr}");
+    // The banner names the dashboard (the next line after the address), and it is there.
+    let banner = stderr.recv_timeout(HANG).unwrap();
+    assert_eq!(banner, format!("  dashboard http://{addr}/"));
+    let (status, body) = http(addr, "GET", "/", None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<html"), "{body}");
 
     let (status, body) = http(addr, "GET", "/api/v1/health", None);
     assert_eq!(status, 200, "{body}");

@@ -20,6 +20,9 @@ pub mod state;
 pub mod webhooks;
 
 pub use devlog_mcp::sessions::DEFAULT_MAX_SESSIONS;
+
+/// Whether this build serves the web dashboard at `/` (feature `dashboard`).
+pub const DASHBOARD: bool = cfg!(feature = "dashboard");
 pub use error::ApiError;
 pub use server::{
     Built, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Listener,

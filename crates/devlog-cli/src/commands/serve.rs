@@ -123,8 +123,13 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     })?;
     let url = listener.url();
     let stop_on = super::worker::armed_shutdown_signal().await;
+    let dashboard = if devlog_server::DASHBOARD {
+        format!("\n  dashboard {url}/")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "devlog server listening on {url} (store: {})\n  REST API  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  events    {url}/api/v1/events/stream\n  MCP       {url}/mcp\nCtrl-C stops it.",
+        "devlog server listening on {url} (store: {}){dashboard}\n  REST API  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  events    {url}/api/v1/events/stream\n  MCP       {url}/mcp\nCtrl-C stops it.",
         ws.describe()
     );
     // Writes through the API, MCP and webhooks are committed in batches with
