@@ -2154,17 +2154,5 @@ pub fn check_response(method: &str, path: &str, status: u16, body: &Value) -> Re
 
 /// Violations among `requests`, one line each.
 pub fn check_requests(requests: &[RecordedRequest]) -> Vec<String> {
-    requests
-        .iter()
-        .filter_map(|r| {
-            check_request(r).err().map(|e| {
-                let q = r
-                    .query
-                    .as_deref()
-                    .map(|q| format!("?{q}"))
-                    .unwrap_or_default();
-                format!("{} {}{q}: {e}", r.method, r.path)
-            })
-        })
-        .collect()
+    crate::openapi::violations(requests, check_request)
 }

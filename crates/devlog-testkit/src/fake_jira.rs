@@ -78,19 +78,7 @@ pub fn check_request(r: &RecordedRequest) -> Result<(), String> {
 
 /// Violations among `requests`, one line each.
 pub fn check_requests(requests: &[RecordedRequest]) -> Vec<String> {
-    requests
-        .iter()
-        .filter_map(|r| {
-            check_request(r).err().map(|e| {
-                let q = r
-                    .query
-                    .as_deref()
-                    .map(|q| format!("?{q}"))
-                    .unwrap_or_default();
-                format!("{} {}{q}: {e}", r.method, r.path)
-            })
-        })
-        .collect()
+    crate::openapi::violations(requests, check_request)
 }
 
 /// The account the fake's credentials belong to (author of what the API creates).

@@ -376,3 +376,23 @@ impl Drop for ContractGuard {
         );
     }
 }
+
+/// The requests `check` refuses, one line each (`METHOD path?query: why`).
+pub fn violations(
+    requests: &[RecordedRequest],
+    check: fn(&RecordedRequest) -> Result<(), String>,
+) -> Vec<String> {
+    requests
+        .iter()
+        .filter_map(|r| {
+            check(r).err().map(|e| {
+                let q = r
+                    .query
+                    .as_deref()
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default();
+                format!("{} {}{q}: {e}", r.method, r.path)
+            })
+        })
+        .collect()
+}
