@@ -215,3 +215,35 @@ fn worklogs_are_summed_into_actual_hours_and_shown() {
         1.5
     );
 }
+
+#[test]
+fn a_worklog_without_user_variables_is_signed_by_the_os_account() {
+    let d = tempfile::tempdir().unwrap();
+    json(d.path(), &["new", "Timed"]);
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .arg("--json")
+            .current_dir(d.path())
+            .env_remove("DEVLOG_DIR")
+            .env_remove("DEVLOG_STORAGE_TYPE")
+            .env_remove("DEVLOG_ACTOR")
+            .env_remove("USER")
+            .env_remove("LOGNAME")
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    // A container or a service manager often sets neither USER nor LOGNAME: the worklog still
+    // says who, from the account the process runs as.
+    let out = run(&["log-time", "1", "1h"], &[]);
+    let author = out["worklog"]["author"].as_str().unwrap();
+    assert!(!author.is_empty(), "{out}");
+    // LOGNAME is read when USER is unset.
+    let out = run(&["log-time", "1", "1h"], &[("LOGNAME", "logname-user")]);
+    assert_eq!(out["worklog"]["author"], "logname-user");
+}
