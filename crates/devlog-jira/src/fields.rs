@@ -92,7 +92,11 @@ pub fn resolve(
                 "{key}: field `{}` ({}) holds {}, but {} needs a {need} field",
                 meta.name,
                 meta.id,
-                if meta.kind().is_empty() { "values of an unknown kind" } else { meta.kind() },
+                if meta.kind().is_empty() {
+                    "values of an unknown kind"
+                } else {
+                    meta.kind()
+                },
                 f.as_str()
             ));
         }
@@ -127,7 +131,10 @@ impl JiraIntegration {
     }
 
     /// The mapped fields' values of `entry` for a create (an empty entry field is left out).
-    pub(crate) async fn custom_values(&self, entry: &Entry) -> Result<Map<String, Value>, SyncError> {
+    pub(crate) async fn custom_values(
+        &self,
+        entry: &Entry,
+    ) -> Result<Map<String, Value>, SyncError> {
         let mut out = Map::new();
         for (f, meta) in self.mapped_fields().await? {
             let value = match f {
@@ -182,7 +189,10 @@ mod tests {
         ];
         let ok = resolve(
             &BTreeMap::from([
-                (MappedField::EstimatedHours, "story point ESTIMATE".to_string()),
+                (
+                    MappedField::EstimatedHours,
+                    "story point ESTIMATE".to_string(),
+                ),
                 (MappedField::DueDate, "duedate".to_string()),
             ]),
             &all,
@@ -195,7 +205,10 @@ mod tests {
             &all,
         )
         .unwrap_err();
-        assert!(missing.starts_with("integrations.jira.customFields.actualHours:"), "{missing}");
+        assert!(
+            missing.starts_with("integrations.jira.customFields.actualHours:"),
+            "{missing}"
+        );
         let shared = resolve(
             &BTreeMap::from([(MappedField::AcceptanceCriteria, "Team".to_string())]),
             &all,
@@ -207,6 +220,9 @@ mod tests {
             &all,
         )
         .unwrap_err();
-        assert!(wrong.contains("integrations.jira.customFields.dueDate") && wrong.contains("date"), "{wrong}");
+        assert!(
+            wrong.contains("integrations.jira.customFields.dueDate") && wrong.contains("date"),
+            "{wrong}"
+        );
     }
 }

@@ -306,4 +306,41 @@ mod tests {
         .unwrap();
         assert_eq!(other.marker(), None);
     }
+
+    #[test]
+    fn an_unreadable_assignee_reads_as_what_devlog_wrote_never_as_unassigned() {
+        let issue = |fields: serde_json::Value| -> Issue {
+            serde_json::from_value(serde_json::json!({
+                "id": "1", "key": "DEV-1", "fields": fields,
+                "properties": {"devlog": {"id": "x", "assignee": {"accountId": "a-1", "name": "alice@example.com"}}}
+            }))
+            .unwrap()
+        };
+        // The answer leaves the field out (hidden, not returned): what devlog wrote.
+        assert_eq!(
+            issue(serde_json::json!({})).assignee().as_deref(),
+            Some("alice@example.com")
+        );
+        // Unassigned in Jira.
+        assert_eq!(
+            issue(serde_json::json!({"assignee": null})).assignee(),
+            None
+        );
+        // The account devlog wrote: the name as written; another: email, else display name,
+        // else the account id.
+        let a = |u: serde_json::Value| issue(serde_json::json!({"assignee": u})).assignee();
+        assert_eq!(
+            a(serde_json::json!({"accountId": "a-1", "displayName": "Alice"})).as_deref(),
+            Some("alice@example.com")
+        );
+        assert_eq!(a(serde_json::json!({"accountId": "a-2", "displayName": "Bob", "emailAddress": "bob@example.com"})).as_deref(), Some("bob@example.com"));
+        assert_eq!(
+            a(serde_json::json!({"accountId": "a-3", "displayName": "Carol"})).as_deref(),
+            Some("Carol")
+        );
+        assert_eq!(
+            a(serde_json::json!({"accountId": "a-4"})).as_deref(),
+            Some("a-4")
+        );
+    }
 }

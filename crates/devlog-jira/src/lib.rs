@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use devlog_core::entry::Note;
 use devlog_core::entry::{Entry, Status};
 use devlog_core::id::EntryId;
-use devlog_core::entry::Note;
 use devlog_core::integration::{
     Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
 };
@@ -36,8 +36,8 @@ use devlog_http::{ClientOptions, HttpClient, HttpError, HttpErrorKind, RateLimit
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-pub use config::{JiraAuth, JiraConfig};
 use config::MappedField;
+pub use config::{JiraAuth, JiraConfig};
 use issue::{FIELDS, Issue, PROPERTY, Version, parse_time};
 use transitions::{Goal, Graph, MAX_HOPS, Transitions};
 
@@ -576,7 +576,9 @@ impl Integration for JiraIntegration {
         }
         if let Some(p) = &property {
             self.client
-                .put(&format!("/rest/api/3/issue/{remote_id}/properties/{PROPERTY}"))
+                .put(&format!(
+                    "/rest/api/3/issue/{remote_id}/properties/{PROPERTY}"
+                ))
                 .json(p)
                 .send()
                 .await

@@ -36,14 +36,17 @@ impl JiraIntegration {
         let users: Vec<User> = self.decode(&resp, None)?;
         let by_email: Vec<&User> = users
             .iter()
-            .filter(|u| u.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(wanted)))
+            .filter(|u| {
+                u.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(wanted))
+            })
             .collect();
         let by_name: Vec<&User> = users
             .iter()
             .filter(|u| {
                 u.account_id == wanted
-                    || u
-                        .display_name
+                    || u.display_name
                         .as_deref()
                         .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
             })

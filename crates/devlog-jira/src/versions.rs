@@ -80,7 +80,10 @@ impl JiraIntegration {
                 body.insert("description".into(), json!(m.description));
             }
             if let Some(d) = m.due_date {
-                body.insert("releaseDate".into(), json!(d.format("%Y-%m-%d").to_string()));
+                body.insert(
+                    "releaseDate".into(),
+                    json!(d.format("%Y-%m-%d").to_string()),
+                );
             }
             if m.state == MilestoneState::Closed {
                 body.insert("released".into(), json!(true));

@@ -1301,7 +1301,10 @@ fn apply_phase_b_field(d: &Data, i: &mut JiraIssue, k: &str, v: &Value) -> Resul
                 i.assignee = None;
                 return Ok(());
             }
-            let id = v.get("accountId").and_then(Value::as_str).unwrap_or_default();
+            let id = v
+                .get("accountId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             match d.users.iter().find(|u| u.account_id == id) {
                 Some(u) if u.assignable => i.assignee = Some(id.into()),
                 _ => {
@@ -1498,10 +1501,12 @@ async fn fields(headers: HeaderMap) -> Res {
             .trim_start_matches("customfield_")
             .parse()
             .unwrap_or_default();
-        out.push(json!({"id": id, "key": id, "name": name, "custom": true, "navigable": true,
+        out.push(
+            json!({"id": id, "key": id, "name": name, "custom": true, "navigable": true,
                         "orderable": true, "searchable": true,
                         "clauseNames": [format!("cf[{n}]"), name],
-                        "schema": {"type": ty, "custom": custom, "customId": n}}));
+                        "schema": {"type": ty, "custom": custom, "customId": n}}),
+        );
     }
     // The second "Team" (a name two fields share).
     out.push(json!({"id": "customfield_10051", "key": "customfield_10051", "name": "Team",
