@@ -222,3 +222,29 @@ async fn a_milestone_becomes_a_fix_version_with_its_description_and_due_date() {
     assert_eq!(m2.description, "The second sprint");
     assert_eq!(m2.due_date, Some("2027-01-15".parse().unwrap()));
 }
+
+#[tokio::test]
+async fn an_assignee_jira_does_not_show_is_never_cleared_by_a_pull() {
+    let r = rig().await;
+    let e = r
+        .entry(NewEntry {
+            title: "Private".into(),
+            assignee: Some("alice@example.com".into()),
+            ..NewEntry::default()
+        })
+        .await;
+    r.sync().await;
+    let key = r.key_of(e.id).await;
+    // The project's field configuration now hides the assignee; someone edits the summary,
+    // so the issue is pulled again.
+    r.jira.hide_fields(&["assignee"]);
+    r.jira
+        .edit_issue(&key, |i| i.summary = "Private (renamed)".into())
+        .unwrap();
+    let report = r.sync().await;
+    assert_eq!(report.updated, 0, "{report:?}");
+    let local = r.get(e.id).await;
+    assert_eq!(local.title, "Private (renamed)");
+    assert_eq!(local.assignee.as_deref(), Some("alice@example.com"));
+    assert!(r.jira.issue(&key).unwrap().assignee.is_some());
+}

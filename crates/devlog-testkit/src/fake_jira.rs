@@ -162,6 +162,8 @@ struct Data {
     users: Vec<JiraUser>,
     next_version: u64,
     versions: Vec<JiraVersion>,
+    /// Fields left out of every issue answer (a field configuration hiding them).
+    hidden_fields: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -1180,6 +1182,12 @@ impl FakeJira {
         });
     }
 
+    /// Leaves these fields out of every issue answer from now on, as a field configuration
+    /// that hides them does (`assignee`: the issue is still assigned, devlog cannot see it).
+    pub fn hide_fields(&self, fields: &[&str]) {
+        self.data().hidden_fields = fields.iter().map(|f| f.to_string()).collect();
+    }
+
     /// Deletes a comment as a person in Jira would (the issue's `updated` moves).
     pub fn delete_comment(&self, id: u64) -> Option<JiraComment> {
         let now = self.remote.tick();
@@ -1290,6 +1298,11 @@ fn phase_b_issue_fields(d: &Data, i: &JiraIssue, v: &mut Value) {
                           "maxResults": comments.len(), "startAt": 0});
     for (id, ..) in CUSTOM_FIELDS {
         f[id] = i.custom.get(id).cloned().unwrap_or(Value::Null);
+    }
+    if let Some(o) = f.as_object_mut() {
+        for h in &d.hidden_fields {
+            o.remove(h);
+        }
     }
 }
 
