@@ -704,8 +704,13 @@ impl Integration for JiraIntegration {
                         // Comments come with the issue whose `updated` they moved; an issue
                         // without any costs no request.
                         if self.syncs_notes() && issue.comment_total() > 0 {
-                            for c in self.issue_comments(&issue.key).await? {
-                                page.actions.push(self.comment_action(&issue.key, &c));
+                            match self.issue_comments(&issue.key).await {
+                                Ok(comments) => page.actions.extend(
+                                    comments.iter().map(|c| self.comment_action(&issue.key, c)),
+                                ),
+                                // Deleted since the search: the next pull says what it holds.
+                                Err(e) if e.kind == SyncErrorKind::NotFound => {}
+                                Err(e) => return Err(e),
                             }
                         }
                         page.items.push(item);
