@@ -4,9 +4,13 @@
 //! Mapping: title ⇄ summary; description ⇄ the ADF description before devlog's details
 //! section (context, acceptance criteria); status ⇄ the workflow status, set through
 //! transitions ([`transitions`]); type ⇄ issue type and priority ⇄ priority through the
-//! mappings; tags ⇄ labels. The marker is the issue property `devlog` = `{"id": …}`, set in
-//! the create request itself and found by JQL. Pull: JQL `updated >= -Nm` (relative, so the
-//! site's time zone does not matter) with an overlap, de-duplicated by (key, updated).
+//! mappings; tags ⇄ labels; assignee ⇄ the assigned account ([`people`]); milestone ⇄ the
+//! first fix version ([`versions`]); notes ⇄ comments ([`comments`]); mapped entry fields →
+//! custom fields on create ([`fields`]). The marker is the issue property `devlog` =
+//! `{"id": …}` (with the assignee name devlog wrote), set in the create request itself and
+//! found by JQL. Pull: JQL `updated >= -Nm` (relative, so the site's time zone does not
+//! matter) with an overlap, de-duplicated by (key, updated), and the comments of the pulled
+//! issues that have any.
 //!
 //! API boundary: no store access, no terminal, no environment; the API token never appears in
 //! logs, errors or `Debug`.
@@ -16,9 +20,9 @@ pub mod comments;
 pub mod config;
 pub mod fields;
 pub mod issue;
-mod people;
+pub mod people;
 pub mod transitions;
-mod versions;
+pub mod versions;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
