@@ -1,5 +1,5 @@
 //! Milestones ⇄ fix versions: an entry's milestone is its issue's (first) fix version. Before
-//! a push refers to a milestone, [`prepare_version`](JiraIntegration::prepare_version) finds
+//! a push refers to a milestone, `prepare_version` finds
 //! the project version of that name or creates it with the local milestone's description and
 //! due date (its release date); a create refused because the name exists (another clone, a
 //! retry after a lost answer) lists the versions again, so a retry never makes a second one.
