@@ -16,6 +16,7 @@
 //! logs, errors or `Debug`.
 
 pub mod adf;
+mod checks;
 pub mod comments;
 pub mod config;
 pub mod fields;
@@ -405,7 +406,9 @@ impl Integration for JiraIntegration {
                 )));
             }
         }
-        // Every `customFields` value names one field of the right kind.
+        // Every mapped status and priority exists; every `customFields` value names one field
+        // of the right kind.
+        self.check_mappings().await?;
         let mapped = self.mapped_fields().await?;
         Ok(Health {
             ok: true,

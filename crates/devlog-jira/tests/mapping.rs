@@ -468,3 +468,36 @@ async fn a_mapping_naming_no_field_is_an_error_naming_the_key() {
         );
     }
 }
+
+// ---- health ----
+
+#[tokio::test]
+async fn health_names_a_mapped_status_or_priority_jira_does_not_have() {
+    let (jira, _probe) = start(|_| {}).await;
+    jira.health().await.unwrap();
+    let (jira, _probe) = start(|c| {
+        c.status_mapping
+            .insert(devlog_core::entry::Status::InReview, "Code Review".into());
+    })
+    .await;
+    let err = jira.health().await.unwrap_err();
+    assert!(
+        err.message
+            .contains("integrations.jira.statusMapping.in-review")
+            && err.message.contains("Code Review")
+            && err.message.contains("In Review"),
+        "{err}"
+    );
+    let (jira, _probe) = start(|c| {
+        c.priorities
+            .insert(devlog_core::entry::Priority::Critical, "Blocker".into());
+    })
+    .await;
+    let err = jira.health().await.unwrap_err();
+    assert!(
+        err.message
+            .contains("integrations.jira.priorities.critical")
+            && err.message.contains("Highest"),
+        "{err}"
+    );
+}
