@@ -129,6 +129,14 @@ pub struct JiraIssue {
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
     pub properties: BTreeMap<String, Value>,
+    /// The assignee's account id (phase B: users).
+    pub assignee: Option<String>,
+    /// Names of the issue's fix versions (phase B: versions).
+    pub fix_versions: Vec<String>,
+    /// Jira's own `duedate` (`YYYY-MM-DD`).
+    pub due_date: Option<String>,
+    /// Custom field values by id (`customfield_10016`).
+    pub custom: BTreeMap<String, Value>,
 }
 
 /// A comment.
@@ -140,6 +148,8 @@ pub struct JiraComment {
     pub author: String,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
+    /// Comment properties (set in the create body's `properties`).
+    pub properties: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Default)]
@@ -148,6 +158,12 @@ struct Data {
     next_comment: u64,
     issues: BTreeMap<String, JiraIssue>,
     comments: BTreeMap<u64, JiraComment>,
+    /// Phase B: accounts, project versions.
+    users: Vec<JiraUser>,
+    next_version: u64,
+    versions: Vec<JiraVersion>,
+    /// Fields left out of every issue answer (a field configuration hiding them).
+    hidden_fields: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -185,6 +201,8 @@ impl FakeJira {
                 data: Mutex::new(Data {
                     next_issue: 10_001,
                     next_comment: 20_001,
+                    users: default_users(),
+                    next_version: 30_001,
                     ..Data::default()
                 }),
             }),
@@ -223,6 +241,10 @@ impl FakeJira {
                 "/rest/api/3/issue/{key}/comment/{id}",
                 put(edit_comment).delete(delete_comment),
             )
+            .route("/rest/api/3/user/assignable/search", get(assignable_users))
+            .route("/rest/api/3/project/{key}/versions", get(project_versions))
+            .route("/rest/api/3/version", post(create_version))
+            .route("/rest/api/3/field", get(fields))
             .route(
                 "/{*rest}",
                 axum::routing::any(|| async { error(StatusCode::NOT_FOUND, "Not found") }),
@@ -281,8 +303,12 @@ impl FakeJira {
             author: author.into(),
             created: now,
             updated: now,
+            properties: BTreeMap::new(),
         };
         d.comments.insert(id, c.clone());
+        if let Some(i) = d.issues.get_mut(key) {
+            i.updated = now;
+        }
         Some(c)
     }
 }
@@ -369,7 +395,7 @@ fn user_json(account: &str) -> Value {
            "active": true, "accountType": "atlassian"})
 }
 
-fn issue_json(base: &str, i: &JiraIssue, properties: &[String]) -> Value {
+fn issue_json(d: &Data, base: &str, i: &JiraIssue, properties: &[String]) -> Value {
     let ty = ISSUE_TYPES.iter().find(|t| t.1 == i.issue_type);
     let pr = PRIORITIES.iter().find(|p| p.1 == i.priority);
     let mut v = json!({
@@ -395,6 +421,7 @@ fn issue_json(base: &str, i: &JiraIssue, properties: &[String]) -> Value {
     if !properties.is_empty() {
         v["properties"] = Value::Object(props);
     }
+    phase_b_issue_fields(d, i, &mut v);
     v
 }
 
@@ -460,7 +487,7 @@ async fn priorities(headers: HeaderMap) -> Res {
 }
 
 /// Reads `fields` of a create or edit into the issue; `Err` is Jira's 400 naming the field.
-fn apply_fields(i: &mut JiraIssue, fields: &Value) -> Result<(), Response> {
+fn apply_fields(d: &Data, i: &mut JiraIssue, fields: &Value) -> Result<(), Response> {
     let Some(f) = fields.as_object() else {
         return Ok(());
     };
@@ -516,6 +543,8 @@ fn apply_fields(i: &mut JiraIssue, fields: &Value) -> Result<(), Response> {
                 i.labels = labels;
             }
             "project" => {}
+            "assignee" | "fixVersions" | "duedate" => apply_phase_b_field(d, i, k, v)?,
+            other if other.starts_with("customfield_") => apply_phase_b_field(d, i, k, v)?,
             other => {
                 return Err(field_error(
                     other,
@@ -557,6 +586,10 @@ async fn create_issue(State(st): State<St>, headers: HeaderMap, body: Bytes) -> 
         created: now,
         updated: now,
         properties: BTreeMap::new(),
+        assignee: None,
+        fix_versions: Vec::new(),
+        due_date: None,
+        custom: BTreeMap::new(),
     };
     if fields.get("summary").is_none() {
         return Err(field_error(
@@ -564,7 +597,7 @@ async fn create_issue(State(st): State<St>, headers: HeaderMap, body: Bytes) -> 
             "You must specify a summary of the issue.",
         ));
     }
-    apply_fields(&mut issue, &fields)?;
+    apply_fields(&d, &mut issue, &fields)?;
     for p in v
         .get("properties")
         .and_then(Value::as_array)
@@ -616,7 +649,7 @@ async fn get_issue(
         .unwrap_or_default();
     let d = lock(&st.jira.data);
     let i = find(&d, &key)?;
-    Ok(axum::Json(issue_json(&base(&headers), i, &properties)).into_response())
+    Ok(axum::Json(issue_json(&d, &base(&headers), i, &properties)).into_response())
 }
 
 async fn edit_issue(
@@ -631,7 +664,7 @@ async fn edit_issue(
     let mut d = lock(&st.jira.data);
     let k = key_of(&d, &key)?;
     let mut issue = d.issues[&k].clone();
-    apply_fields(&mut issue, v.get("fields").unwrap_or(&Value::Null))?;
+    apply_fields(&d, &mut issue, v.get("fields").unwrap_or(&Value::Null))?;
     issue.updated = now;
     d.issues.insert(k, issue);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -804,7 +837,7 @@ async fn search(State(st): State<St>, headers: HeaderMap, body: Bytes) -> Res {
         .iter()
         .skip(offset)
         .take(max)
-        .map(|i| issue_json(&base(&headers), i, &properties))
+        .map(|i| issue_json(&d, &base(&headers), i, &properties))
         .collect();
     let last = offset + max >= hits.len();
     let mut out = json!({"issues": page, "isLast": last});
@@ -889,9 +922,9 @@ async fn do_transition(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn comment_json(base: &str, c: &JiraComment) -> Value {
+fn comment_json(d: &Data, base: &str, c: &JiraComment) -> Value {
     json!({"id": c.id.to_string(), "self": format!("{base}/rest/api/3/issue/{}/comment/{}", c.issue, c.id),
-           "author": user_json(&c.author), "body": c.body,
+           "author": user_value(d, &c.author), "body": c.body,
            "created": jira_time(c.created), "updated": jira_time(c.updated)})
 }
 
@@ -915,7 +948,7 @@ async fn list_comments(
         .iter()
         .skip(start)
         .take(max)
-        .map(|c| comment_json(&base(&headers), c))
+        .map(|c| comment_json_expanded(&d, &base(&headers), c, &q))
         .collect();
     Ok(axum::Json(
         json!({"comments": page, "startAt": start, "maxResults": max, "total": all.len()}),
@@ -954,6 +987,7 @@ async fn add_comment(
         author: ACCOUNT_ID.into(),
         created: now,
         updated: now,
+        properties: entity_properties(&v),
     };
     d.comments.insert(id, c.clone());
     if let Some(i) = d.issues.get_mut(&k) {
@@ -961,7 +995,7 @@ async fn add_comment(
     }
     Ok((
         StatusCode::CREATED,
-        axum::Json(comment_json(&base(&headers), &c)),
+        axum::Json(comment_json(&d, &base(&headers), &c)),
     )
         .into_response())
 }
@@ -987,7 +1021,10 @@ async fn edit_comment(
     c.body = text;
     c.updated = now;
     let c = c.clone();
-    Ok(axum::Json(comment_json(&base(&headers), &c)).into_response())
+    if let Some(i) = d.issues.get_mut(&k) {
+        i.updated = now;
+    }
+    Ok(axum::Json(comment_json(&d, &base(&headers), &c)).into_response())
 }
 
 async fn delete_comment(
@@ -1002,6 +1039,10 @@ async fn delete_comment(
     match d.comments.get(&id) {
         Some(c) if c.issue == k => {
             d.comments.remove(&id);
+            let now = st.remote.tick();
+            if let Some(i) = d.issues.get_mut(&k) {
+                i.updated = now;
+            }
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         _ => Err(error(
@@ -1009,4 +1050,481 @@ async fn delete_comment(
             "Can not find a comment for the id",
         )),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase B: accounts and assignees, project versions (fix versions), field metadata and custom
+// fields, comment properties. Kept together here so other additions to the fake merge cleanly.
+// ---------------------------------------------------------------------------------------------
+
+/// An account of the fake site. `email: None` is an account whose profile hides its email
+/// (Jira then leaves `emailAddress` out of every answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JiraUser {
+    pub account_id: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    /// Whether it may be assigned issues of the project.
+    pub assignable: bool,
+}
+
+/// A project version (what issues carry as fix versions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JiraVersion {
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    pub release_date: Option<String>,
+    pub released: bool,
+}
+
+/// The custom fields of the fake site: (id, name, schema type, custom type).
+pub const CUSTOM_FIELDS: [(&str, &str, &str, &str); 5] = [
+    (
+        "customfield_10016",
+        "Story point estimate",
+        "number",
+        "com.pyxis.greenhopper.jira:jsw-story-points",
+    ),
+    (
+        "customfield_10020",
+        "Time spent (hours)",
+        "number",
+        "com.atlassian.jira.plugin.system.customfieldtypes:float",
+    ),
+    (
+        "customfield_10030",
+        "Acceptance criteria",
+        "string",
+        "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+    ),
+    (
+        "customfield_10040",
+        "Target end",
+        "date",
+        "com.atlassian.jira.plugin.system.customfieldtypes:datepicker",
+    ),
+    // Two fields of one name: a mapping by that name is ambiguous.
+    (
+        "customfield_10050",
+        "Team",
+        "string",
+        "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+    ),
+];
+
+/// The system fields `GET /field` lists besides the custom ones: (id, name, schema type).
+const SYSTEM_FIELDS: [(&str, &str, &str); 8] = [
+    ("summary", "Summary", "string"),
+    ("description", "Description", "string"),
+    ("assignee", "Assignee", "user"),
+    ("fixVersions", "Fix versions", "array"),
+    ("duedate", "Due date", "date"),
+    ("labels", "Labels", "array"),
+    ("priority", "Priority", "priority"),
+    ("status", "Status", "status"),
+];
+
+/// The accounts a new fake holds: devlog's own account, one person whose email is visible and
+/// one whose email is hidden, and one who may not be assigned.
+fn default_users() -> Vec<JiraUser> {
+    let u = |id: &str, name: &str, email: Option<&str>, assignable: bool| JiraUser {
+        account_id: id.into(),
+        display_name: name.into(),
+        email: email.map(str::to_string),
+        assignable,
+    };
+    vec![
+        u(ACCOUNT_ID, "devlog bot", Some("bot@example.com"), true),
+        u(
+            "5b10ac8d82e05b22cc7d4ef5",
+            "Alice Example",
+            Some("alice@example.com"),
+            true,
+        ),
+        u("5b109f2e9729b51b54dc274d", "Hidden Harry", None, true),
+        u(
+            "5b10a0effa615349cb016cd8",
+            "Visitor Vic",
+            Some("vic@example.com"),
+            false,
+        ),
+    ]
+}
+
+impl FakeJira {
+    /// The site's accounts.
+    pub fn users(&self) -> Vec<JiraUser> {
+        self.data().users.clone()
+    }
+
+    /// Adds an account (a second person of the same display name, ...).
+    pub fn add_user(&self, user: JiraUser) {
+        self.data().users.push(user);
+    }
+
+    /// The project's versions.
+    pub fn versions(&self) -> Vec<JiraVersion> {
+        self.data().versions.clone()
+    }
+
+    /// A version created in Jira by a person.
+    pub fn add_version(&self, name: &str, description: &str, release_date: Option<&str>) {
+        let mut d = self.data();
+        let id = d.next_version;
+        d.next_version += 1;
+        d.versions.push(JiraVersion {
+            id,
+            name: name.into(),
+            description: description.into(),
+            release_date: release_date.map(str::to_string),
+            released: false,
+        });
+    }
+
+    /// Leaves these fields out of every issue answer from now on, as a field configuration
+    /// that hides them does (`assignee`: the issue is still assigned, devlog cannot see it).
+    pub fn hide_fields(&self, fields: &[&str]) {
+        self.data().hidden_fields = fields.iter().map(|f| f.to_string()).collect();
+    }
+
+    /// Deletes a comment as a person in Jira would (the issue's `updated` moves).
+    pub fn delete_comment(&self, id: u64) -> Option<JiraComment> {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        let c = d.comments.remove(&id)?;
+        if let Some(i) = d.issues.get_mut(&c.issue) {
+            i.updated = now;
+        }
+        Some(c)
+    }
+
+    /// Edits a comment's text as a person in Jira would.
+    pub fn edit_comment(&self, id: u64, text: &str) -> Option<JiraComment> {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        let c = d.comments.get_mut(&id)?;
+        c.body = adf_text(text);
+        c.updated = now;
+        let c = c.clone();
+        if let Some(i) = d.issues.get_mut(&c.issue) {
+            i.updated = now;
+        }
+        Some(c)
+    }
+}
+
+/// An account as Jira answers it (a user the site does not know: the id as its name).
+fn user_value(d: &Data, account: &str) -> Value {
+    match d.users.iter().find(|u| u.account_id == account) {
+        Some(u) => user_of(u),
+        None => user_json(account),
+    }
+}
+
+fn user_of(u: &JiraUser) -> Value {
+    let mut v = json!({"accountId": u.account_id, "displayName": u.display_name,
+                       "active": true, "accountType": "atlassian"});
+    if let Some(e) = &u.email {
+        v["emailAddress"] = json!(e);
+    }
+    v
+}
+
+fn version_json(v: &JiraVersion, project_id: &str) -> Value {
+    let mut out = json!({"id": v.id.to_string(), "name": v.name, "description": v.description,
+                         "archived": false, "released": v.released, "projectId": project_id.parse::<u64>().unwrap_or(0)});
+    if let Some(r) = &v.release_date {
+        out["releaseDate"] = json!(r);
+    }
+    out
+}
+
+/// The fake project's id (`GET /project/{key}` says the same).
+const PROJECT_ID: &str = "10000";
+
+/// The comment properties of a create body's `properties` (`[{key, value}]`).
+fn entity_properties(v: &Value) -> BTreeMap<String, Value> {
+    v.get("properties")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p.get("key")?.as_str()?.to_string(), p.get("value")?.clone())))
+        .collect()
+}
+
+/// A comment, with its properties when the request asked for `expand=properties`.
+fn comment_json_expanded(
+    d: &Data,
+    base: &str,
+    c: &JiraComment,
+    q: &BTreeMap<String, String>,
+) -> Value {
+    let mut v = comment_json(d, base, c);
+    let expand = q.get("expand").map(String::as_str).unwrap_or_default();
+    if expand.split(',').any(|e| e.trim() == "properties") {
+        v["properties"] = Value::Array(
+            c.properties
+                .iter()
+                .map(|(k, val)| json!({"key": k, "value": val}))
+                .collect(),
+        );
+    }
+    v
+}
+
+/// The phase B fields of an issue answer: assignee, fix versions, due date, custom fields.
+fn phase_b_issue_fields(d: &Data, i: &JiraIssue, v: &mut Value) {
+    let f = &mut v["fields"];
+    f["assignee"] = i
+        .assignee
+        .as_deref()
+        .map_or(Value::Null, |a| user_value(d, a));
+    f["fixVersions"] = Value::Array(
+        i.fix_versions
+            .iter()
+            .filter_map(|n| d.versions.iter().find(|v| &v.name == n))
+            .map(|v| version_json(v, PROJECT_ID))
+            .collect(),
+    );
+    f["duedate"] = i.due_date.as_ref().map_or(Value::Null, |s| json!(s));
+    let comments: Vec<Value> = d
+        .comments
+        .values()
+        .filter(|c| c.issue == i.key)
+        .map(|c| comment_json(d, "", c))
+        .collect();
+    f["comment"] = json!({"comments": comments, "total": comments.len(),
+                          "maxResults": comments.len(), "startAt": 0});
+    for (id, ..) in CUSTOM_FIELDS {
+        f[id] = i.custom.get(id).cloned().unwrap_or(Value::Null);
+    }
+    if let Some(o) = f.as_object_mut() {
+        for h in &d.hidden_fields {
+            o.remove(h);
+        }
+    }
+}
+
+/// Sets one phase B field of a create or edit; `Err` is Jira's 400 naming the field.
+fn apply_phase_b_field(d: &Data, i: &mut JiraIssue, k: &str, v: &Value) -> Result<(), Response> {
+    match k {
+        "assignee" => {
+            if v.is_null() {
+                i.assignee = None;
+                return Ok(());
+            }
+            let id = v
+                .get("accountId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match d.users.iter().find(|u| u.account_id == id) {
+                Some(u) if u.assignable => i.assignee = Some(id.into()),
+                _ => {
+                    return Err(field_error(
+                        "assignee",
+                        &format!("User '{id}' cannot be assigned issues."),
+                    ));
+                }
+            }
+        }
+        "fixVersions" => {
+            let mut names = Vec::new();
+            for fv in v.as_array().into_iter().flatten() {
+                let found = d.versions.iter().find(|ver| {
+                    fv.get("name").and_then(Value::as_str) == Some(ver.name.as_str())
+                        || fv.get("id").and_then(Value::as_str) == Some(&ver.id.to_string())
+                });
+                match found {
+                    Some(ver) => names.push(ver.name.clone()),
+                    None => {
+                        return Err(field_error(
+                            "fixVersions",
+                            &format!("Version {fv} is not valid"),
+                        ));
+                    }
+                }
+            }
+            i.fix_versions = names;
+        }
+        "duedate" => match v {
+            Value::Null => i.due_date = None,
+            Value::String(s) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
+                i.due_date = Some(s.clone());
+            }
+            _ => return Err(field_error("duedate", "Error parsing date string")),
+        },
+        id => {
+            let Some((_, name, ty, _)) = CUSTOM_FIELDS.iter().find(|f| f.0 == id) else {
+                return Err(field_error(
+                    id,
+                    &format!(
+                        "Field '{id}' cannot be set. It is not on the appropriate screen, or unknown."
+                    ),
+                ));
+            };
+            let ok = match (*ty, v) {
+                (_, Value::Null) => true,
+                ("number", Value::Number(_)) => true,
+                ("date", Value::String(s)) => {
+                    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+                }
+                // A paragraph (textarea) field takes ADF in API v3.
+                ("string", x) if id == "customfield_10030" => x.get("type") == Some(&json!("doc")),
+                ("string", Value::String(_)) => true,
+                _ => false,
+            };
+            if !ok {
+                return Err(field_error(
+                    id,
+                    &format!("{name}: the value {v} is not valid for this field"),
+                ));
+            }
+            if v.is_null() {
+                i.custom.remove(id);
+            } else {
+                i.custom.insert(id.into(), v.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `GET /user/assignable/search?project=K&query=…`: accounts that may be assigned issues of
+/// the project whose display name or email starts with the query (case-insensitive; words of
+/// the display name too, as Jira matches).
+async fn assignable_users(
+    State(st): State<St>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    let Some(project) = q.get("project") else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "One of the following parameters must be provided: issueKey, issueId, project.",
+        ));
+    };
+    own_project(&st, project)?;
+    let query = q.get("query").map(|s| s.to_lowercase()).unwrap_or_default();
+    let max: usize = q
+        .get("maxResults")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
+    let d = lock(&st.jira.data);
+    let hits: Vec<Value> = d
+        .users
+        .iter()
+        .filter(|u| u.assignable)
+        .filter(|u| {
+            let name = u.display_name.to_lowercase();
+            query.is_empty()
+                || name.starts_with(&query)
+                || name.split_whitespace().any(|w| w.starts_with(&query))
+                || u.email
+                    .as_deref()
+                    .is_some_and(|e| e.to_lowercase().starts_with(&query))
+        })
+        .take(max)
+        .map(user_of)
+        .collect();
+    Ok(axum::Json(hits).into_response())
+}
+
+async fn project_versions(
+    State(st): State<St>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    own_project(&st, &key)?;
+    let d = lock(&st.jira.data);
+    Ok(axum::Json(
+        d.versions
+            .iter()
+            .map(|v| version_json(v, PROJECT_ID))
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
+}
+
+/// `POST /version`: a name already used in the project is Jira's 400.
+async fn create_version(State(st): State<St>, headers: HeaderMap, body: Bytes) -> Res {
+    auth(&headers)?;
+    let v = body_json(&body)?;
+    let project = v
+        .get("projectId")
+        .map(|p| p.to_string().trim_matches('"').to_string())
+        .or_else(|| v.get("project").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default();
+    if project != PROJECT_ID && project != st.jira.project {
+        return Err(field_error("project", "Project must be specified."));
+    }
+    let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+    if name.trim().is_empty() {
+        return Err(field_error("name", "You must specify a valid version name"));
+    }
+    let release_date = v.get("releaseDate").and_then(Value::as_str);
+    if let Some(r) = release_date
+        && chrono::NaiveDate::parse_from_str(r, "%Y-%m-%d").is_err()
+    {
+        return Err(field_error("releaseDate", "Invalid date format."));
+    }
+    let mut d = lock(&st.jira.data);
+    if d.versions.iter().any(|x| x.name.eq_ignore_ascii_case(name)) {
+        return Err(field_error(
+            "name",
+            "A version with this name already exists in this project.",
+        ));
+    }
+    let id = d.next_version;
+    d.next_version += 1;
+    let version = JiraVersion {
+        id,
+        name: name.into(),
+        description: v
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
+        release_date: release_date.map(str::to_string),
+        released: v.get("released").and_then(Value::as_bool).unwrap_or(false),
+    };
+    d.versions.push(version.clone());
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(version_json(&version, PROJECT_ID)),
+    )
+        .into_response())
+}
+
+/// `GET /field`: the system fields devlog may meet and the custom ones.
+async fn fields(headers: HeaderMap) -> Res {
+    auth(&headers)?;
+    let mut out: Vec<Value> = SYSTEM_FIELDS
+        .iter()
+        .map(|(id, name, ty)| {
+            json!({"id": id, "key": id, "name": name, "custom": false, "navigable": true,
+                   "orderable": true, "searchable": true, "clauseNames": [id],
+                   "schema": {"type": ty, "system": id}})
+        })
+        .collect();
+    for (id, name, ty, custom) in CUSTOM_FIELDS {
+        let n: u64 = id
+            .trim_start_matches("customfield_")
+            .parse()
+            .unwrap_or_default();
+        out.push(
+            json!({"id": id, "key": id, "name": name, "custom": true, "navigable": true,
+                        "orderable": true, "searchable": true,
+                        "clauseNames": [format!("cf[{n}]"), name],
+                        "schema": {"type": ty, "custom": custom, "customId": n}}),
+        );
+    }
+    // The second "Team" (a name two fields share).
+    out.push(json!({"id": "customfield_10051", "key": "customfield_10051", "name": "Team",
+                    "custom": true, "navigable": true, "orderable": true, "searchable": true,
+                    "clauseNames": ["cf[10051]"],
+                    "schema": {"type": "team", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:atlassian-team", "customId": 10051}}));
+    Ok(axum::Json(out).into_response())
 }

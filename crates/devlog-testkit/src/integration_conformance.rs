@@ -699,6 +699,10 @@ impl RemoteProbe for JiraProbe {
             created,
             updated: _,
             properties,
+            assignee,
+            fix_versions,
+            due_date,
+            custom,
         } = self.jira.issue(remote_id)?;
         let mut m = Map::new();
         m.insert("id".into(), id.into());
@@ -715,6 +719,12 @@ impl RemoteProbe for JiraProbe {
             "properties".into(),
             Value::Object(properties.into_iter().collect()),
         );
+        m.insert("assignee".into(), assignee.into());
+        m.insert("fixVersions".into(), fix_versions.into());
+        m.insert("duedate".into(), due_date.into());
+        for (k, v) in custom {
+            m.insert(k, v);
+        }
         Some(m)
     }
 
@@ -726,6 +736,9 @@ impl RemoteProbe for JiraProbe {
             "tags" => vec!["labels"],
             "type" => vec!["issuetype"],
             "priority" => vec!["priority"],
+            // The display name devlog wrote is kept in its property, beside the marker.
+            "assignee" => vec!["assignee", "properties"],
+            "milestone" => vec!["fixVersions"],
             _ => Vec::new(),
         }
     }
