@@ -16,6 +16,7 @@
 //! logs, errors or `Debug`.
 
 pub mod adf;
+pub mod agile;
 mod checks;
 pub mod comments;
 pub mod config;
@@ -410,10 +411,11 @@ impl Integration for JiraIntegration {
         // of the right kind.
         self.check_mappings().await?;
         let mapped = self.mapped_fields().await?;
+        let board = self.check_board().await?;
         Ok(Health {
             ok: true,
             message: format!(
-                "reached project {} on {} as {}{}",
+                "reached project {} on {} as {}{}{}",
                 self.project(),
                 self.config.base_url,
                 me.display_name.as_deref().unwrap_or("an unnamed account"),
@@ -425,7 +427,8 @@ impl Integration for JiraIntegration {
                         .map(|(f, m)| format!("{} → {} ({})", f.as_str(), m.name, m.id))
                         .collect();
                     format!("; custom fields: {}", names.join(", "))
-                }
+                },
+                board.map(|b| format!("; {b}")).unwrap_or_default()
             ),
         })
     }

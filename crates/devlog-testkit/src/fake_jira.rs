@@ -65,10 +65,33 @@ fn specs() -> &'static (Spec, Spec) {
     })
 }
 
+/// The Agile (Jira Software) descriptions: `apispecs/jira/software/jira-agile.trimmed.json`
+/// and the full `software-swagger.v3.json` beside it.
+fn agile_specs() -> &'static (Spec, Spec) {
+    static SPECS: OnceLock<(Spec, Spec)> = OnceLock::new();
+    SPECS.get_or_init(|| {
+        let dir = format!("{}/../software", spec_dir());
+        (
+            crate::openapi::load(
+                &format!("{dir}/jira-agile.trimmed.json"),
+                "the Jira Software (Agile) API description",
+            ),
+            crate::openapi::load(
+                &format!("{dir}/software-swagger.v3.json"),
+                "the full Jira Software (Agile) API description",
+            ),
+        )
+    })
+}
+
 /// Checks one request against the trimmed description, or the full one for a path the
 /// trimmed one lacks.
 pub fn check_request(r: &RecordedRequest) -> Result<(), String> {
-    let (trimmed, full) = specs();
+    let (trimmed, full) = if r.path.starts_with("/rest/agile/") {
+        agile_specs()
+    } else {
+        specs()
+    };
     if has_operation(trimmed, &r.method, &r.path) {
         crate::openapi::check_request(trimmed, r)
     } else {
@@ -164,6 +187,10 @@ struct Data {
     versions: Vec<JiraVersion>,
     /// Fields left out of every issue answer (a field configuration hiding them).
     hidden_fields: Vec<String>,
+    /// Agile: the board's sprints, in the board's order, and each issue's sprints (oldest
+    /// first; the last open one is its sprint).
+    sprints: Vec<JiraSprint>,
+    sprint_issues: BTreeMap<String, Vec<u64>>,
 }
 
 #[derive(Debug)]
@@ -245,6 +272,13 @@ impl FakeJira {
             .route("/rest/api/3/project/{key}/versions", get(project_versions))
             .route("/rest/api/3/version", post(create_version))
             .route("/rest/api/3/field", get(fields))
+            .route("/rest/agile/1.0/board/{board}", get(board))
+            .route("/rest/agile/1.0/board/{board}/sprint", get(board_sprints))
+            .route(
+                "/rest/agile/1.0/sprint/{sprint}/issue",
+                get(sprint_issues).post(move_to_sprint),
+            )
+            .route("/rest/agile/1.0/issue/{key}", get(agile_issue))
             .route(
                 "/{*rest}",
                 axum::routing::any(|| async { error(StatusCode::NOT_FOUND, "Not found") }),
@@ -1527,4 +1561,265 @@ async fn fields(headers: HeaderMap) -> Res {
                     "clauseNames": ["cf[10051]"],
                     "schema": {"type": "team", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:atlassian-team", "customId": 10051}}));
     Ok(axum::Json(out).into_response())
+}
+
+// --- Agile: the board and its sprints ----------------------------------------------------
+
+/// The id of the project's Scrum board.
+pub const BOARD_ID: u64 = 7;
+
+/// A sprint of the board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JiraSprint {
+    pub id: u64,
+    pub name: String,
+    /// `closed`, `active` or `future`.
+    pub state: String,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub goal: String,
+}
+
+fn sprint_json(base: &str, s: &JiraSprint) -> Value {
+    let mut v = json!({"id": s.id, "self": format!("{base}/rest/agile/1.0/sprint/{}", s.id),
+                       "state": s.state, "name": s.name, "originBoardId": BOARD_ID});
+    if let Some(t) = s.start {
+        v["startDate"] = json!(jira_time(t));
+    }
+    if let Some(t) = s.end {
+        v["endDate"] = json!(jira_time(t));
+    }
+    if s.state == "closed" {
+        v["completeDate"] = v["endDate"].clone();
+    }
+    if !s.goal.is_empty() {
+        v["goal"] = json!(s.goal);
+    }
+    v
+}
+
+/// `startAt` and `maxResults` of an Agile page request (50 by default, at most 50).
+fn agile_page(q: &BTreeMap<String, String>) -> Result<(usize, usize), Response> {
+    let num = |k: &str, d: usize| -> Result<usize, Response> {
+        q.get(k).map_or(Ok(d), |v| {
+            v.parse()
+                .map_err(|_| error(StatusCode::BAD_REQUEST, &format!("{k} must be a number")))
+        })
+    };
+    Ok((num("startAt", 0)?, num("maxResults", 50)?.min(50)))
+}
+
+async fn board(State(st): State<St>, Path(board): Path<u64>, headers: HeaderMap) -> Res {
+    auth(&headers)?;
+    if board != BOARD_ID {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("Board does not exist or you do not have permission to see it: {board}"),
+        ));
+    }
+    Ok(axum::Json(json!({"id": BOARD_ID, "name": format!("{} board", st.jira.project),
+                          "type": "scrum", "self": format!("{}/rest/agile/1.0/board/{BOARD_ID}", base(&headers)),
+                          "location": {"projectKey": st.jira.project}}))
+    .into_response())
+}
+
+async fn board_sprints(
+    State(st): State<St>,
+    Path(board): Path<u64>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    if board != BOARD_ID {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("Board does not exist or you do not have permission to see it: {board}"),
+        ));
+    }
+    let (start, max) = agile_page(&q)?;
+    let d = lock(&st.jira.data);
+    let base = base(&headers);
+    let page: Vec<Value> = d
+        .sprints
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|s| sprint_json(&base, s))
+        .collect();
+    let last = start + page.len() >= d.sprints.len();
+    Ok(axum::Json(
+        json!({"maxResults": max, "startAt": start, "total": d.sprints.len(),
+                          "isLast": last, "values": page}),
+    )
+    .into_response())
+}
+
+/// The sprint an issue is in now: its last sprint that is not closed.
+fn open_sprint_of(d: &Data, key: &str) -> Option<u64> {
+    d.sprint_issues.get(key).and_then(|ids| {
+        ids.iter()
+            .rev()
+            .find(|id| {
+                d.sprints
+                    .iter()
+                    .any(|s| s.id == **id && s.state != "closed")
+            })
+            .copied()
+    })
+}
+
+fn find_sprint(d: &Data, id: u64) -> Result<&JiraSprint, Response> {
+    d.sprints.iter().find(|s| s.id == id).ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            &format!("Sprint with id {id} does not exist or you do not have permission to see it"),
+        )
+    })
+}
+
+async fn sprint_issues(
+    State(st): State<St>,
+    Path(sprint): Path<u64>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    let (start, max) = agile_page(&q)?;
+    let d = lock(&st.jira.data);
+    let s = find_sprint(&d, sprint)?;
+    let in_it: Vec<&JiraIssue> = d
+        .issues
+        .values()
+        .filter(|i| {
+            if s.state == "closed" {
+                d.sprint_issues
+                    .get(&i.key)
+                    .is_some_and(|ids| ids.contains(&sprint))
+            } else {
+                open_sprint_of(&d, &i.key) == Some(sprint)
+            }
+        })
+        .collect();
+    let page: Vec<Value> = in_it
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|i| json!({"id": i.id.to_string(), "key": i.key, "fields": {"status": status_json(&i.status)}}))
+        .collect();
+    Ok(axum::Json(
+        json!({"maxResults": max, "startAt": start, "total": in_it.len(),
+                          "issues": page}),
+    )
+    .into_response())
+}
+
+/// `POST /sprint/{id}/issue`: moves issues into an open sprint (out of their open one).
+async fn move_to_sprint(
+    State(st): State<St>,
+    Path(sprint): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    auth(&headers)?;
+    let v = body_json(&body)?;
+    let keys: Vec<String> = v
+        .get("issues")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if keys.is_empty() || keys.len() > 50 {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "issues: between 1 and 50 issues can be moved at once",
+        ));
+    }
+    let mut d = lock(&st.jira.data);
+    if find_sprint(&d, sprint)?.state == "closed" {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "Issues cannot be moved to a closed sprint",
+        ));
+    }
+    for k in &keys {
+        find(&d, k)?;
+    }
+    for k in keys {
+        let key = key_of(&d, &k)?;
+        let open = open_sprint_of(&d, &key);
+        let ids = d.sprint_issues.entry(key).or_default();
+        if let Some(o) = open {
+            ids.retain(|id| *id != o);
+        }
+        if !ids.contains(&sprint) {
+            ids.push(sprint);
+        }
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /rest/agile/1.0/issue/{key}`: the issue with its sprint fields.
+async fn agile_issue(State(st): State<St>, Path(key): Path<String>, headers: HeaderMap) -> Res {
+    auth(&headers)?;
+    let d = lock(&st.jira.data);
+    let i = find(&d, &key)?;
+    let base = base(&headers);
+    let open = open_sprint_of(&d, &i.key);
+    let sprint = open
+        .and_then(|id| d.sprints.iter().find(|s| s.id == id))
+        .map(|s| sprint_json(&base, s));
+    let closed: Vec<Value> = d
+        .sprint_issues
+        .get(&i.key)
+        .into_iter()
+        .flatten()
+        .filter_map(|id| {
+            d.sprints
+                .iter()
+                .find(|s| s.id == *id && s.state == "closed")
+        })
+        .map(|s| sprint_json(&base, s))
+        .collect();
+    Ok(axum::Json(json!({"id": i.id.to_string(), "key": i.key,
+                          "fields": {"sprint": sprint, "closedSprints": closed,
+                                     "status": status_json(&i.status)}}))
+    .into_response())
+}
+
+impl FakeJira {
+    /// Adds a sprint to the board (`closed`, `active` or `future`); returns its id.
+    pub fn add_sprint(
+        &self,
+        name: &str,
+        state: &str,
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+    ) -> u64 {
+        let mut d = self.data();
+        let id = 40_001 + d.sprints.len() as u64;
+        d.sprints.push(JiraSprint {
+            id,
+            name: name.into(),
+            state: state.into(),
+            start,
+            end,
+            goal: String::new(),
+        });
+        id
+    }
+
+    /// Sets a sprint's state (starting or closing it, as a person on the board would).
+    pub fn set_sprint_state(&self, id: u64, state: &str) {
+        if let Some(s) = self.data().sprints.iter_mut().find(|s| s.id == id) {
+            s.state = state.into();
+        }
+    }
+
+    /// The sprint an issue is in now.
+    pub fn sprint_of(&self, key: &str) -> Option<u64> {
+        open_sprint_of(&self.data(), key)
+    }
 }
