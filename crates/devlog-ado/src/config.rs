@@ -172,8 +172,7 @@ impl AdoConfig {
         project: &str,
         auth: AdoAuth,
     ) -> Result<Self, String> {
-        if !(organization_url.starts_with("https://") || organization_url.starts_with("http://"))
-        {
+        if !(organization_url.starts_with("https://") || organization_url.starts_with("http://")) {
             return Err(format!(
                 "integrations.{table}.organizationUrl: `{organization_url}` is not an http(s) URL (e.g. \"https://dev.azure.com/acme\")"
             ));
@@ -245,9 +244,8 @@ fn valid_reference_name(s: &str) -> bool {
     let rest: Vec<&str> = parts.collect();
     first_ok
         && !rest.is_empty()
-        && s.split('.').all(|p| {
-            !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
 }
 
 /// `[integrations.azure-devops]` as written. Its JSON Schema ([`schema`]) is derived from this
@@ -419,8 +417,7 @@ impl AdoTable {
         }
         c.area_path = self.area_path;
         c.iteration_path = self.iteration_path.map(|p| {
-            if p.eq_ignore_ascii_case("@current") || p.eq_ignore_ascii_case("@currentiteration")
-            {
+            if p.eq_ignore_ascii_case("@current") || p.eq_ignore_ascii_case("@currentiteration") {
                 IterationPath::Current
             } else {
                 IterationPath::Path(p)
@@ -487,12 +484,22 @@ mod tests {
         assert_eq!(keys("stateMapping"), statuses);
         assert_eq!(
             keys("fields"),
-            ["acceptanceCriteria", "actualHours", "dueDate", "estimatedHours", "storyPoints"]
+            [
+                "acceptanceCriteria",
+                "actualHours",
+                "dueDate",
+                "estimatedHours",
+                "storyPoints"
+            ]
         );
         assert!(valid(&table(json!({"iterationPath": "@current"}))));
         assert!(!valid(&table(json!({"iterationpath": "@current"}))));
-        assert!(!valid(&table(json!({"stateMapping": {"finished": "Closed"}}))));
-        assert!(!valid(&table(json!({"organizationUrl": "dev.azure.com/acme"}))));
+        assert!(!valid(&table(
+            json!({"stateMapping": {"finished": "Closed"}})
+        )));
+        assert!(!valid(&table(
+            json!({"organizationUrl": "dev.azure.com/acme"})
+        )));
     }
 
     #[test]
@@ -515,7 +522,10 @@ mod tests {
             "organization": "https://tfs.example.com/DefaultCollection/", "project": "P", "pat": "x"
         }))
         .unwrap();
-        assert_eq!(c.organization_url, "https://tfs.example.com/DefaultCollection");
+        assert_eq!(
+            c.organization_url,
+            "https://tfs.example.com/DefaultCollection"
+        );
     }
 
     #[test]
@@ -538,7 +548,10 @@ mod tests {
                 json!({"fields": {"storyPoints": "Story Points"}}),
                 "integrations.azure-devops.fields.storyPoints",
             ),
-            (json!({"token": "bearer-t0ken"}), "integrations.azure-devops.token"),
+            (
+                json!({"token": "bearer-t0ken"}),
+                "integrations.azure-devops.token",
+            ),
             (
                 json!({"personalAccessToken": "another-pat"}),
                 "integrations.azure-devops.personalAccessToken",
@@ -565,14 +578,20 @@ mod tests {
             &json!({"organizationUrl": "https://dev.azure.com/acme", "project": "P"}),
         )
         .unwrap_err();
-        assert!(err.starts_with("integrations.azure-devops.pat: required"), "{err}");
+        assert!(
+            err.starts_with("integrations.azure-devops.pat: required"),
+            "{err}"
+        );
         let err = AdoConfig::from_table(&json!({"project": "P", "pat": "x"})).unwrap_err();
         assert!(
             err.starts_with("integrations.azure-devops.organizationUrl: required"),
             "{err}"
         );
         let err = AdoConfig::from_table(&json!({"organization": "acme", "pat": "x"})).unwrap_err();
-        assert!(err.starts_with("integrations.azure-devops.project: required"), "{err}");
+        assert!(
+            err.starts_with("integrations.azure-devops.project: required"),
+            "{err}"
+        );
         // Under the alias, errors name the alias's keys.
         let err = AdoConfig::from_table_named(&table(json!({"colour": 1})), "ado").unwrap_err();
         assert!(err.starts_with("integrations.ado.colour"), "{err}");
@@ -592,7 +611,10 @@ mod tests {
         assert!(matches!(c.auth, AdoAuth::Token(_)));
         assert_eq!(c.team, "Platform");
         assert_eq!(c.work_item_types[&EntryType::Docs], "Documentation");
-        assert_eq!(c.state_mapping.get(&Status::InReview).map(String::as_str), Some("In Review"));
+        assert_eq!(
+            c.state_mapping.get(&Status::InReview).map(String::as_str),
+            Some("In Review")
+        );
         assert_eq!(c.state_mapping.get(&Status::New), None);
         assert_eq!(c.field(MappedField::StoryPoints), "Custom.Effort");
         assert_eq!(
@@ -603,8 +625,8 @@ mod tests {
         assert_eq!(c.iteration_path, Some(IterationPath::Current));
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("s3cr3t"), "{dbg}");
-        let c = AdoConfig::from_table(&table(json!({"iterationPath": "Fabrikam\\Sprint 3"})))
-            .unwrap();
+        let c =
+            AdoConfig::from_table(&table(json!({"iterationPath": "Fabrikam\\Sprint 3"}))).unwrap();
         assert_eq!(
             c.iteration_path,
             Some(IterationPath::Path("Fabrikam\\Sprint 3".into()))

@@ -326,9 +326,7 @@ fn dom(html: &str) -> Vec<Node> {
             continue;
         }
         // A new list item or paragraph closes an open one (as browsers do).
-        if matches!(name.as_str(), "li" | "p")
-            && stack.last().is_some_and(|(n, _, _)| *n == name)
-        {
+        if matches!(name.as_str(), "li" | "p") && stack.last().is_some_and(|(n, _, _)| *n == name) {
             close_top(&mut stack);
         }
         if self_closing || VOID.contains(&name.as_str()) {
@@ -593,7 +591,10 @@ fn blocks(nodes: &[Node], out: &mut Vec<Block>) {
                 let (language, text) = match code {
                     Some((a, c)) if children.len() == 1 => (
                         attr(a, "class")
-                            .and_then(|c| c.split_whitespace().find_map(|w| w.strip_prefix("language-")))
+                            .and_then(|c| {
+                                c.split_whitespace()
+                                    .find_map(|w| w.strip_prefix("language-"))
+                            })
                             .map(str::to_string),
                         text_of(c),
                     ),
@@ -671,7 +672,10 @@ mod tests {
             from_text("<script>alert(1)</script>"),
             "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
         );
-        assert_eq!(from_text("[x](javascript:alert(1))"), "<p>[x](javascript:alert(1))</p>");
+        assert_eq!(
+            from_text("[x](javascript:alert(1))"),
+            "<p>[x](javascript:alert(1))</p>"
+        );
     }
 
     #[test]
@@ -700,7 +704,10 @@ mod tests {
         assert_eq!(text, "The work.");
         assert!(details.starts_with("<hr><h3>"), "{details}");
         assert!(details.contains("<li>No timeout</li>"), "{details}");
-        assert_eq!(split_description("<p>Only</p>"), ("Only".into(), String::new()));
+        assert_eq!(
+            split_description("<p>Only</p>"),
+            ("Only".into(), String::new())
+        );
     }
 
     fn word() -> impl Strategy<Value = String> {

@@ -37,7 +37,7 @@ use serde_json::{Value, json};
 pub use config::{AdoAuth, AdoConfig, IterationPath, MappedField};
 use process::{Process, State, StateMap};
 use workitem::{
-    ASSIGNED_TO, AREA_PATH, DESCRIPTION, FIELDS, ITERATION_PATH, PRIORITY, STATE, TAGS, TITLE,
+    AREA_PATH, ASSIGNED_TO, DESCRIPTION, FIELDS, ITERATION_PATH, PRIORITY, STATE, TAGS, TITLE,
     TYPE, WorkItem, marker_tag, parse_time, priority_number,
 };
 
@@ -208,7 +208,9 @@ impl AdoIntegration {
             HttpErrorKind::NotFound => match item {
                 Some(id) => (
                     SyncErrorKind::NotFound,
-                    format!("work item {id} no longer exists in {org}/{project}, or is not visible ({e})"),
+                    format!(
+                        "work item {id} no longer exists in {org}/{project}, or is not visible ({e})"
+                    ),
                 ),
                 None => (
                     SyncErrorKind::Permanent,
@@ -697,7 +699,11 @@ impl Integration for AdoIntegration {
             if !ty.name.eq_ignore_ascii_case(&current_type) {
                 ops.push(op("replace", TYPE, json!(ty.name)));
                 // The new type's states may differ: its state for the status goes with it.
-                ops.push(op("replace", STATE, json!(self.states(ty)?.state_of(fields.status))));
+                ops.push(op(
+                    "replace",
+                    STATE,
+                    json!(self.states(ty)?.state_of(fields.status)),
+                ));
             }
             target_type = Some(ty);
         }
@@ -753,9 +759,9 @@ impl Integration for AdoIntegration {
                 }
                 SyncedField::Assignee => match &fields.assignee {
                     Some(a) => ops.push(op("replace", ASSIGNED_TO, json!(a))),
-                    None if current.fields.contains_key(ASSIGNED_TO) => ops.push(
-                        json!({"op": "remove", "path": format!("/fields/{ASSIGNED_TO}")}),
-                    ),
+                    None if current.fields.contains_key(ASSIGNED_TO) => {
+                        ops.push(json!({"op": "remove", "path": format!("/fields/{ASSIGNED_TO}")}))
+                    }
                     None => {}
                 },
                 // Type: above. Milestones ⇄ iterations are not synced yet
@@ -790,9 +796,8 @@ impl Integration for AdoIntegration {
             })?),
         };
         let meta = self.meta().await?;
-        let mut query = String::from(
-            "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project",
-        );
+        let mut query =
+            String::from("SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project");
         if let Some(c) = &cursor {
             let since = parse_time(&c.since).map_err(|e| self.permanent(e))?;
             let from = since.as_datetime() - chrono::Duration::seconds(OVERLAP_SECONDS);
@@ -813,7 +818,10 @@ impl Integration for AdoIntegration {
                 if next.seen.get(&w.id).is_some_and(|(rev, _)| *rev == w.rev) {
                     continue;
                 }
-                let at = w.str_field(workitem::CHANGED_DATE).unwrap_or_default().to_string();
+                let at = w
+                    .str_field(workitem::CHANGED_DATE)
+                    .unwrap_or_default()
+                    .to_string();
                 if parse_time(&next.since).ok().is_none_or(|t| changed > t) {
                     next.since = at.clone();
                 }
@@ -835,9 +843,8 @@ impl Integration for AdoIntegration {
         // Only what is within the overlap of the newest change is remembered.
         if let Ok(newest) = parse_time(&next.since) {
             let floor = newest.as_datetime() - chrono::Duration::seconds(OVERLAP_SECONDS);
-            next.seen.retain(|_, (_, at)| {
-                parse_time(at).is_ok_and(|t| t.as_datetime() >= floor)
-            });
+            next.seen
+                .retain(|_, (_, at)| parse_time(at).is_ok_and(|t| t.as_datetime() >= floor));
         }
         if !next.since.is_empty() {
             page.next_cursor = serde_json::to_string(&next).ok();

@@ -231,10 +231,11 @@ impl StateMap {
     /// The devlog status a state reads as: the first status (in `Status::ALL` order) mapped
     /// to it, else its category's.
     pub fn status_of(&self, state: &str) -> Status {
-        if let Some(s) = Status::ALL
-            .iter()
-            .find(|s| self.to_state.get(s).is_some_and(|n| n.eq_ignore_ascii_case(state)))
-        {
+        if let Some(s) = Status::ALL.iter().find(|s| {
+            self.to_state
+                .get(s)
+                .is_some_and(|n| n.eq_ignore_ascii_case(state))
+        }) {
             return *s;
         }
         self.states
@@ -283,8 +284,16 @@ pub fn system_states(process: Process, type_name: &str) -> Vec<State> {
             ("Done", Completed),
             ("Removed", Removed),
         ],
-        (Process::Basic, _) => &[("To Do", Proposed), ("Doing", InProgress), ("Done", Completed)],
-        (Process::Cmmi, "Task") => &[("Proposed", Proposed), ("Active", InProgress), ("Closed", Completed)],
+        (Process::Basic, _) => &[
+            ("To Do", Proposed),
+            ("Doing", InProgress),
+            ("Done", Completed),
+        ],
+        (Process::Cmmi, "Task") => &[
+            ("Proposed", Proposed),
+            ("Active", InProgress),
+            ("Closed", Completed),
+        ],
         (Process::Cmmi, _) => &[
             ("Proposed", Proposed),
             ("Active", InProgress),
@@ -319,21 +328,41 @@ mod tests {
         // new, in-progress, blocked, in-review, testing, done, closed
         assert_eq!(
             row(&map(Process::Agile, "User Story")),
-            ["New", "Active", "Active", "Resolved", "Resolved", "Closed", "Removed"]
+            [
+                "New", "Active", "Active", "Resolved", "Resolved", "Closed", "Removed"
+            ]
         );
         // An Agile task has no Resolved state: review goes to Active (its category's fallback).
         assert_eq!(
             row(&map(Process::Agile, "Task")),
-            ["New", "Active", "Active", "Active", "Active", "Closed", "Removed"]
+            [
+                "New", "Active", "Active", "Active", "Active", "Closed", "Removed"
+            ]
         );
         assert_eq!(
             row(&map(Process::Scrum, "Product Backlog Item")),
-            ["New", "Committed", "Committed", "Committed", "Committed", "Done", "Removed"]
+            [
+                "New",
+                "Committed",
+                "Committed",
+                "Committed",
+                "Committed",
+                "Done",
+                "Removed"
+            ]
         );
         // A Scrum task's states are To Do / In Progress / Done: by category.
         assert_eq!(
             row(&map(Process::Scrum, "Task")),
-            ["To Do", "In Progress", "In Progress", "In Progress", "In Progress", "Done", "Removed"]
+            [
+                "To Do",
+                "In Progress",
+                "In Progress",
+                "In Progress",
+                "In Progress",
+                "Done",
+                "Removed"
+            ]
         );
         assert_eq!(
             row(&map(Process::Basic, "Issue")),
@@ -341,7 +370,9 @@ mod tests {
         );
         assert_eq!(
             row(&map(Process::Cmmi, "Requirement")),
-            ["Proposed", "Active", "Active", "Resolved", "Resolved", "Closed", "Closed"]
+            [
+                "Proposed", "Active", "Active", "Resolved", "Resolved", "Closed", "Closed"
+            ]
         );
         // Read back: the first status mapped to a state, else its category's.
         let agile = map(Process::Agile, "User Story");
@@ -357,18 +388,35 @@ mod tests {
     #[test]
     fn inherited_processes_with_custom_states_map_by_category() {
         let states = vec![
-            State { name: "Backlog".into(), category: Some(Category::Proposed) },
-            State { name: "Building".into(), category: Some(Category::InProgress) },
-            State { name: "In QA".into(), category: Some(Category::Resolved) },
-            State { name: "Shipped".into(), category: Some(Category::Completed) },
-            State { name: "Cut".into(), category: Some(Category::Removed) },
+            State {
+                name: "Backlog".into(),
+                category: Some(Category::Proposed),
+            },
+            State {
+                name: "Building".into(),
+                category: Some(Category::InProgress),
+            },
+            State {
+                name: "In QA".into(),
+                category: Some(Category::Resolved),
+            },
+            State {
+                name: "Shipped".into(),
+                category: Some(Category::Completed),
+            },
+            State {
+                name: "Cut".into(),
+                category: Some(Category::Removed),
+            },
         ];
         // An inherited Agile process keeps Agile's names where they exist; these do not.
         for p in [Process::Agile, Process::Other] {
             let m = StateMap::resolve(p, "User Story", &states, &BTreeMap::new(), "ado").unwrap();
             assert_eq!(
                 row(&m),
-                ["Backlog", "Building", "Building", "In QA", "In QA", "Shipped", "Cut"]
+                [
+                    "Backlog", "Building", "Building", "In QA", "In QA", "Shipped", "Cut"
+                ]
             );
             assert_eq!(m.status_of("In QA"), Status::InReview);
         }
@@ -376,20 +424,29 @@ mod tests {
         let configured = BTreeMap::from([(Status::Testing, "Testing".to_string())]);
         let err = StateMap::resolve(Process::Other, "User Story", &states, &configured, "ado")
             .unwrap_err();
-        assert!(err.starts_with("integrations.ado.stateMapping.testing: "), "{err}");
+        assert!(
+            err.starts_with("integrations.ado.stateMapping.testing: "),
+            "{err}"
+        );
         assert!(err.contains("In QA"), "{err}");
         // A configured one it has wins, case-insensitively, and reads back as that status.
         let configured = BTreeMap::from([(Status::Testing, "in qa".to_string())]);
-        let m = StateMap::resolve(Process::Other, "User Story", &states, &configured, "ado")
-            .unwrap();
+        let m =
+            StateMap::resolve(Process::Other, "User Story", &states, &configured, "ado").unwrap();
         assert_eq!(m.state_of(Status::Testing), "In QA");
         assert_eq!(m.state_of(Status::InReview), "In QA");
         assert_eq!(m.status_of("In QA"), Status::InReview);
         // No state at all for a category: an error naming the status to map.
-        let only = vec![State { name: "Open".into(), category: Some(Category::InProgress) }];
-        let err = StateMap::resolve(Process::Other, "Odd", &only, &BTreeMap::new(), "ado")
-            .unwrap_err();
-        assert!(err.starts_with("integrations.ado.stateMapping.new: "), "{err}");
+        let only = vec![State {
+            name: "Open".into(),
+            category: Some(Category::InProgress),
+        }];
+        let err =
+            StateMap::resolve(Process::Other, "Odd", &only, &BTreeMap::new(), "ado").unwrap_err();
+        assert!(
+            err.starts_with("integrations.ado.stateMapping.new: "),
+            "{err}"
+        );
     }
 
     #[test]
@@ -399,7 +456,10 @@ mod tests {
         assert_eq!(Process::of("CMMI"), Process::Cmmi);
         assert_eq!(Process::of("My Process"), Process::Other);
         assert_eq!(Process::Basic.default_type(EntryType::Bugfix), "Issue");
-        assert_eq!(Process::Scrum.default_type(EntryType::Feature), "Product Backlog Item");
+        assert_eq!(
+            Process::Scrum.default_type(EntryType::Feature),
+            "Product Backlog Item"
+        );
         assert_eq!(Process::Agile.default_type(EntryType::Docs), "Task");
     }
 }

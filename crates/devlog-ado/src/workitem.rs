@@ -188,8 +188,10 @@ mod tests {
 
     #[test]
     fn assignees_and_priorities_read_back() {
-        let w = item(json!({ASSIGNED_TO: {"displayName": "Ann", "uniqueName": "ann@example.com"},
-                            PRIORITY: 1}));
+        let w = item(
+            json!({ASSIGNED_TO: {"displayName": "Ann", "uniqueName": "ann@example.com"},
+                            PRIORITY: 1}),
+        );
         assert_eq!(w.assignee().as_deref(), Some("ann@example.com"));
         assert_eq!(w.priority(), Priority::Critical);
         let w = item(json!({ASSIGNED_TO: "Ann Smith <ann@example.com>"}));

@@ -146,7 +146,8 @@ pub fn swagger2_to_openapi3(doc: &Value) -> Value {
                 .into_iter()
                 .flatten()
                 .map(|(code, r)| {
-                    let mut out = json!({"description": r.get("description").cloned().unwrap_or(json!(""))});
+                    let mut out =
+                        json!({"description": r.get("description").cloned().unwrap_or(json!(""))});
                     if let Some(s) = r.get("schema") {
                         out["content"] = json!({"application/json": {"schema": s}});
                     }
@@ -203,8 +204,8 @@ pub fn known_fields() -> BTreeSet<&'static str> {
 
 /// Checks a JSON Patch body as RFC 6902 (what the description's schema cannot do).
 pub fn check_patch(body: &[u8]) -> Result<(), String> {
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| format!("the JSON Patch body is not JSON: {e}"))?;
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("the JSON Patch body is not JSON: {e}"))?;
     let Value::Array(ops) = v else {
         return Err("a JSON Patch document is an array of operations".into());
     };
@@ -216,10 +217,14 @@ pub fn check_patch(body: &[u8]) -> Result<(), String> {
         let op = o.get("op").and_then(Value::as_str).unwrap_or_default();
         let path = o.get("path").and_then(Value::as_str).unwrap_or_default();
         if !["add", "remove", "replace", "move", "copy", "test"].contains(&op) {
-            return Err(format!("operation {n}: `op` `{op}` is not an RFC 6902 operation"));
+            return Err(format!(
+                "operation {n}: `op` `{op}` is not an RFC 6902 operation"
+            ));
         }
         if !path.starts_with('/') {
-            return Err(format!("operation {n}: `path` `{path}` is not a JSON pointer"));
+            return Err(format!(
+                "operation {n}: `path` `{path}` is not a JSON pointer"
+            ));
         }
         if matches!(op, "add" | "replace" | "test") && o.get("value").is_none() {
             return Err(format!("operation {n}: `{op}` needs a `value`"));
@@ -348,7 +353,12 @@ impl FakeProcess {
                     ("Bug", pbi.clone(), true),
                     (
                         "Task",
-                        vec![("To Do", P), ("In Progress", I), ("Done", C), ("Removed", X)],
+                        vec![
+                            ("To Do", P),
+                            ("In Progress", I),
+                            ("Done", C),
+                            ("Removed", X),
+                        ],
                         true,
                     ),
                     ("Epic", pbi, true),
@@ -356,7 +366,11 @@ impl FakeProcess {
             }
             Self::Basic => {
                 let s = vec![("To Do", P), ("Doing", I), ("Done", C)];
-                vec![("Issue", s.clone(), true), ("Task", s.clone(), true), ("Epic", s, true)]
+                vec![
+                    ("Issue", s.clone(), true),
+                    ("Task", s.clone(), true),
+                    ("Epic", s, true),
+                ]
             }
             Self::Cmmi => {
                 let r = vec![
@@ -368,7 +382,11 @@ impl FakeProcess {
                 vec![
                     ("Requirement", r.clone(), true),
                     ("Bug", r.clone(), true),
-                    ("Task", vec![("Proposed", P), ("Active", I), ("Closed", C)], true),
+                    (
+                        "Task",
+                        vec![("Proposed", P), ("Active", I), ("Closed", C)],
+                        true,
+                    ),
                     ("Epic", r, true),
                 ]
             }
@@ -498,7 +516,10 @@ impl FakeAdo {
         Router::new()
             .route("/{org}/_apis/projects/{project}", get(project))
             .route("/{org}/_apis/process/processes/{id}", get(process))
-            .route("/{org}/{project}/_apis/wit/workitemtypes", get(work_item_types))
+            .route(
+                "/{org}/{project}/_apis/wit/workitemtypes",
+                get(work_item_types),
+            )
             .route(
                 "/{org}/{project}/_apis/wit/workitemtypes/{ty}/states",
                 get(type_states),
@@ -546,6 +567,41 @@ impl FakeAdo {
         edit(&mut w.fields);
         w.rev += 1;
         w.changed = now;
+        Some(w.clone())
+    }
+
+    /// A work item made in Azure DevOps by someone else (type `type_name`, state the type's
+    /// first unless `fields` names one), changed now.
+    pub fn insert(&self, type_name: &str, fields: BTreeMap<String, Value>) -> AdoWorkItem {
+        let now = self.remote.tick();
+        let states = find_type(self.shared.process, type_name)
+            .map(|t| t.1)
+            .unwrap_or_default();
+        let mut d = self.data();
+        let mut w = AdoWorkItem {
+            id: d.next_id,
+            rev: 1,
+            type_name: type_name.into(),
+            fields,
+            created: now,
+            changed: now,
+            history: Vec::new(),
+        };
+        if let Some((s, _)) = states.first() {
+            w.fields
+                .entry("System.State".into())
+                .or_insert_with(|| json!(s));
+        }
+        d.next_id += 1;
+        d.items.insert(w.id, w.clone());
+        w
+    }
+
+    /// Sets when a work item last changed (a change committed late, a clock skew).
+    pub fn set_changed(&self, id: u64, at: DateTime<Utc>) -> Option<AdoWorkItem> {
+        let mut d = self.data();
+        let w = d.items.get_mut(&id)?;
+        w.changed = at;
         Some(w.clone())
     }
 
@@ -664,8 +720,10 @@ async fn process(
     } else {
         "system"
     };
-    Ok(axum::Json(json!({"id": p.id(), "name": p.name(), "type": kind, "isDefault": false,
-                         "description": format!("The {} process", p.name())}))
+    Ok(axum::Json(
+        json!({"id": p.id(), "name": p.name(), "type": kind, "isDefault": false,
+                         "description": format!("The {} process", p.name())}),
+    )
     .into_response())
 }
 
@@ -682,7 +740,11 @@ fn fields_of(planning: bool) -> Vec<&'static str> {
 fn find_type(
     p: FakeProcess,
     name: &str,
-) -> Option<(&'static str, Vec<(&'static str, &'static str)>, Vec<&'static str>)> {
+) -> Option<(
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Vec<&'static str>,
+)> {
     p.types()
         .into_iter()
         .find(|t| t.0.eq_ignore_ascii_case(name))
@@ -776,8 +838,9 @@ fn bad_request(message: &str) -> Response {
 /// Applies a JSON Patch document to a work item of type `type_name` (a new one when `rev`
 /// is 0): field rules as Azure DevOps checks them.
 fn apply_patch(p: FakeProcess, w: &mut AdoWorkItem, body: &Bytes) -> Result<(), Response> {
-    let ops: Vec<Value> = serde_json::from_slice(body)
-        .map_err(|_| bad_request("You must pass a valid patch document in the body of the request."))?;
+    let ops: Vec<Value> = serde_json::from_slice(body).map_err(|_| {
+        bad_request("You must pass a valid patch document in the body of the request.")
+    })?;
     for o in &ops {
         let op = o.get("op").and_then(Value::as_str).unwrap_or_default();
         let path = o.get("path").and_then(Value::as_str).unwrap_or_default();
@@ -803,9 +866,7 @@ fn apply_patch(p: FakeProcess, w: &mut AdoWorkItem, body: &Bytes) -> Result<(), 
             return Err(bad_request("unknown work item type"));
         };
         let Some(field) = fields.iter().find(|f| f.eq_ignore_ascii_case(field)) else {
-            return Err(bad_request(&format!(
-                "TF51535: Cannot find field {field}."
-            )));
+            return Err(bad_request(&format!("TF51535: Cannot find field {field}.")));
         };
         let field = field.to_string();
         if READ_ONLY_FIELDS.contains(&field.as_str()) && field != "System.WorkItemType" {
@@ -865,8 +926,7 @@ fn apply_patch(p: FakeProcess, w: &mut AdoWorkItem, body: &Bytes) -> Result<(), 
     };
     let state = w.str_field("System.State").to_string();
     if state.is_empty() {
-        w.fields
-            .insert("System.State".into(), json!(states[0].0));
+        w.fields.insert("System.State".into(), json!(states[0].0));
     } else if let Some((name, _)) = states.iter().find(|(n, _)| n.eq_ignore_ascii_case(&state)) {
         w.fields.insert("System.State".into(), json!(name));
     } else {
@@ -893,10 +953,15 @@ async fn create_item(
     auth(&headers)?;
     own(&st, &org, &project)?;
     let Some(ty) = key.strip_prefix('$') else {
-        return Err(error(StatusCode::METHOD_NOT_ALLOWED, "Use POST …/workitems/${type}."));
+        return Err(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Use POST …/workitems/${type}.",
+        ));
     };
     let Some((name, ..)) = find_type(st.ado.process, ty) else {
-        return Err(bad_request(&format!("VS402323: Work item type {ty} does not exist.")));
+        return Err(bad_request(&format!(
+            "VS402323: Work item type {ty} does not exist."
+        )));
     };
     let now = st.remote.tick();
     let mut d = lock(&st.ado.data);
@@ -931,7 +996,9 @@ fn numeric_id(key: &str) -> Result<u64, Response> {
 fn not_found(id: u64) -> Response {
     error(
         StatusCode::NOT_FOUND,
-        &format!("TF401232: Work item {id} does not exist, or you do not have permissions to read it."),
+        &format!(
+            "TF401232: Work item {id} does not exist, or you do not have permissions to read it."
+        ),
     )
 }
 
@@ -1107,10 +1174,7 @@ async fn wiql(
     let query = v.get("query").and_then(Value::as_str).unwrap_or_default();
     let precise = q.get("timePrecision").map(String::as_str) == Some("true");
     let (clauses, _) = parse_wiql(query, precise).map_err(|e| bad_request(&e))?;
-    let top: usize = q
-        .get("$top")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(20_000);
+    let top: usize = q.get("$top").and_then(|t| t.parse().ok()).unwrap_or(20_000);
     let d = lock(&st.ado.data);
     let mut hits: Vec<&AdoWorkItem> = d
         .items
@@ -1252,15 +1316,27 @@ mod tests {
     fn the_descriptions_load_and_know_the_operations_devlog_uses() {
         let [wit, core, work] = specs();
         for (spec, method, path) in [
-            (wit, "POST", "/acme/Fabrikam/_apis/wit/workitems/$User%20Story"),
+            (
+                wit,
+                "POST",
+                "/acme/Fabrikam/_apis/wit/workitems/$User%20Story",
+            ),
             (wit, "PATCH", "/acme/Fabrikam/_apis/wit/workitems/12"),
             (wit, "GET", "/acme/Fabrikam/_apis/wit/workitems/12"),
             (wit, "POST", "/acme/Fabrikam/_apis/wit/workitemsbatch"),
             (wit, "POST", "/acme/Fabrikam/Fabrikam%20Team/_apis/wit/wiql"),
             (wit, "GET", "/acme/Fabrikam/_apis/wit/workitemtypes"),
             (core, "GET", "/acme/_apis/projects/Fabrikam"),
-            (core, "GET", "/acme/_apis/process/processes/adcc42ab-9882-485e-a3ed-7678f01f66bc"),
-            (work, "GET", "/acme/Fabrikam/Team/_apis/work/teamsettings/iterations"),
+            (
+                core,
+                "GET",
+                "/acme/_apis/process/processes/adcc42ab-9882-485e-a3ed-7678f01f66bc",
+            ),
+            (
+                work,
+                "GET",
+                "/acme/Fabrikam/Team/_apis/work/teamsettings/iterations",
+            ),
         ] {
             assert!(
                 crate::openapi::has_operation(spec, method, path),
@@ -1298,42 +1374,83 @@ mod tests {
                 "no operations",
             ),
             (
-                req("PATCH", "/acme/P/_apis/wit/workitems/3", "api-version=7.1", patch,
-                    r#"[{"op":"replace","path":"/fields/Custom.Nope","value":1}]"#),
+                req(
+                    "PATCH",
+                    "/acme/P/_apis/wit/workitems/3",
+                    "api-version=7.1",
+                    patch,
+                    r#"[{"op":"replace","path":"/fields/Custom.Nope","value":1}]"#,
+                ),
                 "names no field",
             ),
             (
-                req("PATCH", "/acme/P/_apis/wit/workitems/3", "api-version=7.1", patch,
-                    r#"{"op":"replace"}"#),
+                req(
+                    "PATCH",
+                    "/acme/P/_apis/wit/workitems/3",
+                    "api-version=7.1",
+                    patch,
+                    r#"{"op":"replace"}"#,
+                ),
                 "array of operations",
             ),
             (
-                req("PATCH", "/acme/P/_apis/wit/workitems/3", "api-version=7.1", patch,
-                    r#"[{"op":"merge","path":"/fields/System.Title","value":1}]"#),
+                req(
+                    "PATCH",
+                    "/acme/P/_apis/wit/workitems/3",
+                    "api-version=7.1",
+                    patch,
+                    r#"[{"op":"merge","path":"/fields/System.Title","value":1}]"#,
+                ),
                 "not an RFC 6902 operation",
             ),
             (
-                req("PATCH", "/acme/P/_apis/wit/workitems/x3", "api-version=7.1", patch,
-                    r#"[{"op":"replace","path":"/fields/System.Title","value":"x"}]"#),
+                req(
+                    "PATCH",
+                    "/acme/P/_apis/wit/workitems/x3",
+                    "api-version=7.1",
+                    patch,
+                    r#"[{"op":"replace","path":"/fields/System.Title","value":"x"}]"#,
+                ),
                 "not an integer",
             ),
             (
-                req("PATCH", "/acme/P/_apis/wit/workitems/3", "", patch,
-                    r#"[{"op":"replace","path":"/fields/System.Title","value":"x"}]"#),
+                req(
+                    "PATCH",
+                    "/acme/P/_apis/wit/workitems/3",
+                    "",
+                    patch,
+                    r#"[{"op":"replace","path":"/fields/System.Title","value":"x"}]"#,
+                ),
                 "`api-version` is missing",
             ),
             (
-                req("POST", "/acme/P/T/_apis/wit/wiql", "api-version=7.1&timeprecision=true",
-                    "application/json", r#"{"query":"SELECT"}"#),
+                req(
+                    "POST",
+                    "/acme/P/T/_apis/wit/wiql",
+                    "api-version=7.1&timeprecision=true",
+                    "application/json",
+                    r#"{"query":"SELECT"}"#,
+                ),
                 "`timeprecision` is not declared",
             ),
             (
-                req("POST", "/acme/P/_apis/wit/workitemsbatch", "api-version=7.1",
-                    "application/json", r#"{"ids":["1"],"errorPolicy":"skip"}"#),
+                req(
+                    "POST",
+                    "/acme/P/_apis/wit/workitemsbatch",
+                    "api-version=7.1",
+                    "application/json",
+                    r#"{"ids":["1"],"errorPolicy":"skip"}"#,
+                ),
                 "request schema",
             ),
             (
-                req("GET", "/acme/P/_apis/wit/workitems", "api-version=7.1", "", ""),
+                req(
+                    "GET",
+                    "/acme/P/_apis/wit/workitems",
+                    "api-version=7.1",
+                    "",
+                    "",
+                ),
                 "required query parameter `ids`",
             ),
         ] {
