@@ -137,6 +137,8 @@ pub struct AdoConfig {
     /// Entry field → field reference name.
     pub fields: BTreeMap<MappedField, String>,
     pub service_hook_secret: Option<SecretString>,
+    /// Notes ⇄ work item comments (default on).
+    pub sync_notes: bool,
 }
 
 impl fmt::Debug for AdoConfig {
@@ -155,6 +157,7 @@ impl fmt::Debug for AdoConfig {
                 "service_hook_secret",
                 &self.service_hook_secret.as_ref().map(|_| "[redacted]"),
             )
+            .field("sync_notes", &self.sync_notes)
             .finish()
     }
 }
@@ -203,6 +206,7 @@ impl AdoConfig {
             state_mapping: BTreeMap::new(),
             fields: BTreeMap::new(),
             service_hook_secret: None,
+            sync_notes: true,
         })
     }
 
@@ -305,6 +309,8 @@ struct AdoTable {
     /// The password of the Basic credentials set on the Web Hooks service hook subscription
     /// (any user name; service hooks are not received yet).
     service_hook_secret: Option<String>,
+    /// Notes ⇄ work item comments (default true).
+    sync_notes: Option<bool>,
 }
 
 /// A non-empty name (only its schema is used).
@@ -427,6 +433,9 @@ impl AdoTable {
             .service_hook_secret
             .filter(|s| !s.is_empty())
             .map(SecretString::from);
+        if let Some(b) = self.sync_notes {
+            c.sync_notes = b;
+        }
         Ok(c)
     }
 }
@@ -605,7 +614,7 @@ mod tests {
             "workItemTypes": {"docs": "Documentation"},
             "stateMapping": {"in-review": "In Review", "new": ""},
             "fields": {"storyPoints": "Custom.Effort"},
-            "areaPath": "Fabrikam\\Platform", "iterationPath": "@current"
+            "areaPath": "Fabrikam\\Platform", "iterationPath": "@current", "syncNotes": false
         })))
         .unwrap();
         assert!(matches!(c.auth, AdoAuth::Token(_)));
@@ -623,6 +632,7 @@ mod tests {
         );
         assert_eq!(c.area_path.as_deref(), Some("Fabrikam\\Platform"));
         assert_eq!(c.iteration_path, Some(IterationPath::Current));
+        assert!(!c.sync_notes);
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("s3cr3t"), "{dbg}");
         let c =

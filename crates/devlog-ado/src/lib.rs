@@ -14,6 +14,7 @@
 //! API boundary: no store access, no terminal, no environment; the token never appears in
 //! logs, errors or `Debug`.
 
+pub mod comments;
 pub mod config;
 pub mod html;
 pub mod process;
@@ -153,7 +154,7 @@ impl AdoIntegration {
         &self.config
     }
 
-    /// The HTTP client (request counters in tests).
+    /// The HTTP client (request counters in tests; raw requests).
     pub fn client(&self) -> &HttpClient {
         &self.client
     }
@@ -585,6 +586,59 @@ impl Integration for AdoIntegration {
         })
     }
 
+    fn syncs_notes(&self) -> bool {
+        self.config.sync_notes
+    }
+
+    async fn create_note(
+        &self,
+        remote_id: &str,
+        _entry: EntryId,
+        note: &devlog_core::entry::Note,
+    ) -> Result<String, SyncError> {
+        if !self.config.sync_notes {
+            return Err(self.no_notes());
+        }
+        self.post_note(remote_id, note).await
+    }
+
+    async fn update_note(
+        &self,
+        remote_id: &str,
+        note_remote_id: &str,
+        note: &devlog_core::entry::Note,
+    ) -> Result<(), SyncError> {
+        if !self.config.sync_notes {
+            return Err(self.no_notes());
+        }
+        self.edit_note(remote_id, note_remote_id, note).await
+    }
+
+    async fn delete_note(&self, remote_id: &str, note_remote_id: &str) -> Result<(), SyncError> {
+        if !self.config.sync_notes {
+            return Err(self.no_notes());
+        }
+        self.remove_note(remote_id, note_remote_id).await
+    }
+
+    async fn deleted_notes(
+        &self,
+        remote_id: &str,
+        comments: &[String],
+    ) -> Result<Option<Vec<String>>, SyncError> {
+        if !self.config.sync_notes {
+            return Ok(None);
+        }
+        self.gone_notes(remote_id, comments).await.map(Some)
+    }
+
+    async fn find_note(&self, remote_id: &str, note_id: &str) -> Result<Option<String>, SyncError> {
+        if !self.config.sync_notes {
+            return Err(self.no_notes());
+        }
+        self.find_note_comment(remote_id, note_id).await
+    }
+
     async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError> {
         let meta = self.meta().await?;
         let query = format!(
@@ -827,6 +881,18 @@ impl Integration for AdoIntegration {
                 }
                 next.seen.insert(w.id, (w.rev, at));
                 delivered += 1;
+                // Comments come with the item that changed (a comment is a new revision);
+                // items without any cost nothing.
+                let commented = w
+                    .fields
+                    .get(workitem::COMMENT_COUNT)
+                    .and_then(Value::as_u64)
+                    .is_some_and(|n| n > 0);
+                if self.config.sync_notes && commented {
+                    for c in self.comments(&w.id.to_string()).await? {
+                        page.actions.push(self.comment_action(w.id, &c));
+                    }
+                }
                 match self.to_remote(meta, &w) {
                     Ok(item) => page.items.push(item),
                     // An item devlog did not create is not devlog's (the engine skips it):

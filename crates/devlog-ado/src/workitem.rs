@@ -20,9 +20,10 @@ pub const CHANGED_DATE: &str = "System.ChangedDate";
 pub const AREA_PATH: &str = "System.AreaPath";
 pub const ITERATION_PATH: &str = "System.IterationPath";
 pub const PRIORITY: &str = "Microsoft.VSTS.Common.Priority";
+pub const COMMENT_COUNT: &str = "System.CommentCount";
 
 /// The fields devlog asks for when it reads work items in batches.
-pub const FIELDS: [&str; 10] = [
+pub const FIELDS: [&str; 11] = [
     "System.Id",
     TITLE,
     DESCRIPTION,
@@ -33,6 +34,7 @@ pub const FIELDS: [&str; 10] = [
     CHANGED_DATE,
     PRIORITY,
     "System.TeamProject",
+    COMMENT_COUNT,
 ];
 
 #[derive(Debug, Clone, Deserialize)]

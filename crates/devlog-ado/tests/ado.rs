@@ -626,3 +626,76 @@ async fn requests_the_description_does_not_allow_are_caught() {
     // (Cleared, or dropping the fake would fail this test.)
     probe.remote.state().clear_requests();
 }
+
+#[tokio::test]
+async fn comments_come_back_as_notes_with_their_markers() {
+    use devlog_core::integration::{Action, ActionTarget};
+    let (ado, probe) = start(|_| {}).await;
+    let e = EntryBuilder::new("Discussed").build();
+    let item = ado.create(&e, &SyncedFields::from_entry(&e)).await.unwrap();
+    let id: u64 = item.remote_id.parse().unwrap();
+    let note = devlog_core::entry::Note {
+        id: "note-7".into(),
+        timestamp: devlog_testkit::ts(3),
+        category: devlog_core::entry::NoteCategory::Progress,
+        content: "Reproduced **twice**.".into(),
+        files: Vec::new(),
+        code_changes: None,
+        extra: Default::default(),
+    };
+    assert!(ado.syncs_notes());
+    let posted = ado.create_note(&item.remote_id, e.id, &note).await.unwrap();
+    probe
+        .ado
+        .add_comment(id, "ann@example.com", "<div>Looks <b>good</b></div>");
+    let page = ado.pull(None).await.unwrap();
+    let notes: Vec<_> = page
+        .actions
+        .iter()
+        .map(|a| match &a.action {
+            Action::Note(n) => (a.target.clone(), n.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_eq!(
+        notes[0].0,
+        ActionTarget::Linked {
+            remote_id: item.remote_id.clone()
+        }
+    );
+    assert_eq!(notes[0].1.remote_id, posted);
+    assert_eq!(notes[0].1.note_marker.as_deref(), Some("note-7"));
+    assert_eq!(notes[0].1.text, "Reproduced **twice**.");
+    assert_eq!(notes[1].1.note_marker, None);
+    assert_eq!(notes[1].1.text, "Looks **good**");
+    assert_eq!(notes[1].1.author.as_deref(), Some("ann@example.com"));
+    // Nothing changed: the next pull brings no note again.
+    let again = ado.pull(page.next_cursor.as_deref()).await.unwrap();
+    assert!(again.actions.is_empty(), "{:?}", again.actions);
+    // A deleted comment is told apart from a live one.
+    ado.delete_note(&item.remote_id, &posted).await.unwrap();
+    let gone = ado
+        .deleted_notes(
+            &item.remote_id,
+            &[posted.clone(), notes[1].1.remote_id.clone()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(gone, Some(vec![posted]));
+    // syncNotes = false: notes stay local, and pulls read no comments.
+    let (ado, probe) = start(|c| c.sync_notes = false).await;
+    let item = ado.create(&e, &SyncedFields::from_entry(&e)).await.unwrap();
+    probe.ado.add_comment(
+        item.remote_id.parse().unwrap(),
+        "ann@example.com",
+        "<p>Hi</p>",
+    );
+    assert!(!ado.syncs_notes());
+    let err = ado
+        .create_note(&item.remote_id, e.id, &note)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, SyncErrorKind::Permanent);
+    assert!(ado.pull(None).await.unwrap().actions.is_empty());
+}

@@ -3,8 +3,7 @@
 //! descriptions when the fake is dropped.
 //!
 //! Not run yet: `milestones_travel_with_the_item` (milestones ⇄ iterations are not built,
-//! docs/azure-devops.md says so). The two notes cases pass on their "does not sync notes"
-//! branch: comments are not built yet.
+//! docs/azure-devops.md says so).
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::sync::Arc;

@@ -14,9 +14,12 @@
 //! (`SELECT [System.Id] FROM WorkItems WHERE` clauses `[System.TeamProject] = @project`,
 //! `[System.ChangedDate] >= '…'` and `[System.Tags] CONTAINS '…'` joined by `AND`, then
 //! `ORDER BY [System.ChangedDate] ASC, [System.Id] ASC`; any other clause is a 400 naming it,
-//! and a time in a date without `timePrecision=true` is refused as Azure DevOps does), and
-//! the team's current iteration (`GET …/{team}/_apis/work/teamsettings/iterations`). Basic
-//! or Bearer auth is required (401 otherwise).
+//! and a time in a date without `timePrecision=true` is refused as Azure DevOps does), work
+//! item comments (`…/wit/workItems/{id}/comments`: list with `continuationToken`, batch by
+//! `ids` with `includeDeleted`, add — a new revision of the item, `System.CommentCount` —,
+//! get, edit, delete), and the team's current iteration
+//! (`GET …/{team}/_apis/work/teamsettings/iterations`). Basic or Bearer auth is required
+//! (401 otherwise).
 //!
 //! **Contract check**: every request received is validated against Microsoft's Swagger 2.0
 //! descriptions (`apispecs/azure-devops/7.1/{wit,core,work}/`, BOM stripped, converted to the
@@ -414,7 +417,7 @@ pub const PLANNING_FIELDS: [&str; 4] = [
     "Microsoft.VSTS.Scheduling.CompletedWork",
 ];
 /// Fields the server sets (a patch may only change the type among them).
-pub const READ_ONLY_FIELDS: [&str; 7] = [
+pub const READ_ONLY_FIELDS: [&str; 8] = [
     "System.Id",
     "System.Rev",
     "System.TeamProject",
@@ -422,6 +425,7 @@ pub const READ_ONLY_FIELDS: [&str; 7] = [
     "System.CreatedDate",
     "System.ChangedDate",
     "System.ChangedBy",
+    "System.CommentCount",
 ];
 
 /// The identity the fake's credentials belong to.
@@ -439,6 +443,22 @@ pub struct AdoWorkItem {
     pub changed: DateTime<Utc>,
     /// Earlier revisions' fields, oldest first.
     pub history: Vec<BTreeMap<String, Value>>,
+    /// Comments not deleted (`System.CommentCount`).
+    pub comment_count: u64,
+}
+
+/// A work item comment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdoComment {
+    pub id: u64,
+    pub work_item: u64,
+    /// HTML.
+    pub text: String,
+    pub version: u64,
+    pub author: String,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+    pub deleted: bool,
 }
 
 impl AdoWorkItem {
@@ -453,7 +473,9 @@ impl AdoWorkItem {
 #[derive(Debug, Default)]
 struct Data {
     next_id: u64,
+    next_comment: u64,
     items: BTreeMap<u64, AdoWorkItem>,
+    comments: BTreeMap<u64, AdoComment>,
 }
 
 #[derive(Debug)]
@@ -495,6 +517,7 @@ impl FakeAdo {
                 process,
                 data: Mutex::new(Data {
                     next_id: 1,
+                    next_comment: 5_001,
                     ..Data::default()
                 }),
             }),
@@ -529,6 +552,14 @@ impl FakeAdo {
                 get(get_item).patch(update_item).post(create_item),
             )
             .route("/{org}/{project}/_apis/wit/workitemsbatch", post(batch))
+            .route(
+                "/{org}/{project}/_apis/wit/workItems/{id}/comments",
+                get(list_comments).post(add_comment),
+            )
+            .route(
+                "/{org}/{project}/_apis/wit/workItems/{id}/comments/{cid}",
+                get(get_comment).patch(edit_comment).delete(delete_comment),
+            )
             .route("/{org}/{project}/{team}/_apis/wit/wiql", post(wiql))
             .route(
                 "/{org}/{project}/{team}/_apis/work/teamsettings/iterations",
@@ -586,6 +617,7 @@ impl FakeAdo {
             created: now,
             changed: now,
             history: Vec::new(),
+            comment_count: 0,
         };
         if let Some((s, _)) = states.first() {
             w.fields
@@ -603,6 +635,23 @@ impl FakeAdo {
         let w = d.items.get_mut(&id)?;
         w.changed = at;
         Some(w.clone())
+    }
+
+    /// The work item's comments not deleted, oldest first.
+    pub fn comments(&self, id: u64) -> Vec<AdoComment> {
+        self.data()
+            .comments
+            .values()
+            .filter(|c| c.work_item == id && !c.deleted)
+            .cloned()
+            .collect()
+    }
+
+    /// A comment by someone else (`text` is HTML); the work item gets a new revision.
+    pub fn add_comment(&self, id: u64, author: &str, text: &str) -> Option<AdoComment> {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        new_comment(&mut d, id, author, text, now)
     }
 
     /// Deletes a work item (to the recycle bin: the API no longer answers it).
@@ -808,15 +857,14 @@ fn item_json(base: &str, st: &St, w: &AdoWorkItem, only: Option<&[String]>) -> V
     fields.insert("System.WorkItemType".into(), json!(w.type_name));
     fields.insert("System.CreatedDate".into(), json!(ado_time(w.created)));
     fields.insert("System.ChangedDate".into(), json!(ado_time(w.changed)));
+    fields.insert("System.CommentCount".into(), json!(w.comment_count));
     fields.insert(
         "System.ChangedBy".into(),
         json!({"displayName": "devlog bot", "uniqueName": ME}),
     );
     for (k, v) in &w.fields {
         let v = if k == "System.AssignedTo" {
-            let unique = v.as_str().unwrap_or_default();
-            json!({"displayName": unique.split('@').next().unwrap_or(unique),
-                   "uniqueName": unique, "id": format!("{:x}", unique.len() * 7919)})
+            identity(v.as_str().unwrap_or_default())
         } else {
             v.clone()
         };
@@ -973,6 +1021,7 @@ async fn create_item(
         created: now,
         changed: now,
         history: Vec::new(),
+        comment_count: 0,
     };
     w.fields
         .insert("System.AreaPath".into(), json!(st.ado.project));
@@ -1242,6 +1291,204 @@ async fn iterations(
     Ok(axum::Json(json!({"count": list.len(), "value": list})).into_response())
 }
 
+fn new_comment(
+    d: &mut Data,
+    item: u64,
+    author: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Option<AdoComment> {
+    let w = d.items.get_mut(&item)?;
+    w.history.push(w.fields.clone());
+    w.rev += 1;
+    w.changed = now;
+    w.comment_count += 1;
+    let c = AdoComment {
+        id: d.next_comment,
+        work_item: item,
+        text: text.into(),
+        version: 1,
+        author: author.into(),
+        created: now,
+        modified: now,
+        deleted: false,
+    };
+    d.next_comment += 1;
+    d.comments.insert(c.id, c.clone());
+    Some(c)
+}
+
+fn identity(unique: &str) -> Value {
+    json!({"displayName": unique.split('@').next().unwrap_or(unique), "uniqueName": unique,
+           "id": format!("{:x}", unique.len() * 7919)})
+}
+
+fn comment_json(base: &str, st: &St, c: &AdoComment) -> Value {
+    json!({
+        "workItemId": c.work_item, "id": c.id, "version": c.version, "text": c.text,
+        "format": "html", "isDeleted": c.deleted,
+        "createdBy": identity(&c.author), "createdDate": ado_time(c.created),
+        "modifiedBy": identity(&c.author), "modifiedDate": ado_time(c.modified),
+        "url": format!("{base}/{}/{}/_apis/wit/workItems/{}/comments/{}", st.ado.org, st.ado.project, c.work_item, c.id),
+    })
+}
+
+fn comment_text(body: &Bytes) -> Result<String, Response> {
+    let v: Value = serde_json::from_slice(body).map_err(|_| bad_request("Invalid JSON body"))?;
+    match v.get("text").and_then(Value::as_str) {
+        Some(t) if !t.trim().is_empty() => Ok(t.to_string()),
+        _ => Err(bad_request("VS403671: The comment text cannot be empty.")),
+    }
+}
+
+fn comment_not_found(id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("VS402643: The comment {id} does not exist."),
+    )
+}
+
+async fn list_comments(
+    State(st): State<St>,
+    Path((org, project, id)): Path<(String, String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    own(&st, &org, &project)?;
+    let id = numeric_id(&id)?;
+    let d = lock(&st.ado.data);
+    if !d.items.contains_key(&id) {
+        return Err(not_found(id));
+    }
+    let base = base(&headers);
+    let include_deleted = q.get("includeDeleted").map(String::as_str) == Some("true");
+    let all: Vec<&AdoComment> = d
+        .comments
+        .values()
+        .filter(|c| c.work_item == id && (include_deleted || !c.deleted))
+        .collect();
+    // Get Comments Batch: the comments named by `ids`.
+    if let Some(ids) = q.get("ids") {
+        let wanted: BTreeSet<u64> = ids
+            .split(',')
+            .filter_map(|i| i.trim().parse().ok())
+            .collect();
+        let list: Vec<Value> = all
+            .iter()
+            .filter(|c| wanted.contains(&c.id))
+            .map(|c| comment_json(&base, &st, c))
+            .collect();
+        return Ok(axum::Json(
+            json!({"count": list.len(), "totalCount": list.len(), "comments": list}),
+        )
+        .into_response());
+    }
+    let top: usize = q
+        .get("$top")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(200)
+        .clamp(1, 200);
+    let start: usize = q
+        .get("continuationToken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let mut ordered = all.clone();
+    if q.get("order").map(String::as_str) == Some("desc") {
+        ordered.reverse();
+    }
+    let page: Vec<Value> = ordered
+        .iter()
+        .skip(start)
+        .take(top)
+        .map(|c| comment_json(&base, &st, c))
+        .collect();
+    let mut out = json!({"totalCount": all.len(), "count": page.len(), "comments": page});
+    if start + top < ordered.len() {
+        out["continuationToken"] = json!((start + top).to_string());
+    }
+    Ok(axum::Json(out).into_response())
+}
+
+async fn add_comment(
+    State(st): State<St>,
+    Path((org, project, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    auth(&headers)?;
+    own(&st, &org, &project)?;
+    let id = numeric_id(&id)?;
+    let text = comment_text(&body)?;
+    let now = st.remote.tick();
+    let mut d = lock(&st.ado.data);
+    let c = new_comment(&mut d, id, ME, &text, now).ok_or_else(|| not_found(id))?;
+    Ok(axum::Json(comment_json(&base(&headers), &st, &c)).into_response())
+}
+
+fn find_comment<'a>(d: &'a mut Data, item: u64, cid: &str) -> Result<&'a mut AdoComment, Response> {
+    cid.parse::<u64>()
+        .ok()
+        .and_then(|c| d.comments.get_mut(&c))
+        .filter(|c| c.work_item == item && !c.deleted)
+        .ok_or_else(|| comment_not_found(cid))
+}
+
+async fn get_comment(
+    State(st): State<St>,
+    Path((org, project, id, cid)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    own(&st, &org, &project)?;
+    let id = numeric_id(&id)?;
+    let mut d = lock(&st.ado.data);
+    let c = find_comment(&mut d, id, &cid)?.clone();
+    Ok(axum::Json(comment_json(&base(&headers), &st, &c)).into_response())
+}
+
+async fn edit_comment(
+    State(st): State<St>,
+    Path((org, project, id, cid)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    auth(&headers)?;
+    own(&st, &org, &project)?;
+    let id = numeric_id(&id)?;
+    let text = comment_text(&body)?;
+    let now = st.remote.tick();
+    let mut d = lock(&st.ado.data);
+    let c = find_comment(&mut d, id, &cid)?;
+    c.text = text;
+    c.version += 1;
+    c.modified = now;
+    let c = c.clone();
+    Ok(axum::Json(comment_json(&base(&headers), &st, &c)).into_response())
+}
+
+async fn delete_comment(
+    State(st): State<St>,
+    Path((org, project, id, cid)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    own(&st, &org, &project)?;
+    let id = numeric_id(&id)?;
+    let now = st.remote.tick();
+    let mut d = lock(&st.ado.data);
+    let c = find_comment(&mut d, id, &cid)?;
+    c.deleted = true;
+    c.modified = now;
+    if let Some(w) = d.items.get_mut(&id) {
+        w.history.push(w.fields.clone());
+        w.rev += 1;
+        w.changed = now;
+        w.comment_count = w.comment_count.saturating_sub(1);
+    }
+    Ok(StatusCode::OK.into_response())
+}
+
 /// A running fake Azure DevOps: the harness and the fake's data (what
 /// `devlog_ado::AdoIntegration` talks to).
 #[derive(Debug)]
@@ -1301,10 +1548,11 @@ impl crate::integration_conformance::RemoteProbe for AdoProbe {
             .expect("work item exists");
     }
 
-    fn comments(&self, _remote_id: &str) -> Vec<String> {
-        // Comments are not part of the fake yet (devlog does not sync notes with Azure
-        // DevOps yet).
-        Vec::new()
+    fn comments(&self, remote_id: &str) -> Vec<String> {
+        remote_id
+            .parse()
+            .map(|id| self.ado.comments(id).into_iter().map(|c| c.text).collect())
+            .unwrap_or_default()
     }
 }
 
