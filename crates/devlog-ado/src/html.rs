@@ -166,6 +166,9 @@ enum Node {
     Text(String),
 }
 
+/// An element being read: its name, attributes and children so far.
+type Open = (String, Vec<(String, String)>, Vec<Node>);
+
 const VOID: [&str; 8] = ["br", "hr", "img", "input", "meta", "link", "col", "wbr"];
 
 fn decode_entities(s: &str) -> String {
@@ -246,10 +249,9 @@ fn parse_attrs(s: &str) -> Vec<(String, String)> {
 /// tags are ignored, comments and `<script>`/`<style>` contents dropped.
 fn dom(html: &str) -> Vec<Node> {
     // Stack of open elements: (name, attrs, children).
-    let mut stack: Vec<(String, Vec<(String, String)>, Vec<Node>)> =
-        vec![(String::new(), Vec::new(), Vec::new())];
+    let mut stack: Vec<Open> = vec![(String::new(), Vec::new(), Vec::new())];
     let mut rest = html;
-    fn close_top(stack: &mut Vec<(String, Vec<(String, String)>, Vec<Node>)>) {
+    fn close_top(stack: &mut Vec<Open>) {
         if stack.len() > 1
             && let Some((name, attrs, children)) = stack.pop()
             && let Some(parent) = stack.last_mut()
@@ -262,7 +264,7 @@ fn dom(html: &str) -> Vec<Node> {
         }
     }
     // Text next to text (around a lone `<`) is one text.
-    fn push_text(stack: &mut [(String, Vec<(String, String)>, Vec<Node>)], t: String) {
+    fn push_text(stack: &mut [Open], t: String) {
         if let Some(top) = stack.last_mut() {
             match top.2.last_mut() {
                 Some(Node::Text(prev)) => prev.push_str(&t),

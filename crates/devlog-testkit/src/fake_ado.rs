@@ -270,6 +270,11 @@ pub fn check_requests(requests: &[RecordedRequest]) -> Vec<String> {
     crate::openapi::violations(requests, check_request)
 }
 
+/// A state: (name, category).
+pub type StateDef = (&'static str, &'static str);
+/// A work item type: (name, states, has planning fields).
+pub type FakeType = (&'static str, Vec<StateDef>, bool);
+
 /// Which process the fake project uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FakeProcess {
@@ -305,7 +310,7 @@ impl FakeProcess {
 
     /// The process's work item types: (name, states as (name, category), has planning
     /// fields (priority, acceptance criteria)).
-    pub fn types(&self) -> Vec<(&'static str, Vec<(&'static str, &'static str)>, bool)> {
+    pub fn types(&self) -> Vec<FakeType> {
         const P: &str = "Proposed";
         const I: &str = "InProgress";
         const R: &str = "Resolved";
@@ -789,11 +794,7 @@ fn fields_of(planning: bool) -> Vec<&'static str> {
 fn find_type(
     p: FakeProcess,
     name: &str,
-) -> Option<(
-    &'static str,
-    Vec<(&'static str, &'static str)>,
-    Vec<&'static str>,
-)> {
+) -> Option<(&'static str, Vec<StateDef>, Vec<&'static str>)> {
     p.types()
         .into_iter()
         .find(|t| t.0.eq_ignore_ascii_case(name))
