@@ -7,6 +7,7 @@
 
 use devlog_core::entry::Note;
 use devlog_core::integration::{Action, ActionTarget, RemoteAction, RemoteNote, SyncError};
+use devlog_http::{AdoContinuation, Pages};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -84,8 +85,6 @@ pub struct Comment {
 struct CommentList {
     #[serde(default)]
     comments: Vec<Comment>,
-    #[serde(default, rename = "continuationToken")]
-    continuation_token: Option<String>,
 }
 
 /// `comment:<id>`, the remote id of a note's comment.
@@ -110,28 +109,22 @@ impl AdoIntegration {
         self.permanent(format!("`{remote}` is not a work item comment id"))
     }
 
-    /// All comments of a work item, oldest first (deleted ones left out).
+    /// All comments of a work item, oldest first (deleted ones left out), over
+    /// `continuationToken` pages.
     pub async fn comments(&self, item: &str) -> Result<Vec<Comment>, SyncError> {
+        let first = self
+            .client
+            .get(&self.comments_path(item))
+            .query("$top", &PAGE.to_string())
+            .query("order", "asc")
+            .query("api-version", COMMENTS_API_VERSION)
+            .no_cache();
+        let mut pages = Pages::new(first, AdoContinuation::default()).max_pages(100);
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..100 {
-            let mut req = self
-                .client
-                .get(&self.comments_path(item))
-                .query("$top", &PAGE.to_string())
-                .query("order", "asc")
-                .query("api-version", COMMENTS_API_VERSION)
-                .no_cache();
-            if let Some(t) = &token {
-                req = req.query("continuationToken", t);
-            }
-            let resp = req.send().await.map_err(|e| self.sync_err(e, Some(item)))?;
+        while let Some(page) = pages.next_page().await {
+            let resp = page.map_err(|e| self.sync_err(e, Some(item)))?;
             let page: CommentList = self.decode(&resp, Some(item))?;
             out.extend(page.comments.into_iter().filter(|c| !c.is_deleted));
-            token = page.continuation_token.filter(|t| !t.is_empty());
-            if token.is_none() {
-                break;
-            }
         }
         Ok(out)
     }

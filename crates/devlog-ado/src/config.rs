@@ -280,7 +280,7 @@ struct AdoTable {
     /// The team (current iteration, WIQL context); default "<project> Team".
     #[schemars(length(min = 1))]
     team: Option<String>,
-    /// A personal access token (use "${AZURE_DEVOPS_PAT}"): Basic auth with an empty user.
+    /// A personal access token (use "${ADO_PAT}"): Basic auth with an empty user.
     /// Scopes: Work Items (read & write).
     #[schemars(length(min = 1))]
     pat: Option<String>,
@@ -386,7 +386,7 @@ impl AdoTable {
             (None, Some(t)) => AdoAuth::Token(SecretString::from(t)),
             (None, None) => {
                 return Err(format!(
-                    "integrations.{table}.pat: required (use \"${{AZURE_DEVOPS_PAT}}\"), or set token for Bearer auth"
+                    "integrations.{table}.pat: required (use \"${{ADO_PAT}}\"), or set token for Bearer auth"
                 ));
             }
         };

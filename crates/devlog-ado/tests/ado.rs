@@ -699,3 +699,45 @@ async fn comments_come_back_as_notes_with_their_markers() {
     assert_eq!(err.kind, SyncErrorKind::Permanent);
     assert!(ado.pull(None).await.unwrap().actions.is_empty());
 }
+
+#[tokio::test]
+async fn comments_are_read_over_continuation_pages() {
+    let (ado, probe) = start(|_| {}).await;
+    let e = EntryBuilder::new("Busy").build();
+    let item = ado.create(&e, &SyncedFields::from_entry(&e)).await.unwrap();
+    let id: u64 = item.remote_id.parse().unwrap();
+    for n in 0..205 {
+        probe
+            .ado
+            .add_comment(id, "ann@example.com", &format!("<p>Comment {n}</p>"));
+    }
+    let note = devlog_core::entry::Note {
+        id: "note-last".into(),
+        timestamp: devlog_testkit::ts(3),
+        category: devlog_core::entry::NoteCategory::Progress,
+        content: "The last word.".into(),
+        files: Vec::new(),
+        code_changes: None,
+        extra: Default::default(),
+    };
+    let posted = ado.create_note(&item.remote_id, e.id, &note).await.unwrap();
+    // (Checked now: the log is cleared to count the reads below.)
+    assert!(probe.ado.check_contract().is_empty());
+    probe.remote.state().clear_requests();
+    assert_eq!(
+        ado.find_note(&item.remote_id, "note-last").await.unwrap(),
+        Some(posted)
+    );
+    let lists = probe
+        .remote
+        .state()
+        .requests_matching("GET /acme/Fabrikam/_apis/wit/workItems/*/comments");
+    assert_eq!(lists.len(), 2);
+    assert!(
+        lists[1]
+            .query
+            .as_deref()
+            .unwrap()
+            .contains("continuationToken=200")
+    );
+}
