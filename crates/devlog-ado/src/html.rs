@@ -166,6 +166,9 @@ enum Node {
     Text(String),
 }
 
+/// Elements nested deeper than this are read as their text.
+const MAX_DEPTH: usize = 64;
+
 /// An element being read: its name, attributes and children so far.
 type Open = (String, Vec<(String, String)>, Vec<Node>);
 
@@ -339,9 +342,11 @@ fn dom(html: &str) -> Vec<Node> {
                     children: Vec::new(),
                 });
             }
-        } else {
+        } else if stack.len() <= MAX_DEPTH {
             stack.push((name, attrs, Vec::new()));
         }
+        // Deeper elements are read as their text: the reader recurses per level, and no
+        // description nests this deep but a hostile one.
     }
     while stack.len() > 1 {
         close_top(&mut stack);
@@ -696,6 +701,9 @@ mod tests {
         assert_eq!(to_text("plain text"), "plain text");
         assert_eq!(to_text(""), "");
         assert_eq!(to_text("</div>x<"), "x<");
+        // Hostile nesting is read as text, without exhausting the stack.
+        let deep = format!("{}deep{}", "<div><b>".repeat(50_000), "</b></div>".repeat(50_000));
+        assert_eq!(to_text(&deep), "**deep**");
     }
 
     #[test]
