@@ -702,7 +702,11 @@ mod tests {
         assert_eq!(to_text(""), "");
         assert_eq!(to_text("</div>x<"), "x<");
         // Hostile nesting is read as text, without exhausting the stack.
-        let deep = format!("{}deep{}", "<div><b>".repeat(50_000), "</b></div>".repeat(50_000));
+        let deep = format!(
+            "{}deep{}",
+            "<div><b>".repeat(50_000),
+            "</b></div>".repeat(50_000)
+        );
         assert_eq!(to_text(&deep), "**deep**");
     }
 

@@ -56,6 +56,8 @@ pub const OVERLAP_SECONDS: i64 = 120;
 /// WIQL answers at most this many ids.
 const WIQL_TOP: usize = 20_000;
 const PATCH: &str = "application/json-patch+json";
+/// What is left of the estimate (a system field; written where the type has it).
+const REMAINING_WORK: &str = "Microsoft.VSTS.Scheduling.RemainingWork";
 
 /// The Azure DevOps integration.
 #[derive(Debug, Clone)]
@@ -568,10 +570,23 @@ impl Integration for AdoIntegration {
     async fn health(&self) -> Result<Health, SyncError> {
         let meta = self.meta().await?;
         let mut types = BTreeSet::new();
+        let mut fields = BTreeSet::new();
         for t in EntryType::ALL {
             let ty = self.type_for(meta, *t)?;
             self.states(ty)?;
             types.insert(ty.name.clone());
+            fields.extend(ty.fields.iter().cloned());
+        }
+        // A field configured by hand must exist on one of the types devlog writes.
+        for (f, name) in &self.config.fields {
+            if !fields.contains(name) {
+                return Err(self.permanent(format!(
+                    "integrations.{}.fields.{}: none of the work item types {} has the field `{name}`",
+                    self.table(),
+                    f.as_str(),
+                    types.iter().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
         }
         Ok(Health {
             ok: true,
@@ -705,6 +720,39 @@ impl Integration for AdoIntegration {
                 .collect::<Vec<_>>()
                 .join("\n");
             ops.push(op("add", criteria_field, json!(html::from_text(&list))));
+        }
+        // Planning fields the type has, from the entry (written at create; not synced after).
+        let completed = if entry.worklogs.is_empty() {
+            entry.actual_hours
+        } else {
+            Some(devlog_core::planning::hours_of(
+                devlog_core::planning::logged_minutes(entry),
+            ))
+        };
+        let remaining = match (entry.estimated_hours, completed) {
+            (Some(e), Some(c)) => Some((e - c).max(0.0)),
+            (Some(e), None) => Some(e),
+            _ => None,
+        };
+        for (field, value) in [
+            (
+                self.config.field(MappedField::EstimatedHours),
+                entry.estimated_hours,
+            ),
+            (self.config.field(MappedField::ActualHours), completed),
+            (REMAINING_WORK, remaining),
+        ] {
+            if let Some(v) = value.filter(|v| v.is_finite())
+                && ty.fields.contains(field)
+            {
+                ops.push(op("add", field, json!(v)));
+            }
+        }
+        let due_field = self.config.field(MappedField::DueDate);
+        if let Some(d) = entry.due_date
+            && ty.fields.contains(due_field)
+        {
+            ops.push(op("add", due_field, json!(format!("{d}T00:00:00Z"))));
         }
         if let Some(area) = &self.config.area_path {
             ops.push(op("add", AREA_PATH, json!(area)));

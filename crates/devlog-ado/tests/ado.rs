@@ -741,3 +741,51 @@ async fn comments_are_read_over_continuation_pages() {
             .contains("continuationToken=200")
     );
 }
+
+#[tokio::test]
+async fn estimates_logged_time_and_due_dates_are_written_at_create() {
+    let (ado, probe) = start(|_| {}).await;
+    let mut e = EntryBuilder::new("Estimated").due("2025-03-01").build();
+    e.estimated_hours = Some(8.0);
+    e.worklogs.push(devlog_core::planning::Worklog {
+        id: "w1".into(),
+        author: "dev".into(),
+        date: "2025-01-02".parse().unwrap(),
+        minutes: 180,
+        note: String::new(),
+        logged_at: devlog_testkit::ts(10),
+        extra: Default::default(),
+    });
+    let item = ado.create(&e, &SyncedFields::from_entry(&e)).await.unwrap();
+    let raw = probe.ado.item(item.remote_id.parse().unwrap()).unwrap();
+    let num = |f: &str| raw.fields.get(f).and_then(Value::as_f64);
+    assert_eq!(num("Microsoft.VSTS.Scheduling.OriginalEstimate"), Some(8.0));
+    assert_eq!(num("Microsoft.VSTS.Scheduling.CompletedWork"), Some(3.0));
+    assert_eq!(num("Microsoft.VSTS.Scheduling.RemainingWork"), Some(5.0));
+    assert_eq!(
+        raw.str_field("Microsoft.VSTS.Scheduling.DueDate"),
+        "2025-03-01T00:00:00Z"
+    );
+    // Mapped elsewhere: a field the type lacks is not sent (the fake would refuse it).
+    let (ado, probe) = start(|c| {
+        c.fields.insert(
+            devlog_ado::MappedField::EstimatedHours,
+            "Custom.Effort".into(),
+        );
+    })
+    .await;
+    let item = ado.create(&e, &SyncedFields::from_entry(&e)).await.unwrap();
+    let raw = probe.ado.item(item.remote_id.parse().unwrap()).unwrap();
+    assert!(
+        !raw.fields
+            .contains_key("Microsoft.VSTS.Scheduling.OriginalEstimate")
+    );
+    assert!(!raw.fields.contains_key("Custom.Effort"));
+    // Health names the mapping no type has.
+    let err = ado.health().await.unwrap_err();
+    assert!(
+        err.message
+            .starts_with("integrations.azure-devops.fields.estimatedHours: "),
+        "{err}"
+    );
+}

@@ -443,11 +443,14 @@ pub const COMMON_FIELDS: [&str; 9] = [
     "System.History",
 ];
 /// Fields of the types with planning fields.
-pub const PLANNING_FIELDS: [&str; 4] = [
+pub const PLANNING_FIELDS: [&str; 7] = [
     "Microsoft.VSTS.Common.Priority",
     "Microsoft.VSTS.Common.AcceptanceCriteria",
     "Microsoft.VSTS.Scheduling.OriginalEstimate",
     "Microsoft.VSTS.Scheduling.CompletedWork",
+    "Microsoft.VSTS.Scheduling.RemainingWork",
+    "Microsoft.VSTS.Scheduling.DueDate",
+    "Microsoft.VSTS.Scheduling.StoryPoints",
 ];
 /// Fields the server sets (a patch may only change the type among them).
 pub const READ_ONLY_FIELDS: [&str; 8] = [
