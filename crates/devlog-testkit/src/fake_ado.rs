@@ -1764,7 +1764,9 @@ mod tests {
         )
         .unwrap();
         let patch = "application/json-patch+json";
-        let calls: Vec<(&str, String, &str, Option<(Value, &str)>)> = vec![
+        // (method, path under the organization, query, body and its media type)
+        type Call<'a> = (&'a str, String, &'a str, Option<(Value, &'a str)>);
+        let calls: Vec<Call> = vec![
             (
                 "GET",
                 "_apis/projects/Fabrikam".into(),
