@@ -966,3 +966,27 @@ impl Integration for AdoIntegration {
         Ok(page)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+    use super::*;
+
+    #[test]
+    fn a_batch_answer_may_report_missing_items_as_null() {
+        // `errorPolicy: omit`: some clients see `null` where an item could not be read.
+        let list: ValueList<Option<WorkItem>> = serde_json::from_value(json!({
+            "count": 2,
+            "value": [null, {"id": 4, "rev": 2, "fields": {"System.Title": "T"}}]
+        }))
+        .unwrap();
+        let items: Vec<WorkItem> = list.value.into_iter().flatten().collect();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].id, 4);
+    }
+
+    #[test]
+    fn wiql_strings_are_quoted() {
+        assert_eq!(wiql_string("it's"), "'it''s'");
+    }
+}
