@@ -94,9 +94,10 @@ async fn entries_sync_once_without_churn_and_remote_changes_come_back() {
         .await
         .unwrap()
         .into_entry();
-    // The first create's answer is lost: Azure DevOps made the item, devlog never heard.
+    // The docs entry's create answer is lost (a Task): Azure DevOps made the item, devlog
+    // never heard.
     r.probe.remote.state().inject(
-        Fault::on("POST /acme/Fabrikam/_apis/wit/workitems/*")
+        Fault::on("POST /acme/Fabrikam/_apis/wit/workitems/$Task")
             .apply_then_drop()
             .times(1),
     );
