@@ -229,12 +229,28 @@ pub fn compute_stats(entries: &[EntrySummary]) -> Stats {
     let mut b = StatsBuilder::default();
     for e in entries {
         b.add(e.status, e.kind, e.priority, e.assignee.as_deref(), 1);
-        if e.status.is_closed() {
-            let end = e.closed_at.unwrap_or(e.updated_at);
-            b.completion_ms(end.millis() - e.created_at.millis());
+        if let Some(ms) = completion_ms(e.status, e.created_at, e.updated_at, e.closed_at) {
+            b.completion_ms(ms);
         }
     }
     b.finish()
+}
+
+/// How long a done or closed entry took from creation to completion, in ms: to `closed_at`,
+/// or `updated_at` for imported entries that never recorded it. `None` for open entries and
+/// for negative spans (hand-edited dates), which the statistics ignore. The SQL stores keep
+/// it as the `done_ms` column, with the same rule.
+pub fn completion_ms(
+    status: Status,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    closed_at: Option<Timestamp>,
+) -> Option<i64> {
+    if !status.is_closed() {
+        return None;
+    }
+    let ms = closed_at.unwrap_or(updated_at).millis() - created_at.millis();
+    (ms >= 0).then_some(ms)
 }
 
 const MS_PER_HOUR: f64 = 3_600_000.0;

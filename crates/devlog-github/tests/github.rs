@@ -962,7 +962,9 @@ async fn the_quota_a_sync_saw_is_reported_by_another_process() {
     let (quota, notes) = health(other().await).await;
     assert_eq!(quota, None);
     assert!(
-        notes.iter().any(|n| n.contains("quota left is not known for github")),
+        notes
+            .iter()
+            .any(|n| n.contains("quota left is not known for github")),
         "{notes:?}"
     );
     r.remote

@@ -13,7 +13,7 @@ use devlog_core::event::Event;
 use devlog_core::id::{EntryId, EntryRef, normalize_title};
 use devlog_core::store::{
     Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats, StatsBuilder, TOTAL_CAP,
-    count_cap,
+    completion_ms, count_cap,
 };
 use devlog_core::time::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
@@ -525,16 +525,17 @@ impl SqlIndex {
                    title_norm=?7, type=?8, status=?9, status_rank=?10, priority=?11,
                    priority_rank=?12, assignee=?13, tags=?14, created_at=?15, updated_at=?16,
                    closed_at=?17, doc={doc_value}, file=?19, file_size=?20, file_mtime=?21,
-                   due_date=?22, milestone=?23
+                   due_date=?22, milestone=?23, done_ms=?24
                  WHERE id=?1 RETURNING rid"
             )
         } else {
             format!(
                 "INSERT INTO entries (id, id_hex, handle, key, legacy_id, title, title_norm, type,
                    status, status_rank, priority, priority_rank, assignee, tags, created_at,
-                   updated_at, closed_at, doc, file, file_size, file_mtime, due_date, milestone)
+                   updated_at, closed_at, doc, file, file_size, file_mtime, due_date, milestone,
+                   done_ms)
                  VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,{doc_value},
-                   ?19,?20,?21,?22,?23)
+                   ?19,?20,?21,?22,?23,?24)
                  RETURNING rid"
             )
         };
@@ -562,6 +563,12 @@ impl SqlIndex {
             .bind(stamp.map(|s| s.mtime))
             .bind(e.due_date.map(|d| d.to_string()))
             .bind(e.milestone.as_deref())
+            .bind(completion_ms(
+                e.status,
+                e.created_at,
+                e.updated_at,
+                e.closed_at,
+            ))
             .fetch_one(&mut *conn)
             .await
             .map_err(self.err())?;
@@ -2076,6 +2083,47 @@ mod tests {
             assert!(plan.iter().any(|d| d.contains(idx)), "{sort:?}: {plan:?}");
             assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
         }
+    }
+
+    /// Whole-store statistics read the kept counts and the middle of the completion-span
+    /// index: no scan of `entries`, no sort (docs/performance.md, "Statistics from kept
+    /// counts").
+    #[tokio::test]
+    async fn stats_read_counts_and_an_index_without_scanning_entries() {
+        let index = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        let plan = |sql: &'static str| {
+            let pool = index.pool.clone();
+            async move {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|r| r.get::<String, _>("detail"))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let counts = plan(
+            "SELECT e.status, e.type, e.priority, e.assignee, e.n, e.done_n, e.done_ms
+             FROM entry_counts e WHERE e.n > 0",
+        )
+        .await;
+        assert!(counts.iter().all(|d| !d.contains("entries ")), "{counts:?}");
+        let median = plan(
+            "SELECT e.done_ms FROM entries e WHERE e.done_ms IS NOT NULL
+             ORDER BY e.done_ms LIMIT 2 OFFSET 10",
+        )
+        .await;
+        assert!(
+            median
+                .iter()
+                .any(|d| d.contains("COVERING INDEX entries_done_ms")),
+            "{median:?}"
+        );
+        assert!(
+            !median.iter().any(|d| d.contains("TEMP B-TREE")),
+            "{median:?}"
+        );
     }
 
     /// A store's worth of generated entries: every description contains "the", other words

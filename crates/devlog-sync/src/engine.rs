@@ -27,10 +27,10 @@ use devlog_core::integration::{
     Action, ActionTarget, Integration, RemoteAction, RemoteItem, RemoteNote, SyncError,
     SyncErrorKind, Webhook, WebhookOutcome,
 };
-use devlog_core::reports::Quota;
 use devlog_core::merge::{
     FieldConflict, FieldSet, Merged, Strategy, SyncedField, SyncedFields, merge,
 };
+use devlog_core::reports::Quota;
 use devlog_core::store::Store;
 use devlog_core::time::{Clock, SystemClock};
 use serde::Serialize;

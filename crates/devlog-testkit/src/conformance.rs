@@ -1005,19 +1005,31 @@ pub async fn stats_count_and_time_completion(open: Opener, dir: &Path) {
     app.edit(ids[0], set(Some(Status::Done), None, None), &cli())
         .await
         .unwrap();
-    app.edit(ids[1], set(Some(Status::Closed), Some(Priority::High), None), &cli())
-        .await
-        .unwrap();
+    app.edit(
+        ids[1],
+        set(Some(Status::Closed), Some(Priority::High), None),
+        &cli(),
+    )
+    .await
+    .unwrap();
     app.edit(ids[2], set(Some(Status::Done), None, Some("")), &cli())
         .await
         .unwrap();
     // Reopened: its completion leaves the counts.
-    app.edit(ids[2], set(Some(Status::InProgress), None, Some("cy")), &cli())
-        .await
-        .unwrap();
-    app.edit(ids[3], set(None, Some(Priority::Critical), Some("ana")), &cli())
-        .await
-        .unwrap();
+    app.edit(
+        ids[2],
+        set(Some(Status::InProgress), None, Some("cy")),
+        &cli(),
+    )
+    .await
+    .unwrap();
+    app.edit(
+        ids[3],
+        set(None, Some(Priority::Critical), Some("ana")),
+        &cli(),
+    )
+    .await
+    .unwrap();
     // A note changes no counted value.
     app.add_note(
         ids[4],
@@ -1061,14 +1073,22 @@ pub async fn stats_count_and_time_completion(open: Opener, dir: &Path) {
     // Two handles (as two processes would have) moving the same entries back and forth.
     let mut tasks = Vec::new();
     for t in 0..4usize {
-        let s = if t % 2 == 0 { store.clone() } else { other.clone() };
+        let s = if t % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
         let ids = ids.clone();
         tasks.push(tokio::spawn(async move {
             let app = Devlog::new(s);
             for round in 0..4usize {
                 let id = ids[(t + round) % 5];
-                let status = [Status::Done, Status::InProgress, Status::Closed, Status::New]
-                    [(t + round) % 4];
+                let status = [
+                    Status::Done,
+                    Status::InProgress,
+                    Status::Closed,
+                    Status::New,
+                ][(t + round) % 4];
                 let who = ["ana", "bo", ""][(t * round) % 3];
                 app.edit(id, set(Some(status), None, Some(who)), &cli())
                     .await

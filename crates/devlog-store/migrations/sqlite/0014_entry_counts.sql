@@ -4,11 +4,16 @@
 --
 -- `done_ms`: how long a done or closed entry took from creation to completion, in ms
 -- (closedAt, or updatedAt for imported entries that never recorded closedAt); NULL for open
--- entries and for negative spans (hand-edited dates), which the statistics ignore.
-ALTER TABLE entries ADD COLUMN done_ms INTEGER GENERATED ALWAYS AS (
-    CASE WHEN status IN ('done', 'closed') AND COALESCE(closed_at, updated_at) >= created_at
-         THEN COALESCE(closed_at, updated_at) - created_at END
-) VIRTUAL;
+-- entries and for negative spans (hand-edited dates), which the statistics ignore. A plain
+-- column that every write sets (`SqlIndex::upsert`, `devlog_core::store::completion_ms`), not
+-- a generated one: SQLite reads a virtual column's value from the row, not from an index on
+-- it, so the median's walk along the index would read one row per step.
+ALTER TABLE entries ADD COLUMN done_ms INTEGER;
+UPDATE entries
+   SET done_ms = CASE WHEN status IN ('done', 'closed')
+                       AND COALESCE(closed_at, updated_at) >= created_at
+                      THEN COALESCE(closed_at, updated_at) - created_at END
+ WHERE status IN ('done', 'closed');
 CREATE INDEX IF NOT EXISTS entries_done_ms ON entries(done_ms) WHERE done_ms IS NOT NULL;
 
 -- One row per (status, type, priority, assignee) with entries: how many, how many of them

@@ -52,12 +52,10 @@ use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
     BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, SEARCH_MERGES_POSTINGS, SYNC_BIGINT,
-    TERMS_BY_LOOSE_SCAN, TITLE_ORDER, classify, connect, connect_options, listen, lock_migrations, migrator,
-    pool_options, push_tag_filter, statement_limit, unlock_migrations,
+    TERMS_BY_LOOSE_SCAN, TITLE_ORDER, classify, connect, connect_options, listen, lock_migrations,
+    migrator, pool_options, push_tag_filter, statement_limit, unlock_migrations,
 };
-use crate::index::{
-    counts_answer, decode_event, median_window, seq_bound, sql_limit, status_rank,
-};
+use crate::index::{counts_answer, decode_event, median_window, seq_bound, sql_limit, status_rank};
 use crate::server::{
     APPLIED_MIGRATIONS, Class, ServerOptions, connect_timed_out, index_terms, migrate_error,
     reject_nul, reject_nul_in, search_words, snippet, store_error, too_large, word_score,
@@ -1546,7 +1544,8 @@ impl Store for ServerStore {
         let from_counts = counts_answer(filter);
         let mut qb = QueryBuilder::<Db>::new(if from_counts {
             "SELECT e.status, e.kind, e.priority, e.assignee, e.n, e.done_n, e.done_ms \
-             FROM devlog_entry_counts e WHERE e.n > 0".to_string()
+             FROM devlog_entry_counts e WHERE e.n > 0"
+                .to_string()
         } else {
             // Grouped on the assignee's hash: MySQL's collation would merge 'Ana' and 'ana'.
             format!(
