@@ -297,6 +297,13 @@ pub trait Integration: Send + Sync + fmt::Debug {
 
     async fn health(&self) -> Result<Health, SyncError>;
 
+    /// The API quota the integration's HTTP client last saw in the remote's rate-limit
+    /// headers (`x-ratelimit-remaining`, `-limit`, `-reset`); `None` when it has seen none.
+    /// The engine keeps it in the sync state for the `sync-health` report.
+    fn quota(&self) -> Option<crate::reports::Quota> {
+        None
+    }
+
     async fn shutdown(&self) {}
 
     /// The remote item that carries this entry's marker, if any.

@@ -223,6 +223,127 @@ pub struct Stats {
     pub median_completion_hours: Option<f64>,
 }
 
+/// Statistics over summaries, computed in memory: the reference the conformance suite
+/// compares every backend's `Store::stats` with (all agree through [`StatsBuilder`]).
+pub fn compute_stats(entries: &[EntrySummary]) -> Stats {
+    let mut b = StatsBuilder::default();
+    for e in entries {
+        b.add(e.status, e.kind, e.priority, e.assignee.as_deref(), 1);
+        if let Some(ms) = completion_ms(e.status, e.created_at, e.updated_at, e.closed_at) {
+            b.completion_ms(ms);
+        }
+    }
+    b.finish()
+}
+
+/// How long a done or closed entry took from creation to completion, in ms: to `closed_at`,
+/// or `updated_at` for imported entries that never recorded it. `None` for open entries and
+/// for negative spans (hand-edited dates), which the statistics ignore. The SQL stores keep
+/// it as the `done_ms` column, with the same rule.
+pub fn completion_ms(
+    status: Status,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    closed_at: Option<Timestamp>,
+) -> Option<i64> {
+    if !status.is_closed() {
+        return None;
+    }
+    let ms = closed_at.unwrap_or(updated_at).millis() - created_at.millis();
+    (ms >= 0).then_some(ms)
+}
+
+const MS_PER_HOUR: f64 = 3_600_000.0;
+
+/// Accumulates [`Stats`] from counts and completion times: either every span
+/// ([`completion_ms`](Self::completion_ms), the median found by sorting them) or their count
+/// and sum with the middle spans read from an index ([`completions`](Self::completions),
+/// [`median_of`](Self::median_of)). Both give the same figures for the same entries.
+#[derive(Debug, Default)]
+pub struct StatsBuilder {
+    stats: Stats,
+    spans: Vec<i64>,
+    done: u64,
+    done_ms: i128,
+    median: Option<(i64, i64)>,
+}
+
+impl StatsBuilder {
+    /// Counts `n` entries with these values.
+    pub fn add(
+        &mut self,
+        status: Status,
+        kind: EntryType,
+        priority: Priority,
+        assignee: Option<&str>,
+        n: u64,
+    ) {
+        let s = &mut self.stats;
+        s.total += n;
+        if status.is_closed() {
+            s.closed += n;
+        } else {
+            s.open += n;
+        }
+        *s.by_status.entry(status.to_string()).or_default() += n;
+        *s.by_type.entry(kind.to_string()).or_default() += n;
+        *s.by_priority.entry(priority.to_string()).or_default() += n;
+        let who = assignee.unwrap_or("(unassigned)").to_string();
+        *s.by_assignee.entry(who).or_default() += n;
+    }
+
+    /// One completed entry took `ms` from creation to completion (negative spans, from
+    /// hand-edited dates, are ignored).
+    pub fn completion_ms(&mut self, ms: i64) {
+        if ms >= 0 {
+            self.spans.push(ms);
+            self.completions(1, ms);
+        }
+    }
+
+    /// `n` completed entries whose spans sum to `sum_ms`.
+    pub fn completions(&mut self, n: u64, sum_ms: i64) {
+        self.done += n;
+        self.done_ms += i128::from(sum_ms);
+    }
+
+    /// Completed entries counted so far.
+    pub fn completed(&self) -> u64 {
+        self.done
+    }
+
+    /// The middle span (or the two middle spans) of the completed entries, in order, as
+    /// `median_window` of the store places them.
+    pub fn median_of(&mut self, middle: &[i64]) {
+        if let (Some(&a), Some(&b)) = (middle.first(), middle.last()) {
+            self.median = Some((a, b));
+        }
+    }
+
+    pub fn finish(mut self) -> Stats {
+        let n = self.done;
+        self.stats.completed_with_time = n;
+        if n == 0 {
+            return self.stats;
+        }
+        self.stats.avg_completion_hours = Some(self.done_ms as f64 / MS_PER_HOUR / n as f64);
+        if self.median.is_none() && !self.spans.is_empty() {
+            let spans = &mut self.spans;
+            spans.sort_unstable();
+            let m = spans.len() / 2;
+            self.median = Some(if spans.len().is_multiple_of(2) {
+                (spans[m - 1], spans[m])
+            } else {
+                (spans[m], spans[m])
+            });
+        }
+        self.stats.median_completion_hours = self
+            .median
+            .map(|(a, b)| (a as f64 / MS_PER_HOUR + b as f64 / MS_PER_HOUR) / 2.0);
+        self.stats
+    }
+}
+
 /// What `create` did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Created {

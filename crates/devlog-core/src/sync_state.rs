@@ -128,6 +128,10 @@ stored_enum!(
         FeedId => "feed-id",
         /// The integration's own pull cursor (opaque; GitHub keeps its board cursor inside).
         Pull => "pull",
+        /// The API quota the integration's HTTP client last saw, as JSON
+        /// ([`Quota`](crate::reports::Quota)): written by the process that syncs, read by
+        /// `devlog report sync-health` in any other.
+        Quota => "quota",
     }
 );
 

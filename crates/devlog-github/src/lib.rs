@@ -564,6 +564,23 @@ impl Integration for GithubIntegration {
         Self::descriptor_static()
     }
 
+    fn quota(&self) -> Option<devlog_core::reports::Quota> {
+        let st = self.client.rate_limit_state();
+        if st.remaining.is_none() && st.limit.is_none() {
+            return None;
+        }
+        Some(devlog_core::reports::Quota {
+            remaining: st.remaining,
+            limit: st.limit,
+            resets_at: st.reset_at.and_then(|t| {
+                let ms = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+                devlog_core::time::Timestamp::from_millis(i64::try_from(ms).ok()?)
+            }),
+            resource: st.resource,
+            seen_at: None,
+        })
+    }
+
     async fn health(&self) -> Result<Health, SyncError> {
         self.client
             .get(&format!("{}/issues", self.repo_path()))

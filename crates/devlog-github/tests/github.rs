@@ -922,3 +922,84 @@ async fn an_unknown_milestone_is_an_error_naming_the_key() {
     );
     assert!(r.gh.issues().is_empty());
 }
+
+/// The quota GitHub's `x-ratelimit-*` headers report is kept in the sync state by the syncing
+/// process, so `sync-health` in another process (a fresh handle on the same state) shows it.
+#[tokio::test]
+async fn the_quota_a_sync_saw_is_reported_by_another_process() {
+    use devlog_core::reports::{Report, ReportName, ReportQuery, SyncSources};
+    let r = rig().await;
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let health = |state: SyncState| {
+        let app = r.app.clone();
+        async move {
+            let sources = SyncSources {
+                state: state.store().clone(),
+                configured: vec!["github".into()],
+                quotas: Default::default(),
+            };
+            let out = app
+                .report(
+                    ReportName::SyncHealth,
+                    &ReportQuery::default(),
+                    Some(&sources),
+                )
+                .await
+                .unwrap();
+            let Report::SyncHealth(h) = out.report else {
+                panic!("{out:?}")
+            };
+            (h.integrations[0].quota.clone(), out.notes)
+        }
+    };
+    let state_path = r._dir.path().join(".devlog/.state/sync.sqlite");
+    let other = || async { SyncState::open(&state_path).await.unwrap() };
+    // Nothing seen yet: unknown, and the report says why.
+    let (quota, notes) = health(other().await).await;
+    assert_eq!(quota, None);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("quota left is not known for github")),
+        "{notes:?}"
+    );
+    r.remote
+        .set_rate_limit(Some(devlog_testkit::fake_remote::RateLimitHeaders {
+            limit: 5000,
+            remaining: 4321,
+            reset,
+            resource: Some("core".into()),
+            count_down: false,
+        }));
+    r.entry(full_entry()).await;
+    let report = r.sync().await;
+    assert_eq!(report.created, 1, "{report:?}");
+    let (quota, notes) = health(other().await).await;
+    let quota = quota.expect("the quota the sync saw");
+    assert_eq!((quota.remaining, quota.limit), (Some(4321), Some(5000)));
+    assert_eq!(quota.resource.as_deref(), Some("core"));
+    let resets_ms = quota.resets_at.unwrap().millis();
+    // The reset is moved into the local clock by the time the response took: within a minute.
+    assert!(
+        (resets_ms - reset as i64 * 1000).abs() < 60_000,
+        "{resets_ms} vs {reset}"
+    );
+    assert!(quota.seen_at.is_some());
+    assert!(!notes.iter().any(|n| n.contains("quota")), "{notes:?}");
+    // A later sync that sees less left records it.
+    r.remote
+        .set_rate_limit(Some(devlog_testkit::fake_remote::RateLimitHeaders {
+            limit: 5000,
+            remaining: 17,
+            reset,
+            resource: Some("core".into()),
+            count_down: false,
+        }));
+    r.sync().await;
+    let (quota, _) = health(other().await).await;
+    assert_eq!(quota.unwrap().remaining, Some(17));
+}

@@ -85,8 +85,8 @@ impl AppState {
 
     /// What the sync reports read (REST `GET /reports/{name}` and the dashboard): the state
     /// and integrations of the engine `devlog serve` built, if any (without one the reports
-    /// say that nothing is configured). Quotas are known only to the process that last talked
-    /// to the remote; none is invented (the report says it is unknown).
+    /// say that nothing is configured). Quotas: what this server's own clients saw, else what
+    /// the last sync recorded in the sync state; none is invented (the report says unknown).
     pub fn sync_sources(&self) -> Option<devlog_core::reports::SyncSources> {
         let sync = self.sync();
         let engine = sync.engine.as_ref()?;
@@ -102,7 +102,11 @@ impl AppState {
         Some(devlog_core::reports::SyncSources {
             state: engine.state().store().clone(),
             configured,
-            quotas: Default::default(),
+            quotas: engine
+                .integrations()
+                .iter()
+                .filter_map(|i| Some((i.descriptor().name, i.quota()?)))
+                .collect(),
         })
     }
 

@@ -12,7 +12,8 @@ use devlog_core::error::{Result, StoreError};
 use devlog_core::event::Event;
 use devlog_core::id::{EntryId, EntryRef, normalize_title};
 use devlog_core::store::{
-    Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats, TOTAL_CAP, count_cap,
+    Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats, StatsBuilder, TOTAL_CAP,
+    completion_ms, count_cap,
 };
 use devlog_core::time::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
@@ -524,16 +525,17 @@ impl SqlIndex {
                    title_norm=?7, type=?8, status=?9, status_rank=?10, priority=?11,
                    priority_rank=?12, assignee=?13, tags=?14, created_at=?15, updated_at=?16,
                    closed_at=?17, doc={doc_value}, file=?19, file_size=?20, file_mtime=?21,
-                   due_date=?22, milestone=?23
+                   due_date=?22, milestone=?23, done_ms=?24
                  WHERE id=?1 RETURNING rid"
             )
         } else {
             format!(
                 "INSERT INTO entries (id, id_hex, handle, key, legacy_id, title, title_norm, type,
                    status, status_rank, priority, priority_rank, assignee, tags, created_at,
-                   updated_at, closed_at, doc, file, file_size, file_mtime, due_date, milestone)
+                   updated_at, closed_at, doc, file, file_size, file_mtime, due_date, milestone,
+                   done_ms)
                  VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,{doc_value},
-                   ?19,?20,?21,?22,?23)
+                   ?19,?20,?21,?22,?23,?24)
                  RETURNING rid"
             )
         };
@@ -561,6 +563,12 @@ impl SqlIndex {
             .bind(stamp.map(|s| s.mtime))
             .bind(e.due_date.map(|d| d.to_string()))
             .bind(e.milestone.as_deref())
+            .bind(completion_ms(
+                e.status,
+                e.created_at,
+                e.updated_at,
+                e.closed_at,
+            ))
             .fetch_one(&mut *conn)
             .await
             .map_err(self.err())?;
@@ -1455,15 +1463,27 @@ impl SqlIndex {
             .collect())
     }
 
-    /// Statistics computed in the database: one grouped count and the completion times as
-    /// one aggregated string (streaming thousands of rows through the driver is slow).
+    /// Statistics without reading every entry (docs/performance.md, "Statistics from kept
+    /// counts"): the counts of `entry_counts` (migration 0014, kept by triggers in the
+    /// transaction of every write) when the filter is about the counted values only, else one
+    /// grouped count over the matching entries; then the median completion time as the one
+    /// or two middle rows of the `entries_done_ms` index. Both reads see one snapshot.
     pub async fn stats(&self, f: &Filter) -> Result<Stats> {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT e.status, e.type, e.priority, e.assignee, COUNT(*) AS n FROM entries e WHERE 1=1",
-        );
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        let from_counts = counts_answer(f);
+        let mut qb = QueryBuilder::<Sqlite>::new(if from_counts {
+            "SELECT e.status, e.type, e.priority, e.assignee, e.n, e.done_n, e.done_ms
+             FROM entry_counts e WHERE e.n > 0"
+        } else {
+            "SELECT e.status, e.type, e.priority, e.assignee, COUNT(*) AS n,
+                    COUNT(e.done_ms) AS done_n, IFNULL(SUM(e.done_ms), 0) AS done_ms
+             FROM entries e WHERE 1=1"
+        });
         push_filter(&mut qb, f);
-        qb.push(" GROUP BY 1, 2, 3, 4");
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(self.err())?;
+        if !from_counts {
+            qb.push(" GROUP BY e.status, e.type, e.priority, e.assignee");
+        }
+        let rows = qb.build().fetch_all(&mut *tx).await.map_err(self.err())?;
         let mut b = StatsBuilder::default();
         for r in &rows {
             let parse =
@@ -1477,27 +1497,30 @@ impl SqlIndex {
             let kind: EntryType = parse("type")?.parse().map_err(bad)?;
             let priority: Priority = parse("priority")?.parse().map_err(bad)?;
             let assignee: Option<String> = r.try_get("assignee").map_err(self.err())?;
-            let n: i64 = r.try_get("n").map_err(self.err())?;
-            b.add(status, kind, priority, assignee.as_deref(), n as u64);
+            let int = |c: &str| -> Result<u64> {
+                let v: i64 = r.try_get(c).map_err(self.err())?;
+                Ok(v.max(0) as u64)
+            };
+            b.add(status, kind, priority, assignee.as_deref(), int("n")?);
+            b.completions(int("done_n")?, r.try_get("done_ms").map_err(self.err())?);
         }
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT group_concat(COALESCE(e.closed_at, e.updated_at) - e.created_at)
-             FROM entries e WHERE e.status IN ('done', 'closed')",
-        );
-        push_filter(&mut qb, f);
-        let spans: Option<String> = qb
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(self.err())?;
-        for ms in spans
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .filter_map(|v| v.parse::<i64>().ok())
-        {
-            b.completion_ms(ms);
+        if let Some((offset, limit)) = median_window(b.completed()) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT e.done_ms FROM entries e WHERE e.done_ms IS NOT NULL",
+            );
+            push_filter(&mut qb, f);
+            qb.push(" ORDER BY e.done_ms LIMIT ")
+                .push_bind(limit as i64)
+                .push(" OFFSET ")
+                .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+            let middle: Vec<i64> = qb
+                .build_query_scalar()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(self.err())?;
+            b.median_of(&middle);
         }
+        tx.commit().await.map_err(self.err())?;
         Ok(b.finish())
     }
 
@@ -1989,73 +2012,41 @@ fn summary_from_row(r: &SqliteRow) -> Result<EntrySummary> {
     })
 }
 
-/// Statistics over summaries (backends that fetch rows use this; all agree through
-/// [`StatsBuilder`]).
-pub fn compute_stats(entries: &[EntrySummary]) -> Stats {
-    let mut b = StatsBuilder::default();
-    for e in entries {
-        b.add(e.status, e.kind, e.priority, e.assignee.as_deref(), 1);
-        if e.status.is_closed() {
-            let end = e.closed_at.unwrap_or(e.updated_at);
-            b.completion_ms(end.millis() - e.created_at.millis());
-        }
-    }
-    b.finish()
+/// Whether `Store::stats` can answer `f` from the kept counts (`entry_counts`,
+/// `devlog_entry_counts`): a filter on status, type, priority, assignee and open work only.
+/// Tags, dates, due dates and milestones are not counted, so such a filter groups the
+/// matching entries instead.
+pub(crate) fn counts_answer(f: &Filter) -> bool {
+    // Every field named, so a new filter field must be decided on here.
+    let Filter {
+        status: _,
+        kind: _,
+        priority: _,
+        assignee: _,
+        open_only: _,
+        tag,
+        created_after,
+        created_before,
+        updated_after,
+        updated_before,
+        due_before,
+        milestone,
+    } = f;
+    tag.is_none()
+        && created_after.is_none()
+        && created_before.is_none()
+        && updated_after.is_none()
+        && updated_before.is_none()
+        && due_before.is_none()
+        && milestone.is_none()
 }
 
-/// Accumulates [`Stats`] from counts and completion times.
-#[derive(Debug, Default)]
-pub struct StatsBuilder {
-    stats: Stats,
-    hours: Vec<f64>,
-}
-
-impl StatsBuilder {
-    /// Counts `n` entries with these values.
-    pub fn add(
-        &mut self,
-        status: Status,
-        kind: EntryType,
-        priority: Priority,
-        assignee: Option<&str>,
-        n: u64,
-    ) {
-        let s = &mut self.stats;
-        s.total += n;
-        if status.is_closed() {
-            s.closed += n;
-        } else {
-            s.open += n;
-        }
-        *s.by_status.entry(status.to_string()).or_default() += n;
-        *s.by_type.entry(kind.to_string()).or_default() += n;
-        *s.by_priority.entry(priority.to_string()).or_default() += n;
-        let who = assignee.unwrap_or("(unassigned)").to_string();
-        *s.by_assignee.entry(who).or_default() += n;
-    }
-
-    /// One completed entry took `ms` from creation to completion (negative spans, from
-    /// hand-edited dates, are ignored).
-    pub fn completion_ms(&mut self, ms: i64) {
-        if ms >= 0 {
-            self.hours.push(ms as f64 / 3_600_000.0);
-        }
-    }
-
-    pub fn finish(mut self) -> Stats {
-        let hours = &mut self.hours;
-        self.stats.completed_with_time = hours.len() as u64;
-        if !hours.is_empty() {
-            self.stats.avg_completion_hours = Some(hours.iter().sum::<f64>() / hours.len() as f64);
-            hours.sort_by(f64::total_cmp);
-            let m = hours.len() / 2;
-            self.stats.median_completion_hours = Some(if hours.len().is_multiple_of(2) {
-                (hours[m - 1] + hours[m]) / 2.0
-            } else {
-                hours[m]
-            });
-        }
-        self.stats
+/// The `(offset, limit)` of the one or two middle spans among `n` sorted ones.
+pub(crate) fn median_window(n: u64) -> Option<(u64, u64)> {
+    match n {
+        0 => None,
+        n if n.is_multiple_of(2) => Some((n / 2 - 1, 2)),
+        n => Some((n / 2, 1)),
     }
 }
 
@@ -2092,6 +2083,47 @@ mod tests {
             assert!(plan.iter().any(|d| d.contains(idx)), "{sort:?}: {plan:?}");
             assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
         }
+    }
+
+    /// Whole-store statistics read the kept counts and the middle of the completion-span
+    /// index: no scan of `entries`, no sort (docs/performance.md, "Statistics from kept
+    /// counts").
+    #[tokio::test]
+    async fn stats_read_counts_and_an_index_without_scanning_entries() {
+        let index = SqlIndex::open_in_memory("sqlite").await.unwrap();
+        let plan = |sql: &'static str| {
+            let pool = index.pool.clone();
+            async move {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|r| r.get::<String, _>("detail"))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let counts = plan(
+            "SELECT e.status, e.type, e.priority, e.assignee, e.n, e.done_n, e.done_ms
+             FROM entry_counts e WHERE e.n > 0",
+        )
+        .await;
+        assert!(counts.iter().all(|d| !d.contains("entries ")), "{counts:?}");
+        let median = plan(
+            "SELECT e.done_ms FROM entries e WHERE e.done_ms IS NOT NULL
+             ORDER BY e.done_ms LIMIT 2 OFFSET 10",
+        )
+        .await;
+        assert!(
+            median
+                .iter()
+                .any(|d| d.contains("COVERING INDEX entries_done_ms")),
+            "{median:?}"
+        );
+        assert!(
+            !median.iter().any(|d| d.contains("TEMP B-TREE")),
+            "{median:?}"
+        );
     }
 
     /// A store's worth of generated entries: every description contains "the", other words

@@ -30,6 +30,7 @@ use devlog_core::integration::{
 use devlog_core::merge::{
     FieldConflict, FieldSet, Merged, Strategy, SyncedField, SyncedFields, merge,
 };
+use devlog_core::reports::Quota;
 use devlog_core::store::Store;
 use devlog_core::time::{Clock, SystemClock};
 use serde::Serialize;
@@ -476,7 +477,14 @@ pub struct SyncEngine {
     /// succeeds, a create first looks the entry's marker up, since the item may exist already
     /// (created from another clone) and only a pull would have adopted it.
     unpulled: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// The quota this process last wrote to the sync state per integration, and when
+    /// (`record_quota`).
+    quotas_written: Arc<Mutex<std::collections::HashMap<String, (Quota, i64)>>>,
 }
+
+/// How often a changed quota is written to the sync state while jobs run (one cursor write
+/// at most this often per integration; a quota that ran out, or a new window, at once).
+const QUOTA_EVERY_MS: i64 = 5_000;
 
 fn now_ms(c: &dyn Clock) -> i64 {
     c.now().millis()
@@ -498,6 +506,52 @@ impl SyncEngine {
             rng: EngineRng(Arc::new(Mutex::new(rand::make_rng::<rand::rngs::StdRng>()))),
             owner: owner_tag(),
             unpulled: Arc::default(),
+            quotas_written: Arc::default(),
+        }
+    }
+
+    /// Keeps the API quota `i`'s client last saw in the sync state (the `quota` cursor), so
+    /// `devlog report sync-health` in another process shows it. Written when it changed: at
+    /// once if it ran out, its window or limit changed, or `force` (the end of a sync run);
+    /// else at most every [`QUOTA_EVERY_MS`]. A failure is only logged: the quota is shown,
+    /// never acted on from the state (the client obeys the headers itself).
+    async fn record_quota(&self, i: &Arc<dyn Integration>, force: bool) {
+        let Some(mut q) = i.quota() else {
+            return;
+        };
+        let name = i.descriptor().name;
+        let now = now_ms(&*self.clock);
+        {
+            let written = self
+                .quotas_written
+                .lock()
+                .expect("no panics while the quotas are locked");
+            if let Some((prev, at)) = written.get(&name) {
+                if prev.same_values(&q) {
+                    return;
+                }
+                let urgent = q.remaining == Some(0)
+                    || prev.resets_at != q.resets_at
+                    || prev.limit != q.limit
+                    || prev.resource != q.resource;
+                if !force && !urgent && now - at < QUOTA_EVERY_MS {
+                    return;
+                }
+            }
+        }
+        q.seen_at = devlog_core::time::Timestamp::from_millis(now);
+        match self
+            .state
+            .set_cursor(&name, CursorKind::Quota, &q.to_cursor())
+            .await
+        {
+            Ok(()) => {
+                self.quotas_written
+                    .lock()
+                    .expect("no panics while the quotas are locked")
+                    .insert(name, (q, now));
+            }
+            Err(e) => tracing::debug!(integration = %name, "quota not recorded: {e}"),
         }
     }
 
@@ -995,6 +1049,11 @@ impl SyncEngine {
         }
         report.enqueued = self.enqueue_noting(&mut report.notes).await?;
         self.push_all(only, entry, &mut report, progress).await?;
+        for i in &self.integrations {
+            if only.is_none_or(|o| o == i.descriptor().name) {
+                self.record_quota(i, true).await;
+            }
+        }
         Ok(report)
     }
 
@@ -1123,6 +1182,7 @@ impl SyncEngine {
                 ));
             }
         }
+        self.record_quota(i, false).await;
         Ok(())
     }
 
@@ -1819,6 +1879,7 @@ impl SyncEngine {
         let name = i.descriptor().name;
         let pulled = self.pull_pages(i, report).await;
         self.set_unpulled(&name, !matches!(pulled, Ok(true)));
+        self.record_quota(i, false).await;
         pulled.map(|_| ())
     }
 

@@ -976,6 +976,187 @@ pub async fn stats_count_and_time_completion(open: Opener, dir: &Path) {
         .await
         .unwrap();
     assert_eq!(s.total, 1);
+
+    // The counts a backend keeps as entries are written (docs/performance.md, "Statistics
+    // from kept counts") must equal a recount of every entry after any mix of writes:
+    // creates, status moves both ways, reassignment, imports that replace entries, deletes,
+    // batches, and writers on two handles at once.
+    let app = Devlog::new(store.clone());
+    let other = open(dir.to_path_buf()).await;
+    check_stats_against_a_recount(&*store, "after three imports").await;
+    let mut ids = Vec::new();
+    for (i, kind) in [EntryType::Feature, EntryType::Bugfix, EntryType::Task]
+        .into_iter()
+        .cycle()
+        .take(9)
+        .enumerate()
+    {
+        let mut n = new_entry(&format!("Counted entry {i}"), kind);
+        n.assignee = (i % 3 != 0).then(|| ["ana", "Ana", "bo"][i % 3].to_string());
+        n.tags = vec![format!("t{}", i % 2)];
+        ids.push(app.create(n, &cli()).await.unwrap().into_entry().id);
+    }
+    let set = |status: Option<Status>, priority: Option<Priority>, assignee: Option<&str>| Edit {
+        status,
+        priority,
+        assignee: assignee.map(str::to_string),
+        ..Edit::default()
+    };
+    app.edit(ids[0], set(Some(Status::Done), None, None), &cli())
+        .await
+        .unwrap();
+    app.edit(
+        ids[1],
+        set(Some(Status::Closed), Some(Priority::High), None),
+        &cli(),
+    )
+    .await
+    .unwrap();
+    app.edit(ids[2], set(Some(Status::Done), None, Some("")), &cli())
+        .await
+        .unwrap();
+    // Reopened: its completion leaves the counts.
+    app.edit(
+        ids[2],
+        set(Some(Status::InProgress), None, Some("cy")),
+        &cli(),
+    )
+    .await
+    .unwrap();
+    app.edit(
+        ids[3],
+        set(None, Some(Priority::Critical), Some("ana")),
+        &cli(),
+    )
+    .await
+    .unwrap();
+    // A note changes no counted value.
+    app.add_note(
+        ids[4],
+        NewNote {
+            content: "nothing counted changes".into(),
+            category: NoteCategory::Progress,
+            files: Vec::new(),
+            code_changes: None,
+        },
+        &cli(),
+    )
+    .await
+    .unwrap();
+    store.delete(ids[5], &cli()).await.unwrap();
+    check_stats_against_a_recount(&*store, "after edits and a delete").await;
+    // An import that replaces a stored entry (another status, type and assignee) and one with
+    // a completion span that is negative (hand-edited dates): not a completion time.
+    let mut replaced = store.get(ids[6]).await.unwrap();
+    replaced.status = Status::Done;
+    replaced.kind = EntryType::Docs;
+    replaced.assignee = Some("dee".into());
+    replaced.closed_at = Some(replaced.created_at);
+    let backwards = EntryBuilder::new("Closed before it was created")
+        .handle(500)
+        .times(100, 10)
+        .status(Status::Closed)
+        .build();
+    let batch: Vec<_> = (0..6)
+        .map(|i| {
+            EntryBuilder::new(&format!("Imported {i}"))
+                .handle(600 + i)
+                .times(i as i64 * 10, i as i64 * 10 + 30 + i as i64)
+                .status([Status::Done, Status::New, Status::Closed][i as usize % 3])
+                .assignee(["ana", "bo"][i as usize % 2])
+                .build()
+        })
+        .chain([replaced, backwards])
+        .collect();
+    store.put_raw_batch(batch, &meta).await.unwrap();
+    check_stats_against_a_recount(&*store, "after an import batch").await;
+    // Two handles (as two processes would have) moving the same entries back and forth.
+    let mut tasks = Vec::new();
+    for t in 0..4usize {
+        let s = if t % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
+        let ids = ids.clone();
+        tasks.push(tokio::spawn(async move {
+            let app = Devlog::new(s);
+            for round in 0..4usize {
+                let id = ids[(t + round) % 5];
+                let status = [
+                    Status::Done,
+                    Status::InProgress,
+                    Status::Closed,
+                    Status::New,
+                ][(t + round) % 4];
+                let who = ["ana", "bo", ""][(t * round) % 3];
+                app.edit(id, set(Some(status), None, Some(who)), &cli())
+                    .await
+                    .unwrap();
+                let mut n = new_entry(&format!("Concurrent {t} {round}"), EntryType::Task);
+                n.assignee = Some(who.to_string()).filter(|w| !w.is_empty());
+                let created = app.create(n, &cli()).await.unwrap().into_entry();
+                if round % 2 == 1 {
+                    app.store().delete(created.id, &cli()).await.unwrap();
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    check_stats_against_a_recount(&*store, "after concurrent writers").await;
+    check_stats_against_a_recount(&*other, "after concurrent writers, other handle").await;
+    let reopened = open(dir.to_path_buf()).await;
+    check_stats_against_a_recount(&*reopened, "after reopening").await;
+}
+
+/// Compares `Store::stats` with a recount of `Store::all()` in memory, for filters the kept
+/// counts answer and for filters that group the matching entries instead.
+pub async fn check_stats_against_a_recount(store: &dyn Store, when: &str) {
+    let all: Vec<_> = store
+        .all()
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.summary())
+        .collect();
+    let filters = [
+        Filter::default(),
+        Filter {
+            kind: vec![EntryType::Task, EntryType::Bugfix],
+            ..Filter::default()
+        },
+        Filter {
+            status: vec![Status::Done, Status::Closed],
+            ..Filter::default()
+        },
+        // "bo": MySQL's collation would also match "Ana" for "ana", as in its lists.
+        Filter {
+            assignee: Some("bo".into()),
+            ..Filter::default()
+        },
+        Filter {
+            priority: vec![Priority::Medium],
+            open_only: true,
+            ..Filter::default()
+        },
+        // Not counted: these group the matching entries.
+        Filter {
+            tag: Some("t1".into()),
+            ..Filter::default()
+        },
+        Filter {
+            created_after: Some(crate::ts(20)),
+            ..Filter::default()
+        },
+    ];
+    for f in filters {
+        let want: Vec<_> = all.iter().filter(|e| f.matches(e)).cloned().collect();
+        let want = devlog_core::store::compute_stats(&want);
+        let got = store.stats(&f).await.unwrap();
+        assert_eq!(got, want, "stats {when}, filter {f:?}");
+    }
 }
 
 pub async fn concurrent_updates_lose_nothing(open: Opener, dir: &Path) {

@@ -654,6 +654,29 @@ async fn library_rows(t: &Target, store: Arc<dyn Store>, args: &Args) -> Result<
     })
     .await?;
     rows.push(summarize(backend, "library", "active context", tm));
+    // `Store::stats` over the whole store (the dashboard's overview, MCP `get_devlog_stats`),
+    // then with a filter the kept counts answer (one type).
+    for (label, filter) in [
+        ("stats", Filter::default()),
+        (
+            "stats (type)",
+            Filter {
+                kind: vec![EntryType::Bugfix],
+                ..Filter::default()
+            },
+        ),
+    ] {
+        let tm = time_lib(runs, |_| {
+            let store = store.clone();
+            let filter = filter.clone();
+            async move {
+                store.stats(&filter).await?;
+                Ok(())
+            }
+        })
+        .await?;
+        rows.push(summarize(backend, "library", label, tm));
+    }
     let tm = time_lib(runs, |i| {
         let store = store.clone();
         let id = id_for(i);

@@ -378,14 +378,42 @@ impl Report {
     }
 }
 
-/// An integration's API quota as its HTTP client last saw it (only a process that talked to
-/// the remote knows it; see [`SyncSources::quotas`]).
+/// An integration's API quota as its HTTP client last saw it: kept in the sync state by the
+/// process that syncs (the `quota` cursor, [`Quota::to_cursor`]), so a report in any process
+/// reads it; a live value from the caller's own clients ([`SyncSources::quotas`]) wins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Quota {
     pub remaining: Option<u64>,
     pub limit: Option<u64>,
     pub resets_at: Option<Timestamp>,
+    /// Which of the remote's limits (GitHub: `core`, `graphql`, `search`), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// When the quota was seen (the response that carried it); absent for a live value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_at: Option<Timestamp>,
+}
+
+impl Quota {
+    /// The value of the `quota` cursor (JSON).
+    pub fn to_cursor(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A `quota` cursor read back; `None` for a value that does not parse (written by a
+    /// newer devlog, say), which the report then calls unknown.
+    pub fn from_cursor(value: &str) -> Option<Self> {
+        serde_json::from_str(value).ok()
+    }
+
+    /// Whether two quotas differ in what a report shows (not in when they were seen).
+    pub fn same_values(&self, other: &Self) -> bool {
+        self.remaining == other.remaining
+            && self.limit == other.limit
+            && self.resets_at == other.resets_at
+            && self.resource == other.resource
+    }
 }
 
 /// What the sync reports read besides the store: the sync state, the configured

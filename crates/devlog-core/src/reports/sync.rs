@@ -12,7 +12,7 @@ use crate::entry::Status;
 use crate::error::Result;
 use crate::id::EntryId;
 use crate::store::{Filter, Store};
-use crate::sync_state::{Conflict, Job, JobState, Link, LinkState};
+use crate::sync_state::{Conflict, CursorKind, Job, JobState, Link, LinkState};
 use crate::time::Timestamp;
 
 /// The `sync-health` report.
@@ -42,7 +42,8 @@ pub struct IntegrationHealth {
     pub last_success: Option<Timestamp>,
     pub paused_until: Option<Timestamp>,
     pub pause_reason: Option<String>,
-    /// What the API quota is, when this process's HTTP client has seen it.
+    /// The API quota as last seen by a sync (kept in the sync state), or by this process's
+    /// own HTTP client.
     pub quota: Option<Quota>,
     /// The last error of a dead job (the newest), for the eye.
     pub last_error: Option<String>,
@@ -119,7 +120,15 @@ pub(super) async fn sync_health(
             h.paused_until = Timestamp::from_millis(until);
             h.pause_reason = Some(reason);
         }
-        h.quota = s.quotas.get(&name).cloned();
+        h.quota = match s.quotas.get(&name) {
+            Some(q) => Some(q.clone()),
+            None => s
+                .state
+                .cursor(&name, CursorKind::Quota)
+                .await?
+                .as_deref()
+                .and_then(Quota::from_cursor),
+        };
         if h.quota.is_none() {
             unknown_quota.push(name.clone());
         }
@@ -127,7 +136,7 @@ pub(super) async fn sync_health(
     }
     if !unknown_quota.is_empty() {
         notes.push(format!(
-            "quota left is not known for {}: only a process that has talked to the remote knows it (`devlog serve` reports it)",
+            "quota left is not known for {}: no sync has seen the remote's rate-limit headers yet",
             unknown_quota.join(", ")
         ));
     }

@@ -535,10 +535,11 @@ pub(super) fn health_section(rows: &[devlog_core::reports::IntegrationHealth]) -
                         (Some(t), None) => when(Some(*t)),
                         _ => "–".into(),
                     }),
-                    c(i.quota
-                        .as_ref()
-                        .and_then(|q| q.remaining)
-                        .map_or("unknown".to_string(), |r| r.to_string())),
+                    c(match i.quota.as_ref().map(|q| (q.remaining, q.limit)) {
+                        Some((Some(r), Some(l))) => format!("{r}/{l}"),
+                        Some((Some(r), None)) => r.to_string(),
+                        _ => "unknown".to_string(),
+                    }),
                     c(i.last_error.clone().unwrap_or_default()),
                 ]
             })

@@ -44,18 +44,18 @@ use devlog_core::event::{Event, Origin, WriteMeta};
 use devlog_core::id::{EntryId, EntryRef, normalize_title};
 use devlog_core::store::{
     Created, Filter, ListQuery, Mutation, Page, PutOutcome, SearchHit, SearchQuery, SortKey, Stats,
-    Store, StoreInfo, TOTAL_CAP, count_cap,
+    StatsBuilder, Store, StoreInfo, TOTAL_CAP, count_cap,
 };
 use devlog_core::time::{Clock, SystemClock, Timestamp};
 use sqlx::pool::PoolConnection;
 use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
-    BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, SEARCH_MERGES_POSTINGS, TERMS_BY_LOOSE_SCAN,
-    TITLE_ORDER, classify, connect, connect_options, listen, lock_migrations, migrator,
-    pool_options, push_tag_filter, statement_limit, unlock_migrations,
+    BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, SEARCH_MERGES_POSTINGS, SYNC_BIGINT,
+    TERMS_BY_LOOSE_SCAN, TITLE_ORDER, classify, connect, connect_options, listen, lock_migrations,
+    migrator, pool_options, push_tag_filter, statement_limit, unlock_migrations,
 };
-use crate::index::{compute_stats, decode_event, seq_bound, sql_limit, status_rank};
+use crate::index::{counts_answer, decode_event, median_window, seq_bound, sql_limit, status_rank};
 use crate::server::{
     APPLIED_MIGRATIONS, Class, ServerOptions, connect_timed_out, index_terms, migrate_error,
     reject_nul, reject_nul_in, search_words, snippet, store_error, too_large, word_score,
@@ -1534,18 +1534,76 @@ impl Store for ServerStore {
         })
     }
 
+    /// Statistics without reading every entry (docs/performance.md, "Statistics from kept
+    /// counts"): the counts of `devlog_entry_counts` (migration 0024, kept by triggers in the
+    /// transaction of every write) when the filter is about the counted values only, else one
+    /// grouped count over the matching entries; then the median completion time as the one
+    /// or two middle rows of the `devlog_entries_done_ms` index.
     async fn stats(&self, filter: &Filter) -> Result<Stats> {
         check_filter(filter)?;
-        let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT {SUMMARY_COLS} FROM devlog_entries e WHERE 1=1"
-        ));
+        let from_counts = counts_answer(filter);
+        let mut qb = QueryBuilder::<Db>::new(if from_counts {
+            "SELECT e.status, e.kind, e.priority, e.assignee, e.n, e.done_n, e.done_ms \
+             FROM devlog_entry_counts e WHERE e.n > 0"
+                .to_string()
+        } else {
+            // Grouped on the assignee's hash: MySQL's collation would merge 'Ana' and 'ana'.
+            format!(
+                "SELECT e.status, e.kind, e.priority, MIN(e.assignee) AS assignee, \
+                 COUNT(*) AS n, COUNT(e.done_ms) AS done_n, \
+                 CAST(COALESCE(SUM(e.done_ms), 0) AS {SYNC_BIGINT}) AS done_ms \
+                 FROM devlog_entries e WHERE 1=1"
+            )
+        });
         push_filter(&mut qb, filter);
+        if !from_counts {
+            qb.push(" GROUP BY e.status, e.kind, e.priority, COALESCE(MD5(e.assignee), '')");
+        }
+        let mut lease = self.lease().await.map_err(self.err())?;
         let rows = qb
             .build()
-            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+            .fetch_all(&mut *lease)
             .await
             .map_err(self.err())?;
-        Ok(compute_stats(&self.summaries(&rows)?))
+        let mut b = StatsBuilder::default();
+        for r in &rows {
+            let text = |c: &str| r.try_get::<String, _>(c).map_err(|e| format!("{c}: {e}"));
+            let int = |c: &str| r.try_get::<i64, _>(c).map_err(|e| format!("{c}: {e}"));
+            let row = || -> std::result::Result<_, String> {
+                let bad = |c: &str, e: InvalidValue| format!("{c}: {e}");
+                Ok((
+                    text("status")?.parse().map_err(|e| bad("status", e))?,
+                    text("kind")?.parse().map_err(|e| bad("kind", e))?,
+                    text("priority")?.parse().map_err(|e| bad("priority", e))?,
+                    r.try_get::<Option<String>, _>("assignee")
+                        .map_err(|e| format!("assignee: {e}"))?,
+                    int("n")?.max(0) as u64,
+                    int("done_n")?.max(0) as u64,
+                    int("done_ms")?,
+                ))
+            };
+            let (status, kind, priority, assignee, n, done_n, done_ms) =
+                row().map_err(|e| self.corrupt("bad count row", e))?;
+            b.add(status, kind, priority, assignee.as_deref(), n);
+            b.completions(done_n, done_ms);
+        }
+        if let Some((offset, limit)) = median_window(b.completed()) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT e.done_ms FROM devlog_entries e WHERE e.done_ms IS NOT NULL",
+            );
+            push_filter(&mut qb, filter);
+            qb.push(" ORDER BY e.done_ms LIMIT ")
+                .push_bind(limit as i64)
+                .push(" OFFSET ")
+                .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+            let middle: Vec<i64> = qb
+                .build_query_scalar()
+                .fetch_all(&mut *lease)
+                .await
+                .map_err(self.err())?;
+            b.median_of(&middle);
+        }
+        Ok(b.finish())
     }
 
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
