@@ -12,9 +12,14 @@
 //! logs, errors or `Debug`.
 
 pub mod adf;
+mod agile;
+mod check;
 pub mod config;
 pub mod issue;
+pub mod link;
+mod plan;
 pub mod transitions;
+pub mod webhook;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -330,58 +335,26 @@ impl Integration for JiraIntegration {
         Self::descriptor_static()
     }
 
-    /// The account (`myself`) and the project, with its issue types holding the mapped ones.
+    /// The account, the project, its issue types and statuses, the mapped fields and the
+    /// board (`check.rs`).
     async fn health(&self) -> Result<Health, SyncError> {
-        #[derive(Deserialize)]
-        struct Me {
-            #[serde(default, rename = "displayName")]
-            display_name: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct Project {
-            #[serde(default, rename = "issueTypes")]
-            issue_types: Vec<issue::Named>,
-        }
-        let resp = self
-            .client
-            .get("/rest/api/3/myself")
-            .no_cache()
-            .send()
-            .await
-            .map_err(|e| self.sync_err(e, None))?;
-        let me: Me = self.decode(&resp, None)?;
-        let resp = self
-            .client
-            .get(&format!("/rest/api/3/project/{}", self.project()))
-            .no_cache()
-            .send()
-            .await
-            .map_err(|e| self.sync_err(e, None))?;
-        let project: Project = self.decode(&resp, None)?;
-        let names: Vec<&str> = project
-            .issue_types
-            .iter()
-            .filter_map(|t| t.name.as_deref())
-            .collect();
-        for (t, n) in &self.config.issue_types {
-            if !names.iter().any(|k| k.eq_ignore_ascii_case(n)) {
-                return Err(self.permanent(format!(
-                    "integrations.jira.issueTypes.{}: project {} has no issue type `{n}` (it has: {})",
-                    t.as_str(),
-                    self.project(),
-                    names.join(", ")
-                )));
-            }
-        }
-        Ok(Health {
-            ok: true,
-            message: format!(
-                "reached project {} on {} as {}",
-                self.project(),
-                self.config.base_url,
-                me.display_name.as_deref().unwrap_or("an unnamed account")
-            ),
-        })
+        self.check().await
+    }
+
+    async fn plan_update(
+        &self,
+        remote_id: &str,
+        fields: &SyncedFields,
+        changed: &FieldSet,
+    ) -> Result<Vec<String>, SyncError> {
+        self.preview_update(remote_id, fields, changed).await
+    }
+
+    async fn handle_webhook(
+        &self,
+        hook: &devlog_core::integration::Webhook,
+    ) -> Result<devlog_core::integration::WebhookOutcome, SyncError> {
+        self.webhook(hook).await
     }
 
     async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError> {
