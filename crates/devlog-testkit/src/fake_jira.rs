@@ -68,6 +68,9 @@ fn specs() -> &'static (Spec, Spec) {
 /// Checks one request against the trimmed description, or the full one for a path the
 /// trimmed one lacks.
 pub fn check_request(r: &RecordedRequest) -> Result<(), String> {
+    if r.path.starts_with("/rest/agile/") {
+        return agile_check_request(r);
+    }
     let (trimmed, full) = specs();
     if has_operation(trimmed, &r.method, &r.path) {
         crate::openapi::check_request(trimmed, r)
@@ -208,7 +211,9 @@ impl FakeJira {
             .route("/rest/api/3/issue/{key}", get(get_issue).put(edit_issue))
             .route(
                 "/rest/api/3/issue/{key}/properties/{prop}",
-                get(get_property).put(put_property),
+                get(get_property)
+                    .put(put_property)
+                    .delete(delete_property),
             )
             .route("/rest/api/3/search/jql", post(search))
             .route(
@@ -223,6 +228,7 @@ impl FakeJira {
                 "/rest/api/3/issue/{key}/comment/{id}",
                 put(edit_comment).delete(delete_comment),
             )
+            .merge(wiring_routes())
             .route(
                 "/{*rest}",
                 axum::routing::any(|| async { error(StatusCode::NOT_FOUND, "Not found") }),
@@ -1009,4 +1015,169 @@ async fn delete_comment(
             "Can not find a comment for the id",
         )),
     }
+}
+
+// ---- What the CLI/MCP/server wiring needs (docs/jira.md): unlink (delete a property), the
+// field metadata, the board and sprints (Agile 1.0, checked against the Jira Software
+// description `apispecs/jira/software/jira-agile.trimmed.json`, the full one beside it for a
+// path it lacks).
+
+/// The board the fake serves (`boardId`), of the fake's project.
+pub const BOARD_ID: u64 = 7;
+
+/// The fields `GET /rest/api/3/field` lists: (id, name, custom).
+pub const FIELDS: [(&str, &str, bool); 5] = [
+    ("summary", "Summary", false),
+    ("description", "Description", false),
+    ("duedate", "Due date", false),
+    ("customfield_10016", "Story point estimate", true),
+    ("customfield_10020", "Sprint", true),
+];
+
+fn agile_specs() -> &'static (Spec, Spec) {
+    static SPECS: OnceLock<(Spec, Spec)> = OnceLock::new();
+    SPECS.get_or_init(|| {
+        let dir = format!("{}/../software", spec_dir());
+        (
+            crate::openapi::load(
+                &format!("{dir}/jira-agile.trimmed.json"),
+                "the Jira Software (Agile) API description",
+            ),
+            crate::openapi::load(
+                &format!("{dir}/software-swagger.v3.json"),
+                "the full Jira Software API description",
+            ),
+        )
+    })
+}
+
+fn agile_check_request(r: &RecordedRequest) -> Result<(), String> {
+    let (trimmed, full) = agile_specs();
+    if has_operation(trimmed, &r.method, &r.path) {
+        crate::openapi::check_request(trimmed, r)
+    } else {
+        crate::openapi::check_request(full, r)
+    }
+}
+
+/// A sprint of the fake board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JiraSprint {
+    pub id: u64,
+    pub name: String,
+    /// `future`, `active` or `closed`.
+    pub state: String,
+    /// Issue keys in the sprint.
+    pub issues: Vec<String>,
+}
+
+fn sprints() -> &'static Mutex<BTreeMap<(usize, u64), JiraSprint>> {
+    static SPRINTS: OnceLock<Mutex<BTreeMap<(usize, u64), JiraSprint>>> = OnceLock::new();
+    SPRINTS.get_or_init(Default::default)
+}
+
+/// Sprints are kept per fake (keyed by its shared state's address).
+fn fake_id(shared: &Arc<Shared>) -> usize {
+    Arc::as_ptr(shared) as usize
+}
+
+impl FakeJira {
+    /// Adds (or replaces) a sprint of the board holding `issues`.
+    pub fn put_sprint(&self, id: u64, name: &str, state: &str, issues: &[&str]) {
+        lock(sprints()).insert(
+            (fake_id(&self.shared), id),
+            JiraSprint {
+                id,
+                name: name.into(),
+                state: state.into(),
+                issues: issues.iter().map(|s| s.to_string()).collect(),
+            },
+        );
+    }
+}
+
+fn wiring_routes() -> Router<St> {
+    Router::new()
+        .route("/rest/api/3/field", get(list_fields))
+        .route("/rest/agile/1.0/board/{id}", get(get_board))
+        .route("/rest/agile/1.0/sprint/{id}/issue", get(sprint_issues))
+}
+
+async fn delete_property(
+    State(st): State<St>,
+    Path((key, prop)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    let mut d = lock(&st.jira.data);
+    let k = key_of(&d, &key)?;
+    match d.issues.get_mut(&k).and_then(|i| i.properties.remove(&prop)) {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("The property with key '{prop}' does not exist."),
+        )),
+    }
+}
+
+async fn list_fields(headers: HeaderMap) -> Res {
+    auth(&headers)?;
+    let v: Vec<Value> = FIELDS
+        .iter()
+        .map(|(id, name, custom)| {
+            json!({"id": id, "key": id, "name": name, "custom": custom,
+                   "navigable": true, "orderable": true, "searchable": true})
+        })
+        .collect();
+    Ok(axum::Json(v).into_response())
+}
+
+async fn get_board(State(st): State<St>, Path(id): Path<u64>, headers: HeaderMap) -> Res {
+    auth(&headers)?;
+    if id != BOARD_ID {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "The requested board cannot be viewed because it either does not exist or you do not have permission to view it.",
+        ));
+    }
+    Ok(axum::Json(json!({
+        "id": id, "name": format!("{} board", st.jira.project), "type": "scrum",
+        "location": {"projectKey": st.jira.project, "projectName": st.jira.project},
+    }))
+    .into_response())
+}
+
+async fn sprint_issues(
+    State(st): State<St>,
+    Path(id): Path<u64>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    let Some(sprint) = lock(sprints()).get(&(fake_id(&st.jira), id)).cloned() else {
+        return Err(error(StatusCode::NOT_FOUND, "Sprint does not exist."));
+    };
+    if let Some(jql) = q.get("jql")
+        && jql.trim() != format!("project = {}", st.jira.project)
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!("the fake supports `project = K` only, not `{jql}`"),
+        ));
+    }
+    let at: usize = q.get("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let max: usize = q.get("maxResults").and_then(|s| s.parse().ok()).unwrap_or(50);
+    let d = lock(&st.jira.data);
+    let base = base(&headers);
+    let issues: Vec<Value> = sprint
+        .issues
+        .iter()
+        .filter_map(|k| d.issues.get(k))
+        .skip(at)
+        .take(max)
+        .map(|i| json!({"id": i.id.to_string(), "key": i.key, "self": format!("{base}/rest/agile/1.0/issue/{}", i.id),
+                        "fields": {"summary": i.summary}}))
+        .collect();
+    Ok(axum::Json(json!({"startAt": at, "maxResults": max, "total": sprint.issues.len(), "issues": issues}))
+        .into_response())
 }
