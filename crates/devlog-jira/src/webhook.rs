@@ -338,27 +338,34 @@ impl JiraIntegration {
                 action: Action::NoteDeleted { remote_id: id },
             });
         }
-        let c = payload.get("comment")?;
+        self.comment_note(key, payload.get("comment")?, event_time(payload))
+    }
+
+    /// A comment (API v2 or v3 shape) of issue `key` as the note action that creates or edits
+    /// its `feedback` note; `at` when the comment carries no `created`.
+    pub(crate) fn comment_note(&self, key: &str, c: &Value, at: Timestamp) -> Option<RemoteAction> {
+        let id = id_of(c, "/id")?;
         let author = text(c, "/author/displayName")
             .or(text(c, "/author/name"))
             .or(text(c, "/updateAuthor/displayName"))
             .map(str::to_string);
         let created_at = text(c, "/created")
             .and_then(|t| parse_time(t).ok())
-            .unwrap_or_else(|| event_time(payload));
+            .unwrap_or(at);
         let updated = text(c, "/updated").unwrap_or_default();
         Some(RemoteAction {
             key: format!("jira-comment:{id}@{updated}"),
-            target,
+            target: ActionTarget::Linked {
+                remote_id: key.to_string(),
+            },
             action: Action::Note(RemoteNote {
+                url: Some(format!(
+                    "{}/browse/{key}?focusedCommentId={id}",
+                    self.config().base_url
+                )),
                 remote_id: id,
                 text: body_text(c.get("body")),
                 author,
-                url: Some(format!(
-                    "{}/browse/{key}?focusedCommentId={}",
-                    self.config().base_url,
-                    id_of(payload, "/comment/id").unwrap_or_default()
-                )),
                 created_at,
                 note_marker: None,
                 category: Some(NoteCategory::Feedback),

@@ -119,10 +119,15 @@ pub fn registry_with(etags: Option<Arc<StateEtags>>) -> Registry {
             Ok(g)
         }),
     );
+    r.register(
+        devlog_jira::JiraIntegration::descriptor_static(),
+        Arc::new(|table: &serde_json::Value| {
+            let j: Arc<dyn Integration> = Arc::new(devlog_jira::JiraIntegration::from_table(table)?);
+            Ok(j)
+        }),
+    );
     r.accept("git", "local git automation, docs/git.md");
-    for name in ["jira", "ado"] {
-        r.accept(name, "not available in this version yet");
-    }
+    r.accept("ado", "not available in this version yet");
     r
 }
 
@@ -477,7 +482,7 @@ pub async fn integrations(ctx: &Ctx, a: IntegrationsArgs) -> Result<(), CliError
                 .map(|d| json!({"name": d.name, "version": d.version, "description": d.description, "capabilities": d.capabilities, "available": true, "configured": configured.contains(&d.name)}))
                 .collect();
             // The original devlog's other integrations: named, and said not to be here yet.
-            for name in ["jira", "ado"] {
+            for name in ["ado"] {
                 let set_aside: Vec<&String> = ws
                     .config
                     .unavailable
