@@ -1082,6 +1082,31 @@ fn fake_id(shared: &Arc<Shared>) -> usize {
 }
 
 impl FakeJira {
+    /// An issue created by someone in Jira (no devlog marker): a To Do task.
+    pub fn insert_issue(&self, summary: &str) -> JiraIssue {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        let id = d.next_issue;
+        d.next_issue += 1;
+        let n = d.issues.len() + 1;
+        let issue = JiraIssue {
+            id,
+            key: format!("{}-{n}", self.shared.project),
+            summary: summary.into(),
+            description: Value::Null,
+            issue_type: "Task".into(),
+            priority: "Medium".into(),
+            status: "To Do".into(),
+            resolution: None,
+            labels: Vec::new(),
+            created: now,
+            updated: now,
+            properties: BTreeMap::new(),
+        };
+        d.issues.insert(issue.key.clone(), issue.clone());
+        issue
+    }
+
     /// Adds (or replaces) a sprint of the board holding `issues`.
     pub fn put_sprint(&self, id: u64, name: &str, state: &str, issues: &[&str]) {
         lock(sprints()).insert(
