@@ -198,7 +198,8 @@ pub async fn unlink(
         )));
     };
     t.release(&remote).await.map_err(remote_err)?;
-    let out = json!({"entry": entry.handle, "issue": t.item_json(&remote), "unlinked": true});
+    // The remote id as the sync state holds it (a string, as `devlog github unlink` always said).
+    let out = json!({"entry": entry.handle, "issue": remote, "unlinked": true});
     print(ctx, &out, || {
         format!(
             "Unlinked #{} from issue {}; the issue stays on {} and later syncs leave both alone\n",
