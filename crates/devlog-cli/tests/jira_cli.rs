@@ -300,6 +300,29 @@ async fn rejected_credentials_are_named_and_recorded_on_the_job() {
     r.ok(&["sync", "retry", "--all-failed"]).await;
     r.ok(&["sync"]).await;
     assert_eq!(r.probe.jira.issues().len(), 1);
+    // A permission missing: the one the refused request needed is named.
+    r.ok(&["edit", "1", "--status", "in-progress"]).await;
+    state.inject(Fault::on("POST /rest/api/3/issue/*/transitions").status(403));
+    let run = r.devlog(&["sync"]).await;
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("lacks the Jira permission \"Transition issues\" in project DEV"),
+        "{all}"
+    );
+    let st = r.ok(&["jira", "status"]).await;
+    assert!(st.contains("Transition issues"), "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_that_does_not_exist_is_named_with_its_key() {
+    let r = rig_with(|url| jira_table(url).replace("projectKey = \"DEV\"", "projectKey = \"NOPE\""))
+        .await;
+    let err = r.fails(&["integrations", "check"]).await;
+    let all = format!("{}{}", err.stdout, err.stderr);
+    assert!(
+        all.contains("project NOPE not found") && all.contains("integrations.jira.projectKey"),
+        "{all}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

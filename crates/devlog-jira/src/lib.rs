@@ -17,6 +17,7 @@ mod check;
 pub mod config;
 pub mod issue;
 pub mod link;
+mod permission;
 mod plan;
 pub mod transitions;
 pub mod webhook;
@@ -154,12 +155,7 @@ impl JiraIntegration {
                     "{site} rejected the credentials: check integrations.jira.email and apiToken (or token) ({e})"
                 ),
             ),
-            HttpErrorKind::Forbidden => (
-                SyncErrorKind::Auth,
-                format!(
-                    "the account may not do this in project {project}: it needs Browse projects, Create issues, Edit issues, Transition issues and Add comments ({e})"
-                ),
-            ),
+            HttpErrorKind::Forbidden => (SyncErrorKind::Auth, permission::forbidden(project, &e)),
             HttpErrorKind::NotFound => match issue {
                 Some(k) => (
                     SyncErrorKind::NotFound,
