@@ -930,7 +930,12 @@ mod tests {
             "{w}"
         );
         // The secret is never shown among the translations.
-        assert!(w.contains("integrations.jira.apiToken → [integrations.jira] apiToken (secret, not shown)"), "{w}");
+        assert!(
+            w.contains(
+                "integrations.jira.apiToken → [integrations.jira] apiToken (secret, not shown)"
+            ),
+            "{w}"
+        );
         assert!(!w.contains("\"s\""), "{w}");
     }
 
@@ -963,7 +968,11 @@ mod tests {
             back.sync.strategy,
             Some(devlog_core::merge::Strategy::NewestWins)
         );
-        assert!(m.toml.contains("apiToken = \"${JIRA_API_TOKEN}\""), "{}", m.toml);
+        assert!(
+            m.toml.contains("apiToken = \"${JIRA_API_TOKEN}\""),
+            "{}",
+            m.toml
+        );
         assert!(!m.toml.contains("# apiToken"), "{}", m.toml);
         assert!(m.notes.iter().any(|n| n.contains("export DATABASE_URL")));
     }
@@ -1119,7 +1128,9 @@ mod tests {
         let cfg = Config::load_with_env(dir.path(), &partial).unwrap();
         assert!(cfg.integrations.get("jira").is_none());
         assert!(
-            cfg.warnings().join("\n").contains("JIRA_PROJECT_KEY not set")
+            cfg.warnings()
+                .join("\n")
+                .contains("JIRA_PROJECT_KEY not set")
                 || cfg.warnings().join("\n").contains("JIRA_PROJECT_KEY"),
             "{:?}",
             cfg.warnings()

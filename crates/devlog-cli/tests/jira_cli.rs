@@ -78,7 +78,10 @@ impl Rig {
         };
         // The token never reaches the terminal, whatever the command and its outcome.
         for text in [&run.stdout, &run.stderr] {
-            assert!(!text.contains(TOKEN), "devlog {args:?} printed the token:\n{text}");
+            assert!(
+                !text.contains(TOKEN),
+                "devlog {args:?} printed the token:\n{text}"
+            );
         }
         run
     }
@@ -138,7 +141,8 @@ async fn sync_creates_walks_the_workflow_pulls_and_idles_cheaply() {
         "{check}"
     );
 
-    r.ok(&["new", "Sign in with SSO", "--type", "feature"]).await;
+    r.ok(&["new", "Sign in with SSO", "--type", "feature"])
+        .await;
     let out = r.ok(&["sync"]).await;
     assert!(out.contains("1 created"), "{out}");
     let issue = r.probe.jira.issue("DEV-1").unwrap();
@@ -242,9 +246,18 @@ async fn link_adopts_an_existing_issue_and_unlink_releases_it() {
         err.stderr
     );
     let err = r
-        .fails(&["jira", "link", "2", "https://elsewhere.atlassian.net/browse/DEV-1"])
+        .fails(&[
+            "jira",
+            "link",
+            "2",
+            "https://elsewhere.atlassian.net/browse/DEV-1",
+        ])
         .await;
-    assert!(err.stderr.contains("integrations.jira.baseUrl"), "{}", err.stderr);
+    assert!(
+        err.stderr.contains("integrations.jira.baseUrl"),
+        "{}",
+        err.stderr
+    );
     // The link syncs: the entry's title goes to the issue.
     r.ok(&["jira", "sync", "1"]).await;
     assert_eq!(r.probe.jira.issue("DEV-1").unwrap().summary, "Parser crash");
@@ -271,7 +284,8 @@ async fn link_adopts_an_existing_issue_and_unlink_releases_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rejected_credentials_are_named_and_recorded_on_the_job() {
     let r = rig().await;
-    r.ok(&["new", "Sign in with SSO", "--type", "feature"]).await;
+    r.ok(&["new", "Sign in with SSO", "--type", "feature"])
+        .await;
     let state = r.probe.remote.state();
     state.inject(Fault::on("GET /rest/api/3/myself").status(401));
     let err = r.fails(&["integrations", "check"]).await;
@@ -315,8 +329,9 @@ async fn rejected_credentials_are_named_and_recorded_on_the_job() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_project_that_does_not_exist_is_named_with_its_key() {
-    let r = rig_with(|url| jira_table(url).replace("projectKey = \"DEV\"", "projectKey = \"NOPE\""))
-        .await;
+    let r =
+        rig_with(|url| jira_table(url).replace("projectKey = \"DEV\"", "projectKey = \"NOPE\""))
+            .await;
     let err = r.fails(&["integrations", "check"]).await;
     let all = format!("{}{}", err.stdout, err.stderr);
     assert!(
@@ -334,7 +349,8 @@ async fn a_transition_needing_an_unmapped_resolution_blocks_the_entry_naming_the
         )
     })
     .await;
-    r.ok(&["new", "Sign in with SSO", "--type", "feature"]).await;
+    r.ok(&["new", "Sign in with SSO", "--type", "feature"])
+        .await;
     r.ok(&["sync"]).await;
     r.ok(&["edit", "1", "--status", "testing"]).await;
     let plan = r.ok(&["sync", "--plan"]).await;
@@ -362,6 +378,10 @@ async fn a_transition_needing_an_unmapped_resolution_blocks_the_entry_naming_the
     );
     let before = finishes();
     r.devlog(&["sync"]).await;
-    assert_eq!(finishes(), before, "a blocked entry is not retried by itself");
+    assert_eq!(
+        finishes(),
+        before,
+        "a blocked entry is not retried by itself"
+    );
     assert!(r.probe.jira.check_contract().is_empty());
 }

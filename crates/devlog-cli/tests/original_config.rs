@@ -125,7 +125,10 @@ async fn config_show_translates_the_original_github_block_and_reports_the_rest_o
     assert_eq!(jira["projectKey"], "WID", "{v}");
     assert_eq!(jira["userEmail"], "dev@acme.example", "{v}");
     assert_eq!(jira["apiToken"], "***", "{v}");
-    assert!(v.get("unavailable").and_then(|u| u.get("jira")).is_none(), "{v}");
+    assert!(
+        v.get("unavailable").and_then(|u| u.get("jira")).is_none(),
+        "{v}"
+    );
     // Azure DevOps is kept aside, redacted, never among the integrations.
     assert_eq!(v["unavailable"]["ado"]["personalAccessToken"], "***", "{v}");
 
@@ -343,7 +346,11 @@ async fn config_migrate_writes_an_equivalent_devlog_toml_that_passes_config_chec
     let jira = &parsed["integrations"]["jira"];
     assert_eq!(jira["apiToken"].as_str(), Some("${JIRA_API_TOKEN}"));
     assert_eq!(jira["projectKey"].as_str(), Some("WID"));
-    assert!(dry.stderr.contains("export JIRA_API_TOKEN"), "{}", dry.stderr);
+    assert!(
+        dry.stderr.contains("export JIRA_API_TOKEN"),
+        "{}",
+        dry.stderr
+    );
     assert!(
         dry.stdout.contains("# [integrations.ado]"),
         "{}",
@@ -370,7 +377,10 @@ async fn config_migrate_writes_an_equivalent_devlog_toml_that_passes_config_chec
     let check = ok(
         &dir,
         &["config", "check", "--json"],
-        &[("GITHUB_TOKEN", TOKEN), ("JIRA_API_TOKEN", "jira_env_token")],
+        &[
+            ("GITHUB_TOKEN", TOKEN),
+            ("JIRA_API_TOKEN", "jira_env_token"),
+        ],
     )
     .await;
     let c = check.json();

@@ -224,8 +224,7 @@ pub struct PullPage {
 }
 
 /// An incoming webhook request, as received.
-#[derive(Clone, PartialEq, Eq)]
-#[derive(Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Webhook {
     /// Header names lowercase.
     pub headers: Vec<(String, String)>,

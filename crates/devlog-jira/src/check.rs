@@ -52,7 +52,9 @@ impl JiraIntegration {
         let c = self.config();
         let project = c.project_key.as_str();
         let me: Me = self.get_json("/rest/api/3/myself").await?;
-        let p: Project = self.get_json(&format!("/rest/api/3/project/{project}")).await?;
+        let p: Project = self
+            .get_json(&format!("/rest/api/3/project/{project}"))
+            .await?;
         let mut problems = Vec::new();
         let types: Vec<&str> = p
             .issue_types

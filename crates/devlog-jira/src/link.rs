@@ -14,14 +14,16 @@ use crate::issue::PROPERTY;
 pub fn parse_issue_ref(s: &str, base_url: &str, project: &str) -> Result<String, String> {
     let t = s.trim().trim_end_matches('/');
     let bad = || {
-        format!("`{s}` is not a Jira issue: give its key ({project}-12) or its URL ({base_url}/browse/{project}-12)")
+        format!(
+            "`{s}` is not a Jira issue: give its key ({project}-12) or its URL ({base_url}/browse/{project}-12)"
+        )
     };
     let key = if t.contains("://") {
         let (site, rest) = t
             .split_once("://")
-            .and_then(|(scheme, r)| {
+            .map(|(scheme, r)| {
                 let (host, path) = r.split_once('/').unwrap_or((r, ""));
-                Some((format!("{scheme}://{host}"), path.to_string()))
+                (format!("{scheme}://{host}"), path.to_string())
             })
             .ok_or_else(bad)?;
         let base_site = base_url
@@ -33,13 +35,11 @@ pub fn parse_issue_ref(s: &str, base_url: &str, project: &str) -> Result<String,
                 "`{s}` is on {site}, but integrations.jira.baseUrl is {base_url}"
             ));
         }
-        let from_query = rest
-            .split_once('?')
-            .and_then(|(_, q)| {
-                q.split('&')
-                    .find_map(|kv| kv.strip_prefix("selectedIssue="))
-                    .map(str::to_string)
-            });
+        let from_query = rest.split_once('?').and_then(|(_, q)| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("selectedIssue="))
+                .map(str::to_string)
+        });
         let path = rest.split(['?', '#']).next().unwrap_or_default();
         let from_path = path
             .split('/')
@@ -143,7 +143,11 @@ impl JiraIntegration {
                 .map_err(|e| self.sync_err(e, Some(key)))?;
             let page: Page = self.decode(&resp, Some(key))?;
             let n = page.comments.len() as u64;
-            out.extend(page.comments.iter().filter_map(|c| self.comment_note(key, c, now)));
+            out.extend(
+                page.comments
+                    .iter()
+                    .filter_map(|c| self.comment_note(key, c, now)),
+            );
             at += n;
             if n == 0 || page.total.is_none_or(|t| at >= t) {
                 break;
@@ -174,7 +178,11 @@ mod tests {
             ),
             ("https://ACME.atlassian.net/browse/DEV-3#comments", "DEV-3"),
         ] {
-            assert_eq!(parse_issue_ref(input, SITE, "DEV").unwrap(), want, "{input}");
+            assert_eq!(
+                parse_issue_ref(input, SITE, "DEV").unwrap(),
+                want,
+                "{input}"
+            );
         }
     }
 
@@ -182,7 +190,9 @@ mod tests {
     fn other_sites_projects_and_non_keys_are_refused() {
         let err = |s: &str| parse_issue_ref(s, SITE, "DEV").unwrap_err();
         assert!(err("OPS-1").contains("integrations.jira.projectKey is DEV"));
-        assert!(err("https://other.atlassian.net/browse/DEV-1").contains("integrations.jira.baseUrl"));
+        assert!(
+            err("https://other.atlassian.net/browse/DEV-1").contains("integrations.jira.baseUrl")
+        );
         assert!(err("12").contains("not a Jira issue"));
         assert!(err("DEV-0").contains("not a Jira issue"));
         assert!(err("DEV-x").contains("not a Jira issue"));

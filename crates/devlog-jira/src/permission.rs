@@ -46,10 +46,22 @@ mod tests {
         for (m, p, want) in [
             ("POST", "/rest/api/3/issue", "Create issues"),
             ("PUT", "/rest/api/3/issue/DEV-1", "Edit issues"),
-            ("PUT", "/rest/api/3/issue/DEV-1/properties/devlog", "Edit issues"),
-            ("POST", "/rest/api/3/issue/DEV-1/transitions", "Transition issues"),
+            (
+                "PUT",
+                "/rest/api/3/issue/DEV-1/properties/devlog",
+                "Edit issues",
+            ),
+            (
+                "POST",
+                "/rest/api/3/issue/DEV-1/transitions",
+                "Transition issues",
+            ),
             ("POST", "/rest/api/3/issue/DEV-1/comment", "Add comments"),
-            ("DELETE", "/rest/api/3/issue/DEV-1/comment/5", "Delete own comments"),
+            (
+                "DELETE",
+                "/rest/api/3/issue/DEV-1/comment/5",
+                "Delete own comments",
+            ),
             ("POST", "/rest/api/3/issue/DEV-1/worklog", "Work on issues"),
             ("GET", "/rest/api/3/issue/DEV-1?fields=*", "Browse projects"),
             ("POST", "/rest/api/3/search/jql", "Browse projects"),

@@ -275,18 +275,17 @@ impl JiraIntegration {
 
     /// The issue as the API v3 gives it, mapped; `None` when it is gone, not visible, or in
     /// another project.
-    async fn read_back(&self, key: &str) -> Result<Option<devlog_core::integration::RemoteItem>, SyncError> {
+    async fn read_back(
+        &self,
+        key: &str,
+    ) -> Result<Option<devlog_core::integration::RemoteItem>, SyncError> {
         let issue = match self.get_issue(key).await {
             Ok(i) => i,
             Err(e) if e.kind == SyncErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
         let project = &self.config().project_key;
-        if !issue
-            .key
-            .rsplit_once('-')
-            .is_some_and(|(p, _)| p == project)
-        {
+        if issue.key.rsplit_once('-').is_none_or(|(p, _)| p != project) {
             return Ok(None);
         }
         match issue.to_remote(self.config()) {
@@ -386,7 +385,9 @@ impl JiraIntegration {
         };
         if let (Some(board), Some(from)) = (
             self.config().board_id,
-            payload.pointer("/sprint/originBoardId").and_then(Value::as_u64),
+            payload
+                .pointer("/sprint/originBoardId")
+                .and_then(Value::as_u64),
         ) && board != from
         {
             return Ok(Vec::new());

@@ -145,7 +145,9 @@ async fn the_plan_names_the_transition_and_a_blocking_resolution() {
     let text = steps.join("; ");
     assert!(
         text.contains("status `To Do` → status `Done` (done)")
-            && text.contains("transition `Start` (`To Do` → `In Progress`), then on through the workflow"),
+            && text.contains(
+                "transition `Start` (`To Do` → `In Progress`), then on through the workflow"
+            ),
         "{text}"
     );
     // Nothing was transitioned.
@@ -158,7 +160,9 @@ async fn the_plan_names_the_transition_and_a_blocking_resolution() {
             .is_empty()
     );
     // One hop from Done, with the resolution the screen requires.
-    probe.jira.edit_issue(&key, |i| i.status = "In Review".into());
+    probe
+        .jira
+        .edit_issue(&key, |i| i.status = "In Review".into());
     let text = jira
         .plan_update(&key, &fields("Sign-in", Status::Done), &status)
         .await
@@ -175,7 +179,9 @@ async fn the_plan_names_the_transition_and_a_blocking_resolution() {
     })
     .await;
     let (key, _) = issue(&jira, "Sign-in").await;
-    probe.jira.edit_issue(&key, |i| i.status = "In Review".into());
+    probe
+        .jira
+        .edit_issue(&key, |i| i.status = "In Review".into());
     let text = jira
         .plan_update(&key, &fields("Sign-in", Status::Done), &status)
         .await
@@ -241,20 +247,27 @@ fn about(text: &str, key: &str, id: u64) -> String {
         out = out.replace(&format!("\"{k}\""), &format!("\"{key}\""));
     }
     let ids = [
-        v.pointer("/issue/id").and_then(Value::as_str).map(str::to_string),
+        v.pointer("/issue/id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         v.pointer("/worklog/issueId")
             .and_then(Value::as_str)
             .map(str::to_string),
-        v.pointer("/comment/self").and_then(Value::as_str).and_then(|s| {
-            let parts: Vec<&str> = s.split('/').collect();
-            let k = parts.iter().position(|p| *p == "issue")?;
-            parts.get(k + 1).map(|s| s.to_string())
-        }),
+        v.pointer("/comment/self")
+            .and_then(Value::as_str)
+            .and_then(|s| {
+                let parts: Vec<&str> = s.split('/').collect();
+                let k = parts.iter().position(|p| *p == "issue")?;
+                parts.get(k + 1).map(|s| s.to_string())
+            }),
     ];
     for old in ids.into_iter().flatten() {
         out = out
             .replace(&format!("/issue/{old}/"), &format!("/issue/{id}/"))
-            .replace(&format!("\"issueId\": \"{old}\""), &format!("\"issueId\": \"{id}\""))
+            .replace(
+                &format!("\"issueId\": \"{old}\""),
+                &format!("\"issueId\": \"{id}\""),
+            )
             .replace(&format!("\"id\": \"{old}\""), &format!("\"id\": \"{id}\""));
     }
     let mut v: Value = serde_json::from_str(&out).unwrap();
@@ -361,7 +374,8 @@ async fn missing_and_null_fields_are_tolerated_and_bad_bodies_named() {
     let e = jira.handle_webhook(&signed(b, "d")).await.unwrap_err();
     assert!(e.message.contains("not a JSON object"), "{}", e.message);
     // An issue event without a key cannot be applied: said so.
-    let b = serde_json::to_vec(&json!({"webhookEvent": "jira:issue_updated", "issue": {}})).unwrap();
+    let b =
+        serde_json::to_vec(&json!({"webhookEvent": "jira:issue_updated", "issue": {}})).unwrap();
     let e = jira.handle_webhook(&signed(&b, "d")).await.unwrap_err();
     assert!(e.message.contains("no issue key"), "{}", e.message);
     assert!(probe.jira.check_contract().is_empty());
@@ -414,8 +428,10 @@ async fn sprint_events_note_the_sprint_on_its_issues_entries() {
     let (b, _) = issue(&jira, "Two").await;
     probe.jira.put_sprint(3, "Sprint 3", "active", &[&a, &b]);
     for (event, what) in [("sprint_started", "started"), ("sprint_closed", "closed")] {
-        let body = serde_json::to_vec(&json!({"timestamp": 1700000000000i64, "webhookEvent": event,
-            "sprint": {"id": 3, "name": "Sprint 3", "state": "active", "originBoardId": 7}}))
+        let body = serde_json::to_vec(
+            &json!({"timestamp": 1700000000000i64, "webhookEvent": event,
+            "sprint": {"id": 3, "name": "Sprint 3", "state": "active", "originBoardId": 7}}),
+        )
         .unwrap();
         let o = jira.handle_webhook(&signed(&body, event)).await.unwrap();
         let keys: Vec<_> = o.actions.iter().map(|x| x.target.clone()).collect();
@@ -427,13 +443,23 @@ async fn sprint_events_note_the_sprint_on_its_issues_entries() {
         );
         for x in &o.actions {
             let Action::Note(n) = &x.action else { panic!() };
-            assert!(n.text.contains(&format!("Sprint `Sprint 3` {what}")), "{}", n.text);
+            assert!(
+                n.text.contains(&format!("Sprint `Sprint 3` {what}")),
+                "{}",
+                n.text
+            );
         }
     }
     // Another board's sprint: nothing.
     let body = serde_json::to_vec(&json!({"webhookEvent": "sprint_started",
         "sprint": {"id": 3, "name": "S", "originBoardId": 8}}))
     .unwrap();
-    assert!(jira.handle_webhook(&signed(&body, "x")).await.unwrap().actions.is_empty());
+    assert!(
+        jira.handle_webhook(&signed(&body, "x"))
+            .await
+            .unwrap()
+            .actions
+            .is_empty()
+    );
     assert!(probe.jira.check_contract().is_empty());
 }

@@ -259,7 +259,12 @@ async fn sync_with_jira_creates_issues_and_walks_the_workflow() {
     let state = SyncState::open(&root.join(".state/sync.sqlite"))
         .await
         .unwrap();
-    let engine = SyncEngine::new(store.clone(), state, vec![Arc::new(jira)], SyncOptions::default());
+    let engine = SyncEngine::new(
+        store.clone(),
+        state,
+        vec![Arc::new(jira)],
+        SyncOptions::default(),
+    );
     let options = Options {
         actor: Some("assistant".into()),
         integrations: vec!["jira".into()],

@@ -211,9 +211,7 @@ impl FakeJira {
             .route("/rest/api/3/issue/{key}", get(get_issue).put(edit_issue))
             .route(
                 "/rest/api/3/issue/{key}/properties/{prop}",
-                get(get_property)
-                    .put(put_property)
-                    .delete(delete_property),
+                get(get_property).put(put_property).delete(delete_property),
             )
             .route("/rest/api/3/search/jql", post(search))
             .route(
@@ -1136,7 +1134,11 @@ async fn delete_property(
     auth(&headers)?;
     let mut d = lock(&st.jira.data);
     let k = key_of(&d, &key)?;
-    match d.issues.get_mut(&k).and_then(|i| i.properties.remove(&prop)) {
+    match d
+        .issues
+        .get_mut(&k)
+        .and_then(|i| i.properties.remove(&prop))
+    {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(error(
             StatusCode::NOT_FOUND,
@@ -1191,7 +1193,10 @@ async fn sprint_issues(
         ));
     }
     let at: usize = q.get("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let max: usize = q.get("maxResults").and_then(|s| s.parse().ok()).unwrap_or(50);
+    let max: usize = q
+        .get("maxResults")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
     let d = lock(&st.jira.data);
     let base = base(&headers);
     let issues: Vec<Value> = sprint
@@ -1203,6 +1208,8 @@ async fn sprint_issues(
         .map(|i| json!({"id": i.id.to_string(), "key": i.key, "self": format!("{base}/rest/agile/1.0/issue/{}", i.id),
                         "fields": {"summary": i.summary}}))
         .collect();
-    Ok(axum::Json(json!({"startAt": at, "maxResults": max, "total": sprint.issues.len(), "issues": issues}))
-        .into_response())
+    Ok(axum::Json(
+        json!({"startAt": at, "maxResults": max, "total": sprint.issues.len(), "issues": issues}),
+    )
+    .into_response())
 }

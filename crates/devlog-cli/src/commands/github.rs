@@ -142,12 +142,18 @@ impl Tracker for GithubTracker {
     async fn conversation(&self, remote_id: &str) -> Result<Vec<RemoteAction>, SyncError> {
         let comments = self.0.issue_comments(remote_id).await?;
         let n: u64 = remote_id.parse().unwrap_or_default();
-        Ok(comments.iter().map(|c| self.0.comment_action(n, c)).collect())
+        Ok(comments
+            .iter()
+            .map(|c| self.0.comment_action(n, c))
+            .collect())
     }
     fn status_header(&self) -> (Map<String, Value>, String) {
         let c = self.0.config();
         let mut m = Map::new();
-        m.insert("repository".into(), json!(format!("{}/{}", c.owner, c.repo)));
+        m.insert(
+            "repository".into(),
+            json!(format!("{}/{}", c.owner, c.repo)),
+        );
         m.insert("apiUrl".into(), json!(c.api_url));
         m.insert("projectId".into(), json!(c.project_id));
         m.insert("webhookSecret".into(), json!(c.webhook_secret.is_some()));

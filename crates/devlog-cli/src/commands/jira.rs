@@ -83,8 +83,7 @@ pub fn jira(ws: &Workspace) -> Result<JiraIntegration, CliError> {
         devlog_jira::NAME,
         "Jira is not configured: add [integrations.jira] with baseUrl, projectKey, email and apiToken = \"${JIRA_API_TOKEN}\" to devlog.toml (see docs/jira.md)",
     )?;
-    JiraIntegration::from_table(&table)
-        .map_err(|m| tracker::config_err(ws, m))
+    JiraIntegration::from_table(&table).map_err(|m| tracker::config_err(ws, m))
 }
 
 /// Jira issues for the shared link/unlink/status flows.

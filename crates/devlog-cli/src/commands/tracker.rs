@@ -300,8 +300,11 @@ pub async fn status(
     let (header, first_line) = t.status_header();
     let mut out = Value::Object(header);
     out["health"] = json!(health);
-    out["paused"] =
-        json!(paused.as_ref().map(|(until, reason)| json!({"until": until, "reason": reason})));
+    out["paused"] = json!(
+        paused
+            .as_ref()
+            .map(|(until, reason)| json!({"until": until, "reason": reason}))
+    );
     out["pullCursor"] = cursor.clone();
     out["linked"] = json!(rows);
     out["pendingJobs"] = json!(

@@ -265,7 +265,8 @@ impl Reader<'_> {
             let theirs = format!("{key}.{k}");
             let known = ours.iter().any(|o| {
                 o.as_str() == k
-                    || k.strip_suffix("File").or_else(|| k.strip_suffix("_file")) == Some(o.as_str())
+                    || k.strip_suffix("File").or_else(|| k.strip_suffix("_file"))
+                        == Some(o.as_str())
             });
             match (known, to_toml(v)) {
                 (true, Some(val)) => {
