@@ -62,10 +62,7 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
                 .filter(|s| !s.is_empty()),
             cwd,
         },
-        actor: cli
-            .actor
-            .or_else(|| std::env::var("USER").ok())
-            .filter(|a| !a.is_empty()),
+        actor: actor(cli.actor),
     };
     if let Command::Completions(a) = command {
         return commands::completions::run(a);
@@ -171,6 +168,22 @@ const RUNTIME_THREADS_VAR: &str = "DEVLOG_RUNTIME_THREADS";
 /// one request's blocking file work (handed off with `block_in_place`, see
 /// `devlog_store::fsutil::blocking`) never stalls the others. Short commands do one thing and
 /// exit: a current-thread runtime starts faster and uses less memory.
+/// Who is acting: `--actor` (or `DEVLOG_ACTOR`), else `USER`, else `LOGNAME`, else the OS
+/// account the process runs as (a container or service manager often sets neither variable).
+/// `None` only when all of them are empty or unreadable.
+fn actor(given: Option<String>) -> Option<String> {
+    given
+        .into_iter()
+        .chain(
+            ["USER", "LOGNAME"]
+                .iter()
+                .filter_map(|v| std::env::var(v).ok()),
+        )
+        .chain(std::iter::once_with(|| whoami::username().ok()).flatten())
+        .map(|a| a.trim().to_string())
+        .find(|a| !a.is_empty())
+}
+
 fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
     let long_running = match command {
         Command::Serve(_) | Command::Mcp(_) | Command::Worker(_) => true,

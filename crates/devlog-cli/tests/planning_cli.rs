@@ -215,3 +215,82 @@ fn worklogs_are_summed_into_actual_hours_and_shown() {
         1.5
     );
 }
+
+#[test]
+fn a_worklog_without_user_variables_is_signed_by_the_os_account() {
+    let d = tempfile::tempdir().unwrap();
+    json(d.path(), &["new", "Timed"]);
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .arg("--json")
+            .current_dir(d.path())
+            .env_remove("DEVLOG_DIR")
+            .env_remove("DEVLOG_STORAGE_TYPE")
+            .env_remove("DEVLOG_ACTOR")
+            .env_remove("USER")
+            .env_remove("LOGNAME")
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    // A container or a service manager often sets neither USER nor LOGNAME: the worklog still
+    // says who, from the account the process runs as.
+    let out = run(&["log-time", "1", "1h"], &[]);
+    let author = out["worklog"]["author"].as_str().unwrap();
+    assert!(!author.is_empty(), "{out}");
+    // LOGNAME is read when USER is unset.
+    let out = run(&["log-time", "1", "1h"], &[("LOGNAME", "logname-user")]);
+    assert_eq!(out["worklog"]["author"], "logname-user");
+}
+
+#[test]
+fn worklogs_are_changed_and_removed_by_id_prefix() {
+    let d = tempfile::tempdir().unwrap();
+    json(d.path(), &["new", "Timed"]);
+    let first = json(d.path(), &["log-time", "1", "1h"]);
+    json(d.path(), &["log-time", "1", "30m"]);
+    let id = first["worklog"]["id"].as_str().unwrap().to_string();
+    // `show` lists each worklog with the short id that names it.
+    let shown = ok(d.path(), &["show", "1"]);
+    assert!(shown.contains(&id[..8]), "{shown}");
+    let out = ok(
+        d.path(),
+        &["log-time", "1", "2h", "--edit", &id[..8], "--note", "more"],
+    );
+    assert!(out.contains("Changed worklog 2h"), "{out}");
+    assert_eq!(json(d.path(), &["show", "1"])["actualHours"], 2.5);
+    refused(
+        d.path(),
+        &["log-time", "1", "--edit", &id],
+        "nothing to change",
+    );
+    refused(
+        d.path(),
+        &["log-time", "1", "--delete", "ffffffff"],
+        "no worklog",
+    );
+    let out = ok(d.path(), &["log-time", "1", "--delete", &id]);
+    assert!(out.contains("Removed worklog"), "{out}");
+    let e = json(d.path(), &["show", "1"]);
+    assert_eq!(e["actualHours"], 0.5);
+    assert_eq!(e["worklogs"].as_array().unwrap().len(), 1);
+    // Without a duration there is nothing to log.
+    let o = devlog(d.path(), &["log-time", "1"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("give how long"),
+        "{o:?}"
+    );
+    // The last one removed: no time is logged, so no actual hours.
+    let last = e["worklogs"][0]["id"].as_str().unwrap().to_string();
+    json(d.path(), &["log-time", "1", "--delete", &last]);
+    assert!(json(d.path(), &["show", "1"]).get("actualHours").is_none());
+    // Undo puts it back.
+    ok(d.path(), &["undo", "1"]);
+    assert_eq!(json(d.path(), &["show", "1"])["actualHours"], 0.5);
+}

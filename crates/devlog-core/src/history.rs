@@ -431,45 +431,55 @@ fn apply(e: &mut Entry, steps: &[(u64, Step)], force: bool, now: Timestamp) -> R
 
 /// Finds a note by id or unique id prefix.
 fn find_note<'a>(e: &'a Entry, note_ref: &str) -> Result<&'a Note> {
-    let r = note_ref.trim();
+    find_by_id(e, &e.notes, |n| &n.id, note_ref, "note", "see `devlog log`")
+}
+
+/// Finds one of an entry's `items` (its notes, its worklogs, …: `what`) by id or unique id
+/// prefix; the errors list the ids there are, or the ones a prefix matches.
+pub(crate) fn find_by_id<'a, T>(
+    e: &Entry,
+    items: &'a [T],
+    id: impl Fn(&T) -> &str,
+    r: &str,
+    what: &str,
+    listed: &str,
+) -> Result<&'a T> {
+    let r = r.trim();
     if r.is_empty() {
         return Err(StoreError::invalid(
-            "note",
-            "give the id of the note (see `devlog log`)",
+            what,
+            format!("give the id of the {what} ({listed})"),
         ));
     }
-    if let Some(n) = e.notes.iter().find(|n| n.id == r) {
+    if let Some(n) = items.iter().find(|n| id(n) == r) {
         return Ok(n);
     }
-    let found: Vec<&Note> = e.notes.iter().filter(|n| n.id.starts_with(r)).collect();
+    let found: Vec<&T> = items.iter().filter(|n| id(n).starts_with(r)).collect();
     match found.as_slice() {
         [one] => Ok(one),
         [] => Err(StoreError::invalid(
-            "note",
+            what,
             format!(
-                "{} has no note `{r}`; its notes: {}",
+                "{} has no {what} `{r}`; its {what}s: {}",
                 e.handle_str(),
-                if e.notes.is_empty() {
+                if items.is_empty() {
                     "none".to_string()
                 } else {
-                    e.notes
+                    items
                         .iter()
-                        .map(|n| short(&n.id))
+                        .map(|n| short(id(n)))
                         .collect::<Vec<_>>()
                         .join(", ")
                 }
             ),
         )),
         many => Err(StoreError::invalid(
-            "note",
+            what,
             format!(
-                "`{r}` matches {} notes of {}: {}; give more of the id",
+                "`{r}` matches {} {what}s of {}: {}; give more of the id",
                 many.len(),
                 e.handle_str(),
-                many.iter()
-                    .map(|n| n.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                many.iter().map(|n| id(n)).collect::<Vec<_>>().join(", ")
             ),
         )),
     }

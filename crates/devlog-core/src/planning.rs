@@ -284,6 +284,37 @@ pub fn logged_minutes(e: &Entry) -> u64 {
     e.worklogs.iter().map(|w| u64::from(w.minutes)).sum()
 }
 
+/// A worklog's minutes from a duration as users type it, at most one day.
+fn worklog_minutes(duration: &str) -> Result<u32> {
+    let minutes = parse_duration(duration)?;
+    if minutes > MAX_WORKLOG_MINUTES {
+        return Err(StoreError::invalid(
+            "duration",
+            format!(
+                "{} is more than one day (24h); log each day separately with --date",
+                format_minutes(minutes.into())
+            ),
+        ));
+    }
+    Ok(minutes)
+}
+
+/// Finds a worklog of `e` by id or unique id prefix.
+fn find_worklog<'a>(e: &'a Entry, r: &str) -> Result<&'a Worklog> {
+    crate::history::find_by_id(e, &e.worklogs, |w| &w.id, r, "worklog", "see `devlog show`")
+}
+
+/// Changes to a worklog ([`Devlog::edit_worklog`]); `None` keeps the value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WorklogEdit {
+    /// How long: see [`DURATION_FORMS`].
+    pub duration: Option<String>,
+    /// Which day (see [`WORK_DATE_FORMS`]).
+    pub date: Option<String>,
+    pub note: Option<String>,
+}
+
 /// Input for a worklog ([`Devlog::log_time`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -472,21 +503,11 @@ impl Devlog {
         input: NewWorklog,
         meta: &WriteMeta,
     ) -> Result<(Entry, Worklog)> {
-        let minutes = parse_duration(&input.duration)?;
-        if minutes > MAX_WORKLOG_MINUTES {
-            return Err(StoreError::invalid(
-                "duration",
-                format!(
-                    "{} is more than one day (24h); log each day separately with --date",
-                    format_minutes(minutes.into())
-                ),
-            ));
-        }
+        let minutes = worklog_minutes(&input.duration)?;
         check_text("note", &input.note)?;
-        let today = self.today_date();
         let date = match input.date.as_deref() {
-            Some(d) => parse_work_date(d, today)?,
-            None => today,
+            Some(d) => parse_work_date(d, self.today_date())?,
+            None => self.today_date(),
         };
         let author = input
             .author
@@ -524,6 +545,94 @@ impl Devlog {
             })
             .await?;
         Ok((entry, log))
+    }
+
+    /// Changes a worklog (by id or unique id prefix, as `devlog show` lists them): its
+    /// duration, day or note; the entry's `actualHours` follows. Returns the entry and the
+    /// worklog as it is now. Undoable like any change (`devlog undo`).
+    pub async fn edit_worklog(
+        &self,
+        id: EntryId,
+        worklog: &str,
+        edit: WorklogEdit,
+        meta: &WriteMeta,
+    ) -> Result<(Entry, Worklog)> {
+        if edit.duration.is_none() && edit.date.is_none() && edit.note.is_none() {
+            return Err(StoreError::invalid(
+                "worklog",
+                "nothing to change: give a duration, a date or a note",
+            ));
+        }
+        let minutes = edit.duration.as_deref().map(worklog_minutes).transpose()?;
+        let date = edit
+            .date
+            .as_deref()
+            .map(|d| parse_work_date(d, self.today_date()))
+            .transpose()?;
+        if let Some(n) = &edit.note {
+            check_text("note", n)?;
+        }
+        let now = self.clock().now();
+        let mut edited = None;
+        let entry = self
+            .store()
+            .update(id, meta, &mut |e: &mut Entry| {
+                let wid = find_worklog(e, worklog)?.id.clone();
+                let w = e
+                    .worklogs
+                    .iter_mut()
+                    .find(|w| w.id == wid)
+                    .expect("found above");
+                if let Some(m) = minutes {
+                    w.minutes = m;
+                }
+                if let Some(d) = date {
+                    w.date = d;
+                }
+                if let Some(n) = &edit.note {
+                    w.note = n.trim().to_string();
+                }
+                edited = Some(w.clone());
+                e.actual_hours = Some(hours_of(logged_minutes(e)));
+                e.updated_at = now;
+                Ok(())
+            })
+            .await?;
+        let w = edited.expect("set by the update");
+        Ok((entry, w))
+    }
+
+    /// Removes a worklog (by id or unique id prefix); the entry's `actualHours` becomes the
+    /// sum of those left (none when none are left). Returns the entry and the removed worklog.
+    pub async fn delete_worklog(
+        &self,
+        id: EntryId,
+        worklog: &str,
+        meta: &WriteMeta,
+    ) -> Result<(Entry, Worklog)> {
+        let now = self.clock().now();
+        let mut removed = None;
+        let entry = self
+            .store()
+            .update(id, meta, &mut |e: &mut Entry| {
+                let wid = find_worklog(e, worklog)?.id.clone();
+                let i = e
+                    .worklogs
+                    .iter()
+                    .position(|w| w.id == wid)
+                    .expect("found above");
+                removed = Some(e.worklogs.remove(i));
+                e.actual_hours = if e.worklogs.is_empty() {
+                    None
+                } else {
+                    Some(hours_of(logged_minutes(e)))
+                };
+                e.updated_at = now;
+                Ok(())
+            })
+            .await?;
+        let w = removed.expect("set by the update");
+        Ok((entry, w))
     }
 
     /// Narrows a filter to overdue work: open entries due before today.

@@ -607,6 +607,23 @@ impl Devlog {
                 Ok(())
             })
             .await?;
+        // Another writer may have linked the other way between the check above and these
+        // writes (each checked before the other wrote). Checked again now that this link is
+        // stored, at least the later of two such writers sees the cycle, and undoes its link.
+        if (changed || other_changed)
+            && let Err(cycle) = self.refuse_cycle(&entry, kind, &other_entry).await
+        {
+            self.undo_link(
+                (entry.id, changed),
+                kind,
+                (to.id, other_changed),
+                replaced_id,
+                displaced_id,
+                meta,
+            )
+            .await?;
+            return Err(cycle);
+        }
         let mut replaced = None;
         // The old parent (original) no longer lists this entry.
         if let Some(old) = replaced_id {
@@ -622,6 +639,61 @@ impl Devlog {
             changed: changed || other_changed,
             replaced,
         })
+    }
+
+    /// Takes back a link [`Devlog::link`] stored on `from` (and its inverse on `to`) where
+    /// each side was `changed` by it, and gives back the parent (original) it replaced on
+    /// either side: the entries are linked as before the call.
+    async fn undo_link(
+        &self,
+        (from, from_changed): (EntryId, bool),
+        kind: LinkKind,
+        (to, to_changed): (EntryId, bool),
+        replaced: Option<EntryId>,
+        displaced: Option<EntryId>,
+        meta: &WriteMeta,
+    ) -> Result<()> {
+        let now = self.clock().now();
+        let restore = |id: Option<EntryId>| async move {
+            match id {
+                Some(id) => match self.store().get(id).await {
+                    Ok(e) => Ok(Some(e)),
+                    Err(err) if err.kind() == crate::error::ErrorKind::NotFound => Ok(None),
+                    Err(err) => Err(err),
+                },
+                None => Ok(None),
+            }
+        };
+        for (on, other, k, changed, back) in [
+            (from, to, kind, from_changed, restore(replaced).await?),
+            (
+                to,
+                from,
+                kind.inverse(),
+                to_changed,
+                restore(displaced).await?,
+            ),
+        ] {
+            if !changed {
+                continue;
+            }
+            // The single-valued side (parent, original) of the link that was replaced.
+            let back_kind = match kind {
+                LinkKind::Parent | LinkKind::Duplicates => kind,
+                _ => kind.inverse(),
+            };
+            self.store()
+                .update(on, meta, &mut |e: &mut Entry| {
+                    remove_link(e, Some(k), other);
+                    if let Some(b) = &back {
+                        add_link(e, back_kind, b);
+                    }
+                    e.updated_at = now;
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     /// Removes the `kind` link from `on` to `to`, if `on` still exists.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use devlog_core::id::EntryId;
-use devlog_core::integration::RemoteItem;
+use devlog_core::integration::{RemoteItem, RemoteMilestone};
 use devlog_core::merge::SyncedFields;
 use devlog_core::time::Timestamp;
 use serde::Deserialize;
@@ -16,8 +16,8 @@ use crate::config::{JiraConfig, StatusCategory};
 /// The issue property that carries devlog's marker: `{"id": "<entry id>"}`.
 pub const PROPERTY: &str = "devlog";
 
-/// The fields devlog asks for in searches and reads.
-pub const FIELDS: [&str; 8] = [
+/// The fields devlog asks for in searches and reads (besides the mapped custom fields).
+pub const FIELDS: [&str; 10] = [
     "summary",
     "description",
     "issuetype",
@@ -26,6 +26,8 @@ pub const FIELDS: [&str; 8] = [
     "labels",
     "updated",
     "resolution",
+    "assignee",
+    "fixVersions",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +56,74 @@ pub struct IssueFields {
     pub labels: Option<Vec<String>>,
     #[serde(default)]
     pub updated: Option<String>,
+    /// `None`: the answer left the field out (not readable); `Some(None)`: unassigned.
+    #[serde(default, deserialize_with = "present")]
+    pub assignee: Option<Option<User>>,
+    #[serde(default, rename = "fixVersions")]
+    pub fix_versions: Option<Vec<Version>>,
+    /// Every other field (custom fields, `duedate`) by id.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+/// Tells a field that is there but `null` (`Some(None)`) from one that is missing (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// An account as Jira answers it; `emailAddress` is missing when the profile hides it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    #[serde(default, rename = "displayName")]
+    pub display_name: Option<String>,
+    #[serde(default, rename = "emailAddress")]
+    pub email: Option<String>,
+}
+
+impl User {
+    /// How devlog names the account: its email when visible, else its display name, else
+    /// its account id.
+    pub fn devlog_name(&self) -> String {
+        self.email
+            .clone()
+            .filter(|e| !e.is_empty())
+            .or_else(|| self.display_name.clone().filter(|n| !n.is_empty()))
+            .unwrap_or_else(|| self.account_id.clone())
+    }
+}
+
+/// A project version (fix version).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Version {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default, rename = "releaseDate")]
+    pub release_date: Option<String>,
+    #[serde(default)]
+    pub released: bool,
+}
+
+impl Version {
+    pub fn to_remote(&self) -> RemoteMilestone {
+        RemoteMilestone {
+            title: self.name.clone(),
+            description: self.description.clone().unwrap_or_default(),
+            due_date: self
+                .release_date
+                .as_deref()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+            closed: self.released,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +183,48 @@ impl Issue {
         parse_time(u).map_err(|e| format!("issue {}: updated {e}", self.key))
     }
 
+    /// The `devlog` property's value (`{"id": …, "assignee": …}`), if the issue carries it.
+    pub fn property(&self) -> Option<&Value> {
+        self.properties.as_ref()?.get(PROPERTY)
+    }
+
+    /// The assignee as devlog names it. The name devlog wrote (kept in its property with the
+    /// account id) reads back as written while the issue is still assigned to that account,
+    /// so a round trip is stable even for an account whose email is hidden; another account
+    /// reads as its email when visible, else its display name. An answer that leaves the
+    /// field out (not readable) reads as what devlog wrote last, never as "unassigned".
+    pub fn assignee(&self) -> Option<String> {
+        let written = self.property().and_then(|p| p.get("assignee"));
+        let written_for = |account: &str| {
+            written
+                .filter(|w| w.get("accountId").and_then(Value::as_str) == Some(account))
+                .and_then(|w| w.get("name"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        match &self.fields.assignee {
+            Some(Some(u)) => written_for(&u.account_id).or_else(|| Some(u.devlog_name())),
+            Some(None) => None,
+            None => written
+                .and_then(|w| w.get("name"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        }
+    }
+
+    /// How many comments the issue has, when the answer carries its `comment` field.
+    pub fn comment_total(&self) -> u64 {
+        let c = self.fields.other.get("comment");
+        c.and_then(|c| c.get("total"))
+            .and_then(Value::as_u64)
+            .or_else(|| {
+                c.and_then(|c| c.get("comments"))
+                    .and_then(Value::as_array)
+                    .map(|a| a.len() as u64)
+            })
+            .unwrap_or(0)
+    }
+
     /// The issue description as an ADF document (`null` is empty).
     pub fn description_doc(&self) -> Result<Doc, String> {
         Doc::from_json(self.fields.description.as_ref().unwrap_or(&Value::Null))
@@ -132,6 +244,7 @@ impl Issue {
         tags.sort();
         tags.dedup();
         let updated_at = self.updated()?;
+        let first_version = f.fix_versions.as_ref().and_then(|v| v.first());
         Ok(RemoteItem {
             remote_id: self.key.clone(),
             url: Some(format!("{}/browse/{}", config.base_url, self.key)),
@@ -151,16 +264,15 @@ impl Issue {
                         .and_then(|t| t.name.as_deref())
                         .unwrap_or_default(),
                 ),
-                // Not synced yet: Jira assigns by account id (docs/jira.md).
-                assignee: None,
+                assignee: self.assignee(),
                 tags,
-                // Not synced yet: fix versions (docs/jira.md).
-                milestone: None,
+                // The first fix version.
+                milestone: first_version.map(|v| v.name.clone()),
             },
             updated_at,
             version: f.updated.clone(),
             marker: self.marker(),
-            milestone: None,
+            milestone: first_version.map(Version::to_remote),
         })
     }
 }
@@ -193,5 +305,42 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(other.marker(), None);
+    }
+
+    #[test]
+    fn an_unreadable_assignee_reads_as_what_devlog_wrote_never_as_unassigned() {
+        let issue = |fields: serde_json::Value| -> Issue {
+            serde_json::from_value(serde_json::json!({
+                "id": "1", "key": "DEV-1", "fields": fields,
+                "properties": {"devlog": {"id": "x", "assignee": {"accountId": "a-1", "name": "alice@example.com"}}}
+            }))
+            .unwrap()
+        };
+        // The answer leaves the field out (hidden, not returned): what devlog wrote.
+        assert_eq!(
+            issue(serde_json::json!({})).assignee().as_deref(),
+            Some("alice@example.com")
+        );
+        // Unassigned in Jira.
+        assert_eq!(
+            issue(serde_json::json!({"assignee": null})).assignee(),
+            None
+        );
+        // The account devlog wrote: the name as written; another: email, else display name,
+        // else the account id.
+        let a = |u: serde_json::Value| issue(serde_json::json!({"assignee": u})).assignee();
+        assert_eq!(
+            a(serde_json::json!({"accountId": "a-1", "displayName": "Alice"})).as_deref(),
+            Some("alice@example.com")
+        );
+        assert_eq!(a(serde_json::json!({"accountId": "a-2", "displayName": "Bob", "emailAddress": "bob@example.com"})).as_deref(), Some("bob@example.com"));
+        assert_eq!(
+            a(serde_json::json!({"accountId": "a-3", "displayName": "Carol"})).as_deref(),
+            Some("Carol")
+        );
+        assert_eq!(
+            a(serde_json::json!({"accountId": "a-4"})).as_deref(),
+            Some("a-4")
+        );
     }
 }

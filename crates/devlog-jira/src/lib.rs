@@ -4,29 +4,39 @@
 //! Mapping: title ⇄ summary; description ⇄ the ADF description before devlog's details
 //! section (context, acceptance criteria); status ⇄ the workflow status, set through
 //! transitions ([`transitions`]); type ⇄ issue type and priority ⇄ priority through the
-//! mappings; tags ⇄ labels. The marker is the issue property `devlog` = `{"id": …}`, set in
-//! the create request itself and found by JQL. Pull: JQL `updated >= -Nm` (relative, so the
-//! site's time zone does not matter) with an overlap, de-duplicated by (key, updated).
+//! mappings; tags ⇄ labels; assignee ⇄ the assigned account ([`people`]); milestone ⇄ the
+//! first fix version ([`versions`]); notes ⇄ comments ([`comments`]); mapped entry fields →
+//! custom fields on create ([`fields`]). The marker is the issue property `devlog` =
+//! `{"id": …}` (with the assignee name devlog wrote), set in the create request itself and
+//! found by JQL. Pull: JQL `updated >= -Nm` (relative, so the site's time zone does not
+//! matter) with an overlap, de-duplicated by (key, updated), and the comments of the pulled
+//! issues that have any.
 //!
 //! API boundary: no store access, no terminal, no environment; the API token never appears in
 //! logs, errors or `Debug`.
 
 pub mod adf;
-mod agile;
-mod check;
+pub mod agile;
+mod checks;
+pub mod comments;
 pub mod config;
+pub mod fields;
 pub mod issue;
 pub mod link;
+pub mod people;
 mod permission;
 mod plan;
+mod sprint_keys;
 pub mod transitions;
+pub mod versions;
 pub mod webhook;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use devlog_core::entry::Note;
 use devlog_core::entry::{Entry, Status};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
@@ -37,8 +47,9 @@ use devlog_http::{ClientOptions, HttpClient, HttpError, HttpErrorKind, RateLimit
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use config::MappedField;
 pub use config::{JiraAuth, JiraConfig};
-use issue::{FIELDS, Issue, PROPERTY, parse_time};
+use issue::{FIELDS, Issue, PROPERTY, Version, parse_time};
 use transitions::{Goal, Graph, MAX_HOPS, Transitions};
 
 pub const NAME: &str = "jira";
@@ -57,6 +68,19 @@ pub struct JiraIntegration {
     client: Arc<HttpClient>,
     /// Workflow transitions learnt per issue type (for this process).
     graphs: Arc<Mutex<BTreeMap<String, Graph>>>,
+    /// Assignee name (lowercase) → account id, looked up once per run.
+    accounts: Arc<Mutex<BTreeMap<String, String>>>,
+    /// The project's versions, listed once per run (and again after a refused create).
+    versions: Arc<tokio::sync::Mutex<Option<Vec<Version>>>>,
+    /// The project's numeric id.
+    project_id: Arc<tokio::sync::Mutex<Option<u64>>>,
+    /// `customFields` resolved through the field metadata, once per run.
+    fields: Arc<tokio::sync::Mutex<Option<BTreeMap<MappedField, fields::FieldMeta>>>>,
+}
+
+/// Locks a cache; a poisoned lock still holds a usable cache.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +126,10 @@ impl JiraIntegration {
             config: Arc::new(config),
             client: Arc::new(client),
             graphs: Arc::default(),
+            accounts: Arc::default(),
+            versions: Arc::default(),
+            project_id: Arc::default(),
+            fields: Arc::default(),
         })
     }
 
@@ -206,10 +234,15 @@ impl JiraIntegration {
 
     /// One page of a JQL search (with the fields and the marker property devlog reads).
     async fn search(&self, jql: &str, token: Option<&str>) -> Result<SearchPage, SyncError> {
+        let mut fields: Vec<&str> = FIELDS.to_vec();
+        if self.syncs_notes() {
+            // Says whether an issue has comments at all (their properties need a request).
+            fields.push("comment");
+        }
         let mut body = json!({
             "jql": jql,
             "maxResults": PAGE_SIZE,
-            "fields": FIELDS,
+            "fields": fields,
             "properties": [PROPERTY],
         });
         if let Some(t) = token {
@@ -289,7 +322,7 @@ impl JiraIntegration {
                 .map_err(|e| self.sync_err(e, Some(key)))?;
             let offered: Transitions = self.decode(&resp, Some(key))?;
             let hop = {
-                let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
+                let mut graphs = lock(&self.graphs);
                 let graph = graphs.entry(issue_type.clone()).or_default();
                 graph.learn(&current.name, &offered.transitions);
                 transitions::next_hop(graph, &current.name, &offered.transitions, &goal, &visited)
@@ -331,10 +364,73 @@ impl Integration for JiraIntegration {
         Self::descriptor_static()
     }
 
-    /// The account, the project, its issue types and statuses, the mapped fields and the
-    /// board (`check.rs`).
+    /// The account (`myself`) and the project, with its issue types holding the mapped ones.
     async fn health(&self) -> Result<Health, SyncError> {
-        self.check().await
+        #[derive(Deserialize)]
+        struct Me {
+            #[serde(default, rename = "displayName")]
+            display_name: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Project {
+            #[serde(default, rename = "issueTypes")]
+            issue_types: Vec<issue::Named>,
+        }
+        let resp = self
+            .client
+            .get("/rest/api/3/myself")
+            .no_cache()
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, None))?;
+        let me: Me = self.decode(&resp, None)?;
+        let resp = self
+            .client
+            .get(&format!("/rest/api/3/project/{}", self.project()))
+            .no_cache()
+            .send()
+            .await
+            .map_err(|e| self.sync_err(e, None))?;
+        let project: Project = self.decode(&resp, None)?;
+        let names: Vec<&str> = project
+            .issue_types
+            .iter()
+            .filter_map(|t| t.name.as_deref())
+            .collect();
+        for (t, n) in &self.config.issue_types {
+            if !names.iter().any(|k| k.eq_ignore_ascii_case(n)) {
+                return Err(self.permanent(format!(
+                    "integrations.jira.issueTypes.{}: project {} has no issue type `{n}` (it has: {})",
+                    t.as_str(),
+                    self.project(),
+                    names.join(", ")
+                )));
+            }
+        }
+        // Every mapped status and priority exists; every `customFields` value names one field
+        // of the right kind.
+        self.check_mappings().await?;
+        let mapped = self.mapped_fields().await?;
+        let board = self.check_board().await?;
+        Ok(Health {
+            ok: true,
+            message: format!(
+                "reached project {} on {} as {}{}{}",
+                self.project(),
+                self.config.base_url,
+                me.display_name.as_deref().unwrap_or("an unnamed account"),
+                if mapped.is_empty() {
+                    String::new()
+                } else {
+                    let names: Vec<String> = mapped
+                        .iter()
+                        .map(|(f, m)| format!("{} → {} ({})", f.as_str(), m.name, m.id))
+                        .collect();
+                    format!("; custom fields: {}", names.join(", "))
+                },
+                board.map(|b| format!("; {b}")).unwrap_or_default()
+            ),
+        })
     }
 
     async fn plan_update(
@@ -375,17 +471,31 @@ impl Integration for JiraIntegration {
             &c.technical_context,
             &c.acceptance_criteria,
         );
+        let mut set = self.custom_values(entry).await?;
+        set.insert("project".into(), json!({"key": self.project()}));
+        set.insert("summary".into(), json!(fields.title));
+        set.insert("description".into(), description.to_json());
+        set.insert(
+            "issuetype".into(),
+            json!({"name": self.issue_type(fields)?}),
+        );
+        set.insert("priority".into(), json!({"name": self.priority(fields)?}));
+        set.insert("labels".into(), json!(self.labels(fields)?));
+        let mut marker = json!({"id": entry.id.to_string()});
+        if fields.assignee.is_some() {
+            let (assignee, written) = self.assignee_field(fields.assignee.as_deref()).await?;
+            set.insert("assignee".into(), assignee);
+            if let Some(w) = written {
+                marker["assignee"] = w;
+            }
+        }
+        if let Some(m) = &fields.milestone {
+            set.insert("fixVersions".into(), versions::fix_versions(Some(m)));
+        }
         let body = json!({
-            "fields": {
-                "project": {"key": self.project()},
-                "summary": fields.title,
-                "description": description.to_json(),
-                "issuetype": {"name": self.issue_type(fields)?},
-                "priority": {"name": self.priority(fields)?},
-                "labels": self.labels(fields)?,
-            },
+            "fields": set,
             // The marker is created with the issue, so a retried create always finds it.
-            "properties": [{"key": PROPERTY, "value": {"id": entry.id.to_string()}}],
+            "properties": [{"key": PROPERTY, "value": marker}],
         });
         let resp = self
             .client
@@ -411,8 +521,11 @@ impl Integration for JiraIntegration {
         fields: &SyncedFields,
         changed: &FieldSet,
     ) -> Result<RemoteItem, SyncError> {
-        let needs_current =
-            changed.contains(SyncedField::Description) || changed.contains(SyncedField::Status);
+        let needs_current = changed.contains(SyncedField::Description)
+            || changed.contains(SyncedField::Status)
+            || changed.contains(SyncedField::Assignee);
+        // The `devlog` property's new value, when the assignee changed.
+        let mut property: Option<Value> = None;
         let current = if needs_current {
             Some(self.get_issue(remote_id).await?)
         } else {
@@ -449,15 +562,50 @@ impl Integration for JiraIntegration {
                 }
                 // Through transitions, below.
                 SyncedField::Status => {}
-                // Not synced yet (docs/jira.md): assignees are account ids, milestones fix
-                // versions; what Jira holds is reported back unchanged.
-                SyncedField::Assignee | SyncedField::Milestone => {}
+                SyncedField::Assignee => {
+                    let (assignee, written) =
+                        self.assignee_field(fields.assignee.as_deref()).await?;
+                    edit.insert("assignee".into(), assignee);
+                    // The name devlog wrote, beside the marker (an issue linked rather than
+                    // created by devlog gets the property now).
+                    let old = current
+                        .as_ref()
+                        .and_then(|i| i.property().cloned())
+                        .filter(Value::is_object)
+                        .unwrap_or_else(|| json!({}));
+                    let mut p = old.clone();
+                    if let Some(o) = p.as_object_mut() {
+                        match written {
+                            Some(w) => o.insert("assignee".into(), w),
+                            None => o.remove("assignee"),
+                        };
+                    }
+                    if p != old {
+                        property = Some(p);
+                    }
+                }
+                SyncedField::Milestone => {
+                    edit.insert(
+                        "fixVersions".into(),
+                        versions::fix_versions(fields.milestone.as_deref()),
+                    );
+                }
             }
         }
         if !edit.is_empty() {
             self.client
                 .put(&format!("/rest/api/3/issue/{remote_id}"))
                 .json(&json!({ "fields": edit }))
+                .send()
+                .await
+                .map_err(|e| self.sync_err(e, Some(remote_id)))?;
+        }
+        if let Some(p) = &property {
+            self.client
+                .put(&format!(
+                    "/rest/api/3/issue/{remote_id}/properties/{PROPERTY}"
+                ))
+                .json(p)
                 .send()
                 .await
                 .map_err(|e| self.sync_err(e, Some(remote_id)))?;
@@ -469,6 +617,71 @@ impl Integration for JiraIntegration {
         }
         let issue = self.get_issue(remote_id).await?;
         self.to_remote(&issue)
+    }
+
+    fn syncs_notes(&self) -> bool {
+        self.config.sync_notes
+    }
+
+    /// Finds the fix version by its name, or creates it with the local milestone's
+    /// description and due date.
+    async fn prepare_milestone(
+        &self,
+        name: &str,
+        local: Option<&devlog_core::planning::Milestone>,
+    ) -> Result<(), SyncError> {
+        self.prepare_version(name, local).await.map(|_| ())
+    }
+
+    async fn create_note(
+        &self,
+        remote_id: &str,
+        entry: EntryId,
+        note: &Note,
+    ) -> Result<String, SyncError> {
+        if !self.syncs_notes() {
+            return Err(self.no_notes());
+        }
+        self.post_note(remote_id, entry, note).await
+    }
+
+    async fn update_note(
+        &self,
+        remote_id: &str,
+        note_remote_id: &str,
+        note: &Note,
+    ) -> Result<(), SyncError> {
+        if !self.syncs_notes() {
+            return Err(self.no_notes());
+        }
+        self.edit_note(remote_id, note_remote_id, note).await
+    }
+
+    async fn delete_note(&self, remote_id: &str, note_remote_id: &str) -> Result<(), SyncError> {
+        if !self.syncs_notes() {
+            return Err(self.permanent(
+                "notes are not synced with Jira (integrations.jira.syncNotes = false): the comment stays".into(),
+            ));
+        }
+        self.delete_comment(remote_id, note_remote_id).await
+    }
+
+    async fn deleted_notes(
+        &self,
+        remote_id: &str,
+        comments: &[String],
+    ) -> Result<Option<Vec<String>>, SyncError> {
+        if !self.syncs_notes() {
+            return Ok(None);
+        }
+        self.deleted_comments(remote_id, comments).await.map(Some)
+    }
+
+    async fn find_note(&self, remote_id: &str, note_id: &str) -> Result<Option<String>, SyncError> {
+        if !self.syncs_notes() {
+            return Err(self.no_notes());
+        }
+        self.find_note_comment(remote_id, note_id).await
     }
 
     /// Issues of the project updated since the cursor (all of them without one), oldest
@@ -513,7 +726,21 @@ impl Integration for JiraIntegration {
                 }
                 next.keys.insert(issue.key.clone());
                 match self.to_remote(issue) {
-                    Ok(item) => page.items.push(item),
+                    Ok(item) => {
+                        // Comments come with the issue whose `updated` they moved; an issue
+                        // without any costs no request.
+                        if self.syncs_notes() && issue.comment_total() > 0 {
+                            match self.issue_comments(&issue.key).await {
+                                Ok(comments) => page.actions.extend(
+                                    comments.iter().map(|c| self.comment_action(&issue.key, c)),
+                                ),
+                                // Deleted since the search: the next pull says what it holds.
+                                Err(e) if e.kind == SyncErrorKind::NotFound => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        page.items.push(item);
+                    }
                     // An issue devlog did not create is not devlog's (the engine skips it):
                     // what it holds must not stop the sync.
                     Err(_) if issue.marker().is_none() => {}

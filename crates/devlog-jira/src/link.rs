@@ -114,46 +114,17 @@ impl JiraIntegration {
         }
     }
 
-    /// The comments of issue `key` so far, as the actions that make them the entry's
-    /// `feedback` notes (`devlog jira link` imports the conversation); none when
-    /// `syncNotes = false`.
+    /// The comments of issue `key` so far, as the actions that make them the entry's notes
+    /// (`devlog jira link` imports the conversation); none when `syncNotes = false`.
     pub async fn comment_actions(&self, key: &str) -> Result<Vec<RemoteAction>, SyncError> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            #[serde(default)]
-            comments: Vec<serde_json::Value>,
-            #[serde(default)]
-            total: Option<u64>,
-        }
         if !self.config().sync_notes {
             return Ok(Vec::new());
         }
-        let now = devlog_core::time::Timestamp::from_datetime(chrono::Utc::now());
-        let mut out = Vec::new();
-        let mut at = 0u64;
-        loop {
-            let resp = self
-                .client()
-                .get(&format!("/rest/api/3/issue/{key}/comment"))
-                .query("startAt", &at.to_string())
-                .query("maxResults", "100")
-                .no_cache()
-                .send()
-                .await
-                .map_err(|e| self.sync_err(e, Some(key)))?;
-            let page: Page = self.decode(&resp, Some(key))?;
-            let n = page.comments.len() as u64;
-            out.extend(
-                page.comments
-                    .iter()
-                    .filter_map(|c| self.comment_note(key, c, now)),
-            );
-            at += n;
-            if n == 0 || page.total.is_none_or(|t| at >= t) {
-                break;
-            }
-        }
-        Ok(out)
+        let comments = self.issue_comments(key).await?;
+        Ok(comments
+            .iter()
+            .map(|c| self.comment_action(key, c))
+            .collect())
     }
 }
 

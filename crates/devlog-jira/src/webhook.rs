@@ -14,8 +14,9 @@
 //!   `issue_comment_edited`, `issue_comment_deleted`) also follows the comment;
 //! - `jira:issue_deleted`: nothing (the entry keeps its link; the next push reports the issue
 //!   gone);
-//! - `comment_created`, `comment_updated`: the comment becomes (or edits) a `feedback` note of
-//!   the linked entry, with its author; `comment_deleted`: that note is deleted;
+//! - `comment_created`, `comment_updated`: the comment is read back (API v3: ADF body and
+//!   devlog's note marker) and becomes, or edits, the note mirroring it (a comment by someone
+//!   else: a `feedback` note with its author); `comment_deleted`: that note is deleted;
 //! - `worklog_created`, `worklog_updated`, `worklog_deleted`: the issue is read back (its time
 //!   tracking changed);
 //! - `sprint_started`, `sprint_closed`: each issue of the project in the sprint gets a progress
@@ -35,8 +36,8 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::issue::parse_time;
-use crate::{JiraIntegration, NAME, adf};
+use crate::comments::note_remote_id;
+use crate::{JiraIntegration, NAME};
 
 /// The header carrying the body's signature.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature";
@@ -142,17 +143,6 @@ fn id_of(v: &Value, pointer: &str) -> Option<String> {
     }
 }
 
-/// A comment body: wiki markup or plain text (API v2 payloads) or ADF (v3).
-fn body_text(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.trim_end().to_string(),
-        Some(doc @ Value::Object(_)) => adf::Doc::from_json(doc)
-            .map(|d| adf::to_text(&d))
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
-}
-
 /// The issue id in a REST URL (`…/rest/api/2/issue/10040/comment/10019`).
 fn issue_in_url(url: &str) -> Option<String> {
     let parts: Vec<&str> = url.split('/').collect();
@@ -228,18 +218,17 @@ impl JiraIntegration {
                         let deleted = kind == "issue_comment_deleted";
                         if matches!(kind, "issue_commented" | "issue_comment_edited") || deleted {
                             out.actions
-                                .extend(self.comment_action(&payload, &key, deleted));
+                                .extend(self.hook_comment_action(&payload, &key, deleted).await?);
                         }
                     }
                 }
             }
             "comment_created" | "comment_updated" | "comment_deleted" => {
                 if let Some(key) = self.comment_issue(&payload).await? {
-                    out.actions.extend(self.comment_action(
-                        &payload,
-                        &key,
-                        event == "comment_deleted",
-                    ));
+                    out.actions.extend(
+                        self.hook_comment_action(&payload, &key, event == "comment_deleted")
+                            .await?,
+                    );
                 }
             }
             "worklog_created" | "worklog_updated" | "worklog_deleted" => {
@@ -321,55 +310,42 @@ impl JiraIntegration {
         Ok(self.read_back(&id).await?.map(|i| i.remote_id))
     }
 
-    /// The note action of a comment event on issue `key`.
-    fn comment_action(&self, payload: &Value, key: &str, deleted: bool) -> Option<RemoteAction> {
+    /// The note action of a comment event on issue `key`: deleted, the note mirroring the
+    /// comment is deleted; else the comment is read back through API v3 (its ADF body and
+    /// devlog's note marker, which the v2 payload lacks) and mapped as a pull maps it
+    /// ([`JiraIntegration::comment_action`]).
+    async fn hook_comment_action(
+        &self,
+        payload: &Value,
+        key: &str,
+        deleted: bool,
+    ) -> Result<Option<RemoteAction>, SyncError> {
         if !self.config().sync_notes {
-            return None;
+            return Ok(None);
         }
-        let id = id_of(payload, "/comment/id")?;
-        let target = ActionTarget::Linked {
-            remote_id: key.to_string(),
+        let Some(id) = id_of(payload, "/comment/id") else {
+            return Ok(None);
         };
         if deleted {
-            return Some(RemoteAction {
-                key: format!("jira-comment:{id}:deleted"),
-                target,
-                action: Action::NoteDeleted { remote_id: id },
-            });
+            return Ok(Some(RemoteAction {
+                key: format!("{}:deleted", note_remote_id(&id)),
+                target: ActionTarget::Linked {
+                    remote_id: key.to_string(),
+                },
+                action: Action::NoteDeleted {
+                    remote_id: note_remote_id(&id),
+                },
+            }));
         }
-        self.comment_note(key, payload.get("comment")?, event_time(payload))
-    }
-
-    /// A comment (API v2 or v3 shape) of issue `key` as the note action that creates or edits
-    /// its `feedback` note; `at` when the comment carries no `created`.
-    pub(crate) fn comment_note(&self, key: &str, c: &Value, at: Timestamp) -> Option<RemoteAction> {
-        let id = id_of(c, "/id")?;
-        let author = text(c, "/author/displayName")
-            .or(text(c, "/author/name"))
-            .or(text(c, "/updateAuthor/displayName"))
-            .map(str::to_string);
-        let created_at = text(c, "/created")
-            .and_then(|t| parse_time(t).ok())
-            .unwrap_or(at);
-        let updated = text(c, "/updated").unwrap_or_default();
-        Some(RemoteAction {
-            key: format!("jira-comment:{id}@{updated}"),
-            target: ActionTarget::Linked {
-                remote_id: key.to_string(),
-            },
-            action: Action::Note(RemoteNote {
-                url: Some(format!(
-                    "{}/browse/{key}?focusedCommentId={id}",
-                    self.config().base_url
-                )),
-                remote_id: id,
-                text: body_text(c.get("body")),
-                author,
-                created_at,
-                note_marker: None,
-                category: Some(NoteCategory::Feedback),
-            }),
-        })
+        let comments = match self.issue_comments(key).await {
+            Ok(c) => c,
+            Err(e) if e.kind == SyncErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(comments
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| self.comment_action(key, c)))
     }
 
     /// A progress note on the entry of each project issue in the sprint.

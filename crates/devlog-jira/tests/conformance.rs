@@ -1,9 +1,7 @@
 //! The `Integration` conformance suite (devlog-testkit) against `JiraIntegration` over the
 //! test kit's fake Jira, whose every request is checked against Jira's OpenAPI description
-//! when the fake is dropped.
-//!
-//! Not run yet: `milestones_travel_with_the_item` (milestones ⇄ fix versions are not built,
-//! docs/jira.md says so).
+//! when the fake is dropped. Every case runs; notes take their "syncs notes" branch
+//! (`syncNotes` is on by default), milestones travel as fix versions.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::sync::Arc;
@@ -38,4 +36,5 @@ devlog_testkit::integration_conformance!(@cases jira_conformance jira;
     notes_become_comments_when_the_integration_syncs_notes,
     deleted_notes_delete_their_comments_or_say_they_cannot,
     failures_are_classified,
+    milestones_travel_with_the_item,
 );

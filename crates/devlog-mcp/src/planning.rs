@@ -3,8 +3,10 @@
 //! and milestones of entries are arguments of create_devlog, update_devlog and list_devlogs.
 
 use devlog_core::planning::{
-    MilestoneProgress, MilestoneState, NewMilestone, NewWorklog, format_minutes, logged_minutes,
+    MilestoneProgress, MilestoneState, NewMilestone, NewWorklog, Worklog, WorklogEdit,
+    format_minutes, logged_minutes,
 };
+use devlog_core::{Entry, history::short};
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -17,6 +19,8 @@ use crate::server::DevlogMcp;
 use crate::tools::{Reply, finish};
 
 const LOG_TIME: &str = "Record time spent on a devlog entry (a worklog): how long (duration such as \"1h30m\", \"90m\" or \"1.5h\", at most 24h per worklog), on which day (default today; \"yesterday\", \"-3d\" or YYYY-MM-DD, never in the future) and an optional note. The entry's actualHours becomes the sum of its worklogs. Answers the worklog and the entry's total.";
+const EDIT_WORKLOG: &str = "Change a worklog of a devlog entry: its duration, day or note (give at least one). The worklog is named by its id or a unique prefix, as get_devlog lists worklogs. The entry's actualHours follows. undo_change reverts it.";
+const DELETE_WORKLOG: &str = "Remove a worklog of a devlog entry (by its id or a unique prefix, as get_devlog lists worklogs). The entry's actualHours becomes the sum of the worklogs left. undo_change restores it.";
 const CREATE_MILESTONE: &str = "Create a milestone: a named target (a release, a sprint) that devlog entries are grouped under, with an optional due date and description. Put entries in it with create_devlog or update_devlog (milestone argument). Names are compared by their letters and digits, so \"v1.0\" and \"V1-0\" are the same milestone.";
 const LIST_MILESTONES: &str = "List milestones with their progress: entries done of total, open entries past their due date (overdue), and whether the milestone itself is late. Open milestones only unless includeClosed is true; soonest due first. To see a milestone's entries call list_devlogs with its milestone.";
 const CLOSE_MILESTONE: &str = "Close a milestone (its entries keep it, but no entry can join it until it is reopened), or reopen a closed one with reopen: true.";
@@ -36,6 +40,35 @@ pub struct LogTimeArgs {
     /// What the time went into.
     #[serde(default)]
     pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditWorklogArgs {
+    /// The entry: a handle (42 or "#42"), the original devlog's integer id after import, a full
+    /// id, an id prefix (4+ hex digits) or a key slug.
+    pub id: IdArg,
+    /// The worklog's id, or a unique prefix of it.
+    pub worklog_id: String,
+    /// The new duration: "1h30m", "90m", "1.5h" or "2h" (at most 24h).
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// The new day: YYYY-MM-DD, "today", "yesterday" or "-3d". Never in the future.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// The new note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteWorklogArgs {
+    /// The entry: a handle (42 or "#42"), the original devlog's integer id after import, a full
+    /// id, an id prefix (4+ hex digits) or a key slug.
+    pub id: IdArg,
+    /// The worklog's id, or a unique prefix of it.
+    pub worklog_id: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -72,6 +105,28 @@ pub struct CloseMilestoneArgs {
 
 type Outcome = Result<Reply, Failure>;
 
+/// The answer to a worklog change: what changed, and the entry's total.
+fn worklog_reply(verb: &str, e: &Entry, log: &Worklog) -> Reply {
+    let total = logged_minutes(e);
+    Reply::new(
+        format!(
+            "{verb} worklog {} ({} for {}) of #{} {}; {} logged in all ({} worklogs), actual \
+             hours {}. undo_change reverts it.",
+            short(&log.id),
+            format_minutes(log.minutes.into()),
+            log.date,
+            e.handle,
+            e.title,
+            format_minutes(total),
+            e.worklogs.len(),
+            e.actual_hours
+                .map_or_else(|| "none".to_string(), |h| h.to_string())
+        ),
+        json!({ "worklog": log, "totalMinutes": total, "entry": e.summary(),
+                "actualHours": e.actual_hours, "estimatedHours": e.estimated_hours }),
+    )
+}
+
 /// `v1.0 [open] 3/5 done, 1 overdue, due 2026-12-24 (late)`.
 fn milestone_line(p: &MilestoneProgress) -> String {
     let m = &p.milestone;
@@ -98,6 +153,26 @@ impl DevlogMcp {
     )]
     async fn log_time(&self, Args(a): Args<LogTimeArgs>) -> CallToolResult {
         finish(self.run_log_time(a).await)
+    }
+
+    #[tool(
+        name = "edit_worklog",
+        description = EDIT_WORKLOG,
+        input_schema = input_schema::<EditWorklogArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false)
+    )]
+    async fn edit_worklog(&self, Args(a): Args<EditWorklogArgs>) -> CallToolResult {
+        finish(self.run_edit_worklog(a).await)
+    }
+
+    #[tool(
+        name = "delete_worklog",
+        description = DELETE_WORKLOG,
+        input_schema = input_schema::<DeleteWorklogArgs>(),
+        annotations(read_only_hint = false, destructive_hint = true)
+    )]
+    async fn delete_worklog(&self, Args(a): Args<DeleteWorklogArgs>) -> CallToolResult {
+        finish(self.run_delete_worklog(a).await)
     }
 
     #[tool(
@@ -162,6 +237,29 @@ impl DevlogMcp {
             json!({ "worklog": log, "totalMinutes": total, "entry": e.summary(),
                     "actualHours": e.actual_hours, "estimatedHours": e.estimated_hours }),
         ))
+    }
+
+    async fn run_edit_worklog(&self, a: EditWorklogArgs) -> Outcome {
+        let s = self.app().resolve_summary(&a.id.reference()).await?;
+        let edit = WorklogEdit {
+            duration: a.duration,
+            date: a.date,
+            note: a.note,
+        };
+        let (e, log) = self
+            .app()
+            .edit_worklog(s.id, &a.worklog_id, edit, &self.meta())
+            .await?;
+        Ok(worklog_reply("Changed", &e, &log))
+    }
+
+    async fn run_delete_worklog(&self, a: DeleteWorklogArgs) -> Outcome {
+        let s = self.app().resolve_summary(&a.id.reference()).await?;
+        let (e, log) = self
+            .app()
+            .delete_worklog(s.id, &a.worklog_id, &self.meta())
+            .await?;
+        Ok(worklog_reply("Removed", &e, &log))
     }
 
     async fn run_create_milestone(&self, a: CreateMilestoneArgs) -> Outcome {

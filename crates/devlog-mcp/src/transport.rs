@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::response::IntoResponse;
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
@@ -107,6 +108,12 @@ impl HttpListener {
         self
     }
 
+    /// Sets the largest request body in bytes ([`DEFAULT_MAX_BODY`] by default).
+    pub fn with_max_body(mut self, max: usize) -> Self {
+        self.options.max_body = max;
+        self
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -202,10 +209,43 @@ pub fn http_router_with(server: DevlogMcp, options: HttpOptions) -> (axum::Route
         Arc::new(CappedSessions::new(options.max_sessions)),
         config,
     );
+    let max_body = options.max_body;
+    let router = axum::Router::new().nest_service(HTTP_PATH, service).layer(
+        axum::middleware::map_response(move |res: axum::response::Response| async move {
+            too_large_as_json_rpc(res, max_body)
+        }),
+    );
+    (router, sessions)
+}
+
+/// rmcp answers a body over the limit with a plain-text `413`; an MCP client reads JSON-RPC
+/// errors, so the answer keeps its status and says, as a JSON-RPC error, what the limit is and
+/// what to do (the request's id is unknown: the body was not read).
+fn too_large_as_json_rpc(
+    res: axum::response::Response,
+    max_body: usize,
+) -> axum::response::Response {
+    if res.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return res;
+    }
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32600,
+            "message": format!(
+                "the request body is larger than this server's limit of {max_body} bytes; \
+                 keep large content in a file and name the file instead"
+            ),
+            "data": {"limitBytes": max_body},
+        }
+    });
     (
-        axum::Router::new().nest_service(HTTP_PATH, service),
-        sessions,
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
     )
+        .into_response()
 }
 
 /// Ends the open sessions of an [`http_router`]: their event streams would otherwise keep a

@@ -174,3 +174,43 @@ async fn the_standalone_endpoint_refuses_a_foreign_host() {
     let out = String::from_utf8_lossy(&out);
     assert!(out.starts_with("HTTP/1.1 403"), "{out}");
 }
+
+/// A body over the limit is refused with `413` and a JSON-RPC error an MCP client can show,
+/// naming the limit; the session goes on.
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_json_rpc_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        devlog_store::JsonStore::open(&dir.path().join(".devlog"))
+            .await
+            .unwrap(),
+    );
+    let server = DevlogMcp::new(Devlog::new(store), Options::default());
+    let listener = HttpListener::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .with_max_body(64 * 1024);
+    let addr = listener.local_addr();
+    tokio::spawn(listener.serve(server, std::future::pending()));
+    let id = open_session(addr).await;
+    let (status, _, body) = post(
+        addr,
+        Some(&id),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": "add_devlog_note",
+                          "arguments": {"id": 1, "note": "x".repeat(100 * 1024)}}}),
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], -32600, "{body}");
+    assert_eq!(v["error"]["data"]["limitBytes"], 64 * 1024, "{body}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("65536 bytes"),
+        "{body}"
+    );
+    assert!(alive(addr, &id).await);
+}

@@ -149,3 +149,40 @@ async fn log_time_records_worklogs_and_sums_actual_hours() {
     assert_eq!(e.worklogs.len(), 2);
     assert_eq!(e.actual_hours, Some(2.0));
 }
+
+#[tokio::test]
+async fn worklogs_are_changed_and_removed() {
+    let h = start().await;
+    h.ok(
+        "create_devlog",
+        json!({"title": "Timed", "type": "task", "description": "d"}),
+    )
+    .await;
+    let (_, first) = h.ok("log_time", json!({"id": 1, "duration": "1h"})).await;
+    h.ok("log_time", json!({"id": 1, "duration": "30m"})).await;
+    let id = first["worklog"]["id"].as_str().unwrap().to_string();
+    let (text, changed) = h
+        .ok(
+            "edit_worklog",
+            json!({"id": 1, "worklogId": &id[..6], "duration": "2h", "date": "yesterday"}),
+        )
+        .await;
+    assert!(text.contains("Changed worklog"), "{text}");
+    assert_eq!(changed["worklog"]["minutes"], 120);
+    assert_eq!(changed["actualHours"], 2.5);
+    let msg = h
+        .fails("edit_worklog", json!({"id": 1, "worklogId": &id}))
+        .await;
+    assert!(msg.contains("nothing to change"), "{msg}");
+    let (_, removed) = h
+        .ok("delete_worklog", json!({"id": 1, "worklogId": &id}))
+        .await;
+    assert_eq!(removed["totalMinutes"], 30);
+    let msg = h
+        .fails("delete_worklog", json!({"id": 1, "worklogId": &id}))
+        .await;
+    assert!(msg.contains("no worklog"), "{msg}");
+    let e = &h.store.all().await.unwrap()[0];
+    assert_eq!(e.worklogs.len(), 1);
+    assert_eq!(e.actual_hours, Some(0.5));
+}

@@ -63,6 +63,10 @@ impl Body for devlog_core::planning::NewWorklog {
     type Doc = crate::api::v1::schema::NewWorklogDoc;
 }
 
+impl Body for devlog_core::planning::WorklogEdit {
+    type Doc = crate::api::v1::schema::WorklogEditDoc;
+}
+
 impl Body for devlog_core::planning::NewMilestone {
     type Doc = crate::api::v1::schema::NewMilestoneDoc;
 }

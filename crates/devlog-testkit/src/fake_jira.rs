@@ -65,13 +65,33 @@ fn specs() -> &'static (Spec, Spec) {
     })
 }
 
+/// The Agile (Jira Software) descriptions: `apispecs/jira/software/jira-agile.trimmed.json`
+/// and the full `software-swagger.v3.json` beside it.
+fn agile_specs() -> &'static (Spec, Spec) {
+    static SPECS: OnceLock<(Spec, Spec)> = OnceLock::new();
+    SPECS.get_or_init(|| {
+        let dir = format!("{}/../software", spec_dir());
+        (
+            crate::openapi::load(
+                &format!("{dir}/jira-agile.trimmed.json"),
+                "the Jira Software (Agile) API description",
+            ),
+            crate::openapi::load(
+                &format!("{dir}/software-swagger.v3.json"),
+                "the full Jira Software (Agile) API description",
+            ),
+        )
+    })
+}
+
 /// Checks one request against the trimmed description, or the full one for a path the
 /// trimmed one lacks.
 pub fn check_request(r: &RecordedRequest) -> Result<(), String> {
-    if r.path.starts_with("/rest/agile/") {
-        return agile_check_request(r);
-    }
-    let (trimmed, full) = specs();
+    let (trimmed, full) = if r.path.starts_with("/rest/agile/") {
+        agile_specs()
+    } else {
+        specs()
+    };
     if has_operation(trimmed, &r.method, &r.path) {
         crate::openapi::check_request(trimmed, r)
     } else {
@@ -132,6 +152,14 @@ pub struct JiraIssue {
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
     pub properties: BTreeMap<String, Value>,
+    /// The assignee's account id (phase B: users).
+    pub assignee: Option<String>,
+    /// Names of the issue's fix versions (phase B: versions).
+    pub fix_versions: Vec<String>,
+    /// Jira's own `duedate` (`YYYY-MM-DD`).
+    pub due_date: Option<String>,
+    /// Custom field values by id (`customfield_10016`).
+    pub custom: BTreeMap<String, Value>,
 }
 
 /// A comment.
@@ -143,6 +171,8 @@ pub struct JiraComment {
     pub author: String,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
+    /// Comment properties (set in the create body's `properties`).
+    pub properties: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Default)]
@@ -151,6 +181,16 @@ struct Data {
     next_comment: u64,
     issues: BTreeMap<String, JiraIssue>,
     comments: BTreeMap<u64, JiraComment>,
+    /// Phase B: accounts, project versions.
+    users: Vec<JiraUser>,
+    next_version: u64,
+    versions: Vec<JiraVersion>,
+    /// Fields left out of every issue answer (a field configuration hiding them).
+    hidden_fields: Vec<String>,
+    /// Agile: the board's sprints, in the board's order, and each issue's sprints (oldest
+    /// first; the last open one is its sprint).
+    sprints: Vec<JiraSprint>,
+    sprint_issues: BTreeMap<String, Vec<u64>>,
 }
 
 #[derive(Debug)]
@@ -188,6 +228,8 @@ impl FakeJira {
                 data: Mutex::new(Data {
                     next_issue: 10_001,
                     next_comment: 20_001,
+                    users: default_users(),
+                    next_version: 30_001,
                     ..Data::default()
                 }),
             }),
@@ -226,7 +268,17 @@ impl FakeJira {
                 "/rest/api/3/issue/{key}/comment/{id}",
                 put(edit_comment).delete(delete_comment),
             )
-            .merge(wiring_routes())
+            .route("/rest/api/3/user/assignable/search", get(assignable_users))
+            .route("/rest/api/3/project/{key}/versions", get(project_versions))
+            .route("/rest/api/3/version", post(create_version))
+            .route("/rest/api/3/field", get(fields))
+            .route("/rest/agile/1.0/board/{board}", get(board))
+            .route("/rest/agile/1.0/board/{board}/sprint", get(board_sprints))
+            .route(
+                "/rest/agile/1.0/sprint/{sprint}/issue",
+                get(sprint_issues).post(move_to_sprint),
+            )
+            .route("/rest/agile/1.0/issue/{key}", get(agile_issue))
             .route(
                 "/{*rest}",
                 axum::routing::any(|| async { error(StatusCode::NOT_FOUND, "Not found") }),
@@ -285,8 +337,12 @@ impl FakeJira {
             author: author.into(),
             created: now,
             updated: now,
+            properties: BTreeMap::new(),
         };
         d.comments.insert(id, c.clone());
+        if let Some(i) = d.issues.get_mut(key) {
+            i.updated = now;
+        }
         Some(c)
     }
 }
@@ -373,7 +429,7 @@ fn user_json(account: &str) -> Value {
            "active": true, "accountType": "atlassian"})
 }
 
-fn issue_json(base: &str, i: &JiraIssue, properties: &[String]) -> Value {
+fn issue_json(d: &Data, base: &str, i: &JiraIssue, properties: &[String]) -> Value {
     let ty = ISSUE_TYPES.iter().find(|t| t.1 == i.issue_type);
     let pr = PRIORITIES.iter().find(|p| p.1 == i.priority);
     let mut v = json!({
@@ -399,6 +455,7 @@ fn issue_json(base: &str, i: &JiraIssue, properties: &[String]) -> Value {
     if !properties.is_empty() {
         v["properties"] = Value::Object(props);
     }
+    phase_b_issue_fields(d, i, &mut v);
     v
 }
 
@@ -464,7 +521,7 @@ async fn priorities(headers: HeaderMap) -> Res {
 }
 
 /// Reads `fields` of a create or edit into the issue; `Err` is Jira's 400 naming the field.
-fn apply_fields(i: &mut JiraIssue, fields: &Value) -> Result<(), Response> {
+fn apply_fields(d: &Data, i: &mut JiraIssue, fields: &Value) -> Result<(), Response> {
     let Some(f) = fields.as_object() else {
         return Ok(());
     };
@@ -520,6 +577,8 @@ fn apply_fields(i: &mut JiraIssue, fields: &Value) -> Result<(), Response> {
                 i.labels = labels;
             }
             "project" => {}
+            "assignee" | "fixVersions" | "duedate" => apply_phase_b_field(d, i, k, v)?,
+            other if other.starts_with("customfield_") => apply_phase_b_field(d, i, k, v)?,
             other => {
                 return Err(field_error(
                     other,
@@ -561,6 +620,10 @@ async fn create_issue(State(st): State<St>, headers: HeaderMap, body: Bytes) -> 
         created: now,
         updated: now,
         properties: BTreeMap::new(),
+        assignee: None,
+        fix_versions: Vec::new(),
+        due_date: None,
+        custom: BTreeMap::new(),
     };
     if fields.get("summary").is_none() {
         return Err(field_error(
@@ -568,7 +631,7 @@ async fn create_issue(State(st): State<St>, headers: HeaderMap, body: Bytes) -> 
             "You must specify a summary of the issue.",
         ));
     }
-    apply_fields(&mut issue, &fields)?;
+    apply_fields(&d, &mut issue, &fields)?;
     for p in v
         .get("properties")
         .and_then(Value::as_array)
@@ -620,7 +683,7 @@ async fn get_issue(
         .unwrap_or_default();
     let d = lock(&st.jira.data);
     let i = find(&d, &key)?;
-    Ok(axum::Json(issue_json(&base(&headers), i, &properties)).into_response())
+    Ok(axum::Json(issue_json(&d, &base(&headers), i, &properties)).into_response())
 }
 
 async fn edit_issue(
@@ -635,7 +698,7 @@ async fn edit_issue(
     let mut d = lock(&st.jira.data);
     let k = key_of(&d, &key)?;
     let mut issue = d.issues[&k].clone();
-    apply_fields(&mut issue, v.get("fields").unwrap_or(&Value::Null))?;
+    apply_fields(&d, &mut issue, v.get("fields").unwrap_or(&Value::Null))?;
     issue.updated = now;
     d.issues.insert(k, issue);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -808,7 +871,7 @@ async fn search(State(st): State<St>, headers: HeaderMap, body: Bytes) -> Res {
         .iter()
         .skip(offset)
         .take(max)
-        .map(|i| issue_json(&base(&headers), i, &properties))
+        .map(|i| issue_json(&d, &base(&headers), i, &properties))
         .collect();
     let last = offset + max >= hits.len();
     let mut out = json!({"issues": page, "isLast": last});
@@ -893,9 +956,9 @@ async fn do_transition(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn comment_json(base: &str, c: &JiraComment) -> Value {
+fn comment_json(d: &Data, base: &str, c: &JiraComment) -> Value {
     json!({"id": c.id.to_string(), "self": format!("{base}/rest/api/3/issue/{}/comment/{}", c.issue, c.id),
-           "author": user_json(&c.author), "body": c.body,
+           "author": user_value(d, &c.author), "body": c.body,
            "created": jira_time(c.created), "updated": jira_time(c.updated)})
 }
 
@@ -919,7 +982,7 @@ async fn list_comments(
         .iter()
         .skip(start)
         .take(max)
-        .map(|c| comment_json(&base(&headers), c))
+        .map(|c| comment_json_expanded(&d, &base(&headers), c, &q))
         .collect();
     Ok(axum::Json(
         json!({"comments": page, "startAt": start, "maxResults": max, "total": all.len()}),
@@ -958,6 +1021,7 @@ async fn add_comment(
         author: ACCOUNT_ID.into(),
         created: now,
         updated: now,
+        properties: entity_properties(&v),
     };
     d.comments.insert(id, c.clone());
     if let Some(i) = d.issues.get_mut(&k) {
@@ -965,7 +1029,7 @@ async fn add_comment(
     }
     Ok((
         StatusCode::CREATED,
-        axum::Json(comment_json(&base(&headers), &c)),
+        axum::Json(comment_json(&d, &base(&headers), &c)),
     )
         .into_response())
 }
@@ -991,7 +1055,10 @@ async fn edit_comment(
     c.body = text;
     c.updated = now;
     let c = c.clone();
-    Ok(axum::Json(comment_json(&base(&headers), &c)).into_response())
+    if let Some(i) = d.issues.get_mut(&k) {
+        i.updated = now;
+    }
+    Ok(axum::Json(comment_json(&d, &base(&headers), &c)).into_response())
 }
 
 async fn delete_comment(
@@ -1006,6 +1073,10 @@ async fn delete_comment(
     match d.comments.get(&id) {
         Some(c) if c.issue == k => {
             d.comments.remove(&id);
+            let now = st.remote.tick();
+            if let Some(i) = d.issues.get_mut(&k) {
+                i.updated = now;
+            }
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         _ => Err(error(
@@ -1015,69 +1086,746 @@ async fn delete_comment(
     }
 }
 
-// ---- What the CLI/MCP/server wiring needs (docs/jira.md): unlink (delete a property), the
-// field metadata, the board and sprints (Agile 1.0, checked against the Jira Software
-// description `apispecs/jira/software/jira-agile.trimmed.json`, the full one beside it for a
-// path it lacks).
+// ---------------------------------------------------------------------------------------------
+// Phase B: accounts and assignees, project versions (fix versions), field metadata and custom
+// fields, comment properties. Kept together here so other additions to the fake merge cleanly.
+// ---------------------------------------------------------------------------------------------
 
-/// The board the fake serves (`boardId`), of the fake's project.
-pub const BOARD_ID: u64 = 7;
-
-/// The fields `GET /rest/api/3/field` lists: (id, name, custom).
-pub const FIELDS: [(&str, &str, bool); 5] = [
-    ("summary", "Summary", false),
-    ("description", "Description", false),
-    ("duedate", "Due date", false),
-    ("customfield_10016", "Story point estimate", true),
-    ("customfield_10020", "Sprint", true),
-];
-
-fn agile_specs() -> &'static (Spec, Spec) {
-    static SPECS: OnceLock<(Spec, Spec)> = OnceLock::new();
-    SPECS.get_or_init(|| {
-        let dir = format!("{}/../software", spec_dir());
-        (
-            crate::openapi::load(
-                &format!("{dir}/jira-agile.trimmed.json"),
-                "the Jira Software (Agile) API description",
-            ),
-            crate::openapi::load(
-                &format!("{dir}/software-swagger.v3.json"),
-                "the full Jira Software API description",
-            ),
-        )
-    })
+/// An account of the fake site. `email: None` is an account whose profile hides its email
+/// (Jira then leaves `emailAddress` out of every answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JiraUser {
+    pub account_id: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    /// Whether it may be assigned issues of the project.
+    pub assignable: bool,
 }
 
-fn agile_check_request(r: &RecordedRequest) -> Result<(), String> {
-    let (trimmed, full) = agile_specs();
-    if has_operation(trimmed, &r.method, &r.path) {
-        crate::openapi::check_request(trimmed, r)
-    } else {
-        crate::openapi::check_request(full, r)
+/// A project version (what issues carry as fix versions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JiraVersion {
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    pub release_date: Option<String>,
+    pub released: bool,
+}
+
+/// The custom fields of the fake site: (id, name, schema type, custom type).
+pub const CUSTOM_FIELDS: [(&str, &str, &str, &str); 5] = [
+    (
+        "customfield_10016",
+        "Story point estimate",
+        "number",
+        "com.pyxis.greenhopper.jira:jsw-story-points",
+    ),
+    (
+        "customfield_10020",
+        "Time spent (hours)",
+        "number",
+        "com.atlassian.jira.plugin.system.customfieldtypes:float",
+    ),
+    (
+        "customfield_10030",
+        "Acceptance criteria",
+        "string",
+        "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+    ),
+    (
+        "customfield_10040",
+        "Target end",
+        "date",
+        "com.atlassian.jira.plugin.system.customfieldtypes:datepicker",
+    ),
+    // Two fields of one name: a mapping by that name is ambiguous.
+    (
+        "customfield_10050",
+        "Team",
+        "string",
+        "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+    ),
+];
+
+/// The system fields `GET /field` lists besides the custom ones: (id, name, schema type).
+const SYSTEM_FIELDS: [(&str, &str, &str); 8] = [
+    ("summary", "Summary", "string"),
+    ("description", "Description", "string"),
+    ("assignee", "Assignee", "user"),
+    ("fixVersions", "Fix versions", "array"),
+    ("duedate", "Due date", "date"),
+    ("labels", "Labels", "array"),
+    ("priority", "Priority", "priority"),
+    ("status", "Status", "status"),
+];
+
+/// The accounts a new fake holds: devlog's own account, one person whose email is visible and
+/// one whose email is hidden, and one who may not be assigned.
+fn default_users() -> Vec<JiraUser> {
+    let u = |id: &str, name: &str, email: Option<&str>, assignable: bool| JiraUser {
+        account_id: id.into(),
+        display_name: name.into(),
+        email: email.map(str::to_string),
+        assignable,
+    };
+    vec![
+        u(ACCOUNT_ID, "devlog bot", Some("bot@example.com"), true),
+        u(
+            "5b10ac8d82e05b22cc7d4ef5",
+            "Alice Example",
+            Some("alice@example.com"),
+            true,
+        ),
+        u("5b109f2e9729b51b54dc274d", "Hidden Harry", None, true),
+        u(
+            "5b10a0effa615349cb016cd8",
+            "Visitor Vic",
+            Some("vic@example.com"),
+            false,
+        ),
+    ]
+}
+
+impl FakeJira {
+    /// The site's accounts.
+    pub fn users(&self) -> Vec<JiraUser> {
+        self.data().users.clone()
+    }
+
+    /// Adds an account (a second person of the same display name, ...).
+    pub fn add_user(&self, user: JiraUser) {
+        self.data().users.push(user);
+    }
+
+    /// The project's versions.
+    pub fn versions(&self) -> Vec<JiraVersion> {
+        self.data().versions.clone()
+    }
+
+    /// A version created in Jira by a person.
+    pub fn add_version(&self, name: &str, description: &str, release_date: Option<&str>) {
+        let mut d = self.data();
+        let id = d.next_version;
+        d.next_version += 1;
+        d.versions.push(JiraVersion {
+            id,
+            name: name.into(),
+            description: description.into(),
+            release_date: release_date.map(str::to_string),
+            released: false,
+        });
+    }
+
+    /// Leaves these fields out of every issue answer from now on, as a field configuration
+    /// that hides them does (`assignee`: the issue is still assigned, devlog cannot see it).
+    pub fn hide_fields(&self, fields: &[&str]) {
+        self.data().hidden_fields = fields.iter().map(|f| f.to_string()).collect();
+    }
+
+    /// Deletes a comment as a person in Jira would (the issue's `updated` moves).
+    pub fn delete_comment(&self, id: u64) -> Option<JiraComment> {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        let c = d.comments.remove(&id)?;
+        if let Some(i) = d.issues.get_mut(&c.issue) {
+            i.updated = now;
+        }
+        Some(c)
+    }
+
+    /// Edits a comment's text as a person in Jira would.
+    pub fn edit_comment(&self, id: u64, text: &str) -> Option<JiraComment> {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        let c = d.comments.get_mut(&id)?;
+        c.body = adf_text(text);
+        c.updated = now;
+        let c = c.clone();
+        if let Some(i) = d.issues.get_mut(&c.issue) {
+            i.updated = now;
+        }
+        Some(c)
     }
 }
 
-/// A sprint of the fake board.
+/// An account as Jira answers it (a user the site does not know: the id as its name).
+fn user_value(d: &Data, account: &str) -> Value {
+    match d.users.iter().find(|u| u.account_id == account) {
+        Some(u) => user_of(u),
+        None => user_json(account),
+    }
+}
+
+fn user_of(u: &JiraUser) -> Value {
+    let mut v = json!({"accountId": u.account_id, "displayName": u.display_name,
+                       "active": true, "accountType": "atlassian"});
+    if let Some(e) = &u.email {
+        v["emailAddress"] = json!(e);
+    }
+    v
+}
+
+fn version_json(v: &JiraVersion, project_id: &str) -> Value {
+    let mut out = json!({"id": v.id.to_string(), "name": v.name, "description": v.description,
+                         "archived": false, "released": v.released, "projectId": project_id.parse::<u64>().unwrap_or(0)});
+    if let Some(r) = &v.release_date {
+        out["releaseDate"] = json!(r);
+    }
+    out
+}
+
+/// The fake project's id (`GET /project/{key}` says the same).
+const PROJECT_ID: &str = "10000";
+
+/// The comment properties of a create body's `properties` (`[{key, value}]`).
+fn entity_properties(v: &Value) -> BTreeMap<String, Value> {
+    v.get("properties")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p.get("key")?.as_str()?.to_string(), p.get("value")?.clone())))
+        .collect()
+}
+
+/// A comment, with its properties when the request asked for `expand=properties`.
+fn comment_json_expanded(
+    d: &Data,
+    base: &str,
+    c: &JiraComment,
+    q: &BTreeMap<String, String>,
+) -> Value {
+    let mut v = comment_json(d, base, c);
+    let expand = q.get("expand").map(String::as_str).unwrap_or_default();
+    if expand.split(',').any(|e| e.trim() == "properties") {
+        v["properties"] = Value::Array(
+            c.properties
+                .iter()
+                .map(|(k, val)| json!({"key": k, "value": val}))
+                .collect(),
+        );
+    }
+    v
+}
+
+/// The phase B fields of an issue answer: assignee, fix versions, due date, custom fields.
+fn phase_b_issue_fields(d: &Data, i: &JiraIssue, v: &mut Value) {
+    let f = &mut v["fields"];
+    f["assignee"] = i
+        .assignee
+        .as_deref()
+        .map_or(Value::Null, |a| user_value(d, a));
+    f["fixVersions"] = Value::Array(
+        i.fix_versions
+            .iter()
+            .filter_map(|n| d.versions.iter().find(|v| &v.name == n))
+            .map(|v| version_json(v, PROJECT_ID))
+            .collect(),
+    );
+    f["duedate"] = i.due_date.as_ref().map_or(Value::Null, |s| json!(s));
+    let comments: Vec<Value> = d
+        .comments
+        .values()
+        .filter(|c| c.issue == i.key)
+        .map(|c| comment_json(d, "", c))
+        .collect();
+    f["comment"] = json!({"comments": comments, "total": comments.len(),
+                          "maxResults": comments.len(), "startAt": 0});
+    for (id, ..) in CUSTOM_FIELDS {
+        f[id] = i.custom.get(id).cloned().unwrap_or(Value::Null);
+    }
+    if let Some(o) = f.as_object_mut() {
+        for h in &d.hidden_fields {
+            o.remove(h);
+        }
+    }
+}
+
+/// Sets one phase B field of a create or edit; `Err` is Jira's 400 naming the field.
+fn apply_phase_b_field(d: &Data, i: &mut JiraIssue, k: &str, v: &Value) -> Result<(), Response> {
+    match k {
+        "assignee" => {
+            if v.is_null() {
+                i.assignee = None;
+                return Ok(());
+            }
+            let id = v
+                .get("accountId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match d.users.iter().find(|u| u.account_id == id) {
+                Some(u) if u.assignable => i.assignee = Some(id.into()),
+                _ => {
+                    return Err(field_error(
+                        "assignee",
+                        &format!("User '{id}' cannot be assigned issues."),
+                    ));
+                }
+            }
+        }
+        "fixVersions" => {
+            let mut names = Vec::new();
+            for fv in v.as_array().into_iter().flatten() {
+                let found = d.versions.iter().find(|ver| {
+                    fv.get("name").and_then(Value::as_str) == Some(ver.name.as_str())
+                        || fv.get("id").and_then(Value::as_str) == Some(&ver.id.to_string())
+                });
+                match found {
+                    Some(ver) => names.push(ver.name.clone()),
+                    None => {
+                        return Err(field_error(
+                            "fixVersions",
+                            &format!("Version {fv} is not valid"),
+                        ));
+                    }
+                }
+            }
+            i.fix_versions = names;
+        }
+        "duedate" => match v {
+            Value::Null => i.due_date = None,
+            Value::String(s) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
+                i.due_date = Some(s.clone());
+            }
+            _ => return Err(field_error("duedate", "Error parsing date string")),
+        },
+        id => {
+            let Some((_, name, ty, _)) = CUSTOM_FIELDS.iter().find(|f| f.0 == id) else {
+                return Err(field_error(
+                    id,
+                    &format!(
+                        "Field '{id}' cannot be set. It is not on the appropriate screen, or unknown."
+                    ),
+                ));
+            };
+            let ok = match (*ty, v) {
+                (_, Value::Null) => true,
+                ("number", Value::Number(_)) => true,
+                ("date", Value::String(s)) => {
+                    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+                }
+                // A paragraph (textarea) field takes ADF in API v3.
+                ("string", x) if id == "customfield_10030" => x.get("type") == Some(&json!("doc")),
+                ("string", Value::String(_)) => true,
+                _ => false,
+            };
+            if !ok {
+                return Err(field_error(
+                    id,
+                    &format!("{name}: the value {v} is not valid for this field"),
+                ));
+            }
+            if v.is_null() {
+                i.custom.remove(id);
+            } else {
+                i.custom.insert(id.into(), v.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `GET /user/assignable/search?project=K&query=…`: accounts that may be assigned issues of
+/// the project whose display name or email starts with the query (case-insensitive; words of
+/// the display name too, as Jira matches).
+async fn assignable_users(
+    State(st): State<St>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    let Some(project) = q.get("project") else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "One of the following parameters must be provided: issueKey, issueId, project.",
+        ));
+    };
+    own_project(&st, project)?;
+    let query = q.get("query").map(|s| s.to_lowercase()).unwrap_or_default();
+    let max: usize = q
+        .get("maxResults")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
+    let d = lock(&st.jira.data);
+    let hits: Vec<Value> = d
+        .users
+        .iter()
+        .filter(|u| u.assignable)
+        .filter(|u| {
+            let name = u.display_name.to_lowercase();
+            query.is_empty()
+                || name.starts_with(&query)
+                || name.split_whitespace().any(|w| w.starts_with(&query))
+                || u.email
+                    .as_deref()
+                    .is_some_and(|e| e.to_lowercase().starts_with(&query))
+        })
+        .take(max)
+        .map(user_of)
+        .collect();
+    Ok(axum::Json(hits).into_response())
+}
+
+async fn project_versions(
+    State(st): State<St>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    own_project(&st, &key)?;
+    let d = lock(&st.jira.data);
+    Ok(axum::Json(
+        d.versions
+            .iter()
+            .map(|v| version_json(v, PROJECT_ID))
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
+}
+
+/// `POST /version`: a name already used in the project is Jira's 400.
+async fn create_version(State(st): State<St>, headers: HeaderMap, body: Bytes) -> Res {
+    auth(&headers)?;
+    let v = body_json(&body)?;
+    let project = v
+        .get("projectId")
+        .map(|p| p.to_string().trim_matches('"').to_string())
+        .or_else(|| v.get("project").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default();
+    if project != PROJECT_ID && project != st.jira.project {
+        return Err(field_error("project", "Project must be specified."));
+    }
+    let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+    if name.trim().is_empty() {
+        return Err(field_error("name", "You must specify a valid version name"));
+    }
+    let release_date = v.get("releaseDate").and_then(Value::as_str);
+    if let Some(r) = release_date
+        && chrono::NaiveDate::parse_from_str(r, "%Y-%m-%d").is_err()
+    {
+        return Err(field_error("releaseDate", "Invalid date format."));
+    }
+    let mut d = lock(&st.jira.data);
+    if d.versions.iter().any(|x| x.name.eq_ignore_ascii_case(name)) {
+        return Err(field_error(
+            "name",
+            "A version with this name already exists in this project.",
+        ));
+    }
+    let id = d.next_version;
+    d.next_version += 1;
+    let version = JiraVersion {
+        id,
+        name: name.into(),
+        description: v
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
+        release_date: release_date.map(str::to_string),
+        released: v.get("released").and_then(Value::as_bool).unwrap_or(false),
+    };
+    d.versions.push(version.clone());
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(version_json(&version, PROJECT_ID)),
+    )
+        .into_response())
+}
+
+/// `GET /field`: the system fields devlog may meet and the custom ones.
+async fn fields(headers: HeaderMap) -> Res {
+    auth(&headers)?;
+    let mut out: Vec<Value> = SYSTEM_FIELDS
+        .iter()
+        .map(|(id, name, ty)| {
+            json!({"id": id, "key": id, "name": name, "custom": false, "navigable": true,
+                   "orderable": true, "searchable": true, "clauseNames": [id],
+                   "schema": {"type": ty, "system": id}})
+        })
+        .collect();
+    for (id, name, ty, custom) in CUSTOM_FIELDS {
+        let n: u64 = id
+            .trim_start_matches("customfield_")
+            .parse()
+            .unwrap_or_default();
+        out.push(
+            json!({"id": id, "key": id, "name": name, "custom": true, "navigable": true,
+                        "orderable": true, "searchable": true,
+                        "clauseNames": [format!("cf[{n}]"), name],
+                        "schema": {"type": ty, "custom": custom, "customId": n}}),
+        );
+    }
+    // The second "Team" (a name two fields share).
+    out.push(json!({"id": "customfield_10051", "key": "customfield_10051", "name": "Team",
+                    "custom": true, "navigable": true, "orderable": true, "searchable": true,
+                    "clauseNames": ["cf[10051]"],
+                    "schema": {"type": "team", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:atlassian-team", "customId": 10051}}));
+    Ok(axum::Json(out).into_response())
+}
+
+// --- Agile: the board and its sprints ----------------------------------------------------
+
+/// The id of the project's Scrum board.
+pub const BOARD_ID: u64 = 7;
+
+/// A sprint of the board.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JiraSprint {
     pub id: u64,
     pub name: String,
-    /// `future`, `active` or `closed`.
+    /// `closed`, `active` or `future`.
     pub state: String,
-    /// Issue keys in the sprint.
-    pub issues: Vec<String>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub goal: String,
 }
 
-fn sprints() -> &'static Mutex<BTreeMap<(usize, u64), JiraSprint>> {
-    static SPRINTS: OnceLock<Mutex<BTreeMap<(usize, u64), JiraSprint>>> = OnceLock::new();
-    SPRINTS.get_or_init(Default::default)
+fn sprint_json(base: &str, s: &JiraSprint) -> Value {
+    let mut v = json!({"id": s.id, "self": format!("{base}/rest/agile/1.0/sprint/{}", s.id),
+                       "state": s.state, "name": s.name, "originBoardId": BOARD_ID});
+    if let Some(t) = s.start {
+        v["startDate"] = json!(jira_time(t));
+    }
+    if let Some(t) = s.end {
+        v["endDate"] = json!(jira_time(t));
+    }
+    if s.state == "closed" {
+        v["completeDate"] = v["endDate"].clone();
+    }
+    if !s.goal.is_empty() {
+        v["goal"] = json!(s.goal);
+    }
+    v
 }
 
-/// Sprints are kept per fake (keyed by its shared state's address).
-fn fake_id(shared: &Arc<Shared>) -> usize {
-    Arc::as_ptr(shared) as usize
+/// `startAt` and `maxResults` of an Agile page request (50 by default, at most 50).
+fn agile_page(q: &BTreeMap<String, String>) -> Result<(usize, usize), Response> {
+    let num = |k: &str, d: usize| -> Result<usize, Response> {
+        q.get(k).map_or(Ok(d), |v| {
+            v.parse()
+                .map_err(|_| error(StatusCode::BAD_REQUEST, &format!("{k} must be a number")))
+        })
+    };
+    Ok((num("startAt", 0)?, num("maxResults", 50)?.min(50)))
 }
+
+async fn board(State(st): State<St>, Path(board): Path<u64>, headers: HeaderMap) -> Res {
+    auth(&headers)?;
+    if board != BOARD_ID {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("Board does not exist or you do not have permission to see it: {board}"),
+        ));
+    }
+    Ok(axum::Json(json!({"id": BOARD_ID, "name": format!("{} board", st.jira.project),
+                          "type": "scrum", "self": format!("{}/rest/agile/1.0/board/{BOARD_ID}", base(&headers)),
+                          "location": {"projectKey": st.jira.project}}))
+    .into_response())
+}
+
+async fn board_sprints(
+    State(st): State<St>,
+    Path(board): Path<u64>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    if board != BOARD_ID {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("Board does not exist or you do not have permission to see it: {board}"),
+        ));
+    }
+    let (start, max) = agile_page(&q)?;
+    let d = lock(&st.jira.data);
+    let base = base(&headers);
+    let page: Vec<Value> = d
+        .sprints
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|s| sprint_json(&base, s))
+        .collect();
+    let last = start + page.len() >= d.sprints.len();
+    Ok(axum::Json(
+        json!({"maxResults": max, "startAt": start, "total": d.sprints.len(),
+                          "isLast": last, "values": page}),
+    )
+    .into_response())
+}
+
+/// The sprint an issue is in now: its last sprint that is not closed.
+fn open_sprint_of(d: &Data, key: &str) -> Option<u64> {
+    d.sprint_issues.get(key).and_then(|ids| {
+        ids.iter()
+            .rev()
+            .find(|id| {
+                d.sprints
+                    .iter()
+                    .any(|s| s.id == **id && s.state != "closed")
+            })
+            .copied()
+    })
+}
+
+fn find_sprint(d: &Data, id: u64) -> Result<&JiraSprint, Response> {
+    d.sprints.iter().find(|s| s.id == id).ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            &format!("Sprint with id {id} does not exist or you do not have permission to see it"),
+        )
+    })
+}
+
+async fn sprint_issues(
+    State(st): State<St>,
+    Path(sprint): Path<u64>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    let (start, max) = agile_page(&q)?;
+    let d = lock(&st.jira.data);
+    let s = find_sprint(&d, sprint)?;
+    let in_it: Vec<&JiraIssue> = d
+        .issues
+        .values()
+        .filter(|i| {
+            if s.state == "closed" {
+                d.sprint_issues
+                    .get(&i.key)
+                    .is_some_and(|ids| ids.contains(&sprint))
+            } else {
+                open_sprint_of(&d, &i.key) == Some(sprint)
+            }
+        })
+        .collect();
+    let page: Vec<Value> = in_it
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|i| json!({"id": i.id.to_string(), "key": i.key, "fields": {"status": status_json(&i.status)}}))
+        .collect();
+    Ok(axum::Json(
+        json!({"maxResults": max, "startAt": start, "total": in_it.len(),
+                          "issues": page}),
+    )
+    .into_response())
+}
+
+/// `POST /sprint/{id}/issue`: moves issues into an open sprint (out of their open one).
+async fn move_to_sprint(
+    State(st): State<St>,
+    Path(sprint): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    auth(&headers)?;
+    let v = body_json(&body)?;
+    let keys: Vec<String> = v
+        .get("issues")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if keys.is_empty() || keys.len() > 50 {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "issues: between 1 and 50 issues can be moved at once",
+        ));
+    }
+    let mut d = lock(&st.jira.data);
+    if find_sprint(&d, sprint)?.state == "closed" {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "Issues cannot be moved to a closed sprint",
+        ));
+    }
+    for k in &keys {
+        find(&d, k)?;
+    }
+    for k in keys {
+        let key = key_of(&d, &k)?;
+        let open = open_sprint_of(&d, &key);
+        let ids = d.sprint_issues.entry(key).or_default();
+        if let Some(o) = open {
+            ids.retain(|id| *id != o);
+        }
+        if !ids.contains(&sprint) {
+            ids.push(sprint);
+        }
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /rest/agile/1.0/issue/{key}`: the issue with its sprint fields.
+async fn agile_issue(State(st): State<St>, Path(key): Path<String>, headers: HeaderMap) -> Res {
+    auth(&headers)?;
+    let d = lock(&st.jira.data);
+    let i = find(&d, &key)?;
+    let base = base(&headers);
+    let open = open_sprint_of(&d, &i.key);
+    let sprint = open
+        .and_then(|id| d.sprints.iter().find(|s| s.id == id))
+        .map(|s| sprint_json(&base, s));
+    let closed: Vec<Value> = d
+        .sprint_issues
+        .get(&i.key)
+        .into_iter()
+        .flatten()
+        .filter_map(|id| {
+            d.sprints
+                .iter()
+                .find(|s| s.id == *id && s.state == "closed")
+        })
+        .map(|s| sprint_json(&base, s))
+        .collect();
+    Ok(axum::Json(json!({"id": i.id.to_string(), "key": i.key,
+                          "fields": {"sprint": sprint, "closedSprints": closed,
+                                     "status": status_json(&i.status)}}))
+    .into_response())
+}
+
+impl FakeJira {
+    /// Adds a sprint to the board (`closed`, `active` or `future`); returns its id.
+    pub fn add_sprint(
+        &self,
+        name: &str,
+        state: &str,
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+    ) -> u64 {
+        let mut d = self.data();
+        let id = 40_001 + d.sprints.len() as u64;
+        d.sprints.push(JiraSprint {
+            id,
+            name: name.into(),
+            state: state.into(),
+            start,
+            end,
+            goal: String::new(),
+        });
+        id
+    }
+
+    /// Sets a sprint's state (starting or closing it, as a person on the board would).
+    pub fn set_sprint_state(&self, id: u64, state: &str) {
+        if let Some(s) = self.data().sprints.iter_mut().find(|s| s.id == id) {
+            s.state = state.into();
+        }
+    }
+
+    /// The sprint an issue is in now.
+    pub fn sprint_of(&self, key: &str) -> Option<u64> {
+        open_sprint_of(&self.data(), key)
+    }
+}
+
+// ---- What `devlog jira link|unlink` needs: an issue someone created in Jira, and deleting
+// an issue property (the marker, on unlink).
 
 impl FakeJira {
     /// An issue created by someone in Jira (no devlog marker): a To Do task.
@@ -1100,30 +1848,14 @@ impl FakeJira {
             created: now,
             updated: now,
             properties: BTreeMap::new(),
+            assignee: None,
+            fix_versions: Vec::new(),
+            due_date: None,
+            custom: BTreeMap::new(),
         };
         d.issues.insert(issue.key.clone(), issue.clone());
         issue
     }
-
-    /// Adds (or replaces) a sprint of the board holding `issues`.
-    pub fn put_sprint(&self, id: u64, name: &str, state: &str, issues: &[&str]) {
-        lock(sprints()).insert(
-            (fake_id(&self.shared), id),
-            JiraSprint {
-                id,
-                name: name.into(),
-                state: state.into(),
-                issues: issues.iter().map(|s| s.to_string()).collect(),
-            },
-        );
-    }
-}
-
-fn wiring_routes() -> Router<St> {
-    Router::new()
-        .route("/rest/api/3/field", get(list_fields))
-        .route("/rest/agile/1.0/board/{id}", get(get_board))
-        .route("/rest/agile/1.0/sprint/{id}/issue", get(sprint_issues))
 }
 
 async fn delete_property(
@@ -1145,71 +1877,4 @@ async fn delete_property(
             &format!("The property with key '{prop}' does not exist."),
         )),
     }
-}
-
-async fn list_fields(headers: HeaderMap) -> Res {
-    auth(&headers)?;
-    let v: Vec<Value> = FIELDS
-        .iter()
-        .map(|(id, name, custom)| {
-            json!({"id": id, "key": id, "name": name, "custom": custom,
-                   "navigable": true, "orderable": true, "searchable": true})
-        })
-        .collect();
-    Ok(axum::Json(v).into_response())
-}
-
-async fn get_board(State(st): State<St>, Path(id): Path<u64>, headers: HeaderMap) -> Res {
-    auth(&headers)?;
-    if id != BOARD_ID {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "The requested board cannot be viewed because it either does not exist or you do not have permission to view it.",
-        ));
-    }
-    Ok(axum::Json(json!({
-        "id": id, "name": format!("{} board", st.jira.project), "type": "scrum",
-        "location": {"projectKey": st.jira.project, "projectName": st.jira.project},
-    }))
-    .into_response())
-}
-
-async fn sprint_issues(
-    State(st): State<St>,
-    Path(id): Path<u64>,
-    Query(q): Query<BTreeMap<String, String>>,
-    headers: HeaderMap,
-) -> Res {
-    auth(&headers)?;
-    let Some(sprint) = lock(sprints()).get(&(fake_id(&st.jira), id)).cloned() else {
-        return Err(error(StatusCode::NOT_FOUND, "Sprint does not exist."));
-    };
-    if let Some(jql) = q.get("jql")
-        && jql.trim() != format!("project = {}", st.jira.project)
-    {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            &format!("the fake supports `project = K` only, not `{jql}`"),
-        ));
-    }
-    let at: usize = q.get("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let max: usize = q
-        .get("maxResults")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(50);
-    let d = lock(&st.jira.data);
-    let base = base(&headers);
-    let issues: Vec<Value> = sprint
-        .issues
-        .iter()
-        .filter_map(|k| d.issues.get(k))
-        .skip(at)
-        .take(max)
-        .map(|i| json!({"id": i.id.to_string(), "key": i.key, "self": format!("{base}/rest/agile/1.0/issue/{}", i.id),
-                        "fields": {"summary": i.summary}}))
-        .collect();
-    Ok(axum::Json(
-        json!({"startAt": at, "maxResults": max, "total": sprint.issues.len(), "issues": issues}),
-    )
-    .into_response())
 }

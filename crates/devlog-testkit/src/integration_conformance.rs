@@ -217,15 +217,18 @@ pub async fn update_sends_only_the_changed_fields(
         if r.method == "GET" {
             continue;
         }
-        if let Some(Value::Object(body)) = r.body_json() {
-            let written = probe.written_fields(&body);
-            for k in &title_keys {
-                assert!(
-                    !written.iter().any(|w| w == k),
-                    "{} sent `{k}` although only the description changed",
-                    r.line()
-                );
-            }
+        let written = match r.body_json() {
+            Some(Value::Object(body)) => probe.written_fields(&body),
+            // A JSON Patch document (Azure DevOps): the paths its operations write.
+            Some(Value::Array(ops)) => patch_fields(&ops),
+            _ => continue,
+        };
+        for k in &title_keys {
+            assert!(
+                !written.iter().any(|w| w == k),
+                "{} sent `{k}` although only the description changed",
+                r.line()
+            );
         }
     }
     // And the other way round: a title change leaves the description alone.
@@ -240,6 +243,20 @@ pub async fn update_sends_only_the_changed_fields(
     for k in probe.raw_fields("description") {
         assert_eq!(before.get(k), after.get(k), "a title update changed `{k}`");
     }
+}
+
+/// The fields a JSON Patch document (RFC 6902) writes: its operations' paths other than
+/// `test`s, `/fields/` left out (`/fields/System.Title` → `System.Title`).
+pub fn patch_fields(ops: &[Value]) -> Vec<String> {
+    ops.iter()
+        .filter(|o| o.get("op").and_then(Value::as_str) != Some("test"))
+        .filter_map(|o| o.get("path").and_then(Value::as_str))
+        .map(|p| {
+            p.strip_prefix("/fields/")
+                .unwrap_or(p.trim_start_matches('/'))
+                .to_string()
+        })
+        .collect()
 }
 
 /// Every page of a pull from `cursor` until the integration says there is no more.
@@ -699,6 +716,10 @@ impl RemoteProbe for JiraProbe {
             created,
             updated: _,
             properties,
+            assignee,
+            fix_versions,
+            due_date,
+            custom,
         } = self.jira.issue(remote_id)?;
         let mut m = Map::new();
         m.insert("id".into(), id.into());
@@ -715,6 +736,12 @@ impl RemoteProbe for JiraProbe {
             "properties".into(),
             Value::Object(properties.into_iter().collect()),
         );
+        m.insert("assignee".into(), assignee.into());
+        m.insert("fixVersions".into(), fix_versions.into());
+        m.insert("duedate".into(), due_date.into());
+        for (k, v) in custom {
+            m.insert(k, v);
+        }
         Some(m)
     }
 
@@ -726,6 +753,9 @@ impl RemoteProbe for JiraProbe {
             "tags" => vec!["labels"],
             "type" => vec!["issuetype"],
             "priority" => vec!["priority"],
+            // The display name devlog wrote is kept in its property, beside the marker.
+            "assignee" => vec!["assignee", "properties"],
+            "milestone" => vec!["fixVersions"],
             _ => Vec::new(),
         }
     }

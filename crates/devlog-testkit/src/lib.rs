@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 pub mod conformance;
+pub mod fake_ado;
 pub mod fake_github;
 pub mod fake_github_graphql;
 pub mod fake_jira;

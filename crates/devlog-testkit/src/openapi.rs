@@ -24,6 +24,8 @@ struct Operation {
     path_params: BTreeMap<String, Value>,
     /// Declared query parameters with their schemas.
     query: BTreeMap<String, Value>,
+    /// Query parameters the operation requires (Azure DevOps' `api-version`).
+    required_query: Vec<String>,
     body_schema: Option<Value>,
     body_required: bool,
     /// Status code (or `default`) → the JSON schema of the answer, `None` for no body.
@@ -90,8 +92,16 @@ fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
 pub fn load(path: &str, what: &str) -> Spec {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {what} {path}: {e}"));
-    let mut doc: Value =
+    let doc: Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {what} {path}: {e}"));
+    load_value(doc)
+}
+
+/// An OpenAPI 3.0 description already parsed (or converted, as the fake Azure DevOps does
+/// with Microsoft's Swagger 2.0 files). A path template may carry a `?…` suffix (Microsoft's
+/// `x-ms-paths`: several operations on one method and path, told apart by their query
+/// parameters); a request then passes when one of them allows it.
+pub fn load_value(mut doc: Value) -> Spec {
     translate_nullable(&mut doc);
     let mut ops = Vec::new();
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
@@ -112,6 +122,7 @@ pub fn load(path: &str, what: &str) -> Spec {
                     continue;
                 }
                 let mut query = BTreeMap::new();
+                let mut required_query = Vec::new();
                 let mut path_params = BTreeMap::new();
                 let params = shared_params.iter().chain(
                     op.get("parameters")
@@ -127,6 +138,9 @@ pub fn load(path: &str, what: &str) -> Spec {
                     let schema = p.get("schema").cloned().unwrap_or(json!({}));
                     match p.get("in").and_then(Value::as_str) {
                         Some("query") => {
+                            if p.get("required") == Some(&Value::Bool(true)) {
+                                required_query.push(name.to_string());
+                            }
                             query.insert(name.to_string(), schema);
                         }
                         Some("path") => {
@@ -158,12 +172,16 @@ pub fn load(path: &str, what: &str) -> Spec {
                 ops.push(Operation {
                     method: method.to_ascii_uppercase(),
                     template: template
+                        .split('?')
+                        .next()
+                        .unwrap_or_default()
                         .trim_start_matches('/')
                         .split('/')
                         .map(str::to_string)
                         .collect(),
                     path_params,
                     query,
+                    required_query,
                     body_schema,
                     body_required,
                     responses,
@@ -195,21 +213,32 @@ fn template_matches(template: &[String], path: &str) -> bool {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     segs.len() == template.len()
         && template.iter().zip(&segs).all(|(t, s)| {
-            if t.starts_with('{') && t.ends_with('}') {
-                !s.is_empty()
-            } else {
-                t == s
+            // `{id}`, or a literal prefix and a parameter (Azure DevOps' `${type}`).
+            match t.find('{') {
+                Some(at) if t.ends_with('}') => s.len() > at && s.starts_with(&t[..at]),
+                _ => t == s,
             }
         })
 }
 
 /// The operation `method path` is, preferring the most literal template.
 fn find_op<'a>(spec: &'a Spec, method: &str, path: &str) -> Option<(usize, &'a Operation)> {
-    spec.ops
+    find_ops(spec, method, path).into_iter().next()
+}
+
+/// The operations `method path` may be: those of the most literal matching template (more
+/// than one where `x-ms-paths` adds variants), in the order of the description.
+fn find_ops<'a>(spec: &'a Spec, method: &str, path: &str) -> Vec<(usize, &'a Operation)> {
+    let all: Vec<(usize, &Operation)> = spec
+        .ops
         .iter()
         .enumerate()
         .filter(|(_, o)| o.method == method && template_matches(&o.template, path))
-        .max_by_key(|(i, o)| (o.literals(), std::cmp::Reverse(*i)))
+        .collect();
+    let best = all.iter().map(|(_, o)| o.literals()).max();
+    all.into_iter()
+        .filter(|(_, o)| Some(o.literals()) == best)
+        .collect()
 }
 
 fn query_value_ok(schema: &Value, value: &str) -> Result<(), String> {
@@ -269,9 +298,20 @@ fn schema_errors(v: &jsonschema::Validator, instance: &Value) -> Option<String> 
 
 /// Checks one request against the description; `Err` says why it is not allowed.
 pub fn check_request(spec: &Spec, r: &RecordedRequest) -> Result<(), String> {
-    let Some((idx, op)) = find_op(spec, &r.method, &r.path) else {
-        return Err("no such operation (method + path template)".into());
-    };
+    let ops = find_ops(spec, &r.method, &r.path);
+    let mut first_err = None;
+    for (idx, op) in ops {
+        match check_op(spec, idx, op, r) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.unwrap_or_else(|| "no such operation (method + path template)".into()))
+}
+
+fn check_op(spec: &Spec, idx: usize, op: &Operation, r: &RecordedRequest) -> Result<(), String> {
     let segs = r.path.trim_start_matches('/').split('/');
     for (t, s) in op.template.iter().zip(segs) {
         if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}'))
@@ -280,11 +320,19 @@ pub fn check_request(spec: &Spec, r: &RecordedRequest) -> Result<(), String> {
             query_value_ok(schema, s).map_err(|e| format!("path parameter `{name}`: {e}"))?;
         }
     }
-    for (k, v) in query_pairs(r.query.as_deref()) {
-        let Some(schema) = op.query.get(&k) else {
+    let pairs = query_pairs(r.query.as_deref());
+    for (k, v) in &pairs {
+        let Some(schema) = op.query.get(k) else {
             return Err(format!("query parameter `{k}` is not declared"));
         };
-        query_value_ok(schema, &v).map_err(|e| format!("query parameter `{k}`: {e}"))?;
+        query_value_ok(schema, v).map_err(|e| format!("query parameter `{k}`: {e}"))?;
+    }
+    if let Some(missing) = op
+        .required_query
+        .iter()
+        .find(|k| !pairs.contains_key(k.as_str()))
+    {
+        return Err(format!("required query parameter `{missing}` is missing"));
     }
     match &op.body_schema {
         None if !r.body.is_empty() => Err("the operation takes no JSON body".into()),

@@ -150,7 +150,7 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
             cfg.origin("server.allowHosts"),
         ),
     );
-    let actor_origin = ["DEVLOG_ACTOR", "USER"]
+    let actor_origin = ["DEVLOG_ACTOR", "USER", "LOGNAME"]
         .into_iter()
         .find(|v| env(v).is_some() && env(v) == ctx.actor)
         .map(|v| Origin::Env {

@@ -37,6 +37,8 @@ const PROMISED: &[(&str, &str)] = &[
     ("post", "/api/v1/entries/{ref}/risks"),
     ("delete", "/api/v1/entries/{ref}/risks/{id}"),
     ("post", "/api/v1/entries/{ref}/worklogs"),
+    ("patch", "/api/v1/entries/{ref}/worklogs/{worklog_id}"),
+    ("delete", "/api/v1/entries/{ref}/worklogs/{worklog_id}"),
     ("get", "/api/v1/milestones"),
     ("post", "/api/v1/milestones"),
     ("get", "/api/v1/milestones/{name}"),

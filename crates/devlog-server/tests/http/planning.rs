@@ -148,3 +148,62 @@ async fn worklogs_are_recorded_and_summed() {
     let e = h.get("/api/v1/entries/1").await.json();
     assert_eq!(e["worklogs"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn worklogs_are_changed_and_removed_by_id_prefix() {
+    let h = Harness::new().await;
+    h.create("Timed", "task").await;
+    let first = h
+        .post("/api/v1/entries/1/worklogs", json!({"duration": "1h"}))
+        .await
+        .json();
+    h.post("/api/v1/entries/1/worklogs", json!({"duration": "30m"}))
+        .await;
+    let id = first["worklog"]["id"].as_str().unwrap().to_string();
+    let r = h
+        .patch(
+            &format!("/api/v1/entries/1/worklogs/{}", &id[..8]),
+            json!({"duration": "2h", "note": "longer"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["worklog"]["minutes"], 120);
+    assert_eq!(v["worklog"]["note"], "longer");
+    assert_eq!(v["entry"]["actualHours"], 2.5);
+    for bad in [json!({}), json!({"duration": "25h"}), json!({"minutes": 3})] {
+        let r = h
+            .patch(&format!("/api/v1/entries/1/worklogs/{id}"), bad.clone())
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            r.text()
+        );
+    }
+    let r = h
+        .send(
+            crate::common::req(
+                axum::http::Method::DELETE,
+                &format!("/api/v1/entries/1/worklogs/{id}"),
+            )
+            .body(axum::body::Body::empty())
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["entry"]["actualHours"], 0.5);
+    let r = h
+        .send(
+            crate::common::req(
+                axum::http::Method::DELETE,
+                "/api/v1/entries/1/worklogs/ffffffff",
+            )
+            .body(axum::body::Body::empty())
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("no worklog"), "{}", r.text());
+}

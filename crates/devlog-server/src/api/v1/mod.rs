@@ -47,6 +47,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(relations::add_risk))
         .routes(routes!(relations::remove_risk))
         .routes(routes!(planning::log_time))
+        .routes(routes!(planning::edit_worklog, planning::delete_worklog))
         .routes(routes!(planning::list, planning::create))
         .routes(routes!(planning::get, planning::set_state))
         .routes(routes!(history::history))

@@ -6,12 +6,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use devlog_core::planning::{MilestoneProgress, NewMilestone, NewWorklog};
+use devlog_core::planning::{MilestoneProgress, NewMilestone, NewWorklog, WorklogEdit};
 use serde_json::json;
 
 use super::schema::{
     MilestoneDetailDoc, MilestoneProgressDoc, MilestoneStateBody, NewMilestoneDoc, NewWorklogDoc,
-    WorklogAddedDoc,
+    WorklogAddedDoc, WorklogEditDoc,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Actor, EntryPath, JsonBody, Params};
@@ -58,6 +58,82 @@ pub async fn log_time(
         Json(json!({ "worklog": worklog, "entry": entry })),
     )
         .into_response())
+}
+
+/// Change a worklog
+///
+/// Changes one worklog's duration, day or note (by id or a unique id prefix); the entry's
+/// `actualHours` follows. Undo reverts it.
+#[utoipa::path(
+    patch,
+    path = "/entries/{ref}/worklogs/{worklog_id}",
+    tag = "planning",
+    request_body = WorklogEditDoc,
+    params(
+        ("ref" = String, Path, description = "Handle, id, id prefix, key, or original devlog id"),
+        ("worklog_id" = String, Path, description = "The worklog's id or a unique prefix of it"),
+        ("If-Match" = Option<String>, Header, description = "Only if the entry still has this ETag"),
+        ("X-Devlog-Actor" = Option<String>, Header, description = "Who is acting"),
+    ),
+    responses(
+        (status = 200, description = "The worklog as it is now and the entry", body = WorklogAddedDoc),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 404, description = "No entry matches", body = ErrorBody),
+        (status = 409, description = "Ambiguous reference, or a concurrent change", body = ErrorBody),
+        (status = 412, description = "If-Match does not match the current ETag", body = ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
+        (status = 422, description = "No such worklog, nothing to change, a bad duration or date", body = ErrorBody),
+    )
+)]
+pub async fn edit_worklog(
+    State(s): State<AppState>,
+    Path((reference, worklog_id)): Path<(String, String)>,
+    actor: Actor,
+    headers: HeaderMap,
+    JsonBody(edit): JsonBody<WorklogEdit>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (entry, worklog) = s
+        .write_entry(&reference, actor, &headers, |app, id, meta| async move {
+            app.edit_worklog(id, &worklog_id, edit, &meta).await
+        })
+        .await?;
+    Ok(Json(json!({ "worklog": worklog, "entry": entry })))
+}
+
+/// Delete a worklog
+///
+/// Removes one worklog (by id or a unique id prefix); the entry's `actualHours` becomes the
+/// sum of those left. Undo puts it back.
+#[utoipa::path(
+    delete,
+    path = "/entries/{ref}/worklogs/{worklog_id}",
+    tag = "planning",
+    params(
+        ("ref" = String, Path, description = "Handle, id, id prefix, key, or original devlog id"),
+        ("worklog_id" = String, Path, description = "The worklog's id or a unique prefix of it"),
+        ("If-Match" = Option<String>, Header, description = "Only if the entry still has this ETag"),
+        ("X-Devlog-Actor" = Option<String>, Header, description = "Who is acting"),
+    ),
+    responses(
+        (status = 200, description = "The removed worklog and the entry without it", body = WorklogAddedDoc),
+        (status = 404, description = "No entry matches", body = ErrorBody),
+        (status = 409, description = "Ambiguous reference, or a concurrent change", body = ErrorBody),
+        (status = 412, description = "If-Match does not match the current ETag", body = ErrorBody),
+        (status = 422, description = "No such worklog", body = ErrorBody),
+    )
+)]
+pub async fn delete_worklog(
+    State(s): State<AppState>,
+    Path((reference, worklog_id)): Path<(String, String)>,
+    actor: Actor,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (entry, worklog) = s
+        .write_entry(&reference, actor, &headers, |app, id, meta| async move {
+            app.delete_worklog(id, &worklog_id, &meta).await
+        })
+        .await?;
+    Ok(Json(json!({ "worklog": worklog, "entry": entry })))
 }
 
 /// List milestones

@@ -216,6 +216,18 @@ pub struct NewWorklogDoc {
     author: Option<String>,
 }
 
+/// Changes to a worklog; an absent field keeps its value (at least one is needed).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WorklogEdit)]
+pub struct WorklogEditDoc {
+    /// How long: `1h30m`, `90m`, `1.5h` or `2h` (1 minute to 24 hours).
+    duration: Option<String>,
+    /// Which day: `YYYY-MM-DD`, `today`, `yesterday` or `-3d`; never in the future.
+    date: Option<String>,
+    note: Option<String>,
+}
+
 /// A milestone to create.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -944,6 +956,14 @@ mod tests {
         assert_eq!(
             documented::<NewWorklogDoc>(),
             keys(&devlog_core::planning::NewWorklog::default())
+        );
+        assert_eq!(
+            documented::<WorklogEditDoc>(),
+            keys(&devlog_core::planning::WorklogEdit {
+                duration: Some("1h".into()),
+                date: Some("today".into()),
+                note: Some("n".into()),
+            })
         );
         assert_eq!(
             documented::<NewMilestoneDoc>(),

@@ -1,0 +1,210 @@
+//! Exactly-once with Jira under crashes: a real sync process (`jira_sync_once`), aborted at
+//! each crash point of pull, push and note posting in turn, then restarted against the same
+//! fake Jira: one issue per entry (found by its marker property), one comment per note (found
+//! by its comment property), no note from our own comments, and the local edit made before the
+//! crash reaches Jira.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use devlog_core::entry::{EntryType, NoteCategory};
+use devlog_core::ops::{Devlog, Edit, NewEntry, NewNote};
+use devlog_core::{Origin, Store, WriteMeta};
+use devlog_sync::failpoint;
+use devlog_testkit::fake_jira::{FakeJira, adf_plain};
+use devlog_testkit::fake_remote::FakeRemote;
+
+const TOKEN: &str = "jira_fault_injection_token";
+
+/// Every crash point a Jira sync passes (recovery is covered by the engine's own test).
+fn points() -> Vec<&'static str> {
+    failpoint::ALL
+        .iter()
+        .chain(failpoint::NOTES)
+        .copied()
+        .filter(|p| *p != "push.recover.before-record")
+        .collect()
+}
+
+fn driver() -> PathBuf {
+    // target/<profile>/deps/<test> → target/<profile>/examples/jira_sync_once
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("jira_sync_once");
+    if !path.is_file() {
+        // `cargo test` builds examples; `cargo test --test fault_injection` does not.
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "devlog-jira", "--example", "jira_sync_once"])
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "building the jira_sync_once driver failed"
+        );
+    }
+    path
+}
+
+/// Runs one sync process; returns whether it crashed.
+fn run_sync(dir: &Path, url: &str, point: Option<&str>) -> bool {
+    let mut c = Command::new(driver());
+    c.env("DEVLOG_DIR", dir)
+        .env("JIRA_BASE_URL", url)
+        .env("JIRA_API_TOKEN", TOKEN);
+    if let Some(p) = point {
+        c.env("DEVLOG_FAILPOINT", p);
+    }
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            point.is_some() || report["failed"].as_array().unwrap().is_empty(),
+            "{report}"
+        );
+        return false;
+    }
+    assert!(
+        point.is_some() && stderr.contains("aborting"),
+        "sync failed without its crash point: {stderr}"
+    );
+    true
+}
+
+async fn open(dir: &Path) -> Devlog {
+    Devlog::new(Arc::new(devlog_store::JsonStore::open(dir).await.unwrap()) as Arc<dyn Store>)
+}
+
+fn meta() -> WriteMeta {
+    WriteMeta::new(Origin::Cli)
+}
+
+async fn note(app: &Devlog, id: devlog_core::id::EntryId, text: &str) {
+    app.add_note(
+        id,
+        NewNote {
+            content: text.into(),
+            category: NoteCategory::Progress,
+            files: Vec::new(),
+            code_changes: None,
+        },
+        &meta(),
+    )
+    .await
+    .unwrap();
+}
+
+fn issue_of(jira: &FakeJira, id: devlog_core::id::EntryId) -> Vec<String> {
+    jira.issues()
+        .into_iter()
+        .filter(|i| {
+            i.properties.get("devlog").and_then(|p| p.get("id"))
+                == Some(&serde_json::json!(id.to_string()))
+        })
+        .map(|i| i.key)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
+    assert!(driver().is_file());
+    assert_eq!(points().len(), 7, "{:?}", points());
+    for point in points() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(".devlog");
+        let b = FakeRemote::builder().without_tracker();
+        let st = b.state();
+        // Jira's clock is ours (give or take): pulls reach back from now.
+        if let Ok(d) = (chrono::Utc::now() - st.now()).to_std() {
+            st.advance(d);
+        }
+        let jira = FakeJira::new(b.state(), "DEV");
+        let remote = b.routes(jira.router()).start().await;
+        let url = remote.url();
+        let app = open(&dir).await;
+        let mut ids = Vec::new();
+        for t in ["Alpha", "Beta"] {
+            let e = app
+                .create(
+                    NewEntry {
+                        title: t.into(),
+                        kind: Some(EntryType::Feature),
+                        ..NewEntry::default()
+                    },
+                    &meta(),
+                )
+                .await
+                .unwrap()
+                .into_entry();
+            note(&app, e.id, &format!("{t}: first note")).await;
+            ids.push(e.id);
+        }
+        let later = point.starts_with("push.update") || point == "pull.before-cursor";
+        if later {
+            // Everything linked first; then a local edit and a new note, and a comment in
+            // Jira for the pull to bring.
+            assert!(!run_sync(&dir, &url, None));
+            app.edit(
+                ids[0],
+                Edit {
+                    title: Some("Alpha (edited)".into()),
+                    ..Edit::default()
+                },
+                &meta(),
+            )
+            .await
+            .unwrap();
+            note(&app, ids[0], "Alpha: second note").await;
+            let key = issue_of(&jira, ids[1]).pop().unwrap();
+            jira.add_comment(&key, "Carol", "Beta: from Jira").unwrap();
+        }
+        assert!(
+            run_sync(&dir, &url, Some(point)),
+            "{point}: the crash point was reached"
+        );
+        // Restart: converges, and a further sync has nothing left to do.
+        assert!(!run_sync(&dir, &url, None));
+        assert!(!run_sync(&dir, &url, None));
+
+        let app = open(&dir).await;
+        assert_eq!(
+            jira.issues().len(),
+            2,
+            "{point}: exactly two issues created"
+        );
+        for id in &ids {
+            let e = app.store().get(*id).await.unwrap();
+            let mine = issue_of(&jira, *id);
+            assert_eq!(mine.len(), 1, "{point}: one issue for #{}", e.handle);
+            let issue = jira.issue(&mine[0]).unwrap();
+            assert_eq!(issue.summary, e.title, "{point}: title of #{}", e.handle);
+            let mut texts: Vec<String> = jira
+                .comments(&mine[0])
+                .iter()
+                .map(|c| adf_plain(&c.body))
+                .collect();
+            texts.sort();
+            let mut notes: Vec<String> = e.notes.iter().map(|n| n.content.clone()).collect();
+            notes.sort();
+            assert_eq!(
+                texts, notes,
+                "{point}: one comment per note of #{}",
+                e.handle
+            );
+        }
+        if later {
+            let alpha = app.store().get(ids[0]).await.unwrap();
+            assert_eq!(alpha.title, "Alpha (edited)", "{point}");
+            assert_eq!(alpha.notes.len(), 2, "{point}");
+            let beta = app.store().get(ids[1]).await.unwrap();
+            assert_eq!(beta.notes.len(), 2, "{point}: the comment pulled once");
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Assignees, notes ⇄ comments and milestones ⇄ fix versions end to end: the sync engine
+//! against the test kit's fake Jira (every request checked against Jira's OpenAPI description
+//! when the fake is dropped).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::sync::Arc;
+
+use devlog_core::entry::{Entry, NoteCategory};
+use devlog_core::id::EntryId;
+use devlog_core::ops::{Devlog, Edit, NewEntry, NewNote};
+use devlog_core::planning::NewMilestone;
+use devlog_core::{Origin, Store, WriteMeta};
+use devlog_http::{RateLimitConfig, SecretString};
+use devlog_jira::{JiraAuth, JiraConfig, JiraIntegration};
+use devlog_sync::{SyncEngine, SyncOptions, SyncReport, SyncState};
+use devlog_testkit::fake_jira::FakeJira;
+use devlog_testkit::fake_remote::FakeRemote;
+
+const HARRY: &str = "5b109f2e9729b51b54dc274d";
+
+struct Rig {
+    _remote: FakeRemote,
+    jira: FakeJira,
+    engine: SyncEngine,
+    app: Devlog,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig() -> Rig {
+    let b = FakeRemote::builder().without_tracker();
+    let st = b.state();
+    // Jira's clock is ours (give or take): pulls reach back from now.
+    if let Ok(d) = (chrono::Utc::now() - st.now()).to_std() {
+        st.advance(d);
+    }
+    let jira = FakeJira::new(b.state(), "DEV");
+    let remote = b.routes(jira.router()).start().await;
+    let config = JiraConfig::new(
+        &remote.url(),
+        "DEV",
+        JiraAuth::Basic {
+            email: "bot@example.com".into(),
+            api_token: SecretString::from("jira_sync_token_1234".to_string()),
+        },
+    )
+    .unwrap();
+    let integration = JiraIntegration::with_limits(config, RateLimitConfig::unpaced()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
+    let state = SyncState::open(&root.join(".state/sync.sqlite"))
+        .await
+        .unwrap();
+    let opts = SyncOptions {
+        base_delay_ms: 0,
+        max_delay_ms: 0,
+        ..SyncOptions::default()
+    };
+    let engine = SyncEngine::new(store.clone(), state, vec![Arc::new(integration)], opts);
+    Rig {
+        _remote: remote,
+        jira,
+        engine,
+        app: Devlog::new(store),
+        _dir: dir,
+    }
+}
+
+fn cli() -> WriteMeta {
+    WriteMeta::new(Origin::Cli)
+}
+
+fn quiet(_: u64, _: u64) {}
+
+impl Rig {
+    async fn sync(&self) -> SyncReport {
+        let r = self.engine.sync(None, None, &quiet).await.unwrap();
+        assert!(r.failed.is_empty(), "{r:?}");
+        r
+    }
+
+    async fn entry(&self, new: NewEntry) -> Entry {
+        let new = NewEntry {
+            kind: new.kind.or(Some(devlog_core::entry::EntryType::Task)),
+            ..new
+        };
+        self.app.create(new, &cli()).await.unwrap().into_entry()
+    }
+
+    async fn get(&self, id: EntryId) -> Entry {
+        self.app.store().get(id).await.unwrap()
+    }
+
+    async fn key_of(&self, id: EntryId) -> String {
+        let l = self.engine.state().link("jira", id).await.unwrap().unwrap();
+        l.remote_id.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn assignee_and_notes_travel_once_and_comments_by_others_become_feedback() {
+    let r = rig().await;
+    let e = r
+        .entry(NewEntry {
+            title: "Flaky login".into(),
+            assignee: Some("Hidden Harry".into()),
+            ..NewEntry::default()
+        })
+        .await;
+    let (_, note) = r
+        .app
+        .add_note(
+            e.id,
+            NewNote {
+                content: "Reproduced on staging".into(),
+                category: NoteCategory::Progress,
+                files: Vec::new(),
+                code_changes: None,
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    let report = r.sync().await;
+    assert_eq!((report.created, report.notes_pushed), (1, 1), "{report:?}");
+    let key = r.key_of(e.id).await;
+    let issue = r.jira.issue(&key).unwrap();
+    assert_eq!(issue.assignee.as_deref(), Some(HARRY));
+    let comments = r.jira.comments(&key);
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].properties["devlog"]["note"], note.id.as_str());
+    // Re-syncs (our comment comes back through the pull) change nothing on either side; the
+    // assignee (an account whose email Jira hides) reads back as written.
+    for _ in 0..2 {
+        let report = r.sync().await;
+        assert_eq!((report.updated, report.notes_pushed), (0, 0), "{report:?}");
+    }
+    let local = r.get(e.id).await;
+    assert_eq!(local.assignee.as_deref(), Some("Hidden Harry"));
+    assert_eq!(local.notes.len(), 1);
+    assert_eq!(r.jira.comments(&key).len(), 1);
+    // Carol comments in Jira: a feedback note with her name; her edit follows.
+    let c = r
+        .jira
+        .add_comment(&key, "Carol", "Also on production")
+        .unwrap();
+    r.sync().await;
+    let local = r.get(e.id).await;
+    assert_eq!(local.notes.len(), 2, "{:?}", local.notes);
+    let theirs = &local.notes[1];
+    assert_eq!(theirs.category, NoteCategory::Feedback);
+    assert_eq!(theirs.content, "Also on production");
+    assert_eq!(theirs.source().as_deref(), Some("@Carol on jira"));
+    r.jira
+        .edit_comment(c.id, "Also on production, since Monday");
+    r.sync().await;
+    assert_eq!(
+        r.get(e.id).await.notes[1].content,
+        "Also on production, since Monday"
+    );
+    // Unassigned here: unassigned in Jira.
+    r.app
+        .edit(
+            e.id,
+            Edit {
+                assignee: Some(String::new()),
+                ..Edit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    let report = r.sync().await;
+    assert_eq!(report.updated, 1, "{report:?}");
+    assert_eq!(r.jira.issue(&key).unwrap().assignee, None);
+}
+
+#[tokio::test]
+async fn a_milestone_becomes_a_fix_version_with_its_description_and_due_date() {
+    let r = rig().await;
+    r.app
+        .create_milestone(NewMilestone {
+            name: "Sprint 1".into(),
+            description: "The first sprint".into(),
+            due: Some("2026-12-24".into()),
+        })
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        ids.push(
+            r.entry(NewEntry {
+                title: format!("Planned {n}"),
+                milestone: Some("Sprint 1".into()),
+                ..NewEntry::default()
+            })
+            .await
+            .id,
+        );
+    }
+    let report = r.sync().await;
+    assert_eq!(report.created, 2, "{report:?}");
+    let versions = r.jira.versions();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert_eq!(versions[0].description, "The first sprint");
+    assert_eq!(versions[0].release_date.as_deref(), Some("2026-12-24"));
+    for id in &ids {
+        let key = r.key_of(*id).await;
+        assert_eq!(r.jira.issue(&key).unwrap().fix_versions, ["Sprint 1"]);
+    }
+    // Moved to another fix version in Jira: the entry follows, and the milestone is made
+    // locally from the version.
+    r.jira
+        .add_version("Sprint 2", "The second sprint", Some("2027-01-15"));
+    let key = r.key_of(ids[0]).await;
+    r.jira
+        .edit_issue(&key, |i| i.fix_versions = vec!["Sprint 2".into()])
+        .unwrap();
+    r.sync().await;
+    assert_eq!(r.get(ids[0]).await.milestone.as_deref(), Some("Sprint 2"));
+    let m2 = r.app.find_milestone("Sprint 2").await.unwrap();
+    assert_eq!(m2.description, "The second sprint");
+    assert_eq!(m2.due_date, Some("2027-01-15".parse().unwrap()));
+}
+
+#[tokio::test]
+async fn an_assignee_jira_does_not_show_is_never_cleared_by_a_pull() {
+    let r = rig().await;
+    let e = r
+        .entry(NewEntry {
+            title: "Private".into(),
+            assignee: Some("alice@example.com".into()),
+            ..NewEntry::default()
+        })
+        .await;
+    r.sync().await;
+    let key = r.key_of(e.id).await;
+    // The project's field configuration now hides the assignee; someone edits the summary,
+    // so the issue is pulled again.
+    r.jira.hide_fields(&["assignee"]);
+    r.jira
+        .edit_issue(&key, |i| i.summary = "Private (renamed)".into())
+        .unwrap();
+    let report = r.sync().await;
+    assert_eq!(report.updated, 0, "{report:?}");
+    let local = r.get(e.id).await;
+    assert_eq!(local.title, "Private (renamed)");
+    assert_eq!(local.assignee.as_deref(), Some("alice@example.com"));
+    assert!(r.jira.issue(&key).unwrap().assignee.is_some());
+}
