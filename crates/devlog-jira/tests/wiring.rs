@@ -70,7 +70,8 @@ async fn the_check_reports_the_account_project_statuses_fields_and_board() {
 
 #[tokio::test]
 async fn the_check_names_what_is_missing_with_its_key() {
-    let cases: Vec<(Box<dyn FnOnce(&mut JiraConfig)>, &str)> = vec![
+    type Edit = Box<dyn FnOnce(&mut JiraConfig)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|c| {
                 c.issue_types.insert(EntryType::Bugfix, "Defect".into());
