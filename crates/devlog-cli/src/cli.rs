@@ -91,5 +91,6 @@ pub enum Command {
     Serve(serve::ServeArgs),
     Git(git::GitArgs),
     Github(github::GithubArgs),
+    Jira(jira::JiraArgs),
     Repos(repos::ReposArgs),
 }

@@ -32,7 +32,7 @@ pub struct Config {
     #[serde(skip)]
     pub origins: BTreeMap<String, Origin>,
     /// Integrations configured (in the original's file or environment) that this version does
-    /// not have yet (Jira, Azure DevOps): kept to be shown and migrated, never built.
+    /// not have yet (Azure DevOps): kept to be shown and migrated, never built.
     #[serde(skip)]
     pub unavailable: toml::Table,
     /// What the original's settings became here: (original key, this version's setting).
@@ -539,7 +539,8 @@ impl Config {
 
     /// The original devlog's `devlog.config.json`, translated: `storage` (`type` or
     /// `strategy`, paths, connection strings), `integrations.github` (`owner`/`repo`/`token`/
-    /// `projectId` → our keys), `jira`/`ado` kept aside as not available yet, `syncStrategy`;
+    /// `projectId` → our keys), `jira` (its keys are ours), `ado` kept aside as not available
+    /// yet, `syncStrategy`;
     /// every other key is listed in [`Config::unused`].
     pub fn from_legacy_json(text: &str, source: Option<PathBuf>) -> Result<Self, ConfigError> {
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError {
@@ -906,23 +907,36 @@ mod tests {
     }
 
     #[test]
-    fn jira_and_ado_are_kept_aside_and_unknown_keys_are_named() {
+    fn jira_is_read_ado_is_kept_aside_and_unknown_keys_are_named() {
         let cfg = legacy(
-            r#"{"integrations":{"jira":{"baseUrl":"https://j","apiToken":"s","colour":"x"},
+            r#"{"integrations":{"jira":{"baseUrl":"https://j","apiToken":"s","userEmail":"me@x",
+                "projectKey":"DEV","colour":"x"},
                 "ado":{"organization":"o","project":"p","personalAccessToken":"t"},
                 "gitlab":{}},"extra":1}"#,
         );
-        assert!(cfg.integrations.is_empty(), "{:?}", cfg.integrations);
-        assert_eq!(cfg.unavailable.keys().collect::<Vec<_>>(), ["ado", "jira"]);
+        let jira = &cfg.integrations["jira"];
+        assert_eq!(jira["baseUrl"].as_str(), Some("https://j"));
+        assert_eq!(jira["projectKey"].as_str(), Some("DEV"));
+        assert_eq!(jira["userEmail"].as_str(), Some("me@x"));
+        assert!(jira.get("colour").is_none());
+        assert_eq!(cfg.unavailable.keys().collect::<Vec<_>>(), ["ado"]);
         let unused: Vec<&str> = cfg.unused.iter().map(|(k, _)| k.as_str()).collect();
         for k in ["integrations.jira.colour", "integrations.gitlab", "extra"] {
             assert!(unused.contains(&k), "{k} not in {unused:?}");
         }
         let w = cfg.warnings().join("\n");
         assert!(
-            w.contains("Jira is not available") && w.contains("Azure DevOps"),
+            !w.contains("Jira is not available") && w.contains("Azure DevOps"),
             "{w}"
         );
+        // The secret is never shown among the translations.
+        assert!(
+            w.contains(
+                "integrations.jira.apiToken → [integrations.jira] apiToken (secret, not shown)"
+            ),
+            "{w}"
+        );
+        assert!(!w.contains("\"s\""), "{w}");
     }
 
     #[test]
@@ -944,7 +958,10 @@ mod tests {
             back.integrations["github"]["token"].as_str(),
             Some("${GITHUB_TOKEN}")
         );
-        assert!(back.integrations.get("jira").is_none());
+        assert_eq!(
+            back.integrations["jira"]["apiToken"].as_str(),
+            Some("${JIRA_API_TOKEN}")
+        );
         let cfg = legacy(r#"{"syncStrategy":{"conflictResolution":"most-recent"}}"#);
         let back = Config::from_toml(&migration(&cfg).toml, None).unwrap();
         assert_eq!(
@@ -952,10 +969,11 @@ mod tests {
             Some(devlog_core::merge::Strategy::NewestWins)
         );
         assert!(
-            m.toml.contains("# apiToken = \"${JIRA_API_TOKEN}\""),
+            m.toml.contains("apiToken = \"${JIRA_API_TOKEN}\""),
             "{}",
             m.toml
         );
+        assert!(!m.toml.contains("# apiToken"), "{}", m.toml);
         assert!(m.notes.iter().any(|n| n.contains("export DATABASE_URL")));
     }
 
@@ -1093,6 +1111,30 @@ mod tests {
         );
         // ADO needs all three of its variables.
         assert!(cfg.unavailable.is_empty());
+        // Jira's four configure [integrations.jira]; without the project key, it is named.
+        let jira = |k: &str| {
+            matches!(
+                k,
+                "JIRA_BASE_URL" | "JIRA_EMAIL" | "JIRA_API_TOKEN" | "JIRA_PROJECT_KEY"
+            )
+            .then(|| "x".to_string())
+        };
+        let cfg = Config::load_with_env(dir.path(), &jira).unwrap();
+        assert_eq!(
+            cfg.integrations["jira"]["apiToken"].as_str(),
+            Some("${JIRA_API_TOKEN}")
+        );
+        let partial = |k: &str| (k == "JIRA_BASE_URL").then(|| "x".to_string());
+        let cfg = Config::load_with_env(dir.path(), &partial).unwrap();
+        assert!(cfg.integrations.get("jira").is_none());
+        assert!(
+            cfg.warnings()
+                .join("\n")
+                .contains("JIRA_PROJECT_KEY not set")
+                || cfg.warnings().join("\n").contains("JIRA_PROJECT_KEY"),
+            "{:?}",
+            cfg.warnings()
+        );
         std::fs::write(dir.path().join(TOML_FILE), "").unwrap();
         let cfg = Config::load_with_env(dir.path(), &env).unwrap();
         assert!(cfg.integrations.is_empty() && cfg.warnings().is_empty());

@@ -95,6 +95,7 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
         Command::Sync(_) => Some("sync"),
         Command::Worker(_) => Some("worker"),
         Command::Github(_) => Some("github"),
+        Command::Jira(_) => Some("jira"),
         _ => None,
     };
     let ctx_after = ctx.clone();
@@ -148,6 +149,7 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
             Command::Serve(a) => commands::serve::run(&ctx, a).await,
             Command::Git(a) => commands::git::run(&ctx, a).await,
             Command::Github(a) => commands::github::run(&ctx, a).await,
+            Command::Jira(a) => commands::jira::run(&ctx, a).await,
             Command::Repos(a) => commands::repos::run(&ctx, a).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
         }

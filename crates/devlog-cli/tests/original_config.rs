@@ -119,12 +119,20 @@ async fn config_show_translates_the_original_github_block_and_reports_the_rest_o
         v["settings"]["integrations.github.repository"]["source"]["key"],
         "integrations.github.owner + integrations.github.repo"
     );
-    // Jira and Azure DevOps are kept aside, redacted, never among the integrations.
-    assert!(v["integrations"].get("jira").is_none(), "{v}");
-    assert_eq!(v["unavailable"]["jira"]["apiToken"], "***", "{v}");
+    // Jira's keys are this version's: an integration, the token redacted.
+    let jira = &v["integrations"]["jira"];
+    assert_eq!(jira["baseUrl"], "https://acme.atlassian.net", "{v}");
+    assert_eq!(jira["projectKey"], "WID", "{v}");
+    assert_eq!(jira["userEmail"], "dev@acme.example", "{v}");
+    assert_eq!(jira["apiToken"], "***", "{v}");
+    assert!(
+        v.get("unavailable").and_then(|u| u.get("jira")).is_none(),
+        "{v}"
+    );
+    // Azure DevOps is kept aside, redacted, never among the integrations.
     assert_eq!(v["unavailable"]["ado"]["personalAccessToken"], "***", "{v}");
 
-    // stderr: what it was translated to, once; jira/ado not available; unused keys named.
+    // stderr: what it was translated to, once; ado not available; unused keys named.
     let e = &r.stderr;
     let once = |needle: &str| {
         assert_eq!(e.matches(needle).count(), 1, "`{needle}` once in:\n{e}");
@@ -132,7 +140,9 @@ async fn config_show_translates_the_original_github_block_and_reports_the_rest_o
     once("storage.strategy \"local-sqlite\" → [storage] type = \"sqlite\"");
     once("[integrations.github] repository = \"acme/widgets\"");
     once("devlog config migrate");
-    once("Jira is not available in this version yet");
+    once("integrations.jira.apiToken → [integrations.jira] apiToken (secret, not shown)");
+    once("integrations.jira.projectKey → [integrations.jira] projectKey = \"WID\"");
+    assert!(!e.contains("Jira is not available"), "{e}");
     once("Azure DevOps is not available in this version yet");
     for key in [
         "integrations.github.projectNumber",
@@ -187,8 +197,10 @@ async fn storage_type_github_becomes_local_json_and_the_github_integration() {
     }
 }
 
+/// The original's GitHub and Jira blocks both check and sync (each against its fake); its
+/// Azure DevOps block blocks neither.
 #[tokio::test(flavor = "multi_thread")]
-async fn jira_and_ado_blocks_do_not_block_github_check_or_sync() {
+async fn github_and_jira_blocks_check_and_sync_and_ado_does_not_block() {
     let b = FakeRemote::builder().without_tracker();
     let gh = FakeGithub::new(b.state(), "acme", "widgets", TOKEN);
     // The fixture's projectId: the board new issues are put on.
@@ -200,20 +212,29 @@ async fn jira_and_ado_blocks_do_not_block_github_check_or_sync() {
         "PVT_kwDOBqNjSs4AcqjJ",
     );
     let remote = b.routes(gh.router().merge(board.router())).start().await;
+    let jira = devlog_testkit::integration_conformance::JiraProbe::start("WID").await;
     let mut cfg: Value = serde_json::from_str(&fixture("enterprise")).unwrap();
     cfg["integrations"]["github"]["apiUrl"] = remote.url().into();
+    cfg["integrations"]["jira"]["baseUrl"] = jira.remote.url().into();
     let (_tmp, dir) = project(&serde_json::to_string_pretty(&cfg).unwrap());
 
     let r = ok(&dir, &["integrations", "check", "--json"], &[]).await;
     let results = r.json();
     let results = results.as_array().unwrap();
-    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results.len(), 2, "{results:?}");
     assert_eq!(results[0]["name"], "github");
     assert_eq!(results[0]["ok"], true, "{results:?}");
+    assert_eq!(results[1]["name"], "jira");
+    assert_eq!(results[1]["ok"], true, "{results:?}");
 
     ok(&dir, &["new", "Parser crash", "--type", "bugfix"], &[]).await;
     let r = ok(&dir, &["sync"], &[]).await;
     assert_eq!(gh.issues().len(), 1, "{}\n{}", r.stdout, r.stderr);
+    let issues = jira.jira.issues();
+    assert_eq!(issues.len(), 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(issues[0].summary, "Parser crash");
+    assert_eq!(issues[0].issue_type, "Bug");
+    assert!(jira.jira.check_contract().is_empty());
     assert_eq!(gh.issues()[0].title, "Parser crash");
     assert_eq!(board.items().len(), 1, "the translated projectId is used");
     // Every request the binary made is one GitHub's API descriptions allow.
@@ -228,7 +249,7 @@ async fn jira_and_ado_blocks_do_not_block_github_check_or_sync() {
 }
 
 /// The MCP tool `sync_with_github` over stdio, in a project whose devlog.config.json also
-/// has Jira and Azure DevOps blocks.
+/// has Jira and Azure DevOps blocks (Jira's site is never contacted by a GitHub sync).
 #[tokio::test(flavor = "multi_thread")]
 async fn mcp_sync_with_github_is_not_blocked_by_jira_and_ado_blocks() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -318,13 +339,17 @@ async fn config_migrate_writes_an_equivalent_devlog_toml_that_passes_config_chec
     assert_eq!(gh["token"].as_str(), Some("${GITHUB_TOKEN}"));
     assert_eq!(parsed["sync"]["strategy"].as_str(), Some("local-wins"));
     assert!(dry.stderr.contains("export GITHUB_TOKEN"), "{}", dry.stderr);
-    // Jira and Azure DevOps are kept as comments, not as tables this version would reject.
+    // Jira is a table (its token read from JIRA_API_TOKEN); Azure DevOps is kept as
+    // comments, not as a table this version would reject.
     let integrations = parsed["integrations"].as_table().unwrap();
-    assert_eq!(integrations.keys().collect::<Vec<_>>(), ["github"]);
+    assert_eq!(integrations.keys().collect::<Vec<_>>(), ["github", "jira"]);
+    let jira = &parsed["integrations"]["jira"];
+    assert_eq!(jira["apiToken"].as_str(), Some("${JIRA_API_TOKEN}"));
+    assert_eq!(jira["projectKey"].as_str(), Some("WID"));
     assert!(
-        dry.stdout.contains("# [integrations.jira]"),
+        dry.stderr.contains("export JIRA_API_TOKEN"),
         "{}",
-        dry.stdout
+        dry.stderr
     );
     assert!(
         dry.stdout.contains("# [integrations.ado]"),
@@ -352,13 +377,16 @@ async fn config_migrate_writes_an_equivalent_devlog_toml_that_passes_config_chec
     let check = ok(
         &dir,
         &["config", "check", "--json"],
-        &[("GITHUB_TOKEN", TOKEN)],
+        &[
+            ("GITHUB_TOKEN", TOKEN),
+            ("JIRA_API_TOKEN", "jira_env_token"),
+        ],
     )
     .await;
     let c = check.json();
     assert_eq!(c["ok"], true);
     assert_eq!(c["backend"], "sqlite");
-    assert_eq!(c["integrations"], 1);
+    assert_eq!(c["integrations"], 2);
     assert!(
         !check.stderr.contains("original devlog"),
         "{}",
@@ -426,7 +454,7 @@ async fn config_show_names_the_environment_when_it_overrides_the_file() {
 }
 
 #[tokio::test]
-async fn the_original_environment_variables_configure_github_and_report_jira() {
+async fn the_original_environment_variables_configure_github_and_jira() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::create_dir_all(dir.join(".devlog")).unwrap();
@@ -452,13 +480,20 @@ async fn the_original_environment_variables_configure_github_and_report_jira() {
         v["settings"]["integrations.github.repository"]["source"]["variables"],
         serde_json::json!(["GITHUB_OWNER", "GITHUB_REPO"])
     );
-    assert!(v["unavailable"].get("jira").is_some(), "{v}");
+    // Without JIRA_PROJECT_KEY, Jira is not configured, and the warning says what is missing.
+    assert!(v["integrations"].get("jira").is_none(), "{v}");
     assert!(
-        r.stderr
-            .contains("Jira is not available in this version yet"),
+        r.stderr.contains("JIRA_PROJECT_KEY not set"),
         "{}",
         r.stderr
     );
+    let mut with_key = env.to_vec();
+    with_key.push(("JIRA_PROJECT_KEY", "WID"));
+    let r = ok(dir, &["config", "show", "--json"], &with_key).await;
+    let v = r.json();
+    assert_eq!(v["integrations"]["jira"]["projectKey"], "WID", "{v}");
+    assert_eq!(v["integrations"]["jira"]["apiToken"], "***", "{v}");
+    assert!(!r.stderr.contains("Jira is not available"), "{}", r.stderr);
     // A devlog.toml is explicit: the variables do not add integrations to it.
     std::fs::write(dir.join("devlog.toml"), "[storage]\ntype = \"json\"\n").unwrap();
     let v = ok(dir, &["config", "show", "--json"], &env).await.json();

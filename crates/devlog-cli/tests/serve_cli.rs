@@ -414,3 +414,74 @@ fn serve_refuses_a_bad_runtime_thread_count() {
         "{err}"
     );
 }
+
+/// With Jira configured, the banner says how its webhooks authenticate (never the token), and
+/// `POST /webhooks/jira` checks the URL's token.
+#[test]
+fn serve_names_how_jira_webhooks_authenticate_and_checks_the_url_token() {
+    const URL_TOKEN: &str = "serve-url-token-0123456789";
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("devlog.toml"),
+        "[integrations.jira]\nbaseUrl = \"http://127.0.0.1:9\"\nprojectKey = \"DEV\"\n\
+         token = \"jira-bearer\"\nwebhookToken = \"${DEVLOG_TEST_JIRA_HOOK_TOKEN}\"\n",
+    )
+    .unwrap();
+    let mut served = Served(Some(
+        devlog(d.path(), &["serve", "--port", "0", "--no-background-sync"])
+            .env("DEVLOG_TEST_JIRA_HOOK_TOKEN", URL_TOKEN)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let stderr = served.0.as_mut().unwrap().stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let addr: SocketAddr = loop {
+        let line = rx
+            .recv_timeout(HANG)
+            .expect("devlog serve announces itself");
+        lines.push(line.clone());
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    // The webhooks lines follow the address.
+    while !lines.iter().any(|l| l.contains("jira webhook URL")) {
+        lines.push(
+            rx.recv_timeout(HANG)
+                .expect("the banner names the Jira webhook URL"),
+        );
+    }
+    let banner = lines.join("\n");
+    assert!(banner.contains("/webhooks/{jira}"), "{banner}");
+    assert!(
+        banner.contains(&format!(
+            "jira webhook URL: http://{addr}/webhooks/jira?token=<integrations.jira.webhookToken>"
+        )),
+        "{banner}"
+    );
+    assert!(!banner.contains(URL_TOKEN), "{banner}");
+    let body = r#"{"webhookEvent": "jira:issue_deleted"}"#;
+    let (status, answer) = http(addr, "POST", "/webhooks/jira?token=wrong", Some(body));
+    assert_eq!(status, 401, "{answer}");
+    assert!(!answer.contains(URL_TOKEN), "{answer}");
+    let (status, answer) = http(
+        addr,
+        "POST",
+        &format!("/webhooks/jira?token={URL_TOKEN}"),
+        Some(body),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert!(served.terminate().success());
+}

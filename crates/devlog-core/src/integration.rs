@@ -224,11 +224,14 @@ pub struct PullPage {
 }
 
 /// An incoming webhook request, as received.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Webhook {
     /// Header names lowercase.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The request URL's query parameters, decoded (a receiver authenticated by a token in
+    /// its URL, `?token=…`, reads it here). `Debug` shows their names only.
+    pub query: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Webhook {
@@ -240,6 +243,10 @@ impl fmt::Debug for Webhook {
                 &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
             .field("body_len", &self.body.len())
+            .field(
+                "query",
+                &self.query.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -249,6 +256,14 @@ impl Webhook {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first query parameter named `name`.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 }
@@ -344,6 +359,19 @@ pub trait Integration: Send + Sync + fmt::Debug {
     ) -> Result<(), SyncError> {
         let _ = (name, local);
         Ok(())
+    }
+
+    /// What an `update` of `changed` fields of remote item `remote_id` would do beyond
+    /// sending the fields, one human-readable step each (a workflow's transitions), for
+    /// `devlog sync --plan`; reads the remote, never writes. The default: nothing to add.
+    async fn plan_update(
+        &self,
+        remote_id: &str,
+        fields: &SyncedFields,
+        changed: &FieldSet,
+    ) -> Result<Vec<String>, SyncError> {
+        let _ = (remote_id, fields, changed);
+        Ok(Vec::new())
     }
 
     /// Whether notes are mirrored as comments of the remote item (`create_note`, ...).

@@ -413,6 +413,7 @@ mod webhooks {
                 ),
             ],
             body,
+            query: Vec::new(),
         }
     }
 
@@ -678,6 +679,7 @@ mod note_edits {
                 ),
             ],
             body,
+            query: Vec::new(),
         }
     }
 

@@ -662,6 +662,7 @@ async fn webhook_through_the_engine_applies_once() {
             ("x-hub-signature-256".into(), sig),
         ],
         body,
+        query: Vec::new(),
     };
     let report = r.engine.webhook("github", &hook).await.unwrap();
     assert_eq!(report.pulled, 1, "{report:?}");

@@ -61,6 +61,7 @@ fn hook(event: &str, body: &[u8], sig: Option<String>) -> Webhook {
     Webhook {
         headers,
         body: body.to_vec(),
+        query: Vec::new(),
     }
 }
 

@@ -111,6 +111,8 @@ pub struct JiraConfig {
     pub custom_fields: BTreeMap<MappedField, String>,
     pub board_id: Option<u64>,
     pub webhook_secret: Option<SecretString>,
+    /// Without a `webhook_secret`: the token a webhook URL must carry (`?token=`).
+    pub webhook_token: Option<SecretString>,
     /// Notes ⇄ comments (default on).
     pub sync_notes: bool,
 }
@@ -130,6 +132,10 @@ impl fmt::Debug for JiraConfig {
             .field(
                 "webhook_secret",
                 &self.webhook_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "webhook_token",
+                &self.webhook_token.as_ref().map(|_| "[redacted]"),
             )
             .field("sync_notes", &self.sync_notes)
             .finish()
@@ -234,6 +240,7 @@ impl JiraConfig {
             custom_fields: BTreeMap::new(),
             board_id: None,
             webhook_secret: None,
+            webhook_token: None,
             sync_notes: true,
         })
     }
@@ -357,11 +364,16 @@ struct JiraTable {
     /// ("customfield_10016").
     #[schemars(with = "Option<BTreeMap<MappedField, Name>>")]
     custom_fields: Option<BTreeMap<String, String>>,
-    /// The Scrum or Kanban board of the project (sprints; not used yet).
+    /// The Scrum or Kanban board of the project (checked by `devlog integrations check`).
     #[schemars(range(min = 1))]
     board_id: Option<u64>,
-    /// The secret of the Jira webhook (webhooks are not received yet).
+    /// The secret of the Jira webhook: deliveries must carry `X-Hub-Signature: sha256=<HMAC>`
+    /// of their body (docs/jira.md, "Webhooks").
     webhook_secret: Option<String>,
+    /// Without webhookSecret: the token the webhook's URL carries (`/webhooks/jira?token=…`),
+    /// for Jira webhooks that cannot be registered with a secret.
+    #[schemars(length(min = 16))]
+    webhook_token: Option<String>,
     /// Notes ⇄ comments (default true).
     sync_notes: Option<bool>,
 }
@@ -466,6 +478,10 @@ impl JiraTable {
         c.board_id = self.board_id;
         c.webhook_secret = self
             .webhook_secret
+            .filter(|s| !s.is_empty())
+            .map(SecretString::from);
+        c.webhook_token = self
+            .webhook_token
             .filter(|s| !s.is_empty())
             .map(SecretString::from);
         if let Some(b) = self.sync_notes {

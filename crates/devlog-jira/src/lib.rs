@@ -22,9 +22,14 @@ pub mod comments;
 pub mod config;
 pub mod fields;
 pub mod issue;
+pub mod link;
 pub mod people;
+mod permission;
+mod plan;
+mod sprint_keys;
 pub mod transitions;
 pub mod versions;
+pub mod webhook;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -178,12 +183,7 @@ impl JiraIntegration {
                     "{site} rejected the credentials: check integrations.jira.email and apiToken (or token) ({e})"
                 ),
             ),
-            HttpErrorKind::Forbidden => (
-                SyncErrorKind::Auth,
-                format!(
-                    "the account may not do this in project {project}: it needs Browse projects, Create issues, Edit issues, Transition issues and Add comments ({e})"
-                ),
-            ),
+            HttpErrorKind::Forbidden => (SyncErrorKind::Auth, permission::forbidden(project, &e)),
             HttpErrorKind::NotFound => match issue {
                 Some(k) => (
                     SyncErrorKind::NotFound,
@@ -431,6 +431,22 @@ impl Integration for JiraIntegration {
                 board.map(|b| format!("; {b}")).unwrap_or_default()
             ),
         })
+    }
+
+    async fn plan_update(
+        &self,
+        remote_id: &str,
+        fields: &SyncedFields,
+        changed: &FieldSet,
+    ) -> Result<Vec<String>, SyncError> {
+        self.preview_update(remote_id, fields, changed).await
+    }
+
+    async fn handle_webhook(
+        &self,
+        hook: &devlog_core::integration::Webhook,
+    ) -> Result<devlog_core::integration::WebhookOutcome, SyncError> {
+        self.webhook(hook).await
     }
 
     async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError> {

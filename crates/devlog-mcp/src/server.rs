@@ -52,7 +52,7 @@ pub struct DevlogMcp {
 
 /// Tools kept for clients that call them by name but not listed, since this version has no
 /// integration they could work with: each answers an `unavailable` error saying so.
-pub const UNLISTED_TOOLS: &[&str] = &["sync_with_jira", "sync_with_ado"];
+pub const UNLISTED_TOOLS: &[&str] = &["sync_with_ado"];
 
 /// Resources per `resources/list` page.
 const RESOURCE_PAGE: usize = 100;

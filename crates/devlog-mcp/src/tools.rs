@@ -87,9 +87,9 @@ const AI_CONTEXT: &str = "Update an entry's AI context: summary (replaces), insi
 const CHANGES: &str = "The change feed: every create, field change, status change, note, decision and deletion, oldest first, with who made it and through which interface (cli, mcp, http, sync, ...). Without since, answers the most recent changes; pass the answer's nextSince to get only newer ones.";
 const STATS: &str = "Counts of devlog entries by status, type, priority and assignee, open vs closed, and the average time to complete, optionally for one type, assignee or tag.";
 const SYNC_GITHUB: &str = "Sync devlog entries with GitHub issues ([integrations.github] in devlog.toml): pull remote changes and merge them field by field, then push local changes (creating an issue for each new entry, updating changed fields). id limits the push to one entry; dryRun lists the operations (create, update, pull) without performing them. Answers a summary (created, updated, pulled, applied, conflicts, failed, paused) and the report as JSON; failures are listed, and the call is an error only when nothing went through.";
-const SYNC_JIRA: &str = "Sync devlog entries with Jira issues. This version of devlog has no Jira integration: answers an error saying so (use sync_with_github for GitHub), and changes nothing.";
+const SYNC_JIRA: &str = "Sync devlog entries with Jira issues ([integrations.jira] in devlog.toml): pull remote changes and merge them field by field, then push local changes (creating an issue for each new entry, updating changed fields, moving the status through the workflow's transitions). id limits the push to one entry; dryRun lists the operations (create, update with the transitions it would take, pull) without performing them. Answers a summary (created, updated, pulled, applied, conflicts, failed, paused) and the report as JSON; failures are listed, and the call is an error only when nothing went through.";
 const SYNC_ADO: &str = "Sync devlog entries with Azure DevOps work items. This version of devlog has no Azure DevOps integration: answers an error saying so (use sync_with_github for GitHub), and changes nothing.";
-const SYNC_ALL: &str = "Sync devlog entries with every configured integration (in this version: GitHub), as sync_with_github does for one: pull and merge remote changes, push local ones. dryRun lists the operations without performing them. Answers an error saying what to configure when no integration is set up in devlog.toml.";
+const SYNC_ALL: &str = "Sync devlog entries with every configured integration (in this version: GitHub and Jira), as sync_with_github does for one: pull and merge remote changes, push local ones. dryRun lists the operations without performing them. Answers an error saying what to configure when no integration is set up in devlog.toml.";
 
 #[tool_router(router = tool_router, vis = "pub(crate)")]
 impl DevlogMcp {
@@ -1130,8 +1130,9 @@ impl DevlogMcp {
                     name = system_name(s)
                 ),
                 hint: Some(
-                    "sync_with_github syncs with GitHub issues ([integrations.github] in \
-                     devlog.toml); `devlog integrations list` shows what this version has"
+                    "sync_with_github and sync_with_jira sync with GitHub and Jira issues \
+                     ([integrations.github], [integrations.jira] in devlog.toml); `devlog \
+                     integrations list` shows what this version has"
                         .to_string(),
                 ),
                 candidates: Vec::new(),
@@ -1160,8 +1161,9 @@ impl DevlogMcp {
             None => Err(Failure {
                 kind: "not-configured",
                 message: "not configured: no integration is set up; add [integrations.github] to \
-                          devlog.toml at the project root to sync with GitHub (Jira and Azure \
-                          DevOps are not available in this version yet)"
+                          devlog.toml at the project root to sync with GitHub, or \
+                          [integrations.jira] to sync with Jira (Azure DevOps is not available \
+                          in this version yet)"
                     .to_string(),
                 hint: Some(unchanged.to_string()),
                 candidates: Vec::new(),
@@ -1235,7 +1237,7 @@ fn integration_key(name: &str) -> String {
 
 /// The systems this version has a sync integration for (the others' tools answer that they
 /// are not available yet).
-const INTEGRATIONS_HERE: &[&str] = &["github"];
+const INTEGRATIONS_HERE: &[&str] = &["github", "jira"];
 
 fn system_name(s: &str) -> &'static str {
     match s {

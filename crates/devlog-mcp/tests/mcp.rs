@@ -550,16 +550,18 @@ async fn lists_searches_and_discovery() {
 /// Tools that cannot work in this version are not offered to agents, but a client that calls
 /// one by name is told why instead of "unknown tool".
 #[tokio::test]
-async fn jira_and_ado_sync_tools_are_not_listed_but_answer_why() {
+async fn the_ado_sync_tool_is_not_listed_but_answers_why() {
     let h = start().await;
     let tools = h.client.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    for tool in ["sync_with_jira", "sync_with_ado"] {
-        assert!(!names.contains(&tool), "{tool} is listed: {names:?}");
-        let (_, e) = h.tool_error(tool, json!({})).await;
-        assert_eq!(e["kind"], "unavailable");
-    }
+    assert!(
+        !names.contains(&"sync_with_ado"),
+        "sync_with_ado is listed: {names:?}"
+    );
+    let (_, e) = h.tool_error("sync_with_ado", json!({})).await;
+    assert_eq!(e["kind"], "unavailable");
     assert!(names.contains(&"sync_with_github"), "{names:?}");
+    assert!(names.contains(&"sync_with_jira"), "{names:?}");
     assert!(names.contains(&"sync_all_integrations"), "{names:?}");
 }
 
@@ -574,25 +576,23 @@ async fn integration_tools_say_what_to_configure() {
             "{t}"
         );
     }
-    // Jira and Azure DevOps have no integration in this version: the tools say so.
-    for (tool, name) in [
-        ("sync_with_jira", "Jira"),
-        ("sync_with_ado", "Azure DevOps"),
-    ] {
-        let (t, e) = h.tool_error(tool, json!({})).await;
-        assert_eq!(e["kind"], "unavailable");
-        assert!(
-            t.contains(&format!("{name} is not available in this version yet")),
-            "{t}"
-        );
-        assert!(!t.contains("not configured"), "{t}");
-        assert!(t.contains("nothing was changed"), "{t}");
-    }
+    let (t, e) = h.tool_error("sync_with_jira", json!({})).await;
+    assert_eq!(e["kind"], "not-configured");
+    assert!(t.contains("add [integrations.jira] to devlog.toml"), "{t}");
+    // Azure DevOps has no integration in this version: the tool says so.
+    let (t, e) = h.tool_error("sync_with_ado", json!({})).await;
+    assert_eq!(e["kind"], "unavailable");
+    assert!(
+        t.contains("Azure DevOps is not available in this version yet"),
+        "{t}"
+    );
+    assert!(!t.contains("not configured"), "{t}");
+    assert!(t.contains("nothing was changed"), "{t}");
     // Configured in devlog.toml, but the server was given no engine for it.
     let configured = start_with(
         Options {
             actor: None,
-            integrations: vec!["github".into(), "azure_devops".into()],
+            integrations: vec!["github".into(), "azure_devops".into(), "jira".into()],
             ..Options::default()
         },
         None,
@@ -611,11 +611,9 @@ async fn integration_tools_say_what_to_configure() {
         "{t}"
     );
     assert!(!t.contains("is configured"), "{t}");
-    let (t, _) = configured.tool_error("sync_with_jira", json!({})).await;
-    assert!(
-        t.contains("Jira is not available in this version yet"),
-        "{t}"
-    );
+    let (t, e) = configured.tool_error("sync_with_jira", json!({})).await;
+    assert_eq!(e["kind"], "unavailable");
+    assert!(t.contains("Jira is configured"), "{t}");
 }
 
 #[tokio::test]

@@ -229,10 +229,74 @@ async fn sync_tools_limit_to_one_entry_and_sync_all_runs_every_integration() {
     assert_eq!(s["integrations"], json!(["github"]));
     assert_eq!(s["report"]["created"], 1, "{t}");
     assert_eq!(r.gh.issues().len(), 2);
-    // Jira has no integration in this version, even with a sync engine.
+    // Jira is not configured in this workspace: the tool says what to add.
     let (t, s) = failed(&r.client, "sync_with_jira", json!({})).await;
-    assert_eq!(s["error"]["kind"], "unavailable");
-    assert!(t.contains("Jira is not available in this version"), "{t}");
+    assert_eq!(s["error"]["kind"], "not-configured");
+    assert!(t.contains("add [integrations.jira]"), "{t}");
+}
+
+/// `sync_with_jira` against the fake Jira: a dry run names the transitions, the sync creates
+/// the issue and walks the workflow to the entry's status; `sync_all_integrations` includes
+/// Jira.
+#[tokio::test]
+async fn sync_with_jira_creates_issues_and_walks_the_workflow() {
+    use devlog_jira::{JiraAuth, JiraConfig, JiraIntegration};
+    use devlog_testkit::integration_conformance::JiraProbe;
+    let probe = JiraProbe::start("DEV").await;
+    let cfg = JiraConfig::new(
+        &probe.remote.url(),
+        "DEV",
+        JiraAuth::Basic {
+            email: "bot@example.com".into(),
+            api_token: SecretString::from("jira_mcp_token_1".to_string()),
+        },
+    )
+    .unwrap();
+    let jira = JiraIntegration::with_limits(cfg, RateLimitConfig::unpaced()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
+    let state = SyncState::open(&root.join(".state/sync.sqlite"))
+        .await
+        .unwrap();
+    let engine = SyncEngine::new(
+        store.clone(),
+        state,
+        vec![Arc::new(jira)],
+        SyncOptions::default(),
+    );
+    let options = Options {
+        actor: Some("assistant".into()),
+        integrations: vec!["jira".into()],
+        sync: Some(engine),
+        ..Options::default()
+    };
+    let client = serve(store, options).await;
+    let e = create(&client, "Add OAuth login").await;
+    let (t, _) = ok(&client, "sync_with_jira", json!({})).await;
+    assert!(t.starts_with("Synced with Jira: "), "{t}");
+    let issues = probe.jira.issues();
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].status, "To Do");
+    ok(
+        &client,
+        "update_devlog",
+        json!({"id": e["handle"], "status": "done"}),
+    )
+    .await;
+    let (t, s) = ok(&client, "sync_with_jira", json!({"dryRun": true})).await;
+    assert!(
+        t.contains("update status of remote DEV-1") && t.contains("transition `Start`"),
+        "{t}"
+    );
+    assert_eq!(s["dryRun"], true);
+    assert_eq!(probe.jira.issue("DEV-1").unwrap().status, "To Do");
+    let (t, s) = ok(&client, "sync_all_integrations", json!({})).await;
+    assert_eq!(s["integrations"], json!(["jira"]), "{t}");
+    assert_eq!(s["report"]["updated"], 1, "{t}");
+    let issue = probe.jira.issue("DEV-1").unwrap();
+    assert_eq!(issue.status, "Done");
+    assert_eq!(issue.resolution.as_deref(), Some("Done"));
 }
 
 /// An entry-limited push claims that entry's job only, wherever it is in the queue.

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use devlog_core::integration::{SyncError, SyncErrorKind, Webhook};
@@ -170,14 +170,18 @@ pub async fn resume_pending(engine: Arc<SyncEngine>, wake: Option<Arc<Notify>>) 
 
 /// Receive a webhook
 ///
-/// Verifies the delivery with the named integration (e.g. GitHub's `X-Hub-Signature-256`),
+/// Verifies the delivery with the named integration (e.g. GitHub's `X-Hub-Signature-256`,
+/// Jira's `X-Hub-Signature` or the `token` query parameter),
 /// stores it, then merges the items it reports into their entries: 200 with the counts when
 /// that takes at most 5 s, else 202 while it goes on. A redelivery is accepted and ignored.
 #[utoipa::path(
     post,
     path = "/webhooks/{integration}",
     tag = "webhooks",
-    params(("integration" = String, Path, description = "Integration name, as in devlog.toml")),
+    params(
+        ("integration" = String, Path, description = "Integration name, as in devlog.toml"),
+        ("token" = Option<String>, Query, description = "The receiver's token, for senders that cannot sign (Jira without `webhookSecret`, docs/jira.md)"),
+    ),
     request_body(content = String, description = "The payload as the remote system sent it"),
     responses(
         (status = 200, description = "Applied (or a redelivery, ignored)", body = WebhookResult),
@@ -192,6 +196,7 @@ pub async fn resume_pending(engine: Arc<SyncEngine>, wake: Option<Arc<Notify>>) 
 pub async fn receive(
     State(rx): State<Receiver>,
     Path(integration): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -219,6 +224,7 @@ pub async fn receive(
             })
             .collect(),
         body: body.to_vec(),
+        query,
     };
     // Verify, store and apply in a task of their own: if the sender hangs up, the work goes on.
     let (verified_tx, verified_rx) = oneshot::channel::<Result<String, SyncError>>();

@@ -113,6 +113,10 @@ pub enum PlannedOp {
         handle: u64,
         remote_id: String,
         fields: FieldSet,
+        /// What the integration would do beyond sending the fields (a workflow's
+        /// transitions), as [`Integration::plan_update`] says.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        steps: Vec<String>,
     },
     /// Post notes as comments of the linked remote item (`create`), follow their edits
     /// (`update`) or delete the comments of deleted notes (`delete`). No `remoteId`: the item
@@ -321,11 +325,18 @@ impl std::fmt::Display for PlannedOp {
                 handle,
                 remote_id,
                 fields,
+                steps,
                 ..
-            } => write!(
-                f,
-                "{integration}: update {fields} of remote {remote_id} for #{handle}"
-            ),
+            } => {
+                write!(
+                    f,
+                    "{integration}: update {fields} of remote {remote_id} for #{handle}"
+                )?;
+                if !steps.is_empty() {
+                    write!(f, " ({})", steps.join("; "))?;
+                }
+                Ok(())
+            }
             PlannedOp::Recompare {
                 integration,
                 reason,
@@ -879,13 +890,25 @@ impl SyncEngine {
                     },
                     PushAction::Update {
                         remote_id, fields, ..
-                    } => PlannedOp::Update {
-                        integration,
-                        entry_id,
-                        handle,
-                        remote_id,
-                        fields,
-                    },
+                    } => {
+                        // The integration's own preview (a workflow's transitions); a failed
+                        // preview is shown, not an error: the plan does not depend on it.
+                        let steps = match &e.fields {
+                            Some(f) => match i.plan_update(&remote_id, f, &fields).await {
+                                Ok(s) => s,
+                                Err(err) => vec![format!("cannot preview: {}", err.message)],
+                            },
+                            None => Vec::new(),
+                        };
+                        PlannedOp::Update {
+                            integration,
+                            entry_id,
+                            handle,
+                            remote_id,
+                            fields,
+                            steps,
+                        }
+                    }
                     PushAction::Notes {
                         remote_id,
                         create,

@@ -253,7 +253,7 @@ impl FakeJira {
             .route("/rest/api/3/issue/{key}", get(get_issue).put(edit_issue))
             .route(
                 "/rest/api/3/issue/{key}/properties/{prop}",
-                get(get_property).put(put_property),
+                get(get_property).put(put_property).delete(delete_property),
             )
             .route("/rest/api/3/search/jql", post(search))
             .route(
@@ -1821,5 +1821,60 @@ impl FakeJira {
     /// The sprint an issue is in now.
     pub fn sprint_of(&self, key: &str) -> Option<u64> {
         open_sprint_of(&self.data(), key)
+    }
+}
+
+// ---- What `devlog jira link|unlink` needs: an issue someone created in Jira, and deleting
+// an issue property (the marker, on unlink).
+
+impl FakeJira {
+    /// An issue created by someone in Jira (no devlog marker): a To Do task.
+    pub fn insert_issue(&self, summary: &str) -> JiraIssue {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        let id = d.next_issue;
+        d.next_issue += 1;
+        let n = d.issues.len() + 1;
+        let issue = JiraIssue {
+            id,
+            key: format!("{}-{n}", self.shared.project),
+            summary: summary.into(),
+            description: Value::Null,
+            issue_type: "Task".into(),
+            priority: "Medium".into(),
+            status: "To Do".into(),
+            resolution: None,
+            labels: Vec::new(),
+            created: now,
+            updated: now,
+            properties: BTreeMap::new(),
+            assignee: None,
+            fix_versions: Vec::new(),
+            due_date: None,
+            custom: BTreeMap::new(),
+        };
+        d.issues.insert(issue.key.clone(), issue.clone());
+        issue
+    }
+}
+
+async fn delete_property(
+    State(st): State<St>,
+    Path((key, prop)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    let mut d = lock(&st.jira.data);
+    let k = key_of(&d, &key)?;
+    match d
+        .issues
+        .get_mut(&k)
+        .and_then(|i| i.properties.remove(&prop))
+    {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("The property with key '{prop}' does not exist."),
+        )),
     }
 }

@@ -3,19 +3,19 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use clap::{Args, Subcommand};
 use devlog_core::entry::ExternalReference;
-use devlog_core::integration::{Integration, SyncError};
+use devlog_core::integration::{Integration, RemoteAction, RemoteItem, SyncError};
 use devlog_core::{Entry, EntryId};
 use devlog_github::GithubIntegration;
 use devlog_github::pulls::PULL_REQUEST;
-use devlog_sync::{SyncEngine, SyncOptions, SyncReport};
-use serde_json::json;
+use devlog_sync::{SyncEngine, SyncReport};
+use serde_json::{Map, Value, json};
 
+use super::tracker::{self, Tracker, print, resolve};
 use super::{Ctx, github_release};
-use crate::config::ConfigError;
 use crate::error::CliError;
-use crate::output::{Table, write_stdout};
 use crate::workspace::Workspace;
 
 /// The external-reference system of pull requests attached to entries.
@@ -86,19 +86,7 @@ pub async fn run(ctx: &Ctx, a: GithubArgs) -> Result<(), CliError> {
         GithubCommand::ReleaseNotes(r) => github_release::run(ctx, r).await,
         GithubCommand::Sync { entry, plan } => {
             github(&ctx.workspace()?)?;
-            super::sync::run(
-                ctx,
-                super::sync::SyncArgs {
-                    command: None,
-                    system: Some(devlog_github::NAME.into()),
-                    entry,
-                    plan,
-                    strategy: None,
-                    watch: false,
-                    interval: None,
-                },
-            )
-            .await
+            tracker::sync(ctx, devlog_github::NAME, entry, plan).await
         }
         GithubCommand::Link { entry, number, pr } => link(ctx, &entry, &number, pr).await,
         GithubCommand::Unlink { entry, pr } => unlink(ctx, &entry, pr.as_deref()).await,
@@ -114,55 +102,90 @@ pub async fn run(ctx: &Ctx, a: GithubArgs) -> Result<(), CliError> {
 
 /// The configured GitHub integration, or an error saying how to configure it.
 pub fn github(ws: &Workspace) -> Result<GithubIntegration, CliError> {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let tables =
-        crate::config::integration_tables(&ws.config, &ws.root, &env).map_err(CliError::Config)?;
-    let config_err = |message: String| {
-        CliError::Config(ConfigError {
-            file: ws.config.source.clone(),
-            message,
-        })
-    };
-    let table = tables.get(devlog_github::NAME).ok_or_else(|| {
-        CliError::Usage(
-            "GitHub is not configured: add [integrations.github] with repository = \"owner/repo\" and token = \"${GITHUB_TOKEN}\" to devlog.toml (see docs/github.md)".into(),
-        )
-    })?;
-    let registry = super::sync::registry();
-    registry
-        .build(
-            &[(devlog_github::NAME.to_string(), table.clone())]
-                .into_iter()
-                .collect(),
-        )
-        .map_err(|p| {
-            config_err(
-                p.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            )
-        })?;
-    let gh = GithubIntegration::from_table(table)
-        .map_err(|m| config_err(format!("integrations.github: {m}")))?;
-    Ok(gh)
+    let table = tracker::table(
+        ws,
+        devlog_github::NAME,
+        "GitHub is not configured: add [integrations.github] with repository = \"owner/repo\" and token = \"${GITHUB_TOKEN}\" to devlog.toml (see docs/github.md)",
+    )?;
+    GithubIntegration::from_table(&table)
+        .map_err(|m| tracker::config_err(ws, format!("integrations.github: {m}")))
+}
+
+/// GitHub issues for the shared link/unlink/status flows.
+struct GithubTracker(GithubIntegration);
+
+#[async_trait]
+impl Tracker for GithubTracker {
+    fn name(&self) -> &'static str {
+        devlog_github::NAME
+    }
+    fn display(&self) -> &'static str {
+        "GitHub"
+    }
+    fn integration(&self) -> Arc<dyn Integration> {
+        Arc::new(self.0.clone())
+    }
+    fn label(&self, remote_id: &str) -> String {
+        format!("#{remote_id}")
+    }
+    fn item_json(&self, remote_id: &str) -> Value {
+        remote_id
+            .parse::<u64>()
+            .map_or_else(|_| json!(remote_id), |n| json!(n))
+    }
+    async fn adopt(&self, remote_id: &str, entry: EntryId) -> Result<RemoteItem, SyncError> {
+        self.0.adopt_issue(remote_id, entry).await
+    }
+    async fn release(&self, remote_id: &str) -> Result<(), SyncError> {
+        self.0.release_issue(remote_id).await
+    }
+    async fn conversation(&self, remote_id: &str) -> Result<Vec<RemoteAction>, SyncError> {
+        let comments = self.0.issue_comments(remote_id).await?;
+        let n: u64 = remote_id.parse().unwrap_or_default();
+        Ok(comments
+            .iter()
+            .map(|c| self.0.comment_action(n, c))
+            .collect())
+    }
+    fn status_header(&self) -> (Map<String, Value>, String) {
+        let c = self.0.config();
+        let mut m = Map::new();
+        m.insert(
+            "repository".into(),
+            json!(format!("{}/{}", c.owner, c.repo)),
+        );
+        m.insert("apiUrl".into(), json!(c.api_url));
+        m.insert("projectId".into(), json!(c.project_id));
+        m.insert("webhookSecret".into(), json!(c.webhook_secret.is_some()));
+        let line = format!(
+            "GitHub: {}/{} via {}{}{}",
+            c.owner,
+            c.repo,
+            c.api_url,
+            c.project_id
+                .as_deref()
+                .map(|p| format!(", project {p}"))
+                .unwrap_or_default(),
+            if c.webhook_secret.is_some() {
+                ", webhooks accepted"
+            } else {
+                ""
+            }
+        );
+        (m, line)
+    }
+    fn attachments(&self) -> Option<(&'static str, &'static str)> {
+        Some(("pullRequests", "PRS"))
+    }
 }
 
 /// A sync engine over GitHub alone, sharing the workspace's sync state.
 async fn engine(ws: &Workspace, gh: &GithubIntegration) -> Result<SyncEngine, CliError> {
-    let store = ws.open().await?;
-    let state = super::sync::open_state(ws).await?;
-    let i: Arc<dyn Integration> = Arc::new(gh.clone());
-    Ok(SyncEngine::new(
-        store,
-        state,
-        vec![i],
-        SyncOptions::default(),
-    ))
+    tracker::engine(ws, Arc::new(gh.clone())).await
 }
 
 fn gh_err(e: SyncError) -> CliError {
-    CliError::Remote(e)
+    tracker::remote_err(e)
 }
 
 /// `12`, `#12`, or the URL of an issue / pull request of the configured repository.
@@ -205,98 +228,61 @@ fn parse_number(s: &str, gh: &GithubIntegration, pr: bool) -> Result<String, Cli
     }
 }
 
-async fn resolve(ctx: &Ctx, reference: &str) -> Result<Entry, CliError> {
-    Ok(ctx.app().await?.resolve(reference).await?)
-}
-
 async fn link(ctx: &Ctx, reference: &str, number: &str, pr: bool) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
     let gh = github(&ws)?;
     let number = parse_number(number, &gh, pr)?;
+    if !pr {
+        return tracker::link(ctx, &ws, &GithubTracker(gh), reference, &number).await;
+    }
     let entry = resolve(ctx, reference).await?;
     let engine = engine(&ws, &gh).await?;
     let mut report = SyncReport::default();
-    if pr {
-        let p = gh.get_pull(&number).await.map_err(gh_err)?;
-        let now = chrono::Utc::now().timestamp_millis();
-        engine
-            .state()
-            .attach(
-                devlog_github::NAME,
-                PULL_REQUEST,
-                &number,
-                entry.id,
-                p.html_url.as_deref(),
-                now,
-            )
-            .await?;
-        add_reference(
-            ctx,
-            entry.id,
-            PR_SYSTEM,
+    let p = gh.get_pull(&number).await.map_err(gh_err)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    engine
+        .state()
+        .attach(
+            devlog_github::NAME,
+            PULL_REQUEST,
             &number,
-            p.html_url.clone(),
-            p.title.clone(),
+            entry.id,
+            p.html_url.as_deref(),
+            now,
         )
         .await?;
-        // Its current state applies now (a merged pull request completes the entry).
-        let actions: Vec<_> = gh
-            .pull_request_action(
-                p.number,
-                p.state_name(),
-                p.title.as_deref().unwrap_or_default(),
-            )
-            .into_iter()
-            .collect();
-        engine
-            .apply_actions(devlog_github::NAME, &actions, &mut report)
-            .await?;
-        let out = json!({"entry": entry.handle, "pullRequest": p.number, "url": p.html_url, "state": p.state_name()});
-        return print(ctx, &out, || {
-            format!(
-                "Linked #{} to pull request #{} ({}){}\n",
-                entry.handle,
-                p.number,
-                p.state_name(),
-                p.html_url
-                    .as_deref()
-                    .map(|u| format!(" {u}"))
-                    .unwrap_or_default()
-            )
-        });
-    }
-    // One issue per entry: moving it to another issue is an explicit unlink first.
-    if let Some(l) = engine.state().link(devlog_github::NAME, entry.id).await?
-        && l.state == devlog_sync::LinkState::Linked
-        && l.remote_id.as_deref() != Some(number.as_str())
-    {
-        return Err(CliError::Usage(format!(
-            "entry #{} is already linked to issue #{}; run `devlog github unlink {}` first",
-            entry.handle,
-            l.remote_id.unwrap_or_default(),
-            entry.handle
-        )));
-    }
-    let item = gh.adopt_issue(&number, entry.id).await.map_err(gh_err)?;
-    engine.link(devlog_github::NAME, entry.id, &item).await?;
-    // The issue's conversation so far becomes the entry's notes.
-    let comments = gh.issue_comments(&number).await.map_err(gh_err)?;
-    let n: u64 = number.parse().unwrap_or_default();
-    let actions: Vec<_> = comments.iter().map(|c| gh.comment_action(n, c)).collect();
+    add_reference(
+        ctx,
+        entry.id,
+        PR_SYSTEM,
+        &number,
+        p.html_url.clone(),
+        p.title.clone(),
+    )
+    .await?;
+    // Its current state applies now (a merged pull request completes the entry).
+    let actions: Vec<_> = gh
+        .pull_request_action(
+            p.number,
+            p.state_name(),
+            p.title.as_deref().unwrap_or_default(),
+        )
+        .into_iter()
+        .collect();
     engine
         .apply_actions(devlog_github::NAME, &actions, &mut report)
         .await?;
-    let out =
-        json!({"entry": entry.handle, "issue": n, "url": item.url, "comments": comments.len()});
+    let out = json!({"entry": entry.handle, "pullRequest": p.number, "url": p.html_url, "state": p.state_name()});
     print(ctx, &out, || {
         format!(
-            "Linked #{} to issue #{n}{}; {} comment(s) imported as notes. `devlog github sync` pushes the entry's fields.\n",
+            "Linked #{} to pull request #{} ({}){}\n",
             entry.handle,
-            item.url
+            p.number,
+            p.state_name(),
+            p.html_url
                 .as_deref()
-                .map(|u| format!(" ({u})"))
-                .unwrap_or_default(),
-            comments.len()
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default()
         )
     })
 }
@@ -304,44 +290,30 @@ async fn link(ctx: &Ctx, reference: &str, number: &str, pr: bool) -> Result<(), 
 async fn unlink(ctx: &Ctx, reference: &str, pr: Option<&str>) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
     let gh = github(&ws)?;
+    let Some(pr) = pr else {
+        return tracker::unlink(ctx, &ws, &GithubTracker(gh), reference).await;
+    };
     let entry = resolve(ctx, reference).await?;
     let engine = engine(&ws, &gh).await?;
-    if let Some(pr) = pr {
-        let number = parse_number(pr, &gh, true)?;
-        let attached = engine
-            .state()
-            .attached_entry(devlog_github::NAME, PULL_REQUEST, &number)
-            .await?;
-        if attached != Some(entry.id) {
-            return Err(CliError::Usage(format!(
-                "pull request #{number} is not linked to entry #{}",
-                entry.handle
-            )));
-        }
-        engine
-            .state()
-            .detach(devlog_github::NAME, PULL_REQUEST, &number)
-            .await?;
-        remove_reference(ctx, entry.id, PR_SYSTEM, &number).await?;
-        let out = json!({"entry": entry.handle, "pullRequest": number, "unlinked": true});
-        return print(ctx, &out, || {
-            format!("Unlinked pull request #{number} from #{}\n", entry.handle)
-        });
-    }
-    let Some(remote) = engine.unlink(devlog_github::NAME, entry.id).await? else {
+    let number = parse_number(pr, &gh, true)?;
+    let attached = engine
+        .state()
+        .attached_entry(devlog_github::NAME, PULL_REQUEST, &number)
+        .await?;
+    if attached != Some(entry.id) {
         return Err(CliError::Usage(format!(
-            "entry #{} is not linked to a GitHub issue",
+            "pull request #{number} is not linked to entry #{}",
             entry.handle
         )));
-    };
-    // The issue stays on GitHub; without the marker no later sync adopts it again.
-    gh.release_issue(&remote).await.map_err(gh_err)?;
-    let out = json!({"entry": entry.handle, "issue": remote, "unlinked": true});
+    }
+    engine
+        .state()
+        .detach(devlog_github::NAME, PULL_REQUEST, &number)
+        .await?;
+    remove_reference(ctx, entry.id, PR_SYSTEM, &number).await?;
+    let out = json!({"entry": entry.handle, "pullRequest": number, "unlinked": true});
     print(ctx, &out, || {
-        format!(
-            "Unlinked #{} from issue #{remote}; the issue stays on GitHub and later syncs leave both alone\n",
-            entry.handle
-        )
+        format!("Unlinked pull request #{number} from #{}\n", entry.handle)
     })
 }
 
@@ -457,176 +429,10 @@ async fn remove_reference(
     Ok(())
 }
 
-fn print(ctx: &Ctx, v: &serde_json::Value, text: impl FnOnce() -> String) -> Result<(), CliError> {
-    if ctx.out.json {
-        ctx.out.json(v)?;
-    } else {
-        write_stdout(&text())?;
-    }
-    Ok(())
-}
-
 async fn status(ctx: &Ctx, check: bool) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
     let gh = github(&ws)?;
-    let engine = engine(&ws, &gh).await?;
-    let name = devlog_github::NAME;
-    let st = engine.state();
-    let store = ws.open().await?;
-    let links: Vec<_> = st
-        .links()
-        .await?
-        .into_iter()
-        .filter(|l| l.integration == name)
-        .collect();
-    let jobs: Vec<_> = st
-        .open_jobs()
-        .await?
-        .into_iter()
-        .filter(|j| j.integration == name)
-        .collect();
-    let conflicts: Vec<_> = st
-        .open_conflicts()
-        .await?
-        .into_iter()
-        .filter(|c| c.integration == name)
-        .collect();
-    let cursor = st.cursor(name, devlog_sync::CursorKind::Pull).await?;
-    let cursor: serde_json::Value = cursor
-        .as_deref()
-        .map(|c| serde_json::from_str(c).unwrap_or_else(|_| json!({"issues": c})))
-        .unwrap_or(json!({}));
-    let now = chrono::Utc::now().timestamp_millis();
-    let paused = st.paused_until(name, now).await?;
-    let mut failed_check = None;
-    let health = if check {
-        Some(match gh.health().await {
-            Ok(h) => json!({"ok": h.ok, "message": h.message}),
-            Err(e) => {
-                let v = json!({"ok": false, "message": e.message});
-                failed_check = Some(e);
-                v
-            }
-        })
-    } else {
-        None
-    };
-    let mut rows = Vec::new();
-    for l in &links {
-        let (handle, title) = match store.get(l.entry_id).await {
-            Ok(e) => (e.handle, e.title),
-            Err(_) => (0, String::from("(deleted)")),
-        };
-        let job = jobs.iter().find(|j| j.entry_id == l.entry_id);
-        let state = match job {
-            Some(j) if j.state == devlog_sync::JobState::Dead => format!(
-                "failed (job {}): {}",
-                j.id,
-                j.last_error.clone().unwrap_or_default()
-            ),
-            Some(j) => format!("pending (job {})", j.id),
-            None if l.state == devlog_sync::LinkState::Linked => "synced".into(),
-            None => l.state.as_str().to_string(),
-        };
-        let prs = st.attachments(name, l.entry_id).await?;
-        rows.push(json!({
-            "entry": handle, "entryId": l.entry_id, "title": title,
-            "issue": l.remote_id, "url": l.url, "state": state,
-            "pullRequests": prs.iter().map(|(_, n, u)| json!({"number": n, "url": u})).collect::<Vec<_>>(),
-        }));
-    }
-    let c = gh.config();
-    let out = json!({
-        "repository": format!("{}/{}", c.owner, c.repo),
-        "apiUrl": c.api_url,
-        "projectId": c.project_id,
-        "webhookSecret": c.webhook_secret.is_some(),
-        "health": health,
-        "paused": paused.as_ref().map(|(until, reason)| json!({"until": until, "reason": reason})),
-        "pullCursor": cursor,
-        "linked": rows,
-        "pendingJobs": jobs.iter().filter(|j| j.state != devlog_sync::JobState::Dead).count(),
-        "failedJobs": jobs.iter().filter(|j| j.state == devlog_sync::JobState::Dead).count(),
-        "conflicts": conflicts.len(),
-    });
-    if ctx.out.json {
-        ctx.out.json(&out)?;
-        return failed_check.map_or(Ok(()), |e| Err(gh_err(e)));
-    }
-    let mut s = format!(
-        "GitHub: {}/{} via {}{}{}\n",
-        c.owner,
-        c.repo,
-        c.api_url,
-        c.project_id
-            .as_deref()
-            .map(|p| format!(", project {p}"))
-            .unwrap_or_default(),
-        if c.webhook_secret.is_some() {
-            ", webhooks accepted"
-        } else {
-            ""
-        }
-    );
-    if let Some(h) = &out["health"].as_object() {
-        s.push_str(&format!(
-            "connection: {}\n",
-            h.get("message")
-                .and_then(|m| m.as_str())
-                .unwrap_or_default()
-        ));
-    }
-    if let Some((until, reason)) = &paused {
-        s.push_str(&format!(
-            "paused for {}s: {reason}\n",
-            (until - now + 999) / 1000
-        ));
-    }
-    s.push_str(&format!(
-        "{} linked, {} pending, {} failed, {} conflict(s)\n",
-        links
-            .iter()
-            .filter(|l| l.state == devlog_sync::LinkState::Linked)
-            .count(),
-        out["pendingJobs"],
-        out["failedJobs"],
-        conflicts.len()
-    ));
-    for (k, v) in cursor.as_object().into_iter().flatten() {
-        s.push_str(&format!(
-            "{k} pulled up to {}\n",
-            v.as_str().unwrap_or_default()
-        ));
-    }
-    write_stdout(&s)?;
-    if !rows.is_empty() {
-        let mut t = Table::header(&ctx.out, &["ENTRY", "ISSUE", "PRS", "STATE", "TITLE"]);
-        for r in &rows {
-            let prs: Vec<String> = r["pullRequests"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|p| p["number"].as_str().map(|n| format!("#{n}")))
-                .collect();
-            let cells = [
-                format!("#{}", r["entry"]),
-                r["issue"]
-                    .as_str()
-                    .map(|i| format!("#{i}"))
-                    .unwrap_or_default(),
-                prs.join(","),
-                r["state"].as_str().unwrap_or_default().to_string(),
-                r["title"].as_str().unwrap_or_default().to_string(),
-            ];
-            t.row(cells.into_iter().map(|x| (x.clone(), x)).collect());
-        }
-        write_stdout(&t.render())?;
-    }
-    // The status is shown either way; a failed check is the command's error.
-    match failed_check {
-        Some(e) => Err(gh_err(e)),
-        None => Ok(()),
-    }
+    tracker::status(ctx, &ws, &GithubTracker(gh), check, None).await
 }
 
 #[cfg(test)]

@@ -159,6 +159,24 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             },
         ));
         eprintln!("  webhooks  {url}/webhooks/{{{}}}", names.join(","));
+        // Jira's receiver is authenticated by a signature or a URL token (docs/jira.md).
+        if names.iter().any(|n| n == devlog_jira::NAME)
+            && let Ok(j) = super::jira::jira(&ws)
+        {
+            let c = j.config();
+            let how = if c.webhook_secret.is_some() {
+                "jira deliveries must be signed with integrations.jira.webhookSecret (X-Hub-Signature)"
+                    .to_string()
+            } else if c.webhook_token.is_some() {
+                format!(
+                    "jira webhook URL: {url}/webhooks/jira?token=<integrations.jira.webhookToken>"
+                )
+            } else {
+                "jira deliveries are refused: set integrations.jira.webhookSecret or webhookToken (docs/jira.md)"
+                    .to_string()
+            };
+            eprintln!("            {how}");
+        }
         if !a.no_background_sync {
             let opts = WorkerOptions {
                 workers: a

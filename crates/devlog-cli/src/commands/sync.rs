@@ -119,10 +119,16 @@ pub fn registry_with(etags: Option<Arc<StateEtags>>) -> Registry {
             Ok(g)
         }),
     );
+    r.register(
+        devlog_jira::JiraIntegration::descriptor_static(),
+        Arc::new(|table: &serde_json::Value| {
+            let j: Arc<dyn Integration> =
+                Arc::new(devlog_jira::JiraIntegration::from_table(table)?);
+            Ok(j)
+        }),
+    );
     r.accept("git", "local git automation, docs/git.md");
-    for name in ["jira", "ado"] {
-        r.accept(name, "not available in this version yet");
-    }
+    r.accept("ado", "not available in this version yet");
     r
 }
 
@@ -476,23 +482,22 @@ pub async fn integrations(ctx: &Ctx, a: IntegrationsArgs) -> Result<(), CliError
                 .into_iter()
                 .map(|d| json!({"name": d.name, "version": d.version, "description": d.description, "capabilities": d.capabilities, "available": true, "configured": configured.contains(&d.name)}))
                 .collect();
-            // The original devlog's other integrations: named, and said not to be here yet.
-            for name in ["jira", "ado"] {
-                let set_aside: Vec<&String> = ws
-                    .config
-                    .unavailable
-                    .keys()
-                    .filter(|k| crate::config::not_yet(k) == Some(name))
-                    .collect();
-                known.push(json!({
-                    "name": name,
-                    "displayName": crate::config::display_name(name),
-                    "available": false,
-                    "status": "not available in this version yet",
-                    "configured": !set_aside.is_empty(),
-                    "setAside": set_aside,
-                }));
-            }
+            // The original devlog's other integration: named, and said not to be here yet.
+            let name = "ado";
+            let set_aside: Vec<&String> = ws
+                .config
+                .unavailable
+                .keys()
+                .filter(|k| crate::config::not_yet(k) == Some(name))
+                .collect();
+            known.push(json!({
+                "name": name,
+                "displayName": crate::config::display_name(name),
+                "available": false,
+                "status": "not available in this version yet",
+                "configured": !set_aside.is_empty(),
+                "setAside": set_aside,
+            }));
             if ctx.out.json {
                 ctx.out
                     .json(&json!({"known": known, "configured": configured}))?;

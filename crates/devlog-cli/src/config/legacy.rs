@@ -2,7 +2,7 @@
 //! variables it read — taken as it is and translated to this version's settings. Every key
 //! with a meaning here is translated and listed in [`Config::translated`]; every other key is
 //! listed in [`Config::unused`] with what to do instead; integrations this version does not
-//! have yet (Jira, Azure DevOps) go to [`Config::unavailable`], so they never block the others.
+//! have yet (Azure DevOps) go to [`Config::unavailable`], so they never block the others.
 
 use std::path::Path;
 
@@ -12,24 +12,23 @@ use serde_json::Value;
 use super::{Config, Origin, TOML_FILE, is_secret_key};
 
 /// Integrations the original devlog had that this version does not have yet.
-const NOT_YET: &[&str] = &["jira", "ado"];
+const NOT_YET: &[&str] = &["ado"];
 
-/// The keys of the original's `integrations.jira` and `integrations.ado` blocks.
-const JIRA_KEYS: &[&str] = &["baseUrl", "projectKey", "apiToken", "userEmail"];
+/// The keys of the original's `integrations.ado` block.
 const ADO_KEYS: &[&str] = &["organization", "project", "personalAccessToken"];
 
-/// The integration this version does not have yet that a table name means (`jira`; `ado`,
-/// also written `azure-devops`, `azure_devops` or `azureDevops`), if any.
+/// The integration this version does not have yet that a table name means (`ado`, also
+/// written `azure-devops`, `azure_devops` or `azureDevops`), if any.
 pub fn not_yet(name: &str) -> Option<&'static str> {
     match name.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
-        "jira" => Some("jira"),
         "ado" | "azuredevops" => Some("ado"),
         _ => None,
     }
 }
 
 pub fn display_name(name: &str) -> &str {
-    match not_yet(name).unwrap_or(name) {
+    let lower = name.to_ascii_lowercase();
+    match not_yet(name).unwrap_or(if lower == "jira" { "jira" } else { name }) {
         "jira" => "Jira",
         "ado" => "Azure DevOps",
         "github" => "GitHub",
@@ -230,6 +229,7 @@ impl Reader<'_> {
             let key = format!("integrations.{name}");
             match name.as_str() {
                 "github" => self.github(block, &key),
+                "jira" => self.jira(block, &key),
                 n if NOT_YET.contains(&n) => self.not_yet(n, block, &key),
                 // This version's own table, written in JSON: kept as it is.
                 "git" => match to_toml(block) {
@@ -247,8 +247,53 @@ impl Reader<'_> {
         }
     }
 
+    /// The original's `integrations.jira` → `[integrations.jira]`: its keys (`baseUrl`,
+    /// `projectKey`, `apiToken`, `userEmail`) are this version's too, as are the others of
+    /// the table's schema (docs/jira.md); any other key is named as unused.
+    fn jira(&mut self, block: &Value, key: &str) {
+        let Some(b) = block.as_object() else {
+            self.unused(key, "expected an object");
+            return;
+        };
+        let schema = devlog_jira::config::schema();
+        let ours: Vec<&String> = schema["properties"]
+            .as_object()
+            .map(|p| p.keys().collect())
+            .unwrap_or_default();
+        let mut t = toml::Table::new();
+        for (k, v) in b {
+            let theirs = format!("{key}.{k}");
+            let known = ours.iter().any(|o| {
+                o.as_str() == k
+                    || k.strip_suffix("File").or_else(|| k.strip_suffix("_file"))
+                        == Some(o.as_str())
+            });
+            match (known, to_toml(v)) {
+                (true, Some(val)) => {
+                    let shown = if is_secret_key(k) {
+                        "(secret, not shown)".to_string()
+                    } else {
+                        format!("= {val}")
+                    };
+                    self.cfg.origins.insert(
+                        format!("integrations.jira.{k}"),
+                        self.file_origin(std::slice::from_ref(&theirs)),
+                    );
+                    self.translated(theirs, format!("[integrations.jira] {k} {shown}"));
+                    t.insert(k.clone(), val);
+                }
+                (true, None) => self.unused(theirs, "expected a value"),
+                (false, _) => self.unused(theirs, "unknown key (docs/jira.md lists the keys)"),
+            }
+        }
+        self.cfg.integrations.insert("jira".into(), t.into());
+        self.cfg
+            .origins
+            .insert(key.to_string(), self.file_origin(&[key.to_string()]));
+    }
+
     fn not_yet(&mut self, name: &str, block: &Value, key: &str) {
-        let known = if name == "jira" { JIRA_KEYS } else { ADO_KEYS };
+        let known = ADO_KEYS;
         let mut kept = toml::Table::new();
         match block.as_object() {
             Some(b) => {
@@ -606,27 +651,55 @@ pub(super) fn apply_env(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>) 
             ));
         }
     }
-    let others: [OriginalVars; 2] = [
-        (
-            "jira",
-            ["JIRA_BASE_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"],
-            &[
-                ("baseUrl", "JIRA_BASE_URL"),
-                ("userEmail", "JIRA_EMAIL"),
-                ("apiToken", "JIRA_API_TOKEN"),
-                ("projectKey", "JIRA_PROJECT_KEY"),
-            ],
-        ),
-        (
-            "ado",
-            ["ADO_ORGANIZATION", "ADO_PROJECT", "ADO_PAT"],
-            &[
-                ("organization", "ADO_ORGANIZATION"),
-                ("project", "ADO_PROJECT"),
-                ("personalAccessToken", "ADO_PAT"),
-            ],
-        ),
+    // Jira: the original's variables configure [integrations.jira] (the project key is
+    // required here).
+    const JIRA: [(&str, &str); 4] = [
+        ("baseUrl", "JIRA_BASE_URL"),
+        ("userEmail", "JIRA_EMAIL"),
+        ("apiToken", "JIRA_API_TOKEN"),
+        ("projectKey", "JIRA_PROJECT_KEY"),
     ];
+    if !cfg.integrations.contains_key("jira") && env("JIRA_BASE_URL").is_some() {
+        let missing: Vec<&str> = JIRA
+            .iter()
+            .map(|(_, v)| *v)
+            .filter(|v| env(v).is_none())
+            .collect();
+        if missing.is_empty() {
+            let vars: Vec<&str> = JIRA.iter().map(|(_, v)| *v).collect();
+            for (k, var) in JIRA {
+                cfg.origins
+                    .insert(format!("integrations.jira.{k}"), env_origin(&[var]));
+            }
+            cfg.integrations.insert("jira".into(), refs(&JIRA).into());
+            cfg.origins
+                .insert("integrations.jira".into(), env_origin(&vars));
+            cfg.translated.push((
+                format!("environment {}", vars.join(", ")),
+                "[integrations.jira] baseUrl = \"${JIRA_BASE_URL}\", userEmail = \"${JIRA_EMAIL}\", \
+                 apiToken = \"${JIRA_API_TOKEN}\", projectKey = \"${JIRA_PROJECT_KEY}\""
+                    .into(),
+            ));
+        } else {
+            cfg.unused.push((
+                "environment JIRA_BASE_URL".into(),
+                format!(
+                    "the Jira integration needs JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN and \
+                     JIRA_PROJECT_KEY; {} not set",
+                    missing.join(", ")
+                ),
+            ));
+        }
+    }
+    let others: [OriginalVars; 1] = [(
+        "ado",
+        ["ADO_ORGANIZATION", "ADO_PROJECT", "ADO_PAT"],
+        &[
+            ("organization", "ADO_ORGANIZATION"),
+            ("project", "ADO_PROJECT"),
+            ("personalAccessToken", "ADO_PAT"),
+        ],
+    )];
     for (name, required, pairs) in others {
         if cfg.unavailable.contains_key(name) || !set(&required) {
             continue;

@@ -448,6 +448,7 @@ async fn a_delivery_accepted_before_a_crash_is_applied_when_the_server_starts() 
     let hook = Webhook {
         headers: vec![("x-delivery".into(), "crash-1".into())],
         body: b"{}".to_vec(),
+        query: Vec::new(),
     };
     let outcome = s.engine.verify_webhook("gated", &hook).await.unwrap();
     let id = s.engine.accept_webhook("gated", &outcome).await.unwrap();

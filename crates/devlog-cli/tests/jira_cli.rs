@@ -1,0 +1,387 @@
+//! `devlog sync`, `devlog integrations list|check` and `devlog jira link|unlink|sync|status`
+//! end to end: the real binary, in a temporary workspace, against the test kit's fake Jira
+//! (every request the binary makes is checked against Jira's OpenAPI descriptions when the
+//! fake is dropped at the end of each test). The errors a user meets (bad credentials, a
+//! transition screen asking for a resolution devlog has none for) are clear on the terminal
+//! and recorded on the job.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::PathBuf;
+
+use devlog_testkit::fake_remote::Fault;
+use devlog_testkit::integration_conformance::JiraProbe;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_devlog");
+const TOKEN: &str = "jira_cli_api_token_7d1e0b";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+struct Rig {
+    probe: JiraProbe,
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    home: PathBuf,
+}
+
+fn jira_table(url: &str) -> String {
+    format!(
+        "[integrations.jira]\nbaseUrl = \"{url}\"\nprojectKey = \"DEV\"\nemail = \"bot@example.com\"\napiToken = \"${{JIRA_API_TOKEN}}\"\n"
+    )
+}
+
+async fn rig_with(config: impl FnOnce(&str) -> String) -> Rig {
+    let probe = JiraProbe::start("DEV").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("work");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(dir.join("devlog.toml"), config(&probe.remote.url())).unwrap();
+    let r = Rig {
+        probe,
+        _tmp: tmp,
+        dir,
+        home,
+    };
+    r.ok(&["init"]).await;
+    r
+}
+
+async fn rig() -> Rig {
+    rig_with(jira_table).await
+}
+
+impl Rig {
+    async fn devlog(&self, args: &[&str]) -> Run {
+        let o = tokio::process::Command::new(BIN)
+            .args(args)
+            .current_dir(&self.dir)
+            .env_remove("DEVLOG_DIR")
+            .env_remove("DEVLOG_STORAGE_TYPE")
+            .env_remove("RUST_LOG")
+            .env("HOME", &self.home)
+            .env("NO_COLOR", "1")
+            .env("DEVLOG_ACTOR", "tester")
+            .env("JIRA_API_TOKEN", TOKEN)
+            .output()
+            .await
+            .unwrap();
+        let run = Run {
+            code: o.status.code().unwrap(),
+            stdout: String::from_utf8(o.stdout).unwrap(),
+            stderr: String::from_utf8(o.stderr).unwrap(),
+        };
+        // The token never reaches the terminal, whatever the command and its outcome.
+        for text in [&run.stdout, &run.stderr] {
+            assert!(
+                !text.contains(TOKEN),
+                "devlog {args:?} printed the token:\n{text}"
+            );
+        }
+        run
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let r = self.devlog(args).await;
+        assert!(
+            r.code == 0,
+            "devlog {args:?} failed ({}):\n{}\n{}",
+            r.code,
+            r.stdout,
+            r.stderr
+        );
+        r.stdout
+    }
+
+    async fn fails(&self, args: &[&str]) -> Run {
+        let r = self.devlog(args).await;
+        assert!(
+            r.code != 0,
+            "devlog {args:?} should fail:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        r
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.ok(&a).await;
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("devlog {args:?} --json is not JSON ({e}):\n{out}"))
+    }
+
+    fn requests(&self) -> usize {
+        self.probe.remote.state().requests().len()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_creates_walks_the_workflow_pulls_and_idles_cheaply() {
+    let r = rig().await;
+    let list = r.json(&["integrations", "list"]).await;
+    let jira = list["known"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "jira")
+        .unwrap()
+        .clone();
+    assert_eq!(jira["available"], true, "{list}");
+    assert_eq!(jira["configured"], true, "{list}");
+    let check = r.ok(&["integrations", "check"]).await;
+    assert!(
+        check.contains("jira: ok reached project DEV on ") && check.contains("as devlog bot"),
+        "{check}"
+    );
+
+    r.ok(&["new", "Sign in with SSO", "--type", "feature"])
+        .await;
+    let out = r.ok(&["sync"]).await;
+    assert!(out.contains("1 created"), "{out}");
+    let issue = r.probe.jira.issue("DEV-1").unwrap();
+    assert_eq!(issue.summary, "Sign in with SSO");
+    assert_eq!(issue.issue_type, "Story");
+    assert_eq!(issue.status, "To Do");
+
+    // Done: the plan names the transitions, then the sync walks them.
+    r.ok(&["edit", "1", "--status", "done"]).await;
+    let before = r.requests();
+    let plan = r.ok(&["sync", "--plan"]).await;
+    assert!(
+        plan.contains("jira: update status of remote DEV-1 for #1")
+            && plan.contains("status `To Do` → status `Done` (done)")
+            && plan.contains("transition `Start` (`To Do` → `In Progress`)"),
+        "{plan}"
+    );
+    assert!(
+        r.probe
+            .remote
+            .state()
+            .requests()
+            .iter()
+            .skip(before)
+            .all(|q| q.method == "GET" || q.path.ends_with("/search/jql")),
+        "the plan only reads"
+    );
+    assert_eq!(r.probe.jira.issue("DEV-1").unwrap().status, "To Do");
+    let out = r.ok(&["jira", "sync"]).await;
+    assert!(out.contains("1 updated"), "{out}");
+    let issue = r.probe.jira.issue("DEV-1").unwrap();
+    assert_eq!(issue.status, "Done");
+    assert_eq!(issue.resolution.as_deref(), Some("Done"));
+
+    // Renamed in Jira: the next sync brings it.
+    r.probe
+        .jira
+        .edit_issue("DEV-1", |i| i.summary = "SSO sign-in".into());
+    r.ok(&["sync"]).await;
+    let e = r.json(&["show", "1"]).await;
+    assert_eq!(e["title"], "SSO sign-in", "{e}");
+    assert_eq!(e["status"], "done", "{e}");
+
+    // Idle: nothing changed on either side costs at most 2 requests.
+    let before = r.requests();
+    let out = r.ok(&["sync"]).await;
+    assert!(out.contains("0 created, 0 updated"), "{out}");
+    let spent = r.requests() - before;
+    assert!(spent <= 2, "an idle sync made {spent} requests");
+
+    let st = r.json(&["jira", "status"]).await;
+    assert_eq!(st["projectKey"], "DEV", "{st}");
+    assert_eq!(st["linked"][0]["issue"], "DEV-1", "{st}");
+    assert_eq!(st["linked"][0]["state"], "synced", "{st}");
+    let text = r.ok(&["jira", "status", "1", "--check"]).await;
+    assert!(
+        text.starts_with(&format!("Jira: project DEV on {}", r.probe.remote.url()))
+            && text.contains("1 linked, 0 pending, 0 failed, 0 conflict(s)")
+            && text.contains("issues pulled up to ")
+            && text.contains("DEV-1"),
+        "{text}"
+    );
+    assert!(r.probe.jira.check_contract().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn link_adopts_an_existing_issue_and_unlink_releases_it() {
+    let r = rig().await;
+    let issue = r.probe.jira.insert_issue("Parser crashes on empty input");
+    r.probe
+        .jira
+        .add_comment(&issue.key, "ana", "Seen on 1.2 too.")
+        .unwrap();
+    r.ok(&["new", "Parser crash", "--type", "bugfix"]).await;
+    r.ok(&["new", "Other work", "--type", "task"]).await;
+    let url = format!("{}/browse/{}", r.probe.remote.url(), issue.key);
+    let out = r.json(&["jira", "link", "1", &url]).await;
+    assert_eq!(out["issue"], "DEV-1", "{out}");
+    assert_eq!(out["comments"], 1, "{out}");
+    let e = r.json(&["show", "1"]).await;
+    let id = e["id"].as_str().unwrap();
+    assert_eq!(
+        r.probe.jira.issue("DEV-1").unwrap().properties["devlog"]["id"],
+        id
+    );
+    assert!(
+        e["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["content"] == "Seen on 1.2 too."),
+        "{e}"
+    );
+    // Another entry cannot take the same issue; a key of another project or site is refused.
+    let err = r.fails(&["jira", "link", "2", "DEV-1"]).await;
+    assert!(err.stderr.contains("already linked"), "{}", err.stderr);
+    let err = r.fails(&["jira", "link", "2", "OPS-3"]).await;
+    assert!(
+        err.stderr.contains("integrations.jira.projectKey is DEV"),
+        "{}",
+        err.stderr
+    );
+    let err = r
+        .fails(&[
+            "jira",
+            "link",
+            "2",
+            "https://elsewhere.atlassian.net/browse/DEV-1",
+        ])
+        .await;
+    assert!(
+        err.stderr.contains("integrations.jira.baseUrl"),
+        "{}",
+        err.stderr
+    );
+    // The link syncs: the entry's title goes to the issue.
+    r.ok(&["jira", "sync", "1"]).await;
+    assert_eq!(r.probe.jira.issue("DEV-1").unwrap().summary, "Parser crash");
+
+    let out = r.ok(&["jira", "unlink", "1"]).await;
+    assert!(
+        out.contains("Unlinked #1 from issue DEV-1; the issue stays on Jira"),
+        "{out}"
+    );
+    assert!(r.probe.jira.issue("DEV-1").unwrap().properties.is_empty());
+    let err = r.fails(&["jira", "unlink", "1"]).await;
+    assert!(
+        err.stderr.contains("not linked to a Jira issue"),
+        "{}",
+        err.stderr
+    );
+    // Unlinked on purpose: later syncs create nothing for it.
+    let before = r.probe.jira.issues().len();
+    r.ok(&["jira", "sync", "1"]).await;
+    assert_eq!(r.probe.jira.issues().len(), before);
+    assert!(r.probe.jira.check_contract().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_credentials_are_named_and_recorded_on_the_job() {
+    let r = rig().await;
+    r.ok(&["new", "Sign in with SSO", "--type", "feature"])
+        .await;
+    let state = r.probe.remote.state();
+    state.inject(Fault::on("GET /rest/api/3/myself").status(401));
+    let err = r.fails(&["integrations", "check"]).await;
+    let all = format!("{}{}", err.stdout, err.stderr);
+    assert!(
+        all.contains("rejected the credentials: check integrations.jira.email and apiToken"),
+        "{all}"
+    );
+    state.inject(Fault::on("* /rest/api/3/**").status(401).times(50));
+    let run = r.devlog(&["sync"]).await;
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("rejected the credentials: check integrations.jira.email and apiToken"),
+        "{all}"
+    );
+    state.clear_faults();
+    let st = r.json(&["sync", "status"]).await;
+    let jobs = st["jobs"].as_array().unwrap();
+    assert!(
+        jobs.iter().any(|j| j["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("integrations.jira.email"))),
+        "{st}"
+    );
+    // Credentials fine again: the queued job goes through.
+    r.ok(&["sync", "retry", "--all-failed"]).await;
+    r.ok(&["sync"]).await;
+    assert_eq!(r.probe.jira.issues().len(), 1);
+    // A permission missing: the one the refused request needed is named.
+    r.ok(&["edit", "1", "--status", "in-progress"]).await;
+    state.inject(Fault::on("POST /rest/api/3/issue/*/transitions").status(403));
+    let run = r.devlog(&["sync"]).await;
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("lacks the Jira permission \"Transition issues\" in project DEV"),
+        "{all}"
+    );
+    let st = r.ok(&["jira", "status"]).await;
+    assert!(st.contains("Transition issues"), "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_that_does_not_exist_is_named_with_its_key() {
+    let r =
+        rig_with(|url| jira_table(url).replace("projectKey = \"DEV\"", "projectKey = \"NOPE\""))
+            .await;
+    let err = r.fails(&["integrations", "check"]).await;
+    let all = format!("{}{}", err.stdout, err.stderr);
+    assert!(
+        all.contains("project NOPE not found") && all.contains("integrations.jira.projectKey"),
+        "{all}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transition_needing_an_unmapped_resolution_blocks_the_entry_naming_the_key() {
+    let r = rig_with(|url| {
+        format!(
+            "{}\n[integrations.jira.statusMapping]\ntesting = \"Done\"\n",
+            jira_table(url)
+        )
+    })
+    .await;
+    r.ok(&["new", "Sign in with SSO", "--type", "feature"])
+        .await;
+    r.ok(&["sync"]).await;
+    r.ok(&["edit", "1", "--status", "testing"]).await;
+    let plan = r.ok(&["sync", "--plan"]).await;
+    assert!(plan.contains("transition `Start`"), "{plan}");
+    let run = r.devlog(&["sync"]).await;
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("integrations.jira.resolutions.testing")
+            && all.contains("requires a resolution")
+            && all.contains("allowed: Done, Won't Do"),
+        "{all}"
+    );
+    // Blocked, not retried in a storm: the job is failed with the reason, once.
+    let finishes = || {
+        r.probe
+            .remote
+            .state()
+            .requests_matching("POST /rest/api/3/issue/*/transitions")
+            .len()
+    };
+    let st = r.ok(&["sync", "status"]).await;
+    assert!(
+        st.contains("failed (job") && st.contains("integrations.jira.resolutions.testing"),
+        "{st}"
+    );
+    let before = finishes();
+    r.devlog(&["sync"]).await;
+    assert_eq!(
+        finishes(),
+        before,
+        "a blocked entry is not retried by itself"
+    );
+    assert!(r.probe.jira.check_contract().is_empty());
+}
