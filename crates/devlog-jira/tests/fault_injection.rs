@@ -16,7 +16,7 @@ use devlog_core::planning::{NewWorklog, WorklogEdit};
 use devlog_core::{Origin, Store, WriteMeta};
 use devlog_sync::failpoint;
 use devlog_testkit::fake_jira::{FakeJira, adf_plain};
-use devlog_testkit::fake_remote::FakeRemote;
+use devlog_testkit::fake_remote::{Fault, FakeRemote};
 
 const TOKEN: &str = "jira_fault_injection_token";
 
@@ -203,6 +203,13 @@ async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
             run_sync(&dir, &url, Some(point)),
             "{point}: the crash point was reached"
         );
+        if point == "push.worklog.before-record" {
+            // The pull would adopt the logged worklog by its marker first: make this run's
+            // pull fail, so the push must find it itself (`find_worklog`) instead of logging
+            // it twice.
+            remote.inject(Fault::on("POST /rest/api/3/search/jql").status(400));
+            assert!(!run_sync(&dir, &url, Some("unreached")), "{point}");
+        }
         // Restart: converges, and a further sync has nothing left to do.
         assert!(!run_sync(&dir, &url, None));
         assert!(!run_sync(&dir, &url, None));
