@@ -356,6 +356,37 @@ impl ServerSyncState {
             self.verify_any(&mut tx, n, &keys, "note link").await?;
             counts.add("note links", n);
         }
+        for w in &snap.worklog_links {
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                        "sync_worklog_links (integration, entry_id, worklog_id, remote_id, state, \
+                         hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ))
+                    .bind(&w.integration)
+                    .bind(&w.entry_id)
+                    .bind(&w.worklog_id)
+                    .bind(&w.remote_id)
+                    .bind(&w.state)
+                    .bind(&w.hash)
+                    .bind(w.updated_at),
+                )
+                .await?;
+            let mut keys = vec![(
+                "SELECT COUNT(*) FROM sync_worklog_links WHERE integration = ? AND entry_id = ? \
+                 AND worklog_id = ?",
+                vec![&w.integration, &w.entry_id, &w.worklog_id],
+            )];
+            if let Some(r) = &w.remote_id {
+                keys.push((
+                    "SELECT COUNT(*) FROM sync_worklog_links WHERE integration = ? AND remote_id = ?",
+                    vec![&w.integration, r],
+                ));
+            }
+            self.verify_any(&mut tx, n, &keys, "worklog link").await?;
+            counts.add("worklog links", n);
+        }
         for a in &snap.applied_actions {
             let n = self
                 .insert(

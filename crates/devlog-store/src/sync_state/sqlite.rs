@@ -180,6 +180,13 @@ impl SqliteSyncState {
             .fetch_all(p)
             .await
             .map_err(err)?,
+            worklog_links: sqlx::query_as(
+                "SELECT integration, entry_id, worklog_id, remote_id, state, hash, updated_at
+                 FROM worklog_links ORDER BY integration, entry_id, worklog_id",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
             applied_actions: sqlx::query_as(
                 "SELECT integration, key, entry_id, applied_at FROM applied_actions
                  ORDER BY integration, key",
