@@ -18,13 +18,13 @@
 pub mod adf;
 mod checks;
 pub mod comments;
-pub mod worklogs;
 pub mod config;
 pub mod fields;
 pub mod issue;
 pub mod people;
 pub mod transitions;
 pub mod versions;
+pub mod worklogs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -195,7 +195,8 @@ impl JiraIntegration {
     ) -> Result<String, SyncError> {
         let mut b = body(w);
         // The marker is created with the worklog, so a retried create finds it.
-        b["properties"] = json!([{"key": PROPERTY, "value": {"worklog": w.id, "entry": entry.to_string()}}]);
+        b["properties"] =
+            json!([{"key": PROPERTY, "value": {"worklog": w.id, "entry": entry.to_string()}}]);
         let resp = self
             .client
             .post(&format!("/rest/api/3/issue/{key}/worklog"))
@@ -310,7 +311,8 @@ mod tests {
         assert_eq!(theirs.date(), NaiveDate::from_ymd_opt(2026, 12, 7));
         assert_eq!(theirs.minutes(), 1);
         assert_eq!(theirs.note(), "");
-        let bad: JiraWorklog = serde_json::from_value(json!({"id": "9", "started": "soon"})).unwrap();
+        let bad: JiraWorklog =
+            serde_json::from_value(json!({"id": "9", "started": "soon"})).unwrap();
         assert_eq!(bad.date(), None);
         assert_eq!(worklog_id(&worklog_remote_id("8")), "8");
     }

@@ -16,7 +16,7 @@ use devlog_core::planning::{NewWorklog, WorklogEdit};
 use devlog_core::{Origin, Store, WriteMeta};
 use devlog_sync::failpoint;
 use devlog_testkit::fake_jira::{FakeJira, adf_plain};
-use devlog_testkit::fake_remote::{Fault, FakeRemote};
+use devlog_testkit::fake_remote::{FakeRemote, Fault};
 
 const TOKEN: &str = "jira_fault_injection_token";
 
@@ -162,7 +162,14 @@ async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
                 .unwrap()
                 .into_entry();
             note(&app, e.id, &format!("{t}: first note")).await;
-            log(&app, e.id, "1h30m", "2026-12-01", &format!("{t}: first day")).await;
+            log(
+                &app,
+                e.id,
+                "1h30m",
+                "2026-12-01",
+                &format!("{t}: first day"),
+            )
+            .await;
             ids.push(e.id);
         }
         let later = point.starts_with("push.update") || point == "pull.before-cursor";
@@ -182,7 +189,9 @@ async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
             .unwrap();
             note(&app, ids[0], "Alpha: second note").await;
             log(&app, ids[0], "45m", "2026-12-02", "").await;
-            let first = app.store().get(ids[0]).await.unwrap().worklogs[0].id.clone();
+            let first = app.store().get(ids[0]).await.unwrap().worklogs[0]
+                .id
+                .clone();
             app.edit_worklog(
                 ids[0],
                 &first,
@@ -196,8 +205,14 @@ async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
             .unwrap();
             let key = issue_of(&jira, ids[1]).pop().unwrap();
             jira.add_comment(&key, "Carol", "Beta: from Jira").unwrap();
-            jira.add_worklog(&key, "Carol", "2026-12-03T14:00:00.000+0100", 3600, "review")
-                .unwrap();
+            jira.add_worklog(
+                &key,
+                "Carol",
+                "2026-12-03T14:00:00.000+0100",
+                3600,
+                "review",
+            )
+            .unwrap();
         }
         assert!(
             run_sync(&dir, &url, Some(point)),
@@ -252,13 +267,21 @@ async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
                 .map(|w| (w.date.to_string(), u64::from(w.minutes) * 60))
                 .collect();
             local.sort();
-            assert_eq!(remote, local, "{point}: one Jira worklog per worklog of #{}", e.handle);
+            assert_eq!(
+                remote, local,
+                "{point}: one Jira worklog per worklog of #{}",
+                e.handle
+            );
             let ours = jira
                 .worklogs(&mine[0])
                 .iter()
                 .filter(|w| w.properties.contains_key("devlog"))
                 .count();
-            let pulled = e.worklogs.iter().filter(|w| w.extra.contains_key("source")).count();
+            let pulled = e
+                .worklogs
+                .iter()
+                .filter(|w| w.extra.contains_key("source"))
+                .count();
             assert_eq!(ours + pulled, e.worklogs.len(), "{point}: #{}", e.handle);
             let minutes: u64 = e.worklogs.iter().map(|w| u64::from(w.minutes)).sum();
             assert_eq!(
@@ -276,7 +299,11 @@ async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
             assert_eq!(beta.notes.len(), 2, "{point}: the comment pulled once");
             assert_eq!(alpha.worklogs.len(), 2, "{point}");
             assert_eq!(alpha.worklogs[0].minutes, 120, "{point}: the edit kept");
-            assert_eq!(beta.worklogs.len(), 2, "{point}: the Jira worklog pulled once");
+            assert_eq!(
+                beta.worklogs.len(),
+                2,
+                "{point}: the Jira worklog pulled once"
+            );
             let carol = &beta.worklogs[1];
             assert_eq!(
                 (carol.author.as_str(), carol.minutes, carol.note.as_str()),

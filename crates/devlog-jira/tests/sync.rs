@@ -312,7 +312,13 @@ async fn worklogs_travel_once_and_time_logged_in_jira_counts_with_its_author() {
     // is followed, and it is never pushed back.
     let carol = r
         .jira
-        .add_worklog(&key, "Carol", "2026-12-02T16:00:00.000+0100", 1800, "Review")
+        .add_worklog(
+            &key,
+            "Carol",
+            "2026-12-02T16:00:00.000+0100",
+            1800,
+            "Review",
+        )
         .unwrap();
     r.sync().await;
     let got = r.get(e.id).await;
@@ -322,7 +328,11 @@ async fn worklogs_travel_once_and_time_logged_in_jira_counts_with_its_author() {
     assert_eq!(theirs.date.to_string(), "2026-12-02");
     assert_eq!(got.actual_hours, Some(2.5));
     r.sync().await;
-    assert_eq!(r.jira.worklogs(&key).len(), 2, "Carol's worklog is not pushed back");
+    assert_eq!(
+        r.jira.worklogs(&key).len(),
+        2,
+        "Carol's worklog is not pushed back"
+    );
     r.jira.edit_worklog(carol.id, |w| w.seconds = 3600).unwrap();
     r.sync().await;
     assert_eq!(r.get(e.id).await.actual_hours, Some(3.0));

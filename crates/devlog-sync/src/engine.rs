@@ -27,12 +27,12 @@ use devlog_core::integration::{
     Action, ActionTarget, Integration, RemoteAction, RemoteItem, RemoteNote, RemoteWorklog,
     SyncError, SyncErrorKind, Webhook, WebhookOutcome,
 };
-use devlog_core::planning::{Worklog, hours_of, logged_minutes};
-use devlog_core::sync_state::WorklogLinkState;
 use devlog_core::merge::{
     FieldConflict, FieldSet, Merged, Strategy, SyncedField, SyncedFields, merge,
 };
+use devlog_core::planning::{Worklog, hours_of, logged_minutes};
 use devlog_core::store::Store;
+use devlog_core::sync_state::WorklogLinkState;
 use devlog_core::time::{Clock, SystemClock};
 use serde::Serialize;
 use serde_json::Value;
@@ -1981,34 +1981,37 @@ impl SyncEngine {
     ) -> Result<bool> {
         let hash = worklog_hash(r.date, r.minutes, &r.note);
         let now = self.clock.now();
-        let (worklog_id, known, state) =
-            match self.state.worklog_link_by_remote(name, &r.remote_id).await? {
-                // Deleted here or there: its later edits are not a new worklog.
-                Some(l) if l.state == WorklogLinkState::Deleted => return Ok(false),
-                Some(l) if l.hash.as_deref() == Some(hash.as_str()) => return Ok(false),
-                Some(l) => (l.worklog_id, true, l.state),
-                None => {
-                    // A marker naming a worklog already linked to another remote one is
-                    // someone's copy: a worklog like any other.
-                    let adoptable = match &r.worklog_marker {
-                        Some(m) => !self
-                            .state
-                            .worklog_links(name, entry_id)
-                            .await?
-                            .iter()
-                            .any(|l| &l.worklog_id == m && l.state == WorklogLinkState::Linked),
-                        None => false,
-                    };
-                    match &r.worklog_marker {
-                        Some(m) if adoptable => (m.clone(), true, WorklogLinkState::Linked),
-                        _ => (
-                            format!("{name}-{}", action_note_id(&r.remote_id)),
-                            false,
-                            WorklogLinkState::Pulled,
-                        ),
-                    }
+        let (worklog_id, known, state) = match self
+            .state
+            .worklog_link_by_remote(name, &r.remote_id)
+            .await?
+        {
+            // Deleted here or there: its later edits are not a new worklog.
+            Some(l) if l.state == WorklogLinkState::Deleted => return Ok(false),
+            Some(l) if l.hash.as_deref() == Some(hash.as_str()) => return Ok(false),
+            Some(l) => (l.worklog_id, true, l.state),
+            None => {
+                // A marker naming a worklog already linked to another remote one is
+                // someone's copy: a worklog like any other.
+                let adoptable = match &r.worklog_marker {
+                    Some(m) => !self
+                        .state
+                        .worklog_links(name, entry_id)
+                        .await?
+                        .iter()
+                        .any(|l| &l.worklog_id == m && l.state == WorklogLinkState::Linked),
+                    None => false,
+                };
+                match &r.worklog_marker {
+                    Some(m) if adoptable => (m.clone(), true, WorklogLinkState::Linked),
+                    _ => (
+                        format!("{name}-{}", action_note_id(&r.remote_id)),
+                        false,
+                        WorklogLinkState::Pulled,
+                    ),
                 }
-            };
+            }
+        };
         let mut extra = devlog_core::entry::Extra::new();
         extra.insert(
             "source".into(),
@@ -2809,7 +2812,10 @@ pub fn text_hash(text: &str) -> String {
 /// A stable hash of what a worklog and its remote mirror agree on: the day, the minutes and
 /// the note (not the author: a remote system logs under its own account).
 pub fn worklog_hash(date: chrono::NaiveDate, minutes: u32, note: &str) -> String {
-    text_hash(&format!("{date}\n{minutes}\n{}", note.replace("\r\n", "\n").trim()))
+    text_hash(&format!(
+        "{date}\n{minutes}\n{}",
+        note.replace("\r\n", "\n").trim()
+    ))
 }
 
 /// Whether a worklog was pulled from a remote system (logged there by someone else): it

@@ -183,7 +183,12 @@ fn worklogs(e: &EntrySnapshot, remote_id: Option<String>) -> Option<PushAction> 
     let delete: Vec<String> = e
         .worklog_links
         .iter()
-        .filter(|l| matches!(l.state, WorklogLinkState::Linked | WorklogLinkState::Creating))
+        .filter(|l| {
+            matches!(
+                l.state,
+                WorklogLinkState::Linked | WorklogLinkState::Creating
+            )
+        })
         .filter(|l| !e.worklogs.iter().any(|w| w.id == l.worklog_id))
         .map(|l| l.worklog_id.clone())
         .collect();
@@ -392,52 +397,54 @@ mod tests {
             worklogs,
             worklog_links,
         )
-            .prop_map(move |((fields, notes, link, held, note_links), worklogs, worklog_links)| {
-                let mut seen = BTreeSet::new();
-                let mut seen_w = BTreeSet::new();
-                EntrySnapshot {
-                    id: id(i),
-                    handle: i as u64 + 1,
-                    title: format!("entry {i}"),
-                    fields,
-                    notes: notes
-                        .into_iter()
-                        .map(|n| NoteSnapshot {
-                            id: n.into(),
-                            hash: format!("h-{n}"),
-                        })
-                        .collect(),
-                    link,
-                    held,
-                    // One link per note, as the sync state keys them.
-                    note_links: note_links
-                        .into_iter()
-                        .filter(|(n, _, _)| seen.insert(*n))
-                        .map(|(n, state, hash)| NoteLinkSnapshot {
-                            note_id: n.into(),
-                            state,
-                            hash: hash.map(String::from),
-                        })
-                        .collect(),
-                    worklogs: worklogs
-                        .into_iter()
-                        .map(|w| WorklogSnapshot {
-                            id: w.into(),
-                            hash: format!("h-{w}"),
-                            pulled: w == "w3",
-                        })
-                        .collect(),
-                    worklog_links: worklog_links
-                        .into_iter()
-                        .filter(|(w, _, _)| seen_w.insert(*w))
-                        .map(|(w, state, hash)| WorklogLinkSnapshot {
-                            worklog_id: w.into(),
-                            state,
-                            hash: hash.map(String::from),
-                        })
-                        .collect(),
-                }
-            })
+            .prop_map(
+                move |((fields, notes, link, held, note_links), worklogs, worklog_links)| {
+                    let mut seen = BTreeSet::new();
+                    let mut seen_w = BTreeSet::new();
+                    EntrySnapshot {
+                        id: id(i),
+                        handle: i as u64 + 1,
+                        title: format!("entry {i}"),
+                        fields,
+                        notes: notes
+                            .into_iter()
+                            .map(|n| NoteSnapshot {
+                                id: n.into(),
+                                hash: format!("h-{n}"),
+                            })
+                            .collect(),
+                        link,
+                        held,
+                        // One link per note, as the sync state keys them.
+                        note_links: note_links
+                            .into_iter()
+                            .filter(|(n, _, _)| seen.insert(*n))
+                            .map(|(n, state, hash)| NoteLinkSnapshot {
+                                note_id: n.into(),
+                                state,
+                                hash: hash.map(String::from),
+                            })
+                            .collect(),
+                        worklogs: worklogs
+                            .into_iter()
+                            .map(|w| WorklogSnapshot {
+                                id: w.into(),
+                                hash: format!("h-{w}"),
+                                pulled: w == "w3",
+                            })
+                            .collect(),
+                        worklog_links: worklog_links
+                            .into_iter()
+                            .filter(|(w, _, _)| seen_w.insert(*w))
+                            .map(|(w, state, hash)| WorklogLinkSnapshot {
+                                worklog_id: w.into(),
+                                state,
+                                hash: hash.map(String::from),
+                            })
+                            .collect(),
+                    }
+                },
+            )
     }
 
     fn snapshot() -> impl Strategy<Value = Snapshot> {
@@ -507,7 +514,11 @@ mod tests {
                     ..
                 } => {
                     for w in create.iter().chain(update) {
-                        let hash = e.worklogs.iter().find(|x| &x.id == w).map(|x| x.hash.clone());
+                        let hash = e
+                            .worklogs
+                            .iter()
+                            .find(|x| &x.id == w)
+                            .map(|x| x.hash.clone());
                         e.worklog_links.retain(|l| &l.worklog_id != w);
                         e.worklog_links.push(WorklogLinkSnapshot {
                             worklog_id: w.clone(),

@@ -719,7 +719,8 @@ async fn an_integration_without_worklogs_leaves_them_alone_and_nothing_breaks() 
         .unwrap();
     let plan = r.engine.plan(None, None, false).await.unwrap();
     assert!(
-        plan.iter().all(|op| !matches!(op, PlannedOp::Worklogs { .. })),
+        plan.iter()
+            .all(|op| !matches!(op, PlannedOp::Worklogs { .. })),
         "{plan:?}"
     );
     let before = r.remote.calls().len();

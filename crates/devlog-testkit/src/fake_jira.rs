@@ -1615,7 +1615,11 @@ impl FakeJira {
     }
 
     /// Changes a worklog as a person in Jira would.
-    pub fn edit_worklog(&self, id: u64, edit: impl FnOnce(&mut JiraWorklog)) -> Option<JiraWorklog> {
+    pub fn edit_worklog(
+        &self,
+        id: u64,
+        edit: impl FnOnce(&mut JiraWorklog),
+    ) -> Option<JiraWorklog> {
         let now = self.remote.tick();
         let mut d = self.data();
         let w = d.worklogs.get_mut(&id)?;

@@ -465,21 +465,34 @@ pub async fn worklogs_are_logged_once_edited_and_deleted_or_not_synced(
         assert!(err.message.contains("worklog"), "{err}");
         let err = i.delete_worklog(id, "w-1").await.unwrap_err();
         assert_eq!(err.kind, SyncErrorKind::Permanent, "{err}");
-        assert_eq!(i.deleted_worklogs(id, &["w-1".into()]).await.ok(), Some(None));
+        assert_eq!(
+            i.deleted_worklogs(id, &["w-1".into()]).await.ok(),
+            Some(None)
+        );
         assert!(probe.worklogs(id).is_empty());
         return;
     }
-    let rid = i.create_worklog(id, e.id, &w).await.expect("create_worklog");
+    let rid = i
+        .create_worklog(id, e.id, &w)
+        .await
+        .expect("create_worklog");
     assert_eq!(
         probe.worklogs(id),
-        [("2026-12-01".to_string(), 90, "Pairing on the parser.".to_string())]
+        [(
+            "2026-12-01".to_string(),
+            90,
+            "Pairing on the parser.".to_string()
+        )]
     );
     // The marker: a create whose answer was lost is found, an unknown worklog is not.
     assert_eq!(
         i.find_worklog(id, "wl-1").await.expect("find_worklog"),
         Some(rid.clone())
     );
-    assert_eq!(i.find_worklog(id, "wl-9").await.expect("find_worklog"), None);
+    assert_eq!(
+        i.find_worklog(id, "wl-9").await.expect("find_worklog"),
+        None
+    );
     // Edited here: day, minutes and note follow; cleared note clears the remote one.
     let edited = worklog("wl-1", "2026-12-02", 120, "");
     i.update_worklog(id, &rid, &edited)

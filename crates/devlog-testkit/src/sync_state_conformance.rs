@@ -543,24 +543,46 @@ pub async fn worklog_links_move_through_their_states(open: SyncOpener, dir: &Pat
     let w = s.worklog_links(GH, e).await.unwrap();
     assert_eq!(w.len(), 1);
     assert_eq!(
-        (w[0].worklog_id.as_str(), w[0].state, w[0].remote_id.as_deref()),
+        (
+            w[0].worklog_id.as_str(),
+            w[0].state,
+            w[0].remote_id.as_deref()
+        ),
         ("w1", WorklogLinkState::Creating, None)
     );
     s.set_worklog_linked(GH, e, "w1", "wl-1", WorklogLinkState::Linked, "h1", T0)
         .await
         .unwrap();
     // Pulled from the remote: its own state, and the same remote id may not link twice.
-    s.set_worklog_linked(GH, e, "jira-wl-2", "wl-2", WorklogLinkState::Pulled, "h2", T0)
-        .await
-        .unwrap();
+    s.set_worklog_linked(
+        GH,
+        e,
+        "jira-wl-2",
+        "wl-2",
+        WorklogLinkState::Pulled,
+        "h2",
+        T0,
+    )
+    .await
+    .unwrap();
     let w = s.worklog_link_by_remote(GH, "wl-1").await.unwrap().unwrap();
     assert_eq!(
-        (w.entry_id, w.worklog_id.as_str(), w.state, w.hash.as_deref()),
+        (
+            w.entry_id,
+            w.worklog_id.as_str(),
+            w.state,
+            w.hash.as_deref()
+        ),
         (e, "w1", WorklogLinkState::Linked, Some("h1"))
     );
     let w = s.worklog_link_by_remote(GH, "wl-2").await.unwrap().unwrap();
     assert_eq!(w.state, WorklogLinkState::Pulled);
-    assert!(s.worklog_link_by_remote(GH, "wl-9").await.unwrap().is_none());
+    assert!(
+        s.worklog_link_by_remote(GH, "wl-9")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(s.worklog_links(GH, f).await.unwrap().is_empty());
     assert!(s.worklog_links("jira", e).await.unwrap().is_empty());
     // An edit agreed on: the hash moves, the link stays.

@@ -862,12 +862,13 @@ impl SyncStateStore for SqliteSyncState {
         integration: &str,
         remote_id: &str,
     ) -> Result<Option<WorklogLink>> {
-        let row = sqlx::query("SELECT * FROM worklog_links WHERE integration = ? AND remote_id = ?")
-            .bind(integration)
-            .bind(remote_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
+        let row =
+            sqlx::query("SELECT * FROM worklog_links WHERE integration = ? AND remote_id = ?")
+                .bind(integration)
+                .bind(remote_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
         row.map(|r| worklog_link_from_row(&r)).transpose()
     }
 
