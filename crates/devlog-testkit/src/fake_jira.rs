@@ -1665,13 +1665,13 @@ fn worklog_json(d: &Data, base: &str, w: &JiraWorklog, properties: bool) -> Valu
     v
 }
 
+/// `started`, the seconds spent and the comment of a worklog body (`None`: not given).
+type WorklogFields = (Option<String>, Option<u64>, Option<Value>);
+
 /// `started` and the time spent of a create or update body, as Jira checks them: `started` in
 /// its strict form (`2026-12-06T09:00:00.000+0000`), at least one minute, `timeSpent` and
 /// `timeSpentSeconds` not both.
-fn worklog_fields(
-    v: &Value,
-    create: bool,
-) -> Result<(Option<String>, Option<u64>, Option<Value>), Response> {
+fn worklog_fields(v: &Value, create: bool) -> Result<WorklogFields, Response> {
     let started = match v.get("started") {
         None if create => return Err(field_error("started", "Started date is required.")),
         None => None,
