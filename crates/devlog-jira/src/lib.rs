@@ -181,7 +181,7 @@ impl JiraIntegration {
             HttpErrorKind::Forbidden => (
                 SyncErrorKind::Auth,
                 format!(
-                    "the account may not do this in project {project}: it needs Browse projects, Create issues, Edit issues, Transition issues and Add comments ({e})"
+                    "the account may not do this in project {project}: it needs Browse projects, Create issues, Edit issues, Transition issues, Add comments and Work on issues ({e})"
                 ),
             ),
             HttpErrorKind::NotFound => match issue {

@@ -92,7 +92,8 @@ impl JiraWorklog {
 
     /// The day the time was spent. devlog's own worklogs were sent at 09:00 UTC, so their day
     /// is the UTC day of `started` (whatever time zone Jira answers in); a worklog logged in
-    /// Jira keeps the day its author saw (the date as written, in its own offset).
+    /// Jira keeps the date `started` is written with (in the offset Jira answers in, the
+    /// site's or the account's time zone), not moved to UTC.
     pub fn date(&self) -> Option<NaiveDate> {
         let s = self.started.as_deref()?;
         let t = chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
@@ -105,7 +106,7 @@ impl JiraWorklog {
         })
     }
 
-    /// Minutes spent (Jira counts seconds; rounded to the nearest minute, at least one).
+    /// Minutes spent (Jira counts seconds; rounded up to whole minutes, at least one).
     pub fn minutes(&self) -> u32 {
         let s = self.time_spent_seconds.unwrap_or(0);
         u32::try_from(s.div_ceil(60).max(1)).unwrap_or(u32::MAX)
@@ -302,7 +303,7 @@ mod tests {
         assert_eq!(ours.marker().as_deref(), Some("w-1"));
         assert_eq!(ours.date(), Some(d));
         assert_eq!(ours.minutes(), 90);
-        // Someone else's: the day its author saw.
+        // Someone else's: the date as Jira writes it.
         let theirs: JiraWorklog = serde_json::from_value(json!({
             "id": "8", "started": "2026-12-07T00:30:00.000+0200", "timeSpentSeconds": 30
         }))
