@@ -197,6 +197,34 @@ pub enum Action {
     /// The remote comment `remote_id` was deleted: the note mirroring it is deleted (the
     /// entry's history keeps it).
     NoteDeleted { remote_id: String },
+    /// Create, or follow the edit of, the worklog mirroring a remote worklog.
+    Worklog(RemoteWorklog),
+    /// The remote worklog `remote_id` was deleted: the worklog mirroring it is removed (the
+    /// entry's `actualHours` follows).
+    WorklogDeleted { remote_id: String },
+}
+
+/// A remote worklog (time logged on the remote item), mirrored as an entry's worklog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteWorklog {
+    /// The worklog's id in the remote system (unique per integration).
+    pub remote_id: String,
+    /// Who logged it (the remote account's display name).
+    #[serde(default)]
+    pub author: String,
+    /// The day the time was spent.
+    pub date: chrono::NaiveDate,
+    pub minutes: u32,
+    /// The worklog's comment as text.
+    #[serde(default)]
+    pub note: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub created_at: Timestamp,
+    /// The id of the devlog worklog this one was created from, if it carries a marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worklog_marker: Option<String>,
 }
 
 /// A change reported by a remote system: a comment, a board move, a merged pull request, a
@@ -440,6 +468,78 @@ pub trait Integration: Send + Sync + fmt::Debug {
             &self.descriptor().name,
             SyncErrorKind::Permanent,
             "this integration does not sync notes",
+        )
+    }
+
+    /// Whether worklogs are mirrored as worklogs of the remote item (`create_worklog`, ...).
+    /// The default: the integration has none (GitHub); the engine then leaves them alone.
+    fn syncs_worklogs(&self) -> bool {
+        false
+    }
+
+    /// Logs a worklog on remote item `remote_id`, carrying the worklog's id (and the entry's)
+    /// as its marker so that [`find_worklog`](Self::find_worklog) finds it; returns the remote
+    /// worklog's id.
+    async fn create_worklog(
+        &self,
+        remote_id: &str,
+        entry: EntryId,
+        worklog: &crate::planning::Worklog,
+    ) -> Result<String, SyncError> {
+        let _ = (remote_id, entry, worklog);
+        Err(self.no_worklogs())
+    }
+
+    /// The worklog of `remote_id` carrying this worklog's marker (a create whose response was
+    /// lost), if any.
+    async fn find_worklog(
+        &self,
+        remote_id: &str,
+        worklog_id: &str,
+    ) -> Result<Option<String>, SyncError> {
+        let _ = (remote_id, worklog_id);
+        Err(self.no_worklogs())
+    }
+
+    /// Rewrites remote worklog `worklog_remote_id` (the worklog was edited: day, minutes, note).
+    async fn update_worklog(
+        &self,
+        remote_id: &str,
+        worklog_remote_id: &str,
+        worklog: &crate::planning::Worklog,
+    ) -> Result<(), SyncError> {
+        let _ = (remote_id, worklog_remote_id, worklog);
+        Err(self.no_worklogs())
+    }
+
+    /// Deletes remote worklog `worklog_remote_id` (its worklog was deleted here). One that is
+    /// gone already is not an error.
+    async fn delete_worklog(
+        &self,
+        remote_id: &str,
+        worklog_remote_id: &str,
+    ) -> Result<(), SyncError> {
+        let _ = (remote_id, worklog_remote_id);
+        Err(self.no_worklogs())
+    }
+
+    /// Which of `worklogs` (remote ids of worklogs mirrored on the entry linked to `remote_id`)
+    /// no longer exist, so a pull removes them here. `None` when the integration cannot tell.
+    async fn deleted_worklogs(
+        &self,
+        remote_id: &str,
+        worklogs: &[String],
+    ) -> Result<Option<Vec<String>>, SyncError> {
+        let _ = (remote_id, worklogs);
+        Ok(None)
+    }
+
+    #[doc(hidden)]
+    fn no_worklogs(&self) -> SyncError {
+        SyncError::new(
+            &self.descriptor().name,
+            SyncErrorKind::Permanent,
+            "this integration does not sync worklogs",
         )
     }
 

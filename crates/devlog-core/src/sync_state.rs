@@ -1,5 +1,5 @@
-//! The sync engine's durable state as a port: the typed vocabulary (link, job, note-link and
-//! inbox states, cursor kinds), the records, and [`SyncStateStore`], which devlog-store
+//! The sync engine's durable state as a port: the typed vocabulary (link, job, note-link,
+//! worklog-link and inbox states, cursor kinds), the records, and [`SyncStateStore`], which devlog-store
 //! implements on SQLite (one machine) and on PostgreSQL / MySQL (shared by every machine on the
 //! store). No I/O here.
 //!
@@ -98,6 +98,21 @@ stored_enum!(
 );
 
 stored_enum!(
+    /// Where a worklog mirrored as a remote worklog stands.
+    WorklogLinkState, "worklog link state" {
+        /// A remote worklog create was announced and may have reached the remote.
+        Creating => "creating",
+        /// Logged here and pushed: edits and deletions here are pushed.
+        Linked => "linked",
+        /// Logged on the remote by someone else and pulled: followed, never pushed.
+        Pulled => "pulled",
+        /// The worklog or its remote mirror was deleted (on either side); the remote id is
+        /// kept so that the remote worklog's later changes are not taken for a new one.
+        Deleted => "deleted",
+    }
+);
+
+stored_enum!(
     /// A queued push's state.
     JobState, "job state" {
         Pending => "pending",
@@ -157,6 +172,18 @@ pub struct NoteLink {
     pub remote_id: Option<String>,
     pub state: NoteLinkState,
     /// Hash of the text both sides last agreed on.
+    pub hash: Option<String>,
+}
+
+/// A worklog mirrored as a remote worklog (pushed from here, or pulled from there).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorklogLink {
+    pub entry_id: EntryId,
+    pub worklog_id: String,
+    pub remote_id: Option<String>,
+    pub state: WorklogLinkState,
+    /// Hash of the day, minutes and note both sides last agreed on.
     pub hash: Option<String>,
 }
 
@@ -450,6 +477,48 @@ pub trait SyncStateStore: Send + Sync + fmt::Debug {
         now: i64,
     ) -> Result<()>;
 
+    /// The worklog links of an entry with one integration.
+    async fn worklog_links(&self, integration: &str, entry: EntryId) -> Result<Vec<WorklogLink>>;
+
+    /// The worklog link of a remote worklog.
+    async fn worklog_link_by_remote(
+        &self,
+        integration: &str,
+        remote_id: &str,
+    ) -> Result<Option<WorklogLink>>;
+
+    /// Durably records that a worklog's remote create is about to be sent.
+    async fn mark_worklog_creating(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        worklog_id: &str,
+        now: i64,
+    ) -> Result<()>;
+
+    /// Records the remote worklog a worklog is mirrored by, in `state` (`linked`: pushed from
+    /// here; `pulled`: logged there), and the hash both sides agree on.
+    #[allow(clippy::too_many_arguments)]
+    async fn set_worklog_linked(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        worklog_id: &str,
+        remote_id: &str,
+        state: WorklogLinkState,
+        hash: &str,
+        now: i64,
+    ) -> Result<()>;
+
+    /// Records that a worklog's mirror was deleted (here or there); a no-op without a link.
+    async fn set_worklog_deleted(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        worklog_id: &str,
+        now: i64,
+    ) -> Result<()>;
+
     /// Whether a remote action was already applied.
     async fn action_applied(&self, integration: &str, key: &str) -> Result<bool>;
 
@@ -532,6 +601,9 @@ mod tests {
         }
         for s in NoteLinkState::ALL {
             assert_eq!(s.as_str().parse::<NoteLinkState>().unwrap(), *s);
+        }
+        for s in WorklogLinkState::ALL {
+            assert_eq!(s.as_str().parse::<WorklogLinkState>().unwrap(), *s);
         }
         let e = "zombie".parse::<JobState>().unwrap_err();
         assert_eq!(e.kind(), crate::error::ErrorKind::Corrupt);

@@ -115,6 +115,8 @@ pub struct JiraConfig {
     pub webhook_token: Option<SecretString>,
     /// Notes ⇄ comments (default on).
     pub sync_notes: bool,
+    /// Worklogs ⇄ Jira worklogs (default on).
+    pub sync_worklogs: bool,
 }
 
 impl fmt::Debug for JiraConfig {
@@ -138,6 +140,7 @@ impl fmt::Debug for JiraConfig {
                 &self.webhook_token.as_ref().map(|_| "[redacted]"),
             )
             .field("sync_notes", &self.sync_notes)
+            .field("sync_worklogs", &self.sync_worklogs)
             .finish()
     }
 }
@@ -242,6 +245,7 @@ impl JiraConfig {
             webhook_secret: None,
             webhook_token: None,
             sync_notes: true,
+            sync_worklogs: true,
         })
     }
 
@@ -376,6 +380,8 @@ struct JiraTable {
     webhook_token: Option<String>,
     /// Notes ⇄ comments (default true).
     sync_notes: Option<bool>,
+    /// Worklogs ⇄ Jira worklogs (default true).
+    sync_worklogs: Option<bool>,
 }
 
 /// A non-empty name (only its schema is used).
@@ -487,6 +493,9 @@ impl JiraTable {
         if let Some(b) = self.sync_notes {
             c.sync_notes = b;
         }
+        if let Some(b) = self.sync_worklogs {
+            c.sync_worklogs = b;
+        }
         Ok(c)
     }
 }
@@ -574,6 +583,7 @@ mod tests {
         assert_eq!(c.issue_types[&EntryType::Refactor], "Task");
         assert_eq!(c.issue_types[&EntryType::Docs], "Task");
         assert!(c.sync_notes);
+        assert!(c.sync_worklogs);
     }
 
     #[test]
@@ -639,7 +649,7 @@ mod tests {
             "statusMapping": {"in-review": "Code Review", "new": ""},
             "resolutions": {"closed": "Duplicate"},
             "customFields": {"estimatedHours": "Story point estimate"},
-            "boardId": 12, "syncNotes": false
+            "boardId": 12, "syncNotes": false, "syncWorklogs": false
         }))
         .unwrap();
         assert!(matches!(c.auth, JiraAuth::Bearer(_)));
@@ -653,6 +663,7 @@ mod tests {
             "Story point estimate"
         );
         assert_eq!(c.board_id, Some(12));
+        assert!(!c.sync_worklogs);
         assert!(!c.sync_notes);
         // Reverse mapping: by name first, else by category.
         assert_eq!(c.status_of("code review", None), Status::InReview);

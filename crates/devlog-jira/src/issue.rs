@@ -225,6 +225,19 @@ impl Issue {
             .unwrap_or(0)
     }
 
+    /// How many worklogs the issue has (the `worklog` field of a search answer).
+    pub fn worklog_total(&self) -> u64 {
+        let w = self.fields.other.get("worklog");
+        w.and_then(|w| w.get("total"))
+            .and_then(Value::as_u64)
+            .or_else(|| {
+                w.and_then(|w| w.get("worklogs"))
+                    .and_then(Value::as_array)
+                    .map(|a| a.len() as u64)
+            })
+            .unwrap_or(0)
+    }
+
     /// The issue description as an ADF document (`null` is empty).
     pub fn description_doc(&self) -> Result<Doc, String> {
         Doc::from_json(self.fields.description.as_ref().unwrap_or(&Value::Null))

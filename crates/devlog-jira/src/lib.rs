@@ -30,6 +30,7 @@ mod sprint_keys;
 pub mod transitions;
 pub mod versions;
 pub mod webhook;
+pub mod worklogs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -238,6 +239,10 @@ impl JiraIntegration {
         if self.syncs_notes() {
             // Says whether an issue has comments at all (their properties need a request).
             fields.push("comment");
+        }
+        if self.syncs_worklogs() {
+            // Likewise for worklogs.
+            fields.push("worklog");
         }
         let mut body = json!({
             "jql": jql,
@@ -684,6 +689,72 @@ impl Integration for JiraIntegration {
         self.find_note_comment(remote_id, note_id).await
     }
 
+    fn syncs_worklogs(&self) -> bool {
+        self.config.sync_worklogs
+    }
+
+    async fn create_worklog(
+        &self,
+        remote_id: &str,
+        entry: EntryId,
+        worklog: &devlog_core::planning::Worklog,
+    ) -> Result<String, SyncError> {
+        if !self.syncs_worklogs() {
+            return Err(self.no_worklogs());
+        }
+        self.post_worklog(remote_id, entry, worklog).await
+    }
+
+    async fn find_worklog(
+        &self,
+        remote_id: &str,
+        worklog_id: &str,
+    ) -> Result<Option<String>, SyncError> {
+        if !self.syncs_worklogs() {
+            return Err(self.no_worklogs());
+        }
+        self.find_marked_worklog(remote_id, worklog_id).await
+    }
+
+    async fn update_worklog(
+        &self,
+        remote_id: &str,
+        worklog_remote_id: &str,
+        worklog: &devlog_core::planning::Worklog,
+    ) -> Result<(), SyncError> {
+        if !self.syncs_worklogs() {
+            return Err(self.no_worklogs());
+        }
+        self.put_worklog(remote_id, worklog_remote_id, worklog)
+            .await
+    }
+
+    async fn delete_worklog(
+        &self,
+        remote_id: &str,
+        worklog_remote_id: &str,
+    ) -> Result<(), SyncError> {
+        if !self.syncs_worklogs() {
+            return Err(self.permanent(
+                "worklogs are not synced with Jira (integrations.jira.syncWorklogs = false): \
+                 the Jira worklog stays"
+                    .into(),
+            ));
+        }
+        self.remove_worklog(remote_id, worklog_remote_id).await
+    }
+
+    async fn deleted_worklogs(
+        &self,
+        remote_id: &str,
+        worklogs: &[String],
+    ) -> Result<Option<Vec<String>>, SyncError> {
+        if !self.syncs_worklogs() {
+            return Ok(None);
+        }
+        self.gone_worklogs(remote_id, worklogs).await.map(Some)
+    }
+
     /// Issues of the project updated since the cursor (all of them without one), oldest
     /// first; an issue already delivered at the cursor's time is left out.
     async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError> {
@@ -735,6 +806,17 @@ impl Integration for JiraIntegration {
                                     comments.iter().map(|c| self.comment_action(&issue.key, c)),
                                 ),
                                 // Deleted since the search: the next pull says what it holds.
+                                Err(e) if e.kind == SyncErrorKind::NotFound => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        if self.syncs_worklogs() && issue.worklog_total() > 0 {
+                            match self.issue_worklogs(&issue.key).await {
+                                Ok(worklogs) => page.actions.extend(
+                                    worklogs
+                                        .iter()
+                                        .filter_map(|w| self.worklog_action(&issue.key, w)),
+                                ),
                                 Err(e) if e.kind == SyncErrorKind::NotFound => {}
                                 Err(e) => return Err(e),
                             }

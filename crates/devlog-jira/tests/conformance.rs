@@ -35,6 +35,7 @@ devlog_testkit::integration_conformance!(@cases jira_conformance jira;
     pull_pages_are_idempotent,
     notes_become_comments_when_the_integration_syncs_notes,
     deleted_notes_delete_their_comments_or_say_they_cannot,
+    worklogs_are_logged_once_edited_and_deleted_or_not_synced,
     failures_are_classified,
     milestones_travel_with_the_item,
 );

@@ -1,8 +1,9 @@
 //! Exactly-once with Jira under crashes: a real sync process (`jira_sync_once`), aborted at
-//! each crash point of pull, push and note posting in turn, then restarted against the same
-//! fake Jira: one issue per entry (found by its marker property), one comment per note (found
-//! by its comment property), no note from our own comments, and the local edit made before the
-//! crash reaches Jira.
+//! each crash point of pull, push, note posting and worklog logging in turn, then restarted
+//! against the same fake Jira: one issue per entry (found by its marker property), one comment
+//! per note (found by its comment property), one Jira worklog per local worklog (found by its
+//! worklog property) — no duplicate worklog ever —, no note or worklog from our own, the local
+//! edits made before the crash reach Jira, and time logged in Jira comes back once.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
@@ -11,10 +12,11 @@ use std::sync::Arc;
 
 use devlog_core::entry::{EntryType, NoteCategory};
 use devlog_core::ops::{Devlog, Edit, NewEntry, NewNote};
+use devlog_core::planning::{NewWorklog, WorklogEdit};
 use devlog_core::{Origin, Store, WriteMeta};
 use devlog_sync::failpoint;
 use devlog_testkit::fake_jira::{FakeJira, adf_plain};
-use devlog_testkit::fake_remote::FakeRemote;
+use devlog_testkit::fake_remote::{FakeRemote, Fault};
 
 const TOKEN: &str = "jira_fault_injection_token";
 
@@ -23,6 +25,7 @@ fn points() -> Vec<&'static str> {
     failpoint::ALL
         .iter()
         .chain(failpoint::NOTES)
+        .chain(failpoint::WORKLOGS)
         .copied()
         .filter(|p| *p != "push.recover.before-record")
         .collect()
@@ -101,6 +104,21 @@ async fn note(app: &Devlog, id: devlog_core::id::EntryId, text: &str) {
     .unwrap();
 }
 
+async fn log(app: &Devlog, id: devlog_core::id::EntryId, duration: &str, date: &str, note: &str) {
+    app.log_time(
+        id,
+        NewWorklog {
+            duration: duration.into(),
+            date: Some(date.into()),
+            note: note.into(),
+            author: Some("dev".into()),
+        },
+        &meta(),
+    )
+    .await
+    .unwrap();
+}
+
 fn issue_of(jira: &FakeJira, id: devlog_core::id::EntryId) -> Vec<String> {
     jira.issues()
         .into_iter()
@@ -115,7 +133,7 @@ fn issue_of(jira: &FakeJira, id: devlog_core::id::EntryId) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
     assert!(driver().is_file());
-    assert_eq!(points().len(), 7, "{:?}", points());
+    assert_eq!(points().len(), 9, "{:?}", points());
     for point in points() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(".devlog");
@@ -144,6 +162,14 @@ async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
                 .unwrap()
                 .into_entry();
             note(&app, e.id, &format!("{t}: first note")).await;
+            log(
+                &app,
+                e.id,
+                "1h30m",
+                "2026-12-01",
+                &format!("{t}: first day"),
+            )
+            .await;
             ids.push(e.id);
         }
         let later = point.starts_with("push.update") || point == "pull.before-cursor";
@@ -162,13 +188,43 @@ async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
             .await
             .unwrap();
             note(&app, ids[0], "Alpha: second note").await;
+            log(&app, ids[0], "45m", "2026-12-02", "").await;
+            let first = app.store().get(ids[0]).await.unwrap().worklogs[0]
+                .id
+                .clone();
+            app.edit_worklog(
+                ids[0],
+                &first,
+                WorklogEdit {
+                    duration: Some("2h".into()),
+                    ..WorklogEdit::default()
+                },
+                &meta(),
+            )
+            .await
+            .unwrap();
             let key = issue_of(&jira, ids[1]).pop().unwrap();
             jira.add_comment(&key, "Carol", "Beta: from Jira").unwrap();
+            jira.add_worklog(
+                &key,
+                "Carol",
+                "2026-12-03T14:00:00.000+0100",
+                3600,
+                "review",
+            )
+            .unwrap();
         }
         assert!(
             run_sync(&dir, &url, Some(point)),
             "{point}: the crash point was reached"
         );
+        if point == "push.worklog.before-record" {
+            // The pull would adopt the logged worklog by its marker first: make this run's
+            // pull fail, so the push must find it itself (`find_worklog`) instead of logging
+            // it twice.
+            remote.inject(Fault::on("POST /rest/api/3/search/jql").status(400));
+            assert!(!run_sync(&dir, &url, Some("unreached")), "{point}");
+        }
         // Restart: converges, and a further sync has nothing left to do.
         assert!(!run_sync(&dir, &url, None));
         assert!(!run_sync(&dir, &url, None));
@@ -198,6 +254,42 @@ async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
                 "{point}: one comment per note of #{}",
                 e.handle
             );
+            // One Jira worklog per worklog (ours carry their marker; Carol's came back once).
+            let mut remote: Vec<(String, u64)> = jira
+                .worklogs(&mine[0])
+                .iter()
+                .map(|w| (w.started[..10].to_string(), w.seconds))
+                .collect();
+            remote.sort();
+            let mut local: Vec<(String, u64)> = e
+                .worklogs
+                .iter()
+                .map(|w| (w.date.to_string(), u64::from(w.minutes) * 60))
+                .collect();
+            local.sort();
+            assert_eq!(
+                remote, local,
+                "{point}: one Jira worklog per worklog of #{}",
+                e.handle
+            );
+            let ours = jira
+                .worklogs(&mine[0])
+                .iter()
+                .filter(|w| w.properties.contains_key("devlog"))
+                .count();
+            let pulled = e
+                .worklogs
+                .iter()
+                .filter(|w| w.extra.contains_key("source"))
+                .count();
+            assert_eq!(ours + pulled, e.worklogs.len(), "{point}: #{}", e.handle);
+            let minutes: u64 = e.worklogs.iter().map(|w| u64::from(w.minutes)).sum();
+            assert_eq!(
+                e.actual_hours,
+                Some(devlog_core::planning::hours_of(minutes)),
+                "{point}: actualHours of #{}",
+                e.handle
+            );
         }
         if later {
             let alpha = app.store().get(ids[0]).await.unwrap();
@@ -205,6 +297,21 @@ async fn a_jira_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
             assert_eq!(alpha.notes.len(), 2, "{point}");
             let beta = app.store().get(ids[1]).await.unwrap();
             assert_eq!(beta.notes.len(), 2, "{point}: the comment pulled once");
+            assert_eq!(alpha.worklogs.len(), 2, "{point}");
+            assert_eq!(alpha.worklogs[0].minutes, 120, "{point}: the edit kept");
+            assert_eq!(
+                beta.worklogs.len(),
+                2,
+                "{point}: the Jira worklog pulled once"
+            );
+            let carol = &beta.worklogs[1];
+            assert_eq!(
+                (carol.author.as_str(), carol.minutes, carol.note.as_str()),
+                ("Carol", 60, "review"),
+                "{point}"
+            );
+            assert_eq!(carol.date.to_string(), "2026-12-03", "{point}");
+            assert_eq!(beta.actual_hours, Some(2.5), "{point}: Carol's hour counts");
         }
     }
 }

@@ -248,3 +248,108 @@ async fn an_assignee_jira_does_not_show_is_never_cleared_by_a_pull() {
     assert_eq!(local.assignee.as_deref(), Some("alice@example.com"));
     assert!(r.jira.issue(&key).unwrap().assignee.is_some());
 }
+
+#[tokio::test]
+async fn worklogs_travel_once_and_time_logged_in_jira_counts_with_its_author() {
+    use devlog_core::planning::{NewWorklog, WorklogEdit};
+    let r = rig().await;
+    let e = r
+        .entry(NewEntry {
+            title: "Time tracked".into(),
+            ..NewEntry::default()
+        })
+        .await;
+    let (_, mine) = r
+        .app
+        .log_time(
+            e.id,
+            NewWorklog {
+                duration: "1h30m".into(),
+                date: Some("2026-12-01".into()),
+                note: "Parser spike".into(),
+                author: Some("dev".into()),
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    let report = r.sync().await;
+    assert_eq!(report.worklogs_pushed, 1, "{report:?}");
+    let key = r.key_of(e.id).await;
+    let logged = r.jira.worklogs(&key);
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].started, "2026-12-01T09:00:00.000+0000");
+    assert_eq!(logged[0].seconds, 5400);
+    assert_eq!(
+        logged[0].properties["devlog"]["worklog"],
+        serde_json::json!(mine.id)
+    );
+    // Stable: a re-sync logs nothing again and pulls nothing back.
+    let again = r.sync().await;
+    assert_eq!(again.worklogs_pushed, 0, "{again:?}");
+    assert_eq!(r.jira.worklogs(&key).len(), 1);
+    assert_eq!(r.get(e.id).await.worklogs.len(), 1);
+
+    // Edited here: the Jira worklog follows.
+    r.app
+        .edit_worklog(
+            e.id,
+            &mine.id,
+            WorklogEdit {
+                duration: Some("2h".into()),
+                note: Some("Parser spike, done".into()),
+                ..WorklogEdit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    r.sync().await;
+    let logged = r.jira.worklogs(&key);
+    assert_eq!((logged.len(), logged[0].seconds), (1, 7200));
+
+    // Logged in Jira by Carol: comes back with her name and counts in actualHours; her edit
+    // is followed, and it is never pushed back.
+    let carol = r
+        .jira
+        .add_worklog(
+            &key,
+            "Carol",
+            "2026-12-02T16:00:00.000+0100",
+            1800,
+            "Review",
+        )
+        .unwrap();
+    r.sync().await;
+    let got = r.get(e.id).await;
+    assert_eq!(got.worklogs.len(), 2);
+    let theirs = got.worklogs.iter().find(|w| w.author == "Carol").unwrap();
+    assert_eq!((theirs.minutes, theirs.note.as_str()), (30, "Review"));
+    assert_eq!(theirs.date.to_string(), "2026-12-02");
+    assert_eq!(got.actual_hours, Some(2.5));
+    r.sync().await;
+    assert_eq!(
+        r.jira.worklogs(&key).len(),
+        2,
+        "Carol's worklog is not pushed back"
+    );
+    r.jira.edit_worklog(carol.id, |w| w.seconds = 3600).unwrap();
+    r.sync().await;
+    assert_eq!(r.get(e.id).await.actual_hours, Some(3.0));
+
+    // Deleted in Jira: gone here, actualHours follows.
+    r.jira.delete_worklog(carol.id).unwrap();
+    r.sync().await;
+    let got = r.get(e.id).await;
+    assert_eq!(got.worklogs.len(), 1);
+    assert_eq!(got.actual_hours, Some(2.0));
+
+    // Deleted here: the Jira worklog goes; nothing comes back.
+    r.app.delete_worklog(e.id, &mine.id, &cli()).await.unwrap();
+    r.sync().await;
+    assert!(r.jira.worklogs(&key).is_empty());
+    r.sync().await;
+    let got = r.get(e.id).await;
+    assert!(got.worklogs.is_empty());
+    assert_eq!(got.actual_hours, None);
+}

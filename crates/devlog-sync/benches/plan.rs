@@ -74,11 +74,14 @@ fn snapshot(n: usize) -> Snapshot {
                 }),
                 held: FieldSet::EMPTY,
                 note_links,
+                worklogs: Vec::new(),
+                worklog_links: Vec::new(),
             }
         })
         .collect();
     Snapshot {
         syncs_notes: true,
+        syncs_worklogs: false,
         entries,
     }
 }

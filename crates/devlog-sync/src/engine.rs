@@ -24,14 +24,16 @@ use devlog_core::error::{ErrorKind, Result, StoreError};
 use devlog_core::event::{SyncActor, WriteMeta};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
-    Action, ActionTarget, Integration, RemoteAction, RemoteItem, RemoteNote, SyncError,
-    SyncErrorKind, Webhook, WebhookOutcome,
+    Action, ActionTarget, Integration, RemoteAction, RemoteItem, RemoteNote, RemoteWorklog,
+    SyncError, SyncErrorKind, Webhook, WebhookOutcome,
 };
 use devlog_core::merge::{
     FieldConflict, FieldSet, Merged, Strategy, SyncedField, SyncedFields, merge,
 };
+use devlog_core::planning::{Worklog, hours_of, logged_minutes};
 use devlog_core::reports::Quota;
 use devlog_core::store::Store;
+use devlog_core::sync_state::WorklogLinkState;
 use devlog_core::time::{Clock, SystemClock};
 use serde::Serialize;
 use serde_json::Value;
@@ -39,7 +41,7 @@ use serde_json::Value;
 use crate::failpoint::fail_point;
 use crate::plan::{
     self, EntrySnapshot, LinkSnapshot, LinkState, NoteLinkSnapshot, NoteSnapshot, PushAction,
-    SkipReason, Snapshot,
+    SkipReason, Snapshot, WorklogLinkSnapshot, WorklogSnapshot,
 };
 use crate::state::{CursorKind, InboxState, Job, JobState, NoteLinkState, SyncState, owner_tag};
 
@@ -132,6 +134,20 @@ pub enum PlannedOp {
         #[serde(skip_serializing_if = "is_zero")]
         delete: u64,
     },
+    /// Log worklogs on the linked remote item (`create`), rewrite the remote worklogs of
+    /// edited ones (`update`) and delete those of deleted ones (`delete`). No `remoteId`: the
+    /// item created just before.
+    Worklogs {
+        integration: String,
+        entry_id: EntryId,
+        handle: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        remote_id: Option<String>,
+        create: u64,
+        update: u64,
+        #[serde(skip_serializing_if = "is_zero")]
+        delete: u64,
+    },
     /// Fetch remote changes after the cursor. With a preview of the pull (`--plan`): how
     /// many `items` it would bring, how many of them belong to no entry (`ignored`), how many
     /// remote actions (comments, moves) came with them, and why it could not be previewed.
@@ -211,6 +227,11 @@ impl PlannedOp {
                 entry_id,
                 ..
             }
+            | PlannedOp::Worklogs {
+                integration,
+                entry_id,
+                ..
+            }
             | PlannedOp::PullUpdate {
                 integration,
                 entry_id,
@@ -238,6 +259,7 @@ impl PlannedOp {
                 | PlannedOp::Recover { .. }
                 | PlannedOp::Update { .. }
                 | PlannedOp::Notes { .. }
+                | PlannedOp::Worklogs { .. }
         )
     }
 }
@@ -368,6 +390,29 @@ impl std::fmt::Display for PlannedOp {
                 }
                 Ok(())
             }
+            PlannedOp::Worklogs {
+                integration,
+                handle,
+                remote_id,
+                create,
+                update,
+                delete,
+                ..
+            } => {
+                let of = match remote_id {
+                    Some(r) => format!("remote {r}"),
+                    None => "the new item".to_string(),
+                };
+                write!(
+                    f,
+                    "{integration}: log {create} worklog(s) and update {update} worklog(s) on \
+                     {of} for #{handle}"
+                )?;
+                if *delete > 0 {
+                    write!(f, "; delete {delete} worklog(s) deleted here")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -433,6 +478,9 @@ pub struct SyncReport {
     pub conflicts: u64,
     /// Notes posted as remote comments, or comments updated after a note was edited.
     pub notes_pushed: u64,
+    /// Worklogs logged on, rewritten on or deleted from remote items.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub worklogs_pushed: u64,
     /// Remote comments, board moves, pull-request states and commit mentions applied.
     pub actions_applied: u64,
     pub failed: Vec<String>,
@@ -844,6 +892,7 @@ impl SyncEngine {
             }
             let mut snapshot = Snapshot {
                 syncs_notes: i.syncs_notes(),
+                syncs_worklogs: i.syncs_worklogs(),
                 entries: Vec::new(),
             };
             for id in ids {
@@ -916,6 +965,21 @@ impl SyncEngine {
                         delete,
                         ..
                     } => PlannedOp::Notes {
+                        integration,
+                        entry_id,
+                        handle,
+                        remote_id,
+                        create: create.len() as u64,
+                        update: update.len() as u64,
+                        delete: delete.len() as u64,
+                    },
+                    PushAction::Worklogs {
+                        remote_id,
+                        create,
+                        update,
+                        delete,
+                        ..
+                    } => PlannedOp::Worklogs {
                         integration,
                         entry_id,
                         handle,
@@ -1033,6 +1097,29 @@ impl SyncEngine {
         } else {
             Vec::new()
         };
+        let worklogs: Vec<WorklogSnapshot> = entry
+            .iter()
+            .flat_map(|e| &e.worklogs)
+            .map(|w| WorklogSnapshot {
+                id: w.id.clone(),
+                hash: worklog_hash(w.date, w.minutes, &w.note),
+                pulled: is_pulled(w),
+            })
+            .collect();
+        let worklog_links = if i.syncs_worklogs() && entry.is_some() {
+            self.state
+                .worklog_links(name, id)
+                .await?
+                .into_iter()
+                .map(|l| WorklogLinkSnapshot {
+                    state: l.state,
+                    worklog_id: l.worklog_id,
+                    hash: l.hash,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let snap = EntrySnapshot {
             id,
             handle: entry.as_ref().map_or(0, |e| e.handle),
@@ -1046,6 +1133,8 @@ impl SyncEngine {
             }),
             held,
             note_links,
+            worklogs,
+            worklog_links,
         };
         Ok((snap, entry))
     }
@@ -1304,6 +1393,7 @@ impl SyncEngine {
         let decide = |snap: &EntrySnapshot| {
             plan::decide(&Snapshot {
                 syncs_notes: i.syncs_notes(),
+                syncs_worklogs: i.syncs_worklogs(),
                 entries: vec![snap.clone()],
             })
         };
@@ -1436,6 +1526,21 @@ impl SyncEngine {
                         report.unchanged += 1;
                     }
                 }
+                PushAction::Worklogs {
+                    remote_id: rid,
+                    create,
+                    update,
+                    delete,
+                    ..
+                } => {
+                    let Some(rid) = remote_id.clone().or(rid) else {
+                        continue;
+                    };
+                    let pushed = self
+                        .push_worklogs(i, job, &entry, &rid, (&create, &update, &delete), report)
+                        .await?;
+                    report.worklogs_pushed += pushed;
+                }
             }
         }
         Ok(())
@@ -1523,6 +1628,127 @@ impl SyncEngine {
                     .map_err(local)?;
                 written += 1;
             }
+        }
+        Ok(written)
+    }
+
+    /// Mirrors the entry's worklogs as worklogs of `remote_id`, exactly once: `create` ones are
+    /// announced (`creating`), then logged with their id as the marker (a retry of an
+    /// announced create looks the marker up first); `update` ones are rewritten (one deleted
+    /// there meanwhile is logged again: the edit here is newer); `delete` ones are deleted
+    /// there (one the integration may not delete stays, and the run says so). Returns how many
+    /// remote worklogs were written.
+    async fn push_worklogs(
+        &self,
+        i: &Arc<dyn Integration>,
+        job: i64,
+        entry: &Entry,
+        remote_id: &str,
+        (create, update, delete): (&[String], &[String], &[String]),
+        report: &mut SyncReport,
+    ) -> Result<u64, SyncError> {
+        let name = i.descriptor().name;
+        let local = |e: StoreError| SyncError::new(&name, SyncErrorKind::Transient, e.to_string());
+        let links = self
+            .state
+            .worklog_links(&name, entry.id)
+            .await
+            .map_err(local)?;
+        let mut written = 0;
+        for w in &entry.worklogs {
+            let hash = worklog_hash(w.date, w.minutes, &w.note);
+            let link = links.iter().find(|l| l.worklog_id == w.id);
+            let mut creating = create.contains(&w.id);
+            if update.contains(&w.id) {
+                let rid = link.and_then(|l| l.remote_id.clone()).unwrap_or_default();
+                match i.update_worklog(remote_id, &rid, w).await {
+                    Ok(()) => {
+                        self.state
+                            .set_worklog_linked(
+                                &name,
+                                entry.id,
+                                &w.id,
+                                &rid,
+                                WorklogLinkState::Linked,
+                                &hash,
+                                now_ms(&*self.clock),
+                            )
+                            .await
+                            .map_err(local)?;
+                        written += 1;
+                    }
+                    Err(e) if e.kind == SyncErrorKind::NotFound => creating = true,
+                    Err(e) => return Err(e),
+                }
+            }
+            if !creating {
+                continue;
+            }
+            if link.is_some_and(|l| l.state == WorklogLinkState::Creating)
+                && let Some(rid) = i.find_worklog(remote_id, &w.id).await?
+            {
+                // Logged before the crash: what it holds is what we sent.
+                self.state
+                    .set_worklog_linked(
+                        &name,
+                        entry.id,
+                        &w.id,
+                        &rid,
+                        WorklogLinkState::Linked,
+                        &hash,
+                        now_ms(&*self.clock),
+                    )
+                    .await
+                    .map_err(local)?;
+                continue;
+            }
+            self.state
+                .mark_worklog_creating(&name, entry.id, &w.id, now_ms(&*self.clock))
+                .await
+                .map_err(local)?;
+            // Like an item's create: only while the job is still this worker's.
+            self.still_leased(&name, job).await?;
+            fail_point("push.worklog.before-request");
+            let rid = i.create_worklog(remote_id, entry.id, w).await?;
+            fail_point("push.worklog.before-record");
+            self.state
+                .set_worklog_linked(
+                    &name,
+                    entry.id,
+                    &w.id,
+                    &rid,
+                    WorklogLinkState::Linked,
+                    &hash,
+                    now_ms(&*self.clock),
+                )
+                .await
+                .map_err(local)?;
+            written += 1;
+        }
+        for wid in delete {
+            let Some(link) = links.iter().find(|l| &l.worklog_id == wid) else {
+                continue;
+            };
+            let remote = match (&link.remote_id, link.state) {
+                (Some(r), WorklogLinkState::Linked) => Some(r.clone()),
+                // Announced: it may have been logged before a crash.
+                _ => i.find_worklog(remote_id, wid).await?,
+            };
+            if let Some(r) = remote {
+                match i.delete_worklog(remote_id, &r).await {
+                    Ok(()) => written += 1,
+                    Err(e) if e.kind == SyncErrorKind::Permanent => report.notes.push(format!(
+                        "{name}: worklog {wid} of #{} was deleted here, but its remote worklog \
+                         stays: {}",
+                        entry.handle, e.message
+                    )),
+                    Err(e) => return Err(e),
+                }
+            }
+            self.state
+                .set_worklog_deleted(&name, entry.id, wid, now_ms(&*self.clock))
+                .await
+                .map_err(local)?;
         }
         Ok(written)
     }
@@ -1685,6 +1911,16 @@ impl SyncEngine {
                         report.actions_applied += 1;
                     }
                 }
+                Action::Worklog(w) => {
+                    if self.apply_worklog(name, entry_id, w).await? {
+                        report.actions_applied += 1;
+                    }
+                }
+                Action::WorklogDeleted { remote_id } => {
+                    if self.apply_worklog_deleted(name, remote_id).await? {
+                        report.actions_applied += 1;
+                    }
+                }
             }
         }
         Ok(())
@@ -1812,6 +2048,203 @@ impl SyncEngine {
             .set_note_deleted(name, link.entry_id, &link.note_id, now.millis())
             .await?;
         Ok(changed)
+    }
+
+    /// Mirrors one remote worklog as a worklog of the entry: one logged there by someone else
+    /// is added once (a deterministic id, `<integration>-<remote id>`, makes a crash between
+    /// the write and the bookkeeping harmless) with its author and a `source`, and recorded as
+    /// `pulled` so it is never pushed back; one of ours whose bookkeeping a crash lost is
+    /// adopted by its marker; edits made there are followed. `actualHours` follows. Returns
+    /// whether the entry changed.
+    async fn apply_worklog(
+        &self,
+        name: &str,
+        entry_id: EntryId,
+        r: &RemoteWorklog,
+    ) -> Result<bool> {
+        let hash = worklog_hash(r.date, r.minutes, &r.note);
+        let now = self.clock.now();
+        let (worklog_id, known, state) = match self
+            .state
+            .worklog_link_by_remote(name, &r.remote_id)
+            .await?
+        {
+            // Deleted here or there: its later edits are not a new worklog.
+            Some(l) if l.state == WorklogLinkState::Deleted => return Ok(false),
+            Some(l) if l.hash.as_deref() == Some(hash.as_str()) => return Ok(false),
+            Some(l) => (l.worklog_id, true, l.state),
+            None => {
+                // A marker naming a worklog already linked to another remote one is
+                // someone's copy: a worklog like any other.
+                let adoptable = match &r.worklog_marker {
+                    Some(m) => !self
+                        .state
+                        .worklog_links(name, entry_id)
+                        .await?
+                        .iter()
+                        .any(|l| &l.worklog_id == m && l.state == WorklogLinkState::Linked),
+                    None => false,
+                };
+                match &r.worklog_marker {
+                    Some(m) if adoptable => (m.clone(), true, WorklogLinkState::Linked),
+                    _ => (
+                        format!("{name}-{}", action_note_id(&r.remote_id)),
+                        false,
+                        WorklogLinkState::Pulled,
+                    ),
+                }
+            }
+        };
+        let mut extra = devlog_core::entry::Extra::new();
+        extra.insert(
+            "source".into(),
+            serde_json::json!({"system": name, "id": r.remote_id, "url": r.url}),
+        );
+        let wid = worklog_id.clone();
+        let mut changed = false;
+        let res = self
+            .store
+            .update(entry_id, &Self::sync_meta(name), &mut |e: &mut Entry| {
+                changed = false;
+                match e.worklogs.iter_mut().find(|x| x.id == wid) {
+                    Some(x) => {
+                        if (x.date, x.minutes, x.note.as_str()) != (r.date, r.minutes, &r.note) {
+                            x.date = r.date;
+                            x.minutes = r.minutes;
+                            x.note = r.note.clone();
+                            changed = true;
+                        }
+                    }
+                    None if known => {}
+                    None => {
+                        e.worklogs.push(Worklog {
+                            id: wid.clone(),
+                            author: r.author.clone(),
+                            date: r.date,
+                            minutes: r.minutes,
+                            note: r.note.clone(),
+                            logged_at: r.created_at,
+                            extra: extra.clone(),
+                        });
+                        changed = true;
+                    }
+                }
+                if changed {
+                    e.actual_hours = Some(hours_of(logged_minutes(e)));
+                    e.updated_at = now;
+                }
+                Ok(())
+            })
+            .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        self.state
+            .set_worklog_linked(
+                name,
+                entry_id,
+                &worklog_id,
+                &r.remote_id,
+                state,
+                &hash,
+                now.millis(),
+            )
+            .await?;
+        Ok(changed)
+    }
+
+    /// The remote worklog `remote_id` was deleted: the worklog mirroring it is removed (the
+    /// entry's history keeps it; `actualHours` follows) and its link recorded as deleted.
+    async fn apply_worklog_deleted(&self, name: &str, remote_id: &str) -> Result<bool> {
+        let Some(link) = self.state.worklog_link_by_remote(name, remote_id).await? else {
+            return Ok(false); // a worklog devlog never mirrored
+        };
+        if matches!(
+            link.state,
+            WorklogLinkState::Deleted | WorklogLinkState::Creating
+        ) {
+            return Ok(false);
+        }
+        let now = self.clock.now();
+        let wid = link.worklog_id.clone();
+        let mut changed = false;
+        let r = self
+            .store
+            .update(
+                link.entry_id,
+                &Self::sync_meta(name),
+                &mut |e: &mut Entry| {
+                    let before = e.worklogs.len();
+                    e.worklogs.retain(|w| w.id != wid);
+                    changed = e.worklogs.len() != before;
+                    if changed {
+                        e.actual_hours =
+                            (!e.worklogs.is_empty()).then(|| hours_of(logged_minutes(e)));
+                        e.updated_at = now;
+                    }
+                    Ok(())
+                },
+            )
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.state
+            .set_worklog_deleted(name, link.entry_id, &link.worklog_id, now.millis())
+            .await?;
+        Ok(changed)
+    }
+
+    /// After a pull page: the remote worklogs mirrored on the page's linked items that are
+    /// gone there are removed here ([`Integration::deleted_worklogs`]; only integrations that
+    /// sync worklogs and can tell).
+    async fn reconcile_deleted_worklogs(
+        &self,
+        i: &Arc<dyn Integration>,
+        items: &[RemoteItem],
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let name = i.descriptor().name;
+        if !i.syncs_worklogs() {
+            return Ok(());
+        }
+        let local = |e: StoreError| SyncError::new(&name, SyncErrorKind::Transient, e.to_string());
+        for item in items {
+            let Some(link) = self
+                .state
+                .link_by_remote(&name, &item.remote_id)
+                .await
+                .map_err(local)?
+                .filter(|l| l.state == LinkState::Linked)
+            else {
+                continue;
+            };
+            let mirrored: Vec<String> = self
+                .state
+                .worklog_links(&name, link.entry_id)
+                .await
+                .map_err(local)?
+                .into_iter()
+                .filter(|l| matches!(l.state, WorklogLinkState::Linked | WorklogLinkState::Pulled))
+                .filter_map(|l| l.remote_id)
+                .collect();
+            if mirrored.is_empty() {
+                continue;
+            }
+            let Some(gone) = i.deleted_worklogs(&item.remote_id, &mirrored).await? else {
+                return Ok(());
+            };
+            for w in gone {
+                if self.apply_worklog_deleted(&name, &w).await.map_err(local)? {
+                    report.actions_applied += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// After a pull page: the comments of the page's linked items, compared with the notes
@@ -1955,6 +2388,8 @@ impl SyncEngine {
                 .await
                 .map_err(local)?;
             self.reconcile_deleted_comments(i, &page.items, report)
+                .await?;
+            self.reconcile_deleted_worklogs(i, &page.items, report)
                 .await?;
             fail_point("pull.before-cursor");
             if let Some(next) = &page.next_cursor {
@@ -2456,6 +2891,21 @@ pub fn text_hash(text: &str) -> String {
     use sha2::Digest;
     let d = sha2::Sha256::digest(text.replace("\r\n", "\n").trim().as_bytes());
     d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A stable hash of what a worklog and its remote mirror agree on: the day, the minutes and
+/// the note (not the author: a remote system logs under its own account).
+pub fn worklog_hash(date: chrono::NaiveDate, minutes: u32, note: &str) -> String {
+    text_hash(&format!(
+        "{date}\n{minutes}\n{}",
+        note.replace("\r\n", "\n").trim()
+    ))
+}
+
+/// Whether a worklog was pulled from a remote system (logged there by someone else): it
+/// carries the `source` the pull gave it, and is never pushed.
+pub fn is_pulled(w: &Worklog) -> bool {
+    w.extra.contains_key("source")
 }
 
 /// A note id derived from an action key (`pr:12:merged` → `pr-12-merged`).

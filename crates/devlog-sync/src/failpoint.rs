@@ -36,6 +36,10 @@ pub fn fail_point(_name: &str) {}
 /// GitHub fault-injection test covers them).
 pub const NOTES: &[&str] = &["push.note.before-request", "push.note.before-record"];
 
+/// The crash points of logging worklogs on remote items (integrations that sync worklogs;
+/// the Jira fault-injection test covers them).
+pub const WORKLOGS: &[&str] = &["push.worklog.before-request", "push.worklog.before-record"];
+
 /// Every crash point of items (not notes), in the order a sync passes them.
 pub const ALL: &[&str] = &[
     "pull.before-cursor",

@@ -11,7 +11,7 @@ use devlog_core::merge::{FieldSet, SyncedFields};
 use serde::Serialize;
 
 /// Where an entry's link to its remote item stands: the sync state's own type.
-pub use devlog_core::sync_state::{LinkState, NoteLinkState};
+pub use devlog_core::sync_state::{LinkState, NoteLinkState, WorklogLinkState};
 
 /// An entry's link, as the planner needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +40,26 @@ pub struct NoteLinkSnapshot {
     pub hash: Option<String>,
 }
 
+/// A worklog of the entry: its id, the hash of its day, minutes and note
+/// ([`crate::engine::worklog_hash`]), and whether it was pulled from a remote (logged there by
+/// someone else: never pushed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorklogSnapshot {
+    pub id: String,
+    pub hash: String,
+    pub pulled: bool,
+}
+
+/// A worklog's remote mirror, as the planner needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorklogLinkSnapshot {
+    pub worklog_id: String,
+    /// `Creating`: a create was announced and may have reached the remote (the push looks its
+    /// marker up first); `Pulled`: a remote worklog mirrored here, never pushed.
+    pub state: WorklogLinkState,
+    pub hash: Option<String>,
+}
+
 /// One entry as the planner sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntrySnapshot {
@@ -53,6 +73,8 @@ pub struct EntrySnapshot {
     /// Fields held back by open conflicts: never sent until resolved.
     pub held: FieldSet,
     pub note_links: Vec<NoteLinkSnapshot>,
+    pub worklogs: Vec<WorklogSnapshot>,
+    pub worklog_links: Vec<WorklogLinkSnapshot>,
 }
 
 /// What the planner decides from: one integration and the entries to consider.
@@ -60,6 +82,8 @@ pub struct EntrySnapshot {
 pub struct Snapshot {
     /// Whether the integration mirrors notes as comments.
     pub syncs_notes: bool,
+    /// Whether the integration mirrors worklogs.
+    pub syncs_worklogs: bool,
     pub entries: Vec<EntrySnapshot>,
 }
 
@@ -99,6 +123,16 @@ pub enum PushAction {
         update: Vec<String>,
         delete: Vec<String>,
     },
+    /// Log these worklogs on the remote item (`create`), rewrite the remote worklogs of these
+    /// (`update`, edited here) and delete those of these (`delete`, deleted here). Pulled
+    /// worklogs are never among them. `remote_id` as for `Notes`.
+    Worklogs {
+        entry: EntryId,
+        remote_id: Option<String>,
+        create: Vec<String>,
+        update: Vec<String>,
+        delete: Vec<String>,
+    },
     /// Nothing to send.
     Skip { entry: EntryId, reason: SkipReason },
 }
@@ -110,6 +144,7 @@ impl PushAction {
             | PushAction::Recover { entry }
             | PushAction::Update { entry, .. }
             | PushAction::Notes { entry, .. }
+            | PushAction::Worklogs { entry, .. }
             | PushAction::Skip { entry, .. } => *entry,
         }
     }
@@ -124,12 +159,57 @@ impl PushAction {
 pub fn decide(snapshot: &Snapshot) -> Vec<PushAction> {
     let mut out = Vec::new();
     for e in &snapshot.entries {
-        decide_entry(snapshot.syncs_notes, e, &mut out);
+        decide_entry(snapshot.syncs_notes, snapshot.syncs_worklogs, e, &mut out);
     }
     out
 }
 
-fn decide_entry(syncs_notes: bool, e: &EntrySnapshot, out: &mut Vec<PushAction>) {
+/// The worklog step of an entry linked to `remote_id` (`None`: created just before), if any.
+fn worklogs(e: &EntrySnapshot, remote_id: Option<String>) -> Option<PushAction> {
+    let (mut create, mut update) = (Vec::new(), Vec::new());
+    for w in e.worklogs.iter().filter(|w| !w.pulled) {
+        match e.worklog_links.iter().find(|l| l.worklog_id == w.id) {
+            Some(l) if l.state == WorklogLinkState::Linked => {
+                if l.hash.as_deref() != Some(w.hash.as_str()) {
+                    update.push(w.id.clone());
+                }
+            }
+            Some(l) if l.state == WorklogLinkState::Pulled => {}
+            // New, maybe created (`creating`), or restored after a deletion.
+            _ => create.push(w.id.clone()),
+        }
+    }
+    // Pushed (or maybe pushed) worklogs that are gone here: their remote worklogs go too.
+    let delete: Vec<String> = e
+        .worklog_links
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.state,
+                WorklogLinkState::Linked | WorklogLinkState::Creating
+            )
+        })
+        .filter(|l| !e.worklogs.iter().any(|w| w.id == l.worklog_id))
+        .map(|l| l.worklog_id.clone())
+        .collect();
+    if create.is_empty() && update.is_empty() && delete.is_empty() {
+        return None;
+    }
+    Some(PushAction::Worklogs {
+        entry: e.id,
+        remote_id,
+        create,
+        update,
+        delete,
+    })
+}
+
+fn decide_entry(
+    syncs_notes: bool,
+    syncs_worklogs: bool,
+    e: &EntrySnapshot,
+    out: &mut Vec<PushAction>,
+) {
     let entry = e.id;
     let Some(fields) = &e.fields else {
         out.push(PushAction::Skip {
@@ -190,7 +270,15 @@ fn decide_entry(syncs_notes: bool, e: &EntrySnapshot, out: &mut Vec<PushAction>)
                     fields: changed,
                 });
             }
-            if !notes(Some(remote_id), out) && !updating {
+            let noted = notes(Some(remote_id.clone()), out);
+            let logged = match worklogs(e, Some(remote_id)).filter(|_| syncs_worklogs) {
+                Some(a) => {
+                    out.push(a);
+                    true
+                }
+                None => false,
+            };
+            if !noted && !logged && !updating {
                 out.push(PushAction::Skip {
                     entry,
                     reason: SkipReason::Unchanged,
@@ -200,6 +288,9 @@ fn decide_entry(syncs_notes: bool, e: &EntrySnapshot, out: &mut Vec<PushAction>)
         None => {
             out.push(PushAction::Create { entry });
             notes(None, out);
+            if syncs_worklogs {
+                out.extend(worklogs(e, None));
+            }
         }
     }
 }
@@ -285,50 +376,86 @@ mod tests {
             ),
             0..3,
         );
+        // w3 was pulled from the remote (logged there by someone else).
+        let worklogs = prop::sample::subsequence(vec!["w1", "w2", "w3"], 0..=3);
+        let worklog_links = prop::collection::vec(
+            (
+                prop::sample::select(vec!["w1", "w2", "w3"]),
+                prop::sample::select(WorklogLinkState::ALL.to_vec()),
+                prop::option::of(prop::sample::select(vec!["h-w1", "old"])),
+            ),
+            0..3,
+        );
         (
-            prop::option::weighted(0.9, fields()),
-            notes,
-            link(),
-            field_set(),
-            note_links,
+            (
+                prop::option::weighted(0.9, fields()),
+                notes,
+                link(),
+                field_set(),
+                note_links,
+            ),
+            worklogs,
+            worklog_links,
         )
-            .prop_map(move |(fields, notes, link, held, note_links)| {
-                let mut seen = BTreeSet::new();
-                EntrySnapshot {
-                    id: id(i),
-                    handle: i as u64 + 1,
-                    title: format!("entry {i}"),
-                    fields,
-                    notes: notes
-                        .into_iter()
-                        .map(|n| NoteSnapshot {
-                            id: n.into(),
-                            hash: format!("h-{n}"),
-                        })
-                        .collect(),
-                    link,
-                    held,
-                    // One link per note, as the sync state keys them.
-                    note_links: note_links
-                        .into_iter()
-                        .filter(|(n, _, _)| seen.insert(*n))
-                        .map(|(n, state, hash)| NoteLinkSnapshot {
-                            note_id: n.into(),
-                            state,
-                            hash: hash.map(String::from),
-                        })
-                        .collect(),
-                }
-            })
+            .prop_map(
+                move |((fields, notes, link, held, note_links), worklogs, worklog_links)| {
+                    let mut seen = BTreeSet::new();
+                    let mut seen_w = BTreeSet::new();
+                    EntrySnapshot {
+                        id: id(i),
+                        handle: i as u64 + 1,
+                        title: format!("entry {i}"),
+                        fields,
+                        notes: notes
+                            .into_iter()
+                            .map(|n| NoteSnapshot {
+                                id: n.into(),
+                                hash: format!("h-{n}"),
+                            })
+                            .collect(),
+                        link,
+                        held,
+                        // One link per note, as the sync state keys them.
+                        note_links: note_links
+                            .into_iter()
+                            .filter(|(n, _, _)| seen.insert(*n))
+                            .map(|(n, state, hash)| NoteLinkSnapshot {
+                                note_id: n.into(),
+                                state,
+                                hash: hash.map(String::from),
+                            })
+                            .collect(),
+                        worklogs: worklogs
+                            .into_iter()
+                            .map(|w| WorklogSnapshot {
+                                id: w.into(),
+                                hash: format!("h-{w}"),
+                                pulled: w == "w3",
+                            })
+                            .collect(),
+                        worklog_links: worklog_links
+                            .into_iter()
+                            .filter(|(w, _, _)| seen_w.insert(*w))
+                            .map(|(w, state, hash)| WorklogLinkSnapshot {
+                                worklog_id: w.into(),
+                                state,
+                                hash: hash.map(String::from),
+                            })
+                            .collect(),
+                    }
+                },
+            )
     }
 
     fn snapshot() -> impl Strategy<Value = Snapshot> {
         (
             any::<bool>(),
+            any::<bool>(),
             (0usize..5).prop_flat_map(|n| (0..n).map(entry).collect::<Vec<_>>()),
         )
-            .prop_map(|(syncs_notes, entries)| Snapshot {
+            .prop_map(|(syncs_notes, syncs_worklogs, entries)| Snapshot {
                 syncs_notes,
+                syncs_worklogs,
                 entries,
             })
     }
@@ -380,10 +507,54 @@ mod tests {
                         }
                     }
                 }
+                PushAction::Worklogs {
+                    create,
+                    update,
+                    delete,
+                    ..
+                } => {
+                    for w in create.iter().chain(update) {
+                        let hash = e
+                            .worklogs
+                            .iter()
+                            .find(|x| &x.id == w)
+                            .map(|x| x.hash.clone());
+                        e.worklog_links.retain(|l| &l.worklog_id != w);
+                        e.worklog_links.push(WorklogLinkSnapshot {
+                            worklog_id: w.clone(),
+                            state: WorklogLinkState::Linked,
+                            hash,
+                        });
+                    }
+                    for l in &mut e.worklog_links {
+                        if delete.contains(&l.worklog_id) {
+                            l.state = WorklogLinkState::Deleted;
+                        }
+                    }
+                }
                 PushAction::Skip { .. } => {}
             }
         }
         s
+    }
+
+    proptest! {
+        #[test]
+        fn pulled_worklogs_are_never_pushed(s in snapshot()) {
+            for a in decide(&s) {
+                if let PushAction::Worklogs { entry, create, update, delete, .. } = a {
+                    prop_assert!(s.syncs_worklogs);
+                    let e = s.entries.iter().find(|e| e.id == entry).unwrap();
+                    for w in create.iter().chain(&update) {
+                        prop_assert!(e.worklogs.iter().any(|x| &x.id == w && !x.pulled), "{w}");
+                    }
+                    for w in &delete {
+                        let l = e.worklog_links.iter().find(|l| &l.worklog_id == w).unwrap();
+                        prop_assert!(l.state != WorklogLinkState::Pulled, "{w}");
+                    }
+                }
+            }
+        }
     }
 
     proptest! {
@@ -496,6 +667,8 @@ mod tests {
             }),
             held: FieldSet::EMPTY,
             note_links: Vec::new(),
+            worklogs: Vec::new(),
+            worklog_links: Vec::new(),
         };
         let f = SyncedFields {
             title: "t".into(),
@@ -510,6 +683,7 @@ mod tests {
         let plan = |e| {
             decide(&Snapshot {
                 syncs_notes: true,
+                syncs_worklogs: true,
                 entries: vec![e],
             })
         };

@@ -698,3 +698,41 @@ async fn an_edit_after_an_older_sqlite_copy_is_restored_is_still_pushed() {
     assert!(rep.notes.iter().any(|n| n.contains("ends at")), "{rep:?}");
     assert_eq!(remote_priority(&remote, e.id), Priority::Critical);
 }
+
+#[tokio::test]
+async fn an_integration_without_worklogs_leaves_them_alone_and_nothing_breaks() {
+    // Like GitHub: `syncs_worklogs` is false, so logging time plans and sends nothing.
+    let r = rig(SyncOptions::default()).await;
+    let e = new_entry(&r.app, "Timed").await;
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    r.app
+        .log_time(
+            e.id,
+            devlog_core::planning::NewWorklog {
+                duration: "1h".into(),
+                note: "spent".into(),
+                ..Default::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    let plan = r.engine.plan(None, None, false).await.unwrap();
+    assert!(
+        plan.iter()
+            .all(|op| !matches!(op, PlannedOp::Worklogs { .. })),
+        "{plan:?}"
+    );
+    let before = r.remote.calls().len();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert!(rep.failed.is_empty(), "{rep:?}");
+    assert_eq!(rep.worklogs_pushed, 0);
+    assert!(
+        r.remote.calls()[before..]
+            .iter()
+            .all(|c| !c.contains("worklog")),
+        "{:?}",
+        r.remote.calls()
+    );
+    assert_eq!(r.app.store().get(e.id).await.unwrap().worklogs.len(), 1);
+}

@@ -10,8 +10,9 @@
 //! `ORDER BY updated ASC, key ASC`; anything else is a 400 naming the clause); transitions
 //! (`GET/POST …/issue/{key}/transitions`) over a workflow To Do → In Progress → In Review →
 //! Done whose transition to Done requires a resolution on its screen; comments
-//! (`GET/POST …/issue/{key}/comment`, `PUT/DELETE …/comment/{id}`). Basic or Bearer auth is
-//! required (401 otherwise).
+//! (`GET/POST …/issue/{key}/comment`, `PUT/DELETE …/comment/{id}`); worklogs with properties
+//! (`GET/POST …/issue/{key}/worklog`, `PUT/DELETE …/worklog/{id}`; `started` in Jira's strict
+//! form, at least a minute spent). Basic or Bearer auth is required (401 otherwise).
 //!
 //! **Contract check**: every request received is validated against Jira's OpenAPI description
 //! (`apispecs/jira/platform/jira-platform.trimmed.json`, and for a path it lacks the full
@@ -175,10 +176,30 @@ pub struct JiraComment {
     pub properties: BTreeMap<String, Value>,
 }
 
+/// A worklog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JiraWorklog {
+    pub id: u64,
+    pub issue: String,
+    /// The account that logged it.
+    pub author: String,
+    /// As sent (`2026-12-06T09:00:00.000+0000`).
+    pub started: String,
+    pub seconds: u64,
+    /// The comment (ADF), if any.
+    pub comment: Option<Value>,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    /// Worklog properties (set in the create body's `properties`).
+    pub properties: BTreeMap<String, Value>,
+}
+
 #[derive(Debug, Default)]
 struct Data {
     next_issue: u64,
     next_comment: u64,
+    next_worklog: u64,
+    worklogs: BTreeMap<u64, JiraWorklog>,
     issues: BTreeMap<String, JiraIssue>,
     comments: BTreeMap<u64, JiraComment>,
     /// Phase B: accounts, project versions.
@@ -228,6 +249,7 @@ impl FakeJira {
                 data: Mutex::new(Data {
                     next_issue: 10_001,
                     next_comment: 20_001,
+                    next_worklog: 40_001,
                     users: default_users(),
                     next_version: 30_001,
                     ..Data::default()
@@ -267,6 +289,14 @@ impl FakeJira {
             .route(
                 "/rest/api/3/issue/{key}/comment/{id}",
                 put(edit_comment).delete(delete_comment),
+            )
+            .route(
+                "/rest/api/3/issue/{key}/worklog",
+                get(list_worklogs).post(add_worklog),
+            )
+            .route(
+                "/rest/api/3/issue/{key}/worklog/{id}",
+                put(edit_worklog).delete(delete_worklog),
             )
             .route("/rest/api/3/user/assignable/search", get(assignable_users))
             .route("/rest/api/3/project/{key}/versions", get(project_versions))
@@ -1330,6 +1360,14 @@ fn phase_b_issue_fields(d: &Data, i: &JiraIssue, v: &mut Value) {
         .collect();
     f["comment"] = json!({"comments": comments, "total": comments.len(),
                           "maxResults": comments.len(), "startAt": 0});
+    let worklogs: Vec<Value> = d
+        .worklogs
+        .values()
+        .filter(|w| w.issue == i.key)
+        .map(|w| worklog_json(d, "", w, false))
+        .collect();
+    f["worklog"] = json!({"worklogs": worklogs, "total": worklogs.len(),
+                          "maxResults": worklogs.len(), "startAt": 0});
     for (id, ..) in CUSTOM_FIELDS {
         f[id] = i.custom.get(id).cloned().unwrap_or(Value::Null);
     }
@@ -1876,5 +1914,276 @@ async fn delete_property(
             StatusCode::NOT_FOUND,
             &format!("The property with key '{prop}' does not exist."),
         )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worklogs (time tracking), with worklog properties.
+// ---------------------------------------------------------------------------------------------
+
+impl FakeJira {
+    /// The issue's worklogs, oldest first.
+    pub fn worklogs(&self, key: &str) -> Vec<JiraWorklog> {
+        self.data()
+            .worklogs
+            .values()
+            .filter(|w| w.issue == key)
+            .cloned()
+            .collect()
+    }
+
+    /// Time logged in Jira by someone else (the issue's `updated` moves).
+    pub fn add_worklog(
+        &self,
+        key: &str,
+        author: &str,
+        started: &str,
+        seconds: u64,
+        text: &str,
+    ) -> Option<JiraWorklog> {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        d.issues.get(key)?;
+        let id = d.next_worklog;
+        d.next_worklog += 1;
+        let w = JiraWorklog {
+            id,
+            issue: key.into(),
+            author: author.into(),
+            started: started.into(),
+            seconds,
+            comment: (!text.is_empty()).then(|| adf_text(text)),
+            created: now,
+            updated: now,
+            properties: BTreeMap::new(),
+        };
+        d.worklogs.insert(id, w.clone());
+        if let Some(i) = d.issues.get_mut(key) {
+            i.updated = now;
+        }
+        Some(w)
+    }
+
+    /// Changes a worklog as a person in Jira would.
+    pub fn edit_worklog(
+        &self,
+        id: u64,
+        edit: impl FnOnce(&mut JiraWorklog),
+    ) -> Option<JiraWorklog> {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        let w = d.worklogs.get_mut(&id)?;
+        edit(w);
+        w.updated = now;
+        let w = w.clone();
+        if let Some(i) = d.issues.get_mut(&w.issue) {
+            i.updated = now;
+        }
+        Some(w)
+    }
+
+    /// Deletes a worklog as a person in Jira would.
+    pub fn delete_worklog(&self, id: u64) -> Option<JiraWorklog> {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        let w = d.worklogs.remove(&id)?;
+        if let Some(i) = d.issues.get_mut(&w.issue) {
+            i.updated = now;
+        }
+        Some(w)
+    }
+}
+
+fn worklog_json(d: &Data, base: &str, w: &JiraWorklog, properties: bool) -> Value {
+    let mut v = json!({"id": w.id.to_string(), "issueId": w.issue,
+        "self": format!("{base}/rest/api/3/issue/{}/worklog/{}", w.issue, w.id),
+        "author": user_value(d, &w.author), "updateAuthor": user_value(d, &w.author),
+        "started": w.started, "timeSpentSeconds": w.seconds,
+        "timeSpent": format!("{}m", w.seconds / 60),
+        "created": jira_time(w.created), "updated": jira_time(w.updated)});
+    if let Some(c) = &w.comment {
+        v["comment"] = c.clone();
+    }
+    if properties {
+        v["properties"] = Value::Array(
+            w.properties
+                .iter()
+                .map(|(k, val)| json!({"key": k, "value": val}))
+                .collect(),
+        );
+    }
+    v
+}
+
+/// `started`, the seconds spent and the comment of a worklog body (`None`: not given).
+type WorklogFields = (Option<String>, Option<u64>, Option<Value>);
+
+/// `started` and the time spent of a create or update body, as Jira checks them: `started` in
+/// its strict form (`2026-12-06T09:00:00.000+0000`), at least one minute, `timeSpent` and
+/// `timeSpentSeconds` not both.
+fn worklog_fields(v: &Value, create: bool) -> Result<WorklogFields, Response> {
+    let started = match v.get("started") {
+        None if create => return Err(field_error("started", "Started date is required.")),
+        None => None,
+        Some(s) => {
+            let s = s.as_str().unwrap_or_default();
+            if DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z").is_err() || s.len() != 28 {
+                return Err(field_error("started", "Invalid date format."));
+            }
+            Some(s.to_string())
+        }
+    };
+    if v.get("timeSpent").is_some() {
+        return Err(field_error(
+            "timeLogged",
+            "devlog sends timeSpentSeconds; this fake does not parse timeSpent.",
+        ));
+    }
+    let seconds = match v.get("timeSpentSeconds") {
+        None if create => return Err(field_error("timeLogged", "Time Spent is required.")),
+        None => None,
+        Some(s) => match s.as_u64() {
+            Some(n) if n >= 60 => Some(n),
+            _ => {
+                return Err(field_error(
+                    "timeLogged",
+                    "Worklog must not be less than 1 minute.",
+                ));
+            }
+        },
+    };
+    let comment = match v.get("comment") {
+        None => None,
+        Some(c) if c.get("type") == Some(&json!("doc")) => Some(c.clone()),
+        Some(_) => {
+            return Err(field_error(
+                "comment",
+                "Comment must be an Atlassian Document.",
+            ));
+        }
+    };
+    Ok((started, seconds, comment))
+}
+
+async fn list_worklogs(
+    State(st): State<St>,
+    Path(key): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    let d = lock(&st.jira.data);
+    let k = key_of(&d, &key)?;
+    let start: usize = q.get("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let max: usize = q
+        .get("maxResults")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5000)
+        .clamp(1, 5000);
+    let expand = q.get("expand").map(String::as_str).unwrap_or_default();
+    let props = expand.split(',').any(|e| e.trim() == "properties");
+    let all: Vec<&JiraWorklog> = d.worklogs.values().filter(|w| w.issue == k).collect();
+    let page: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|w| worklog_json(&d, &base(&headers), w, props))
+        .collect();
+    Ok(axum::Json(
+        json!({"worklogs": page, "startAt": start, "maxResults": max, "total": all.len()}),
+    )
+    .into_response())
+}
+
+async fn add_worklog(
+    State(st): State<St>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    auth(&headers)?;
+    let v = body_json(&body)?;
+    let (started, seconds, comment) = worklog_fields(&v, true)?;
+    let now = st.remote.tick();
+    let mut d = lock(&st.jira.data);
+    let k = key_of(&d, &key)?;
+    let id = d.next_worklog;
+    d.next_worklog += 1;
+    let w = JiraWorklog {
+        id,
+        issue: k.clone(),
+        author: ACCOUNT_ID.into(),
+        started: started.unwrap_or_default(),
+        seconds: seconds.unwrap_or(60),
+        comment,
+        created: now,
+        updated: now,
+        properties: entity_properties(&v),
+    };
+    d.worklogs.insert(id, w.clone());
+    if let Some(i) = d.issues.get_mut(&k) {
+        i.updated = now;
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(worklog_json(&d, &base(&headers), &w, false)),
+    )
+        .into_response())
+}
+
+async fn edit_worklog(
+    State(st): State<St>,
+    Path((key, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    auth(&headers)?;
+    let v = body_json(&body)?;
+    let (started, seconds, comment) = worklog_fields(&v, false)?;
+    let now = st.remote.tick();
+    let mut d = lock(&st.jira.data);
+    let k = key_of(&d, &key)?;
+    let w = id
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| d.worklogs.get_mut(&id))
+        .filter(|w| w.issue == k)
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "Cannot find worklog with id."))?;
+    if let Some(s) = started {
+        w.started = s;
+    }
+    if let Some(n) = seconds {
+        w.seconds = n;
+    }
+    if v.get("comment").is_some() {
+        w.comment = comment;
+    }
+    w.updated = now;
+    let w = w.clone();
+    if let Some(i) = d.issues.get_mut(&k) {
+        i.updated = now;
+    }
+    Ok(axum::Json(worklog_json(&d, &base(&headers), &w, false)).into_response())
+}
+
+async fn delete_worklog(
+    State(st): State<St>,
+    Path((key, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    let mut d = lock(&st.jira.data);
+    let k = key_of(&d, &key)?;
+    let id = id.parse::<u64>().unwrap_or(0);
+    match d.worklogs.get(&id) {
+        Some(w) if w.issue == k => {
+            d.worklogs.remove(&id);
+            let now = st.remote.tick();
+            if let Some(i) = d.issues.get_mut(&k) {
+                i.updated = now;
+            }
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Err(error(StatusCode::NOT_FOUND, "Cannot find worklog with id.")),
     }
 }

@@ -2,6 +2,8 @@
 //! lesson, for the other port): `create` stores a marker that `find_by_marker` finds,
 //! `update` sends only the changed fields, pull pages are idempotent, notes ⇄ comments when
 //! the integration syncs notes (edits and deletes too, or a "cannot" the engine reports),
+//! worklogs logged once with a marker, rewritten and deleted when it syncs worklogs (else it
+//! says it does not),
 //! milestones travel with their items, and failures are classified so the engine can retry
 //! or dead-letter without reading messages.
 //!
@@ -44,6 +46,13 @@ pub trait RemoteProbe: Send + Sync + 'static {
     /// The text of the item's comments, oldest first (for integrations that sync notes).
     fn comments(&self, remote_id: &str) -> Vec<String>;
 
+    /// The item's worklogs as `(day, minutes, note)`, oldest first (for integrations that sync
+    /// worklogs; the default: the remote has none).
+    fn worklogs(&self, remote_id: &str) -> Vec<(String, u32, String)> {
+        let _ = remote_id;
+        Vec::new()
+    }
+
     /// The remote field names a write request's JSON body sets: its top-level keys where the
     /// API takes fields at the top (GitHub); a probe whose API nests them (Jira's `fields`
     /// and `update`) says so, so "no write carries a title field" checks what is written.
@@ -83,6 +92,7 @@ macro_rules! integration_conformance {
             pull_pages_are_idempotent,
             notes_become_comments_when_the_integration_syncs_notes,
             deleted_notes_delete_their_comments_or_say_they_cannot,
+            worklogs_are_logged_once_edited_and_deleted_or_not_synced,
             milestones_travel_with_the_item,
             failures_are_classified,
         );
@@ -446,6 +456,93 @@ pub async fn deleted_notes_delete_their_comments_or_say_they_cannot(
     }
 }
 
+fn worklog(id: &str, date: &str, minutes: u32, note: &str) -> devlog_core::planning::Worklog {
+    devlog_core::planning::Worklog {
+        id: id.into(),
+        author: "dev".into(),
+        date: date.parse().expect("a date"),
+        minutes,
+        note: note.into(),
+        logged_at: ts(0),
+        extra: Default::default(),
+    }
+}
+
+pub async fn worklogs_are_logged_once_edited_and_deleted_or_not_synced(
+    i: Arc<dyn Integration>,
+    probe: &impl RemoteProbe,
+) {
+    let (e, _, item) = created(&*i, "Time logged").await;
+    let id = &item.remote_id;
+    let w = worklog("wl-1", "2026-12-01", 90, "Pairing on the parser.");
+    if !i.syncs_worklogs() {
+        // Says so, for every operation; nothing breaks and nothing is sent.
+        let err = i.create_worklog(id, e.id, &w).await.unwrap_err();
+        assert_eq!(err.kind, SyncErrorKind::Permanent, "{err}");
+        assert!(err.message.contains("worklog"), "{err}");
+        let err = i.delete_worklog(id, "w-1").await.unwrap_err();
+        assert_eq!(err.kind, SyncErrorKind::Permanent, "{err}");
+        assert_eq!(
+            i.deleted_worklogs(id, &["w-1".into()]).await.ok(),
+            Some(None)
+        );
+        assert!(probe.worklogs(id).is_empty());
+        return;
+    }
+    let rid = i
+        .create_worklog(id, e.id, &w)
+        .await
+        .expect("create_worklog");
+    assert_eq!(
+        probe.worklogs(id),
+        [(
+            "2026-12-01".to_string(),
+            90,
+            "Pairing on the parser.".to_string()
+        )]
+    );
+    // The marker: a create whose answer was lost is found, an unknown worklog is not.
+    assert_eq!(
+        i.find_worklog(id, "wl-1").await.expect("find_worklog"),
+        Some(rid.clone())
+    );
+    assert_eq!(
+        i.find_worklog(id, "wl-9").await.expect("find_worklog"),
+        None
+    );
+    // Edited here: day, minutes and note follow; cleared note clears the remote one.
+    let edited = worklog("wl-1", "2026-12-02", 120, "");
+    i.update_worklog(id, &rid, &edited)
+        .await
+        .expect("update_worklog");
+    assert_eq!(
+        probe.worklogs(id),
+        [("2026-12-02".to_string(), 120, String::new())]
+    );
+    assert_eq!(
+        i.find_worklog(id, "wl-1").await.expect("find_worklog"),
+        Some(rid.clone()),
+        "the marker survives an update"
+    );
+    // A pull can tell a deleted worklog; deleting twice is no error.
+    let kept = i
+        .create_worklog(id, e.id, &worklog("wl-2", "2026-12-03", 15, "Review."))
+        .await
+        .expect("create_worklog");
+    i.delete_worklog(id, &rid).await.expect("delete_worklog");
+    i.delete_worklog(id, &rid)
+        .await
+        .expect("a second delete_worklog");
+    assert_eq!(probe.worklogs(id).len(), 1);
+    if let Some(gone) = i
+        .deleted_worklogs(id, &[rid.clone(), kept])
+        .await
+        .expect("deleted_worklogs")
+    {
+        assert_eq!(gone, vec![rid]);
+    }
+}
+
 pub async fn milestones_travel_with_the_item(i: Arc<dyn Integration>, probe: &impl RemoteProbe) {
     let e = entry("In a milestone");
     let mut fields = SyncedFields::from_entry(&e);
@@ -780,6 +877,23 @@ impl RemoteProbe for JiraProbe {
             .comments(remote_id)
             .iter()
             .map(|c| crate::fake_jira::adf_plain(&c.body))
+            .collect()
+    }
+
+    fn worklogs(&self, remote_id: &str) -> Vec<(String, u32, String)> {
+        self.jira
+            .worklogs(remote_id)
+            .iter()
+            .map(|w| {
+                (
+                    w.started[..10].to_string(),
+                    (w.seconds / 60) as u32,
+                    w.comment
+                        .as_ref()
+                        .map(crate::fake_jira::adf_plain)
+                        .unwrap_or_default(),
+                )
+            })
             .collect()
     }
 }

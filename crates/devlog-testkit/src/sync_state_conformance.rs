@@ -19,7 +19,7 @@ use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldConflict, SyncedField, SyncedFields};
 use devlog_core::sync_state::{
     CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxState, JobState, LinkState, NoteLinkState,
-    SyncStateStore,
+    SyncStateStore, WorklogLinkState,
 };
 
 /// Opens (or reopens: every call is a new handle, like another process) a backend's sync
@@ -56,6 +56,7 @@ macro_rules! sync_state_conformance {
             webhook_deliveries_are_deduplicated,
             the_inbox_keeps_deliveries_until_finished,
             notes_actions_attachments_and_pauses,
+            worklog_links_move_through_their_states,
             http_cache_evicts_the_least_recently_used,
             state_survives_reopen,
         );
@@ -380,6 +381,9 @@ pub async fn unlink_drops_what_hangs_off_the_link(open: SyncOpener, dir: &Path) 
         .await
         .unwrap();
     s.set_note_linked(GH, e, "n1", "c1", "h", T0).await.unwrap();
+    s.set_worklog_linked(GH, e, "w1", "wl-1", WorklogLinkState::Linked, "h", T0)
+        .await
+        .unwrap();
     s.attach(GH, "pull-request", "9", e, None, T0)
         .await
         .unwrap();
@@ -391,6 +395,7 @@ pub async fn unlink_drops_what_hangs_off_the_link(open: SyncOpener, dir: &Path) 
         (LinkState::Unlinked, None, true)
     );
     assert!(s.note_links(GH, e).await.unwrap().is_empty());
+    assert!(s.worklog_links(GH, e).await.unwrap().is_empty());
     assert!(s.attachments(GH, e).await.unwrap().is_empty());
     assert!(s.open_jobs().await.unwrap().is_empty());
     assert!(!s.unlink(GH, e, T0 + 2).await.unwrap(), "already unlinked");
@@ -528,6 +533,81 @@ pub async fn the_inbox_keeps_deliveries_until_finished(open: SyncOpener, dir: &P
         .unwrap();
     assert!(s.inbox_get(GH, "d1").await.unwrap().is_none());
     assert!(s.inbox_get(GH, "d2").await.unwrap().is_some());
+}
+
+pub async fn worklog_links_move_through_their_states(open: SyncOpener, dir: &Path) {
+    let s = open(dir.to_path_buf()).await;
+    let (e, f) = (EntryId::new_random(), EntryId::new_random());
+    s.mark_worklog_creating(GH, e, "w1", T0).await.unwrap();
+    s.mark_worklog_creating(GH, e, "w1", T0).await.unwrap();
+    let w = s.worklog_links(GH, e).await.unwrap();
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        (
+            w[0].worklog_id.as_str(),
+            w[0].state,
+            w[0].remote_id.as_deref()
+        ),
+        ("w1", WorklogLinkState::Creating, None)
+    );
+    s.set_worklog_linked(GH, e, "w1", "wl-1", WorklogLinkState::Linked, "h1", T0)
+        .await
+        .unwrap();
+    // Pulled from the remote: its own state, and the same remote id may not link twice.
+    s.set_worklog_linked(
+        GH,
+        e,
+        "jira-wl-2",
+        "wl-2",
+        WorklogLinkState::Pulled,
+        "h2",
+        T0,
+    )
+    .await
+    .unwrap();
+    let w = s.worklog_link_by_remote(GH, "wl-1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            w.entry_id,
+            w.worklog_id.as_str(),
+            w.state,
+            w.hash.as_deref()
+        ),
+        (e, "w1", WorklogLinkState::Linked, Some("h1"))
+    );
+    let w = s.worklog_link_by_remote(GH, "wl-2").await.unwrap().unwrap();
+    assert_eq!(w.state, WorklogLinkState::Pulled);
+    assert!(
+        s.worklog_link_by_remote(GH, "wl-9")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(s.worklog_links(GH, f).await.unwrap().is_empty());
+    assert!(s.worklog_links("jira", e).await.unwrap().is_empty());
+    // An edit agreed on: the hash moves, the link stays.
+    s.set_worklog_linked(GH, e, "w1", "wl-1", WorklogLinkState::Linked, "h1b", T0 + 1)
+        .await
+        .unwrap();
+    let w = s.worklog_links(GH, e).await.unwrap();
+    assert_eq!(w.len(), 2);
+    let w1 = w.iter().find(|l| l.worklog_id == "w1").unwrap();
+    assert_eq!(
+        (w1.state, w1.hash.as_deref()),
+        (WorklogLinkState::Linked, Some("h1b"))
+    );
+    // Deleted: a tombstone keeping the remote id; a worklog without a link is a no-op.
+    s.set_worklog_deleted(GH, e, "w1", T0 + 2).await.unwrap();
+    s.set_worklog_deleted(GH, e, "w9", T0 + 2).await.unwrap();
+    let w = s.worklog_link_by_remote(GH, "wl-1").await.unwrap().unwrap();
+    assert_eq!(
+        (w.worklog_id.as_str(), w.state, w.remote_id.as_deref()),
+        ("w1", WorklogLinkState::Deleted, Some("wl-1"))
+    );
+    assert_eq!(s.worklog_links(GH, e).await.unwrap().len(), 2);
+    // Survives a reopen (another process).
+    let again = open(dir.to_path_buf()).await;
+    assert_eq!(again.worklog_links(GH, e).await.unwrap().len(), 2);
 }
 
 pub async fn notes_actions_attachments_and_pauses(open: SyncOpener, dir: &Path) {

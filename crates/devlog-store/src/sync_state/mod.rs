@@ -186,6 +186,10 @@ pub struct Snapshot {
     /// `(integration, delivery_id, received_at)`.
     pub deliveries: Vec<(String, String, i64)>,
     pub note_links: Vec<NoteLinkRow>,
+    /// Left out of the digest when empty, so a snapshot from before worklog links keeps its
+    /// identity.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worklog_links: Vec<WorklogLinkRow>,
     /// `(integration, key, entry_id, applied_at)`.
     pub applied_actions: Vec<(String, String, String, i64)>,
     pub attachments: Vec<AttachmentRow>,
@@ -212,6 +216,7 @@ impl Snapshot {
             + self.conflicts.len()
             + self.deliveries.len()
             + self.note_links.len()
+            + self.worklog_links.len()
             + self.applied_actions.len()
             + self.attachments.len()
             + self.pauses.len()
@@ -260,6 +265,17 @@ pub struct NoteLinkRow {
     pub integration: String,
     pub entry_id: String,
     pub note_id: String,
+    pub remote_id: Option<String>,
+    pub state: String,
+    pub hash: Option<String>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct WorklogLinkRow {
+    pub integration: String,
+    pub entry_id: String,
+    pub worklog_id: String,
     pub remote_id: Option<String>,
     pub state: String,
     pub hash: Option<String>,

@@ -24,7 +24,7 @@ use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldConflict, SyncedFields};
 use devlog_core::sync_state::{
     Attachment, Conflict, CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxDelivery, Job, Link,
-    NoteLink, SyncStateStore,
+    NoteLink, SyncStateStore, WorklogLink, WorklogLinkState,
 };
 use sqlx::{AssertSqlSafe, Pool, Row};
 
@@ -356,6 +356,37 @@ impl ServerSyncState {
             self.verify_any(&mut tx, n, &keys, "note link").await?;
             counts.add("note links", n);
         }
+        for w in &snap.worklog_links {
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                        "sync_worklog_links (integration, entry_id, worklog_id, remote_id, state, \
+                         hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ))
+                    .bind(&w.integration)
+                    .bind(&w.entry_id)
+                    .bind(&w.worklog_id)
+                    .bind(&w.remote_id)
+                    .bind(&w.state)
+                    .bind(&w.hash)
+                    .bind(w.updated_at),
+                )
+                .await?;
+            let mut keys = vec![(
+                "SELECT COUNT(*) FROM sync_worklog_links WHERE integration = ? AND entry_id = ? \
+                 AND worklog_id = ?",
+                vec![&w.integration, &w.entry_id, &w.worklog_id],
+            )];
+            if let Some(r) = &w.remote_id {
+                keys.push((
+                    "SELECT COUNT(*) FROM sync_worklog_links WHERE integration = ? AND remote_id = ?",
+                    vec![&w.integration, r],
+                ));
+            }
+            self.verify_any(&mut tx, n, &keys, "worklog link").await?;
+            counts.add("worklog links", n);
+        }
         for a in &snap.applied_actions {
             let n = self
                 .insert(
@@ -579,6 +610,21 @@ fn note_link_from_row(r: &DbRow) -> Result<NoteLink> {
     Ok(NoteLink {
         entry_id: parse_id(&text(r, "entry_id").map_err(e)?)?,
         note_id: text(r, "note_id").map_err(e)?,
+        remote_id: r.try_get("remote_id").map_err(e)?,
+        state: text(r, "state").map_err(e)?.parse()?,
+        hash: r.try_get("hash").map_err(e)?,
+    })
+}
+
+fn worklog_link_from_row(r: &DbRow) -> Result<WorklogLink> {
+    let e = |e: sqlx::Error| StoreError::Backend {
+        backend: BACKEND,
+        message: format!("reading a worklog link: {e}"),
+        transient: false,
+    };
+    Ok(WorklogLink {
+        entry_id: parse_id(&text(r, "entry_id").map_err(e)?)?,
+        worklog_id: text(r, "worklog_id").map_err(e)?,
         remote_id: r.try_get("remote_id").map_err(e)?,
         state: text(r, "state").map_err(e)?.parse()?,
         hash: r.try_get("hash").map_err(e)?,
@@ -1013,6 +1059,7 @@ impl SyncStateStore for ServerSyncState {
         .rows_affected();
         for q in [
             "DELETE FROM sync_note_links WHERE integration = ? AND entry_id = ?",
+            "DELETE FROM sync_worklog_links WHERE integration = ? AND entry_id = ?",
             "DELETE FROM sync_attachments WHERE integration = ? AND entry_id = ?",
         ] {
             sqlx::query(sql(q))
@@ -1389,6 +1436,142 @@ impl SyncStateStore for ServerSyncState {
         .bind(integration)
         .bind(entry.to_string())
         .bind(note_id)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(())
+    }
+
+    async fn worklog_links(&self, integration: &str, entry: EntryId) -> Result<Vec<WorklogLink>> {
+        let rows = sqlx::query(sql(
+            "SELECT * FROM sync_worklog_links WHERE integration = ? AND entry_id = ? \
+             ORDER BY worklog_id",
+        ))
+        .bind(integration)
+        .bind(entry.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())?;
+        rows.iter().map(worklog_link_from_row).collect()
+    }
+
+    async fn worklog_link_by_remote(
+        &self,
+        integration: &str,
+        remote_id: &str,
+    ) -> Result<Option<WorklogLink>> {
+        let row = sqlx::query(sql(
+            "SELECT * FROM sync_worklog_links WHERE integration = ? AND remote_id = ?",
+        ))
+        .bind(integration)
+        .bind(remote_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        row.map(|r| worklog_link_from_row(&r)).transpose()
+    }
+
+    async fn mark_worklog_creating(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        worklog_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(insert_ignore(
+            "sync_worklog_links (integration, entry_id, worklog_id, remote_id, state, updated_at) \
+             VALUES (?, ?, ?, NULL, 'creating', ?)",
+        ))
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(worklog_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        if n == 0 {
+            sqlx::query(sql("UPDATE sync_worklog_links SET state = 'creating' \
+                 WHERE integration = ? AND entry_id = ? AND worklog_id = ?"))
+            .bind(integration)
+            .bind(entry.to_string())
+            .bind(worklog_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn set_worklog_linked(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        worklog_id: &str,
+        remote_id: &str,
+        state: WorklogLinkState,
+        hash: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        // UPDATE, else INSERT (as `set_note_linked`: concurrent writers never fail on the key).
+        for _ in 0..2 {
+            let updated = sqlx::query(sql(
+                "UPDATE sync_worklog_links SET remote_id = ?, state = ?, hash = ?, updated_at = ? \
+                 WHERE integration = ? AND entry_id = ? AND worklog_id = ?",
+            ))
+            .bind(remote_id)
+            .bind(state.as_str())
+            .bind(hash)
+            .bind(now)
+            .bind(integration)
+            .bind(entry.to_string())
+            .bind(worklog_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if updated > 0 {
+                break;
+            }
+            let inserted = sqlx::query(insert_ignore(
+                "sync_worklog_links (integration, entry_id, worklog_id, remote_id, state, \
+                 hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(integration)
+            .bind(entry.to_string())
+            .bind(worklog_id)
+            .bind(remote_id)
+            .bind(state.as_str())
+            .bind(hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if inserted > 0 {
+                break;
+            }
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn set_worklog_deleted(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        worklog_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(sql(
+            "UPDATE sync_worklog_links SET state = 'deleted', updated_at = ? \
+             WHERE integration = ? AND entry_id = ? AND worklog_id = ?",
+        ))
+        .bind(now)
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(worklog_id)
         .execute(&self.pool)
         .await
         .map_err(self.err())?;

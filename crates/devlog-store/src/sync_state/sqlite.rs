@@ -15,7 +15,7 @@ use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldConflict, SyncedFields};
 use devlog_core::sync_state::{
     Attachment, Conflict, CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxDelivery, Job, Link,
-    NoteLink, SyncStateStore,
+    NoteLink, SyncStateStore, WorklogLink, WorklogLinkState,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -176,6 +176,13 @@ impl SqliteSyncState {
             note_links: sqlx::query_as(
                 "SELECT integration, entry_id, note_id, remote_id, state, hash, updated_at
                  FROM note_links ORDER BY integration, entry_id, note_id",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
+            worklog_links: sqlx::query_as(
+                "SELECT integration, entry_id, worklog_id, remote_id, state, hash, updated_at
+                 FROM worklog_links ORDER BY integration, entry_id, worklog_id",
             )
             .fetch_all(p)
             .await
@@ -717,6 +724,7 @@ impl SyncStateStore for SqliteSyncState {
         .map_err(err)?;
         for q in [
             "DELETE FROM note_links WHERE integration = ? AND entry_id = ?",
+            "DELETE FROM worklog_links WHERE integration = ? AND entry_id = ?",
             "DELETE FROM attachments WHERE integration = ? AND entry_id = ?",
         ] {
             sqlx::query(q)
@@ -831,6 +839,105 @@ impl SyncStateStore for SqliteSyncState {
         .bind(integration)
         .bind(entry.to_string())
         .bind(note_id)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn worklog_links(&self, integration: &str, entry: EntryId) -> Result<Vec<WorklogLink>> {
+        let rows = sqlx::query(
+            "SELECT * FROM worklog_links WHERE integration = ? AND entry_id = ? ORDER BY worklog_id",
+        )
+        .bind(integration)
+        .bind(entry.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(worklog_link_from_row).collect()
+    }
+
+    async fn worklog_link_by_remote(
+        &self,
+        integration: &str,
+        remote_id: &str,
+    ) -> Result<Option<WorklogLink>> {
+        let row =
+            sqlx::query("SELECT * FROM worklog_links WHERE integration = ? AND remote_id = ?")
+                .bind(integration)
+                .bind(remote_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
+        row.map(|r| worklog_link_from_row(&r)).transpose()
+    }
+
+    async fn mark_worklog_creating(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        worklog_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO worklog_links (integration, entry_id, worklog_id, remote_id, state, updated_at)
+             VALUES (?, ?, ?, NULL, 'creating', ?)
+             ON CONFLICT(integration, entry_id, worklog_id) DO UPDATE SET state = 'creating'",
+        )
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(worklog_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn set_worklog_linked(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        worklog_id: &str,
+        remote_id: &str,
+        state: WorklogLinkState,
+        hash: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO worklog_links (integration, entry_id, worklog_id, remote_id, state, hash, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(integration, entry_id, worklog_id) DO UPDATE SET remote_id = excluded.remote_id,
+                 state = excluded.state, hash = excluded.hash, updated_at = excluded.updated_at",
+        )
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(worklog_id)
+        .bind(remote_id)
+        .bind(state.as_str())
+        .bind(hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn set_worklog_deleted(
+        &self,
+        integration: &str,
+        entry: EntryId,
+        worklog_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE worklog_links SET state = 'deleted', updated_at = ?
+             WHERE integration = ? AND entry_id = ? AND worklog_id = ?",
+        )
+        .bind(now)
+        .bind(integration)
+        .bind(entry.to_string())
+        .bind(worklog_id)
         .execute(&self.pool)
         .await
         .map_err(err)?;
@@ -1144,6 +1251,17 @@ fn link_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Link> {
 /// stalled longer than the lease without renewing it.
 fn lease_expired(lease_until: Option<i64>, now: i64) -> bool {
     lease_until.is_none_or(|l| l <= now)
+}
+
+fn worklog_link_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<WorklogLink> {
+    let entry: String = r.try_get("entry_id").map_err(err)?;
+    Ok(WorklogLink {
+        entry_id: parse_id(&entry)?,
+        worklog_id: r.try_get("worklog_id").map_err(err)?,
+        remote_id: r.try_get("remote_id").map_err(err)?,
+        state: r.try_get::<String, _>("state").map_err(err)?.parse()?,
+        hash: r.try_get("hash").map_err(err)?,
+    })
 }
 
 fn note_link_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<NoteLink> {

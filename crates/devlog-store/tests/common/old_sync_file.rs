@@ -35,6 +35,9 @@ pub async fn write_old_file(path: &std::path::Path, entry: &str) {
         format!(
             "INSERT INTO note_links VALUES ('github', '{entry}', 'n1', 'c1', 'linked', 'h', 1)"
         ),
+        format!(
+            "INSERT INTO worklog_links VALUES ('jira', '{entry}', 'w1', 'worklog:5', 'linked', 'h', 1)"
+        ),
         format!("INSERT INTO applied_actions VALUES ('github', 'comment:c1', '{entry}', 1)"),
         format!(
             "INSERT INTO attachments VALUES ('github', 'pull-request', '9', '{entry}', NULL, 1)"

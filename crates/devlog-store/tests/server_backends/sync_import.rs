@@ -58,6 +58,8 @@ async fn imports_once(kind: Kind, test: &str) {
         assert_eq!(s.held_fields("github", entry).await.unwrap(), ["title"]);
         assert!(s.delivery_seen("github", "d-1").await.unwrap());
         assert_eq!(s.note_links("github", entry).await.unwrap().len(), 1);
+        let w = s.worklog_links("jira", entry).await.unwrap();
+        assert_eq!((w.len(), w[0].remote_id.as_deref()), (1, Some("worklog:5")));
         assert!(s.action_applied("github", "comment:c1").await.unwrap());
         assert_eq!(
             s.attached_entry("github", "pull-request", "9")
