@@ -16,6 +16,7 @@
 
 pub mod comments;
 pub mod config;
+pub mod hooks;
 pub mod html;
 pub mod process;
 pub mod workitem;
@@ -168,7 +169,7 @@ impl AdoIntegration {
             description: "Azure DevOps work items of one project, in two-way sync".into(),
             config_schema: config::schema(),
             triggers: vec!["entry.changed".into()],
-            capabilities: vec![Capability::Push, Capability::Pull],
+            capabilities: vec![Capability::Push, Capability::Pull, Capability::Webhook],
         }
     }
 
@@ -652,6 +653,19 @@ impl Integration for AdoIntegration {
             return Err(self.no_notes());
         }
         self.find_note_comment(remote_id, note_id).await
+    }
+
+    /// Service hooks (`hooks.rs`): the Basic password checked first; what devlog does not
+    /// take from an event is logged with the reason.
+    async fn handle_webhook(
+        &self,
+        hook: &devlog_core::integration::Webhook,
+    ) -> Result<devlog_core::integration::WebhookOutcome, SyncError> {
+        let read = self.service_hook(hook).await?;
+        if let Some(why) = &read.ignored {
+            tracing::info!(event = %read.event_type, "azure-devops service hook: {why}");
+        }
+        Ok(read.outcome)
     }
 
     async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError> {
