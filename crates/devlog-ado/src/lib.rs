@@ -18,6 +18,7 @@ pub mod comments;
 pub mod config;
 pub mod hooks;
 pub mod html;
+pub mod iterations;
 pub mod process;
 pub mod workitem;
 
@@ -56,7 +57,7 @@ pub const ITEMS_PER_PULL: usize = 1000;
 pub const OVERLAP_SECONDS: i64 = 120;
 /// WIQL answers at most this many ids.
 const WIQL_TOP: usize = 20_000;
-const PATCH: &str = "application/json-patch+json";
+pub(crate) const PATCH: &str = "application/json-patch+json";
 /// What is left of the estimate (a system field; written where the type has it).
 const REMAINING_WORK: &str = "Microsoft.VSTS.Scheduling.RemainingWork";
 
@@ -66,6 +67,8 @@ pub struct AdoIntegration {
     config: Arc<AdoConfig>,
     client: Arc<HttpClient>,
     meta: Arc<tokio::sync::OnceCell<Meta>>,
+    /// The team's iterations as last read (`iterations.rs`).
+    iterations: Arc<std::sync::Mutex<Option<Vec<iterations::Iteration>>>>,
 }
 
 /// What devlog reads about the project once: its process, and its work item types with
@@ -117,9 +120,9 @@ struct WiqlRef {
 }
 
 #[derive(Debug, Deserialize)]
-struct ValueList<T> {
+pub(crate) struct ValueList<T> {
     #[serde(default = "Vec::new")]
-    value: Vec<T>,
+    pub(crate) value: Vec<T>,
 }
 
 fn wiql_string(s: &str) -> String {
@@ -145,6 +148,7 @@ impl AdoIntegration {
             config: Arc::new(config),
             client: Arc::new(client),
             meta: Arc::default(),
+            iterations: Arc::default(),
         })
     }
 
@@ -432,6 +436,10 @@ impl AdoIntegration {
         };
         let (description, _) = html::split_description(w.str_field(DESCRIPTION).unwrap_or(""));
         let updated_at = w.changed().map_err(|e| self.permanent(e))?;
+        // The iteration is the milestone; the project's root iteration is none.
+        let milestone = w
+            .str_field(ITERATION_PATH)
+            .and_then(iterations::milestone_of_path);
         Ok(RemoteItem {
             remote_id: w.id.to_string(),
             url: Some(format!(
@@ -448,13 +456,12 @@ impl AdoIntegration {
                 kind: workitem::type_of(|t| self.type_name(meta, t), type_name),
                 assignee: w.assignee(),
                 tags: w.entry_tags(),
-                // Not synced yet: iterations (docs/azure-devops.md).
-                milestone: None,
+                milestone: milestone.clone(),
             },
             updated_at,
             version: Some(w.rev.to_string()),
             marker: w.marker(),
-            milestone: None,
+            milestone: milestone.and_then(|m| self.remote_milestone(&m)),
         })
     }
 
@@ -552,7 +559,7 @@ impl AdoIntegration {
     }
 }
 
-fn op(op: &str, field: &str, value: Value) -> Value {
+pub(crate) fn op(op: &str, field: &str, value: Value) -> Value {
     json!({"op": op, "path": format!("/fields/{field}"), "value": value})
 }
 
@@ -560,6 +567,16 @@ fn op(op: &str, field: &str, value: Value) -> Value {
 impl Integration for AdoIntegration {
     fn descriptor(&self) -> Descriptor {
         Self::descriptor_static()
+    }
+
+    /// Finds the team's iteration named `name`, or creates it (with the local milestone's
+    /// dates) and adds it to the team (`iterations.rs`).
+    async fn prepare_milestone(
+        &self,
+        name: &str,
+        local: Option<&devlog_core::planning::Milestone>,
+    ) -> Result<(), SyncError> {
+        self.ensure_iteration(name, local).await.map(|_| ())
     }
 
     async fn initialize(&self) -> Result<(), SyncError> {
@@ -771,13 +788,19 @@ impl Integration for AdoIntegration {
         if let Some(area) = &self.config.area_path {
             ops.push(op("add", AREA_PATH, json!(area)));
         }
-        match &self.config.iteration_path {
-            Some(IterationPath::Path(p)) => ops.push(op("add", ITERATION_PATH, json!(p))),
-            Some(IterationPath::Current) => {
+        // The entry's milestone; without one, the configured iteration (`@current`: the
+        // team's current one).
+        match (&fields.milestone, &self.config.iteration_path) {
+            (Some(m), _) => {
+                let p = self.iteration_path_of(Some(m)).await?;
+                ops.push(op("add", ITERATION_PATH, json!(p)));
+            }
+            (None, Some(IterationPath::Path(p))) => ops.push(op("add", ITERATION_PATH, json!(p))),
+            (None, Some(IterationPath::Current)) => {
                 let p = self.current_iteration().await?;
                 ops.push(op("add", ITERATION_PATH, json!(p)));
             }
-            None => {}
+            (None, None) => {}
         }
         let resp = self
             .client
@@ -880,9 +903,17 @@ impl Integration for AdoIntegration {
                     }
                     None => {}
                 },
-                // Type: above. Milestones ⇄ iterations are not synced yet
-                // (docs/azure-devops.md); what Azure DevOps holds is reported back unchanged.
-                SyncedField::Type | SyncedField::Milestone => {}
+                SyncedField::Milestone => {
+                    let path = self.iteration_path_of(fields.milestone.as_deref()).await?;
+                    if !current
+                        .str_field(ITERATION_PATH)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(&path))
+                    {
+                        ops.push(op("replace", ITERATION_PATH, json!(path)));
+                    }
+                }
+                // Type: above.
+                SyncedField::Type => {}
             }
         }
         if ops.len() == 1 {
@@ -912,6 +943,10 @@ impl Integration for AdoIntegration {
             })?),
         };
         let meta = self.meta().await?;
+        // A pull starts a run: the team's iterations are read again when next needed.
+        if cursor.is_none() {
+            *self.iterations.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        }
         let mut query =
             String::from("SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project");
         if let Some(c) = &cursor {
