@@ -167,7 +167,9 @@ impl AdoIntegration {
             return Ok(i);
         }
         if name.is_empty()
-            || name.contains(['\\', '/', '$', '?', '*', ':', '"', '&', '>', '<', '#', '%', '|', '+'])
+            || name.contains([
+                '\\', '/', '$', '?', '*', ':', '"', '&', '>', '<', '#', '%', '|', '+',
+            ])
         {
             return Err(self.permanent(format!(
                 "milestone `{name}` cannot be an Azure DevOps iteration name (no \\ / $ ? * : \" & > < # % | +): rename the milestone"
@@ -298,10 +300,7 @@ impl AdoIntegration {
         for it in self.team_iterations().await? {
             let resp = self
                 .client
-                .get(&self.team_path(&format!(
-                    "work/teamsettings/iterations/{}/workitems",
-                    it.id
-                )))
+                .get(&self.team_path(&format!("work/teamsettings/iterations/{}/workitems", it.id)))
                 .query("api-version", API_VERSION)
                 .no_cache()
                 .send()

@@ -945,7 +945,10 @@ impl Integration for AdoIntegration {
         let meta = self.meta().await?;
         // A pull starts a run: the team's iterations are read again when next needed.
         if cursor.is_none() {
-            *self.iterations.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            *self
+                .iterations
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         }
         let mut query =
             String::from("SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project");

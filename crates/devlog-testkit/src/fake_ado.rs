@@ -1424,7 +1424,9 @@ fn iteration_exists(project: &str, d: &Data, path: &str) -> bool {
     }
     path.split_once('\\').is_some_and(|(p, name)| {
         p.eq_ignore_ascii_case(project)
-            && d.iterations.iter().any(|i| i.name.eq_ignore_ascii_case(name))
+            && d.iterations
+                .iter()
+                .any(|i| i.name.eq_ignore_ascii_case(name))
     })
 }
 
@@ -1485,7 +1487,8 @@ async fn add_team_iteration(
     };
     i.on_team = true;
     let out = team_iteration_json(&project, i, now);
-    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+    // The description declares 200 (its example shows 201): the description is the contract.
+    Ok(axum::Json(out).into_response())
 }
 
 /// The work items of a team iteration (`workItemRelations` with `target` ids).
@@ -1498,7 +1501,11 @@ async fn iteration_work_items(
     own(&st, &org, &project)?;
     own_team(&st, &team)?;
     let d = lock(&st.ado.data);
-    let Some(i) = d.iterations.iter().find(|i| i.identifier == id && i.on_team) else {
+    let Some(i) = d
+        .iterations
+        .iter()
+        .find(|i| i.identifier == id && i.on_team)
+    else {
         return Err(error(
             StatusCode::NOT_FOUND,
             &format!("VS403116: The team iteration with id {id} does not exist."),
@@ -1534,7 +1541,12 @@ async fn create_node(
         )));
     }
     let v: Value = serde_json::from_slice(&body).map_err(|_| bad_request("Invalid JSON body"))?;
-    let name = v.get("name").and_then(Value::as_str).unwrap_or_default().trim().to_string();
+    let name = v
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     if name.is_empty() || name.contains(['\\', '/', '<', '>', '|', '?', '*', ':']) {
         return Err(bad_request(&format!(
             "VS402371: Classification node name `{name}` is invalid."
@@ -1557,10 +1569,15 @@ async fn create_node(
         ));
     }
     let mut d = lock(&st.ado.data);
-    if d.iterations.iter().any(|i| i.name.eq_ignore_ascii_case(&name)) {
+    if d.iterations
+        .iter()
+        .any(|i| i.name.eq_ignore_ascii_case(&name))
+    {
         return Err(error(
             StatusCode::CONFLICT,
-            &format!("VS402371: Classification node name {name} is already in use by a different child of parent classification node."),
+            &format!(
+                "VS402371: Classification node name {name} is already in use by a different child of parent classification node."
+            ),
         ));
     }
     let n = d.iterations.len() as u64 + 1;
@@ -1573,7 +1590,8 @@ async fn create_node(
         on_team: false,
     };
     d.iterations.push(i.clone());
-    Ok((StatusCode::CREATED, axum::Json(node_json(&project, &i))).into_response())
+    // The description declares 200 (its example shows 201): the description is the contract.
+    Ok(axum::Json(node_json(&project, &i)).into_response())
 }
 
 /// An iteration by its path under the project's root.
@@ -2179,6 +2197,42 @@ mod tests {
                 "GET",
                 "Fabrikam/Fabrikam Team/_apis/work/teamsettings/iterations".into(),
                 "$timeframe=current&api-version=7.1",
+                None,
+            ),
+            (
+                "POST",
+                "Fabrikam/_apis/wit/classificationnodes/iterations".into(),
+                "api-version=7.1",
+                Some((
+                    json!({"name": "Sprint 9", "attributes": {"startDate": "2025-02-03T00:00:00Z", "finishDate": "2025-02-14T00:00:00Z"}}),
+                    "application/json",
+                )),
+            ),
+            (
+                "GET",
+                "Fabrikam/_apis/wit/classificationnodes/iterations/Sprint%209".into(),
+                "api-version=7.1",
+                None,
+            ),
+            (
+                "POST",
+                "Fabrikam/Fabrikam Team/_apis/work/teamsettings/iterations".into(),
+                "api-version=7.1",
+                Some((
+                    json!({"id": "b2c3d4e5-0000-4000-8000-000000000004"}),
+                    "application/json",
+                )),
+            ),
+            (
+                "GET",
+                "Fabrikam/Fabrikam Team/_apis/work/teamsettings/iterations/a1b2c3d4-0000-4000-8000-000000000002/workitems".into(),
+                "api-version=7.1",
+                None,
+            ),
+            (
+                "GET",
+                "Fabrikam/Fabrikam Team/_apis/work/teamsettings/iterations".into(),
+                "api-version=7.1",
                 None,
             ),
         ];
