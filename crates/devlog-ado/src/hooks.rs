@@ -33,7 +33,6 @@ use devlog_core::time::{Clock, SystemClock, Timestamp};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-use crate::workitem::WorkItem;
 use crate::{AdoIntegration, NAME};
 
 /// The engine's attachment kind for pipeline runs (a build is a run: same id).
@@ -250,8 +249,11 @@ impl AdoIntegration {
                     )));
                 };
                 let meta = self.meta().await?;
+                let mut iterations_read = false;
                 for w in self.batch(&[id]).await? {
-                    self.deliver(meta, &w, &mut out.outcome).await?;
+                    let (item, actions) = self.read_back(meta, &w, &mut iterations_read).await?;
+                    out.outcome.items.extend(item);
+                    out.outcome.actions.extend(actions);
                 }
                 if out.outcome.items.is_empty() {
                     out.ignored = Some(format!(
@@ -516,34 +518,6 @@ fn run_actions(resource: &Value) -> Vec<RemoteAction> {
         .map(str::to_string);
     let at = time(resource, "/run/finishedDate").unwrap_or_else(|| SystemClock.now());
     run_note(id.to_string(), text, branch, url, None, at)
-}
-
-impl AdoIntegration {
-    /// A work item read back for a pull or a hook: the item (when it maps; an item devlog did
-    /// not create may not) and its comments as notes.
-    pub(crate) async fn deliver(
-        &self,
-        meta: &crate::Meta,
-        w: &WorkItem,
-        out: &mut WebhookOutcome,
-    ) -> Result<(), SyncError> {
-        let commented = w
-            .fields
-            .get(crate::workitem::COMMENT_COUNT)
-            .and_then(Value::as_u64)
-            .is_some_and(|n| n > 0);
-        if self.config.sync_notes && commented {
-            for c in self.comments(&w.id.to_string()).await? {
-                out.actions.push(self.comment_action(w.id, &c));
-            }
-        }
-        match self.to_remote(meta, w) {
-            Ok(item) => out.items.push(item),
-            Err(_) if w.marker().is_none() => {}
-            Err(e) => return Err(e),
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

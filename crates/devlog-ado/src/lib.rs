@@ -5,7 +5,8 @@
 //! before devlog's details section; status ⇄ `System.State` through the process-aware
 //! [`process::StateMap`] of the item's type; type ⇄ `System.WorkItemType`; priority ⇄
 //! `Microsoft.VSTS.Common.Priority` (1–4); tags ⇄ `System.Tags`; assignee ⇄
-//! `System.AssignedTo`. Writes are JSON Patch documents; an update starts with a `test` of
+//! `System.AssignedTo`; milestone ⇄ `System.IterationPath` ([`iterations`]). Service hooks:
+//! [`hooks`]. Writes are JSON Patch documents; an update starts with a `test` of
 //! `/rev`, so an edit made in Azure DevOps meanwhile is a conflict, never overwritten. The
 //! marker is the tag `devlog:<entry id>`, set in the create request itself and found by WIQL.
 //! Pull: WIQL on `[System.ChangedDate]` with `timePrecision=true` and an overlap, then
@@ -30,7 +31,8 @@ use async_trait::async_trait;
 use devlog_core::entry::{Entry, EntryType, Status};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
-    Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
+    Capability, Descriptor, Health, Integration, PullPage, RemoteAction, RemoteItem, SyncError,
+    SyncErrorKind,
 };
 use devlog_core::merge::{FieldSet, SyncedField, SyncedFields};
 use devlog_http::{ClientOptions, HttpClient, HttpError, HttpErrorKind, RateLimitConfig};
@@ -529,6 +531,46 @@ impl AdoIntegration {
         Ok(out)
     }
 
+    /// A work item read back by a pull or a service hook: the item (none for an item devlog
+    /// did not create whose fields do not map: not devlog's, and it must not stop a sync) and
+    /// its comments as notes (read only when it has some). The team's iterations are read
+    /// once (`iterations_read`) when the item is in one devlog has not seen, for the
+    /// milestone's dates; failing that, the milestone comes without them.
+    pub(crate) async fn read_back(
+        &self,
+        meta: &Meta,
+        w: &WorkItem,
+        iterations_read: &mut bool,
+    ) -> Result<(Option<RemoteItem>, Vec<RemoteAction>), SyncError> {
+        let mut actions = Vec::new();
+        let commented = w
+            .fields
+            .get(workitem::COMMENT_COUNT)
+            .and_then(Value::as_u64)
+            .is_some_and(|n| n > 0);
+        if self.config.sync_notes && commented {
+            for c in self.comments(&w.id.to_string()).await? {
+                actions.push(self.comment_action(w.id, &c));
+            }
+        }
+        if let Some(m) = w
+            .str_field(ITERATION_PATH)
+            .and_then(iterations::milestone_of_path)
+            && !*iterations_read
+            && self.cached_iteration(&m).is_none()
+        {
+            *iterations_read = true;
+            // Only the milestone's dates depend on it: a team that cannot be read here
+            // (health says why) does not stop the pull.
+            let _ = self.team_iterations().await;
+        }
+        match self.to_remote(meta, w) {
+            Ok(item) => Ok((Some(item), actions)),
+            Err(_) if w.marker().is_none() => Ok((None, actions)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The team's current iteration path.
     async fn current_iteration(&self) -> Result<String, SyncError> {
         #[derive(Deserialize)]
@@ -965,6 +1007,7 @@ impl Integration for AdoIntegration {
         let mut next = cursor.clone().unwrap_or_default();
         let mut page = PullPage::default();
         let mut delivered = 0;
+        let mut iterations_read = false;
         let mut chunks = ids.chunks(BATCH);
         for chunk in chunks.by_ref() {
             for w in self.batch(chunk).await? {
@@ -981,25 +1024,9 @@ impl Integration for AdoIntegration {
                 }
                 next.seen.insert(w.id, (w.rev, at));
                 delivered += 1;
-                // Comments come with the item that changed (a comment is a new revision);
-                // items without any cost nothing.
-                let commented = w
-                    .fields
-                    .get(workitem::COMMENT_COUNT)
-                    .and_then(Value::as_u64)
-                    .is_some_and(|n| n > 0);
-                if self.config.sync_notes && commented {
-                    for c in self.comments(&w.id.to_string()).await? {
-                        page.actions.push(self.comment_action(w.id, &c));
-                    }
-                }
-                match self.to_remote(meta, &w) {
-                    Ok(item) => page.items.push(item),
-                    // An item devlog did not create is not devlog's (the engine skips it):
-                    // what it holds must not stop the sync.
-                    Err(_) if w.marker().is_none() => {}
-                    Err(e) => return Err(e),
-                }
+                let (item, actions) = self.read_back(meta, &w, &mut iterations_read).await?;
+                page.actions.extend(actions);
+                page.items.extend(item);
             }
             if delivered >= ITEMS_PER_PULL {
                 break;

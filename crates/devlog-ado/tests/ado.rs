@@ -1058,3 +1058,38 @@ async fn throttling_headers_make_the_client_wait_or_the_job_resume_later() {
     assert_eq!(err.kind, SyncErrorKind::RateLimited, "{err:?}");
     assert!(err.retry_after_ms.unwrap() >= 100_000);
 }
+
+#[tokio::test]
+async fn an_iteration_set_in_azure_devops_is_pulled_as_the_milestone_with_its_dates() {
+    let (ado, probe) = start(|_| {}).await;
+    let e = EntryBuilder::new("Moved on the board").build();
+    let item = ado.create(&e, &SyncedFields::from_entry(&e)).await.unwrap();
+    assert_eq!(
+        item.fields.milestone, None,
+        "the root iteration is no milestone"
+    );
+    let id: u64 = item.remote_id.parse().unwrap();
+    probe.ado.edit_item(id, |f| {
+        f.insert("System.IterationPath".into(), json!("Fabrikam\\Sprint 3"));
+    });
+    let page = ado.pull(None).await.unwrap();
+    let pulled = page
+        .items
+        .iter()
+        .find(|i| i.remote_id == item.remote_id)
+        .unwrap();
+    assert_eq!(pulled.fields.milestone.as_deref(), Some("Sprint 3"));
+    let sprint3 = probe
+        .ado
+        .iterations()
+        .into_iter()
+        .find(|i| i.name == "Sprint 3")
+        .unwrap();
+    let m = pulled.milestone.clone().unwrap();
+    assert_eq!(m.due_date, Some(sprint3.finish.unwrap().date_naive()));
+    assert!(!m.closed);
+    // The idle pull that follows still costs two requests.
+    let before = probe.remote.state().requests().len();
+    ado.pull(page.next_cursor.as_deref()).await.unwrap();
+    assert_eq!(probe.remote.state().requests().len() - before, 2);
+}
