@@ -17,8 +17,13 @@
 //! and a time in a date without `timePrecision=true` is refused as Azure DevOps does), work
 //! item comments (`…/wit/workItems/{id}/comments`: list with `continuationToken`, batch by
 //! `ids` with `includeDeleted`, add — a new revision of the item, `System.CommentCount` —,
-//! get, edit, delete), and the team's current iteration
-//! (`GET …/{team}/_apis/work/teamsettings/iterations`). Basic or Bearer auth is required
+//! get, edit, delete), iterations (Sprint 1–3 around the fake's clock, plus those created:
+//! `GET`/`POST …/{team}/_apis/work/teamsettings/iterations` — list with `$timeframe`, add to
+//! the team by GUID —, `GET …/teamsettings/iterations/{id}/workitems`, and the classification
+//! nodes `GET …/wit/classificationnodes/iterations/{name}` and `POST
+//! …/wit/classificationnodes/iterations` — both dates or neither, 409 for a name taken; a work
+//! item's `System.IterationPath` must name an existing iteration), and Azure DevOps'
+//! throttling headers on demand ([`FakeAdo::throttle`]). Basic or Bearer auth is required
 //! (401 otherwise).
 //!
 //! **Contract check**: every request received is validated against Microsoft's Swagger 2.0
