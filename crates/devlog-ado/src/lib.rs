@@ -5,7 +5,8 @@
 //! before devlog's details section; status ⇄ `System.State` through the process-aware
 //! [`process::StateMap`] of the item's type; type ⇄ `System.WorkItemType`; priority ⇄
 //! `Microsoft.VSTS.Common.Priority` (1–4); tags ⇄ `System.Tags`; assignee ⇄
-//! `System.AssignedTo`. Writes are JSON Patch documents; an update starts with a `test` of
+//! `System.AssignedTo`; milestone ⇄ `System.IterationPath` ([`iterations`]). Service hooks:
+//! [`hooks`]. Writes are JSON Patch documents; an update starts with a `test` of
 //! `/rev`, so an edit made in Azure DevOps meanwhile is a conflict, never overwritten. The
 //! marker is the tag `devlog:<entry id>`, set in the create request itself and found by WIQL.
 //! Pull: WIQL on `[System.ChangedDate]` with `timePrecision=true` and an overlap, then
@@ -16,7 +17,9 @@
 
 pub mod comments;
 pub mod config;
+pub mod hooks;
 pub mod html;
+pub mod iterations;
 pub mod process;
 pub mod workitem;
 
@@ -28,7 +31,8 @@ use async_trait::async_trait;
 use devlog_core::entry::{Entry, EntryType, Status};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
-    Capability, Descriptor, Health, Integration, PullPage, RemoteItem, SyncError, SyncErrorKind,
+    Capability, Descriptor, Health, Integration, PullPage, RemoteAction, RemoteItem, SyncError,
+    SyncErrorKind,
 };
 use devlog_core::merge::{FieldSet, SyncedField, SyncedFields};
 use devlog_http::{ClientOptions, HttpClient, HttpError, HttpErrorKind, RateLimitConfig};
@@ -55,7 +59,7 @@ pub const ITEMS_PER_PULL: usize = 1000;
 pub const OVERLAP_SECONDS: i64 = 120;
 /// WIQL answers at most this many ids.
 const WIQL_TOP: usize = 20_000;
-const PATCH: &str = "application/json-patch+json";
+pub(crate) const PATCH: &str = "application/json-patch+json";
 /// What is left of the estimate (a system field; written where the type has it).
 const REMAINING_WORK: &str = "Microsoft.VSTS.Scheduling.RemainingWork";
 
@@ -65,6 +69,8 @@ pub struct AdoIntegration {
     config: Arc<AdoConfig>,
     client: Arc<HttpClient>,
     meta: Arc<tokio::sync::OnceCell<Meta>>,
+    /// The team's iterations as last read (`iterations.rs`).
+    iterations: Arc<std::sync::Mutex<Option<Vec<iterations::Iteration>>>>,
 }
 
 /// What devlog reads about the project once: its process, and its work item types with
@@ -116,9 +122,9 @@ struct WiqlRef {
 }
 
 #[derive(Debug, Deserialize)]
-struct ValueList<T> {
+pub(crate) struct ValueList<T> {
     #[serde(default = "Vec::new")]
-    value: Vec<T>,
+    pub(crate) value: Vec<T>,
 }
 
 fn wiql_string(s: &str) -> String {
@@ -144,6 +150,7 @@ impl AdoIntegration {
             config: Arc::new(config),
             client: Arc::new(client),
             meta: Arc::default(),
+            iterations: Arc::default(),
         })
     }
 
@@ -168,7 +175,7 @@ impl AdoIntegration {
             description: "Azure DevOps work items of one project, in two-way sync".into(),
             config_schema: config::schema(),
             triggers: vec!["entry.changed".into()],
-            capabilities: vec![Capability::Push, Capability::Pull],
+            capabilities: vec![Capability::Push, Capability::Pull, Capability::Webhook],
         }
     }
 
@@ -431,6 +438,10 @@ impl AdoIntegration {
         };
         let (description, _) = html::split_description(w.str_field(DESCRIPTION).unwrap_or(""));
         let updated_at = w.changed().map_err(|e| self.permanent(e))?;
+        // The iteration is the milestone; the project's root iteration is none.
+        let milestone = w
+            .str_field(ITERATION_PATH)
+            .and_then(iterations::milestone_of_path);
         Ok(RemoteItem {
             remote_id: w.id.to_string(),
             url: Some(format!(
@@ -447,13 +458,12 @@ impl AdoIntegration {
                 kind: workitem::type_of(|t| self.type_name(meta, t), type_name),
                 assignee: w.assignee(),
                 tags: w.entry_tags(),
-                // Not synced yet: iterations (docs/azure-devops.md).
-                milestone: None,
+                milestone: milestone.clone(),
             },
             updated_at,
             version: Some(w.rev.to_string()),
             marker: w.marker(),
-            milestone: None,
+            milestone: milestone.and_then(|m| self.remote_milestone(&m)),
         })
     }
 
@@ -521,6 +531,46 @@ impl AdoIntegration {
         Ok(out)
     }
 
+    /// A work item read back by a pull or a service hook: the item (none for an item devlog
+    /// did not create whose fields do not map: not devlog's, and it must not stop a sync) and
+    /// its comments as notes (read only when it has some). The team's iterations are read
+    /// once (`iterations_read`) when the item is in one devlog has not seen, for the
+    /// milestone's dates; failing that, the milestone comes without them.
+    pub(crate) async fn read_back(
+        &self,
+        meta: &Meta,
+        w: &WorkItem,
+        iterations_read: &mut bool,
+    ) -> Result<(Option<RemoteItem>, Vec<RemoteAction>), SyncError> {
+        let mut actions = Vec::new();
+        let commented = w
+            .fields
+            .get(workitem::COMMENT_COUNT)
+            .and_then(Value::as_u64)
+            .is_some_and(|n| n > 0);
+        if self.config.sync_notes && commented {
+            for c in self.comments(&w.id.to_string()).await? {
+                actions.push(self.comment_action(w.id, &c));
+            }
+        }
+        if let Some(m) = w
+            .str_field(ITERATION_PATH)
+            .and_then(iterations::milestone_of_path)
+            && !*iterations_read
+            && self.cached_iteration(&m).is_none()
+        {
+            *iterations_read = true;
+            // Only the milestone's dates depend on it: a team that cannot be read here
+            // (health says why) does not stop the pull.
+            let _ = self.team_iterations().await;
+        }
+        match self.to_remote(meta, w) {
+            Ok(item) => Ok((Some(item), actions)),
+            Err(_) if w.marker().is_none() => Ok((None, actions)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The team's current iteration path.
     async fn current_iteration(&self) -> Result<String, SyncError> {
         #[derive(Deserialize)]
@@ -551,7 +601,7 @@ impl AdoIntegration {
     }
 }
 
-fn op(op: &str, field: &str, value: Value) -> Value {
+pub(crate) fn op(op: &str, field: &str, value: Value) -> Value {
     json!({"op": op, "path": format!("/fields/{field}"), "value": value})
 }
 
@@ -559,6 +609,16 @@ fn op(op: &str, field: &str, value: Value) -> Value {
 impl Integration for AdoIntegration {
     fn descriptor(&self) -> Descriptor {
         Self::descriptor_static()
+    }
+
+    /// Finds the team's iteration named `name`, or creates it (with the local milestone's
+    /// dates) and adds it to the team (`iterations.rs`).
+    async fn prepare_milestone(
+        &self,
+        name: &str,
+        local: Option<&devlog_core::planning::Milestone>,
+    ) -> Result<(), SyncError> {
+        self.ensure_iteration(name, local).await.map(|_| ())
     }
 
     async fn initialize(&self) -> Result<(), SyncError> {
@@ -652,6 +712,19 @@ impl Integration for AdoIntegration {
             return Err(self.no_notes());
         }
         self.find_note_comment(remote_id, note_id).await
+    }
+
+    /// Service hooks (`hooks.rs`): the Basic password checked first; what devlog does not
+    /// take from an event is logged with the reason.
+    async fn handle_webhook(
+        &self,
+        hook: &devlog_core::integration::Webhook,
+    ) -> Result<devlog_core::integration::WebhookOutcome, SyncError> {
+        let read = self.service_hook(hook).await?;
+        if let Some(why) = &read.ignored {
+            tracing::info!(event = %read.event_type, "azure-devops service hook: {why}");
+        }
+        Ok(read.outcome)
     }
 
     async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError> {
@@ -757,13 +830,19 @@ impl Integration for AdoIntegration {
         if let Some(area) = &self.config.area_path {
             ops.push(op("add", AREA_PATH, json!(area)));
         }
-        match &self.config.iteration_path {
-            Some(IterationPath::Path(p)) => ops.push(op("add", ITERATION_PATH, json!(p))),
-            Some(IterationPath::Current) => {
+        // The entry's milestone; without one, the configured iteration (`@current`: the
+        // team's current one).
+        match (&fields.milestone, &self.config.iteration_path) {
+            (Some(m), _) => {
+                let p = self.iteration_path_of(Some(m)).await?;
+                ops.push(op("add", ITERATION_PATH, json!(p)));
+            }
+            (None, Some(IterationPath::Path(p))) => ops.push(op("add", ITERATION_PATH, json!(p))),
+            (None, Some(IterationPath::Current)) => {
                 let p = self.current_iteration().await?;
                 ops.push(op("add", ITERATION_PATH, json!(p)));
             }
-            None => {}
+            (None, None) => {}
         }
         let resp = self
             .client
@@ -866,9 +945,17 @@ impl Integration for AdoIntegration {
                     }
                     None => {}
                 },
-                // Type: above. Milestones ⇄ iterations are not synced yet
-                // (docs/azure-devops.md); what Azure DevOps holds is reported back unchanged.
-                SyncedField::Type | SyncedField::Milestone => {}
+                SyncedField::Milestone => {
+                    let path = self.iteration_path_of(fields.milestone.as_deref()).await?;
+                    if !current
+                        .str_field(ITERATION_PATH)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(&path))
+                    {
+                        ops.push(op("replace", ITERATION_PATH, json!(path)));
+                    }
+                }
+                // Type: above.
+                SyncedField::Type => {}
             }
         }
         if ops.len() == 1 {
@@ -898,6 +985,13 @@ impl Integration for AdoIntegration {
             })?),
         };
         let meta = self.meta().await?;
+        // A pull starts a run: the team's iterations are read again when next needed.
+        if cursor.is_none() {
+            *self
+                .iterations
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        }
         let mut query =
             String::from("SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project");
         if let Some(c) = &cursor {
@@ -913,6 +1007,7 @@ impl Integration for AdoIntegration {
         let mut next = cursor.clone().unwrap_or_default();
         let mut page = PullPage::default();
         let mut delivered = 0;
+        let mut iterations_read = false;
         let mut chunks = ids.chunks(BATCH);
         for chunk in chunks.by_ref() {
             for w in self.batch(chunk).await? {
@@ -929,25 +1024,9 @@ impl Integration for AdoIntegration {
                 }
                 next.seen.insert(w.id, (w.rev, at));
                 delivered += 1;
-                // Comments come with the item that changed (a comment is a new revision);
-                // items without any cost nothing.
-                let commented = w
-                    .fields
-                    .get(workitem::COMMENT_COUNT)
-                    .and_then(Value::as_u64)
-                    .is_some_and(|n| n > 0);
-                if self.config.sync_notes && commented {
-                    for c in self.comments(&w.id.to_string()).await? {
-                        page.actions.push(self.comment_action(w.id, &c));
-                    }
-                }
-                match self.to_remote(meta, &w) {
-                    Ok(item) => page.items.push(item),
-                    // An item devlog did not create is not devlog's (the engine skips it):
-                    // what it holds must not stop the sync.
-                    Err(_) if w.marker().is_none() => {}
-                    Err(e) => return Err(e),
-                }
+                let (item, actions) = self.read_back(meta, &w, &mut iterations_read).await?;
+                page.actions.extend(actions);
+                page.items.extend(item);
             }
             if delivered >= ITEMS_PER_PULL {
                 break;

@@ -23,7 +23,7 @@ pub const PRIORITY: &str = "Microsoft.VSTS.Common.Priority";
 pub const COMMENT_COUNT: &str = "System.CommentCount";
 
 /// The fields devlog asks for when it reads work items in batches.
-pub const FIELDS: [&str; 11] = [
+pub const FIELDS: [&str; 12] = [
     "System.Id",
     TITLE,
     DESCRIPTION,
@@ -35,6 +35,7 @@ pub const FIELDS: [&str; 11] = [
     PRIORITY,
     "System.TeamProject",
     COMMENT_COUNT,
+    ITERATION_PATH,
 ];
 
 #[derive(Debug, Clone, Deserialize)]

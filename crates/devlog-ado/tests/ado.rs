@@ -789,3 +789,307 @@ async fn estimates_logged_time_and_due_dates_are_written_at_create() {
         "{err}"
     );
 }
+
+fn local_milestone(name: &str, created: &str, due: &str) -> devlog_core::planning::Milestone {
+    let at: devlog_core::time::Timestamp = created.parse().unwrap();
+    serde_json::from_value(json!({
+        "key": name.to_lowercase().replace(' ', "-"),
+        "name": name,
+        "dueDate": due,
+        "state": "open",
+        "createdAt": at.to_string(),
+        "updatedAt": at.to_string(),
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_milestone_becomes_a_team_iteration_with_its_dates_once() {
+    let (ado, probe) = start(|_| {}).await;
+    let m = local_milestone("Release 7", "2025-01-06T09:00:00Z", "2025-01-31");
+    ado.prepare_milestone("Release 7", Some(&m)).await.unwrap();
+    let made: Vec<_> = probe
+        .ado
+        .iterations()
+        .into_iter()
+        .filter(|i| i.name == "Release 7")
+        .collect();
+    assert_eq!(made.len(), 1);
+    assert!(made[0].on_team, "added to the team");
+    assert_eq!(
+        made[0].start.unwrap().to_rfc3339(),
+        "2025-01-06T00:00:00+00:00"
+    );
+    assert_eq!(
+        made[0].finish.unwrap().to_rfc3339(),
+        "2025-01-31T00:00:00+00:00"
+    );
+    // Again, from another process (nothing cached): found on the team, nothing created.
+    let (ado2, _) = (
+        AdoIntegration::with_limits(ado.config().clone(), RateLimitConfig::unpaced()).unwrap(),
+        (),
+    );
+    let posts = probe
+        .remote
+        .state()
+        .requests_matching("POST /acme/Fabrikam/_apis/wit/classificationnodes/iterations")
+        .len();
+    ado2.prepare_milestone("Release 7", Some(&m)).await.unwrap();
+    assert_eq!(
+        probe
+            .remote
+            .state()
+            .requests_matching("POST /acme/Fabrikam/_apis/wit/classificationnodes/iterations")
+            .len(),
+        posts
+    );
+    // An entry in it is written with the iteration's path and reads it back as its milestone,
+    // with the iteration's finish date as the milestone's due date.
+    let e = EntryBuilder::new("In release 7").build();
+    let mut fields = SyncedFields::from_entry(&e);
+    fields.milestone = Some("Release 7".into());
+    let item = ado.create(&e, &fields).await.unwrap();
+    assert_eq!(item.fields.milestone.as_deref(), Some("Release 7"));
+    let raw = probe.ado.item(item.remote_id.parse().unwrap()).unwrap();
+    assert_eq!(raw.str_field("System.IterationPath"), "Fabrikam\\Release 7");
+    let remote = item.milestone.unwrap();
+    assert_eq!(remote.title, "Release 7");
+    assert_eq!(remote.due_date.unwrap().to_string(), "2025-01-31");
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_or_raced_is_never_made_twice() {
+    let (ado, probe) = start(|_| {}).await;
+    // The node is made but the answer lost: the retry finds it and puts it on the team.
+    probe.remote.state().inject(
+        Fault::on("POST /acme/Fabrikam/_apis/wit/classificationnodes/iterations").apply_then_drop(),
+    );
+    assert!(ado.prepare_milestone("Hardening", None).await.is_err());
+    ado.prepare_milestone("Hardening", None).await.unwrap();
+    let its = probe.ado.iterations();
+    let hardening: Vec<_> = its.iter().filter(|i| i.name == "Hardening").collect();
+    assert_eq!(hardening.len(), 1, "{its:?}");
+    assert!(hardening[0].on_team);
+    // Someone made it between our read and our create: the 409 is read back.
+    let (ado, probe) = start(|_| {}).await;
+    ado.prepare_milestone("Beta", None).await.unwrap();
+    let (ado2, _) = (
+        AdoIntegration::with_limits(ado.config().clone(), RateLimitConfig::unpaced()).unwrap(),
+        (),
+    );
+    probe.remote.state().inject(
+        Fault::on("GET /acme/Fabrikam/*/_apis/work/teamsettings/iterations")
+            .status(200)
+            .body(r#"{"count":0,"value":[]}"#),
+    );
+    probe.remote.state().inject(
+        Fault::on("GET /acme/Fabrikam/_apis/wit/classificationnodes/iterations/*").status(404),
+    );
+    ado2.prepare_milestone("Beta", None).await.unwrap();
+    assert_eq!(
+        probe
+            .ado
+            .iterations()
+            .iter()
+            .filter(|i| i.name == "Beta")
+            .count(),
+        1
+    );
+    assert_eq!(probe.remote.state().pending_faults(), 0);
+    // A name Azure DevOps cannot take is a permanent error naming the milestone.
+    let e = ado.prepare_milestone("Q1/Q2", None).await.unwrap_err();
+    assert_eq!(e.kind, SyncErrorKind::Permanent);
+    assert!(e.message.contains("milestone `Q1/Q2`"), "{e}");
+}
+
+#[tokio::test]
+async fn milestones_move_items_between_iterations_and_current_is_the_default() {
+    let (ado, probe) = start(|c| c.iteration_path = Some(IterationPath::Current)).await;
+    // No milestone: the team's current iteration, read back as that milestone.
+    let e = EntryBuilder::new("Now").build();
+    let mut fields = SyncedFields::from_entry(&e);
+    let item = ado.create(&e, &fields).await.unwrap();
+    assert_eq!(item.fields.milestone.as_deref(), Some("Sprint 2"));
+    // A milestone wins over `@current`.
+    fields.milestone = Some("Sprint 3".into());
+    ado.prepare_milestone("Sprint 3", None).await.unwrap();
+    let other = ado.create(&e, &fields).await.unwrap();
+    let raw = probe.ado.item(other.remote_id.parse().unwrap()).unwrap();
+    assert_eq!(raw.str_field("System.IterationPath"), "Fabrikam\\Sprint 3");
+    // Cleared: the project's root iteration.
+    fields.milestone = None;
+    let back = ado
+        .update(&other.remote_id, &fields, &changed_fields(&["milestone"]))
+        .await
+        .unwrap();
+    assert_eq!(back.fields.milestone, None);
+    let raw = probe.ado.item(other.remote_id.parse().unwrap()).unwrap();
+    assert_eq!(raw.str_field("System.IterationPath"), "Fabrikam");
+    // add-to-iteration: by name (created when missing) and `@current`.
+    let moved = ado
+        .add_to_iteration(&other.remote_id, "Sprint 1")
+        .await
+        .unwrap();
+    assert_eq!(moved.fields.milestone.as_deref(), Some("Sprint 1"));
+    let moved = ado
+        .add_to_iteration(&other.remote_id, "@current")
+        .await
+        .unwrap();
+    assert_eq!(moved.fields.milestone.as_deref(), Some("Sprint 2"));
+    let moved = ado
+        .add_to_iteration(&other.remote_id, "Stretch")
+        .await
+        .unwrap();
+    assert_eq!(moved.fields.milestone.as_deref(), Some("Stretch"));
+    let e = ado.add_to_iteration("nope", "Sprint 1").await.unwrap_err();
+    assert_eq!(e.kind, SyncErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn iterations_list_dates_and_done_of_total() {
+    let (ado, _probe) = start(|_| {}).await;
+    ado.prepare_milestone("Sprint 2", None).await.unwrap();
+    for (title, status) in [
+        ("a", Status::Done),
+        ("b", Status::InProgress),
+        ("c", Status::Closed),
+    ] {
+        let e = EntryBuilder::new(title).build();
+        let mut fields = SyncedFields::from_entry(&e);
+        fields.status = status;
+        fields.milestone = Some("Sprint 2".into());
+        ado.create(&e, &fields).await.unwrap();
+    }
+    let list = ado.iterations().await.unwrap();
+    let names: Vec<(&str, u64, u64, Option<&str>)> = list
+        .iter()
+        .map(|i| {
+            (
+                i.iteration.name.as_str(),
+                i.done,
+                i.total,
+                i.iteration.time_frame.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Sprint 1", 0, 0, Some("past")),
+            ("Sprint 2", 2, 3, Some("current")),
+            ("Sprint 3", 0, 0, Some("future"))
+        ]
+    );
+    let s2 = &list[1].iteration;
+    assert!(s2.start.unwrap() < s2.finish.unwrap());
+}
+
+#[tokio::test]
+async fn throttling_headers_make_the_client_wait_or_the_job_resume_later() {
+    use devlog_testkit::fake_ado::AdoThrottle;
+    let (ado, probe) = start(|_| {}).await;
+    // X-RateLimit-Delay: the server is slowing us down; the client waits as long before its
+    // next request (short: absorbed inside the call, which then succeeds).
+    probe.ado.throttle(Some(AdoThrottle {
+        delay_seconds: Some(0.2),
+        limit: Some(200),
+        remaining: Some(150),
+        ..AdoThrottle::default()
+    }));
+    ado.health().await.unwrap();
+    let state = ado.client().rate_limit_state();
+    assert_eq!(
+        state.pause_reason,
+        Some(devlog_http::PauseReason::ServerDelay),
+        "{state:?}"
+    );
+    assert!(state.pauses >= 1);
+    assert_eq!(
+        state.last_server_delay,
+        Some(std::time::Duration::from_millis(200))
+    );
+    assert_eq!(state.remaining, Some(150));
+    probe.ado.throttle(None);
+    ado.pull(None).await.unwrap();
+    // Retry-After longer than a call may hold a worker: the next call is not sent and fails
+    // RateLimited with the wait, so the queue reschedules the job for then.
+    probe.ado.throttle(Some(AdoThrottle {
+        retry_after_seconds: Some(600),
+        ..AdoThrottle::default()
+    }));
+    ado.pull(None).await.unwrap();
+    probe.ado.throttle(None);
+    let sent = probe.remote.state().requests().len();
+    let err = ado.pull(None).await.unwrap_err();
+    assert_eq!(err.kind, SyncErrorKind::RateLimited, "{err:?}");
+    let wait = err.retry_after_ms.unwrap();
+    assert!((590_000..=600_000).contains(&wait), "{wait}");
+    assert!(err.message.contains("throttling"), "{err}");
+    assert_eq!(
+        probe.remote.state().requests().len(),
+        sent,
+        "nothing sent while paused"
+    );
+    // X-RateLimit-Remaining 0 until X-RateLimit-Reset: the same.
+    let (ado, probe) = start(|_| {}).await;
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    probe.ado.throttle(Some(AdoThrottle {
+        limit: Some(200),
+        remaining: Some(0),
+        reset_epoch: Some(reset),
+        ..AdoThrottle::default()
+    }));
+    // The project's answer spends the last unit: the process is not asked until the reset.
+    let err = ado.health().await.unwrap_err();
+    assert_eq!(err.kind, SyncErrorKind::RateLimited, "{err:?}");
+    assert!(err.retry_after_ms.unwrap() > 3_000_000);
+    assert_eq!(probe.remote.state().requests().len(), 1);
+    // A 429 with Retry-After: RateLimited with the wait.
+    let (ado, probe) = start(|_| {}).await;
+    probe
+        .remote
+        .state()
+        .inject(Fault::on("GET /acme/_apis/projects/*").rate_limited("120"));
+    let err = ado.health().await.unwrap_err();
+    assert_eq!(err.kind, SyncErrorKind::RateLimited, "{err:?}");
+    assert!(err.retry_after_ms.unwrap() >= 100_000);
+}
+
+#[tokio::test]
+async fn an_iteration_set_in_azure_devops_is_pulled_as_the_milestone_with_its_dates() {
+    let (ado, probe) = start(|_| {}).await;
+    let e = EntryBuilder::new("Moved on the board").build();
+    let item = ado.create(&e, &SyncedFields::from_entry(&e)).await.unwrap();
+    assert_eq!(
+        item.fields.milestone, None,
+        "the root iteration is no milestone"
+    );
+    let id: u64 = item.remote_id.parse().unwrap();
+    probe.ado.edit_item(id, |f| {
+        f.insert("System.IterationPath".into(), json!("Fabrikam\\Sprint 3"));
+    });
+    let page = ado.pull(None).await.unwrap();
+    let pulled = page
+        .items
+        .iter()
+        .find(|i| i.remote_id == item.remote_id)
+        .unwrap();
+    assert_eq!(pulled.fields.milestone.as_deref(), Some("Sprint 3"));
+    let sprint3 = probe
+        .ado
+        .iterations()
+        .into_iter()
+        .find(|i| i.name == "Sprint 3")
+        .unwrap();
+    let m = pulled.milestone.clone().unwrap();
+    assert_eq!(m.due_date, Some(sprint3.finish.unwrap().date_naive()));
+    assert!(!m.closed);
+    // The idle pull that follows still costs two requests.
+    let before = probe.remote.state().requests().len();
+    ado.pull(page.next_cursor.as_deref()).await.unwrap();
+    assert_eq!(probe.remote.state().requests().len() - before, 2);
+}

@@ -32,6 +32,8 @@ async fn rig() -> Rig {
         AdoAuth::Pat(SecretString::from("ado_engine_pat_4321".to_string())),
     )
     .unwrap();
+    let mut config = config;
+    config.service_hook_secret = Some(SecretString::from("hook-s3cret".to_string()));
     let ado = AdoIntegration::with_limits(config, RateLimitConfig::unpaced()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".devlog");
@@ -221,4 +223,101 @@ async fn entries_sync_once_without_churn_and_remote_changes_come_back() {
     r.engine.sync(None, None, &quiet).await.unwrap();
     assert_eq!(r.probe.ado.comments(work_item).len(), 2);
     assert_eq!(r.app.store().get(e.id).await.unwrap().notes.len(), 2);
+}
+
+/// A service hook delivery with the Basic password `hook-s3cret`.
+fn hook(payload: &serde_json::Value) -> devlog_core::integration::Webhook {
+    devlog_core::integration::Webhook {
+        headers: vec![(
+            "authorization".into(),
+            // devops:hook-s3cret
+            "Basic ZGV2b3BzOmhvb2stczNjcmV0".into(),
+        )],
+        body: serde_json::to_vec(payload).unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_hooks_apply_once_per_event() {
+    let r = rig().await;
+    let e = r
+        .app
+        .create(
+            NewEntry {
+                title: "Hooked".into(),
+                kind: Some(EntryType::Bugfix),
+                ..NewEntry::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap()
+        .into_entry();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created, 1, "{rep:?}");
+    let id = r.probe.ado.items()[0].id;
+    r.probe.ado.edit_item(id, |f| {
+        f.insert(
+            "System.Title".into(),
+            json!("Hooked, renamed in Azure DevOps"),
+        );
+    });
+    // workitem.updated (its shape from the official example) about that item.
+    let updated = json!({
+        "id": "27646e0e-b520-4d2b-9411-bba7524947cd",
+        "eventType": "workitem.updated",
+        "resource": {"id": 2, "workItemId": id, "rev": 2,
+                     "revision": {"id": id, "rev": 2, "fields": {"System.TeamProject": "Fabrikam"}}},
+    });
+    let first = r
+        .engine
+        .webhook("azure-devops", &hook(&updated))
+        .await
+        .unwrap();
+    assert_eq!(first.applied, 1, "{first:?}");
+    let back = r.app.store().get(e.id).await.unwrap();
+    assert_eq!(back.title, "Hooked, renamed in Azure DevOps");
+    // A redelivery (same event id) is applied once.
+    let again = r
+        .engine
+        .webhook("azure-devops", &hook(&updated))
+        .await
+        .unwrap();
+    assert_eq!(again.applied + again.actions_applied, 0, "{again:?}");
+    // A push whose commit mentions the work item adds one progress note, even when the same
+    // commit comes again in another event.
+    for event in ["cd159468-0509-48d9-960d-6f3ba627fd06", "another-event-id"] {
+        let push = json!({
+            "id": event,
+            "eventType": "git.push",
+            "resource": {
+                "commits": [{"commitId": "c8e823a60a85381732726d6a9b6a276e71e6ce12",
+                             "comment": format!("Fix the hook (#{id})"),
+                             "author": {"name": "Ann", "date": "2025-01-02T03:04:05Z"}}],
+                "refUpdates": [{"name": "refs/heads/main"}],
+                "repository": {"name": "Fabrikam", "project": {"name": "Fabrikam"},
+                               "remoteUrl": "https://dev.azure.com/acme/Fabrikam/_git/Fabrikam"},
+            },
+        });
+        r.engine
+            .webhook("azure-devops", &hook(&push))
+            .await
+            .unwrap();
+    }
+    let back = r.app.store().get(e.id).await.unwrap();
+    let notes: Vec<&str> = back
+        .notes
+        .iter()
+        .filter(|n| n.category == NoteCategory::Progress)
+        .map(|n| n.content.as_str())
+        .collect();
+    assert_eq!(
+        notes,
+        ["Commit c8e823a6 pushed to main: Fix the hook (#".to_string() + &id.to_string() + ")"]
+    );
+    // A wrong password is refused before anything is read.
+    let mut bad = hook(&updated);
+    bad.headers[0].1 = "Basic ZGV2b3BzOndyb25n".into();
+    let err = r.engine.webhook("azure-devops", &bad).await.unwrap_err();
+    assert_eq!(err.kind, devlog_core::integration::SyncErrorKind::Auth);
 }

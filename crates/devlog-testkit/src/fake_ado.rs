@@ -17,8 +17,13 @@
 //! and a time in a date without `timePrecision=true` is refused as Azure DevOps does), work
 //! item comments (`…/wit/workItems/{id}/comments`: list with `continuationToken`, batch by
 //! `ids` with `includeDeleted`, add — a new revision of the item, `System.CommentCount` —,
-//! get, edit, delete), and the team's current iteration
-//! (`GET …/{team}/_apis/work/teamsettings/iterations`). Basic or Bearer auth is required
+//! get, edit, delete), iterations (Sprint 1–3 around the fake's clock, plus those created:
+//! `GET`/`POST …/{team}/_apis/work/teamsettings/iterations` — list with `$timeframe`, add to
+//! the team by GUID —, `GET …/teamsettings/iterations/{id}/workitems`, and the classification
+//! nodes `GET …/wit/classificationnodes/iterations/{name}` and `POST
+//! …/wit/classificationnodes/iterations` — both dates or neither, 409 for a name taken; a work
+//! item's `System.IterationPath` must name an existing iteration), and Azure DevOps'
+//! throttling headers on demand ([`FakeAdo::throttle`]). Basic or Bearer auth is required
 //! (401 otherwise).
 //!
 //! **Contract check**: every request received is validated against Microsoft's Swagger 2.0
@@ -179,6 +184,22 @@ pub fn swagger2_to_openapi3(doc: &Value) -> Value {
                 out_op["requestBody"] = b;
             }
             out_item.insert(method.clone(), out_op);
+        }
+        // Classification nodes are created under the root by posting to the structure group
+        // itself (Microsoft's own example, `POST__wit_classificationNodes_iterations.json`,
+        // has no `{path}`), which the template requiring `{path}` leaves out: that variant
+        // is added, with the same operations minus the path parameter.
+        if let Some(root) = template.strip_suffix("/{structureGroup}/{path}") {
+            let mut root_item = out_item.clone();
+            for op in root_item.values_mut() {
+                if let Some(ps) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                    ps.retain(|p| p.get("name") != Some(&json!("path")));
+                }
+            }
+            paths.insert(
+                format!("{root}/{{structureGroup}}"),
+                Value::Object(root_item),
+            );
         }
         paths.insert(template.clone(), Value::Object(out_item));
     }
@@ -512,6 +533,37 @@ struct Data {
     next_comment: u64,
     items: BTreeMap<u64, AdoWorkItem>,
     comments: BTreeMap<u64, AdoComment>,
+    /// Iteration nodes under the project's root (`Sprint 1`–`3` and those created).
+    iterations: Vec<AdoIteration>,
+    /// Throttling headers added to every answer.
+    throttle: Option<AdoThrottle>,
+}
+
+/// An iteration (a classification node under the project's root iteration).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdoIteration {
+    /// The node's integer id.
+    pub id: u64,
+    /// Its GUID (the team iteration id).
+    pub identifier: String,
+    pub name: String,
+    pub start: Option<DateTime<Utc>>,
+    pub finish: Option<DateTime<Utc>>,
+    /// Whether the team has it among its iterations.
+    pub on_team: bool,
+}
+
+/// Azure DevOps' throttling headers, sent on every answer while set
+/// ([`FakeAdo::throttle`]): `X-RateLimit-Resource`, `X-RateLimit-Delay` (seconds the request
+/// was delayed), `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch
+/// seconds) and `Retry-After` (seconds), each when set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AdoThrottle {
+    pub delay_seconds: Option<f64>,
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    pub reset_epoch: Option<u64>,
+    pub retry_after_seconds: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -554,6 +606,7 @@ impl FakeAdo {
                 data: Mutex::new(Data {
                     next_id: 1,
                     next_comment: 5_001,
+                    iterations: default_iterations(remote.now()),
                     ..Data::default()
                 }),
             }),
@@ -599,8 +652,24 @@ impl FakeAdo {
             .route("/{org}/{project}/{team}/_apis/wit/wiql", post(wiql))
             .route(
                 "/{org}/{project}/{team}/_apis/work/teamsettings/iterations",
-                get(iterations),
+                get(iterations).post(add_team_iteration),
             )
+            .route(
+                "/{org}/{project}/{team}/_apis/work/teamsettings/iterations/{id}/workitems",
+                get(iteration_work_items),
+            )
+            .route(
+                "/{org}/{project}/_apis/wit/classificationnodes/{group}",
+                post(create_node),
+            )
+            .route(
+                "/{org}/{project}/_apis/wit/classificationnodes/{group}/{*path}",
+                get(get_node),
+            )
+            .layer(axum::middleware::map_response_with_state(
+                self.shared.clone(),
+                throttle_headers,
+            ))
             .with_state(st)
     }
 
@@ -688,6 +757,16 @@ impl FakeAdo {
         let now = self.remote.tick();
         let mut d = self.data();
         new_comment(&mut d, id, author, text, now)
+    }
+
+    /// The project's iterations (classification nodes under its root).
+    pub fn iterations(&self) -> Vec<AdoIteration> {
+        self.data().iterations.clone()
+    }
+
+    /// Sends Azure DevOps' throttling headers on every answer from now on (`None`: stop).
+    pub fn throttle(&self, headers: Option<AdoThrottle>) {
+        self.data().throttle = headers;
     }
 
     /// Deletes a work item (to the recycle bin: the API no longer answers it).
@@ -1060,6 +1139,7 @@ async fn create_item(
     w.fields
         .insert("System.IterationPath".into(), json!(st.ado.project));
     apply_patch(st.ado.process, &mut w, &body)?;
+    check_iteration(&st, &d, &w)?;
     w.rev = 1;
     d.next_id += 1;
     d.items.insert(w.id, w.clone());
@@ -1110,6 +1190,7 @@ async fn update_item(
     let current = d.items.get(&id).ok_or_else(|| not_found(id))?;
     let mut w = current.clone();
     apply_patch(st.ado.process, &mut w, &body)?;
+    check_iteration(&st, &d, &w)?;
     w.history.push(current.fields.clone());
     w.rev += 1;
     w.changed = now;
@@ -1294,8 +1375,79 @@ async fn wiql(
     .into_response())
 }
 
-/// The team's iterations: Sprint 1 (past), Sprint 2 (current), Sprint 3 (future), around
-/// the fake's clock.
+/// Sprint 1 (past), Sprint 2 (current), Sprint 3 (future) around `now`, on the team.
+fn default_iterations(now: DateTime<Utc>) -> Vec<AdoIteration> {
+    let day = chrono::Duration::days(1);
+    [
+        ("Sprint 1", now - day * 21, now - day * 7),
+        ("Sprint 2", now - day * 7, now + day * 7),
+        ("Sprint 3", now + day * 7, now + day * 21),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (name, start, finish))| AdoIteration {
+        id: 100 + i as u64 + 1,
+        identifier: format!("a1b2c3d4-0000-4000-8000-00000000000{}", i + 1),
+        name: name.into(),
+        start: Some(start),
+        finish: Some(finish),
+        on_team: true,
+    })
+    .collect()
+}
+
+fn time_frame(i: &AdoIteration, now: DateTime<Utc>) -> &'static str {
+    match (i.start, i.finish) {
+        (_, Some(f)) if f < now => "past",
+        (Some(s), _) if s > now => "future",
+        (Some(_), Some(_)) => "current",
+        _ => "future",
+    }
+}
+
+fn team_iteration_json(project: &str, i: &AdoIteration, now: DateTime<Utc>) -> Value {
+    json!({"id": i.identifier, "name": i.name, "path": format!("{project}\\{}", i.name),
+           "attributes": {"startDate": i.start.map(ado_time), "finishDate": i.finish.map(ado_time),
+                          "timeFrame": time_frame(i, now)}})
+}
+
+fn node_json(project: &str, i: &AdoIteration) -> Value {
+    let mut attributes = Map::new();
+    if let (Some(s), Some(f)) = (i.start, i.finish) {
+        attributes.insert("startDate".into(), json!(ado_time(s)));
+        attributes.insert("finishDate".into(), json!(ado_time(f)));
+    }
+    json!({"id": i.id, "identifier": i.identifier, "name": i.name, "structureType": "iteration",
+           "hasChildren": false, "path": format!("\\{project}\\Iteration\\{}", i.name),
+           "attributes": attributes})
+}
+
+/// Whether `path` is an iteration path of the project (its root, or a node under it).
+fn iteration_exists(project: &str, d: &Data, path: &str) -> bool {
+    if path.eq_ignore_ascii_case(project) {
+        return true;
+    }
+    path.split_once('\\').is_some_and(|(p, name)| {
+        p.eq_ignore_ascii_case(project)
+            && d.iterations
+                .iter()
+                .any(|i| i.name.eq_ignore_ascii_case(name))
+    })
+}
+
+fn check_iteration(st: &St, d: &Data, w: &AdoWorkItem) -> Result<(), Response> {
+    let path = w.str_field("System.IterationPath");
+    if iteration_exists(&st.ado.project, d, path) {
+        Ok(())
+    } else {
+        Err(bad_request(&format!(
+            "TF401347: Invalid tree name given for work item {}, field 'System.IterationPath' (`{path}`).",
+            w.id
+        )))
+    }
+}
+
+/// The team's iterations, `$timeframe=current` the one around the fake's clock.
 async fn iterations(
     State(st): State<St>,
     Path((org, project, team)): Path<(String, String, String)>,
@@ -1306,23 +1458,197 @@ async fn iterations(
     own(&st, &org, &project)?;
     own_team(&st, &team)?;
     let now = st.remote.now();
-    let day = chrono::Duration::days(1);
-    let all = [
-        ("Sprint 1", now - day * 21, now - day * 7, "past"),
-        ("Sprint 2", now - day * 7, now + day * 7, "current"),
-        ("Sprint 3", now + day * 7, now + day * 21, "future"),
-    ];
     let wanted = q.get("$timeframe").map(|s| s.to_ascii_lowercase());
-    let list: Vec<Value> = all
+    let d = lock(&st.ado.data);
+    let list: Vec<Value> = d
+        .iterations
         .iter()
-        .filter(|i| wanted.as_deref().is_none_or(|w| w == i.3))
-        .map(|(name, start, end, frame)| {
-            json!({"id": format!("a1b2c3d4-0000-4000-8000-00000000000{}", &name[7..]),
-                   "name": name, "path": format!("{project}\\{name}"),
-                   "attributes": {"startDate": ado_time(*start), "finishDate": ado_time(*end), "timeFrame": frame}})
-        })
+        .filter(|i| i.on_team)
+        .filter(|i| wanted.as_deref().is_none_or(|w| w == time_frame(i, now)))
+        .map(|i| team_iteration_json(&project, i, now))
         .collect();
     Ok(axum::Json(json!({"count": list.len(), "value": list})).into_response())
+}
+
+/// Adds an iteration (by its node's GUID) to the team; one it has already is answered as is.
+async fn add_team_iteration(
+    State(st): State<St>,
+    Path((org, project, team)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    auth(&headers)?;
+    own(&st, &org, &project)?;
+    own_team(&st, &team)?;
+    let v: Value = serde_json::from_slice(&body).map_err(|_| bad_request("Invalid JSON body"))?;
+    let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
+    let now = st.remote.now();
+    let mut d = lock(&st.ado.data);
+    let Some(i) = d.iterations.iter_mut().find(|i| i.identifier == id) else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("VS403116: The iteration with id {id} does not exist."),
+        ));
+    };
+    i.on_team = true;
+    let out = team_iteration_json(&project, i, now);
+    // The description declares 200 (its example shows 201): the description is the contract.
+    Ok(axum::Json(out).into_response())
+}
+
+/// The work items of a team iteration (`workItemRelations` with `target` ids).
+async fn iteration_work_items(
+    State(st): State<St>,
+    Path((org, project, team, id)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    own(&st, &org, &project)?;
+    own_team(&st, &team)?;
+    let d = lock(&st.ado.data);
+    let Some(i) = d
+        .iterations
+        .iter()
+        .find(|i| i.identifier == id && i.on_team)
+    else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("VS403116: The team iteration with id {id} does not exist."),
+        ));
+    };
+    let path = format!("{project}\\{}", i.name);
+    let base = base(&headers);
+    let relations: Vec<Value> = d
+        .items
+        .values()
+        .filter(|w| w.str_field("System.IterationPath").eq_ignore_ascii_case(&path))
+        .map(|w| {
+            json!({"rel": null, "source": null,
+                   "target": {"id": w.id, "url": format!("{base}/{org}/_apis/wit/workItems/{}", w.id)}})
+        })
+        .collect();
+    Ok(axum::Json(json!({"workItemRelations": relations})).into_response())
+}
+
+/// Creates an iteration under the project's root: `{name, attributes: {startDate,
+/// finishDate}}` (both dates or neither); a name taken is 409 as Azure DevOps answers.
+async fn create_node(
+    State(st): State<St>,
+    Path((org, project, group)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    auth(&headers)?;
+    own(&st, &org, &project)?;
+    if !group.eq_ignore_ascii_case("iterations") {
+        return Err(bad_request(&format!(
+            "The fake implements only the Iterations structure group, not `{group}`."
+        )));
+    }
+    let v: Value = serde_json::from_slice(&body).map_err(|_| bad_request("Invalid JSON body"))?;
+    let name = v
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if name.is_empty() || name.contains(['\\', '/', '<', '>', '|', '?', '*', ':']) {
+        return Err(bad_request(&format!(
+            "VS402371: Classification node name `{name}` is invalid."
+        )));
+    }
+    let date = |k: &str| -> Result<Option<DateTime<Utc>>, Response> {
+        match v.pointer(&format!("/attributes/{k}")) {
+            None | Some(Value::Null) => Ok(None),
+            Some(t) => t
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .ok_or_else(|| bad_request(&format!("Invalid {k} `{t}`."))),
+        }
+    };
+    let (start, finish) = (date("startDate")?, date("finishDate")?);
+    if start.is_some() != finish.is_some() || start.zip(finish).is_some_and(|(s, f)| f < s) {
+        return Err(bad_request(
+            "VS402386: An iteration needs both a start and a finish date, the finish not before the start.",
+        ));
+    }
+    let mut d = lock(&st.ado.data);
+    if d.iterations
+        .iter()
+        .any(|i| i.name.eq_ignore_ascii_case(&name))
+    {
+        return Err(error(
+            StatusCode::CONFLICT,
+            &format!(
+                "VS402371: Classification node name {name} is already in use by a different child of parent classification node."
+            ),
+        ));
+    }
+    let n = d.iterations.len() as u64 + 1;
+    let i = AdoIteration {
+        id: 100 + n,
+        identifier: format!("b2c3d4e5-0000-4000-8000-{n:012}"),
+        name,
+        start,
+        finish,
+        on_team: false,
+    };
+    d.iterations.push(i.clone());
+    // The description declares 200 (its example shows 201): the description is the contract.
+    Ok(axum::Json(node_json(&project, &i)).into_response())
+}
+
+/// An iteration by its path under the project's root.
+async fn get_node(
+    State(st): State<St>,
+    Path((org, project, group, path)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    own(&st, &org, &project)?;
+    let d = lock(&st.ado.data);
+    match d
+        .iterations
+        .iter()
+        .find(|i| group.eq_ignore_ascii_case("iterations") && i.name.eq_ignore_ascii_case(&path))
+    {
+        Some(i) => Ok(axum::Json(node_json(&project, i)).into_response()),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("VS402485: The node {group}\\{path} does not exist."),
+        )),
+    }
+}
+
+/// Adds the throttling headers set by [`FakeAdo::throttle`].
+async fn throttle_headers(State(shared): State<Arc<Shared>>, mut resp: Response) -> Response {
+    let Some(t) = lock(&shared.data).throttle.clone() else {
+        return resp;
+    };
+    let h = resp.headers_mut();
+    let mut put = |k: &'static str, v: String| {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    };
+    put("x-ratelimit-resource", "ATCPU".into());
+    if let Some(d) = t.delay_seconds {
+        put("x-ratelimit-delay", format!("{d}"));
+    }
+    if let Some(l) = t.limit {
+        put("x-ratelimit-limit", l.to_string());
+    }
+    if let Some(r) = t.remaining {
+        put("x-ratelimit-remaining", r.to_string());
+    }
+    if let Some(r) = t.reset_epoch {
+        put("x-ratelimit-reset", r.to_string());
+    }
+    if let Some(r) = t.retry_after_seconds {
+        put("retry-after", r.to_string());
+    }
+    resp
 }
 
 fn new_comment(
@@ -1569,6 +1895,7 @@ impl crate::integration_conformance::RemoteProbe for AdoProbe {
             "type" => vec!["System.WorkItemType", "System.State"],
             "priority" => vec!["Microsoft.VSTS.Common.Priority"],
             "assignee" => vec!["System.AssignedTo"],
+            "milestone" => vec!["System.IterationPath"],
             _ => Vec::new(),
         }
     }
@@ -1875,6 +2202,42 @@ mod tests {
                 "GET",
                 "Fabrikam/Fabrikam Team/_apis/work/teamsettings/iterations".into(),
                 "$timeframe=current&api-version=7.1",
+                None,
+            ),
+            (
+                "POST",
+                "Fabrikam/_apis/wit/classificationnodes/iterations".into(),
+                "api-version=7.1",
+                Some((
+                    json!({"name": "Sprint 9", "attributes": {"startDate": "2025-02-03T00:00:00Z", "finishDate": "2025-02-14T00:00:00Z"}}),
+                    "application/json",
+                )),
+            ),
+            (
+                "GET",
+                "Fabrikam/_apis/wit/classificationnodes/iterations/Sprint%209".into(),
+                "api-version=7.1",
+                None,
+            ),
+            (
+                "POST",
+                "Fabrikam/Fabrikam Team/_apis/work/teamsettings/iterations".into(),
+                "api-version=7.1",
+                Some((
+                    json!({"id": "b2c3d4e5-0000-4000-8000-000000000004"}),
+                    "application/json",
+                )),
+            ),
+            (
+                "GET",
+                "Fabrikam/Fabrikam Team/_apis/work/teamsettings/iterations/a1b2c3d4-0000-4000-8000-000000000002/workitems".into(),
+                "api-version=7.1",
+                None,
+            ),
+            (
+                "GET",
+                "Fabrikam/Fabrikam Team/_apis/work/teamsettings/iterations".into(),
+                "api-version=7.1",
                 None,
             ),
         ];
