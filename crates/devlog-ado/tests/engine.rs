@@ -234,6 +234,7 @@ fn hook(payload: &serde_json::Value) -> devlog_core::integration::Webhook {
             "Basic ZGV2b3BzOmhvb2stczNjcmV0".into(),
         )],
         body: serde_json::to_vec(payload).unwrap(),
+        query: Vec::new(),
     }
 }
 

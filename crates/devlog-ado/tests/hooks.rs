@@ -44,7 +44,11 @@ fn hook(authorization: Option<&str>, body: Vec<u8>) -> Webhook {
     if let Some(a) = authorization {
         headers.push(("authorization".into(), a.into()));
     }
-    Webhook { headers, body }
+    Webhook {
+        headers,
+        body,
+        query: Vec::new(),
+    }
 }
 
 async fn start(project: &str, secret: Option<&str>) -> (AdoIntegration, AdoProbe) {
