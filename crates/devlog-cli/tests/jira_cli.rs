@@ -385,3 +385,75 @@ async fn a_transition_needing_an_unmapped_resolution_blocks_the_entry_naming_the
     );
     assert!(r.probe.jira.check_contract().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sprints_are_listed_and_linked_issues_move_into_one() {
+    let r = rig_with(|url| format!("{}boardId = 7\n", jira_table(url))).await;
+    let active = r.probe.jira.add_sprint(
+        "Sprint 5",
+        "active",
+        Some("2026-11-30T09:00:00Z".parse().unwrap()),
+        Some("2026-12-14T09:00:00Z".parse().unwrap()),
+    );
+    let next = r.probe.jira.add_sprint("Sprint 6", "future", None, None);
+    r.probe.jira.add_sprint("Sprint 4", "closed", None, None);
+    r.ok(&["new", "Sprinted", "--type", "task"]).await;
+    r.ok(&["new", "Also sprinted", "--type", "task"]).await;
+    r.ok(&["new", "Never synced", "--type", "task"]).await;
+    r.ok(&["sync", "--entry", "1"]).await;
+    r.ok(&["sync", "--entry", "2"]).await;
+
+    let out = r.ok(&["jira", "sprint", "add", "1", "2"]).await;
+    assert!(
+        out.contains("#1 (DEV-1), #2 (DEV-2) into sprint Sprint 5 (active)"),
+        "{out}"
+    );
+    assert_eq!(r.probe.jira.sprint_of("DEV-1"), Some(active));
+    let v = r
+        .json(&["jira", "sprint", "add", "2", "--sprint", "next"])
+        .await;
+    assert_eq!(v["sprint"]["name"], "Sprint 6", "{v}");
+    assert_eq!(r.probe.jira.sprint_of("DEV-2"), Some(next));
+    r.probe
+        .jira
+        .edit_issue("DEV-1", |i| i.status = "Done".into());
+
+    let v = r.json(&["jira", "sprints"]).await;
+    let rows = v["sprints"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "closed sprints only with --all: {v}");
+    assert_eq!(
+        (
+            rows[0]["name"].as_str(),
+            rows[0]["done"].as_u64(),
+            rows[0]["total"].as_u64()
+        ),
+        (Some("Sprint 5"), Some(1), Some(1)),
+        "{v}"
+    );
+    let text = r.ok(&["jira", "sprints", "--all"]).await;
+    assert!(
+        text.contains("Sprint 4") && text.contains("2026-11-30 → 2026-12-14  1/1 done"),
+        "{text}"
+    );
+
+    // An entry with no issue, a closed or unknown sprint: said, nothing moved.
+    let e = r.fails(&["jira", "sprint", "add", "3"]).await;
+    assert!(
+        e.stderr.contains("#3 is not linked to a Jira issue"),
+        "{}",
+        e.stderr
+    );
+    let e = r
+        .fails(&["jira", "sprint", "add", "1", "--sprint", "Sprint 4"])
+        .await;
+    assert!(e.stderr.contains("is closed"), "{}", e.stderr);
+    let e = r
+        .fails(&["jira", "sprint", "add", "1", "--sprint", "Sprint 9"])
+        .await;
+    assert!(
+        e.stderr.contains("no sprint named `Sprint 9`") && e.stderr.contains("Sprint 6 (future)"),
+        "{}",
+        e.stderr
+    );
+    assert_eq!(r.probe.jira.sprint_of("DEV-1"), Some(active));
+}

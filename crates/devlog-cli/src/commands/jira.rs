@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use devlog_core::EntryId;
 use devlog_core::integration::{Integration, RemoteAction, RemoteItem, SyncError};
 use devlog_jira::JiraIntegration;
+use devlog_jira::agile::{SprintChoice, SprintState};
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
@@ -44,6 +45,17 @@ pub enum JiraCommand {
         #[arg(long)]
         plan: bool,
     },
+    /// The board's sprints (`boardId`) with their dates and how many issues are done
+    Sprints {
+        /// Closed sprints too (by default the active and future ones)
+        #[arg(long)]
+        all: bool,
+    },
+    /// Put the issues of linked entries into a sprint
+    Sprint {
+        #[command(subcommand)]
+        command: SprintCommand,
+    },
     /// Configuration, linked entries, queued and failed jobs, conflicts, pull position
     Status {
         /// Only this entry
@@ -51,6 +63,20 @@ pub enum JiraCommand {
         /// Also check the connection, the credentials, the project, its statuses, the mapped fields and the board; fails when they do not work
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SprintCommand {
+    /// Move the issues of entries into a sprint: `devlog jira sprint add 12 14 --sprint next`
+    Add {
+        /// Handles, ids, id prefixes or keys of entries linked to issues
+        #[arg(required = true)]
+        entries: Vec<String>,
+        /// The sprint: its name or id, `active` (the board's one active sprint) or `next` (the
+        /// first future sprint)
+        #[arg(long, default_value = "active")]
+        sprint: String,
     },
 }
 
@@ -70,10 +96,113 @@ pub async fn run(ctx: &Ctx, a: JiraArgs) -> Result<(), CliError> {
         JiraCommand::Unlink { entry } => {
             tracker::unlink(ctx, &ws, &JiraTracker(jira), &entry).await
         }
+        JiraCommand::Sprints { all } => sprints(ctx, &jira, all).await,
+        JiraCommand::Sprint {
+            command: SprintCommand::Add { entries, sprint },
+        } => sprint_add(ctx, &ws, jira, &entries, &sprint).await,
         JiraCommand::Status { entry, check } => {
             tracker::status(ctx, &ws, &JiraTracker(jira), check, entry.as_deref()).await
         }
     }
+}
+
+/// `devlog jira sprints`: the board's sprints, with dates and done/total.
+async fn sprints(ctx: &Ctx, jira: &JiraIntegration, all: bool) -> Result<(), CliError> {
+    let mut rows = Vec::new();
+    for s in jira.sprints().await.map_err(tracker::remote_err)? {
+        if all || s.state != SprintState::Closed {
+            rows.push(jira.sprint_progress(s).await.map_err(tracker::remote_err)?);
+        }
+    }
+    tracker::print(ctx, &json!({ "sprints": rows }), || {
+        if rows.is_empty() {
+            return format!(
+                "No {}sprints on board {}{}\n",
+                if all { "" } else { "open " },
+                jira.config().board_id.unwrap_or_default(),
+                if all {
+                    ""
+                } else {
+                    " (--all shows closed ones)"
+                }
+            );
+        }
+        let day = |d: &Option<chrono::DateTime<chrono::FixedOffset>>| {
+            d.map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| "—".into())
+        };
+        let mut out = String::new();
+        for p in &rows {
+            let s = &p.sprint;
+            out.push_str(&format!(
+                "{:<24} {:<7} {} → {}  {}/{} done{}\n",
+                s.name,
+                s.state.to_string(),
+                day(&s.start_date),
+                day(&s.end_date),
+                p.done,
+                p.total,
+                s.goal
+                    .as_deref()
+                    .filter(|g| !g.is_empty())
+                    .map(|g| format!("  {g}"))
+                    .unwrap_or_default()
+            ));
+        }
+        out
+    })
+}
+
+/// `devlog jira sprint add REF… --sprint S`: the linked issues of the entries into a sprint.
+async fn sprint_add(
+    ctx: &Ctx,
+    ws: &Workspace,
+    jira: JiraIntegration,
+    entries: &[String],
+    sprint: &str,
+) -> Result<(), CliError> {
+    let engine = tracker::engine(ws, Arc::new(jira.clone())).await?;
+    let mut keys = Vec::new();
+    let mut handles = Vec::new();
+    for r in entries {
+        let e = tracker::resolve(ctx, r).await?;
+        let key = engine
+            .state()
+            .link(devlog_jira::NAME, e.id)
+            .await?
+            .filter(|l| l.state == devlog_sync::LinkState::Linked)
+            .and_then(|l| l.remote_id)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "entry #{} is not linked to a Jira issue: run `devlog jira sync` (or \
+                     `devlog jira link {} KEY`) first",
+                    e.handle, e.handle
+                ))
+            })?;
+        handles.push(e.handle);
+        keys.push(key);
+    }
+    let target = jira
+        .choose_sprint(&SprintChoice::parse(sprint))
+        .await
+        .map_err(tracker::remote_err)?;
+    jira.move_to_sprint(&target, &keys)
+        .await
+        .map_err(tracker::remote_err)?;
+    let out = json!({"sprint": target, "entries": handles, "issues": keys});
+    tracker::print(ctx, &out, || {
+        let refs: Vec<String> = handles
+            .iter()
+            .zip(&keys)
+            .map(|(h, k)| format!("#{h} ({k})"))
+            .collect();
+        format!(
+            "Moved {} into sprint {} ({})\n",
+            refs.join(", "),
+            target.name,
+            target.state
+        )
+    })
 }
 
 /// The configured Jira integration, or an error saying how to configure it.
