@@ -414,6 +414,16 @@ async fn sprints_are_listed_and_linked_issues_move_into_one() {
         .await;
     assert_eq!(v["sprint"]["name"], "Sprint 6", "{v}");
     assert_eq!(r.probe.jira.sprint_of("DEV-2"), Some(next));
+    // The entry's status names its issue's sprint (one entry: one request to the board).
+    let text = r.ok(&["jira", "status", "2"]).await;
+    assert!(
+        text.contains("DEV-2 is in sprint Sprint 6 (future)"),
+        "{text}"
+    );
+    let v = r.json(&["jira", "status", "3"]).await;
+    assert_eq!(v["linked"].as_array().unwrap().len(), 0, "{v}");
+    let v = r.json(&["jira", "status", "1"]).await;
+    assert_eq!(v["linked"][0]["sprint"]["name"], "Sprint 5", "{v}");
     r.probe
         .jira
         .edit_issue("DEV-1", |i| i.status = "Done".into());

@@ -273,6 +273,23 @@ impl Tracker for JiraTracker {
         );
         (m, line)
     }
+    async fn details(
+        &self,
+        remote_id: &str,
+    ) -> Result<(Map<String, Value>, Vec<String>), SyncError> {
+        let mut m = Map::new();
+        let mut lines = Vec::new();
+        // Sprints live on a board: without `boardId` there is nothing to ask.
+        if self.0.config().board_id.is_some() {
+            let sprint = self.0.issue_sprint(remote_id).await?;
+            lines.push(match &sprint {
+                Some(s) => format!("{remote_id} is in sprint {} ({})", s.name, s.state),
+                None => format!("{remote_id} is in no sprint (backlog)"),
+            });
+            m.insert("sprint".into(), json!(sprint));
+        }
+        Ok((m, lines))
+    }
     fn cursor_lines(&self, cursor: &Value) -> Vec<String> {
         cursor
             .get("since")

@@ -41,6 +41,16 @@ pub trait Tracker: Send + Sync {
     fn attachments(&self) -> Option<(&'static str, &'static str)> {
         None
     }
+    /// `status REF`: more about the one linked issue, read from the remote (Jira: its sprint),
+    /// as JSON fields and text lines. Asked only when one entry is named (one request, not
+    /// one per linked entry).
+    async fn details(
+        &self,
+        remote_id: &str,
+    ) -> Result<(Map<String, Value>, Vec<String>), SyncError> {
+        let _ = remote_id;
+        Ok((Map::new(), Vec::new()))
+    }
     /// `status`: the lines saying how far pulls got, from the pull cursor.
     fn cursor_lines(&self, cursor: &Value) -> Vec<String> {
         cursor
@@ -268,6 +278,7 @@ pub async fn status(
         None
     };
     let mut rows = Vec::new();
+    let mut detail_lines = Vec::new();
     for l in &links {
         let (handle, title) = match store.get(l.entry_id).await {
             Ok(e) => (e.handle, e.title),
@@ -294,6 +305,16 @@ pub async fn status(
                 .iter()
                 .map(|(_, n, u)| json!({"number": n, "url": u}))
                 .collect();
+        }
+        if only.is_some()
+            && let Some(remote) = l.remote_id.as_deref()
+            && l.state == devlog_sync::LinkState::Linked
+        {
+            let (fields, lines) = t.details(remote).await.map_err(remote_err)?;
+            for (k, v) in fields {
+                row[k] = v;
+            }
+            detail_lines.extend(lines);
         }
         rows.push(row);
     }
@@ -378,6 +399,9 @@ pub async fn status(
             table.row(cells.into_iter().map(|x| (x.clone(), x)).collect());
         }
         write_stdout(&table.render())?;
+    }
+    for line in detail_lines {
+        write_stdout(&format!("{line}\n"))?;
     }
     // The status is shown either way; a failed check is the command's error.
     match failed_check {
