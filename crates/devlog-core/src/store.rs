@@ -36,6 +36,10 @@ pub struct Filter {
     pub due_before: Option<chrono::NaiveDate>,
     /// Only entries in this milestone (its name, exactly).
     pub milestone: Option<String>,
+    /// Only entries whose handle is above this one: keyset paging over handle order
+    /// (`SortKey::Handle`, ascending), so reading every entry a page at a time costs the same
+    /// per page however deep it is, where an offset makes each page skip all the earlier ones.
+    pub handle_after: Option<u64>,
 }
 
 impl Filter {
@@ -65,6 +69,7 @@ impl Filter {
                 .milestone
                 .as_ref()
                 .is_none_or(|m| e.milestone.as_deref() == Some(m.as_str()))
+            && self.handle_after.is_none_or(|h| e.handle > h)
     }
 }
 

@@ -421,6 +421,8 @@ impl Params {
             open_only: self.take_bool("open")?,
             due_before: self.take_date("dueBefore")?,
             milestone: self.take("milestone")?.filter(|m| !m.is_empty()),
+            // Keyset paging is for the library's own scans (reports); the API pages by offset.
+            handle_after: None,
         })
     }
 

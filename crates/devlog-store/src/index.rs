@@ -1721,6 +1721,9 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &Filter) {
     if let Some(m) = &f.milestone {
         qb.push(" AND e.milestone = ").push_bind(m.clone());
     }
+    if let Some(h) = f.handle_after {
+        qb.push(" AND e.handle > ").push_bind(h as i64);
+    }
 }
 
 /// Word index rows written per statement (4 parameters each).
@@ -2031,8 +2034,10 @@ pub(crate) fn counts_answer(f: &Filter) -> bool {
         updated_before,
         due_before,
         milestone,
+        handle_after,
     } = f;
     tag.is_none()
+        && handle_after.is_none()
         && created_after.is_none()
         && created_before.is_none()
         && updated_after.is_none()

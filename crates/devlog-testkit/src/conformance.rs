@@ -538,6 +538,16 @@ pub async fn list_filters_sorts_and_pages(open: Opener, dir: &Path) {
             assignee: Some("ana".into()),
             ..Filter::default()
         },
+        // Keyset paging: only the handles above the given one.
+        Filter {
+            handle_after: Some(all[all.len() / 2].handle),
+            ..Filter::default()
+        },
+        Filter {
+            handle_after: Some(all[1].handle),
+            status: vec![Status::Done, Status::Blocked],
+            ..Filter::default()
+        },
     ];
     for f in filters {
         let mut expected: Vec<u64> = all
@@ -558,6 +568,13 @@ pub async fn list_filters_sorts_and_pages(open: Opener, dir: &Path) {
         let got: Vec<u64> = page.items.iter().map(|e| e.handle).collect();
         expected.sort();
         assert_eq!(got, expected, "filter {f:?}");
+        // The reports' scan: keyset pages of three, each entry once, in handle order.
+        let mut scanned = Vec::new();
+        let n = devlog_core::reports::scan_pages(&*store, &f, 3, |e| scanned.push(e.handle))
+            .await
+            .unwrap();
+        assert_eq!(scanned, expected, "scan, filter {f:?}");
+        assert_eq!(n as usize, expected.len(), "scan count, filter {f:?}");
         assert_eq!(page.total, expected.len() as u64);
     }
     // Default order: most recently updated first (entry 0 was updated last).
@@ -1148,6 +1165,10 @@ pub async fn check_stats_against_a_recount(store: &dyn Store, when: &str) {
         },
         Filter {
             created_after: Some(crate::ts(20)),
+            ..Filter::default()
+        },
+        Filter {
+            handle_after: Some(all[all.len() / 2].handle),
             ..Filter::default()
         },
     ];

@@ -158,6 +158,7 @@ impl FilterArgs {
             open_only: self.open,
             due_before: self.due_before,
             milestone: self.milestone.clone(),
+            handle_after: None,
         };
         if self.overdue {
             f = devlog_core::planning::overdue_filter(

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::entry::{EntrySummary, Status};
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::EntryId;
 use crate::store::{Filter, ListQuery, SortKey, Store};
@@ -25,28 +25,53 @@ const FEED_PAGE: usize = 1000;
 pub const HISTORY_TOLERANCE_MS: i64 = 60_000;
 
 /// Calls `f` with every entry that passes `filter`, in handle order, a page at a time.
-/// Returns how many there were.
-pub async fn scan(
+/// Pages are read by key (the handles above the last one seen, [`Filter::handle_after`]), so
+/// each costs the same however far into the store it is. Returns how many there were.
+pub async fn scan(store: &dyn Store, filter: &Filter, f: impl FnMut(EntrySummary)) -> Result<u64> {
+    scan_pages(store, filter, PAGE, f).await
+}
+
+/// [`scan`] with `page` summaries per read (the store conformance suite reads small pages).
+pub async fn scan_pages(
     store: &dyn Store,
     filter: &Filter,
+    page: usize,
     mut f: impl FnMut(EntrySummary),
 ) -> Result<u64> {
-    let mut offset = 0;
+    let page_size = page.max(1);
+    let mut seen = 0;
+    let mut page_filter = filter.clone();
     loop {
         let page = store
             .list(&ListQuery {
-                filter: filter.clone(),
+                filter: page_filter.clone(),
                 sort: SortKey::Handle,
                 ascending: true,
-                offset,
-                limit: PAGE,
+                offset: 0,
+                limit: page_size,
             })
             .await?;
         let n = page.items.len();
+        let last = page.items.last().map(|e| e.handle);
+        // A store that ignored the bound would hand back the same page forever.
+        if let (Some(after), Some(first)) = (page_filter.handle_after, page.items.first())
+            && first.handle <= after
+        {
+            return Err(StoreError::Backend {
+                backend: "store",
+                message: format!(
+                    "a list of handles above {after} began with {}: the store ignores `handle_after`",
+                    first.handle
+                ),
+                transient: false,
+            });
+        }
         page.items.into_iter().for_each(&mut f);
-        offset += n;
-        if n < PAGE {
-            return Ok(offset as u64);
+        seen += n as u64;
+        match last {
+            // Every handle read is above a caller's own bound, so the next page keeps it.
+            Some(h) if n == page_size => page_filter.handle_after = Some(h),
+            _ => return Ok(seen),
         }
     }
 }

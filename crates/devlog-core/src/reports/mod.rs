@@ -35,7 +35,7 @@ use crate::time::Timestamp;
 
 pub use burn::{BurnDay, BurnScope, Burndown, MAX_DAYS, ScopeChange, ScopeChangeKind, burndown_of};
 pub use counts::{CountGroup, CountRow, Counts, NO_TAG, NOT_LINKED};
-pub use data::{EntryHistory, HISTORY_TOLERANCE_MS, read_histories, scan};
+pub use data::{EntryHistory, HISTORY_TOLERANCE_MS, read_histories, scan, scan_pages};
 pub use flow::{
     CycleTime, DurationBucket, DurationStats, EntryDuration, LeadTime, Row, StatusTime, Throughput,
     ThroughputBucket, TimeInStatus, Wip, WipPoint, bucket_starts, cycle_time_of, lead_time_of,

@@ -1266,6 +1266,9 @@ fn push_filter(qb: &mut QueryBuilder<Db>, f: &Filter) {
     if let Some(m) = &f.milestone {
         qb.push(" AND e.milestone = ").push_bind(m.clone());
     }
+    if let Some(h) = f.handle_after {
+        qb.push(" AND e.handle > ").push_bind(h as i64);
+    }
 }
 
 fn summary_from_row(r: &Row_) -> std::result::Result<EntrySummary, String> {
