@@ -38,7 +38,8 @@ pub const DEFAULT_PADDING_MINUTES: u32 = 30;
 /// How far back commits are read, by default.
 pub const DEFAULT_SINCE_DAYS: u64 = 7;
 /// The forms `--since` takes.
-pub const SINCE_FORMS: &str = "a date (2026-12-01), today, yesterday, or a time ago (7d, 2w, 36h, 90m)";
+pub const SINCE_FORMS: &str =
+    "a date (2026-12-01), today, yesterday, or a time ago (7d, 2w, 36h, 90m)";
 
 /// The key of a worklog's suggestion id in its JSON (`"suggestion": "3f2a9c1e0b7d"`).
 pub const SUGGESTION_KEY: &str = "suggestion";
@@ -139,7 +140,8 @@ pub fn sessions(mut commits: Vec<WorkCommit>, opts: SuggestOptions) -> Vec<Sessi
 pub struct SuggestionId(String);
 
 /// Namespace of suggestion ids (UUID v5).
-const SUGGESTION_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x9c7e_51a2_4b3d_4f6e_8a10_2d4c_6e8f_0b13);
+const SUGGESTION_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x9c7e_51a2_4b3d_4f6e_8a10_2d4c_6e8f_0b13);
 
 impl SuggestionId {
     pub fn derive(repo: &str, first_commit: &str, last_commit: &str, entry: EntryId) -> Self {
@@ -357,11 +359,16 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
         "today" => midnight(today),
         "yesterday" => today.checked_sub_days(Days::new(1)).and_then(midnight),
         _ if t.len() == 10 && t.as_bytes().get(4) == Some(&b'-') => {
-            NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok().and_then(midnight)
+            NaiveDate::parse_from_str(&t, "%Y-%m-%d")
+                .ok()
+                .and_then(midnight)
         }
         _ => {
             let days = |suffix: char, per: u64| -> Option<u64> {
-                t.strip_suffix(suffix)?.parse::<u64>().ok()?.checked_mul(per)
+                t.strip_suffix(suffix)?
+                    .parse::<u64>()
+                    .ok()?
+                    .checked_mul(per)
             };
             if let Some(d) = days('d', 1).or_else(|| days('w', 7)) {
                 now.checked_sub_days(Days::new(d))
@@ -504,7 +511,10 @@ mod tests {
         );
         assert_eq!(s.len(), 2);
         assert_eq!(
-            s[0].commits.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            s[0].commits
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>(),
             ["a", "b", "c"]
         );
         // 100 minutes between first and last, 30 before the first.
@@ -580,7 +590,9 @@ mod tests {
 
     #[test]
     fn long_sessions_are_capped_at_a_day() {
-        let commits: Vec<_> = (0..30).map(|i| commit(&format!("c{i}"), i * 60, &[1])).collect();
+        let commits: Vec<_> = (0..30)
+            .map(|i| commit(&format!("c{i}"), i * 60, &[1]))
+            .collect();
         let s = suggest("r", commits, SuggestOptions::default());
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].minutes, MAX_WORKLOG_MINUTES);
@@ -595,9 +607,18 @@ mod tests {
             parse_since("today", now).unwrap(),
             day.and_hms_opt(0, 0, 0).unwrap().and_utc()
         );
-        assert_eq!(parse_since("7d", now).unwrap(), now - chrono::Duration::days(7));
-        assert_eq!(parse_since("2w", now).unwrap(), now - chrono::Duration::days(14));
-        assert_eq!(parse_since("36h", now).unwrap(), now - chrono::Duration::hours(36));
+        assert_eq!(
+            parse_since("7d", now).unwrap(),
+            now - chrono::Duration::days(7)
+        );
+        assert_eq!(
+            parse_since("2w", now).unwrap(),
+            now - chrono::Duration::days(14)
+        );
+        assert_eq!(
+            parse_since("36h", now).unwrap(),
+            now - chrono::Duration::hours(36)
+        );
         assert_eq!(
             parse_since("2020-01-02", now).unwrap().to_rfc3339(),
             "2020-01-02T00:00:00+00:00"

@@ -14,7 +14,8 @@ impl Author {
     /// Whether a commit's author is this one: the same email, or the same name (both
     /// compared without case; empty never matches).
     pub fn matches(&self, name: &str, email: &str) -> bool {
-        let same = |a: &str, b: &str| !a.trim().is_empty() && a.trim().eq_ignore_ascii_case(b.trim());
+        let same =
+            |a: &str, b: &str| !a.trim().is_empty() && a.trim().eq_ignore_ascii_case(b.trim());
         same(&self.email, email) || same(&self.name, name)
     }
 
@@ -132,7 +133,12 @@ pub fn commits_since(
         found.push(AuthoredCommit {
             id: info.id.to_string(),
             time,
-            summary: message.lines().next().unwrap_or_default().trim().to_string(),
+            summary: message
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
             references,
         });
     }
