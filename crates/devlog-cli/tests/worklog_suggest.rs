@@ -380,3 +380,79 @@ fn gap_and_padding_shape_the_sessions_and_bad_input_changes_nothing() {
     let err = w.fails(&dir, &["worklog", "suggest", "-i"]);
     assert!(err.contains("terminal"), "{err}");
 }
+
+#[test]
+fn runs_applying_at_once_log_each_suggestion_once() {
+    let w = World::new();
+    let dir = w.repo("race", &["One", "Two"]);
+    w.commit(&dir, "2025-06-01T09:00:00Z", "a #1");
+    w.commit(&dir, "2025-06-01T09:30:00Z", "b #1 #2");
+    w.commit(&dir, "2025-06-02T09:00:00Z", "c #2");
+    let args = ["worklog", "suggest", "--since", "2025-05-01", "--apply"];
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = Command::new(BIN);
+            c.args(args).current_dir(&dir);
+            w.env(&mut c);
+            c.stdout(std::process::Stdio::null()).spawn().unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    // Each of the three suggestions once, whichever run got there first.
+    let logs = |h: &str| -> Vec<u64> {
+        let mut m: Vec<u64> = worklogs(&w, &dir, h)
+            .iter()
+            .map(|l| l["minutes"].as_u64().unwrap())
+            .collect();
+        m.sort_unstable();
+        m
+    };
+    assert_eq!(logs("1"), vec![30]);
+    assert_eq!(logs("2"), vec![30, 30]);
+    let after = w.json(&dir, &["worklog", "suggest", "--since", "2025-05-01"]);
+    assert!(after["suggestions"].as_array().unwrap().is_empty());
+}
+
+/// `-i` on a terminal (the `script` program gives it one; skipped where it is missing).
+#[test]
+fn interactive_asks_for_each_suggestion() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` program for a terminal");
+        return;
+    }
+    let w = World::new();
+    let dir = w.repo("tty", &["One", "Two", "Three"]);
+    w.commit(&dir, "2025-06-01T09:00:00Z", "a #1");
+    w.commit(&dir, "2025-06-02T09:00:00Z", "b #2");
+    w.commit(&dir, "2025-06-03T09:00:00Z", "c #3");
+    let mut c = Command::new("script");
+    c.args([
+        "-qec",
+        &format!("{BIN} worklog suggest --since 2025-05-01 -i"),
+        "/dev/null",
+    ])
+    .current_dir(&dir)
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped());
+    w.env(&mut c);
+    let mut child = c.spawn().unwrap();
+    // #1: edit to 20m; #2: a wrong answer, then no; #3: dismiss.
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"e\n20m\nx\nn\nd\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Logged 20m on #1"), "{text}");
+    assert!(text.contains("answer y, n, e, d or q"), "{text}");
+    assert!(text.contains("Dismissed"), "{text}");
+    assert_eq!(worklogs(&w, &dir, "1")[0]["minutes"], 20);
+    assert!(worklogs(&w, &dir, "2").is_empty());
+    assert!(worklogs(&w, &dir, "3").is_empty());
+    // Only #2 (answered no) is proposed again.
+    let after = w.json(&dir, &["worklog", "suggest", "--since", "2025-05-01"]);
+    assert_eq!(
+        rows(&after),
+        vec![("tty".into(), 2, "2025-06-02".into(), 30)]
+    );
+}
