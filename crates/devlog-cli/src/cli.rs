@@ -69,6 +69,7 @@ pub enum Command {
     Dep(relations::DepArgs),
     Risk(relations::RiskArgs),
     LogTime(log_time::LogTimeArgs),
+    Worklog(worklog::WorklogArgs),
     Milestone(milestone::MilestoneArgs),
     Search(search::SearchArgs),
     Stats(stats::StatsArgs),

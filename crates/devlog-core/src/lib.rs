@@ -24,6 +24,7 @@ pub mod sample;
 pub mod store;
 pub mod sync_state;
 pub mod time;
+pub mod worklog_suggest;
 
 pub use entry::{Entry, EntrySummary, EntryType, Note, NoteCategory, Priority, Status};
 pub use error::{ErrorKind, Result, StoreError};

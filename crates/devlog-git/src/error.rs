@@ -54,6 +54,10 @@ pub enum GitError {
         "no git identity for the tag: set `git config user.name` and `git config user.email` (or GIT_COMMITTER_NAME/EMAIL)"
     )]
     NoIdentity,
+    #[error(
+        "no git identity to find your commits by ({stderr}): set `git config user.email` or pass --author"
+    )]
+    NoAuthor { stderr: String },
     #[error("the `git` program could not be started ({source}); install git or put it on PATH")]
     NoGitProgram {
         #[source]
@@ -99,6 +103,7 @@ impl GitError {
                 | GitError::MissingRemote { .. }
                 | GitError::NonFastForward { .. }
                 | GitError::MergeConflict { .. }
+                | GitError::NoAuthor { .. }
         )
     }
 }

@@ -8,6 +8,7 @@
 //! needs), never touches the terminal, and reads no environment variables itself (the `git`
 //! program it starts inherits the caller's environment, as git users expect).
 
+pub mod activity;
 pub mod branch;
 pub mod cli;
 pub mod commit;

@@ -42,6 +42,7 @@ pub mod tracker;
 pub mod undo;
 pub mod watch;
 pub mod worker;
+pub mod worklog;
 
 use std::sync::Arc;
 
