@@ -493,6 +493,9 @@ enum ItemMerge {
         /// The item's create was never recorded (found by marker) or is still `creating`.
         adopting: bool,
         merged: Merged,
+        /// What the remote holds, as the new base: the item's fields, with those it keeps
+        /// less precisely at the base's value while they stand for it.
+        remote: Box<SyncedFields>,
     },
 }
 
@@ -1144,6 +1147,7 @@ impl SyncEngine {
                         entry,
                         adopting,
                         merged,
+                        remote,
                     } => {
                         preview.entries.insert(
                             entry.id,
@@ -1151,7 +1155,7 @@ impl SyncEngine {
                                 handle: entry.handle,
                                 remote_id: item.remote_id.clone(),
                                 adopting,
-                                remote: item.fields.clone(),
+                                remote: *remote,
                                 merged: merged.fields,
                                 to_local: merged.to_local,
                                 conflicts: merged.conflicts,
@@ -2540,11 +2544,26 @@ impl SyncEngine {
         {
             return Ok(ItemMerge::Skip);
         }
+        // What the remote holds, with the fields it keeps less precisely read as the base's
+        // value when they still stand for it (`Integration::stands_for`): our own write of
+        // `blocked` reading back from Jira as `in-progress` is no change, neither here nor for
+        // the entry's other trackers.
+        let mut remote = item.fields.clone();
+        if let (Some(base), Ok(i)) = (
+            link.as_ref().and_then(|l| l.base.as_ref()),
+            self.integration(name),
+        ) {
+            for &f in SyncedField::ALL {
+                if remote.differs(base, f) && i.stands_for(f, &item.fields, base) {
+                    remote.copy_from(base, &FieldSet::from([f]));
+                }
+            }
+        }
         // Our own write coming back (or an unchanged item): nothing to merge or record.
         if let Some(l) = &link
             && l.state == LinkState::Linked
             && l.remote_id.as_deref() == Some(item.remote_id.as_str())
-            && l.base.as_ref() == Some(&item.fields)
+            && l.base.as_ref() == Some(&remote)
         {
             return Ok(ItemMerge::Skip);
         }
@@ -2574,7 +2593,7 @@ impl SyncEngine {
         let merged = merge(
             Some(&base),
             &local_fields,
-            &item.fields,
+            &remote,
             Policy {
                 strategy: self.opts.strategy,
                 owners: &self.opts.owners,
@@ -2587,6 +2606,7 @@ impl SyncEngine {
             entry: Box::new(entry),
             adopting,
             merged,
+            remote: Box::new(remote),
         })
     }
 
@@ -2603,6 +2623,7 @@ impl SyncEngine {
                 entry,
                 adopting,
                 merged: m,
+                remote,
             } = self.merge_item(name, item).await?
             else {
                 continue;
@@ -2644,15 +2665,15 @@ impl SyncEngine {
                 report.notes.push(s.to_string());
                 report.settled.push(s);
             }
-            // The remote now holds `item.fields`; pending local fields (to_remote) differ from
-            // it and will be pushed by the entry's job.
+            // The remote now holds `remote`; pending local fields (to_remote) differ from it
+            // and will be pushed by the entry's job.
             self.state
                 .set_linked(
                     name,
                     entry_id,
                     &item.remote_id,
                     item.url.as_deref(),
-                    &item.fields,
+                    &remote,
                     now.millis(),
                 )
                 .await?;

@@ -294,7 +294,11 @@ async fn one_entry_fans_out_to_three_trackers_without_echo_and_owners_settle_con
     assert_eq!(rep.updated, 3, "{rep:#?}");
     let after = r.t.write_counts();
     assert_eq!(
-        [after[0] - before[0], after[1] - before[1], after[2] - before[2]],
+        [
+            after[0] - before[0],
+            after[1] - before[1],
+            after[2] - before[2]
+        ],
         [1, 1, 1],
         "one write per tracker: {:#?}",
         r.t.writes()
@@ -314,7 +318,11 @@ async fn one_entry_fans_out_to_three_trackers_without_echo_and_owners_settle_con
     assert_eq!(r.entry(id).await.status, Status::InProgress, "{rep:#?}");
     assert_eq!((rep.applied, rep.updated), (1, 2), "{rep:#?}");
     assert_eq!(
-        [after[0] - before[0], after[1] - before[1], after[2] - before[2]],
+        [
+            after[0] - before[0],
+            after[1] - before[1],
+            after[2] - before[2]
+        ],
         [1, 0, 1],
         "GitHub and Azure DevOps updated once, Jira not written: {:#?}",
         r.t.writes()
@@ -367,17 +375,24 @@ async fn one_entry_fans_out_to_three_trackers_without_echo_and_owners_settle_con
         }
     );
     assert!(
-        settle.to_string().contains("local wins (title owned by devlog)"),
+        settle
+            .to_string()
+            .contains("local wins (title owned by devlog)"),
         "{settle}"
     );
     let rep = r.sync().await;
     assert_eq!(rep.settled.len(), 1, "{rep:#?}");
     assert_eq!(rep.settled[0].settled.winner, Side::Local);
     assert!(
-        rep.notes.iter().any(|n| n.contains("title owned by devlog")),
+        rep.notes
+            .iter()
+            .any(|n| n.contains("title owned by devlog")),
         "{rep:#?}"
     );
-    assert_eq!(r.entry(id).await.title, "Checkout fails on Safari 17 and 18");
+    assert_eq!(
+        r.entry(id).await.title,
+        "Checkout fails on Safari 17 and 18"
+    );
     r.t.assert_shows(
         id,
         "Checkout fails on Safari 17 and 18",
@@ -419,7 +434,12 @@ async fn one_entry_fans_out_to_three_trackers_without_echo_and_owners_settle_con
         ("jira", Side::Remote)
     );
     assert_eq!(r.entry(id).await.status, Status::Done);
-    assert_eq!(after[1] - before[1], 0, "Jira not written: {:#?}", r.t.writes());
+    assert_eq!(
+        after[1] - before[1],
+        0,
+        "Jira not written: {:#?}",
+        r.t.writes()
+    );
     r.t.assert_shows(
         id,
         "Checkout fails on Safari 17 and 18",
@@ -564,11 +584,66 @@ async fn a_fan_out_killed_after_an_unrecorded_remote_write_resumes_exactly_once(
         if what == "jira change" {
             let after = t.write_counts();
             assert_eq!(
-                after[1], before[1],
+                after[1],
+                before[1],
                 "{what}: Jira's own change is not written back to it: {:#?}",
                 t.writes()[1]
             );
         }
         t.assert_contracts();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_a_tracker_keeps_less_precisely_do_not_ping_pong_between_trackers() {
+    let r = Rig::start().await;
+    let id = create(&r.app, "Checkout fails on Safari").await;
+    r.sync().await;
+    for (n, status) in [
+        Status::Blocked,
+        Status::InReview,
+        Status::Testing,
+        Status::Closed,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let edit = Edit {
+            status: Some(status),
+            priority: Some(devlog_core::entry::Priority::ALL[n % 4]),
+            add_tags: vec![format!("round-{n}")],
+            // Refactor and docs share the Task type in Jira and Azure DevOps.
+            kind: Some([EntryType::Refactor, EntryType::Docs][n % 2]),
+            description: Some(format!(
+                "Shoppers on Safari 17 cannot pay.\n\n- round {n}\n- **bold** and `code`"
+            )),
+            ..Edit::default()
+        };
+        r.edit(id, edit).await;
+        let wanted = devlog_core::merge::SyncedFields::from_entry(&r.entry(id).await);
+        let rep = r.sync().await;
+        assert_eq!(rep.updated, 3, "{status}: {rep:#?}");
+        let mut rounds = 0;
+        loop {
+            let before = r.t.writes();
+            let rep = r.sync().await;
+            if r.t.writes() == before && rep.applied == 0 {
+                break;
+            }
+            rounds += 1;
+            assert!(
+                rounds < 4,
+                "{status}: the trackers keep changing the entry: {rep:#?}"
+            );
+        }
+        let got = devlog_core::merge::SyncedFields::from_entry(&r.entry(id).await);
+        assert_eq!(
+            got, wanted,
+            "{status}: a read-back changed the entry ({rounds} extra rounds)"
+        );
+        assert_eq!(
+            rounds, 0,
+            "{status}: settled only after {rounds} extra rounds"
+        );
     }
 }

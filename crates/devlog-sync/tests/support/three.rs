@@ -49,9 +49,18 @@ pub fn integrations(
         AdoAuth::Pat(SecretString::from(ADO_PAT.to_string())),
     )?;
     Ok(vec![
-        Arc::new(GithubIntegration::with_limits(gh, RateLimitConfig::unpaced())?),
-        Arc::new(JiraIntegration::with_limits(jira, RateLimitConfig::unpaced())?),
-        Arc::new(AdoIntegration::with_limits(ado, RateLimitConfig::unpaced())?),
+        Arc::new(GithubIntegration::with_limits(
+            gh,
+            RateLimitConfig::unpaced(),
+        )?),
+        Arc::new(JiraIntegration::with_limits(
+            jira,
+            RateLimitConfig::unpaced(),
+        )?),
+        Arc::new(AdoIntegration::with_limits(
+            ado,
+            RateLimitConfig::unpaced(),
+        )?),
     ])
 }
 
