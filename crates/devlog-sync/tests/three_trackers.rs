@@ -447,6 +447,33 @@ async fn one_entry_fans_out_to_three_trackers_without_echo_and_owners_settle_con
         "status owned by jira",
     );
     r.assert_idle("after the status conflict").await;
+
+    // Two trackers change the status in one sync (GitHub closes the issue as not planned,
+    // Jira moves it back to In Progress): GitHub's pull comes first and takes its value
+    // (closed) into the entry, then Jira's pull meets it as a conflict, and Jira owns the
+    // status: Jira's value ends everywhere, whichever order the pulls ran in.
+    let (number, key, _) = r.t.items_of(id);
+    r.t.gh
+        .github
+        .edit_issue(number, |i| i.state_reason = Some("not_planned".into()));
+    r.t.jira
+        .jira
+        .edit_issue(&key, |i| i.status = "In Progress".into());
+    let rep = r.sync().await;
+    assert_eq!(r.entry(id).await.status, Status::InProgress, "{rep:#?}");
+    assert!(
+        rep.settled
+            .iter()
+            .any(|s| s.integration == "jira" && s.settled.winner == Side::Remote),
+        "{rep:#?}"
+    );
+    r.t.assert_shows(
+        id,
+        "Checkout fails on Safari 17 and 18",
+        Status::InProgress,
+        "GitHub and Jira both moved the status",
+    );
+    r.assert_idle("after two trackers moved the status").await;
     r.t.assert_contracts();
 }
 
