@@ -492,7 +492,7 @@ enum ItemMerge {
         entry: Box<Entry>,
         /// The item's create was never recorded (found by marker) or is still `creating`.
         adopting: bool,
-        merged: Merged,
+        merged: Box<Merged>,
         /// What the remote holds, as the new base: the item's fields, with those it keeps
         /// less precisely at the base's value while they stand for it.
         remote: Box<SyncedFields>,
@@ -2605,7 +2605,7 @@ impl SyncEngine {
         Ok(ItemMerge::Merge {
             entry: Box::new(entry),
             adopting,
-            merged,
+            merged: Box::new(merged),
             remote: Box::new(remote),
         })
     }
