@@ -489,8 +489,10 @@ fn driver() -> PathBuf {
         .unwrap()
         .join("examples")
         .join("three_sync_once");
-    if !path.is_file() {
-        // `cargo test` builds examples; `cargo test --test three_trackers` does not.
+    // Built every time (a no-op when fresh): `cargo test --test three_trackers` does not
+    // build examples, and a driver left from an older build would test older code.
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
         let status = Command::new(env!("CARGO"))
             .args(["build", "-p", "devlog-sync", "--example", "three_sync_once"])
             .status()
@@ -499,7 +501,7 @@ fn driver() -> PathBuf {
             status.success(),
             "building the three_sync_once driver failed"
         );
-    }
+    });
     path
 }
 
