@@ -611,6 +611,26 @@ impl Integration for AdoIntegration {
         Self::descriptor_static()
     }
 
+    /// A work item type has fewer states than devlog has statuses (Agile's Active stands for
+    /// in-progress and blocked), and several entry types share a work item type: a value that
+    /// reads back from what `fields` would send stands for it (the update would send nothing,
+    /// as `StateMap::agrees` says). Before the project's types are known, only equal values.
+    fn stands_for(&self, field: SyncedField, remote: &SyncedFields, fields: &SyncedFields) -> bool {
+        let Some(meta) = self.meta.get() else {
+            return !remote.differs(fields, field);
+        };
+        match field {
+            SyncedField::Status => match self.type_for(meta, remote.kind).map(|t| self.states(t)) {
+                Ok(Ok(map)) => map.status_of(map.state_of(fields.status)) == remote.status,
+                _ => fields.status == remote.status,
+            },
+            SyncedField::Type => self
+                .type_name(meta, fields.kind)
+                .eq_ignore_ascii_case(&self.type_name(meta, remote.kind)),
+            _ => !remote.differs(fields, field),
+        }
+    }
+
     /// Finds the team's iteration named `name`, or creates it (with the local milestone's
     /// dates) and adds it to the team (`iterations.rs`).
     async fn prepare_milestone(

@@ -84,6 +84,63 @@ pub struct SyncSettings {
     /// suffer (docs/sync.md, "Why leases must outlast a stall").
     #[serde(default, deserialize_with = "de_lease")]
     pub lease: Option<std::time::Duration>,
+    /// Who owns which synced field when an entry is linked to several trackers
+    /// (`owners = { status = "jira", title = "devlog" }`): on a true conflict the owner's
+    /// value wins; fields without an owner follow `strategy` (docs/sync.md, "One entry in
+    /// several trackers"). Owners are `devlog` (or `local`) or configured integrations.
+    #[serde(default)]
+    pub owners: devlog_core::merge::FieldOwners,
+}
+
+/// `[sync] owners` with every integration owner checked against the configured
+/// `[integrations.*]` tables (`ado` read as `azure-devops`, the integration's name): an owner
+/// that names no configured integration is an error naming the key.
+fn check_owners(cfg: &Config) -> Result<devlog_core::merge::FieldOwners, String> {
+    use devlog_core::merge::{FieldOwner, FieldOwners};
+    let configured: Vec<&String> = cfg
+        .integrations
+        .keys()
+        .chain(cfg.unavailable.keys())
+        .collect();
+    let is_configured = |n: &str| {
+        configured
+            .iter()
+            .any(|k| k.as_str() == n || (n == "azure-devops" && k.as_str() == "ado"))
+    };
+    let mut out = FieldOwners::new();
+    for (field, owner) in cfg.sync.owners.iter() {
+        let owner = match owner {
+            FieldOwner::Integration(n) => {
+                let n = if n == "ado" {
+                    "azure-devops"
+                } else {
+                    n.as_str()
+                };
+                if !is_configured(n) {
+                    return Err(format!(
+                        "sync.owners.{field}: `{n}` is not a configured integration ({}); use \
+                         `devlog` or the name of an [integrations.<name>] table",
+                        if configured.is_empty() {
+                            "none is configured".to_string()
+                        } else {
+                            format!(
+                                "configured: {}",
+                                configured
+                                    .iter()
+                                    .map(|k| k.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    ));
+                }
+                FieldOwner::Integration(n.to_string())
+            }
+            FieldOwner::Devlog => FieldOwner::Devlog,
+        };
+        out = out.with(field, owner);
+    }
+    Ok(out)
 }
 
 /// The shortest lease accepted: a lease is renewed every third of its length.
@@ -526,6 +583,10 @@ impl Config {
                 cfg.unavailable.insert(name, table);
             }
         }
+        cfg.sync.owners = check_owners(&cfg).map_err(|message| ConfigError {
+            file: source.clone(),
+            message,
+        })?;
         for h in &cfg.server.allow_hosts {
             devlog_server::guard::parse_allowed_host(h).map_err(|e| ConfigError {
                 file: source.clone(),
@@ -758,6 +819,54 @@ mod tests {
             .to_string();
         assert!(err.starts_with("devlog.toml: "), "{err}");
         assert!(err.contains("tpye") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn sync_owners_name_synced_fields_and_configured_integrations() {
+        use devlog_core::merge::{FieldOwner, SyncedField};
+        let tables = "[integrations.github]\nrepository = \"acme/widgets\"\n\
+                      [integrations.jira]\nbaseUrl = \"https://acme.atlassian.net\"\n";
+        let cfg = Config::from_toml(
+            &format!("[sync]\nowners = {{ status = \"jira\", title = \"devlog\" }}\n{tables}"),
+            None,
+        )
+        .unwrap();
+        let o = &cfg.sync.owners;
+        assert_eq!(
+            o.owner(SyncedField::Status),
+            Some(&FieldOwner::Integration("jira".into()))
+        );
+        assert_eq!(o.owner(SyncedField::Title), Some(&FieldOwner::Devlog));
+        assert_eq!(o.owner(SyncedField::Priority), None);
+        // A field that is not synced, an owner that is not a name, an integration not
+        // configured: each an error naming the key.
+        for (owners, key, hint) in [
+            ("{ state = \"jira\" }", "owners.state", "status"),
+            ("{ status = \"Jira!\" }", "owners.status", "devlog"),
+            (
+                "{ status = \"gitlab\" }",
+                "sync.owners.status",
+                "configured: github, jira",
+            ),
+        ] {
+            let err = Config::from_toml(
+                &format!("[sync]\nowners = {owners}\n{tables}"),
+                Some("devlog.toml".into()),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(key) && err.contains(hint), "{owners}: {err}");
+        }
+        // Azure DevOps' table may be `ado`; the owner is the integration's name.
+        let cfg = Config::from_toml(
+            "[sync]\nowners = { status = \"ado\" }\n[integrations.ado]\norganization = \"acme\"\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.sync.owners.owner(SyncedField::Status),
+            Some(&FieldOwner::Integration("azure-devops".into()))
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use devlog_core::entry::{
     AiContext, Context, Entry, EntryType, Extra, Note, NoteCategory, Priority, Status,
 };
 use devlog_core::id::{EntryId, slugify};
-use devlog_core::merge::{Strategy, SyncedFields, merge};
+use devlog_core::merge::{Policy, Strategy, SyncedFields, merge};
 use devlog_core::time::Timestamp;
 use divan::{Bencher, black_box};
 
@@ -106,7 +106,7 @@ fn merge_three_way(bencher: Bencher, strategy: Strategy) {
             black_box(Some(&base)),
             black_box(&local),
             black_box(&remote),
-            strategy,
+            Policy::strategy(strategy),
             at(10),
             at(20),
         )
@@ -126,7 +126,7 @@ fn merge_without_base(bencher: Bencher) {
             None,
             black_box(&local),
             black_box(&remote),
-            Strategy::Manual,
+            Policy::strategy(Strategy::Manual),
             at(10),
             at(20),
         )

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::entry::{Entry, Note};
 use crate::id::EntryId;
-use crate::merge::{FieldSet, SyncedFields};
+use crate::merge::{FieldSet, SyncedField, SyncedFields};
 use crate::time::Timestamp;
 
 /// What an integration can do.
@@ -366,6 +366,17 @@ pub trait Integration: Send + Sync + fmt::Debug {
 
     /// Remote items changed since `cursor` (all linked items when `None`), one page at a time.
     async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError>;
+
+    /// Whether the remote item's value of `field` (in `remote`, as a pull reads it) already
+    /// stands for its value in `fields`: the remote keeps the field less precisely, so
+    /// `fields`' value, sent, reads back as `remote`'s (Jira's one "In Progress" for devlog's
+    /// in-progress and blocked; an update would send nothing). The sync engine then reads the
+    /// field as unchanged since `fields` (the last synced base): a lossy read-back is neither
+    /// taken into the entry nor passed on to the entry's other trackers. Answer from what is
+    /// known without a request. The default: only the same value stands for it.
+    fn stands_for(&self, field: SyncedField, remote: &SyncedFields, fields: &SyncedFields) -> bool {
+        !remote.differs(fields, field)
+    }
 
     /// Called once when the engine adopts an item whose create it never recorded (a crash
     /// between the remote create and the bookkeeping; found by its marker): finish what

@@ -5,6 +5,7 @@
 
 pub mod document;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -311,6 +312,249 @@ impl Strategy {
         ("newest-wins", Strategy::NewestWins),
         ("manual", Strategy::Manual),
     ];
+
+    /// Its name in devlog.toml and on the command line (`newest-wins`).
+    pub fn as_str(&self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, s)| s == self)
+            .map_or("manual", |(n, _)| n)
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who a synced field belongs to when an entry is linked to several trackers: on a true
+/// conflict while syncing with integration X, the owner's value wins — X's when X owns the
+/// field, the entry's otherwise (the entry holds what its owner sent).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FieldOwner {
+    /// devlog itself (`devlog` or `local` in the configuration).
+    Devlog,
+    /// An integration, by its name (`github`, `jira`, `azure-devops`).
+    Integration(String),
+}
+
+impl FieldOwner {
+    /// The owner's name: `devlog`, or the integration's.
+    pub fn as_str(&self) -> &str {
+        match self {
+            FieldOwner::Devlog => "devlog",
+            FieldOwner::Integration(n) => n,
+        }
+    }
+}
+
+impl fmt::Display for FieldOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FieldOwner {
+    type Err = String;
+
+    /// `devlog` or `local` (the entry), or an integration name (lower-case letters, digits,
+    /// `-` and `_`). Whether that integration is configured is the configuration's check.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "devlog" | "local" => Ok(FieldOwner::Devlog),
+            _ if !s.is_empty()
+                && s.len() <= 64
+                && s.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                }) =>
+            {
+                Ok(FieldOwner::Integration(s.to_string()))
+            }
+            _ => Err(format!(
+                "`{s}` is not an owner: use `devlog` (or `local`) or an integration's name \
+                 (`github`, `jira`, `azure-devops`, …)"
+            )),
+        }
+    }
+}
+
+impl Serialize for FieldOwner {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldOwner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Per-field ownership (`[sync] owners = { status = "jira", title = "devlog" }`): which side
+/// wins a true conflict on each owned field. Fields without an owner follow the
+/// [`Strategy`]. Serialises as that table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldOwners(BTreeMap<SyncedField, FieldOwner>);
+
+static NO_OWNERS: FieldOwners = FieldOwners(BTreeMap::new());
+
+impl FieldOwners {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No field has an owner.
+    pub fn none() -> &'static FieldOwners {
+        &NO_OWNERS
+    }
+
+    /// The same ownership with `field` owned by `owner`.
+    pub fn with(mut self, field: SyncedField, owner: FieldOwner) -> Self {
+        self.0.insert(field, owner);
+        self
+    }
+
+    pub fn owner(&self, field: SyncedField) -> Option<&FieldOwner> {
+        self.0.get(&field)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (SyncedField, &FieldOwner)> + '_ {
+        self.0.iter().map(|(f, o)| (*f, o))
+    }
+
+    /// Parses `field = owner` pairs as written in the configuration; an error names the
+    /// field (`owners.status`) and what it takes.
+    pub fn parse<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, StoreError> {
+        let mut out = FieldOwners::new();
+        for (field, owner) in pairs {
+            let f: SyncedField = field.parse().map_err(|_| {
+                StoreError::invalid(
+                    format!("owners.{field}"),
+                    format!(
+                        "`{field}` is not a synced field; the fields are {}",
+                        SyncedField::allowed().join(", ")
+                    ),
+                )
+            })?;
+            let o: FieldOwner = owner
+                .parse()
+                .map_err(|e: String| StoreError::invalid(format!("owners.{field}"), e))?;
+            out.0.insert(f, o);
+        }
+        Ok(out)
+    }
+
+    /// Which rule settles a true conflict on `field` while syncing with `integration`, and
+    /// whether it takes the remote value (`None`: held for a person, [`Strategy::Manual`]).
+    pub fn decide(
+        &self,
+        field: SyncedField,
+        integration: &str,
+        strategy: Strategy,
+        local_updated: Timestamp,
+        remote_updated: Timestamp,
+    ) -> (Rule, Option<Side>) {
+        if let Some(owner) = self.owner(field) {
+            let side = match owner {
+                FieldOwner::Integration(n) if n == integration => Side::Remote,
+                // devlog, or another tracker whose value the entry already holds.
+                _ => Side::Local,
+            };
+            return (
+                Rule::Owner {
+                    owner: owner.clone(),
+                },
+                Some(side),
+            );
+        }
+        let side = match strategy {
+            Strategy::LocalWins => Some(Side::Local),
+            Strategy::RemoteWins => Some(Side::Remote),
+            Strategy::NewestWins if remote_updated > local_updated => Some(Side::Remote),
+            Strategy::NewestWins => Some(Side::Local),
+            Strategy::Manual => None,
+        };
+        (Rule::Strategy { strategy }, side)
+    }
+}
+
+impl Serialize for FieldOwners {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(f, o)| (f.as_str(), o.as_str())))
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldOwners {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = BTreeMap::<String, String>::deserialize(d)?;
+        FieldOwners::parse(raw.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|e| serde::de::Error::custom(e.to_string()))
+    }
+}
+
+/// The side whose value a settled conflict kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Side {
+    Local,
+    Remote,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Local => "local",
+            Side::Remote => "remote",
+        })
+    }
+}
+
+/// Which rule decided a true conflict: the field's owner, or the `[sync] strategy` for a
+/// field nobody owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "rule")]
+pub enum Rule {
+    Owner { owner: FieldOwner },
+    Strategy { strategy: Strategy },
+}
+
+/// `owned by jira`, `strategy newest-wins`.
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::Owner { owner } => write!(f, "owned by {owner}"),
+            Rule::Strategy { strategy } => write!(f, "strategy {strategy}"),
+        }
+    }
+}
+
+/// What [`merge`] follows on a true conflict: field owners first, the strategy for the
+/// fields nobody owns; `integration` is the side being merged (the "remote").
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'a> {
+    pub strategy: Strategy,
+    pub owners: &'a FieldOwners,
+    pub integration: &'a str,
+}
+
+impl Policy<'static> {
+    /// The strategy alone (no field owned).
+    pub fn strategy(strategy: Strategy) -> Self {
+        Policy {
+            strategy,
+            owners: FieldOwners::none(),
+            integration: "",
+        }
+    }
 }
 
 /// A field both sides changed to different values.
@@ -321,6 +565,17 @@ pub struct FieldConflict {
     pub base: Value,
     pub local: Value,
     pub remote: Value,
+}
+
+/// A true conflict settled without a person: which side won and by which rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settled {
+    #[serde(flatten)]
+    pub conflict: FieldConflict,
+    pub winner: Side,
+    #[serde(flatten)]
+    pub rule: Rule,
 }
 
 /// The result of a merge.
@@ -334,19 +589,20 @@ pub struct Merged {
     /// Fields whose merged value differs from remote and are not held by a conflict: push
     /// them.
     pub to_remote: FieldSet,
-    /// True conflicts left for a human (only with [`Strategy::Manual`]).
+    /// True conflicts left for a human (unowned fields under [`Strategy::Manual`]).
     pub conflicts: Vec<FieldConflict>,
-    /// True conflicts settled by the strategy (reported, not stored).
-    pub auto_resolved: Vec<FieldConflict>,
+    /// True conflicts settled by an owner or the strategy (reported, not stored).
+    pub auto_resolved: Vec<Settled>,
 }
 
-/// Merges `local` and `remote` against `base` field by field. Without a base (first sync of
-/// an item linked to an existing entry), every differing field is a conflict.
+/// Merges `local` and `remote` against `base` field by field; a true conflict is settled by
+/// the field's owner, else by the strategy (see [`FieldOwners::decide`]). Without a base
+/// (first sync of an item linked to an existing entry), every differing field is a conflict.
 pub fn merge(
     base: Option<&SyncedFields>,
     local: &SyncedFields,
     remote: &SyncedFields,
-    strategy: Strategy,
+    policy: Policy<'_>,
     local_updated: Timestamp,
     remote_updated: Timestamp,
 ) -> Merged {
@@ -367,16 +623,21 @@ pub fn merge(
                 local: local.value(f),
                 remote: remote.value(f),
             };
-            let pick = match strategy {
-                Strategy::LocalWins => Some(false),
-                Strategy::RemoteWins => Some(true),
-                Strategy::NewestWins => Some(remote_updated > local_updated),
-                Strategy::Manual => None,
-            };
-            match pick {
-                Some(take_remote) => {
-                    auto_resolved.push(c);
-                    take_remote
+            let (rule, side) = policy.owners.decide(
+                f,
+                policy.integration,
+                policy.strategy,
+                local_updated,
+                remote_updated,
+            );
+            match side {
+                Some(winner) => {
+                    auto_resolved.push(Settled {
+                        conflict: c,
+                        winner,
+                        rule,
+                    });
+                    winner == Side::Remote
                 }
                 None => {
                     held.insert(f);
@@ -433,7 +694,14 @@ mod tests {
         let base = f("A", Status::New);
         let local = f("A2", Status::New);
         let remote = f("A", Status::Done);
-        let m = merge(Some(&base), &local, &remote, Strategy::Manual, t(0), t(0));
+        let m = merge(
+            Some(&base),
+            &local,
+            &remote,
+            Policy::strategy(Strategy::Manual),
+            t(0),
+            t(0),
+        );
         assert_eq!(m.fields, f("A2", Status::Done));
         assert_eq!(m.to_local, FieldSet::from([SyncedField::Status]));
         assert_eq!(m.to_remote, FieldSet::from([SyncedField::Title]));
@@ -445,7 +713,14 @@ mod tests {
         let base = f("A", Status::New);
         let local = f("Local", Status::New);
         let remote = f("Remote", Status::New);
-        let manual = merge(Some(&base), &local, &remote, Strategy::Manual, t(1), t(2));
+        let manual = merge(
+            Some(&base),
+            &local,
+            &remote,
+            Policy::strategy(Strategy::Manual),
+            t(1),
+            t(2),
+        );
         assert_eq!(manual.conflicts.len(), 1);
         assert_eq!(manual.fields.title, "Local");
         assert!(manual.to_remote.is_empty(), "held fields are not pushed");
@@ -453,7 +728,7 @@ mod tests {
             Some(&base),
             &local,
             &remote,
-            Strategy::NewestWins,
+            Policy::strategy(Strategy::NewestWins),
             t(1),
             t(2),
         );
@@ -463,7 +738,7 @@ mod tests {
             Some(&base),
             &local,
             &remote,
-            Strategy::LocalWins,
+            Policy::strategy(Strategy::LocalWins),
             t(1),
             t(2),
         );
@@ -475,7 +750,7 @@ mod tests {
             Some(&base),
             &local,
             &remote,
-            Strategy::RemoteWins,
+            Policy::strategy(Strategy::RemoteWins),
             t(1),
             t(2),
         );
@@ -491,7 +766,7 @@ mod tests {
             None,
             &f("L", Status::New),
             &f("R", Status::New),
-            Strategy::Manual,
+            Policy::strategy(Strategy::Manual),
             t(0),
             t(0),
         );
@@ -599,5 +874,102 @@ mod tests {
             e.contains("milestone") && e.contains("a string or null"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_owned_field_goes_to_its_owner_and_the_rest_follow_the_strategy() {
+        let owners = FieldOwners::new()
+            .with(SyncedField::Status, FieldOwner::Integration("jira".into()))
+            .with(SyncedField::Title, FieldOwner::Devlog);
+        let base = f("A", Status::New);
+        let mut local = f("Local", Status::Blocked);
+        local.priority = Priority::Low;
+        let mut remote = f("Remote", Status::Done);
+        remote.priority = Priority::High;
+        let policy = |integration| Policy {
+            strategy: Strategy::Manual,
+            owners: &owners,
+            integration,
+        };
+        // Syncing with Jira: Jira owns status (remote wins), devlog owns the title (local
+        // wins), priority is nobody's (manual: held).
+        let m = merge(Some(&base), &local, &remote, policy("jira"), t(0), t(0));
+        assert_eq!(m.fields.status, Status::Done);
+        assert_eq!(m.fields.title, "Local");
+        assert_eq!(m.fields.priority, Priority::Low);
+        assert_eq!(m.to_local, FieldSet::from([SyncedField::Status]));
+        assert_eq!(m.to_remote, FieldSet::from([SyncedField::Title]));
+        assert_eq!(m.conflicts.len(), 1);
+        assert_eq!(m.conflicts[0].field, SyncedField::Priority);
+        let rules: Vec<(SyncedField, Side, String)> = m
+            .auto_resolved
+            .iter()
+            .map(|s| (s.conflict.field, s.winner, s.rule.to_string()))
+            .collect();
+        assert_eq!(
+            rules,
+            vec![
+                (SyncedField::Title, Side::Local, "owned by devlog".into()),
+                (SyncedField::Status, Side::Remote, "owned by jira".into()),
+            ]
+        );
+        // Syncing with GitHub: Jira's status is what the entry holds, so local wins.
+        let m = merge(Some(&base), &local, &remote, policy("github"), t(0), t(9));
+        assert_eq!(m.fields.status, Status::Blocked);
+        assert_eq!(
+            m.to_remote,
+            FieldSet::from([SyncedField::Title, SyncedField::Status])
+        );
+        // Only one side changed: no conflict, ownership does not matter.
+        let m = merge(Some(&base), &base, &remote, policy("github"), t(0), t(0));
+        assert_eq!(m.fields, remote);
+        assert!(m.auto_resolved.is_empty());
+    }
+
+    #[test]
+    fn owners_parse_with_errors_naming_the_key_and_serialise_as_a_table() {
+        let o = FieldOwners::parse([("status", "jira"), ("title", "local")]).unwrap();
+        assert_eq!(
+            o.owner(SyncedField::Status),
+            Some(&FieldOwner::Integration("jira".into()))
+        );
+        assert_eq!(o.owner(SyncedField::Title), Some(&FieldOwner::Devlog));
+        assert_eq!(
+            serde_json::to_value(&o).unwrap(),
+            serde_json::json!({"title": "devlog", "status": "jira"})
+        );
+        let back: FieldOwners =
+            serde_json::from_value(serde_json::json!({"title": "devlog", "status": "jira"}))
+                .unwrap();
+        assert_eq!(back, o);
+        let e = FieldOwners::parse([("state", "jira")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("owners.state") && e.contains("status"), "{e}");
+        let e = FieldOwners::parse([("status", "Jira!")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("owners.status") && e.contains("devlog"), "{e}");
+        let e = serde_json::from_value::<FieldOwners>(serde_json::json!({"status": 3}))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.is_empty());
+        let s = serde_json::to_value(Settled {
+            conflict: FieldConflict {
+                field: SyncedField::Status,
+                base: "new".into(),
+                local: "blocked".into(),
+                remote: "done".into(),
+            },
+            winner: Side::Remote,
+            rule: Rule::Owner {
+                owner: FieldOwner::Integration("jira".into()),
+            },
+        })
+        .unwrap();
+        assert_eq!(s["rule"], "owner");
+        assert_eq!(s["owner"], "jira");
+        assert_eq!(s["winner"], "remote");
+        assert_eq!(s["field"], "status");
     }
 }

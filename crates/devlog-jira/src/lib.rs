@@ -369,6 +369,28 @@ impl Integration for JiraIntegration {
         Self::descriptor_static()
     }
 
+    /// Jira keeps statuses and types less precisely than devlog: an unmapped status is a
+    /// status category (`blocked` is whichever "In Progress" status the workflow reached),
+    /// several types share an issue type (`refactor` and `docs` are Tasks). A value that
+    /// reads back from what `fields` would send stands for it: the update would send nothing.
+    fn stands_for(&self, field: SyncedField, remote: &SyncedFields, fields: &SyncedFields) -> bool {
+        let c = self.config();
+        match field {
+            SyncedField::Status => match Goal::of(c, fields.status) {
+                Goal::Named(n) => c.status_of(&n, None) == remote.status,
+                Goal::Category(cat) => config::status_category(remote.status) == cat,
+            },
+            SyncedField::Type => match (
+                c.issue_types.get(&fields.kind),
+                c.issue_types.get(&remote.kind),
+            ) {
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                _ => fields.kind == remote.kind,
+            },
+            _ => !remote.differs(fields, field),
+        }
+    }
+
     /// The account (`myself`) and the project, with its issue types holding the mapped ones.
     async fn health(&self) -> Result<Health, SyncError> {
         #[derive(Deserialize)]

@@ -28,7 +28,8 @@ use devlog_core::integration::{
     SyncError, SyncErrorKind, Webhook, WebhookOutcome,
 };
 use devlog_core::merge::{
-    FieldConflict, FieldSet, Merged, Strategy, SyncedField, SyncedFields, merge,
+    FieldConflict, FieldOwner, FieldOwners, FieldSet, Merged, Policy, Settled, Side, Strategy,
+    SyncedField, SyncedFields, merge,
 };
 use devlog_core::planning::{Worklog, hours_of, logged_minutes};
 use devlog_core::reports::Quota;
@@ -48,7 +49,11 @@ use crate::state::{CursorKind, InboxState, Job, JobState, NoteLinkState, SyncSta
 /// Tunables of the engine.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
+    /// How a true conflict on a field nobody owns is settled (`[sync] strategy`).
     pub strategy: Strategy,
+    /// Who owns which field (`[sync] owners`): on a true conflict with integration X, X's
+    /// value wins a field X owns, the entry's a field devlog or another tracker owns.
+    pub owners: FieldOwners,
     /// Attempts before a job is dead-lettered.
     pub max_attempts: i64,
     /// First retry delay; doubles per attempt (with jitter) up to `max_delay_ms`.
@@ -66,6 +71,7 @@ impl Default for SyncOptions {
     fn default() -> Self {
         Self {
             strategy: Strategy::Manual,
+            owners: FieldOwners::default(),
             max_attempts: 8,
             base_delay_ms: 2_000,
             max_delay_ms: 15 * 60_000,
@@ -182,6 +188,20 @@ pub enum PlannedOp {
         local: Value,
         remote: Value,
     },
+    /// Both sides changed `field` differently and a rule settles it: `winner`'s value is
+    /// kept on both sides (`rule`: the field's owner, or the strategy for an unowned field).
+    Settle {
+        integration: String,
+        entry_id: EntryId,
+        handle: u64,
+        remote_id: String,
+        field: SyncedField,
+        local: Value,
+        remote: Value,
+        winner: Side,
+        #[serde(flatten)]
+        rule: devlog_core::merge::Rule,
+    },
     /// A remote item carries the entry's marker but its create was never recorded (a crash):
     /// the pull would link it.
     Adopt {
@@ -238,6 +258,11 @@ impl PlannedOp {
                 ..
             }
             | PlannedOp::Conflict {
+                integration,
+                entry_id,
+                ..
+            }
+            | PlannedOp::Settle {
                 integration,
                 entry_id,
                 ..
@@ -313,7 +338,23 @@ impl std::fmt::Display for PlannedOp {
             } => write!(
                 f,
                 "{integration}: conflict on {field} of #{handle}: local {local}, remote \
-                 {remote_id} {remote} (kept local and held back until resolved)"
+                 {remote_id} {remote} (nobody owns {field}, strategy manual: kept local and \
+                 held back until resolved)"
+            ),
+            PlannedOp::Settle {
+                integration,
+                handle,
+                remote_id,
+                field,
+                local,
+                remote,
+                winner,
+                rule,
+                ..
+            } => write!(
+                f,
+                "{integration}: conflict on {field} of #{handle}: local {local}, remote \
+                 {remote_id} {remote}: {winner} wins ({field} {rule})"
             ),
             PlannedOp::Adopt {
                 integration,
@@ -438,6 +479,7 @@ struct PreviewedItem {
     merged: SyncedFields,
     to_local: FieldSet,
     conflicts: Vec<FieldConflict>,
+    settled: Vec<Settled>,
 }
 
 /// How one remote item meets its entry (`SyncEngine::merge_item`).
@@ -450,7 +492,10 @@ enum ItemMerge {
         entry: Box<Entry>,
         /// The item's create was never recorded (found by marker) or is still `creating`.
         adopting: bool,
-        merged: Merged,
+        merged: Box<Merged>,
+        /// What the remote holds, as the new base: the item's fields, with those it keeps
+        /// less precisely at the base's value while they stand for it.
+        remote: Box<SyncedFields>,
     },
 }
 
@@ -487,6 +532,40 @@ pub struct SyncReport {
     pub paused: Vec<String>,
     /// What the run noticed and acted on that the user should know (a rebuilt change feed).
     pub notes: Vec<String>,
+    /// True conflicts a rule settled (a field's owner, or the strategy), with the winner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settled: Vec<SettledConflict>,
+}
+
+/// A true conflict a pull settled without a person (`SyncReport::settled`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettledConflict {
+    pub integration: String,
+    pub entry_id: EntryId,
+    pub handle: u64,
+    pub remote_id: String,
+    #[serde(flatten)]
+    pub settled: Settled,
+}
+
+impl std::fmt::Display for SettledConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.settled.conflict;
+        write!(
+            f,
+            "{}: conflict on {} of #{}: local {}, remote {} {}: {} wins ({} {})",
+            self.integration,
+            c.field,
+            self.handle,
+            c.local,
+            self.remote_id,
+            c.remote,
+            self.settled.winner,
+            c.field,
+            self.settled.rule
+        )
+    }
 }
 
 /// An integration's feed cursor against the store's change feed (`SyncEngine::feed_position`).
@@ -612,6 +691,32 @@ impl SyncEngine {
             }
             Err(e) => tracing::debug!(integration = %name, "quota not recorded: {e}"),
         }
+    }
+
+    /// What to tell the user about `[sync] owners` naming an integration this engine does not
+    /// run: on a conflict, the entry's value wins that field with every integration.
+    pub fn unknown_owners(&self) -> Vec<String> {
+        let names: Vec<String> = self
+            .integrations
+            .iter()
+            .map(|i| i.descriptor().name)
+            .collect();
+        self.opts
+            .owners
+            .iter()
+            .filter_map(|(field, owner)| match owner {
+                FieldOwner::Integration(n) if !names.contains(n) => Some(format!(
+                    "sync.owners.{field}: `{n}` is not an enabled integration (enabled: {}); \
+                     on a conflict on {field} the entry's value wins",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Records whether `name`'s pull just failed (see `unpulled`).
@@ -844,6 +949,19 @@ impl SyncEngine {
                             remote: c.remote.clone(),
                         });
                     }
+                    for s in &o.settled {
+                        out.push(PlannedOp::Settle {
+                            integration: name.clone(),
+                            entry_id: *id,
+                            handle,
+                            remote_id: o.remote_id.clone(),
+                            field: s.conflict.field,
+                            local: s.conflict.local.clone(),
+                            remote: s.conflict.remote.clone(),
+                            winner: s.winner,
+                            rule: s.rule.clone(),
+                        });
+                    }
                 }
             }
             out.insert(
@@ -1029,6 +1147,7 @@ impl SyncEngine {
                         entry,
                         adopting,
                         merged,
+                        remote,
                     } => {
                         preview.entries.insert(
                             entry.id,
@@ -1036,10 +1155,11 @@ impl SyncEngine {
                                 handle: entry.handle,
                                 remote_id: item.remote_id.clone(),
                                 adopting,
-                                remote: item.fields.clone(),
+                                remote: *remote,
                                 merged: merged.fields,
                                 to_local: merged.to_local,
                                 conflicts: merged.conflicts,
+                                settled: merged.auto_resolved,
                             },
                         );
                     }
@@ -1150,6 +1270,7 @@ impl SyncEngine {
             self.integration(o)?;
         }
         let mut report = SyncReport::default();
+        report.notes.extend(self.unknown_owners());
         for i in self.integrations.clone() {
             let name = i.descriptor().name;
             if only.is_some_and(|o| o != name) {
@@ -2423,11 +2544,26 @@ impl SyncEngine {
         {
             return Ok(ItemMerge::Skip);
         }
+        // What the remote holds, with the fields it keeps less precisely read as the base's
+        // value when they still stand for it (`Integration::stands_for`): our own write of
+        // `blocked` reading back from Jira as `in-progress` is no change, neither here nor for
+        // the entry's other trackers.
+        let mut remote = item.fields.clone();
+        if let (Some(base), Ok(i)) = (
+            link.as_ref().and_then(|l| l.base.as_ref()),
+            self.integration(name),
+        ) {
+            for &f in SyncedField::ALL {
+                if remote.differs(base, f) && i.stands_for(f, &item.fields, base) {
+                    remote.copy_from(base, &FieldSet::from([f]));
+                }
+            }
+        }
         // Our own write coming back (or an unchanged item): nothing to merge or record.
         if let Some(l) = &link
             && l.state == LinkState::Linked
             && l.remote_id.as_deref() == Some(item.remote_id.as_str())
-            && l.base.as_ref() == Some(&item.fields)
+            && l.base.as_ref() == Some(&remote)
         {
             return Ok(ItemMerge::Skip);
         }
@@ -2457,15 +2593,20 @@ impl SyncEngine {
         let merged = merge(
             Some(&base),
             &local_fields,
-            &item.fields,
-            self.opts.strategy,
+            &remote,
+            Policy {
+                strategy: self.opts.strategy,
+                owners: &self.opts.owners,
+                integration: name,
+            },
             entry.updated_at,
             item.updated_at,
         );
         Ok(ItemMerge::Merge {
             entry: Box::new(entry),
             adopting,
-            merged,
+            merged: Box::new(merged),
+            remote: Box::new(remote),
         })
     }
 
@@ -2482,6 +2623,7 @@ impl SyncEngine {
                 entry,
                 adopting,
                 merged: m,
+                remote,
             } = self.merge_item(name, item).await?
             else {
                 continue;
@@ -2511,15 +2653,27 @@ impl SyncEngine {
                     .await?;
                 report.conflicts += m.conflicts.len() as u64;
             }
-            // The remote now holds `item.fields`; pending local fields (to_remote) differ from
-            // it and will be pushed by the entry's job.
+            for settled in &m.auto_resolved {
+                let s = SettledConflict {
+                    integration: name.to_string(),
+                    entry_id,
+                    handle: entry.handle,
+                    remote_id: item.remote_id.clone(),
+                    settled: settled.clone(),
+                };
+                tracing::info!("{s}");
+                report.notes.push(s.to_string());
+                report.settled.push(s);
+            }
+            // The remote now holds `remote`; pending local fields (to_remote) differ from it
+            // and will be pushed by the entry's job.
             self.state
                 .set_linked(
                     name,
                     entry_id,
                     &item.remote_id,
                     item.url.as_deref(),
-                    &item.fields,
+                    &remote,
                     now.millis(),
                 )
                 .await?;

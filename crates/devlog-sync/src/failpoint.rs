@@ -10,19 +10,35 @@
 pub const COMPILED_IN: bool = cfg!(feature = "failpoints");
 
 #[cfg(feature = "failpoints")]
-static ARMED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static ARMED: std::sync::OnceLock<(String, u64)> = std::sync::OnceLock::new();
+
+/// How often the armed point has been passed.
+#[cfg(feature = "failpoints")]
+static PASSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Arms the crash point `name` for the rest of this process. Only the first call counts.
+/// `name@N` aborts on the N-th pass only (`push.create.before-record@2`: after the second
+/// create, e.g. the second tracker's in a fan-out); a plain name, on the first.
 #[cfg(feature = "failpoints")]
 pub fn arm(name: &str) {
-    let _ = ARMED.set(name.to_string());
+    let (point, nth) = match name.rsplit_once('@') {
+        Some((p, n)) => match n.parse::<u64>() {
+            Ok(n) if n > 0 => (p, n),
+            _ => panic!("failpoint `{name}`: after `@` give a pass number from 1"),
+        },
+        None => (name, 1),
+    };
+    let _ = ARMED.set((point.to_string(), nth));
 }
 
-/// Aborts the process if `name` is the armed point.
+/// Aborts the process if `name` is the armed point (on its armed pass).
 #[cfg(feature = "failpoints")]
 pub fn fail_point(name: &str) {
-    if ARMED.get().is_some_and(|a| a == name) {
-        eprintln!("failpoint {name}: aborting");
+    if let Some((armed, nth)) = ARMED.get()
+        && armed == name
+        && PASSED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == *nth
+    {
+        eprintln!("failpoint {name} (pass {nth}): aborting");
         std::process::abort();
     }
 }

@@ -12,7 +12,9 @@ pub mod registry;
 pub mod state;
 pub mod worker;
 
-pub use engine::{EngineError, PlannedOp, SyncEngine, SyncOptions, SyncReport, WebhookCounts};
+pub use engine::{
+    EngineError, PlannedOp, SettledConflict, SyncEngine, SyncOptions, SyncReport, WebhookCounts,
+};
 pub use registry::{ConfigProblem, Factory, Registry};
 pub use state::{
     Conflict, CursorKind, HttpCacheEntry, InboxDelivery, InboxState, Job, JobState, Link,

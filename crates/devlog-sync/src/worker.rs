@@ -148,6 +148,13 @@ impl Shared {
                             message: format!("paused: {p}"),
                         });
                     }
+                    // Milestones created from the remote, conflicts a rule settled.
+                    for n in &r.notes {
+                        self.emit(WorkerEvent::Note {
+                            worker,
+                            message: n.clone(),
+                        });
+                    }
                     self.emit(WorkerEvent::Pulled {
                         worker,
                         integration: name,
@@ -374,4 +381,5 @@ fn add(total: &mut SyncReport, r: &SyncReport) {
     total.failed.extend(r.failed.iter().cloned());
     total.paused.extend(r.paused.iter().cloned());
     total.notes.extend(r.notes.iter().cloned());
+    total.settled.extend(r.settled.iter().cloned());
 }

@@ -167,8 +167,8 @@ pub async fn open_state(ws: &Workspace) -> Result<SyncState, CliError> {
     Ok(SyncState::new(opened.state))
 }
 
-/// The engine's options from the workspace's `[sync]` table: `strategy`, and the lease
-/// (`lease` overrides `[sync] lease`; 60 s by default).
+/// The engine's options from the workspace's `[sync]` table: `strategy`, `owners`, and the
+/// lease (`lease` overrides `[sync] lease`; 60 s by default).
 pub fn sync_options(
     ws: &crate::workspace::Workspace,
     strategy: Strategy,
@@ -177,6 +177,7 @@ pub fn sync_options(
     let defaults = SyncOptions::default();
     SyncOptions {
         strategy,
+        owners: ws.config.sync.owners.clone(),
         lease_ms: lease
             .or(ws.config.sync.lease)
             .map_or(defaults.lease_ms, |d| {
