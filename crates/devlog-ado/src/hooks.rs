@@ -430,6 +430,26 @@ fn pull_request_actions(event: &str, resource: &Value) -> Vec<RemoteAction> {
         .collect()
 }
 
+/// The note of a finished run: the same words from the service hook and from polling.
+pub(crate) fn run_text(pipeline: &str, name: &str, result: &str, branch: Option<&str>) -> String {
+    match branch {
+        Some(b) => format!("Pipeline {pipeline} run {name} {result} on {b}"),
+        None => format!("Pipeline {pipeline} run {name} {result}"),
+    }
+}
+
+/// The progress note of a finished run on `target`, keyed `key` (`run:<id>` for the entry the
+/// run is attached to: the key the hook and the poll share).
+pub(crate) fn run_note_action(
+    key: String,
+    target: ActionTarget,
+    text: &str,
+    url: Option<String>,
+    at: Timestamp,
+) -> RemoteAction {
+    note(key, target, text, None, url, at)
+}
+
 /// A finished run: a note on the entry it is attached to, and on entries its branch names.
 fn run_note(
     run_id: String,
@@ -509,10 +529,7 @@ fn run_actions(resource: &Value) -> Vec<RemoteAction> {
         .map(str::to_string)
         .unwrap_or_else(|| id.to_string());
     let branch = s(resource, "/run/resources/repositories/self/refName").map(branch_name);
-    let text = match branch {
-        Some(b) => format!("Pipeline {pipeline} run {name} {result} on {b}"),
-        None => format!("Pipeline {pipeline} run {name} {result}"),
-    };
+    let text = run_text(pipeline, &name, result, branch);
     let url = s(resource, "/run/_links/web/href")
         .or_else(|| s(resource, "/run/url"))
         .map(str::to_string);

@@ -20,6 +20,7 @@ pub mod config;
 pub mod hooks;
 pub mod html;
 pub mod iterations;
+pub mod pipelines;
 pub mod process;
 pub mod workitem;
 
