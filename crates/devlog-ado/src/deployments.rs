@@ -229,6 +229,16 @@ impl AdoIntegration {
             .send()
             .await
             .map_err(|e| {
+                if e.kind() == devlog_http::HttpErrorKind::NotFound {
+                    return SyncError::new(
+                        NAME,
+                        SyncErrorKind::NotFound,
+                        format!(
+                            "release {release_id} does not exist in project {} (or is not visible)",
+                            self.project()
+                        ),
+                    );
+                }
                 let mut err = self.sync_err(e, None);
                 if err.kind == SyncErrorKind::Auth {
                     err.message = format!(
@@ -312,12 +322,12 @@ impl AdoIntegration {
         };
         let (items, web, skipped) = match self.release_work_items(release_id).await {
             Ok(x) => x,
-            Err(e) if e.kind == SyncErrorKind::NotFound || e.message.contains("not found") => {
+            Err(e) if e.kind == SyncErrorKind::NotFound => {
                 return Ok((
                     Vec::new(),
                     Some(format!(
-                        "release {} (id {release_id}) could not be read: {}",
-                        ev.release, e.message
+                        "deployment of {} to {} not applied: {}",
+                        ev.release, ev.environment, e.message
                     )),
                 ));
             }
