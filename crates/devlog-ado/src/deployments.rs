@@ -150,7 +150,9 @@ impl DeploymentEvent {
         };
         let key = format!(
             "release-{}:environment-{}:{which}",
-            release_id.map(|x| x.to_string()).unwrap_or_else(|| "?".into()),
+            release_id
+                .map(|x| x.to_string())
+                .unwrap_or_else(|| "?".into()),
             environment_id
                 .map(|x| x.to_string())
                 .unwrap_or_else(|| "?".into()),
@@ -187,11 +189,7 @@ impl DeploymentEvent {
             .to_string(),
             environment_id,
             status: status_of(
-                s(
-                    &r,
-                    &["/deployment/deploymentStatus", "/environment/status"],
-                )
-                .unwrap_or_default(),
+                s(&r, &["/deployment/deploymentStatus", "/environment/status"]).unwrap_or_default(),
             ),
             key,
             url: s(
@@ -261,7 +259,9 @@ impl AdoIntegration {
             let alias = s(a, &["/alias"]).unwrap_or("an artifact");
             let kind = s(a, &["/type"]).unwrap_or("unknown");
             if !kind.eq_ignore_ascii_case("build") {
-                skipped.push(format!("artifact {alias} ({kind}) carries no work items devlog can read"));
+                skipped.push(format!(
+                    "artifact {alias} ({kind}) carries no work items devlog can read"
+                ));
                 continue;
             }
             let Some(build) = n(a, &["/definitionReference/version/id"]) else {
@@ -446,7 +446,10 @@ mod tests {
             note_text(&d(DeploymentStatus::Failed)),
             "Deployment of Release-3 to Prod failed"
         );
-        assert_eq!(status_of("partiallySucceeded"), DeploymentStatus::PartiallySucceeded);
+        assert_eq!(
+            status_of("partiallySucceeded"),
+            DeploymentStatus::PartiallySucceeded
+        );
         assert_eq!(status_of("undefined"), DeploymentStatus::NotDeployed);
     }
 }

@@ -151,12 +151,11 @@ impl AdoIntegration {
                 .timeouts(Duration::from_secs(10), Duration::from_secs(30))
                 .rate_limits(limits.clone())
         };
-        let client = HttpClient::new(opts(config.organization_url.clone()))
-            .map_err(|e| e.to_string())?;
-        let release_client = HttpClient::new(opts(deployments::release_url(
-            &config.organization_url,
-        )))
-        .map_err(|e| e.to_string())?;
+        let client =
+            HttpClient::new(opts(config.organization_url.clone())).map_err(|e| e.to_string())?;
+        let release_client =
+            HttpClient::new(opts(deployments::release_url(&config.organization_url)))
+                .map_err(|e| e.to_string())?;
         Ok(Self {
             config: Arc::new(config),
             client: Arc::new(client),

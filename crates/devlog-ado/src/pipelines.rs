@@ -222,7 +222,11 @@ impl AdoIntegration {
             .and_then(Value::as_str)
             .map(branch_of);
         RunLink {
-            pipeline_id: r.pipeline.as_ref().and_then(|p| p.id).unwrap_or(pipeline.id),
+            pipeline_id: r
+                .pipeline
+                .as_ref()
+                .and_then(|p| p.id)
+                .unwrap_or(pipeline.id),
             pipeline: r
                 .pipeline
                 .as_ref()
@@ -308,7 +312,11 @@ impl AdoIntegration {
                 let shown = if names.is_empty() {
                     "it has none".to_string()
                 } else if names.len() > 20 {
-                    format!("it has {} and {} more", names[..20].join(", "), names.len() - 20)
+                    format!(
+                        "it has {} and {} more",
+                        names[..20].join(", "),
+                        names.len() - 20
+                    )
                 } else {
                     format!("it has {}", names.join(", "))
                 };
@@ -355,10 +363,7 @@ impl AdoIntegration {
     pub async fn run(&self, pipeline: &Pipeline, run_id: u64) -> Result<RunLink, SyncError> {
         let resp = self
             .client
-            .get(&self.project_path(&format!(
-                "pipelines/{}/runs/{run_id}",
-                pipeline.id
-            )))
+            .get(&self.project_path(&format!("pipelines/{}/runs/{run_id}", pipeline.id)))
             .query("api-version", API_VERSION)
             .no_cache()
             .send()
@@ -449,9 +454,7 @@ impl AdoIntegration {
         let branch = branch.trim();
         let short = branch_of(branch);
         if short.is_empty() || short.chars().any(char::is_whitespace) {
-            return Err(self.permanent(format!(
-                "`{branch}` is not a branch name (--branch NAME)"
-            )));
+            return Err(self.permanent(format!("`{branch}` is not a branch name (--branch NAME)")));
         }
         let pipeline = self.find_pipeline(pipeline).await?;
         let mut found = None;
@@ -546,10 +549,7 @@ impl AdoIntegration {
                     SystemClock.now(),
                 ));
             }
-            poll.finished.push(FinishedRun {
-                entry: *entry,
-                run,
-            });
+            poll.finished.push(FinishedRun { entry: *entry, run });
         }
         Ok(poll)
     }
@@ -593,10 +593,7 @@ impl AdoIntegration {
                 Err(e) if e.kind() == devlog_core::ErrorKind::NotFound => {}
                 Err(e) => return Err(local(e)),
             }
-            state
-                .detach(NAME, PIPELINE_RUN, &id)
-                .await
-                .map_err(local)?;
+            state.detach(NAME, PIPELINE_RUN, &id).await.map_err(local)?;
         }
         Ok(())
     }

@@ -512,7 +512,11 @@ async fn a_deployment_reaches_the_entries_of_the_work_items_its_builds_carry() {
     );
     let body = payload_bytes("ms.vss-release.deployment-completed-event.json");
     let h = ado.service_hook(&hook(Some(GOOD), body)).await.unwrap();
-    assert!(probe.ado.check_contract().is_empty(), "{:?}", probe.ado.check_contract());
+    assert!(
+        probe.ado.check_contract().is_empty(),
+        "{:?}",
+        probe.ado.check_contract()
+    );
     let got: Vec<(String, ActionTarget)> = h
         .outcome
         .actions
@@ -524,7 +528,9 @@ async fn a_deployment_reaches_the_entries_of_the_work_items_its_builds_carry() {
         [3, 5]
             .iter()
             .map(|n| (
-                format!("deploy:release-1:environment-5:event-c3e52c57-187a-45c4-abe2-184a48291bad:{n}"),
+                format!(
+                    "deploy:release-1:environment-5:event-c3e52c57-187a-45c4-abe2-184a48291bad:{n}"
+                ),
                 ActionTarget::Linked {
                     remote_id: n.to_string()
                 }
@@ -548,7 +554,10 @@ async fn a_deployment_reaches_the_entries_of_the_work_items_its_builds_carry() {
     assert!(deployment.url.as_deref().unwrap().contains("releaseId=1"));
     // The Git artifact is named as not read.
     assert!(
-        h.ignored.as_deref().unwrap().contains("artifact infra (Git)"),
+        h.ignored
+            .as_deref()
+            .unwrap()
+            .contains("artifact infra (Git)"),
         "{:?}",
         h.ignored
     );

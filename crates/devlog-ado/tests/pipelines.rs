@@ -79,7 +79,12 @@ impl Rig {
         self.app.store().get(e.id).await.unwrap()
     }
 
-    async fn queue(&self, e: &Entry, pipeline: &str, branch: &str) -> Result<devlog_ado::pipelines::RunLink, devlog_core::integration::SyncError> {
+    async fn queue(
+        &self,
+        e: &Entry,
+        pipeline: &str,
+        branch: &str,
+    ) -> Result<devlog_ado::pipelines::RunLink, devlog_core::integration::SyncError> {
         self.ado
             .queue_run_for(
                 &**self.app.store(),
@@ -161,9 +166,12 @@ async fn a_run_is_queued_once_however_often_the_queue_is_retried() {
     r.probe.ado.add_pipeline("Nightly", "\\ops");
     // The queue reaches Azure DevOps, its answer does not reach devlog.
     r.probe.remote.state().inject(
-        Fault::on(&format!("POST /acme/Fabrikam/_apis/pipelines/{}/runs", ci.id))
-            .apply_then_drop()
-            .times(1),
+        Fault::on(&format!(
+            "POST /acme/Fabrikam/_apis/pipelines/{}/runs",
+            ci.id
+        ))
+        .apply_then_drop()
+        .times(1),
     );
     let err = r.queue(&e, "ci", "feature/login").await.unwrap_err();
     assert_eq!(err.kind, SyncErrorKind::Transient, "{err}");
@@ -261,7 +269,11 @@ async fn a_finished_run_is_noted_once_by_polling() {
     let got = r.get(&e).await;
     let text = format!("Pipeline CI run {} failed on feature/poll", run.name);
     assert_eq!(run_notes(&got), vec![text]);
-    let note = got.notes.iter().find(|n| n.content.starts_with("Pipeline")).unwrap();
+    let note = got
+        .notes
+        .iter()
+        .find(|n| n.content.starts_with("Pipeline"))
+        .unwrap();
     assert_eq!(
         note.extra["source"]["url"].as_str(),
         run.url.as_deref(),
@@ -293,12 +305,23 @@ async fn hook_and_poll_together_add_one_note() {
     r.probe.ado.complete_run(run_a.run_id, "succeeded");
     let rep = r
         .engine
-        .webhook(NAME, &hook(&run_completed("ev-a", run_a.run_id, &run_a.name, "feature/a")))
+        .webhook(
+            NAME,
+            &hook(&run_completed(
+                "ev-a",
+                run_a.run_id,
+                &run_a.name,
+                "feature/a",
+            )),
+        )
         .await
         .unwrap();
     assert_eq!(rep.actions_applied, 1, "{rep:?}");
     let (poll, report) = r.poll().await;
-    assert!(poll.actions.is_empty(), "the hook's note is known: {poll:?}");
+    assert!(
+        poll.actions.is_empty(),
+        "the hook's note is known: {poll:?}"
+    );
     assert_eq!(report.actions_applied, 0);
     assert_eq!(poll.finished.len(), 1, "but the run is settled");
     let got = r.get(&a).await;
@@ -321,20 +344,39 @@ async fn hook_and_poll_together_add_one_note() {
     for _ in 0..2 {
         let rep = r
             .engine
-            .webhook(NAME, &hook(&run_completed("ev-b", run_b.run_id, &run_b.name, "feature/b")))
+            .webhook(
+                NAME,
+                &hook(&run_completed(
+                    "ev-b",
+                    run_b.run_id,
+                    &run_b.name,
+                    "feature/b",
+                )),
+            )
             .await
             .unwrap();
         assert_eq!(rep.actions_applied, 0, "{rep:?}");
     }
     // A second event about the same run (another event id) adds nothing either.
     r.engine
-        .webhook(NAME, &hook(&run_completed("ev-b2", run_b.run_id, &run_b.name, "feature/b")))
+        .webhook(
+            NAME,
+            &hook(&run_completed(
+                "ev-b2",
+                run_b.run_id,
+                &run_b.name,
+                "feature/b",
+            )),
+        )
         .await
         .unwrap();
     let got = r.get(&b).await;
     assert_eq!(
         run_notes(&got),
-        vec![format!("Pipeline CI run {} succeeded on feature/b", run_b.name)]
+        vec![format!(
+            "Pipeline CI run {} succeeded on feature/b",
+            run_b.name
+        )]
     );
     r.contract_ok();
 }
@@ -421,7 +463,11 @@ async fn a_deployment_reaches_its_entries_once() {
     prod["resource"]["environment"]["status"] = json!("partiallySucceeded");
     r.engine.webhook(NAME, &hook(&prod)).await.unwrap();
     let got = r.get(&shipped).await;
-    let envs: Vec<&str> = got.deployments.iter().map(|d| d.environment.as_str()).collect();
+    let envs: Vec<&str> = got
+        .deployments
+        .iter()
+        .map(|d| d.environment.as_str())
+        .collect();
     assert_eq!(envs, ["Dev", "Production"]);
     assert!(
         got.notes
@@ -430,7 +476,10 @@ async fn a_deployment_reaches_its_entries_once() {
     );
     // The entry document keeps them through a rewrite (camelCase, typed).
     let doc = serde_json::to_value(&got).unwrap();
-    assert_eq!(doc["deployments"][1]["status"], json!("partially-succeeded"));
+    assert_eq!(
+        doc["deployments"][1]["status"],
+        json!("partially-succeeded")
+    );
     let back: Entry = serde_json::from_value(doc).unwrap();
     assert_eq!(back.deployments, got.deployments);
     r.contract_ok();

@@ -144,12 +144,19 @@ mod tests {
         assert_eq!(decode_entry(&encoded, "a.json").unwrap(), e);
         // No deployments: no key written (files of the original stay as they were).
         let plain = decode_entry(LEGACY.as_bytes(), "b.json").unwrap();
-        assert!(!String::from_utf8(encode_entry(&plain)).unwrap().contains("deployments"));
+        assert!(
+            !String::from_utf8(encode_entry(&plain))
+                .unwrap()
+                .contains("deployments")
+        );
         let bad = doc.replace("partially-succeeded", "so-so");
         let err = decode_entry(bad.as_bytes(), "a.json")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("deployments") && err.contains("so-so"), "{err}");
+        assert!(
+            err.contains("deployments") && err.contains("so-so"),
+            "{err}"
+        );
     }
 
     /// Found by tests/codec_fuzz.rs: serde_json's default float parser is off by one unit in

@@ -1981,9 +1981,17 @@ mod tests {
             ),
             (pipelines, "GET", "/acme/Fabrikam/_apis/pipelines"),
             (pipelines, "POST", "/acme/Fabrikam/_apis/pipelines/3/runs"),
-            (pipelines, "GET", "/acme/Fabrikam/_apis/pipelines/3/runs/101"),
+            (
+                pipelines,
+                "GET",
+                "/acme/Fabrikam/_apis/pipelines/3/runs/101",
+            ),
             (build, "GET", "/acme/Fabrikam/_apis/build/builds"),
-            (build, "GET", "/acme/Fabrikam/_apis/build/builds/101/workitems"),
+            (
+                build,
+                "GET",
+                "/acme/Fabrikam/_apis/build/builds/101/workitems",
+            ),
             (release, "GET", "/acme/Fabrikam/_apis/release/releases/7"),
         ] {
             assert!(

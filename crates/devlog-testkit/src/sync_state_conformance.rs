@@ -693,7 +693,12 @@ pub async fn notes_actions_attachments_and_pauses(open: SyncOpener, dir: &Path) 
         s.attached_of_kind(GH, "pipeline-run").await.unwrap(),
         [("31".to_string(), e, None)]
     );
-    assert!(s.attached_of_kind("jira", "pull-request").await.unwrap().is_empty());
+    assert!(
+        s.attached_of_kind("jira", "pull-request")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(s.detach(GH, "pipeline-run", "31").await.unwrap());
     assert!(s.detach(GH, "pull-request", "7").await.unwrap());
     assert!(!s.detach(GH, "pull-request", "7").await.unwrap());

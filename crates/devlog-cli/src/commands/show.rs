@@ -174,7 +174,10 @@ fn deployment_lines(e: &Entry) -> String {
                 d.release,
                 d.status,
                 d.at,
-                d.url.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
+                d.url
+                    .as_deref()
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default()
             )
         })
         .collect()

@@ -1700,14 +1700,15 @@ impl SyncStateStore for ServerSyncState {
         integration: &str,
         kind: &str,
     ) -> Result<Vec<(String, EntryId, Option<String>)>> {
-        let rows: Vec<(String, String, Option<String>)> =
-            sqlx::query_as(sql("SELECT remote_id, entry_id, url FROM sync_attachments \
-             WHERE integration = ? AND kind = ? ORDER BY created_at, remote_id"))
-            .bind(integration)
-            .bind(kind)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(self.err())?;
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(sql(
+            "SELECT remote_id, entry_id, url FROM sync_attachments \
+             WHERE integration = ? AND kind = ? ORDER BY created_at, remote_id",
+        ))
+        .bind(integration)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())?;
         rows.into_iter()
             .map(|(r, e, u)| Ok((r, parse_id(&e)?, u)))
             .collect()

@@ -215,7 +215,7 @@ fn build_json(base: &str, org: &str, project: &str, p: &AdoPipeline, r: &AdoRun)
     v
 }
 
-fn pipeline_of<'a>(d: &'a PipelineData, id: u64) -> Result<&'a AdoPipeline, Response> {
+fn pipeline_of(d: &PipelineData, id: u64) -> Result<&AdoPipeline, Response> {
     d.pipelines.iter().find(|p| p.id == id).ok_or_else(|| {
         error(
             StatusCode::NOT_FOUND,
@@ -368,7 +368,11 @@ pub(super) async fn list_builds(
         .pipelines
         .runs
         .values()
-        .filter(|r| definitions.as_ref().is_none_or(|ds| ds.contains(&r.pipeline_id)))
+        .filter(|r| {
+            definitions
+                .as_ref()
+                .is_none_or(|ds| ds.contains(&r.pipeline_id))
+        })
         .filter(|r| build_ids.as_ref().is_none_or(|ids| ids.contains(&r.id)))
         .filter(|r| q.get("branchName").is_none_or(|br| *br == r.ref_name))
         .filter(|r| status.is_none_or(|s| s == "all" || s == r.state))
@@ -383,7 +387,11 @@ pub(super) async fn list_builds(
         .into_iter()
         .take(top)
         .filter_map(|r| {
-            let p = d.pipelines.pipelines.iter().find(|p| p.id == r.pipeline_id)?;
+            let p = d
+                .pipelines
+                .pipelines
+                .iter()
+                .find(|p| p.id == r.pipeline_id)?;
             Some(build_json(&b, &org, &project, p, r))
         })
         .collect();
