@@ -35,7 +35,10 @@ pub fn release_url(organization_url: &str) -> String {
     let Some((scheme, rest)) = organization_url.split_once("://") else {
         return organization_url.to_string();
     };
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (host, path) = match rest.split_once('/') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
     let lower = host.to_ascii_lowercase();
     let host = if lower == "dev.azure.com" {
         "vsrm.dev.azure.com".to_string()
@@ -46,10 +49,9 @@ pub fn release_url(organization_url: &str) -> String {
     } else {
         host.to_string()
     };
-    if path.is_empty() {
-        format!("{scheme}://{host}")
-    } else {
-        format!("{scheme}://{host}/{path}")
+    match path {
+        Some(p) => format!("{scheme}://{host}/{p}"),
+        None => format!("{scheme}://{host}"),
     }
 }
 
