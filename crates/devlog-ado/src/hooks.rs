@@ -15,8 +15,8 @@
 //! - `build.complete`, `ms.vss-pipelines.run-state-changed-event` (completed runs): a note
 //!   with the result and URL on the entry the run is attached to (kind [`PIPELINE_RUN`]) and
 //!   on entries its branch names;
-//! - `ms.vss-release.deployment-completed-event`: ignored, said so — the port cannot carry a
-//!   deployment yet;
+//! - `ms.vss-release.deployment-completed-event`: the deployment is added to the entries
+//!   linked to the work items the release carries, with a note ([`crate::deployments`]);
 //! - any other event: ignored, said so.
 //!
 //! The event's `id` is the delivery id: Azure DevOps retries a notification with the same
@@ -46,7 +46,7 @@ pub struct ServiceHook {
     /// Items to pull and actions, with the event id as the delivery id.
     pub outcome: WebhookOutcome,
     /// Why the event (or part of it) was not taken: another project, a deleted work item,
-    /// an event devlog does not follow, a deployment (not supported yet).
+    /// an event devlog does not follow, release artifacts whose work items cannot be read.
     pub ignored: Option<String>,
 }
 
@@ -286,11 +286,9 @@ impl AdoIntegration {
                 }
             }
             "ms.vss-release.deployment-completed-event" => {
-                out.ignored = Some(format!(
-                    "deployment of {} to {} not applied: deployments are not supported yet (entries have no deployments list; issue 19 item 6)",
-                    s(&resource, "/environment/release/name").unwrap_or("a release"),
-                    s(&resource, "/environment/name").unwrap_or("an environment"),
-                ));
+                let (actions, ignored) = self.deployment_actions(&payload).await?;
+                out.outcome.actions = actions;
+                out.ignored = ignored;
             }
             other => {
                 out.ignored = Some(format!("event `{other}` is not followed by devlog"));
@@ -430,6 +428,26 @@ fn pull_request_actions(event: &str, resource: &Value) -> Vec<RemoteAction> {
         .collect()
 }
 
+/// The note of a finished run: the same words from the service hook and from polling.
+pub(crate) fn run_text(pipeline: &str, name: &str, result: &str, branch: Option<&str>) -> String {
+    match branch {
+        Some(b) => format!("Pipeline {pipeline} run {name} {result} on {b}"),
+        None => format!("Pipeline {pipeline} run {name} {result}"),
+    }
+}
+
+/// The progress note of a finished run on `target`, keyed `key` (`run:<id>` for the entry the
+/// run is attached to: the key the hook and the poll share).
+pub(crate) fn run_note_action(
+    key: String,
+    target: ActionTarget,
+    text: &str,
+    url: Option<String>,
+    at: Timestamp,
+) -> RemoteAction {
+    note(key, target, text, None, url, at)
+}
+
 /// A finished run: a note on the entry it is attached to, and on entries its branch names.
 fn run_note(
     run_id: String,
@@ -509,10 +527,7 @@ fn run_actions(resource: &Value) -> Vec<RemoteAction> {
         .map(str::to_string)
         .unwrap_or_else(|| id.to_string());
     let branch = s(resource, "/run/resources/repositories/self/refName").map(branch_name);
-    let text = match branch {
-        Some(b) => format!("Pipeline {pipeline} run {name} {result} on {b}"),
-        None => format!("Pipeline {pipeline} run {name} {result}"),
-    };
+    let text = run_text(pipeline, &name, result, branch);
     let url = s(resource, "/run/_links/web/href")
         .or_else(|| s(resource, "/run/url"))
         .map(str::to_string);

@@ -17,9 +17,11 @@
 
 pub mod comments;
 pub mod config;
+pub mod deployments;
 pub mod hooks;
 pub mod html;
 pub mod iterations;
+pub mod pipelines;
 pub mod process;
 pub mod workitem;
 
@@ -68,6 +70,8 @@ const REMAINING_WORK: &str = "Microsoft.VSTS.Scheduling.RemainingWork";
 pub struct AdoIntegration {
     config: Arc<AdoConfig>,
     client: Arc<HttpClient>,
+    /// The Release Management API (`vsrm.dev.azure.com` on the cloud: [`deployments`]).
+    release_client: Arc<HttpClient>,
     meta: Arc<tokio::sync::OnceCell<Meta>>,
     /// The team's iterations as last read (`iterations.rs`).
     iterations: Arc<std::sync::Mutex<Option<Vec<iterations::Iteration>>>>,
@@ -140,15 +144,22 @@ impl AdoIntegration {
     /// `RateLimitConfig::unpaced()`).
     pub fn with_limits(config: AdoConfig, limits: RateLimitConfig) -> Result<Self, String> {
         devlog_http::install_crypto_provider();
-        let opts = ClientOptions::new(NAME, config.organization_url.clone())
-            .auth(config.auth.to_http())
-            .header("Accept", "application/json")
-            .timeouts(Duration::from_secs(10), Duration::from_secs(30))
-            .rate_limits(limits);
-        let client = HttpClient::new(opts).map_err(|e| e.to_string())?;
+        let opts = |base: String| {
+            ClientOptions::new(NAME, base)
+                .auth(config.auth.to_http())
+                .header("Accept", "application/json")
+                .timeouts(Duration::from_secs(10), Duration::from_secs(30))
+                .rate_limits(limits.clone())
+        };
+        let client =
+            HttpClient::new(opts(config.organization_url.clone())).map_err(|e| e.to_string())?;
+        let release_client =
+            HttpClient::new(opts(deployments::release_url(&config.organization_url)))
+                .map_err(|e| e.to_string())?;
         Ok(Self {
             config: Arc::new(config),
             client: Arc::new(client),
+            release_client: Arc::new(release_client),
             meta: Arc::default(),
             iterations: Arc::default(),
         })

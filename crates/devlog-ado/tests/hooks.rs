@@ -1,8 +1,9 @@
 //! Service hooks on every payload of `../shared/apispecs/azure-devops/service-hooks/` (the
 //! official examples, BOM and all), against the fake Azure DevOps: the Basic password checked
 //! before parsing, work item events read back as items, commit / pull request mentions and
-//! finished runs as notes, deployments and other events ignored with the reason, the event id
-//! as the delivery id.
+//! finished runs as notes, deployments as deployment actions on the entries of the work items
+//! their release's builds carry, other events ignored with the reason, the event id as the
+//! delivery id.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ use devlog_ado::hooks::{PIPELINE_RUN, ServiceHook};
 use devlog_ado::{AdoAuth, AdoConfig, AdoIntegration};
 use devlog_core::integration::{Action, ActionTarget, Integration, SyncErrorKind, Webhook};
 use devlog_http::{RateLimitConfig, SecretString};
-use devlog_testkit::fake_ado::{AdoProbe, FakeProcess};
+use devlog_testkit::fake_ado::{AdoArtifact, AdoProbe, FakeProcess};
 use serde_json::{Value, json};
 
 const SECRET: &str = "hook-s3cret";
@@ -219,10 +220,11 @@ async fn every_official_payload_is_read() {
                 }
                 "ms.vss-release.deployment-completed-event" => {
                     assert!(h.outcome.actions.is_empty() && h.outcome.items.is_empty());
+                    // The fake has no release 1 here: said, nothing applied.
                     assert!(
                         ignored.contains("Release-1")
                             && ignored.contains("Dev")
-                            && ignored.contains("not supported yet"),
+                            && ignored.contains("release 1 does not exist"),
                         "{ignored}"
                     );
                 }
@@ -482,5 +484,103 @@ async fn events_of_another_project_are_ignored_with_the_reason() {
     assert_eq!(
         out.delivery_id.as_deref(),
         Some("27646e0e-b520-4d2b-9411-bba7524947cd")
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_reaches_the_entries_of_the_work_items_its_builds_carry() {
+    let (ado, probe) = start("Fabrikam", Some(SECRET)).await;
+    let ci = probe.ado.add_pipeline("CI", "\\");
+    let build = probe.ado.start_run(ci.id, "refs/heads/main");
+    probe.ado.complete_run(build.id, "succeeded");
+    probe.ado.set_run_work_items(build.id, &[3, 5]);
+    probe.ado.add_release(
+        1,
+        "Release-1",
+        vec![
+            AdoArtifact {
+                alias: "CI".into(),
+                kind: "Build".into(),
+                build: Some(build.id),
+            },
+            AdoArtifact {
+                alias: "infra".into(),
+                kind: "Git".into(),
+                build: None,
+            },
+        ],
+    );
+    let body = payload_bytes("ms.vss-release.deployment-completed-event.json");
+    let h = ado.service_hook(&hook(Some(GOOD), body)).await.unwrap();
+    assert!(
+        probe.ado.check_contract().is_empty(),
+        "{:?}",
+        probe.ado.check_contract()
+    );
+    let got: Vec<(String, ActionTarget)> = h
+        .outcome
+        .actions
+        .iter()
+        .map(|a| (a.key.clone(), a.target.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [3, 5]
+            .iter()
+            .map(|n| (
+                format!(
+                    "deploy:release-1:environment-5:event-c3e52c57-187a-45c4-abe2-184a48291bad:{n}"
+                ),
+                ActionTarget::Linked {
+                    remote_id: n.to_string()
+                }
+            ))
+            .collect::<Vec<_>>()
+    );
+    let Action::Deployment { deployment, note } = &h.outcome.actions[0].action else {
+        panic!("{:?}", h.outcome.actions[0]);
+    };
+    assert_eq!(note, "Deployed to Dev: Release-1");
+    assert_eq!(deployment.environment, "Dev");
+    assert_eq!(deployment.release, "Release-1");
+    assert_eq!(
+        deployment.status,
+        devlog_core::entry::DeploymentStatus::Succeeded
+    );
+    assert_eq!(
+        deployment.id,
+        "azure-devops:release-1:environment-5:event-c3e52c57-187a-45c4-abe2-184a48291bad"
+    );
+    assert!(deployment.url.as_deref().unwrap().contains("releaseId=1"));
+    // The Git artifact is named as not read.
+    assert!(
+        h.ignored
+            .as_deref()
+            .unwrap()
+            .contains("artifact infra (Git)"),
+        "{:?}",
+        h.ignored
+    );
+    // The release API was asked on the organization URL (a test server: no vsrm host).
+    assert_eq!(
+        probe
+            .remote
+            .state()
+            .requests_matching("GET /acme/Fabrikam/_apis/release/releases/1")
+            .len(),
+        1
+    );
+    // A release whose build links no work items: nothing to apply, said so.
+    probe.ado.set_run_work_items(build.id, &[]);
+    let body = payload_bytes("ms.vss-release.deployment-completed-event.json");
+    let h = ado.service_hook(&hook(Some(GOOD), body)).await.unwrap();
+    assert!(h.outcome.actions.is_empty());
+    assert!(
+        h.ignored
+            .as_deref()
+            .unwrap()
+            .contains("the release carries no work items"),
+        "{:?}",
+        h.ignored
     );
 }

@@ -71,6 +71,7 @@ fn entry(notes: usize) -> Entry {
             ..AiContext::default()
         },
         external_references: Vec::new(),
+        deployments: Vec::new(),
         extra: Extra::new(),
     }
 }

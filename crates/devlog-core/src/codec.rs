@@ -125,6 +125,40 @@ mod tests {
         assert_eq!(again, e);
     }
 
+    #[test]
+    fn deployments_round_trip_and_name_a_bad_status() {
+        let doc = LEGACY.replace(
+            r#""futureField": {"a": 1},"#,
+            r#""futureField": {"a": 1}, "deployments": [{"id": "azure-devops:r-1", "system": "azure-devops",
+               "environment": "Dev", "release": "Release-1", "status": "partially-succeeded",
+               "at": "2025-06-26T00:00:00.000Z", "approver": "ana"}],"#,
+        );
+        let e = decode_entry(doc.as_bytes(), "a.json").unwrap();
+        assert_eq!(e.deployments.len(), 1);
+        assert_eq!(
+            e.deployments[0].status,
+            crate::entry::DeploymentStatus::PartiallySucceeded
+        );
+        assert_eq!(e.deployments[0].extra["approver"], "ana");
+        let encoded = encode_entry(&e);
+        assert_eq!(decode_entry(&encoded, "a.json").unwrap(), e);
+        // No deployments: no key written (files of the original stay as they were).
+        let plain = decode_entry(LEGACY.as_bytes(), "b.json").unwrap();
+        assert!(
+            !String::from_utf8(encode_entry(&plain))
+                .unwrap()
+                .contains("deployments")
+        );
+        let bad = doc.replace("partially-succeeded", "so-so");
+        let err = decode_entry(bad.as_bytes(), "a.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("deployments") && err.contains("so-so"),
+            "{err}"
+        );
+    }
+
     /// Found by tests/codec_fuzz.rs: serde_json's default float parser is off by one unit in
     /// the last place for some numbers, so a number in a file (hours, a related id, an
     /// unknown field) changed each time the entry was rewritten. `float_roundtrip` is on.

@@ -269,6 +269,58 @@ pub struct Entry {
     pub ai_context: AiContext,
     #[serde(default)]
     pub external_references: Vec<ExternalReference>,
+    /// Deployments that carried the entry's work (devlog addition; Azure DevOps release
+    /// deployments, docs/azure-devops.md), oldest first, one per [`Deployment::id`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deployments: Vec<Deployment>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+string_enum!(
+    /// How a deployment ended (or that it is still going): `rejected` is an approval
+    /// refused; `not-deployed` is not started, not deployed, or a status the remote system
+    /// did not name.
+    DeploymentStatus, "deployment status" {
+        Succeeded = "succeeded",
+        PartiallySucceeded = "partially-succeeded",
+        Failed = "failed",
+        Canceled = "canceled",
+        Rejected = "rejected",
+        InProgress = "in-progress",
+        NotDeployed = "not-deployed",
+    }
+);
+
+impl DeploymentStatus {
+    /// Whether the work reached the environment.
+    pub fn deployed(&self) -> bool {
+        matches!(
+            self,
+            DeploymentStatus::Succeeded | DeploymentStatus::PartiallySucceeded
+        )
+    }
+}
+
+/// A deployment of a release (or pipeline run) to an environment that carried the entry's
+/// work: written by an integration when the remote system reports it (devlog addition).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    /// Unique per deployment: `<system>:<the system's id of it>`; a deployment reported
+    /// again is the same one.
+    pub id: String,
+    /// The system that reported it (`azure-devops`).
+    pub system: String,
+    /// The environment deployed to (`Production`).
+    pub environment: String,
+    /// The release or pipeline run deployed (`Release-12`).
+    pub release: String,
+    pub status: DeploymentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// When it finished (or was reported).
+    pub at: Timestamp,
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -718,6 +718,7 @@ mod tests {
             },
             ai_context: Default::default(),
             external_references: vec![],
+            deployments: vec![],
             due_date: None,
             milestone: None,
             worklogs: vec![],

@@ -202,6 +202,12 @@ pub enum Action {
     /// The remote worklog `remote_id` was deleted: the worklog mirroring it is removed (the
     /// entry's `actualHours` follows).
     WorklogDeleted { remote_id: String },
+    /// A deployment carried the entry's work: added to its `deployments` (once per
+    /// deployment id) with a progress note `note`, once per action key.
+    Deployment {
+        deployment: crate::entry::Deployment,
+        note: String,
+    },
 }
 
 /// A remote worklog (time logged on the remote item), mirrored as an entry's worklog.

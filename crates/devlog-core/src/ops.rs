@@ -387,6 +387,7 @@ impl Devlog {
                 ..AiContext::default()
             },
             external_references: Vec::new(),
+            deployments: Vec::new(),
             extra: Extra::new(),
         };
         plan.apply(&mut entry);

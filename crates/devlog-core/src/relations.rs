@@ -1250,6 +1250,7 @@ mod tests {
             context: Context::default(),
             ai_context: AiContext::default(),
             external_references: Vec::new(),
+            deployments: Vec::new(),
             due_date: None,
             milestone: None,
             worklogs: vec![],

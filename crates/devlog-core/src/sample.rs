@@ -170,6 +170,7 @@ pub fn sample_entry(rng: &mut SampleRng, i: usize) -> Entry {
         },
         ai_context: AiContext::default(),
         external_references: Vec::new(),
+        deployments: Vec::new(),
         extra: Extra::new(),
         title,
     }

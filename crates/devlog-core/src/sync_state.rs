@@ -555,6 +555,14 @@ pub trait SyncStateStore: Send + Sync + fmt::Debug {
     /// Everything attached to an entry, oldest first.
     async fn attachments(&self, integration: &str, entry: EntryId) -> Result<Vec<Attachment>>;
 
+    /// Every object of one kind attached to any entry, `(remote_id, entry, url)`, oldest
+    /// first (an integration following them: Azure DevOps' unfinished pipeline runs).
+    async fn attached_of_kind(
+        &self,
+        integration: &str,
+        kind: &str,
+    ) -> Result<Vec<(String, EntryId, Option<String>)>>;
+
     async fn pause(&self, integration: &str, until: i64, reason: &str) -> Result<()>;
 
     /// Until when (ms) an integration is paused, and why, if it still is at `now`.

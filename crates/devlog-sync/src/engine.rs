@@ -2042,9 +2042,76 @@ impl SyncEngine {
                         report.actions_applied += 1;
                     }
                 }
+                Action::Deployment { deployment, note } => {
+                    if self.state.action_applied(name, &a.key).await? {
+                        continue;
+                    }
+                    if self
+                        .apply_deployment(name, entry_id, &a.key, deployment, note)
+                        .await?
+                    {
+                        report.actions_applied += 1;
+                    }
+                    self.state
+                        .record_action(name, &a.key, entry_id, self.clock.now().millis())
+                        .await?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// Adds a deployment to an entry's `deployments` with its note. Idempotent on its own (a
+    /// crash before the action is recorded repeats nothing): the deployment is added only when
+    /// the entry has none with its id, the note only when none has its id. Returns whether the
+    /// entry changed.
+    async fn apply_deployment(
+        &self,
+        name: &str,
+        entry_id: EntryId,
+        key: &str,
+        deployment: &devlog_core::entry::Deployment,
+        text: &str,
+    ) -> Result<bool> {
+        let now = self.clock.now();
+        let note_id = format!("{name}-{}", action_note_id(key));
+        let mut changed = false;
+        let r = self
+            .store
+            .update(entry_id, &Self::sync_meta(name), &mut |e: &mut Entry| {
+                changed = false;
+                if !e.deployments.iter().any(|d| d.id == deployment.id) {
+                    e.deployments.push(deployment.clone());
+                    changed = true;
+                }
+                if !text.is_empty() && !e.notes.iter().any(|n| n.id == note_id) {
+                    let mut extra = devlog_core::entry::Extra::new();
+                    extra.insert(
+                        "source".into(),
+                        serde_json::json!({"system": name, "id": deployment.id, "url": deployment.url}),
+                    );
+                    e.notes.push(Note {
+                        id: note_id.clone(),
+                        timestamp: deployment.at,
+                        category: NoteCategory::Progress,
+                        content: text.to_string(),
+                        files: Vec::new(),
+                        code_changes: None,
+                        extra,
+                    });
+                    changed = true;
+                }
+                if changed {
+                    e.updated_at = now;
+                }
+                Ok(())
+            })
+            .await;
+        match r {
+            Ok(_) => Ok(changed),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Mirrors one remote comment as a note: created once (a deterministic note id makes a

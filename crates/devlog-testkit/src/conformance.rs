@@ -1592,6 +1592,21 @@ pub async fn unknown_fields_survive_updates(open: Opener, dir: &Path) {
     e.context
         .extra
         .insert("epic".into(), serde_json::json!("E-1"));
+    // Deployments (an integration's record) are part of the document, unknown keys included.
+    let mut deployed = devlog_core::entry::Deployment {
+        id: "azure-devops:release-1:environment-5:deployment-9".into(),
+        system: "azure-devops".into(),
+        environment: "Production".into(),
+        release: "Release-1".into(),
+        status: devlog_core::entry::DeploymentStatus::PartiallySucceeded,
+        url: Some("https://example.com/r/1".into()),
+        at: e.created_at,
+        extra: Default::default(),
+    };
+    deployed
+        .extra
+        .insert("approver".into(), serde_json::json!("ana"));
+    e.deployments.push(deployed);
     store.put_raw(e.clone(), &cli()).await.unwrap();
     app.edit(
         e.id,
@@ -1608,6 +1623,7 @@ pub async fn unknown_fields_survive_updates(open: Opener, dir: &Path) {
     assert_eq!(got.extra["sprint"]["points"], 3);
     assert_eq!(got.notes[0].extra["mood"], "good");
     assert_eq!(got.context.extra["epic"], "E-1");
+    assert_eq!(got.deployments, e.deployments);
 }
 
 pub async fn data_survives_reopen(open: Opener, dir: &Path) {

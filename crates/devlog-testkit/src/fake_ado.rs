@@ -23,11 +23,12 @@
 //! nodes `GET …/wit/classificationnodes/iterations/{name}` and `POST
 //! …/wit/classificationnodes/iterations` — both dates or neither, 409 for a name taken; a work
 //! item's `System.IterationPath` must name an existing iteration), and Azure DevOps'
-//! throttling headers on demand ([`FakeAdo::throttle`]). Basic or Bearer auth is required
-//! (401 otherwise).
+//! throttling headers on demand ([`FakeAdo::throttle`]), pipelines with their runs (also read
+//! as builds), a build's work items and releases with their artifacts (`fake_ado/pipelines.rs`).
+//! Basic or Bearer auth is required (401 otherwise).
 //!
 //! **Contract check**: every request received is validated against Microsoft's Swagger 2.0
-//! descriptions (`apispecs/azure-devops/7.1/{wit,core,work}/`, BOM stripped, converted to the
+//! descriptions (`apispecs/azure-devops/7.1/{wit,core,work,pipelines,build,release}/`, BOM stripped, converted to the
 //! OpenAPI 3 shape [`crate::openapi`] checks, `x-ms-paths` variants included; a list answer
 //! is checked in the `{count, value}` envelope it has on the wire, which the descriptions
 //! leave out). Their JSON
@@ -55,6 +56,9 @@ use serde_json::{Map, Value, json};
 
 use crate::fake_remote::{FakeState, RecordedRequest};
 use crate::openapi::{ContractGuard, Spec};
+
+mod pipelines;
+pub use pipelines::{AdoArtifact, AdoPipeline, AdoRelease, AdoRun};
 
 /// Where the descriptions live (`DEVLOG_ADO_OPENAPI_DIR` overrides the folder).
 pub fn spec_dir() -> String {
@@ -222,13 +226,16 @@ pub fn load_spec(area: &str, file: &str) -> Spec {
     crate::openapi::load_value(swagger2_to_openapi3(&doc))
 }
 
-fn specs() -> &'static [Spec; 3] {
-    static SPECS: OnceLock<[Spec; 3]> = OnceLock::new();
+fn specs() -> &'static [Spec; 6] {
+    static SPECS: OnceLock<[Spec; 6]> = OnceLock::new();
     SPECS.get_or_init(|| {
         [
             load_spec("wit", "workItemTracking.json"),
             load_spec("core", "core.json"),
             load_spec("work", "work.json"),
+            load_spec("pipelines", "pipelines.json"),
+            load_spec("build", "build.json"),
+            load_spec("release", "release.json"),
         ]
     })
 }
@@ -537,6 +544,8 @@ struct Data {
     iterations: Vec<AdoIteration>,
     /// Throttling headers added to every answer.
     throttle: Option<AdoThrottle>,
+    /// Pipelines, runs and releases (`fake_ado/pipelines.rs`).
+    pipelines: pipelines::PipelineData,
 }
 
 /// An iteration (a classification node under the project's root iteration).
@@ -665,6 +674,30 @@ impl FakeAdo {
             .route(
                 "/{org}/{project}/_apis/wit/classificationnodes/{group}/{*path}",
                 get(get_node),
+            )
+            .route(
+                "/{org}/{project}/_apis/pipelines",
+                get(pipelines::list_pipelines),
+            )
+            .route(
+                "/{org}/{project}/_apis/pipelines/{pid}/runs",
+                get(pipelines::list_runs).post(pipelines::queue_run),
+            )
+            .route(
+                "/{org}/{project}/_apis/pipelines/{pid}/runs/{rid}",
+                get(pipelines::get_run),
+            )
+            .route(
+                "/{org}/{project}/_apis/build/builds",
+                get(pipelines::list_builds),
+            )
+            .route(
+                "/{org}/{project}/_apis/build/builds/{id}/workitems",
+                get(pipelines::build_work_items),
+            )
+            .route(
+                "/{org}/{project}/_apis/release/releases/{id}",
+                get(pipelines::get_release),
             )
             .layer(axum::middleware::map_response_with_state(
                 self.shared.clone(),
@@ -1923,7 +1956,7 @@ mod tests {
 
     #[test]
     fn the_descriptions_load_and_know_the_operations_devlog_uses() {
-        let [wit, core, work] = specs();
+        let [wit, core, work, pipelines, build, release] = specs();
         for (spec, method, path) in [
             (
                 wit,
@@ -1946,6 +1979,20 @@ mod tests {
                 "GET",
                 "/acme/Fabrikam/Team/_apis/work/teamsettings/iterations",
             ),
+            (pipelines, "GET", "/acme/Fabrikam/_apis/pipelines"),
+            (pipelines, "POST", "/acme/Fabrikam/_apis/pipelines/3/runs"),
+            (
+                pipelines,
+                "GET",
+                "/acme/Fabrikam/_apis/pipelines/3/runs/101",
+            ),
+            (build, "GET", "/acme/Fabrikam/_apis/build/builds"),
+            (
+                build,
+                "GET",
+                "/acme/Fabrikam/_apis/build/builds/101/workitems",
+            ),
+            (release, "GET", "/acme/Fabrikam/_apis/release/releases/7"),
         ] {
             assert!(
                 crate::openapi::has_operation(spec, method, path),
@@ -2240,7 +2287,68 @@ mod tests {
                 "api-version=7.1",
                 None,
             ),
+            (
+                "GET",
+                "Fabrikam/_apis/pipelines".into(),
+                "$top=500&api-version=7.1",
+                None,
+            ),
+            (
+                "POST",
+                "Fabrikam/_apis/pipelines/1/runs".into(),
+                "api-version=7.1",
+                Some((
+                    json!({"resources": {"repositories": {"self": {"refName": "refs/heads/main"}}}}),
+                    "application/json",
+                )),
+            ),
+            (
+                "GET",
+                "Fabrikam/_apis/pipelines/1/runs".into(),
+                "api-version=7.1",
+                None,
+            ),
+            (
+                "GET",
+                "Fabrikam/_apis/pipelines/1/runs/101".into(),
+                "api-version=7.1",
+                None,
+            ),
+            (
+                "GET",
+                "Fabrikam/_apis/build/builds".into(),
+                "definitions=1&branchName=refs/heads/main&queryOrder=queueTimeDescending&$top=50&api-version=7.1",
+                None,
+            ),
+            (
+                "GET",
+                "Fabrikam/_apis/build/builds".into(),
+                "buildIds=101,102&api-version=7.1",
+                None,
+            ),
+            (
+                "GET",
+                "Fabrikam/_apis/build/builds/101/workitems".into(),
+                "$top=500&api-version=7.1",
+                None,
+            ),
+            (
+                "GET",
+                "Fabrikam/_apis/release/releases/7".into(),
+                "api-version=7.1",
+                None,
+            ),
         ];
+        probe.ado.add_pipeline("CI", "\\");
+        probe.ado.add_release(
+            7,
+            "Release-7",
+            vec![AdoArtifact {
+                alias: "CI".into(),
+                kind: "Build".into(),
+                build: Some(101),
+            }],
+        );
         for (method, path, query, body) in calls {
             let m = devlog_http::Method::from_bytes(method.as_bytes()).unwrap();
             let mut req = client.request(m, &format!("{path}?{query}"));

@@ -64,6 +64,7 @@ impl EntryBuilder {
                 context: Context::default(),
                 ai_context: AiContext::default(),
                 external_references: Vec::new(),
+                deployments: Vec::new(),
                 extra: Extra::new(),
             },
         }

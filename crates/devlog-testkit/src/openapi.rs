@@ -366,9 +366,30 @@ pub fn check_response(
     status: u16,
     body: &Value,
 ) -> Result<(), String> {
-    let Some((idx, op)) = find_op(spec, method, path) else {
+    let ops = find_ops(spec, method, path);
+    if ops.is_empty() {
         return Err("no such operation (method + path template)".into());
-    };
+    }
+    // Where `x-ms-paths` adds variants of one template, the answer must fit one of them.
+    let mut first_err = None;
+    for (idx, op) in ops {
+        match check_answer(spec, idx, op, status, body) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.unwrap_or_default())
+}
+
+fn check_answer(
+    spec: &Spec,
+    idx: usize,
+    op: &Operation,
+    status: u16,
+    body: &Value,
+) -> Result<(), String> {
     let code = status.to_string();
     let Some(declared) = op
         .responses

@@ -682,6 +682,24 @@ pub async fn notes_actions_attachments_and_pauses(open: SyncOpener, dir: &Path) 
         )]
     );
     assert!(s.attachments(GH, e).await.unwrap().is_empty());
+    s.attach(GH, "pipeline-run", "31", e, None, T0 + 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.attached_of_kind(GH, "pull-request").await.unwrap(),
+        [("7".to_string(), f, Some("https://x/pull/7".to_string()))]
+    );
+    assert_eq!(
+        s.attached_of_kind(GH, "pipeline-run").await.unwrap(),
+        [("31".to_string(), e, None)]
+    );
+    assert!(
+        s.attached_of_kind("jira", "pull-request")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.detach(GH, "pipeline-run", "31").await.unwrap());
     assert!(s.detach(GH, "pull-request", "7").await.unwrap());
     assert!(!s.detach(GH, "pull-request", "7").await.unwrap());
     assert_eq!(

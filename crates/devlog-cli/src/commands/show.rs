@@ -135,6 +135,7 @@ pub fn render(out: &Out, e: &Entry) -> String {
             .collect();
         section(&mut s, "Linked", &body);
     }
+    section(&mut s, "Deployments", &deployment_lines(e));
     s.push_str(&super::log_time::worklog_section(out, e));
     if !e.notes.is_empty() {
         s.push_str(&format!(
@@ -161,6 +162,27 @@ pub fn render(out: &Out, e: &Entry) -> String {
     s
 }
 
+/// One line per deployment that carried the entry's work: environment, release, status,
+/// when, where (empty when there are none).
+fn deployment_lines(e: &Entry) -> String {
+    e.deployments
+        .iter()
+        .map(|d| {
+            format!(
+                "- {}: {} {} {}{}\n",
+                d.environment,
+                d.release,
+                d.status,
+                d.at,
+                d.url
+                    .as_deref()
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
 /// Estimated and actual hours, when either is set: `time: 3.5h of 4h estimated (88%)`.
 fn time_line(estimated: Option<f64>, actual: Option<f64>) -> Option<String> {
     let h = |x: f64| format!("{}h", (x * 100.0).round() / 100.0);
@@ -180,7 +202,26 @@ fn time_line(estimated: Option<f64>, actual: Option<f64>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::time_line;
+    use super::{deployment_lines, time_line};
+
+    #[test]
+    fn deployments_are_listed() {
+        let mut e: devlog_core::Entry = serde_json::from_value(serde_json::json!({
+            "id": "5f0c6a52-1f0e-4d7e-9d6a-0c6b8f1e2a3b", "handle": 1, "key": "k", "title": "t",
+            "type": "feature", "status": "done", "createdAt": "2026-01-01T00:00:00.000Z",
+            "updatedAt": "2026-01-01T00:00:00.000Z",
+            "deployments": [{"id": "azure-devops:1", "system": "azure-devops",
+                "environment": "Production", "release": "Release-4", "status": "succeeded",
+                "url": "https://x/r/4", "at": "2026-01-02T03:04:05.000Z"}]
+        }))
+        .unwrap();
+        assert_eq!(
+            deployment_lines(&e),
+            "- Production: Release-4 succeeded 2026-01-02T03:04:05.000Z https://x/r/4\n"
+        );
+        e.deployments.clear();
+        assert_eq!(deployment_lines(&e), "");
+    }
 
     #[test]
     fn hours_are_shown_when_set() {

@@ -1695,6 +1695,25 @@ impl SyncStateStore for ServerSyncState {
         id.map(|i| parse_id(&i)).transpose()
     }
 
+    async fn attached_of_kind(
+        &self,
+        integration: &str,
+        kind: &str,
+    ) -> Result<Vec<(String, EntryId, Option<String>)>> {
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(sql(
+            "SELECT remote_id, entry_id, url FROM sync_attachments \
+             WHERE integration = ? AND kind = ? ORDER BY created_at, remote_id",
+        ))
+        .bind(integration)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())?;
+        rows.into_iter()
+            .map(|(r, e, u)| Ok((r, parse_id(&e)?, u)))
+            .collect()
+    }
+
     async fn attachments(&self, integration: &str, entry: EntryId) -> Result<Vec<Attachment>> {
         sqlx::query_as(sql("SELECT kind, remote_id, url FROM sync_attachments \
              WHERE integration = ? AND entry_id = ? ORDER BY created_at, remote_id"))

@@ -1038,6 +1038,31 @@ impl SyncStateStore for SqliteSyncState {
         id.map(|i| parse_id(&i)).transpose()
     }
 
+    async fn attached_of_kind(
+        &self,
+        integration: &str,
+        kind: &str,
+    ) -> Result<Vec<(String, EntryId, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT remote_id, entry_id, url FROM attachments WHERE integration = ? AND kind = ? ORDER BY created_at, remote_id",
+        )
+        .bind(integration)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                let entry: String = r.try_get("entry_id").map_err(err)?;
+                Ok((
+                    r.try_get("remote_id").map_err(err)?,
+                    parse_id(&entry)?,
+                    r.try_get("url").map_err(err)?,
+                ))
+            })
+            .collect()
+    }
+
     /// Everything attached to an entry: `(kind, remote_id, url)`.
     async fn attachments(&self, integration: &str, entry: EntryId) -> Result<Vec<Attachment>> {
         let rows = sqlx::query(

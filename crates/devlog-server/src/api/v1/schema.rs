@@ -125,6 +125,8 @@ pub struct EntryDoc {
     context: ContextDoc,
     ai_context: AiContextDoc,
     external_references: Vec<ExternalReferenceDoc>,
+    /// Deployments that carried the entry's work (devlog addition; absent when none).
+    deployments: Option<Vec<DeploymentDoc>>,
     /// The id of the entry this one is a subtask of (see `/entries/{ref}/links`).
     parent: Option<String>,
     /// The ids of this entry's subtasks.
@@ -327,6 +329,38 @@ pub struct ExternalReferenceDoc {
     status: Option<String>,
     #[schema(format = DateTime)]
     last_sync: Option<String>,
+}
+
+/// How a deployment ended (or that it is still going).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schema(as = DeploymentStatus)]
+pub enum DeploymentStatusDoc {
+    Succeeded,
+    PartiallySucceeded,
+    Failed,
+    Canceled,
+    Rejected,
+    InProgress,
+    NotDeployed,
+}
+
+/// A deployment of a release (or pipeline run) to an environment that carried the entry's
+/// work (Azure DevOps release deployments).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Deployment)]
+pub struct DeploymentDoc {
+    /// `<system>:<the system's id of the deployment>`.
+    id: String,
+    system: String,
+    environment: String,
+    /// The release or pipeline run deployed.
+    release: String,
+    status: DeploymentStatusDoc,
+    url: Option<String>,
+    #[schema(format = DateTime)]
+    at: String,
 }
 
 /// What lists and search hits show of an entry.
@@ -904,6 +938,7 @@ mod tests {
                 ..AiContext::default()
             },
             external_references: vec![full_reference()],
+            deployments: vec![full_deployment()],
             // The additive relation keys (devlog_core::relations).
             extra: serde_json::json!({
                 "parent": "p", "children": ["c"], "duplicateOf": "d", "duplicatedBy": ["e"]
@@ -1008,9 +1043,23 @@ mod tests {
         }
     }
 
+    fn full_deployment() -> devlog_core::entry::Deployment {
+        devlog_core::entry::Deployment {
+            id: "azure-devops:1".into(),
+            system: "azure-devops".into(),
+            environment: "Dev".into(),
+            release: "Release-1".into(),
+            status: devlog_core::entry::DeploymentStatus::Succeeded,
+            url: Some("u".into()),
+            at: t(),
+            extra: Extra::new(),
+        }
+    }
+
     #[test]
     fn entry_schemas_list_exactly_the_serialized_fields() {
         let e = full_entry();
+        assert_eq!(documented::<DeploymentDoc>(), keys(&full_deployment()));
         assert_eq!(documented::<EntryDoc>(), keys(&e));
         assert_eq!(documented::<EntrySummaryDoc>(), keys(&e.summary()));
         assert_eq!(documented::<NoteDoc>(), keys(&full_note()));
@@ -1067,6 +1116,10 @@ mod tests {
         assert_eq!(enum_values::<StatusDoc>(), names(Status::allowed()));
         assert_eq!(enum_values::<EntryTypeDoc>(), names(EntryType::allowed()));
         assert_eq!(enum_values::<PriorityDoc>(), names(Priority::allowed()));
+        assert_eq!(
+            enum_values::<DeploymentStatusDoc>(),
+            names(devlog_core::entry::DeploymentStatus::allowed())
+        );
         assert_eq!(
             enum_values::<TransitionDoc>(),
             names(devlog_core::entry::Transition::allowed())
