@@ -18,6 +18,7 @@ pub mod import;
 pub mod init;
 pub mod insights;
 pub mod jira;
+pub mod ado;
 pub mod list;
 pub mod log;
 pub mod log_time;

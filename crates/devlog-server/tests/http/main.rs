@@ -7,6 +7,7 @@ mod common;
 mod cross_process;
 mod dashboard;
 mod history;
+mod ado_webhooks;
 mod jira_webhooks;
 mod live;
 mod openapi;
