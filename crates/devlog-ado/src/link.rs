@@ -33,8 +33,8 @@ pub fn parse_work_item_ref(
         )
     };
     let number = |n: &str| -> Option<String> {
-        (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && n.trim_start_matches('0') != "")
-            .then(|| n.trim_start_matches('0').to_string())
+        let digits = n.trim_start_matches('0');
+        (n.chars().all(|c| c.is_ascii_digit()) && !digits.is_empty()).then(|| digits.to_string())
     };
     if !t.contains("://") {
         let n = t

@@ -338,7 +338,8 @@ async fn sync_with_azure_devops_creates_work_items_and_moves_their_state() {
     assert!(t.starts_with("Synced with Azure DevOps: "), "{t}");
     let items = probe.ado.items();
     assert_eq!(items.len(), 1);
-    assert_eq!(items[0].type_name, "Task");
+    // A feature is a Product Backlog Item in the Scrum process.
+    assert_eq!(items[0].type_name, "Product Backlog Item");
     assert_eq!(items[0].str_field("System.State"), "New");
     ok(
         &client,
