@@ -73,7 +73,9 @@ pub fn parse_work_item_ref(
     }
     let from_query = query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;
-        k.eq_ignore_ascii_case("workitem").then(|| number(v)).flatten()
+        k.eq_ignore_ascii_case("workitem")
+            .then(|| number(v))
+            .flatten()
     });
     let from_path = segments.windows(2).find_map(|w| {
         (w[0].eq_ignore_ascii_case("edit") || w[0].eq_ignore_ascii_case("workitems"))
@@ -258,8 +260,8 @@ mod tests {
 
     #[test]
     fn other_organizations_projects_and_non_ids_are_refused_naming_the_setting() {
-        let e = parse("https://dev.azure.com/contoso/Fabrikam%20Fiber/_workitems/edit/12")
-            .unwrap_err();
+        let e =
+            parse("https://dev.azure.com/contoso/Fabrikam%20Fiber/_workitems/edit/12").unwrap_err();
         assert!(
             e.contains("integrations.azure-devops.organizationUrl"),
             "{e}"
@@ -269,9 +271,17 @@ mod tests {
             e.contains("project Other, but integrations.azure-devops.project is Fabrikam Fiber"),
             "{e}"
         );
-        let e = parse("https://dev.azure.com/acmex/Fabrikam%20Fiber/_workitems/edit/1").unwrap_err();
+        let e =
+            parse("https://dev.azure.com/acmex/Fabrikam%20Fiber/_workitems/edit/1").unwrap_err();
         assert!(e.contains("organizationUrl"), "{e}");
-        for bad in ["", "0", "DEV-12", "12a", "-3", "https://dev.azure.com/acme/Fabrikam%20Fiber/_workitems"] {
+        for bad in [
+            "",
+            "0",
+            "DEV-12",
+            "12a",
+            "-3",
+            "https://dev.azure.com/acme/Fabrikam%20Fiber/_workitems",
+        ] {
             let e = parse(bad).unwrap_err();
             assert!(e.contains("is not an Azure DevOps work item"), "{bad}: {e}");
         }

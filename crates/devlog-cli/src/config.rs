@@ -958,7 +958,10 @@ mod tests {
             back.integrations["ado"]["personalAccessToken"].as_str(),
             Some("${ADO_PAT}")
         );
-        assert_eq!(back.integrations["ado"]["organization"].as_str(), Some("acme"));
+        assert_eq!(
+            back.integrations["ado"]["organization"].as_str(),
+            Some("acme")
+        );
         let cfg = legacy(r#"{"syncStrategy":{"conflictResolution":"most-recent"}}"#);
         let back = Config::from_toml(&migration(&cfg).toml, None).unwrap();
         assert_eq!(

@@ -159,12 +159,18 @@ async fn sync_creates_walks_the_states_pulls_and_idles_cheaply() {
     // The status walks to done: the plan only reads, the sync writes the mapped state.
     r.ok(&["edit", "1", "--status", "in-progress"]).await;
     r.ok(&["ado", "sync"]).await;
-    assert_eq!(r.probe.ado.item(w.id).unwrap().str_field("System.State"), "Active");
+    assert_eq!(
+        r.probe.ado.item(w.id).unwrap().str_field("System.State"),
+        "Active"
+    );
     r.ok(&["edit", "1", "--status", "done"]).await;
     let before = r.requests();
     let plan = r.ok(&["sync", "--plan"]).await;
     assert!(
-        plan.contains(&format!("azure-devops: update status of remote {} for #1", w.id)),
+        plan.contains(&format!(
+            "azure-devops: update status of remote {} for #1",
+            w.id
+        )),
         "{plan}"
     );
     assert!(
@@ -174,13 +180,21 @@ async fn sync_creates_walks_the_states_pulls_and_idles_cheaply() {
             .requests()
             .iter()
             .skip(before)
-            .all(|q| q.method == "GET" || q.path.ends_with("/wiql") || q.path.ends_with("/workitemsbatch")),
+            .all(|q| q.method == "GET"
+                || q.path.ends_with("/wiql")
+                || q.path.ends_with("/workitemsbatch")),
         "the plan only reads"
     );
-    assert_eq!(r.probe.ado.item(w.id).unwrap().str_field("System.State"), "Active");
+    assert_eq!(
+        r.probe.ado.item(w.id).unwrap().str_field("System.State"),
+        "Active"
+    );
     let out = r.ok(&["sync", "--system", "azure-devops"]).await;
     assert!(out.contains("1 updated"), "{out}");
-    assert_eq!(r.probe.ado.item(w.id).unwrap().str_field("System.State"), "Closed");
+    assert_eq!(
+        r.probe.ado.item(w.id).unwrap().str_field("System.State"),
+        "Closed"
+    );
 
     // Renamed in Azure DevOps: the next sync brings it.
     r.probe.ado.edit_item(w.id, |f| {
@@ -213,7 +227,10 @@ async fn sync_creates_walks_the_states_pulls_and_idles_cheaply() {
         )) && text.contains("connection: reached project Fabrikam")
             && text.contains("1 linked, 0 pending, 0 failed, 0 conflict(s)")
             && text.contains("work items pulled up to ")
-            && text.contains(&format!("work item {} (User Story, Closed) is in no iteration (Fabrikam)", w.id)),
+            && text.contains(&format!(
+                "work item {} (User Story, Closed) is in no iteration (Fabrikam)",
+                w.id
+            )),
         "{text}"
     );
     assert!(r.probe.ado.check_contract().is_empty());
@@ -225,7 +242,10 @@ async fn link_adopts_an_existing_work_item_and_unlink_releases_it() {
     let item = r.probe.ado.insert(
         "Bug",
         BTreeMap::from([
-            ("System.Title".to_string(), json!("Parser crashes on empty input")),
+            (
+                "System.Title".to_string(),
+                json!("Parser crashes on empty input"),
+            ),
             ("System.Tags".to_string(), json!("parser")),
         ]),
     );
@@ -244,8 +264,17 @@ async fn link_adopts_an_existing_work_item_and_unlink_releases_it() {
     assert_eq!(out["comments"], 1, "{out}");
     let e = r.json(&["show", "1"]).await;
     let id = e["id"].as_str().unwrap();
-    let tags = r.probe.ado.item(item.id).unwrap().str_field("System.Tags").to_string();
-    assert!(tags.contains("parser") && tags.contains(&format!("devlog:{id}")), "{tags}");
+    let tags = r
+        .probe
+        .ado
+        .item(item.id)
+        .unwrap()
+        .str_field("System.Tags")
+        .to_string();
+    assert!(
+        tags.contains("parser") && tags.contains(&format!("devlog:{id}")),
+        "{tags}"
+    );
     assert!(
         e["notes"]
             .as_array()
@@ -261,15 +290,22 @@ async fn link_adopts_an_existing_work_item_and_unlink_releases_it() {
     let other = format!("{}/Other/_workitems/edit/3", r.probe.organization_url());
     let err = r.fails(&["ado", "link", "2", &other]).await;
     assert!(
-        err.stderr.contains("integrations.azure-devops.project is Fabrikam"),
+        err.stderr
+            .contains("integrations.azure-devops.project is Fabrikam"),
         "{}",
         err.stderr
     );
     let err = r
-        .fails(&["ado", "link", "2", "https://dev.azure.com/contoso/Fabrikam/_workitems/edit/1"])
+        .fails(&[
+            "ado",
+            "link",
+            "2",
+            "https://dev.azure.com/contoso/Fabrikam/_workitems/edit/1",
+        ])
         .await;
     assert!(
-        err.stderr.contains("integrations.azure-devops.organizationUrl"),
+        err.stderr
+            .contains("integrations.azure-devops.organizationUrl"),
         "{}",
         err.stderr
     );
@@ -294,11 +330,18 @@ async fn link_adopts_an_existing_work_item_and_unlink_releases_it() {
         )),
         "{out}"
     );
-    let tags = r.probe.ado.item(item.id).unwrap().str_field("System.Tags").to_string();
+    let tags = r
+        .probe
+        .ado
+        .item(item.id)
+        .unwrap()
+        .str_field("System.Tags")
+        .to_string();
     assert!(!tags.contains("devlog:"), "{tags}");
     let err = r.fails(&["ado", "unlink", "1"]).await;
     assert!(
-        err.stderr.contains("not linked to an Azure DevOps work item"),
+        err.stderr
+            .contains("not linked to an Azure DevOps work item"),
         "{}",
         err.stderr
     );
@@ -426,7 +469,11 @@ async fn iterations_are_listed_and_linked_items_move_into_one() {
     );
     for id in &ids {
         assert_eq!(
-            r.probe.ado.item(*id).unwrap().str_field("System.IterationPath"),
+            r.probe
+                .ado
+                .item(*id)
+                .unwrap()
+                .str_field("System.IterationPath"),
             "Fabrikam\\Sprint 2"
         );
     }
@@ -435,7 +482,11 @@ async fn iterations_are_listed_and_linked_items_move_into_one() {
         .await;
     assert_eq!(v["iteration"], "Sprint 3", "{v}");
     assert_eq!(
-        r.probe.ado.item(ids[1]).unwrap().str_field("System.IterationPath"),
+        r.probe
+            .ado
+            .item(ids[1])
+            .unwrap()
+            .str_field("System.IterationPath"),
         "Fabrikam\\Sprint 3"
     );
     // The entry's status names its item's iteration and board column.
@@ -464,9 +515,21 @@ async fn iterations_are_listed_and_linked_items_move_into_one() {
     let v = r.json(&["ado", "iterations"]).await;
     let rows = v["iterations"].as_array().unwrap();
     let names: Vec<&str> = rows.iter().map(|i| i["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["Sprint 2", "Sprint 3"], "past ones only with --all: {v}");
-    assert_eq!((rows[0]["done"].as_u64(), rows[0]["total"].as_u64()), (Some(1), Some(1)), "{v}");
-    assert_eq!((rows[1]["done"].as_u64(), rows[1]["total"].as_u64()), (Some(0), Some(1)), "{v}");
+    assert_eq!(
+        names,
+        ["Sprint 2", "Sprint 3"],
+        "past ones only with --all: {v}"
+    );
+    assert_eq!(
+        (rows[0]["done"].as_u64(), rows[0]["total"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(
+        (rows[1]["done"].as_u64(), rows[1]["total"].as_u64()),
+        (Some(0), Some(1)),
+        "{v}"
+    );
     let text = r.ok(&["ado", "iterations", "--all"]).await;
     assert!(
         text.contains("Sprint 1") && text.contains("1/1 done") && text.contains(" → "),
@@ -478,7 +541,8 @@ async fn iterations_are_listed_and_linked_items_move_into_one() {
     let before = r.requests();
     let e = r.fails(&["ado", "iteration", "add", "1", "3"]).await;
     assert!(
-        e.stderr.contains("#3 is not linked to an Azure DevOps work item"),
+        e.stderr
+            .contains("#3 is not linked to an Azure DevOps work item"),
         "{}",
         e.stderr
     );

@@ -1188,7 +1188,11 @@ fn jira_and_ado_tables_in_devlog_toml_are_validated_naming_the_table() {
             ),
         )
         .unwrap();
-        for args in [&["config", "check"][..], &["integrations", "check"], &["sync"]] {
+        for args in [
+            &["config", "check"][..],
+            &["integrations", "check"],
+            &["sync"],
+        ] {
             let o = devlog(d, args);
             let err = String::from_utf8_lossy(&o.stderr);
             assert_eq!(o.status.code(), Some(5), "{name} {args:?}: {err}");
@@ -1201,14 +1205,14 @@ fn jira_and_ado_tables_in_devlog_toml_are_validated_naming_the_table() {
         }
         // config show: among the integrations, the secret redacted.
         let v = json(d, &["config", "show"]);
-        assert_eq!(
-            v["integrations"][name]["personalAccessToken"], "***",
-            "{v}"
-        );
+        assert_eq!(v["integrations"][name]["personalAccessToken"], "***", "{v}");
         assert!(v.get("unavailable").is_none(), "{v}");
         assert!(!v.to_string().contains("ado_secret_lit"));
         let human = ok(d, &["config", "show"]);
-        assert!(!human.contains("ado_secret_lit") && !human.contains("not available"), "{human}");
+        assert!(
+            !human.contains("ado_secret_lit") && !human.contains("not available"),
+            "{human}"
+        );
         // integrations list: available, configured by this table.
         let list = json(d, &["integrations", "list"]);
         let known = list["known"].as_array().unwrap();
@@ -1230,7 +1234,9 @@ fn jira_and_ado_tables_in_devlog_toml_are_validated_naming_the_table() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(5), "{name}: {err}");
         assert!(
-            err.contains(&format!("unknown integration `{name}` (did you mean `azure-devops`?)")),
+            err.contains(&format!(
+                "unknown integration `{name}` (did you mean `azure-devops`?)"
+            )),
             "{err}"
         );
     }

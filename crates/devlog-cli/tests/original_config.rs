@@ -380,7 +380,11 @@ async fn config_migrate_writes_an_equivalent_devlog_toml_that_passes_config_chec
         "{}",
         dry.stderr
     );
-    assert!(!dry.stdout.contains("# [integrations.ado]"), "{}", dry.stdout);
+    assert!(
+        !dry.stdout.contains("# [integrations.ado]"),
+        "{}",
+        dry.stdout
+    );
 
     let written = ok(&dir, &["config", "migrate"], &[]).await;
     assert!(written.stdout.contains("devlog.toml"), "{}", written.stdout);
@@ -531,11 +535,17 @@ async fn the_original_environment_variables_configure_github_and_jira() {
         "{}",
         r.stderr
     );
-    partial.extend([("ADO_PROJECT", "widgets"), ("ADO_PAT", "ado_fixture_pat_9q8w7e")]);
+    partial.extend([
+        ("ADO_PROJECT", "widgets"),
+        ("ADO_PAT", "ado_fixture_pat_9q8w7e"),
+    ]);
     let r = ok(dir, &["config", "show", "--json"], &partial).await;
     let v = r.json();
     assert_eq!(v["integrations"]["ado"]["organization"], "acme", "{v}");
-    assert_eq!(v["integrations"]["ado"]["personalAccessToken"], "***", "{v}");
+    assert_eq!(
+        v["integrations"]["ado"]["personalAccessToken"], "***",
+        "{v}"
+    );
     assert_eq!(
         v["settings"]["integrations.ado.personalAccessToken"]["source"]["variables"],
         serde_json::json!(["ADO_PAT"]),

@@ -561,7 +561,10 @@ async fn the_ado_sync_tool_is_not_listed_but_is_sync_with_azure_devops() {
     for tool in ["sync_with_ado", "sync_with_azure_devops"] {
         let (t, e) = h.tool_error(tool, json!({})).await;
         assert_eq!(e["kind"], "not-configured", "{tool}");
-        assert!(t.contains("add [integrations.azure-devops] to devlog.toml"), "{t}");
+        assert!(
+            t.contains("add [integrations.azure-devops] to devlog.toml"),
+            "{t}"
+        );
     }
     for tool in [
         "sync_with_github",

@@ -340,13 +340,16 @@ mod tests {
         both.insert("azure-devops".to_string(), json!({"project": "P"}));
         let err = r.build(&both).unwrap_err();
         assert!(
-            err.iter().any(|p| p.key == "integrations.ado"
-                && p.message.contains("keep one of the two tables")),
+            err.iter()
+                .any(|p| p.key == "integrations.ado"
+                    && p.message.contains("keep one of the two tables")),
             "{err:?}"
         );
         let err = one("azuredevops", json!({}));
         assert!(
-            err[0].message.contains("azure-devops (also [integrations.ado])"),
+            err[0]
+                .message
+                .contains("azure-devops (also [integrations.ado])"),
             "{err:?}"
         );
     }

@@ -1,5 +1,6 @@
 //! One module per subcommand: `FooArgs` (its doc comment is the help text) and `run`.
 
+pub mod ado;
 pub mod autocommit;
 pub mod completions;
 pub mod config;
@@ -18,7 +19,6 @@ pub mod import;
 pub mod init;
 pub mod insights;
 pub mod jira;
-pub mod ado;
 pub mod list;
 pub mod log;
 pub mod log_time;

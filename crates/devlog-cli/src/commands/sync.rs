@@ -130,8 +130,7 @@ pub fn registry_with(etags: Option<Arc<StateEtags>>) -> Registry {
     r.register(
         devlog_ado::AdoIntegration::descriptor_static(),
         Arc::new(|table: &serde_json::Value| {
-            let a: Arc<dyn Integration> =
-                Arc::new(devlog_ado::AdoIntegration::from_table(table)?);
+            let a: Arc<dyn Integration> = Arc::new(devlog_ado::AdoIntegration::from_table(table)?);
             Ok(a)
         }),
     );

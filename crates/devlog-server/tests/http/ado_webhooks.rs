@@ -96,7 +96,11 @@ async fn rig() -> Rig {
     }
 }
 
-async fn post(router: &axum::Router, body: &[u8], authorization: Option<&str>) -> (StatusCode, Value) {
+async fn post(
+    router: &axum::Router,
+    body: &[u8],
+    authorization: Option<&str>,
+) -> (StatusCode, Value) {
     let mut b = Request::builder()
         .method(Method::POST)
         .uri("/webhooks/azure-devops")
@@ -202,7 +206,10 @@ async fn a_work_item_update_is_applied_once_and_a_wrong_password_changes_nothing
     let good = basic("any-user", SECRET);
     let (s, v) = post(&r.router, &body, Some(&good)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["deliveryId"], "27646e0e-b520-4d2b-9411-bba7524947cd", "{v}");
+    assert_eq!(
+        v["deliveryId"], "27646e0e-b520-4d2b-9411-bba7524947cd",
+        "{v}"
+    );
     assert_eq!(v["applied"], 1, "{v}");
     assert_eq!(
         r.store.get(r.entry).await.unwrap().title,
