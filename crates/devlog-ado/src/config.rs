@@ -307,7 +307,7 @@ struct AdoTable {
     #[schemars(with = "Option<BTreeMap<MappedField, Name>>")]
     fields: Option<BTreeMap<String, String>>,
     /// The password of the Basic credentials set on the Web Hooks service hook subscription
-    /// (any user name; service hooks are not received yet).
+    /// (any user name); without it service hooks are refused (`POST /webhooks/azure-devops`).
     service_hook_secret: Option<String>,
     /// Notes ⇄ work item comments (default true).
     sync_notes: Option<bool>,

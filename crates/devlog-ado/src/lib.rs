@@ -21,6 +21,7 @@ pub mod deployments;
 pub mod hooks;
 pub mod html;
 pub mod iterations;
+pub mod link;
 pub mod pipelines;
 pub mod process;
 pub mod workitem;
@@ -1015,7 +1016,6 @@ impl Integration for AdoIntegration {
                 ))
             })?),
         };
-        let meta = self.meta().await?;
         // A pull starts a run: the team's iterations are read again when next needed.
         if cursor.is_none() {
             *self
@@ -1055,6 +1055,9 @@ impl Integration for AdoIntegration {
                 }
                 next.seen.insert(w.id, (w.rev, at));
                 delivered += 1;
+                // The project's types and states are read only when an item is delivered: an
+                // idle pull (a new process each time from the CLI) costs WIQL and one batch.
+                let meta = self.meta().await?;
                 let (item, actions) = self.read_back(meta, &w, &mut iterations_read).await?;
                 page.actions.extend(actions);
                 page.items.extend(item);

@@ -93,5 +93,6 @@ pub enum Command {
     Git(git::GitArgs),
     Github(github::GithubArgs),
     Jira(jira::JiraArgs),
+    Ado(ado::AdoArgs),
     Repos(repos::ReposArgs),
 }

@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-pub use legacy::{display_name, migration, not_yet};
+pub use legacy::{display_name, migration};
 
 pub const TOML_FILE: &str = "devlog.toml";
 pub const LEGACY_JSON_FILE: &str = "devlog.config.json";
@@ -31,10 +31,6 @@ pub struct Config {
     /// `integrations.github.repository`); see [`Config::origin`].
     #[serde(skip)]
     pub origins: BTreeMap<String, Origin>,
-    /// Integrations configured (in the original's file or environment) that this version does
-    /// not have yet (Azure DevOps): kept to be shown and migrated, never built.
-    #[serde(skip)]
-    pub unavailable: toml::Table,
     /// What the original's settings became here: (original key, this version's setting).
     #[serde(skip)]
     pub translated: Vec<(String, String)>,
@@ -97,11 +93,7 @@ pub struct SyncSettings {
 /// that names no configured integration is an error naming the key.
 fn check_owners(cfg: &Config) -> Result<devlog_core::merge::FieldOwners, String> {
     use devlog_core::merge::{FieldOwner, FieldOwners};
-    let configured: Vec<&String> = cfg
-        .integrations
-        .keys()
-        .chain(cfg.unavailable.keys())
-        .collect();
+    let configured: Vec<&String> = cfg.integrations.keys().collect();
     let is_configured = |n: &str| {
         configured
             .iter()
@@ -409,7 +401,6 @@ impl Config {
             storage: Storage::default(),
             integrations: toml::Table::new(),
             origins: BTreeMap::new(),
-            unavailable: toml::Table::new(),
             translated: Vec::new(),
             unused: Vec::new(),
             server: ServerConfig::default(),
@@ -454,11 +445,11 @@ impl Config {
 
     /// Whether the settings come from the original devlog (its file or its variables).
     pub fn is_translated(&self) -> bool {
-        !self.translated.is_empty() || !self.unused.is_empty() || !self.unavailable.is_empty()
+        !self.translated.is_empty() || !self.unused.is_empty()
     }
 
     /// What the user should know about how the configuration was read: the original's
-    /// settings and what they became, integrations not available yet, keys not used.
+    /// settings and what they became, keys not used.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         let from = match &self.source {
@@ -474,14 +465,6 @@ impl Config {
                 "\n  run `devlog config migrate` to write the equivalent {TOML_FILE} (--dry-run prints it)"
             ));
             out.push(w);
-        }
-        for name in self.unavailable.keys() {
-            out.push(format!(
-                "{} is not available in this version yet: the settings from {} are ignored \
-                 and the other integrations work without them",
-                legacy::display_name(name),
-                self.origin(&format!("integrations.{name}"))
-            ));
         }
         let (vars, keys): (Vec<_>, Vec<_>) = self
             .unused
@@ -575,14 +558,6 @@ impl Config {
                 );
             }
         }
-        // Integrations this version does not have yet never block the others: their tables
-        // are set aside with a warning (see `Config::warnings`), like the original file's.
-        let names: Vec<String> = cfg.integrations.keys().cloned().collect();
-        for name in names.into_iter().filter(|n| not_yet(n).is_some()) {
-            if let Some(table) = cfg.integrations.remove(&name) {
-                cfg.unavailable.insert(name, table);
-            }
-        }
         cfg.sync.owners = check_owners(&cfg).map_err(|message| ConfigError {
             file: source.clone(),
             message,
@@ -600,8 +575,7 @@ impl Config {
 
     /// The original devlog's `devlog.config.json`, translated: `storage` (`type` or
     /// `strategy`, paths, connection strings), `integrations.github` (`owner`/`repo`/`token`/
-    /// `projectId` → our keys), `jira` (its keys are ours), `ado` kept aside as not available
-    /// yet, `syncStrategy`;
+    /// `projectId` → our keys), `jira` and `ado` (their keys are ours), `syncStrategy`;
     /// every other key is listed in [`Config::unused`].
     pub fn from_legacy_json(text: &str, source: Option<PathBuf>) -> Result<Self, ConfigError> {
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError {
@@ -1016,11 +990,11 @@ mod tests {
     }
 
     #[test]
-    fn jira_is_read_ado_is_kept_aside_and_unknown_keys_are_named() {
+    fn jira_and_ado_are_read_and_unknown_keys_are_named() {
         let cfg = legacy(
             r#"{"integrations":{"jira":{"baseUrl":"https://j","apiToken":"s","userEmail":"me@x",
                 "projectKey":"DEV","colour":"x"},
-                "ado":{"organization":"o","project":"p","personalAccessToken":"t"},
+                "ado":{"organization":"o","project":"p","personalAccessToken":"t","area":"x"},
                 "gitlab":{}},"extra":1}"#,
         );
         let jira = &cfg.integrations["jira"];
@@ -1028,14 +1002,27 @@ mod tests {
         assert_eq!(jira["projectKey"].as_str(), Some("DEV"));
         assert_eq!(jira["userEmail"].as_str(), Some("me@x"));
         assert!(jira.get("colour").is_none());
-        assert_eq!(cfg.unavailable.keys().collect::<Vec<_>>(), ["ado"]);
+        // Azure DevOps' keys are read as they are, under the original's name (the alias).
+        let ado = &cfg.integrations["ado"];
+        assert_eq!(ado["organization"].as_str(), Some("o"));
+        assert_eq!(ado["project"].as_str(), Some("p"));
+        assert_eq!(ado["personalAccessToken"].as_str(), Some("t"));
+        assert!(ado.get("area").is_none());
         let unused: Vec<&str> = cfg.unused.iter().map(|(k, _)| k.as_str()).collect();
-        for k in ["integrations.jira.colour", "integrations.gitlab", "extra"] {
+        for k in [
+            "integrations.jira.colour",
+            "integrations.ado.area",
+            "integrations.gitlab",
+            "extra",
+        ] {
             assert!(unused.contains(&k), "{k} not in {unused:?}");
         }
         let w = cfg.warnings().join("\n");
         assert!(
-            !w.contains("Jira is not available") && w.contains("Azure DevOps"),
+            !w.contains("is not available")
+                && w.contains(
+                    "integrations.ado.personalAccessToken → [integrations.ado] personalAccessToken (secret, not shown)"
+                ),
             "{w}"
         );
         // The secret is never shown among the translations.
@@ -1053,10 +1040,11 @@ mod tests {
         let cfg = legacy(
             r#"{"storage":{"type":"mysql","connectionString":"mysql://root:hunter22@db/devlog"},
                "integrations":{"github":{"owner":"o","repo":"r","token":"ghp_lit"},
-                               "jira":{"baseUrl":"https://j","apiToken":"jira_lit"}}}"#,
+                               "jira":{"baseUrl":"https://j","apiToken":"jira_lit"},
+                               "ado":{"organization":"acme","project":"P","personalAccessToken":"ado_lit"}}}"#,
         );
         let m = migration(&cfg);
-        for secret in ["hunter22", "ghp_lit", "jira_lit"] {
+        for secret in ["hunter22", "ghp_lit", "jira_lit", "ado_lit"] {
             assert!(!m.toml.contains(secret), "{}", m.toml);
             assert!(!m.notes.join("\n").contains(secret));
         }
@@ -1070,6 +1058,14 @@ mod tests {
         assert_eq!(
             back.integrations["jira"]["apiToken"].as_str(),
             Some("${JIRA_API_TOKEN}")
+        );
+        assert_eq!(
+            back.integrations["ado"]["personalAccessToken"].as_str(),
+            Some("${ADO_PAT}")
+        );
+        assert_eq!(
+            back.integrations["ado"]["organization"].as_str(),
+            Some("acme")
         );
         let cfg = legacy(r#"{"syncStrategy":{"conflictResolution":"most-recent"}}"#);
         let back = Config::from_toml(&migration(&cfg).toml, None).unwrap();
@@ -1218,8 +1214,25 @@ mod tests {
                 variables: vec!["GITHUB_TOKEN".into()]
             }
         );
-        // ADO needs all three of its variables.
-        assert!(cfg.unavailable.is_empty());
+        // Azure DevOps needs all three of its variables; the missing ones are named.
+        assert!(cfg.integrations.get("ado").is_none());
+        assert!(
+            cfg.warnings()
+                .join("\n")
+                .contains("ADO_PROJECT, ADO_PAT not set"),
+            "{:?}",
+            cfg.warnings()
+        );
+        let ado = |k: &str| k.starts_with("ADO_").then(|| "x".to_string());
+        let cfg = Config::load_with_env(dir.path(), &ado).unwrap();
+        assert_eq!(
+            cfg.integrations["ado"]["personalAccessToken"].as_str(),
+            Some("${ADO_PAT}")
+        );
+        assert_eq!(
+            cfg.integrations["ado"]["organization"].as_str(),
+            Some("${ADO_ORGANIZATION}")
+        );
         // Jira's four configure [integrations.jira]; without the project key, it is named.
         let jira = |k: &str| {
             matches!(

@@ -97,6 +97,7 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
         Command::Worker(_) => Some("worker"),
         Command::Github(_) => Some("github"),
         Command::Jira(_) => Some("jira"),
+        Command::Ado(_) => Some("ado"),
         _ => None,
     };
     let ctx_after = ctx.clone();
@@ -152,6 +153,7 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
             Command::Git(a) => commands::git::run(&ctx, a).await,
             Command::Github(a) => commands::github::run(&ctx, a).await,
             Command::Jira(a) => commands::jira::run(&ctx, a).await,
+            Command::Ado(a) => commands::ado::run(&ctx, a).await,
             Command::Repos(a) => commands::repos::run(&ctx, a).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
         }

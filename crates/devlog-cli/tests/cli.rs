@@ -910,8 +910,7 @@ fn sync_commands_explain_missing_or_unknown_integrations() {
         "{msg}"
     );
     assert!(
-        msg.contains("this build knows: github, jira, ")
-            && msg.contains("ado (not available in this version yet)"),
+        msg.contains("this build knows: azure-devops (also [integrations.ado]), github, jira, "),
         "{msg}"
     );
     assert_eq!(devlog(d, &["config", "check"]).status.code(), Some(5));
@@ -1159,11 +1158,11 @@ fn terminal_escape_sequences_in_data_are_shown_not_obeyed() {
     assert_eq!(e["notes"][0]["content"], format!("see{ATTACK} here"));
 }
 
-/// Issue 12.13: integrations this version does not have yet (Azure DevOps) warn and are set
-/// aside; they never block the rest, whichever name the table uses. Jira is available: its
-/// table is validated like GitHub's.
+/// Issue 12.13 / 19: Jira and Azure DevOps tables are validated like GitHub's, each error
+/// naming the table as written (`azure-devops` or its alias `ado`); other spellings of Azure
+/// DevOps are unknown names with the right one suggested; secrets are never shown.
 #[test]
-fn ado_tables_in_devlog_toml_are_set_aside_with_a_warning() {
+fn jira_and_ado_tables_in_devlog_toml_are_validated_naming_the_table() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     ok(d, &["new", "Kept", "--type", "task"]);
@@ -1180,86 +1179,52 @@ fn ado_tables_in_devlog_toml_are_set_aside_with_a_warning() {
         err.contains("integrations.jira") && err.contains("projectKey"),
         "{err}"
     );
-    std::fs::write(
-        d.join("devlog.toml"),
-        "[integrations.azure-devops]\norganization = \"acme\"\npersonalAccessToken = \"ado_secret_lit\"\n",
-    )
-    .unwrap();
-    let o = devlog(d, &["config", "check"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    let toml = d.join("devlog.toml");
-    let w = format!(
-        "warning: Azure DevOps is not available in this version yet: the settings from {} (integrations.azure-devops) are ignored",
-        toml.display()
-    );
-    assert_eq!(err.matches(&w).count(), 1, "`{w}` once in:\n{err}");
-    let check = json(d, &["config", "check"]);
-    assert_eq!(check["ok"], true);
-    assert_eq!(check["integrations"], 0);
-    assert_eq!(
-        check["configWarnings"].as_array().unwrap().len(),
-        1,
-        "{check}"
-    );
-    // config show: under unavailable, secrets redacted, not among the integrations.
-    let v = json(d, &["config", "show"]);
-    assert_eq!(v["integrations"], serde_json::json!({}), "{v}");
-    assert_eq!(
-        v["unavailable"]["azure-devops"]["personalAccessToken"],
-        "***"
-    );
-    let human = ok(d, &["config", "show"]);
-    assert!(
-        human.contains(
-            "integrations.azure-devops: Azure DevOps is not available in this version yet"
-        ),
-        "{human}"
-    );
-    assert!(!human.contains("ado_secret_lit") && !v.to_string().contains("ado_secret_lit"));
-    // integrations list: named, not available, their tables set aside.
-    let list = json(d, &["integrations", "list"]);
-    let known = list["known"].as_array().unwrap();
-    let jira = known.iter().find(|k| k["name"] == "jira").unwrap();
-    assert_eq!(jira["available"], true, "{list}");
-    assert_eq!(jira["configured"], false);
-    let ado = known.iter().find(|k| k["name"] == "ado").unwrap();
-    assert_eq!(
-        ado["setAside"],
-        serde_json::json!(["azure-devops"]),
-        "{list}"
-    );
-    let github = known.iter().find(|k| k["name"] == "github").unwrap();
-    assert_eq!(github["available"], true);
-    assert_eq!(github["configured"], false);
-    let human = ok(d, &["integrations", "list"]);
-    assert!(
-        !human.contains("Jira: not available")
-            && human.contains("Azure DevOps: not available in this version yet"),
-        "{human}"
-    );
-    // Nothing else is blocked.
-    assert!(ok(d, &["list"]).contains("Kept"));
-    ok(d, &["integrations", "check"]);
-    let o = devlog(d, &["sync"]);
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("no integrations are configured"),
-        "{o:?}"
-    );
-    // Asking to sync with one says it is not available yet, not that it is unconfigured.
-    for extra in [&[][..], &["--plan"]] {
-        let mut args = vec!["sync", "--system", "azure-devops"];
-        args.extend_from_slice(extra);
-        let o = devlog(d, &args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    // Azure DevOps under either name: validated, the error naming the table as written.
+    for name in ["azure-devops", "ado"] {
+        std::fs::write(
+            d.join("devlog.toml"),
+            format!(
+                "[integrations.{name}]\norganization = \"acme\"\npersonalAccessToken = \"ado_secret_lit\"\n"
+            ),
+        )
+        .unwrap();
+        for args in [
+            &["config", "check"][..],
+            &["integrations", "check"],
+            &["sync"],
+        ] {
+            let o = devlog(d, args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(5), "{name} {args:?}: {err}");
+            assert!(
+                err.contains(&format!("integrations.{name}")) && err.contains("project"),
+                "{name} {args:?}: {err}"
+            );
+            assert!(!err.contains("ado_secret_lit"), "{err}");
+            assert!(!err.contains("not available"), "{err}");
+        }
+        // config show: among the integrations, the secret redacted.
+        let v = json(d, &["config", "show"]);
+        assert_eq!(v["integrations"][name]["personalAccessToken"], "***", "{v}");
+        assert!(v.get("unavailable").is_none(), "{v}");
+        assert!(!v.to_string().contains("ado_secret_lit"));
+        let human = ok(d, &["config", "show"]);
         assert!(
-            err.contains("Azure DevOps is not available in this version yet"),
-            "{err}"
+            !human.contains("ado_secret_lit") && !human.contains("not available"),
+            "{human}"
         );
+        // integrations list: available, configured by this table.
+        let list = json(d, &["integrations", "list"]);
+        let known = list["known"].as_array().unwrap();
+        assert!(known.iter().all(|k| k["available"] == true), "{list}");
+        assert!(!known.iter().any(|k| k["name"] == "ado"), "{list}");
+        let ado = known.iter().find(|k| k["name"] == "azure-devops").unwrap();
+        assert_eq!(ado["configured"], true, "{list}");
+        assert_eq!(ado["table"], name, "{list}");
+        assert_eq!(ado["displayName"], "Azure DevOps", "{list}");
     }
-    // The other obvious spellings of Azure DevOps too.
-    for name in ["ado", "azure_devops", "azureDevops"] {
+    // The other spellings are unknown names, with the right one suggested.
+    for name in ["azure_devops", "azureDevops"] {
         std::fs::write(
             d.join("devlog.toml"),
             format!("[integrations.{name}]\norganization = \"acme\"\n"),
@@ -1267,11 +1232,25 @@ fn ado_tables_in_devlog_toml_are_set_aside_with_a_warning() {
         .unwrap();
         let o = devlog(d, &["config", "check"]);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(0), "{name}: {err}");
+        assert_eq!(o.status.code(), Some(5), "{name}: {err}");
         assert!(
-            err.contains(&format!("(integrations.{name}) are ignored")),
+            err.contains(&format!(
+                "unknown integration `{name}` (did you mean `azure-devops`?)"
+            )),
             "{err}"
         );
+    }
+    // Without a table, nothing is blocked; `--system azure-devops` says it is not configured.
+    std::fs::write(d.join("devlog.toml"), "").unwrap();
+    assert!(ok(d, &["list"]).contains("Kept"));
+    ok(d, &["integrations", "check"]);
+    for extra in [&[][..], &["--plan"]] {
+        let mut args = vec!["sync", "--system", "azure-devops"];
+        args.extend_from_slice(extra);
+        let o = devlog(d, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_ne!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("not available"), "{err}");
     }
 }
 

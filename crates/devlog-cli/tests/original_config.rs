@@ -1,7 +1,7 @@
 //! The original devlog's configuration (`devlog.config.json` and its environment variables)
-//! read by the real binary: what it is translated to, what is reported on stderr, that Jira
-//! and Azure DevOps blocks never block GitHub, `devlog config migrate`, and `devlog config
-//! show` naming where each effective value came from.
+//! read by the real binary: what it is translated to, what is reported on stderr, that its
+//! GitHub, Jira and Azure DevOps blocks check and sync (each against its fake), `devlog config
+//! migrate`, and `devlog config show` naming where each effective value came from.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::path::{Path, PathBuf};
@@ -129,10 +129,15 @@ async fn config_show_translates_the_original_github_block_and_reports_the_rest_o
         v.get("unavailable").and_then(|u| u.get("jira")).is_none(),
         "{v}"
     );
-    // Azure DevOps is kept aside, redacted, never among the integrations.
-    assert_eq!(v["unavailable"]["ado"]["personalAccessToken"], "***", "{v}");
+    // Azure DevOps' keys are read as they are, as [integrations.ado] (the alias of
+    // azure-devops), the token redacted.
+    let ado = &v["integrations"]["ado"];
+    assert_eq!(ado["organization"], "acme", "{v}");
+    assert_eq!(ado["project"], "widgets", "{v}");
+    assert_eq!(ado["personalAccessToken"], "***", "{v}");
+    assert!(v.get("unavailable").is_none(), "{v}");
 
-    // stderr: what it was translated to, once; ado not available; unused keys named.
+    // stderr: what it was translated to, once; unused keys named.
     let e = &r.stderr;
     let once = |needle: &str| {
         assert_eq!(e.matches(needle).count(), 1, "`{needle}` once in:\n{e}");
@@ -143,7 +148,11 @@ async fn config_show_translates_the_original_github_block_and_reports_the_rest_o
     once("integrations.jira.apiToken → [integrations.jira] apiToken (secret, not shown)");
     once("integrations.jira.projectKey → [integrations.jira] projectKey = \"WID\"");
     assert!(!e.contains("Jira is not available"), "{e}");
-    once("Azure DevOps is not available in this version yet");
+    once(
+        "integrations.ado.personalAccessToken → [integrations.ado] personalAccessToken (secret, not shown)",
+    );
+    once("integrations.ado.organization → [integrations.ado] organization = \"acme\"");
+    assert!(!e.contains("is not available"), "{e}");
     for key in [
         "integrations.github.projectNumber",
         "integrations.slack",
@@ -197,10 +206,10 @@ async fn storage_type_github_becomes_local_json_and_the_github_integration() {
     }
 }
 
-/// The original's GitHub and Jira blocks both check and sync (each against its fake); its
-/// Azure DevOps block blocks neither.
+/// The original's GitHub, Jira and Azure DevOps blocks all check and sync (each against its
+/// fake).
 #[tokio::test(flavor = "multi_thread")]
-async fn github_and_jira_blocks_check_and_sync_and_ado_does_not_block() {
+async fn github_jira_and_ado_blocks_check_and_sync() {
     let b = FakeRemote::builder().without_tracker();
     let gh = FakeGithub::new(b.state(), "acme", "widgets", TOKEN);
     // The fixture's projectId: the board new issues are put on.
@@ -213,19 +222,27 @@ async fn github_and_jira_blocks_check_and_sync_and_ado_does_not_block() {
     );
     let remote = b.routes(gh.router().merge(board.router())).start().await;
     let jira = devlog_testkit::integration_conformance::JiraProbe::start("WID").await;
+    let ado = devlog_testkit::fake_ado::AdoProbe::start(
+        "acme",
+        "widgets",
+        devlog_testkit::fake_ado::FakeProcess::Agile,
+    )
+    .await;
     let mut cfg: Value = serde_json::from_str(&fixture("enterprise")).unwrap();
     cfg["integrations"]["github"]["apiUrl"] = remote.url().into();
     cfg["integrations"]["jira"]["baseUrl"] = jira.remote.url().into();
+    // `organization` may be the organization's URL: the fake's.
+    cfg["integrations"]["ado"]["organization"] = ado.organization_url().into();
     let (_tmp, dir) = project(&serde_json::to_string_pretty(&cfg).unwrap());
 
     let r = ok(&dir, &["integrations", "check", "--json"], &[]).await;
     let results = r.json();
     let results = results.as_array().unwrap();
-    assert_eq!(results.len(), 2, "{results:?}");
-    assert_eq!(results[0]["name"], "github");
-    assert_eq!(results[0]["ok"], true, "{results:?}");
-    assert_eq!(results[1]["name"], "jira");
-    assert_eq!(results[1]["ok"], true, "{results:?}");
+    assert_eq!(results.len(), 3, "{results:?}");
+    for (r, name) in results.iter().zip(["azure-devops", "github", "jira"]) {
+        assert_eq!(r["name"], name, "{results:?}");
+        assert_eq!(r["ok"], true, "{results:?}");
+    }
 
     ok(&dir, &["new", "Parser crash", "--type", "bugfix"], &[]).await;
     let r = ok(&dir, &["sync"], &[]).await;
@@ -235,6 +252,11 @@ async fn github_and_jira_blocks_check_and_sync_and_ado_does_not_block() {
     assert_eq!(issues[0].summary, "Parser crash");
     assert_eq!(issues[0].issue_type, "Bug");
     assert!(jira.jira.check_contract().is_empty());
+    let items = ado.ado.items();
+    assert_eq!(items.len(), 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(items[0].str_field("System.Title"), "Parser crash");
+    assert_eq!(items[0].type_name, "Bug");
+    assert!(ado.ado.check_contract().is_empty());
     assert_eq!(gh.issues()[0].title, "Parser crash");
     assert_eq!(board.items().len(), 1, "the translated projectId is used");
     // Every request the binary made is one GitHub's API descriptions allow.
@@ -339,10 +361,17 @@ async fn config_migrate_writes_an_equivalent_devlog_toml_that_passes_config_chec
     assert_eq!(gh["token"].as_str(), Some("${GITHUB_TOKEN}"));
     assert_eq!(parsed["sync"]["strategy"].as_str(), Some("local-wins"));
     assert!(dry.stderr.contains("export GITHUB_TOKEN"), "{}", dry.stderr);
-    // Jira is a table (its token read from JIRA_API_TOKEN); Azure DevOps is kept as
-    // comments, not as a table this version would reject.
+    // Jira and Azure DevOps are tables (their tokens read from JIRA_API_TOKEN and ADO_PAT).
     let integrations = parsed["integrations"].as_table().unwrap();
-    assert_eq!(integrations.keys().collect::<Vec<_>>(), ["github", "jira"]);
+    assert_eq!(
+        integrations.keys().collect::<Vec<_>>(),
+        ["ado", "github", "jira"]
+    );
+    let ado = &parsed["integrations"]["ado"];
+    assert_eq!(ado["personalAccessToken"].as_str(), Some("${ADO_PAT}"));
+    assert_eq!(ado["organization"].as_str(), Some("acme"));
+    assert_eq!(ado["project"].as_str(), Some("widgets"));
+    assert!(dry.stderr.contains("export ADO_PAT"), "{}", dry.stderr);
     let jira = &parsed["integrations"]["jira"];
     assert_eq!(jira["apiToken"].as_str(), Some("${JIRA_API_TOKEN}"));
     assert_eq!(jira["projectKey"].as_str(), Some("WID"));
@@ -352,7 +381,7 @@ async fn config_migrate_writes_an_equivalent_devlog_toml_that_passes_config_chec
         dry.stderr
     );
     assert!(
-        dry.stdout.contains("# [integrations.ado]"),
+        !dry.stdout.contains("# [integrations.ado]"),
         "{}",
         dry.stdout
     );
@@ -380,13 +409,14 @@ async fn config_migrate_writes_an_equivalent_devlog_toml_that_passes_config_chec
         &[
             ("GITHUB_TOKEN", TOKEN),
             ("JIRA_API_TOKEN", "jira_env_token"),
+            ("ADO_PAT", "ado_env_pat"),
         ],
     )
     .await;
     let c = check.json();
     assert_eq!(c["ok"], true);
     assert_eq!(c["backend"], "sqlite");
-    assert_eq!(c["integrations"], 2);
+    assert_eq!(c["integrations"], 3);
     assert!(
         !check.stderr.contains("original devlog"),
         "{}",
@@ -494,6 +524,33 @@ async fn the_original_environment_variables_configure_github_and_jira() {
     assert_eq!(v["integrations"]["jira"]["projectKey"], "WID", "{v}");
     assert_eq!(v["integrations"]["jira"]["apiToken"], "***", "{v}");
     assert!(!r.stderr.contains("Jira is not available"), "{}", r.stderr);
+    // Azure DevOps: all three of ADO_ORGANIZATION, ADO_PROJECT and ADO_PAT, else the missing
+    // ones are named.
+    let mut partial = env.to_vec();
+    partial.push(("ADO_ORGANIZATION", "acme"));
+    let r = ok(dir, &["config", "show", "--json"], &partial).await;
+    assert!(r.json()["integrations"].get("ado").is_none());
+    assert!(
+        r.stderr.contains("ADO_PROJECT, ADO_PAT not set"),
+        "{}",
+        r.stderr
+    );
+    partial.extend([
+        ("ADO_PROJECT", "widgets"),
+        ("ADO_PAT", "ado_fixture_pat_9q8w7e"),
+    ]);
+    let r = ok(dir, &["config", "show", "--json"], &partial).await;
+    let v = r.json();
+    assert_eq!(v["integrations"]["ado"]["organization"], "acme", "{v}");
+    assert_eq!(
+        v["integrations"]["ado"]["personalAccessToken"], "***",
+        "{v}"
+    );
+    assert_eq!(
+        v["settings"]["integrations.ado.personalAccessToken"]["source"]["variables"],
+        serde_json::json!(["ADO_PAT"]),
+        "{v}"
+    );
     // A devlog.toml is explicit: the variables do not add integrations to it.
     std::fs::write(dir.join("devlog.toml"), "[storage]\ntype = \"json\"\n").unwrap();
     let v = ok(dir, &["config", "show", "--json"], &env).await.json();

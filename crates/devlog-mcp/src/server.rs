@@ -50,8 +50,8 @@ pub struct DevlogMcp {
     tool_router: ToolRouter<Self>,
 }
 
-/// Tools kept for clients that call them by name but not listed, since this version has no
-/// integration they could work with: each answers an `unavailable` error saying so.
+/// Tools kept for clients that call them by name but not listed: another name of a listed
+/// tool (`sync_with_ado` is `sync_with_azure_devops`).
 pub const UNLISTED_TOOLS: &[&str] = &["sync_with_ado"];
 
 /// Resources per `resources/list` page.

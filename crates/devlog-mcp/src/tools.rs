@@ -88,8 +88,8 @@ const CHANGES: &str = "The change feed: every create, field change, status chang
 const STATS: &str = "Counts of devlog entries by status, type, priority and assignee, open vs closed, and the average time to complete, optionally for one type, assignee or tag.";
 const SYNC_GITHUB: &str = "Sync devlog entries with GitHub issues ([integrations.github] in devlog.toml): pull remote changes and merge them field by field, then push local changes (creating an issue for each new entry, updating changed fields). id limits the push to one entry; dryRun lists the operations (create, update, pull) without performing them. Answers a summary (created, updated, pulled, applied, conflicts, failed, paused) and the report as JSON; failures are listed, and the call is an error only when nothing went through.";
 const SYNC_JIRA: &str = "Sync devlog entries with Jira issues ([integrations.jira] in devlog.toml): pull remote changes and merge them field by field, then push local changes (creating an issue for each new entry, updating changed fields, moving the status through the workflow's transitions). id limits the push to one entry; dryRun lists the operations (create, update with the transitions it would take, pull) without performing them. Answers a summary (created, updated, pulled, applied, conflicts, failed, paused) and the report as JSON; failures are listed, and the call is an error only when nothing went through.";
-const SYNC_ADO: &str = "Sync devlog entries with Azure DevOps work items. This version of devlog has no Azure DevOps integration: answers an error saying so (use sync_with_github for GitHub), and changes nothing.";
-const SYNC_ALL: &str = "Sync devlog entries with every configured integration (in this version: GitHub and Jira), as sync_with_github does for one: pull and merge remote changes, push local ones. dryRun lists the operations without performing them. Answers an error saying what to configure when no integration is set up in devlog.toml.";
+const SYNC_ADO: &str = "Sync devlog entries with Azure DevOps work items ([integrations.azure-devops] in devlog.toml, or [integrations.ado]): pull remote changes and merge them field by field, then push local changes (creating a work item for each new entry with a JSON Patch, updating changed fields on the revision read, so an edit made in Azure DevOps meanwhile is a conflict, never overwritten; states mapped through the project's process). id limits the push to one entry; dryRun lists the operations (create, update, pull) without performing them. Answers a summary (created, updated, pulled, applied, conflicts, failed, paused) and the report as JSON; failures are listed, and the call is an error only when nothing went through.";
+const SYNC_ALL: &str = "Sync devlog entries with every configured integration (in this version: GitHub, Jira and Azure DevOps), as sync_with_github does for one: pull and merge remote changes, push local ones. dryRun lists the operations without performing them. Answers an error saying what to configure when no integration is set up in devlog.toml.";
 
 #[tool_router(router = tool_router, vis = "pub(crate)")]
 impl DevlogMcp {
@@ -293,6 +293,17 @@ impl DevlogMcp {
         self.sync(Some("jira"), a).await
     }
 
+    #[tool(
+        name = "sync_with_azure_devops",
+        description = SYNC_ADO,
+        input_schema = input_schema::<SyncArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn sync_with_azure_devops(&self, Args(a): Args<SyncArgs>) -> CallToolResult {
+        self.sync(Some("ado"), a).await
+    }
+
+    /// The name earlier versions answered for Azure DevOps: the same tool, not listed.
     #[tool(
         name = "sync_with_ado",
         description = SYNC_ADO,
@@ -1130,9 +1141,10 @@ impl DevlogMcp {
                     name = system_name(s)
                 ),
                 hint: Some(
-                    "sync_with_github and sync_with_jira sync with GitHub and Jira issues \
-                     ([integrations.github], [integrations.jira] in devlog.toml); `devlog \
-                     integrations list` shows what this version has"
+                    "sync_with_github, sync_with_jira and sync_with_azure_devops sync with \
+                     GitHub, Jira and Azure DevOps ([integrations.github], [integrations.jira], \
+                     [integrations.azure-devops] in devlog.toml); `devlog integrations list` \
+                     shows what this version has"
                         .to_string(),
                 ),
                 candidates: Vec::new(),
@@ -1141,9 +1153,10 @@ impl DevlogMcp {
                 kind: "unavailable",
                 message: format!(
                     "{name} is configured in devlog.toml, but this server cannot sync with it: \
-                     [integrations.{s}] has `enabled = false`, or the server was started without \
-                     the sync engine; nothing was changed",
-                    name = system_name(s)
+                     [integrations.{table}] has `enabled = false`, or the server was started \
+                     without the sync engine; nothing was changed",
+                    name = system_name(s),
+                    table = table_name(s)
                 ),
                 hint: Some("the entries stay in the local log and can be synced later".to_string()),
                 candidates: Vec::new(),
@@ -1151,8 +1164,9 @@ impl DevlogMcp {
             Some(s) => Err(Failure {
                 kind: "not-configured",
                 message: format!(
-                    "not configured: add [integrations.{s}] to devlog.toml at the project root to \
+                    "not configured: add [integrations.{}] to devlog.toml at the project root to \
                      sync with {} (docs/sync.md shows the table)",
+                    table_name(s),
                     system_name(s)
                 ),
                 hint: Some(unchanged.to_string()),
@@ -1161,9 +1175,9 @@ impl DevlogMcp {
             None => Err(Failure {
                 kind: "not-configured",
                 message: "not configured: no integration is set up; add [integrations.github] to \
-                          devlog.toml at the project root to sync with GitHub, or \
-                          [integrations.jira] to sync with Jira (Azure DevOps is not available \
-                          in this version yet)"
+                          devlog.toml at the project root to sync with GitHub, \
+                          [integrations.jira] to sync with Jira, or [integrations.azure-devops] \
+                          to sync with Azure DevOps"
                     .to_string(),
                 hint: Some(unchanged.to_string()),
                 candidates: Vec::new(),
@@ -1237,7 +1251,15 @@ fn integration_key(name: &str) -> String {
 
 /// The systems this version has a sync integration for (the others' tools answer that they
 /// are not available yet).
-const INTEGRATIONS_HERE: &[&str] = &["github", "jira"];
+const INTEGRATIONS_HERE: &[&str] = &["github", "jira", "ado"];
+
+/// The table that configures a system (`ado`: `azure-devops`, whose alias `ado` is).
+fn table_name(s: &str) -> &str {
+    match s {
+        "ado" => "azure-devops",
+        s => s,
+    }
+}
 
 fn system_name(s: &str) -> &'static str {
     match s {

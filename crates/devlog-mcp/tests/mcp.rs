@@ -547,10 +547,10 @@ async fn lists_searches_and_discovery() {
     assert_eq!(stats["open"], 2);
 }
 
-/// Tools that cannot work in this version are not offered to agents, but a client that calls
-/// one by name is told why instead of "unknown tool".
+/// `sync_with_ado`, the name earlier versions answered for Azure DevOps, is not listed (the
+/// listed tool is `sync_with_azure_devops`) but still works as that tool.
 #[tokio::test]
-async fn the_ado_sync_tool_is_not_listed_but_answers_why() {
+async fn the_ado_sync_tool_is_not_listed_but_is_sync_with_azure_devops() {
     let h = start().await;
     let tools = h.client.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
@@ -558,11 +558,22 @@ async fn the_ado_sync_tool_is_not_listed_but_answers_why() {
         !names.contains(&"sync_with_ado"),
         "sync_with_ado is listed: {names:?}"
     );
-    let (_, e) = h.tool_error("sync_with_ado", json!({})).await;
-    assert_eq!(e["kind"], "unavailable");
-    assert!(names.contains(&"sync_with_github"), "{names:?}");
-    assert!(names.contains(&"sync_with_jira"), "{names:?}");
-    assert!(names.contains(&"sync_all_integrations"), "{names:?}");
+    for tool in ["sync_with_ado", "sync_with_azure_devops"] {
+        let (t, e) = h.tool_error(tool, json!({})).await;
+        assert_eq!(e["kind"], "not-configured", "{tool}");
+        assert!(
+            t.contains("add [integrations.azure-devops] to devlog.toml"),
+            "{t}"
+        );
+    }
+    for tool in [
+        "sync_with_github",
+        "sync_with_jira",
+        "sync_with_azure_devops",
+        "sync_all_integrations",
+    ] {
+        assert!(names.contains(&tool), "{tool}: {names:?}");
+    }
 }
 
 #[tokio::test]
@@ -579,15 +590,13 @@ async fn integration_tools_say_what_to_configure() {
     let (t, e) = h.tool_error("sync_with_jira", json!({})).await;
     assert_eq!(e["kind"], "not-configured");
     assert!(t.contains("add [integrations.jira] to devlog.toml"), "{t}");
-    // Azure DevOps has no integration in this version: the tool says so.
-    let (t, e) = h.tool_error("sync_with_ado", json!({})).await;
-    assert_eq!(e["kind"], "unavailable");
+    let (t, e) = h.tool_error("sync_with_azure_devops", json!({})).await;
+    assert_eq!(e["kind"], "not-configured");
     assert!(
-        t.contains("Azure DevOps is not available in this version yet"),
+        t.contains("add [integrations.azure-devops] to devlog.toml"),
         "{t}"
     );
-    assert!(!t.contains("not configured"), "{t}");
-    assert!(t.contains("nothing was changed"), "{t}");
+    assert!(!t.contains("not available"), "{t}");
     // Configured in devlog.toml, but the server was given no engine for it.
     let configured = start_with(
         Options {
@@ -603,14 +612,12 @@ async fn integration_tools_say_what_to_configure() {
         .await;
     assert_eq!(e["kind"], "unavailable");
     assert!(t.contains("GitHub is configured"), "{t}");
-    // A table for an integration this version does not have changes nothing: not available.
-    let (t, e) = configured.tool_error("sync_with_ado", json!({})).await;
+    // Azure DevOps under any of its table names.
+    let (t, e) = configured
+        .tool_error("sync_with_azure_devops", json!({}))
+        .await;
     assert_eq!(e["kind"], "unavailable");
-    assert!(
-        t.contains("Azure DevOps is not available in this version yet"),
-        "{t}"
-    );
-    assert!(!t.contains("is configured"), "{t}");
+    assert!(t.contains("Azure DevOps is configured"), "{t}");
     let (t, e) = configured.tool_error("sync_with_jira", json!({})).await;
     assert_eq!(e["kind"], "unavailable");
     assert!(t.contains("Jira is configured"), "{t}");

@@ -40,8 +40,12 @@ ORIGINAL_TOOLS = [
     "update_devlog_with_note", "add_decision", "complete_devlog", "discover_related_devlogs",
     "search_devlogs", "get_active_context", "get_context_for_ai", "update_ai_context",
 ]
-INTEGRATION_TOOLS = ["sync_with_github", "sync_with_jira", "sync_with_ado", "sync_all_integrations"]
-# Callable by name (it answers why), but not listed: this version has no such integration.
+INTEGRATION_TOOLS = [
+    "sync_with_github", "sync_with_jira", "sync_with_azure_devops", "sync_with_ado",
+    "sync_all_integrations",
+]
+# Callable by name, but not listed: the name earlier versions answered for
+# sync_with_azure_devops, which it is.
 UNLISTED_TOOLS = ["sync_with_ado"]
 EXTRA_TOOLS = ["get_recent_changes", "get_devlog_stats"]
 # The everyday log (history, notes, relations, planning, shared insights), driven by
@@ -267,10 +271,11 @@ async def stdio_suite(opts):
             check(s["total"] == len(entries_before) + 1, f"stats total {s['total']}")
             for tool in INTEGRATION_TOOLS:
                 text, err = await call_error(session, tool, {"id": 16, "dryRun": True})
-                if tool in UNLISTED_TOOLS:
-                    # No such integration in this version: said so, nothing changed.
-                    check("is not available in this version" in text, text)
-                    check(err.get("kind") == "unavailable", err)
+                if tool in ("sync_with_azure_devops", "sync_with_ado"):
+                    # Listed (or its old name) and working, but this workspace has no table.
+                    check(text.startswith("Error: not configured: "), text)
+                    check("[integrations.azure-devops]" in text, text)
+                    check(err.get("kind") == "not-configured", err)
                 elif tool == "sync_with_jira":
                     # Listed and working, but this workspace has no [integrations.jira].
                     check(text.startswith("Error: not configured: "), text)

@@ -299,6 +299,68 @@ async fn sync_with_jira_creates_issues_and_walks_the_workflow() {
     assert_eq!(issue.resolution.as_deref(), Some("Done"));
 }
 
+/// `sync_with_azure_devops` against the fake Azure DevOps (the table under its alias `ado`):
+/// the sync creates the work item, a dry run names the update without writing, and
+/// `sync_all_integrations` walks the state to the entry's status.
+#[tokio::test]
+async fn sync_with_azure_devops_creates_work_items_and_moves_their_state() {
+    use devlog_ado::{AdoAuth, AdoConfig, AdoIntegration};
+    use devlog_testkit::fake_ado::{AdoProbe, FakeProcess};
+    let probe = AdoProbe::start("acme", "Fabrikam", FakeProcess::Scrum).await;
+    let cfg = AdoConfig::new(
+        &probe.organization_url(),
+        "Fabrikam",
+        AdoAuth::Pat(SecretString::from("ado_mcp_pat_1".to_string())),
+    )
+    .unwrap();
+    let ado = AdoIntegration::with_limits(cfg, RateLimitConfig::unpaced()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(&root).await.unwrap());
+    let state = SyncState::open(&root.join(".state/sync.sqlite"))
+        .await
+        .unwrap();
+    let engine = SyncEngine::new(
+        store.clone(),
+        state,
+        vec![Arc::new(ado)],
+        SyncOptions::default(),
+    );
+    let options = Options {
+        actor: Some("assistant".into()),
+        integrations: vec!["ado".into()],
+        sync: Some(engine),
+        ..Options::default()
+    };
+    let client = serve(store, options).await;
+    let e = create(&client, "Add OAuth login").await;
+    let (t, _) = ok(&client, "sync_with_azure_devops", json!({})).await;
+    assert!(t.starts_with("Synced with Azure DevOps: "), "{t}");
+    let items = probe.ado.items();
+    assert_eq!(items.len(), 1);
+    // A feature is a Product Backlog Item in the Scrum process.
+    assert_eq!(items[0].type_name, "Product Backlog Item");
+    assert_eq!(items[0].str_field("System.State"), "New");
+    ok(
+        &client,
+        "update_devlog",
+        json!({"id": e["handle"], "status": "done"}),
+    )
+    .await;
+    let (t, s) = ok(&client, "sync_with_ado", json!({"dryRun": true})).await;
+    assert!(
+        t.contains(&format!("update status of remote {}", items[0].id)),
+        "{t}"
+    );
+    assert_eq!(s["dryRun"], true);
+    assert_eq!(probe.ado.items()[0].str_field("System.State"), "New");
+    let (t, s) = ok(&client, "sync_all_integrations", json!({})).await;
+    assert_eq!(s["integrations"], json!(["azure-devops"]), "{t}");
+    assert_eq!(s["report"]["updated"], 1, "{t}");
+    assert_eq!(probe.ado.items()[0].str_field("System.State"), "Done");
+    assert!(probe.ado.check_contract().is_empty());
+}
+
 /// An entry-limited push claims that entry's job only, wherever it is in the queue.
 #[tokio::test]
 async fn sync_with_github_limited_to_a_later_entry_pushes_it() {

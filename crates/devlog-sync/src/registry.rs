@@ -32,6 +32,10 @@ pub struct Registry {
     /// Other `[integrations.<name>]` tables the caller handles itself (local automation,
     /// integrations not available yet), with what each is: named when a table is unknown.
     accepted: BTreeMap<String, String>,
+    /// Other names an integration's table may have (`ado` for `azure-devops`): alias → (the
+    /// integration's name, the factory that builds it from a table of that name, so its
+    /// errors name the keys as written).
+    aliases: BTreeMap<String, (String, Factory)>,
 }
 
 impl fmt::Debug for Registry {
@@ -56,6 +60,24 @@ impl Registry {
         self.accepted.insert(name.to_string(), what.to_string());
     }
 
+    /// Accepts `[integrations.<alias>]` as the table of the registered integration `name`:
+    /// validated against its schema with errors naming `integrations.<alias>.…`, built by
+    /// `factory`. Configuring both names is an error naming them.
+    pub fn alias(&mut self, alias: &str, name: &str, factory: Factory) {
+        self.aliases
+            .insert(alias.to_string(), (name.to_string(), factory));
+    }
+
+    /// The integration a table name configures, `(name, through an alias)`, if any.
+    pub fn resolve(&self, table: &str) -> Option<(&str, bool)> {
+        if let Some((name, _)) = self.entries.get_key_value(table) {
+            return Some((name.as_str(), false));
+        }
+        self.aliases
+            .get(table)
+            .map(|(name, _)| (name.as_str(), true))
+    }
+
     pub fn descriptors(&self) -> Vec<&Descriptor> {
         self.entries.values().map(|(d, _)| d).collect()
     }
@@ -73,7 +95,23 @@ impl Registry {
             if self.accepted.contains_key(name) {
                 continue;
             }
-            let Some((descriptor, factory)) = self.entries.get(name) else {
+            let found = match self.aliases.get(name) {
+                Some((target, factory)) => {
+                    if tables.contains_key(target) {
+                        problems.push(ConfigProblem {
+                            key,
+                            message: format!(
+                                "`{name}` is another name of [integrations.{target}], which is \
+                                 configured too: keep one of the two tables"
+                            ),
+                        });
+                        continue;
+                    }
+                    self.entries.get(target).map(|(d, _)| (d, factory))
+                }
+                None => self.entries.get(name).map(|(d, f)| (d, f)),
+            };
+            let Some((descriptor, factory)) = found else {
                 problems.push(ConfigProblem {
                     key,
                     message: self.unknown(name),
@@ -104,12 +142,32 @@ impl Registry {
 impl Registry {
     /// Why `name` is not a table this build accepts: the closest known name, and all of them.
     fn unknown(&self, name: &str) -> String {
-        let names = self.entries.keys().chain(self.accepted.keys());
+        let names = self
+            .entries
+            .keys()
+            .chain(self.accepted.keys())
+            .chain(self.aliases.keys());
         let closest = names
             .map(|k| (edit_distance(&name.to_ascii_lowercase(), k), k))
             .filter(|(d, k)| *d <= 2.max(k.len() / 3))
             .min();
-        let mut known: Vec<String> = self.entries.keys().cloned().collect();
+        let mut known: Vec<String> = self
+            .entries
+            .keys()
+            .map(|k| {
+                let aliases: Vec<&str> = self
+                    .aliases
+                    .iter()
+                    .filter(|(_, (n, _))| n == k)
+                    .map(|(a, _)| a.as_str())
+                    .collect();
+                if aliases.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k} (also [integrations.{}])", aliases.join("], ["))
+                }
+            })
+            .collect();
         known.extend(
             self.accepted
                 .iter()
@@ -233,5 +291,66 @@ mod tests {
         assert!(r.build(&t).unwrap().is_empty());
         assert_eq!(edit_distance("githb", "github"), 1);
         assert_eq!(edit_distance("", "ado"), 3);
+    }
+
+    #[test]
+    fn an_alias_builds_the_integration_and_names_its_own_keys() {
+        use devlog_core::integration::{Descriptor, Integration};
+        let schema = json!({
+            "type": "object",
+            "properties": {"project": {"type": "string"}, "enabled": {"type": "boolean"}},
+            "required": ["project"],
+            "additionalProperties": false
+        });
+        let d = Descriptor {
+            name: "azure-devops".into(),
+            version: "1".into(),
+            description: "d".into(),
+            config_schema: schema,
+            triggers: Vec::new(),
+            capabilities: Vec::new(),
+        };
+        let fail = |which: &'static str| -> Factory {
+            Arc::new(move |_t: &Value| -> Result<Arc<dyn Integration>, String> {
+                Err(format!("built as {which}"))
+            })
+        };
+        let mut r = Registry::new();
+        r.register(d, fail("main"));
+        r.alias("ado", "azure-devops", fail("alias"));
+        assert_eq!(r.resolve("ado"), Some(("azure-devops", true)));
+        assert_eq!(r.resolve("azure-devops"), Some(("azure-devops", false)));
+        assert_eq!(r.resolve("jira"), None);
+        let one = |name: &str, t: Value| {
+            let mut m = BTreeMap::new();
+            m.insert(name.to_string(), t);
+            r.build(&m).err().unwrap()
+        };
+        // Validated against the integration's schema, under the alias's name.
+        let err = one("ado", json!({"colour": 1}));
+        assert!(err.iter().any(|p| p.key == "integrations.ado"), "{err:?}");
+        // Built by the alias's factory.
+        let err = one("ado", json!({"project": "P"}));
+        assert_eq!(err[0].message, "built as alias");
+        let err = one("azure-devops", json!({"project": "P"}));
+        assert_eq!(err[0].message, "built as main");
+        // Both names at once: named.
+        let mut both = BTreeMap::new();
+        both.insert("ado".to_string(), json!({"project": "P"}));
+        both.insert("azure-devops".to_string(), json!({"project": "P"}));
+        let err = r.build(&both).unwrap_err();
+        assert!(
+            err.iter()
+                .any(|p| p.key == "integrations.ado"
+                    && p.message.contains("keep one of the two tables")),
+            "{err:?}"
+        );
+        let err = one("azuredevops", json!({}));
+        assert!(
+            err[0]
+                .message
+                .contains("azure-devops (also [integrations.ado])"),
+            "{err:?}"
+        );
     }
 }

@@ -740,7 +740,8 @@ impl FakeAdo {
     }
 
     /// A work item made in Azure DevOps by someone else (type `type_name`, state the type's
-    /// first unless `fields` names one), changed now.
+    /// first and the project's root area and iteration unless `fields` names them), changed
+    /// now.
     pub fn insert(&self, type_name: &str, fields: BTreeMap<String, Value>) -> AdoWorkItem {
         let now = self.remote.tick();
         let states = find_type(self.shared.process, type_name)
@@ -761,6 +762,13 @@ impl FakeAdo {
             w.fields
                 .entry("System.State".into())
                 .or_insert_with(|| json!(s));
+        }
+        // As the create route (and Azure DevOps): the project's root area and iteration unless
+        // `fields` names others.
+        for f in ["System.AreaPath", "System.IterationPath"] {
+            w.fields
+                .entry(f.into())
+                .or_insert_with(|| json!(self.shared.project));
         }
         d.next_id += 1;
         d.items.insert(w.id, w.clone());

@@ -210,8 +210,6 @@ fn flatten(
 fn show(ctx: &Ctx) -> Result<(), CliError> {
     let ws = ctx.workspace_or_create()?;
     let settings = effective(ctx, &ws);
-    let mut unavailable = serde_json::to_value(&ws.config.unavailable).unwrap_or_default();
-    config::redact(&mut unavailable);
     let warnings = ws.config.warnings();
     if ctx.out.json {
         let mut integrations = serde_json::Map::new();
@@ -235,7 +233,6 @@ fn show(ctx: &Ctx) -> Result<(), CliError> {
             "actor": ctx.actor,
             "settings": settings,
             "integrations": integrations,
-            "unavailable": unavailable,
             "unused": ws.config.unused.iter().map(|(k, why)| json!({"key": k, "reason": why})).collect::<Vec<_>>(),
             "warnings": warnings,
         }))?;
@@ -281,13 +278,6 @@ fn show(ctx: &Ctx) -> Result<(), CliError> {
         );
     }
     text.push_str(&t.render());
-    for name in ws.config.unavailable.keys() {
-        text.push_str(&format!(
-            "integrations.{name}: {} is not available in this version yet (set aside: {})\n",
-            config::display_name(name),
-            ws.config.origin(&format!("integrations.{name}"))
-        ));
-    }
     write_stdout(&text)?;
     Ok(())
 }

@@ -177,6 +177,26 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             };
             eprintln!("            {how}");
         }
+        // Azure DevOps service hooks authenticate with a Basic password (docs/azure-devops.md).
+        if names.iter().any(|n| n == devlog_ado::NAME)
+            && let Ok(ado) = super::ado::ado(&ws)
+        {
+            let c = ado.config();
+            let how = if c.service_hook_secret.is_some() {
+                format!(
+                    "azure-devops service hooks: Web Hooks to {url}/webhooks/azure-devops with Basic \
+                     credentials whose password is integrations.{}.serviceHookSecret",
+                    c.table
+                )
+            } else {
+                format!(
+                    "azure-devops service hooks are refused: set integrations.{}.serviceHookSecret \
+                     (docs/azure-devops.md)",
+                    c.table
+                )
+            };
+            eprintln!("            {how}");
+        }
         if !a.no_background_sync {
             let opts = WorkerOptions {
                 workers: a

@@ -127,8 +127,26 @@ pub fn registry_with(etags: Option<Arc<StateEtags>>) -> Registry {
             Ok(j)
         }),
     );
+    r.register(
+        devlog_ado::AdoIntegration::descriptor_static(),
+        Arc::new(|table: &serde_json::Value| {
+            let a: Arc<dyn Integration> = Arc::new(devlog_ado::AdoIntegration::from_table(table)?);
+            Ok(a)
+        }),
+    );
+    // `[integrations.ado]` is Azure DevOps too (the original devlog's name); its errors name
+    // the table as written.
+    r.alias(
+        "ado",
+        devlog_ado::NAME,
+        Arc::new(|table: &serde_json::Value| {
+            let a: Arc<dyn Integration> = Arc::new(devlog_ado::AdoIntegration::new(
+                devlog_ado::AdoConfig::from_table_named(table, "ado")?,
+            )?);
+            Ok(a)
+        }),
+    );
     r.accept("git", "local git automation, docs/git.md");
-    r.accept("ado", "not available in this version yet");
     r
 }
 
@@ -304,14 +322,14 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
         Some(s) => s,
         None => ctx.workspace()?.config.sync.strategy.unwrap_or_default(),
     };
-    if let Some(name) = a.system.as_deref().and_then(crate::config::not_yet) {
-        let name = crate::config::display_name(name);
-        return Err(CliError::Usage(format!(
-            "{name} is not available in this version yet: devlog has no {name} integration, so \
-             there is nothing to sync with; nothing was changed (`devlog integrations list` shows \
-             what this version has)"
-        )));
-    }
+    // `--system ado`: the integration the alias names.
+    let a = SyncArgs {
+        system: a.system.map(|s| match registry().resolve(&s) {
+            Some((name, true)) => name.to_string(),
+            _ => s,
+        }),
+        ..a
+    };
     if a.watch {
         let ws = ctx.workspace()?;
         let opts = devlog_sync::WorkerOptions {
@@ -478,27 +496,21 @@ pub async fn integrations(ctx: &Ctx, a: IntegrationsArgs) -> Result<(), CliError
     match a.command {
         IntegrationsCommand::List => {
             let configured: Vec<String> = ws.config.integrations.keys().cloned().collect();
-            let mut known: Vec<_> = registry
+            // The table that configures each integration, as written (`ado` for Azure DevOps).
+            let table_of = |name: &str| {
+                configured
+                    .iter()
+                    .find(|t| registry.resolve(t).is_some_and(|(n, _)| n == name))
+                    .cloned()
+            };
+            let known: Vec<_> = registry
                 .descriptors()
                 .into_iter()
-                .map(|d| json!({"name": d.name, "version": d.version, "description": d.description, "capabilities": d.capabilities, "available": true, "configured": configured.contains(&d.name)}))
+                .map(|d| {
+                    let table = table_of(&d.name);
+                    json!({"name": d.name, "displayName": crate::config::display_name(&d.name), "version": d.version, "description": d.description, "capabilities": d.capabilities, "available": true, "configured": table.is_some(), "table": table})
+                })
                 .collect();
-            // The original devlog's other integration: named, and said not to be here yet.
-            let name = "ado";
-            let set_aside: Vec<&String> = ws
-                .config
-                .unavailable
-                .keys()
-                .filter(|k| crate::config::not_yet(k) == Some(name))
-                .collect();
-            known.push(json!({
-                "name": name,
-                "displayName": crate::config::display_name(name),
-                "available": false,
-                "status": "not available in this version yet",
-                "configured": !set_aside.is_empty(),
-                "setAside": set_aside,
-            }));
             if ctx.out.json {
                 ctx.out
                     .json(&json!({"known": known, "configured": configured}))?;
@@ -507,25 +519,17 @@ pub async fn integrations(ctx: &Ctx, a: IntegrationsArgs) -> Result<(), CliError
                     Table::header(&ctx.out, &["NAME", "VERSION", "CONFIGURED", "DESCRIPTION"]);
                 for k in &known {
                     let name = k["name"].as_str().unwrap_or_default();
-                    let available = k["available"] == true;
-                    let configured = match (k["configured"] == true, available) {
-                        (true, true) => "yes",
-                        (true, false) => "set aside",
-                        (false, _) => "no",
-                    };
-                    let description = if available {
-                        k["description"].as_str().unwrap_or_default().to_string()
-                    } else {
-                        format!(
-                            "{}: not available in this version yet",
-                            crate::config::display_name(name)
-                        )
+                    // Configured under another name: say which table (`[integrations.ado]`).
+                    let configured = match k["table"].as_str() {
+                        Some(t) if t == name => "yes".to_string(),
+                        Some(t) => format!("yes ([integrations.{t}])"),
+                        None => "no".to_string(),
                     };
                     let cells = [
                         name.to_string(),
                         k["version"].as_str().unwrap_or("-").to_string(),
-                        configured.to_string(),
-                        description,
+                        configured,
+                        k["description"].as_str().unwrap_or_default().to_string(),
                     ];
                     t.row(cells.into_iter().map(|x| (x.clone(), x)).collect());
                 }

@@ -1,4 +1,4 @@
-//! What `devlog github` and `devlog jira` share: linking an entry to an existing issue,
+//! What `devlog github`, `devlog jira` and `devlog ado` share: linking an entry to an existing issue
 //! unlinking it, syncing with one integration, and its status. Each integration says how its
 //! issues are named and marked ([`Tracker`]); the flows are written once here.
 
@@ -23,6 +23,10 @@ pub trait Tracker: Send + Sync {
     fn name(&self) -> &'static str;
     /// As people write it (`GitHub`, `Jira`).
     fn display(&self) -> &'static str;
+    /// What its items are called in messages (`issue`; Azure DevOps: `work item`).
+    fn noun(&self) -> &'static str {
+        "issue"
+    }
     fn integration(&self) -> Arc<dyn Integration>;
     /// How an issue is written in messages (`#12`, `DEV-12`).
     fn label(&self, remote_id: &str) -> String;
@@ -165,9 +169,11 @@ pub async fn link(
         && l.remote_id.as_deref() != Some(remote_id)
     {
         return Err(CliError::Usage(format!(
-            "entry #{} is already linked to issue {}; run `devlog {name} unlink {}` first",
+            "entry #{} is already linked to {} {}; run `devlog {} unlink {}` first",
             entry.handle,
+            t.noun(),
             t.label(&l.remote_id.unwrap_or_default()),
+            command(t),
             entry.handle
         )));
     }
@@ -179,16 +185,36 @@ pub async fn link(
     let out = json!({"entry": entry.handle, "issue": t.item_json(remote_id), "url": item.url, "comments": actions.len()});
     print(ctx, &out, || {
         format!(
-            "Linked #{} to issue {}{}; {} comment(s) imported as notes. `devlog {name} sync` pushes the entry's fields.\n",
+            "Linked #{} to {} {}{}; {} comment(s) imported as notes. `devlog {} sync` pushes the entry's fields.\n",
             entry.handle,
+            t.noun(),
             t.label(remote_id),
             item.url
                 .as_deref()
                 .map(|u| format!(" ({u})"))
                 .unwrap_or_default(),
-            actions.len()
+            actions.len(),
+            command(t)
         )
     })
+}
+
+/// The `devlog <command>` of a tracker (`github`, `jira`, `ado`).
+fn command(t: &dyn Tracker) -> &'static str {
+    match t.name() {
+        "azure-devops" => "ado",
+        n => n,
+    }
+}
+
+/// `a Jira issue`, `an Azure DevOps work item`.
+fn an(t: &dyn Tracker) -> String {
+    let article = if t.display().starts_with(['A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {} {}", t.display(), t.noun())
 }
 
 /// Stops syncing an entry with its issue; the issue stays, without the marker.
@@ -199,12 +225,13 @@ pub async fn unlink(
     reference: &str,
 ) -> Result<(), CliError> {
     let entry = resolve(ctx, reference).await?;
+    let noun = t.noun();
     let engine = engine(ws, t.integration()).await?;
     let Some(remote) = engine.unlink(t.name(), entry.id).await? else {
         return Err(CliError::Usage(format!(
-            "entry #{} is not linked to a {} issue",
+            "entry #{} is not linked to {}",
             entry.handle,
-            t.display()
+            an(t)
         )));
     };
     t.release(&remote).await.map_err(remote_err)?;
@@ -212,7 +239,7 @@ pub async fn unlink(
     let out = json!({"entry": entry.handle, "issue": remote, "unlinked": true});
     print(ctx, &out, || {
         format!(
-            "Unlinked #{} from issue {}; the issue stays on {} and later syncs leave both alone\n",
+            "Unlinked #{} from {noun} {}; the {noun} stays on {} and later syncs leave both alone\n",
             entry.handle,
             t.label(&remote),
             t.display()

@@ -1,8 +1,8 @@
 //! The original devlog's configuration — its `devlog.config.json` and the environment
 //! variables it read — taken as it is and translated to this version's settings. Every key
 //! with a meaning here is translated and listed in [`Config::translated`]; every other key is
-//! listed in [`Config::unused`] with what to do instead; integrations this version does not
-//! have yet (Azure DevOps) go to [`Config::unavailable`], so they never block the others.
+//! listed in [`Config::unused`] with what to do instead. The original's GitHub, Jira and Azure
+//! DevOps settings all configure this version's integrations.
 
 use std::path::Path;
 
@@ -11,26 +11,12 @@ use serde_json::Value;
 
 use super::{Config, Origin, TOML_FILE, is_secret_key};
 
-/// Integrations the original devlog had that this version does not have yet.
-const NOT_YET: &[&str] = &["ado"];
-
-/// The keys of the original's `integrations.ado` block.
-const ADO_KEYS: &[&str] = &["organization", "project", "personalAccessToken"];
-
-/// The integration this version does not have yet that a table name means (`ado`, also
-/// written `azure-devops`, `azure_devops` or `azureDevops`), if any.
-pub fn not_yet(name: &str) -> Option<&'static str> {
-    match name.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
-        "ado" | "azuredevops" => Some("ado"),
-        _ => None,
-    }
-}
-
+/// An integration's name as people write it (`azure-devops` and its alias `ado` are Azure
+/// DevOps); other names as they are.
 pub fn display_name(name: &str) -> &str {
-    let lower = name.to_ascii_lowercase();
-    match not_yet(name).unwrap_or(if lower == "jira" { "jira" } else { name }) {
+    match name.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
         "jira" => "Jira",
-        "ado" => "Azure DevOps",
+        "ado" | "azuredevops" => "Azure DevOps",
         "github" => "GitHub",
         _ => name,
     }
@@ -229,8 +215,10 @@ impl Reader<'_> {
             let key = format!("integrations.{name}");
             match name.as_str() {
                 "github" => self.github(block, &key),
-                "jira" => self.jira(block, &key),
-                n if NOT_YET.contains(&n) => self.not_yet(n, block, &key),
+                "jira" => self.as_they_are("jira", devlog_jira::config::schema(), block, &key),
+                // Kept under the original's name, `[integrations.ado]` (an alias of
+                // `azure-devops`), so messages name the keys as the user wrote them.
+                "ado" => self.as_they_are("ado", devlog_ado::config::schema(), block, &key),
                 // This version's own table, written in JSON: kept as it is.
                 "git" => match to_toml(block) {
                     Some(t) => {
@@ -247,15 +235,21 @@ impl Reader<'_> {
         }
     }
 
-    /// The original's `integrations.jira` → `[integrations.jira]`: its keys (`baseUrl`,
-    /// `projectKey`, `apiToken`, `userEmail`) are this version's too, as are the others of
-    /// the table's schema (docs/jira.md); any other key is named as unused.
-    fn jira(&mut self, block: &Value, key: &str) {
+    /// The original's `integrations.jira` → `[integrations.jira]`, `integrations.ado` →
+    /// `[integrations.ado]`: their keys (Jira's `baseUrl`, `projectKey`, `apiToken`,
+    /// `userEmail`; Azure DevOps' `organization`, `project`, `personalAccessToken`) are this
+    /// version's too, as are the others of the table's `schema` (docs/jira.md,
+    /// docs/azure-devops.md); any other key is named as unused.
+    fn as_they_are(&mut self, name: &str, schema: Value, block: &Value, key: &str) {
         let Some(b) = block.as_object() else {
             self.unused(key, "expected an object");
             return;
         };
-        let schema = devlog_jira::config::schema();
+        let doc = if name == "jira" {
+            "docs/jira.md"
+        } else {
+            "docs/azure-devops.md"
+        };
         let ours: Vec<&String> = schema["properties"]
             .as_object()
             .map(|p| p.keys().collect())
@@ -276,39 +270,17 @@ impl Reader<'_> {
                         format!("= {val}")
                     };
                     self.cfg.origins.insert(
-                        format!("integrations.jira.{k}"),
+                        format!("integrations.{name}.{k}"),
                         self.file_origin(std::slice::from_ref(&theirs)),
                     );
-                    self.translated(theirs, format!("[integrations.jira] {k} {shown}"));
+                    self.translated(theirs, format!("[integrations.{name}] {k} {shown}"));
                     t.insert(k.clone(), val);
                 }
                 (true, None) => self.unused(theirs, "expected a value"),
-                (false, _) => self.unused(theirs, "unknown key (docs/jira.md lists the keys)"),
+                (false, _) => self.unused(theirs, format!("unknown key ({doc} lists the keys)")),
             }
         }
-        self.cfg.integrations.insert("jira".into(), t.into());
-        self.cfg
-            .origins
-            .insert(key.to_string(), self.file_origin(&[key.to_string()]));
-    }
-
-    fn not_yet(&mut self, name: &str, block: &Value, key: &str) {
-        let known = ADO_KEYS;
-        let mut kept = toml::Table::new();
-        match block.as_object() {
-            Some(b) => {
-                for (k, v) in b {
-                    match (known.contains(&k.as_str()), to_toml(v)) {
-                        (true, Some(t)) => {
-                            kept.insert(k.clone(), t);
-                        }
-                        _ => self.unused(format!("{key}.{k}"), "unknown key"),
-                    }
-                }
-            }
-            None => self.unused(key, "expected an object"),
-        }
-        self.cfg.unavailable.insert(name.into(), kept.into());
+        self.cfg.integrations.insert(name.into(), t.into());
         self.cfg
             .origins
             .insert(key.to_string(), self.file_origin(&[key.to_string()]));
@@ -691,27 +663,49 @@ pub(super) fn apply_env(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>) 
             ));
         }
     }
-    let others: [OriginalVars; 1] = [(
-        "ado",
-        ["ADO_ORGANIZATION", "ADO_PROJECT", "ADO_PAT"],
-        &[
-            ("organization", "ADO_ORGANIZATION"),
-            ("project", "ADO_PROJECT"),
-            ("personalAccessToken", "ADO_PAT"),
-        ],
-    )];
-    for (name, required, pairs) in others {
-        if cfg.unavailable.contains_key(name) || !set(&required) {
-            continue;
+    // Azure DevOps: the original's three variables configure [integrations.ado] (the alias
+    // of azure-devops, under the original's name).
+    const ADO: [(&str, &str); 3] = [
+        ("organization", "ADO_ORGANIZATION"),
+        ("project", "ADO_PROJECT"),
+        ("personalAccessToken", "ADO_PAT"),
+    ];
+    let ado_configured =
+        cfg.integrations.contains_key("ado") || cfg.integrations.contains_key("azure-devops");
+    if !ado_configured && ADO.iter().any(|(_, v)| env(v).is_some()) {
+        let vars: Vec<&str> = ADO.iter().map(|(_, v)| *v).collect();
+        if set(&vars) {
+            for (k, var) in ADO {
+                cfg.origins
+                    .insert(format!("integrations.ado.{k}"), env_origin(&[var]));
+            }
+            cfg.integrations.insert("ado".into(), refs(&ADO).into());
+            cfg.origins
+                .insert("integrations.ado".into(), env_origin(&vars));
+            cfg.translated.push((
+                format!("environment {}", vars.join(", ")),
+                "[integrations.ado] organization = \"${ADO_ORGANIZATION}\", project = \
+                 \"${ADO_PROJECT}\", personalAccessToken = \"${ADO_PAT}\""
+                    .into(),
+            ));
+        } else {
+            let missing: Vec<&str> = vars.iter().copied().filter(|v| env(v).is_none()).collect();
+            cfg.unused.push((
+                format!(
+                    "environment {}",
+                    vars.iter()
+                        .copied()
+                        .filter(|v| env(v).is_some())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                format!(
+                    "the Azure DevOps integration needs ADO_ORGANIZATION, ADO_PROJECT and \
+                     ADO_PAT; {} not set",
+                    missing.join(", ")
+                ),
+            ));
         }
-        let vars: Vec<&str> = pairs
-            .iter()
-            .map(|(_, v)| *v)
-            .filter(|v| env(v).is_some())
-            .collect();
-        cfg.unavailable.insert(name.into(), refs(pairs).into());
-        cfg.origins
-            .insert(format!("integrations.{name}"), env_origin(&vars));
     }
 }
 
@@ -916,14 +910,6 @@ pub(super) fn note_unused_env(cfg: &mut Config, env: &dyn Fn(&str) -> Option<Str
     }
 }
 
-/// An integration the original configured from variables: its name, the variables it
-/// required, and (key, variable) pairs.
-type OriginalVars = (
-    &'static str,
-    [&'static str; 3],
-    &'static [(&'static str, &'static str)],
-);
-
 /// The `devlog.toml` equivalent of a configuration read from the original's settings.
 #[derive(Debug, Clone)]
 pub struct Migration {
@@ -1031,19 +1017,6 @@ pub fn migration(cfg: &Config) -> Migration {
             &["integrations", name],
             externalize(name, t, &mut notes),
         ));
-    }
-    for (name, table) in &cfg.unavailable {
-        let Some(t) = table.as_table() else { continue };
-        out.push_str(&format!(
-            "\n# {} is not available in this version yet; the original's settings are kept here,\n\
-             # commented out, for when it is.\n",
-            display_name(name)
-        ));
-        let mut ignored = Vec::new();
-        let text = table_text(&["integrations", name], externalize(name, t, &mut ignored));
-        for line in text.lines() {
-            out.push_str(&format!("# {line}\n"));
-        }
     }
     if !cfg.unused.is_empty() {
         out.push_str("\n# Settings of the original with no meaning in this version:\n");

@@ -2,6 +2,7 @@
 //! a real bound server for the event stream, the MCP mount and graceful shutdown (`live`).
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod ado_webhooks;
 mod api;
 mod common;
 mod cross_process;

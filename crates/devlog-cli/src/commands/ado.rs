@@ -1,0 +1,320 @@
+//! `devlog ado`: link entries to existing work items, unlink, sync, status, iterations.
+//! Settings in `[integrations.azure-devops]` (or `[integrations.ado]`; docs/azure-devops.md).
+//! The flows are `devlog github`'s and `devlog jira`'s ([`super::tracker`]).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use clap::{Args, Subcommand};
+use devlog_ado::{AdoConfig, AdoIntegration};
+use devlog_core::EntryId;
+use devlog_core::integration::{Integration, RemoteAction, RemoteItem, SyncError};
+use serde_json::{Map, Value, json};
+
+use super::Ctx;
+use super::tracker::{self, Tracker};
+use crate::error::CliError;
+use crate::workspace::Workspace;
+
+/// Work with Azure DevOps: link entries to work items, sync, status, iterations
+#[derive(Debug, Args)]
+pub struct AdoArgs {
+    #[command(subcommand)]
+    pub command: AdoCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdoCommand {
+    /// Link an entry to an existing work item of the project (its comments become notes)
+    Link {
+        /// Handle, id, id prefix or key of the entry
+        entry: String,
+        /// The work item: its id (12) or its URL (…/_workitems/edit/12)
+        work_item: String,
+    },
+    /// Stop syncing an entry with its work item (the item stays, without devlog's marker tag)
+    Unlink {
+        /// Handle, id, id prefix or key of the entry
+        entry: String,
+    },
+    /// Sync with Azure DevOps now (pull, then push local changes); same as `devlog sync --system azure-devops`
+    Sync {
+        /// Only this entry
+        entry: Option<String>,
+        /// Show the remote operations without performing them
+        #[arg(long)]
+        plan: bool,
+    },
+    /// Configuration, linked entries, queued and failed jobs, conflicts, pull position; for one
+    /// entry also its work item's state, iteration and board column
+    Status {
+        /// Only this entry
+        entry: Option<String>,
+        /// Also check the connection, the credentials, the project, its work item types,
+        /// states and mapped fields; fails when they do not work
+        #[arg(long)]
+        check: bool,
+    },
+    /// Put the work items of linked entries into an iteration
+    Iteration {
+        #[command(subcommand)]
+        command: IterationCommand,
+    },
+    /// The team's iterations with their dates and how many work items are done
+    Iterations {
+        /// Past iterations too (by default the current and future ones)
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IterationCommand {
+    /// Move the work items of entries into an iteration: `devlog ado iteration add 12 14 --iteration "Sprint 3"`
+    Add {
+        /// Handles, ids, id prefixes or keys of entries linked to work items
+        #[arg(required = true)]
+        entries: Vec<String>,
+        /// The iteration: `@current` (the team's current one) or its name (created and
+        /// added to the team when missing)
+        #[arg(long, default_value = "@current")]
+        iteration: String,
+    },
+}
+
+pub async fn run(ctx: &Ctx, a: AdoArgs) -> Result<(), CliError> {
+    let ws = ctx.workspace()?;
+    let ado = ado(&ws)?;
+    match a.command {
+        AdoCommand::Sync { entry, plan } => tracker::sync(ctx, devlog_ado::NAME, entry, plan).await,
+        AdoCommand::Link { entry, work_item } => {
+            let c = ado.config();
+            let id = devlog_ado::link::parse_work_item_ref(
+                &work_item,
+                &c.organization_url,
+                &c.project,
+                c.table,
+            )
+            .map_err(CliError::Usage)?;
+            tracker::link(ctx, &ws, &AdoTracker(ado), &entry, &id).await
+        }
+        AdoCommand::Unlink { entry } => tracker::unlink(ctx, &ws, &AdoTracker(ado), &entry).await,
+        AdoCommand::Status { entry, check } => {
+            tracker::status(ctx, &ws, &AdoTracker(ado), check, entry.as_deref()).await
+        }
+        AdoCommand::Iteration {
+            command: IterationCommand::Add { entries, iteration },
+        } => iteration_add(ctx, &ws, ado, &entries, &iteration).await,
+        AdoCommand::Iterations { all } => iterations(ctx, &ado, all).await,
+    }
+}
+
+/// `devlog ado iterations`: the team's iterations, with dates and done/total.
+async fn iterations(ctx: &Ctx, ado: &AdoIntegration, all: bool) -> Result<(), CliError> {
+    let rows: Vec<_> = ado
+        .iterations()
+        .await
+        .map_err(tracker::remote_err)?
+        .into_iter()
+        .filter(|p| all || p.iteration.time_frame.as_deref() != Some("past"))
+        .collect();
+    tracker::print(ctx, &json!({ "iterations": rows }), || {
+        if rows.is_empty() {
+            return format!(
+                "No {}iterations for team {}{}\n",
+                if all { "" } else { "current or future " },
+                ado.config().team,
+                if all { "" } else { " (--all shows past ones)" }
+            );
+        }
+        let day = |d: &Option<chrono::NaiveDate>| {
+            d.map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| "—".into())
+        };
+        let mut out = String::new();
+        for p in &rows {
+            let i = &p.iteration;
+            out.push_str(&format!(
+                "{:<24} {:<8} {} → {}  {}/{} done  {}\n",
+                i.name,
+                i.time_frame.as_deref().unwrap_or("-"),
+                day(&i.start),
+                day(&i.finish),
+                p.done,
+                p.total,
+                i.path
+            ));
+        }
+        out
+    })
+}
+
+/// `devlog ado iteration add REF… --iteration I`: the linked work items of the entries into
+/// an iteration.
+async fn iteration_add(
+    ctx: &Ctx,
+    ws: &Workspace,
+    ado: AdoIntegration,
+    entries: &[String],
+    iteration: &str,
+) -> Result<(), CliError> {
+    let engine = tracker::engine(ws, Arc::new(ado.clone())).await?;
+    let mut items = Vec::new();
+    let mut handles = Vec::new();
+    // Every entry is resolved and checked before anything moves.
+    for r in entries {
+        let e = tracker::resolve(ctx, r).await?;
+        let id = engine
+            .state()
+            .link(devlog_ado::NAME, e.id)
+            .await?
+            .filter(|l| l.state == devlog_sync::LinkState::Linked)
+            .and_then(|l| l.remote_id)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "entry #{} is not linked to an Azure DevOps work item: run `devlog ado sync` \
+                     (or `devlog ado link {} ID`) first",
+                    e.handle, e.handle
+                ))
+            })?;
+        handles.push(e.handle);
+        items.push(id);
+    }
+    let mut paths = Vec::new();
+    for id in &items {
+        let moved = ado
+            .add_to_iteration(id, iteration)
+            .await
+            .map_err(tracker::remote_err)?;
+        paths.push(moved.fields.milestone.clone());
+    }
+    let name = paths.iter().flatten().next().cloned();
+    let out = json!({"iteration": name, "entries": handles, "workItems": items.iter().map(|i| i.parse::<u64>().unwrap_or_default()).collect::<Vec<_>>()});
+    tracker::print(ctx, &out, || {
+        let refs: Vec<String> = handles
+            .iter()
+            .zip(&items)
+            .map(|(h, i)| format!("#{h} (work item {i})"))
+            .collect();
+        format!(
+            "Moved {} into iteration {}; the entries' milestone follows on the next sync\n",
+            refs.join(", "),
+            name.as_deref().unwrap_or(iteration)
+        )
+    })
+}
+
+/// The configured Azure DevOps integration (`[integrations.azure-devops]`, or the alias
+/// `[integrations.ado]`, whose name its errors use), or an error saying how to configure it.
+pub fn ado(ws: &Workspace) -> Result<AdoIntegration, CliError> {
+    let configured = |n: &str| ws.config.integrations.contains_key(n);
+    let name = if !configured(devlog_ado::NAME) && configured("ado") {
+        "ado"
+    } else {
+        devlog_ado::NAME
+    };
+    let table = tracker::table(
+        ws,
+        name,
+        "Azure DevOps is not configured: add [integrations.azure-devops] with organizationUrl, \
+         project and pat = \"${ADO_PAT}\" to devlog.toml (see docs/azure-devops.md)",
+    )?;
+    AdoConfig::from_table_named(&table, name)
+        .and_then(AdoIntegration::new)
+        .map_err(|m| tracker::config_err(ws, m))
+}
+
+/// Azure DevOps work items for the shared link/unlink/status flows.
+struct AdoTracker(AdoIntegration);
+
+#[async_trait]
+impl Tracker for AdoTracker {
+    fn name(&self) -> &'static str {
+        devlog_ado::NAME
+    }
+    fn display(&self) -> &'static str {
+        "Azure DevOps"
+    }
+    fn noun(&self) -> &'static str {
+        "work item"
+    }
+    fn integration(&self) -> Arc<dyn Integration> {
+        Arc::new(self.0.clone())
+    }
+    fn label(&self, remote_id: &str) -> String {
+        remote_id.to_string()
+    }
+    fn item_json(&self, remote_id: &str) -> Value {
+        remote_id
+            .parse::<u64>()
+            .map_or_else(|_| json!(remote_id), |n| json!(n))
+    }
+    async fn adopt(&self, remote_id: &str, entry: EntryId) -> Result<RemoteItem, SyncError> {
+        self.0.adopt_item(remote_id, entry).await
+    }
+    async fn release(&self, remote_id: &str) -> Result<(), SyncError> {
+        self.0.release_item(remote_id).await
+    }
+    async fn conversation(&self, remote_id: &str) -> Result<Vec<RemoteAction>, SyncError> {
+        self.0.comment_actions(remote_id).await
+    }
+    fn status_header(&self) -> (Map<String, Value>, String) {
+        let c = self.0.config();
+        let mut m = Map::new();
+        m.insert("organizationUrl".into(), json!(c.organization_url));
+        m.insert("project".into(), json!(c.project));
+        m.insert("team".into(), json!(c.team));
+        m.insert("table".into(), json!(c.table));
+        let hooks = c.service_hook_secret.is_some();
+        m.insert(
+            "serviceHooks".into(),
+            json!(if hooks { "basic" } else { "off" }),
+        );
+        let line = format!(
+            "Azure DevOps: project {} on {}, team {}{}",
+            c.project,
+            c.organization_url,
+            c.team,
+            if hooks {
+                ", service hooks accepted (Basic password)"
+            } else {
+                ""
+            }
+        );
+        (m, line)
+    }
+    async fn details(
+        &self,
+        remote_id: &str,
+    ) -> Result<(Map<String, Value>, Vec<String>), SyncError> {
+        let d = self.0.details(remote_id).await?;
+        let mut m = Map::new();
+        m.insert("workItemType".into(), json!(d.work_item_type));
+        m.insert("workItemState".into(), json!(d.state));
+        m.insert("iterationPath".into(), json!(d.iteration_path));
+        m.insert("boardColumn".into(), json!(d.board_column));
+        let iteration = if d.iteration_path.contains('\\') {
+            format!("in iteration {}", d.iteration_path)
+        } else {
+            format!("in no iteration ({})", d.iteration_path)
+        };
+        let line = format!(
+            "work item {remote_id} ({}, {}) is {iteration}{}",
+            d.work_item_type,
+            d.state,
+            d.board_column
+                .as_deref()
+                .map(|c| format!(", board column {c}"))
+                .unwrap_or_else(|| ", on no board column".into())
+        );
+        Ok((m, vec![line]))
+    }
+    fn cursor_lines(&self, cursor: &Value) -> Vec<String> {
+        cursor
+            .get("since")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(|s| vec![format!("work items pulled up to {s}")])
+            .unwrap_or_default()
+    }
+}

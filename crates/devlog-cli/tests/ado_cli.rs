@@ -1,0 +1,551 @@
+//! `devlog sync`, `devlog integrations list|check` and `devlog ado link|unlink|sync|status|
+//! iteration add|iterations` end to end: the real binary, in a temporary workspace, against
+//! the test kit's fake Azure DevOps (every request the binary makes is checked against
+//! Microsoft's 7.1 descriptions, JSON Patch bodies as RFC 6902 patches, when the fake is
+//! dropped at the end of each test). The errors a user meets (rejected credentials, a project
+//! that does not exist) are clear on the terminal and recorded on the job.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use devlog_testkit::fake_ado::{AdoProbe, FakeProcess};
+use devlog_testkit::fake_remote::Fault;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_devlog");
+const PAT: &str = "ado_cli_pat_5c2e9a71";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+struct Rig {
+    probe: AdoProbe,
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    home: PathBuf,
+}
+
+fn ado_table(url: &str) -> String {
+    format!(
+        "[integrations.azure-devops]\norganizationUrl = \"{url}\"\nproject = \"Fabrikam\"\npat = \"${{ADO_PAT}}\"\n"
+    )
+}
+
+async fn rig_with(config: impl FnOnce(&str) -> String) -> Rig {
+    let probe = AdoProbe::start("acme", "Fabrikam", FakeProcess::Agile).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("work");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(dir.join("devlog.toml"), config(&probe.organization_url())).unwrap();
+    let r = Rig {
+        probe,
+        _tmp: tmp,
+        dir,
+        home,
+    };
+    r.ok(&["init"]).await;
+    r
+}
+
+async fn rig() -> Rig {
+    rig_with(ado_table).await
+}
+
+impl Rig {
+    async fn devlog(&self, args: &[&str]) -> Run {
+        let o = tokio::process::Command::new(BIN)
+            .args(args)
+            .current_dir(&self.dir)
+            .env_remove("DEVLOG_DIR")
+            .env_remove("DEVLOG_STORAGE_TYPE")
+            .env_remove("RUST_LOG")
+            .env("HOME", &self.home)
+            .env("NO_COLOR", "1")
+            .env("DEVLOG_ACTOR", "tester")
+            .env("ADO_PAT", PAT)
+            .output()
+            .await
+            .unwrap();
+        let run = Run {
+            code: o.status.code().unwrap(),
+            stdout: String::from_utf8(o.stdout).unwrap(),
+            stderr: String::from_utf8(o.stderr).unwrap(),
+        };
+        // The token never reaches the terminal, whatever the command and its outcome.
+        for text in [&run.stdout, &run.stderr] {
+            assert!(
+                !text.contains(PAT),
+                "devlog {args:?} printed the token:\n{text}"
+            );
+        }
+        run
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let r = self.devlog(args).await;
+        assert!(
+            r.code == 0,
+            "devlog {args:?} failed ({}):\n{}\n{}",
+            r.code,
+            r.stdout,
+            r.stderr
+        );
+        r.stdout
+    }
+
+    async fn fails(&self, args: &[&str]) -> Run {
+        let r = self.devlog(args).await;
+        assert!(
+            r.code != 0,
+            "devlog {args:?} should fail:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        r
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.ok(&a).await;
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("devlog {args:?} --json is not JSON ({e}):\n{out}"))
+    }
+
+    fn requests(&self) -> usize {
+        self.probe.remote.state().requests().len()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_creates_walks_the_states_pulls_and_idles_cheaply() {
+    let r = rig().await;
+    let list = r.json(&["integrations", "list"]).await;
+    let ado = list["known"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "azure-devops")
+        .unwrap()
+        .clone();
+    assert_eq!(ado["available"], true, "{list}");
+    assert_eq!(ado["configured"], true, "{list}");
+    assert_eq!(ado["table"], "azure-devops", "{list}");
+    let check = r.ok(&["integrations", "check"]).await;
+    assert!(
+        check.contains("azure-devops: ok reached project Fabrikam on ")
+            && check.contains("Agile process"),
+        "{check}"
+    );
+
+    r.ok(&["new", "Sign in with SSO", "--type", "feature"])
+        .await;
+    let out = r.ok(&["sync"]).await;
+    assert!(out.contains("1 created"), "{out}");
+    let items = r.probe.ado.items();
+    assert_eq!(items.len(), 1);
+    let w = &items[0];
+    assert_eq!(w.type_name, "User Story");
+    assert_eq!(w.str_field("System.Title"), "Sign in with SSO");
+    assert_eq!(w.str_field("System.State"), "New");
+    assert!(w.str_field("System.Tags").contains("devlog:"), "{w:?}");
+
+    // The status walks to done: the plan only reads, the sync writes the mapped state.
+    r.ok(&["edit", "1", "--status", "in-progress"]).await;
+    r.ok(&["ado", "sync"]).await;
+    assert_eq!(
+        r.probe.ado.item(w.id).unwrap().str_field("System.State"),
+        "Active"
+    );
+    r.ok(&["edit", "1", "--status", "done"]).await;
+    let before = r.requests();
+    let plan = r.ok(&["sync", "--plan"]).await;
+    assert!(
+        plan.contains(&format!(
+            "azure-devops: update status of remote {} for #1",
+            w.id
+        )),
+        "{plan}"
+    );
+    assert!(
+        r.probe
+            .remote
+            .state()
+            .requests()
+            .iter()
+            .skip(before)
+            .all(|q| q.method == "GET"
+                || q.path.ends_with("/wiql")
+                || q.path.ends_with("/workitemsbatch")),
+        "the plan only reads"
+    );
+    assert_eq!(
+        r.probe.ado.item(w.id).unwrap().str_field("System.State"),
+        "Active"
+    );
+    let out = r.ok(&["sync", "--system", "azure-devops"]).await;
+    assert!(out.contains("1 updated"), "{out}");
+    assert_eq!(
+        r.probe.ado.item(w.id).unwrap().str_field("System.State"),
+        "Closed"
+    );
+
+    // Renamed in Azure DevOps: the next sync brings it.
+    r.probe.ado.edit_item(w.id, |f| {
+        f.insert("System.Title".into(), json!("SSO sign-in"));
+    });
+    r.ok(&["sync"]).await;
+    let e = r.json(&["show", "1"]).await;
+    assert_eq!(e["title"], "SSO sign-in", "{e}");
+    assert_eq!(e["status"], "done", "{e}");
+
+    // Idle: nothing changed on either side costs at most 2 requests (WIQL and one batch).
+    for _ in 0..2 {
+        let before = r.requests();
+        let out = r.ok(&["sync"]).await;
+        assert!(out.contains("0 created, 0 updated"), "{out}");
+        let spent = r.requests() - before;
+        assert!(spent <= 2, "an idle sync made {spent} requests");
+    }
+
+    let st = r.json(&["ado", "status"]).await;
+    assert_eq!(st["project"], "Fabrikam", "{st}");
+    assert_eq!(st["linked"][0]["issue"], w.id.to_string(), "{st}");
+    assert_eq!(st["linked"][0]["state"], "synced", "{st}");
+    assert_eq!(st["serviceHooks"], "off", "{st}");
+    let text = r.ok(&["ado", "status", "1", "--check"]).await;
+    assert!(
+        text.starts_with(&format!(
+            "Azure DevOps: project Fabrikam on {}, team Fabrikam Team",
+            r.probe.organization_url()
+        )) && text.contains("connection: reached project Fabrikam")
+            && text.contains("1 linked, 0 pending, 0 failed, 0 conflict(s)")
+            && text.contains("work items pulled up to ")
+            && text.contains(&format!(
+                "work item {} (User Story, Closed) is in no iteration (Fabrikam)",
+                w.id
+            )),
+        "{text}"
+    );
+    assert!(r.probe.ado.check_contract().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn link_adopts_an_existing_work_item_and_unlink_releases_it() {
+    let r = rig().await;
+    let item = r.probe.ado.insert(
+        "Bug",
+        BTreeMap::from([
+            (
+                "System.Title".to_string(),
+                json!("Parser crashes on empty input"),
+            ),
+            ("System.Tags".to_string(), json!("parser")),
+        ]),
+    );
+    r.probe
+        .ado
+        .add_comment(item.id, "ana@example.com", "<p>Seen on 1.2 too.</p>");
+    r.ok(&["new", "Parser crash", "--type", "bugfix"]).await;
+    r.ok(&["new", "Other work", "--type", "task"]).await;
+    let url = format!(
+        "{}/Fabrikam/_workitems/edit/{}",
+        r.probe.organization_url(),
+        item.id
+    );
+    let out = r.json(&["ado", "link", "1", &url]).await;
+    assert_eq!(out["issue"], item.id, "{out}");
+    assert_eq!(out["comments"], 1, "{out}");
+    let e = r.json(&["show", "1"]).await;
+    let id = e["id"].as_str().unwrap();
+    let tags = r
+        .probe
+        .ado
+        .item(item.id)
+        .unwrap()
+        .str_field("System.Tags")
+        .to_string();
+    assert!(
+        tags.contains("parser") && tags.contains(&format!("devlog:{id}")),
+        "{tags}"
+    );
+    assert!(
+        e["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["content"] == "Seen on 1.2 too."),
+        "{e}"
+    );
+    // Another entry cannot take the same item; an item of another project or organization,
+    // or something that is not an id, is refused naming the setting.
+    let err = r.fails(&["ado", "link", "2", &item.id.to_string()]).await;
+    assert!(err.stderr.contains("already linked"), "{}", err.stderr);
+    let other = format!("{}/Other/_workitems/edit/3", r.probe.organization_url());
+    let err = r.fails(&["ado", "link", "2", &other]).await;
+    assert!(
+        err.stderr
+            .contains("integrations.azure-devops.project is Fabrikam"),
+        "{}",
+        err.stderr
+    );
+    let err = r
+        .fails(&[
+            "ado",
+            "link",
+            "2",
+            "https://dev.azure.com/contoso/Fabrikam/_workitems/edit/1",
+        ])
+        .await;
+    assert!(
+        err.stderr
+            .contains("integrations.azure-devops.organizationUrl"),
+        "{}",
+        err.stderr
+    );
+    let err = r.fails(&["ado", "link", "2", "DEV-1"]).await;
+    assert!(
+        err.stderr.contains("is not an Azure DevOps work item"),
+        "{}",
+        err.stderr
+    );
+    // The link syncs: the entry's title goes to the item.
+    r.ok(&["ado", "sync", "1"]).await;
+    assert_eq!(
+        r.probe.ado.item(item.id).unwrap().str_field("System.Title"),
+        "Parser crash"
+    );
+
+    let out = r.ok(&["ado", "unlink", "1"]).await;
+    assert!(
+        out.contains(&format!(
+            "Unlinked #1 from work item {}; the work item stays on Azure DevOps",
+            item.id
+        )),
+        "{out}"
+    );
+    let tags = r
+        .probe
+        .ado
+        .item(item.id)
+        .unwrap()
+        .str_field("System.Tags")
+        .to_string();
+    assert!(!tags.contains("devlog:"), "{tags}");
+    let err = r.fails(&["ado", "unlink", "1"]).await;
+    assert!(
+        err.stderr
+            .contains("not linked to an Azure DevOps work item"),
+        "{}",
+        err.stderr
+    );
+    // Unlinked on purpose: later syncs create nothing for it.
+    let before = r.probe.ado.items().len();
+    r.ok(&["ado", "sync", "1"]).await;
+    assert_eq!(r.probe.ado.items().len(), before);
+    assert!(r.probe.ado.check_contract().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_credentials_are_named_and_recorded_on_the_job() {
+    let r = rig().await;
+    r.ok(&["new", "Sign in with SSO", "--type", "feature"])
+        .await;
+    let state = r.probe.remote.state();
+    state.inject(Fault::on("GET /acme/_apis/projects/*").status(401));
+    let err = r.fails(&["integrations", "check"]).await;
+    let all = format!("{}{}", err.stdout, err.stderr);
+    assert!(
+        all.contains("rejected the credentials: check integrations.azure-devops.pat"),
+        "{all}"
+    );
+    state.inject(Fault::on("* /acme/**").status(401).times(50));
+    let run = r.devlog(&["sync"]).await;
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("rejected the credentials: check integrations.azure-devops.pat"),
+        "{all}"
+    );
+    state.clear_faults();
+    let st = r.json(&["sync", "status"]).await;
+    let jobs = st["jobs"].as_array().unwrap();
+    assert!(
+        jobs.iter().any(|j| j["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("integrations.azure-devops.pat"))),
+        "{st}"
+    );
+    // Credentials fine again: the queued job goes through.
+    r.ok(&["sync", "retry", "--all-failed"]).await;
+    r.ok(&["sync"]).await;
+    assert_eq!(r.probe.ado.items().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_that_does_not_exist_is_named_with_its_key() {
+    let r = rig_with(|url| ado_table(url).replace("project = \"Fabrikam\"", "project = \"Nope\""))
+        .await;
+    let err = r.fails(&["integrations", "check"]).await;
+    let all = format!("{}{}", err.stdout, err.stderr);
+    assert!(
+        all.contains("project Nope (or team Nope Team) not found")
+            && all.contains("integrations.azure-devops.organizationUrl, project and team"),
+        "{all}"
+    );
+    let err = r.fails(&["ado", "status", "--check"]).await;
+    assert!(err.stderr.contains("project Nope"), "{}", err.stderr);
+}
+
+/// `[integrations.ado]` with the original devlog's keys is Azure DevOps too: listed under
+/// its table, its errors naming its keys.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ado_alias_with_the_originals_keys_works_and_names_itself() {
+    let r = rig_with(|url| {
+        format!(
+            "[integrations.ado]\norganization = \"{url}\"\nproject = \"Fabrikam\"\npersonalAccessToken = \"${{ADO_PAT}}\"\n"
+        )
+    })
+    .await;
+    let list = r.ok(&["integrations", "list"]).await;
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("azure-devops") && l.contains("yes ([integrations.ado])")),
+        "{list}"
+    );
+    r.ok(&["new", "Via the alias", "--type", "task"]).await;
+    let out = r.ok(&["sync", "--system", "ado"]).await;
+    assert!(out.contains("1 created"), "{out}");
+    assert_eq!(r.probe.ado.items()[0].type_name, "Task");
+    let st = r.json(&["ado", "status"]).await;
+    assert_eq!(st["table"], "ado", "{st}");
+    // A mistake is named under the table as written.
+    std::fs::write(
+        r.dir.join("devlog.toml"),
+        "[integrations.ado]\norganization = \"acme\"\npersonalAccessToken = \"x\"\n",
+    )
+    .unwrap();
+    let err = r.fails(&["integrations", "check"]).await;
+    assert!(err.stderr.contains("integrations.ado"), "{}", err.stderr);
+    assert!(err.stderr.contains("project"), "{}", err.stderr);
+    // Both names at once: one must go.
+    std::fs::write(
+        r.dir.join("devlog.toml"),
+        format!(
+            "{}[integrations.ado]\norganization = \"acme\"\nproject = \"P\"\npat = \"x\"\n",
+            ado_table(&r.probe.organization_url())
+        ),
+    )
+    .unwrap();
+    let err = r.fails(&["sync"]).await;
+    assert!(
+        err.stderr.contains("keep one of the two tables"),
+        "{}",
+        err.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iterations_are_listed_and_linked_items_move_into_one() {
+    let r = rig().await;
+    r.ok(&["new", "Iterated", "--type", "task"]).await;
+    r.ok(&["new", "Also iterated", "--type", "task"]).await;
+    r.ok(&["sync", "--entry", "1"]).await;
+    r.ok(&["sync", "--entry", "2"]).await;
+    let ids: Vec<u64> = r.probe.ado.items().iter().map(|w| w.id).collect();
+
+    let out = r.ok(&["ado", "iteration", "add", "1", "2"]).await;
+    assert!(
+        out.contains(&format!(
+            "Moved #1 (work item {}), #2 (work item {}) into iteration Sprint 2",
+            ids[0], ids[1]
+        )),
+        "{out}"
+    );
+    for id in &ids {
+        assert_eq!(
+            r.probe
+                .ado
+                .item(*id)
+                .unwrap()
+                .str_field("System.IterationPath"),
+            "Fabrikam\\Sprint 2"
+        );
+    }
+    let v = r
+        .json(&["ado", "iteration", "add", "2", "--iteration", "Sprint 3"])
+        .await;
+    assert_eq!(v["iteration"], "Sprint 3", "{v}");
+    assert_eq!(
+        r.probe
+            .ado
+            .item(ids[1])
+            .unwrap()
+            .str_field("System.IterationPath"),
+        "Fabrikam\\Sprint 3"
+    );
+    // The entry's status names its item's iteration and board column.
+    r.probe.ado.edit_item(ids[1], |f| {
+        f.insert("System.BoardColumn".into(), json!("Doing"));
+    });
+    let text = r.ok(&["ado", "status", "2"]).await;
+    assert!(
+        text.contains(&format!(
+            "work item {} (Task, New) is in iteration Fabrikam\\Sprint 3, board column Doing",
+            ids[1]
+        )),
+        "{text}"
+    );
+    let v = r.json(&["ado", "status", "1"]).await;
+    assert_eq!(v["linked"][0]["iterationPath"], "Fabrikam\\Sprint 2", "{v}");
+    // The pull brings the iteration back as the milestone.
+    r.ok(&["sync"]).await;
+    let e = r.json(&["show", "2"]).await;
+    assert_eq!(e["milestone"], "Sprint 3", "{e}");
+
+    // Item 1 is done in Azure DevOps: Sprint 2 counts it.
+    r.probe.ado.edit_item(ids[0], |f| {
+        f.insert("System.State".into(), json!("Closed"));
+    });
+    let v = r.json(&["ado", "iterations"]).await;
+    let rows = v["iterations"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["Sprint 2", "Sprint 3"],
+        "past ones only with --all: {v}"
+    );
+    assert_eq!(
+        (rows[0]["done"].as_u64(), rows[0]["total"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(
+        (rows[1]["done"].as_u64(), rows[1]["total"].as_u64()),
+        (Some(0), Some(1)),
+        "{v}"
+    );
+    let text = r.ok(&["ado", "iterations", "--all"]).await;
+    assert!(
+        text.contains("Sprint 1") && text.contains("1/1 done") && text.contains(" → "),
+        "{text}"
+    );
+
+    // An entry with no work item: said, nothing moved.
+    r.ok(&["new", "Never synced", "--type", "task"]).await;
+    let before = r.requests();
+    let e = r.fails(&["ado", "iteration", "add", "1", "3"]).await;
+    assert!(
+        e.stderr
+            .contains("#3 is not linked to an Azure DevOps work item"),
+        "{}",
+        e.stderr
+    );
+    assert_eq!(r.requests(), before, "nothing asked of Azure DevOps");
+    assert!(r.probe.ado.check_contract().is_empty());
+}
