@@ -62,8 +62,9 @@ macro_rules! string_enum {
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 let norm = s.trim().to_ascii_lowercase().replace('_', "-");
+                // Compared case-insensitively, so camelCase names (`estimatedHours`) parse too.
                 match norm.as_str() {
-                    $($text => Ok($name::$variant),)+
+                    $(n if n.eq_ignore_ascii_case($text) => Ok($name::$variant),)+
                     _ => Err(crate::error::InvalidValue {
                         field: $what,
                         value: s.to_string(),

@@ -539,6 +539,11 @@ impl GithubIntegration {
                 assignee,
                 tags,
                 milestone: issue.milestone.as_ref().map(|m| m.title.clone()),
+                // GitHub issues have no such fields: not carried, never compared or sent.
+                estimated_hours: None,
+                actual_hours: None,
+                acceptance_criteria: None,
+                due_date: None,
             },
             updated_at,
             version: Some(issue.updated_at.clone()),
@@ -762,6 +767,11 @@ impl Integration for GithubIntegration {
                     };
                     body.insert("milestone".into(), json!(n));
                 }
+                // Not carried by GitHub items (see `to_remote`): never sent.
+                SyncedField::EstimatedHours
+                | SyncedField::ActualHours
+                | SyncedField::AcceptanceCriteria
+                | SyncedField::DueDate => {}
             }
         }
         if labels_changed {
