@@ -182,14 +182,26 @@ pub struct SyncedFields {
     /// The optional fields ([`SyncedField::is_optional`]): the outer `None` (the key absent
     /// in JSON) says this side does not carry the field (an integration that does not map
     /// it, a base recorded before it synced); `Some(None)` (`null`) is carried and empty.
-    #[serde(default, deserialize_with = "carried", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "carried",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub estimated_hours: Option<Option<f64>>,
-    #[serde(default, deserialize_with = "carried", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "carried",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub actual_hours: Option<Option<f64>>,
     /// Acceptance criteria, non-empty ones only (an empty list is carried and empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceptance_criteria: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "carried", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "carried",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub due_date: Option<Option<chrono::NaiveDate>>,
 }
 
@@ -361,16 +373,20 @@ impl SyncedFields {
             SyncedField::Assignee => self.assignee.as_deref().map_or(Value::Null, Value::from),
             SyncedField::Tags => Value::from(self.tags.clone()),
             SyncedField::Milestone => self.milestone.as_deref().map_or(Value::Null, Value::from),
-            SyncedField::EstimatedHours => self.estimated_hours.flatten().map_or(Value::Null, Value::from),
-            SyncedField::ActualHours => self.actual_hours.flatten().map_or(Value::Null, Value::from),
+            SyncedField::EstimatedHours => self
+                .estimated_hours
+                .flatten()
+                .map_or(Value::Null, Value::from),
+            SyncedField::ActualHours => {
+                self.actual_hours.flatten().map_or(Value::Null, Value::from)
+            }
             SyncedField::AcceptanceCriteria => self
                 .acceptance_criteria
                 .as_ref()
                 .map_or(Value::Null, |c| Value::from(c.clone())),
-            SyncedField::DueDate => self
-                .due_date
-                .flatten()
-                .map_or(Value::Null, |d| Value::from(d.format("%Y-%m-%d").to_string())),
+            SyncedField::DueDate => self.due_date.flatten().map_or(Value::Null, |d| {
+                Value::from(d.format("%Y-%m-%d").to_string())
+            }),
         }
     }
 
@@ -836,7 +852,10 @@ mod tests {
         pulled.actual_hours = Some(Some(4.0));
         pulled.estimated_hours = Some(Some(2.0));
         pulled.apply_to(&mut entry, t(1));
-        assert_eq!((entry.estimated_hours, entry.actual_hours), (Some(2.0), Some(4.0)));
+        assert_eq!(
+            (entry.estimated_hours, entry.actual_hours),
+            (Some(2.0), Some(4.0))
+        );
         // Not carried: the entry keeps its values.
         SyncedFields::from_entry(&entry)
             .without_optional()

@@ -299,8 +299,13 @@ mod tests {
         assert_eq!(encode(MappedField::EstimatedHours, &number, &fields), None);
         decode(MappedField::EstimatedHours, &number, None, &mut fields).unwrap();
         assert_eq!(fields.estimated_hours, None);
-        let e = decode(MappedField::EstimatedHours, &number, Some(&json!("lots")), &mut fields)
-            .unwrap_err();
+        let e = decode(
+            MappedField::EstimatedHours,
+            &number,
+            Some(&json!("lots")),
+            &mut fields,
+        )
+        .unwrap_err();
         assert!(e.contains("customFields.estimatedHours"), "{e}");
     }
 

@@ -265,23 +265,23 @@ impl Issue {
         let updated_at = self.updated()?;
         let first_version = f.fix_versions.as_ref().and_then(|v| v.first());
         let mut fields = SyncedFields {
-                title: f.summary.clone().unwrap_or_default(),
-                description,
-                status,
-                priority: config.priority_of(
-                    f.priority
-                        .as_ref()
-                        .and_then(|p| p.name.as_deref())
-                        .unwrap_or_default(),
-                ),
-                kind: config.type_of(
-                    f.issuetype
-                        .as_ref()
-                        .and_then(|t| t.name.as_deref())
-                        .unwrap_or_default(),
-                ),
-                assignee: self.assignee(),
-                tags,
+            title: f.summary.clone().unwrap_or_default(),
+            description,
+            status,
+            priority: config.priority_of(
+                f.priority
+                    .as_ref()
+                    .and_then(|p| p.name.as_deref())
+                    .unwrap_or_default(),
+            ),
+            kind: config.type_of(
+                f.issuetype
+                    .as_ref()
+                    .and_then(|t| t.name.as_deref())
+                    .unwrap_or_default(),
+            ),
+            assignee: self.assignee(),
+            tags,
             // The first fix version.
             milestone: first_version.map(|v| v.name.clone()),
             // Carried only when mapped (below).
