@@ -469,6 +469,7 @@ impl AdoIntegration {
             version: Some(w.rev.to_string()),
             marker: w.marker(),
             milestone: milestone.and_then(|m| self.remote_milestone(&m)),
+            sprint: None,
         })
     }
 

@@ -434,6 +434,10 @@ pub struct ExternalReference {
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync: Option<Timestamp>,
+    /// The sprint the remote item was in at the last pull (Jira with a `boardId`; devlog
+    /// addition): what `show` names, without asking the remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sprint: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,
 }

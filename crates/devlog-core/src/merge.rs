@@ -207,7 +207,7 @@ pub struct SyncedFields {
 
 /// Tells a key that is there, even as `null` (`Some(…)`: carried), from a missing one
 /// (`None`, through `default`: not carried).
-fn carried<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn carried<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

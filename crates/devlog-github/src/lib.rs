@@ -549,6 +549,7 @@ impl GithubIntegration {
             version: Some(issue.updated_at.clone()),
             marker: parse_marker(&body),
             milestone: issue.milestone.as_ref().map(IssueMilestone::to_remote),
+            sprint: None,
         })
     }
 

@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 use devlog_core::entry::Entry;
 use devlog_core::integration::SyncError;
 use devlog_core::merge::SyncedFields;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::config::MappedField;
 use crate::{JiraIntegration, adf};
 
 /// A field as `GET /field` describes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldMeta {
     pub id: String,
     #[serde(default)]
@@ -24,13 +24,28 @@ pub struct FieldMeta {
     pub schema: Option<FieldSchema>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldSchema {
     #[serde(default, rename = "type")]
     pub kind: String,
     /// The custom field type (`…:textarea`), for custom fields.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<String>,
+}
+
+/// The custom field type of Jira Software's Sprint field.
+pub const SPRINT_TYPE: &str = "com.pyxis.greenhopper.jira:gh-sprint";
+
+/// The fields a run needs from `GET /field` (the mapped ones, and the Sprint field with a
+/// `boardId`), with what they were resolved for. The pull cursor keeps it, so an idle pull
+/// does not list the site's fields again; a changed `customFields` or `boardId` does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldCache {
+    /// `customFields` as configured (`estimatedHours` → `Story point estimate`).
+    pub mapping: BTreeMap<String, String>,
+    #[serde(default)]
+    pub board: Option<u64>,
+    pub fields: Vec<FieldMeta>,
 }
 
 impl FieldMeta {
@@ -107,16 +122,25 @@ pub fn resolve(
 }
 
 impl JiraIntegration {
-    /// The mapped fields, resolved once per run (no request when nothing is mapped).
-    pub(crate) async fn mapped_fields(
-        &self,
-    ) -> Result<BTreeMap<MappedField, FieldMeta>, SyncError> {
-        if self.config.custom_fields.is_empty() {
-            return Ok(BTreeMap::new());
+    fn cache_key(&self) -> (BTreeMap<String, String>, Option<u64>) {
+        let mapping = self
+            .config
+            .custom_fields
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+            .collect();
+        (mapping, self.config.board_id)
+    }
+
+    /// The fields this run needs, listed once per run (no request when nothing is mapped and
+    /// there is no board).
+    pub(crate) async fn field_cache(&self) -> Result<Option<FieldCache>, SyncError> {
+        if self.config.custom_fields.is_empty() && self.config.board_id.is_none() {
+            return Ok(None);
         }
         let mut cached = self.fields.lock().await;
-        if let Some(m) = cached.as_ref() {
-            return Ok(m.clone());
+        if let Some(c) = cached.as_ref() {
+            return Ok(Some(c.clone()));
         }
         let resp = self
             .client
@@ -127,8 +151,59 @@ impl JiraIntegration {
             .map_err(|e| self.sync_err(e, None))?;
         let all: Vec<FieldMeta> = self.decode(&resp, None)?;
         let resolved = resolve(&self.config.custom_fields, &all).map_err(|e| self.permanent(e))?;
-        *cached = Some(resolved.clone());
-        Ok(resolved)
+        let mut fields: Vec<FieldMeta> = resolved.into_values().collect();
+        if self.config.board_id.is_some()
+            && let Some(sprint) = all.iter().find(|f| {
+                f.schema.as_ref().and_then(|s| s.custom.as_deref()) == Some(SPRINT_TYPE)
+            })
+        {
+            fields.push(sprint.clone());
+        }
+        let (mapping, board) = self.cache_key();
+        let cache = FieldCache {
+            mapping,
+            board,
+            fields,
+        };
+        *cached = Some(cache.clone());
+        Ok(Some(cache))
+    }
+
+    /// Takes the fields a pull cursor kept, when they were resolved for this configuration.
+    pub(crate) async fn seed_fields(&self, kept: Option<&FieldCache>) {
+        let Some(kept) = kept else { return };
+        let (mapping, board) = self.cache_key();
+        if kept.mapping == mapping && kept.board == board {
+            let mut cached = self.fields.lock().await;
+            if cached.is_none() {
+                *cached = Some(kept.clone());
+            }
+        }
+    }
+
+    /// The mapped fields, resolved once per run.
+    pub(crate) async fn mapped_fields(
+        &self,
+    ) -> Result<BTreeMap<MappedField, FieldMeta>, SyncError> {
+        if self.config.custom_fields.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let cache = self.field_cache().await?;
+        let known = cache.map(|c| c.fields).unwrap_or_default();
+        resolve(&self.config.custom_fields, &known).map_err(|e| self.permanent(e))
+    }
+
+    /// The id of the Sprint field (with a `boardId`, when the site has Jira Software).
+    pub(crate) async fn sprint_field(&self) -> Result<Option<String>, SyncError> {
+        if self.config.board_id.is_none() {
+            return Ok(None);
+        }
+        Ok(self.field_cache().await?.and_then(|c| {
+            c.fields
+                .into_iter()
+                .find(|f| f.schema.as_ref().and_then(|s| s.custom.as_deref()) == Some(SPRINT_TYPE))
+                .map(|f| f.id)
+        }))
     }
 
     /// The mapped fields' values of `entry` for a create (an empty entry field is left out).
@@ -355,4 +430,18 @@ mod tests {
             "{wrong}"
         );
     }
+}
+
+/// The sprint an issue's Sprint field names: its open one (active, else future), else the
+/// last closed one; `None` for none (the backlog) or a value that is not a sprint list.
+pub fn sprint_of(raw: Option<&Value>) -> Option<String> {
+    let sprints = raw?.as_array()?;
+    let state = |s: &&Value| s.get("state").and_then(Value::as_str).unwrap_or_default().to_string();
+    let name = |s: &Value| s.get("name").and_then(Value::as_str).map(str::to_string);
+    sprints
+        .iter()
+        .find(|s| state(s) == "active")
+        .or_else(|| sprints.iter().find(|s| state(s) == "future"))
+        .or_else(|| sprints.iter().rev().find(|s| state(s) == "closed"))
+        .and_then(name)
 }

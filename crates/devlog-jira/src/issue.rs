@@ -302,6 +302,7 @@ impl Issue {
             version: f.updated.clone(),
             marker: self.marker(),
             milestone: first_version.map(Version::to_remote),
+            sprint: None,
         })
     }
 }

@@ -76,7 +76,8 @@ pub struct JiraIntegration {
     /// The project's numeric id.
     project_id: Arc<tokio::sync::Mutex<Option<u64>>>,
     /// `customFields` resolved through the field metadata, once per run.
-    fields: Arc<tokio::sync::Mutex<Option<BTreeMap<MappedField, fields::FieldMeta>>>>,
+    /// The fields `customFields` maps and the Sprint field, resolved once per run.
+    fields: Arc<tokio::sync::Mutex<Option<fields::FieldCache>>>,
 }
 
 /// Locks a cache; a poisoned lock still holds a usable cache.
@@ -106,6 +107,9 @@ struct PullCursor {
     since: String,
     #[serde(default)]
     keys: BTreeSet<String>,
+    /// The fields resolved through `GET /field`, so an idle pull need not list them again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fields: Option<fields::FieldCache>,
 }
 
 impl JiraIntegration {
@@ -219,15 +223,20 @@ impl JiraIntegration {
     /// The issue as devlog's item, with the mapped custom fields (resolved once per run).
     async fn to_remote(&self, issue: &Issue) -> Result<RemoteItem, SyncError> {
         let mapped = self.mapped_fields().await?;
-        issue
+        let mut item = issue
             .to_remote(&self.config, &mapped)
-            .map_err(|e| self.permanent(e))
+            .map_err(|e| self.permanent(e))?;
+        if let Some(id) = self.sprint_field().await? {
+            item.sprint = Some(fields::sprint_of(issue.fields.other.get(&id)));
+        }
+        Ok(item)
     }
 
     /// The fields a read asks for: devlog's, and the ids of the mapped custom fields.
     async fn read_fields(&self) -> Result<Vec<String>, SyncError> {
         let mut fields: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
         fields.extend(self.mapped_fields().await?.into_values().map(|m| m.id));
+        fields.extend(self.sprint_field().await?);
         Ok(fields)
     }
 
@@ -796,6 +805,8 @@ impl Integration for JiraIntegration {
                 ))
             })?),
         };
+        self.seed_fields(cursor.as_ref().and_then(|c| c.fields.as_ref()))
+            .await;
         let since = match &cursor {
             Some(c) => Some(parse_time(&c.since).map_err(|e| self.permanent(e))?),
             None => None,
@@ -868,6 +879,7 @@ impl Integration for JiraIntegration {
                 page.more = true;
             }
         }
+        next.fields = self.field_cache().await?;
         if !next.since.is_empty() {
             page.next_cursor = serde_json::to_string(&next).ok();
         } else if let Some(c) = cursor {

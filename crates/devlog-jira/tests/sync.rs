@@ -495,3 +495,44 @@ async fn mapped_custom_fields_travel_both_ways_and_unmapped_ones_are_never_sent(
         "a held field is not pushed"
     );
 }
+
+#[tokio::test]
+async fn the_sprint_of_a_linked_issue_is_kept_on_the_entry_from_the_pull() {
+    let r = rig_with(|c| c.board_id = Some(devlog_testkit::fake_jira::BOARD_ID)).await;
+    let e = r
+        .entry(NewEntry {
+            title: "Sprint me".into(),
+            ..NewEntry::default()
+        })
+        .await;
+    r.sync().await;
+    let key = r.key_of(e.id).await;
+    let reference = |e: &Entry| {
+        e.external_references
+            .iter()
+            .find(|x| x.system == "jira")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(reference(&r.get(e.id).await).sprint, None, "in the backlog");
+    let active = r.jira.add_sprint("Sprint 6", "active", None, None);
+    r.jira.move_issue_to_sprint(&key, active);
+    r._remote.clear_requests();
+    r.sync().await;
+    let after = r.get(e.id).await;
+    assert_eq!(reference(&after).sprint.as_deref(), Some("Sprint 6"));
+    // No Agile call: the Sprint field came with the search (and GET /field is kept in the
+    // pull cursor, so it is not listed again).
+    let paths: Vec<String> = r._remote.requests().iter().map(|q| q.path.clone()).collect();
+    assert!(!paths.iter().any(|p| p.contains("/agile/") || p.ends_with("/field")), "{paths:?}");
+    // An idle pull writes nothing to the entry.
+    r.sync().await;
+    assert_eq!(r.get(e.id).await.updated_at, after.updated_at);
+    let revs_before = r.app.store().get(e.id).await.unwrap();
+    assert_eq!(reference(&revs_before).sprint.as_deref(), Some("Sprint 6"));
+    // Moved on to the next sprint.
+    let next = r.jira.add_sprint("Sprint 7", "future", None, None);
+    r.jira.move_issue_to_sprint(&key, next);
+    r.sync().await;
+    assert_eq!(reference(&r.get(e.id).await).sprint.as_deref(), Some("Sprint 7"));
+}

@@ -161,6 +161,7 @@ pub fn to_remote(item: &Item) -> Result<RemoteItem, SyncError> {
         version: Some(item.etag()),
         marker: item.marker.as_deref().and_then(|m| m.parse().ok()),
         milestone: None,
+        sprint: None,
     })
 }
 

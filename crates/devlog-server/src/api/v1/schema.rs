@@ -1004,6 +1004,7 @@ mod tests {
             title: Some("t".into()),
             status: Some("open".into()),
             last_sync: Some(t()),
+            sprint: None,
             extra: Extra::new(),
         }
     }
