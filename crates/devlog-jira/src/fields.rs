@@ -153,9 +153,9 @@ impl JiraIntegration {
         let resolved = resolve(&self.config.custom_fields, &all).map_err(|e| self.permanent(e))?;
         let mut fields: Vec<FieldMeta> = resolved.into_values().collect();
         if self.config.board_id.is_some()
-            && let Some(sprint) = all.iter().find(|f| {
-                f.schema.as_ref().and_then(|s| s.custom.as_deref()) == Some(SPRINT_TYPE)
-            })
+            && let Some(sprint) = all
+                .iter()
+                .find(|f| f.schema.as_ref().and_then(|s| s.custom.as_deref()) == Some(SPRINT_TYPE))
         {
             fields.push(sprint.clone());
         }
@@ -436,7 +436,12 @@ mod tests {
 /// last closed one; `None` for none (the backlog) or a value that is not a sprint list.
 pub fn sprint_of(raw: Option<&Value>) -> Option<String> {
     let sprints = raw?.as_array()?;
-    let state = |s: &&Value| s.get("state").and_then(Value::as_str).unwrap_or_default().to_string();
+    let state = |s: &&Value| {
+        s.get("state")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let name = |s: &Value| s.get("name").and_then(Value::as_str).map(str::to_string);
     sprints
         .iter()

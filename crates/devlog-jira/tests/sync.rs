@@ -523,8 +523,18 @@ async fn the_sprint_of_a_linked_issue_is_kept_on_the_entry_from_the_pull() {
     assert_eq!(reference(&after).sprint.as_deref(), Some("Sprint 6"));
     // No Agile call: the Sprint field came with the search (and GET /field is kept in the
     // pull cursor, so it is not listed again).
-    let paths: Vec<String> = r._remote.requests().iter().map(|q| q.path.clone()).collect();
-    assert!(!paths.iter().any(|p| p.contains("/agile/") || p.ends_with("/field")), "{paths:?}");
+    let paths: Vec<String> = r
+        ._remote
+        .requests()
+        .iter()
+        .map(|q| q.path.clone())
+        .collect();
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.contains("/agile/") || p.ends_with("/field")),
+        "{paths:?}"
+    );
     // An idle pull writes nothing to the entry.
     r.sync().await;
     assert_eq!(r.get(e.id).await.updated_at, after.updated_at);
@@ -534,5 +544,8 @@ async fn the_sprint_of_a_linked_issue_is_kept_on_the_entry_from_the_pull() {
     let next = r.jira.add_sprint("Sprint 7", "future", None, None);
     r.jira.move_issue_to_sprint(&key, next);
     r.sync().await;
-    assert_eq!(reference(&r.get(e.id).await).sprint.as_deref(), Some("Sprint 7"));
+    assert_eq!(
+        reference(&r.get(e.id).await).sprint.as_deref(),
+        Some("Sprint 7")
+    );
 }

@@ -2355,16 +2355,20 @@ impl SyncEngine {
         }
         let sprint = sprint.map(str::to_string);
         self.store
-            .update(link.entry_id, &Self::sync_meta(name), &mut |e: &mut Entry| {
-                if let Some(r) = e
-                    .external_references
-                    .iter_mut()
-                    .find(|r| r.system == name && r.id == item.remote_id)
-                {
-                    r.sprint.clone_from(&sprint);
-                }
-                Ok(())
-            })
+            .update(
+                link.entry_id,
+                &Self::sync_meta(name),
+                &mut |e: &mut Entry| {
+                    if let Some(r) = e
+                        .external_references
+                        .iter_mut()
+                        .find(|r| r.system == name && r.id == item.remote_id)
+                    {
+                        r.sprint.clone_from(&sprint);
+                    }
+                    Ok(())
+                },
+            )
             .await
             .map(|_| ())
     }
