@@ -104,8 +104,13 @@ async fn run(n: usize, mapped: bool) -> Result<(), Box<dyn std::error::Error>> {
     // Re-sync 1 reads back our own writes (their `updated` is after the cursor); from then
     // on a sync of unchanged data is idle. Each runs in a fresh integration, as a new
     // `devlog sync` process would (nothing cached in memory but the pull cursor).
-    for label2 in ["re-sync 1 (reads back our writes)", "idle re-sync", "idle re-sync"] {
-        let fresh = JiraIntegration::with_limits(integration.config().clone(), RateLimitConfig::unpaced())?;
+    for label2 in [
+        "re-sync 1 (reads back our writes)",
+        "idle re-sync",
+        "idle re-sync",
+    ] {
+        let fresh =
+            JiraIntegration::with_limits(integration.config().clone(), RateLimitConfig::unpaced())?;
         let engine = SyncEngine::new(
             engine.store().clone(),
             SyncState::open(&root.join(".state/sync.sqlite")).await?,

@@ -329,6 +329,25 @@ fn criteria_of(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The sprint an issue's Sprint field names: its open one (active, else future), else the
+/// last closed one; `None` for none (the backlog) or a value that is not a sprint list.
+pub fn sprint_of(raw: Option<&Value>) -> Option<String> {
+    let sprints = raw?.as_array()?;
+    let state = |s: &&Value| {
+        s.get("state")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let name = |s: &Value| s.get("name").and_then(Value::as_str).map(str::to_string);
+    sprints
+        .iter()
+        .find(|s| state(s) == "active")
+        .or_else(|| sprints.iter().find(|s| state(s) == "future"))
+        .or_else(|| sprints.iter().rev().find(|s| state(s) == "closed"))
+        .and_then(name)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -430,23 +449,4 @@ mod tests {
             "{wrong}"
         );
     }
-}
-
-/// The sprint an issue's Sprint field names: its open one (active, else future), else the
-/// last closed one; `None` for none (the backlog) or a value that is not a sprint list.
-pub fn sprint_of(raw: Option<&Value>) -> Option<String> {
-    let sprints = raw?.as_array()?;
-    let state = |s: &&Value| {
-        s.get("state")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let name = |s: &Value| s.get("name").and_then(Value::as_str).map(str::to_string);
-    sprints
-        .iter()
-        .find(|s| state(s) == "active")
-        .or_else(|| sprints.iter().find(|s| state(s) == "future"))
-        .or_else(|| sprints.iter().rev().find(|s| state(s) == "closed"))
-        .and_then(name)
 }

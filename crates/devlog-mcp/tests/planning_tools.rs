@@ -138,9 +138,7 @@ async fn log_time_records_worklogs_and_sums_actual_hours() {
     assert_eq!(second["totalMinutes"], 120);
     assert_eq!(second["actualHours"], 2.0);
     // log_work is the same tool under the name Jira users know.
-    let (_, third) = h
-        .ok("log_work", json!({"id": 1, "duration": "15m"}))
-        .await;
+    let (_, third) = h.ok("log_work", json!({"id": 1, "duration": "15m"})).await;
     assert_eq!(third["totalMinutes"], 135);
     let msg = h
         .fails("log_work", json!({"id": 1, "duration": "two hours"}))

@@ -450,7 +450,7 @@ enum ItemMerge {
         entry: Box<Entry>,
         /// The item's create was never recorded (found by marker) or is still `creating`.
         adopting: bool,
-        merged: Merged,
+        merged: Box<Merged>,
     },
 }
 
@@ -2512,7 +2512,7 @@ impl SyncEngine {
         Ok(ItemMerge::Merge {
             entry: Box::new(entry),
             adopting,
-            merged,
+            merged: Box::new(merged),
         })
     }
 
