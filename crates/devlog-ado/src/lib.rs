@@ -471,11 +471,17 @@ impl AdoIntegration {
                 assignee: w.assignee(),
                 tags: w.entry_tags(),
                 milestone: milestone.clone(),
+                // Written on create only (`fields`); not carried, so never compared or sent.
+                estimated_hours: None,
+                actual_hours: None,
+                acceptance_criteria: None,
+                due_date: None,
             },
             updated_at,
             version: Some(w.rev.to_string()),
             marker: w.marker(),
             milestone: milestone.and_then(|m| self.remote_milestone(&m)),
+            sprint: None,
         })
     }
 
@@ -988,6 +994,11 @@ impl Integration for AdoIntegration {
                 }
                 // Type: above.
                 SyncedField::Type => {}
+                // Not carried by work items (see `to_remote`): never sent.
+                SyncedField::EstimatedHours
+                | SyncedField::ActualHours
+                | SyncedField::AcceptanceCriteria
+                | SyncedField::DueDate => {}
             }
         }
         if ops.len() == 1 {

@@ -640,6 +640,7 @@ async fn record(
         title: Some(title),
         status: Some(run.state.as_str().into()),
         last_sync: Some(now),
+        sprint: None,
         extra,
     };
     store

@@ -414,6 +414,17 @@ async fn sprints_are_listed_and_linked_issues_move_into_one() {
         .await;
     assert_eq!(v["sprint"]["name"], "Sprint 6", "{v}");
     assert_eq!(r.probe.jira.sprint_of("DEV-2"), Some(next));
+    // `show` names the sprint from the last pull, without asking Jira.
+    r.ok(&["sync", "--entry", "2"]).await;
+    let before = r.requests();
+    let text = r.ok(&["show", "2"]).await;
+    assert!(
+        text.contains("jira DEV-2") && text.contains("(sprint Sprint 6)"),
+        "{text}"
+    );
+    let v = r.json(&["show", "1"]).await;
+    assert_eq!(v["externalReferences"][0]["sprint"], "Sprint 5", "{v}");
+    assert_eq!(r.requests(), before, "show asks Jira nothing");
     // The entry's status names its issue's sprint (one entry: one request to the board).
     let text = r.ok(&["jira", "status", "2"]).await;
     assert!(
@@ -466,4 +477,74 @@ async fn sprints_are_listed_and_linked_issues_move_into_one() {
         e.stderr
     );
     assert_eq!(r.probe.jira.sprint_of("DEV-1"), Some(active));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limited_write_pauses_the_sync_until_the_resume_time_then_goes_through_once() {
+    let r = rig().await;
+    r.ok(&["new", "Sign in with SSO", "--type", "feature"])
+        .await;
+    r.ok(&["sync"]).await;
+    assert_eq!(r.probe.jira.issues().len(), 1);
+    r.ok(&["edit", "1", "--title", "Sign in with SSO (Okta)"])
+        .await;
+    let state = r.probe.remote.state();
+    state.inject(Fault::on("PUT /rest/api/3/issue/*").rate_limited("3"));
+    let started = std::time::Instant::now();
+    let run = r.devlog(&["sync"]).await;
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("paused") && all.contains("Jira rate limit reached") && all.contains("3s"),
+        "the run says it is rate limited and when it resumes:\n{all}"
+    );
+    // The job records it, with the time it resumes.
+    let st = r.json(&["sync", "status"]).await;
+    let jobs = st["jobs"].as_array().unwrap();
+    let job = jobs
+        .iter()
+        .find(|j| {
+            j["lastError"]
+                .as_str()
+                .is_some_and(|e| e.contains("rate limit"))
+        })
+        .unwrap_or_else(|| panic!("no job records the rate limit: {st}"));
+    let resumes = job["nextAt"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no resume time: {job}"));
+    let updated = job["updatedAt"].as_i64().unwrap();
+    assert!(
+        (2_500..=3_500).contains(&(resumes - updated)),
+        "the job resumes after Retry-After: {job}"
+    );
+    assert_eq!(
+        r.probe.jira.issues()[0].summary,
+        "Sign in with SSO",
+        "nothing written while limited"
+    );
+    // Before the resume time a sync sends no write.
+    let puts = || state.requests_matching("PUT /rest/api/3/issue/*").len();
+    let limited = puts();
+    if started.elapsed() < std::time::Duration::from_secs(2) {
+        r.devlog(&["sync"]).await;
+        assert_eq!(puts(), limited, "no write before the resume time");
+    }
+    // After it, the change goes through once; nothing is duplicated.
+    tokio::time::sleep(std::time::Duration::from_secs(3).saturating_sub(started.elapsed())).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    r.ok(&["sync"]).await;
+    let issues = r.probe.jira.issues();
+    assert_eq!(issues.len(), 1, "no second issue");
+    assert_eq!(issues[0].summary, "Sign in with SSO (Okta)");
+    assert_eq!(puts(), limited + 1, "one write after the limit");
+    let st = r.json(&["sync", "status"]).await;
+    assert!(
+        st["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["state"] != "dead" && j["lastError"].is_null()),
+        "{st}"
+    );
+    r.ok(&["sync"]).await;
+    assert_eq!(puts(), limited + 1, "an idle sync writes nothing");
 }

@@ -62,8 +62,9 @@ macro_rules! string_enum {
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 let norm = s.trim().to_ascii_lowercase().replace('_', "-");
+                // Compared case-insensitively, so camelCase names (`estimatedHours`) parse too.
                 match norm.as_str() {
-                    $($text => Ok($name::$variant),)+
+                    $(n if n.eq_ignore_ascii_case($text) => Ok($name::$variant),)+
                     _ => Err(crate::error::InvalidValue {
                         field: $what,
                         value: s.to_string(),
@@ -485,6 +486,10 @@ pub struct ExternalReference {
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync: Option<Timestamp>,
+    /// The sprint the remote item was in at the last pull (Jira with a `boardId`; devlog
+    /// addition): what `show` names, without asking the remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sprint: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -119,6 +119,17 @@ pub struct RemoteItem {
     /// with this description and due date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub milestone: Option<RemoteMilestone>,
+    /// The sprint the item is in, where the remote reports sprints (Jira with a `boardId`):
+    /// `Some(Some(name))`, or `Some(None)` in none (the backlog); `None` (the key absent):
+    /// not reported. The engine keeps it on the entry's external reference
+    /// ([`ExternalReference::sprint`](crate::entry::ExternalReference::sprint)) so `show`
+    /// names it without asking the remote.
+    #[serde(
+        default,
+        deserialize_with = "crate::merge::carried",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sprint: Option<Option<String>>,
 }
 
 /// A milestone as a remote system holds it (what a pull needs to create it locally).

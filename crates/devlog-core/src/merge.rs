@@ -29,20 +29,37 @@ string_enum!(
         Assignee = "assignee",
         Tags = "tags",
         Milestone = "milestone",
+        EstimatedHours = "estimatedHours",
+        ActualHours = "actualHours",
+        AcceptanceCriteria = "acceptanceCriteria",
+        DueDate = "dueDate",
     }
 );
 
 impl SyncedField {
-    fn bit(self) -> u8 {
-        // Declaration order; `ALL` has eight fields, so a `u8` holds every set.
-        1 << (self as u8)
+    fn bit(self) -> u16 {
+        // Declaration order; `ALL` has twelve fields, so a `u16` holds every set.
+        1 << (self as u16)
+    }
+
+    /// A field only some integrations carry (Jira's `customFields`): a side that does not
+    /// carry it holds `None` in [`SyncedFields`], and it is then never compared, merged or
+    /// sent. The first eight fields every integration carries.
+    pub fn is_optional(self) -> bool {
+        matches!(
+            self,
+            SyncedField::EstimatedHours
+                | SyncedField::ActualHours
+                | SyncedField::AcceptanceCriteria
+                | SyncedField::DueDate
+        )
     }
 }
 
 /// A set of [`SyncedField`]s (which fields changed, which to send, which are held by a
 /// conflict). Iterates in declaration order; serialises as a list of field names.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct FieldSet(u8);
+pub struct FieldSet(u16);
 
 impl FieldSet {
     pub const EMPTY: FieldSet = FieldSet(0);
@@ -163,6 +180,45 @@ pub struct SyncedFields {
     /// milestones synced read as `None`.
     #[serde(default)]
     pub milestone: Option<String>,
+    /// The optional fields ([`SyncedField::is_optional`]): the outer `None` (the key absent
+    /// in JSON) says this side does not carry the field (an integration that does not map
+    /// it, a base recorded before it synced); `Some(None)` (`null`) is carried and empty.
+    #[serde(
+        default,
+        deserialize_with = "carried",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub estimated_hours: Option<Option<f64>>,
+    #[serde(
+        default,
+        deserialize_with = "carried",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub actual_hours: Option<Option<f64>>,
+    /// Acceptance criteria, non-empty ones only (an empty list is carried and empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptance_criteria: Option<Vec<String>>,
+    #[serde(
+        default,
+        deserialize_with = "carried",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub due_date: Option<Option<chrono::NaiveDate>>,
+}
+
+/// Tells a key that is there, even as `null` (`Some(…)`: carried), from a missing one
+/// (`None`, through `default`: not carried).
+pub(crate) fn carried<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Whether two optional fields differ: only when both sides carry them.
+fn both_differ<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+    matches!((a, b), (Some(x), Some(y)) if x != y)
 }
 
 impl SyncedFields {
@@ -178,6 +234,38 @@ impl SyncedFields {
             assignee: e.assignee.clone(),
             tags,
             milestone: e.milestone.clone(),
+            estimated_hours: Some(e.estimated_hours),
+            actual_hours: Some(e.actual_hours),
+            acceptance_criteria: Some(
+                e.context
+                    .acceptance_criteria
+                    .iter()
+                    .filter(|c| !c.trim().is_empty())
+                    .cloned()
+                    .collect(),
+            ),
+            due_date: Some(e.due_date),
+        }
+    }
+
+    /// These fields with every optional field not carried: what an integration that maps
+    /// none of them reports.
+    pub fn without_optional(mut self) -> Self {
+        self.estimated_hours = None;
+        self.actual_hours = None;
+        self.acceptance_criteria = None;
+        self.due_date = None;
+        self
+    }
+
+    /// Whether this side carries `field` (the eight core fields always).
+    pub fn carries(&self, field: SyncedField) -> bool {
+        match field {
+            SyncedField::EstimatedHours => self.estimated_hours.is_some(),
+            SyncedField::ActualHours => self.actual_hours.is_some(),
+            SyncedField::AcceptanceCriteria => self.acceptance_criteria.is_some(),
+            SyncedField::DueDate => self.due_date.is_some(),
+            _ => true,
         }
     }
 
@@ -191,9 +279,35 @@ impl SyncedFields {
         e.assignee = self.assignee.clone();
         e.tags = self.tags.clone();
         e.milestone = self.milestone.clone();
+        // The optional fields only when carried. An entry with worklogs keeps their sum as
+        // its actual hours.
+        if let Some(h) = self.estimated_hours {
+            e.estimated_hours = h;
+        }
+        if let Some(h) = self.actual_hours
+            && e.worklogs.is_empty()
+        {
+            e.actual_hours = h;
+        }
+        if let Some(c) = &self.acceptance_criteria {
+            let current: Vec<&String> = e
+                .context
+                .acceptance_criteria
+                .iter()
+                .filter(|c| !c.trim().is_empty())
+                .collect();
+            // Blank criteria stay when nothing else changed.
+            if current.len() != c.len() || current.iter().zip(c).any(|(a, b)| *a != b) {
+                e.context.acceptance_criteria = c.clone();
+            }
+        }
+        if let Some(d) = self.due_date {
+            e.due_date = d;
+        }
     }
 
-    /// Whether `field` holds another value in `other`.
+    /// Whether `field` holds another value in `other`. An optional field differs only when
+    /// both sides carry it.
     pub fn differs(&self, other: &SyncedFields, field: SyncedField) -> bool {
         match field {
             SyncedField::Title => self.title != other.title,
@@ -204,6 +318,14 @@ impl SyncedFields {
             SyncedField::Assignee => self.assignee != other.assignee,
             SyncedField::Tags => self.tags != other.tags,
             SyncedField::Milestone => self.milestone != other.milestone,
+            SyncedField::EstimatedHours => {
+                both_differ(&self.estimated_hours, &other.estimated_hours)
+            }
+            SyncedField::ActualHours => both_differ(&self.actual_hours, &other.actual_hours),
+            SyncedField::AcceptanceCriteria => {
+                both_differ(&self.acceptance_criteria, &other.acceptance_criteria)
+            }
+            SyncedField::DueDate => both_differ(&self.due_date, &other.due_date),
         }
     }
 
@@ -219,6 +341,12 @@ impl SyncedFields {
                 SyncedField::Assignee => self.assignee.clone_from(&other.assignee),
                 SyncedField::Tags => self.tags.clone_from(&other.tags),
                 SyncedField::Milestone => self.milestone.clone_from(&other.milestone),
+                SyncedField::EstimatedHours => self.estimated_hours = other.estimated_hours,
+                SyncedField::ActualHours => self.actual_hours = other.actual_hours,
+                SyncedField::AcceptanceCriteria => self
+                    .acceptance_criteria
+                    .clone_from(&other.acceptance_criteria),
+                SyncedField::DueDate => self.due_date = other.due_date,
             }
         }
     }
@@ -246,6 +374,20 @@ impl SyncedFields {
             SyncedField::Assignee => self.assignee.as_deref().map_or(Value::Null, Value::from),
             SyncedField::Tags => Value::from(self.tags.clone()),
             SyncedField::Milestone => self.milestone.as_deref().map_or(Value::Null, Value::from),
+            SyncedField::EstimatedHours => self
+                .estimated_hours
+                .flatten()
+                .map_or(Value::Null, Value::from),
+            SyncedField::ActualHours => {
+                self.actual_hours.flatten().map_or(Value::Null, Value::from)
+            }
+            SyncedField::AcceptanceCriteria => self
+                .acceptance_criteria
+                .as_ref()
+                .map_or(Value::Null, |c| Value::from(c.clone())),
+            SyncedField::DueDate => self.due_date.flatten().map_or(Value::Null, |d| {
+                Value::from(d.format("%Y-%m-%d").to_string())
+            }),
         }
     }
 
@@ -276,8 +418,8 @@ impl SyncedFields {
                     self.milestone = value;
                 }
             }
-            SyncedField::Tags => {
-                self.tags = v
+            SyncedField::Tags | SyncedField::AcceptanceCriteria => {
+                let list = v
                     .as_array()
                     .and_then(|a| {
                         a.iter()
@@ -285,6 +427,37 @@ impl SyncedFields {
                             .collect::<Option<Vec<_>>>()
                     })
                     .ok_or_else(|| bad("a list of strings"))?;
+                if field == SyncedField::Tags {
+                    self.tags = list;
+                } else {
+                    self.acceptance_criteria = Some(list);
+                }
+            }
+            SyncedField::EstimatedHours | SyncedField::ActualHours => {
+                let hours = match v {
+                    Value::Null => None,
+                    _ => Some(
+                        v.as_f64()
+                            .filter(|h| h.is_finite() && *h >= 0.0)
+                            .ok_or_else(|| bad("a number of hours (0 or more) or null"))?,
+                    ),
+                };
+                if field == SyncedField::EstimatedHours {
+                    self.estimated_hours = Some(hours);
+                } else {
+                    self.actual_hours = Some(hours);
+                }
+            }
+            SyncedField::DueDate => {
+                let date = match v {
+                    Value::Null => None,
+                    _ => Some(
+                        v.as_str()
+                            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                            .ok_or_else(|| bad("a date (YYYY-MM-DD) or null"))?,
+                    ),
+                };
+                self.due_date = Some(date);
             }
         }
         Ok(())
@@ -682,6 +855,10 @@ mod tests {
             assignee: None,
             tags: vec![],
             milestone: None,
+            estimated_hours: Some(None),
+            actual_hours: Some(None),
+            acceptance_criteria: Some(vec![]),
+            due_date: Some(None),
         }
     }
 
@@ -971,5 +1148,90 @@ mod tests {
         assert_eq!(s["owner"], "jira");
         assert_eq!(s["winner"], "remote");
         assert_eq!(s["field"], "status");
+    }
+
+    #[test]
+    fn optional_fields_are_compared_only_when_both_sides_carry_them() {
+        let mut local = f("A", Status::New);
+        local.estimated_hours = Some(Some(5.0));
+        local.acceptance_criteria = Some(vec!["fast".into()]);
+        // An integration that maps none of them (GitHub): never a difference, never sent.
+        let github = f("A", Status::New).without_optional();
+        for field in SyncedField::ALL.iter().filter(|f| f.is_optional()) {
+            assert!(!github.carries(*field));
+            assert!(!local.differs(&github, *field), "{field}");
+        }
+        let m = merge(Some(&github), &local, &github, Policy::strategy(Strategy::Manual), t(0), t(0));
+        assert!(m.to_remote.is_empty() && m.to_local.is_empty(), "{m:?}");
+        assert_eq!(m.fields, local);
+        // One that maps the estimate: changed remotely, it comes back; locally, it is sent.
+        let mut base = f("A", Status::New).without_optional();
+        base.estimated_hours = Some(Some(5.0));
+        let mut jira = base.clone();
+        jira.estimated_hours = Some(Some(8.0));
+        let m = merge(Some(&base), &local, &jira, Policy::strategy(Strategy::Manual), t(0), t(0));
+        assert_eq!(m.to_local, FieldSet::from([SyncedField::EstimatedHours]));
+        assert!(m.to_remote.is_empty());
+        assert_eq!(m.fields.estimated_hours, Some(Some(8.0)));
+        let mut local2 = local.clone();
+        local2.estimated_hours = Some(Some(3.0));
+        let m = merge(Some(&base), &local2, &base, Policy::strategy(Strategy::Manual), t(0), t(0));
+        assert_eq!(m.to_remote, FieldSet::from([SyncedField::EstimatedHours]));
+        // Both changed: a conflict like any other field.
+        let m = merge(Some(&base), &local2, &jira, Policy::strategy(Strategy::Manual), t(0), t(0));
+        assert_eq!(m.conflicts.len(), 1);
+        assert_eq!(m.conflicts[0].field, SyncedField::EstimatedHours);
+        assert_eq!(m.conflicts[0].remote, serde_json::json!(8.0));
+    }
+
+    #[test]
+    fn optional_fields_serialise_absent_when_not_carried_and_null_when_empty() {
+        let none = f("A", Status::New).without_optional();
+        let json = serde_json::to_value(&none).unwrap();
+        assert!(json.get("estimatedHours").is_none(), "{json}");
+        assert_eq!(serde_json::from_value::<SyncedFields>(json).unwrap(), none);
+        let empty = f("A", Status::New);
+        let json = serde_json::to_value(&empty).unwrap();
+        assert_eq!(json["estimatedHours"], Value::Null);
+        assert_eq!(json["dueDate"], Value::Null);
+        assert_eq!(serde_json::from_value::<SyncedFields>(json).unwrap(), empty);
+        let mut set = f("A", Status::New);
+        set.set_value(SyncedField::DueDate, &Value::from("2026-12-24"))
+            .unwrap();
+        set.set_value(SyncedField::EstimatedHours, &Value::from(2.5))
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&set).unwrap()["dueDate"],
+            Value::from("2026-12-24")
+        );
+        let e = set
+            .set_value(SyncedField::EstimatedHours, &Value::from(-1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("estimatedHours") && e.contains("hours"), "{e}");
+        assert!(
+            set.set_value(SyncedField::DueDate, &Value::from("soon"))
+                .is_err()
+        );
+        // An entry with worklogs keeps their sum as its actual hours.
+        let mut entry: Entry = serde_json::from_value(serde_json::json!({
+            "id": crate::id::EntryId::new_random().to_string(), "handle": 1, "key": "a",
+            "title": "A", "type": "task", "description": "", "status": "new",
+            "priority": "medium", "createdAt": t(0), "updatedAt": t(0)
+        }))
+        .unwrap();
+        let mut pulled = SyncedFields::from_entry(&entry);
+        pulled.actual_hours = Some(Some(4.0));
+        pulled.estimated_hours = Some(Some(2.0));
+        pulled.apply_to(&mut entry, t(1));
+        assert_eq!(
+            (entry.estimated_hours, entry.actual_hours),
+            (Some(2.0), Some(4.0))
+        );
+        // Not carried: the entry keeps its values.
+        SyncedFields::from_entry(&entry)
+            .without_optional()
+            .apply_to(&mut entry, t(2));
+        assert_eq!(entry.estimated_hours, Some(2.0));
     }
 }

@@ -28,6 +28,10 @@ fn fields() -> impl Strategy<Value = SyncedFields> {
             assignee: a.map(String::from),
             tags: tags.into_iter().map(String::from).collect(),
             milestone: m.map(String::from),
+            estimated_hours: None,
+            actual_hours: None,
+            acceptance_criteria: None,
+            due_date: None,
         })
 }
 

@@ -539,11 +539,17 @@ impl GithubIntegration {
                 assignee,
                 tags,
                 milestone: issue.milestone.as_ref().map(|m| m.title.clone()),
+                // GitHub issues have no such fields: not carried, never compared or sent.
+                estimated_hours: None,
+                actual_hours: None,
+                acceptance_criteria: None,
+                due_date: None,
             },
             updated_at,
             version: Some(issue.updated_at.clone()),
             marker: parse_marker(&body),
             milestone: issue.milestone.as_ref().map(IssueMilestone::to_remote),
+            sprint: None,
         })
     }
 
@@ -762,6 +768,11 @@ impl Integration for GithubIntegration {
                     };
                     body.insert("milestone".into(), json!(n));
                 }
+                // Not carried by GitHub items (see `to_remote`): never sent.
+                SyncedField::EstimatedHours
+                | SyncedField::ActualHours
+                | SyncedField::AcceptanceCriteria
+                | SyncedField::DueDate => {}
             }
         }
         if labels_changed {

@@ -479,6 +479,7 @@ mod tests {
             title: None,
             status: None,
             last_sync: None,
+            sprint: None,
             extra: Default::default(),
         });
     }

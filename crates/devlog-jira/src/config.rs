@@ -88,6 +88,22 @@ impl MappedField {
     fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
+
+    /// The synced field it carries (the same name).
+    pub fn synced(self) -> devlog_core::merge::SyncedField {
+        use devlog_core::merge::SyncedField;
+        match self {
+            Self::EstimatedHours => SyncedField::EstimatedHours,
+            Self::ActualHours => SyncedField::ActualHours,
+            Self::AcceptanceCriteria => SyncedField::AcceptanceCriteria,
+            Self::DueDate => SyncedField::DueDate,
+        }
+    }
+
+    /// The mapped field that carries a synced one; `None` for the core fields.
+    pub fn of(field: devlog_core::merge::SyncedField) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.synced() == field)
+    }
 }
 
 /// The parsed configuration. `Debug` never shows the token or the webhook secret.

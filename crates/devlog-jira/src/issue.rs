@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::adf::{Doc, split_description};
-use crate::config::{JiraConfig, StatusCategory};
+use crate::config::{JiraConfig, MappedField, StatusCategory};
+use crate::fields::{self, FieldMeta};
 
 /// The issue property that carries devlog's marker: `{"id": "<entry id>"}`.
 pub const PROPERTY: &str = "devlog";
@@ -244,8 +245,13 @@ impl Issue {
             .map_err(|e| format!("issue {}: description: {e}", self.key))
     }
 
-    /// Maps the issue to devlog's fields through the configured mappings.
-    pub fn to_remote(&self, config: &JiraConfig) -> Result<RemoteItem, String> {
+    /// Maps the issue to devlog's fields through the configured mappings; `mapped` are the
+    /// resolved `customFields` (the only optional fields the item carries).
+    pub fn to_remote(
+        &self,
+        config: &JiraConfig,
+        mapped: &BTreeMap<MappedField, FieldMeta>,
+    ) -> Result<RemoteItem, String> {
         let f = &self.fields;
         let (description, _) = split_description(&self.description_doc()?);
         let status = f
@@ -258,34 +264,45 @@ impl Issue {
         tags.dedup();
         let updated_at = self.updated()?;
         let first_version = f.fix_versions.as_ref().and_then(|v| v.first());
+        let mut fields = SyncedFields {
+            title: f.summary.clone().unwrap_or_default(),
+            description,
+            status,
+            priority: config.priority_of(
+                f.priority
+                    .as_ref()
+                    .and_then(|p| p.name.as_deref())
+                    .unwrap_or_default(),
+            ),
+            kind: config.type_of(
+                f.issuetype
+                    .as_ref()
+                    .and_then(|t| t.name.as_deref())
+                    .unwrap_or_default(),
+            ),
+            assignee: self.assignee(),
+            tags,
+            // The first fix version.
+            milestone: first_version.map(|v| v.name.clone()),
+            // Carried only when mapped (below).
+            estimated_hours: None,
+            actual_hours: None,
+            acceptance_criteria: None,
+            due_date: None,
+        };
+        for (m, meta) in mapped {
+            fields::decode(*m, meta, f.other.get(&meta.id), &mut fields)
+                .map_err(|e| format!("issue {}: {e}", self.key))?;
+        }
         Ok(RemoteItem {
             remote_id: self.key.clone(),
             url: Some(format!("{}/browse/{}", config.base_url, self.key)),
-            fields: SyncedFields {
-                title: f.summary.clone().unwrap_or_default(),
-                description,
-                status,
-                priority: config.priority_of(
-                    f.priority
-                        .as_ref()
-                        .and_then(|p| p.name.as_deref())
-                        .unwrap_or_default(),
-                ),
-                kind: config.type_of(
-                    f.issuetype
-                        .as_ref()
-                        .and_then(|t| t.name.as_deref())
-                        .unwrap_or_default(),
-                ),
-                assignee: self.assignee(),
-                tags,
-                // The first fix version.
-                milestone: first_version.map(|v| v.name.clone()),
-            },
+            fields,
             updated_at,
             version: f.updated.clone(),
             marker: self.marker(),
             milestone: first_version.map(Version::to_remote),
+            sprint: None,
         })
     }
 }

@@ -76,7 +76,8 @@ pub struct JiraIntegration {
     /// The project's numeric id.
     project_id: Arc<tokio::sync::Mutex<Option<u64>>>,
     /// `customFields` resolved through the field metadata, once per run.
-    fields: Arc<tokio::sync::Mutex<Option<BTreeMap<MappedField, fields::FieldMeta>>>>,
+    /// The fields `customFields` maps and the Sprint field, resolved once per run.
+    fields: Arc<tokio::sync::Mutex<Option<fields::FieldCache>>>,
 }
 
 /// Locks a cache; a poisoned lock still holds a usable cache.
@@ -106,6 +107,9 @@ struct PullCursor {
     since: String,
     #[serde(default)]
     keys: BTreeSet<String>,
+    /// The fields resolved through `GET /field`, so an idle pull need not list them again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fields: Option<fields::FieldCache>,
 }
 
 impl JiraIntegration {
@@ -216,15 +220,32 @@ impl JiraIntegration {
         resp.json().map_err(|e| self.sync_err(e, issue))
     }
 
-    fn to_remote(&self, issue: &Issue) -> Result<RemoteItem, SyncError> {
-        issue.to_remote(&self.config).map_err(|e| self.permanent(e))
+    /// The issue as devlog's item, with the mapped custom fields (resolved once per run).
+    async fn to_remote(&self, issue: &Issue) -> Result<RemoteItem, SyncError> {
+        let mapped = self.mapped_fields().await?;
+        let mut item = issue
+            .to_remote(&self.config, &mapped)
+            .map_err(|e| self.permanent(e))?;
+        if let Some(id) = self.sprint_field().await? {
+            item.sprint = Some(fields::sprint_of(issue.fields.other.get(&id)));
+        }
+        Ok(item)
+    }
+
+    /// The fields a read asks for: devlog's, and the ids of the mapped custom fields.
+    async fn read_fields(&self) -> Result<Vec<String>, SyncError> {
+        let mut fields: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
+        fields.extend(self.mapped_fields().await?.into_values().map(|m| m.id));
+        fields.extend(self.sprint_field().await?);
+        Ok(fields)
     }
 
     async fn get_issue(&self, key: &str) -> Result<Issue, SyncError> {
+        let fields = self.read_fields().await?;
         let resp = self
             .client
             .get(&format!("/rest/api/3/issue/{key}"))
-            .query("fields", &FIELDS.join(","))
+            .query("fields", &fields.join(","))
             .query("properties", PROPERTY)
             .no_cache()
             .send()
@@ -235,14 +256,14 @@ impl JiraIntegration {
 
     /// One page of a JQL search (with the fields and the marker property devlog reads).
     async fn search(&self, jql: &str, token: Option<&str>) -> Result<SearchPage, SyncError> {
-        let mut fields: Vec<&str> = FIELDS.to_vec();
+        let mut fields = self.read_fields().await?;
         if self.syncs_notes() {
             // Says whether an issue has comments at all (their properties need a request).
-            fields.push("comment");
+            fields.push("comment".into());
         }
         if self.syncs_worklogs() {
             // Likewise for worklogs.
-            fields.push("worklog");
+            fields.push("worklog".into());
         }
         let mut body = json!({
             "jql": jql,
@@ -483,11 +504,10 @@ impl Integration for JiraIntegration {
         );
         let page = self.search(&jql, None).await?;
         // Only an issue whose property really holds the id counts.
-        page.issues
-            .iter()
-            .find(|i| i.marker() == Some(entry))
-            .map(|i| self.to_remote(i))
-            .transpose()
+        match page.issues.iter().find(|i| i.marker() == Some(entry)) {
+            Some(i) => self.to_remote(i).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn create(&self, entry: &Entry, fields: &SyncedFields) -> Result<RemoteItem, SyncError> {
@@ -539,7 +559,7 @@ impl Integration for JiraIntegration {
             self.move_to(&issue, fields.status).await?;
             issue = self.get_issue(&created.key).await?;
         }
-        self.to_remote(&issue)
+        self.to_remote(&issue).await
     }
 
     async fn update(
@@ -548,6 +568,12 @@ impl Integration for JiraIntegration {
         fields: &SyncedFields,
         changed: &FieldSet,
     ) -> Result<RemoteItem, SyncError> {
+        // The mapped custom fields among the changed ones (the others are not sent).
+        let mapped = if changed.iter().any(SyncedField::is_optional) {
+            self.mapped_fields().await?
+        } else {
+            BTreeMap::new()
+        };
         let needs_current = changed.contains(SyncedField::Description)
             || changed.contains(SyncedField::Status)
             || changed.contains(SyncedField::Assignee);
@@ -617,6 +643,19 @@ impl Integration for JiraIntegration {
                         versions::fix_versions(fields.milestone.as_deref()),
                     );
                 }
+                SyncedField::EstimatedHours
+                | SyncedField::ActualHours
+                | SyncedField::AcceptanceCriteria
+                | SyncedField::DueDate => {
+                    // Only a field `customFields` maps (the engine never asks for another:
+                    // an item carries just the mapped ones).
+                    if let Some(m) = MappedField::of(c)
+                        && let Some(meta) = mapped.get(&m)
+                        && let Some(v) = fields::encode(m, meta, fields)
+                    {
+                        edit.insert(meta.id.clone(), v);
+                    }
+                }
             }
         }
         if !edit.is_empty() {
@@ -643,7 +682,7 @@ impl Integration for JiraIntegration {
             self.move_to(issue, fields.status).await?;
         }
         let issue = self.get_issue(remote_id).await?;
-        self.to_remote(&issue)
+        self.to_remote(&issue).await
     }
 
     fn syncs_notes(&self) -> bool {
@@ -788,6 +827,8 @@ impl Integration for JiraIntegration {
                 ))
             })?),
         };
+        self.seed_fields(cursor.as_ref().and_then(|c| c.fields.as_ref()))
+            .await;
         let since = match &cursor {
             Some(c) => Some(parse_time(&c.since).map_err(|e| self.permanent(e))?),
             None => None,
@@ -818,7 +859,7 @@ impl Integration for JiraIntegration {
                     next.keys.clear();
                 }
                 next.keys.insert(issue.key.clone());
-                match self.to_remote(issue) {
+                match self.to_remote(issue).await {
                     Ok(item) => {
                         // Comments come with the issue whose `updated` they moved; an issue
                         // without any costs no request.
@@ -860,6 +901,7 @@ impl Integration for JiraIntegration {
                 page.more = true;
             }
         }
+        next.fields = self.field_cache().await?;
         if !next.since.is_empty() {
             page.next_cursor = serde_json::to_string(&next).ok();
         } else if let Some(c) = cursor {

@@ -81,7 +81,7 @@ impl JiraIntegration {
     pub async fn adopt_issue(&self, key: &str, entry: EntryId) -> Result<RemoteItem, SyncError> {
         let issue = self.get_issue(key).await?;
         match issue.marker() {
-            Some(m) if m == entry => return self.to_remote(&issue),
+            Some(m) if m == entry => return self.to_remote(&issue).await,
             Some(other) => {
                 return Err(self.permanent(format!(
                     "issue {key} is already linked to devlog entry {other}; unlink that entry first"
@@ -96,7 +96,7 @@ impl JiraIntegration {
             .await
             .map_err(|e| self.sync_err(e, Some(key)))?;
         let issue = self.get_issue(key).await?;
-        self.to_remote(&issue)
+        self.to_remote(&issue).await
     }
 
     /// Deletes the marker from issue `key` (after `devlog jira unlink`), so no later sync

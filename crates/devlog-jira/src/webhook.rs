@@ -277,7 +277,8 @@ impl JiraIntegration {
         if issue.key.rsplit_once('-').is_none_or(|(p, _)| p != project) {
             return Ok(None);
         }
-        match issue.to_remote(self.config()) {
+        let mapped = self.mapped_fields().await?;
+        match issue.to_remote(self.config(), &mapped) {
             Ok(item) => Ok(Some(item)),
             // Not devlog's issue and unreadable: nothing to apply.
             Err(_) if issue.marker().is_none() => Ok(None),

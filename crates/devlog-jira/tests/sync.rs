@@ -27,6 +27,10 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with(|_| {}).await
+}
+
+async fn rig_with(configure: impl FnOnce(&mut JiraConfig)) -> Rig {
     let b = FakeRemote::builder().without_tracker();
     let st = b.state();
     // Jira's clock is ours (give or take): pulls reach back from now.
@@ -44,6 +48,8 @@ async fn rig() -> Rig {
         },
     )
     .unwrap();
+    let mut config = config;
+    configure(&mut config);
     let integration = JiraIntegration::with_limits(config, RateLimitConfig::unpaced()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".devlog");
@@ -352,4 +358,194 @@ async fn worklogs_travel_once_and_time_logged_in_jira_counts_with_its_author() {
     let got = r.get(e.id).await;
     assert!(got.worklogs.is_empty());
     assert_eq!(got.actual_hours, None);
+}
+
+#[tokio::test]
+async fn mapped_custom_fields_travel_both_ways_and_unmapped_ones_are_never_sent() {
+    use devlog_jira::config::MappedField;
+    use std::collections::BTreeMap;
+    let r = rig_with(|c| {
+        c.custom_fields = BTreeMap::from([
+            (MappedField::EstimatedHours, "Story point estimate".into()),
+            (MappedField::AcceptanceCriteria, "customfield_10030".into()),
+        ]);
+    })
+    .await;
+    // dueDate and actualHours are not mapped.
+    let e = r
+        .entry(NewEntry {
+            title: "Faster search".into(),
+            estimated_hours: Some(3.0),
+            acceptance_criteria: vec!["p95 under 200 ms".into()],
+            due: Some("2026-12-24".into()),
+            ..NewEntry::default()
+        })
+        .await;
+    let first = r.sync().await;
+    assert_eq!(first.created, 1, "{first:?}");
+    let key = r.key_of(e.id).await;
+    let issue = r.jira.issue(&key).unwrap();
+    assert_eq!(
+        issue.custom.get("customfield_10016"),
+        Some(&serde_json::json!(3.0))
+    );
+    // An idle sync sends nothing.
+    let idle = r.sync().await;
+    assert_eq!((idle.updated, idle.applied), (0, 0), "{idle:?}");
+
+    // Changed locally: the update carries the mapped fields, never the unmapped ones.
+    r._remote.clear_requests();
+    r.app
+        .edit(
+            e.id,
+            Edit {
+                estimated_hours: Some(5.0),
+                acceptance_criteria: Some(vec!["p95 under 150 ms".into(), "no errors".into()]),
+                due: Some("2027-01-15".into()),
+                actual_hours: Some(2.0),
+                ..Edit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    let pushed = r.sync().await;
+    assert_eq!(pushed.updated, 1, "{pushed:?}");
+    let issue = r.jira.issue(&key).unwrap();
+    assert_eq!(
+        issue.custom.get("customfield_10016"),
+        Some(&serde_json::json!(5.0))
+    );
+    let criteria = issue.custom.get("customfield_10030").unwrap().to_string();
+    assert!(
+        criteria.contains("p95 under 150 ms") && criteria.contains("no errors"),
+        "{criteria}"
+    );
+    assert_eq!(issue.due_date, None, "dueDate is not mapped");
+    let edits: Vec<_> = r
+        ._remote
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "PUT" && q.path == format!("/rest/api/3/issue/{key}"))
+        .collect();
+    assert!(!edits.is_empty());
+    for req in &edits {
+        let body = String::from_utf8_lossy(&req.body);
+        assert!(
+            !body.contains("duedate")
+                && !body.contains("customfield_10020")
+                && !body.contains("2027-01-15"),
+            "an unmapped field was sent: {body}"
+        );
+    }
+    let idle = r.sync().await;
+    assert_eq!((idle.updated, idle.applied), (0, 0), "{idle:?}");
+
+    // Changed in Jira: it comes back into the entry.
+    r.jira.edit_issue(&key, |i| {
+        i.custom
+            .insert("customfield_10016".into(), serde_json::json!(8));
+    });
+    let pulled = r.sync().await;
+    assert_eq!(pulled.applied, 1, "{pulled:?}");
+    let back = r.get(e.id).await;
+    assert_eq!(back.estimated_hours, Some(8.0));
+    assert_eq!(
+        back.context.acceptance_criteria,
+        vec!["p95 under 150 ms".to_string(), "no errors".to_string()]
+    );
+    // The unmapped ones stay as they are locally.
+    assert_eq!(
+        back.due_date.map(|d| d.to_string()).as_deref(),
+        Some("2027-01-15")
+    );
+    assert_eq!(back.actual_hours, Some(2.0));
+    let idle = r.sync().await;
+    assert_eq!((idle.updated, idle.applied), (0, 0), "{idle:?}");
+
+    // Changed on both sides: a recorded conflict, like any other field.
+    r.jira.edit_issue(&key, |i| {
+        i.custom
+            .insert("customfield_10016".into(), serde_json::json!(13));
+    });
+    r.app
+        .edit(
+            e.id,
+            Edit {
+                estimated_hours: Some(1.0),
+                ..Edit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    let both = r.sync().await;
+    assert_eq!(both.conflicts, 1, "{both:?}");
+    let conflicts = r.engine.state().open_conflicts().await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].field.field.as_str(), "estimatedHours");
+    assert_eq!(
+        r.get(e.id).await.estimated_hours,
+        Some(1.0),
+        "local keeps its value"
+    );
+    assert_eq!(
+        r.jira.issue(&key).unwrap().custom.get("customfield_10016"),
+        Some(&serde_json::json!(13)),
+        "a held field is not pushed"
+    );
+}
+
+#[tokio::test]
+async fn the_sprint_of_a_linked_issue_is_kept_on_the_entry_from_the_pull() {
+    let r = rig_with(|c| c.board_id = Some(devlog_testkit::fake_jira::BOARD_ID)).await;
+    let e = r
+        .entry(NewEntry {
+            title: "Sprint me".into(),
+            ..NewEntry::default()
+        })
+        .await;
+    r.sync().await;
+    let key = r.key_of(e.id).await;
+    let reference = |e: &Entry| {
+        e.external_references
+            .iter()
+            .find(|x| x.system == "jira")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(reference(&r.get(e.id).await).sprint, None, "in the backlog");
+    let active = r.jira.add_sprint("Sprint 6", "active", None, None);
+    r.jira.move_issue_to_sprint(&key, active);
+    r._remote.clear_requests();
+    r.sync().await;
+    let after = r.get(e.id).await;
+    assert_eq!(reference(&after).sprint.as_deref(), Some("Sprint 6"));
+    // No Agile call: the Sprint field came with the search (and GET /field is kept in the
+    // pull cursor, so it is not listed again).
+    let paths: Vec<String> = r
+        ._remote
+        .requests()
+        .iter()
+        .map(|q| q.path.clone())
+        .collect();
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.contains("/agile/") || p.ends_with("/field")),
+        "{paths:?}"
+    );
+    // An idle pull writes nothing to the entry.
+    r.sync().await;
+    assert_eq!(r.get(e.id).await.updated_at, after.updated_at);
+    let revs_before = r.app.store().get(e.id).await.unwrap();
+    assert_eq!(reference(&revs_before).sprint.as_deref(), Some("Sprint 6"));
+    // Moved on to the next sprint.
+    let next = r.jira.add_sprint("Sprint 7", "future", None, None);
+    r.jira.move_issue_to_sprint(&key, next);
+    r.sync().await;
+    assert_eq!(
+        reference(&r.get(e.id).await).sprint.as_deref(),
+        Some("Sprint 7")
+    );
 }

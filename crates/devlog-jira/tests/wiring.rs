@@ -45,6 +45,10 @@ fn fields(title: &str, status: Status) -> SyncedFields {
         assignee: None,
         tags: Vec::new(),
         milestone: None,
+        estimated_hours: None,
+        actual_hours: None,
+        acceptance_criteria: None,
+        due_date: None,
     }
 }
 

@@ -19,6 +19,7 @@ use crate::server::DevlogMcp;
 use crate::tools::{Reply, finish};
 
 const LOG_TIME: &str = "Record time spent on a devlog entry (a worklog): how long (duration such as \"1h30m\", \"90m\" or \"1.5h\", at most 24h per worklog), on which day (default today; \"yesterday\", \"-3d\" or YYYY-MM-DD, never in the future) and an optional note. The entry's actualHours becomes the sum of its worklogs. Answers the worklog and the entry's total.";
+const LOG_WORK: &str = "log_time under the name Jira users know (\"log work\"): record time spent on a devlog entry as a worklog (duration such as \"1h30m\", \"90m\" or \"1.5h\", at most 24h; day default today, \"yesterday\", \"-3d\" or YYYY-MM-DD; optional note). Same arguments and answer as log_time; with Jira configured the next sync logs it on the linked issue exactly once.";
 const EDIT_WORKLOG: &str = "Change a worklog of a devlog entry: its duration, day or note (give at least one). The worklog is named by its id or a unique prefix, as get_devlog lists worklogs. The entry's actualHours follows. undo_change reverts it.";
 const DELETE_WORKLOG: &str = "Remove a worklog of a devlog entry (by its id or a unique prefix, as get_devlog lists worklogs). The entry's actualHours becomes the sum of the worklogs left. undo_change restores it.";
 const CREATE_MILESTONE: &str = "Create a milestone: a named target (a release, a sprint) that devlog entries are grouped under, with an optional due date and description. Put entries in it with create_devlog or update_devlog (milestone argument). Names are compared by their letters and digits, so \"v1.0\" and \"V1-0\" are the same milestone.";
@@ -152,6 +153,16 @@ impl DevlogMcp {
         annotations(read_only_hint = false, destructive_hint = false)
     )]
     async fn log_time(&self, Args(a): Args<LogTimeArgs>) -> CallToolResult {
+        finish(self.run_log_time(a).await)
+    }
+
+    #[tool(
+        name = "log_work",
+        description = LOG_WORK,
+        input_schema = input_schema::<LogTimeArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false)
+    )]
+    async fn log_work(&self, Args(a): Args<LogTimeArgs>) -> CallToolResult {
         finish(self.run_log_time(a).await)
     }
 

@@ -54,7 +54,7 @@ EVERYDAY_TOOLS = [
     "get_entry_history", "undo_change", "edit_note", "delete_note", "change_status",
     "link_entries", "unlink_entries", "get_relations", "add_dependency", "remove_dependency",
     "add_risk", "remove_risk", "create_milestone", "list_milestones", "close_milestone",
-    "log_time", "edit_worklog", "delete_worklog", "add_insight", "get_shared_insights",
+    "log_time", "log_work", "edit_worklog", "delete_worklog", "add_insight", "get_shared_insights",
 ]
 
 
@@ -419,7 +419,7 @@ async def everyday_suite(session, imported):
     wid = s["worklog"]["id"]
     _, s = await call_ok(session, "edit_worklog", {"id": parent, "worklogId": wid[:8], "duration": "2h"})
     check(s["worklog"]["minutes"] == 120 and s["actualHours"] == 2.0, s)
-    _, s = await call_ok(session, "log_time", {"id": parent, "duration": "30m"})
+    _, s = await call_ok(session, "log_work", {"id": parent, "duration": "30m"})
     _, s = await call_ok(session, "delete_worklog", {"id": parent, "worklogId": s["worklog"]["id"]})
     check(s["totalMinutes"] == 120, s)
     text, err = await call_error(session, "delete_worklog", {"id": parent, "worklogId": "zzzz"})

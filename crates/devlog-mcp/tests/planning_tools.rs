@@ -137,6 +137,13 @@ async fn log_time_records_worklogs_and_sums_actual_hours() {
         .await;
     assert_eq!(second["totalMinutes"], 120);
     assert_eq!(second["actualHours"], 2.0);
+    // log_work is the same tool under the name Jira users know.
+    let (_, third) = h.ok("log_work", json!({"id": 1, "duration": "15m"})).await;
+    assert_eq!(third["totalMinutes"], 135);
+    let msg = h
+        .fails("log_work", json!({"id": 1, "duration": "two hours"}))
+        .await;
+    assert!(msg.contains("1h30m, 90m, 1.5h"), "{msg}");
     let msg = h
         .fails("log_time", json!({"id": 1, "duration": "two hours"}))
         .await;
@@ -146,8 +153,8 @@ async fn log_time_records_worklogs_and_sums_actual_hours() {
         .await;
     assert!(msg.contains("log_time"), "{msg}");
     let e = &h.store.all().await.unwrap()[0];
-    assert_eq!(e.worklogs.len(), 2);
-    assert_eq!(e.actual_hours, Some(2.0));
+    assert_eq!(e.worklogs.len(), 3);
+    assert_eq!(e.actual_hours, Some(2.25));
 }
 
 #[tokio::test]

@@ -28,6 +28,10 @@ fn fields(i: usize) -> SyncedFields {
         assignee: Some("ana".into()),
         tags: vec!["api".into(), "perf".into()],
         milestone: Some("v1.4".into()),
+        estimated_hours: None,
+        actual_hours: None,
+        acceptance_criteria: None,
+        due_date: None,
     }
 }
 

@@ -2505,11 +2505,58 @@ impl SyncEngine {
                             title: None,
                             status: None,
                             last_sync: Some(now),
+                            sprint: None,
                             extra: Default::default(),
                         });
                 }
                 Ok(())
             })
+            .await
+            .map(|_| ())
+    }
+
+    /// Keeps the sprint a pulled item reports on its entry's external reference (only when
+    /// it changed: no write on an idle pull), so `show` names it without asking the remote.
+    async fn record_sprint(
+        &self,
+        name: &str,
+        item: &RemoteItem,
+        sprint: Option<&str>,
+    ) -> Result<()> {
+        let Some(link) = self.state.link_by_remote(name, &item.remote_id).await? else {
+            return Ok(());
+        };
+        if link.state != LinkState::Linked {
+            return Ok(());
+        }
+        let entry = match self.store.get(link.entry_id).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let reference = entry
+            .external_references
+            .iter()
+            .find(|r| r.system == name && r.id == item.remote_id);
+        if reference.is_none_or(|r| r.sprint.as_deref() == sprint) {
+            return Ok(());
+        }
+        let sprint = sprint.map(str::to_string);
+        self.store
+            .update(
+                link.entry_id,
+                &Self::sync_meta(name),
+                &mut |e: &mut Entry| {
+                    if let Some(r) = e
+                        .external_references
+                        .iter_mut()
+                        .find(|r| r.system == name && r.id == item.remote_id)
+                    {
+                        r.sprint.clone_from(&sprint);
+                    }
+                    Ok(())
+                },
+            )
             .await
             .map(|_| ())
     }
@@ -2686,6 +2733,9 @@ impl SyncEngine {
         report: &mut SyncReport,
     ) -> Result<()> {
         for item in items {
+            if let Some(sprint) = &item.sprint {
+                self.record_sprint(name, item, sprint.as_deref()).await?;
+            }
             let ItemMerge::Merge {
                 entry,
                 adopting,

@@ -340,6 +340,10 @@ mod tests {
                 assignee: a.map(String::from),
                 tags: tags.into_iter().map(String::from).collect(),
                 milestone: m.map(String::from),
+                estimated_hours: None,
+                actual_hours: None,
+                acceptance_criteria: None,
+                due_date: None,
             })
     }
 
@@ -679,6 +683,10 @@ mod tests {
             assignee: None,
             tags: Vec::new(),
             milestone: None,
+            estimated_hours: None,
+            actual_hours: None,
+            acceptance_criteria: None,
+            due_date: None,
         };
         let plan = |e| {
             decide(&Snapshot {

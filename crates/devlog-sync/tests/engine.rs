@@ -110,6 +110,7 @@ impl Integration for MemoryRemote {
             version: None,
             marker: Some(entry.id),
             milestone: None,
+            sprint: None,
         };
         r.items.push(item.clone());
         if fault == Some(Fault::CreateThenLose) {

@@ -198,6 +198,7 @@ impl Integration for SlowRemote {
             version: None,
             marker: Some(entry.id),
             milestone: None,
+            sprint: None,
         })
     }
     async fn update(

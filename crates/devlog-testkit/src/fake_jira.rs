@@ -1371,6 +1371,20 @@ fn phase_b_issue_fields(d: &Data, i: &JiraIssue, v: &mut Value) {
     for (id, ..) in CUSTOM_FIELDS {
         f[id] = i.custom.get(id).cloned().unwrap_or(Value::Null);
     }
+    // Jira Software's Sprint field: every sprint the issue has been in (null: none).
+    let sprints: Vec<Value> = d
+        .sprint_issues
+        .get(&i.key)
+        .into_iter()
+        .flatten()
+        .filter_map(|id| d.sprints.iter().find(|s| s.id == *id))
+        .map(|s| sprint_json("", s))
+        .collect();
+    f[SPRINT_FIELD] = if sprints.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(sprints)
+    };
     if let Some(o) = f.as_object_mut() {
         for h in &d.hidden_fields {
             o.remove(h);
@@ -1593,6 +1607,11 @@ async fn fields(headers: HeaderMap) -> Res {
                         "schema": {"type": ty, "custom": custom, "customId": n}}),
         );
     }
+    out.push(json!({"id": SPRINT_FIELD, "key": SPRINT_FIELD, "name": "Sprint",
+                    "custom": true, "navigable": true, "orderable": true, "searchable": true,
+                    "clauseNames": ["cf[10021]", "Sprint"],
+                    "schema": {"type": "array", "items": "json",
+                               "custom": "com.pyxis.greenhopper.jira:gh-sprint", "customId": 10021}}));
     // The second "Team" (a name two fields share).
     out.push(json!({"id": "customfield_10051", "key": "customfield_10051", "name": "Team",
                     "custom": true, "navigable": true, "orderable": true, "searchable": true,
@@ -1602,6 +1621,9 @@ async fn fields(headers: HeaderMap) -> Res {
 }
 
 // --- Agile: the board and its sprints ----------------------------------------------------
+
+/// The id of Jira Software's Sprint field on the fake site.
+pub const SPRINT_FIELD: &str = "customfield_10021";
 
 /// The id of the project's Scrum board.
 pub const BOARD_ID: u64 = 7;
@@ -1775,6 +1797,7 @@ async fn move_to_sprint(
             "issues: between 1 and 50 issues can be moved at once",
         ));
     }
+    let now = st.remote.tick();
     let mut d = lock(&st.jira.data);
     if find_sprint(&d, sprint)?.state == "closed" {
         return Err(error(
@@ -1788,12 +1811,16 @@ async fn move_to_sprint(
     for k in keys {
         let key = key_of(&d, &k)?;
         let open = open_sprint_of(&d, &key);
-        let ids = d.sprint_issues.entry(key).or_default();
+        let ids = d.sprint_issues.entry(key.clone()).or_default();
         if let Some(o) = open {
             ids.retain(|id| *id != o);
         }
         if !ids.contains(&sprint) {
             ids.push(sprint);
+            // The Sprint field changed: Jira moves the issue's `updated`.
+            if let Some(i) = d.issues.get_mut(&key) {
+                i.updated = now;
+            }
         }
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -1828,6 +1855,24 @@ async fn agile_issue(State(st): State<St>, Path(key): Path<String>, headers: Hea
 }
 
 impl FakeJira {
+    /// Moves an issue into a sprint as a person on the board would (out of its open sprint;
+    /// its `updated` moves).
+    pub fn move_issue_to_sprint(&self, key: &str, sprint: u64) {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        let open = open_sprint_of(&d, key);
+        let ids = d.sprint_issues.entry(key.to_string()).or_default();
+        if let Some(o) = open {
+            ids.retain(|id| *id != o);
+        }
+        if !ids.contains(&sprint) {
+            ids.push(sprint);
+        }
+        if let Some(i) = d.issues.get_mut(key) {
+            i.updated = now;
+        }
+    }
+
     /// Adds a sprint to the board (`closed`, `active` or `future`); returns its id.
     pub fn add_sprint(
         &self,

@@ -104,6 +104,10 @@ fn fields(title: &str) -> SyncedFields {
         assignee: None,
         tags: vec![],
         milestone: None,
+        estimated_hours: None,
+        actual_hours: None,
+        acceptance_criteria: None,
+        due_date: None,
     }
 }
 

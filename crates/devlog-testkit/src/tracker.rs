@@ -151,11 +151,17 @@ pub fn to_remote(item: &Item) -> Result<RemoteItem, SyncError> {
             assignee: item.assignee.clone(),
             tags,
             milestone,
+            // The tracker maps none of the optional fields.
+            estimated_hours: None,
+            actual_hours: None,
+            acceptance_criteria: None,
+            due_date: None,
         },
         updated_at,
         version: Some(item.etag()),
         marker: item.marker.as_deref().and_then(|m| m.parse().ok()),
         milestone: None,
+        sprint: None,
     })
 }
 
@@ -234,6 +240,11 @@ impl Integration for TrackerIntegration {
                 | SyncedField::Type
                 | SyncedField::Priority
                 | SyncedField::Milestone => body.insert("labels".into(), json!(labels(fields))),
+                // Not carried (its items have no such fields): never sent.
+                SyncedField::EstimatedHours
+                | SyncedField::ActualHours
+                | SyncedField::AcceptanceCriteria
+                | SyncedField::DueDate => None,
             };
         }
         let resp = self

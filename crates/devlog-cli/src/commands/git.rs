@@ -187,6 +187,7 @@ async fn run_link(ctx: &Ctx, since: Option<&str>) -> Result<(), CliError> {
                             title: Some(summary.clone()),
                             status: None,
                             last_sync: None,
+                            sprint: None,
                             extra: Default::default(),
                         });
                         e.updated_at = now;

@@ -402,6 +402,7 @@ async fn add_reference(
                     title: title.clone(),
                     status: None,
                     last_sync: Some(now),
+                    sprint: None,
                     extra: Default::default(),
                 });
                 e.updated_at = now;

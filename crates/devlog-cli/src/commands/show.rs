@@ -123,12 +123,17 @@ pub fn render(out: &Out, e: &Entry) -> String {
             .iter()
             .map(|r| {
                 format!(
-                    "- {} {}{}\n",
+                    "- {} {}{}{}\n",
                     r.system,
                     r.id,
                     r.url
                         .as_deref()
                         .map(|u| format!(" {u}"))
+                        .unwrap_or_default(),
+                    // From the last pull (Jira with a `boardId`), never asked here.
+                    r.sprint
+                        .as_deref()
+                        .map(|s| format!(" (sprint {s})"))
                         .unwrap_or_default()
                 )
             })

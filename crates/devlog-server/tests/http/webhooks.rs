@@ -155,6 +155,7 @@ async fn deliveries_are_verified_first_applied_once_and_bad_ones_change_nothing(
         version: None,
         marker: Some(e.id),
         milestone: None,
+        sprint: None,
     };
     let body = serde_json::to_vec(&item).unwrap();
     let feed = store.events(0, 1000).await.unwrap().len();

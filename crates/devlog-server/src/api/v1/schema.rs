@@ -1039,6 +1039,7 @@ mod tests {
             title: Some("t".into()),
             status: Some("open".into()),
             last_sync: Some(t()),
+            sprint: None,
             extra: Extra::new(),
         }
     }
