@@ -1,5 +1,6 @@
 //! One module per subcommand: `FooArgs` (its doc comment is the help text) and `run`.
 
+pub mod audit;
 pub mod autocommit;
 pub mod completions;
 pub mod config;
