@@ -55,7 +55,11 @@ fn broken_at(dir: &Path, backend: &str, seq: u64) -> String {
 fn five_writes(dir: &Path, backend: &str) {
     ok(dir, backend, &["init"]);
     ok(dir, backend, &["new", "Audited work", "--type", "task"]);
-    ok(dir, backend, &["edit", "1", "--title", "Audited work, renamed"]);
+    ok(
+        dir,
+        backend,
+        &["edit", "1", "--title", "Audited work, renamed"],
+    );
     ok(dir, backend, &["note", "1", "a note"]);
     ok(dir, backend, &["start", "1"]);
     let list: Value = serde_json::from_str(&ok(
@@ -73,8 +77,7 @@ fn cli_writes_are_recorded_with_actor_and_origin_and_listed_shown_exported() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     five_writes(d, "json");
-    let list: Value =
-        serde_json::from_str(&ok(d, "json", &["audit", "list", "--json"])).unwrap();
+    let list: Value = serde_json::from_str(&ok(d, "json", &["audit", "list", "--json"])).unwrap();
     let records = list.as_array().unwrap();
     for r in records {
         assert_eq!(r["actor"], "tester", "{r}");
@@ -97,7 +100,15 @@ fn cli_writes_are_recorded_with_actor_and_origin_and_listed_shown_exported() {
     let of_entry: Value = serde_json::from_str(&ok(
         d,
         "json",
-        &["audit", "list", "--entry", "1", "--since", "2000-01-01", "--json"],
+        &[
+            "audit",
+            "list",
+            "--entry",
+            "1",
+            "--since",
+            "2000-01-01",
+            "--json",
+        ],
     ))
     .unwrap();
     assert_eq!(of_entry.as_array().unwrap().len(), records.len());
@@ -108,7 +119,14 @@ fn cli_writes_are_recorded_with_actor_and_origin_and_listed_shown_exported() {
     ok(
         d,
         "json",
-        &["audit", "export", "--format", "csv", "--output", out.to_str().unwrap()],
+        &[
+            "audit",
+            "export",
+            "--format",
+            "csv",
+            "--output",
+            out.to_str().unwrap(),
+        ],
     );
     let csv = std::fs::read_to_string(&out).unwrap();
     assert_eq!(csv.lines().count(), records.len() + 1);

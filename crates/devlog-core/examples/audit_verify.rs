@@ -21,7 +21,11 @@ fn draft(i: u64, ids: &[EntryId]) -> Draft {
     Draft {
         at: Timestamp::from_millis(1_780_000_000_000 + i as i64 * 1000).expect("in range"),
         actor: Some(if i % 4 == 0 { "sync:github" } else { "ann" }.to_string()),
-        origin: if i % 4 == 0 { Origin::Sync } else { Origin::Http },
+        origin: if i % 4 == 0 {
+            Origin::Sync
+        } else {
+            Origin::Http
+        },
         source: Source {
             client: (i % 4 != 0).then(|| "10.0.0.7:51234".to_string()),
             delivery: (i % 4 == 0).then(|| format!("d-{i}")),

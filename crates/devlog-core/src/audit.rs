@@ -304,10 +304,12 @@ impl Verifier {
     /// its `hash` is that of its content.
     pub fn check(&mut self, r: &AuditRecord) -> Result<(), Break> {
         let expected = self.head.seq + 1;
-        let fail = |reason: String| Err(Break {
-            seq: expected,
-            reason,
-        });
+        let fail = |reason: String| {
+            Err(Break {
+                seq: expected,
+                reason,
+            })
+        };
         if r.seq != expected {
             return fail(if r.seq < expected {
                 format!(
@@ -383,7 +385,11 @@ mod tests {
         Draft {
             at: Timestamp::from_millis(1_700_000_000_000 + i as i64).unwrap(),
             actor: Some(format!("user{}", i % 3)),
-            origin: if i % 2 == 0 { Origin::Cli } else { Origin::Http },
+            origin: if i % 2 == 0 {
+                Origin::Cli
+            } else {
+                Origin::Http
+            },
             source: Source {
                 client: (i % 2 == 1).then(|| "127.0.0.1:5000".into()),
                 delivery: None,

@@ -143,16 +143,32 @@ impl AuditFile {
             Err(e) => return Err(StoreError::io(self.path.display().to_string(), e)),
         };
         let io = |e: std::io::Error| StoreError::io(self.path.display().to_string(), e);
+        let mut f = f;
+        // Pages after the first start near their first record, not at the file's start.
+        let start = start_offset(&mut f, after).map_err(io)?;
+        f.seek(SeekFrom::Start(start)).map_err(io)?;
         let mut out = Vec::new();
         let mut reader = BufReader::with_capacity(1 << 20, f);
         let mut line = Vec::new();
         let mut n = 0u64;
+        let mut offset = start;
         loop {
             line.clear();
-            if reader.read_until(b'\n', &mut line).map_err(io)? == 0 {
+            let read = reader.read_until(b'\n', &mut line).map_err(io)?;
+            if read == 0 {
                 break;
             }
+            let at = offset;
+            offset += read as u64;
             n += 1;
+            // Line numbers are known when reading from the start; otherwise the byte offset.
+            let place = move || {
+                if start == 0 {
+                    format!("line {n}")
+                } else {
+                    format!("the line at byte {at}")
+                }
+            };
             let torn = line.last() != Some(&b'\n');
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches(['\n', '\r']);
@@ -167,11 +183,11 @@ impl AuditFile {
             }
             let stored = if torn {
                 Stored::Unreadable {
-                    place: format!("line {n} (the last)"),
+                    place: format!("{} (the last)", place()),
                     reason: "it is torn: a write was interrupted".into(),
                 }
             } else {
-                parse_stored(|| format!("line {n}"), text)
+                parse_stored(place, text)
             };
             if let Stored::Record(r) = &stored
                 && r.seq <= after
@@ -205,6 +221,37 @@ impl AuditFile {
         }
         Ok(n)
     }
+}
+
+/// A line start at or before the first line with `seq` after `after`, found by bisecting
+/// the file on the `{"seq":N,` every record line starts with. Any line without one (damage)
+/// stops the search where it is: reading from there is still correct, only slower.
+fn start_offset(f: &mut File, after: u64) -> std::io::Result<u64> {
+    if after == 0 {
+        return Ok(0);
+    }
+    let len = f.seek(SeekFrom::End(0))?;
+    let (mut lo, mut hi) = (0u64, len);
+    let mut buf = Vec::new();
+    while hi - lo > 64 * 1024 {
+        let mid = lo + (hi - lo) / 2;
+        f.seek(SeekFrom::Start(mid))?;
+        let mut r = BufReader::with_capacity(64 * 1024, &mut *f);
+        buf.clear();
+        let skipped = r.read_until(b'\n', &mut buf)? as u64;
+        buf.clear();
+        if r.read_until(b'\n', &mut buf)? == 0 {
+            hi = mid;
+            continue;
+        }
+        let line_start = mid + skipped;
+        match leading_seq(&String::from_utf8_lossy(&buf)) {
+            Some(seq) if seq <= after => lo = line_start,
+            Some(_) => hi = mid,
+            None => return Ok(lo),
+        }
+    }
+    Ok(lo)
 }
 
 fn leading_seq(line: &str) -> Option<u64> {
@@ -306,6 +353,26 @@ mod tests {
             v.check_stored(&s)?;
         }
         Ok(v.head().seq)
+    }
+
+    #[test]
+    fn pages_deep_in_a_large_file_start_at_their_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = AuditFile::new(dir.path());
+        f.append((1..=3000).map(draft).collect()).unwrap();
+        for after in [0, 1, 999, 1500, 2999, 3000] {
+            let page = f.page(after, 5).unwrap();
+            let seqs: Vec<u64> = page
+                .iter()
+                .map(|s| match s {
+                    Stored::Record(r) => r.seq,
+                    Stored::Unreadable { .. } => panic!("{s:?}"),
+                })
+                .collect();
+            let want: Vec<u64> = (after + 1..=(after + 5).min(3000)).collect();
+            assert_eq!(seqs, want, "after {after}");
+        }
+        assert_eq!(verify(&f), Ok(3000));
     }
 
     #[test]

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use devlog_core::codec::{decode_entry, encode_entry};
 use crate::audit::AuditFile;
+use async_trait::async_trait;
 use devlog_core::audit::{AuditLog, Draft, Source, Stored};
+use devlog_core::codec::{decode_entry, encode_entry};
 use devlog_core::entry::{Entry, EntrySummary};
 use devlog_core::error::{ErrorKind, Result, StoreError};
 use devlog_core::event::{Event, Origin, WriteMeta};
@@ -1758,7 +1758,10 @@ impl Store for JsonStore {
         let _guard = self.write_lock_only().await?;
         let mut tx = self.index.begin_write().await?;
         self.index.insert_events(&mut tx, events).await?;
-        blocking(|| self.audit.append(Draft::of_events(events, &Source::default())))?;
+        blocking(|| {
+            self.audit
+                .append(Draft::of_events(events, &Source::default()))
+        })?;
         tx.commit().await.map_err(self.index.err())?;
         self.flush_history().await;
         Ok(())

@@ -150,7 +150,9 @@ async fn list(ctx: &Ctx, log: &dyn AuditLog, a: ListArgs) -> Result<(), CliError
         };
         if since.is_some_and(|s| r.at < s)
             || entry.is_some_and(|id| r.entry_id != id)
-            || a.actor.as_ref().is_some_and(|x| r.actor.as_ref() != Some(x))
+            || a.actor
+                .as_ref()
+                .is_some_and(|x| r.actor.as_ref() != Some(x))
         {
             return Ok(());
         }

@@ -79,7 +79,10 @@ pub async fn audit_log_records_every_write_with_who_and_where(open: Opener, dir:
     let events = store.events(0, 1000).await.unwrap();
     assert_eq!(records.len(), events.len());
     for (r, ev) in records.iter().zip(&events) {
-        assert_eq!((r.entry_id, &r.what, r.origin), (ev.entry_id, &ev.kind, ev.origin));
+        assert_eq!(
+            (r.entry_id, &r.what, r.origin),
+            (ev.entry_id, &ev.kind, ev.origin)
+        );
         assert_eq!(r.actor, ev.actor);
         assert_eq!(r.change, ev.change);
     }
@@ -93,7 +96,10 @@ pub async fn audit_log_records_every_write_with_who_and_where(open: Opener, dir:
     assert_eq!(renamed.source.client.as_deref(), Some("192.0.2.7:50123"));
     match &renamed.what {
         EventKind::FieldChanged { old, new, .. } => {
-            assert_eq!((old.as_str(), new.as_str()), (Some("Audited"), Some("Audited work")));
+            assert_eq!(
+                (old.as_str(), new.as_str()),
+                (Some("Audited"), Some("Audited work"))
+            );
         }
         _ => unreachable!(),
     }
@@ -158,7 +164,10 @@ pub async fn audit_log_keeps_one_chain_under_concurrent_writers(open: Opener, di
         t.await.unwrap();
     }
     let records = read_and_verify(&*store).await;
-    assert_eq!(records.len() as u64, store.count_events(0, None).await.unwrap());
+    assert_eq!(
+        records.len() as u64,
+        store.count_events(0, None).await.unwrap()
+    );
     for w in 0..4 {
         let by = records
             .iter()
