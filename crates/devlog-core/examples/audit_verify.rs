@@ -20,15 +20,22 @@ use serde_json::json;
 fn draft(i: u64, ids: &[EntryId]) -> Draft {
     Draft {
         at: Timestamp::from_millis(1_780_000_000_000 + i as i64 * 1000).expect("in range"),
-        actor: Some(if i % 4 == 0 { "sync:github" } else { "ann" }.to_string()),
-        origin: if i % 4 == 0 {
+        actor: Some(
+            if i.is_multiple_of(4) {
+                "sync:github"
+            } else {
+                "ann"
+            }
+            .to_string(),
+        ),
+        origin: if i.is_multiple_of(4) {
             Origin::Sync
         } else {
             Origin::Http
         },
         source: Source {
-            client: (i % 4 != 0).then(|| "10.0.0.7:51234".to_string()),
-            delivery: (i % 4 == 0).then(|| format!("d-{i}")),
+            client: (!i.is_multiple_of(4)).then(|| "10.0.0.7:51234".to_string()),
+            delivery: (i.is_multiple_of(4)).then(|| format!("d-{i}")),
         },
         entry_id: ids[(i % ids.len() as u64) as usize],
         handle: i % ids.len() as u64 + 1,

@@ -401,7 +401,7 @@ async fn verify(ctx: &Ctx, log: &dyn AuditLog) -> Result<(), CliError> {
             })
         })?;
         done += 1;
-        if done % 10_000 == 0 {
+        if done.is_multiple_of(10_000) {
             bar.set(done, total);
         }
         Ok(())
