@@ -76,6 +76,7 @@ pub enum Command {
     Report(report::ReportArgs),
     Context(context::ContextArgs),
     Events(events::EventsArgs),
+    Audit(audit::AuditArgs),
     Log(log::LogArgs),
     Undo(undo::UndoArgs),
     Delete(delete::DeleteArgs),

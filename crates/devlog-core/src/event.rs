@@ -43,6 +43,9 @@ impl Origin {
 pub struct WriteMeta {
     pub origin: Origin,
     pub actor: Option<String>,
+    /// From where, beyond the origin (REST client address, webhook delivery): recorded in
+    /// the audit log, not in the change feed.
+    pub source: crate::audit::Source,
 }
 
 impl WriteMeta {
@@ -50,11 +53,24 @@ impl WriteMeta {
         Self {
             origin,
             actor: None,
+            source: crate::audit::Source::default(),
         }
     }
 
     pub fn with_actor(mut self, actor: Option<String>) -> Self {
         self.actor = actor;
+        self
+    }
+
+    /// The REST client's address (`ip:port`) the write came from.
+    pub fn with_client(mut self, client: Option<String>) -> Self {
+        self.source.client = client;
+        self
+    }
+
+    /// The webhook delivery that caused the write.
+    pub fn with_delivery(mut self, delivery: Option<String>) -> Self {
+        self.source.delivery = delivery;
         self
     }
 }

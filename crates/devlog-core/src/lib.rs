@@ -3,6 +3,7 @@
 //! API boundary: no I/O here — no files, network, terminal, environment or clock reads except
 //! through ports (`Store`, `Clock`) that callers provide.
 
+pub mod audit;
 pub mod backoff;
 pub mod codec;
 pub mod discover;

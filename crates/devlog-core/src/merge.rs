@@ -1161,7 +1161,14 @@ mod tests {
             assert!(!github.carries(*field));
             assert!(!local.differs(&github, *field), "{field}");
         }
-        let m = merge(Some(&github), &local, &github, Policy::strategy(Strategy::Manual), t(0), t(0));
+        let m = merge(
+            Some(&github),
+            &local,
+            &github,
+            Policy::strategy(Strategy::Manual),
+            t(0),
+            t(0),
+        );
         assert!(m.to_remote.is_empty() && m.to_local.is_empty(), "{m:?}");
         assert_eq!(m.fields, local);
         // One that maps the estimate: changed remotely, it comes back; locally, it is sent.
@@ -1169,16 +1176,37 @@ mod tests {
         base.estimated_hours = Some(Some(5.0));
         let mut jira = base.clone();
         jira.estimated_hours = Some(Some(8.0));
-        let m = merge(Some(&base), &local, &jira, Policy::strategy(Strategy::Manual), t(0), t(0));
+        let m = merge(
+            Some(&base),
+            &local,
+            &jira,
+            Policy::strategy(Strategy::Manual),
+            t(0),
+            t(0),
+        );
         assert_eq!(m.to_local, FieldSet::from([SyncedField::EstimatedHours]));
         assert!(m.to_remote.is_empty());
         assert_eq!(m.fields.estimated_hours, Some(Some(8.0)));
         let mut local2 = local.clone();
         local2.estimated_hours = Some(Some(3.0));
-        let m = merge(Some(&base), &local2, &base, Policy::strategy(Strategy::Manual), t(0), t(0));
+        let m = merge(
+            Some(&base),
+            &local2,
+            &base,
+            Policy::strategy(Strategy::Manual),
+            t(0),
+            t(0),
+        );
         assert_eq!(m.to_remote, FieldSet::from([SyncedField::EstimatedHours]));
         // Both changed: a conflict like any other field.
-        let m = merge(Some(&base), &local2, &jira, Policy::strategy(Strategy::Manual), t(0), t(0));
+        let m = merge(
+            Some(&base),
+            &local2,
+            &jira,
+            Policy::strategy(Strategy::Manual),
+            t(0),
+            t(0),
+        );
         assert_eq!(m.conflicts.len(), 1);
         assert_eq!(m.conflicts[0].field, SyncedField::EstimatedHours);
         assert_eq!(m.conflicts[0].remote, serde_json::json!(8.0));

@@ -503,6 +503,13 @@ pub trait Store: Send + Sync + Debug {
     fn listen(&self) -> Option<Box<dyn FeedListener>> {
         None
     }
+
+    /// The store's tamper-evident audit log (`crate::audit`), which every write of the
+    /// store's backends appends to with its events. `None` (the default): this store keeps
+    /// none (test doubles, wrappers that do not forward it).
+    fn audit_log(&self) -> Option<&dyn crate::audit::AuditLog> {
+        None
+    }
 }
 
 fn no_milestones(info: StoreInfo) -> crate::error::StoreError {

@@ -281,6 +281,10 @@ impl Store for Conditional {
     fn listen(&self) -> Option<Box<dyn devlog_core::FeedListener>> {
         self.inner.listen()
     }
+
+    fn audit_log(&self) -> Option<&dyn devlog_core::audit::AuditLog> {
+        self.inner.audit_log()
+    }
 }
 
 #[cfg(test)]

@@ -504,8 +504,10 @@ fn parse_time(s: &str) -> Option<Timestamp> {
 
 /// Who is acting, as the client says in `X-Devlog-Actor` (there is no authentication yet, so
 /// this is a label for the change feed, like the CLI's `--actor`, not an identity).
+/// The second field is the client's address (`ip:port` of the TCP peer), when served by
+/// `devlog serve`'s accept loop.
 #[derive(Debug)]
-pub struct Actor(pub Option<String>);
+pub struct Actor(pub Option<String>, pub Option<String>);
 
 /// The header clients name themselves with.
 pub const ACTOR_HEADER: &str = "x-devlog-actor";
@@ -514,8 +516,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        // The TCP peer (set per connection by the accept loop), recorded in the audit log. A
+        // reverse proxy's `X-Forwarded-For` is not trusted: anyone could send one.
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.to_string());
         match parts.headers.get(ACTOR_HEADER) {
-            None => Ok(Actor(None)),
+            None => Ok(Actor(None, client)),
             Some(v) => {
                 let s = v
                     .to_str()
@@ -526,7 +534,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
                         "X-Devlog-Actor is longer than 200 characters",
                     ));
                 }
-                Ok(Actor(Some(s.to_string()).filter(|s| !s.is_empty())))
+                Ok(Actor(Some(s.to_string()).filter(|s| !s.is_empty()), client))
             }
         }
     }

@@ -361,6 +361,8 @@ async fn accept_loop(
                 let router = router.clone();
                 let stopped = stopped.clone();
                 tokio::spawn(async move {
+                    // The client's address, for the audit log (`extract::Actor`).
+                    let router = router.layer(axum::Extension(axum::extract::ConnectInfo(peer)));
                     serve_connection(stream, router, limits, stopped).await;
                     drop(permit);
                 });

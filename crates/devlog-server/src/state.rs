@@ -115,9 +115,11 @@ impl AppState {
     }
 
     /// The write metadata of a request: origin `http`, the client's `X-Devlog-Actor` or the
-    /// server's actor.
+    /// server's actor, and the client's address (for the audit log).
     pub fn meta(&self, actor: Actor) -> WriteMeta {
-        WriteMeta::new(Origin::Http).with_actor(actor.0.or_else(|| self.0.actor.clone()))
+        WriteMeta::new(Origin::Http)
+            .with_actor(actor.0.or_else(|| self.0.actor.clone()))
+            .with_client(actor.1)
     }
 
     /// The sync engine and configuration (`devlog serve` passes the engine it built).

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::audit::AuditFile;
 use async_trait::async_trait;
+use devlog_core::audit::{AuditLog, Draft, Source, Stored};
 use devlog_core::codec::{decode_entry, encode_entry};
 use devlog_core::entry::{Entry, EntrySummary};
 use devlog_core::error::{ErrorKind, Result, StoreError};
@@ -65,6 +67,8 @@ pub struct JsonStore {
     degraded: Mutex<Option<String>>,
     /// The change history kept with the files (see `history.rs`).
     history: History,
+    /// The audit log, `.devlog/audit.jsonl` (see `audit.rs`).
+    audit: AuditFile,
     /// When events happen (the system clock unless a test injects one).
     clock: Arc<dyn Clock>,
 }
@@ -111,7 +115,7 @@ impl Unusable {
 /// of atomic writes (a killed writer can leave one behind until the next open removes it).
 pub(crate) const GITIGNORE_COMMENT: &str =
     "# devlog: machine-local index, change feed and sync state, temp files (never commit)";
-pub(crate) const GITIGNORE_LINES: &[&str] = &[".state/", ".tmp-*.partial"];
+pub(crate) const GITIGNORE_LINES: &[&str] = &[".state/", ".tmp-*.partial", "audit.jsonl"];
 
 /// What this process last confirmed about the entries folder. Reads skip the per-file scan
 /// while the folder's mtime is unchanged (creates, renames and deletes — devlog's atomic
@@ -273,6 +277,7 @@ impl JsonStore {
             fallback: tokio::sync::Mutex::new(None),
             degraded: Mutex::new(None),
             history: History::new(root),
+            audit: AuditFile::new(root),
             clock: Arc::new(SystemClock),
         };
         store.remove_stale_temp_files();
@@ -1344,9 +1349,11 @@ impl JsonStore {
         self.adjust_fingerprint(&mut tx, replaced.as_ref(), Some(&written))
             .await?;
         self.index.upsert(&mut tx, new, Some(&written)).await?;
+        let mut audit = Vec::new();
         if let Some(meta) = meta {
             let events = Event::for_change(old, Some(new), event_time(new, self.clock.now()), meta);
             self.index.insert_events(&mut tx, &events).await?;
+            audit = Draft::of_write(&events, meta);
         }
         // Now the files: remember what to put back, move the new file in, drop the old name.
         let moving = self.own_write();
@@ -1361,6 +1368,11 @@ impl JsonStore {
                 }
             }
             if let Err(e) = sync_dir(&self.entries) {
+                undo.run();
+                return Err(e);
+            }
+            // The audit record before the commit: a write that cannot be audited is undone.
+            if let Err(e) = self.audit.append(audit) {
                 undo.run();
                 return Err(e);
             }
@@ -1487,7 +1499,26 @@ fn event_time(e: &Entry, now: Timestamp) -> Timestamp {
 }
 
 #[async_trait]
+impl AuditLog for JsonStore {
+    async fn audit_page(&self, after: u64, limit: usize) -> Result<Vec<Stored>> {
+        blocking(|| self.audit.page(after, limit))
+    }
+
+    async fn audit_count(&self) -> Result<u64> {
+        blocking(|| self.audit.count())
+    }
+
+    fn audit_location(&self) -> String {
+        self.audit.path().display().to_string()
+    }
+}
+
+#[async_trait]
 impl Store for JsonStore {
+    fn audit_log(&self) -> Option<&dyn AuditLog> {
+        Some(self)
+    }
+
     fn describe(&self) -> StoreInfo {
         StoreInfo {
             backend: "json",
@@ -1588,6 +1619,7 @@ impl Store for JsonStore {
         self.index.remove(&mut tx, id).await?;
         let events = Event::for_change(Some(&old), None, self.clock.now(), meta);
         self.index.insert_events(&mut tx, &events).await?;
+        let audit = Draft::of_write(&events, meta);
         // The file goes last, and comes back if the index cannot commit.
         let moving = self.own_write();
         let undo = blocking(|| -> Result<Undo> {
@@ -1598,6 +1630,10 @@ impl Store for JsonStore {
             std::fs::remove_file(&path)
                 .map_err(|e| StoreError::write_io(path.display().to_string(), e))?;
             if let Err(e) = sync_dir(&self.entries) {
+                undo.run();
+                return Err(e);
+            }
+            if let Err(e) = self.audit.append(audit) {
                 undo.run();
                 return Err(e);
             }
@@ -1722,6 +1758,10 @@ impl Store for JsonStore {
         let _guard = self.write_lock_only().await?;
         let mut tx = self.index.begin_write().await?;
         self.index.insert_events(&mut tx, events).await?;
+        blocking(|| {
+            self.audit
+                .append(Draft::of_events(events, &Source::default()))
+        })?;
         tx.commit().await.map_err(self.index.err())?;
         self.flush_history().await;
         Ok(())

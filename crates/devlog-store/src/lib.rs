@@ -6,6 +6,7 @@
 //! - `postgres` (cargo feature `postgres`): a PostgreSQL database named by a URL.
 //! - `mysql` (cargo feature `mysql`): a MySQL or MariaDB database named by a URL.
 
+pub mod audit;
 pub mod feed_watch;
 pub mod fsmonitor;
 mod fsutil;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use devlog_core::audit::{AuditLog, Draft, Source, Stored};
 use devlog_core::entry::{Entry, EntrySummary};
 use devlog_core::error::{Result, StoreError};
 use devlog_core::event::{Event, Origin, WriteMeta};
@@ -66,6 +67,18 @@ impl SqliteStore {
         self.clock.now()
     }
 
+    /// Appends a write's events to the change feed and their records to the audit log, in
+    /// the write's transaction: every write goes through here.
+    async fn record(
+        &self,
+        tx: &mut SqliteConnection,
+        events: &[Event],
+        source: &Source,
+    ) -> Result<()> {
+        self.index.insert_events(&mut *tx, events).await?;
+        crate::audit::sqlite_append(tx, Draft::of_events(events, source), self.index.err()).await
+    }
+
     /// `put_raw` inside the caller's write transaction (which commits it).
     async fn put_raw_in(
         &self,
@@ -93,7 +106,7 @@ impl SqliteStore {
         // Migration copies the source's change feed instead of inventing events.
         if meta.origin != Origin::Migrate {
             let events = Event::for_change(old.as_ref(), Some(&entry), self.now(), meta);
-            self.index.insert_events(&mut *tx, &events).await?;
+            self.record(&mut *tx, &events, &meta.source).await?;
         }
         Ok(if old.is_some() {
             PutOutcome::Replaced
@@ -104,7 +117,26 @@ impl SqliteStore {
 }
 
 #[async_trait]
+impl AuditLog for SqliteStore {
+    async fn audit_page(&self, after: u64, limit: usize) -> Result<Vec<Stored>> {
+        crate::audit::sqlite_page(self.index.pool(), after, limit, self.index.err()).await
+    }
+
+    async fn audit_count(&self) -> Result<u64> {
+        crate::audit::sqlite_count(self.index.pool(), self.index.err()).await
+    }
+
+    fn audit_location(&self) -> String {
+        format!("table audit_log in {}", self.path.display())
+    }
+}
+
+#[async_trait]
 impl Store for SqliteStore {
+    fn audit_log(&self) -> Option<&dyn AuditLog> {
+        Some(self)
+    }
+
     fn describe(&self) -> StoreInfo {
         StoreInfo {
             backend: "sqlite",
@@ -138,7 +170,7 @@ impl Store for SqliteStore {
         entry.key = self.index.unique_key(&mut tx, &entry.key, entry.id).await?;
         self.index.upsert(&mut tx, &entry, None).await?;
         let events = Event::for_change(None, Some(&entry), self.now(), meta);
-        self.index.insert_events(&mut tx, &events).await?;
+        self.record(&mut tx, &events, &meta.source).await?;
         tx.commit().await.map_err(self.index.err())?;
         Ok(Created::New(entry))
     }
@@ -177,7 +209,7 @@ impl Store for SqliteStore {
         new.handle = old.handle;
         self.index.upsert(&mut tx, &new, None).await?;
         let events = Event::for_change(Some(&old), Some(&new), self.now(), meta);
-        self.index.insert_events(&mut tx, &events).await?;
+        self.record(&mut tx, &events, &meta.source).await?;
         tx.commit().await.map_err(self.index.err())?;
         Ok(new)
     }
@@ -191,7 +223,7 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::not_found(id.to_string()))?;
         self.index.remove(&mut tx, id).await?;
         let events = Event::for_change(Some(&old), None, self.now(), meta);
-        self.index.insert_events(&mut tx, &events).await?;
+        self.record(&mut tx, &events, &meta.source).await?;
         tx.commit().await.map_err(self.index.err())?;
         Ok(())
     }
@@ -261,7 +293,7 @@ impl Store for SqliteStore {
 
     async fn append_events(&self, events: &[Event]) -> Result<()> {
         let mut tx = self.index.begin_write().await?;
-        self.index.insert_events(&mut tx, events).await?;
+        self.record(&mut tx, events, &Source::default()).await?;
         tx.commit().await.map_err(self.index.err())
     }
 

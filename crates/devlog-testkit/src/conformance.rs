@@ -23,6 +23,8 @@ pub use planning::{
 };
 mod history;
 pub use history::*;
+mod audit;
+pub use audit::*;
 
 /// Opens (or reopens) a backend's store whose data lives under the given folder.
 pub type Opener = fn(PathBuf) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>>;
@@ -96,6 +98,8 @@ macro_rules! store_conformance {
             undo_reverts_each_kind_of_change_as_a_new_change,
             undo_to_an_event_refuses_to_discard_someone_elses_change,
             notes_are_edited_and_deleted_in_history,
+            audit_log_records_every_write_with_who_and_where,
+            audit_log_keeps_one_chain_under_concurrent_writers,
         );
     };
     (@cases folder () ($opener:expr); $($case:ident),+ $(,)?) => {

@@ -1,6 +1,7 @@
 //! One module per subcommand: `FooArgs` (its doc comment is the help text) and `run`.
 
 pub mod ado;
+pub mod audit;
 pub mod autocommit;
 pub mod completions;
 pub mod config;

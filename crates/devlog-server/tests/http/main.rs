@@ -4,6 +4,7 @@
 
 mod ado_webhooks;
 mod api;
+mod audit;
 mod common;
 mod cross_process;
 mod dashboard;

@@ -38,6 +38,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use devlog_core::audit::{AuditLog, AuditRecord, Draft, Head, Source, Stored, chain};
 use devlog_core::entry::{Entry, EntrySummary, EntryType};
 use devlog_core::error::{InvalidValue, Result, StoreError};
 use devlog_core::event::{Event, Origin, WriteMeta};
@@ -646,10 +647,54 @@ impl ServerStore {
 
     /// Appends events to the change feed with the next sequence numbers; the feed row stays
     /// locked until the transaction ends (see the module docs for why).
-    async fn insert_events(conn: &mut Conn, events: &[Event]) -> TxResult<()> {
+    ///
+    /// The write's audit records (`crate::audit`) are appended last, still under the feed's
+    /// row lock: every writer with events takes it, so the head read here is the last one
+    /// and concurrent writers never fork the chain.
+    async fn insert_events(conn: &mut Conn, events: &[Event], source: &Source) -> TxResult<()> {
         if events.is_empty() {
             return Ok(());
         }
+        Self::insert_events_only(conn, events).await?;
+        Self::append_audit(conn, Draft::of_events(events, source)).await
+    }
+
+    /// Appends audit records after the table's last one (the caller holds the feed lock).
+    /// There is no UPDATE or DELETE of `devlog_audit` anywhere.
+    async fn append_audit(conn: &mut Conn, drafts: Vec<Draft>) -> TxResult<()> {
+        if drafts.is_empty() {
+            return Ok(());
+        }
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, record FROM devlog_audit ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+        let head = match last {
+            Some((seq, text)) => crate::audit::head_of(seq as u64, &text),
+            None => Head::default(),
+        };
+        let records = chain(&head, drafts);
+        for chunk in records.chunks(EVENT_CHUNK) {
+            let lines: Vec<String> = chunk.iter().map(AuditRecord::to_line).collect();
+            let bytes = lines.iter().map(|l| l.len() + 128).sum();
+            Self::check_size(conn, bytes, "the audit records of the write").await?;
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO devlog_audit (seq, at, entry_id, actor, record) ",
+            );
+            let mut lines = lines.into_iter();
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.seq as i64)
+                    .push_bind(r.at.millis())
+                    .push_bind(r.entry_id.to_string())
+                    .push_bind(r.actor.clone())
+                    .push_bind(lines.next().expect("one line per record"));
+            });
+            qb.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_events_only(conn: &mut Conn, events: &[Event]) -> TxResult<()> {
         let mut qb = QueryBuilder::<Db>::new("UPDATE devlog_counters SET value = value + ");
         qb.push_bind(events.len() as i64)
             .push(" WHERE name = 'feed'");
@@ -710,7 +755,7 @@ impl ServerStore {
             entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
             Self::write_row(&mut tx, &entry, None).await?;
             let events = Event::for_change(None, Some(&entry), self.now(), meta);
-            Self::insert_events(&mut tx, &events).await?;
+            Self::insert_events(&mut tx, &events, &meta.source).await?;
             Ok(Done::Write(Created::New(entry)))
         }
         .await;
@@ -740,7 +785,7 @@ impl ServerStore {
             new.handle = old.handle;
             Self::write_row(&mut tx, &new, Some(old.handle)).await?;
             let events = Event::for_change(Some(&old), Some(&new), self.now(), meta);
-            Self::insert_events(&mut tx, &events).await?;
+            Self::insert_events(&mut tx, &events, &meta.source).await?;
             Ok(Done::Write(new))
         }
         .await;
@@ -760,7 +805,7 @@ impl ServerStore {
             qb.build().execute(&mut *tx).await?;
             Self::delete_terms(&mut tx, &[old.handle as i64]).await?;
             let events = Event::for_change(Some(&old), None, self.now(), meta);
-            Self::insert_events(&mut tx, &events).await?;
+            Self::insert_events(&mut tx, &events, &meta.source).await?;
             Ok(Done::Write(()))
         }
         .await;
@@ -784,7 +829,7 @@ impl ServerStore {
             // Migration copies the source's change feed instead of inventing events.
             if meta.origin != Origin::Migrate {
                 let events = Event::for_change(old.as_ref(), Some(&entry), self.now(), meta);
-                Self::insert_events(&mut tx, &events).await?;
+                Self::insert_events(&mut tx, &events, &meta.source).await?;
             }
             Ok(Done::Write(if old.is_some() {
                 PutOutcome::Replaced
@@ -800,7 +845,7 @@ impl ServerStore {
         let mut lease = self.lease().await?;
         let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         let done = async {
-            Self::insert_events(&mut tx, events).await?;
+            Self::insert_events(&mut tx, events, &Source::default()).await?;
             Ok(Done::Write(()))
         }
         .await;
@@ -1309,7 +1354,42 @@ fn summary_from_row(r: &Row_) -> std::result::Result<EntrySummary, String> {
 }
 
 #[async_trait]
+impl AuditLog for ServerStore {
+    async fn audit_page(&self, after: u64, limit: usize) -> Result<Vec<Stored>> {
+        let mut qb = QueryBuilder::<Db>::new("SELECT seq, record FROM devlog_audit WHERE seq > ");
+        qb.push_bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .push(" ORDER BY seq LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows: Vec<(i64, String)> = qb
+            .build_query_as()
+            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, text)| crate::audit::parse_stored(|| format!("row seq {seq}"), &text))
+            .collect())
+    }
+
+    async fn audit_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devlog_audit")
+            .fetch_one(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        Ok(n as u64)
+    }
+
+    fn audit_location(&self) -> String {
+        format!("table devlog_audit in {}", self.url.redacted())
+    }
+}
+
+#[async_trait]
 impl Store for ServerStore {
+    fn audit_log(&self) -> Option<&dyn AuditLog> {
+        Some(self)
+    }
+
     fn describe(&self) -> StoreInfo {
         StoreInfo {
             backend: BACKEND,
