@@ -549,3 +549,74 @@ async fn iterations_are_listed_and_linked_items_move_into_one() {
     assert_eq!(r.requests(), before, "nothing asked of Azure DevOps");
     assert!(r.probe.ado.check_contract().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pipeline_run_is_queued_once_for_the_entrys_branch_and_its_result_is_one_note() {
+    let r = rig().await;
+    r.probe.ado.add_pipeline("CI", "\\");
+    r.ok(&["new", "Login page", "--type", "feature"]).await;
+
+    // An unknown pipeline is named with the ones there are; nothing is queued.
+    let f = r.fails(&["ado", "run", "1", "--pipeline", "Nope"]).await;
+    assert!(
+        f.stderr.contains("Nope") && f.stderr.contains("CI"),
+        "{}",
+        f.stderr
+    );
+    assert!(r.probe.ado.runs().is_empty());
+
+    // The entry's branch as `devlog git branch` names it.
+    let v = r.json(&["ado", "run", "1", "--pipeline", "CI"]).await;
+    assert_eq!(v["run"]["queued"], true, "{v}");
+    assert_eq!(v["run"]["branch"], "devlog/1-login-page", "{v}");
+    let run_id = v["run"]["runId"].as_u64().unwrap();
+    // Again while it runs: the same run is followed, none queued.
+    let again = r.ok(&["ado", "run", "1", "--pipeline", "CI"]).await;
+    assert!(again.contains("Following the unfinished run"), "{again}");
+    assert_eq!(r.probe.ado.runs().len(), 1);
+    // `--branch` runs another branch.
+    let other = r
+        .json(&["ado", "run", "1", "--pipeline", "CI", "--branch", "main"])
+        .await;
+    assert_eq!(other["run"]["branch"], "main", "{other}");
+    assert_eq!(r.probe.ado.runs().len(), 2);
+
+    // Still running: nothing to note.
+    let p = r.json(&["ado", "runs"]).await;
+    assert_eq!(
+        (p["running"].as_u64(), p["notesAdded"].as_u64()),
+        (Some(2), Some(0)),
+        "{p}"
+    );
+    r.probe.ado.complete_run(run_id, "succeeded").unwrap();
+    let out = r.ok(&["ado", "runs"]).await;
+    assert!(
+        out.contains("succeeded") && out.contains("1 run(s) completed, 1 still running"),
+        "{out}"
+    );
+    let run_notes = |e: &Value| -> Vec<String> {
+        e["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n["content"].as_str())
+            .filter(|c| c.starts_with("Pipeline "))
+            .map(str::to_string)
+            .collect()
+    };
+    let e = r.json(&["show", "1"]).await;
+    let notes = run_notes(&e);
+    assert_eq!(notes.len(), 1, "{e}");
+    assert!(
+        notes[0].contains("succeeded") && notes[0].contains("devlog/1-login-page"),
+        "{notes:?}"
+    );
+    // Polled again: the completed run is no longer followed, no second note.
+    let p = r.json(&["ado", "runs"]).await;
+    assert_eq!(
+        (p["running"].as_u64(), p["notesAdded"].as_u64()),
+        (Some(1), Some(0)),
+        "{p}"
+    );
+    assert_eq!(run_notes(&r.json(&["show", "1"]).await).len(), 1);
+}

@@ -66,6 +66,21 @@ pub enum AdoCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Queue a pipeline run for an entry's branch and follow it: when it completes, `devlog ado
+    /// runs` (or the service hook) adds a note with its result and URL
+    Run {
+        /// Handle, id, id prefix or key of the entry
+        entry: String,
+        /// The pipeline: its name, or `folder\name`
+        #[arg(long)]
+        pipeline: String,
+        /// The branch to run (default: the entry's branch as `devlog git branch` names it)
+        #[arg(long)]
+        branch: Option<String>,
+    },
+    /// Check the pipeline runs devlog follows: each completed one adds its note (once, also
+    /// when the service hook already did) and is no longer followed
+    Runs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,7 +121,115 @@ pub async fn run(ctx: &Ctx, a: AdoArgs) -> Result<(), CliError> {
             command: IterationCommand::Add { entries, iteration },
         } => iteration_add(ctx, &ws, ado, &entries, &iteration).await,
         AdoCommand::Iterations { all } => iterations(ctx, &ado, all).await,
+        AdoCommand::Run {
+            entry,
+            pipeline,
+            branch,
+        } => run_pipeline(ctx, &ws, ado, &entry, &pipeline, branch).await,
+        AdoCommand::Runs => poll_runs(ctx, &ws, ado).await,
     }
+}
+
+/// `devlog ado run REF --pipeline P [--branch B]`: queues the run (or finds the unfinished one
+/// already queued for the entry: exactly once when retried) and attaches it to the entry.
+async fn run_pipeline(
+    ctx: &Ctx,
+    ws: &Workspace,
+    ado: AdoIntegration,
+    entry: &str,
+    pipeline: &str,
+    branch: Option<String>,
+) -> Result<(), CliError> {
+    let e = tracker::resolve(ctx, entry).await?;
+    let branch = match branch {
+        Some(b) => b,
+        None => super::git::branch_name(&super::git::git_config(ws)?, &e),
+    };
+    let engine = tracker::engine(ws, Arc::new(ado.clone())).await?;
+    let app = ctx.app().await?;
+    let run = ado
+        .queue_run_for(&**app.store(), &**engine.state(), &e, pipeline, &branch)
+        .await
+        .map_err(tracker::remote_err)?;
+    tracker::print(ctx, &json!({ "entry": e.summary(), "run": run }), || {
+        format!(
+            "{} run {} of {} on {} for {} {}{}\n",
+            if run.queued {
+                "Queued"
+            } else {
+                "Following the unfinished"
+            },
+            run.name,
+            run.pipeline,
+            run.branch.as_deref().unwrap_or(&branch),
+            e.handle_str(),
+            e.title,
+            run.url
+                .as_deref()
+                .map(|u| format!(": {u}"))
+                .unwrap_or_default()
+        )
+    })
+}
+
+/// `devlog ado runs`: one poll of the followed runs, their notes applied through the sync
+/// engine (keyed like the service hook's), the completed ones settled.
+async fn poll_runs(ctx: &Ctx, ws: &Workspace, ado: AdoIntegration) -> Result<(), CliError> {
+    let engine = tracker::engine(ws, Arc::new(ado.clone())).await?;
+    let app = ctx.app().await?;
+    let poll = ado
+        .poll_runs(&**engine.state())
+        .await
+        .map_err(tracker::remote_err)?;
+    let mut report = devlog_sync::SyncReport::default();
+    engine
+        .apply_actions(devlog_ado::NAME, &poll.actions, &mut report)
+        .await?;
+    ado.settle_runs(&**app.store(), &**engine.state(), &poll)
+        .await
+        .map_err(tracker::remote_err)?;
+    let finished: Vec<Value> = poll
+        .finished
+        .iter()
+        .map(|f| json!({ "entry": f.entry.to_string(), "run": f.run }))
+        .collect();
+    tracker::print(
+        ctx,
+        &json!({
+            "finished": finished,
+            "running": poll.running,
+            "gone": poll.gone.len(),
+            "notesAdded": poll.actions.len(),
+        }),
+        || {
+            let mut out = String::new();
+            for f in &poll.finished {
+                out.push_str(&format!(
+                    "Run {} of {} {}{}\n",
+                    f.run.name,
+                    f.run.pipeline,
+                    f.run.result.as_deref().unwrap_or("completed"),
+                    f.run
+                        .url
+                        .as_deref()
+                        .map(|u| format!(": {u}"))
+                        .unwrap_or_default()
+                ));
+            }
+            if !poll.gone.is_empty() {
+                out.push_str(&format!(
+                    "{} followed run(s) no longer exist in Azure DevOps and are no longer followed\n",
+                    poll.gone.len()
+                ));
+            }
+            out.push_str(&format!(
+                "{} run(s) completed, {} still running\n",
+                poll.finished.len(),
+                poll.running
+            ));
+            out
+        },
+    )
 }
 
 /// `devlog ado iterations`: the team's iterations, with dates and done/total.
