@@ -282,27 +282,8 @@ async fn iteration_add(
     iteration: &str,
 ) -> Result<(), CliError> {
     let engine = tracker::engine(ws, Arc::new(ado.clone())).await?;
-    let mut items = Vec::new();
-    let mut handles = Vec::new();
-    // Every entry is resolved and checked before anything moves.
-    for r in entries {
-        let e = tracker::resolve(ctx, r).await?;
-        let id = engine
-            .state()
-            .link(devlog_ado::NAME, e.id)
-            .await?
-            .filter(|l| l.state == devlog_sync::LinkState::Linked)
-            .and_then(|l| l.remote_id)
-            .ok_or_else(|| {
-                CliError::Usage(format!(
-                    "entry #{} is not linked to an Azure DevOps work item: run `devlog ado sync` \
-                     (or `devlog ado link {} ID`) first",
-                    e.handle, e.handle
-                ))
-            })?;
-        handles.push(e.handle);
-        items.push(id);
-    }
+    let tracker = AdoTracker(ado.clone());
+    let (items, handles) = tracker::linked_items(ctx, &engine, &tracker, entries, "ID").await?;
     let mut paths = Vec::new();
     for id in &items {
         let moved = ado

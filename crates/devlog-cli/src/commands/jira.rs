@@ -162,26 +162,8 @@ async fn sprint_add(
     sprint: &str,
 ) -> Result<(), CliError> {
     let engine = tracker::engine(ws, Arc::new(jira.clone())).await?;
-    let mut keys = Vec::new();
-    let mut handles = Vec::new();
-    for r in entries {
-        let e = tracker::resolve(ctx, r).await?;
-        let key = engine
-            .state()
-            .link(devlog_jira::NAME, e.id)
-            .await?
-            .filter(|l| l.state == devlog_sync::LinkState::Linked)
-            .and_then(|l| l.remote_id)
-            .ok_or_else(|| {
-                CliError::Usage(format!(
-                    "entry #{} is not linked to a Jira issue: run `devlog jira sync` (or \
-                     `devlog jira link {} KEY`) first",
-                    e.handle, e.handle
-                ))
-            })?;
-        handles.push(e.handle);
-        keys.push(key);
-    }
+    let tracker = JiraTracker(jira.clone());
+    let (keys, handles) = tracker::linked_items(ctx, &engine, &tracker, entries, "KEY").await?;
     let target = jira
         .choose_sprint(&SprintChoice::parse(sprint))
         .await

@@ -108,6 +108,41 @@ pub async fn engine(ws: &Workspace, i: Arc<dyn Integration>) -> Result<SyncEngin
     ))
 }
 
+/// The remote ids of the entries' items on the engine's integration `name`, with the entries'
+/// handles, in the order given: every entry is resolved and checked to be linked before the
+/// caller moves anything. An entry not linked is an error saying how to link it
+/// (`devlog <command> sync`, or `link REF <id_hint>`).
+pub async fn linked_items(
+    ctx: &Ctx,
+    engine: &SyncEngine,
+    tracker: &dyn Tracker,
+    entries: &[String],
+    id_hint: &str,
+) -> Result<(Vec<String>, Vec<u64>), CliError> {
+    let (mut ids, mut handles) = (Vec::new(), Vec::new());
+    for r in entries {
+        let e = resolve(ctx, r).await?;
+        let id = engine
+            .state()
+            .link(tracker.name(), e.id)
+            .await?
+            .filter(|l| l.state == devlog_sync::LinkState::Linked)
+            .and_then(|l| l.remote_id)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "entry #{h} is not linked to {a}: run `devlog {cmd} sync` \
+                     (or `devlog {cmd} link {h} {id_hint}`) first",
+                    h = e.handle,
+                    a = an(tracker),
+                    cmd = command(tracker),
+                ))
+            })?;
+        handles.push(e.handle);
+        ids.push(id);
+    }
+    Ok((ids, handles))
+}
+
 pub fn remote_err(e: SyncError) -> CliError {
     CliError::Remote(e)
 }
