@@ -435,3 +435,51 @@ async fn the_sync_page_lists_conflicts_and_its_buttons_resolve_them_through_the_
     assert_eq!(left[0].field.field, SyncedField::Priority);
     assert!(h.get("/sync").await.text().contains("Conflicts (1)"));
 }
+
+#[tokio::test]
+async fn the_entry_page_shows_a_linked_items_sprint_and_the_deployments() {
+    let h = Harness::new().await;
+    let a = h.create("Ship it", "feature").await;
+    let id: devlog_core::EntryId = a["id"].as_str().unwrap().parse().unwrap();
+    let meta = devlog_core::WriteMeta::new(devlog_core::event::Origin::Cli);
+    h.app
+        .store()
+        .update(id, &meta, &mut |e| {
+            e.external_references.push(
+                serde_json::from_value(json!({
+                    "system": "jira", "id": "DEV-7", "url": "https://jira.example/browse/DEV-7",
+                    "status": "In Progress", "sprint": "Sprint 6"
+                }))
+                .unwrap(),
+            );
+            e.deployments.push(
+                serde_json::from_value(json!({
+                    "id": "d1", "system": "azure-devops", "environment": "<b>Prod</b>",
+                    "release": "Release-4", "status": "succeeded",
+                    "url": "javascript:alert(1)", "at": "2026-12-01T10:00:00Z"
+                }))
+                .unwrap(),
+            );
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let r = h.get("/entries/1").await;
+    assert_page(&r, "/entries/1");
+    let html = r.text();
+    assert!(
+        html.contains("DEV-7") && html.contains("sprint Sprint 6"),
+        "{html}"
+    );
+    assert!(html.contains("<h2 id=\"dep-h\">Deployments</h2>"), "{html}");
+    // Remote text is escaped and an unsafe URL is not a link.
+    assert!(
+        html.contains("&lt;b&gt;Prod&lt;&#x2f;b&gt;: Release-4"),
+        "{html}"
+    );
+    assert!(!html.contains("href=\"javascript"), "{html}");
+    assert!(
+        html.contains("<span class=\"badge\">succeeded</span>"),
+        "{html}"
+    );
+}
