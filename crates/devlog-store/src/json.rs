@@ -232,6 +232,13 @@ impl JsonStore {
         }
     }
 
+    /// Closes the index database and waits until its connections have closed (the last one
+    /// checkpoints its log), for a process that ends its use of the store while it goes on:
+    /// a later open of the same folder then starts from a closed file.
+    pub async fn close(&self) {
+        self.index.pool().close().await;
+    }
+
     /// Everything [`open`](Self::open) does but the first refresh.
     async fn open_unrefreshed(root: &Path) -> Result<Self> {
         let entries = root.join(ENTRIES_DIR);

@@ -542,9 +542,17 @@ fn remote_priority(remote: &MemoryRemote, id: EntryId) -> Priority {
         .priority
 }
 
+/// Deletes the JSON index as a user does between two commands: after the earlier command
+/// has closed it (its process ended; here the store is closed, since dropped connections
+/// close on their own threads a moment later).
+async fn delete_index_between_commands(root: &std::path::Path, earlier: &devlog_store::JsonStore) {
+    earlier.close().await;
+    std::fs::remove_file(root.join(".state/index.sqlite")).unwrap();
+}
+
 /// A JSON store in `root` and its sync state, as a command opens them.
-async fn open_json(root: &std::path::Path) -> (Arc<dyn Store>, SyncState) {
-    let store: Arc<dyn Store> = Arc::new(devlog_store::JsonStore::open(root).await.unwrap());
+async fn open_json(root: &std::path::Path) -> (Arc<devlog_store::JsonStore>, SyncState) {
+    let store = Arc::new(devlog_store::JsonStore::open(root).await.unwrap());
     let state = SyncState::open(&root.join(".state/sync.sqlite"))
         .await
         .unwrap();
@@ -564,7 +572,7 @@ async fn an_edit_after_the_json_index_is_deleted_is_still_pushed() {
     let e = new_entry(&app, "Survives a rebuild").await;
     bump(&app, e.id, 10).await;
     let engine = SyncEngine::new(
-        store,
+        store.clone(),
         state,
         vec![Arc::new(remote.clone())],
         SyncOptions::default(),
@@ -572,7 +580,7 @@ async fn an_edit_after_the_json_index_is_deleted_is_still_pushed() {
     assert_eq!(engine.sync(None, None, &quiet).await.unwrap().created, 1);
     drop((engine, app));
 
-    std::fs::remove_file(root.join(".state/index.sqlite")).unwrap();
+    delete_index_between_commands(&root, &store).await;
     let (store, state) = open().await;
     let app = Devlog::new(store.clone());
     set_priority(&app, e.id, Priority::Critical).await;
@@ -617,9 +625,9 @@ async fn a_rebuilt_json_feed_longer_than_the_old_cursor_is_recognised_by_its_ide
     );
     engine.sync(None, None, &quiet).await.unwrap();
     let old_end = store.events_before(None, 1).await.unwrap()[0].seq;
-    drop((engine, app, store));
+    drop((engine, app));
 
-    std::fs::remove_file(root.join(".state/index.sqlite")).unwrap();
+    delete_index_between_commands(&root, &store).await;
     // Without the history files too (a folder from before they existed), the new feed
     // starts again at 1.
     std::fs::remove_dir_all(root.join("history")).unwrap();
