@@ -185,29 +185,6 @@ pub(crate) fn classify_db_err(
     }
 }
 
-/// Removes the `-wal` and `-shm` files of a database file that is gone (deleted by the user,
-/// as the JSON index may be at any time): SQLite would otherwise replay the old database's
-/// log into the new, empty file (pages of another database) or join the old shared-memory
-/// index. Nothing that belongs to a live database is touched: the file itself is missing.
-fn remove_orphaned_wal(path: &Path) {
-    if path.exists() {
-        return;
-    }
-    for suffix in ["-wal", "-shm"] {
-        let mut orphan = path.as_os_str().to_owned();
-        orphan.push(suffix);
-        let orphan = std::path::PathBuf::from(orphan);
-        match std::fs::remove_file(&orphan) {
-            Ok(()) => tracing::info!(
-                file = %orphan.display(),
-                "removed the log of a database file that was deleted"
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::debug!(file = %orphan.display(), "cannot remove: {e}"),
-        }
-    }
-}
-
 /// Switches the database to WAL mode (a persistent setting of the file). SQLite cannot wait
 /// for the exclusive lock this needs with its busy handler (sqlx#1930), so first openers
 /// racing on a fresh file would fail with "database is locked"; this waits the way the busy
@@ -272,7 +249,6 @@ impl SqlIndex {
     /// be rebuilt from files). Safe when many processes open a fresh file at once: see
     /// [`enable_wal`] and [`migrate_locked`].
     pub async fn open(path: &Path, backend: &'static str, durable: bool) -> Result<Self> {
-        remove_orphaned_wal(path);
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
