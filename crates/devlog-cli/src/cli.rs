@@ -42,6 +42,7 @@ pub struct Cli {
 pub enum Command {
     Today(today::TodayArgs),
     Init(init::InitArgs),
+    #[command(visible_alias = "create")]
     New(new::NewArgs),
     #[command(alias = "ls")]
     List(list::ListArgs),

@@ -89,6 +89,9 @@ fn zero_config_new_creates_devlog_at_the_repository_root() {
     assert!(again.contains("Exists") && again.contains("#1"), "{again}");
     let forced = ok(repo, &["new", "fix LOGIN", "--type", "bugfix", "--force"]);
     assert!(forced.contains("Created #2"), "{forced}");
+    // `create` (the original's verb, `create_devlog`) is `new`.
+    let created = ok(repo, &["create", "Write the docs", "--type", "docs"]);
+    assert!(created.contains("Created #3 Write the docs"), "{created}");
     // .state is ignored by git.
     let status = git(repo, &["status", "--porcelain", "--untracked-files=all"]);
     assert!(
