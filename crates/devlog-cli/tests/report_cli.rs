@@ -197,6 +197,7 @@ fn custom_templates_render_report_data_and_errors_name_file_and_line() {
     .unwrap();
     let list = ok(d.path(), &["report", "list"]);
     assert!(list.contains("weekly") && list.contains("custom") && list.contains("cycle-time"));
+    assert_eq!(ok(d.path(), &["report"]), list, "without a name: the list");
     let md = ok(d.path(), &["report", "weekly"]);
     assert_eq!(md, "# Weekly\n2 done; lead-time median False\n");
     let html = ok(d.path(), &["report", "weekly", "--format", "html"]);

@@ -23,7 +23,8 @@ use crate::report_render as render;
 /// `--milestone` makes `burndown` the milestone's.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The report (`list`: every built-in and custom report)
+    /// The report (`list`, the default: every built-in and custom report)
+    #[arg(default_value = "list")]
     pub name: String,
     /// Start of the window (YYYY-MM-DD or RFC 3339; default: a span that suits --by)
     #[arg(long, value_parser = parse_time)]
