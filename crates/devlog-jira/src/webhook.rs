@@ -20,14 +20,15 @@
 //! - `worklog_created`, `worklog_updated`, `worklog_deleted`: the issue is read back (its time
 //!   tracking changed);
 //! - `sprint_started`, `sprint_closed`: each issue of the project in the sprint gets a progress
-//!   note on its entry ("Sprint `N` started").
+//!   note on its entry ("Sprint `N` started") and is read back, so the sprint kept on its
+//!   entry is refreshed (issue events carry the Sprint field too when `boardId` is set).
 //!
 //! Retries of one delivery carry the same `X-Atlassian-Webhook-Identifier`: it is the delivery
 //! id the engine de-duplicates on (in the shared sync state), so a retry is applied once.
 
 use devlog_core::entry::NoteCategory;
 use devlog_core::integration::{
-    Action, ActionTarget, RemoteAction, RemoteNote, SyncError, SyncErrorKind, Webhook,
+    Action, ActionTarget, RemoteAction, RemoteItem, RemoteNote, SyncError, SyncErrorKind, Webhook,
     WebhookOutcome,
 };
 use devlog_core::time::Timestamp;
@@ -242,7 +243,7 @@ impl JiraIntegration {
                 }
             }
             "sprint_started" | "sprint_closed" => {
-                out.actions = self.sprint_actions(&payload, event).await?;
+                (out.items, out.actions) = self.sprint_actions(&payload, event).await?;
             }
             // `jira:issue_deleted`: the entry keeps its link (docs/jira.md). Other events are
             // not followed.
@@ -264,10 +265,7 @@ impl JiraIntegration {
 
     /// The issue as the API v3 gives it, mapped; `None` when it is gone, not visible, or in
     /// another project.
-    async fn read_back(
-        &self,
-        key: &str,
-    ) -> Result<Option<devlog_core::integration::RemoteItem>, SyncError> {
+    async fn read_back(&self, key: &str) -> Result<Option<RemoteItem>, SyncError> {
         let issue = match self.get_issue(key).await {
             Ok(i) => i,
             Err(e) if e.kind == SyncErrorKind::NotFound => return Ok(None),
@@ -277,12 +275,17 @@ impl JiraIntegration {
         if issue.key.rsplit_once('-').is_none_or(|(p, _)| p != project) {
             return Ok(None);
         }
-        let mapped = self.mapped_fields().await?;
-        match issue.to_remote(self.config(), &mapped) {
+        // Resolved (once per run) before the mapping, so a failure to list the fields is
+        // not mistaken for an unreadable issue below.
+        self.mapped_fields().await?;
+        self.sprint_field().await?;
+        // Mapped as a pull maps it, the Sprint field included (`RemoteItem::sprint`), so the
+        // engine keeps the entry's sprint current from webhooks too.
+        match self.to_remote(&issue).await {
             Ok(item) => Ok(Some(item)),
             // Not devlog's issue and unreadable: nothing to apply.
             Err(_) if issue.marker().is_none() => Ok(None),
-            Err(e) => Err(permanent(e)),
+            Err(e) => Err(e),
         }
     }
 
@@ -349,12 +352,13 @@ impl JiraIntegration {
             .map(|c| self.comment_action(key, c)))
     }
 
-    /// A progress note on the entry of each project issue in the sprint.
+    /// A progress note on the entry of each project issue in the sprint, and those issues
+    /// read back (their sprint).
     async fn sprint_actions(
         &self,
         payload: &Value,
         event: &str,
-    ) -> Result<Vec<RemoteAction>, SyncError> {
+    ) -> Result<(Vec<RemoteItem>, Vec<RemoteAction>), SyncError> {
         let Some(sprint) = id_of(payload, "/sprint/id") else {
             return Err(permanent(format!(
                 "the Jira `{event}` webhook carries no sprint.id; nothing was applied"
@@ -367,7 +371,7 @@ impl JiraIntegration {
                 .and_then(Value::as_u64),
         ) && board != from
         {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let name = text(payload, "/sprint/name").unwrap_or("(unnamed)");
         let what = if event == "sprint_started" {
@@ -376,7 +380,13 @@ impl JiraIntegration {
             "closed"
         };
         let keys = self.sprint_issues(&sprint).await?;
-        Ok(keys
+        // The sprint's issues read back: their Sprint field changed with the sprint's state,
+        // so the sprint kept on their entries is refreshed as a pull would.
+        let mut items = Vec::new();
+        for key in &keys {
+            items.extend(self.read_back(key).await?);
+        }
+        let actions = keys
             .into_iter()
             .map(|key| RemoteAction {
                 key: format!("jira-sprint:{sprint}:{what}:{key}"),
@@ -393,7 +403,8 @@ impl JiraIntegration {
                     category: Some(NoteCategory::Progress),
                 }),
             })
-            .collect())
+            .collect();
+        Ok((items, actions))
     }
 }
 
