@@ -20,6 +20,12 @@
 
 use std::collections::BTreeSet;
 
+mod scan;
+pub use scan::{
+    Applied, CommitHistory, HistoryError, LedgerStore, MentioningCommit, Proposal, Scan,
+    ScanOptions, SuggestSource, WorklogSuggester,
+};
+
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -37,6 +37,8 @@ struct Shared {
     /// The overview's report charts, kept until the feed moves or they age
     /// (see `dashboard::pages::overview`).
     charts: std::sync::Mutex<Option<CachedCharts>>,
+    /// Worklog suggestions from git commits (`api::v1::worklog_suggestions`), if any.
+    suggester: Option<devlog_core::worklog_suggest::WorklogSuggester>,
 }
 
 /// What the server knows of sync: the engine `devlog serve` built from `[integrations.*]`
@@ -67,6 +69,7 @@ impl AppState {
         feed: Option<FeedWatch>,
         openapi: Bytes,
         sync: SyncAccess,
+        suggester: Option<devlog_core::worklog_suggest::WorklogSuggester>,
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
         Self(Arc::new(Shared {
@@ -80,6 +83,7 @@ impl AppState {
             openapi,
             sync,
             charts: std::sync::Mutex::new(None),
+            suggester,
         }))
     }
 
@@ -112,6 +116,11 @@ impl AppState {
 
     pub fn app(&self) -> &Devlog {
         &self.0.app
+    }
+
+    /// The worklog suggester `devlog serve` built over its git repositories, if any.
+    pub fn worklog_suggester(&self) -> Option<&devlog_core::worklog_suggest::WorklogSuggester> {
+        self.0.suggester.as_ref()
     }
 
     /// The write metadata of a request: origin `http`, the client's `X-Devlog-Actor` or the
