@@ -51,6 +51,7 @@ async fn rig() -> Rig {
         app.create(
             NewEntry {
                 title: title.into(),
+                kind: Some(devlog_core::EntryType::Feature),
                 ..NewEntry::default()
             },
             &WriteMeta::new(Origin::Cli),
