@@ -18,7 +18,8 @@
 //!   devlog's note marker) and becomes, or edits, the note mirroring it (a comment by someone
 //!   else: a `feedback` note with its author); `comment_deleted`: that note is deleted;
 //! - `worklog_created`, `worklog_updated`, `worklog_deleted`: the issue is read back (its time
-//!   tracking changed);
+//!   tracking changed) and the worklog read back through API v3 becomes, or edits, the worklog
+//!   mirroring it (someone else's: a worklog with its author); deleted, that worklog is removed;
 //! - `sprint_started`, `sprint_closed`: each issue of the project in the sprint gets a progress
 //!   note on its entry ("Sprint `N` started") and is read back, so the sprint kept on its
 //!   entry is refreshed (issue events carry the Sprint field too when `boardId` is set).
@@ -38,6 +39,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::comments::note_remote_id;
+use crate::worklogs::worklog_remote_id;
 use crate::{JiraIntegration, NAME};
 
 /// The header carrying the body's signature.
@@ -239,7 +241,12 @@ impl JiraIntegration {
                     )));
                 };
                 if let Some(item) = self.read_back(&issue).await? {
+                    let key = item.remote_id.clone();
                     out.items.push(item);
+                    out.actions.extend(
+                        self.hook_worklog_action(&payload, &key, event == "worklog_deleted")
+                            .await?,
+                    );
                 }
             }
             "sprint_started" | "sprint_closed" => {
@@ -350,6 +357,45 @@ impl JiraIntegration {
             .iter()
             .find(|c| c.id == id)
             .map(|c| self.comment_action(key, c)))
+    }
+
+    /// The worklog action of a worklog event on issue `key`, as a pull would find it: deleted,
+    /// the worklog mirroring it is removed; else the worklog is read back through API v3 (its
+    /// ADF comment and devlog's worklog marker, which the v2 payload lacks) and mapped by
+    /// [`JiraIntegration::worklog_action`] (ours by the marker; someone else's becomes a
+    /// worklog with its author). `None` when worklogs are not synced or it is gone.
+    async fn hook_worklog_action(
+        &self,
+        payload: &Value,
+        key: &str,
+        deleted: bool,
+    ) -> Result<Option<RemoteAction>, SyncError> {
+        if !self.config().sync_worklogs {
+            return Ok(None);
+        }
+        let Some(id) = id_of(payload, "/worklog/id") else {
+            return Ok(None);
+        };
+        if deleted {
+            return Ok(Some(RemoteAction {
+                key: format!("{}:deleted", worklog_remote_id(&id)),
+                target: ActionTarget::Linked {
+                    remote_id: key.to_string(),
+                },
+                action: Action::WorklogDeleted {
+                    remote_id: worklog_remote_id(&id),
+                },
+            }));
+        }
+        let worklogs = match self.issue_worklogs(key).await {
+            Ok(w) => w,
+            Err(e) if e.kind == SyncErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(worklogs
+            .iter()
+            .find(|w| w.id == id)
+            .and_then(|w| self.worklog_action(key, w)))
     }
 
     /// A progress note on the entry of each project issue in the sprint, and those issues

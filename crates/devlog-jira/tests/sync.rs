@@ -669,3 +669,78 @@ async fn webhooks_keep_the_sprint_on_the_entry_like_a_pull() {
     );
     assert!(r.jira.check_contract().is_empty());
 }
+
+#[tokio::test]
+async fn worklog_webhooks_bring_time_logged_in_jira_without_a_pull() {
+    const SECRET: &str = "worklog-webhook-secret";
+    let r = rig_with(|c| c.webhook_secret = Some(SecretString::from(SECRET.to_string()))).await;
+    let e = r
+        .entry(NewEntry {
+            title: "Time by webhook".into(),
+            ..NewEntry::default()
+        })
+        .await;
+    r.sync().await;
+    let key = r.key_of(e.id).await;
+    let issue_id = r.jira.issue(&key).unwrap().id;
+    // Jira's own worklog payloads (apispecs), about Carol's worklog on our issue.
+    let payload = |event: &str, worklog: u64| {
+        let text = std::fs::read_to_string(format!(
+            "{}/../../../shared/apispecs/jira/webhooks/zulip/{event}.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["webhookEvent"], event);
+        v["worklog"]["issueId"] = issue_id.to_string().into();
+        v["worklog"]["id"] = worklog.to_string().into();
+        v
+    };
+    let carol = r
+        .jira
+        .add_worklog(
+            &key,
+            "Carol",
+            "2026-12-02T16:00:00.000+0100",
+            1800,
+            "Review",
+        )
+        .unwrap();
+    let report = r
+        .engine
+        .webhook(
+            "jira",
+            &signed_hook(SECRET, &payload("worklog_created", carol.id), "w-1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.actions_applied, 1, "{report:?}");
+    let got = r.get(e.id).await;
+    let theirs = got.worklogs.iter().find(|w| w.author == "Carol").unwrap();
+    assert_eq!((theirs.minutes, theirs.note.as_str()), (30, "Review"));
+    assert_eq!(got.actual_hours, Some(0.5));
+    // A redelivery is applied once; the next sync neither duplicates nor pushes it back.
+    r.engine
+        .webhook(
+            "jira",
+            &signed_hook(SECRET, &payload("worklog_created", carol.id), "w-1"),
+        )
+        .await
+        .unwrap();
+    r.sync().await;
+    assert_eq!(r.get(e.id).await.worklogs.len(), 1);
+    assert_eq!(r.jira.worklogs(&key).len(), 1);
+    // Deleted in Jira: the webhook removes it here.
+    r.jira.delete_worklog(carol.id).unwrap();
+    r.engine
+        .webhook(
+            "jira",
+            &signed_hook(SECRET, &payload("worklog_deleted", carol.id), "w-2"),
+        )
+        .await
+        .unwrap();
+    let got = r.get(e.id).await;
+    assert!(got.worklogs.is_empty(), "{:?}", got.worklogs);
+    assert_eq!(got.actual_hours, None);
+    assert!(r.jira.check_contract().is_empty());
+}
