@@ -276,8 +276,10 @@ impl Server {
                 error: self.options.sync_error.clone(),
                 configured: self.options.integrations.clone(),
             },
-            self.options.worklog_suggester.clone(),
         );
+        if let Some(suggester) = self.options.worklog_suggester.clone() {
+            state.set_worklog_suggester(suggester);
+        }
         let mut router = api
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.options.body_limit))

@@ -37,8 +37,9 @@ struct Shared {
     /// The overview's report charts, kept until the feed moves or they age
     /// (see `dashboard::pages::overview`).
     charts: std::sync::Mutex<Option<CachedCharts>>,
-    /// Worklog suggestions from git commits (`api::v1::worklog_suggestions`), if any.
-    suggester: Option<devlog_core::worklog_suggest::WorklogSuggester>,
+    /// Worklog suggestions from git commits (`api::v1::worklog_suggestions`), set once when
+    /// the server is built (none: the routes say the server has no git repository).
+    suggester: OnceLock<devlog_core::worklog_suggest::WorklogSuggester>,
 }
 
 /// What the server knows of sync: the engine `devlog serve` built from `[integrations.*]`
@@ -69,7 +70,6 @@ impl AppState {
         feed: Option<FeedWatch>,
         openapi: Bytes,
         sync: SyncAccess,
-        suggester: Option<devlog_core::worklog_suggest::WorklogSuggester>,
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
         Self(Arc::new(Shared {
@@ -83,7 +83,7 @@ impl AppState {
             openapi,
             sync,
             charts: std::sync::Mutex::new(None),
-            suggester,
+            suggester: OnceLock::new(),
         }))
     }
 
@@ -120,7 +120,12 @@ impl AppState {
 
     /// The worklog suggester `devlog serve` built over its git repositories, if any.
     pub fn worklog_suggester(&self) -> Option<&devlog_core::worklog_suggest::WorklogSuggester> {
-        self.0.suggester.as_ref()
+        self.0.suggester.get()
+    }
+
+    /// Gives the routes their worklog suggester (the first one set stays).
+    pub(crate) fn set_worklog_suggester(&self, s: devlog_core::worklog_suggest::WorklogSuggester) {
+        let _ = self.0.suggester.set(s);
     }
 
     /// The write metadata of a request: origin `http`, the client's `X-Devlog-Actor` or the
