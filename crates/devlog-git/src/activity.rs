@@ -278,7 +278,13 @@ impl LedgerFile {
             }
             let mut bytes = serde_json::to_vec_pretty(ledger)?;
             bytes.push(b'\n');
-            let tmp = self.path.with_extension("json.tmp");
+            // One temporary file per process and write: two processes recording at once must
+            // not rename each other's.
+            static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = self
+                .path
+                .with_extension(format!("json.{}-{n}.tmp", std::process::id()));
             std::fs::write(&tmp, bytes)?;
             std::fs::rename(&tmp, &self.path)
         };
