@@ -22,6 +22,7 @@ pub mod comments;
 pub mod config;
 pub mod fields;
 pub mod issue;
+pub mod issue_writes;
 pub mod link;
 pub mod people;
 mod permission;
@@ -78,6 +79,8 @@ pub struct JiraIntegration {
     /// `customFields` resolved through the field metadata, once per run.
     /// The fields `customFields` maps and the Sprint field, resolved once per run.
     fields: Arc<tokio::sync::Mutex<Option<fields::FieldCache>>>,
+    /// Writes to one issue spaced (Jira's per-issue write limits; `issue_writes.rs`).
+    issue_writes: Arc<issue_writes::IssueWrites>,
 }
 
 /// Locks a cache; a poisoned lock still holds a usable cache.
@@ -118,8 +121,14 @@ impl JiraIntegration {
     }
 
     /// Like [`new`](Self::new) with explicit client-side pacing (tests use
-    /// `RateLimitConfig::unpaced()`).
+    /// `RateLimitConfig::unpaced()`). Paced clients also space writes to one issue
+    /// ([`issue_writes::ISSUE_WRITE_GAP`]); an unpaced one does not.
     pub fn with_limits(config: JiraConfig, limits: RateLimitConfig) -> Result<Self, String> {
+        let gap = if limits.requests_per_second.is_some() {
+            issue_writes::ISSUE_WRITE_GAP
+        } else {
+            Duration::ZERO
+        };
         devlog_http::install_crypto_provider();
         let opts = ClientOptions::new(NAME, config.base_url.clone())
             .auth(config.auth.to_http())
@@ -135,6 +144,7 @@ impl JiraIntegration {
             versions: Arc::default(),
             project_id: Arc::default(),
             fields: Arc::default(),
+            issue_writes: Arc::new(issue_writes::IssueWrites::new(gap)),
         })
     }
 
@@ -363,6 +373,7 @@ impl JiraIntegration {
             if !fields.is_empty() {
                 body["fields"] = Value::Object(fields);
             }
+            self.issue_writes.wait(key).await;
             self.client
                 .post(&format!("/rest/api/3/issue/{key}/transitions"))
                 .json(&body)
@@ -659,6 +670,7 @@ impl Integration for JiraIntegration {
             }
         }
         if !edit.is_empty() {
+            self.issue_writes.wait(remote_id).await;
             self.client
                 .put(&format!("/rest/api/3/issue/{remote_id}"))
                 .json(&json!({ "fields": edit }))
@@ -667,6 +679,7 @@ impl Integration for JiraIntegration {
                 .map_err(|e| self.sync_err(e, Some(remote_id)))?;
         }
         if let Some(p) = &property {
+            self.issue_writes.wait(remote_id).await;
             self.client
                 .put(&format!(
                     "/rest/api/3/issue/{remote_id}/properties/{PROPERTY}"
