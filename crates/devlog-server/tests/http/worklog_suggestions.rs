@@ -47,13 +47,27 @@ async fn rig() -> (Harness, std::path::PathBuf) {
     repo.commit("2025-03-11T08:05:00Z", "fix the deploy script devlog-1");
     repo.commit("2025-03-11T16:00:00Z", "document it #2");
     let history = GitHistory::discover(&root).unwrap();
+    // A second repository that disappears after start-up: skipped with a note, the first
+    // still answers.
+    let gone = dir.path().join("gone");
+    GitRepo::init(&gone);
+    let gone_history = GitHistory::discover(&gone).unwrap();
+    std::fs::remove_dir_all(&gone).unwrap();
     let suggester = WorklogSuggester::new(
-        vec![SuggestSource {
-            name: history.name(),
-            path: history.workdir().display().to_string(),
-            app: app.clone(),
-            history: Arc::new(history),
-        }],
+        vec![
+            SuggestSource {
+                name: history.name(),
+                path: history.workdir().display().to_string(),
+                app: app.clone(),
+                history: Arc::new(history),
+            },
+            SuggestSource {
+                name: gone_history.name(),
+                path: gone_history.workdir().display().to_string(),
+                app: app.clone(),
+                history: Arc::new(gone_history),
+            },
+        ],
         Arc::new(LedgerFile::in_devlog_dir(&root.join(".devlog"))),
     );
     let options = ServerOptions {
@@ -111,6 +125,8 @@ async fn suggestions_are_listed_applied_once_dismissed_and_never_proposed_again(
     assert_eq!(s["date"], "2025-03-11");
     assert!(s["repository"].as_str().unwrap().ends_with("beta"));
     assert_eq!(first["since"], "2025-01-01T00:00:00Z");
+    let notes = first["notes"].to_string();
+    assert!(notes.contains("skipped gone"), "{notes}");
     // Listing again: the same ids; nothing logged.
     assert_eq!(
         h.get(LIST).await.json()["suggestions"],
