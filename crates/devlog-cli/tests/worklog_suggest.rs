@@ -456,3 +456,105 @@ fn interactive_asks_for_each_suggestion() {
         vec![("tty".into(), 2, "2025-06-02".into(), 30)]
     );
 }
+
+/// One HTTP/1.0 request to `devlog serve`; the status and the body.
+fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    // Guards against a hang; not a timing assertion.
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap())
+}
+
+/// `devlog serve` builds the same suggester as `devlog worklog suggest` (this repository and
+/// the discovered ones, the same ledger): REST lists and applies, the CLI then proposes
+/// nothing applied.
+#[test]
+fn serve_offers_the_same_suggestions_over_rest() {
+    use std::io::BufRead;
+    let w = World::new();
+    let alpha = w.repo("alpha", &["Login form"]);
+    let beta = w.repo("beta", &["Deploy"]);
+    w.commit(&alpha, "2025-03-10T09:00:00Z", "start #1");
+    w.commit(&alpha, "2025-03-10T09:40:00Z", "more of #1");
+    w.commit(&beta, "2025-03-11T08:00:00Z", "deploy script #1");
+    w.ok(
+        &alpha,
+        &["repos", "discover", "--root", w.root.to_str().unwrap()],
+    );
+    let cli = w.json(&alpha, &["worklog", "suggest", "--since", "2025-01-01"]);
+    assert_eq!(cli["suggestions"].as_array().unwrap().len(), 2, "{cli:#}");
+
+    let mut c = Command::new(BIN);
+    c.args(["serve", "--port", "0", "--no-background-sync"])
+        .current_dir(&alpha);
+    w.env(&mut c);
+    let mut child = c
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stderr = child.stderr.take().unwrap();
+    let _served = Kill(child);
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr: std::net::SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("devlog serve announces its address")
+            .unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    let (status, rest) = http(
+        addr,
+        "GET",
+        "/api/v1/worklogs/suggestions?since=2025-01-01",
+        None,
+    );
+    assert_eq!(status, 200, "{rest:#}");
+    assert_eq!(
+        rest["suggestions"], cli["suggestions"],
+        "the CLI's suggestions"
+    );
+    let deploy = id_of(&rest, "beta", 1, 30);
+    let body = serde_json::json!({"ids": [deploy], "since": "2025-01-01"}).to_string();
+    let (status, applied) = http(
+        addr,
+        "POST",
+        "/api/v1/worklogs/suggestions/apply",
+        Some(&body),
+    );
+    assert_eq!(status, 200, "{applied:#}");
+    assert_eq!(applied["applied"][0]["worklog"]["minutes"], 30);
+    // Written to beta's store, and recorded in alpha's ledger: the CLI proposes it no more.
+    assert_eq!(worklogs(&w, &beta, "1").len(), 1);
+    let after = w.json(&alpha, &["worklog", "suggest", "--since", "2025-01-01"]);
+    assert_eq!(
+        rows(&after),
+        vec![("alpha".into(), 1, "2025-03-10".into(), 70)]
+    );
+}

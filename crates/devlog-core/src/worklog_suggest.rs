@@ -1,6 +1,7 @@
 //! Worklogs proposed from commits (`devlog worklog suggest`, issue 18 items 6 and 11).
 //!
-//! The rules, all pure (the git walk is devlog-git's, the terminal the CLI's):
+//! The rules, all pure (the git walk and the ledger file are devlog-git's, behind the ports of
+//! [`WorklogSuggester`]; the terminal is the CLI's):
 //! - Only the user's commits that mention an entry count (`devlog-<ref>`, `#<n>`:
 //!   [`crate::id::mentions`]), each at its author time.
 //! - In one repository, commits sorted by time form a *session* while each follows the one
@@ -19,6 +20,12 @@
 //! - The worklog's day is the session's start (first commit minus padding) in UTC.
 
 use std::collections::BTreeSet;
+
+mod scan;
+pub use scan::{
+    Applied, CommitHistory, HistoryError, LedgerStore, MentioningCommit, Proposal, Scan,
+    ScanOptions, SuggestSource, WorklogSuggester,
+};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -158,7 +165,7 @@ impl SuggestionId {
                 "suggestion",
                 format!(
                     "`{}` is not a suggestion id: give the 12 hex digits (or a unique prefix) \
-                     `devlog worklog suggest` lists",
+                     the suggestion listing shows",
                     text.trim()
                 ),
             ));
@@ -257,9 +264,10 @@ pub fn suggest(repo: &str, commits: Vec<WorkCommit>, opts: SuggestOptions) -> Ve
         .collect()
 }
 
-/// What was done with suggestions before: ids applied (logged) and dismissed. Kept by the
-/// caller (the CLI: `.devlog/.state/worklog-suggestions.json`); the worklogs themselves carry
-/// the ids of those applied, so an entry synced from elsewhere says so too.
+/// What was done with suggestions before: ids applied (logged) and dismissed. Kept through the
+/// [`LedgerStore`] port (devlog-git's `LedgerFile`: `.devlog/.state/worklog-suggestions.json`);
+/// the worklogs themselves carry the ids of those applied, so an entry synced from elsewhere
+/// says so too.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SuggestionLedger {
@@ -321,7 +329,7 @@ pub fn find<'a>(suggestions: &'a [Suggestion], wanted: &[String]) -> Result<Vec<
                     "suggestion",
                     format!(
                         "no pending suggestion `{id}` (already applied or dismissed, or outside \
-                         --since); run `devlog worklog suggest` to list them"
+                         the listing's since, gap and padding); list the suggestions again"
                     ),
                 ));
             }

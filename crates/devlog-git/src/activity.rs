@@ -1,5 +1,18 @@
-//! `devlog worklog suggest`: the user's recent commits that mention entries, with their author
-//! times (the sessions and worklogs are devlog-core's `worklog_suggest`).
+//! Worklog suggestions' git side: the user's recent commits that mention entries, with their
+//! author times (the sessions and worklogs are devlog-core's `worklog_suggest`), and the two
+//! ports devlog-core's `WorklogSuggester` reads through: [`GitHistory`] (a repository's
+//! commits) and [`LedgerFile`] (`.devlog/.state/worklog-suggestions.json`, the ids applied
+//! and dismissed). The CLI, the MCP server and the HTTP server all use them through the
+//! suggester the binary builds.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use devlog_core::StoreError;
+use devlog_core::worklog_suggest::{
+    CommitHistory, HistoryError, LedgerStore, MentioningCommit, SuggestionId, SuggestionLedger,
+};
 
 use crate::{GitError, Repo, cli};
 
@@ -144,6 +157,164 @@ pub fn commits_since(
     }
     found.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
     Ok(found)
+}
+
+/// A repository's history as devlog-core's [`CommitHistory`] port: the walk of
+/// [`commits_since`] on tokio's blocking pool (gix reads are blocking), the author given or
+/// the repository's own identity ([`identity`]).
+#[derive(Debug, Clone)]
+pub struct GitHistory {
+    workdir: PathBuf,
+}
+
+impl GitHistory {
+    /// The repository around `path` (a folder in its work tree, `.devlog` for instance).
+    pub fn discover(path: &Path) -> Result<Self, GitError> {
+        let repo = Repo::discover(path)?;
+        let workdir = repo.workdir().to_path_buf();
+        Ok(Self {
+            workdir: std::fs::canonicalize(&workdir).unwrap_or(workdir),
+        })
+    }
+
+    /// The work tree's folder (canonical when it could be resolved).
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// The repository's name: its folder's (suggestion ids derive from it).
+    pub fn name(&self) -> String {
+        self.workdir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.workdir.display().to_string())
+    }
+
+    fn read(&self, since: i64, author: Option<&str>) -> Result<Vec<AuthoredCommit>, GitError> {
+        let repo = Repo::discover(&self.workdir)?;
+        let author = match author {
+            Some(a) => Author::given(a),
+            None => identity(&repo)?,
+        };
+        commits_since(&repo, since, &author)
+    }
+}
+
+#[async_trait]
+impl CommitHistory for GitHistory {
+    async fn commits(
+        &self,
+        since: DateTime<Utc>,
+        author: Option<&str>,
+    ) -> Result<Vec<MentioningCommit>, HistoryError> {
+        let me = self.clone();
+        let author = author.map(str::to_string);
+        let found =
+            tokio::task::spawn_blocking(move || me.read(since.timestamp(), author.as_deref()))
+                .await
+                .map_err(|e| HistoryError::new(format!("reading the history stopped: {e}")))?
+                .map_err(|e| HistoryError::new(e.to_string()))?;
+        Ok(found
+            .into_iter()
+            .filter_map(|c| {
+                Some(MentioningCommit {
+                    at: DateTime::from_timestamp(c.time, 0)?,
+                    id: c.id,
+                    summary: c.summary,
+                    references: c.references,
+                })
+            })
+            .collect())
+    }
+}
+
+/// The ledger of applied and dismissed suggestion ids as a file (the CLI's
+/// `.devlog/.state/worklog-suggestions.json`: machine-local, like the rest of `.state`).
+/// Writes go beside the file and are renamed over it, so a crash leaves the old or the new
+/// ledger; a process-wide lock orders the read-modify-writes of one process (two processes
+/// recording at once may lose a dismissal, never a logged worklog: worklogs carry their
+/// suggestion's id).
+#[derive(Debug)]
+pub struct LedgerFile {
+    path: PathBuf,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl LedgerFile {
+    /// The ledger of the store in `devlog_dir` (`<devlog_dir>/.state/worklog-suggestions.json`).
+    pub fn in_devlog_dir(devlog_dir: &Path) -> Self {
+        Self::at(devlog_dir.join(".state").join("worklog-suggestions.json"))
+    }
+
+    pub fn at(path: PathBuf) -> Self {
+        Self {
+            path,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read(&self) -> Result<SuggestionLedger, StoreError> {
+        let path = self.path.display().to_string();
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                path,
+                message: e.to_string(),
+                hint: "fix or delete it (dismissed suggestions would then be proposed again)"
+                    .into(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SuggestionLedger::default()),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+
+    fn write(&self, ledger: &SuggestionLedger) -> Result<(), StoreError> {
+        let write = || -> std::io::Result<()> {
+            if let Some(parent) = self.path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mut bytes = serde_json::to_vec_pretty(ledger)?;
+            bytes.push(b'\n');
+            // One temporary file per process and write: two processes recording at once must
+            // not rename each other's.
+            static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = self
+                .path
+                .with_extension(format!("json.{}-{n}.tmp", std::process::id()));
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, &self.path)
+        };
+        write().map_err(|source| StoreError::Io {
+            path: self.path.display().to_string(),
+            source,
+        })
+    }
+}
+
+#[async_trait]
+impl LedgerStore for LedgerFile {
+    async fn load(&self) -> Result<SuggestionLedger, StoreError> {
+        self.read()
+    }
+
+    async fn record(
+        &self,
+        applied: &[SuggestionId],
+        dismissed: &[SuggestionId],
+    ) -> Result<(), StoreError> {
+        if applied.is_empty() && dismissed.is_empty() {
+            return Ok(());
+        }
+        let _held = self.lock.lock().await;
+        let mut ledger = self.read()?;
+        ledger.applied.extend(applied.iter().cloned());
+        ledger.dismissed.extend(dismissed.iter().cloned());
+        self.write(&ledger)
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 //! - a 429, or a 403 that says "rate limit", without either header: GitHub's secondary-limit
 //!   rule, wait [`RateLimitConfig::default_limit_wait`] (at least a minute on GitHub);
 //! - Azure DevOps `X-RateLimit-Delay` (the server delayed this request by that long): the next
-//!   request waits as long, so we slow down before the server has to.
+//!   request waits as long, so we slow down before the server has to;
+//! - Jira Cloud's `Beta-Retry-After` (its points-based limits), read as `Retry-After` when that
+//!   is absent.
 //!
 //! A pause stops only this client. A wait longer than [`RateLimitConfig::max_wait`] is not slept
 //! inside a request: `acquire` reports it and the caller (the sync queue) reschedules the job.
@@ -177,7 +179,10 @@ impl RateSignals {
                 .to_ascii_lowercase()
                 .contains("rate limit");
         Self {
+            // Jira Cloud's points-based limits answer with `Beta-Retry-After` (issue 18, item
+            // 8); the standard header wins when both are sent.
             retry_after: header_str(headers, "retry-after")
+                .or_else(|| header_str(headers, "beta-retry-after"))
                 .and_then(|v| parse_retry_after(v, server_now)),
             limit: header_str(headers, "x-ratelimit-limit").and_then(parse_count),
             remaining: header_str(headers, "x-ratelimit-remaining").and_then(parse_count),
@@ -742,6 +747,15 @@ mod tests {
         };
         // 429 and 503 with Retry-After.
         assert_eq!(pause(429, &[("retry-after", "30")], ""), p(30, RetryAfter));
+        // Jira Cloud's points-based limits.
+        assert_eq!(
+            pause(429, &[("beta-retry-after", "12")], ""),
+            p(12, RetryAfter)
+        );
+        assert_eq!(
+            pause(429, &[("retry-after", "5"), ("beta-retry-after", "12")], ""),
+            p(5, RetryAfter)
+        );
         assert_eq!(pause(503, &[("retry-after", "5")], ""), p(5, RetryAfter));
         // Azure DevOps delays by sending Retry-After on a success.
         assert_eq!(pause(200, &[("retry-after", "7")], ""), p(7, RetryAfter));

@@ -152,6 +152,7 @@ impl JiraIntegration {
         entry: EntryId,
         note: &Note,
     ) -> Result<String, SyncError> {
+        self.issue_writes.wait(key).await;
         let resp = self
             .client
             .post(&format!("/rest/api/3/issue/{key}/comment"))
@@ -174,6 +175,7 @@ impl JiraIntegration {
         note: &Note,
     ) -> Result<(), SyncError> {
         // The comment's properties (the marker) stay as they are.
+        self.issue_writes.wait(key).await;
         self.client
             .put(&format!(
                 "/rest/api/3/issue/{key}/comment/{}",
@@ -188,6 +190,7 @@ impl JiraIntegration {
 
     /// Deletes a comment (its note was deleted); one that is gone already is fine.
     pub(crate) async fn delete_comment(&self, key: &str, comment: &str) -> Result<(), SyncError> {
+        self.issue_writes.wait(key).await;
         match self
             .client
             .delete(&format!(

@@ -22,6 +22,7 @@ pub mod comments;
 pub mod config;
 pub mod fields;
 pub mod issue;
+pub mod issue_writes;
 pub mod link;
 pub mod people;
 mod permission;
@@ -78,6 +79,8 @@ pub struct JiraIntegration {
     /// `customFields` resolved through the field metadata, once per run.
     /// The fields `customFields` maps and the Sprint field, resolved once per run.
     fields: Arc<tokio::sync::Mutex<Option<fields::FieldCache>>>,
+    /// Writes to one issue spaced (Jira's per-issue write limits; `issue_writes.rs`).
+    issue_writes: Arc<issue_writes::IssueWrites>,
 }
 
 /// Locks a cache; a poisoned lock still holds a usable cache.
@@ -118,8 +121,14 @@ impl JiraIntegration {
     }
 
     /// Like [`new`](Self::new) with explicit client-side pacing (tests use
-    /// `RateLimitConfig::unpaced()`).
+    /// `RateLimitConfig::unpaced()`). Paced clients also space writes to one issue
+    /// ([`issue_writes::ISSUE_WRITE_GAP`]); an unpaced one does not.
     pub fn with_limits(config: JiraConfig, limits: RateLimitConfig) -> Result<Self, String> {
+        let gap = if limits.requests_per_second.is_some() {
+            issue_writes::ISSUE_WRITE_GAP
+        } else {
+            Duration::ZERO
+        };
         devlog_http::install_crypto_provider();
         let opts = ClientOptions::new(NAME, config.base_url.clone())
             .auth(config.auth.to_http())
@@ -135,6 +144,7 @@ impl JiraIntegration {
             versions: Arc::default(),
             project_id: Arc::default(),
             fields: Arc::default(),
+            issue_writes: Arc::new(issue_writes::IssueWrites::new(gap)),
         })
     }
 
@@ -363,6 +373,7 @@ impl JiraIntegration {
             if !fields.is_empty() {
                 body["fields"] = Value::Object(fields);
             }
+            self.issue_writes.wait(key).await;
             self.client
                 .post(&format!("/rest/api/3/issue/{key}/transitions"))
                 .json(&body)
@@ -659,6 +670,7 @@ impl Integration for JiraIntegration {
             }
         }
         if !edit.is_empty() {
+            self.issue_writes.wait(remote_id).await;
             self.client
                 .put(&format!("/rest/api/3/issue/{remote_id}"))
                 .json(&json!({ "fields": edit }))
@@ -667,6 +679,7 @@ impl Integration for JiraIntegration {
                 .map_err(|e| self.sync_err(e, Some(remote_id)))?;
         }
         if let Some(p) = &property {
+            self.issue_writes.wait(remote_id).await;
             self.client
                 .put(&format!(
                     "/rest/api/3/issue/{remote_id}/properties/{PROPERTY}"
@@ -842,55 +855,35 @@ impl Integration for JiraIntegration {
         jql.push_str(" ORDER BY updated ASC, key ASC");
         let mut page = PullPage::default();
         let mut next = cursor.clone().unwrap_or_default();
+        let seen = since.as_ref().zip(cursor.as_ref());
+        if let Some((s, _)) = seen {
+            // Newest first, one page: the overlap (Jira compares minutes) brings back issues
+            // already delivered, so an idle pull would otherwise page through every issue
+            // changed in the last minutes. When this page reaches an issue older than the
+            // cursor (or is the only one), it holds every change since: one request.
+            let desc = jql.replace(
+                " ORDER BY updated ASC, key ASC",
+                " ORDER BY updated DESC, key DESC",
+            );
+            let probe = self.search(&desc, None).await?;
+            let only = probe.is_last.unwrap_or(probe.next_page_token.is_none())
+                || probe.next_page_token.is_none();
+            let reached = probe
+                .issues
+                .iter()
+                .any(|i| i.updated().is_ok_and(|u| u < *s));
+            if only || reached {
+                for issue in probe.issues.iter().rev() {
+                    self.take_issue(issue, seen, &mut next, &mut page).await?;
+                }
+                return self.finish_pull(page, next, cursor).await;
+            }
+        }
         let mut token: Option<String> = None;
         for n in 0..PAGES_PER_PULL {
             let found = self.search(&jql, token.as_deref()).await?;
             for issue in &found.issues {
-                let updated = issue.updated().map_err(|e| self.permanent(e))?;
-                if let (Some(s), Some(c)) = (&since, &cursor)
-                    && (updated < *s || (updated == *s && c.keys.contains(&issue.key)))
-                {
-                    continue;
-                }
-                let at = updated.to_string();
-                let newest = parse_time(&next.since).ok();
-                if newest.is_none_or(|t| updated > t) {
-                    next.since = at;
-                    next.keys.clear();
-                }
-                next.keys.insert(issue.key.clone());
-                match self.to_remote(issue).await {
-                    Ok(item) => {
-                        // Comments come with the issue whose `updated` they moved; an issue
-                        // without any costs no request.
-                        if self.syncs_notes() && issue.comment_total() > 0 {
-                            match self.issue_comments(&issue.key).await {
-                                Ok(comments) => page.actions.extend(
-                                    comments.iter().map(|c| self.comment_action(&issue.key, c)),
-                                ),
-                                // Deleted since the search: the next pull says what it holds.
-                                Err(e) if e.kind == SyncErrorKind::NotFound => {}
-                                Err(e) => return Err(e),
-                            }
-                        }
-                        if self.syncs_worklogs() && issue.worklog_total() > 0 {
-                            match self.issue_worklogs(&issue.key).await {
-                                Ok(worklogs) => page.actions.extend(
-                                    worklogs
-                                        .iter()
-                                        .filter_map(|w| self.worklog_action(&issue.key, w)),
-                                ),
-                                Err(e) if e.kind == SyncErrorKind::NotFound => {}
-                                Err(e) => return Err(e),
-                            }
-                        }
-                        page.items.push(item);
-                    }
-                    // An issue devlog did not create is not devlog's (the engine skips it):
-                    // what it holds must not stop the sync.
-                    Err(_) if issue.marker().is_none() => {}
-                    Err(e) => return Err(e),
-                }
+                self.take_issue(issue, seen, &mut next, &mut page).await?;
             }
             token = found.next_page_token.clone();
             let last = found.is_last.unwrap_or(token.is_none()) || token.is_none();
@@ -901,6 +894,76 @@ impl Integration for JiraIntegration {
                 page.more = true;
             }
         }
+        self.finish_pull(page, next, cursor).await
+    }
+}
+
+impl JiraIntegration {
+    /// One issue of a pull: left out when the cursor says it was delivered (older, or at the
+    /// cursor's time with its key), else mapped with its comments and worklogs, and the next
+    /// cursor moved to it.
+    async fn take_issue(
+        &self,
+        issue: &Issue,
+        seen: Option<(&devlog_core::time::Timestamp, &PullCursor)>,
+        next: &mut PullCursor,
+        page: &mut PullPage,
+    ) -> Result<(), SyncError> {
+        let updated = issue.updated().map_err(|e| self.permanent(e))?;
+        if let Some((s, c)) = seen
+            && (updated < *s || (updated == *s && c.keys.contains(&issue.key)))
+        {
+            return Ok(());
+        }
+        let at = updated.to_string();
+        let newest = parse_time(&next.since).ok();
+        if newest.is_none_or(|t| updated > t) {
+            next.since = at;
+            next.keys.clear();
+        }
+        next.keys.insert(issue.key.clone());
+        match self.to_remote(issue).await {
+            Ok(item) => {
+                // Comments come with the issue whose `updated` they moved; an issue
+                // without any costs no request.
+                if self.syncs_notes() && issue.comment_total() > 0 {
+                    match self.issue_comments(&issue.key).await {
+                        Ok(comments) => page
+                            .actions
+                            .extend(comments.iter().map(|c| self.comment_action(&issue.key, c))),
+                        // Deleted since the search: the next pull says what it holds.
+                        Err(e) if e.kind == SyncErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                if self.syncs_worklogs() && issue.worklog_total() > 0 {
+                    match self.issue_worklogs(&issue.key).await {
+                        Ok(worklogs) => page.actions.extend(
+                            worklogs
+                                .iter()
+                                .filter_map(|w| self.worklog_action(&issue.key, w)),
+                        ),
+                        Err(e) if e.kind == SyncErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                page.items.push(item);
+            }
+            // An issue devlog did not create is not devlog's (the engine skips it):
+            // what it holds must not stop the sync.
+            Err(_) if issue.marker().is_none() => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// The page's next cursor (with the resolved fields), or the old one when nothing moved it.
+    async fn finish_pull(
+        &self,
+        mut page: PullPage,
+        mut next: PullCursor,
+        cursor: Option<PullCursor>,
+    ) -> Result<PullPage, SyncError> {
         next.fields = self.field_cache().await?;
         if !next.since.is_empty() {
             page.next_cursor = serde_json::to_string(&next).ok();

@@ -89,6 +89,7 @@ impl JiraIntegration {
             }
             None => {}
         }
+        self.issue_writes.wait(key).await;
         self.client()
             .put(&format!("/rest/api/3/issue/{key}/properties/{PROPERTY}"))
             .json(&json!({"id": entry.to_string()}))
@@ -102,6 +103,7 @@ impl JiraIntegration {
     /// Deletes the marker from issue `key` (after `devlog jira unlink`), so no later sync
     /// adopts it again. An issue without the marker, or gone, is left as it is.
     pub async fn release_issue(&self, key: &str) -> Result<(), SyncError> {
+        self.issue_writes.wait(key).await;
         match self
             .client()
             .delete(&format!("/rest/api/3/issue/{key}/properties/{PROPERTY}"))

@@ -18,16 +18,18 @@
 //!   devlog's note marker) and becomes, or edits, the note mirroring it (a comment by someone
 //!   else: a `feedback` note with its author); `comment_deleted`: that note is deleted;
 //! - `worklog_created`, `worklog_updated`, `worklog_deleted`: the issue is read back (its time
-//!   tracking changed);
+//!   tracking changed) and the worklog read back through API v3 becomes, or edits, the worklog
+//!   mirroring it (someone else's: a worklog with its author); deleted, that worklog is removed;
 //! - `sprint_started`, `sprint_closed`: each issue of the project in the sprint gets a progress
-//!   note on its entry ("Sprint `N` started").
+//!   note on its entry ("Sprint `N` started") and is read back, so the sprint kept on its
+//!   entry is refreshed (issue events carry the Sprint field too when `boardId` is set).
 //!
 //! Retries of one delivery carry the same `X-Atlassian-Webhook-Identifier`: it is the delivery
 //! id the engine de-duplicates on (in the shared sync state), so a retry is applied once.
 
 use devlog_core::entry::NoteCategory;
 use devlog_core::integration::{
-    Action, ActionTarget, RemoteAction, RemoteNote, SyncError, SyncErrorKind, Webhook,
+    Action, ActionTarget, RemoteAction, RemoteItem, RemoteNote, SyncError, SyncErrorKind, Webhook,
     WebhookOutcome,
 };
 use devlog_core::time::Timestamp;
@@ -37,6 +39,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::comments::note_remote_id;
+use crate::worklogs::worklog_remote_id;
 use crate::{JiraIntegration, NAME};
 
 /// The header carrying the body's signature.
@@ -238,11 +241,16 @@ impl JiraIntegration {
                     )));
                 };
                 if let Some(item) = self.read_back(&issue).await? {
+                    let key = item.remote_id.clone();
                     out.items.push(item);
+                    out.actions.extend(
+                        self.hook_worklog_action(&payload, &key, event == "worklog_deleted")
+                            .await?,
+                    );
                 }
             }
             "sprint_started" | "sprint_closed" => {
-                out.actions = self.sprint_actions(&payload, event).await?;
+                (out.items, out.actions) = self.sprint_actions(&payload, event).await?;
             }
             // `jira:issue_deleted`: the entry keeps its link (docs/jira.md). Other events are
             // not followed.
@@ -264,10 +272,7 @@ impl JiraIntegration {
 
     /// The issue as the API v3 gives it, mapped; `None` when it is gone, not visible, or in
     /// another project.
-    async fn read_back(
-        &self,
-        key: &str,
-    ) -> Result<Option<devlog_core::integration::RemoteItem>, SyncError> {
+    async fn read_back(&self, key: &str) -> Result<Option<RemoteItem>, SyncError> {
         let issue = match self.get_issue(key).await {
             Ok(i) => i,
             Err(e) if e.kind == SyncErrorKind::NotFound => return Ok(None),
@@ -277,12 +282,17 @@ impl JiraIntegration {
         if issue.key.rsplit_once('-').is_none_or(|(p, _)| p != project) {
             return Ok(None);
         }
-        let mapped = self.mapped_fields().await?;
-        match issue.to_remote(self.config(), &mapped) {
+        // Resolved (once per run) before the mapping, so a failure to list the fields is
+        // not mistaken for an unreadable issue below.
+        self.mapped_fields().await?;
+        self.sprint_field().await?;
+        // Mapped as a pull maps it, the Sprint field included (`RemoteItem::sprint`), so the
+        // engine keeps the entry's sprint current from webhooks too.
+        match self.to_remote(&issue).await {
             Ok(item) => Ok(Some(item)),
             // Not devlog's issue and unreadable: nothing to apply.
             Err(_) if issue.marker().is_none() => Ok(None),
-            Err(e) => Err(permanent(e)),
+            Err(e) => Err(e),
         }
     }
 
@@ -349,12 +359,52 @@ impl JiraIntegration {
             .map(|c| self.comment_action(key, c)))
     }
 
-    /// A progress note on the entry of each project issue in the sprint.
+    /// The worklog action of a worklog event on issue `key`, as a pull would find it: deleted,
+    /// the worklog mirroring it is removed; else the worklog is read back through API v3 (its
+    /// ADF comment and devlog's worklog marker, which the v2 payload lacks) and mapped by
+    /// [`JiraIntegration::worklog_action`] (ours by the marker; someone else's becomes a
+    /// worklog with its author). `None` when worklogs are not synced or it is gone.
+    async fn hook_worklog_action(
+        &self,
+        payload: &Value,
+        key: &str,
+        deleted: bool,
+    ) -> Result<Option<RemoteAction>, SyncError> {
+        if !self.config().sync_worklogs {
+            return Ok(None);
+        }
+        let Some(id) = id_of(payload, "/worklog/id") else {
+            return Ok(None);
+        };
+        if deleted {
+            return Ok(Some(RemoteAction {
+                key: format!("{}:deleted", worklog_remote_id(&id)),
+                target: ActionTarget::Linked {
+                    remote_id: key.to_string(),
+                },
+                action: Action::WorklogDeleted {
+                    remote_id: worklog_remote_id(&id),
+                },
+            }));
+        }
+        let worklogs = match self.issue_worklogs(key).await {
+            Ok(w) => w,
+            Err(e) if e.kind == SyncErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(worklogs
+            .iter()
+            .find(|w| w.id == id)
+            .and_then(|w| self.worklog_action(key, w)))
+    }
+
+    /// A progress note on the entry of each project issue in the sprint, and those issues
+    /// read back (their sprint).
     async fn sprint_actions(
         &self,
         payload: &Value,
         event: &str,
-    ) -> Result<Vec<RemoteAction>, SyncError> {
+    ) -> Result<(Vec<RemoteItem>, Vec<RemoteAction>), SyncError> {
         let Some(sprint) = id_of(payload, "/sprint/id") else {
             return Err(permanent(format!(
                 "the Jira `{event}` webhook carries no sprint.id; nothing was applied"
@@ -367,7 +417,7 @@ impl JiraIntegration {
                 .and_then(Value::as_u64),
         ) && board != from
         {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let name = text(payload, "/sprint/name").unwrap_or("(unnamed)");
         let what = if event == "sprint_started" {
@@ -376,7 +426,13 @@ impl JiraIntegration {
             "closed"
         };
         let keys = self.sprint_issues(&sprint).await?;
-        Ok(keys
+        // The sprint's issues read back: their Sprint field changed with the sprint's state,
+        // so the sprint kept on their entries is refreshed as a pull would.
+        let mut items = Vec::new();
+        for key in &keys {
+            items.extend(self.read_back(key).await?);
+        }
+        let actions = keys
             .into_iter()
             .map(|key| RemoteAction {
                 key: format!("jira-sprint:{sprint}:{what}:{key}"),
@@ -393,7 +449,8 @@ impl JiraIntegration {
                     category: Some(NoteCategory::Progress),
                 }),
             })
-            .collect())
+            .collect();
+        Ok((items, actions))
     }
 }
 

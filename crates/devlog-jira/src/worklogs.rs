@@ -198,6 +198,7 @@ impl JiraIntegration {
         // The marker is created with the worklog, so a retried create finds it.
         b["properties"] =
             json!([{"key": PROPERTY, "value": {"worklog": w.id, "entry": entry.to_string()}}]);
+        self.issue_writes.wait(key).await;
         let resp = self
             .client
             .post(&format!("/rest/api/3/issue/{key}/worklog"))
@@ -221,6 +222,7 @@ impl JiraIntegration {
             b["comment"] = adf::from_text("").to_json();
         }
         // The worklog's properties (the marker) stay as they are.
+        self.issue_writes.wait(key).await;
         self.client
             .put(&format!(
                 "/rest/api/3/issue/{key}/worklog/{}",
@@ -235,6 +237,7 @@ impl JiraIntegration {
 
     /// Deletes a worklog (its worklog was deleted here); one that is gone already is fine.
     pub(crate) async fn remove_worklog(&self, key: &str, remote: &str) -> Result<(), SyncError> {
+        self.issue_writes.wait(key).await;
         match self
             .client
             .delete(&format!(

@@ -226,6 +226,58 @@ async fn a_pull_follows_next_page_tokens_and_reads_status_edits() {
         .unwrap()
         .to_string();
     assert!(jql.contains("updated >= -"), "{jql}");
+    // Idle: the 105 issues are all within the pull's overlap, yet one search (newest first)
+    // shows nothing changed since the cursor (issue 18: an idle sync costs at most 2 requests).
+    let before = probe
+        .remote
+        .state()
+        .requests_matching("POST /rest/api/3/search/jql")
+        .len();
+    let idle = jira.pull(next.next_cursor.as_deref()).await.unwrap();
+    assert!(idle.items.is_empty(), "{:?}", idle.items);
+    assert!(!idle.more);
+    let searches = probe
+        .remote
+        .state()
+        .requests_matching("POST /rest/api/3/search/jql");
+    assert_eq!(searches.len(), before + 1, "one search");
+    let jql = searches.last().unwrap().body_json().unwrap()["jql"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(jql.ends_with("ORDER BY updated DESC, key DESC"), "{jql}");
+    assert_eq!(idle.next_cursor, next.next_cursor, "the cursor stays");
+    // Two changed since: brought by that one request, oldest first.
+    for k in [&keys[3], &keys[90]] {
+        probe
+            .jira
+            .edit_issue(k, |i| i.summary.push_str(" (edited)"))
+            .unwrap();
+    }
+    let changed = jira.pull(idle.next_cursor.as_deref()).await.unwrap();
+    assert_eq!(
+        changed
+            .items
+            .iter()
+            .map(|i| i.remote_id.as_str())
+            .collect::<Vec<_>>(),
+        [keys[3].as_str(), keys[90].as_str()]
+    );
+    assert_eq!(
+        probe
+            .remote
+            .state()
+            .requests_matching("POST /rest/api/3/search/jql")
+            .len(),
+        before + 2
+    );
+    assert!(
+        jira.pull(changed.next_cursor.as_deref())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 #[tokio::test]

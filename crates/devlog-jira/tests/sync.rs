@@ -549,3 +549,198 @@ async fn the_sprint_of_a_linked_issue_is_kept_on_the_entry_from_the_pull() {
         Some("Sprint 7")
     );
 }
+
+/// A delivery signed with `secret`, as Jira sends it.
+fn signed_hook(
+    secret: &str,
+    body: &serde_json::Value,
+    delivery: &str,
+) -> devlog_core::integration::Webhook {
+    use devlog_jira::webhook::{DELIVERY_HEADER, SIGNATURE_HEADER, signature};
+    let body = serde_json::to_vec(body).unwrap();
+    devlog_core::integration::Webhook {
+        headers: vec![
+            (SIGNATURE_HEADER.into(), signature(secret.as_bytes(), &body)),
+            (DELIVERY_HEADER.into(), delivery.into()),
+        ],
+        body,
+        query: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn webhooks_keep_the_sprint_on_the_entry_like_a_pull() {
+    const SECRET: &str = "sprint-webhook-secret";
+    let r = rig_with(|c| {
+        c.board_id = Some(devlog_testkit::fake_jira::BOARD_ID);
+        c.webhook_secret = Some(SecretString::from(SECRET.to_string()));
+    })
+    .await;
+    let e = r
+        .entry(NewEntry {
+            title: "Sprint by webhook".into(),
+            ..NewEntry::default()
+        })
+        .await;
+    r.sync().await;
+    let key = r.key_of(e.id).await;
+    let sprint_of = |e: &Entry| {
+        e.external_references
+            .iter()
+            .find(|x| x.system == "jira")
+            .and_then(|x| x.sprint.clone())
+    };
+    assert_eq!(sprint_of(&r.get(e.id).await), None, "in the backlog");
+
+    // Jira's own `jira:issue_updated` payload for a sprint change (apispecs), about our issue.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/apispecs/jira/webhooks/mattermost-plugin-jira/webhook-issue-updated-sprint.json"
+    ))
+    .unwrap();
+    let mut payload: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(payload["changelog"]["items"][0]["field"], "Sprint");
+    payload["issue"]["key"] = key.clone().into();
+    payload["issue"]["id"] = r.jira.issue(&key).unwrap().id.into();
+    payload["issue"]["fields"]["project"]["key"] = "DEV".into();
+    let active = r.jira.add_sprint("Sprint 2", "active", None, None);
+    r.jira.move_issue_to_sprint(&key, active);
+    let report = r
+        .engine
+        .webhook("jira", &signed_hook(SECRET, &payload, "d-sprint-1"))
+        .await
+        .unwrap();
+    assert_eq!(report.pulled, 1, "{report:?}");
+    assert_eq!(
+        sprint_of(&r.get(e.id).await).as_deref(),
+        Some("Sprint 2"),
+        "the issue_updated webhook set the sprint"
+    );
+
+    // Planned into the next sprint in Jira without an issue webhook reaching devlog; the
+    // sprint starting refreshes it (and notes it).
+    let next = r.jira.add_sprint("Sprint 3", "future", None, None);
+    r.jira.move_issue_to_sprint(&key, next);
+    r.jira.set_sprint_state(active, "closed");
+    r.jira.set_sprint_state(next, "active");
+    let started = serde_json::json!({
+        "timestamp": 1_800_000_000_000i64,
+        "webhookEvent": "sprint_started",
+        "sprint": {"id": next, "name": "Sprint 3", "state": "active",
+                   "originBoardId": devlog_testkit::fake_jira::BOARD_ID}
+    });
+    r.engine
+        .webhook("jira", &signed_hook(SECRET, &started, "d-sprint-2"))
+        .await
+        .unwrap();
+    let after = r.get(e.id).await;
+    assert_eq!(sprint_of(&after).as_deref(), Some("Sprint 3"));
+    assert!(
+        after
+            .notes
+            .iter()
+            .any(|n| n.content.contains("Sprint `Sprint 3` started")),
+        "{:?}",
+        after.notes
+    );
+    // The sprint closes: the issue stays in it (it is the last closed one), nothing changes
+    // on the entry but the note; a redelivery is applied once.
+    r.jira.set_sprint_state(next, "closed");
+    let closed = serde_json::json!({
+        "webhookEvent": "sprint_closed",
+        "sprint": {"id": next, "name": "Sprint 3", "state": "closed",
+                   "originBoardId": devlog_testkit::fake_jira::BOARD_ID}
+    });
+    for _ in 0..2 {
+        r.engine
+            .webhook("jira", &signed_hook(SECRET, &closed, "d-sprint-3"))
+            .await
+            .unwrap();
+    }
+    let after = r.get(e.id).await;
+    assert_eq!(sprint_of(&after).as_deref(), Some("Sprint 3"));
+    assert_eq!(
+        after
+            .notes
+            .iter()
+            .filter(|n| n.content.contains("Sprint `Sprint 3` closed"))
+            .count(),
+        1
+    );
+    assert!(r.jira.check_contract().is_empty());
+}
+
+#[tokio::test]
+async fn worklog_webhooks_bring_time_logged_in_jira_without_a_pull() {
+    const SECRET: &str = "worklog-webhook-secret";
+    let r = rig_with(|c| c.webhook_secret = Some(SecretString::from(SECRET.to_string()))).await;
+    let e = r
+        .entry(NewEntry {
+            title: "Time by webhook".into(),
+            ..NewEntry::default()
+        })
+        .await;
+    r.sync().await;
+    let key = r.key_of(e.id).await;
+    let issue_id = r.jira.issue(&key).unwrap().id;
+    // Jira's own worklog payloads (apispecs), about Carol's worklog on our issue.
+    let payload = |event: &str, worklog: u64| {
+        let text = std::fs::read_to_string(format!(
+            "{}/../../../shared/apispecs/jira/webhooks/zulip/{event}.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["webhookEvent"], event);
+        v["worklog"]["issueId"] = issue_id.to_string().into();
+        v["worklog"]["id"] = worklog.to_string().into();
+        v
+    };
+    let carol = r
+        .jira
+        .add_worklog(
+            &key,
+            "Carol",
+            "2026-12-02T16:00:00.000+0100",
+            1800,
+            "Review",
+        )
+        .unwrap();
+    let report = r
+        .engine
+        .webhook(
+            "jira",
+            &signed_hook(SECRET, &payload("worklog_created", carol.id), "w-1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.actions_applied, 1, "{report:?}");
+    let got = r.get(e.id).await;
+    let theirs = got.worklogs.iter().find(|w| w.author == "Carol").unwrap();
+    assert_eq!((theirs.minutes, theirs.note.as_str()), (30, "Review"));
+    assert_eq!(got.actual_hours, Some(0.5));
+    // A redelivery is applied once; the next sync neither duplicates nor pushes it back.
+    r.engine
+        .webhook(
+            "jira",
+            &signed_hook(SECRET, &payload("worklog_created", carol.id), "w-1"),
+        )
+        .await
+        .unwrap();
+    r.sync().await;
+    assert_eq!(r.get(e.id).await.worklogs.len(), 1);
+    assert_eq!(r.jira.worklogs(&key).len(), 1);
+    // Deleted in Jira: the webhook removes it here.
+    r.jira.delete_worklog(carol.id).unwrap();
+    r.engine
+        .webhook(
+            "jira",
+            &signed_hook(SECRET, &payload("worklog_deleted", carol.id), "w-2"),
+        )
+        .await
+        .unwrap();
+    let got = r.get(e.id).await;
+    assert!(got.worklogs.is_empty(), "{:?}", got.worklogs);
+    assert_eq!(got.actual_hours, None);
+    assert!(r.jira.check_contract().is_empty());
+}

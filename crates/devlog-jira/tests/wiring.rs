@@ -361,6 +361,16 @@ async fn every_payload_is_verified_then_read_as_its_event() {
             "worklog_created" | "worklog_updated" | "worklog_deleted" => {
                 assert_eq!(o.items.len(), 1, "{name}: {o:?}");
                 assert_eq!(o.items[0].remote_id, key, "{name}");
+                // A deletion removes the mirrored worklog; the payload's worklog is not on
+                // our issue, so a creation reads back nothing to mirror.
+                let deleted = event == "worklog_deleted";
+                assert_eq!(o.actions.len(), usize::from(deleted), "{name}: {o:?}");
+                if deleted {
+                    assert!(
+                        matches!(&o.actions[0].action, Action::WorklogDeleted { remote_id } if remote_id.starts_with("worklog:")),
+                        "{name}: {o:?}"
+                    );
+                }
             }
             other => panic!("{name}: unexpected event {other}"),
         }

@@ -17,6 +17,7 @@ pub mod server;
 pub mod sessions;
 pub mod tools;
 pub mod transport;
+pub mod worklog_suggest;
 
 pub use server::{DevlogMcp, Options};
 pub use transport::{HTTP_PATH, HttpListener, ServeError, check_loopback, serve_stdio};

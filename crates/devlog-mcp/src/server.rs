@@ -40,6 +40,9 @@ pub struct Options {
     /// Why the sync engine could not be built: the `[integrations.*]` configuration error,
     /// naming the key to fix. The server runs anyway; the sync tools answer with this.
     pub sync_error: Option<String>,
+    /// Worklog suggestions from git commits (`suggest_worklogs`), over the repositories the
+    /// binary found; `None` outside a git repository (the tool then says so).
+    pub worklog_suggester: Option<devlog_core::worklog_suggest::WorklogSuggester>,
 }
 
 /// devlog as an MCP server. Cheap to clone: one per HTTP session shares the store.
@@ -78,7 +81,8 @@ impl DevlogMcp {
                 + Self::relations_router()
                 + Self::planning_router()
                 + Self::history_tool_router()
-                + Self::reports_router(),
+                + Self::reports_router()
+                + Self::worklog_suggest_router(),
         }
     }
 

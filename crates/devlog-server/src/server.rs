@@ -65,6 +65,9 @@ pub struct ServerOptions {
     pub header_read_timeout: Duration,
     /// Most connections open at once; one more is answered 503 and closed.
     pub max_connections: usize,
+    /// Worklog suggestions from git commits (REST `/worklogs/suggestions`, MCP
+    /// `suggest_worklogs`); `None`: those answer that the server has no git repository.
+    pub worklog_suggester: Option<devlog_core::worklog_suggest::WorklogSuggester>,
 }
 
 /// The default request body limit: 4 MiB, room for a text field at the core's 1 MiB limit
@@ -94,6 +97,7 @@ impl Default for ServerOptions {
             allowed_hosts: Vec::new(),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            worklog_suggester: None,
         }
     }
 }
@@ -241,6 +245,7 @@ impl Server {
                     repositories: self.options.repositories.clone(),
                     sync: self.options.sync.clone(),
                     sync_error: self.options.sync_error.clone(),
+                    worklog_suggester: self.options.worklog_suggester.clone(),
                 },
             );
             document_mcp(&mut doc);
@@ -272,6 +277,9 @@ impl Server {
                 configured: self.options.integrations.clone(),
             },
         );
+        if let Some(suggester) = self.options.worklog_suggester.clone() {
+            state.set_worklog_suggester(suggester);
+        }
         let mut router = api
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.options.body_limit))

@@ -37,6 +37,9 @@ struct Shared {
     /// The overview's report charts, kept until the feed moves or they age
     /// (see `dashboard::pages::overview`).
     charts: std::sync::Mutex<Option<CachedCharts>>,
+    /// Worklog suggestions from git commits (`api::v1::worklog_suggestions`), set once when
+    /// the server is built (none: the routes say the server has no git repository).
+    suggester: OnceLock<devlog_core::worklog_suggest::WorklogSuggester>,
 }
 
 /// What the server knows of sync: the engine `devlog serve` built from `[integrations.*]`
@@ -80,6 +83,7 @@ impl AppState {
             openapi,
             sync,
             charts: std::sync::Mutex::new(None),
+            suggester: OnceLock::new(),
         }))
     }
 
@@ -112,6 +116,16 @@ impl AppState {
 
     pub fn app(&self) -> &Devlog {
         &self.0.app
+    }
+
+    /// The worklog suggester `devlog serve` built over its git repositories, if any.
+    pub fn worklog_suggester(&self) -> Option<&devlog_core::worklog_suggest::WorklogSuggester> {
+        self.0.suggester.get()
+    }
+
+    /// Gives the routes their worklog suggester (the first one set stays).
+    pub(crate) fn set_worklog_suggester(&self, s: devlog_core::worklog_suggest::WorklogSuggester) {
+        let _ = self.0.suggester.set(s);
     }
 
     /// The write metadata of a request: origin `http`, the client's `X-Devlog-Actor` or the

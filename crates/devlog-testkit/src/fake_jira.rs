@@ -7,7 +7,7 @@
 //! with `properties`, `GET …/issue/{key}` with `properties`, `PUT …/issue/{key}`, `GET/PUT …/issue/{key}/properties/{prop}`);
 //! `POST …/search/jql` with `nextPageToken` paging for the JQL subset devlog sends
 //! (`project = K`, `issue.property[p].id = "…"`, `updated >= -Nm`, joined by `AND`, then
-//! `ORDER BY updated ASC, key ASC`; anything else is a 400 naming the clause); transitions
+//! `ORDER BY updated ASC, key ASC` or `DESC, key DESC`; anything else is a 400 naming the clause); transitions
 //! (`GET/POST …/issue/{key}/transitions`) over a workflow To Do → In Progress → In Review →
 //! Done whose transition to Done requires a resolution on its screen; comments
 //! (`GET/POST …/issue/{key}/comment`, `PUT/DELETE …/comment/{id}`); worklogs with properties
@@ -789,21 +789,29 @@ fn unquote(s: &str) -> String {
     s.trim().trim_matches('"').to_string()
 }
 
-fn parse_jql(jql: &str) -> Result<Vec<Clause>, String> {
+/// The JQL's clauses, and whether it orders newest first (`ORDER BY updated DESC, key DESC`;
+/// else `updated ASC, key ASC`, the default).
+fn parse_jql(jql: &str) -> Result<(Vec<Clause>, bool), String> {
     let lower = jql.to_ascii_lowercase();
-    let body = match lower.find(" order by ") {
+    let (body, newest_first) = match lower.find(" order by ") {
         Some(at) => {
             let order = lower[at + 10..].trim();
-            if order != "updated asc, key asc" {
-                return Err(format!(
-                    "the fake orders only by `updated ASC, key ASC`, not `{order}`"
-                ));
-            }
-            &jql[..at]
+            let desc = match order {
+                "updated asc, key asc" => false,
+                "updated desc, key desc" => true,
+                _ => {
+                    return Err(format!(
+                        "the fake orders only by `updated ASC, key ASC` or `updated DESC, key \
+                         DESC`, not `{order}`"
+                    ));
+                }
+            };
+            (&jql[..at], desc)
         }
-        None => jql,
+        None => (jql, false),
     };
-    body.split(" AND ")
+    let clauses = body
+        .split(" AND ")
         .map(|c| {
             let c = c.trim();
             if let Some(v) = c.strip_prefix("project = ") {
@@ -829,7 +837,8 @@ fn parse_jql(jql: &str) -> Result<Vec<Clause>, String> {
             }
             Err(format!("the fake does not understand the JQL clause `{c}`"))
         })
-        .collect()
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((clauses, newest_first))
 }
 
 fn token_of(jql: &str, offset: usize) -> String {
@@ -844,7 +853,7 @@ async fn search(State(st): State<St>, headers: HeaderMap, body: Bytes) -> Res {
     auth(&headers)?;
     let v = body_json(&body)?;
     let jql = v.get("jql").and_then(Value::as_str).unwrap_or_default();
-    let clauses = parse_jql(jql).map_err(|e| error(StatusCode::BAD_REQUEST, &e))?;
+    let (clauses, newest_first) = parse_jql(jql).map_err(|e| error(StatusCode::BAD_REQUEST, &e))?;
     let max = v
         .get("maxResults")
         .and_then(Value::as_u64)
@@ -897,6 +906,9 @@ async fn search(State(st): State<St>, headers: HeaderMap, body: Bytes) -> Res {
         })
         .collect();
     hits.sort_by_key(|i| (i.updated, i.id));
+    if newest_first {
+        hits.reverse();
+    }
     let page: Vec<Value> = hits
         .iter()
         .skip(offset)

@@ -13,6 +13,7 @@ pub mod fake_github;
 pub mod fake_github_graphql;
 pub mod fake_jira;
 pub mod fake_remote;
+pub mod git_repo;
 pub mod integration_conformance;
 pub mod openapi;
 pub mod sync_state_conformance;

@@ -74,12 +74,17 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
             (None, Some(e))
         }
     };
+    let repositories = super::repos::other_stores(&ws).await;
+    // `suggest_worklogs` reads this repository's and the discovered ones' commits.
+    let (suggester, _) =
+        super::worklog::suggester(&ws.devlog_dir, Devlog::new(store.clone()), &repositories);
     let options = Options {
         actor: ctx.actor.clone(),
         integrations: ws.config.integrations.keys().cloned().collect(),
-        repositories: super::repos::other_stores(&ws).await,
+        repositories,
         sync,
         sync_error,
+        worklog_suggester: (!suggester.sources().is_empty()).then_some(suggester),
     };
     // Writes through MCP are committed in batches with `integrations.git.autoCommit`.
     let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;

@@ -96,12 +96,18 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     let wake = Arc::new(Notify::new());
     // One change-feed watcher for the event streams and the workers.
     let feed = FeedWatch::start(store.clone(), devlog_store::feed_watch::DEFAULT_POLL);
+    let repositories = super::repos::other_stores(&ws).await;
+    // REST `/worklogs/suggestions` and MCP `suggest_worklogs` read this repository's and the
+    // discovered ones' commits.
+    let (suggester, _) =
+        super::worklog::suggester(&ws.devlog_dir, Devlog::new(store.clone()), &repositories);
     let options = ServerOptions {
         wake: Some(wake.clone()),
         feed: Some(feed.clone()),
         actor: ctx.actor.clone(),
         integrations: ws.config.integrations.keys().cloned().collect(),
-        repositories: super::repos::other_stores(&ws).await,
+        worklog_suggester: (!suggester.sources().is_empty()).then_some(suggester),
+        repositories,
         sync: sync.clone(),
         sync_error,
         allowed_hosts: ws

@@ -2,25 +2,26 @@
 //! in this repository and those `devlog repos discover` found. Nothing is logged until the
 //! user confirms (`--apply`, `--apply ID…`, `--interactive`); applied and dismissed
 //! suggestions are remembered in `.devlog/.state/worklog-suggestions.json` (and applied ones
-//! on their worklogs) and never proposed again. The rules are devlog-core's
-//! `worklog_suggest`; the walk is devlog-git's `activity`.
+//! on their worklogs) and never proposed again. The use case is devlog-core's
+//! `worklog_suggest::WorklogSuggester` over devlog-git's `activity` (`GitHistory`,
+//! `LedgerFile`); [`suggester`] builds it, for this command and for `devlog mcp` /
+//! `devlog serve` (MCP `suggest_worklogs`, REST `/api/v1/worklogs/suggestions`).
 
-use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use devlog_core::planning::{format_minutes, parse_duration};
 use devlog_core::worklog_suggest::{
-    self as ws_core, SuggestOptions, Suggestion, SuggestionLedger, WorkCommit,
+    self as ws_core, Applied, Proposal, ScanOptions, SuggestOptions, SuggestSource,
+    WorklogSuggester,
 };
-use devlog_core::{Devlog, Entry, EntryId, SystemClock};
-use devlog_git::Repo;
-use devlog_git::activity::{self, Author};
+use devlog_core::{Devlog, Store, SystemClock};
+use devlog_git::activity::{GitHistory, LedgerFile};
 use serde_json::json;
 
 use super::Ctx;
-use super::git::git_err;
 use crate::error::CliError;
 use crate::output::{Table, write_stdout};
 
@@ -72,62 +73,59 @@ pub async fn run(ctx: &Ctx, a: WorklogArgs) -> Result<(), CliError> {
     }
 }
 
-/// A repository read for suggestions, with the store its entries are in.
-struct Source {
-    path: PathBuf,
-    app: Devlog,
-    /// Entries its commits mention, by id.
-    entries: HashMap<EntryId, Entry>,
-}
-
-/// `.devlog/.state/worklog-suggestions.json`.
-fn ledger_file(devlog_dir: &Path) -> PathBuf {
-    devlog_dir.join(".state").join("worklog-suggestions.json")
-}
-
-fn load_ledger(devlog_dir: &Path) -> Result<SuggestionLedger, CliError> {
-    let path = ledger_file(devlog_dir);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            CliError::Other(anyhow::anyhow!(
-                "{}: {e}; fix or delete it (dismissed suggestions would be proposed again)",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SuggestionLedger::default()),
-        Err(e) => Err(CliError::Other(anyhow::anyhow!("{}: {e}", path.display()))),
-    }
-}
-
-/// Written beside and renamed over, so a crash leaves the old or the new ledger.
-fn save_ledger(devlog_dir: &Path, ledger: &SuggestionLedger) -> Result<(), CliError> {
-    let path = ledger_file(devlog_dir);
-    let write = || -> std::io::Result<()> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+/// The worklog suggester over the repository around `devlog_dir` (with `here`, its store)
+/// and `others` (the stores of the repositories `devlog repos discover` found, by path, as
+/// `repos::other_stores` opens them), with the ledger in `devlog_dir`. A folder that is not
+/// in a git repository is left out with a note (the notes are also the suggester's, so every
+/// scan reports them).
+pub fn suggester(
+    devlog_dir: &Path,
+    here: Devlog,
+    others: &[(String, Arc<dyn Store>)],
+) -> (WorklogSuggester, Vec<String>) {
+    let mut notes: Vec<String> = Vec::new();
+    let mut sources: Vec<SuggestSource> = Vec::new();
+    let mut source = |history: GitHistory, app: Devlog| {
+        if sources
+            .iter()
+            .any(|s| Path::new(&s.path) == history.workdir())
+        {
+            return;
         }
-        let mut bytes = serde_json::to_vec_pretty(ledger)?;
-        bytes.push(b'\n');
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, &path)
+        sources.push(SuggestSource {
+            name: history.name(),
+            path: history.workdir().display().to_string(),
+            app,
+            history: Arc::new(history),
+        });
     };
-    write().map_err(|e| CliError::Other(anyhow::anyhow!("{}: {e}", path.display())))
-}
-
-fn repo_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
+    match GitHistory::discover(devlog_dir) {
+        Ok(h) => source(h, here),
+        Err(e) => notes.push(format!("this workspace is not in a git repository: {e}")),
+    }
+    for (path, store) in others {
+        match GitHistory::discover(Path::new(path)) {
+            Ok(h) => source(h, Devlog::new(store.clone())),
+            Err(e) => notes.push(format!("skipped {path}: {e}")),
+        }
+    }
+    let ledger = Arc::new(LedgerFile::in_devlog_dir(devlog_dir));
+    (
+        WorklogSuggester::new(sources, ledger).with_notes(notes.clone()),
+        notes,
+    )
 }
 
 async fn suggest(ctx: &Ctx, a: SuggestArgs) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
     let now = devlog_core::Clock::now(&SystemClock).as_datetime();
-    let since = ws_core::parse_since(&a.since, now)?;
-    let opts = SuggestOptions {
-        gap_minutes: ws_core::parse_minutes("gap", &a.gap, false)?,
-        padding_minutes: ws_core::parse_minutes("padding", &a.padding, true)?,
+    let opts = ScanOptions {
+        since: ws_core::parse_since(&a.since, now)?,
+        author: a.author.clone(),
+        session: SuggestOptions {
+            gap_minutes: ws_core::parse_minutes("gap", &a.gap, false)?,
+            padding_minutes: ws_core::parse_minutes("padding", &a.padding, true)?,
+        },
     };
     if a.interactive && (ctx.out.json || !std::io::stdin().is_terminal()) {
         return Err(CliError::Usage(
@@ -136,156 +134,63 @@ async fn suggest(ctx: &Ctx, a: SuggestArgs) -> Result<(), CliError> {
                 .into(),
         ));
     }
-    let mut notes: Vec<String> = Vec::new();
-
-    // This repository first, then the discovered ones.
-    let mut sources: Vec<(PathBuf, Repo, Devlog)> = Vec::new();
-    let here = match Repo::discover(&ws.devlog_dir) {
-        Ok(repo) => {
-            let path = std::fs::canonicalize(repo.workdir())
-                .unwrap_or_else(|_| repo.workdir().to_path_buf());
-            sources.push((path.clone(), repo, ctx.app().await?));
-            Some(path)
-        }
-        Err(e) => {
-            notes.push(format!("this workspace is not in a git repository: {e}"));
-            None
-        }
-    };
+    // Stores that cannot be opened are noted (not warned about on stderr like `mcp` does).
+    let mut opened: Vec<(String, Arc<dyn Store>)> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    let here = std::fs::canonicalize(&ws.root).unwrap_or_else(|_| ws.root.clone());
     for root in super::repos::load(&ws.devlog_dir)?.repositories {
         let canon = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
-        if Some(&canon) == here.as_ref() {
+        if canon == here {
             continue;
         }
-        let opened = async {
-            let repo = Repo::discover(&root).map_err(git_err)?;
-            let store = crate::workspace::Workspace::load(root.join(".devlog"), None)?
+        let store = async {
+            crate::workspace::Workspace::load(root.join(".devlog"), None)?
                 .open()
-                .await?;
-            Ok::<_, CliError>((repo, Devlog::new(store)))
+                .await
         }
         .await;
-        match opened {
-            Ok((repo, app)) => sources.push((canon, repo, app)),
-            Err(e) => notes.push(format!("skipped {}: {e}", root.display())),
+        match store {
+            Ok(s) => opened.push((canon.display().to_string(), s)),
+            Err(e) => skipped.push(format!("skipped {}: {e}", root.display())),
         }
     }
-    if sources.is_empty() {
+    let (suggester, mut notes) = suggester(&ws.devlog_dir, ctx.app().await?, &opened);
+    notes.extend(skipped);
+    if suggester.sources().is_empty() {
         return Err(CliError::Usage(
             "no git repository to read commits from: run this inside one, or find some with \
              `devlog repos discover --root DIR`"
                 .into(),
         ));
     }
-
-    let ledger = load_ledger(&ws.devlog_dir)?;
-    let mut all: Vec<(usize, Suggestion)> = Vec::new();
-    let mut logged: BTreeSet<ws_core::SuggestionId> = BTreeSet::new();
-    let mut repos: Vec<Source> = Vec::new();
-    for (path, repo, app) in sources {
-        let name = repo_name(&path);
-        let author = match &a.author {
-            Some(x) => Author::given(x),
-            None => match activity::identity(&repo) {
-                Ok(id) => id,
-                Err(e) => {
-                    notes.push(format!("skipped {name}: {e}"));
-                    continue;
-                }
-            },
-        };
-        let commits = match activity::commits_since(&repo, since.timestamp(), &author) {
-            Ok(c) => c,
-            Err(e) => {
-                notes.push(format!("skipped {name}: {e}"));
-                continue;
-            }
-        };
-        let mut src = Source {
-            path,
-            app,
-            entries: HashMap::new(),
-        };
-        let mut resolved: HashMap<String, Option<EntryId>> = HashMap::new();
-        let mut work = Vec::new();
-        for c in commits {
-            let mut entries = Vec::new();
-            for r in &c.references {
-                if !resolved.contains_key(r) {
-                    let found = match src.app.resolve(r).await {
-                        Ok(e) => {
-                            let id = e.id;
-                            logged.extend(ws_core::applied_in(&e));
-                            src.entries.insert(id, e);
-                            Some(id)
-                        }
-                        Err(e) => {
-                            notes
-                                .push(format!("{name}: {r} (commit {}): {e}", short_commit(&c.id)));
-                            None
-                        }
-                    };
-                    resolved.insert(r.clone(), found);
-                }
-                if let Some(Some(id)) = resolved.get(r)
-                    && !entries.contains(id)
-                {
-                    entries.push(*id);
-                }
-            }
-            let Some(at) = chrono::DateTime::from_timestamp(c.time, 0) else {
-                continue;
-            };
-            work.push(WorkCommit {
-                id: c.id,
-                at,
-                summary: c.summary,
-                entries,
-            });
-        }
-        let i = repos.len();
-        all.extend(
-            ws_core::suggest(&name, work, opts)
-                .into_iter()
-                .map(|s| (i, s)),
-        );
-        repos.push(src);
-    }
-    let shown: Vec<Suggestion> = all.iter().map(|(_, s)| s.clone()).collect();
-    let pending_ids: BTreeSet<_> = ws_core::pending(shown, &ledger, &logged)
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    let pending: Vec<(usize, Suggestion)> = all
-        .into_iter()
-        .filter(|(_, s)| pending_ids.contains(&s.id))
-        .collect();
+    let scan = suggester.scan(&opts).await?;
+    // The suggester repeats its own notes in the scan's.
     let mut run = Run {
         ctx,
-        devlog_dir: ws.devlog_dir.clone(),
-        ledger,
-        repos,
-        notes,
+        suggester,
+        notes: scan.notes.clone(),
     };
+    for n in notes {
+        if !run.notes.contains(&n) {
+            run.notes.push(n);
+        }
+    }
+    let pending = scan.pending.clone();
 
     if let Some(ids) = a.dismiss {
-        let list: Vec<Suggestion> = pending.iter().map(|(_, s)| s.clone()).collect();
-        let chosen: Vec<Suggestion> = ws_core::find(&list, &ids)?.into_iter().cloned().collect();
-        for s in &chosen {
-            run.ledger.dismissed.insert(s.id.clone());
-        }
-        save_ledger(&run.devlog_dir, &run.ledger)?;
+        let chosen = WorklogSuggester::choose(&scan, &ids)?;
+        run.suggester.dismiss(&chosen).await?;
         if ctx.out.json {
             ctx.out.json(&json!({
-                "dismissed": chosen.iter().map(|s| &s.id).collect::<Vec<_>>(),
+                "dismissed": chosen.iter().map(|p| &p.suggestion.id).collect::<Vec<_>>(),
                 "notes": run.notes,
             }))?;
         } else {
-            for s in &chosen {
+            for p in &chosen {
                 write_stdout(&format!(
                     "Dismissed {} ({})\n",
-                    s.id,
-                    run.describe(s, &pending)
+                    p.suggestion.id,
+                    describe(p)
                 ))?;
             }
             run.print_notes();
@@ -293,20 +198,15 @@ async fn suggest(ctx: &Ctx, a: SuggestArgs) -> Result<(), CliError> {
         return Ok(());
     }
     if let Some(ids) = a.apply {
-        let chosen: Vec<(usize, Suggestion)> = if ids.is_empty() {
+        let chosen = if ids.is_empty() {
             pending.clone()
         } else {
-            let list: Vec<Suggestion> = pending.iter().map(|(_, s)| s.clone()).collect();
-            let found = ws_core::find(&list, &ids)?;
-            found
-                .into_iter()
-                .filter_map(|f| pending.iter().find(|(_, s)| s.id == f.id).cloned())
-                .collect()
+            WorklogSuggester::choose(&scan, &ids)?
         };
         let mut applied = Vec::new();
-        for (i, s) in &chosen {
-            if let Some(v) = run.apply(*i, s, None).await? {
-                applied.push(v);
+        for p in &chosen {
+            if let Some(v) = run.apply(p, None).await? {
+                applied.push(applied_json(&v));
             }
         }
         if ctx.out.json {
@@ -323,114 +223,82 @@ async fn suggest(ctx: &Ctx, a: SuggestArgs) -> Result<(), CliError> {
     if a.interactive {
         return run.interactive(&pending).await;
     }
-    run.list(&pending, since)
+    run.list(&pending, opts.since)
 }
 
-fn short_commit(id: &str) -> &str {
-    id.get(..7).unwrap_or(id)
+/// An applied suggestion as the JSON answers (CLI, MCP, REST) give it.
+pub fn applied_json(a: &Applied) -> serde_json::Value {
+    json!({
+        "suggestion": a.suggestion,
+        "repository": a.repository,
+        "entry": a.entry.summary(),
+        "worklog": a.worklog,
+    })
+}
+
+/// `50m on #1 Login form in alpha, 2025-03-10`.
+fn describe(p: &Proposal) -> String {
+    let s = &p.suggestion;
+    format!(
+        "{} on {} in {}, {}",
+        format_minutes(s.minutes.into()),
+        p.label(),
+        s.repo,
+        s.date
+    )
 }
 
 struct Run<'a> {
     ctx: &'a Ctx,
-    devlog_dir: PathBuf,
-    ledger: SuggestionLedger,
-    repos: Vec<Source>,
+    suggester: WorklogSuggester,
     notes: Vec<String>,
 }
 
 impl Run<'_> {
-    fn entry_label(&self, i: usize, s: &Suggestion) -> String {
-        match self.repos.get(i).and_then(|r| r.entries.get(&s.entry)) {
-            Some(e) => format!("{} {}", e.handle_str(), e.title),
-            None => s.entry.to_string(),
-        }
-    }
-
-    fn describe(&self, s: &Suggestion, pending: &[(usize, Suggestion)]) -> String {
-        let i = pending
-            .iter()
-            .find(|(_, p)| p.id == s.id)
-            .map_or(0, |(i, _)| *i);
-        format!(
-            "{} on {} in {}, {}",
-            format_minutes(s.minutes.into()),
-            self.entry_label(i, s),
-            s.repo,
-            s.date
-        )
-    }
-
     fn print_notes(&self) {
         for n in &self.notes {
             eprintln!("note: {n}");
         }
     }
 
-    /// Logs one suggestion (with `minutes` instead of its own when given) and records it in
-    /// the ledger at once, so an interrupted run never logs it twice.
-    async fn apply(
-        &mut self,
-        i: usize,
-        s: &Suggestion,
-        minutes: Option<u32>,
-    ) -> Result<Option<serde_json::Value>, CliError> {
-        let Some(src) = self.repos.get(i) else {
-            return Ok(None);
-        };
-        let meta = self.ctx.meta();
-        let label = self.entry_label(i, s);
-        let done = src.app.apply_suggestion(s, minutes, &meta).await?;
-        self.ledger.applied.insert(s.id.clone());
-        save_ledger(&self.devlog_dir, &self.ledger)?;
-        let Some((e, log)) = done else {
+    /// Logs one suggestion (with `minutes` instead of its own when given); the suggester
+    /// records it in the ledger at once, so an interrupted run never logs it twice.
+    async fn apply(&self, p: &Proposal, minutes: Option<u32>) -> Result<Option<Applied>, CliError> {
+        let done = self.suggester.apply(p, minutes, &self.ctx.meta()).await?;
+        let Some(a) = done else {
             if !self.ctx.out.json {
-                write_stdout(&format!("{} was already logged on {label}\n", s.id))?;
+                write_stdout(&format!(
+                    "{} was already logged on {}\n",
+                    p.suggestion.id,
+                    p.label()
+                ))?;
             }
             return Ok(None);
         };
         if !self.ctx.out.json {
             write_stdout(&format!(
                 "Logged {} on {} {} ({}, from {}); {} in all\n",
-                format_minutes(log.minutes.into()),
-                self.ctx.out.bold(&e.handle_str()),
-                e.title,
-                log.date,
-                s.id,
-                format_minutes(devlog_core::planning::logged_minutes(&e))
+                format_minutes(a.worklog.minutes.into()),
+                self.ctx.out.bold(&a.entry.handle_str()),
+                a.entry.title,
+                a.worklog.date,
+                a.suggestion,
+                format_minutes(devlog_core::planning::logged_minutes(&a.entry))
             ))?;
         }
-        Ok(Some(json!({
-            "suggestion": s.id,
-            "repository": src.path,
-            "entry": e.summary(),
-            "worklog": log,
-        })))
+        Ok(Some(a))
     }
 
     fn list(
         &self,
-        pending: &[(usize, Suggestion)],
+        pending: &[Proposal],
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), CliError> {
         let out = &self.ctx.out;
         if out.json {
-            let items: Vec<serde_json::Value> = pending
-                .iter()
-                .map(|(i, s)| {
-                    let mut v = serde_json::to_value(s).unwrap_or_default();
-                    if let (Some(o), Some(src)) = (v.as_object_mut(), self.repos.get(*i)) {
-                        o.insert("repository".into(), json!(src.path));
-                        if let Some(e) = src.entries.get(&s.entry) {
-                            o.insert("handle".into(), json!(e.handle));
-                            o.insert("title".into(), json!(e.title));
-                        }
-                    }
-                    v
-                })
-                .collect();
             out.json(&json!({
                 "since": since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "suggestions": items,
+                "suggestions": pending,
                 "notes": self.notes,
             }))?;
             return Ok(());
@@ -448,14 +316,15 @@ impl Run<'_> {
             out,
             &["ID", "DATE", "TIME", "ENTRY", "REPO", "COMMITS", "SESSION"],
         );
-        for (i, s) in pending {
+        for p in pending {
+            let s = &p.suggestion;
             let id = s.id.to_string();
             let time = format!(
                 "{}{}",
                 format_minutes(s.minutes.into()),
                 if s.capped { " (cut to 1 day)" } else { "" }
             );
-            let entry = crate::output::truncate(&self.entry_label(*i, s), 40);
+            let entry = crate::output::truncate(&p.label(), 40);
             let commits = if s.shared_by > 1 {
                 format!("{} (1/{} of the time)", s.commits, s.shared_by)
             } else {
@@ -476,7 +345,10 @@ impl Run<'_> {
                 (out.dim(&session), session),
             ]);
         }
-        let total: u64 = pending.iter().map(|(_, s)| u64::from(s.minutes)).sum();
+        let total: u64 = pending
+            .iter()
+            .map(|p| u64::from(p.suggestion.minutes))
+            .sum();
         let mut text = t.render();
         text.push_str(&out.dim(&format!(
             "{} suggestion{}, {} in all (times UTC). Nothing is logged yet: `devlog worklog \
@@ -491,7 +363,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn interactive(&mut self, pending: &[(usize, Suggestion)]) -> Result<(), CliError> {
+    async fn interactive(&mut self, pending: &[Proposal]) -> Result<(), CliError> {
         if pending.is_empty() {
             write_stdout("No worklog suggestions.\n")?;
             self.print_notes();
@@ -509,13 +381,14 @@ impl Run<'_> {
                 None => Ok(None),
             }
         };
-        'items: for (n, (i, s)) in pending.iter().enumerate() {
+        'items: for (n, p) in pending.iter().enumerate() {
+            let s = &p.suggestion;
             write_stdout(&format!(
                 "[{}/{}] {}  {}\n      {}\n",
                 n + 1,
                 pending.len(),
                 s.id,
-                self.describe(s, pending),
+                describe(p),
                 s.note
             ))?;
             loop {
@@ -526,13 +399,12 @@ impl Run<'_> {
                 };
                 match answer.trim().to_ascii_lowercase().as_str() {
                     "y" | "yes" => {
-                        self.apply(*i, s, None).await?;
+                        self.apply(p, None).await?;
                         break;
                     }
                     "n" | "no" | "" => break,
                     "d" | "dismiss" => {
-                        self.ledger.dismissed.insert(s.id.clone());
-                        save_ledger(&self.devlog_dir, &self.ledger)?;
+                        self.suggester.dismiss(std::slice::from_ref(p)).await?;
                         write_stdout(&format!("Dismissed {}\n", s.id))?;
                         break;
                     }
@@ -547,7 +419,7 @@ impl Run<'_> {
                         };
                         match parse_duration(&d) {
                             Ok(m) if m <= devlog_core::planning::MAX_WORKLOG_MINUTES => {
-                                self.apply(*i, s, Some(m)).await?;
+                                self.apply(p, Some(m)).await?;
                                 break;
                             }
                             Ok(_) => eprintln!("at most 24h per worklog"),

@@ -16,3 +16,4 @@ mod planning;
 mod relations;
 mod security;
 mod webhooks;
+mod worklog_suggestions;

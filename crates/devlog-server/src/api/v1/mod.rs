@@ -20,6 +20,7 @@ pub mod schema;
 pub mod search;
 pub mod stats;
 pub mod sync;
+pub mod worklog_suggestions;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -50,6 +51,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(planning::edit_worklog, planning::delete_worklog))
         .routes(routes!(planning::list, planning::create))
         .routes(routes!(planning::get, planning::set_state))
+        .routes(routes!(worklog_suggestions::list))
+        .routes(routes!(worklog_suggestions::apply))
+        .routes(routes!(worklog_suggestions::dismiss))
         .routes(routes!(history::history))
         .routes(routes!(history::undo))
         .routes(routes!(history::edit_note, history::delete_note))
