@@ -37,6 +37,8 @@ struct Shared {
     /// The overview's report charts, kept until the feed moves or they age
     /// (see `dashboard::pages::overview`).
     charts: std::sync::Mutex<Option<CachedCharts>>,
+    /// The reports' in-memory index and answers (`api::v1::reports::ReportState`).
+    reports: crate::api::v1::reports::ReportState,
 }
 
 /// What the server knows of sync: the engine `devlog serve` built from `[integrations.*]`
@@ -80,6 +82,7 @@ impl AppState {
             openapi,
             sync,
             charts: std::sync::Mutex::new(None),
+            reports: Default::default(),
         }))
     }
 
@@ -112,6 +115,11 @@ impl AppState {
 
     pub fn app(&self) -> &Devlog {
         &self.0.app
+    }
+
+    /// The reports' index and cached answers (`api::v1::reports::compute`).
+    pub(crate) fn reports(&self) -> &crate::api::v1::reports::ReportState {
+        &self.0.reports
     }
 
     /// The write metadata of a request: origin `http`, the client's `X-Devlog-Actor` or the

@@ -870,10 +870,41 @@ async fn dashboard_rows(t: &Target, store: Arc<dyn Store>, args: &Args) -> Resul
             "/reports/burndown".to_string(),
         ),
         ("dashboard /sync", "/sync".to_string()),
+        // The report pages again, each run with another `until` (a second apart), so no run
+        // reuses the server's answer to an earlier one: what a first opening or a change
+        // costs (the server computes the report from its in-memory index).
+        (
+            "fresh /reports/counts",
+            "/reports/counts?since=2000-01-01T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /reports/throughput",
+            "/reports/throughput?until=2026-12-06T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /reports/cycle-time",
+            "/reports/cycle-time?until=2026-12-06T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /reports/time-in-status",
+            "/reports/time-in-status?until=2026-12-06T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /reports/wip",
+            "/reports/wip?until=2026-12-06T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /reports/burndown",
+            "/reports/burndown?until=2026-12-06T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /api/v1/reports/wip",
+            "/api/v1/reports/wip?until=2026-12-05T00:00:{run}Z".to_string(),
+        ),
     ];
     for (name, path) in pages {
-        let tm = time_lib(args.runs, |_| {
-            let path = path.clone();
+        let tm = time_lib(args.runs, |i| {
+            let path = path.replace("{run}", &format!("{:02}", i % 60));
             async move {
                 let mut s = tokio::net::TcpStream::connect(addr).await?;
                 s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())

@@ -181,9 +181,18 @@ pub fn burndown_of(
         .collect();
     for r in rows {
         let h = histories.get(&r.id).unwrap_or(&empty);
+        // A date range's scope does not depend on the day past an entry's creation: an entry
+        // finished before the window is in no day's scope and no scope change.
+        if name.is_none() && finished_at(r, h, since) {
+            continue;
+        }
         let mut counted = false;
         for (day, (_, at)) in out.iter_mut().zip(&days) {
-            if member(r, h, *at) {
+            let in_scope = match name {
+                None => r.created_at <= *at,
+                Some(_) => member(r, h, *at),
+            };
+            if in_scope {
                 counted = true;
                 day.scope += 1;
                 if finished_at(r, h, *at) {

@@ -1,5 +1,5 @@
 //! `counts`: entries by status, type, priority and assignee (the store's own aggregation,
-//! `Store::stats`, from kept counts or SQL), by tag (`Store::tag_counts`, SQL `GROUP BY` on
+//! `Store::stats`, from kept counts or SQL; from memory with a `ReportIndex`), by tag (`Store::tag_counts`, SQL `GROUP BY` on
 //! the SQL backends) and by linked system (the sync links joined with one pass over the
 //! entries passing the filter; no pass at all when nothing is linked).
 
@@ -11,7 +11,7 @@ use super::index::Source;
 use super::{By, SyncSources};
 use crate::error::Result;
 use crate::id::EntryId;
-use crate::store::{Filter, Store};
+use crate::store::Filter;
 use crate::sync_state::LinkState;
 
 /// The `counts` report.
@@ -47,13 +47,12 @@ pub const NOT_LINKED: &str = "(not linked)";
 
 pub(super) async fn counts(
     src: Source<'_>,
-    store: &dyn Store,
     filter: &Filter,
     by: &[By],
     sync: Option<&SyncSources>,
     notes: &mut Vec<String>,
 ) -> Result<Counts> {
-    let stats = store.stats(filter).await?;
+    let stats = src.stats(filter).await?;
     let wants = |b| by.contains(&b);
     let tags = if wants(By::Tag) {
         src.tag_counts(filter).await?

@@ -3,7 +3,8 @@
 //! do), or a [`ReportIndex`]: the same summaries and histories kept in memory by a long-running
 //! process (`devlog serve`) and brought up to date from the change feed, so a report costs a
 //! pass over memory instead of over the store. Both give the same numbers: the report
-//! functions are the same, only the reads differ (`index_tests.rs` compares them).
+//! functions are the same, only the reads differ (the store conformance suite compares them
+//! on every backend: `reports_from_an_index_match_reports_from_the_store`).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -14,7 +15,7 @@ use crate::entry::EntrySummary;
 use crate::error::{ErrorKind, Result};
 use crate::event::{Event, EventKind};
 use crate::id::{EntryId, EntryRef};
-use crate::store::{Filter, Store, tag_counts_of};
+use crate::store::{Filter, Stats, Store, compute_stats, tag_counts_of};
 
 /// Events read per page of the feed.
 const FEED_PAGE: usize = 1000;
@@ -74,8 +75,17 @@ impl ReportIndex {
     /// Brings the index up to the feed's end: the new events are applied to the histories and
     /// the entries they name are read again (all of them by a scan when there are more than
     /// a few hundred). A rebuilt feed (new identity, or one that ends before the position read)
-    /// makes it start over. Returns whether anything changed.
+    /// makes it start over. Returns whether anything changed. After an error the index is
+    /// empty and the next refresh builds it again (it never answers from half an update).
     pub async fn refresh(&mut self, store: &dyn Store) -> Result<bool> {
+        let done = self.refresh_from(store).await;
+        if done.is_err() {
+            *self = ReportIndex::default();
+        }
+        done
+    }
+
+    async fn refresh_from(&mut self, store: &dyn Store) -> Result<bool> {
         let feed_id = store.feed_id().await?;
         let end = store
             .events_before(None, 1)
@@ -197,6 +207,23 @@ impl<'a> Source<'a> {
         let mut out = Vec::new();
         self.each(filter, |e| out.push(Row::from(e))).await?;
         Ok(out)
+    }
+
+    /// [`Store::stats`] (kept counts or SQL on every backend), or the same from memory
+    /// ([`compute_stats`], which the conformance suite holds every backend's answer to).
+    pub(crate) async fn stats(&self, filter: &Filter) -> Result<Stats> {
+        match self {
+            Source::Store(store) => store.stats(filter).await,
+            Source::Index(ix) => {
+                let matching: Vec<EntrySummary> = ix
+                    .entries
+                    .values()
+                    .filter(|e| filter.matches(e))
+                    .cloned()
+                    .collect();
+                Ok(compute_stats(&matching))
+            }
+        }
     }
 
     /// [`Store::tag_counts`] (in SQL on the SQL backends), or the same from memory.

@@ -17,8 +17,6 @@ mod data;
 mod feed_tests;
 mod flow;
 mod index;
-#[cfg(test)]
-mod index_tests;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -569,7 +567,6 @@ impl Devlog {
             _ => window(q, now, period)?,
         };
         let mut notes = Vec::new();
-        let store = self.store().as_ref();
         let report = match name {
             ReportName::Counts => {
                 let mut filter = q.filter.clone();
@@ -579,7 +576,7 @@ impl Devlog {
                     filter.created_before =
                         Some(filter.created_before.map_or(until, |c| c.min(until)));
                 }
-                Report::Counts(counts::counts(src, store, &filter, &by, sync, &mut notes).await?)
+                Report::Counts(counts::counts(src, &filter, &by, sync, &mut notes).await?)
             }
             ReportName::Throughput => Report::Throughput(
                 flow::throughput(src, &q.filter, since, until, period, &mut notes).await?,
