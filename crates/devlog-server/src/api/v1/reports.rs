@@ -206,7 +206,7 @@ fn reusable(name: ReportName, q: &ReportQuery, sync: bool) -> bool {
 
 /// A report as this server answers it: from the index when it is built (refreshed from the
 /// feed first), reused while the feed has not moved; from the store until then.
-pub async fn compute(
+pub(crate) async fn compute(
     s: &AppState,
     name: ReportName,
     q: &ReportQuery,
