@@ -6,8 +6,8 @@
 //! report and refreshed from the change feed before each one, so a report reads memory
 //! instead of every summary and the whole feed (docs/performance.md, "Reports"). Until the
 //! index is built, and for stores above [`MAX_INDEXED`] entries, reports read the store. An
-//! answer is reused while the feed has not moved, for at most [`CACHE_AGE`] (windows end
-//! "now"); the sync reports, which read the sync state, are never reused.
+//! answer (from either) is reused while the feed has not moved, for at most [`CACHE_AGE`]
+//! (windows end "now"); the sync reports, which read the sync state, are never reused.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -212,25 +212,34 @@ pub(crate) async fn compute(
     q: &ReportQuery,
 ) -> devlog_core::Result<ReportOutput> {
     let sync = s.sync_sources();
+    let key = reusable(name, q, sync.is_some())
+        .then(|| serde_json::to_string(&(name, q)).ok())
+        .flatten();
+    let reused = |seq: u64| key.as_ref().and_then(|k| s.reports().answer(k, seq));
+    let keep = |seq: u64, out: &ReportOutput| {
+        if let Some(k) = &key {
+            s.reports().keep(k.clone(), seq, out);
+        }
+    };
     let mut index = s.reports().index.lock().await;
     let Some(ix) = index.as_mut() else {
         drop(index);
         start_index(s);
-        return s.app().report(name, q, sync.as_ref()).await;
+        // From the store: reused while the feed's end has not moved.
+        let seq = crate::feed::tail(s.app().store().as_ref()).await?;
+        if let Some(out) = reused(seq) {
+            return Ok(out);
+        }
+        let out = s.app().report(name, q, sync.as_ref()).await?;
+        keep(seq, &out);
+        return Ok(out);
     };
     ix.refresh(s.app().store().as_ref()).await?;
-    let key = reusable(name, q, sync.is_some())
-        .then(|| serde_json::to_string(&(name, q)).ok())
-        .flatten();
-    if let Some(key) = &key
-        && let Some(out) = s.reports().answer(key, ix.seq())
-    {
+    if let Some(out) = reused(ix.seq()) {
         return Ok(out);
     }
     let out = s.app().report_indexed(ix, name, q, sync.as_ref()).await?;
-    if let Some(key) = key {
-        s.reports().keep(key, ix.seq(), &out);
-    }
+    keep(ix.seq(), &out);
     Ok(out)
 }
 
