@@ -4,7 +4,9 @@
 //! where they answer (`Store::stats`), the change feed (`Store::events`, read forwards a page
 //! at a time) and the sync state (`SyncStateStore`). One implementation: the CLI
 //! (`devlog report`), MCP (`get_report`), REST (`GET /api/v1/reports/{name}`) and the
-//! dashboard render the same [`ReportOutput`]. Definitions: docs/reports.md.
+//! dashboard render the same [`ReportOutput`]. Definitions: docs/reports.md. A long-running
+//! process may keep a [`ReportIndex`] (the same summaries and histories in memory, refreshed
+//! from the feed) and compute the same reports from it ([`Devlog::report_indexed`]).
 //!
 //! Entries whose history the feed does not hold from their creation (imported from the
 //! original devlog, which kept none) are never given an invented one: reports that need the
