@@ -228,6 +228,30 @@ pub struct Stats {
     pub median_completion_hours: Option<f64>,
 }
 
+/// The key under which [`Store::tag_counts`] counts the entries without a tag.
+pub const NO_TAG: &str = "(no tag)";
+
+/// Tag counts over summaries, computed in memory: what [`Store::tag_counts`] answers for the
+/// entries that pass its filter (the reference the conformance suite compares with).
+pub fn tag_counts_of<'a>(
+    entries: impl IntoIterator<Item = &'a EntrySummary>,
+) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for e in entries {
+        add_tags(&mut counts, &e.tags);
+    }
+    counts
+}
+
+fn add_tags(counts: &mut BTreeMap<String, u64>, tags: &[String]) {
+    if tags.is_empty() {
+        *counts.entry(NO_TAG.to_string()).or_default() += 1;
+    }
+    for t in tags {
+        *counts.entry(t.clone()).or_default() += 1;
+    }
+}
+
 /// Statistics over summaries, computed in memory: the reference the conformance suite
 /// compares every backend's `Store::stats` with (all agree through [`StatsBuilder`]).
 pub fn compute_stats(entries: &[EntrySummary]) -> Stats {
@@ -417,6 +441,17 @@ pub trait Store: Send + Sync + Debug {
     async fn search(&self, query: &SearchQuery) -> Result<Page<SearchHit>>;
 
     async fn stats(&self, filter: &Filter) -> Result<Stats>;
+
+    /// How many entries passing `filter` carry each tag (an entry counts once per tag it
+    /// lists), and under [`NO_TAG`] how many carry none: the `counts` report's `by tag`. The
+    /// default reads every matching summary a page at a time ([`tag_counts_of`] over them);
+    /// the SQL backends and the JSON backend's index group the tags in SQL instead, and the
+    /// conformance suite checks that every backend's answer equals the default's.
+    async fn tag_counts(&self, filter: &Filter) -> Result<BTreeMap<String, u64>> {
+        let mut counts = BTreeMap::new();
+        crate::reports::scan(self, filter, |e| add_tags(&mut counts, &e.tags)).await?;
+        Ok(counts)
+    }
 
     /// Events with `seq > after`, oldest first, at most `limit`.
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>>;

@@ -224,6 +224,10 @@ impl Store for Conditional {
         self.inner.stats(filter).await
     }
 
+    async fn tag_counts(&self, filter: &Filter) -> Result<std::collections::BTreeMap<String, u64>> {
+        self.inner.tag_counts(filter).await
+    }
+
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
         self.inner.events(after, limit).await
     }

@@ -40,6 +40,8 @@ struct Shared {
     /// Worklog suggestions from git commits (`api::v1::worklog_suggestions`), set once when
     /// the server is built (none: the routes say the server has no git repository).
     suggester: OnceLock<devlog_core::worklog_suggest::WorklogSuggester>,
+    /// The reports' in-memory index and answers (`api::v1::reports::ReportState`).
+    reports: crate::api::v1::reports::ReportState,
 }
 
 /// What the server knows of sync: the engine `devlog serve` built from `[integrations.*]`
@@ -84,6 +86,7 @@ impl AppState {
             sync,
             charts: std::sync::Mutex::new(None),
             suggester: OnceLock::new(),
+            reports: Default::default(),
         }))
     }
 
@@ -126,6 +129,11 @@ impl AppState {
     /// Gives the routes their worklog suggester (the first one set stays).
     pub(crate) fn set_worklog_suggester(&self, s: devlog_core::worklog_suggest::WorklogSuggester) {
         let _ = self.0.suggester.set(s);
+    }
+
+    /// The reports' index and cached answers (`api::v1::reports::compute`).
+    pub(crate) fn reports(&self) -> &crate::api::v1::reports::ReportState {
+        &self.0.reports
     }
 
     /// The write metadata of a request: origin `http`, the client's `X-Devlog-Actor` or the

@@ -1,6 +1,7 @@
 //! The SQLite tables shared by the SQLite backend (where they are the truth) and the JSON
 //! backend (where they are a rebuildable index beside the entry files, plus the change feed).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -12,8 +13,8 @@ use devlog_core::error::{Result, StoreError};
 use devlog_core::event::Event;
 use devlog_core::id::{EntryId, EntryRef, normalize_title};
 use devlog_core::store::{
-    Filter, ListQuery, Page, SearchHit, SearchQuery, SortKey, Stats, StatsBuilder, TOTAL_CAP,
-    completion_ms, count_cap,
+    Filter, ListQuery, NO_TAG, Page, SearchHit, SearchQuery, SortKey, Stats, StatsBuilder,
+    TOTAL_CAP, completion_ms, count_cap,
 };
 use devlog_core::time::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
@@ -1522,6 +1523,34 @@ impl SqlIndex {
         }
         tx.commit().await.map_err(self.err())?;
         Ok(b.finish())
+    }
+
+    /// Tag counts (`Store::tag_counts`) grouped in SQL, in one statement: a row per tag of
+    /// the matching entries (`json_each` over the `tags` array), then the number without any
+    /// (tag NULL). Reads the matching rows' `tags` column, never their documents.
+    pub async fn tag_counts(&self, f: &Filter) -> Result<BTreeMap<String, u64>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT t.value AS tag, COUNT(*) AS n FROM entries e, json_each(e.tags) t WHERE 1=1",
+        );
+        push_filter(&mut qb, f);
+        qb.push(
+            " GROUP BY t.value UNION ALL \
+             SELECT NULL, COUNT(*) FROM entries e WHERE json_array_length(e.tags) = 0",
+        );
+        push_filter(&mut qb, f);
+        let rows: Vec<(Option<String>, i64)> = qb
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err())?;
+        let mut out = BTreeMap::new();
+        for (t, n) in rows {
+            if n > 0 {
+                *out.entry(t.unwrap_or_else(|| NO_TAG.to_string()))
+                    .or_default() += n as u64;
+            }
+        }
+        Ok(out)
     }
 
     pub async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {

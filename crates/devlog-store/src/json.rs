@@ -8,7 +8,7 @@
 //! recorded in the change feed as an `external` event. That also covers a crash between an
 //! entry write and its event write: the event is recovered by the same diff.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -1666,6 +1666,10 @@ impl Store for JsonStore {
 
     async fn stats(&self, filter: &Filter) -> Result<Stats> {
         self.read_index().await?.stats(filter).await
+    }
+
+    async fn tag_counts(&self, filter: &Filter) -> Result<BTreeMap<String, u64>> {
+        self.read_index().await?.tag_counts(filter).await
     }
 
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {

@@ -176,6 +176,14 @@ fn push_tag_filter(qb: &mut QueryBuilder<Db>, tag: &str) {
         .push("))");
 }
 
+/// `Store::tag_counts`: each tag of the matching entries as a row `t.tag` (`JSON_TABLE` over
+/// the `tags` array), grouped on the tag's hash (`TAG_KEY`: the collation would merge "UI"
+/// and "ui", as in `stats`'s assignees), and the condition of an entry without tags.
+const TAG_ROWS: &str = "FROM devlog_entries e \
+     CROSS JOIN JSON_TABLE(e.tags, '$[*]' COLUMNS (tag TEXT PATH '$')) AS t";
+const TAG_KEY: (&str, &str) = ("MIN(t.tag)", "MD5(t.tag)");
+const NO_TAGS: &str = "JSON_LENGTH(e.tags) = 0";
+
 /// MySQL and MariaDB have no merge join: search reads one word's postings and looks the others
 /// up per entry (see `push_window_matches` in `server/store_impl.rs`).
 const SEARCH_MERGES_POSTINGS: bool = false;

@@ -218,6 +218,14 @@ fn push_tag_filter(qb: &mut QueryBuilder<Db>, tag: &str) {
         .push(")");
 }
 
+/// `Store::tag_counts`: each tag of the matching entries as a row `t.tag` (the `tags` column
+/// is a JSON array in text), grouped by its text (`TAG_KEY`, byte-exact under a deterministic
+/// collation), and the condition of an entry without tags.
+const TAG_ROWS: &str = "FROM devlog_entries e \
+     CROSS JOIN LATERAL jsonb_array_elements_text(e.tags::jsonb) AS t(tag)";
+const TAG_KEY: (&str, &str) = ("t.tag", "t.tag");
+const NO_TAGS: &str = "jsonb_array_length(e.tags::jsonb) = 0";
+
 /// Search joins one postings stream per word, which PostgreSQL merge-joins (see
 /// `push_window_matches` in `server/store_impl.rs`).
 const SEARCH_MERGES_POSTINGS: bool = true;

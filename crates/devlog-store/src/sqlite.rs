@@ -1,6 +1,7 @@
 //! The `sqlite` backend: one embedded database file is the truth; search reads devlog's own
 //! word index in it (`crate::index`, table `terms`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -238,6 +239,10 @@ impl Store for SqliteStore {
 
     async fn stats(&self, filter: &Filter) -> Result<Stats> {
         self.index.stats(filter).await
+    }
+
+    async fn tag_counts(&self, filter: &Filter) -> Result<BTreeMap<String, u64>> {
+        self.index.tag_counts(filter).await
     }
 
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {

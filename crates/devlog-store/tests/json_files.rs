@@ -680,3 +680,84 @@ async fn a_watching_store_opens_with_its_watcher_caught_up_or_scans_itself_when_
     assert!(!second.is_watching());
     assert_eq!(second.count().await.unwrap(), 29);
 }
+
+/// The reports' in-memory index (`ReportIndex`, what `devlog serve` answers reports from)
+/// starts over when the feed is rebuilt (the index deleted), and sees an edit made by hand
+/// in an entry file (recorded as an `external` event): its reports stay equal to the store's.
+#[tokio::test]
+async fn the_report_index_follows_a_rebuilt_feed_and_hand_edits() {
+    use devlog_core::reports::{By, ReportIndex, ReportName, ReportQuery};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".devlog");
+    let store = open(&root).await;
+    let app = Devlog::new(store.clone());
+    let a = create(&app, "One").await;
+    create(&app, "Two").await;
+    store
+        .update(a.id, &cli(), &mut |e| {
+            e.status = Status::InProgress;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let mut ix = ReportIndex::build(store.as_ref()).await.unwrap();
+    assert_eq!(ix.len(), 2);
+    let feed = store.feed_id().await.unwrap();
+    drop((app, store));
+
+    let same = |store: Arc<dyn Store>, ix: ReportIndex, when: &'static str| async move {
+        let clock = devlog_testkit::ManualClock::at(
+            devlog_core::Clock::now(&devlog_core::SystemClock).millis() + 3_600_000,
+        );
+        let reader = Devlog::with_clock(store, Arc::new(clock));
+        for name in [
+            ReportName::Counts,
+            ReportName::TimeInStatus,
+            ReportName::Wip,
+            ReportName::CycleTime,
+            ReportName::Burndown,
+        ] {
+            let q = ReportQuery {
+                by: if name == ReportName::Counts {
+                    vec![By::Tag, By::Status]
+                } else {
+                    vec![]
+                },
+                ..ReportQuery::default()
+            };
+            let slow = reader.report(name, &q, None).await.unwrap();
+            let fast = reader.report_indexed(&ix, name, &q, None).await.unwrap();
+            assert_eq!(fast, slow, "{when}: {name}");
+        }
+    };
+
+    // The index folder deleted: the store rebuilds its feed (a new feed id) from the files.
+    std::fs::remove_dir_all(root.join(".state")).unwrap();
+    let store = open(&root).await;
+    assert_ne!(store.feed_id().await.unwrap(), feed);
+    create(&Devlog::new(store.clone()), "Three").await;
+    assert!(ix.refresh(store.as_ref()).await.unwrap());
+    assert_eq!(ix.len(), 3);
+    same(store.clone(), ix.clone(), "after the feed was rebuilt").await;
+
+    // A tag added by hand in the first entry's file.
+    let f = entry_files(&root)[0].clone();
+    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+    doc["tags"] = serde_json::json!(["by-hand"]);
+    std::fs::write(&f, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !store
+        .tag_counts(&Filter::default())
+        .await
+        .unwrap()
+        .contains_key("by-hand")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit was never seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(ix.refresh(store.as_ref()).await.unwrap());
+    same(store.clone(), ix.clone(), "after a hand edit").await;
+}

@@ -25,6 +25,8 @@ mod history;
 pub use history::*;
 mod audit;
 pub use audit::*;
+mod reports;
+pub use reports::*;
 
 /// Opens (or reopens) a backend's store whose data lives under the given folder.
 pub type Opener = fn(PathBuf) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>>;
@@ -78,6 +80,8 @@ macro_rules! store_conformance {
             open_work_and_search_match_a_reference,
             totals_above_the_cap_are_lower_bounds,
             stats_count_and_time_completion,
+            tag_counts_match_a_recount,
+            reports_from_an_index_match_reports_from_the_store,
             concurrent_updates_lose_nothing,
             put_raw_keeps_identity_and_moves_taken_handles,
             put_raw_batch_applies_put_raw_in_order,

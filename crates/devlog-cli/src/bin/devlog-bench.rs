@@ -71,6 +71,11 @@ struct Args {
     /// Print results as JSON
     #[arg(long)]
     json: bool,
+    /// Give every entry a status history in the change feed (a `created` event at its
+    /// `createdAt`, then new → in-progress → its status), so the reports that need the history
+    /// count every entry instead of leaving them out as imported
+    #[arg(long)]
+    history: bool,
     /// Measure only the reports (`Devlog::report`), not the other operations
     #[arg(long)]
     reports_only: bool,
@@ -173,7 +178,11 @@ impl Target {
     }
 
     fn built_marker_text(args: &Args) -> String {
-        serde_json::json!({"entries": args.entries, "feedDepth": args.feed_depth}).to_string()
+        let mut m = serde_json::json!({"entries": args.entries, "feedDepth": args.feed_depth});
+        if args.history {
+            m["history"] = true.into();
+        }
+        m.to_string()
     }
 }
 
@@ -342,6 +351,8 @@ async fn build(t: &Target, args: &Args) -> Result<(Arc<dyn Store>, Built)> {
     }
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut keys: Vec<(EntryId, u64)> = Vec::with_capacity(n);
+    // What `--history` needs of each entry: id, handle, created, updated, status.
+    let mut lives: Vec<(EntryId, u64, Timestamp, Timestamp, Status)> = Vec::new();
     let started = Instant::now();
     let store = if t.backend == "json" {
         // Write the files as a `git clone` would, then let the store index them.
@@ -354,6 +365,9 @@ async fn build(t: &Target, args: &Args) -> Result<(Arc<dyn Store>, Built)> {
                 encode_entry(&e),
             )?;
             keys.push((e.id, e.handle));
+            if args.history {
+                lives.push((e.id, e.handle, e.created_at, e.updated_at, e.status));
+            }
             progress("files written", i + 1, n, started);
         }
         built.write_s = started.elapsed().as_secs_f64();
@@ -382,6 +396,13 @@ async fn build(t: &Target, args: &Args) -> Result<(Arc<dyn Store>, Built)> {
                 .map(|i| make_entry(&mut rng, i))
                 .collect();
             keys.extend(batch.iter().map(|e| (e.id, e.handle)));
+            if args.history {
+                lives.extend(
+                    batch
+                        .iter()
+                        .map(|e| (e.id, e.handle, e.created_at, e.updated_at, e.status)),
+                );
+            }
             let mut set = tokio::task::JoinSet::new();
             for part in batch.chunks(size.div_ceil(parallel)) {
                 let (store, part, meta) = (store.clone(), part.to_vec(), meta.clone());
@@ -405,6 +426,9 @@ async fn build(t: &Target, args: &Args) -> Result<(Arc<dyn Store>, Built)> {
     };
     let fed = Instant::now();
     deepen_feed(store.as_ref(), &keys, args.feed_depth).await?;
+    if args.history {
+        add_history(store.as_ref(), &lives).await?;
+    }
     built.feed_s = fed.elapsed().as_secs_f64();
     std::fs::write(&marker, wanted)?;
     sizes(t, &mut built);
@@ -467,6 +491,58 @@ async fn deepen_feed(store: &dyn Store, entries: &[(EntryId, u64)], depth: usize
                 store.append_events(&page).await?;
                 page.clear();
             }
+        }
+    }
+    store.append_events(&page).await?;
+    Ok(())
+}
+
+/// Appends each entry's life to the feed (`--history`): `created` at its `createdAt` (so the
+/// feed holds its history from creation), then new → in-progress a third of the way to its
+/// last update and in-progress → its status at the last update.
+async fn add_history(
+    store: &dyn Store,
+    lives: &[(EntryId, u64, Timestamp, Timestamp, Status)],
+) -> Result<()> {
+    let mut page = Vec::new();
+    for &(entry_id, handle, created, updated, status) in lives {
+        let event = |at: Timestamp, kind: EventKind| Event {
+            seq: 0,
+            entry_id,
+            handle,
+            at,
+            origin: Origin::Cli,
+            actor: Some("bench".into()),
+            change: None,
+            kind,
+        };
+        page.push(event(created, EventKind::Created));
+        let started =
+            Timestamp::from_millis(created.millis() + (updated.millis() - created.millis()) / 3)
+                .context("bench timestamp")?;
+        if status != Status::New {
+            page.push(event(
+                started,
+                EventKind::StatusChanged {
+                    from: Status::New,
+                    to: Status::InProgress,
+                    closed_at: None,
+                },
+            ));
+        }
+        if status != Status::New && status != Status::InProgress {
+            page.push(event(
+                updated,
+                EventKind::StatusChanged {
+                    from: Status::InProgress,
+                    to: status,
+                    closed_at: None,
+                },
+            ));
+        }
+        if page.len() >= 5000 {
+            store.append_events(&page).await?;
+            page.clear();
         }
     }
     store.append_events(&page).await?;
@@ -870,10 +946,41 @@ async fn dashboard_rows(t: &Target, store: Arc<dyn Store>, args: &Args) -> Resul
             "/reports/burndown".to_string(),
         ),
         ("dashboard /sync", "/sync".to_string()),
+        // The report pages again, each run with another `until` (a second apart), so no run
+        // reuses the server's answer to an earlier one: what a first opening or a change
+        // costs (the server computes the report from its in-memory index).
+        (
+            "fresh /reports/counts",
+            "/reports/counts?since=2000-01-01T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /reports/throughput",
+            "/reports/throughput?until=2026-12-06T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /reports/cycle-time",
+            "/reports/cycle-time?until=2026-12-06T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /reports/time-in-status",
+            "/reports/time-in-status?until=2026-12-06T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /reports/wip",
+            "/reports/wip?until=2026-12-06T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /reports/burndown",
+            "/reports/burndown?until=2026-12-06T00:00:{run}Z".to_string(),
+        ),
+        (
+            "fresh /api/v1/reports/wip",
+            "/api/v1/reports/wip?until=2026-12-05T00:00:{run}Z".to_string(),
+        ),
     ];
     for (name, path) in pages {
-        let tm = time_lib(args.runs, |_| {
-            let path = path.clone();
+        let tm = time_lib(args.runs, |i| {
+            let path = path.replace("{run}", &format!("{:02}", i % 60));
             async move {
                 let mut s = tokio::net::TcpStream::connect(addr).await?;
                 s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())

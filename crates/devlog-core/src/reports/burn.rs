@@ -8,15 +8,15 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::data::{self, EntryHistory};
-use super::flow::{self, Row};
+use super::data::EntryHistory;
+use super::flow::Row;
+use super::index::Source;
 use super::{MAX_ROWS, ReportQuery, day_start};
 use crate::error::{Result, StoreError};
-use crate::event::EventKind;
 use crate::id::EntryId;
 use crate::ops::Devlog;
 use crate::planning::Milestone;
-use crate::store::{Filter, Store};
+use crate::store::Filter;
 use crate::time::Timestamp;
 
 /// The most days a burndown covers.
@@ -181,9 +181,18 @@ pub fn burndown_of(
         .collect();
     for r in rows {
         let h = histories.get(&r.id).unwrap_or(&empty);
+        // A date range's scope does not depend on the day past an entry's creation: an entry
+        // finished before the window is in no day's scope and no scope change.
+        if name.is_none() && finished_at(r, h, since) {
+            continue;
+        }
         let mut counted = false;
         for (day, (_, at)) in out.iter_mut().zip(&days) {
-            if member(r, h, *at) {
+            let in_scope = match name {
+                None => r.created_at <= *at,
+                Some(_) => member(r, h, *at),
+            };
+            if in_scope {
                 counted = true;
                 day.scope += 1;
                 if finished_at(r, h, *at) {
@@ -257,7 +266,7 @@ pub fn burndown_of(
 }
 
 pub(super) async fn burndown(
-    store: &dyn Store,
+    src: Source<'_>,
     filter: &Filter,
     milestone: Option<&Milestone>,
     since: Timestamp,
@@ -268,46 +277,27 @@ pub(super) async fn burndown(
         Some(m) => {
             let mut f = filter.clone();
             f.milestone = Some(m.name.clone());
-            flow::rows(store, &f).await?
+            src.rows(&f).await?
         }
-        None => flow::rows(store, filter).await?,
+        None => src.rows(filter).await?,
     };
     if let Some(m) = milestone {
         // Entries moved out of the milestone: found by their milestone changes in the feed,
         // read one by one (there are few), kept when they still pass the filter.
         let mut known: HashSet<EntryId> = rows.iter().map(|r| r.id).collect();
-        let mut after = 0;
-        let mut moved = Vec::new();
-        loop {
-            let page = store.events(after, 1000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for ev in &page {
-                if let EventKind::FieldChanged { field, old, .. } = &ev.kind
-                    && field == "milestone"
-                    && old.as_str() == Some(m.name.as_str())
-                    && known.insert(ev.entry_id)
-                {
-                    moved.push(ev.entry_id);
-                }
-            }
-            if page.len() < 1000 {
-                break;
-            }
-        }
+        let moved = src.left_milestone(&m.name, &mut known).await?;
         let mut f = filter.clone();
         f.milestone = None;
         for id in moved {
-            match store.get(id).await {
-                Ok(e) if f.matches(&e.summary()) => rows.push(Row::from(e.summary())),
-                Ok(_) => {}
-                Err(e) if e.kind() == crate::error::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+            if let Some(e) = src.summary(id).await?
+                && f.matches(&e)
+            {
+                rows.push(Row::from(&e));
             }
         }
     }
     let ids: HashSet<EntryId> = rows.iter().map(|r| r.id).collect();
-    let histories = data::read_histories(store, &ids).await?;
+    let histories = src.histories(&ids).await?;
     let b = burndown_of(&rows, &histories, milestone, since, until);
     if b.without_history > 0 {
         notes.push(format!(

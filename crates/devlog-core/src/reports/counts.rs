@@ -1,16 +1,17 @@
 //! `counts`: entries by status, type, priority and assignee (the store's own aggregation,
-//! `Store::stats`, in SQL on the SQL backends), by tag and by linked system (one pass over
-//! the summaries, joined with the sync links).
+//! `Store::stats`, from kept counts or SQL; from memory with a `ReportIndex`), by tag (`Store::tag_counts`, SQL `GROUP BY` on
+//! the SQL backends) and by linked system (the sync links joined with one pass over the
+//! entries passing the filter; no pass at all when nothing is linked).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::{By, SyncSources, data};
-use crate::entry::EntrySummary;
+use super::index::Source;
+use super::{By, SyncSources};
 use crate::error::Result;
 use crate::id::EntryId;
-use crate::store::{Filter, Store};
+use crate::store::Filter;
 use crate::sync_state::LinkState;
 
 /// The `counts` report.
@@ -40,58 +41,55 @@ pub struct CountRow {
 }
 
 /// Entries without a tag, in `by tag`.
-pub const NO_TAG: &str = "(no tag)";
+pub use crate::store::NO_TAG;
 /// Entries linked in no integration, in `by system`.
 pub const NOT_LINKED: &str = "(not linked)";
 
 pub(super) async fn counts(
-    store: &dyn Store,
+    src: Source<'_>,
     filter: &Filter,
     by: &[By],
     sync: Option<&SyncSources>,
     notes: &mut Vec<String>,
 ) -> Result<Counts> {
-    let stats = store.stats(filter).await?;
+    let stats = src.stats(filter).await?;
     let wants = |b| by.contains(&b);
-    let mut tags: BTreeMap<String, u64> = BTreeMap::new();
+    let tags = if wants(By::Tag) {
+        src.tag_counts(filter).await?
+    } else {
+        BTreeMap::new()
+    };
     let mut systems: BTreeMap<String, u64> = BTreeMap::new();
-    if wants(By::Tag) || wants(By::System) {
+    if wants(By::System) {
         let mut linked: HashMap<EntryId, Vec<String>> = HashMap::new();
-        if wants(By::System) {
-            match sync {
-                Some(s) => {
-                    for l in s.state.links().await? {
-                        if l.state == LinkState::Linked {
-                            linked.entry(l.entry_id).or_default().push(l.integration);
-                        }
+        match sync {
+            Some(s) => {
+                for l in s.state.links().await? {
+                    if l.state == LinkState::Linked {
+                        linked.entry(l.entry_id).or_default().push(l.integration);
                     }
                 }
-                None => notes.push(
-                    "by system: no sync state was given, so no entry counts as linked".into(),
-                ),
             }
+            None => notes
+                .push("by system: no sync state was given, so no entry counts as linked".into()),
         }
-        data::scan(store, filter, |e: EntrySummary| {
-            if wants(By::Tag) {
-                if e.tags.is_empty() {
-                    *tags.entry(NO_TAG.into()).or_default() += 1;
-                }
-                for t in e.tags {
-                    *tags.entry(t).or_default() += 1;
-                }
+        if linked.is_empty() {
+            // Nothing is linked: every entry passing the filter is "not linked", and the
+            // statistics have already counted them.
+            if stats.total > 0 {
+                systems.insert(NOT_LINKED.into(), stats.total);
             }
-            if wants(By::System) {
-                match linked.get(&e.id) {
-                    Some(names) => {
-                        for n in names {
-                            *systems.entry(n.clone()).or_default() += 1;
-                        }
+        } else {
+            src.each(filter, |e| match linked.get(&e.id) {
+                Some(names) => {
+                    for n in names {
+                        *systems.entry(n.clone()).or_default() += 1;
                     }
-                    None => *systems.entry(NOT_LINKED.into()).or_default() += 1,
                 }
-            }
-        })
-        .await?;
+                None => *systems.entry(NOT_LINKED.into()).or_default() += 1,
+            })
+            .await?;
+        }
     }
     let groups = by
         .iter()

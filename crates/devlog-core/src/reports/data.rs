@@ -27,16 +27,20 @@ pub const HISTORY_TOLERANCE_MS: i64 = 60_000;
 /// Calls `f` with every entry that passes `filter`, in handle order, a page at a time.
 /// Pages are read by key (the handles above the last one seen, [`Filter::handle_after`]), so
 /// each costs the same however far into the store it is. Returns how many there were.
-pub async fn scan(store: &dyn Store, filter: &Filter, f: impl FnMut(EntrySummary)) -> Result<u64> {
+pub async fn scan<S: Store + ?Sized>(
+    store: &S,
+    filter: &Filter,
+    f: impl FnMut(EntrySummary) + Send,
+) -> Result<u64> {
     scan_pages(store, filter, PAGE, f).await
 }
 
 /// [`scan`] with `page` summaries per read (the store conformance suite reads small pages).
-pub async fn scan_pages(
-    store: &dyn Store,
+pub async fn scan_pages<S: Store + ?Sized>(
+    store: &S,
     filter: &Filter,
     page: usize,
-    mut f: impl FnMut(EntrySummary),
+    mut f: impl FnMut(EntrySummary) + Send,
 ) -> Result<u64> {
     let page_size = page.max(1);
     let mut seen = 0;

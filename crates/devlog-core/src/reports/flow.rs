@@ -8,12 +8,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::data::{self, EntryHistory};
+use super::data::EntryHistory;
+use super::index::Source;
 use super::{Period, WIP_STATUSES, day_start, hours, median_p85};
 use crate::entry::{EntrySummary, Status};
 use crate::error::Result;
 use crate::id::EntryId;
-use crate::store::{Filter, Store};
+use crate::store::Filter;
 use crate::time::Timestamp;
 
 /// What the flow reports need of an entry (a summary without its tags, key and assignee).
@@ -28,16 +29,16 @@ pub struct Row {
     pub milestone: Option<String>,
 }
 
-impl From<EntrySummary> for Row {
-    fn from(e: EntrySummary) -> Self {
+impl From<&EntrySummary> for Row {
+    fn from(e: &EntrySummary) -> Self {
         Row {
             id: e.id,
             handle: e.handle,
-            title: e.title,
+            title: e.title.clone(),
             status: e.status,
             created_at: e.created_at,
             closed_at: e.closed_at,
-            milestone: e.milestone,
+            milestone: e.milestone.clone(),
         }
     }
 }
@@ -482,13 +483,6 @@ pub fn wip_of(
     }
 }
 
-/// The rows passing `filter` (narrowed by `extra`), a page at a time.
-pub(super) async fn rows(store: &dyn Store, filter: &Filter) -> Result<Vec<Row>> {
-    let mut out = Vec::new();
-    data::scan(store, filter, |e| out.push(Row::from(e))).await?;
-    Ok(out)
-}
-
 /// `filter` narrowed to entries updated at or after `since` (anything created or finished in
 /// the window was updated then, so this loses nothing and spares reading older entries).
 fn touched_since(filter: &Filter, since: Timestamp) -> Filter {
@@ -518,14 +512,14 @@ pub(super) fn note_without_history(notes: &mut Vec<String>, n: u64) {
 }
 
 pub(super) async fn throughput(
-    store: &dyn Store,
+    src: Source<'_>,
     filter: &Filter,
     since: Timestamp,
     until: Timestamp,
     period: Period,
     notes: &mut Vec<String>,
 ) -> Result<Throughput> {
-    let rows = rows(store, &touched_since(filter, since)).await?;
+    let rows = src.rows(&touched_since(filter, since)).await?;
     let t = throughput_of(&rows, since, until, period);
     note_without_time(notes, t.without_completion_time);
     Ok(t)
@@ -546,30 +540,34 @@ fn done_since(filter: &Filter, since: Timestamp, what: &str, notes: &mut Vec<Str
 }
 
 pub(super) async fn lead_time(
-    store: &dyn Store,
+    src: Source<'_>,
     filter: &Filter,
     since: Timestamp,
     until: Timestamp,
     period: Period,
     notes: &mut Vec<String>,
 ) -> Result<LeadTime> {
-    let rows = rows(store, &done_since(filter, since, "lead time", notes)).await?;
+    let rows = src
+        .rows(&done_since(filter, since, "lead time", notes))
+        .await?;
     let t = lead_time_of(&rows, since, until, period);
     note_without_time(notes, t.without_completion_time);
     Ok(t)
 }
 
 pub(super) async fn cycle_time(
-    store: &dyn Store,
+    src: Source<'_>,
     filter: &Filter,
     since: Timestamp,
     until: Timestamp,
     period: Period,
     notes: &mut Vec<String>,
 ) -> Result<CycleTime> {
-    let rows = rows(store, &done_since(filter, since, "cycle time", notes)).await?;
+    let rows = src
+        .rows(&done_since(filter, since, "cycle time", notes))
+        .await?;
     let ids: HashSet<EntryId> = rows.iter().map(|r| r.id).collect();
-    let histories = data::read_histories(store, &ids).await?;
+    let histories = src.histories(&ids).await?;
     let t = cycle_time_of(&rows, &histories, since, until, period);
     note_without_history(notes, t.without_history);
     if t.never_in_progress > 0 {
@@ -589,10 +587,10 @@ pub(super) async fn cycle_time(
 
 /// The entries that may have been open in the window: every open one, and the finished ones
 /// updated since it began.
-async fn open_in_window(store: &dyn Store, filter: &Filter, since: Timestamp) -> Result<Vec<Row>> {
+async fn open_in_window(src: Source<'_>, filter: &Filter, since: Timestamp) -> Result<Vec<Row>> {
     let mut open = filter.clone();
     open.open_only = true;
-    let mut out = rows(store, &open).await?;
+    let mut out = src.rows(&open).await?;
     let mut finished = touched_since(filter, since);
     finished.status = if filter.status.is_empty() {
         vec![Status::Done, Status::Closed]
@@ -605,29 +603,29 @@ async fn open_in_window(store: &dyn Store, filter: &Filter, since: Timestamp) ->
             .collect()
     };
     if !filter.open_only && !finished.status.is_empty() {
-        out.extend(rows(store, &finished).await?);
+        out.extend(src.rows(&finished).await?);
     }
     Ok(out)
 }
 
 pub(super) async fn time_in_status(
-    store: &dyn Store,
+    src: Source<'_>,
     filter: &Filter,
     since: Timestamp,
     until: Timestamp,
     now: Timestamp,
     notes: &mut Vec<String>,
 ) -> Result<TimeInStatus> {
-    let rows = open_in_window(store, filter, since).await?;
+    let rows = open_in_window(src, filter, since).await?;
     let ids: HashSet<EntryId> = rows.iter().map(|r| r.id).collect();
-    let histories = data::read_histories(store, &ids).await?;
+    let histories = src.histories(&ids).await?;
     let t = time_in_status_of(&rows, &histories, since, until, now);
     note_without_history(notes, t.without_history);
     Ok(t)
 }
 
 pub(super) async fn wip(
-    store: &dyn Store,
+    src: Source<'_>,
     filter: &Filter,
     since: Timestamp,
     until: Timestamp,
@@ -635,9 +633,9 @@ pub(super) async fn wip(
     period: Period,
     notes: &mut Vec<String>,
 ) -> Result<Wip> {
-    let rows = open_in_window(store, filter, since).await?;
+    let rows = open_in_window(src, filter, since).await?;
     let ids: HashSet<EntryId> = rows.iter().map(|r| r.id).collect();
-    let histories = data::read_histories(store, &ids).await?;
+    let histories = src.histories(&ids).await?;
     let t = wip_of(&rows, &histories, since, until, now, period);
     note_without_history(notes, t.without_history);
     Ok(t)

@@ -4,7 +4,9 @@
 //! where they answer (`Store::stats`), the change feed (`Store::events`, read forwards a page
 //! at a time) and the sync state (`SyncStateStore`). One implementation: the CLI
 //! (`devlog report`), MCP (`get_report`), REST (`GET /api/v1/reports/{name}`) and the
-//! dashboard render the same [`ReportOutput`]. Definitions: docs/reports.md.
+//! dashboard render the same [`ReportOutput`]. Definitions: docs/reports.md. A long-running
+//! process may keep a [`ReportIndex`] (the same summaries and histories in memory, refreshed
+//! from the feed) and compute the same reports from it ([`Devlog::report_indexed`]).
 //!
 //! Entries whose history the feed does not hold from their creation (imported from the
 //! original devlog, which kept none) are never given an invented one: reports that need the
@@ -16,6 +18,7 @@ mod data;
 #[cfg(test)]
 mod feed_tests;
 mod flow;
+mod index;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -32,6 +35,7 @@ use crate::ops::Devlog;
 use crate::store::Filter;
 use crate::sync_state::SyncStateStore;
 use crate::time::Timestamp;
+use index::Source;
 
 pub use burn::{BurnDay, BurnScope, Burndown, MAX_DAYS, ScopeChange, ScopeChangeKind, burndown_of};
 pub use counts::{CountGroup, CountRow, Counts, NO_TAG, NOT_LINKED};
@@ -41,6 +45,7 @@ pub use flow::{
     ThroughputBucket, TimeInStatus, Wip, WipPoint, bucket_starts, cycle_time_of, lead_time_of,
     throughput_of, time_in_status_of, wip_of,
 };
+pub use index::ReportIndex;
 pub use sync::{
     CrossEntry, CrossLink, CrossSystem, IntegrationHealth, SyncHealth, SystemProgress, health_of,
 };
@@ -514,10 +519,33 @@ pub const WIP_STATUSES: [Status; 4] = [
 ];
 
 impl Devlog {
-    /// Computes a report (docs/reports.md). `sync` is needed by `sync-health` and
-    /// `cross-system`, and names the linked system in `counts`; without it those say so.
+    /// Computes a report (docs/reports.md) from the store. `sync` is needed by `sync-health`
+    /// and `cross-system`, and names the linked system in `counts`; without it those say so.
     pub async fn report(
         &self,
+        name: ReportName,
+        q: &ReportQuery,
+        sync: Option<&SyncSources>,
+    ) -> Result<ReportOutput> {
+        self.report_from(Source::Store(self.store().as_ref()), name, q, sync)
+            .await
+    }
+
+    /// [`report`](Self::report) from an index of the store the caller keeps up to date
+    /// ([`ReportIndex::refresh`]): the same numbers, read from memory instead of the store.
+    pub async fn report_indexed(
+        &self,
+        index: &ReportIndex,
+        name: ReportName,
+        q: &ReportQuery,
+        sync: Option<&SyncSources>,
+    ) -> Result<ReportOutput> {
+        self.report_from(Source::Index(index), name, q, sync).await
+    }
+
+    async fn report_from(
+        &self,
+        src: Source<'_>,
         name: ReportName,
         q: &ReportQuery,
         sync: Option<&SyncSources>,
@@ -541,7 +569,6 @@ impl Devlog {
             _ => window(q, now, period)?,
         };
         let mut notes = Vec::new();
-        let store = self.store().as_ref();
         let report = match name {
             ReportName::Counts => {
                 let mut filter = q.filter.clone();
@@ -551,39 +578,32 @@ impl Devlog {
                     filter.created_before =
                         Some(filter.created_before.map_or(until, |c| c.min(until)));
                 }
-                Report::Counts(counts::counts(store, &filter, &by, sync, &mut notes).await?)
+                Report::Counts(counts::counts(src, &filter, &by, sync, &mut notes).await?)
             }
             ReportName::Throughput => Report::Throughput(
-                flow::throughput(store, &q.filter, since, until, period, &mut notes).await?,
+                flow::throughput(src, &q.filter, since, until, period, &mut notes).await?,
             ),
             ReportName::LeadTime => Report::LeadTime(
-                flow::lead_time(store, &q.filter, since, until, period, &mut notes).await?,
+                flow::lead_time(src, &q.filter, since, until, period, &mut notes).await?,
             ),
             ReportName::CycleTime => Report::CycleTime(
-                flow::cycle_time(store, &q.filter, since, until, period, &mut notes).await?,
+                flow::cycle_time(src, &q.filter, since, until, period, &mut notes).await?,
             ),
             ReportName::TimeInStatus => Report::TimeInStatus(
-                flow::time_in_status(store, &q.filter, since, until, now, &mut notes).await?,
+                flow::time_in_status(src, &q.filter, since, until, now, &mut notes).await?,
             ),
-            ReportName::Wip => Report::Wip(
-                flow::wip(store, &q.filter, since, until, now, period, &mut notes).await?,
-            ),
+            ReportName::Wip => {
+                Report::Wip(flow::wip(src, &q.filter, since, until, now, period, &mut notes).await?)
+            }
             ReportName::Burndown => Report::Burndown(
-                burn::burndown(
-                    store,
-                    &q.filter,
-                    milestone.as_ref(),
-                    since,
-                    until,
-                    &mut notes,
-                )
-                .await?,
+                burn::burndown(src, &q.filter, milestone.as_ref(), since, until, &mut notes)
+                    .await?,
             ),
             ReportName::SyncHealth => {
                 Report::SyncHealth(sync::sync_health(sync, now, &mut notes).await?)
             }
             ReportName::CrossSystem => {
-                Report::CrossSystem(sync::cross_system(store, &q.filter, sync, &mut notes).await?)
+                Report::CrossSystem(sync::cross_system(src, &q.filter, sync, &mut notes).await?)
             }
         };
         Ok(ReportOutput {

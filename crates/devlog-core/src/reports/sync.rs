@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::{MAX_ROWS, Quota, SyncSources, data};
+use super::index::Source;
+use super::{MAX_ROWS, Quota, SyncSources};
 use crate::entry::Status;
 use crate::error::Result;
 use crate::id::EntryId;
-use crate::store::{Filter, Store};
+use crate::store::Filter;
 use crate::sync_state::{Conflict, CursorKind, Job, JobState, Link, LinkState};
 use crate::time::Timestamp;
 
@@ -196,7 +197,7 @@ pub struct CrossLink {
 }
 
 pub(super) async fn cross_system(
-    store: &dyn Store,
+    src: Source<'_>,
     filter: &Filter,
     sync: Option<&SyncSources>,
     notes: &mut Vec<String>,
@@ -213,7 +214,7 @@ pub(super) async fn cross_system(
     }
     let mut systems: BTreeMap<String, SystemProgress> = BTreeMap::new();
     let mut out = CrossSystem::default();
-    data::scan(store, filter, |e| {
+    src.each(filter, |e| {
         let Some(links) = by_entry.get(&e.id) else {
             out.unlinked_entries += 1;
             return;
@@ -255,7 +256,7 @@ pub(super) async fn cross_system(
                 out.disagreeing.push(CrossEntry {
                     id: e.id,
                     handle: e.handle,
-                    title: e.title,
+                    title: e.title.clone(),
                     status: e.status,
                     links: rows,
                 });

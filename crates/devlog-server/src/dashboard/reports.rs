@@ -616,7 +616,7 @@ pub async fn report(
     let name: ReportName = name.parse().map_err(ApiError::from)?;
     let q = report_query(form_pairs(pairs))?;
     let sources = s.sync_sources();
-    let out = s.app().report(name, &q, sources.as_ref()).await?;
+    let out = crate::api::v1::reports::compute(&s, name, &q).await?;
     let mut notes = out.notes.clone();
     if matches!(name, ReportName::SyncHealth | ReportName::CrossSystem) && sources.is_none() {
         notes.push(no_sync_note(&s));
@@ -682,10 +682,8 @@ pub(super) async fn overview_charts(s: &AppState) -> devlog_core::Result<Vec<Str
         return Ok(svgs);
     }
     let q = ReportQuery::default();
-    let (tp, ct) = futures::try_join!(
-        s.app().report(ReportName::Throughput, &q, None),
-        s.app().report(ReportName::CycleTime, &q, None),
-    )?;
+    let tp = crate::api::v1::reports::compute(s, ReportName::Throughput, &q).await?;
+    let ct = crate::api::v1::reports::compute(s, ReportName::CycleTime, &q).await?;
     let svgs = vec![
         throughput_chart(&tp).unwrap_or_default(),
         cycle_chart(&ct).unwrap_or_default(),

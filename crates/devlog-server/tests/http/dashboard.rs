@@ -291,6 +291,100 @@ async fn every_report_has_a_page_with_its_query_in_the_url() {
     );
 }
 
+/// The reports are answered from the server's in-memory index (built in the background at
+/// the first report) and reused while the feed does not move: a change through the API or by
+/// another process (the CLI) must show in the next answer.
+#[tokio::test]
+async fn reports_follow_changes_from_the_api_and_from_other_processes() {
+    use devlog_core::ops::NewEntry;
+    use devlog_core::reports::{ReportName, ReportQuery};
+    use devlog_core::{Origin, WriteMeta};
+    let h = Harness::new().await;
+    h.create("Ship the export", "feature").await;
+    let counts = || async {
+        let r = h.get("/api/v1/reports/counts?by=type,tag").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        r.json()["data"].clone()
+    };
+    let first = counts().await;
+    assert_eq!(first["total"], 1, "{first}");
+    // The index is built by then (a one-entry store); the same answer, from it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(counts().await, first);
+    assert_eq!(counts().await, first);
+    let tag = |v: &serde_json::Value, key: &str| {
+        v["groups"][1]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .map(|r| r["count"].as_u64().unwrap())
+    };
+    // A write through the API.
+    let r = h
+        .post(
+            "/api/v1/entries",
+            json!({"title": "Fix the login", "type": "bugfix", "tags": ["auth"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let after = counts().await;
+    assert_eq!(after["total"], 2, "{after}");
+    assert_eq!(tag(&after, "auth"), Some(1), "{after}");
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    h.patch(
+        &format!("/api/v1/entries/{id}"),
+        json!({"status": "in-progress"}),
+    )
+    .await;
+    // The answers equal the library's, read from the store.
+    for name in [
+        ReportName::Wip,
+        ReportName::TimeInStatus,
+        ReportName::CycleTime,
+        ReportName::Burndown,
+    ] {
+        let served = h.get(&format!("/api/v1/reports/{name}")).await.json();
+        let read = h
+            .app
+            .report(name, &ReportQuery::default(), None)
+            .await
+            .unwrap();
+        assert_eq!(served, serde_json::to_value(read).unwrap(), "{name}");
+    }
+    // A write by another process: a second store on the same folder, as `devlog new` does.
+    let other = devlog_store::json::JsonStore::open(&h.dir.path().join(".devlog"))
+        .await
+        .unwrap();
+    devlog_core::Devlog::new(std::sync::Arc::new(other))
+        .create(
+            NewEntry {
+                title: "Written by the CLI".into(),
+                kind: Some(devlog_core::EntryType::Task),
+                tags: vec!["cli".into()],
+                ..NewEntry::default()
+            },
+            &WriteMeta::new(Origin::Cli),
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = counts().await;
+        if now["total"] == 3 {
+            assert_eq!(tag(&now, "cli"), Some(1), "{now}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other process's entry never showed: {now}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let page = h.get("/reports/counts?by=tag").await.text();
+    assert!(page.contains("<td>cli</td><td>1</td>"), "{page}");
+}
+
 #[tokio::test]
 async fn without_integrations_the_sync_page_says_how_to_configure_one() {
     let h = Harness::new().await;

@@ -44,17 +44,18 @@ use devlog_core::error::{InvalidValue, Result, StoreError};
 use devlog_core::event::{Event, Origin, WriteMeta};
 use devlog_core::id::{EntryId, EntryRef, normalize_title};
 use devlog_core::store::{
-    Created, Filter, ListQuery, Mutation, Page, PutOutcome, SearchHit, SearchQuery, SortKey, Stats,
-    StatsBuilder, Store, StoreInfo, TOTAL_CAP, count_cap,
+    Created, Filter, ListQuery, Mutation, NO_TAG, Page, PutOutcome, SearchHit, SearchQuery,
+    SortKey, Stats, StatsBuilder, Store, StoreInfo, TOTAL_CAP, count_cap,
 };
 use devlog_core::time::{Clock, SystemClock, Timestamp};
 use sqlx::pool::PoolConnection;
 use sqlx::{Pool, QueryBuilder, Row};
 
 use super::{
-    BACKEND, Conn, Db, EVENTS_TO_COUNT, REJECTS_NUL, SEARCH_MERGES_POSTINGS, SYNC_BIGINT,
-    TERMS_BY_LOOSE_SCAN, TITLE_ORDER, classify, connect, connect_options, listen, lock_migrations,
-    migrator, pool_options, push_tag_filter, statement_limit, unlock_migrations,
+    BACKEND, Conn, Db, EVENTS_TO_COUNT, NO_TAGS, REJECTS_NUL, SEARCH_MERGES_POSTINGS, SYNC_BIGINT,
+    TAG_KEY, TAG_ROWS, TERMS_BY_LOOSE_SCAN, TITLE_ORDER, classify, connect, connect_options,
+    listen, lock_migrations, migrator, pool_options, push_tag_filter, statement_limit,
+    unlock_migrations,
 };
 use crate::index::{counts_answer, decode_event, median_window, seq_bound, sql_limit, status_rank};
 use crate::server::{
@@ -1687,6 +1688,35 @@ impl Store for ServerStore {
             b.median_of(&middle);
         }
         Ok(b.finish())
+    }
+
+    /// Tag counts grouped in SQL, in one statement (one snapshot): a row per tag of the
+    /// matching entries (`TAG_ROWS`), then the number without any (tag NULL); the documents
+    /// are not read.
+    async fn tag_counts(&self, filter: &Filter) -> Result<std::collections::BTreeMap<String, u64>> {
+        check_filter(filter)?;
+        let (tag, key) = TAG_KEY;
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {tag} AS tag, COUNT(*) AS n {TAG_ROWS} WHERE 1=1"
+        ));
+        push_filter(&mut qb, filter);
+        qb.push(format_args!(
+            " GROUP BY {key} UNION ALL SELECT NULL, COUNT(*) FROM devlog_entries e WHERE {NO_TAGS}"
+        ));
+        push_filter(&mut qb, filter);
+        let rows: Vec<(Option<String>, i64)> = qb
+            .build_query_as()
+            .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        let mut out = std::collections::BTreeMap::new();
+        for (t, n) in rows {
+            if n > 0 {
+                *out.entry(t.unwrap_or_else(|| NO_TAG.to_string()))
+                    .or_default() += n as u64;
+            }
+        }
+        Ok(out)
     }
 
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {

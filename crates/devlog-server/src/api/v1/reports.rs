@@ -1,9 +1,22 @@
 //! `/reports/{name}`: a built-in report (devlog-core's `reports`; docs/reports.md), the same
 //! numbers as `devlog report <name> --json` and MCP `get_report`.
+//!
+//! The server answers reports (here and on the dashboard, [`compute`]) from a `ReportIndex`:
+//! the entries' summaries and histories in memory, built in the background at the first
+//! report and refreshed from the change feed before each one, so a report reads memory
+//! instead of every summary and the whole feed (docs/performance.md, "Reports"). Until the
+//! index is built, and for stores above [`MAX_INDEXED`] entries, reports read the store. An
+//! answer (from either) is reused while the feed has not moved, for at most [`CACHE_AGE`]
+//! (windows end "now"); the sync reports, which read the sync state, are never reused.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{Path, State};
-use devlog_core::reports::{By, ReportName, ReportOutput, ReportQuery};
+use devlog_core::reports::{By, ReportIndex, ReportName, ReportOutput, ReportQuery};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -93,9 +106,141 @@ pub async fn report(
         by,
         filter,
     };
-    Ok(Json(
-        s.app().report(name, &q, s.sync_sources().as_ref()).await?,
-    ))
+    Ok(Json(compute(&s, name, &q).await?))
+}
+
+/// Stores with more entries than this are not indexed in memory (about a summary and a few
+/// timestamps per entry): their reports read the store.
+pub const MAX_INDEXED: u64 = 200_000;
+
+/// How long an answer is reused while the feed does not move.
+pub const CACHE_AGE: Duration = Duration::from_secs(60);
+
+/// Answers kept (the most recent ones).
+const CACHED: usize = 32;
+
+/// The server's reports: the index (`None` until built) and recent answers.
+#[derive(Debug, Default)]
+pub struct ReportState {
+    index: tokio::sync::Mutex<Option<ReportIndex>>,
+    /// A build is running, or the store is too large to index.
+    started: AtomicBool,
+    answers: std::sync::Mutex<VecDeque<Answer>>,
+}
+
+#[derive(Debug)]
+struct Answer {
+    key: String,
+    seq: u64,
+    at: Instant,
+    out: ReportOutput,
+}
+
+impl ReportState {
+    fn answer(&self, key: &str, seq: u64) -> Option<ReportOutput> {
+        let answers = self.answers.lock().ok()?;
+        answers
+            .iter()
+            .find(|a| a.key == key && a.seq == seq && a.at.elapsed() < CACHE_AGE)
+            .map(|a| a.out.clone())
+    }
+
+    fn keep(&self, key: String, seq: u64, out: &ReportOutput) {
+        if let Ok(mut answers) = self.answers.lock() {
+            answers.retain(|a| a.key != key && a.at.elapsed() < CACHE_AGE);
+            if answers.len() >= CACHED {
+                answers.pop_front();
+            }
+            answers.push_back(Answer {
+                key,
+                seq,
+                at: Instant::now(),
+                out: out.clone(),
+            });
+        }
+    }
+}
+
+/// Builds the index in the background (once; not for stores above [`MAX_INDEXED`]).
+fn start_index(s: &AppState) {
+    let state = &s.reports().started;
+    if state.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let s = s.clone();
+    tokio::spawn(async move {
+        let store = Arc::clone(s.app().store());
+        let built = match store.count().await {
+            Ok(n) if n > MAX_INDEXED => {
+                tracing::info!(
+                    "{n} entries: reports read the store (no index above {MAX_INDEXED})"
+                );
+                return;
+            }
+            Ok(_) => ReportIndex::build(store.as_ref()).await,
+            Err(e) => Err(e),
+        };
+        match built {
+            Ok(ix) => *s.reports().index.lock().await = Some(ix),
+            Err(e) => {
+                tracing::warn!(
+                    "the reports' index could not be built (reports read the store): {e}"
+                );
+                s.reports().started.store(false, Ordering::SeqCst);
+            }
+        }
+    });
+}
+
+/// Whether an answer depends only on the store (and so on the feed's position): not the
+/// sync reports, not `counts` by system while sync links exist, not a milestone's burndown
+/// (milestones are not in the feed).
+fn reusable(name: ReportName, q: &ReportQuery, sync: bool) -> bool {
+    match name {
+        ReportName::SyncHealth | ReportName::CrossSystem => false,
+        ReportName::Counts => !sync || !(q.by.is_empty() || q.by.contains(&By::System)),
+        ReportName::Burndown => q.filter.milestone.is_none(),
+        _ => true,
+    }
+}
+
+/// A report as this server answers it: from the index when it is built (refreshed from the
+/// feed first), reused while the feed has not moved; from the store until then.
+pub(crate) async fn compute(
+    s: &AppState,
+    name: ReportName,
+    q: &ReportQuery,
+) -> devlog_core::Result<ReportOutput> {
+    let sync = s.sync_sources();
+    let key = reusable(name, q, sync.is_some())
+        .then(|| serde_json::to_string(&(name, q)).ok())
+        .flatten();
+    let reused = |seq: u64| key.as_ref().and_then(|k| s.reports().answer(k, seq));
+    let keep = |seq: u64, out: &ReportOutput| {
+        if let Some(k) = &key {
+            s.reports().keep(k.clone(), seq, out);
+        }
+    };
+    let mut index = s.reports().index.lock().await;
+    let Some(ix) = index.as_mut() else {
+        drop(index);
+        start_index(s);
+        // From the store: reused while the feed's end has not moved.
+        let seq = crate::feed::tail(s.app().store().as_ref()).await?;
+        if let Some(out) = reused(seq) {
+            return Ok(out);
+        }
+        let out = s.app().report(name, q, sync.as_ref()).await?;
+        keep(seq, &out);
+        return Ok(out);
+    };
+    ix.refresh(s.app().store().as_ref()).await?;
+    if let Some(out) = reused(ix.seq()) {
+        return Ok(out);
+    }
+    let out = s.app().report_indexed(ix, name, q, sync.as_ref()).await?;
+    keep(ix.seq(), &out);
+    Ok(out)
 }
 
 #[cfg(test)]
