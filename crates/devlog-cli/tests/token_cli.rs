@@ -46,7 +46,10 @@ fn ok(dir: &Path, args: &[&str]) -> String {
 fn fails(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
     let o = run(dir, args);
     assert!(!o.status.success(), "devlog {args:?} should fail");
-    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// Creates a token with `--json`; returns (secret, record).
@@ -70,10 +73,22 @@ fn tokens_are_created_once_listed_without_secrets_and_revoked() {
     // Human output shows the secret once, on its own first line.
     let human = ok(
         d.path(),
-        &["token", "create", "--name", "ci", "--role", "editor", "--expires", "90d"],
+        &[
+            "token",
+            "create",
+            "--name",
+            "ci",
+            "--role",
+            "editor",
+            "--expires",
+            "90d",
+        ],
     );
     let secret_ci = human.lines().next().unwrap().to_string();
-    assert!(secret_ci.starts_with("dlt_") && human.contains("only time"), "{human}");
+    assert!(
+        secret_ci.starts_with("dlt_") && human.contains("only time"),
+        "{human}"
+    );
     let (secret_ro, created) = create(d.path(), "reader", "viewer");
     assert_eq!(created["role"], "viewer");
     assert_eq!(created["state"], "active");
@@ -99,17 +114,38 @@ fn tokens_are_created_once_listed_without_secrets_and_revoked() {
     assert!(ignore.lines().any(|l| l == "tokens.json"), "{ignore}");
 
     // Bad input changes nothing and says what to fix.
-    let (code, err) = fails(d.path(), &["token", "create", "--name", "x", "--role", "owner"]);
+    let (code, err) = fails(
+        d.path(),
+        &["token", "create", "--name", "x", "--role", "owner"],
+    );
     assert_eq!(code, Some(2));
     assert!(err.contains("viewer, editor or admin"), "{err}");
     let (_, err) = fails(
         d.path(),
-        &["token", "create", "--name", "x", "--role", "viewer", "--expires", "5m"],
+        &[
+            "token",
+            "create",
+            "--name",
+            "x",
+            "--role",
+            "viewer",
+            "--expires",
+            "5m",
+        ],
     );
     assert!(err.contains("--expires") && err.contains("90d"), "{err}");
-    let (_, err) = fails(d.path(), &["token", "create", "--name", "ci", "--role", "viewer"]);
-    assert!(err.contains("already named `ci`") && err.contains("revoke"), "{err}");
-    let (_, err) = fails(d.path(), &["token", "create", "--name", "a b", "--role", "viewer"]);
+    let (_, err) = fails(
+        d.path(),
+        &["token", "create", "--name", "ci", "--role", "viewer"],
+    );
+    assert!(
+        err.contains("already named `ci`") && err.contains("revoke"),
+        "{err}"
+    );
+    let (_, err) = fails(
+        d.path(),
+        &["token", "create", "--name", "a b", "--role", "viewer"],
+    );
     assert!(err.contains("not a token name"), "{err}");
     let listed: Value = serde_json::from_str(&ok(d.path(), &["token", "list", "--json"])).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 2, "nothing was stored");
@@ -123,7 +159,13 @@ fn tokens_are_created_once_listed_without_secrets_and_revoked() {
     let (_, err) = fails(d.path(), &["token", "revoke", "nobody"]);
     assert!(err.contains("nobody"), "{err}");
     let listed: Value = serde_json::from_str(&ok(d.path(), &["token", "list", "--json"])).unwrap();
-    assert!(listed.as_array().unwrap().iter().all(|t| t["state"] == "revoked"));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["state"] == "revoked")
+    );
     // The name is free again once revoked.
     create(d.path(), "ci", "admin");
 }
@@ -143,12 +185,15 @@ impl Drop for Served {
 }
 
 fn serve(dir: &Path, args: &[&str]) -> (Served, SocketAddr, Vec<String>) {
-    let mut child = devlog(dir, &[&["serve", "--port", "0", "--no-background-sync"][..], args].concat())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = devlog(
+        dir,
+        &[&["serve", "--port", "0", "--no-background-sync"][..], args].concat(),
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -161,18 +206,13 @@ fn serve(dir: &Path, args: &[&str]) -> (Served, SocketAddr, Vec<String>) {
     });
     let mut seen = Vec::new();
     loop {
-        let line = rx.recv_timeout(HANG).expect("devlog serve announces its address");
+        let line = rx
+            .recv_timeout(HANG)
+            .expect("devlog serve announces its address");
         seen.push(line.clone());
         if let Some(rest) = line.split("listening on http://").nth(1) {
             let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
-            return (
-                Served {
-                    child,
-                    _stderr: rx,
-                },
-                addr,
-                seen,
-            );
+            return (Served { child, _stderr: rx }, addr, seen);
         }
     }
 }
@@ -194,7 +234,10 @@ fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     let (head, body) = out.split_once("\r\n\r\n").unwrap();
-    (head.split(' ').nth(1).unwrap().parse().unwrap(), body.to_string())
+    (
+        head.split(' ').nth(1).unwrap().parse().unwrap(),
+        body.to_string(),
+    )
 }
 
 #[test]
@@ -204,7 +247,10 @@ fn serve_requires_tokens_once_created_and_binds_beyond_loopback_only_with_them()
     // No token: 0.0.0.0 is refused, naming what to do.
     let (code, err) = fails(d.path(), &["serve", "--bind", "0.0.0.0", "--port", "0"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("devlog token create") && err.contains("--insecure-no-auth"), "{err}");
+    assert!(
+        err.contains("devlog token create") && err.contains("--insecure-no-auth"),
+        "{err}"
+    );
 
     let (secret, _) = create(d.path(), "ops", "viewer");
     let (served, addr, banner) = serve(d.path(), &["--bind", "0.0.0.0"]);
@@ -215,14 +261,19 @@ fn serve_requires_tokens_once_created_and_binds_beyond_loopback_only_with_them()
     assert_eq!(status, 200, "{body}");
     let (status, body) = get(addr, "/api/v1/health", Some(&secret));
     assert_eq!(status, 200, "{body}");
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["auth"], "auto");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["auth"],
+        "auto"
+    );
     drop(served);
     assert!(banner.iter().all(|l| !l.contains(&secret[21..])));
 
     // --insecure-no-auth: served to anyone, loudly.
     let (served, addr, banner) = serve(d.path(), &["--insecure-no-auth"]);
     assert!(
-        banner.iter().any(|l| l.contains("WARNING") && l.contains("DISABLED")),
+        banner
+            .iter()
+            .any(|l| l.contains("WARNING") && l.contains("DISABLED")),
         "{banner:?}"
     );
     let (status, body) = get(addr, "/api/v1/health", None);
@@ -232,7 +283,14 @@ fn serve_requires_tokens_once_created_and_binds_beyond_loopback_only_with_them()
     drop(served);
 
     // [server] auth is checked when the configuration is read.
-    std::fs::write(d.path().join("devlog.toml"), "[server]\nauth = \"sometimes\"\n").unwrap();
+    std::fs::write(
+        d.path().join("devlog.toml"),
+        "[server]\nauth = \"sometimes\"\n",
+    )
+    .unwrap();
     let (_, err) = fails(d.path(), &["token", "list"]);
-    assert!(err.contains("server.auth") && err.contains("required"), "{err}");
+    assert!(
+        err.contains("server.auth") && err.contains("required"),
+        "{err}"
+    );
 }

@@ -257,7 +257,10 @@ pub struct MalformedToken;
 impl TokenSecret {
     /// Parses a presented credential; the id tells which record to check it against.
     pub fn parse(text: &str) -> std::result::Result<(TokenId, TokenSecret), MalformedToken> {
-        let rest = text.trim().strip_prefix(TOKEN_PREFIX).ok_or(MalformedToken)?;
+        let rest = text
+            .trim()
+            .strip_prefix(TOKEN_PREFIX)
+            .ok_or(MalformedToken)?;
         let (id, secret) = rest.split_once('_').ok_or(MalformedToken)?;
         let id = TokenId::try_from(id.to_string()).map_err(|_| MalformedToken)?;
         if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -393,7 +396,11 @@ impl Token {
 
     /// Checks a presented secret against this record: the hash first (constant time), then
     /// revocation and expiry, so a wrong secret learns nothing about the record's state.
-    pub fn check(&self, presented: &TokenSecret, now: Timestamp) -> std::result::Result<(), Denied> {
+    pub fn check(
+        &self,
+        presented: &TokenSecret,
+        now: Timestamp,
+    ) -> std::result::Result<(), Denied> {
         if !self.hash.matches(&presented.hash()) {
             return Err(Denied::Unknown);
         }
@@ -621,7 +628,11 @@ mod tests {
             "dlt_0123456789abcdef_000",
             "dlx_0123456789abcdef_0000000000000000000000000000000000000000000000000000000000000000",
         ] {
-            assert_eq!(TokenSecret::parse(bad).unwrap_err(), MalformedToken, "{bad}");
+            assert_eq!(
+                TokenSecret::parse(bad).unwrap_err(),
+                MalformedToken,
+                "{bad}"
+            );
         }
     }
 
@@ -638,7 +649,10 @@ mod tests {
         );
         assert_eq!(parse_expiry("never", now()).unwrap(), None);
         assert_eq!(
-            parse_expiry("2030-01-31", now()).unwrap().unwrap().to_string(),
+            parse_expiry("2030-01-31", now())
+                .unwrap()
+                .unwrap()
+                .to_string(),
             "2030-01-31T00:00:00.000Z"
         );
         for bad in ["90", "d", "5m", "0d", "2020-01-01", "99999999999999y"] {

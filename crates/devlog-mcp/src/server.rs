@@ -148,7 +148,10 @@ impl DevlogMcp {
             .and_then(|p| p.actor());
         let tcc = ToolCallContext::new(self, request, context);
         match CALLER
-            .scope(caller, AssertUnwindSafe(self.tool_router.call(tcc)).catch_unwind())
+            .scope(
+                caller,
+                AssertUnwindSafe(self.tool_router.call(tcc)).catch_unwind(),
+            )
             .await
         {
             // Wrong arguments are the caller's to fix: answer them as a tool error the agent

@@ -68,7 +68,11 @@ async fn once(r: &Router, token: Option<&TokenSecret>) -> Duration {
         b = b.header("authorization", format!("Bearer {}", t.expose()));
     }
     let started = Instant::now();
-    let res = r.clone().oneshot(b.body(Body::empty()).unwrap()).await.unwrap();
+    let res = r
+        .clone()
+        .oneshot(b.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     res.into_body().collect().await.unwrap();
     started.elapsed()

@@ -218,8 +218,7 @@ impl Auth {
                 "the Authorization header is not `Bearer <token>`",
             ));
         };
-        let (id, secret) =
-            TokenSecret::parse(bearer).map_err(|e| unauthorized(e.to_string()))?;
+        let (id, secret) = TokenSecret::parse(bearer).map_err(|e| unauthorized(e.to_string()))?;
         let Some(tokens) = self.0.store.tokens() else {
             return Err(unauthorized("this server's store keeps no API tokens"));
         };
@@ -409,19 +408,34 @@ mod tests {
     #[test]
     fn each_kind_of_route_needs_its_role() {
         let r = |m: Method, p: &str| access(&m, p);
-        assert_eq!(r(Method::GET, "/api/v1/entries"), Access::Role(Role::Viewer));
+        assert_eq!(
+            r(Method::GET, "/api/v1/entries"),
+            Access::Role(Role::Viewer)
+        );
         assert_eq!(r(Method::GET, "/"), Access::Role(Role::Viewer));
-        assert_eq!(r(Method::POST, "/api/v1/entries"), Access::Role(Role::Editor));
-        assert_eq!(r(Method::DELETE, "/api/v1/entries/1"), Access::Role(Role::Editor));
+        assert_eq!(
+            r(Method::POST, "/api/v1/entries"),
+            Access::Role(Role::Editor)
+        );
+        assert_eq!(
+            r(Method::DELETE, "/api/v1/entries/1"),
+            Access::Role(Role::Editor)
+        );
         assert_eq!(
             r(Method::POST, "/api/v1/sync/conflicts/x/resolve"),
             Access::Role(Role::Editor)
         );
         assert_eq!(r(Method::GET, "/api/v1/audit"), Access::Role(Role::Admin));
         assert_eq!(r(Method::POST, "/api/v1/bulk"), Access::Role(Role::Admin));
-        assert_eq!(r(Method::GET, "/api/v1/tokens/abc"), Access::Role(Role::Admin));
+        assert_eq!(
+            r(Method::GET, "/api/v1/tokens/abc"),
+            Access::Role(Role::Admin)
+        );
         // A prefix is a path segment, not a string prefix.
-        assert_eq!(r(Method::GET, "/api/v1/auditors"), Access::Role(Role::Viewer));
+        assert_eq!(
+            r(Method::GET, "/api/v1/auditors"),
+            Access::Role(Role::Viewer)
+        );
         assert_eq!(r(Method::POST, "/mcp"), Access::Mcp);
         assert_eq!(r(Method::GET, "/mcp"), Access::Role(Role::Viewer));
         assert_eq!(r(Method::DELETE, "/mcp"), Access::Role(Role::Viewer));

@@ -567,8 +567,7 @@ impl Listener {
         }
         let allowed = match mode {
             crate::auth::AuthMode::Disabled => true,
-            crate::auth::AuthMode::Auto | crate::auth::AuthMode::Required => match store.tokens()
-            {
+            crate::auth::AuthMode::Auto | crate::auth::AuthMode::Required => match store.tokens() {
                 None => false,
                 Some(t) => t
                     .list_tokens()

@@ -1542,10 +1542,7 @@ impl devlog_core::auth::TokenStore for JsonStore {
 
     async fn revoke_token(&self, id: &devlog_core::auth::TokenId, at: Timestamp) -> Result<bool> {
         let _guard = self.write_lock_only().await?;
-        blocking(|| {
-            self.tokens
-                .update(id, |t| crate::tokens::revoke_in(t, at))
-        })
+        blocking(|| self.tokens.update(id, |t| crate::tokens::revoke_in(t, at)))
     }
 
     async fn touch_token(&self, id: &devlog_core::auth::TokenId, at: Timestamp) -> Result<()> {

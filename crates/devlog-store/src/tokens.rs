@@ -184,7 +184,8 @@ pub mod sqlite {
                 .await
                 .map_err(index.err())?;
         for (revoked, doc) in names {
-            let t: Token = serde_json::from_str(&doc).map_err(|e| corrupt("api_tokens".into(), e))?;
+            let t: Token =
+                serde_json::from_str(&doc).map_err(|e| corrupt("api_tokens".into(), e))?;
             if revoked.is_none() && t.is_active(now) {
                 return Err(name_taken(token));
             }
@@ -209,9 +210,9 @@ pub mod sqlite {
         let rows = sqlx::query(
             "SELECT doc, last_used_at, revoked_at FROM api_tokens ORDER BY created_at, id",
         )
-            .fetch_all(index.pool())
-            .await
-            .map_err(index.err())?;
+        .fetch_all(index.pool())
+        .await
+        .map_err(index.err())?;
         rows.iter()
             .map(|r| sqlite_token(r, "table api_tokens"))
             .collect()
@@ -229,14 +230,13 @@ pub mod sqlite {
     }
 
     pub async fn revoke(index: &SqlIndex, id: &TokenId, at: Timestamp) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-        )
-        .bind(at.millis())
-        .bind(id.as_str())
-        .execute(index.pool())
-        .await
-        .map_err(index.err())?;
+        let done =
+            sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(at.millis())
+                .bind(id.as_str())
+                .execute(index.pool())
+                .await
+                .map_err(index.err())?;
         if done.rows_affected() == 1 {
             return Ok(true);
         }
@@ -304,6 +304,9 @@ mod tests {
         }
         std::fs::write(f.path(), "{not json").unwrap();
         let e = f.read().unwrap_err().to_string();
-        assert!(e.contains("tokens.json") && e.contains("does not parse"), "{e}");
+        assert!(
+            e.contains("tokens.json") && e.contains("does not parse"),
+            "{e}"
+        );
     }
 }

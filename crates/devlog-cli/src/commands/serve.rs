@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use clap::Args;
 use devlog_core::Devlog;
-use devlog_server::webhooks::WebhookOptions;
 use devlog_core::time::{Clock, SystemClock};
 use devlog_server::auth::AuthMode;
+use devlog_server::webhooks::WebhookOptions;
 use devlog_server::{Listener, ServeError, Server, ServerOptions};
 use devlog_store::feed_watch::FeedWatch;
 use devlog_sync::{WorkerEvent, WorkerOptions};

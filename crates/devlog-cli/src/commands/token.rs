@@ -126,7 +126,10 @@ async fn create(
 ) -> Result<(), CliError> {
     let expires_at =
         parse_expiry(&c.expires, now).map_err(|e| CliError::Usage(format!("--expires: {e}")))?;
-    let scope = c.scope.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let scope = c
+        .scope
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
     let (token, secret) = issue(
         NewToken {
             name: c.name,
@@ -185,7 +188,16 @@ async fn list(ctx: &Ctx, tokens: &dyn TokenStore, now: Timestamp) -> Result<(), 
     }
     let mut t = Table::header(
         &ctx.out,
-        &["ID", "NAME", "ROLE", "STATE", "SCOPE", "CREATED", "EXPIRES", "LAST USED"],
+        &[
+            "ID",
+            "NAME",
+            "ROLE",
+            "STATE",
+            "SCOPE",
+            "CREATED",
+            "EXPIRES",
+            "LAST USED",
+        ],
     );
     let day = |t: Option<Timestamp>| {
         t.map(|t| t.as_datetime().format("%Y-%m-%d %H:%M").to_string())
@@ -199,7 +211,8 @@ async fn list(ctx: &Ctx, tokens: &dyn TokenStore, now: Timestamp) -> Result<(), 
             state(tok, now).to_string(),
             tok.scope.clone().unwrap_or_else(|| "-".into()),
             day(Some(tok.created_at)),
-            tok.expires_at.map_or_else(|| "never".into(), |e| day(Some(e))),
+            tok.expires_at
+                .map_or_else(|| "never".into(), |e| day(Some(e))),
             day(tok.last_used_at),
         ];
         t.row(cells.into_iter().map(|c| (c.clone(), c)).collect());

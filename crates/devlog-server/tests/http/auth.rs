@@ -31,7 +31,12 @@ struct Authed {
     admin: TokenSecret,
 }
 
-async fn add_token(store: &dyn Store, name: &str, role: Role, expires: Option<Timestamp>) -> TokenSecret {
+async fn add_token(
+    store: &dyn Store,
+    name: &str,
+    role: Role,
+    expires: Option<Timestamp>,
+) -> TokenSecret {
     let (t, s) = issue(
         NewToken {
             name: name.parse().unwrap(),
@@ -129,9 +134,19 @@ fn samples(entry: &str) -> Vec<(Method, String, Option<Value>, Role)> {
             Role::Editor,
         ),
         (Method::GET, "/api/v1/search?q=x".into(), None, Role::Viewer),
-        (Method::GET, "/api/v1/reports/counts".into(), None, Role::Viewer),
+        (
+            Method::GET,
+            "/api/v1/reports/counts".into(),
+            None,
+            Role::Viewer,
+        ),
         (Method::GET, "/api/v1/events".into(), None, Role::Viewer),
-        (Method::GET, "/api/v1/events/stream".into(), None, Role::Viewer),
+        (
+            Method::GET,
+            "/api/v1/events/stream".into(),
+            None,
+            Role::Viewer,
+        ),
         (
             Method::POST,
             "/api/v1/sync/conflicts/1/resolve".into(),
@@ -139,7 +154,12 @@ fn samples(entry: &str) -> Vec<(Method, String, Option<Value>, Role)> {
             Role::Editor,
         ),
         (Method::GET, "/api/v1/audit".into(), None, Role::Admin),
-        (Method::POST, "/api/v1/bulk".into(), Some(json!({})), Role::Admin),
+        (
+            Method::POST,
+            "/api/v1/bulk".into(),
+            Some(json!({})),
+            Role::Admin,
+        ),
         (Method::GET, "/api/v1/health".into(), None, Role::Viewer),
         (
             Method::POST,
@@ -170,21 +190,28 @@ fn samples(entry: &str) -> Vec<(Method, String, Option<Value>, Role)> {
 #[tokio::test]
 async fn each_route_group_answers_401_403_or_serves_by_role() {
     let a = authed(ServerOptions::default()).await;
-    let entry = a.h.app.create(
-        devlog_core::ops::NewEntry {
-            title: "Seed".into(),
-            kind: Some(devlog_core::EntryType::Task),
-            ..Default::default()
-        },
-        &devlog_core::WriteMeta::new(devlog_core::Origin::Cli),
-    )
-    .await
-    .unwrap()
-    .into_entry();
+    let entry =
+        a.h.app
+            .create(
+                devlog_core::ops::NewEntry {
+                    title: "Seed".into(),
+                    kind: Some(devlog_core::EntryType::Task),
+                    ..Default::default()
+                },
+                &devlog_core::WriteMeta::new(devlog_core::Origin::Cli),
+            )
+            .await
+            .unwrap()
+            .into_entry();
     let handle = entry.handle.to_string();
     for (method, path, body, needed) in samples(&handle) {
         let none = call(&a.h, method.clone(), &path, None, body.clone()).await;
-        assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{method} {path}: {}", none.text());
+        assert_eq!(
+            none.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {}",
+            none.text()
+        );
         assert_eq!(
             none.header("www-authenticate").as_deref(),
             Some("Bearer realm=\"devlog\""),
@@ -220,9 +247,15 @@ async fn each_route_group_answers_401_403_or_serves_by_role() {
 #[tokio::test]
 async fn every_documented_route_needs_credentials_once_a_token_exists() {
     let a = authed(ServerOptions::default()).await;
-    let doc = call(&a.h, Method::GET, "/api/v1/openapi.json", Some(&a.viewer), None)
-        .await
-        .json();
+    let doc = call(
+        &a.h,
+        Method::GET,
+        "/api/v1/openapi.json",
+        Some(&a.viewer),
+        None,
+    )
+    .await
+    .json();
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
@@ -239,7 +272,12 @@ async fn every_documented_route_needs_credentials_once_a_token_exists() {
                 .replace("{index}", "0");
             let uri = regex_free_fill(&uri);
             let r = call(&a.h, m.clone(), &uri, None, None).await;
-            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {uri}: {}", r.text());
+            assert_eq!(
+                r.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {uri}: {}",
+                r.text()
+            );
             checked += 1;
         }
     }
@@ -286,15 +324,20 @@ async fn revoked_expired_unknown_and_malformed_tokens_are_refused_without_echoin
     let (gone_id, _) = TokenSecret::parse(revoked.expose()).unwrap();
     tokens.revoke_token(&gone_id, now()).await.unwrap();
     for (credential, says) in [
-        (format!("Bearer {}", expired.expose()), "token `old` expired"),
-        (format!("Bearer {}", revoked.expose()), "token `gone` was revoked"),
+        (
+            format!("Bearer {}", expired.expose()),
+            "token `old` expired",
+        ),
+        (
+            format!("Bearer {}", revoked.expose()),
+            "token `gone` was revoked",
+        ),
         (format!("Bearer {forged}"), "does not match any token"),
         ("Bearer dlt_nonsense".to_string(), "not a devlog token"),
         ("Basic dXNlcjpwYXNz".to_string(), "not `Bearer <token>`"),
     ] {
-        let r = a
-            .h
-            .send(
+        let r =
+            a.h.send(
                 req(Method::GET, "/api/v1/entries")
                     .header("authorization", &credential)
                     .body(Body::empty())
@@ -315,9 +358,8 @@ async fn revoked_expired_unknown_and_malformed_tokens_are_refused_without_echoin
 #[tokio::test]
 async fn writes_record_the_token_name_not_the_claimed_actor_and_last_use_is_stored() {
     let a = authed(ServerOptions::default()).await;
-    let r = a
-        .h
-        .send(
+    let r =
+        a.h.send(
             req(Method::POST, "/api/v1/entries")
                 .header("authorization", format!("Bearer {}", a.editor.expose()))
                 .header("content-type", "application/json")
@@ -337,7 +379,14 @@ async fn writes_record_the_token_name_not_the_claimed_actor_and_last_use_is_stor
     let (id, _) = TokenSecret::parse(a.editor.expose()).unwrap();
     let mut used = None;
     for _ in 0..200 {
-        used = store.tokens().unwrap().get_token(&id).await.unwrap().unwrap().last_used_at;
+        used = store
+            .tokens()
+            .unwrap()
+            .get_token(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at;
         if used.is_some() {
             break;
         }
@@ -386,7 +435,14 @@ async fn mcp_tool_calls_over_http_act_as_the_token() {
     let r = send(call_create, &a.editor).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert!(r.text().contains("Via MCP"), "{}", r.text());
-    let records = a.h.app.store().audit_log().unwrap().audit_page(0, 10).await.unwrap();
+    let records =
+        a.h.app
+            .store()
+            .audit_log()
+            .unwrap()
+            .audit_page(0, 10)
+            .await
+            .unwrap();
     let Some(Stored::Record(rec)) = records.first() else {
         panic!("{records:?}");
     };
@@ -405,8 +461,17 @@ async fn a_loopback_server_without_tokens_stays_open_until_the_first_token() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
     // Revoking every token does not open it again.
     let (id, _) = TokenSecret::parse(secret.expose()).unwrap();
-    h.app.store().tokens().unwrap().revoke_token(&id, now()).await.unwrap();
-    assert_eq!(h.get("/api/v1/entries").await.status, StatusCode::UNAUTHORIZED);
+    h.app
+        .store()
+        .tokens()
+        .unwrap()
+        .revoke_token(&id, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        h.get("/api/v1/entries").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -417,7 +482,10 @@ async fn auth_required_refuses_even_before_any_token() {
         ..ServerOptions::default()
     })
     .await;
-    assert_eq!(h.get("/api/v1/entries").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.get("/api/v1/entries").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -432,7 +500,9 @@ async fn insecure_no_auth_serves_everyone_and_says_so_in_health() {
     let health = a.h.get("/api/v1/health").await.json();
     assert_eq!(health["auth"], "disabled");
     assert!(
-        health["warnings"].to_string().contains("authentication is DISABLED"),
+        health["warnings"]
+            .to_string()
+            .contains("authentication is DISABLED"),
         "{health}"
     );
 }
@@ -451,10 +521,19 @@ async fn an_allowed_public_host_works_with_a_token() {
         }
         a.h.send(b.body(Body::empty()).unwrap())
     };
-    assert_eq!(send("devlog.example.com", Some(&a.viewer)).await.status, StatusCode::OK);
-    assert_eq!(send("devlog.example.com", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send("devlog.example.com", Some(&a.viewer)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send("devlog.example.com", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     // The guard still refuses hosts nobody allowed, token or not.
-    assert_eq!(send("evil.example", Some(&a.viewer)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send("evil.example", Some(&a.viewer)).await.status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
@@ -512,9 +591,14 @@ async fn a_non_loopback_bind_needs_an_active_token_or_insecure_no_auth() {
         assert!(msg.contains(says), "{msg}");
     }
     // Loopback is always fine.
-    Listener::bind_checked("127.0.0.1:0".parse().unwrap(), store.as_ref(), AuthMode::Auto, now())
-        .await
-        .unwrap();
+    Listener::bind_checked(
+        "127.0.0.1:0".parse().unwrap(),
+        store.as_ref(),
+        AuthMode::Auto,
+        now(),
+    )
+    .await
+    .unwrap();
     // --insecure-no-auth binds anyway.
     Listener::bind_checked(any, store.as_ref(), AuthMode::Disabled, now())
         .await

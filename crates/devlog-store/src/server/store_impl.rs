@@ -1397,7 +1397,8 @@ impl devlog_core::auth::TokenStore for ServerStore {
         Self::lock_counter(&mut tx, "entries")
             .await
             .map_err(|e| self.fail(e))?;
-        let mut qb = QueryBuilder::<Db>::new("SELECT revoked_at, doc FROM devlog_tokens WHERE name = ");
+        let mut qb =
+            QueryBuilder::<Db>::new("SELECT revoked_at, doc FROM devlog_tokens WHERE name = ");
         qb.push_bind(token.name.as_str());
         let named: Vec<(Option<i64>, String)> = qb
             .build_query_as()

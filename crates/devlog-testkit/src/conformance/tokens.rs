@@ -97,7 +97,11 @@ pub async fn token_names_are_unique_among_active_tokens(open: Opener, dir: &Path
     let e = tokens.insert_token(&second).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
     assert!(e.to_string().contains("`deploy`"), "{e}");
-    assert_eq!(tokens.list_tokens().await.unwrap().len(), 1, "nothing stored");
+    assert_eq!(
+        tokens.list_tokens().await.unwrap().len(),
+        1,
+        "nothing stored"
+    );
     // Once revoked, the name is free again; the old token stays listed.
     tokens.revoke_token(&first.id, at(20)).await.unwrap();
     tokens.insert_token(&second).await.unwrap();
