@@ -172,36 +172,36 @@ fn tokens_are_created_once_listed_without_secrets_and_revoked() {
 
 /// A running `devlog serve`; killed when dropped. Its stderr lines keep being read (so the
 /// server never blocks on a full pipe).
-struct Served {
-    child: Child,
-    _stderr: mpsc::Receiver<String>,
-}
+struct Served(Child);
 
 impl Drop for Served {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
+/// Starts `devlog serve --port 0 ARGS`; the server, its address and the lines it printed up
+/// to the address (the banner).
 fn serve(dir: &Path, args: &[&str]) -> (Served, SocketAddr, Vec<String>) {
-    let mut child = devlog(
-        dir,
-        &[&["serve", "--port", "0", "--no-background-sync"][..], args].concat(),
-    )
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let mut served = Served(
+        devlog(
+            dir,
+            &[&["serve", "--port", "0", "--no-background-sync"][..], args].concat(),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    let stderr = served.0.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
+            // Keep reading after the receiver is gone, so the pipe never fills.
+            let _ = tx.send(line);
         }
     });
     let mut seen = Vec::new();
@@ -212,7 +212,7 @@ fn serve(dir: &Path, args: &[&str]) -> (Served, SocketAddr, Vec<String>) {
         seen.push(line.clone());
         if let Some(rest) = line.split("listening on http://").nth(1) {
             let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
-            return (Served { child, _stderr: rx }, addr, seen);
+            return (served, addr, seen);
         }
     }
 }
