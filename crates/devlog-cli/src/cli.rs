@@ -78,6 +78,7 @@ pub enum Command {
     Context(context::ContextArgs),
     Events(events::EventsArgs),
     Audit(audit::AuditArgs),
+    Token(token::TokenArgs),
     Log(log::LogArgs),
     Undo(undo::UndoArgs),
     Delete(delete::DeleteArgs),

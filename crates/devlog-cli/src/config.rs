@@ -53,11 +53,24 @@ pub struct ServerConfig {
     /// `devlog serve --allow-host` adds to them. See docs/security.md.
     #[serde(default)]
     pub allow_hosts: Vec<String>,
+    /// When requests need an API token: `auto` (the default: once the store holds any
+    /// token) or `required` (always, even before the first). `devlog serve
+    /// --insecure-no-auth` turns checks off. See docs/security.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
 }
 
 impl ServerConfig {
     fn is_empty(&self) -> bool {
-        self.allow_hosts.is_empty()
+        self.allow_hosts.is_empty() && self.auth.is_none()
+    }
+
+    /// `auth`, checked (`auto` when unset).
+    pub fn auth_mode(&self) -> Result<devlog_server::auth::AuthMode, String> {
+        self.auth
+            .as_deref()
+            .map_or(Ok(devlog_server::auth::AuthMode::Auto), str::parse)
+            .map_err(|e| format!("server.auth: {e}"))
     }
 }
 
@@ -559,6 +572,10 @@ impl Config {
             }
         }
         cfg.sync.owners = check_owners(&cfg).map_err(|message| ConfigError {
+            file: source.clone(),
+            message,
+        })?;
+        cfg.server.auth_mode().map_err(|message| ConfigError {
             file: source.clone(),
             message,
         })?;

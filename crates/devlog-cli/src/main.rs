@@ -138,6 +138,7 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
             Command::Context(a) => commands::context::run(&ctx, a).await,
             Command::Events(a) => commands::events::run(&ctx, a).await,
             Command::Audit(a) => commands::audit::run(&ctx, a).await,
+            Command::Token(a) => commands::token::run(&ctx, a).await,
             Command::Log(a) => commands::log::run(&ctx, a).await,
             Command::Undo(a) => commands::undo::run(&ctx, a).await,
             Command::Delete(a) => commands::delete::run(&ctx, a).await,

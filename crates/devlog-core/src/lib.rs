@@ -4,6 +4,7 @@
 //! through ports (`Store`, `Clock`) that callers provide.
 
 pub mod audit;
+pub mod auth;
 pub mod backoff;
 pub mod codec;
 pub mod discover;

@@ -545,6 +545,13 @@ pub trait Store: Send + Sync + Debug {
     fn audit_log(&self) -> Option<&dyn crate::audit::AuditLog> {
         None
     }
+
+    /// Where the store keeps API tokens (`crate::auth`). `None` (the default): this store
+    /// keeps none (test doubles, wrappers that do not forward it), so a server on it cannot
+    /// authenticate anyone.
+    fn tokens(&self) -> Option<&dyn crate::auth::TokenStore> {
+        None
+    }
 }
 
 fn no_milestones(info: StoreInfo) -> crate::error::StoreError {

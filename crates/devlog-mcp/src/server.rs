@@ -53,6 +53,11 @@ pub struct DevlogMcp {
     tool_router: ToolRouter<Self>,
 }
 
+tokio::task_local! {
+    /// The authenticated caller of the tool call in progress (MCP over HTTP with a token).
+    static CALLER: Option<String>;
+}
+
 /// Tools kept for clients that call them by name but not listed: another name of a listed
 /// tool (`sync_with_ado` is `sync_with_azure_devops`).
 pub const UNLISTED_TOOLS: &[&str] = &["sync_with_ado"];
@@ -94,9 +99,11 @@ impl DevlogMcp {
         &self.options
     }
 
-    /// Who and what a write through MCP is recorded as.
+    /// Who and what a write through MCP is recorded as: over HTTP with an API token, the
+    /// token's name (set per call by `dispatch`); otherwise the server's actor.
     pub fn meta(&self) -> WriteMeta {
-        WriteMeta::new(Origin::Mcp).with_actor(self.options.actor.clone())
+        let caller = CALLER.try_with(Clone::clone).ok().flatten();
+        WriteMeta::new(Origin::Mcp).with_actor(caller.or_else(|| self.options.actor.clone()))
     }
 
     /// Every tool this server lists, sorted by name. Tools that cannot work in this version
@@ -136,9 +143,19 @@ impl DevlogMcp {
                 None,
             ));
         }
+        // The HTTP server's authentication left the caller on the request (devlog-server
+        // `auth`); its name is the actor of what the tool writes.
+        let caller = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<devlog_core::auth::Principal>())
+            .and_then(|p| p.actor());
         let tcc = ToolCallContext::new(self, request, context);
-        match AssertUnwindSafe(self.tool_router.call(tcc))
-            .catch_unwind()
+        match CALLER
+            .scope(
+                caller,
+                AssertUnwindSafe(self.tool_router.call(tcc)).catch_unwind(),
+            )
             .await
         {
             // Wrong arguments are the caller's to fix: answer them as a tool error the agent

@@ -289,6 +289,10 @@ impl Store for Conditional {
     fn audit_log(&self) -> Option<&dyn devlog_core::audit::AuditLog> {
         self.inner.audit_log()
     }
+
+    fn tokens(&self) -> Option<&dyn devlog_core::auth::TokenStore> {
+        self.inner.tokens()
+    }
 }
 
 #[cfg(test)]

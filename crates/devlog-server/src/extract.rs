@@ -502,8 +502,9 @@ fn parse_time(s: &str) -> Option<Timestamp> {
         .map(|dt| Timestamp::from_datetime(dt.and_utc()))
 }
 
-/// Who is acting, as the client says in `X-Devlog-Actor` (there is no authentication yet, so
-/// this is a label for the change feed, like the CLI's `--actor`, not an identity).
+/// Who is acting: the API token's name when the request was authenticated with one
+/// ([`crate::auth`]: an identity, so `X-Devlog-Actor` cannot override it); otherwise what the
+/// client says in `X-Devlog-Actor` (a label for the change feed, like the CLI's `--actor`).
 /// The second field is the client's address (`ip:port` of the TCP peer), when served by
 /// `devlog serve`'s accept loop.
 #[derive(Debug)]
@@ -522,6 +523,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.to_string());
+        if let Some(name) = parts
+            .extensions
+            .get::<devlog_core::auth::Principal>()
+            .and_then(|p| p.actor())
+        {
+            return Ok(Actor(Some(name), client));
+        }
         match parts.headers.get(ACTOR_HEADER) {
             None => Ok(Actor(None, client)),
             Some(v) => {

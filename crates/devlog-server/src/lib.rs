@@ -1,6 +1,7 @@
 //! devlog's HTTP server (`devlog serve`): the REST API under `/api/v1`, the change feed as
 //! server-sent events, the OpenAPI document of the API, and the MCP streamable-HTTP endpoint
-//! at `/mcp`, and the web dashboard at `/` (feature `dashboard`), on one loopback port.
+//! at `/mcp`, and the web dashboard at `/` (feature `dashboard`), on one port: loopback, or
+//! any address once API tokens are configured (`auth`).
 //!
 //! API boundary: the only crate that knows HTTP. Handlers call the use cases in
 //! `devlog_core::ops` and the `Store` port; they never touch files or the environment. Every
@@ -8,6 +9,7 @@
 //! through [`Server::with_routes`] (the extension point for webhook receivers).
 
 pub mod api;
+pub mod auth;
 #[cfg(feature = "dashboard")]
 pub mod dashboard;
 pub mod error;

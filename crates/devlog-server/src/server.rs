@@ -68,6 +68,10 @@ pub struct ServerOptions {
     /// Worklog suggestions from git commits (REST `/worklogs/suggestions`, MCP
     /// `suggest_worklogs`); `None`: those answer that the server has no git repository.
     pub worklog_suggester: Option<devlog_core::worklog_suggest::WorklogSuggester>,
+    /// When requests need credentials ([`crate::auth`]; `[server] auth`, `--insecure-no-auth`).
+    pub auth: crate::auth::AuthMode,
+    /// The workspace this server serves: API tokens scoped to another one are refused.
+    pub workspace: Option<String>,
 }
 
 /// The default request body limit: 4 MiB, room for a text field at the core's 1 MiB limit
@@ -98,6 +102,8 @@ impl Default for ServerOptions {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             worklog_suggester: None,
+            auth: crate::auth::AuthMode::Auto,
+            workspace: None,
         }
     }
 }
@@ -236,6 +242,7 @@ impl Server {
             doc.merge(paths);
             extra.push(router);
         }
+        let mut mcp_read_only = std::collections::HashMap::new();
         let mcp = self.options.mcp.then(|| {
             let server = DevlogMcp::new(
                 self.app.clone(),
@@ -249,6 +256,11 @@ impl Server {
                 },
             );
             document_mcp(&mut doc);
+            // Which tools a viewer may call (`auth`): those marked read-only.
+            for t in server.tools() {
+                let read_only = t.annotations.as_ref().and_then(|a| a.read_only_hint);
+                mcp_read_only.insert(t.name.to_string(), read_only == Some(true));
+            }
             // The guard below checks `Host` and `Origin` for `/mcp` as for every route (with
             // the allowed hosts), so rmcp's own loopback-only check is off.
             http_router_with(
@@ -264,6 +276,14 @@ impl Server {
             .to_json()
             .map(Bytes::from)
             .unwrap_or_else(|e| Bytes::from(format!("{{\"error\": \"{e}\"}}")));
+        let auth = crate::auth::Auth::new(
+            self.options.auth,
+            self.app.store().clone(),
+            self.app.clock().clone(),
+            self.options.workspace.clone(),
+            mcp_read_only,
+            self.options.body_limit,
+        );
         let state = AppState::new(
             self.app,
             self.options.actor,
@@ -296,9 +316,14 @@ impl Server {
             router = router.merge(mcp_router);
             sessions = Some(s);
         }
-        // The guard wraps everything, the fallback included, so no route escapes it.
+        // The guard wraps everything, the fallback included, so no route escapes it; then
+        // authentication and roles (`auth`), which see only requests the guard let through.
         let router = router
             .fallback(no_route)
+            .layer(axum::middleware::from_fn_with_state(
+                auth,
+                crate::auth::authenticate,
+            ))
             .layer(axum::middleware::from_fn_with_state(policy, guard::guard));
         Built {
             router,
@@ -498,9 +523,12 @@ fn document_mcp(doc: &mut OpenApi) {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(
-        "refusing to serve on {0}: it is not a loopback address, and devlog's HTTP server has no \
-         authentication yet, so anyone who can reach the port could read and change every entry; \
-         bind 127.0.0.1 or ::1 (reach it from elsewhere through an SSH tunnel)"
+        "refusing to serve on {0}: it is not a loopback address and no authentication is \
+         configured (the store holds no active API token), so anyone who can reach the port could \
+         read and change every entry; create a token with `devlog token create --name NAME \
+         --role viewer|editor|admin` (every request then needs one: `[server] auth`, \
+         docs/security.md), or bind 127.0.0.1 or ::1 (reach it through an SSH tunnel or a \
+         reverse proxy), or pass --insecure-no-auth on a network you trust"
     )]
     NotLoopback(SocketAddr),
     #[error("cannot listen on {addr}: {source}")]
@@ -515,7 +543,8 @@ pub enum ServeError {
     Config(String),
 }
 
-/// Fails unless `addr` is a loopback address: the only kind served without authentication.
+/// Fails unless `addr` is a loopback address: the only kind served without authentication
+/// (see [`Listener::bind_checked`] for the others).
 /// (The rule and the binding are devlog-mcp's, shared so both servers refuse the same way.)
 pub fn check_loopback(addr: SocketAddr) -> Result<(), ServeError> {
     devlog_mcp::check_loopback(addr).map_err(|_| ServeError::NotLoopback(addr))
@@ -530,6 +559,44 @@ pub struct Listener {
 }
 
 impl Listener {
+    /// Binds `addr` under the bind policy: a loopback address always; any other only when
+    /// `mode` is [`AuthMode::Disabled`](crate::auth::AuthMode) (`--insecure-no-auth`, whose
+    /// caller warns loudly) or the store holds an active API token (so every request will
+    /// need one, [`crate::auth`]). Otherwise [`ServeError::NotLoopback`], which names the
+    /// ways out.
+    pub async fn bind_checked(
+        addr: SocketAddr,
+        store: &dyn devlog_core::Store,
+        mode: crate::auth::AuthMode,
+        now: devlog_core::Timestamp,
+    ) -> Result<Self, ServeError> {
+        if check_loopback(addr).is_ok() {
+            return Self::bind(addr).await;
+        }
+        let allowed = match mode {
+            crate::auth::AuthMode::Disabled => true,
+            crate::auth::AuthMode::Auto | crate::auth::AuthMode::Required => match store.tokens() {
+                None => false,
+                Some(t) => t
+                    .list_tokens()
+                    .await
+                    .map_err(|e| ServeError::Config(format!("cannot read the API tokens: {e}")))?
+                    .iter()
+                    .any(|t| t.is_active(now)),
+            },
+        };
+        if !allowed {
+            return Err(ServeError::NotLoopback(addr));
+        }
+        let inner = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let addr = inner
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        Ok(Self { inner, addr })
+    }
+
     /// Binds `addr`, which must be a loopback address.
     pub async fn bind(addr: SocketAddr) -> Result<Self, ServeError> {
         let bound = devlog_mcp::HttpListener::bind(addr)

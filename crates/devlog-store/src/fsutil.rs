@@ -41,6 +41,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Staged::write(path, bytes)?.persist()
 }
 
+/// Like [`write_atomic`], but the file is readable by its owner only (0600 on Unix), from
+/// the first byte on: for files that grant access, such as the API token hashes.
+pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    Staged::write_mode(path, bytes, Some(0o600))?.persist()
+}
+
 /// The new content of a file, written and synced beside it but not yet in place. Dropping
 /// it removes the temp file, so a write that fails before [`Staged::persist`] leaves no
 /// trace.
@@ -52,6 +58,11 @@ pub struct Staged {
 
 impl Staged {
     pub fn write(path: &Path, bytes: &[u8]) -> Result<Self> {
+        Self::write_mode(path, bytes, None)
+    }
+
+    /// [`Staged::write`] with the file's Unix mode given (`None`: the usual one).
+    pub fn write_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<Self> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let io = |e: std::io::Error| StoreError::write_io(path.display().to_string(), e);
         let mut tmp = tempfile::Builder::new()
@@ -64,13 +75,17 @@ impl Staged {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(path)
-                .map(|m| m.permissions().mode())
-                .unwrap_or(0o644);
+            let mode = mode.unwrap_or_else(|| {
+                fs::metadata(path)
+                    .map(|m| m.permissions().mode())
+                    .unwrap_or(0o644)
+            });
             tmp.as_file()
                 .set_permissions(fs::Permissions::from_mode(mode))
                 .map_err(io)?;
         }
+        #[cfg(not(unix))]
+        let _ = mode;
         tmp.write_all(bytes).map_err(io)?;
         tmp.as_file().sync_all().map_err(io)?;
         Ok(Self {

@@ -69,6 +69,8 @@ pub struct JsonStore {
     history: History,
     /// The audit log, `.devlog/audit.jsonl` (see `audit.rs`).
     audit: AuditFile,
+    /// API token hashes, `.devlog/tokens.json` (see `tokens.rs`).
+    tokens: crate::tokens::TokenFile,
     /// When events happen (the system clock unless a test injects one).
     clock: Arc<dyn Clock>,
 }
@@ -115,7 +117,12 @@ impl Unusable {
 /// of atomic writes (a killed writer can leave one behind until the next open removes it).
 pub(crate) const GITIGNORE_COMMENT: &str =
     "# devlog: machine-local index, change feed and sync state, temp files (never commit)";
-pub(crate) const GITIGNORE_LINES: &[&str] = &[".state/", ".tmp-*.partial", "audit.jsonl"];
+pub(crate) const GITIGNORE_LINES: &[&str] = &[
+    ".state/",
+    ".tmp-*.partial",
+    "audit.jsonl",
+    crate::tokens::TOKENS_FILE,
+];
 
 /// What this process last confirmed about the entries folder. Reads skip the per-file scan
 /// while the folder's mtime is unchanged (creates, renames and deletes — devlog's atomic
@@ -285,6 +292,7 @@ impl JsonStore {
             degraded: Mutex::new(None),
             history: History::new(root),
             audit: AuditFile::new(root),
+            tokens: crate::tokens::TokenFile::new(root),
             clock: Arc::new(SystemClock),
         };
         store.remove_stale_temp_files();
@@ -1521,8 +1529,50 @@ impl AuditLog for JsonStore {
 }
 
 #[async_trait]
+impl devlog_core::auth::TokenStore for JsonStore {
+    async fn insert_token(&self, token: &devlog_core::auth::Token) -> Result<()> {
+        let _guard = self.write_lock_only().await?;
+        let now = self.clock.now();
+        blocking(|| self.tokens.insert(token, now))
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<devlog_core::auth::Token>> {
+        blocking(|| self.tokens.read())
+    }
+
+    async fn get_token(
+        &self,
+        id: &devlog_core::auth::TokenId,
+    ) -> Result<Option<devlog_core::auth::Token>> {
+        blocking(|| Ok(self.tokens.read()?.into_iter().find(|t| &t.id == id)))
+    }
+
+    async fn revoke_token(&self, id: &devlog_core::auth::TokenId, at: Timestamp) -> Result<bool> {
+        let _guard = self.write_lock_only().await?;
+        blocking(|| self.tokens.update(id, |t| crate::tokens::revoke_in(t, at)))
+    }
+
+    async fn touch_token(&self, id: &devlog_core::auth::TokenId, at: Timestamp) -> Result<()> {
+        let _guard = self.write_lock_only().await?;
+        blocking(|| self.tokens.update(id, |t| crate::tokens::touch_in(t, at))).map(|_| ())
+    }
+
+    async fn has_tokens(&self) -> Result<bool> {
+        blocking(|| self.tokens.has_tokens())
+    }
+
+    fn token_location(&self) -> String {
+        self.tokens.path().display().to_string()
+    }
+}
+
+#[async_trait]
 impl Store for JsonStore {
     fn audit_log(&self) -> Option<&dyn AuditLog> {
+        Some(self)
+    }
+
+    fn tokens(&self) -> Option<&dyn devlog_core::auth::TokenStore> {
         Some(self)
     }
 

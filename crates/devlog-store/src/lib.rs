@@ -25,6 +25,7 @@ mod snippet;
 pub mod sqlite;
 pub mod sync_state;
 mod terms;
+pub mod tokens;
 pub mod transfer;
 pub mod url;
 

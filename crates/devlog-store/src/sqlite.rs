@@ -133,8 +133,54 @@ impl AuditLog for SqliteStore {
 }
 
 #[async_trait]
+impl devlog_core::auth::TokenStore for SqliteStore {
+    async fn insert_token(&self, token: &devlog_core::auth::Token) -> Result<()> {
+        crate::tokens::sqlite::insert(&self.index, token, self.now()).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<devlog_core::auth::Token>> {
+        crate::tokens::sqlite::list(&self.index).await
+    }
+
+    async fn get_token(
+        &self,
+        id: &devlog_core::auth::TokenId,
+    ) -> Result<Option<devlog_core::auth::Token>> {
+        crate::tokens::sqlite::get(&self.index, id).await
+    }
+
+    async fn revoke_token(
+        &self,
+        id: &devlog_core::auth::TokenId,
+        at: devlog_core::time::Timestamp,
+    ) -> Result<bool> {
+        crate::tokens::sqlite::revoke(&self.index, id, at).await
+    }
+
+    async fn touch_token(
+        &self,
+        id: &devlog_core::auth::TokenId,
+        at: devlog_core::time::Timestamp,
+    ) -> Result<()> {
+        crate::tokens::sqlite::touch(&self.index, id, at).await
+    }
+
+    async fn has_tokens(&self) -> Result<bool> {
+        crate::tokens::sqlite::any(&self.index).await
+    }
+
+    fn token_location(&self) -> String {
+        format!("table api_tokens in {}", self.path.display())
+    }
+}
+
+#[async_trait]
 impl Store for SqliteStore {
     fn audit_log(&self) -> Option<&dyn AuditLog> {
+        Some(self)
+    }
+
+    fn tokens(&self) -> Option<&dyn devlog_core::auth::TokenStore> {
         Some(self)
     }
 

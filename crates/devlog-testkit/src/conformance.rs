@@ -27,6 +27,8 @@ mod audit;
 pub use audit::*;
 mod reports;
 pub use reports::*;
+mod tokens;
+pub use tokens::*;
 
 /// Opens (or reopens) a backend's store whose data lives under the given folder.
 pub type Opener = fn(PathBuf) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>>;
@@ -104,6 +106,8 @@ macro_rules! store_conformance {
             notes_are_edited_and_deleted_in_history,
             audit_log_records_every_write_with_who_and_where,
             audit_log_keeps_one_chain_under_concurrent_writers,
+            tokens_are_kept_as_hashes_listed_and_revoked,
+            token_names_are_unique_among_active_tokens,
         );
     };
     (@cases folder () ($opener:expr); $($case:ident),+ $(,)?) => {

@@ -40,6 +40,7 @@ pub mod show;
 pub mod stats;
 pub mod sync;
 pub mod today;
+pub mod token;
 pub mod tracker;
 pub mod undo;
 pub mod watch;

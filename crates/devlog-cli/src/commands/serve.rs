@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use clap::Args;
 use devlog_core::Devlog;
+use devlog_core::time::{Clock, SystemClock};
+use devlog_server::auth::AuthMode;
 use devlog_server::webhooks::WebhookOptions;
-use devlog_server::{Listener, ServeError, Server, ServerOptions, check_loopback};
+use devlog_server::{Listener, ServeError, Server, ServerOptions};
 use devlog_store::feed_watch::FeedWatch;
 use devlog_sync::{WorkerEvent, WorkerOptions};
 use tokio::sync::{Notify, watch};
@@ -19,11 +21,14 @@ use crate::error::CliError;
 /// Serves the REST API at http://ADDR:PORT/api/v1 (entries, notes, decisions, search, stats,
 /// the change feed), its live event stream at /api/v1/events/stream (server-sent events), the
 /// API's OpenAPI document at /api/v1/openapi.json and the MCP server at /mcp (streamable
-/// HTTP). See docs/http-api.md. Only loopback addresses are accepted: the server has no
-/// authentication yet. Ctrl-C or SIGTERM stops it after the requests in flight finish.
+/// HTTP). See docs/http-api.md. Once the store holds an API token (`devlog token create`)
+/// every request needs one (`Authorization: Bearer`); an address other than loopback is
+/// served only then, or with --insecure-no-auth (docs/security.md). Ctrl-C or SIGTERM stops
+/// it after the requests in flight finish.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on: a loopback address such as 127.0.0.1 or ::1, or localhost
+    /// Address to listen on: a loopback address such as 127.0.0.1 or ::1, or localhost; any
+    /// other (0.0.0.0, a LAN address) only once an API token exists or with --insecure-no-auth
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", value_parser = parse_ip)]
     pub bind: IpAddr,
     /// Port to listen on; 0 picks a free one (the address is printed on standard error)
@@ -57,6 +62,10 @@ pub struct ServeArgs {
     /// Do not sync in the background (webhooks are still applied)
     #[arg(long, conflicts_with_all = ["sync_interval", "workers"])]
     pub no_background_sync: bool,
+    /// Serve without authentication, on any address, even when API tokens exist: anyone
+    /// who can reach the port can read and change everything. Only on a network you trust
+    #[arg(long)]
+    pub insecure_no_auth: bool,
 }
 
 /// `devlog serve`'s pull interval without `--sync-interval` or `[sync] interval`.
@@ -79,9 +88,34 @@ fn parse_ip(s: &str) -> Result<IpAddr, String> {
 
 pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     let addr = SocketAddr::new(a.bind, a.port);
-    check_loopback(addr).map_err(|e| CliError::Usage(e.to_string()))?;
+    // Beyond loopback only with tokens (or --insecure-no-auth): a folder without a workspace
+    // has none, so it is refused before anything is created.
+    if !a.insecure_no_auth
+        && let Err(e) = devlog_server::check_loopback(addr)
+        && ctx.workspace().is_err()
+    {
+        return Err(CliError::Usage(e.to_string()));
+    }
     let ws = ctx.workspace_or_create()?;
+    let auth = if a.insecure_no_auth {
+        AuthMode::Disabled
+    } else {
+        ws.config.server.auth_mode().map_err(CliError::Usage)?
+    };
     let store = ws.open_watched().await?;
+    // Checked before anything starts: a refused bind names the ways out.
+    let listener = Listener::bind_checked(addr, store.as_ref(), auth, SystemClock.now())
+        .await
+        .map_err(|e| match e {
+            ServeError::NotLoopback(_) => CliError::Usage(e.to_string()),
+            other => CliError::Other(other.into()),
+        })?;
+    if auth == AuthMode::Disabled {
+        eprintln!(
+            "\n!!! WARNING: {} !!!\n",
+            devlog_server::auth::INSECURE_WARNING
+        );
+    }
     // The sync engine serves the webhook receivers and MCP's sync tools. A configuration error
     // in `[integrations.*]` does not stop the server: the sync tools answer with it.
     let (sync, sync_error) = match super::mcp::sync_engine(&ws, store.clone()).await {
@@ -121,12 +155,13 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
         max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
         max_sessions: usize::try_from(a.max_sessions).unwrap_or(usize::MAX),
+        auth,
+        workspace: ws
+            .root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
         ..ServerOptions::default()
     };
-    let listener = Listener::bind(addr).await.map_err(|e| match e {
-        ServeError::NotLoopback(_) => CliError::Usage(e.to_string()),
-        other => CliError::Other(other.into()),
-    })?;
     let url = listener.url();
     let stop_on = super::worker::armed_shutdown_signal().await;
     let dashboard = if devlog_server::DASHBOARD {

@@ -1386,8 +1386,146 @@ impl AuditLog for ServerStore {
 }
 
 #[async_trait]
+impl devlog_core::auth::TokenStore for ServerStore {
+    async fn insert_token(&self, token: &devlog_core::auth::Token) -> Result<()> {
+        let now = self.now();
+        let mut lease = self.lease().await.map_err(self.err())?;
+        let mut tx = sqlx::Connection::begin(&mut *lease)
+            .await
+            .map_err(self.err())?;
+        // The entries counter's row lock serialises token creation too (a rare operation), so
+        // two concurrent creates cannot both take a name.
+        Self::lock_counter(&mut tx, "entries")
+            .await
+            .map_err(|e| self.fail(e))?;
+        let mut qb =
+            QueryBuilder::<Db>::new("SELECT revoked_at, doc FROM devlog_tokens WHERE name = ");
+        qb.push_bind(token.name.as_str());
+        let named: Vec<(Option<i64>, String)> = qb
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        for (revoked, doc) in named {
+            let t: devlog_core::auth::Token = serde_json::from_str(&doc)
+                .map_err(|e| self.corrupt("a stored API token does not parse", e))?;
+            if revoked.is_none() && t.is_active(now) {
+                return Err(crate::tokens::name_taken(token));
+            }
+        }
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO devlog_tokens (id, name, created_at, last_used_at, revoked_at, doc) VALUES (",
+        );
+        qb.push_bind(token.id.as_str())
+            .push(", ")
+            .push_bind(token.name.as_str())
+            .push(", ")
+            .push_bind(token.created_at.millis())
+            .push(", ")
+            .push_bind(token.last_used_at.map(|t| t.millis()))
+            .push(", ")
+            .push_bind(token.revoked_at.map(|t| t.millis()))
+            .push(", ")
+            .push_bind(crate::tokens::doc_of(token))
+            .push(")");
+        qb.build().execute(&mut *tx).await.map_err(self.err())?;
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<devlog_core::auth::Token>> {
+        let rows: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT doc, last_used_at, revoked_at FROM devlog_tokens ORDER BY created_at, id",
+        )
+        .fetch_all(&mut *self.lease().await.map_err(self.err())?)
+        .await
+        .map_err(self.err())?;
+        rows.into_iter().map(|r| self.token_of(r)).collect()
+    }
+
+    async fn get_token(
+        &self,
+        id: &devlog_core::auth::TokenId,
+    ) -> Result<Option<devlog_core::auth::Token>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT doc, last_used_at, revoked_at FROM devlog_tokens WHERE id = ",
+        );
+        qb.push_bind(id.as_str());
+        let row: Option<(String, Option<i64>, Option<i64>)> = qb
+            .build_query_as()
+            .fetch_optional(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        row.map(|r| self.token_of(r)).transpose()
+    }
+
+    async fn revoke_token(&self, id: &devlog_core::auth::TokenId, at: Timestamp) -> Result<bool> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE devlog_tokens SET revoked_at = ");
+        qb.push_bind(at.millis())
+            .push(" WHERE id = ")
+            .push_bind(id.as_str())
+            .push(" AND revoked_at IS NULL");
+        let done = qb
+            .build()
+            .execute(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        if done.rows_affected() == 1 {
+            return Ok(true);
+        }
+        match devlog_core::auth::TokenStore::get_token(self, id).await? {
+            Some(_) => Ok(false),
+            None => Err(StoreError::not_found(format!("token {id}"))),
+        }
+    }
+
+    async fn touch_token(&self, id: &devlog_core::auth::TokenId, at: Timestamp) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE devlog_tokens SET last_used_at = ");
+        qb.push_bind(at.millis())
+            .push(" WHERE id = ")
+            .push_bind(id.as_str())
+            .push(" AND (last_used_at IS NULL OR last_used_at < ")
+            .push_bind(at.millis())
+            .push(")");
+        qb.build()
+            .execute(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    async fn has_tokens(&self) -> Result<bool> {
+        let one: Option<i32> = sqlx::query_scalar("SELECT 1 FROM devlog_tokens LIMIT 1")
+            .fetch_optional(&mut *self.lease().await.map_err(self.err())?)
+            .await
+            .map_err(self.err())?;
+        Ok(one.is_some())
+    }
+
+    fn token_location(&self) -> String {
+        format!("table devlog_tokens in {}", self.url.redacted())
+    }
+}
+
+impl ServerStore {
+    fn token_of(
+        &self,
+        (doc, last_used, revoked): (String, Option<i64>, Option<i64>),
+    ) -> Result<devlog_core::auth::Token> {
+        let mut t: devlog_core::auth::Token = serde_json::from_str(&doc)
+            .map_err(|e| self.corrupt("a stored API token does not parse", e))?;
+        t.last_used_at = last_used.and_then(Timestamp::from_millis);
+        t.revoked_at = revoked.and_then(Timestamp::from_millis);
+        Ok(t)
+    }
+}
+
+#[async_trait]
 impl Store for ServerStore {
     fn audit_log(&self) -> Option<&dyn AuditLog> {
+        Some(self)
+    }
+
+    fn tokens(&self) -> Option<&dyn devlog_core::auth::TokenStore> {
         Some(self)
     }
 

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 
 use super::schema::Health;
+use crate::auth::{AuthMode, INSECURE_WARNING};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -20,15 +21,23 @@ use crate::state::AppState;
         (status = 503, description = "The store does not answer", body = ErrorBody),
     )
 )]
-pub async fn health(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
+pub async fn health(
+    State(s): State<AppState>,
+    mode: Option<axum::Extension<AuthMode>>,
+) -> Result<Json<Health>, ApiError> {
     let store = s.app().store();
     let entries = store.count().await?;
-    let warnings = store.warnings().await?;
+    let mut warnings = store.warnings().await?;
+    let mode = mode.map(|m| m.0).unwrap_or_default();
+    if mode == AuthMode::Disabled {
+        warnings.push(INSECURE_WARNING.to_string());
+    }
     Ok(Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         backend: store.describe().backend,
         entries,
         warnings,
+        auth: mode.as_str(),
     }))
 }

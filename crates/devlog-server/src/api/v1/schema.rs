@@ -700,8 +700,12 @@ pub struct Health {
     /// The storage backend: `json`, `sqlite`, `postgres` or `mysql`.
     pub backend: &'static str,
     pub entries: u64,
-    /// Problems found while reading (unparsable files, ...); empty when healthy.
+    /// Problems found while reading (unparsable files, ...), and a loud one when the server
+    /// runs without authentication (`--insecure-no-auth`); empty when healthy.
     pub warnings: Vec<String>,
+    /// How requests are authenticated: `auto` (API tokens, required once one exists),
+    /// `required`, or `disabled` (`--insecure-no-auth`). See docs/security.md.
+    pub auth: &'static str,
 }
 
 /// The filters `GET /entries`, `/search` and `/stats` share; list values are comma-separated
