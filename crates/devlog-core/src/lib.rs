@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod backoff;
+pub mod bulk;
 pub mod codec;
 pub mod discover;
 pub mod entry;
