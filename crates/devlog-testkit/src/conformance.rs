@@ -25,6 +25,8 @@ mod history;
 pub use history::*;
 mod audit;
 pub use audit::*;
+mod bulk;
+pub use bulk::*;
 
 /// Opens (or reopens) a backend's store whose data lives under the given folder.
 pub type Opener = fn(PathBuf) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>>;
@@ -100,6 +102,10 @@ macro_rules! store_conformance {
             notes_are_edited_and_deleted_in_history,
             audit_log_records_every_write_with_who_and_where,
             audit_log_keeps_one_chain_under_concurrent_writers,
+            bulk_verbs_change_each_selected_entry_once,
+            bulk_dry_run_writes_nothing,
+            bulk_bad_requests_change_nothing,
+            bulk_resumes_after_a_crash_changing_each_entry_once,
         );
     };
     (@cases folder () ($opener:expr); $($case:ident),+ $(,)?) => {
