@@ -62,6 +62,7 @@ pub enum Command {
     Reopen(shortcuts::TransitionArgs),
     Assign(shortcuts::AssignArgs),
     Tag(shortcuts::TagArgs),
+    Bulk(bulk::BulkArgs),
     Insight(insights::InsightArgs),
     Insights(insights::InsightsArgs),
     Link(relations::LinkArgs),

@@ -82,6 +82,7 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
         Command::Reopen(_) => Some("reopen"),
         Command::Assign(_) => Some("assign"),
         Command::Tag(_) => Some("tag"),
+        Command::Bulk(_) => Some("bulk"),
         Command::Insight(_) => Some("insight"),
         Command::Link(_) => Some("link"),
         Command::Unlink(_) => Some("unlink"),
@@ -123,6 +124,7 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
             }
             Command::Assign(a) => commands::shortcuts::assign(&ctx, a).await,
             Command::Tag(a) => commands::shortcuts::tag(&ctx, a).await,
+            Command::Bulk(a) => commands::bulk::run(&ctx, a).await,
             Command::Insight(a) => commands::insights::add(&ctx, a).await,
             Command::Insights(a) => commands::insights::list(&ctx, a).await,
             Command::Link(a) => commands::relations::link(&ctx, a).await,

@@ -44,10 +44,24 @@ const SELECT_PAGE: usize = 500;
 /// of this many ids is a few megabytes).
 pub const MAX_SELECTED: usize = 100_000;
 
-/// A bulk operation's id (a random UUID).
+/// A bulk operation's id (a random UUID, written as 32 hex digits everywhere: messages,
+/// JSON, journal file names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(into = "String", try_from = "String")]
 pub struct OperationId(uuid::Uuid);
+
+impl From<OperationId> for String {
+    fn from(id: OperationId) -> String {
+        id.to_string()
+    }
+}
+
+impl TryFrom<String> for OperationId {
+    type Error = StoreError;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
 
 impl OperationId {
     pub fn new_random() -> Self {
@@ -860,7 +874,7 @@ pub fn changes(before: &Entry, after: &Entry) -> Vec<FieldChange> {
             .iter()
             .map(|n| n.content.as_str())
             .collect();
-        push("notes", json!(null), json!(added));
+        push("notes", json!(null), json!(added.join("\n")));
     }
     out
 }

@@ -3,6 +3,7 @@
 pub mod ado;
 pub mod audit;
 pub mod autocommit;
+pub mod bulk;
 pub mod completions;
 pub mod config;
 pub mod context;
