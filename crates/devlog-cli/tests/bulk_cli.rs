@@ -245,7 +245,12 @@ fn a_killed_bulk_run_is_resumed_and_changes_each_entry_exactly_once() {
     let s = json(d, "json", &["bulk", "resume"]);
     assert_eq!(s["resumed"], true);
     assert_eq!(s["selected"], N);
-    assert_eq!(s["changed"], N, "{}", s["entries"]);
+    // The entry written when the process was killed is either found by the operation's
+    // change id in its history, or — killed between the JSON file's write and the index's
+    // commit, the refresh records the change as `external` — found already closed.
+    let (changed, unchanged) = (s["changed"].as_u64().unwrap(), s["unchanged"].as_u64().unwrap());
+    assert_eq!(changed + unchanged, N as u64);
+    assert!(unchanged <= 1, "{changed} changed, {unchanged} unchanged");
     let ops = json(d, "json", &["bulk", "list"]);
     assert_eq!(ops[0]["finished"], true);
 

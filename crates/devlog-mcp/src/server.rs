@@ -40,6 +40,9 @@ pub struct Options {
     /// Why the sync engine could not be built: the `[integrations.*]` configuration error,
     /// naming the key to fix. The server runs anyway; the sync tools answer with this.
     pub sync_error: Option<String>,
+    /// Where `bulk_update` keeps operations and their progress (`.devlog/.state/bulk/`, as
+    /// `devlog bulk`); `None`: in memory.
+    pub bulk_journal: Option<Arc<dyn devlog_core::bulk::BulkJournal>>,
 }
 
 /// devlog as an MCP server. Cheap to clone: one per HTTP session shares the store.
@@ -78,7 +81,8 @@ impl DevlogMcp {
                 + Self::relations_router()
                 + Self::planning_router()
                 + Self::history_tool_router()
-                + Self::reports_router(),
+                + Self::reports_router()
+                + Self::bulk_router(),
         }
     }
 

@@ -65,6 +65,10 @@ pub struct ServerOptions {
     pub header_read_timeout: Duration,
     /// Most connections open at once; one more is answered 503 and closed.
     pub max_connections: usize,
+    /// Where `POST /api/v1/bulk` and MCP's `bulk_update` keep bulk operations and their
+    /// progress (`devlog serve`: the workspace's `.devlog/.state/bulk/`, which `devlog bulk
+    /// resume` reads too); `None`: in memory (a restart forgets unfinished operations).
+    pub bulk_journal: Option<std::sync::Arc<dyn devlog_core::bulk::BulkJournal>>,
 }
 
 /// The default request body limit: 4 MiB, room for a text field at the core's 1 MiB limit
@@ -94,6 +98,7 @@ impl Default for ServerOptions {
             allowed_hosts: Vec::new(),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            bulk_journal: None,
         }
     }
 }
@@ -176,6 +181,7 @@ impl Built {
         (name = "planning", description = "Time spent (worklogs) and milestones; due dates are entry fields"),
         (name = "events", description = "The change feed and its live stream"),
         (name = "sync", description = "Sync with GitHub, Jira and Azure DevOps: conflict resolution (docs/sync.md)"),
+        (name = "bulk", description = "One change to every entry a filter selects (docs/bulk.md); an admin action"),
         (name = "server", description = "Health and this document"),
         (name = "mcp", description = "The MCP server (Model Context Protocol, streamable HTTP); see docs/mcp.md"),
     )
@@ -232,6 +238,10 @@ impl Server {
             doc.merge(paths);
             extra.push(router);
         }
+        let bulk_journal = self.options.bulk_journal.clone().unwrap_or_else(|| {
+            std::sync::Arc::new(devlog_core::bulk::MemoryJournal::default())
+                as std::sync::Arc<dyn devlog_core::bulk::BulkJournal>
+        });
         let mcp = self.options.mcp.then(|| {
             let server = DevlogMcp::new(
                 self.app.clone(),
@@ -241,6 +251,7 @@ impl Server {
                     repositories: self.options.repositories.clone(),
                     sync: self.options.sync.clone(),
                     sync_error: self.options.sync_error.clone(),
+                    bulk_journal: Some(bulk_journal.clone()),
                 },
             );
             document_mcp(&mut doc);
@@ -271,6 +282,7 @@ impl Server {
                 error: self.options.sync_error.clone(),
                 configured: self.options.integrations.clone(),
             },
+            bulk_journal.clone(),
         );
         let mut router = api
             .method_not_allowed_fallback(method_not_allowed)

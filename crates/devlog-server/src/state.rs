@@ -37,6 +37,8 @@ struct Shared {
     /// The overview's report charts, kept until the feed moves or they age
     /// (see `dashboard::pages::overview`).
     charts: std::sync::Mutex<Option<CachedCharts>>,
+    /// Where `POST /bulk` keeps operations and their progress (`ServerOptions::bulk_journal`).
+    bulk: Arc<dyn devlog_core::bulk::BulkJournal>,
 }
 
 /// What the server knows of sync: the engine `devlog serve` built from `[integrations.*]`
@@ -67,6 +69,7 @@ impl AppState {
         feed: Option<FeedWatch>,
         openapi: Bytes,
         sync: SyncAccess,
+        bulk: Arc<dyn devlog_core::bulk::BulkJournal>,
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
         Self(Arc::new(Shared {
@@ -80,6 +83,7 @@ impl AppState {
             openapi,
             sync,
             charts: std::sync::Mutex::new(None),
+            bulk,
         }))
     }
 
@@ -120,6 +124,11 @@ impl AppState {
         WriteMeta::new(Origin::Http)
             .with_actor(actor.0.or_else(|| self.0.actor.clone()))
             .with_client(actor.1)
+    }
+
+    /// The bulk operations' journal.
+    pub fn bulk_journal(&self) -> Arc<dyn devlog_core::bulk::BulkJournal> {
+        Arc::clone(&self.0.bulk)
     }
 
     /// The sync engine and configuration (`devlog serve` passes the engine it built).

@@ -80,6 +80,7 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
         repositories: super::repos::other_stores(&ws).await,
         sync,
         sync_error,
+        bulk_journal: Some(super::bulk::journal(&ws)),
     };
     // Writes through MCP are committed in batches with `integrations.git.autoCommit`.
     let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;

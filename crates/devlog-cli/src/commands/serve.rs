@@ -115,6 +115,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
         max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
         max_sessions: usize::try_from(a.max_sessions).unwrap_or(usize::MAX),
+        bulk_journal: Some(super::bulk::journal(&ws)),
         ..ServerOptions::default()
     };
     let listener = Listener::bind(addr).await.map_err(|e| match e {
