@@ -5,6 +5,7 @@
 mod ado_webhooks;
 mod api;
 mod audit;
+mod bulk;
 mod common;
 mod cross_process;
 mod dashboard;
