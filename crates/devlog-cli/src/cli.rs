@@ -81,6 +81,8 @@ pub enum Command {
     Log(log::LogArgs),
     Undo(undo::UndoArgs),
     Delete(delete::DeleteArgs),
+    Purge(purge::PurgeArgs),
+    Export(export::ExportArgs),
     Import(import::ImportArgs),
     Migrate(migrate::MigrateArgs),
     Reindex(reindex::ReindexArgs),
