@@ -97,7 +97,7 @@ fn print(ctx: &Ctx, out: &PurgeOutcome) -> Result<(), CliError> {
     }
     let statuses: Vec<String> = out.criteria.statuses.iter().map(|s| s.to_string()).collect();
     s.push_str(&format!(
-        "{} {} ({} closed before {})\n",
+        "{} {} (status {}; closed before {})\n",
         if out.dry_run { "Would purge" } else { "Purged" },
         count(out.purged.len(), "entry", "entries"),
         statuses.join(", "),
