@@ -89,7 +89,15 @@ fn verbs(backend: &str) {
     let plan = json(
         d,
         backend,
-        &["bulk", "close", "--type", "task", "--reason", "Obsolete", "--dry-run"],
+        &[
+            "bulk",
+            "close",
+            "--type",
+            "task",
+            "--reason",
+            "Obsolete",
+            "--dry-run",
+        ],
     );
     assert_eq!(plan["dryRun"], true);
     assert_eq!(plan["changed"], 2);
@@ -100,13 +108,23 @@ fn verbs(backend: &str) {
         backend,
         &["bulk", "close", "--type", "task", "--dry-run"],
     );
-    assert!(human.contains("#1 Old task one: status new → closed"), "{human}");
+    assert!(
+        human.contains("#1 Old task one: status new → closed"),
+        "{human}"
+    );
     assert!(human.contains("dry run: nothing changed"), "{human}");
     assert_eq!((entries(d, backend), feed_len(d, backend)), before);
 
     // close with a reason: the two tasks, each with one note.
-    let s = json(d, backend, &["bulk", "close", "--type", "task", "--reason", "Obsolete"]);
-    assert_eq!((s["selected"].as_u64(), s["changed"].as_u64()), (Some(2), Some(2)));
+    let s = json(
+        d,
+        backend,
+        &["bulk", "close", "--type", "task", "--reason", "Obsolete"],
+    );
+    assert_eq!(
+        (s["selected"].as_u64(), s["changed"].as_u64()),
+        (Some(2), Some(2))
+    );
     for h in [1, 2] {
         let e = json(d, backend, &["show", &h.to_string()]);
         assert_eq!(e["status"], "closed");
@@ -124,30 +142,59 @@ fn verbs(backend: &str) {
     let s = json(
         d,
         backend,
-        &["bulk", "edit", "--open", "--set-priority", "high", "--set-status", "blocked"],
+        &[
+            "bulk",
+            "edit",
+            "--open",
+            "--set-priority",
+            "high",
+            "--set-status",
+            "blocked",
+        ],
     );
     assert_eq!(s["changed"], 2);
     let now = entries(d, backend);
     for h in [3, 4] {
-        assert_eq!((now[&h]["priority"].as_str(), now[&h]["status"].as_str()), (Some("high"), Some("blocked")));
+        assert_eq!(
+            (now[&h]["priority"].as_str(), now[&h]["status"].as_str()),
+            (Some("high"), Some("blocked"))
+        );
     }
     assert_eq!(now[&1]["priority"], "medium");
 
     // tag, then untag, with a status filter.
-    let s = json(d, backend, &["bulk", "tag", "q3", "cleanup", "--status", "closed"]);
+    let s = json(
+        d,
+        backend,
+        &["bulk", "tag", "q3", "cleanup", "--status", "closed"],
+    );
     assert_eq!(s["changed"], 2);
-    assert_eq!(entries(d, backend)[&1]["tags"], serde_json::json!(["q3", "cleanup"]));
+    assert_eq!(
+        entries(d, backend)[&1]["tags"],
+        serde_json::json!(["q3", "cleanup"])
+    );
     let s = json(d, backend, &["bulk", "untag", "q3", "--tag", "q3"]);
     assert_eq!(s["changed"], 2);
-    assert_eq!(entries(d, backend)[&2]["tags"], serde_json::json!(["cleanup"]));
+    assert_eq!(
+        entries(d, backend)[&2]["tags"],
+        serde_json::json!(["cleanup"])
+    );
 
     // assign and unassign.
     let s = json(d, backend, &["bulk", "assign", "ana", "--priority", "high"]);
     assert_eq!(s["changed"], 2);
     assert_eq!(entries(d, backend)[&4]["assignee"], "ana");
-    let s = json(d, backend, &["bulk", "assign", "--none", "--assignee", "ana"]);
+    let s = json(
+        d,
+        backend,
+        &["bulk", "assign", "--none", "--assignee", "ana"],
+    );
     assert_eq!(s["changed"], 2);
-    assert!(entries(d, backend)[&4].get("assignee").is_none_or(Value::is_null));
+    assert!(
+        entries(d, backend)[&4]
+            .get("assignee")
+            .is_none_or(Value::is_null)
+    );
 
     // The audit log has the bulk writes with the CLI's actor.
     let audit = json(d, backend, &["audit", "list", "--limit", "0"]);
@@ -186,10 +233,16 @@ fn bad_filters_and_values_are_refused_and_change_nothing() {
     for (args, says) in [
         (&["bulk", "tag", "x"][..], "give a filter"),
         (&["bulk", "edit", "--all"][..], "--set-status"),
-        (&["bulk", "edit", "--all", "--set-status", "finished"][..], "finished"),
+        (
+            &["bulk", "edit", "--all", "--set-status", "finished"][..],
+            "finished",
+        ),
         (&["bulk", "close", "--status", "nope"][..], "nope"),
         (&["bulk", "tag", "two words", "--all"][..], "not a tag"),
-        (&["bulk", "close", "--created-after", "yesterday-ish"][..], "not a date"),
+        (
+            &["bulk", "close", "--created-after", "yesterday-ish"][..],
+            "not a date",
+        ),
         (&["bulk", "sync", "--all"][..], "no integration"),
         (&["bulk", "resume"][..], "nothing to resume"),
         (&["bulk", "resume", "0123"][..], "no entry matches"),
@@ -211,13 +264,21 @@ fn a_killed_bulk_run_is_resumed_and_changes_each_entry_exactly_once() {
     // Enough entries that the run is still going when it is killed (each write is fsync'd).
     const N: usize = 400;
     for i in 0..N {
-        ok(d, "json", &["new", &format!("Entry number {i}"), "--type", "task"]);
+        ok(
+            d,
+            "json",
+            &["new", &format!("Entry number {i}"), "--type", "task"],
+        );
     }
-    let mut child = cmd(d, "json", &["bulk", "close", "--status", "new", "--reason", "Swept"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = cmd(
+        d,
+        "json",
+        &["bulk", "close", "--status", "new", "--reason", "Swept"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     // Kill it once some entries are recorded in the journal.
     let bulk_dir = d.join(".devlog/.state/bulk");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -227,12 +288,20 @@ fn a_killed_bulk_run_is_resumed_and_changes_each_entry_exactly_once() {
             .flatten()
             .flatten()
             .filter(|f| f.path().extension().is_some_and(|x| x == "log"))
-            .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default().lines().count())
+            .map(|f| {
+                std::fs::read_to_string(f.path())
+                    .unwrap_or_default()
+                    .lines()
+                    .count()
+            })
             .sum()
     };
     while recorded(&bulk_dir) < 20 {
         assert!(Instant::now() < deadline, "the bulk run recorded nothing");
-        assert!(child.try_wait().unwrap().is_none(), "finished before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
@@ -248,7 +317,10 @@ fn a_killed_bulk_run_is_resumed_and_changes_each_entry_exactly_once() {
     // The entry written when the process was killed is either found by the operation's
     // change id in its history, or — killed between the JSON file's write and the index's
     // commit, the refresh records the change as `external` — found already closed.
-    let (changed, unchanged) = (s["changed"].as_u64().unwrap(), s["unchanged"].as_u64().unwrap());
+    let (changed, unchanged) = (
+        s["changed"].as_u64().unwrap(),
+        s["unchanged"].as_u64().unwrap(),
+    );
     assert_eq!(changed + unchanged, N as u64);
     assert!(unchanged <= 1, "{changed} changed, {unchanged} unchanged");
     let ops = json(d, "json", &["bulk", "list"]);
@@ -276,7 +348,11 @@ fn a_killed_bulk_run_is_resumed_and_changes_each_entry_exactly_once() {
         assert_eq!(full["notes"].as_array().unwrap().len(), 1, "#{h}");
     }
     // The same command again finds nothing left to close.
-    let again = json(d, "json", &["bulk", "close", "--status", "new", "--reason", "Swept"]);
+    let again = json(
+        d,
+        "json",
+        &["bulk", "close", "--status", "new", "--reason", "Swept"],
+    );
     assert_eq!(again["selected"], 0);
     let _ = op;
 }

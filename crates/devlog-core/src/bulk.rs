@@ -90,7 +90,9 @@ impl std::str::FromStr for OperationId {
         uuid::Uuid::parse_str(s.trim()).map(Self).map_err(|_| {
             StoreError::invalid(
                 "operation",
-                format!("`{s}` is not a bulk operation id (32 hex digits, as `devlog bulk list` shows)"),
+                format!(
+                    "`{s}` is not a bulk operation id (32 hex digits, as `devlog bulk list` shows)"
+                ),
             )
         })
     }
@@ -454,7 +456,9 @@ pub enum BulkError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Stopped by the observer; the entries before this point are done and recorded.
-    #[error("bulk operation {operation} was interrupted; `devlog bulk resume {operation}` continues it")]
+    #[error(
+        "bulk operation {operation} was interrupted; `devlog bulk resume {operation}` continues it"
+    )]
     Interrupted { operation: OperationId },
     /// `resume` of an operation that has finished.
     #[error("bulk operation {operation} has finished: nothing to resume")]
@@ -554,7 +558,10 @@ impl Bulk {
                         integrations: integrations.clone(),
                     },
                     action => {
-                        let guard = self.app.children_guard(s.id, action.target_status()).await?;
+                        let guard = self
+                            .app
+                            .children_guard(s.id, action.target_status())
+                            .await?;
                         let mut copy = entry.clone();
                         let check = action
                             .target_status()
@@ -685,7 +692,10 @@ impl Bulk {
                 title: s.title.clone(),
                 outcome,
             };
-            if observer.entry(summary.entries.len() + 1, total, &o).is_break() {
+            if observer
+                .entry(summary.entries.len() + 1, total, &o)
+                .is_break()
+            {
                 return Err(BulkError::Interrupted { operation: op.id });
             }
             self.journal.record(op.id, &o).await?;

@@ -271,13 +271,21 @@ mod tests {
             closed_after_days: 0,
             statuses: default_statuses(),
         };
-        assert!(zero.validate().unwrap_err().to_string().contains("retention.closedAfterDays"));
+        assert!(
+            zero.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("retention.closedAfterDays")
+        );
         let open = Retention {
             closed_after_days: 5,
             statuses: vec![Status::InProgress],
         };
         let err = open.validate().unwrap_err().to_string();
-        assert!(err.contains("retention.statuses") && err.contains("in-progress"), "{err}");
+        assert!(
+            err.contains("retention.statuses") && err.contains("in-progress"),
+            "{err}"
+        );
         let none = PurgeCriteria {
             before: ts("2026-01-01T00:00:00Z"),
             statuses: Vec::new(),

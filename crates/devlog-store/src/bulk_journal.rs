@@ -231,7 +231,13 @@ mod tests {
         assert_eq!(state.done, [outcome(&op.selected[0])]);
         assert!(!state.finished);
         assert_eq!(reopened.operations().await.unwrap(), [op.id]);
-        assert!(reopened.load(OperationId::new_random()).await.unwrap().is_none());
+        assert!(
+            reopened
+                .load(OperationId::new_random())
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]

@@ -238,12 +238,9 @@ async fn resume(ctx: &Ctx, r: ResumeArgs) -> Result<(), CliError> {
     let id = match r.operation {
         Some(id) => find(&*journal, &id).await?,
         None => {
-            let open = Bulk::new(
-                devlog_core::Devlog::new(ws.open().await?),
-                journal.clone(),
-            )
-            .unfinished()
-            .await?;
+            let open = Bulk::new(devlog_core::Devlog::new(ws.open().await?), journal.clone())
+                .unfinished()
+                .await?;
             match open.as_slice() {
                 [one] => one.operation.id,
                 [] => {
@@ -284,9 +281,9 @@ async fn find(journal: &dyn BulkJournal, given: &str) -> Result<OperationId, Cli
         .collect();
     match matching.as_slice() {
         [one] if !given.is_empty() => Ok(*one),
-        [] | [_] => Err(CliError::Store(devlog_core::StoreError::not_found(format!(
-            "bulk operation {given}"
-        )))),
+        [] | [_] => Err(CliError::Store(devlog_core::StoreError::not_found(
+            format!("bulk operation {given}"),
+        ))),
         _ => Err(CliError::Usage(format!(
             "`{given}` matches {} bulk operations: give more of the id",
             matching.len()

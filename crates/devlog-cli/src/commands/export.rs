@@ -27,9 +27,10 @@ pub async fn run(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
     let store = ctx.store().await?;
     let (mut w, path): (Box<dyn Write + Send>, String) = match &a.out {
         Some(p) => (
-            Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
-                |e| StoreError::write_io(p.display().to_string(), e),
-            )?)),
+            Box::new(std::io::BufWriter::new(
+                std::fs::File::create(p)
+                    .map_err(|e| StoreError::write_io(p.display().to_string(), e))?,
+            )),
             p.display().to_string(),
         ),
         None => (
@@ -45,8 +46,7 @@ pub async fn run(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
     };
     let counts = export(&*store, SystemClock.now(), &mut sink).await?;
     drop(sink);
-    w.flush()
-        .map_err(|e| StoreError::write_io("export", e))?;
+    w.flush().map_err(|e| StoreError::write_io("export", e))?;
     if let Some(p) = &a.out {
         eprintln!(
             "exported {} entries, {} notes, {} worklogs, {} links, {} audit records to {}",

@@ -95,7 +95,12 @@ fn print(ctx: &Ctx, out: &PurgeOutcome) -> Result<(), CliError> {
                 .map_or_else(|| "(no date)".to_string(), |t| t.to_string())
         ));
     }
-    let statuses: Vec<String> = out.criteria.statuses.iter().map(|s| s.to_string()).collect();
+    let statuses: Vec<String> = out
+        .criteria
+        .statuses
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     s.push_str(&format!(
         "{} {} (status {}; closed before {})\n",
         if out.dry_run { "Would purge" } else { "Purged" },

@@ -35,7 +35,10 @@ async fn bulk_close_dry_run_then_run_changes_each_selected_entry_once() {
     let r = h.post("/api/v1/bulk", dry).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let plan = r.json();
-    assert_eq!((plan["dryRun"].as_bool(), plan["changed"].as_u64()), (Some(true), Some(3)));
+    assert_eq!(
+        (plan["dryRun"].as_bool(), plan["changed"].as_u64()),
+        (Some(true), Some(3))
+    );
     assert!(plan["operation"].is_null());
     assert_eq!(plan["entries"][0]["changes"][0]["after"], "closed");
     assert_eq!(written(&h).await, before, "a dry run writes nothing");
@@ -43,11 +46,17 @@ async fn bulk_close_dry_run_then_run_changes_each_selected_entry_once() {
     let r = h.post("/api/v1/bulk", body.clone()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let s = r.json();
-    assert_eq!((s["selected"].as_u64(), s["changed"].as_u64()), (Some(3), Some(3)));
+    assert_eq!(
+        (s["selected"].as_u64(), s["changed"].as_u64()),
+        (Some(3), Some(3))
+    );
     let op = s["operation"].as_str().unwrap().to_string();
     for o in s["entries"].as_array().unwrap() {
         assert_eq!(o["outcome"], "changed");
-        let e = h.get(&format!("/api/v1/entries/{}", o["handle"])).await.json();
+        let e = h
+            .get(&format!("/api/v1/entries/{}", o["handle"]))
+            .await
+            .json();
         assert_eq!(e["status"], "closed");
         let notes: Vec<&Value> = e["notes"].as_array().unwrap().iter().collect();
         assert_eq!(notes.len(), 1);
@@ -57,11 +66,21 @@ async fn bulk_close_dry_run_then_run_changes_each_selected_entry_once() {
     assert_eq!(bug["status"], "new");
 
     // One audit record set per entry, by this request, with the operation's change ids.
-    let records = h.app.store().audit_log().unwrap().audit_page(0, 1000).await.unwrap();
+    let records = h
+        .app
+        .store()
+        .audit_log()
+        .unwrap()
+        .audit_page(0, 1000)
+        .await
+        .unwrap();
     let by_bulk: std::collections::BTreeSet<String> = records
         .iter()
         .filter_map(|s| match s {
-            Stored::Record(r) if r.origin == devlog_core::Origin::Http && r.what != devlog_core::EventKind::Created => {
+            Stored::Record(r)
+                if r.origin == devlog_core::Origin::Http
+                    && r.what != devlog_core::EventKind::Created =>
+            {
                 r.change.clone()
             }
             _ => None,
@@ -72,7 +91,10 @@ async fn bulk_close_dry_run_then_run_changes_each_selected_entry_once() {
     // The same request again: a new operation with nothing left to change.
     let before = written(&h).await;
     let again = h.post("/api/v1/bulk", body).await.json();
-    assert_eq!((again["changed"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(
+        (again["changed"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(3))
+    );
     assert_ne!(again["operation"].as_str(), Some(op.as_str()));
     assert_eq!(written(&h).await, before);
 }
@@ -84,11 +106,17 @@ async fn bulk_tag_untag_edit_and_assign_over_rest() {
         h.create(t, "task").await;
     }
     let r = h
-        .post("/api/v1/bulk", json!({"action": "tag", "all": true, "tags": ["q4", "ops"]}))
+        .post(
+            "/api/v1/bulk",
+            json!({"action": "tag", "all": true, "tags": ["q4", "ops"]}),
+        )
         .await;
     assert_eq!(r.json()["changed"], 2, "{}", r.text());
     let r = h
-        .post("/api/v1/bulk", json!({"action": "untag", "filter": {"tag": "q4"}, "tags": ["q4"]}))
+        .post(
+            "/api/v1/bulk",
+            json!({"action": "untag", "filter": {"tag": "q4"}, "tags": ["q4"]}),
+        )
         .await;
     assert_eq!(r.json()["changed"], 2, "{}", r.text());
     let r = h
@@ -99,12 +127,18 @@ async fn bulk_tag_untag_edit_and_assign_over_rest() {
         .await;
     assert_eq!(r.json()["changed"], 2, "{}", r.text());
     let r = h
-        .post("/api/v1/bulk", json!({"action": "assign", "filter": {"priority": ["critical"]}, "assignee": "lee"}))
+        .post(
+            "/api/v1/bulk",
+            json!({"action": "assign", "filter": {"priority": ["critical"]}, "assignee": "lee"}),
+        )
         .await;
     assert_eq!(r.json()["changed"], 2, "{}", r.text());
     let e = h.get("/api/v1/entries/2").await.json();
     assert_eq!(e["tags"], json!(["ops"]));
-    assert_eq!((e["priority"].as_str(), e["type"].as_str()), (Some("critical"), Some("bugfix")));
+    assert_eq!(
+        (e["priority"].as_str(), e["type"].as_str()),
+        (Some("critical"), Some("bugfix"))
+    );
     assert_eq!(e["assignee"], "lee");
 }
 
@@ -115,16 +149,33 @@ async fn bad_bulk_bodies_are_refused_naming_the_field_and_change_nothing() {
     let before = written(&h).await;
     for (body, says) in [
         (json!({"action": "tag", "tags": ["x"]}), "filter"),
-        (json!({"action": "tag", "all": true, "tags": ["a b"]}), "not a tag"),
+        (
+            json!({"action": "tag", "all": true, "tags": ["a b"]}),
+            "not a tag",
+        ),
         (json!({"action": "edit", "all": true}), "nothing to set"),
-        (json!({"action": "edit", "all": true, "set": {"status": "finished"}}), "finished"),
-        (json!({"action": "close", "all": true, "tags": ["x"]}), "tags"),
-        (json!({"action": "close", "filter": {"stauts": ["new"]}}), "stauts"),
+        (
+            json!({"action": "edit", "all": true, "set": {"status": "finished"}}),
+            "finished",
+        ),
+        (
+            json!({"action": "close", "all": true, "tags": ["x"]}),
+            "tags",
+        ),
+        (
+            json!({"action": "close", "filter": {"stauts": ["new"]}}),
+            "stauts",
+        ),
         (json!({"action": "explode", "all": true}), "explode"),
         (json!({"action": "sync", "all": true}), "integration"),
     ] {
         let r = h.post("/api/v1/bulk", body.clone()).await;
-        assert!(r.status.is_client_error(), "{body}: {} {}", r.status, r.text());
+        assert!(
+            r.status.is_client_error(),
+            "{body}: {} {}",
+            r.status,
+            r.text()
+        );
         assert!(r.text().contains(says), "{body}: {}", r.text());
     }
     assert_eq!(written(&h).await, before);

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use devlog_core::audit::Stored;
 use devlog_core::bulk::{
-    Bulk, BulkAction, BulkError, BulkJournal, BulkRequest, EntryOutcome, FieldChanges, MemoryJournal, Observer,
-    OperationId, Outcome, Quiet,
+    Bulk, BulkAction, BulkError, BulkJournal, BulkRequest, EntryOutcome, FieldChanges,
+    MemoryJournal, Observer, OperationId, Outcome, Quiet,
 };
 use devlog_core::entry::{Entry, EntryType, Priority, Status, Transition};
 use devlog_core::error::ErrorKind;
@@ -109,13 +109,20 @@ pub async fn bulk_verbs_change_each_selected_entry_once(open: Opener, dir: &Path
     let op = s.operation.unwrap();
     for e in &entries[..3] {
         let now = store.get(e.id).await.unwrap();
-        assert_eq!((now.priority, now.kind), (Priority::High, EntryType::Bugfix));
+        assert_eq!(
+            (now.priority, now.kind),
+            (Priority::High, EntryType::Bugfix)
+        );
         let change = op.change_for(e.id);
         assert!(changes_of(&*store, e).await.contains(&change));
         assert!(audited(&*store, &change).await >= 1, "no audit record");
     }
     for e in &entries[3..] {
-        assert_eq!(store.get(e.id).await.unwrap(), *e, "not selected, not touched");
+        assert_eq!(
+            store.get(e.id).await.unwrap(),
+            *e,
+            "not selected, not touched"
+        );
     }
     let changed = &s.entries[0];
     match &changed.outcome {
@@ -255,7 +262,10 @@ pub async fn bulk_dry_run_writes_nothing(open: Opener, dir: &Path) {
     match &first.outcome {
         Outcome::Changed { changes } => {
             let status = changes.iter().find(|c| c.field == "status").unwrap();
-            assert_eq!((status.before.as_str(), status.after.as_str()), (Some("new"), Some("closed")));
+            assert_eq!(
+                (status.before.as_str(), status.after.as_str()),
+                (Some("new"), Some("closed"))
+            );
             assert!(changes.iter().any(|c| c.field == "notes"));
         }
         other => panic!("{other:?}"),
@@ -388,7 +398,10 @@ pub async fn bulk_resumes_after_a_crash_changing_each_entry_once(open: Opener, d
         },
     };
     // Crash after the 5th write.
-    let err = bulk.run(req.clone(), &meta(), &mut CrashAt(5)).await.unwrap_err();
+    let err = bulk
+        .run(req.clone(), &meta(), &mut CrashAt(5))
+        .await
+        .unwrap_err();
     let BulkError::Interrupted { operation } = err else {
         panic!("{err}")
     };
@@ -402,7 +415,10 @@ pub async fn bulk_resumes_after_a_crash_changing_each_entry_once(open: Opener, d
         .await
         .unwrap();
     let late = app
-        .create(new_entry("Created after the selection", EntryType::Task), &meta())
+        .create(
+            new_entry("Created after the selection", EntryType::Task),
+            &meta(),
+        )
         .await
         .unwrap()
         .into_entry();
@@ -449,7 +465,10 @@ pub async fn bulk_resumes_after_a_crash_changing_each_entry_once(open: Opener, d
     }
     assert_eq!(store.get(late.id).await.unwrap().status, Status::New);
     // Finished: resume says so.
-    let err = bulk.resume(operation, &meta(), &mut Quiet).await.unwrap_err();
+    let err = bulk
+        .resume(operation, &meta(), &mut Quiet)
+        .await
+        .unwrap_err();
     assert!(matches!(err, BulkError::Finished { .. }), "{err}");
     // An edit between runs of an unrelated field is kept.
     let e0 = entries[0].id;
