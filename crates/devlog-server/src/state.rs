@@ -61,6 +61,8 @@ pub(crate) struct CachedCharts {
 }
 
 impl AppState {
+    // One constructor, called once by `Server::build` with the parts of its options.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         app: Devlog,
         actor: Option<String>,

@@ -45,7 +45,6 @@ pub async fn run(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
             .map_err(|e| StoreError::write_io(path.clone(), e))
     };
     let counts = export(&*store, SystemClock.now(), &mut sink).await?;
-    drop(sink);
     w.flush().map_err(|e| StoreError::write_io("export", e))?;
     if let Some(p) = &a.out {
         eprintln!(
