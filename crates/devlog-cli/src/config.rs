@@ -43,6 +43,9 @@ pub struct Config {
     /// `[sync]`.
     #[serde(skip)]
     pub sync: SyncSettings,
+    /// `[retention]`: how long finished entries are kept (`devlog purge --retention`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<devlog_core::retention::Retention>,
 }
 
 /// `[server]` in devlog.toml.
@@ -341,6 +344,8 @@ struct TomlFile {
     server: ServerConfig,
     #[serde(default)]
     sync: SyncSettings,
+    #[serde(default)]
+    retention: Option<devlog_core::retention::Retention>,
 }
 
 /// A configuration problem, with the file it is in.
@@ -418,6 +423,7 @@ impl Config {
             unused: Vec::new(),
             server: ServerConfig::default(),
             sync: SyncSettings::default(),
+            retention: None,
         }
     }
 
@@ -514,6 +520,7 @@ impl Config {
             integrations: file.integrations,
             server: file.server,
             sync: file.sync,
+            retention: file.retention,
             ..Self::defaults()
         };
         if let Some(path) = &source {
@@ -583,6 +590,12 @@ impl Config {
             devlog_server::guard::parse_allowed_host(h).map_err(|e| ConfigError {
                 file: source.clone(),
                 message: format!("server.allowHosts: {e}"),
+            })?;
+        }
+        if let Some(r) = &cfg.retention {
+            r.validate().map_err(|e| ConfigError {
+                file: source.clone(),
+                message: e.to_string(),
             })?;
         }
         cfg.source = source;

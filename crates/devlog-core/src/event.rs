@@ -46,6 +46,10 @@ pub struct WriteMeta {
     /// From where, beyond the origin (REST client address, webhook delivery): recorded in
     /// the audit log, not in the change feed.
     pub source: crate::audit::Source,
+    /// The change id the write's events carry (`Event::change`), when the caller chose it:
+    /// a bulk operation derives one per entry (`bulk::OperationId::change_for`) so that a
+    /// resumed run recognises a write it made before a crash. `None`: a random one.
+    pub change: Option<String>,
 }
 
 impl WriteMeta {
@@ -54,7 +58,14 @@ impl WriteMeta {
             origin,
             actor: None,
             source: crate::audit::Source::default(),
+            change: None,
         }
+    }
+
+    /// The change id for this write's events (see [`WriteMeta::change`]).
+    pub fn with_change(mut self, change: Option<String>) -> Self {
+        self.change = change;
+        self
     }
 
     pub fn with_actor(mut self, actor: Option<String>) -> Self {
@@ -244,7 +255,10 @@ impl Event {
         if kinds.is_empty() {
             return Vec::new();
         }
-        let change = uuid::Uuid::new_v4().simple().to_string();
+        let change = meta
+            .change
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
         kinds
             .into_iter()
             .map(|kind| Event {

@@ -6,6 +6,7 @@
 //! in, with the [`Options`] it read from the configuration.
 
 pub mod args;
+pub mod bulk;
 pub mod error;
 pub mod history_tools;
 pub mod lines;

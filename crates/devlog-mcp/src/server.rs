@@ -43,6 +43,9 @@ pub struct Options {
     /// Worklog suggestions from git commits (`suggest_worklogs`), over the repositories the
     /// binary found; `None` outside a git repository (the tool then says so).
     pub worklog_suggester: Option<devlog_core::worklog_suggest::WorklogSuggester>,
+    /// Where `bulk_update` keeps operations and their progress (`.devlog/.state/bulk/`, as
+    /// `devlog bulk`); `None`: in memory.
+    pub bulk_journal: Option<Arc<dyn devlog_core::bulk::BulkJournal>>,
 }
 
 /// devlog as an MCP server. Cheap to clone: one per HTTP session shares the store.
@@ -88,6 +91,7 @@ impl DevlogMcp {
                 + Self::history_tool_router()
                 + Self::reports_router()
                 + Self::worklog_suggest_router(),
+                + Self::bulk_router(),
         }
     }
 

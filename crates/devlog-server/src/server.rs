@@ -72,6 +72,10 @@ pub struct ServerOptions {
     pub auth: crate::auth::AuthMode,
     /// The workspace this server serves: API tokens scoped to another one are refused.
     pub workspace: Option<String>,
+    /// Where `POST /api/v1/bulk` and MCP's `bulk_update` keep bulk operations and their
+    /// progress (`devlog serve`: the workspace's `.devlog/.state/bulk/`, which `devlog bulk
+    /// resume` reads too); `None`: in memory (a restart forgets unfinished operations).
+    pub bulk_journal: Option<std::sync::Arc<dyn devlog_core::bulk::BulkJournal>>,
 }
 
 /// The default request body limit: 4 MiB, room for a text field at the core's 1 MiB limit
@@ -104,6 +108,7 @@ impl Default for ServerOptions {
             worklog_suggester: None,
             auth: crate::auth::AuthMode::Auto,
             workspace: None,
+            bulk_journal: None,
         }
     }
 }
@@ -186,6 +191,7 @@ impl Built {
         (name = "planning", description = "Time spent (worklogs) and milestones; due dates are entry fields"),
         (name = "events", description = "The change feed and its live stream"),
         (name = "sync", description = "Sync with GitHub, Jira and Azure DevOps: conflict resolution (docs/sync.md)"),
+        (name = "bulk", description = "One change to every entry a filter selects (docs/bulk.md); an admin action"),
         (name = "server", description = "Health and this document"),
         (name = "mcp", description = "The MCP server (Model Context Protocol, streamable HTTP); see docs/mcp.md"),
     )
@@ -243,6 +249,10 @@ impl Server {
             extra.push(router);
         }
         let mut mcp_read_only = std::collections::HashMap::new();
+        let bulk_journal = self.options.bulk_journal.clone().unwrap_or_else(|| {
+            std::sync::Arc::new(devlog_core::bulk::MemoryJournal::default())
+                as std::sync::Arc<dyn devlog_core::bulk::BulkJournal>
+        });
         let mcp = self.options.mcp.then(|| {
             let server = DevlogMcp::new(
                 self.app.clone(),
@@ -253,6 +263,7 @@ impl Server {
                     sync: self.options.sync.clone(),
                     sync_error: self.options.sync_error.clone(),
                     worklog_suggester: self.options.worklog_suggester.clone(),
+                    bulk_journal: Some(bulk_journal.clone()),
                 },
             );
             document_mcp(&mut doc);
@@ -296,6 +307,7 @@ impl Server {
                 error: self.options.sync_error.clone(),
                 configured: self.options.integrations.clone(),
             },
+            bulk_journal.clone(),
         );
         if let Some(suggester) = self.options.worklog_suggester.clone() {
             state.set_worklog_suggester(suggester);

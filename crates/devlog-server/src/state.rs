@@ -42,6 +42,8 @@ struct Shared {
     suggester: OnceLock<devlog_core::worklog_suggest::WorklogSuggester>,
     /// The reports' in-memory index and answers (`api::v1::reports::ReportState`).
     reports: crate::api::v1::reports::ReportState,
+    /// Where `POST /bulk` keeps operations and their progress (`ServerOptions::bulk_journal`).
+    bulk: Arc<dyn devlog_core::bulk::BulkJournal>,
 }
 
 /// What the server knows of sync: the engine `devlog serve` built from `[integrations.*]`
@@ -64,6 +66,8 @@ pub(crate) struct CachedCharts {
 }
 
 impl AppState {
+    // One constructor, called once by `Server::build` with the parts of its options.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         app: Devlog,
         actor: Option<String>,
@@ -72,6 +76,7 @@ impl AppState {
         feed: Option<FeedWatch>,
         openapi: Bytes,
         sync: SyncAccess,
+        bulk: Arc<dyn devlog_core::bulk::BulkJournal>,
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
         Self(Arc::new(Shared {
@@ -87,6 +92,7 @@ impl AppState {
             charts: std::sync::Mutex::new(None),
             suggester: OnceLock::new(),
             reports: Default::default(),
+            bulk,
         }))
     }
 
@@ -142,6 +148,11 @@ impl AppState {
         WriteMeta::new(Origin::Http)
             .with_actor(actor.0.or_else(|| self.0.actor.clone()))
             .with_client(actor.1)
+    }
+
+    /// The bulk operations' journal.
+    pub fn bulk_journal(&self) -> Arc<dyn devlog_core::bulk::BulkJournal> {
+        Arc::clone(&self.0.bulk)
     }
 
     /// The sync engine and configuration (`devlog serve` passes the engine it built).

@@ -7,6 +7,7 @@
 //! - `mysql` (cargo feature `mysql`): a MySQL or MariaDB database named by a URL.
 
 pub mod audit;
+pub mod bulk_journal;
 pub mod feed_watch;
 pub mod fsmonitor;
 mod fsutil;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 use devlog_core::error::{Result, StoreError};
 use devlog_core::store::Store;
 
+pub use bulk_journal::FileJournal;
 pub use json::JsonStore;
 #[cfg(feature = "mysql")]
 pub use mysql::{MysqlStore, MysqlSyncState};

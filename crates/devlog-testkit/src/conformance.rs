@@ -29,6 +29,8 @@ mod reports;
 pub use reports::*;
 mod tokens;
 pub use tokens::*;
+mod bulk;
+pub use bulk::*;
 
 /// Opens (or reopens) a backend's store whose data lives under the given folder.
 pub type Opener = fn(PathBuf) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>>;
@@ -108,6 +110,10 @@ macro_rules! store_conformance {
             audit_log_keeps_one_chain_under_concurrent_writers,
             tokens_are_kept_as_hashes_listed_and_revoked,
             token_names_are_unique_among_active_tokens,
+            bulk_verbs_change_each_selected_entry_once,
+            bulk_dry_run_writes_nothing,
+            bulk_bad_requests_change_nothing,
+            bulk_resumes_after_a_crash_changing_each_entry_once,
         );
     };
     (@cases folder () ($opener:expr); $($case:ident),+ $(,)?) => {

@@ -160,6 +160,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             .root
             .file_name()
             .map(|n| n.to_string_lossy().into_owned()),
+        bulk_journal: Some(super::bulk::journal(&ws)),
         ..ServerOptions::default()
     };
     let url = listener.url();

@@ -6,6 +6,7 @@ mod ado_webhooks;
 mod api;
 mod audit;
 mod auth;
+mod bulk;
 mod common;
 mod cross_process;
 mod dashboard;

@@ -29,6 +29,7 @@ const PROMISED: &[(&str, &str)] = &[
     ("post", "/api/v1/entries/{ref}/insights"),
     ("get", "/api/v1/insights"),
     ("post", "/api/v1/sync/conflicts/{id}/resolve"),
+    ("post", "/api/v1/bulk"),
     ("post", "/api/v1/entries/{ref}/links"),
     ("delete", "/api/v1/entries/{ref}/links"),
     ("get", "/api/v1/entries/{ref}/relations"),

@@ -5,6 +5,7 @@
 //! handler's `#[utoipa::path]` annotation, so a route cannot exist without its description
 //! (`tests/http/openapi.rs` checks the document against the router from the outside).
 
+pub mod bulk;
 pub mod decisions;
 pub mod entries;
 pub mod events;
@@ -63,6 +64,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::feed))
         .routes(routes!(events::stream))
         .routes(routes!(sync::resolve))
+        .routes(routes!(bulk::bulk))
         .routes(routes!(health::health))
         .routes(routes!(openapi::document))
 }
