@@ -84,6 +84,9 @@ pub const ADMIN_PATHS: &[&str] = &[
     "/api/v1/export",
 ];
 
+/// MCP tools only an admin may call over HTTP: the same jobs as [`ADMIN_PATHS`].
+pub const ADMIN_MCP_TOOLS: &[&str] = &["bulk_update"];
+
 /// What `devlog serve --insecure-no-auth` prints at start and `/api/v1/health` reports.
 pub const INSECURE_WARNING: &str = "authentication is DISABLED (--insecure-no-auth): anyone who \
     can reach this server can read, change and delete every entry; use it only on a network \
@@ -257,8 +260,9 @@ impl Auth {
         Ok(Principal::of_token(&token))
     }
 
-    /// The role a `POST /mcp` body needs: editor when it calls a tool that is not read-only
-    /// (or one this server does not know), viewer otherwise. A batch needs its highest.
+    /// The role a `POST /mcp` body needs: admin for [`ADMIN_MCP_TOOLS`], editor when it calls
+    /// a tool that is not read-only (or one this server does not know), viewer otherwise. A
+    /// batch needs its highest.
     fn mcp_role(&self, body: &[u8]) -> Role {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
             return Role::Viewer; // MCP answers the parse error itself
@@ -274,9 +278,14 @@ impl Auth {
                     .pointer("/params/name")
                     .and_then(|x| x.as_str())
                     .unwrap_or("");
-                if !self.0.mcp_read_only.get(name).copied().unwrap_or(false) {
-                    needed = Role::Editor;
-                }
+                let role = if ADMIN_MCP_TOOLS.contains(&name) {
+                    Role::Admin
+                } else if self.0.mcp_read_only.get(name).copied().unwrap_or(false) {
+                    Role::Viewer
+                } else {
+                    Role::Editor
+                };
+                needed = needed.max(role);
             }
         }
         needed

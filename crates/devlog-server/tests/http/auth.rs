@@ -181,6 +181,13 @@ fn samples(entry: &str) -> Vec<(Method, String, Option<Value>, Role)> {
                         "params":{"name":"create_devlog","arguments":{"title":"x","type":"task","description":"d"}}})),
             Role::Editor,
         ),
+        (
+            Method::POST,
+            "/mcp".into(),
+            Some(json!({"jsonrpc":"2.0","id":4,"method":"tools/call",
+                        "params":{"name":"bulk_update","arguments":{"action":{"tag":["x"]},"all":true,"dryRun":true}}})),
+            Role::Admin,
+        ),
         (Method::GET, "/".into(), None, Role::Viewer),
         (Method::GET, "/board".into(), None, Role::Viewer),
         (Method::GET, e("/entries/{ref}"), None, Role::Viewer),
