@@ -42,11 +42,14 @@ pub struct Source {
     /// The webhook delivery id, when a webhook caused the write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<String>,
+    /// The workflow run that made the write (`<workflow>/<run id>`, devlog-workflow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
 }
 
 impl Source {
     pub fn is_empty(&self) -> bool {
-        self.client.is_none() && self.delivery.is_none()
+        self.client.is_none() && self.delivery.is_none() && self.workflow.is_none()
     }
 }
 
