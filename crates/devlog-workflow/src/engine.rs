@@ -73,6 +73,16 @@ pub fn trigger_matches(t: &Trigger, k: &EventKind) -> bool {
     }
 }
 
+/// The part of a trigger that reads the entry (`created: {type: bugfix}`).
+pub fn entry_matches(t: &Trigger, entry: &Value) -> bool {
+    match t {
+        Trigger::Created(f) => f
+            .kind
+            .is_none_or(|k| entry.get("type").and_then(Value::as_str) == Some(k.as_str())),
+        _ => true,
+    }
+}
+
 /// A problem that stops the engine (a failing workflow is not one: it is recorded on its run).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -280,6 +290,13 @@ impl Engine {
                         }
                     };
                     let Some(entry) = entry else { continue };
+                    if !w
+                        .triggers
+                        .iter()
+                        .any(|t| trigger_matches(t, &event.kind) && entry_matches(t, &entry))
+                    {
+                        continue;
+                    }
                     let event_json = serde_json::to_value(event).unwrap_or(Value::Null);
                     let verdict = self.check(&w.workflow, &entry, &event_json);
                     if verdict == Ok(false) {
@@ -988,7 +1005,7 @@ impl Exec<'_> {
                 };
                 let input = NewEntry {
                     title: self.render(&c.title)?,
-                    kind: c.kind,
+                    kind: Some(c.kind),
                     description: self.render_opt(&c.description)?.unwrap_or_default(),
                     priority: c.priority,
                     tags: self.render_all(&c.tags)?,

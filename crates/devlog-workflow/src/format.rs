@@ -533,8 +533,8 @@ pub struct SetFields {
 #[serde(deny_unknown_fields)]
 pub struct CreateEntry {
     pub title: Template,
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<EntryType>,
+    #[serde(rename = "type")]
+    pub kind: EntryType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<Template>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
