@@ -77,6 +77,7 @@ pub enum Command {
     Context(context::ContextArgs),
     Events(events::EventsArgs),
     Audit(audit::AuditArgs),
+    Workflow(workflow::WorkflowArgs),
     Log(log::LogArgs),
     Undo(undo::UndoArgs),
     Delete(delete::DeleteArgs),
