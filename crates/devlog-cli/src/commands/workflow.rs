@@ -112,12 +112,7 @@ impl Places {
 
     fn load(&self) -> Result<LoadReport, CliError> {
         let root = self.root.clone();
-        let display = move |p: &Path| {
-            p.strip_prefix(&root)
-                .unwrap_or(p)
-                .display()
-                .to_string()
-        };
+        let display = move |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
         devlog_workflow::load::load(&self.dirs, &display).map_err(|e| {
             CliError::Other(anyhow::anyhow!(
                 "cannot read {}: {e}",
@@ -226,7 +221,9 @@ fn list(ctx: &Ctx, places: &Places) -> Result<(), CliError> {
             })
             .collect();
         let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
-        return Ok(ctx.out.json(&json!({"workflows": items, "errors": errors}))?);
+        return Ok(ctx
+            .out
+            .json(&json!({"workflows": items, "errors": errors}))?);
     }
     print_errors(&report.errors);
     if report.workflows.is_empty() {
@@ -243,7 +240,10 @@ fn list(ctx: &Ctx, places: &Places) -> Result<(), CliError> {
             "yes"
         };
         t.row(vec![
-            (ctx.out.bold(l.workflow.name.as_str()), l.workflow.name.to_string()),
+            (
+                ctx.out.bold(l.workflow.name.as_str()),
+                l.workflow.name.to_string(),
+            ),
             (enabled.into(), enabled.into()),
             (on.clone(), on),
             (l.file.clone(), l.file.clone()),
@@ -284,7 +284,11 @@ fn validate(ctx: &Ctx, places: &Places) -> Result<(), CliError> {
 
 fn switch(ctx: &Ctx, places: &Places, name: &str, on: bool) -> Result<(), CliError> {
     let report = places.load()?;
-    if !report.workflows.iter().any(|l| l.workflow.name.as_str() == name) {
+    if !report
+        .workflows
+        .iter()
+        .any(|l| l.workflow.name.as_str() == name)
+    {
         let known: Vec<String> = report
             .workflows
             .iter()
@@ -383,7 +387,10 @@ fn show(ctx: &Ctx, places: &Places, id: &str) -> Result<(), CliError> {
         s.push_str(&format!("Finished: {f}\n"));
     }
     if run.depth > 0 {
-        s.push_str(&format!("Depth: {} (started by another workflow's write)\n", run.depth));
+        s.push_str(&format!(
+            "Depth: {} (started by another workflow's write)\n",
+            run.depth
+        ));
     }
     if run.resumed > 0 {
         s.push_str(&format!("Resumed: {} time(s)\n", run.resumed));
@@ -432,14 +439,22 @@ async fn test(ctx: &Ctx, ws: &Workspace, places: &Places, a: TestArgs) -> Result
     if ctx.out.json {
         return Ok(ctx.out.json(&dry)?);
     }
-    let mut s = format!("Dry run of {} (nothing is changed)\n", ctx.out.bold(&dry.workflow));
+    let mut s = format!(
+        "Dry run of {} (nothing is changed)\n",
+        ctx.out.bold(&dry.workflow)
+    );
     match dry.condition {
         Some(true) => s.push_str("Condition: true (the workflow would run)\n"),
-        Some(false) => s.push_str("Condition: false (the workflow would not run; its steps as they would be:)\n"),
+        Some(false) => s.push_str(
+            "Condition: false (the workflow would not run; its steps as they would be:)\n",
+        ),
         None => s.push_str("Condition: none\n"),
     }
     for step in &dry.steps {
-        s.push_str(&format!("  {:<10} {:<12} {}\n", step.path, step.action, step.output));
+        s.push_str(&format!(
+            "  {:<10} {:<12} {}\n",
+            step.path, step.action, step.output
+        ));
     }
     if let Some(e) = &dry.error {
         s.push_str(&format!("Would stop: {e}\n"));
@@ -481,7 +496,9 @@ async fn run_now(ctx: &Ctx, ws: &Workspace, places: &Places, a: RunArgs) -> Resu
 /// Hands the events a manual run wrote to the engine (their workflows run now).
 async fn chain(engine: &Engine, app: &Devlog, run: &RunRecord) {
     let seqs: Vec<u64> = run.steps.iter().filter_map(|s| s.feed_seq).collect();
-    let Some(from) = seqs.iter().min() else { return };
+    let Some(from) = seqs.iter().min() else {
+        return;
+    };
     match read_after(app, *from).await {
         Ok(events) => report_runs(engine.on_events(events).await),
         Err(e) => warn(&format!("workflows: {e}")),
