@@ -296,3 +296,81 @@ fn a_run_killed_mid_way_is_resumed_by_the_next_command() {
     assert_eq!(run["state"], "succeeded");
     assert_eq!(run["resumed"], 1);
 }
+
+#[test]
+fn the_shipped_templates_validate_and_work() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/workflows");
+    let mut files = Vec::new();
+    for f in std::fs::read_dir(&shipped).unwrap() {
+        let p = f.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_string();
+        files.push((name, std::fs::read_to_string(&p).unwrap()));
+    }
+    assert!(files.len() >= 3, "{files:?}");
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let w = workspace(&refs);
+    let d = w.path();
+    ok(d, &["workflow", "validate"]);
+
+    // critical-bug-triage: a new critical bug starts, is tagged, gets a subtask and a note.
+    ok(
+        d,
+        &[
+            "new",
+            "Data loss on save",
+            "--type",
+            "bugfix",
+            "--priority",
+            "critical",
+        ],
+    );
+    let bug = json(d, &["show", "1"]);
+    assert_eq!(bug["status"], "in-progress");
+    assert!(
+        bug["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "needs-regression-test")
+    );
+    let sub = json(d, &["show", "2"]);
+    assert_eq!(sub["title"], "Regression test for Data loss on save");
+    assert_eq!(
+        notes(d, "1"),
+        ["Triaged by critical-bug-triage: regression test is #2"]
+    );
+    // A low bug is left alone.
+    ok(
+        d,
+        &[
+            "new",
+            "Small glitch",
+            "--type",
+            "bugfix",
+            "--priority",
+            "low",
+        ],
+    );
+    assert_eq!(json(d, &["show", "3"])["status"], "new");
+
+    // blocked-checklist: a checklist note, then one note per dependency.
+    ok(d, &["dep", "add", "3", "vendor fix for libfoo"]);
+    ok(d, &["block", "3"]);
+    assert_eq!(
+        notes(d, "3"),
+        [
+            "Blocked: say on what, who can unblock it, and by when.",
+            "Still open: vendor fix for libfoo"
+        ]
+    );
+    // critical-done: the critical bug done gets its note.
+    ok(d, &["done", "2"]);
+    ok(d, &["done", "1"]);
+    assert_eq!(
+        notes(d, "1").last().unwrap(),
+        "Closed critical Data loss on save"
+    );
+}

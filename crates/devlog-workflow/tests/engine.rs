@@ -1,5 +1,6 @@
 //! The engine against a real SQLite store: triggers, conditions, every built-in step,
 //! branches and loops, loop protection, dry runs, resuming a killed run.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

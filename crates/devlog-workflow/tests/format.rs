@@ -1,4 +1,5 @@
 //! The workflow file format: the example, and errors naming file, line and key.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use devlog_core::Status;
 use devlog_workflow::format::{Action, Trigger, parse};
