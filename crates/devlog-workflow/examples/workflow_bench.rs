@@ -77,7 +77,8 @@ async fn main() {
         Origin::Cli,
     );
 
-    // 100 entries; one in ten critical, and entry 0 tagged for wf-0 (the rare match).
+    // 100 entries; one in ten critical, and entry 0 tagged for wf-3 (the rare match: its
+    // status changes).
     let mut ids = Vec::new();
     for i in 0..100 {
         let e = app
@@ -90,7 +91,7 @@ async fn main() {
                     } else {
                         Priority::Medium
                     }),
-                    tags: if i == 0 { vec!["wf-0".into()] } else { vec![] },
+                    tags: if i == 0 { vec!["wf-3".into()] } else { vec![] },
                     ..NewEntry::default()
                 },
                 &meta,

@@ -261,7 +261,10 @@ impl Engine {
             let mut ran = false;
             let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
             let mut entries: HashMap<EntryId, Option<Value>> = HashMap::new();
+            let empty = Value::Object(Map::new());
             for event in &batch {
+                let mut event_value: Option<(u64, Value)> = None;
+                let mut base: Option<cel::Context<'static, 'static>> = None;
                 for w in &self.workflows {
                     let name = w.workflow.name.as_str();
                     if !self.is_enabled(w)
@@ -297,8 +300,24 @@ impl Engine {
                     {
                         continue;
                     }
-                    let event_json = serde_json::to_value(event).unwrap_or(Value::Null);
-                    let verdict = self.check(&w.workflow, &entry, &event_json);
+                    let event_json = match &event_value {
+                        Some((seq, v)) if *seq == event.seq => v.clone(),
+                        _ => {
+                            let v = serde_json::to_value(event).unwrap_or(Value::Null);
+                            event_value = Some((event.seq, v.clone()));
+                            base = None;
+                            v
+                        }
+                    };
+                    // One CEL scope per event (entry, event, now), shared by the workflows
+                    // it triggers: converting the entry to CEL is most of a check's cost.
+                    let ctx = base.get_or_insert_with(|| {
+                        context_with(
+                            &[("entry", &entry), ("event", &event_json), ("vars", &empty)],
+                            self.app.clock().now().as_datetime(),
+                        )
+                    });
+                    let verdict = self.check_in(&w.workflow, ctx, &entry, &event_json);
                     if verdict == Ok(false) {
                         continue;
                     }
@@ -330,6 +349,7 @@ impl Engine {
                     }
                     let record = self.execute(w, record, event_json, Mode::Live).await?;
                     entries.remove(&event.entry_id);
+                    base = None;
                     ran = true;
                     outcome.runs.push(record);
                 }
@@ -372,6 +392,28 @@ impl Engine {
             self.app.clock().now().as_datetime(),
         );
         c.eval_bool(&ctx).map_err(|e| e.to_string())
+    }
+
+    /// [`Engine::check`] in a prepared scope (`entry`, `event`, `now`, empty `vars`).
+    fn check_in(
+        &self,
+        w: &Workflow,
+        base: &cel::Context<'static, 'static>,
+        entry: &Value,
+        event: &Value,
+    ) -> Result<bool, String> {
+        let Some(c) = &w.condition else {
+            return Ok(true);
+        };
+        if w.vars.is_empty() {
+            return c.eval_bool(base).map_err(|e| e.to_string());
+        }
+        let vars = Value::Object(self.initial_vars(w, entry, event)?);
+        let mut scope = base.new_inner_scope();
+        scope
+            .add_variable("vars", &vars)
+            .map_err(|e| format!("vars: {e}"))?;
+        c.eval_bool(&scope).map_err(|e| e.to_string())
     }
 
     /// The file's `vars`, rendered (they may use `entry` and `event`).

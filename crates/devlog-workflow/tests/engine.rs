@@ -721,3 +721,36 @@ async fn a_run_held_by_a_live_process_is_not_resumed() {
     let done = engine.resume_unfinished().await.unwrap();
     assert_eq!(done[0].state, RunState::Failed);
 }
+
+#[tokio::test]
+async fn a_condition_reads_the_workflows_vars() {
+    let w = World::new().await;
+    let engine = w.engine(&[
+        "name: with-vars\non:\n  status_changed:\nvars:\n  level: critical\nif: entry.priority == vars.level\nsteps:\n  - add_note:\n      category: idea\n      text: \"{{ vars.level }}\"\n",
+        EXAMPLE,
+    ]);
+    let hit = w.create("Hit", Priority::Critical).await;
+    let miss = w.create("Miss", Priority::Low).await;
+    let out = w
+        .after(&engine, || async {
+            w.app
+                .edit(hit.id, status(Status::Blocked), &meta())
+                .await
+                .unwrap();
+            w.app
+                .edit(miss.id, status(Status::Blocked), &meta())
+                .await
+                .unwrap();
+        })
+        .await;
+    assert_eq!(out.runs.len(), 1);
+    let notes: Vec<String> = w
+        .get(&hit)
+        .await
+        .notes
+        .iter()
+        .map(|n| n.content.clone())
+        .collect();
+    assert_eq!(notes, ["critical"]);
+    assert!(w.get(&miss).await.notes.is_empty());
+}
