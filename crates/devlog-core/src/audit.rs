@@ -400,6 +400,7 @@ mod tests {
             source: Source {
                 client: (i % 2 == 1).then(|| "127.0.0.1:5000".into()),
                 delivery: None,
+                workflow: None,
             },
             entry_id: EntryId::from_legacy(i % 5 + 1, "2025-01-01T00:00:00.000Z"),
             handle: i % 5 + 1,
