@@ -80,6 +80,7 @@ pub enum Command {
     Events(events::EventsArgs),
     Audit(audit::AuditArgs),
     Token(token::TokenArgs),
+    Workflow(workflow::WorkflowArgs),
     Log(log::LogArgs),
     Undo(undo::UndoArgs),
     Delete(delete::DeleteArgs),

@@ -104,7 +104,12 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
     };
     let ctx_after = ctx.clone();
     let result = rt.block_on(async move {
-        match command {
+        // The workflows a write triggers run before the command exits (docs/workflows.md).
+        let hook = match writes {
+            Some("worker") | None => None,
+            Some(_) => commands::workflow::Hook::before(&ctx).await,
+        };
+        let result = match command {
             Command::Today(a) => commands::today::run(&ctx, a).await,
             Command::Init(a) => commands::init::run(&ctx, a).await,
             Command::New(a) => commands::new::run(&ctx, a).await,
@@ -162,8 +167,13 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
             Command::Jira(a) => commands::jira::run(&ctx, a).await,
             Command::Ado(a) => commands::ado::run(&ctx, a).await,
             Command::Repos(a) => commands::repos::run(&ctx, a).await,
+            Command::Workflow(a) => commands::workflow::run(&ctx, a).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
+        };
+        if let (Ok(()), Some(hook)) = (&result, hook) {
+            hook.after().await;
         }
+        result
     });
     match (result, writes) {
         (Ok(()), Some(verb)) => commands::git::auto_commit(&ctx_after, verb),

@@ -36,6 +36,7 @@ fn draft(i: u64, ids: &[EntryId]) -> Draft {
         source: Source {
             client: (!i.is_multiple_of(4)).then(|| "10.0.0.7:51234".to_string()),
             delivery: (i.is_multiple_of(4)).then(|| format!("d-{i}")),
+            workflow: None,
         },
         entry_id: ids[(i % ids.len() as u64) as usize],
         handle: i % ids.len() as u64 + 1,

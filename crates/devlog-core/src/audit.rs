@@ -42,11 +42,14 @@ pub struct Source {
     /// The webhook delivery id, when a webhook caused the write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<String>,
+    /// The workflow run that made the write (`<workflow>/<run id>`, devlog-workflow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
 }
 
 impl Source {
     pub fn is_empty(&self) -> bool {
-        self.client.is_none() && self.delivery.is_none()
+        self.client.is_none() && self.delivery.is_none() && self.workflow.is_none()
     }
 }
 
@@ -397,6 +400,7 @@ mod tests {
             source: Source {
                 client: (i % 2 == 1).then(|| "127.0.0.1:5000".into()),
                 delivery: None,
+                workflow: None,
             },
             entry_id: EntryId::from_legacy(i % 5 + 1, "2025-01-01T00:00:00.000Z"),
             handle: i % 5 + 1,

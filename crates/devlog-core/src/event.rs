@@ -84,6 +84,12 @@ impl WriteMeta {
         self.source.delivery = delivery;
         self
     }
+
+    /// The workflow run that makes the write (`<workflow>/<run id>`).
+    pub fn with_workflow(mut self, run: Option<String>) -> Self {
+        self.source.workflow = run;
+        self
+    }
 }
 
 /// Who a sync write is by, as a type: the sync engine writes with it and recognises its own

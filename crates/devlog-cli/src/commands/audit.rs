@@ -200,7 +200,7 @@ async fn list(ctx: &Ctx, log: &dyn AuditLog, a: ListArgs) -> Result<(), CliError
     Ok(())
 }
 
-/// The origin with the client address or webhook delivery.
+/// The origin with the client address, webhook delivery or workflow run.
 fn from(r: &AuditRecord) -> String {
     let mut s = r.origin.as_str().to_string();
     if let Some(c) = &r.source.client {
@@ -208,6 +208,9 @@ fn from(r: &AuditRecord) -> String {
     }
     if let Some(d) = &r.source.delivery {
         s.push_str(&format!(" delivery {d}"));
+    }
+    if let Some(w) = &r.source.workflow {
+        s.push_str(&format!(" workflow {w}"));
     }
     s
 }

@@ -48,6 +48,7 @@ pub mod tracker;
 pub mod undo;
 pub mod watch;
 pub mod worker;
+pub mod workflow;
 pub mod worklog;
 
 use std::sync::Arc;

@@ -1,0 +1,593 @@
+//! `devlog workflow`: workflow files in `.devlog/workflows/` (devlog-workflow;
+//! docs/workflows.md), and [`Hook`], which runs the workflows a write command triggered
+//! before the command exits.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use devlog_core::{Devlog, Event, Origin};
+use devlog_workflow::engine::{Engine, EngineError, origin_triggers};
+use devlog_workflow::load::{LoadReport, Switches};
+use devlog_workflow::runs::{Cause, RunId, RunRecord, RunState, StepState};
+use devlog_workflow::{FormatError, RunStore};
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::error::CliError;
+use crate::output::{Table, count, truncate, warn, write_stdout};
+use crate::workspace::Workspace;
+
+/// Workflows: automation in .devlog/workflows/*.yml — triggers on entry changes, CEL
+/// conditions, steps (docs/workflows.md)
+#[derive(Debug, Args)]
+pub struct WorkflowArgs {
+    #[command(subcommand)]
+    pub command: WorkflowCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// List the workflows, their triggers and whether they are enabled
+    List,
+    /// Check every workflow file; exits non-zero naming file, line and key of each problem
+    Validate,
+    /// Print the JSON Schema of workflow files (for editors)
+    Schema,
+    /// Dry run: evaluate the condition and render every step against an entry, changing nothing
+    Test(TestArgs),
+    /// Run a workflow with a `manual` trigger now
+    Run(RunArgs),
+    /// List recorded runs, newest first
+    Runs(RunsArgs),
+    /// Show one run: its trigger, each step with its output, the outcome
+    Show(ShowArgs),
+    /// Resume runs a stopped process left unfinished (commands also do it before running workflows)
+    Resume,
+    /// Turn a workflow on in this checkout
+    Enable(NameArg),
+    /// Turn a workflow off in this checkout
+    Disable(NameArg),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The workflow's name
+    pub name: String,
+    /// The entry to test against (handle, id, id prefix or key)
+    #[arg(long)]
+    pub entry: Option<String>,
+    /// The trigger event as JSON (`{"type": "status-changed", "from": "new", "to": "done"}`);
+    /// a manual event when absent
+    #[arg(long)]
+    pub event: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workflow's name
+    pub name: String,
+    /// The entry to run it on (handle, id, id prefix or key)
+    pub entry: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Only this workflow's runs
+    pub name: Option<String>,
+    /// At most this many (0: all)
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The run's id (as `devlog workflow runs` shows it)
+    pub run: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// The workflow's name
+    pub name: String,
+}
+
+/// Where a workspace keeps workflows and their runs.
+struct Places {
+    dirs: Vec<PathBuf>,
+    runs: PathBuf,
+    switches: PathBuf,
+    root: PathBuf,
+}
+
+impl Places {
+    fn of(ws: &Workspace) -> Places {
+        let state = ws.devlog_dir.join(".state");
+        Places {
+            dirs: vec![ws.devlog_dir.join("workflows")],
+            runs: state.join("workflow-runs"),
+            switches: state.join("workflows.json"),
+            root: ws.root.clone(),
+        }
+    }
+
+    fn load(&self) -> Result<LoadReport, CliError> {
+        let root = self.root.clone();
+        let display = move |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
+        devlog_workflow::load::load(&self.dirs, &display).map_err(|e| {
+            CliError::Other(anyhow::anyhow!(
+                "cannot read {}: {e}",
+                self.dirs[0].display()
+            ))
+        })
+    }
+
+    fn switches(&self) -> Result<Switches, CliError> {
+        Switches::read(&self.switches).map_err(|e| CliError::Other(anyhow::anyhow!(e)))
+    }
+
+    /// Whether there is any workflow file (cheap: no file is read).
+    fn any(&self) -> bool {
+        devlog_workflow::load::files(&self.dirs).is_ok_and(|f| !f.is_empty())
+    }
+}
+
+fn engine(app: Devlog, places: &Places, report: LoadReport) -> Result<Engine, CliError> {
+    let disabled = places.switches()?.disabled_of(&report.workflows);
+    Ok(Engine::new(
+        app,
+        report.workflows,
+        disabled,
+        RunStore::new(&places.runs),
+        Origin::Cli,
+    ))
+}
+
+fn engine_error(e: EngineError) -> CliError {
+    match e {
+        EngineError::Store(e) => CliError::Store(e),
+        e @ (EngineError::UnknownWorkflow { .. }
+        | EngineError::NotManual { .. }
+        | EngineError::NotResumable { .. }) => CliError::Usage(e.to_string()),
+        EngineError::Runs(devlog_workflow::runs::RunStoreError::NotFound { id }) => {
+            CliError::Usage(format!("no workflow run {id} (see `devlog workflow runs`)"))
+        }
+        e => CliError::Other(e.into()),
+    }
+}
+
+fn print_errors(errors: &[FormatError]) {
+    for e in errors {
+        warn(&e.to_string());
+    }
+}
+
+pub async fn run(ctx: &Ctx, a: WorkflowArgs) -> Result<(), CliError> {
+    if let WorkflowCommand::Schema = a.command {
+        let schema = devlog_workflow::schema();
+        let text = serde_json::to_string_pretty(&schema).map_err(|e| CliError::Other(e.into()))?;
+        return Ok(write_stdout(&format!("{text}\n"))?);
+    }
+    let ws = ctx.workspace()?;
+    let places = Places::of(&ws);
+    match a.command {
+        WorkflowCommand::Schema => unreachable!("handled above"),
+        WorkflowCommand::List => list(ctx, &places),
+        WorkflowCommand::Validate => validate(ctx, &places),
+        WorkflowCommand::Enable(n) => switch(ctx, &places, &n.name, true),
+        WorkflowCommand::Disable(n) => switch(ctx, &places, &n.name, false),
+        WorkflowCommand::Runs(r) => runs(ctx, &places, r),
+        WorkflowCommand::Show(s) => show(ctx, &places, &s.run),
+        WorkflowCommand::Test(t) => test(ctx, &ws, &places, t).await,
+        WorkflowCommand::Run(r) => run_now(ctx, &ws, &places, r).await,
+        WorkflowCommand::Resume => {
+            let report = places.load()?;
+            print_errors(&report.errors);
+            let app = Devlog::new(ws.open().await?);
+            let engine = engine(app, &places, report)?;
+            let done = engine.resume_unfinished().await.map_err(engine_error)?;
+            if ctx.out.json {
+                return Ok(ctx.out.json(&done)?);
+            }
+            if done.is_empty() {
+                return Ok(write_stdout("No unfinished runs.\n")?);
+            }
+            for r in &done {
+                write_stdout(&format!("{}\n", run_line(r)))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn triggers_of(l: &devlog_workflow::Loaded) -> Vec<&'static str> {
+    l.triggers.iter().map(|t| t.name()).collect()
+}
+
+fn list(ctx: &Ctx, places: &Places) -> Result<(), CliError> {
+    let report = places.load()?;
+    let disabled = places.switches()?.disabled_of(&report.workflows);
+    if ctx.out.json {
+        let items: Vec<Value> = report
+            .workflows
+            .iter()
+            .map(|l| {
+                json!({
+                    "name": l.workflow.name.as_str(),
+                    "file": l.file,
+                    "enabled": !disabled.contains(l.workflow.name.as_str()),
+                    "triggers": triggers_of(l),
+                    "description": l.workflow.description,
+                })
+            })
+            .collect();
+        let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+        return Ok(ctx
+            .out
+            .json(&json!({"workflows": items, "errors": errors}))?);
+    }
+    print_errors(&report.errors);
+    if report.workflows.is_empty() {
+        return Ok(write_stdout(
+            "No workflows. Add one in .devlog/workflows/<name>.yml (docs/workflows.md).\n",
+        )?);
+    }
+    let mut t = Table::header(&ctx.out, &["NAME", "ENABLED", "ON", "FILE"]);
+    for l in &report.workflows {
+        let on = triggers_of(l).join(", ");
+        let enabled = if disabled.contains(l.workflow.name.as_str()) {
+            "no"
+        } else {
+            "yes"
+        };
+        t.row(vec![
+            (
+                ctx.out.bold(l.workflow.name.as_str()),
+                l.workflow.name.to_string(),
+            ),
+            (enabled.into(), enabled.into()),
+            (on.clone(), on),
+            (l.file.clone(), l.file.clone()),
+        ]);
+    }
+    Ok(write_stdout(&t.render())?)
+}
+
+fn validate(ctx: &Ctx, places: &Places) -> Result<(), CliError> {
+    let report = places.load()?;
+    if ctx.out.json {
+        let errors: Vec<Value> = report
+            .errors
+            .iter()
+            .map(|e| json!({"file": e.file, "line": e.line, "key": e.key, "message": e.message}))
+            .collect();
+        ctx.out.json(&json!({
+            "valid": report.workflows.iter().map(|l| l.file.clone()).collect::<Vec<_>>(),
+            "errors": errors,
+        }))?;
+    } else {
+        for l in &report.workflows {
+            write_stdout(&format!("ok    {} ({})\n", l.file, l.workflow.name))?;
+        }
+        for e in &report.errors {
+            write_stdout(&format!("error {e}\n"))?;
+        }
+    }
+    if report.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!(
+            "{} in the workflow files",
+            count(report.errors.len(), "problem", "problems")
+        )))
+    }
+}
+
+fn switch(ctx: &Ctx, places: &Places, name: &str, on: bool) -> Result<(), CliError> {
+    let report = places.load()?;
+    if !report
+        .workflows
+        .iter()
+        .any(|l| l.workflow.name.as_str() == name)
+    {
+        let known: Vec<String> = report
+            .workflows
+            .iter()
+            .map(|l| l.workflow.name.to_string())
+            .collect();
+        return Err(engine_error(EngineError::UnknownWorkflow {
+            name: name.to_string(),
+            known,
+        }));
+    }
+    let mut s = places.switches()?;
+    s.set(name, on);
+    s.write(&places.switches)
+        .map_err(|e| CliError::Other(anyhow::anyhow!("{}: {e}", places.switches.display())))?;
+    if ctx.out.json {
+        return Ok(ctx.out.json(&json!({"name": name, "enabled": on}))?);
+    }
+    Ok(write_stdout(&format!(
+        "{} {name} (in this checkout)\n",
+        if on { "Enabled" } else { "Disabled" }
+    ))?)
+}
+
+fn cause_of(r: &RunRecord) -> String {
+    match &r.cause {
+        Cause::Event { event } => format!(
+            "{} #{} by {}",
+            event.kind.name(),
+            event.handle,
+            event.actor.as_deref().unwrap_or("?")
+        ),
+        Cause::Manual { actor } => format!("manual by {}", actor.as_deref().unwrap_or("?")),
+    }
+}
+
+fn run_line(r: &RunRecord) -> String {
+    let mut s = format!(
+        "{}  {}  {}  {}",
+        r.id,
+        r.workflow,
+        r.state.as_str(),
+        cause_of(r)
+    );
+    if let Some(e) = &r.error {
+        s.push_str(&format!(": {}", truncate(e, 100)));
+    }
+    s
+}
+
+fn runs(ctx: &Ctx, places: &Places, a: RunsArgs) -> Result<(), CliError> {
+    let store = RunStore::new(&places.runs);
+    let mut list = store
+        .list(a.name.as_deref())
+        .map_err(|e| CliError::Other(e.into()))?;
+    if a.limit > 0 {
+        list.truncate(a.limit);
+    }
+    if ctx.out.json {
+        return Ok(ctx.out.json(&list)?);
+    }
+    if list.is_empty() {
+        return Ok(write_stdout("No workflow runs.\n")?);
+    }
+    let mut t = Table::header(&ctx.out, &["RUN", "WORKFLOW", "STATE", "STARTED", "CAUSE"]);
+    for r in &list {
+        let state = r.state.as_str();
+        let cause = cause_of(r);
+        t.row(vec![
+            (r.id.to_string(), r.id.to_string()),
+            (r.workflow.clone(), r.workflow.clone()),
+            (state.into(), state.into()),
+            (r.started_at.to_string(), r.started_at.to_string()),
+            (cause.clone(), cause),
+        ]);
+    }
+    Ok(write_stdout(&t.render())?)
+}
+
+fn show(ctx: &Ctx, places: &Places, id: &str) -> Result<(), CliError> {
+    let id = RunId::parse(id).map_err(CliError::Usage)?;
+    let run = RunStore::new(&places.runs)
+        .load(&id)
+        .map_err(|e| engine_error(e.into()))?;
+    if ctx.out.json {
+        return Ok(ctx.out.json(&run)?);
+    }
+    let mut s = format!(
+        "Run {} of {}: {}\nCause: {}\nStarted: {}\n",
+        run.id,
+        ctx.out.bold(&run.workflow),
+        run.state.as_str(),
+        cause_of(&run),
+        run.started_at
+    );
+    if let Some(f) = run.finished_at {
+        s.push_str(&format!("Finished: {f}\n"));
+    }
+    if run.depth > 0 {
+        s.push_str(&format!(
+            "Depth: {} (started by another workflow's write)\n",
+            run.depth
+        ));
+    }
+    if run.resumed > 0 {
+        s.push_str(&format!("Resumed: {} time(s)\n", run.resumed));
+    }
+    for step in &run.steps {
+        let state = match step.state {
+            StepState::Done => "done",
+            StepState::Started => "started",
+            StepState::Failed => "failed",
+        };
+        s.push_str(&format!("  {:<10} {:<12} {state}", step.path, step.action));
+        if !step.output.is_null() {
+            s.push_str(&format!("  {}", truncate(&step.output.to_string(), 120)));
+        }
+        if let Some(e) = &step.error {
+            s.push_str(&format!("  error: {e}"));
+        }
+        s.push('\n');
+    }
+    if let Some(e) = &run.error {
+        s.push_str(&format!("Error: {e}\n"));
+    }
+    Ok(write_stdout(&s)?)
+}
+
+async fn test(ctx: &Ctx, ws: &Workspace, places: &Places, a: TestArgs) -> Result<(), CliError> {
+    let report = places.load()?;
+    print_errors(&report.errors);
+    let app = Devlog::new(ws.open().await?);
+    let entry = match &a.entry {
+        Some(r) => Some(app.resolve(r).await?.id),
+        None => None,
+    };
+    let event = match &a.event {
+        Some(text) => Some(
+            serde_json::from_str::<Value>(text)
+                .map_err(|e| CliError::Usage(format!("--event is not JSON: {e}")))?,
+        ),
+        None => None,
+    };
+    let engine = engine(app, places, report)?;
+    let dry = engine
+        .dry_run(&a.name, entry, event)
+        .await
+        .map_err(engine_error)?;
+    if ctx.out.json {
+        return Ok(ctx.out.json(&dry)?);
+    }
+    let mut s = format!(
+        "Dry run of {} (nothing is changed)\n",
+        ctx.out.bold(&dry.workflow)
+    );
+    match dry.condition {
+        Some(true) => s.push_str("Condition: true (the workflow would run)\n"),
+        Some(false) => s.push_str(
+            "Condition: false (the workflow would not run; its steps as they would be:)\n",
+        ),
+        None => s.push_str("Condition: none\n"),
+    }
+    for step in &dry.steps {
+        s.push_str(&format!(
+            "  {:<10} {:<12} {}\n",
+            step.path, step.action, step.output
+        ));
+    }
+    if let Some(e) = &dry.error {
+        s.push_str(&format!("Would stop: {e}\n"));
+    }
+    Ok(write_stdout(&s)?)
+}
+
+async fn run_now(ctx: &Ctx, ws: &Workspace, places: &Places, a: RunArgs) -> Result<(), CliError> {
+    let report = places.load()?;
+    print_errors(&report.errors);
+    let app = Devlog::new(ws.open().await?);
+    let entry = match &a.entry {
+        Some(r) => Some(app.resolve(r).await?.id),
+        None => None,
+    };
+    let engine = engine(app.clone(), places, report)?;
+    let run = engine
+        .run_manual(&a.name, entry, ctx.actor.clone())
+        .await
+        .map_err(engine_error)?;
+    // What the run's own writes trigger in other workflows.
+    chain(&engine, &app, &run).await;
+    if ctx.out.json {
+        ctx.out.json(&run)?;
+    } else {
+        write_stdout(&format!("{}\n", run_line(&run)))?;
+    }
+    match run.state {
+        RunState::Failed => Err(CliError::Other(anyhow::anyhow!(
+            "workflow {} failed (run {}): {}",
+            run.workflow,
+            run.id,
+            run.error.clone().unwrap_or_default()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Hands the events a manual run wrote to the engine (their workflows run now).
+async fn chain(engine: &Engine, app: &Devlog, run: &RunRecord) {
+    let seqs: Vec<u64> = run.steps.iter().filter_map(|s| s.feed_seq).collect();
+    let Some(from) = seqs.iter().min() else {
+        return;
+    };
+    match read_after(app, *from).await {
+        Ok(events) => report_runs(engine.on_events(events).await),
+        Err(e) => warn(&format!("workflows: {e}")),
+    }
+}
+
+/// The events after `seq`, at most [`MAX_EVENTS`].
+async fn read_after(app: &Devlog, mut seq: u64) -> Result<Vec<Event>, devlog_core::StoreError> {
+    let mut out = Vec::new();
+    loop {
+        let page = app.store().events(seq, 1000).await?;
+        let Some(last) = page.last() else { break };
+        seq = last.seq;
+        out.extend(page.into_iter().filter(|e| origin_triggers(e.origin)));
+        if out.len() >= MAX_EVENTS {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The most events one command hands to its workflows.
+const MAX_EVENTS: usize = 10_000;
+
+/// Prints a line on stderr for each failed run (the command itself does not fail).
+fn report_runs(outcome: Result<devlog_workflow::Outcome, EngineError>) {
+    match outcome {
+        Ok(o) => {
+            for r in o.failed() {
+                warn(&format!(
+                    "workflow {} failed (run {}, `devlog workflow show {}`): {}",
+                    r.workflow,
+                    r.id,
+                    r.id,
+                    r.error.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        Err(e) => warn(&format!("workflows could not run: {e}")),
+    }
+}
+
+/// The workflows a write command triggers: [`Hook::before`] notes the end of the change feed
+/// (only when the workspace has workflow files), [`Hook::after`] runs the workflows the
+/// events since then trigger — and resumes runs a stopped process left — before the command
+/// exits. A failing workflow is reported on stderr and recorded, never the command's failure.
+#[derive(Debug)]
+pub struct Hook {
+    ws: Workspace,
+    from: u64,
+}
+
+impl Hook {
+    pub async fn before(ctx: &Ctx) -> Option<Hook> {
+        let ws = ctx.workspace().ok()?;
+        if !Places::of(&ws).any() {
+            return None;
+        }
+        let store = ws.open().await.ok()?;
+        let end = store.events_before(None, 1).await.ok()?;
+        Some(Hook {
+            from: end.last().map_or(0, |e| e.seq),
+            ws,
+        })
+    }
+
+    pub async fn after(self) {
+        let places = Places::of(&self.ws);
+        let report = match places.load() {
+            Ok(r) => r,
+            Err(e) => return warn(&format!("workflows: {e}")),
+        };
+        print_errors(&report.errors);
+        let store = match self.ws.open().await {
+            Ok(s) => s,
+            Err(e) => return warn(&format!("workflows: {e}")),
+        };
+        let app = Devlog::new(store);
+        let engine = match engine(app.clone(), &places, report) {
+            Ok(e) => e,
+            Err(e) => return warn(&format!("workflows: {e}")),
+        };
+        match engine.resume_unfinished().await {
+            Ok(runs) => report_runs(Ok(devlog_workflow::Outcome { runs })),
+            Err(e) => report_runs(Err(e)),
+        }
+        match read_after(&app, self.from).await {
+            Ok(events) => report_runs(engine.on_events(events).await),
+            Err(e) => warn(&format!("workflows: {e}")),
+        }
+    }
+}

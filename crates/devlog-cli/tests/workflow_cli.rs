@@ -1,0 +1,376 @@
+//! `devlog workflow` end to end (issue 21): the issue's example run by the write command that
+//! triggers it, validate errors naming file, line and key, schema, dry run, manual runs, run
+//! records, enable/disable, a failing workflow that does not fail the user's command, and a
+//! killed run resumed by the next command.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_devlog");
+
+const EXAMPLE: &str = r#"name: critical-done
+on:
+  status_changed:
+    to: done
+if: entry.priority == "critical"
+steps:
+  - add_note:
+      category: solution
+      text: "Closed critical {{ entry.title }}"
+"#;
+
+fn devlog(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DEVLOG_DIR")
+        .env_remove("RUST_LOG")
+        .env_remove("DEVLOG_STORAGE_TYPE")
+        .env("NO_COLOR", "1")
+        .env("DEVLOG_ACTOR", "tester")
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = devlog(dir, args);
+    assert!(
+        o.status.success(),
+        "devlog {args:?} failed ({:?}):\n{}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn json(dir: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(dir, &all)).unwrap()
+}
+
+fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["init"]);
+    let wf = dir.path().join(".devlog/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    for (name, text) in files {
+        std::fs::write(wf.join(name), text).unwrap();
+    }
+    dir
+}
+
+fn notes(dir: &Path, r: &str) -> Vec<String> {
+    json(dir, &["show", r])["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["content"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_issues_example_runs_when_a_critical_entry_is_done_and_only_then() {
+    let w = workspace(&[("critical-done.yml", EXAMPLE)]);
+    let d = w.path();
+    ok(
+        d,
+        &[
+            "new",
+            "Login fails",
+            "--type",
+            "bugfix",
+            "--priority",
+            "critical",
+        ],
+    );
+    ok(d, &["new", "Typo", "--type", "docs", "--priority", "low"]);
+    ok(d, &["done", "1"]);
+    assert_eq!(notes(d, "1"), ["Closed critical Login fails"]);
+    ok(d, &["done", "2"]);
+    assert!(notes(d, "2").is_empty());
+    // `devlog edit --status done` triggers it as well (any write command, one hook).
+    ok(
+        d,
+        &[
+            "new",
+            "Outage",
+            "--type",
+            "bugfix",
+            "--priority",
+            "critical",
+        ],
+    );
+    ok(d, &["edit", "3", "--status", "done"]);
+    assert_eq!(notes(d, "3"), ["Closed critical Outage"]);
+
+    let runs = json(d, &["workflow", "runs"]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r["state"] == "succeeded"));
+    let id = runs[1]["id"].as_str().unwrap();
+    let shown = ok(d, &["workflow", "show", id]);
+    assert!(shown.contains("status-changed #1 by tester"), "{shown}");
+    assert!(shown.contains("add_note"), "{shown}");
+    // The audit log names the workflow and its run. (`export`, not `list`: `audit list`'s
+    // own `--actor` filter also reads DEVLOG_ACTOR, which these tests set.)
+    let audit = ok(d, &["audit", "export"]);
+    assert!(
+        audit.contains(&format!(r#""source":{{"workflow":"critical-done/{id}"}}"#)),
+        "{audit}"
+    );
+    assert!(
+        audit.contains(r#""actor":"workflow:critical-done""#),
+        "{audit}"
+    );
+}
+
+#[test]
+fn validate_names_file_line_and_key_and_fails() {
+    let bad = "name: broken\non:\n  created:\nif: entry.priority ==\nsteps:\n  - fail: x\n";
+    let w = workspace(&[("critical-done.yml", EXAMPLE), ("broken.yml", bad)]);
+    let o = devlog(w.path(), &["workflow", "validate"]);
+    assert_eq!(o.status.code(), Some(2), "a usage error");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("ok    .devlog/workflows/critical-done.yml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("error .devlog/workflows/broken.yml:4: if: CEL syntax error"),
+        "{out}"
+    );
+    let v: Value =
+        serde_json::from_slice(&devlog(w.path(), &["--json", "workflow", "validate"]).stdout)
+            .unwrap();
+    assert_eq!(v["errors"][0]["line"], 4);
+    assert_eq!(v["errors"][0]["key"], "if");
+    // A broken file does not stop the others, and writes still succeed.
+    ok(
+        w.path(),
+        &["new", "X", "--type", "task", "--priority", "critical"],
+    );
+    let o = devlog(w.path(), &["done", "1"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("broken.yml:4"));
+    assert_eq!(notes(w.path(), "1"), ["Closed critical X"]);
+}
+
+#[test]
+fn schema_is_json_schema_of_the_format() {
+    let w = workspace(&[]);
+    let v: Value = serde_json::from_str(&ok(w.path(), &["workflow", "schema"])).unwrap();
+    assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert!(v["properties"]["on"].is_object());
+    assert_eq!(v["additionalProperties"], false);
+}
+
+#[test]
+fn test_is_a_dry_run_that_changes_nothing() {
+    let w = workspace(&[("critical-done.yml", EXAMPLE)]);
+    let d = w.path();
+    ok(
+        d,
+        &["new", "Dry", "--type", "task", "--priority", "critical"],
+    );
+    let before = ok(d, &["--json", "events"]);
+    let v = json(
+        d,
+        &[
+            "workflow",
+            "test",
+            "critical-done",
+            "--entry",
+            "1",
+            "--event",
+            r#"{"type":"status-changed","from":"new","to":"done"}"#,
+        ],
+    );
+    assert_eq!(v["condition"], true);
+    assert_eq!(v["steps"][0]["output"]["text"], "Closed critical Dry");
+    let human = ok(d, &["workflow", "test", "critical-done", "--entry", "1"]);
+    assert!(human.contains("nothing is changed"), "{human}");
+    assert!(human.contains("Closed critical Dry"), "{human}");
+    assert_eq!(ok(d, &["--json", "events"]), before, "no event written");
+    assert!(notes(d, "1").is_empty());
+    assert_eq!(json(d, &["workflow", "runs"]), serde_json::json!([]));
+}
+
+#[test]
+fn run_disable_enable_and_a_failing_workflow_that_does_not_fail_the_command() {
+    let manual = "name: triage\non:\n  manual:\nsteps:\n  - set:\n      priority: high\n  - add_note:\n      category: progress\n      text: \"triaged by {{ workflow.name }}\"\n";
+    let failing = "name: strict\non:\n  note_added:\n    category: idea\nsteps:\n  - add_note:\n      category: issue\n      text: \"{{ entry.nope }}\"\n";
+    let w = workspace(&[("triage.yml", manual), ("strict.yml", failing)]);
+    let d = w.path();
+    ok(d, &["new", "Thing", "--type", "task"]);
+    let out = ok(d, &["workflow", "run", "triage", "1"]);
+    assert!(out.contains("triage  succeeded"), "{out}");
+    let e = json(d, &["show", "1"]);
+    assert_eq!(e["priority"], "high");
+    assert_eq!(notes(d, "1"), ["triaged by triage"]);
+
+    let o = devlog(d, &["note", "1", "an idea", "--category", "idea"]);
+    assert!(o.status.success(), "the user's command succeeds");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("workflow strict failed"), "{err}");
+    assert!(err.contains("undefined"), "{err}");
+    let runs = json(d, &["workflow", "runs", "strict"]);
+    assert_eq!(runs[0]["state"], "failed");
+
+    ok(d, &["workflow", "disable", "strict"]);
+    let list = json(d, &["workflow", "list"]);
+    let strict = list["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "strict")
+        .unwrap()
+        .clone();
+    assert_eq!(strict["enabled"], false);
+    let o = devlog(d, &["note", "1", "another idea", "--category", "idea"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).is_empty(),
+        "disabled: not run"
+    );
+    ok(d, &["workflow", "enable", "strict"]);
+    let o = devlog(d, &["note", "1", "third idea", "--category", "idea"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("workflow strict failed"));
+
+    let o = devlog(d, &["workflow", "disable", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("there are: strict, triage"));
+    let o = devlog(d, &["workflow", "run", "strict", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no `manual` trigger"));
+}
+
+#[test]
+fn a_run_killed_mid_way_is_resumed_by_the_next_command() {
+    let three = "name: three\non:\n  manual:\nsteps:\n  - add_note:\n      category: idea\n      text: one\n  - add_note:\n      category: idea\n      text: two\n";
+    let w = workspace(&[("three.yml", three)]);
+    let d = w.path();
+    ok(d, &["new", "Resume me", "--type", "task"]);
+    let id = json(d, &["show", "1"])["id"].as_str().unwrap().to_string();
+    // What a process killed after step 0 leaves behind: step 0's note and its record, the run
+    // still `running`, its lease held by a pid that no longer exists.
+    ok(
+        d,
+        &[
+            "--actor",
+            "workflow:three",
+            "note",
+            "1",
+            "one",
+            "--category",
+            "idea",
+        ],
+    );
+    let runs = d.join(".devlog/.state/workflow-runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let record = serde_json::json!({
+        "id": "0123456789ab",
+        "workflow": "three",
+        "cause": {"kind": "manual", "actor": "tester"},
+        "entry": id,
+        "depth": 0,
+        "state": "running",
+        "startedAt": "2026-12-01T10:00:00.000Z",
+        "vars": {},
+        "steps": [{"path": "0", "action": "add_note", "state": "done", "output": {"entry": id}}],
+        "resumed": 0
+    });
+    std::fs::write(runs.join("0123456789ab.json"), record.to_string()).unwrap();
+    std::fs::write(runs.join("0123456789ab.lease"), "999999999").unwrap();
+
+    ok(d, &["new", "Another", "--type", "task"]);
+    assert_eq!(
+        notes(d, "1"),
+        ["one", "two"],
+        "step 0 not repeated, step 1 done"
+    );
+    let run = json(d, &["workflow", "show", "0123456789ab"]);
+    assert_eq!(run["state"], "succeeded");
+    assert_eq!(run["resumed"], 1);
+}
+
+#[test]
+fn the_shipped_templates_validate_and_work() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/workflows");
+    let mut files = Vec::new();
+    for f in std::fs::read_dir(&shipped).unwrap() {
+        let p = f.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_string();
+        files.push((name, std::fs::read_to_string(&p).unwrap()));
+    }
+    assert!(files.len() >= 3, "{files:?}");
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let w = workspace(&refs);
+    let d = w.path();
+    ok(d, &["workflow", "validate"]);
+
+    // critical-bug-triage: a new critical bug starts, is tagged, gets a subtask and a note.
+    ok(
+        d,
+        &[
+            "new",
+            "Data loss on save",
+            "--type",
+            "bugfix",
+            "--priority",
+            "critical",
+        ],
+    );
+    let bug = json(d, &["show", "1"]);
+    assert_eq!(bug["status"], "in-progress");
+    assert!(
+        bug["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "needs-regression-test")
+    );
+    let sub = json(d, &["show", "2"]);
+    assert_eq!(sub["title"], "Regression test for Data loss on save");
+    assert_eq!(
+        notes(d, "1"),
+        ["Triaged by critical-bug-triage: regression test is #2"]
+    );
+    // A low bug is left alone.
+    ok(
+        d,
+        &[
+            "new",
+            "Small glitch",
+            "--type",
+            "bugfix",
+            "--priority",
+            "low",
+        ],
+    );
+    assert_eq!(json(d, &["show", "3"])["status"], "new");
+
+    // blocked-checklist: a checklist note, then one note per dependency.
+    ok(d, &["dep", "add", "3", "vendor fix for libfoo"]);
+    ok(d, &["block", "3"]);
+    assert_eq!(
+        notes(d, "3"),
+        [
+            "Blocked: say on what, who can unblock it, and by when.",
+            "Still open: vendor fix for libfoo"
+        ]
+    );
+    // critical-done: the critical bug done gets its note.
+    ok(d, &["done", "2"]);
+    ok(d, &["done", "1"]);
+    assert_eq!(
+        notes(d, "1").last().unwrap(),
+        "Closed critical Data loss on save"
+    );
+}

@@ -1,0 +1,1269 @@
+//! The engine: which workflows an event triggers, their conditions, and running their steps
+//! through devlog-core's use cases (`Devlog`), recording each run (`runs.rs`).
+//!
+//! Loop protection: an event written by workflow W (actor `workflow:W`) never triggers W
+//! again; the runs its writes trigger in other workflows are one level deeper, and a chain
+//! stops at [`MAX_DEPTH`] (the runs it would start are recorded as failed, not run). A
+//! workflow runs at most once per write (the write's change id), across processes
+//! (`RunStore::claim`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+
+use devlog_core::event::{EventKind, Origin, WriteMeta};
+use devlog_core::ops::{Edit, NewDecision, NewEntry, NewNote};
+use devlog_core::planning::NewWorklog;
+use devlog_core::{Devlog, Entry, EntryId, Event, StoreError};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::condition::{Condition, context_with};
+use crate::format::{Action, Loaded, MAX_ITEMS, Step, Trigger, VarValue, Workflow};
+use crate::runs::{
+    Cause, RunId, RunRecord, RunState, RunStore, RunStoreError, StepRecord, StepState,
+};
+use crate::template::{Renderer, Template};
+
+/// The longest chain of workflow runs started by one write (a run's writes starting runs of
+/// other workflows, and so on).
+pub const MAX_DEPTH: u32 = 5;
+
+/// The actor prefix of a workflow's writes in the change feed and audit log.
+pub const ACTOR_PREFIX: &str = "workflow:";
+
+/// The actor a workflow writes as (`workflow:<name>`).
+pub fn actor_of(workflow: &str) -> String {
+    format!("{ACTOR_PREFIX}{workflow}")
+}
+
+/// Which workflow wrote an event, if one did.
+pub fn workflow_of(event: &Event) -> Option<&str> {
+    event.actor.as_deref()?.strip_prefix(ACTOR_PREFIX)
+}
+
+/// Whether an event of this origin starts workflows. Changes found in the files (a `git
+/// pull`), imports and migrations copy history that already ran its workflows elsewhere.
+pub fn origin_triggers(origin: Origin) -> bool {
+    !matches!(origin, Origin::External | Origin::Import | Origin::Migrate)
+}
+
+/// Whether trigger `t` matches event kind `k`.
+pub fn trigger_matches(t: &Trigger, k: &EventKind) -> bool {
+    match (t, k) {
+        (Trigger::Created(_), EventKind::Created) => true,
+        (Trigger::Updated(f), EventKind::FieldChanged { field, .. }) => {
+            f.fields.is_empty()
+                || f.fields.iter().any(|want| {
+                    field == want
+                        || field
+                            .strip_prefix(want.as_str())
+                            .is_some_and(|rest| rest.starts_with('.'))
+                })
+        }
+        (Trigger::StatusChanged(f), EventKind::StatusChanged { from, to, .. }) => {
+            f.from.is_none_or(|s| s == *from) && f.to.is_none_or(|s| s == *to)
+        }
+        (Trigger::NoteAdded(f), EventKind::NoteAdded { category, .. }) => {
+            f.category.is_none_or(|c| c == *category)
+        }
+        (Trigger::DecisionAdded, EventKind::DecisionAdded { .. }) => true,
+        (Trigger::Completed, EventKind::Completed { .. }) => true,
+        _ => false,
+    }
+}
+
+/// The part of a trigger that reads the entry (`created: {type: bugfix}`).
+pub fn entry_matches(t: &Trigger, entry: &Value) -> bool {
+    match t {
+        Trigger::Created(f) => f
+            .kind
+            .is_none_or(|k| entry.get("type").and_then(Value::as_str) == Some(k.as_str())),
+        _ => true,
+    }
+}
+
+/// A problem that stops the engine (a failing workflow is not one: it is recorded on its run).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Runs(#[from] RunStoreError),
+    #[error("no workflow named {name:?}{}", if known.is_empty() { " (there are none in .devlog/workflows)".to_string() } else { format!("; there are: {}", known.join(", ")) })]
+    UnknownWorkflow { name: String, known: Vec<String> },
+    #[error("workflow {name} has no `manual` trigger: add `manual:` under `on:` to run it by hand")]
+    NotManual { name: String },
+    #[error("the run {id} is {state}, not running: nothing to resume")]
+    NotResumable { id: String, state: &'static str },
+}
+
+/// The outcome of handing events to the engine.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub runs: Vec<RunRecord>,
+}
+
+impl Outcome {
+    pub fn failed(&self) -> impl Iterator<Item = &RunRecord> {
+        self.runs.iter().filter(|r| r.state == RunState::Failed)
+    }
+}
+
+/// What a dry run found: the condition and each step rendered.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRun {
+    pub workflow: String,
+    /// `None`: the workflow has no condition.
+    pub condition: Option<bool>,
+    pub steps: Vec<StepRecord>,
+    /// Why it would stop (a `fail` step, an error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The workflow engine over one store.
+#[derive(Debug)]
+pub struct Engine {
+    app: Devlog,
+    workflows: Vec<Loaded>,
+    disabled: BTreeSet<String>,
+    runs: RunStore,
+    origin: Origin,
+    renderer: Renderer,
+}
+
+/// How a run goes: for real, or rendering only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Live,
+    Dry,
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+enum Stop {
+    Failed(String),
+    Engine(EngineError),
+}
+
+impl From<EngineError> for Stop {
+    fn from(e: EngineError) -> Self {
+        Stop::Engine(e)
+    }
+}
+
+impl From<RunStoreError> for Stop {
+    fn from(e: RunStoreError) -> Self {
+        Stop::Engine(e.into())
+    }
+}
+
+/// The state of one run while its steps execute.
+struct Exec<'a> {
+    engine: &'a Engine,
+    workflow: &'a Workflow,
+    mode: Mode,
+    record: RunRecord,
+    /// The run's entry as it is now (refreshed after each write).
+    entry: Option<Entry>,
+    event: Value,
+    vars: Map<String, Value>,
+    outputs: Map<String, Value>,
+    /// Loop variables in scope (`item`, or a `for_each`'s `as`).
+    items: Vec<(String, Value)>,
+    /// Records of the run before it was resumed (their steps are not repeated).
+    previous: HashMap<String, StepRecord>,
+}
+
+type StepFuture<'b> = Pin<Box<dyn Future<Output = Result<(), Stop>> + 'b>>;
+
+impl Engine {
+    /// An engine for `workflows` (all loaded ones; `disabled` names those turned off),
+    /// writing through `app` as `origin` and recording runs in `runs`.
+    pub fn new(
+        app: Devlog,
+        workflows: Vec<Loaded>,
+        disabled: BTreeSet<String>,
+        runs: RunStore,
+        origin: Origin,
+    ) -> Self {
+        Self {
+            app,
+            workflows,
+            disabled,
+            runs,
+            origin,
+            renderer: Renderer::default(),
+        }
+    }
+
+    pub fn workflows(&self) -> &[Loaded] {
+        &self.workflows
+    }
+
+    pub fn runs(&self) -> &RunStore {
+        &self.runs
+    }
+
+    /// Whether a workflow runs on its triggers: its file says so and it is not disabled here.
+    pub fn is_enabled(&self, w: &Loaded) -> bool {
+        w.workflow.enabled && !self.disabled.contains(w.workflow.name.as_str())
+    }
+
+    fn find(&self, name: &str) -> Result<&Loaded, EngineError> {
+        self.workflows
+            .iter()
+            .find(|w| w.workflow.name.as_str() == name)
+            .ok_or_else(|| EngineError::UnknownWorkflow {
+                name: name.to_string(),
+                known: self
+                    .workflows
+                    .iter()
+                    .map(|w| w.workflow.name.to_string())
+                    .collect(),
+            })
+    }
+
+    /// Whether any enabled workflow has an entry-event trigger (else events need no look).
+    pub fn listens(&self) -> bool {
+        self.workflows
+            .iter()
+            .any(|w| self.is_enabled(w) && w.triggers.iter().any(|t| *t != Trigger::Manual))
+    }
+
+    /// The end of the change feed.
+    async fn feed_end(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .app
+            .store()
+            .events_before(None, 1)
+            .await?
+            .last()
+            .map_or(0, |e| e.seq))
+    }
+
+    /// Runs the workflows `events` trigger, then those their writes trigger, up to
+    /// [`MAX_DEPTH`] levels. Failing runs are recorded and returned, not errors.
+    pub async fn on_events(&self, events: Vec<Event>) -> Result<Outcome, EngineError> {
+        let mut outcome = Outcome::default();
+        if !self.listens() {
+            return Ok(outcome);
+        }
+        let mut batch: Vec<Event> = events
+            .into_iter()
+            .filter(|e| origin_triggers(e.origin))
+            .collect();
+        let mut depth = 0;
+        while !batch.is_empty() {
+            let end = self.feed_end().await?;
+            let mut ran = false;
+            let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+            let mut entries: HashMap<EntryId, Option<Value>> = HashMap::new();
+            let empty = Value::Object(Map::new());
+            for event in &batch {
+                let mut event_value: Option<(u64, Value)> = None;
+                let mut base: Option<cel::Context<'static, 'static>> = None;
+                for w in &self.workflows {
+                    let name = w.workflow.name.as_str();
+                    if !self.is_enabled(w)
+                        || workflow_of(event) == Some(name)
+                        || !w.triggers.iter().any(|t| trigger_matches(t, &event.kind))
+                    {
+                        continue;
+                    }
+                    let write = event
+                        .change
+                        .clone()
+                        .unwrap_or_else(|| format!("seq{}", event.seq));
+                    if !seen.insert((name.to_string(), write.clone())) {
+                        continue;
+                    }
+                    let entry = match entries.get(&event.entry_id) {
+                        Some(e) => e.clone(),
+                        None => {
+                            let e = match self.app.store().get(event.entry_id).await {
+                                Ok(e) => Some(entry_json(&e)),
+                                Err(e) if e.kind() == devlog_core::ErrorKind::NotFound => None,
+                                Err(e) => return Err(e.into()),
+                            };
+                            entries.insert(event.entry_id, e.clone());
+                            e
+                        }
+                    };
+                    let Some(entry) = entry else { continue };
+                    if !w
+                        .triggers
+                        .iter()
+                        .any(|t| trigger_matches(t, &event.kind) && entry_matches(t, &entry))
+                    {
+                        continue;
+                    }
+                    let event_json = match &event_value {
+                        Some((seq, v)) if *seq == event.seq => v.clone(),
+                        _ => {
+                            let v = serde_json::to_value(event).unwrap_or(Value::Null);
+                            event_value = Some((event.seq, v.clone()));
+                            base = None;
+                            v
+                        }
+                    };
+                    // One CEL scope per event (entry, event, now), shared by the workflows
+                    // it triggers: converting the entry to CEL is most of a check's cost.
+                    let ctx = base.get_or_insert_with(|| {
+                        context_with(
+                            &[("entry", &entry), ("event", &event_json), ("vars", &empty)],
+                            self.app.clock().now().as_datetime(),
+                        )
+                    });
+                    let verdict = self.check_in(&w.workflow, ctx, &entry, &event_json);
+                    if verdict == Ok(false) {
+                        continue;
+                    }
+                    if !self.runs.claim(name, &write)? {
+                        continue;
+                    }
+                    let cause = Cause::Event {
+                        event: Box::new(event.clone()),
+                    };
+                    let mut record = self.new_record(w, cause, Some(event.entry_id), depth);
+                    if depth >= MAX_DEPTH {
+                        record.state = RunState::Failed;
+                        record.error = Some(format!(
+                            "not run: a chain of {depth} workflow runs reached the depth limit \
+                             ({MAX_DEPTH}); check for workflows that trigger each other"
+                        ));
+                        record.finished_at = Some(self.app.clock().now());
+                        self.runs.save(&record)?;
+                        outcome.runs.push(record);
+                        continue;
+                    }
+                    if let Err(e) = verdict {
+                        record.state = RunState::Failed;
+                        record.error = Some(format!("condition: {e}"));
+                        record.finished_at = Some(self.app.clock().now());
+                        self.runs.save(&record)?;
+                        outcome.runs.push(record);
+                        continue;
+                    }
+                    let record = self.execute(w, record, event_json, Mode::Live).await?;
+                    entries.remove(&event.entry_id);
+                    base = None;
+                    ran = true;
+                    outcome.runs.push(record);
+                }
+            }
+            if !ran {
+                break;
+            }
+            depth += 1;
+            batch = self.events_by_workflows_after(end).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// The events workflows wrote after `seq`.
+    async fn events_by_workflows_after(&self, mut seq: u64) -> Result<Vec<Event>, StoreError> {
+        let mut out = Vec::new();
+        loop {
+            let page = self.app.store().events(seq, 500).await?;
+            let Some(last) = page.last() else { break };
+            seq = last.seq;
+            out.extend(page.into_iter().filter(|e| workflow_of(e).is_some()));
+            if out.len() > 10_000 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The workflow's condition on an entry and event (`Ok(true)` without one).
+    fn check(&self, w: &Workflow, entry: &Value, event: &Value) -> Result<bool, String> {
+        let Some(c) = &w.condition else {
+            return Ok(true);
+        };
+        let vars = match self.initial_vars(w, entry, event) {
+            Ok(v) => Value::Object(v),
+            Err(e) => return Err(e),
+        };
+        let ctx = context_with(
+            &[("entry", entry), ("event", event), ("vars", &vars)],
+            self.app.clock().now().as_datetime(),
+        );
+        c.eval_bool(&ctx).map_err(|e| e.to_string())
+    }
+
+    /// [`Engine::check`] in a prepared scope (`entry`, `event`, `now`, empty `vars`).
+    fn check_in(
+        &self,
+        w: &Workflow,
+        base: &cel::Context<'static, 'static>,
+        entry: &Value,
+        event: &Value,
+    ) -> Result<bool, String> {
+        let Some(c) = &w.condition else {
+            return Ok(true);
+        };
+        if w.vars.is_empty() {
+            return c.eval_bool(base).map_err(|e| e.to_string());
+        }
+        let vars = Value::Object(self.initial_vars(w, entry, event)?);
+        let mut scope = base.new_inner_scope();
+        scope
+            .add_variable("vars", &vars)
+            .map_err(|e| format!("vars: {e}"))?;
+        c.eval_bool(&scope).map_err(|e| e.to_string())
+    }
+
+    /// The file's `vars`, rendered (they may use `entry` and `event`).
+    fn initial_vars(
+        &self,
+        w: &Workflow,
+        entry: &Value,
+        event: &Value,
+    ) -> Result<Map<String, Value>, String> {
+        let mut vars = Map::new();
+        for (name, value) in &w.vars {
+            let v = match value {
+                VarValue::Literal(v) => v.clone(),
+                VarValue::Template(t) => {
+                    let ctx = json!({
+                        "entry": entry, "event": event, "vars": &vars,
+                        "now": self.app.clock().now().to_string(),
+                        "workflow": {"name": w.name.as_str()},
+                    });
+                    Value::String(
+                        self.renderer
+                            .render(t, &ctx)
+                            .map_err(|e| format!("vars.{}: {e}", name.as_str()))?,
+                    )
+                }
+            };
+            vars.insert(name.as_str().to_string(), v);
+        }
+        Ok(vars)
+    }
+
+    fn new_record(
+        &self,
+        w: &Loaded,
+        cause: Cause,
+        entry: Option<EntryId>,
+        depth: u32,
+    ) -> RunRecord {
+        RunRecord {
+            id: RunId::random(),
+            workflow: w.workflow.name.to_string(),
+            cause,
+            entry,
+            depth,
+            state: RunState::Running,
+            started_at: self.app.clock().now(),
+            finished_at: None,
+            vars: Map::new(),
+            steps: Vec::new(),
+            error: None,
+            resumed: 0,
+        }
+    }
+
+    /// `devlog workflow run NAME [REF]`: runs a workflow with a `manual` trigger now,
+    /// whether or not it is enabled, if its condition holds.
+    pub async fn run_manual(
+        &self,
+        name: &str,
+        entry: Option<EntryId>,
+        actor: Option<String>,
+    ) -> Result<RunRecord, EngineError> {
+        let w = self.find(name)?;
+        if !w.triggers.contains(&Trigger::Manual) {
+            return Err(EngineError::NotManual {
+                name: name.to_string(),
+            });
+        }
+        let entry_value = match entry {
+            Some(id) => entry_json(&self.app.store().get(id).await?),
+            None => Value::Null,
+        };
+        let event = json!({"type": "manual", "actor": actor});
+        let record = self.new_record(w, Cause::Manual { actor }, entry, 0);
+        match self.check(&w.workflow, &entry_value, &event) {
+            Ok(true) => self.execute(w, record, event, Mode::Live).await,
+            Ok(false) => {
+                Ok(self.finish_unrun(record, "not run: the workflow's `if` condition is false")?)
+            }
+            Err(e) => Ok(self.finish_unrun(record, &format!("condition: {e}"))?),
+        }
+    }
+
+    fn finish_unrun(&self, mut record: RunRecord, why: &str) -> Result<RunRecord, EngineError> {
+        record.state = RunState::Failed;
+        record.error = Some(why.to_string());
+        record.finished_at = Some(self.app.clock().now());
+        self.runs.save(&record)?;
+        Ok(record)
+    }
+
+    /// `devlog workflow test`: evaluates the condition and renders every step against an
+    /// entry (and an event: the given JSON, else a `manual` one), changing nothing.
+    pub async fn dry_run(
+        &self,
+        name: &str,
+        entry: Option<EntryId>,
+        event: Option<Value>,
+    ) -> Result<DryRun, EngineError> {
+        let w = self.find(name)?;
+        let entry_value = match entry {
+            Some(id) => entry_json(&self.app.store().get(id).await?),
+            None => Value::Null,
+        };
+        let event = event.unwrap_or_else(|| json!({"type": "manual"}));
+        let condition = match self.check(&w.workflow, &entry_value, &event) {
+            Ok(b) => w.workflow.condition.as_ref().map(|_| b),
+            Err(e) => {
+                return Ok(DryRun {
+                    workflow: name.to_string(),
+                    condition: None,
+                    steps: Vec::new(),
+                    error: Some(format!("condition: {e}")),
+                });
+            }
+        };
+        let record = self.new_record(w, Cause::Manual { actor: None }, entry, 0);
+        let record = self.execute(w, record, event, Mode::Dry).await?;
+        Ok(DryRun {
+            workflow: name.to_string(),
+            condition,
+            steps: record.steps,
+            error: record.error,
+        })
+    }
+
+    /// Resumes the runs left `running` by a process that stopped (killed, crashed), at the
+    /// step each was on. Runs held by a live process are left alone.
+    pub async fn resume_unfinished(&self) -> Result<Vec<RunRecord>, EngineError> {
+        let mut out = Vec::new();
+        for run in self.runs.unfinished()? {
+            if let Some(done) = self.resume(run).await? {
+                out.push(done);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resumes one run (`None`: a live process holds it).
+    pub async fn resume_run(&self, id: &RunId) -> Result<Option<RunRecord>, EngineError> {
+        let run = self.runs.load(id)?;
+        if run.state != RunState::Running {
+            return Err(EngineError::NotResumable {
+                id: id.to_string(),
+                state: run.state.as_str(),
+            });
+        }
+        self.resume(run).await
+    }
+
+    async fn resume(&self, mut run: RunRecord) -> Result<Option<RunRecord>, EngineError> {
+        let Some(_lease) = self.runs.lease(&run.id)? else {
+            return Ok(None);
+        };
+        let w = match self.find(&run.workflow) {
+            Ok(w) => w,
+            Err(e) => {
+                let why = format!("could not resume: {e}");
+                return Ok(Some(self.finish_unrun(run, &why)?));
+            }
+        };
+        run.resumed += 1;
+        let event = match &run.cause {
+            Cause::Event { event } => serde_json::to_value(event).unwrap_or(Value::Null),
+            Cause::Manual { actor } => json!({"type": "manual", "actor": actor}),
+        };
+        Ok(Some(self.execute_leased(w, run, event, Mode::Live).await?))
+    }
+
+    /// Runs (or dry-runs) a workflow's steps, recording the run.
+    async fn execute(
+        &self,
+        w: &Loaded,
+        record: RunRecord,
+        event: Value,
+        mode: Mode,
+    ) -> Result<RunRecord, EngineError> {
+        if mode == Mode::Dry {
+            return self.execute_leased(w, record, event, mode).await;
+        }
+        let Some(_lease) = self.runs.lease(&record.id)? else {
+            return Ok(record);
+        };
+        self.execute_leased(w, record, event, mode).await
+    }
+
+    async fn execute_leased(
+        &self,
+        w: &Loaded,
+        record: RunRecord,
+        event: Value,
+        mode: Mode,
+    ) -> Result<RunRecord, EngineError> {
+        let entry = match record.entry {
+            Some(id) => match self.app.store().get(id).await {
+                Ok(e) => Some(e),
+                Err(e) if e.kind() == devlog_core::ErrorKind::NotFound => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let previous: HashMap<String, StepRecord> = record
+            .steps
+            .iter()
+            .map(|s| (s.path.clone(), s.clone()))
+            .collect();
+        let mut exec = Exec {
+            engine: self,
+            workflow: &w.workflow,
+            mode,
+            vars: record.vars.clone(),
+            record,
+            entry,
+            event,
+            outputs: Map::new(),
+            items: Vec::new(),
+            previous,
+        };
+        if exec.record.vars.is_empty() && !w.workflow.vars.is_empty() {
+            let entry = exec.entry.as_ref().map_or(Value::Null, entry_json);
+            match self.initial_vars(&w.workflow, &entry, &exec.event) {
+                Ok(v) => {
+                    exec.vars = v.clone();
+                    exec.record.vars = v;
+                }
+                Err(e) => {
+                    exec.record.state = RunState::Failed;
+                    exec.record.error = Some(e);
+                    exec.record.finished_at = Some(self.app.clock().now());
+                    if mode == Mode::Live {
+                        self.runs.save(&exec.record)?;
+                    }
+                    return Ok(exec.record);
+                }
+            }
+        }
+        if mode == Mode::Live {
+            self.runs.save(&exec.record)?;
+        }
+        let result = exec.run_steps(&w.workflow.steps, String::new()).await;
+        let mut record = exec.record;
+        match result {
+            Ok(()) => record.state = RunState::Succeeded,
+            Err(Stop::Failed(message)) => {
+                record.state = RunState::Failed;
+                record.error = Some(message);
+            }
+            Err(Stop::Engine(e)) => {
+                // The run stays `running` to be resumed: the store or the run files failed,
+                // not the workflow.
+                return Err(e);
+            }
+        }
+        record.finished_at = Some(self.app.clock().now());
+        if mode == Mode::Live {
+            self.runs.save(&record)?;
+        }
+        Ok(record)
+    }
+}
+
+/// An entry as conditions and templates see it: its JSON (camelCase, as in its file) with
+/// `handle` as `#N` in `ref`.
+pub fn entry_json(e: &Entry) -> Value {
+    let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("ref".into(), Value::String(e.handle_str()));
+    }
+    v
+}
+
+impl Exec<'_> {
+    fn meta(&self) -> WriteMeta {
+        WriteMeta::new(self.engine.origin)
+            .with_actor(Some(actor_of(self.workflow.name.as_str())))
+            .with_workflow(Some(format!("{}/{}", self.workflow.name, self.record.id)))
+    }
+
+    fn entry_value(&self) -> Value {
+        self.entry.as_ref().map_or(Value::Null, entry_json)
+    }
+
+    /// The variables templates see.
+    fn template_ctx(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("entry".into(), self.entry_value());
+        m.insert("event".into(), self.event.clone());
+        m.insert("vars".into(), Value::Object(self.vars.clone()));
+        m.insert("steps".into(), Value::Object(self.outputs.clone()));
+        m.insert(
+            "now".into(),
+            Value::String(self.engine.app.clock().now().to_string()),
+        );
+        m.insert(
+            "run".into(),
+            json!({"id": self.record.id.as_str(), "dry": self.mode == Mode::Dry}),
+        );
+        m.insert(
+            "workflow".into(),
+            json!({"name": self.workflow.name.as_str()}),
+        );
+        for (name, value) in &self.items {
+            m.insert(name.clone(), value.clone());
+        }
+        Value::Object(m)
+    }
+
+    fn render(&self, t: &Template) -> Result<String, Stop> {
+        self.engine
+            .renderer
+            .render(t, &self.template_ctx())
+            .map_err(|e| Stop::Failed(e.to_string()))
+    }
+
+    fn render_opt(&self, t: &Option<Template>) -> Result<Option<String>, Stop> {
+        t.as_ref().map(|t| self.render(t)).transpose()
+    }
+
+    fn render_all(&self, ts: &[Template]) -> Result<Vec<String>, Stop> {
+        ts.iter().map(|t| self.render(t)).collect()
+    }
+
+    fn eval_bool(&self, c: &Condition) -> Result<bool, Stop> {
+        let ctx = self.cel_ctx();
+        c.eval_bool(&ctx).map_err(|e| Stop::Failed(e.to_string()))
+    }
+
+    fn eval_json(&self, c: &Condition) -> Result<Value, Stop> {
+        let ctx = self.cel_ctx();
+        c.eval_json(&ctx).map_err(|e| Stop::Failed(e.to_string()))
+    }
+
+    fn cel_ctx(&self) -> cel::Context<'static, 'static> {
+        let entry = self.entry_value();
+        let vars = Value::Object(self.vars.clone());
+        let steps = Value::Object(self.outputs.clone());
+        let mut named: Vec<(&str, &Value)> = vec![
+            ("entry", &entry),
+            ("event", &self.event),
+            ("vars", &vars),
+            ("steps", &steps),
+        ];
+        for (name, value) in &self.items {
+            named.push((name.as_str(), value));
+        }
+        context_with(&named, self.engine.app.clock().now().as_datetime())
+    }
+
+    /// The entry a step acts on: its `entry` reference, else the run's entry.
+    async fn target(&self, given: &Option<Template>) -> Result<Entry, Stop> {
+        match self.render_opt(given)? {
+            Some(r) => self
+                .engine
+                .app
+                .resolve(r.trim())
+                .await
+                .map_err(|e| Stop::Failed(format!("entry {r:?}: {e}"))),
+            None => self.entry.clone().ok_or_else(|| {
+                Stop::Failed(
+                    "this step needs an entry: the run has none (give `entry:` on the step, \
+                     or run the workflow with a REF)"
+                        .into(),
+                )
+            }),
+        }
+    }
+
+    async fn refresh(&mut self) -> Result<(), Stop> {
+        if let Some(e) = &self.entry {
+            match self.engine.app.store().get(e.id).await {
+                Ok(e) => self.entry = Some(e),
+                Err(err) if err.kind() == devlog_core::ErrorKind::NotFound => self.entry = None,
+                Err(err) => return Err(Stop::Engine(err.into())),
+            }
+        }
+        Ok(())
+    }
+
+    fn save(&self) -> Result<(), Stop> {
+        if self.mode == Mode::Live {
+            self.engine.runs.save(&self.record)?;
+        }
+        Ok(())
+    }
+
+    fn set_step(&mut self, rec: StepRecord) {
+        match self.record.steps.iter_mut().find(|s| s.path == rec.path) {
+            Some(s) => *s = rec,
+            None => self.record.steps.push(rec),
+        }
+    }
+
+    fn run_steps<'b>(&'b mut self, steps: &'b [Step], prefix: String) -> StepFuture<'b> {
+        Box::pin(async move {
+            for (i, step) in steps.iter().enumerate() {
+                let path = format!("{prefix}{i}");
+                self.run_step(step, path).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Restores what a step recorded before a resume; true when it need not run again.
+    async fn restore(&mut self, step: &Step, path: &str) -> Result<bool, Stop> {
+        let Some(prev) = self.previous.get(path).cloned() else {
+            return Ok(false);
+        };
+        let done = match prev.state {
+            StepState::Done => true,
+            StepState::Failed => false,
+            // Killed during the step: a write that reached the feed is not repeated.
+            StepState::Started => match (is_write(&step.action), prev.output.get("entry")) {
+                (true, Some(Value::String(id))) => {
+                    let id: EntryId = id
+                        .parse()
+                        .map_err(|_| Stop::Failed(format!("step {path}: bad entry id {id}")))?;
+                    let after = prev.feed_seq.unwrap_or(0);
+                    let actor = actor_of(self.workflow.name.as_str());
+                    let events = self
+                        .engine
+                        .app
+                        .store()
+                        .entry_events(id, after, None, 1000)
+                        .await
+                        .map_err(|e| Stop::Engine(e.into()))?;
+                    events.iter().any(|e| e.actor.as_deref() == Some(&actor))
+                }
+                _ => false,
+            },
+        };
+        if !done {
+            return Ok(false);
+        }
+        match &step.action {
+            Action::SetVar(_) => {
+                if let Value::Object(m) = &prev.output {
+                    for (k, v) in m {
+                        self.vars.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            Action::If { .. } | Action::ForEach(_) => {}
+            _ => {}
+        }
+        if let Some(id) = &step.id {
+            self.outputs
+                .insert(id.as_str().to_string(), prev.output.clone());
+        }
+        if prev.state == StepState::Started {
+            let mut rec = prev;
+            rec.state = StepState::Done;
+            self.set_step(rec);
+            self.save()?;
+        }
+        Ok(true)
+    }
+
+    async fn run_step(&mut self, step: &Step, path: String) -> Result<(), Stop> {
+        // Branches and loops re-decide from their record, so a resumed run takes the same way.
+        let resumed_done = match &step.action {
+            Action::If { .. } | Action::ForEach(_) => false,
+            _ => self.restore(step, &path).await?,
+        };
+        if resumed_done {
+            return Ok(());
+        }
+        let action = step.action.name().to_string();
+        let feed_seq = if self.mode == Mode::Live && is_write(&step.action) {
+            Some(
+                self.engine
+                    .feed_end()
+                    .await
+                    .map_err(|e| Stop::Engine(e.into()))?,
+            )
+        } else {
+            None
+        };
+        if self.mode == Mode::Live && is_write(&step.action) {
+            // The step's entry is recorded before the write, so a resume can look for it.
+            let target = self.target(entry_of(&step.action)).await;
+            let output = match &target {
+                Ok(e) => json!({"entry": e.id.to_string()}),
+                Err(_) => Value::Null,
+            };
+            self.set_step(StepRecord {
+                path: path.clone(),
+                action: action.clone(),
+                state: StepState::Started,
+                output,
+                error: None,
+                feed_seq,
+            });
+            self.save()?;
+        }
+        let result = self.act(step, &path).await;
+        match result {
+            Ok(output) => {
+                if let Some(id) = &step.id {
+                    self.outputs.insert(id.as_str().to_string(), output.clone());
+                }
+                if !matches!(step.action, Action::If { .. } | Action::ForEach(_)) {
+                    self.set_step(StepRecord {
+                        path,
+                        action,
+                        state: StepState::Done,
+                        output,
+                        error: None,
+                        feed_seq,
+                    });
+                    self.save()?;
+                }
+                Ok(())
+            }
+            Err(Stop::Failed(message)) => {
+                self.set_step(StepRecord {
+                    path: path.clone(),
+                    action,
+                    state: StepState::Failed,
+                    output: Value::Null,
+                    error: Some(message.clone()),
+                    feed_seq,
+                });
+                self.save()?;
+                Err(Stop::Failed(format!("step {path}: {message}")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Does one step; returns its output.
+    async fn act(&mut self, step: &Step, path: &str) -> Result<Value, Stop> {
+        let dry = self.mode == Mode::Dry;
+        match &step.action {
+            Action::AddNote(a) => {
+                let target = self.target(&a.entry).await?;
+                let text = self.render(&a.text)?;
+                if dry {
+                    return Ok(
+                        json!({"entry": target.id.to_string(), "ref": target.handle_str(), "category": a.category, "text": text, "noteId": "(dry run)"}),
+                    );
+                }
+                let note = NewNote {
+                    content: text,
+                    category: a.category,
+                    files: Vec::new(),
+                    code_changes: None,
+                };
+                let (_, n) = self
+                    .engine
+                    .app
+                    .add_note(target.id, note, &self.meta())
+                    .await
+                    .map_err(failed)?;
+                self.refresh().await?;
+                Ok(
+                    json!({"entry": target.id.to_string(), "ref": target.handle_str(), "noteId": n.id}),
+                )
+            }
+            Action::AddDecision(a) => {
+                let target = self.target(&a.entry).await?;
+                let d = NewDecision {
+                    decision: self.render(&a.decision)?,
+                    rationale: self.render(&a.rationale)?,
+                    alternatives: self.render_all(&a.alternatives)?,
+                    decision_maker: actor_of(self.workflow.name.as_str()),
+                    shared: false,
+                };
+                if dry {
+                    return Ok(
+                        json!({"entry": target.id.to_string(), "ref": target.handle_str(), "decision": d.decision, "rationale": d.rationale, "alternatives": d.alternatives}),
+                    );
+                }
+                let e = self
+                    .engine
+                    .app
+                    .decide(target.id, d, &self.meta())
+                    .await
+                    .map_err(failed)?;
+                self.refresh().await?;
+                let id = e.context.decisions.last().map(|d| d.id.clone());
+                Ok(
+                    json!({"entry": target.id.to_string(), "ref": target.handle_str(), "decisionId": id}),
+                )
+            }
+            Action::Set(s) => {
+                let target = self.target(&s.entry).await?;
+                let edit = Edit {
+                    title: self.render_opt(&s.title)?,
+                    kind: s.kind,
+                    status: s.status,
+                    priority: s.priority,
+                    description: self.render_opt(&s.description)?,
+                    assignee: self.render_opt(&s.assignee)?,
+                    add_tags: self.render_all(&s.add_tags)?,
+                    remove_tags: self.render_all(&s.remove_tags)?,
+                    due: self.render_opt(&s.due)?,
+                    ..Edit::default()
+                };
+                let fields = serde_json::to_value(&edit).unwrap_or(Value::Null);
+                let fields = strip_empty(fields);
+                if dry || edit.is_empty() {
+                    return Ok(
+                        json!({"entry": target.id.to_string(), "ref": target.handle_str(), "fields": fields}),
+                    );
+                }
+                self.engine
+                    .app
+                    .edit(target.id, edit, &self.meta())
+                    .await
+                    .map_err(failed)?;
+                self.refresh().await?;
+                Ok(
+                    json!({"entry": target.id.to_string(), "ref": target.handle_str(), "fields": fields}),
+                )
+            }
+            Action::CreateEntry(c) => {
+                let parent = if c.parent {
+                    Some(
+                        self.entry
+                            .as_ref()
+                            .ok_or_else(|| {
+                                Stop::Failed(
+                                    "`parent: true` needs the run's entry: the run has none".into(),
+                                )
+                            })?
+                            .id
+                            .to_string(),
+                    )
+                } else {
+                    None
+                };
+                let input = NewEntry {
+                    title: self.render(&c.title)?,
+                    kind: Some(c.kind),
+                    description: self.render_opt(&c.description)?.unwrap_or_default(),
+                    priority: c.priority,
+                    tags: self.render_all(&c.tags)?,
+                    parent,
+                    ..NewEntry::default()
+                };
+                if dry {
+                    return Ok(
+                        json!({"title": input.title, "type": input.kind, "priority": input.priority, "description": input.description, "tags": input.tags, "parent": input.parent, "id": "(dry run)", "ref": "(dry run)"}),
+                    );
+                }
+                let created = self
+                    .engine
+                    .app
+                    .create(input, &self.meta())
+                    .await
+                    .map_err(failed)?;
+                let existing = matches!(created, devlog_core::store::Created::Existing(_));
+                let e = created.entry();
+                self.refresh().await?;
+                Ok(
+                    json!({"id": e.id.to_string(), "ref": e.handle_str(), "key": e.key, "existing": existing}),
+                )
+            }
+            Action::Link(l) => {
+                let target = self.target(&l.entry).await?;
+                let to = self.render(&l.to)?;
+                if dry {
+                    return Ok(
+                        json!({"entry": target.id.to_string(), "ref": target.handle_str(), "kind": l.kind, "to": to}),
+                    );
+                }
+                self.engine
+                    .app
+                    .link(target.id, l.kind, to.trim(), &self.meta())
+                    .await
+                    .map_err(failed)?;
+                self.refresh().await?;
+                Ok(
+                    json!({"entry": target.id.to_string(), "ref": target.handle_str(), "kind": l.kind, "to": to}),
+                )
+            }
+            Action::LogWork(l) => {
+                let target = self.target(&l.entry).await?;
+                let input = NewWorklog {
+                    duration: self.render(&l.duration)?,
+                    date: self.render_opt(&l.date)?,
+                    note: self.render_opt(&l.note)?.unwrap_or_default(),
+                    author: None,
+                };
+                if dry {
+                    return Ok(
+                        json!({"entry": target.id.to_string(), "ref": target.handle_str(), "duration": input.duration, "date": input.date, "note": input.note}),
+                    );
+                }
+                let (_, w) = self
+                    .engine
+                    .app
+                    .log_time(target.id, input, &self.meta())
+                    .await
+                    .map_err(failed)?;
+                self.refresh().await?;
+                Ok(
+                    json!({"entry": target.id.to_string(), "ref": target.handle_str(), "worklogId": w.id, "minutes": w.minutes}),
+                )
+            }
+            Action::SetVar(vars) => {
+                let mut set = Map::new();
+                for (name, value) in vars {
+                    let v = match value {
+                        VarValue::Literal(v) => v.clone(),
+                        VarValue::Template(t) => Value::String(self.render(t)?),
+                    };
+                    self.vars.insert(name.as_str().to_string(), v.clone());
+                    set.insert(name.as_str().to_string(), v);
+                }
+                Ok(Value::Object(set))
+            }
+            Action::Fail(t) => {
+                let message = self.render(t)?;
+                Err(Stop::Failed(format!("fail: {message}")))
+            }
+            Action::If {
+                condition,
+                then,
+                otherwise,
+            } => {
+                let branch = match self.previous.get(path).and_then(|p| {
+                    p.output
+                        .get("branch")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                }) {
+                    Some(b) => b == "then",
+                    None => self.eval_bool(condition)?,
+                };
+                let (name, steps) = if branch {
+                    ("then", then)
+                } else {
+                    ("else", otherwise)
+                };
+                let output = json!({"branch": name});
+                self.set_step(StepRecord {
+                    path: path.to_string(),
+                    action: "if".into(),
+                    state: StepState::Done,
+                    output: output.clone(),
+                    error: None,
+                    feed_seq: None,
+                });
+                self.save()?;
+                self.run_steps(steps, format!("{path}.{name}.")).await?;
+                Ok(output)
+            }
+            Action::ForEach(f) => {
+                let items = match self
+                    .previous
+                    .get(path)
+                    .and_then(|p| p.output.get("items").cloned())
+                {
+                    Some(items) => items,
+                    None => self.eval_json(&f.items)?,
+                };
+                let Value::Array(list) = items else {
+                    return Err(Stop::Failed(format!(
+                        "for_each.items `{}` gives {}, not a list",
+                        f.items.source(),
+                        kind_of(&items)
+                    )));
+                };
+                if list.len() > MAX_ITEMS {
+                    return Err(Stop::Failed(format!(
+                        "for_each.items gives {} items; at most {MAX_ITEMS} are allowed",
+                        list.len()
+                    )));
+                }
+                let output = json!({"items": list});
+                self.set_step(StepRecord {
+                    path: path.to_string(),
+                    action: "for_each".into(),
+                    state: StepState::Done,
+                    output: output.clone(),
+                    error: None,
+                    feed_seq: None,
+                });
+                self.save()?;
+                for (i, item) in list.into_iter().enumerate() {
+                    self.items.push((f.alias.as_str().to_string(), item));
+                    let r = self.run_steps(&f.steps, format!("{path}.each.{i}.")).await;
+                    self.items.pop();
+                    r?;
+                }
+                Ok(output)
+            }
+        }
+    }
+}
+
+fn failed(e: StoreError) -> Stop {
+    Stop::Failed(e.to_string())
+}
+
+/// Whether a step writes to the store.
+fn is_write(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::AddNote(_)
+            | Action::AddDecision(_)
+            | Action::Set(_)
+            | Action::CreateEntry(_)
+            | Action::Link(_)
+            | Action::LogWork(_)
+    )
+}
+
+static NONE: Option<Template> = None;
+
+/// The `entry:` of a write step.
+fn entry_of(a: &Action) -> &Option<Template> {
+    match a {
+        Action::AddNote(a) => &a.entry,
+        Action::AddDecision(a) => &a.entry,
+        Action::Set(a) => &a.entry,
+        Action::Link(a) => &a.entry,
+        Action::LogWork(a) => &a.entry,
+        _ => &NONE,
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+/// An `Edit` as JSON without its empty parts (what a `set` step changes).
+fn strip_empty(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Names of workflows in a stable order, for messages.
+pub fn names(workflows: &[Loaded]) -> BTreeMap<String, String> {
+    workflows
+        .iter()
+        .map(|w| (w.workflow.name.to_string(), w.file.clone()))
+        .collect()
+}

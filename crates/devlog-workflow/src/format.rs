@@ -1,0 +1,719 @@
+//! The workflow file format (`.devlog/workflows/*.yml`): typed structs read with serde, the
+//! JSON Schema derived from them (`schema`), and checks made while reading — CEL conditions
+//! compiled, templates parsed, one action per step — so every error names the file, the line
+//! and the key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use devlog_core::entry::{EntryType, NoteCategory, Priority, Status};
+use devlog_core::relations::LinkKind;
+use schemars::JsonSchema;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::condition::Condition;
+use crate::template::Template;
+
+/// The longest workflow file read (bytes): a workflow is a small hand-written file.
+pub const MAX_FILE: usize = 256 * 1024;
+
+/// A workflow as written in its file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "devlog workflow",
+    description = "A devlog workflow (.devlog/workflows/*.yml)"
+)]
+pub struct Workflow {
+    /// The workflow's name: letters, digits, `-` and `_` (runs, `devlog workflow run NAME`).
+    pub name: WorkflowName,
+    /// What the workflow is for (shown by `devlog workflow list`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Whether it runs on its triggers (`devlog workflow enable|disable` overrides it).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// What starts it: one or more triggers.
+    pub on: On,
+    /// A CEL condition over `entry`, `event`, `vars` and `now`: the workflow runs only when
+    /// it is true.
+    #[serde(default, rename = "if", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
+    /// Variables the steps read as `vars.<name>` (strings are templates).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<VarName, VarValue>,
+    /// What it does, in order.
+    pub steps: Vec<Step>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A workflow's name: 1–64 letters, digits, `-` or `_`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[schemars(transparent)]
+pub struct WorkflowName(#[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,64}$"))] String);
+
+impl WorkflowName {
+    pub fn new(name: &str) -> Result<Self, String> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ok {
+            Ok(Self(name.to_string()))
+        } else {
+            Err(format!(
+                "invalid workflow name {name:?}: use 1-64 letters, digits, '-' or '_'"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkflowName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for WorkflowName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        WorkflowName::new(&s).map_err(D::Error::custom)
+    }
+}
+
+/// A variable's name: an identifier (`vars.<name>` in conditions and templates).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[schemars(transparent)]
+pub struct VarName(#[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"))] String);
+
+impl VarName {
+    pub fn new(name: &str) -> Result<Self, String> {
+        let mut chars = name.chars();
+        let ok = name.len() <= 64
+            && chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ok {
+            Ok(Self(name.to_string()))
+        } else {
+            Err(format!(
+                "invalid name {name:?}: use an identifier (a letter or '_', then letters, digits or '_')"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for VarName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        VarName::new(&s).map_err(D::Error::custom)
+    }
+}
+
+/// A variable's value: a string is a template rendered when the variable is set; numbers,
+/// booleans, lists and maps are taken as they are.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum VarValue {
+    Template(Template),
+    Literal(Value),
+}
+
+impl<'de> Deserialize<'de> for VarValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Template::new(s)
+                .map(VarValue::Template)
+                .map_err(D::Error::custom),
+            other => Ok(VarValue::Literal(other)),
+        }
+    }
+}
+
+/// The triggers of a workflow, one key each (`on: {status_changed: {to: done}}`). A key with
+/// no value (`created:`) matches every event of its kind.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct On {
+    /// An entry was created.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub created: Option<CreatedFilter>,
+    /// A field changed (any field, or one of `fields`; dotted names such as
+    /// `context.businessContext`; `status` changes are `status_changed`).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub updated: Option<UpdatedFilter>,
+    /// The status changed (from `from`, to `to`, when given).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_changed: Option<StatusFilter>,
+    /// A note was added (of `category`, when given).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub note_added: Option<NoteFilter>,
+    /// A decision was recorded.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub decision_added: Option<Empty>,
+    /// The entry reached done or closed.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub completed: Option<Empty>,
+    /// Run by hand: `devlog workflow run NAME [REF]`.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub manual: Option<Empty>,
+}
+
+/// A key given with no value (`created:`) means "any": `Some(default)`, not `None`.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
+}
+
+/// No options.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// `created`: optionally only entries of one type.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatedFilter {
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EntryType>,
+}
+
+/// `updated`: the fields that count (empty: any field).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatedFilter {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+/// `status_changed`: from and to, each optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Status>,
+}
+
+/// `note_added`: optionally only notes of one category.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<NoteCategory>,
+}
+
+/// One trigger, as the engine matches it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    Created(CreatedFilter),
+    Updated(UpdatedFilter),
+    StatusChanged(StatusFilter),
+    NoteAdded(NoteFilter),
+    DecisionAdded,
+    Completed,
+    Manual,
+}
+
+impl Trigger {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Trigger::Created(_) => "created",
+            Trigger::Updated(_) => "updated",
+            Trigger::StatusChanged(_) => "status_changed",
+            Trigger::NoteAdded(_) => "note_added",
+            Trigger::DecisionAdded => "decision_added",
+            Trigger::Completed => "completed",
+            Trigger::Manual => "manual",
+        }
+    }
+}
+
+impl On {
+    /// The triggers, in the order of the keys above.
+    pub fn triggers(&self) -> Vec<Trigger> {
+        let mut out = Vec::new();
+        if let Some(f) = &self.created {
+            out.push(Trigger::Created(f.clone()));
+        }
+        if let Some(f) = &self.updated {
+            out.push(Trigger::Updated(f.clone()));
+        }
+        if let Some(f) = &self.status_changed {
+            out.push(Trigger::StatusChanged(f.clone()));
+        }
+        if let Some(f) = &self.note_added {
+            out.push(Trigger::NoteAdded(f.clone()));
+        }
+        if self.decision_added.is_some() {
+            out.push(Trigger::DecisionAdded);
+        }
+        if self.completed.is_some() {
+            out.push(Trigger::Completed);
+        }
+        if self.manual.is_some() {
+            out.push(Trigger::Manual);
+        }
+        out
+    }
+}
+
+/// A step as written: an optional `id` (its output is `steps.<id>` afterwards) and exactly one
+/// action key — or `if` with `then` (and `else`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Names the step's output for later steps (`steps.<id>.…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<VarName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_note: Option<AddNote>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_decision: Option<AddDecision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<SetFields>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_entry: Option<CreateEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkStep>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_work: Option<LogWork>,
+    /// Sets variables (`vars.<name>`) for the steps after it; strings are templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_var: Option<BTreeMap<VarName, VarValue>>,
+    /// Stops the run as failed with this message (a template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail: Option<Template>,
+    /// A CEL condition choosing between `then` and `else`.
+    #[serde(default, rename = "if", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<Vec<Step>>,
+    #[serde(default, rename = "else", skip_serializing_if = "Option::is_none")]
+    pub otherwise: Option<Vec<Step>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<ForEach>,
+}
+
+/// A step, checked: its id and its one action.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "StepSpec", into = "StepSpec")]
+pub struct Step {
+    pub id: Option<VarName>,
+    pub action: Action,
+}
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    AddNote(AddNote),
+    AddDecision(AddDecision),
+    Set(SetFields),
+    CreateEntry(CreateEntry),
+    Link(LinkStep),
+    LogWork(LogWork),
+    SetVar(BTreeMap<VarName, VarValue>),
+    Fail(Template),
+    If {
+        condition: Condition,
+        then: Vec<Step>,
+        otherwise: Vec<Step>,
+    },
+    ForEach(ForEach),
+}
+
+impl Action {
+    /// The action's key in the file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::AddNote(_) => "add_note",
+            Action::AddDecision(_) => "add_decision",
+            Action::Set(_) => "set",
+            Action::CreateEntry(_) => "create_entry",
+            Action::Link(_) => "link",
+            Action::LogWork(_) => "log_work",
+            Action::SetVar(_) => "set_var",
+            Action::Fail(_) => "fail",
+            Action::If { .. } => "if",
+            Action::ForEach(_) => "for_each",
+        }
+    }
+}
+
+const ACTIONS: &str =
+    "add_note, add_decision, set, create_entry, link, log_work, set_var, fail, if, for_each";
+
+impl TryFrom<StepSpec> for Step {
+    type Error = String;
+
+    fn try_from(s: StepSpec) -> Result<Self, String> {
+        let mut found: Vec<Action> = Vec::new();
+        if let Some(a) = s.add_note {
+            found.push(Action::AddNote(a));
+        }
+        if let Some(a) = s.add_decision {
+            found.push(Action::AddDecision(a));
+        }
+        if let Some(a) = s.set {
+            found.push(Action::Set(a));
+        }
+        if let Some(a) = s.create_entry {
+            found.push(Action::CreateEntry(a));
+        }
+        if let Some(a) = s.link {
+            found.push(Action::Link(a));
+        }
+        if let Some(a) = s.log_work {
+            found.push(Action::LogWork(a));
+        }
+        if let Some(a) = s.set_var {
+            found.push(Action::SetVar(a));
+        }
+        if let Some(a) = s.fail {
+            found.push(Action::Fail(a));
+        }
+        if let Some(a) = s.for_each {
+            found.push(Action::ForEach(a));
+        }
+        match (s.condition, s.then, s.otherwise) {
+            (Some(condition), Some(then), otherwise) => found.push(Action::If {
+                condition,
+                then,
+                otherwise: otherwise.unwrap_or_default(),
+            }),
+            (Some(_), None, _) => return Err("`if` needs `then` (a list of steps)".into()),
+            (None, Some(_), _) | (None, None, Some(_)) => {
+                return Err("`then` and `else` belong to an `if` step".into());
+            }
+            (None, None, None) => {}
+        }
+        let mut found = found.into_iter();
+        match (found.next(), found.next()) {
+            (Some(action), None) => Ok(Step { id: s.id, action }),
+            (None, _) => Err(format!("a step needs one action: {ACTIONS}")),
+            (Some(a), Some(b)) => Err(format!(
+                "a step has one action, this one has `{}` and `{}`: make them two steps",
+                a.name(),
+                b.name()
+            )),
+        }
+    }
+}
+
+impl From<Step> for StepSpec {
+    fn from(s: Step) -> StepSpec {
+        let mut spec = StepSpec {
+            id: s.id,
+            ..StepSpec::default()
+        };
+        match s.action {
+            Action::AddNote(a) => spec.add_note = Some(a),
+            Action::AddDecision(a) => spec.add_decision = Some(a),
+            Action::Set(a) => spec.set = Some(a),
+            Action::CreateEntry(a) => spec.create_entry = Some(a),
+            Action::Link(a) => spec.link = Some(a),
+            Action::LogWork(a) => spec.log_work = Some(a),
+            Action::SetVar(a) => spec.set_var = Some(a),
+            Action::Fail(a) => spec.fail = Some(a),
+            Action::If {
+                condition,
+                then,
+                otherwise,
+            } => {
+                spec.condition = Some(condition);
+                spec.then = Some(then);
+                spec.otherwise = (!otherwise.is_empty()).then_some(otherwise);
+            }
+            Action::ForEach(a) => spec.for_each = Some(a),
+        }
+        spec
+    }
+}
+
+/// `add_note`: a note on the run's entry (or `entry`, a reference template).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddNote {
+    pub category: NoteCategory,
+    pub text: Template,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Template>,
+}
+
+/// `add_decision`: a decision with its rationale.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddDecision {
+    pub decision: Template,
+    pub rationale: Template,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Template>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Template>,
+}
+
+/// `set`: fields of the run's entry (or `entry`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EntryType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Template>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Template>,
+    /// An empty string clears the assignee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<Template>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_tags: Vec<Template>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_tags: Vec<Template>,
+    /// A due date as `devlog edit --due` takes it (`2026-12-24`, `friday`, `+3d`, `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Template>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Template>,
+}
+
+/// `create_entry`: a new entry (a subtask of the run's entry with `parent: true`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEntry {
+    pub title: Template,
+    #[serde(rename = "type")]
+    pub kind: EntryType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Template>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Template>,
+    /// Make it a subtask of the run's entry.
+    #[serde(default)]
+    pub parent: bool,
+}
+
+/// `link`: links the run's entry (or `entry`) to `to` (a reference template) with `kind`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkStep {
+    pub kind: LinkKind,
+    pub to: Template,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Template>,
+}
+
+/// `log_work`: a worklog on the run's entry (or `entry`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogWork {
+    /// `1h30m`, `90m`, `1.5h`.
+    pub duration: Template,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Template>,
+    /// `2026-12-04`, `yesterday`… (today when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<Template>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Template>,
+}
+
+/// `for_each`: runs `steps` once per item of the list `items` (a CEL expression), the item
+/// being `<as>` (default `item`) in conditions and templates.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForEach {
+    pub items: Condition,
+    #[serde(default = "item_name", rename = "as")]
+    pub alias: VarName,
+    pub steps: Vec<Step>,
+}
+
+fn item_name() -> VarName {
+    VarName("item".to_string())
+}
+
+/// The most items a `for_each` goes through.
+pub const MAX_ITEMS: usize = 100;
+
+/// A step is read as a [`StepSpec`], so its schema is `StepSpec`'s (derived, not written).
+impl JsonSchema for Step {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Step".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        StepSpec::json_schema(g)
+    }
+}
+
+/// The JSON Schema of a workflow file (draft 2020-12), derived from [`Workflow`].
+pub fn schema() -> Value {
+    let schema = schemars::schema_for!(Workflow);
+    serde_json::to_value(schema).unwrap_or(Value::Null)
+}
+
+/// A workflow read from its file, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub workflow: Arc<Workflow>,
+    pub triggers: Vec<Trigger>,
+    /// The file, as given to [`parse`].
+    pub file: String,
+}
+
+/// A problem in a workflow file: the file, the line (when known) and the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {}{message}", line.map(|l| format!(":{l}")).unwrap_or_default(), if key.is_empty() { String::new() } else { format!("{key}: ") })]
+pub struct FormatError {
+    pub file: String,
+    pub line: Option<usize>,
+    /// The key path (`steps[0].add_note.text`), empty at the top.
+    pub key: String,
+    pub message: String,
+}
+
+/// Reads one workflow file's text. `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Loaded, FormatError> {
+    let err = |line, key: String, message: String| FormatError {
+        file: file.to_string(),
+        line,
+        key,
+        message,
+    };
+    if text.len() > MAX_FILE {
+        return Err(err(
+            None,
+            String::new(),
+            format!("the file is larger than {MAX_FILE} bytes"),
+        ));
+    }
+    let de = serde_norway::Deserializer::from_str(text);
+    let workflow: Workflow = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let key = if key == "." { String::new() } else { key };
+        let inner = e.into_inner();
+        let mut line = inner.location().map(|l| l.line());
+        // serde_norway appends " at line L column C" (the line is named apart) and, for
+        // errors raised by our checks, starts with the path of the enclosing map.
+        let mut msg = inner.to_string();
+        if let Some(i) = msg.rfind(" at line ") {
+            msg.truncate(i);
+        }
+        if let Some((head, rest)) = msg.split_once(": ")
+            && !head.contains(' ')
+            && key.starts_with(head)
+        {
+            msg = rest.to_string();
+        }
+        // A check's error is placed at the start of the enclosing map: find the key's own
+        // line below it.
+        if let (Some(from), Some(last)) = (line, last_key(&key))
+            && let Some(found) = key_line(text, from, last)
+        {
+            line = Some(found);
+        }
+        err(line, key, msg)
+    })?;
+    let triggers = workflow.on.triggers();
+    if triggers.is_empty() {
+        return Err(err(
+            line_of(text, "on"),
+            "on".into(),
+            "give at least one trigger: created, updated, status_changed, note_added, \
+             decision_added, completed, manual"
+                .into(),
+        ));
+    }
+    if workflow.steps.is_empty() {
+        return Err(err(
+            line_of(text, "steps"),
+            "steps".into(),
+            "give at least one step".into(),
+        ));
+    }
+    Ok(Loaded {
+        workflow: Arc::new(workflow),
+        triggers,
+        file: file.to_string(),
+    })
+}
+
+/// The last named key of a path (`steps[1].if` → `if`; `steps[0]` → none).
+fn last_key(path: &str) -> Option<&str> {
+    let last = path.rsplit('.').next()?;
+    (!last.is_empty() && !last.ends_with(']')).then_some(last)
+}
+
+/// The first line at or after `from` (1-based) where `key:` starts a mapping entry.
+fn key_line(text: &str, from: usize, key: &str) -> Option<usize> {
+    let want = format!("{key}:");
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find(|(_, l)| {
+            let t = l.trim_start();
+            let t = t.strip_prefix("- ").unwrap_or(t).trim_start();
+            t.starts_with(&want) || t.starts_with(&format!("\"{key}\":"))
+        })
+        .map(|(i, _)| i + 1)
+}
+
+/// The line of a top-level key, for errors found after reading.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| l.starts_with(&format!("{key}:")))
+        .map(|i| i + 1)
+}

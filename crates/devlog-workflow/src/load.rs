@@ -1,0 +1,145 @@
+//! Finding workflow files: `.devlog/workflows/*.yml` (and `.yaml`) plus shared folders, read
+//! in name order; and the local enable/disable switches
+//! (`.devlog/.state/workflows.json`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::{FormatError, Loaded, MAX_FILE, parse};
+
+/// What loading the workflow folders found: the workflows and the files that failed.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub workflows: Vec<Loaded>,
+    pub errors: Vec<FormatError>,
+}
+
+/// The workflow files of `dirs`, in order (a missing folder has none).
+pub fn files(dirs: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        let rd = match fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let mut here: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+            .collect();
+        here.sort();
+        out.extend(here);
+    }
+    Ok(out)
+}
+
+/// Reads every workflow file of `dirs`. Two workflows with one name: the second is an error.
+/// `display` turns a path into the name errors show (relative to the workspace, say).
+pub fn load(dirs: &[PathBuf], display: &dyn Fn(&Path) -> String) -> std::io::Result<LoadReport> {
+    let mut report = LoadReport::default();
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for path in files(dirs)? {
+        let name = display(&path);
+        let meta = fs::metadata(&path)?;
+        if meta.len() > MAX_FILE as u64 {
+            report.errors.push(FormatError {
+                file: name,
+                line: None,
+                key: String::new(),
+                message: format!("the file is larger than {MAX_FILE} bytes"),
+            });
+            continue;
+        }
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                report.errors.push(FormatError {
+                    file: name,
+                    line: None,
+                    key: String::new(),
+                    message: format!("cannot read it: {e}"),
+                });
+                continue;
+            }
+        };
+        match parse(&name, &text) {
+            Ok(w) => {
+                let wname = w.workflow.name.to_string();
+                if let Some(first) = seen.get(&wname) {
+                    report.errors.push(FormatError {
+                        file: name,
+                        line: text
+                            .lines()
+                            .position(|l| l.starts_with("name:"))
+                            .map(|i| i + 1),
+                        key: "name".into(),
+                        message: format!("workflow {wname:?} is already defined in {first}"),
+                    });
+                } else {
+                    seen.insert(wname, name);
+                    report.workflows.push(w);
+                }
+            }
+            Err(e) => report.errors.push(e),
+        }
+    }
+    Ok(report)
+}
+
+/// This checkout's switches: workflows turned off (or on, over `enabled: false`) here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Switches {
+    #[serde(default)]
+    pub disabled: BTreeSet<String>,
+    #[serde(default)]
+    pub enabled: BTreeSet<String>,
+}
+
+impl Switches {
+    pub fn read(path: &Path) -> Result<Self, String> {
+        match fs::read(path) {
+            Ok(t) => serde_json::from_slice(&t).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        fs::write(&tmp, serde_json::to_vec_pretty(self).unwrap_or_default())?;
+        fs::rename(tmp, path)
+    }
+
+    pub fn set(&mut self, name: &str, on: bool) {
+        if on {
+            self.disabled.remove(name);
+            self.enabled.insert(name.to_string());
+        } else {
+            self.enabled.remove(name);
+            self.disabled.insert(name.to_string());
+        }
+    }
+
+    /// The names the engine treats as disabled: turned off here, or off in their file and
+    /// not turned on here.
+    pub fn disabled_of(&self, workflows: &[Loaded]) -> BTreeSet<String> {
+        workflows
+            .iter()
+            .map(|w| w.workflow.name.to_string())
+            .filter(|n| {
+                self.disabled.contains(n)
+                    || (!self.enabled.contains(n)
+                        && workflows
+                            .iter()
+                            .any(|w| w.workflow.name.as_str() == n && !w.workflow.enabled))
+            })
+            .collect()
+    }
+}

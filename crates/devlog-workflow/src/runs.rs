@@ -1,0 +1,324 @@
+//! Run records: what a workflow run was started by, each step's outcome and output, and how
+//! it ended. Kept as one JSON file per run in `.devlog/.state/workflow-runs/` (git-ignored,
+//! machine-local), rewritten atomically after every step, so a run killed mid-way is found
+//! `running` and resumed at the step it was on (`RunStore::unfinished`).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use devlog_core::{EntryId, Event, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A run's id: 12 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(String);
+
+impl RunId {
+    pub fn random() -> Self {
+        let u = uuid::Uuid::new_v4().simple().to_string();
+        Self(u[..12].to_string())
+    }
+
+    /// A run id as a user typed it: hex digits only (it becomes a file name).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_hexdigit()) {
+            Ok(Self(s.to_ascii_lowercase()))
+        } else {
+            Err(format!(
+                "{s:?} is not a run id (hex digits, as `devlog workflow runs` shows)"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    /// Started, not finished (a run found so after its process died is resumed).
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl RunState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+        }
+    }
+}
+
+/// What started a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cause {
+    /// An event of the change feed.
+    Event { event: Box<Event> },
+    /// `devlog workflow run`.
+    Manual {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actor: Option<String>,
+    },
+}
+
+/// One step's record. `path` names the step: `2`, `3.then.0`, `4.each.1.0`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRecord {
+    pub path: String,
+    pub action: String,
+    pub state: StepState,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub output: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The end of the change feed when the step started (a write step's write, if it
+    /// happened, is after it: how a resumed run tells whether to repeat the step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_seq: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepState {
+    Started,
+    Done,
+    Failed,
+}
+
+/// A workflow run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    pub id: RunId,
+    pub workflow: String,
+    pub cause: Cause,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<EntryId>,
+    /// How many workflow runs led to this one (0: started by a person's or a sync's write).
+    pub depth: u32,
+    pub state: RunState,
+    pub started_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    /// The variables when the run started (`vars:` of the file).
+    #[serde(default)]
+    pub vars: serde_json::Map<String, Value>,
+    pub steps: Vec<StepRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How many times the run was resumed after its process stopped.
+    #[serde(default)]
+    pub resumed: u32,
+}
+
+impl RunRecord {
+    pub fn step(&self, path: &str) -> Option<&StepRecord> {
+        self.steps.iter().find(|s| s.path == path)
+    }
+}
+
+/// A problem with the run records.
+#[derive(Debug, thiserror::Error)]
+pub enum RunStoreError {
+    #[error("workflow runs in {dir}: {source}")]
+    Io {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("workflow run {id}: no such run (see `devlog workflow runs`)")]
+    NotFound { id: String },
+    #[error("workflow run file {file} is damaged: {message}")]
+    Corrupt { file: String, message: String },
+}
+
+/// Run records in a folder (`.devlog/.state/workflow-runs/`), one `<id>.json` each, and the
+/// claims that make a workflow run at most once per write (`claims/<workflow>@<change>`).
+#[derive(Debug, Clone)]
+pub struct RunStore {
+    dir: PathBuf,
+}
+
+impl RunStore {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn io(&self, source: std::io::Error) -> RunStoreError {
+        RunStoreError::Io {
+            dir: self.dir.display().to_string(),
+            source,
+        }
+    }
+
+    fn file(&self, id: &RunId) -> PathBuf {
+        self.dir.join(format!("{}.json", id.as_str()))
+    }
+
+    /// Claims the run of `workflow` for one write (its change id or event seq): true for the
+    /// first caller only, in this process or another.
+    pub fn claim(&self, workflow: &str, key: &str) -> Result<bool, RunStoreError> {
+        let dir = self.dir.join("claims");
+        fs::create_dir_all(&dir).map_err(|e| self.io(e))?;
+        let key: String = key
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(dir.join(format!("{workflow}@{key}")))
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Writes a record: to a temporary file, synced, then renamed over the old one.
+    pub fn save(&self, run: &RunRecord) -> Result<(), RunStoreError> {
+        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
+        let path = self.file(&run.id);
+        let tmp = self.dir.join(format!(".{}.json.tmp", run.id.as_str()));
+        let text = serde_json::to_vec_pretty(run).map_err(|e| RunStoreError::Corrupt {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mut f = fs::File::create(&tmp).map_err(|e| self.io(e))?;
+        f.write_all(&text).map_err(|e| self.io(e))?;
+        f.sync_all().map_err(|e| self.io(e))?;
+        fs::rename(&tmp, &path).map_err(|e| self.io(e))
+    }
+
+    pub fn load(&self, id: &RunId) -> Result<RunRecord, RunStoreError> {
+        let path = self.file(id);
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(RunStoreError::NotFound { id: id.to_string() });
+            }
+            Err(e) => return Err(self.io(e)),
+        };
+        serde_json::from_slice(&text).map_err(|e| RunStoreError::Corrupt {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Every run, newest first (`workflow`: only that workflow's).
+    pub fn list(&self, workflow: Option<&str>) -> Result<Vec<RunRecord>, RunStoreError> {
+        let rd = match fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io(e)),
+        };
+        let mut out = Vec::new();
+        for item in rd {
+            let item = item.map_err(|e| self.io(e))?;
+            let name = item.file_name();
+            let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            let Ok(id) = RunId::parse(stem) else { continue };
+            let run = self.load(&id)?;
+            if workflow.is_none_or(|w| run.workflow == w) {
+                out.push(run);
+            }
+        }
+        out.sort_by(|a, b| {
+            b.started_at
+                .cmp(&a.started_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
+        Ok(out)
+    }
+
+    /// Runs still marked running, oldest first: to be resumed. The caller makes sure their
+    /// process is gone (see `lease`).
+    pub fn unfinished(&self) -> Result<Vec<RunRecord>, RunStoreError> {
+        let mut runs: Vec<RunRecord> = self
+            .list(None)?
+            .into_iter()
+            .filter(|r| r.state == RunState::Running)
+            .collect();
+        runs.reverse();
+        Ok(runs)
+    }
+
+    /// Takes the lease of a run (an exclusively created `<id>.lease` file holding the pid):
+    /// `None` when a live process holds it. A lease whose process is gone is taken over.
+    pub fn lease(&self, id: &RunId) -> Result<Option<Lease>, RunStoreError> {
+        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
+        let path = self.dir.join(format!("{}.lease", id.as_str()));
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    let _ = write!(f, "{}", std::process::id());
+                    return Ok(Some(Lease { path }));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let pid = fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u32>().ok());
+                    if pid.is_some_and(process_alive) {
+                        return Ok(None);
+                    }
+                    // Its holder died (or wrote nothing yet and died): take it over.
+                    let _ = fs::remove_file(&path);
+                }
+                Err(e) => return Err(self.io(e)),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Whether a process with this pid is running (Linux: `/proc/<pid>`); elsewhere assumed so.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc_dir = Path::new("/proc");
+    if proc_dir.is_dir() {
+        proc_dir.join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// A run's lease; released when dropped.
+#[derive(Debug)]
+pub struct Lease {
+    path: PathBuf,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
