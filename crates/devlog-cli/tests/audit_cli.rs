@@ -93,10 +93,20 @@ fn cli_writes_are_recorded_with_actor_and_origin_and_listed_shown_exported() {
     let by_other: Value = serde_json::from_str(&ok(
         d,
         "json",
-        &["audit", "list", "--actor", "nobody", "--json"],
+        &["audit", "list", "--by", "nobody", "--json"],
     ))
     .unwrap();
     assert_eq!(by_other.as_array().unwrap().len(), 0);
+    // `--actor` names who acts (as for every command); it filters nothing.
+    let all: Value = serde_json::from_str(&ok(d, "json", &["audit", "list", "--json"])).unwrap();
+    let as_other: Value = serde_json::from_str(&ok(
+        d,
+        "json",
+        &["audit", "list", "--actor", "nobody", "--json"],
+    ))
+    .unwrap();
+    assert!(!all.as_array().unwrap().is_empty());
+    assert_eq!(as_other, all);
     let of_entry: Value = serde_json::from_str(&ok(
         d,
         "json",

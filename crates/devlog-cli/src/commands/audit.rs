@@ -44,8 +44,9 @@ pub struct ListArgs {
     /// Only records of this entry (handle, id, id prefix or key)
     #[arg(long)]
     pub entry: Option<String>,
-    /// Only records by this actor (exact: `ann`, `sync:github`)
-    #[arg(long)]
+    /// Only records by this actor (exact: `ann`, `sync:github`). Not `--actor`: that one
+    /// (and `DEVLOG_ACTOR`) names who is acting, for every command
+    #[arg(long = "by", value_name = "ACTOR")]
     pub actor: Option<String>,
     /// At most this many records, the newest that match (0: all)
     #[arg(long, short = 'n', default_value_t = 50)]
