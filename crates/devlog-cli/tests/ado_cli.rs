@@ -620,3 +620,63 @@ async fn a_pipeline_run_is_queued_once_for_the_entrys_branch_and_its_result_is_o
     );
     assert_eq!(run_notes(&r.json(&["show", "1"]).await).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sync_worker_polls_followed_runs_so_a_completed_run_is_recorded_without_a_command() {
+    let r = rig().await;
+    r.probe.ado.add_pipeline("CI", "\\");
+    r.ok(&["new", "Login page", "--type", "feature"]).await;
+    let v = r.json(&["ado", "run", "1", "--pipeline", "CI"]).await;
+    let run_id = v["run"]["runId"].as_u64().unwrap();
+    let reference = |e: &Value| -> Value {
+        e["externalReferences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["system"] == "azure-devops-run")
+            .cloned()
+            .unwrap_or_else(|| panic!("no run reference: {e}"))
+    };
+    let pipeline_notes = |e: &Value| -> Vec<String> {
+        e["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n["content"].as_str())
+            .filter(|c| c.starts_with("Pipeline "))
+            .map(str::to_string)
+            .collect()
+    };
+
+    // A worker tick while the run is going: nothing recorded, the run still followed.
+    r.ok(&["worker", "--once"]).await;
+    let e = r.json(&["show", "1"]).await;
+    assert_eq!(reference(&e)["status"], "inProgress", "{e}");
+    assert!(pipeline_notes(&e).is_empty(), "{e}");
+
+    // Azure DevOps finishes it; the worker's next tick records it, no `devlog ado runs`.
+    r.probe.ado.complete_run(run_id, "failed").unwrap();
+    let out = r.ok(&["worker", "--once"]).await;
+    assert!(out.contains("run") && out.contains("failed"), "{out}");
+    let e = r.json(&["show", "1"]).await;
+    let x = reference(&e);
+    assert_eq!(
+        (&x["status"], &x["result"]),
+        (&json!("completed"), &json!("failed")),
+        "{e}"
+    );
+    let notes = pipeline_notes(&e);
+    assert_eq!(notes.len(), 1, "{e}");
+    assert!(notes[0].contains("failed"), "{notes:?}");
+
+    // Settled: the next tick neither notes it again nor asks Azure DevOps about it.
+    let before = r.requests();
+    r.ok(&["worker", "--once"]).await;
+    let builds = r.probe.remote.state().requests()[before..]
+        .iter()
+        .filter(|q| q.path.contains("/_apis/build/builds"))
+        .count();
+    assert_eq!(builds, 0);
+    assert_eq!(pipeline_notes(&r.json(&["show", "1"]).await).len(), 1);
+    assert!(r.probe.ado.check_contract().is_empty());
+}
