@@ -1,5 +1,5 @@
 //! Reports (issue 17): counts, throughput, lead and cycle time, time in status, work in
-//! progress, burndown, sync health and cross-system progress, computed from the entries'
+//! progress, burndown, sync health, cross-system progress and deployments, computed from the entries'
 //! summaries (read a page at a time, never whole documents), the store's SQL statistics
 //! where they answer (`Store::stats`), the change feed (`Store::events`, read forwards a page
 //! at a time) and the sync state (`SyncStateStore`). One implementation: the CLI
@@ -13,6 +13,7 @@
 mod burn;
 mod counts;
 mod data;
+mod deploy;
 #[cfg(test)]
 mod feed_tests;
 mod flow;
@@ -36,6 +37,9 @@ use crate::time::Timestamp;
 pub use burn::{BurnDay, BurnScope, Burndown, MAX_DAYS, ScopeChange, ScopeChangeKind, burndown_of};
 pub use counts::{CountGroup, CountRow, Counts, NO_TAG, NOT_LINKED};
 pub use data::{EntryHistory, HISTORY_TOLERANCE_MS, read_histories, scan, scan_pages};
+pub use deploy::{
+    DeployedEntry, DeploymentRow, Deployments, EnvironmentDeployments, deployments_of,
+};
 pub use flow::{
     CycleTime, DurationBucket, DurationStats, EntryDuration, LeadTime, Row, StatusTime, Throughput,
     ThroughputBucket, TimeInStatus, Wip, WipPoint, bucket_starts, cycle_time_of, lead_time_of,
@@ -58,6 +62,7 @@ pub enum ReportName {
     Burndown,
     SyncHealth,
     CrossSystem,
+    Deployments,
 }
 
 impl ReportName {
@@ -71,6 +76,7 @@ impl ReportName {
         ReportName::Burndown,
         ReportName::SyncHealth,
         ReportName::CrossSystem,
+        ReportName::Deployments,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +90,7 @@ impl ReportName {
             ReportName::Burndown => "burndown",
             ReportName::SyncHealth => "sync-health",
             ReportName::CrossSystem => "cross-system",
+            ReportName::Deployments => "deployments",
         }
     }
 
@@ -99,6 +106,7 @@ impl ReportName {
             ReportName::Burndown => "Burndown and burnup",
             ReportName::SyncHealth => "Sync health",
             ReportName::CrossSystem => "Cross-system progress",
+            ReportName::Deployments => "Deployments",
         }
     }
 
@@ -124,6 +132,9 @@ impl ReportName {
             ReportName::CrossSystem => {
                 "entries linked in other systems and whose remote status disagrees"
             }
+            ReportName::Deployments => {
+                "deployments per environment, each with the entries it carried"
+            }
         }
     }
 
@@ -145,7 +156,8 @@ impl ReportName {
             ReportName::TimeInStatus
             | ReportName::Burndown
             | ReportName::SyncHealth
-            | ReportName::CrossSystem => &[],
+            | ReportName::CrossSystem
+            | ReportName::Deployments => &[],
         }
     }
 }
@@ -360,6 +372,7 @@ pub enum Report {
     Burndown(Burndown),
     SyncHealth(SyncHealth),
     CrossSystem(CrossSystem),
+    Deployments(Deployments),
 }
 
 impl Report {
@@ -374,6 +387,7 @@ impl Report {
             Report::Burndown(_) => ReportName::Burndown,
             Report::SyncHealth(_) => ReportName::SyncHealth,
             Report::CrossSystem(_) => ReportName::CrossSystem,
+            Report::Deployments(_) => ReportName::Deployments,
         }
     }
 }
@@ -585,6 +599,9 @@ impl Devlog {
             ReportName::CrossSystem => {
                 Report::CrossSystem(sync::cross_system(store, &q.filter, sync, &mut notes).await?)
             }
+            ReportName::Deployments => Report::Deployments(
+                deploy::deployments(store, &q.filter, since, until, &mut notes).await?,
+            ),
         };
         Ok(ReportOutput {
             title: name.title().to_string(),
