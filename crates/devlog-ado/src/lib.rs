@@ -23,6 +23,7 @@ pub mod html;
 pub mod iterations;
 pub mod link;
 pub mod pipelines;
+mod planning;
 pub mod process;
 pub mod workitem;
 
@@ -64,7 +65,7 @@ pub const OVERLAP_SECONDS: i64 = 120;
 const WIQL_TOP: usize = 20_000;
 pub(crate) const PATCH: &str = "application/json-patch+json";
 /// What is left of the estimate (a system field; written where the type has it).
-const REMAINING_WORK: &str = "Microsoft.VSTS.Scheduling.RemainingWork";
+pub(crate) const REMAINING_WORK: &str = "Microsoft.VSTS.Scheduling.RemainingWork";
 
 /// The Azure DevOps integration.
 #[derive(Debug, Clone)]
@@ -454,6 +455,23 @@ impl AdoIntegration {
         let milestone = w
             .str_field(ITERATION_PATH)
             .and_then(iterations::milestone_of_path);
+        let mut fields = SyncedFields {
+            title: w.str_field(TITLE).unwrap_or_default().to_string(),
+            description,
+            status,
+            priority: w.priority(),
+            kind: workitem::type_of(|t| self.type_name(meta, t), type_name),
+            assignee: w.assignee(),
+            tags: w.entry_tags(),
+            milestone: milestone.clone(),
+            // Carried where the type has the field (planning.rs).
+            estimated_hours: None,
+            actual_hours: None,
+            acceptance_criteria: None,
+            due_date: None,
+        };
+        planning::read(&self.config, meta.type_meta(type_name), w, &mut fields)
+            .map_err(|e| self.permanent(e))?;
         Ok(RemoteItem {
             remote_id: w.id.to_string(),
             url: Some(format!(
@@ -462,21 +480,7 @@ impl AdoIntegration {
                 self.project(),
                 w.id
             )),
-            fields: SyncedFields {
-                title: w.str_field(TITLE).unwrap_or_default().to_string(),
-                description,
-                status,
-                priority: w.priority(),
-                kind: workitem::type_of(|t| self.type_name(meta, t), type_name),
-                assignee: w.assignee(),
-                tags: w.entry_tags(),
-                milestone: milestone.clone(),
-                // Written on create only (`fields`); not carried, so never compared or sent.
-                estimated_hours: None,
-                actual_hours: None,
-                acceptance_criteria: None,
-                due_date: None,
-            },
+            fields,
             updated_at,
             version: Some(w.rev.to_string()),
             marker: w.marker(),
@@ -528,12 +532,14 @@ impl AdoIntegration {
     /// Work items by id (deleted ones left out), in the order asked, 200 per request.
     async fn batch(&self, ids: &[u64]) -> Result<Vec<WorkItem>, SyncError> {
         let mut out = Vec::with_capacity(ids.len());
+        let mut fields: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
+        fields.extend(planning::read_fields(&self.config));
         for chunk in ids.chunks(BATCH) {
             let resp = self
                 .client
                 .post(&self.project_path("wit/workitemsbatch"))
                 .query("api-version", API_VERSION)
-                .json(&json!({"ids": chunk, "fields": FIELDS, "errorPolicy": "omit"}))
+                .json(&json!({"ids": chunk, "fields": fields, "errorPolicy": "omit"}))
                 .send()
                 .await
                 .map_err(|e| self.sync_err(e, None))?;
@@ -819,20 +825,10 @@ impl Integration for AdoIntegration {
         if let Some(a) = &fields.assignee {
             ops.push(op("add", ASSIGNED_TO, json!(a)));
         }
-        let criteria: Vec<&String> = c
-            .acceptance_criteria
-            .iter()
-            .filter(|c| !c.trim().is_empty())
-            .collect();
-        if criteria_apart && !criteria.is_empty() {
-            let list = criteria
-                .iter()
-                .map(|c| format!("- {}", c.lines().collect::<Vec<_>>().join("\n  ")))
-                .collect::<Vec<_>>()
-                .join("\n");
-            ops.push(op("add", criteria_field, json!(html::from_text(&list))));
+        if criteria_apart && let Some(list) = planning::criteria_html(&c.acceptance_criteria) {
+            ops.push(op("add", criteria_field, json!(list)));
         }
-        // Planning fields the type has, from the entry (written at create; not synced after).
+        // Planning fields the type has, from the entry (synced after too: planning.rs).
         let completed = if entry.worklogs.is_empty() {
             entry.actual_hours
         } else {
@@ -994,12 +990,15 @@ impl Integration for AdoIntegration {
                 }
                 // Type: above.
                 SyncedField::Type => {}
-                // Not carried by work items (see `to_remote`): never sent.
+                // Below, where the type has the field (planning.rs).
                 SyncedField::EstimatedHours
                 | SyncedField::ActualHours
                 | SyncedField::AcceptanceCriteria
                 | SyncedField::DueDate => {}
             }
+        }
+        if let Some(ty) = target_type {
+            ops.extend(planning::ops(&self.config, ty, &current, fields, changed));
         }
         if ops.len() == 1 {
             return self.to_remote(meta, &current);

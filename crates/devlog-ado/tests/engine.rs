@@ -322,3 +322,176 @@ async fn service_hooks_apply_once_per_event() {
     let err = r.engine.webhook("azure-devops", &bad).await.unwrap_err();
     assert_eq!(err.kind, devlog_core::integration::SyncErrorKind::Auth);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn estimates_logged_time_due_dates_and_acceptance_criteria_sync_both_ways() {
+    let r = rig().await;
+    let e = r
+        .app
+        .create(
+            NewEntry {
+                title: "Harden the login".into(),
+                kind: Some(EntryType::Bugfix),
+                acceptance_criteria: vec!["Locks after 5 tries".into(), "Says <why>".into()],
+                ..NewEntry::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap()
+        .into_entry();
+    let set = |f: Box<dyn Fn(&mut devlog_core::entry::Entry) + Send + Sync>| {
+        let store = r.app.store().clone();
+        async move {
+            store
+                .update(e.id, &cli(), &mut |x| {
+                    f(x);
+                    Ok(())
+                })
+                .await
+                .unwrap()
+        }
+    };
+    set(Box::new(|x| {
+        x.estimated_hours = Some(8.0);
+        x.due_date = chrono::NaiveDate::from_ymd_opt(2026, 4, 1);
+    }))
+    .await;
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!((rep.created, rep.failed.len()), (1, 0), "{rep:?}");
+    let item = r.probe.ado.items()[0].clone();
+    let f = |w: &devlog_testkit::fake_ado::AdoWorkItem, k: &str| {
+        w.fields.get(k).cloned().unwrap_or(serde_json::Value::Null)
+    };
+    assert_eq!(
+        f(&item, "Microsoft.VSTS.Scheduling.OriginalEstimate"),
+        json!(8.0)
+    );
+    assert_eq!(
+        f(&item, "Microsoft.VSTS.Scheduling.RemainingWork"),
+        json!(8.0)
+    );
+    assert_eq!(
+        f(&item, "Microsoft.VSTS.Scheduling.DueDate"),
+        json!("2026-04-01T00:00:00Z")
+    );
+    let ac = item
+        .str_field("Microsoft.VSTS.Common.AcceptanceCriteria")
+        .to_string();
+    assert!(
+        ac.contains("<li>Locks after 5 tries</li>") && ac.contains("&lt;why&gt;"),
+        "{ac}"
+    );
+
+    // Idle: the fields read back as written, nothing is sent.
+    let patches = |r: &Rig| r.probe.remote.state().requests_matching("PATCH /**").len();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(
+        (rep.updated, rep.applied, rep.conflicts),
+        (0, 0, 0),
+        "{rep:?}"
+    );
+    assert_eq!(patches(&r), 0);
+
+    // Local changes go out in one patch: remaining work follows, a cleared date is removed.
+    set(Box::new(|x| {
+        x.estimated_hours = Some(10.0);
+        x.actual_hours = Some(3.5);
+        x.due_date = None;
+        x.context
+            .acceptance_criteria
+            .push("Unlocks after 15 min".into());
+    }))
+    .await;
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!((rep.updated, rep.failed.len()), (1, 0), "{rep:?}");
+    assert_eq!(patches(&r), 1);
+    let item = r.probe.ado.item(item.id).unwrap();
+    assert_eq!(
+        f(&item, "Microsoft.VSTS.Scheduling.OriginalEstimate"),
+        json!(10.0)
+    );
+    assert_eq!(
+        f(&item, "Microsoft.VSTS.Scheduling.CompletedWork"),
+        json!(3.5)
+    );
+    assert_eq!(
+        f(&item, "Microsoft.VSTS.Scheduling.RemainingWork"),
+        json!(6.5)
+    );
+    assert!(
+        !item
+            .fields
+            .contains_key("Microsoft.VSTS.Scheduling.DueDate"),
+        "{item:?}"
+    );
+    assert!(
+        item.str_field("Microsoft.VSTS.Common.AcceptanceCriteria")
+            .contains("<li>Unlocks after 15 min</li>")
+    );
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!((rep.updated, rep.applied), (0, 0), "no echo: {rep:?}");
+
+    // Changes made in Azure DevOps come back: a numbered list typed in the editor, a date
+    // picked at midnight in UTC+2, another estimate; nothing is echoed.
+    r.probe.ado.edit_item(item.id, |w| {
+        w.insert(
+            "Microsoft.VSTS.Common.AcceptanceCriteria".into(),
+            json!("<div>1. Locks after 5 tries</div><div><br></div><div>2. Emails the owner</div>"),
+        );
+        w.insert(
+            "Microsoft.VSTS.Scheduling.DueDate".into(),
+            json!("2026-04-30T22:00:00Z"),
+        );
+        w.insert(
+            "Microsoft.VSTS.Scheduling.OriginalEstimate".into(),
+            json!(12),
+        );
+    });
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(
+        (rep.applied, rep.conflicts, rep.failed.len()),
+        (1, 0, 0),
+        "{rep:?}"
+    );
+    let got = r.app.store().get(e.id).await.unwrap();
+    assert_eq!(
+        got.context.acceptance_criteria,
+        ["Locks after 5 tries", "Emails the owner"]
+    );
+    assert_eq!(got.due_date, chrono::NaiveDate::from_ymd_opt(2026, 5, 1));
+    assert_eq!(
+        (got.estimated_hours, got.actual_hours),
+        (Some(12.0), Some(3.5))
+    );
+    let before = patches(&r);
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!((rep.updated, rep.applied), (0, 0), "{rep:?}");
+    assert_eq!(patches(&r), before);
+
+    // Both sides change different fields: a three-way merge keeps both.
+    set(Box::new(|x| x.actual_hours = Some(5.0))).await;
+    r.probe.ado.edit_item(item.id, |w| {
+        w.insert(
+            "Microsoft.VSTS.Scheduling.OriginalEstimate".into(),
+            json!(20),
+        );
+    });
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!((rep.conflicts, rep.failed.len()), (0, 0), "{rep:?}");
+    let got = r.app.store().get(e.id).await.unwrap();
+    assert_eq!(
+        (got.estimated_hours, got.actual_hours),
+        (Some(20.0), Some(5.0))
+    );
+    let item = r.probe.ado.item(item.id).unwrap();
+    assert_eq!(
+        f(&item, "Microsoft.VSTS.Scheduling.CompletedWork"),
+        json!(5.0)
+    );
+    assert_eq!(
+        f(&item, "Microsoft.VSTS.Scheduling.RemainingWork"),
+        json!(15.0)
+    );
+    assert!(r.probe.ado.check_contract().is_empty());
+}

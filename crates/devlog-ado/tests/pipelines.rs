@@ -13,6 +13,7 @@ use devlog_ado::{AdoAuth, AdoConfig, AdoIntegration, NAME};
 use devlog_core::entry::{DeploymentStatus, Entry, EntryType};
 use devlog_core::integration::{SyncErrorKind, Webhook};
 use devlog_core::ops::{Devlog, NewEntry};
+use devlog_core::reports::{Report, ReportName, ReportQuery};
 use devlog_core::{Origin, Store, WriteMeta};
 use devlog_http::{RateLimitConfig, SecretString};
 use devlog_sync::{SyncEngine, SyncOptions, SyncReport, SyncState};
@@ -482,5 +483,50 @@ async fn a_deployment_reaches_its_entries_once() {
     );
     let back: Entry = serde_json::from_value(doc).unwrap();
     assert_eq!(back.deployments, got.deployments);
+
+    // The deployments report finds them through the change feed: per environment, and one
+    // row per deployment with the entry it carried (the unrelated entry is in none).
+    let q = |since: &str| ReportQuery {
+        since: Some(since.parse().unwrap()),
+        ..ReportQuery::default()
+    };
+    let out = r
+        .app
+        .report(ReportName::Deployments, &q("2016-01-01T00:00:00Z"), None)
+        .await
+        .unwrap();
+    let Report::Deployments(d) = &out.report else {
+        panic!("{out:?}")
+    };
+    assert_eq!((d.total, d.entries_deployed), (2, 1), "{d:?}");
+    let envs: Vec<(&str, u64, u64)> = d
+        .environments
+        .iter()
+        .map(|e| (e.environment.as_str(), e.succeeded, e.entries))
+        .collect();
+    assert_eq!(envs.len(), 2, "{d:?}");
+    assert!(
+        envs.contains(&("Dev", 1, 1)) && envs.contains(&("Production", 1, 1)),
+        "{envs:?}"
+    );
+    for row in &d.deployments {
+        let handles: Vec<u64> = row.entries.iter().map(|e| e.handle).collect();
+        assert_eq!(handles, [shipped.handle], "{row:?}");
+    }
+    // A window after them: none, and the note says where deployments come from.
+    let out = r
+        .app
+        .report(ReportName::Deployments, &q("2020-01-01T00:00:00Z"), None)
+        .await
+        .unwrap();
+    let Report::Deployments(d) = &out.report else {
+        panic!("{out:?}")
+    };
+    assert_eq!(d.total, 0);
+    assert!(
+        out.notes.iter().any(|n| n.contains("no deployment")),
+        "{:?}",
+        out.notes
+    );
     r.contract_ok();
 }

@@ -490,6 +490,85 @@ pub fn layout(r: &ReportOutput) -> Doc {
                 });
             }
         }
+        Report::Deployments(x) => {
+            d.summary.push(format!(
+                "{} deployment(s) to {} environment(s); {} entries reached one",
+                x.total,
+                x.environments.len(),
+                x.entries_deployed
+            ));
+            d.sections.push(Section {
+                title: "Per environment".into(),
+                headers: [
+                    "ENVIRONMENT",
+                    "DEPLOYMENTS",
+                    "SUCCEEDED",
+                    "FAILED",
+                    "IN PROGRESS",
+                    "ENTRIES",
+                    "LAST",
+                ]
+                .map(String::from)
+                .to_vec(),
+                rows: x
+                    .environments
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.environment.clone(),
+                            e.deployments.to_string(),
+                            e.succeeded.to_string(),
+                            e.failed.to_string(),
+                            e.in_progress.to_string(),
+                            e.entries.to_string(),
+                            format!("{} {} ({})", day(e.last_at), e.last_release, e.last_status),
+                        ]
+                    })
+                    .collect(),
+                chart: Some(Chart {
+                    kind: ChartKind::Bars,
+                    labels: x
+                        .environments
+                        .iter()
+                        .map(|e| e.environment.clone())
+                        .collect(),
+                    series: vec![
+                        (
+                            "succeeded".into(),
+                            x.environments.iter().map(|e| e.succeeded as f64).collect(),
+                        ),
+                        (
+                            "failed".into(),
+                            x.environments.iter().map(|e| e.failed as f64).collect(),
+                        ),
+                    ],
+                }),
+            });
+            d.sections.push(Section {
+                title: "Deployments".into(),
+                headers: ["WHEN", "ENVIRONMENT", "RELEASE", "STATUS", "ENTRIES"]
+                    .map(String::from)
+                    .to_vec(),
+                rows: x
+                    .deployments
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            day(r.at),
+                            r.environment.clone(),
+                            r.release.clone(),
+                            r.status.to_string(),
+                            r.entries
+                                .iter()
+                                .map(|e| format!("#{} {}", e.handle, truncate(&e.title, 40)))
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                        ]
+                    })
+                    .collect(),
+                chart: None,
+            });
+        }
     }
     d
 }

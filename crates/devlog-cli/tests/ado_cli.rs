@@ -620,3 +620,226 @@ async fn a_pipeline_run_is_queued_once_for_the_entrys_branch_and_its_result_is_o
     );
     assert_eq!(run_notes(&r.json(&["show", "1"]).await).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sync_worker_polls_followed_runs_so_a_completed_run_is_recorded_without_a_command() {
+    let r = rig().await;
+    r.probe.ado.add_pipeline("CI", "\\");
+    r.ok(&["new", "Login page", "--type", "feature"]).await;
+    let v = r.json(&["ado", "run", "1", "--pipeline", "CI"]).await;
+    let run_id = v["run"]["runId"].as_u64().unwrap();
+    let reference = |e: &Value| -> Value {
+        e["externalReferences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["system"] == "azure-devops-run")
+            .cloned()
+            .unwrap_or_else(|| panic!("no run reference: {e}"))
+    };
+    let pipeline_notes = |e: &Value| -> Vec<String> {
+        e["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n["content"].as_str())
+            .filter(|c| c.starts_with("Pipeline "))
+            .map(str::to_string)
+            .collect()
+    };
+
+    // A worker tick while the run is going: nothing recorded, the run still followed.
+    r.ok(&["worker", "--once"]).await;
+    let e = r.json(&["show", "1"]).await;
+    assert_eq!(reference(&e)["status"], "inProgress", "{e}");
+    assert!(pipeline_notes(&e).is_empty(), "{e}");
+
+    // Azure DevOps finishes it; the worker's next tick records it, no `devlog ado runs`.
+    r.probe.ado.complete_run(run_id, "failed").unwrap();
+    let out = r.ok(&["worker", "--once"]).await;
+    assert!(out.contains("run") && out.contains("failed"), "{out}");
+    let e = r.json(&["show", "1"]).await;
+    let x = reference(&e);
+    assert_eq!(
+        (&x["status"], &x["result"]),
+        (&json!("completed"), &json!("failed")),
+        "{e}"
+    );
+    let notes = pipeline_notes(&e);
+    assert_eq!(notes.len(), 1, "{e}");
+    assert!(notes[0].contains("failed"), "{notes:?}");
+
+    // Settled: the next tick neither notes it again nor asks Azure DevOps about it.
+    let before = r.requests();
+    r.ok(&["worker", "--once"]).await;
+    let builds = r.probe.remote.state().requests()[before..]
+        .iter()
+        .filter(|q| q.path.contains("/_apis/build/builds"))
+        .count();
+    assert_eq!(builds, 0);
+    assert_eq!(pipeline_notes(&r.json(&["show", "1"]).await).len(), 1);
+    assert!(r.probe.ado.check_contract().is_empty());
+}
+
+/// The official release-deployment payload (BOM stripped), as the service hook sends it.
+fn deployment_payload() -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/apispecs/azure-devops/service-hooks/docs-events-md/ms.vss-release.deployment-completed-event.json",
+    );
+    let b = std::fs::read(p).unwrap();
+    b.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&b).to_vec()
+}
+
+/// One HTTP/1.1 request over TCP; the status code and body.
+async fn post(addr: &str, path: &str, auth: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployment_reported_by_service_hook_shows_in_the_deployments_report() {
+    use tokio::io::AsyncBufReadExt;
+    let r =
+        rig_with(|url| format!("{}serviceHookSecret = \"hook-s3cret\"\n", ado_table(url))).await;
+    r.ok(&["new", "Login page", "--type", "feature"]).await;
+    r.ok(&["new", "Unrelated", "--type", "feature"]).await;
+    r.ok(&["sync"]).await;
+    let item = r
+        .probe
+        .ado
+        .items()
+        .iter()
+        .find(|w| w.str_field("System.Title") == "Login page")
+        .unwrap()
+        .id;
+    let ci = r.probe.ado.add_pipeline("CI", "\\");
+    let build = r.probe.ado.start_run(ci.id, "refs/heads/main");
+    r.probe.ado.complete_run(build.id, "succeeded");
+    r.probe.ado.set_run_work_items(build.id, &[item]);
+    r.probe.ado.add_release(
+        1,
+        "Release-1",
+        vec![devlog_testkit::fake_ado::AdoArtifact {
+            alias: "CI".into(),
+            kind: "Build".into(),
+            build: Some(build.id),
+        }],
+    );
+
+    // `devlog serve` takes the service hook.
+    let mut serve = tokio::process::Command::new(BIN)
+        .args(["serve", "--port", "0", "--no-background-sync"])
+        .current_dir(&r.dir)
+        .env_remove("DEVLOG_DIR")
+        .env_remove("DEVLOG_STORAGE_TYPE")
+        .env("HOME", &r.home)
+        .env("NO_COLOR", "1")
+        .env("ADO_PAT", PAT)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(serve.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("devlog serve announces its address")
+            .unwrap()
+            .expect("devlog serve exited early");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // "any user name, the password = serviceHookSecret": base64("azure:hook-s3cret").
+    let (code, answer) = post(
+        &addr,
+        "/webhooks/azure-devops",
+        "Basic YXp1cmU6aG9vay1zM2NyZXQ=",
+        &deployment_payload(),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    serve.kill().await.unwrap();
+
+    // JSON: per environment and per deployment, with the entry it carried.
+    let v = r
+        .json(&["report", "deployments", "--since", "2016-01-01"])
+        .await;
+    assert_eq!(v["report"], "deployments", "{v}");
+    let d = &v["data"];
+    assert_eq!(
+        (d["total"].as_u64(), d["entriesDeployed"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(d["environments"][0]["environment"], "Dev", "{v}");
+    assert_eq!(d["environments"][0]["succeeded"], 1, "{v}");
+    let row = &d["deployments"][0];
+    assert_eq!(
+        (&row["release"], &row["status"]),
+        (&json!("Release-1"), &json!("succeeded")),
+        "{v}"
+    );
+    assert_eq!(row["entries"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(row["entries"][0]["handle"], 1, "{v}");
+    // Text, Markdown and HTML carry the same rows.
+    let t = r
+        .ok(&["report", "deployments", "--since", "2016-01-01"])
+        .await;
+    assert!(
+        t.contains("Per environment")
+            && t.contains("Dev")
+            && t.contains("Release-1")
+            && t.contains("#1 Login page"),
+        "{t}"
+    );
+    assert!(!t.contains("Unrelated"), "{t}");
+    let md = r
+        .ok(&[
+            "report",
+            "deployments",
+            "--since",
+            "2016-01-01",
+            "--format",
+            "md",
+        ])
+        .await;
+    assert!(
+        md.contains("| Dev |") && md.contains("#1 Login page"),
+        "{md}"
+    );
+    let html = r
+        .ok(&[
+            "report",
+            "deployments",
+            "--since",
+            "2016-01-01",
+            "--format",
+            "html",
+        ])
+        .await;
+    assert!(
+        html.contains("<table") && html.contains("Release-1") && html.contains("#1 Login page"),
+        "{html}"
+    );
+    // The default window (the last 30 days) holds none: said in the notes.
+    let v = r.json(&["report", "deployments"]).await;
+    assert_eq!(v["data"]["total"], 0, "{v}");
+    assert!(v["notes"].to_string().contains("no deployment"), "{v}");
+}

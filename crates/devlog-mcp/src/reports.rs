@@ -14,13 +14,13 @@ use crate::error::Failure;
 use crate::server::DevlogMcp;
 use crate::tools::{Reply, finish};
 
-const GET_REPORT: &str = "A report over the devlog entries: counts (by status, type, priority, assignee, tag, linked system), throughput (created and finished per day/week/month), lead-time (created → done) and cycle-time (first in-progress → done) with median and 85th percentile, time-in-status (hours per status, blocked time), wip (work in progress over time), burndown (scope, done, remaining per day for a milestone or date range, with scope changes), sync-health (per integration: queue, dead jobs, conflicts, last success) or cross-system (entries linked in other systems whose status disagrees). Entries imported without history are left out of history-based reports and counted in notes. Definitions: docs/reports.md.";
+const GET_REPORT: &str = "A report over the devlog entries: counts (by status, type, priority, assignee, tag, linked system), throughput (created and finished per day/week/month), lead-time (created → done) and cycle-time (first in-progress → done) with median and 85th percentile, time-in-status (hours per status, blocked time), wip (work in progress over time), burndown (scope, done, remaining per day for a milestone or date range, with scope changes), sync-health (per integration: queue, dead jobs, conflicts, last success), cross-system (entries linked in other systems whose status disagrees) or deployments (per environment, each deployment with the entries it carried). Entries imported without history are left out of history-based reports and counted in notes. Definitions: docs/reports.md.";
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetReportArgs {
-    /// counts, throughput, lead-time, cycle-time, time-in-status, wip, burndown, sync-health
-    /// or cross-system.
+    /// counts, throughput, lead-time, cycle-time, time-in-status, wip, burndown, sync-health,
+    /// cross-system or deployments.
     pub name: String,
     /// Start of the window (RFC 3339); by default a span that suits `by`.
     #[serde(default)]

@@ -20,4 +20,4 @@ pub use state::{
     Conflict, CursorKind, HttpCacheEntry, InboxDelivery, InboxState, Job, JobState, Link,
     LinkState, NoteLink, NoteLinkState, SyncState,
 };
-pub use worker::{EventSink, WorkerEvent, WorkerOptions, run_workers};
+pub use worker::{EventSink, Poller, WorkerEvent, WorkerOptions, run_workers};

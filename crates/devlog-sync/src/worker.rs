@@ -8,14 +8,21 @@
 //! - the change feed ([`FeedWatch`]): PostgreSQL's `LISTEN/NOTIFY`, else polling its end;
 //! - the next job retry falling due, or the pull interval.
 //!
+//! Pollers ([`Poller`]) run in worker 0 right after its pulls, on the same schedule: remote
+//! objects that no pull delivers and whose webhook may never come (Azure DevOps pipeline runs
+//! an entry follows).
+//!
 //! Pulls run in worker 0 only (one pull per integration at a time in this process; the pull
 //! cursor is advanced only after each page is applied, so a pull by another process at the
 //! same time applies some pages twice, which merging makes harmless). Enqueueing is done by
 //! whichever worker gets to it first (a second one would find no new events). Shutdown is
 //! graceful: a worker finishes the job in hand, records it, and stops.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+
+use async_trait::async_trait;
 
 use devlog_core::id::EntryId;
 use devlog_store::feed_watch::FeedWatch;
@@ -41,6 +48,22 @@ pub struct WorkerOptions {
     /// The process's change-feed watcher, when it has one already (`devlog serve` shares its
     /// event streams' one); else the workers start their own with `feed_poll`.
     pub feed: Option<FeedWatch>,
+    /// Polled by worker 0 after each pull of every integration (and once with `once`).
+    pub pollers: Vec<Arc<dyn Poller>>,
+}
+
+/// Work done on the pull schedule beside the pulls: remote objects an entry follows that no
+/// pull delivers and whose webhook may never come (Azure DevOps pipeline runs: devlog-cli's
+/// `commands/ado.rs`, the poll `devlog ado runs` makes once). A poller applies what it finds
+/// through the engine (so each change is applied once, also when a webhook reports it too).
+#[async_trait]
+pub trait Poller: Send + Sync + fmt::Debug {
+    /// What is polled, for messages (`azure-devops runs`).
+    fn name(&self) -> String;
+
+    /// One poll: applies what it finds with `engine` and counts it in `report`
+    /// (`actions_applied`; `notes` for what the user should know).
+    async fn poll(&self, engine: &SyncEngine, report: &mut SyncReport) -> Result<()>;
 }
 
 impl Default for WorkerOptions {
@@ -51,6 +74,7 @@ impl Default for WorkerOptions {
             feed_poll: devlog_store::feed_watch::DEFAULT_POLL,
             once: false,
             feed: None,
+            pollers: Vec::new(),
         }
     }
 }
@@ -135,7 +159,7 @@ impl Shared {
         add(&mut t, r);
     }
 
-    /// Pulls every integration (worker 0's job).
+    /// Pulls every integration, then runs the pollers (worker 0's job).
     async fn pull_all(&self, worker: usize) {
         for i in self.engine.integrations().to_vec() {
             let name = i.descriptor().name;
@@ -166,6 +190,25 @@ impl Shared {
                 }
                 Err(e) => {
                     let message = format!("{name} pull: {e}");
+                    r.failed.push(message.clone());
+                    self.emit(WorkerEvent::Failed { worker, message });
+                }
+            }
+            self.absorb(&r);
+        }
+        for p in self.opts.pollers.clone() {
+            let mut r = SyncReport::default();
+            match p.poll(&self.engine, &mut r).await {
+                Ok(()) => {
+                    for n in &r.notes {
+                        self.emit(WorkerEvent::Note {
+                            worker,
+                            message: n.clone(),
+                        });
+                    }
+                }
+                Err(e) => {
+                    let message = format!("{}: {e}", p.name());
                     r.failed.push(message.clone());
                     self.emit(WorkerEvent::Failed { worker, message });
                 }

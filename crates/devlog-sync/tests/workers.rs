@@ -177,6 +177,7 @@ async fn four_workers_push_200_entries_written_while_they_run(b: Backend) {
         feed_poll: Duration::from_millis(20),
         once: false,
         feed: None,
+        pollers: Vec::new(),
     };
     let workers = tokio::spawn(run_workers(
         r.engine.clone(),
@@ -286,6 +287,99 @@ async fn once_pulls_pushes_what_is_pending_and_returns() {
     );
 }
 
+/// Counts its polls; fails when told to.
+#[derive(Debug, Default)]
+struct CountingPoller {
+    polls: std::sync::atomic::AtomicUsize,
+    fail: bool,
+}
+
+#[async_trait::async_trait]
+impl devlog_sync::Poller for CountingPoller {
+    fn name(&self) -> String {
+        "counting".into()
+    }
+
+    async fn poll(
+        &self,
+        _engine: &SyncEngine,
+        report: &mut devlog_sync::SyncReport,
+    ) -> Result<(), devlog_sync::EngineError> {
+        let n = self.polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.fail {
+            return Err(devlog_core::integration::SyncError::new(
+                "counting",
+                devlog_core::integration::SyncErrorKind::Transient,
+                "the remote is down",
+            )
+            .into());
+        }
+        report.actions_applied += 1;
+        report.notes.push(format!("poll {n}"));
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pollers_run_after_the_pull_and_a_failing_one_is_reported_not_fatal() {
+    let b = Backend::json().await;
+    let r = rig(&b).await;
+    create(b.store.clone(), "Pending").await;
+    let ok = Arc::new(CountingPoller::default());
+    let failing = Arc::new(CountingPoller {
+        fail: true,
+        ..CountingPoller::default()
+    });
+    let (events, sink) = recorder();
+    let (_stop, stopped) = watch::channel(false);
+    let opts = WorkerOptions {
+        workers: 2,
+        once: true,
+        pollers: vec![failing.clone(), ok.clone()],
+        ..WorkerOptions::default()
+    };
+    let report = tokio::time::timeout(
+        PATIENCE,
+        run_workers(
+            r.engine.clone(),
+            opts,
+            Arc::new(Notify::new()),
+            stopped,
+            sink,
+        ),
+    )
+    .await
+    .expect("--once returns by itself")
+    .unwrap();
+    // Each polled once, in worker 0's pull; the failure did not stop the push.
+    let polls = |p: &CountingPoller| p.polls.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!((polls(&failing), polls(&ok)), (1, 1));
+    assert_eq!(report.created, 1, "{report:?}");
+    assert_eq!(report.actions_applied, 1, "{report:?}");
+    assert!(
+        report
+            .failed
+            .iter()
+            .any(|f| f.contains("counting") && f.contains("down")),
+        "{report:?}"
+    );
+    let events = events.lock().unwrap();
+    let pulled = events
+        .iter()
+        .position(|e| matches!(e, WorkerEvent::Pulled { .. }))
+        .unwrap();
+    let noted = events
+        .iter()
+        .position(|e| matches!(e, WorkerEvent::Note { message, .. } if message == "poll 0"))
+        .expect("the poller's note is an event");
+    assert!(pulled < noted, "the poll comes after the pull: {events:?}");
+    assert!(
+        events.iter().any(
+            |e| matches!(e, WorkerEvent::Failed { message, .. } if message.contains("counting"))
+        )
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wake_up_makes_idle_workers_push_before_their_interval() {
     // The interval and the feed poll are an hour: only the wake-up can start the push.
@@ -300,6 +394,7 @@ async fn a_wake_up_makes_idle_workers_push_before_their_interval() {
         feed_poll: Duration::from_secs(3600),
         once: false,
         feed: None,
+        pollers: Vec::new(),
     };
     let workers = tokio::spawn(run_workers(
         r.engine.clone(),

@@ -172,22 +172,73 @@ async fn run_pipeline(
     })
 }
 
-/// `devlog ado runs`: one poll of the followed runs, their notes applied through the sync
-/// engine (keyed like the service hook's), the completed ones settled.
+/// One poll of the followed runs: their notes applied through the sync engine (keyed like
+/// the service hook's, so each is added once), the completed ones settled on their entries.
+/// `devlog ado runs` makes one; the sync workers make one after each pull ([`RunPoller`]).
+async fn poll_and_settle(
+    ado: &AdoIntegration,
+    engine: &devlog_sync::SyncEngine,
+    report: &mut devlog_sync::SyncReport,
+) -> Result<devlog_ado::pipelines::RunPoll, devlog_sync::EngineError> {
+    let poll = ado.poll_runs(&**engine.state()).await?;
+    engine
+        .apply_actions(devlog_ado::NAME, &poll.actions, report)
+        .await?;
+    ado.settle_runs(&**engine.store(), &**engine.state(), &poll)
+        .await?;
+    Ok(poll)
+}
+
+/// The pipeline runs entries follow, polled by `devlog worker`, `devlog sync --watch` and
+/// `devlog serve` after each pull: a run that completes gets its note and its result on the
+/// entry without a command, when no service hook reports it. No request while no run is
+/// followed.
+#[derive(Debug)]
+pub struct RunPoller(AdoIntegration);
+
+#[async_trait]
+impl devlog_sync::Poller for RunPoller {
+    fn name(&self) -> String {
+        format!("{} runs", devlog_ado::NAME)
+    }
+
+    async fn poll(
+        &self,
+        engine: &devlog_sync::SyncEngine,
+        report: &mut devlog_sync::SyncReport,
+    ) -> Result<(), devlog_sync::EngineError> {
+        let poll = poll_and_settle(&self.0, engine, report).await?;
+        for f in &poll.finished {
+            report.notes.push(format!(
+                "{}: pipeline {} run {} {} ({})",
+                devlog_ado::NAME,
+                f.run.pipeline,
+                f.run.name,
+                f.run.result.as_deref().unwrap_or("completed"),
+                f.entry.short()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The pollers the sync workers run for the configured integrations: Azure DevOps' pipeline
+/// runs when it is configured (a configuration error is the engine's to report).
+pub fn pollers(ws: &Workspace) -> Vec<Arc<dyn devlog_sync::Poller>> {
+    let configured = [devlog_ado::NAME, "ado"]
+        .iter()
+        .any(|n| ws.config.integrations.contains_key(*n));
+    match configured.then(|| ado(ws)) {
+        Some(Ok(a)) => vec![Arc::new(RunPoller(a))],
+        _ => Vec::new(),
+    }
+}
+
+/// `devlog ado runs`: one poll of the followed runs (see [`poll_and_settle`]).
 async fn poll_runs(ctx: &Ctx, ws: &Workspace, ado: AdoIntegration) -> Result<(), CliError> {
     let engine = tracker::engine(ws, Arc::new(ado.clone())).await?;
-    let app = ctx.app().await?;
-    let poll = ado
-        .poll_runs(&**engine.state())
-        .await
-        .map_err(tracker::remote_err)?;
     let mut report = devlog_sync::SyncReport::default();
-    engine
-        .apply_actions(devlog_ado::NAME, &poll.actions, &mut report)
-        .await?;
-    ado.settle_runs(&**app.store(), &**engine.state(), &poll)
-        .await
-        .map_err(tracker::remote_err)?;
+    let poll = poll_and_settle(&ado, &engine, &mut report).await?;
     let finished: Vec<Value> = poll
         .finished
         .iter()

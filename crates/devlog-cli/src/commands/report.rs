@@ -17,7 +17,7 @@ use crate::output::{Table, warn, write_raw, write_stdout};
 use crate::report_render as render;
 
 /// Reports: counts, throughput, lead and cycle time, time in status, WIP, burndown, sync
-/// health, cross-system progress, and custom ones from .devlog/reports/*.md.j2|*.html.j2
+/// health, cross-system progress, deployments, and custom ones from .devlog/reports/*.md.j2|*.html.j2
 ///
 /// `devlog report list` lists them. The list command's filters narrow the entries;
 /// `--milestone` makes `burndown` the milestone's.

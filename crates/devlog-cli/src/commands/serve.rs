@@ -251,6 +251,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
                     .or(ws.config.sync.interval)
                     .unwrap_or(DEFAULT_SYNC_INTERVAL),
                 feed: Some(feed.clone()),
+                pollers: super::ado::pollers(&ws),
                 ..WorkerOptions::default()
             };
             eprintln!(

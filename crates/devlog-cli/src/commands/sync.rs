@@ -338,6 +338,7 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
                 .interval
                 .or(ws.config.sync.interval)
                 .unwrap_or(super::worker::DEFAULT_INTERVAL),
+            pollers: super::ado::pollers(&ws),
             ..devlog_sync::WorkerOptions::default()
         };
         let engine = engine_for_workers(ctx, strategy, None).await?;

@@ -106,6 +106,7 @@ pub async fn run(ctx: &Ctx, a: WorkerArgs) -> Result<(), CliError> {
             .or(ws.config.sync.interval)
             .unwrap_or(DEFAULT_INTERVAL),
         once: a.once,
+        pollers: super::ado::pollers(&ws),
         ..WorkerOptions::default()
     };
     let strategy = ws.config.sync.strategy.unwrap_or_default();

@@ -1,5 +1,5 @@
 //! Reports (issue 17): counts, throughput, lead and cycle time, time in status, work in
-//! progress, burndown, sync health and cross-system progress, computed from the entries'
+//! progress, burndown, sync health, cross-system progress and deployments, computed from the entries'
 //! summaries (read a page at a time, never whole documents), the store's SQL statistics
 //! where they answer (`Store::stats`), the change feed (`Store::events`, read forwards a page
 //! at a time) and the sync state (`SyncStateStore`). One implementation: the CLI
@@ -15,6 +15,7 @@
 mod burn;
 mod counts;
 mod data;
+mod deploy;
 #[cfg(test)]
 mod feed_tests;
 mod flow;
@@ -40,6 +41,9 @@ use index::Source;
 pub use burn::{BurnDay, BurnScope, Burndown, MAX_DAYS, ScopeChange, ScopeChangeKind, burndown_of};
 pub use counts::{CountGroup, CountRow, Counts, NO_TAG, NOT_LINKED};
 pub use data::{EntryHistory, HISTORY_TOLERANCE_MS, read_histories, scan, scan_pages};
+pub use deploy::{
+    DeployedEntry, DeploymentRow, Deployments, EnvironmentDeployments, deployments_of,
+};
 pub use flow::{
     CycleTime, DurationBucket, DurationStats, EntryDuration, LeadTime, Row, StatusTime, Throughput,
     ThroughputBucket, TimeInStatus, Wip, WipPoint, bucket_starts, cycle_time_of, lead_time_of,
@@ -63,6 +67,7 @@ pub enum ReportName {
     Burndown,
     SyncHealth,
     CrossSystem,
+    Deployments,
 }
 
 impl ReportName {
@@ -76,6 +81,7 @@ impl ReportName {
         ReportName::Burndown,
         ReportName::SyncHealth,
         ReportName::CrossSystem,
+        ReportName::Deployments,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +95,7 @@ impl ReportName {
             ReportName::Burndown => "burndown",
             ReportName::SyncHealth => "sync-health",
             ReportName::CrossSystem => "cross-system",
+            ReportName::Deployments => "deployments",
         }
     }
 
@@ -104,6 +111,7 @@ impl ReportName {
             ReportName::Burndown => "Burndown and burnup",
             ReportName::SyncHealth => "Sync health",
             ReportName::CrossSystem => "Cross-system progress",
+            ReportName::Deployments => "Deployments",
         }
     }
 
@@ -129,6 +137,9 @@ impl ReportName {
             ReportName::CrossSystem => {
                 "entries linked in other systems and whose remote status disagrees"
             }
+            ReportName::Deployments => {
+                "deployments per environment, each with the entries it carried"
+            }
         }
     }
 
@@ -150,7 +161,8 @@ impl ReportName {
             ReportName::TimeInStatus
             | ReportName::Burndown
             | ReportName::SyncHealth
-            | ReportName::CrossSystem => &[],
+            | ReportName::CrossSystem
+            | ReportName::Deployments => &[],
         }
     }
 }
@@ -365,6 +377,7 @@ pub enum Report {
     Burndown(Burndown),
     SyncHealth(SyncHealth),
     CrossSystem(CrossSystem),
+    Deployments(Deployments),
 }
 
 impl Report {
@@ -379,6 +392,7 @@ impl Report {
             Report::Burndown(_) => ReportName::Burndown,
             Report::SyncHealth(_) => ReportName::SyncHealth,
             Report::CrossSystem(_) => ReportName::CrossSystem,
+            Report::Deployments(_) => ReportName::Deployments,
         }
     }
 }
@@ -605,6 +619,9 @@ impl Devlog {
             ReportName::CrossSystem => {
                 Report::CrossSystem(sync::cross_system(src, &q.filter, sync, &mut notes).await?)
             }
+            ReportName::Deployments => Report::Deployments(
+                deploy::deployments(store, &q.filter, since, until, &mut notes).await?,
+            ),
         };
         Ok(ReportOutput {
             title: name.title().to_string(),

@@ -484,6 +484,72 @@ fn sections(out: &ReportOutput) -> Vec<Section> {
                 ),
             );
         }
+        Report::Deployments(x) => {
+            let when = |t: devlog_core::Timestamp| {
+                t.to_string()
+                    .chars()
+                    .take(16)
+                    .collect::<String>()
+                    .replace('T', " ")
+            };
+            s.push(
+                Section::new("Per environment")
+                    .text(format!(
+                        "{} deployments; {} entries reached an environment.",
+                        x.total, x.entries_deployed
+                    ))
+                    .table(
+                        &[
+                            "Environment",
+                            "Deployments",
+                            "Succeeded",
+                            "Failed",
+                            "In progress",
+                            "Entries",
+                            "Last",
+                        ],
+                        x.environments
+                            .iter()
+                            .map(|e| {
+                                vec![
+                                    c(e.environment.clone()),
+                                    c(e.deployments.to_string()),
+                                    c(e.succeeded.to_string()),
+                                    c(e.failed.to_string()),
+                                    c(e.in_progress.to_string()),
+                                    c(e.entries.to_string()),
+                                    c(format!(
+                                        "{} {} ({})",
+                                        when(e.last_at),
+                                        e.last_release,
+                                        e.last_status
+                                    )),
+                                ]
+                            })
+                            .collect(),
+                    ),
+            );
+            // One row per deployment and entry, so each entry links to its page.
+            s.push(
+                Section::new("Deployments").table(
+                    &["When", "Environment", "Release", "Status", "Entry"],
+                    x.deployments
+                        .iter()
+                        .flat_map(|r| {
+                            r.entries.iter().map(move |e| {
+                                vec![
+                                    c(when(r.at)),
+                                    c(r.environment.clone()),
+                                    c(r.release.clone()),
+                                    c(r.status.as_str()),
+                                    entry_cell(e.handle, &e.title),
+                                ]
+                            })
+                        })
+                        .collect(),
+                ),
+            );
+        }
     }
     s
 }

@@ -45,8 +45,8 @@ pub struct ReportParams {
 #[serde(rename_all = "camelCase")]
 #[schema(as = Report)]
 pub struct ReportDoc {
-    /// counts, throughput, lead-time, cycle-time, time-in-status, wip, burndown, sync-health
-    /// or cross-system
+    /// counts, throughput, lead-time, cycle-time, time-in-status, wip, burndown, sync-health,
+    /// cross-system or deployments
     report: String,
     title: String,
     generated_at: String,
@@ -69,7 +69,7 @@ pub struct ReportDoc {
     path = "/reports/{name}",
     tag = "entries",
     params(
-        ("name" = String, Path, description = "counts, throughput, lead-time, cycle-time, time-in-status, wip, burndown, sync-health or cross-system"),
+        ("name" = String, Path, description = "counts, throughput, lead-time, cycle-time, time-in-status, wip, burndown, sync-health, cross-system or deployments"),
         ReportParams,
         FilterParams
     ),
