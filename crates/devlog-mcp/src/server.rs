@@ -90,7 +90,7 @@ impl DevlogMcp {
                 + Self::planning_router()
                 + Self::history_tool_router()
                 + Self::reports_router()
-                + Self::worklog_suggest_router(),
+                + Self::worklog_suggest_router()
                 + Self::bulk_router(),
         }
     }

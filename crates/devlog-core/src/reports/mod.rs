@@ -620,7 +620,8 @@ impl Devlog {
                 Report::CrossSystem(sync::cross_system(src, &q.filter, sync, &mut notes).await?)
             }
             ReportName::Deployments => Report::Deployments(
-                deploy::deployments(store, &q.filter, since, until, &mut notes).await?,
+                deploy::deployments(self.store().as_ref(), &q.filter, since, until, &mut notes)
+                    .await?,
             ),
         };
         Ok(ReportOutput {
