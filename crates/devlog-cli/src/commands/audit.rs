@@ -46,7 +46,7 @@ pub struct ListArgs {
     pub entry: Option<String>,
     /// Only records by this actor (exact: `ann`, `sync:github`). Not `--actor`: that one
     /// (and `DEVLOG_ACTOR`) names who is acting, for every command
-    #[arg(long = "by", value_name = "ACTOR")]
+    #[arg(id = "by", long = "by", value_name = "ACTOR")]
     pub actor: Option<String>,
     /// At most this many records, the newest that match (0: all)
     #[arg(long, short = 'n', default_value_t = 50)]
