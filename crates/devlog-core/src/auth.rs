@@ -3,7 +3,7 @@
 //!
 //! - [`Role`]: `viewer` (read), `editor` (write entries, run sync), `admin` (tokens,
 //!   integrations, audit, bulk, purge), ordered so a higher role includes the lower ones.
-//! - [`Principal`]: who a request acts as — an API token, later an OpenID Connect session, or
+//! - [`Principal`]: who a request acts as — an API token, an OpenID Connect session, or
 //!   the local user of a server without authentication — with its role and optional
 //!   workspace scope. Its [`Principal::actor`] is what the audit log records.
 //! - [`Token`]: a stored API token. Only the SHA-256 of the secret is kept ([`TokenHash`]);
@@ -73,13 +73,80 @@ impl FromStr for Role {
     }
 }
 
+/// How a single sign-on user's claims become a role (`[server.oidc.roles]`): the highest role
+/// among the groups they are in (`groups`, by the provider's group names or ids) and their
+/// e-mail domain (`emailDomains`, only when the provider says the address is verified); else
+/// `default`, and without one the user is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleMapping {
+    #[serde(default)]
+    pub groups: std::collections::BTreeMap<String, Role>,
+    #[serde(default)]
+    pub email_domains: std::collections::BTreeMap<String, Role>,
+    /// The role of a user no group or domain matches; `None`: such a user is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Role>,
+}
+
+/// Why a signed-in user gets no role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no role for this user: none of their groups ({groups}) nor their e-mail domain \
+     ({domain}) is mapped to a role, and there is no default role"
+)]
+pub struct NoRole {
+    pub groups: String,
+    pub domain: String,
+}
+
+impl RoleMapping {
+    /// The role for a user in `groups` with `email` (`email_verified` as the provider claims).
+    pub fn role_for(
+        &self,
+        groups: &[String],
+        email: Option<&str>,
+        email_verified: bool,
+    ) -> std::result::Result<Role, NoRole> {
+        let by_group = groups.iter().filter_map(|g| self.groups.get(g)).max();
+        let domain = email
+            .filter(|_| email_verified)
+            .and_then(|e| e.rsplit_once('@'))
+            .map(|(_, d)| d.to_ascii_lowercase());
+        let by_domain = domain.as_deref().and_then(|d| {
+            self.email_domains
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(d))
+                .map(|(_, r)| r)
+        });
+        by_group
+            .into_iter()
+            .chain(by_domain)
+            .copied()
+            .max()
+            .or(self.default)
+            .ok_or_else(|| NoRole {
+                groups: if groups.is_empty() {
+                    "none".into()
+                } else {
+                    groups.join(", ")
+                },
+                domain: match (email, email_verified) {
+                    (None, _) => "no e-mail".into(),
+                    (Some(_), false) => "e-mail not verified".into(),
+                    (Some(_), true) => domain.unwrap_or_default(),
+                },
+            })
+    }
+}
+
 /// How a principal proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrincipalKind {
     /// An API token (`Authorization: Bearer`).
     Token,
-    /// An OpenID Connect session (the dashboard's single sign-on; not built yet).
+    /// An OpenID Connect session (the dashboard's single sign-on, a session cookie).
     Oidc,
     /// Nobody: a loopback server without tokens, or one started with `--insecure-no-auth`.
     Local,
@@ -104,6 +171,16 @@ impl Principal {
             kind: PrincipalKind::Local,
             name: String::new(),
             role: Role::Admin,
+            workspace: None,
+        }
+    }
+
+    /// The principal of a single sign-on session: `subject` is the provider's `sub`.
+    pub fn of_session(subject: &str, role: Role) -> Self {
+        Self {
+            kind: PrincipalKind::Oidc,
+            name: subject.to_string(),
+            role,
             workspace: None,
         }
     }
@@ -696,5 +773,22 @@ mod tests {
         let p = Principal::local();
         assert!(p.allows(Role::Admin));
         assert_eq!(p.actor(), None);
+    }
+
+    #[test]
+    fn roles_map_from_groups_then_verified_domains_then_default() {
+        let m: RoleMapping = serde_json::from_value(serde_json::json!({
+            "groups": {"devlog-admins": "admin", "devs": "editor"},
+            "emailDomains": {"example.com": "viewer"},
+        }))
+        .unwrap();
+        let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(m.role_for(&g(&["devs", "devlog-admins"]), None, false), Ok(Role::Admin));
+        assert_eq!(m.role_for(&g(&["devs"]), Some("a@Example.COM"), true), Ok(Role::Editor));
+        assert_eq!(m.role_for(&[], Some("a@example.com"), true), Ok(Role::Viewer));
+        let e = m.role_for(&g(&["other"]), Some("a@example.com"), false).unwrap_err();
+        assert!(e.to_string().contains("not verified") && e.to_string().contains("other"), "{e}");
+        let open = RoleMapping { default: Some(Role::Viewer), ..m };
+        assert_eq!(open.role_for(&[], None, false), Ok(Role::Viewer));
     }
 }
