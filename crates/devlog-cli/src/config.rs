@@ -61,11 +61,16 @@ pub struct ServerConfig {
     /// --insecure-no-auth` turns checks off. See docs/security.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<String>,
+    /// `[server.oidc]`: single sign-on for the dashboard with OpenID Connect (issuer, client,
+    /// redirect URL, role mapping). `${VAR}` in its strings is expanded when the server
+    /// starts; secrets are shown redacted. See docs/security.md "Single sign-on".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<devlog_server::oidc::OidcSettings>,
 }
 
 impl ServerConfig {
     fn is_empty(&self) -> bool {
-        self.allow_hosts.is_empty() && self.auth.is_none()
+        self.allow_hosts.is_empty() && self.auth.is_none() && self.oidc.is_none()
     }
 
     /// `auth`, checked (`auto` when unset).
@@ -871,6 +876,26 @@ mod tests {
             cfg.sync.owners.owner(SyncedField::Status),
             Some(&FieldOwner::Integration("azure-devops".into()))
         );
+    }
+
+    #[test]
+    fn server_oidc_is_read_and_its_secrets_are_redacted() {
+        let cfg = Config::from_toml(
+            "[server.oidc]\nissuer = \"https://sso.example.com/realms/dev\"\nclientId = \"devlog\"\n\
+             clientSecret = \"${OIDC_SECRET}\"\nredirectUrl = \"https://devlog.example.com/auth/callback\"\n\
+             [server.oidc.roles]\ndefault = \"viewer\"\ngroups = { admins = \"admin\" }\n",
+            None,
+        )
+        .unwrap();
+        let o = cfg.server.oidc.as_ref().unwrap();
+        assert_eq!(o.client_id, "devlog");
+        assert_eq!(o.roles.default, Some(devlog_core::auth::Role::Viewer));
+        let shown = toml::to_string(&cfg.server).unwrap();
+        assert!(shown.contains("<redacted>") && !shown.contains("OIDC_SECRET"), "{shown}");
+        let err = Config::from_toml("[server.oidc]\nissuer = \"x\"\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("clientId") || err.contains("client"), "{err}");
     }
 
     #[test]

@@ -2,9 +2,14 @@
 //! who every request acts as and whether that role may do what it asks.
 //!
 //! - Credentials: `Authorization: Bearer dlt_…` (an API token, `devlog token create`), on
-//!   every route: REST, the event stream, MCP over HTTP and the dashboard.
+//!   every route: REST, the event stream, MCP over HTTP and the dashboard; or, with single
+//!   sign-on configured (`[server.oidc]`, [`crate::oidc`]), the dashboard's session cookie,
+//!   whose principal passes the same role checks. A write the cookie authenticates must carry
+//!   the session's CSRF token (`X-CSRF-Token`); bearer requests need none (a browser never
+//!   adds that header by itself). A dashboard page requested without credentials is
+//!   redirected to `/auth/login` when single sign-on is configured.
 //! - Who needs them ([`AuthMode`]): `auto` (the default) requires them as soon as the store
-//!   holds any token — revoked and expired ones count, so revoking the last token never opens
+//!   holds any token or single sign-on is configured — revoked and expired ones count, so revoking the last token never opens
 //!   the server — and lets requests without credentials act as the local user while it holds
 //!   none (a loopback server used as a local tool, as before); `required` always;
 //!   `disabled` (`devlog serve --insecure-no-auth`) never.
@@ -137,6 +142,11 @@ pub fn access(method: &Method, path: &str) -> Access {
     if path.starts_with("/assets/") && matches!(*method, Method::GET | Method::HEAD) {
         return Access::Public;
     }
+    // Single sign-on's own routes: signing in needs no credentials, and signing out checks
+    // the session's CSRF token itself.
+    if path.starts_with("/auth/") {
+        return Access::Public;
+    }
     match *method {
         Method::GET | Method::HEAD | Method::OPTIONS => Access::Role(Role::Viewer),
         _ => Access::Role(Role::Editor),
@@ -158,6 +168,28 @@ struct Inner {
     /// MCP tools by name: whether each is read-only (its `readOnlyHint`).
     mcp_read_only: HashMap<String, bool>,
     body_limit: usize,
+    /// Single sign-on, when `[server.oidc]` is configured.
+    #[cfg(feature = "oidc")]
+    sso: Option<Arc<crate::oidc::Sso>>,
+}
+
+/// Who is signed in to the dashboard (a single sign-on session): request extension the
+/// dashboard shows with its sign-out button.
+#[derive(Clone, serde::Serialize)]
+pub struct SignedIn {
+    pub label: String,
+    pub role: Role,
+    /// The session's CSRF token, which the page's script sends with every change.
+    pub csrf: String,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("label", &self.label)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Auth {
@@ -186,7 +218,54 @@ impl Auth {
             tokens_seen: AtomicBool::new(false),
             mcp_read_only,
             body_limit,
+            #[cfg(feature = "oidc")]
+            sso: None,
         }))
+    }
+
+    /// With single sign-on (`sso`: the provider, discovered).
+    #[cfg(feature = "oidc")]
+    pub fn with_sso(self, sso: Option<Arc<crate::oidc::Sso>>) -> Self {
+        let Inner {
+            mode,
+            store,
+            clock,
+            workspace,
+            tokens_seen,
+            mcp_read_only,
+            body_limit,
+            ..
+        } = Arc::try_unwrap(self.0).unwrap_or_else(|shared| Inner {
+            mode: shared.mode,
+            store: shared.store.clone(),
+            clock: shared.clock.clone(),
+            workspace: shared.workspace.clone(),
+            tokens_seen: AtomicBool::new(shared.tokens_seen.load(Ordering::Relaxed)),
+            mcp_read_only: shared.mcp_read_only.clone(),
+            body_limit: shared.body_limit,
+            sso: shared.sso.clone(),
+        });
+        Self(Arc::new(Inner {
+            mode,
+            store,
+            clock,
+            workspace,
+            tokens_seen,
+            mcp_read_only,
+            body_limit,
+            sso,
+        }))
+    }
+
+    fn sso_configured(&self) -> bool {
+        #[cfg(feature = "oidc")]
+        {
+            self.0.sso.is_some()
+        }
+        #[cfg(not(feature = "oidc"))]
+        {
+            false
+        }
     }
 
     pub fn mode(&self) -> AuthMode {
@@ -199,7 +278,7 @@ impl Auth {
             AuthMode::Disabled => Ok(false),
             AuthMode::Required => Ok(true),
             AuthMode::Auto => {
-                if self.0.tokens_seen.load(Ordering::Relaxed) {
+                if self.0.tokens_seen.load(Ordering::Relaxed) || self.sso_configured() {
                     return Ok(true);
                 }
                 let Some(tokens) = self.0.store.tokens() else {
@@ -312,10 +391,12 @@ pub fn unauthorized(message: impl Into<String>) -> ApiError {
 
 /// 403 naming the role needed and the role held.
 pub fn forbidden(principal: &Principal, needed: Role) -> ApiError {
-    let who = if principal.name.is_empty() {
-        "this caller".to_string()
-    } else {
-        format!("token `{}`", principal.name)
+    let who = match principal.kind {
+        _ if principal.name.is_empty() => "this caller".to_string(),
+        devlog_core::auth::PrincipalKind::Oidc => {
+            format!("signed-in user `{}`", principal.name)
+        }
+        _ => format!("token `{}`", principal.name),
     };
     ApiError::new(
         StatusCode::FORBIDDEN,
@@ -326,7 +407,8 @@ pub fn forbidden(principal: &Principal, needed: Role) -> ApiError {
         ),
     )
     .with_hint(format!(
-        "use a token with the {needed} role (`devlog token create --role {needed}`)"
+        "use a token with the {needed} role (`devlog token create --role {needed}`), or ask an \
+         administrator to map your single sign-on group to it ([server.oidc.roles])"
     ))
 }
 
@@ -362,11 +444,53 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 pub async fn authenticate(State(auth): State<Auth>, req: Request, next: Next) -> Response {
     match decide(&auth, req).await {
         Ok(req) => next.run(req).await,
-        Err(e) => e.into_response(),
+        Err(Refusal::Error(e)) => e.into_response(),
+        Err(Refusal::SignIn(to)) => axum::response::Redirect::to(&to).into_response(),
     }
 }
 
-async fn decide(auth: &Auth, mut req: Request) -> Result<Request, ApiError> {
+enum Refusal {
+    Error(ApiError),
+    /// A dashboard page without credentials, with single sign-on: go sign in (the URL).
+    SignIn(String),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Self {
+        Refusal::Error(e)
+    }
+}
+
+/// A dashboard page (not the API, MCP, webhooks, assets or sign-in routes), read by a browser.
+fn is_page(method: &Method, path: &str) -> bool {
+    *method == Method::GET
+        && !["/api/", "/mcp", "/webhooks/", "/assets/", "/auth/"]
+            .iter()
+            .any(|p| path.starts_with(p))
+}
+
+/// The session cookie's principal, if single sign-on is configured and the cookie is valid.
+fn session_of(auth: &Auth, headers: &axum::http::HeaderMap) -> Option<(Principal, SignedIn)> {
+    #[cfg(feature = "oidc")]
+    {
+        let s = auth.0.sso.as_ref()?.session(headers)?;
+        Some((
+            s.principal(),
+            SignedIn {
+                label: s.label.clone(),
+                role: s.role,
+                csrf: s.csrf.clone(),
+            },
+        ))
+    }
+    #[cfg(not(feature = "oidc"))]
+    {
+        let _ = (auth, headers);
+        None
+    }
+}
+
+async fn decide(auth: &Auth, mut req: Request) -> Result<Request, Refusal> {
     let needed = access(req.method(), req.uri().path());
     if needed == Access::Public {
         return Ok(req);
@@ -379,13 +503,50 @@ async fn decide(auth: &Auth, mut req: Request) -> Result<Request, ApiError> {
                 .to_string(),
         ),
     };
-    let principal = match credential {
+    let session = match credential {
+        None if auth.mode() != AuthMode::Disabled => session_of(auth, req.headers()),
+        _ => None,
+    };
+    let principal = match (credential, &session) {
         _ if auth.mode() == AuthMode::Disabled => Principal::local(),
-        Some(c) => auth.verify(&c).await?,
-        None if auth.required().await? => {
-            return Err(unauthorized("this server needs credentials"));
+        (Some(c), _) => auth.verify(&c).await?,
+        (None, Some((p, signed_in))) => {
+            // Cookies ride along on cross-site requests a page makes: a write needs the
+            // session's CSRF token too, which only this server's pages know.
+            if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+                let presented = req
+                    .headers()
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let ok = !presented.is_empty()
+                    && bool::from(subtle_eq(presented.as_bytes(), signed_in.csrf.as_bytes()));
+                if !ok {
+                    return Err(csrf_refused().into());
+                }
+            }
+            p.clone()
         }
-        None => Principal::local(),
+        (None, None) if auth.required().await? => {
+            if auth.sso_configured() && is_page(req.method(), req.uri().path()) {
+                let here = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string();
+                let to: String = url_encode(&here);
+                return Err(Refusal::SignIn(format!("/auth/login?returnTo={to}")));
+            }
+            let mut e = unauthorized("this server needs credentials");
+            if auth.sso_configured() {
+                e = e.with_hint(
+                    "send `Authorization: Bearer <token>`, or sign in to the dashboard at \
+                     /auth/login (single sign-on)",
+                );
+            }
+            return Err(e.into());
+        }
+        (None, None) => Principal::local(),
     };
     let role = match needed {
         Access::Public => Role::Viewer,
@@ -405,9 +566,46 @@ async fn decide(auth: &Auth, mut req: Request) -> Result<Request, ApiError> {
         }
     };
     require(&principal, role)?;
+    if let Some((_, signed_in)) = session {
+        req.extensions_mut().insert(signed_in);
+    }
     req.extensions_mut().insert(principal);
     req.extensions_mut().insert(auth.mode());
     Ok(req)
+}
+
+/// Constant-time equality of two byte strings (lengths may differ).
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    // Equal-length digests compared without early exit.
+    let (x, y) = (Sha256::digest(a), Sha256::digest(b));
+    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+}
+
+/// 403 for a cookie-authenticated write without the session's CSRF token.
+pub fn csrf_refused() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "csrf",
+        "this change was sent with the session cookie but without the session's CSRF token",
+    )
+    .with_hint(
+        "the dashboard sends it for you; other clients send the `X-CSRF-Token` header with \
+         the token of the page, or use an API token (`Authorization: Bearer`), which needs none",
+    )
+}
+
+/// Percent-encodes a path and query for a query parameter.
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -454,6 +652,13 @@ mod tests {
             Access::Role(Role::Viewer)
         );
         assert_eq!(r(Method::GET, "/assets/app.css"), Access::Public);
+        assert_eq!(r(Method::GET, "/auth/callback"), Access::Public);
+        assert_eq!(r(Method::POST, "/auth/logout"), Access::Public);
+        assert!(is_page(&Method::GET, "/entries/1"));
+        assert!(!is_page(&Method::GET, "/api/v1/entries"));
+        assert!(!is_page(&Method::POST, "/entries"));
+        assert_eq!(url_encode("/entries?status=open&x=a b"), "/entries%3Fstatus%3Dopen%26x%3Da%20b");
+        assert!(subtle_eq(b"abc", b"abc") && !subtle_eq(b"abc", b"abd") && !subtle_eq(b"", b"a"));
     }
 
     #[test]

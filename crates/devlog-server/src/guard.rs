@@ -12,7 +12,10 @@
 //! - Forms: every `POST`, even one without a body, and a `PUT`, `PATCH` or `DELETE` with a
 //!   body must declare a JSON content type (a plain HTML form can only send form or text
 //!   types, and any other type makes the browser ask first). Webhooks are exempt: their signature
-//!   authenticates them and senders choose their content type.
+//!   authenticates them and senders choose their content type; so is the single sign-on
+//!   sign-out form (`POST /auth/logout`), which carries the session's CSRF token.
+//! - `Sec-Fetch-Site: cross-site` is let through for `GET /auth/…` only: the provider sends the
+//!   browser back to `/auth/callback` from its own site.
 //! - CORS preflights (`OPTIONS` with `Access-Control-Request-Method`) are answered here: 204
 //!   naming the exact origin for an allowed origin, 403 for any other; never a wildcard.
 
@@ -154,7 +157,13 @@ pub async fn guard(State(policy): State<HostPolicy>, req: Request, next: Next) -
              other programs should send no Origin header",
         );
     }
+    // Single sign-on's GET routes are reached by navigation from the provider's site (the
+    // callback) or from a sign-in link; they change nothing but the sign-in cookies, whose
+    // callback checks `state`.
+    let sign_in_navigation =
+        req.method() == Method::GET && req.uri().path().starts_with("/auth/");
     if origin.is_none()
+        && !sign_in_navigation
         && header_str(headers, header::HeaderName::from_static("sec-fetch-site"))
             == Some("cross-site")
     {
@@ -213,7 +222,8 @@ fn cors_headers(h: &mut HeaderMap, origin: &str) {
 
 /// Writes other than webhook deliveries must declare JSON.
 fn needs_json(req: &Request) -> bool {
-    if req.uri().path().starts_with("/webhooks/") {
+    // The sign-out form is an HTML form: it carries the session's CSRF token instead.
+    if req.uri().path().starts_with("/webhooks/") || req.uri().path() == "/auth/logout" {
         return false;
     }
     let has_body = req.body().size_hint().exact() != Some(0);

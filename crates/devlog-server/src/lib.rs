@@ -17,6 +17,8 @@ pub mod etag;
 pub mod extract;
 pub mod feed;
 pub mod guard;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 mod server;
 pub mod state;
 pub mod webhooks;

@@ -76,6 +76,11 @@ pub struct ServerOptions {
     /// progress (`devlog serve`: the workspace's `.devlog/.state/bulk/`, which `devlog bulk
     /// resume` reads too); `None`: in memory (a restart forgets unfinished operations).
     pub bulk_journal: Option<std::sync::Arc<dyn devlog_core::bulk::BulkJournal>>,
+    /// Single sign-on for the dashboard (`[server.oidc]`, [`crate::oidc`]): the provider,
+    /// discovered with [`crate::oidc::Sso::discover`]. Serves `/auth/login`, `/auth/callback`
+    /// and `/auth/logout`, and makes credentials required.
+    #[cfg(feature = "oidc")]
+    pub sso: Option<std::sync::Arc<crate::oidc::Sso>>,
 }
 
 /// The default request body limit: 4 MiB, room for a text field at the core's 1 MiB limit
@@ -109,6 +114,8 @@ impl Default for ServerOptions {
             auth: crate::auth::AuthMode::Auto,
             workspace: None,
             bulk_journal: None,
+            #[cfg(feature = "oidc")]
+            sso: None,
         }
     }
 }
@@ -194,6 +201,7 @@ impl Built {
         (name = "bulk", description = "One change to every entry a filter selects (docs/bulk.md); an admin action"),
         (name = "server", description = "Health and this document"),
         (name = "mcp", description = "The MCP server (Model Context Protocol, streamable HTTP); see docs/mcp.md"),
+        (name = "auth", description = "Single sign-on to the dashboard (OpenID Connect), present when `[server.oidc]` is configured; see docs/security.md"),
     )
 )]
 struct ApiDoc;
@@ -243,7 +251,13 @@ impl Server {
         let v1 = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(v1::PREFIX, v1::routes());
         let (api, mut doc) = v1.split_for_parts();
         let mut extra = Vec::new();
-        for ext in self.extensions {
+        #[allow(unused_mut)]
+        let mut extensions = self.extensions;
+        #[cfg(feature = "oidc")]
+        if let Some(sso) = self.options.sso.clone() {
+            extensions.push(crate::oidc::routes(sso));
+        }
+        for ext in extensions {
             let (router, paths) = ext.split_for_parts();
             doc.merge(paths);
             extra.push(router);
@@ -283,6 +297,7 @@ impl Server {
                 },
             )
         });
+        document_security(&mut doc);
         let json = doc
             .to_json()
             .map(Bytes::from)
@@ -295,6 +310,8 @@ impl Server {
             mcp_read_only,
             self.options.body_limit,
         );
+        #[cfg(feature = "oidc")]
+        let auth = auth.with_sso(self.options.sso.clone());
         let state = AppState::new(
             self.app,
             self.options.actor,
@@ -504,6 +521,60 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::method_not_allowed(method.as_str(), uri.path())
 }
 
+/// The security schemes of the API ([`crate::auth`]): a bearer API token on every route, or
+/// the dashboard's single sign-on session cookie (with `X-CSRF-Token` on writes); webhook
+/// deliveries need neither (their signature authenticates them).
+fn document_security(doc: &mut OpenApi) {
+    use utoipa::openapi::security::{
+        ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    };
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        BEARER_SCHEME,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("dlt_<id>_<secret>")
+                .description(Some(
+                    "An API token (`devlog token create --name NAME --role viewer|editor|admin`), \
+                     sent as `Authorization: Bearer dlt_…`. Reads need viewer, writes editor, \
+                     the admin paths (tokens, integrations, audit, bulk, purge, export) admin; \
+                     401 without valid credentials, 403 naming the role needed. See \
+                     docs/security.md.",
+                ))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        COOKIE_SCHEME,
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            "devlog_session",
+            "The dashboard's single sign-on session (OpenID Connect, `[server.oidc]`; sign in \
+             at /auth/login), with the same role checks as a token. A write it authenticates \
+             must also send the session's CSRF token as `X-CSRF-Token` (403 `csrf` without \
+             it). See docs/security.md \"Single sign-on\".",
+        ))),
+    );
+    let either = [
+        SecurityRequirement::new(BEARER_SCHEME, Vec::<String>::new()),
+        SecurityRequirement::new(COOKIE_SCHEME, Vec::<String>::new()),
+    ];
+    doc.security = Some(either.to_vec());
+    // Webhook deliveries: no credentials (`security: [{}]`).
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if path.starts_with("/webhooks/")
+            && let Some(post) = item.post.as_mut()
+        {
+            post.security = Some(vec![SecurityRequirement::default()]);
+        }
+    }
+}
+
+/// The OpenAPI name of the bearer token scheme.
+pub const BEARER_SCHEME: &str = "bearerToken";
+/// The OpenAPI name of the session cookie scheme.
+pub const COOKIE_SCHEME: &str = "sessionCookie";
+
 /// Adds the MCP endpoint to the document, so it describes every route of the server.
 fn document_mcp(doc: &mut OpenApi) {
     let op = |summary: &str| {
@@ -582,11 +653,24 @@ impl Listener {
         mode: crate::auth::AuthMode,
         now: devlog_core::Timestamp,
     ) -> Result<Self, ServeError> {
+        Self::bind_checked_with(addr, store, mode, now, false).await
+    }
+
+    /// [`Listener::bind_checked`], where `sso`: single sign-on is configured, which makes
+    /// every request need credentials (a session or a token), so any address is allowed.
+    pub async fn bind_checked_with(
+        addr: SocketAddr,
+        store: &dyn devlog_core::Store,
+        mode: crate::auth::AuthMode,
+        now: devlog_core::Timestamp,
+        sso: bool,
+    ) -> Result<Self, ServeError> {
         if check_loopback(addr).is_ok() {
             return Self::bind(addr).await;
         }
         let allowed = match mode {
             crate::auth::AuthMode::Disabled => true,
+            _ if sso => true,
             crate::auth::AuthMode::Auto | crate::auth::AuthMode::Required => match store.tokens() {
                 None => false,
                 Some(t) => t

@@ -103,9 +103,24 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         ws.config.server.auth_mode().map_err(CliError::Usage)?
     };
     let store = ws.open_watched().await?;
-    // Checked before anything starts: a refused bind names the ways out.
-    let listener = Listener::bind_checked(addr, store.as_ref(), auth, SystemClock.now())
-        .await
+    // Single sign-on: the provider is discovered before the port opens, so a wrong issuer or
+    // an unset `${VAR}` stops the server with the setting named.
+    let sso = match (&ws.config.server.oidc, auth) {
+        (Some(settings), a) if a != AuthMode::Disabled => {
+            Some(single_sign_on(&ws.devlog_dir.join(".state"), settings).await?)
+        }
+        _ => None,
+    };
+    // Checked before anything starts: a refused bind names the ways out. With single sign-on
+    // every request needs credentials, so any address is allowed.
+    let listener = Listener::bind_checked_with(
+        addr,
+        store.as_ref(),
+        auth,
+        SystemClock.now(),
+        sso.is_some(),
+    )
+    .await
         .map_err(|e| match e {
             ServeError::NotLoopback(_) => CliError::Usage(e.to_string()),
             other => CliError::Other(other.into()),
@@ -161,6 +176,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned()),
         bulk_journal: Some(super::bulk::journal(&ws)),
+        sso: sso.clone(),
         ..ServerOptions::default()
     };
     let url = listener.url();
@@ -169,6 +185,10 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         format!("\n  dashboard {url}/")
     } else {
         String::new()
+    };
+    let dashboard = match &sso {
+        Some(s) => format!("{dashboard}  (single sign-on: {})", s.issuer()),
+        None => dashboard,
     };
     eprintln!(
         "devlog server listening on {url} (store: {}){dashboard}\n  REST API  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  events    {url}/api/v1/events/stream\n  MCP       {url}/mcp\nCtrl-C stops it.",
@@ -306,9 +326,106 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `[server.oidc]` with every `${VAR}` expanded, checked, and the provider discovered. The
+/// session key is `sessionKey`, else the one kept in `STATE/session.key` (created with 64
+/// random bytes, mode 0600, on first use), so sessions outlive a restart.
+pub async fn single_sign_on(
+    state_dir: &std::path::Path,
+    settings: &devlog_server::oidc::OidcSettings,
+) -> Result<Arc<devlog_server::oidc::Sso>, CliError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let expand = |key: &str, v: &str| {
+        crate::config::expand_vars(v, env).map_err(|e| CliError::Usage(format!("server.oidc.{key}: {e}")))
+    };
+    let mut s = settings.clone();
+    s.issuer = expand("issuer", &s.issuer)?;
+    s.client_id = expand("clientId", &s.client_id)?;
+    s.redirect_url = expand("redirectUrl", &s.redirect_url)?;
+    s.client_secret = s
+        .client_secret
+        .as_deref()
+        .map(|v| expand("clientSecret", v))
+        .transpose()?;
+    s.session_key = s
+        .session_key
+        .as_deref()
+        .map(|v| expand("sessionKey", v))
+        .transpose()?;
+    s.validate().map_err(CliError::Usage)?;
+    let key = match &s.session_key {
+        Some(k) => k.as_bytes().to_vec(),
+        None => session_key_file(state_dir).map_err(CliError::Usage)?,
+    };
+    let sso = devlog_server::oidc::Sso::discover(&s, &key)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(Arc::new(sso))
+}
+
+fn fill(rng: &mut (impl rand::CryptoRng + ?Sized), bytes: &mut [u8]) {
+    rng.fill_bytes(bytes);
+}
+
+/// The generated session key in `dir/session.key`: read, or created (0600) on first use.
+pub fn session_key_file(dir: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Write as _;
+    let path = dir.join("session.key");
+    let shown = path.display();
+    match std::fs::read(&path) {
+        Ok(k) if k.len() >= devlog_server::oidc::MIN_SESSION_KEY => return Ok(k),
+        Ok(_) => {
+            return Err(format!(
+                "{shown} is shorter than {} bytes: delete it to have a new key generated (signed-in users sign in again)",
+                devlog_server::oidc::MIN_SESSION_KEY
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot read the session key {shown}: {e}")),
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut key = vec![0u8; 64];
+    fill(&mut rand::rng(), &mut key);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = match options.open(&path) {
+        Ok(f) => f,
+        // Another server created it first: use that one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return std::fs::read(&path).map_err(|e| format!("cannot read {shown}: {e}"));
+        }
+        Err(e) => return Err(format!("cannot create the session key {shown}: {e}")),
+    };
+    f.write_all(&key)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("cannot write the session key {shown}: {e}"))?;
+    Ok(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_ip;
+
+    #[test]
+    fn the_session_key_is_generated_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".state");
+        let a = super::session_key_file(&state).unwrap();
+        assert_eq!(a.len(), 64);
+        assert_eq!(super::session_key_file(&state).unwrap(), a);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(state.join("session.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(state.join("session.key"), b"short").unwrap();
+        assert!(super::session_key_file(&state).unwrap_err().contains("shorter"));
+    }
 
     #[test]
     fn bind_addresses() {

@@ -10,6 +10,9 @@
 //!   API's own messages.
 //! - Live updates: the script listens to `/api/v1/events/stream` (SSE) and reloads the page's `<main>`
 //!   after a change (by the CLI, MCP, another browser or a sync).
+//! - With single sign-on, the header shows who is signed in and a sign-out button (a form
+//!   carrying the session's CSRF token); the page's `<meta name="csrf-token">` gives the
+//!   script the token it sends as `X-CSRF-Token` with every change (see [`crate::auth`]).
 //! - Every page carries a CSP without inline script or style, `frame-ancestors 'none'`,
 //!   `X-Frame-Options: DENY` and `nosniff` ([`security_headers`]).
 
@@ -50,6 +53,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/sync", get(sync::page))
         .route("/assets/{file}", get(asset))
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn(signed_in))
         .with_state(state)
 }
 
@@ -58,6 +62,18 @@ pub fn routes(state: AppState) -> Router {
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                        connect-src 'self'; font-src 'self'; base-uri 'none'; \
                        form-action 'self'; frame-ancestors 'none'";
+
+tokio::task_local! {
+    /// Who is signed in (single sign-on), for the page header and the CSRF token the script
+    /// sends with changes; set for the handling of each dashboard request.
+    pub(crate) static SIGNED_IN: Option<crate::auth::SignedIn>;
+}
+
+/// Makes the request's [`crate::auth::SignedIn`] (if any) visible to the templates.
+async fn signed_in(req: Request, next: Next) -> Response {
+    let s = req.extensions().get::<crate::auth::SignedIn>().cloned();
+    SIGNED_IN.scope(s, next.run(req)).await
+}
 
 /// Adds the security headers to every dashboard response.
 pub async fn security_headers(req: Request, next: Next) -> Response {

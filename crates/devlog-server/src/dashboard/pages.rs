@@ -100,6 +100,10 @@ impl IntoResponse for PageError {
 }
 
 pub(super) fn render(name: &str, ctx: Value) -> Result<Html<String>, PageError> {
+    let ctx = match super::SIGNED_IN.try_with(Clone::clone) {
+        Ok(Some(s)) => context! { signed_in => v(&s), ..ctx },
+        _ => ctx,
+    };
     TEMPLATES
         .get_template(name)
         .and_then(|t| t.render(ctx))

@@ -13,6 +13,8 @@ mod dashboard;
 mod history;
 mod jira_webhooks;
 mod live;
+#[cfg(feature = "oidc")]
+mod oidc;
 mod openapi;
 mod planning;
 mod relations;

@@ -29,10 +29,14 @@
     box.hidden = false;
     box.focus();
   }
+  // With single sign-on the session cookie authenticates the page; its writes carry the
+  // session's CSRF token (the server refuses them without it).
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? { "X-CSRF-Token": csrfMeta.content } : {};
   async function send(method, url, body, headers) {
     return fetch(url, {
       method,
-      headers: Object.assign({ "Content-Type": "application/json", "Accept": "application/json" }, headers || {}),
+      headers: Object.assign({ "Content-Type": "application/json", "Accept": "application/json" }, csrf, headers || {}),
       body: JSON.stringify(body),
       credentials: "same-origin",
     });
