@@ -294,3 +294,79 @@ fn serve_requires_tokens_once_created_and_binds_beyond_loopback_only_with_them()
         "{err}"
     );
 }
+
+/// A POST of an MCP `initialize` to `addr`; the status and body.
+fn mcp_initialize(addr: SocketAddr, token: Option<&str>, host: &str) -> (u16, String) {
+    let target = SocketAddr::new("127.0.0.1".parse().unwrap(), addr.port());
+    let mut s = TcpStream::connect(target).unwrap();
+    s.set_read_timeout(Some(HANG)).unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let mut req = format!(
+        "POST /mcp HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (
+        head.split(' ').nth(1).unwrap().parse().unwrap(),
+        body.to_string(),
+    )
+}
+
+/// `devlog mcp --http` has `devlog serve`'s authentication, Host check and bind policy.
+#[test]
+fn mcp_over_http_needs_the_same_tokens_as_serve() {
+    let d = tempfile::tempdir().unwrap();
+    ok(d.path(), &["init"]);
+    let (code, err) = fails(d.path(), &["mcp", "--http", "0.0.0.0:0"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("devlog token create"), "{err}");
+
+    let (secret, _) = create(d.path(), "agent", "viewer");
+    let mut child = Served(
+        devlog(d.path(), &["mcp", "--http", "0.0.0.0:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let addr: SocketAddr = loop {
+        let line = rx.recv_timeout(HANG).expect("devlog mcp announces its address");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let a = rest.split_whitespace().next().unwrap();
+            break a.trim_end_matches("/mcp").parse().unwrap();
+        }
+    };
+    let host = format!("127.0.0.1:{}", addr.port());
+    let (status, body) = mcp_initialize(addr, None, &host);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = mcp_initialize(addr, Some("dlt_0000000000000000_00"), &host);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = mcp_initialize(addr, Some(&secret), &host);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("serverInfo"), "{body}");
+    // DNS rebinding: a foreign Host is refused even with a token.
+    let (status, body) = mcp_initialize(addr, Some(&secret), "evil.example");
+    assert_eq!(status, 403, "{body}");
+    // Only /mcp: the REST API is not served here.
+    let (status, _) = get(addr, "/api/v1/entries", Some(&secret));
+    assert_eq!(status, 404);
+    drop(child);
+}

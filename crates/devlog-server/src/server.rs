@@ -48,6 +48,9 @@ pub struct ServerOptions {
     pub feed: Option<devlog_store::feed_watch::FeedWatch>,
     /// Serve MCP (streamable HTTP) at `/mcp`.
     pub mcp: bool,
+    /// Serve the REST API (and the dashboard); off for `devlog mcp --http`, which serves
+    /// only `/mcp` behind the same guard and authentication.
+    pub api: bool,
     /// Most MCP sessions open at once; a new one beyond them closes the least recently used.
     pub max_sessions: usize,
     /// Other repositories' stores that MCP's `discover_related_devlogs` also searches.
@@ -103,6 +106,7 @@ impl Default for ServerOptions {
             wake: None,
             feed: None,
             mcp: true,
+            api: true,
             max_sessions: devlog_mcp::sessions::DEFAULT_MAX_SESSIONS,
             repositories: Vec::new(),
             sync: None,
@@ -248,7 +252,11 @@ impl Server {
     }
 
     fn build_with(self, policy: HostPolicy) -> Built {
-        let v1 = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(v1::PREFIX, v1::routes());
+        let v1 = if self.options.api {
+            OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(v1::PREFIX, v1::routes())
+        } else {
+            OpenApiRouter::with_openapi(ApiDoc::openapi())
+        };
         let (api, mut doc) = v1.split_for_parts();
         let mut extra = Vec::new();
         #[allow(unused_mut)]
@@ -334,7 +342,7 @@ impl Server {
             .layer(DefaultBodyLimit::max(self.options.body_limit))
             .with_state(state.clone());
         #[cfg(feature = "dashboard")]
-        {
+        if self.options.api {
             router = router.merge(crate::dashboard::routes(state.clone()));
         }
         for r in extra {

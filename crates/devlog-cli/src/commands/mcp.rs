@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use devlog_core::Devlog;
-use devlog_mcp::{DevlogMcp, HttpListener, Options, check_loopback, serve_stdio};
+use devlog_mcp::{DevlogMcp, Options, check_loopback, serve_stdio};
 
 use super::Ctx;
 use crate::error::CliError;
@@ -16,8 +16,10 @@ use crate::workspace::Workspace;
 ///
 /// Speaks MCP over standard input and output, for clients that start devlog themselves
 /// (Claude Desktop, Claude Code, VS Code, Cursor, ...); see docs/mcp.md for their configuration.
-/// With --http it serves streamable HTTP at http://ADDR/mcp instead. Only loopback addresses
-/// are accepted, since the endpoint has no authentication yet. Logs go to standard error.
+/// With --http it serves streamable HTTP at http://ADDR/mcp instead, with the same Host /
+/// Origin checks and authentication as `devlog serve`: once the store holds an API token
+/// every request needs one (`Authorization: Bearer`), and an address other than loopback is
+/// served only then, or with --insecure-no-auth (docs/security.md). Logs go to standard error.
 #[derive(Debug, Args)]
 pub struct McpArgs {
     /// Serve streamable HTTP instead of stdio, on PORT (of 127.0.0.1) or a loopback ADDR:PORT
@@ -30,6 +32,15 @@ pub struct McpArgs {
           default_value_t = devlog_mcp::sessions::DEFAULT_MAX_SESSIONS as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_sessions: u64,
+    /// With --http: also answer requests addressed to this host name (a reverse proxy's
+    /// public name); repeatable, added to `[server] allowHosts`
+    #[arg(long = "allow-host", value_name = "NAME", requires = "http",
+          value_parser = devlog_server::guard::parse_allowed_host)]
+    pub allow_hosts: Vec<String>,
+    /// With --http: serve without authentication, on any address, even when API tokens
+    /// exist: anyone who can reach the port can read and change everything
+    #[arg(long, requires = "http")]
+    pub insecure_no_auth: bool,
 }
 
 /// `8765` → 127.0.0.1:8765; `localhost:8765` → 127.0.0.1:8765; otherwise an `ip:port`.
@@ -50,7 +61,12 @@ fn parse_http_addr(s: &str) -> Result<SocketAddr, String> {
 }
 
 pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
-    if let Some(addr) = a.http {
+    // Beyond loopback only with tokens (or --insecure-no-auth), as `devlog serve`: a folder
+    // without a workspace has none, so it is refused before anything is created.
+    if let Some(addr) = a.http
+        && !a.insecure_no_auth
+        && ctx.workspace().is_err()
+    {
         check_loopback(addr).map_err(|e| CliError::Usage(e.to_string()))?;
     }
     let ws = ctx.workspace_or_create()?;
@@ -87,39 +103,104 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
         worklog_suggester: (!suggester.sources().is_empty()).then_some(suggester),
         bulk_journal: Some(super::bulk::journal(&ws)),
     };
+    if let Some(addr) = a.http {
+        return serve_http(&ws, store, options, addr, &a).await;
+    }
     // Writes through MCP are committed in batches with `integrations.git.autoCommit`.
     let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;
     let server = DevlogMcp::new(Devlog::new(store), options);
     tracing::info!(dir = %ws.devlog_dir.display(), "devlog mcp serving");
-    let served = match a.http {
-        None => {
-            if std::io::stdin().is_terminal() {
-                eprintln!(
-                    "devlog mcp speaks the Model Context Protocol on standard input and output; \
-                     it is meant to be started by an MCP client (see docs/mcp.md). Press Ctrl-D \
-                     to quit."
-                );
-            }
-            serve_stdio(server)
-                .await
-                .map_err(|e| CliError::Other(e.into()))
-        }
-        Some(addr) => {
-            let listener = HttpListener::bind(addr)
-                .await
-                .map_err(|e| CliError::Other(e.into()))?
-                .with_max_sessions(usize::try_from(a.max_sessions).unwrap_or(usize::MAX));
-            eprintln!(
-                "devlog MCP server listening on {} (store: {})",
-                listener.url(),
-                ws.describe()
-            );
-            listener
-                .serve(server, devlog_mcp::transport::shutdown_signal())
-                .await
-                .map_err(|e| CliError::Other(e.into()))
-        }
+    if std::io::stdin().is_terminal() {
+        eprintln!(
+            "devlog mcp speaks the Model Context Protocol on standard input and output; \
+             it is meant to be started by an MCP client (see docs/mcp.md). Press Ctrl-D \
+             to quit."
+        );
+    }
+    let served = serve_stdio(server)
+        .await
+        .map_err(|e| CliError::Other(e.into()));
+    if let Some(auto_commit) = auto_commit {
+        auto_commit.finish().await;
+    }
+    served
+}
+
+/// `devlog mcp --http`: devlog-server with only `/mcp` (no REST API, no dashboard), so the
+/// endpoint has `devlog serve`'s guard (Host, Origin), authentication and roles (tokens,
+/// `[server] auth`, `--insecure-no-auth`) and bind policy.
+async fn serve_http(
+    ws: &Workspace,
+    store: Arc<dyn devlog_core::Store>,
+    options: Options,
+    addr: SocketAddr,
+    a: &McpArgs,
+) -> Result<(), CliError> {
+    use devlog_core::time::Clock as _;
+    use devlog_server::auth::AuthMode;
+    let auth = if a.insecure_no_auth {
+        AuthMode::Disabled
+    } else {
+        ws.config.server.auth_mode().map_err(CliError::Usage)?
     };
+    let listener = devlog_server::Listener::bind_checked(
+        addr,
+        store.as_ref(),
+        auth,
+        devlog_core::time::SystemClock.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        devlog_server::ServeError::NotLoopback(_) => CliError::Usage(e.to_string()),
+        other => CliError::Other(other.into()),
+    })?;
+    if auth == AuthMode::Disabled {
+        eprintln!(
+            "\n!!! WARNING: {} !!!\n",
+            devlog_server::auth::INSECURE_WARNING
+        );
+    }
+    let server = devlog_server::Server::new(
+        Devlog::new(store.clone()),
+        devlog_server::ServerOptions {
+            api: false,
+            mcp: true,
+            actor: options.actor,
+            integrations: options.integrations,
+            repositories: options.repositories,
+            sync: options.sync,
+            sync_error: options.sync_error,
+            worklog_suggester: options.worklog_suggester,
+            bulk_journal: options.bulk_journal,
+            max_sessions: usize::try_from(a.max_sessions).unwrap_or(usize::MAX),
+            allowed_hosts: ws
+                .config
+                .server
+                .allow_hosts
+                .iter()
+                .chain(&a.allow_hosts)
+                .cloned()
+                .collect(),
+            auth,
+            workspace: ws
+                .root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned()),
+            ..devlog_server::ServerOptions::default()
+        },
+    );
+    eprintln!(
+        "devlog MCP server listening on {}{} (store: {})",
+        listener.url(),
+        devlog_mcp::HTTP_PATH,
+        ws.describe()
+    );
+    // Writes through MCP are committed in batches with `integrations.git.autoCommit`.
+    let auto_commit = super::autocommit::AutoCommit::start(ws, store).await?;
+    let served = server
+        .serve(listener, devlog_mcp::transport::shutdown_signal())
+        .await
+        .map_err(|e| CliError::Other(e.into()));
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }
