@@ -20,6 +20,11 @@
 //   unknown-key     re-signed with a key /jwks never publishes (kid k3)
 import { pathToFileURL } from 'node:url';
 
+// Standard output carries only the `ready` line: the test stops reading it then, so the
+// provider's notices go to standard error, and a closed stdout is not fatal.
+console.log = console.info = console.warn = (...args) => console.error(...args);
+process.stdout.on('error', () => {});
+
 const prefix = process.env.DEVLOG_TEST_OIDC_PROVIDER;
 if (!prefix) {
   console.error('DEVLOG_TEST_OIDC_PROVIDER is not set (the npm prefix oidc-provider is installed in)');
@@ -141,5 +146,5 @@ provider.use(async (ctx, next) => {
 });
 
 provider.listen(port, '127.0.0.1', () => {
-  console.log(`ready ${issuer}`);
+  process.stdout.write(`ready ${issuer}\n`);
 });
