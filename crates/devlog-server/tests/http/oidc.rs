@@ -249,10 +249,19 @@ impl Browser {
         panic!("too many redirects at the provider");
     }
 
-    /// A full sign-in; the callback's reply.
+    /// A full sign-in; the callback's reply. The provider's redirect is a cross-site
+    /// navigation, which a browser marks as such.
     async fn sign_in(&mut self, p: &Provider, return_to: &str) -> Reply {
         let cb = self.to_callback(p, return_to).await;
-        self.get(&cb).await
+        self.devlog_request(
+            Request::builder()
+                .uri(&cb)
+                .header("host", "127.0.0.1:7878")
+                .header("sec-fetch-site", "cross-site")
+                .header("sec-fetch-mode", "navigate"),
+            Body::empty(),
+        )
+        .await
     }
 
     fn signed_in(&self) -> bool {
@@ -373,6 +382,27 @@ async fn a_full_sign_in_maps_groups_to_a_role_that_the_same_checks_apply_to() {
         panic!("{records:?}");
     };
     assert_eq!(rec.actor.as_deref(), Some("alice-sub"));
+
+    // A cross-site page cannot use the session: the guard refuses it before anything else.
+    let r = b
+        .devlog_request(
+            json_req(Method::POST, "/api/v1/entries")
+                .header("host", "127.0.0.1:7878")
+                .header("origin", "https://evil.example")
+                .header("x-csrf-token", &csrf),
+            Body::from(json!({"title": "x", "type": "task"}).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.text().contains("cross-origin"), "{}", r.text());
+    let r = b
+        .devlog_request(
+            form("/auth/logout").header("sec-fetch-site", "cross-site"),
+            Body::from(format!("csrf={csrf}")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "a cross-site sign-out is refused");
+    assert!(b.signed_in());
 
     // Sign-out needs the token too, then ends the session.
     let r = b.devlog_request(form("/auth/logout"), Body::from("csrf=nope")).await;

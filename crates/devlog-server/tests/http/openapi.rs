@@ -237,3 +237,48 @@ async fn extension_routes_are_served_and_documented() {
     // The API's own routes are still there.
     assert_eq!(h.get("/api/v1/health").await.status, StatusCode::OK);
 }
+
+/// The document declares how to authenticate: a bearer API token or the single sign-on
+/// session cookie (either one, on every operation), and webhook deliveries need neither.
+#[tokio::test]
+async fn the_security_schemes_are_declared_and_apply_to_every_operation() {
+    /// Receive
+    #[utoipa::path(post, path = "/webhooks/ping", tag = "webhooks", responses((status = 200, description = "ok")))]
+    async fn receive() -> &'static str {
+        "ok"
+    }
+    let h = Harness::new().await;
+    let router = Server::new(h.app.clone(), ServerOptions::default())
+        .with_routes(OpenApiRouter::new().routes(routes!(receive)))
+        .router();
+    let h = Harness { router, ..h };
+    let doc = document(&h).await;
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearerToken"]["type"], "http");
+    assert_eq!(schemes["bearerToken"]["scheme"], "bearer");
+    assert!(
+        schemes["bearerToken"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("devlog token create")
+    );
+    assert_eq!(schemes["sessionCookie"]["type"], "apiKey");
+    assert_eq!(schemes["sessionCookie"]["in"], "cookie");
+    assert_eq!(schemes["sessionCookie"]["name"], "devlog_session");
+    assert!(
+        schemes["sessionCookie"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("X-CSRF-Token")
+    );
+    assert_eq!(
+        doc["security"],
+        serde_json::json!([{"bearerToken": []}, {"sessionCookie": []}])
+    );
+    // Webhook deliveries are authenticated by their signature: no credentials.
+    assert_eq!(
+        doc["paths"]["/webhooks/ping"]["post"]["security"],
+        serde_json::json!([{}])
+    );
+    assert!(doc["paths"]["/api/v1/entries"]["get"].get("security").is_none());
+}
