@@ -891,7 +891,10 @@ mod tests {
         assert_eq!(o.client_id, "devlog");
         assert_eq!(o.roles.default, Some(devlog_core::auth::Role::Viewer));
         let shown = toml::to_string(&cfg.server).unwrap();
-        assert!(shown.contains("<redacted>") && !shown.contains("OIDC_SECRET"), "{shown}");
+        assert!(
+            shown.contains("<redacted>") && !shown.contains("OIDC_SECRET"),
+            "{shown}"
+        );
         let err = Config::from_toml("[server.oidc]\nissuer = \"x\"\n", None)
             .unwrap_err()
             .to_string();

@@ -348,7 +348,9 @@ fn mcp_over_http_needs_the_same_tokens_as_serve() {
         }
     });
     let addr: SocketAddr = loop {
-        let line = rx.recv_timeout(HANG).expect("devlog mcp announces its address");
+        let line = rx
+            .recv_timeout(HANG)
+            .expect("devlog mcp announces its address");
         if let Some(rest) = line.split("listening on http://").nth(1) {
             let a = rest.split_whitespace().next().unwrap();
             break a.trim_end_matches("/mcp").parse().unwrap();
@@ -369,4 +371,131 @@ fn mcp_over_http_needs_the_same_tokens_as_serve() {
     let (status, _) = get(addr, "/api/v1/entries", Some(&secret));
     assert_eq!(status, 404);
     drop(child);
+}
+
+/// `[server.oidc]`: `config show` redacts its secrets; `serve` names the setting when the
+/// provider cannot be discovered, and with a real provider (the test kit's oidc-provider,
+/// when `DEVLOG_TEST_OIDC_PROVIDER` is set) sends pages to sign-in, answers the API 401 and
+/// keeps a generated session key in `.devlog/.state/session.key` (0600).
+#[test]
+fn single_sign_on_is_configured_in_devlog_toml() {
+    let d = tempfile::tempdir().unwrap();
+    ok(d.path(), &["init"]);
+    let config = |issuer: &str| {
+        format!(
+            "[server.oidc]\nissuer = \"{issuer}\"\nclientId = \"devlog\"\n\
+             clientSecret = \"${{TEST_OIDC_SECRET}}\"\n\
+             redirectUrl = \"http://127.0.0.1:7878/auth/callback\"\n\
+             [server.oidc.roles]\ngroups = {{ devs = \"editor\" }}\n"
+        )
+    };
+    // Nothing listens on port 9 of loopback.
+    std::fs::write(d.path().join("devlog.toml"), config("http://127.0.0.1:9")).unwrap();
+    let out = devlog(d.path(), &["config", "show"])
+        .env("TEST_OIDC_SECRET", "plain-oidc-secret-4711")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("server.oidc") && !shown.contains("plain-oidc-secret-4711"), "{shown}");
+    let (code, err) = fails(d.path(), &["serve", "--port", "0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("server.oidc.clientSecret") && err.contains("TEST_OIDC_SECRET"), "{err}");
+    let out = devlog(d.path(), &["serve", "--port", "0"])
+        .env("TEST_OIDC_SECRET", "plain-oidc-secret-4711")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("server.oidc") && err.contains("discovery document"), "{err}");
+    assert!(!err.contains("plain-oidc-secret-4711"));
+
+    let Ok(prefix) = std::env::var("DEVLOG_TEST_OIDC_PROVIDER") else {
+        eprintln!("skipping the live part: DEVLOG_TEST_OIDC_PROVIDER is not set");
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../devlog-testkit/oidc/provider.mjs");
+    let mut provider = Served(
+        Command::new("node")
+            .args([script, &port.to_string(), "http://127.0.0.1:7878/auth/callback"])
+            .env("DEVLOG_TEST_OIDC_PROVIDER", prefix)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = String::new();
+    BufReader::new(provider.0.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("ready "), "{ready}");
+    std::fs::write(
+        d.path().join("devlog.toml"),
+        config(&format!("http://127.0.0.1:{port}")),
+    )
+    .unwrap();
+    let mut c = devlog(d.path(), &["serve", "--port", "0", "--no-background-sync"]);
+    c.env("TEST_OIDC_SECRET", "devlog-test-client-secret");
+    let (served, addr, banner) = {
+        // `serve` with the secret in its environment.
+        let mut child = Served(
+            c.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let stderr = child.0.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        loop {
+            let line = rx.recv_timeout(HANG).expect("devlog serve announces its address");
+            seen.push(line.clone());
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
+                break (child, addr, seen);
+            }
+        }
+    };
+    assert!(
+        banner.iter().any(|l| l.contains("single sign-on: http://127.0.0.1:")),
+        "{banner:?}"
+    );
+    let (status, _) = get(addr, "/api/v1/entries", None);
+    assert_eq!(status, 401);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(HANG)).unwrap();
+    write!(s, "GET /entries HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n", addr.port()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 303"), "{out}");
+    assert!(out.to_ascii_lowercase().contains("location: /auth/login?returnto=/entries"), "{out}");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(HANG)).unwrap();
+    write!(s, "GET /auth/login HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n", addr.port()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 303"), "{out}");
+    assert!(out.contains(&format!("http://127.0.0.1:{port}/auth?")), "{out}");
+    assert!(out.contains("devlog_login=") && out.contains("HttpOnly"), "{out}");
+    drop(served);
+    drop(provider);
+    let key = d.path().join(".devlog/.state/session.key");
+    assert_eq!(std::fs::read(&key).unwrap().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
 }

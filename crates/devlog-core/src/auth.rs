@@ -783,12 +783,29 @@ mod tests {
         }))
         .unwrap();
         let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(m.role_for(&g(&["devs", "devlog-admins"]), None, false), Ok(Role::Admin));
-        assert_eq!(m.role_for(&g(&["devs"]), Some("a@Example.COM"), true), Ok(Role::Editor));
-        assert_eq!(m.role_for(&[], Some("a@example.com"), true), Ok(Role::Viewer));
-        let e = m.role_for(&g(&["other"]), Some("a@example.com"), false).unwrap_err();
-        assert!(e.to_string().contains("not verified") && e.to_string().contains("other"), "{e}");
-        let open = RoleMapping { default: Some(Role::Viewer), ..m };
+        assert_eq!(
+            m.role_for(&g(&["devs", "devlog-admins"]), None, false),
+            Ok(Role::Admin)
+        );
+        assert_eq!(
+            m.role_for(&g(&["devs"]), Some("a@Example.COM"), true),
+            Ok(Role::Editor)
+        );
+        assert_eq!(
+            m.role_for(&[], Some("a@example.com"), true),
+            Ok(Role::Viewer)
+        );
+        let e = m
+            .role_for(&g(&["other"]), Some("a@example.com"), false)
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("not verified") && e.to_string().contains("other"),
+            "{e}"
+        );
+        let open = RoleMapping {
+            default: Some(Role::Viewer),
+            ..m
+        };
         assert_eq!(open.role_for(&[], None, false), Ok(Role::Viewer));
     }
 }

@@ -579,7 +579,10 @@ fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
     use sha2::{Digest, Sha256};
     // Equal-length digests compared without early exit.
     let (x, y) = (Sha256::digest(a), Sha256::digest(b));
-    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 /// 403 for a cookie-authenticated write without the session's CSRF token.
@@ -657,7 +660,10 @@ mod tests {
         assert!(is_page(&Method::GET, "/entries/1"));
         assert!(!is_page(&Method::GET, "/api/v1/entries"));
         assert!(!is_page(&Method::POST, "/entries"));
-        assert_eq!(url_encode("/entries?status=open&x=a b"), "/entries%3Fstatus%3Dopen%26x%3Da%20b");
+        assert_eq!(
+            url_encode("/entries?status=open&x=a b"),
+            "/entries%3Fstatus%3Dopen%26x%3Da%20b"
+        );
         assert!(subtle_eq(b"abc", b"abc") && !subtle_eq(b"abc", b"abd") && !subtle_eq(b"", b"a"));
     }
 

@@ -160,8 +160,7 @@ pub async fn guard(State(policy): State<HostPolicy>, req: Request, next: Next) -
     // Single sign-on's GET routes are reached by navigation from the provider's site (the
     // callback) or from a sign-in link; they change nothing but the sign-in cookies, whose
     // callback checks `state`.
-    let sign_in_navigation =
-        req.method() == Method::GET && req.uri().path().starts_with("/auth/");
+    let sign_in_navigation = req.method() == Method::GET && req.uri().path().starts_with("/auth/");
     if origin.is_none()
         && !sign_in_navigation
         && header_str(headers, header::HeaderName::from_static("sec-fetch-site"))

@@ -35,9 +35,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, Key, PrivateCookieJar, SameSite};
 use devlog_core::auth::{Principal, Role, RoleMapping};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdTokenVerifier,
-    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdTokenVerifier, CoreJsonWebKeySet,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
     AdditionalClaims, AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, ClientId,
@@ -125,13 +124,19 @@ impl std::fmt::Debug for OidcSettings {
         f.debug_struct("OidcSettings")
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("redirect_url", &self.redirect_url)
             .field("scopes", &self.scopes)
             .field("groups_claim", &self.groups_claim)
             .field("roles", &self.roles)
             .field("session_minutes", &self.session_minutes)
-            .field("session_key", &self.session_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "session_key",
+                &self.session_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -201,13 +206,17 @@ impl<'c> AsyncHttpClient<'c> for Http {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| HttpError(format!("cannot reach the provider: {}", e.without_url())))?;
+                .map_err(|e| {
+                    HttpError(format!("cannot reach the provider: {}", e.without_url()))
+                })?;
             let status = response.status();
             let headers = response.headers().clone();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| HttpError(format!("reading the provider's answer: {}", e.without_url())))?;
+            let body = response.bytes().await.map_err(|e| {
+                HttpError(format!(
+                    "reading the provider's answer: {}",
+                    e.without_url()
+                ))
+            })?;
             let mut out = HttpResponse::new(body.to_vec());
             *out.status_mut() = status;
             *out.headers_mut() = headers;
@@ -216,8 +225,14 @@ impl<'c> AsyncHttpClient<'c> for Http {
     }
 }
 
-type Client =
-    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
 
 /// Every claim of the ID token besides the standard ones (the groups claim is read from it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -228,8 +243,12 @@ struct OtherClaims {
 
 impl AdditionalClaims for OtherClaims {}
 
-type FullIdToken =
-    IdToken<OtherClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type FullIdToken = IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
 
 /// A signed-in user, sealed in the session cookie.
 #[derive(Clone, Serialize, Deserialize)]
@@ -383,9 +402,9 @@ impl Sso {
             http,
             key: derive_key(session_key),
             secure,
-            ttl: settings
-                .session_minutes
-                .map_or(DEFAULT_SESSION_TTL, |m| Duration::from_secs(m.saturating_mul(60))),
+            ttl: settings.session_minutes.map_or(DEFAULT_SESSION_TTL, |m| {
+                Duration::from_secs(m.saturating_mul(60))
+            }),
         })
     }
 
@@ -403,7 +422,13 @@ impl Sso {
         (s.expires > now_secs()).then_some(s)
     }
 
-    fn cookie(&self, name: &'static str, value: String, path: &'static str, ttl: Duration) -> Cookie<'static> {
+    fn cookie(
+        &self,
+        name: &'static str,
+        value: String,
+        path: &'static str,
+        ttl: Duration,
+    ) -> Cookie<'static> {
         Cookie::build((name, value))
             .path(path)
             .http_only(true)
@@ -481,7 +506,9 @@ impl Sso {
                     SignatureVerificationError::NoMatchingKey,
                 )) if !refetched && self.may_refetch() => {
                     refetched = true;
-                    tracing::info!("the ID token names an unknown key id; fetching the provider's keys again");
+                    tracing::info!(
+                        "the ID token names an unknown key id; fetching the provider's keys again"
+                    );
                     self.refresh_jwks().await.map_err(refused)?;
                 }
                 Err(e) => return Err(refused(explain(&e))),
@@ -556,11 +583,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// What is wrong with an ID token, in words.
 fn explain(e: &ClaimsVerificationError) -> String {
     match e {
-        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => {
-            "the ID token is signed with a key the provider does not publish (unknown key id, \
+        ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        ) => "the ID token is signed with a key the provider does not publish (unknown key id, \
              even after fetching the provider's keys again)"
-                .into()
-        }
+            .into(),
         ClaimsVerificationError::SignatureVerification(s) => {
             format!("the ID token's signature does not verify ({s})")
         }
@@ -609,7 +636,14 @@ struct LoginQuery {
 /// A local path to go back to after signing in (never another site).
 fn safe_return(to: Option<&str>) -> String {
     match to {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.starts_with("/auth/") => p.to_string(),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.starts_with("/auth/") =>
+        {
+            p.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -622,7 +656,11 @@ fn safe_return(to: Option<&str>) -> String {
 #[utoipa::path(get, path = "/auth/login", tag = "auth",
     params(("returnTo" = Option<String>, Query, description = "A local path to return to after signing in")),
     responses((status = 303, description = "To the provider's authorization endpoint")))]
-async fn login(State(sso): State<Arc<Sso>>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+async fn login(
+    State(sso): State<Arc<Sso>>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = sso
         .client
@@ -644,8 +682,12 @@ async fn login(State(sso): State<Arc<Sso>>, headers: HeaderMap, Query(q): Query<
         expires: now_secs().saturating_add(LOGIN_TTL.as_secs()),
     };
     let value = serde_json::to_string(&pending).unwrap_or_default();
-    let jar = PrivateCookieJar::from_headers(&headers, sso.key.clone())
-        .add(sso.cookie(LOGIN_COOKIE, value, "/auth", LOGIN_TTL));
+    let jar = PrivateCookieJar::from_headers(&headers, sso.key.clone()).add(sso.cookie(
+        LOGIN_COOKIE,
+        value,
+        "/auth",
+        LOGIN_TTL,
+    ));
     (jar, Redirect::to(url.as_str())).into_response()
 }
 
@@ -674,7 +716,11 @@ struct CallbackQuery {
         (status = 401, description = "The code or the ID token was refused (signature, issuer, audience, expiry, nonce)", body = crate::error::ErrorBody),
         (status = 403, description = "The user's claims map to no role", body = crate::error::ErrorBody),
     ))]
-async fn callback(State(sso): State<Arc<Sso>>, headers: HeaderMap, Query(q): Query<CallbackQuery>) -> Response {
+async fn callback(
+    State(sso): State<Arc<Sso>>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
     let jar = PrivateCookieJar::from_headers(&headers, sso.key.clone());
     let pending = jar
         .get(LOGIN_COOKIE)
@@ -695,10 +741,19 @@ async fn callback(State(sso): State<Arc<Sso>>, headers: HeaderMap, Query(q): Que
     }
 }
 
-async fn finish(sso: &Sso, pending: Option<Pending>, q: CallbackQuery) -> Result<(Session, String), ApiError> {
+async fn finish(
+    sso: &Sso,
+    pending: Option<Pending>,
+    q: CallbackQuery,
+) -> Result<(Session, String), ApiError> {
     if let Some(err) = q.error {
-        let detail = q.error_description.map(|d| format!(": {d}")).unwrap_or_default();
-        return Err(refused(format!("the provider refused the sign-in ({err}{detail})")));
+        let detail = q
+            .error_description
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        return Err(refused(format!(
+            "the provider refused the sign-in ({err}{detail})"
+        )));
     }
     let Some(pending) = pending else {
         return Err(bad_sign_in(
@@ -707,7 +762,9 @@ async fn finish(sso: &Sso, pending: Option<Pending>, q: CallbackQuery) -> Result
         ));
     };
     if pending.expires <= now_secs() {
-        return Err(bad_sign_in("the sign-in took too long (more than 10 minutes)"));
+        return Err(bad_sign_in(
+            "the sign-in took too long (more than 10 minutes)",
+        ));
     }
     let state = q.state.unwrap_or_default();
     if !bool::from(state.as_bytes().ct_eq(pending.state.as_bytes())) {
@@ -735,10 +792,15 @@ async fn finish(sso: &Sso, pending: Option<Pending>, q: CallbackQuery) -> Result
                     .map(|d| format!(" ({d})"))
                     .unwrap_or_default()
             )),
-            other => refused(format!("exchanging the authorization code failed: {}", error_chain(&other))),
+            other => refused(format!(
+                "exchanging the authorization code failed: {}",
+                error_chain(&other)
+            )),
         })?;
     let Some(id_token) = response.id_token() else {
-        return Err(refused("the provider's token response has no ID token".into()));
+        return Err(refused(
+            "the provider's token response has no ID token".into(),
+        ));
     };
     let session = sso
         .session_from(&id_token.to_string(), &Nonce::new(pending.nonce))
@@ -771,9 +833,7 @@ async fn logout(
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
-            .or_else(|| {
-                serde_urlencoded_csrf(&form)
-            })
+            .or_else(|| serde_urlencoded_csrf(&form))
             .unwrap_or_default();
         if !session.csrf_matches(&presented) {
             return crate::auth::csrf_refused().into_response();
@@ -807,7 +867,10 @@ async fn logout_page(State(sso): State<Arc<Sso>>, headers: HeaderMap) -> Respons
             s.role,
             escape(&s.csrf)
         ),
-        None => "<p>You are signed out of devlog.</p><p><a href=\"/auth/login\">Sign in again</a></p>".to_string(),
+        None => {
+            "<p>You are signed out of devlog.</p><p><a href=\"/auth/login\">Sign in again</a></p>"
+                .to_string()
+        }
     };
     (
         [(header::CACHE_CONTROL, "no-store")],
@@ -835,7 +898,13 @@ mod tests {
     #[test]
     fn return_paths_stay_on_this_server() {
         assert_eq!(safe_return(Some("/entries?x=1")), "/entries?x=1");
-        for bad in ["//evil.example/", "https://evil.example/", "/\\evil", "evil", "/auth/login"] {
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil",
+            "evil",
+            "/auth/login",
+        ] {
             assert_eq!(safe_return(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_return(None), "/");
@@ -853,7 +922,10 @@ mod tests {
         .unwrap();
         s.validate().unwrap();
         let shown = format!("{s:?} {}", serde_json::to_string(&s).unwrap());
-        assert!(!shown.contains("s3cret-value") && !shown.contains(&"k".repeat(40)), "{shown}");
+        assert!(
+            !shown.contains("s3cret-value") && !shown.contains(&"k".repeat(40)),
+            "{shown}"
+        );
         s.redirect_url = "https://devlog.example.com/elsewhere".into();
         assert!(s.validate().unwrap_err().contains("/auth/callback"));
         s.redirect_url = "https://devlog.example.com/auth/callback".into();

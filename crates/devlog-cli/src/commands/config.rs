@@ -150,6 +150,17 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
             cfg.origin("server.allowHosts"),
         ),
     );
+    // Single sign-on, as written (secrets redacted by `OidcSettings`' serialization).
+    if let Some(oidc) = &cfg.server.oidc {
+        let origin = cfg.source.clone().map_or(Origin::Default, |file| Origin::File {
+            file,
+            key: "server.oidc".into(),
+        });
+        s.insert(
+            "server.oidc".into(),
+            setting(serde_json::to_value(oidc).unwrap_or_default(), origin),
+        );
+    }
     let actor_origin = ["DEVLOG_ACTOR", "USER", "LOGNAME"]
         .into_iter()
         .find(|v| env(v).is_some() && env(v) == ctx.actor)

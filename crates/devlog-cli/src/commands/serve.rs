@@ -113,18 +113,13 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     };
     // Checked before anything starts: a refused bind names the ways out. With single sign-on
     // every request needs credentials, so any address is allowed.
-    let listener = Listener::bind_checked_with(
-        addr,
-        store.as_ref(),
-        auth,
-        SystemClock.now(),
-        sso.is_some(),
-    )
-    .await
-        .map_err(|e| match e {
-            ServeError::NotLoopback(_) => CliError::Usage(e.to_string()),
-            other => CliError::Other(other.into()),
-        })?;
+    let listener =
+        Listener::bind_checked_with(addr, store.as_ref(), auth, SystemClock.now(), sso.is_some())
+            .await
+            .map_err(|e| match e {
+                ServeError::NotLoopback(_) => CliError::Usage(e.to_string()),
+                other => CliError::Other(other.into()),
+            })?;
     if auth == AuthMode::Disabled {
         eprintln!(
             "\n!!! WARNING: {} !!!\n",
@@ -335,7 +330,8 @@ pub async fn single_sign_on(
 ) -> Result<Arc<devlog_server::oidc::Sso>, CliError> {
     let env = |k: &str| std::env::var(k).ok();
     let expand = |key: &str, v: &str| {
-        crate::config::expand_vars(v, env).map_err(|e| CliError::Usage(format!("server.oidc.{key}: {e}")))
+        crate::config::expand_vars(v, env)
+            .map_err(|e| CliError::Usage(format!("server.oidc.{key}: {e}")))
     };
     let mut s = settings.clone();
     s.issuer = expand("issuer", &s.issuer)?;
@@ -420,11 +416,18 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(state.join("session.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(state.join("session.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::write(state.join("session.key"), b"short").unwrap();
-        assert!(super::session_key_file(&state).unwrap_err().contains("shorter"));
+        assert!(
+            super::session_key_file(&state)
+                .unwrap_err()
+                .contains("shorter")
+        );
     }
 
     #[test]

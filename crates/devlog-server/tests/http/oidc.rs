@@ -53,7 +53,10 @@ impl Provider {
             .local_addr()
             .unwrap()
             .port();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../devlog-testkit/oidc/provider.mjs");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../devlog-testkit/oidc/provider.mjs"
+        );
         let mut child = tokio::process::Command::new("node")
             .arg(script)
             .arg(port.to_string())
@@ -151,9 +154,8 @@ fn store_cookies(jar: &mut HashMap<String, String>, set_cookies: Vec<String>) {
         let Some((name, value)) = first.split_once('=') else {
             continue;
         };
-        let gone = value.is_empty()
-            || c.to_ascii_lowercase().contains("max-age=0")
-            || c.contains("1970");
+        let gone =
+            value.is_empty() || c.to_ascii_lowercase().contains("max-age=0") || c.contains("1970");
         if gone {
             jar.remove(name.trim());
         } else {
@@ -212,7 +214,10 @@ impl Browser {
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
         let mut at = r.header("location").unwrap();
         assert!(at.starts_with(&p.issuer), "{at}");
-        assert!(at.contains("code_challenge_method=S256") && at.contains("nonce="), "{at}");
+        assert!(
+            at.contains("code_challenge_method=S256") && at.contains("nonce="),
+            "{at}"
+        );
         for _ in 0..20 {
             if let Some(cb) = at.strip_prefix("http://127.0.0.1:7878") {
                 return cb.to_string();
@@ -242,7 +247,10 @@ impl Browser {
                 .get("location")
                 .map(|v| v.to_str().unwrap().to_string());
             let Some(loc) = loc else {
-                panic!("the provider answered {status} without a redirect: {}", res.text().await.unwrap());
+                panic!(
+                    "the provider answered {status} without a redirect: {}",
+                    res.text().await.unwrap()
+                );
             };
             at = loc;
         }
@@ -309,7 +317,12 @@ async fn a_full_sign_in_maps_groups_to_a_role_that_the_same_checks_apply_to() {
     );
     let r = b.get("/api/v1/entries").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
-    assert!(r.json()["error"]["hint"].as_str().unwrap().contains("/auth/login"));
+    assert!(
+        r.json()["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("/auth/login")
+    );
 
     p.configure(alice(&["devs"]), "normal").await;
     let r = b.sign_in(&p, "/entries").await;
@@ -323,17 +336,29 @@ async fn a_full_sign_in_maps_groups_to_a_role_that_the_same_checks_apply_to() {
         .find(|c| c.starts_with(SESSION_COOKIE))
         .unwrap()
         .to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     assert!(cookie.contains("Max-Age=28800"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "an http redirect URL: no Secure flag: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "an http redirect URL: no Secure flag: {cookie}"
+    );
     assert!(!cookie.contains("alice"), "the session is sealed: {cookie}");
-    assert!(!b.devlog.contains_key("devlog_login"), "the login cookie is gone");
+    assert!(
+        !b.devlog.contains_key("devlog_login"),
+        "the login cookie is gone"
+    );
 
     // The dashboard shows who is signed in, with a sign-out form.
     let page = b.get("/entries").await;
     assert_eq!(page.status, StatusCode::OK);
     let html = page.text();
-    assert!(html.contains("Signed in as <strong>alice@example.com</strong> (editor)"), "{html}");
+    assert!(
+        html.contains("Signed in as <strong>alice@example.com</strong> (editor)"),
+        "{html}"
+    );
     assert!(html.contains("action=\"/auth/logout\""));
     let csrf = csrf_of(&html);
 
@@ -344,14 +369,18 @@ async fn a_full_sign_in_maps_groups_to_a_role_that_the_same_checks_apply_to() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(
-        msg.contains("needs the admin role") && msg.contains("signed-in user `alice-sub` has the editor role"),
+        msg.contains("needs the admin role")
+            && msg.contains("signed-in user `alice-sub` has the editor role"),
         "{msg}"
     );
 
     // A write with the cookie needs the CSRF token; with it, the subject is the actor.
     let body = json!({"title": "From SSO", "type": "task"}).to_string();
     let r = b
-        .devlog_request(json_req(Method::POST, "/api/v1/entries"), Body::from(body.clone()))
+        .devlog_request(
+            json_req(Method::POST, "/api/v1/entries"),
+            Body::from(body.clone()),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
     assert_eq!(r.class(), "csrf");
@@ -377,7 +406,13 @@ async fn a_full_sign_in_maps_groups_to_a_role_that_the_same_checks_apply_to() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let records = app.store().audit_log().unwrap().audit_page(0, 10).await.unwrap();
+    let records = app
+        .store()
+        .audit_log()
+        .unwrap()
+        .audit_page(0, 10)
+        .await
+        .unwrap();
     let Some(Stored::Record(rec)) = records.first() else {
         panic!("{records:?}");
     };
@@ -401,11 +436,17 @@ async fn a_full_sign_in_maps_groups_to_a_role_that_the_same_checks_apply_to() {
             Body::from(format!("csrf={csrf}")),
         )
         .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "a cross-site sign-out is refused");
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "a cross-site sign-out is refused"
+    );
     assert!(b.signed_in());
 
     // Sign-out needs the token too, then ends the session.
-    let r = b.devlog_request(form("/auth/logout"), Body::from("csrf=nope")).await;
+    let r = b
+        .devlog_request(form("/auth/logout"), Body::from("csrf=nope"))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(b.signed_in());
     let r = b
@@ -415,7 +456,10 @@ async fn a_full_sign_in_maps_groups_to_a_role_that_the_same_checks_apply_to() {
     assert_eq!(r.header("location").unwrap(), "/auth/logout");
     assert!(!b.signed_in());
     assert!(b.get("/auth/logout").await.text().contains("signed out"));
-    assert_eq!(b.get("/api/v1/entries").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        b.get("/api/v1/entries").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -426,7 +470,8 @@ async fn admins_and_verified_domains_get_their_roles_and_unmapped_users_none() {
     let (_dir, _app, router) = p.server().await;
 
     let mut admin = Browser::new(router.clone());
-    p.configure(alice(&["devs", "devlog-admins"]), "normal").await;
+    p.configure(alice(&["devs", "devlog-admins"]), "normal")
+        .await;
     assert_eq!(admin.sign_in(&p, "/").await.status, StatusCode::SEE_OTHER);
     // Past the admin check (an editor gets 403 there): no GET route is mounted at the admin
     // path itself, so 404.
@@ -492,7 +537,11 @@ async fn bad_id_tokens_are_refused_and_open_no_session() {
         let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
         assert!(msg.contains(says), "{mode}: {msg}");
         assert!(!b.signed_in(), "{mode}");
-        assert_eq!(b.get("/api/v1/entries").await.status, StatusCode::UNAUTHORIZED, "{mode}");
+        assert_eq!(
+            b.get("/api/v1/entries").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{mode}"
+        );
     }
 }
 
@@ -532,7 +581,11 @@ async fn a_replayed_code_a_wrong_state_and_a_missing_login_are_refused() {
     let mut other = Browser::new(router.clone());
     let r = other.get(&cb).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.text().contains("no sign-in is in progress"), "{}", r.text());
+    assert!(
+        r.text().contains("no sign-in is in progress"),
+        "{}",
+        r.text()
+    );
 
     // Replayed code: the same callback, with the same login cookie, a second time.
     let mut b = Browser::new(router.clone());
@@ -545,7 +598,10 @@ async fn a_replayed_code_a_wrong_state_and_a_missing_login_are_refused() {
     let r = replay.get(&cb).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("refused the authorization code: invalid_grant"), "{msg}");
+    assert!(
+        msg.contains("refused the authorization code: invalid_grant"),
+        "{msg}"
+    );
     assert!(!replay.signed_in());
 }
 
@@ -560,6 +616,9 @@ async fn a_forged_session_cookie_is_no_session() {
         SESSION_COOKIE.into(),
         r#"{"sub":"mallory","label":"m","role":"admin","csrf":"x","expires":99999999999}"#.into(),
     );
-    assert_eq!(b.get("/api/v1/audit").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        b.get("/api/v1/audit").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(b.get("/").await.status, StatusCode::SEE_OTHER);
 }

@@ -280,5 +280,9 @@ async fn the_security_schemes_are_declared_and_apply_to_every_operation() {
         doc["paths"]["/webhooks/ping"]["post"]["security"],
         serde_json::json!([{}])
     );
-    assert!(doc["paths"]["/api/v1/entries"]["get"].get("security").is_none());
+    assert!(
+        doc["paths"]["/api/v1/entries"]["get"]
+            .get("security")
+            .is_none()
+    );
 }
