@@ -463,8 +463,8 @@ impl Sso {
                 jwks,
             ),
         };
-        // Only asymmetric signatures: an HMAC with the client secret proves nothing the
-        // provider said.
+        // Only the provider's published (asymmetric) keys are trusted: HMAC ID tokens, keyed
+        // with the client secret, and unsigned ones are refused.
         v.set_allowed_algs(
             self.metadata
                 .id_token_signing_alg_values_supported()
