@@ -397,17 +397,26 @@ fn single_sign_on_is_configured_in_devlog_toml() {
         .unwrap();
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{shown}");
-    assert!(shown.contains("server.oidc") && !shown.contains("plain-oidc-secret-4711"), "{shown}");
+    assert!(
+        shown.contains("server.oidc") && !shown.contains("plain-oidc-secret-4711"),
+        "{shown}"
+    );
     let (code, err) = fails(d.path(), &["serve", "--port", "0"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("server.oidc.clientSecret") && err.contains("TEST_OIDC_SECRET"), "{err}");
+    assert!(
+        err.contains("server.oidc.clientSecret") && err.contains("TEST_OIDC_SECRET"),
+        "{err}"
+    );
     let out = devlog(d.path(), &["serve", "--port", "0"])
         .env("TEST_OIDC_SECRET", "plain-oidc-secret-4711")
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("server.oidc") && err.contains("discovery document"), "{err}");
+    assert!(
+        err.contains("server.oidc") && err.contains("discovery document"),
+        "{err}"
+    );
     assert!(!err.contains("plain-oidc-secret-4711"));
 
     let Ok(prefix) = std::env::var("DEVLOG_TEST_OIDC_PROVIDER") else {
@@ -419,10 +428,17 @@ fn single_sign_on_is_configured_in_devlog_toml() {
         .local_addr()
         .unwrap()
         .port();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../devlog-testkit/oidc/provider.mjs");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../devlog-testkit/oidc/provider.mjs"
+    );
     let mut provider = Served(
         Command::new("node")
-            .args([script, &port.to_string(), "http://127.0.0.1:7878/auth/callback"])
+            .args([
+                script,
+                &port.to_string(),
+                "http://127.0.0.1:7878/auth/callback",
+            ])
             .env("DEVLOG_TEST_OIDC_PROVIDER", prefix)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -460,10 +476,15 @@ fn single_sign_on_is_configured_in_devlog_toml() {
         });
         let mut seen = Vec::new();
         loop {
-            let line = rx.recv_timeout(HANG).expect("devlog serve announces its address");
+            let line = rx
+                .recv_timeout(HANG)
+                .expect("devlog serve announces its address");
             seen.push(line.clone());
             if line.contains("Ctrl-C stops it") {
-                let first = seen.iter().find(|l| l.contains("listening on http://")).unwrap();
+                let first = seen
+                    .iter()
+                    .find(|l| l.contains("listening on http://"))
+                    .unwrap();
                 let rest = first.split("listening on http://").nth(1).unwrap();
                 let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
                 break (child, addr, seen);
@@ -471,26 +492,48 @@ fn single_sign_on_is_configured_in_devlog_toml() {
         }
     };
     assert!(
-        banner.iter().any(|l| l.contains("single sign-on: http://127.0.0.1:")),
+        banner
+            .iter()
+            .any(|l| l.contains("single sign-on: http://127.0.0.1:")),
         "{banner:?}"
     );
     let (status, _) = get(addr, "/api/v1/entries", None);
     assert_eq!(status, 401);
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(HANG)).unwrap();
-    write!(s, "GET /entries HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n", addr.port()).unwrap();
+    write!(
+        s,
+        "GET /entries HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        addr.port()
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.split(' ').nth(1) == Some("303"), "{out}");
-    assert!(out.to_ascii_lowercase().contains("location: /auth/login?returnto=/entries"), "{out}");
+    assert!(
+        out.to_ascii_lowercase()
+            .contains("location: /auth/login?returnto=/entries"),
+        "{out}"
+    );
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(HANG)).unwrap();
-    write!(s, "GET /auth/login HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n", addr.port()).unwrap();
+    write!(
+        s,
+        "GET /auth/login HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        addr.port()
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.split(' ').nth(1) == Some("303"), "{out}");
-    assert!(out.contains(&format!("http://127.0.0.1:{port}/auth?")), "{out}");
-    assert!(out.contains("devlog_login=") && out.contains("HttpOnly"), "{out}");
+    assert!(
+        out.contains(&format!("http://127.0.0.1:{port}/auth?")),
+        "{out}"
+    );
+    assert!(
+        out.contains("devlog_login=") && out.contains("HttpOnly"),
+        "{out}"
+    );
     drop(served);
     drop(provider);
     let key = d.path().join(".devlog/.state/session.key");
@@ -498,6 +541,9 @@ fn single_sign_on_is_configured_in_devlog_toml() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

@@ -152,10 +152,13 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
     );
     // Single sign-on, as written (secrets redacted by `OidcSettings`' serialization).
     if let Some(oidc) = &cfg.server.oidc {
-        let origin = cfg.source.clone().map_or(Origin::Default, |file| Origin::File {
-            file,
-            key: "server.oidc".into(),
-        });
+        let origin = cfg
+            .source
+            .clone()
+            .map_or(Origin::Default, |file| Origin::File {
+                file,
+                key: "server.oidc".into(),
+            });
         s.insert(
             "server.oidc".into(),
             setting(serde_json::to_value(oidc).unwrap_or_default(), origin),
