@@ -520,7 +520,7 @@ async fn decide(auth: &Auth, mut req: Request) -> Result<Request, Refusal> {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
                 let ok = !presented.is_empty()
-                    && bool::from(subtle_eq(presented.as_bytes(), signed_in.csrf.as_bytes()));
+                    && subtle_eq(presented.as_bytes(), signed_in.csrf.as_bytes());
                 if !ok {
                     return Err(csrf_refused().into());
                 }

@@ -209,7 +209,7 @@ impl Browser {
 
     /// Starts a sign-in at devlog and follows the provider's redirects up to the callback
     /// URL, which it returns (path and query) without calling it.
-    async fn to_callback(&mut self, p: &Provider, return_to: &str) -> String {
+    async fn callback_url(&mut self, p: &Provider, return_to: &str) -> String {
         let r = self.get(&format!("/auth/login?returnTo={return_to}")).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
         let mut at = r.header("location").unwrap();
@@ -260,7 +260,7 @@ impl Browser {
     /// A full sign-in; the callback's reply. The provider's redirect is a cross-site
     /// navigation, which a browser marks as such.
     async fn sign_in(&mut self, p: &Provider, return_to: &str) -> Reply {
-        let cb = self.to_callback(p, return_to).await;
+        let cb = self.callback_url(p, return_to).await;
         self.devlog_request(
             Request::builder()
                 .uri(&cb)
@@ -570,7 +570,7 @@ async fn a_replayed_code_a_wrong_state_and_a_missing_login_are_refused() {
 
     // Wrong state: the callback's `state` changed.
     let mut b = Browser::new(router.clone());
-    let cb = b.to_callback(&p, "/").await;
+    let cb = b.callback_url(&p, "/").await;
     let forged = cb.replace("state=", "state=x");
     let r = b.get(&forged).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
@@ -589,7 +589,7 @@ async fn a_replayed_code_a_wrong_state_and_a_missing_login_are_refused() {
 
     // Replayed code: the same callback, with the same login cookie, a second time.
     let mut b = Browser::new(router.clone());
-    let cb = b.to_callback(&p, "/").await;
+    let cb = b.callback_url(&p, "/").await;
     let login_cookie = b.devlog.clone();
     assert_eq!(b.get(&cb).await.status, StatusCode::SEE_OTHER);
     assert!(b.signed_in());
