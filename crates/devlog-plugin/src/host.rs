@@ -494,8 +494,8 @@ impl LoadedPlugin {
         }
         let mut guard = inner.live.lock().await;
         if guard.is_none() {
-            let live = self.instantiate(call).await;
-            let live = self.settle(live, call)?;
+            // Only failures count here: a fresh instance is not yet a successful call.
+            let live = self.instantiate(call).await.map_err(|e| self.failed(e, call))?;
             *guard = Some(live);
         }
         if let Some(live) = guard.as_mut() {
@@ -569,29 +569,33 @@ impl LoadedPlugin {
 
     /// Counts a failure (disabling the plugin after too many) or a success.
     fn settle<T>(&self, r: Result<T, PluginError>, call: &str) -> Result<T, PluginError> {
-        let inner = &self.inner;
         match r {
             Ok(v) => {
-                inner.failures.store(0, Ordering::SeqCst);
+                self.inner.failures.store(0, Ordering::SeqCst);
                 Ok(v)
             }
-            Err(e) => {
-                if e.is_misbehaviour() {
-                    let n = inner.failures.fetch_add(1, Ordering::SeqCst) + 1;
-                    tracing::warn!(plugin = %inner.name, call, failures = n, error = %e, "plugin call failed");
-                    if n >= inner.disable_after && !inner.disabled.swap(true, Ordering::SeqCst) {
-                        let reason = e.to_string();
-                        tracing::error!(plugin = %inner.name, failures = n, "plugin disabled after repeated failures: {reason}");
-                        if let Some(list) = &inner.disabled_list
-                            && let Err(err) = list.disable(&inner.name, &reason)
-                        {
-                            tracing::warn!(plugin = %inner.name, error = %err, "cannot record the disabled plugin");
-                        }
-                    }
-                }
-                Err(e)
+            Err(e) => Err(self.failed(e, call)),
+        }
+    }
+
+    /// Counts a failure when the plugin misbehaved, disabling it after too many in a row.
+    fn failed(&self, e: PluginError, call: &str) -> PluginError {
+        let inner = &self.inner;
+        if !e.is_misbehaviour() {
+            return e;
+        }
+        let n = inner.failures.fetch_add(1, Ordering::SeqCst) + 1;
+        tracing::warn!(plugin = %inner.name, call, failures = n, error = %e, "plugin call failed");
+        if n >= inner.disable_after && !inner.disabled.swap(true, Ordering::SeqCst) {
+            let reason = e.to_string();
+            tracing::error!(plugin = %inner.name, failures = n, "plugin disabled after repeated failures: {reason}");
+            if let Some(list) = &inner.disabled_list
+                && let Err(err) = list.disable(&inner.name, &reason)
+            {
+                tracing::warn!(plugin = %inner.name, error = %err, "cannot record the disabled plugin");
             }
         }
+        e
     }
 
     /// Ends a call: maps the outcome to a typed error, throws the instance away on a sandbox
@@ -674,13 +678,27 @@ impl LoadedPlugin {
                 limit_bytes: state.limiter.memory_limit as u64,
             };
         }
-        let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
-        let mut message = format!("{e:#}");
-        if let Some(panic) = stderr.lines().rev().find(|l| l.contains("panicked")) {
-            message = format!("{message}; {panic}");
-        } else if !stderr.is_empty() {
-            let tail: String = stderr.chars().rev().take(500).collect::<Vec<_>>().into_iter().rev().collect();
-            message = format!("{message}; stderr: {tail}");
+        // The trap itself (not wasmtime's whole wasm backtrace), then what the plugin wrote
+        // to stderr: Rust's panic message is `thread '…' panicked at file:line:col:` and the
+        // message on the lines after it.
+        let mut message = match e.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => trap.to_string(),
+            None => e.root_cause().to_string(),
+        };
+        let stderr = String::from_utf8_lossy(&state.stderr.contents()).to_string();
+        let stderr = match stderr.find("panicked at ") {
+            Some(at) => stderr[at..].to_string(),
+            None => stderr,
+        };
+        let stderr: String = stderr
+            .lines()
+            .filter(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let stderr = stderr.trim();
+        if !stderr.is_empty() {
+            let cut: String = stderr.chars().take(500).collect();
+            message = format!("{message}; {cut}");
         }
         PluginError::Trap {
             plugin: name,
@@ -710,13 +728,7 @@ impl LoadedPlugin {
             call: call.to_string(),
             message,
         };
-        CallError::Sandbox(self.settle::<()>(Err(e), call).err().unwrap_or_else(|| {
-            PluginError::Malformed {
-                plugin: self.inner.name.clone(),
-                call: call.to_string(),
-                message: "malformed".into(),
-            }
-        }))
+        CallError::Sandbox(self.failed(e, call))
     }
 
     fn parse<T: DeserializeOwned>(&self, call: &str, what: &str, json: &str) -> Result<T, CallError> {

@@ -67,7 +67,7 @@ response-kb = 256
 "#,
         api = api_major_minor()
     );
-    let src = r#"//! A devlog plugin: one workflow action, `hello`. See devlog's docs/plugins.md.
+    let src = r##"//! A devlog plugin: one workflow action, `hello`. See devlog's docs/plugins.md.
 
 wit_bindgen::generate!({
     path: "wit",
@@ -110,7 +110,7 @@ impl Guest for Plugin {
 }
 
 export!(Plugin);
-"#
+"##
     .to_string();
     let readme = format!(
         "# {name}\n\nA devlog plugin. Build and install:\n\n```sh\nrustup target add wasm32-wasip2\ncargo build --release --target wasm32-wasip2\ncp target/wasm32-wasip2/release/{lib}.wasm .\ndevlog plugin check .\ndevlog plugin install .\n```\n\n`wit/plugin.wit` is the devlog:plugin@{} world; see devlog's docs/plugins.md.\n",

@@ -64,7 +64,7 @@ async fn an_infinite_loop_runs_out_of_fuel() {
 #[tokio::test]
 async fn an_infinite_loop_with_fuel_to_spare_hits_the_wall_clock_timeout() {
     let Some(p) = load(|l| {
-        l.manifest.limits.fuel = u64::MAX / 2;
+        l.manifest.limits.fuel = 10_000_000_000; // the workspace maximum
         l.manifest.limits.timeout_ms = 300;
     }) else {
         return;
@@ -263,4 +263,25 @@ async fn repeated_failures_disable_the_plugin_until_re_enabled() {
     assert!(devlog_plugin::discovery::DisabledList::new(state.path()).enable("hostile"));
     let p = rt.load(located, &policy, options()).unwrap();
     still_works(&p).await;
+}
+
+#[tokio::test]
+async fn kv_with_the_capability_persists_in_the_state_folder() {
+    let Some((rt, located)) = fixture() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let mut located = located.clone();
+    located.manifest.capabilities.kv = true;
+    let options = LoadOptions {
+        state_dir: Some(state.path().to_path_buf()),
+        ..LoadOptions::default()
+    };
+    let p = rt.load(&located, &common::local_policy(), options).unwrap();
+    assert_eq!(run(&p, "kv").await.unwrap(), json!(null));
+    let stored = std::fs::read_to_string(state.path().join("kv/hostile.json")).unwrap();
+    assert_eq!(stored, r#"{"k":"76"}"#, "key k, value \"v\" in hex");
+    // Without the workspace's grant the manifest's `kv = true` is refused at load.
+    let e = rt
+        .load(&located, &devlog_plugin::Policy::default(), LoadOptions::default())
+        .unwrap_err();
+    assert!(matches!(e, PluginError::NotAllowed { .. }), "{e:?}");
 }

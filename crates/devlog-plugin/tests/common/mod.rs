@@ -39,16 +39,23 @@ pub fn built_plugin(crate_dir: &Path, into: &Path) -> Option<Located> {
     Some(Located { dir, manifest })
 }
 
-fn target_installed() -> bool {
+/// `wasm32-wasip2`, or what `.ci/run` fell back to (`wasm32-wasip1` + the component adapter
+/// in `DEVLOG_PLUGIN_ADAPTER`).
+fn wasm_target() -> String {
+    std::env::var("DEVLOG_PLUGIN_WASM_TARGET").unwrap_or_else(|_| "wasm32-wasip2".into())
+}
+
+fn target_installed(target: &str) -> bool {
     Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "wasm32-wasip2"))
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target))
         .unwrap_or(false)
 }
 
 fn build(crate_dir: &Path) -> Option<PathBuf> {
-    if !target_installed() {
+    let wasm_target = wasm_target();
+    if !target_installed(&wasm_target) {
         return None;
     }
     // Beside the host's build, in a folder of its own (a separate workspace and lock).
@@ -60,7 +67,7 @@ fn build(crate_dir: &Path) -> Option<PathBuf> {
         .current_dir(crate_dir)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(["build", "--release", "--target", &wasm_target])
         .output()
         .unwrap();
     assert!(
@@ -71,10 +78,27 @@ fn build(crate_dir: &Path) -> Option<PathBuf> {
     );
     let manifest = devlog_plugin::Manifest::load(&crate_dir.join("devlog-plugin.toml")).unwrap();
     let wasm = target
-        .join("wasm32-wasip2/release")
+        .join(&wasm_target)
+        .join("release")
         .join(&manifest.component);
     assert!(wasm.is_file(), "{} was not built", wasm.display());
-    Some(wasm)
+    if wasm_target == "wasm32-wasip2" {
+        return Some(wasm);
+    }
+    // A wasip1 core module: made a component with the WASI adapter.
+    let adapter = std::env::var("DEVLOG_PLUGIN_ADAPTER").expect("DEVLOG_PLUGIN_ADAPTER");
+    let component = wasm.with_extension("component.wasm");
+    let out = Command::new("wasm-tools")
+        .args(["component", "new"])
+        .arg(&wasm)
+        .arg("--adapt")
+        .arg(&adapter)
+        .arg("-o")
+        .arg(&component)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "wasm-tools: {}", String::from_utf8_lossy(&out.stderr));
+    Some(component)
 }
 
 pub fn hostile_dir() -> PathBuf {
