@@ -54,10 +54,11 @@ impl PluginDirs {
                 .collect();
             subdirs.sort();
             for sub in subdirs {
-                let found = Manifest::load(&sub.join(crate::MANIFEST_FILE)).map(|manifest| Located {
-                    dir: sub.clone(),
-                    manifest,
-                });
+                let found =
+                    Manifest::load(&sub.join(crate::MANIFEST_FILE)).map(|manifest| Located {
+                        dir: sub.clone(),
+                        manifest,
+                    });
                 match found {
                     Ok(l) if !names.insert(l.manifest.name.clone()) => {
                         tracing::warn!(
@@ -113,7 +114,10 @@ pub fn open(source: &Path) -> Result<Located, PluginError> {
         return Err(PluginError::manifest(
             manifest_path,
             "component",
-            format!("{} does not exist (build the plugin first)", component.display()),
+            format!(
+                "{} does not exist (build the plugin first)",
+                component.display()
+            ),
         ));
     }
     Ok(located)

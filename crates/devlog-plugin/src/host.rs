@@ -166,7 +166,10 @@ impl Runtime {
         };
         let kv = if manifest.capabilities.kv {
             Some(Arc::new(StdMutex::new(KvStore::open(
-                options.state_dir.as_ref().map(|d| d.join("kv").join(format!("{name}.json"))),
+                options
+                    .state_dir
+                    .as_ref()
+                    .map(|d| d.join("kv").join(format!("{name}.json"))),
             )?)))
         } else {
             None
@@ -224,10 +227,11 @@ impl Runtime {
         {
             return Ok(component);
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| PluginError::Component {
-            file: path.to_path_buf(),
-            message: format!("is not a valid WebAssembly component: {e:#}"),
-        })?;
+        let component =
+            Component::new(&self.engine, bytes).map_err(|e| PluginError::Component {
+                file: path.to_path_buf(),
+                message: format!("is not a valid WebAssembly component: {e:#}"),
+            })?;
         if let Some(file) = &cached {
             // A cache that cannot be written only costs start-up time.
             if let Err(e) = write_cache(&component, file) {
@@ -275,7 +279,11 @@ fn write_cache(component: &Component, file: &Path) -> Result<(), String> {
     // checksum goes first, so a reader never pairs a new component with an old checksum
     // unnoticed (a mismatch only means a recompile).
     static SEQ: AtomicU32 = AtomicU32::new(0);
-    let unique = format!("{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let unique = format!(
+        "{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
     let tmp = file.with_extension(format!("{unique}.tmp"));
     let sum_tmp = file.with_extension(format!("{unique}.sha256.tmp"));
     std::fs::write(&tmp, &bytes).map_err(|e| e.to_string())?;
@@ -495,7 +503,10 @@ impl LoadedPlugin {
         let mut guard = inner.live.lock().await;
         if guard.is_none() {
             // Only failures count here: a fresh instance is not yet a successful call.
-            let live = self.instantiate(call).await.map_err(|e| self.failed(e, call))?;
+            let live = self
+                .instantiate(call)
+                .await
+                .map_err(|e| self.failed(e, call))?;
             *guard = Some(live);
         }
         if let Some(live) = guard.as_mut() {
@@ -529,16 +540,23 @@ impl LoadedPlugin {
             .fuel_async_yield_interval(Some(YIELD_FUEL))
             .map_err(|e| self.engine_error(e))?;
         let timeout = Duration::from_millis(inner.limits.timeout_ms);
-        let instance = match tokio::time::timeout(timeout, inner.pre.instantiate_async(&mut store)).await {
-            Ok(r) => r.map_err(|e| self.classify(&store, "instantiate", e))?,
-            Err(_) => return Err(self.timeout_error("instantiate")),
-        };
+        let instance =
+            match tokio::time::timeout(timeout, inner.pre.instantiate_async(&mut store)).await {
+                Ok(r) => r.map_err(|e| self.classify(&store, "instantiate", e))?,
+                Err(_) => return Err(self.timeout_error("instantiate")),
+            };
         let integration = match &inner.integration {
-            Some(ix) => Some(ix.load(&mut store, &instance).map_err(|e| self.engine_error(e))?),
+            Some(ix) => Some(
+                ix.load(&mut store, &instance)
+                    .map_err(|e| self.engine_error(e))?,
+            ),
             None => None,
         };
         let actions = match &inner.actions {
-            Some(ix) => Some(ix.load(&mut store, &instance).map_err(|e| self.engine_error(e))?),
+            Some(ix) => Some(
+                ix.load(&mut store, &instance)
+                    .map_err(|e| self.engine_error(e))?,
+            ),
             None => None,
         };
         let mut live = Live {
@@ -550,7 +568,8 @@ impl LoadedPlugin {
             let config = config.to_string();
             live.store.data_mut().reset("configure");
             let _ = live.store.set_fuel(inner.limits.fuel);
-            let r = tokio::time::timeout(timeout, guest.call_configure(&mut live.store, &config)).await;
+            let r =
+                tokio::time::timeout(timeout, guest.call_configure(&mut live.store, &config)).await;
             match r {
                 Err(_) => return Err(self.timeout_error("configure")),
                 Ok(Err(e)) => return Err(self.classify(&live.store, "configure", e)),
@@ -604,7 +623,10 @@ impl LoadedPlugin {
         &self,
         guard: &mut Option<Live>,
         call: &str,
-        outcome: Result<wasmtime::Result<Result<T, wit::types::PluginError>>, tokio::time::error::Elapsed>,
+        outcome: Result<
+            wasmtime::Result<Result<T, wit::types::PluginError>>,
+            tokio::time::error::Elapsed,
+        >,
     ) -> Result<T, CallError> {
         let limit = self.inner.limits.response_kb.saturating_mul(1024);
         let r = match outcome {
@@ -731,7 +753,12 @@ impl LoadedPlugin {
         CallError::Sandbox(self.failed(e, call))
     }
 
-    fn parse<T: DeserializeOwned>(&self, call: &str, what: &str, json: &str) -> Result<T, CallError> {
+    fn parse<T: DeserializeOwned>(
+        &self,
+        call: &str,
+        what: &str,
+        json: &str,
+    ) -> Result<T, CallError> {
         serde_json::from_str(json).map_err(|e| self.malformed(call, format!("{what}: {e}")))
     }
 
@@ -769,7 +796,11 @@ macro_rules! plugin_call {
                 let $store = &mut live.store;
                 tokio::time::timeout($self.timeout(), $body).await
             }
-            None => return Err(CallError::Sandbox($self.engine_error(wasmtime::Error::msg("no instance")))),
+            None => {
+                return Err(CallError::Sandbox(
+                    $self.engine_error(wasmtime::Error::msg("no instance")),
+                ));
+            }
         };
         $self.finish(&mut guard, $name, outcome)
     }};
@@ -778,9 +809,16 @@ macro_rules! plugin_call {
 impl LoadedPlugin {
     /// The integration's descriptor, as the plugin reports it (the name is the plugin's).
     pub async fn descriptor(&self) -> Result<Descriptor, CallError> {
-        let d = plugin_call!(self, "descriptor", integration_guest, |g, store| async move {
-            g.call_describe(store).await.map(Ok::<_, wit::types::PluginError>)
-        })?;
+        let d = plugin_call!(
+            self,
+            "descriptor",
+            integration_guest,
+            |g, store| async move {
+                g.call_describe(store)
+                    .await
+                    .map(Ok::<_, wit::types::PluginError>)
+            }
+        )?;
         let config_schema = self.parse("descriptor", "config-schema", &d.config_schema)?;
         Ok(Descriptor {
             name: self.inner.name.clone(),
@@ -801,7 +839,8 @@ impl LoadedPlugin {
     }
 
     pub async fn health(&self) -> Result<String, CallError> {
-        plugin_call!(self, "health", integration_guest, |g, store| g.call_health(store))
+        plugin_call!(self, "health", integration_guest, |g, store| g
+            .call_health(store))
     }
 
     pub async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, CallError> {
@@ -813,9 +852,15 @@ impl LoadedPlugin {
             .transpose()
     }
 
-    pub async fn create(&self, entry: &Entry, fields: &SyncedFields) -> Result<RemoteItem, CallError> {
-        let entry = serde_json::to_string(entry).map_err(|e| self.malformed("create", e.to_string()))?;
-        let fields = serde_json::to_string(fields).map_err(|e| self.malformed("create", e.to_string()))?;
+    pub async fn create(
+        &self,
+        entry: &Entry,
+        fields: &SyncedFields,
+    ) -> Result<RemoteItem, CallError> {
+        let entry =
+            serde_json::to_string(entry).map_err(|e| self.malformed("create", e.to_string()))?;
+        let fields =
+            serde_json::to_string(fields).map_err(|e| self.malformed("create", e.to_string()))?;
         let item = plugin_call!(self, "create", integration_guest, |g, store| g
             .call_create(store, &entry, &fields))?;
         self.parse("create", "the remote item", &item)
@@ -827,7 +872,8 @@ impl LoadedPlugin {
         fields: &SyncedFields,
         changed: &FieldSet,
     ) -> Result<RemoteItem, CallError> {
-        let fields = serde_json::to_string(fields).map_err(|e| self.malformed("update", e.to_string()))?;
+        let fields =
+            serde_json::to_string(fields).map_err(|e| self.malformed("update", e.to_string()))?;
         let changed: Vec<String> = changed.iter().map(|f| f.as_str().to_string()).collect();
         let item = plugin_call!(self, "update", integration_guest, |g, store| g
             .call_update(store, remote_id, &fields, &changed))?;
@@ -879,7 +925,9 @@ impl LoadedPlugin {
     /// The actions the plugin provides (only those its manifest names).
     pub async fn actions(&self) -> Result<Vec<ActionInfo>, CallError> {
         let list = plugin_call!(self, "list-actions", actions_guest, |g, store| async move {
-            g.call_list_actions(store).await.map(Ok::<_, wit::types::PluginError>)
+            g.call_list_actions(store)
+                .await
+                .map(Ok::<_, wit::types::PluginError>)
         })?;
         let mut out = Vec::new();
         for a in list {
@@ -902,14 +950,22 @@ impl LoadedPlugin {
         name: &str,
         input: &serde_json::Value,
     ) -> Result<serde_json::Value, CallError> {
-        if !self.inner.manifest.provides.actions.iter().any(|a| a == name) {
+        if !self
+            .inner
+            .manifest
+            .provides
+            .actions
+            .iter()
+            .any(|a| a == name)
+        {
             return Err(CallError::Sandbox(PluginError::NotProvided {
                 plugin: self.inner.name.clone(),
                 message: format!("provides no action {name:?}"),
             }));
         }
         let input = input.to_string();
-        let out = plugin_call!(self, "run", actions_guest, |g, store| g.call_run(store, name, &input))?;
+        let out = plugin_call!(self, "run", actions_guest, |g, store| g
+            .call_run(store, name, &input))?;
         self.parse("run", "the action's output", &out)
     }
 }
@@ -941,7 +997,11 @@ impl<T: Weigh> Weigh for Vec<T> {
 }
 impl Weigh for wit_integration::Descriptor {
     fn weigh(&self) -> usize {
-        self.name.len() + self.version.len() + self.description.len() + self.config_schema.len() + self.triggers.weigh()
+        self.name.len()
+            + self.version.len()
+            + self.description.len()
+            + self.config_schema.len()
+            + self.triggers.weigh()
     }
 }
 impl Weigh for wit_integration::Page {
@@ -956,7 +1016,10 @@ impl Weigh for wit_integration::WebhookOutcome {
 }
 impl Weigh for wit_actions::Action {
     fn weigh(&self) -> usize {
-        self.name.len() + self.description.len() + self.input_schema.len() + self.output_schema.len()
+        self.name.len()
+            + self.description.len()
+            + self.input_schema.len()
+            + self.output_schema.len()
     }
 }
 
@@ -998,11 +1061,17 @@ impl Integration for PluginIntegration {
     }
 
     async fn find_by_marker(&self, entry: EntryId) -> Result<Option<RemoteItem>, SyncError> {
-        self.plugin.find_by_marker(entry).await.map_err(|e| self.err(e))
+        self.plugin
+            .find_by_marker(entry)
+            .await
+            .map_err(|e| self.err(e))
     }
 
     async fn create(&self, entry: &Entry, fields: &SyncedFields) -> Result<RemoteItem, SyncError> {
-        self.plugin.create(entry, fields).await.map_err(|e| self.err(e))
+        self.plugin
+            .create(entry, fields)
+            .await
+            .map_err(|e| self.err(e))
     }
 
     async fn update(
@@ -1022,7 +1091,10 @@ impl Integration for PluginIntegration {
     }
 
     async fn handle_webhook(&self, hook: &Webhook) -> Result<WebhookOutcome, SyncError> {
-        self.plugin.handle_webhook(hook).await.map_err(|e| self.err(e))
+        self.plugin
+            .handle_webhook(hook)
+            .await
+            .map_err(|e| self.err(e))
     }
 }
 
@@ -1143,7 +1215,10 @@ impl HostState {
             return Ok(c.clone());
         }
         let mut options = ClientOptions::new(format!("plugin:{}", self.plugin), key.clone())
-            .timeouts(Duration::from_secs(10).min(self.http_timeout), self.http_timeout)
+            .timeouts(
+                Duration::from_secs(10).min(self.http_timeout),
+                self.http_timeout,
+            )
             .conditional_gets(false);
         if let Some(limits) = &self.rate_limits {
             options = options.rate_limits(limits.clone());
@@ -1248,7 +1323,9 @@ impl wit::http::Host for HostState {
                     headers: resp
                         .headers()
                         .iter()
-                        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                        .filter_map(|(k, v)| {
+                            Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))
+                        })
                         .collect(),
                     body: resp.body().to_vec(),
                 }))
@@ -1327,19 +1404,25 @@ impl HostState {
 impl wit::kv::Host for HostState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
         let kv = self.kv()?;
-        let kv = kv.lock().map_err(|_| wasmtime::Error::msg("kv store poisoned"))?;
+        let kv = kv
+            .lock()
+            .map_err(|_| wasmtime::Error::msg("kv store poisoned"))?;
         Ok(kv.map.get(&key).cloned())
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         let kv = self.kv()?;
-        let mut kv = kv.lock().map_err(|_| wasmtime::Error::msg("kv store poisoned"))?;
+        let mut kv = kv
+            .lock()
+            .map_err(|_| wasmtime::Error::msg("kv store poisoned"))?;
         Ok(kv.set(key, value))
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
         let kv = self.kv()?;
-        let mut kv = kv.lock().map_err(|_| wasmtime::Error::msg("kv store poisoned"))?;
+        let mut kv = kv
+            .lock()
+            .map_err(|_| wasmtime::Error::msg("kv store poisoned"))?;
         if kv.map.remove(&key).is_some() {
             let _ = kv.save();
         }
@@ -1360,10 +1443,11 @@ impl KvStore {
         if let Some(f) = &file
             && let Ok(text) = std::fs::read_to_string(f)
         {
-            let raw: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|e| PluginError::Io {
-                path: f.clone(),
-                message: format!("not a plugin kv store: {e}"),
-            })?;
+            let raw: BTreeMap<String, String> =
+                serde_json::from_str(&text).map_err(|e| PluginError::Io {
+                    path: f.clone(),
+                    message: format!("not a plugin kv store: {e}"),
+                })?;
             for (k, v) in raw {
                 map.insert(
                     k,
@@ -1385,7 +1469,9 @@ impl KvStore {
         let old = self.map.get(&key).map_or(0, |v| key.len() + v.len());
         let new = self.size() - old + key.len() + value.len();
         if new > KV_LIMIT {
-            return Err(format!("the kv store would hold {new} bytes, over its {KV_LIMIT}-byte limit"));
+            return Err(format!(
+                "the kv store would hold {new} bytes, over its {KV_LIMIT}-byte limit"
+            ));
         }
         self.map.insert(key, value);
         self.save()
@@ -1395,7 +1481,8 @@ impl KvStore {
         let Some(file) = &self.file else {
             return Ok(());
         };
-        let raw: BTreeMap<&String, String> = self.map.iter().map(|(k, v)| (k, hex::encode(v))).collect();
+        let raw: BTreeMap<&String, String> =
+            self.map.iter().map(|(k, v)| (k, hex::encode(v))).collect();
         let text = serde_json::to_string(&raw).map_err(|e| e.to_string())?;
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;

@@ -139,7 +139,11 @@ impl Manifest {
             .map_err(|e| PluginError::manifest(file, "(syntax)", one_line(&e.to_string())))?;
         let manifest: Manifest = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
-            let key = if key == "." { "(top level)".to_string() } else { key };
+            let key = if key == "." {
+                "(top level)".to_string()
+            } else {
+                key
+            };
             PluginError::manifest(file, key, one_line(&e.inner().to_string()))
         })?;
         manifest.check(file)?;
@@ -166,7 +170,10 @@ impl Manifest {
         let Some((major, minor)) = parse_api(&self.api) else {
             return err(
                 "api",
-                format!("{:?} is not an API version (`major.minor`, e.g. \"1.0\")", self.api),
+                format!(
+                    "{:?} is not an API version (`major.minor`, e.g. \"1.0\")",
+                    self.api
+                ),
             );
         };
         let (host_major, host_minor) = host_api();
@@ -219,7 +226,10 @@ impl Manifest {
                 );
             }
             if !seen.insert(a) {
-                return err(&format!("provides.actions[{i}]"), format!("{a:?} is named twice"));
+                return err(
+                    &format!("provides.actions[{i}]"),
+                    format!("{a:?} is named twice"),
+                );
             }
         }
         let l = &self.limits;
@@ -300,7 +310,9 @@ impl Located {
 }
 
 pub(crate) fn host_api() -> (u32, u32) {
-    let mut parts = crate::API_VERSION.split('.').map(|p| p.parse().unwrap_or(0));
+    let mut parts = crate::API_VERSION
+        .split('.')
+        .map(|p| p.parse().unwrap_or(0));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 

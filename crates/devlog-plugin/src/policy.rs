@@ -90,11 +90,7 @@ impl Policy {
         };
         let policy: Policy = serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
             .map_err(|e| {
-                PluginError::manifest(
-                    file,
-                    format!("plugins.{}", e.path()),
-                    e.inner().to_string(),
-                )
+                PluginError::manifest(file, format!("plugins.{}", e.path()), e.inner().to_string())
             })?;
         for (i, h) in policy.allow.http.iter().enumerate() {
             crate::manifest::check_host(h)
@@ -138,7 +134,11 @@ impl Policy {
             ("fuel", l.fuel, m.fuel),
             ("memory-mb", l.memory_mb, m.memory_mb),
             ("timeout-ms", l.timeout_ms, m.timeout_ms),
-            ("host-calls", u64::from(l.host_calls), u64::from(m.host_calls)),
+            (
+                "host-calls",
+                u64::from(l.host_calls),
+                u64::from(m.host_calls),
+            ),
             ("response-kb", l.response_kb, m.response_kb),
         ] {
             if asked > max {

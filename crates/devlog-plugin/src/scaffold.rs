@@ -13,8 +13,9 @@ pub fn files(name: &str) -> Result<Vec<(PathBuf, String)>, PluginError> {
     if !crate::manifest::valid_name(name) {
         return Err(PluginError::NotProvided {
             plugin: name.to_string(),
-            message: "is not a plugin name (lowercase letters, digits and `-`, starting with a letter)"
-                .into(),
+            message:
+                "is not a plugin name (lowercase letters, digits and `-`, starting with a letter)"
+                    .into(),
         });
     }
     let lib = name.replace('-', "_");

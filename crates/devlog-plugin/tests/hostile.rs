@@ -6,14 +6,14 @@ mod common;
 
 use std::sync::OnceLock;
 
-use devlog_testkit::EntryBuilder;
 use devlog_core::id::EntryId;
 use devlog_core::integration::{Integration, SyncErrorKind, Webhook};
 use devlog_core::merge::{FieldSet, SyncedFields};
 use devlog_plugin::PluginError;
 use devlog_plugin::host::{CallError, LoadOptions, LoadedPlugin, PluginIntegration, Runtime};
 use devlog_plugin::manifest::Located;
-use devlog_testkit::fake_remote::{Fault, FakeRemote};
+use devlog_testkit::EntryBuilder;
+use devlog_testkit::fake_remote::{FakeRemote, Fault};
 use serde_json::json;
 
 /// One runtime and one built plugin folder per test binary (the compiled-component cache
@@ -33,7 +33,10 @@ fn load(tweak: impl FnOnce(&mut Located)) -> Option<LoadedPlugin> {
     let (rt, located) = fixture()?;
     let mut located = located.clone();
     tweak(&mut located);
-    Some(rt.load(&located, &common::local_policy(), LoadOptions::default()).unwrap())
+    Some(
+        rt.load(&located, &common::local_policy(), LoadOptions::default())
+            .unwrap(),
+    )
 }
 
 async fn run(p: &LoadedPlugin, action: &str) -> Result<serde_json::Value, CallError> {
@@ -56,7 +59,16 @@ async fn still_works(p: &LoadedPlugin) {
 async fn an_infinite_loop_runs_out_of_fuel() {
     let Some(p) = load(|_| {}) else { return };
     let e = sandbox(run(&p, "loop").await);
-    assert!(matches!(e, PluginError::OutOfFuel { fuel: 500_000_000, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            PluginError::OutOfFuel {
+                fuel: 500_000_000,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("CPU budget"), "{e}");
     still_works(&p).await;
 }
@@ -70,7 +82,16 @@ async fn an_infinite_loop_with_fuel_to_spare_hits_the_wall_clock_timeout() {
         return;
     };
     let e = sandbox(run(&p, "loop").await);
-    assert!(matches!(e, PluginError::Timeout { timeout_ms: 300, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            PluginError::Timeout {
+                timeout_ms: 300,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     still_works(&p).await;
 }
 
@@ -101,7 +122,9 @@ async fn a_host_outside_the_manifest_is_refused() {
 
 #[tokio::test]
 async fn a_host_the_workspace_does_not_grant_is_refused_even_if_the_manifest_names_it() {
-    let Some((rt, located)) = fixture() else { return };
+    let Some((rt, located)) = fixture() else {
+        return;
+    };
     let remote = FakeRemote::start().await;
     // The workspace grants another host only: the manifest's 127.0.0.1 is left out.
     let mut policy = devlog_plugin::Policy::default();
@@ -113,7 +136,10 @@ async fn a_host_the_workspace_does_not_grant_is_refused_even_if_the_manifest_nam
     let url = format!("{}/items", remote.url());
     let e = sandbox(p.run_action("big-response", &json!(url)).await);
     assert!(matches!(e, PluginError::DisallowedHost { .. }), "{e:?}");
-    assert!(remote.state().requests().is_empty(), "nothing reached the remote");
+    assert!(
+        remote.state().requests().is_empty(),
+        "nothing reached the remote"
+    );
 }
 
 #[tokio::test]
@@ -127,7 +153,9 @@ async fn an_oversized_response_is_refused() {
     let url = format!("{}/big", remote.url());
     let e = sandbox(p.run_action("big-response", &json!(url)).await);
     match &e {
-        PluginError::TooLarge { size, limit, what, .. } => {
+        PluginError::TooLarge {
+            size, limit, what, ..
+        } => {
             assert_eq!(*size, 100 * 1024);
             assert_eq!(*limit, 64 * 1024);
             assert!(what.contains("127.0.0.1"), "{what}");
@@ -138,7 +166,10 @@ async fn an_oversized_response_is_refused() {
     remote
         .state()
         .inject(Fault::on("GET /big").status(200).body("small"));
-    assert_eq!(p.run_action("big-response", &json!(url)).await.unwrap(), json!(5));
+    assert_eq!(
+        p.run_action("big-response", &json!(url)).await.unwrap(),
+        json!(5)
+    );
 }
 
 #[tokio::test]
@@ -190,7 +221,10 @@ async fn files_and_the_environment_are_not_there() {
 async fn a_flood_of_host_calls_is_cut_off() {
     let Some(p) = load(|_| {}) else { return };
     let e = sandbox(run(&p, "flood").await);
-    assert!(matches!(e, PluginError::HostCallLimit { limit: 50, .. }), "{e:?}");
+    assert!(
+        matches!(e, PluginError::HostCallLimit { limit: 50, .. }),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]
@@ -235,7 +269,9 @@ async fn malformed_integration_results_become_classified_sync_errors() {
 
 #[tokio::test]
 async fn repeated_failures_disable_the_plugin_until_re_enabled() {
-    let Some((rt, located)) = fixture() else { return };
+    let Some((rt, located)) = fixture() else {
+        return;
+    };
     let state = tempfile::tempdir().unwrap();
     let mut policy = common::local_policy();
     policy.disable_after = 3;
@@ -267,7 +303,9 @@ async fn repeated_failures_disable_the_plugin_until_re_enabled() {
 
 #[tokio::test]
 async fn kv_with_the_capability_persists_in_the_state_folder() {
-    let Some((rt, located)) = fixture() else { return };
+    let Some((rt, located)) = fixture() else {
+        return;
+    };
     let state = tempfile::tempdir().unwrap();
     let mut located = located.clone();
     located.manifest.capabilities.kv = true;
@@ -281,7 +319,11 @@ async fn kv_with_the_capability_persists_in_the_state_folder() {
     assert_eq!(stored, r#"{"k":"76"}"#, "key k, value \"v\" in hex");
     // Without the workspace's grant the manifest's `kv = true` is refused at load.
     let e = rt
-        .load(&located, &devlog_plugin::Policy::default(), LoadOptions::default())
+        .load(
+            &located,
+            &devlog_plugin::Policy::default(),
+            LoadOptions::default(),
+        )
         .unwrap_err();
     assert!(matches!(e, PluginError::NotAllowed { .. }), "{e:?}");
 }

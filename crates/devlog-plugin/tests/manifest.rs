@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use devlog_plugin::discovery::{self, DisabledList, PluginDirs};
-use devlog_plugin::{Manifest, Policy, PluginError};
+use devlog_plugin::{Manifest, PluginError, Policy};
 
 const GOOD: &str = r#"
 name = "webhook-tracker"
@@ -55,7 +55,10 @@ fn key_of(text: &str) -> (String, String) {
 fn a_good_manifest_reads_back_every_field() {
     let m = parse(GOOD).unwrap();
     assert_eq!(m.name, "webhook-tracker");
-    assert_eq!(m.capabilities.http, ["tracker.example.com", "127.0.0.1:8080"]);
+    assert_eq!(
+        m.capabilities.http,
+        ["tracker.example.com", "127.0.0.1:8080"]
+    );
     assert!(m.capabilities.kv && m.provides.integration);
     assert_eq!(m.provides.actions, ["close-stale"]);
     assert_eq!(m.limits.fuel, 5_000_000);
@@ -69,24 +72,82 @@ fn a_good_manifest_reads_back_every_field() {
 #[test]
 fn errors_name_the_file_and_the_key() {
     let cases: &[(&str, &str, &str, &str)] = &[
-        ("name = \"webhook-tracker\"", "name = \"Bad Name\"", "name", "not a plugin name"),
+        (
+            "name = \"webhook-tracker\"",
+            "name = \"Bad Name\"",
+            "name",
+            "not a plugin name",
+        ),
         ("api = \"1.0\"", "api = \"2.0\"", "api", "not supported"),
-        ("api = \"1.0\"", "api = \"one\"", "api", "not an API version"),
-        ("version = \"0.2.1\"", "version = \"2\"", "version", "not a version"),
-        ("component = \"tracker.wasm\"", "component = \"../x.wasm\"", "component", "beside the manifest"),
-        ("\"127.0.0.1:8080\"", "\"https://evil/\"", "capabilities.http[1]", "not a host name"),
+        (
+            "api = \"1.0\"",
+            "api = \"one\"",
+            "api",
+            "not an API version",
+        ),
+        (
+            "version = \"0.2.1\"",
+            "version = \"2\"",
+            "version",
+            "not a version",
+        ),
+        (
+            "component = \"tracker.wasm\"",
+            "component = \"../x.wasm\"",
+            "component",
+            "beside the manifest",
+        ),
+        (
+            "\"127.0.0.1:8080\"",
+            "\"https://evil/\"",
+            "capabilities.http[1]",
+            "not a host name",
+        ),
         ("kv = true", "kv = \"yes\"", "capabilities.kv", "boolean"),
-        ("kv = true", "kv = true\nsockets = true", "capabilities", "sockets"),
-        ("fuel = 5_000_000", "fuel = 0", "limits.fuel", "greater than 0"),
-        ("integration = true\nactions = [\"close-stale\"]", "integration = false", "provides", "provides nothing"),
-        ("actions = [\"close-stale\"]", "actions = [\"a\", \"a\"]", "provides.actions[1]", "named twice"),
-        ("type = \"object\"", "type = 12", "config-schema", "not a valid JSON Schema"),
-        ("description = \"Syncs with a webhook tracker\"", "", "(top level)", "description"),
+        (
+            "kv = true",
+            "kv = true\nsockets = true",
+            "capabilities",
+            "sockets",
+        ),
+        (
+            "fuel = 5_000_000",
+            "fuel = 0",
+            "limits.fuel",
+            "greater than 0",
+        ),
+        (
+            "integration = true\nactions = [\"close-stale\"]",
+            "integration = false",
+            "provides",
+            "provides nothing",
+        ),
+        (
+            "actions = [\"close-stale\"]",
+            "actions = [\"a\", \"a\"]",
+            "provides.actions[1]",
+            "named twice",
+        ),
+        (
+            "type = \"object\"",
+            "type = 12",
+            "config-schema",
+            "not a valid JSON Schema",
+        ),
+        (
+            "description = \"Syncs with a webhook tracker\"",
+            "",
+            "(top level)",
+            "description",
+        ),
     ];
     for (from, to, key, message) in cases {
         assert!(GOOD.contains(from), "{from}");
         let (k, m) = key_of(&GOOD.replacen(from, to, 1));
-        assert!(k.starts_with(key), "{to}: key {k:?}, expected {key:?} ({m})");
+        assert!(
+            k.starts_with(key),
+            "{to}: key {k:?}, expected {key:?} ({m})"
+        );
         assert!(m.contains(message), "{to}: {m:?} lacks {message:?}");
     }
     // Syntax errors name the file too.
@@ -100,12 +161,14 @@ fn the_policy_grants_only_what_it_lists() {
     let file = Path::new("/w/.devlog/config.toml");
     let none = Policy::from_table(None, file).unwrap();
     let e = none.permits(&m).unwrap_err().to_string();
-    assert!(e.contains("tracker.example.com") && e.contains("allow.http"), "{e}");
+    assert!(
+        e.contains("tracker.example.com") && e.contains("allow.http"),
+        "{e}"
+    );
 
-    let table: toml::Table = toml::from_str(
-        r#"allow = { http = ["tracker.example.com", "127.0.0.1"], kv = false }"#,
-    )
-    .unwrap();
+    let table: toml::Table =
+        toml::from_str(r#"allow = { http = ["tracker.example.com", "127.0.0.1"], kv = false }"#)
+            .unwrap();
     let p = Policy::from_table(Some(&table), file).unwrap();
     let e = p.permits(&m).unwrap_err().to_string();
     assert!(e.contains("`kv`"), "{e}");
@@ -116,7 +179,10 @@ fn the_policy_grants_only_what_it_lists() {
     .unwrap();
     let p = Policy::from_table(Some(&table), file).unwrap();
     let e = p.permits(&m).unwrap_err().to_string();
-    assert!(e.contains("limits.fuel = 5000000") && e.contains("1000"), "{e}");
+    assert!(
+        e.contains("limits.fuel = 5000000") && e.contains("1000"),
+        "{e}"
+    );
 
     let table: toml::Table =
         toml::from_str("allow = { http = [\"tracker.example.com\", \"127.0.0.1\"], kv = true }")
@@ -128,20 +194,29 @@ fn the_policy_grants_only_what_it_lists() {
     assert!(!p.allows_host("tracker.example.com.evil.net"));
     let table: toml::Table = toml::from_str("allow = { http = [\"a.example:1\"] }").unwrap();
     let p = Policy::from_table(Some(&table), file).unwrap();
-    assert!(p.allows_host("a.example:1") && !p.allows_host("a.example:2") && !p.allows_host("a.example"));
+    assert!(
+        p.allows_host("a.example:1")
+            && !p.allows_host("a.example:2")
+            && !p.allows_host("a.example")
+    );
 }
 
 #[test]
 fn bad_policy_tables_name_the_key() {
     let file = Path::new("/w/config.toml");
     for (text, key) in [
-        ("allow = { http = [\"*.example.com\"] }", "plugins.allow.http[0]"),
+        (
+            "allow = { http = [\"*.example.com\"] }",
+            "plugins.allow.http[0]",
+        ),
         ("[pin]\nx = \"md5:abc\"", "plugins.pin.x"),
         ("alow = {}", "plugins."),
     ] {
         let table: toml::Table = toml::from_str(text).unwrap();
         match Policy::from_table(Some(&table), file).unwrap_err() {
-            PluginError::Manifest { key: k, file: f, .. } => {
+            PluginError::Manifest {
+                key: k, file: f, ..
+            } => {
                 assert!(k.starts_with(key), "{text}: {k}");
                 assert_eq!(f, file);
             }
@@ -176,11 +251,19 @@ fn discovery_install_and_remove() {
     let found = dirs.discover();
     let ok: Vec<_> = found.iter().filter_map(|f| f.as_ref().ok()).collect();
     let names: Vec<_> = ok.iter().map(|l| l.manifest.name.as_str()).collect();
-    assert_eq!(names, ["beta", "alpha"], "workspace first, the shadowed beta left out");
+    assert_eq!(
+        names,
+        ["beta", "alpha"],
+        "workspace first, the shadowed beta left out"
+    );
     assert_eq!(ok[0].dir, ws.join("beta"));
     let errs: Vec<_> = found.iter().filter_map(|f| f.as_ref().err()).collect();
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].to_string().contains("broken/devlog-plugin.toml"), "{}", errs[0]);
+    assert!(
+        errs[0].to_string().contains("broken/devlog-plugin.toml"),
+        "{}",
+        errs[0]
+    );
 
     // Install from a source folder; a missing component is refused by `open`.
     let src = tmp.path().join("src/gamma");
@@ -193,7 +276,10 @@ fn discovery_install_and_remove() {
     discovery::install(&located, &ws).unwrap();
     std::fs::remove_file(src.join("tracker.wasm")).unwrap();
     let e = discovery::open(&src).unwrap_err().to_string();
-    assert!(e.contains("component") && e.contains("does not exist"), "{e}");
+    assert!(
+        e.contains("component") && e.contains("does not exist"),
+        "{e}"
+    );
 
     discovery::remove("gamma", &ws).unwrap();
     assert!(!ws.join("gamma").exists());
@@ -208,7 +294,10 @@ fn the_disabled_list_persists() {
     let list = DisabledList::new(tmp.path());
     assert_eq!(list.reason("x"), None);
     list.disable("x", "crashed").unwrap();
-    assert_eq!(DisabledList::new(tmp.path()).reason("x").as_deref(), Some("crashed"));
+    assert_eq!(
+        DisabledList::new(tmp.path()).reason("x").as_deref(),
+        Some("crashed")
+    );
     assert!(list.enable("x"));
     assert!(!list.enable("x"));
 }

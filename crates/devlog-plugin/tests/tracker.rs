@@ -71,21 +71,28 @@ conformance!(
 
 #[tokio::test]
 async fn the_descriptor_is_the_plugins_under_its_manifest_name() {
-    let Some((i, _remote)) = tracker(None).await else { return };
+    let Some((i, _remote)) = tracker(None).await else {
+        return;
+    };
     let d = i.descriptor();
     assert_eq!(d.name, "tracker");
     assert_eq!(d.config_schema["required"][0], "url");
     let h = i.health().await.unwrap();
-    assert!(h.ok && h.message.starts_with("reached http://127.0.0.1"), "{h:?}");
+    assert!(
+        h.ok && h.message.starts_with("reached http://127.0.0.1"),
+        "{h:?}"
+    );
 }
 
 #[tokio::test]
 async fn webhooks_are_checked_then_read() {
-    let Some((i, _remote)) = tracker(Some("s3cret-value")).await else { return };
+    let Some((i, _remote)) = tracker(Some("s3cret-value")).await else {
+        return;
+    };
     let body = json!({
         "id": "delivery-1",
         "item": {"id": 4, "title": "From the hook", "description": "", "status": "in-progress",
-                 "labels": ["type:bug", "priority:high", "ui"], "assignee": null, "marker": null,
+                 "labels": ["type:bugfix", "priority:high", "ui"], "assignee": null, "marker": null,
                  "version": 2, "updated_at": "2025-01-01T00:00:09Z"}
     });
     let hook = |secret: &str| Webhook {
@@ -100,14 +107,16 @@ async fn webhooks_are_checked_then_read() {
     assert_eq!(item.remote_id, "4");
     assert_eq!(item.fields.title, "From the hook");
     assert_eq!(item.fields.tags, ["ui"]);
-    assert_eq!(item.fields.kind.as_str(), "bug");
+    assert_eq!(item.fields.kind.as_str(), "bugfix");
     let e = i.handle_webhook(&hook("wrong-secret")).await.unwrap_err();
     assert_eq!(e.kind, devlog_core::integration::SyncErrorKind::Auth, "{e}");
 }
 
 #[tokio::test]
 async fn its_action_posts_a_comment() {
-    let Some((rt, located)) = fixture() else { return };
+    let Some((rt, located)) = fixture() else {
+        return;
+    };
     let remote = FakeRemote::start().await;
     let options = LoadOptions {
         config: Some(json!({ "url": remote.url() })),
@@ -118,16 +127,25 @@ async fn its_action_posts_a_comment() {
     let actions = plugin.actions().await.unwrap();
     assert_eq!(actions.len(), 1);
     assert_eq!(actions[0].name, "comment");
-    assert_eq!(actions[0].input_schema["required"], json!(["remoteId", "body"]));
+    assert_eq!(
+        actions[0].input_schema["required"],
+        json!(["remoteId", "body"])
+    );
     // An item to comment on.
     let i = PluginIntegration::new(plugin.clone()).await.unwrap();
     let entry = devlog_testkit::EntryBuilder::new("commented").build();
     let item = i
-        .create(&entry, &devlog_core::merge::SyncedFields::from_entry(&entry))
+        .create(
+            &entry,
+            &devlog_core::merge::SyncedFields::from_entry(&entry),
+        )
         .await
         .unwrap();
     let out = plugin
-        .run_action("comment", &json!({"remoteId": item.remote_id, "body": "from a workflow"}))
+        .run_action(
+            "comment",
+            &json!({"remoteId": item.remote_id, "body": "from a workflow"}),
+        )
         .await
         .unwrap();
     assert!(out["commentId"].is_string(), "{out}");

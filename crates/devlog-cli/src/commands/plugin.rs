@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use devlog_plugin::discovery::{self, DisabledList, PluginDirs};
 use devlog_plugin::manifest::Located;
-use devlog_plugin::{Policy, PluginError};
+use devlog_plugin::{PluginError, Policy};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -96,7 +96,8 @@ impl Plugins {
             .source
             .clone()
             .unwrap_or_else(|| ws.root.join("devlog.toml"));
-        let policy = Policy::from_table(ws.config.plugins.as_ref(), &config_file).map_err(plugin_err)?;
+        let policy =
+            Policy::from_table(ws.config.plugins.as_ref(), &config_file).map_err(plugin_err)?;
         let workspace_dir = ws.devlog_dir.join("plugins");
         let user_dir = PluginDirs::user_dir();
         let dirs = PluginDirs::new(workspace_dir.clone(), user_dir.clone(), &policy.dirs);
@@ -158,7 +159,13 @@ fn provides(l: &Located) -> Vec<String> {
     if l.manifest.provides.integration {
         p.push("integration".to_string());
     }
-    p.extend(l.manifest.provides.actions.iter().map(|a| format!("action:{a}")));
+    p.extend(
+        l.manifest
+            .provides
+            .actions
+            .iter()
+            .map(|a| format!("action:{a}")),
+    );
     p
 }
 
@@ -206,14 +213,22 @@ fn list(ctx: &Ctx, plugins: &Plugins) -> Result<(), CliError> {
         return Ok(());
     }
     if rows.is_empty() {
-        let dirs: Vec<String> = plugins.dirs.dirs.iter().map(|d| d.display().to_string()).collect();
+        let dirs: Vec<String> = plugins
+            .dirs
+            .dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
         write_stdout(&format!(
             "No plugins in {}. `devlog plugin install PATH` installs one; `devlog plugin new NAME` starts one.\n",
             dirs.join(", ")
         ))?;
         return Ok(());
     }
-    let mut t = Table::header(&ctx.out, &["NAME", "VERSION", "PROVIDES", "STATE", "FOLDER"]);
+    let mut t = Table::header(
+        &ctx.out,
+        &["NAME", "VERSION", "PROVIDES", "STATE", "FOLDER"],
+    );
     for r in &rows {
         let cells = [
             r.name.clone(),
@@ -226,7 +241,11 @@ fn list(ctx: &Ctx, plugins: &Plugins) -> Result<(), CliError> {
     }
     let mut text = t.render();
     for r in rows.iter().filter(|r| r.message.is_some()) {
-        text.push_str(&format!("{}: {}\n", r.name, r.message.as_deref().unwrap_or_default()));
+        text.push_str(&format!(
+            "{}: {}\n",
+            r.name,
+            r.message.as_deref().unwrap_or_default()
+        ));
     }
     write_stdout(&text)?;
     Ok(())
@@ -263,7 +282,8 @@ async fn load(plugins: &Plugins, located: &Located) -> Result<(String, Vec<Value
 async fn load(_plugins: &Plugins, located: &Located) -> Result<(String, Vec<Value>), PluginError> {
     Err(PluginError::Engine {
         plugin: located.manifest.name.clone(),
-        message: "this devlog was built without the `plugins` feature: it cannot run plugins".into(),
+        message: "this devlog was built without the `plugins` feature: it cannot run plugins"
+            .into(),
     })
 }
 
@@ -311,13 +331,21 @@ async fn info(ctx: &Ctx, plugins: &Plugins, name: &str) -> Result<(), CliError> 
         s.push_str(&format!("  license:      {}\n", m.license));
     }
     s.push_str(&format!("  folder:       {}\n", located.dir.display()));
-    s.push_str(&format!("  provides:     {}\n", provides(&located).join(", ")));
+    s.push_str(&format!(
+        "  provides:     {}\n",
+        provides(&located).join(", ")
+    ));
     s.push_str(&format!(
         "  capabilities: http [{}], kv {}\n",
         m.capabilities.http.join(", "),
         if m.capabilities.kv { "yes" } else { "no" }
     ));
-    let limits: Vec<String> = m.limits.describe().into_iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let limits: Vec<String> = m
+        .limits
+        .describe()
+        .into_iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     s.push_str(&format!("  limits:       {}\n", limits.join(", ")));
     match &loaded {
         Ok((hash, actions)) => {
@@ -356,7 +384,9 @@ async fn check(ctx: &Ctx, plugins: &Plugins, target: &str) -> Result<(), CliErro
         "pin it in devlog.toml: [plugins.pin] {name} = \"sha256:{hash}\"\n"
     ));
     if re_enabled {
-        s.push_str(&format!("{name} was disabled after repeated failures: enabled again\n"));
+        s.push_str(&format!(
+            "{name} was disabled after repeated failures: enabled again\n"
+        ));
     }
     write_stdout(&s)?;
     Ok(())
@@ -402,7 +432,8 @@ fn remove(ctx: &Ctx, plugins: &Plugins, args: &RemoveArgs) -> Result<(), CliErro
     let dir = discovery::remove(&args.name, &from).map_err(plugin_err)?;
     DisabledList::new(&plugins.state).enable(&args.name);
     if ctx.out.json {
-        ctx.out.json(&json!({ "name": args.name, "removed": dir }))?;
+        ctx.out
+            .json(&json!({ "name": args.name, "removed": dir }))?;
         return Ok(());
     }
     write_stdout(&format!("removed {} ({})\n", args.name, dir.display()))?;
@@ -410,10 +441,14 @@ fn remove(ctx: &Ctx, plugins: &Plugins, args: &RemoveArgs) -> Result<(), CliErro
 }
 
 fn new(ctx: &Ctx, args: &NewArgs) -> Result<(), CliError> {
-    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
     let files = devlog_plugin::scaffold::create(&dir, &args.name).map_err(plugin_err)?;
     if ctx.out.json {
-        ctx.out.json(&json!({ "name": args.name, "dir": dir, "files": files }))?;
+        ctx.out
+            .json(&json!({ "name": args.name, "dir": dir, "files": files }))?;
         return Ok(());
     }
     write_stdout(&format!(

@@ -22,7 +22,8 @@ pub fn built_plugin(crate_dir: &Path, into: &Path) -> Option<Located> {
             .clone()
     };
     let Some(wasm) = wasm else {
-        let msg = "wasm32-wasip2 target not installed (`rustup target add wasm32-wasip2`): skipping";
+        let msg =
+            "wasm32-wasip2 target not installed (`rustup target add wasm32-wasip2`): skipping";
         assert!(
             std::env::var_os("DEVLOG_TEST_REQUIRE_WASM").is_none(),
             "{msg} — but DEVLOG_TEST_REQUIRE_WASM is set"
@@ -49,7 +50,11 @@ fn target_installed(target: &str) -> bool {
     Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == target)
+        })
         .unwrap_or(false)
 }
 
@@ -97,7 +102,11 @@ fn build(crate_dir: &Path) -> Option<PathBuf> {
         .arg(&component)
         .output()
         .unwrap();
-    assert!(out.status.success(), "wasm-tools: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "wasm-tools: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(component)
 }
 

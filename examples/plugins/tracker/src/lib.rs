@@ -82,17 +82,31 @@ fn send(method: Method, url: &str, body: Option<&Value>) -> Result<http::Respons
 }
 
 fn json_body<T: for<'de> Deserialize<'de>>(resp: &http::Response) -> Result<T, PluginError> {
-    serde_json::from_slice(&resp.body)
-        .map_err(|e| err(ErrorKind::Permanent, format!("unexpected answer from the tracker: {e}")))
+    serde_json::from_slice(&resp.body).map_err(|e| {
+        err(
+            ErrorKind::Permanent,
+            format!("unexpected answer from the tracker: {e}"),
+        )
+    })
 }
 
 fn labels(fields: &Value) -> Vec<String> {
     let mut l: Vec<String> = fields["tags"]
         .as_array()
-        .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
-    l.push(format!("type:{}", fields["type"].as_str().unwrap_or("task")));
-    l.push(format!("priority:{}", fields["priority"].as_str().unwrap_or("medium")));
+    l.push(format!(
+        "type:{}",
+        fields["type"].as_str().unwrap_or("task")
+    ));
+    l.push(format!(
+        "priority:{}",
+        fields["priority"].as_str().unwrap_or("medium")
+    ));
     if let Some(m) = fields["milestone"].as_str() {
         l.push(format!("milestone:{m}"));
     }
@@ -143,8 +157,12 @@ fn next_link(resp: &http::Response) -> Option<String> {
     let link = resp.headers.iter().find(|(k, _)| k == "link")?.1.clone();
     link.split(',').find_map(|part| {
         let (url, rel) = part.split_once(';')?;
-        rel.contains("rel=\"next\"")
-            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        rel.contains("rel=\"next\"").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 
@@ -176,7 +194,9 @@ impl integration::Guest for Tracker {
         let mut c: Config = serde_json::from_str(&config)
             .map_err(|e| err(ErrorKind::Permanent, format!("configuration: {e}")))?;
         c.url = c.url.trim_end_matches('/').to_string();
-        *CONFIG.lock().map_err(|_| err(ErrorKind::Permanent, "poisoned"))? = Some(c);
+        *CONFIG
+            .lock()
+            .map_err(|_| err(ErrorKind::Permanent, "poisoned"))? = Some(c);
         Ok(())
     }
 
@@ -188,7 +208,11 @@ impl integration::Guest for Tracker {
 
     fn find_by_marker(entry_id: String) -> Result<Option<String>, PluginError> {
         let c = config()?;
-        let resp = send(Method::Get, &format!("{}/items?marker={entry_id}", c.url), None)?;
+        let resp = send(
+            Method::Get,
+            &format!("{}/items?marker={entry_id}", c.url),
+            None,
+        )?;
         let items: Vec<Item> = json_body(&resp)?;
         Ok(items.first().map(to_remote))
     }
@@ -213,7 +237,11 @@ impl integration::Guest for Tracker {
         Ok(to_remote(&item))
     }
 
-    fn update(remote_id: String, fields: String, changed: Vec<String>) -> Result<String, PluginError> {
+    fn update(
+        remote_id: String,
+        fields: String,
+        changed: Vec<String>,
+    ) -> Result<String, PluginError> {
         let c = config()?;
         let f: Value = serde_json::from_str(&fields)
             .map_err(|e| err(ErrorKind::Permanent, format!("fields: {e}")))?;
