@@ -1038,6 +1038,22 @@ impl PluginIntegration {
         Ok(PluginIntegration { plugin, descriptor })
     }
 
+    /// Without a call: the descriptor from the manifest (name, version, description, config
+    /// schema; push and pull, plus webhook). For registries that build integrations
+    /// synchronously; the plugin's own `describe` is not consulted.
+    pub fn from_manifest(plugin: LoadedPlugin) -> Self {
+        let m = plugin.manifest();
+        let descriptor = Descriptor {
+            name: m.name.clone(),
+            version: m.version.clone(),
+            description: m.description.clone(),
+            config_schema: m.config_schema_json(),
+            triggers: vec!["entry.changed".into()],
+            capabilities: vec![Capability::Push, Capability::Pull, Capability::Webhook],
+        };
+        PluginIntegration { plugin, descriptor }
+    }
+
     pub fn plugin(&self) -> &LoadedPlugin {
         &self.plugin
     }
@@ -1219,7 +1235,10 @@ impl HostState {
                 Duration::from_secs(10).min(self.http_timeout),
                 self.http_timeout,
             )
-            .conditional_gets(false);
+            .conditional_gets(false)
+            // A redirect could lead anywhere: the plugin sees the 3xx and may ask for the
+            // new location itself (checked against its hosts like any request).
+            .follow_redirects(false);
         if let Some(limits) = &self.rate_limits {
             options = options.rate_limits(limits.clone());
         }

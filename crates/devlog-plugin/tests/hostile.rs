@@ -327,3 +327,26 @@ async fn kv_with_the_capability_persists_in_the_state_folder() {
         .unwrap_err();
     assert!(matches!(e, PluginError::NotAllowed { .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn a_redirect_never_leads_to_a_host_that_is_not_allowed() {
+    let Some((rt, located)) = fixture() else { return };
+    let allowed = FakeRemote::start().await;
+    let elsewhere = FakeRemote::start().await;
+    let allowed_host = allowed.url().trim_start_matches("http://").to_string();
+    let mut located = located.clone();
+    located.manifest.capabilities.http = vec![allowed_host.clone()];
+    let mut policy = devlog_plugin::Policy::default();
+    policy.allow.http = vec![allowed_host];
+    let p = rt.load(&located, &policy, LoadOptions::default()).unwrap();
+    allowed.state().inject(
+        Fault::on("GET /jump")
+            .status(302)
+            .header("location", &format!("{}/items", elsewhere.url())),
+    );
+    let url = format!("{}/jump", allowed.url());
+    // Whatever the plugin makes of the 302, the other server is never asked.
+    let _ = p.run_action("big-response", &json!(url)).await;
+    assert_eq!(allowed.state().requests_matching("GET /jump").len(), 1);
+    assert!(elsewhere.state().requests().is_empty(), "the redirect was not followed");
+}

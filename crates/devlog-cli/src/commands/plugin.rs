@@ -81,7 +81,7 @@ pub struct NewArgs {
 }
 
 /// The workspace's plugin settings: folders, policy, state.
-struct Plugins {
+pub(crate) struct Plugins {
     workspace_dir: PathBuf,
     user_dir: Option<PathBuf>,
     dirs: PluginDirs,
@@ -90,7 +90,7 @@ struct Plugins {
 }
 
 impl Plugins {
-    fn of(ws: &Workspace) -> Result<Self, CliError> {
+    pub(crate) fn of(ws: &Workspace) -> Result<Self, CliError> {
         let config_file = ws
             .config
             .source
@@ -460,4 +460,106 @@ fn new(ctx: &Ctx, args: &NewArgs) -> Result<(), CliError> {
         dir.display()
     ))?;
     Ok(())
+}
+
+/// The `[integrations.<name>]` tables naming an installed plugin that provides an integration
+/// (and no built-in integration): taken out of `tables` and built as plugin integrations, so
+/// they sync through the same engine and queue. A table with `enabled = false` is skipped.
+pub(crate) fn integrations(
+    ws: &Workspace,
+    registry: &devlog_sync::Registry,
+    tables: &mut std::collections::BTreeMap<String, Value>,
+) -> Result<Vec<std::sync::Arc<dyn devlog_core::integration::Integration>>, CliError> {
+    let names: Vec<String> = tables
+        .keys()
+        .filter(|n| registry.resolve(n).is_none())
+        .cloned()
+        .collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let plugins = Plugins::of(ws)?;
+    let mut out = Vec::new();
+    for name in names {
+        let Ok(located) = plugins.dirs.find(&name) else {
+            continue; // not a plugin either: the registry reports the unknown table
+        };
+        if !located.manifest.provides.integration {
+            continue;
+        }
+        let Some(mut table) = tables.remove(&name) else {
+            continue;
+        };
+        if table.get("enabled").and_then(Value::as_bool) == Some(false) {
+            continue;
+        }
+        if let Some(t) = table.as_object_mut() {
+            t.remove("enabled");
+        }
+        let config_err = |message: String| {
+            CliError::Config(crate::config::ConfigError {
+                file: ws.config.source.clone(),
+                message: format!("[integrations.{name}] (plugin {}): {message}", located.dir.display()),
+            })
+        };
+        located.manifest.check_config(&table).map_err(config_err)?;
+        out.push(plugin_integration(&plugins, &located, table).map_err(|e| config_err(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+#[cfg(feature = "plugins")]
+fn plugin_integration(
+    plugins: &Plugins,
+    located: &Located,
+    config: Value,
+) -> Result<std::sync::Arc<dyn devlog_core::integration::Integration>, PluginError> {
+    use devlog_plugin::host::{LoadOptions, PluginIntegration, Runtime};
+    let rt = Runtime::new(Some(plugins.state.join("cache")))?;
+    let plugin = rt.load(
+        located,
+        &plugins.policy,
+        LoadOptions {
+            config: Some(config),
+            state_dir: Some(plugins.state.clone()),
+            ..LoadOptions::default()
+        },
+    )?;
+    Ok(std::sync::Arc::new(PluginIntegration::from_manifest(plugin)))
+}
+
+#[cfg(not(feature = "plugins"))]
+fn plugin_integration(
+    _plugins: &Plugins,
+    located: &Located,
+    _config: Value,
+) -> Result<std::sync::Arc<dyn devlog_core::integration::Integration>, PluginError> {
+    Err(PluginError::Engine {
+        plugin: located.manifest.name.clone(),
+        message: "this devlog was built without the `plugins` feature: it cannot run plugins".into(),
+    })
+}
+
+/// The installed plugins that provide an integration, for `devlog integrations list`: name,
+/// version, description, folder. Broken or unreadable plugins are left out (`devlog plugin
+/// list` reports them).
+pub(crate) fn integration_plugins(ws: &Workspace) -> Vec<(String, String, String, PathBuf)> {
+    let Ok(plugins) = Plugins::of(ws) else {
+        return Vec::new();
+    };
+    plugins
+        .dirs
+        .discover()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|l| l.manifest.provides.integration)
+        .map(|l| {
+            (
+                l.manifest.name.clone(),
+                l.manifest.version.clone(),
+                l.manifest.description.clone(),
+                l.dir,
+            )
+        })
+        .collect()
 }
