@@ -70,10 +70,18 @@ fn built_tracker(into: &Path) -> Option<PathBuf> {
         .args(["build", "--release", "--target", "wasm32-wasip2"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = into.join("tracker-build");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(src.join("devlog-plugin.toml"), dir.join("devlog-plugin.toml")).unwrap();
+    std::fs::copy(
+        src.join("devlog-plugin.toml"),
+        dir.join("devlog-plugin.toml"),
+    )
+    .unwrap();
     std::fs::copy(
         target.join("wasm32-wasip2/release/devlog_tracker_plugin.wasm"),
         dir.join("devlog_tracker_plugin.wasm"),
@@ -91,7 +99,10 @@ fn plugin_commands_end_to_end() {
 
     // `new` scaffolds a project whose manifest reads back.
     let out = ok(ws, &["plugin", "new", "hello-plugin", "--dir", "hello"]);
-    assert!(out.contains("cargo build --release --target wasm32-wasip2"), "{out}");
+    assert!(
+        out.contains("cargo build --release --target wasm32-wasip2"),
+        "{out}"
+    );
     assert!(ws.join("hello/src/lib.rs").is_file() && ws.join("hello/wit/plugin.wit").is_file());
     let e = fails(ws, &["plugin", "new", "Bad_Name"]);
     assert!(e.contains("not a plugin name"), "{e}");
@@ -99,14 +110,23 @@ fn plugin_commands_end_to_end() {
     // A broken manifest is listed with its file and key.
     let broken = ws.join(".devlog/plugins/broken");
     std::fs::create_dir_all(&broken).unwrap();
-    std::fs::write(broken.join("devlog-plugin.toml"), "name = \"broken\"\napi = 7\n").unwrap();
+    std::fs::write(
+        broken.join("devlog-plugin.toml"),
+        "name = \"broken\"\napi = 7\n",
+    )
+    .unwrap();
     let listed: Value = serde_json::from_str(&ok(ws, &["plugin", "list", "--json"])).unwrap();
     assert_eq!(listed[0]["state"], "error");
     let msg = listed[0]["message"].as_str().unwrap();
-    assert!(msg.contains("broken/devlog-plugin.toml") && msg.contains("api"), "{msg}");
+    assert!(
+        msg.contains("broken/devlog-plugin.toml") && msg.contains("api"),
+        "{msg}"
+    );
     std::fs::remove_dir_all(&broken).unwrap();
 
-    let Some(build) = built_tracker(ws) else { return };
+    let Some(build) = built_tracker(ws) else {
+        return;
+    };
     let build = build.to_str().unwrap().to_string();
     // Nothing granted yet: refused, nothing installed.
     let e = fails(ws, &["plugin", "install", &build]);
@@ -119,27 +139,45 @@ fn plugin_commands_end_to_end() {
     std::fs::write(&config, text).unwrap();
     let out = ok(ws, &["plugin", "install", &build]);
     assert!(out.starts_with("installed tracker 0.1.0"), "{out}");
-    assert!(ws.join(".devlog/plugins/tracker/devlog_tracker_plugin.wasm").is_file());
+    assert!(
+        ws.join(".devlog/plugins/tracker/devlog_tracker_plugin.wasm")
+            .is_file()
+    );
 
     let listed: Value = serde_json::from_str(&ok(ws, &["plugin", "list", "--json"])).unwrap();
     assert_eq!(listed[0]["name"], "tracker");
     assert_eq!(listed[0]["state"], "ok");
-    assert_eq!(listed[0]["provides"], serde_json::json!(["integration", "action:comment"]));
+    assert_eq!(
+        listed[0]["provides"],
+        serde_json::json!(["integration", "action:comment"])
+    );
 
-    let info: Value = serde_json::from_str(&ok(ws, &["plugin", "info", "tracker", "--json"])).unwrap();
+    let info: Value =
+        serde_json::from_str(&ok(ws, &["plugin", "info", "tracker", "--json"])).unwrap();
     assert_eq!(info["loads"], true, "{info}");
     assert_eq!(info["actions"][0]["name"], "comment");
     let hash = info["sha256"].as_str().unwrap().to_string();
     assert_eq!(hash.len(), 64);
 
     let out = ok(ws, &["plugin", "check", "tracker"]);
-    assert!(out.contains(&format!("tracker = \"sha256:{hash}\"")), "{out}");
+    assert!(
+        out.contains(&format!("tracker = \"sha256:{hash}\"")),
+        "{out}"
+    );
     // A compiled component was cached for the next start.
-    assert!(std::fs::read_dir(ws.join(".devlog/.state/plugins/cache")).unwrap().count() > 0);
+    assert!(
+        std::fs::read_dir(ws.join(".devlog/.state/plugins/cache"))
+            .unwrap()
+            .count()
+            > 0
+    );
 
     // A wrong pin is refused.
     let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!("\n[plugins.pin]\ntracker = \"sha256:{}\"\n", "0".repeat(64)));
+    text.push_str(&format!(
+        "\n[plugins.pin]\ntracker = \"sha256:{}\"\n",
+        "0".repeat(64)
+    ));
     std::fs::write(&config, text).unwrap();
     let e = fails(ws, &["plugin", "check", "tracker"]);
     assert!(e.contains("does not match the pinned"), "{e}");
@@ -157,7 +195,9 @@ fn plugin_commands_end_to_end() {
 async fn a_plugin_integration_syncs_through_the_engine() {
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().to_path_buf();
-    let Some(build) = built_tracker(&ws) else { return };
+    let Some(build) = built_tracker(&ws) else {
+        return;
+    };
     let remote = devlog_testkit::fake_remote::FakeRemote::start().await;
     let url = remote.url();
     let ws2 = ws.clone();
@@ -167,7 +207,7 @@ async fn a_plugin_integration_syncs_through_the_engine() {
         let config = ws.join("devlog.toml");
         let mut text = std::fs::read_to_string(&config).unwrap_or_default();
         text.push_str(&format!(
-            "\n[plugins]\nallow = {{ http = [\"127.0.0.1\"] }}\n\n[integrations.tracker]\nurl = \"{url}\"\n"
+            "\n[plugins]\nallow = {{ http = [\"127.0.0.1\", \"tracker.example.com\"] }}\n\n[integrations.tracker]\nurl = \"{url}\"\n"
         ));
         std::fs::write(&config, text).unwrap();
         ok(&ws, &["plugin", "install", build.to_str().unwrap()]);
@@ -187,7 +227,12 @@ async fn a_plugin_integration_syncs_through_the_engine() {
         .find(|k| k["name"] == "tracker")
         .unwrap_or_else(|| panic!("{listed}"));
     assert_eq!(tracker["configured"], true);
-    assert!(tracker["plugin"].as_str().unwrap().ends_with(".devlog/plugins/tracker"));
+    assert!(
+        tracker["plugin"]
+            .as_str()
+            .unwrap()
+            .ends_with(".devlog/plugins/tracker")
+    );
     let items = remote.state().items();
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0].title, "Synced by a plugin");

@@ -84,5 +84,8 @@ async fn main() {
         p.run_action("ok", &input).await.unwrap();
         kept.push(p);
     }
-    println!("memory per loaded plugin:          {:>6} KiB (resident, 10 instances)", (rss_kib() - before) / 10);
+    println!(
+        "memory per loaded plugin:          {:>6} KiB (resident, 10 instances)",
+        (rss_kib() - before) / 10
+    );
 }

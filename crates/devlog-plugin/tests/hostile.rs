@@ -330,7 +330,9 @@ async fn kv_with_the_capability_persists_in_the_state_folder() {
 
 #[tokio::test]
 async fn a_redirect_never_leads_to_a_host_that_is_not_allowed() {
-    let Some((rt, located)) = fixture() else { return };
+    let Some((rt, located)) = fixture() else {
+        return;
+    };
     let allowed = FakeRemote::start().await;
     let elsewhere = FakeRemote::start().await;
     let allowed_host = allowed.url().trim_start_matches("http://").to_string();
@@ -348,5 +350,8 @@ async fn a_redirect_never_leads_to_a_host_that_is_not_allowed() {
     // Whatever the plugin makes of the 302, the other server is never asked.
     let _ = p.run_action("big-response", &json!(url)).await;
     assert_eq!(allowed.state().requests_matching("GET /jump").len(), 1);
-    assert!(elsewhere.state().requests().is_empty(), "the redirect was not followed");
+    assert!(
+        elsewhere.state().requests().is_empty(),
+        "the redirect was not followed"
+    );
 }

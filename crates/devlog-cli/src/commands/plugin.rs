@@ -499,11 +499,16 @@ pub(crate) fn integrations(
         let config_err = |message: String| {
             CliError::Config(crate::config::ConfigError {
                 file: ws.config.source.clone(),
-                message: format!("[integrations.{name}] (plugin {}): {message}", located.dir.display()),
+                message: format!(
+                    "[integrations.{name}] (plugin {}): {message}",
+                    located.dir.display()
+                ),
             })
         };
         located.manifest.check_config(&table).map_err(config_err)?;
-        out.push(plugin_integration(&plugins, &located, table).map_err(|e| config_err(e.to_string()))?);
+        out.push(
+            plugin_integration(&plugins, &located, table).map_err(|e| config_err(e.to_string()))?,
+        );
     }
     Ok(out)
 }
@@ -525,7 +530,9 @@ fn plugin_integration(
             ..LoadOptions::default()
         },
     )?;
-    Ok(std::sync::Arc::new(PluginIntegration::from_manifest(plugin)))
+    Ok(std::sync::Arc::new(PluginIntegration::from_manifest(
+        plugin,
+    )))
 }
 
 #[cfg(not(feature = "plugins"))]
@@ -536,7 +543,8 @@ fn plugin_integration(
 ) -> Result<std::sync::Arc<dyn devlog_core::integration::Integration>, PluginError> {
     Err(PluginError::Engine {
         plugin: located.manifest.name.clone(),
-        message: "this devlog was built without the `plugins` feature: it cannot run plugins".into(),
+        message: "this devlog was built without the `plugins` feature: it cannot run plugins"
+            .into(),
     })
 }
 
