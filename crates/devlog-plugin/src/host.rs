@@ -223,7 +223,7 @@ impl Runtime {
             dir.join(format!("{hash}-{WASMTIME_LINE}-{:016x}.cwasm", h.finish()))
         });
         if let Some(file) = &cached
-            && let Some(component) = self.from_cache(file)
+            && let Some(component) = self.read_cache(file)
         {
             return Ok(component);
         }
@@ -242,7 +242,7 @@ impl Runtime {
     }
 
     /// A compiled component from the cache, if present and intact.
-    fn from_cache(&self, file: &Path) -> Option<Component> {
+    fn read_cache(&self, file: &Path) -> Option<Component> {
         let bytes = std::fs::read(file).ok()?;
         let sum = std::fs::read_to_string(file.with_extension("sha256")).ok()?;
         if sum.trim() != sha256_hex(&bytes) {
