@@ -102,4 +102,5 @@ pub enum Command {
     Jira(jira::JiraArgs),
     Ado(ado::AdoArgs),
     Repos(repos::ReposArgs),
+    Plugin(plugin::PluginArgs),
 }

@@ -46,6 +46,10 @@ pub struct Config {
     /// `[retention]`: how long finished entries are kept (`devlog purge --retention`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<devlog_core::retention::Retention>,
+    /// `[plugins]`: what WebAssembly plugins are granted (devlog-plugin's `Policy`, checked
+    /// when a plugin command reads it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugins: Option<toml::Table>,
 }
 
 /// `[server]` in devlog.toml.
@@ -351,6 +355,9 @@ struct TomlFile {
     sync: SyncSettings,
     #[serde(default)]
     retention: Option<devlog_core::retention::Retention>,
+    /// What plugins are granted (devlog-plugin `Policy`, read where plugins are loaded).
+    #[serde(default)]
+    plugins: Option<toml::Table>,
 }
 
 /// A configuration problem, with the file it is in.
@@ -429,6 +436,7 @@ impl Config {
             server: ServerConfig::default(),
             sync: SyncSettings::default(),
             retention: None,
+            plugins: None,
         }
     }
 
@@ -526,6 +534,7 @@ impl Config {
             server: file.server,
             sync: file.sync,
             retention: file.retention,
+            plugins: file.plugins,
             ..Self::defaults()
         };
         if let Some(path) = &source {

@@ -167,6 +167,7 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
             Command::Jira(a) => commands::jira::run(&ctx, a).await,
             Command::Ado(a) => commands::ado::run(&ctx, a).await,
             Command::Repos(a) => commands::repos::run(&ctx, a).await,
+            Command::Plugin(a) => commands::plugin::run(&ctx, a).await,
             Command::Workflow(a) => commands::workflow::run(&ctx, a).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
         };

@@ -91,6 +91,9 @@ pub struct ClientOptions {
     /// Where ETags are kept; default a bounded in-memory store.
     pub etag_store: Option<Arc<dyn EtagStore>>,
     pub wall_clock: Arc<dyn WallClock>,
+    /// Follow redirects (at most 5; default on). Off for a caller that must not reach any
+    /// origin but the one it asked for (devlog-plugin: a plugin's allowed hosts).
+    pub follow_redirects: bool,
     /// Mistakes made through the builder methods, reported by [`HttpClient::new`].
     invalid: Vec<String>,
 }
@@ -134,6 +137,7 @@ impl ClientOptions {
             conditional_gets: true,
             etag_store: None,
             wall_clock: Arc::new(SystemClock),
+            follow_redirects: true,
             invalid: Vec::new(),
         }
     }
@@ -212,6 +216,12 @@ impl ClientOptions {
         self.proxy = Some(url);
         self
     }
+
+    /// Whether redirects are followed (see [`ClientOptions::follow_redirects`]).
+    pub fn follow_redirects(mut self, on: bool) -> Self {
+        self.follow_redirects = on;
+        self
+    }
 }
 
 /// The options could not make a client.
@@ -286,7 +296,11 @@ impl HttpClient {
             // The sync queue retries with backoff; a hidden retry here would double-send.
             .retry(reqwest::retry::never())
             // reqwest drops `Authorization` when a redirect leaves the host.
-            .redirect(reqwest::redirect::Policy::limited(5));
+            .redirect(if options.follow_redirects {
+                reqwest::redirect::Policy::limited(5)
+            } else {
+                reqwest::redirect::Policy::none()
+            });
         builder = match &options.proxy {
             None => builder.no_proxy(),
             Some(url) => builder.proxy(

@@ -31,6 +31,7 @@ pub mod milestone;
 pub mod new;
 pub mod note;
 pub mod note_edit;
+pub mod plugin;
 pub mod purge;
 pub mod reindex;
 pub mod relations;

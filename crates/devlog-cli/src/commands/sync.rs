@@ -156,11 +156,13 @@ pub fn build(ws: &Workspace, registry: &Registry) -> Result<Vec<Arc<dyn Integrat
     let tables =
         crate::config::integration_tables(&ws.config, &ws.root, &env).map_err(CliError::Config)?;
     // `[integrations.git]` configures the local git automation (devlog-git), not a sync target.
-    let tables: BTreeMap<String, serde_json::Value> = tables
+    let mut tables: BTreeMap<String, serde_json::Value> = tables
         .into_iter()
         .filter(|(name, _)| !LOCAL_TABLES.contains(&name.as_str()))
         .collect();
-    registry.build(&tables).map_err(|problems| {
+    // Tables naming an installed plugin integration (docs/plugins.md).
+    let plugins = super::plugin::integrations(ws, registry, &mut tables)?;
+    let mut built = registry.build(&tables).map_err(|problems| {
         CliError::Config(crate::config::ConfigError {
             file: ws.config.source.clone(),
             message: problems
@@ -169,7 +171,9 @@ pub fn build(ws: &Workspace, registry: &Registry) -> Result<Vec<Arc<dyn Integrat
                 .collect::<Vec<_>>()
                 .join("\n"),
         })
-    })
+    })?;
+    built.extend(plugins);
+    Ok(built)
 }
 
 /// Opens the workspace's sync state where its store keeps it (`devlog_store::open_sync_state`):
@@ -504,7 +508,7 @@ pub async fn integrations(ctx: &Ctx, a: IntegrationsArgs) -> Result<(), CliError
                     .find(|t| registry.resolve(t).is_some_and(|(n, _)| n == name))
                     .cloned()
             };
-            let known: Vec<_> = registry
+            let mut known: Vec<_> = registry
                 .descriptors()
                 .into_iter()
                 .map(|d| {
@@ -512,6 +516,14 @@ pub async fn integrations(ctx: &Ctx, a: IntegrationsArgs) -> Result<(), CliError
                     json!({"name": d.name, "displayName": crate::config::display_name(&d.name), "version": d.version, "description": d.description, "capabilities": d.capabilities, "available": true, "configured": table.is_some(), "table": table})
                 })
                 .collect();
+            // Plugin integrations (docs/plugins.md), configured as `[integrations.<name>]`.
+            for (name, version, description, dir) in super::plugin::integration_plugins(&ws) {
+                if registry.resolve(&name).is_some() {
+                    continue; // a built-in integration's name wins
+                }
+                let configured = configured.contains(&name);
+                known.push(json!({"name": name, "displayName": name, "version": version, "description": format!("{description} (plugin)"), "plugin": dir, "available": true, "configured": configured, "table": configured.then(|| name.clone())}));
+            }
             if ctx.out.json {
                 ctx.out
                     .json(&json!({"known": known, "configured": configured}))?;
