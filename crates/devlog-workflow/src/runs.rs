@@ -75,6 +75,49 @@ pub enum Cause {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         actor: Option<String>,
     },
+    /// The workflow's schedule: the slot (the time the cron expression named), whether the
+    /// run is a late catch-up, and how many slots before it got no run of their own.
+    Schedule {
+        slot: Timestamp,
+        cron: String,
+        timezone: String,
+        #[serde(default)]
+        late: bool,
+        #[serde(default)]
+        missed: usize,
+    },
+}
+
+impl Cause {
+    /// The `event` conditions and templates see for this cause.
+    pub fn event_value(&self) -> Value {
+        match self {
+            Cause::Event { event } => serde_json::to_value(event).unwrap_or(Value::Null),
+            Cause::Manual { actor } => serde_json::json!({"type": "manual", "actor": actor}),
+            Cause::Schedule {
+                slot,
+                cron,
+                timezone,
+                late,
+                missed,
+            } => serde_json::json!({
+                "type": "schedule", "slot": slot, "cron": cron, "timezone": timezone,
+                "late": late, "missed": missed,
+            }),
+        }
+    }
+}
+
+/// Where a workflow's schedule stands: the last slot handled (run, skipped or caught up),
+/// kept in `schedules/<workflow>.json` beside the runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleState {
+    pub last: Timestamp,
+    /// The expression and zone when `last` was written (shown; a changed expression keeps
+    /// counting from `last`).
+    pub cron: String,
+    pub timezone: String,
 }
 
 /// One step's record. `path` names the step: `2`, `3.then.0`, `4.each.1.0`.
@@ -194,6 +237,51 @@ impl RunStore {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(self.io(e)),
         }
+    }
+
+    fn schedule_file(&self, workflow: &str) -> PathBuf {
+        self.dir.join("schedules").join(format!("{workflow}.json"))
+    }
+
+    /// The schedule state of a workflow (`None`: its schedule was never looked at here).
+    pub fn schedule_state(&self, workflow: &str) -> Result<Option<ScheduleState>, RunStoreError> {
+        let path = self.schedule_file(workflow);
+        match fs::read(&path) {
+            Ok(t) => serde_json::from_slice(&t)
+                .map(Some)
+                .map_err(|e| RunStoreError::Corrupt {
+                    file: path.display().to_string(),
+                    message: e.to_string(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Records the last slot handled, unless a later one is already recorded (another
+    /// process got further).
+    pub fn save_schedule_state(
+        &self,
+        workflow: &str,
+        state: &ScheduleState,
+    ) -> Result<(), RunStoreError> {
+        if let Some(old) = self.schedule_state(workflow)?
+            && old.last > state.last
+        {
+            return Ok(());
+        }
+        let path = self.schedule_file(workflow);
+        let dir = self.dir.join("schedules");
+        fs::create_dir_all(&dir).map_err(|e| self.io(e))?;
+        let tmp = dir.join(format!(".{workflow}.{}.tmp", std::process::id()));
+        let text = serde_json::to_vec_pretty(state).map_err(|e| RunStoreError::Corrupt {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mut f = fs::File::create(&tmp).map_err(|e| self.io(e))?;
+        f.write_all(&text).map_err(|e| self.io(e))?;
+        f.sync_all().map_err(|e| self.io(e))?;
+        fs::rename(&tmp, &path).map_err(|e| self.io(e))
     }
 
     /// Writes a record: to a temporary file, synced, then renamed over the old one.
