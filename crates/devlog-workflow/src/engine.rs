@@ -30,6 +30,9 @@ use crate::template::{Renderer, Template};
 /// other workflows, and so on).
 pub const MAX_DEPTH: u32 = 5;
 
+/// The most events one [`Engine::follow_feed`] pass reads (the rest wait for the next).
+pub const MAX_FOLLOW: usize = 10_000;
+
 /// The actor prefix of a workflow's writes in the change feed and audit log.
 pub const ACTOR_PREFIX: &str = "workflow:";
 
@@ -639,6 +642,39 @@ impl Engine {
             due.triggered = self.on_events(events).await?.runs;
         }
         Ok(due)
+    }
+
+    /// Follows the change feed for a long-running process (`devlog serve`, `devlog worker`):
+    /// hands the events after the cursor kept in the run folder (`feed-cursor.json`) to
+    /// [`Engine::on_events`] and moves the cursor past them. The first call starts the
+    /// cursor at the end of the feed (history is not replayed). This is how writes made over
+    /// REST, MCP and by sync run their workflows; the claims keep a write that a CLI command
+    /// (or a second follower) already handled from running twice.
+    pub async fn follow_feed(&self) -> Result<Outcome, EngineError> {
+        let Some(from) = self.runs.feed_cursor()? else {
+            let end = self.feed_end().await?;
+            self.runs.save_feed_cursor(end)?;
+            return Ok(Outcome::default());
+        };
+        let mut events = Vec::new();
+        let mut seq = from;
+        loop {
+            let page = self.app.store().events(seq, 1000).await?;
+            let Some(last) = page.last() else { break };
+            seq = last.seq;
+            events.extend(page);
+            if events.len() >= MAX_FOLLOW {
+                break;
+            }
+        }
+        if seq == from {
+            return Ok(Outcome::default());
+        }
+        let outcome = self.on_events(events).await?;
+        // Past what the runs wrote too: they were handed on inside `on_events`.
+        let end = self.feed_end().await?.max(seq);
+        self.runs.save_feed_cursor(end)?;
+        Ok(outcome)
     }
 
     fn finish_unrun(&self, mut record: RunRecord, why: &str) -> Result<RunRecord, EngineError> {

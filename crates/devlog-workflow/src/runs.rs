@@ -284,6 +284,37 @@ impl RunStore {
         fs::rename(&tmp, &path).map_err(|e| self.io(e))
     }
 
+    /// Where a long-running process's feed follower stands (the last event seq handed to
+    /// the engine); `None` before the first pass.
+    pub fn feed_cursor(&self) -> Result<Option<u64>, RunStoreError> {
+        let path = self.dir.join("feed-cursor.json");
+        match fs::read(&path) {
+            Ok(t) => serde_json::from_slice::<Value>(&t)
+                .ok()
+                .and_then(|v| v.get("seq").and_then(Value::as_u64))
+                .map(Some)
+                .ok_or_else(|| RunStoreError::Corrupt {
+                    file: path.display().to_string(),
+                    message: "no `seq`".into(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Moves the feed follower's cursor (never backwards: two followers may share it).
+    pub fn save_feed_cursor(&self, seq: u64) -> Result<(), RunStoreError> {
+        if self.feed_cursor().ok().flatten().is_some_and(|old| old > seq) {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
+        let tmp = self
+            .dir
+            .join(format!(".feed-cursor.{}.tmp", std::process::id()));
+        fs::write(&tmp, serde_json::json!({ "seq": seq }).to_string()).map_err(|e| self.io(e))?;
+        fs::rename(&tmp, self.dir.join("feed-cursor.json")).map_err(|e| self.io(e))
+    }
+
     /// Writes a record: to a temporary file, synced, then renamed over the old one.
     pub fn save(&self, run: &RunRecord) -> Result<(), RunStoreError> {
         fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;

@@ -291,3 +291,67 @@ fn bad_cron_and_time_zone_are_named_with_file_line_and_key() {
     let e = parse("wf/x.yml", no_cron).unwrap_err();
     assert!(e.message.contains("cron"), "{e}");
 }
+
+#[tokio::test]
+async fn a_follower_runs_the_workflows_of_writes_made_elsewhere_once() {
+    use devlog_core::event::WriteMeta;
+    use devlog_core::ops::{Edit, NewEntry};
+    let w = World::new("2026-12-06T00:00:00Z").await;
+    let text = r#"name: on-done
+on:
+  status_changed: { to: done }
+steps:
+  - add_note: { category: solution, text: "done via {{ event.origin }}" }
+"#;
+    let engine = w.engine(&[text]);
+    let mcp = WriteMeta::new(Origin::Mcp).with_actor(Some("assistant".into()));
+    let e = w
+        .app
+        .create(
+            NewEntry {
+                title: "a".into(),
+                kind: Some(devlog_core::EntryType::Task),
+                ..NewEntry::default()
+            },
+            &mcp,
+        )
+        .await
+        .unwrap()
+        .entry()
+        .clone();
+    // The first pass starts at the end of the feed: the create is history.
+    assert!(engine.follow_feed().await.unwrap().runs.is_empty());
+    let done = Edit {
+        status: Some(devlog_core::Status::Done),
+        ..Edit::default()
+    };
+    w.app.edit(e.id, done, &mcp).await.unwrap();
+    let out = engine.follow_feed().await.unwrap();
+    assert_eq!(out.runs.len(), 1);
+    assert_eq!(out.runs[0].state, RunState::Succeeded, "{:?}", out.runs[0].error);
+    let notes = w.store.get(e.id).await.unwrap().notes;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].content, "done via mcp");
+    // The cursor moved (kept on disk): a second follower, or a second pass, runs nothing.
+    assert!(engine.follow_feed().await.unwrap().runs.is_empty());
+    assert!(w.engine(&[text]).follow_feed().await.unwrap().runs.is_empty());
+    // A CLI command's hook that handled the write first (its claim) keeps the follower off.
+    let reopen = Edit {
+        status: Some(devlog_core::Status::InProgress),
+        ..Edit::default()
+    };
+    w.app.edit(e.id, reopen, &mcp).await.unwrap();
+    let before = w.store.events_before(None, 1).await.unwrap()[0].seq;
+    let again = Edit {
+        status: Some(devlog_core::Status::Done),
+        ..Edit::default()
+    };
+    w.app.edit(e.id, again, &mcp).await.unwrap();
+    let hook = engine
+        .on_events(w.store.events(before, 100).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(hook.runs.len(), 1);
+    assert!(engine.follow_feed().await.unwrap().runs.is_empty());
+    assert_eq!(w.store.get(e.id).await.unwrap().notes.len(), 2);
+}
