@@ -46,6 +46,29 @@ pub struct Config {
     /// `[retention]`: how long finished entries are kept (`devlog purge --retention`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<devlog_core::retention::Retention>,
+    /// `[workflows]`: how many workflow run records are kept (docs/workflows.md).
+    #[serde(skip)]
+    pub workflows: WorkflowSettings,
+}
+
+/// `[workflows]` in devlog.toml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSettings {
+    /// Finished run records kept, newest first (default 1000).
+    pub keep_runs: Option<usize>,
+    /// Days a finished run record (and a claim) is kept (default 90, at least 1).
+    pub keep_days: Option<u32>,
+}
+
+impl WorkflowSettings {
+    pub fn retention(&self) -> devlog_workflow::runs::RunRetention {
+        let d = devlog_workflow::runs::RunRetention::default();
+        devlog_workflow::runs::RunRetention {
+            keep_runs: self.keep_runs.unwrap_or(d.keep_runs),
+            keep_days: self.keep_days.unwrap_or(d.keep_days),
+        }
+    }
 }
 
 /// `[server]` in devlog.toml.
@@ -346,6 +369,8 @@ struct TomlFile {
     sync: SyncSettings,
     #[serde(default)]
     retention: Option<devlog_core::retention::Retention>,
+    #[serde(default)]
+    workflows: WorkflowSettings,
 }
 
 /// A configuration problem, with the file it is in.
@@ -424,6 +449,7 @@ impl Config {
             server: ServerConfig::default(),
             sync: SyncSettings::default(),
             retention: None,
+            workflows: WorkflowSettings::default(),
         }
     }
 
@@ -521,6 +547,7 @@ impl Config {
             server: file.server,
             sync: file.sync,
             retention: file.retention,
+            workflows: file.workflows,
             ..Self::defaults()
         };
         if let Some(path) = &source {
@@ -598,6 +625,13 @@ impl Config {
                 message: e.to_string(),
             })?;
         }
+        cfg.workflows
+            .retention()
+            .validate()
+            .map_err(|message| ConfigError {
+                file: source.clone(),
+                message,
+            })?;
         cfg.source = source;
         cfg.validate()?;
         Ok(cfg)

@@ -217,7 +217,7 @@ struct Exec<'a> {
     previous: HashMap<String, StepRecord>,
 }
 
-type StepFuture<'b> = Pin<Box<dyn Future<Output = Result<(), Stop>> + 'b>>;
+type StepFuture<'b> = Pin<Box<dyn Future<Output = Result<(), Stop>> + Send + 'b>>;
 
 impl Engine {
     /// An engine for `workflows` (all loaded ones; `disabled` names those turned off),

@@ -328,13 +328,25 @@ steps:
     w.app.edit(e.id, done, &mcp).await.unwrap();
     let out = engine.follow_feed().await.unwrap();
     assert_eq!(out.runs.len(), 1);
-    assert_eq!(out.runs[0].state, RunState::Succeeded, "{:?}", out.runs[0].error);
+    assert_eq!(
+        out.runs[0].state,
+        RunState::Succeeded,
+        "{:?}",
+        out.runs[0].error
+    );
     let notes = w.store.get(e.id).await.unwrap().notes;
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0].content, "done via mcp");
     // The cursor moved (kept on disk): a second follower, or a second pass, runs nothing.
     assert!(engine.follow_feed().await.unwrap().runs.is_empty());
-    assert!(w.engine(&[text]).follow_feed().await.unwrap().runs.is_empty());
+    assert!(
+        w.engine(&[text])
+            .follow_feed()
+            .await
+            .unwrap()
+            .runs
+            .is_empty()
+    );
     // A CLI command's hook that handled the write first (its claim) keeps the follower off.
     let reopen = Edit {
         status: Some(devlog_core::Status::InProgress),
@@ -354,4 +366,49 @@ steps:
     assert_eq!(hook.runs.len(), 1);
     assert!(engine.follow_feed().await.unwrap().runs.is_empty());
     assert_eq!(w.store.get(e.id).await.unwrap().notes.len(), 2);
+}
+
+#[tokio::test]
+async fn prune_keeps_the_newest_runs_and_running_ones() {
+    use devlog_workflow::runs::RunRetention;
+    let w = World::new("2026-12-01T00:00:00Z").await;
+    let text = r#"name: hourly
+on:
+  schedule: { cron: "0 * * * *" }
+steps:
+  - set_var: { x: 1 }
+"#;
+    let engine = w.engine(&[text]);
+    engine.run_due().await.unwrap();
+    for h in 1..=6 {
+        w.clock.set(&format!("2026-12-01T{h:02}:00:01Z"));
+        assert_eq!(engine.run_due().await.unwrap().runs.len(), 1);
+    }
+    // One run left running (its process died): never pruned.
+    let mut stuck = w.runs.list(None).unwrap().pop().unwrap();
+    stuck.state = RunState::Running;
+    w.runs.save(&stuck).unwrap();
+    let keep = RunRetention {
+        keep_runs: 3,
+        keep_days: 30,
+    };
+    // The newest three records are kept (the stuck one, written last, among them), the
+    // older finished ones go.
+    let pruned = w.runs.prune(&keep, w.clock.now()).unwrap();
+    assert_eq!(pruned.runs, 3);
+    let left = w.runs.list(None).unwrap();
+    assert_eq!(left.len(), 3);
+    assert!(left.iter().any(|r| r.id == stuck.id));
+    // 40 days later every finished run is older than keep_days.
+    let later = Timestamp::from_millis(w.clock.now().millis() + 40 * 86_400_000).unwrap();
+    assert_eq!(w.runs.prune(&keep, later).unwrap().runs, 2);
+    assert_eq!(w.runs.list(None).unwrap().len(), 1);
+    assert!(
+        RunRetention {
+            keep_runs: 1,
+            keep_days: 0
+        }
+        .validate()
+        .is_err()
+    );
 }

@@ -177,6 +177,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     // Writes through the API, MCP and webhooks are committed in batches with
     // `integrations.git.autoCommit`.
     let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;
+    let workflow_store = store.clone();
     let mut server = Server::new(Devlog::new(store), options);
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let mut workers = None;
@@ -273,6 +274,13 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             )));
         }
     }
+    // Workflows: the change feed's writes (REST, MCP, sync), schedules, unfinished runs.
+    let workflows = super::workflow::spawn_background(
+        ws.clone(),
+        workflow_store,
+        devlog_core::Origin::Http,
+        stop_rx.clone(),
+    );
     tokio::spawn(async move {
         stop_on.await;
         let _ = stop_tx.send(true);
@@ -298,6 +306,10 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             Ok(Ok(_)) => {}
         }
     }
+    if served.is_err() {
+        workflows.abort();
+    }
+    let _ = workflows.await;
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }
