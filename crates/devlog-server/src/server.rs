@@ -76,6 +76,9 @@ pub struct ServerOptions {
     /// progress (`devlog serve`: the workspace's `.devlog/.state/bulk/`, which `devlog bulk
     /// resume` reads too); `None`: in memory (a restart forgets unfinished operations).
     pub bulk_journal: Option<std::sync::Arc<dyn devlog_core::bulk::BulkJournal>>,
+    /// The workspace's workflow folders (`GET /workflows`, `POST /workflows/{name}/run`);
+    /// `None`: those answer 404.
+    pub workflows: Option<devlog_workflow::load::Site>,
 }
 
 /// The default request body limit: 4 MiB, room for a text field at the core's 1 MiB limit
@@ -109,6 +112,7 @@ impl Default for ServerOptions {
             auth: crate::auth::AuthMode::Auto,
             workspace: None,
             bulk_journal: None,
+            workflows: None,
         }
     }
 }
@@ -311,6 +315,9 @@ impl Server {
         );
         if let Some(suggester) = self.options.worklog_suggester.clone() {
             state.set_worklog_suggester(suggester);
+        }
+        if let Some(site) = self.options.workflows.clone() {
+            state.set_workflows(site);
         }
         let mut router = api
             .method_not_allowed_fallback(method_not_allowed)

@@ -161,6 +161,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned()),
         bulk_journal: Some(super::bulk::journal(&ws)),
+        workflows: Some(devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root)),
         ..ServerOptions::default()
     };
     let url = listener.url();

@@ -18,4 +18,5 @@ mod planning;
 mod relations;
 mod security;
 mod webhooks;
+mod workflows;
 mod worklog_suggestions;
