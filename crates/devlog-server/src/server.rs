@@ -268,6 +268,7 @@ impl Server {
                     sync_error: self.options.sync_error.clone(),
                     worklog_suggester: self.options.worklog_suggester.clone(),
                     bulk_journal: Some(bulk_journal.clone()),
+                    workflows: self.options.workflows.clone(),
                 },
             );
             document_mcp(&mut doc);

@@ -86,6 +86,7 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
         sync_error,
         worklog_suggester: (!suggester.sources().is_empty()).then_some(suggester),
         bulk_journal: Some(super::bulk::journal(&ws)),
+        workflows: Some(devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root)),
     };
     // Writes through MCP are committed in batches with `integrations.git.autoCommit`.
     let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;
