@@ -860,6 +860,21 @@ mod tests {
     }
 
     #[test]
+    fn workflows_keep_runs_and_days() {
+        let cfg = Config::from_toml("[workflows]\nkeep_runs = 50\n", None).unwrap();
+        let keep = cfg.workflows.retention();
+        assert_eq!((keep.keep_runs, keep.keep_days), (50, 90));
+        let err = Config::from_toml("[workflows]\nkeep_days = 0\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("workflows.keep_days"), "{err}");
+        let err = Config::from_toml("[workflows]\nkeep = 3\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keep_runs"), "{err}");
+    }
+
+    #[test]
     fn sync_owners_name_synced_fields_and_configured_integrations() {
         use devlog_core::merge::{FieldOwner, SyncedField};
         let tables = "[integrations.github]\nrepository = \"acme/widgets\"\n\
