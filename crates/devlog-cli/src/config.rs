@@ -50,6 +50,29 @@ pub struct Config {
     /// when a plugin command reads it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugins: Option<toml::Table>,
+    /// `[workflows]`: how many workflow run records are kept (docs/workflows.md).
+    #[serde(skip)]
+    pub workflows: WorkflowSettings,
+}
+
+/// `[workflows]` in devlog.toml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkflowSettings {
+    /// Finished run records kept, newest first (default 1000).
+    pub keep_runs: Option<usize>,
+    /// Days a finished run record (and a claim) is kept (default 90, at least 1).
+    pub keep_days: Option<u32>,
+}
+
+impl WorkflowSettings {
+    pub fn retention(&self) -> devlog_workflow::runs::RunRetention {
+        let d = devlog_workflow::runs::RunRetention::default();
+        devlog_workflow::runs::RunRetention {
+            keep_runs: self.keep_runs.unwrap_or(d.keep_runs),
+            keep_days: self.keep_days.unwrap_or(d.keep_days),
+        }
+    }
 }
 
 /// `[server]` in devlog.toml.
@@ -358,6 +381,8 @@ struct TomlFile {
     /// What plugins are granted (devlog-plugin `Policy`, read where plugins are loaded).
     #[serde(default)]
     plugins: Option<toml::Table>,
+    #[serde(default)]
+    workflows: WorkflowSettings,
 }
 
 /// A configuration problem, with the file it is in.
@@ -437,6 +462,7 @@ impl Config {
             sync: SyncSettings::default(),
             retention: None,
             plugins: None,
+            workflows: WorkflowSettings::default(),
         }
     }
 
@@ -535,6 +561,7 @@ impl Config {
             sync: file.sync,
             retention: file.retention,
             plugins: file.plugins,
+            workflows: file.workflows,
             ..Self::defaults()
         };
         if let Some(path) = &source {
@@ -612,6 +639,13 @@ impl Config {
                 message: e.to_string(),
             })?;
         }
+        cfg.workflows
+            .retention()
+            .validate()
+            .map_err(|message| ConfigError {
+                file: source.clone(),
+                message,
+            })?;
         cfg.source = source;
         cfg.validate()?;
         Ok(cfg)
@@ -837,6 +871,21 @@ mod tests {
             .to_string();
         assert!(err.starts_with("devlog.toml: "), "{err}");
         assert!(err.contains("tpye") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn workflows_keep_runs_and_days() {
+        let cfg = Config::from_toml("[workflows]\nkeepRuns = 50\n", None).unwrap();
+        let keep = cfg.workflows.retention();
+        assert_eq!((keep.keep_runs, keep.keep_days), (50, 90));
+        let err = Config::from_toml("[workflows]\nkeepDays = 0\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("workflows.keepDays"), "{err}");
+        let err = Config::from_toml("[workflows]\nkeep = 3\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keepRuns"), "{err}");
     }
 
     #[test]

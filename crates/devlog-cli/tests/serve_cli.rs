@@ -485,3 +485,46 @@ fn serve_names_how_jira_webhooks_authenticate_and_checks_the_url_token() {
     assert_eq!(status, 200, "{answer}");
     assert!(served.terminate().success());
 }
+
+#[test]
+fn serve_runs_the_workflows_of_rest_writes() {
+    let d = tempfile::tempdir().unwrap();
+    let wf = d.path().join(".devlog/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(
+        wf.join("welcome.yml"),
+        "name: welcome\non:\n  created:\nsteps:\n  - add_note: { category: progress, text: \"welcome {{ entry.title }} via {{ event.origin }}\" }\n",
+    )
+    .unwrap();
+    let (served, addr, stderr) = start(d.path());
+    // Let the follower take its starting point before the write (the first pass starts at
+    // the end of the feed): its cursor file appears.
+    let cursor = d
+        .path()
+        .join(".devlog/.state/workflow-runs/feed-cursor.json");
+    let deadline = std::time::Instant::now() + HANG;
+    while !cursor.exists() {
+        assert!(std::time::Instant::now() < deadline, "no feed cursor");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/entries",
+        Some(r#"{"title": "Made over HTTP", "type": "task"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    // The server's workflow loop says what it ran.
+    loop {
+        let line = stderr.recv_timeout(HANG).expect("a workflow run line");
+        if line.starts_with("workflow: ") && line.contains("welcome") {
+            assert!(line.contains("succeeded"), "{line}");
+            break;
+        }
+    }
+    let (_, body) = http(addr, "GET", "/api/v1/entries/1", None);
+    let e: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(e["notes"][0]["content"], "welcome Made over HTTP via http");
+    assert_eq!(e["notes"].as_array().unwrap().len(), 1);
+    assert!(served.terminate().success());
+}

@@ -374,3 +374,56 @@ fn the_shipped_templates_validate_and_work() {
         "Closed critical Data loss on save"
     );
 }
+
+#[test]
+fn due_runs_a_due_schedule_once_and_validate_names_a_bad_cron() {
+    let every_minute = "name: minutely\non:\n  schedule:\n    cron: \"* * * * *\"\n    timezone: Europe/Berlin\nsteps:\n  - create_entry: { type: task, title: \"tick {{ event.slot }}\" }\n";
+    let w = workspace(&[("minutely.yml", every_minute)]);
+    let d = w.path();
+    // The first look starts counting: nothing runs for the past.
+    let out = ok(d, &["workflow", "due"]);
+    assert!(out.contains("Nothing due."), "{out}");
+    assert!(out.contains("minutely: next at "), "{out}");
+    let listed = json(d, &["workflow", "list"]);
+    assert_eq!(
+        listed["workflows"][0]["triggers"][0],
+        "schedule (* * * * * Europe/Berlin, missed: skip)"
+    );
+    // As if the last pass had been two minutes ago: the newest slot (under a minute old) is
+    // due, on time; the one before it is missed.
+    let state = d.join(".devlog/.state/workflow-runs/schedules/minutely.json");
+    let mut s: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let past = chrono::Utc::now() - chrono::Duration::seconds(150);
+    s["last"] = Value::String(past.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    std::fs::write(&state, s.to_string()).unwrap();
+    let due = json(d, &["workflow", "due"]);
+    let runs = due["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{due}");
+    assert_eq!(runs[0]["state"], "succeeded");
+    assert_eq!(runs[0]["cause"]["kind"], "schedule");
+    assert!(due["skipped"][0]["slots"].as_u64().unwrap() >= 1, "{due}");
+    let made = json(d, &["show", "1"]);
+    assert!(
+        made["title"].as_str().unwrap().starts_with("tick 20"),
+        "{made}"
+    );
+    assert!(devlog(d, &["show", "2"]).status.code() != Some(0));
+    // A second pass (or another machine's cron at the same time) runs nothing more.
+    let out = ok(d, &["workflow", "due"]);
+    assert!(out.contains("Nothing due."), "{out}");
+    let shown = ok(d, &["workflow", "runs"]);
+    assert!(shown.contains("schedule 20"), "{shown}");
+
+    std::fs::write(
+        d.join(".devlog/workflows/bad.yml"),
+        "name: bad\non:\n  schedule:\n    cron: \"0 9 * * FUNDAY\"\nsteps:\n  - fail: x\n",
+    )
+    .unwrap();
+    let o = devlog(d, &["workflow", "validate"]);
+    assert!(!o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(".devlog/workflows/bad.yml:4: on.schedule.cron: invalid cron expression"),
+        "{out}"
+    );
+}

@@ -18,6 +18,7 @@ pub mod server;
 pub mod sessions;
 pub mod tools;
 pub mod transport;
+pub mod workflows;
 pub mod worklog_suggest;
 
 pub use server::{DevlogMcp, Options};

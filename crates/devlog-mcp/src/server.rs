@@ -46,6 +46,8 @@ pub struct Options {
     /// Where `bulk_update` keeps operations and their progress (`.devlog/.state/bulk/`, as
     /// `devlog bulk`); `None`: in memory.
     pub bulk_journal: Option<Arc<dyn devlog_core::bulk::BulkJournal>>,
+    /// The workspace's workflow folders (`run_workflow`); `None`: the tool says there are none.
+    pub workflows: Option<devlog_workflow::load::Site>,
 }
 
 /// devlog as an MCP server. Cheap to clone: one per HTTP session shares the store.
@@ -91,7 +93,8 @@ impl DevlogMcp {
                 + Self::history_tool_router()
                 + Self::reports_router()
                 + Self::worklog_suggest_router()
-                + Self::bulk_router(),
+                + Self::bulk_router()
+                + Self::workflows_router(),
         }
     }
 

@@ -84,6 +84,9 @@ pub struct ServerOptions {
     /// and `/auth/logout`, and makes credentials required.
     #[cfg(feature = "oidc")]
     pub sso: Option<std::sync::Arc<crate::oidc::Sso>>,
+    /// The workspace's workflow folders (`GET /workflows`, `POST /workflows/{name}/run`);
+    /// `None`: those answer 404.
+    pub workflows: Option<devlog_workflow::load::Site>,
 }
 
 /// The default request body limit: 4 MiB, room for a text field at the core's 1 MiB limit
@@ -120,6 +123,7 @@ impl Default for ServerOptions {
             bulk_journal: None,
             #[cfg(feature = "oidc")]
             sso: None,
+            workflows: None,
         }
     }
 }
@@ -286,6 +290,7 @@ impl Server {
                     sync_error: self.options.sync_error.clone(),
                     worklog_suggester: self.options.worklog_suggester.clone(),
                     bulk_journal: Some(bulk_journal.clone()),
+                    workflows: self.options.workflows.clone(),
                 },
             );
             document_mcp(&mut doc);
@@ -336,6 +341,9 @@ impl Server {
         );
         if let Some(suggester) = self.options.worklog_suggester.clone() {
             state.set_worklog_suggester(suggester);
+        }
+        if let Some(site) = self.options.workflows.clone() {
+            state.set_workflows(site);
         }
         let mut router = api
             .method_not_allowed_fallback(method_not_allowed)

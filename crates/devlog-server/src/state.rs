@@ -44,6 +44,8 @@ struct Shared {
     reports: crate::api::v1::reports::ReportState,
     /// Where `POST /bulk` keeps operations and their progress (`ServerOptions::bulk_journal`).
     bulk: Arc<dyn devlog_core::bulk::BulkJournal>,
+    /// The workspace's workflow folders (`ServerOptions::workflows`), for `/workflows`.
+    workflows: OnceLock<devlog_workflow::load::Site>,
 }
 
 /// What the server knows of sync: the engine `devlog serve` built from `[integrations.*]`
@@ -93,6 +95,7 @@ impl AppState {
             suggester: OnceLock::new(),
             reports: Default::default(),
             bulk,
+            workflows: OnceLock::new(),
         }))
     }
 
@@ -148,6 +151,16 @@ impl AppState {
         WriteMeta::new(Origin::Http)
             .with_actor(actor.0.or_else(|| self.0.actor.clone()))
             .with_client(actor.1)
+    }
+
+    /// The workspace's workflow folders, if the server has a workspace.
+    pub fn workflows(&self) -> Option<&devlog_workflow::load::Site> {
+        self.0.workflows.get()
+    }
+
+    /// Gives the routes the workspace's workflow folders (the first one set stays).
+    pub(crate) fn set_workflows(&self, site: devlog_workflow::load::Site) {
+        let _ = self.0.workflows.set(site);
     }
 
     /// The bulk operations' journal.

@@ -14,20 +14,24 @@ use std::pin::Pin;
 use devlog_core::event::{EventKind, Origin, WriteMeta};
 use devlog_core::ops::{Edit, NewDecision, NewEntry, NewNote};
 use devlog_core::planning::NewWorklog;
-use devlog_core::{Devlog, Entry, EntryId, Event, StoreError};
+use devlog_core::{Devlog, Entry, EntryId, Event, StoreError, Timestamp};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::condition::{Condition, context_with};
 use crate::format::{Action, Loaded, MAX_ITEMS, Step, Trigger, VarValue, Workflow};
 use crate::runs::{
-    Cause, RunId, RunRecord, RunState, RunStore, RunStoreError, StepRecord, StepState,
+    Cause, RunId, RunRecord, RunState, RunStore, RunStoreError, ScheduleState, StepRecord,
+    StepState,
 };
 use crate::template::{Renderer, Template};
 
 /// The longest chain of workflow runs started by one write (a run's writes starting runs of
 /// other workflows, and so on).
 pub const MAX_DEPTH: u32 = 5;
+
+/// The most events one [`Engine::follow_feed`] pass reads (the rest wait for the next).
+pub const MAX_FOLLOW: usize = 10_000;
 
 /// The actor prefix of a workflow's writes in the change feed and audit log.
 pub const ACTOR_PREFIX: &str = "workflow:";
@@ -110,6 +114,42 @@ impl Outcome {
     }
 }
 
+/// What a scheduler pass did ([`Engine::tick`], [`Engine::run_due`]).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Due {
+    /// Runs of schedules that were due.
+    pub runs: Vec<RunRecord>,
+    /// Slots that got no run of their own (missed: skipped, or covered by a catch-up run).
+    pub skipped: Vec<SkippedSlots>,
+    /// Each scheduled workflow's next slot after now.
+    pub next: Vec<(String, Option<Timestamp>)>,
+    /// Runs resumed after their process stopped.
+    pub resumed: Vec<RunRecord>,
+    /// Runs that the scheduled runs' writes triggered.
+    pub triggered: Vec<RunRecord>,
+}
+
+impl Due {
+    /// Every run this pass made or finished.
+    pub fn all_runs(&self) -> impl Iterator<Item = &RunRecord> {
+        self.runs.iter().chain(&self.resumed).chain(&self.triggered)
+    }
+}
+
+/// Missed slots of one workflow's schedule.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedSlots {
+    pub workflow: String,
+    /// How many slots (at most `schedule::MAX_COUNTED` are counted).
+    pub slots: usize,
+    /// The newest slot handled.
+    pub through: Timestamp,
+    /// Whether one late run covered them (`catch_up_once`).
+    pub caught_up: bool,
+}
+
 /// What a dry run found: the condition and each step rendered.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -177,7 +217,7 @@ struct Exec<'a> {
     previous: HashMap<String, StepRecord>,
 }
 
-type StepFuture<'b> = Pin<Box<dyn Future<Output = Result<(), Stop>> + 'b>>;
+type StepFuture<'b> = Pin<Box<dyn Future<Output = Result<(), Stop>> + Send + 'b>>;
 
 impl Engine {
     /// An engine for `workflows` (all loaded ones; `disabled` names those turned off),
@@ -230,7 +270,7 @@ impl Engine {
     pub fn listens(&self) -> bool {
         self.workflows
             .iter()
-            .any(|w| self.is_enabled(w) && w.triggers.iter().any(|t| *t != Trigger::Manual))
+            .any(|w| self.is_enabled(w) && w.triggers.iter().any(Trigger::on_events))
     }
 
     /// The end of the change feed.
@@ -497,6 +537,146 @@ impl Engine {
         }
     }
 
+    /// Runs the scheduled workflows that are due now (the engine's clock): for each enabled
+    /// workflow with a `schedule`, the slots passed since the last one handled are planned
+    /// ([`crate::schedule::Schedule::plan`]: on time, skipped or caught up once), the slot to run is claimed
+    /// (a slot runs once, across processes) and run, and the last slot handled is recorded.
+    /// A schedule seen for the first time starts counting now (nothing runs for the past).
+    /// Disabled workflows' slots are handled without running (no catch-up on enabling).
+    pub async fn run_due(&self) -> Result<Due, EngineError> {
+        let now = self.app.clock().now();
+        let mut due = Due::default();
+        for w in &self.workflows {
+            let Some(schedule) = w.triggers.iter().find_map(|t| match t {
+                Trigger::Schedule(s) => Some(s),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let name = w.workflow.name.as_str();
+            let state = |last| ScheduleState {
+                last,
+                cron: schedule.cron.source().to_string(),
+                timezone: schedule.timezone.name().to_string(),
+            };
+            let Some(last) = self.runs.schedule_state(name)?.map(|s| s.last) else {
+                self.runs.save_schedule_state(name, &state(now))?;
+                due.next.push((name.to_string(), schedule.next_after(now)));
+                continue;
+            };
+            let plan = schedule.plan(last, now);
+            due.next.push((name.to_string(), schedule.next_after(now)));
+            let Some(handled) = plan.handled else {
+                continue;
+            };
+            if !self.is_enabled(w) {
+                self.runs.save_schedule_state(name, &state(handled))?;
+                continue;
+            }
+            if plan.missed > 0 {
+                due.skipped.push(SkippedSlots {
+                    workflow: name.to_string(),
+                    slots: plan.missed,
+                    through: handled,
+                    caught_up: plan.late,
+                });
+            }
+            let Some(slot) = plan.run else {
+                self.runs.save_schedule_state(name, &state(handled))?;
+                continue;
+            };
+            let cause = Cause::Schedule {
+                slot,
+                cron: schedule.cron.source().to_string(),
+                timezone: schedule.timezone.name().to_string(),
+                late: plan.late,
+                missed: plan.missed,
+            };
+            let event = cause.event_value();
+            let verdict = self.check(&w.workflow, &Value::Null, &event);
+            if verdict == Ok(false) {
+                self.runs.save_schedule_state(name, &state(handled))?;
+                continue;
+            }
+            let record = self.new_record(w, cause, None, 0);
+            // The claim makes the slot run once, whoever sees it first. The run record is
+            // saved right after it and before the state, so a kill from here on leaves a
+            // `running` run to resume (only a kill between the claim and the save, a few
+            // system calls, loses the slot).
+            if !self
+                .runs
+                .claim(name, &format!("schedule-{}", slot.millis()))?
+            {
+                self.runs.save_schedule_state(name, &state(handled))?;
+                continue;
+            }
+            if let Err(e) = verdict {
+                let record = self.finish_unrun(record, &format!("condition: {e}"))?;
+                self.runs.save_schedule_state(name, &state(handled))?;
+                due.runs.push(record);
+                continue;
+            }
+            self.runs.save(&record)?;
+            self.runs.save_schedule_state(name, &state(handled))?;
+            let record = self.execute(w, record, event, Mode::Live).await?;
+            due.runs.push(record);
+        }
+        Ok(due)
+    }
+
+    /// One pass of a scheduler (`devlog workflow due`, and the loop of `devlog serve` and
+    /// `devlog worker`): resumes runs a stopped process left, runs the schedules that are
+    /// due, then the workflows those runs' writes trigger.
+    pub async fn tick(&self) -> Result<Due, EngineError> {
+        let start = self.feed_end().await?;
+        let resumed = self.resume_unfinished().await?;
+        let mut due = self.run_due().await?;
+        due.resumed = resumed;
+        if due
+            .runs
+            .iter()
+            .chain(&due.resumed)
+            .any(|r| !r.steps.is_empty())
+        {
+            let events = self.events_by_workflows_after(start).await?;
+            due.triggered = self.on_events(events).await?.runs;
+        }
+        Ok(due)
+    }
+
+    /// Follows the change feed for a long-running process (`devlog serve`, `devlog worker`):
+    /// hands the events after the cursor kept in the run folder (`feed-cursor.json`) to
+    /// [`Engine::on_events`] and moves the cursor past them. The first call starts the
+    /// cursor at the end of the feed (history is not replayed). This is how writes made over
+    /// REST, MCP and by sync run their workflows; the claims keep a write that a CLI command
+    /// (or a second follower) already handled from running twice.
+    pub async fn follow_feed(&self) -> Result<Outcome, EngineError> {
+        let Some(from) = self.runs.feed_cursor()? else {
+            let end = self.feed_end().await?;
+            self.runs.save_feed_cursor(end)?;
+            return Ok(Outcome::default());
+        };
+        let mut events = Vec::new();
+        let mut seq = from;
+        loop {
+            let page = self.app.store().events(seq, 1000).await?;
+            let Some(last) = page.last() else { break };
+            seq = last.seq;
+            events.extend(page);
+            if events.len() >= MAX_FOLLOW {
+                break;
+            }
+        }
+        if seq == from {
+            return Ok(Outcome::default());
+        }
+        let outcome = self.on_events(events).await?;
+        // Past what the runs wrote too: they were handed on inside `on_events`.
+        let end = self.feed_end().await?.max(seq);
+        self.runs.save_feed_cursor(end)?;
+        Ok(outcome)
+    }
+
     fn finish_unrun(&self, mut record: RunRecord, why: &str) -> Result<RunRecord, EngineError> {
         record.state = RunState::Failed;
         record.error = Some(why.to_string());
@@ -576,10 +756,7 @@ impl Engine {
             }
         };
         run.resumed += 1;
-        let event = match &run.cause {
-            Cause::Event { event } => serde_json::to_value(event).unwrap_or(Value::Null),
-            Cause::Manual { actor } => json!({"type": "manual", "actor": actor}),
-        };
+        let event = run.cause.event_value();
         Ok(Some(self.execute_leased(w, run, event, Mode::Live).await?))
     }
 

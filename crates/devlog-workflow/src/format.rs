@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::condition::Condition;
+use crate::schedule::Schedule;
 use crate::template::Template;
 
 /// The longest workflow file read (bytes): a workflow is a small hand-written file.
@@ -201,6 +202,10 @@ pub struct On {
         skip_serializing_if = "Option::is_none"
     )]
     pub manual: Option<Empty>,
+    /// Run by the clock: a cron expression in a time zone (`devlog workflow due`, or a
+    /// running `devlog serve`/`devlog worker`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
 }
 
 /// A key given with no value (`created:`) means "any": `Some(default)`, not `None`.
@@ -261,9 +266,16 @@ pub enum Trigger {
     DecisionAdded,
     Completed,
     Manual,
+    Schedule(Schedule),
 }
 
 impl Trigger {
+    /// Whether the trigger is fired by entry events of the change feed (not by hand or by
+    /// the clock).
+    pub fn on_events(&self) -> bool {
+        !matches!(self, Trigger::Manual | Trigger::Schedule(_))
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Trigger::Created(_) => "created",
@@ -273,6 +285,7 @@ impl Trigger {
             Trigger::DecisionAdded => "decision_added",
             Trigger::Completed => "completed",
             Trigger::Manual => "manual",
+            Trigger::Schedule(_) => "schedule",
         }
     }
 }
@@ -301,6 +314,9 @@ impl On {
         }
         if self.manual.is_some() {
             out.push(Trigger::Manual);
+        }
+        if let Some(s) = &self.schedule {
+            out.push(Trigger::Schedule(s.clone()));
         }
         out
     }
@@ -673,7 +689,7 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, FormatError> {
             line_of(text, "on"),
             "on".into(),
             "give at least one trigger: created, updated, status_changed, note_added, \
-             decision_added, completed, manual"
+             decision_added, completed, manual, schedule"
                 .into(),
         ));
     }

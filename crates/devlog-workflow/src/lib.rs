@@ -11,6 +11,7 @@ pub mod engine;
 pub mod format;
 pub mod load;
 pub mod runs;
+pub mod schedule;
 pub mod template;
 
 pub use engine::{DryRun, Engine, EngineError, Outcome};

@@ -143,3 +143,67 @@ impl Switches {
             .collect()
     }
 }
+
+/// Where a workspace keeps its workflows: the folders read, the run folder and the
+/// checkout's switches — what a frontend (the server's routes, MCP) needs to list and run
+/// them the way the CLI does.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub dirs: Vec<PathBuf>,
+    pub runs: PathBuf,
+    pub switches: PathBuf,
+    /// Paths in errors are shown relative to it.
+    pub root: PathBuf,
+}
+
+impl Site {
+    /// The places of a workspace whose `.devlog` folder is `devlog_dir`, under `root`.
+    pub fn of(devlog_dir: &Path, root: &Path) -> Self {
+        let state = devlog_dir.join(".state");
+        Self {
+            dirs: vec![devlog_dir.join("workflows")],
+            runs: state.join("workflow-runs"),
+            switches: state.join("workflows.json"),
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// Reads the workflow files.
+    pub fn load(&self) -> Result<LoadReport, String> {
+        let root = self.root.clone();
+        let display = move |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
+        load(&self.dirs, &display).map_err(|e| {
+            format!(
+                "cannot read {}: {e}",
+                self.dirs
+                    .first()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default()
+            )
+        })
+    }
+
+    /// The workflows turned off (in their file or in this checkout).
+    pub fn disabled(&self, workflows: &[Loaded]) -> Result<BTreeSet<String>, String> {
+        Ok(Switches::read(&self.switches)?.disabled_of(workflows))
+    }
+
+    /// An engine over the workflows read now, writing through `app` as `origin`; with the
+    /// files' problems.
+    pub fn engine(
+        &self,
+        app: devlog_core::Devlog,
+        origin: devlog_core::Origin,
+    ) -> Result<(crate::Engine, Vec<FormatError>), String> {
+        let report = self.load()?;
+        let disabled = self.disabled(&report.workflows)?;
+        let engine = crate::Engine::new(
+            app,
+            report.workflows,
+            disabled,
+            crate::RunStore::new(&self.runs),
+            origin,
+        );
+        Ok((engine, report.errors))
+    }
+}

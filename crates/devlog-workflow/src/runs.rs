@@ -75,6 +75,49 @@ pub enum Cause {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         actor: Option<String>,
     },
+    /// The workflow's schedule: the slot (the time the cron expression named), whether the
+    /// run is a late catch-up, and how many slots before it got no run of their own.
+    Schedule {
+        slot: Timestamp,
+        cron: String,
+        timezone: String,
+        #[serde(default)]
+        late: bool,
+        #[serde(default)]
+        missed: usize,
+    },
+}
+
+impl Cause {
+    /// The `event` conditions and templates see for this cause.
+    pub fn event_value(&self) -> Value {
+        match self {
+            Cause::Event { event } => serde_json::to_value(event).unwrap_or(Value::Null),
+            Cause::Manual { actor } => serde_json::json!({"type": "manual", "actor": actor}),
+            Cause::Schedule {
+                slot,
+                cron,
+                timezone,
+                late,
+                missed,
+            } => serde_json::json!({
+                "type": "schedule", "slot": slot, "cron": cron, "timezone": timezone,
+                "late": late, "missed": missed,
+            }),
+        }
+    }
+}
+
+/// Where a workflow's schedule stands: the last slot handled (run, skipped or caught up),
+/// kept in `schedules/<workflow>.json` beside the runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleState {
+    pub last: Timestamp,
+    /// The expression and zone when `last` was written (shown; a changed expression keeps
+    /// counting from `last`).
+    pub cron: String,
+    pub timezone: String,
 }
 
 /// One step's record. `path` names the step: `2`, `3.then.0`, `4.each.1.0`.
@@ -196,6 +239,87 @@ impl RunStore {
         }
     }
 
+    fn schedule_file(&self, workflow: &str) -> PathBuf {
+        self.dir.join("schedules").join(format!("{workflow}.json"))
+    }
+
+    /// The schedule state of a workflow (`None`: its schedule was never looked at here).
+    pub fn schedule_state(&self, workflow: &str) -> Result<Option<ScheduleState>, RunStoreError> {
+        let path = self.schedule_file(workflow);
+        match fs::read(&path) {
+            Ok(t) => serde_json::from_slice(&t)
+                .map(Some)
+                .map_err(|e| RunStoreError::Corrupt {
+                    file: path.display().to_string(),
+                    message: e.to_string(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Records the last slot handled, unless a later one is already recorded (another
+    /// process got further).
+    pub fn save_schedule_state(
+        &self,
+        workflow: &str,
+        state: &ScheduleState,
+    ) -> Result<(), RunStoreError> {
+        if let Some(old) = self.schedule_state(workflow)?
+            && old.last > state.last
+        {
+            return Ok(());
+        }
+        let path = self.schedule_file(workflow);
+        let dir = self.dir.join("schedules");
+        fs::create_dir_all(&dir).map_err(|e| self.io(e))?;
+        let tmp = dir.join(format!(".{workflow}.{}.tmp", std::process::id()));
+        let text = serde_json::to_vec_pretty(state).map_err(|e| RunStoreError::Corrupt {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mut f = fs::File::create(&tmp).map_err(|e| self.io(e))?;
+        f.write_all(&text).map_err(|e| self.io(e))?;
+        f.sync_all().map_err(|e| self.io(e))?;
+        fs::rename(&tmp, &path).map_err(|e| self.io(e))
+    }
+
+    /// Where a long-running process's feed follower stands (the last event seq handed to
+    /// the engine); `None` before the first pass.
+    pub fn feed_cursor(&self) -> Result<Option<u64>, RunStoreError> {
+        let path = self.dir.join("feed-cursor.json");
+        match fs::read(&path) {
+            Ok(t) => serde_json::from_slice::<Value>(&t)
+                .ok()
+                .and_then(|v| v.get("seq").and_then(Value::as_u64))
+                .map(Some)
+                .ok_or_else(|| RunStoreError::Corrupt {
+                    file: path.display().to_string(),
+                    message: "no `seq`".into(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Moves the feed follower's cursor (never backwards: two followers may share it).
+    pub fn save_feed_cursor(&self, seq: u64) -> Result<(), RunStoreError> {
+        if self
+            .feed_cursor()
+            .ok()
+            .flatten()
+            .is_some_and(|old| old > seq)
+        {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
+        let tmp = self
+            .dir
+            .join(format!(".feed-cursor.{}.tmp", std::process::id()));
+        fs::write(&tmp, serde_json::json!({ "seq": seq }).to_string()).map_err(|e| self.io(e))?;
+        fs::rename(&tmp, self.dir.join("feed-cursor.json")).map_err(|e| self.io(e))
+    }
+
     /// Writes a record: to a temporary file, synced, then renamed over the old one.
     pub fn save(&self, run: &RunRecord) -> Result<(), RunStoreError> {
         fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
@@ -295,6 +419,134 @@ impl RunStore {
             }
         }
         Ok(None)
+    }
+}
+
+/// How many run records are kept (`[workflows]` in devlog.toml): the newest `keep_runs`
+/// records (by their last write), none finished more than `keep_days` ago. Runs still
+/// `running` are always kept. Claims older than `keep_days` are removed too (their writes and slots are long
+/// handled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRetention {
+    #[serde(default = "default_keep_runs")]
+    pub keep_runs: usize,
+    #[serde(default = "default_keep_days")]
+    pub keep_days: u32,
+}
+
+fn default_keep_runs() -> usize {
+    1000
+}
+
+fn default_keep_days() -> u32 {
+    90
+}
+
+impl Default for RunRetention {
+    fn default() -> Self {
+        Self {
+            keep_runs: default_keep_runs(),
+            keep_days: default_keep_days(),
+        }
+    }
+}
+
+impl RunRetention {
+    /// Checks the values (`keep_days` at least 1: claims younger than a day still guard
+    /// against a write being handled twice).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.keep_days == 0 {
+            return Err("workflows.keepDays: keep at least 1 day".into());
+        }
+        if self.keep_days > 36_500 {
+            return Err("workflows.keepDays: at most 36500 days".into());
+        }
+        Ok(())
+    }
+}
+
+/// What a prune removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pruned {
+    pub runs: usize,
+    pub claims: usize,
+}
+
+impl RunStore {
+    /// Removes run records and claims beyond `keep` (see [`RunRetention`]) as of `now`.
+    /// Cheap when there is nothing to remove: records are ordered by their files' times
+    /// (a record is rewritten when its run ends) and only those to remove are read, to keep
+    /// the ones still running.
+    pub fn prune(&self, keep: &RunRetention, now: Timestamp) -> Result<Pruned, RunStoreError> {
+        let mut pruned = Pruned::default();
+        let cutoff_ms = now.millis() - i64::from(keep.keep_days.max(1)) * 86_400_000;
+        let rd = match fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(pruned),
+            Err(e) => return Err(self.io(e)),
+        };
+        let mut files: Vec<(std::time::SystemTime, RunId)> = Vec::new();
+        for item in rd.flatten() {
+            let name = item.file_name();
+            let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| RunId::parse(n).ok())
+            else {
+                continue;
+            };
+            let modified = item
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            files.push((modified, id));
+        }
+        files.sort_by(|a, b| b.cmp(a));
+        let slack = std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(
+                u64::try_from(cutoff_ms.max(0)).unwrap_or(0) + 86_400_000,
+            );
+        for (i, (modified, id)) in files.iter().enumerate() {
+            // Only the records past the count, or possibly too old, are read.
+            if i < keep.keep_runs && *modified >= slack {
+                continue;
+            }
+            let run = match self.load(id) {
+                Ok(r) => r,
+                Err(RunStoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            if run.state == RunState::Running {
+                continue;
+            }
+            let ended = run.finished_at.unwrap_or(run.started_at);
+            if i >= keep.keep_runs || ended.millis() < cutoff_ms {
+                match fs::remove_file(self.file(id)) {
+                    Ok(()) => pruned.runs += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(self.io(e)),
+                }
+            }
+        }
+        let cutoff = std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(u64::try_from(cutoff_ms.max(0)).unwrap_or(0));
+        let claims = match fs::read_dir(self.dir.join("claims")) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(pruned),
+            Err(e) => return Err(self.io(e)),
+        };
+        for item in claims.flatten() {
+            let old = item
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < cutoff);
+            if old && fs::remove_file(item.path()).is_ok() {
+                pruned.claims += 1;
+            }
+        }
+        Ok(pruned)
     }
 }
 

@@ -172,6 +172,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             .map(|n| n.to_string_lossy().into_owned()),
         bulk_journal: Some(super::bulk::journal(&ws)),
         sso: sso.clone(),
+        workflows: Some(devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root)),
         ..ServerOptions::default()
     };
     let url = listener.url();
@@ -192,6 +193,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     // Writes through the API, MCP and webhooks are committed in batches with
     // `integrations.git.autoCommit`.
     let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;
+    let workflow_store = store.clone();
     let mut server = Server::new(Devlog::new(store), options);
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let mut workers = None;
@@ -288,6 +290,13 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             )));
         }
     }
+    // Workflows: the change feed's writes (REST, MCP, sync), schedules, unfinished runs.
+    let workflows = super::workflow::spawn_background(
+        ws.clone(),
+        workflow_store,
+        devlog_core::Origin::Http,
+        stop_rx.clone(),
+    );
     tokio::spawn(async move {
         stop_on.await;
         let _ = stop_tx.send(true);
@@ -313,6 +322,10 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             Ok(Ok(_)) => {}
         }
     }
+    if served.is_err() {
+        workflows.abort();
+    }
+    let _ = workflows.await;
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }

@@ -346,7 +346,7 @@ async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
             ..devlog_sync::WorkerOptions::default()
         };
         let engine = engine_for_workers(ctx, strategy, None).await?;
-        return super::worker::run_in_terminal(ctx, engine, opts).await;
+        return super::worker::run_in_terminal(ctx, engine, opts, false).await;
     }
     let (engine, integrations) = engine(ctx, strategy).await?;
     if let Some(s) = a.system.as_deref()

@@ -111,7 +111,7 @@ pub async fn run(ctx: &Ctx, a: WorkerArgs) -> Result<(), CliError> {
     };
     let strategy = ws.config.sync.strategy.unwrap_or_default();
     let engine = super::sync::engine_for_workers(ctx, strategy, a.lease).await?;
-    run_in_terminal(ctx, engine, opts).await
+    run_in_terminal(ctx, engine, opts, true).await
 }
 
 /// Runs the workers in the foreground: a line (or a JSON line) per event, Ctrl-C/SIGTERM
@@ -120,6 +120,7 @@ pub async fn run_in_terminal(
     ctx: &Ctx,
     engine: SyncEngine,
     opts: WorkerOptions,
+    schedules: bool,
 ) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
     let engine = Arc::new(engine);
@@ -156,8 +157,25 @@ pub async fn run_in_terminal(
             }
         };
     });
+    // `devlog worker` also runs workflows: those of the writes in the change feed (its pulls,
+    // REST, MCP), schedules and unfinished runs; `sync --watch` leaves them to its exit.
+    let workflows = schedules.then(|| {
+        super::workflow::spawn_background(
+            ws.clone(),
+            engine.store().clone(),
+            devlog_core::Origin::Sync,
+            stop_rx.clone(),
+        )
+    });
     let ran = devlog_sync::run_workers(engine, opts, Arc::new(Notify::new()), stop_rx, sink).await;
     signal.abort();
+    if let Some(w) = workflows {
+        // The loop ends with the stop signal; after `--once` (no signal) it is stopped here.
+        if once {
+            w.abort();
+        }
+        let _ = w.await;
+    }
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use devlog_core::{Devlog, Event, Origin};
 use devlog_workflow::engine::{Engine, EngineError, origin_triggers};
+use devlog_workflow::format::Trigger;
 use devlog_workflow::load::{LoadReport, Switches};
 use devlog_workflow::runs::{Cause, RunId, RunRecord, RunState, StepState};
 use devlog_workflow::{FormatError, RunStore};
@@ -43,6 +44,9 @@ pub enum WorkflowCommand {
     Show(ShowArgs),
     /// Resume runs a stopped process left unfinished (commands also do it before running workflows)
     Resume,
+    /// Run the scheduled workflows that are due (for system cron: `* * * * * devlog workflow due`),
+    /// after resuming unfinished runs
+    Due,
     /// Turn a workflow on in this checkout
     Enable(NameArg),
     /// Turn a workflow off in this checkout
@@ -179,6 +183,7 @@ pub async fn run(ctx: &Ctx, a: WorkflowArgs) -> Result<(), CliError> {
         WorkflowCommand::Show(s) => show(ctx, &places, &s.run),
         WorkflowCommand::Test(t) => test(ctx, &ws, &places, t).await,
         WorkflowCommand::Run(r) => run_now(ctx, &ws, &places, r).await,
+        WorkflowCommand::Due => due(ctx, &ws, &places).await,
         WorkflowCommand::Resume => {
             let report = places.load()?;
             print_errors(&report.errors);
@@ -199,8 +204,184 @@ pub async fn run(ctx: &Ctx, a: WorkflowArgs) -> Result<(), CliError> {
     }
 }
 
-fn triggers_of(l: &devlog_workflow::Loaded) -> Vec<&'static str> {
-    l.triggers.iter().map(|t| t.name()).collect()
+fn triggers_of(l: &devlog_workflow::Loaded) -> Vec<String> {
+    l.triggers
+        .iter()
+        .map(|t| match t {
+            Trigger::Schedule(s) => format!(
+                "schedule ({} {}, missed: {})",
+                s.cron.source(),
+                s.timezone.name(),
+                s.missed.as_str()
+            ),
+            t => t.name().to_string(),
+        })
+        .collect()
+}
+
+/// Removes run records beyond `[workflows] keepRuns`/`keepDays` (a warning if it fails).
+fn prune(ws: &Workspace, places: &Places) {
+    let keep = ws.config.workflows.retention();
+    let now = devlog_core::Timestamp::from_datetime(chrono::Utc::now());
+    if let Err(e) = RunStore::new(&places.runs).prune(&keep, now) {
+        warn(&format!("workflow runs: pruning: {e}"));
+    }
+}
+
+/// `devlog workflow due`: one scheduler pass (what `devlog serve` and `devlog worker` do on
+/// their own): resume unfinished runs, run due schedules and what their writes trigger.
+async fn due(ctx: &Ctx, ws: &Workspace, places: &Places) -> Result<(), CliError> {
+    let report = places.load()?;
+    print_errors(&report.errors);
+    let app = Devlog::new(ws.open().await?);
+    let engine = engine(app, places, report)?;
+    let due = engine.tick().await.map_err(engine_error)?;
+    prune(ws, places);
+    if ctx.out.json {
+        ctx.out.json(&due)?;
+    } else {
+        for r in due.all_runs() {
+            write_stdout(&format!("{}\n", run_line(r)))?;
+        }
+        for s in &due.skipped {
+            let how = if s.caught_up {
+                "covered by one late run"
+            } else {
+                "skipped (missed: skip)"
+            };
+            write_stdout(&format!(
+                "{}: {} through {} {how}\n",
+                s.workflow,
+                count(s.slots, "missed slot", "missed slots"),
+                s.through
+            ))?;
+        }
+        if due.all_runs().next().is_none() && due.skipped.is_empty() {
+            write_stdout("Nothing due.\n")?;
+        }
+        for (name, next) in &due.next {
+            if let Some(next) = next {
+                write_stdout(&format!("{name}: next at {next}\n"))?;
+            }
+        }
+    }
+    let failed: Vec<&RunRecord> = due
+        .all_runs()
+        .filter(|r| r.state == RunState::Failed)
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Other(anyhow::anyhow!(
+            "{} failed: {}",
+            count(failed.len(), "workflow run", "workflow runs"),
+            failed
+                .iter()
+                .map(|r| format!("{} (run {})", r.workflow, r.id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
+
+/// How often the background loop of `devlog serve`/`devlog worker` looks at the change feed
+/// and the schedules.
+pub const BACKGROUND_TICK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The workflow loop of a long-running process (`devlog serve`, `devlog worker`): every
+/// [`BACKGROUND_TICK`], while `.devlog/workflows/` holds a file, it re-reads the workflow
+/// files, follows the change feed (the workflows of REST, MCP and sync writes), resumes
+/// unfinished runs and runs the schedules that are due. Lines go to stderr as `workflow: …`.
+/// Ends when `stop` turns true.
+pub fn spawn_background(
+    ws: Workspace,
+    store: std::sync::Arc<dyn devlog_core::Store>,
+    origin: Origin,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let places = Places::of(&ws);
+        let app = Devlog::new(store);
+        let mut last_errors = String::new();
+        loop {
+            if places.any() {
+                background_pass(&ws, &places, &app, origin, &mut last_errors).await;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(BACKGROUND_TICK) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+    })
+}
+
+async fn background_pass(
+    ws: &Workspace,
+    places: &Places,
+    app: &Devlog,
+    origin: Origin,
+    last_errors: &mut String,
+) {
+    let report = match places.load() {
+        Ok(r) => r,
+        Err(e) => return eprintln!("workflow: {e}"),
+    };
+    // File problems are said once, not every pass.
+    let errors: String = report
+        .errors
+        .iter()
+        .map(|e| format!("workflow: {e}\n"))
+        .collect();
+    if errors != *last_errors {
+        eprint!("{errors}");
+        *last_errors = errors;
+    }
+    let disabled = match places.switches() {
+        Ok(s) => s.disabled_of(&report.workflows),
+        Err(e) => return eprintln!("workflow: {e}"),
+    };
+    let engine = Engine::new(
+        app.clone(),
+        report.workflows,
+        disabled,
+        RunStore::new(&places.runs),
+        origin,
+    );
+    let mut runs = Vec::new();
+    match engine.follow_feed().await {
+        Ok(o) => runs.extend(o.runs),
+        Err(e) => eprintln!("workflow: following the change feed: {e}"),
+    }
+    match engine.tick().await {
+        Ok(due) => {
+            for s in &due.skipped {
+                eprintln!(
+                    "workflow: {}: {} through {} {}",
+                    s.workflow,
+                    count(s.slots, "missed slot", "missed slots"),
+                    s.through,
+                    if s.caught_up {
+                        "covered by one late run"
+                    } else {
+                        "skipped"
+                    }
+                );
+            }
+            runs.extend(due.runs);
+            runs.extend(due.resumed);
+            runs.extend(due.triggered);
+        }
+        Err(e) => eprintln!("workflow: schedules: {e}"),
+    }
+    for r in &runs {
+        eprintln!("workflow: {}", run_line(r));
+    }
+    if !runs.is_empty() {
+        prune(ws, places);
+    }
 }
 
 fn list(ctx: &Ctx, places: &Places) -> Result<(), CliError> {
@@ -321,6 +502,18 @@ fn cause_of(r: &RunRecord) -> String {
             event.actor.as_deref().unwrap_or("?")
         ),
         Cause::Manual { actor } => format!("manual by {}", actor.as_deref().unwrap_or("?")),
+        Cause::Schedule {
+            slot, late, missed, ..
+        } => {
+            let mut s = format!("schedule {slot}");
+            if *late {
+                s.push_str(" (late: catching up)");
+            }
+            if *missed > 0 {
+                s.push_str(&format!(" ({missed} missed before it)"));
+            }
+            s
+        }
     }
 }
 
@@ -589,5 +782,6 @@ impl Hook {
             Ok(events) => report_runs(engine.on_events(events).await),
             Err(e) => warn(&format!("workflows: {e}")),
         }
+        prune(&self.ws, &places);
     }
 }

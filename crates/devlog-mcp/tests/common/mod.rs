@@ -19,14 +19,32 @@ pub enum Backend {
 }
 
 pub struct Harness {
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
     pub store: Arc<dyn Store>,
     pub client: RunningService<RoleClient, ()>,
 }
 
 /// A server on a new store of `backend`, acting as `actor`.
 pub async fn start(backend: Backend, actor: &str) -> Harness {
+    start_with_workflows(backend, actor, &[]).await
+}
+
+/// [`start`] with these workflow files in `.devlog/workflows/` (and `Options::workflows`
+/// set when there are any).
+pub async fn start_with_workflows(
+    backend: Backend,
+    actor: &str,
+    workflows: &[(&str, &str)],
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
+    let site = (!workflows.is_empty()).then(|| {
+        let devlog_dir = dir.path().join(".devlog");
+        std::fs::create_dir_all(devlog_dir.join("workflows")).unwrap();
+        for (name, text) in workflows {
+            std::fs::write(devlog_dir.join("workflows").join(name), text).unwrap();
+        }
+        devlog_workflow::load::Site::of(&devlog_dir, dir.path())
+    });
     let store: Arc<dyn Store> = match backend {
         Backend::Json => Arc::new(
             devlog_store::JsonStore::open(&dir.path().join(".devlog"))
@@ -42,6 +60,7 @@ pub async fn start(backend: Backend, actor: &str) -> Harness {
     let options = Options {
         actor: Some(actor.into()),
         integrations: Vec::new(),
+        workflows: site,
         ..Options::default()
     };
     let server = DevlogMcp::new(Devlog::new(store.clone()), options);

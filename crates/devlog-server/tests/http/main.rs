@@ -20,4 +20,5 @@ mod planning;
 mod relations;
 mod security;
 mod webhooks;
+mod workflows;
 mod worklog_suggestions;

@@ -17,6 +17,8 @@ const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
 
 /// The endpoints the server promises (docs/http-api.md); the document must have each.
 const PROMISED: &[(&str, &str)] = &[
+    ("get", "/api/v1/workflows"),
+    ("post", "/api/v1/workflows/{name}/run"),
     ("get", "/api/v1/entries"),
     ("post", "/api/v1/entries"),
     ("get", "/api/v1/entries/{ref}"),

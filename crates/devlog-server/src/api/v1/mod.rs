@@ -21,6 +21,7 @@ pub mod schema;
 pub mod search;
 pub mod stats;
 pub mod sync;
+pub mod workflows;
 pub mod worklog_suggestions;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -65,6 +66,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::stream))
         .routes(routes!(sync::resolve))
         .routes(routes!(bulk::bulk))
+        .routes(routes!(workflows::list))
+        .routes(routes!(workflows::run))
         .routes(routes!(health::health))
         .routes(routes!(openapi::document))
 }

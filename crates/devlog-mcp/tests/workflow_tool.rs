@@ -1,0 +1,69 @@
+//! The `run_workflow` tool (issue 21) over a real MCP client: a manual workflow run on an
+//! entry with the MCP caller as actor, the run recorded; an unknown workflow, one without a
+//! `manual` trigger and a server without workflows refused, with nothing run.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod common;
+
+use common::{Backend, start, start_with_workflows};
+use serde_json::json;
+
+const TRIAGE: &str = r#"name: triage
+on:
+  manual:
+steps:
+  - add_note: { category: progress, text: "triage by {{ event.actor }}" }
+  - set: { priority: high }
+"#;
+
+const AUTO: &str = "name: auto\non:\n  created:\nsteps:\n  - set_var: { x: 1 }\n";
+
+#[tokio::test]
+async fn run_workflow_runs_a_manual_workflow_on_an_entry() {
+    for backend in [Backend::Json, Backend::Sqlite] {
+        let h = start_with_workflows(
+            backend,
+            "assistant",
+            &[("triage.yml", TRIAGE), ("auto.yml", AUTO)],
+        )
+        .await;
+        h.ok(
+            "create_devlog",
+            json!({"title": "Flaky", "type": "bugfix", "description": "d"}),
+        )
+        .await;
+        let (text, run) = h
+            .ok("run_workflow", json!({"name": "triage", "entry": "1"}))
+            .await;
+        assert!(text.contains("succeeded"), "{text}");
+        assert_eq!(run["state"], "succeeded");
+        assert_eq!(run["cause"]["actor"], "assistant");
+        let e = &h.store.all().await.unwrap()[0];
+        assert_eq!(e.notes[0].content, "triage by assistant");
+        assert_eq!(e.priority.to_string(), "high");
+        let id = run["id"].as_str().unwrap();
+        assert!(
+            h._dir
+                .path()
+                .join(format!(".devlog/.state/workflow-runs/{id}.json"))
+                .is_file()
+        );
+
+        let err = h.fails("run_workflow", json!({"name": "nope"})).await;
+        assert!(err.contains("no workflow named \"nope\""), "{err}");
+        let err = h.fails("run_workflow", json!({"name": "auto"})).await;
+        assert!(err.contains("no `manual` trigger"), "{err}");
+        let err = h
+            .fails("run_workflow", json!({"name": "triage", "entry": "99"}))
+            .await;
+        assert!(!err.is_empty());
+        assert_eq!(h.store.all().await.unwrap()[0].notes.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn run_workflow_without_a_workspace_says_so() {
+    let h = start(Backend::Json, "assistant").await;
+    let err = h.fails("run_workflow", json!({"name": "triage"})).await;
+    assert!(err.contains("no workspace folder"), "{err}");
+}

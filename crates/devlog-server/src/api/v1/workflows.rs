@@ -1,0 +1,151 @@
+//! `/workflows`: the workspace's workflows (devlog-workflow; docs/workflows.md).
+//! `GET /workflows` lists them as `devlog workflow list` does; `POST /workflows/{name}/run`
+//! runs one that has a `manual` trigger now, as `devlog workflow run` does (role: editor, a
+//! write), with this request's actor; the workflows its writes trigger are run by the
+//! server's workflow loop (it follows the change feed). The files are read per request, so
+//! an edit applies at once. A server built without a workspace (`ServerOptions::workflows`
+//! unset) answers 404 `no-workflows`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use devlog_core::Origin;
+use devlog_workflow::engine::EngineError;
+use devlog_workflow::format::Trigger;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Actor, OptionalJsonBody};
+use crate::state::AppState;
+
+/// A workflow file's workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowDoc {
+    pub name: String,
+    pub description: Option<String>,
+    /// Runs on its triggers (its file says so and it is not disabled in this checkout).
+    pub enabled: bool,
+    /// The trigger keys (`status_changed`, `schedule`, `manual`…).
+    pub triggers: Vec<String>,
+    /// The file, relative to the workspace.
+    pub file: String,
+}
+
+/// The workflows, and the files that could not be read (`file:line: key: message`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowList {
+    pub workflows: Vec<WorkflowDoc>,
+    pub errors: Vec<String>,
+}
+
+/// What to run a workflow on.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunWorkflowDoc {
+    /// The entry (handle, id, id prefix or key); none: the run has no entry.
+    pub entry: Option<String>,
+}
+
+fn site(s: &AppState) -> Result<&devlog_workflow::load::Site, ApiError> {
+    s.workflows().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no-workflows",
+            "this server has no workspace folder to read workflows from",
+        )
+    })
+}
+
+/// List workflows
+#[utoipa::path(
+    get,
+    path = "/workflows",
+    tag = "workflows",
+    responses(
+        (status = 200, description = "The workflows", body = WorkflowList),
+        (status = 404, description = "The server has no workspace", body = ErrorBody),
+    )
+)]
+pub async fn list(State(s): State<AppState>) -> Result<Json<WorkflowList>, ApiError> {
+    let site = site(&s)?;
+    let report = site
+        .load()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "workflows", e))?;
+    let disabled = site
+        .disabled(&report.workflows)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "workflows", e))?;
+    let workflows = report
+        .workflows
+        .iter()
+        .map(|l| WorkflowDoc {
+            name: l.workflow.name.to_string(),
+            description: l.workflow.description.clone(),
+            enabled: !disabled.contains(l.workflow.name.as_str()),
+            triggers: l
+                .triggers
+                .iter()
+                .map(|t: &Trigger| t.name().to_string())
+                .collect(),
+            file: l.file.clone(),
+        })
+        .collect();
+    Ok(Json(WorkflowList {
+        workflows,
+        errors: report.errors.iter().map(ToString::to_string).collect(),
+    }))
+}
+
+/// Run a workflow
+///
+/// Runs a workflow with a `manual` trigger now, if its `if` holds; answers the run record
+/// (`state`: `succeeded` or `failed`, each step with its output, `error`) as
+/// `devlog workflow show --json` prints it. A failed run is still 200: the run happened.
+#[utoipa::path(
+    post,
+    path = "/workflows/{name}/run",
+    tag = "workflows",
+    request_body = RunWorkflowDoc,
+    params(
+        ("name" = String, Path, description = "The workflow's name"),
+        ("X-Devlog-Actor" = Option<String>, Header, description = "Who is acting"),
+    ),
+    responses(
+        (status = 200, description = "The run record", body = Object),
+        (status = 404, description = "No such workflow or entry, or no workspace", body = ErrorBody),
+        (status = 422, description = "The workflow has no `manual` trigger, or the body is wrong", body = ErrorBody),
+    )
+)]
+pub async fn run(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(name): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<RunWorkflowDoc>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let site = site(&s)?;
+    let (engine, _) = site
+        .engine(s.app().clone(), Origin::Http)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "workflows", e))?;
+    let entry = match &body.entry {
+        Some(r) => Some(s.app().resolve(r).await?.id),
+        None => None,
+    };
+    let who = s.meta(actor).actor;
+    let record = engine
+        .run_manual(&name, entry, who)
+        .await
+        .map_err(|e| match e {
+            EngineError::Store(e) => ApiError::from(e),
+            e @ EngineError::UnknownWorkflow { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not-found", e.to_string())
+            }
+            e @ EngineError::NotManual { .. } => ApiError::invalid(e.to_string()),
+            e => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "workflows",
+                e.to_string(),
+            ),
+        })?;
+    s.committed();
+    Ok(Json(serde_json::to_value(&record).unwrap_or_default()))
+}
