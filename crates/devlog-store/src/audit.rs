@@ -17,6 +17,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use devlog_core::audit::{AuditRecord, Draft, GENESIS, Head, Stored, chain};
+use devlog_core::id::EntryId;
 use devlog_core::error::{Result, StoreError};
 use serde_json::Value;
 use sqlx::SqliteConnection;
@@ -57,6 +58,48 @@ pub(crate) fn head_of(seq_hint: u64, text: &str) -> Head {
     Head { seq, hash }
 }
 
+/// The text every record of remote effect `id` holds (records are written by `to_line`:
+/// compact JSON, fields in declared order).
+fn effect_needle(id: &str) -> String {
+    format!(
+        "\"effectId\":{}",
+        serde_json::to_string(id).expect("strings serialize")
+    )
+}
+
+/// `drafts` without those whose effect id is in `known` or repeats an earlier draft's.
+pub(crate) fn fresh(drafts: Vec<Draft>, mut known: Vec<String>) -> Vec<Draft> {
+    drafts
+        .into_iter()
+        .filter(|d| match d.effect_id() {
+            Some(id) if known.iter().any(|k| k == id) => false,
+            Some(id) => {
+                known.push(id.to_string());
+                true
+            }
+            None => true,
+        })
+        .collect()
+}
+
+/// The `entry_id` column of a record (empty for actions about no entry).
+pub(crate) fn entry_column(id: Option<EntryId>) -> String {
+    id.map(|i| i.to_string()).unwrap_or_default()
+}
+
+/// The SQL `LIKE` pattern that preselects records carrying an effect id (exact comparison
+/// follows in Rust, on the parsed record).
+pub(crate) const EFFECT_LIKE: &str = "%\"effectId\":%";
+
+/// Which of `ids` the rows' records carry.
+pub(crate) fn effect_ids_in(rows: &[String], ids: &[&str]) -> Vec<String> {
+    rows.iter()
+        .filter_map(|text| serde_json::from_str::<AuditRecord>(text).ok())
+        .filter_map(|r| r.what.effect_id().map(str::to_string))
+        .filter(|id| ids.contains(&id.as_str()))
+        .collect()
+}
+
 // ---- JSON: a file of lines --------------------------------------------------------------
 
 /// `.devlog/audit.jsonl`.
@@ -79,8 +122,72 @@ impl AuditFile {
     /// Chains `drafts` after the file's last record and appends them: one `write_all` of
     /// whole lines, then `fsync`. The caller holds the store's write lock.
     pub fn append(&self, drafts: Vec<Draft>) -> Result<()> {
+        self.append_records(drafts).map(|_| ())
+    }
+
+    /// [`append`](Self::append) for actions: drafts whose effect id the file (or an earlier
+    /// draft of the batch) already has are left out. Returns the records appended. The
+    /// caller holds the store's write lock.
+    pub fn append_actions(&self, drafts: Vec<Draft>) -> Result<Vec<AuditRecord>> {
+        let wanted: Vec<&str> = drafts.iter().filter_map(Draft::effect_id).collect();
+        let known = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            self.effect_ids_among(&wanted)?
+        };
+        self.append_records(fresh(drafts, known))
+    }
+
+    /// Which of `ids` records of the file already carry (a scan of the file for each id's
+    /// exact `"effectId":"…"` text, confirmed by parsing the line).
+    fn effect_ids_among(&self, ids: &[&str]) -> Result<Vec<String>> {
+        let f = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(self.path.display().to_string(), e)),
+        };
+        let io = |e: std::io::Error| StoreError::io(self.path.display().to_string(), e);
+        let needles: Vec<String> = ids.iter().map(|id| effect_needle(id)).collect();
+        let mut found = Vec::new();
+        let mut reader = BufReader::with_capacity(1 << 20, f);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            // Lines are UTF-8 (serde_json writes them); a damaged one is skipped here and
+            // reported by `verify`.
+            let mut bytes = Vec::new();
+            if reader.read_until(b'\n', &mut bytes).map_err(io)? == 0 {
+                break;
+            }
+            line.push_str(&String::from_utf8_lossy(&bytes));
+            if !needles.iter().any(|n| line.contains(n.as_str())) {
+                continue;
+            }
+            if let Ok(r) = serde_json::from_str::<AuditRecord>(line.trim_end())
+                && let Some(id) = r.what.effect_id()
+                && ids.contains(&id)
+            {
+                found.push(id.to_string());
+            }
+        }
+        Ok(found)
+    }
+
+    /// The head after the file's last complete line.
+    pub fn head(&self) -> Result<Head> {
+        let mut f = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Head::default()),
+            Err(e) => return Err(StoreError::io(self.path.display().to_string(), e)),
+        };
+        self.tail_head(&mut f)
+            .map(|(head, _)| head)
+            .map_err(|e| StoreError::io(self.path.display().to_string(), e))
+    }
+
+    fn append_records(&self, drafts: Vec<Draft>) -> Result<Vec<AuditRecord>> {
         if drafts.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let io = |e: std::io::Error| StoreError::write_io(self.path.display().to_string(), e);
         let mut f = OpenOptions::new()
@@ -95,12 +202,14 @@ impl AuditFile {
             // An interrupted append left half a line: start a new one (verify reports it).
             text.push('\n');
         }
-        for r in chain(&head, drafts) {
+        let records = chain(&head, drafts);
+        for r in &records {
             text.push_str(&r.to_line());
             text.push('\n');
         }
         f.write_all(text.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)
+        f.sync_all().map_err(io)?;
+        Ok(records)
     }
 
     /// The head after the file's last complete line, and whether the file ends in a torn
@@ -268,31 +377,71 @@ pub async fn sqlite_append(
     conn: &mut SqliteConnection,
     drafts: Vec<Draft>,
     err: impl Fn(sqlx::Error) -> StoreError,
-) -> Result<()> {
+) -> Result<Vec<AuditRecord>> {
     if drafts.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let last: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, record FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(&err)?;
-    let head = match last {
-        Some((seq, text)) => head_of(seq as u64, &text),
-        None => Head::default(),
-    };
-    for r in chain(&head, drafts) {
+    let head = sqlite_head_in(&mut *conn, &err).await?;
+    let records = chain(&head, drafts);
+    for r in &records {
         sqlx::query("INSERT INTO audit_log (seq, at, entry_id, actor, record) VALUES (?,?,?,?,?)")
             .bind(r.seq as i64)
             .bind(r.at.millis())
-            .bind(r.entry_id.to_string())
+            .bind(entry_column(r.entry_id))
             .bind(r.actor.as_deref())
             .bind(r.to_line())
             .execute(&mut *conn)
             .await
             .map_err(&err)?;
     }
-    Ok(())
+    Ok(records)
+}
+
+async fn sqlite_head_in(
+    conn: &mut SqliteConnection,
+    err: &impl Fn(sqlx::Error) -> StoreError,
+) -> Result<Head> {
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, record FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(err)?;
+    Ok(match last {
+        Some((seq, text)) => head_of(seq as u64, &text),
+        None => Head::default(),
+    })
+}
+
+/// The last record's head.
+pub async fn sqlite_head(
+    pool: &sqlx::SqlitePool,
+    err: impl Fn(sqlx::Error) -> StoreError,
+) -> Result<Head> {
+    let mut conn = pool.acquire().await.map_err(&err)?;
+    sqlite_head_in(&mut conn, &err).await
+}
+
+/// Appends action drafts inside the caller's write transaction, leaving out remote effects
+/// already recorded (looked up by the entry's rows, then compared exactly).
+pub async fn sqlite_append_actions(
+    conn: &mut SqliteConnection,
+    drafts: Vec<Draft>,
+    err: impl Fn(sqlx::Error) -> StoreError,
+) -> Result<Vec<AuditRecord>> {
+    let mut known = Vec::new();
+    for d in &drafts {
+        let Some(id) = d.effect_id() else { continue };
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT record FROM audit_log WHERE entry_id = ? AND record LIKE ?",
+        )
+        .bind(entry_column(d.entry_id))
+        .bind(EFFECT_LIKE)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(&err)?;
+        known.extend(effect_ids_in(&rows, &[id]));
+    }
+    sqlite_append(conn, fresh(drafts, known), err).await
 }
 
 /// Rows after `after`, oldest first.
@@ -331,7 +480,6 @@ mod tests {
     use super::*;
     use devlog_core::audit::{Source, Verifier};
     use devlog_core::event::{EventKind, Origin};
-    use devlog_core::id::EntryId;
     use devlog_core::time::Timestamp;
 
     fn draft(i: u64) -> Draft {
@@ -340,10 +488,10 @@ mod tests {
             actor: Some("ann".into()),
             origin: Origin::Cli,
             source: Source::default(),
-            entry_id: EntryId::new_random(),
-            handle: i,
+            entry_id: Some(EntryId::new_random()),
+            handle: Some(i),
             change: None,
-            what: EventKind::Created,
+            what: EventKind::Created.into(),
         }
     }
 
