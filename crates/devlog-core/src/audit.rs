@@ -480,6 +480,26 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The checkpoint to append after `last` (the log's last record, `None` when empty):
+/// none when the log is empty or already ends with one. What backends call under their lock.
+pub fn checkpoint_after(
+    last: Option<&AuditRecord>,
+    head: &Head,
+    key: &AuditKey,
+    at: Timestamp,
+    actor: Option<String>,
+) -> Option<Draft> {
+    if head.seq == 0 {
+        return None;
+    }
+    if let Some(r) = last
+        && matches!(r.what, What::Action(Action::Checkpoint { .. }))
+    {
+        return None;
+    }
+    Some(key.checkpoint(head, at, actor))
+}
+
 impl AuditRecord {
     /// The canonical serialisation the hash covers: every field but `hash`, as JSON with
     /// object keys sorted at every depth, no whitespace.
@@ -779,6 +799,16 @@ pub trait AuditLog: Send + Sync {
 
     /// The last record's `seq` and `hash` (the empty head for an empty log).
     async fn audit_head(&self) -> Result<Head>;
+
+    /// Appends a checkpoint signed by `key` over the last record, read under the same lock
+    /// as the append (so concurrent checkpoints never cover a record that is no longer the
+    /// last). Nothing when the log is empty or already ends with a checkpoint.
+    async fn audit_checkpoint(
+        &self,
+        key: &AuditKey,
+        at: Timestamp,
+        actor: Option<String>,
+    ) -> Result<Option<AuditRecord>>;
 
     /// Where the log is kept, for messages (`.devlog/audit.jsonl`, `table devlog_audit`).
     fn audit_location(&self) -> String;

@@ -16,7 +16,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use devlog_core::audit::{AuditRecord, Draft, GENESIS, Head, Stored, chain};
+use devlog_core::audit::{
+    AuditKey, AuditRecord, Draft, GENESIS, Head, Stored, chain, checkpoint_after,
+};
+use devlog_core::time::Timestamp;
 use devlog_core::id::EntryId;
 use devlog_core::error::{Result, StoreError};
 use serde_json::Value;
@@ -98,6 +101,106 @@ pub(crate) fn effect_ids_in(rows: &[String], ids: &[&str]) -> Vec<String> {
         .filter_map(|r| r.what.effect_id().map(str::to_string))
         .filter(|id| ids.contains(&id.as_str()))
         .collect()
+}
+
+// ---- the checkpoint signing key -----------------------------------------------------------
+
+/// The environment variable naming the key file (instead of `.devlog/.state/audit-key`).
+pub const KEY_ENV: &str = "DEVLOG_AUDIT_KEY_FILE";
+
+/// The signing key file's name in `.devlog/.state/`.
+pub const KEY_FILE: &str = "audit-key";
+
+/// Where the last checkpoint this workspace signed is noted (`seq hash`), so `verify` can tell
+/// a log cut before it.
+pub const SIGNED_FILE: &str = "audit-checkpoint";
+
+/// The key file: `$DEVLOG_AUDIT_KEY_FILE`, else `.devlog/.state/audit-key`.
+pub fn key_path(devlog_dir: &Path) -> PathBuf {
+    match std::env::var_os(KEY_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => devlog_dir.join(".state").join(KEY_FILE),
+    }
+}
+
+/// The key in `path`, if the file exists. A file that holds no key is an error naming it
+/// (never its content).
+pub fn load_key(path: &Path) -> Result<Option<AuditKey>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => AuditKey::from_hex(&text).map(Some).map_err(|e| {
+            StoreError::invalid(
+                "audit key",
+                format!("{}: {e}", path.display()),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::io(path.display().to_string(), e)),
+    }
+}
+
+/// The key in `path`, created (mode 0600, its folder 0700 if new) when there is none yet.
+/// Two processes creating it at once: one wins (`create_new`), the other reads its key.
+pub fn load_or_create_key(path: &Path) -> Result<AuditKey> {
+    if let Some(k) = load_key(path)? {
+        return Ok(k);
+    }
+    let io = |e: std::io::Error| StoreError::write_io(path.display().to_string(), e);
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.exists()
+    {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir).map_err(io)?;
+    }
+    let (key, text) = AuditKey::generate();
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(mut f) => {
+            f.write_all(text.as_bytes()).map_err(io)?;
+            f.write_all(b"\n").map_err(io)?;
+            f.sync_all().map_err(io)?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_key(path)?
+            .ok_or_else(|| StoreError::invalid("audit key", format!("{} is empty", path.display()))),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// The last checkpoint this workspace signed, from `.devlog/.state/audit-checkpoint`.
+pub fn read_signed(devlog_dir: &Path) -> Option<Head> {
+    let text = std::fs::read_to_string(devlog_dir.join(".state").join(SIGNED_FILE)).ok()?;
+    let mut parts = text.split_whitespace();
+    let seq = parts.next()?.parse().ok()?;
+    let hash = parts.next()?.to_string();
+    Some(Head { seq, hash })
+}
+
+/// Notes `head` as the last checkpoint signed (atomically: a temporary file renamed), unless
+/// a later one is already noted.
+pub fn write_signed(devlog_dir: &Path, head: &Head) -> Result<()> {
+    if read_signed(devlog_dir).is_some_and(|h| h.seq >= head.seq) {
+        return Ok(());
+    }
+    let dir = devlog_dir.join(".state");
+    let path = dir.join(SIGNED_FILE);
+    let io = |e: std::io::Error| StoreError::write_io(path.display().to_string(), e);
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let tmp = dir.join(format!("{SIGNED_FILE}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, format!("{} {}\n", head.seq, head.hash)).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
 }
 
 // ---- JSON: a file of lines --------------------------------------------------------------
@@ -183,6 +286,29 @@ impl AuditFile {
         self.tail_head(&mut f)
             .map(|(head, _)| head)
             .map_err(|e| StoreError::io(self.path.display().to_string(), e))
+    }
+
+    /// Appends a checkpoint over the file's last record (see `AuditLog::audit_checkpoint`).
+    /// The caller holds the store's write lock.
+    pub fn checkpoint(
+        &self,
+        key: &AuditKey,
+        at: Timestamp,
+        actor: Option<String>,
+    ) -> Result<Option<AuditRecord>> {
+        let head = self.head()?;
+        let last = match head.seq {
+            0 => None,
+            n => self.page(n - 1, 1)?.into_iter().next(),
+        };
+        let last = match &last {
+            Some(Stored::Record(r)) => Some(r),
+            _ => None,
+        };
+        match checkpoint_after(last, &head, key, at, actor) {
+            Some(d) => Ok(self.append_records(vec![d])?.pop()),
+            None => Ok(None),
+        }
     }
 
     fn append_records(&self, drafts: Vec<Draft>) -> Result<Vec<AuditRecord>> {
@@ -410,6 +536,37 @@ async fn sqlite_head_in(
         Some((seq, text)) => head_of(seq as u64, &text),
         None => Head::default(),
     })
+}
+
+/// Appends a checkpoint over the last row inside the caller's write transaction.
+pub async fn sqlite_checkpoint(
+    conn: &mut SqliteConnection,
+    key: &AuditKey,
+    at: Timestamp,
+    actor: Option<String>,
+    err: impl Fn(sqlx::Error) -> StoreError,
+) -> Result<Option<AuditRecord>> {
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, record FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(&err)?;
+    let (head, last) = last_of(last);
+    match checkpoint_after(last.as_ref(), &head, key, at, actor) {
+        Some(d) => Ok(sqlite_append(conn, vec![d], err).await?.pop()),
+        None => Ok(None),
+    }
+}
+
+/// The head and (when it parses) the record of the last row.
+pub(crate) fn last_of(row: Option<(i64, String)>) -> (Head, Option<AuditRecord>) {
+    match row {
+        Some((seq, text)) => (
+            head_of(seq as u64, &text),
+            serde_json::from_str(&text).ok(),
+        ),
+        None => (Head::default(), None),
+    }
 }
 
 /// The last record's head.

@@ -1538,6 +1538,16 @@ impl AuditLog for JsonStore {
         blocking(|| self.audit.head())
     }
 
+    async fn audit_checkpoint(
+        &self,
+        key: &devlog_core::audit::AuditKey,
+        at: Timestamp,
+        actor: Option<String>,
+    ) -> Result<Option<devlog_core::audit::AuditRecord>> {
+        let _guard = self.write_lock_only().await?;
+        blocking(|| self.audit.checkpoint(key, at, actor))
+    }
+
     fn audit_location(&self) -> String {
         self.audit.path().display().to_string()
     }

@@ -147,6 +147,19 @@ impl AuditLog for SqliteStore {
         crate::audit::sqlite_head(self.index.pool(), self.index.err()).await
     }
 
+    async fn audit_checkpoint(
+        &self,
+        key: &devlog_core::audit::AuditKey,
+        at: devlog_core::time::Timestamp,
+        actor: Option<String>,
+    ) -> Result<Option<devlog_core::audit::AuditRecord>> {
+        let mut tx = self.index.begin_write().await?;
+        let record =
+            crate::audit::sqlite_checkpoint(&mut tx, key, at, actor, self.index.err()).await?;
+        tx.commit().await.map_err(self.index.err())?;
+        Ok(record)
+    }
+
     fn audit_location(&self) -> String {
         format!("table audit_log in {}", self.path.display())
     }

@@ -702,6 +702,36 @@ impl ServerStore {
         finish(tx, done).await
     }
 
+    async fn checkpoint_once(
+        &self,
+        key: &devlog_core::audit::AuditKey,
+        at: Timestamp,
+        actor: &Option<String>,
+    ) -> TxResult<Option<AuditRecord>> {
+        let mut lease = self.lease().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
+        let done = async {
+            Self::lock_counter(&mut tx, "feed").await?;
+            let last: Option<(i64, String)> =
+                sqlx::query_as("SELECT seq, record FROM devlog_audit ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let (head, last) = crate::audit::last_of(last);
+            match devlog_core::audit::checkpoint_after(
+                last.as_ref(),
+                &head,
+                key,
+                at,
+                actor.clone(),
+            ) {
+                Some(d) => Ok(Done::Write(Self::append_audit(&mut tx, vec![d]).await?.pop())),
+                None => Ok(Done::Unchanged(None)),
+            }
+        }
+        .await;
+        finish(tx, done).await
+    }
+
     /// Appends audit records after the table's last one (the caller holds the feed lock).
     /// There is no UPDATE or DELETE of `devlog_audit` anywhere.
     async fn append_audit(conn: &mut Conn, drafts: Vec<Draft>) -> TxResult<Vec<AuditRecord>> {
@@ -1422,6 +1452,23 @@ impl AuditLog for ServerStore {
         let mut attempt = 0;
         loop {
             let r = self.append_actions_once(&drafts).await;
+            if retryable(&r, attempt) {
+                attempt += 1;
+                continue;
+            }
+            return r.map_err(|e| self.fail(e));
+        }
+    }
+
+    async fn audit_checkpoint(
+        &self,
+        key: &devlog_core::audit::AuditKey,
+        at: Timestamp,
+        actor: Option<String>,
+    ) -> Result<Option<AuditRecord>> {
+        let mut attempt = 0;
+        loop {
+            let r = self.checkpoint_once(key, at, &actor).await;
             if retryable(&r, attempt) {
                 attempt += 1;
                 continue;

@@ -272,10 +272,16 @@ pub async fn audit_log_appends_actions_once_per_effect(open: Opener, dir: &Path)
     .unwrap();
     let head = log.audit_head().await.unwrap();
     let (key, _) = AuditKey::generate();
-    let cp = key.checkpoint(&head, Timestamp::from_millis(1_780_000_001_000).unwrap(), None);
-    let cp = log.audit_append(vec![cp]).await.unwrap().remove(0);
+    let at = Timestamp::from_millis(1_780_000_001_000).unwrap();
+    let cp = log
+        .audit_checkpoint(&key, at, Some("devlog serve".into()))
+        .await
+        .unwrap()
+        .expect("a checkpoint after new records");
     assert_eq!(cp.prev, head.hash);
     assert_eq!(log.audit_head().await.unwrap(), Head::of(&cp));
+    // A log that ends with a checkpoint gets no second one.
+    assert_eq!(log.audit_checkpoint(&key, at, None).await.unwrap(), None);
 
     let records = read_and_verify(&*store).await;
     let mut pinned = Verifier::with_key(key.public());
