@@ -277,7 +277,11 @@ impl PartialEq<EventKind> for What {
 
 /// An audited action that is not an entry event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "action",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum Action {
     /// An API token was created (its name, role and limits; never its secret or hash).
     TokenCreated {
@@ -998,7 +1002,10 @@ mod tests {
         }
         assert_eq!(l[3].what.name(), "checkpoint");
         assert_eq!(l[4].what.name(), "token-created");
-        assert!(l[4].to_line().contains(r#""what":{"action":"token-created""#));
+        assert!(
+            l[4].to_line()
+                .contains(r#""what":{"action":"token-created""#)
+        );
         assert_eq!(l[4].entry_id, None);
         assert!(!l[4].to_line().contains("entryId"));
         let mut v = Verifier::with_key(key.public());

@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use devlog_core::audit::{
     AuditKey, AuditRecord, Draft, GENESIS, Head, Stored, chain, checkpoint_after,
 };
-use devlog_core::time::Timestamp;
-use devlog_core::id::EntryId;
 use devlog_core::error::{Result, StoreError};
+use devlog_core::id::EntryId;
+use devlog_core::time::Timestamp;
 use serde_json::Value;
 use sqlx::SqliteConnection;
 
@@ -127,12 +127,9 @@ pub fn key_path(devlog_dir: &Path) -> PathBuf {
 /// (never its content).
 pub fn load_key(path: &Path) -> Result<Option<AuditKey>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => AuditKey::from_hex(&text).map(Some).map_err(|e| {
-            StoreError::invalid(
-                "audit key",
-                format!("{}: {e}", path.display()),
-            )
-        }),
+        Ok(text) => AuditKey::from_hex(&text)
+            .map(Some)
+            .map_err(|e| StoreError::invalid("audit key", format!("{}: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StoreError::io(path.display().to_string(), e)),
     }
@@ -173,8 +170,11 @@ pub fn load_or_create_key(path: &Path) -> Result<AuditKey> {
             f.sync_all().map_err(io)?;
             Ok(key)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_key(path)?
-            .ok_or_else(|| StoreError::invalid("audit key", format!("{} is empty", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            load_key(path)?.ok_or_else(|| {
+                StoreError::invalid("audit key", format!("{} is empty", path.display()))
+            })
+        }
         Err(e) => Err(io(e)),
     }
 }
@@ -561,10 +561,7 @@ pub async fn sqlite_checkpoint(
 /// The head and (when it parses) the record of the last row.
 pub(crate) fn last_of(row: Option<(i64, String)>) -> (Head, Option<AuditRecord>) {
     match row {
-        Some((seq, text)) => (
-            head_of(seq as u64, &text),
-            serde_json::from_str(&text).ok(),
-        ),
+        Some((seq, text)) => (head_of(seq as u64, &text), serde_json::from_str(&text).ok()),
         None => (Head::default(), None),
     }
 }
@@ -588,14 +585,13 @@ pub async fn sqlite_append_actions(
     let mut known = Vec::new();
     for d in &drafts {
         let Some(id) = d.effect_id() else { continue };
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT record FROM audit_log WHERE entry_id = ? AND record LIKE ?",
-        )
-        .bind(entry_column(d.entry_id))
-        .bind(EFFECT_LIKE)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(&err)?;
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT record FROM audit_log WHERE entry_id = ? AND record LIKE ?")
+                .bind(entry_column(d.entry_id))
+                .bind(EFFECT_LIKE)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(&err)?;
         known.extend(effect_ids_in(&rows, &[id]));
     }
     sqlite_append(conn, fresh(drafts, known), err).await

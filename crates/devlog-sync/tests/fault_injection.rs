@@ -102,7 +102,8 @@ async fn assert_effects_audited_once(dir: &Path, ids: &[devlog_core::id::EntryId
     let mut v = Verifier::new();
     let mut records = Vec::new();
     for item in log.audit_page(0, usize::MAX).await.unwrap() {
-        v.check_stored(&item).unwrap_or_else(|b| panic!("{point}: {b}"));
+        v.check_stored(&item)
+            .unwrap_or_else(|b| panic!("{point}: {b}"));
         if let Stored::Record(r) = item {
             records.push(r);
         }

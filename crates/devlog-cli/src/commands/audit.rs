@@ -123,7 +123,9 @@ pub async fn run(ctx: &Ctx, a: AuditArgs) -> Result<(), CliError> {
                     r.seq - 1,
                     short(&r.prev)
                 ))?,
-                None => write_stdout("nothing to sign: the log is empty or ends with a checkpoint\n")?,
+                None => {
+                    write_stdout("nothing to sign: the log is empty or ends with a checkpoint\n")?
+                }
             }
             Ok(())
         }
@@ -596,7 +598,10 @@ fn expected_key(ctx: &Ctx, a: &VerifyArgs) -> Result<(Option<PublicKey>, String)
     };
     let path = devlog_store::audit::key_path(&ws.devlog_dir);
     Ok(match devlog_store::audit::load_key(&path)? {
-        Some(k) => (Some(k.public()), format!("the signing key {}", path.display())),
+        Some(k) => (
+            Some(k.public()),
+            format!("the signing key {}", path.display()),
+        ),
         None => (None, String::new()),
     })
 }
@@ -648,7 +653,11 @@ async fn verify(ctx: &Ctx, log: &dyn AuditLog, a: VerifyArgs) -> Result<(), CliE
         && let Some(signed) = devlog_store::audit::read_signed(&ws.devlog_dir)
     {
         let held = if signed.seq <= head.seq {
-            match log.audit_page(signed.seq.saturating_sub(1), 1).await?.first() {
+            match log
+                .audit_page(signed.seq.saturating_sub(1), 1)
+                .await?
+                .first()
+            {
                 Some(Stored::Record(r)) => Some(r.hash.clone()),
                 _ => None,
             }

@@ -717,14 +717,11 @@ impl ServerStore {
                     .fetch_optional(&mut *tx)
                     .await?;
             let (head, last) = crate::audit::last_of(last);
-            match devlog_core::audit::checkpoint_after(
-                last.as_ref(),
-                &head,
-                key,
-                at,
-                actor.clone(),
-            ) {
-                Some(d) => Ok(Done::Write(Self::append_audit(&mut tx, vec![d]).await?.pop())),
+            match devlog_core::audit::checkpoint_after(last.as_ref(), &head, key, at, actor.clone())
+            {
+                Some(d) => Ok(Done::Write(
+                    Self::append_audit(&mut tx, vec![d]).await?.pop(),
+                )),
                 None => Ok(Done::Unchanged(None)),
             }
         }
@@ -1479,7 +1476,9 @@ impl AuditLog for ServerStore {
 
     async fn audit_head(&self) -> Result<Head> {
         let mut lease = self.lease().await.map_err(self.err())?;
-        Self::audit_head_in(&mut lease).await.map_err(|e| self.fail(e))
+        Self::audit_head_in(&mut lease)
+            .await
+            .map_err(|e| self.fail(e))
     }
 
     fn audit_location(&self) -> String {

@@ -7,11 +7,11 @@ use devlog_core::audit::{
     Action, AuditKey, AuditRecord, Draft, Head, RemoteEffect, Stored, Verifier, What,
 };
 use devlog_core::auth::Role;
-use devlog_core::time::Timestamp;
 use devlog_core::entry::{EntryType, NoteCategory};
 use devlog_core::event::{EventKind, Origin, SyncActor, WriteMeta};
 use devlog_core::ops::{Devlog, Edit, NewNote};
 use devlog_core::store::Store;
+use devlog_core::time::Timestamp;
 
 use super::{Opener, new_entry};
 
@@ -108,10 +108,8 @@ pub async fn audit_log_records_every_write_with_who_and_where(open: Opener, dir:
         _ => unreachable!(),
     }
     assert!(
-        records
-            .iter()
-            .any(|r| r.origin == Origin::Mcp
-                && matches!(r.what.event(), Some(EventKind::NoteAdded { .. })))
+        records.iter().any(|r| r.origin == Origin::Mcp
+            && matches!(r.what.event(), Some(EventKind::NoteAdded { .. })))
     );
     let deleted = records.last().unwrap();
     assert_eq!(deleted.what, EventKind::Deleted);
@@ -241,10 +239,15 @@ pub async fn audit_log_appends_actions_once_per_effect(open: Opener, dir: &Path)
         .unwrap();
     assert_eq!(first.len(), 2, "a batch records each effect once");
     assert!(
-        log.audit_append(vec![effect(e.id, e.handle, 1, "github/comment-posted/42/n1")])
-            .await
-            .unwrap()
-            .is_empty(),
+        log.audit_append(vec![effect(
+            e.id,
+            e.handle,
+            1,
+            "github/comment-posted/42/n1"
+        )])
+        .await
+        .unwrap()
+        .is_empty(),
         "a retried effect is not recorded again"
     );
     let other = open(dir.to_path_buf()).await;
@@ -257,7 +260,10 @@ pub async fn audit_log_appends_actions_once_per_effect(open: Opener, dir: &Path)
         .await
         .unwrap();
     assert_eq!(again.len(), 1);
-    assert_eq!(again[0].what.effect_id(), Some("github/comment-posted/42/n3"));
+    assert_eq!(
+        again[0].what.effect_id(),
+        Some("github/comment-posted/42/n3")
+    );
 
     // Entry writes continue the same chain after actions.
     app.edit(
@@ -299,11 +305,20 @@ pub async fn audit_log_appends_actions_once_per_effect(open: Opener, dir: &Path)
             "github/comment-posted/42/n3"
         ]
     );
-    let posted = records.iter().find(|r| r.what.effect_id().is_some()).unwrap();
-    assert_eq!((posted.entry_id, posted.handle), (Some(e.id), Some(e.handle)));
+    let posted = records
+        .iter()
+        .find(|r| r.what.effect_id().is_some())
+        .unwrap();
+    assert_eq!(
+        (posted.entry_id, posted.handle),
+        (Some(e.id), Some(e.handle))
+    );
     assert!(matches!(
         &posted.what,
-        What::Action(Action::RemoteEffect { effect: RemoteEffect::CommentPosted, .. })
+        What::Action(Action::RemoteEffect {
+            effect: RemoteEffect::CommentPosted,
+            ..
+        })
     ));
 }
 
