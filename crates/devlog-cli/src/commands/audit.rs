@@ -145,6 +145,10 @@ pub async fn checkpoint(
     log: &dyn AuditLog,
     actor: Option<String>,
 ) -> Result<Option<AuditRecord>, CliError> {
+    // Nothing to sign: no key is made (and no `.state` folder) for an empty log.
+    if log.audit_head().await?.seq == 0 {
+        return Ok(None);
+    }
     let key = devlog_store::audit::load_or_create_key(&devlog_store::audit::key_path(devlog_dir))?;
     let r = log.audit_checkpoint(&key, SystemClock.now(), actor).await?;
     if let Some(r) = &r {
