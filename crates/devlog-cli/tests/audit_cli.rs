@@ -310,3 +310,227 @@ async fn verify_names_the_record_raw_sql_changed_in_sqlite() {
 
     ok(d, "sqlite", &["audit", "verify"]);
 }
+
+/// `devlog audit verify --pubkey FILE` fails naming record `seq`; returns stderr.
+fn broken_with_key_at(dir: &Path, key: &Path, seq: u64) -> String {
+    let o = devlog(
+        dir,
+        "json",
+        &["audit", "verify", "--pubkey", key.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(CORRUPT), "{err}");
+    assert!(
+        err.contains(&format!("breaks at record {seq}:")),
+        "expected a break at {seq}: {err}"
+    );
+    err
+}
+
+/// Re-chains `records` from the first one's `prev` on (what someone able to write the file
+/// but not holding the key can do after an edit).
+fn rechain(records: &mut [devlog_core::audit::AuditRecord]) {
+    let mut prev = records[0].prev.clone();
+    for r in records.iter_mut() {
+        r.prev = prev;
+        r.hash = r.compute_hash();
+        prev = r.hash.clone();
+    }
+}
+
+fn records(d: &Path) -> Vec<devlog_core::audit::AuditRecord> {
+    lines(d)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn write_records(d: &Path, rs: &[devlog_core::audit::AuditRecord]) {
+    let l: Vec<String> = rs.iter().map(|r| r.to_line()).collect();
+    write_lines(d, &l);
+}
+
+/// Issue 20: token changes are audited (never the secret), checkpoints are signed with the
+/// workspace's key (0600), the public key verifies them elsewhere, and a forged checkpoint,
+/// a re-chained edit, a cut tail and an unsigned tail are each reported.
+#[test]
+fn token_changes_are_audited_and_signed_checkpoints_catch_forgery_and_cut_tails() {
+    use devlog_core::audit::{Action, AuditKey, Head, What};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    five_writes(d, "json");
+    let created: Value = serde_json::from_str(&ok(
+        d,
+        "json",
+        &[
+            "token", "create", "--name", "ci", "--role", "editor", "--json",
+        ],
+    ))
+    .unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    ok(d, "json", &["token", "revoke", "ci"]);
+
+    let rs = records(d);
+    let text = std::fs::read_to_string(d.join(".devlog/audit.jsonl")).unwrap();
+    assert!(!text.contains(&secret), "the secret is never recorded");
+    let kinds: Vec<&str> = rs.iter().map(|r| r.what.name()).collect();
+    // Each token command ends with a checkpoint over its record.
+    assert_eq!(
+        kinds[kinds.len() - 4..],
+        ["token-created", "checkpoint", "token-revoked", "checkpoint"],
+        "{kinds:?}"
+    );
+    let made = &rs[rs.len() - 4];
+    assert_eq!(made.actor.as_deref(), Some("tester"));
+    assert!(matches!(
+        &made.what,
+        What::Action(Action::TokenCreated { name, role, .. })
+            if name == "ci" && role.to_string() == "editor"
+    ));
+    let list = ok(d, "json", &["audit", "list"]);
+    assert!(
+        list.contains("token-revoked") && list.contains("token ci"),
+        "{list}"
+    );
+
+    // The key file is private; its public half is exported.
+    let key_file = d.join(".devlog/.state/audit-key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let pubkey = d.join("audit.pub");
+    let printed = ok(
+        d,
+        "json",
+        &["audit", "key", "--output", pubkey.to_str().unwrap()],
+    );
+    assert_eq!(printed.trim().len(), 64);
+    assert_eq!(
+        std::fs::read_to_string(&pubkey).unwrap().trim(),
+        printed.trim()
+    );
+    assert!(!printed.contains(std::fs::read_to_string(&key_file).unwrap().trim()));
+
+    let out = ok(
+        d,
+        "json",
+        &["audit", "verify", "--pubkey", pubkey.to_str().unwrap()],
+    );
+    assert!(out.contains("2 checkpoints valid"), "{out}");
+    assert!(!out.contains("not covered"), "{out}");
+
+    // An entry write after the last checkpoint: an unsigned tail, said.
+    ok(d, "json", &["note", "1", "after the checkpoint"]);
+    let out = ok(d, "json", &["audit", "verify"]);
+    assert!(
+        out.contains("1 record after the last checkpoint is not covered"),
+        "{out}"
+    );
+    let json: Value = serde_json::from_str(&ok(d, "json", &["audit", "verify", "--json"])).unwrap();
+    assert_eq!(json["unsignedTail"], 1);
+    assert_eq!(json["checkpoints"], 2);
+    ok(d, "json", &["audit", "checkpoint"]);
+    let original = std::fs::read(d.join(".devlog/audit.jsonl")).unwrap();
+    let restore = || std::fs::write(d.join(".devlog/audit.jsonl"), &original).unwrap();
+    let rs = records(d);
+    let last_cp = rs.len(); // its seq
+
+    // An edit before a checkpoint, every hash after it recomputed: the chain links, but the
+    // checkpoint's signature no longer covers it.
+    let first_cp = rs
+        .iter()
+        .position(|r| r.what.name() == "checkpoint")
+        .unwrap();
+    let mut t = rs.clone();
+    t[1].actor = Some("mallory".into());
+    rechain(&mut t[1..]);
+    write_records(d, &t);
+    let err = broken_with_key_at(d, &pubkey, first_cp as u64 + 1);
+    assert!(err.contains("signature does not verify"), "{err}");
+    restore();
+
+    // The whole log re-signed with another key: forged checkpoints.
+    let (mallory, _) = AuditKey::generate();
+    let mut t = rs.clone();
+    t[2].actor = Some("mallory".into());
+    rechain(&mut t[2..first_cp]);
+    let head = Head::of(&t[first_cp - 1]);
+    let forged = mallory.checkpoint(&head, t[first_cp].at, None);
+    t[first_cp].what = forged.what;
+    t[first_cp].prev = head.hash.clone();
+    rechain(&mut t[first_cp..]);
+    write_records(d, &t);
+    let err = broken_with_key_at(d, &pubkey, first_cp as u64 + 1);
+    assert!(err.contains("forged checkpoint"), "{err}");
+    // Without --pubkey, the workspace's own key is the expected one.
+    let err = broken_at(d, "json", first_cp as u64 + 1);
+    assert!(err.contains("forged"), "{err}");
+    restore();
+
+    // The tail cut off, the last checkpoint with it: the noted checkpoint is missing.
+    let mut l = lines(d);
+    l.truncate(last_cp - 2);
+    write_lines(d, &l);
+    let o = devlog(d, "json", &["audit", "verify"]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(CORRUPT), "{err}");
+    assert!(
+        err.contains(&format!("signed checkpoint {last_cp}")) && err.contains("cut off"),
+        "{err}"
+    );
+    restore();
+
+    // A bad --pubkey is a usage error, not a verification result.
+    std::fs::write(d.join("bad.pub"), "not a key").unwrap();
+    let o = devlog(d, "json", &["audit", "verify", "--pubkey", "bad.pub"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    ok(
+        d,
+        "json",
+        &["audit", "verify", "--pubkey", pubkey.to_str().unwrap()],
+    );
+}
+
+/// `devlog purge --scheduled` applies `[retention]` without --yes and records the run.
+#[test]
+fn scheduled_purge_applies_the_retention_policy_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, "json", &["init"]);
+    // No policy: nothing to do, exit 0.
+    let out = ok(d, "json", &["purge", "--scheduled"]);
+    assert!(out.contains("no [retention] policy"), "{out}");
+    let toml = d.join("devlog.toml");
+    let mut cfg = std::fs::read_to_string(&toml).unwrap_or_default();
+    cfg.push_str("\n[retention]\nclosedAfterDays = 1\n");
+    std::fs::write(&toml, cfg).unwrap();
+    let shown = ok(d, "json", &["config", "show"]);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("retention.closedAfterDays") && l.contains(" 1 ")),
+        "{shown}"
+    );
+    assert!(shown.contains("audit.keyFile"), "{shown}");
+    ok(d, "json", &["purge", "--scheduled"]);
+    let list: Value =
+        serde_json::from_str(&ok(d, "json", &["audit", "list", "--limit", "0", "--json"])).unwrap();
+    let purged: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["what"]["action"] == "purged")
+        .collect();
+    assert_eq!(purged.len(), 1, "{list}");
+    assert_eq!(purged[0]["what"]["scheduled"], true);
+    assert_eq!(purged[0]["what"]["purged"], 0);
+    ok(d, "json", &["audit", "verify"]);
+}

@@ -177,6 +177,19 @@ impl Devlog {
         dry_run: bool,
         meta: &WriteMeta,
     ) -> Result<PurgeOutcome> {
+        self.purge_run(c, dry_run, false, meta).await
+    }
+
+    /// [`purge`](Self::purge), saying whether the retention schedule ran it (`serve`,
+    /// `worker`, `purge --scheduled`). A run that is not a dry run ends with one `purged`
+    /// action record in the audit log (also when it found nothing: the schedule ran).
+    pub async fn purge_run(
+        &self,
+        c: &PurgeCriteria,
+        dry_run: bool,
+        scheduled: bool,
+        meta: &WriteMeta,
+    ) -> Result<PurgeOutcome> {
         let candidates = self.purge_candidates(c).await?;
         let mut purged = Vec::with_capacity(candidates.len());
         for s in candidates {
@@ -236,6 +249,21 @@ impl Devlog {
                 closed_at: entry.closed_at,
                 unlinked,
             });
+        }
+        if !dry_run && let Some(log) = self.store().audit_log() {
+            let draft = crate::audit::Draft::action(
+                self.clock().now(),
+                meta.actor.clone(),
+                meta.origin,
+                crate::audit::Action::Purged {
+                    scheduled,
+                    before: c.before,
+                    statuses: c.statuses.clone(),
+                    purged: purged.len() as u64,
+                },
+            )
+            .with_source(meta.source.clone());
+            log.audit_append(vec![draft]).await?;
         }
         Ok(PurgeOutcome {
             criteria: c.clone(),

@@ -16,8 +16,12 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use devlog_core::audit::{AuditRecord, Draft, GENESIS, Head, Stored, chain};
+use devlog_core::audit::{
+    AuditKey, AuditRecord, Draft, GENESIS, Head, Stored, chain, checkpoint_after,
+};
 use devlog_core::error::{Result, StoreError};
+use devlog_core::id::EntryId;
+use devlog_core::time::Timestamp;
 use serde_json::Value;
 use sqlx::SqliteConnection;
 
@@ -57,6 +61,148 @@ pub(crate) fn head_of(seq_hint: u64, text: &str) -> Head {
     Head { seq, hash }
 }
 
+/// The text every record of remote effect `id` holds (records are written by `to_line`:
+/// compact JSON, fields in declared order).
+fn effect_needle(id: &str) -> String {
+    format!(
+        "\"effectId\":{}",
+        serde_json::to_string(id).expect("strings serialize")
+    )
+}
+
+/// `drafts` without those whose effect id is in `known` or repeats an earlier draft's.
+pub(crate) fn fresh(drafts: Vec<Draft>, mut known: Vec<String>) -> Vec<Draft> {
+    drafts
+        .into_iter()
+        .filter(|d| match d.effect_id() {
+            Some(id) if known.iter().any(|k| k == id) => false,
+            Some(id) => {
+                known.push(id.to_string());
+                true
+            }
+            None => true,
+        })
+        .collect()
+}
+
+/// The `entry_id` column of a record (empty for actions about no entry).
+pub(crate) fn entry_column(id: Option<EntryId>) -> String {
+    id.map(|i| i.to_string()).unwrap_or_default()
+}
+
+/// The SQL `LIKE` pattern that preselects records carrying an effect id (exact comparison
+/// follows in Rust, on the parsed record).
+pub(crate) const EFFECT_LIKE: &str = "%\"effectId\":%";
+
+/// Which of `ids` the rows' records carry.
+pub(crate) fn effect_ids_in(rows: &[String], ids: &[&str]) -> Vec<String> {
+    rows.iter()
+        .filter_map(|text| serde_json::from_str::<AuditRecord>(text).ok())
+        .filter_map(|r| r.what.effect_id().map(str::to_string))
+        .filter(|id| ids.contains(&id.as_str()))
+        .collect()
+}
+
+// ---- the checkpoint signing key -----------------------------------------------------------
+
+/// The environment variable naming the key file (instead of `.devlog/.state/audit-key`).
+pub const KEY_ENV: &str = "DEVLOG_AUDIT_KEY_FILE";
+
+/// The signing key file's name in `.devlog/.state/`.
+pub const KEY_FILE: &str = "audit-key";
+
+/// Where the last checkpoint this workspace signed is noted (`seq hash`), so `verify` can tell
+/// a log cut before it.
+pub const SIGNED_FILE: &str = "audit-checkpoint";
+
+/// The key file: `$DEVLOG_AUDIT_KEY_FILE`, else `.devlog/.state/audit-key`.
+pub fn key_path(devlog_dir: &Path) -> PathBuf {
+    match std::env::var_os(KEY_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => devlog_dir.join(".state").join(KEY_FILE),
+    }
+}
+
+/// The key in `path`, if the file exists. A file that holds no key is an error naming it
+/// (never its content).
+pub fn load_key(path: &Path) -> Result<Option<AuditKey>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => AuditKey::from_hex(&text)
+            .map(Some)
+            .map_err(|e| StoreError::invalid("audit key", format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::io(path.display().to_string(), e)),
+    }
+}
+
+/// The key in `path`, created (mode 0600, its folder 0700 if new) when there is none yet.
+/// Two processes creating it at once: one wins (`create_new`), the other reads its key.
+pub fn load_or_create_key(path: &Path) -> Result<AuditKey> {
+    if let Some(k) = load_key(path)? {
+        return Ok(k);
+    }
+    let io = |e: std::io::Error| StoreError::write_io(path.display().to_string(), e);
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.exists()
+    {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir).map_err(io)?;
+    }
+    let (key, text) = AuditKey::generate();
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(mut f) => {
+            f.write_all(text.as_bytes()).map_err(io)?;
+            f.write_all(b"\n").map_err(io)?;
+            f.sync_all().map_err(io)?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            load_key(path)?.ok_or_else(|| {
+                StoreError::invalid("audit key", format!("{} is empty", path.display()))
+            })
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// The last checkpoint this workspace signed, from `.devlog/.state/audit-checkpoint`.
+pub fn read_signed(devlog_dir: &Path) -> Option<Head> {
+    let text = std::fs::read_to_string(devlog_dir.join(".state").join(SIGNED_FILE)).ok()?;
+    let mut parts = text.split_whitespace();
+    let seq = parts.next()?.parse().ok()?;
+    let hash = parts.next()?.to_string();
+    Some(Head { seq, hash })
+}
+
+/// Notes `head` as the last checkpoint signed (atomically: a temporary file renamed), unless
+/// a later one is already noted.
+pub fn write_signed(devlog_dir: &Path, head: &Head) -> Result<()> {
+    if read_signed(devlog_dir).is_some_and(|h| h.seq >= head.seq) {
+        return Ok(());
+    }
+    let dir = devlog_dir.join(".state");
+    let path = dir.join(SIGNED_FILE);
+    let io = |e: std::io::Error| StoreError::write_io(path.display().to_string(), e);
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let tmp = dir.join(format!("{SIGNED_FILE}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, format!("{} {}\n", head.seq, head.hash)).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}
+
 // ---- JSON: a file of lines --------------------------------------------------------------
 
 /// `.devlog/audit.jsonl`.
@@ -79,8 +225,95 @@ impl AuditFile {
     /// Chains `drafts` after the file's last record and appends them: one `write_all` of
     /// whole lines, then `fsync`. The caller holds the store's write lock.
     pub fn append(&self, drafts: Vec<Draft>) -> Result<()> {
+        self.append_records(drafts).map(|_| ())
+    }
+
+    /// [`append`](Self::append) for actions: drafts whose effect id the file (or an earlier
+    /// draft of the batch) already has are left out. Returns the records appended. The
+    /// caller holds the store's write lock.
+    pub fn append_actions(&self, drafts: Vec<Draft>) -> Result<Vec<AuditRecord>> {
+        let wanted: Vec<&str> = drafts.iter().filter_map(Draft::effect_id).collect();
+        let known = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            self.effect_ids_among(&wanted)?
+        };
+        self.append_records(fresh(drafts, known))
+    }
+
+    /// Which of `ids` records of the file already carry (a scan of the file for each id's
+    /// exact `"effectId":"…"` text, confirmed by parsing the line).
+    fn effect_ids_among(&self, ids: &[&str]) -> Result<Vec<String>> {
+        let f = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(self.path.display().to_string(), e)),
+        };
+        let io = |e: std::io::Error| StoreError::io(self.path.display().to_string(), e);
+        let needles: Vec<String> = ids.iter().map(|id| effect_needle(id)).collect();
+        let mut found = Vec::new();
+        let mut reader = BufReader::with_capacity(1 << 20, f);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            // Lines are UTF-8 (serde_json writes them); a damaged one is skipped here and
+            // reported by `verify`.
+            let mut bytes = Vec::new();
+            if reader.read_until(b'\n', &mut bytes).map_err(io)? == 0 {
+                break;
+            }
+            line.push_str(&String::from_utf8_lossy(&bytes));
+            if !needles.iter().any(|n| line.contains(n.as_str())) {
+                continue;
+            }
+            if let Ok(r) = serde_json::from_str::<AuditRecord>(line.trim_end())
+                && let Some(id) = r.what.effect_id()
+                && ids.contains(&id)
+            {
+                found.push(id.to_string());
+            }
+        }
+        Ok(found)
+    }
+
+    /// The head after the file's last complete line.
+    pub fn head(&self) -> Result<Head> {
+        let mut f = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Head::default()),
+            Err(e) => return Err(StoreError::io(self.path.display().to_string(), e)),
+        };
+        self.tail_head(&mut f)
+            .map(|(head, _)| head)
+            .map_err(|e| StoreError::io(self.path.display().to_string(), e))
+    }
+
+    /// Appends a checkpoint over the file's last record (see `AuditLog::audit_checkpoint`).
+    /// The caller holds the store's write lock.
+    pub fn checkpoint(
+        &self,
+        key: &AuditKey,
+        at: Timestamp,
+        actor: Option<String>,
+    ) -> Result<Option<AuditRecord>> {
+        let head = self.head()?;
+        let last = match head.seq {
+            0 => None,
+            n => self.page(n - 1, 1)?.into_iter().next(),
+        };
+        let last = match &last {
+            Some(Stored::Record(r)) => Some(r),
+            _ => None,
+        };
+        match checkpoint_after(last, &head, key, at, actor) {
+            Some(d) => Ok(self.append_records(vec![d])?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    fn append_records(&self, drafts: Vec<Draft>) -> Result<Vec<AuditRecord>> {
         if drafts.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let io = |e: std::io::Error| StoreError::write_io(self.path.display().to_string(), e);
         let mut f = OpenOptions::new()
@@ -95,12 +328,14 @@ impl AuditFile {
             // An interrupted append left half a line: start a new one (verify reports it).
             text.push('\n');
         }
-        for r in chain(&head, drafts) {
+        let records = chain(&head, drafts);
+        for r in &records {
             text.push_str(&r.to_line());
             text.push('\n');
         }
         f.write_all(text.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)
+        f.sync_all().map_err(io)?;
+        Ok(records)
     }
 
     /// The head after the file's last complete line, and whether the file ends in a torn
@@ -268,31 +503,98 @@ pub async fn sqlite_append(
     conn: &mut SqliteConnection,
     drafts: Vec<Draft>,
     err: impl Fn(sqlx::Error) -> StoreError,
-) -> Result<()> {
+) -> Result<Vec<AuditRecord>> {
     if drafts.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let last: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, record FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(&err)?;
-    let head = match last {
-        Some((seq, text)) => head_of(seq as u64, &text),
-        None => Head::default(),
-    };
-    for r in chain(&head, drafts) {
+    let head = sqlite_head_in(&mut *conn, &err).await?;
+    let records = chain(&head, drafts);
+    for r in &records {
         sqlx::query("INSERT INTO audit_log (seq, at, entry_id, actor, record) VALUES (?,?,?,?,?)")
             .bind(r.seq as i64)
             .bind(r.at.millis())
-            .bind(r.entry_id.to_string())
+            .bind(entry_column(r.entry_id))
             .bind(r.actor.as_deref())
             .bind(r.to_line())
             .execute(&mut *conn)
             .await
             .map_err(&err)?;
     }
-    Ok(())
+    Ok(records)
+}
+
+async fn sqlite_head_in(
+    conn: &mut SqliteConnection,
+    err: &impl Fn(sqlx::Error) -> StoreError,
+) -> Result<Head> {
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, record FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(err)?;
+    Ok(match last {
+        Some((seq, text)) => head_of(seq as u64, &text),
+        None => Head::default(),
+    })
+}
+
+/// Appends a checkpoint over the last row inside the caller's write transaction.
+pub async fn sqlite_checkpoint(
+    conn: &mut SqliteConnection,
+    key: &AuditKey,
+    at: Timestamp,
+    actor: Option<String>,
+    err: impl Fn(sqlx::Error) -> StoreError,
+) -> Result<Option<AuditRecord>> {
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, record FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(&err)?;
+    let (head, last) = last_of(last);
+    match checkpoint_after(last.as_ref(), &head, key, at, actor) {
+        Some(d) => Ok(sqlite_append(conn, vec![d], err).await?.pop()),
+        None => Ok(None),
+    }
+}
+
+/// The head and (when it parses) the record of the last row.
+pub(crate) fn last_of(row: Option<(i64, String)>) -> (Head, Option<AuditRecord>) {
+    match row {
+        Some((seq, text)) => (head_of(seq as u64, &text), serde_json::from_str(&text).ok()),
+        None => (Head::default(), None),
+    }
+}
+
+/// The last record's head.
+pub async fn sqlite_head(
+    pool: &sqlx::SqlitePool,
+    err: impl Fn(sqlx::Error) -> StoreError,
+) -> Result<Head> {
+    let mut conn = pool.acquire().await.map_err(&err)?;
+    sqlite_head_in(&mut conn, &err).await
+}
+
+/// Appends action drafts inside the caller's write transaction, leaving out remote effects
+/// already recorded (looked up by the entry's rows, then compared exactly).
+pub async fn sqlite_append_actions(
+    conn: &mut SqliteConnection,
+    drafts: Vec<Draft>,
+    err: impl Fn(sqlx::Error) -> StoreError,
+) -> Result<Vec<AuditRecord>> {
+    let mut known = Vec::new();
+    for d in &drafts {
+        let Some(id) = d.effect_id() else { continue };
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT record FROM audit_log WHERE entry_id = ? AND record LIKE ?")
+                .bind(entry_column(d.entry_id))
+                .bind(EFFECT_LIKE)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(&err)?;
+        known.extend(effect_ids_in(&rows, &[id]));
+    }
+    sqlite_append(conn, fresh(drafts, known), err).await
 }
 
 /// Rows after `after`, oldest first.
@@ -331,7 +633,6 @@ mod tests {
     use super::*;
     use devlog_core::audit::{Source, Verifier};
     use devlog_core::event::{EventKind, Origin};
-    use devlog_core::id::EntryId;
     use devlog_core::time::Timestamp;
 
     fn draft(i: u64) -> Draft {
@@ -340,10 +641,10 @@ mod tests {
             actor: Some("ann".into()),
             origin: Origin::Cli,
             source: Source::default(),
-            entry_id: EntryId::new_random(),
-            handle: i,
+            entry_id: Some(EntryId::new_random()),
+            handle: Some(i),
             change: None,
-            what: EventKind::Created,
+            what: EventKind::Created.into(),
         }
     }
 

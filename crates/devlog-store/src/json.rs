@@ -1523,6 +1523,31 @@ impl AuditLog for JsonStore {
         blocking(|| self.audit.count())
     }
 
+    async fn audit_append(
+        &self,
+        drafts: Vec<devlog_core::audit::Draft>,
+    ) -> Result<Vec<devlog_core::audit::AuditRecord>> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _guard = self.write_lock_only().await?;
+        blocking(|| self.audit.append_actions(drafts))
+    }
+
+    async fn audit_head(&self) -> Result<devlog_core::audit::Head> {
+        blocking(|| self.audit.head())
+    }
+
+    async fn audit_checkpoint(
+        &self,
+        key: &devlog_core::audit::AuditKey,
+        at: Timestamp,
+        actor: Option<String>,
+    ) -> Result<Option<devlog_core::audit::AuditRecord>> {
+        let _guard = self.write_lock_only().await?;
+        blocking(|| self.audit.checkpoint(key, at, actor))
+    }
+
     fn audit_location(&self) -> String {
         self.audit.path().display().to_string()
     }

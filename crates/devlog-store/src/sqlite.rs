@@ -77,7 +77,9 @@ impl SqliteStore {
         source: &Source,
     ) -> Result<()> {
         self.index.insert_events(&mut *tx, events).await?;
-        crate::audit::sqlite_append(tx, Draft::of_events(events, source), self.index.err()).await
+        crate::audit::sqlite_append(tx, Draft::of_events(events, source), self.index.err())
+            .await
+            .map(|_| ())
     }
 
     /// `put_raw` inside the caller's write transaction (which commits it).
@@ -125,6 +127,37 @@ impl AuditLog for SqliteStore {
 
     async fn audit_count(&self) -> Result<u64> {
         crate::audit::sqlite_count(self.index.pool(), self.index.err()).await
+    }
+
+    async fn audit_append(
+        &self,
+        drafts: Vec<Draft>,
+    ) -> Result<Vec<devlog_core::audit::AuditRecord>> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.index.begin_write().await?;
+        let records =
+            crate::audit::sqlite_append_actions(&mut tx, drafts, self.index.err()).await?;
+        tx.commit().await.map_err(self.index.err())?;
+        Ok(records)
+    }
+
+    async fn audit_head(&self) -> Result<devlog_core::audit::Head> {
+        crate::audit::sqlite_head(self.index.pool(), self.index.err()).await
+    }
+
+    async fn audit_checkpoint(
+        &self,
+        key: &devlog_core::audit::AuditKey,
+        at: devlog_core::time::Timestamp,
+        actor: Option<String>,
+    ) -> Result<Option<devlog_core::audit::AuditRecord>> {
+        let mut tx = self.index.begin_write().await?;
+        let record =
+            crate::audit::sqlite_checkpoint(&mut tx, key, at, actor, self.index.err()).await?;
+        tx.commit().await.map_err(self.index.err())?;
+        Ok(record)
     }
 
     fn audit_location(&self) -> String {

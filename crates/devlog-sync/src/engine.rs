@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use devlog_core::audit::{Action as AuditAction, Draft, RemoteEffect};
 use devlog_core::entry::Entry;
 use devlog_core::entry::{Note, NoteCategory};
 use devlog_core::error::{ErrorKind, Result, StoreError};
@@ -801,6 +802,59 @@ impl SyncEngine {
         SyncActor::integration(name).meta()
     }
 
+    /// Records a remote effect the remote confirmed in the audit log, with the integration,
+    /// the remote object and the entry. Called right after the remote's answer and before the
+    /// sync state records it, so a crash in between makes the retry find the effect again
+    /// (by its marker) and record it; `effect_id` is the same on every retry, and the log
+    /// keeps one record per effect id. A failure is transient: the job runs again.
+    #[allow(clippy::too_many_arguments, reason = "one record's fields")]
+    async fn record_effect(
+        &self,
+        name: &str,
+        entry: (EntryId, u64),
+        effect: RemoteEffect,
+        remote_id: &str,
+        item: Option<&str>,
+        url: Option<&str>,
+        effect_id: String,
+    ) -> Result<(), SyncError> {
+        self.append_effect(name, entry, effect, remote_id, item, url, effect_id)
+            .await
+            .map_err(|e| SyncError::new(name, SyncErrorKind::Transient, e.to_string()))
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one record's fields")]
+    async fn append_effect(
+        &self,
+        name: &str,
+        entry: (EntryId, u64),
+        effect: RemoteEffect,
+        remote_id: &str,
+        item: Option<&str>,
+        url: Option<&str>,
+        effect_id: String,
+    ) -> Result<()> {
+        let Some(log) = self.store.audit_log() else {
+            return Ok(());
+        };
+        let meta = Self::sync_meta(name);
+        let draft = Draft::action(
+            self.clock.now(),
+            meta.actor,
+            meta.origin,
+            AuditAction::RemoteEffect {
+                integration: name.to_string(),
+                effect,
+                remote_id: remote_id.to_string(),
+                item: item.map(str::to_string),
+                url: url.map(str::to_string),
+                effect_id,
+            },
+        )
+        .for_entry(entry.0, entry.1);
+        log.audit_append(vec![draft]).await.map(|_| ())
+    }
+
     /// Stage 1: turns new change-feed events into push jobs for every integration.
     pub async fn enqueue(&self) -> Result<u64, EngineError> {
         self.enqueue_noting(&mut Vec::new()).await
@@ -1529,6 +1583,16 @@ impl SyncEngine {
             match i.find_by_marker(id).await? {
                 Some(found) => {
                     fail_point("push.recover.before-record");
+                    self.record_effect(
+                        &name,
+                        (id, entry.handle),
+                        RemoteEffect::ItemRecovered,
+                        &found.remote_id,
+                        None,
+                        found.url.as_deref(),
+                        format!("{name}/item/{id}/{}", found.remote_id),
+                    )
+                    .await?;
                     self.state
                         .set_linked(
                             &name,
@@ -1585,6 +1649,16 @@ impl SyncEngine {
                     fail_point("push.create.before-request");
                     let item = i.create(&entry, &fields).await?;
                     fail_point("push.create.before-record");
+                    self.record_effect(
+                        &name,
+                        (id, entry.handle),
+                        RemoteEffect::ItemCreated,
+                        &item.remote_id,
+                        None,
+                        item.url.as_deref(),
+                        format!("{name}/item/{id}/{}", item.remote_id),
+                    )
+                    .await?;
                     self.state
                         .set_linked(
                             &name,
@@ -1616,6 +1690,20 @@ impl SyncEngine {
                     fail_point("push.update.before-request");
                     let item = i.update(&rid, &fields, &changed).await?;
                     fail_point("push.update.before-record");
+                    self.record_effect(
+                        &name,
+                        (id, entry.handle),
+                        RemoteEffect::ItemUpdated,
+                        &item.remote_id,
+                        None,
+                        item.url.as_deref(),
+                        format!(
+                            "{name}/item-updated/{}/job-{job}/{}",
+                            item.remote_id,
+                            entry.updated_at.millis()
+                        ),
+                    )
+                    .await?;
                     let mut base = base.clone().unwrap_or_else(|| item.fields.clone());
                     base.copy_from(&fields, &changed);
                     self.state
@@ -1718,6 +1806,16 @@ impl SyncEngine {
             if update.contains(&note.id) {
                 let rid = link.and_then(|l| l.remote_id.clone()).unwrap_or_default();
                 i.update_note(remote_id, &rid, note).await?;
+                self.record_effect(
+                    &name,
+                    (entry.id, entry.handle),
+                    RemoteEffect::CommentEdited,
+                    &rid,
+                    Some(remote_id),
+                    None,
+                    format!("{name}/comment-edited/{remote_id}/{rid}/{hash}"),
+                )
+                .await?;
                 self.state
                     .set_note_linked(&name, entry.id, &note.id, &rid, &hash, now)
                     .await
@@ -1728,6 +1826,16 @@ impl SyncEngine {
                     && let Some(rid) = i.find_note(remote_id, &note.id).await?
                 {
                     // The comment exists; the text it holds is what we posted.
+                    self.record_effect(
+                        &name,
+                        (entry.id, entry.handle),
+                        RemoteEffect::CommentPosted,
+                        &rid,
+                        Some(remote_id),
+                        None,
+                        format!("{name}/comment-posted/{remote_id}/{}", note.id),
+                    )
+                    .await?;
                     self.state
                         .set_note_linked(&name, entry.id, &note.id, &rid, &hash, now)
                         .await
@@ -1743,6 +1851,16 @@ impl SyncEngine {
                 fail_point("push.note.before-request");
                 let rid = i.create_note(remote_id, entry.id, note).await?;
                 fail_point("push.note.before-record");
+                self.record_effect(
+                    &name,
+                    (entry.id, entry.handle),
+                    RemoteEffect::CommentPosted,
+                    &rid,
+                    Some(remote_id),
+                    None,
+                    format!("{name}/comment-posted/{remote_id}/{}", note.id),
+                )
+                .await?;
                 self.state
                     .set_note_linked(&name, entry.id, &note.id, &rid, &hash, now)
                     .await
@@ -1784,6 +1902,16 @@ impl SyncEngine {
                 let rid = link.and_then(|l| l.remote_id.clone()).unwrap_or_default();
                 match i.update_worklog(remote_id, &rid, w).await {
                     Ok(()) => {
+                        self.record_effect(
+                            &name,
+                            (entry.id, entry.handle),
+                            RemoteEffect::WorklogUpdated,
+                            &rid,
+                            Some(remote_id),
+                            None,
+                            format!("{name}/worklog-updated/{remote_id}/{rid}/{hash}"),
+                        )
+                        .await?;
                         self.state
                             .set_worklog_linked(
                                 &name,
@@ -1809,6 +1937,16 @@ impl SyncEngine {
                 && let Some(rid) = i.find_worklog(remote_id, &w.id).await?
             {
                 // Logged before the crash: what it holds is what we sent.
+                self.record_effect(
+                    &name,
+                    (entry.id, entry.handle),
+                    RemoteEffect::WorklogCreated,
+                    &rid,
+                    Some(remote_id),
+                    None,
+                    format!("{name}/worklog-created/{remote_id}/{}", w.id),
+                )
+                .await?;
                 self.state
                     .set_worklog_linked(
                         &name,
@@ -1832,6 +1970,16 @@ impl SyncEngine {
             fail_point("push.worklog.before-request");
             let rid = i.create_worklog(remote_id, entry.id, w).await?;
             fail_point("push.worklog.before-record");
+            self.record_effect(
+                &name,
+                (entry.id, entry.handle),
+                RemoteEffect::WorklogCreated,
+                &rid,
+                Some(remote_id),
+                None,
+                format!("{name}/worklog-created/{remote_id}/{}", w.id),
+            )
+            .await?;
             self.state
                 .set_worklog_linked(
                     &name,
@@ -1857,7 +2005,19 @@ impl SyncEngine {
             };
             if let Some(r) = remote {
                 match i.delete_worklog(remote_id, &r).await {
-                    Ok(()) => written += 1,
+                    Ok(()) => {
+                        self.record_effect(
+                            &name,
+                            (entry.id, entry.handle),
+                            RemoteEffect::WorklogDeleted,
+                            &r,
+                            Some(remote_id),
+                            None,
+                            format!("{name}/worklog-deleted/{remote_id}/{r}"),
+                        )
+                        .await?;
+                        written += 1;
+                    }
                     Err(e) if e.kind == SyncErrorKind::Permanent => report.notes.push(format!(
                         "{name}: worklog {wid} of #{} was deleted here, but its remote worklog \
                          stays: {}",
@@ -1905,7 +2065,19 @@ impl SyncEngine {
             };
             if let Some(c) = comment {
                 match i.delete_note(remote_id, &c).await {
-                    Ok(()) => deleted += 1,
+                    Ok(()) => {
+                        self.record_effect(
+                            &name,
+                            (entry, handle),
+                            RemoteEffect::CommentDeleted,
+                            &c,
+                            Some(remote_id),
+                            None,
+                            format!("{name}/comment-deleted/{remote_id}/{c}"),
+                        )
+                        .await?;
+                        deleted += 1;
+                    }
                     Err(e) if e.kind == SyncErrorKind::Permanent => report.notes.push(format!(
                         "{name}: note {note_id} of #{handle} was deleted here, but its comment \
                          {c} stays on remote {remote_id}: {e}"
@@ -2781,6 +2953,20 @@ impl SyncEngine {
                 tracing::info!("{s}");
                 report.notes.push(s.to_string());
                 report.settled.push(s);
+            }
+            if adopting && item.marker == Some(entry_id) {
+                // Our create that crashed before it was recorded: its audit record too (the
+                // same effect id as the create's, so it is never recorded twice).
+                self.append_effect(
+                    name,
+                    (entry_id, entry.handle),
+                    RemoteEffect::ItemRecovered,
+                    &item.remote_id,
+                    None,
+                    item.url.as_deref(),
+                    format!("{name}/item/{entry_id}/{}", item.remote_id),
+                )
+                .await?;
             }
             // The remote now holds `remote`; pending local fields (to_remote) differ from it
             // and will be pushed by the entry's job.

@@ -93,6 +93,44 @@ async fn assert_converged(dir: &Path, remote: &FakeRemote, point: &str) {
     }
 }
 
+/// The audit log verifies and holds exactly one record of each entry's remote item being
+/// created (created, or recovered after a crash: one effect id), whatever crashed where.
+async fn assert_effects_audited_once(dir: &Path, ids: &[devlog_core::id::EntryId], point: &str) {
+    use devlog_core::audit::{Action, RemoteEffect, Stored, Verifier, What};
+    let store = open(dir).await.store().clone();
+    let log = store.audit_log().unwrap();
+    let mut v = Verifier::new();
+    let mut records = Vec::new();
+    for item in log.audit_page(0, usize::MAX).await.unwrap() {
+        v.check_stored(&item)
+            .unwrap_or_else(|b| panic!("{point}: {b}"));
+        if let Stored::Record(r) = item {
+            records.push(r);
+        }
+    }
+    for id in ids {
+        let created: Vec<_> = records
+            .iter()
+            .filter(|r| {
+                r.entry_id == Some(*id)
+                    && matches!(
+                        &r.what,
+                        What::Action(Action::RemoteEffect {
+                            effect: RemoteEffect::ItemCreated | RemoteEffect::ItemRecovered,
+                            ..
+                        })
+                    )
+            })
+            .collect();
+        assert_eq!(
+            created.len(),
+            1,
+            "{point}: one audit record of the remote item of {id}: {created:#?}"
+        );
+        assert_eq!(created[0].actor.as_deref(), Some("sync:tracker"), "{point}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
     assert!(
@@ -179,5 +217,6 @@ async fn a_sync_killed_at_any_step_resumes_without_loss_or_duplicates() {
         }
         let created = remote.items_created();
         assert_eq!(created, 3, "{point}: the remote saw exactly three creates");
+        assert_effects_audited_once(&dir, &ids, point).await;
     }
 }

@@ -108,6 +108,8 @@ macro_rules! store_conformance {
             notes_are_edited_and_deleted_in_history,
             audit_log_records_every_write_with_who_and_where,
             audit_log_keeps_one_chain_under_concurrent_writers,
+            audit_log_appends_actions_once_per_effect,
+            audit_log_records_a_racing_effect_once,
             tokens_are_kept_as_hashes_listed_and_revoked,
             token_names_are_unique_among_active_tokens,
             bulk_verbs_change_each_selected_entry_once,

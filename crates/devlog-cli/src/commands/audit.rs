@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use devlog_core::audit::{AuditLog, AuditRecord, Stored, Verifier};
+use devlog_core::audit::{Action, AuditLog, AuditRecord, PublicKey, Stored, Verifier, What};
 use devlog_core::error::StoreError;
 use devlog_core::event::EventKind;
-use devlog_core::time::Timestamp;
+use devlog_core::time::{Clock, SystemClock, Timestamp};
 use serde_json::Value;
 
 use super::Ctx;
@@ -32,8 +32,29 @@ pub enum AuditCommand {
     Show(ShowArgs),
     /// Write every record as JSON lines or CSV
     Export(ExportArgs),
-    /// Check the hash chain; exits non-zero naming the first record where it breaks
-    Verify,
+    /// Check the hash chain and the signed checkpoints; exits non-zero naming the first
+    /// record where it breaks
+    Verify(VerifyArgs),
+    /// Print the public key that checks the checkpoints' signatures (creating the signing
+    /// key, `.devlog/.state/audit-key` or $DEVLOG_AUDIT_KEY_FILE, if there is none yet)
+    Key(KeyArgs),
+    /// Append a signed checkpoint over the last record now
+    Checkpoint,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Check checkpoints against this public key (a file holding its hex, from `devlog
+    /// audit key`) instead of this workspace's signing key: for an external verifier
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Write the public key to this file too
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +99,9 @@ pub struct ExportArgs {
 const PAGE: usize = 10_000;
 
 pub async fn run(ctx: &Ctx, a: AuditArgs) -> Result<(), CliError> {
+    if let AuditCommand::Key(k) = &a.command {
+        return key(ctx, k);
+    }
     let store = ctx.store().await?;
     let Some(log) = store.audit_log() else {
         return Err(CliError::Usage(format!(
@@ -89,8 +113,80 @@ pub async fn run(ctx: &Ctx, a: AuditArgs) -> Result<(), CliError> {
         AuditCommand::List(l) => list(ctx, log, l).await,
         AuditCommand::Show(s) => show(ctx, log, s.seq).await,
         AuditCommand::Export(e) => export(log, e).await,
-        AuditCommand::Verify => verify(ctx, log).await,
+        AuditCommand::Verify(v) => verify(ctx, log, v).await,
+        AuditCommand::Checkpoint => {
+            let ws = ctx.workspace()?;
+            match checkpoint(&ws.devlog_dir, log, ctx.actor.clone()).await? {
+                Some(r) => write_stdout(&format!(
+                    "checkpoint {} signed over record {} ({})\n",
+                    r.seq,
+                    r.seq - 1,
+                    short(&r.prev)
+                ))?,
+                None => {
+                    write_stdout("nothing to sign: the log is empty or ends with a checkpoint\n")?
+                }
+            }
+            Ok(())
+        }
+        AuditCommand::Key(_) => unreachable!("handled above"),
     }
+}
+
+fn short(h: &str) -> &str {
+    h.get(..12).unwrap_or(h)
+}
+
+/// Appends a checkpoint signed with the workspace's key (created if needed) and notes it in
+/// `.devlog/.state/audit-checkpoint`. What `audit checkpoint` and the commands that end a
+/// batch (`sync`, `bulk`, `purge`, `token`; `serve` and `worker` periodically) call.
+pub async fn checkpoint(
+    devlog_dir: &std::path::Path,
+    log: &dyn AuditLog,
+    actor: Option<String>,
+) -> Result<Option<AuditRecord>, CliError> {
+    // Nothing to sign: no key is made (and no `.state` folder) for an empty log.
+    if log.audit_head().await?.seq == 0 {
+        return Ok(None);
+    }
+    let key = devlog_store::audit::load_or_create_key(&devlog_store::audit::key_path(devlog_dir))?;
+    let r = log.audit_checkpoint(&key, SystemClock.now(), actor).await?;
+    if let Some(r) = &r {
+        devlog_store::audit::write_signed(devlog_dir, &devlog_core::audit::Head::of(r))?;
+    }
+    Ok(r)
+}
+
+/// [`checkpoint`] after a command's batch of writes: a failure is a warning, not the
+/// command's failure (its writes are done and recorded; the next checkpoint covers them).
+pub async fn checkpoint_after_batch(ctx: &Ctx, store: &dyn devlog_core::store::Store) {
+    let (Ok(ws), Some(log)) = (ctx.workspace(), store.audit_log()) else {
+        return;
+    };
+    if let Err(e) = checkpoint(&ws.devlog_dir, log, ctx.actor.clone()).await {
+        eprintln!("warning: the audit log's checkpoint was not written: {e}");
+    }
+}
+
+fn key(ctx: &Ctx, a: &KeyArgs) -> Result<(), CliError> {
+    let ws = ctx.workspace()?;
+    let path = devlog_store::audit::key_path(&ws.devlog_dir);
+    let key = devlog_store::audit::load_or_create_key(&path)?;
+    let public = key.public_hex();
+    if let Some(o) = &a.output {
+        std::fs::write(o, format!("{public}\n"))
+            .map_err(|e| CliError::Store(StoreError::write_io(o.display().to_string(), e)))?;
+    }
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({
+            "algorithm": "ed25519",
+            "publicKey": public,
+            "keyFile": path.display().to_string(),
+        }))?;
+    } else {
+        write_stdout(&format!("{public}\n"))?;
+    }
+    Ok(())
 }
 
 /// Calls `f` with every stored item, oldest first, in pages.
@@ -150,7 +246,7 @@ async fn list(ctx: &Ctx, log: &dyn AuditLog, a: ListArgs) -> Result<(), CliError
             }
         };
         if since.is_some_and(|s| r.at < s)
-            || entry.is_some_and(|id| r.entry_id != id)
+            || entry.is_some_and(|id| r.entry_id != Some(id))
             || a.actor
                 .as_ref()
                 .is_some_and(|x| r.actor.as_ref() != Some(x))
@@ -189,7 +285,7 @@ async fn list(ctx: &Ctx, log: &dyn AuditLog, a: ListArgs) -> Result<(), CliError
         let cells = [
             r.seq.to_string(),
             r.at.to_string(),
-            format!("#{}", r.handle),
+            r.handle.map_or_else(|| "-".into(), |h| format!("#{h}")),
             r.what.name().to_string(),
             r.actor.clone().unwrap_or_else(|| "-".into()),
             from(r),
@@ -218,6 +314,9 @@ fn from(r: &AuditRecord) -> String {
 
 /// Before → after of what changed, in one line.
 fn detail(r: &AuditRecord) -> String {
+    if let What::Action(a) = &r.what {
+        return action_detail(a);
+    }
     match before_after(&r.what) {
         (Some(b), Some(a)) => format!("{}: {b} → {a}", r.field().unwrap_or("")),
         (None, Some(a)) => format!("{}: {a}", r.field().unwrap_or("")),
@@ -233,8 +332,65 @@ fn compact(v: &Value) -> String {
     }
 }
 
-/// The before and after of an event, as text (for the table and CSV).
-fn before_after(k: &EventKind) -> (Option<String>, Option<String>) {
+/// What an action did, in one line (never a secret: token records hold none).
+fn action_detail(a: &Action) -> String {
+    match a {
+        Action::TokenCreated {
+            name,
+            role,
+            scope,
+            expires_at,
+            ..
+        } => {
+            let mut s = format!("token {name} ({role})");
+            if let Some(sc) = scope {
+                s.push_str(&format!(" scope {sc}"));
+            }
+            if let Some(x) = expires_at {
+                s.push_str(&format!(" expires {x}"));
+            }
+            s
+        }
+        Action::TokenRevoked { name, .. } => format!("token {name}"),
+        Action::Purged {
+            scheduled,
+            before,
+            purged,
+            ..
+        } => format!(
+            "{} closed before {before}{}",
+            count(*purged as usize, "entry", "entries"),
+            if *scheduled { " (scheduled)" } else { "" }
+        ),
+        Action::RemoteEffect {
+            integration,
+            remote_id,
+            item,
+            url,
+            ..
+        } => {
+            let mut s = format!("{integration} {remote_id}");
+            if let Some(i) = item {
+                s.push_str(&format!(" on {i}"));
+            }
+            if let Some(u) = url {
+                s.push_str(&format!(" {u}"));
+            }
+            s
+        }
+        Action::Checkpoint { covers, key, .. } => {
+            format!("signed record {covers} with key {}", short(key))
+        }
+    }
+}
+
+/// The before and after of an event, as text (for the table and CSV); an action's detail
+/// as its after.
+fn before_after(w: &What) -> (Option<String>, Option<String>) {
+    let k = match w {
+        What::Entry(k) => k,
+        What::Action(a) => return (None, Some(action_detail(a))),
+    };
     match k {
         EventKind::FieldChanged { old, new, .. } => (Some(compact(old)), Some(compact(new))),
         EventKind::StatusChanged { from, to, .. } => (Some(from.to_string()), Some(to.to_string())),
@@ -277,19 +433,56 @@ async fn show(ctx: &Ctx, log: &dyn AuditLog, seq: u64) -> Result<(), CliError> {
         return Ok(());
     }
     let mut text = format!(
-        "record {}\n  at      {}\n  by      {}\n  from    {}\n  entry   #{} {}\n  event   {}\n",
+        "record {}\n  at      {}\n  by      {}\n  from    {}\n",
         r.seq,
         r.at,
         r.actor.as_deref().unwrap_or("-"),
         from(&r),
-        r.handle,
-        r.entry_id,
-        r.what.name()
     );
+    if let (Some(h), Some(id)) = (r.handle, r.entry_id) {
+        text.push_str(&format!("  entry   #{h} {id}\n"));
+    }
+    text.push_str(&format!(
+        "  {}  {}\n",
+        if r.what.action().is_some() {
+            "action"
+        } else {
+            "event "
+        },
+        r.what.name()
+    ));
+    if let Some(Action::RemoteEffect {
+        integration,
+        effect,
+        remote_id,
+        item,
+        url,
+        effect_id,
+    }) = r.what.action()
+    {
+        text.push_str(&format!(
+            "  remote  {integration} {} {remote_id}\n",
+            serde_json::to_value(effect)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ));
+        if let Some(i) = item {
+            text.push_str(&format!("  item    {i}\n"));
+        }
+        if let Some(u) = url {
+            text.push_str(&format!("  url     {u}\n"));
+        }
+        text.push_str(&format!("  effect  {effect_id}\n"));
+    }
     if let Some(c) = &r.change {
         text.push_str(&format!("  change  {c}\n"));
     }
-    let (b, a) = before_after(&r.what);
+    let (b, a) = match r.what.action() {
+        Some(Action::RemoteEffect { .. }) => (None, None),
+        Some(a) => (None, Some(action_detail(a))),
+        None => before_after(&r.what),
+    };
     if let Some(f) = r.field() {
         text.push_str(&format!("  field   {f}\n"));
     }
@@ -330,8 +523,8 @@ fn csv_row(r: &AuditRecord) -> String {
         r.origin.as_str().to_string(),
         r.source.client.clone().unwrap_or_default(),
         r.source.delivery.clone().unwrap_or_default(),
-        r.entry_id.to_string(),
-        r.handle.to_string(),
+        r.entry_id.map(|i| i.to_string()).unwrap_or_default(),
+        r.handle.map(|h| h.to_string()).unwrap_or_default(),
         r.change.clone().unwrap_or_default(),
         r.what.name().to_string(),
         r.field().unwrap_or_default().to_string(),
@@ -389,10 +582,42 @@ async fn export(log: &dyn AuditLog, a: ExportArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn verify(ctx: &Ctx, log: &dyn AuditLog) -> Result<(), CliError> {
+/// The key checkpoints must be signed by: `--pubkey FILE`, else this workspace's signing key
+/// when it has one, else none (the first checkpoint's key is then taken, and said).
+fn expected_key(ctx: &Ctx, a: &VerifyArgs) -> Result<(Option<PublicKey>, String), CliError> {
+    if let Some(p) = &a.pubkey {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| CliError::Store(StoreError::io(p.display().to_string(), e)))?;
+        let key = text.parse::<PublicKey>().map_err(|_| {
+            CliError::Usage(format!(
+                "--pubkey {}: not an Ed25519 public key (64 hex digits, as `devlog audit key` \
+                 prints)",
+                p.display()
+            ))
+        })?;
+        return Ok((Some(key), format!("the key in {}", p.display())));
+    }
+    let Ok(ws) = ctx.workspace() else {
+        return Ok((None, String::new()));
+    };
+    let path = devlog_store::audit::key_path(&ws.devlog_dir);
+    Ok(match devlog_store::audit::load_key(&path)? {
+        Some(k) => (
+            Some(k.public()),
+            format!("the signing key {}", path.display()),
+        ),
+        None => (None, String::new()),
+    })
+}
+
+async fn verify(ctx: &Ctx, log: &dyn AuditLog, a: VerifyArgs) -> Result<(), CliError> {
+    let (key, key_source) = expected_key(ctx, &a)?;
     let total = log.audit_count().await?;
     let bar = Bar::new("verifying", ctx.out.json);
-    let mut v = Verifier::new();
+    let mut v = match key.clone() {
+        Some(k) => Verifier::with_key(k),
+        None => Verifier::new(),
+    };
     let mut done = 0u64;
     let result = each(log, |item| {
         v.check_stored(item).map_err(|b| {
@@ -425,20 +650,91 @@ async fn verify(ctx: &Ctx, log: &dyn AuditLog) -> Result<(), CliError> {
             hint: "run `devlog audit list --limit 0 --json` to see what follows".into(),
         }));
     }
+    // A checkpoint this workspace signed that the log no longer reaches, or holds with
+    // another hash: the tail was cut (or rewritten) after it.
+    if a.pubkey.is_none()
+        && let Ok(ws) = ctx.workspace()
+        && let Some(signed) = devlog_store::audit::read_signed(&ws.devlog_dir)
+    {
+        let held = if signed.seq <= head.seq {
+            match log
+                .audit_page(signed.seq.saturating_sub(1), 1)
+                .await?
+                .first()
+            {
+                Some(Stored::Record(r)) => Some(r.hash.clone()),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if held.as_deref() != Some(signed.hash.as_str()) {
+            return Err(CliError::Store(StoreError::Corrupt {
+                path: log.audit_location(),
+                message: if signed.seq > head.seq {
+                    format!(
+                        "the log ends at record {} but this workspace signed checkpoint {} \
+                         (noted in .devlog/.state/{}): the tail after record {} was cut off",
+                        head.seq,
+                        signed.seq,
+                        devlog_store::audit::SIGNED_FILE,
+                        head.seq
+                    )
+                } else {
+                    format!(
+                        "record {} is not the checkpoint this workspace signed there (noted in \
+                         .devlog/.state/{}): the log was rewritten from there on",
+                        signed.seq,
+                        devlog_store::audit::SIGNED_FILE
+                    )
+                },
+                hint: "compare the log with an export or a backup to see what is missing".into(),
+            }));
+        }
+    }
+    let last = v.last_checkpoint().map(|c| c.seq);
+    let unsigned = v.unsigned_tail();
+    let signer = v.key().map(|k| k.to_string());
     if ctx.out.json {
         ctx.out.json(&serde_json::json!({
             "ok": true,
             "records": head.seq,
             "head": head.hash,
+            "checkpoints": v.checkpoints(),
+            "lastCheckpoint": last,
+            "unsignedTail": unsigned,
+            "key": signer,
             "location": log.audit_location(),
         }))?;
     } else {
-        write_stdout(&format!(
+        let mut text = format!(
             "audit log verified: {} chained, head {} ({})\n",
             count(head.seq as usize, "record", "records"),
             head.hash,
             log.audit_location()
-        ))?;
+        );
+        match last {
+            Some(l) => text.push_str(&format!(
+                "{} valid, the last at record {l}, signed by {} ({})\n",
+                count(v.checkpoints() as usize, "checkpoint", "checkpoints"),
+                signer.as_deref().unwrap_or(""),
+                if key.is_some() {
+                    key_source.as_str()
+                } else {
+                    "the key the first checkpoint names: pass --pubkey FILE to pin it"
+                }
+            )),
+            None => text.push_str("no signed checkpoint: run `devlog audit checkpoint`\n"),
+        }
+        if unsigned > 0 {
+            text.push_str(&format!(
+                "{} after the last checkpoint {} not covered by a signature (cutting them off \
+                 would go unnoticed until the next checkpoint)\n",
+                count(unsigned as usize, "record", "records"),
+                if unsigned == 1 { "is" } else { "are" }
+            ));
+        }
+        write_stdout(&text)?;
     }
     Ok(())
 }

@@ -164,6 +164,43 @@ fn effective(ctx: &Ctx, ws: &Workspace) -> serde_json::Map<String, Value> {
             setting(serde_json::to_value(oidc).unwrap_or_default(), origin),
         );
     }
+    // `[retention]`: applied by `purge --retention|--scheduled` and daily by serve/worker.
+    match &cfg.retention {
+        Some(r) => {
+            s.insert(
+                "retention.closedAfterDays".into(),
+                setting(r.closed_after_days, cfg.origin("retention.closedAfterDays")),
+            );
+            let statuses: Vec<String> = r.statuses.iter().map(|x| x.to_string()).collect();
+            s.insert(
+                "retention.statuses".into(),
+                setting(statuses, cfg.origin("retention.statuses")),
+            );
+        }
+        None => {
+            s.insert(
+                "retention".into(),
+                setting(
+                    "none (entries are kept until purged by hand)",
+                    Origin::Default,
+                ),
+            );
+        }
+    }
+    // Where the audit checkpoints' signing key is (never its content).
+    let key = devlog_store::audit::key_path(&ws.devlog_dir);
+    s.insert(
+        "audit.keyFile".into(),
+        setting(
+            key.display().to_string(),
+            match env(devlog_store::audit::KEY_ENV) {
+                Some(_) => Origin::Env {
+                    variables: vec![devlog_store::audit::KEY_ENV.to_string()],
+                },
+                None => Origin::Default,
+            },
+        ),
+    );
     let actor_origin = ["DEVLOG_ACTOR", "USER", "LOGNAME"]
         .into_iter()
         .find(|v| env(v).is_some() && env(v) == ctx.actor)

@@ -17,7 +17,7 @@ use crate::output::{count, truncate, write_stdout};
 #[derive(Debug, Args)]
 pub struct PurgeArgs {
     /// Entries closed before this time (YYYY-MM-DD or RFC 3339)
-    #[arg(long, value_parser = parse_time, required_unless_present = "retention", conflicts_with = "retention")]
+    #[arg(long, value_parser = parse_time, required_unless_present_any = ["retention", "scheduled"], conflicts_with_all = ["retention", "scheduled"])]
     pub before: Option<Timestamp>,
     /// Only these statuses (done, closed; default both)
     #[arg(long, short = 's', value_delimiter = ',')]
@@ -25,6 +25,11 @@ pub struct PurgeArgs {
     /// Apply the `[retention]` policy of devlog.toml (closedAfterDays)
     #[arg(long)]
     pub retention: bool,
+    /// The scheduled run of the `[retention]` policy, for cron: no --yes needed, and
+    /// nothing to do (exit 0) when devlog.toml sets no policy. Recorded in the audit log as
+    /// scheduled; `serve` and `worker` run it once a day themselves
+    #[arg(long, conflicts_with_all = ["retention", "dry_run", "status"])]
+    pub scheduled: bool,
     /// Show what would be removed; remove nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -35,6 +40,16 @@ pub struct PurgeArgs {
 
 pub async fn run(ctx: &Ctx, a: PurgeArgs) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
+    if a.scheduled {
+        let Some(policy) = &ws.config.retention else {
+            write_stdout("no [retention] policy in devlog.toml: nothing to purge\n")?;
+            return Ok(());
+        };
+        let store = ws.open().await?;
+        let out = scheduled(&store, policy, &ctx.meta()).await?;
+        super::audit::checkpoint_after_batch(ctx, &*store).await;
+        return print(ctx, &out);
+    }
     let criteria = match (a.before, a.retention) {
         (_, true) => {
             let Some(policy) = &ws.config.retention else {
@@ -69,9 +84,69 @@ pub async fn run(ctx: &Ctx, a: PurgeArgs) -> Result<(), CliError> {
                 .into(),
         ));
     }
-    let app = devlog_core::Devlog::new(ws.open().await?);
+    let store = ws.open().await?;
+    let app = devlog_core::Devlog::new(store.clone());
     let out = app.purge(&criteria, a.dry_run, &ctx.meta()).await?;
+    if !a.dry_run {
+        super::audit::checkpoint_after_batch(ctx, &*store).await;
+    }
     print(ctx, &out)
+}
+
+/// One scheduled run of the retention policy (`purge --scheduled`, and `serve` / `worker`
+/// once a day): recorded in the audit log as scheduled.
+pub async fn scheduled(
+    store: &std::sync::Arc<dyn devlog_core::store::Store>,
+    policy: &devlog_core::retention::Retention,
+    meta: &devlog_core::event::WriteMeta,
+) -> Result<PurgeOutcome, CliError> {
+    let criteria = policy.criteria(SystemClock.now());
+    criteria.validate()?;
+    let app = devlog_core::Devlog::new(store.clone());
+    Ok(app.purge_run(&criteria, false, true, meta).await?)
+}
+
+/// How often `serve` and `worker` apply the retention policy.
+pub const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// How often `serve` and `worker` sign a checkpoint over new audit records.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The background duties of a long-running process (`serve`, `worker`): the retention policy
+/// once a day (the first run at start), and a signed audit checkpoint each minute when
+/// records were added. Errors are reported and retried on the next tick, never fatal.
+pub fn spawn_housekeeping(
+    ctx: &Ctx,
+    store: std::sync::Arc<dyn devlog_core::store::Store>,
+    retention: Option<devlog_core::retention::Retention>,
+    who: &'static str,
+) -> tokio::task::JoinHandle<()> {
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let meta = devlog_core::event::WriteMeta::new(devlog_core::event::Origin::Cli)
+            .with_actor(Some(ctx.actor.clone().unwrap_or_else(|| who.to_string())));
+        let mut checkpoints = tokio::time::interval(CHECKPOINT_EVERY);
+        let mut purges = tokio::time::interval(RETENTION_EVERY);
+        loop {
+            tokio::select! {
+                _ = checkpoints.tick() => {
+                    super::audit::checkpoint_after_batch(&ctx, &*store).await;
+                }
+                _ = purges.tick(), if retention.is_some() => {
+                    let policy = retention.as_ref().expect("checked by the branch's guard");
+                    match scheduled(&store, policy, &meta).await {
+                        Ok(out) if !out.purged.is_empty() => eprintln!(
+                            "{who}: retention purged {} closed before {}",
+                            count(out.purged.len(), "entry", "entries"),
+                            out.criteria.before
+                        ),
+                        Ok(_) => {}
+                        Err(e) => eprintln!("{who}: the scheduled retention purge failed: {e}"),
+                    }
+                }
+            }
+        }
+    })
 }
 
 fn print(ctx: &Ctx, out: &PurgeOutcome) -> Result<(), CliError> {

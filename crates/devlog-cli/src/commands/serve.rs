@@ -194,6 +194,14 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     // `integrations.git.autoCommit`.
     let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;
     let workflow_store = store.clone();
+    // Retention once a day and signed audit checkpoints each minute (docs/security.md).
+    let audited = store.clone();
+    let housekeeping = super::purge::spawn_housekeeping(
+        ctx,
+        store.clone(),
+        ws.config.retention.clone(),
+        "devlog serve",
+    );
     let mut server = Server::new(Devlog::new(store), options);
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let mut workers = None;
@@ -326,6 +334,9 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         workflows.abort();
     }
     let _ = workflows.await;
+    housekeeping.abort();
+    // What the server recorded since the last tick is covered by a signature.
+    super::audit::checkpoint_after_batch(ctx, &*audited).await;
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }

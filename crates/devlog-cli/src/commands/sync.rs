@@ -257,7 +257,14 @@ pub async fn engine_for_workers(
 
 pub async fn run(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
     match a.command {
-        None => run_sync(ctx, a).await,
+        None => {
+            let done = run_sync(ctx, a).await;
+            // The run's remote effects are covered by a signed checkpoint.
+            if let Ok(store) = ctx.store().await {
+                super::audit::checkpoint_after_batch(ctx, &*store).await;
+            }
+            done
+        }
         Some(SyncCommand::Status) => status(ctx).await,
         Some(SyncCommand::Retry { job, all_failed }) => {
             if job.is_none() && !all_failed {

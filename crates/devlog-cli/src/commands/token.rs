@@ -111,10 +111,42 @@ pub async fn run(ctx: &Ctx, a: TokenArgs) -> Result<(), CliError> {
         )));
     };
     let now = SystemClock.now();
+    let audit = Audit {
+        ctx,
+        store: &*store,
+        now,
+    };
     match a.command {
-        TokenCommand::Create(c) => create(ctx, tokens, c, now).await,
+        TokenCommand::Create(c) => create(ctx, tokens, c, now, &audit).await,
         TokenCommand::List => list(ctx, tokens, now).await,
-        TokenCommand::Revoke(r) => revoke(ctx, tokens, &r.token, now).await,
+        TokenCommand::Revoke(r) => revoke(ctx, tokens, &r.token, now, &audit).await,
+    }
+}
+
+/// Records token changes in the audit log (name, role, limits; never the secret or its
+/// hash), then signs a checkpoint.
+struct Audit<'a> {
+    ctx: &'a Ctx,
+    store: &'a dyn devlog_core::store::Store,
+    now: Timestamp,
+}
+
+impl Audit<'_> {
+    async fn record(&self, action: devlog_core::audit::Action) {
+        let Some(log) = self.store.audit_log() else {
+            return;
+        };
+        let draft = devlog_core::audit::Draft::action(
+            self.now,
+            self.ctx.actor.clone(),
+            devlog_core::event::Origin::Cli,
+            action,
+        );
+        match log.audit_append(vec![draft]).await {
+            Ok(_) => super::audit::checkpoint_after_batch(self.ctx, self.store).await,
+            // The token change is made; say loudly that its record is missing.
+            Err(e) => eprintln!("warning: the token change was not recorded in the audit log: {e}"),
+        }
     }
 }
 
@@ -123,6 +155,7 @@ async fn create(
     tokens: &dyn TokenStore,
     c: CreateArgs,
     now: Timestamp,
+    audit: &Audit<'_>,
 ) -> Result<(), CliError> {
     let expires_at =
         parse_expiry(&c.expires, now).map_err(|e| CliError::Usage(format!("--expires: {e}")))?;
@@ -142,6 +175,15 @@ async fn create(
         &mut rand::rng(),
     );
     tokens.insert_token(&token).await?;
+    audit
+        .record(devlog_core::audit::Action::TokenCreated {
+            token_id: token.id.to_string(),
+            name: token.name.to_string(),
+            role: token.role,
+            scope: token.scope.clone(),
+            expires_at: token.expires_at,
+        })
+        .await;
     if ctx.out.json {
         #[derive(Serialize)]
         struct Created<'a> {
@@ -226,10 +268,19 @@ async fn revoke(
     tokens: &dyn TokenStore,
     reference: &str,
     now: Timestamp,
+    audit: &Audit<'_>,
 ) -> Result<(), CliError> {
     let all = tokens.list_tokens().await?;
     let token = find(&all, reference, now)?;
     let changed = tokens.revoke_token(&token.id, now).await?;
+    if changed {
+        audit
+            .record(devlog_core::audit::Action::TokenRevoked {
+                token_id: token.id.to_string(),
+                name: token.name.to_string(),
+            })
+            .await;
+    }
     let after = tokens
         .get_token(&token.id)
         .await?

@@ -137,6 +137,15 @@ pub async fn run_in_terminal(
     } else {
         super::autocommit::AutoCommit::start(&ws, engine.store().clone()).await?
     };
+    // Retention once a day and signed audit checkpoints each minute (docs/security.md).
+    let housekeeping = (!once).then(|| {
+        super::purge::spawn_housekeeping(
+            ctx,
+            engine.store().clone(),
+            ws.config.retention.clone(),
+            "devlog worker",
+        )
+    });
     let json = ctx.out.json;
     let sink: devlog_sync::EventSink = Arc::new(move |e: &WorkerEvent| {
         let _ = if json {
@@ -167,6 +176,7 @@ pub async fn run_in_terminal(
             stop_rx.clone(),
         )
     });
+    let store = engine.store().clone();
     let ran = devlog_sync::run_workers(engine, opts, Arc::new(Notify::new()), stop_rx, sink).await;
     signal.abort();
     if let Some(w) = workflows {
@@ -176,6 +186,11 @@ pub async fn run_in_terminal(
         }
         let _ = w.await;
     }
+    if let Some(h) = housekeeping {
+        h.abort();
+    }
+    // The remote effects of the run are covered by a signature.
+    super::audit::checkpoint_after_batch(ctx, &*store).await;
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }

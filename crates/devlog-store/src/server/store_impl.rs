@@ -657,23 +657,85 @@ impl ServerStore {
             return Ok(());
         }
         Self::insert_events_only(conn, events).await?;
-        Self::append_audit(conn, Draft::of_events(events, source)).await
+        Self::append_audit(conn, Draft::of_events(events, source))
+            .await
+            .map(|_| ())
     }
 
-    /// Appends audit records after the table's last one (the caller holds the feed lock).
-    /// There is no UPDATE or DELETE of `devlog_audit` anywhere.
-    async fn append_audit(conn: &mut Conn, drafts: Vec<Draft>) -> TxResult<()> {
-        if drafts.is_empty() {
-            return Ok(());
-        }
+    /// The last record's head.
+    async fn audit_head_in(conn: &mut Conn) -> TxResult<Head> {
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, record FROM devlog_audit ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *conn)
                 .await?;
-        let head = match last {
+        Ok(match last {
             Some((seq, text)) => crate::audit::head_of(seq as u64, &text),
             None => Head::default(),
-        };
+        })
+    }
+
+    /// Appends action drafts under the feed's row lock (which every audited write takes),
+    /// leaving out remote effects already recorded.
+    async fn append_actions_once(&self, drafts: &[Draft]) -> TxResult<Vec<AuditRecord>> {
+        let mut lease = self.lease().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
+        let done = async {
+            Self::lock_counter(&mut tx, "feed").await?;
+            let mut known = Vec::new();
+            for d in drafts {
+                let Some(id) = d.effect_id() else { continue };
+                let mut qb =
+                    QueryBuilder::<Db>::new("SELECT record FROM devlog_audit WHERE entry_id = ");
+                qb.push_bind(crate::audit::entry_column(d.entry_id))
+                    .push(" AND record LIKE ")
+                    .push_bind(crate::audit::EFFECT_LIKE);
+                let rows: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+                known.extend(crate::audit::effect_ids_in(&rows, &[id]));
+            }
+            let fresh = crate::audit::fresh(drafts.to_vec(), known);
+            if fresh.is_empty() {
+                return Ok(Done::Unchanged(Vec::new()));
+            }
+            Ok(Done::Write(Self::append_audit(&mut tx, fresh).await?))
+        }
+        .await;
+        finish(tx, done).await
+    }
+
+    async fn checkpoint_once(
+        &self,
+        key: &devlog_core::audit::AuditKey,
+        at: Timestamp,
+        actor: &Option<String>,
+    ) -> TxResult<Option<AuditRecord>> {
+        let mut lease = self.lease().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
+        let done = async {
+            Self::lock_counter(&mut tx, "feed").await?;
+            let last: Option<(i64, String)> =
+                sqlx::query_as("SELECT seq, record FROM devlog_audit ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let (head, last) = crate::audit::last_of(last);
+            match devlog_core::audit::checkpoint_after(last.as_ref(), &head, key, at, actor.clone())
+            {
+                Some(d) => Ok(Done::Write(
+                    Self::append_audit(&mut tx, vec![d]).await?.pop(),
+                )),
+                None => Ok(Done::Unchanged(None)),
+            }
+        }
+        .await;
+        finish(tx, done).await
+    }
+
+    /// Appends audit records after the table's last one (the caller holds the feed lock).
+    /// There is no UPDATE or DELETE of `devlog_audit` anywhere.
+    async fn append_audit(conn: &mut Conn, drafts: Vec<Draft>) -> TxResult<Vec<AuditRecord>> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let head = Self::audit_head_in(&mut *conn).await?;
         let records = chain(&head, drafts);
         for chunk in records.chunks(EVENT_CHUNK) {
             let lines: Vec<String> = chunk.iter().map(AuditRecord::to_line).collect();
@@ -686,13 +748,13 @@ impl ServerStore {
             qb.push_values(chunk, |mut b, r| {
                 b.push_bind(r.seq as i64)
                     .push_bind(r.at.millis())
-                    .push_bind(r.entry_id.to_string())
+                    .push_bind(crate::audit::entry_column(r.entry_id))
                     .push_bind(r.actor.clone())
                     .push_bind(lines.next().expect("one line per record"));
             });
             qb.build().execute(&mut *conn).await?;
         }
-        Ok(())
+        Ok(records)
     }
 
     async fn insert_events_only(conn: &mut Conn, events: &[Event]) -> TxResult<()> {
@@ -1378,6 +1440,45 @@ impl AuditLog for ServerStore {
             .await
             .map_err(self.err())?;
         Ok(n as u64)
+    }
+
+    async fn audit_append(&self, drafts: Vec<Draft>) -> Result<Vec<AuditRecord>> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut attempt = 0;
+        loop {
+            let r = self.append_actions_once(&drafts).await;
+            if retryable(&r, attempt) {
+                attempt += 1;
+                continue;
+            }
+            return r.map_err(|e| self.fail(e));
+        }
+    }
+
+    async fn audit_checkpoint(
+        &self,
+        key: &devlog_core::audit::AuditKey,
+        at: Timestamp,
+        actor: Option<String>,
+    ) -> Result<Option<AuditRecord>> {
+        let mut attempt = 0;
+        loop {
+            let r = self.checkpoint_once(key, at, &actor).await;
+            if retryable(&r, attempt) {
+                attempt += 1;
+                continue;
+            }
+            return r.map_err(|e| self.fail(e));
+        }
+    }
+
+    async fn audit_head(&self) -> Result<Head> {
+        let mut lease = self.lease().await.map_err(self.err())?;
+        Self::audit_head_in(&mut lease)
+            .await
+            .map_err(|e| self.fail(e))
     }
 
     fn audit_location(&self) -> String {
