@@ -495,3 +495,92 @@ async fn estimates_logged_time_due_dates_and_acceptance_criteria_sync_both_ways(
     );
     assert!(r.probe.ado.check_contract().is_empty());
 }
+
+/// devlog's own creates move the pull cursor (issue 19.4): the idle sync right after a sync
+/// that created items costs WIQL and one batch (the items within the overlap), not a read
+/// back of everything created; an edit someone made to one of them meanwhile (an item out of
+/// the order devlog wrote them in) is still pulled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_after_creating_items_does_not_read_them_back() {
+    const N: usize = 300;
+    let r = rig().await;
+    let mut ids = Vec::new();
+    for n in 0..N {
+        let e = r
+            .app
+            .create(
+                NewEntry {
+                    title: format!("Entry {n}"),
+                    kind: Some(EntryType::Task),
+                    ..NewEntry::default()
+                },
+                &cli(),
+            )
+            .await
+            .unwrap()
+            .into_entry();
+        ids.push(e.id);
+    }
+    let requests = || r.probe.remote.state().requests().len();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created, N as u64, "{rep:?}");
+    // 300 creates are 300 s of the fake's clock: without the own writes counted as seen, the
+    // next pull would read all of them back (WIQL + 2 batches + metadata).
+    let before = requests();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created + rep.updated + rep.applied, 0, "{rep:?}");
+    let spent: Vec<String> = r.probe.remote.state().requests()[before..]
+        .iter()
+        .map(|q| format!("{} {}", q.method, q.path))
+        .collect();
+    assert!(spent.len() <= 2, "{spent:#?}");
+    let before = requests();
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    assert!(requests() - before <= 2);
+
+    // Created again, then edited by someone between two of devlog's writes (as during a long
+    // push): the item is out of the order devlog wrote them in, and is read.
+    let more: Vec<_> = {
+        let mut v = Vec::new();
+        for n in 0..N {
+            let e = r
+                .app
+                .create(
+                    NewEntry {
+                        title: format!("Second {n}"),
+                        kind: Some(EntryType::Task),
+                        ..NewEntry::default()
+                    },
+                    &cli(),
+                )
+                .await
+                .unwrap()
+                .into_entry();
+            v.push(e.id);
+        }
+        v
+    };
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    let items = r.probe.ado.items();
+    let work_item = |title: &str| {
+        items
+            .iter()
+            .find(|w| w.str_field("System.Title") == title)
+            .unwrap()
+            .clone()
+    };
+    let first = work_item("Second 0");
+    let fifth = work_item("Second 5");
+    r.probe.ado.edit_item(first.id, |f| {
+        f.insert("System.Title".into(), json!("Second 0, renamed there"));
+    });
+    r.probe.ado.set_changed(
+        first.id,
+        fifth.changed + chrono::Duration::milliseconds(500),
+    );
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.failed.len(), 0, "{rep:?}");
+    let pulled = r.app.store().get(more[0]).await.unwrap();
+    assert_eq!(pulled.title, "Second 0, renamed there");
+    assert!(r.probe.ado.check_contract().is_empty());
+}

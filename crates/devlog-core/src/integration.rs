@@ -384,6 +384,16 @@ pub trait Integration: Send + Sync + fmt::Debug {
     /// Remote items changed since `cursor` (all linked items when `None`), one page at a time.
     async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError>;
 
+    /// The pull cursor after the engine's own create or update answered `item`, so the next
+    /// pull need not read that write back (Azure DevOps: the item's revision and changed date
+    /// count as seen). `cursor` is the pull cursor as it stands (`None`: none yet). `None`
+    /// keeps the cursor as it is, which is always safe: the write is then read back once.
+    /// Answer without a request. The default: keep it.
+    fn cursor_after_write(&self, cursor: Option<&str>, item: &RemoteItem) -> Option<String> {
+        let _ = (cursor, item);
+        None
+    }
+
     /// Whether the remote item's value of `field` (in `remote`, as a pull reads it) already
     /// stands for its value in `fields`: the remote keeps the field less precisely, so
     /// `fields`' value, sent, reads back as `remote`'s (Jira's one "In Progress" for devlog's

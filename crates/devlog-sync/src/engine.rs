@@ -1599,6 +1599,7 @@ impl SyncEngine {
                     self.record_reference(&name, id, &item)
                         .await
                         .map_err(local)?;
+                    self.own_write(i, &name, &item).await.map_err(local)?;
                     report.created += 1;
                     created = true;
                     remote_id = Some(item.remote_id);
@@ -1622,6 +1623,7 @@ impl SyncEngine {
                         .set_linked(&name, id, &item.remote_id, item.url.as_deref(), &base, now)
                         .await
                         .map_err(local)?;
+                    self.own_write(i, &name, &item).await.map_err(local)?;
                     report.updated += 1;
                     updated = true;
                     remote_id = Some(item.remote_id);
@@ -2480,6 +2482,26 @@ impl SyncEngine {
                     report.actions_applied += 1;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Lets the pull cursor count our own write of `item` as seen
+    /// ([`Integration::cursor_after_write`]), so the next pull does not read it back. Only
+    /// after the write is recorded: a crash before leaves the cursor, and the item is read
+    /// back once (safe). A pull running meanwhile may set the cursor first; the later write
+    /// wins, and what it lacks is read again (never skipped: both only add what was seen).
+    async fn own_write(
+        &self,
+        i: &Arc<dyn Integration>,
+        name: &str,
+        item: &RemoteItem,
+    ) -> Result<()> {
+        let cursor = self.state.cursor(name, CursorKind::Pull).await?;
+        if let Some(next) = i.cursor_after_write(cursor.as_deref(), item)
+            && Some(&next) != cursor.as_ref()
+        {
+            self.state.set_cursor(name, CursorKind::Pull, &next).await?;
         }
         Ok(())
     }
