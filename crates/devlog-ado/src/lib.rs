@@ -539,9 +539,16 @@ impl AdoIntegration {
             actual_hours: None,
             acceptance_criteria: None,
             due_date: None,
+            points: None,
         };
-        planning::read(&self.config, meta.type_meta(type_name), w, &mut fields)
-            .map_err(|e| self.permanent(e))?;
+        planning::read(
+            &self.config,
+            meta.process,
+            meta.type_meta(type_name),
+            w,
+            &mut fields,
+        )
+        .map_err(|e| self.permanent(e))?;
         Ok(RemoteItem {
             remote_id: w.id.to_string(),
             url: Some(format!(
@@ -925,6 +932,11 @@ impl Integration for AdoIntegration {
                 ops.push(op("add", field, json!(v)));
             }
         }
+        if let Some(p) = entry.points.filter(|p| p.is_finite())
+            && let Some(field) = planning::points_field(&self.config, meta.process, ty)
+        {
+            ops.push(op("add", field, json!(p)));
+        }
         let due_field = self.config.field(MappedField::DueDate);
         if let Some(d) = entry.due_date
             && ty.fields.contains(due_field)
@@ -1064,11 +1076,19 @@ impl Integration for AdoIntegration {
                 SyncedField::EstimatedHours
                 | SyncedField::ActualHours
                 | SyncedField::AcceptanceCriteria
-                | SyncedField::DueDate => {}
+                | SyncedField::DueDate
+                | SyncedField::Points => {}
             }
         }
         if let Some(ty) = target_type {
-            ops.extend(planning::ops(&self.config, ty, &current, fields, changed));
+            ops.extend(planning::ops(
+                &self.config,
+                meta.process,
+                ty,
+                &current,
+                fields,
+                changed,
+            ));
         }
         if ops.len() == 1 {
             return self.to_remote(meta, &current);

@@ -25,7 +25,11 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
-    let probe = AdoProbe::start("acme", "Fabrikam", FakeProcess::Agile).await;
+    rig_on(FakeProcess::Agile).await
+}
+
+async fn rig_on(process: FakeProcess) -> Rig {
+    let probe = AdoProbe::start("acme", "Fabrikam", process).await;
     let config = AdoConfig::new(
         &probe.organization_url(),
         "Fabrikam",
@@ -583,4 +587,104 @@ async fn the_sync_after_creating_items_does_not_read_them_back() {
     let pulled = r.app.store().get(more[0]).await.unwrap();
     assert_eq!(pulled.title, "Second 0, renamed there");
     assert!(r.probe.ado.check_contract().is_empty());
+}
+
+/// An entry's points go to the process's points field both ways (Agile StoryPoints, Scrum
+/// and Basic Effort, CMMI Size), only on types that have it (a Task has none: not sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn points_sync_with_the_process_points_field() {
+    for (process, field) in [
+        (FakeProcess::Agile, "Microsoft.VSTS.Scheduling.StoryPoints"),
+        (FakeProcess::Scrum, "Microsoft.VSTS.Scheduling.Effort"),
+        (FakeProcess::Basic, "Microsoft.VSTS.Scheduling.Effort"),
+        (FakeProcess::Cmmi, "Microsoft.VSTS.Scheduling.Size"),
+    ] {
+        let r = rig_on(process).await;
+        let mk = |title: &str, kind: EntryType| NewEntry {
+            title: title.into(),
+            kind: Some(kind),
+            points: Some(5.0),
+            ..NewEntry::default()
+        };
+        let story = r
+            .app
+            .create(mk("Sign in with SSO", EntryType::Feature), &cli())
+            .await
+            .unwrap()
+            .into_entry();
+        let task = r
+            .app
+            .create(mk("Wire the callback", EntryType::Task), &cli())
+            .await
+            .unwrap()
+            .into_entry();
+        let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+        assert_eq!(
+            (rep.created, rep.failed.len()),
+            (2, 0),
+            "{process:?}: {rep:?}"
+        );
+        let items = r.probe.ado.items();
+        let by_title = |t: &str| {
+            items
+                .iter()
+                .find(|w| w.str_field("System.Title") == t)
+                .unwrap()
+                .clone()
+        };
+        let (s_item, t_item) = (by_title("Sign in with SSO"), by_title("Wire the callback"));
+        assert_eq!(
+            s_item.fields.get(field),
+            Some(&json!(5.0)),
+            "{process:?}: {s_item:?}"
+        );
+        assert!(
+            !t_item
+                .fields
+                .keys()
+                .any(|k| k.contains("StoryPoints") || k.contains("Effort") || k.contains("Size")),
+            "{process:?}: {t_item:?}"
+        );
+        // Changed locally: one patch; changed there: back on the entry; no echo.
+        r.app
+            .store()
+            .update(story.id, &cli(), &mut |x| {
+                x.points = Some(8.0);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+        assert_eq!(
+            (rep.updated, rep.failed.len()),
+            (1, 0),
+            "{process:?}: {rep:?}"
+        );
+        assert_eq!(
+            r.probe.ado.item(s_item.id).unwrap().fields.get(field),
+            Some(&json!(8.0))
+        );
+        r.probe.ado.edit_item(s_item.id, |w| {
+            w.insert(field.into(), json!(13));
+        });
+        let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+        assert_eq!(
+            (rep.applied, rep.conflicts, rep.failed.len()),
+            (1, 0, 0),
+            "{process:?}: {rep:?}"
+        );
+        assert_eq!(
+            r.app.store().get(story.id).await.unwrap().points,
+            Some(13.0)
+        );
+        // The task keeps its points: its type has no field for them.
+        assert_eq!(r.app.store().get(task.id).await.unwrap().points, Some(5.0));
+        let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+        assert_eq!(
+            (rep.updated, rep.applied),
+            (0, 0),
+            "{process:?}: no echo: {rep:?}"
+        );
+        assert!(r.probe.ado.check_contract().is_empty());
+    }
 }

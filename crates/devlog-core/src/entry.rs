@@ -247,6 +247,10 @@ pub struct Entry {
     pub estimated_hours: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_hours: Option<f64>,
+    /// Story points (effort in the team's own unit; devlog addition): a number ≥ 0, synced
+    /// with the tracker's story points / effort / size field (docs/azure-devops.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<f64>,
     /// When the work is due (devlog addition, `YYYY-MM-DD`; see `planning.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_date: Option<chrono::NaiveDate>,

@@ -544,6 +544,7 @@ impl GithubIntegration {
                 actual_hours: None,
                 acceptance_criteria: None,
                 due_date: None,
+                points: None,
             },
             updated_at,
             version: Some(issue.updated_at.clone()),
@@ -772,7 +773,8 @@ impl Integration for GithubIntegration {
                 SyncedField::EstimatedHours
                 | SyncedField::ActualHours
                 | SyncedField::AcceptanceCriteria
-                | SyncedField::DueDate => {}
+                | SyncedField::DueDate
+                | SyncedField::Points => {}
             }
         }
         if labels_changed {

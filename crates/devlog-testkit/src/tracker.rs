@@ -156,6 +156,7 @@ pub fn to_remote(item: &Item) -> Result<RemoteItem, SyncError> {
             actual_hours: None,
             acceptance_criteria: None,
             due_date: None,
+            points: None,
         },
         updated_at,
         version: Some(item.etag()),
@@ -244,7 +245,8 @@ impl Integration for TrackerIntegration {
                 SyncedField::EstimatedHours
                 | SyncedField::ActualHours
                 | SyncedField::AcceptanceCriteria
-                | SyncedField::DueDate => None,
+                | SyncedField::DueDate
+                | SyncedField::Points => None,
             };
         }
         let resp = self
