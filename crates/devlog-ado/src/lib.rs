@@ -563,6 +563,7 @@ impl AdoIntegration {
             marker: w.marker(),
             milestone: milestone.and_then(|m| self.remote_milestone(&m)),
             sprint: None,
+            board: Some(w.board()),
         })
     }
 

@@ -688,3 +688,51 @@ async fn points_sync_with_the_process_points_field() {
         assert!(r.probe.ado.check_contract().is_empty());
     }
 }
+
+/// The board column and iteration of a linked item are kept on the entry's reference by a
+/// pull (issue 19.5), and updated only when they change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_column_is_kept_on_the_entry() {
+    let r = rig().await;
+    let e = r
+        .app
+        .create(
+            NewEntry {
+                title: "Board me".into(),
+                kind: Some(EntryType::Feature),
+                ..NewEntry::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap()
+        .into_entry();
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    let id = r.probe.ado.items()[0].id;
+    r.probe.ado.edit_item(id, |f| {
+        f.insert("System.BoardColumn".into(), json!("Doing"));
+        f.insert("System.BoardColumnDone".into(), json!(true));
+    });
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.failed.len(), 0, "{rep:?}");
+    let got = r.app.store().get(e.id).await.unwrap();
+    let reference = got
+        .external_references
+        .iter()
+        .find(|x| x.system == "azure-devops")
+        .unwrap();
+    let board = reference.board.clone().unwrap();
+    assert_eq!(board.column.as_deref(), Some("Doing"));
+    assert!(board.column_done);
+    assert_eq!(board.iteration.as_deref(), Some("Fabrikam"));
+    assert_eq!(board.to_string(), "column Doing (done), iteration Fabrikam");
+    let json = serde_json::to_value(&got).unwrap();
+    assert_eq!(
+        json["externalReferences"][0]["board"],
+        json!({"column": "Doing", "columnDone": true, "iteration": "Fabrikam"})
+    );
+    // Idle: no write to the entry.
+    let before = r.app.store().get(e.id).await.unwrap().updated_at;
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(r.app.store().get(e.id).await.unwrap().updated_at, before);
+}

@@ -130,6 +130,11 @@ pub struct RemoteItem {
         skip_serializing_if = "Option::is_none"
     )]
     pub sprint: Option<Option<String>>,
+    /// Where the item sits on the remote's board (Azure DevOps' board column and iteration);
+    /// `None`: not reported. The engine keeps it on the entry's external reference
+    /// ([`ExternalReference::board`](crate::entry::ExternalReference::board)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<crate::entry::BoardPosition>,
 }
 
 /// A milestone as a remote system holds it (what a pull needs to create it locally).

@@ -551,6 +551,7 @@ impl GithubIntegration {
             marker: parse_marker(&body),
             milestone: issue.milestone.as_ref().map(IssueMilestone::to_remote),
             sprint: None,
+            board: None,
         })
     }
 

@@ -304,6 +304,7 @@ impl Issue {
             marker: self.marker(),
             milestone: first_version.map(Version::to_remote),
             sprint: None,
+            board: None,
         })
     }
 }

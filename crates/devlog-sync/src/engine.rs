@@ -2528,6 +2528,7 @@ impl SyncEngine {
                             status: None,
                             last_sync: Some(now),
                             sprint: None,
+                            board: None,
                             extra: Default::default(),
                         });
                 }
@@ -2575,6 +2576,51 @@ impl SyncEngine {
                         .find(|r| r.system == name && r.id == item.remote_id)
                     {
                         r.sprint.clone_from(&sprint);
+                    }
+                    Ok(())
+                },
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Keeps the board position a pulled item reports on its entry's external reference
+    /// (only when it changed: no write on an idle pull), so `show` names it.
+    async fn record_board(
+        &self,
+        name: &str,
+        item: &RemoteItem,
+        board: &devlog_core::entry::BoardPosition,
+    ) -> Result<()> {
+        let Some(link) = self.state.link_by_remote(name, &item.remote_id).await? else {
+            return Ok(());
+        };
+        if link.state != LinkState::Linked {
+            return Ok(());
+        }
+        let entry = match self.store.get(link.entry_id).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let reference = entry
+            .external_references
+            .iter()
+            .find(|r| r.system == name && r.id == item.remote_id);
+        if reference.is_none_or(|r| r.board.as_ref() == Some(board)) {
+            return Ok(());
+        }
+        self.store
+            .update(
+                link.entry_id,
+                &Self::sync_meta(name),
+                &mut |e: &mut Entry| {
+                    if let Some(r) = e
+                        .external_references
+                        .iter_mut()
+                        .find(|r| r.system == name && r.id == item.remote_id)
+                    {
+                        r.board = Some(board.clone());
                     }
                     Ok(())
                 },
@@ -2757,6 +2803,9 @@ impl SyncEngine {
         for item in items {
             if let Some(sprint) = &item.sprint {
                 self.record_sprint(name, item, sprint.as_deref()).await?;
+            }
+            if let Some(board) = &item.board {
+                self.record_board(name, item, board).await?;
             }
             let ItemMerge::Merge {
                 entry,

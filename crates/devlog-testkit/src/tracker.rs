@@ -163,6 +163,7 @@ pub fn to_remote(item: &Item) -> Result<RemoteItem, SyncError> {
         marker: item.marker.as_deref().and_then(|m| m.parse().ok()),
         milestone: None,
         sprint: None,
+        board: None,
     })
 }
 

@@ -448,6 +448,7 @@ impl Tracker for AdoTracker {
         m.insert("workItemState".into(), json!(d.state));
         m.insert("iterationPath".into(), json!(d.iteration_path));
         m.insert("boardColumn".into(), json!(d.board_column));
+        m.insert("boardColumnDone".into(), json!(d.board_column_done));
         let iteration = if d.iteration_path.contains('\\') {
             format!("in iteration {}", d.iteration_path)
         } else {
@@ -459,7 +460,10 @@ impl Tracker for AdoTracker {
             d.state,
             d.board_column
                 .as_deref()
-                .map(|c| format!(", board column {c}"))
+                .map(|c| format!(
+                    ", board column {c}{}",
+                    if d.board_column_done { " (done)" } else { "" }
+                ))
                 .unwrap_or_else(|| ", on no board column".into())
         );
         Ok((m, vec![line]))
