@@ -58,7 +58,7 @@ use crate::fake_remote::{FakeState, RecordedRequest};
 use crate::openapi::{ContractGuard, Spec};
 
 mod pipelines;
-pub use pipelines::{AdoArtifact, AdoPipeline, AdoRelease, AdoRun};
+pub use pipelines::{AdoArtifact, AdoDeployment, AdoPipeline, AdoRelease, AdoRun};
 
 /// Where the descriptions live (`DEVLOG_ADO_OPENAPI_DIR` overrides the folder).
 pub fn spec_dir() -> String {
@@ -720,6 +720,10 @@ impl FakeAdo {
             .route(
                 "/{org}/{project}/_apis/release/releases/{id}",
                 get(pipelines::get_release),
+            )
+            .route(
+                "/{org}/{project}/_apis/release/deployments",
+                get(pipelines::list_deployments),
             )
             .layer(axum::middleware::map_response_with_state(
                 self.shared.clone(),
@@ -2024,6 +2028,7 @@ mod tests {
                 "/acme/Fabrikam/_apis/build/builds/101/workitems",
             ),
             (release, "GET", "/acme/Fabrikam/_apis/release/releases/7"),
+            (release, "GET", "/acme/Fabrikam/_apis/release/deployments"),
         ] {
             assert!(
                 crate::openapi::has_operation(spec, method, path),
