@@ -315,7 +315,6 @@ fn milestone(name: &str, description: &str, due: &str) -> Milestone {
         name: name.into(),
         description: description.into(),
         due_date: Some(due.parse().unwrap()),
-        points: None,
         state: MilestoneState::Open,
         created_at: ts(0),
         updated_at: ts(0),
