@@ -373,6 +373,156 @@ impl AdoIntegration {
     }
 }
 
+/// Deployments read per poll.
+const DEPLOYMENTS_PER_POLL: usize = 100;
+
+/// Where polling the release deployments stands (the sync state's `deployments` cursor).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, Deserialize)]
+struct DeploymentCursor {
+    /// The newest `lastModifiedOn` of the completed deployments applied (`""`: from the
+    /// start).
+    since: String,
+    /// Completed deployments applied at or after `since` (asked again: `minModifiedTime` is
+    /// inclusive).
+    #[serde(default)]
+    seen: BTreeSet<u64>,
+}
+
+/// What one poll of the release deployments found.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentPoll {
+    /// One [`Action::Deployment`] per work item linked to an entry, as the service hook gives.
+    pub actions: Vec<RemoteAction>,
+    /// The completed deployments read (whether or not they carried entries' work items).
+    pub deployments: Vec<Deployment>,
+    /// What was not taken, and why.
+    pub ignored: Vec<String>,
+    /// The cursor to keep for the next poll (`None`: unchanged).
+    pub cursor: Option<String>,
+}
+
+impl AdoIntegration {
+    /// Classic release deployments completed since the last poll (`cursor`, as the previous
+    /// poll returned it), for when no service hook reports them: `GET
+    /// vsrm…/{project}/_apis/release/deployments?minModifiedTime=…&queryOrder=ascending`, and
+    /// for each completed one the same actions the `ms.vss-release.deployment-completed-event`
+    /// gives (its id is the deployment's, as in the event's `resource.deployment`, so a hook and
+    /// a poll of one deployment are applied once). The first poll (no cursor) only notes where
+    /// the deployments stand (one request, `$top=1`): deployments before polling started are
+    /// not applied. An idle poll is one request.
+    pub async fn poll_deployments(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<DeploymentPoll, SyncError> {
+        let list = |min: Option<&str>, ascending: bool, top: usize| {
+            let mut req = self
+                .release_client
+                .get(&self.project_path("release/deployments"))
+                .query(
+                    "queryOrder",
+                    if ascending { "ascending" } else { "descending" },
+                )
+                .query("$top", &top.to_string())
+                .query("api-version", API_VERSION)
+                .no_cache();
+            if let Some(m) = min {
+                req = req.query("minModifiedTime", m);
+            }
+            async move {
+                let resp = req.send().await.map_err(|e| {
+                    let mut err = self.sync_err(e, None);
+                    if err.kind == SyncErrorKind::Auth {
+                        err.message = format!(
+                            "{}; reading release deployments needs the Release (Read) scope",
+                            err.message
+                        );
+                    }
+                    err
+                })?;
+                let l: ValueList<Value> = self.decode(&resp, None)?;
+                Ok::<_, SyncError>(l.value)
+            }
+        };
+        let modified = |d: &Value| s(d, &["/lastModifiedOn", "/completedOn"]).map(str::to_string);
+        let mut poll = DeploymentPoll::default();
+        let Some(cursor) = cursor else {
+            // Where deployments stand now: only later ones are applied.
+            let newest = list(None, false, 1).await?;
+            let c = DeploymentCursor {
+                since: newest.first().and_then(modified).unwrap_or_default(),
+                seen: newest
+                    .first()
+                    .and_then(|d| n(d, &["/id"]))
+                    .into_iter()
+                    .collect(),
+            };
+            poll.cursor = serde_json::to_string(&c).ok();
+            return Ok(poll);
+        };
+        let mut c: DeploymentCursor = serde_json::from_str(cursor).map_err(|e| {
+            self.permanent(format!(
+                "the Azure DevOps deployments cursor `{cursor}` is unreadable ({e})"
+            ))
+        })?;
+        let since = (!c.since.is_empty()).then_some(c.since.as_str());
+        let page = list(since, true, DEPLOYMENTS_PER_POLL).await?;
+        let full = page.len() >= DEPLOYMENTS_PER_POLL;
+        let mut newest = c.since.clone();
+        let mut applied = Vec::new();
+        for d in &page {
+            let Some(id) = n(d, &["/id"]) else { continue };
+            let status = s(d, &["/deploymentStatus"]).unwrap_or_default();
+            let done = matches!(
+                status.to_ascii_lowercase().as_str(),
+                "succeeded" | "partiallysucceeded" | "failed"
+            );
+            if !done || c.seen.contains(&id) {
+                // Not completed yet: its completion changes `lastModifiedOn`, so a later poll
+                // reads it again.
+                continue;
+            }
+            let payload = serde_json::json!({"resource": {"deployment": d}});
+            let (actions, ignored) = self.deployment_actions(&payload).await?;
+            let ev = DeploymentEvent::read(&payload);
+            poll.deployments.push(Deployment {
+                id: format!("{NAME}:{}", ev.key),
+                system: NAME.into(),
+                environment: ev.environment,
+                release: ev.release,
+                status: ev.status,
+                url: ev.url,
+                at: ev.at,
+                extra: Default::default(),
+            });
+            poll.actions.extend(actions);
+            poll.ignored.extend(ignored);
+            let at = modified(d).unwrap_or_default();
+            if crate::workitem::parse_time(&at).ok() > crate::workitem::parse_time(&newest).ok() {
+                newest = at.clone();
+            }
+            applied.push((id, at));
+        }
+        if full {
+            // More than a page: keep `since` (the rest may be older by time, later by id) and
+            // skip what was applied.
+            c.seen.extend(applied.iter().map(|(id, _)| *id));
+        } else if newest != c.since {
+            let keep: BTreeSet<u64> = applied
+                .iter()
+                .filter(|(_, at)| *at == newest)
+                .map(|(id, _)| *id)
+                .collect();
+            c.since = newest;
+            c.seen = keep;
+        }
+        let next = serde_json::to_string(&c).ok();
+        if next.as_deref() != Some(cursor) {
+            poll.cursor = next;
+        }
+        Ok(poll)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // test code: a panic is the failure report

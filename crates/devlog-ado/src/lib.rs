@@ -109,11 +109,81 @@ impl Meta {
 
 /// Where a pull stands: the newest `ChangedDate` delivered, and the (id → rev, changed) of
 /// the items delivered within [`OVERLAP_SECONDS`] of it.
+///
+/// devlog's own creates and updates count as seen too ([`Integration::cursor_after_write`]):
+/// they move `since` to their `ChangedDate` and are kept in `own`, while `from` keeps where
+/// the last pull stood, so the next pull still asks WIQL for everything changed since then.
+/// WIQL answers ids in `ChangedDate` order only, so devlog's own writes in that answer are
+/// trusted without reading them back while they come in the order devlog made them (an edit
+/// by someone else moves an item after the writes that followed: it and everything after are
+/// read); items no write of devlog's explains are read as always.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct PullCursor {
     since: String,
     #[serde(default)]
     seen: BTreeMap<u64, (u64, String)>,
+    /// Where the last pull stood when devlog's own writes moved `since` past it (`""`: it
+    /// had no cursor, the next pull reads from the start); cleared by a complete pull.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
+    /// devlog's own writes since the last complete pull: id → (rev, changed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    own: BTreeMap<u64, (u64, String)>,
+}
+
+impl PullCursor {
+    /// Counts devlog's own write of work item `id` at revision `rev`, changed `at`, as seen.
+    fn own_write(&mut self, id: u64, rev: u64, at: devlog_core::Timestamp) {
+        if self.seen.get(&id).is_some_and(|(r, _)| *r >= rev)
+            || self.own.get(&id).is_some_and(|(r, _)| *r >= rev)
+        {
+            return;
+        }
+        let at_s = at
+            .as_datetime()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        if parse_time(&self.since).ok().is_none_or(|t| at > t) {
+            if self.from.is_none() {
+                self.from = Some(self.since.clone());
+            }
+            self.since = at_s.clone();
+        }
+        self.seen.insert(id, (rev, at_s.clone()));
+        self.own.insert(id, (rev, at_s));
+    }
+
+    /// The ids of `ids` (a WIQL answer, in `ChangedDate` order) that need reading: all but
+    /// devlog's own writes older than the overlap while they come in the order made.
+    fn to_read(&self, ids: &[u64]) -> Vec<u64> {
+        let floor = parse_time(&self.since)
+            .map(|t| t.as_datetime() - chrono::Duration::seconds(OVERLAP_SECONDS))
+            .ok();
+        let mut trusted: Vec<(chrono::DateTime<chrono::Utc>, u64)> = self
+            .own
+            .iter()
+            .filter_map(|(id, (_, at))| {
+                let t = parse_time(at).ok()?.as_datetime();
+                floor.is_some_and(|f| t < f).then_some((t, *id))
+            })
+            .collect();
+        trusted.sort();
+        let is_trusted: BTreeSet<u64> = trusted.iter().map(|(_, id)| *id).collect();
+        let mut next = trusted.iter().map(|(_, id)| *id).peekable();
+        let mut in_order = true;
+        let mut out = Vec::new();
+        for id in ids {
+            if in_order && is_trusted.contains(id) {
+                if next.peek() == Some(id) {
+                    next.next();
+                    continue;
+                }
+                // Out of the order devlog wrote them: someone changed an item since.
+                in_order = false;
+            }
+            out.push(*id);
+        }
+        out
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -469,9 +539,16 @@ impl AdoIntegration {
             actual_hours: None,
             acceptance_criteria: None,
             due_date: None,
+            points: None,
         };
-        planning::read(&self.config, meta.type_meta(type_name), w, &mut fields)
-            .map_err(|e| self.permanent(e))?;
+        planning::read(
+            &self.config,
+            meta.process,
+            meta.type_meta(type_name),
+            w,
+            &mut fields,
+        )
+        .map_err(|e| self.permanent(e))?;
         Ok(RemoteItem {
             remote_id: w.id.to_string(),
             url: Some(format!(
@@ -486,6 +563,7 @@ impl AdoIntegration {
             marker: w.marker(),
             milestone: milestone.and_then(|m| self.remote_milestone(&m)),
             sprint: None,
+            board: Some(w.board()),
         })
     }
 
@@ -855,6 +933,11 @@ impl Integration for AdoIntegration {
                 ops.push(op("add", field, json!(v)));
             }
         }
+        if let Some(p) = entry.points.filter(|p| p.is_finite())
+            && let Some(field) = planning::points_field(&self.config, meta.process, ty)
+        {
+            ops.push(op("add", field, json!(p)));
+        }
         let due_field = self.config.field(MappedField::DueDate);
         if let Some(d) = entry.due_date
             && ty.fields.contains(due_field)
@@ -994,11 +1077,19 @@ impl Integration for AdoIntegration {
                 SyncedField::EstimatedHours
                 | SyncedField::ActualHours
                 | SyncedField::AcceptanceCriteria
-                | SyncedField::DueDate => {}
+                | SyncedField::DueDate
+                | SyncedField::Points => {}
             }
         }
         if let Some(ty) = target_type {
-            ops.extend(planning::ops(&self.config, ty, &current, fields, changed));
+            ops.extend(planning::ops(
+                &self.config,
+                meta.process,
+                ty,
+                &current,
+                fields,
+                changed,
+            ));
         }
         if ops.len() == 1 {
             return self.to_remote(meta, &current);
@@ -1013,6 +1104,19 @@ impl Integration for AdoIntegration {
             .map_err(|e| self.sync_err(e, Some(remote_id)))?;
         let updated: WorkItem = self.decode(&resp, Some(remote_id))?;
         self.to_remote(meta, &updated)
+    }
+
+    /// devlog's own write counts as seen (`PullCursor::own_write`): an idle sync right after
+    /// a sync that created or updated items stays at WIQL plus one batch.
+    fn cursor_after_write(&self, cursor: Option<&str>, item: &RemoteItem) -> Option<String> {
+        let mut c: PullCursor = match cursor {
+            None => PullCursor::default(),
+            Some(c) => serde_json::from_str(c).ok()?,
+        };
+        let id = item.remote_id.parse().ok()?;
+        let rev = item.version.as_deref()?.parse().ok()?;
+        c.own_write(id, rev, item.updated_at);
+        serde_json::to_string(&c).ok()
     }
 
     /// Work items of the project changed since the cursor (all of them without one), oldest
@@ -1035,8 +1139,13 @@ impl Integration for AdoIntegration {
         }
         let mut query =
             String::from("SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project");
-        if let Some(c) = &cursor {
-            let since = parse_time(&c.since).map_err(|e| self.permanent(e))?;
+        // From where the last pull stood (devlog's own writes since may have moved `since`).
+        let start = cursor
+            .as_ref()
+            .map(|c| c.from.as_deref().unwrap_or(&c.since))
+            .filter(|s| !s.is_empty());
+        if let Some(start) = start {
+            let since = parse_time(start).map_err(|e| self.permanent(e))?;
             let from = since.as_datetime() - chrono::Duration::seconds(OVERLAP_SECONDS);
             query.push_str(&format!(
                 " AND [System.ChangedDate] >= {}",
@@ -1044,10 +1153,16 @@ impl Integration for AdoIntegration {
             ));
         }
         query.push_str(" ORDER BY [System.ChangedDate] ASC, [System.Id] ASC");
-        let ids = self.wiql(&query).await?;
+        let mut ids = self.wiql(&query).await?;
+        if let Some(c) = &cursor {
+            ids = c.to_read(&ids);
+        }
         let mut next = cursor.clone().unwrap_or_default();
         let mut page = PullPage::default();
         let mut delivered = 0;
+        // The newest change this page delivered (where the next page starts when devlog's
+        // own writes moved `since` ahead).
+        let mut page_newest = next.from.clone().unwrap_or_default();
         let mut iterations_read = false;
         let mut chunks = ids.chunks(BATCH);
         for chunk in chunks.by_ref() {
@@ -1063,6 +1178,9 @@ impl Integration for AdoIntegration {
                 if parse_time(&next.since).ok().is_none_or(|t| changed > t) {
                     next.since = at.clone();
                 }
+                if parse_time(&page_newest).ok().is_none_or(|t| changed > t) {
+                    page_newest = at.clone();
+                }
                 next.seen.insert(w.id, (w.rev, at));
                 delivered += 1;
                 // The project's types and states are read only when an item is delivered: an
@@ -1077,8 +1195,23 @@ impl Integration for AdoIntegration {
             }
         }
         page.more = chunks.next().is_some();
+        if page.more {
+            // The next page starts from the newest change delivered, devlog's writes after it
+            // still trusted.
+            if next.from.is_some() {
+                next.from = Some(page_newest.clone());
+            }
+        } else {
+            // Complete: the writes are behind the pull now (those in the overlap are `seen`).
+            next.from = None;
+            next.own.clear();
+        }
         // Only what is within the overlap of the newest change is remembered.
-        if let Ok(newest) = parse_time(&next.since) {
+        let kept_from = match &next.from {
+            Some(f) if !f.is_empty() => f,
+            _ => &next.since,
+        };
+        if let Ok(newest) = parse_time(kept_from) {
             let floor = newest.as_datetime() - chrono::Duration::seconds(OVERLAP_SECONDS);
             next.seen
                 .retain(|_, (_, at)| parse_time(at).is_ok_and(|t| t.as_datetime() >= floor));

@@ -12,8 +12,7 @@ use serde_json::json;
 use crate::workitem::{ITERATION_PATH, MARKER_PREFIX, STATE, TAGS, TYPE, marker_tag};
 use crate::{API_VERSION, AdoIntegration, PATCH, op};
 
-/// The board column field (set on items shown on a team's board).
-pub const BOARD_COLUMN: &str = "System.BoardColumn";
+pub use crate::workitem::BOARD_COLUMN;
 
 /// The work item id in what a user gave: `12`, `#12`, `AB#12`, or a URL of the configured
 /// organization (`…/<project>/_workitems/edit/12`, a board's `?workitem=12`, the API's
@@ -116,6 +115,8 @@ pub struct ItemDetails {
     /// The column of the team's board, when the item is on one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub board_column: Option<String>,
+    /// In the column's Done half (a split column).
+    pub board_column_done: bool,
 }
 
 impl AdoIntegration {
@@ -214,6 +215,7 @@ impl AdoIntegration {
                 .str_field(BOARD_COLUMN)
                 .filter(|c| !c.is_empty())
                 .map(str::to_string),
+            board_column_done: w.board().column_done,
         })
     }
 }

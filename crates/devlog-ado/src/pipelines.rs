@@ -641,6 +641,7 @@ async fn record(
         status: Some(run.state.as_str().into()),
         last_sync: Some(now),
         sprint: None,
+        board: None,
         extra,
     };
     store

@@ -2,19 +2,46 @@
 //! "Planning fields"): estimate ⇄ `fields.estimatedHours` (OriginalEstimate), logged time ⇄
 //! `fields.actualHours` (CompletedWork, with RemainingWork kept at estimate − completed),
 //! acceptance criteria ⇄ `fields.acceptanceCriteria` (HTML, one list item a criterion) and
-//! due date ⇄ `fields.dueDate`.
+//! due date ⇄ `fields.dueDate`, and the entry's points ⇄ the process's points field
+//! ([`points_field`]: `fields.storyPoints`, else Agile's StoryPoints, Scrum's and Basic's
+//! Effort, CMMI's Size).
 //!
 //! A field is carried only where the work item's type has it (the process metadata devlog
 //! reads, `TypeMeta::fields`): elsewhere it is neither compared nor sent, as the engine's
-//! optional fields are ([`SyncedFields::carries`]). Story points are checked by health but not
-//! synced: entries have no points field.
+//! optional fields are ([`SyncedFields::carries`]).
 
 use devlog_core::merge::{FieldSet, SyncedField, SyncedFields};
 use serde_json::{Value, json};
 
 use crate::config::{AdoConfig, MappedField};
+use crate::process::Process;
 use crate::workitem::WorkItem;
 use crate::{REMAINING_WORK, TypeMeta, html, op};
+
+/// The system processes' points fields.
+pub(crate) const STORY_POINTS: &str = "Microsoft.VSTS.Scheduling.StoryPoints";
+pub(crate) const EFFORT: &str = "Microsoft.VSTS.Scheduling.Effort";
+pub(crate) const SIZE: &str = "Microsoft.VSTS.Scheduling.Size";
+
+/// The field an entry's points go to on a work item of type `ty`, if the type has one: the
+/// field `fields.storyPoints` names; else the process's (Agile: StoryPoints; Scrum and
+/// Basic: Effort; CMMI: Size); else, on a custom process, the first of those the type has.
+pub(crate) fn points_field<'a>(
+    config: &'a AdoConfig,
+    process: Process,
+    ty: &TypeMeta,
+) -> Option<&'a str> {
+    if let Some(f) = config.fields.get(&MappedField::StoryPoints) {
+        return ty.fields.contains(f).then_some(f.as_str());
+    }
+    let candidates: &[&'static str] = match process {
+        Process::Agile => &[STORY_POINTS],
+        Process::Scrum | Process::Basic => &[EFFORT],
+        Process::Cmmi => &[SIZE],
+        Process::Other => &[STORY_POINTS, EFFORT, SIZE],
+    };
+    candidates.iter().copied().find(|f| ty.fields.contains(*f))
+}
 
 /// The synced optional fields, in the order they are read and written.
 const SYNCED: [MappedField; 4] = [
@@ -31,6 +58,10 @@ pub(crate) fn read_fields(config: &AdoConfig) -> Vec<String> {
         .map(|f| config.field(*f).to_string())
         .collect();
     out.push(REMAINING_WORK.to_string());
+    match config.fields.get(&MappedField::StoryPoints) {
+        Some(f) => out.push(f.clone()),
+        None => out.extend([STORY_POINTS, EFFORT, SIZE].map(String::from)),
+    }
     out
 }
 
@@ -38,11 +69,29 @@ pub(crate) fn read_fields(config: &AdoConfig) -> Vec<String> {
 /// A value devlog cannot read is an error naming the field and its `fields` key.
 pub(crate) fn read(
     config: &AdoConfig,
+    process: Process,
     ty: Option<&TypeMeta>,
     w: &WorkItem,
     out: &mut SyncedFields,
 ) -> Result<(), String> {
     let Some(ty) = ty else { return Ok(()) };
+    if let Some(name) = points_field(config, process, ty) {
+        let raw = w.fields.get(name).filter(|v| !v.is_null());
+        out.points = Some(match raw {
+            None => None,
+            Some(v) => Some(
+                v.as_f64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                    .filter(|p: &f64| p.is_finite() && *p >= 0.0)
+                    .ok_or_else(|| {
+                        format!(
+                            "work item {}: field {name} holds {v}, not a number of points (integrations.{}.fields.storyPoints)",
+                            w.id, config.table
+                        )
+                    })?,
+            ),
+        });
+    }
     for f in SYNCED {
         let name = config.field(f);
         if !ty.fields.contains(name) {
@@ -144,6 +193,7 @@ pub(crate) fn criteria_html(criteria: &[String]) -> Option<String> {
 /// below 0) when either changes.
 pub(crate) fn ops(
     config: &AdoConfig,
+    process: Process,
     ty: &TypeMeta,
     current: &WorkItem,
     fields: &SyncedFields,
@@ -192,6 +242,11 @@ pub(crate) fn ops(
                         config.field(MappedField::DueDate),
                         d.map(|d| json!(format!("{d}T00:00:00Z"))),
                     );
+                }
+            }
+            SyncedField::Points => {
+                if let (Some(p), Some(name)) = (fields.points, points_field(config, process, ty)) {
+                    set(name, hours(p));
                 }
             }
             _ => {}

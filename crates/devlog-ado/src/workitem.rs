@@ -23,7 +23,7 @@ pub const PRIORITY: &str = "Microsoft.VSTS.Common.Priority";
 pub const COMMENT_COUNT: &str = "System.CommentCount";
 
 /// The fields devlog asks for when it reads work items in batches.
-pub const FIELDS: [&str; 12] = [
+pub const FIELDS: [&str; 14] = [
     "System.Id",
     TITLE,
     DESCRIPTION,
@@ -36,7 +36,13 @@ pub const FIELDS: [&str; 12] = [
     "System.TeamProject",
     COMMENT_COUNT,
     ITERATION_PATH,
+    BOARD_COLUMN,
+    BOARD_COLUMN_DONE,
 ];
+/// The board column of an item on a team's board, and whether it is in the column's Done
+/// half (split columns).
+pub const BOARD_COLUMN: &str = "System.BoardColumn";
+pub const BOARD_COLUMN_DONE: &str = "System.BoardColumnDone";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkItem {
@@ -126,6 +132,23 @@ impl WorkItem {
             .str_field(CHANGED_DATE)
             .ok_or_else(|| format!("work item {} came back without {CHANGED_DATE}", self.id))?;
         parse_time(c).map_err(|e| format!("work item {}: {CHANGED_DATE} {e}", self.id))
+    }
+
+    /// Where the item sits on its board: column, Done half, iteration path.
+    pub fn board(&self) -> devlog_core::entry::BoardPosition {
+        let text = |f: &str| {
+            self.str_field(f)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        devlog_core::entry::BoardPosition {
+            column: text(BOARD_COLUMN),
+            column_done: self
+                .fields
+                .get(BOARD_COLUMN_DONE)
+                .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("True")),
+            iteration: text(ITERATION_PATH),
+        }
     }
 
     pub fn type_name(&self) -> &str {

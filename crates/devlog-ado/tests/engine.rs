@@ -25,7 +25,11 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
-    let probe = AdoProbe::start("acme", "Fabrikam", FakeProcess::Agile).await;
+    rig_on(FakeProcess::Agile).await
+}
+
+async fn rig_on(process: FakeProcess) -> Rig {
+    let probe = AdoProbe::start("acme", "Fabrikam", process).await;
     let config = AdoConfig::new(
         &probe.organization_url(),
         "Fabrikam",
@@ -494,4 +498,241 @@ async fn estimates_logged_time_due_dates_and_acceptance_criteria_sync_both_ways(
         json!(15.0)
     );
     assert!(r.probe.ado.check_contract().is_empty());
+}
+
+/// devlog's own creates move the pull cursor (issue 19.4): the idle sync right after a sync
+/// that created items costs WIQL and one batch (the items within the overlap), not a read
+/// back of everything created; an edit someone made to one of them meanwhile (an item out of
+/// the order devlog wrote them in) is still pulled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_after_creating_items_does_not_read_them_back() {
+    const N: usize = 300;
+    let r = rig().await;
+    let mut ids = Vec::new();
+    for n in 0..N {
+        let e = r
+            .app
+            .create(
+                NewEntry {
+                    title: format!("Entry {n}"),
+                    kind: Some(EntryType::Task),
+                    ..NewEntry::default()
+                },
+                &cli(),
+            )
+            .await
+            .unwrap()
+            .into_entry();
+        ids.push(e.id);
+    }
+    let requests = || r.probe.remote.state().requests().len();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created, N as u64, "{rep:?}");
+    // 300 creates are 300 s of the fake's clock: without the own writes counted as seen, the
+    // next pull would read all of them back (WIQL + 2 batches + metadata).
+    let before = requests();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created + rep.updated + rep.applied, 0, "{rep:?}");
+    let spent: Vec<String> = r.probe.remote.state().requests()[before..]
+        .iter()
+        .map(|q| format!("{} {}", q.method, q.path))
+        .collect();
+    assert!(spent.len() <= 2, "{spent:#?}");
+    let before = requests();
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    assert!(requests() - before <= 2);
+
+    // Created again, then edited by someone between two of devlog's writes (as during a long
+    // push): the item is out of the order devlog wrote them in, and is read.
+    let more: Vec<_> = {
+        let mut v = Vec::new();
+        for n in 0..N {
+            let e = r
+                .app
+                .create(
+                    NewEntry {
+                        title: format!("Second {n}"),
+                        kind: Some(EntryType::Task),
+                        ..NewEntry::default()
+                    },
+                    &cli(),
+                )
+                .await
+                .unwrap()
+                .into_entry();
+            v.push(e.id);
+        }
+        v
+    };
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    let items = r.probe.ado.items();
+    let work_item = |title: &str| {
+        items
+            .iter()
+            .find(|w| w.str_field("System.Title") == title)
+            .unwrap()
+            .clone()
+    };
+    let first = work_item("Second 0");
+    let fifth = work_item("Second 5");
+    r.probe.ado.edit_item(first.id, |f| {
+        f.insert("System.Title".into(), json!("Second 0, renamed there"));
+    });
+    r.probe.ado.set_changed(
+        first.id,
+        fifth.changed + chrono::Duration::milliseconds(500),
+    );
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.failed.len(), 0, "{rep:?}");
+    let pulled = r.app.store().get(more[0]).await.unwrap();
+    assert_eq!(pulled.title, "Second 0, renamed there");
+    assert!(r.probe.ado.check_contract().is_empty());
+}
+
+/// An entry's points go to the process's points field both ways (Agile StoryPoints, Scrum
+/// and Basic Effort, CMMI Size), only on types that have it (a Task has none: not sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn points_sync_with_the_process_points_field() {
+    for (process, field) in [
+        (FakeProcess::Agile, "Microsoft.VSTS.Scheduling.StoryPoints"),
+        (FakeProcess::Scrum, "Microsoft.VSTS.Scheduling.Effort"),
+        (FakeProcess::Basic, "Microsoft.VSTS.Scheduling.Effort"),
+        (FakeProcess::Cmmi, "Microsoft.VSTS.Scheduling.Size"),
+    ] {
+        let r = rig_on(process).await;
+        let mk = |title: &str, kind: EntryType| NewEntry {
+            title: title.into(),
+            kind: Some(kind),
+            points: Some(5.0),
+            ..NewEntry::default()
+        };
+        let story = r
+            .app
+            .create(mk("Sign in with SSO", EntryType::Feature), &cli())
+            .await
+            .unwrap()
+            .into_entry();
+        let task = r
+            .app
+            .create(mk("Wire the callback", EntryType::Task), &cli())
+            .await
+            .unwrap()
+            .into_entry();
+        let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+        assert_eq!(
+            (rep.created, rep.failed.len()),
+            (2, 0),
+            "{process:?}: {rep:?}"
+        );
+        let items = r.probe.ado.items();
+        let by_title = |t: &str| {
+            items
+                .iter()
+                .find(|w| w.str_field("System.Title") == t)
+                .unwrap()
+                .clone()
+        };
+        let (s_item, t_item) = (by_title("Sign in with SSO"), by_title("Wire the callback"));
+        assert_eq!(
+            s_item.fields.get(field),
+            Some(&json!(5.0)),
+            "{process:?}: {s_item:?}"
+        );
+        assert!(
+            !t_item
+                .fields
+                .keys()
+                .any(|k| k.contains("StoryPoints") || k.contains("Effort") || k.contains("Size")),
+            "{process:?}: {t_item:?}"
+        );
+        // Changed locally: one patch; changed there: back on the entry; no echo.
+        r.app
+            .store()
+            .update(story.id, &cli(), &mut |x| {
+                x.points = Some(8.0);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+        assert_eq!(
+            (rep.updated, rep.failed.len()),
+            (1, 0),
+            "{process:?}: {rep:?}"
+        );
+        assert_eq!(
+            r.probe.ado.item(s_item.id).unwrap().fields.get(field),
+            Some(&json!(8.0))
+        );
+        r.probe.ado.edit_item(s_item.id, |w| {
+            w.insert(field.into(), json!(13));
+        });
+        let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+        assert_eq!(
+            (rep.applied, rep.conflicts, rep.failed.len()),
+            (1, 0, 0),
+            "{process:?}: {rep:?}"
+        );
+        assert_eq!(
+            r.app.store().get(story.id).await.unwrap().points,
+            Some(13.0)
+        );
+        // The task keeps its points: its type has no field for them.
+        assert_eq!(r.app.store().get(task.id).await.unwrap().points, Some(5.0));
+        let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+        assert_eq!(
+            (rep.updated, rep.applied),
+            (0, 0),
+            "{process:?}: no echo: {rep:?}"
+        );
+        assert!(r.probe.ado.check_contract().is_empty());
+    }
+}
+
+/// The board column and iteration of a linked item are kept on the entry's reference by a
+/// pull (issue 19.5), and updated only when they change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_column_is_kept_on_the_entry() {
+    let r = rig().await;
+    let e = r
+        .app
+        .create(
+            NewEntry {
+                title: "Board me".into(),
+                kind: Some(EntryType::Feature),
+                ..NewEntry::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap()
+        .into_entry();
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    let id = r.probe.ado.items()[0].id;
+    r.probe.ado.edit_item(id, |f| {
+        f.insert("System.BoardColumn".into(), json!("Doing"));
+        f.insert("System.BoardColumnDone".into(), json!(true));
+    });
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.failed.len(), 0, "{rep:?}");
+    let got = r.app.store().get(e.id).await.unwrap();
+    let reference = got
+        .external_references
+        .iter()
+        .find(|x| x.system == "azure-devops")
+        .unwrap();
+    let board = reference.board.clone().unwrap();
+    assert_eq!(board.column.as_deref(), Some("Doing"));
+    assert!(board.column_done);
+    assert_eq!(board.iteration.as_deref(), Some("Fabrikam"));
+    assert_eq!(board.to_string(), "column Doing (done), iteration Fabrikam");
+    let json = serde_json::to_value(&got).unwrap();
+    assert_eq!(
+        json["externalReferences"][0]["board"],
+        json!({"column": "Doing", "columnDone": true, "iteration": "Fabrikam"})
+    );
+    // Idle: no write to the entry.
+    let before = r.app.store().get(e.id).await.unwrap().updated_at;
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(r.app.store().get(e.id).await.unwrap().updated_at, before);
 }

@@ -530,3 +530,106 @@ async fn a_deployment_reaches_its_entries_once() {
     );
     r.contract_ok();
 }
+
+/// Classic release deployments found by polling (no service hook): each completed one
+/// reaches the entries whose work items it carries once — note and `deployments` — an
+/// unfinished one waits for its completion, deployments before polling started are not
+/// applied, and an idle poll is one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_deployments_are_found_by_polling_once() {
+    let r = rig().await;
+    let shipped = r.entry("Polled feature").await;
+    r.engine.sync(None, None, &|_, _| {}).await.unwrap();
+    let item = r
+        .probe
+        .ado
+        .items()
+        .iter()
+        .find(|w| w.str_field("System.Tags").contains(&shipped.id.to_string()))
+        .unwrap()
+        .id;
+    let ci = r.probe.ado.add_pipeline("CI", "\\");
+    let build = r.probe.ado.start_run(ci.id, "refs/heads/main");
+    r.probe.ado.complete_run(build.id, "succeeded");
+    r.probe.ado.set_run_work_items(build.id, &[item]);
+    r.probe.ado.add_release(
+        3,
+        "Release-3",
+        vec![AdoArtifact {
+            alias: "CI".into(),
+            kind: "Build".into(),
+            build: Some(build.id),
+        }],
+    );
+    // Before polling started: not applied.
+    r.probe.ado.deploy(3, 1, "Old", "succeeded");
+    let mut cursor: Option<String> = None;
+    let poll = |cursor: Option<String>| {
+        let (ado, engine) = (r.ado.clone(), &r.engine);
+        async move {
+            let p = ado.poll_deployments(cursor.as_deref()).await.unwrap();
+            let mut report = SyncReport::default();
+            engine
+                .apply_actions(NAME, &p.actions, &mut report)
+                .await
+                .unwrap();
+            (p, report.actions_applied)
+        }
+    };
+    let requests = || r.probe.remote.state().requests().len();
+    let (p, applied) = poll(cursor.clone()).await;
+    assert_eq!((p.deployments.len(), applied), (0, 0));
+    cursor = p.cursor.or(cursor);
+    let dev = r.probe.ado.deploy(3, 4, "Dev", "inProgress");
+    let (p, applied) = poll(cursor.clone()).await;
+    assert_eq!((p.deployments.len(), applied), (0, 0), "not completed yet");
+    cursor = p.cursor.or(cursor);
+    r.probe.ado.set_deployment_status(dev.id, "succeeded");
+    let (p, applied) = poll(cursor.clone()).await;
+    assert_eq!((p.deployments.len(), applied), (1, 1), "{p:?}");
+    cursor = p.cursor.or(cursor);
+    let got = r.get(&shipped).await;
+    assert_eq!(got.deployments.len(), 1);
+    let d = &got.deployments[0];
+    assert_eq!(
+        (d.environment.as_str(), d.release.as_str(), d.status),
+        ("Dev", "Release-3", DeploymentStatus::Succeeded)
+    );
+    assert_eq!(
+        d.id,
+        format!("azure-devops:release-3:environment-4:deployment-{}", dev.id)
+    );
+    let notes: Vec<&str> = got
+        .notes
+        .iter()
+        .map(|n| n.content.as_str())
+        .filter(|c| c.starts_with("Deployed"))
+        .collect();
+    assert_eq!(notes, ["Deployed to Dev: Release-3"]);
+    // Idle: one request, nothing applied; the same deployment is never applied twice.
+    let before = requests();
+    let (p, applied) = poll(cursor.clone()).await;
+    assert_eq!(
+        (p.deployments.len(), applied, requests() - before),
+        (0, 0, 1)
+    );
+    cursor = p.cursor.or(cursor);
+    // A failed deployment to production is a second one.
+    r.probe.ado.deploy(3, 5, "Production", "failed");
+    let (_, applied) = poll(cursor.clone()).await;
+    assert_eq!(applied, 1);
+    let got = r.get(&shipped).await;
+    let envs: Vec<(&str, DeploymentStatus)> = got
+        .deployments
+        .iter()
+        .map(|d| (d.environment.as_str(), d.status))
+        .collect();
+    assert_eq!(
+        envs,
+        [
+            ("Dev", DeploymentStatus::Succeeded),
+            ("Production", DeploymentStatus::Failed)
+        ]
+    );
+    assert!(r.probe.ado.check_contract().is_empty());
+}

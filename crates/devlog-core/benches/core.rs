@@ -45,6 +45,7 @@ fn entry(notes: usize) -> Entry {
         estimated_hours: Some(3.5),
         actual_hours: None,
         due_date: None,
+        points: None,
         milestone: None,
         worklogs: Vec::new(),
         notes: (0..notes)

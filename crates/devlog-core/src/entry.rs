@@ -247,6 +247,10 @@ pub struct Entry {
     pub estimated_hours: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_hours: Option<f64>,
+    /// Story points (effort in the team's own unit; devlog addition): a number ≥ 0, synced
+    /// with the tracker's story points / effort / size field (docs/azure-devops.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<f64>,
     /// When the work is due (devlog addition, `YYYY-MM-DD`; see `planning.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_date: Option<chrono::NaiveDate>,
@@ -490,8 +494,46 @@ pub struct ExternalReference {
     /// addition): what `show` names, without asking the remote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sprint: Option<String>,
+    /// Where the remote item sat on its board at the last pull (Azure DevOps; devlog
+    /// addition): what `show` names, without asking the remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<BoardPosition>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// Where a linked item sits on the remote tracker's board (Azure DevOps:
+/// `System.BoardColumn`, `System.BoardColumnDone`, `System.IterationPath`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoardPosition {
+    /// The board column (`Doing`); none when the item is on no board.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// In the column's Done half (a split column).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub column_done: bool,
+    /// The iteration path (`Fabrikam\\Sprint 3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<String>,
+}
+
+impl std::fmt::Display for BoardPosition {
+    /// `Doing (done) · Fabrikam\\Sprint 3`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(c) = &self.column {
+            parts.push(if self.column_done {
+                format!("column {c} (done)")
+            } else {
+                format!("column {c}")
+            });
+        }
+        if let Some(i) = &self.iteration {
+            parts.push(format!("iteration {i}"));
+        }
+        f.write_str(&parts.join(", "))
+    }
 }
 
 impl Entry {

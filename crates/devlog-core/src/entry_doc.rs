@@ -12,6 +12,7 @@
 //! tags: [auth, backend]
 //! estimatedHours: 4
 //! actualHours:
+//! points: 3
 //! due: 2026-12-24
 //! milestone:
 //! ---
@@ -129,6 +130,7 @@ pub struct EntryDoc {
     pub tags: Vec<String>,
     pub estimated_hours: Option<f64>,
     pub actual_hours: Option<f64>,
+    pub points: Option<f64>,
     /// The due date as written (`2026-12-24`, or a form `planning::parse_due` reads, such as
     /// `friday`); resolved when the edit is applied.
     pub due: Option<String>,
@@ -157,6 +159,8 @@ struct FrontMatter {
     #[serde(default)]
     actual_hours: Option<f64>,
     #[serde(default)]
+    points: Option<f64>,
+    #[serde(default)]
     due: Option<String>,
     #[serde(default)]
     milestone: Option<String>,
@@ -174,6 +178,7 @@ impl EntryDoc {
             tags: e.tags.clone(),
             estimated_hours: e.estimated_hours,
             actual_hours: e.actual_hours,
+            points: e.points,
             due: e.due_date.map(|d| d.to_string()),
             milestone: e.milestone.clone(),
             description: e.description.clone(),
@@ -194,6 +199,7 @@ impl EntryDoc {
             tags: n.tags.clone(),
             estimated_hours: n.estimated_hours,
             actual_hours: None,
+            points: n.points,
             due: n.due.clone(),
             milestone: n.milestone.clone(),
             description: n.description.clone(),
@@ -221,6 +227,7 @@ impl EntryDoc {
         out.push_str(&format!("tags: [{}]\n", tags.join(", ")));
         out.push_str(&format!("estimatedHours:{}\n", hours(self.estimated_hours)));
         out.push_str(&format!("actualHours:{}\n", hours(self.actual_hours)));
+        out.push_str(&format!("points:{}\n", hours(self.points)));
         for (key, v) in [("due", &self.due), ("milestone", &self.milestone)] {
             out.push_str(&format!(
                 "{key}:{}\n",
@@ -332,11 +339,15 @@ impl EntryDoc {
         for (key, h) in [
             ("estimatedHours", front.estimated_hours),
             ("actualHours", front.actual_hours),
+            ("points", front.points),
         ] {
             if h.is_some_and(|h| !h.is_finite() || h < 0.0) {
                 errors.push(DocError::at(
                     key_line(key),
-                    format!("{key}: must be a number of hours, 0 or more"),
+                    format!(
+                        "{key}: must be a number{}, 0 or more",
+                        if key == "points" { "" } else { " of hours" }
+                    ),
                 ));
             }
         }
@@ -371,6 +382,7 @@ impl EntryDoc {
             tags,
             estimated_hours: front.estimated_hours,
             actual_hours: front.actual_hours,
+            points: front.points,
             due: front
                 .due
                 .map(|d| d.trim().to_string())
@@ -397,6 +409,7 @@ impl EntryDoc {
                 current.estimated_hours,
             ),
             ("actualHours", self.actual_hours, current.actual_hours),
+            ("points", self.points, current.points),
         ] {
             if now.is_none() && was.is_some() {
                 errors.push(DocError::general(format!(
@@ -443,6 +456,7 @@ impl EntryDoc {
             actual_hours: self
                 .actual_hours
                 .filter(|h| Some(*h) != current.actual_hours),
+            points: self.points.filter(|p| Some(*p) != current.points),
             // `none` clears (planning's rule for both).
             due: (self.due != current.due_date.map(|d| d.to_string()))
                 .then(|| self.due.clone().unwrap_or_else(|| "none".into())),
@@ -466,6 +480,7 @@ impl EntryDoc {
             tags: self.tags,
             assignee: self.assignee,
             estimated_hours: self.estimated_hours,
+            points: self.points,
             due: self.due,
             milestone: self.milestone,
             ..base
@@ -476,7 +491,7 @@ impl EntryDoc {
 /// The document's keys (front matter keys and section headings) whose values differ
 /// between `a` and `b`.
 pub fn differing_fields(a: &EntryDoc, b: &EntryDoc) -> Vec<&'static str> {
-    let checks: [(&'static str, bool); 14] = [
+    let checks: [(&'static str, bool); 15] = [
         ("title", a.title != b.title),
         ("type", a.kind != b.kind),
         ("status", a.status != b.status),
@@ -485,6 +500,7 @@ pub fn differing_fields(a: &EntryDoc, b: &EntryDoc) -> Vec<&'static str> {
         ("tags", a.tags != b.tags),
         ("estimatedHours", a.estimated_hours != b.estimated_hours),
         ("actualHours", a.actual_hours != b.actual_hours),
+        ("points", a.points != b.points),
         ("due", a.due != b.due),
         ("milestone", a.milestone != b.milestone),
         ("Description", a.description != b.description),
@@ -720,6 +736,7 @@ mod tests {
             external_references: vec![],
             deployments: vec![],
             due_date: None,
+            points: None,
             milestone: None,
             worklogs: vec![],
             extra: Default::default(),

@@ -130,6 +130,11 @@ pub struct RemoteItem {
         skip_serializing_if = "Option::is_none"
     )]
     pub sprint: Option<Option<String>>,
+    /// Where the item sits on the remote's board (Azure DevOps' board column and iteration);
+    /// `None`: not reported. The engine keeps it on the entry's external reference
+    /// ([`ExternalReference::board`](crate::entry::ExternalReference::board)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<crate::entry::BoardPosition>,
 }
 
 /// A milestone as a remote system holds it (what a pull needs to create it locally).
@@ -383,6 +388,16 @@ pub trait Integration: Send + Sync + fmt::Debug {
 
     /// Remote items changed since `cursor` (all linked items when `None`), one page at a time.
     async fn pull(&self, cursor: Option<&str>) -> Result<PullPage, SyncError>;
+
+    /// The pull cursor after the engine's own create or update answered `item`, so the next
+    /// pull need not read that write back (Azure DevOps: the item's revision and changed date
+    /// count as seen). `cursor` is the pull cursor as it stands (`None`: none yet). `None`
+    /// keeps the cursor as it is, which is always safe: the write is then read back once.
+    /// Answer without a request. The default: keep it.
+    fn cursor_after_write(&self, cursor: Option<&str>, item: &RemoteItem) -> Option<String> {
+        let _ = (cursor, item);
+        None
+    }
 
     /// Whether the remote item's value of `field` (in `remote`, as a pull reads it) already
     /// stands for its value in `fields`: the remote keeps the field less precisely, so

@@ -33,12 +33,13 @@ string_enum!(
         ActualHours = "actualHours",
         AcceptanceCriteria = "acceptanceCriteria",
         DueDate = "dueDate",
+        Points = "points",
     }
 );
 
 impl SyncedField {
     fn bit(self) -> u16 {
-        // Declaration order; `ALL` has twelve fields, so a `u16` holds every set.
+        // Declaration order; `ALL` has thirteen fields, so a `u16` holds every set.
         1 << (self as u16)
     }
 
@@ -52,6 +53,7 @@ impl SyncedField {
                 | SyncedField::ActualHours
                 | SyncedField::AcceptanceCriteria
                 | SyncedField::DueDate
+                | SyncedField::Points
         )
     }
 }
@@ -204,6 +206,13 @@ pub struct SyncedFields {
         skip_serializing_if = "Option::is_none"
     )]
     pub due_date: Option<Option<chrono::NaiveDate>>,
+    /// Story points (Azure DevOps' story points / effort / size field).
+    #[serde(
+        default,
+        deserialize_with = "carried",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub points: Option<Option<f64>>,
 }
 
 /// Tells a key that is there, even as `null` (`Some(…)`: carried), from a missing one
@@ -245,6 +254,7 @@ impl SyncedFields {
                     .collect(),
             ),
             due_date: Some(e.due_date),
+            points: Some(e.points),
         }
     }
 
@@ -255,6 +265,7 @@ impl SyncedFields {
         self.actual_hours = None;
         self.acceptance_criteria = None;
         self.due_date = None;
+        self.points = None;
         self
     }
 
@@ -265,6 +276,7 @@ impl SyncedFields {
             SyncedField::ActualHours => self.actual_hours.is_some(),
             SyncedField::AcceptanceCriteria => self.acceptance_criteria.is_some(),
             SyncedField::DueDate => self.due_date.is_some(),
+            SyncedField::Points => self.points.is_some(),
             _ => true,
         }
     }
@@ -304,6 +316,9 @@ impl SyncedFields {
         if let Some(d) = self.due_date {
             e.due_date = d;
         }
+        if let Some(p) = self.points {
+            e.points = p;
+        }
     }
 
     /// Whether `field` holds another value in `other`. An optional field differs only when
@@ -326,6 +341,7 @@ impl SyncedFields {
                 both_differ(&self.acceptance_criteria, &other.acceptance_criteria)
             }
             SyncedField::DueDate => both_differ(&self.due_date, &other.due_date),
+            SyncedField::Points => both_differ(&self.points, &other.points),
         }
     }
 
@@ -347,6 +363,7 @@ impl SyncedFields {
                     .acceptance_criteria
                     .clone_from(&other.acceptance_criteria),
                 SyncedField::DueDate => self.due_date = other.due_date,
+                SyncedField::Points => self.points = other.points,
             }
         }
     }
@@ -388,6 +405,7 @@ impl SyncedFields {
             SyncedField::DueDate => self.due_date.flatten().map_or(Value::Null, |d| {
                 Value::from(d.format("%Y-%m-%d").to_string())
             }),
+            SyncedField::Points => self.points.flatten().map_or(Value::Null, Value::from),
         }
     }
 
@@ -458,6 +476,17 @@ impl SyncedFields {
                     ),
                 };
                 self.due_date = Some(date);
+            }
+            SyncedField::Points => {
+                let points = match v {
+                    Value::Null => None,
+                    _ => Some(
+                        v.as_f64()
+                            .filter(|p| p.is_finite() && *p >= 0.0)
+                            .ok_or_else(|| bad("a number of story points (0 or more) or null"))?,
+                    ),
+                };
+                self.points = Some(points);
             }
         }
         Ok(())
@@ -859,6 +888,7 @@ mod tests {
             actual_hours: Some(None),
             acceptance_criteria: Some(vec![]),
             due_date: Some(None),
+            points: Some(None),
         }
     }
 

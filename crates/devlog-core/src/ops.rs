@@ -70,6 +70,17 @@ pub fn check_hours(field: &str, hours: Option<f64>) -> Result<()> {
     }
 }
 
+/// Fails unless story points are a finite number ≥ 0.
+pub fn check_points(points: Option<f64>) -> Result<()> {
+    match points {
+        Some(p) if !p.is_finite() || p < 0.0 => Err(StoreError::invalid(
+            "points",
+            format!("must be a finite number of story points ≥ 0, got {p}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Fails unless `seq` is a change-feed position that can exist (≤ [`MAX_SEQ`]).
 pub fn check_seq(field: &str, seq: u64) -> Result<u64> {
     if seq > MAX_SEQ {
@@ -100,6 +111,8 @@ pub struct NewEntry {
     pub related_patterns: Vec<String>,
     pub files: Vec<String>,
     pub estimated_hours: Option<f64>,
+    /// Story points (≥ 0).
+    pub points: Option<f64>,
     /// Due date as typed (`planning::DUE_FORMS`), resolved with the clock.
     pub due: Option<String>,
     /// Name of an open milestone.
@@ -132,6 +145,8 @@ pub struct Edit {
     pub add_files: Vec<String>,
     pub estimated_hours: Option<f64>,
     pub actual_hours: Option<f64>,
+    /// Story points (≥ 0).
+    pub points: Option<f64>,
     /// Due date as typed (`planning::DUE_FORMS`); `none` clears.
     pub due: Option<String>,
     /// Name of an open milestone; `none` clears.
@@ -150,7 +165,8 @@ impl NewEntry {
         check_list("initialInsights", &self.initial_insights)?;
         check_list("relatedPatterns", &self.related_patterns)?;
         check_list("files", &self.files)?;
-        check_hours("estimatedHours", self.estimated_hours)
+        check_hours("estimatedHours", self.estimated_hours)?;
+        check_points(self.points)
     }
 }
 
@@ -180,7 +196,8 @@ impl Edit {
         check_list("removeTags", &self.remove_tags)?;
         check_list("addFiles", &self.add_files)?;
         check_hours("estimatedHours", self.estimated_hours)?;
-        check_hours("actualHours", self.actual_hours)
+        check_hours("actualHours", self.actual_hours)?;
+        check_points(self.points)
     }
 }
 
@@ -368,6 +385,7 @@ impl Devlog {
             tags: dedup(input.tags),
             estimated_hours: input.estimated_hours,
             actual_hours: None,
+            points: input.points,
             due_date: None,
             milestone: None,
             worklogs: Vec::new(),
@@ -887,6 +905,9 @@ fn apply_edit(e: &mut Entry, edit: &Edit, now: crate::time::Timestamp) {
     }
     if let Some(h) = edit.actual_hours {
         e.actual_hours = Some(h);
+    }
+    if let Some(p) = edit.points {
+        e.points = Some(p);
     }
     e.updated_at = now;
 }

@@ -1252,6 +1252,7 @@ mod tests {
             external_references: Vec::new(),
             deployments: Vec::new(),
             due_date: None,
+            points: None,
             milestone: None,
             worklogs: vec![],
             extra: Extra::new(),

@@ -157,6 +157,7 @@ pub fn sample_entry(rng: &mut SampleRng, i: usize) -> Entry {
         estimated_hours: None,
         actual_hours: None,
         due_date: None,
+        points: None,
         milestone: None,
         worklogs: Vec::new(),
         notes,

@@ -147,6 +147,9 @@ stored_enum!(
         /// ([`Quota`](crate::reports::Quota)): written by the process that syncs, read by
         /// `devlog report sync-health` in any other.
         Quota => "quota",
+        /// Where polling the integration's deployments stands (opaque; Azure DevOps' release
+        /// deployments when no service hook reports them).
+        Deployments => "deployments",
     }
 );
 

@@ -32,6 +32,7 @@ fn fields() -> impl Strategy<Value = SyncedFields> {
             actual_hours: None,
             acceptance_criteria: None,
             due_date: None,
+            points: None,
         })
 }
 

@@ -544,12 +544,14 @@ impl GithubIntegration {
                 actual_hours: None,
                 acceptance_criteria: None,
                 due_date: None,
+                points: None,
             },
             updated_at,
             version: Some(issue.updated_at.clone()),
             marker: parse_marker(&body),
             milestone: issue.milestone.as_ref().map(IssueMilestone::to_remote),
             sprint: None,
+            board: None,
         })
     }
 
@@ -772,7 +774,8 @@ impl Integration for GithubIntegration {
                 SyncedField::EstimatedHours
                 | SyncedField::ActualHours
                 | SyncedField::AcceptanceCriteria
-                | SyncedField::DueDate => {}
+                | SyncedField::DueDate
+                | SyncedField::Points => {}
             }
         }
         if labels_changed {

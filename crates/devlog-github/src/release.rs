@@ -480,6 +480,7 @@ mod tests {
             status: None,
             last_sync: None,
             sprint: None,
+            board: None,
             extra: Default::default(),
         });
     }

@@ -289,6 +289,7 @@ impl Issue {
             actual_hours: None,
             acceptance_criteria: None,
             due_date: None,
+            points: None,
         };
         for (m, meta) in mapped {
             fields::decode(*m, meta, f.other.get(&meta.id), &mut fields)
@@ -303,6 +304,7 @@ impl Issue {
             marker: self.marker(),
             milestone: first_version.map(Version::to_remote),
             sprint: None,
+            board: None,
         })
     }
 }

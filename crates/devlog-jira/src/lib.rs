@@ -657,7 +657,8 @@ impl Integration for JiraIntegration {
                 SyncedField::EstimatedHours
                 | SyncedField::ActualHours
                 | SyncedField::AcceptanceCriteria
-                | SyncedField::DueDate => {
+                | SyncedField::DueDate
+                | SyncedField::Points => {
                     // Only a field `customFields` maps (the engine never asks for another:
                     // an item carries just the mapped ones).
                     if let Some(m) = MappedField::of(c)

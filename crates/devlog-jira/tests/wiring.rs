@@ -49,6 +49,7 @@ fn fields(title: &str, status: Status) -> SyncedFields {
         actual_hours: None,
         acceptance_criteria: None,
         due_date: None,
+        points: None,
     }
 }
 

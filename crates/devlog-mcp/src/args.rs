@@ -381,6 +381,9 @@ pub struct CreateArgs {
     /// Estimated hours of work.
     #[serde(default)]
     pub estimated_hours: Option<f64>,
+    /// Story points, 0 or more (synced with Azure DevOps' story points / effort / size).
+    #[serde(default)]
+    pub points: Option<f64>,
     /// Create a new entry even when an open entry with the same title and type exists (by
     /// default that entry is returned instead, so retries never create duplicates).
     #[serde(default)]
@@ -477,6 +480,9 @@ pub struct UpdateArgs {
     /// hours: use log_time).
     #[serde(default)]
     pub actual_hours: Option<f64>,
+    /// Story points, 0 or more.
+    #[serde(default)]
+    pub points: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -347,6 +347,7 @@ impl DevlogMcp {
             related_patterns: strings(a.related_patterns),
             files: strings(a.files),
             estimated_hours: a.estimated_hours,
+            points: a.points,
             due: a.due_date,
             milestone: a.milestone,
             force: a.force.unwrap_or(false),
@@ -415,6 +416,7 @@ impl DevlogMcp {
             add_files: strings(a.files),
             estimated_hours: a.estimated_hours,
             actual_hours: a.actual_hours,
+            points: a.points,
             due: a.due_date,
             milestone: a.milestone,
             ..Edit::default()

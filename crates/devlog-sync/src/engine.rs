@@ -1673,6 +1673,7 @@ impl SyncEngine {
                     self.record_reference(&name, id, &item)
                         .await
                         .map_err(local)?;
+                    self.own_write(i, &name, &item).await.map_err(local)?;
                     report.created += 1;
                     created = true;
                     remote_id = Some(item.remote_id);
@@ -1710,6 +1711,7 @@ impl SyncEngine {
                         .set_linked(&name, id, &item.remote_id, item.url.as_deref(), &base, now)
                         .await
                         .map_err(local)?;
+                    self.own_write(i, &name, &item).await.map_err(local)?;
                     report.updated += 1;
                     updated = true;
                     remote_id = Some(item.remote_id);
@@ -2656,6 +2658,26 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// Lets the pull cursor count our own write of `item` as seen
+    /// ([`Integration::cursor_after_write`]), so the next pull does not read it back. Only
+    /// after the write is recorded: a crash before leaves the cursor, and the item is read
+    /// back once (safe). A pull running meanwhile may set the cursor first; the later write
+    /// wins, and what it lacks is read again (never skipped: both only add what was seen).
+    async fn own_write(
+        &self,
+        i: &Arc<dyn Integration>,
+        name: &str,
+        item: &RemoteItem,
+    ) -> Result<()> {
+        let cursor = self.state.cursor(name, CursorKind::Pull).await?;
+        if let Some(next) = i.cursor_after_write(cursor.as_deref(), item)
+            && Some(&next) != cursor.as_ref()
+        {
+            self.state.set_cursor(name, CursorKind::Pull, &next).await?;
+        }
+        Ok(())
+    }
+
     /// Notes the remote item in the entry's `externalReferences` (once).
     async fn record_reference(&self, name: &str, id: EntryId, item: &RemoteItem) -> Result<()> {
         let system = name.to_string();
@@ -2678,6 +2700,7 @@ impl SyncEngine {
                             status: None,
                             last_sync: Some(now),
                             sprint: None,
+                            board: None,
                             extra: Default::default(),
                         });
                 }
@@ -2725,6 +2748,51 @@ impl SyncEngine {
                         .find(|r| r.system == name && r.id == item.remote_id)
                     {
                         r.sprint.clone_from(&sprint);
+                    }
+                    Ok(())
+                },
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Keeps the board position a pulled item reports on its entry's external reference
+    /// (only when it changed: no write on an idle pull), so `show` names it.
+    async fn record_board(
+        &self,
+        name: &str,
+        item: &RemoteItem,
+        board: &devlog_core::entry::BoardPosition,
+    ) -> Result<()> {
+        let Some(link) = self.state.link_by_remote(name, &item.remote_id).await? else {
+            return Ok(());
+        };
+        if link.state != LinkState::Linked {
+            return Ok(());
+        }
+        let entry = match self.store.get(link.entry_id).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let reference = entry
+            .external_references
+            .iter()
+            .find(|r| r.system == name && r.id == item.remote_id);
+        if reference.is_none_or(|r| r.board.as_ref() == Some(board)) {
+            return Ok(());
+        }
+        self.store
+            .update(
+                link.entry_id,
+                &Self::sync_meta(name),
+                &mut |e: &mut Entry| {
+                    if let Some(r) = e
+                        .external_references
+                        .iter_mut()
+                        .find(|r| r.system == name && r.id == item.remote_id)
+                    {
+                        r.board = Some(board.clone());
                     }
                     Ok(())
                 },
@@ -2907,6 +2975,9 @@ impl SyncEngine {
         for item in items {
             if let Some(sprint) = &item.sprint {
                 self.record_sprint(name, item, sprint.as_deref()).await?;
+            }
+            if let Some(board) = &item.board {
+                self.record_board(name, item, board).await?;
             }
             let ItemMerge::Merge {
                 entry,

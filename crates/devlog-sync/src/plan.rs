@@ -344,6 +344,7 @@ mod tests {
                 actual_hours: None,
                 acceptance_criteria: None,
                 due_date: None,
+                points: None,
             })
     }
 
@@ -687,6 +688,7 @@ mod tests {
             actual_hours: None,
             acceptance_criteria: None,
             due_date: None,
+            points: None,
         };
         let plan = |e| {
             decide(&Snapshot {

@@ -111,6 +111,7 @@ impl Integration for MemoryRemote {
             marker: Some(entry.id),
             milestone: None,
             sprint: None,
+            board: None,
         };
         r.items.push(item.clone());
         if fault == Some(Fault::CreateThenLose) {

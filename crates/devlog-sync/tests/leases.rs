@@ -199,6 +199,7 @@ impl Integration for SlowRemote {
             marker: Some(entry.id),
             milestone: None,
             sprint: None,
+            board: None,
         })
     }
     async fn update(

@@ -19,7 +19,7 @@ pub use relations::*;
 mod planning;
 pub use planning::{
     due_dates_filter_sort_and_clear, milestones_group_entries_with_progress,
-    worklogs_sum_into_actual_hours,
+    points_are_kept_and_checked, worklogs_sum_into_actual_hours,
 };
 mod history;
 pub use history::*;
@@ -102,6 +102,7 @@ macro_rules! store_conformance {
             due_dates_filter_sort_and_clear,
             milestones_group_entries_with_progress,
             worklogs_sum_into_actual_hours,
+            points_are_kept_and_checked,
             history_lists_an_entrys_changes_newest_first,
             undo_reverts_each_kind_of_change_as_a_new_change,
             undo_to_an_event_refuses_to_discard_someone_elses_change,

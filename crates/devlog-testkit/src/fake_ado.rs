@@ -58,7 +58,7 @@ use crate::fake_remote::{FakeState, RecordedRequest};
 use crate::openapi::{ContractGuard, Spec};
 
 mod pipelines;
-pub use pipelines::{AdoArtifact, AdoPipeline, AdoRelease, AdoRun};
+pub use pipelines::{AdoArtifact, AdoDeployment, AdoPipeline, AdoRelease, AdoRun};
 
 /// Where the descriptions live (`DEVLOG_ADO_OPENAPI_DIR` overrides the folder).
 pub fn spec_dir() -> String {
@@ -245,6 +245,7 @@ pub fn known_fields() -> BTreeSet<&'static str> {
     COMMON_FIELDS
         .iter()
         .chain(PLANNING_FIELDS.iter())
+        .chain(POINTS_FIELDS.iter())
         .chain(READ_ONLY_FIELDS.iter())
         .copied()
         .collect()
@@ -471,15 +472,36 @@ pub const COMMON_FIELDS: [&str; 9] = [
     "System.History",
 ];
 /// Fields of the types with planning fields.
-pub const PLANNING_FIELDS: [&str; 7] = [
+pub const PLANNING_FIELDS: [&str; 6] = [
     "Microsoft.VSTS.Common.Priority",
     "Microsoft.VSTS.Common.AcceptanceCriteria",
     "Microsoft.VSTS.Scheduling.OriginalEstimate",
     "Microsoft.VSTS.Scheduling.CompletedWork",
     "Microsoft.VSTS.Scheduling.RemainingWork",
     "Microsoft.VSTS.Scheduling.DueDate",
-    "Microsoft.VSTS.Scheduling.StoryPoints",
 ];
+/// The points fields of the system processes: Agile's story points, Scrum's and Basic's
+/// effort, CMMI's size.
+pub const POINTS_FIELDS: [&str; 3] = [
+    "Microsoft.VSTS.Scheduling.StoryPoints",
+    "Microsoft.VSTS.Scheduling.Effort",
+    "Microsoft.VSTS.Scheduling.Size",
+];
+
+/// The points field a type of the process has, as the system processes define them: every
+/// backlog type but Task (Agile: User Story, Bug, Feature, Epic → StoryPoints; Scrum: Product
+/// Backlog Item, Bug, Epic → Effort; Basic: Issue, Epic → Effort; CMMI: Requirement, Bug, Epic
+/// → Size).
+pub fn points_field(p: FakeProcess, type_name: &str) -> Option<&'static str> {
+    if type_name.eq_ignore_ascii_case("Task") {
+        return None;
+    }
+    Some(match p {
+        FakeProcess::Agile | FakeProcess::InheritedAgile => POINTS_FIELDS[0],
+        FakeProcess::Scrum | FakeProcess::Basic => POINTS_FIELDS[1],
+        FakeProcess::Cmmi => POINTS_FIELDS[2],
+    })
+}
 /// Fields the server sets (a patch may only change the type among them).
 pub const READ_ONLY_FIELDS: [&str; 8] = [
     "System.Id",
@@ -698,6 +720,10 @@ impl FakeAdo {
             .route(
                 "/{org}/{project}/_apis/release/releases/{id}",
                 get(pipelines::get_release),
+            )
+            .route(
+                "/{org}/{project}/_apis/release/deployments",
+                get(pipelines::list_deployments),
             )
             .layer(axum::middleware::map_response_with_state(
                 self.shared.clone(),
@@ -932,11 +958,12 @@ async fn process(
     .into_response())
 }
 
-fn fields_of(planning: bool) -> Vec<&'static str> {
+fn fields_of(p: FakeProcess, type_name: &str, planning: bool) -> Vec<&'static str> {
     let mut f: Vec<&str> = READ_ONLY_FIELDS.to_vec();
     f.extend(COMMON_FIELDS);
     if planning {
         f.extend(PLANNING_FIELDS);
+        f.extend(points_field(p, type_name));
     }
     f
 }
@@ -949,7 +976,7 @@ fn find_type(
     p.types()
         .into_iter()
         .find(|t| t.0.eq_ignore_ascii_case(name))
-        .map(|(n, s, planning)| (n, s, fields_of(planning)))
+        .map(|(n, s, planning)| (n, s, fields_of(p, n, planning)))
 }
 
 fn states_json(states: &[(&str, &str)]) -> Vec<Value> {
@@ -972,7 +999,7 @@ async fn work_item_types(
         .types()
         .into_iter()
         .map(|(name, states, planning)| {
-            let fields: Vec<Value> = fields_of(planning)
+            let fields: Vec<Value> = fields_of(st.ado.process, name, planning)
                 .into_iter()
                 .map(|f| json!({"referenceName": f, "name": f.rsplit('.').next(), "alwaysRequired": f == "System.Title"}))
                 .collect();
@@ -2001,6 +2028,7 @@ mod tests {
                 "/acme/Fabrikam/_apis/build/builds/101/workitems",
             ),
             (release, "GET", "/acme/Fabrikam/_apis/release/releases/7"),
+            (release, "GET", "/acme/Fabrikam/_apis/release/deployments"),
         ] {
             assert!(
                 crate::openapi::has_operation(spec, method, path),

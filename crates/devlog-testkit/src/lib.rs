@@ -57,6 +57,7 @@ impl EntryBuilder {
                 estimated_hours: None,
                 actual_hours: None,
                 due_date: None,
+                points: None,
                 milestone: None,
                 worklogs: Vec::new(),
                 notes: Vec::new(),

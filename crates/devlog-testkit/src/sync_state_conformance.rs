@@ -108,6 +108,7 @@ fn fields(title: &str) -> SyncedFields {
         actual_hours: None,
         acceptance_criteria: None,
         due_date: None,
+        points: None,
     }
 }
 

@@ -156,12 +156,14 @@ pub fn to_remote(item: &Item) -> Result<RemoteItem, SyncError> {
             actual_hours: None,
             acceptance_criteria: None,
             due_date: None,
+            points: None,
         },
         updated_at,
         version: Some(item.etag()),
         marker: item.marker.as_deref().and_then(|m| m.parse().ok()),
         milestone: None,
         sprint: None,
+        board: None,
     })
 }
 
@@ -244,7 +246,8 @@ impl Integration for TrackerIntegration {
                 SyncedField::EstimatedHours
                 | SyncedField::ActualHours
                 | SyncedField::AcceptanceCriteria
-                | SyncedField::DueDate => None,
+                | SyncedField::DueDate
+                | SyncedField::Points => None,
             };
         }
         let resp = self

@@ -218,8 +218,43 @@ impl devlog_sync::Poller for RunPoller {
                 f.entry.short()
             ));
         }
+        // Classic release deployments, when no service hook reports them.
+        if self.0.config().service_hook_secret.is_none() {
+            for d in poll_deployments(&self.0, engine, report).await? {
+                report.notes.push(format!(
+                    "{}: {}",
+                    devlog_ado::NAME,
+                    devlog_ado::deployments::note_text(&d)
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// One poll of the release deployments (`AdoIntegration::poll_deployments`): the actions
+/// applied with the engine (each once: a hook that reported the deployment first adds
+/// nothing), then the cursor kept in the sync state. Returns the completed deployments read.
+pub async fn poll_deployments(
+    ado: &AdoIntegration,
+    engine: &devlog_sync::SyncEngine,
+    report: &mut devlog_sync::SyncReport,
+) -> Result<Vec<devlog_core::entry::Deployment>, devlog_sync::EngineError> {
+    use devlog_core::sync_state::CursorKind;
+    let state = engine.state();
+    let cursor = state
+        .cursor(devlog_ado::NAME, CursorKind::Deployments)
+        .await?;
+    let poll = ado.poll_deployments(cursor.as_deref()).await?;
+    engine
+        .apply_actions(devlog_ado::NAME, &poll.actions, report)
+        .await?;
+    if let Some(c) = &poll.cursor {
+        state
+            .set_cursor(devlog_ado::NAME, CursorKind::Deployments, c)
+            .await?;
+    }
+    Ok(poll.deployments)
 }
 
 /// The pollers the sync workers run for the configured integrations: Azure DevOps' pipeline
@@ -448,6 +483,7 @@ impl Tracker for AdoTracker {
         m.insert("workItemState".into(), json!(d.state));
         m.insert("iterationPath".into(), json!(d.iteration_path));
         m.insert("boardColumn".into(), json!(d.board_column));
+        m.insert("boardColumnDone".into(), json!(d.board_column_done));
         let iteration = if d.iteration_path.contains('\\') {
             format!("in iteration {}", d.iteration_path)
         } else {
@@ -459,7 +495,10 @@ impl Tracker for AdoTracker {
             d.state,
             d.board_column
                 .as_deref()
-                .map(|c| format!(", board column {c}"))
+                .map(|c| format!(
+                    ", board column {c}{}",
+                    if d.board_column_done { " (done)" } else { "" }
+                ))
                 .unwrap_or_else(|| ", on no board column".into())
         );
         Ok((m, vec![line]))

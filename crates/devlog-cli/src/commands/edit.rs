@@ -52,6 +52,9 @@ pub struct EditArgs {
     /// Actual time spent, same forms (refused once the entry has worklogs: `devlog log-time`)
     #[arg(long)]
     pub actual: Option<String>,
+    /// Story points (a number ≥ 0)
+    #[arg(long)]
+    pub points: Option<f64>,
     /// Due date: YYYY-MM-DD, today, tomorrow, friday, +3d, +2w, next week, or none to clear
     #[arg(long)]
     pub due: Option<String>,
@@ -87,6 +90,7 @@ pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<(), CliError> {
         add_files: a.file,
         estimated_hours: super::hours_arg("estimatedHours", a.estimate.as_deref())?,
         actual_hours: super::hours_arg("actualHours", a.actual.as_deref())?,
+        points: a.points,
         due: a.due,
         milestone: a.milestone,
     };

@@ -188,6 +188,7 @@ async fn run_link(ctx: &Ctx, since: Option<&str>) -> Result<(), CliError> {
                             status: None,
                             last_sync: None,
                             sprint: None,
+                            board: None,
                             extra: Default::default(),
                         });
                         e.updated_at = now;

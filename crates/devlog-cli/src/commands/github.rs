@@ -403,6 +403,7 @@ async fn add_reference(
                     status: None,
                     last_sync: Some(now),
                     sprint: None,
+                    board: None,
                     extra: Default::default(),
                 });
                 e.updated_at = now;

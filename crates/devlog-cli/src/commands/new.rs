@@ -48,6 +48,9 @@ pub struct NewArgs {
     /// Estimated work: hours (4, 2.5) or a duration (4h, 1h30m)
     #[arg(long)]
     pub estimate: Option<String>,
+    /// Story points (a number ≥ 0; synced with Azure DevOps' story points / effort / size)
+    #[arg(long)]
+    pub points: Option<f64>,
     /// Due date: YYYY-MM-DD, today, tomorrow, friday, +3d, +2w or next week
     #[arg(long)]
     pub due: Option<String>,
@@ -87,6 +90,7 @@ pub async fn run(ctx: &Ctx, a: NewArgs) -> Result<(), CliError> {
         tags: a.tag,
         assignee: a.assignee,
         estimated_hours,
+        points: a.points,
         due: a.due,
         milestone: a.milestone,
         force: a.force,

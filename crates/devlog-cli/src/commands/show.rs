@@ -69,6 +69,9 @@ pub fn render(out: &Out, e: &Entry) -> String {
         s.push_str(&time);
         s.push('\n');
     }
+    if let Some(p) = e.points {
+        s.push_str(&format!("points: {p}\n"));
+    }
     s.push_str(&super::log_time::plan_lines(out, e));
     let section = |s: &mut String, title: &str, body: &str| {
         if !body.trim().is_empty() {
@@ -123,7 +126,7 @@ pub fn render(out: &Out, e: &Entry) -> String {
             .iter()
             .map(|r| {
                 format!(
-                    "- {} {}{}{}\n",
+                    "- {} {}{}{}{}\n",
                     r.system,
                     r.id,
                     r.url
@@ -134,6 +137,13 @@ pub fn render(out: &Out, e: &Entry) -> String {
                     r.sprint
                         .as_deref()
                         .map(|s| format!(" (sprint {s})"))
+                        .unwrap_or_default(),
+                    // From the last pull too (Azure DevOps: board column, iteration).
+                    r.board
+                        .as_ref()
+                        .map(|b| b.to_string())
+                        .filter(|b| !b.is_empty())
+                        .map(|b| format!(" ({b})"))
                         .unwrap_or_default()
                 )
             })

@@ -342,9 +342,17 @@ pub async fn status(
     let mut rows = Vec::new();
     let mut detail_lines = Vec::new();
     for l in &links {
-        let (handle, title) = match store.get(l.entry_id).await {
-            Ok(e) => (e.handle, e.title),
-            Err(_) => (0, String::from("(deleted)")),
+        let (handle, title, board) = match store.get(l.entry_id).await {
+            Ok(e) => {
+                // Where the item sat on its board at the last pull (Azure DevOps).
+                let board = e
+                    .external_references
+                    .iter()
+                    .find(|r| r.system == name && Some(r.id.as_str()) == l.remote_id.as_deref())
+                    .and_then(|r| r.board.clone());
+                (e.handle, e.title, board)
+            }
+            Err(_) => (0, String::from("(deleted)"), None),
         };
         let job = jobs.iter().find(|j| j.entry_id == l.entry_id);
         let state = match job {
@@ -352,6 +360,16 @@ pub async fn status(
                 "failed (job {}): {}",
                 j.id,
                 j.last_error.clone().unwrap_or_default()
+            ),
+            // Rescheduled (throttled, or failed and backing off): when it runs again.
+            Some(j) if j.next_at > now => format!(
+                "pending (job {}, next try in {}s{})",
+                j.id,
+                (j.next_at - now + 999) / 1000,
+                j.last_error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
             ),
             Some(j) => format!("pending (job {})", j.id),
             None if l.state == devlog_sync::LinkState::Linked => "synced".into(),
@@ -361,6 +379,9 @@ pub async fn status(
             "entry": handle, "entryId": l.entry_id, "title": title,
             "issue": l.remote_id, "url": l.url, "state": state,
         });
+        if let Some(b) = &board {
+            row["board"] = json!(b);
+        }
         if let Some((key, _)) = t.attachments() {
             let attached = st.attachments(name, l.entry_id).await?;
             row[key] = attached

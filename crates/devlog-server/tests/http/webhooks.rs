@@ -156,6 +156,7 @@ async fn deliveries_are_verified_first_applied_once_and_bad_ones_change_nothing(
         marker: Some(e.id),
         milestone: None,
         sprint: None,
+        board: None,
     };
     let body = serde_json::to_vec(&item).unwrap();
     let feed = store.events(0, 1000).await.unwrap().len();

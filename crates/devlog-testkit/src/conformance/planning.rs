@@ -347,6 +347,66 @@ pub async fn milestones_group_entries_with_progress(open: Opener, dir: &Path) {
     );
 }
 
+/// An entry's story points are stored (created, edited, kept across a reopen), and anything
+/// but a finite number ≥ 0 is refused naming `points`, nothing changed.
+pub async fn points_are_kept_and_checked(open: Opener, dir: &Path) {
+    let app = app_at(open, dir).await;
+    let e = app
+        .create(
+            NewEntry {
+                points: Some(3.0),
+                ..entry("pointed", None, None)
+            },
+            &cli(),
+        )
+        .await
+        .unwrap()
+        .into_entry();
+    assert_eq!(e.points, Some(3.0));
+    let edited = app
+        .edit(
+            e.id,
+            Edit {
+                points: Some(5.5),
+                ..Edit::default()
+            },
+            &cli(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.points, Some(5.5));
+    for bad in [-1.0, f64::NAN, f64::INFINITY] {
+        let msg = invalid(
+            app.edit(
+                e.id,
+                Edit {
+                    points: Some(bad),
+                    ..Edit::default()
+                },
+                &cli(),
+            )
+            .await
+            .unwrap_err(),
+            "points",
+        );
+        assert!(msg.contains("≥ 0"), "{bad}: {msg}");
+        invalid(
+            app.create(
+                NewEntry {
+                    points: Some(bad),
+                    ..entry("bad points", None, None)
+                },
+                &cli(),
+            )
+            .await
+            .unwrap_err(),
+            "points",
+        );
+    }
+    let reopened = app_at(open, dir).await;
+    assert_eq!(reopened.store().get(e.id).await.unwrap().points, Some(5.5));
+}
+
 pub async fn worklogs_sum_into_actual_hours(open: Opener, dir: &Path) {
     let app = app_at(open, dir).await;
     let e = app

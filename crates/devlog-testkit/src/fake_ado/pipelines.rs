@@ -6,7 +6,9 @@
 //! `…/runs/{runId}`), the same runs as builds (`GET …/_apis/build/builds` filtered by
 //! `definitions`, `branchName`, `buildIds`, `statusFilter`, ordered by `queryOrder`, cut at
 //! `$top`), a build's work items (`GET …/build/builds/{id}/workitems`, `$top`), and releases
-//! (`GET …/_apis/release/releases/{id}`: artifacts naming builds). A queued run is
+//! (`GET …/_apis/release/releases/{id}`: artifacts naming builds) and their deployments
+//! (`GET …/_apis/release/deployments`: `minModifiedTime`, `deploymentStatus`, `queryOrder`,
+//! `$top`; [`FakeAdo::deploy`] records one). A queued run is
 //! `inProgress` until a test completes it ([`FakeAdo::complete_run`]).
 
 use std::collections::BTreeMap;
@@ -66,12 +68,26 @@ pub struct AdoRelease {
     pub artifacts: Vec<AdoArtifact>,
 }
 
+/// A deployment of a classic release to one of its environments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdoDeployment {
+    pub id: u64,
+    pub release: u64,
+    pub environment_id: u64,
+    pub environment: String,
+    /// `succeeded`, `partiallySucceeded`, `failed`, `inProgress`, `notDeployed`.
+    pub status: String,
+    pub attempt: u64,
+    pub modified: DateTime<Utc>,
+}
+
 /// The fake's pipeline data.
 #[derive(Debug, Default)]
 pub(super) struct PipelineData {
     pipelines: Vec<AdoPipeline>,
     runs: BTreeMap<u64, AdoRun>,
     releases: BTreeMap<u64, AdoRelease>,
+    deployments: Vec<AdoDeployment>,
 }
 
 impl FakeAdo {
@@ -115,6 +131,48 @@ impl FakeAdo {
         let r = d.pipelines.runs.get_mut(&id)?;
         r.work_items = items.to_vec();
         Some(r.clone())
+    }
+
+    /// Records a deployment of release `release` to environment `environment_id` named
+    /// `environment`, with status `status` (`succeeded`, `failed`, `inProgress`, …), modified
+    /// now; a redeployment to the same environment is the next attempt.
+    pub fn deploy(
+        &self,
+        release: u64,
+        environment_id: u64,
+        environment: &str,
+        status: &str,
+    ) -> AdoDeployment {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        let attempt = d
+            .pipelines
+            .deployments
+            .iter()
+            .filter(|x| x.release == release && x.environment_id == environment_id)
+            .count() as u64
+            + 1;
+        let dep = AdoDeployment {
+            id: 500 + d.pipelines.deployments.len() as u64 + 1,
+            release,
+            environment_id,
+            environment: environment.into(),
+            status: status.into(),
+            attempt,
+            modified: now,
+        };
+        d.pipelines.deployments.push(dep.clone());
+        dep
+    }
+
+    /// Changes a deployment's status (it completes), modified now.
+    pub fn set_deployment_status(&self, id: u64, status: &str) -> Option<AdoDeployment> {
+        let now = self.remote.tick();
+        let mut d = self.data();
+        let dep = d.pipelines.deployments.iter_mut().find(|x| x.id == id)?;
+        dep.status = status.into();
+        dep.modified = now;
+        Some(dep.clone())
     }
 
     /// Adds a release (id given: deployment events name it).
@@ -476,4 +534,88 @@ pub(super) async fn get_release(
                    "web": {"href": format!("{b}/{org}/{project}/_release?releaseId={id}&_a=release-summary")}},
     }))
     .into_response())
+}
+
+/// `GET …/_apis/release/deployments`: the project's release deployments, filtered by
+/// `minModifiedTime` (inclusive) and `deploymentStatus`, ordered by `queryOrder` (by id, as
+/// Azure DevOps does), cut at `$top` (default 50).
+pub(super) async fn list_deployments(
+    State(st): State<St>,
+    Path((org, project)): Path<(String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Res {
+    auth(&headers)?;
+    own(&st, &org, &project)?;
+    let min = match q.get("minModifiedTime") {
+        None => None,
+        Some(t) => Some(
+            DateTime::parse_from_rfc3339(t)
+                .map_err(|_| bad_request(&format!("minModifiedTime `{t}` is not a date-time")))?
+                .with_timezone(&Utc),
+        ),
+    };
+    let status = q.get("deploymentStatus").filter(|s| s.as_str() != "all");
+    let top: usize = match q.get("$top") {
+        None => 50,
+        Some(t) => t
+            .parse()
+            .map_err(|_| bad_request(&format!("$top `{t}` is not a number")))?,
+    };
+    let descending = match q.get("queryOrder").map(String::as_str) {
+        None | Some("descending") => true,
+        Some("ascending") => false,
+        Some(o) => {
+            return Err(bad_request(&format!(
+                "queryOrder `{o}` is not ascending or descending"
+            )));
+        }
+    };
+    let d = lock(&st.ado.data);
+    let mut list: Vec<&AdoDeployment> = d
+        .pipelines
+        .deployments
+        .iter()
+        .filter(|x| min.is_none_or(|m| x.modified >= m))
+        .filter(|x| status.is_none_or(|s| x.status.eq_ignore_ascii_case(s)))
+        .collect();
+    list.sort_by_key(|x| x.id);
+    if descending {
+        list.reverse();
+    }
+    let b = base(&headers);
+    let value: Vec<Value> = list
+        .into_iter()
+        .take(top)
+        .map(|x| {
+            let name = d
+                .pipelines
+                .releases
+                .get(&x.release)
+                .map_or_else(|| format!("Release-{}", x.release), |r| r.name.clone());
+            let web = format!("{b}/{org}/{project}/_release?releaseId={}&_a=release-summary", x.release);
+            let done = !matches!(x.status.as_str(), "inProgress" | "notDeployed");
+            let mut v = json!({
+                "id": x.id,
+                "release": {"id": x.release, "name": name,
+                            "url": format!("{b}/{org}/{project}/_apis/Release/releases/{}", x.release),
+                            "_links": {"web": {"href": web}}},
+                "releaseDefinition": {"id": 1, "name": "Deploy"},
+                "releaseEnvironment": {"id": x.environment_id, "name": x.environment},
+                "definitionEnvironmentId": x.environment_id,
+                "attempt": x.attempt,
+                "reason": "manual",
+                "deploymentStatus": x.status,
+                "operationStatus": if done { "Approved" } else { "QueuedForAgent" },
+                "queuedOn": ado_time(x.modified),
+                "startedOn": ado_time(x.modified),
+                "lastModifiedOn": ado_time(x.modified),
+            });
+            if done {
+                v["completedOn"] = json!(ado_time(x.modified));
+            }
+            v
+        })
+        .collect();
+    Ok(axum::Json(json!({"count": value.len(), "value": value})).into_response())
 }

@@ -110,6 +110,8 @@ pub struct EntryDoc {
     estimated_hours: Option<f64>,
     /// The sum of the worklogs when there are any.
     actual_hours: Option<f64>,
+    /// Story points, 0 or more (devlog addition).
+    points: Option<f64>,
     /// When the work is due (devlog addition).
     #[schema(format = Date)]
     due_date: Option<String>,
@@ -543,6 +545,8 @@ pub struct NewEntryDoc {
     related_patterns: Option<Vec<String>>,
     files: Option<Vec<String>>,
     estimated_hours: Option<f64>,
+    /// Story points, 0 or more.
+    points: Option<f64>,
     /// Due date: `YYYY-MM-DD`, `today`, `tomorrow`, a weekday (`friday`: the next one), `+3d`,
     /// `+2w` or `next week`.
     due: Option<String>,
@@ -579,6 +583,8 @@ pub struct EditDoc {
     estimated_hours: Option<f64>,
     /// Refused once the entry has worklogs (their sum is the actual hours).
     actual_hours: Option<f64>,
+    /// Story points, 0 or more.
+    points: Option<f64>,
     /// Due date (forms as for a new entry); `none` or `""` clears it.
     due: Option<String>,
     /// The name of an open milestone; `none` or `""` takes the entry out.
@@ -927,6 +933,7 @@ mod tests {
             estimated_hours: Some(1.0),
             actual_hours: Some(2.0),
             due_date: Some("2026-12-24".parse().unwrap()),
+            points: Some(3.0),
             milestone: Some("v1".into()),
             worklogs: vec![full_worklog()],
             notes: vec![full_note()],
@@ -1044,6 +1051,7 @@ mod tests {
             status: Some("open".into()),
             last_sync: Some(t()),
             sprint: None,
+            board: None,
             extra: Extra::new(),
         }
     }
