@@ -1670,15 +1670,19 @@ impl Store for ServerStore {
         if REJECTS_NUL && let EntryRef::Key(k) | EntryRef::Prefix(k) = reference {
             reject_nul("reference", k)?;
         }
-        let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT {SUMMARY_COLS} FROM devlog_entries e WHERE "
-        ));
+        // A reference that may match two columns is asked as two index lookups joined by
+        // UNION: with `a = $1 OR b = $2 ORDER BY handle LIMIT 20` PostgreSQL walked the whole
+        // handle index and filtered every row (420 ms for `devlog show 5` at 100,000 entries).
+        let select = format!("SELECT {SUMMARY_COLS} FROM devlog_entries e WHERE ");
+        let mut qb = QueryBuilder::<Db>::new(select.clone());
         match reference {
             EntryRef::Number(n) => {
                 let n = i64::try_from(*n).unwrap_or(i64::MAX);
                 qb.push("e.handle = ")
                     .push_bind(n)
-                    .push(" OR e.legacy_id = ")
+                    .push(" UNION ")
+                    .push(select)
+                    .push("e.legacy_id = ")
                     .push_bind(n);
             }
             EntryRef::Id(id) => {
@@ -1688,14 +1692,16 @@ impl Store for ServerStore {
                 // `p` is hex digits only (see EntryRef::parse), so LIKE sees no wildcard in it.
                 qb.push("e.entry_key = ")
                     .push_bind(p.clone())
-                    .push(" OR e.id_hex LIKE ")
+                    .push(" UNION ")
+                    .push(select)
+                    .push("e.id_hex LIKE ")
                     .push_bind(format!("{p}%"));
             }
             EntryRef::Key(k) => {
                 qb.push("e.entry_key = ").push_bind(k.clone());
             }
         }
-        qb.push(" ORDER BY e.handle LIMIT 20");
+        qb.push(" ORDER BY handle LIMIT 20");
         let rows = qb
             .build()
             .fetch_all(&mut *self.lease().await.map_err(self.err())?)
