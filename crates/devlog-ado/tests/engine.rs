@@ -557,8 +557,8 @@ async fn the_sync_after_creating_items_does_not_read_them_back() {
     r.engine.sync(None, None, &quiet).await.unwrap();
     assert!(requests() - before <= 2);
 
-    // Created again, then edited by someone between two of devlog's writes (as during a long
-    // push): the item is out of the order devlog wrote them in, and is read.
+    // Created again, then edited by someone after devlog's writes (it moves behind later
+    // ones): a new revision, so it is read.
     let more: Vec<_> = {
         let mut v = Vec::new();
         for n in 0..N {
