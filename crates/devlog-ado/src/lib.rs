@@ -111,12 +111,13 @@ impl Meta {
 /// the items delivered within [`OVERLAP_SECONDS`] of it.
 ///
 /// devlog's own creates and updates count as seen too ([`Integration::cursor_after_write`]):
-/// they move `since` to their `ChangedDate` and are kept in `own`, while `from` keeps where
-/// the last pull stood, so the next pull still asks WIQL for everything changed since then.
-/// WIQL answers ids in `ChangedDate` order only, so devlog's own writes in that answer are
-/// trusted without reading them back while they come in the order devlog made them (an edit
-/// by someone else moves an item after the writes that followed: it and everything after are
-/// read); items no write of devlog's explains are read as always.
+/// they move `since` to their `ChangedDate` and are kept in `own` with the revision devlog
+/// wrote, while `from` keeps where the last pull stood, so the next pull still asks WIQL for
+/// everything changed since then. An own write is never trusted by its place in WIQL's
+/// answer (devlog writes A, someone edits A, devlog writes B: WIQL still answers A, B):
+/// the pull asks `workitemsbatch` for only `System.Rev` of the own writes WIQL answers (one
+/// small request per [`BATCH`] ids) and leaves out those still at the revision devlog wrote;
+/// every other item is read in full as always.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct PullCursor {
     since: String,
@@ -152,37 +153,12 @@ impl PullCursor {
         self.own.insert(id, (rev, at_s));
     }
 
-    /// The ids of `ids` (a WIQL answer, in `ChangedDate` order) that need reading: all but
-    /// devlog's own writes older than the overlap while they come in the order made.
-    fn to_read(&self, ids: &[u64]) -> Vec<u64> {
-        let floor = parse_time(&self.since)
-            .map(|t| t.as_datetime() - chrono::Duration::seconds(OVERLAP_SECONDS))
-            .ok();
-        let mut trusted: Vec<(chrono::DateTime<chrono::Utc>, u64)> = self
-            .own
-            .iter()
-            .filter_map(|(id, (_, at))| {
-                let t = parse_time(at).ok()?.as_datetime();
-                floor.is_some_and(|f| t < f).then_some((t, *id))
-            })
-            .collect();
-        trusted.sort();
-        let is_trusted: BTreeSet<u64> = trusted.iter().map(|(_, id)| *id).collect();
-        let mut next = trusted.iter().map(|(_, id)| *id).peekable();
-        let mut in_order = true;
-        let mut out = Vec::new();
-        for id in ids {
-            if in_order && is_trusted.contains(id) {
-                if next.peek() == Some(id) {
-                    next.next();
-                    continue;
-                }
-                // Out of the order devlog wrote them: someone changed an item since.
-                in_order = false;
-            }
-            out.push(*id);
-        }
-        out
+    /// The ids of `ids` (a WIQL answer) that are devlog's own writes, with the revision
+    /// devlog wrote.
+    fn own_in(&self, ids: &[u64]) -> BTreeMap<u64, u64> {
+        ids.iter()
+            .filter_map(|id| self.own.get(id).map(|(rev, _)| (*id, *rev)))
+            .collect()
     }
 }
 
@@ -629,6 +605,30 @@ impl AdoIntegration {
                 .map(|w| (w.id, w))
                 .collect();
             out.extend(chunk.iter().filter_map(|id| by_id.remove(id)));
+        }
+        Ok(out)
+    }
+
+    /// The current revision of work items by id (deleted ones left out), only `System.Rev`
+    /// asked, 200 per request.
+    async fn revs(&self, ids: &[u64]) -> Result<BTreeMap<u64, u64>, SyncError> {
+        #[derive(Deserialize)]
+        struct Rev {
+            id: u64,
+            rev: u64,
+        }
+        let mut out = BTreeMap::new();
+        for chunk in ids.chunks(BATCH) {
+            let resp = self
+                .client
+                .post(&self.project_path("wit/workitemsbatch"))
+                .query("api-version", API_VERSION)
+                .json(&json!({"ids": chunk, "fields": [workitem::REV], "errorPolicy": "omit"}))
+                .send()
+                .await
+                .map_err(|e| self.sync_err(e, None))?;
+            let list: ValueList<Option<Rev>> = self.decode(&resp, None)?;
+            out.extend(list.value.into_iter().flatten().map(|r| (r.id, r.rev)));
         }
         Ok(out)
     }
@@ -1106,8 +1106,9 @@ impl Integration for AdoIntegration {
         self.to_remote(meta, &updated)
     }
 
-    /// devlog's own write counts as seen (`PullCursor::own_write`): an idle sync right after
-    /// a sync that created or updated items stays at WIQL plus one batch.
+    /// devlog's own write counts as seen (`PullCursor::own_write`): the sync right after one
+    /// that created or updated N items costs WIQL and ceil(N / 200) batches of revisions
+    /// only, not a read-back of all N.
     fn cursor_after_write(&self, cursor: Option<&str>, item: &RemoteItem) -> Option<String> {
         let mut c: PullCursor = match cursor {
             None => PullCursor::default(),
@@ -1154,8 +1155,18 @@ impl Integration for AdoIntegration {
         }
         query.push_str(" ORDER BY [System.ChangedDate] ASC, [System.Id] ASC");
         let mut ids = self.wiql(&query).await?;
+        // devlog's own writes still at the revision devlog wrote are left out (their current
+        // revision asked, never their place in the answer); all else is read in full.
         if let Some(c) = &cursor {
-            ids = c.to_read(&ids);
+            let own = c.own_in(&ids);
+            if !own.is_empty() {
+                let asked: Vec<u64> = own.keys().copied().collect();
+                let current = self.revs(&asked).await?;
+                ids.retain(|id| {
+                    own.get(id)
+                        .is_none_or(|wrote| current.get(id) != Some(wrote))
+                });
+            }
         }
         let mut next = cursor.clone().unwrap_or_default();
         let mut page = PullPage::default();

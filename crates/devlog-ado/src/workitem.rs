@@ -17,6 +17,7 @@ pub const TYPE: &str = "System.WorkItemType";
 pub const TAGS: &str = "System.Tags";
 pub const ASSIGNED_TO: &str = "System.AssignedTo";
 pub const CHANGED_DATE: &str = "System.ChangedDate";
+pub const REV: &str = "System.Rev";
 pub const AREA_PATH: &str = "System.AreaPath";
 pub const ITERATION_PATH: &str = "System.IterationPath";
 pub const PRIORITY: &str = "Microsoft.VSTS.Common.Priority";

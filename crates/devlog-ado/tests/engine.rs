@@ -500,10 +500,10 @@ async fn estimates_logged_time_due_dates_and_acceptance_criteria_sync_both_ways(
     assert!(r.probe.ado.check_contract().is_empty());
 }
 
-/// devlog's own creates move the pull cursor (issue 19.4): the idle sync right after a sync
-/// that created items costs WIQL and one batch (the items within the overlap), not a read
-/// back of everything created; an edit someone made to one of them meanwhile (an item out of
-/// the order devlog wrote them in) is still pulled.
+/// devlog's own creates move the pull cursor (issue 19.4): the sync right after a sync that
+/// created N items costs WIQL and ceil(N / 200) batches of revisions only, not a read back
+/// of everything created; an edit someone made to one of them meanwhile (a new revision) is
+/// still pulled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sync_after_creating_items_does_not_read_them_back() {
     const N: usize = 300;
@@ -529,21 +529,36 @@ async fn the_sync_after_creating_items_does_not_read_them_back() {
     let rep = r.engine.sync(None, None, &quiet).await.unwrap();
     assert_eq!(rep.created, N as u64, "{rep:?}");
     // 300 creates are 300 s of the fake's clock: without the own writes counted as seen, the
-    // next pull would read all of them back (WIQL + 2 batches + metadata).
+    // next pull would read all of them back (WIQL + 2 full batches + metadata). With them:
+    // WIQL and ceil(300 / 200) = 2 batches asking only `System.Rev`.
     let before = requests();
     let rep = r.engine.sync(None, None, &quiet).await.unwrap();
     assert_eq!(rep.created + rep.updated + rep.applied, 0, "{rep:?}");
-    let spent: Vec<String> = r.probe.remote.state().requests()[before..]
+    let spent: Vec<_> = r.probe.remote.state().requests()[before..].to_vec();
+    let described: Vec<String> = spent
         .iter()
-        .map(|q| format!("{} {}", q.method, q.path))
+        .map(|q| {
+            format!(
+                "{} {} {}",
+                q.method,
+                q.path,
+                String::from_utf8_lossy(&q.body)
+            )
+        })
         .collect();
-    assert!(spent.len() <= 2, "{spent:#?}");
+    assert_eq!(spent.len(), 1 + N.div_ceil(200), "{described:#?}");
+    assert!(spent[0].path.ends_with("/wit/wiql"), "{described:#?}");
+    for q in &spent[1..] {
+        assert!(q.path.ends_with("/wit/workitemsbatch"), "{described:#?}");
+        let body: serde_json::Value = serde_json::from_slice(&q.body).unwrap();
+        assert_eq!(body["fields"], json!(["System.Rev"]), "{described:#?}");
+    }
     let before = requests();
     r.engine.sync(None, None, &quiet).await.unwrap();
     assert!(requests() - before <= 2);
 
-    // Created again, then edited by someone between two of devlog's writes (as during a long
-    // push): the item is out of the order devlog wrote them in, and is read.
+    // Created again, then edited by someone after devlog's writes (it moves behind later
+    // ones): a new revision, so it is read.
     let more: Vec<_> = {
         let mut v = Vec::new();
         for n in 0..N {
@@ -586,6 +601,82 @@ async fn the_sync_after_creating_items_does_not_read_them_back() {
     assert_eq!(rep.failed.len(), 0, "{rep:?}");
     let pulled = r.app.store().get(more[0]).await.unwrap();
     assert_eq!(pulled.title, "Second 0, renamed there");
+    assert!(r.probe.ado.check_contract().is_empty());
+}
+
+/// devlog writes A, someone edits A in Azure DevOps, devlog writes B: WIQL answers A, B in
+/// the order devlog wrote them, yet A's edit is pulled (an own write is trusted only at the
+/// revision devlog wrote, never by its place in the answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_between_two_of_devlogs_own_writes_is_pulled() {
+    // More creates than the pull's overlap (a second each on the fake's clock): A and B are
+    // older than it, where the own writes are not read back.
+    const N: usize = 150;
+    let r = rig().await;
+    let mut ids = Vec::new();
+    for n in 0..N {
+        let e = r
+            .app
+            .create(
+                NewEntry {
+                    title: format!("Entry {n}"),
+                    kind: Some(EntryType::Task),
+                    ..NewEntry::default()
+                },
+                &cli(),
+            )
+            .await
+            .unwrap()
+            .into_entry();
+        ids.push(e.id);
+    }
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created, N as u64, "{rep:?}");
+    let mut items = r.probe.ado.items();
+    items.sort_by_key(|w| (w.changed, w.id));
+    let (a, b) = (items[0].clone(), items[1].clone());
+    assert!(a.changed < b.changed);
+    // The edit lands between devlog's writes of A (t1) and B (t3): same order in WIQL.
+    r.probe.ado.edit_item(a.id, |f| {
+        f.insert("System.Title".into(), json!("A, renamed in Azure DevOps"));
+    });
+    let t2 = a.changed + (b.changed - a.changed) / 2;
+    r.probe.ado.set_changed(a.id, t2);
+
+    let requests = || r.probe.remote.state().requests().len();
+    let before = requests();
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.failed.len(), 0, "{rep:?}");
+    assert_eq!(rep.applied, 1, "{rep:?}");
+    let marker = |w: &devlog_testkit::fake_ado::AdoWorkItem| {
+        w.str_field("System.Tags")
+            .split(';')
+            .map(str::trim)
+            .find_map(|t| t.strip_prefix("devlog:"))
+            .unwrap()
+            .to_string()
+    };
+    let entry = ids
+        .iter()
+        .find(|id| id.to_string() == marker(&a))
+        .copied()
+        .unwrap();
+    let pulled = r.app.store().get(entry).await.unwrap();
+    assert_eq!(pulled.title, "A, renamed in Azure DevOps");
+    // B and the rest, still at the revision devlog wrote, were not read in full: WIQL, one
+    // batch of revisions, A read (metadata, its batch), never a batch of all N.
+    let full_batches = r.probe.remote.state().requests()[before..]
+        .iter()
+        .filter(|q| q.path.ends_with("/wit/workitemsbatch"))
+        .filter_map(|q| serde_json::from_slice::<serde_json::Value>(&q.body).ok())
+        .filter(|b| b["fields"] != json!(["System.Rev"]))
+        .map(|b| b["ids"].as_array().map_or(0, Vec::len))
+        .collect::<Vec<_>>();
+    assert_eq!(full_batches, vec![1], "{full_batches:?}");
+
+    // And nothing is pulled twice.
+    let rep = r.engine.sync(None, None, &quiet).await.unwrap();
+    assert_eq!(rep.created + rep.updated + rep.applied, 0, "{rep:?}");
     assert!(r.probe.ado.check_contract().is_empty());
 }
 
