@@ -2718,42 +2718,13 @@ impl SyncEngine {
         item: &RemoteItem,
         sprint: Option<&str>,
     ) -> Result<()> {
-        let Some(link) = self.state.link_by_remote(name, &item.remote_id).await? else {
-            return Ok(());
-        };
-        if link.state != LinkState::Linked {
-            return Ok(());
-        }
-        let entry = match self.store.get(link.entry_id).await {
-            Ok(e) => e,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        let reference = entry
-            .external_references
-            .iter()
-            .find(|r| r.system == name && r.id == item.remote_id);
-        if reference.is_none_or(|r| r.sprint.as_deref() == sprint) {
-            return Ok(());
-        }
-        let sprint = sprint.map(str::to_string);
-        self.store
-            .update(
-                link.entry_id,
-                &Self::sync_meta(name),
-                &mut |e: &mut Entry| {
-                    if let Some(r) = e
-                        .external_references
-                        .iter_mut()
-                        .find(|r| r.system == name && r.id == item.remote_id)
-                    {
-                        r.sprint.clone_from(&sprint);
-                    }
-                    Ok(())
-                },
-            )
-            .await
-            .map(|_| ())
+        self.update_reference(
+            name,
+            item,
+            |r| r.sprint.as_deref() == sprint,
+            |r| r.sprint = sprint.map(str::to_string),
+        )
+        .await
     }
 
     /// Keeps the board position a pulled item reports on its entry's external reference
@@ -2763,6 +2734,25 @@ impl SyncEngine {
         name: &str,
         item: &RemoteItem,
         board: &devlog_core::entry::BoardPosition,
+    ) -> Result<()> {
+        self.update_reference(
+            name,
+            item,
+            |r| r.board.as_ref() == Some(board),
+            |r| r.board = Some(board.clone()),
+        )
+        .await
+    }
+
+    /// Changes the linked entry's external reference to `item` with `apply`, unless
+    /// `unchanged` says it already holds the value (no write on an idle pull). Nothing when
+    /// the item is not linked, the link is not settled or the entry is gone.
+    async fn update_reference(
+        &self,
+        name: &str,
+        item: &RemoteItem,
+        unchanged: impl Fn(&devlog_core::entry::ExternalReference) -> bool + Send + Sync,
+        apply: impl Fn(&mut devlog_core::entry::ExternalReference) + Send + Sync,
     ) -> Result<()> {
         let Some(link) = self.state.link_by_remote(name, &item.remote_id).await? else {
             return Ok(());
@@ -2779,7 +2769,7 @@ impl SyncEngine {
             .external_references
             .iter()
             .find(|r| r.system == name && r.id == item.remote_id);
-        if reference.is_none_or(|r| r.board.as_ref() == Some(board)) {
+        if reference.is_none_or(&unchanged) {
             return Ok(());
         }
         self.store
@@ -2792,7 +2782,7 @@ impl SyncEngine {
                         .iter_mut()
                         .find(|r| r.system == name && r.id == item.remote_id)
                     {
-                        r.board = Some(board.clone());
+                        apply(r);
                     }
                     Ok(())
                 },
