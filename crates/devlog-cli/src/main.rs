@@ -185,11 +185,6 @@ fn run(cli: Cli, command: Command, out: Out) -> Result<(), CliError> {
 /// The environment variable that sets the worker threads of a long-running command.
 const RUNTIME_THREADS_VAR: &str = "DEVLOG_RUNTIME_THREADS";
 
-/// The runtime a command runs on. Long-running commands (`serve`, `mcp`, `worker`,
-/// `sync --watch`) serve many connections or streams at once: a multi-threaded runtime, so
-/// one request's blocking file work (handed off with `block_in_place`, see
-/// `devlog_store::fsutil::blocking`) never stalls the others. Short commands do one thing and
-/// exit: a current-thread runtime starts faster and uses less memory.
 /// Who is acting: `--actor` (or `DEVLOG_ACTOR`), else `USER`, else `LOGNAME`, else the OS
 /// account the process runs as (a container or service manager often sets neither variable).
 /// `None` only when all of them are empty or unreadable.
@@ -206,40 +201,68 @@ fn actor(given: Option<String>) -> Option<String> {
         .find(|a| !a.is_empty())
 }
 
+/// The runtime a command runs on. Long-running commands (`serve`, `mcp`, `worker`,
+/// `sync --watch`) serve many connections or streams at once: a multi-threaded runtime, so
+/// one request's blocking file work (handed off with `block_in_place`, see
+/// `devlog_store::fsutil::blocking`) never stalls the others; stdio `devlog mcp` serves one
+/// client and gets one worker (blocking work still leaves it). Short commands do one thing
+/// and exit: a current-thread runtime starts faster and uses less memory.
 fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = workers_for(
+        command,
+        std::env::var(RUNTIME_THREADS_VAR).ok().as_deref(),
+        std::thread::available_parallelism().map_or(2, |n| n.get()),
+    )
+    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    match threads {
+        None | Some(0) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .thread_name("devlog-worker")
+            .enable_all()
+            .build(),
+    }
+}
+
+/// The workers of `command`'s runtime: `None` for a short command (current-thread), else
+/// `runtime_threads` with `var` (`DEVLOG_RUNTIME_THREADS`), where `Some(0)` is the
+/// current-thread runtime too.
+fn workers_for(
+    command: &Command,
+    var: Option<&str>,
+    cores: usize,
+) -> Result<Option<usize>, String> {
     let long_running = match command {
         Command::Serve(_) | Command::Mcp(_) | Command::Worker(_) => true,
         Command::Sync(a) => a.watch,
         _ => false,
     };
-    let threads = if long_running {
-        runtime_threads(
-            std::env::var(RUNTIME_THREADS_VAR).ok().as_deref(),
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
-        )
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
-    } else {
-        0
-    };
-    if threads == 0 {
-        return tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build();
+    if !long_running {
+        return Ok(None);
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name("devlog-worker")
-        .enable_all()
-        .build()
+    // A stdio MCP server has one client, which waits for each answer: one worker.
+    let one_client = matches!(command, Command::Mcp(a) if a.http.is_none());
+    runtime_threads(
+        var,
+        if one_client {
+            1
+        } else {
+            default_threads(cores)
+        },
+    )
+    .map(Some)
 }
 
 /// Worker threads for a long-running command: `DEVLOG_RUNTIME_THREADS` when set (0–64; 0 is
 /// the current-thread runtime of short commands, for the smallest footprint and for
-/// comparisons), else the cores, at least 2 (one blocked request must leave another thread
-/// answering) and at most 4 (the work is I/O; more threads only cost memory).
-fn runtime_threads(var: Option<&str>, cores: usize) -> Result<usize, String> {
+/// comparisons), else `default`: one for stdio `devlog mcp` (one client, one request at a
+/// time; blocking work still leaves the worker through `block_in_place`, which hands the
+/// worker's other tasks to a fresh thread), `default_threads` for the others.
+fn runtime_threads(var: Option<&str>, default: usize) -> Result<usize, String> {
     match var.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(cores.clamp(2, 4)),
+        None => Ok(default),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if n <= 64 => Ok(n),
             _ => Err(format!(
@@ -247,6 +270,13 @@ fn runtime_threads(var: Option<&str>, cores: usize) -> Result<usize, String> {
             )),
         },
     }
+}
+
+/// Workers of a long-running command that serves many clients (`serve`, `mcp --http`,
+/// `worker`, `sync --watch`): the cores, at least 2 (one blocked request must leave another
+/// thread answering) and at most 4 (the work is I/O; more threads only cost memory).
+fn default_threads(cores: usize) -> usize {
+    cores.clamp(2, 4)
 }
 
 fn report(out: &Out, e: &CliError) {
@@ -290,15 +320,35 @@ fn init_tracing(verbose: u8, prints_store_warnings: bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::runtime_threads;
+    use super::{default_threads, runtime_threads};
 
     #[test]
     fn runtime_threads_default_to_the_cores_between_two_and_four() {
-        assert_eq!(runtime_threads(None, 1), Ok(2));
-        assert_eq!(runtime_threads(None, 2), Ok(2));
+        assert_eq!(default_threads(1), 2);
+        assert_eq!(default_threads(2), 2);
+        assert_eq!(default_threads(3), 3);
+        assert_eq!(default_threads(16), 4);
         assert_eq!(runtime_threads(None, 3), Ok(3));
-        assert_eq!(runtime_threads(None, 16), Ok(4));
-        assert_eq!(runtime_threads(Some(" "), 16), Ok(4));
+        assert_eq!(runtime_threads(Some(" "), 4), Ok(4));
+    }
+
+    #[test]
+    fn stdio_mcp_runs_on_one_worker_unless_told_otherwise() {
+        use clap::Parser;
+        let threads = |args: &[&str], var: Option<&str>| {
+            let cli = super::Cli::try_parse_from(args).unwrap();
+            let command = cli.command.unwrap();
+            super::workers_for(&command, var, 4)
+        };
+        assert_eq!(threads(&["devlog", "mcp"], None), Ok(Some(1)));
+        assert_eq!(threads(&["devlog", "mcp"], Some("0")), Ok(Some(0)));
+        assert_eq!(threads(&["devlog", "mcp"], Some("3")), Ok(Some(3)));
+        assert_eq!(
+            threads(&["devlog", "mcp", "--http", "0"], None),
+            Ok(Some(4))
+        );
+        assert_eq!(threads(&["devlog", "serve"], None), Ok(Some(4)));
+        assert_eq!(threads(&["devlog", "list"], None), Ok(None));
     }
 
     #[test]

@@ -828,6 +828,46 @@ pub async fn open_work_and_search_match_a_reference(open: Opener, dir: &Path) {
         assert_eq!(page.total, open_work.len() as u64);
         assert!(!page.total_is_estimate);
     }
+    // Lists of one status (the `(status, updated_at, handle)` index) and of two (a sort),
+    // newest and oldest first, paged: every page as the reference says, exact totals.
+    let statuses: Vec<Vec<Status>> = Status::ALL
+        .iter()
+        .map(|s| vec![*s])
+        .chain(std::iter::once(vec![Status::Blocked, Status::Done]))
+        .collect();
+    for status in statuses {
+        let mut want: Vec<&devlog_core::Entry> =
+            all.iter().filter(|e| status.contains(&e.status)).collect();
+        want.sort_by_key(|e| std::cmp::Reverse((e.updated_at, e.handle)));
+        for ascending in [false, true] {
+            if ascending {
+                want.reverse();
+            }
+            for offset in [0, 3, 11] {
+                let page = store
+                    .list(&ListQuery {
+                        filter: Filter {
+                            status: status.clone(),
+                            ..Filter::default()
+                        },
+                        sort: SortKey::Updated,
+                        ascending,
+                        offset,
+                        limit: 7,
+                    })
+                    .await
+                    .unwrap();
+                let got: Vec<u64> = page.items.iter().map(|e| e.handle).collect();
+                let expected: Vec<u64> =
+                    want.iter().skip(offset).take(7).map(|e| e.handle).collect();
+                assert_eq!(
+                    got, expected,
+                    "{status:?} list, ascending {ascending}, offset {offset}"
+                );
+                assert_eq!(page.total, want.len() as u64);
+            }
+        }
+    }
     // Searches: the matches are the entries whose text has every word; ranked by score.
     for (text, filter) in [
         ("shared", Filter::default()),

@@ -8,7 +8,7 @@
 //! `--feed-depth` events per entry (field changes), so `events` is measured on a deep feed.
 //!
 //! Stores are written through the `Store` API (`put_raw_batch`, one transaction per
-//! `--batch` entries on SQLite) or, for json, as entry files a `git clone` would leave, which
+//! `--batch` entries on SQLite, PostgreSQL and MariaDB) or, for json, as entry files a `git clone` would leave, which
 //! the store then indexes when it opens. `--keep DIR` keeps each built store (and server
 //! database) and reuses it on the next run with the same `--entries` and `--feed-depth`.
 //!
@@ -46,7 +46,7 @@ struct Args {
     /// records each entry's creation
     #[arg(long, default_value_t = 1)]
     feed_depth: usize,
-    /// Entries written per `put_raw_batch` call (one transaction on SQLite)
+    /// Entries written per `put_raw_batch` call (one transaction on SQLite and the servers)
     #[arg(long, default_value_t = 1000)]
     batch: usize,
     /// Repetitions of each library operation
@@ -166,10 +166,6 @@ impl Target {
             env,
             _scratch: scratch,
         }))
-    }
-
-    fn is_server(&self) -> bool {
-        self.spec.url().is_some()
     }
 
     /// The file saying a complete store of this size is here, for `--keep`.
@@ -386,9 +382,8 @@ async fn build(t: &Target, args: &Args) -> Result<(Arc<dyn Store>, Built)> {
             );
         }
         let meta = WriteMeta::new(Origin::Import);
-        // Servers take concurrent writers (one transaction per entry); SQLite has one writer,
-        // so its batches go one after another, each in one transaction.
-        let parallel = if t.is_server() { 8 } else { 1 };
+        // Every backend writes a batch in one transaction, which on the servers holds the
+        // entries counter's lock: batches go one after another.
         let mut done = 0;
         while done < n {
             let size = args.batch.max(1).min(n - done);
@@ -403,14 +398,7 @@ async fn build(t: &Target, args: &Args) -> Result<(Arc<dyn Store>, Built)> {
                         .map(|e| (e.id, e.handle, e.created_at, e.updated_at, e.status)),
                 );
             }
-            let mut set = tokio::task::JoinSet::new();
-            for part in batch.chunks(size.div_ceil(parallel)) {
-                let (store, part, meta) = (store.clone(), part.to_vec(), meta.clone());
-                set.spawn(async move { store.put_raw_batch(part, &meta).await });
-            }
-            while let Some(r) = set.join_next().await {
-                r??;
-            }
+            store.put_raw_batch(batch, &meta).await?;
             let before = done;
             done += size;
             if n >= 100_000 && before * 10 / n != done * 10 / n {

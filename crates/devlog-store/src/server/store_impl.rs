@@ -875,30 +875,59 @@ impl ServerStore {
         finish(tx, done).await
     }
 
-    async fn put_raw_once(&self, mut entry: Entry, meta: &WriteMeta) -> TxResult<PutOutcome> {
+    async fn put_raw_once(&self, entry: Entry, meta: &WriteMeta) -> TxResult<PutOutcome> {
+        let mut outcomes = self.put_raw_batch_once(vec![entry], meta).await?;
+        Ok(outcomes.pop().expect("one outcome per entry"))
+    }
+
+    /// `put_raw` of every entry in one transaction: the entries counter is locked once, each
+    /// entry is written as `put_raw` writes it (seeing the batch's earlier entries), and their
+    /// events go to the feed together at the end (the feed lock last, as in every write).
+    /// Rolled back, and nothing stored, if any entry fails; rolled back too when nothing
+    /// changed.
+    async fn put_raw_batch_once(
+        &self,
+        entries: Vec<Entry>,
+        meta: &WriteMeta,
+    ) -> TxResult<Vec<PutOutcome>> {
         let mut lease = self.lease().await?;
         let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         let done = async {
             Self::lock_counter(&mut tx, "entries").await?;
-            let old = self.doc_in(&mut tx, entry.id, true).await?;
-            if old.as_ref() == Some(&entry) {
-                return Ok(Done::Unchanged(PutOutcome::Unchanged));
+            let mut outcomes = Vec::with_capacity(entries.len());
+            let mut events = Vec::new();
+            for mut entry in entries {
+                let old = self.doc_in(&mut tx, entry.id, true).await?;
+                if old.as_ref() == Some(&entry) {
+                    outcomes.push(PutOutcome::Unchanged);
+                    continue;
+                }
+                if entry.handle == 0 || Self::handle_taken(&mut tx, entry.handle, entry.id).await? {
+                    entry.handle = Self::next_handle(&mut tx).await?;
+                }
+                entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
+                Self::write_row(&mut tx, &entry, old.as_ref().map(|o| o.handle)).await?;
+                // Migration copies the source's change feed instead of inventing events.
+                if meta.origin != Origin::Migrate {
+                    events.extend(Event::for_change(
+                        old.as_ref(),
+                        Some(&entry),
+                        self.now(),
+                        meta,
+                    ));
+                }
+                outcomes.push(if old.is_some() {
+                    PutOutcome::Replaced
+                } else {
+                    PutOutcome::Inserted
+                });
             }
-            if entry.handle == 0 || Self::handle_taken(&mut tx, entry.handle, entry.id).await? {
-                entry.handle = Self::next_handle(&mut tx).await?;
-            }
-            entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
-            Self::write_row(&mut tx, &entry, old.as_ref().map(|o| o.handle)).await?;
-            // Migration copies the source's change feed instead of inventing events.
-            if meta.origin != Origin::Migrate {
-                let events = Event::for_change(old.as_ref(), Some(&entry), self.now(), meta);
-                Self::insert_events(&mut tx, &events, &meta.source).await?;
-            }
-            Ok(Done::Write(if old.is_some() {
-                PutOutcome::Replaced
+            Self::insert_events(&mut tx, &events, &meta.source).await?;
+            Ok(if outcomes.iter().all(|o| *o == PutOutcome::Unchanged) {
+                Done::Unchanged(outcomes)
             } else {
-                PutOutcome::Inserted
-            }))
+                Done::Write(outcomes)
+            })
         }
         .await;
         finish(tx, done).await
@@ -2047,6 +2076,23 @@ impl Store for ServerStore {
         let mut attempt = 0;
         loop {
             let r = self.put_raw_once(entry.clone(), meta).await;
+            if !retryable(&r, attempt) {
+                return r.map_err(|e| self.fail(e));
+            }
+            attempt += 1;
+        }
+    }
+
+    /// One transaction for the whole batch (see `put_raw_batch_once`): a bulk load takes the
+    /// entries counter's lock and commits once per batch instead of once per entry.
+    async fn put_raw_batch(
+        &self,
+        entries: Vec<Entry>,
+        meta: &WriteMeta,
+    ) -> Result<Vec<PutOutcome>> {
+        let mut attempt = 0;
+        loop {
+            let r = self.put_raw_batch_once(entries.clone(), meta).await;
             if !retryable(&r, attempt) {
                 return r.map_err(|e| self.fail(e));
             }

@@ -6,7 +6,9 @@
 use devlog_core::error::{ErrorKind, StoreError};
 use devlog_core::event::{Origin, WriteMeta};
 use devlog_core::ops::{Devlog, NewEntry, NewNote};
+use devlog_core::store::PutOutcome;
 use devlog_core::{EntryRef, EntryType, Filter, ListQuery, NoteCategory, SearchQuery};
+use devlog_testkit::EntryBuilder;
 
 use crate::support::{Kind, with_db};
 
@@ -102,6 +104,38 @@ async fn postgres_rejects_nul_characters_naming_the_field() {
 
         // The store is fine afterwards.
         assert_eq!(store.count().await.unwrap(), 1);
+    })
+    .await;
+}
+
+/// A batch of `put_raw` is one transaction on the servers: an entry the server cannot store
+/// (a NUL on PostgreSQL) fails the whole batch, and the entries before it in the batch are not
+/// stored either, nor their events.
+#[tokio::test]
+async fn postgres_batch_with_a_bad_entry_stores_nothing() {
+    with_db(Kind::Postgres, "pg_nul_batch", |url| async move {
+        let store = Kind::Postgres.open(&url).await;
+        let meta = WriteMeta::new(Origin::Import);
+        let good = EntryBuilder::new("Fine").build();
+        let bad = EntryBuilder::new("Has a \0 inside").build();
+        let e = store
+            .put_raw_batch(vec![good.clone(), bad], &meta)
+            .await
+            .expect_err("NUL in the second entry's title");
+        assert_invalid(&e, &["title", "NUL"]);
+        assert_eq!(
+            store.count().await.unwrap(),
+            0,
+            "the first entry rolled back"
+        );
+        assert!(store.events(0, 10).await.unwrap().is_empty());
+        // The store is fine afterwards, and the good entry alone goes in.
+        let outcomes = store
+            .put_raw_batch(vec![good.clone()], &meta)
+            .await
+            .unwrap();
+        assert_eq!(outcomes, vec![PutOutcome::Inserted]);
+        assert_eq!(store.get(good.id).await.unwrap(), good);
     })
     .await;
 }
