@@ -116,8 +116,8 @@ async fn postgres_batch_with_a_bad_entry_stores_nothing() {
     with_db(Kind::Postgres, "pg_nul_batch", |url| async move {
         let store = Kind::Postgres.open(&url).await;
         let meta = WriteMeta::new(Origin::Import);
-        let good = EntryBuilder::new("Fine").build();
-        let bad = EntryBuilder::new("Has a \0 inside").build();
+        let good = EntryBuilder::new("Fine").handle(1).build();
+        let bad = EntryBuilder::new("Has a \0 inside").handle(2).build();
         let e = store
             .put_raw_batch(vec![good.clone(), bad], &meta)
             .await
