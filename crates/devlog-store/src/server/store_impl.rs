@@ -183,6 +183,22 @@ impl From<StoreError> for TxErr {
 
 type TxResult<T> = std::result::Result<T, TxErr>;
 
+/// Whether `write_row` compares an entry's word index rows with the stored ones (always
+/// right) or inserts them all (only when its handle has none: a bulk load's new entries).
+#[derive(Clone, Copy)]
+enum StoredTerms {
+    Compare,
+    None,
+}
+
+/// What the database holds of a batch's ids (lowercase) and handles (`known_of`).
+#[derive(Default)]
+struct Known {
+    ids: std::collections::HashSet<String>,
+    handles: std::collections::HashSet<u64>,
+    indexed: std::collections::HashSet<u64>,
+}
+
 /// How a write transaction ends: committed, or rolled back because it changed nothing.
 enum Done<T> {
     Write(T),
@@ -475,7 +491,12 @@ impl ServerStore {
 
     /// Writes the row of `e` and its search terms: an UPDATE when the entry exists (then
     /// `old_handle` is the handle its row has now), else an INSERT.
-    async fn write_row(conn: &mut Conn, e: &Entry, old_handle: Option<u64>) -> TxResult<()> {
+    async fn write_row(
+        conn: &mut Conn,
+        e: &Entry,
+        old_handle: Option<u64>,
+        stored: StoredTerms,
+    ) -> TxResult<()> {
         let exists = old_handle.is_some();
         if REJECTS_NUL {
             let value = serde_json::to_value(e).expect("an Entry always serializes");
@@ -568,7 +589,49 @@ impl ServerStore {
             qb.push(", ").push_bind(id).push(")");
         }
         qb.build().execute(&mut *conn).await?;
-        Self::write_terms(conn, e.handle, old_handle, &terms).await
+        match stored {
+            StoredTerms::Compare => Self::write_terms(conn, e.handle, old_handle, &terms).await,
+            StoredTerms::None => {
+                let h = e.handle as i64;
+                let rows: Vec<(i64, &str, f64)> =
+                    terms.iter().map(|(t, w)| (h, t.as_str(), *w)).collect();
+                Self::insert_terms(conn, &rows).await
+            }
+        }
+    }
+
+    /// Which of `entries`' ids (lowercase) and handles the database holds, and which of the
+    /// handles have word index rows: three queries per `TERM_CHUNK` entries.
+    async fn known_of(conn: &mut Conn, entries: &[Entry]) -> TxResult<Known> {
+        let mut known = Known::default();
+        for chunk in entries.chunks(TERM_CHUNK) {
+            let mut qb = QueryBuilder::<Db>::new("SELECT id FROM devlog_entries WHERE id IN (");
+            let mut sep = qb.separated(", ");
+            for e in chunk {
+                sep.push_bind(e.id.to_string());
+            }
+            qb.push(")");
+            let ids: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+            known
+                .ids
+                .extend(ids.into_iter().map(|i| i.to_ascii_lowercase()));
+            for (table, set) in [
+                ("devlog_entries", &mut known.handles),
+                ("devlog_terms", &mut known.indexed),
+            ] {
+                let mut qb = QueryBuilder::<Db>::new(format!(
+                    "SELECT DISTINCT handle FROM {table} WHERE handle IN ("
+                ));
+                let mut sep = qb.separated(", ");
+                for e in chunk {
+                    sep.push_bind(e.handle as i64);
+                }
+                qb.push(")");
+                let handles: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+                set.extend(handles.into_iter().map(|h| h as u64));
+            }
+        }
+        Ok(known)
     }
 
     /// Brings the search index rows of the entry with `handle` to `terms` (from
@@ -816,7 +879,7 @@ impl ServerStore {
             }
             entry.handle = Self::next_handle(&mut tx).await?;
             entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
-            Self::write_row(&mut tx, &entry, None).await?;
+            Self::write_row(&mut tx, &entry, None, StoredTerms::Compare).await?;
             let events = Event::for_change(None, Some(&entry), self.now(), meta);
             Self::insert_events(&mut tx, &events, &meta.source).await?;
             Ok(Done::Write(Created::New(entry)))
@@ -846,7 +909,7 @@ impl ServerStore {
             // Identity is not editable through update.
             new.id = old.id;
             new.handle = old.handle;
-            Self::write_row(&mut tx, &new, Some(old.handle)).await?;
+            Self::write_row(&mut tx, &new, Some(old.handle), StoredTerms::Compare).await?;
             let events = Event::for_change(Some(&old), Some(&new), self.now(), meta);
             Self::insert_events(&mut tx, &events, &meta.source).await?;
             Ok(Done::Write(new))
@@ -894,19 +957,47 @@ impl ServerStore {
         let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         let done = async {
             Self::lock_counter(&mut tx, "entries").await?;
+            // What the database holds of the batch's ids and handles, read once: an entry
+            // whose id and handle are in neither the table nor the batch so far skips the
+            // checks that could only find nothing (its old document, whether its handle is
+            // taken) and, when its handle has no word index rows, their comparison; any other
+            // entry goes the long way.
+            let known = Self::known_of(&mut tx, &entries).await?;
+            let mut written_ids = std::collections::HashSet::new();
+            let mut written_handles = std::collections::HashSet::new();
             let mut outcomes = Vec::with_capacity(entries.len());
             let mut events = Vec::new();
             for mut entry in entries {
-                let old = self.doc_in(&mut tx, entry.id, true).await?;
+                let id = entry.id.to_string();
+                let new = entry.handle != 0
+                    && !known.ids.contains(&id)
+                    && !known.handles.contains(&entry.handle)
+                    && !written_ids.contains(&id)
+                    && !written_handles.contains(&entry.handle);
+                let old = if new {
+                    None
+                } else {
+                    self.doc_in(&mut tx, entry.id, true).await?
+                };
                 if old.as_ref() == Some(&entry) {
                     outcomes.push(PutOutcome::Unchanged);
                     continue;
                 }
-                if entry.handle == 0 || Self::handle_taken(&mut tx, entry.handle, entry.id).await? {
+                if !new
+                    && (entry.handle == 0
+                        || Self::handle_taken(&mut tx, entry.handle, entry.id).await?)
+                {
                     entry.handle = Self::next_handle(&mut tx).await?;
                 }
                 entry.key = Self::unique_key(&mut tx, &entry.key, entry.id).await?;
-                Self::write_row(&mut tx, &entry, old.as_ref().map(|o| o.handle)).await?;
+                let stored = if new && !known.indexed.contains(&entry.handle) {
+                    StoredTerms::None
+                } else {
+                    StoredTerms::Compare
+                };
+                Self::write_row(&mut tx, &entry, old.as_ref().map(|o| o.handle), stored).await?;
+                written_ids.insert(id);
+                written_handles.insert(entry.handle);
                 // Migration copies the source's change feed instead of inventing events.
                 if meta.origin != Origin::Migrate {
                     events.extend(Event::for_change(
