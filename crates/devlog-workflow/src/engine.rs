@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use crate::condition::{Condition, context_with};
 use crate::format::{Action, Loaded, MAX_ITEMS, Step, Trigger, VarValue, Workflow};
 use crate::host::{
-    NotifyFormat, NotifyRequest, NotifyTarget, PluginRequest, StepHost, StepRef, SyncRequest,
+    NotifyFormat, NotifyRequest, NotifyTarget, PluginRequest, StepHost, SyncRequest,
 };
 use crate::runs::{
     Cause, RunId, RunRecord, RunState, RunStore, RunStoreError, ScheduleState, StepRecord,
@@ -1469,38 +1469,10 @@ impl Engine {
     /// before any runs (an unknown integration, plugin or action; a notify target not
     /// configured), one message per step naming the workflow's file and the step. Nothing
     /// without a host.
-    pub fn host_problems(&self) -> Vec<String> {
-        let Some(host) = &self.host else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for w in &self.workflows {
-            walk_outside(&w.workflow.steps, "steps.", &mut |path, step| {
-                if let Err(e) = host.check_step(&step) {
-                    out.push(format!("{}: {path}: {e}", w.file));
-                }
-            });
-        }
-        out
-    }
-}
-
-/// Calls `f` on every `sync`, `notify` and `plugin` step, with its place (`steps.0.then.1`).
-fn walk_outside(steps: &[Step], prefix: &str, f: &mut dyn FnMut(String, StepRef<'_>)) {
-    for (i, step) in steps.iter().enumerate() {
-        let path = format!("{prefix}{i}");
-        match &step.action {
-            Action::Sync(s) => f(path, StepRef::Sync(s)),
-            Action::Notify(n) => f(path, StepRef::Notify(n)),
-            Action::Plugin(p) => f(path, StepRef::Plugin(p)),
-            Action::If {
-                then, otherwise, ..
-            } => {
-                walk_outside(then, &format!("{path}.then."), f);
-                walk_outside(otherwise, &format!("{path}.else."), f);
-            }
-            Action::ForEach(e) => walk_outside(&e.steps, &format!("{path}.for_each.steps."), f),
-            _ => {}
+    pub fn host_problems(&self) -> Vec<crate::format::FormatError> {
+        match &self.host {
+            Some(host) => crate::host::problems(host.as_ref(), &self.workflows),
+            None => Vec::new(),
         }
     }
 }

@@ -17,7 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::format::VarValue;
+use crate::format::{Action, FormatError, Loaded, Step, VarValue};
 use crate::template::Template;
 
 /// `sync`: pushes an entry (the run's, or `entry`) to an integration now.
@@ -198,6 +198,16 @@ pub enum StepRef<'a> {
     Plugin(&'a PluginStep),
 }
 
+impl StepRef<'_> {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepRef::Sync(_) => "sync",
+            StepRef::Notify(_) => "notify",
+            StepRef::Plugin(_) => "plugin",
+        }
+    }
+}
+
 /// At most 200 characters of `text`, for messages.
 pub fn clip(text: &str) -> String {
     const MAX: usize = 200;
@@ -207,4 +217,43 @@ pub fn clip(text: &str) -> String {
     let mut s: String = text.chars().take(MAX).collect();
     s.push('…');
     s
+}
+
+/// What `host` finds wrong in the `sync`, `notify` and `plugin` steps of `workflows` before
+/// any run, one error per step naming the file and the step (`steps[0].then[1]`).
+pub fn problems(host: &dyn StepHost, workflows: &[Loaded]) -> Vec<FormatError> {
+    let mut out = Vec::new();
+    for w in workflows {
+        walk(&w.workflow.steps, "steps", &mut |path, step| {
+            if let Err(message) = host.check_step(&step) {
+                out.push(FormatError {
+                    file: w.file.clone(),
+                    line: None,
+                    key: format!("{path}.{}", step.name()),
+                    message,
+                });
+            }
+        });
+    }
+    out
+}
+
+/// Calls `f` on every `sync`, `notify` and `plugin` step, with its place.
+fn walk(steps: &[Step], prefix: &str, f: &mut dyn FnMut(String, StepRef<'_>)) {
+    for (i, step) in steps.iter().enumerate() {
+        let path = format!("{prefix}[{i}]");
+        match &step.action {
+            Action::Sync(s) => f(path, StepRef::Sync(s)),
+            Action::Notify(n) => f(path, StepRef::Notify(n)),
+            Action::Plugin(p) => f(path, StepRef::Plugin(p)),
+            Action::If {
+                then, otherwise, ..
+            } => {
+                walk(then, &format!("{path}.then"), f);
+                walk(otherwise, &format!("{path}.else"), f);
+            }
+            Action::ForEach(e) => walk(&e.steps, &format!("{path}.for_each.steps"), f),
+            _ => {}
+        }
+    }
 }
