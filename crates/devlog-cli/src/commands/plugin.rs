@@ -615,12 +615,24 @@ pub(crate) async fn run_workflow_action(
     check_workflow_action(ws, plugin, action)?;
     let plugins = Plugins::of(ws).map_err(|e| e.to_string())?;
     let located = plugins.dirs.find(plugin).map_err(|e| e.to_string())?;
+    // The plugin's `[integrations.<name>]` table, when it has one, is its configuration.
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let config = crate::config::integration_tables(&ws.config, &ws.root, &env)
+        .map_err(|e| e.to_string())?
+        .remove(plugin);
+    if let Some(c) = &config {
+        located
+            .manifest
+            .check_config(c)
+            .map_err(|e| format!("[integrations.{plugin}] (plugin {plugin}): {e}"))?;
+    }
     let rt = Runtime::new(Some(plugins.state.join("cache"))).map_err(|e| e.to_string())?;
     let loaded = rt
         .load(
             &located,
             &plugins.policy,
             LoadOptions {
+                config,
                 state_dir: Some(plugins.state.clone()),
                 ..LoadOptions::default()
             },
