@@ -102,10 +102,10 @@ impl CliStepHost {
                 .await
                 .map_err(|e| e.to_string())?;
             let link = link_of().await?;
-            if let Some(why) = not_pushed(link.as_ref(), name, handle) {
-                if ops.is_empty() {
-                    return Err(why);
-                }
+            if let Some(why) = not_pushed(link.as_ref(), name, handle)
+                && ops.is_empty()
+            {
+                return Err(why);
             }
             let linked = link.as_ref().filter(|l| l.state == LinkState::Linked);
             return Ok(json!({
