@@ -63,6 +63,29 @@ pub struct WorkflowSettings {
     pub keep_runs: Option<usize>,
     /// Days a finished run record (and a claim) is kept (default 90, at least 1).
     pub keep_days: Option<u32>,
+    /// Hosts `notify` steps may POST to (exact names; nothing else is reached).
+    #[serde(default)]
+    pub notify_hosts: Vec<String>,
+    /// Named `notify` targets (`[workflows.notify.<name>] url = "${SLACK_URL}"`): the URL
+    /// (a secret for Slack) stays out of workflow files.
+    #[serde(default)]
+    pub notify: std::collections::BTreeMap<String, NotifyTargetConfig>,
+}
+
+/// `[workflows.notify.<name>]`.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotifyTargetConfig {
+    /// The webhook URL; `${VAR}` is expanded when a step sends (never shown whole).
+    pub url: String,
+}
+
+impl std::fmt::Debug for NotifyTargetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyTargetConfig")
+            .field("url", &devlog_workflow::host::redact_url(&self.url))
+            .finish()
+    }
 }
 
 impl WorkflowSettings {

@@ -238,3 +238,72 @@ async fn a_plugin_integration_syncs_through_the_engine() {
     assert_eq!(items[0].title, "Synced by a plugin");
     assert!(items[0].marker.is_some());
 }
+
+/// A workflow pushes an entry to the plugin's integration (`sync`), then runs the plugin's
+/// `comment` action on the item it created (`plugin`, input from the sync step's output);
+/// a bad input is refused by the action's schema, an unknown action at validation.
+#[tokio::test]
+async fn a_plugin_action_is_a_workflow_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().to_path_buf();
+    let Some(build) = built_tracker(&ws) else {
+        return;
+    };
+    let remote = devlog_testkit::fake_remote::FakeRemote::start().await;
+    let url = remote.url();
+    let ws2 = ws.clone();
+    let (run, bad, invalid) = tokio::task::spawn_blocking(move || {
+        let ws = ws2;
+        ok(&ws, &["init"]);
+        let config = ws.join("devlog.toml");
+        let mut text = std::fs::read_to_string(&config).unwrap_or_default();
+        text.push_str(&format!(
+            "\n[plugins]\nallow = {{ http = [\"127.0.0.1\", \"tracker.example.com\"] }}\n\n[integrations.tracker]\nurl = \"{url}\"\n"
+        ));
+        std::fs::write(&config, text).unwrap();
+        ok(&ws, &["plugin", "install", build.to_str().unwrap()]);
+        let wf = ws.join(".devlog/workflows");
+        std::fs::create_dir_all(&wf).unwrap();
+        std::fs::write(
+            wf.join("comment.yml"),
+            "name: comment\non:\n  manual:\nsteps:\n  - id: t\n    sync:\n      integration: tracker\n  - id: c\n    plugin:\n      name: tracker\n      action: comment\n      input:\n        remoteId: \"{{ steps.t.remoteId }}\"\n        body: \"From {{ entry.ref }}\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            wf.join("bad.yml"),
+            "name: bad\non:\n  manual:\nsteps:\n  - plugin:\n      name: tracker\n      action: comment\n      input:\n        body: 5\n",
+        )
+        .unwrap();
+        ok(&ws, &["new", "Commented by a plugin", "--json"]);
+        ok(&ws, &["workflow", "validate"]);
+        let run: Value =
+            serde_json::from_str(&ok(&ws, &["--json", "workflow", "run", "comment", "#1"]))
+                .unwrap();
+        let bad = fails(&ws, &["workflow", "run", "bad", "#1"]);
+        std::fs::write(
+            wf.join("unknown.yml"),
+            "name: unknown\non:\n  manual:\nsteps:\n  - plugin:\n      name: tracker\n      action: close\n",
+        )
+        .unwrap();
+        let invalid = String::from_utf8(devlog(&ws, &["workflow", "validate"]).stdout).unwrap();
+        (run, bad, invalid)
+    })
+    .await
+    .unwrap();
+    assert_eq!(run["state"], "succeeded", "{run:#}");
+    let items = remote.state().items();
+    assert_eq!(items.len(), 1, "{items:?}");
+    let comments = remote.state().comments(items[0].id);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments[0].body, "From #1");
+    assert_eq!(
+        run["steps"][1]["output"]["commentId"],
+        comments[0].id.to_string(),
+        "{run:#}"
+    );
+    assert!(bad.contains("does not fit its schema"), "{bad}");
+    assert!(
+        invalid.contains("provides no action \"close\""),
+        "{invalid}"
+    );
+}

@@ -261,21 +261,26 @@ impl Manifest {
     /// Checks an `[integrations.<name>]` table against the config schema; the error lists
     /// each problem with its JSON pointer.
     pub fn check_config(&self, config: &serde_json::Value) -> Result<(), String> {
-        let schema = self.config_schema_json();
-        let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
-        let problems: Vec<String> = validator
-            .iter_errors(config)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                let at = if at.is_empty() { "/".to_string() } else { at };
-                format!("{at}: {e}")
-            })
-            .collect();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems.join("; "))
-        }
+        check_against(&self.config_schema_json(), config)
+    }
+}
+
+/// Checks `value` against the JSON Schema `schema` (a plugin's config schema, an action's
+/// input schema): every problem with its place (`/title: …`), joined by `; `.
+pub fn check_against(schema: &serde_json::Value, value: &serde_json::Value) -> Result<(), String> {
+    let validator = jsonschema::validator_for(schema).map_err(|e| e.to_string())?;
+    let problems: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            let at = if at.is_empty() { "/".to_string() } else { at };
+            format!("{at}: {e}")
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
     }
 }
 

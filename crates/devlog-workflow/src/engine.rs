@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use devlog_core::event::{EventKind, Origin, WriteMeta};
 use devlog_core::ops::{Edit, NewDecision, NewEntry, NewNote};
@@ -20,6 +21,9 @@ use serde_json::{Map, Value, json};
 
 use crate::condition::{Condition, context_with};
 use crate::format::{Action, Loaded, MAX_ITEMS, Step, Trigger, VarValue, Workflow};
+use crate::host::{
+    NotifyFormat, NotifyRequest, NotifyTarget, PluginRequest, StepHost, SyncRequest,
+};
 use crate::runs::{
     Cause, RunId, RunRecord, RunState, RunStore, RunStoreError, ScheduleState, StepRecord,
     StepState,
@@ -172,6 +176,8 @@ pub struct Engine {
     runs: RunStore,
     origin: Origin,
     renderer: Renderer,
+    /// Effects outside the store (`sync`, `notify`, `plugin` steps); `None`: those steps fail.
+    host: Option<Arc<dyn StepHost>>,
 }
 
 /// How a run goes: for real, or rendering only.
@@ -236,7 +242,14 @@ impl Engine {
             runs,
             origin,
             renderer: Renderer::default(),
+            host: None,
         }
+    }
+
+    /// The same engine running `sync`, `notify` and `plugin` steps through `host`.
+    pub fn with_host(mut self, host: Arc<dyn StepHost>) -> Self {
+        self.host = Some(host);
+        self
     }
 
     pub fn workflows(&self) -> &[Loaded] {
@@ -1339,6 +1352,9 @@ impl Exec<'_> {
                 self.run_steps(steps, format!("{path}.{name}.")).await?;
                 Ok(output)
             }
+            Action::Sync(_) | Action::Notify(_) | Action::Plugin(_) => {
+                self.act_outside(step, path).await
+            }
             Action::ForEach(f) => {
                 let items = match self
                     .previous
@@ -1443,4 +1459,118 @@ pub fn names(workflows: &[Loaded]) -> BTreeMap<String, String> {
         .iter()
         .map(|w| (w.workflow.name.to_string(), w.file.clone()))
         .collect()
+}
+
+// Steps with effects outside the store (`sync`, `notify`, `plugin`: host.rs), kept in a block
+// of their own.
+
+impl Engine {
+    /// What the host finds wrong in the loaded workflows' `sync`, `notify` and `plugin` steps
+    /// before any runs (an unknown integration, plugin or action; a notify target not
+    /// configured), one message per step naming the workflow's file and the step. Nothing
+    /// without a host.
+    pub fn host_problems(&self) -> Vec<crate::format::FormatError> {
+        match &self.host {
+            Some(host) => crate::host::problems(host.as_ref(), &self.workflows),
+            None => Vec::new(),
+        }
+    }
+}
+
+impl Exec<'_> {
+    fn host(&self, what: &str) -> Result<&Arc<dyn StepHost>, Stop> {
+        self.engine.host.as_ref().ok_or_else(|| {
+            Stop::Failed(format!(
+                "`{what}` steps need devlog's integrations, HTTP client and plugins, which this \
+                 program did not give the workflow engine"
+            ))
+        })
+    }
+
+    /// The idempotency key of a step of this run: the same on every attempt and resume.
+    fn step_key(&self, path: &str) -> String {
+        format!("{}/{path}", self.record.id)
+    }
+
+    /// Runs a `sync`, `notify` or `plugin` step (a dry run asks the host what it would do).
+    async fn act_outside(&mut self, step: &Step, path: &str) -> Result<Value, Stop> {
+        let dry = self.mode == Mode::Dry;
+        match &step.action {
+            Action::Sync(s) => {
+                let target = self.target(&s.entry).await?;
+                let req = SyncRequest {
+                    integration: s.integration.clone(),
+                    entry: target.id,
+                    handle: target.handle,
+                };
+                let host = self.host("sync")?;
+                let mut out = host.sync(&req, dry).await.map_err(Stop::Failed)?;
+                if let Value::Object(m) = &mut out {
+                    m.entry("entry")
+                        .or_insert_with(|| Value::String(target.id.to_string()));
+                    m.entry("ref")
+                        .or_insert_with(|| Value::String(target.handle_str()));
+                    m.entry("integration")
+                        .or_insert_with(|| Value::String(s.integration.clone()));
+                }
+                if !dry {
+                    // The push may have recorded remote ids on the entry.
+                    self.refresh().await?;
+                }
+                Ok(out)
+            }
+            Action::Notify(n) => {
+                let target = match (&n.target, &n.url) {
+                    (Some(name), _) => NotifyTarget::Named(name.clone()),
+                    (None, Some(url)) => NotifyTarget::Url(self.render(url)?.trim().to_string()),
+                    (None, None) => return Err(Stop::Failed("notify: no target".into())),
+                };
+                let payload = match n.format {
+                    NotifyFormat::Slack => {
+                        let text = self.render_opt(&n.text)?.unwrap_or_default();
+                        json!({ "text": text })
+                    }
+                    NotifyFormat::Json => {
+                        let body = self.render_opt(&n.body)?.unwrap_or_default();
+                        serde_json::from_str::<Value>(&body).map_err(|e| {
+                            Stop::Failed(format!(
+                                "notify: the rendered `body` is not JSON ({e}): {}",
+                                crate::host::clip(&body)
+                            ))
+                        })?
+                    }
+                };
+                let req = NotifyRequest {
+                    target,
+                    format: n.format,
+                    payload,
+                    key: self.step_key(path),
+                };
+                let host = self.host("notify")?;
+                host.notify(&req, dry).await.map_err(Stop::Failed)
+            }
+            Action::Plugin(p) => {
+                let mut input = Map::new();
+                for (k, v) in &p.input {
+                    let v = match v {
+                        VarValue::Literal(v) => v.clone(),
+                        VarValue::Template(t) => Value::String(self.render(t)?),
+                    };
+                    input.insert(k.clone(), v);
+                }
+                let req = PluginRequest {
+                    plugin: p.name.clone(),
+                    action: p.action.clone(),
+                    input: Value::Object(input),
+                    key: self.step_key(path),
+                };
+                let host = self.host("plugin")?;
+                host.plugin(&req, dry).await.map_err(Stop::Failed)
+            }
+            _ => Err(Stop::Failed(format!(
+                "internal: `{}` is not a step with an outside effect",
+                step.action.name()
+            ))),
+        }
+    }
 }

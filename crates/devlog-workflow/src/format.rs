@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::condition::Condition;
+use crate::host::{NotifyStep, PluginStep, SyncStep};
 use crate::schedule::Schedule;
 use crate::template::Template;
 
@@ -357,6 +358,16 @@ pub struct StepSpec {
     pub otherwise: Option<Vec<Step>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_each: Option<ForEach>,
+    // Steps with effects outside the store (host.rs).
+    /// Pushes an entry to an integration through the sync engine and its queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncStep>,
+    /// An HTTP POST to a webhook (Slack-compatible or JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyStep>,
+    /// Runs a plugin's workflow action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<PluginStep>,
 }
 
 /// A step, checked: its id and its one action.
@@ -384,6 +395,10 @@ pub enum Action {
         otherwise: Vec<Step>,
     },
     ForEach(ForEach),
+    // Steps with effects outside the store (host.rs).
+    Sync(SyncStep),
+    Notify(NotifyStep),
+    Plugin(PluginStep),
 }
 
 impl Action {
@@ -400,12 +415,15 @@ impl Action {
             Action::Fail(_) => "fail",
             Action::If { .. } => "if",
             Action::ForEach(_) => "for_each",
+            Action::Sync(_) => "sync",
+            Action::Notify(_) => "notify",
+            Action::Plugin(_) => "plugin",
         }
     }
 }
 
-const ACTIONS: &str =
-    "add_note, add_decision, set, create_entry, link, log_work, set_var, fail, if, for_each";
+const ACTIONS: &str = "add_note, add_decision, set, create_entry, link, log_work, set_var, \
+     fail, if, for_each, sync, notify, plugin";
 
 impl TryFrom<StepSpec> for Step {
     type Error = String;
@@ -438,6 +456,16 @@ impl TryFrom<StepSpec> for Step {
         }
         if let Some(a) = s.for_each {
             found.push(Action::ForEach(a));
+        }
+        if let Some(a) = s.sync {
+            found.push(Action::Sync(a));
+        }
+        if let Some(a) = s.notify {
+            a.check()?;
+            found.push(Action::Notify(a));
+        }
+        if let Some(a) = s.plugin {
+            found.push(Action::Plugin(a));
         }
         match (s.condition, s.then, s.otherwise) {
             (Some(condition), Some(then), otherwise) => found.push(Action::If {
@@ -489,6 +517,9 @@ impl From<Step> for StepSpec {
                 spec.otherwise = (!otherwise.is_empty()).then_some(otherwise);
             }
             Action::ForEach(a) => spec.for_each = Some(a),
+            Action::Sync(a) => spec.sync = Some(a),
+            Action::Notify(a) => spec.notify = Some(a),
+            Action::Plugin(a) => spec.plugin = Some(a),
         }
         spec
     }

@@ -9,6 +9,7 @@
 pub mod condition;
 pub mod engine;
 pub mod format;
+pub mod host;
 pub mod load;
 pub mod runs;
 pub mod schedule;
@@ -16,4 +17,5 @@ pub mod template;
 
 pub use engine::{DryRun, Engine, EngineError, Outcome};
 pub use format::{FormatError, Loaded, Workflow, parse, schema};
+pub use host::{StepHost, StepRef};
 pub use runs::{RunId, RunRecord, RunState, RunStore};

@@ -154,6 +154,8 @@ pub struct Site {
     pub switches: PathBuf,
     /// Paths in errors are shown relative to it.
     pub root: PathBuf,
+    /// What runs `sync`, `notify` and `plugin` steps (`None`: they fail saying so).
+    pub host: Option<std::sync::Arc<dyn crate::StepHost>>,
 }
 
 impl Site {
@@ -165,7 +167,14 @@ impl Site {
             runs: state.join("workflow-runs"),
             switches: state.join("workflows.json"),
             root: root.to_path_buf(),
+            host: None,
         }
+    }
+
+    /// The same places, with engines running outside steps through `host`.
+    pub fn with_host(mut self, host: std::sync::Arc<dyn crate::StepHost>) -> Self {
+        self.host = Some(host);
+        self
     }
 
     /// Reads the workflow files.
@@ -204,6 +213,10 @@ impl Site {
             crate::RunStore::new(&self.runs),
             origin,
         );
+        let engine = match &self.host {
+            Some(h) => engine.with_host(h.clone()),
+            None => engine,
+        };
         Ok((engine, report.errors))
     }
 }

@@ -102,7 +102,10 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
         sync_error,
         worklog_suggester: (!suggester.sources().is_empty()).then_some(suggester),
         bulk_journal: Some(super::bulk::journal(&ws)),
-        workflows: Some(devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root)),
+        workflows: Some(
+            devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root)
+                .with_host(super::workflow_host::host(&ws)),
+        ),
     };
     if let Some(addr) = a.http {
         return serve_http(&ws, store, options, addr, &a).await;

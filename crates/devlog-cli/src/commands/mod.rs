@@ -50,6 +50,7 @@ pub mod undo;
 pub mod watch;
 pub mod worker;
 pub mod workflow;
+pub mod workflow_host;
 pub mod worklog;
 
 use std::sync::Arc;

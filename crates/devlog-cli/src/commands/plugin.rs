@@ -571,3 +571,101 @@ pub(crate) fn integration_plugins(ws: &Workspace) -> Vec<(String, String, String
         })
         .collect()
 }
+
+/// A `plugin` step's check when workflows load: the plugin is installed, its manifest
+/// provides `action`, and it is not disabled.
+pub(crate) fn check_workflow_action(
+    ws: &Workspace,
+    plugin: &str,
+    action: &str,
+) -> Result<(), String> {
+    let plugins = Plugins::of(ws).map_err(|e| e.to_string())?;
+    let located = plugins.dirs.find(plugin).map_err(|e| e.to_string())?;
+    let provided = &located.manifest.provides.actions;
+    if !provided.iter().any(|a| a == action) {
+        return Err(format!(
+            "plugin {plugin} provides no action {action:?} (it provides: {})",
+            if provided.is_empty() {
+                "none".to_string()
+            } else {
+                provided.join(", ")
+            }
+        ));
+    }
+    if let Some(why) = DisabledList::new(&plugins.state).reason(plugin) {
+        return Err(format!(
+            "plugin {plugin} is disabled after repeated failures ({why}); `devlog plugin check {plugin}` and re-enable it"
+        ));
+    }
+    Ok(())
+}
+
+/// Runs a `plugin` workflow step: the plugin loaded under the workspace's policy, `input`
+/// checked against the action's input schema, then (unless `dry`) the action run in the
+/// sandbox. A failure is the step's, with the plugin's message.
+#[cfg(feature = "plugins")]
+pub(crate) async fn run_workflow_action(
+    ws: &Workspace,
+    plugin: &str,
+    action: &str,
+    input: &Value,
+    dry: bool,
+) -> Result<Value, String> {
+    use devlog_plugin::host::{CallError, LoadOptions, Runtime};
+    check_workflow_action(ws, plugin, action)?;
+    let plugins = Plugins::of(ws).map_err(|e| e.to_string())?;
+    let located = plugins.dirs.find(plugin).map_err(|e| e.to_string())?;
+    // The plugin's `[integrations.<name>]` table, when it has one, is its configuration.
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let config = crate::config::integration_tables(&ws.config, &ws.root, &env)
+        .map_err(|e| e.to_string())?
+        .remove(plugin);
+    if let Some(c) = &config {
+        located
+            .manifest
+            .check_config(c)
+            .map_err(|e| format!("[integrations.{plugin}] (plugin {plugin}): {e}"))?;
+    }
+    let rt = Runtime::new(Some(plugins.state.join("cache"))).map_err(|e| e.to_string())?;
+    let loaded = rt
+        .load(
+            &located,
+            &plugins.policy,
+            LoadOptions {
+                config,
+                state_dir: Some(plugins.state.clone()),
+                ..LoadOptions::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    let shown = |e: CallError| match e {
+        CallError::Sandbox(e) => e.to_string(),
+        CallError::Plugin(e) => format!("plugin {plugin}: {}", e.message),
+    };
+    let actions = loaded.actions().await.map_err(shown)?;
+    let Some(info) = actions.iter().find(|a| a.name == action) else {
+        return Err(format!(
+            "plugin {plugin} does not list action {action:?} at run time"
+        ));
+    };
+    devlog_plugin::manifest::check_against(&info.input_schema, input).map_err(|e| {
+        format!("plugin {plugin} action {action}: the input does not fit its schema: {e}")
+    })?;
+    if dry {
+        return Ok(json!({"plugin": plugin, "action": action, "input": input, "dryRun": true}));
+    }
+    loaded.run_action(action, input).await.map_err(shown)
+}
+
+#[cfg(not(feature = "plugins"))]
+pub(crate) async fn run_workflow_action(
+    _ws: &Workspace,
+    plugin: &str,
+    _action: &str,
+    _input: &Value,
+    _dry: bool,
+) -> Result<Value, String> {
+    Err(format!(
+        "plugin {plugin}: this devlog was built without the `plugins` feature: it cannot run plugin steps"
+    ))
+}

@@ -172,7 +172,10 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             .map(|n| n.to_string_lossy().into_owned()),
         bulk_journal: Some(super::bulk::journal(&ws)),
         sso: sso.clone(),
-        workflows: Some(devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root)),
+        workflows: Some(
+            devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root)
+                .with_host(super::workflow_host::host(&ws)),
+        ),
         ..ServerOptions::default()
     };
     let url = listener.url();

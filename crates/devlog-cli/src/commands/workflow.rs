@@ -101,6 +101,7 @@ struct Places {
     runs: PathBuf,
     switches: PathBuf,
     root: PathBuf,
+    ws: Workspace,
 }
 
 impl Places {
@@ -111,6 +112,7 @@ impl Places {
             runs: state.join("workflow-runs"),
             switches: state.join("workflows.json"),
             root: ws.root.clone(),
+            ws: ws.clone(),
         }
     }
 
@@ -137,13 +139,18 @@ impl Places {
 
 fn engine(app: Devlog, places: &Places, report: LoadReport) -> Result<Engine, CliError> {
     let disabled = places.switches()?.disabled_of(&report.workflows);
-    Ok(Engine::new(
+    let engine = Engine::new(
         app,
         report.workflows,
         disabled,
         RunStore::new(&places.runs),
         Origin::Cli,
-    ))
+    )
+    .with_host(super::workflow_host::host(&places.ws));
+    for p in engine.host_problems() {
+        warn(&format!("workflow: {p}"));
+    }
+    Ok(engine)
 }
 
 fn engine_error(e: EngineError) -> CliError {
@@ -349,7 +356,8 @@ async fn background_pass(
         disabled,
         RunStore::new(&places.runs),
         origin,
-    );
+    )
+    .with_host(super::workflow_host::host(ws));
     let mut runs = Vec::new();
     match engine.follow_feed().await {
         Ok(o) => runs.extend(o.runs),
@@ -434,7 +442,14 @@ fn list(ctx: &Ctx, places: &Places) -> Result<(), CliError> {
 }
 
 fn validate(ctx: &Ctx, places: &Places) -> Result<(), CliError> {
-    let report = places.load()?;
+    let mut report = places.load()?;
+    // What the workspace cannot run: an unknown plugin or action, a notify target or host not
+    // configured.
+    let host = super::workflow_host::host(&places.ws);
+    report.errors.extend(devlog_workflow::host::problems(
+        host.as_ref(),
+        &report.workflows,
+    ));
     if ctx.out.json {
         let errors: Vec<Value> = report
             .errors
