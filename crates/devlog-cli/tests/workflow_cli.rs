@@ -433,7 +433,14 @@ fn wake_now(dir: &Path, run: &str) {
     let file = dir.join(format!(".devlog/.state/workflow-runs/{run}.json"));
     let mut record: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert!(record["wakeAt"].is_string(), "{record}");
-    record["wakeAt"] = Value::String("2000-01-01T00:00:00.000Z".into());
+    let past = Value::String("2000-01-01T00:00:00.000Z".into());
+    record["wakeAt"] = past.clone();
+    // A `wait` step keeps its wake time too (a resumed run waits for the recorded time).
+    for step in record["steps"].as_array_mut().unwrap() {
+        if step["output"]["wakeAt"].is_string() {
+            step["output"]["wakeAt"] = past.clone();
+        }
+    }
     std::fs::write(&file, record.to_string()).unwrap();
 }
 
@@ -447,8 +454,14 @@ fn a_waiting_run_is_shown_with_its_wake_time_and_due_goes_on_with_it() {
     assert_eq!(run["state"], "waiting");
     let id = run["id"].as_str().unwrap().to_string();
     let text = ok(d, &["workflow", "runs", "--state", "waiting"]);
-    assert!(text.contains(&id) && text.contains("waiting until"), "{text}");
-    assert_eq!(json(d, &["workflow", "runs", "--state", "dead"]), Value::Array(vec![]));
+    assert!(
+        text.contains(&id) && text.contains("waiting until"),
+        "{text}"
+    );
+    assert_eq!(
+        json(d, &["workflow", "runs", "--state", "dead"]),
+        Value::Array(vec![])
+    );
     let shown = ok(d, &["workflow", "show", &id]);
     assert!(shown.contains("Wakes: "), "{shown}");
     // Not before its time.
@@ -483,11 +496,17 @@ fn a_step_out_of_attempts_is_dead_until_resumed_by_hand() {
     let dead = json(d, &["workflow", "runs", "--state", "dead"]);
     assert_eq!(dead[0]["id"], id.as_str());
     assert!(
-        dead[0]["error"].as_str().unwrap().contains("attempt 2 of 2"),
+        dead[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("attempt 2 of 2"),
         "{dead}"
     );
     let shown = ok(d, &["workflow", "show", &id]);
-    assert!(shown.contains("(attempt 2)") && shown.contains("Dead:"), "{shown}");
+    assert!(
+        shown.contains("(attempt 2)") && shown.contains("Dead:"),
+        "{shown}"
+    );
     // Nothing resumes it by itself.
     ok(d, &["new", "Second", "--type", "task"]);
     assert!(notes(d, "2").is_empty());

@@ -101,7 +101,9 @@ pub enum EngineError {
     UnknownWorkflow { name: String, known: Vec<String> },
     #[error("workflow {name} has no `manual` trigger: add `manual:` under `on:` to run it by hand")]
     NotManual { name: String },
-    #[error("the run {id} is {state}: nothing to resume (running, waiting, retrying and dead runs are)")]
+    #[error(
+        "the run {id} is {state}: nothing to resume (running, waiting, retrying and dead runs are)"
+    )]
     NotResumable { id: String, state: &'static str },
     #[error("the run {id} waits until {wake_at}: it goes on by itself then")]
     NotDue { id: String, wake_at: Timestamp },
@@ -1110,24 +1112,26 @@ impl<'a> Exec<'a> {
             StepState::Done => true,
             // Killed during the step, or an attempt that failed (a timeout may come after the
             // write): a write that reached the feed is not repeated.
-            StepState::Started | StepState::Failed => match (is_write(&step.action), prev.output.get("entry")) {
-                (true, Some(Value::String(id))) => {
-                    let id: EntryId = id
-                        .parse()
-                        .map_err(|_| Stop::Failed(format!("step {path}: bad entry id {id}")))?;
-                    let after = prev.feed_seq.unwrap_or(0);
-                    let actor = actor_of(self.workflow.name.as_str());
-                    let events = self
-                        .engine
-                        .app
-                        .store()
-                        .entry_events(id, after, None, 1000)
-                        .await
-                        .map_err(|e| Stop::Engine(e.into()))?;
-                    events.iter().any(|e| e.actor.as_deref() == Some(&actor))
+            StepState::Started | StepState::Failed => {
+                match (is_write(&step.action), prev.output.get("entry")) {
+                    (true, Some(Value::String(id))) => {
+                        let id: EntryId = id
+                            .parse()
+                            .map_err(|_| Stop::Failed(format!("step {path}: bad entry id {id}")))?;
+                        let after = prev.feed_seq.unwrap_or(0);
+                        let actor = actor_of(self.workflow.name.as_str());
+                        let events = self
+                            .engine
+                            .app
+                            .store()
+                            .entry_events(id, after, None, 1000)
+                            .await
+                            .map_err(|e| Stop::Engine(e.into()))?;
+                        events.iter().any(|e| e.actor.as_deref() == Some(&actor))
+                    }
+                    _ => false,
                 }
-                _ => false,
-            },
+            }
         };
         if !done {
             return Ok(false);
@@ -1202,8 +1206,7 @@ impl<'a> Exec<'a> {
         }
         // One attempt of a step that does something is bounded in time; groups and `wait`
         // are not (their steps are).
-        let result = if live && !step.action.is_group() && !matches!(step.action, Action::Wait(_))
-        {
+        let result = if live && !step.action.is_group() && !matches!(step.action, Action::Wait(_)) {
             let limit = step
                 .timeout
                 .or(self.workflow.timeout)
@@ -1240,14 +1243,12 @@ impl<'a> Exec<'a> {
             Err(Stop::Failed(message)) => {
                 let attempt = attempts + 1;
                 // `fail` means it; a group's failure is its step's, retried there.
-                let policy = if live
-                    && !step.action.is_group()
-                    && !matches!(step.action, Action::Fail(_))
-                {
-                    step.retry.as_ref().or(self.workflow.retry.as_ref())
-                } else {
-                    None
-                };
+                let policy =
+                    if live && !step.action.is_group() && !matches!(step.action, Action::Fail(_)) {
+                        step.retry.as_ref().or(self.workflow.retry.as_ref())
+                    } else {
+                        None
+                    };
                 self.set_step(StepRecord {
                     path: path.clone(),
                     action,
@@ -1262,8 +1263,9 @@ impl<'a> Exec<'a> {
                     Some(r) if attempt < r.attempts.get() => {
                         let now = self.engine.app.clock().now();
                         let delay = r.delay_after(attempt);
-                        let until = Timestamp::from_millis(now.millis().saturating_add(delay.millis()))
-                            .unwrap_or(now);
+                        let until =
+                            Timestamp::from_millis(now.millis().saturating_add(delay.millis()))
+                                .unwrap_or(now);
                         Err(Stop::Park {
                             until,
                             state: RunState::Retrying,

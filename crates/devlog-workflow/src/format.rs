@@ -671,8 +671,7 @@ impl TryFrom<StepSpec> for Step {
                 (Some(_), None) | (None, Some(_)) => found.push(Action::Wait(w)),
                 _ => {
                     return Err(
-                        "`wait` takes one of `duration` (`3d`) or `until` (a CEL timestamp)"
-                            .into(),
+                        "`wait` takes one of `duration` (`3d`) or `until` (a CEL timestamp)".into(),
                     );
                 }
             }
@@ -710,8 +709,7 @@ impl TryFrom<StepSpec> for Step {
                         action.name()
                     ));
                 }
-                if matches!(action, Action::Wait(_)) && (s.timeout.is_some() || s.retry.is_some())
-                {
+                if matches!(action, Action::Wait(_)) && (s.timeout.is_some() || s.retry.is_some()) {
                     return Err("a `wait` step takes no `timeout` or `retry`".into());
                 }
                 Ok(Step {

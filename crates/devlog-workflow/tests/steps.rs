@@ -203,7 +203,10 @@ async fn a_wait_parks_the_run_and_a_pass_after_its_time_goes_on_once() {
     assert_eq!(resumed.len(), 1, "{resumed:#?}");
     assert_eq!(resumed[0].state, RunState::Succeeded);
     assert_eq!(resumed[0].wake_at, None);
-    assert_eq!(resumed[0].resumed, 0, "a wake-up is not a resume after a kill");
+    assert_eq!(
+        resumed[0].resumed, 0,
+        "a wake-up is not a resume after a kill"
+    );
     assert_eq!(w.notes(&e).await, ["after", "before"]);
     assert!(engine.tick().await.unwrap().resumed.is_empty());
     let wait = resumed[0].step("1").unwrap();
@@ -234,7 +237,10 @@ async fn wait_until_a_cel_time_and_a_time_passed_does_not_park() {
     let engine = w.engine(&[bad]);
     let run = engine.run_manual("bad", None, None).await.unwrap();
     assert_eq!(run.state, RunState::Failed);
-    assert!(run.error.as_deref().unwrap().contains("wait.until"), "{run:?}");
+    assert!(
+        run.error.as_deref().unwrap().contains("wait.until"),
+        "{run:?}"
+    );
 }
 
 #[tokio::test]
@@ -245,8 +251,14 @@ async fn parallel_branches_all_run_and_their_outputs_are_there_afterwards() {
     let e = w.create("Fan").await;
     let run = engine.run_manual("fan", Some(e.id), None).await.unwrap();
     assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
-    assert_eq!(w.notes(&e).await, ["after true right 2", "left", "right"]);
-    for path in ["0.parallel.0.0", "0.parallel.1.0", "0.parallel.1.1", "0", "1"] {
+    assert_eq!(w.notes(&e).await, ["after True right 2", "left", "right"]);
+    for path in [
+        "0.parallel.0.0",
+        "0.parallel.1.0",
+        "0.parallel.1.1",
+        "0",
+        "1",
+    ] {
         assert_eq!(run.step(path).unwrap().state, StepState::Done, "{path}");
     }
     assert!(run.step("0").unwrap().output["branches"][0]["a"]["noteId"].is_string());
@@ -263,7 +275,11 @@ async fn a_failing_branch_lets_the_others_finish_and_the_group_fails_naming_it()
     let error = run.error.as_deref().unwrap();
     assert!(error.contains("branch 0"), "{error}");
     assert!(error.contains("no luck"), "{error}");
-    assert_eq!(w.notes(&e).await, ["one", "two"], "the other branch finished");
+    assert_eq!(
+        w.notes(&e).await,
+        ["one", "two"],
+        "the other branch finished"
+    );
 }
 
 #[tokio::test]
@@ -332,7 +348,11 @@ async fn a_run_killed_at_its_wait_step_parks_again_without_repeating_steps() {
     w.runs.save(&killed).unwrap();
     let parked = engine.resume_unfinished().await.unwrap();
     assert_eq!(parked[0].state, RunState::Waiting);
-    assert_eq!(parked[0].wake_at, Some(ts("2026-12-07T11:00:00Z")), "the same time");
+    assert_eq!(
+        parked[0].wake_at,
+        Some(ts("2026-12-07T11:00:00Z")),
+        "the same time"
+    );
     assert_eq!(w.notes(&e).await, ["before"]);
     w.clock.set("2026-12-07T11:00:01Z");
     let done = engine.resume_unfinished().await.unwrap();
@@ -347,7 +367,10 @@ async fn a_failing_step_is_retried_with_backoff_then_dead_then_rerun_by_hand() {
     let file = "name: retry\non:\n  manual:\nretry:\n  attempts: 3\n  backoff: 1m\n  max_backoff: 90s\nsteps:\n  - add_note:\n      category: idea\n      text: done\n      entry: \"#2\"\n";
     let engine = w.engine(&[file]);
     let first = w.create("First").await;
-    let run = engine.run_manual("retry", Some(first.id), None).await.unwrap();
+    let run = engine
+        .run_manual("retry", Some(first.id), None)
+        .await
+        .unwrap();
     assert_eq!(run.state, RunState::Retrying, "{run:#?}");
     assert_eq!(run.wake_at, Some(ts("2026-12-07T09:01:00Z")), "backoff 1m");
     assert_eq!(run.step("0").unwrap().attempts, 1);
@@ -367,7 +390,7 @@ async fn a_failing_step_is_retried_with_backoff_then_dead_then_rerun_by_hand() {
     assert!(error.contains("attempt 3 of 3"), "{error}");
     assert!(dead[0].finished_at.is_some());
     // The dead letter stays put: passes do not pick it up.
-    w.clock.set("2026-12-08T09:00:00Z");
+    w.clock.set("2026-12-08T09:00:00.000Z");
     assert!(engine.resume_unfinished().await.unwrap().is_empty());
     let listed: Vec<RunState> = w.runs.list(None).unwrap().iter().map(|r| r.state).collect();
     assert_eq!(listed, [RunState::Dead]);
@@ -414,7 +437,11 @@ async fn a_fail_step_is_not_retried_and_a_step_policy_overrides_the_workflows() 
     let file = "name: own\non:\n  manual:\nretry:\n  attempts: 5\nsteps:\n  - add_note:\n      category: idea\n      text: x\n      entry: \"#9\"\n    retry:\n      attempts: 1\n";
     let engine = w.engine(&[file]);
     let run = engine.run_manual("own", None, None).await.unwrap();
-    assert_eq!(run.state, RunState::Failed, "one attempt: no retry, not dead");
+    assert_eq!(
+        run.state,
+        RunState::Failed,
+        "one attempt: no retry, not dead"
+    );
 }
 
 #[tokio::test]
@@ -425,7 +452,7 @@ async fn a_dry_run_renders_waits_and_groups_without_parking() {
     let e = w.create("Dry").await;
     let dry = engine.dry_run("dry", Some(e.id), None).await.unwrap();
     assert_eq!(dry.error, None, "{dry:?}");
-    assert_eq!(dry.steps[0].output["wakeAt"], "2026-12-08T09:00:00Z");
+    assert_eq!(dry.steps[0].output["wakeAt"], "2026-12-08T09:00:00.000Z");
     assert!(w.notes(&e).await.is_empty());
     assert!(w.runs.list(None).unwrap().is_empty());
 }
@@ -441,7 +468,10 @@ fn spans_retries_waits_and_groups_are_checked_when_read() {
     let err = |text: &str| parse("w.yml", text).unwrap_err().to_string();
     let head = "name: x\non:\n  manual:\nsteps:\n";
     let e = err(&format!("{head}  - wait:\n      duration: soon\n"));
-    assert!(e.contains("steps[0].wait.duration") && e.contains("invalid duration"), "{e}");
+    assert!(
+        e.contains("steps[0].wait.duration") && e.contains("invalid duration"),
+        "{e}"
+    );
     let e = err(&format!("{head}  - wait: {{}}\n"));
     assert!(e.contains("`wait` takes one of"), "{e}");
     let e = err(&format!("{head}  - parallel: []\n"));
@@ -457,9 +487,18 @@ fn spans_retries_waits_and_groups_are_checked_when_read() {
     ));
     assert!(e.contains("belong on the steps inside `parallel`"), "{e}");
     let e = err(&format!("timeout: 5 minutes\n{head}  - fail: x\n"));
-    assert!(e.contains("timeout") && e.contains("invalid duration"), "{e}");
+    assert!(
+        e.contains("timeout") && e.contains("invalid duration"),
+        "{e}"
+    );
     let schema = devlog_workflow::schema().to_string();
-    for key in ["\"wait\"", "\"parallel\"", "\"max_backoff\"", "\"timeout\"", "[0-9]+[smhdw]"] {
+    for key in [
+        "\"wait\"",
+        "\"parallel\"",
+        "\"max_backoff\"",
+        "\"timeout\"",
+        "[0-9]+[smhdw]",
+    ] {
         assert!(schema.contains(key), "{key} in the schema");
     }
     parse(
