@@ -427,3 +427,157 @@ fn due_runs_a_due_schedule_once_and_validate_names_a_bad_cron() {
         "{out}"
     );
 }
+
+/// Moves a parked run's wake time into the past (what the clock does to a real wait).
+fn wake_now(dir: &Path, run: &str) {
+    let file = dir.join(format!(".devlog/.state/workflow-runs/{run}.json"));
+    let mut record: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(record["wakeAt"].is_string(), "{record}");
+    let past = Value::String("2000-01-01T00:00:00.000Z".into());
+    record["wakeAt"] = past.clone();
+    // A `wait` step keeps its wake time too (a resumed run waits for the recorded time).
+    for step in record["steps"].as_array_mut().unwrap() {
+        if step["output"]["wakeAt"].is_string() {
+            step["output"]["wakeAt"] = past.clone();
+        }
+    }
+    std::fs::write(&file, record.to_string()).unwrap();
+}
+
+#[test]
+fn a_waiting_run_is_shown_with_its_wake_time_and_due_goes_on_with_it() {
+    let file = "name: later\non:\n  manual:\nsteps:\n  - add_note:\n      category: idea\n      text: before\n  - wait:\n      duration: 3d\n  - add_note:\n      category: idea\n      text: after\n";
+    let w = workspace(&[("later.yml", file)]);
+    let d = w.path();
+    ok(d, &["new", "Waits", "--type", "task"]);
+    let run = json(d, &["workflow", "run", "later", "1"]);
+    assert_eq!(run["state"], "waiting");
+    let id = run["id"].as_str().unwrap().to_string();
+    let text = ok(d, &["workflow", "runs", "--state", "waiting"]);
+    assert!(
+        text.contains(&id) && text.contains("waiting until"),
+        "{text}"
+    );
+    assert_eq!(
+        json(d, &["workflow", "runs", "--state", "dead"]),
+        Value::Array(vec![])
+    );
+    let shown = ok(d, &["workflow", "show", &id]);
+    assert!(shown.contains("Wakes: "), "{shown}");
+    // Not before its time.
+    let o = devlog(d, &["workflow", "resume", &id]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("waits until"));
+    assert!(ok(d, &["workflow", "due"]).contains("Nothing due"));
+    assert_eq!(notes(d, "1"), ["before"]);
+
+    wake_now(d, &id);
+    let out = ok(d, &["workflow", "due"]);
+    assert!(out.contains(&format!("{id}  later  succeeded")), "{out}");
+    assert_eq!(notes(d, "1"), ["before", "after"]);
+    assert!(ok(d, &["workflow", "due"]).contains("Nothing due"), "once");
+    let o = devlog(d, &["workflow", "runs", "--state", "sleeping"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown run state"));
+}
+
+#[test]
+fn a_step_out_of_attempts_is_dead_until_resumed_by_hand() {
+    let file = "name: flaky\non:\n  manual:\nretry:\n  attempts: 2\n  backoff: 1h\nsteps:\n  - add_note:\n      category: idea\n      text: landed\n      entry: \"#2\"\n";
+    let w = workspace(&[("flaky.yml", file)]);
+    let d = w.path();
+    ok(d, &["new", "First", "--type", "task"]);
+    let run = json(d, &["workflow", "run", "flaky", "1"]);
+    assert_eq!(run["state"], "retrying", "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    wake_now(d, &id);
+    let o = devlog(d, &["workflow", "due"]);
+    assert_eq!(o.status.code(), Some(1), "a dead run fails the pass");
+    let dead = json(d, &["workflow", "runs", "--state", "dead"]);
+    assert_eq!(dead[0]["id"], id.as_str());
+    assert!(
+        dead[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("attempt 2 of 2"),
+        "{dead}"
+    );
+    let shown = ok(d, &["workflow", "show", &id]);
+    assert!(
+        shown.contains("(attempt 2)") && shown.contains("Dead:"),
+        "{shown}"
+    );
+    // Nothing resumes it by itself.
+    ok(d, &["new", "Second", "--type", "task"]);
+    assert!(notes(d, "2").is_empty());
+    let out = ok(d, &["workflow", "resume", &id]);
+    assert!(out.contains("succeeded"), "{out}");
+    assert_eq!(notes(d, "2"), ["landed"]);
+}
+
+#[test]
+fn a_real_kill_9_inside_a_parallel_group_loses_and_repeats_no_write() {
+    // Two branches, each writing 40 notes to its own entry, then a wait and a last note.
+    let items: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    let items = items.join(", ");
+    let file = format!(
+        "name: fan\non:\n  manual:\nsteps:\n  - parallel:\n      - - for_each:\n            items: \"[{items}]\"\n            steps:\n              - add_note:\n                  category: idea\n                  text: \"a{{{{ item }}}}\"\n                  entry: \"#1\"\n      - - for_each:\n            items: \"[{items}]\"\n            steps:\n              - add_note:\n                  category: idea\n                  text: \"b{{{{ item }}}}\"\n                  entry: \"#2\"\n  - wait:\n      duration: 1h\n  - add_note:\n      category: idea\n      text: end\n      entry: \"#1\"\n"
+    );
+    let w = workspace(&[("fan.yml", &file)]);
+    let d = w.path();
+    ok(d, &["new", "Left", "--type", "task"]);
+    ok(d, &["new", "Right", "--type", "task"]);
+    let mut child = Command::new(BIN)
+        .args(["workflow", "run", "fan"])
+        .current_dir(d)
+        .env_remove("DEVLOG_DIR")
+        .env_remove("RUST_LOG")
+        .env_remove("DEVLOG_STORAGE_TYPE")
+        .env("DEVLOG_ACTOR", "tester")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL) once some steps of the group are recorded, wherever it is then.
+    let runs = d.join(".devlog/.state/workflow-runs");
+    let run_id = loop {
+        let found = std::fs::read_dir(&runs).ok().and_then(|rd| {
+            rd.flatten().find_map(|f| {
+                let name = f.file_name().to_string_lossy().to_string();
+                let id = name.strip_suffix(".json")?.to_string();
+                let text = std::fs::read_to_string(f.path()).ok()?;
+                (text.matches("\"done\"").count() >= 6).then_some(id)
+            })
+        });
+        if let Some(id) = found {
+            break id;
+        }
+        if child.try_wait().unwrap().is_some() {
+            panic!("the run ended before it could be killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The next look resumes it; it parks at the wait; after the wait it ends.
+    ok(d, &["workflow", "resume"]);
+    let run = json(d, &["workflow", "show", &run_id]);
+    assert_eq!(run["state"], "waiting", "{run}");
+    wake_now(d, &run_id);
+    ok(d, &["workflow", "due"]);
+    let run = json(d, &["workflow", "show", &run_id]);
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let mut want_a: Vec<String> = (0..40).map(|i| format!("a{i}")).collect();
+    want_a.push("end".into());
+    let want_b: Vec<String> = (0..40).map(|i| format!("b{i}")).collect();
+    let mut got_a = notes(d, "1");
+    got_a.sort();
+    want_a.sort();
+    let mut got_b = notes(d, "2");
+    got_b.sort();
+    let mut want_b = want_b;
+    want_b.sort();
+    assert_eq!(got_a, want_a, "each write of branch 0 once");
+    assert_eq!(got_b, want_b, "each write of branch 1 once");
+}

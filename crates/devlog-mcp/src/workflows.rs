@@ -3,7 +3,6 @@
 //! actor. The workspace's workflow folders come in [`crate::Options::workflows`].
 
 use devlog_workflow::engine::EngineError;
-use devlog_workflow::runs::RunState;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -73,7 +72,10 @@ impl DevlogMcp {
         if let Some(e) = &run.error {
             text.push_str(&format!("\nError: {e}"));
         }
-        if run.state == RunState::Failed {
+        if let Some(t) = run.wake_at {
+            text.push_str(&format!("\n(parked until {t}: it goes on then)"));
+        }
+        if run.state.is_failure() {
             text.push_str("\n(the run is recorded: `devlog workflow show ");
             text.push_str(run.id.as_str());
             text.push_str("`)");

@@ -82,6 +82,24 @@ impl Condition {
         }
     }
 
+    /// Evaluates to a point in time (`wait.until`): a CEL timestamp, or an RFC 3339 text.
+    pub fn eval_time(
+        &self,
+        ctx: &cel::Context<'_, '_>,
+    ) -> Result<chrono::DateTime<chrono::Utc>, EvalError> {
+        match self.program.execute(ctx) {
+            Ok(cel::Value::Timestamp(t)) => Ok(t.with_timezone(&chrono::Utc)),
+            Ok(cel::Value::String(s)) => chrono::DateTime::parse_from_rfc3339(&s)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| self.err(format!("gives {s:?}, not an RFC 3339 time: {e}"))),
+            Ok(other) => Err(self.err(format!(
+                "gives {}, not a timestamp (`now + duration(\"72h\")`, `timestamp(\"…\")`)",
+                other.type_of()
+            ))),
+            Err(e) => Err(self.err(e.to_string())),
+        }
+    }
+
     /// Evaluates to a JSON value (`for_each.items`).
     pub fn eval_json(&self, ctx: &cel::Context<'_, '_>) -> Result<Value, EvalError> {
         let v = self

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use devlog_core::event::{EventKind, Origin, WriteMeta};
 use devlog_core::ops::{Edit, NewDecision, NewEntry, NewNote};
@@ -20,7 +20,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::condition::{Condition, context_with};
-use crate::format::{Action, Loaded, MAX_ITEMS, Step, Trigger, VarValue, Workflow};
+use crate::format::{
+    Action, DEFAULT_TIMEOUT, Loaded, MAX_ITEMS, Step, Trigger, VarValue, Wait, Workflow,
+};
 use crate::host::{
     NotifyFormat, NotifyRequest, NotifyTarget, PluginRequest, StepHost, SyncRequest,
 };
@@ -102,8 +104,12 @@ pub enum EngineError {
     UnknownWorkflow { name: String, known: Vec<String> },
     #[error("workflow {name} has no `manual` trigger: add `manual:` under `on:` to run it by hand")]
     NotManual { name: String },
-    #[error("the run {id} is {state}, not running: nothing to resume")]
+    #[error(
+        "the run {id} is {state}: nothing to resume (running, waiting, retrying and dead runs are)"
+    )]
     NotResumable { id: String, state: &'static str },
+    #[error("the run {id} waits until {wake_at}: it goes on by itself then")]
+    NotDue { id: String, wake_at: Timestamp },
 }
 
 /// The outcome of handing events to the engine.
@@ -113,8 +119,9 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Runs that failed or went dead.
     pub fn failed(&self) -> impl Iterator<Item = &RunRecord> {
-        self.runs.iter().filter(|r| r.state == RunState::Failed)
+        self.runs.iter().filter(|r| r.state.is_failure())
     }
 }
 
@@ -191,6 +198,14 @@ enum Mode {
 #[derive(Debug)]
 enum Stop {
     Failed(String),
+    /// A step failed on the last attempt its `retry` allows: the run is dead.
+    Dead(String),
+    /// The run is parked (`Waiting` at a `wait` step, `Retrying` after a failed attempt)
+    /// until the time given; a scheduler pass or a command resumes it then.
+    Park {
+        until: Timestamp,
+        state: RunState,
+    },
     Engine(EngineError),
 }
 
@@ -206,12 +221,14 @@ impl From<RunStoreError> for Stop {
     }
 }
 
-/// The state of one run while its steps execute.
+/// The state of one run while its steps execute. The branches of a `parallel` group each
+/// have their own (`Exec::branch`), sharing the run's record.
 struct Exec<'a> {
     engine: &'a Engine,
     workflow: &'a Workflow,
     mode: Mode,
-    record: RunRecord,
+    run_id: RunId,
+    record: Arc<Mutex<RunRecord>>,
     /// The run's entry as it is now (refreshed after each write).
     entry: Option<Entry>,
     event: Value,
@@ -220,7 +237,7 @@ struct Exec<'a> {
     /// Loop variables in scope (`item`, or a `for_each`'s `as`).
     items: Vec<(String, Value)>,
     /// Records of the run before it was resumed (their steps are not repeated).
-    previous: HashMap<String, StepRecord>,
+    previous: Arc<HashMap<String, StepRecord>>,
 }
 
 type StepFuture<'b> = Pin<Box<dyn Future<Output = Result<(), Stop>> + Send + 'b>>;
@@ -518,6 +535,7 @@ impl Engine {
             steps: Vec::new(),
             error: None,
             resumed: 0,
+            wake_at: None,
         }
     }
 
@@ -734,33 +752,77 @@ impl Engine {
     }
 
     /// Resumes the runs left `running` by a process that stopped (killed, crashed), at the
-    /// step each was on. Runs held by a live process are left alone.
+    /// step each was on, and the parked runs (`waiting`, `retrying`) whose time came (the
+    /// engine's clock). Runs held by a live process are left alone; a run another process
+    /// resumed meanwhile is not run twice (it is read again under its lease).
     pub async fn resume_unfinished(&self) -> Result<Vec<RunRecord>, EngineError> {
+        let now = self.app.clock().now();
         let mut out = Vec::new();
-        for run in self.runs.unfinished()? {
-            if let Some(done) = self.resume(run).await? {
+        for run in self.runs.unfinished(now)? {
+            if let Some(done) = self.resume(&run.id, |r| r.is_due(now)).await? {
                 out.push(done);
             }
         }
         Ok(out)
     }
 
-    /// Resumes one run (`None`: a live process holds it).
+    /// Resumes one run by hand (`devlog workflow resume RUN`; `None`: a live process holds
+    /// it): a running one, a waiting one whose time came, a retrying one now (before its
+    /// backoff ends), or a dead one (its failed step gets its attempts afresh).
     pub async fn resume_run(&self, id: &RunId) -> Result<Option<RunRecord>, EngineError> {
         let run = self.runs.load(id)?;
-        if run.state != RunState::Running {
-            return Err(EngineError::NotResumable {
-                id: id.to_string(),
-                state: run.state.as_str(),
-            });
+        let now = self.app.clock().now();
+        match run.state {
+            RunState::Running | RunState::Retrying | RunState::Dead => {}
+            RunState::Waiting if run.is_due(now) => {}
+            RunState::Waiting => {
+                return Err(EngineError::NotDue {
+                    id: id.to_string(),
+                    wake_at: run.wake_at.unwrap_or(now),
+                });
+            }
+            RunState::Succeeded | RunState::Failed => {
+                return Err(EngineError::NotResumable {
+                    id: id.to_string(),
+                    state: run.state.as_str(),
+                });
+            }
         }
-        self.resume(run).await
+        let state = run.state;
+        self.resume(id, |r| r.state == state).await
     }
 
-    async fn resume(&self, mut run: RunRecord) -> Result<Option<RunRecord>, EngineError> {
-        let Some(_lease) = self.runs.lease(&run.id)? else {
+    /// Resumes a run under its lease, if `take` still holds for its record read under the
+    /// lease (another process may have finished or parked it since it was listed).
+    async fn resume(
+        &self,
+        id: &RunId,
+        take: impl Fn(&RunRecord) -> bool,
+    ) -> Result<Option<RunRecord>, EngineError> {
+        let Some(_lease) = self.runs.lease(id)? else {
             return Ok(None);
         };
+        let mut run = self.runs.load(id)?;
+        if !take(&run) {
+            return Ok(None);
+        }
+        match run.state {
+            // Its process stopped mid-run.
+            RunState::Running => run.resumed += 1,
+            // A re-run from the dead letter: the failed steps get their attempts afresh.
+            RunState::Dead => {
+                for s in &mut run.steps {
+                    if s.state == StepState::Failed {
+                        s.attempts = 0;
+                    }
+                }
+                run.error = None;
+                run.finished_at = None;
+            }
+            _ => {}
+        }
+        run.state = RunState::Running;
+        run.wake_at = None;
         let w = match self.find(&run.workflow) {
             Ok(w) => w,
             Err(e) => {
@@ -768,7 +830,6 @@ impl Engine {
                 return Ok(Some(self.finish_unrun(run, &why)?));
             }
         };
-        run.resumed += 1;
         let event = run.cause.event_value();
         Ok(Some(self.execute_leased(w, run, event, Mode::Live).await?))
     }
@@ -805,51 +866,79 @@ impl Engine {
             },
             None => None,
         };
+        let mut record = record;
         let previous: HashMap<String, StepRecord> = record
             .steps
             .iter()
             .map(|s| (s.path.clone(), s.clone()))
             .collect();
-        let mut exec = Exec {
-            engine: self,
-            workflow: &w.workflow,
-            mode,
-            vars: record.vars.clone(),
-            record,
-            entry,
-            event,
-            outputs: Map::new(),
-            items: Vec::new(),
-            previous,
-        };
-        if exec.record.vars.is_empty() && !w.workflow.vars.is_empty() {
-            let entry = exec.entry.as_ref().map_or(Value::Null, entry_json);
-            match self.initial_vars(&w.workflow, &entry, &exec.event) {
+        let mut vars = record.vars.clone();
+        if record.vars.is_empty() && !w.workflow.vars.is_empty() {
+            let entry = entry.as_ref().map_or(Value::Null, entry_json);
+            match self.initial_vars(&w.workflow, &entry, &event) {
                 Ok(v) => {
-                    exec.vars = v.clone();
-                    exec.record.vars = v;
+                    vars = v.clone();
+                    record.vars = v;
                 }
                 Err(e) => {
-                    exec.record.state = RunState::Failed;
-                    exec.record.error = Some(e);
-                    exec.record.finished_at = Some(self.app.clock().now());
+                    record.state = RunState::Failed;
+                    record.error = Some(e);
+                    record.finished_at = Some(self.app.clock().now());
                     if mode == Mode::Live {
-                        self.runs.save(&exec.record)?;
+                        self.runs.save(&record)?;
                     }
-                    return Ok(exec.record);
+                    return Ok(record);
                 }
             }
         }
         if mode == Mode::Live {
-            self.runs.save(&exec.record)?;
+            self.runs.save(&record)?;
         }
+        let shared = Arc::new(Mutex::new(record));
+        let mut exec = Exec {
+            engine: self,
+            workflow: &w.workflow,
+            mode,
+            run_id: shared
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .id
+                .clone(),
+            record: shared.clone(),
+            vars,
+            entry,
+            event,
+            outputs: Map::new(),
+            items: Vec::new(),
+            previous: Arc::new(previous),
+        };
         let result = exec.run_steps(&w.workflow.steps, String::new()).await;
-        let mut record = exec.record;
+        drop(exec);
+        let mut record = match Arc::try_unwrap(shared) {
+            Ok(m) => m.into_inner().unwrap_or_else(PoisonError::into_inner),
+            Err(shared) => shared
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        };
         match result {
             Ok(()) => record.state = RunState::Succeeded,
             Err(Stop::Failed(message)) => {
                 record.state = RunState::Failed;
                 record.error = Some(message);
+            }
+            Err(Stop::Dead(message)) => {
+                record.state = RunState::Dead;
+                record.error = Some(message);
+            }
+            Err(Stop::Park { until, state }) => {
+                // Parked: no process waits; a later pass resumes the run at its `wakeAt`.
+                record.state = state;
+                record.wake_at = Some(until);
+                if mode == Mode::Live {
+                    self.runs.save(&record)?;
+                }
+                return Ok(record);
             }
             Err(Stop::Engine(e)) => {
                 // The run stays `running` to be resumed: the store or the run files failed,
@@ -875,11 +964,28 @@ pub fn entry_json(e: &Entry) -> Value {
     v
 }
 
-impl Exec<'_> {
+impl<'a> Exec<'a> {
     fn meta(&self) -> WriteMeta {
         WriteMeta::new(self.engine.origin)
             .with_actor(Some(actor_of(self.workflow.name.as_str())))
-            .with_workflow(Some(format!("{}/{}", self.workflow.name, self.record.id)))
+            .with_workflow(Some(format!("{}/{}", self.workflow.name, self.run_id)))
+    }
+
+    /// A branch of a `parallel` group: the run's record shared, the scope copied.
+    fn branch(&self) -> Exec<'a> {
+        Exec {
+            engine: self.engine,
+            workflow: self.workflow,
+            mode: self.mode,
+            run_id: self.run_id.clone(),
+            record: self.record.clone(),
+            entry: self.entry.clone(),
+            event: self.event.clone(),
+            vars: self.vars.clone(),
+            outputs: self.outputs.clone(),
+            items: self.items.clone(),
+            previous: self.previous.clone(),
+        }
     }
 
     fn entry_value(&self) -> Value {
@@ -899,7 +1005,7 @@ impl Exec<'_> {
         );
         m.insert(
             "run".into(),
-            json!({"id": self.record.id.as_str(), "dry": self.mode == Mode::Dry}),
+            json!({"id": self.run_id.as_str(), "dry": self.mode == Mode::Dry}),
         );
         m.insert(
             "workflow".into(),
@@ -984,15 +1090,18 @@ impl Exec<'_> {
 
     fn save(&self) -> Result<(), Stop> {
         if self.mode == Mode::Live {
-            self.engine.runs.save(&self.record)?;
+            // Saved while locked (no await): the branches of a group do not interleave.
+            let record = self.record.lock().unwrap_or_else(PoisonError::into_inner);
+            self.engine.runs.save(&record)?;
         }
         Ok(())
     }
 
     fn set_step(&mut self, rec: StepRecord) {
-        match self.record.steps.iter_mut().find(|s| s.path == rec.path) {
+        let mut record = self.record.lock().unwrap_or_else(PoisonError::into_inner);
+        match record.steps.iter_mut().find(|s| s.path == rec.path) {
             Some(s) => *s = rec,
-            None => self.record.steps.push(rec),
+            None => record.steps.push(rec),
         }
     }
 
@@ -1013,26 +1122,28 @@ impl Exec<'_> {
         };
         let done = match prev.state {
             StepState::Done => true,
-            StepState::Failed => false,
-            // Killed during the step: a write that reached the feed is not repeated.
-            StepState::Started => match (is_write(&step.action), prev.output.get("entry")) {
-                (true, Some(Value::String(id))) => {
-                    let id: EntryId = id
-                        .parse()
-                        .map_err(|_| Stop::Failed(format!("step {path}: bad entry id {id}")))?;
-                    let after = prev.feed_seq.unwrap_or(0);
-                    let actor = actor_of(self.workflow.name.as_str());
-                    let events = self
-                        .engine
-                        .app
-                        .store()
-                        .entry_events(id, after, None, 1000)
-                        .await
-                        .map_err(|e| Stop::Engine(e.into()))?;
-                    events.iter().any(|e| e.actor.as_deref() == Some(&actor))
+            // Killed during the step, or an attempt that failed (a timeout may come after the
+            // write): a write that reached the feed is not repeated.
+            StepState::Started | StepState::Failed => {
+                match (is_write(&step.action), prev.output.get("entry")) {
+                    (true, Some(Value::String(id))) => {
+                        let id: EntryId = id
+                            .parse()
+                            .map_err(|_| Stop::Failed(format!("step {path}: bad entry id {id}")))?;
+                        let after = prev.feed_seq.unwrap_or(0);
+                        let actor = actor_of(self.workflow.name.as_str());
+                        let events = self
+                            .engine
+                            .app
+                            .store()
+                            .entry_events(id, after, None, 1000)
+                            .await
+                            .map_err(|e| Stop::Engine(e.into()))?;
+                        events.iter().any(|e| e.actor.as_deref() == Some(&actor))
+                    }
+                    _ => false,
                 }
-                _ => false,
-            },
+            }
         };
         if !done {
             return Ok(false);
@@ -1052,9 +1163,10 @@ impl Exec<'_> {
             self.outputs
                 .insert(id.as_str().to_string(), prev.output.clone());
         }
-        if prev.state == StepState::Started {
+        if prev.state != StepState::Done {
             let mut rec = prev;
             rec.state = StepState::Done;
+            rec.error = None;
             self.set_step(rec);
             self.save()?;
         }
@@ -1062,16 +1174,20 @@ impl Exec<'_> {
     }
 
     async fn run_step(&mut self, step: &Step, path: String) -> Result<(), Stop> {
-        // Branches and loops re-decide from their record, so a resumed run takes the same way.
-        let resumed_done = match &step.action {
-            Action::If { .. } | Action::ForEach(_) => false,
-            _ => self.restore(step, &path).await?,
+        // Groups re-decide from their record, so a resumed run takes the same way.
+        let resumed_done = if step.action.is_group() {
+            false
+        } else {
+            self.restore(step, &path).await?
         };
         if resumed_done {
             return Ok(());
         }
+        let live = self.mode == Mode::Live;
         let action = step.action.name().to_string();
-        let feed_seq = if self.mode == Mode::Live && is_write(&step.action) {
+        let attempts = self.previous.get(&path).map_or(0, |p| p.attempts);
+        let write = live && is_write(&step.action);
+        let feed_seq = if write {
             Some(
                 self.engine
                     .feed_end()
@@ -1081,10 +1197,11 @@ impl Exec<'_> {
         } else {
             None
         };
-        if self.mode == Mode::Live && is_write(&step.action) {
+        let mut started = Value::Null;
+        if write {
             // The step's entry is recorded before the write, so a resume can look for it.
             let target = self.target(entry_of(&step.action)).await;
-            let output = match &target {
+            started = match &target {
                 Ok(e) => json!({"entry": e.id.to_string()}),
                 Err(_) => Value::Null,
             };
@@ -1092,13 +1209,30 @@ impl Exec<'_> {
                 path: path.clone(),
                 action: action.clone(),
                 state: StepState::Started,
-                output,
+                output: started.clone(),
                 error: None,
                 feed_seq,
+                attempts,
             });
             self.save()?;
         }
-        let result = self.act(step, &path).await;
+        // One attempt of a step that does something is bounded in time; groups and `wait`
+        // are not (their steps are).
+        let result = if live && !step.action.is_group() && !matches!(step.action, Action::Wait(_)) {
+            let limit = step
+                .timeout
+                .or(self.workflow.timeout)
+                .unwrap_or(DEFAULT_TIMEOUT);
+            let limit_std = std::time::Duration::from_secs(limit.seconds());
+            match tokio::time::timeout(limit_std, self.act(step, &path)).await {
+                Ok(r) => r,
+                Err(_) => Err(Stop::Failed(format!(
+                    "timed out after {limit} (set `timeout:` on the step or the workflow)"
+                ))),
+            }
+        } else {
+            self.act(step, &path).await
+        };
         match result {
             Ok(output) => {
                 if let Some(id) = &step.id {
@@ -1112,25 +1246,156 @@ impl Exec<'_> {
                         output,
                         error: None,
                         feed_seq,
+                        attempts,
                     });
                     self.save()?;
                 }
                 Ok(())
             }
             Err(Stop::Failed(message)) => {
+                let attempt = attempts + 1;
+                // `fail` means it; a group's failure is its step's, retried there.
+                let policy =
+                    if live && !step.action.is_group() && !matches!(step.action, Action::Fail(_)) {
+                        step.retry.as_ref().or(self.workflow.retry.as_ref())
+                    } else {
+                        None
+                    };
                 self.set_step(StepRecord {
                     path: path.clone(),
                     action,
                     state: StepState::Failed,
-                    output: Value::Null,
+                    output: started,
                     error: Some(message.clone()),
                     feed_seq,
+                    attempts: if policy.is_some() { attempt } else { 0 },
                 });
                 self.save()?;
-                Err(Stop::Failed(format!("step {path}: {message}")))
+                match policy {
+                    Some(r) if attempt < r.attempts.get() => {
+                        let now = self.engine.app.clock().now();
+                        let delay = r.delay_after(attempt);
+                        let until =
+                            Timestamp::from_millis(now.millis().saturating_add(delay.millis()))
+                                .unwrap_or(now);
+                        Err(Stop::Park {
+                            until,
+                            state: RunState::Retrying,
+                        })
+                    }
+                    Some(r) if r.attempts.get() > 1 => Err(Stop::Dead(format!(
+                        "step {path}: {message} (attempt {attempt} of {})",
+                        r.attempts.get()
+                    ))),
+                    _ => Err(Stop::Failed(format!("step {path}: {message}"))),
+                }
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A `wait` step: the time to wake (kept in its record, so a resume waits for the same
+    /// time), and the run parked until then.
+    fn wait(&mut self, w: &Wait, path: &str) -> Result<Value, Stop> {
+        let now = self.engine.app.clock().now();
+        let recorded = self
+            .previous
+            .get(path)
+            .and_then(|p| p.output.get("wakeAt"))
+            .and_then(|v| serde_json::from_value::<Timestamp>(v.clone()).ok());
+        let wake = match (recorded, &w.duration, &w.until) {
+            (Some(t), _, _) => t,
+            (None, Some(d), _) => {
+                Timestamp::from_millis(now.millis().saturating_add(d.millis())).unwrap_or(now)
+            }
+            (None, None, Some(c)) => {
+                let ctx = self.cel_ctx();
+                Timestamp::from_datetime(
+                    c.eval_time(&ctx)
+                        .map_err(|e| Stop::Failed(format!("wait.until: {e}")))?,
+                )
+            }
+            (None, None, None) => now,
+        };
+        let output = json!({ "wakeAt": wake });
+        if self.mode == Mode::Dry || wake <= now {
+            return Ok(output);
+        }
+        self.set_step(StepRecord {
+            path: path.to_string(),
+            action: "wait".into(),
+            state: StepState::Started,
+            output,
+            error: None,
+            feed_seq: None,
+            attempts: 0,
+        });
+        self.save()?;
+        Err(Stop::Park {
+            until: wake,
+            state: RunState::Waiting,
+        })
+    }
+
+    /// A `parallel` group: each branch in its own [`Exec`], all polled together; when all
+    /// have ended, their outputs and variables join the run's. A failing branch does not
+    /// stop the others; the group fails naming it. A branch parked (a `wait`, a retry)
+    /// parks the group until the earliest wake time, and the resumed run goes on in the
+    /// branches that are not done (their done steps are not repeated).
+    async fn parallel(&mut self, branches: &[Vec<Step>], path: &str) -> Result<Value, Stop> {
+        let mut execs: Vec<Exec<'a>> = branches.iter().map(|_| self.branch()).collect();
+        let results = futures::future::join_all(
+            execs
+                .iter_mut()
+                .zip(branches)
+                .enumerate()
+                .map(|(i, (exec, steps))| exec.run_steps(steps, format!("{path}.parallel.{i}."))),
+        )
+        .await;
+        let mut failed = Vec::new();
+        let mut dead = false;
+        let mut park: Option<(Timestamp, RunState)> = None;
+        for (i, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(()) => {}
+                Err(Stop::Engine(e)) => return Err(Stop::Engine(e)),
+                Err(Stop::Failed(m)) => failed.push(format!("branch {i}: {m}")),
+                Err(Stop::Dead(m)) => {
+                    dead = true;
+                    failed.push(format!("branch {i}: {m}"));
+                }
+                Err(Stop::Park { until, state }) => {
+                    if park.is_none_or(|(t, _)| until < t) {
+                        park = Some((until, state));
+                    }
+                }
+            }
+        }
+        if !failed.is_empty() {
+            let message = format!("parallel {}", failed.join("; "));
+            return Err(if dead {
+                Stop::Dead(message)
+            } else {
+                Stop::Failed(message)
+            });
+        }
+        if let Some((until, state)) = park {
+            return Err(Stop::Park { until, state });
+        }
+        let mut out = Vec::new();
+        let before = self.outputs.clone();
+        for exec in execs {
+            let mine: Map<String, Value> = exec
+                .outputs
+                .into_iter()
+                .filter(|(k, v)| before.get(k) != Some(v))
+                .collect();
+            self.outputs.extend(mine.clone());
+            self.vars.extend(exec.vars);
+            out.push(Value::Object(mine));
+        }
+        self.refresh().await?;
+        Ok(json!({ "branches": out }))
     }
 
     /// Does one step; returns its output.
@@ -1347,6 +1612,7 @@ impl Exec<'_> {
                     output: output.clone(),
                     error: None,
                     feed_seq: None,
+                    attempts: 0,
                 });
                 self.save()?;
                 self.run_steps(steps, format!("{path}.{name}.")).await?;
@@ -1385,6 +1651,7 @@ impl Exec<'_> {
                     output: output.clone(),
                     error: None,
                     feed_seq: None,
+                    attempts: 0,
                 });
                 self.save()?;
                 for (i, item) in list.into_iter().enumerate() {
@@ -1395,6 +1662,8 @@ impl Exec<'_> {
                 }
                 Ok(output)
             }
+            Action::Wait(w) => self.wait(w, path),
+            Action::Parallel(branches) => self.parallel(branches, path).await,
         }
     }
 }
@@ -1489,7 +1758,7 @@ impl Exec<'_> {
 
     /// The idempotency key of a step of this run: the same on every attempt and resume.
     fn step_key(&self, path: &str) -> String {
-        format!("{}/{path}", self.record.id)
+        format!("{}/{path}", self.run_id)
     }
 
     /// Runs a `sync`, `notify` or `plugin` step (a dry run asks the host what it would do).

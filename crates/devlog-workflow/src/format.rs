@@ -49,6 +49,14 @@ pub struct Workflow {
     pub vars: BTreeMap<VarName, VarValue>,
     /// What it does, in order.
     pub steps: Vec<Step>,
+    /// How long one attempt of a step may take, for every step without its own `timeout`
+    /// (default 5m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Span>,
+    /// How failed steps are retried, for every step without its own `retry` (default: not
+    /// retried).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
 }
 
 fn yes() -> bool {
@@ -147,6 +155,198 @@ impl<'de> Deserialize<'de> for VarValue {
         }
     }
 }
+
+/// A length of time as written in a file: numbers with units, `90s`, `5m`, `1h30m`, `3d`,
+/// `2w` (at most 366 days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span(u64);
+
+impl JsonSchema for Span {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Span".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^([0-9]+[smhdw])+$",
+            "description": "A length of time: numbers with units s, m, h, d, w (`90s`, `1h30m`, `3d`); at most 366 days"
+        })
+    }
+}
+
+impl Span {
+    /// The longest span: a wait or a backoff of more than a year is a mistake.
+    pub const MAX_SECONDS: u64 = 366 * 86_400;
+
+    pub fn from_seconds(seconds: u64) -> Self {
+        Self(seconds.min(Self::MAX_SECONDS))
+    }
+
+    pub fn seconds(&self) -> u64 {
+        self.0
+    }
+
+    pub fn millis(&self) -> i64 {
+        i64::try_from(self.0.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "invalid duration {text:?}: use numbers with units s, m, h, d, w (`90s`, `1h30m`, `3d`)"
+            )
+        };
+        let t = text.trim();
+        if t.is_empty() {
+            return Err(bad());
+        }
+        let mut total: u64 = 0;
+        let mut n: Option<u64> = None;
+        for c in t.chars() {
+            if let Some(d) = c.to_digit(10) {
+                n = Some(
+                    n.unwrap_or(0)
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add(u64::from(d)))
+                        .ok_or_else(bad)?,
+                );
+                continue;
+            }
+            let unit = match c {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                'd' => 86_400,
+                'w' => 7 * 86_400,
+                _ => return Err(bad()),
+            };
+            let v = n.take().ok_or_else(bad)?;
+            total = v
+                .checked_mul(unit)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(bad)?;
+        }
+        if n.is_some() {
+            return Err(bad());
+        }
+        if total > Self::MAX_SECONDS {
+            return Err(format!("duration {text:?} is longer than 366 days"));
+        }
+        Ok(Self(total))
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        if rest == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+            if rest >= size {
+                write!(f, "{}{unit}", rest / size)?;
+                rest %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Span::parse(&s).map_err(D::Error::custom)
+    }
+}
+
+/// How long one attempt of a step may take when neither the step nor the workflow says.
+pub const DEFAULT_TIMEOUT: Span = Span(5 * 60);
+
+/// The most attempts a `retry` may give a step.
+pub const MAX_ATTEMPTS: u32 = 20;
+
+/// `retry`: how often a failing step is tried and how long the run waits between tries:
+/// `backoff`, doubled after each failed attempt, at most `max_backoff`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts in all, the first one included (1–20).
+    pub attempts: Attempts,
+    /// The wait before the second attempt (default 30s).
+    #[serde(default = "default_backoff")]
+    pub backoff: Span,
+    /// The longest wait between two attempts (default 1h).
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: Span,
+}
+
+fn default_backoff() -> Span {
+    Span(30)
+}
+
+fn default_max_backoff() -> Span {
+    Span(3600)
+}
+
+impl Retry {
+    /// The wait after failed attempt `n` (1-based): `backoff * 2^(n-1)`, at most `max_backoff`.
+    pub fn delay_after(&self, n: u32) -> Span {
+        let factor = 1u64 << n.saturating_sub(1).min(32);
+        Span::from_seconds(
+            self.backoff
+                .seconds()
+                .saturating_mul(factor)
+                .min(self.max_backoff.seconds()),
+        )
+    }
+}
+
+/// A number of attempts, 1–[`MAX_ATTEMPTS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(transparent)]
+pub struct Attempts(#[schemars(range(min = 1, max = 20))] u32);
+
+impl Attempts {
+    pub fn new(n: u32) -> Result<Self, String> {
+        if (1..=MAX_ATTEMPTS).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(format!(
+                "attempts must be 1-{MAX_ATTEMPTS} (the first try included), not {n}"
+            ))
+        }
+    }
+
+    pub fn get(&self) -> u32 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Attempts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Attempts::new(u32::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+/// `wait`: parks the run for a `duration`, or until the time a CEL expression `until` gives
+/// (a timestamp, or an RFC 3339 text). Exactly one of the two.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Wait {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Span>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Condition>,
+}
+
+/// The most branches a `parallel` group has.
+pub const MAX_BRANCHES: usize = 10;
 
 /// The triggers of a workflow, one key each (`on: {status_changed: {to: done}}`). A key with
 /// no value (`created:`) matches every event of its kind.
@@ -368,14 +568,29 @@ pub struct StepSpec {
     /// Runs a plugin's workflow action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginStep>,
+    /// Parks the run for a duration or until a time (`{duration: 3d}`, `{until: <CEL>}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<Wait>,
+    /// Branches (lists of steps) run at the same time; the group fails if a branch fails,
+    /// after the others finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<Vec<Vec<Step>>>,
+    /// How long one attempt of this step may take (default: the workflow's, else 5m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Span>,
+    /// How this step is retried when it fails (default: the workflow's, else not retried).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
 }
 
-/// A step, checked: its id and its one action.
+/// A step, checked: its id, its one action, and its own timeout and retry policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "StepSpec", into = "StepSpec")]
 pub struct Step {
     pub id: Option<VarName>,
     pub action: Action,
+    pub timeout: Option<Span>,
+    pub retry: Option<Retry>,
 }
 
 /// What a step does.
@@ -399,6 +614,8 @@ pub enum Action {
     Sync(SyncStep),
     Notify(NotifyStep),
     Plugin(PluginStep),
+    Wait(Wait),
+    Parallel(Vec<Vec<Step>>),
 }
 
 impl Action {
@@ -418,12 +635,23 @@ impl Action {
             Action::Sync(_) => "sync",
             Action::Notify(_) => "notify",
             Action::Plugin(_) => "plugin",
+            Action::Wait(_) => "wait",
+            Action::Parallel(_) => "parallel",
         }
+    }
+
+    /// Whether the action holds other steps (`if`, `for_each`, `parallel`): those steps
+    /// have their own timeouts and retries.
+    pub fn is_group(&self) -> bool {
+        matches!(
+            self,
+            Action::If { .. } | Action::ForEach(_) | Action::Parallel(_)
+        )
     }
 }
 
 const ACTIONS: &str = "add_note, add_decision, set, create_entry, link, log_work, set_var, \
-     fail, if, for_each, sync, notify, plugin";
+     fail, if, for_each, wait, parallel, sync, notify, plugin";
 
 impl TryFrom<StepSpec> for Step {
     type Error = String;
@@ -467,6 +695,28 @@ impl TryFrom<StepSpec> for Step {
         if let Some(a) = s.plugin {
             found.push(Action::Plugin(a));
         }
+        if let Some(w) = s.wait {
+            match (&w.duration, &w.until) {
+                (Some(_), None) | (None, Some(_)) => found.push(Action::Wait(w)),
+                _ => {
+                    return Err(
+                        "`wait` takes one of `duration` (`3d`) or `until` (a CEL timestamp)".into(),
+                    );
+                }
+            }
+        }
+        if let Some(branches) = s.parallel {
+            if branches.is_empty() || branches.len() > MAX_BRANCHES {
+                return Err(format!(
+                    "`parallel` takes 1-{MAX_BRANCHES} branches (lists of steps), not {}",
+                    branches.len()
+                ));
+            }
+            if let Some(i) = branches.iter().position(Vec::is_empty) {
+                return Err(format!("parallel branch {i} has no steps"));
+            }
+            found.push(Action::Parallel(branches));
+        }
         match (s.condition, s.then, s.otherwise) {
             (Some(condition), Some(then), otherwise) => found.push(Action::If {
                 condition,
@@ -481,7 +731,23 @@ impl TryFrom<StepSpec> for Step {
         }
         let mut found = found.into_iter();
         match (found.next(), found.next()) {
-            (Some(action), None) => Ok(Step { id: s.id, action }),
+            (Some(action), None) => {
+                if action.is_group() && (s.timeout.is_some() || s.retry.is_some()) {
+                    return Err(format!(
+                        "`timeout` and `retry` belong on the steps inside `{}`, not on the group",
+                        action.name()
+                    ));
+                }
+                if matches!(action, Action::Wait(_)) && (s.timeout.is_some() || s.retry.is_some()) {
+                    return Err("a `wait` step takes no `timeout` or `retry`".into());
+                }
+                Ok(Step {
+                    id: s.id,
+                    action,
+                    timeout: s.timeout,
+                    retry: s.retry,
+                })
+            }
             (None, _) => Err(format!("a step needs one action: {ACTIONS}")),
             (Some(a), Some(b)) => Err(format!(
                 "a step has one action, this one has `{}` and `{}`: make them two steps",
@@ -496,6 +762,8 @@ impl From<Step> for StepSpec {
     fn from(s: Step) -> StepSpec {
         let mut spec = StepSpec {
             id: s.id,
+            timeout: s.timeout,
+            retry: s.retry,
             ..StepSpec::default()
         };
         match s.action {
@@ -520,6 +788,8 @@ impl From<Step> for StepSpec {
             Action::Sync(a) => spec.sync = Some(a),
             Action::Notify(a) => spec.notify = Some(a),
             Action::Plugin(a) => spec.plugin = Some(a),
+            Action::Wait(w) => spec.wait = Some(w),
+            Action::Parallel(b) => spec.parallel = Some(b),
         }
         spec
     }

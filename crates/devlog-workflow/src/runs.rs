@@ -50,17 +50,67 @@ impl std::fmt::Display for RunId {
 pub enum RunState {
     /// Started, not finished (a run found so after its process died is resumed).
     Running,
+    /// Parked at a `wait` step until the record's `wakeAt` (no process sleeps for it).
+    Waiting,
+    /// Parked after a failed attempt of a step with retries left, until `wakeAt`.
+    Retrying,
     Succeeded,
     Failed,
+    /// A step failed on its last attempt (the dead letter): kept until someone looks at it
+    /// and re-runs it with `devlog workflow resume RUN`.
+    Dead,
 }
 
 impl RunState {
+    pub const ALL: [RunState; 6] = [
+        RunState::Running,
+        RunState::Waiting,
+        RunState::Retrying,
+        RunState::Succeeded,
+        RunState::Failed,
+        RunState::Dead,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             RunState::Running => "running",
+            RunState::Waiting => "waiting",
+            RunState::Retrying => "retrying",
             RunState::Succeeded => "succeeded",
             RunState::Failed => "failed",
+            RunState::Dead => "dead",
         }
+    }
+
+    /// A state as a user typed it (`--state dead`).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown run state {s:?}: use one of {}",
+                    Self::ALL.map(|st| st.as_str()).join(", ")
+                )
+            })
+    }
+
+    /// Whether the run is parked until its `wakeAt` (waiting or retrying).
+    pub fn is_parked(&self) -> bool {
+        matches!(self, RunState::Waiting | RunState::Retrying)
+    }
+
+    /// Whether the run has not ended: running, or parked to go on later.
+    pub fn is_open(&self) -> bool {
+        matches!(
+            self,
+            RunState::Running | RunState::Waiting | RunState::Retrying
+        )
+    }
+
+    /// Whether the run ended without succeeding (failed or dead).
+    pub fn is_failure(&self) -> bool {
+        matches!(self, RunState::Failed | RunState::Dead)
     }
 }
 
@@ -135,6 +185,13 @@ pub struct StepRecord {
     /// happened, is after it: how a resumed run tells whether to repeat the step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed_seq: Option<u64>,
+    /// How many attempts of the step failed so far (0 when none did).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,11 +226,24 @@ pub struct RunRecord {
     /// How many times the run was resumed after its process stopped.
     #[serde(default)]
     pub resumed: u32,
+    /// When a parked run (`waiting`, `retrying`) goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_at: Option<Timestamp>,
 }
 
 impl RunRecord {
     pub fn step(&self, path: &str) -> Option<&StepRecord> {
         self.steps.iter().find(|s| s.path == path)
+    }
+
+    /// Whether the run is to be resumed as of `now`: running (its process stopped), or
+    /// parked with its `wakeAt` passed.
+    pub fn is_due(&self, now: Timestamp) -> bool {
+        match self.state {
+            RunState::Running => true,
+            RunState::Waiting | RunState::Retrying => self.wake_at.is_none_or(|t| t <= now),
+            _ => false,
+        }
     }
 }
 
@@ -378,13 +448,14 @@ impl RunStore {
         Ok(out)
     }
 
-    /// Runs still marked running, oldest first: to be resumed. The caller makes sure their
+    /// Runs to resume as of `now`, oldest first: those still marked running, and parked ones
+    /// (`waiting`, `retrying`) whose `wakeAt` has come. The caller makes sure a running one's
     /// process is gone (see `lease`).
-    pub fn unfinished(&self) -> Result<Vec<RunRecord>, RunStoreError> {
+    pub fn unfinished(&self, now: Timestamp) -> Result<Vec<RunRecord>, RunStoreError> {
         let mut runs: Vec<RunRecord> = self
             .list(None)?
             .into_iter()
-            .filter(|r| r.state == RunState::Running)
+            .filter(|r| r.is_due(now))
             .collect();
         runs.reverse();
         Ok(runs)
@@ -424,7 +495,7 @@ impl RunStore {
 
 /// How many run records are kept (`[workflows]` in devlog.toml): the newest `keep_runs`
 /// records (by their last write), none finished more than `keep_days` ago. Runs still
-/// `running` are always kept. Claims older than `keep_days` are removed too (their writes and slots are long
+/// `running`, `waiting` or `retrying` are always kept. Claims older than `keep_days` are removed too (their writes and slots are long
 /// handled).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -518,7 +589,7 @@ impl RunStore {
                 Err(RunStoreError::NotFound { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            if run.state == RunState::Running {
+            if run.state.is_open() {
                 continue;
             }
             let ended = run.finished_at.unwrap_or(run.started_at);

@@ -637,6 +637,7 @@ async fn a_killed_run_resumes_at_its_step_without_repeating_done_ones() {
         output: json!({"entry": e.id.to_string()}),
         error: None,
         feed_seq: seq,
+        attempts: 0,
     };
     let killed = RunRecord {
         id: id.clone(),
@@ -654,6 +655,7 @@ async fn a_killed_run_resumes_at_its_step_without_repeating_done_ones() {
         ],
         error: None,
         resumed: 0,
+        wake_at: None,
     };
     w.runs.save(&killed).unwrap();
 
@@ -713,6 +715,7 @@ async fn a_run_held_by_a_live_process_is_not_resumed() {
         steps: vec![],
         error: None,
         resumed: 0,
+        wake_at: None,
     };
     w.runs.save(&rec).unwrap();
     let lease = w.runs.lease(&id).unwrap().expect("free");

@@ -42,8 +42,9 @@ pub enum WorkflowCommand {
     Runs(RunsArgs),
     /// Show one run: its trigger, each step with its output, the outcome
     Show(ShowArgs),
-    /// Resume runs a stopped process left unfinished (commands also do it before running workflows)
-    Resume,
+    /// Resume runs a stopped process left unfinished and parked runs whose time came
+    /// (commands also do it before running workflows); with RUN, that run (a dead one is re-run)
+    Resume(ResumeArgs),
     /// Run the scheduled workflows that are due (for system cron: `* * * * * devlog workflow due`),
     /// after resuming unfinished runs
     Due,
@@ -75,9 +76,20 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Only this run (its id as `devlog workflow runs` shows it): a running, waiting (whose
+    /// time came), retrying (now, before its backoff ends) or dead one (re-run from its
+    /// failed step)
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct RunsArgs {
     /// Only this workflow's runs
     pub name: Option<String>,
+    /// Only runs in this state: running, waiting, retrying, succeeded, failed, dead
+    #[arg(long, value_parser = RunState::parse)]
+    pub state: Option<RunState>,
     /// At most this many (0: all)
     #[arg(long, short = 'n', default_value_t = 20)]
     pub limit: usize,
@@ -158,7 +170,8 @@ fn engine_error(e: EngineError) -> CliError {
         EngineError::Store(e) => CliError::Store(e),
         e @ (EngineError::UnknownWorkflow { .. }
         | EngineError::NotManual { .. }
-        | EngineError::NotResumable { .. }) => CliError::Usage(e.to_string()),
+        | EngineError::NotResumable { .. }
+        | EngineError::NotDue { .. }) => CliError::Usage(e.to_string()),
         EngineError::Runs(devlog_workflow::runs::RunStoreError::NotFound { id }) => {
             CliError::Usage(format!("no workflow run {id} (see `devlog workflow runs`)"))
         }
@@ -191,12 +204,25 @@ pub async fn run(ctx: &Ctx, a: WorkflowArgs) -> Result<(), CliError> {
         WorkflowCommand::Test(t) => test(ctx, &ws, &places, t).await,
         WorkflowCommand::Run(r) => run_now(ctx, &ws, &places, r).await,
         WorkflowCommand::Due => due(ctx, &ws, &places).await,
-        WorkflowCommand::Resume => {
+        WorkflowCommand::Resume(r) => {
             let report = places.load()?;
             print_errors(&report.errors);
             let app = Devlog::new(ws.open().await?);
             let engine = engine(app, &places, report)?;
-            let done = engine.resume_unfinished().await.map_err(engine_error)?;
+            let done = match &r.run {
+                Some(id) => {
+                    let id = RunId::parse(id).map_err(CliError::Usage)?;
+                    match engine.resume_run(&id).await.map_err(engine_error)? {
+                        Some(run) => vec![run],
+                        None => {
+                            return Err(CliError::Usage(format!(
+                                "run {id} is being run by another process now"
+                            )));
+                        }
+                    }
+                }
+                None => engine.resume_unfinished().await.map_err(engine_error)?,
+            };
             if ctx.out.json {
                 return Ok(ctx.out.json(&done)?);
             }
@@ -272,10 +298,7 @@ async fn due(ctx: &Ctx, ws: &Workspace, places: &Places) -> Result<(), CliError>
             }
         }
     }
-    let failed: Vec<&RunRecord> = due
-        .all_runs()
-        .filter(|r| r.state == RunState::Failed)
-        .collect();
+    let failed: Vec<&RunRecord> = due.all_runs().filter(|r| r.state.is_failure()).collect();
     if failed.is_empty() {
         Ok(())
     } else {
@@ -532,14 +555,16 @@ fn cause_of(r: &RunRecord) -> String {
     }
 }
 
+/// A run's state, with when a parked one goes on (`waiting until …`).
+fn state_of(r: &RunRecord) -> String {
+    match r.wake_at {
+        Some(t) if r.state.is_parked() => format!("{} until {t}", r.state.as_str()),
+        _ => r.state.as_str().to_string(),
+    }
+}
+
 fn run_line(r: &RunRecord) -> String {
-    let mut s = format!(
-        "{}  {}  {}  {}",
-        r.id,
-        r.workflow,
-        r.state.as_str(),
-        cause_of(r)
-    );
+    let mut s = format!("{}  {}  {}  {}", r.id, r.workflow, state_of(r), cause_of(r));
     if let Some(e) = &r.error {
         s.push_str(&format!(": {}", truncate(e, 100)));
     }
@@ -551,6 +576,9 @@ fn runs(ctx: &Ctx, places: &Places, a: RunsArgs) -> Result<(), CliError> {
     let mut list = store
         .list(a.name.as_deref())
         .map_err(|e| CliError::Other(e.into()))?;
+    if let Some(state) = a.state {
+        list.retain(|r| r.state == state);
+    }
     if a.limit > 0 {
         list.truncate(a.limit);
     }
@@ -562,12 +590,12 @@ fn runs(ctx: &Ctx, places: &Places, a: RunsArgs) -> Result<(), CliError> {
     }
     let mut t = Table::header(&ctx.out, &["RUN", "WORKFLOW", "STATE", "STARTED", "CAUSE"]);
     for r in &list {
-        let state = r.state.as_str();
+        let state = state_of(r);
         let cause = cause_of(r);
         t.row(vec![
             (r.id.to_string(), r.id.to_string()),
             (r.workflow.clone(), r.workflow.clone()),
-            (state.into(), state.into()),
+            (state.clone(), state),
             (r.started_at.to_string(), r.started_at.to_string()),
             (cause.clone(), cause),
         ]);
@@ -600,6 +628,22 @@ fn show(ctx: &Ctx, places: &Places, id: &str) -> Result<(), CliError> {
             run.depth
         ));
     }
+    if let Some(t) = run.wake_at.filter(|_| run.state.is_parked()) {
+        let why = if run.state == RunState::Waiting {
+            "at its `wait` step"
+        } else {
+            "the next attempt of its failed step"
+        };
+        s.push_str(&format!(
+            "Wakes: {t} ({why}; `devlog workflow due`, a write command or a running server goes on then)\n"
+        ));
+    }
+    if run.state == RunState::Dead {
+        s.push_str(&format!(
+            "Dead: its step failed on every attempt; `devlog workflow resume {}` runs it again from that step\n",
+            run.id
+        ));
+    }
     if run.resumed > 0 {
         s.push_str(&format!("Resumed: {} time(s)\n", run.resumed));
     }
@@ -610,6 +654,9 @@ fn show(ctx: &Ctx, places: &Places, id: &str) -> Result<(), CliError> {
             StepState::Failed => "failed",
         };
         s.push_str(&format!("  {:<10} {:<12} {state}", step.path, step.action));
+        if step.attempts > 0 {
+            s.push_str(&format!(" (attempt {})", step.attempts));
+        }
         if !step.output.is_null() {
             s.push_str(&format!("  {}", truncate(&step.output.to_string(), 120)));
         }
@@ -691,7 +738,7 @@ async fn run_now(ctx: &Ctx, ws: &Workspace, places: &Places, a: RunArgs) -> Resu
         write_stdout(&format!("{}\n", run_line(&run)))?;
     }
     match run.state {
-        RunState::Failed => Err(CliError::Other(anyhow::anyhow!(
+        RunState::Failed | RunState::Dead => Err(CliError::Other(anyhow::anyhow!(
             "workflow {} failed (run {}): {}",
             run.workflow,
             run.id,
@@ -737,12 +784,22 @@ fn report_runs(outcome: Result<devlog_workflow::Outcome, EngineError>) {
         Ok(o) => {
             for r in o.failed() {
                 warn(&format!(
-                    "workflow {} failed (run {}, `devlog workflow show {}`): {}",
+                    "workflow {} {} (run {}, `devlog workflow show {}`): {}",
                     r.workflow,
+                    r.state.as_str(),
                     r.id,
                     r.id,
                     r.error.as_deref().unwrap_or("")
                 ));
+            }
+            for r in o.runs.iter().filter(|r| r.state.is_parked()) {
+                eprintln!(
+                    "note: workflow {} is {} (run {}): `devlog workflow due`, a later command \
+                     or a running `devlog serve`/`devlog worker` goes on with it then",
+                    r.workflow,
+                    state_of(r),
+                    r.id
+                );
             }
         }
         Err(e) => warn(&format!("workflows could not run: {e}")),
