@@ -541,6 +541,29 @@ async fn a_deployment_reaches_the_entries_of_the_work_items_its_builds_carry() {
         panic!("{:?}", h.outcome.actions[0]);
     };
     assert_eq!(note, "Deployed to Dev: Release-1");
+    // The workflow events (`on: webhook: {integration: ado, event: deployment.completed}`):
+    // one per work item linked to an entry, with the environment.
+    let signals: Vec<_> = h
+        .outcome
+        .signals
+        .iter()
+        .map(|s| (s.kind.as_str(), s.target.clone(), s.data["environment"].clone()))
+        .collect();
+    assert_eq!(
+        signals,
+        [3, 5]
+            .iter()
+            .map(|n| (
+                "deployment.completed",
+                Some(ActionTarget::Linked {
+                    remote_id: n.to_string()
+                }),
+                serde_json::json!("Dev")
+            ))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(h.outcome.signals[0].data["status"], "succeeded");
+    assert_eq!(h.outcome.signals[0].data["release"]["name"], "Release-1");
     assert_eq!(deployment.environment, "Dev");
     assert_eq!(deployment.release, "Release-1");
     assert_eq!(
