@@ -67,6 +67,7 @@ on:
     event: pull_request.opened
 steps:
   - add_note:
+      category: progress
       text: opened
 ";
 
@@ -143,7 +144,7 @@ async fn a_merged_pull_request_runs_its_workflow_once() {
     assert_eq!(run.state, RunState::Succeeded, "{run:?}");
     assert_eq!(run.entry, Some(entry.id));
     let notes = app.store().get(entry.id).await.unwrap().notes;
-    let texts: Vec<&str> = notes.iter().map(|n| n.text.as_str()).collect();
+    let texts: Vec<&str> = notes.iter().map(|n| n.content.as_str()).collect();
     assert!(
         texts.contains(
             &"Merged PR #2 (Update the README with new information.) via github pull_request.merged"

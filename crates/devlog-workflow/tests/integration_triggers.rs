@@ -118,7 +118,7 @@ name: jira-done
 on:
   webhook: {integration: jira, event: issue.transitioned, to: done}
 steps:
-  - add_note: {text: \"{{ event.issue.key }} {{ event.from }} -> {{ event.to }}\"}
+  - add_note: {category: progress, text: \"{{ event.issue.key }} {{ event.from }} -> {{ event.to }}\"}
 ";
 
 const CONFLICT: &str = "\
@@ -154,6 +154,7 @@ async fn integration_events_run_matching_workflows_once() {
         .create(
             NewEntry {
                 title: "Synced".into(),
+                kind: Some(devlog_core::EntryType::Task),
                 ..NewEntry::default()
             },
             &WriteMeta::new(Origin::Cli),
@@ -195,7 +196,7 @@ async fn integration_events_run_matching_workflows_once() {
         "{o:?}"
     );
     assert!(matches!(&o.runs[0].cause, Cause::Integration { event, .. } if event["kind"] == "issue.transitioned" && event["entryId"] == e.id.to_string()));
-    let notes: Vec<String> = w.app.store().get(e.id).await.unwrap().notes.iter().map(|n| n.text.clone()).collect();
+    let notes: Vec<String> = w.app.store().get(e.id).await.unwrap().notes.iter().map(|n| n.content.clone()).collect();
     assert_eq!(
         notes,
         [
@@ -207,8 +208,9 @@ async fn integration_events_run_matching_workflows_once() {
     // Nothing new: nothing runs; handing the same events again (a second process) runs
     // nothing either (the claims).
     assert!(engine.follow_integration_events(&*w.state).await.unwrap().runs.is_empty());
+    // (All but the first, which came before the first follow.)
     let all = w.state.events_after(0, 100).await.unwrap();
-    assert!(engine.on_integration_events(&all).await.unwrap().runs.is_empty());
+    assert!(engine.on_integration_events(&all[1..]).await.unwrap().runs.is_empty());
 
     // A deployment to the filtered environment, without an entry: `entry` is null.
     w.record("ado", IntegrationEventKind::DeploymentCompleted, "d4#0", None,
