@@ -20,9 +20,14 @@ const SECRET: &str = "hook-s3cret";
 /// `devops:hook-s3cret`
 const GOOD: &str = "Basic ZGV2b3BzOmhvb2stczNjcmV0";
 
+/// `../shared/apispecs` beside the checkout, or the folder `DEVLOG_APISPECS` names.
 fn hooks_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/apispecs/azure-devops/service-hooks")
+    std::env::var("DEVLOG_APISPECS")
+        .map_or_else(
+            |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/apispecs"),
+            PathBuf::from,
+        )
+        .join("azure-devops/service-hooks")
 }
 
 fn payload_bytes(name: &str) -> Vec<u8> {

@@ -585,9 +585,12 @@ async fn a_status_transition_webhook_records_one_workflow_event_for_the_linked_e
     let key = r.key_of(e.id).await;
     // Jira's own `jira:issue_updated` payload whose changelog moves the status (apispecs),
     // about our issue.
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/apispecs/jira/webhooks/mattermost-plugin-jira/webhook-issue-updated-resolved.json"
+    // `../shared/apispecs` beside the checkout, or the folder `DEVLOG_APISPECS` names.
+    let specs = std::env::var("DEVLOG_APISPECS").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/apispecs").to_string()
+    });
+    let text = std::fs::read_to_string(format!(
+        "{specs}/jira/webhooks/mattermost-plugin-jira/webhook-issue-updated-resolved.json"
     ))
     .unwrap();
     let mut payload: serde_json::Value = serde_json::from_str(&text).unwrap();

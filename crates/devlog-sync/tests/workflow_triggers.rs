@@ -22,12 +22,19 @@ use devlog_workflow::{RunStore, format};
 
 const SECRET: &str = "It's a Secret to Everybody";
 
+/// GitHub's example payloads: `../shared/apispecs` beside the checkout, or the folder
+/// `DEVLOG_GITHUB_WEBHOOK_EXAMPLES` names (as devlog-github's webhook tests).
 fn example(name: &str) -> serde_json::Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/apispecs/github/webhooks/examples/pull_request/"
-    );
-    serde_json::from_slice(&std::fs::read(format!("{path}{name}")).unwrap()).unwrap()
+    let dir = std::env::var("DEVLOG_GITHUB_WEBHOOK_EXAMPLES").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/apispecs/github/webhooks/examples"
+        )
+        .to_string()
+    });
+    let path = format!("{dir}/pull_request/{name}");
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .unwrap()
 }
 
 fn hook(body: &serde_json::Value, delivery: &str) -> Webhook {
