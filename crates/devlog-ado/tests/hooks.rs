@@ -552,7 +552,13 @@ async fn a_deployment_reaches_the_entries_of_the_work_items_its_builds_carry() {
         .outcome
         .signals
         .iter()
-        .map(|s| (s.kind.as_str(), s.target.clone(), s.data["environment"].clone()))
+        .map(|s| {
+            (
+                s.kind.as_str(),
+                s.target.clone(),
+                s.data["environment"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         signals,

@@ -145,7 +145,8 @@ impl GithubIntegration {
             }
             "pull_request" => {
                 let pr: PullRequest = part(&payload, "pull_request", event)?;
-                out.signals.extend(pull_request_signal(action, &pr, &payload));
+                out.signals
+                    .extend(pull_request_signal(action, &pr, &payload));
                 out.actions.extend(self.pull_request_action(
                     pr.number,
                     pr.state_name(),

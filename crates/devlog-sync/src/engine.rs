@@ -3370,11 +3370,8 @@ impl SyncEngine {
             })
             .collect();
         let fields: Vec<&str> = conflicts.iter().map(|c| c.field.as_str()).collect();
-        let digest = sha2::Sha256::digest(
-            serde_json::to_string(&list)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
+        let digest =
+            sha2::Sha256::digest(serde_json::to_string(&list).unwrap_or_default().as_bytes());
         let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
         let data = serde_json::json!({
             "remoteId": remote_id, "fields": fields, "conflicts": list,

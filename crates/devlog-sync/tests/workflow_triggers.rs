@@ -33,8 +33,7 @@ fn example(name: &str) -> serde_json::Value {
         .to_string()
     });
     let path = format!("{dir}/pull_request/{name}");
-    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
-        .unwrap()
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
 }
 
 fn hook(body: &serde_json::Value, delivery: &str) -> Webhook {
@@ -126,25 +125,44 @@ async fn a_merged_pull_request_runs_its_workflow_once() {
     );
     assert!(engine.listens_to_integrations());
     // The first follow starts at the end: nothing before it is replayed.
-    let first = engine.follow_integration_events(&**sync.state()).await.unwrap();
+    let first = engine
+        .follow_integration_events(&**sync.state())
+        .await
+        .unwrap();
     assert!(first.runs.is_empty());
 
     // Closed without merging: a `pull_request.closed` event, which neither workflow follows.
     let closed = example("closed.1.json");
-    sync.webhook("github", &hook(&closed, "d-closed")).await.unwrap();
+    sync.webhook("github", &hook(&closed, "d-closed"))
+        .await
+        .unwrap();
     let events = sync.state().events_after(0, 10).await.unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].event.kind, IntegrationEventKind::PullRequestClosed);
+    assert_eq!(
+        events[0].event.kind,
+        IntegrationEventKind::PullRequestClosed
+    );
     assert_eq!(events[0].event.entry_id, Some(entry.id));
-    let o = engine.follow_integration_events(&**sync.state()).await.unwrap();
-    assert!(o.runs.is_empty(), "a non-matching event runs nothing: {o:?}");
+    let o = engine
+        .follow_integration_events(&**sync.state())
+        .await
+        .unwrap();
+    assert!(
+        o.runs.is_empty(),
+        "a non-matching event runs nothing: {o:?}"
+    );
 
     // Merged, as GitHub sends a merge: `closed` with `merged: true`.
     let mut merged = closed.clone();
     merged["pull_request"]["merged"] = true.into();
     merged["pull_request"]["merged_at"] = "2019-05-15T15:20:40Z".into();
-    sync.webhook("github", &hook(&merged, "d-merged")).await.unwrap();
-    let o = engine.follow_integration_events(&**sync.state()).await.unwrap();
+    sync.webhook("github", &hook(&merged, "d-merged"))
+        .await
+        .unwrap();
+    let o = engine
+        .follow_integration_events(&**sync.state())
+        .await
+        .unwrap();
     assert_eq!(o.runs.len(), 1, "{o:?}");
     let run = &o.runs[0];
     assert_eq!(run.workflow, "pr-merged");
@@ -160,9 +178,14 @@ async fn a_merged_pull_request_runs_its_workflow_once() {
     );
 
     // A redelivery (same delivery id) records nothing and runs nothing.
-    sync.webhook("github", &hook(&merged, "d-merged")).await.unwrap();
+    sync.webhook("github", &hook(&merged, "d-merged"))
+        .await
+        .unwrap();
     assert_eq!(sync.state().events_after(0, 10).await.unwrap().len(), 2);
-    let o = engine.follow_integration_events(&**sync.state()).await.unwrap();
+    let o = engine
+        .follow_integration_events(&**sync.state())
+        .await
+        .unwrap();
     assert!(o.runs.is_empty(), "{o:?}");
     // A second process handed the same event (its own cursor behind) does not run it again.
     let again = engine

@@ -506,7 +506,9 @@ pub async fn integration_events_are_appended_once_in_order(open: SyncOpener, dir
     for _ in 0..4 {
         let h = open(dir.to_path_buf()).await;
         let e = merged.clone();
-        tasks.push(tokio::spawn(async move { h.record_event(&e).await.unwrap() }));
+        tasks.push(tokio::spawn(
+            async move { h.record_event(&e).await.unwrap() },
+        ));
     }
     let mut firsts = 0;
     for t in tasks {
@@ -538,7 +540,13 @@ pub async fn integration_events_are_appended_once_in_order(open: SyncOpener, dir
     assert!(s.events_after(all[2].id, 10).await.unwrap().is_empty());
     // Another handle (another process or machine on the store) sees the same sequence.
     let other = open(dir.to_path_buf()).await;
-    let seen: Vec<i64> = other.events_after(0, 10).await.unwrap().iter().map(|e| e.id).collect();
+    let seen: Vec<i64> = other
+        .events_after(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
     assert_eq!(seen, all.iter().map(|e| e.id).collect::<Vec<_>>());
 }
 

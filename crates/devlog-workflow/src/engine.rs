@@ -72,10 +72,7 @@ pub fn integration_trigger_matches(t: &Trigger, e: &NewIntegrationEvent) -> bool
                 && same(&f.environment, "environment")
         }
         Trigger::Sync(f) => {
-            f.event.kind() == e.kind
-                && f.integration
-                    .as_deref()
-                    .is_none_or(|i| i == e.integration)
+            f.event.kind() == e.kind && f.integration.as_deref().is_none_or(|i| i == e.integration)
         }
         _ => false,
     }
@@ -90,7 +87,11 @@ pub fn integration_event_json(e: &IntegrationEvent) -> Value {
         Value::Object(m) => m.clone(),
         _ => Map::new(),
     };
-    let kind = if ev.kind.is_webhook() { "webhook" } else { "sync" };
+    let kind = if ev.kind.is_webhook() {
+        "webhook"
+    } else {
+        "sync"
+    };
     out.insert("type".into(), json!(kind));
     out.insert("id".into(), json!(e.id));
     out.insert("integration".into(), json!(ev.integration));
@@ -733,9 +734,9 @@ impl Engine {
 
     /// Whether any enabled workflow has a `webhook` or `sync` trigger.
     pub fn listens_to_integrations(&self) -> bool {
-        self.workflows.iter().any(|w| {
-            self.is_enabled(w) && w.triggers.iter().any(Trigger::on_integration_events)
-        })
+        self.workflows
+            .iter()
+            .any(|w| self.is_enabled(w) && w.triggers.iter().any(Trigger::on_integration_events))
     }
 
     /// Runs the workflows integration events trigger (each event runs each workflow once,
@@ -787,7 +788,9 @@ impl Engine {
                     id: e.id,
                     event: event_json.clone(),
                 };
-                let linked = (!entry_value.is_null()).then_some(e.event.entry_id).flatten();
+                let linked = (!entry_value.is_null())
+                    .then_some(e.event.entry_id)
+                    .flatten();
                 let record = self.new_record(w, cause, linked, 0);
                 if let Err(x) = verdict {
                     outcome
@@ -829,7 +832,9 @@ impl Engine {
             let Some(last) = page.last() else { break };
             cursor = last.id;
             read += page.len();
-            outcome.runs.extend(self.on_integration_events(&page).await?.runs);
+            outcome
+                .runs
+                .extend(self.on_integration_events(&page).await?.runs);
             self.runs.save_integration_cursor(cursor)?;
         }
         Ok(outcome)

@@ -22,28 +22,48 @@ fn err(text: &str) -> devlog_workflow::FormatError {
 
 #[test]
 fn unknown_webhook_events_are_load_errors_listing_the_allowed() {
-    let e = err("name: x\non:\n  webhook:\n    integration: github\n    event: pull_request.merge\nsteps:\n  - add_note: {text: t}\n");
+    let e = err(
+        "name: x\non:\n  webhook:\n    integration: github\n    event: pull_request.merge\nsteps:\n  - add_note: {text: t}\n",
+    );
     assert_eq!(e.file, "w.yml");
     assert_eq!(e.line, Some(5), "{e}");
     assert_eq!(e.key, "on.webhook.event", "{e}");
-    for want in ["pull_request.merge", "github: `pull_request.opened`", "jira: `issue.transitioned`", "ado: `deployment.completed`"] {
+    for want in [
+        "pull_request.merge",
+        "github: `pull_request.opened`",
+        "jira: `issue.transitioned`",
+        "ado: `deployment.completed`",
+    ] {
         assert!(e.message.contains(want), "{want}: {e}");
     }
     // A known event of another integration.
-    let e = err("name: x\non:\n  webhook:\n    integration: jira\n    event: pull_request.merged\nsteps:\n  - add_note: {text: t}\n");
+    let e = err(
+        "name: x\non:\n  webhook:\n    integration: jira\n    event: pull_request.merged\nsteps:\n  - add_note: {text: t}\n",
+    );
     assert!(e.key.starts_with("on.webhook"), "{e}");
     assert!(e.message.contains("not a jira event"), "{e}");
     assert!(e.message.contains("`issue.commented`"), "{e}");
     // An unknown integration, a filter that does not fit the event, an unknown sync event.
-    let e = err("name: x\non:\n  webhook:\n    integration: gitlab\n    event: pull_request.merged\nsteps:\n  - add_note: {text: t}\n");
+    let e = err(
+        "name: x\non:\n  webhook:\n    integration: gitlab\n    event: pull_request.merged\nsteps:\n  - add_note: {text: t}\n",
+    );
     assert_eq!(e.key, "on.webhook.integration", "{e}");
     assert!(e.message.contains("`github`, `jira`, `ado`"), "{e}");
-    let e = err("name: x\non:\n  webhook:\n    integration: github\n    event: pull_request.merged\n    environment: prod\nsteps:\n  - add_note: {text: t}\n");
-    assert!(e.message.contains("`environment` filters `deployment.completed`"), "{e}");
+    let e = err(
+        "name: x\non:\n  webhook:\n    integration: github\n    event: pull_request.merged\n    environment: prod\nsteps:\n  - add_note: {text: t}\n",
+    );
+    assert!(
+        e.message
+            .contains("`environment` filters `deployment.completed`"),
+        "{e}"
+    );
     let e = err("name: x\non:\n  sync:\n    event: conflicts\nsteps:\n  - add_note: {text: t}\n");
     assert_eq!(e.key, "on.sync.event", "{e}");
     assert_eq!(e.line, Some(4), "{e}");
-    assert!(e.message.contains("`conflict`") && e.message.contains("`job_dead`"), "{e}");
+    assert!(
+        e.message.contains("`conflict`") && e.message.contains("`job_dead`"),
+        "{e}"
+    );
     // The schema names the events.
     let schema = devlog_workflow::schema().to_string();
     assert!(schema.contains("pull_request.merged") && schema.contains("job_dead"));
@@ -163,29 +183,88 @@ async fn integration_events_run_matching_workflows_once() {
         .unwrap()
         .into_entry();
     // An event before the first follow is history: not replayed.
-    w.record("jira", IntegrationEventKind::IssueTransitioned, "old#0", Some(e.id),
-        json!({"issue": {"key": "DEV-1"}, "from": "To Do", "to": "Done"})).await;
+    w.record(
+        "jira",
+        IntegrationEventKind::IssueTransitioned,
+        "old#0",
+        Some(e.id),
+        json!({"issue": {"key": "DEV-1"}, "from": "To Do", "to": "Done"}),
+    )
+    .await;
     let engine = w.engine(&[TRANSITIONED, CONFLICT, DEAD, DEPLOYED]);
-    assert!(engine.follow_integration_events(&*w.state).await.unwrap().runs.is_empty());
+    assert!(
+        engine
+            .follow_integration_events(&*w.state)
+            .await
+            .unwrap()
+            .runs
+            .is_empty()
+    );
 
     // Filters: `to` (case does not matter), the integration name, the environment.
-    w.record("jira", IntegrationEventKind::IssueTransitioned, "d1#0", Some(e.id),
-        json!({"issue": {"key": "DEV-1"}, "from": "To Do", "to": "In Progress"})).await;
-    w.record("jira", IntegrationEventKind::IssueTransitioned, "d2#0", Some(e.id),
-        json!({"issue": {"key": "DEV-1"}, "from": "In Progress", "to": "DONE"})).await;
-    w.record("ado", IntegrationEventKind::DeploymentCompleted, "d3#0", None,
-        json!({"environment": "Dev"})).await;
-    w.record("github", IntegrationEventKind::JobDead, "job:1:2", Some(e.id),
-        json!({"job": {"id": 1, "attempts": 2}, "error": "boom"})).await;
-    w.record("ado", IntegrationEventKind::JobDead, "job:2:1", Some(e.id),
-        json!({"job": {"id": 2, "attempts": 1}, "error": "early"})).await;
-    w.record("ado", IntegrationEventKind::JobDead, "job:3:2", Some(e.id),
-        json!({"job": {"id": 3, "attempts": 2}, "error": "rejected"})).await;
-    w.record("github", IntegrationEventKind::Conflict, "conflict:x", Some(e.id),
-        json!({"fields": ["title", "status"]})).await;
+    w.record(
+        "jira",
+        IntegrationEventKind::IssueTransitioned,
+        "d1#0",
+        Some(e.id),
+        json!({"issue": {"key": "DEV-1"}, "from": "To Do", "to": "In Progress"}),
+    )
+    .await;
+    w.record(
+        "jira",
+        IntegrationEventKind::IssueTransitioned,
+        "d2#0",
+        Some(e.id),
+        json!({"issue": {"key": "DEV-1"}, "from": "In Progress", "to": "DONE"}),
+    )
+    .await;
+    w.record(
+        "ado",
+        IntegrationEventKind::DeploymentCompleted,
+        "d3#0",
+        None,
+        json!({"environment": "Dev"}),
+    )
+    .await;
+    w.record(
+        "github",
+        IntegrationEventKind::JobDead,
+        "job:1:2",
+        Some(e.id),
+        json!({"job": {"id": 1, "attempts": 2}, "error": "boom"}),
+    )
+    .await;
+    w.record(
+        "ado",
+        IntegrationEventKind::JobDead,
+        "job:2:1",
+        Some(e.id),
+        json!({"job": {"id": 2, "attempts": 1}, "error": "early"}),
+    )
+    .await;
+    w.record(
+        "ado",
+        IntegrationEventKind::JobDead,
+        "job:3:2",
+        Some(e.id),
+        json!({"job": {"id": 3, "attempts": 2}, "error": "rejected"}),
+    )
+    .await;
+    w.record(
+        "github",
+        IntegrationEventKind::Conflict,
+        "conflict:x",
+        Some(e.id),
+        json!({"fields": ["title", "status"]}),
+    )
+    .await;
 
     let o = engine.follow_integration_events(&*w.state).await.unwrap();
-    let ran: Vec<(&str, RunState)> = o.runs.iter().map(|r| (r.workflow.as_str(), r.state)).collect();
+    let ran: Vec<(&str, RunState)> = o
+        .runs
+        .iter()
+        .map(|r| (r.workflow.as_str(), r.state))
+        .collect();
     assert_eq!(
         ran,
         [
@@ -195,8 +274,19 @@ async fn integration_events_run_matching_workflows_once() {
         ],
         "{o:?}"
     );
-    assert!(matches!(&o.runs[0].cause, Cause::Integration { event, .. } if event["kind"] == "issue.transitioned" && event["entryId"] == e.id.to_string()));
-    let notes: Vec<String> = w.app.store().get(e.id).await.unwrap().notes.iter().map(|n| n.content.clone()).collect();
+    assert!(
+        matches!(&o.runs[0].cause, Cause::Integration { event, .. } if event["kind"] == "issue.transitioned" && event["entryId"] == e.id.to_string())
+    );
+    let notes: Vec<String> = w
+        .app
+        .store()
+        .get(e.id)
+        .await
+        .unwrap()
+        .notes
+        .iter()
+        .map(|n| n.content.clone())
+        .collect();
     assert_eq!(
         notes,
         [
@@ -207,16 +297,39 @@ async fn integration_events_run_matching_workflows_once() {
     );
     // Nothing new: nothing runs; handing the same events again (a second process) runs
     // nothing either (the claims).
-    assert!(engine.follow_integration_events(&*w.state).await.unwrap().runs.is_empty());
+    assert!(
+        engine
+            .follow_integration_events(&*w.state)
+            .await
+            .unwrap()
+            .runs
+            .is_empty()
+    );
     // (All but the first, which came before the first follow.)
     let all = w.state.events_after(0, 100).await.unwrap();
-    assert!(engine.on_integration_events(&all[1..]).await.unwrap().runs.is_empty());
+    assert!(
+        engine
+            .on_integration_events(&all[1..])
+            .await
+            .unwrap()
+            .runs
+            .is_empty()
+    );
 
     // A deployment to the filtered environment, without an entry: `entry` is null.
-    w.record("ado", IntegrationEventKind::DeploymentCompleted, "d4#0", None,
-        json!({"environment": "production"})).await;
+    w.record(
+        "ado",
+        IntegrationEventKind::DeploymentCompleted,
+        "d4#0",
+        None,
+        json!({"environment": "production"}),
+    )
+    .await;
     let o = engine.follow_integration_events(&*w.state).await.unwrap();
     assert_eq!(o.runs.len(), 1, "{o:?}");
-    assert_eq!((o.runs[0].workflow.as_str(), o.runs[0].entry), ("deployed", None));
+    assert_eq!(
+        (o.runs[0].workflow.as_str(), o.runs[0].entry),
+        ("deployed", None)
+    );
     assert_eq!(o.runs[0].state, RunState::Succeeded, "{o:?}");
 }

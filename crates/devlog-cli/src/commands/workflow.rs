@@ -317,8 +317,15 @@ pub fn spawn_background(
         let mut sync_state = None;
         loop {
             if places.any() {
-                background_pass(&ws, &places, &app, origin, &mut last_errors, &mut sync_state)
-                    .await;
+                background_pass(
+                    &ws,
+                    &places,
+                    &app,
+                    origin,
+                    &mut last_errors,
+                    &mut sync_state,
+                )
+                .await;
             }
             tokio::select! {
                 _ = tokio::time::sleep(BACKGROUND_TICK) => {}
@@ -532,7 +539,10 @@ fn cause_of(r: &RunRecord) -> String {
         Cause::Manual { actor } => format!("manual by {}", actor.as_deref().unwrap_or("?")),
         Cause::Integration { id, event } => format!(
             "{} {} event {id}{}",
-            event.get("integration").and_then(Value::as_str).unwrap_or("?"),
+            event
+                .get("integration")
+                .and_then(Value::as_str)
+                .unwrap_or("?"),
             event.get("kind").and_then(Value::as_str).unwrap_or("?"),
             event
                 .get("delivery")
