@@ -27,8 +27,9 @@
 use devlog_core::entry::NoteCategory;
 use devlog_core::integration::{
     Action, ActionTarget, RemoteAction, RemoteNote, SyncError, SyncErrorKind, Webhook,
-    WebhookOutcome,
+    WebhookOutcome, WebhookSignal,
 };
+use devlog_core::sync_state::IntegrationEventKind;
 use devlog_core::time::{Clock, SystemClock, Timestamp};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -259,6 +260,8 @@ impl AdoIntegration {
                     out.ignored = Some(format!(
                         "work item {id} could not be read (deleted since, or not devlog's)"
                     ));
+                } else if event_type == "workitem.updated" {
+                    out.outcome.signals.push(work_item_signal(id, &resource));
                 }
             }
             "workitem.deleted" => {
@@ -287,6 +290,7 @@ impl AdoIntegration {
             }
             "ms.vss-release.deployment-completed-event" => {
                 let (actions, ignored) = self.deployment_actions(&payload).await?;
+                out.outcome.signals = deployment_signals(&payload, &actions);
                 out.outcome.actions = actions;
                 out.ignored = ignored;
             }
@@ -570,5 +574,54 @@ mod tests {
         let r = serde_json::json!({"id": 2, "workItemId": 0, "revision": {"id": 5}});
         assert_eq!(work_item_id("workitem.updated", &r), Some(5));
         assert_eq!(work_item_id("workitem.created", &r), Some(2));
+    }
+}
+
+/// The workflow events of a completed deployment: one per work item of the release linked to
+/// an entry (`entry` is that entry), or one without an entry when it carries none.
+fn deployment_signals(payload: &Value, actions: &[RemoteAction]) -> Vec<WebhookSignal> {
+    let ev = crate::deployments::DeploymentEvent::read(payload);
+    let data = serde_json::json!({
+        "environment": ev.environment,
+        "status": ev.status,
+        "release": {"id": ev.release_id, "name": ev.release},
+        "deployment": {"id": ev.key},
+        "url": ev.url,
+    });
+    let signal = |target| WebhookSignal {
+        kind: IntegrationEventKind::DeploymentCompleted,
+        target,
+        data: data.clone(),
+    };
+    let targets: Vec<WebhookSignal> = actions
+        .iter()
+        .filter(|a| matches!(a.action, Action::Deployment { .. }))
+        .map(|a| signal(Some(a.target.clone())))
+        .collect();
+    if targets.is_empty() {
+        vec![signal(None)]
+    } else {
+        targets
+    }
+}
+
+/// The workflow event of a work item update: the fields it changed (`fields`, their
+/// reference names) and, when the state moved, `from` and `to`.
+fn work_item_signal(id: u64, resource: &Value) -> WebhookSignal {
+    let fields = resource.get("fields").and_then(Value::as_object);
+    let state = fields.and_then(|f| f.get("System.State"));
+    let names: Vec<&String> = fields.map(|f| f.keys().collect()).unwrap_or_default();
+    WebhookSignal {
+        kind: IntegrationEventKind::WorkItemUpdated,
+        target: Some(ActionTarget::Linked {
+            remote_id: id.to_string(),
+        }),
+        data: serde_json::json!({
+            "workItem": {"id": id, "rev": resource.get("rev")},
+            "fields": names,
+            "from": state.and_then(|s| s.get("oldValue")),
+            "to": state.and_then(|s| s.get("newValue")),
+            "user": s(resource, "/revisedBy/displayName"),
+        }),
     }
 }

@@ -20,9 +20,14 @@ const SECRET: &str = "hook-s3cret";
 /// `devops:hook-s3cret`
 const GOOD: &str = "Basic ZGV2b3BzOmhvb2stczNjcmV0";
 
+/// `../shared/apispecs` beside the checkout, or the folder `DEVLOG_APISPECS` names.
 fn hooks_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/apispecs/azure-devops/service-hooks")
+    std::env::var("DEVLOG_APISPECS")
+        .map_or_else(
+            |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/apispecs"),
+            PathBuf::from,
+        )
+        .join("azure-devops/service-hooks")
 }
 
 fn payload_bytes(name: &str) -> Vec<u8> {
@@ -541,6 +546,35 @@ async fn a_deployment_reaches_the_entries_of_the_work_items_its_builds_carry() {
         panic!("{:?}", h.outcome.actions[0]);
     };
     assert_eq!(note, "Deployed to Dev: Release-1");
+    // The workflow events (`on: webhook: {integration: ado, event: deployment.completed}`):
+    // one per work item linked to an entry, with the environment.
+    let signals: Vec<_> = h
+        .outcome
+        .signals
+        .iter()
+        .map(|s| {
+            (
+                s.kind.as_str(),
+                s.target.clone(),
+                s.data["environment"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        signals,
+        [3, 5]
+            .iter()
+            .map(|n| (
+                "deployment.completed",
+                Some(ActionTarget::Linked {
+                    remote_id: n.to_string()
+                }),
+                serde_json::json!("Dev")
+            ))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(h.outcome.signals[0].data["status"], "succeeded");
+    assert_eq!(h.outcome.signals[0].data["release"]["name"], "Release-1");
     assert_eq!(deployment.environment, "Dev");
     assert_eq!(deployment.release, "Release-1");
     assert_eq!(

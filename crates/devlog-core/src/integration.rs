@@ -325,6 +325,9 @@ pub struct WebhookOutcome {
     pub delivery_id: Option<String>,
     pub items: Vec<RemoteItem>,
     pub actions: Vec<RemoteAction>,
+    /// What the delivery says happened, for workflows (`on: webhook:`); recorded as
+    /// integration events once the delivery is applied.
+    pub signals: Vec<WebhookSignal>,
 }
 
 impl WebhookOutcome {
@@ -334,8 +337,24 @@ impl WebhookOutcome {
             delivery_id,
             items: Vec::new(),
             actions: Vec::new(),
+            signals: Vec::new(),
         }
     }
+}
+
+/// One typed event a webhook delivery carries (a pull request merged, an issue transitioned,
+/// a deployment completed), filled by the integration's webhook parser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSignal {
+    pub kind: crate::sync_state::IntegrationEventKind,
+    /// The entry it concerns, found like an action's (the linked issue, the pull request's
+    /// attachment); none when devlog knows no entry for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<ActionTarget>,
+    /// The event's fields for workflows (a JSON object with camelCase keys:
+    /// `pullRequest: {number, url, title}`, `issue: {key}`, `from`, `to`, `environment`…).
+    pub data: Value,
 }
 
 /// Health of an integration's connection.

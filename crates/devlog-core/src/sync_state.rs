@@ -216,6 +216,74 @@ pub struct Conflict {
     pub created_at: i64,
 }
 
+stored_enum!(
+    /// What an integration event says happened. Webhook kinds are recorded once per applied
+    /// delivery (an integration's parser names them: [`crate::integration::WebhookSignal`]),
+    /// `conflict` when a pull or webhook recorded conflicts, `job_dead` when a push job was
+    /// dead-lettered. The stored (and workflow) name is the string.
+    IntegrationEventKind, "integration event kind" {
+        /// GitHub: a pull request was opened (or reopened).
+        PullRequestOpened => "pull_request.opened",
+        /// GitHub: a pull request was merged.
+        PullRequestMerged => "pull_request.merged",
+        /// GitHub: a pull request was closed without merging.
+        PullRequestClosed => "pull_request.closed",
+        /// Jira: an issue moved from one status to another.
+        IssueTransitioned => "issue.transitioned",
+        /// Jira: a comment was added to an issue.
+        IssueCommented => "issue.commented",
+        /// Azure DevOps: a release deployment completed (any outcome; see `status`).
+        DeploymentCompleted => "deployment.completed",
+        /// Azure DevOps: a work item was updated.
+        WorkItemUpdated => "workitem.updated",
+        /// A pull or webhook recorded conflicts on an entry.
+        Conflict => "conflict",
+        /// A push job failed its last attempt and was dead-lettered.
+        JobDead => "job_dead",
+    }
+);
+
+impl<'de> serde::Deserialize<'de> for IntegrationEventKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl IntegrationEventKind {
+    /// Whether a webhook delivery signals it (else the sync engine itself records it).
+    pub fn is_webhook(self) -> bool {
+        !matches!(self, Self::Conflict | Self::JobDead)
+    }
+}
+
+/// An integration event as it is recorded, before it has its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewIntegrationEvent {
+    pub integration: String,
+    pub kind: IntegrationEventKind,
+    /// Unique per integration: the same key is recorded once (a redelivery, a retried step
+    /// after a crash). `<delivery>#<n>` for webhooks, `conflict:<entry>:<at>`, `job:<id>:<attempt>`.
+    pub key: String,
+    /// The entry it concerns, when devlog knows one.
+    pub entry_id: Option<EntryId>,
+    /// The event's fields for workflows (a JSON object, camelCase keys).
+    pub data: serde_json::Value,
+    pub at: i64,
+}
+
+/// A recorded integration event: [`NewIntegrationEvent`] with its id, which increases in the
+/// order events were recorded (one sequence per sync-state store, shared by every machine on
+/// a server store).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationEvent {
+    pub id: i64,
+    pub event: NewIntegrationEvent,
+}
+
+/// Longest stored key of an integration event (longer keys are hashed by the recorder).
+pub const EVENT_KEY_MAX: usize = 200;
+
 /// A webhook delivery in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxDelivery {
@@ -590,6 +658,16 @@ pub trait SyncStateStore: Send + Sync + fmt::Debug {
 
     /// How many responses are remembered, and their total size (for status and tests).
     async fn http_cache_size(&self) -> Result<(u64, u64)>;
+
+    /// Appends an integration event unless one with the same integration and key is
+    /// recorded; `true` if this call recorded it.
+    async fn record_event(&self, event: &NewIntegrationEvent) -> Result<bool>;
+
+    /// Up to `limit` events with an id above `after`, in id order.
+    async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<IntegrationEvent>>;
+
+    /// The id of the newest event (0 when there is none).
+    async fn last_event_id(&self) -> Result<i64>;
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use devlog_core::entry::NoteCategory;
-use devlog_core::integration::{Action, ActionTarget, RemoteAction, RemoteNote};
+use devlog_core::integration::{Action, ActionTarget, RemoteAction, RemoteNote, WebhookSignal};
+use devlog_core::sync_state::IntegrationEventKind;
 use devlog_core::time::{Clock, SystemClock, Timestamp};
 
 use crate::comments::Comment;
@@ -144,6 +145,8 @@ impl GithubIntegration {
             }
             "pull_request" => {
                 let pr: PullRequest = part(&payload, "pull_request", event)?;
+                out.signals
+                    .extend(pull_request_signal(action, &pr, &payload));
                 out.actions.extend(self.pull_request_action(
                     pr.number,
                     pr.state_name(),
@@ -323,5 +326,38 @@ fn part<T: serde::de::DeserializeOwned>(
         permanent(format!(
             "webhook `{event}` payload without a usable `{key}`: {e}"
         ))
+    })
+}
+
+/// The workflow event a `pull_request` delivery is: opened (or reopened), merged, or closed
+/// without merging; other actions (edited, labeled, synchronize…) are none.
+fn pull_request_signal(action: &str, pr: &PullRequest, payload: &Value) -> Option<WebhookSignal> {
+    let kind = match action {
+        "opened" | "reopened" => IntegrationEventKind::PullRequestOpened,
+        "closed" if pr.state_name() == "merged" => IntegrationEventKind::PullRequestMerged,
+        "closed" => IntegrationEventKind::PullRequestClosed,
+        _ => return None,
+    };
+    let text = |p: &str| payload.pointer(p).and_then(Value::as_str);
+    Some(WebhookSignal {
+        kind,
+        target: Some(ActionTarget::Attached {
+            kind: PULL_REQUEST.into(),
+            remote_id: pr.number.to_string(),
+        }),
+        data: serde_json::json!({
+            "action": action,
+            "pullRequest": {
+                "number": pr.number,
+                "url": pr.html_url,
+                "title": pr.title,
+                "branch": pr.head.as_ref().and_then(|h| h.name.clone()),
+                "base": text("/pull_request/base/ref"),
+                "mergedAt": pr.merged_at,
+                "author": text("/pull_request/user/login"),
+            },
+            "repository": text("/repository/full_name"),
+            "sender": text("/sender/login"),
+        }),
     })
 }

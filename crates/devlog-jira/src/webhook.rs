@@ -30,12 +30,13 @@
 use devlog_core::entry::NoteCategory;
 use devlog_core::integration::{
     Action, ActionTarget, RemoteAction, RemoteItem, RemoteNote, SyncError, SyncErrorKind, Webhook,
-    WebhookOutcome,
+    WebhookOutcome, WebhookSignal,
 };
+use devlog_core::sync_state::IntegrationEventKind;
 use devlog_core::time::Timestamp;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::ExposeSecret;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::comments::note_remote_id;
@@ -216,6 +217,10 @@ impl JiraIntegration {
                 if let Some(item) = self.read_back(key).await? {
                     let key = item.remote_id.clone();
                     out.items.push(item);
+                    out.signals.extend(transition_signal(&payload, &key));
+                    if kind == "issue_commented" {
+                        out.signals.extend(comment_signal(&payload, &key));
+                    }
                     // Server (and older Cloud) deliveries carry a comment event in an update.
                     if payload.get("comment").is_some_and(Value::is_object) {
                         let deleted = kind == "issue_comment_deleted";
@@ -228,6 +233,9 @@ impl JiraIntegration {
             }
             "comment_created" | "comment_updated" | "comment_deleted" => {
                 if let Some(key) = self.comment_issue(&payload).await? {
+                    if event == "comment_created" {
+                        out.signals.extend(comment_signal(&payload, &key));
+                    }
                     out.actions.extend(
                         self.hook_comment_action(&payload, &key, event == "comment_deleted")
                             .await?,
@@ -485,4 +493,48 @@ mod tests {
         );
         assert_eq!(issue_in_url("https://x/rest/api/2/user"), None);
     }
+}
+
+/// The workflow event of an issue update whose changelog moved the status: `from` and `to`
+/// are the status names as Jira shows them.
+fn transition_signal(payload: &Value, key: &str) -> Option<WebhookSignal> {
+    let items = payload.pointer("/changelog/items")?.as_array()?;
+    let change = items
+        .iter()
+        .find(|i| text(i, "/field") == Some("status") || text(i, "/fieldId") == Some("status"))?;
+    Some(WebhookSignal {
+        kind: IntegrationEventKind::IssueTransitioned,
+        target: Some(ActionTarget::Linked {
+            remote_id: key.to_string(),
+        }),
+        data: json!({
+            "issue": {
+                "key": key,
+                "title": text(payload, "/issue/fields/summary"),
+                "url": text(payload, "/issue/self"),
+            },
+            "from": text(change, "/fromString"),
+            "to": text(change, "/toString"),
+            "user": text(payload, "/user/displayName"),
+        }),
+    })
+}
+
+/// The workflow event of a comment added to issue `key`.
+fn comment_signal(payload: &Value, key: &str) -> Option<WebhookSignal> {
+    let comment = payload.get("comment").filter(|c| c.is_object())?;
+    Some(WebhookSignal {
+        kind: IntegrationEventKind::IssueCommented,
+        target: Some(ActionTarget::Linked {
+            remote_id: key.to_string(),
+        }),
+        data: json!({
+            "issue": {"key": key, "title": text(payload, "/issue/fields/summary")},
+            "comment": {
+                "id": text(comment, "/id"),
+                "author": text(comment, "/author/displayName"),
+                "body": comment.get("body").filter(|b| b.is_string()),
+            },
+        }),
+    })
 }

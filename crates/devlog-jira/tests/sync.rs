@@ -569,6 +569,57 @@ fn signed_hook(
 }
 
 #[tokio::test]
+async fn a_status_transition_webhook_records_one_workflow_event_for_the_linked_entry() {
+    const SECRET: &str = "transition-webhook-secret";
+    let r = rig_with(|c| {
+        c.webhook_secret = Some(SecretString::from(SECRET.to_string()));
+    })
+    .await;
+    let e = r
+        .entry(NewEntry {
+            title: "Resolved by webhook".into(),
+            ..NewEntry::default()
+        })
+        .await;
+    r.sync().await;
+    let key = r.key_of(e.id).await;
+    // Jira's own `jira:issue_updated` payload whose changelog moves the status (apispecs),
+    // about our issue.
+    // `../shared/apispecs` beside the checkout, or the folder `DEVLOG_APISPECS` names.
+    let specs = std::env::var("DEVLOG_APISPECS").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/apispecs").to_string()
+    });
+    let text = std::fs::read_to_string(format!(
+        "{specs}/jira/webhooks/mattermost-plugin-jira/webhook-issue-updated-resolved.json"
+    ))
+    .unwrap();
+    let mut payload: serde_json::Value = serde_json::from_str(&text).unwrap();
+    payload["issue"]["key"] = key.clone().into();
+    payload["issue"]["id"] = r.jira.issue(&key).unwrap().id.into();
+    payload["issue"]["fields"]["project"]["key"] = "DEV".into();
+    let before = r.engine.state().last_event_id().await.unwrap();
+    let hook = signed_hook(SECRET, &payload, "d-resolved-1");
+    r.engine.webhook("jira", &hook).await.unwrap();
+    // Redelivered: recorded once.
+    r.engine.webhook("jira", &hook).await.unwrap();
+    let events = r.engine.state().events_after(before, 10).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let ev = &events[0].event;
+    assert_eq!(
+        ev.kind,
+        devlog_core::sync_state::IntegrationEventKind::IssueTransitioned
+    );
+    assert_eq!(ev.integration, "jira");
+    assert_eq!(ev.entry_id, Some(e.id));
+    assert_eq!(
+        (ev.data["from"].as_str(), ev.data["to"].as_str()),
+        (Some("In Progress"), Some("Done"))
+    );
+    assert_eq!(ev.data["issue"]["key"], key.as_str());
+    assert_eq!(ev.data["delivery"], "d-resolved-1");
+}
+
+#[tokio::test]
 async fn webhooks_keep_the_sprint_on_the_entry_like_a_pull() {
     const SECRET: &str = "sprint-webhook-secret";
     let r = rig_with(|c| {

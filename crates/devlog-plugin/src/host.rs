@@ -919,6 +919,9 @@ impl LoadedPlugin {
                 .iter()
                 .map(|j| self.parse::<RemoteAction>("handle-webhook", "a remote action", j))
                 .collect::<Result<_, _>>()?,
+            // Plugins signal no typed events (yet): their deliveries trigger no `webhook`
+            // workflows.
+            signals: Vec::new(),
         })
     }
 

@@ -26,7 +26,7 @@ use devlog_core::event::{SyncActor, WriteMeta};
 use devlog_core::id::EntryId;
 use devlog_core::integration::{
     Action, ActionTarget, Integration, RemoteAction, RemoteItem, RemoteNote, RemoteWorklog,
-    SyncError, SyncErrorKind, Webhook, WebhookOutcome,
+    SyncError, SyncErrorKind, Webhook, WebhookOutcome, WebhookSignal,
 };
 use devlog_core::merge::{
     FieldConflict, FieldOwner, FieldOwners, FieldSet, Merged, Policy, Settled, Side, Strategy,
@@ -35,7 +35,7 @@ use devlog_core::merge::{
 use devlog_core::planning::{Worklog, hours_of, logged_minutes};
 use devlog_core::reports::Quota;
 use devlog_core::store::Store;
-use devlog_core::sync_state::WorklogLinkState;
+use devlog_core::sync_state::{IntegrationEventKind, NewIntegrationEvent, WorklogLinkState};
 use devlog_core::time::{Clock, SystemClock};
 use serde::Serialize;
 use serde_json::Value;
@@ -600,6 +600,9 @@ struct StoredOutcome {
     delivery_id: Option<String>,
     items: Vec<RemoteItem>,
     actions: Vec<RemoteAction>,
+    /// Absent from deliveries stored by earlier versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    signals: Vec<WebhookSignal>,
 }
 
 /// The sync engine over one store and a set of integrations.
@@ -1458,6 +1461,23 @@ impl SyncEngine {
                 };
                 if e.kind == SyncErrorKind::RateLimited {
                     self.state.pause(&name, now + delay, &e.message).await?;
+                }
+                if dead {
+                    // Before the job is marked dead: a crash in between runs the job again,
+                    // and the same attempt records the same key (once).
+                    let data = serde_json::json!({
+                        "job": {"id": job.id, "attempts": attempts},
+                        "error": e.to_string(),
+                        "retryable": e.is_retryable(),
+                    });
+                    self.record_event(
+                        &name,
+                        IntegrationEventKind::JobDead,
+                        format!("job:{}:{attempts}", job.id),
+                        Some(job.entry_id),
+                        data,
+                    )
+                    .await?;
                 }
                 self.state
                     .fail_job(job.id, &self.owner, &e.to_string(), now + delay, dead, now)
@@ -3002,6 +3022,8 @@ impl SyncEngine {
                     .add_conflicts(name, entry_id, &m.conflicts, now.millis())
                     .await?;
                 report.conflicts += m.conflicts.len() as u64;
+                self.record_conflicts(name, entry_id, &item.remote_id, &m.conflicts)
+                    .await?;
             }
             for settled in &m.auto_resolved {
                 let s = SettledConflict {
@@ -3132,6 +3154,7 @@ impl SyncEngine {
             delivery_id: outcome.delivery_id.clone(),
             items: outcome.items.clone(),
             actions: outcome.actions.clone(),
+            signals: outcome.signals.clone(),
         };
         let local = |e: String| SyncError::new(name, SyncErrorKind::Transient, e);
         let payload = serde_json::to_string(&stored).map_err(|e| local(e.to_string()))?;
@@ -3186,6 +3209,7 @@ impl SyncEngine {
             delivery_id: stored.delivery_id,
             items: stored.items,
             actions: stored.actions,
+            signals: stored.signals,
         };
         let applied = self.apply_webhook(name, &outcome).await;
         let now = now_ms(&*self.clock);
@@ -3251,6 +3275,11 @@ impl SyncEngine {
         self.apply_actions(name, &outcome.actions, &mut report)
             .await
             .map_err(local)?;
+        // Before the delivery is marked seen: a crash in between has the redelivery record
+        // them again under the same keys, which records nothing twice.
+        self.record_signals(name, outcome.delivery_id.as_deref(), &outcome.signals)
+            .await
+            .map_err(local)?;
         if let Some(d) = &outcome.delivery_id {
             self.state
                 .first_delivery(name, d, now_ms(&*self.clock))
@@ -3258,6 +3287,104 @@ impl SyncEngine {
                 .map_err(local)?;
         }
         Ok(report)
+    }
+
+    /// Records an integration event for workflows (`on: webhook:` / `on: sync:`), once per
+    /// key.
+    async fn record_event(
+        &self,
+        name: &str,
+        kind: IntegrationEventKind,
+        key: String,
+        entry_id: Option<EntryId>,
+        data: Value,
+    ) -> Result<bool> {
+        let event = NewIntegrationEvent {
+            integration: name.to_string(),
+            kind,
+            key,
+            entry_id,
+            data,
+            at: now_ms(&*self.clock),
+        };
+        let recorded = self.state.record_event(&event).await?;
+        if recorded {
+            tracing::debug!(integration = name, kind = %kind, key = %event.key, "integration event");
+        }
+        Ok(recorded)
+    }
+
+    /// Records a webhook delivery's signals: key `<delivery>#<n>`, or a hash of the signal
+    /// when the system sends no delivery id (the same payload is the same event).
+    async fn record_signals(
+        &self,
+        name: &str,
+        delivery: Option<&str>,
+        signals: &[WebhookSignal],
+    ) -> Result<()> {
+        use sha2::Digest as _;
+        for (n, signal) in signals.iter().enumerate() {
+            let key = match delivery {
+                Some(d) => format!("{d}#{n}"),
+                None => {
+                    let json = serde_json::to_string(signal).unwrap_or_default();
+                    let digest = sha2::Sha256::digest(json.as_bytes());
+                    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+                    format!("sha256-{hex}")
+                }
+            };
+            let entry = match &signal.target {
+                Some(t) => self.action_entry(name, t).await?,
+                None => None,
+            };
+            let mut data = match &signal.data {
+                Value::Object(m) => m.clone(),
+                _ => serde_json::Map::new(),
+            };
+            if let Some(d) = delivery {
+                data.insert("delivery".into(), Value::String(d.to_string()));
+            }
+            self.record_event(name, signal.kind, key, entry, Value::Object(data))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records the conflicts a merge found on an entry as one event. The key is a hash of the
+    /// fields and values: the same open conflict found again (the next pull) is not a new
+    /// event.
+    async fn record_conflicts(
+        &self,
+        name: &str,
+        entry_id: EntryId,
+        remote_id: &str,
+        conflicts: &[FieldConflict],
+    ) -> Result<()> {
+        use sha2::Digest as _;
+        let list: Vec<Value> = conflicts
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "field": c.field.as_str(), "base": c.base, "local": c.local, "remote": c.remote,
+                })
+            })
+            .collect();
+        let fields: Vec<&str> = conflicts.iter().map(|c| c.field.as_str()).collect();
+        let digest =
+            sha2::Sha256::digest(serde_json::to_string(&list).unwrap_or_default().as_bytes());
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let data = serde_json::json!({
+            "remoteId": remote_id, "fields": fields, "conflicts": list,
+        });
+        self.record_event(
+            name,
+            IntegrationEventKind::Conflict,
+            format!("conflict:{entry_id}:{hex}"),
+            Some(entry_id),
+            data,
+        )
+        .await?;
+        Ok(())
     }
 
     /// Links an entry to an existing remote item (`devlog github link`). Fields the entry

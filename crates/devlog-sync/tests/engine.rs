@@ -386,6 +386,21 @@ async fn remote_edits_merge_and_true_conflicts_are_recorded_then_resolved() {
         (cs[0].field.local.as_str(), cs[0].field.remote.as_str()),
         (Some("Local title"), Some("Remote title"))
     );
+    // Recorded as one integration event for `on: sync: {event: conflict}` workflows; the
+    // same open conflict found by the next pull is not a new event.
+    let conflict_events = |events: Vec<devlog_core::sync_state::IntegrationEvent>| {
+        events
+            .into_iter()
+            .filter(|e| e.event.kind == devlog_core::sync_state::IntegrationEventKind::Conflict)
+            .collect::<Vec<_>>()
+    };
+    let events = conflict_events(r.engine.state().events_after(0, 100).await.unwrap());
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].event.entry_id, Some(e.id));
+    assert_eq!(events[0].event.data["fields"], serde_json::json!(["title"]));
+    r.engine.sync(None, None, &quiet).await.unwrap();
+    let events = conflict_events(r.engine.state().events_after(0, 100).await.unwrap());
+    assert_eq!(events.len(), 1, "{events:?}");
     r.engine.resolve(cs[0].id, true).await.unwrap();
     assert_eq!(r.app.store().get(e.id).await.unwrap().title, "Remote title");
     assert!(r.engine.state().open_conflicts().await.unwrap().is_empty());
@@ -453,6 +468,16 @@ async fn rate_limits_pause_the_integration_and_failures_retry_then_dead_letter()
     let jobs = r.engine.state().open_jobs().await.unwrap();
     assert_eq!(jobs[0].state, devlog_sync::JobState::Dead, "{jobs:?}");
     assert!(jobs[0].last_error.as_deref().unwrap().contains("injected"));
+    // One `job_dead` integration event (for `on: sync: {event: job_dead}` workflows), not
+    // one per failed attempt.
+    let events = r.engine.state().events_after(0, 100).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        events[0].event.kind,
+        devlog_core::sync_state::IntegrationEventKind::JobDead
+    );
+    assert_eq!(events[0].event.entry_id, Some(jobs[0].entry_id));
+    assert_eq!(events[0].event.data["job"]["attempts"], 2);
     assert_eq!(r.engine.state().retry(None, 0).await.unwrap(), 1);
     let rep = r.engine.sync(None, None, &quiet).await.unwrap();
     assert_eq!(rep.created, 1, "replayed from the dead letter: {rep:?}");

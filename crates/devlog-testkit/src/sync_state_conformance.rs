@@ -18,8 +18,8 @@ use devlog_core::entry::{EntryType, Priority, Status};
 use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldConflict, SyncedField, SyncedFields};
 use devlog_core::sync_state::{
-    CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxState, JobState, LinkState, NoteLinkState,
-    SyncStateStore, WorklogLinkState,
+    CursorKind, EVENT_KEY_MAX, HttpCacheEntry, INBOX_KEEP_MS, InboxState, IntegrationEventKind,
+    JobState, LinkState, NewIntegrationEvent, NoteLinkState, SyncStateStore, WorklogLinkState,
 };
 
 /// Opens (or reopens: every call is a new handle, like another process) a backend's sync
@@ -54,6 +54,7 @@ macro_rules! sync_state_conformance {
             unlink_drops_what_hangs_off_the_link,
             conflicts_keep_one_open_per_field,
             webhook_deliveries_are_deduplicated,
+            integration_events_are_appended_once_in_order,
             the_inbox_keeps_deliveries_until_finished,
             notes_actions_attachments_and_pauses,
             worklog_links_move_through_their_states,
@@ -484,6 +485,69 @@ pub async fn webhook_deliveries_are_deduplicated(open: SyncOpener, dir: &Path) {
     assert!(s.delivery_seen(GH, "d1").await.unwrap());
     assert!(!s.first_delivery(GH, "d1", T0).await.unwrap());
     assert!(s.first_delivery("jira", "d1", T0).await.unwrap());
+}
+
+pub async fn integration_events_are_appended_once_in_order(open: SyncOpener, dir: &Path) {
+    let s = open(dir.to_path_buf()).await;
+    assert_eq!(s.last_event_id().await.unwrap(), 0);
+    assert!(s.events_after(0, 10).await.unwrap().is_empty());
+    let e1 = EntryId::new_random();
+    let event = |kind, key: &str, entry| NewIntegrationEvent {
+        integration: GH.into(),
+        kind,
+        key: key.into(),
+        entry_id: entry,
+        data: serde_json::json!({"pullRequest": {"number": 7, "title": "Fix ü"}}),
+        at: T0,
+    };
+    let merged = event(IntegrationEventKind::PullRequestMerged, "d1#0", Some(e1));
+    // Receivers racing on the same event (a redelivery, a retry after a crash): one records it.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let h = open(dir.to_path_buf()).await;
+        let e = merged.clone();
+        tasks.push(tokio::spawn(
+            async move { h.record_event(&e).await.unwrap() },
+        ));
+    }
+    let mut firsts = 0;
+    for t in tasks {
+        firsts += usize::from(t.await.unwrap());
+    }
+    assert_eq!(firsts, 1);
+    assert!(!s.record_event(&merged).await.unwrap());
+    // The same key at another integration is another event; a long key is kept unique too.
+    let mut jira = event(IntegrationEventKind::IssueTransitioned, "d1#0", None);
+    jira.integration = "jira".into();
+    assert!(s.record_event(&jira).await.unwrap());
+    let long = "k".repeat(EVENT_KEY_MAX + 50);
+    let dead = event(IntegrationEventKind::JobDead, &long, Some(e1));
+    assert!(s.record_event(&dead).await.unwrap());
+    assert!(!s.record_event(&dead).await.unwrap());
+
+    let all = s.events_after(0, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+    assert_eq!(all[0].event, merged);
+    assert_eq!(all[1].event, jira);
+    assert_eq!(all[2].event.kind, IntegrationEventKind::JobDead);
+    assert_eq!(all[2].event.entry_id, Some(e1));
+    assert_eq!(s.last_event_id().await.unwrap(), all[2].id);
+    // Following from a cursor: only what came after it, at most `limit`.
+    let after = s.events_after(all[0].id, 1).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].id, all[1].id);
+    assert!(s.events_after(all[2].id, 10).await.unwrap().is_empty());
+    // Another handle (another process or machine on the store) sees the same sequence.
+    let other = open(dir.to_path_buf()).await;
+    let seen: Vec<i64> = other
+        .events_after(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(seen, all.iter().map(|e| e.id).collect::<Vec<_>>());
 }
 
 pub async fn the_inbox_keeps_deliveries_until_finished(open: SyncOpener, dir: &Path) {

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use devlog_core::event::{EventKind, Origin, WriteMeta};
 use devlog_core::ops::{Edit, NewDecision, NewEntry, NewNote};
 use devlog_core::planning::NewWorklog;
+use devlog_core::sync_state::{IntegrationEvent, NewIntegrationEvent, SyncStateStore};
 use devlog_core::{Devlog, Entry, EntryId, Event, StoreError, Timestamp};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -56,6 +57,60 @@ pub fn workflow_of(event: &Event) -> Option<&str> {
 /// pull`), imports and migrations copy history that already ran its workflows elsewhere.
 pub fn origin_triggers(origin: Origin) -> bool {
     !matches!(origin, Origin::External | Origin::Import | Origin::Migrate)
+}
+
+/// Whether trigger `t` matches an integration event (`webhook` and `sync` triggers).
+pub fn integration_trigger_matches(t: &Trigger, e: &NewIntegrationEvent) -> bool {
+    let same = |want: &Option<String>, key: &str| {
+        want.as_deref().is_none_or(|w| {
+            e.data
+                .get(key)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case(w))
+        })
+    };
+    match t {
+        Trigger::Webhook(f) => {
+            f.event.0 == e.kind
+                && e.integration == f.integration.as_str()
+                && same(&f.from, "from")
+                && same(&f.to, "to")
+                && same(&f.environment, "environment")
+        }
+        Trigger::Sync(f) => {
+            f.event.kind() == e.kind && f.integration.as_deref().is_none_or(|i| i == e.integration)
+        }
+        _ => false,
+    }
+}
+
+/// The `event` conditions and templates see for an integration event: `type` (`webhook` or
+/// `sync`), `id`, `integration`, `kind`, `entryId`, `at`, and the event's own fields
+/// (`pullRequest`, `from`, `to`, `environment`, `delivery`…).
+pub fn integration_event_json(e: &IntegrationEvent) -> Value {
+    let ev = &e.event;
+    let mut out = match &ev.data {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    let kind = if ev.kind.is_webhook() {
+        "webhook"
+    } else {
+        "sync"
+    };
+    out.insert("type".into(), json!(kind));
+    out.insert("id".into(), json!(e.id));
+    out.insert("integration".into(), json!(ev.integration));
+    out.insert("kind".into(), json!(ev.kind.as_str()));
+    out.insert(
+        "entryId".into(),
+        ev.entry_id.map_or(Value::Null, |id| json!(id.to_string())),
+    );
+    out.insert(
+        "at".into(),
+        Timestamp::from_millis(ev.at).map_or(json!(ev.at), |t| json!(t)),
+    );
+    Value::Object(out)
 }
 
 /// Whether trigger `t` matches event kind `k`.
@@ -705,6 +760,114 @@ impl Engine {
         // Past what the runs wrote too: they were handed on inside `on_events`.
         let end = self.feed_end().await?.max(seq);
         self.runs.save_feed_cursor(end)?;
+        Ok(outcome)
+    }
+
+    /// Whether any enabled workflow has a `webhook` or `sync` trigger.
+    pub fn listens_to_integrations(&self) -> bool {
+        self.workflows
+            .iter()
+            .any(|w| self.is_enabled(w) && w.triggers.iter().any(Trigger::on_integration_events))
+    }
+
+    /// Runs the workflows integration events trigger (each event runs each workflow once,
+    /// across processes: the claim `integration-<id>`), then those their writes trigger.
+    pub async fn on_integration_events(
+        &self,
+        events: &[IntegrationEvent],
+    ) -> Result<Outcome, EngineError> {
+        let mut outcome = Outcome::default();
+        if !self.listens_to_integrations() {
+            return Ok(outcome);
+        }
+        let start = self.feed_end().await?;
+        let mut wrote = false;
+        for e in events {
+            let mut entry: Option<Value> = None;
+            for w in &self.workflows {
+                if !self.is_enabled(w)
+                    || !w
+                        .triggers
+                        .iter()
+                        .any(|t| integration_trigger_matches(t, &e.event))
+                {
+                    continue;
+                }
+                let entry_value = match (&entry, e.event.entry_id) {
+                    (Some(v), _) => v.clone(),
+                    (None, None) => Value::Null,
+                    (None, Some(id)) => {
+                        let v = match self.app.store().get(id).await {
+                            Ok(x) => entry_json(&x),
+                            Err(x) if x.kind() == devlog_core::ErrorKind::NotFound => Value::Null,
+                            Err(x) => return Err(x.into()),
+                        };
+                        entry = Some(v.clone());
+                        v
+                    }
+                };
+                let event_json = integration_event_json(e);
+                let verdict = self.check(&w.workflow, &entry_value, &event_json);
+                if verdict == Ok(false) {
+                    continue;
+                }
+                let name = w.workflow.name.as_str();
+                if !self.runs.claim(name, &format!("integration-{}", e.id))? {
+                    continue;
+                }
+                let cause = Cause::Integration {
+                    id: e.id,
+                    event: event_json.clone(),
+                };
+                let linked = (!entry_value.is_null())
+                    .then_some(e.event.entry_id)
+                    .flatten();
+                let record = self.new_record(w, cause, linked, 0);
+                if let Err(x) = verdict {
+                    outcome
+                        .runs
+                        .push(self.finish_unrun(record, &format!("condition: {x}"))?);
+                    continue;
+                }
+                let record = self.execute(w, record, event_json, Mode::Live).await?;
+                wrote |= !record.steps.is_empty();
+                entry = None;
+                outcome.runs.push(record);
+            }
+        }
+        if wrote {
+            let events = self.events_by_workflows_after(start).await?;
+            outcome.runs.extend(self.on_events(events).await?.runs);
+        }
+        Ok(outcome)
+    }
+
+    /// Follows the sync state's integration events (webhook deliveries' events, conflicts,
+    /// dead jobs) like [`Engine::follow_feed`] follows the change feed: from a cursor kept in
+    /// the run folder (`integration-cursor.json`), which the first call starts at the newest
+    /// event (history is not replayed).
+    pub async fn follow_integration_events(
+        &self,
+        state: &dyn SyncStateStore,
+    ) -> Result<Outcome, EngineError> {
+        let Some(from) = self.runs.integration_cursor()? else {
+            let last = state.last_event_id().await?;
+            self.runs.save_integration_cursor(last)?;
+            return Ok(Outcome::default());
+        };
+        let mut outcome = Outcome::default();
+        let mut cursor = from;
+        let mut read = 0;
+        while read < MAX_FOLLOW {
+            let page = state.events_after(cursor, 500).await?;
+            let Some(last) = page.last() else { break };
+            cursor = last.id;
+            read += page.len();
+            outcome
+                .runs
+                .extend(self.on_integration_events(&page).await?.runs);
+            self.runs.save_integration_cursor(cursor)?;
+        }
         Ok(outcome)
     }
 

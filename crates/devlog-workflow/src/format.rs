@@ -14,6 +14,8 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use devlog_core::sync_state::IntegrationEventKind;
+
 use crate::condition::Condition;
 use crate::host::{NotifyStep, PluginStep, SyncStep};
 use crate::schedule::Schedule;
@@ -407,6 +409,204 @@ pub struct On {
     /// running `devlog serve`/`devlog worker`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
+    /// An integration's webhook delivery said something happened (a pull request merged, a
+    /// Jira issue transitioned, an Azure DevOps deployment completed), applied by the sync
+    /// engine once per delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookFilter>,
+    /// The sync engine recorded a conflict or dead-lettered a push job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncFilter>,
+}
+
+/// The integrations whose webhooks name typed events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookIntegration {
+    Github,
+    Jira,
+    Ado,
+}
+
+impl WebhookIntegration {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Github => "github",
+            Self::Jira => "jira",
+            Self::Ado => "ado",
+        }
+    }
+
+    /// The events its webhooks deliver.
+    pub fn events(self) -> &'static [IntegrationEventKind] {
+        use IntegrationEventKind as K;
+        match self {
+            Self::Github => &[
+                K::PullRequestOpened,
+                K::PullRequestMerged,
+                K::PullRequestClosed,
+            ],
+            Self::Jira => &[K::IssueTransitioned, K::IssueCommented],
+            Self::Ado => &[K::DeploymentCompleted, K::WorkItemUpdated],
+        }
+    }
+
+    const ALL: [WebhookIntegration; 3] = [Self::Github, Self::Jira, Self::Ado];
+}
+
+/// Every webhook event name, by integration, for error messages.
+fn webhook_events_listed() -> String {
+    WebhookIntegration::ALL
+        .iter()
+        .map(|i| {
+            let names: Vec<String> = i.events().iter().map(|e| format!("`{e}`")).collect();
+            format!("{}: {}", i.as_str(), names.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A webhook event name (`pull_request.merged`); unknown names are errors listing the known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct WebhookEvent(pub IntegrationEventKind);
+
+impl<'de> Deserialize<'de> for WebhookEvent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.parse::<IntegrationEventKind>() {
+            Ok(k) if k.is_webhook() => Ok(WebhookEvent(k)),
+            _ => Err(D::Error::custom(format!(
+                "unknown webhook event `{s}`, expected one of {}",
+                webhook_events_listed()
+            ))),
+        }
+    }
+}
+
+impl JsonSchema for WebhookEvent {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WebhookEvent".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = IntegrationEventKind::ALL
+            .iter()
+            .filter(|k| k.is_webhook())
+            .map(|k| k.as_str())
+            .collect();
+        schemars::json_schema!({
+            "type": "string",
+            "enum": names,
+            "description": "github: pull_request.opened|merged|closed; jira: issue.transitioned, \
+                issue.commented; ado: deployment.completed, workitem.updated",
+        })
+    }
+}
+
+/// `webhook`: the integration, its event, and filters that apply to that event.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(try_from = "WebhookSpec")]
+pub struct WebhookFilter {
+    pub integration: WebhookIntegration,
+    pub event: WebhookEvent,
+    /// `issue.transitioned`, `workitem.updated`: the status it left (as the remote names it;
+    /// case does not matter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// `issue.transitioned`, `workitem.updated`: the status it reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// `deployment.completed`: the environment (stage) deployed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+}
+
+/// [`WebhookFilter`] as written, before the event is checked against the integration.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    /// github, jira or ado.
+    integration: WebhookIntegration,
+    /// The event, one of the integration's.
+    event: WebhookEvent,
+    /// `issue.transitioned`, `workitem.updated`: the status it left (case does not matter).
+    #[serde(default)]
+    from: Option<String>,
+    /// `issue.transitioned`, `workitem.updated`: the status it reached.
+    #[serde(default)]
+    to: Option<String>,
+    /// `deployment.completed`: the environment (stage) deployed to.
+    #[serde(default)]
+    environment: Option<String>,
+}
+
+impl TryFrom<WebhookSpec> for WebhookFilter {
+    type Error = String;
+
+    fn try_from(w: WebhookSpec) -> Result<Self, String> {
+        use IntegrationEventKind as K;
+        let kind = w.event.0;
+        if !w.integration.events().contains(&kind) {
+            let names: Vec<String> = w
+                .integration
+                .events()
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect();
+            return Err(format!(
+                "event: `{kind}` is not a {} event; {} delivers {}",
+                w.integration.as_str(),
+                w.integration.as_str(),
+                names.join(", ")
+            ));
+        }
+        let moves = matches!(kind, K::IssueTransitioned | K::WorkItemUpdated);
+        if !moves && (w.from.is_some() || w.to.is_some()) {
+            return Err(format!(
+                "`from`/`to` filter `issue.transitioned` and `workitem.updated`, not `{kind}`"
+            ));
+        }
+        if kind != K::DeploymentCompleted && w.environment.is_some() {
+            return Err(format!(
+                "`environment` filters `deployment.completed`, not `{kind}`"
+            ));
+        }
+        Ok(WebhookFilter {
+            integration: w.integration,
+            event: w.event,
+            from: w.from,
+            to: w.to,
+            environment: w.environment,
+        })
+    }
+}
+
+/// `sync`: what the sync engine recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncEvent {
+    /// A pull or webhook found conflicting changes on an entry (`devlog sync conflicts`).
+    Conflict,
+    /// A push job failed its last attempt and was dead-lettered.
+    JobDead,
+}
+
+impl SyncEvent {
+    pub fn kind(self) -> IntegrationEventKind {
+        match self {
+            Self::Conflict => IntegrationEventKind::Conflict,
+            Self::JobDead => IntegrationEventKind::JobDead,
+        }
+    }
+}
+
+/// `sync`: the event, and optionally only one integration's (by its name in `devlog.toml`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncFilter {
+    pub event: SyncEvent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<String>,
 }
 
 /// A key given with no value (`created:`) means "any": `Some(default)`, not `None`.
@@ -468,13 +668,23 @@ pub enum Trigger {
     Completed,
     Manual,
     Schedule(Schedule),
+    Webhook(WebhookFilter),
+    Sync(SyncFilter),
 }
 
 impl Trigger {
     /// Whether the trigger is fired by entry events of the change feed (not by hand or by
     /// the clock).
     pub fn on_events(&self) -> bool {
-        !matches!(self, Trigger::Manual | Trigger::Schedule(_))
+        !matches!(
+            self,
+            Trigger::Manual | Trigger::Schedule(_) | Trigger::Webhook(_) | Trigger::Sync(_)
+        )
+    }
+
+    /// Whether the trigger is fired by integration events (webhook deliveries, sync).
+    pub fn on_integration_events(&self) -> bool {
+        matches!(self, Trigger::Webhook(_) | Trigger::Sync(_))
     }
 
     pub fn name(&self) -> &'static str {
@@ -487,6 +697,8 @@ impl Trigger {
             Trigger::Completed => "completed",
             Trigger::Manual => "manual",
             Trigger::Schedule(_) => "schedule",
+            Trigger::Webhook(_) => "webhook",
+            Trigger::Sync(_) => "sync",
         }
     }
 }
@@ -518,6 +730,12 @@ impl On {
         }
         if let Some(s) = &self.schedule {
             out.push(Trigger::Schedule(s.clone()));
+        }
+        if let Some(w) = &self.webhook {
+            out.push(Trigger::Webhook(w.clone()));
+        }
+        if let Some(s) = &self.sync {
+            out.push(Trigger::Sync(s.clone()));
         }
         out
     }
@@ -990,7 +1208,7 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, FormatError> {
             line_of(text, "on"),
             "on".into(),
             "give at least one trigger: created, updated, status_changed, note_added, \
-             decision_added, completed, manual, schedule"
+             decision_added, completed, manual, schedule, webhook, sync"
                 .into(),
         ));
     }

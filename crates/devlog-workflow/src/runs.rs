@@ -114,6 +114,9 @@ impl RunState {
     }
 }
 
+/// The integration-event follower's cursor file in the run folder.
+const INTEGRATION_CURSOR: &str = "integration-cursor.json";
+
 /// What started a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -136,6 +139,9 @@ pub enum Cause {
         #[serde(default)]
         missed: usize,
     },
+    /// An integration event (a webhook delivery's event, a sync conflict, a dead job): its
+    /// id in the sync state's event log and the `event` value the run saw.
+    Integration { id: i64, event: Value },
 }
 
 impl Cause {
@@ -143,6 +149,7 @@ impl Cause {
     pub fn event_value(&self) -> Value {
         match self {
             Cause::Event { event } => serde_json::to_value(event).unwrap_or(Value::Null),
+            Cause::Integration { event, .. } => event.clone(),
             Cause::Manual { actor } => serde_json::json!({"type": "manual", "actor": actor}),
             Cause::Schedule {
                 slot,
@@ -388,6 +395,42 @@ impl RunStore {
             .join(format!(".feed-cursor.{}.tmp", std::process::id()));
         fs::write(&tmp, serde_json::json!({ "seq": seq }).to_string()).map_err(|e| self.io(e))?;
         fs::rename(&tmp, self.dir.join("feed-cursor.json")).map_err(|e| self.io(e))
+    }
+
+    /// Where the integration-event follower stands (the last event id handed to the engine);
+    /// `None` before the first pass.
+    pub fn integration_cursor(&self) -> Result<Option<i64>, RunStoreError> {
+        let path = self.dir.join(INTEGRATION_CURSOR);
+        match fs::read(&path) {
+            Ok(t) => serde_json::from_slice::<Value>(&t)
+                .ok()
+                .and_then(|v| v.get("id").and_then(Value::as_i64))
+                .map(Some)
+                .ok_or_else(|| RunStoreError::Corrupt {
+                    file: path.display().to_string(),
+                    message: "no `id`".into(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Moves the integration-event follower's cursor (never backwards).
+    pub fn save_integration_cursor(&self, id: i64) -> Result<(), RunStoreError> {
+        if self
+            .integration_cursor()
+            .ok()
+            .flatten()
+            .is_some_and(|old| old > id)
+        {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
+        let tmp = self
+            .dir
+            .join(format!(".integration-cursor.{}.tmp", std::process::id()));
+        fs::write(&tmp, serde_json::json!({ "id": id }).to_string()).map_err(|e| self.io(e))?;
+        fs::rename(&tmp, self.dir.join(INTEGRATION_CURSOR)).map_err(|e| self.io(e))
     }
 
     /// Writes a record: to a temporary file, synced, then renamed over the old one.

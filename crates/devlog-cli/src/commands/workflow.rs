@@ -3,8 +3,10 @@
 //! before the command exits.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
+use devlog_core::sync_state::SyncStateStore;
 use devlog_core::{Devlog, Event, Origin};
 use devlog_workflow::engine::{Engine, EngineError, origin_triggers};
 use devlog_workflow::format::Trigger;
@@ -247,6 +249,15 @@ fn triggers_of(l: &devlog_workflow::Loaded) -> Vec<String> {
                 s.timezone.name(),
                 s.missed.as_str()
             ),
+            Trigger::Webhook(w) => format!("webhook ({} {})", w.integration.as_str(), w.event.0),
+            Trigger::Sync(f) => format!(
+                "sync ({}{})",
+                f.event.kind(),
+                f.integration
+                    .as_deref()
+                    .map(|i| format!(", {i}"))
+                    .unwrap_or_default()
+            ),
             t => t.name().to_string(),
         })
         .collect()
@@ -333,9 +344,18 @@ pub fn spawn_background(
         let places = Places::of(&ws);
         let app = Devlog::new(store);
         let mut last_errors = String::new();
+        let mut sync_state = None;
         loop {
             if places.any() {
-                background_pass(&ws, &places, &app, origin, &mut last_errors).await;
+                background_pass(
+                    &ws,
+                    &places,
+                    &app,
+                    origin,
+                    &mut last_errors,
+                    &mut sync_state,
+                )
+                .await;
             }
             tokio::select! {
                 _ = tokio::time::sleep(BACKGROUND_TICK) => {}
@@ -354,6 +374,7 @@ async fn background_pass(
     app: &Devlog,
     origin: Origin,
     last_errors: &mut String,
+    sync_state: &mut Option<Arc<dyn SyncStateStore>>,
 ) {
     let report = match places.load() {
         Ok(r) => r,
@@ -385,6 +406,20 @@ async fn background_pass(
     match engine.follow_feed().await {
         Ok(o) => runs.extend(o.runs),
         Err(e) => eprintln!("workflow: following the change feed: {e}"),
+    }
+    if engine.listens_to_integrations() {
+        if sync_state.is_none() {
+            match open_sync_state(ws).await {
+                Ok(s) => *sync_state = Some(s),
+                Err(e) => eprintln!("workflow: integration events: {e}"),
+            }
+        }
+        if let Some(state) = sync_state.as_deref() {
+            match engine.follow_integration_events(state).await {
+                Ok(o) => runs.extend(o.runs),
+                Err(e) => eprintln!("workflow: following integration events: {e}"),
+            }
+        }
     }
     match engine.tick().await {
         Ok(due) => {
@@ -540,6 +575,19 @@ fn cause_of(r: &RunRecord) -> String {
             event.actor.as_deref().unwrap_or("?")
         ),
         Cause::Manual { actor } => format!("manual by {}", actor.as_deref().unwrap_or("?")),
+        Cause::Integration { id, event } => format!(
+            "{} {} event {id}{}",
+            event
+                .get("integration")
+                .and_then(Value::as_str)
+                .unwrap_or("?"),
+            event.get("kind").and_then(Value::as_str).unwrap_or("?"),
+            event
+                .get("delivery")
+                .and_then(Value::as_str)
+                .map(|d| format!(" (delivery {d})"))
+                .unwrap_or_default()
+        ),
         Cause::Schedule {
             slot, late, missed, ..
         } => {
@@ -824,6 +872,7 @@ impl Hook {
         }
         let store = ws.open().await.ok()?;
         let end = store.events_before(None, 1).await.ok()?;
+        start_integration_cursor(&ws, store.clone()).await;
         Some(Hook {
             from: end.last().map_or(0, |e| e.seq),
             ws,
@@ -854,6 +903,46 @@ impl Hook {
             Ok(events) => report_runs(engine.on_events(events).await),
             Err(e) => warn(&format!("workflows: {e}")),
         }
+        // What `devlog sync`, `devlog webhook`-type commands recorded (deliveries' events,
+        // conflicts, dead jobs), from the shared cursor a running server follows too.
+        if engine.listens_to_integrations() {
+            match open_sync_state(&self.ws).await {
+                Ok(state) => report_runs(engine.follow_integration_events(&*state).await),
+                Err(e) => warn(&format!("workflows: integration events: {e}")),
+            }
+        }
         prune(&self.ws, &places);
+    }
+}
+
+/// Opens the workspace's sync state for the integration-event follower (a note on stderr
+/// when an old machine-local file was imported).
+async fn open_sync_state(ws: &Workspace) -> Result<Arc<dyn SyncStateStore>, CliError> {
+    let opened = devlog_store::open_sync_state(&ws.spec, &ws.devlog_dir.join(".state")).await?;
+    if let Some(note) = &opened.note {
+        eprintln!("note: {}", crate::output::clean(note, false));
+    }
+    Ok(opened.state)
+}
+
+/// Before a command's first write: when workflows follow integration events and no cursor
+/// is kept yet, starts it at the newest event, so what this command records (a conflict in
+/// `devlog sync`) is followed and history is not replayed. One file read once the cursor
+/// exists.
+async fn start_integration_cursor(ws: &Workspace, store: Arc<dyn devlog_core::Store>) {
+    let places = Places::of(ws);
+    if !matches!(RunStore::new(&places.runs).integration_cursor(), Ok(None)) {
+        return;
+    }
+    let Ok(report) = places.load() else { return };
+    let Ok(engine) = engine(Devlog::new(store), &places, report) else {
+        return;
+    };
+    if !engine.listens_to_integrations() {
+        return;
+    }
+    match open_sync_state(ws).await {
+        Ok(state) => report_runs(engine.follow_integration_events(&*state).await),
+        Err(e) => warn(&format!("workflows: integration events: {e}")),
     }
 }

@@ -77,6 +77,7 @@ impl Integration for Signed {
             delivery_id: hook.header("x-delivery").map(String::from),
             items: vec![item],
             actions: Vec::new(),
+            signals: Vec::new(),
         })
     }
 }
@@ -300,6 +301,7 @@ impl Integration for Gated {
                     category: None,
                 }),
             }],
+            signals: Vec::new(),
         })
     }
 }

@@ -35,6 +35,47 @@ pub(crate) fn parse_id(s: &str) -> Result<EntryId> {
     })
 }
 
+/// An integration event's key as stored: as given up to
+/// [`EVENT_KEY_MAX`](devlog_core::sync_state::EVENT_KEY_MAX) bytes, else a hash of it (the
+/// same key always stores the same way, so de-duplication holds).
+pub(crate) fn event_key(key: &str) -> String {
+    use sha2::Digest as _;
+    if key.len() <= devlog_core::sync_state::EVENT_KEY_MAX {
+        return key.to_string();
+    }
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256-{hex}")
+}
+
+/// An integration event from its stored columns.
+pub(crate) fn event_from(
+    id: i64,
+    integration: String,
+    kind: &str,
+    key: String,
+    entry_id: Option<String>,
+    data: &str,
+    at: i64,
+) -> Result<devlog_core::sync_state::IntegrationEvent> {
+    let data = serde_json::from_str(data).map_err(|e| StoreError::Corrupt {
+        path: "sync state".into(),
+        message: format!("integration event {id}: bad data: {e}"),
+        hint: "remove the row from the integration events table".into(),
+    })?;
+    Ok(devlog_core::sync_state::IntegrationEvent {
+        id,
+        event: devlog_core::sync_state::NewIntegrationEvent {
+            integration,
+            kind: kind.parse()?,
+            key,
+            entry_id: entry_id.as_deref().map(parse_id).transpose()?,
+            data,
+            at,
+        },
+    })
+}
+
 /// A conflict's field as stored; an unknown name is damage (or a newer devlog), not input.
 pub(crate) fn parse_field(s: &str) -> Result<devlog_core::merge::SyncedField> {
     s.parse().map_err(|e| StoreError::Corrupt {

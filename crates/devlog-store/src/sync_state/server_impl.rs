@@ -23,8 +23,9 @@ use devlog_core::error::{Result, StoreError};
 use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldConflict, SyncedFields};
 use devlog_core::sync_state::{
-    Attachment, Conflict, CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxDelivery, Job, Link,
-    NoteLink, SyncStateStore, WorklogLink, WorklogLinkState,
+    Attachment, Conflict, CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxDelivery,
+    IntegrationEvent, Job, Link, NewIntegrationEvent, NoteLink, SyncStateStore, WorklogLink,
+    WorklogLinkState,
 };
 use sqlx::{AssertSqlSafe, Pool, Row};
 
@@ -1870,5 +1871,58 @@ impl SyncStateStore for ServerSyncState {
         .await
         .map_err(self.err())?;
         Ok((n.max(0) as u64, bytes.max(0) as u64))
+    }
+
+    async fn record_event(&self, e: &NewIntegrationEvent) -> Result<bool> {
+        let r = sqlx::query(insert_ignore(
+            "sync_integration_events \
+             (integration, kind, event_key, entry_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(&e.integration)
+        .bind(e.kind.as_str())
+        .bind(crate::sync_state::event_key(&e.key))
+        .bind(e.entry_id.map(|id| id.to_string()))
+        .bind(e.data.to_string())
+        .bind(e.at)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<IntegrationEvent>> {
+        let rows = sqlx::query(sql(
+            "SELECT id, integration, kind, event_key, entry_id, data, created_at \
+             FROM sync_integration_events WHERE id > ? ORDER BY id LIMIT ?",
+        ))
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())?;
+        rows.iter()
+            .map(|r| {
+                crate::sync_state::event_from(
+                    r.try_get("id").map_err(self.err())?,
+                    text(r, "integration").map_err(self.err())?,
+                    &text(r, "kind").map_err(self.err())?,
+                    text(r, "event_key").map_err(self.err())?,
+                    r.try_get::<Option<String>, _>("entry_id")
+                        .map_err(self.err())?,
+                    &text(r, "data").map_err(self.err())?,
+                    r.try_get("created_at").map_err(self.err())?,
+                )
+            })
+            .collect()
+    }
+
+    async fn last_event_id(&self) -> Result<i64> {
+        let n: Option<i64> = sqlx::query_scalar(sql(&format!(
+            "SELECT CAST(MAX(id) AS {SYNC_BIGINT}) FROM sync_integration_events"
+        )))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(n.unwrap_or(0))
     }
 }

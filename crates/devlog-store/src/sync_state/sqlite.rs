@@ -14,8 +14,9 @@ use devlog_core::error::{Result, StoreError};
 use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldConflict, SyncedFields};
 use devlog_core::sync_state::{
-    Attachment, Conflict, CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxDelivery, Job, Link,
-    NoteLink, SyncStateStore, WorklogLink, WorklogLinkState,
+    Attachment, Conflict, CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxDelivery,
+    IntegrationEvent, Job, Link, NewIntegrationEvent, NoteLink, SyncStateStore, WorklogLink,
+    WorklogLinkState,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -1186,6 +1187,56 @@ impl SyncStateStore for SqliteSyncState {
                 .await
                 .map_err(err)?;
         Ok((n as u64, bytes as u64))
+    }
+
+    async fn record_event(&self, e: &NewIntegrationEvent) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO integration_events
+                 (integration, kind, event_key, entry_id, data, created_at)
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&e.integration)
+        .bind(e.kind.as_str())
+        .bind(super::event_key(&e.key))
+        .bind(e.entry_id.map(|id| id.to_string()))
+        .bind(e.data.to_string())
+        .bind(e.at)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<IntegrationEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, integration, kind, event_key, entry_id, data, created_at
+             FROM integration_events WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                super::event_from(
+                    r.try_get("id").map_err(err)?,
+                    r.try_get("integration").map_err(err)?,
+                    &r.try_get::<String, _>("kind").map_err(err)?,
+                    r.try_get("event_key").map_err(err)?,
+                    r.try_get::<Option<String>, _>("entry_id").map_err(err)?,
+                    &r.try_get::<String, _>("data").map_err(err)?,
+                    r.try_get("created_at").map_err(err)?,
+                )
+            })
+            .collect()
+    }
+
+    async fn last_event_id(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM integration_events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(err)
     }
 }
 

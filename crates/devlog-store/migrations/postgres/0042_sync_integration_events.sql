@@ -1,0 +1,13 @@
+-- Sync state: integration events (a webhook delivery's pull request merged, issue
+-- transitioned, deployment completed; a conflict recorded; a job dead-lettered), appended by
+-- the sync engine and followed by the workflow engine with a cursor on `id`.
+CREATE TABLE sync_integration_events (
+    id          BIGSERIAL PRIMARY KEY,
+    integration TEXT   NOT NULL,
+    kind        TEXT   NOT NULL,
+    event_key   TEXT   NOT NULL,
+    entry_id    TEXT,
+    data        TEXT   NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX sync_integration_events_key ON sync_integration_events (integration, event_key);
