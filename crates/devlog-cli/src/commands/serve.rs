@@ -201,6 +201,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         store.clone(),
         ws.config.retention.clone(),
         "devlog serve",
+        devlog_core::event::Origin::Http,
     );
     let mut server = Server::new(Devlog::new(store), options);
     let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -336,7 +337,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     let _ = workflows.await;
     housekeeping.abort();
     // What the server recorded since the last tick is covered by a signature.
-    super::audit::checkpoint_after_batch(ctx, &*audited).await;
+    super::audit::checkpoint_as(ctx, &*audited, devlog_core::event::Origin::Http).await;
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }
