@@ -387,7 +387,10 @@ fn token_changes_are_audited_and_signed_checkpoints_catch_forgery_and_cut_tails(
         ],
         "{kinds:?}"
     );
-    assert_eq!(kinds.iter().filter(|k| **k == "audit-key-created").count(), 1);
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "audit-key-created").count(),
+        1
+    );
     let made = &rs[rs.len() - 5];
     assert_eq!(made.actor.as_deref(), Some("tester"));
     assert!(matches!(
@@ -526,7 +529,11 @@ fn workflow_switches_and_key_rotation_are_audited_without_secrets() {
     ok(d, "json", &["workflow", "disable", "triage"]);
     ok(d, "json", &["workflow", "enable", "triage"]);
     // An unknown workflow changes nothing and records nothing.
-    assert!(!devlog(d, "json", &["workflow", "disable", "nope"]).status.success());
+    assert!(
+        !devlog(d, "json", &["workflow", "disable", "nope"])
+            .status
+            .success()
+    );
 
     let rs = records(d);
     let kinds: Vec<&str> = rs.iter().map(|r| r.what.name()).collect();
@@ -569,7 +576,10 @@ fn workflow_switches_and_key_rotation_are_audited_without_secrets() {
         assert!(!export.contains(secret) && !csv.contains(secret));
     }
     let out = ok(d, "json", &["audit", "list", "--limit", "0"]);
-    assert!(out.contains("workflow-disabled") && out.contains("workflow triage"), "{out}");
+    assert!(
+        out.contains("workflow-disabled") && out.contains("workflow triage"),
+        "{out}"
+    );
 }
 
 /// `devlog purge --scheduled` applies `[retention]` without --yes and records the run.

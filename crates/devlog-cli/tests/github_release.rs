@@ -468,7 +468,11 @@ fn create_release_creates_once_then_updates_the_notes() {
     audit::by_cli(&created[0], "tester");
     assert_eq!(created[0]["what"]["remoteId"], id.to_string());
     assert_eq!(created[0]["what"]["item"], "tag v1.1");
-    assert_eq!(audit::named(&export, "release-updated").len(), 1, "{export}");
+    assert_eq!(
+        audit::named(&export, "release-updated").len(),
+        1,
+        "{export}"
+    );
     // The same notes written again (a retry): the release is updated, nothing more recorded.
     r.run(&[
         "github",
@@ -478,7 +482,11 @@ fn create_release_creates_once_then_updates_the_notes() {
         "--create-release",
     ]);
     let export = r.ok(&["audit", "export"]);
-    assert_eq!(audit::named(&export, "release-updated").len(), 1, "{export}");
+    assert_eq!(
+        audit::named(&export, "release-updated").len(),
+        1,
+        "{export}"
+    );
     r.ok(&["audit", "verify"]);
 }
 

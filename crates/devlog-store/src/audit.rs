@@ -17,11 +17,12 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use devlog_core::audit::{
-    AuditKey, AuditRecord, Draft, GENESIS, Head, Stored, chain, checkpoint_after,
+    Action, AuditKey, AuditLog, AuditRecord, Draft, GENESIS, Head, Stored, chain, checkpoint_after,
 };
 use devlog_core::error::{Result, StoreError};
 use devlog_core::event::Origin;
 use devlog_core::id::EntryId;
+use devlog_core::time::Clock;
 use devlog_core::time::Timestamp;
 use serde_json::Value;
 use sqlx::SqliteConnection;
@@ -177,13 +178,64 @@ pub fn load_or_create_key_noting(path: &Path) -> Result<(AuditKey, bool)> {
             f.sync_all().map_err(io)?;
             Ok((key, true))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_key(path)?
-            .map(|k| (k, false))
-            .ok_or_else(|| {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            load_key(path)?.map(|k| (k, false)).ok_or_else(|| {
                 StoreError::invalid("audit key", format!("{} is empty", path.display()))
-            }),
+            })
+        }
         Err(e) => Err(io(e)),
     }
+}
+
+/// The workspace's signing key (`key_path`), created when there is none (first use, or after
+/// the old file was moved away to rotate it); a creation is appended to `log` as
+/// `audit-key-created` (the public half and the file, never the private key).
+pub async fn signing_key(
+    devlog_dir: &Path,
+    log: &dyn AuditLog,
+    actor: Option<String>,
+    origin: Origin,
+) -> Result<AuditKey> {
+    let path = key_path(devlog_dir);
+    let (key, created) = load_or_create_key_noting(&path)?;
+    if created {
+        let action = Action::AuditKeyCreated {
+            key: key.public_hex(),
+            file: path.display().to_string(),
+        };
+        log.audit_append(vec![Draft::action(
+            devlog_core::time::SystemClock.now(),
+            actor,
+            origin,
+            action,
+        )])
+        .await?;
+    }
+    Ok(key)
+}
+
+/// Appends a checkpoint over `log`'s last record, signed with the workspace's key (made if
+/// needed, see [`signing_key`]) by `actor` through `origin`, and notes it in
+/// `.devlog/.state/audit-checkpoint`. Nothing for an empty log (and no key is made) or one
+/// that already ends with a checkpoint. What `devlog audit checkpoint`, the commands that end
+/// a batch, `serve` / `worker` housekeeping and `POST /api/v1/audit/checkpoint` call.
+pub async fn sign_checkpoint(
+    devlog_dir: &Path,
+    log: &dyn AuditLog,
+    actor: Option<String>,
+    origin: Origin,
+) -> Result<Option<AuditRecord>> {
+    if log.audit_head().await?.seq == 0 {
+        return Ok(None);
+    }
+    let key = signing_key(devlog_dir, log, actor.clone(), origin).await?;
+    let r = log
+        .audit_checkpoint(&key, devlog_core::time::SystemClock.now(), actor, origin)
+        .await?;
+    if let Some(r) = &r {
+        write_signed(devlog_dir, &Head::of(r))?;
+    }
+    Ok(r)
 }
 
 /// The last checkpoint this workspace signed, from `.devlog/.state/audit-checkpoint`.

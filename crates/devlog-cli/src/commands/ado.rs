@@ -13,10 +13,10 @@ use serde_json::{Map, Value, json};
 
 use super::Ctx;
 use super::audit::Effect;
-use devlog_core::audit::RemoteEffect;
 use super::tracker::{self, Tracker};
 use crate::error::CliError;
 use crate::workspace::Workspace;
+use devlog_core::audit::RemoteEffect;
 
 /// Work with Azure DevOps: link entries to work items, sync, status, iterations
 #[derive(Debug, Args)]

@@ -6,13 +6,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use devlog_core::audit::{
-    Action, AuditKey, AuditLog, AuditRecord, Draft, PublicKey, RemoteEffect, Stored, Verifier,
-    What,
+    Action, AuditLog, AuditRecord, Draft, PublicKey, RemoteEffect, Stored, Verifier, What,
 };
-use devlog_core::event::Origin;
-use devlog_core::id::EntryId;
 use devlog_core::error::StoreError;
 use devlog_core::event::EventKind;
+use devlog_core::event::Origin;
+use devlog_core::id::EntryId;
 use devlog_core::time::{Clock, SystemClock, Timestamp};
 use serde_json::Value;
 
@@ -142,50 +141,17 @@ fn short(h: &str) -> &str {
     h.get(..12).unwrap_or(h)
 }
 
-/// Appends a checkpoint signed with the workspace's key (created if needed) and notes it in
-/// `.devlog/.state/audit-checkpoint`. What `audit checkpoint` and the commands that end a
-/// batch (`sync`, `bulk`, `purge`, `token`; `serve` and `worker` periodically) call, with
-/// their origin (`cli`; `http` for `serve`, `sync` for `worker`). A key made now is
-/// recorded first (`audit-key-created`, its public half), so the checkpoint covers it.
+/// Appends a checkpoint signed with the workspace's key (devlog-store
+/// `audit::sign_checkpoint`: the key made and recorded if needed, the checkpoint noted in
+/// `.devlog/.state/audit-checkpoint`), by `actor` through `origin` (`cli`; `http` for
+/// `serve`, `sync` for `worker`).
 pub async fn checkpoint(
     devlog_dir: &std::path::Path,
     log: &dyn AuditLog,
     actor: Option<String>,
     origin: Origin,
 ) -> Result<Option<AuditRecord>, CliError> {
-    // Nothing to sign: no key is made (and no `.state` folder) for an empty log.
-    if log.audit_head().await?.seq == 0 {
-        return Ok(None);
-    }
-    let key = signing_key(devlog_dir, log, actor.clone(), origin).await?;
-    let r = log
-        .audit_checkpoint(&key, SystemClock.now(), actor, origin)
-        .await?;
-    if let Some(r) = &r {
-        devlog_store::audit::write_signed(devlog_dir, &devlog_core::audit::Head::of(r))?;
-    }
-    Ok(r)
-}
-
-/// The workspace's signing key, created when there is none (first use, or after the old file
-/// was moved away to rotate it); a creation is appended to `log` as `audit-key-created`.
-async fn signing_key(
-    devlog_dir: &std::path::Path,
-    log: &dyn AuditLog,
-    actor: Option<String>,
-    origin: Origin,
-) -> Result<AuditKey, CliError> {
-    let path = devlog_store::audit::key_path(devlog_dir);
-    let (key, created) = devlog_store::audit::load_or_create_key_noting(&path)?;
-    if created {
-        let action = Action::AuditKeyCreated {
-            key: key.public_hex(),
-            file: path.display().to_string(),
-        };
-        log.audit_append(vec![Draft::action(SystemClock.now(), actor, origin, action)])
-            .await?;
-    }
-    Ok(key)
+    Ok(devlog_store::audit::sign_checkpoint(devlog_dir, log, actor, origin).await?)
 }
 
 /// [`checkpoint`] after a command's batch of writes: a failure is a warning, not the
@@ -344,7 +310,10 @@ async fn key(ctx: &Ctx, a: &KeyArgs) -> Result<(), CliError> {
     let path = devlog_store::audit::key_path(&ws.devlog_dir);
     let store = ctx.store().await?;
     let key = match store.audit_log() {
-        Some(log) => signing_key(&ws.devlog_dir, log, ctx.actor.clone(), Origin::Cli).await?,
+        Some(log) => {
+            devlog_store::audit::signing_key(&ws.devlog_dir, log, ctx.actor.clone(), Origin::Cli)
+                .await?
+        }
         None => devlog_store::audit::load_or_create_key(&path)?,
     };
     let public = key.public_hex();
@@ -558,7 +527,10 @@ fn action_detail(a: &Action) -> String {
             version,
             dir,
             sha256,
-        } => format!("plugin {name} {version} in {dir} (sha256:{})", short(sha256)),
+        } => format!(
+            "plugin {name} {version} in {dir} (sha256:{})",
+            short(sha256)
+        ),
         Action::PluginRemoved { name, dir } => format!("plugin {name} from {dir}"),
         Action::WorkflowEnabled { name } | Action::WorkflowDisabled { name } => {
             format!("workflow {name}")

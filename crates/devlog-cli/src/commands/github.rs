@@ -15,10 +15,10 @@ use serde_json::{Map, Value, json};
 
 use super::audit::Effect;
 use super::tracker::{self, Tracker, print, resolve};
-use devlog_core::audit::RemoteEffect;
 use super::{Ctx, github_release};
 use crate::error::CliError;
 use crate::workspace::Workspace;
+use devlog_core::audit::RemoteEffect;
 
 /// The external-reference system of pull requests attached to entries.
 pub const PR_SYSTEM: &str = "github-pr";

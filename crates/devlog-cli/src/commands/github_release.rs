@@ -19,12 +19,12 @@ use serde_json::json;
 
 use super::Ctx;
 use super::audit::Effect;
-use devlog_core::audit::RemoteEffect;
 use super::git::git_err;
 use crate::config::ConfigError;
 use crate::error::CliError;
 use crate::output::write_stdout;
 use crate::workspace::Workspace;
+use devlog_core::audit::RemoteEffect;
 
 /// Release notes from the entries completed between two tags, grouped by type
 ///

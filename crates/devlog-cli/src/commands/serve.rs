@@ -173,6 +173,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         bulk_journal: Some(super::bulk::journal(&ws)),
         sso: sso.clone(),
         workflows: Some(devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root)),
+        audit_dir: Some(ws.devlog_dir.clone()),
         ..ServerOptions::default()
     };
     let url = listener.url();

@@ -12,11 +12,11 @@ use serde_json::{Map, Value, json};
 
 use super::Ctx;
 use super::audit::Effect;
-use devlog_core::audit::RemoteEffect;
 use crate::config::ConfigError;
 use crate::error::CliError;
 use crate::output::{Table, write_stdout};
 use crate::workspace::Workspace;
+use devlog_core::audit::RemoteEffect;
 
 /// An issue tracker `devlog <name> link|unlink|sync|status` works with.
 #[async_trait]
