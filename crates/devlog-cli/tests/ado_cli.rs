@@ -6,6 +6,9 @@
 //! that does not exist) are clear on the terminal and recorded on the job.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+#[path = "common/audit.rs"]
+mod audit;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -477,10 +480,25 @@ async fn iterations_are_listed_and_linked_items_move_into_one() {
             "Fabrikam\\Sprint 2"
         );
     }
+    // One audit record per work item moved.
+    async fn moves(r: &Rig) -> Vec<Value> {
+        audit::named(&r.ok(&["audit", "export"]).await, "iteration-changed")
+    }
+    let records = moves(&r).await;
+    assert_eq!(records.len(), 2, "{records:?}");
+    audit::by_cli(&records[0], "tester");
+    assert_eq!(records[0]["what"]["remoteId"], ids[0].to_string());
+    assert_eq!(records[1]["handle"], 2);
     let v = r
         .json(&["ado", "iteration", "add", "2", "--iteration", "Sprint 3"])
         .await;
     assert_eq!(v["iteration"], "Sprint 3", "{v}");
+    assert_eq!(moves(&r).await.len(), 3);
+    // The same command again (a retry) changes nothing and records nothing more.
+    r.ok(&["ado", "iteration", "add", "2", "--iteration", "Sprint 3"])
+        .await;
+    assert_eq!(moves(&r).await.len(), 3);
+    r.ok(&["audit", "verify"]).await;
     assert_eq!(
         r.probe
             .ado
@@ -570,16 +588,29 @@ async fn a_pipeline_run_is_queued_once_for_the_entrys_branch_and_its_result_is_o
     assert_eq!(v["run"]["queued"], true, "{v}");
     assert_eq!(v["run"]["branch"], "devlog/1-login-page", "{v}");
     let run_id = v["run"]["runId"].as_u64().unwrap();
-    // Again while it runs: the same run is followed, none queued.
+    // The run queued is in the audit log: one record, the CLI user as actor.
+    async fn queued(r: &Rig) -> Vec<Value> {
+        audit::named(&r.ok(&["audit", "export"]).await, "pipeline-run-queued")
+    }
+    let records = queued(&r).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    audit::by_cli(&records[0], "tester");
+    assert_eq!(records[0]["handle"], 1, "{records:?}");
+    assert_eq!(records[0]["what"]["remoteId"], run_id.to_string());
+    assert_eq!(records[0]["what"]["integration"], "azure-devops");
+    // Again while it runs: the same run is followed, none queued, nothing recorded.
     let again = r.ok(&["ado", "run", "1", "--pipeline", "CI"]).await;
     assert!(again.contains("Following the unfinished run"), "{again}");
     assert_eq!(r.probe.ado.runs().len(), 1);
+    assert_eq!(queued(&r).await.len(), 1);
     // `--branch` runs another branch.
     let other = r
         .json(&["ado", "run", "1", "--pipeline", "CI", "--branch", "main"])
         .await;
     assert_eq!(other["run"]["branch"], "main", "{other}");
     assert_eq!(r.probe.ado.runs().len(), 2);
+    assert_eq!(queued(&r).await.len(), 2);
+    r.ok(&["audit", "verify"]).await;
 
     // Still running: nothing to note.
     let p = r.json(&["ado", "runs"]).await;
@@ -668,6 +699,11 @@ async fn the_sync_worker_polls_followed_runs_so_a_completed_run_is_recorded_with
     let notes = pipeline_notes(&e);
     assert_eq!(notes.len(), 1, "{e}");
     assert!(notes[0].contains("failed"), "{notes:?}");
+    // The worker signed the tick's records as a sync process, not as the CLI.
+    let export = r.ok(&["audit", "export"]).await;
+    let checkpoints = audit::named(&export, "checkpoint");
+    let last = checkpoints.last().expect("the worker signs a checkpoint");
+    assert_eq!(last["origin"], "sync", "{last}");
 
     // Settled: the next tick neither notes it again nor asks Azure DevOps about it.
     let before = r.requests();

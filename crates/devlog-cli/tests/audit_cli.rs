@@ -374,13 +374,24 @@ fn token_changes_are_audited_and_signed_checkpoints_catch_forgery_and_cut_tails(
     let text = std::fs::read_to_string(d.join(".devlog/audit.jsonl")).unwrap();
     assert!(!text.contains(&secret), "the secret is never recorded");
     let kinds: Vec<&str> = rs.iter().map(|r| r.what.name()).collect();
-    // Each token command ends with a checkpoint over its record.
+    // Each token command ends with a checkpoint over its record; the first one made the
+    // signing key, which is recorded (its public half) before the checkpoint it signs.
     assert_eq!(
-        kinds[kinds.len() - 4..],
-        ["token-created", "checkpoint", "token-revoked", "checkpoint"],
+        kinds[kinds.len() - 5..],
+        [
+            "token-created",
+            "audit-key-created",
+            "checkpoint",
+            "token-revoked",
+            "checkpoint"
+        ],
         "{kinds:?}"
     );
-    let made = &rs[rs.len() - 4];
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "audit-key-created").count(),
+        1
+    );
+    let made = &rs[rs.len() - 5];
     assert_eq!(made.actor.as_deref(), Some("tester"));
     assert!(matches!(
         &made.what,
@@ -496,6 +507,78 @@ fn token_changes_are_audited_and_signed_checkpoints_catch_forgery_and_cut_tails(
         d,
         "json",
         &["audit", "verify", "--pubkey", pubkey.to_str().unwrap()],
+    );
+}
+
+/// Admin changes made through devlog are audited without secrets: workflows switched off and
+/// on, and the signing key made again after the old file was moved away (a rotation), whose
+/// record names the new public key.
+#[test]
+fn workflow_switches_and_key_rotation_are_audited_without_secrets() {
+    use devlog_core::audit::{Action, What};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    five_writes(d, "json");
+    let wf = d.join(".devlog/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(
+        wf.join("triage.yml"),
+        "name: triage\non:\n  manual:\nsteps:\n  - set:\n      priority: high\n",
+    )
+    .unwrap();
+    ok(d, "json", &["workflow", "disable", "triage"]);
+    ok(d, "json", &["workflow", "enable", "triage"]);
+    // An unknown workflow changes nothing and records nothing.
+    assert!(
+        !devlog(d, "json", &["workflow", "disable", "nope"])
+            .status
+            .success()
+    );
+
+    let rs = records(d);
+    let kinds: Vec<&str> = rs.iter().map(|r| r.what.name()).collect();
+    let switches: Vec<&devlog_core::audit::AuditRecord> = rs
+        .iter()
+        .filter(|r| matches!(r.what.name(), "workflow-enabled" | "workflow-disabled"))
+        .collect();
+    assert_eq!(switches.len(), 2, "{kinds:?}");
+    assert_eq!(switches[0].what.name(), "workflow-disabled");
+    assert_eq!(switches[0].actor.as_deref(), Some("tester"));
+    assert_eq!(switches[0].origin, devlog_core::event::Origin::Cli);
+    assert!(matches!(
+        &switches[1].what,
+        What::Action(Action::WorkflowEnabled { name }) if name == "triage"
+    ));
+
+    // Rotation: the old key moved away, the next checkpoint makes and records a new one.
+    let key_file = d.join(".devlog/.state/audit-key");
+    let old_key = std::fs::read_to_string(&key_file).unwrap();
+    std::fs::rename(&key_file, d.join("old-audit-key")).unwrap();
+    ok(d, "json", &["note", "1", "after the rotation"]);
+    ok(d, "json", &["audit", "checkpoint"]);
+    let new_key = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(old_key, new_key);
+    let public = ok(d, "json", &["audit", "key"]).trim().to_string();
+    let rs = records(d);
+    let made: Vec<&devlog_core::audit::AuditRecord> = rs
+        .iter()
+        .filter(|r| r.what.name() == "audit-key-created")
+        .collect();
+    assert_eq!(made.len(), 2, "the first key and the rotated one");
+    assert!(matches!(
+        &made[1].what,
+        What::Action(Action::AuditKeyCreated { key, .. }) if *key == public
+    ));
+    // Neither private key is in the log or its export.
+    let export = ok(d, "json", &["audit", "export"]);
+    let csv = ok(d, "json", &["audit", "export", "--format", "csv"]);
+    for secret in [old_key.trim(), new_key.trim()] {
+        assert!(!export.contains(secret) && !csv.contains(secret));
+    }
+    let out = ok(d, "json", &["audit", "list", "--limit", "0"]);
+    assert!(
+        out.contains("workflow-disabled") && out.contains("workflow triage"),
+        "{out}"
     );
 }
 

@@ -7,6 +7,9 @@
 //! limits), so the tests keep their writes per command few.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+#[path = "common/audit.rs"]
+mod audit;
+
 use std::path::PathBuf;
 
 use devlog_testkit::fake_github::FakeGithub;
@@ -205,6 +208,16 @@ async fn link_adopts_an_existing_issue_with_its_comments_and_refuses_a_second_en
     assert_eq!(out["comments"], 2, "{out}");
     let url = out["url"].as_str().unwrap();
     assert!(url.ends_with("/acme/widgets/issues/5"), "{out}");
+    // The marker put on the issue is one audit record; linking again records nothing more.
+    let linked = audit::named(&r.ok(&["audit", "export"]).await, "item-linked");
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    audit::by_cli(&linked[0], "tester");
+    assert_eq!(linked[0]["what"]["remoteId"], "5");
+    assert_eq!(linked[0]["handle"], 1);
+    r.ok(&["github", "link", "1", "5"]).await;
+    let export = r.ok(&["audit", "export"]).await;
+    assert_eq!(audit::named(&export, "item-linked").len(), 1);
+    r.ok(&["audit", "verify"]).await;
 
     // The issue keeps its text and gains the marker at the end.
     let body = r.gh.issue(n).unwrap().body.unwrap();
@@ -360,6 +373,10 @@ async fn pr_opens_one_pull_request_and_its_merge_completes_the_entry_and_closes_
     let body = p.body.clone().unwrap();
     assert!(body.contains(&format!("Closes #{n}")), "{body}");
     assert!(body.contains(&marker(&id)), "{body}");
+    let opened = audit::named(&r.ok(&["audit", "export"]).await, "pull-request-opened");
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    audit::by_cli(&opened[0], "tester");
+    assert_eq!(opened[0]["what"]["remoteId"], p.number.to_string());
 
     let e = r.show("1").await;
     let pr_refs = refs(&e, "github-pr");
@@ -376,6 +393,10 @@ async fn pr_opens_one_pull_request_and_its_merge_completes_the_entry_and_closes_
     );
     assert_eq!(r.gh.pulls().len(), 1);
     assert_eq!(refs(&r.show("1").await, "github-pr").len(), 1);
+    // … and its opening is not recorded a second time.
+    let export = r.ok(&["audit", "export"]).await;
+    assert_eq!(audit::named(&export, "pull-request-opened").len(), 1);
+    r.ok(&["audit", "verify"]).await;
 
     // Merged on GitHub: the next sync completes the entry and pushes the close.
     r.gh.merge_pull(p.number).unwrap();
@@ -411,9 +432,16 @@ async fn unlink_removes_the_marker_and_later_syncs_leave_the_issue_alone() {
         "the issue keeps its text: {body}"
     );
     assert!(refs(&r.show("1").await, "github").is_empty());
+    let unlinked = audit::named(&r.ok(&["audit", "export"]).await, "item-unlinked");
+    assert_eq!(unlinked.len(), 1, "{unlinked:?}");
+    audit::by_cli(&unlinked[0], "tester");
+    assert_eq!(unlinked[0]["what"]["remoteId"], "5");
 
-    // A second unlink: nothing to unlink.
+    // A second unlink: nothing to unlink, nothing recorded.
     let f = r.fails(&["github", "unlink", "1"]).await;
+    let export = r.ok(&["audit", "export"]).await;
+    assert_eq!(audit::named(&export, "item-unlinked").len(), 1);
+    r.ok(&["audit", "verify"]).await;
     assert!(
         f.stderr.contains("not linked to a GitHub issue"),
         "{}",

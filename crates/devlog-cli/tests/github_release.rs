@@ -5,6 +5,9 @@
 //! against GitHub's OpenAPI description.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+#[path = "common/audit.rs"]
+mod audit;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -457,6 +460,34 @@ fn create_release_creates_once_then_updates_the_notes() {
         ]
     );
     assert_eq!(github.gh.check_contract(), Vec::<String>::new());
+
+    // One audit record each: the release created, its notes replaced.
+    let export = r.ok(&["audit", "export"]);
+    let created = audit::named(&export, "release-created");
+    assert_eq!(created.len(), 1, "{export}");
+    audit::by_cli(&created[0], "tester");
+    assert_eq!(created[0]["what"]["remoteId"], id.to_string());
+    assert_eq!(created[0]["what"]["item"], "tag v1.1");
+    assert_eq!(
+        audit::named(&export, "release-updated").len(),
+        1,
+        "{export}"
+    );
+    // The same notes written again (a retry): the release is updated, nothing more recorded.
+    r.run(&[
+        "github",
+        "release-notes",
+        "--to",
+        "v1.1",
+        "--create-release",
+    ]);
+    let export = r.ok(&["audit", "export"]);
+    assert_eq!(
+        audit::named(&export, "release-updated").len(),
+        1,
+        "{export}"
+    );
+    r.ok(&["audit", "verify"]);
 }
 
 #[test]

@@ -6,6 +6,9 @@
 //! and recorded on the job.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+#[path = "common/audit.rs"]
+mod audit;
+
 use std::path::PathBuf;
 
 use devlog_testkit::fake_remote::Fault;
@@ -409,11 +412,25 @@ async fn sprints_are_listed_and_linked_issues_move_into_one() {
         "{out}"
     );
     assert_eq!(r.probe.jira.sprint_of("DEV-1"), Some(active));
+    // One audit record per issue moved.
+    async fn moves(r: &Rig) -> Vec<Value> {
+        audit::named(&r.ok(&["audit", "export"]).await, "sprint-changed")
+    }
+    let records = moves(&r).await;
+    assert_eq!(records.len(), 2, "{records:?}");
+    audit::by_cli(&records[0], "tester");
+    assert_eq!(records[0]["what"]["remoteId"], "DEV-1");
+    assert_eq!(records[1]["handle"], 2);
+    // Again (a retry): both issues are in the sprint already; nothing more is recorded.
+    r.ok(&["jira", "sprint", "add", "1", "2"]).await;
+    assert_eq!(moves(&r).await.len(), 2);
     let v = r
         .json(&["jira", "sprint", "add", "2", "--sprint", "next"])
         .await;
     assert_eq!(v["sprint"]["name"], "Sprint 6", "{v}");
     assert_eq!(r.probe.jira.sprint_of("DEV-2"), Some(next));
+    assert_eq!(moves(&r).await.len(), 3);
+    r.ok(&["audit", "verify"]).await;
     // `show` names the sprint from the last pull, without asking Jira.
     r.ok(&["sync", "--entry", "2"]).await;
     let before = r.requests();

@@ -4,6 +4,9 @@
 //! those steps skip, saying so, when the target is not installed (`.ci/run` installs it).
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+#[path = "common/audit.rs"]
+mod audit;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -158,6 +161,12 @@ fn plugin_commands_end_to_end() {
     assert_eq!(info["actions"][0]["name"], "comment");
     let hash = info["sha256"].as_str().unwrap().to_string();
     assert_eq!(hash.len(), 64);
+    // The install is in the audit log, with the module's hash.
+    let installed = audit::named(&ok(ws, &["audit", "export"]), "plugin-installed");
+    assert_eq!(installed.len(), 1, "{installed:?}");
+    audit::by_cli(&installed[0], "tester");
+    assert_eq!(installed[0]["what"]["name"], "tracker");
+    assert_eq!(installed[0]["what"]["sha256"], hash.as_str());
 
     let out = ok(ws, &["plugin", "check", "tracker"]);
     assert!(
@@ -186,6 +195,11 @@ fn plugin_commands_end_to_end() {
     assert!(!ws.join(".devlog/plugins/tracker").exists());
     let e = fails(ws, &["plugin", "remove", "tracker"]);
     assert!(e.contains("not installed"), "{e}");
+    // One record of the removal (the refused second one records nothing); the chain holds.
+    let removed = audit::named(&ok(ws, &["audit", "export"]), "plugin-removed");
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0]["what"]["name"], "tracker");
+    ok(ws, &["audit", "verify"]);
 }
 
 /// A plugin integration configured as `[integrations.tracker]` is listed with the built-in

@@ -305,7 +305,9 @@ pub enum Action {
         statuses: Vec<Status>,
         purged: u64,
     },
-    /// Sync changed something in a remote system, confirmed by its answer.
+    /// devlog changed something in a remote system, confirmed by its answer: sync's pushes,
+    /// and the commands that act on a remote directly (`link`, `ado run`, `jira sprint add`,
+    /// `github pr`, `github release-notes --create-release`, …).
     RemoteEffect {
         /// The integration (`github`, `jira`, `azure-devops`, …).
         integration: String,
@@ -321,6 +323,24 @@ pub enum Action {
         /// holds at most one record per effect id.
         effect_id: String,
     },
+    /// A plugin was installed (`devlog plugin install`): its name, version, the folder it was
+    /// copied to and the SHA-256 of its module.
+    PluginInstalled {
+        name: String,
+        version: String,
+        dir: String,
+        sha256: String,
+    },
+    /// A plugin was removed (`devlog plugin remove`) from `dir`.
+    PluginRemoved { name: String, dir: String },
+    /// A workflow was switched on (`devlog workflow enable`) in this checkout.
+    WorkflowEnabled { name: String },
+    /// A workflow was switched off (`devlog workflow disable`) in this checkout.
+    WorkflowDisabled { name: String },
+    /// A new checkpoint signing key was made (on first use, or after the old key file was
+    /// moved away: a rotation). Its public half (hex) and where it is kept; never the private
+    /// key.
+    AuditKeyCreated { key: String, file: String },
     /// A signed checkpoint: `signature` (Ed25519, hex) by `key` (the public key, hex) over
     /// [`checkpoint_message`] of the record before this one (`covers`, whose hash is this
     /// record's `prev`).
@@ -338,6 +358,11 @@ impl Action {
             Action::TokenRevoked { .. } => "token-revoked",
             Action::Purged { .. } => "purged",
             Action::RemoteEffect { effect, .. } => effect.name(),
+            Action::PluginInstalled { .. } => "plugin-installed",
+            Action::PluginRemoved { .. } => "plugin-removed",
+            Action::WorkflowEnabled { .. } => "workflow-enabled",
+            Action::WorkflowDisabled { .. } => "workflow-disabled",
+            Action::AuditKeyCreated { .. } => "audit-key-created",
             Action::Checkpoint { .. } => "checkpoint",
         }
     }
@@ -359,6 +384,22 @@ pub enum RemoteEffect {
     WorklogCreated,
     WorklogUpdated,
     WorklogDeleted,
+    /// `link`: devlog's marker was put on an existing item, which the entry now syncs with.
+    ItemLinked,
+    /// `unlink`: devlog's marker was taken off the item.
+    ItemUnlinked,
+    /// `devlog ado run`: a pipeline run was queued for the entry's branch.
+    PipelineRunQueued,
+    /// `devlog ado iteration add`: the work item was moved into an iteration.
+    IterationChanged,
+    /// `devlog jira sprint add`: the issue was moved into a sprint.
+    SprintChanged,
+    /// `devlog github pr`: a pull request was opened for the entry.
+    PullRequestOpened,
+    /// `github release-notes --create-release`: a release was created.
+    ReleaseCreated,
+    /// `github release-notes --create-release`: an existing release's notes were replaced.
+    ReleaseUpdated,
 }
 
 impl RemoteEffect {
@@ -373,6 +414,14 @@ impl RemoteEffect {
             RemoteEffect::WorklogCreated => "remote-worklog-created",
             RemoteEffect::WorklogUpdated => "remote-worklog-updated",
             RemoteEffect::WorklogDeleted => "remote-worklog-deleted",
+            RemoteEffect::ItemLinked => "remote-item-linked",
+            RemoteEffect::ItemUnlinked => "remote-item-unlinked",
+            RemoteEffect::PipelineRunQueued => "remote-pipeline-run-queued",
+            RemoteEffect::IterationChanged => "remote-iteration-changed",
+            RemoteEffect::SprintChanged => "remote-sprint-changed",
+            RemoteEffect::PullRequestOpened => "remote-pull-request-opened",
+            RemoteEffect::ReleaseCreated => "remote-release-created",
+            RemoteEffect::ReleaseUpdated => "remote-release-updated",
         }
     }
 }
@@ -484,14 +533,16 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The checkpoint to append after `last` (the log's last record, `None` when empty):
-/// none when the log is empty or already ends with one. What backends call under their lock.
+/// The checkpoint to append after `last` (the log's last record, `None` when empty), signed
+/// by `actor` through `origin` (the CLI, or the server's / worker's housekeeping): none when
+/// the log is empty or already ends with one. What backends call under their lock.
 pub fn checkpoint_after(
     last: Option<&AuditRecord>,
     head: &Head,
     key: &AuditKey,
     at: Timestamp,
     actor: Option<String>,
+    origin: Origin,
 ) -> Option<Draft> {
     if head.seq == 0 {
         return None;
@@ -501,7 +552,9 @@ pub fn checkpoint_after(
     {
         return None;
     }
-    Some(key.checkpoint(head, at, actor))
+    let mut d = key.checkpoint(head, at, actor);
+    d.origin = origin;
+    Some(d)
 }
 
 impl AuditRecord {
@@ -806,12 +859,14 @@ pub trait AuditLog: Send + Sync {
 
     /// Appends a checkpoint signed by `key` over the last record, read under the same lock
     /// as the append (so concurrent checkpoints never cover a record that is no longer the
-    /// last). Nothing when the log is empty or already ends with a checkpoint.
+    /// last). Nothing when the log is empty or already ends with a checkpoint. `origin`: who
+    /// signs (`cli` for a command, `http` for `serve`, `sync` for `worker`).
     async fn audit_checkpoint(
         &self,
         key: &AuditKey,
         at: Timestamp,
         actor: Option<String>,
+        origin: Origin,
     ) -> Result<Option<AuditRecord>>;
 
     /// Where the log is kept, for messages (`.devlog/audit.jsonl`, `table devlog_audit`).

@@ -87,6 +87,10 @@ pub struct ServerOptions {
     /// The workspace's workflow folders (`GET /workflows`, `POST /workflows/{name}/run`);
     /// `None`: those answer 404.
     pub workflows: Option<devlog_workflow::load::Site>,
+    /// The `.devlog` folder whose signing key (`.state/audit-key`, or the file
+    /// `$DEVLOG_AUDIT_KEY_FILE` names) signs `POST /audit/checkpoint` and checks `GET
+    /// /audit/verify`; `None`: the checkpoint route answers 409.
+    pub audit_dir: Option<std::path::PathBuf>,
 }
 
 /// The default request body limit: 4 MiB, room for a text field at the core's 1 MiB limit
@@ -124,6 +128,7 @@ impl Default for ServerOptions {
             #[cfg(feature = "oidc")]
             sso: None,
             workflows: None,
+            audit_dir: None,
         }
     }
 }
@@ -207,6 +212,7 @@ impl Built {
         (name = "events", description = "The change feed and its live stream"),
         (name = "sync", description = "Sync with GitHub, Jira and Azure DevOps: conflict resolution (docs/sync.md)"),
         (name = "bulk", description = "One change to every entry a filter selects (docs/bulk.md); an admin action"),
+        (name = "audit", description = "The tamper-evident audit log: sign a checkpoint, verify the chain (docs/security.md); an admin action"),
         (name = "server", description = "Health and this document"),
         (name = "mcp", description = "The MCP server (Model Context Protocol, streamable HTTP); see docs/mcp.md"),
         (name = "auth", description = "Single sign-on to the dashboard (OpenID Connect), present when `[server.oidc]` is configured; see docs/security.md"),
@@ -344,6 +350,9 @@ impl Server {
         }
         if let Some(site) = self.options.workflows.clone() {
             state.set_workflows(site);
+        }
+        if let Some(dir) = self.options.audit_dir.clone() {
+            state.set_audit_dir(dir);
         }
         let mut router = api
             .method_not_allowed_fallback(method_not_allowed)

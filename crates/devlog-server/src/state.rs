@@ -46,6 +46,8 @@ struct Shared {
     bulk: Arc<dyn devlog_core::bulk::BulkJournal>,
     /// The workspace's workflow folders (`ServerOptions::workflows`), for `/workflows`.
     workflows: OnceLock<devlog_workflow::load::Site>,
+    /// The `.devlog` folder whose key signs audit checkpoints (`ServerOptions::audit_dir`).
+    audit_dir: OnceLock<std::path::PathBuf>,
 }
 
 /// What the server knows of sync: the engine `devlog serve` built from `[integrations.*]`
@@ -96,6 +98,7 @@ impl AppState {
             reports: Default::default(),
             bulk,
             workflows: OnceLock::new(),
+            audit_dir: OnceLock::new(),
         }))
     }
 
@@ -161,6 +164,16 @@ impl AppState {
     /// Gives the routes the workspace's workflow folders (the first one set stays).
     pub(crate) fn set_workflows(&self, site: devlog_workflow::load::Site) {
         let _ = self.0.workflows.set(site);
+    }
+
+    /// The `.devlog` folder whose key signs audit checkpoints, if the server has one.
+    pub fn audit_dir(&self) -> Option<&std::path::Path> {
+        self.0.audit_dir.get().map(std::path::PathBuf::as_path)
+    }
+
+    /// Gives the audit routes the workspace's `.devlog` folder (the first one set stays).
+    pub(crate) fn set_audit_dir(&self, dir: std::path::PathBuf) {
+        let _ = self.0.audit_dir.set(dir);
     }
 
     /// The bulk operations' journal.

@@ -17,10 +17,12 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use devlog_core::audit::{
-    AuditKey, AuditRecord, Draft, GENESIS, Head, Stored, chain, checkpoint_after,
+    Action, AuditKey, AuditLog, AuditRecord, Draft, GENESIS, Head, Stored, chain, checkpoint_after,
 };
 use devlog_core::error::{Result, StoreError};
+use devlog_core::event::Origin;
 use devlog_core::id::EntryId;
+use devlog_core::time::Clock;
 use devlog_core::time::Timestamp;
 use serde_json::Value;
 use sqlx::SqliteConnection;
@@ -138,8 +140,14 @@ pub fn load_key(path: &Path) -> Result<Option<AuditKey>> {
 /// The key in `path`, created (mode 0600, its folder 0700 if new) when there is none yet.
 /// Two processes creating it at once: one wins (`create_new`), the other reads its key.
 pub fn load_or_create_key(path: &Path) -> Result<AuditKey> {
+    load_or_create_key_noting(path).map(|(k, _)| k)
+}
+
+/// [`load_or_create_key`], and whether this call created the key (`true` for the one process
+/// that won the race to create it), so the creation can be audited once.
+pub fn load_or_create_key_noting(path: &Path) -> Result<(AuditKey, bool)> {
     if let Some(k) = load_key(path)? {
-        return Ok(k);
+        return Ok((k, false));
     }
     let io = |e: std::io::Error| StoreError::write_io(path.display().to_string(), e);
     if let Some(dir) = path.parent()
@@ -168,15 +176,66 @@ pub fn load_or_create_key(path: &Path) -> Result<AuditKey> {
             f.write_all(text.as_bytes()).map_err(io)?;
             f.write_all(b"\n").map_err(io)?;
             f.sync_all().map_err(io)?;
-            Ok(key)
+            Ok((key, true))
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            load_key(path)?.ok_or_else(|| {
+            load_key(path)?.map(|k| (k, false)).ok_or_else(|| {
                 StoreError::invalid("audit key", format!("{} is empty", path.display()))
             })
         }
         Err(e) => Err(io(e)),
     }
+}
+
+/// The workspace's signing key (`key_path`), created when there is none (first use, or after
+/// the old file was moved away to rotate it); a creation is appended to `log` as
+/// `audit-key-created` (the public half and the file, never the private key).
+pub async fn signing_key(
+    devlog_dir: &Path,
+    log: &dyn AuditLog,
+    actor: Option<String>,
+    origin: Origin,
+) -> Result<AuditKey> {
+    let path = key_path(devlog_dir);
+    let (key, created) = load_or_create_key_noting(&path)?;
+    if created {
+        let action = Action::AuditKeyCreated {
+            key: key.public_hex(),
+            file: path.display().to_string(),
+        };
+        log.audit_append(vec![Draft::action(
+            devlog_core::time::SystemClock.now(),
+            actor,
+            origin,
+            action,
+        )])
+        .await?;
+    }
+    Ok(key)
+}
+
+/// Appends a checkpoint over `log`'s last record, signed with the workspace's key (made if
+/// needed, see [`signing_key`]) by `actor` through `origin`, and notes it in
+/// `.devlog/.state/audit-checkpoint`. Nothing for an empty log (and no key is made) or one
+/// that already ends with a checkpoint. What `devlog audit checkpoint`, the commands that end
+/// a batch, `serve` / `worker` housekeeping and `POST /api/v1/audit/checkpoint` call.
+pub async fn sign_checkpoint(
+    devlog_dir: &Path,
+    log: &dyn AuditLog,
+    actor: Option<String>,
+    origin: Origin,
+) -> Result<Option<AuditRecord>> {
+    if log.audit_head().await?.seq == 0 {
+        return Ok(None);
+    }
+    let key = signing_key(devlog_dir, log, actor.clone(), origin).await?;
+    let r = log
+        .audit_checkpoint(&key, devlog_core::time::SystemClock.now(), actor, origin)
+        .await?;
+    if let Some(r) = &r {
+        write_signed(devlog_dir, &Head::of(r))?;
+    }
+    Ok(r)
 }
 
 /// The last checkpoint this workspace signed, from `.devlog/.state/audit-checkpoint`.
@@ -295,6 +354,7 @@ impl AuditFile {
         key: &AuditKey,
         at: Timestamp,
         actor: Option<String>,
+        origin: Origin,
     ) -> Result<Option<AuditRecord>> {
         let head = self.head()?;
         let last = match head.seq {
@@ -305,7 +365,7 @@ impl AuditFile {
             Some(Stored::Record(r)) => Some(r),
             _ => None,
         };
-        match checkpoint_after(last, &head, key, at, actor) {
+        match checkpoint_after(last, &head, key, at, actor, origin) {
             Some(d) => Ok(self.append_records(vec![d])?.pop()),
             None => Ok(None),
         }
@@ -544,6 +604,7 @@ pub async fn sqlite_checkpoint(
     key: &AuditKey,
     at: Timestamp,
     actor: Option<String>,
+    origin: Origin,
     err: impl Fn(sqlx::Error) -> StoreError,
 ) -> Result<Option<AuditRecord>> {
     let last: Option<(i64, String)> =
@@ -552,7 +613,7 @@ pub async fn sqlite_checkpoint(
             .await
             .map_err(&err)?;
     let (head, last) = last_of(last);
-    match checkpoint_after(last.as_ref(), &head, key, at, actor) {
+    match checkpoint_after(last.as_ref(), &head, key, at, actor, origin) {
         Some(d) => Ok(sqlite_append(conn, vec![d], err).await?.pop()),
         None => Ok(None),
     }

@@ -1543,9 +1543,10 @@ impl AuditLog for JsonStore {
         key: &devlog_core::audit::AuditKey,
         at: Timestamp,
         actor: Option<String>,
+        origin: devlog_core::event::Origin,
     ) -> Result<Option<devlog_core::audit::AuditRecord>> {
         let _guard = self.write_lock_only().await?;
-        blocking(|| self.audit.checkpoint(key, at, actor))
+        blocking(|| self.audit.checkpoint(key, at, actor, origin))
     }
 
     fn audit_location(&self) -> String {

@@ -152,10 +152,12 @@ impl AuditLog for SqliteStore {
         key: &devlog_core::audit::AuditKey,
         at: devlog_core::time::Timestamp,
         actor: Option<String>,
+        origin: devlog_core::event::Origin,
     ) -> Result<Option<devlog_core::audit::AuditRecord>> {
         let mut tx = self.index.begin_write().await?;
         let record =
-            crate::audit::sqlite_checkpoint(&mut tx, key, at, actor, self.index.err()).await?;
+            crate::audit::sqlite_checkpoint(&mut tx, key, at, actor, origin, self.index.err())
+                .await?;
         tx.commit().await.map_err(self.index.err())?;
         Ok(record)
     }

@@ -12,9 +12,11 @@ use devlog_core::integration::{Integration, RemoteAction, RemoteItem, SyncError}
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
+use super::audit::Effect;
 use super::tracker::{self, Tracker};
 use crate::error::CliError;
 use crate::workspace::Workspace;
+use devlog_core::audit::RemoteEffect;
 
 /// Work with Azure DevOps: link entries to work items, sync, status, iterations
 #[derive(Debug, Args)]
@@ -151,6 +153,29 @@ async fn run_pipeline(
         .queue_run_for(&**app.store(), &**engine.state(), &e, pipeline, &branch)
         .await
         .map_err(tracker::remote_err)?;
+    // Queued now, or found queued by an earlier try of this command: one record per run.
+    if run.queued {
+        super::audit::record_effects(
+            ctx,
+            vec![
+                Effect::new(
+                    devlog_ado::NAME,
+                    RemoteEffect::PipelineRunQueued,
+                    run.run_id.to_string(),
+                    format!(
+                        "{}/pipeline-run-queued/{}/{}",
+                        devlog_ado::NAME,
+                        e.id,
+                        run.run_id
+                    ),
+                )
+                .for_entry(e.id, e.handle)
+                .item(format!("pipeline {}", run.pipeline_id))
+                .url(run.url.as_deref()),
+            ],
+        )
+        .await;
+    }
     tracker::print(ctx, &json!({ "entry": e.summary(), "run": run }), || {
         format!(
             "{} run {} of {} on {} for {} {}{}\n",
@@ -369,13 +394,32 @@ async fn iteration_add(
 ) -> Result<(), CliError> {
     let engine = tracker::engine(ws, Arc::new(ado.clone())).await?;
     let tracker = AdoTracker(ado.clone());
-    let (items, handles) = tracker::linked_items(ctx, &engine, &tracker, entries, "ID").await?;
+    let (items, linked) = tracker::linked_items(ctx, &engine, &tracker, entries, "ID").await?;
+    let handles: Vec<u64> = linked.iter().map(|e| e.1).collect();
     let mut paths = Vec::new();
-    for id in &items {
+    for (id, entry) in items.iter().zip(&linked) {
         let moved = ado
             .add_to_iteration(id, iteration)
             .await
             .map_err(tracker::remote_err)?;
+        // Keyed by the work item's revision after the move: a retry that finds the item
+        // already there gets the same revision and records nothing more.
+        let rev = moved.version.clone().unwrap_or_default();
+        super::audit::record_effects(
+            ctx,
+            vec![
+                Effect::new(
+                    devlog_ado::NAME,
+                    RemoteEffect::IterationChanged,
+                    id.as_str(),
+                    format!("{}/iteration-changed/{id}/rev-{rev}", devlog_ado::NAME),
+                )
+                .for_entry(entry.0, entry.1)
+                .item(moved.fields.milestone.clone().unwrap_or_default())
+                .url(moved.url.as_deref()),
+            ],
+        )
+        .await;
         paths.push(moved.fields.milestone.clone());
     }
     let name = paths.iter().flatten().next().cloned();

@@ -5,9 +5,13 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use devlog_core::audit::{Action, AuditLog, AuditRecord, PublicKey, Stored, Verifier, What};
+use devlog_core::audit::{
+    Action, AuditLog, AuditRecord, Draft, PublicKey, RemoteEffect, Stored, Verifier, What,
+};
 use devlog_core::error::StoreError;
 use devlog_core::event::EventKind;
+use devlog_core::event::Origin;
+use devlog_core::id::EntryId;
 use devlog_core::time::{Clock, SystemClock, Timestamp};
 use serde_json::Value;
 
@@ -100,7 +104,7 @@ const PAGE: usize = 10_000;
 
 pub async fn run(ctx: &Ctx, a: AuditArgs) -> Result<(), CliError> {
     if let AuditCommand::Key(k) = &a.command {
-        return key(ctx, k);
+        return key(ctx, k).await;
     }
     let store = ctx.store().await?;
     let Some(log) = store.audit_log() else {
@@ -116,7 +120,7 @@ pub async fn run(ctx: &Ctx, a: AuditArgs) -> Result<(), CliError> {
         AuditCommand::Verify(v) => verify(ctx, log, v).await,
         AuditCommand::Checkpoint => {
             let ws = ctx.workspace()?;
-            match checkpoint(&ws.devlog_dir, log, ctx.actor.clone()).await? {
+            match checkpoint(&ws.devlog_dir, log, ctx.actor.clone(), Origin::Cli).await? {
                 Some(r) => write_stdout(&format!(
                     "checkpoint {} signed over record {} ({})\n",
                     r.seq,
@@ -137,41 +141,181 @@ fn short(h: &str) -> &str {
     h.get(..12).unwrap_or(h)
 }
 
-/// Appends a checkpoint signed with the workspace's key (created if needed) and notes it in
-/// `.devlog/.state/audit-checkpoint`. What `audit checkpoint` and the commands that end a
-/// batch (`sync`, `bulk`, `purge`, `token`; `serve` and `worker` periodically) call.
+/// Appends a checkpoint signed with the workspace's key (devlog-store
+/// `audit::sign_checkpoint`: the key made and recorded if needed, the checkpoint noted in
+/// `.devlog/.state/audit-checkpoint`), by `actor` through `origin` (`cli`; `http` for
+/// `serve`, `sync` for `worker`).
 pub async fn checkpoint(
     devlog_dir: &std::path::Path,
     log: &dyn AuditLog,
     actor: Option<String>,
+    origin: Origin,
 ) -> Result<Option<AuditRecord>, CliError> {
-    // Nothing to sign: no key is made (and no `.state` folder) for an empty log.
-    if log.audit_head().await?.seq == 0 {
-        return Ok(None);
-    }
-    let key = devlog_store::audit::load_or_create_key(&devlog_store::audit::key_path(devlog_dir))?;
-    let r = log.audit_checkpoint(&key, SystemClock.now(), actor).await?;
-    if let Some(r) = &r {
-        devlog_store::audit::write_signed(devlog_dir, &devlog_core::audit::Head::of(r))?;
-    }
-    Ok(r)
+    Ok(devlog_store::audit::sign_checkpoint(devlog_dir, log, actor, origin).await?)
 }
 
 /// [`checkpoint`] after a command's batch of writes: a failure is a warning, not the
 /// command's failure (its writes are done and recorded; the next checkpoint covers them).
 pub async fn checkpoint_after_batch(ctx: &Ctx, store: &dyn devlog_core::store::Store) {
+    checkpoint_as(ctx, store, Origin::Cli).await
+}
+
+/// [`checkpoint_after_batch`] by a process other than a command: `serve` (`http`) and
+/// `worker` (`sync`) housekeeping.
+pub async fn checkpoint_as(ctx: &Ctx, store: &dyn devlog_core::store::Store, origin: Origin) {
     let (Ok(ws), Some(log)) = (ctx.workspace(), store.audit_log()) else {
         return;
     };
-    if let Err(e) = checkpoint(&ws.devlog_dir, log, ctx.actor.clone()).await {
+    if let Err(e) = checkpoint(&ws.devlog_dir, log, ctx.actor.clone(), origin).await {
         eprintln!("warning: the audit log's checkpoint was not written: {e}");
     }
 }
 
-fn key(ctx: &Ctx, a: &KeyArgs) -> Result<(), CliError> {
+/// A remote effect a command made outside the sync engine (`link`, `ado run`, `jira sprint
+/// add`, `github pr`, a GitHub release, …), for [`record_effects`].
+#[derive(Debug, Clone)]
+pub struct Effect {
+    /// The integration (`github`, `jira`, `azure-devops`).
+    pub integration: String,
+    pub effect: RemoteEffect,
+    /// The remote object (the item, the run, the release).
+    pub remote_id: String,
+    /// The remote item the object belongs to, when it is not the item itself.
+    pub item: Option<String>,
+    pub url: Option<String>,
+    /// The same on every retry of the command that made the effect: the log keeps one record.
+    pub effect_id: String,
+    /// The entry it was made for (`id`, `#handle`), if any.
+    pub entry: Option<(EntryId, u64)>,
+}
+
+impl Effect {
+    pub fn new(
+        integration: &str,
+        effect: RemoteEffect,
+        remote_id: impl Into<String>,
+        effect_id: String,
+    ) -> Effect {
+        Effect {
+            integration: integration.to_string(),
+            effect,
+            remote_id: remote_id.into(),
+            item: None,
+            url: None,
+            effect_id,
+            entry: None,
+        }
+    }
+
+    pub fn for_entry(mut self, id: EntryId, handle: u64) -> Effect {
+        self.entry = Some((id, handle));
+        self
+    }
+
+    pub fn url(mut self, url: Option<&str>) -> Effect {
+        self.url = url.map(str::to_string);
+        self
+    }
+
+    pub fn item(mut self, item: impl Into<String>) -> Effect {
+        self.item = Some(item.into());
+        self
+    }
+
+    fn into_action(self) -> (Action, Option<(EntryId, u64)>) {
+        (
+            Action::RemoteEffect {
+                integration: self.integration,
+                effect: self.effect,
+                remote_id: self.remote_id,
+                item: self.item,
+                url: self.url,
+                effect_id: self.effect_id,
+            },
+            self.entry,
+        )
+    }
+}
+
+/// Records the remote effects a command made outside the sync engine: one `remote-effect`
+/// record each (an effect id already in the log is not recorded again), as the command's
+/// actor through the CLI, then a signed checkpoint. See [`record`] for failures.
+pub async fn record_effects(ctx: &Ctx, effects: Vec<Effect>) {
+    let now = SystemClock.now();
+    let drafts = effects
+        .into_iter()
+        .map(|e| {
+            let (action, entry) = e.into_action();
+            let d = Draft::action(now, ctx.actor.clone(), Origin::Cli, action);
+            match entry {
+                Some((id, handle)) => d.for_entry(id, handle),
+                None => d,
+            }
+        })
+        .collect();
+    record(ctx, drafts).await
+}
+
+/// Records an administrative change a command made (a plugin installed, a workflow switched
+/// off, …; never a secret): one action record as the command's actor through the CLI, then a
+/// signed checkpoint. See [`record`] for failures.
+pub async fn record_action(ctx: &Ctx, action: Action) {
+    record(
+        ctx,
+        vec![Draft::action(
+            SystemClock.now(),
+            ctx.actor.clone(),
+            Origin::Cli,
+            action,
+        )],
+    )
+    .await
+}
+
+/// Appends `drafts` to the workspace's audit log, then signs a checkpoint. The change they
+/// describe is already made, so a failure (no store, a write error) is not the command's:
+/// it is said loudly on stderr, naming what was not recorded.
+async fn record(ctx: &Ctx, drafts: Vec<Draft>) {
+    match ctx.store().await {
+        Ok(store) => record_in(ctx, &*store, drafts).await,
+        Err(e) => not_recorded(&drafts, &e),
+    }
+}
+
+/// [`record`] into an open store.
+pub async fn record_in(ctx: &Ctx, store: &dyn devlog_core::store::Store, drafts: Vec<Draft>) {
+    let Some(log) = store.audit_log() else {
+        return;
+    };
+    if drafts.is_empty() {
+        return;
+    }
+    let names = drafts.clone();
+    match log.audit_append(drafts).await {
+        Ok(_) => checkpoint_after_batch(ctx, store).await,
+        Err(e) => not_recorded(&names, &e),
+    }
+}
+
+fn not_recorded(drafts: &[Draft], e: &dyn std::fmt::Display) {
+    let names: Vec<&str> = drafts.iter().map(|d| d.what.name()).collect();
+    eprintln!(
+        "warning: the change was made but not recorded in the audit log ({}): {e}",
+        names.join(", ")
+    );
+}
+
+async fn key(ctx: &Ctx, a: &KeyArgs) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
     let path = devlog_store::audit::key_path(&ws.devlog_dir);
-    let key = devlog_store::audit::load_or_create_key(&path)?;
+    let store = ctx.store().await?;
+    let key = match store.audit_log() {
+        Some(log) => {
+            devlog_store::audit::signing_key(&ws.devlog_dir, log, ctx.actor.clone(), Origin::Cli)
+                .await?
+        }
+        None => devlog_store::audit::load_or_create_key(&path)?,
+    };
     let public = key.public_hex();
     if let Some(o) = &a.output {
         std::fs::write(o, format!("{public}\n"))
@@ -378,6 +522,20 @@ fn action_detail(a: &Action) -> String {
             }
             s
         }
+        Action::PluginInstalled {
+            name,
+            version,
+            dir,
+            sha256,
+        } => format!(
+            "plugin {name} {version} in {dir} (sha256:{})",
+            short(sha256)
+        ),
+        Action::PluginRemoved { name, dir } => format!("plugin {name} from {dir}"),
+        Action::WorkflowEnabled { name } | Action::WorkflowDisabled { name } => {
+            format!("workflow {name}")
+        }
+        Action::AuditKeyCreated { key, file } => format!("key {} in {file}", short(key)),
         Action::Checkpoint { covers, key, .. } => {
             format!("signed record {covers} with key {}", short(key))
         }

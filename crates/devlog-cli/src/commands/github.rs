@@ -13,10 +13,12 @@ use devlog_github::pulls::PULL_REQUEST;
 use devlog_sync::{SyncEngine, SyncReport};
 use serde_json::{Map, Value, json};
 
+use super::audit::Effect;
 use super::tracker::{self, Tracker, print, resolve};
 use super::{Ctx, github_release};
 use crate::error::CliError;
 use crate::workspace::Workspace;
+use devlog_core::audit::RemoteEffect;
 
 /// The external-reference system of pull requests attached to entries.
 pub const PR_SYSTEM: &str = "github-pr";
@@ -343,6 +345,28 @@ async fn open_pr(
         .await
         .map_err(gh_err)?;
     let number = p.number.to_string();
+    // Opened now, or by an earlier try of this command (its body holds the entry's marker):
+    // one record per pull request. An open one someone else made is linked, not recorded.
+    let ours = p
+        .body
+        .as_deref()
+        .is_some_and(|b| b.contains(&devlog_github::marker(entry.id)));
+    if created || ours {
+        super::audit::record_effects(
+            ctx,
+            vec![
+                Effect::new(
+                    devlog_github::NAME,
+                    RemoteEffect::PullRequestOpened,
+                    number.as_str(),
+                    format!("{}/pull-request-opened/{number}", devlog_github::NAME),
+                )
+                .for_entry(entry.id, entry.handle)
+                .url(p.html_url.as_deref()),
+            ],
+        )
+        .await;
+    }
     engine
         .state()
         .attach(

@@ -18,11 +18,13 @@ use devlog_github::{GithubConfig, GithubIntegration};
 use serde_json::json;
 
 use super::Ctx;
+use super::audit::Effect;
 use super::git::git_err;
 use crate::config::ConfigError;
 use crate::error::CliError;
 use crate::output::write_stdout;
 use crate::workspace::Workspace;
+use devlog_core::audit::RemoteEffect;
 
 /// Release notes from the entries completed between two tags, grouped by type
 ///
@@ -146,6 +148,7 @@ pub async fn run(ctx: &Ctx, a: ReleaseNotesArgs) -> Result<(), CliError> {
             .publish_release(&req)
             .await
             .map_err(|e| CliError::Other(anyhow::Error::new(e)))?;
+        super::audit::record_effects(ctx, vec![release_effect(&p, &req.body)]).await;
         Some(p)
     } else {
         None
@@ -203,6 +206,31 @@ pub async fn run(ctx: &Ctx, a: ReleaseNotesArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The audit record of a published release: `release-created` keyed by the release, or
+/// `release-updated` keyed by the release and the notes written (the same notes written again
+/// by a retry are one record).
+fn release_effect(p: &release::Published, body: &str) -> Effect {
+    use sha2::Digest;
+    let id = p.release.id;
+    let (effect, effect_id) = match p.action {
+        PublishAction::Created => (
+            RemoteEffect::ReleaseCreated,
+            format!("{}/release-created/{id}", devlog_github::NAME),
+        ),
+        PublishAction::Updated => {
+            let digest = sha2::Sha256::digest(body.as_bytes());
+            let short: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            (
+                RemoteEffect::ReleaseUpdated,
+                format!("{}/release-updated/{id}/{short}", devlog_github::NAME),
+            )
+        }
+    };
+    Effect::new(devlog_github::NAME, effect, id.to_string(), effect_id)
+        .item(format!("tag {}", p.release.tag_name))
+        .url(p.release.html_url.as_deref())
 }
 
 fn count(n: usize) -> String {

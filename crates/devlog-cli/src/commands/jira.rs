@@ -12,9 +12,11 @@ use devlog_jira::agile::{SprintChoice, SprintState};
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
+use super::audit::Effect;
 use super::tracker::{self, Tracker};
 use crate::error::CliError;
 use crate::workspace::Workspace;
+use devlog_core::audit::RemoteEffect;
 
 /// Work with Jira: link entries to issues, sync, status
 #[derive(Debug, Args)]
@@ -163,14 +165,45 @@ async fn sprint_add(
 ) -> Result<(), CliError> {
     let engine = tracker::engine(ws, Arc::new(jira.clone())).await?;
     let tracker = JiraTracker(jira.clone());
-    let (keys, handles) = tracker::linked_items(ctx, &engine, &tracker, entries, "KEY").await?;
+    let (keys, linked) = tracker::linked_items(ctx, &engine, &tracker, entries, "KEY").await?;
+    let handles: Vec<u64> = linked.iter().map(|e| e.1).collect();
     let target = jira
         .choose_sprint(&SprintChoice::parse(sprint))
         .await
         .map_err(tracker::remote_err)?;
+    // Where each issue is before the move: one already in the sprint is not changed (and
+    // not recorded again when the command is retried).
+    let mut before = Vec::new();
+    for key in &keys {
+        let s = jira.issue_sprint(key).await.map_err(tracker::remote_err)?;
+        before.push(s.map(|s| s.id));
+    }
     jira.move_to_sprint(&target, &keys)
         .await
         .map_err(tracker::remote_err)?;
+    let at = chrono::Utc::now().timestamp_millis();
+    let effects = keys
+        .iter()
+        .zip(&linked)
+        .zip(&before)
+        .filter(|(_, from)| **from != Some(target.id))
+        .map(|((key, entry), from)| {
+            let from = from.map(|f| f.to_string()).unwrap_or_else(|| "none".into());
+            Effect::new(
+                devlog_jira::NAME,
+                RemoteEffect::SprintChanged,
+                key.as_str(),
+                format!(
+                    "{}/sprint-changed/{key}/{from}-to-{}/{at}",
+                    devlog_jira::NAME,
+                    target.id
+                ),
+            )
+            .for_entry(entry.0, entry.1)
+            .item(format!("sprint {}", target.id))
+        })
+        .collect();
+    super::audit::record_effects(ctx, effects).await;
     let out = json!({"sprint": target, "entries": handles, "issues": keys});
     tracker::print(ctx, &out, || {
         let refs: Vec<String> = handles

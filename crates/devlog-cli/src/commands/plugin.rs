@@ -135,7 +135,7 @@ pub async fn run(ctx: &Ctx, args: PluginArgs) -> Result<(), CliError> {
         PluginCommand::Info(a) => info(ctx, &plugins, &a.name).await,
         PluginCommand::Check(a) => check(ctx, &plugins, &a.plugin).await,
         PluginCommand::Install(a) => install(ctx, &plugins, &a).await,
-        PluginCommand::Remove(a) => remove(ctx, &plugins, &a),
+        PluginCommand::Remove(a) => remove(ctx, &plugins, &a).await,
         PluginCommand::New(_) => Ok(()),
     }
 }
@@ -405,6 +405,16 @@ async fn install(ctx: &Ctx, plugins: &Plugins, args: &InstallArgs) -> Result<(),
     };
     let installed = discovery::install(&source, &into).map_err(plugin_err)?;
     DisabledList::new(&plugins.state).enable(&installed.manifest.name);
+    super::audit::record_action(
+        ctx,
+        devlog_core::audit::Action::PluginInstalled {
+            name: installed.manifest.name.to_string(),
+            version: installed.manifest.version.to_string(),
+            dir: installed.dir.display().to_string(),
+            sha256: hash.to_string(),
+        },
+    )
+    .await;
     if ctx.out.json {
         ctx.out.json(&json!({
             "name": installed.manifest.name, "dir": installed.dir, "sha256": hash,
@@ -420,7 +430,7 @@ async fn install(ctx: &Ctx, plugins: &Plugins, args: &InstallArgs) -> Result<(),
     Ok(())
 }
 
-fn remove(ctx: &Ctx, plugins: &Plugins, args: &RemoveArgs) -> Result<(), CliError> {
+async fn remove(ctx: &Ctx, plugins: &Plugins, args: &RemoveArgs) -> Result<(), CliError> {
     let from = if args.user {
         plugins
             .user_dir
@@ -431,6 +441,14 @@ fn remove(ctx: &Ctx, plugins: &Plugins, args: &RemoveArgs) -> Result<(), CliErro
     };
     let dir = discovery::remove(&args.name, &from).map_err(plugin_err)?;
     DisabledList::new(&plugins.state).enable(&args.name);
+    super::audit::record_action(
+        ctx,
+        devlog_core::audit::Action::PluginRemoved {
+            name: args.name.clone(),
+            dir: dir.display().to_string(),
+        },
+    )
+    .await;
     if ctx.out.json {
         ctx.out
             .json(&json!({ "name": args.name, "removed": dir }))?;

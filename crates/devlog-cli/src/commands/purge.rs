@@ -114,23 +114,25 @@ pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs
 
 /// The background duties of a long-running process (`serve`, `worker`): the retention policy
 /// once a day (the first run at start), and a signed audit checkpoint each minute when
-/// records were added. Errors are reported and retried on the next tick, never fatal.
+/// records were added. Errors are reported and retried on the next tick, never fatal. Both
+/// are recorded with the process's `origin` (`http` for `serve`, `sync` for `worker`).
 pub fn spawn_housekeeping(
     ctx: &Ctx,
     store: std::sync::Arc<dyn devlog_core::store::Store>,
     retention: Option<devlog_core::retention::Retention>,
     who: &'static str,
+    origin: devlog_core::event::Origin,
 ) -> tokio::task::JoinHandle<()> {
     let ctx = ctx.clone();
     tokio::spawn(async move {
-        let meta = devlog_core::event::WriteMeta::new(devlog_core::event::Origin::Cli)
+        let meta = devlog_core::event::WriteMeta::new(origin)
             .with_actor(Some(ctx.actor.clone().unwrap_or_else(|| who.to_string())));
         let mut checkpoints = tokio::time::interval(CHECKPOINT_EVERY);
         let mut purges = tokio::time::interval(RETENTION_EVERY);
         loop {
             tokio::select! {
                 _ = checkpoints.tick() => {
-                    super::audit::checkpoint_after_batch(&ctx, &*store).await;
+                    super::audit::checkpoint_as(&ctx, &*store, origin).await;
                 }
                 _ = purges.tick(), if retention.is_some() => {
                     let policy = retention.as_ref().expect("checked by the branch's guard");

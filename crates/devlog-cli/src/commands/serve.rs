@@ -176,6 +176,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root)
                 .with_host(super::workflow_host::host(&ws)),
         ),
+        audit_dir: Some(ws.devlog_dir.clone()),
         ..ServerOptions::default()
     };
     let url = listener.url();
@@ -204,6 +205,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         store.clone(),
         ws.config.retention.clone(),
         "devlog serve",
+        devlog_core::event::Origin::Http,
     );
     let mut server = Server::new(Devlog::new(store), options);
     let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -339,7 +341,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     let _ = workflows.await;
     housekeeping.abort();
     // What the server recorded since the last tick is covered by a signature.
-    super::audit::checkpoint_after_batch(ctx, &*audited).await;
+    super::audit::checkpoint_as(ctx, &*audited, devlog_core::event::Origin::Http).await;
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }

@@ -133,20 +133,14 @@ struct Audit<'a> {
 
 impl Audit<'_> {
     async fn record(&self, action: devlog_core::audit::Action) {
-        let Some(log) = self.store.audit_log() else {
-            return;
-        };
         let draft = devlog_core::audit::Draft::action(
             self.now,
             self.ctx.actor.clone(),
             devlog_core::event::Origin::Cli,
             action,
         );
-        match log.audit_append(vec![draft]).await {
-            Ok(_) => super::audit::checkpoint_after_batch(self.ctx, self.store).await,
-            // The token change is made; say loudly that its record is missing.
-            Err(e) => eprintln!("warning: the token change was not recorded in the audit log: {e}"),
-        }
+        // The token change is made; a missing record is said loudly.
+        super::audit::record_in(self.ctx, self.store, vec![draft]).await
     }
 }
 

@@ -11,10 +11,12 @@ use devlog_sync::{SyncEngine, SyncOptions, SyncReport};
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
+use super::audit::Effect;
 use crate::config::ConfigError;
 use crate::error::CliError;
 use crate::output::{Table, write_stdout};
 use crate::workspace::Workspace;
+use devlog_core::audit::RemoteEffect;
 
 /// An issue tracker `devlog <name> link|unlink|sync|status` works with.
 #[async_trait]
@@ -109,7 +111,7 @@ pub async fn engine(ws: &Workspace, i: Arc<dyn Integration>) -> Result<SyncEngin
 }
 
 /// The remote ids of the entries' items on the engine's integration `name`, with the entries'
-/// handles, in the order given: every entry is resolved and checked to be linked before the
+/// ids and handles, in the order given: every entry is resolved and checked to be linked before the
 /// caller moves anything. An entry not linked is an error saying how to link it
 /// (`devlog <command> sync`, or `link REF <id_hint>`).
 pub async fn linked_items(
@@ -118,7 +120,7 @@ pub async fn linked_items(
     tracker: &dyn Tracker,
     entries: &[String],
     id_hint: &str,
-) -> Result<(Vec<String>, Vec<u64>), CliError> {
+) -> Result<(Vec<String>, Vec<(EntryId, u64)>), CliError> {
     let (mut ids, mut handles) = (Vec::new(), Vec::new());
     for r in entries {
         let e = resolve(ctx, r).await?;
@@ -137,7 +139,7 @@ pub async fn linked_items(
                     cmd = command(tracker),
                 ))
             })?;
-        handles.push(e.handle);
+        handles.push((e.id, e.handle));
         ids.push(id);
     }
     Ok((ids, handles))
@@ -213,6 +215,26 @@ pub async fn link(
         )));
     }
     let item = t.adopt(remote_id, entry.id).await.map_err(remote_err)?;
+    // The marker on the item is a remote change: audited, keyed by the item's version after
+    // it (a retry finds the marker in place, the same version, and records nothing more).
+    let version = item
+        .version
+        .clone()
+        .unwrap_or_else(|| item.updated_at.millis().to_string());
+    super::audit::record_effects(
+        ctx,
+        vec![
+            Effect::new(
+                name,
+                RemoteEffect::ItemLinked,
+                remote_id,
+                format!("{name}/item-linked/{}/{remote_id}/{version}", entry.id),
+            )
+            .for_entry(entry.id, entry.handle)
+            .url(item.url.as_deref()),
+        ],
+    )
+    .await;
     engine.link(name, entry.id, &item).await?;
     let actions = t.conversation(remote_id).await.map_err(remote_err)?;
     let mut report = SyncReport::default();
@@ -270,6 +292,21 @@ pub async fn unlink(
         )));
     };
     t.release(&remote).await.map_err(remote_err)?;
+    // A retry finds the entry unlinked and stops before this: the time keys each unlink.
+    let at = chrono::Utc::now().timestamp_millis();
+    super::audit::record_effects(
+        ctx,
+        vec![
+            Effect::new(
+                t.name(),
+                RemoteEffect::ItemUnlinked,
+                remote.as_str(),
+                format!("{}/item-unlinked/{}/{remote}/{at}", t.name(), entry.id),
+            )
+            .for_entry(entry.id, entry.handle),
+        ],
+    )
+    .await;
     // The remote id as the sync state holds it (a string, as `devlog github unlink` always said).
     let out = json!({"entry": entry.handle, "issue": remote, "unlinked": true});
     print(ctx, &out, || {

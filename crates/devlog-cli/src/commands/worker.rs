@@ -144,6 +144,7 @@ pub async fn run_in_terminal(
             engine.store().clone(),
             ws.config.retention.clone(),
             "devlog worker",
+            devlog_core::event::Origin::Sync,
         )
     });
     let json = ctx.out.json;
@@ -190,7 +191,7 @@ pub async fn run_in_terminal(
         h.abort();
     }
     // The remote effects of the run are covered by a signature.
-    super::audit::checkpoint_after_batch(ctx, &*store).await;
+    super::audit::checkpoint_as(ctx, &*store, devlog_core::event::Origin::Sync).await;
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }

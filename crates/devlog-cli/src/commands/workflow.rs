@@ -199,8 +199,8 @@ pub async fn run(ctx: &Ctx, a: WorkflowArgs) -> Result<(), CliError> {
         WorkflowCommand::Schema => unreachable!("handled above"),
         WorkflowCommand::List => list(ctx, &places),
         WorkflowCommand::Validate => validate(ctx, &places),
-        WorkflowCommand::Enable(n) => switch(ctx, &places, &n.name, true),
-        WorkflowCommand::Disable(n) => switch(ctx, &places, &n.name, false),
+        WorkflowCommand::Enable(n) => switch(ctx, &places, &n.name, true).await,
+        WorkflowCommand::Disable(n) => switch(ctx, &places, &n.name, false).await,
         WorkflowCommand::Runs(r) => runs(ctx, &places, r),
         WorkflowCommand::Show(s) => show(ctx, &places, &s.run),
         WorkflowCommand::Test(t) => test(ctx, &ws, &places, t).await,
@@ -536,7 +536,7 @@ fn validate(ctx: &Ctx, places: &Places) -> Result<(), CliError> {
     }
 }
 
-fn switch(ctx: &Ctx, places: &Places, name: &str, on: bool) -> Result<(), CliError> {
+async fn switch(ctx: &Ctx, places: &Places, name: &str, on: bool) -> Result<(), CliError> {
     let report = places.load()?;
     if !report
         .workflows
@@ -557,6 +557,16 @@ fn switch(ctx: &Ctx, places: &Places, name: &str, on: bool) -> Result<(), CliErr
     s.set(name, on);
     s.write(&places.switches)
         .map_err(|e| CliError::Other(anyhow::anyhow!("{}: {e}", places.switches.display())))?;
+    let name_ = name.to_string();
+    super::audit::record_action(
+        ctx,
+        if on {
+            devlog_core::audit::Action::WorkflowEnabled { name: name_ }
+        } else {
+            devlog_core::audit::Action::WorkflowDisabled { name: name_ }
+        },
+    )
+    .await;
     if ctx.out.json {
         return Ok(ctx.out.json(&json!({"name": name, "enabled": on}))?);
     }

@@ -32,6 +32,8 @@ const PROMISED: &[(&str, &str)] = &[
     ("get", "/api/v1/insights"),
     ("post", "/api/v1/sync/conflicts/{id}/resolve"),
     ("post", "/api/v1/bulk"),
+    ("post", "/api/v1/audit/checkpoint"),
+    ("get", "/api/v1/audit/verify"),
     ("post", "/api/v1/entries/{ref}/links"),
     ("delete", "/api/v1/entries/{ref}/links"),
     ("get", "/api/v1/entries/{ref}/relations"),

@@ -770,6 +770,7 @@ impl ServerStore {
         key: &devlog_core::audit::AuditKey,
         at: Timestamp,
         actor: &Option<String>,
+        origin: devlog_core::event::Origin,
     ) -> TxResult<Option<AuditRecord>> {
         let mut lease = self.lease().await?;
         let mut tx = sqlx::Connection::begin(&mut *lease).await?;
@@ -780,8 +781,14 @@ impl ServerStore {
                     .fetch_optional(&mut *tx)
                     .await?;
             let (head, last) = crate::audit::last_of(last);
-            match devlog_core::audit::checkpoint_after(last.as_ref(), &head, key, at, actor.clone())
-            {
+            match devlog_core::audit::checkpoint_after(
+                last.as_ref(),
+                &head,
+                key,
+                at,
+                actor.clone(),
+                origin,
+            ) {
                 Some(d) => Ok(Done::Write(
                     Self::append_audit(&mut tx, vec![d]).await?.pop(),
                 )),
@@ -1582,10 +1589,11 @@ impl AuditLog for ServerStore {
         key: &devlog_core::audit::AuditKey,
         at: Timestamp,
         actor: Option<String>,
+        origin: devlog_core::event::Origin,
     ) -> Result<Option<AuditRecord>> {
         let mut attempt = 0;
         loop {
-            let r = self.checkpoint_once(key, at, &actor).await;
+            let r = self.checkpoint_once(key, at, &actor, origin).await;
             if retryable(&r, attempt) {
                 attempt += 1;
                 continue;

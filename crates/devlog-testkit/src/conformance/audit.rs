@@ -280,14 +280,22 @@ pub async fn audit_log_appends_actions_once_per_effect(open: Opener, dir: &Path)
     let (key, _) = AuditKey::generate();
     let at = Timestamp::from_millis(1_780_000_001_000).unwrap();
     let cp = log
-        .audit_checkpoint(&key, at, Some("devlog serve".into()))
+        .audit_checkpoint(&key, at, Some("devlog serve".into()), Origin::Http)
         .await
         .unwrap()
         .expect("a checkpoint after new records");
     assert_eq!(cp.prev, head.hash);
+    // The checkpoint carries who signed it and through what (the server's housekeeping).
+    assert_eq!(cp.origin, Origin::Http);
+    assert_eq!(cp.actor.as_deref(), Some("devlog serve"));
     assert_eq!(log.audit_head().await.unwrap(), Head::of(&cp));
     // A log that ends with a checkpoint gets no second one.
-    assert_eq!(log.audit_checkpoint(&key, at, None).await.unwrap(), None);
+    assert_eq!(
+        log.audit_checkpoint(&key, at, None, Origin::Cli)
+            .await
+            .unwrap(),
+        None
+    );
 
     let records = read_and_verify(&*store).await;
     let mut pinned = Verifier::with_key(key.public());

@@ -5,6 +5,7 @@
 //! handler's `#[utoipa::path]` annotation, so a route cannot exist without its description
 //! (`tests/http/openapi.rs` checks the document against the router from the outside).
 
+pub mod audit;
 pub mod bulk;
 pub mod decisions;
 pub mod entries;
@@ -66,6 +67,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::stream))
         .routes(routes!(sync::resolve))
         .routes(routes!(bulk::bulk))
+        .routes(routes!(audit::checkpoint))
+        .routes(routes!(audit::verify))
         .routes(routes!(workflows::list))
         .routes(routes!(workflows::run))
         .routes(routes!(health::health))
