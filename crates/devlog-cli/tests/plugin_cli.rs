@@ -11,18 +11,25 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_devlog");
 
-fn devlog(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
+/// `devlog ARGS` in `dir`, with `env` added to a clean environment.
+fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
         .current_dir(dir)
         .env_remove("DEVLOG_DIR")
         .env_remove("DEVLOG_STORAGE_TYPE")
         .env_remove("RUST_LOG")
         .env("DEVLOG_PLUGIN_DIR", dir.join("user-plugins"))
         .env("NO_COLOR", "1")
-        .env("DEVLOG_ACTOR", "tester")
-        .output()
-        .unwrap()
+        .env("DEVLOG_ACTOR", "tester");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+fn devlog(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args, &[]).output().unwrap()
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -188,6 +195,19 @@ fn plugin_commands_end_to_end() {
     assert!(e.contains("not installed"), "{e}");
 }
 
+/// A new workspace granting the tracker plugin its hosts, with `config` added to its
+/// devlog.toml and the plugin built in `build` installed.
+fn with_tracker(ws: &Path, build: &Path, config: &str) {
+    ok(ws, &["init"]);
+    let file = ws.join("devlog.toml");
+    let mut text = std::fs::read_to_string(&file).unwrap_or_default();
+    text.push_str(&format!(
+        "\n[plugins]\nallow = {{ http = [\"127.0.0.1\", \"tracker.example.com\"] }}\n\n{config}"
+    ));
+    std::fs::write(&file, text).unwrap();
+    ok(ws, &["plugin", "install", build.to_str().unwrap()]);
+}
+
 /// A plugin integration configured as `[integrations.tracker]` is listed with the built-in
 /// ones and syncs through the same engine: `devlog sync` creates the entry's item on the fake
 /// tracker (with the entry id as its marker), a second sync creates nothing more.
@@ -203,14 +223,11 @@ async fn a_plugin_integration_syncs_through_the_engine() {
     let ws2 = ws.clone();
     let listed = tokio::task::spawn_blocking(move || {
         let ws = ws2;
-        ok(&ws, &["init"]);
-        let config = ws.join("devlog.toml");
-        let mut text = std::fs::read_to_string(&config).unwrap_or_default();
-        text.push_str(&format!(
-            "\n[plugins]\nallow = {{ http = [\"127.0.0.1\", \"tracker.example.com\"] }}\n\n[integrations.tracker]\nurl = \"{url}\"\n"
-        ));
-        std::fs::write(&config, text).unwrap();
-        ok(&ws, &["plugin", "install", build.to_str().unwrap()]);
+        with_tracker(
+            &ws,
+            &build,
+            &format!("[integrations.tracker]\nurl = \"{url}\"\n"),
+        );
         let listed: Value =
             serde_json::from_str(&ok(&ws, &["integrations", "list", "--json"])).unwrap();
         ok(&ws, &["new", "Synced by a plugin", "--json"]);
@@ -244,19 +261,7 @@ async fn a_plugin_integration_syncs_through_the_engine() {
 const TRACKER_TOKEN: &str = "plugin-tracker-token-5f3a9c1e77";
 
 fn devlog_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .current_dir(dir)
-        .env_remove("DEVLOG_DIR")
-        .env_remove("DEVLOG_STORAGE_TYPE")
-        .env_remove("RUST_LOG")
-        .env("DEVLOG_PLUGIN_DIR", dir.join("user-plugins"))
-        .env("NO_COLOR", "1")
-        .env("DEVLOG_ACTOR", "tester");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
+    command(dir, args, env).output().unwrap()
 }
 
 /// Every file under `dir` whose bytes contain `needle`.
@@ -302,14 +307,13 @@ async fn a_sync_killed_mid_create_through_a_plugin_creates_each_item_once() {
     let (ws2, titles2) = (ws.clone(), titles.clone());
     let ids: Vec<String> = tokio::task::spawn_blocking(move || {
         let ws = ws2;
-        ok(&ws, &["init"]);
-        let config = ws.join("devlog.toml");
-        let mut text = std::fs::read_to_string(&config).unwrap_or_default();
-        text.push_str(&format!(
-            "\n[plugins]\nallow = {{ http = [\"127.0.0.1\", \"tracker.example.com\"] }}\n\n[sync]\nlease = \"1s\"\n\n[integrations.tracker]\nurl = \"{url}\"\ntoken = \"${{TRACKER_TOKEN}}\"\n"
-        ));
-        std::fs::write(&config, text).unwrap();
-        ok(&ws, &["plugin", "install", build.to_str().unwrap()]);
+        with_tracker(
+            &ws,
+            &build,
+            &format!(
+                "[sync]\nlease = \"1s\"\n\n[integrations.tracker]\nurl = \"{url}\"\ntoken = \"${{TRACKER_TOKEN}}\"\n"
+            ),
+        );
         // Without the variable the table names what is missing.
         let e = fails(&ws, &["sync"]);
         assert!(e.contains("TRACKER_TOKEN"), "{e}");
@@ -331,16 +335,7 @@ async fn a_sync_killed_mid_create_through_a_plugin_creates_each_item_once() {
             .times(2),
     );
     remote.inject(Fault::on("POST /items").apply_then_hang());
-    let mut child = Command::new(BIN)
-        .arg("sync")
-        .current_dir(&ws)
-        .env_remove("DEVLOG_DIR")
-        .env_remove("DEVLOG_STORAGE_TYPE")
-        .env_remove("RUST_LOG")
-        .env("DEVLOG_PLUGIN_DIR", ws.join("user-plugins"))
-        .env("NO_COLOR", "1")
-        .env("DEVLOG_ACTOR", "tester")
-        .env("TRACKER_TOKEN", TRACKER_TOKEN)
+    let mut child = command(&ws, &["sync"], &env)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
