@@ -14,18 +14,25 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_devlog");
 
-fn devlog(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
+/// `devlog ARGS` in `dir`, with `env` added to a clean environment.
+fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
         .current_dir(dir)
         .env_remove("DEVLOG_DIR")
         .env_remove("DEVLOG_STORAGE_TYPE")
         .env_remove("RUST_LOG")
         .env("DEVLOG_PLUGIN_DIR", dir.join("user-plugins"))
         .env("NO_COLOR", "1")
-        .env("DEVLOG_ACTOR", "tester")
-        .output()
-        .unwrap()
+        .env("DEVLOG_ACTOR", "tester");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+fn devlog(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args, &[]).output().unwrap()
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -202,6 +209,19 @@ fn plugin_commands_end_to_end() {
     ok(ws, &["audit", "verify"]);
 }
 
+/// A new workspace granting the tracker plugin its hosts, with `config` added to its
+/// devlog.toml and the plugin built in `build` installed.
+fn with_tracker(ws: &Path, build: &Path, config: &str) {
+    ok(ws, &["init"]);
+    let file = ws.join("devlog.toml");
+    let mut text = std::fs::read_to_string(&file).unwrap_or_default();
+    text.push_str(&format!(
+        "\n[plugins]\nallow = {{ http = [\"127.0.0.1\", \"tracker.example.com\"] }}\n\n{config}"
+    ));
+    std::fs::write(&file, text).unwrap();
+    ok(ws, &["plugin", "install", build.to_str().unwrap()]);
+}
+
 /// A plugin integration configured as `[integrations.tracker]` is listed with the built-in
 /// ones and syncs through the same engine: `devlog sync` creates the entry's item on the fake
 /// tracker (with the entry id as its marker), a second sync creates nothing more.
@@ -217,14 +237,11 @@ async fn a_plugin_integration_syncs_through_the_engine() {
     let ws2 = ws.clone();
     let listed = tokio::task::spawn_blocking(move || {
         let ws = ws2;
-        ok(&ws, &["init"]);
-        let config = ws.join("devlog.toml");
-        let mut text = std::fs::read_to_string(&config).unwrap_or_default();
-        text.push_str(&format!(
-            "\n[plugins]\nallow = {{ http = [\"127.0.0.1\", \"tracker.example.com\"] }}\n\n[integrations.tracker]\nurl = \"{url}\"\n"
-        ));
-        std::fs::write(&config, text).unwrap();
-        ok(&ws, &["plugin", "install", build.to_str().unwrap()]);
+        with_tracker(
+            &ws,
+            &build,
+            &format!("[integrations.tracker]\nurl = \"{url}\"\n"),
+        );
         let listed: Value =
             serde_json::from_str(&ok(&ws, &["integrations", "list", "--json"])).unwrap();
         ok(&ws, &["new", "Synced by a plugin", "--json"]);
@@ -253,6 +270,183 @@ async fn a_plugin_integration_syncs_through_the_engine() {
     assert!(items[0].marker.is_some());
 }
 
+/// The token of the kill -9 test: it must never show up anywhere but in the tracker's
+/// `Authorization` header.
+const TRACKER_TOKEN: &str = "plugin-tracker-token-5f3a9c1e77";
+
+fn devlog_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(dir, args, env).output().unwrap()
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// kill -9 in the middle of `devlog sync` through the example plugin: the tracker applies
+/// the third create and never answers, the process is killed (SIGKILL) while it waits, and
+/// a re-run finds that item by its marker instead of creating it again and creates the
+/// rest: one item per entry, none twice, none lost. The tracker requires the token from
+/// `${TRACKER_TOKEN}` (added by the host, `[capabilities.auth]`), which appears in no file,
+/// output or log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_mid_create_through_a_plugin_creates_each_item_once() {
+    use devlog_testkit::fake_remote::{FakeRemote, Fault};
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().to_path_buf();
+    let Some(build) = built_tracker(&ws) else {
+        return;
+    };
+    let remote = FakeRemote::start().await;
+    remote.require_authorization(Some(&format!("Bearer {TRACKER_TOKEN}")));
+    let url = remote.url();
+    let env = [("TRACKER_TOKEN", TRACKER_TOKEN)];
+    let titles: Vec<String> = (1..=5)
+        .map(|i| format!("Entry {i} via the plugin"))
+        .collect();
+    let (ws2, titles2) = (ws.clone(), titles.clone());
+    let ids: Vec<String> = tokio::task::spawn_blocking(move || {
+        let ws = ws2;
+        with_tracker(
+            &ws,
+            &build,
+            &format!(
+                "[sync]\nlease = \"1s\"\n\n[integrations.tracker]\nurl = \"{url}\"\ntoken = \"${{TRACKER_TOKEN}}\"\n"
+            ),
+        );
+        // Without the variable the table names what is missing.
+        let e = fails(&ws, &["sync"]);
+        assert!(e.contains("TRACKER_TOKEN"), "{e}");
+        titles2
+            .iter()
+            .map(|t| {
+                let v: Value = serde_json::from_str(&ok(&ws, &["new", t, "--json"])).unwrap();
+                v["id"].as_str().unwrap().to_string()
+            })
+            .collect()
+    })
+    .await
+    .unwrap();
+
+    // Creates 1 and 2 pass; the tracker makes item 3 and never answers.
+    remote.inject(
+        Fault::on("POST /items")
+            .delay(std::time::Duration::ZERO)
+            .times(2),
+    );
+    remote.inject(Fault::on("POST /items").apply_then_hang());
+    let mut child = command(&ws, &["sync"], &env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the third create to reach the tracker (the process is then stuck in it).
+    while remote.requests_matching("POST /items").len() < 3 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "sync ended ({status}) before its third create:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    let killed = child.wait_with_output().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&killed.status),
+        Some(9)
+    );
+    assert_eq!(remote.items().len(), 3, "the third create was applied");
+    assert!(remote.requests().iter().all(|r| r.authorized));
+
+    // Let the killed process's lease (1 s) run out, then sync again, logging everything.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let ws2 = ws.clone();
+    let (rerun, again, shown) = tokio::task::spawn_blocking(move || {
+        let ws = ws2;
+        let rerun = devlog_with(&ws, &["sync"], &[env[0], ("RUST_LOG", "debug")]);
+        let again = devlog_with(&ws, &["sync", "--json"], &env);
+        let mut shown = String::new();
+        for args in [&["config", "show"][..], &["config", "show", "--json"]] {
+            let o = devlog_with(&ws, args, &env);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            shown.push_str(&String::from_utf8_lossy(&o.stdout));
+        }
+        (rerun, again, shown)
+    })
+    .await
+    .unwrap();
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(rerun.status.success(), "{}", text(&rerun));
+    assert!(again.status.success(), "{}", text(&again));
+
+    // One item per entry: none twice, none lost, each carrying its entry's id.
+    let items = remote.items();
+    assert_eq!(items.len(), 5, "{items:#?}");
+    let mut markers: Vec<String> = items.iter().filter_map(|i| i.marker.clone()).collect();
+    markers.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(markers, want);
+    let mut got: Vec<String> = items.iter().map(|i| i.title.clone()).collect();
+    got.sort();
+    let mut titles = titles;
+    titles.sort();
+    assert_eq!(got, titles);
+    assert_eq!(remote.requests_matching("POST /items").len(), 5);
+
+    // The token is in no output, log, configuration shown, state or record.
+    for (what, s) in [
+        ("killed sync", text(&killed)),
+        ("re-run (debug log)", text(&rerun)),
+        ("third sync", text(&again)),
+        ("config show", shown.clone()),
+    ] {
+        assert!(!s.contains(TRACKER_TOKEN), "{what} shows the token:\n{s}");
+    }
+    assert!(shown.contains("integrations.tracker.token"), "{shown}");
+    let leaked = files_containing(&ws, TRACKER_TOKEN.as_bytes());
+    assert!(leaked.is_empty(), "the token was written to {leaked:?}");
+
+    // A wrong token: refused as an auth failure that names no secret.
+    let ws2 = ws.clone();
+    let wrong = "wrong-token-abcdefghijkl";
+    let out = tokio::task::spawn_blocking(move || {
+        ok(&ws2, &["new", "One more", "--json"]);
+        devlog_with(&ws2, &["sync"], &[("TRACKER_TOKEN", wrong)])
+    })
+    .await
+    .unwrap();
+    let all = text(&out);
+    assert!(
+        !all.contains(wrong) && !all.contains(TRACKER_TOKEN),
+        "{all}"
+    );
+    assert_eq!(remote.items().len(), 5);
+}
+
 /// A workflow pushes an entry to the plugin's integration (`sync`), then runs the plugin's
 /// `comment` action on the item it created (`plugin`, input from the sync step's output);
 /// a bad input is refused by the action's schema, an unknown action at validation.
@@ -268,14 +462,11 @@ async fn a_plugin_action_is_a_workflow_step() {
     let ws2 = ws.clone();
     let (run, bad, invalid) = tokio::task::spawn_blocking(move || {
         let ws = ws2;
-        ok(&ws, &["init"]);
-        let config = ws.join("devlog.toml");
-        let mut text = std::fs::read_to_string(&config).unwrap_or_default();
-        text.push_str(&format!(
-            "\n[plugins]\nallow = {{ http = [\"127.0.0.1\", \"tracker.example.com\"] }}\n\n[integrations.tracker]\nurl = \"{url}\"\n"
-        ));
-        std::fs::write(&config, text).unwrap();
-        ok(&ws, &["plugin", "install", build.to_str().unwrap()]);
+        with_tracker(
+            &ws,
+            &build,
+            &format!("[integrations.tracker]\nurl = \"{url}\"\n"),
+        );
         let wf = ws.join(".devlog/workflows");
         std::fs::create_dir_all(&wf).unwrap();
         std::fs::write(

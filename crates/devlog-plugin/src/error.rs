@@ -108,6 +108,18 @@ pub enum PluginError {
     /// The WebAssembly engine failed (compiling, instantiating).
     #[error("plugin {plugin}: {message}")]
     Engine { plugin: String, message: String },
+    /// The integration's `describe` disagrees with its manifest.
+    #[error(
+        "plugin {plugin}: its component describes {field} {component}, but its manifest ({}) says {manifest}; rebuild the plugin or fix the manifest so they agree",
+        file.display()
+    )]
+    DescriptorMismatch {
+        plugin: String,
+        file: PathBuf,
+        field: String,
+        manifest: String,
+        component: String,
+    },
 }
 
 impl PluginError {

@@ -194,6 +194,10 @@ impl Runtime {
             .collect();
         Ok(LoadedPlugin {
             inner: Arc::new(Inner {
+                descriptor_cache: self
+                    .cache_file(&hash)
+                    .map(|f| f.with_extension("describe.json")),
+                manifest_path: located.manifest_path(),
                 name,
                 manifest: manifest.clone(),
                 sha256: hash,
@@ -216,12 +220,17 @@ impl Runtime {
         })
     }
 
-    fn compile(&self, path: &Path, bytes: &[u8], hash: &str) -> Result<Component, PluginError> {
-        let cached = self.cache.as_ref().map(|dir| {
+    /// The compiled component's cache file (its descriptor is cached beside it).
+    fn cache_file(&self, hash: &str) -> Option<PathBuf> {
+        self.cache.as_ref().map(|dir| {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             self.engine.precompile_compatibility_hash().hash(&mut h);
             dir.join(format!("{hash}-{WASMTIME_LINE}-{:016x}.cwasm", h.finish()))
-        });
+        })
+    }
+
+    fn compile(&self, path: &Path, bytes: &[u8], hash: &str) -> Result<Component, PluginError> {
+        let cached = self.cache_file(hash);
         if let Some(file) = &cached
             && let Some(component) = self.read_cache(file)
         {
@@ -397,6 +406,9 @@ impl std::fmt::Debug for LoadedPlugin {
 struct Inner {
     name: String,
     manifest: Manifest,
+    manifest_path: PathBuf,
+    /// Where the integration's `describe` answer is cached, beside the compiled component.
+    descriptor_cache: Option<PathBuf>,
     sha256: String,
     pre: InstancePre<HostState>,
     integration: Option<wit_integration::GuestIndices>,
@@ -821,7 +833,7 @@ impl LoadedPlugin {
         )?;
         let config_schema = self.parse("descriptor", "config-schema", &d.config_schema)?;
         Ok(Descriptor {
-            name: self.inner.name.clone(),
+            name: d.name,
             version: d.version,
             description: d.description,
             config_schema,
@@ -836,6 +848,116 @@ impl LoadedPlugin {
                 })
                 .collect(),
         })
+    }
+
+    /// The integration's descriptor from its `describe`, checked against the manifest (name,
+    /// version, config schema: a mismatch is [`PluginError::DescriptorMismatch`]). The answer
+    /// is cached beside the compiled component (same key: the component's SHA-256, the
+    /// wasmtime line, the engine settings), so a cached start makes no call.
+    pub async fn checked_descriptor(&self) -> Result<Descriptor, CallError> {
+        let d = match self.cached_descriptor() {
+            Some(d) => d,
+            None => {
+                let d = self.descriptor().await?;
+                self.cache_descriptor(&d);
+                d
+            }
+        };
+        self.check_descriptor(&d)?;
+        Ok(d)
+    }
+
+    /// [`Self::checked_descriptor`] from synchronous code (a registry building integrations):
+    /// from the cache without a call; otherwise `describe` runs on a runtime of its own in a
+    /// helper thread (so this may be called inside or outside a tokio runtime), and the
+    /// instance it made is dropped.
+    pub fn checked_descriptor_blocking(&self) -> Result<Descriptor, CallError> {
+        if let Some(d) = self.cached_descriptor() {
+            self.check_descriptor(&d)?;
+            return Ok(d);
+        }
+        let engine_err = |m: String| CallError::Sandbox(self.engine_error(wasmtime::Error::msg(m)));
+        let this = self.clone();
+        let out = std::thread::scope(|s| {
+            s.spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start a runtime for `describe`: {e}"))?;
+                let r = rt.block_on(this.checked_descriptor());
+                // The instance belongs to this runtime's timers: the next call makes its own.
+                if let Ok(mut live) = this.inner.live.try_lock() {
+                    *live = None;
+                }
+                Ok::<_, String>(r)
+            })
+            .join()
+        });
+        match out {
+            Ok(Ok(r)) => r,
+            Ok(Err(m)) => Err(engine_err(m)),
+            Err(_) => Err(engine_err("`describe` panicked in the host".into())),
+        }
+    }
+
+    fn cached_descriptor(&self) -> Option<Descriptor> {
+        let file = self.inner.descriptor_cache.as_ref()?;
+        let text = std::fs::read_to_string(file).ok()?;
+        match serde_json::from_str(&text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "cached plugin descriptor is damaged; asking the plugin again");
+                None
+            }
+        }
+    }
+
+    fn cache_descriptor(&self, d: &Descriptor) {
+        let Some(file) = &self.inner.descriptor_cache else {
+            return;
+        };
+        let write = || -> Result<(), String> {
+            let text = serde_json::to_string_pretty(d).map_err(|e| e.to_string())?;
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            }
+            let tmp = file.with_extension(format!("{}.tmp", std::process::id()));
+            std::fs::write(&tmp, text).map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, file).map_err(|e| e.to_string())
+        };
+        // A cache that cannot be written only costs start-up time.
+        if let Err(e) = write() {
+            tracing::warn!(file = %file.display(), error = %e, "cannot cache the plugin's descriptor");
+        }
+    }
+
+    /// `describe` against the manifest: the same name, version and config schema.
+    fn check_descriptor(&self, d: &Descriptor) -> Result<(), PluginError> {
+        let m = &self.inner.manifest;
+        let schema = m.config_schema_json();
+        let mismatch = |field: &str, manifest: String, component: String| {
+            Err(PluginError::DescriptorMismatch {
+                plugin: self.inner.name.clone(),
+                file: self.inner.manifest_path.clone(),
+                field: field.to_string(),
+                manifest,
+                component,
+            })
+        };
+        if d.name != m.name {
+            return mismatch("the name", format!("{:?}", m.name), format!("{:?}", d.name));
+        }
+        if d.version != m.version {
+            return mismatch("version", m.version.clone(), d.version.clone());
+        }
+        if d.config_schema != schema {
+            return mismatch(
+                "the config schema",
+                schema.to_string(),
+                d.config_schema.to_string(),
+            );
+        }
+        Ok(())
     }
 
     pub async fn health(&self) -> Result<String, CallError> {
@@ -1035,15 +1157,23 @@ pub struct PluginIntegration {
 }
 
 impl PluginIntegration {
-    /// Reads the plugin's descriptor (one call) and wraps it.
+    /// The plugin's descriptor from its `describe` (cached with the compiled component),
+    /// checked against the manifest ([`LoadedPlugin::checked_descriptor`]), and the plugin
+    /// wrapped.
     pub async fn new(plugin: LoadedPlugin) -> Result<Self, CallError> {
-        let descriptor = plugin.descriptor().await?;
+        let descriptor = plugin.checked_descriptor().await?;
+        Ok(PluginIntegration { plugin, descriptor })
+    }
+
+    /// [`Self::new`] for synchronous code (a registry building integrations).
+    pub fn new_blocking(plugin: LoadedPlugin) -> Result<Self, CallError> {
+        let descriptor = plugin.checked_descriptor_blocking()?;
         Ok(PluginIntegration { plugin, descriptor })
     }
 
     /// Without a call: the descriptor from the manifest (name, version, description, config
-    /// schema; push and pull, plus webhook). For registries that build integrations
-    /// synchronously; the plugin's own `describe` is not consulted.
+    /// schema; push and pull, plus webhook). For tests and tools that must not run the
+    /// plugin; devlog itself uses [`Self::new`] / [`Self::new_blocking`].
     pub fn from_manifest(plugin: LoadedPlugin) -> Self {
         let m = plugin.manifest();
         let descriptor = Descriptor {

@@ -84,6 +84,63 @@ pub struct Capabilities {
     /// A small key-value store of its own.
     #[serde(default)]
     pub kv: bool,
+    /// Credentials the host adds to its HTTP requests, read from the
+    /// `[integrations.<name>]` table; the plugin never sees them.
+    #[serde(default)]
+    pub auth: Option<AuthCapability>,
+}
+
+/// How a plugin's requests are authenticated (`[capabilities.auth]`). The host takes the
+/// secret (and the user name, for `basic`) out of the `[integrations.<name>]` table before
+/// the plugin is configured, and adds the `Authorization` header to every request to the
+/// plugin's allowed hosts (`hosts`, when given, narrows them). The plugin's own
+/// `authorization` headers are dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AuthCapability {
+    pub scheme: AuthScheme,
+    /// The table key holding the secret (its name must contain `token`, `secret` or
+    /// `password`, so devlog redacts it wherever it shows configuration). `<key>File`
+    /// reads it from a file, `${VAR}` from the environment, as for built-in integrations.
+    pub secret: String,
+    /// `basic` only: the table key holding the user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// `header` only: the word before the secret (`Authorization: <prefix> <secret>`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Whether the table must hold the secret (default true). When false and it is absent,
+    /// requests go out without credentials.
+    #[serde(default = "yes")]
+    pub required: bool,
+    /// The hosts credentials are sent to (each also in `http`); default: all of `http`.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The `Authorization` scheme of [`AuthCapability`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthScheme {
+    /// `Authorization: Bearer <secret>`.
+    Bearer,
+    /// `Authorization: Basic base64(<username>:<secret>)`.
+    Basic,
+    /// `Authorization: <prefix> <secret>` (or just `<secret>` without a prefix).
+    Header,
+}
+
+/// A plugin integration's `[integrations.<name>]` table split by
+/// [`Manifest::split_credentials`]: what the plugin is configured with, and the credentials
+/// only the host holds (per host). `Debug` redacts the secret.
+#[derive(Debug, Clone)]
+pub struct SplitConfig {
+    pub config: serde_json::Value,
+    pub auth: Vec<(String, devlog_http::Auth)>,
 }
 
 /// What the plugin provides.
@@ -211,6 +268,9 @@ impl Manifest {
                 return err(&format!("capabilities.http[{i}]"), m);
             }
         }
+        if let Some(auth) = &self.capabilities.auth {
+            check_auth(auth, &self.capabilities.http).or_else(|(k, m)| err(&k, m))?;
+        }
         if !self.provides.integration && self.provides.actions.is_empty() {
             return err(
                 "provides",
@@ -256,6 +316,76 @@ impl Manifest {
     /// The config schema as JSON.
     pub fn config_schema_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.config_schema).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Takes the credentials named by `[capabilities.auth]` out of an `[integrations.<name>]`
+    /// table (`${VAR}`s already expanded, `…File` keys already read): the rest is what the
+    /// plugin is configured with, the credentials go to the host. Errors name the key and
+    /// never the secret.
+    pub fn split_credentials(&self, table: serde_json::Value) -> Result<SplitConfig, String> {
+        use devlog_http::{Auth, SecretString};
+        let Some(cap) = &self.capabilities.auth else {
+            return Ok(SplitConfig {
+                config: table,
+                auth: Vec::new(),
+            });
+        };
+        let mut table = table;
+        let Some(map) = table.as_object_mut() else {
+            return Err("must be a table".into());
+        };
+        let mut take = |key: &str| -> Result<Option<String>, String> {
+            match map.remove(key) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(Some(s)),
+                Some(_) => Err(format!("`{key}` must be a non-empty string")),
+            }
+        };
+        let secret = take(&cap.secret)?;
+        let username = match &cap.username {
+            Some(k) => take(k)?,
+            None => None,
+        };
+        let Some(secret) = secret else {
+            if cap.required {
+                return Err(format!(
+                    "`{key}` is missing: the plugin's requests need it (set `{key} = \"${{VAR}}\"` or `{key}File = \"path\"`)",
+                    key = cap.secret
+                ));
+            }
+            return Ok(SplitConfig {
+                config: table,
+                auth: Vec::new(),
+            });
+        };
+        let auth = match cap.scheme {
+            AuthScheme::Bearer => Auth::Bearer(SecretString::from(secret)),
+            AuthScheme::Basic => {
+                let key = cap.username.as_deref().unwrap_or("username");
+                let Some(username) = username else {
+                    return Err(format!(
+                        "`{key}` is missing: the user name for the plugin's basic auth"
+                    ));
+                };
+                Auth::Basic {
+                    username,
+                    password: SecretString::from(secret),
+                }
+            }
+            AuthScheme::Header => Auth::Header(SecretString::from(match &cap.prefix {
+                Some(p) => format!("{p} {secret}"),
+                None => secret,
+            })),
+        };
+        let hosts = if cap.hosts.is_empty() {
+            &self.capabilities.http
+        } else {
+            &cap.hosts
+        };
+        Ok(SplitConfig {
+            config: table,
+            auth: hosts.iter().map(|h| (h.clone(), auth.clone())).collect(),
+        })
     }
 
     /// Checks an `[integrations.<name>]` table against the config schema; the error lists
@@ -370,6 +500,69 @@ pub(crate) fn check_host(host: &str) -> Result<(), String> {
         && p.parse::<u16>().is_err()
     {
         return bad();
+    }
+    Ok(())
+}
+
+/// `[capabilities.auth]`: a secret-looking key, the keys its scheme needs, hosts within
+/// `http`. Errors are (key, message).
+fn check_auth(auth: &AuthCapability, http: &[String]) -> Result<(), (String, String)> {
+    let e = |k: &str, m: String| Err((format!("capabilities.auth.{k}"), m));
+    let secret = auth.secret.to_ascii_lowercase();
+    if !["token", "secret", "password"]
+        .iter()
+        .any(|w| secret.contains(w))
+    {
+        return e(
+            "secret",
+            format!(
+                "{:?} must contain `token`, `secret` or `password`, so devlog treats its value as a secret wherever it shows configuration",
+                auth.secret
+            ),
+        );
+    }
+    if auth.secret.is_empty() || auth.secret.ends_with("File") || auth.secret.ends_with("_file") {
+        return e(
+            "secret",
+            format!("{:?} is not a usable key name", auth.secret),
+        );
+    }
+    match (auth.scheme, &auth.username, &auth.prefix) {
+        (AuthScheme::Basic, None, _) => {
+            return e(
+                "username",
+                "the `basic` scheme needs `username` (the table key holding the user name)".into(),
+            );
+        }
+        (AuthScheme::Bearer | AuthScheme::Header, Some(_), _) => {
+            return e(
+                "username",
+                "only the `basic` scheme takes a user name".into(),
+            );
+        }
+        (AuthScheme::Bearer | AuthScheme::Basic, _, Some(_)) => {
+            return e("prefix", "only the `header` scheme takes a prefix".into());
+        }
+        _ => {}
+    }
+    if let Some(p) = &auth.prefix
+        && (p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        return e("prefix", format!("{p:?} is not a scheme word"));
+    }
+    if http.is_empty() {
+        return e(
+            "scheme",
+            "credentials need hosts to go to: list them in `capabilities.http`".into(),
+        );
+    }
+    for (i, h) in auth.hosts.iter().enumerate() {
+        if !http.contains(h) {
+            return e(
+                &format!("hosts[{i}]"),
+                format!("{h:?} is not one of `capabilities.http`"),
+            );
+        }
     }
     Ok(())
 }

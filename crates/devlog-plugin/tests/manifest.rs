@@ -317,3 +317,112 @@ fn the_scaffold_writes_a_project_with_a_valid_manifest() {
     assert!(devlog_plugin::scaffold::create(&dir, "hello-plugin").is_err());
     assert!(devlog_plugin::scaffold::create(&tmp.path().join("y"), "Bad").is_err());
 }
+
+/// `GOOD` with `[capabilities.auth]` = `auth` (TOML lines).
+fn with_auth(auth: &str) -> String {
+    GOOD.replace(
+        "kv = true\n",
+        &format!("kv = true\n\n[capabilities.auth]\n{auth}\n"),
+    )
+}
+
+#[test]
+fn an_auth_capability_is_checked() {
+    let m = parse(&with_auth("scheme = \"bearer\"\nsecret = \"api-token\"")).unwrap();
+    let auth = m.capabilities.auth.unwrap();
+    assert!(auth.required && auth.hosts.is_empty());
+    for (auth, key, says) in [
+        (
+            "scheme = \"bearer\"\nsecret = \"api-key\"",
+            "capabilities.auth.secret",
+            "must contain `token`",
+        ),
+        (
+            "scheme = \"basic\"\nsecret = \"password\"",
+            "capabilities.auth.username",
+            "needs `username`",
+        ),
+        (
+            "scheme = \"bearer\"\nsecret = \"token\"\nprefix = \"Token\"",
+            "capabilities.auth.prefix",
+            "only the `header` scheme",
+        ),
+        (
+            "scheme = \"bearer\"\nsecret = \"token\"\nhosts = [\"evil.example.com\"]",
+            "capabilities.auth.hosts[0]",
+            "not one of `capabilities.http`",
+        ),
+        (
+            "scheme = \"cookie\"\nsecret = \"token\"",
+            "capabilities.auth.scheme",
+            "unknown variant",
+        ),
+    ] {
+        let (k, message) = key_of(&with_auth(auth));
+        assert_eq!(k, key, "{auth}: {message}");
+        assert!(message.contains(says), "{auth}: {message}");
+    }
+}
+
+#[test]
+fn credentials_are_taken_out_of_the_table_for_the_host_only() {
+    const SECRET: &str = "plugin-secret-never-shown-123";
+    let m = parse(&with_auth(
+        "scheme = \"header\"\nsecret = \"api-token\"\nprefix = \"Token\"\nhosts = [\"tracker.example.com\"]",
+    ))
+    .unwrap();
+    let split = m
+        .split_credentials(
+            serde_json::json!({"url": "https://tracker.example.com", "api-token": SECRET}),
+        )
+        .unwrap();
+    // The plugin is configured without the secret, which its schema need not mention.
+    assert_eq!(
+        split.config,
+        serde_json::json!({"url": "https://tracker.example.com"})
+    );
+    assert_eq!(split.auth.len(), 1);
+    assert_eq!(split.auth[0].0, "tracker.example.com");
+    assert!(!format!("{split:?}").contains(SECRET), "{split:?}");
+
+    // Required and missing, or not a string: the key is named, nothing else.
+    let e = m
+        .split_credentials(serde_json::json!({"url": "https://x"}))
+        .unwrap_err();
+    assert!(
+        e.contains("`api-token` is missing") && e.contains("${VAR}"),
+        "{e}"
+    );
+    let e = m
+        .split_credentials(serde_json::json!({"api-token": 12}))
+        .unwrap_err();
+    assert!(e.contains("`api-token` must be a non-empty string"), "{e}");
+
+    // Optional and absent: no credentials; basic takes the user name out too.
+    let m = parse(&with_auth(
+        "scheme = \"basic\"\nsecret = \"password\"\nusername = \"user\"\nrequired = false",
+    ))
+    .unwrap();
+    let split = m
+        .split_credentials(serde_json::json!({"url": "u"}))
+        .unwrap();
+    assert!(split.auth.is_empty());
+    let split = m
+        .split_credentials(serde_json::json!({"url": "u", "user": "bot", "password": SECRET}))
+        .unwrap();
+    assert_eq!(split.config, serde_json::json!({"url": "u"}));
+    // Every allowed host of the manifest.
+    assert_eq!(split.auth.len(), 2);
+    let e = m
+        .split_credentials(serde_json::json!({"password": SECRET}))
+        .unwrap_err();
+    assert!(
+        e.contains("`user` is missing") && !e.contains(SECRET),
+        "{e}"
+    );
+
+    // Without the capability the table passes through untouched.
+    let m = parse(GOOD).unwrap();
+    let t = serde_json::json!({"url": "u", "token": "t"});
+    assert_eq!(m.split_credentials(t.clone()).unwrap().config, t);
+}

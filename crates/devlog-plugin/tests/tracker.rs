@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use devlog_core::integration::{Integration, Webhook};
 use devlog_http::RateLimitConfig;
-use devlog_plugin::host::{LoadOptions, PluginIntegration, Runtime};
+use devlog_plugin::host::{CallError, LoadOptions, PluginIntegration, Runtime};
 use devlog_plugin::manifest::Located;
 use devlog_testkit::fake_remote::FakeRemote;
 use devlog_testkit::integration_conformance as suite;
@@ -152,4 +152,174 @@ async fn its_action_posts_a_comment() {
     let posted = remote.state().requests_matching("POST /items/*/comments");
     assert_eq!(posted.len(), 1);
     assert_eq!(posted[0].body_json().unwrap()["body"], "from a workflow");
+}
+
+/// The descriptor is the plugin's `describe`, checked against the manifest: a version or
+/// config schema the component does not report is a load error naming the manifest.
+#[tokio::test]
+async fn a_describe_that_disagrees_with_the_manifest_is_a_load_error() {
+    let Some((_, located)) = fixture() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // A runtime with its own cache: the first load calls `describe` (no cached answer).
+    let rt = Runtime::new(Some(tmp.path().join("cache"))).unwrap();
+    for (tweak, field) in [
+        (
+            Box::new(|l: &mut Located| l.manifest.version = "9.9.9".into())
+                as Box<dyn Fn(&mut Located)>,
+            "version 0.1.0",
+        ),
+        (
+            Box::new(|l: &mut Located| {
+                l.manifest
+                    .config_schema
+                    .insert("required".into(), toml::Value::Array(Vec::new()));
+            }),
+            "the config schema",
+        ),
+    ] {
+        let mut l = located.clone();
+        tweak(&mut l);
+        let plugin = rt
+            .load(&l, &common::local_policy(), LoadOptions::default())
+            .unwrap();
+        let e = PluginIntegration::new(plugin).await.unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            matches!(
+                e,
+                CallError::Sandbox(devlog_plugin::PluginError::DescriptorMismatch { .. })
+            ) && msg.contains(field)
+                && msg.contains("devlog-plugin.toml"),
+            "{msg}"
+        );
+    }
+}
+
+/// `describe`'s answer is cached beside the compiled component: a second start reads it
+/// instead of calling (shown by an edited cache entry), still checks it against the
+/// manifest, and works from synchronous code inside or outside a runtime.
+#[test]
+fn the_descriptor_is_cached_with_the_compiled_component() {
+    let Some((_, located)) = fixture() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let rt = Runtime::new(Some(cache.clone())).unwrap();
+    let load = || {
+        rt.load(located, &common::local_policy(), LoadOptions::default())
+            .unwrap()
+    };
+    // Outside any runtime: `describe` runs on a helper runtime.
+    let first = PluginIntegration::new_blocking(load()).unwrap();
+    assert_eq!(
+        first.descriptor().description,
+        "generic REST tracker (plugin)"
+    );
+    let cached: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".describe.json"))
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let file = &cached[0];
+    let mut d: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    d["description"] = json!("read from the cache");
+    std::fs::write(file, d.to_string()).unwrap();
+
+    // Inside a multi-threaded runtime, from synchronous code (as `devlog sync` builds its
+    // integrations): the cached answer, no call.
+    let rt2 = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let second = rt2.block_on(async { PluginIntegration::new_blocking(load()).unwrap() });
+    assert_eq!(second.descriptor().description, "read from the cache");
+    // And the plugin still answers calls made afterwards in that runtime.
+    rt2.block_on(async {
+        assert!(
+            second
+                .plugin()
+                .health()
+                .await
+                .is_err_and(|e| e.to_string().contains("not configured"))
+        );
+    });
+
+    // A cached answer is checked like a fresh one.
+    d["version"] = json!("0.0.1");
+    std::fs::write(file, d.to_string()).unwrap();
+    let e = PluginIntegration::new_blocking(load()).unwrap_err();
+    assert!(e.to_string().contains("version 0.0.1"), "{e}");
+
+    // A damaged entry is asked again.
+    std::fs::write(file, "{ not json").unwrap();
+    let again = PluginIntegration::new_blocking(load()).unwrap();
+    assert_eq!(
+        again.descriptor().description,
+        "generic REST tracker (plugin)"
+    );
+}
+
+/// Credentials from `[capabilities.auth]` reach the tracker on every request, added by the
+/// host: the plugin is configured without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_adds_the_credentials_the_manifest_names() {
+    let Some((rt, located)) = fixture() else {
+        return;
+    };
+    const TOKEN: &str = "tracker-token-0123456789";
+    let remote = FakeRemote::start().await;
+    remote.require_authorization(Some(&format!("Bearer {TOKEN}")));
+    let split = located
+        .manifest
+        .split_credentials(json!({ "url": remote.url(), "token": TOKEN }))
+        .unwrap();
+    located.manifest.check_config(&split.config).unwrap();
+    let plugin = rt
+        .load(
+            located,
+            &common::local_policy(),
+            LoadOptions {
+                config: Some(split.config),
+                auth: split.auth,
+                rate_limits: Some(RateLimitConfig::unpaced()),
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap();
+    let i = PluginIntegration::new(plugin).await.unwrap();
+    let entry = devlog_testkit::EntryBuilder::new("authorized").build();
+    let item = i
+        .create(
+            &entry,
+            &devlog_core::merge::SyncedFields::from_entry(&entry),
+        )
+        .await
+        .unwrap();
+    assert!(i.find_by_marker(entry.id).await.unwrap().is_some());
+    assert_eq!(remote.items().len(), 1, "{item:?}");
+    assert!(remote.requests().iter().all(|r| r.authorized));
+
+    // Without them the tracker refuses, classified as an auth failure that names no secret.
+    let plugin = rt
+        .load(
+            located,
+            &common::local_policy(),
+            LoadOptions {
+                config: Some(json!({ "url": remote.url() })),
+                rate_limits: Some(RateLimitConfig::unpaced()),
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap();
+    let i = PluginIntegration::new(plugin).await.unwrap();
+    let e = i.find_by_marker(entry.id).await.unwrap_err();
+    assert_eq!(e.kind, devlog_core::integration::SyncErrorKind::Auth, "{e}");
+    assert!(!e.message.contains(TOKEN));
 }

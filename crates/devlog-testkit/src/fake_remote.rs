@@ -143,6 +143,9 @@ pub enum FaultKind {
     /// Handle the request (e.g. create the item), then close the connection without a
     /// response: the remote did it, but the client never hears about it.
     ApplyThenDrop,
+    /// Handle the request, then never answer (until the server stops): the remote did it
+    /// and the client is left waiting (to kill it at that moment).
+    ApplyThenHang,
     /// Close the connection without handling the request or answering.
     Drop,
 }
@@ -154,6 +157,7 @@ impl FaultKind {
             FaultKind::Delay(_) => "delay",
             FaultKind::Hang => "hang",
             FaultKind::ApplyThenDrop => "apply_then_drop",
+            FaultKind::ApplyThenHang => "apply_then_hang",
             FaultKind::Drop => "drop",
         }
     }
@@ -261,6 +265,10 @@ impl FaultTarget {
         self.with(FaultKind::ApplyThenDrop)
     }
 
+    pub fn apply_then_hang(self) -> Fault {
+        self.with(FaultKind::ApplyThenHang)
+    }
+
     pub fn drop_connection(self) -> Fault {
         self.with(FaultKind::Drop)
     }
@@ -310,6 +318,8 @@ struct Shared {
     faults: Mutex<Vec<Fault>>,
     log: Mutex<Vec<RecordedRequest>>,
     rate: Mutex<Option<RateLimitHeaders>>,
+    /// The `Authorization` value every request must carry (401 otherwise), if set.
+    required_auth: Mutex<Option<String>>,
     items_created: AtomicU64,
     shutdown: watch::Sender<bool>,
 }
@@ -350,6 +360,7 @@ impl FakeState {
                 faults: Mutex::new(Vec::new()),
                 log: Mutex::new(Vec::new()),
                 rate: Mutex::new(None),
+                required_auth: Mutex::new(None),
                 items_created: AtomicU64::new(0),
                 shutdown: watch::channel(false).0,
             }),
@@ -377,6 +388,13 @@ impl FakeState {
     }
 
     // ---- faults, log, rate-limit headers ----
+
+    /// From now on every request must carry exactly this `Authorization` value (e.g.
+    /// `"Bearer abc"`); others get 401 (logged, with `authorized` saying whether one was
+    /// sent). `None` accepts any request again.
+    pub fn require_authorization(&self, value: Option<&str>) {
+        *lock(&self.inner.required_auth) = value.map(str::to_string);
+    }
 
     /// Queues a fault; faults are tried in the order injected.
     pub fn inject(&self, fault: Fault) {
@@ -900,6 +918,16 @@ async fn gate(
         body: bytes.clone(),
         fault: fault.as_ref().map(FaultKind::name),
     });
+    let required = lock(&s.inner.required_auth).clone();
+    if let Some(required) = required {
+        let sent = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if sent != Some(required.as_str()) {
+            return json_error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        }
+    }
     let req = Request::from_parts(parts, Body::from(bytes));
     let mut resp = match fault {
         None => next.run(req).await,
@@ -933,6 +961,11 @@ async fn gate(
             let resp = next.run(req).await;
             conn.kill();
             return resp;
+        }
+        Some(FaultKind::ApplyThenHang) => {
+            let _applied = next.run(req).await;
+            s.until_shutdown().await;
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
         Some(FaultKind::Drop) => {
             conn.kill();

@@ -258,19 +258,24 @@ async fn load(plugins: &Plugins, located: &Located) -> Result<(String, Vec<Value
     use devlog_plugin::host::{LoadOptions, Runtime};
     let rt = Runtime::new(Some(plugins.state.join("cache")))?;
     let plugin = rt.load(located, &plugins.policy, LoadOptions::default())?;
+    let call_err = |e: devlog_plugin::host::CallError| match e {
+        devlog_plugin::host::CallError::Sandbox(e) => e,
+        devlog_plugin::host::CallError::Plugin(e) => PluginError::NotProvided {
+            plugin: located.manifest.name.clone(),
+            message: e.message,
+        },
+    };
+    if located.manifest.provides.integration {
+        // Its `describe` must agree with the manifest (and is cached for the next start).
+        plugin.checked_descriptor().await.map_err(call_err)?;
+    }
     let actions = if located.manifest.provides.actions.is_empty() {
         Vec::new()
     } else {
         plugin
             .actions()
             .await
-            .map_err(|e| match e {
-                devlog_plugin::host::CallError::Sandbox(e) => e,
-                devlog_plugin::host::CallError::Plugin(e) => PluginError::NotProvided {
-                    plugin: located.manifest.name.clone(),
-                    message: e.message,
-                },
-            })?
+            .map_err(call_err)?
             .into_iter()
             .map(|a| json!(a))
             .collect()
@@ -523,9 +528,18 @@ pub(crate) fn integrations(
                 ),
             })
         };
-        located.manifest.check_config(&table).map_err(config_err)?;
+        // Credentials named by `[capabilities.auth]` go to the host, never to the plugin;
+        // the rest is checked against the plugin's config schema and passed to `configure`.
+        let split = located
+            .manifest
+            .split_credentials(table)
+            .map_err(&config_err)?;
+        located
+            .manifest
+            .check_config(&split.config)
+            .map_err(&config_err)?;
         out.push(
-            plugin_integration(&plugins, &located, table).map_err(|e| config_err(e.to_string()))?,
+            plugin_integration(&plugins, &located, split).map_err(|e| config_err(e.to_string()))?,
         );
     }
     Ok(out)
@@ -535,7 +549,7 @@ pub(crate) fn integrations(
 fn plugin_integration(
     plugins: &Plugins,
     located: &Located,
-    config: Value,
+    split: devlog_plugin::manifest::SplitConfig,
 ) -> Result<std::sync::Arc<dyn devlog_core::integration::Integration>, PluginError> {
     use devlog_plugin::host::{LoadOptions, PluginIntegration, Runtime};
     let rt = Runtime::new(Some(plugins.state.join("cache")))?;
@@ -543,21 +557,29 @@ fn plugin_integration(
         located,
         &plugins.policy,
         LoadOptions {
-            config: Some(config),
+            config: Some(split.config),
+            auth: split.auth,
             state_dir: Some(plugins.state.clone()),
             ..LoadOptions::default()
         },
     )?;
-    Ok(std::sync::Arc::new(PluginIntegration::from_manifest(
-        plugin,
-    )))
+    // The descriptor is the plugin's own `describe`, checked against its manifest (cached
+    // with the compiled component, so a warm start makes no call).
+    let integration = PluginIntegration::new_blocking(plugin).map_err(|e| match e {
+        devlog_plugin::host::CallError::Sandbox(e) => e,
+        devlog_plugin::host::CallError::Plugin(e) => PluginError::Engine {
+            plugin: located.manifest.name.clone(),
+            message: format!("describe failed: {e}"),
+        },
+    })?;
+    Ok(std::sync::Arc::new(integration))
 }
 
 #[cfg(not(feature = "plugins"))]
 fn plugin_integration(
     _plugins: &Plugins,
     located: &Located,
-    _config: Value,
+    _split: devlog_plugin::manifest::SplitConfig,
 ) -> Result<std::sync::Arc<dyn devlog_core::integration::Integration>, PluginError> {
     Err(PluginError::Engine {
         plugin: located.manifest.name.clone(),
