@@ -4,6 +4,9 @@
 //! host allowlist, named targets with `${ENV}`, URLs never in run records).
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+#[path = "common/audit.rs"]
+mod audit;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -251,6 +254,26 @@ steps:
         .await;
         assert!(!shown.contains(SECRET), "{shown}");
     }
+    // Each notification is one remote-effect record in the audit log, by the workflow with
+    // its run as source, naming the target (the named target, or the URL's host only).
+    let export = ok(&dir, &["audit", "export"]).await;
+    let sent = audit::named(&export, "notification-sent");
+    assert_eq!(sent.len(), 2, "{export}");
+    for (r, (workflow, run, target)) in sent.iter().zip([
+        ("slack", &run, "team".to_string()),
+        ("generic", &run2, format!("{base}/…")),
+    ]) {
+        assert_eq!(r["actor"], format!("workflow:{workflow}"), "{r}");
+        assert_eq!(r["what"]["integration"], "notify", "{r}");
+        assert_eq!(r["what"]["remoteId"], target, "{r}");
+        assert_eq!(
+            r["source"]["workflow"],
+            format!("{workflow}/{}", run["id"].as_str().unwrap()),
+            "{r}"
+        );
+        assert_eq!(r["handle"], 1, "{r}");
+    }
+    ok(&dir, &["audit", "verify"]).await;
 
     // A host not listed is refused before any request.
     let o = devlog(&dir, &["workflow", "run", "elsewhere", "#1"]).await;

@@ -400,6 +400,12 @@ pub enum RemoteEffect {
     ReleaseCreated,
     /// `github release-notes --create-release`: an existing release's notes were replaced.
     ReleaseUpdated,
+    /// A workflow's `notify` step was answered by its receiver (`remote_id`: the target's
+    /// name, or the URL's scheme and host only — never the URL).
+    NotificationSent,
+    /// A workflow's `plugin` step ran a plugin's action (`integration`: the plugin,
+    /// `remote_id`: the action).
+    PluginActionRun,
 }
 
 impl RemoteEffect {
@@ -422,6 +428,8 @@ impl RemoteEffect {
             RemoteEffect::PullRequestOpened => "remote-pull-request-opened",
             RemoteEffect::ReleaseCreated => "remote-release-created",
             RemoteEffect::ReleaseUpdated => "remote-release-updated",
+            RemoteEffect::NotificationSent => "remote-notification-sent",
+            RemoteEffect::PluginActionRun => "remote-plugin-action-run",
         }
     }
 }

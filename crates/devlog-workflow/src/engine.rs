@@ -12,6 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use devlog_core::audit::{Action as AuditAction, Draft, RemoteEffect};
 use devlog_core::event::{EventKind, Origin, WriteMeta};
 use devlog_core::ops::{Edit, NewDecision, NewEntry, NewNote};
 use devlog_core::planning::NewWorklog;
@@ -1924,6 +1925,43 @@ impl Exec<'_> {
         format!("{}/{path}", self.run_id)
     }
 
+    /// Records a `notify` or `plugin` step's remote effect in the audit log (issue 20: every
+    /// remote effect), as the workflow with its run as source, once: the effect id is the
+    /// step's idempotency key, the same on every attempt and resume. (`sync` steps are
+    /// recorded by the sync engine, per item, comment and worklog.) A failure to record is
+    /// a warning, not a failed step: the effect has happened.
+    async fn audit_effect(&self, system: &str, effect: RemoteEffect, remote_id: String, key: &str) {
+        let Some(log) = self.engine.app.store().audit_log() else {
+            return;
+        };
+        let meta = self.meta();
+        let mut draft = Draft::action(
+            self.engine.app.clock().now(),
+            meta.actor,
+            meta.origin,
+            AuditAction::RemoteEffect {
+                integration: system.to_string(),
+                effect,
+                remote_id,
+                item: None,
+                url: None,
+                effect_id: key.to_string(),
+            },
+        )
+        .with_source(meta.source);
+        if let Some(e) = &self.entry {
+            draft = draft.for_entry(e.id, e.handle);
+        }
+        if let Err(e) = log.audit_append(vec![draft]).await {
+            tracing::warn!(
+                workflow = %self.workflow.name,
+                run = %self.run_id,
+                "the {} of step {key} is not in the audit log: {e}",
+                effect.name()
+            );
+        }
+    }
+
     /// Runs a `sync`, `notify` or `plugin` step (a dry run asks the host what it would do).
     async fn act_outside(&mut self, step: &Step, path: &str) -> Result<Value, Stop> {
         let dry = self.mode == Mode::Dry;
@@ -1979,7 +2017,13 @@ impl Exec<'_> {
                     key: self.step_key(path),
                 };
                 let host = self.host("notify")?;
-                host.notify(&req, dry).await.map_err(Stop::Failed)
+                let out = host.notify(&req, dry).await.map_err(Stop::Failed)?;
+                if !dry {
+                    let shown = out["target"].as_str().unwrap_or("notify").to_string();
+                    self.audit_effect("notify", RemoteEffect::NotificationSent, shown, &req.key)
+                        .await;
+                }
+                Ok(out)
             }
             Action::Plugin(p) => {
                 let mut input = Map::new();
@@ -1997,7 +2041,17 @@ impl Exec<'_> {
                     key: self.step_key(path),
                 };
                 let host = self.host("plugin")?;
-                host.plugin(&req, dry).await.map_err(Stop::Failed)
+                let out = host.plugin(&req, dry).await.map_err(Stop::Failed)?;
+                if !dry {
+                    self.audit_effect(
+                        &req.plugin,
+                        RemoteEffect::PluginActionRun,
+                        req.action.clone(),
+                        &req.key,
+                    )
+                    .await;
+                }
+                Ok(out)
             }
             _ => Err(Stop::Failed(format!(
                 "internal: `{}` is not a step with an outside effect",
