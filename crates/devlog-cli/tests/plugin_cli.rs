@@ -460,7 +460,7 @@ async fn a_plugin_action_is_a_workflow_step() {
     let remote = devlog_testkit::fake_remote::FakeRemote::start().await;
     let url = remote.url();
     let ws2 = ws.clone();
-    let (run, bad, invalid) = tokio::task::spawn_blocking(move || {
+    let (run, bad, invalid, export) = tokio::task::spawn_blocking(move || {
         let ws = ws2;
         with_tracker(
             &ws,
@@ -491,7 +491,9 @@ async fn a_plugin_action_is_a_workflow_step() {
         )
         .unwrap();
         let invalid = String::from_utf8(devlog(&ws, &["workflow", "validate"]).stdout).unwrap();
-        (run, bad, invalid)
+        let export = ok(&ws, &["audit", "export"]);
+        ok(&ws, &["audit", "verify"]);
+        (run, bad, invalid, export)
     })
     .await
     .unwrap();
@@ -507,6 +509,13 @@ async fn a_plugin_action_is_a_workflow_step() {
         "{run:#}"
     );
     assert!(bad.contains("does not fit its schema"), "{bad}");
+    // The action is one remote effect in the audit log, by the workflow (the refused input
+    // ran nothing and recorded nothing).
+    let actions = audit::named(&export, "plugin-action-run");
+    assert_eq!(actions.len(), 1, "{export}");
+    assert_eq!(actions[0]["actor"], "workflow:comment", "{}", actions[0]);
+    assert_eq!(actions[0]["what"]["integration"], "tracker");
+    assert_eq!(actions[0]["what"]["remoteId"], "comment");
     assert!(
         invalid.contains("provides no action \"close\""),
         "{invalid}"
