@@ -546,7 +546,7 @@ async fn a_deployment_reaches_the_entries_of_the_work_items_its_builds_carry() {
         panic!("{:?}", h.outcome.actions[0]);
     };
     assert_eq!(note, "Deployed to Dev: Release-1");
-    // The workflow events (`on: webhook: {integration: ado, event: deployment.completed}`):
+    // The workflow events (`on: webhook: {integration: azure-devops, event: deployment.completed}`):
     // one per work item linked to an entry, with the environment.
     let signals: Vec<_> = h
         .outcome

@@ -425,6 +425,9 @@ pub struct On {
 pub enum WebhookIntegration {
     Github,
     Jira,
+    /// Its name in `devlog.toml` and in the events the sync engine records; `ado` is
+    /// accepted too.
+    #[serde(rename = "azure-devops", alias = "ado")]
     Ado,
 }
 
@@ -433,7 +436,7 @@ impl WebhookIntegration {
         match self {
             Self::Github => "github",
             Self::Jira => "jira",
-            Self::Ado => "ado",
+            Self::Ado => "azure-devops",
         }
     }
 

@@ -32,7 +32,7 @@ fn unknown_webhook_events_are_load_errors_listing_the_allowed() {
         "pull_request.merge",
         "github: `pull_request.opened`",
         "jira: `issue.transitioned`",
-        "ado: `deployment.completed`",
+        "azure-devops: `deployment.completed`",
     ] {
         assert!(e.message.contains(want), "{want}: {e}");
     }
@@ -48,7 +48,7 @@ fn unknown_webhook_events_are_load_errors_listing_the_allowed() {
         "name: x\non:\n  webhook:\n    integration: gitlab\n    event: pull_request.merged\nsteps:\n  - add_note: {text: t}\n",
     );
     assert_eq!(e.key, "on.webhook.integration", "{e}");
-    assert!(e.message.contains("`github`, `jira`, `ado`"), "{e}");
+    assert!(e.message.contains("`github`, `jira`, `azure-devops`"), "{e}");
     let e = err(
         "name: x\non:\n  webhook:\n    integration: github\n    event: pull_request.merged\n    environment: prod\nsteps:\n  - add_note: {text: t}\n",
     );
@@ -152,7 +152,7 @@ steps:
 const DEAD: &str = "\
 name: on-dead
 on:
-  sync: {event: job_dead, integration: ado}
+  sync: {event: job_dead, integration: azure-devops}
 if: event.job.attempts >= 2
 steps:
   - add_note: {category: issue, text: \"push to {{ event.integration }} died: {{ event.error }}\"}
@@ -219,7 +219,7 @@ async fn integration_events_run_matching_workflows_once() {
     )
     .await;
     w.record(
-        "ado",
+        "azure-devops",
         IntegrationEventKind::DeploymentCompleted,
         "d3#0",
         None,
@@ -235,7 +235,7 @@ async fn integration_events_run_matching_workflows_once() {
     )
     .await;
     w.record(
-        "ado",
+        "azure-devops",
         IntegrationEventKind::JobDead,
         "job:2:1",
         Some(e.id),
@@ -243,7 +243,7 @@ async fn integration_events_run_matching_workflows_once() {
     )
     .await;
     w.record(
-        "ado",
+        "azure-devops",
         IntegrationEventKind::JobDead,
         "job:3:2",
         Some(e.id),
@@ -291,7 +291,7 @@ async fn integration_events_run_matching_workflows_once() {
         notes,
         [
             "DEV-1 In Progress -> DONE",
-            "push to ado died: rejected",
+            "push to azure-devops died: rejected",
             "conflict on title, status (github)",
         ],
     );
@@ -318,7 +318,7 @@ async fn integration_events_run_matching_workflows_once() {
 
     // A deployment to the filtered environment, without an entry: `entry` is null.
     w.record(
-        "ado",
+        "azure-devops",
         IntegrationEventKind::DeploymentCompleted,
         "d4#0",
         None,
