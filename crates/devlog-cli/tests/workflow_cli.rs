@@ -313,6 +313,17 @@ fn the_shipped_templates_validate_and_work() {
         .collect();
     let w = workspace(&refs);
     let d = w.path();
+    // blocked-three-days notifies the target `team`: without it validation names it.
+    let v = devlog(d, &["workflow", "validate"]);
+    assert!(!v.status.success());
+    let out = String::from_utf8_lossy(&v.stdout);
+    assert!(out.contains("no notify target `team`"), "{out}");
+    let config = d.join("devlog.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap_or_default();
+    text.push_str(
+        "\n[workflows]\nnotifyHosts = [\"hooks.slack.com\"]\n\n[workflows.notify.team]\nurl = \"https://hooks.slack.com/services/T0/B0/x\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
     ok(d, &["workflow", "validate"]);
 
     // critical-bug-triage: a new critical bug starts, is tagged, gets a subtask and a note.
