@@ -539,44 +539,6 @@ fn run_actions(resource: &Value) -> Vec<RemoteAction> {
     run_note(id.to_string(), text, branch, url, None, at)
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-    use super::*;
-
-    #[test]
-    fn base64_decodes_with_and_without_padding() {
-        assert_eq!(base64_decode("dTpwdw==").unwrap(), b"u:pw");
-        assert_eq!(base64_decode("dTpwdw").unwrap(), b"u:pw");
-        assert_eq!(base64_decode("OnNlY3JldA==").unwrap(), b":secret");
-        assert!(base64_decode("not base64!").is_none());
-    }
-
-    #[test]
-    fn constant_time_eq_compares_whole_values() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret2"));
-        assert!(!constant_time_eq(b"", b"x"));
-    }
-
-    #[test]
-    fn branches_name_entries_by_devlog_reference() {
-        assert_eq!(
-            branch_mentions("feature/devlog-12-login"),
-            vec!["devlog-12".to_string()]
-        );
-        assert!(branch_mentions("master").is_empty());
-    }
-
-    #[test]
-    fn the_update_event_names_its_work_item_by_revision() {
-        let r = serde_json::json!({"id": 2, "workItemId": 0, "revision": {"id": 5}});
-        assert_eq!(work_item_id("workitem.updated", &r), Some(5));
-        assert_eq!(work_item_id("workitem.created", &r), Some(2));
-    }
-}
-
 /// The workflow events of a completed deployment: one per work item of the release linked to
 /// an entry (`entry` is that entry), or one without an entry when it carries none.
 fn deployment_signals(payload: &Value, actions: &[RemoteAction]) -> Vec<WebhookSignal> {
@@ -623,5 +585,43 @@ fn work_item_signal(id: u64, resource: &Value) -> WebhookSignal {
             "to": state.and_then(|s| s.get("newValue")),
             "user": s(resource, "/revisedBy/displayName"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+    use super::*;
+
+    #[test]
+    fn base64_decodes_with_and_without_padding() {
+        assert_eq!(base64_decode("dTpwdw==").unwrap(), b"u:pw");
+        assert_eq!(base64_decode("dTpwdw").unwrap(), b"u:pw");
+        assert_eq!(base64_decode("OnNlY3JldA==").unwrap(), b":secret");
+        assert!(base64_decode("not base64!").is_none());
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    #[test]
+    fn branches_name_entries_by_devlog_reference() {
+        assert_eq!(
+            branch_mentions("feature/devlog-12-login"),
+            vec!["devlog-12".to_string()]
+        );
+        assert!(branch_mentions("master").is_empty());
+    }
+
+    #[test]
+    fn the_update_event_names_its_work_item_by_revision() {
+        let r = serde_json::json!({"id": 2, "workItemId": 0, "revision": {"id": 5}});
+        assert_eq!(work_item_id("workitem.updated", &r), Some(5));
+        assert_eq!(work_item_id("workitem.created", &r), Some(2));
     }
 }
