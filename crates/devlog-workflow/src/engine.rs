@@ -16,6 +16,7 @@ use devlog_core::audit::{Action as AuditAction, Draft, RemoteEffect};
 use devlog_core::event::{EventKind, Origin, WriteMeta};
 use devlog_core::ops::{Edit, NewDecision, NewEntry, NewNote};
 use devlog_core::planning::NewWorklog;
+use devlog_core::reports::ReportQuery;
 use devlog_core::sync_state::{IntegrationEvent, NewIntegrationEvent, SyncStateStore};
 use devlog_core::{Devlog, Entry, EntryId, Event, StoreError, Timestamp};
 use serde::Serialize;
@@ -1828,6 +1829,28 @@ impl<'a> Exec<'a> {
             }
             Action::Wait(w) => self.wait(w, path),
             Action::Parallel(branches) => self.parallel(branches, path).await,
+            Action::Report(r) => {
+                let now = self.engine.app.clock().now();
+                let since = r.since.map(|span| {
+                    Timestamp::from_datetime(
+                        now.as_datetime() - chrono::Duration::milliseconds(span.millis()),
+                    )
+                });
+                let query = ReportQuery {
+                    since,
+                    until: Some(now),
+                    by: r.by.clone(),
+                    filter: Default::default(),
+                };
+                let out = self
+                    .engine
+                    .app
+                    .report(r.name, &query, None)
+                    .await
+                    .map_err(|e| Stop::Failed(format!("report {}: {e}", r.name.as_str())))?;
+                serde_json::to_value(out)
+                    .map_err(|e| Stop::Failed(format!("report {}: {e}", r.name.as_str())))
+            }
         }
     }
 }

@@ -789,6 +789,9 @@ pub struct StepSpec {
     /// Runs a plugin's workflow action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginStep>,
+    /// Computes a built-in report (docs/reports.md) as the step's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportStep>,
     /// Parks the run for a duration or until a time (`{duration: 3d}`, `{until: <CEL>}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<Wait>,
@@ -835,6 +838,7 @@ pub enum Action {
     Sync(SyncStep),
     Notify(NotifyStep),
     Plugin(PluginStep),
+    Report(ReportStep),
     Wait(Wait),
     Parallel(Vec<Vec<Step>>),
 }
@@ -856,6 +860,7 @@ impl Action {
             Action::Sync(_) => "sync",
             Action::Notify(_) => "notify",
             Action::Plugin(_) => "plugin",
+            Action::Report(_) => "report",
             Action::Wait(_) => "wait",
             Action::Parallel(_) => "parallel",
         }
@@ -872,7 +877,7 @@ impl Action {
 }
 
 const ACTIONS: &str = "add_note, add_decision, set, create_entry, link, log_work, set_var, \
-     fail, if, for_each, wait, parallel, sync, notify, plugin";
+     fail, if, for_each, wait, parallel, sync, notify, plugin, report";
 
 impl TryFrom<StepSpec> for Step {
     type Error = String;
@@ -915,6 +920,10 @@ impl TryFrom<StepSpec> for Step {
         }
         if let Some(a) = s.plugin {
             found.push(Action::Plugin(a));
+        }
+        if let Some(a) = s.report {
+            devlog_core::reports::check_by(a.name, &a.by).map_err(|e| format!("report: {e}"))?;
+            found.push(Action::Report(a));
         }
         if let Some(w) = s.wait {
             match (&w.duration, &w.until) {
@@ -1009,6 +1018,7 @@ impl From<Step> for StepSpec {
             Action::Sync(a) => spec.sync = Some(a),
             Action::Notify(a) => spec.notify = Some(a),
             Action::Plugin(a) => spec.plugin = Some(a),
+            Action::Report(a) => spec.report = Some(a),
             Action::Wait(w) => spec.wait = Some(w),
             Action::Parallel(b) => spec.parallel = Some(b),
         }
@@ -1092,6 +1102,23 @@ pub struct LinkStep {
     pub to: Template,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry: Option<Template>,
+}
+
+/// `report`: a built-in report over the window `since` before now, as the step's output
+/// (the report's JSON, as `devlog report NAME --json` prints it).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportStep {
+    /// `counts`, `throughput`, `lead-time`, `cycle-time`, `time-in-status`, `wip`,
+    /// `burndown`, `sync-health`, `cross-system`, `deployments`.
+    pub name: devlog_core::reports::ReportName,
+    /// How far back the window starts (`7d`, `2w`); the report's own default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Span>,
+    /// Groupings (`counts`: status, type, priority, assignee, tag, system; the time series:
+    /// one of day, week, month); the report's default when absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by: Vec<devlog_core::reports::By>,
 }
 
 /// `log_work`: a worklog on the run's entry (or `entry`).

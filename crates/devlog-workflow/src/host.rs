@@ -253,6 +253,11 @@ fn walk(steps: &[Step], prefix: &str, f: &mut dyn FnMut(String, StepRef<'_>)) {
                 walk(otherwise, &format!("{path}.else"), f);
             }
             Action::ForEach(e) => walk(&e.steps, &format!("{path}.for_each.steps"), f),
+            Action::Parallel(branches) => {
+                for (j, b) in branches.iter().enumerate() {
+                    walk(b, &format!("{path}.parallel[{j}]"), f);
+                }
+            }
             _ => {}
         }
     }

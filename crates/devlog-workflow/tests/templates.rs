@@ -324,3 +324,53 @@ async fn a_new_critical_bug_is_tracked_on_github_and_azure_devops() {
         )]
     );
 }
+
+#[tokio::test]
+async fn the_weekly_report_goes_to_the_team_on_friday_at_four_berlin_time() {
+    let w = World::new().await;
+    let engine = w.engine("weekly-report");
+    // Monday: the first look only starts counting.
+    assert!(engine.tick().await.unwrap().runs.is_empty());
+    let a = w.create("Shipped", EntryType::Feature, Priority::High).await;
+    w.create("Still open", EntryType::Task, Priority::Low).await;
+    w.create("Also open", EntryType::Bugfix, Priority::Medium)
+        .await;
+    w.clock.set("2026-12-09T10:00:00Z");
+    w.set_status(&a, Status::Done).await;
+
+    // Friday 15:59 in Berlin (14:59 UTC): not yet.
+    w.clock.set("2026-12-11T14:59:00Z");
+    assert!(engine.tick().await.unwrap().runs.is_empty());
+    assert!(w.host.calls().is_empty());
+    // 16:01 in Berlin: the report, once.
+    w.clock.set("2026-12-11T15:01:00Z");
+    let runs = engine.tick().await.unwrap().runs;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].state, RunState::Succeeded, "{:#?}", runs[0]);
+    assert_eq!(
+        w.host.calls(),
+        [(
+            "notify".to_string(),
+            json!({"target": "target team", "payload": {"text":
+                "Week to 2026-12-11: 3 created, 1 done, 0 closed; 2 open of 3 (new 2, done 1)."}})
+        )]
+    );
+    assert!(engine.tick().await.unwrap().runs.is_empty());
+}
+
+#[test]
+fn a_report_step_is_checked_when_the_file_is_read() {
+    let e = parse(
+        "r.yml",
+        "name: r\non:\n  manual:\nsteps:\n  - report:\n      name: throughput\n      by: [status]\n",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("groups by"), "{e}");
+    let e = parse(
+        "r.yml",
+        "name: r\non:\n  manual:\nsteps:\n  - report:\n      name: velocity\n",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("velocity"), "{e}");
+    assert!(e.message.contains("throughput"), "{e}");
+}

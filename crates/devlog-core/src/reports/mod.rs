@@ -462,8 +462,9 @@ fn window(q: &ReportQuery, now: Timestamp, period: Period) -> Result<(Timestamp,
     Ok((since, until))
 }
 
-/// The `by` values a report takes, checked against what it allows.
-fn check_by(name: ReportName, by: &[By]) -> Result<Vec<By>> {
+/// The `by` values a report takes, checked against what it allows (the defaults when
+/// `by` is empty).
+pub fn check_by(name: ReportName, by: &[By]) -> Result<Vec<By>> {
     let allowed = name.allowed_by();
     for b in by {
         if !allowed.contains(b) {
@@ -705,5 +706,42 @@ mod tests {
             Period::Month.next(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
             NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()
         );
+    }
+}
+
+/// JSON Schemas of the report names and `by` values (`{"type": "string", "enum": [...]}`),
+/// for files that name a report (devlog-workflow's `report` step).
+#[cfg(feature = "schemars")]
+mod schema {
+    use super::{By, ReportName};
+
+    impl schemars::JsonSchema for ReportName {
+        fn inline_schema() -> bool {
+            true
+        }
+
+        fn schema_name() -> std::borrow::Cow<'static, str> {
+            "ReportName".into()
+        }
+
+        fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+            let names: Vec<&str> = ReportName::ALL.iter().map(|n| n.as_str()).collect();
+            schemars::json_schema!({ "type": "string", "enum": names })
+        }
+    }
+
+    impl schemars::JsonSchema for By {
+        fn inline_schema() -> bool {
+            true
+        }
+
+        fn schema_name() -> std::borrow::Cow<'static, str> {
+            "ReportBy".into()
+        }
+
+        fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+            let names: Vec<&str> = By::ALL.iter().map(|b| b.as_str()).collect();
+            schemars::json_schema!({ "type": "string", "enum": names })
+        }
     }
 }
