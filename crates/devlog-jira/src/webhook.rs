@@ -462,39 +462,6 @@ impl JiraIntegration {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-    use super::*;
-
-    #[test]
-    fn signatures_verify_and_tampering_is_refused() {
-        let sig = signature(b"s3cret", b"{}");
-        assert!(verify_signature(b"s3cret", b"{}", Some(&sig)).is_ok());
-        assert!(verify_signature(b"s3cret", b"{ }", Some(&sig)).is_err());
-        assert!(verify_signature(b"other", b"{}", Some(&sig)).is_err());
-        assert!(verify_signature(b"s3cret", b"{}", Some("sha1=00")).is_err());
-        assert!(verify_signature(b"s3cret", b"{}", None).is_err());
-    }
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(verify_token("abcdefabcdefabcdef", Some("abcdefabcdefabcdef")).is_ok());
-        assert!(verify_token("abcdefabcdefabcdef", Some("abcdefabcdefabcde")).is_err());
-        assert!(verify_token("abcdefabcdefabcdef", Some("")).is_err());
-        assert!(verify_token("abcdefabcdefabcdef", None).is_err());
-    }
-
-    #[test]
-    fn issue_ids_are_found_in_rest_urls() {
-        assert_eq!(
-            issue_in_url("https://x/rest/api/2/issue/10040/comment/10019").as_deref(),
-            Some("10040")
-        );
-        assert_eq!(issue_in_url("https://x/rest/api/2/user"), None);
-    }
-}
-
 /// The workflow event of an issue update whose changelog moved the status: `from` and `to`
 /// are the status names as Jira shows them.
 fn transition_signal(payload: &Value, key: &str) -> Option<WebhookSignal> {
@@ -537,4 +504,37 @@ fn comment_signal(payload: &Value, key: &str) -> Option<WebhookSignal> {
             },
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+    use super::*;
+
+    #[test]
+    fn signatures_verify_and_tampering_is_refused() {
+        let sig = signature(b"s3cret", b"{}");
+        assert!(verify_signature(b"s3cret", b"{}", Some(&sig)).is_ok());
+        assert!(verify_signature(b"s3cret", b"{ }", Some(&sig)).is_err());
+        assert!(verify_signature(b"other", b"{}", Some(&sig)).is_err());
+        assert!(verify_signature(b"s3cret", b"{}", Some("sha1=00")).is_err());
+        assert!(verify_signature(b"s3cret", b"{}", None).is_err());
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(verify_token("abcdefabcdefabcdef", Some("abcdefabcdefabcdef")).is_ok());
+        assert!(verify_token("abcdefabcdefabcdef", Some("abcdefabcdefabcde")).is_err());
+        assert!(verify_token("abcdefabcdefabcdef", Some("")).is_err());
+        assert!(verify_token("abcdefabcdefabcdef", None).is_err());
+    }
+
+    #[test]
+    fn issue_ids_are_found_in_rest_urls() {
+        assert_eq!(
+            issue_in_url("https://x/rest/api/2/issue/10040/comment/10019").as_deref(),
+            Some("10040")
+        );
+        assert_eq!(issue_in_url("https://x/rest/api/2/user"), None);
+    }
 }
