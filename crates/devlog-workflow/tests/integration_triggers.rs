@@ -48,7 +48,10 @@ fn unknown_webhook_events_are_load_errors_listing_the_allowed() {
         "name: x\non:\n  webhook:\n    integration: gitlab\n    event: pull_request.merged\nsteps:\n  - add_note: {text: t}\n",
     );
     assert_eq!(e.key, "on.webhook.integration", "{e}");
-    assert!(e.message.contains("`github`, `jira`, `azure-devops`"), "{e}");
+    assert!(
+        e.message.contains("`github`, `jira`, `azure-devops`"),
+        "{e}"
+    );
     let e = err(
         "name: x\non:\n  webhook:\n    integration: github\n    event: pull_request.merged\n    environment: prod\nsteps:\n  - add_note: {text: t}\n",
     );

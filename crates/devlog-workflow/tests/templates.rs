@@ -210,7 +210,12 @@ async fn a_merged_pull_request_finishes_its_entry_and_transitions_the_jira_issue
                      "title": "Retry uploads", "branch": "feature/retry"}}),
         at: 1_800_000_000_000,
     };
-    assert!(w.state.record_event(&merged("d1#0", Some(&e))).await.unwrap());
+    assert!(
+        w.state
+            .record_event(&merged("d1#0", Some(&e)))
+            .await
+            .unwrap()
+    );
     let runs = engine
         .follow_integration_events(&*w.state)
         .await
@@ -234,13 +239,21 @@ async fn a_merged_pull_request_finishes_its_entry_and_transitions_the_jira_issue
 
     // A pull request that carries no entry runs nothing; a redelivery is not recorded again.
     assert!(w.state.record_event(&merged("d2#0", None)).await.unwrap());
-    assert!(!w.state.record_event(&merged("d1#0", Some(&e))).await.unwrap());
+    assert!(
+        !w.state
+            .record_event(&merged("d1#0", Some(&e)))
+            .await
+            .unwrap()
+    );
     let runs = engine
         .follow_integration_events(&*w.state)
         .await
         .unwrap()
         .runs;
-    assert!(runs.iter().all(|r| r.state != RunState::Succeeded), "{runs:#?}");
+    assert!(
+        runs.iter().all(|r| r.state != RunState::Succeeded),
+        "{runs:#?}"
+    );
     assert_eq!(w.host.calls().len(), 1);
 }
 
@@ -255,7 +268,10 @@ async fn an_entry_still_blocked_after_three_days_is_posted_to_the_team() {
     w.set_status(&freed, Status::Blocked).await;
     let runs = w.hand_on(&engine, from).await;
     assert_eq!(runs.len(), 2, "{runs:#?}");
-    assert!(runs.iter().all(|r| r.state == RunState::Waiting), "{runs:#?}");
+    assert!(
+        runs.iter().all(|r| r.state == RunState::Waiting),
+        "{runs:#?}"
+    );
     assert_eq!(
         runs[0].wake_at,
         Some("2026-12-10T09:00:00Z".parse().unwrap())
@@ -331,7 +347,9 @@ async fn the_weekly_report_goes_to_the_team_on_friday_at_four_berlin_time() {
     let engine = w.engine("weekly-report");
     // Monday: the first look only starts counting.
     assert!(engine.tick().await.unwrap().runs.is_empty());
-    let a = w.create("Shipped", EntryType::Feature, Priority::High).await;
+    let a = w
+        .create("Shipped", EntryType::Feature, Priority::High)
+        .await;
     w.create("Still open", EntryType::Task, Priority::Low).await;
     w.create("Also open", EntryType::Bugfix, Priority::Medium)
         .await;
