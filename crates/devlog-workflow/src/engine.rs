@@ -2042,7 +2042,11 @@ impl Exec<'_> {
                 let host = self.host("notify")?;
                 let out = host.notify(&req, dry).await.map_err(Stop::Failed)?;
                 if !dry {
-                    let shown = out["target"].as_str().unwrap_or("notify").to_string();
+                    // The target's name, or the URL's scheme and host: never the URL.
+                    let shown = match &req.target {
+                        NotifyTarget::Named(name) => name.clone(),
+                        NotifyTarget::Url(url) => crate::host::redact_url(url),
+                    };
                     self.audit_effect("notify", RemoteEffect::NotificationSent, shown, &req.key)
                         .await;
                 }
