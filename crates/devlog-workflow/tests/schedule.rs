@@ -13,20 +13,9 @@ use devlog_store::StoreSpec;
 use devlog_workflow::runs::{Cause, RunState};
 use devlog_workflow::{Engine, RunStore, parse};
 
-#[derive(Debug)]
-struct ManualClock(Mutex<Timestamp>);
-
-impl ManualClock {
-    fn set(&self, t: &str) {
-        *self.0.lock().unwrap() = t.parse().unwrap();
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap()
-    }
-}
+#[path = "common/clock.rs"]
+mod clock;
+use clock::ManualClock;
 
 struct World {
     _dir: tempfile::TempDir,

@@ -10,27 +10,16 @@ use std::sync::{Arc, Mutex};
 
 use devlog_core::event::{Origin, WriteMeta};
 use devlog_core::ops::{NewEntry, NewNote};
-use devlog_core::{Clock, Devlog, Entry, NoteCategory, Store, Timestamp};
+use devlog_core::{Devlog, Entry, NoteCategory, Store, Timestamp};
 use devlog_store::StoreSpec;
 use devlog_workflow::format::Span;
 use devlog_workflow::runs::{Cause, RunId, RunRecord, RunState, StepRecord, StepState};
 use devlog_workflow::{Engine, RunStore, parse};
 use serde_json::json;
 
-#[derive(Debug)]
-struct ManualClock(Mutex<Timestamp>);
-
-impl ManualClock {
-    fn set(&self, t: &str) {
-        *self.0.lock().unwrap() = t.parse().unwrap();
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap()
-    }
-}
+#[path = "common/clock.rs"]
+mod clock;
+use clock::ManualClock;
 
 struct World {
     _dir: tempfile::TempDir,

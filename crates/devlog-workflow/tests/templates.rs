@@ -13,27 +13,16 @@ use std::sync::{Arc, Mutex};
 use devlog_core::event::{Origin, WriteMeta};
 use devlog_core::ops::{Edit, NewEntry};
 use devlog_core::sync_state::{IntegrationEventKind, NewIntegrationEvent, SyncStateStore};
-use devlog_core::{Clock, Devlog, Entry, EntryType, Priority, Status, Store, Timestamp};
+use devlog_core::{Devlog, Entry, EntryType, Priority, Status, Store};
 use devlog_store::{SqliteSyncState, StoreSpec};
 use devlog_workflow::host::{HostFuture, NotifyRequest, PluginRequest, SyncRequest};
 use devlog_workflow::runs::RunState;
 use devlog_workflow::{Engine, RunStore, StepHost, parse};
 use serde_json::{Value, json};
 
-#[derive(Debug)]
-struct ManualClock(Mutex<Timestamp>);
-
-impl ManualClock {
-    fn set(&self, t: &str) {
-        *self.0.lock().unwrap() = t.parse().unwrap();
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap()
-    }
-}
+#[path = "common/clock.rs"]
+mod clock;
+use clock::ManualClock;
 
 /// Records what it was asked; a `sync` answers with an item per integration and entry.
 #[derive(Debug, Default)]
