@@ -342,12 +342,10 @@ impl AdoIntegration {
 
     /// Queues a run of `pipeline` on `branch` (a name or `refs/heads/…`).
     pub async fn queue_run(&self, pipeline: &Pipeline, branch: &str) -> Result<RunLink, SyncError> {
-        let body = json!({
-            "resources": {"repositories": {"self": {"refName": ref_name(branch)}}}
-        });
+        let (path, body) = self.queue_run_request(&pipeline.id.to_string(), branch);
         let resp = self
             .client
-            .post(&self.project_path(&format!("pipelines/{}/runs", pipeline.id)))
+            .post(&path)
             .query("api-version", API_VERSION)
             .json(&body)
             .send()
@@ -357,6 +355,15 @@ impl AdoIntegration {
         let mut link = self.run_link(run, pipeline, true);
         link.branch.get_or_insert_with(|| branch_of(branch));
         Ok(link)
+    }
+
+    /// The path and body [`queue_run`](Self::queue_run) posts to queue a run of the pipeline
+    /// whose id is `pipeline` on `branch` (what a dry run shows, with a placeholder id).
+    pub fn queue_run_request(&self, pipeline: &str, branch: &str) -> (String, Value) {
+        let body = json!({
+            "resources": {"repositories": {"self": {"refName": ref_name(branch)}}}
+        });
+        (self.project_path(&format!("pipelines/{pipeline}/runs")), body)
     }
 
     /// Reads a run back (Pipelines API).
