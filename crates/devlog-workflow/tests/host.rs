@@ -297,7 +297,7 @@ async fn branch_pull_request_and_pipeline_steps_render_and_run_as_the_workflow()
                "branch": null, "actor": "workflow:ship"})
     );
     let notes = w.app.store().get(e.id).await.unwrap().notes;
-    assert_eq!(notes[0].content, "PR 9 (true), run 77");
+    assert_eq!(notes[0].content, "PR 9 (True), run 77");
 
     // A dry run hands the same requests over, marked dry.
     let dry = engine.dry_run("ship", Some(e.id), None).await.unwrap();
@@ -430,7 +430,7 @@ fn the_format_checks_notify_and_names_the_new_actions() {
     let e = bad("  - {}\n");
     assert!(e.contains("sync, notify, plugin"), "{e}");
     assert!(e.contains("branch, pull_request, pipeline"), "{e}");
-    let e = bad("  - branch: {checkout: yes, name: x}\n");
+    let e = bad("  - branch: {checkout: true, name: x}\n");
     assert!(e.contains("unknown field `name`"), "{e}");
 }
 
