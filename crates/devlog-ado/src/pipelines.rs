@@ -363,7 +363,10 @@ impl AdoIntegration {
         let body = json!({
             "resources": {"repositories": {"self": {"refName": ref_name(branch)}}}
         });
-        (self.project_path(&format!("pipelines/{pipeline}/runs")), body)
+        (
+            self.project_path(&format!("pipelines/{pipeline}/runs")),
+            body,
+        )
     }
 
     /// Reads a run back (Pipelines API).

@@ -343,9 +343,23 @@ fn the_shipped_templates_validate_and_work() {
     std::fs::write(&config, text).unwrap();
     for args in [
         &["init", "-q"][..],
-        &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "first"],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "first",
+        ],
     ] {
-        let o = Command::new("git").args(args).current_dir(d).output().unwrap();
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     ok(d, &["workflow", "validate"]);

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use devlog_testkit::fake_ado::{AdoProbe, FakeProcess};
 use devlog_testkit::fake_github::FakeGithub;
-use devlog_testkit::fake_remote::{Fault, FakeRemote};
+use devlog_testkit::fake_remote::{FakeRemote, Fault};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -317,7 +317,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).unwrap()
 }
 
@@ -353,7 +357,9 @@ async fn runs_of(dir: &Path) -> Vec<Value> {
     let mut out = Vec::new();
     for r in list.as_array().unwrap() {
         let id = r["id"].as_str().unwrap();
-        out.push(serde_json::from_str(&ok(dir, &["--json", "workflow", "show", id]).await).unwrap());
+        out.push(
+            serde_json::from_str(&ok(dir, &["--json", "workflow", "show", id]).await).unwrap(),
+        );
     }
     out
 }
@@ -385,7 +391,11 @@ async fn branch_pull_request_and_pipeline_steps_act_once_when_runs_repeat_or_res
 
     // The dry run shows the requests and sends nothing: no branch, pull request or run.
     let dry: Value = serde_json::from_str(
-        &ok(&dir, &["--json", "workflow", "test", "ship", "--entry", "#1"]).await,
+        &ok(
+            &dir,
+            &["--json", "workflow", "test", "ship", "--entry", "#1"],
+        )
+        .await,
     )
     .unwrap();
     assert_eq!(dry["error"], Value::Null, "{dry:#}");
@@ -399,10 +409,19 @@ async fn branch_pull_request_and_pipeline_steps_act_once_when_runs_repeat_or_res
     assert_eq!(pr["body"]["head"], branch);
     assert_eq!(pr["body"]["base"], "main");
     assert_eq!(pr["body"]["draft"], true);
-    assert!(pr["body"]["body"].as_str().unwrap().starts_with("Opened by ship"), "{pr}");
+    assert!(
+        pr["body"]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Opened by ship"),
+        "{pr}"
+    );
     let ci = out(2)["request"].clone();
     assert!(
-        ci["url"].as_str().unwrap().ends_with("/acme/Fabrikam/_apis/pipelines/<id of CI>/runs"),
+        ci["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/acme/Fabrikam/_apis/pipelines/<id of CI>/runs"),
         "{ci}"
     );
     assert_eq!(
@@ -426,16 +445,25 @@ async fn branch_pull_request_and_pipeline_steps_act_once_when_runs_repeat_or_res
     let step = |r: &Value, i: usize| r["steps"][i]["output"].clone();
     assert_eq!(step(run, 0)["name"], branch);
     assert_eq!(step(run, 0)["created"], true);
-    assert_eq!(git(&dir, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(), branch);
+    assert_eq!(
+        git(&dir, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        branch
+    );
     let pulls = gh.pulls();
     assert_eq!(pulls.len(), 1, "{pulls:?}");
     let p = &pulls[0];
     assert_eq!(step(run, 1)["number"], p.number, "{run:#}");
     assert_eq!(step(run, 1)["opened"], false, "found after the kill");
-    assert_eq!((p.head.as_str(), p.base.as_str(), p.draft), (branch, "main", true));
+    assert_eq!(
+        (p.head.as_str(), p.base.as_str(), p.draft),
+        (branch, "main", true)
+    );
     assert_eq!(p.title, "Review #1: Login page");
     let body = p.body.clone().unwrap();
-    assert!(body.starts_with("Opened by ship") && body.contains(&id), "{body}");
+    assert!(
+        body.starts_with("Opened by ship") && body.contains(&id),
+        "{body}"
+    );
     let runs_queued = ado.ado.runs();
     assert_eq!(runs_queued.len(), 1);
     assert_eq!(runs_queued[0].ref_name, format!("refs/heads/{branch}"));
@@ -450,7 +478,10 @@ async fn branch_pull_request_and_pipeline_steps_act_once_when_runs_repeat_or_res
         .iter()
         .map(|r| r["system"].as_str().unwrap())
         .collect();
-    assert!(systems.contains(&"github-pr") && systems.contains(&"azure-devops-run"), "{shown}");
+    assert!(
+        systems.contains(&"github-pr") && systems.contains(&"azure-devops-run"),
+        "{shown}"
+    );
     let source = format!("ship/{}", run["id"].as_str().unwrap());
     let export = ok(&dir, &["audit", "export"]).await;
     for effect in ["pull-request-opened", "pipeline-run-queued"] {
@@ -500,7 +531,10 @@ async fn branch_pull_request_and_pipeline_steps_act_once_when_runs_repeat_or_res
 #[tokio::test]
 async fn integration_steps_with_no_integration_behind_them_are_found_when_workflows_load() {
     let steps = "name: wrong\non:\n  manual:\nsteps:\n  - pull_request: {integration: jira}\n  - pipeline: {pipeline: CI}\n  - pull_request: {}\n  - branch: {}\n";
-    let (_tmp, dir) = workspace("[integrations.git]\nenabled = false\n", &[("wrong.yml", steps)]);
+    let (_tmp, dir) = workspace(
+        "[integrations.git]\nenabled = false\n",
+        &[("wrong.yml", steps)],
+    );
     ok(&dir, &["init"]).await;
     let v = devlog(&dir, &["workflow", "validate"]).await;
     assert_ne!(v.code, 0);

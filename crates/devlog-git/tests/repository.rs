@@ -189,7 +189,10 @@ fn branches_tags_and_links() {
     let found = branch::create(&repo, "devlog/3-x", &keep).unwrap();
     assert!(!found.created, "{found:?}");
     assert_eq!(found.commit, b.commit);
-    assert_eq!(branch::find(&repo, "devlog/3-x").unwrap(), Some(b.commit.clone()));
+    assert_eq!(
+        branch::find(&repo, "devlog/3-x").unwrap(),
+        Some(b.commit.clone())
+    );
 
     // The tagger is the identity git itself would use: the repository's, unless the
     // environment (GIT_COMMITTER_NAME, as CI sets it) overrides it.

@@ -191,13 +191,7 @@ impl GithubIntegration {
             return Ok((pr, false));
         }
         let (path, req) = self.pull_request(entry, pull);
-        match self
-            .client
-            .post(&path)
-            .json(&req)
-            .send()
-            .await
-        {
+        match self.client.post(&path).json(&req).send().await {
             Ok(resp) => Ok((resp.json().map_err(|e| self.sync_err(e, None))?, true)),
             Err(e) if e.kind() == HttpErrorKind::Invalid => {
                 // A create whose response was lost: the pull request exists now.

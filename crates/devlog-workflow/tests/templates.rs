@@ -76,10 +76,10 @@ impl StepHost for Host {
     fn branch<'a>(&'a self, req: &'a BranchRequest, _dry: bool) -> HostFuture<'a> {
         Box::pin(async move {
             let name = format!("devlog/{}-{}", req.entry.handle, req.entry.key);
-            self.calls
-                .lock()
-                .unwrap()
-                .push(("branch".into(), json!({"name": name, "checkout": req.checkout})));
+            self.calls.lock().unwrap().push((
+                "branch".into(),
+                json!({"name": name, "checkout": req.checkout}),
+            ));
             Ok(json!({"name": name, "created": true, "at": "0123abcd"}))
         })
     }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clap::{Args, Subcommand};
 use devlog_core::entry::ExternalReference;
-use devlog_core::integration::{Integration, RemoteAction, RemoteItem, SyncError};
 use devlog_core::event::WriteMeta;
+use devlog_core::integration::{Integration, RemoteAction, RemoteItem, SyncError};
 use devlog_core::{Entry, EntryId};
 use devlog_github::GithubIntegration;
 use devlog_github::pulls::PULL_REQUEST;
@@ -350,10 +350,7 @@ pub struct PullOpened {
 fn head_branch(ws: &Workspace, entry: &Entry, head: Option<&str>) -> Result<String, CliError> {
     match head {
         Some(h) => Ok(h.to_string()),
-        None => Ok(super::git::branch_name(
-            &super::git::git_config(ws)?,
-            entry,
-        )),
+        None => Ok(super::git::branch_name(&super::git::git_config(ws)?, entry)),
     }
 }
 

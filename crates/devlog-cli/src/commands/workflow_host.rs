@@ -302,10 +302,9 @@ impl CliStepHost {
             body: req.body.clone(),
         };
         if dry {
-            let (path, body, head) =
-                super::github::pull_request_plan(&self.ws, &req.entry, &pull)
-                    .await
-                    .map_err(|e| e.to_string())?;
+            let (path, body, head) = super::github::pull_request_plan(&self.ws, &req.entry, &pull)
+                .await
+                .map_err(|e| e.to_string())?;
             return Ok(json!({
                 "number": "(dry run)",
                 "url": "(dry run)",
@@ -334,8 +333,7 @@ impl CliStepHost {
         if dry {
             let branch = super::ado::run_branch(&self.ws, &req.entry, req.branch.clone())
                 .map_err(|e| e.to_string())?;
-            let (path, body) =
-                ado.queue_run_request(&format!("<id of {}>", req.pipeline), &branch);
+            let (path, body) = ado.queue_run_request(&format!("<id of {}>", req.pipeline), &branch);
             return Ok(json!({
                 "run_id": "(dry run)",
                 "url": "(dry run)",
