@@ -114,6 +114,10 @@ pub struct RunLink {
     /// False when an unfinished run of the branch was found and linked instead of queueing
     /// another.
     pub queued: bool,
+    /// The run found was one no entry followed, now this entry's: queued by an earlier try
+    /// whose answer was lost (or started by hand on the branch).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
 }
 
 /// A completed run [`poll_runs`](AdoIntegration::poll_runs) found.
@@ -239,6 +243,7 @@ impl AdoIntegration {
             state: RunState::parse(r.state.as_deref().unwrap_or_default()),
             result: r.result.filter(|s| !s.is_empty()),
             queued,
+            adopted: false,
         }
     }
 
@@ -254,6 +259,7 @@ impl AdoIntegration {
             state: RunState::parse(b.status.as_deref().unwrap_or_default()),
             result: b.result.filter(|s| !s.is_empty() && s != "none"),
             queued: false,
+            adopted: false,
         }
     }
 
@@ -478,7 +484,12 @@ impl AdoIntegration {
                     found = Some(run);
                     break;
                 }
-                None if found.is_none() => found = Some(run),
+                None if found.is_none() => {
+                    found = Some(RunLink {
+                        adopted: true,
+                        ..run
+                    })
+                }
                 _ => {}
             }
         }

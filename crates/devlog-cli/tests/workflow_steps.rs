@@ -523,9 +523,21 @@ async fn branch_pull_request_and_pipeline_steps_act_once_when_runs_repeat_or_res
     let resumed = &runs[0];
     assert_eq!(resumed["state"], "succeeded", "{resumed:#}");
     assert_eq!(step(resumed, 2)["queued"], false);
-    assert_eq!(step(resumed, 2)["run_id"], ado.ado.runs()[1].id);
+    assert_eq!(step(resumed, 2)["adopted"], true);
+    let second = ado.ado.runs()[1].id;
+    assert_eq!(step(resumed, 2)["run_id"], second);
     assert_eq!(ado.ado.runs().len(), 2);
     assert_eq!(gh.pulls().len(), 1);
+    // The adopted run is in the audit log once, like the first.
+    let export = ok(&dir, &["audit", "export"]).await;
+    let queued = audit::named(&export, "pipeline-run-queued");
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert_eq!(queued[1]["what"]["remoteId"], second.to_string());
+    assert_eq!(
+        queued[1]["source"]["workflow"],
+        format!("ship/{}", resumed["id"].as_str().unwrap())
+    );
+    ok(&dir, &["audit", "verify"]).await;
 }
 
 #[tokio::test]

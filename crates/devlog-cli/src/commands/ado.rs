@@ -181,8 +181,8 @@ pub fn run_branch(
 /// Queues a run of `pipeline` on the entry's branch (or `branch`), or finds the unfinished
 /// one already queued for the entry (`AdoIntegration::queue_run_for`: exactly once when
 /// retried), and attaches it to the entry so its completion adds a note. A run queued (by
-/// this call or an earlier try) is one `pipeline-run-queued` record in the audit log, by
-/// `by`. `devlog ado run` and the workflow `pipeline` step both go through here. Returns the
+/// this call, or by an earlier try whose answer was lost) is one `pipeline-run-queued` record
+/// in the audit log, by `by`. `devlog ado run` and the workflow `pipeline` step both go through here. Returns the
 /// run and the branch asked for.
 pub async fn queue_pipeline_run(
     ws: &Workspace,
@@ -198,8 +198,10 @@ pub async fn queue_pipeline_run(
         .queue_run_for(&**engine.store(), &**engine.state(), e, pipeline, &branch)
         .await
         .map_err(tracker::remote_err)?;
-    // Queued now, or found queued by an earlier try of this command: one record per run.
-    if run.queued {
+    // Queued now, or adopted: queued by an earlier try whose answer was lost (a kill, a
+    // dropped connection) — the effect id is the run's, so one record per run either way. A
+    // run this entry already followed was recorded when it was queued.
+    if run.queued || run.adopted {
         super::audit::record_effects_by(
             &ws.devlog_dir,
             &**engine.store(),

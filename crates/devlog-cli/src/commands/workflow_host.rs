@@ -360,6 +360,7 @@ impl CliStepHost {
             "run_id": run.run_id,
             "url": run.url,
             "queued": run.queued,
+            "adopted": run.adopted,
             "name": run.name,
             "pipeline": run.pipeline,
             "branch": run.branch.unwrap_or(branch),
