@@ -338,6 +338,7 @@ impl CliStepHost {
                 "run_id": "(dry run)",
                 "url": "(dry run)",
                 "queued": true,
+                "adopted": false,
                 "branch": branch,
                 "request": {
                     "method": "POST",
