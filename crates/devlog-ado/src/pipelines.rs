@@ -114,6 +114,10 @@ pub struct RunLink {
     /// False when an unfinished run of the branch was found and linked instead of queueing
     /// another.
     pub queued: bool,
+    /// The run found was one no entry followed, now this entry's: queued by an earlier try
+    /// whose answer was lost (or started by hand on the branch).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
 }
 
 /// A completed run [`poll_runs`](AdoIntegration::poll_runs) found.
@@ -239,6 +243,7 @@ impl AdoIntegration {
             state: RunState::parse(r.state.as_deref().unwrap_or_default()),
             result: r.result.filter(|s| !s.is_empty()),
             queued,
+            adopted: false,
         }
     }
 
@@ -254,6 +259,7 @@ impl AdoIntegration {
             state: RunState::parse(b.status.as_deref().unwrap_or_default()),
             result: b.result.filter(|s| !s.is_empty() && s != "none"),
             queued: false,
+            adopted: false,
         }
     }
 
@@ -342,12 +348,10 @@ impl AdoIntegration {
 
     /// Queues a run of `pipeline` on `branch` (a name or `refs/heads/…`).
     pub async fn queue_run(&self, pipeline: &Pipeline, branch: &str) -> Result<RunLink, SyncError> {
-        let body = json!({
-            "resources": {"repositories": {"self": {"refName": ref_name(branch)}}}
-        });
+        let (path, body) = self.queue_run_request(&pipeline.id.to_string(), branch);
         let resp = self
             .client
-            .post(&self.project_path(&format!("pipelines/{}/runs", pipeline.id)))
+            .post(&path)
             .query("api-version", API_VERSION)
             .json(&body)
             .send()
@@ -357,6 +361,18 @@ impl AdoIntegration {
         let mut link = self.run_link(run, pipeline, true);
         link.branch.get_or_insert_with(|| branch_of(branch));
         Ok(link)
+    }
+
+    /// The path and body [`queue_run`](Self::queue_run) posts to queue a run of the pipeline
+    /// whose id is `pipeline` on `branch` (what a dry run shows, with a placeholder id).
+    pub fn queue_run_request(&self, pipeline: &str, branch: &str) -> (String, Value) {
+        let body = json!({
+            "resources": {"repositories": {"self": {"refName": ref_name(branch)}}}
+        });
+        (
+            self.project_path(&format!("pipelines/{pipeline}/runs")),
+            body,
+        )
     }
 
     /// Reads a run back (Pipelines API).
@@ -468,7 +484,12 @@ impl AdoIntegration {
                     found = Some(run);
                     break;
                 }
-                None if found.is_none() => found = Some(run),
+                None if found.is_none() => {
+                    found = Some(RunLink {
+                        adopted: true,
+                        ..run
+                    })
+                }
                 _ => {}
             }
         }

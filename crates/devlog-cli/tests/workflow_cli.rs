@@ -318,13 +318,57 @@ fn the_shipped_templates_validate_and_work() {
     assert!(!v.status.success());
     let out = String::from_utf8_lossy(&v.stdout);
     assert!(out.contains("no notify target `team`"), "{out}");
+    // started-branch needs a git repository, review-pr-ci GitHub and Azure DevOps.
+    assert!(
+        out.contains("started-branch.yml: steps[0].branch:")
+            && out.contains("is not inside a git repository"),
+        "{out}"
+    );
+    assert!(
+        out.contains("review-pr-ci.yml: steps[0].pull_request: GitHub is not configured"),
+        "{out}"
+    );
+    assert!(
+        out.contains("review-pr-ci.yml: steps[1].pipeline: Azure DevOps is not configured"),
+        "{out}"
+    );
     let config = d.join("devlog.toml");
     let mut text = std::fs::read_to_string(&config).unwrap_or_default();
     text.push_str(
         "\n[workflows]\nnotifyHosts = [\"hooks.slack.com\"]\n\n[workflows.notify.team]\nurl = \"https://hooks.slack.com/services/T0/B0/x\"\n",
     );
+    text.push_str(
+        "\n[integrations.github]\nrepository = \"acme/widgets\"\ntoken = \"t\"\napiUrl = \"http://127.0.0.1:9\"\n\n[integrations.azure-devops]\norganizationUrl = \"http://127.0.0.1:9/acme\"\nproject = \"Fabrikam\"\npat = \"p\"\n",
+    );
     std::fs::write(&config, text).unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "first",
+        ],
+    ] {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
     ok(d, &["workflow", "validate"]);
+    // The templates that reach GitHub, Azure DevOps or git run from their files in
+    // devlog-workflow's templates.rs (a recording host), their steps against the fakes in
+    // workflow_steps.rs; here they stay off.
+    for name in ["critical-bug-everywhere", "started-branch", "review-pr-ci"] {
+        ok(d, &["workflow", "disable", name]);
+    }
 
     // critical-bug-triage: a new critical bug starts, is tagged, gets a subtask and a note.
     ok(

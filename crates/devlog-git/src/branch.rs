@@ -16,13 +16,41 @@ pub struct Options {
     pub ignore_dirty: Option<std::path::PathBuf>,
     /// Written to the branch's reflog.
     pub reflog_message: String,
+    /// A branch of that name already there is the outcome (`created: false`, at its own
+    /// commit; switched to with `checkout`) instead of [`GitError::BranchExists`]: a caller
+    /// that is retried or resumed (a workflow step) finds the branch it made before.
+    pub keep_existing: bool,
+    /// Check every precondition and say what would happen (`created`, the commit), changing
+    /// nothing.
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub name: String,
+    /// The commit the branch points at.
     pub commit: String,
     pub checked_out: bool,
+    /// False when the branch was already there (only with [`Options::keep_existing`]).
+    pub created: bool,
+}
+
+/// The commit branch `name` points at, if the branch exists.
+pub fn find(repo: &Repo, name: &str) -> Result<Option<String>, GitError> {
+    let full = format!("refs/heads/{name}");
+    let found = repo
+        .inner
+        .try_find_reference(full.as_str())
+        .map_err(GitError::gix("cannot read references"))?;
+    match found {
+        None => Ok(None),
+        Some(mut r) => {
+            let id = r
+                .peel_to_id()
+                .map_err(GitError::gix("cannot read the branch"))?;
+            Ok(Some(id.to_string()))
+        }
+    }
 }
 
 /// Creates `refs/heads/<name>` at HEAD. Checks every precondition before changing anything,
@@ -37,28 +65,47 @@ pub fn create(repo: &Repo, name: &str, opts: &Options) -> Result<Outcome, GitErr
             reason: e.to_string(),
         }
     })?;
-    let commit = match repo.head()? {
+    let head = repo.head()?;
+    let (commit, on) = match head {
         HeadState::Unborn => return Err(GitError::UnbornHead),
         HeadState::Detached { commit } if opts.checkout => {
             return Err(GitError::DetachedHead { commit });
         }
-        HeadState::Branch { commit, .. } | HeadState::Detached { commit } => commit,
+        HeadState::Detached { commit } => (commit, None),
+        HeadState::Branch { commit, name } => (commit, Some(name)),
     };
-    if repo
-        .inner
-        .try_find_reference(full.as_str())
-        .map_err(GitError::gix("cannot read references"))?
-        .is_some()
-    {
+    let existing = find(repo, name)?;
+    if existing.is_some() && !opts.keep_existing {
         return Err(GitError::BranchExists {
             name: name.to_string(),
         });
     }
-    if opts.checkout {
+    // Switching to a branch HEAD is already on changes nothing, so it needs no clean tree.
+    let switch_needed = opts.checkout && on.as_deref() != Some(name);
+    if switch_needed {
         let dirty = repo.dirty_paths(opts.ignore_dirty.as_deref())?;
         if !dirty.is_empty() {
             return Err(GitError::DirtyWorktree { paths: dirty });
         }
+    }
+    if let Some(at) = existing {
+        if switch_needed && !opts.dry_run {
+            switch(repo.workdir(), name)?;
+        }
+        return Ok(Outcome {
+            name: name.to_string(),
+            commit: at,
+            checked_out: opts.checkout,
+            created: false,
+        });
+    }
+    if opts.dry_run {
+        return Ok(Outcome {
+            name: name.to_string(),
+            commit,
+            checked_out: opts.checkout,
+            created: true,
+        });
     }
     let id = repo.head_commit()?;
     repo.inner
@@ -76,6 +123,7 @@ pub fn create(repo: &Repo, name: &str, opts: &Options) -> Result<Outcome, GitErr
         name: name.to_string(),
         commit,
         checked_out: opts.checkout,
+        created: true,
     })
 }
 

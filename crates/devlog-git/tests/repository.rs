@@ -172,6 +172,28 @@ fn branches_tags_and_links() {
     branch::create(&repo, "3-x", &opts).unwrap();
     assert_eq!(git(d, &["rev-parse", "3-x"]).trim(), b.commit);
 
+    // A dry run says what would happen and changes nothing.
+    let dry = branch::Options {
+        dry_run: true,
+        ..branch::Options::default()
+    };
+    let planned = branch::create(&repo, "devlog/4-y", &dry).unwrap();
+    assert!(planned.created && planned.commit == b.commit, "{planned:?}");
+    assert_eq!(branch::find(&repo, "devlog/4-y").unwrap(), None);
+    // Keeping an existing branch: found at its own commit, not created again (a workflow
+    // step resumed after it made the branch).
+    let keep = branch::Options {
+        keep_existing: true,
+        ..branch::Options::default()
+    };
+    let found = branch::create(&repo, "devlog/3-x", &keep).unwrap();
+    assert!(!found.created, "{found:?}");
+    assert_eq!(found.commit, b.commit);
+    assert_eq!(
+        branch::find(&repo, "devlog/3-x").unwrap(),
+        Some(b.commit.clone())
+    );
+
     // The tagger is the identity git itself would use: the repository's, unless the
     // environment (GIT_COMMITTER_NAME, as CI sets it) overrides it.
     git(d, &["config", "user.name", "Rel Ease"]);

@@ -13,6 +13,20 @@ use crate::{GithubIntegration, NAME, marker};
 /// The engine's attachment kind for pull requests.
 pub const PULL_REQUEST: &str = "pull-request";
 
+/// What [`GithubIntegration::create_pull`] opens: from `head` into `base`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewPull<'a> {
+    pub head: &'a str,
+    pub base: &'a str,
+    pub draft: bool,
+    /// The linked issue the pull request closes.
+    pub issue: Option<&'a str>,
+    /// The title (default: the entry's).
+    pub title: Option<&'a str>,
+    /// The text of the body (default: the entry's description).
+    pub body: Option<&'a str>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct BranchRef {
     #[serde(default, rename = "ref")]
@@ -134,43 +148,50 @@ impl GithubIntegration {
         Ok(found.into_iter().next())
     }
 
-    /// Opens a pull request for an entry from branch `head` into `base`. The body is the
-    /// entry's description, `Closes #<issue>` when it has a linked issue, and its marker. An
-    /// existing open pull request from `head` is returned instead of a second one.
-    pub async fn create_pull(
-        &self,
-        entry: &Entry,
-        head: &str,
-        base: &str,
-        draft: bool,
-        issue: Option<&str>,
-    ) -> Result<(PullRequest, bool), SyncError> {
-        if let Some(pr) = self.open_pull_for(head).await? {
-            return Ok((pr, false));
-        }
+    /// The path and body of the request [`create_pull`](Self::create_pull) sends for `entry`
+    /// (what a dry run shows). The title is `pull.title` or the entry's; the body
+    /// `pull.body` or the entry's description, then `Closes #<issue>` when it has a linked
+    /// issue, then its marker (which is how a retry knows the pull request is devlog's).
+    pub fn pull_request(&self, entry: &Entry, pull: &NewPull<'_>) -> (String, Value) {
         let mut body = String::new();
-        if !entry.description.is_empty() {
-            body.push_str(&entry.description);
+        let text = pull.body.unwrap_or(&entry.description);
+        if !text.is_empty() {
+            body.push_str(text);
             body.push_str("\n\n");
         }
-        if let Some(n) = issue {
+        if let Some(n) = pull.issue {
             body.push_str(&format!("Closes #{n}\n\n"));
         }
         body.push_str(&marker(entry.id));
+        let title = pull
+            .title
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .unwrap_or(&entry.title);
         let req: Value = json!({
-            "title": entry.title,
-            "head": head,
-            "base": base,
+            "title": title,
+            "head": pull.head,
+            "base": pull.base,
             "body": body,
-            "draft": draft,
+            "draft": pull.draft,
         });
-        match self
-            .client
-            .post(&format!("{}/pulls", self.repo_path()))
-            .json(&req)
-            .send()
-            .await
-        {
+        (format!("{}/pulls", self.repo_path()), req)
+    }
+
+    /// Opens a pull request for an entry (see [`pull_request`](Self::pull_request) for what
+    /// it holds). An existing open pull request from `pull.head` is returned instead of a
+    /// second one (`false`: not opened now).
+    pub async fn create_pull(
+        &self,
+        entry: &Entry,
+        pull: &NewPull<'_>,
+    ) -> Result<(PullRequest, bool), SyncError> {
+        let (head, base) = (pull.head, pull.base);
+        if let Some(pr) = self.open_pull_for(head).await? {
+            return Ok((pr, false));
+        }
+        let (path, req) = self.pull_request(entry, pull);
+        match self.client.post(&path).json(&req).send().await {
             Ok(resp) => Ok((resp.json().map_err(|e| self.sync_err(e, None))?, true)),
             Err(e) if e.kind() == HttpErrorKind::Invalid => {
                 // A create whose response was lost: the pull request exists now.

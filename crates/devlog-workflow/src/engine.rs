@@ -28,7 +28,8 @@ use crate::format::{
     Action, DEFAULT_TIMEOUT, Loaded, MAX_ITEMS, Step, Trigger, VarValue, Wait, Workflow,
 };
 use crate::host::{
-    NotifyFormat, NotifyRequest, NotifyTarget, PluginRequest, StepHost, SyncRequest,
+    BranchRequest, NotifyFormat, NotifyRequest, NotifyTarget, PipelineRequest, PluginRequest,
+    PullRequestRequest, StepHost, SyncRequest,
 };
 use crate::runs::{
     Cause, RunId, RunRecord, RunState, RunStore, RunStoreError, ScheduleState, StepRecord,
@@ -1784,9 +1785,12 @@ impl<'a> Exec<'a> {
                 self.run_steps(steps, format!("{path}.{name}.")).await?;
                 Ok(output)
             }
-            Action::Sync(_) | Action::Notify(_) | Action::Plugin(_) => {
-                self.act_outside(step, path).await
-            }
+            Action::Sync(_)
+            | Action::Notify(_)
+            | Action::Plugin(_)
+            | Action::Branch(_)
+            | Action::PullRequest(_)
+            | Action::Pipeline(_) => self.act_outside(step, path).await,
             Action::ForEach(f) => {
                 let items = match self
                     .previous
@@ -1986,7 +1990,7 @@ impl Exec<'_> {
         }
     }
 
-    /// Runs a `sync`, `notify` or `plugin` step (a dry run asks the host what it would do).
+    /// Runs a step with an outside effect (a dry run asks the host what it would do).
     async fn act_outside(&mut self, step: &Step, path: &str) -> Result<Value, Stop> {
         let dry = self.mode == Mode::Dry;
         match &step.action {
@@ -2078,6 +2082,62 @@ impl Exec<'_> {
                         &req.key,
                     )
                     .await;
+                }
+                Ok(out)
+            }
+            // The host records these steps' remote effects in the audit log as the commands
+            // doing the same do (one record per pull request, per pipeline run), by the run.
+            Action::Branch(b) => {
+                let entry = self.target(&b.entry).await?;
+                let req = BranchRequest {
+                    entry,
+                    checkout: b.checkout,
+                };
+                self.host("branch")?
+                    .branch(&req, dry)
+                    .await
+                    .map_err(Stop::Failed)
+            }
+            Action::PullRequest(p) => {
+                let entry = self.target(&p.entry).await?;
+                let req = PullRequestRequest {
+                    integration: p.integration().to_string(),
+                    entry,
+                    branch: self.render_opt(&p.branch)?.map(|b| b.trim().to_string()),
+                    base: self.render_opt(&p.base)?.map(|b| b.trim().to_string()),
+                    draft: p.draft,
+                    title: self.render_opt(&p.title)?,
+                    body: self.render_opt(&p.body)?,
+                    by: self.meta(),
+                };
+                let out = self
+                    .host("pull_request")?
+                    .pull_request(&req, dry)
+                    .await
+                    .map_err(Stop::Failed)?;
+                if !dry {
+                    // The pull request is recorded on the entry.
+                    self.refresh().await?;
+                }
+                Ok(out)
+            }
+            Action::Pipeline(p) => {
+                let entry = self.target(&p.entry).await?;
+                let req = PipelineRequest {
+                    integration: p.integration().to_string(),
+                    pipeline: self.render(&p.pipeline)?.trim().to_string(),
+                    entry,
+                    branch: self.render_opt(&p.branch)?.map(|b| b.trim().to_string()),
+                    by: self.meta(),
+                };
+                let out = self
+                    .host("pipeline")?
+                    .pipeline(&req, dry)
+                    .await
+                    .map_err(Stop::Failed)?;
+                if !dry {
+                    // The run is recorded on the entry.
+                    self.refresh().await?;
                 }
                 Ok(out)
             }

@@ -17,7 +17,7 @@ use serde_json::Value;
 use devlog_core::sync_state::IntegrationEventKind;
 
 use crate::condition::Condition;
-use crate::host::{NotifyStep, PluginStep, SyncStep};
+use crate::host::{BranchStep, NotifyStep, PipelineStep, PluginStep, PullRequestStep, SyncStep};
 use crate::schedule::Schedule;
 use crate::template::Template;
 
@@ -794,6 +794,15 @@ pub struct StepSpec {
     /// Runs a plugin's workflow action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginStep>,
+    /// Creates the git branch of an entry (kept when it exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<BranchStep>,
+    /// Opens the GitHub pull request of an entry's branch (or links the open one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestStep>,
+    /// Queues an Azure DevOps pipeline run of an entry's branch (or follows the unfinished one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineStep>,
     /// Computes a built-in report (docs/reports.md) as the step's output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<ReportStep>,
@@ -843,6 +852,9 @@ pub enum Action {
     Sync(SyncStep),
     Notify(NotifyStep),
     Plugin(PluginStep),
+    Branch(BranchStep),
+    PullRequest(PullRequestStep),
+    Pipeline(PipelineStep),
     Report(ReportStep),
     Wait(Wait),
     Parallel(Vec<Vec<Step>>),
@@ -865,6 +877,9 @@ impl Action {
             Action::Sync(_) => "sync",
             Action::Notify(_) => "notify",
             Action::Plugin(_) => "plugin",
+            Action::Branch(_) => "branch",
+            Action::PullRequest(_) => "pull_request",
+            Action::Pipeline(_) => "pipeline",
             Action::Report(_) => "report",
             Action::Wait(_) => "wait",
             Action::Parallel(_) => "parallel",
@@ -882,7 +897,8 @@ impl Action {
 }
 
 const ACTIONS: &str = "add_note, add_decision, set, create_entry, link, log_work, set_var, \
-     fail, if, for_each, wait, parallel, sync, notify, plugin, report";
+     fail, if, for_each, wait, parallel, sync, notify, plugin, branch, pull_request, pipeline, \
+     report";
 
 impl TryFrom<StepSpec> for Step {
     type Error = String;
@@ -925,6 +941,15 @@ impl TryFrom<StepSpec> for Step {
         }
         if let Some(a) = s.plugin {
             found.push(Action::Plugin(a));
+        }
+        if let Some(a) = s.branch {
+            found.push(Action::Branch(a));
+        }
+        if let Some(a) = s.pull_request {
+            found.push(Action::PullRequest(a));
+        }
+        if let Some(a) = s.pipeline {
+            found.push(Action::Pipeline(a));
         }
         if let Some(a) = s.report {
             devlog_core::reports::check_by(a.name, &a.by).map_err(|e| format!("report: {e}"))?;
@@ -1023,6 +1048,9 @@ impl From<Step> for StepSpec {
             Action::Sync(a) => spec.sync = Some(a),
             Action::Notify(a) => spec.notify = Some(a),
             Action::Plugin(a) => spec.plugin = Some(a),
+            Action::Branch(a) => spec.branch = Some(a),
+            Action::PullRequest(a) => spec.pull_request = Some(a),
+            Action::Pipeline(a) => spec.pipeline = Some(a),
             Action::Report(a) => spec.report = Some(a),
             Action::Wait(w) => spec.wait = Some(w),
             Action::Parallel(b) => spec.parallel = Some(b),

@@ -1,6 +1,8 @@
 //! Steps whose effect is outside the store (issue 21 item 4, issue 22 item 3): `sync` (push an
 //! entry to an integration through the sync engine and its queue), `notify` (an HTTP POST to
-//! a webhook) and `plugin` (a plugin's workflow action).
+//! a webhook), `plugin` (a plugin's workflow action), `branch` (a git branch for an entry),
+//! `pull_request` (a GitHub pull request from it) and `pipeline` (an Azure DevOps pipeline
+//! run of it).
 //!
 //! This crate knows none of the integrations, HTTP or WebAssembly: it renders the step and
 //! hands a request to a [`StepHost`], which the program embedding the engine provides
@@ -12,7 +14,8 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use devlog_core::EntryId;
+use devlog_core::event::WriteMeta;
+use devlog_core::{Entry, EntryId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -102,6 +105,89 @@ pub struct PluginStep {
     pub input: BTreeMap<String, VarValue>,
 }
 
+/// `branch`: the git branch of an entry (the run's, or `entry`) at HEAD, named by
+/// `[integrations.git] branchTemplate` as `devlog git branch` names it. A branch of that name
+/// already there is kept (`created: false`), so a repeated or resumed run makes it once.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BranchStep {
+    /// The entry (a reference template); the run's entry without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Template>,
+    /// Switch the working tree to the branch (refused when tracked files outside .devlog
+    /// have changes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checkout: bool,
+}
+
+/// `pull_request`: opens the GitHub pull request of an entry from its branch, or links the
+/// open one from that branch (`devlog github pr`): once, however often the run repeats.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequestStep {
+    /// The GitHub integration's name (`[integrations.<name>]` in devlog.toml); `github`
+    /// without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<String>,
+    /// The entry (a reference template); the run's entry without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Template>,
+    /// The branch with the work (a template); the entry's branch as `branch` names it
+    /// without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<Template>,
+    /// The branch to merge into (a template); `main` without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Template>,
+    /// Open it as a draft.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub draft: bool,
+    /// The title (a template); the entry's title without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Template>,
+    /// The body's text (a template); the entry's description without it. `Closes #<issue>`
+    /// (when the entry is linked to an issue) and devlog's marker always follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Template>,
+}
+
+/// `pipeline`: queues an Azure DevOps pipeline run of an entry's branch, or follows the
+/// unfinished one already queued for the entry (`devlog ado run`): once, however often the
+/// run repeats; its completion adds a note to the entry.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineStep {
+    /// The Azure DevOps integration's name (`[integrations.<name>]` in devlog.toml);
+    /// `azure-devops` without it (`ado` is the same integration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<String>,
+    /// The pipeline: its name, or `folder\name` (a template).
+    pub pipeline: Template,
+    /// The entry (a reference template); the run's entry without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Template>,
+    /// The branch to run (a template); the entry's branch as `branch` names it without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<Template>,
+}
+
+/// The integration a `pull_request` step uses when it names none.
+pub const DEFAULT_GITHUB: &str = "github";
+/// The integration a `pipeline` step uses when it names none.
+pub const DEFAULT_ADO: &str = "azure-devops";
+
+impl PullRequestStep {
+    pub fn integration(&self) -> &str {
+        self.integration.as_deref().unwrap_or(DEFAULT_GITHUB)
+    }
+}
+
+impl PipelineStep {
+    pub fn integration(&self) -> &str {
+        self.integration.as_deref().unwrap_or(DEFAULT_ADO)
+    }
+}
+
 /// Where a notification goes, as the step gave it.
 #[derive(Clone, PartialEq, Eq)]
 pub enum NotifyTarget {
@@ -171,6 +257,43 @@ pub struct PluginRequest {
     pub key: String,
 }
 
+/// A `branch` step rendered.
+#[derive(Debug, Clone)]
+pub struct BranchRequest {
+    /// The entry as it is when the step runs (its handle, key, id and type name the branch).
+    pub entry: Entry,
+    pub checkout: bool,
+}
+
+/// A `pull_request` step rendered.
+#[derive(Debug, Clone)]
+pub struct PullRequestRequest {
+    pub integration: String,
+    pub entry: Entry,
+    /// The head branch; the entry's branch when `None`.
+    pub branch: Option<String>,
+    /// The base branch; the host's default (`main`) when `None`.
+    pub base: Option<String>,
+    pub draft: bool,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    /// The run's write metadata (`workflow:<name>`, source `<name>/<run>`): the pull request
+    /// recorded on the entry and in the audit log is the workflow's.
+    pub by: WriteMeta,
+}
+
+/// A `pipeline` step rendered.
+#[derive(Debug, Clone)]
+pub struct PipelineRequest {
+    pub integration: String,
+    pub pipeline: String,
+    pub entry: Entry,
+    /// The branch; the entry's branch when `None`.
+    pub branch: Option<String>,
+    /// As [`PullRequestRequest::by`].
+    pub by: WriteMeta,
+}
+
 /// What a host call gives back: the step's output, or why it failed (a message for the run
 /// record, with no secret in it).
 pub type HostFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, String>> + Send + 'a>>;
@@ -182,6 +305,12 @@ pub trait StepHost: Send + Sync + fmt::Debug {
     fn sync<'a>(&'a self, req: &'a SyncRequest, dry: bool) -> HostFuture<'a>;
     fn notify<'a>(&'a self, req: &'a NotifyRequest, dry: bool) -> HostFuture<'a>;
     fn plugin<'a>(&'a self, req: &'a PluginRequest, dry: bool) -> HostFuture<'a>;
+    /// Output `{name, created, at}` (`at`: the commit the branch points at).
+    fn branch<'a>(&'a self, req: &'a BranchRequest, dry: bool) -> HostFuture<'a>;
+    /// Output `{number, url, opened}` (`opened: false`: the open one was linked).
+    fn pull_request<'a>(&'a self, req: &'a PullRequestRequest, dry: bool) -> HostFuture<'a>;
+    /// Output `{run_id, url, queued}` (`queued: false`: the unfinished one is followed).
+    fn pipeline<'a>(&'a self, req: &'a PipelineRequest, dry: bool) -> HostFuture<'a>;
     /// A check made when workflows are loaded (an unknown integration, plugin or action, a
     /// notify target not configured); `Ok` when it can only be known at run time.
     fn check_step(&self, step: &StepRef<'_>) -> Result<(), String> {
@@ -196,6 +325,9 @@ pub enum StepRef<'a> {
     Sync(&'a SyncStep),
     Notify(&'a NotifyStep),
     Plugin(&'a PluginStep),
+    Branch(&'a BranchStep),
+    PullRequest(&'a PullRequestStep),
+    Pipeline(&'a PipelineStep),
 }
 
 impl StepRef<'_> {
@@ -204,6 +336,9 @@ impl StepRef<'_> {
             StepRef::Sync(_) => "sync",
             StepRef::Notify(_) => "notify",
             StepRef::Plugin(_) => "plugin",
+            StepRef::Branch(_) => "branch",
+            StepRef::PullRequest(_) => "pull_request",
+            StepRef::Pipeline(_) => "pipeline",
         }
     }
 }
@@ -219,7 +354,7 @@ pub fn clip(text: &str) -> String {
     s
 }
 
-/// What `host` finds wrong in the `sync`, `notify` and `plugin` steps of `workflows` before
+/// What `host` finds wrong in the steps with outside effects of `workflows` before
 /// any run, one error per step naming the file and the step (`steps[0].then[1]`).
 pub fn problems(host: &dyn StepHost, workflows: &[Loaded]) -> Vec<FormatError> {
     let mut out = Vec::new();
@@ -238,7 +373,7 @@ pub fn problems(host: &dyn StepHost, workflows: &[Loaded]) -> Vec<FormatError> {
     out
 }
 
-/// Calls `f` on every `sync`, `notify` and `plugin` step, with its place.
+/// Calls `f` on every step with an outside effect, with its place.
 fn walk(steps: &[Step], prefix: &str, f: &mut dyn FnMut(String, StepRef<'_>)) {
     for (i, step) in steps.iter().enumerate() {
         let path = format!("{prefix}[{i}]");
@@ -246,6 +381,9 @@ fn walk(steps: &[Step], prefix: &str, f: &mut dyn FnMut(String, StepRef<'_>)) {
             Action::Sync(s) => f(path, StepRef::Sync(s)),
             Action::Notify(n) => f(path, StepRef::Notify(n)),
             Action::Plugin(p) => f(path, StepRef::Plugin(p)),
+            Action::Branch(b) => f(path, StepRef::Branch(b)),
+            Action::PullRequest(p) => f(path, StepRef::PullRequest(p)),
+            Action::Pipeline(p) => f(path, StepRef::Pipeline(p)),
             Action::If {
                 then, otherwise, ..
             } => {

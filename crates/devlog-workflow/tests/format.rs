@@ -137,4 +137,18 @@ fn the_schema_is_derived_and_rejects_unknown_keys() {
     assert_eq!(s["additionalProperties"], serde_json::json!(false));
     // The closed value sets come from devlog-core's types.
     assert!(text.contains("in-progress"));
+    // The steps outside the store, with their keys, from their structs.
+    for (def, key) in [
+        ("BranchStep", "checkout"),
+        ("PullRequestStep", "draft"),
+        ("PipelineStep", "pipeline"),
+    ] {
+        let d = &s["$defs"][def];
+        assert!(d["properties"][key].is_object(), "{def}: {d}");
+        assert_eq!(d["additionalProperties"], serde_json::json!(false), "{def}");
+    }
+    assert_eq!(
+        s["$defs"]["PipelineStep"]["required"],
+        serde_json::json!(["pipeline"])
+    );
 }

@@ -11,7 +11,8 @@ use devlog_core::ops::NewEntry;
 use devlog_core::{Devlog, Entry, Priority};
 use devlog_store::StoreSpec;
 use devlog_workflow::host::{
-    HostFuture, NotifyFormat, NotifyRequest, NotifyTarget, PluginRequest, SyncRequest, redact_url,
+    BranchRequest, HostFuture, NotifyFormat, NotifyRequest, NotifyTarget, PipelineRequest,
+    PluginRequest, PullRequestRequest, SyncRequest, redact_url,
 };
 use devlog_workflow::runs::RunState;
 use devlog_workflow::{Engine, RunStore, StepHost, StepRef, parse};
@@ -80,10 +81,52 @@ impl StepHost for Fake {
         })
     }
 
+    fn branch<'a>(&'a self, req: &'a BranchRequest, dry: bool) -> HostFuture<'a> {
+        Box::pin(async move {
+            let name = format!("devlog/{}", req.entry.handle);
+            self.calls.lock().unwrap().push((
+                "branch".into(),
+                dry,
+                json!({"handle": req.entry.handle, "checkout": req.checkout}),
+            ));
+            Ok(json!({"name": name, "created": true, "at": "abc123"}))
+        })
+    }
+
+    fn pull_request<'a>(&'a self, req: &'a PullRequestRequest, dry: bool) -> HostFuture<'a> {
+        Box::pin(async move {
+            self.calls.lock().unwrap().push((
+                "pull_request".into(),
+                dry,
+                json!({"integration": req.integration, "handle": req.entry.handle,
+                       "branch": req.branch, "base": req.base, "draft": req.draft,
+                       "title": req.title, "body": req.body, "actor": req.by.actor,
+                       "source": req.by.source.workflow}),
+            ));
+            Ok(json!({"number": 9, "url": "https://github.test/pull/9", "opened": true}))
+        })
+    }
+
+    fn pipeline<'a>(&'a self, req: &'a PipelineRequest, dry: bool) -> HostFuture<'a> {
+        Box::pin(async move {
+            self.calls.lock().unwrap().push((
+                "pipeline".into(),
+                dry,
+                json!({"integration": req.integration, "pipeline": req.pipeline,
+                       "handle": req.entry.handle, "branch": req.branch,
+                       "actor": req.by.actor}),
+            ));
+            Ok(json!({"run_id": 77, "url": "https://ado.test/77", "queued": true}))
+        })
+    }
+
     fn check_step(&self, step: &StepRef<'_>) -> Result<(), String> {
         match step {
             StepRef::Plugin(p) if p.name != "tracker" => {
                 Err(format!("no plugin named {:?} is installed", p.name))
+            }
+            StepRef::PullRequest(p) if p.integration() != "github" => {
+                Err(format!("`{}` is not a GitHub integration", p.integration()))
             }
             _ => Ok(()),
         }
@@ -210,6 +253,78 @@ async fn outside_steps_go_to_the_host_and_their_outputs_feed_later_steps() {
     );
 }
 
+const SHIP: &str = r#"name: ship
+on:
+  manual:
+steps:
+  - id: b
+    branch: {checkout: true}
+  - id: pr
+    pull_request:
+      branch: "{{ steps.b.name }}"
+      draft: true
+      title: "{{ entry.ref }}: {{ entry.title }}"
+      body: "Opened by {{ workflow.name }}"
+  - id: ci
+    pipeline:
+      pipeline: "CI {{ entry.priority }}"
+  - add_note:
+      category: progress
+      text: "PR {{ steps.pr.number }} ({{ steps.pr.opened }}), run {{ steps.ci.run_id }}"
+"#;
+
+#[tokio::test]
+async fn branch_pull_request_and_pipeline_steps_render_and_run_as_the_workflow() {
+    let w = World::new().await;
+    let fake = Arc::new(Fake::default());
+    let engine = w.engine(SHIP, Some(fake.clone()));
+    assert!(engine.host_problems().is_empty());
+    let e = w.create("Ship it").await;
+    let run = engine.run_manual("ship", Some(e.id), None).await.unwrap();
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    let calls = fake.calls();
+    assert_eq!(calls[0].2, json!({"handle": e.handle, "checkout": true}));
+    assert_eq!(
+        calls[1].2,
+        json!({"integration": "github", "handle": e.handle, "branch": format!("devlog/{}", e.handle),
+               "base": null, "draft": true, "title": format!("#{}: Ship it", e.handle),
+               "body": "Opened by ship", "actor": "workflow:ship",
+               "source": format!("ship/{}", run.id)})
+    );
+    assert_eq!(
+        calls[2].2,
+        json!({"integration": "azure-devops", "pipeline": "CI critical", "handle": e.handle,
+               "branch": null, "actor": "workflow:ship"})
+    );
+    let notes = w.app.store().get(e.id).await.unwrap().notes;
+    assert_eq!(notes[0].content, "PR 9 (True), run 77");
+
+    // A dry run hands the same requests over, marked dry.
+    let dry = engine.dry_run("ship", Some(e.id), None).await.unwrap();
+    assert_eq!(dry.error, None, "{dry:#?}");
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 6);
+    assert!(calls[3..].iter().all(|c| c.1), "{calls:?}");
+
+    // The host's load-time check names the step.
+    let file = "name: p\non:\n  manual:\nsteps:\n  - pull_request: {integration: jira}\n";
+    let engine = w.engine(file, Some(Arc::new(Fake::default())));
+    let problems: Vec<String> = engine
+        .host_problems()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("steps[0].pull_request: `jira` is not a GitHub integration"),
+        "{problems:?}"
+    );
+    // `pipeline` needs its pipeline.
+    let text = "name: n\non:\n  manual:\nsteps:\n  - pipeline: {branch: main}\n";
+    let err = parse("n.yml", text).unwrap_err().to_string();
+    assert!(err.contains("pipeline"), "{err}");
+}
+
 #[tokio::test]
 async fn a_dry_run_asks_the_host_what_it_would_do_without_doing_it() {
     let w = World::new().await;
@@ -314,6 +429,9 @@ fn the_format_checks_notify_and_names_the_new_actions() {
     assert!(e.contains("extra"), "{e}");
     let e = bad("  - {}\n");
     assert!(e.contains("sync, notify, plugin"), "{e}");
+    assert!(e.contains("branch, pull_request, pipeline"), "{e}");
+    let e = bad("  - branch: {checkout: true, name: x}\n");
+    assert!(e.contains("unknown field `name`"), "{e}");
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //! read from their files and run by the engine against a real SQLite store and sync state,
 //! an injected clock and a recording [`StepHost`]: a merged pull request finishing its entry
 //! and transitioning the Jira issue, an entry still blocked after three days posted to the
-//! team, a new critical bug tracked on GitHub and Azure DevOps. (The `sync` and `notify`
-//! hosts themselves are tested against the fakes in devlog-cli's `workflow_steps.rs`.)
+//! team, a new critical bug tracked on GitHub and Azure DevOps, a started entry getting its
+//! branch and one in review its pull request and CI run. (The hosts of these steps are
+//! tested against the fakes in devlog-cli's `workflow_steps.rs`.)
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::collections::BTreeSet;
@@ -15,7 +16,10 @@ use devlog_core::ops::{Edit, NewEntry};
 use devlog_core::sync_state::{IntegrationEventKind, NewIntegrationEvent, SyncStateStore};
 use devlog_core::{Devlog, Entry, EntryType, Priority, Status, Store};
 use devlog_store::{SqliteSyncState, StoreSpec};
-use devlog_workflow::host::{HostFuture, NotifyRequest, PluginRequest, SyncRequest};
+use devlog_workflow::host::{
+    BranchRequest, HostFuture, NotifyRequest, PipelineRequest, PluginRequest, PullRequestRequest,
+    SyncRequest,
+};
 use devlog_workflow::runs::RunState;
 use devlog_workflow::{Engine, RunStore, StepHost, parse};
 use serde_json::{Value, json};
@@ -67,6 +71,38 @@ impl StepHost for Host {
 
     fn plugin<'a>(&'a self, _req: &'a PluginRequest, _dry: bool) -> HostFuture<'a> {
         Box::pin(async { Err("no plugins here".to_string()) })
+    }
+
+    fn branch<'a>(&'a self, req: &'a BranchRequest, _dry: bool) -> HostFuture<'a> {
+        Box::pin(async move {
+            let name = format!("devlog/{}-{}", req.entry.handle, req.entry.key);
+            self.calls.lock().unwrap().push((
+                "branch".into(),
+                json!({"name": name, "checkout": req.checkout}),
+            ));
+            Ok(json!({"name": name, "created": true, "at": "0123abcd"}))
+        })
+    }
+
+    fn pull_request<'a>(&'a self, req: &'a PullRequestRequest, _dry: bool) -> HostFuture<'a> {
+        Box::pin(async move {
+            self.calls.lock().unwrap().push((
+                "pull_request".into(),
+                json!({"integration": req.integration, "branch": req.branch, "draft": req.draft,
+                       "title": req.title, "body": req.body}),
+            ));
+            Ok(json!({"number": 12, "url": "https://github.test/acme/w/pull/12", "opened": true}))
+        })
+    }
+
+    fn pipeline<'a>(&'a self, req: &'a PipelineRequest, _dry: bool) -> HostFuture<'a> {
+        Box::pin(async move {
+            self.calls.lock().unwrap().push((
+                "pipeline".into(),
+                json!({"pipeline": req.pipeline, "branch": req.branch}),
+            ));
+            Ok(json!({"run_id": 5, "url": "https://ado.test/5", "queued": true}))
+        })
     }
 }
 
@@ -380,4 +416,51 @@ fn a_report_step_is_checked_when_the_file_is_read() {
     .unwrap_err();
     assert!(e.message.contains("velocity"), "{e}");
     assert!(e.message.contains("throughput"), "{e}");
+}
+
+#[tokio::test]
+async fn a_started_entry_gets_its_branch_and_in_review_its_pull_request_and_ci_run() {
+    let w = World::new().await;
+    let started = w.engine("started-branch");
+    let review = w.engine("review-pr-ci");
+    let e = w
+        .create("Login page", EntryType::Feature, Priority::Medium)
+        .await;
+    let from = w.end().await;
+    w.set_status(&e, Status::InProgress).await;
+    let runs = w.hand_on(&started, from).await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].state, RunState::Succeeded, "{:#?}", runs[0]);
+    let from = w.end().await;
+    w.set_status(&e, Status::InReview).await;
+    let runs = w.hand_on(&review, from).await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].state, RunState::Succeeded, "{:#?}", runs[0]);
+    let branch = format!("devlog/{}-{}", e.handle, e.key);
+    assert_eq!(
+        w.host.calls(),
+        [
+            (
+                "branch".to_string(),
+                json!({"name": branch, "checkout": false})
+            ),
+            (
+                "pull_request".to_string(),
+                json!({"integration": "github", "branch": null, "draft": false,
+                       "title": format!("Login page (#{})", e.handle), "body": null})
+            ),
+            (
+                "pipeline".to_string(),
+                json!({"pipeline": "CI", "branch": null})
+            ),
+        ]
+    );
+    assert_eq!(
+        notes(&w.get(&e).await),
+        [
+            format!("Work goes on branch {branch} (from 0123abcd)"),
+            "In review: pull request https://github.test/acme/w/pull/12, CI run https://ado.test/5"
+                .to_string()
+        ]
+    );
 }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use clap::{Args, Subcommand};
 use devlog_ado::{AdoConfig, AdoIntegration};
 use devlog_core::EntryId;
+use devlog_core::event::WriteMeta;
 use devlog_core::integration::{Integration, RemoteAction, RemoteItem, SyncError};
 use serde_json::{Map, Value, json};
 
@@ -132,8 +133,7 @@ pub async fn run(ctx: &Ctx, a: AdoArgs) -> Result<(), CliError> {
     }
 }
 
-/// `devlog ado run REF --pipeline P [--branch B]`: queues the run (or finds the unfinished one
-/// already queued for the entry: exactly once when retried) and attaches it to the entry.
+/// `devlog ado run REF --pipeline P [--branch B]`: [`queue_pipeline_run`], printed.
 async fn run_pipeline(
     ctx: &Ctx,
     ws: &Workspace,
@@ -143,39 +143,7 @@ async fn run_pipeline(
     branch: Option<String>,
 ) -> Result<(), CliError> {
     let e = tracker::resolve(ctx, entry).await?;
-    let branch = match branch {
-        Some(b) => b,
-        None => super::git::branch_name(&super::git::git_config(ws)?, &e),
-    };
-    let engine = tracker::engine(ws, Arc::new(ado.clone())).await?;
-    let app = ctx.app().await?;
-    let run = ado
-        .queue_run_for(&**app.store(), &**engine.state(), &e, pipeline, &branch)
-        .await
-        .map_err(tracker::remote_err)?;
-    // Queued now, or found queued by an earlier try of this command: one record per run.
-    if run.queued {
-        super::audit::record_effects(
-            ctx,
-            vec![
-                Effect::new(
-                    devlog_ado::NAME,
-                    RemoteEffect::PipelineRunQueued,
-                    run.run_id.to_string(),
-                    format!(
-                        "{}/pipeline-run-queued/{}/{}",
-                        devlog_ado::NAME,
-                        e.id,
-                        run.run_id
-                    ),
-                )
-                .for_entry(e.id, e.handle)
-                .item(format!("pipeline {}", run.pipeline_id))
-                .url(run.url.as_deref()),
-            ],
-        )
-        .await;
-    }
+    let (run, branch) = queue_pipeline_run(ws, &ado, &ctx.meta(), &e, pipeline, branch).await?;
     tracker::print(ctx, &json!({ "entry": e.summary(), "run": run }), || {
         format!(
             "{} run {} of {} on {} for {} {}{}\n",
@@ -195,6 +163,69 @@ async fn run_pipeline(
                 .unwrap_or_default()
         )
     })
+}
+
+/// The branch a pipeline runs for an entry: `branch`, or the entry's branch as `devlog git
+/// branch` names it.
+pub fn run_branch(
+    ws: &Workspace,
+    e: &devlog_core::Entry,
+    branch: Option<String>,
+) -> Result<String, CliError> {
+    match branch {
+        Some(b) => Ok(b),
+        None => Ok(super::git::branch_name(&super::git::git_config(ws)?, e)),
+    }
+}
+
+/// Queues a run of `pipeline` on the entry's branch (or `branch`), or finds the unfinished
+/// one already queued for the entry (`AdoIntegration::queue_run_for`: exactly once when
+/// retried), and attaches it to the entry so its completion adds a note. A run queued (by
+/// this call, or by an earlier try whose answer was lost) is one `pipeline-run-queued` record
+/// in the audit log, by `by`. `devlog ado run` and the workflow `pipeline` step both go through here. Returns the
+/// run and the branch asked for.
+pub async fn queue_pipeline_run(
+    ws: &Workspace,
+    ado: &AdoIntegration,
+    by: &WriteMeta,
+    e: &devlog_core::Entry,
+    pipeline: &str,
+    branch: Option<String>,
+) -> Result<(devlog_ado::pipelines::RunLink, String), CliError> {
+    let branch = run_branch(ws, e, branch)?;
+    let engine = tracker::engine(ws, Arc::new(ado.clone())).await?;
+    let run = ado
+        .queue_run_for(&**engine.store(), &**engine.state(), e, pipeline, &branch)
+        .await
+        .map_err(tracker::remote_err)?;
+    // Queued now, or adopted: queued by an earlier try whose answer was lost (a kill, a
+    // dropped connection) — the effect id is the run's, so one record per run either way. A
+    // run this entry already followed was recorded when it was queued.
+    if run.queued || run.adopted {
+        super::audit::record_effects_by(
+            &ws.devlog_dir,
+            &**engine.store(),
+            by,
+            vec![
+                Effect::new(
+                    devlog_ado::NAME,
+                    RemoteEffect::PipelineRunQueued,
+                    run.run_id.to_string(),
+                    format!(
+                        "{}/pipeline-run-queued/{}/{}",
+                        devlog_ado::NAME,
+                        e.id,
+                        run.run_id
+                    ),
+                )
+                .for_entry(e.id, e.handle)
+                .item(format!("pipeline {}", run.pipeline_id))
+                .url(run.url.as_deref()),
+            ],
+        )
+        .await;
+    }
+    Ok((run, branch))
 }
 
 /// One poll of the followed runs: their notes applied through the sync engine (keyed like

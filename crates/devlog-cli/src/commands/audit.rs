@@ -10,7 +10,7 @@ use devlog_core::audit::{
 };
 use devlog_core::error::StoreError;
 use devlog_core::event::EventKind;
-use devlog_core::event::Origin;
+use devlog_core::event::{Origin, WriteMeta};
 use devlog_core::id::EntryId;
 use devlog_core::time::{Clock, SystemClock, Timestamp};
 use serde_json::Value;
@@ -241,19 +241,50 @@ impl Effect {
 /// record each (an effect id already in the log is not recorded again), as the command's
 /// actor through the CLI, then a signed checkpoint. See [`record`] for failures.
 pub async fn record_effects(ctx: &Ctx, effects: Vec<Effect>) {
+    record(ctx, effect_drafts(effects, &ctx.meta())).await
+}
+
+/// [`record_effects`] for a caller that is not a command with a [`Ctx`] (a workflow step in
+/// the CLI's step host): the records are `by`'s (its actor, origin and source) in `store`,
+/// then a signed checkpoint by the same actor. Failures are said on stderr, as there.
+pub async fn record_effects_by(
+    devlog_dir: &std::path::Path,
+    store: &dyn devlog_core::store::Store,
+    by: &WriteMeta,
+    effects: Vec<Effect>,
+) {
+    let Some(log) = store.audit_log() else {
+        return;
+    };
+    let drafts = effect_drafts(effects, by);
+    if drafts.is_empty() {
+        return;
+    }
+    let names = drafts.clone();
+    match log.audit_append(drafts).await {
+        Ok(_) => {
+            if let Err(e) = checkpoint(devlog_dir, log, by.actor.clone(), by.origin).await {
+                eprintln!("warning: the audit log's checkpoint was not written: {e}");
+            }
+        }
+        Err(e) => not_recorded(&names, &e),
+    }
+}
+
+fn effect_drafts(effects: Vec<Effect>, by: &WriteMeta) -> Vec<Draft> {
     let now = SystemClock.now();
-    let drafts = effects
+    effects
         .into_iter()
         .map(|e| {
             let (action, entry) = e.into_action();
-            let d = Draft::action(now, ctx.actor.clone(), Origin::Cli, action);
+            let d = Draft::action(now, by.actor.clone(), by.origin, action)
+                .with_source(by.source.clone());
             match entry {
                 Some((id, handle)) => d.for_entry(id, handle),
                 None => d,
             }
         })
-        .collect();
-    record(ctx, drafts).await
+        .collect()
 }
 
 /// Records an administrative change a command made (a plugin installed, a workflow switched

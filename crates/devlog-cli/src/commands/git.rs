@@ -91,22 +91,17 @@ pub async fn run(ctx: &Ctx, a: GitArgs) -> Result<(), CliError> {
 
 async fn run_branch(ctx: &Ctx, reference: &str, checkout: bool) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
-    let cfg = enabled_config(&ws)?;
+    enabled_config(&ws)?;
     let app = ctx.app().await?;
     let e = app.resolve(reference).await?;
-    let name = branch_name(&cfg, &e);
-    let repo = Repo::discover(&ws.devlog_dir).map_err(git_err)?;
-    let rel = repo.relative(&ws.devlog_dir).map_err(git_err)?;
-    let outcome = branch::create(
-        &repo,
-        &name,
+    let outcome = entry_branch(
+        &ws,
+        &e,
         &branch::Options {
             checkout,
-            ignore_dirty: Some(rel),
-            reflog_message: format!("devlog: branch for {} {}", e.handle_str(), e.title),
+            ..branch::Options::default()
         },
-    )
-    .map_err(git_err)?;
+    )?;
     if ctx.out.json {
         ctx.out.json(&json!({
             "branch": outcome.name,
@@ -129,6 +124,40 @@ async fn run_branch(ctx: &Ctx, reference: &str, checkout: bool) -> Result<(), Cl
         ))?;
     }
     Ok(())
+}
+
+/// Creates the branch of entry `e` at HEAD (named by [`branch_name`]), as `opts` says: `devlog
+/// git branch` (an existing branch is refused) and the workflow `branch` step
+/// (`keep_existing`, `dry_run`) both go through here. Changes under `.devlog` never count as
+/// a dirty tree, and the reflog names the entry.
+pub fn entry_branch(
+    ws: &Workspace,
+    e: &Entry,
+    opts: &branch::Options,
+) -> Result<branch::Outcome, CliError> {
+    let cfg = enabled_config(ws)?;
+    let name = branch_name(&cfg, e);
+    let repo = Repo::discover(&ws.devlog_dir).map_err(git_err)?;
+    let rel = repo.relative(&ws.devlog_dir).map_err(git_err)?;
+    branch::create(
+        &repo,
+        &name,
+        &branch::Options {
+            ignore_dirty: Some(rel),
+            reflog_message: format!("devlog: branch for {} {}", e.handle_str(), e.title),
+            ..opts.clone()
+        },
+    )
+    .map_err(git_err)
+}
+
+/// Why the workflow `branch` step cannot work in this workspace (the git integration off or
+/// misconfigured, no repository around `.devlog`), for the check made when workflows load.
+pub fn branch_problem(ws: &Workspace) -> Option<String> {
+    if let Err(e) = enabled_config(ws) {
+        return Some(e.to_string());
+    }
+    Repo::discover(&ws.devlog_dir).err().map(|e| e.to_string())
 }
 
 /// The branch name for an entry from the configured template.

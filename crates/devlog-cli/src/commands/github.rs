@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clap::{Args, Subcommand};
 use devlog_core::entry::ExternalReference;
+use devlog_core::event::WriteMeta;
 use devlog_core::integration::{Integration, RemoteAction, RemoteItem, SyncError};
 use devlog_core::{Entry, EntryId};
 use devlog_github::GithubIntegration;
@@ -58,7 +59,7 @@ pub enum GithubCommand {
         #[arg(long)]
         head: Option<String>,
         /// The branch to merge into
-        #[arg(long, default_value = "main")]
+        #[arg(long, default_value = DEFAULT_BASE)]
         base: String,
         /// Open it as a draft
         #[arg(long)]
@@ -254,7 +255,8 @@ async fn link(ctx: &Ctx, reference: &str, number: &str, pr: bool) -> Result<(), 
         )
         .await?;
     add_reference(
-        ctx,
+        &*ctx.store().await?,
+        &ctx.meta(),
         entry.id,
         PR_SYSTEM,
         &number,
@@ -319,29 +321,99 @@ async fn unlink(ctx: &Ctx, reference: &str, pr: Option<&str>) -> Result<(), CliE
     })
 }
 
-async fn open_pr(
-    ctx: &Ctx,
-    reference: &str,
-    head: Option<String>,
-    base: &str,
-    draft: bool,
-) -> Result<(), CliError> {
-    let ws = ctx.workspace()?;
-    let gh = github(&ws)?;
-    let entry = resolve(ctx, reference).await?;
-    let head = match head {
-        Some(h) => h,
-        None => super::git::branch_name(&super::git::git_config(&ws)?, &entry),
-    };
-    let engine = engine(&ws, &gh).await?;
-    let issue = engine
+/// The branch a pull request merges into when none is given.
+pub const DEFAULT_BASE: &str = "main";
+
+/// What [`open_pull_request`] opens for an entry.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// The branch with the work (default: the git integration's branch name for the entry).
+    pub head: Option<String>,
+    pub base: String,
+    pub draft: bool,
+    /// Default: the entry's title.
+    pub title: Option<String>,
+    /// Default: the entry's description (then `Closes #<issue>` and the marker, always).
+    pub body: Option<String>,
+}
+
+/// What [`open_pull_request`] did: the pull request, whether it was opened now (`false`: the
+/// open one from the branch was linked), and the branch it came from.
+#[derive(Debug, Clone)]
+pub struct PullOpened {
+    pub pull: devlog_github::pulls::PullRequest,
+    pub opened: bool,
+    pub head: String,
+}
+
+/// The branch a pull request for `entry` comes from: `head`, or the entry's branch.
+fn head_branch(ws: &Workspace, entry: &Entry, head: Option<&str>) -> Result<String, CliError> {
+    match head {
+        Some(h) => Ok(h.to_string()),
+        None => Ok(super::git::branch_name(&super::git::git_config(ws)?, entry)),
+    }
+}
+
+/// The request [`open_pull_request`] would send for `entry` (a workflow dry run shows it):
+/// `POST <path>` with the JSON body, and the head branch. Reads the linked issue from the
+/// sync state; nothing is sent.
+pub async fn pull_request_plan(
+    ws: &Workspace,
+    entry: &Entry,
+    pull: &PullOptions,
+) -> Result<(String, Value, String), CliError> {
+    let gh = github(ws)?;
+    let head = head_branch(ws, entry, pull.head.as_deref())?;
+    let engine = engine(ws, &gh).await?;
+    let issue = linked_issue(&engine, entry.id).await?;
+    let (path, body) = gh.pull_request(entry, &new_pull(pull, &head, issue.as_deref()));
+    Ok((path, body, head))
+}
+
+async fn linked_issue(engine: &SyncEngine, entry: EntryId) -> Result<Option<String>, CliError> {
+    Ok(engine
         .state()
-        .link(devlog_github::NAME, entry.id)
+        .link(devlog_github::NAME, entry)
         .await?
         .filter(|l| l.state == devlog_sync::LinkState::Linked)
-        .and_then(|l| l.remote_id);
+        .and_then(|l| l.remote_id))
+}
+
+fn new_pull<'a>(
+    pull: &'a PullOptions,
+    head: &'a str,
+    issue: Option<&'a str>,
+) -> devlog_github::pulls::NewPull<'a> {
+    devlog_github::pulls::NewPull {
+        head,
+        base: &pull.base,
+        draft: pull.draft,
+        issue,
+        title: pull.title.as_deref(),
+        body: pull.body.as_deref(),
+    }
+}
+
+/// Opens the pull request for `entry` from its branch, or links the open one from that
+/// branch — exactly once however often it is retried: GitHub is asked for an open pull
+/// request from the branch before one is opened (and again when the create's answer was
+/// lost), so a retry, a resumed workflow run or a second command finds the first. The pull
+/// request is attached to the entry (its state moves the entry) and recorded on it as a
+/// `github-pr` reference, both by `by`; opening it (by this call or an earlier try: its body
+/// holds the entry's marker) is one `pull-request-opened` record in the audit log. `devlog
+/// github pr` and the workflow `pull_request` step both go through here.
+pub async fn open_pull_request(
+    ws: &Workspace,
+    by: &WriteMeta,
+    entry: &Entry,
+    pull: &PullOptions,
+) -> Result<PullOpened, CliError> {
+    let gh = github(ws)?;
+    let head = head_branch(ws, entry, pull.head.as_deref())?;
+    let engine = engine(ws, &gh).await?;
+    let issue = linked_issue(&engine, entry.id).await?;
     let (p, created) = gh
-        .create_pull(&entry, &head, base, draft, issue.as_deref())
+        .create_pull(entry, &new_pull(pull, &head, issue.as_deref()))
         .await
         .map_err(gh_err)?;
     let number = p.number.to_string();
@@ -352,8 +424,10 @@ async fn open_pr(
         .as_deref()
         .is_some_and(|b| b.contains(&devlog_github::marker(entry.id)));
     if created || ours {
-        super::audit::record_effects(
-            ctx,
+        super::audit::record_effects_by(
+            &ws.devlog_dir,
+            &**engine.store(),
+            by,
             vec![
                 Effect::new(
                     devlog_github::NAME,
@@ -379,7 +453,8 @@ async fn open_pr(
         )
         .await?;
     add_reference(
-        ctx,
+        &**engine.store(),
+        by,
         entry.id,
         PR_SYSTEM,
         &number,
@@ -387,6 +462,35 @@ async fn open_pr(
         p.title.clone(),
     )
     .await?;
+    Ok(PullOpened {
+        pull: p,
+        opened: created,
+        head,
+    })
+}
+
+async fn open_pr(
+    ctx: &Ctx,
+    reference: &str,
+    head: Option<String>,
+    base: &str,
+    draft: bool,
+) -> Result<(), CliError> {
+    let ws = ctx.workspace()?;
+    github(&ws)?;
+    let entry = resolve(ctx, reference).await?;
+    let pull = PullOptions {
+        head,
+        base: base.to_string(),
+        draft,
+        title: None,
+        body: None,
+    };
+    let PullOpened {
+        pull: p,
+        opened: created,
+        head,
+    } = open_pull_request(&ws, &ctx.meta(), &entry, &pull).await?;
     let out = json!({"entry": entry.handle, "pullRequest": p.number, "url": p.html_url, "created": created, "head": head, "base": base});
     print(ctx, &out, || {
         format!(
@@ -403,17 +507,17 @@ async fn open_pr(
 }
 
 async fn add_reference(
-    ctx: &Ctx,
+    store: &dyn devlog_core::store::Store,
+    by: &WriteMeta,
     id: EntryId,
     system: &str,
     number: &str,
     url: Option<String>,
     title: Option<String>,
 ) -> Result<(), CliError> {
-    let store = ctx.store().await?;
     let now = devlog_core::Timestamp::from_datetime(chrono::Utc::now());
     store
-        .update(id, &ctx.meta(), &mut |e: &mut Entry| {
+        .update(id, by, &mut |e: &mut Entry| {
             if !e
                 .external_references
                 .iter()

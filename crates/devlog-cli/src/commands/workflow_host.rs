@@ -1,7 +1,8 @@
 //! The workflow engine's [`StepHost`] in the CLI, `devlog serve` and the worker: `sync` steps
 //! through the sync engine and its queue, `notify` steps through devlog-http with the
-//! `[workflows] notifyHosts` allowlist, `plugin` steps through the plugin host
-//! (docs/workflows.md "Steps outside the store").
+//! `[workflows] notifyHosts` allowlist, `plugin` steps through the plugin host, and `branch`,
+//! `pull_request` and `pipeline` steps through the code of `devlog git branch`, `devlog
+//! github pr` and `devlog ado run` (docs/workflows.md "Steps outside the store").
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +12,8 @@ use devlog_sync::LinkState;
 use devlog_sync::{SyncEngine, SyncReport};
 use devlog_workflow::StepHost;
 use devlog_workflow::host::{
-    HostFuture, NotifyRequest, NotifyStep, NotifyTarget, PluginRequest, StepRef, SyncRequest,
-    redact_url,
+    BranchRequest, HostFuture, NotifyRequest, NotifyStep, NotifyTarget, PipelineRequest,
+    PluginRequest, PullRequestRequest, StepRef, SyncRequest, redact_url,
 };
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -266,6 +267,163 @@ impl CliStepHost {
     }
 }
 
+impl CliStepHost {
+    /// `branch`: `devlog git branch`'s code, keeping a branch already there.
+    fn branch_now(&self, req: &BranchRequest, dry: bool) -> Result<Value, String> {
+        let opts = devlog_git::branch::Options {
+            checkout: req.checkout,
+            keep_existing: true,
+            dry_run: dry,
+            ..Default::default()
+        };
+        let b = super::git::entry_branch(&self.ws, &req.entry, &opts).map_err(|e| e.to_string())?;
+        Ok(json!({
+            "name": b.name,
+            "created": b.created,
+            "at": b.commit,
+            "checkedOut": b.checked_out,
+        }))
+    }
+
+    /// `pull_request`: `devlog github pr`'s code (a dry run renders its request and sends
+    /// nothing).
+    async fn pull_request_now(&self, req: &PullRequestRequest, dry: bool) -> Result<Value, String> {
+        if let Some(why) = integration_problem(&self.ws, &req.integration, Kind::Github) {
+            return Err(why);
+        }
+        let pull = super::github::PullOptions {
+            head: req.branch.clone(),
+            base: req
+                .base
+                .clone()
+                .unwrap_or_else(|| super::github::DEFAULT_BASE.into()),
+            draft: req.draft,
+            title: req.title.clone(),
+            body: req.body.clone(),
+        };
+        if dry {
+            let (path, body, head) = super::github::pull_request_plan(&self.ws, &req.entry, &pull)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(json!({
+                "number": "(dry run)",
+                "url": "(dry run)",
+                "opened": true,
+                "branch": head,
+                "request": {"method": "POST", "path": path, "body": body},
+            }));
+        }
+        let done = super::github::open_pull_request(&self.ws, &req.by, &req.entry, &pull)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(json!({
+            "number": done.pull.number,
+            "url": done.pull.html_url,
+            "opened": done.opened,
+            "branch": done.head,
+        }))
+    }
+
+    /// `pipeline`: `devlog ado run`'s code (a dry run renders its request and sends nothing).
+    async fn pipeline_now(&self, req: &PipelineRequest, dry: bool) -> Result<Value, String> {
+        if let Some(why) = integration_problem(&self.ws, &req.integration, Kind::AzureDevops) {
+            return Err(why);
+        }
+        let ado = super::ado::ado(&self.ws).map_err(|e| e.to_string())?;
+        if dry {
+            let branch = super::ado::run_branch(&self.ws, &req.entry, req.branch.clone())
+                .map_err(|e| e.to_string())?;
+            let (path, body) = ado.queue_run_request(&format!("<id of {}>", req.pipeline), &branch);
+            return Ok(json!({
+                "run_id": "(dry run)",
+                "url": "(dry run)",
+                "queued": true,
+                "adopted": false,
+                "branch": branch,
+                "request": {
+                    "method": "POST",
+                    "url": format!("{}/{path}", ado.config().organization_url.trim_end_matches('/')),
+                    "body": body,
+                },
+            }));
+        }
+        let (run, branch) = super::ado::queue_pipeline_run(
+            &self.ws,
+            &ado,
+            &req.by,
+            &req.entry,
+            &req.pipeline,
+            req.branch.clone(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(json!({
+            "run_id": run.run_id,
+            "url": run.url,
+            "queued": run.queued,
+            "adopted": run.adopted,
+            "name": run.name,
+            "pipeline": run.pipeline,
+            "branch": run.branch.unwrap_or(branch),
+        }))
+    }
+}
+
+/// The kinds of integration a step can need by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Github,
+    AzureDevops,
+}
+
+impl Kind {
+    /// The `[integrations.*]` names of this kind (`ado` is Azure DevOps too).
+    fn names(self) -> &'static [&'static str] {
+        match self {
+            Kind::Github => &[devlog_github::NAME],
+            Kind::AzureDevops => &[devlog_ado::NAME, "ado"],
+        }
+    }
+
+    fn display(self) -> &'static str {
+        match self {
+            Kind::Github => "GitHub",
+            Kind::AzureDevops => "Azure DevOps",
+        }
+    }
+}
+
+/// Why integration `name` cannot serve a step that needs `kind`: not configured in
+/// devlog.toml, or of another kind. Reads the configuration only (no secret is expanded), so
+/// it is checked when workflows load.
+fn integration_problem(ws: &Workspace, name: &str, kind: Kind) -> Option<String> {
+    let configured: Vec<&String> = ws.config.integrations.keys().collect();
+    if !kind.names().contains(&name) {
+        let what = if configured.iter().any(|n| n.as_str() == name) {
+            format!("`{name}` is not a {} integration", kind.display())
+        } else {
+            format!("no [integrations.{name}] in devlog.toml")
+        };
+        return Some(format!(
+            "{what}: give the name of the {} integration ({})",
+            kind.display(),
+            kind.names().join(" or ")
+        ));
+    }
+    if kind
+        .names()
+        .iter()
+        .any(|n| configured.iter().any(|c| c.as_str() == *n))
+    {
+        return None;
+    }
+    Some(format!(
+        "{} is not configured: add [integrations.{name}] to devlog.toml (configured: {})",
+        kind.display(),
+        list(configured.into_iter())
+    ))
+}
+
 /// Why an entry has no remote item for `name` after a push (`None`: it has one).
 fn not_pushed(link: Option<&devlog_sync::Link>, name: &str, handle: u64) -> Option<String> {
     match link {
@@ -313,8 +471,28 @@ impl StepHost for CliStepHost {
         ))
     }
 
+    fn branch<'a>(&'a self, req: &'a BranchRequest, dry: bool) -> HostFuture<'a> {
+        Box::pin(async move { self.branch_now(req, dry) })
+    }
+
+    fn pull_request<'a>(&'a self, req: &'a PullRequestRequest, dry: bool) -> HostFuture<'a> {
+        Box::pin(self.pull_request_now(req, dry))
+    }
+
+    fn pipeline<'a>(&'a self, req: &'a PipelineRequest, dry: bool) -> HostFuture<'a> {
+        Box::pin(self.pipeline_now(req, dry))
+    }
+
     fn check_step(&self, step: &StepRef<'_>) -> Result<(), String> {
         match step {
+            StepRef::Branch(_) => super::git::branch_problem(&self.ws).map_or(Ok(()), Err),
+            StepRef::PullRequest(p) => {
+                integration_problem(&self.ws, p.integration(), Kind::Github).map_or(Ok(()), Err)
+            }
+            StepRef::Pipeline(p) => {
+                integration_problem(&self.ws, p.integration(), Kind::AzureDevops)
+                    .map_or(Ok(()), Err)
+            }
             StepRef::Notify(NotifyStep {
                 target: Some(name), ..
             }) => {
