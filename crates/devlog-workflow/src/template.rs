@@ -73,6 +73,18 @@ impl Default for Renderer {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL));
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        // The data is JSON (entries, events, step outputs) and conditions are CEL: booleans
+        // and null are spelled as there (`true`, `null`), not Python's `True` / `None`.
+        env.set_formatter(|out, state, value| {
+            if value.is_none() {
+                return out.write_str("null").map_err(minijinja::Error::from);
+            }
+            if value.kind() == minijinja::value::ValueKind::Bool {
+                let text = if value.is_true() { "true" } else { "false" };
+                return out.write_str(text).map_err(minijinja::Error::from);
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         Self { env }
     }
 }
@@ -138,6 +150,16 @@ mod tests {
         assert!(e.message.contains("undefined"), "{e}");
         let t = Template::new("{{ nothing }}").unwrap();
         assert!(Renderer::default().render(&t, &json!({})).is_err());
+    }
+
+    #[test]
+    fn booleans_and_null_are_spelled_as_in_json() {
+        let t =
+            Template::new("{{ a }} {{ b }} {{ n }} {{ 1 }} {{ s }} {{ [true] | tojson }}").unwrap();
+        let out = Renderer::default()
+            .render(&t, &json!({"a": true, "b": false, "n": null, "s": "x"}))
+            .unwrap();
+        assert_eq!(out, "true false null 1 x [true]");
     }
 
     #[test]

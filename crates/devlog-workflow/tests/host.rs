@@ -297,7 +297,7 @@ async fn branch_pull_request_and_pipeline_steps_render_and_run_as_the_workflow()
                "branch": null, "actor": "workflow:ship"})
     );
     let notes = w.app.store().get(e.id).await.unwrap().notes;
-    assert_eq!(notes[0].content, "PR 9 (True), run 77");
+    assert_eq!(notes[0].content, "PR 9 (true), run 77");
 
     // A dry run hands the same requests over, marked dry.
     let dry = engine.dry_run("ship", Some(e.id), None).await.unwrap();
