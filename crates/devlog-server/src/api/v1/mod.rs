@@ -71,6 +71,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::verify))
         .routes(routes!(workflows::list))
         .routes(routes!(workflows::run))
+        .routes(routes!(workflows::runs))
+        .routes(routes!(workflows::show_run))
         .routes(routes!(health::health))
         .routes(routes!(openapi::document))
 }
