@@ -9,12 +9,12 @@
 use axum::extract::{Path, State};
 use axum::response::Html;
 use devlog_core::auth::Role;
-use devlog_workflow::load::{RunQuery, Site};
+use devlog_workflow::load::RunQuery;
 use devlog_workflow::runs::{Cause, RunId, RunRecord};
 use minijinja::{Value, context};
 
 use super::pages::{PageError, render_live, v};
-use crate::api::v1::workflows::{WorkflowDoc, runs_error, workflow_list};
+use crate::api::v1::workflows::{WorkflowDoc, runs_error, site, workflow_list};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -28,16 +28,6 @@ const MANUAL: &str = "manual";
 /// Whether the caller may run workflows (a write: editor).
 pub(super) fn may_run(caller: &Caller) -> bool {
     caller.0.allows(Role::Editor)
-}
-
-fn site(s: &AppState) -> Result<&Site, ApiError> {
-    s.workflows().ok_or_else(|| {
-        ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "no-workflows",
-            "this server has no workspace folder to read workflows from",
-        )
-    })
 }
 
 fn is_manual(w: &WorkflowDoc) -> bool {
@@ -117,41 +107,28 @@ pub async fn page(State(s): State<AppState>, caller: Caller) -> Result<Html<Stri
         .await;
     };
     let list = workflow_list(site)?;
-    let runs = site
-        .runs(&RunQuery {
-            limit: RECENT,
-            ..RunQuery::default()
-        })
-        .map_err(runs_error)?;
-    let mut rows = Vec::with_capacity(runs.len());
-    for r in &runs {
+    // Every record once: the recent ones, and each workflow's last run however old.
+    let runs = site.runs(&RunQuery::default()).map_err(runs_error)?;
+    let mut rows = Vec::with_capacity(RECENT);
+    for r in runs.iter().take(RECENT) {
         rows.push(run_row(&s, r).await);
     }
-    let mut workflows = Vec::with_capacity(list.workflows.len());
-    for w in &list.workflows {
-        // The last run of each: among the recent ones, else its own newest.
-        let last = match runs.iter().find(|r| r.workflow == w.name) {
-            Some(r) => Some(r.clone()),
-            None => site
-                .runs(&RunQuery {
-                    workflow: Some(w.name.clone()),
-                    limit: 1,
-                    ..RunQuery::default()
-                })
-                .map_err(runs_error)?
-                .into_iter()
-                .next(),
-        };
-        workflows.push(context! {
-            doc => v(w),
-            manual => is_manual(w),
-            last => last.map(|r| context! {
-                id => r.id.as_str(),
-                state => r.state.as_str(),
-                started => r.started_at.to_string(),
-            }),
-        });
-    }
+    let workflows: Vec<Value> = list
+        .workflows
+        .iter()
+        .map(|w| {
+            let last = runs.iter().find(|r| r.workflow == w.name);
+            context! {
+                doc => v(w),
+                manual => is_manual(w),
+                last => last.map(|r| context! {
+                    id => r.id.as_str(),
+                    state => r.state.as_str(),
+                    started => r.started_at.to_string(),
+                }),
+            }
+        })
+        .collect();
     render_live(
         &s,
         "workflows.html",

@@ -51,7 +51,8 @@ pub struct RunWorkflowDoc {
     pub entry: Option<String>,
 }
 
-fn site(s: &AppState) -> Result<&devlog_workflow::load::Site, ApiError> {
+/// The server's workflow places, or 404 `no-workflows`.
+pub(crate) fn site(s: &AppState) -> Result<&Site, ApiError> {
     s.workflows().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
