@@ -632,7 +632,10 @@ fn the_dashboard_works_in_a_real_browser() {
     b.go("/workflows");
     assert!(b.text("#wf-list-h").contains("Workflows"));
     b.axe(axe.as_deref(), "the workflows page");
-    b.type_into("form.run-workflow[data-workflow='triage'] input[name='entry']", "2");
+    b.type_into(
+        "form.run-workflow[data-workflow='triage'] input[name='entry']",
+        "2",
+    );
     b.click("form.run-workflow[data-workflow='triage'] button");
     b.wait_for(
         "the run page",

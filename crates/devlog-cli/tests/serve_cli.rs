@@ -535,7 +535,11 @@ fn serve_runs_the_workflows_of_rest_writes() {
 /// The notes of entry `r`, read by the CLI.
 fn notes_of(dir: &Path, r: &str) -> Vec<String> {
     let out = devlog(dir, &["--json", "show", r]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let e: Value = serde_json::from_slice(&out.stdout).unwrap();
     e["notes"]
         .as_array()
@@ -559,7 +563,11 @@ fn mcp_over_http_runs_the_workflows_of_its_writes_and_a_last_pass_at_sigterm() {
         let out = devlog(d.path(), &["new", title, "--type", "task"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let (served, addr, stderr) = start_command(d.path(), &["mcp", "--http", "0"]);
     let host = addr.to_string();

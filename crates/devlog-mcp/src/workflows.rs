@@ -100,9 +100,9 @@ impl DevlogMcp {
 /// A problem reading the run records, as the tools answer it.
 fn runs_failure(e: RunStoreError) -> Failure {
     match e {
-        e @ RunStoreError::NotFound { .. } => Failure::invalid(format!(
-            "{e} (list_workflow_runs lists the recorded runs)"
-        )),
+        e @ RunStoreError::NotFound { .. } => {
+            Failure::invalid(format!("{e} (list_workflow_runs lists the recorded runs)"))
+        }
         e => Failure::invalid(e.to_string()),
     }
 }

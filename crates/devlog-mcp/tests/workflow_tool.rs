@@ -99,9 +99,7 @@ async fn list_workflow_runs_and_get_workflow_run_read_the_records() {
         )
         .await;
     assert_eq!(one["runs"].as_array().unwrap().len(), 1, "{one}");
-    let (_, none) = h
-        .ok("list_workflow_runs", json!({"state": "dead"}))
-        .await;
+    let (_, none) = h.ok("list_workflow_runs", json!({"state": "dead"})).await;
     assert_eq!(none["runs"], json!([]));
     let (_, none) = h
         .ok("list_workflow_runs", json!({"workflow": "auto"}))
@@ -116,7 +114,9 @@ async fn list_workflow_runs_and_get_workflow_run_read_the_records() {
         .fails("get_workflow_run", json!({"id": "0000000000000000"}))
         .await;
     assert!(err.contains("list_workflow_runs"), "{err}");
-    let err = h.fails("list_workflow_runs", json!({"state": "done"})).await;
+    let err = h
+        .fails("list_workflow_runs", json!({"state": "done"}))
+        .await;
     assert!(!err.is_empty());
 }
 

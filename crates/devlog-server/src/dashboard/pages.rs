@@ -39,7 +39,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("report.html", include_str!("templates/report.html")),
         ("sync.html", include_str!("templates/sync.html")),
         ("workflows.html", include_str!("templates/workflows.html")),
-        ("workflow_run.html", include_str!("templates/workflow_run.html")),
+        (
+            "workflow_run.html",
+            include_str!("templates/workflow_run.html"),
+        ),
         ("error.html", include_str!("templates/error.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {

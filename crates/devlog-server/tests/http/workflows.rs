@@ -145,9 +145,7 @@ async fn a_server_without_a_workspace_has_no_workflows() {
 
 /// Runs `name` through the API (what the dashboard's Run button sends); the run record.
 async fn run(h: &Harness, name: &str, body: serde_json::Value) -> serde_json::Value {
-    let r = h
-        .post(&format!("/api/v1/workflows/{name}/run"), body)
-        .await;
+    let r = h.post(&format!("/api/v1/workflows/{name}/run"), body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     r.json()
 }
@@ -172,9 +170,19 @@ async fn lists_runs_filtered_and_shows_one() {
     let r = h
         .get("/api/v1/workflows/runs?workflow=triage&state=succeeded&limit=1")
         .await;
-    assert_eq!(r.json()["runs"].as_array().unwrap().len(), 1, "{}", r.text());
+    assert_eq!(
+        r.json()["runs"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.text()
+    );
     let r = h.get("/api/v1/workflows/runs?limit=1&offset=1").await;
-    assert_eq!(r.json()["runs"].as_array().unwrap().len(), 1, "{}", r.text());
+    assert_eq!(
+        r.json()["runs"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.text()
+    );
     // The run without an entry failed: its step needs one.
     let r = h.get("/api/v1/workflows/runs?state=failed").await;
     let failed = r.json()["runs"].clone();
@@ -212,7 +220,10 @@ async fn the_dashboard_shows_workflows_broken_files_runs_and_a_run_page() {
     let page = h.get("/workflows").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text());
     let html = page.text();
-    assert!(html.contains(r#"href="/workflows" aria-current="page""#), "{html}");
+    assert!(
+        html.contains(r#"href="/workflows" aria-current="page""#),
+        "{html}"
+    );
     assert!(html.contains("Mark an entry for triage"), "{html}");
     // (minijinja escapes `/` in text.)
     assert!(html.contains("workflows&#x2f;triage.yml</code>"), "{html}");
@@ -239,7 +250,10 @@ async fn the_dashboard_shows_workflows_broken_files_runs_and_a_run_page() {
         "{html}"
     );
     assert!(html.contains("manual by"), "{html}");
-    assert!(html.contains(r#"<a href="/entries/1">#1 Flaky test</a>"#), "{html}");
+    assert!(
+        html.contains(r#"<a href="/entries/1">#1 Flaky test</a>"#),
+        "{html}"
+    );
     assert!(
         html.contains(&format!(r#"<a href="/workflows/runs/{id}">succeeded</a>"#)),
         "the workflow's last run: {html}"
@@ -251,11 +265,18 @@ async fn the_dashboard_shows_workflows_broken_files_runs_and_a_run_page() {
     assert!(html.contains("<dd>succeeded</dd>"), "{html}");
     // The step's output (the note it added).
     assert!(html.contains("noteId"), "{html}");
-    assert_eq!(h.get("/workflows/runs/00000000ffff").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.get("/workflows/runs/00000000ffff").await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // The entry page offers the manual workflows for that entry.
     let html = h.get("/entries/1").await.text();
-    assert!(html.contains(r#"data-entry="1""#) && html.contains(r#"<option value="triage">triage</option>"#), "{html}");
+    assert!(
+        html.contains(r#"data-entry="1""#)
+            && html.contains(r#"<option value="triage">triage</option>"#),
+        "{html}"
+    );
     assert!(!html.contains(r#"<option value="auto">"#), "{html}");
 }
 
@@ -271,7 +292,13 @@ async fn add_token(h: &Harness, name: &str, role: Role) -> TokenSecret {
         FixedClock.now(),
         &mut rand::rng(),
     );
-    h.app.store().tokens().unwrap().insert_token(&t).await.unwrap();
+    h.app
+        .store()
+        .tokens()
+        .unwrap()
+        .insert_token(&t)
+        .await
+        .unwrap();
     s
 }
 
@@ -297,16 +324,25 @@ async fn a_viewer_sees_workflows_without_run_controls_and_may_not_run_one() {
     let html = page.text();
     assert!(html.contains("Mark an entry for triage"), "{html}");
     assert!(!html.contains("run-workflow"), "{html}");
-    let html = as_token(&h, Method::GET, "/entries/1", &viewer).await.text();
+    let html = as_token(&h, Method::GET, "/entries/1", &viewer)
+        .await
+        .text();
     assert!(!html.contains("run-workflow"), "{html}");
     let r = as_token(&h, Method::POST, "/api/v1/workflows/triage/run", &viewer).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
     let r = as_token(&h, Method::GET, "/api/v1/workflows/runs", &viewer).await;
     assert_eq!(r.json()["runs"], json!([]), "the viewer's POST ran nothing");
     // An editor gets the controls and may run.
-    let html = as_token(&h, Method::GET, "/workflows", &editor).await.text();
-    assert!(html.contains(r#"class="run-workflow" data-workflow="triage""#), "{html}");
-    let html = as_token(&h, Method::GET, "/entries/1", &editor).await.text();
+    let html = as_token(&h, Method::GET, "/workflows", &editor)
+        .await
+        .text();
+    assert!(
+        html.contains(r#"class="run-workflow" data-workflow="triage""#),
+        "{html}"
+    );
+    let html = as_token(&h, Method::GET, "/entries/1", &editor)
+        .await
+        .text();
     assert!(html.contains("run-on-entry"), "{html}");
     let r = as_token(&h, Method::POST, "/api/v1/workflows/triage/run", &editor).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
@@ -319,5 +355,9 @@ async fn the_workflows_page_without_a_workspace_says_so() {
     let h = Harness::new().await;
     let page = h.get("/workflows").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text());
-    assert!(page.text().contains("no workspace folder"), "{}", page.text());
+    assert!(
+        page.text().contains("no workspace folder"),
+        "{}",
+        page.text()
+    );
 }

@@ -143,11 +143,16 @@ pub struct WorkflowRuns {
         (status = 404, description = "The server has no workspace", body = ErrorBody),
     )
 )]
-pub async fn runs(State(s): State<AppState>, mut p: Params) -> Result<Json<WorkflowRuns>, ApiError> {
+pub async fn runs(
+    State(s): State<AppState>,
+    mut p: Params,
+) -> Result<Json<WorkflowRuns>, ApiError> {
     let workflow = p.take("workflow")?;
     let state = p
         .take("state")?
-        .map(|v| RunState::parse(&v).map_err(|e| ApiError::bad_request(format!("query `state`: {e}"))))
+        .map(|v| {
+            RunState::parse(&v).map_err(|e| ApiError::bad_request(format!("query `state`: {e}")))
+        })
         .transpose()?;
     let (limit, offset) = p.take_page(50)?;
     p.finish(&["workflow", "state", "limit", "offset"])?;
