@@ -21,6 +21,7 @@ const PROMISED: &[(&str, &str)] = &[
     ("post", "/api/v1/workflows/{name}/run"),
     ("get", "/api/v1/workflows/runs"),
     ("get", "/api/v1/workflows/runs/{id}"),
+    ("post", "/api/v1/workflows/runs/run"),
     ("get", "/api/v1/entries"),
     ("post", "/api/v1/entries"),
     ("get", "/api/v1/entries/{ref}"),

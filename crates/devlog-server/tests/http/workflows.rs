@@ -361,3 +361,29 @@ async fn the_workflows_page_without_a_workspace_says_so() {
         page.text()
     );
 }
+
+/// `/workflows/runs/{id}` beside `/workflows/{name}/run`: a workflow named `runs` still runs.
+#[tokio::test]
+async fn a_workflow_named_runs_is_not_taken_for_the_runs_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let devlog_dir = dir.path().join(".devlog");
+    let wf = devlog_dir.join("workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(
+        wf.join("runs.yml"),
+        "name: runs\non:\n  manual:\nsteps:\n  - set_var: { x: 1 }\n",
+    )
+    .unwrap();
+    let store = JsonStore::open(&devlog_dir).await.unwrap();
+    let options = ServerOptions {
+        mcp: false,
+        workflows: Some(Site::of(&devlog_dir, dir.path())),
+        ..ServerOptions::default()
+    };
+    let h = Harness::over(Devlog::new(Arc::new(store)), options, dir);
+    let record = run(&h, "runs", json!({})).await;
+    assert_eq!(record["state"], "succeeded", "{record}");
+    let id = record["id"].as_str().unwrap();
+    let r = h.get(&format!("/api/v1/workflows/runs/{id}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}

@@ -76,6 +76,30 @@ pub async fn list(State(s): State<AppState>) -> Result<Json<WorkflowList>, ApiEr
     Ok(Json(workflow_list(site(&s)?)?))
 }
 
+/// Run the workflow named `runs`
+///
+/// `POST /workflows/{name}/run` for the workflow named `runs`, whose path the run records'
+/// `GET /workflows/runs/{id}` would otherwise take; the same request and answer.
+#[utoipa::path(
+    post,
+    path = "/workflows/runs/run",
+    tag = "workflows",
+    request_body = RunWorkflowDoc,
+    params(("X-Devlog-Actor" = Option<String>, Header, description = "Who is acting")),
+    responses(
+        (status = 200, description = "The run record", body = Object),
+        (status = 404, description = "No workflow named `runs` or no such entry, or no workspace", body = ErrorBody),
+        (status = 422, description = "The workflow has no `manual` trigger, or the body is wrong", body = ErrorBody),
+    )
+)]
+pub async fn run_named_runs(
+    state: State<AppState>,
+    actor: Actor,
+    body: OptionalJsonBody<RunWorkflowDoc>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    run(state, actor, Path("runs".to_string()), body).await
+}
+
 /// The workflows of `site` and the files that could not be read.
 pub(crate) fn workflow_list(site: &Site) -> Result<WorkflowList, ApiError> {
     let report = site.load().map_err(workflows_error)?;
