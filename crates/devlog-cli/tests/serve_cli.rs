@@ -589,6 +589,12 @@ fn mcp_over_http_runs_the_workflows_of_its_writes_and_a_last_pass_at_sigterm() {
         }
     }
     assert_eq!(notes_of(d.path(), "1"), ["finished via mcp"]);
+    // The workflow tools see the workspace's workflows over HTTP too.
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "list_workflow_runs", "arguments": {"workflow": "done-note"}}});
+    let (status, _, body) = mcp(addr, &host, Some(&session), &call);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("done-note succeeded"), "{body}");
     // A write just before the stop: the last pass runs its workflow before the exit.
     complete(2);
     assert!(served.terminate().success());
