@@ -620,6 +620,32 @@ fn the_dashboard_works_in_a_real_browser() {
     b.screenshot("sync.png");
     b.axe(axe.as_deref(), "the sync page");
 
+    // Workflows: the page lists a manual one; its Run button runs it on an entry and the
+    // run page shows the steps.
+    let wf = dir.join(".devlog/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(
+        wf.join("triage.yml"),
+        "name: triage\ndescription: Ask for triage\non:\n  manual:\nsteps:\n  - add_note: { category: progress, text: \"triage requested\" }\n",
+    )
+    .unwrap();
+    b.go("/workflows");
+    assert!(b.text("#wf-list-h").contains("Workflows"));
+    b.axe(axe.as_deref(), "the workflows page");
+    b.type_into(
+        "form.run-workflow[data-workflow='triage'] input[name='entry']",
+        "2",
+    );
+    b.click("form.run-workflow[data-workflow='triage'] button");
+    b.wait_for(
+        "the run page",
+        "return location.pathname.startsWith('/workflows/runs/') && document.body.textContent.includes('succeeded')",
+    );
+    b.screenshot("workflow-run.png");
+    b.axe(axe.as_deref(), "a workflow run page");
+    b.go("/workflows");
+    b.screenshot("workflows.png");
+
     // A phone's width: nothing wider than the screen; and a 4K screen.
     b.size(360, 780);
     for page in [
@@ -632,6 +658,7 @@ fn the_dashboard_works_in_a_real_browser() {
         "/reports/throughput",
         "/reports/sync-health",
         "/sync",
+        "/workflows",
     ] {
         b.go(page);
         let fits = b.js(

@@ -150,8 +150,13 @@ fn start(dir: &Path) -> (Served, SocketAddr, mpsc::Receiver<String>) {
 
 /// [`start`] with more arguments.
 fn start_with(dir: &Path, more: &[&str]) -> (Served, SocketAddr, mpsc::Receiver<String>) {
+    start_command(dir, &[&["serve", "--port", "0"][..], more].concat())
+}
+
+/// Starts `devlog ARGS` (a server on a free port) and reads the address it announces.
+fn start_command(dir: &Path, args: &[&str]) -> (Served, SocketAddr, mpsc::Receiver<String>) {
     let mut served = Served(Some(
-        devlog(dir, &[&["serve", "--port", "0"][..], more].concat())
+        devlog(dir, args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -173,7 +178,13 @@ fn start_with(dir: &Path, more: &[&str]) -> (Served, SocketAddr, mpsc::Receiver<
             .recv_timeout(HANG)
             .expect("devlog serve announces its address");
         if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
+            let addr = rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches("/mcp")
+                .parse()
+                .unwrap();
             return (served, addr, rx);
         }
     }
@@ -496,17 +507,9 @@ fn serve_runs_the_workflows_of_rest_writes() {
         "name: welcome\non:\n  created:\nsteps:\n  - add_note: { category: progress, text: \"welcome {{ entry.title }} via {{ event.origin }}\" }\n",
     )
     .unwrap();
+    // No waiting for the workflow loop: its first pass (which starts the feed cursor at the
+    // end of the feed) is made before the server answers its first request.
     let (served, addr, stderr) = start(d.path());
-    // Let the follower take its starting point before the write (the first pass starts at
-    // the end of the feed): its cursor file appears.
-    let cursor = d
-        .path()
-        .join(".devlog/.state/workflow-runs/feed-cursor.json");
-    let deadline = std::time::Instant::now() + HANG;
-    while !cursor.exists() {
-        assert!(std::time::Instant::now() < deadline, "no feed cursor");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
     let (status, body) = http(
         addr,
         "POST",
@@ -527,4 +530,73 @@ fn serve_runs_the_workflows_of_rest_writes() {
     assert_eq!(e["notes"][0]["content"], "welcome Made over HTTP via http");
     assert_eq!(e["notes"].as_array().unwrap().len(), 1);
     assert!(served.terminate().success());
+}
+
+/// The notes of entry `r`, read by the CLI.
+fn notes_of(dir: &Path, r: &str) -> Vec<String> {
+    let out = devlog(dir, &["--json", "show", r]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+    e["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["content"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn mcp_over_http_runs_the_workflows_of_its_writes_and_a_last_pass_at_sigterm() {
+    let d = tempfile::tempdir().unwrap();
+    let wf = d.path().join(".devlog/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(
+        wf.join("done-note.yml"),
+        "name: done-note\non:\n  status_changed:\n    to: done\nsteps:\n  - add_note: { category: progress, text: \"finished via {{ event.origin }}\" }\n",
+    )
+    .unwrap();
+    for title in ["One", "Two"] {
+        let out = devlog(d.path(), &["new", title, "--type", "task"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (served, addr, stderr) = start_command(d.path(), &["mcp", "--http", "0"]);
+    let host = addr.to_string();
+    let session = mcp_session(addr, &host);
+    let complete = |id: u64| {
+        let call = serde_json::json!({"jsonrpc": "2.0", "id": 10 + id, "method": "tools/call",
+            "params": {"name": "complete_devlog", "arguments": {"id": id}}});
+        let (status, _, body) = mcp(addr, &host, Some(&session), &call);
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.contains("\"isError\":true"), "{body}");
+    };
+    complete(1);
+    // The process's workflow loop runs it (no CLI command is involved).
+    loop {
+        let line = stderr.recv_timeout(HANG).expect("a workflow run line");
+        if line.starts_with("workflow: ") && line.contains("done-note") {
+            assert!(line.contains("succeeded"), "{line}");
+            break;
+        }
+    }
+    assert_eq!(notes_of(d.path(), "1"), ["finished via mcp"]);
+    // The workflow tools see the workspace's workflows over HTTP too.
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "list_workflow_runs", "arguments": {"workflow": "done-note"}}});
+    let (status, _, body) = mcp(addr, &host, Some(&session), &call);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("done-note succeeded"), "{body}");
+    // A write just before the stop: the last pass runs its workflow before the exit.
+    complete(2);
+    assert!(served.terminate().success());
+    assert_eq!(notes_of(d.path(), "2"), ["finished via mcp"]);
 }

@@ -636,3 +636,174 @@ fn a_real_kill_9_inside_a_parallel_group_loses_and_repeats_no_write() {
     assert_eq!(got_a, want_a, "each write of branch 0 once");
     assert_eq!(got_b, want_b, "each write of branch 1 once");
 }
+
+const DONE_NOTE: &str = r#"name: done-note
+on:
+  status_changed:
+    to: done
+steps:
+  - add_note:
+      category: progress
+      text: "Finished {{ entry.title }}"
+"#;
+
+/// `devlog mcp` over stdio: its initialize answered, then each tool call answered in turn.
+struct McpSession {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    answers: std::sync::mpsc::Receiver<String>,
+    next_id: u64,
+}
+
+impl McpSession {
+    fn start(dir: &Path) -> McpSession {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = Command::new(BIN)
+            .arg("mcp")
+            .current_dir(dir)
+            .env_remove("DEVLOG_DIR")
+            .env_remove("RUST_LOG")
+            .env_remove("DEVLOG_STORAGE_TYPE")
+            .env("NO_COLOR", "1")
+            .env("DEVLOG_ACTOR", "assistant")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, answers) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut s = McpSession {
+            stdin: child.stdin.take(),
+            child,
+            answers,
+            next_id: 0,
+        };
+        s.request(
+            "initialize",
+            serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                               "clientInfo": {"name": "workflow-test", "version": "0"}}),
+        );
+        s.send(&serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        s
+    }
+
+    fn send(&mut self, v: &Value) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(format!("{v}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(
+            &serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        );
+        loop {
+            let line = self
+                .answers
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no answer to {method}"));
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == id {
+                assert!(v.get("error").is_none(), "{v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    fn call(&mut self, tool: &str, arguments: Value) -> Value {
+        let r = self.request(
+            "tools/call",
+            serde_json::json!({"name": tool, "arguments": arguments}),
+        );
+        assert_ne!(r["isError"], true, "{tool}: {r}");
+        r
+    }
+
+    /// Closes standard input (the client leaves) and waits for the process: its stderr.
+    fn close(mut self) -> String {
+        use std::io::Read;
+        drop(self.stdin.take());
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "devlog mcp: {status}\n{stderr}");
+        stderr
+    }
+}
+
+impl Drop for McpSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it holds (a server's loop runs on its own time), failing after a
+/// generous deadline.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn runs_of(dir: &Path, workflow: &str) -> Vec<Value> {
+    json(dir, &["workflow", "runs", workflow, "--limit", "0"])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn mcp_writes_run_their_workflows_once_and_the_last_one_before_the_client_leaves() {
+    let w = workspace(&[("done-note.yml", DONE_NOTE)]);
+    let d = w.path();
+    ok(d, &["new", "Login fails", "--type", "bugfix"]);
+    ok(d, &["new", "Typo", "--type", "docs"]);
+    let mut mcp = McpSession::start(d);
+    // Done over MCP: the session's own workflow loop runs the workflow, no CLI command needed.
+    mcp.call("complete_devlog", serde_json::json!({"id": 1}));
+    eventually("the workflow adds its note to #1", || {
+        notes(d, "1") == ["Finished Login fails"]
+    });
+    let runs = runs_of(d, "done-note");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["state"], "succeeded");
+    assert_eq!(runs[0]["cause"]["event"]["actor"], "assistant", "{runs:?}");
+    assert_eq!(runs[0]["cause"]["event"]["origin"], "mcp", "{runs:?}");
+    // A CLI write afterwards does not run it again for the same change.
+    ok(d, &["new", "Unrelated", "--type", "task"]);
+    assert_eq!(runs_of(d, "done-note").len(), 1);
+    // A write just before the client leaves: the last pass at shutdown runs its workflow.
+    mcp.call("complete_devlog", serde_json::json!({"id": 2}));
+    let stderr = mcp.close();
+    assert_eq!(notes(d, "2"), ["Finished Typo"], "{stderr}");
+    ok(d, &["new", "Another", "--type", "task"]);
+    let runs = runs_of(d, "done-note");
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.iter().all(|r| r["state"] == "succeeded"), "{runs:?}");
+}

@@ -51,7 +51,7 @@ pub(crate) fn finish(o: Outcome) -> CallToolResult {
 /// Most entries a list, search or change-feed answer carries.
 pub const MAX_PAGE: usize = 500;
 
-fn page_limit(limit: Option<Count>, default: usize) -> usize {
+pub(crate) fn page_limit(limit: Option<Count>, default: usize) -> usize {
     limit
         .map(|c| usize::try_from(c.0).unwrap_or(MAX_PAGE))
         .unwrap_or(default)

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::format::{FormatError, Loaded, MAX_FILE, parse};
+use crate::runs::{RunId, RunRecord, RunState, RunStore, RunStoreError};
 
 /// What loading the workflow folders found: the workflows and the files that failed.
 #[derive(Debug, Default)]
@@ -219,4 +220,33 @@ impl Site {
         };
         Ok((engine, report.errors))
     }
+
+    /// The recorded runs `q` selects, newest first. The frontends that show runs (the
+    /// server's routes and dashboard, MCP) read them through this and [`Site::run`] only.
+    pub fn runs(&self, q: &RunQuery) -> Result<Vec<RunRecord>, RunStoreError> {
+        let mut list = RunStore::new(&self.runs).list(q.workflow.as_deref())?;
+        if let Some(state) = q.state {
+            list.retain(|r| r.state == state);
+        }
+        if q.limit > 0 {
+            list.truncate(q.limit);
+        }
+        Ok(list)
+    }
+
+    /// One recorded run (`RunStoreError::NotFound` when there is none with that id).
+    pub fn run(&self, id: &RunId) -> Result<RunRecord, RunStoreError> {
+        RunStore::new(&self.runs).load(id)
+    }
+}
+
+/// Which recorded runs [`Site::runs`] lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunQuery {
+    /// Only this workflow's runs.
+    pub workflow: Option<String>,
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// At most this many, the newest (0: all).
+    pub limit: usize,
 }

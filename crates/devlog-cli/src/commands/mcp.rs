@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use clap::Args;
-use devlog_core::Devlog;
+use devlog_core::{Devlog, Origin};
 use devlog_mcp::{DevlogMcp, Options, check_loopback, serve_stdio};
 
 use super::Ctx;
@@ -112,6 +112,10 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
     }
     // Writes through MCP are committed in batches with `integrations.git.autoCommit`.
     let auto_commit = super::autocommit::AutoCommit::start(&ws, store.clone()).await?;
+    // The workflows the session's writes trigger run here, as in `devlog serve`.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workflows =
+        super::workflow::spawn_background(ws.clone(), store.clone(), Origin::Mcp, stopped).await;
     let server = DevlogMcp::new(Devlog::new(store), options);
     tracing::info!(dir = %ws.devlog_dir.display(), "devlog mcp serving");
     if std::io::stdin().is_terminal() {
@@ -124,6 +128,10 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
     let served = serve_stdio(server)
         .await
         .map_err(|e| CliError::Other(e.into()));
+    // The loop's last pass runs the workflows of the session's last writes; then what they
+    // wrote is committed with the rest.
+    let _ = stop.send(true);
+    let _ = workflows.await;
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }
@@ -176,6 +184,7 @@ async fn serve_http(
             sync_error: options.sync_error,
             worklog_suggester: options.worklog_suggester,
             bulk_journal: options.bulk_journal,
+            workflows: options.workflows,
             max_sessions: usize::try_from(a.max_sessions).unwrap_or(usize::MAX),
             allowed_hosts: ws
                 .config
@@ -200,11 +209,26 @@ async fn serve_http(
         ws.describe()
     );
     // Writes through MCP are committed in batches with `integrations.git.autoCommit`.
-    let auto_commit = super::autocommit::AutoCommit::start(ws, store).await?;
+    let auto_commit = super::autocommit::AutoCommit::start(ws, store.clone()).await?;
+    // The workflows the sessions' writes trigger run here, as in `devlog serve`.
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let workflows =
+        super::workflow::spawn_background(ws.clone(), store, Origin::Mcp, stopped.clone()).await;
+    tokio::spawn(async move {
+        devlog_mcp::transport::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
     let served = server
-        .serve(listener, devlog_mcp::transport::shutdown_signal())
+        .serve(listener, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
         .await
         .map_err(|e| CliError::Other(e.into()));
+    if served.is_err() {
+        // The server failed, not stopped: no signal will end the loop.
+        workflows.abort();
+    }
+    let _ = workflows.await;
     if let Some(auto_commit) = auto_commit {
         auto_commit.finish().await;
     }

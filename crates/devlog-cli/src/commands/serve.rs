@@ -309,7 +309,8 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         workflow_store,
         devlog_core::Origin::Http,
         stop_rx.clone(),
-    );
+    )
+    .await;
     tokio::spawn(async move {
         stop_on.await;
         let _ = stop_tx.send(true);

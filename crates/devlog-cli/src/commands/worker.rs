@@ -169,14 +169,19 @@ pub async fn run_in_terminal(
     });
     // `devlog worker` also runs workflows: those of the writes in the change feed (its pulls,
     // REST, MCP), schedules and unfinished runs; `sync --watch` leaves them to its exit.
-    let workflows = schedules.then(|| {
-        super::workflow::spawn_background(
-            ws.clone(),
-            engine.store().clone(),
-            devlog_core::Origin::Sync,
-            stop_rx.clone(),
+    let workflows = if schedules {
+        Some(
+            super::workflow::spawn_background(
+                ws.clone(),
+                engine.store().clone(),
+                devlog_core::Origin::Sync,
+                stop_rx.clone(),
+            )
+            .await,
         )
-    });
+    } else {
+        None
+    };
     let store = engine.store().clone();
     let ran = devlog_sync::run_workers(engine, opts, Arc::new(Notify::new()), stop_rx, sink).await;
     signal.abort();

@@ -329,34 +329,31 @@ async fn due(ctx: &Ctx, ws: &Workspace, places: &Places) -> Result<(), CliError>
 /// and the schedules.
 pub const BACKGROUND_TICK: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The workflow loop of a long-running process (`devlog serve`, `devlog worker`): every
-/// [`BACKGROUND_TICK`], while `.devlog/workflows/` holds a file, it re-reads the workflow
-/// files, follows the change feed (the workflows of REST, MCP and sync writes), resumes
-/// unfinished runs and runs the schedules that are due. Lines go to stderr as `workflow: …`.
-/// Ends when `stop` turns true.
-pub fn spawn_background(
+/// The workflow loop of a long-running process (`devlog serve`, `devlog worker`, `devlog
+/// mcp`): every [`BACKGROUND_TICK`], while `.devlog/workflows/` holds a file, it re-reads the
+/// workflow files, follows the change feed (the workflows of REST, MCP and sync writes),
+/// resumes unfinished runs and runs the schedules that are due. Lines go to stderr as
+/// `workflow: …`. The first pass is made before this returns, so the change feed's cursor
+/// exists (or has caught up) before the process takes its first write; when `stop` turns
+/// true the loop makes one last pass, so a write made just before the stop is not left for
+/// the next process, and ends.
+pub async fn spawn_background(
     ws: Workspace,
     store: std::sync::Arc<dyn devlog_core::Store>,
     origin: Origin,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
+    let mut looped = Background {
+        places: Places::of(&ws),
+        app: Devlog::new(store),
+        ws,
+        origin,
+        last_errors: String::new(),
+        sync_state: None,
+    };
+    looped.pass().await;
     tokio::spawn(async move {
-        let places = Places::of(&ws);
-        let app = Devlog::new(store);
-        let mut last_errors = String::new();
-        let mut sync_state = None;
         loop {
-            if places.any() {
-                background_pass(
-                    &ws,
-                    &places,
-                    &app,
-                    origin,
-                    &mut last_errors,
-                    &mut sync_state,
-                )
-                .await;
-            }
             tokio::select! {
                 _ = tokio::time::sleep(BACKGROUND_TICK) => {}
                 _ = stop.wait_for(|s| *s) => break,
@@ -364,8 +361,37 @@ pub fn spawn_background(
             if *stop.borrow() {
                 break;
             }
+            looped.pass().await;
         }
+        looped.pass().await;
     })
+}
+
+/// What the background loop keeps between passes.
+struct Background {
+    ws: Workspace,
+    places: Places,
+    app: Devlog,
+    origin: Origin,
+    /// The files' problems last said (said again only when they change).
+    last_errors: String,
+    sync_state: Option<Arc<dyn SyncStateStore>>,
+}
+
+impl Background {
+    async fn pass(&mut self) {
+        if self.places.any() {
+            background_pass(
+                &self.ws,
+                &self.places,
+                &self.app,
+                self.origin,
+                &mut self.last_errors,
+                &mut self.sync_state,
+            )
+            .await;
+        }
+    }
 }
 
 async fn background_pass(

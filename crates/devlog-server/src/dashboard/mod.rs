@@ -21,6 +21,7 @@ pub mod markdown;
 mod pages;
 mod reports;
 mod sync;
+mod workflows;
 
 use axum::Router;
 use axum::extract::{Path, Request};
@@ -51,6 +52,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/reports", get(reports::index))
         .route("/reports/{name}", get(reports::report))
         .route("/sync", get(sync::page))
+        .route("/workflows", get(workflows::page))
+        .route("/workflows/runs/{id}", get(workflows::run))
         .route("/assets/{file}", get(asset))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(signed_in))

@@ -38,6 +38,11 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("reports.html", include_str!("templates/reports.html")),
         ("report.html", include_str!("templates/report.html")),
         ("sync.html", include_str!("templates/sync.html")),
+        ("workflows.html", include_str!("templates/workflows.html")),
+        (
+            "workflow_run.html",
+            include_str!("templates/workflow_run.html"),
+        ),
         ("error.html", include_str!("templates/error.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
@@ -394,6 +399,7 @@ pub async fn list(
 /// `/entries/{reference}`: everything about one entry.
 pub async fn entry(
     State(s): State<AppState>,
+    caller: crate::auth::Caller,
     Path(reference): Path<String>,
 ) -> Result<Html<String>, PageError> {
     let entry = s.app().resolve(&reference).await?;
@@ -434,6 +440,7 @@ pub async fn entry(
             history => changes,
             more_history => history.more,
             relations => v(&relations),
+            workflows => super::workflows::manual_for(&s, &caller),
         },
     )
     .await

@@ -391,6 +391,15 @@ async fn a_full_sign_in_maps_groups_to_a_role_that_the_same_checks_apply_to() {
         )
         .await;
     assert_eq!(r.class(), "csrf");
+    // The dashboard's Run button for a workflow sends a write like the other forms.
+    let r = b
+        .devlog_request(
+            json_req(Method::POST, "/api/v1/workflows/triage/run"),
+            Body::from("{}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert_eq!(r.class(), "csrf");
     assert!(
         app.store()
             .list(&devlog_core::ListQuery::default())

@@ -19,6 +19,9 @@ const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
 const PROMISED: &[(&str, &str)] = &[
     ("get", "/api/v1/workflows"),
     ("post", "/api/v1/workflows/{name}/run"),
+    ("get", "/api/v1/workflows/runs"),
+    ("get", "/api/v1/workflows/runs/{id}"),
+    ("post", "/api/v1/workflows/runs/run"),
     ("get", "/api/v1/entries"),
     ("post", "/api/v1/entries"),
     ("get", "/api/v1/entries/{ref}"),

@@ -71,6 +71,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::verify))
         .routes(routes!(workflows::list))
         .routes(routes!(workflows::run))
+        .routes(routes!(workflows::runs))
+        .routes(routes!(workflows::show_run))
+        .routes(routes!(workflows::run_named_runs))
         .routes(routes!(health::health))
         .routes(routes!(openapi::document))
 }

@@ -204,11 +204,37 @@
     }
   }
 
+  // ---- workflows: run one (JSON to the REST API), then show the run ----
+  function wireWorkflows(root) {
+    for (const form of root.querySelectorAll("form.run-workflow")) {
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const box = document.getElementById("workflow-error");
+        const name = form.dataset.workflow || form.elements.workflow.value;
+        const entry = form.dataset.entry || (form.elements.entry ? form.elements.entry.value.trim() : "");
+        const button = form.querySelector("button");
+        button.disabled = true;
+        try {
+          const response = await send("POST", "/api/v1/workflows/" + encodeURIComponent(name) + "/run", entry ? { entry: entry } : {});
+          if (!response.ok) { if (box) showError(box, await apiError(response)); return; }
+          const run = await response.json();
+          say("Workflow " + name + " ran: " + run.state);
+          window.location.assign("/workflows/runs/" + encodeURIComponent(run.id));
+        } catch (e) {
+          if (box) showError(box, { message: "the server could not be reached: " + e.message });
+        } finally {
+          button.disabled = false;
+        }
+      });
+    }
+  }
+
   function wire(root) {
     const form = root.querySelector("#entry-form");
     if (form) wireForm(form);
     wireBoard(root);
     wireSync(root);
+    wireWorkflows(root);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
