@@ -117,7 +117,7 @@ async fn a_slot_runs_once_on_time_and_the_first_look_only_starts_counting() {
     ));
     assert_eq!(
         w.titles().await,
-        vec!["Weekly report 2026-12-04T15:00:00.000Z late=False missed=0"]
+        vec!["Weekly report 2026-12-04T15:00:00.000Z late=false missed=0"]
     );
     // Asking again, in this engine or in another process's (same run folder), runs nothing.
     assert!(engine.run_due().await.unwrap().runs.is_empty());
@@ -184,7 +184,7 @@ async fn after_downtime_catch_up_once_runs_one_late_run_for_all_missed_slots() {
     assert!(due.skipped[0].caught_up);
     assert_eq!(
         w.titles().await,
-        vec!["Weekly report 2026-12-18T15:00:00.000Z late=True missed=2"]
+        vec!["Weekly report 2026-12-18T15:00:00.000Z late=true missed=2"]
     );
     // Once: asking again later the same day runs nothing more.
     w.clock.set("2026-12-21T09:00:00Z");
