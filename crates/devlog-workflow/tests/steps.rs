@@ -240,7 +240,7 @@ async fn parallel_branches_all_run_and_their_outputs_are_there_afterwards() {
     let e = w.create("Fan").await;
     let run = engine.run_manual("fan", Some(e.id), None).await.unwrap();
     assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
-    assert_eq!(w.notes(&e).await, ["after True right 2", "left", "right"]);
+    assert_eq!(w.notes(&e).await, ["after true right 2", "left", "right"]);
     for path in [
         "0.parallel.0.0",
         "0.parallel.1.0",
