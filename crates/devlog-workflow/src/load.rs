@@ -144,13 +144,13 @@ impl Switches {
     }
 }
 
-/// Where a workspace keeps its workflows: the folders read, the run folder and the
-/// checkout's switches — what a frontend (the server's routes, MCP) needs to list and run
+/// Where a workspace keeps its workflows: the folders read, the runs (in the sync state) and
+/// the checkout's switches — what a frontend (the server's routes, MCP) needs to list and run
 /// them the way the CLI does.
 #[derive(Debug, Clone)]
 pub struct Site {
     pub dirs: Vec<PathBuf>,
-    pub runs: PathBuf,
+    pub runs: crate::RunStore,
     pub switches: PathBuf,
     /// Paths in errors are shown relative to it.
     pub root: PathBuf,
@@ -159,12 +159,13 @@ pub struct Site {
 }
 
 impl Site {
-    /// The places of a workspace whose `.devlog` folder is `devlog_dir`, under `root`.
-    pub fn of(devlog_dir: &Path, root: &Path) -> Self {
+    /// The places of a workspace whose `.devlog` folder is `devlog_dir`, under `root`, with
+    /// its runs in `runs` (the workspace's sync state).
+    pub fn of(devlog_dir: &Path, root: &Path, runs: crate::RunStore) -> Self {
         let state = devlog_dir.join(".state");
         Self {
             dirs: vec![devlog_dir.join("workflows")],
-            runs: state.join("workflow-runs"),
+            runs,
             switches: state.join("workflows.json"),
             root: root.to_path_buf(),
             host: None,
@@ -210,7 +211,7 @@ impl Site {
             app,
             report.workflows,
             disabled,
-            crate::RunStore::new(&self.runs),
+            self.runs.clone(),
             origin,
         );
         let engine = match &self.host {
