@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+#[path = "common/runs.rs"]
+mod runs;
+
 const BIN: &str = env!("CARGO_BIN_EXE_devlog");
 
 /// Guards against a hang; not a timing assertion.
@@ -498,12 +501,12 @@ fn serve_runs_the_workflows_of_rest_writes() {
     .unwrap();
     let (served, addr, stderr) = start(d.path());
     // Let the follower take its starting point before the write (the first pass starts at
-    // the end of the feed): its cursor file appears.
-    let cursor = d
-        .path()
-        .join(".devlog/.state/workflow-runs/feed-cursor.json");
+    // the end of the feed): its cursor appears in the sync state.
     let deadline = std::time::Instant::now() + HANG;
-    while !cursor.exists() {
+    while !d.path().join(".devlog/.state/sync.sqlite").is_file()
+        || runs::with_runs(d.path(), async |runs| runs.feed_cursor().await.ok().flatten())
+            .is_none()
+    {
         assert!(std::time::Instant::now() < deadline, "no feed cursor");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
