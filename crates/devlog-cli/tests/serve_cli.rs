@@ -504,8 +504,10 @@ fn serve_runs_the_workflows_of_rest_writes() {
     // the end of the feed): its cursor appears in the sync state.
     let deadline = std::time::Instant::now() + HANG;
     while !d.path().join(".devlog/.state/sync.sqlite").is_file()
-        || runs::with_runs(d.path(), async |runs| runs.feed_cursor().await.ok().flatten())
-            .is_none()
+        || runs::with_runs(d.path(), async |runs| {
+            runs.feed_cursor().await.ok().flatten()
+        })
+        .is_none()
     {
         assert!(std::time::Instant::now() < deadline, "no feed cursor");
         std::thread::sleep(std::time::Duration::from_millis(50));

@@ -321,7 +321,10 @@ fn a_run_killed_mid_way_is_resumed_by_the_next_command() {
 
 #[test]
 fn a_run_folder_of_the_file_version_is_imported_once() {
-    let w = workspace(&[("three.yml", "name: three\non:\n  manual:\nsteps:\n  - set_var: { x: 1 }\n")]);
+    let w = workspace(&[(
+        "three.yml",
+        "name: three\non:\n  manual:\nsteps:\n  - set_var: { x: 1 }\n",
+    )]);
     let d = w.path();
     let folder = d.join(".devlog/.state/workflow-runs");
     std::fs::create_dir_all(folder.join("claims")).unwrap();

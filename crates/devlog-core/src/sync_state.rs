@@ -832,7 +832,10 @@ mod tests {
         for s in WorkflowRunState::ALL {
             assert_eq!(s.as_str().parse::<WorkflowRunState>().unwrap(), *s);
             let json = serde_json::to_value(s).unwrap();
-            assert_eq!(serde_json::from_value::<WorkflowRunState>(json).unwrap(), *s);
+            assert_eq!(
+                serde_json::from_value::<WorkflowRunState>(json).unwrap(),
+                *s
+            );
         }
         let e = "zombie".parse::<JobState>().unwrap_err();
         assert_eq!(e.kind(), crate::error::ErrorKind::Corrupt);

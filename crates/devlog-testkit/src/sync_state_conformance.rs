@@ -583,7 +583,10 @@ pub async fn workflow_claims_are_won_once_across_connections(open: SyncOpener, d
         .await
         .unwrap();
     let other = open(dir.to_path_buf()).await;
-    assert_eq!(other.workflow_cursor("feed").await.unwrap().as_deref(), Some("9"));
+    assert_eq!(
+        other.workflow_cursor("feed").await.unwrap().as_deref(),
+        Some("9")
+    );
     assert_eq!(
         other
             .workflow_cursor("schedule:nightly")
@@ -623,12 +626,22 @@ pub async fn workflow_runs_are_listed_and_due(open: SyncOpener, dir: &Path) {
     let mut retrying = workflow_run("c3", "notify", WorkflowRunState::Retrying, T0 + 2);
     retrying.wake_at = Some(T0 + 10);
     s.save_workflow_run(&retrying).await.unwrap();
-    s.save_workflow_run(&workflow_run("d4", "notify", WorkflowRunState::Dead, T0 + 3))
-        .await
-        .unwrap();
-    s.save_workflow_run(&workflow_run("e5", "notify", WorkflowRunState::Succeeded, T0 + 4))
-        .await
-        .unwrap();
+    s.save_workflow_run(&workflow_run(
+        "d4",
+        "notify",
+        WorkflowRunState::Dead,
+        T0 + 3,
+    ))
+    .await
+    .unwrap();
+    s.save_workflow_run(&workflow_run(
+        "e5",
+        "notify",
+        WorkflowRunState::Succeeded,
+        T0 + 4,
+    ))
+    .await
+    .unwrap();
     // A save rewrites the record and columns.
     a.record = serde_json::json!({"id": "a1", "steps": []});
     a.updated_at = T0 + 5;
@@ -642,7 +655,10 @@ pub async fn workflow_runs_are_listed_and_due(open: SyncOpener, dir: &Path) {
         ["e5", "d4", "c3", "b2", "a1"],
         "newest first"
     );
-    assert_eq!(ids(s.workflow_runs(None, None, 2).await.unwrap()), ["e5", "d4"]);
+    assert_eq!(
+        ids(s.workflow_runs(None, None, 2).await.unwrap()),
+        ["e5", "d4"]
+    );
     assert_eq!(
         ids(s.workflow_runs(Some("triage"), None, 0).await.unwrap()),
         ["b2", "a1"]
@@ -656,7 +672,10 @@ pub async fn workflow_runs_are_listed_and_due(open: SyncOpener, dir: &Path) {
     );
     // Due: running ones, and parked ones whose time came; oldest first.
     assert_eq!(ids(s.due_workflow_runs(T0).await.unwrap()), ["a1"]);
-    assert_eq!(ids(s.due_workflow_runs(T0 + 10).await.unwrap()), ["a1", "c3"]);
+    assert_eq!(
+        ids(s.due_workflow_runs(T0 + 10).await.unwrap()),
+        ["a1", "c3"]
+    );
     assert_eq!(
         ids(s.due_workflow_runs(T0 + HOUR).await.unwrap()),
         ["a1", "b2", "c3"]
@@ -670,32 +689,97 @@ pub async fn workflow_run_leases_are_taken_over_on_expiry(open: SyncOpener, dir:
     let s = open(dir.to_path_buf()).await;
     let other = open(dir.to_path_buf()).await;
     let run = workflow_run("a1", "triage", WorkflowRunState::Running, T0);
-    assert!(!s.lease_workflow_run("a1", "h1:1:a", T0, HOUR).await.unwrap(), "no such run");
-    assert!(s.start_workflow_run(&run, "h1:1:a", T0, HOUR).await.unwrap());
+    assert!(
+        !s.lease_workflow_run("a1", "h1:1:a", T0, HOUR)
+            .await
+            .unwrap(),
+        "no such run"
+    );
+    assert!(
+        s.start_workflow_run(&run, "h1:1:a", T0, HOUR)
+            .await
+            .unwrap()
+    );
     // Held: another worker (or another run of the same process) does not get it.
-    assert!(!other.lease_workflow_run("a1", "h2:1:b", T0, HOUR).await.unwrap());
-    assert!(!other.lease_workflow_run("a1", "h1:1:c", T0, HOUR).await.unwrap());
-    assert!(s.renew_workflow_run_lease("a1", "h1:1:a", T0, HOUR).await.unwrap());
-    assert!(!other.renew_workflow_run_lease("a1", "h2:1:b", T0, HOUR).await.unwrap());
+    assert!(
+        !other
+            .lease_workflow_run("a1", "h2:1:b", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !other
+            .lease_workflow_run("a1", "h1:1:c", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.renew_workflow_run_lease("a1", "h1:1:a", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !other
+            .renew_workflow_run_lease("a1", "h2:1:b", T0, HOUR)
+            .await
+            .unwrap()
+    );
     // Releasing someone else's lease changes nothing; the holder's frees it.
     other.release_workflow_run("a1", "h2:1:b").await.unwrap();
-    assert!(!other.lease_workflow_run("a1", "h2:1:b", T0, HOUR).await.unwrap());
+    assert!(
+        !other
+            .lease_workflow_run("a1", "h2:1:b", T0, HOUR)
+            .await
+            .unwrap()
+    );
     s.release_workflow_run("a1", "h1:1:a").await.unwrap();
-    assert!(other.lease_workflow_run("a1", "h2:1:b", T0, 0).await.unwrap());
+    assert!(
+        other
+            .lease_workflow_run("a1", "h2:1:b", T0, 0)
+            .await
+            .unwrap()
+    );
     // A lease of 0 is over at once (its worker died): taken over, and the old holder's
     // renewal says so.
-    assert!(s.lease_workflow_run("a1", "h1:1:d", T0, HOUR).await.unwrap());
-    assert!(!other.renew_workflow_run_lease("a1", "h2:1:b", T0, HOUR).await.unwrap());
+    assert!(
+        s.lease_workflow_run("a1", "h1:1:d", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !other
+            .renew_workflow_run_lease("a1", "h2:1:b", T0, HOUR)
+            .await
+            .unwrap()
+    );
     // A holder that is a gone process of this host is taken over before its lease ends; one
     // of another host is not.
     let dead = u32::MAX - 1;
     let me = std::process::id();
     let b = workflow_run("b2", "triage", WorkflowRunState::Running, T0);
-    assert!(s.start_workflow_run(&b, &format!("h1:{dead}:x"), T0, HOUR).await.unwrap());
-    assert!(!other.lease_workflow_run("b2", &format!("h2:{me}:y"), T0, HOUR).await.unwrap());
-    assert!(other.lease_workflow_run("b2", &format!("h1:{me}:y"), T0, HOUR).await.unwrap());
+    assert!(
+        s.start_workflow_run(&b, &format!("h1:{dead}:x"), T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !other
+            .lease_workflow_run("b2", &format!("h2:{me}:y"), T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        other
+            .lease_workflow_run("b2", &format!("h1:{me}:y"), T0, HOUR)
+            .await
+            .unwrap()
+    );
     // A live process of this host keeps it.
-    assert!(!s.lease_workflow_run("b2", &format!("h1:{me}:z"), T0, HOUR).await.unwrap());
+    assert!(
+        !s.lease_workflow_run("b2", &format!("h1:{me}:z"), T0, HOUR)
+            .await
+            .unwrap()
+    );
 }
 
 pub async fn pruning_workflow_runs_keeps_open_runs(open: SyncOpener, dir: &Path) {
@@ -714,7 +798,9 @@ pub async fn pruning_workflow_runs_keeps_open_runs(open: SyncOpener, dir: &Path)
     .enumerate()
     {
         let at = T0 + i as i64 * HOUR;
-        s.save_workflow_run(&workflow_run(id, "w", state, at)).await.unwrap();
+        s.save_workflow_run(&workflow_run(id, "w", state, at))
+            .await
+            .unwrap();
     }
     assert!(s.workflow_claim("w", "old", T0).await.unwrap());
     assert!(s.workflow_claim("w", "new", T0 + 10 * HOUR).await.unwrap());

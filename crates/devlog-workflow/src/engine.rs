@@ -30,8 +30,8 @@ use crate::host::{
     NotifyFormat, NotifyRequest, NotifyTarget, PluginRequest, StepHost, SyncRequest,
 };
 use crate::runs::{
-    Cause, Lease, RunId, RunRecord, RunState, RunStore, RunStoreError, ScheduleState,
-    StepRecord, StepState,
+    Cause, Lease, RunId, RunRecord, RunState, RunStore, RunStoreError, ScheduleState, StepRecord,
+    StepState,
 };
 use crate::template::{Renderer, Template};
 
@@ -621,10 +621,12 @@ impl Engine {
         let record = self.new_record(w, Cause::Manual { actor }, entry, 0);
         match self.check(&w.workflow, &entry_value, &event) {
             Ok(true) => self.execute(w, record, event, Mode::Live).await,
-            Ok(false) => {
-                Ok(self.finish_unrun(record, "not run: the workflow's `if` condition is false").await?)
-            }
-            Err(e) => Ok(self.finish_unrun(record, &format!("condition: {e}")).await?),
+            Ok(false) => Ok(self
+                .finish_unrun(record, "not run: the workflow's `if` condition is false")
+                .await?),
+            Err(e) => Ok(self
+                .finish_unrun(record, &format!("condition: {e}"))
+                .await?),
         }
     }
 
@@ -703,7 +705,9 @@ impl Engine {
                 continue;
             }
             if let Err(e) = verdict {
-                let record = self.finish_unrun(record, &format!("condition: {e}")).await?;
+                let record = self
+                    .finish_unrun(record, &format!("condition: {e}"))
+                    .await?;
                 self.runs.save_schedule_state(name, &state(handled)).await?;
                 due.runs.push(record);
                 continue;
@@ -821,7 +825,11 @@ impl Engine {
                     continue;
                 }
                 let name = w.workflow.name.as_str();
-                if !self.runs.claim(name, &format!("integration-{}", e.id)).await? {
+                if !self
+                    .runs
+                    .claim(name, &format!("integration-{}", e.id))
+                    .await?
+                {
                     continue;
                 }
                 let cause = Cause::Integration {
@@ -833,9 +841,10 @@ impl Engine {
                     .flatten();
                 let record = self.new_record(w, cause, linked, 0);
                 if let Err(x) = verdict {
-                    outcome
-                        .runs
-                        .push(self.finish_unrun(record, &format!("condition: {x}")).await?);
+                    outcome.runs.push(
+                        self.finish_unrun(record, &format!("condition: {x}"))
+                            .await?,
+                    );
                     continue;
                 }
                 let record = self.execute(w, record, event_json, Mode::Live).await?;

@@ -207,13 +207,7 @@ impl Site {
     ) -> Result<(crate::Engine, Vec<FormatError>), String> {
         let report = self.load()?;
         let disabled = self.disabled(&report.workflows)?;
-        let engine = crate::Engine::new(
-            app,
-            report.workflows,
-            disabled,
-            self.runs.clone(),
-            origin,
-        );
+        let engine = crate::Engine::new(app, report.workflows, disabled, self.runs.clone(), origin);
         let engine = match &self.host {
             Some(h) => engine.with_host(h.clone()),
             None => engine,

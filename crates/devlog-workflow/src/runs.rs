@@ -309,12 +309,14 @@ impl RunStore {
         let name = format!("{SCHEDULE_PREFIX}{workflow}");
         match self.state.workflow_cursor(&name).await? {
             None => Ok(None),
-            Some(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| RunStoreError::Corrupt {
-                    id: name,
-                    message: e.to_string(),
-                }),
+            Some(text) => {
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| RunStoreError::Corrupt {
+                        id: name,
+                        message: e.to_string(),
+                    })
+            }
         }
     }
 
@@ -346,13 +348,10 @@ impl RunStore {
     ) -> Result<Option<T>, RunStoreError> {
         match self.state.workflow_cursor(name).await? {
             None => Ok(None),
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|_| RunStoreError::Corrupt {
-                    id: format!("cursor {name}"),
-                    message: format!("{text:?} is not a number"),
-                }),
+            Some(text) => text.parse().map(Some).map_err(|_| RunStoreError::Corrupt {
+                id: format!("cursor {name}"),
+                message: format!("{text:?} is not a number"),
+            }),
         }
     }
 
@@ -364,7 +363,13 @@ impl RunStore {
 
     /// Moves the feed follower's cursor (never backwards: followers share it).
     pub async fn save_feed_cursor(&self, seq: u64) -> Result<(), RunStoreError> {
-        if self.feed_cursor().await.ok().flatten().is_some_and(|old| old > seq) {
+        if self
+            .feed_cursor()
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|old| old > seq)
+        {
             return Ok(());
         }
         Ok(self
@@ -560,7 +565,10 @@ impl Lease {
             r.abort();
         }
         self.released = true;
-        Ok(self.state.release_workflow_run(&self.id, &self.owner).await?)
+        Ok(self
+            .state
+            .release_workflow_run(&self.id, &self.owner)
+            .await?)
     }
 }
 
@@ -637,7 +645,11 @@ impl RunStore {
     /// Removes run records and claims beyond `keep` (see [`RunRetention`]) as of `now`: the
     /// finished records past the newest `keep_runs` (by their last write) or older than
     /// `keep_days`, and claims older than `keep_days`. Open runs are always kept.
-    pub async fn prune(&self, keep: &RunRetention, now: Timestamp) -> Result<Pruned, RunStoreError> {
+    pub async fn prune(
+        &self,
+        keep: &RunRetention,
+        now: Timestamp,
+    ) -> Result<Pruned, RunStoreError> {
         let cutoff = now.millis() - i64::from(keep.keep_days.max(1)) * 86_400_000;
         let p = self
             .state
@@ -747,10 +759,14 @@ impl RunStore {
         }
         let number = |file: &str, key: &str| -> Option<i64> {
             let text = std::fs::read(dir.join(file)).ok()?;
-            serde_json::from_slice::<Value>(&text).ok()?.get(key)?.as_i64()
+            serde_json::from_slice::<Value>(&text)
+                .ok()?
+                .get(key)?
+                .as_i64()
         };
         if let Some(seq) = number("feed-cursor.json", "seq") {
-            self.save_feed_cursor(u64::try_from(seq).unwrap_or(0)).await?;
+            self.save_feed_cursor(u64::try_from(seq).unwrap_or(0))
+                .await?;
         }
         if let Some(id) = number("integration-cursor.json", "id") {
             self.save_integration_cursor(id).await?;

@@ -421,7 +421,11 @@ async fn fail_stops_the_run_and_the_run_records_why() {
     assert_eq!(run.state, RunState::Failed);
     assert_eq!(run.error.as_deref(), Some("step 0: fail: no Thing"));
     assert!(w.get(&e).await.notes.is_empty());
-    assert_eq!(w.runs.load(&run.id).await.unwrap(), run, "the record is on disk");
+    assert_eq!(
+        w.runs.load(&run.id).await.unwrap(),
+        run,
+        "the record is on disk"
+    );
 }
 
 #[tokio::test]
@@ -611,7 +615,10 @@ async fn a_dry_run_renders_every_step_and_changes_nothing() {
     assert_eq!(dry.steps[0].output["text"], "Closed critical Dry");
     assert_eq!(w.end().await, before, "nothing written");
     assert!(w.get(&e).await.notes.is_empty());
-    assert!(w.runs.list(None).await.unwrap().is_empty(), "no run recorded");
+    assert!(
+        w.runs.list(None).await.unwrap().is_empty(),
+        "no run recorded"
+    );
 }
 
 #[tokio::test]

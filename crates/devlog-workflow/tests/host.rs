@@ -223,7 +223,10 @@ async fn a_dry_run_asks_the_host_what_it_would_do_without_doing_it() {
     assert_eq!(dry.error, None, "{dry:#?}");
     assert_eq!(dry.steps[0].output["plan"], json!(["create"]));
     assert!(fake.calls().iter().all(|c| c.1), "every call dry");
-    assert!(w.runs.list(None).await.unwrap().is_empty(), "no run recorded");
+    assert!(
+        w.runs.list(None).await.unwrap().is_empty(),
+        "no run recorded"
+    );
 }
 
 #[tokio::test]

@@ -143,7 +143,10 @@ async fn two_processes_with_stale_state_still_run_a_slot_once() {
     assert!(newer.last > stale.last);
     // An older state is not written over a newer one…
     w.runs.save_schedule_state("weekly", &stale).await.unwrap();
-    assert_eq!(w.runs.schedule_state("weekly").await.unwrap().unwrap(), newer);
+    assert_eq!(
+        w.runs.schedule_state("weekly").await.unwrap().unwrap(),
+        newer
+    );
     // …and even with the old state put back by hand, the slot's claim stops a second run.
     w.runs
         .state()

@@ -384,7 +384,14 @@ async fn a_failing_step_is_retried_with_backoff_then_dead_then_rerun_by_hand() {
     // The dead letter stays put: passes do not pick it up.
     w.clock.set("2026-12-08T09:00:00.000Z");
     assert!(engine.resume_unfinished().await.unwrap().is_empty());
-    let listed: Vec<RunState> = w.runs.list(None).await.unwrap().iter().map(|r| r.state).collect();
+    let listed: Vec<RunState> = w
+        .runs
+        .list(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.state)
+        .collect();
     assert_eq!(listed, [RunState::Dead]);
 
     // Fixed (the entry now exists), it is re-run by hand from its failed step.

@@ -30,7 +30,9 @@ impl Shared {
 
     async fn postgres(test: &str) -> Option<Self> {
         let Ok(url) = std::env::var("DEVLOG_TEST_POSTGRES_URL") else {
-            eprintln!("skipping the PostgreSQL part of {test}: DEVLOG_TEST_POSTGRES_URL is not set");
+            eprintln!(
+                "skipping the PostgreSQL part of {test}: DEVLOG_TEST_POSTGRES_URL is not set"
+            );
             return None;
         };
         let admin = DbUrl::parse(&url).unwrap();
@@ -162,7 +164,10 @@ async fn two_workers_share_runs(shared: Shared) {
     let seen = b.engine.runs().list(Some("on-status")).await.unwrap();
     assert_eq!(seen.len(), 5);
     for r in ra.runs.iter().chain(&rb.runs) {
-        assert!(seen.iter().any(|s| s.id == r.id && s.state == RunState::Succeeded));
+        assert!(
+            seen.iter()
+                .any(|s| s.id == r.id && s.state == RunState::Succeeded)
+        );
     }
 
     // A worker died in step 1 of a run (another machine: its pid cannot be checked, only its
@@ -240,7 +245,11 @@ async fn two_workers_share_runs(shared: Shared) {
         .map(|n| n.content)
         .filter(|c| c == "one" || c == "two")
         .collect();
-    assert_eq!(notes, ["one", "two"], "resumed at its step: step 0 not repeated");
+    assert_eq!(
+        notes,
+        ["one", "two"],
+        "resumed at its step: step 0 not repeated"
+    );
     // The first worker sees the run finished; the live one's run is still open.
     let shown = a.engine.runs().load(&dead.id).await.unwrap();
     assert_eq!(shown.state, RunState::Succeeded);

@@ -149,7 +149,9 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     let workflow_runs = match super::workflow::run_store(&ws).await {
         Ok(runs) => Some(runs),
         Err(e) => {
-            crate::output::warn(&format!("workflows are off: their runs cannot be kept: {e}"));
+            crate::output::warn(&format!(
+                "workflows are off: their runs cannot be kept: {e}"
+            ));
             None
         }
     };

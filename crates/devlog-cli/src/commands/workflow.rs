@@ -196,7 +196,7 @@ async fn engine(app: Devlog, places: &Places, report: LoadReport) -> Result<Engi
     let disabled = places.switches()?.disabled_of(&report.workflows);
     let runs = run_store(&places.ws).await?;
     let engine = Engine::new(app, report.workflows, disabled, runs, Origin::Cli)
-    .with_host(super::workflow_host::host(&places.ws));
+        .with_host(super::workflow_host::host(&places.ws));
     for p in engine.host_problems() {
         warn(&format!("workflow: {p}"));
     }

@@ -47,10 +47,9 @@ async fn harness() -> Harness {
 
 /// The workspace's runs: in its sync state, where `devlog workflow runs` reads them.
 async fn runs_of(root: &std::path::Path) -> devlog_workflow::RunStore {
-    let state =
-        devlog_store::SqliteSyncState::open(&root.join(".devlog/.state/sync.sqlite"))
-            .await
-            .unwrap();
+    let state = devlog_store::SqliteSyncState::open(&root.join(".devlog/.state/sync.sqlite"))
+        .await
+        .unwrap();
     devlog_workflow::RunStore::new(Arc::new(state))
 }
 

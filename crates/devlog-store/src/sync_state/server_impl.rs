@@ -1940,11 +1940,13 @@ impl SyncStateStore for ServerSyncState {
     }
 
     async fn workflow_cursor(&self, name: &str) -> Result<Option<String>> {
-        sqlx::query_scalar(sql("SELECT value FROM sync_workflow_cursors WHERE name = ?"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(self.err())
+        sqlx::query_scalar(sql(
+            "SELECT value FROM sync_workflow_cursors WHERE name = ?",
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())
     }
 
     async fn set_workflow_cursor(&self, name: &str, value: &str) -> Result<()> {
@@ -2175,7 +2177,11 @@ impl SyncStateStore for ServerSyncState {
                     "UPDATE sync_workflow_runs SET lease_until = {SYNC_DB_NOW_MS} + ? \
                      WHERE id = ? AND lease_owner = ?"
                 ),
-                |q| q.bind(lease_ms).bind(id.to_string()).bind(owner.to_string()),
+                |q| {
+                    q.bind(lease_ms)
+                        .bind(id.to_string())
+                        .bind(owner.to_string())
+                },
             )
             .await?;
         // MySQL counts only changed rows: a renewal within the same millisecond changes none.
@@ -2229,10 +2235,8 @@ impl SyncStateStore for ServerSyncState {
                 .map_err(self.err())?
                 .rows_affected();
         }
-        runs += sqlx::query(sql(
-            "DELETE FROM sync_workflow_runs \
-             WHERE updated_at < ? AND state IN ('succeeded', 'failed', 'dead')",
-        ))
+        runs += sqlx::query(sql("DELETE FROM sync_workflow_runs \
+             WHERE updated_at < ? AND state IN ('succeeded', 'failed', 'dead')"))
         .bind(finished_before)
         .execute(&mut *tx)
         .await
