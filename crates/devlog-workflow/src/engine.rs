@@ -2,6 +2,7 @@
 //! through devlog-core's use cases (`Devlog`), recording each run (`runs.rs`).
 //!
 //! Loop protection: an event written by workflow W (actor `workflow:W`) never triggers W
+//! (unless W is `reentrant`)
 //! again; the runs its writes trigger in other workflows are one level deeper, and a chain
 //! stops at [`MAX_DEPTH`] (the runs it would start are recorded as failed, not run). A
 //! workflow runs at most once per write (the write's change id), across processes
@@ -398,7 +399,7 @@ impl Engine {
                 for w in &self.workflows {
                     let name = w.workflow.name.as_str();
                     if !self.is_enabled(w)
-                        || workflow_of(event) == Some(name)
+                        || (workflow_of(event) == Some(name) && !w.workflow.reentrant)
                         || !w.triggers.iter().any(|t| trigger_matches(t, &event.kind))
                     {
                         continue;

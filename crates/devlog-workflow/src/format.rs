@@ -59,6 +59,11 @@ pub struct Workflow {
     /// retried).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+    /// Whether the workflow's own writes may trigger it again (default false: they never
+    /// do). A re-entrant workflow should have a condition that ends the chain; the depth
+    /// limit stops it otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reentrant: bool,
 }
 
 fn yes() -> bool {

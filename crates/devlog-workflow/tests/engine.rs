@@ -547,6 +547,52 @@ async fn a_workflows_own_writes_do_not_trigger_it_again() {
 }
 
 #[tokio::test]
+async fn a_reentrant_workflow_triggers_itself_until_its_condition_or_the_depth_limit() {
+    let w = World::new().await;
+    // Counts down in the title: each run's write triggers the next until the title is "0".
+    let countdown = "name: countdown\nreentrant: true\non:\n  updated:\n    fields: [title]\nif: int(entry.title) > 0\nsteps:\n  - set:\n      title: \"{{ (entry.title | int) - 1 }}\"\n";
+    let engine = w.engine(&[countdown]);
+    let e = w.create("9", Priority::Low).await;
+    let out = w
+        .after(&engine, || async {
+            let edit = Edit {
+                title: Some("3".into()),
+                ..Edit::default()
+            };
+            w.app.edit(e.id, edit, &meta()).await.unwrap();
+        })
+        .await;
+    let ran: Vec<u32> = out.runs.iter().map(|r| r.depth).collect();
+    assert_eq!(ran, [0, 1, 2], "3 → 2 → 1 → 0, then the condition is false");
+    assert!(out.runs.iter().all(|r| r.state == RunState::Succeeded));
+    assert_eq!(w.get(&e).await.title, "0");
+
+    // Without a condition that ends it, the depth limit does.
+    let w = World::new().await;
+    let forever = "name: forever\nreentrant: true\non:\n  note_added:\nsteps:\n  - add_note:\n      category: idea\n      text: again\n";
+    let engine = w.engine(&[forever]);
+    let e = w.create("Forever", Priority::Low).await;
+    let out = w
+        .after(&engine, || async {
+            let n = NewNote {
+                content: "start".into(),
+                category: NoteCategory::Idea,
+                files: vec![],
+                code_changes: None,
+            };
+            w.app.add_note(e.id, n, &meta()).await.unwrap();
+        })
+        .await;
+    let failed: Vec<&RunRecord> = out.failed().collect();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].error.as_deref().unwrap().contains("depth limit"));
+    assert_eq!(
+        w.get(&e).await.notes.len() as u32,
+        1 + devlog_workflow::engine::MAX_DEPTH
+    );
+}
+
+#[tokio::test]
 async fn a_chain_between_workflows_stops_at_the_depth_limit() {
     let w = World::new().await;
     let ping = "name: ping\non:\n  note_added:\n    category: idea\nsteps:\n  - add_note:\n      category: issue\n      text: ping\n";
