@@ -638,33 +638,19 @@ fn a_real_kill_9_inside_a_parallel_group_loses_and_repeats_no_write() {
         .spawn()
         .unwrap();
     // Kill it (SIGKILL) once some steps of the group are recorded, wherever it is then.
-    let run_id = loop {
-        let found = d
-            .join(".devlog/.state/sync.sqlite")
-            .is_file()
-            .then(|| {
-                runs::with_runs(d, async |runs| {
-                    runs.list(None).await.ok().and_then(|list| {
-                        list.into_iter().find_map(|r| {
-                            let done = r
-                                .steps
-                                .iter()
-                                .filter(|s| s.state == devlog_workflow::runs::StepState::Done)
-                                .count();
-                            (done >= 6).then(|| r.id.to_string())
-                        })
-                    })
-                })
-            })
-            .flatten();
-        if let Some(id) = found {
-            break id;
-        }
+    let run_id = runs::watch(d, |list| {
         if child.try_wait().unwrap().is_some() {
             panic!("the run ended before it could be killed");
         }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
+        list.iter().find_map(|r| {
+            let done = r
+                .steps
+                .iter()
+                .filter(|s| s.state == devlog_workflow::runs::StepState::Done)
+                .count();
+            (done >= 6).then(|| r.id.to_string())
+        })
+    });
     child.kill().unwrap();
     child.wait().unwrap();
 

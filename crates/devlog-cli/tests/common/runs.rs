@@ -24,3 +24,33 @@ pub fn with_runs<T>(dir: &Path, f: impl AsyncFnOnce(&RunStore) -> T) -> T {
         out
     })
 }
+
+/// Polls the runs of the workspace in `dir` (every 5 ms, over one connection, once its sync
+/// state exists) until `found` returns something.
+pub fn watch<T>(
+    dir: &Path,
+    mut found: impl FnMut(&[devlog_workflow::RunRecord]) -> Option<T>,
+) -> T {
+    let file = dir.join(".devlog/.state/sync.sqlite");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut runs: Option<RunStore> = None;
+        loop {
+            if runs.is_none() && file.is_file() {
+                let state = devlog_store::SqliteSyncState::open(&file).await.unwrap();
+                runs = Some(RunStore::new(Arc::new(state)));
+            }
+            let list = match &runs {
+                Some(r) => r.list(None).await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            if let Some(t) = found(&list) {
+                return t;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+}
