@@ -622,8 +622,13 @@ fn a_real_kill_9_inside_a_parallel_group_loses_and_repeats_no_write() {
     let file = format!(
         "name: fan\non:\n  manual:\nsteps:\n  - parallel:\n      - - for_each:\n            items: \"[{items}]\"\n            steps:\n              - add_note:\n                  category: idea\n                  text: \"a{{{{ item }}}}\"\n                  entry: \"#1\"\n      - - for_each:\n            items: \"[{items}]\"\n            steps:\n              - add_note:\n                  category: idea\n                  text: \"b{{{{ item }}}}\"\n                  entry: \"#2\"\n  - wait:\n      duration: 1h\n  - add_note:\n      category: idea\n      text: end\n      entry: \"#1\"\n"
     );
-    let w = workspace(&[("fan.yml", &file)]);
+    // The SQLite backend writes an entry and its change-feed event in one transaction; the
+    // JSON backend cannot, so a kill between the two repeats that write (docs/workflows.md).
+    let w = tempfile::tempdir().unwrap();
     let d = w.path();
+    ok(d, &["init", "--backend", "sqlite"]);
+    std::fs::create_dir_all(d.join(".devlog/workflows")).unwrap();
+    std::fs::write(d.join(".devlog/workflows/fan.yml"), &file).unwrap();
     ok(d, &["new", "Left", "--type", "task"]);
     ok(d, &["new", "Right", "--type", "task"]);
     let mut child = Command::new(BIN)
