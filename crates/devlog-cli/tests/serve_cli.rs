@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+#[path = "common/runs.rs"]
+mod runs;
+
 const BIN: &str = env!("CARGO_BIN_EXE_devlog");
 
 /// Guards against a hang; not a timing assertion.

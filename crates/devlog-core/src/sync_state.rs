@@ -284,6 +284,70 @@ pub struct IntegrationEvent {
 /// Longest stored key of an integration event (longer keys are hashed by the recorder).
 pub const EVENT_KEY_MAX: usize = 200;
 
+stored_enum!(
+    /// How a workflow run stands (the run records of devlog-workflow use this one type).
+    WorkflowRunState, "workflow run state" {
+        /// Started, not finished (a run found so after its worker died is resumed).
+        Running => "running",
+        /// Parked at a `wait` step until its `wake_at` (no process sleeps for it).
+        Waiting => "waiting",
+        /// Parked after a failed attempt of a step with retries left, until its `wake_at`.
+        Retrying => "retrying",
+        Succeeded => "succeeded",
+        Failed => "failed",
+        /// A step failed on its last attempt (the dead letter): kept until someone re-runs it.
+        Dead => "dead",
+    }
+);
+
+impl<'de> serde::Deserialize<'de> for WorkflowRunState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl WorkflowRunState {
+    /// Whether the run is parked until its `wake_at` (waiting or retrying).
+    pub fn is_parked(self) -> bool {
+        matches!(self, Self::Waiting | Self::Retrying)
+    }
+
+    /// Whether the run has not ended: running, or parked to go on later.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Running | Self::Waiting | Self::Retrying)
+    }
+
+    /// Whether the run ended without succeeding (failed or dead).
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::Dead)
+    }
+}
+
+/// A workflow run as the sync state keeps it: the full record (devlog-workflow's `RunRecord`
+/// as JSON) and the columns queries need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowRun {
+    /// The run's id (hex digits).
+    pub id: String,
+    pub workflow: String,
+    pub state: WorkflowRunState,
+    pub entry: Option<EntryId>,
+    /// When a parked run goes on (ms).
+    pub wake_at: Option<i64>,
+    pub started_at: i64,
+    /// When the run ended, else when it started (ms): the order and age of pruning.
+    pub updated_at: i64,
+    pub record: serde_json::Value,
+}
+
+/// What [`SyncStateStore::prune_workflow_runs`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WorkflowPruned {
+    pub runs: u64,
+    pub claims: u64,
+}
+
 /// A webhook delivery in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxDelivery {
@@ -668,6 +732,77 @@ pub trait SyncStateStore: Send + Sync + fmt::Debug {
 
     /// The id of the newest event (0 when there is none).
     async fn last_event_id(&self) -> Result<i64>;
+
+    /// Claims the run of `workflow` for one write, schedule slot or integration event
+    /// (`key`): `true` for the first caller only, on any machine sharing the state.
+    async fn workflow_claim(&self, workflow: &str, key: &str, now: i64) -> Result<bool>;
+
+    /// A workflow-engine cursor (`feed`, `integration`, `schedule:<name>`).
+    async fn workflow_cursor(&self, name: &str) -> Result<Option<String>>;
+
+    async fn set_workflow_cursor(&self, name: &str, value: &str) -> Result<()>;
+
+    /// Inserts a new run already leased to `owner` (so no other worker sees it free before
+    /// its first step); `false` if a run with its id exists.
+    async fn start_workflow_run(
+        &self,
+        run: &WorkflowRun,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool>;
+
+    /// Writes a run's record and columns (inserting it if new); its lease is left as it is.
+    async fn save_workflow_run(&self, run: &WorkflowRun) -> Result<()>;
+
+    async fn workflow_run(&self, id: &str) -> Result<Option<WorkflowRun>>;
+
+    /// Runs newest first (by start), of one workflow and in one state when given; at most
+    /// `limit` (0: all).
+    async fn workflow_runs(
+        &self,
+        workflow: Option<&str>,
+        state: Option<WorkflowRunState>,
+        limit: usize,
+    ) -> Result<Vec<WorkflowRun>>;
+
+    /// Runs to go on as of `now`, oldest first: running ones (their worker may have died:
+    /// the lease decides) and parked ones whose `wake_at` has come.
+    async fn due_workflow_runs(&self, now: i64) -> Result<Vec<WorkflowRun>>;
+
+    /// Leases a run to `owner` for `lease_ms`: `true` when it was free, its lease expired
+    /// (on the database clock for server stores), or its holder is a process of this host
+    /// that is gone (owners are `<host>:<pid>:<random>`: a kill on this machine is resumed at
+    /// once). `false` while another live holder has it, or when there is no such run.
+    async fn lease_workflow_run(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool>;
+
+    /// Extends `owner`'s lease of a run; `false` if it is no longer its own.
+    async fn renew_workflow_run_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool>;
+
+    /// Gives up `owner`'s lease of a run (a no-op if it is not its own).
+    async fn release_workflow_run(&self, id: &str, owner: &str) -> Result<()>;
+
+    /// Removes finished runs (succeeded, failed, dead) beyond the newest `keep_runs` (by
+    /// `updated_at`) or with `updated_at` before `finished_before`, and claims created before
+    /// `claims_before`. Open runs are always kept.
+    async fn prune_workflow_runs(
+        &self,
+        keep_runs: usize,
+        finished_before: i64,
+        claims_before: i64,
+    ) -> Result<WorkflowPruned>;
 }
 
 #[cfg(test)]
@@ -693,6 +828,14 @@ mod tests {
         }
         for s in WorklogLinkState::ALL {
             assert_eq!(s.as_str().parse::<WorklogLinkState>().unwrap(), *s);
+        }
+        for s in WorkflowRunState::ALL {
+            assert_eq!(s.as_str().parse::<WorkflowRunState>().unwrap(), *s);
+            let json = serde_json::to_value(s).unwrap();
+            assert_eq!(
+                serde_json::from_value::<WorkflowRunState>(json).unwrap(),
+                *s
+            );
         }
         let e = "zombie".parse::<JobState>().unwrap_err();
         assert_eq!(e.kind(), crate::error::ErrorKind::Corrupt);

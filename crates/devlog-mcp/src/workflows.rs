@@ -53,7 +53,7 @@ pub struct ListWorkflowRunsArgs {
 }
 
 fn run_state_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let names: Vec<&str> = RunState::ALL.iter().map(RunState::as_str).collect();
+    let names: Vec<&str> = RunState::ALL.iter().map(|s| s.as_str()).collect();
     schemars::json_schema!({ "type": "string", "enum": names })
 }
 
@@ -83,7 +83,7 @@ impl DevlogMcp {
         annotations(read_only_hint = true)
     )]
     async fn list_workflow_runs(&self, Args(a): Args<ListWorkflowRunsArgs>) -> CallToolResult {
-        finish(self.do_list_workflow_runs(a))
+        finish(self.do_list_workflow_runs(a).await)
     }
 
     #[tool(
@@ -93,7 +93,7 @@ impl DevlogMcp {
         annotations(read_only_hint = true)
     )]
     async fn get_workflow_run(&self, Args(a): Args<GetWorkflowRunArgs>) -> CallToolResult {
-        finish(self.do_get_workflow_run(a))
+        finish(self.do_get_workflow_run(a).await)
     }
 }
 
@@ -132,13 +132,13 @@ impl DevlogMcp {
         })
     }
 
-    fn do_list_workflow_runs(&self, a: ListWorkflowRunsArgs) -> Result<Reply, Failure> {
+    async fn do_list_workflow_runs(&self, a: ListWorkflowRunsArgs) -> Result<Reply, Failure> {
         let query = RunQuery {
             workflow: a.workflow,
             state: a.state,
             limit: page_limit(a.limit, DEFAULT_RUNS),
         };
-        let runs = self.site()?.runs(&query).map_err(runs_failure)?;
+        let runs = self.site()?.runs(&query).await.map_err(runs_failure)?;
         let text = if runs.is_empty() {
             "No workflow runs.".to_string()
         } else {
@@ -150,9 +150,9 @@ impl DevlogMcp {
         ))
     }
 
-    fn do_get_workflow_run(&self, a: GetWorkflowRunArgs) -> Result<Reply, Failure> {
+    async fn do_get_workflow_run(&self, a: GetWorkflowRunArgs) -> Result<Reply, Failure> {
         let id = RunId::parse(&a.id).map_err(Failure::invalid)?;
-        let run = self.site()?.run(&id).map_err(runs_failure)?;
+        let run = self.site()?.run(&id).await.map_err(runs_failure)?;
         let mut text = run_line(&run);
         for s in &run.steps {
             text.push_str(&format!("\n  step {} {}: {}", s.path, s.action, s.output));

@@ -41,13 +41,13 @@ async fn run_workflow_runs_a_manual_workflow_on_an_entry() {
         let e = &h.store.all().await.unwrap()[0];
         assert_eq!(e.notes[0].content, "triage by assistant");
         assert_eq!(e.priority.to_string(), "high");
-        let id = run["id"].as_str().unwrap();
-        assert!(
-            h._dir
-                .path()
-                .join(format!(".devlog/.state/workflow-runs/{id}.json"))
-                .is_file()
-        );
+        let id = devlog_workflow::RunId::parse(run["id"].as_str().unwrap()).unwrap();
+        let stored = common::runs_of(h._dir.path())
+            .await
+            .load(&id)
+            .await
+            .unwrap();
+        assert_eq!(stored.workflow, "triage");
 
         let err = h.fails("run_workflow", json!({"name": "nope"})).await;
         assert!(err.contains("no workflow named \"nope\""), "{err}");

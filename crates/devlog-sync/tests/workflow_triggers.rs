@@ -120,7 +120,11 @@ async fn a_merged_pull_request_runs_its_workflow_once() {
         app.clone(),
         workflows,
         BTreeSet::new(),
-        RunStore::new(dir.path().join("runs")),
+        RunStore::new(Arc::new(
+            devlog_store::SqliteSyncState::open(&dir.path().join("runs.sqlite"))
+                .await
+                .unwrap(),
+        )),
         Origin::Sync,
     );
     assert!(engine.listens_to_integrations());
@@ -193,6 +197,6 @@ async fn a_merged_pull_request_runs_its_workflow_once() {
         .await
         .unwrap();
     assert!(again.runs.is_empty(), "claimed: {again:?}");
-    let runs = engine.runs().list(None).unwrap();
+    let runs = engine.runs().list(None).await.unwrap();
     assert_eq!(runs.len(), 1, "{runs:?}");
 }

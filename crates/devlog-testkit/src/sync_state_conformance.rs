@@ -19,7 +19,8 @@ use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldConflict, SyncedField, SyncedFields};
 use devlog_core::sync_state::{
     CursorKind, EVENT_KEY_MAX, HttpCacheEntry, INBOX_KEEP_MS, InboxState, IntegrationEventKind,
-    JobState, LinkState, NewIntegrationEvent, NoteLinkState, SyncStateStore, WorklogLinkState,
+    JobState, LinkState, NewIntegrationEvent, NoteLinkState, SyncStateStore, WorkflowRun,
+    WorkflowRunState, WorklogLinkState,
 };
 
 /// Opens (or reopens: every call is a new handle, like another process) a backend's sync
@@ -55,6 +56,10 @@ macro_rules! sync_state_conformance {
             conflicts_keep_one_open_per_field,
             webhook_deliveries_are_deduplicated,
             integration_events_are_appended_once_in_order,
+            workflow_claims_are_won_once_across_connections,
+            workflow_runs_are_listed_and_due,
+            workflow_run_leases_are_taken_over_on_expiry,
+            pruning_workflow_runs_keeps_open_runs,
             the_inbox_keeps_deliveries_until_finished,
             notes_actions_attachments_and_pauses,
             worklog_links_move_through_their_states,
@@ -548,6 +553,278 @@ pub async fn integration_events_are_appended_once_in_order(open: SyncOpener, dir
         .map(|e| e.id)
         .collect();
     assert_eq!(seen, all.iter().map(|e| e.id).collect::<Vec<_>>());
+}
+
+pub async fn workflow_claims_are_won_once_across_connections(open: SyncOpener, dir: &Path) {
+    let s = open(dir.to_path_buf()).await;
+    // Workers on several machines racing to run one workflow for one write: one wins.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let h = open(dir.to_path_buf()).await;
+        tasks.push(tokio::spawn(async move {
+            h.workflow_claim("triage", "change-1", T0).await.unwrap()
+        }));
+    }
+    let mut firsts = 0;
+    for t in tasks {
+        firsts += usize::from(t.await.unwrap());
+    }
+    assert_eq!(firsts, 1);
+    assert!(!s.workflow_claim("triage", "change-1", T0).await.unwrap());
+    // Another write, or another workflow on the same write, is another claim.
+    assert!(s.workflow_claim("triage", "change-2", T0).await.unwrap());
+    assert!(s.workflow_claim("notify", "change-1", T0).await.unwrap());
+
+    // Cursors: absent, set, moved, and seen by another handle.
+    assert_eq!(s.workflow_cursor("feed").await.unwrap(), None);
+    s.set_workflow_cursor("feed", "7").await.unwrap();
+    s.set_workflow_cursor("feed", "9").await.unwrap();
+    s.set_workflow_cursor("schedule:nightly", "{\"last\":1}")
+        .await
+        .unwrap();
+    let other = open(dir.to_path_buf()).await;
+    assert_eq!(
+        other.workflow_cursor("feed").await.unwrap().as_deref(),
+        Some("9")
+    );
+    assert_eq!(
+        other
+            .workflow_cursor("schedule:nightly")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("{\"last\":1}")
+    );
+}
+
+fn workflow_run(id: &str, workflow: &str, state: WorkflowRunState, at: i64) -> WorkflowRun {
+    WorkflowRun {
+        id: id.into(),
+        workflow: workflow.into(),
+        state,
+        entry: None,
+        wake_at: None,
+        started_at: at,
+        updated_at: at,
+        record: serde_json::json!({"id": id, "steps": [{"path": "0", "output": "ü"}]}),
+    }
+}
+
+pub async fn workflow_runs_are_listed_and_due(open: SyncOpener, dir: &Path) {
+    let s = open(dir.to_path_buf()).await;
+    assert!(s.workflow_run("a1").await.unwrap().is_none());
+    let e1 = EntryId::new_random();
+    let mut a = workflow_run("a1", "triage", WorkflowRunState::Running, T0);
+    a.entry = Some(e1);
+    assert!(s.start_workflow_run(&a, "h:1:x", T0, HOUR).await.unwrap());
+    // An id is started once.
+    assert!(!s.start_workflow_run(&a, "h:2:y", T0, HOUR).await.unwrap());
+    assert_eq!(s.workflow_run("a1").await.unwrap().unwrap(), a);
+    let mut waiting = workflow_run("b2", "triage", WorkflowRunState::Waiting, T0 + 1);
+    waiting.wake_at = Some(T0 + HOUR);
+    s.save_workflow_run(&waiting).await.unwrap();
+    let mut retrying = workflow_run("c3", "notify", WorkflowRunState::Retrying, T0 + 2);
+    retrying.wake_at = Some(T0 + 10);
+    s.save_workflow_run(&retrying).await.unwrap();
+    s.save_workflow_run(&workflow_run(
+        "d4",
+        "notify",
+        WorkflowRunState::Dead,
+        T0 + 3,
+    ))
+    .await
+    .unwrap();
+    s.save_workflow_run(&workflow_run(
+        "e5",
+        "notify",
+        WorkflowRunState::Succeeded,
+        T0 + 4,
+    ))
+    .await
+    .unwrap();
+    // A save rewrites the record and columns.
+    a.record = serde_json::json!({"id": "a1", "steps": []});
+    a.updated_at = T0 + 5;
+    s.save_workflow_run(&a).await.unwrap();
+    s.save_workflow_run(&a).await.unwrap();
+    assert_eq!(s.workflow_run("a1").await.unwrap().unwrap(), a);
+
+    let ids = |runs: Vec<WorkflowRun>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.workflow_runs(None, None, 0).await.unwrap()),
+        ["e5", "d4", "c3", "b2", "a1"],
+        "newest first"
+    );
+    assert_eq!(
+        ids(s.workflow_runs(None, None, 2).await.unwrap()),
+        ["e5", "d4"]
+    );
+    assert_eq!(
+        ids(s.workflow_runs(Some("triage"), None, 0).await.unwrap()),
+        ["b2", "a1"]
+    );
+    assert_eq!(
+        ids(s
+            .workflow_runs(Some("notify"), Some(WorkflowRunState::Dead), 0)
+            .await
+            .unwrap()),
+        ["d4"]
+    );
+    // Due: running ones, and parked ones whose time came; oldest first.
+    assert_eq!(ids(s.due_workflow_runs(T0).await.unwrap()), ["a1"]);
+    assert_eq!(
+        ids(s.due_workflow_runs(T0 + 10).await.unwrap()),
+        ["a1", "c3"]
+    );
+    assert_eq!(
+        ids(s.due_workflow_runs(T0 + HOUR).await.unwrap()),
+        ["a1", "b2", "c3"]
+    );
+    // Another handle sees the same runs.
+    let other = open(dir.to_path_buf()).await;
+    assert_eq!(other.workflow_runs(None, None, 0).await.unwrap().len(), 5);
+}
+
+pub async fn workflow_run_leases_are_taken_over_on_expiry(open: SyncOpener, dir: &Path) {
+    let s = open(dir.to_path_buf()).await;
+    let other = open(dir.to_path_buf()).await;
+    let run = workflow_run("a1", "triage", WorkflowRunState::Running, T0);
+    assert!(
+        !s.lease_workflow_run("a1", "h1:1:a", T0, HOUR)
+            .await
+            .unwrap(),
+        "no such run"
+    );
+    assert!(
+        s.start_workflow_run(&run, "h1:1:a", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    // Held: another worker (or another run of the same process) does not get it.
+    assert!(
+        !other
+            .lease_workflow_run("a1", "h2:1:b", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !other
+            .lease_workflow_run("a1", "h1:1:c", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.renew_workflow_run_lease("a1", "h1:1:a", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !other
+            .renew_workflow_run_lease("a1", "h2:1:b", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    // Releasing someone else's lease changes nothing; the holder's frees it.
+    other.release_workflow_run("a1", "h2:1:b").await.unwrap();
+    assert!(
+        !other
+            .lease_workflow_run("a1", "h2:1:b", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    s.release_workflow_run("a1", "h1:1:a").await.unwrap();
+    assert!(
+        other
+            .lease_workflow_run("a1", "h2:1:b", T0, 0)
+            .await
+            .unwrap()
+    );
+    // A lease of 0 is over at once (its worker died): taken over, and the old holder's
+    // renewal says so.
+    assert!(
+        s.lease_workflow_run("a1", "h1:1:d", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !other
+            .renew_workflow_run_lease("a1", "h2:1:b", T0, HOUR)
+            .await
+            .unwrap()
+    );
+    // A holder that is a gone process of this host is taken over before its lease ends; one
+    // of another host is not.
+    let dead = u32::MAX - 1;
+    let me = std::process::id();
+    let b = workflow_run("b2", "triage", WorkflowRunState::Running, T0);
+    assert!(
+        s.start_workflow_run(&b, &format!("h1:{dead}:x"), T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !other
+            .lease_workflow_run("b2", &format!("h2:{me}:y"), T0, HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        other
+            .lease_workflow_run("b2", &format!("h1:{me}:y"), T0, HOUR)
+            .await
+            .unwrap()
+    );
+    // A live process of this host keeps it.
+    assert!(
+        !s.lease_workflow_run("b2", &format!("h1:{me}:z"), T0, HOUR)
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn pruning_workflow_runs_keeps_open_runs(open: SyncOpener, dir: &Path) {
+    let s = open(dir.to_path_buf()).await;
+    use WorkflowRunState::*;
+    for (i, (id, state)) in [
+        ("a1", Succeeded),
+        ("b2", Waiting),
+        ("c3", Failed),
+        ("d4", Running),
+        ("e5", Dead),
+        ("f6", Succeeded),
+        ("g7", Succeeded),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = T0 + i as i64 * HOUR;
+        s.save_workflow_run(&workflow_run(id, "w", state, at))
+            .await
+            .unwrap();
+    }
+    assert!(s.workflow_claim("w", "old", T0).await.unwrap());
+    assert!(s.workflow_claim("w", "new", T0 + 10 * HOUR).await.unwrap());
+    // Nothing beyond the count or the age: nothing goes.
+    let none = s.prune_workflow_runs(10, T0, T0).await.unwrap();
+    assert_eq!((none.runs, none.claims), (0, 0));
+    // Keep the newest 3 (g7, f6, e5); of the older ones, the open b2 and d4 stay.
+    let p = s.prune_workflow_runs(3, T0, T0 + HOUR).await.unwrap();
+    assert_eq!((p.runs, p.claims), (2, 1));
+    let ids = |runs: Vec<WorkflowRun>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.workflow_runs(None, None, 0).await.unwrap()),
+        ["g7", "f6", "e5", "d4", "b2"]
+    );
+    // By age: finished before T0 + 5h go (e5), open ones stay.
+    let p = s.prune_workflow_runs(100, T0 + 5 * HOUR, T0).await.unwrap();
+    assert_eq!(p.runs, 1);
+    assert_eq!(
+        ids(s.workflow_runs(None, None, 0).await.unwrap()),
+        ["g7", "f6", "d4", "b2"]
+    );
+    // A pruned claim can be made again; a kept one cannot.
+    assert!(s.workflow_claim("w", "old", T0).await.unwrap());
+    assert!(!s.workflow_claim("w", "new", T0).await.unwrap());
 }
 
 pub async fn the_inbox_keeps_deliveries_until_finished(open: SyncOpener, dir: &Path) {

@@ -73,7 +73,11 @@ async fn main() {
         app.clone(),
         loaded,
         BTreeSet::new(),
-        RunStore::new(dir.path().join("runs")),
+        RunStore::new(std::sync::Arc::new(
+            devlog_store::SqliteSyncState::open(&dir.path().join("sync.sqlite"))
+                .await
+                .unwrap(),
+        )),
         Origin::Cli,
     );
 

@@ -32,7 +32,7 @@ use crate::host::{
     PullRequestRequest, StepHost, SyncRequest,
 };
 use crate::runs::{
-    Cause, RunId, RunRecord, RunState, RunStore, RunStoreError, ScheduleState, StepRecord,
+    Cause, Lease, RunId, RunRecord, RunState, RunStore, RunStoreError, ScheduleState, StepRecord,
     StepState,
 };
 use crate::template::{Renderer, Template};
@@ -288,6 +288,8 @@ struct Exec<'a> {
     mode: Mode,
     run_id: RunId,
     record: Arc<Mutex<RunRecord>>,
+    /// Taken while the record is saved (shared by the branches of a group).
+    saving: Arc<tokio::sync::Mutex<()>>,
     /// The run's entry as it is now (refreshed after each write).
     entry: Option<Entry>,
     event: Value,
@@ -311,6 +313,7 @@ impl Engine {
         runs: RunStore,
         origin: Origin,
     ) -> Self {
+        let runs = runs.with_clock(app.clock().clone());
         Self {
             app,
             workflows,
@@ -450,7 +453,7 @@ impl Engine {
                     if verdict == Ok(false) {
                         continue;
                     }
-                    if !self.runs.claim(name, &write)? {
+                    if !self.runs.claim(name, &write).await? {
                         continue;
                     }
                     let cause = Cause::Event {
@@ -464,7 +467,7 @@ impl Engine {
                              ({MAX_DEPTH}); check for workflows that trigger each other"
                         ));
                         record.finished_at = Some(self.app.clock().now());
-                        self.runs.save(&record)?;
+                        self.runs.save(&record).await?;
                         outcome.runs.push(record);
                         continue;
                     }
@@ -472,7 +475,7 @@ impl Engine {
                         record.state = RunState::Failed;
                         record.error = Some(format!("condition: {e}"));
                         record.finished_at = Some(self.app.clock().now());
-                        self.runs.save(&record)?;
+                        self.runs.save(&record).await?;
                         outcome.runs.push(record);
                         continue;
                     }
@@ -620,10 +623,12 @@ impl Engine {
         let record = self.new_record(w, Cause::Manual { actor }, entry, 0);
         match self.check(&w.workflow, &entry_value, &event) {
             Ok(true) => self.execute(w, record, event, Mode::Live).await,
-            Ok(false) => {
-                Ok(self.finish_unrun(record, "not run: the workflow's `if` condition is false")?)
-            }
-            Err(e) => Ok(self.finish_unrun(record, &format!("condition: {e}"))?),
+            Ok(false) => Ok(self
+                .finish_unrun(record, "not run: the workflow's `if` condition is false")
+                .await?),
+            Err(e) => Ok(self
+                .finish_unrun(record, &format!("condition: {e}"))
+                .await?),
         }
     }
 
@@ -649,8 +654,8 @@ impl Engine {
                 cron: schedule.cron.source().to_string(),
                 timezone: schedule.timezone.name().to_string(),
             };
-            let Some(last) = self.runs.schedule_state(name)?.map(|s| s.last) else {
-                self.runs.save_schedule_state(name, &state(now))?;
+            let Some(last) = self.runs.schedule_state(name).await?.map(|s| s.last) else {
+                self.runs.save_schedule_state(name, &state(now)).await?;
                 due.next.push((name.to_string(), schedule.next_after(now)));
                 continue;
             };
@@ -660,7 +665,7 @@ impl Engine {
                 continue;
             };
             if !self.is_enabled(w) {
-                self.runs.save_schedule_state(name, &state(handled))?;
+                self.runs.save_schedule_state(name, &state(handled)).await?;
                 continue;
             }
             if plan.missed > 0 {
@@ -672,7 +677,7 @@ impl Engine {
                 });
             }
             let Some(slot) = plan.run else {
-                self.runs.save_schedule_state(name, &state(handled))?;
+                self.runs.save_schedule_state(name, &state(handled)).await?;
                 continue;
             };
             let cause = Cause::Schedule {
@@ -685,7 +690,7 @@ impl Engine {
             let event = cause.event_value();
             let verdict = self.check(&w.workflow, &Value::Null, &event);
             if verdict == Ok(false) {
-                self.runs.save_schedule_state(name, &state(handled))?;
+                self.runs.save_schedule_state(name, &state(handled)).await?;
                 continue;
             }
             let record = self.new_record(w, cause, None, 0);
@@ -695,20 +700,26 @@ impl Engine {
             // system calls, loses the slot).
             if !self
                 .runs
-                .claim(name, &format!("schedule-{}", slot.millis()))?
+                .claim(name, &format!("schedule-{}", slot.millis()))
+                .await?
             {
-                self.runs.save_schedule_state(name, &state(handled))?;
+                self.runs.save_schedule_state(name, &state(handled)).await?;
                 continue;
             }
             if let Err(e) = verdict {
-                let record = self.finish_unrun(record, &format!("condition: {e}"))?;
-                self.runs.save_schedule_state(name, &state(handled))?;
+                let record = self
+                    .finish_unrun(record, &format!("condition: {e}"))
+                    .await?;
+                self.runs.save_schedule_state(name, &state(handled)).await?;
                 due.runs.push(record);
                 continue;
             }
-            self.runs.save(&record)?;
-            self.runs.save_schedule_state(name, &state(handled))?;
-            let record = self.execute(w, record, event, Mode::Live).await?;
+            let Some(lease) = self.runs.start(&record).await? else {
+                self.runs.save_schedule_state(name, &state(handled)).await?;
+                continue;
+            };
+            self.runs.save_schedule_state(name, &state(handled)).await?;
+            let record = self.run_leased(lease, w, record, event).await?;
             due.runs.push(record);
         }
         Ok(due)
@@ -735,15 +746,15 @@ impl Engine {
     }
 
     /// Follows the change feed for a long-running process (`devlog serve`, `devlog worker`):
-    /// hands the events after the cursor kept in the run folder (`feed-cursor.json`) to
+    /// hands the events after the cursor kept in the sync state (`feed`, shared by followers) to
     /// [`Engine::on_events`] and moves the cursor past them. The first call starts the
     /// cursor at the end of the feed (history is not replayed). This is how writes made over
     /// REST, MCP and by sync run their workflows; the claims keep a write that a CLI command
     /// (or a second follower) already handled from running twice.
     pub async fn follow_feed(&self) -> Result<Outcome, EngineError> {
-        let Some(from) = self.runs.feed_cursor()? else {
+        let Some(from) = self.runs.feed_cursor().await? else {
             let end = self.feed_end().await?;
-            self.runs.save_feed_cursor(end)?;
+            self.runs.save_feed_cursor(end).await?;
             return Ok(Outcome::default());
         };
         let mut events = Vec::new();
@@ -763,7 +774,7 @@ impl Engine {
         let outcome = self.on_events(events).await?;
         // Past what the runs wrote too: they were handed on inside `on_events`.
         let end = self.feed_end().await?.max(seq);
-        self.runs.save_feed_cursor(end)?;
+        self.runs.save_feed_cursor(end).await?;
         Ok(outcome)
     }
 
@@ -816,7 +827,11 @@ impl Engine {
                     continue;
                 }
                 let name = w.workflow.name.as_str();
-                if !self.runs.claim(name, &format!("integration-{}", e.id))? {
+                if !self
+                    .runs
+                    .claim(name, &format!("integration-{}", e.id))
+                    .await?
+                {
                     continue;
                 }
                 let cause = Cause::Integration {
@@ -828,9 +843,10 @@ impl Engine {
                     .flatten();
                 let record = self.new_record(w, cause, linked, 0);
                 if let Err(x) = verdict {
-                    outcome
-                        .runs
-                        .push(self.finish_unrun(record, &format!("condition: {x}"))?);
+                    outcome.runs.push(
+                        self.finish_unrun(record, &format!("condition: {x}"))
+                            .await?,
+                    );
                     continue;
                 }
                 let record = self.execute(w, record, event_json, Mode::Live).await?;
@@ -848,15 +864,15 @@ impl Engine {
 
     /// Follows the sync state's integration events (webhook deliveries' events, conflicts,
     /// dead jobs) like [`Engine::follow_feed`] follows the change feed: from a cursor kept in
-    /// the run folder (`integration-cursor.json`), which the first call starts at the newest
+    /// the sync state (`integration`), which the first call starts at the newest
     /// event (history is not replayed).
     pub async fn follow_integration_events(
         &self,
         state: &dyn SyncStateStore,
     ) -> Result<Outcome, EngineError> {
-        let Some(from) = self.runs.integration_cursor()? else {
+        let Some(from) = self.runs.integration_cursor().await? else {
             let last = state.last_event_id().await?;
-            self.runs.save_integration_cursor(last)?;
+            self.runs.save_integration_cursor(last).await?;
             return Ok(Outcome::default());
         };
         let mut outcome = Outcome::default();
@@ -870,16 +886,20 @@ impl Engine {
             outcome
                 .runs
                 .extend(self.on_integration_events(&page).await?.runs);
-            self.runs.save_integration_cursor(cursor)?;
+            self.runs.save_integration_cursor(cursor).await?;
         }
         Ok(outcome)
     }
 
-    fn finish_unrun(&self, mut record: RunRecord, why: &str) -> Result<RunRecord, EngineError> {
+    async fn finish_unrun(
+        &self,
+        mut record: RunRecord,
+        why: &str,
+    ) -> Result<RunRecord, EngineError> {
         record.state = RunState::Failed;
         record.error = Some(why.to_string());
         record.finished_at = Some(self.app.clock().now());
-        self.runs.save(&record)?;
+        self.runs.save(&record).await?;
         Ok(record)
     }
 
@@ -925,7 +945,7 @@ impl Engine {
     pub async fn resume_unfinished(&self) -> Result<Vec<RunRecord>, EngineError> {
         let now = self.app.clock().now();
         let mut out = Vec::new();
-        for run in self.runs.unfinished(now)? {
+        for run in self.runs.unfinished(now).await? {
             if let Some(done) = self.resume(&run.id, |r| r.is_due(now)).await? {
                 out.push(done);
             }
@@ -937,7 +957,7 @@ impl Engine {
     /// it): a running one, a waiting one whose time came, a retrying one now (before its
     /// backoff ends), or a dead one (its failed step gets its attempts afresh).
     pub async fn resume_run(&self, id: &RunId) -> Result<Option<RunRecord>, EngineError> {
-        let run = self.runs.load(id)?;
+        let run = self.runs.load(id).await?;
         let now = self.app.clock().now();
         match run.state {
             RunState::Running | RunState::Retrying | RunState::Dead => {}
@@ -966,11 +986,18 @@ impl Engine {
         id: &RunId,
         take: impl Fn(&RunRecord) -> bool,
     ) -> Result<Option<RunRecord>, EngineError> {
-        let Some(_lease) = self.runs.lease(id)? else {
+        let Some(lease) = self.runs.lease(id).await? else {
             return Ok(None);
         };
-        let mut run = self.runs.load(id)?;
+        let mut run = match self.runs.load(id).await {
+            Ok(run) => run,
+            Err(e) => {
+                lease.release().await?;
+                return Err(e.into());
+            }
+        };
         if !take(&run) {
+            lease.release().await?;
             return Ok(None);
         }
         match run.state {
@@ -994,11 +1021,13 @@ impl Engine {
             Ok(w) => w,
             Err(e) => {
                 let why = format!("could not resume: {e}");
-                return Ok(Some(self.finish_unrun(run, &why)?));
+                let run = self.finish_unrun(run, &why).await;
+                lease.release().await?;
+                return Ok(Some(run?));
             }
         };
         let event = run.cause.event_value();
-        Ok(Some(self.execute_leased(w, run, event, Mode::Live).await?))
+        Ok(Some(self.run_leased(lease, w, run, event).await?))
     }
 
     /// Runs (or dry-runs) a workflow's steps, recording the run.
@@ -1012,10 +1041,27 @@ impl Engine {
         if mode == Mode::Dry {
             return self.execute_leased(w, record, event, mode).await;
         }
-        let Some(_lease) = self.runs.lease(&record.id)? else {
+        // Recorded already leased to this process: no other worker sees it free.
+        let Some(lease) = self.runs.start(&record).await? else {
             return Ok(record);
         };
-        self.execute_leased(w, record, event, mode).await
+        self.run_leased(lease, w, record, event).await
+    }
+
+    /// Runs a run's steps under its lease (renewed meanwhile), then releases it: a run left
+    /// `running` by an error is resumed by the next pass, here or on another worker.
+    async fn run_leased(
+        &self,
+        lease: Lease,
+        w: &Loaded,
+        record: RunRecord,
+        event: Value,
+    ) -> Result<RunRecord, EngineError> {
+        let result = self.execute_leased(w, record, event, Mode::Live).await;
+        let released = lease.release().await;
+        let record = result?;
+        released?;
+        Ok(record)
     }
 
     async fn execute_leased(
@@ -1052,14 +1098,14 @@ impl Engine {
                     record.error = Some(e);
                     record.finished_at = Some(self.app.clock().now());
                     if mode == Mode::Live {
-                        self.runs.save(&record)?;
+                        self.runs.save(&record).await?;
                     }
                     return Ok(record);
                 }
             }
         }
         if mode == Mode::Live {
-            self.runs.save(&record)?;
+            self.runs.save(&record).await?;
         }
         let shared = Arc::new(Mutex::new(record));
         let mut exec = Exec {
@@ -1072,6 +1118,7 @@ impl Engine {
                 .id
                 .clone(),
             record: shared.clone(),
+            saving: Arc::new(tokio::sync::Mutex::new(())),
             vars,
             entry,
             event,
@@ -1103,19 +1150,19 @@ impl Engine {
                 record.state = state;
                 record.wake_at = Some(until);
                 if mode == Mode::Live {
-                    self.runs.save(&record)?;
+                    self.runs.save(&record).await?;
                 }
                 return Ok(record);
             }
             Err(Stop::Engine(e)) => {
-                // The run stays `running` to be resumed: the store or the run files failed,
+                // The run stays `running` to be resumed: the store or the sync state failed,
                 // not the workflow.
                 return Err(e);
             }
         }
         record.finished_at = Some(self.app.clock().now());
         if mode == Mode::Live {
-            self.runs.save(&record)?;
+            self.runs.save(&record).await?;
         }
         Ok(record)
     }
@@ -1146,6 +1193,7 @@ impl<'a> Exec<'a> {
             mode: self.mode,
             run_id: self.run_id.clone(),
             record: self.record.clone(),
+            saving: self.saving.clone(),
             entry: self.entry.clone(),
             event: self.event.clone(),
             vars: self.vars.clone(),
@@ -1255,11 +1303,17 @@ impl<'a> Exec<'a> {
         Ok(())
     }
 
-    fn save(&self) -> Result<(), Stop> {
+    async fn save(&self) -> Result<(), Stop> {
         if self.mode == Mode::Live {
-            // Saved while locked (no await): the branches of a group do not interleave.
-            let record = self.record.lock().unwrap_or_else(PoisonError::into_inner);
-            self.engine.runs.save(&record)?;
+            // The record is read under the save lock: the branches of a group save in turn,
+            // each a record at least as new as the one saved before it.
+            let _turn = self.saving.lock().await;
+            let record = self
+                .record
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            self.engine.runs.save(&record).await?;
         }
         Ok(())
     }
@@ -1335,7 +1389,7 @@ impl<'a> Exec<'a> {
             rec.state = StepState::Done;
             rec.error = None;
             self.set_step(rec);
-            self.save()?;
+            self.save().await?;
         }
         Ok(true)
     }
@@ -1381,7 +1435,7 @@ impl<'a> Exec<'a> {
                 feed_seq,
                 attempts,
             });
-            self.save()?;
+            self.save().await?;
         }
         // One attempt of a step that does something is bounded in time; groups and `wait`
         // are not (their steps are).
@@ -1415,7 +1469,7 @@ impl<'a> Exec<'a> {
                         feed_seq,
                         attempts,
                     });
-                    self.save()?;
+                    self.save().await?;
                 }
                 Ok(())
             }
@@ -1437,7 +1491,7 @@ impl<'a> Exec<'a> {
                     feed_seq,
                     attempts: if policy.is_some() { attempt } else { 0 },
                 });
-                self.save()?;
+                self.save().await?;
                 match policy {
                     Some(r) if attempt < r.attempts.get() => {
                         let now = self.engine.app.clock().now();
@@ -1463,7 +1517,7 @@ impl<'a> Exec<'a> {
 
     /// A `wait` step: the time to wake (kept in its record, so a resume waits for the same
     /// time), and the run parked until then.
-    fn wait(&mut self, w: &Wait, path: &str) -> Result<Value, Stop> {
+    async fn wait(&mut self, w: &Wait, path: &str) -> Result<Value, Stop> {
         let now = self.engine.app.clock().now();
         let recorded = self
             .previous
@@ -1497,7 +1551,7 @@ impl<'a> Exec<'a> {
             feed_seq: None,
             attempts: 0,
         });
-        self.save()?;
+        self.save().await?;
         Err(Stop::Park {
             until: wake,
             state: RunState::Waiting,
@@ -1781,7 +1835,7 @@ impl<'a> Exec<'a> {
                     feed_seq: None,
                     attempts: 0,
                 });
-                self.save()?;
+                self.save().await?;
                 self.run_steps(steps, format!("{path}.{name}.")).await?;
                 Ok(output)
             }
@@ -1823,7 +1877,7 @@ impl<'a> Exec<'a> {
                     feed_seq: None,
                     attempts: 0,
                 });
-                self.save()?;
+                self.save().await?;
                 for (i, item) in list.into_iter().enumerate() {
                     self.items.push((f.alias.as_str().to_string(), item));
                     let r = self.run_steps(&f.steps, format!("{path}.each.{i}.")).await;
@@ -1832,7 +1886,7 @@ impl<'a> Exec<'a> {
                 }
                 Ok(output)
             }
-            Action::Wait(w) => self.wait(w, path),
+            Action::Wait(w) => self.wait(w, path).await,
             Action::Parallel(branches) => self.parallel(branches, path).await,
             Action::Report(r) => {
                 let now = self.engine.app.clock().now();

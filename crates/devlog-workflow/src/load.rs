@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::format::{FormatError, Loaded, MAX_FILE, parse};
-use crate::runs::{RunId, RunRecord, RunState, RunStore, RunStoreError};
+use crate::runs::{RunId, RunRecord, RunState, RunStoreError};
 
 /// What loading the workflow folders found: the workflows and the files that failed.
 #[derive(Debug, Default)]
@@ -145,13 +145,13 @@ impl Switches {
     }
 }
 
-/// Where a workspace keeps its workflows: the folders read, the run folder and the
-/// checkout's switches — what a frontend (the server's routes, MCP) needs to list and run
+/// Where a workspace keeps its workflows: the folders read, the runs (in the sync state) and
+/// the checkout's switches — what a frontend (the server's routes, MCP) needs to list and run
 /// them the way the CLI does.
 #[derive(Debug, Clone)]
 pub struct Site {
     pub dirs: Vec<PathBuf>,
-    pub runs: PathBuf,
+    pub runs: crate::RunStore,
     pub switches: PathBuf,
     /// Paths in errors are shown relative to it.
     pub root: PathBuf,
@@ -160,12 +160,13 @@ pub struct Site {
 }
 
 impl Site {
-    /// The places of a workspace whose `.devlog` folder is `devlog_dir`, under `root`.
-    pub fn of(devlog_dir: &Path, root: &Path) -> Self {
+    /// The places of a workspace whose `.devlog` folder is `devlog_dir`, under `root`, with
+    /// its runs in `runs` (the workspace's sync state).
+    pub fn of(devlog_dir: &Path, root: &Path, runs: crate::RunStore) -> Self {
         let state = devlog_dir.join(".state");
         Self {
             dirs: vec![devlog_dir.join("workflows")],
-            runs: state.join("workflow-runs"),
+            runs,
             switches: state.join("workflows.json"),
             root: root.to_path_buf(),
             host: None,
@@ -207,13 +208,7 @@ impl Site {
     ) -> Result<(crate::Engine, Vec<FormatError>), String> {
         let report = self.load()?;
         let disabled = self.disabled(&report.workflows)?;
-        let engine = crate::Engine::new(
-            app,
-            report.workflows,
-            disabled,
-            crate::RunStore::new(&self.runs),
-            origin,
-        );
+        let engine = crate::Engine::new(app, report.workflows, disabled, self.runs.clone(), origin);
         let engine = match &self.host {
             Some(h) => engine.with_host(h.clone()),
             None => engine,
@@ -223,20 +218,15 @@ impl Site {
 
     /// The recorded runs `q` selects, newest first. The frontends that show runs (the
     /// server's routes and dashboard, MCP) read them through this and [`Site::run`] only.
-    pub fn runs(&self, q: &RunQuery) -> Result<Vec<RunRecord>, RunStoreError> {
-        let mut list = RunStore::new(&self.runs).list(q.workflow.as_deref())?;
-        if let Some(state) = q.state {
-            list.retain(|r| r.state == state);
-        }
-        if q.limit > 0 {
-            list.truncate(q.limit);
-        }
-        Ok(list)
+    pub async fn runs(&self, q: &RunQuery) -> Result<Vec<RunRecord>, RunStoreError> {
+        self.runs
+            .list_where(q.workflow.as_deref(), q.state, q.limit)
+            .await
     }
 
     /// One recorded run (`RunStoreError::NotFound` when there is none with that id).
-    pub fn run(&self, id: &RunId) -> Result<RunRecord, RunStoreError> {
-        RunStore::new(&self.runs).load(id)
+    pub async fn run(&self, id: &RunId) -> Result<RunRecord, RunStoreError> {
+        self.runs.load(id).await
     }
 }
 

@@ -1,15 +1,24 @@
 //! Run records: what a workflow run was started by, each step's outcome and output, and how
-//! it ended. Kept as one JSON file per run in `.devlog/.state/workflow-runs/` (git-ignored,
-//! machine-local), rewritten atomically after every step, so a run killed mid-way is found
-//! `running` and resumed at the step it was on (`RunStore::unfinished`).
+//! it ended. Kept in the sync state ([`SyncStateStore`]): rows beside the sync jobs (in
+//! `sync.sqlite`, or the `sync_workflow_*` tables of a PostgreSQL or MariaDB store), written
+//! after every step and leased to the worker executing them like sync jobs, so workers sharing
+//! a store share runs: a write runs each workflow once across machines (the claims), `devlog
+//! workflow runs` on one machine lists the runs of all, and a run whose worker died is found
+//! `running` and resumed by another at the step it was on (`RunStore::unfinished`).
+//!
+//! A `.devlog/.state/workflow-runs/` folder of the file version is imported once
+//! ([`RunStore::import_files`]).
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
-use devlog_core::{EntryId, Event, Timestamp};
+use devlog_core::sync_state::{SyncStateStore, WorkflowRun};
+use devlog_core::{Clock, EntryId, Event, StoreError, SystemClock, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// How a run stands: the sync state's type, one for the engine and the store.
+pub use devlog_core::sync_state::WorkflowRunState as RunState;
 
 /// A run's id: 12 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -22,7 +31,7 @@ impl RunId {
         Self(u[..12].to_string())
     }
 
-    /// A run id as a user typed it: hex digits only (it becomes a file name).
+    /// A run id as a user typed it: hex digits only.
     pub fn parse(s: &str) -> Result<Self, String> {
         if !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_hexdigit()) {
             Ok(Self(s.to_ascii_lowercase()))
@@ -43,79 +52,6 @@ impl std::fmt::Display for RunId {
         f.write_str(&self.0)
     }
 }
-
-/// How a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RunState {
-    /// Started, not finished (a run found so after its process died is resumed).
-    Running,
-    /// Parked at a `wait` step until the record's `wakeAt` (no process sleeps for it).
-    Waiting,
-    /// Parked after a failed attempt of a step with retries left, until `wakeAt`.
-    Retrying,
-    Succeeded,
-    Failed,
-    /// A step failed on its last attempt (the dead letter): kept until someone looks at it
-    /// and re-runs it with `devlog workflow resume RUN`.
-    Dead,
-}
-
-impl RunState {
-    pub const ALL: [RunState; 6] = [
-        RunState::Running,
-        RunState::Waiting,
-        RunState::Retrying,
-        RunState::Succeeded,
-        RunState::Failed,
-        RunState::Dead,
-    ];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            RunState::Running => "running",
-            RunState::Waiting => "waiting",
-            RunState::Retrying => "retrying",
-            RunState::Succeeded => "succeeded",
-            RunState::Failed => "failed",
-            RunState::Dead => "dead",
-        }
-    }
-
-    /// A state as a user typed it (`--state dead`).
-    pub fn parse(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown run state {s:?}: use one of {}",
-                    Self::ALL.map(|st| st.as_str()).join(", ")
-                )
-            })
-    }
-
-    /// Whether the run is parked until its `wakeAt` (waiting or retrying).
-    pub fn is_parked(&self) -> bool {
-        matches!(self, RunState::Waiting | RunState::Retrying)
-    }
-
-    /// Whether the run has not ended: running, or parked to go on later.
-    pub fn is_open(&self) -> bool {
-        matches!(
-            self,
-            RunState::Running | RunState::Waiting | RunState::Retrying
-        )
-    }
-
-    /// Whether the run ended without succeeding (failed or dead).
-    pub fn is_failure(&self) -> bool {
-        matches!(self, RunState::Failed | RunState::Dead)
-    }
-}
-
-/// The integration-event follower's cursor file in the run folder.
-const INTEGRATION_CURSOR: &str = "integration-cursor.json";
 
 /// What started a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,7 +102,7 @@ impl Cause {
 }
 
 /// Where a workflow's schedule stands: the last slot handled (run, skipped or caught up),
-/// kept in `schedules/<workflow>.json` beside the runs.
+/// kept as the sync state's workflow cursor `schedule:<workflow>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleState {
@@ -257,282 +193,399 @@ impl RunRecord {
 /// A problem with the run records.
 #[derive(Debug, thiserror::Error)]
 pub enum RunStoreError {
-    #[error("workflow runs in {dir}: {source}")]
-    Io {
+    #[error("workflow runs: {0}")]
+    State(#[from] StoreError),
+    #[error("workflow run {id}: no such run (see `devlog workflow runs`)")]
+    NotFound { id: String },
+    #[error("workflow run {id} is damaged: {message}")]
+    Corrupt { id: String, message: String },
+    #[error("importing the workflow runs of {dir}: {source}")]
+    Import {
         dir: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("workflow run {id}: no such run (see `devlog workflow runs`)")]
-    NotFound { id: String },
-    #[error("workflow run file {file} is damaged: {message}")]
-    Corrupt { file: String, message: String },
 }
 
-/// Run records in a folder (`.devlog/.state/workflow-runs/`), one `<id>.json` each, and the
-/// claims that make a workflow run at most once per write (`claims/<workflow>@<change>`).
+/// How long a run is leased to the worker executing it; renewed every third of it while the
+/// run goes on, so a worker that died is taken over by another within this time (at once by a
+/// process of the same host: its pid is gone).
+pub const LEASE_MS: i64 = 60_000;
+
+/// The cursor names in the sync state.
+const FEED_CURSOR: &str = "feed";
+const INTEGRATION_CURSOR: &str = "integration";
+const SCHEDULE_PREFIX: &str = "schedule:";
+
+/// The engine's handle on its runs in the sync state: run records, the claims that make a
+/// workflow run at most once per write, slot or integration event, the followers' cursors and
+/// schedule states, and run leases.
 #[derive(Debug, Clone)]
 pub struct RunStore {
-    dir: PathBuf,
+    state: Arc<dyn SyncStateStore>,
+    /// Stamps claims and records (`updated_at`); the engine's clock.
+    clock: Arc<dyn Clock>,
+    lease_ms: i64,
+}
+
+fn wall_ms() -> i64 {
+    SystemClock.now().millis()
+}
+
+/// This host's name, for lease owners (Linux: the kernel's; elsewhere none is read and only
+/// the lease's expiry frees a run).
+fn host() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().replace(':', "_"))
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unknown-host".into())
+    })
+}
+
+/// A new lease owner: `<host>:<pid>:<random>` (random per lease, so two runs of one process
+/// never share one).
+fn new_owner() -> String {
+    let r = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}:{}:{}", host(), std::process::id(), &r[..8])
+}
+
+/// A claim key as stored: letters and digits, the rest `_` (as the file version named its
+/// claim files, so imported claims still hold).
+fn claim_key(key: &str) -> String {
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 impl RunStore {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    fn io(&self, source: std::io::Error) -> RunStoreError {
-        RunStoreError::Io {
-            dir: self.dir.display().to_string(),
-            source,
+    pub fn new(state: Arc<dyn SyncStateStore>) -> Self {
+        Self {
+            state,
+            clock: Arc::new(SystemClock),
+            lease_ms: LEASE_MS,
         }
     }
 
-    fn file(&self, id: &RunId) -> PathBuf {
-        self.dir.join(format!("{}.json", id.as_str()))
+    /// The same runs, stamped by `clock` (the engine's).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
-    /// Claims the run of `workflow` for one write (its change id or event seq): true for the
-    /// first caller only, in this process or another.
-    pub fn claim(&self, workflow: &str, key: &str) -> Result<bool, RunStoreError> {
-        let dir = self.dir.join("claims");
-        fs::create_dir_all(&dir).map_err(|e| self.io(e))?;
-        let key: String = key
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(dir.join(format!("{workflow}@{key}")))
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(self.io(e)),
-        }
+    /// The same runs under leases of `lease_ms` (tests of a worker dying).
+    pub fn with_lease_ms(mut self, lease_ms: i64) -> Self {
+        self.lease_ms = lease_ms;
+        self
     }
 
-    fn schedule_file(&self, workflow: &str) -> PathBuf {
-        self.dir.join("schedules").join(format!("{workflow}.json"))
+    /// The sync state the runs live in.
+    pub fn state(&self) -> &Arc<dyn SyncStateStore> {
+        &self.state
+    }
+
+    /// Where the runs live, for messages.
+    pub fn describe(&self) -> String {
+        self.state.describe()
+    }
+
+    /// Claims the run of `workflow` for one write (its change id or event seq), schedule slot
+    /// or integration event: true for the first caller only, in this process or another, on
+    /// this machine or another sharing the store.
+    pub async fn claim(&self, workflow: &str, key: &str) -> Result<bool, RunStoreError> {
+        Ok(self
+            .state
+            .workflow_claim(workflow, &claim_key(key), self.clock.now().millis())
+            .await?)
     }
 
     /// The schedule state of a workflow (`None`: its schedule was never looked at here).
-    pub fn schedule_state(&self, workflow: &str) -> Result<Option<ScheduleState>, RunStoreError> {
-        let path = self.schedule_file(workflow);
-        match fs::read(&path) {
-            Ok(t) => serde_json::from_slice(&t)
-                .map(Some)
-                .map_err(|e| RunStoreError::Corrupt {
-                    file: path.display().to_string(),
-                    message: e.to_string(),
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io(e)),
+    pub async fn schedule_state(
+        &self,
+        workflow: &str,
+    ) -> Result<Option<ScheduleState>, RunStoreError> {
+        let name = format!("{SCHEDULE_PREFIX}{workflow}");
+        match self.state.workflow_cursor(&name).await? {
+            None => Ok(None),
+            Some(text) => {
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| RunStoreError::Corrupt {
+                        id: name,
+                        message: e.to_string(),
+                    })
+            }
         }
     }
 
     /// Records the last slot handled, unless a later one is already recorded (another
     /// process got further).
-    pub fn save_schedule_state(
+    pub async fn save_schedule_state(
         &self,
         workflow: &str,
         state: &ScheduleState,
     ) -> Result<(), RunStoreError> {
-        if let Some(old) = self.schedule_state(workflow)?
+        if let Some(old) = self.schedule_state(workflow).await?
             && old.last > state.last
         {
             return Ok(());
         }
-        let path = self.schedule_file(workflow);
-        let dir = self.dir.join("schedules");
-        fs::create_dir_all(&dir).map_err(|e| self.io(e))?;
-        let tmp = dir.join(format!(".{workflow}.{}.tmp", std::process::id()));
-        let text = serde_json::to_vec_pretty(state).map_err(|e| RunStoreError::Corrupt {
-            file: path.display().to_string(),
+        let text = serde_json::to_string(state).map_err(|e| RunStoreError::Corrupt {
+            id: format!("{SCHEDULE_PREFIX}{workflow}"),
             message: e.to_string(),
         })?;
-        let mut f = fs::File::create(&tmp).map_err(|e| self.io(e))?;
-        f.write_all(&text).map_err(|e| self.io(e))?;
-        f.sync_all().map_err(|e| self.io(e))?;
-        fs::rename(&tmp, &path).map_err(|e| self.io(e))
+        Ok(self
+            .state
+            .set_workflow_cursor(&format!("{SCHEDULE_PREFIX}{workflow}"), &text)
+            .await?)
+    }
+
+    async fn number_cursor<T: std::str::FromStr>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, RunStoreError> {
+        match self.state.workflow_cursor(name).await? {
+            None => Ok(None),
+            Some(text) => text.parse().map(Some).map_err(|_| RunStoreError::Corrupt {
+                id: format!("cursor {name}"),
+                message: format!("{text:?} is not a number"),
+            }),
+        }
     }
 
     /// Where a long-running process's feed follower stands (the last event seq handed to
     /// the engine); `None` before the first pass.
-    pub fn feed_cursor(&self) -> Result<Option<u64>, RunStoreError> {
-        let path = self.dir.join("feed-cursor.json");
-        match fs::read(&path) {
-            Ok(t) => serde_json::from_slice::<Value>(&t)
-                .ok()
-                .and_then(|v| v.get("seq").and_then(Value::as_u64))
-                .map(Some)
-                .ok_or_else(|| RunStoreError::Corrupt {
-                    file: path.display().to_string(),
-                    message: "no `seq`".into(),
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io(e)),
-        }
+    pub async fn feed_cursor(&self) -> Result<Option<u64>, RunStoreError> {
+        self.number_cursor(FEED_CURSOR).await
     }
 
-    /// Moves the feed follower's cursor (never backwards: two followers may share it).
-    pub fn save_feed_cursor(&self, seq: u64) -> Result<(), RunStoreError> {
+    /// Moves the feed follower's cursor (never backwards: followers share it).
+    pub async fn save_feed_cursor(&self, seq: u64) -> Result<(), RunStoreError> {
         if self
             .feed_cursor()
+            .await
             .ok()
             .flatten()
             .is_some_and(|old| old > seq)
         {
             return Ok(());
         }
-        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
-        let tmp = self
-            .dir
-            .join(format!(".feed-cursor.{}.tmp", std::process::id()));
-        fs::write(&tmp, serde_json::json!({ "seq": seq }).to_string()).map_err(|e| self.io(e))?;
-        fs::rename(&tmp, self.dir.join("feed-cursor.json")).map_err(|e| self.io(e))
+        Ok(self
+            .state
+            .set_workflow_cursor(FEED_CURSOR, &seq.to_string())
+            .await?)
     }
 
     /// Where the integration-event follower stands (the last event id handed to the engine);
     /// `None` before the first pass.
-    pub fn integration_cursor(&self) -> Result<Option<i64>, RunStoreError> {
-        let path = self.dir.join(INTEGRATION_CURSOR);
-        match fs::read(&path) {
-            Ok(t) => serde_json::from_slice::<Value>(&t)
-                .ok()
-                .and_then(|v| v.get("id").and_then(Value::as_i64))
-                .map(Some)
-                .ok_or_else(|| RunStoreError::Corrupt {
-                    file: path.display().to_string(),
-                    message: "no `id`".into(),
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io(e)),
-        }
+    pub async fn integration_cursor(&self) -> Result<Option<i64>, RunStoreError> {
+        self.number_cursor(INTEGRATION_CURSOR).await
     }
 
     /// Moves the integration-event follower's cursor (never backwards).
-    pub fn save_integration_cursor(&self, id: i64) -> Result<(), RunStoreError> {
+    pub async fn save_integration_cursor(&self, id: i64) -> Result<(), RunStoreError> {
         if self
             .integration_cursor()
+            .await
             .ok()
             .flatten()
             .is_some_and(|old| old > id)
         {
             return Ok(());
         }
-        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
-        let tmp = self
-            .dir
-            .join(format!(".integration-cursor.{}.tmp", std::process::id()));
-        fs::write(&tmp, serde_json::json!({ "id": id }).to_string()).map_err(|e| self.io(e))?;
-        fs::rename(&tmp, self.dir.join(INTEGRATION_CURSOR)).map_err(|e| self.io(e))
+        Ok(self
+            .state
+            .set_workflow_cursor(INTEGRATION_CURSOR, &id.to_string())
+            .await?)
     }
 
-    /// Writes a record: to a temporary file, synced, then renamed over the old one.
-    pub fn save(&self, run: &RunRecord) -> Result<(), RunStoreError> {
-        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
-        let path = self.file(&run.id);
-        let tmp = self.dir.join(format!(".{}.json.tmp", run.id.as_str()));
-        let text = serde_json::to_vec_pretty(run).map_err(|e| RunStoreError::Corrupt {
-            file: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        let mut f = fs::File::create(&tmp).map_err(|e| self.io(e))?;
-        f.write_all(&text).map_err(|e| self.io(e))?;
-        f.sync_all().map_err(|e| self.io(e))?;
-        fs::rename(&tmp, &path).map_err(|e| self.io(e))
+    fn row(&self, run: &RunRecord, updated_at: i64) -> Result<WorkflowRun, RunStoreError> {
+        Ok(WorkflowRun {
+            id: run.id.as_str().to_string(),
+            workflow: run.workflow.clone(),
+            state: run.state,
+            entry: run.entry,
+            wake_at: run.wake_at.map(|t| t.millis()),
+            started_at: run.started_at.millis(),
+            updated_at,
+            record: serde_json::to_value(run).map_err(|e| RunStoreError::Corrupt {
+                id: run.id.to_string(),
+                message: e.to_string(),
+            })?,
+        })
     }
 
-    pub fn load(&self, id: &RunId) -> Result<RunRecord, RunStoreError> {
-        let path = self.file(id);
-        let text = match fs::read(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(RunStoreError::NotFound { id: id.to_string() });
-            }
-            Err(e) => return Err(self.io(e)),
-        };
-        serde_json::from_slice(&text).map_err(|e| RunStoreError::Corrupt {
-            file: path.display().to_string(),
+    fn record(row: WorkflowRun) -> Result<RunRecord, RunStoreError> {
+        let id = row.id;
+        serde_json::from_value(row.record).map_err(|e| RunStoreError::Corrupt {
+            id,
             message: e.to_string(),
         })
     }
 
-    /// Every run, newest first (`workflow`: only that workflow's).
-    pub fn list(&self, workflow: Option<&str>) -> Result<Vec<RunRecord>, RunStoreError> {
-        let rd = match fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.io(e)),
-        };
-        let mut out = Vec::new();
-        for item in rd {
-            let item = item.map_err(|e| self.io(e))?;
-            let name = item.file_name();
-            let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
-                continue;
-            };
-            let Ok(id) = RunId::parse(stem) else { continue };
-            let run = self.load(&id)?;
-            if workflow.is_none_or(|w| run.workflow == w) {
-                out.push(run);
-            }
+    /// Writes a record (its lease is left as it is).
+    pub async fn save(&self, run: &RunRecord) -> Result<(), RunStoreError> {
+        let row = self.row(run, self.clock.now().millis())?;
+        Ok(self.state.save_workflow_run(&row).await?)
+    }
+
+    /// Records a new run leased to this process (no other worker sees it free); `None` if a
+    /// run with its id exists.
+    pub async fn start(&self, run: &RunRecord) -> Result<Option<Lease>, RunStoreError> {
+        let row = self.row(run, self.clock.now().millis())?;
+        let owner = new_owner();
+        if !self
+            .state
+            .start_workflow_run(&row, &owner, wall_ms(), self.lease_ms)
+            .await?
+        {
+            return Ok(None);
         }
-        out.sort_by(|a, b| {
-            b.started_at
-                .cmp(&a.started_at)
-                .then_with(|| b.id.cmp(&a.id))
-        });
-        Ok(out)
+        Ok(Some(Lease::held(self, &run.id, owner)))
+    }
+
+    pub async fn load(&self, id: &RunId) -> Result<RunRecord, RunStoreError> {
+        match self.state.workflow_run(id.as_str()).await? {
+            Some(row) => Self::record(row),
+            None => Err(RunStoreError::NotFound { id: id.to_string() }),
+        }
+    }
+
+    /// Every run, newest first (`workflow`: only that workflow's).
+    pub async fn list(&self, workflow: Option<&str>) -> Result<Vec<RunRecord>, RunStoreError> {
+        self.list_where(workflow, None, 0).await
+    }
+
+    /// Runs newest first, of one workflow and in one state when given, at most `limit` (0:
+    /// all).
+    pub async fn list_where(
+        &self,
+        workflow: Option<&str>,
+        state: Option<RunState>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, RunStoreError> {
+        self.state
+            .workflow_runs(workflow, state, limit)
+            .await?
+            .into_iter()
+            .map(Self::record)
+            .collect()
     }
 
     /// Runs to resume as of `now`, oldest first: those still marked running, and parked ones
-    /// (`waiting`, `retrying`) whose `wakeAt` has come. The caller makes sure a running one's
-    /// process is gone (see `lease`).
-    pub fn unfinished(&self, now: Timestamp) -> Result<Vec<RunRecord>, RunStoreError> {
-        let mut runs: Vec<RunRecord> = self
-            .list(None)?
+    /// (`waiting`, `retrying`) whose `wakeAt` has come. The lease decides whether a running
+    /// one's worker is gone (see [`RunStore::lease`]).
+    pub async fn unfinished(&self, now: Timestamp) -> Result<Vec<RunRecord>, RunStoreError> {
+        self.state
+            .due_workflow_runs(now.millis())
+            .await?
             .into_iter()
-            .filter(|r| r.is_due(now))
-            .collect();
-        runs.reverse();
-        Ok(runs)
+            .map(Self::record)
+            .collect()
     }
 
-    /// Takes the lease of a run (an exclusively created `<id>.lease` file holding the pid):
-    /// `None` when a live process holds it. A lease whose process is gone is taken over.
-    pub fn lease(&self, id: &RunId) -> Result<Option<Lease>, RunStoreError> {
-        fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
-        let path = self.dir.join(format!("{}.lease", id.as_str()));
-        for _ in 0..2 {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    let _ = write!(f, "{}", std::process::id());
-                    return Ok(Some(Lease { path }));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let pid = fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<u32>().ok());
-                    if pid.is_some_and(process_alive) {
-                        return Ok(None);
-                    }
-                    // Its holder died (or wrote nothing yet and died): take it over.
-                    let _ = fs::remove_file(&path);
-                }
-                Err(e) => return Err(self.io(e)),
-            }
+    /// Takes the lease of a run: `None` while a live worker holds it. A lease whose worker is
+    /// gone (expired, or its process on this host died) is taken over.
+    pub async fn lease(&self, id: &RunId) -> Result<Option<Lease>, RunStoreError> {
+        let owner = new_owner();
+        if !self
+            .state
+            .lease_workflow_run(id.as_str(), &owner, wall_ms(), self.lease_ms)
+            .await?
+        {
+            return Ok(None);
         }
-        Ok(None)
+        Ok(Some(Lease::held(self, id, owner)))
+    }
+}
+
+/// A run's lease, renewed in the background while it is held. [`Lease::release`] gives it
+/// up; dropped without that (an error unwound the run), it is released in the background, or
+/// else expires.
+#[derive(Debug)]
+pub struct Lease {
+    state: Arc<dyn SyncStateStore>,
+    id: String,
+    owner: String,
+    renew: Option<tokio::task::JoinHandle<()>>,
+    released: bool,
+}
+
+impl Lease {
+    fn held(runs: &RunStore, id: &RunId, owner: String) -> Self {
+        let renew = (runs.lease_ms > 0)
+            .then(tokio::runtime::Handle::try_current)
+            .and_then(Result::ok)
+            .map(|rt| {
+                let state = runs.state.clone();
+                let (id, owner, lease_ms) = (id.to_string(), owner.clone(), runs.lease_ms);
+                rt.spawn(async move {
+                    let every = std::time::Duration::from_millis((lease_ms / 3).max(1) as u64);
+                    loop {
+                        tokio::time::sleep(every).await;
+                        match state
+                            .renew_workflow_run_lease(&id, &owner, wall_ms(), lease_ms)
+                            .await
+                        {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                tracing::warn!(
+                                    run = %id,
+                                    "this worker lost its lease of the workflow run (it \
+                                     stalled longer than the lease) and another took it over"
+                                );
+                                break;
+                            }
+                            Err(e) => {
+                                tracing::warn!(run = %id, error = %e, "cannot renew a run's lease")
+                            }
+                        }
+                    }
+                })
+            });
+        Self {
+            state: runs.state.clone(),
+            id: id.to_string(),
+            owner,
+            renew,
+            released: false,
+        }
+    }
+
+    /// Who holds it (`<host>:<pid>:<random>`).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Gives the lease up (the run is parked, finished, or left to be resumed).
+    pub async fn release(mut self) -> Result<(), RunStoreError> {
+        if let Some(r) = self.renew.take() {
+            r.abort();
+        }
+        self.released = true;
+        Ok(self
+            .state
+            .release_workflow_run(&self.id, &self.owner)
+            .await?)
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(r) = self.renew.take() {
+            r.abort();
+        }
+        if self.released {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (state, id, owner) = (self.state.clone(), self.id.clone(), self.owner.clone());
+            rt.spawn(async move {
+                let _ = state.release_workflow_run(&id, &owner).await;
+            });
+        }
     }
 }
 
@@ -589,102 +642,155 @@ pub struct Pruned {
 }
 
 impl RunStore {
-    /// Removes run records and claims beyond `keep` (see [`RunRetention`]) as of `now`.
-    /// Cheap when there is nothing to remove: records are ordered by their files' times
-    /// (a record is rewritten when its run ends) and only those to remove are read, to keep
-    /// the ones still running.
-    pub fn prune(&self, keep: &RunRetention, now: Timestamp) -> Result<Pruned, RunStoreError> {
-        let mut pruned = Pruned::default();
-        let cutoff_ms = now.millis() - i64::from(keep.keep_days.max(1)) * 86_400_000;
-        let rd = match fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(pruned),
-            Err(e) => return Err(self.io(e)),
+    /// Removes run records and claims beyond `keep` (see [`RunRetention`]) as of `now`: the
+    /// finished records past the newest `keep_runs` (by their last write) or older than
+    /// `keep_days`, and claims older than `keep_days`. Open runs are always kept.
+    pub async fn prune(
+        &self,
+        keep: &RunRetention,
+        now: Timestamp,
+    ) -> Result<Pruned, RunStoreError> {
+        let cutoff = now.millis() - i64::from(keep.keep_days.max(1)) * 86_400_000;
+        let p = self
+            .state
+            .prune_workflow_runs(keep.keep_runs, cutoff, cutoff)
+            .await?;
+        Ok(Pruned {
+            runs: usize::try_from(p.runs).unwrap_or(usize::MAX),
+            claims: usize::try_from(p.claims).unwrap_or(usize::MAX),
+        })
+    }
+}
+
+/// What [`RunStore::import_files`] took over from a run folder of the file version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    pub runs: usize,
+    pub claims: usize,
+    pub schedules: usize,
+    /// Where the folder went (`workflow-runs.imported`).
+    pub moved_to: PathBuf,
+}
+
+/// The name a run folder gets once imported.
+pub const IMPORTED_SUFFIX: &str = ".imported";
+
+fn modified_ms(path: &Path) -> Option<i64> {
+    let t = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
+}
+
+impl RunStore {
+    /// Imports a run folder of the file version (`.devlog/.state/workflow-runs/`): its
+    /// records, claims, feed and integration cursors and schedule states go into the sync
+    /// state, then the folder is renamed `workflow-runs.imported`. `None` when there is no
+    /// such folder. Safe to repeat and to race: every write is an upsert, an insert-once or a
+    /// cursor that never moves back.
+    pub async fn import_files(&self, dir: &Path) -> Result<Option<Imported>, RunStoreError> {
+        let io = |source| RunStoreError::Import {
+            dir: dir.display().to_string(),
+            source,
         };
-        let mut files: Vec<(std::time::SystemTime, RunId)> = Vec::new();
-        for item in rd.flatten() {
-            let name = item.file_name();
-            let Some(id) = name
-                .to_str()
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let mut runs = 0;
+        for item in rd {
+            let path = item.map_err(io)?.path();
+            let Some(id) = path
+                .file_name()
+                .and_then(|n| n.to_str())
                 .and_then(|n| n.strip_suffix(".json"))
                 .and_then(|n| RunId::parse(n).ok())
             else {
                 continue;
             };
-            let modified = item
-                .metadata()
-                .and_then(|m| m.modified())
-                .unwrap_or(std::time::UNIX_EPOCH);
-            files.push((modified, id));
+            let text = std::fs::read(&path).map_err(io)?;
+            let run: RunRecord =
+                serde_json::from_slice(&text).map_err(|e| RunStoreError::Corrupt {
+                    id: id.to_string(),
+                    message: format!("{}: {e}", path.display()),
+                })?;
+            let at = run
+                .finished_at
+                .map(|t| t.millis())
+                .or_else(|| modified_ms(&path))
+                .unwrap_or_else(|| run.started_at.millis());
+            let row = self.row(&run, at)?;
+            self.state.save_workflow_run(&row).await?;
+            runs += 1;
         }
-        files.sort_by(|a, b| b.cmp(a));
-        let slack = std::time::UNIX_EPOCH
-            + std::time::Duration::from_millis(
-                u64::try_from(cutoff_ms.max(0)).unwrap_or(0) + 86_400_000,
-            );
-        for (i, (modified, id)) in files.iter().enumerate() {
-            // Only the records past the count, or possibly too old, are read.
-            if i < keep.keep_runs && *modified >= slack {
-                continue;
-            }
-            let run = match self.load(id) {
-                Ok(r) => r,
-                Err(RunStoreError::NotFound { .. }) => continue,
-                Err(e) => return Err(e),
-            };
-            if run.state.is_open() {
-                continue;
-            }
-            let ended = run.finished_at.unwrap_or(run.started_at);
-            if i >= keep.keep_runs || ended.millis() < cutoff_ms {
-                match fs::remove_file(self.file(id)) {
-                    Ok(()) => pruned.runs += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(self.io(e)),
-                }
+        let mut claims = 0;
+        if let Ok(rd) = std::fs::read_dir(dir.join("claims")) {
+            for item in rd.flatten() {
+                let name = item.file_name();
+                let Some((workflow, key)) = name.to_str().and_then(|n| n.split_once('@')) else {
+                    continue;
+                };
+                let at = modified_ms(&item.path()).unwrap_or_else(wall_ms);
+                self.state.workflow_claim(workflow, key, at).await?;
+                claims += 1;
             }
         }
-        let cutoff = std::time::UNIX_EPOCH
-            + std::time::Duration::from_millis(u64::try_from(cutoff_ms.max(0)).unwrap_or(0));
-        let claims = match fs::read_dir(self.dir.join("claims")) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(pruned),
-            Err(e) => return Err(self.io(e)),
+        let mut schedules = 0;
+        if let Ok(rd) = std::fs::read_dir(dir.join("schedules")) {
+            for item in rd.flatten() {
+                let path = item.path();
+                let Some(workflow) = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .filter(|n| !n.starts_with('.'))
+                else {
+                    continue;
+                };
+                let text = std::fs::read(&path).map_err(io)?;
+                let state: ScheduleState =
+                    serde_json::from_slice(&text).map_err(|e| RunStoreError::Corrupt {
+                        id: format!("schedule {workflow}"),
+                        message: format!("{}: {e}", path.display()),
+                    })?;
+                self.save_schedule_state(workflow, &state).await?;
+                schedules += 1;
+            }
+        }
+        let number = |file: &str, key: &str| -> Option<i64> {
+            let text = std::fs::read(dir.join(file)).ok()?;
+            serde_json::from_slice::<Value>(&text)
+                .ok()?
+                .get(key)?
+                .as_i64()
         };
-        for item in claims.flatten() {
-            let old = item
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t < cutoff);
-            if old && fs::remove_file(item.path()).is_ok() {
-                pruned.claims += 1;
-            }
+        if let Some(seq) = number("feed-cursor.json", "seq") {
+            self.save_feed_cursor(u64::try_from(seq).unwrap_or(0))
+                .await?;
         }
-        Ok(pruned)
-    }
-}
-
-/// Whether a process with this pid is running (Linux: `/proc/<pid>`); elsewhere assumed so.
-fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    let proc_dir = Path::new("/proc");
-    if proc_dir.is_dir() {
-        proc_dir.join(pid.to_string()).exists()
-    } else {
-        true
-    }
-}
-
-/// A run's lease; released when dropped.
-#[derive(Debug)]
-pub struct Lease {
-    path: PathBuf,
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        if let Some(id) = number("integration-cursor.json", "id") {
+            self.save_integration_cursor(id).await?;
+        }
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "workflow-runs".into());
+        let mut moved_to = dir.with_file_name(format!("{name}{IMPORTED_SUFFIX}"));
+        if moved_to.exists() {
+            // Imported before, and a folder came back (an old devlog ran meanwhile).
+            moved_to = dir.with_file_name(format!("{name}{IMPORTED_SUFFIX}-{}", wall_ms()));
+        }
+        match std::fs::rename(dir, &moved_to) {
+            Ok(()) => {}
+            // Another process imported it at the same time and moved it first.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        }
+        Ok(Some(Imported {
+            runs,
+            claims,
+            schedules,
+            moved_to,
+        }))
     }
 }

@@ -13,6 +13,9 @@ use devlog_workflow::runs::{Cause, RunId, RunRecord, RunState, StepRecord, StepS
 use devlog_workflow::{Engine, RunStore, parse};
 use serde_json::json;
 
+#[path = "common/runs.rs"]
+mod runs;
+
 struct World {
     _dir: tempfile::TempDir,
     app: Devlog,
@@ -25,7 +28,7 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let spec = StoreSpec::from_name("sqlite", dir.path(), None).unwrap();
         let store = devlog_store::open(&spec).await.unwrap();
-        let runs = RunStore::new(dir.path().join("runs"));
+        let runs = runs::run_store(dir.path()).await;
         World {
             app: Devlog::new(store.clone()),
             store,
@@ -166,7 +169,7 @@ async fn the_issues_example_notes_a_critical_entry_done_and_nothing_else() {
     let page = log.audit_page(0, n as usize).await.unwrap();
     let text = format!("{page:?}");
     assert!(text.contains("workflow:critical-done"), "{text}");
-    let run = &w.runs.list(Some("critical-done")).unwrap()[0];
+    let run = &w.runs.list(Some("critical-done")).await.unwrap()[0];
     assert!(
         text.contains(&format!("critical-done/{}", run.id)),
         "the audit record names the run: {text}"
@@ -418,7 +421,11 @@ async fn fail_stops_the_run_and_the_run_records_why() {
     assert_eq!(run.state, RunState::Failed);
     assert_eq!(run.error.as_deref(), Some("step 0: fail: no Thing"));
     assert!(w.get(&e).await.notes.is_empty());
-    assert_eq!(w.runs.load(&run.id).unwrap(), run, "the record is on disk");
+    assert_eq!(
+        w.runs.load(&run.id).await.unwrap(),
+        run,
+        "the record is on disk"
+    );
 }
 
 #[tokio::test]
@@ -654,7 +661,10 @@ async fn a_dry_run_renders_every_step_and_changes_nothing() {
     assert_eq!(dry.steps[0].output["text"], "Closed critical Dry");
     assert_eq!(w.end().await, before, "nothing written");
     assert!(w.get(&e).await.notes.is_empty());
-    assert!(w.runs.list(None).unwrap().is_empty(), "no run recorded");
+    assert!(
+        w.runs.list(None).await.unwrap().is_empty(),
+        "no run recorded"
+    );
 }
 
 #[tokio::test]
@@ -703,7 +713,7 @@ async fn a_killed_run_resumes_at_its_step_without_repeating_done_ones() {
         resumed: 0,
         wake_at: None,
     };
-    w.runs.save(&killed).unwrap();
+    w.runs.save(&killed).await.unwrap();
 
     let resumed = engine.resume_unfinished().await.unwrap();
     assert_eq!(resumed.len(), 1);
@@ -730,7 +740,7 @@ async fn a_killed_run_resumes_at_its_step_without_repeating_done_ones() {
         step("1", StepState::Done, Some(0)),
         step("2", StepState::Started, Some(seq)),
     ];
-    w.runs.save(&killed2).unwrap();
+    w.runs.save(&killed2).await.unwrap();
     let resumed = engine.resume_unfinished().await.unwrap();
     assert_eq!(resumed[0].state, RunState::Succeeded);
     let notes: Vec<String> = w
@@ -763,10 +773,10 @@ async fn a_run_held_by_a_live_process_is_not_resumed() {
         resumed: 0,
         wake_at: None,
     };
-    w.runs.save(&rec).unwrap();
-    let lease = w.runs.lease(&id).unwrap().expect("free");
+    w.runs.save(&rec).await.unwrap();
+    let lease = w.runs.lease(&id).await.unwrap().expect("free");
     assert!(engine.resume_unfinished().await.unwrap().is_empty());
-    drop(lease);
+    lease.release().await.unwrap();
     let done = engine.resume_unfinished().await.unwrap();
     assert_eq!(done[0].state, RunState::Failed);
 }

@@ -18,6 +18,9 @@ use devlog_workflow::runs::RunState;
 use devlog_workflow::{Engine, RunStore, StepHost, StepRef, parse};
 use serde_json::{Value, json};
 
+#[path = "common/runs.rs"]
+mod runs;
+
 /// What the fake was asked, in order: (kind, dry, request as JSON).
 #[derive(Debug, Default)]
 struct Fake {
@@ -146,7 +149,7 @@ impl World {
         let store = devlog_store::open(&spec).await.unwrap();
         World {
             app: Devlog::new(store),
-            runs: RunStore::new(dir.path().join("runs")),
+            runs: runs::run_store(dir.path()).await,
             _dir: dir,
         }
     }
@@ -245,7 +248,7 @@ async fn outside_steps_go_to_the_host_and_their_outputs_feed_later_steps() {
     assert_eq!(run.steps[0].output["ref"], e.handle_str());
     assert_eq!(run.steps[0].output["integration"], "github");
     // The secret URL is in no record.
-    let saved = serde_json::to_string(&w.runs.load(&run.id).unwrap()).unwrap();
+    let saved = serde_json::to_string(&w.runs.load(&run.id).await.unwrap()).unwrap();
     assert!(!saved.contains("SECRET"), "{saved}");
     assert_eq!(
         run.steps[3].output["target"],
@@ -335,7 +338,10 @@ async fn a_dry_run_asks_the_host_what_it_would_do_without_doing_it() {
     assert_eq!(dry.error, None, "{dry:#?}");
     assert_eq!(dry.steps[0].output["plan"], json!(["create"]));
     assert!(fake.calls().iter().all(|c| c.1), "every call dry");
-    assert!(w.runs.list(None).unwrap().is_empty(), "no run recorded");
+    assert!(
+        w.runs.list(None).await.unwrap().is_empty(),
+        "no run recorded"
+    );
 }
 
 #[tokio::test]

@@ -16,6 +16,9 @@ use devlog_workflow::runs::{Cause, RunState};
 use devlog_workflow::{Engine, RunStore, parse};
 use serde_json::json;
 
+#[path = "common/runs.rs"]
+mod runs;
+
 fn err(text: &str) -> devlog_workflow::FormatError {
     parse("w.yml", text).unwrap_err()
 }
@@ -92,7 +95,7 @@ impl World {
         World {
             app: Devlog::new(store),
             state,
-            runs: RunStore::new(dir.path().join("runs")),
+            runs: runs::run_store(dir.path()).await,
             _dir: dir,
         }
     }

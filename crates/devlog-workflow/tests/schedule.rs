@@ -17,6 +17,9 @@ use devlog_workflow::{Engine, RunStore, parse};
 mod clock;
 use clock::ManualClock;
 
+#[path = "common/runs.rs"]
+mod runs;
+
 struct World {
     _dir: tempfile::TempDir,
     clock: Arc<ManualClock>,
@@ -33,7 +36,7 @@ impl World {
         let clock = Arc::new(ManualClock(Mutex::new(start.parse().unwrap())));
         let app = Devlog::with_clock(store.clone(), clock.clone());
         World {
-            runs: RunStore::new(dir.path().join("runs")),
+            runs: runs::run_store(dir.path()).await,
             _dir: dir,
             clock,
             store,
@@ -124,7 +127,7 @@ async fn a_slot_runs_once_on_time_and_the_first_look_only_starts_counting() {
     let other = w.engine(&[&weekly("skip")]);
     assert!(other.run_due().await.unwrap().runs.is_empty());
     assert_eq!(w.titles().await.len(), 1);
-    assert_eq!(w.runs.list(Some("weekly")).unwrap().len(), 1);
+    assert_eq!(w.runs.list(Some("weekly")).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -133,20 +136,23 @@ async fn two_processes_with_stale_state_still_run_a_slot_once() {
     let a = w.engine(&[&weekly("skip")]);
     a.run_due().await.unwrap();
     // Process B read the state before A ran the slot: it sees the same slot due.
-    let stale = w.runs.schedule_state("weekly").unwrap().unwrap();
+    let stale = w.runs.schedule_state("weekly").await.unwrap().unwrap();
     w.clock.set("2026-12-04T15:01:00Z");
     assert_eq!(a.run_due().await.unwrap().runs.len(), 1);
-    let newer = w.runs.schedule_state("weekly").unwrap().unwrap();
+    let newer = w.runs.schedule_state("weekly").await.unwrap().unwrap();
     assert!(newer.last > stale.last);
     // An older state is not written over a newer one…
-    w.runs.save_schedule_state("weekly", &stale).unwrap();
-    assert_eq!(w.runs.schedule_state("weekly").unwrap().unwrap(), newer);
+    w.runs.save_schedule_state("weekly", &stale).await.unwrap();
+    assert_eq!(
+        w.runs.schedule_state("weekly").await.unwrap().unwrap(),
+        newer
+    );
     // …and even with the old state put back by hand, the slot's claim stops a second run.
-    std::fs::write(
-        w.runs.dir().join("schedules/weekly.json"),
-        serde_json::to_vec(&stale).unwrap(),
-    )
-    .unwrap();
+    w.runs
+        .state()
+        .set_workflow_cursor("schedule:weekly", &serde_json::to_string(&stale).unwrap())
+        .await
+        .unwrap();
     let b = w.engine(&[&weekly("skip")]);
     assert!(b.run_due().await.unwrap().runs.is_empty());
     assert_eq!(w.titles().await.len(), 1);
@@ -374,24 +380,24 @@ steps:
         assert_eq!(engine.run_due().await.unwrap().runs.len(), 1);
     }
     // One run left running (its process died): never pruned.
-    let mut stuck = w.runs.list(None).unwrap().pop().unwrap();
+    let mut stuck = w.runs.list(None).await.unwrap().pop().unwrap();
     stuck.state = RunState::Running;
-    w.runs.save(&stuck).unwrap();
+    w.runs.save(&stuck).await.unwrap();
     let keep = RunRetention {
         keep_runs: 3,
         keep_days: 30,
     };
     // The newest three records are kept (the stuck one, written last, among them), the
     // older finished ones go.
-    let pruned = w.runs.prune(&keep, w.clock.now()).unwrap();
+    let pruned = w.runs.prune(&keep, w.clock.now()).await.unwrap();
     assert_eq!(pruned.runs, 3);
-    let left = w.runs.list(None).unwrap();
+    let left = w.runs.list(None).await.unwrap();
     assert_eq!(left.len(), 3);
     assert!(left.iter().any(|r| r.id == stuck.id));
     // 40 days later every finished run is older than keep_days.
     let later = Timestamp::from_millis(w.clock.now().millis() + 40 * 86_400_000).unwrap();
-    assert_eq!(w.runs.prune(&keep, later).unwrap().runs, 2);
-    assert_eq!(w.runs.list(None).unwrap().len(), 1);
+    assert_eq!(w.runs.prune(&keep, later).await.unwrap().runs, 2);
+    assert_eq!(w.runs.list(None).await.unwrap().len(), 1);
     assert!(
         RunRetention {
             keep_runs: 1,

@@ -21,6 +21,9 @@ use serde_json::json;
 mod clock;
 use clock::ManualClock;
 
+#[path = "common/runs.rs"]
+mod runs;
+
 struct World {
     _dir: tempfile::TempDir,
     clock: Arc<ManualClock>,
@@ -39,7 +42,7 @@ impl World {
         )));
         let app = Devlog::with_clock(store.clone(), clock.clone());
         World {
-            runs: RunStore::new(dir.path().join("runs")),
+            runs: runs::run_store(dir.path()).await,
             _dir: dir,
             clock,
             store,
@@ -168,7 +171,7 @@ async fn a_wait_parks_the_run_and_a_pass_after_its_time_goes_on_once() {
     assert_eq!(run.wake_at, Some(ts("2026-12-10T09:00:00Z")));
     assert_eq!(run.finished_at, None);
     assert_eq!(w.notes(&e).await, ["before"]);
-    let stored = w.runs.load(&run.id).unwrap();
+    let stored = w.runs.load(&run.id).await.unwrap();
     assert_eq!(stored.state, RunState::Waiting);
     assert_eq!(stored.wake_at, Some(ts("2026-12-10T09:00:00Z")));
 
@@ -306,7 +309,7 @@ async fn a_run_killed_inside_a_parallel_group_repeats_no_recorded_step() {
             step("0.parallel.1.0", "add_note", StepState::Started, &e, seq),
         ],
     );
-    w.runs.save(&killed).unwrap();
+    w.runs.save(&killed).await.unwrap();
     let done = engine.resume_unfinished().await.unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].state, RunState::Succeeded, "{:#?}", done[0]);
@@ -334,7 +337,7 @@ async fn a_run_killed_at_its_wait_step_parks_again_without_repeating_steps() {
         &e,
         vec![step("0", "add_note", StepState::Done, &e, 0), wait],
     );
-    w.runs.save(&killed).unwrap();
+    w.runs.save(&killed).await.unwrap();
     let parked = engine.resume_unfinished().await.unwrap();
     assert_eq!(parked[0].state, RunState::Waiting);
     assert_eq!(
@@ -381,7 +384,14 @@ async fn a_failing_step_is_retried_with_backoff_then_dead_then_rerun_by_hand() {
     // The dead letter stays put: passes do not pick it up.
     w.clock.set("2026-12-08T09:00:00.000Z");
     assert!(engine.resume_unfinished().await.unwrap().is_empty());
-    let listed: Vec<RunState> = w.runs.list(None).unwrap().iter().map(|r| r.state).collect();
+    let listed: Vec<RunState> = w
+        .runs
+        .list(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.state)
+        .collect();
     assert_eq!(listed, [RunState::Dead]);
 
     // Fixed (the entry now exists), it is re-run by hand from its failed step.
@@ -408,7 +418,7 @@ async fn a_retried_write_that_reached_the_feed_is_not_written_again() {
     let mut rec = record("once", &e, vec![failed]);
     rec.state = RunState::Retrying;
     rec.wake_at = Some(ts("2026-12-07T09:00:30Z"));
-    w.runs.save(&rec).unwrap();
+    w.runs.save(&rec).await.unwrap();
     w.clock.set("2026-12-07T09:00:30Z");
     let done = engine.resume_unfinished().await.unwrap();
     assert_eq!(done[0].state, RunState::Succeeded, "{:#?}", done[0]);
@@ -443,7 +453,7 @@ async fn a_dry_run_renders_waits_and_groups_without_parking() {
     assert_eq!(dry.error, None, "{dry:?}");
     assert_eq!(dry.steps[0].output["wakeAt"], "2026-12-08T09:00:00.000Z");
     assert!(w.notes(&e).await.is_empty());
-    assert!(w.runs.list(None).unwrap().is_empty());
+    assert!(w.runs.list(None).await.unwrap().is_empty());
 }
 
 #[test]

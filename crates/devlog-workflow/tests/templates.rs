@@ -28,6 +28,9 @@ use serde_json::{Value, json};
 mod clock;
 use clock::ManualClock;
 
+#[path = "common/runs.rs"]
+mod runs;
+
 /// Records what it was asked; a `sync` answers with an item per integration and entry.
 #[derive(Debug, Default)]
 struct Host {
@@ -131,7 +134,7 @@ impl World {
         )));
         World {
             app: Devlog::with_clock(store.clone(), clock.clone()),
-            runs: RunStore::new(dir.path().join("runs")),
+            runs: runs::run_store(dir.path()).await,
             host: Arc::default(),
             _dir: dir,
             clock,

@@ -94,6 +94,16 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
     // `suggest_worklogs` reads this repository's and the discovered ones' commits.
     let (suggester, _) =
         super::worklog::suggester(&ws.devlog_dir, Devlog::new(store.clone()), &repositories);
+    // Workflow runs live in the sync state, shared with every worker on the store.
+    let workflow_runs = match super::workflow::run_store(&ws).await {
+        Ok(runs) => Some(runs),
+        Err(e) => {
+            crate::output::warn(&format!(
+                "workflows are off: their runs cannot be kept: {e}"
+            ));
+            None
+        }
+    };
     let options = Options {
         actor: ctx.actor.clone(),
         integrations: ws.config.integrations.keys().cloned().collect(),
@@ -102,10 +112,10 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
         sync_error,
         worklog_suggester: (!suggester.sources().is_empty()).then_some(suggester),
         bulk_journal: Some(super::bulk::journal(&ws)),
-        workflows: Some(
-            devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root)
-                .with_host(super::workflow_host::host(&ws)),
-        ),
+        workflows: workflow_runs.map(|runs| {
+            devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root, runs)
+                .with_host(super::workflow_host::host(&ws))
+        }),
     };
     if let Some(addr) = a.http {
         return serve_http(&ws, store, options, addr, &a).await;

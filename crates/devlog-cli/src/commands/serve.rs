@@ -145,6 +145,16 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
     // discovered ones' commits.
     let (suggester, _) =
         super::worklog::suggester(&ws.devlog_dir, Devlog::new(store.clone()), &repositories);
+    // Workflow runs live in the sync state, shared with every worker on the store.
+    let workflow_runs = match super::workflow::run_store(&ws).await {
+        Ok(runs) => Some(runs),
+        Err(e) => {
+            crate::output::warn(&format!(
+                "workflows are off: their runs cannot be kept: {e}"
+            ));
+            None
+        }
+    };
     let options = ServerOptions {
         wake: Some(wake.clone()),
         feed: Some(feed.clone()),
@@ -172,10 +182,10 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             .map(|n| n.to_string_lossy().into_owned()),
         bulk_journal: Some(super::bulk::journal(&ws)),
         sso: sso.clone(),
-        workflows: Some(
-            devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root)
-                .with_host(super::workflow_host::host(&ws)),
-        ),
+        workflows: workflow_runs.map(|runs| {
+            devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root, runs)
+                .with_host(super::workflow_host::host(&ws))
+        }),
         audit_dir: Some(ws.devlog_dir.clone()),
         ..ServerOptions::default()
     };

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use devlog_core::sync_state::SyncStateStore;
 use devlog_core::{Devlog, Event, Origin};
 use devlog_workflow::engine::{Engine, EngineError, origin_triggers};
 use devlog_workflow::format::Trigger;
@@ -90,11 +89,25 @@ pub struct RunsArgs {
     /// Only this workflow's runs
     pub name: Option<String>,
     /// Only runs in this state: running, waiting, retrying, succeeded, failed, dead
-    #[arg(long, value_parser = RunState::parse)]
+    #[arg(long, value_parser = parse_state)]
     pub state: Option<RunState>,
     /// At most this many (0: all)
     #[arg(long, short = 'n', default_value_t = 20)]
     pub limit: usize,
+}
+
+/// A run state as typed (`--state dead`).
+fn parse_state(s: &str) -> Result<RunState, String> {
+    s.parse().map_err(|_| {
+        format!(
+            "unknown run state {s:?}: use one of {}",
+            RunState::ALL
+                .iter()
+                .map(|st| st.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 #[derive(Debug, Args)]
@@ -109,10 +122,9 @@ pub struct NameArg {
     pub name: String,
 }
 
-/// Where a workspace keeps workflows and their runs.
+/// Where a workspace keeps workflows (its runs are in the sync state: [`run_store`]).
 struct Places {
     dirs: Vec<PathBuf>,
-    runs: PathBuf,
     switches: PathBuf,
     root: PathBuf,
     ws: Workspace,
@@ -123,7 +135,6 @@ impl Places {
         let state = ws.devlog_dir.join(".state");
         Places {
             dirs: vec![ws.devlog_dir.join("workflows")],
-            runs: state.join("workflow-runs"),
             switches: state.join("workflows.json"),
             root: ws.root.clone(),
             ws: ws.clone(),
@@ -151,16 +162,41 @@ impl Places {
     }
 }
 
-fn engine(app: Devlog, places: &Places, report: LoadReport) -> Result<Engine, CliError> {
+/// The workspace's workflow runs: in its sync state (`sync.sqlite` beside a JSON store, the
+/// store's own database otherwise), so every worker sharing the store shares them. A run
+/// folder of the file version (`.devlog/.state/workflow-runs/`) is imported first, once, with
+/// a note on stderr.
+pub async fn run_store(ws: &Workspace) -> Result<RunStore, CliError> {
+    let state_dir = ws.devlog_dir.join(".state");
+    let opened = devlog_store::open_sync_state(&ws.spec, &state_dir).await?;
+    if let Some(note) = &opened.note {
+        eprintln!("note: {}", crate::output::clean(note, false));
+    }
+    let runs = RunStore::new(opened.state);
+    let folder = state_dir.join("workflow-runs");
+    if let Some(i) = runs
+        .import_files(&folder)
+        .await
+        .map_err(|e| CliError::Other(e.into()))?
+    {
+        eprintln!(
+            "note: imported {}, {} and {} from {} into the sync state ({}); the folder is now {}",
+            count(i.runs, "workflow run", "workflow runs"),
+            count(i.claims, "claim", "claims"),
+            count(i.schedules, "schedule state", "schedule states"),
+            folder.display(),
+            crate::output::clean(&runs.describe(), false),
+            i.moved_to.display()
+        );
+    }
+    Ok(runs)
+}
+
+async fn engine(app: Devlog, places: &Places, report: LoadReport) -> Result<Engine, CliError> {
     let disabled = places.switches()?.disabled_of(&report.workflows);
-    let engine = Engine::new(
-        app,
-        report.workflows,
-        disabled,
-        RunStore::new(&places.runs),
-        Origin::Cli,
-    )
-    .with_host(super::workflow_host::host(&places.ws));
+    let runs = run_store(&places.ws).await?;
+    let engine = Engine::new(app, report.workflows, disabled, runs, Origin::Cli)
+        .with_host(super::workflow_host::host(&places.ws));
     for p in engine.host_problems() {
         warn(&format!("workflow: {p}"));
     }
@@ -201,8 +237,8 @@ pub async fn run(ctx: &Ctx, a: WorkflowArgs) -> Result<(), CliError> {
         WorkflowCommand::Validate => validate(ctx, &places),
         WorkflowCommand::Enable(n) => switch(ctx, &places, &n.name, true).await,
         WorkflowCommand::Disable(n) => switch(ctx, &places, &n.name, false).await,
-        WorkflowCommand::Runs(r) => runs(ctx, &places, r),
-        WorkflowCommand::Show(s) => show(ctx, &places, &s.run),
+        WorkflowCommand::Runs(r) => runs(ctx, &places, r).await,
+        WorkflowCommand::Show(s) => show(ctx, &places, &s.run).await,
         WorkflowCommand::Test(t) => test(ctx, &ws, &places, t).await,
         WorkflowCommand::Run(r) => run_now(ctx, &ws, &places, r).await,
         WorkflowCommand::Due => due(ctx, &ws, &places).await,
@@ -210,7 +246,7 @@ pub async fn run(ctx: &Ctx, a: WorkflowArgs) -> Result<(), CliError> {
             let report = places.load()?;
             print_errors(&report.errors);
             let app = Devlog::new(ws.open().await?);
-            let engine = engine(app, &places, report)?;
+            let engine = engine(app, &places, report).await?;
             let done = match &r.run {
                 Some(id) => {
                     let id = RunId::parse(id).map_err(CliError::Usage)?;
@@ -264,10 +300,10 @@ fn triggers_of(l: &devlog_workflow::Loaded) -> Vec<String> {
 }
 
 /// Removes run records beyond `[workflows] keepRuns`/`keepDays` (a warning if it fails).
-fn prune(ws: &Workspace, places: &Places) {
+async fn prune(ws: &Workspace, runs: &RunStore) {
     let keep = ws.config.workflows.retention();
     let now = devlog_core::Timestamp::from_datetime(chrono::Utc::now());
-    if let Err(e) = RunStore::new(&places.runs).prune(&keep, now) {
+    if let Err(e) = runs.prune(&keep, now).await {
         warn(&format!("workflow runs: pruning: {e}"));
     }
 }
@@ -278,9 +314,9 @@ async fn due(ctx: &Ctx, ws: &Workspace, places: &Places) -> Result<(), CliError>
     let report = places.load()?;
     print_errors(&report.errors);
     let app = Devlog::new(ws.open().await?);
-    let engine = engine(app, places, report)?;
+    let engine = engine(app, places, report).await?;
     let due = engine.tick().await.map_err(engine_error)?;
-    prune(ws, places);
+    prune(ws, engine.runs()).await;
     if ctx.out.json {
         ctx.out.json(&due)?;
     } else {
@@ -349,7 +385,7 @@ pub async fn spawn_background(
         ws,
         origin,
         last_errors: String::new(),
-        sync_state: None,
+        runs: None,
     };
     looped.pass().await;
     tokio::spawn(async move {
@@ -375,7 +411,8 @@ struct Background {
     origin: Origin,
     /// The files' problems last said (said again only when they change).
     last_errors: String,
-    sync_state: Option<Arc<dyn SyncStateStore>>,
+    /// The run records, opened on the first pass that has workflows.
+    runs: Option<RunStore>,
 }
 
 impl Background {
@@ -387,7 +424,7 @@ impl Background {
                 &self.app,
                 self.origin,
                 &mut self.last_errors,
-                &mut self.sync_state,
+                &mut self.runs,
             )
             .await;
         }
@@ -400,7 +437,7 @@ async fn background_pass(
     app: &Devlog,
     origin: Origin,
     last_errors: &mut String,
-    sync_state: &mut Option<Arc<dyn SyncStateStore>>,
+    run_store: &mut Option<RunStore>,
 ) {
     let report = match places.load() {
         Ok(r) => r,
@@ -420,31 +457,27 @@ async fn background_pass(
         Ok(s) => s.disabled_of(&report.workflows),
         Err(e) => return eprintln!("workflow: {e}"),
     };
-    let engine = Engine::new(
-        app.clone(),
-        report.workflows,
-        disabled,
-        RunStore::new(&places.runs),
-        origin,
-    )
-    .with_host(super::workflow_host::host(ws));
+    if run_store.is_none() {
+        match self::run_store(ws).await {
+            Ok(r) => *run_store = Some(r),
+            Err(e) => return eprintln!("workflow: runs: {e}"),
+        }
+    }
+    let Some(store) = run_store.clone() else {
+        return;
+    };
+    let engine = Engine::new(app.clone(), report.workflows, disabled, store, origin)
+        .with_host(super::workflow_host::host(ws));
     let mut runs = Vec::new();
     match engine.follow_feed().await {
         Ok(o) => runs.extend(o.runs),
         Err(e) => eprintln!("workflow: following the change feed: {e}"),
     }
     if engine.listens_to_integrations() {
-        if sync_state.is_none() {
-            match open_sync_state(ws).await {
-                Ok(s) => *sync_state = Some(s),
-                Err(e) => eprintln!("workflow: integration events: {e}"),
-            }
-        }
-        if let Some(state) = sync_state.as_deref() {
-            match engine.follow_integration_events(state).await {
-                Ok(o) => runs.extend(o.runs),
-                Err(e) => eprintln!("workflow: following integration events: {e}"),
-            }
+        let state = engine.runs().state().clone();
+        match engine.follow_integration_events(&*state).await {
+            Ok(o) => runs.extend(o.runs),
+            Err(e) => eprintln!("workflow: following integration events: {e}"),
         }
     }
     match engine.tick().await {
@@ -472,7 +505,7 @@ async fn background_pass(
         eprintln!("workflow: {}", run_line(r));
     }
     if !runs.is_empty() {
-        prune(ws, places);
+        prune(ws, engine.runs()).await;
     }
 }
 
@@ -655,17 +688,12 @@ fn run_line(r: &RunRecord) -> String {
     s
 }
 
-fn runs(ctx: &Ctx, places: &Places, a: RunsArgs) -> Result<(), CliError> {
-    let store = RunStore::new(&places.runs);
-    let mut list = store
-        .list(a.name.as_deref())
+async fn runs(ctx: &Ctx, places: &Places, a: RunsArgs) -> Result<(), CliError> {
+    let store = run_store(&places.ws).await?;
+    let list = store
+        .list_where(a.name.as_deref(), a.state, a.limit)
+        .await
         .map_err(|e| CliError::Other(e.into()))?;
-    if let Some(state) = a.state {
-        list.retain(|r| r.state == state);
-    }
-    if a.limit > 0 {
-        list.truncate(a.limit);
-    }
     if ctx.out.json {
         return Ok(ctx.out.json(&list)?);
     }
@@ -687,10 +715,12 @@ fn runs(ctx: &Ctx, places: &Places, a: RunsArgs) -> Result<(), CliError> {
     Ok(write_stdout(&t.render())?)
 }
 
-fn show(ctx: &Ctx, places: &Places, id: &str) -> Result<(), CliError> {
+async fn show(ctx: &Ctx, places: &Places, id: &str) -> Result<(), CliError> {
     let id = RunId::parse(id).map_err(CliError::Usage)?;
-    let run = RunStore::new(&places.runs)
+    let run = run_store(&places.ws)
+        .await?
         .load(&id)
+        .await
         .map_err(|e| engine_error(e.into()))?;
     if ctx.out.json {
         return Ok(ctx.out.json(&run)?);
@@ -770,7 +800,7 @@ async fn test(ctx: &Ctx, ws: &Workspace, places: &Places, a: TestArgs) -> Result
         ),
         None => None,
     };
-    let engine = engine(app, places, report)?;
+    let engine = engine(app, places, report).await?;
     let dry = engine
         .dry_run(&a.name, entry, event)
         .await
@@ -809,7 +839,7 @@ async fn run_now(ctx: &Ctx, ws: &Workspace, places: &Places, a: RunArgs) -> Resu
         Some(r) => Some(app.resolve(r).await?.id),
         None => None,
     };
-    let engine = engine(app.clone(), places, report)?;
+    let engine = engine(app.clone(), places, report).await?;
     let run = engine
         .run_manual(&a.name, entry, ctx.actor.clone())
         .await
@@ -927,7 +957,7 @@ impl Hook {
             Err(e) => return warn(&format!("workflows: {e}")),
         };
         let app = Devlog::new(store);
-        let engine = match engine(app.clone(), &places, report) {
+        let engine = match engine(app.clone(), &places, report).await {
             Ok(e) => e,
             Err(e) => return warn(&format!("workflows: {e}")),
         };
@@ -942,43 +972,27 @@ impl Hook {
         // What `devlog sync`, `devlog webhook`-type commands recorded (deliveries' events,
         // conflicts, dead jobs), from the shared cursor a running server follows too.
         if engine.listens_to_integrations() {
-            match open_sync_state(&self.ws).await {
-                Ok(state) => report_runs(engine.follow_integration_events(&*state).await),
-                Err(e) => warn(&format!("workflows: integration events: {e}")),
-            }
+            let state = engine.runs().state().clone();
+            report_runs(engine.follow_integration_events(&*state).await);
         }
-        prune(&self.ws, &places);
+        prune(&self.ws, engine.runs()).await;
     }
-}
-
-/// Opens the workspace's sync state for the integration-event follower (a note on stderr
-/// when an old machine-local file was imported).
-async fn open_sync_state(ws: &Workspace) -> Result<Arc<dyn SyncStateStore>, CliError> {
-    let opened = devlog_store::open_sync_state(&ws.spec, &ws.devlog_dir.join(".state")).await?;
-    if let Some(note) = &opened.note {
-        eprintln!("note: {}", crate::output::clean(note, false));
-    }
-    Ok(opened.state)
 }
 
 /// Before a command's first write: when workflows follow integration events and no cursor
 /// is kept yet, starts it at the newest event, so what this command records (a conflict in
-/// `devlog sync`) is followed and history is not replayed. One file read once the cursor
-/// exists.
+/// `devlog sync`) is followed and history is not replayed. One read once the cursor exists.
 async fn start_integration_cursor(ws: &Workspace, store: Arc<dyn devlog_core::Store>) {
     let places = Places::of(ws);
-    if !matches!(RunStore::new(&places.runs).integration_cursor(), Ok(None)) {
-        return;
-    }
     let Ok(report) = places.load() else { return };
-    let Ok(engine) = engine(Devlog::new(store), &places, report) else {
+    let Ok(engine) = engine(Devlog::new(store), &places, report).await else {
         return;
     };
-    if !engine.listens_to_integrations() {
+    if !engine.listens_to_integrations()
+        || !matches!(engine.runs().integration_cursor().await, Ok(None))
+    {
         return;
     }
-    match open_sync_state(ws).await {
-        Ok(state) => report_runs(engine.follow_integration_events(&*state).await),
-        Err(e) => warn(&format!("workflows: integration events: {e}")),
-    }
+    let state = engine.runs().state().clone();
+    report_runs(engine.follow_integration_events(&*state).await);
 }

@@ -37,14 +37,20 @@ pub async fn start_with_workflows(
     workflows: &[(&str, &str)],
 ) -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let site = (!workflows.is_empty()).then(|| {
+    let site = if workflows.is_empty() {
+        None
+    } else {
         let devlog_dir = dir.path().join(".devlog");
         std::fs::create_dir_all(devlog_dir.join("workflows")).unwrap();
         for (name, text) in workflows {
             std::fs::write(devlog_dir.join("workflows").join(name), text).unwrap();
         }
-        devlog_workflow::load::Site::of(&devlog_dir, dir.path())
-    });
+        Some(devlog_workflow::load::Site::of(
+            &devlog_dir,
+            dir.path(),
+            runs_of(dir.path()).await,
+        ))
+    };
     let store: Arc<dyn Store> = match backend {
         Backend::Json => Arc::new(
             devlog_store::JsonStore::open(&dir.path().join(".devlog"))
@@ -115,4 +121,12 @@ impl Harness {
         );
         text(&r)
     }
+}
+
+/// The runs of the workspace in `root`: in its sync state (`.devlog/.state/sync.sqlite`).
+pub async fn runs_of(root: &std::path::Path) -> devlog_workflow::RunStore {
+    let state = devlog_store::SqliteSyncState::open(&root.join(".devlog/.state/sync.sqlite"))
+        .await
+        .unwrap();
+    devlog_workflow::RunStore::new(Arc::new(state))
 }

@@ -108,7 +108,7 @@ pub async fn page(State(s): State<AppState>, caller: Caller) -> Result<Html<Stri
     };
     let list = workflow_list(site)?;
     // Every record once: the recent ones, and each workflow's last run however old.
-    let runs = site.runs(&RunQuery::default()).map_err(runs_error)?;
+    let runs = site.runs(&RunQuery::default()).await.map_err(runs_error)?;
     let mut rows = Vec::with_capacity(RECENT);
     for r in runs.iter().take(RECENT) {
         rows.push(run_row(&s, r).await);
@@ -151,7 +151,7 @@ pub async fn run(
     Path(id): Path<String>,
 ) -> Result<Html<String>, PageError> {
     let id = RunId::parse(&id).map_err(ApiError::bad_request)?;
-    let record = site(&s)?.run(&id).map_err(runs_error)?;
+    let record = site(&s)?.run(&id).await.map_err(runs_error)?;
     let steps: Vec<Value> = record
         .steps
         .iter()

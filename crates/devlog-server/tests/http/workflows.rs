@@ -43,10 +43,18 @@ async fn harness() -> Harness {
     let app = Devlog::new(Arc::new(store));
     let options = ServerOptions {
         mcp: false,
-        workflows: Some(Site::of(&devlog_dir, dir.path())),
+        workflows: Some(Site::of(&devlog_dir, dir.path(), runs_of(dir.path()).await)),
         ..ServerOptions::default()
     };
     Harness::over(app, options, dir)
+}
+
+/// The workspace's runs: in its sync state, where `devlog workflow runs` reads them.
+async fn runs_of(root: &std::path::Path) -> devlog_workflow::RunStore {
+    let state = devlog_store::SqliteSyncState::open(&root.join(".devlog/.state/sync.sqlite"))
+        .await
+        .unwrap();
+    devlog_workflow::RunStore::new(Arc::new(state))
 }
 
 #[tokio::test]
@@ -101,9 +109,9 @@ async fn runs_a_manual_workflow_with_the_requests_actor_and_entry() {
         "{e}"
     );
     // The run is recorded where `devlog workflow runs` reads.
-    let runs = h.dir.path().join(".devlog/.state/workflow-runs");
-    let id = run["id"].as_str().unwrap();
-    assert!(runs.join(format!("{id}.json")).is_file());
+    let id = devlog_workflow::RunId::parse(run["id"].as_str().unwrap()).unwrap();
+    let stored = runs_of(h.dir.path()).await.load(&id).await.unwrap();
+    assert_eq!(stored.workflow, "triage");
 }
 
 #[tokio::test]
@@ -124,15 +132,8 @@ async fn refuses_unknown_workflows_non_manual_ones_and_bad_bodies() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
     // Nothing was run by the refused requests.
-    let runs = h.dir.path().join(".devlog/.state/workflow-runs");
-    let n = std::fs::read_dir(&runs)
-        .map(|rd| {
-            rd.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-                .count()
-        })
-        .unwrap_or(0);
-    assert_eq!(n, 0);
+    let runs = runs_of(h.dir.path()).await.list(None).await.unwrap();
+    assert!(runs.is_empty(), "{runs:?}");
 }
 
 #[tokio::test]
@@ -377,7 +378,7 @@ async fn a_workflow_named_runs_is_not_taken_for_the_runs_route() {
     let store = JsonStore::open(&devlog_dir).await.unwrap();
     let options = ServerOptions {
         mcp: false,
-        workflows: Some(Site::of(&devlog_dir, dir.path())),
+        workflows: Some(Site::of(&devlog_dir, dir.path(), runs_of(dir.path()).await)),
         ..ServerOptions::default()
     };
     let h = Harness::over(Devlog::new(Arc::new(store)), options, dir);

@@ -76,6 +76,67 @@ pub(crate) fn event_from(
     })
 }
 
+/// Whether a workflow run's lease `holder` is a process of the same host as `owner` (owners
+/// are `<host>:<pid>:<random>`) that is gone: its lease is taken over at once, as when the run
+/// files held a pid. Another host's holder is only taken over when its lease expires.
+pub(crate) fn holder_gone_here(holder: &str, owner: &str) -> bool {
+    let mut h = holder.rsplitn(3, ':');
+    let mut o = owner.rsplitn(3, ':');
+    let (Some(_), Some(pid), Some(host)) = (h.next(), h.next(), h.next()) else {
+        return false;
+    };
+    let (Some(_), Some(_), Some(my_host)) = (o.next(), o.next(), o.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    host == my_host && !process_alive(pid)
+}
+
+/// Whether a process with this pid runs here (Linux: `/proc/<pid>`); elsewhere assumed so
+/// (the lease's expiry then decides).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc_dir = Path::new("/proc");
+    if proc_dir.is_dir() {
+        proc_dir.join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// A workflow run from its stored columns.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn workflow_run_from(
+    id: String,
+    workflow: String,
+    state: &str,
+    entry: Option<String>,
+    wake_at: Option<i64>,
+    started_at: i64,
+    updated_at: i64,
+    record: &str,
+) -> Result<devlog_core::sync_state::WorkflowRun> {
+    let record = serde_json::from_str(record).map_err(|e| StoreError::Corrupt {
+        path: "sync state".into(),
+        message: format!("workflow run {id}: bad record: {e}"),
+        hint: "remove the row from the workflow runs table".into(),
+    })?;
+    Ok(devlog_core::sync_state::WorkflowRun {
+        entry: entry.as_deref().map(parse_id).transpose()?,
+        state: state.parse()?,
+        id,
+        workflow,
+        wake_at,
+        started_at,
+        updated_at,
+        record,
+    })
+}
+
 /// A conflict's field as stored; an unknown name is damage (or a newer devlog), not input.
 pub(crate) fn parse_field(s: &str) -> Result<devlog_core::merge::SyncedField> {
     s.parse().map_err(|e| StoreError::Corrupt {

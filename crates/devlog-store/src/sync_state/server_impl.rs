@@ -24,8 +24,8 @@ use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldConflict, SyncedFields};
 use devlog_core::sync_state::{
     Attachment, Conflict, CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxDelivery,
-    IntegrationEvent, Job, Link, NewIntegrationEvent, NoteLink, SyncStateStore, WorklogLink,
-    WorklogLinkState,
+    IntegrationEvent, Job, Link, NewIntegrationEvent, NoteLink, SyncStateStore, WorkflowPruned,
+    WorkflowRun, WorkflowRunState, WorklogLink, WorklogLinkState,
 };
 use sqlx::{AssertSqlSafe, Pool, Row};
 
@@ -33,7 +33,7 @@ use super::{
     BACKEND, Db, SYNC_BIGINT, SYNC_DB_NOW_MS, SYNC_DOLLAR_PARAMS, SYNC_INSERT_IGNORE, classify,
 };
 use crate::server::{Class, ServerOptions, store_error};
-use crate::sync_state::{Snapshot, parse_field, parse_id};
+use crate::sync_state::{Snapshot, holder_gone_here, parse_field, parse_id, workflow_run_from};
 use crate::url::DbUrl;
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -1924,5 +1924,349 @@ impl SyncStateStore for ServerSyncState {
         .await
         .map_err(self.err())?;
         Ok(n.unwrap_or(0))
+    }
+
+    async fn workflow_claim(&self, workflow: &str, key: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query(insert_ignore(
+            "sync_workflow_claims (workflow, claim_key, created_at) VALUES (?, ?, ?)",
+        ))
+        .bind(workflow)
+        .bind(key)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn workflow_cursor(&self, name: &str) -> Result<Option<String>> {
+        sqlx::query_scalar(sql(
+            "SELECT value FROM sync_workflow_cursors WHERE name = ?",
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())
+    }
+
+    async fn set_workflow_cursor(&self, name: &str, value: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for _ in 0..2 {
+            let n = sqlx::query(sql(
+                "UPDATE sync_workflow_cursors SET value = ? WHERE name = ?",
+            ))
+            .bind(value)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if n > 0 {
+                break;
+            }
+            let inserted = sqlx::query(insert_ignore(
+                "sync_workflow_cursors (name, value) VALUES (?, ?)",
+            ))
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if inserted > 0 {
+                break;
+            }
+            // Another writer inserted it between the two statements: update it (last wins).
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn start_workflow_run(
+        &self,
+        run: &WorkflowRun,
+        owner: &str,
+        _now: i64,
+        lease_ms: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(insert_ignore(&format!(
+            "sync_workflow_runs (id, workflow, state, entry_id, wake_at, started_at, \
+             updated_at, record, lease_owner, lease_until) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {SYNC_DB_NOW_MS} + ?)"
+        )))
+        .bind(&run.id)
+        .bind(&run.workflow)
+        .bind(run.state.as_str())
+        .bind(run.entry.map(|e| e.to_string()))
+        .bind(run.wake_at)
+        .bind(run.started_at)
+        .bind(run.updated_at)
+        .bind(run.record.to_string())
+        .bind(owner)
+        .bind(lease_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn save_workflow_run(&self, run: &WorkflowRun) -> Result<()> {
+        let record = run.record.to_string();
+        let entry = run.entry.map(|e| e.to_string());
+        let mut tx = self.begin().await?;
+        for _ in 0..2 {
+            let n = sqlx::query(sql(
+                "UPDATE sync_workflow_runs SET workflow = ?, state = ?, entry_id = ?, \
+                 wake_at = ?, started_at = ?, updated_at = ?, record = ? WHERE id = ?",
+            ))
+            .bind(&run.workflow)
+            .bind(run.state.as_str())
+            .bind(entry.as_deref())
+            .bind(run.wake_at)
+            .bind(run.started_at)
+            .bind(run.updated_at)
+            .bind(&record)
+            .bind(&run.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if n > 0 {
+                break;
+            }
+            // MySQL counts only changed rows: an unchanged record is there too.
+            let present: Option<String> =
+                sqlx::query_scalar(sql("SELECT id FROM sync_workflow_runs WHERE id = ?"))
+                    .bind(&run.id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(self.err())?;
+            if present.is_some() {
+                break;
+            }
+            let inserted = sqlx::query(insert_ignore(
+                "sync_workflow_runs (id, workflow, state, entry_id, wake_at, started_at, \
+                 updated_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&run.id)
+            .bind(&run.workflow)
+            .bind(run.state.as_str())
+            .bind(entry.as_deref())
+            .bind(run.wake_at)
+            .bind(run.started_at)
+            .bind(run.updated_at)
+            .bind(&record)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+            if inserted > 0 {
+                break;
+            }
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn workflow_run(&self, id: &str) -> Result<Option<WorkflowRun>> {
+        let row = sqlx::query(sql(&format!(
+            "SELECT {WORKFLOW_RUN_COLS} FROM sync_workflow_runs WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        row.map(|r| self.workflow_run_from_row(&r)).transpose()
+    }
+
+    async fn workflow_runs(
+        &self,
+        workflow: Option<&str>,
+        state: Option<WorkflowRunState>,
+        limit: usize,
+    ) -> Result<Vec<WorkflowRun>> {
+        let limit = if limit == 0 {
+            i64::MAX
+        } else {
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        };
+        let mut text = format!("SELECT {WORKFLOW_RUN_COLS} FROM sync_workflow_runs WHERE 1 = 1");
+        if workflow.is_some() {
+            text.push_str(" AND workflow = ?");
+        }
+        if state.is_some() {
+            text.push_str(" AND state = ?");
+        }
+        text.push_str(" ORDER BY started_at DESC, id DESC LIMIT ?");
+        let mut q = sqlx::query(sql(&text));
+        if let Some(w) = workflow {
+            q = q.bind(w);
+        }
+        if let Some(st) = state {
+            q = q.bind(st.as_str());
+        }
+        let rows = q
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err())?;
+        rows.iter().map(|r| self.workflow_run_from_row(r)).collect()
+    }
+
+    async fn due_workflow_runs(&self, now: i64) -> Result<Vec<WorkflowRun>> {
+        let rows = sqlx::query(sql(&format!(
+            "SELECT {WORKFLOW_RUN_COLS} FROM sync_workflow_runs WHERE state = 'running' \
+             OR (state IN ('waiting', 'retrying') AND (wake_at IS NULL OR wake_at <= ?)) \
+             ORDER BY started_at, id"
+        )))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())?;
+        rows.iter().map(|r| self.workflow_run_from_row(r)).collect()
+    }
+
+    async fn lease_workflow_run(
+        &self,
+        id: &str,
+        owner: &str,
+        _now: i64,
+        lease_ms: i64,
+    ) -> Result<bool> {
+        let holder: Option<Option<String>> = sqlx::query_scalar(sql(
+            "SELECT lease_owner FROM sync_workflow_runs WHERE id = ?",
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        let Some(holder) = holder else {
+            return Ok(false);
+        };
+        // A gone holder of this host is matched by name; '' matches no holder.
+        let gone = holder
+            .filter(|h| holder_gone_here(h, owner))
+            .unwrap_or_default();
+        let n = self
+            .exec(
+                &format!(
+                    "UPDATE sync_workflow_runs SET lease_owner = ?, \
+                     lease_until = {SYNC_DB_NOW_MS} + ? WHERE id = ? AND \
+                     (lease_owner IS NULL OR lease_until IS NULL \
+                      OR lease_until <= {SYNC_DB_NOW_MS} OR lease_owner = ?)"
+                ),
+                |q| {
+                    q.bind(owner.to_string())
+                        .bind(lease_ms)
+                        .bind(id.to_string())
+                        .bind(gone)
+                },
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn renew_workflow_run_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        _now: i64,
+        lease_ms: i64,
+    ) -> Result<bool> {
+        let n = self
+            .exec(
+                &format!(
+                    "UPDATE sync_workflow_runs SET lease_until = {SYNC_DB_NOW_MS} + ? \
+                     WHERE id = ? AND lease_owner = ?"
+                ),
+                |q| {
+                    q.bind(lease_ms)
+                        .bind(id.to_string())
+                        .bind(owner.to_string())
+                },
+            )
+            .await?;
+        // MySQL counts only changed rows: a renewal within the same millisecond changes none.
+        if n == 1 {
+            return Ok(true);
+        }
+        let held: Option<String> = sqlx::query_scalar(sql(
+            "SELECT id FROM sync_workflow_runs WHERE id = ? AND lease_owner = ?",
+        ))
+        .bind(id)
+        .bind(owner)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(held.is_some())
+    }
+
+    async fn release_workflow_run(&self, id: &str, owner: &str) -> Result<()> {
+        self.exec(
+            "UPDATE sync_workflow_runs SET lease_owner = NULL, lease_until = NULL \
+             WHERE id = ? AND lease_owner = ?",
+            |q| q.bind(id.to_string()).bind(owner.to_string()),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn prune_workflow_runs(
+        &self,
+        keep_runs: usize,
+        finished_before: i64,
+        claims_before: i64,
+    ) -> Result<WorkflowPruned> {
+        let mut tx = self.begin().await?;
+        let beyond: Vec<String> = sqlx::query_scalar(sql(
+            "SELECT id FROM (SELECT id, state FROM sync_workflow_runs \
+             ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?) beyond \
+             WHERE state IN ('succeeded', 'failed', 'dead')",
+        ))
+        .bind(i64::MAX)
+        .bind(i64::try_from(keep_runs).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        let mut runs = 0;
+        for id in beyond {
+            runs += sqlx::query(sql("DELETE FROM sync_workflow_runs WHERE id = ?"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?
+                .rows_affected();
+        }
+        runs += sqlx::query(sql("DELETE FROM sync_workflow_runs \
+             WHERE updated_at < ? AND state IN ('succeeded', 'failed', 'dead')"))
+        .bind(finished_before)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        let claims = sqlx::query(sql("DELETE FROM sync_workflow_claims WHERE created_at < ?"))
+            .bind(claims_before)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?
+            .rows_affected();
+        tx.commit().await.map_err(self.err())?;
+        Ok(WorkflowPruned { runs, claims })
+    }
+}
+
+static WORKFLOW_RUN_COLS: &str =
+    "id, workflow, state, entry_id, wake_at, started_at, updated_at, record";
+
+impl ServerSyncState {
+    fn workflow_run_from_row(&self, r: &DbRow) -> Result<WorkflowRun> {
+        workflow_run_from(
+            text(r, "id").map_err(self.err())?,
+            text(r, "workflow").map_err(self.err())?,
+            &text(r, "state").map_err(self.err())?,
+            r.try_get("entry_id").map_err(self.err())?,
+            r.try_get("wake_at").map_err(self.err())?,
+            r.try_get("started_at").map_err(self.err())?,
+            r.try_get("updated_at").map_err(self.err())?,
+            &text(r, "record").map_err(self.err())?,
+        )
     }
 }

@@ -15,13 +15,13 @@ use devlog_core::id::EntryId;
 use devlog_core::merge::{FieldConflict, SyncedFields};
 use devlog_core::sync_state::{
     Attachment, Conflict, CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxDelivery,
-    IntegrationEvent, Job, Link, NewIntegrationEvent, NoteLink, SyncStateStore, WorklogLink,
-    WorklogLinkState,
+    IntegrationEvent, Job, Link, NewIntegrationEvent, NoteLink, SyncStateStore, WorkflowPruned,
+    WorkflowRun, WorkflowRunState, WorklogLink, WorklogLinkState,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{Snapshot, parse_field, parse_id};
+use super::{Snapshot, holder_gone_here, parse_field, parse_id, workflow_run_from};
 
 /// The table recording applied sync-state migrations. Not sqlx's default, so the sync tables
 /// can live in the same SQLite database as the `sqlite` backend's entries, whose own
@@ -1238,6 +1238,273 @@ impl SyncStateStore for SqliteSyncState {
             .await
             .map_err(err)
     }
+
+    async fn workflow_claim(&self, workflow: &str, key: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO workflow_claims (workflow, claim_key, created_at) VALUES (?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(workflow)
+        .bind(key)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn workflow_cursor(&self, name: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM workflow_cursors WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)
+    }
+
+    async fn set_workflow_cursor(&self, name: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO workflow_cursors (name, value) VALUES (?, ?)
+             ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn start_workflow_run(
+        &self,
+        run: &WorkflowRun,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO workflow_runs (id, workflow, state, entry_id, wake_at, started_at,
+                                        updated_at, record, lease_owner, lease_until)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&run.id)
+        .bind(&run.workflow)
+        .bind(run.state.as_str())
+        .bind(run.entry.map(|e| e.to_string()))
+        .bind(run.wake_at)
+        .bind(run.started_at)
+        .bind(run.updated_at)
+        .bind(run.record.to_string())
+        .bind(owner)
+        .bind(now + lease_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn save_workflow_run(&self, run: &WorkflowRun) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO workflow_runs (id, workflow, state, entry_id, wake_at, started_at,
+                                        updated_at, record)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(id) DO UPDATE SET workflow = excluded.workflow,
+                 state = excluded.state, entry_id = excluded.entry_id,
+                 wake_at = excluded.wake_at, started_at = excluded.started_at,
+                 updated_at = excluded.updated_at, record = excluded.record",
+        )
+        .bind(&run.id)
+        .bind(&run.workflow)
+        .bind(run.state.as_str())
+        .bind(run.entry.map(|e| e.to_string()))
+        .bind(run.wake_at)
+        .bind(run.started_at)
+        .bind(run.updated_at)
+        .bind(run.record.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn workflow_run(&self, id: &str) -> Result<Option<WorkflowRun>> {
+        let row = sqlx::query(
+            "SELECT id, workflow, state, entry_id, wake_at, started_at, updated_at, record
+             FROM workflow_runs WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        row.map(|r| workflow_run_from_row(&r)).transpose()
+    }
+
+    async fn workflow_runs(
+        &self,
+        workflow: Option<&str>,
+        state: Option<WorkflowRunState>,
+        limit: usize,
+    ) -> Result<Vec<WorkflowRun>> {
+        let limit = if limit == 0 {
+            i64::MAX
+        } else {
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        };
+        let rows = sqlx::query(
+            "SELECT id, workflow, state, entry_id, wake_at, started_at, updated_at, record
+             FROM workflow_runs
+             WHERE (? IS NULL OR workflow = ?) AND (? IS NULL OR state = ?)
+             ORDER BY started_at DESC, id DESC LIMIT ?",
+        )
+        .bind(workflow)
+        .bind(workflow)
+        .bind(state.map(|s| s.as_str()))
+        .bind(state.map(|s| s.as_str()))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(workflow_run_from_row).collect()
+    }
+
+    async fn due_workflow_runs(&self, now: i64) -> Result<Vec<WorkflowRun>> {
+        let rows = sqlx::query(
+            "SELECT id, workflow, state, entry_id, wake_at, started_at, updated_at, record
+             FROM workflow_runs
+             WHERE state = 'running'
+                OR (state IN ('waiting', 'retrying') AND (wake_at IS NULL OR wake_at <= ?))
+             ORDER BY started_at, id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(workflow_run_from_row).collect()
+    }
+
+    async fn lease_workflow_run(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool> {
+        let holder: Option<Option<String>> =
+            sqlx::query_scalar("SELECT lease_owner FROM workflow_runs WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
+        let Some(holder) = holder else {
+            return Ok(false);
+        };
+        // A gone holder of this host is matched by name; '' matches no holder.
+        let gone = holder
+            .filter(|h| holder_gone_here(h, owner))
+            .unwrap_or_default();
+        let r = sqlx::query(
+            "UPDATE workflow_runs SET lease_owner = ?, lease_until = ?
+             WHERE id = ? AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until <= ?
+                               OR lease_owner = ?)",
+        )
+        .bind(owner)
+        .bind(now + lease_ms)
+        .bind(id)
+        .bind(now)
+        .bind(gone)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn renew_workflow_run_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE workflow_runs SET lease_until = ? WHERE id = ? AND lease_owner = ?",
+        )
+        .bind(now + lease_ms)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn release_workflow_run(&self, id: &str, owner: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE workflow_runs SET lease_owner = NULL, lease_until = NULL
+             WHERE id = ? AND lease_owner = ?",
+        )
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn prune_workflow_runs(
+        &self,
+        keep_runs: usize,
+        finished_before: i64,
+        claims_before: i64,
+    ) -> Result<WorkflowPruned> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+        let beyond: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM (SELECT id, state FROM workflow_runs
+                             ORDER BY updated_at DESC, id DESC LIMIT -1 OFFSET ?)
+             WHERE state IN ('succeeded', 'failed', 'dead')",
+        )
+        .bind(i64::try_from(keep_runs).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err)?;
+        let mut runs = 0;
+        for id in beyond {
+            runs += sqlx::query("DELETE FROM workflow_runs WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?
+                .rows_affected();
+        }
+        runs += sqlx::query(
+            "DELETE FROM workflow_runs
+             WHERE updated_at < ? AND state IN ('succeeded', 'failed', 'dead')",
+        )
+        .bind(finished_before)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?
+        .rows_affected();
+        let claims = sqlx::query("DELETE FROM workflow_claims WHERE created_at < ?")
+            .bind(claims_before)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected();
+        tx.commit().await.map_err(err)?;
+        Ok(WorkflowPruned { runs, claims })
+    }
+}
+
+fn workflow_run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<WorkflowRun> {
+    workflow_run_from(
+        r.try_get("id").map_err(err)?,
+        r.try_get("workflow").map_err(err)?,
+        &r.try_get::<String, _>("state").map_err(err)?,
+        r.try_get("entry_id").map_err(err)?,
+        r.try_get("wake_at").map_err(err)?,
+        r.try_get("started_at").map_err(err)?,
+        r.try_get("updated_at").map_err(err)?,
+        &r.try_get::<String, _>("record").map_err(err)?,
+    )
 }
 
 /// Adds a pending push job unless one is already pending or running; returns 1 if added.

@@ -175,7 +175,8 @@ pub async fn runs(
     let state = p
         .take("state")?
         .map(|v| {
-            RunState::parse(&v).map_err(|e| ApiError::bad_request(format!("query `state`: {e}")))
+            v.parse::<RunState>()
+                .map_err(|e| ApiError::bad_request(format!("query `state`: {e}")))
         })
         .transpose()?;
     let (limit, offset) = p.take_page(50)?;
@@ -185,7 +186,7 @@ pub async fn runs(
         state,
         limit: limit.saturating_add(offset),
     };
-    let runs = site(&s)?.runs(&query).map_err(runs_error)?;
+    let runs = site(&s)?.runs(&query).await.map_err(runs_error)?;
     Ok(Json(WorkflowRuns {
         runs: runs.into_iter().skip(offset).collect(),
     }))
@@ -212,7 +213,7 @@ pub async fn show_run(
 ) -> Result<Json<RunRecord>, ApiError> {
     let site = site(&s)?;
     let id = RunId::parse(&id).map_err(ApiError::bad_request)?;
-    Ok(Json(site.run(&id).map_err(runs_error)?))
+    Ok(Json(site.run(&id).await.map_err(runs_error)?))
 }
 
 /// Run a workflow
