@@ -63,6 +63,10 @@ pub struct WorkflowSettings {
     pub keep_runs: Option<usize>,
     /// Days a finished run record (and a claim) is kept (default 90, at least 1).
     pub keep_days: Option<u32>,
+    /// Folders of shared workflow files read besides `.devlog/workflows/` (a team's
+    /// templates), relative to the workspace's folder; `~/` is the home folder.
+    #[serde(default)]
+    pub paths: Vec<String>,
     /// Hosts `notify` steps may POST to (exact names; nothing else is reached).
     #[serde(default)]
     pub notify_hosts: Vec<String>,

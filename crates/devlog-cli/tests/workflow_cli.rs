@@ -895,3 +895,64 @@ fn mcp_writes_run_their_workflows_once_and_the_last_one_before_the_client_leaves
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert!(runs.iter().all(|r| r["state"] == "succeeded"), "{runs:?}");
 }
+
+#[test]
+fn shared_workflow_folders_from_the_config_are_read_and_a_missing_one_is_an_error() {
+    let root = tempfile::tempdir().unwrap();
+    let team = root.path().join("team-workflows");
+    std::fs::create_dir_all(&team).unwrap();
+    std::fs::write(team.join("critical-done.yml"), EXAMPLE).unwrap();
+    let d = root.path().join("project");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("devlog.toml"),
+        "[workflows]\npaths = [\"../team-workflows\"]\n",
+    )
+    .unwrap();
+    ok(&d, &["init"]);
+    let listed = json(&d, &["workflow", "list"]);
+    let text = listed.to_string();
+    assert!(text.contains("critical-done"), "{listed}");
+    assert!(
+        text.contains("team-workflows"),
+        "the file is named: {listed}"
+    );
+    // A write runs the shared workflow like one of .devlog/workflows/.
+    ok(
+        &d,
+        &[
+            "new",
+            "Login fails",
+            "--type",
+            "bugfix",
+            "--priority",
+            "critical",
+        ],
+    );
+    ok(&d, &["done", "1"]);
+    assert_eq!(notes(&d, "1"), ["Closed critical Login fails"]);
+
+    // A second file with the same name in the workspace's own folder is a clash, said.
+    let own = d.join(".devlog/workflows");
+    std::fs::create_dir_all(&own).unwrap();
+    std::fs::write(own.join("again.yml"), EXAMPLE).unwrap();
+    let v = devlog(&d, &["workflow", "validate"]);
+    assert!(!v.status.success());
+    let out = String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
+    assert!(out.contains("already defined"), "{out}");
+    std::fs::remove_file(own.join("again.yml")).unwrap();
+
+    // A path that names no folder is an error, not a silent "no workflows".
+    std::fs::write(
+        d.join("devlog.toml"),
+        "[workflows]\npaths = [\"../team-workflow\"]\n",
+    )
+    .unwrap();
+    let v = devlog(&d, &["workflow", "validate"]);
+    assert!(!v.status.success());
+    let out = String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
+    assert!(
+        out.contains("team-workflow") && out.contains("no such folder"),
+        "{out}"
+    );
+}

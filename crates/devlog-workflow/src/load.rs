@@ -38,10 +38,25 @@ pub fn files(dirs: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Reads every workflow file of `dirs`. Two workflows with one name: the second is an error.
-/// `display` turns a path into the name errors show (relative to the workspace, say).
+/// `display` turns a path into the name errors show (relative to the workspace, say). The
+/// first folder is the workspace's own (`.devlog/workflows/`, absent until a workflow is
+/// written); the others are shared folders a configuration names, and a missing one is an
+/// error (a typo in the path would otherwise turn the team's workflows off unsaid).
 pub fn load(dirs: &[PathBuf], display: &dyn Fn(&Path) -> String) -> std::io::Result<LoadReport> {
     let mut report = LoadReport::default();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for dir in dirs.iter().skip(1) {
+        if !dir.is_dir() {
+            report.errors.push(FormatError {
+                file: display(dir),
+                line: None,
+                key: String::new(),
+                message: "no such folder (a shared workflow folder: `paths` under [workflows] \
+                          in devlog.toml)"
+                    .into(),
+            });
+        }
+    }
     for path in files(dirs)? {
         let name = display(&path);
         let meta = fs::metadata(&path)?;

@@ -112,10 +112,7 @@ pub async fn run(ctx: &Ctx, a: McpArgs) -> Result<(), CliError> {
         sync_error,
         worklog_suggester: (!suggester.sources().is_empty()).then_some(suggester),
         bulk_journal: Some(super::bulk::journal(&ws)),
-        workflows: workflow_runs.map(|runs| {
-            devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root, runs)
-                .with_host(super::workflow_host::host(&ws))
-        }),
+        workflows: workflow_runs.map(|runs| super::workflow::site(&ws, runs)),
     };
     if let Some(addr) = a.http {
         return serve_http(&ws, store, options, addr, &a).await;

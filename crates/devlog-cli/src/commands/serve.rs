@@ -182,10 +182,7 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
             .map(|n| n.to_string_lossy().into_owned()),
         bulk_journal: Some(super::bulk::journal(&ws)),
         sso: sso.clone(),
-        workflows: workflow_runs.map(|runs| {
-            devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root, runs)
-                .with_host(super::workflow_host::host(&ws))
-        }),
+        workflows: workflow_runs.map(|runs| super::workflow::site(&ws, runs)),
         audit_dir: Some(ws.devlog_dir.clone()),
         ..ServerOptions::default()
     };

@@ -130,11 +130,36 @@ struct Places {
     ws: Workspace,
 }
 
+/// The folders workflows are read from: `.devlog/workflows/`, then the shared ones of
+/// `[workflows] paths` (relative to the workspace's folder, `~/` the home folder).
+pub fn dirs(ws: &Workspace) -> Vec<PathBuf> {
+    let mut dirs = vec![ws.devlog_dir.join("workflows")];
+    for p in &ws.config.workflows.paths {
+        let path = match p.strip_prefix("~/") {
+            Some(rest) => std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(rest))
+                .unwrap_or_else(|| PathBuf::from(p)),
+            None => ws.root.join(p),
+        };
+        dirs.push(path);
+    }
+    dirs
+}
+
+/// A workspace's workflow places for the frontends (`devlog serve`, `devlog mcp`): the
+/// folders of [`dirs`], its runs, and the step host.
+pub fn site(ws: &Workspace, runs: RunStore) -> devlog_workflow::load::Site {
+    let mut site = devlog_workflow::load::Site::of(&ws.devlog_dir, &ws.root, runs)
+        .with_host(super::workflow_host::host(ws));
+    site.dirs = dirs(ws);
+    site
+}
+
 impl Places {
     fn of(ws: &Workspace) -> Places {
         let state = ws.devlog_dir.join(".state");
         Places {
-            dirs: vec![ws.devlog_dir.join("workflows")],
+            dirs: dirs(ws),
             switches: state.join("workflows.json"),
             root: ws.root.clone(),
             ws: ws.clone(),
