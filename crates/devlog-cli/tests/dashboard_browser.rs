@@ -648,18 +648,27 @@ fn the_dashboard_works_in_a_real_browser() {
         ) == json!(true),
         "the manual workflow has its Run button"
     );
-    // The run itself is made by the CLI: the server's own write path hangs after a workflow
-    // file appears while it runs in this test (found 2026-12-07, open; see the session note),
-    // and the button posts to that path. The run page is reached from the list.
-    run(dir, &["workflow", "run", "triage", "2"]);
-    b.go("/workflows");
-    b.click("table.workflow-runs a");
+    // The Run button's POST comes from a page reached after some twenty others: while the
+    // pages left kept their event streams open in the back/forward cache, the six
+    // connections HTTP/1.1 allows were all taken and this request waited forever.
+    b.type_into(
+        "form.run-workflow[data-workflow='triage'] input[name='entry']",
+        "2",
+    );
+    b.click("form.run-workflow[data-workflow='triage'] button");
     b.wait_for(
         "the run page",
         "return location.pathname.startsWith('/workflows/runs/') && document.body.textContent.includes('succeeded')",
     );
     b.screenshot("workflow-run.png");
     b.axe(axe.as_deref(), "a workflow run page");
+    // A page left closes its event stream; back from the cache it listens again.
+    b.go("/workflows");
+    b.cmd("POST", "/back", Some(json!({})));
+    b.wait_for(
+        "the run page, live again after going back",
+        "return location.pathname.startsWith('/workflows/runs/') && document.body.dataset.live === 'on'",
+    );
     b.go("/workflows");
     b.screenshot("workflows.png");
 

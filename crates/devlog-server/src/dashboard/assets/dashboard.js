@@ -67,11 +67,16 @@
     wire(main);
     say("Updated " + new Date().toLocaleTimeString());
   }
+  // The page's one stream. It is closed when the page is left: a browser keeps left pages
+  // in its back/forward cache with their connections open, and HTTP/1.1 allows six
+  // connections to a server, so after a few pages the streams of cached pages would hold
+  // them all and this page's writes would wait forever.
+  let events = null;
   function listen() {
-    if (!window.EventSource || document.body.dataset.page === "new") return;
+    if (!window.EventSource || document.body.dataset.page === "new" || events) return;
     // From the feed position the page was read at (a reconnect resumes by Last-Event-ID).
     const seq = document.body.dataset.seq;
-    const events = new EventSource("/api/v1/events/stream" + (seq ? "?since=" + encodeURIComponent(seq) : ""));
+    events = new EventSource("/api/v1/events/stream" + (seq ? "?since=" + encodeURIComponent(seq) : ""));
     events.onmessage = () => {
       clearTimeout(timer);
       timer = setTimeout(refresh, 200);
@@ -79,6 +84,18 @@
     events.onopen = () => { document.body.dataset.live = "on"; };
     events.onerror = () => { document.body.dataset.live = "off"; };
   }
+  function stopListening() {
+    if (!events) return;
+    events.close();
+    events = null;
+    document.body.dataset.live = "off";
+  }
+  window.addEventListener("pagehide", stopListening);
+  window.addEventListener("pageshow", (ev) => {
+    // Back from the cache: listen anew from the position the page was read at, so the
+    // changes made meanwhile arrive and refresh it.
+    if (ev.persisted) listen();
+  });
 
   // ---- the create and edit forms ----
   function splitTags(v) { return v.split(",").map((t) => t.trim()).filter((t) => t); }
