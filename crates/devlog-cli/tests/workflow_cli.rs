@@ -660,17 +660,28 @@ fn a_step_out_of_attempts_is_dead_until_resumed_by_hand() {
 
 #[test]
 fn a_real_kill_9_inside_a_parallel_group_loses_and_repeats_no_write() {
+    kill_9_inside_a_parallel_group("json");
+}
+
+#[test]
+fn a_real_kill_9_inside_a_parallel_group_loses_and_repeats_no_write_on_sqlite() {
+    kill_9_inside_a_parallel_group("sqlite");
+}
+
+/// A run of two parallel branches SIGKILLed mid-way on `backend`, resumed: every write once.
+fn kill_9_inside_a_parallel_group(backend: &str) {
     // Two branches, each writing 40 notes to its own entry, then a wait and a last note.
     let items: Vec<String> = (0..40).map(|i| i.to_string()).collect();
     let items = items.join(", ");
     let file = format!(
         "name: fan\non:\n  manual:\nsteps:\n  - parallel:\n      - - for_each:\n            items: \"[{items}]\"\n            steps:\n              - add_note:\n                  category: idea\n                  text: \"a{{{{ item }}}}\"\n                  entry: \"#1\"\n      - - for_each:\n            items: \"[{items}]\"\n            steps:\n              - add_note:\n                  category: idea\n                  text: \"b{{{{ item }}}}\"\n                  entry: \"#2\"\n  - wait:\n      duration: 1h\n  - add_note:\n      category: idea\n      text: end\n      entry: \"#1\"\n"
     );
-    // The SQLite backend writes an entry and its change-feed event in one transaction; the
-    // JSON backend cannot, so a kill between the two repeats that write (docs/workflows.md).
+    // The JSON backend writes an entry's file and its change-feed event one after the other:
+    // a kill between them leaves the write without its event; the resumed step finds its
+    // note in the entry by the id derived from the step's key.
     let w = tempfile::tempdir().unwrap();
     let d = w.path();
-    ok(d, &["init", "--backend", "sqlite"]);
+    ok(d, &["init", "--backend", backend]);
     std::fs::create_dir_all(d.join(".devlog/workflows")).unwrap();
     std::fs::write(d.join(".devlog/workflows/fan.yml"), &file).unwrap();
     ok(d, &["new", "Left", "--type", "task"]);

@@ -48,9 +48,17 @@ pub struct WriteMeta {
     pub source: crate::audit::Source,
     /// The change id the write's events carry (`Event::change`), when the caller chose it:
     /// a bulk operation derives one per entry (`bulk::OperationId::change_for`) so that a
-    /// resumed run recognises a write it made before a crash. `None`: a random one.
+    /// resumed run recognises a write it made before a crash. `None`: a random one. With a
+    /// chosen change id, what the write creates (a note, a decision, a worklog, an entry) gets
+    /// an id derived from it ([`WriteMeta::derived_id`]), so such a caller can also find it
+    /// in the entry itself — where a change-feed event may be missing (the JSON backend, killed
+    /// between the entry file and its event, later records the change as `external`).
     pub change: Option<String>,
 }
+
+/// The namespace of the ids [`WriteMeta::derived_id`] makes.
+const DERIVED_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x7c2e_51a4_93d0_4f6b_8e1a_d4c0_2b9f_6e33);
 
 impl WriteMeta {
     pub fn new(origin: Origin) -> Self {
@@ -60,6 +68,15 @@ impl WriteMeta {
             source: crate::audit::Source::default(),
             change: None,
         }
+    }
+
+    /// The id of the `what` (`note`, `decision`, `worklog`, `entry`) this write creates,
+    /// derived from the chosen change id: the same on every repeat of the write. `None`
+    /// without one (the object gets a random id).
+    pub fn derived_id(&self, what: &str) -> Option<uuid::Uuid> {
+        self.change
+            .as_ref()
+            .map(|c| uuid::Uuid::new_v5(&DERIVED_NAMESPACE, format!("{what}/{c}").as_bytes()))
     }
 
     /// The change id for this write's events (see [`WriteMeta::change`]).
@@ -456,6 +473,16 @@ fn changed(field: &str, old: &Value, new: &Value) -> EventKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_derived_from_a_chosen_change_id_repeat_and_differ_by_kind() {
+        let meta = WriteMeta::new(Origin::Cli).with_change(Some("run1/0".into()));
+        assert_eq!(meta.derived_id("note"), meta.clone().derived_id("note"));
+        assert_ne!(meta.derived_id("note"), meta.derived_id("worklog"));
+        let other = WriteMeta::new(Origin::Cli).with_change(Some("run1/1".into()));
+        assert_ne!(meta.derived_id("note"), other.derived_id("note"));
+        assert_eq!(WriteMeta::new(Origin::Cli).derived_id("note"), None);
+    }
 
     fn event(origin: Origin, actor: Option<&str>) -> Event {
         Event {

@@ -31,6 +31,11 @@ impl EntryId {
         ))
     }
 
+    /// The entry id that is this UUID (one derived by [`crate::event::WriteMeta::derived_id`]).
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+
     pub fn as_uuid(&self) -> Uuid {
         self.0
     }

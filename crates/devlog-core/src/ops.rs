@@ -369,7 +369,9 @@ impl Devlog {
         let now = self.clock.now();
         let status = input.status.unwrap_or(Status::New);
         let mut entry = Entry {
-            id: EntryId::new_random(),
+            id: meta
+                .derived_id("entry")
+                .map_or_else(EntryId::new_random, EntryId::from_uuid),
             handle: 0,
             key: slugify(&title),
             legacy_id: None,
@@ -518,7 +520,10 @@ impl Devlog {
         note.validate()?;
         let now = self.clock.now();
         let new = Note {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: meta
+                .derived_id("note")
+                .unwrap_or_else(uuid::Uuid::new_v4)
+                .to_string(),
             timestamp: now,
             category: note.category,
             content: note.content,
@@ -589,7 +594,10 @@ impl Devlog {
         d.validate()?;
         let now = self.clock.now();
         let decision = Decision {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: meta
+                .derived_id("decision")
+                .unwrap_or_else(uuid::Uuid::new_v4)
+                .to_string(),
             timestamp: now,
             decision: d.decision,
             rationale: d.rationale,

@@ -516,7 +516,10 @@ impl Devlog {
         check_text("author", &author)?;
         let now = self.clock().now();
         let log = Worklog {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: meta
+                .derived_id("worklog")
+                .unwrap_or_else(uuid::Uuid::new_v4)
+                .to_string(),
             author: author.trim().to_string(),
             date,
             minutes,

@@ -1185,6 +1185,13 @@ impl<'a> Exec<'a> {
             .with_workflow(Some(format!("{}/{}", self.workflow.name, self.run_id)))
     }
 
+    /// The write of step `path`: its events carry the step's idempotency key as their change
+    /// id, and what it creates gets ids derived from that key, so a resume finds the write in
+    /// the feed or in the entry ([`Exec::made_before`]).
+    fn step_meta(&self, path: &str) -> WriteMeta {
+        self.meta().with_change(Some(self.step_key(path)))
+    }
+
     /// A branch of a `parallel` group: the run's record shared, the scope copied.
     fn branch(&self) -> Exec<'a> {
         Exec {
@@ -1341,30 +1348,28 @@ impl<'a> Exec<'a> {
         let Some(prev) = self.previous.get(path).cloned() else {
             return Ok(false);
         };
+        let mut prev = prev;
         let done = match prev.state {
             StepState::Done => true,
             // Killed during the step, or an attempt that failed (a timeout may come after the
-            // write): a write that reached the feed is not repeated.
-            StepState::Started | StepState::Failed => {
-                match (is_write(&step.action), prev.output.get("entry")) {
-                    (true, Some(Value::String(id))) => {
-                        let id: EntryId = id
-                            .parse()
-                            .map_err(|_| Stop::Failed(format!("step {path}: bad entry id {id}")))?;
-                        let after = prev.feed_seq.unwrap_or(0);
-                        let actor = actor_of(self.workflow.name.as_str());
-                        let events = self
-                            .engine
-                            .app
-                            .store()
-                            .entry_events(id, after, None, 1000)
-                            .await
-                            .map_err(|e| Stop::Engine(e.into()))?;
-                        events.iter().any(|e| e.actor.as_deref() == Some(&actor))
+            // write): a write that was made is not repeated.
+            StepState::Started | StepState::Failed if is_write(&step.action) => {
+                let entry = match prev.output.get("entry") {
+                    Some(Value::String(id)) => Some(
+                        id.parse::<EntryId>()
+                            .map_err(|_| Stop::Failed(format!("step {path}: bad entry id {id}")))?,
+                    ),
+                    _ => None,
+                };
+                match self.made_before(step, path, entry, prev.feed_seq).await? {
+                    Some(output) => {
+                        prev.output = output;
+                        true
                     }
-                    _ => false,
+                    None => false,
                 }
             }
+            StepState::Started | StepState::Failed => false,
         };
         if !done {
             return Ok(false);
@@ -1392,6 +1397,89 @@ impl<'a> Exec<'a> {
             self.save().await?;
         }
         Ok(true)
+    }
+
+    /// The output of write step `path` if an earlier attempt made its write, found by what
+    /// the write left: the note, decision, worklog or entry with the id derived from the
+    /// step's key (in the entry itself, so also when the change feed lacks the write's event),
+    /// or, for a `set` or `link`, an event of the entry carrying the step's key as its change
+    /// id after the feed position recorded when the step started. `None`: make the write
+    /// (a `set` or `link` made again changes nothing that was made).
+    async fn made_before(
+        &self,
+        step: &Step,
+        path: &str,
+        entry: Option<EntryId>,
+        after: Option<u64>,
+    ) -> Result<Option<Value>, Stop> {
+        let meta = self.step_meta(path);
+        let store = self.engine.app.store();
+        let derived = |what: &str| meta.derived_id(what).map(|u| u.to_string());
+        if let Action::CreateEntry(_) = &step.action {
+            let Some(id) = meta.derived_id("entry").map(EntryId::from_uuid) else {
+                return Ok(None);
+            };
+            return match store.get(id).await {
+                Ok(e) => Ok(Some(
+                    json!({"id": e.id.to_string(), "ref": e.handle_str(), "key": e.key, "existing": false}),
+                )),
+                Err(e) if e.kind() == devlog_core::error::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Stop::Engine(e.into())),
+            };
+        }
+        let Some(id) = entry else {
+            return Ok(None);
+        };
+        let e = match store.get(id).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == devlog_core::error::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Stop::Engine(e.into())),
+        };
+        let here = json!({"entry": e.id.to_string(), "ref": e.handle_str()});
+        let with = |k: &str, v: Value| {
+            let mut out = here.clone();
+            out[k] = v;
+            out
+        };
+        Ok(match &step.action {
+            Action::AddNote(_) => {
+                let want = derived("note");
+                e.notes
+                    .iter()
+                    .find(|n| Some(&n.id) == want.as_ref())
+                    .map(|n| with("noteId", json!(n.id)))
+            }
+            Action::AddDecision(_) => {
+                let want = derived("decision");
+                e.context
+                    .decisions
+                    .iter()
+                    .find(|d| Some(&d.id) == want.as_ref())
+                    .map(|d| with("decisionId", json!(d.id)))
+            }
+            Action::LogWork(_) => {
+                let want = derived("worklog");
+                e.worklogs
+                    .iter()
+                    .find(|w| Some(&w.id) == want.as_ref())
+                    .map(|w| {
+                        let mut out = with("worklogId", json!(w.id));
+                        out["minutes"] = json!(w.minutes);
+                        out
+                    })
+            }
+            _ => {
+                let key = self.step_key(path);
+                let events = store
+                    .entry_events(id, after.unwrap_or(0), None, 1000)
+                    .await
+                    .map_err(|e| Stop::Engine(e.into()))?;
+                events
+                    .iter()
+                    .any(|e| e.change.as_deref() == Some(key.as_str()))
+                    .then_some(here)
+            }
+        })
     }
 
     async fn run_step(&mut self, step: &Step, path: String) -> Result<(), Stop> {
@@ -1640,7 +1728,7 @@ impl<'a> Exec<'a> {
                 let (_, n) = self
                     .engine
                     .app
-                    .add_note(target.id, note, &self.meta())
+                    .add_note(target.id, note, &self.step_meta(path))
                     .await
                     .map_err(failed)?;
                 self.refresh().await?;
@@ -1665,7 +1753,7 @@ impl<'a> Exec<'a> {
                 let e = self
                     .engine
                     .app
-                    .decide(target.id, d, &self.meta())
+                    .decide(target.id, d, &self.step_meta(path))
                     .await
                     .map_err(failed)?;
                 self.refresh().await?;
@@ -1697,7 +1785,7 @@ impl<'a> Exec<'a> {
                 }
                 self.engine
                     .app
-                    .edit(target.id, edit, &self.meta())
+                    .edit(target.id, edit, &self.step_meta(path))
                     .await
                     .map_err(failed)?;
                 self.refresh().await?;
@@ -1738,7 +1826,7 @@ impl<'a> Exec<'a> {
                 let created = self
                     .engine
                     .app
-                    .create(input, &self.meta())
+                    .create(input, &self.step_meta(path))
                     .await
                     .map_err(failed)?;
                 let existing = matches!(created, devlog_core::store::Created::Existing(_));
@@ -1758,7 +1846,7 @@ impl<'a> Exec<'a> {
                 }
                 self.engine
                     .app
-                    .link(target.id, l.kind, to.trim(), &self.meta())
+                    .link(target.id, l.kind, to.trim(), &self.step_meta(path))
                     .await
                     .map_err(failed)?;
                 self.refresh().await?;
@@ -1782,7 +1870,7 @@ impl<'a> Exec<'a> {
                 let (_, w) = self
                     .engine
                     .app
-                    .log_time(target.id, input, &self.meta())
+                    .log_time(target.id, input, &self.step_meta(path))
                     .await
                     .map_err(failed)?;
                 self.refresh().await?;

@@ -675,17 +675,22 @@ async fn a_killed_run_resumes_at_its_step_without_repeating_done_ones() {
     let e = w.create("Resume", Priority::Low).await;
     // What a process killed during step 1 leaves: step 0 written and recorded done, step 1
     // started and its write made (the kill came before the record was updated).
-    let meta = WriteMeta::new(Origin::Cli).with_actor(Some("workflow:three".into()));
+    // (As the engine writes: the step's key `<run>/<path>` as the change id.)
+    let id = RunId::random();
+    let meta = |path: &str| {
+        WriteMeta::new(Origin::Cli)
+            .with_actor(Some("workflow:three".into()))
+            .with_change(Some(format!("{id}/{path}")))
+    };
     let n = |t: &str| NewNote {
         content: t.into(),
         category: NoteCategory::Idea,
         files: vec![],
         code_changes: None,
     };
-    w.app.add_note(e.id, n("one"), &meta).await.unwrap();
+    w.app.add_note(e.id, n("one"), &meta("0")).await.unwrap();
     let seq = w.end().await;
-    w.app.add_note(e.id, n("two"), &meta).await.unwrap();
-    let id = RunId::random();
+    w.app.add_note(e.id, n("two"), &meta("1")).await.unwrap();
     let step = |path: &str, state, seq| StepRecord {
         path: path.into(),
         action: "add_note".into(),

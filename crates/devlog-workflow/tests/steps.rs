@@ -105,8 +105,12 @@ impl World {
     }
 
     /// A note as the workflow `name` writes it (what a killed run's step left behind).
-    async fn note_as(&self, name: &str, e: &Entry, text: &str) {
-        let meta = WriteMeta::new(Origin::Cli).with_actor(Some(format!("workflow:{name}")));
+    /// The note step `path` of run `run` of workflow `name` writes (as the engine writes it:
+    /// the step's key as change id).
+    async fn note_as(&self, name: &str, run: &RunId, path: &str, e: &Entry, text: &str) {
+        let meta = WriteMeta::new(Origin::Cli)
+            .with_actor(Some(format!("workflow:{name}")))
+            .with_change(Some(format!("{run}/{path}")));
         let n = NewNote {
             content: text.into(),
             category: NoteCategory::Idea,
@@ -298,10 +302,11 @@ async fn a_run_killed_inside_a_parallel_group_repeats_no_recorded_step() {
     let e = w.create("Killed").await;
     // What a kill -9 leaves: branch 0's first step done, branch 1's step started and its
     // write made (the record was not updated yet), branch 0's second step not begun.
-    w.note_as("pk", &e, "a1").await;
+    let id = RunId::random();
+    w.note_as("pk", &id, "0.parallel.0.0", &e, "a1").await;
     let seq = w.end().await;
-    w.note_as("pk", &e, "b1").await;
-    let killed = record(
+    w.note_as("pk", &id, "0.parallel.1.0", &e, "b1").await;
+    let mut killed = record(
         "pk",
         &e,
         vec![
@@ -309,12 +314,165 @@ async fn a_run_killed_inside_a_parallel_group_repeats_no_recorded_step() {
             step("0.parallel.1.0", "add_note", StepState::Started, &e, seq),
         ],
     );
+    killed.id = id;
     w.runs.save(&killed).await.unwrap();
     let done = engine.resume_unfinished().await.unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].state, RunState::Succeeded, "{:#?}", done[0]);
     assert_eq!(done[0].resumed, 1);
     assert_eq!(w.notes(&e).await, ["a1", "a2", "b1", "end"]);
+}
+
+#[tokio::test]
+async fn parallel_branches_killed_writing_the_same_entry_each_write_once() {
+    let w = World::new().await;
+    let file = "name: same\non:\n  manual:\nsteps:\n  - parallel:\n      - - add_note:\n            category: idea\n            text: a\n      - - add_note:\n            category: idea\n            text: b\n";
+    let engine = w.engine(&[file]);
+    let e = w.create("Same entry").await;
+    // Both branches started on the same entry; only branch 1's write was made before the
+    // kill. Branch 0 must not take branch 1's write (by the same workflow, on the same
+    // entry, after its feed position) for its own.
+    let id = RunId::random();
+    let seq = w.end().await;
+    w.note_as("same", &id, "0.parallel.1.0", &e, "b").await;
+    let mut killed = record(
+        "same",
+        &e,
+        vec![
+            step("0.parallel.0.0", "add_note", StepState::Started, &e, seq),
+            step("0.parallel.1.0", "add_note", StepState::Started, &e, seq),
+        ],
+    );
+    killed.id = id;
+    w.runs.save(&killed).await.unwrap();
+    let done = engine.resume_unfinished().await.unwrap();
+    assert_eq!(done[0].state, RunState::Succeeded, "{:#?}", done[0]);
+    let mut notes = w.notes(&e).await;
+    notes.sort();
+    assert_eq!(notes, ["a", "b"], "each branch's note once");
+}
+
+#[tokio::test]
+async fn a_write_whose_feed_event_is_missing_is_found_in_the_entry() {
+    let w = World::new().await;
+    let file = "name: gap\non:\n  manual:\nsteps:\n  - add_note:\n      category: idea\n      text: once\n      entry: \"#1\"\n  - log_work:\n      duration: 30m\n      entry: \"#1\"\n  - add_decision:\n      decision: keep it\n      rationale: because\n      entry: \"#1\"\n  - create_entry:\n      title: Follow-up\n      type: task\n";
+    let engine = w.engine(&[file]);
+    let e = w.create("Gap").await;
+    // What a JSON store killed between an entry file and its change-feed event leaves: the
+    // file holds each step's write (its objects have the ids the engine derives from the
+    // step's key), and the change is later found in the files as an `external` one, with
+    // neither the workflow as actor nor the step's change id.
+    let id = RunId::random();
+    let step_meta =
+        |path: &str| WriteMeta::new(Origin::Cli).with_change(Some(format!("{id}/{path}")));
+    let seq = w.end().await;
+    let note = step_meta("0").derived_id("note").unwrap().to_string();
+    let worklog = step_meta("1").derived_id("worklog").unwrap().to_string();
+    let decision = step_meta("2").derived_id("decision").unwrap().to_string();
+    let followup = devlog_core::EntryId::from_uuid(step_meta("3").derived_id("entry").unwrap());
+    w.app
+        .add_note(
+            e.id,
+            NewNote {
+                content: "once".into(),
+                category: NoteCategory::Idea,
+                files: vec![],
+                code_changes: None,
+            },
+            &step_meta("0"),
+        )
+        .await
+        .unwrap();
+    w.app
+        .log_time(
+            e.id,
+            devlog_core::planning::NewWorklog {
+                duration: "30m".into(),
+                date: None,
+                note: String::new(),
+                author: None,
+            },
+            &step_meta("1"),
+        )
+        .await
+        .unwrap();
+    w.app
+        .decide(
+            e.id,
+            devlog_core::ops::NewDecision {
+                decision: "keep it".into(),
+                rationale: "because".into(),
+                alternatives: vec![],
+                decision_maker: "workflow:gap".into(),
+                shared: false,
+            },
+            &step_meta("2"),
+        )
+        .await
+        .unwrap();
+    let made = w
+        .app
+        .create(
+            NewEntry {
+                title: "Follow-up".into(),
+                kind: Some(devlog_core::EntryType::Task),
+                ..Default::default()
+            },
+            &step_meta("3"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        made.entry().id,
+        followup,
+        "the entry's id is derived from the step's key"
+    );
+    let got = w.store.get(e.id).await.unwrap();
+    assert_eq!(got.notes[0].id, note);
+    assert_eq!(got.worklogs[0].id, worklog);
+    assert_eq!(got.context.decisions[0].id, decision);
+    let mut killed = record(
+        "gap",
+        &e,
+        ["0", "1", "2", "3"]
+            .iter()
+            .map(|p| {
+                let action = ["add_note", "log_work", "add_decision", "create_entry"]
+                    [p.parse::<usize>().unwrap()];
+                step(p, action, StepState::Started, &e, seq)
+            })
+            .collect(),
+    );
+    killed.id = id.clone();
+    w.runs.save(&killed).await.unwrap();
+    let done = engine.resume_unfinished().await.unwrap();
+    let run = &done[0];
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    let got = w.store.get(e.id).await.unwrap();
+    assert_eq!(got.notes.len(), 1, "the note not written twice");
+    assert_eq!(got.worklogs.len(), 1, "the worklog not logged twice");
+    assert_eq!(
+        got.context.decisions.len(),
+        1,
+        "the decision not added twice"
+    );
+    let followups = w
+        .app
+        .store()
+        .list(&devlog_core::ListQuery::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|s| s.title == "Follow-up")
+        .count();
+    assert_eq!(followups, 1, "the entry not created twice");
+    // The steps' outputs are those of the writes found.
+    assert_eq!(run.steps[0].output["noteId"], note);
+    assert_eq!(run.steps[1].output["worklogId"], worklog);
+    assert_eq!(run.steps[1].output["minutes"], 30);
+    assert_eq!(run.steps[2].output["decisionId"], decision);
+    assert_eq!(run.steps[3].output["id"], followup.to_string());
 }
 
 #[tokio::test]
@@ -327,16 +485,18 @@ async fn a_run_killed_at_its_wait_step_parks_again_without_repeating_steps() {
     );
     let engine = w.engine(&[&file]);
     let e = w.create("Killed wait").await;
-    w.note_as("wk", &e, "before").await;
+    let id = RunId::random();
+    w.note_as("wk", &id, "0", &e, "before").await;
     // Killed after the wait step recorded its wake time, before the run was parked.
     let mut wait = step("1", "wait", StepState::Started, &e, 0);
     wait.output = json!({"wakeAt": "2026-12-07T11:00:00Z"});
     wait.feed_seq = None;
-    let killed = record(
+    let mut killed = record(
         "wk",
         &e,
         vec![step("0", "add_note", StepState::Done, &e, 0), wait],
     );
+    killed.id = id;
     w.runs.save(&killed).await.unwrap();
     let parked = engine.resume_unfinished().await.unwrap();
     assert_eq!(parked[0].state, RunState::Waiting);
@@ -411,11 +571,13 @@ async fn a_retried_write_that_reached_the_feed_is_not_written_again() {
     // An attempt that timed out after its write went through: recorded failed, waiting
     // for its retry.
     let seq = w.end().await;
-    w.note_as("once", &e, "once").await;
+    let id = RunId::random();
+    w.note_as("once", &id, "0", &e, "once").await;
     let mut failed = step("0", "add_note", StepState::Failed, &e, seq);
     failed.attempts = 1;
     failed.error = Some("timed out after 5m".into());
     let mut rec = record("once", &e, vec![failed]);
+    rec.id = id;
     rec.state = RunState::Retrying;
     rec.wake_at = Some(ts("2026-12-07T09:00:30Z"));
     w.runs.save(&rec).await.unwrap();
