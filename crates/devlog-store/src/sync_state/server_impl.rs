@@ -450,9 +450,10 @@ impl ServerSyncState {
         }
         for r in &snap.workflow_runs {
             // A run's id is random: one already here is the same run (the shared one wins).
-            let n = insert_workflow_run(&mut *tx, &r.run()?, None)
-                .await
-                .map_err(self.err())?;
+            let run = r.run()?;
+            let n = self
+                .insert(&mut tx, insert_workflow_run(&run, None))
+                .await?;
             self.verify(
                 &mut tx,
                 n,
@@ -776,37 +777,44 @@ async fn upsert_cursor(
     kind: CursorKind,
     value: &str,
 ) -> std::result::Result<(), sqlx::Error> {
-    let n = sqlx::query(sql(
-        "UPDATE sync_cursors SET value = ? WHERE integration = ? AND kind = ?",
-    ))
-    .bind(value)
-    .bind(integration)
-    .bind(kind.as_str())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        let inserted = sqlx::query(insert_ignore(
-            "sync_cursors (integration, kind, value) VALUES (?, ?, ?)",
-        ))
-        .bind(integration)
-        .bind(kind.as_str())
-        .bind(value)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            // Another writer inserted it between the two statements: last writer wins.
+    upsert(
+        tx,
+        || {
             sqlx::query(sql(
                 "UPDATE sync_cursors SET value = ? WHERE integration = ? AND kind = ?",
             ))
             .bind(value)
             .bind(integration)
             .bind(kind.as_str())
-            .execute(&mut **tx)
-            .await?;
-        }
+        },
+        || {
+            sqlx::query(insert_ignore(
+                "sync_cursors (integration, kind, value) VALUES (?, ?, ?)",
+            ))
+            .bind(integration)
+            .bind(kind.as_str())
+            .bind(value)
+        },
+    )
+    .await
+}
+
+/// Writes a row in `tx`: `update` it, or when that matched nothing, `insert` it unless its key
+/// is there. An insert that stored nothing means another writer inserted the row between the
+/// two statements (or, on MySQL, which counts only changed rows, that the update left it as it
+/// was): the update runs once more, so the last writer wins.
+async fn upsert<'q>(
+    tx: &mut Tx,
+    update: impl Fn() -> Q<'q>,
+    insert: impl Fn() -> Q<'q>,
+) -> std::result::Result<(), sqlx::Error> {
+    if update().execute(&mut **tx).await?.rows_affected() > 0 {
+        return Ok(());
     }
+    if insert().execute(&mut **tx).await?.rows_affected() > 0 {
+        return Ok(());
+    }
+    update().execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -818,16 +826,12 @@ static INSERT_WORKFLOW_RUN: LazyLock<String> = LazyLock::new(|| {
     .0
 });
 
-/// Inserts a run unless its id is taken; leased to `lease` (owner, for ms on the database
-/// clock) when given. Rows stored (0: the id was there). `start_workflow_run`,
-/// `save_workflow_run` and the import insert runs through it.
-async fn insert_workflow_run<'c>(
-    conn: impl sqlx::Executor<'c, Database = Db>,
-    run: &WorkflowRun,
-    lease: Option<(&str, i64)>,
-) -> std::result::Result<u64, sqlx::Error> {
+/// The insert of a run unless its id is taken, leased to `lease` (owner, for ms on the
+/// database clock) when given: `start_workflow_run`, `save_workflow_run` and the import
+/// insert runs with it.
+fn insert_workflow_run<'q>(run: &'q WorkflowRun, lease: Option<(&'q str, i64)>) -> Q<'q> {
     let (owner, ms) = lease.unzip();
-    Ok(sqlx::query(AssertSqlSafe(INSERT_WORKFLOW_RUN.as_str()))
+    sqlx::query(AssertSqlSafe(INSERT_WORKFLOW_RUN.as_str()))
         .bind(&run.id)
         .bind(&run.workflow)
         .bind(run.state.as_str())
@@ -838,9 +842,6 @@ async fn insert_workflow_run<'c>(
         .bind(run.record.to_string())
         .bind(owner)
         .bind(ms)
-        .execute(conn)
-        .await?
-        .rows_affected())
 }
 
 #[async_trait]
@@ -2099,33 +2100,25 @@ impl SyncStateStore for ServerSyncState {
 
     async fn set_workflow_cursor(&self, name: &str, value: &str) -> Result<()> {
         let mut tx = self.begin().await?;
-        for _ in 0..2 {
-            let n = sqlx::query(sql(
-                "UPDATE sync_workflow_cursors SET value = ? WHERE name = ?",
-            ))
-            .bind(value)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
-            if n > 0 {
-                break;
-            }
-            let inserted = sqlx::query(insert_ignore(
-                "sync_workflow_cursors (name, value) VALUES (?, ?)",
-            ))
-            .bind(name)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
-            if inserted > 0 {
-                break;
-            }
-            // Another writer inserted it between the two statements: update it (last wins).
-        }
+        upsert(
+            &mut tx,
+            || {
+                sqlx::query(sql(
+                    "UPDATE sync_workflow_cursors SET value = ? WHERE name = ?",
+                ))
+                .bind(value)
+                .bind(name)
+            },
+            || {
+                sqlx::query(insert_ignore(
+                    "sync_workflow_cursors (name, value) VALUES (?, ?)",
+                ))
+                .bind(name)
+                .bind(value)
+            },
+        )
+        .await
+        .map_err(self.err())?;
         tx.commit().await.map_err(self.err())
     }
 
@@ -2136,55 +2129,37 @@ impl SyncStateStore for ServerSyncState {
         _now: i64,
         lease_ms: i64,
     ) -> Result<bool> {
-        let n = insert_workflow_run(&self.pool, run, Some((owner, lease_ms)))
+        let r = insert_workflow_run(run, Some((owner, lease_ms)))
+            .execute(&self.pool)
             .await
             .map_err(self.err())?;
-        Ok(n == 1)
+        Ok(r.rows_affected() == 1)
     }
 
     async fn save_workflow_run(&self, run: &WorkflowRun) -> Result<()> {
         let record = run.record.to_string();
         let entry = run.entry.map(|e| e.to_string());
         let mut tx = self.begin().await?;
-        for _ in 0..2 {
-            let n = sqlx::query(sql(
-                "UPDATE sync_workflow_runs SET workflow = ?, state = ?, entry_id = ?, \
-                 wake_at = ?, started_at = ?, updated_at = ?, record = ? WHERE id = ?",
-            ))
-            .bind(&run.workflow)
-            .bind(run.state.as_str())
-            .bind(entry.as_deref())
-            .bind(run.wake_at)
-            .bind(run.started_at)
-            .bind(run.updated_at)
-            .bind(&record)
-            .bind(&run.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
-            if n > 0 {
-                break;
-            }
-            // MySQL counts only changed rows: an unchanged record is there too.
-            let present: Option<String> =
-                sqlx::query_scalar(sql("SELECT id FROM sync_workflow_runs WHERE id = ?"))
-                    .bind(&run.id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(self.err())?;
-            if present.is_some() {
-                break;
-            }
-            if insert_workflow_run(&mut *tx, run, None)
-                .await
-                .map_err(self.err())?
-                > 0
-            {
-                break;
-            }
-            // Another writer inserted it between the statements: update it (last wins).
-        }
+        upsert(
+            &mut tx,
+            || {
+                sqlx::query(sql(
+                    "UPDATE sync_workflow_runs SET workflow = ?, state = ?, entry_id = ?, \
+                     wake_at = ?, started_at = ?, updated_at = ?, record = ? WHERE id = ?",
+                ))
+                .bind(&run.workflow)
+                .bind(run.state.as_str())
+                .bind(entry.as_deref())
+                .bind(run.wake_at)
+                .bind(run.started_at)
+                .bind(run.updated_at)
+                .bind(&record)
+                .bind(&run.id)
+            },
+            || insert_workflow_run(run, None),
+        )
+        .await
+        .map_err(self.err())?;
         tx.commit().await.map_err(self.err())
     }
 
