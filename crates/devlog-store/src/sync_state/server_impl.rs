@@ -1989,10 +1989,15 @@ impl SyncStateStore for ServerSyncState {
         .await
         .map_err(self.err())?;
         if locked.is_none() {
-            return Err(self.corrupt(
-                "the `integration_events` row of devlog_counters is missing (migration 0044 \
-                 adds it)",
-            ));
+            return Err(StoreError::Corrupt {
+                path: format!("{BACKEND} database {}", self.url),
+                message: "the `integration_events` row of devlog_counters is missing (migration \
+                          0044 adds it; it orders integration events)"
+                    .into(),
+                hint: "add it back: INSERT INTO devlog_counters (name, value) VALUES \
+                       ('integration_events', 0)"
+                    .into(),
+            });
         }
         let r = sqlx::query(insert_ignore(
             "sync_integration_events \
