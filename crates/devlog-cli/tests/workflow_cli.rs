@@ -967,3 +967,51 @@ fn shared_workflow_folders_from_the_config_are_read_and_a_missing_one_is_an_erro
         "{out}"
     );
 }
+
+#[test]
+fn sync_status_counts_parked_failed_and_dead_workflow_runs() {
+    let later = "name: later\non:\n  manual:\nsteps:\n  - wait:\n      duration: 3d\n";
+    let broken = "name: broken\non:\n  manual:\nsteps:\n  - add_note:\n      category: issue\n      text: \"{{ entry.nope }}\"\n";
+    let flaky = "name: flaky\non:\n  manual:\nretry:\n  attempts: 2\n  backoff: 1h\nsteps:\n  - add_note:\n      category: idea\n      text: landed\n      entry: \"#2\"\n";
+    let w = workspace(&[
+        ("later.yml", later),
+        ("broken.yml", broken),
+        ("flaky.yml", flaky),
+    ]);
+    let d = w.path();
+    ok(d, &["new", "First", "--type", "task"]);
+    // No runs: the line is left out, the counts are zero.
+    assert!(!ok(d, &["sync", "status"]).contains("Workflow runs"));
+    assert_eq!(
+        json(d, &["sync", "status"])["workflowRuns"],
+        serde_json::json!({"running": 0, "parked": 0, "succeeded": 0, "failed": 0, "dead": 0})
+    );
+    assert_eq!(
+        json(d, &["workflow", "run", "later", "1"])["state"],
+        "waiting"
+    );
+    let retrying = json(d, &["workflow", "run", "flaky", "1"]);
+    assert_eq!(retrying["state"], "retrying", "{retrying}");
+    devlog(d, &["workflow", "run", "broken", "1"]);
+    let status = json(d, &["sync", "status"]);
+    assert_eq!(
+        status["workflowRuns"],
+        serde_json::json!({"running": 0, "parked": 2, "succeeded": 0, "failed": 1, "dead": 0}),
+        "{status}"
+    );
+    wake_now(d, retrying["id"].as_str().unwrap());
+    assert_eq!(devlog(d, &["workflow", "due"]).status.code(), Some(1));
+    let status = json(d, &["sync", "status"]);
+    assert_eq!(
+        status["workflowRuns"],
+        serde_json::json!({"running": 0, "parked": 1, "succeeded": 0, "failed": 1, "dead": 1}),
+        "{status}"
+    );
+    let text = ok(d, &["sync", "status"]);
+    assert!(
+        text.contains("Nothing synced yet.")
+            && text.contains("Workflow runs: 0 running, 1 parked, 1 failed, 1 dead")
+            && text.contains("devlog workflow runs --state dead"),
+        "{text}"
+    );
+}

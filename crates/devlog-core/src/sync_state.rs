@@ -20,6 +20,10 @@ use crate::merge::{FieldConflict, SyncedFields};
 /// How long finished webhook deliveries stay in the inbox (for their status): 7 days.
 pub const INBOX_KEEP_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
+/// How long integration events are kept once the workflow engine's follower has read them:
+/// 30 days ([`SyncStateStore::prune_integration_events`]).
+pub const EVENT_KEEP_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
 /// The error for a stored state value this devlog does not know (a newer devlog wrote it, or the
 /// row was edited by hand).
 pub fn unknown_value(what: &str, value: &str, allowed: &[&str]) -> StoreError {
@@ -346,6 +350,32 @@ pub struct WorkflowRun {
 pub struct WorkflowPruned {
     pub runs: u64,
     pub claims: u64,
+}
+
+/// How many workflow runs of the sync state are in each state (for `devlog sync status`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WorkflowRunCounts {
+    pub running: u64,
+    /// Waiting or retrying, until their `wake_at`.
+    pub parked: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Failed on a step's last attempt: kept until someone re-runs them.
+    pub dead: u64,
+}
+
+impl WorkflowRunCounts {
+    /// Adds `n` runs in `state`.
+    pub fn add(&mut self, state: WorkflowRunState, n: u64) {
+        let slot = match state {
+            WorkflowRunState::Running => &mut self.running,
+            WorkflowRunState::Waiting | WorkflowRunState::Retrying => &mut self.parked,
+            WorkflowRunState::Succeeded => &mut self.succeeded,
+            WorkflowRunState::Failed => &mut self.failed,
+            WorkflowRunState::Dead => &mut self.dead,
+        };
+        *slot += n;
+    }
 }
 
 /// A webhook delivery in the inbox.
@@ -727,11 +757,20 @@ pub trait SyncStateStore: Send + Sync + fmt::Debug {
     /// recorded; `true` if this call recorded it.
     async fn record_event(&self, event: &NewIntegrationEvent) -> Result<bool>;
 
-    /// Up to `limit` events with an id above `after`, in id order.
+    /// Up to `limit` events with an id above `after`, in id order. A follower that keeps the
+    /// last id it read as its cursor sees every event exactly once: ids become visible in
+    /// order (no event ever commits below an id a reader has already seen), on every backend
+    /// and with writers on many machines.
     async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<IntegrationEvent>>;
 
     /// The id of the newest event (0 when there is none).
     async fn last_event_id(&self) -> Result<i64>;
+
+    /// Removes the events recorded before `before` (ms) whose id is at most `through` (the
+    /// lowest cursor of the followers: all of them have read those). The newest event is
+    /// always kept, so [`last_event_id`](Self::last_event_id) never goes back and no id is
+    /// handed out twice. Returns how many were removed.
+    async fn prune_integration_events(&self, through: i64, before: i64) -> Result<u64>;
 
     /// Claims the run of `workflow` for one write, schedule slot or integration event
     /// (`key`): `true` for the first caller only, on any machine sharing the state.
@@ -803,6 +842,9 @@ pub trait SyncStateStore: Send + Sync + fmt::Debug {
         finished_before: i64,
         claims_before: i64,
     ) -> Result<WorkflowPruned>;
+
+    /// How many runs are in each state (counted by the database, records not read).
+    async fn workflow_run_counts(&self) -> Result<WorkflowRunCounts>;
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use devlog_core::merge::{FieldConflict, SyncedField, SyncedFields};
 use devlog_core::sync_state::{
     CursorKind, EVENT_KEY_MAX, HttpCacheEntry, INBOX_KEEP_MS, InboxState, IntegrationEventKind,
     JobState, LinkState, NewIntegrationEvent, NoteLinkState, SyncStateStore, WorkflowRun,
-    WorkflowRunState, WorklogLinkState,
+    WorkflowRunCounts, WorkflowRunState, WorklogLinkState,
 };
 
 /// Opens (or reopens: every call is a new handle, like another process) a backend's sync
@@ -56,6 +56,8 @@ macro_rules! sync_state_conformance {
             conflicts_keep_one_open_per_field,
             webhook_deliveries_are_deduplicated,
             integration_events_are_appended_once_in_order,
+            a_follower_sees_every_concurrently_recorded_event_once,
+            pruning_integration_events_keeps_what_followers_need,
             workflow_claims_are_won_once_across_connections,
             workflow_runs_are_listed_and_due,
             workflow_run_leases_are_taken_over_on_expiry,
@@ -555,6 +557,132 @@ pub async fn integration_events_are_appended_once_in_order(open: SyncOpener, dir
     assert_eq!(seen, all.iter().map(|e| e.id).collect::<Vec<_>>());
 }
 
+/// Many processes record events at once while a follower reads with `events_after` from its
+/// cursor (the last id it saw), as the workflow engine does: it sees every event exactly once.
+/// With ids from a plain sequence, a transaction could take id 11, commit after the one that
+/// took 12, and a follower that already moved past 12 would skip 11 for good.
+pub async fn a_follower_sees_every_concurrently_recorded_event_once(open: SyncOpener, dir: &Path) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const WRITERS: usize = 8;
+    const EACH: usize = 100;
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let h = open(dir.to_path_buf()).await;
+        let done = done.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                let e = NewIntegrationEvent {
+                    integration: GH.into(),
+                    kind: IntegrationEventKind::PullRequestMerged,
+                    key: format!("w{w}-{i}"),
+                    entry_id: None,
+                    data: serde_json::json!({"writer": w, "n": i}),
+                    at: T0,
+                };
+                assert!(h.record_event(&e).await.unwrap());
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+        }));
+    }
+    let follower = open(dir.to_path_buf()).await;
+    let follow = tokio::spawn(async move {
+        let mut cursor = 0;
+        let mut seen: Vec<String> = Vec::new();
+        loop {
+            // Read whether the writers are done before reading: a pass that starts after
+            // they all finished and finds nothing has seen everything.
+            let finished = done.load(Ordering::SeqCst) == WRITERS;
+            let page = follower.events_after(cursor, 7).await.unwrap();
+            for e in &page {
+                assert!(e.id > cursor, "events come in id order after the cursor");
+                cursor = e.id;
+                seen.push(e.event.key.clone());
+            }
+            if page.is_empty() {
+                if finished {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        seen
+    });
+    for w in writers {
+        w.await.unwrap();
+    }
+    let seen = follow.await.unwrap();
+    let distinct: HashSet<&String> = seen.iter().collect();
+    assert_eq!(distinct.len(), seen.len(), "an event was seen twice");
+    let missing: Vec<String> = (0..WRITERS)
+        .flat_map(|w| (0..EACH).map(move |i| format!("w{w}-{i}")))
+        .filter(|k| !distinct.contains(k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the follower skipped {} of {} events: {missing:?}",
+        missing.len(),
+        WRITERS * EACH
+    );
+}
+
+pub async fn pruning_integration_events_keeps_what_followers_need(open: SyncOpener, dir: &Path) {
+    let s = open(dir.to_path_buf()).await;
+    assert_eq!(
+        s.prune_integration_events(i64::MAX, i64::MAX)
+            .await
+            .unwrap(),
+        0
+    );
+    let mut ids = Vec::new();
+    for (key, at) in [("a", T0), ("b", T0), ("c", T0 + 10 * HOUR), ("d", T0)] {
+        let e = NewIntegrationEvent {
+            integration: GH.into(),
+            kind: IntegrationEventKind::IssueCommented,
+            key: key.into(),
+            entry_id: None,
+            data: serde_json::json!({}),
+            at,
+        };
+        assert!(s.record_event(&e).await.unwrap());
+        ids.push(s.last_event_id().await.unwrap());
+    }
+    let keys = |events: Vec<devlog_core::sync_state::IntegrationEvent>| {
+        events.into_iter().map(|e| e.event.key).collect::<Vec<_>>()
+    };
+    // Nothing recorded before the age limit: nothing goes, whatever the cursor.
+    assert_eq!(s.prune_integration_events(ids[3], T0).await.unwrap(), 0);
+    // Old enough, but only up to the follower's cursor: `a`, not `b`.
+    assert_eq!(
+        s.prune_integration_events(ids[0], T0 + HOUR).await.unwrap(),
+        1
+    );
+    assert_eq!(keys(s.events_after(0, 10).await.unwrap()), ["b", "c", "d"]);
+    // With every event read: the old `b` goes, the young `c` stays, and so does the newest
+    // (`d`, though old), so the last id never goes back.
+    assert_eq!(
+        s.prune_integration_events(ids[3], T0 + HOUR).await.unwrap(),
+        1
+    );
+    assert_eq!(keys(s.events_after(0, 10).await.unwrap()), ["c", "d"]);
+    assert_eq!(s.last_event_id().await.unwrap(), ids[3]);
+    // A later event gets a later id than every pruned one, seen by another handle too.
+    let e = NewIntegrationEvent {
+        integration: GH.into(),
+        kind: IntegrationEventKind::IssueCommented,
+        key: "e".into(),
+        entry_id: None,
+        data: serde_json::json!({}),
+        at: T0,
+    };
+    assert!(s.record_event(&e).await.unwrap());
+    let other = open(dir.to_path_buf()).await;
+    let after = other.events_after(ids[3], 10).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert!(after[0].id > ids[3]);
+    assert_eq!(after[0].event.key, "e");
+}
+
 pub async fn workflow_claims_are_won_once_across_connections(open: SyncOpener, dir: &Path) {
     let s = open(dir.to_path_buf()).await;
     // Workers on several machines racing to run one workflow for one write: one wins.
@@ -683,6 +811,17 @@ pub async fn workflow_runs_are_listed_and_due(open: SyncOpener, dir: &Path) {
     // Another handle sees the same runs.
     let other = open(dir.to_path_buf()).await;
     assert_eq!(other.workflow_runs(None, None, 0).await.unwrap().len(), 5);
+    // Counted by state: waiting and retrying are both parked.
+    assert_eq!(
+        other.workflow_run_counts().await.unwrap(),
+        WorkflowRunCounts {
+            running: 1,
+            parked: 2,
+            succeeded: 1,
+            failed: 0,
+            dead: 1,
+        }
+    );
 }
 
 pub async fn workflow_run_leases_are_taken_over_on_expiry(open: SyncOpener, dir: &Path) {

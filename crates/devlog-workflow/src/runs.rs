@@ -639,12 +639,19 @@ impl RunRetention {
 pub struct Pruned {
     pub runs: usize,
     pub claims: usize,
+    /// Integration events the follower had read more than
+    /// [`EVENT_KEEP_MS`](devlog_core::sync_state::EVENT_KEEP_MS) ago.
+    pub events: usize,
 }
 
 impl RunStore {
     /// Removes run records and claims beyond `keep` (see [`RunRetention`]) as of `now`: the
     /// finished records past the newest `keep_runs` (by their last write) or older than
-    /// `keep_days`, and claims older than `keep_days`. Open runs are always kept.
+    /// `keep_days`, and claims older than `keep_days`. Open runs are always kept. Integration
+    /// events go once the follower has passed them (its `integration` cursor, the one
+    /// follower of a sync state, shared by every machine on it) and they are older than
+    /// [`EVENT_KEEP_MS`](devlog_core::sync_state::EVENT_KEEP_MS); before the first follower
+    /// pass there is no cursor and none goes.
     pub async fn prune(
         &self,
         keep: &RunRetention,
@@ -655,9 +662,23 @@ impl RunStore {
             .state
             .prune_workflow_runs(keep.keep_runs, cutoff, cutoff)
             .await?;
+        // The cursor only moves forward: events at or below it stay read whatever a follower
+        // does meanwhile.
+        let events = match self.integration_cursor().await? {
+            Some(through) => {
+                self.state
+                    .prune_integration_events(
+                        through,
+                        now.millis() - devlog_core::sync_state::EVENT_KEEP_MS,
+                    )
+                    .await?
+            }
+            None => 0,
+        };
         Ok(Pruned {
             runs: usize::try_from(p.runs).unwrap_or(usize::MAX),
             claims: usize::try_from(p.claims).unwrap_or(usize::MAX),
+            events: usize::try_from(events).unwrap_or(usize::MAX),
         })
     }
 }

@@ -339,3 +339,67 @@ async fn integration_events_run_matching_workflows_once() {
     );
     assert_eq!(o.runs[0].state, RunState::Succeeded, "{o:?}");
 }
+
+/// Pruning runs (`devlog workflow due`, `serve`, `worker`) also drops integration events the
+/// follower has read, once older than `EVENT_KEEP_MS`; unread ones stay whatever their age.
+#[tokio::test]
+async fn prune_drops_only_events_the_follower_has_read_and_kept_long_enough() {
+    use devlog_core::Timestamp;
+    use devlog_core::sync_state::EVENT_KEEP_MS;
+    use devlog_workflow::runs::RunRetention;
+    let w = World::new().await;
+    let engine =
+        w.engine(&["name: counted\non:\n  sync: {event: conflict}\nsteps:\n  - set_var: {x: 1}\n"]);
+    let world = &w;
+    let conflict = |key: &str| {
+        let key = key.to_string();
+        async move {
+            world
+                .record(
+                    "github",
+                    IntegrationEventKind::Conflict,
+                    &key,
+                    None,
+                    json!({"fields": ["title"]}),
+                )
+                .await
+        }
+    };
+    conflict("before").await;
+    let at = Timestamp::from_millis(1_800_000_000_000).unwrap();
+    let late = Timestamp::from_millis(at.millis() + EVENT_KEEP_MS + 1).unwrap();
+    let keep = RunRetention::default();
+    // No follower yet: nothing is pruned, however old.
+    assert_eq!(w.runs.prune(&keep, late).await.unwrap().events, 0);
+    assert!(
+        engine
+            .follow_integration_events(&*w.state)
+            .await
+            .unwrap()
+            .runs
+            .is_empty()
+    );
+    conflict("a").await;
+    conflict("b").await;
+    assert_eq!(
+        engine
+            .follow_integration_events(&*w.state)
+            .await
+            .unwrap()
+            .runs
+            .len(),
+        2
+    );
+    conflict("unread").await;
+    let keys = |events: Vec<devlog_core::sync_state::IntegrationEvent>| {
+        events.into_iter().map(|e| e.event.key).collect::<Vec<_>>()
+    };
+    // Read but recent: kept.
+    assert_eq!(w.runs.prune(&keep, at).await.unwrap().events, 0);
+    // Read and old: gone; the unread one stays.
+    assert_eq!(w.runs.prune(&keep, late).await.unwrap().events, 3);
+    assert_eq!(keys(w.state.events_after(0, 10).await.unwrap()), ["unread"]);
+    // The follower goes on from its cursor and sees it.
+    let o = engine.follow_integration_events(&*w.state).await.unwrap();
+    assert_eq!(o.runs.len(), 1, "{o:?}");
+}

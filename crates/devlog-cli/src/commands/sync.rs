@@ -6,6 +6,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use devlog_core::integration::Integration;
 use devlog_core::merge::Strategy;
+use devlog_core::sync_state::WorkflowRunCounts;
 use devlog_sync::{JobState, LinkState, PlannedOp, Registry, SyncEngine, SyncOptions, SyncState};
 use serde_json::json;
 
@@ -484,22 +485,47 @@ async fn status(ctx: &Ctx) -> Result<(), CliError> {
             .or_insert((String::new(), String::new()))
             .0 = format!("conflict on {} (id {})", c.field.field, c.id);
     }
+    // The workflow runs kept beside the jobs in the same sync state.
+    let runs = engine.state().workflow_run_counts().await?;
     if ctx.out.json {
         let v: Vec<_> = rows.iter().map(|((i, e), (s, r))| json!({"integration": i, "entryId": e, "state": s, "remoteId": r})).collect();
-        ctx.out
-            .json(&json!({"entries": v, "jobs": jobs, "conflicts": conflicts}))?;
+        ctx.out.json(
+            &json!({"entries": v, "jobs": jobs, "conflicts": conflicts, "workflowRuns": runs}),
+        )?;
         return Ok(());
     }
     if rows.is_empty() {
-        return Ok(write_stdout("Nothing synced yet.\n")?);
+        write_stdout("Nothing synced yet.\n")?;
+    } else {
+        let mut t = Table::header(&ctx.out, &["SYSTEM", "ENTRY", "REMOTE", "STATE"]);
+        for ((i, e), (s, r)) in &rows {
+            let cells = [i.clone(), e[..8].to_string(), r.clone(), s.clone()];
+            t.row(cells.into_iter().map(|x| (x.clone(), x)).collect());
+        }
+        write_stdout(&t.render())?;
     }
-    let mut t = Table::header(&ctx.out, &["SYSTEM", "ENTRY", "REMOTE", "STATE"]);
-    for ((i, e), (s, r)) in &rows {
-        let cells = [i.clone(), e[..8].to_string(), r.clone(), s.clone()];
-        t.row(cells.into_iter().map(|x| (x.clone(), x)).collect());
+    if let Some(line) = workflow_runs_line(&runs) {
+        write_stdout(&format!("{line}\n"))?;
     }
-    write_stdout(&t.render())?;
     Ok(())
+}
+
+/// `Workflow runs: 1 running, 2 parked, 1 failed, 0 dead (…)`, when a run is open or failed.
+fn workflow_runs_line(runs: &WorkflowRunCounts) -> Option<String> {
+    if runs.running + runs.parked + runs.failed + runs.dead == 0 {
+        return None;
+    }
+    let mut line = format!(
+        "Workflow runs: {} running, {} parked, {} failed, {} dead",
+        runs.running, runs.parked, runs.failed, runs.dead
+    );
+    if runs.dead > 0 {
+        line.push_str(
+            " (`devlog workflow runs --state dead` lists the dead ones, `devlog workflow \
+             resume <run>` re-runs one)",
+        );
+    }
+    Some(line)
 }
 
 pub async fn integrations(ctx: &Ctx, a: IntegrationsArgs) -> Result<(), CliError> {

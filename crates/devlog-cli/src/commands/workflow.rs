@@ -324,7 +324,8 @@ fn triggers_of(l: &devlog_workflow::Loaded) -> Vec<String> {
         .collect()
 }
 
-/// Removes run records beyond `[workflows] keepRuns`/`keepDays` (a warning if it fails).
+/// Removes run records beyond `[workflows] keepRuns`/`keepDays`, and integration events the
+/// follower read more than 30 days ago (a warning if it fails).
 async fn prune(ws: &Workspace, runs: &RunStore) {
     let keep = ws.config.workflows.retention();
     let now = devlog_core::Timestamp::from_datetime(chrono::Utc::now());

@@ -137,6 +137,17 @@ pub(crate) fn workflow_run_from(
     })
 }
 
+/// The run counts from `(state, count)` rows; an unknown state is damage (or a newer devlog).
+pub(crate) fn workflow_run_counts(
+    rows: Vec<(String, i64)>,
+) -> Result<devlog_core::sync_state::WorkflowRunCounts> {
+    let mut counts = devlog_core::sync_state::WorkflowRunCounts::default();
+    for (state, n) in rows {
+        counts.add(state.parse()?, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
 /// A conflict's field as stored; an unknown name is damage (or a newer devlog), not input.
 pub(crate) fn parse_field(s: &str) -> Result<devlog_core::merge::SyncedField> {
     s.parse().map_err(|e| StoreError::Corrupt {
@@ -297,6 +308,20 @@ pub struct Snapshot {
     pub attachments: Vec<AttachmentRow>,
     /// `(integration, until, reason)`.
     pub pauses: Vec<(String, i64, String)>,
+    /// Workflow runs (migration 0043; left out of the digest when empty, like the tables
+    /// below, so a snapshot from before them keeps its identity). A run's lease was the old
+    /// machine's and is not copied: a running one is resumed by the next worker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workflow_runs: Vec<WorkflowRunRow>,
+    /// `(workflow, claim_key, created_at)`: the writes, schedule slots and events a workflow
+    /// already ran for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workflow_claims: Vec<(String, String, i64)>,
+    /// `(name, value)`: the workflow engine's change-feed cursor and schedule states
+    /// (`schedule:<name>`). Not its `integration` cursor: that one counts the file's own
+    /// integration events, which are not copied (the server numbers its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workflow_cursors: Vec<(String, String)>,
 }
 
 impl Snapshot {
@@ -322,6 +347,9 @@ impl Snapshot {
             + self.applied_actions.len()
             + self.attachments.len()
             + self.pauses.len()
+            + self.workflow_runs.len()
+            + self.workflow_claims.len()
+            + self.workflow_cursors.len()
     }
 }
 
@@ -392,4 +420,32 @@ pub struct AttachmentRow {
     pub entry_id: String,
     pub url: Option<String>,
     pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct WorkflowRunRow {
+    pub id: String,
+    pub workflow: String,
+    pub state: String,
+    pub entry_id: Option<String>,
+    pub wake_at: Option<i64>,
+    pub started_at: i64,
+    pub updated_at: i64,
+    pub record: String,
+}
+
+impl WorkflowRunRow {
+    /// The run it stores (a record that does not parse is a `Corrupt` error naming the run).
+    pub fn run(&self) -> Result<devlog_core::sync_state::WorkflowRun> {
+        workflow_run_from(
+            self.id.clone(),
+            self.workflow.clone(),
+            &self.state,
+            self.entry_id.clone(),
+            self.wake_at,
+            self.started_at,
+            self.updated_at,
+            &self.record,
+        )
+    }
 }

@@ -14,6 +14,18 @@
 //! another claimer is deciding on are skipped, not waited for) and marks it running under a
 //! lease whose expiry comes from the database clock, never the caller's: a running job is
 //! due again only when `lease_until <= now()` on the server. Renewals use the same clock.
+//!
+//! Integration events (Architecture Invariant: no event commits below an id a follower has
+//! seen): a follower reads `id > cursor` and moves its cursor to the last id it got. With ids
+//! from the table's sequence alone, a recorder could take id 11, commit after another one took
+//! and committed id 12, and a follower that had read 12 would never see 11. So `record_event`
+//! is one transaction that first locks the `integration_events` row of `devlog_counters`
+//! (`SELECT … FOR UPDATE`, migration 0044) and only then inserts: the row lock is held until
+//! commit, so the next recorder takes its id only after this event is committed (or rolled
+//! back, leaving a gap no one waits for). Ids therefore become visible in increasing order,
+//! and every event a reader can see has all lower ids already visible or gone for good — the
+//! change feed's scheme (`server/store_impl.rs`). One row, one lock: no deadlock among
+//! recorders, and entry writes (which lock other rows) never wait for it.
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -25,7 +37,7 @@ use devlog_core::merge::{FieldConflict, SyncedFields};
 use devlog_core::sync_state::{
     Attachment, Conflict, CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxDelivery,
     IntegrationEvent, Job, Link, NewIntegrationEvent, NoteLink, SyncStateStore, WorkflowPruned,
-    WorkflowRun, WorkflowRunState, WorklogLink, WorklogLinkState,
+    WorkflowRun, WorkflowRunCounts, WorkflowRunState, WorklogLink, WorklogLinkState,
 };
 use sqlx::{AssertSqlSafe, Pool, Row};
 
@@ -436,6 +448,66 @@ impl ServerSyncState {
                 .await?;
             counts.add("pauses", n);
         }
+        for r in &snap.workflow_runs {
+            // A run's id is random: one already here is the same run (the shared one wins).
+            let run = r.run()?;
+            let n = self
+                .insert(&mut tx, insert_workflow_run(&run, None))
+                .await?;
+            self.verify(
+                &mut tx,
+                n,
+                "SELECT COUNT(*) FROM sync_workflow_runs WHERE id = ?",
+                &[&r.id],
+                "workflow run",
+            )
+            .await?;
+            counts.add("workflow runs", n);
+        }
+        for c in &snap.workflow_claims {
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                        "sync_workflow_claims (workflow, claim_key, created_at) VALUES (?, ?, ?)",
+                    ))
+                    .bind(&c.0)
+                    .bind(&c.1)
+                    .bind(c.2),
+                )
+                .await?;
+            self.verify(
+                &mut tx,
+                n,
+                "SELECT COUNT(*) FROM sync_workflow_claims WHERE workflow = ? AND claim_key = ?",
+                &[&c.0, &c.1],
+                "workflow claim",
+            )
+            .await?;
+            counts.add("workflow claims", n);
+        }
+        for c in &snap.workflow_cursors {
+            // A cursor or schedule state already here is the shared one: it stays.
+            let n = self
+                .insert(
+                    &mut tx,
+                    sqlx::query(insert_ignore(
+                        "sync_workflow_cursors (name, value) VALUES (?, ?)",
+                    ))
+                    .bind(&c.0)
+                    .bind(&c.1),
+                )
+                .await?;
+            self.verify(
+                &mut tx,
+                n,
+                "SELECT COUNT(*) FROM sync_workflow_cursors WHERE name = ?",
+                &[&c.0],
+                "workflow cursor",
+            )
+            .await?;
+            counts.add("workflow cursors", n);
+        }
         let summary = counts.summary(snap);
         let recorded = sqlx::query(insert_ignore(
             "sync_imports (source, imported_at, summary) VALUES (?, ?, ?)",
@@ -705,38 +777,71 @@ async fn upsert_cursor(
     kind: CursorKind,
     value: &str,
 ) -> std::result::Result<(), sqlx::Error> {
-    let n = sqlx::query(sql(
-        "UPDATE sync_cursors SET value = ? WHERE integration = ? AND kind = ?",
-    ))
-    .bind(value)
-    .bind(integration)
-    .bind(kind.as_str())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        let inserted = sqlx::query(insert_ignore(
-            "sync_cursors (integration, kind, value) VALUES (?, ?, ?)",
-        ))
-        .bind(integration)
-        .bind(kind.as_str())
-        .bind(value)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            // Another writer inserted it between the two statements: last writer wins.
+    upsert(
+        tx,
+        || {
             sqlx::query(sql(
                 "UPDATE sync_cursors SET value = ? WHERE integration = ? AND kind = ?",
             ))
             .bind(value)
             .bind(integration)
             .bind(kind.as_str())
-            .execute(&mut **tx)
-            .await?;
-        }
+        },
+        || {
+            sqlx::query(insert_ignore(
+                "sync_cursors (integration, kind, value) VALUES (?, ?, ?)",
+            ))
+            .bind(integration)
+            .bind(kind.as_str())
+            .bind(value)
+        },
+    )
+    .await
+}
+
+/// Writes a row in `tx`: `update` it, or when that matched nothing, `insert` it unless its key
+/// is there. An insert that stored nothing means another writer inserted the row between the
+/// two statements (or, on MySQL, which counts only changed rows, that the update left it as it
+/// was): the update runs once more, so the last writer wins.
+async fn upsert<'q>(
+    tx: &mut Tx,
+    update: impl Fn() -> Q<'q>,
+    insert: impl Fn() -> Q<'q>,
+) -> std::result::Result<(), sqlx::Error> {
+    if update().execute(&mut **tx).await?.rows_affected() > 0 {
+        return Ok(());
     }
+    if insert().execute(&mut **tx).await?.rows_affected() > 0 {
+        return Ok(());
+    }
+    update().execute(&mut **tx).await?;
     Ok(())
+}
+
+static INSERT_WORKFLOW_RUN: LazyLock<String> = LazyLock::new(|| {
+    insert_ignore(&format!(
+        "sync_workflow_runs (id, workflow, state, entry_id, wake_at, started_at, updated_at, \
+         record, lease_owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {SYNC_DB_NOW_MS} + ?)"
+    ))
+    .0
+});
+
+/// The insert of a run unless its id is taken, leased to `lease` (owner, for ms on the
+/// database clock) when given: `start_workflow_run`, `save_workflow_run` and the import
+/// insert runs with it.
+fn insert_workflow_run<'q>(run: &'q WorkflowRun, lease: Option<(&'q str, i64)>) -> Q<'q> {
+    let (owner, ms) = lease.unzip();
+    sqlx::query(AssertSqlSafe(INSERT_WORKFLOW_RUN.as_str()))
+        .bind(&run.id)
+        .bind(&run.workflow)
+        .bind(run.state.as_str())
+        .bind(run.entry.map(|e| e.to_string()))
+        .bind(run.wake_at)
+        .bind(run.started_at)
+        .bind(run.updated_at)
+        .bind(run.record.to_string())
+        .bind(owner)
+        .bind(ms)
 }
 
 #[async_trait]
@@ -1874,6 +1979,26 @@ impl SyncStateStore for ServerSyncState {
     }
 
     async fn record_event(&self, e: &NewIntegrationEvent) -> Result<bool> {
+        // Under the counter row's lock (see the module docs): the id is taken and committed
+        // before the next recorder can take one, so ids become visible in order.
+        let mut tx = self.begin().await?;
+        let locked: Option<i64> = sqlx::query_scalar(sql(
+            "SELECT value FROM devlog_counters WHERE name = 'integration_events' FOR UPDATE",
+        ))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        if locked.is_none() {
+            return Err(StoreError::Corrupt {
+                path: format!("{BACKEND} database {}", self.url),
+                message: "the `integration_events` row of devlog_counters is missing (migration \
+                          0044 adds it; it orders integration events)"
+                    .into(),
+                hint: "add it back: INSERT INTO devlog_counters (name, value) VALUES \
+                       ('integration_events', 0)"
+                    .into(),
+            });
+        }
         let r = sqlx::query(insert_ignore(
             "sync_integration_events \
              (integration, kind, event_key, entry_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -1884,9 +2009,10 @@ impl SyncStateStore for ServerSyncState {
         .bind(e.entry_id.map(|id| id.to_string()))
         .bind(e.data.to_string())
         .bind(e.at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(self.err())?;
+        tx.commit().await.map_err(self.err())?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -1926,6 +2052,34 @@ impl SyncStateStore for ServerSyncState {
         Ok(n.unwrap_or(0))
     }
 
+    async fn prune_integration_events(&self, through: i64, before: i64) -> Result<u64> {
+        // The newest row stays: `last_event_id` never goes back, and an AUTO_INCREMENT that
+        // an older MariaDB/MySQL recomputes from `MAX(id)` on restart never hands an id out
+        // twice.
+        let mut tx = self.begin().await?;
+        let newest: Option<i64> = sqlx::query_scalar(sql(&format!(
+            "SELECT CAST(MAX(id) AS {SYNC_BIGINT}) FROM sync_integration_events"
+        )))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        let Some(newest) = newest else {
+            return Ok(0);
+        };
+        let n = sqlx::query(sql(
+            "DELETE FROM sync_integration_events WHERE id <= ? AND id < ? AND created_at < ?",
+        ))
+        .bind(through)
+        .bind(newest)
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?
+        .rows_affected();
+        tx.commit().await.map_err(self.err())?;
+        Ok(n)
+    }
+
     async fn workflow_claim(&self, workflow: &str, key: &str, now: i64) -> Result<bool> {
         let r = sqlx::query(insert_ignore(
             "sync_workflow_claims (workflow, claim_key, created_at) VALUES (?, ?, ?)",
@@ -1951,33 +2105,25 @@ impl SyncStateStore for ServerSyncState {
 
     async fn set_workflow_cursor(&self, name: &str, value: &str) -> Result<()> {
         let mut tx = self.begin().await?;
-        for _ in 0..2 {
-            let n = sqlx::query(sql(
-                "UPDATE sync_workflow_cursors SET value = ? WHERE name = ?",
-            ))
-            .bind(value)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
-            if n > 0 {
-                break;
-            }
-            let inserted = sqlx::query(insert_ignore(
-                "sync_workflow_cursors (name, value) VALUES (?, ?)",
-            ))
-            .bind(name)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
-            if inserted > 0 {
-                break;
-            }
-            // Another writer inserted it between the two statements: update it (last wins).
-        }
+        upsert(
+            &mut tx,
+            || {
+                sqlx::query(sql(
+                    "UPDATE sync_workflow_cursors SET value = ? WHERE name = ?",
+                ))
+                .bind(value)
+                .bind(name)
+            },
+            || {
+                sqlx::query(insert_ignore(
+                    "sync_workflow_cursors (name, value) VALUES (?, ?)",
+                ))
+                .bind(name)
+                .bind(value)
+            },
+        )
+        .await
+        .map_err(self.err())?;
         tx.commit().await.map_err(self.err())
     }
 
@@ -1988,24 +2134,10 @@ impl SyncStateStore for ServerSyncState {
         _now: i64,
         lease_ms: i64,
     ) -> Result<bool> {
-        let r = sqlx::query(insert_ignore(&format!(
-            "sync_workflow_runs (id, workflow, state, entry_id, wake_at, started_at, \
-             updated_at, record, lease_owner, lease_until) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {SYNC_DB_NOW_MS} + ?)"
-        )))
-        .bind(&run.id)
-        .bind(&run.workflow)
-        .bind(run.state.as_str())
-        .bind(run.entry.map(|e| e.to_string()))
-        .bind(run.wake_at)
-        .bind(run.started_at)
-        .bind(run.updated_at)
-        .bind(run.record.to_string())
-        .bind(owner)
-        .bind(lease_ms)
-        .execute(&self.pool)
-        .await
-        .map_err(self.err())?;
+        let r = insert_workflow_run(run, Some((owner, lease_ms)))
+            .execute(&self.pool)
+            .await
+            .map_err(self.err())?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -2013,56 +2145,26 @@ impl SyncStateStore for ServerSyncState {
         let record = run.record.to_string();
         let entry = run.entry.map(|e| e.to_string());
         let mut tx = self.begin().await?;
-        for _ in 0..2 {
-            let n = sqlx::query(sql(
-                "UPDATE sync_workflow_runs SET workflow = ?, state = ?, entry_id = ?, \
-                 wake_at = ?, started_at = ?, updated_at = ?, record = ? WHERE id = ?",
-            ))
-            .bind(&run.workflow)
-            .bind(run.state.as_str())
-            .bind(entry.as_deref())
-            .bind(run.wake_at)
-            .bind(run.started_at)
-            .bind(run.updated_at)
-            .bind(&record)
-            .bind(&run.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
-            if n > 0 {
-                break;
-            }
-            // MySQL counts only changed rows: an unchanged record is there too.
-            let present: Option<String> =
-                sqlx::query_scalar(sql("SELECT id FROM sync_workflow_runs WHERE id = ?"))
-                    .bind(&run.id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(self.err())?;
-            if present.is_some() {
-                break;
-            }
-            let inserted = sqlx::query(insert_ignore(
-                "sync_workflow_runs (id, workflow, state, entry_id, wake_at, started_at, \
-                 updated_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            ))
-            .bind(&run.id)
-            .bind(&run.workflow)
-            .bind(run.state.as_str())
-            .bind(entry.as_deref())
-            .bind(run.wake_at)
-            .bind(run.started_at)
-            .bind(run.updated_at)
-            .bind(&record)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err())?
-            .rows_affected();
-            if inserted > 0 {
-                break;
-            }
-        }
+        upsert(
+            &mut tx,
+            || {
+                sqlx::query(sql(
+                    "UPDATE sync_workflow_runs SET workflow = ?, state = ?, entry_id = ?, \
+                     wake_at = ?, started_at = ?, updated_at = ?, record = ? WHERE id = ?",
+                ))
+                .bind(&run.workflow)
+                .bind(run.state.as_str())
+                .bind(entry.as_deref())
+                .bind(run.wake_at)
+                .bind(run.started_at)
+                .bind(run.updated_at)
+                .bind(&record)
+                .bind(&run.id)
+            },
+            || insert_workflow_run(run, None),
+        )
+        .await
+        .map_err(self.err())?;
         tx.commit().await.map_err(self.err())
     }
 
@@ -2250,6 +2352,16 @@ impl SyncStateStore for ServerSyncState {
             .rows_affected();
         tx.commit().await.map_err(self.err())?;
         Ok(WorkflowPruned { runs, claims })
+    }
+
+    async fn workflow_run_counts(&self) -> Result<WorkflowRunCounts> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(sql(&format!(
+            "SELECT state, CAST(COUNT(*) AS {SYNC_BIGINT}) FROM sync_workflow_runs GROUP BY state"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())?;
+        crate::sync_state::workflow_run_counts(rows)
     }
 }
 

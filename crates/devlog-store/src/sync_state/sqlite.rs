@@ -16,7 +16,7 @@ use devlog_core::merge::{FieldConflict, SyncedFields};
 use devlog_core::sync_state::{
     Attachment, Conflict, CursorKind, HttpCacheEntry, INBOX_KEEP_MS, InboxDelivery,
     IntegrationEvent, Job, Link, NewIntegrationEvent, NoteLink, SyncStateStore, WorkflowPruned,
-    WorkflowRun, WorkflowRunState, WorklogLink, WorklogLinkState,
+    WorkflowRun, WorkflowRunCounts, WorkflowRunState, WorklogLink, WorklogLinkState,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -204,6 +204,29 @@ impl SqliteSyncState {
             .map_err(err)?,
             pauses: sqlx::query_as(
                 "SELECT integration, until, reason FROM pauses ORDER BY integration",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
+            workflow_runs: sqlx::query_as(
+                "SELECT id, workflow, state, entry_id, wake_at, started_at, updated_at, record
+                 FROM workflow_runs ORDER BY started_at, id",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
+            workflow_claims: sqlx::query_as(
+                "SELECT workflow, claim_key, created_at FROM workflow_claims
+                 ORDER BY workflow, claim_key",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(err)?,
+            // Not the `integration` cursor (devlog-workflow's name for it): it counts this
+            // file's integration events, which a server numbers anew.
+            workflow_cursors: sqlx::query_as(
+                "SELECT name, value FROM workflow_cursors WHERE name <> 'integration'
+                 ORDER BY name",
             )
             .fetch_all(p)
             .await
@@ -1239,6 +1262,21 @@ impl SyncStateStore for SqliteSyncState {
             .map_err(err)
     }
 
+    async fn prune_integration_events(&self, through: i64, before: i64) -> Result<u64> {
+        // `AUTOINCREMENT` never hands out an id again; keeping the newest row keeps
+        // `last_event_id` where it was as well.
+        let r = sqlx::query(
+            "DELETE FROM integration_events WHERE id <= ? AND created_at < ?
+               AND id < (SELECT MAX(id) FROM integration_events)",
+        )
+        .bind(through)
+        .bind(before)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected())
+    }
+
     async fn workflow_claim(&self, workflow: &str, key: &str, now: i64) -> Result<bool> {
         let r = sqlx::query(
             "INSERT INTO workflow_claims (workflow, claim_key, created_at) VALUES (?, ?, ?)
@@ -1281,48 +1319,12 @@ impl SyncStateStore for SqliteSyncState {
         now: i64,
         lease_ms: i64,
     ) -> Result<bool> {
-        let r = sqlx::query(
-            "INSERT INTO workflow_runs (id, workflow, state, entry_id, wake_at, started_at,
-                                        updated_at, record, lease_owner, lease_until)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&run.id)
-        .bind(&run.workflow)
-        .bind(run.state.as_str())
-        .bind(run.entry.map(|e| e.to_string()))
-        .bind(run.wake_at)
-        .bind(run.started_at)
-        .bind(run.updated_at)
-        .bind(run.record.to_string())
-        .bind(owner)
-        .bind(now + lease_ms)
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(r.rows_affected() == 1)
+        let n = insert_workflow_run(&self.pool, run, Some((owner, now + lease_ms)), false).await?;
+        Ok(n == 1)
     }
 
     async fn save_workflow_run(&self, run: &WorkflowRun) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO workflow_runs (id, workflow, state, entry_id, wake_at, started_at,
-                                        updated_at, record)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(id) DO UPDATE SET workflow = excluded.workflow,
-                 state = excluded.state, entry_id = excluded.entry_id,
-                 wake_at = excluded.wake_at, started_at = excluded.started_at,
-                 updated_at = excluded.updated_at, record = excluded.record",
-        )
-        .bind(&run.id)
-        .bind(&run.workflow)
-        .bind(run.state.as_str())
-        .bind(run.entry.map(|e| e.to_string()))
-        .bind(run.wake_at)
-        .bind(run.started_at)
-        .bind(run.updated_at)
-        .bind(run.record.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
+        insert_workflow_run(&self.pool, run, None, true).await?;
         Ok(())
     }
 
@@ -1492,6 +1494,54 @@ impl SyncStateStore for SqliteSyncState {
         tx.commit().await.map_err(err)?;
         Ok(WorkflowPruned { runs, claims })
     }
+
+    async fn workflow_run_counts(&self) -> Result<WorkflowRunCounts> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM workflow_runs GROUP BY state")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err)?;
+        super::workflow_run_counts(rows)
+    }
+}
+
+/// Inserts a run, leased to `lease` (owner, until) when given. An existing id is left alone
+/// (rows stored: 0), or with `replace` gets the run's record and columns, its lease kept.
+async fn insert_workflow_run(
+    pool: &SqlitePool,
+    run: &WorkflowRun,
+    lease: Option<(&str, i64)>,
+    replace: bool,
+) -> Result<u64> {
+    let (owner, until) = lease.unzip();
+    let text = if replace {
+        "INSERT INTO workflow_runs (id, workflow, state, entry_id, wake_at, started_at,
+                                    updated_at, record, lease_owner, lease_until)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET workflow = excluded.workflow,
+             state = excluded.state, entry_id = excluded.entry_id,
+             wake_at = excluded.wake_at, started_at = excluded.started_at,
+             updated_at = excluded.updated_at, record = excluded.record"
+    } else {
+        "INSERT INTO workflow_runs (id, workflow, state, entry_id, wake_at, started_at,
+                                    updated_at, record, lease_owner, lease_until)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    };
+    let r = sqlx::query(text)
+        .bind(&run.id)
+        .bind(&run.workflow)
+        .bind(run.state.as_str())
+        .bind(run.entry.map(|e| e.to_string()))
+        .bind(run.wake_at)
+        .bind(run.started_at)
+        .bind(run.updated_at)
+        .bind(run.record.to_string())
+        .bind(owner)
+        .bind(until)
+        .execute(pool)
+        .await
+        .map_err(err)?;
+    Ok(r.rows_affected())
 }
 
 fn workflow_run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<WorkflowRun> {

@@ -271,3 +271,51 @@ async fn postgres_debug_and_describe_redact_the_password() {
 async fn mysql_debug_and_describe_redact_the_password() {
     debug_and_describe_redact_the_password(Kind::Mysql).await;
 }
+
+/// The counter row that orders integration events gone (edited by hand): recording an event
+/// is a `Corrupt` error that says how to put it back, not an unordered insert.
+async fn a_missing_event_counter_row_is_named_with_the_fix(kind: Kind) {
+    use devlog_core::sync_state::{IntegrationEventKind, NewIntegrationEvent, SyncStateStore};
+    with_db(kind, "missing_event_counter", move |url| async move {
+        let delete = "DELETE FROM devlog_counters WHERE name = 'integration_events'";
+        let state: Box<dyn SyncStateStore> = match kind {
+            Kind::Postgres => {
+                let s = devlog_store::PostgresSyncState::open(&url).await.unwrap();
+                sqlx::query(delete).execute(s.pool()).await.unwrap();
+                Box::new(s)
+            }
+            Kind::Mysql => {
+                let s = devlog_store::MysqlSyncState::open(&url).await.unwrap();
+                sqlx::query(delete).execute(s.pool()).await.unwrap();
+                Box::new(s)
+            }
+        };
+        let event = NewIntegrationEvent {
+            integration: "github".into(),
+            kind: IntegrationEventKind::PullRequestMerged,
+            key: "d1#0".into(),
+            entry_id: None,
+            data: serde_json::json!({}),
+            at: 1,
+        };
+        let e = state.record_event(&event).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+        let shown = format!("{e} {e:?}");
+        assert!(
+            shown.contains("integration_events") && shown.contains("INSERT INTO devlog_counters"),
+            "{shown}"
+        );
+        assert_eq!(state.last_event_id().await.unwrap(), 0, "nothing recorded");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_a_missing_event_counter_row_is_named_with_the_fix() {
+    a_missing_event_counter_row_is_named_with_the_fix(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_a_missing_event_counter_row_is_named_with_the_fix() {
+    a_missing_event_counter_row_is_named_with_the_fix(Kind::Mysql).await;
+}

@@ -157,3 +157,142 @@ async fn postgres_concurrent_openers_import_once() {
 async fn mysql_concurrent_openers_import_once() {
     concurrent_openers_import_once(Kind::Mysql, "mysql_concurrent_import").await;
 }
+
+/// The workflow engine's rows (migration 0043) come along: runs (without the old machine's
+/// lease), claims, the change-feed cursor and schedule states; rows the shared state already
+/// has stay as they are, and the file's `integration` cursor, which counts the file's own
+/// integration events, is not carried over.
+async fn imports_workflow_runs_claims_and_cursors(kind: Kind, test: &str) {
+    use devlog_core::sync_state::{SyncStateStore, WorkflowRun, WorkflowRunState};
+    const T0: i64 = 1_735_689_600_000;
+    const HOUR: i64 = 3_600_000;
+    with_db(kind, test, move |url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let state_dir = dir.path().join(".state");
+        std::fs::create_dir_all(&state_dir).unwrap();
+        let local = state_dir.join("sync.sqlite");
+        let run = |id: &str, state: WorkflowRunState, at: i64| WorkflowRun {
+            id: id.into(),
+            workflow: "triage".into(),
+            state,
+            entry: Some(EntryId::new_random()),
+            wake_at: state.is_parked().then_some(at + HOUR),
+            started_at: at,
+            updated_at: at,
+            record: serde_json::json!({"id": id, "steps": [{"path": "0", "output": "ü"}]}),
+        };
+        let running = run("a1", WorkflowRunState::Running, T0);
+        let waiting = run("b2", WorkflowRunState::Waiting, T0 + 1);
+        let dead = run("c3", WorkflowRunState::Dead, T0 + 2);
+        {
+            let file = devlog_store::SqliteSyncState::open(&local).await.unwrap();
+            assert!(
+                file.start_workflow_run(&running, "old-host:1:x", T0, 24 * HOUR)
+                    .await
+                    .unwrap()
+            );
+            file.save_workflow_run(&waiting).await.unwrap();
+            file.save_workflow_run(&dead).await.unwrap();
+            assert!(file.workflow_claim("triage", "change-1", T0).await.unwrap());
+            file.set_workflow_cursor("feed", "12").await.unwrap();
+            file.set_workflow_cursor("schedule:nightly", "{\"last\":1}")
+                .await
+                .unwrap();
+            file.set_workflow_cursor("integration", "500")
+                .await
+                .unwrap();
+            file.close().await;
+        }
+        // The shared state already has a feed cursor (another machine's follower).
+        let shared: std::sync::Arc<dyn SyncStateStore> = match kind {
+            Kind::Postgres => {
+                std::sync::Arc::new(devlog_store::PostgresSyncState::open(&url).await.unwrap())
+            }
+            Kind::Mysql => {
+                std::sync::Arc::new(devlog_store::MysqlSyncState::open(&url).await.unwrap())
+            }
+        };
+        shared.set_workflow_cursor("feed", "20").await.unwrap();
+        let spec = match kind {
+            Kind::Postgres => StoreSpec::Postgres { url: url.clone() },
+            Kind::Mysql => StoreSpec::Mysql { url: url.clone() },
+        };
+
+        let opened = open_sync_state(&spec, &state_dir).await.unwrap();
+        let note = opened.note.expect("a note about the import");
+        for want in [
+            "3 workflow runs",
+            "1 workflow claims",
+            "1 workflow cursors (1 already there)",
+        ] {
+            assert!(note.contains(want), "{want}: {note}");
+        }
+        let s = opened.state;
+        assert_eq!(s.workflow_run("a1").await.unwrap().unwrap(), running);
+        assert_eq!(s.workflow_run("b2").await.unwrap().unwrap(), waiting);
+        assert_eq!(s.workflow_run("c3").await.unwrap().unwrap(), dead);
+        // The old machine's lease is not copied: a worker here takes the running run at once.
+        assert!(
+            s.lease_workflow_run("a1", "new-host:2:y", T0, HOUR)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            ids(s.due_workflow_runs(T0 + 2 * HOUR).await.unwrap()),
+            ["a1", "b2"]
+        );
+        assert!(!s.workflow_claim("triage", "change-1", T0).await.unwrap());
+        assert_eq!(
+            s.workflow_cursor("schedule:nightly")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("{\"last\":1}")
+        );
+        assert_eq!(
+            s.workflow_cursor("feed").await.unwrap().as_deref(),
+            Some("20")
+        );
+        assert_eq!(s.workflow_cursor("integration").await.unwrap(), None);
+
+        // The same file again: recognised, nothing copied twice.
+        let kept = std::fs::read_dir(&state_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with("sync.sqlite.imported-")
+                    && !name.ends_with("-wal")
+                    && !name.ends_with("-shm")
+            })
+            .unwrap();
+        std::fs::rename(&kept, &local).unwrap();
+        let again = open_sync_state(&spec, &state_dir).await.unwrap();
+        assert!(again.note.unwrap().contains("already imported"));
+        assert_eq!(
+            again
+                .state
+                .workflow_runs(None, None, 0)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+    })
+    .await;
+}
+
+fn ids(runs: Vec<devlog_core::sync_state::WorkflowRun>) -> Vec<String> {
+    runs.into_iter().map(|r| r.id).collect()
+}
+
+#[tokio::test]
+async fn postgres_imports_workflow_runs_claims_and_cursors() {
+    imports_workflow_runs_claims_and_cursors(Kind::Postgres, "postgres_imports_workflow_rows")
+        .await;
+}
+
+#[tokio::test]
+async fn mysql_imports_workflow_runs_claims_and_cursors() {
+    imports_workflow_runs_claims_and_cursors(Kind::Mysql, "mysql_imports_workflow_rows").await;
+}
