@@ -164,12 +164,31 @@ fn validate_names_file_line_and_key_and_fails() {
 }
 
 #[test]
+fn validate_refuses_a_misspelt_updated_field_with_the_closest_name() {
+    let typo = "name: typo\non:\n  updated:\n    fields: [priorty]\nsteps:\n  - fail: x\n";
+    let w = workspace(&[("typo.yml", typo)]);
+    let o = devlog(w.path(), &["workflow", "validate"]);
+    assert_eq!(o.status.code(), Some(2), "a usage error");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(
+            "error .devlog/workflows/typo.yml:4: on.updated.fields[0]: unknown field `priorty` \
+             (did you mean `priority`?)"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
 fn schema_is_json_schema_of_the_format() {
     let w = workspace(&[]);
     let v: Value = serde_json::from_str(&ok(w.path(), &["workflow", "schema"])).unwrap();
     assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
     assert!(v["properties"]["on"].is_object());
     assert_eq!(v["additionalProperties"], false);
+    // `updated: {fields}` offers the field names an editor can complete.
+    let fields = v["$defs"]["FieldName"]["enum"].as_array().unwrap();
+    assert!(fields.iter().any(|f| f == "priority"), "{fields:?}");
 }
 
 #[test]

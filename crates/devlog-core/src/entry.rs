@@ -216,6 +216,7 @@ impl Priority {
 
 /// One unit of development work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// Globally unique and stable; never changes, never collides across clones.
@@ -310,6 +311,7 @@ impl DeploymentStatus {
 /// A deployment of a release (or pipeline run) to an environment that carried the entry's
 /// work: written by an integration when the remote system reports it (devlog addition).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
     /// Unique per deployment: `<system>:<the system's id of it>`; a deployment reported
@@ -332,6 +334,7 @@ pub struct Deployment {
 
 /// A dated remark on an entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Note {
     pub id: String,
@@ -361,6 +364,7 @@ impl Note {
 
 /// Why the work matters and how it is approached.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Context {
     #[serde(default)]
@@ -380,6 +384,7 @@ pub struct Context {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Dependency {
     pub id: String,
@@ -394,6 +399,7 @@ pub struct Dependency {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Decision {
     pub id: String,
@@ -414,6 +420,7 @@ pub struct Decision {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Risk {
     pub id: String,
@@ -428,6 +435,7 @@ pub struct Risk {
 
 /// What an AI assistant needs to pick the work up again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AiContext {
     #[serde(default)]
@@ -478,6 +486,7 @@ impl Default for AiContext {
 
 /// The same work item in another system (GitHub issue, Jira issue, ADO work item, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalReference {
     pub system: String,
@@ -505,6 +514,7 @@ pub struct ExternalReference {
 /// Where a linked item sits on the remote tracker's board (Azure DevOps:
 /// `System.BoardColumn`, `System.BoardColumnDone`, `System.IterationPath`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BoardPosition {
     /// The board column (`Doing`); none when the item is on no board.

@@ -298,8 +298,47 @@ impl Event {
     }
 }
 
-/// Fields whose changes are bookkeeping, not news.
-const QUIET: &[&str] = &["updatedAt", "closedAt"];
+/// Fields whose changes are bookkeeping, not news (nested ones dotted).
+const QUIET: &[&str] = &["updatedAt", "closedAt", "aiContext.lastAIUpdate"];
+
+/// The names [`EventKind::FieldChanged`] events carry, sorted — what [`diff`] reports: the
+/// entry's top-level JSON keys, the additive keys of its links (`parent`, `children`,
+/// `duplicateOf`, `duplicatedBy`, kept in `extra`), and `context.<key>` / `aiContext.<key>`
+/// for the nested ones; not `status` (its changes are `StatusChanged`) nor the bookkeeping
+/// fields. Read from the JSON Schemas of `Entry`, `Context` and `AiContext`, so a field added
+/// to them is named here without a second list to keep up.
+#[cfg(feature = "schemars")]
+pub fn field_names() -> Vec<String> {
+    use crate::relations::{CHILDREN, DUPLICATE_OF, DUPLICATED_BY, PARENT};
+
+    fn keys<T: schemars::JsonSchema>() -> Vec<String> {
+        let schema = schemars::schema_for!(T);
+        schema
+            .as_object()
+            .and_then(|o| o.get("properties"))
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+    let mut out: Vec<String> = keys::<Entry>()
+        .into_iter()
+        .filter(|k| k != "status")
+        .collect();
+    out.extend([PARENT, CHILDREN, DUPLICATE_OF, DUPLICATED_BY].map(String::from));
+    for (prefix, nested) in NESTED.iter().zip([
+        keys::<crate::entry::Context>(),
+        keys::<crate::entry::AiContext>(),
+    ]) {
+        out.extend(nested.iter().map(|k| format!("{prefix}.{k}")));
+    }
+    out.retain(|k| !QUIET.contains(&k.as_str()));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The top-level keys whose own keys are reported one by one (`context.businessContext`).
+const NESTED: [&str; 2] = ["context", "aiContext"];
 
 /// The events that turn `old` into `new`.
 pub fn diff(old: Option<&Entry>, new: Option<&Entry>) -> Vec<EventKind> {
@@ -384,7 +423,7 @@ fn diff_entries(a: &Entry, b: &Entry) -> Vec<EventKind> {
                     out.push(changed(k, x, y));
                 }
             }
-            "context" | "aiContext" => diff_nested(k, x, y, &mut out),
+            n if NESTED.contains(&n) => diff_nested(k, x, y, &mut out),
             _ => out.push(changed(k, x, y)),
         }
     }
@@ -447,7 +486,12 @@ fn diff_nested(prefix: &str, x: &Value, y: &Value, out: &mut Vec<EventKind>) {
     keys.dedup();
     for k in keys {
         let (p, q) = (xa.get(k).unwrap_or(&null), ya.get(k).unwrap_or(&null));
-        if p == q || (prefix == "aiContext" && k == "lastAIUpdate") {
+        let quiet = || {
+            QUIET
+                .iter()
+                .any(|f| f.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) == Some(k))
+        };
+        if p == q || quiet() {
             continue;
         }
         if prefix == "context" && k == "decisions" {
@@ -495,6 +539,44 @@ mod tests {
             change: None,
             kind: EventKind::Created,
         }
+    }
+
+    #[cfg(feature = "schemars")]
+    #[test]
+    fn field_names_follow_the_entry_types() {
+        let names = field_names();
+        for want in [
+            "title",
+            "priority",
+            "dueDate",
+            "tags",
+            "parent",
+            "context",
+            "context.businessContext",
+            "context.acceptanceCriteria",
+            "aiContext",
+            "aiContext.currentSummary",
+            "aiContext.sharedInsights",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+        }
+        for quiet in ["status", "updatedAt", "closedAt", "aiContext.lastAIUpdate"] {
+            assert!(!names.iter().any(|n| n == quiet), "{quiet} listed");
+        }
+        // The nested keys `diff` reports one by one are keys of the entry.
+        for n in NESTED {
+            assert!(names.iter().any(|k| k == n), "{n} is not an entry key");
+        }
+        // `diff` reports a bookkeeping field of a nested part as nothing.
+        let mut a: Entry = serde_json::from_value(serde_json::json!({
+            "id": "0194e7d0-0000-7000-8000-000000000001", "handle": 1, "key": "a", "title": "A",
+            "type": "task", "description": "", "status": "new", "priority": "medium",
+            "createdAt": "2025-01-01T00:00:00.000Z", "updatedAt": "2025-01-01T00:00:00.000Z"
+        }))
+        .expect("entry");
+        let b = a.clone();
+        a.ai_context.last_ai_update = Some(Timestamp::from_millis(5).expect("time"));
+        assert_eq!(diff(Some(&b), Some(&a)), Vec::new());
     }
 
     #[test]

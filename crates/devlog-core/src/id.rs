@@ -51,6 +51,18 @@ impl EntryId {
     }
 }
 
+/// An id as entry files hold it: the hyphenated UUID.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for EntryId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EntryId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "format": "uuid" })
+    }
+}
+
 impl fmt::Display for EntryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0.hyphenated(), f)

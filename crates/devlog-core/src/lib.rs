@@ -27,6 +27,7 @@ pub mod reports;
 pub mod retention;
 pub mod sample;
 pub mod store;
+pub mod suggest;
 pub mod sync_state;
 pub mod time;
 pub mod worklog_suggest;

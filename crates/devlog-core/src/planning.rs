@@ -262,6 +262,7 @@ pub fn format_minutes(minutes: u64) -> String {
 
 /// Time spent on an entry on one day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Worklog {
     pub id: String,

@@ -147,10 +147,7 @@ impl Registry {
             .keys()
             .chain(self.accepted.keys())
             .chain(self.aliases.keys());
-        let closest = names
-            .map(|k| (edit_distance(&name.to_ascii_lowercase(), k), k))
-            .filter(|(d, k)| *d <= 2.max(k.len() / 3))
-            .min();
+        let closest = devlog_core::suggest::closest(name, names.map(String::as_str));
         let mut known: Vec<String> = self
             .entries
             .keys()
@@ -175,7 +172,7 @@ impl Registry {
         );
         format!(
             "unknown integration `{name}`{}; this build knows: {}",
-            closest.map_or(String::new(), |(_, k)| format!(" (did you mean `{k}`?)")),
+            closest.map_or(String::new(), |k| format!(" (did you mean `{k}`?)")),
             if known.is_empty() {
                 "none yet".to_string()
             } else {
@@ -183,22 +180,6 @@ impl Registry {
             }
         )
     }
-}
-
-/// Levenshtein distance, for "did you mean".
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// Checks `instance` against a JSON Schema; each error names the key under `prefix`.
@@ -289,8 +270,6 @@ mod tests {
         );
         t.remove("githb");
         assert!(r.build(&t).unwrap().is_empty());
-        assert_eq!(edit_distance("githb", "github"), 1);
-        assert_eq!(edit_distance("", "ado"), 3);
     }
 
     #[test]

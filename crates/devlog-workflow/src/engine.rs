@@ -121,15 +121,7 @@ pub fn integration_event_json(e: &IntegrationEvent) -> Value {
 pub fn trigger_matches(t: &Trigger, k: &EventKind) -> bool {
     match (t, k) {
         (Trigger::Created(_), EventKind::Created) => true,
-        (Trigger::Updated(f), EventKind::FieldChanged { field, .. }) => {
-            f.fields.is_empty()
-                || f.fields.iter().any(|want| {
-                    field == want
-                        || field
-                            .strip_prefix(want.as_str())
-                            .is_some_and(|rest| rest.starts_with('.'))
-                })
-        }
+        (Trigger::Updated(f), EventKind::FieldChanged { field, .. }) => f.matches(field),
         (Trigger::StatusChanged(f), EventKind::StatusChanged { from, to, .. }) => {
             f.from.is_none_or(|s| s == *from) && f.to.is_none_or(|s| s == *to)
         }

@@ -644,7 +644,85 @@ pub struct CreatedFilter {
 #[serde(deny_unknown_fields)]
 pub struct UpdatedFilter {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<String>,
+    pub fields: Vec<FieldName>,
+}
+
+impl UpdatedFilter {
+    /// Whether a change of `field` (a `FieldChanged` event's name) counts.
+    pub fn matches(&self, field: &str) -> bool {
+        self.fields.is_empty() || self.fields.iter().any(|f| f.matches(field))
+    }
+}
+
+/// A field of `updated: {fields}`: a name the change feed's `FieldChanged` events carry
+/// (`priority`, `dueDate`, `context.businessContext`; `context` and `aiContext` take all
+/// their sub-fields). The names are devlog-core's `event::field_names`, read from the entry
+/// types, so a name that can never fire — a typo — is refused when the file is read, with
+/// the closest name suggested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct FieldName(String);
+
+impl FieldName {
+    pub fn new(name: &str) -> Result<Self, String> {
+        let known = field_names();
+        if known.iter().any(|k| k == name) {
+            return Ok(Self(name.to_string()));
+        }
+        if name == "status" {
+            return Err(
+                "`status` changes are their own trigger: `status_changed` (with `from`/`to`)"
+                    .into(),
+            );
+        }
+        let hint = devlog_core::suggest::closest(name, known.iter().map(String::as_str))
+            .map(|k| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default();
+        Err(format!(
+            "unknown field `{name}`{hint}; the fields are: {}",
+            known.join(", ")
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether an event's `field` is this one or one of its sub-fields (`context` matches
+    /// `context.businessContext`).
+    pub fn matches(&self, field: &str) -> bool {
+        field
+            .strip_prefix(self.0.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    }
+}
+
+/// The field names `updated: {fields}` takes, read once from the entry types.
+pub fn field_names() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(devlog_core::event::field_names)
+}
+
+impl<'de> Deserialize<'de> for FieldName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        FieldName::new(&s).map_err(D::Error::custom)
+    }
+}
+
+impl JsonSchema for FieldName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FieldName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": field_names(),
+            "description": "A field whose changes count: a top-level key of the entry, or \
+                `context.<key>` / `aiContext.<key>` (`context` and `aiContext` take all of \
+                theirs); status changes are `status_changed`",
+        })
+    }
 }
 
 /// `status_changed`: from and to, each optional.
@@ -1263,6 +1341,13 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, FormatError> {
         {
             line = Some(found);
         }
+        // An error in an item of a list written one item a line is placed at the list's
+        // first item: count down to the item's own line.
+        if let Some(from) = line
+            && let Some(found) = item_line(text, from, &key)
+        {
+            line = Some(found);
+        }
         err(line, key, msg)
     })?;
     let triggers = workflow.on.triggers();
@@ -1306,6 +1391,40 @@ fn key_line(text: &str, from: usize, key: &str) -> Option<usize> {
             let t = t.strip_prefix("- ").unwrap_or(t).trim_start();
             t.starts_with(&want) || t.starts_with(&format!("\"{key}\":"))
         })
+        .map(|(i, _)| i + 1)
+}
+
+/// For a key path ending in an item (`on.updated.fields[2]`) whose list starts on line `from`
+/// (1-based) below its key, one item a line (`- a`): the line of that item.
+fn item_line(text: &str, from: usize, path: &str) -> Option<usize> {
+    let (list, index) = path.strip_suffix(']')?.rsplit_once('[')?;
+    let index: usize = index.parse().ok()?;
+    let name = list.rsplit('.').next()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let bare = |l: &str| {
+        let t = l.trim();
+        t.strip_prefix("- ").unwrap_or(t).trim_start().to_string()
+    };
+    let head = lines[..from.checked_sub(1)?]
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
+    if bare(head) != format!("{name}:") {
+        return None;
+    }
+    let first = lines.get(from - 1)?;
+    let indent = first.len() - first.trim_start().len();
+    if !first.trim_start().starts_with('-') {
+        return None;
+    }
+    lines
+        .iter()
+        .enumerate()
+        .skip(from - 1)
+        .filter(|(_, l)| {
+            l.len() - l.trim_start().len() == indent && l.trim_start().starts_with('-')
+        })
+        .nth(index)
         .map(|(i, _)| i + 1)
 }
 

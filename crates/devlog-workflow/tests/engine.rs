@@ -818,3 +818,134 @@ async fn a_condition_reads_the_workflows_vars() {
     assert_eq!(notes, ["critical"]);
     assert!(w.get(&miss).await.notes.is_empty());
 }
+
+/// Every field a real write changes is a name `updated: {fields}` accepts — and fires on —,
+/// so the names the loader checks against (read from the entry types) cannot fall behind
+/// what the change feed carries.
+#[tokio::test]
+async fn every_field_a_write_changes_is_a_valid_updated_field() {
+    use devlog_core::ops::AiUpdate;
+    use devlog_core::planning::{NewMilestone, NewWorklog};
+    use devlog_core::relations::LinkKind;
+    use devlog_core::{EntryType, EventKind};
+    use devlog_workflow::engine::trigger_matches;
+
+    let w = World::new().await;
+    let a = w.create("A", Priority::Medium).await;
+    let b = w.create("B", Priority::Medium).await;
+    let c = w.create("C", Priority::Medium).await;
+    w.app
+        .create_milestone(NewMilestone {
+            name: "m1".into(),
+            description: String::new(),
+            due: None,
+        })
+        .await
+        .unwrap();
+    let before = w.end().await;
+    // Every field of `Edit`, written out without `..`: a field added to `Edit` has to be
+    // added here, and its events are then checked below.
+    let edit = Edit {
+        title: Some("A renamed".into()),
+        kind: Some(EntryType::Bugfix),
+        status: Some(Status::InProgress),
+        priority: Some(Priority::High),
+        description: Some("what".into()),
+        assignee: Some("ann".into()),
+        business_context: Some("why".into()),
+        technical_context: Some("how".into()),
+        acceptance_criteria: Some(vec!["one".into()]),
+        add_criteria: vec!["two".into()],
+        add_tags: vec!["t1".into(), "t2".into()],
+        remove_tags: Vec::new(),
+        add_files: vec!["src/a.rs".into()],
+        estimated_hours: Some(2.0),
+        actual_hours: Some(1.0),
+        points: Some(3.0),
+        due: Some("2030-01-01".into()),
+        milestone: Some("m1".into()),
+    };
+    w.app.edit(a.id, edit, &meta()).await.unwrap();
+    let untag = Edit {
+        remove_tags: vec!["t1".into()],
+        ..Edit::default()
+    };
+    w.app.edit(a.id, untag, &meta()).await.unwrap();
+    // The other use cases that change fields: the AI context, worklogs, links.
+    let ai = AiUpdate {
+        summary: Some("summary".into()),
+        insights: vec!["insight".into()],
+        questions: vec!["question".into()],
+        patterns: vec!["pattern".into()],
+        next_steps: vec!["next".into()],
+        replace_next_steps: false,
+    };
+    w.app.update_ai_context(a.id, ai, &meta()).await.unwrap();
+    w.app
+        .add_insight(a.id, "shared insight", true, &meta())
+        .await
+        .unwrap();
+    w.app
+        .log_time(
+            a.id,
+            NewWorklog {
+                duration: "1h".into(),
+                ..NewWorklog::default()
+            },
+            &meta(),
+        )
+        .await
+        .unwrap();
+    for (kind, other) in [
+        (LinkKind::Child, &b),
+        (LinkKind::Blocks, &c),
+        (LinkKind::Duplicates, &c),
+        (LinkKind::Relates, &b),
+    ] {
+        w.app
+            .link(a.id, kind, &other.id.to_string(), &meta())
+            .await
+            .unwrap();
+    }
+
+    let fields: BTreeSet<String> = w
+        .since(before)
+        .await
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::FieldChanged { field, .. } => Some(field),
+            _ => None,
+        })
+        .collect();
+    for want in [
+        "title",
+        "type",
+        "dueDate",
+        "milestone",
+        "points",
+        "files",
+        "context.businessContext",
+        "context.acceptanceCriteria",
+        "context.dependencies",
+        "aiContext.currentSummary",
+        "aiContext.sharedInsights",
+        "worklogs",
+        "parent",
+        "children",
+        "duplicateOf",
+        "relatedDevlogs",
+    ] {
+        assert!(fields.contains(want), "no change of {want}: {fields:?}");
+    }
+    for f in &fields {
+        let text = format!("name: a\non:\n  updated:\n    fields: [{f}]\nsteps:\n  - fail: x\n");
+        let loaded = parse("a.yml", &text)
+            .unwrap_or_else(|e| panic!("`{f}`, a field a write changed, is refused: {e}"));
+        let event = EventKind::FieldChanged {
+            field: f.clone(),
+            old: json!(null),
+            new: json!(1),
+        };
+        assert!(trigger_matches(&loaded.triggers[0], &event), "{f}");
+    }
+}

@@ -152,3 +152,55 @@ fn the_schema_is_derived_and_rejects_unknown_keys() {
         serde_json::json!(["pipeline"])
     );
 }
+
+#[test]
+fn a_misspelt_updated_field_is_refused_with_the_closest_name() {
+    let e = err("name: a\non:\n  updated:\n    fields: [title, priorty]\nsteps:\n  - fail: x\n");
+    assert_eq!(e.key, "on.updated.fields[1]", "{e}");
+    assert_eq!(e.line, Some(4), "{e}");
+    assert!(
+        e.message
+            .contains("unknown field `priorty` (did you mean `priority`?)"),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .starts_with("wf.yml:4: on.updated.fields[1]: unknown field")
+    );
+    // A list written one item a line: the item's own line.
+    let e = err(
+        "name: a\non:\n  updated:\n    fields:\n      - title\n      - context.bussinessContext\nsteps:\n  - fail: x\n",
+    );
+    assert_eq!(e.key, "on.updated.fields[1]", "{e}");
+    assert_eq!(e.line, Some(6), "{e}");
+    assert!(
+        e.message
+            .contains("(did you mean `context.businessContext`?)"),
+        "{e}"
+    );
+    // The known names are listed; `status` points to its own trigger.
+    assert!(e.message.contains("dueDate"), "{e}");
+    let e = err("name: a\non:\n  updated:\n    fields: [status]\nsteps:\n  - fail: x\n");
+    assert!(e.message.contains("`status_changed`"), "{e}");
+    // Nested names and the nested parts as a whole are accepted.
+    let ok = parse(
+        "wf.yml",
+        "name: a\non:\n  updated:\n    fields: [priority, context, aiContext.currentSummary, parent]\nsteps:\n  - fail: x\n",
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
+#[test]
+fn the_schema_lists_the_updated_fields() {
+    let s = devlog_workflow::schema();
+    let names = &s["$defs"]["FieldName"]["enum"];
+    let names: Vec<&str> = names
+        .as_array()
+        .unwrap_or_else(|| panic!("no enum of field names: {s}"))
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(names, devlog_workflow::format::field_names());
+    assert!(names.contains(&"context.businessContext"), "{names:?}");
+    assert!(!names.contains(&"status"), "{names:?}");
+}
