@@ -296,7 +296,7 @@ on:
     to: in-review
 steps:
   - id: branch
-    branch: {checkout: true}
+    branch: {checkout: true, push: true}
   - id: pr
     pull_request:
       draft: true
@@ -382,6 +382,18 @@ async fn branch_pull_request_and_pipeline_steps_act_once_when_runs_repeat_or_res
     std::fs::write(dir.join("README.md"), "widgets\n").unwrap();
     git(&dir, &["add", "README.md"]);
     git(&dir, &["commit", "-q", "-m", "first"]);
+    // The branch is pushed to this remote (a bare repository) before the pull request.
+    let origin = tempfile::tempdir().unwrap();
+    git(origin.path(), &["init", "-q", "--bare"]);
+    git(
+        &dir,
+        &["remote", "add", "origin", origin.path().to_str().unwrap()],
+    );
+    let on_origin = |b: &str| {
+        git(origin.path(), &["branch", "--list", b])
+            .trim()
+            .to_string()
+    };
     ok(&dir, &["init"]).await;
     let created: Value =
         serde_json::from_str(&ok(&dir, &["new", "Login page", "--json"]).await).unwrap();
@@ -402,6 +414,8 @@ async fn branch_pull_request_and_pipeline_steps_act_once_when_runs_repeat_or_res
     let out = |i: usize| dry["steps"][i]["output"].clone();
     assert_eq!(out(0)["name"], branch, "{dry:#}");
     assert_eq!(out(0)["created"], true, "{dry:#}");
+    assert_eq!(out(0)["pushed"], true, "{dry:#}");
+    assert_eq!(out(0)["remote"], "origin", "{dry:#}");
     let pr = out(1)["request"].clone();
     assert_eq!(pr["method"], "POST");
     assert_eq!(pr["path"], "/repos/acme/widgets/pulls");
@@ -429,6 +443,7 @@ async fn branch_pull_request_and_pipeline_steps_act_once_when_runs_repeat_or_res
         format!("refs/heads/{branch}")
     );
     assert!(git(&dir, &["branch", "--list", branch]).trim().is_empty());
+    assert!(on_origin(branch).is_empty(), "a dry run pushes nothing");
     assert!(gh.pulls().is_empty());
     assert!(ado.ado.runs().is_empty());
     assert!(runs_of(&dir).await.is_empty(), "a dry run records no run");
@@ -445,6 +460,17 @@ async fn branch_pull_request_and_pipeline_steps_act_once_when_runs_repeat_or_res
     let step = |r: &Value, i: usize| r["steps"][i]["output"].clone();
     assert_eq!(step(run, 0)["name"], branch);
     assert_eq!(step(run, 0)["created"], true);
+    assert_eq!(step(run, 0)["pushed"], true, "{run:#}");
+    assert_eq!(on_origin(branch), branch, "pushed to origin");
+    assert_eq!(
+        git(
+            &dir,
+            &["config", "--get", &format!("branch.{branch}.remote")]
+        )
+        .trim(),
+        "origin",
+        "and made the upstream"
+    );
     assert_eq!(
         git(&dir, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
         branch
@@ -502,6 +528,11 @@ async fn branch_pull_request_and_pipeline_steps_act_once_when_runs_repeat_or_res
     let again = &runs[0];
     assert_eq!(again["state"], "succeeded", "{again:#}");
     assert_eq!(step(again, 0)["created"], false);
+    assert_eq!(
+        step(again, 0)["pushed"],
+        false,
+        "already on origin: nothing sent"
+    );
     assert_eq!(step(again, 1)["opened"], false);
     assert_eq!(step(again, 1)["number"], p.number);
     assert_eq!(step(again, 2)["queued"], false);

@@ -127,6 +127,73 @@ pub fn create(repo: &Repo, name: &str, opts: &Options) -> Result<Outcome, GitErr
     })
 }
 
+/// Where [`push`] put a branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    pub remote: String,
+    /// False when the remote branch was already at the local branch's commit (nothing sent).
+    pub sent: bool,
+}
+
+/// Pushes branch `name` to `remote` (default: the branch's configured remote, else `origin`)
+/// under the same name and makes it the branch's upstream. Pushing a branch the remote already
+/// has at that commit sends nothing, so a repeated or resumed caller pushes once. A remote
+/// branch that moved elsewhere is not overwritten: the push is refused and says so. With
+/// `dry_run`, checks the branch and the remote and says whether a push would send anything,
+/// changing nothing. The `git` program pushes (gix has no push).
+pub fn push(
+    repo: &Repo,
+    name: &str,
+    remote: Option<&str>,
+    dry_run: bool,
+) -> Result<Pushed, GitError> {
+    let Some(commit) = find(repo, name)? else {
+        return Err(GitError::Command {
+            command: format!("push {name}"),
+            stderr: format!("there is no local branch `{name}` to push"),
+        });
+    };
+    let wd = repo.workdir();
+    let remote = crate::sync::remote_for(wd, name, remote)?;
+    let full = format!("refs/heads/{name}");
+    let there = cli::run(wd, &["ls-remote", "--heads", &remote, &full])?;
+    let remote_at = there.split_whitespace().next().map(str::to_string);
+    if remote_at.as_deref() == Some(commit.as_str()) {
+        return Ok(Pushed {
+            remote,
+            sent: false,
+        });
+    }
+    if dry_run {
+        return Ok(Pushed { remote, sent: true });
+    }
+    let out = cli::output(
+        wd,
+        &[
+            "push",
+            "--quiet",
+            "--set-upstream",
+            &remote,
+            &format!("{full}:{full}"),
+        ],
+    )?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(GitError::Command {
+            command: format!("push {remote} {name}"),
+            stderr: if stderr.contains("rejected") || stderr.contains("fetch first") {
+                format!(
+                    "{remote}/{name} has commits the local branch does not: it was not \
+                     overwritten; merge them into {name} (git pull) and push again ({stderr})"
+                )
+            } else {
+                stderr
+            },
+        });
+    }
+    Ok(Pushed { remote, sent: true })
+}
+
 /// Switches the working tree to `name`. The `git` program does it: gix has no checkout of an
 /// existing working tree that updates the index and keeps local changes.
 fn switch(workdir: &Path, name: &str) -> Result<(), GitError> {

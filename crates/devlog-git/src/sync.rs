@@ -45,24 +45,7 @@ pub fn sync(
         HeadState::Unborn => return Err(GitError::UnbornHead),
     };
     let wd = repo.workdir();
-    let remotes: Vec<String> = cli::run(wd, &["remote"])?
-        .lines()
-        .map(str::to_string)
-        .collect();
-    let remote = match &opts.remote {
-        Some(r) => r.clone(),
-        None => cli::run(wd, &["config", "--get", &format!("branch.{branch}.remote")])
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "origin".to_string()),
-    };
-    if !remotes.contains(&remote) {
-        return Err(GitError::MissingRemote {
-            remote,
-            known: remotes,
-        });
-    }
+    let remote = remote_for(wd, &branch, opts.remote.as_deref())?;
     let dirty = repo.dirty_paths(None)?;
     if !dirty.is_empty() {
         return Err(GitError::DirtyWorktree { paths: dirty });
@@ -109,6 +92,31 @@ pub fn sync(
         remote_existed,
         pushed: true,
     })
+}
+
+/// The remote for `branch`: `explicit`, else the branch's configured remote, else `origin`;
+/// one the repository does not have is [`GitError::MissingRemote`].
+pub fn remote_for(wd: &Path, branch: &str, explicit: Option<&str>) -> Result<String, GitError> {
+    let remotes: Vec<String> = cli::run(wd, &["remote"])?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let remote = match explicit {
+        Some(r) => r.to_string(),
+        None => cli::run(wd, &["config", "--get", &format!("branch.{branch}.remote")])
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "origin".to_string()),
+    };
+    if remotes.contains(&remote) {
+        Ok(remote)
+    } else {
+        Err(GitError::MissingRemote {
+            remote,
+            known: remotes,
+        })
+    }
 }
 
 fn merge(

@@ -226,3 +226,69 @@ fn committer_name(dir: &Path) -> String {
     let ident = String::from_utf8_lossy(&o.stdout).to_string();
     ident.split(" <").next().unwrap_or_default().to_string()
 }
+
+#[test]
+fn a_branch_is_pushed_once_and_a_moved_remote_branch_is_not_overwritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("work");
+    let origin = tmp.path().join("origin.git");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::create_dir_all(&origin).unwrap();
+    git(&origin, &["init", "-q", "--bare"]);
+    git(&d, &["init", "-q", "-b", "main"]);
+    git(&d, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let repo = Repo::discover(&d).unwrap();
+    let name = "devlog/4-push";
+    let made = branch::create(&repo, name, &branch::Options::default()).unwrap();
+
+    // No such remote: said with the remotes there are, nothing sent.
+    match branch::push(&repo, name, None, false) {
+        Err(GitError::MissingRemote { remote, known }) => {
+            assert_eq!(remote, "origin");
+            assert!(known.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    git(&d, &["remote", "add", "origin", origin.to_str().unwrap()]);
+
+    // A dry run says it would send, and sends nothing.
+    let dry = branch::push(&repo, name, None, true).unwrap();
+    assert_eq!((dry.remote.as_str(), dry.sent), ("origin", true));
+    assert!(git(&origin, &["branch", "--list", name]).trim().is_empty());
+
+    let pushed = branch::push(&repo, name, None, false).unwrap();
+    assert_eq!((pushed.remote.as_str(), pushed.sent), ("origin", true));
+    assert_eq!(
+        git(&origin, &["rev-parse", name]).trim(),
+        made.commit,
+        "the remote branch is at the local one"
+    );
+    assert_eq!(
+        git(&d, &["config", "--get", &format!("branch.{name}.remote")]).trim(),
+        "origin",
+        "and is its upstream"
+    );
+    // Again: already there, nothing sent.
+    let again = branch::push(&repo, name, None, false).unwrap();
+    assert!(!again.sent);
+
+    // Someone moved the remote branch: the push is refused, the remote is unchanged.
+    git(&d, &["commit", "-q", "--allow-empty", "-m", "elsewhere"]);
+    git(
+        &d,
+        &["push", "-q", "origin", &format!("main:refs/heads/{name}")],
+    );
+    git(&d, &["switch", "-q", name]);
+    git(&d, &["commit", "-q", "--allow-empty", "-m", "mine"]);
+    let theirs = git(&origin, &["rev-parse", name]);
+    let err = branch::push(&repo, name, None, false).unwrap_err();
+    assert!(err.to_string().contains("not overwritten"), "{err}");
+    assert_eq!(git(&origin, &["rev-parse", name]), theirs);
+
+    // An unknown local branch names itself.
+    let err = branch::push(&repo, "devlog/none", None, false).unwrap_err();
+    assert!(
+        err.to_string().contains("no local branch `devlog/none`"),
+        "{err}"
+    );
+}

@@ -2226,6 +2226,8 @@ impl Exec<'_> {
                 let req = BranchRequest {
                     entry,
                     checkout: b.checkout,
+                    push: b.push,
+                    remote: b.remote.clone(),
                 };
                 self.host("branch")?
                     .branch(&req, dry)

@@ -118,6 +118,14 @@ pub struct BranchStep {
     /// have changes).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub checkout: bool,
+    /// Push the branch to its remote (and make it the upstream), so a `pull_request` step
+    /// can open a pull request from it. A remote branch already at that commit is not pushed
+    /// again; one that moved elsewhere is not overwritten (the step fails and says so).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub push: bool,
+    /// The remote to push to; the branch's configured remote, else `origin`, without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 /// `pull_request`: opens the GitHub pull request of an entry from its branch, or links the
@@ -263,6 +271,9 @@ pub struct BranchRequest {
     /// The entry as it is when the step runs (its handle, key, id and type name the branch).
     pub entry: Entry,
     pub checkout: bool,
+    /// Push it to `remote` (the branch's remote, else `origin`, when `None`).
+    pub push: bool,
+    pub remote: Option<String>,
 }
 
 /// A `pull_request` step rendered.

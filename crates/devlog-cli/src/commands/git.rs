@@ -31,6 +31,12 @@ pub enum GitCommand {
         /// Switch to the new branch (refused when tracked files outside .devlog have changes)
         #[arg(long)]
         checkout: bool,
+        /// Push the branch to its remote and make it the upstream (for `devlog github pr`)
+        #[arg(long)]
+        push: bool,
+        /// The remote for --push (default: the branch's remote, else origin)
+        #[arg(long, value_name = "NAME", requires = "push")]
+        remote: Option<String>,
     },
     /// Record on entries the commits whose messages mention them (`devlog-<id prefix>`, `#<handle>`)
     Link {
@@ -79,7 +85,12 @@ pub fn git_err(e: GitError) -> CliError {
 
 pub async fn run(ctx: &Ctx, a: GitArgs) -> Result<(), CliError> {
     match a.command {
-        GitCommand::Branch { entry, checkout } => run_branch(ctx, &entry, checkout).await,
+        GitCommand::Branch {
+            entry,
+            checkout,
+            push,
+            remote,
+        } => run_branch(ctx, &entry, checkout, push.then_some(remote)).await,
         GitCommand::Link { since } => run_link(ctx, since.as_deref()).await,
         GitCommand::Tag {
             name,
@@ -89,7 +100,13 @@ pub async fn run(ctx: &Ctx, a: GitArgs) -> Result<(), CliError> {
     }
 }
 
-async fn run_branch(ctx: &Ctx, reference: &str, checkout: bool) -> Result<(), CliError> {
+/// `push`: `Some(remote)` to push the new branch (to `remote`, else its default remote).
+async fn run_branch(
+    ctx: &Ctx,
+    reference: &str,
+    checkout: bool,
+    push: Option<Option<String>>,
+) -> Result<(), CliError> {
     let ws = ctx.workspace()?;
     enabled_config(&ws)?;
     let app = ctx.app().await?;
@@ -102,13 +119,22 @@ async fn run_branch(ctx: &Ctx, reference: &str, checkout: bool) -> Result<(), Cl
             ..branch::Options::default()
         },
     )?;
+    let pushed = match &push {
+        Some(remote) => Some(push_branch(&ws, &outcome, remote.as_deref(), false)?),
+        None => None,
+    };
     if ctx.out.json {
-        ctx.out.json(&json!({
+        let mut out = json!({
             "branch": outcome.name,
             "commit": outcome.commit,
             "checkedOut": outcome.checked_out,
             "entry": e.summary(),
-        }))?;
+        });
+        if let Some(p) = &pushed {
+            out["pushed"] = json!(p.sent);
+            out["remote"] = json!(p.remote);
+        }
+        ctx.out.json(&out)?;
     } else {
         write_stdout(&format!(
             "{} branch {} for {} {} at {}\n",
@@ -122,6 +148,12 @@ async fn run_branch(ctx: &Ctx, reference: &str, checkout: bool) -> Result<(), Cl
             e.title,
             &outcome.commit[..outcome.commit.len().min(8)]
         ))?;
+        if let Some(p) = &pushed {
+            write_stdout(&format!(
+                "Pushed {} to {} (its upstream)\n",
+                outcome.name, p.remote
+            ))?;
+        }
     }
     Ok(())
 }
@@ -149,6 +181,24 @@ pub fn entry_branch(
         },
     )
     .map_err(git_err)
+}
+
+/// Pushes the branch `entry_branch` made or found to `remote` (`devlog git branch --push` and
+/// the workflow `branch` step's `push`). In a dry run whose branch does not exist yet, only
+/// the remote is checked: the push would send it.
+pub fn push_branch(
+    ws: &Workspace,
+    b: &branch::Outcome,
+    remote: Option<&str>,
+    dry_run: bool,
+) -> Result<branch::Pushed, CliError> {
+    let repo = Repo::discover(&ws.devlog_dir).map_err(git_err)?;
+    if dry_run && b.created {
+        let remote =
+            devlog_git::sync::remote_for(repo.workdir(), &b.name, remote).map_err(git_err)?;
+        return Ok(branch::Pushed { remote, sent: true });
+    }
+    branch::push(&repo, &b.name, remote, dry_run).map_err(git_err)
 }
 
 /// Why the workflow `branch` step cannot work in this workspace (the git integration off or

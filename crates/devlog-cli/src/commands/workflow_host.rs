@@ -277,12 +277,19 @@ impl CliStepHost {
             ..Default::default()
         };
         let b = super::git::entry_branch(&self.ws, &req.entry, &opts).map_err(|e| e.to_string())?;
-        Ok(json!({
+        let mut out = json!({
             "name": b.name,
             "created": b.created,
             "at": b.commit,
             "checkedOut": b.checked_out,
-        }))
+        });
+        if req.push {
+            let p = super::git::push_branch(&self.ws, &b, req.remote.as_deref(), dry)
+                .map_err(|e| e.to_string())?;
+            out["pushed"] = json!(p.sent);
+            out["remote"] = json!(p.remote);
+        }
+        Ok(out)
     }
 
     /// `pull_request`: `devlog github pr`'s code (a dry run renders its request and sends
