@@ -429,7 +429,9 @@ impl Config {
         let cfg = Self::load_with_env(root, &|k: &str| {
             std::env::var(k).ok().filter(|v| !v.trim().is_empty())
         })?;
-        announce(&cfg.warnings());
+        let mut warnings = cfg.warnings();
+        warnings.extend(misplaced(root));
+        announce(&warnings);
         Ok(cfg)
     }
 
@@ -771,6 +773,25 @@ pub fn integration_table(
 
 /// Prints each warning on stderr, at most once per process (the configuration may be loaded
 /// more than once by one command).
+/// A configuration file put inside `.devlog/` instead of beside it is not read: said, so
+/// that a backend or an integration configured there is not silently replaced by the
+/// defaults.
+fn misplaced(root: &Path) -> Vec<String> {
+    [TOML_FILE, LEGACY_JSON_FILE]
+        .iter()
+        .filter_map(|name| {
+            let inside = root.join(".devlog").join(name);
+            inside.is_file().then(|| {
+                format!(
+                    "{} is not read: {name} belongs beside the .devlog folder, at {}; move it there",
+                    inside.display(),
+                    root.join(name).display()
+                )
+            })
+        })
+        .collect()
+}
+
 fn announce(warnings: &[String]) {
     static SHOWN: OnceLock<Mutex<std::collections::BTreeSet<String>>> = OnceLock::new();
     let shown = SHOWN.get_or_init(Default::default);

@@ -71,3 +71,34 @@ fn a_backend_chosen_by_the_environment_alone_is_said_to_last_one_command() {
     );
     assert!(!d.join("devlog.toml").exists());
 }
+
+#[test]
+fn a_devlog_toml_inside_the_devlog_folder_is_said_not_to_be_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // A new user's slip: the file put inside .devlog/, where it configures nothing.
+    std::fs::create_dir_all(d.join(".devlog")).unwrap();
+    std::fs::write(
+        d.join(".devlog/devlog.toml"),
+        "[storage]\ntype = \"sqlite\"\n",
+    )
+    .unwrap();
+    let o = run(d, None, &["init"]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(".devlog/devlog.toml is not read")
+            && err.contains(&format!("at {}", d.join("devlog.toml").display())),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("json backend"));
+    // Moved beside the folder, it is read and nothing is said.
+    std::fs::rename(d.join(".devlog/devlog.toml"), d.join("devlog.toml")).unwrap();
+    let o = run(d, None, &["list"]);
+    assert!(o.status.success());
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("is not read"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
