@@ -177,6 +177,10 @@ fn validate_refuses_a_misspelt_updated_field_with_the_closest_name() {
         ),
         "{out}"
     );
+    // `list` with no file readable says so, not "no workflows".
+    let o = devlog(w.path(), &["workflow", "list"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("No workflow could be read"), "{out}");
 }
 
 #[test]

@@ -63,6 +63,7 @@ macro_rules! sync_state_conformance {
             workflow_run_leases_are_taken_over_on_expiry,
             pruning_workflow_runs_keeps_open_runs,
             the_inbox_keeps_deliveries_until_finished,
+            servers_storing_and_finishing_one_delivery_at_once_all_succeed,
             notes_actions_attachments_and_pauses,
             worklog_links_move_through_their_states,
             http_cache_evicts_the_least_recently_used,
@@ -964,6 +965,46 @@ pub async fn pruning_workflow_runs_keeps_open_runs(open: SyncOpener, dir: &Path)
     // A pruned claim can be made again; a kept one cannot.
     assert!(s.workflow_claim("w", "old", T0).await.unwrap());
     assert!(!s.workflow_claim("w", "new", T0).await.unwrap());
+}
+
+/// Two servers given the same webhook delivery at the same moment store it, and one finishes
+/// it while the other stores it again (a redelivery): on InnoDB such writers of one row can
+/// be picked as deadlock victims, which must be run again, never answered as a failure.
+pub async fn servers_storing_and_finishing_one_delivery_at_once_all_succeed(
+    open: SyncOpener,
+    dir: &Path,
+) {
+    const ROUNDS: usize = 40;
+    const WRITERS: usize = 4;
+    let mut handles = Vec::new();
+    for _ in 0..WRITERS {
+        handles.push(open(dir.to_path_buf()).await);
+    }
+    for round in 0..ROUNDS {
+        let delivery = format!("race-{round}");
+        let mut tasks = Vec::new();
+        for (w, h) in handles.iter().enumerate() {
+            let h = h.clone();
+            let delivery = delivery.clone();
+            tasks.push(tokio::spawn(async move {
+                let _: () = h.inbox_put(GH, &delivery, "{\"a\":1}", T0).await?;
+                if w % 2 == 0 {
+                    h.inbox_finish(GH, &delivery, Ok("{}"), T0 + 1).await?;
+                } else {
+                    h.inbox_finish(GH, &delivery, Err("failed once"), T0 + 1)
+                        .await?;
+                    h.inbox_put(GH, &delivery, "{\"a\":2}", T0 + 2).await?;
+                }
+                Ok::<(), devlog_core::error::StoreError>(())
+            }));
+        }
+        for t in tasks {
+            t.await
+                .expect("writer task")
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+        assert!(handles[0].inbox_get(GH, &delivery).await.unwrap().is_some());
+    }
 }
 
 pub async fn the_inbox_keeps_deliveries_until_finished(open: SyncOpener, dir: &Path) {

@@ -675,13 +675,19 @@ impl FieldName {
                     .into(),
             );
         }
-        let hint = devlog_core::suggest::closest(name, known.iter().map(String::as_str))
-            .map(|k| format!(" (did you mean `{k}`?)"))
-            .unwrap_or_default();
-        Err(format!(
-            "unknown field `{name}`{hint}; the fields are: {}",
-            known.join(", ")
-        ))
+        // A close name is the fix; the whole list only when none is close (it is long, and
+        // a broken file is reported by every command).
+        Err(
+            match devlog_core::suggest::closest(name, known.iter().map(String::as_str)) {
+                Some(k) => format!(
+                    "unknown field `{name}` (did you mean `{k}`?); `devlog workflow schema` lists every field (`$defs.FieldName`)"
+                ),
+                None => format!(
+                    "unknown field `{name}`; the fields are: {}",
+                    known.join(", ")
+                ),
+            },
+        )
     }
 
     pub fn as_str(&self) -> &str {

@@ -164,6 +164,16 @@ fn a_misspelt_updated_field_is_refused_with_the_closest_name() {
         "{e}"
     );
     assert!(
+        !e.message.contains("worklogs"),
+        "a close name, not the whole list: {e}"
+    );
+    // Nothing close: the whole list.
+    let far = err("name: a\non:\n  updated:\n    fields: [qqqqqqqqqq]\nsteps:\n  - fail: x\n");
+    assert!(
+        far.message.contains("the fields are: actualHours") && far.message.contains("worklogs"),
+        "{far}"
+    );
+    assert!(
         e.to_string()
             .starts_with("wf.yml:4: on.updated.fields[1]: unknown field")
     );
@@ -178,8 +188,10 @@ fn a_misspelt_updated_field_is_refused_with_the_closest_name() {
             .contains("(did you mean `context.businessContext`?)"),
         "{e}"
     );
-    // The known names are listed; `status` points to its own trigger.
-    assert!(e.message.contains("dueDate"), "{e}");
+    // With a close name, where to find them all (not the whole list); `status` points to
+    // its own trigger.
+    assert!(e.message.contains("`devlog workflow schema`"), "{e}");
+    assert!(!e.message.contains("dueDate"), "{e}");
     let e = err("name: a\non:\n  updated:\n    fields: [status]\nsteps:\n  - fail: x\n");
     assert!(e.message.contains("`status_changed`"), "{e}");
     // Nested names and the nested parts as a whole are accepted.

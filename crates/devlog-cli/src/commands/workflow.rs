@@ -559,9 +559,11 @@ fn list(ctx: &Ctx, places: &Places) -> Result<(), CliError> {
     }
     print_errors(&report.errors);
     if report.workflows.is_empty() {
-        return Ok(write_stdout(
-            "No workflows. Add one in .devlog/workflows/<name>.yml (docs/workflows.md).\n",
-        )?);
+        return Ok(write_stdout(if report.errors.is_empty() {
+            "No workflows. Add one in .devlog/workflows/<name>.yml (docs/workflows.md).\n"
+        } else {
+            "No workflow could be read: each file has a problem (above).\n"
+        })?);
     }
     let mut t = Table::header(&ctx.out, &["NAME", "ENABLED", "ON", "FILE"]);
     for l in &report.workflows {

@@ -50,8 +50,9 @@ use crate::url::DbUrl;
 
 type DbRow = <Db as sqlx::Database>::Row;
 
-/// How often a job claim that ran into a deadlock runs again.
-const CLAIM_RETRIES: u32 = 5;
+/// How often a statement or transaction the database rolled back for a deadlock or a
+/// serialization failure runs again ([`ServerSyncState::retrying`]).
+const DEADLOCK_RETRIES: u32 = 5;
 type Tx = sqlx::Transaction<'static, Db>;
 
 /// Static SQL written with `?` placeholders, numbered `$1, $2, …` for PostgreSQL. The text is
@@ -194,12 +195,38 @@ impl ServerSyncState {
         self.pool.begin().await.map_err(self.err())
     }
 
-    async fn exec(&self, text: &str, f: impl FnOnce(Q<'_>) -> Q<'_>) -> Result<u64> {
-        let q = f(sqlx::query(sql(text)));
-        Ok(q.execute(&self.pool)
-            .await
-            .map_err(self.err())?
-            .rows_affected())
+    /// One statement, run again when the database rolled it back for a deadlock (a statement
+    /// that was rolled back had no effect).
+    async fn exec(&self, text: &str, f: impl Fn(Q<'_>) -> Q<'_>) -> Result<u64> {
+        self.retrying("a statement", || async {
+            Ok(f(sqlx::query(sql(text)))
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+        })
+        .await
+    }
+
+    /// `op` (a statement, or a transaction it begins and commits) again while the database
+    /// answers it with a deadlock or a serialization failure — it rolled the attempt back, so
+    /// running it again is safe — up to [`DEADLOCK_RETRIES`] more times. InnoDB picks such a
+    /// victim among concurrent writers of one row (two servers taking the same webhook
+    /// delivery: one inserting it, the other finishing it).
+    async fn retrying<T, Fut>(&self, what: &str, mut op: impl FnMut() -> Fut) -> Result<T>
+    where
+        Fut: std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt < DEADLOCK_RETRIES && classify(&e) == Class::Retry => {
+                    attempt += 1;
+                    tracing::debug!(attempt, "{what} ran into a deadlock; running it again: {e}");
+                }
+                Err(e) => return Err(self.err()(e)),
+            }
+        }
     }
 
     /// Imports the rows of a machine-local SQLite sync state in one transaction: every row
@@ -914,23 +941,12 @@ impl SyncStateStore for ServerSyncState {
     ) -> Result<Option<Job>> {
         // Concurrent claimers can meet in a deadlock (InnoDB, on the index ranges SKIP LOCKED
         // walks): the server rolled the attempt back, so it simply runs again.
-        let mut attempt = 0;
-        loop {
-            match self
-                .claim_attempt(integration, entry, owner, now, lease_ms)
-                .await
-            {
-                Ok(row) => return row.map(|r| job_from_row(&r)).transpose(),
-                Err(e) if attempt < CLAIM_RETRIES && classify(&e) == Class::Retry => {
-                    attempt += 1;
-                    tracing::debug!(
-                        attempt,
-                        "job claim ran into a deadlock; claiming again: {e}"
-                    );
-                }
-                Err(e) => return Err(self.err()(e)),
-            }
-        }
+        let row = self
+            .retrying("a job claim", || {
+                self.claim_attempt(integration, entry, owner, now, lease_ms)
+            })
+            .await?;
+        row.map(|r| job_from_row(&r)).transpose()
     }
 
     async fn job(&self, id: i64) -> Result<Option<Job>> {
@@ -1318,39 +1334,42 @@ impl SyncStateStore for ServerSyncState {
         payload: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query(sql(
-            "DELETE FROM sync_webhook_inbox WHERE state <> 'pending' AND received_at < ?",
-        ))
-        .bind(now - INBOX_KEEP_MS)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err())?;
-        let n = sqlx::query(insert_ignore(
-            "sync_webhook_inbox (integration, delivery_id, received_at, state, payload) \
-             VALUES (?, ?, ?, 'pending', ?)",
-        ))
-        .bind(integration)
-        .bind(delivery)
-        .bind(now)
-        .bind(payload)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err())?
-        .rows_affected();
-        if n == 0 {
+        // Another server storing or finishing the same delivery can make this transaction
+        // InnoDB's deadlock victim (its duplicate insert holds a shared lock on the row that
+        // the update then needs exclusively): it runs again.
+        self.retrying("storing a webhook delivery", || async {
+            let mut tx = self.pool.begin().await?;
             sqlx::query(sql(
-                "UPDATE sync_webhook_inbox SET state = 'pending', payload = ?, error = NULL, \
-                 finished_at = NULL WHERE integration = ? AND delivery_id = ? AND state = 'failed'",
+                "DELETE FROM sync_webhook_inbox WHERE state <> 'pending' AND received_at < ?",
             ))
-            .bind(payload)
+            .bind(now - INBOX_KEEP_MS)
+            .execute(&mut *tx)
+            .await?;
+            let n = sqlx::query(insert_ignore(
+                "sync_webhook_inbox (integration, delivery_id, received_at, state, payload) \
+                 VALUES (?, ?, ?, 'pending', ?)",
+            ))
             .bind(integration)
             .bind(delivery)
+            .bind(now)
+            .bind(payload)
             .execute(&mut *tx)
-            .await
-            .map_err(self.err())?;
-        }
-        tx.commit().await.map_err(self.err())
+            .await?
+            .rows_affected();
+            if n == 0 {
+                sqlx::query(sql(
+                    "UPDATE sync_webhook_inbox SET state = 'pending', payload = ?, error = NULL, \
+                     finished_at = NULL WHERE integration = ? AND delivery_id = ? AND state = 'failed'",
+                ))
+                .bind(payload)
+                .bind(integration)
+                .bind(delivery)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        })
+        .await
     }
 
     async fn inbox_get(&self, integration: &str, delivery: &str) -> Result<Option<InboxDelivery>> {
@@ -2259,7 +2278,7 @@ impl SyncStateStore for ServerSyncState {
                     q.bind(owner.to_string())
                         .bind(lease_ms)
                         .bind(id.to_string())
-                        .bind(gone)
+                        .bind(gone.clone())
                 },
             )
             .await?;
