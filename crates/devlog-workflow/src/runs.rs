@@ -80,6 +80,47 @@ pub enum Cause {
     Integration { id: i64, event: Value },
 }
 
+impl std::fmt::Display for Cause {
+    /// What started a run, in a few words (`devlog workflow runs`, the dashboard).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            Cause::Event { event } => format!(
+                "{} #{} by {}",
+                event.kind.name(),
+                event.handle,
+                event.actor.as_deref().unwrap_or("?")
+            ),
+            Cause::Manual { actor } => format!("manual by {}", actor.as_deref().unwrap_or("?")),
+            Cause::Integration { id, event } => format!(
+                "{} {} event {id}{}",
+                event
+                    .get("integration")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?"),
+                event.get("kind").and_then(Value::as_str).unwrap_or("?"),
+                event
+                    .get("delivery")
+                    .and_then(Value::as_str)
+                    .map(|d| format!(" (delivery {d})"))
+                    .unwrap_or_default()
+            ),
+            Cause::Schedule {
+                slot, late, missed, ..
+            } => {
+                let mut s = format!("schedule {slot}");
+                if *late {
+                    s.push_str(" (late: catching up)");
+                }
+                if *missed > 0 {
+                    s.push_str(&format!(" ({missed} missed before it)"));
+                }
+                s
+            }
+        };
+        f.write_str(&text)
+    }
+}
+
 impl Cause {
     /// The `event` conditions and templates see for this cause.
     pub fn event_value(&self) -> Value {

@@ -10,7 +10,7 @@ use devlog_core::{Devlog, Event, Origin};
 use devlog_workflow::engine::{Engine, EngineError, origin_triggers};
 use devlog_workflow::format::Trigger;
 use devlog_workflow::load::{LoadReport, Switches};
-use devlog_workflow::runs::{Cause, RunId, RunRecord, RunState, StepState};
+use devlog_workflow::runs::{RunId, RunRecord, RunState, StepState};
 use devlog_workflow::{FormatError, RunStore};
 use serde_json::{Value, json};
 
@@ -663,43 +663,6 @@ async fn switch(ctx: &Ctx, places: &Places, name: &str, on: bool) -> Result<(), 
     ))?)
 }
 
-fn cause_of(r: &RunRecord) -> String {
-    match &r.cause {
-        Cause::Event { event } => format!(
-            "{} #{} by {}",
-            event.kind.name(),
-            event.handle,
-            event.actor.as_deref().unwrap_or("?")
-        ),
-        Cause::Manual { actor } => format!("manual by {}", actor.as_deref().unwrap_or("?")),
-        Cause::Integration { id, event } => format!(
-            "{} {} event {id}{}",
-            event
-                .get("integration")
-                .and_then(Value::as_str)
-                .unwrap_or("?"),
-            event.get("kind").and_then(Value::as_str).unwrap_or("?"),
-            event
-                .get("delivery")
-                .and_then(Value::as_str)
-                .map(|d| format!(" (delivery {d})"))
-                .unwrap_or_default()
-        ),
-        Cause::Schedule {
-            slot, late, missed, ..
-        } => {
-            let mut s = format!("schedule {slot}");
-            if *late {
-                s.push_str(" (late: catching up)");
-            }
-            if *missed > 0 {
-                s.push_str(&format!(" ({missed} missed before it)"));
-            }
-            s
-        }
-    }
-}
-
 /// A run's state, with when a parked one goes on (`waiting until …`).
 fn state_of(r: &RunRecord) -> String {
     match r.wake_at {
@@ -709,7 +672,7 @@ fn state_of(r: &RunRecord) -> String {
 }
 
 fn run_line(r: &RunRecord) -> String {
-    let mut s = format!("{}  {}  {}  {}", r.id, r.workflow, state_of(r), cause_of(r));
+    let mut s = format!("{}  {}  {}  {}", r.id, r.workflow, state_of(r), r.cause);
     if let Some(e) = &r.error {
         s.push_str(&format!(": {}", truncate(e, 100)));
     }
@@ -731,7 +694,7 @@ async fn runs(ctx: &Ctx, places: &Places, a: RunsArgs) -> Result<(), CliError> {
     let mut t = Table::header(&ctx.out, &["RUN", "WORKFLOW", "STATE", "STARTED", "CAUSE"]);
     for r in &list {
         let state = state_of(r);
-        let cause = cause_of(r);
+        let cause = r.cause.to_string();
         t.row(vec![
             (r.id.to_string(), r.id.to_string()),
             (r.workflow.clone(), r.workflow.clone()),
@@ -758,7 +721,7 @@ async fn show(ctx: &Ctx, places: &Places, id: &str) -> Result<(), CliError> {
         run.id,
         ctx.out.bold(&run.workflow),
         run.state.as_str(),
-        cause_of(&run),
+        run.cause,
         run.started_at
     );
     if let Some(f) = run.finished_at {

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::response::Html;
 use devlog_core::auth::Role;
 use devlog_workflow::load::RunQuery;
-use devlog_workflow::runs::{Cause, RunId, RunRecord};
+use devlog_workflow::runs::{RunId, RunRecord};
 use minijinja::{Value, context};
 
 use super::pages::{PageError, render_live, v};
@@ -34,33 +34,6 @@ fn is_manual(w: &WorkflowDoc) -> bool {
     w.enabled && w.triggers.iter().any(|t| t == MANUAL)
 }
 
-/// What started a run, in a few words (as `devlog workflow runs` says it).
-fn cause_text(r: &RunRecord) -> String {
-    match &r.cause {
-        Cause::Event { event } => format!(
-            "{} #{} by {}",
-            event.kind.name(),
-            event.handle,
-            event.actor.as_deref().unwrap_or("?")
-        ),
-        Cause::Manual { actor } => format!("manual by {}", actor.as_deref().unwrap_or("?")),
-        Cause::Integration { id, event } => format!(
-            "{} {} event {id}",
-            event
-                .get("integration")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("?"),
-            event
-                .get("kind")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("?"),
-        ),
-        Cause::Schedule { slot, late, .. } => {
-            format!("schedule {slot}{}", if *late { " (late)" } else { "" })
-        }
-    }
-}
-
 /// A run as a table row.
 async fn run_row(s: &AppState, r: &RunRecord) -> Value {
     let entry = match r.entry {
@@ -75,7 +48,7 @@ async fn run_row(s: &AppState, r: &RunRecord) -> Value {
         workflow => r.workflow.clone(),
         state => r.state.as_str(),
         failed => r.state.is_failure(),
-        cause => cause_text(r),
+        cause => r.cause.to_string(),
         entry => entry,
         started => r.started_at.to_string(),
         finished => r.finished_at.map(|t| t.to_string()),
