@@ -83,6 +83,16 @@ struct World {
 }
 
 impl World {
+    /// One follow of the integration events: how many runs it made.
+    async fn follow(&self, engine: &Engine) -> usize {
+        engine
+            .follow_integration_events(&*self.state)
+            .await
+            .unwrap()
+            .runs
+            .len()
+    }
+
     async fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
         let spec = StoreSpec::from_name("sqlite", dir.path(), None).unwrap();
@@ -198,14 +208,7 @@ async fn integration_events_run_matching_workflows_once() {
     )
     .await;
     let engine = w.engine(&[TRANSITIONED, CONFLICT, DEAD, DEPLOYED]);
-    assert!(
-        engine
-            .follow_integration_events(&*w.state)
-            .await
-            .unwrap()
-            .runs
-            .is_empty()
-    );
+    assert_eq!(w.follow(&engine).await, 0);
 
     // Filters: `to` (case does not matter), the integration name, the environment.
     w.record(
@@ -303,14 +306,7 @@ async fn integration_events_run_matching_workflows_once() {
     );
     // Nothing new: nothing runs; handing the same events again (a second process) runs
     // nothing either (the claims).
-    assert!(
-        engine
-            .follow_integration_events(&*w.state)
-            .await
-            .unwrap()
-            .runs
-            .is_empty()
-    );
+    assert_eq!(w.follow(&engine).await, 0);
     // (All but the first, which came before the first follow.)
     let all = w.state.events_after(0, 100).await.unwrap();
     assert!(
@@ -371,25 +367,10 @@ async fn prune_drops_only_events_the_follower_has_read_and_kept_long_enough() {
     let keep = RunRetention::default();
     // No follower yet: nothing is pruned, however old.
     assert_eq!(w.runs.prune(&keep, late).await.unwrap().events, 0);
-    assert!(
-        engine
-            .follow_integration_events(&*w.state)
-            .await
-            .unwrap()
-            .runs
-            .is_empty()
-    );
+    assert_eq!(w.follow(&engine).await, 0);
     conflict("a").await;
     conflict("b").await;
-    assert_eq!(
-        engine
-            .follow_integration_events(&*w.state)
-            .await
-            .unwrap()
-            .runs
-            .len(),
-        2
-    );
+    assert_eq!(w.follow(&engine).await, 2);
     conflict("unread").await;
     let keys = |events: Vec<devlog_core::sync_state::IntegrationEvent>| {
         events.into_iter().map(|e| e.event.key).collect::<Vec<_>>()
