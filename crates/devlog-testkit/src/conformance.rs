@@ -89,6 +89,7 @@ macro_rules! store_conformance {
             concurrent_updates_lose_nothing,
             put_raw_keeps_identity_and_moves_taken_handles,
             put_raw_batch_applies_put_raw_in_order,
+            a_large_put_raw_batch_keeps_put_raws_rules,
             delete_removes_and_is_recorded,
             status_shortcuts_follow_the_rules,
             shared_insights_are_found_for_related_work,
@@ -1349,6 +1350,93 @@ pub async fn put_raw_batch_applies_put_raw_in_order(open: Opener, dir: &Path) {
             .is_empty()
     );
     assert_eq!(store.count().await.unwrap(), 3);
+}
+
+/// A bulk load's batch (hundreds of new entries, some of them large, between entries that
+/// must see the ones before them: a key the store holds, a key an earlier entry of the batch
+/// took, a taken handle, an update, a repeat) stores exactly what `put_raw` one by one would,
+/// and every entry is found by its words.
+pub async fn a_large_put_raw_batch_keeps_put_raws_rules(open: Opener, dir: &Path) {
+    let store = open(dir.to_path_buf()).await;
+    let meta = WriteMeta::new(Origin::Import);
+    let mut x = EntryBuilder::new("Existing").handle(3).build();
+    x.key = "shared".into();
+    store.put_raw(x.clone(), &meta).await.unwrap();
+    let large = "word ".repeat(24 * 1024);
+    let mut batch = Vec::new();
+    for i in 0..450u64 {
+        let mut e = EntryBuilder::new(&format!("Bulk entry {i}"))
+            .handle(100 + i)
+            .description(&format!("marker{i}z of the load"))
+            .build();
+        e.key = format!("bulk-{i}");
+        match i {
+            10 => e.key = "shared".into(),
+            20 => e.key = "bulk-5".into(),
+            30 => e.handle = 3,
+            60..72 => e.description = format!("marker{i}z {large}"),
+            _ => {}
+        }
+        batch.push(e);
+    }
+    let mut x2 = x.clone();
+    x2.description = "changed in the batch".into();
+    batch[40] = x2.clone();
+    batch[50] = batch[0].clone();
+    let outcomes = store.put_raw_batch(batch.clone(), &meta).await.unwrap();
+    let mut expected = batch.clone();
+    expected[10].key = "shared-2".into();
+    expected[20].key = "bulk-5-2".into();
+    expected[30].handle = 130;
+    for (i, (outcome, want)) in outcomes.iter().zip(&expected).enumerate() {
+        let kind = match i {
+            40 => PutOutcome::Replaced,
+            50 => PutOutcome::Unchanged,
+            _ => PutOutcome::Inserted,
+        };
+        assert_eq!(*outcome, kind, "outcome of entry {i}");
+        assert_eq!(&store.get(want.id).await.unwrap(), want, "entry {i} stored");
+    }
+    assert_eq!(outcomes.len(), 450);
+    assert_eq!(
+        store.count().await.unwrap(),
+        449,
+        "448 new entries beside x"
+    );
+    for i in [0usize, 10, 20, 30, 65, 199, 200, 201, 449] {
+        let hits = store
+            .search(&SearchQuery {
+                text: format!("marker{i}z"),
+                ..SearchQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            hits.items.iter().map(|h| h.entry.id).collect::<Vec<_>>(),
+            vec![expected[i].id],
+            "entry {i} is found by its words"
+        );
+    }
+    let created: Vec<devlog_core::id::EntryId> = store
+        .events(0, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|ev| matches!(ev.kind, EventKind::Created))
+        .map(|ev| ev.entry_id)
+        .collect();
+    let mut want = vec![x.id];
+    want.extend(
+        expected
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 40 && *i != 50)
+            .map(|(_, e)| e.id),
+    );
+    assert_eq!(
+        created, want,
+        "one creation event per new entry, in batch order"
+    );
 }
 
 pub async fn put_raw_keeps_identity_and_moves_taken_handles(open: Opener, dir: &Path) {

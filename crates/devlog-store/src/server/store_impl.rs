@@ -197,6 +197,156 @@ struct Known {
     ids: std::collections::HashSet<String>,
     handles: std::collections::HashSet<u64>,
     indexed: std::collections::HashSet<u64>,
+    /// The batch's keys that rows hold (`key_form`).
+    keys: std::collections::HashSet<String>,
+}
+
+/// A key as the batch compares it with others: without trailing spaces, which MariaDB's
+/// collations ignore (`PAD SPACE`), so two keys that may be equal on any server are.
+fn key_form(key: &str) -> &str {
+    key.trim_end_matches(' ')
+}
+
+/// The start of an entry row's INSERT; `push_row` binds the values in this order.
+const ROW_INSERT: &str = "INSERT INTO devlog_entries (id_hex, handle, entry_key, legacy_id, \
+                          title, title_norm, kind, status, status_rank, priority, \
+                          priority_rank, assignee, tags, created_at, updated_at, closed_at, \
+                          search_title, search_description, search_notes, search_context, \
+                          due_date, milestone, doc, id) VALUES ";
+
+/// New rows of a multi-row INSERT at most (24 bound values each).
+const ROW_CHUNK: usize = 200;
+
+/// What a row adds to a multi-row INSERT beyond its values (placeholders, the protocol's
+/// framing of 24 values).
+const ROW_FRAMING: usize = 256;
+
+/// Bound data of one multi-row INSERT at most, below every server's statement limit that
+/// devlog accepts (MySQL's smallest default `max_allowed_packet` is 4 MiB).
+const ROW_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// What an entry's row holds beyond its plain fields: its document, tags, search text and
+/// words, and the bound data's size.
+struct RowText {
+    doc: String,
+    tags: String,
+    text: devlog_core::entry::SearchText,
+    terms: Vec<(String, f64)>,
+    bytes: usize,
+}
+
+impl RowText {
+    fn of(e: &Entry) -> TxResult<RowText> {
+        if REJECTS_NUL {
+            let value = serde_json::to_value(e).expect("an Entry always serializes");
+            reject_nul_in(&value, &format!("entry {}", e.id))?;
+        }
+        let doc = serde_json::to_string(e).expect("an Entry always serializes");
+        let tags = serde_json::to_string(&e.tags).expect("strings serialize");
+        let text = e.search_text();
+        let terms = index_terms(&text);
+        let bytes = doc.len()
+            + tags.len()
+            + 2 * e.title.len()
+            + e.key.len()
+            + e.assignee.as_ref().map_or(0, String::len)
+            + e.milestone.as_ref().map_or(0, String::len)
+            + text.title.len()
+            + text.description.len()
+            + text.notes.len()
+            + text.context.len();
+        Ok(RowText {
+            doc,
+            tags,
+            text,
+            terms,
+            bytes,
+        })
+    }
+}
+
+/// Pushes the column values of `e`'s row in `ROW_INSERT`'s order: bound values separated by
+/// commas, or `column = value` pairs when `update` (the `id` is then the WHERE's). Returns
+/// the entry's words.
+fn push_row(
+    qb: &mut QueryBuilder<Db>,
+    e: &Entry,
+    row: RowText,
+    update: bool,
+) -> Vec<(String, f64)> {
+    let RowText {
+        doc,
+        tags,
+        text,
+        terms,
+        bytes: _,
+    } = row;
+    let col = |qb: &mut QueryBuilder<Db>, name: &str, first: bool| {
+        if !first {
+            qb.push(", ");
+        }
+        if update {
+            qb.push(name).push(" = ");
+        }
+    };
+    col(qb, "id_hex", true);
+    qb.push_bind(e.id.simple());
+    col(qb, "handle", false);
+    qb.push_bind(e.handle as i64);
+    col(qb, "entry_key", false);
+    qb.push_bind(e.key.clone());
+    col(qb, "legacy_id", false);
+    qb.push_bind(e.legacy_id.map(|v| v as i64));
+    col(qb, "title", false);
+    qb.push_bind(e.title.clone());
+    col(qb, "title_norm", false);
+    qb.push_bind(normalize_title(&e.title));
+    col(qb, "kind", false);
+    qb.push_bind(e.kind.as_str());
+    col(qb, "status", false);
+    qb.push_bind(e.status.as_str());
+    col(qb, "status_rank", false);
+    qb.push_bind(status_rank(e.status));
+    col(qb, "priority", false);
+    qb.push_bind(e.priority.as_str());
+    col(qb, "priority_rank", false);
+    qb.push_bind(e.priority.rank() as i64);
+    col(qb, "assignee", false);
+    qb.push_bind(e.assignee.clone());
+    col(qb, "tags", false);
+    qb.push_bind(tags);
+    col(qb, "created_at", false);
+    qb.push_bind(e.created_at.millis());
+    col(qb, "updated_at", false);
+    qb.push_bind(e.updated_at.millis());
+    col(qb, "closed_at", false);
+    qb.push_bind(e.closed_at.map(|t| t.millis()));
+    col(qb, "search_title", false);
+    qb.push_bind(text.title);
+    col(qb, "search_description", false);
+    qb.push_bind(text.description);
+    col(qb, "search_notes", false);
+    qb.push_bind(text.notes);
+    col(qb, "search_context", false);
+    qb.push_bind(text.context);
+    col(qb, "due_date", false);
+    qb.push_bind(e.due_date.map(|d| d.to_string()));
+    col(qb, "milestone", false);
+    qb.push_bind(e.milestone.clone());
+    col(qb, "doc", false);
+    qb.push_bind(doc);
+    if !update {
+        qb.push(", ").push_bind(e.id.to_string());
+    }
+    terms
+}
+
+/// New entries of a `put_raw` batch whose rows are not written yet (`insert_rows`): written
+/// before anything reads the entries table again, and at the batch's end.
+#[derive(Default)]
+struct Pending {
+    rows: Vec<(Entry, RowText)>,
+    bytes: usize,
 }
 
 /// How a write transaction ends: committed, or rolled back because it changed nothing.
@@ -498,96 +648,23 @@ impl ServerStore {
         stored: StoredTerms,
     ) -> TxResult<()> {
         let exists = old_handle.is_some();
-        if REJECTS_NUL {
-            let value = serde_json::to_value(e).expect("an Entry always serializes");
-            reject_nul_in(&value, &format!("entry {}", e.id))?;
-        }
-        let doc = serde_json::to_string(e).expect("an Entry always serializes");
-        let tags = serde_json::to_string(&e.tags).expect("strings serialize");
-        let text = e.search_text();
-        let terms = index_terms(&text);
-        let id = e.id.to_string();
-        let bytes = doc.len()
-            + tags.len()
-            + 2 * e.title.len()
-            + e.key.len()
-            + e.assignee.as_ref().map_or(0, String::len)
-            + e.milestone.as_ref().map_or(0, String::len)
-            + text.title.len()
-            + text.description.len()
-            + text.notes.len()
-            + text.context.len();
-        Self::check_size(conn, bytes, "the entry").await?;
+        let row = RowText::of(e)?;
+        Self::check_size(conn, row.bytes, "the entry").await?;
         let mut qb = QueryBuilder::<Db>::new(if exists {
             "UPDATE devlog_entries SET "
         } else {
-            "INSERT INTO devlog_entries (id_hex, handle, entry_key, legacy_id, title, title_norm, \
-             kind, status, status_rank, priority, priority_rank, assignee, tags, created_at, \
-             updated_at, closed_at, search_title, search_description, search_notes, \
-             search_context, due_date, milestone, doc, id) VALUES ("
+            ROW_INSERT
         });
-        {
-            // The same column order for both statements; `col = ` only when updating.
-            let col = |qb: &mut QueryBuilder<Db>, name: &str, first: bool| {
-                if !first {
-                    qb.push(", ");
-                }
-                if exists {
-                    qb.push(name).push(" = ");
-                }
-            };
-            col(&mut qb, "id_hex", true);
-            qb.push_bind(e.id.simple());
-            col(&mut qb, "handle", false);
-            qb.push_bind(e.handle as i64);
-            col(&mut qb, "entry_key", false);
-            qb.push_bind(e.key.as_str());
-            col(&mut qb, "legacy_id", false);
-            qb.push_bind(e.legacy_id.map(|v| v as i64));
-            col(&mut qb, "title", false);
-            qb.push_bind(e.title.as_str());
-            col(&mut qb, "title_norm", false);
-            qb.push_bind(normalize_title(&e.title));
-            col(&mut qb, "kind", false);
-            qb.push_bind(e.kind.as_str());
-            col(&mut qb, "status", false);
-            qb.push_bind(e.status.as_str());
-            col(&mut qb, "status_rank", false);
-            qb.push_bind(status_rank(e.status));
-            col(&mut qb, "priority", false);
-            qb.push_bind(e.priority.as_str());
-            col(&mut qb, "priority_rank", false);
-            qb.push_bind(e.priority.rank() as i64);
-            col(&mut qb, "assignee", false);
-            qb.push_bind(e.assignee.as_deref());
-            col(&mut qb, "tags", false);
-            qb.push_bind(tags);
-            col(&mut qb, "created_at", false);
-            qb.push_bind(e.created_at.millis());
-            col(&mut qb, "updated_at", false);
-            qb.push_bind(e.updated_at.millis());
-            col(&mut qb, "closed_at", false);
-            qb.push_bind(e.closed_at.map(|t| t.millis()));
-            col(&mut qb, "search_title", false);
-            qb.push_bind(text.title);
-            col(&mut qb, "search_description", false);
-            qb.push_bind(text.description);
-            col(&mut qb, "search_notes", false);
-            qb.push_bind(text.notes);
-            col(&mut qb, "search_context", false);
-            qb.push_bind(text.context);
-            col(&mut qb, "due_date", false);
-            qb.push_bind(e.due_date.map(|d| d.to_string()));
-            col(&mut qb, "milestone", false);
-            qb.push_bind(e.milestone.as_deref());
-            col(&mut qb, "doc", false);
-            qb.push_bind(doc);
-        }
-        if exists {
-            qb.push(" WHERE id = ").push_bind(id);
+        let terms = if exists {
+            let terms = push_row(&mut qb, e, row, true);
+            qb.push(" WHERE id = ").push_bind(e.id.to_string());
+            terms
         } else {
-            qb.push(", ").push_bind(id).push(")");
-        }
+            qb.push("(");
+            let terms = push_row(&mut qb, e, row, false);
+            qb.push(")");
+            terms
+        };
         qb.build().execute(&mut *conn).await?;
         match stored {
             StoredTerms::Compare => Self::write_terms(conn, e.handle, old_handle, &terms).await,
@@ -600,8 +677,45 @@ impl ServerStore {
         }
     }
 
-    /// Which of `entries`' ids (lowercase) and handles the database holds, and which of the
-    /// handles have word index rows: three queries per `TERM_CHUNK` entries.
+    /// Inserts the rows of new entries whose handles have no word index rows yet, and their
+    /// words, with a few multi-row statements (`Pending`: a bulk load's new entries).
+    async fn insert_rows(conn: &mut Conn, pending: &mut Pending) -> TxResult<()> {
+        if pending.rows.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut pending.rows);
+        pending.bytes = 0;
+        let mut qb = QueryBuilder::<Db>::new(ROW_INSERT);
+        let mut terms = Vec::new();
+        for (i, (e, row)) in rows.into_iter().enumerate() {
+            qb.push(if i == 0 { "(" } else { ", (" });
+            let h = e.handle as i64;
+            terms.extend(
+                push_row(&mut qb, &e, row, false)
+                    .into_iter()
+                    .map(|(t, w)| (h, t, w)),
+            );
+            qb.push(")");
+        }
+        qb.build().execute(&mut *conn).await?;
+        let terms: Vec<(i64, &str, f64)> =
+            terms.iter().map(|(h, t, w)| (*h, t.as_str(), *w)).collect();
+        Self::insert_terms(conn, &terms).await
+    }
+
+    /// The most bound data a multi-row INSERT of new rows carries: `ROW_CHUNK_BYTES`, or less
+    /// when the server accepts smaller statements.
+    async fn row_chunk_bytes(conn: &mut Conn) -> TxResult<usize> {
+        Ok(match statement_limit(conn).await? {
+            Some(limit) => ROW_CHUNK_BYTES
+                .min((limit as usize).saturating_sub(STATEMENT_OVERHEAD))
+                .max(1),
+            None => ROW_CHUNK_BYTES,
+        })
+    }
+
+    /// Which of `entries`' ids (lowercase), handles and keys the database holds, and which of
+    /// the handles have word index rows: four queries per `TERM_CHUNK` entries.
     async fn known_of(conn: &mut Conn, entries: &[Entry]) -> TxResult<Known> {
         let mut known = Known::default();
         for chunk in entries.chunks(TERM_CHUNK) {
@@ -615,6 +729,18 @@ impl ServerStore {
             known
                 .ids
                 .extend(ids.into_iter().map(|i| i.to_ascii_lowercase()));
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT entry_key FROM devlog_entries WHERE entry_key IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for e in chunk {
+                sep.push_bind(e.key.as_str());
+            }
+            qb.push(")");
+            let keys: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+            known
+                .keys
+                .extend(keys.iter().map(|k| key_form(k).to_string()));
             for (table, set) in [
                 ("devlog_entries", &mut known.handles),
                 ("devlog_terms", &mut known.indexed),
@@ -970,8 +1096,15 @@ impl ServerStore {
             // taken) and, when its handle has no word index rows, their comparison; any other
             // entry goes the long way.
             let known = Self::known_of(&mut tx, &entries).await?;
+            let chunk_bytes = if entries.len() > 1 {
+                Self::row_chunk_bytes(&mut tx).await?
+            } else {
+                ROW_CHUNK_BYTES
+            };
             let mut written_ids = std::collections::HashSet::new();
             let mut written_handles = std::collections::HashSet::new();
+            let mut written_keys = std::collections::HashSet::new();
+            let mut pending = Pending::default();
             let mut outcomes = Vec::with_capacity(entries.len());
             let mut events = Vec::new();
             for mut entry in entries {
@@ -981,6 +1114,33 @@ impl ServerStore {
                     && !known.handles.contains(&entry.handle)
                     && !written_ids.contains(&id)
                     && !written_handles.contains(&entry.handle);
+                // A new entry whose key no row can hold and whose handle has no word index
+                // rows waits in `pending` for a multi-row INSERT; any other entry first
+                // writes what waits, since it reads the entries table.
+                let key = key_form(&entry.key);
+                let batched = new
+                    && !known.indexed.contains(&entry.handle)
+                    && !known.keys.contains(key)
+                    && !written_keys.contains(key);
+                if batched {
+                    let row = RowText::of(&entry)?;
+                    Self::check_size(&mut tx, row.bytes, "the entry").await?;
+                    let bytes = row.bytes + ROW_FRAMING;
+                    if pending.rows.len() == ROW_CHUNK || pending.bytes + bytes > chunk_bytes {
+                        Self::insert_rows(&mut tx, &mut pending).await?;
+                    }
+                    written_ids.insert(id);
+                    written_handles.insert(entry.handle);
+                    written_keys.insert(key.to_string());
+                    if meta.origin != Origin::Migrate {
+                        events.extend(Event::for_change(None, Some(&entry), self.now(), meta));
+                    }
+                    pending.bytes += bytes;
+                    pending.rows.push((entry, row));
+                    outcomes.push(PutOutcome::Inserted);
+                    continue;
+                }
+                Self::insert_rows(&mut tx, &mut pending).await?;
                 let old = if new {
                     None
                 } else {
@@ -1005,6 +1165,7 @@ impl ServerStore {
                 Self::write_row(&mut tx, &entry, old.as_ref().map(|o| o.handle), stored).await?;
                 written_ids.insert(id);
                 written_handles.insert(entry.handle);
+                written_keys.insert(key_form(&entry.key).to_string());
                 // Migration copies the source's change feed instead of inventing events.
                 if meta.origin != Origin::Migrate {
                     events.extend(Event::for_change(
@@ -1020,6 +1181,7 @@ impl ServerStore {
                     PutOutcome::Inserted
                 });
             }
+            Self::insert_rows(&mut tx, &mut pending).await?;
             Self::insert_events(&mut tx, &events, &meta.source).await?;
             Ok(if outcomes.iter().all(|o| *o == PutOutcome::Unchanged) {
                 Done::Unchanged(outcomes)
