@@ -139,6 +139,12 @@ fn pool_options(opts: &ServerOptions) -> PoolOptions<Db> {
         .after_connect(|conn, _meta| Box::pin(read_committed(conn)))
 }
 
+/// InnoDB recalculates a table's statistics by itself once a tenth of its rows changed
+/// (`innodb_stats_auto_recalc`, on by default), in the background.
+async fn refresh_statistics(_conn: &mut MySqlConnection) -> Result<bool, sqlx::Error> {
+    Ok(false)
+}
+
 /// The largest statement the server accepts (`max_allowed_packet`): a bigger one is not
 /// answered with an error but with a closed connection.
 async fn statement_limit(conn: &mut MySqlConnection) -> Result<Option<u64>, sqlx::Error> {

@@ -54,8 +54,8 @@ use sqlx::{Pool, QueryBuilder, Row};
 use super::{
     BACKEND, Conn, Db, EVENTS_TO_COUNT, NO_TAGS, REJECTS_NUL, SEARCH_MERGES_POSTINGS, SYNC_BIGINT,
     TAG_KEY, TAG_ROWS, TERMS_BY_LOOSE_SCAN, TITLE_ORDER, classify, connect, connect_options,
-    listen, lock_migrations, migrator, pool_options, push_tag_filter, statement_limit,
-    unlock_migrations,
+    listen, lock_migrations, migrator, pool_options, push_tag_filter, refresh_statistics,
+    statement_limit, unlock_migrations,
 };
 use crate::index::{counts_answer, decode_event, median_window, seq_bound, sql_limit, status_rank};
 use crate::server::{
@@ -989,6 +989,24 @@ impl ServerStore {
 
     fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// `refresh_statistics` after a batch: the batch is stored whatever this says, so a
+    /// failure (a role that may not `ANALYZE`) is a warning, not the write's error.
+    async fn refresh_statistics(&self) {
+        let refreshed = match self.lease().await {
+            Ok(mut conn) => refresh_statistics(&mut conn).await,
+            Err(e) => Err(e),
+        };
+        match refreshed {
+            Ok(true) => tracing::debug!("{BACKEND}: statistics refreshed after a bulk load"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                "{BACKEND}: could not refresh the planner's statistics after a bulk load \
+                 (queries may be slow until the server's autovacuum does): {}",
+                self.fail(TxErr::Db(e))
+            ),
+        }
     }
 
     // ---- one attempt of each write --------------------------------------------------------
@@ -2352,13 +2370,17 @@ impl Store for ServerStore {
         meta: &WriteMeta,
     ) -> Result<Vec<PutOutcome>> {
         let mut attempt = 0;
-        loop {
+        let outcomes = loop {
             let r = self.put_raw_batch_once(entries.clone(), meta).await;
             if !retryable(&r, attempt) {
-                return r.map_err(|e| self.fail(e));
+                break r.map_err(|e| self.fail(e))?;
             }
             attempt += 1;
+        };
+        if outcomes.iter().any(|o| *o != PutOutcome::Unchanged) {
+            self.refresh_statistics().await;
         }
+        Ok(outcomes)
     }
 
     async fn append_events(&self, events: &[Event]) -> Result<()> {
