@@ -110,12 +110,27 @@ const DOC_FORMAT_KEY: &str = "doc_format";
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// SQLite's page cache per connection, in KiB (`PRAGMA cache_size`, negative = KiB). SQLite's
-/// default is 2 MiB per connection; the index pool has up to 4 connections, the sync state 2,
-/// and a long-running `devlog mcp` beside an editor should stay small (issue 15, target 4).
+/// default is 2 MiB per connection; the index pool has up to 4 connections
+/// (`index_connections`), the sync state 2, and a long-running `devlog mcp` beside an editor
+/// should stay small (issue 15, target 4).
 /// The OS page cache keeps the file's hot pages anyway.
 pub(crate) const INDEX_CACHE_KIB: i64 = 1024;
 /// The same for the sync state, whose tables are small.
 pub(crate) const SYNC_STATE_CACHE_KIB: i64 = 256;
+
+/// Connections of an index pool: 4 in a process whose runtime has several workers (`serve`,
+/// `worker`, `mcp --http`: concurrent requests, and sqlx runs each SQLite connection on a
+/// thread of its own), 2 on a runtime of one worker or the current thread (stdio `devlog mcp`,
+/// which answers one request at a time, and short commands). Each connection is a thread with
+/// its own malloc arena, page cache (`INDEX_CACHE_KIB`) and prepared statements: at 100,000
+/// entries two fewer took 3.8 MiB off a stdio `devlog mcp` that ran every tool (issue 15,
+/// target 4; docs/performance.md "Code in the order it runs").
+fn index_connections() -> u32 {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) if rt.metrics().num_workers() > 1 => 4,
+        _ => 2,
+    }
+}
 
 pub(crate) fn db_err(
     backend: &'static str,
@@ -264,7 +279,7 @@ impl SqlIndex {
         let context = format!("cannot open {}", path.display());
         let cannot_open = |e: sqlx::Error| classify_db_err(backend, Some(path), &context, e);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(index_connections())
             .min_connections(1)
             // A COMMIT that fails (full disk) can leave SQLite without a transaction while
             // sqlx still counts one, and the rollback on drop then fails too: such a
