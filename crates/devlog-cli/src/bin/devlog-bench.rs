@@ -562,9 +562,16 @@ struct Row {
     load: Option<f64>,
 }
 
+/// A row of the table from its timings; said on stderr as soon as it is measured (a run at
+/// 1,000,000 entries takes tens of minutes before the table is printed).
 fn summarize(backend: &str, via: &'static str, op: &'static str, mut t: Vec<Duration>) -> Row {
     t.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    eprintln!(
+        "  {backend} {via} {op}: median {:.2} ms over {} runs",
+        ms(t[t.len() / 2]),
+        t.len()
+    );
     Row {
         backend: backend.to_string(),
         via,
