@@ -140,7 +140,7 @@ fn pool_options(opts: &ServerOptions) -> PoolOptions<Db> {
 }
 
 /// InnoDB recalculates a table's statistics by itself once a tenth of its rows changed
-/// (`innodb_stats_auto_recalc`, on by default), in the background.
+/// (`innodb_stats_auto_recalc`, on by default), in the background, and needs no VACUUM.
 async fn refresh_statistics(_conn: &mut MySqlConnection) -> Result<bool, sqlx::Error> {
     Ok(false)
 }

@@ -999,10 +999,10 @@ impl ServerStore {
             Err(e) => Err(e),
         };
         match refreshed {
-            Ok(true) => tracing::debug!("{BACKEND}: statistics refreshed after a bulk load"),
+            Ok(true) => tracing::debug!("{BACKEND}: vacuumed and analyzed after a bulk load"),
             Ok(false) => {}
             Err(e) => tracing::warn!(
-                "{BACKEND}: could not refresh the planner's statistics after a bulk load \
+                "{BACKEND}: could not vacuum and analyze the entries after a bulk load \
                  (queries may be slow until the server's autovacuum does): {}",
                 self.fail(TxErr::Db(e))
             ),
