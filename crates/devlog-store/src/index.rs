@@ -2103,6 +2103,28 @@ pub(crate) fn median_window(n: u64) -> Option<(u64, u64)> {
 mod tests {
     use super::*;
 
+    /// Index pools follow the runtime: 2 connections on the current thread or one worker
+    /// (stdio `devlog mcp`, short commands), 4 with several workers.
+    #[test]
+    fn index_pools_follow_the_runtime() {
+        let size = |rt: tokio::runtime::Runtime| rt.block_on(async { index_connections() });
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(size(current), 2);
+        let one = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(size(one), 2);
+        let two = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        assert_eq!(size(two), 4);
+        assert_eq!(index_connections(), 2, "outside a runtime");
+    }
+
     /// The plan of `list` for `filter` sorted by `sort`, descending (the SQL `list` runs).
     async fn list_plan(index: &SqlIndex, filter: &Filter, sort: SortKey) -> Vec<String> {
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
